@@ -1,0 +1,1 @@
+//! pier benchmark harness (see issue: pier bench).

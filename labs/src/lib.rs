@@ -1,0 +1,1 @@
+//! pier guided labs and their checker.

@@ -1,0 +1,16 @@
+//! pier's container engine.
+//!
+//! Two layers, as Docker/Podman over runc/crun:
+//! - the **high level** ([`engine`]) turns an image plus `pier run` flags into an OCI runtime
+//!   bundle (a rootfs and a `config.json` built by [`spec`]);
+//! - the **low level** ([`container`], [`process`]) executes any such bundle: namespaces,
+//!   rootfs, cgroups, capabilities, seccomp, exec.
+//!
+//! Data flows one way: engine -> (image store, network, low-level container) -> kernel.
+
+pub mod cgroups;
+pub mod image;
+pub mod network;
+pub mod security;
+pub mod state;
+pub mod units;

@@ -1,0 +1,2 @@
+//! The `pier` command: parse, dispatch.
+fn main() {}
