@@ -1,1 +1,3 @@
-//! (being written)
+//! TEMP SHIM
+pub struct NetworkManager;
+impl NetworkManager { pub fn open(_r: &std::path::Path) -> anyhow::Result<NetworkManager> { Ok(NetworkManager) } }

@@ -1,0 +1,29 @@
+//! Is something mounted here? (read from `/proc/self/mountinfo`).
+
+use std::path::Path;
+
+/// Whether `path` is a mount point in pier's mount namespace.
+pub fn is_mounted(path: &Path) -> bool {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let target = path.to_string_lossy();
+    info.lines().any(|l| l.split_whitespace().nth(4).map(unescape).as_deref() == Some(&*target))
+}
+
+/// Mount points at or below `prefix`.
+pub fn mounts_under(prefix: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    info.lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(unescape))
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.starts_with(prefix))
+        .collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal.
+fn unescape(s: &str) -> String {
+    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+}

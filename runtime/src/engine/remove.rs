@@ -1,0 +1,155 @@
+//! Removing containers and cleaning up: `pier rm`, the reconcile every command runs, and
+//! `pier system prune`. Nothing pier made may outlive the container: not the overlay mount,
+//! the cgroup, the network namespace and veth, the runtime directory or a process.
+
+use super::mounts;
+use super::record::{ContainerPaths, ContainerRecord, ContainerStatus};
+use super::{now_rfc3339, Engine};
+use crate::image::overlay;
+use anyhow::{bail, Context, Result};
+use std::time::Duration;
+
+/// What `pier system prune` removed.
+#[derive(Debug, Default)]
+pub struct PruneReport {
+    /// Removed containers (names).
+    pub containers: Vec<String>,
+    /// Other leftovers removed (mounts, cgroups, network state).
+    pub leftovers: Vec<String>,
+}
+
+impl Engine {
+    /// `pier rm [-f]`.
+    pub fn remove(&self, key: &str, force: bool) -> Result<String> {
+        let (paths, rec) = self.find(key)?;
+        if rec.status == ContainerStatus::Running {
+            if !force {
+                bail!("cannot remove container {}: it is running (stop it first, or use rm -f)", rec.name);
+            }
+            if let Some(init) = rec.init {
+                let _ = crate::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            if !self.wait_until_stopped(&rec.id, Duration::from_secs(10))? {
+                bail!("container {} did not stop after SIGKILL", rec.name);
+            }
+        }
+        self.teardown(&paths)?;
+        self.remove_files(&paths)?;
+        Ok(rec.name)
+    }
+
+    /// Releases what a container holds while it runs: processes, cgroup, rootfs mount,
+    /// network, runtime directory. Idempotent.
+    pub(crate) fn teardown(&self, paths: &ContainerPaths) -> Result<()> {
+        let rec = ContainerRecord::load(paths).ok();
+        if let Some(cg) = rec.as_ref().and_then(|r| r.cgroup.clone()) {
+            cg.destroy().with_context(|| format!("removing the cgroup of container {}", paths.dir.display()))?;
+        } else if let Some(init) = rec.as_ref().and_then(|r| r.init).filter(|p| p.is_alive()) {
+            let _ = crate::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        if let Some(rec) = &rec {
+            self.detach_network(paths, rec)?;
+        }
+        let rootfs = paths.rootfs();
+        // Mounts inside the rootfs first (none are expected: the container's own mounts live in
+        // its mount namespace), then the overlay itself.
+        let mut inner = mounts::mounts_under(&rootfs);
+        inner.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+        for m in inner {
+            overlay::unmount(&m).with_context(|| format!("unmounting {}", m.display()))?;
+        }
+        match std::fs::remove_dir_all(paths.runtime_dir()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", paths.runtime_dir().display())),
+        }
+        Ok(())
+    }
+
+    /// Deletes the container's directory (record, writable layer, logs).
+    pub(crate) fn remove_files(&self, paths: &ContainerPaths) -> Result<()> {
+        let _lock = self.lock()?;
+        if mounts::is_mounted(&paths.rootfs()) {
+            bail!("refusing to delete {}: its rootfs is still mounted", paths.dir.display());
+        }
+        match std::fs::remove_dir_all(&paths.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing {}", paths.dir.display())),
+        }
+    }
+
+    /// A container whose watcher died (pier killed with SIGKILL, machine trouble) is stopped
+    /// and cleaned up, and recorded as exited (or removed, with `--rm`).
+    pub(crate) fn reconcile_one(&self, paths: &ContainerPaths) -> Result<bool> {
+        let Ok(rec) = ContainerRecord::load(paths) else { return Ok(false) };
+        let watched = rec.monitor.is_some_and(|m| m.is_alive());
+        let active = rec.status == ContainerStatus::Running || rec.monitor.is_some() || rec.cgroup.is_some();
+        if watched || !active {
+            return Ok(false);
+        }
+        self.teardown(paths)?;
+        let rec = self.update(paths, |r| {
+            if r.status == ContainerStatus::Running {
+                r.status = ContainerStatus::Exited;
+                r.exit_code = Some(137);
+                r.finished_at = Some(now_rfc3339());
+                r.error = Some("pier's watcher process died; the container was stopped and cleaned up".into());
+            }
+            r.init = None;
+            r.monitor = None;
+            r.cgroup = None;
+        })?;
+        if rec.is_some_and(|r| r.config.auto_remove) {
+            self.remove_files(paths)?;
+        }
+        Ok(true)
+    }
+
+    /// Runs [`Engine::reconcile_one`] over every container. Cheap: it reads one small file per
+    /// container and one `/proc` entry per running one.
+    pub fn reconcile(&self) -> Result<()> {
+        for rec in self.containers()? {
+            self.reconcile_one(&self.paths(&rec.id))?;
+        }
+        Ok(())
+    }
+
+    /// `pier system prune`: removes stopped containers and anything a crash left behind.
+    pub fn prune(&self) -> Result<PruneReport> {
+        let mut report = PruneReport::default();
+        self.reconcile()?;
+        for rec in self.containers()? {
+            if rec.status != ContainerStatus::Running {
+                let paths = self.paths(&rec.id);
+                self.teardown(&paths)?;
+                self.remove_files(&paths)?;
+                report.containers.push(rec.name);
+            }
+        }
+        let live: Vec<String> = self.containers()?.into_iter().map(|r| r.id).collect();
+        // Directories without a record: a `pier create` killed half-way.
+        let dir = self.root().join("containers");
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().is_dir() && !live.contains(&name) {
+                let paths = self.paths(&name);
+                for m in mounts::mounts_under(&paths.dir) {
+                    overlay::unmount(&m)?;
+                    report.leftovers.push(format!("mount {}", m.display()));
+                }
+                std::fs::remove_dir_all(&paths.dir).with_context(|| format!("removing {}", paths.dir.display()))?;
+                report.leftovers.push(format!("directory {}", paths.dir.display()));
+            }
+        }
+        for cg in crate::cgroups::Cgroup::list_children("pier")? {
+            if !live.iter().any(|id| cg.ends_with(id.as_str())) {
+                let handle = crate::cgroups::Cgroup::create(&cg, None)?;
+                handle.destroy()?;
+                report.leftovers.push(format!("cgroup {cg}"));
+            }
+        }
+        report.leftovers.extend(self.prune_networks(&live)?);
+        Ok(report)
+    }
+}

@@ -1,0 +1,84 @@
+//! `pier stop`, `pier kill`, `pier wait`.
+
+use super::record::{ContainerRecord, ContainerStatus};
+use super::Engine;
+use crate::container::kill::signal;
+use anyhow::{bail, Result};
+use nix::sys::signal::Signal;
+use std::time::{Duration, Instant};
+
+impl Engine {
+    /// Sends `sig` to the container's init.
+    pub fn kill(&self, key: &str, sig: Signal) -> Result<()> {
+        let (_, rec) = self.find(key)?;
+        let Some(init) = rec.init.filter(|p| rec.status == ContainerStatus::Running && p.is_alive()) else {
+            bail!("cannot kill container {}: it is not running", rec.name);
+        };
+        signal(init.pid, sig)
+    }
+
+    /// SIGTERM (or the image's stop signal), then SIGKILL after `timeout`, as `docker stop`.
+    /// Stopping a stopped container is not an error.
+    pub fn stop(&self, key: &str, timeout: Duration) -> Result<()> {
+        let (_, rec) = self.find(key)?;
+        let Some(init) = rec.init.filter(|p| rec.status == ContainerStatus::Running && p.is_alive()) else {
+            return Ok(());
+        };
+        let _ = signal(init.pid, stop_signal(self, &rec));
+        if self.wait_until_stopped(key, timeout)? {
+            return Ok(());
+        }
+        let _ = signal(init.pid, Signal::SIGKILL);
+        if !self.wait_until_stopped(key, Duration::from_secs(10))? {
+            bail!("container {} did not stop after SIGKILL", rec.name);
+        }
+        Ok(())
+    }
+
+    /// Polls until the container is no longer running (its watcher has recorded the exit, or
+    /// it was removed). Returns false on timeout.
+    pub(crate) fn wait_until_stopped(&self, key: &str, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.find(key) {
+                Err(_) => return Ok(true),
+                Ok((paths, rec)) => {
+                    if rec.status != ContainerStatus::Running {
+                        return Ok(true);
+                    }
+                    // The watcher may have died: then nobody else will record the exit.
+                    if !rec.monitor.is_some_and(|m| m.is_alive()) {
+                        self.reconcile_one(&paths)?;
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `pier wait`: blocks until the container stops; returns its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        let (paths, rec) = self.find(key)?;
+        let id = rec.id.clone();
+        while !self.wait_until_stopped(&id, Duration::from_secs(3600))? {}
+        match ContainerRecord::load(&paths) {
+            Ok(rec) => Ok(rec.exit_code.unwrap_or(0)),
+            // Removed by --rm: the exit code went with it.
+            Err(_) => Ok(rec.exit_code.unwrap_or(0)),
+        }
+    }
+}
+
+fn stop_signal(engine: &Engine, rec: &ContainerRecord) -> Signal {
+    engine
+        .images()
+        .and_then(|s| s.resolve(&rec.image_id))
+        .ok()
+        .and_then(|img| img.config.config().clone())
+        .and_then(|c| c.stop_signal().clone())
+        .and_then(|s| crate::container::kill::parse_signal(&s).ok())
+        .unwrap_or(Signal::SIGTERM)
+}

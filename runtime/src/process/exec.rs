@@ -1,0 +1,192 @@
+//! `pier exec`: start another process inside a running container.
+//!
+//! The new process must end up exactly where the container's init is: in its cgroup and all
+//! its namespaces, with the same root, capabilities, seccomp filter and `no_new_privs`. Joining
+//! a PID namespace only affects children, so this takes two forks: the first joins the cgroup
+//! and namespaces, the second (now inside the PID namespace) becomes the command; the first
+//! waits for it and exits with its status, so the caller can wait for the first as usual.
+
+use super::lookup;
+use super::sync::{self, Channel, ChildMessage};
+use crate::cgroups::Cgroup;
+use crate::container::wait::ExitInfo;
+use crate::container::StartError;
+use crate::namespaces;
+use crate::security;
+use anyhow::{Context, Result};
+use nix::sys::wait::waitpid;
+use nix::unistd::{chdir, execve, fork, setgid, setgroups, setsid, setuid, ForkResult, Gid, Pid, Uid};
+use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, LinuxSeccomp};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+/// What to run, and with which privileges (taken from the container's config by the caller).
+pub struct ExecOptions<'a> {
+    /// Host PID of the container's init.
+    pub target_pid: i32,
+    /// The container's cgroup.
+    pub cgroup: &'a Cgroup,
+    /// Command and arguments.
+    pub args: Vec<String>,
+    /// Environment (`KEY=VALUE`).
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    pub cwd: PathBuf,
+    /// User and group IDs.
+    pub uid: u32,
+    /// Primary group.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub additional_gids: Vec<u32>,
+    /// Capabilities (as the container's process).
+    pub capabilities: Option<&'a LinuxCapabilities>,
+    /// Seccomp profile (as the container's process).
+    pub seccomp: Option<&'a LinuxSeccomp>,
+    /// Set `no_new_privs`.
+    pub no_new_privileges: bool,
+    /// stdin, stdout, stderr (`None`: inherit).
+    pub stdio: [Option<RawFd>; 3],
+    /// Terminal slave descriptor, when `-t`.
+    pub console: Option<RawFd>,
+    /// Descriptors the process must not inherit.
+    pub close_fds: Vec<RawFd>,
+}
+
+/// Starts the process; returns the PID to wait for (its exit code is the command's).
+pub fn exec(opts: ExecOptions) -> Result<Pid> {
+    if opts.args.is_empty() {
+        anyhow::bail!("pier exec needs a command");
+    }
+    // Open the namespace files first, from the host's view of /proc.
+    let order = [
+        LinuxNamespaceType::Cgroup,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Network,
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Mount,
+    ];
+    let mut ns_files = Vec::new();
+    for typ in order {
+        let path = PathBuf::from(format!("/proc/{}/ns/{}", opts.target_pid, namespaces::proc_name(typ)));
+        let own = PathBuf::from(format!("/proc/self/ns/{}", namespaces::proc_name(typ)));
+        // Skip namespaces the container shares with the host (e.g. --network host).
+        if std::fs::read_link(&path).ok() == std::fs::read_link(&own).ok() {
+            continue;
+        }
+        let f = std::fs::File::open(&path).with_context(|| format!("opening {}: is the container running?", path.display()))?;
+        ns_files.push((typ, OwnedFd::from(f)));
+    }
+    let seccomp = match opts.seccomp {
+        Some(p) => Some(security::seccomp::compile(p)?),
+        None => None,
+    };
+    let program_args = to_cstrings(&opts.args)?;
+    let env = to_cstrings(&opts.env)?;
+    let report = Channel::new()?;
+
+    // SAFETY: pier is single-threaded when it calls exec (no thread has been started).
+    match unsafe { fork() }.context("fork for exec")? {
+        ForkResult::Parent { child } => {
+            drop(report.tx);
+            match sync::receive(&report.rx)? {
+                ChildMessage::Closed => Ok(child),
+                ChildMessage::Failed { code, message } => {
+                    let _ = waitpid(child, None);
+                    Err(StartError { code, message }.into())
+                }
+                ChildMessage::Ready => Ok(child),
+            }
+        }
+        ForkResult::Child => {
+            let code = match exec_child(&opts, &ns_files, seccomp.as_ref(), &program_args, &env, &report.tx) {
+                Ok(code) => code,
+                Err((code, message)) => {
+                    sync::send_failure(&report.tx, code, &message);
+                    code
+                }
+            };
+            // SAFETY: leave without running the parent's atexit handlers.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}
+
+type ChildResult = std::result::Result<i32, (i32, String)>;
+
+fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> (i32, String) + '_ {
+    move |e| (125, format!("{what}: {e}"))
+}
+
+fn exec_child(
+    opts: &ExecOptions,
+    ns_files: &[(LinuxNamespaceType, OwnedFd)],
+    seccomp: Option<&seccompiler::BpfProgram>,
+    args: &[CString],
+    env: &[CString],
+    report: &OwnedFd,
+) -> ChildResult {
+    for fd in &opts.close_fds {
+        // SAFETY: closing an inherited descriptor this process never uses.
+        unsafe { libc::close(*fd) };
+    }
+    opts.cgroup.add_process(std::process::id() as i32).map_err(|e| (125, format!("{e:#}")))?;
+    for (typ, fd) in ns_files {
+        nix::sched::setns(fd, namespaces::clone_flag(*typ)).map_err(fail(&format!("setns {}", namespaces::proc_name(*typ))))?;
+    }
+    // SAFETY: still single-threaded after the first fork.
+    match unsafe { fork() }.map_err(fail("fork into the PID namespace"))? {
+        ForkResult::Parent { child } => {
+            // Only the command keeps the report pipe, so the caller sees EOF at its execve.
+            // SAFETY: closing our copy; not used again here.
+            unsafe { libc::close(report.as_raw_fd()) };
+            let info = crate::container::wait_for_exit(child).unwrap_or(ExitInfo { code: 125, signal: None });
+            Ok(info.code)
+        }
+        ForkResult::Child => {
+            setsid().map_err(fail("setsid"))?;
+            if let Some(tty) = opts.console {
+                // SAFETY: make the terminal we were given our controlling terminal.
+                if unsafe { libc::ioctl(tty, libc::TIOCSCTTY, 0) } != 0 {
+                    return Err((125, format!("ioctl TIOCSCTTY: {}", std::io::Error::last_os_error())));
+                }
+                for t in 0..3 {
+                    sync::dup_onto(tty, t).map_err(fail("dup2 terminal"))?;
+                }
+            } else {
+                for (t, fd) in opts.stdio.iter().enumerate() {
+                    if let Some(fd) = fd {
+                        sync::dup_onto(*fd, t as RawFd).map_err(fail("dup2"))?;
+                    }
+                }
+            }
+            if let Some(caps) = opts.capabilities {
+                security::caps::apply(caps).map_err(|e| (125, format!("{e:#}")))?;
+            }
+            let gids: Vec<Gid> = opts.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+            setgroups(&gids).map_err(fail("setgroups"))?;
+            setgid(Gid::from_raw(opts.gid)).map_err(fail("setgid"))?;
+            setuid(Uid::from_raw(opts.uid)).map_err(fail("setuid"))?;
+            chdir(opts.cwd.as_path()).map_err(fail(&format!("chdir to {}", opts.cwd.display())))?;
+            if opts.no_new_privileges {
+                nix::sys::prctl::set_no_new_privs().map_err(fail("prctl(PR_SET_NO_NEW_PRIVS)"))?;
+            }
+            let program = lookup::resolve(&opts.args[0], &opts.env).map_err(|e| (e.code, e.message))?;
+            let c_program = CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
+            if let Some(p) = seccomp {
+                security::seccomp::apply(p).map_err(|e| (125, format!("{e:#}")))?;
+            }
+            let err = execve(&c_program, args, env).unwrap_err();
+            let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+            Err((code, format!("exec {}: {}", program.display(), err.desc())))
+        }
+    }
+}
+
+fn to_cstrings(items: &[String]) -> Result<Vec<CString>> {
+    items
+        .iter()
+        .map(|s| CString::new(s.as_str()).with_context(|| format!("{s:?} contains a NUL byte")))
+        .collect()
+}

@@ -1,0 +1,284 @@
+//! The container's init: everything between `clone(2)` and `execve(2)`, in order.
+//!
+//! Runs in the child, already inside its new namespaces:
+//!  1. stdio (or the terminal) and a new session;
+//!  2. wait for the parent's "go" (the parent has put us in our cgroup by then);
+//!  3. join namespaces given by path, unshare the cgroup namespace (now rooted at our cgroup);
+//!  4. hostname; root filesystem (mounts, `/dev`, `pivot_root`, masked/read-only paths);
+//!  5. loopback up, sysctls, rlimits, OOM score;
+//!  6. user and groups, capabilities, working directory, `no_new_privs`;
+//!  7. tell the parent "ready" and block on the exec FIFO until `start`;
+//!  8. (with `--init`, fork: this process stays as PID 1, see [`super::reaper`]);
+//!  9. seccomp, last, since it may forbid what setup needs; then `execve`.
+//!
+//! Any failure is sent to the parent as one line and the child exits: the parent turns it into
+//! the error the user sees and removes what it created.
+
+use super::lookup;
+use super::reaper;
+use super::sync;
+use crate::namespaces::{self, NamespacePlan};
+use crate::rootfs;
+use crate::security;
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{open, OFlag};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, execve, fork, setgid, setgroups, sethostname, setsid, setuid, ForkResult, Gid, Uid};
+use oci_spec::runtime::{PosixRlimitType, Spec};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+/// Everything the child needs, prepared by the parent before `clone`.
+pub struct ChildContext<'a> {
+    /// The OCI config.
+    pub spec: &'a Spec,
+    /// The rootfs, absolute (the bundle's `root.path` resolved).
+    pub rootfs: PathBuf,
+    /// Namespaces to create/join.
+    pub plan: &'a NamespacePlan,
+    /// Reading end of parent -> child.
+    pub from_parent: &'a OwnedFd,
+    /// Writing end of child -> parent (close-on-exec).
+    pub to_parent: &'a OwnedFd,
+    /// The exec FIFO (`start` opens it).
+    pub exec_fifo: PathBuf,
+    /// Standard streams to install as 0, 1, 2 (`None`: keep the inherited one).
+    pub stdio: [Option<RawFd>; 3],
+    /// The terminal's slave side, when the process has a terminal.
+    pub console: Option<(RawFd, PathBuf)>,
+    /// Run pier's reaper as PID 1 and the command as its child.
+    pub init: bool,
+    /// Kill the container when the process that created it dies (foreground `pier run`).
+    pub die_with_parent: bool,
+    /// Every other descriptor that must not leak into the container.
+    pub close_fds: Vec<RawFd>,
+}
+
+/// The child's entry point after `clone`. Never returns.
+pub fn child_main(ctx: &ChildContext) -> ! {
+    let code = match setup_and_exec(ctx) {
+        Ok(never) => match never {},
+        Err(failure) => {
+            sync::send_failure(ctx.to_parent, failure.code, &failure.message);
+            failure.code
+        }
+    };
+    // SAFETY: _exit is async-signal-safe and skips atexit handlers and stdio flushing that
+    // belong to the parent's copy of the process.
+    unsafe { libc::_exit(code) }
+}
+
+/// A failure in the child with the exit code Docker gives it.
+struct Failure {
+    code: i32,
+    message: String,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure { code: 125, message: format!("{e:#}") }
+    }
+}
+
+enum Never {}
+
+fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
+    let spec = ctx.spec;
+    let process = spec.process().as_ref().context("config.json has no process")?;
+    if ctx.die_with_parent {
+        nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
+            .context("prctl(PR_SET_PDEATHSIG)")?;
+    }
+    for fd in &ctx.close_fds {
+        // SAFETY: closing descriptors the child inherited and must not keep; none is used
+        // again in this process.
+        unsafe { libc::close(*fd) };
+    }
+    setup_stdio(ctx)?;
+
+    // 2. Wait until the parent has placed us in our cgroup.
+    match sync::read_byte(ctx.from_parent)? {
+        Some(b'G') => {}
+        _ => return Err(anyhow::anyhow!("the parent went away during setup").into()),
+    }
+
+    // 3. Namespaces.
+    namespaces::join_all_but_pid(ctx.plan)?;
+    if ctx.plan.new_cgroup {
+        unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
+    }
+
+    // 4. Hostname and root filesystem.
+    if let Some(hostname) = spec.hostname() {
+        sethostname(hostname).with_context(|| format!("sethostname({hostname})"))?;
+    }
+    if let Some(domain) = spec.domainname() {
+        let c = CString::new(domain.as_str()).context("domainname contains NUL")?;
+        // SAFETY: setdomainname reads `len` bytes from a valid NUL-terminated buffer.
+        if unsafe { libc::setdomainname(c.as_ptr(), domain.len()) } != 0 {
+            return Err(anyhow::Error::from(std::io::Error::last_os_error()).context("setdomainname").into());
+        }
+    }
+    let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
+    rootfs::prepare(spec, &ctx.rootfs, console_path)?;
+    rootfs::pivot(&ctx.rootfs)?;
+    rootfs::finalize(spec)?;
+
+    // 5. Network loopback, kernel parameters, limits.
+    if ctx.plan.creates_network() {
+        crate::loopback::loopback_up().context("bringing up lo in the container's network namespace")?;
+    }
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        for (key, value) in sysctl {
+            let path = format!("/proc/sys/{}", key.replace('.', "/"));
+            std::fs::write(&path, value).with_context(|| format!("setting sysctl {key}={value}"))?;
+        }
+    }
+    set_rlimits(spec)?;
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("writing /proc/self/oom_score_adj")?;
+    }
+
+    // 6. Identity and privileges. Capabilities are set while still root (dropping the
+    // bounding set needs CAP_SETPCAP); the switch to a non-root user then clears the
+    // permitted and effective sets, exactly as Docker's `-u 1000` ends up.
+    if let Some(caps) = process.capabilities() {
+        security::caps::apply(caps)?;
+    }
+    let user = process.user();
+    let gids: Vec<Gid> = user.additional_gids().clone().unwrap_or_default().into_iter().map(Gid::from_raw).collect();
+    setgroups(&gids).context("setgroups")?;
+    setgid(Gid::from_raw(user.gid())).with_context(|| format!("setgid({})", user.gid()))?;
+    setuid(Uid::from_raw(user.uid())).with_context(|| format!("setuid({})", user.uid()))?;
+    if let Some(mask) = user.umask() {
+        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
+    }
+    let cwd = process.cwd();
+    chdir(cwd.as_path()).with_context(|| format!("chdir to the working directory {}", cwd.display()))?;
+    if process.no_new_privileges().unwrap_or(false) {
+        nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
+    }
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(security::seccomp::compile(profile)?),
+        None => None,
+    };
+    let args = process.args().clone().unwrap_or_default();
+    let env = process.env().clone().unwrap_or_default();
+    let program = lookup::resolve(args.first().map(String::as_str).unwrap_or(""), &env)
+        .map_err(|e| Failure { code: e.code, message: e.message })?;
+    let c_program = CString::new(program.as_os_str().as_encoded_bytes()).context("command contains NUL")?;
+    let c_args = to_cstrings(&args)?;
+    let c_env = to_cstrings(&env)?;
+
+    // 7. Ready; wait for `start`.
+    sync::write_all(ctx.to_parent, b"R")?;
+    wait_for_start(ctx)?;
+
+    // 8. pier's PID 1.
+    if ctx.init {
+        // SAFETY: this process is single-threaded (it was cloned from a single-threaded parent
+        // and started no threads).
+        match unsafe { fork() }.context("fork for --init")? {
+            ForkResult::Parent { child } => {
+                // Only the command's process keeps the error pipe, so the parent sees EOF at
+                // its execve.
+                // SAFETY: closing our copy of the pipe; it is not used again in this process.
+                unsafe { libc::close(ctx.to_parent.as_raw_fd()) };
+                reaper::block_all_signals();
+                reaper::run(child);
+            }
+            ForkResult::Child => {
+                nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                    .context("clearing the signal mask")?;
+            }
+        }
+    }
+
+    // 9. Seccomp, then the command.
+    if let Some(program) = &seccomp {
+        security::seccomp::apply(program)?;
+    }
+    let err = execve(&c_program, &c_args, &c_env).unwrap_err();
+    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+    Err(Failure { code, message: format!("exec {}: {}", program.display(), err.desc()) })
+}
+
+fn setup_stdio(ctx: &ChildContext) -> Result<()> {
+    setsid().context("setsid")?;
+    if let Some((slave, _)) = &ctx.console {
+        // SAFETY: TIOCSCTTY on a terminal descriptor we own; makes it our controlling tty.
+        if unsafe { libc::ioctl(*slave, libc::TIOCSCTTY, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("ioctl(TIOCSCTTY) on the container's terminal");
+        }
+        for target in 0..3 {
+            sync::dup_onto(*slave, target).with_context(|| format!("dup2 terminal onto fd {target}"))?;
+        }
+        return Ok(());
+    }
+    for (target, fd) in ctx.stdio.iter().enumerate() {
+        if let Some(fd) = fd {
+            sync::dup_onto(*fd, target as RawFd).with_context(|| format!("dup2 onto fd {target}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn wait_for_start(ctx: &ChildContext) -> Result<()> {
+    // Blocks until `start` opens the FIFO for reading.
+    let fifo = open(&ctx.exec_fifo, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .with_context(|| format!("opening exec fifo {}", ctx.exec_fifo.display()))?;
+    sync::write_all(&fifo, b"0")?;
+    Ok(())
+}
+
+fn set_rlimits(spec: &Spec) -> Result<()> {
+    let Some(rlimits) = spec.process().as_ref().and_then(|p| p.rlimits().as_ref()) else {
+        return Ok(());
+    };
+    for rl in rlimits {
+        let resource = rlimit_resource(rl.typ());
+        let (_, current_hard) = getrlimit(resource).with_context(|| format!("getrlimit {:?}", rl.typ()))?;
+        // Raising a hard limit needs CAP_SYS_RESOURCE, which pier may not have (it does not on
+        // the project's CI): say so clearly instead of failing with a bare EPERM.
+        if rl.hard() > current_hard && current_hard != libc::RLIM_INFINITY {
+            bail!(
+                "rlimit {:?}: hard limit {} is above the current hard limit {} and raising it needs CAP_SYS_RESOURCE",
+                rl.typ(), rl.hard(), current_hard
+            );
+        }
+        setrlimit(resource, rl.soft(), rl.hard()).with_context(|| format!("setrlimit {:?} {}:{}", rl.typ(), rl.soft(), rl.hard()))?;
+    }
+    Ok(())
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> Resource {
+    match t {
+        PosixRlimitType::RlimitCpu => Resource::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => Resource::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => Resource::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => Resource::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => Resource::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => Resource::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => Resource::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => Resource::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => Resource::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => Resource::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => Resource::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
+}
+
+fn to_cstrings(items: &[String]) -> Result<Vec<CString>> {
+    items
+        .iter()
+        .map(|s| CString::new(s.as_str()).with_context(|| format!("{s:?} contains a NUL byte")))
+        .collect()
+}

@@ -1,0 +1,16 @@
+//! The processes of a container and how they are made.
+//!
+//! - [`clone`]: the one `clone(2)` call that creates the container's init in its new
+//!   namespaces;
+//! - [`sync`]: the pipes over which the parent (pier) and the child talk during setup;
+//! - [`init`]: what the child does between `clone` and `execve` (the heart of a container);
+//! - [`reaper`]: pier's own PID 1 (`--init`), which reaps zombies and forwards signals;
+//! - [`exec`]: a new process inside a running container (`pier exec`).
+//! - [`lookup`]: finding the command in the container's `$PATH`.
+
+pub mod clone;
+pub mod exec;
+pub mod init;
+pub mod lookup;
+pub mod reaper;
+pub mod sync;

@@ -1,0 +1,119 @@
+//! The parent <-> child protocol during container setup, over two pipes.
+//!
+//! parent -> child: one byte `G` ("go") once the child is in its cgroup.
+//! child -> parent: `R` ("ready": set up, now waiting for `start` on the exec FIFO), or an
+//! error message `E<code> <text>` followed by the child's exit. The child's end is
+//! close-on-exec, so when `execve` succeeds the parent reads end-of-file: that is how the
+//! parent learns the command really started, without a race.
+
+use anyhow::{bail, Context, Result};
+use nix::unistd::{pipe2, read, write};
+use nix::fcntl::OFlag;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// What the child reported.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChildMessage {
+    /// Setup done; waiting on the exec FIFO.
+    Ready,
+    /// Setup or exec failed; `code` is the exit code Docker gives that failure (127: command
+    /// not found, 126: not executable, 125: any other setup error).
+    Failed { code: i32, message: String },
+    /// The pipe was closed without a message: the command was executed.
+    Closed,
+}
+
+/// A one-way pipe (both ends close-on-exec).
+pub struct Channel {
+    /// The reading end.
+    pub rx: OwnedFd,
+    /// The writing end.
+    pub tx: OwnedFd,
+}
+
+impl Channel {
+    /// Makes a new pipe.
+    pub fn new() -> Result<Channel> {
+        let (rx, tx) = pipe2(OFlag::O_CLOEXEC).context("pipe2 for parent/child sync")?;
+        Ok(Channel { rx, tx })
+    }
+}
+
+/// Writes all of `data`, retrying on short writes and EINTR.
+pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> Result<()> {
+    while !data.is_empty() {
+        match write(fd.as_fd(), data) {
+            Ok(n) => data = &data[n..],
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("writing to the sync pipe"),
+        }
+    }
+    Ok(())
+}
+
+/// Reads until end-of-file (bounded to 64 KiB).
+pub fn read_to_end(fd: impl AsFd) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match read(fd.as_fd(), &mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.len() > 65536 {
+                    return Ok(out);
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("reading the sync pipe"),
+        }
+    }
+}
+
+/// Reads exactly one byte; `None` at end-of-file.
+pub fn read_byte(fd: impl AsFd) -> Result<Option<u8>> {
+    let mut b = [0u8; 1];
+    loop {
+        match read(fd.as_fd(), &mut b) {
+            Ok(0) => return Ok(None),
+            Ok(_) => return Ok(Some(b[0])),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("reading the sync pipe"),
+        }
+    }
+}
+
+/// Child side: report an error (best effort: the parent may be gone).
+pub fn send_failure(fd: impl AsFd, code: i32, message: &str) {
+    let _ = write_all(fd, format!("E{code} {message}").as_bytes());
+}
+
+/// Parent side: read the child's next message. A `Ready` is one byte; anything else is read
+/// to end-of-file.
+pub fn receive(fd: impl AsFd) -> Result<ChildMessage> {
+    let fd = fd.as_fd();
+    match read_byte(fd)? {
+        None => Ok(ChildMessage::Closed),
+        Some(b'R') => Ok(ChildMessage::Ready),
+        Some(b'E') => {
+            let rest = read_to_end(fd)?;
+            let text = String::from_utf8_lossy(&rest);
+            let (code, message) = text.split_once(' ').unwrap_or(("125", &text));
+            Ok(ChildMessage::Failed {
+                code: code.parse().unwrap_or(125),
+                message: message.to_string(),
+            })
+        }
+        Some(other) => bail!("unexpected byte {other:#x} from the container's init"),
+    }
+}
+
+/// `dup2(old, new)` on raw descriptor numbers (installing stdio as 0, 1, 2 is inherently
+/// about numbers, which nix's owned-descriptor `dup2` cannot express).
+pub fn dup_onto(old: std::os::fd::RawFd, new: std::os::fd::RawFd) -> std::io::Result<()> {
+    // SAFETY: dup2 only manipulates the descriptor table; `new` is closed first if open.
+    if unsafe { libc::dup2(old, new) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

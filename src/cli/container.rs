@@ -1,0 +1,527 @@
+//! Container commands: run, create, start, stop, kill, rm, ps, logs, inspect, wait, top,
+//! exec, stats.
+
+use super::output;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use pier_runtime::engine::config::{env_entry, read_env_file, BindMount, Limits, NetworkMode, RunConfig, TmpfsMount};
+use pier_runtime::engine::exec::ExecRequest;
+use pier_runtime::engine::logs::{self, LogOptions};
+use pier_runtime::engine::record::ContainerStatus;
+use pier_runtime::engine::start::Attach;
+use pier_runtime::engine::Engine;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Options shared by `run` and `create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Assign a name to the container.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables (KEY=VALUE, or KEY to copy it from pier's environment).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file (KEY=VALUE lines).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User (name or UID) and optional group: USER[:GROUP].
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Container hostname (default: the short container ID).
+    #[arg(long, short = 'h')]
+    pub hostname: Option<String>,
+    /// Override the image's entrypoint ("" clears it).
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Keep stdin open.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Mount the container's root filesystem read-only.
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Bind-mount a host path: HOST:CONTAINER[:ro].
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    pub volumes: Vec<String>,
+    /// Mount a tmpfs: PATH[:OPTIONS].
+    #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Memory limit (e.g. 32m, 1g).
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Number of CPUs (e.g. 0.5): a CFS quota.
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Relative CPU weight (default 1024).
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs the container may run on (e.g. 0-1, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Maximum number of processes (-1: unlimited).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block I/O weight (10 to 1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// Network: none, host, container:NAME (bridge comes with pier's networking).
+    #[arg(long = "network", alias = "net")]
+    pub network: Option<String>,
+    /// Publish a port: [IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp].
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Publish every exposed port to a random host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Run pier's init as PID 1 (reaps zombies, forwards signals).
+    #[arg(long)]
+    pub init: bool,
+    /// Add a Linux capability.
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop a Linux capability.
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Image to create the container from.
+    pub image: String,
+    /// Command and arguments (default: the image's).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `pier run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run in the background and print the container ID.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+impl CreateArgs {
+    /// Validates every option; nothing is created when one is wrong.
+    fn to_config(&self, auto_remove: bool) -> Result<RunConfig> {
+        let mut env = Vec::new();
+        for f in &self.env_file {
+            env.extend(read_env_file(f)?);
+        }
+        for e in &self.env {
+            env.push(env_entry(e)?);
+        }
+        let limits = Limits::parse(
+            self.memory.as_deref(),
+            self.memory_swap.as_deref(),
+            self.cpus.as_deref(),
+            self.cpu_shares,
+            self.cpuset_cpus.as_deref(),
+            self.pids_limit,
+            self.blkio_weight,
+        )?;
+        let network = self.network.as_deref().map(NetworkMode::parse).transpose()?;
+        if !self.publish.is_empty() && !matches!(network, Some(NetworkMode::Bridge(_))) {
+            bail!("-p/--publish needs a bridge network; it has no effect with --network {}", network.as_ref().map(|n| n.display()).unwrap_or_else(|| "none".into()));
+        }
+        Ok(RunConfig {
+            image: self.image.clone(),
+            name: self.name.clone(),
+            command: self.command.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env,
+            workdir: self.workdir.clone(),
+            user: self.user.clone(),
+            hostname: self.hostname.clone(),
+            interactive: self.interactive,
+            tty: self.tty,
+            read_only: self.read_only,
+            volumes: self.volumes.iter().map(|v| BindMount::parse(v)).collect::<Result<_>>()?,
+            tmpfs: self.tmpfs.iter().map(|t| TmpfsMount::parse(t)).collect::<Result<_>>()?,
+            limits,
+            network,
+            publish: self.publish.clone(),
+            publish_all: self.publish_all,
+            init: self.init,
+            auto_remove,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+        })
+    }
+}
+
+/// `pier run`: create, start, and (unless `-d`) wait and return the container's exit code.
+pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
+    if args.detach && args.create.interactive && !args.create.tty {
+        // Allowed by Docker, but stdin goes nowhere; keep it simple and say so.
+        bail!("-d with -i: a detached container has no stdin to keep open in pier");
+    }
+    let config = args.create.to_config(args.rm)?;
+    let rec = engine.create(config, true)?;
+    if args.detach {
+        if let Err(e) = engine.start_detached(&rec.id) {
+            let _ = engine.remove(&rec.id, true);
+            return Err(e);
+        }
+        println!("{}", rec.id);
+        return Ok(0);
+    }
+    let attach = Attach::Foreground { interactive: args.create.interactive, tty: args.create.tty };
+    match engine.run_attached(&rec.id, attach, &mut |_| {}) {
+        Ok(outcome) => {
+            if outcome.oom_killed {
+                eprintln!("pier: container {} was killed: out of memory (--memory limit reached)", rec.name);
+            }
+            Ok(outcome.exit.code)
+        }
+        Err(e) => {
+            // A container that never ran is not worth keeping (nothing is left behind).
+            let _ = engine.remove(&rec.id, true);
+            Err(e)
+        }
+    }
+}
+
+/// `pier create`.
+pub fn create(engine: &Engine, args: CreateArgs) -> Result<i32> {
+    let config = args.to_config(false)?;
+    let rec = engine.create(config, false)?;
+    println!("{}", rec.id);
+    Ok(0)
+}
+
+/// `pier start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach to the container's output and wait for it.
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach stdin too.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `pier start`.
+pub fn start(engine: &Engine, args: StartArgs) -> Result<i32> {
+    if args.attach || args.interactive {
+        if args.containers.len() != 1 {
+            bail!("pier start -a takes exactly one container");
+        }
+        let (_, rec) = engine.find(&args.containers[0])?;
+        let attach = Attach::Foreground { interactive: args.interactive, tty: rec.config.tty };
+        return Ok(engine.run_attached(&rec.id, attach, &mut |_| {})?.exit.code);
+    }
+    for c in &args.containers {
+        let (_, rec) = engine.find(c)?;
+        if rec.status == ContainerStatus::Running {
+            println!("{c}");
+            continue;
+        }
+        engine.start_detached(&rec.id)?;
+        println!("{c}");
+    }
+    Ok(0)
+}
+
+/// `pier stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before SIGKILL.
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    pub time: u64,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `pier stop`.
+pub fn stop(engine: &Engine, args: StopArgs) -> Result<i32> {
+    for c in &args.containers {
+        engine.stop(c, Duration::from_secs(args.time))?;
+        println!("{c}");
+    }
+    Ok(0)
+}
+
+/// `pier kill`.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send (name or number).
+    #[arg(short = 's', long = "signal", default_value = "KILL")]
+    pub signal: String,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `pier kill`.
+pub fn kill(engine: &Engine, args: KillArgs) -> Result<i32> {
+    let sig = pier_runtime::container::kill::parse_signal(&args.signal)?;
+    for c in &args.containers {
+        engine.kill(c, sig)?;
+        println!("{c}");
+    }
+    Ok(0)
+}
+
+/// `pier rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Kill and remove a running container.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `pier rm`.
+pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
+    let mut failed = false;
+    for c in &args.containers {
+        match engine.remove(c, args.force) {
+            Ok(_) => println!("{c}"),
+            Err(e) => {
+                eprintln!("pier: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `pier ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default: running only).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Do not truncate IDs and commands.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+}
+
+/// `pier ps`.
+pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
+    let recs: Vec<_> = engine.containers()?.into_iter().filter(|r| args.all || r.status == ContainerStatus::Running).collect();
+    if args.quiet {
+        for r in &recs {
+            println!("{}", if args.no_trunc { r.id.as_str() } else { r.short_id() });
+        }
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = recs
+        .iter()
+        .map(|r| {
+            let status = match r.status {
+                ContainerStatus::Running => format!("Up {}", output::since(r.started_at.as_deref().unwrap_or(&r.created))),
+                ContainerStatus::Exited => format!(
+                    "Exited ({}){} {} ago",
+                    r.exit_code.unwrap_or(0),
+                    if r.oom_killed { " OOMKilled" } else { "" },
+                    output::since(r.finished_at.as_deref().unwrap_or(&r.created))
+                ),
+                ContainerStatus::Created => "Created".to_string(),
+            };
+            let cmd = format!("\"{}\"", r.args.join(" "));
+            vec![
+                if args.no_trunc { r.id.clone() } else { r.short_id().to_string() },
+                r.image.clone(),
+                if args.no_trunc { cmd } else { output::ellipsize(&cmd, 22) },
+                format!("{} ago", output::since(&r.created)),
+                status,
+                r.config.network.as_ref().map(|n| n.display()).unwrap_or_else(|| "none".into()),
+                r.name.clone(),
+            ]
+        })
+        .collect();
+    output::table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NETWORK", "NAMES"], &rows);
+    Ok(0)
+}
+
+/// `pier logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow the output until the container stops.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long = "tail", short = 'n')]
+    pub tail: Option<String>,
+    /// Show timestamps.
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    /// Container.
+    pub container: String,
+}
+
+/// `pier logs`.
+pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32> {
+    let (paths, rec) = engine.find(&args.container)?;
+    let tail = match args.tail.as_deref() {
+        None | Some("all") => None,
+        Some(n) => Some(n.parse::<usize>().with_context(|| format!("--tail {n:?}: expected a number or \"all\""))?),
+    };
+    let opts = LogOptions { tail, timestamps: args.timestamps };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let offset = logs::print(&paths.log(), &opts, &mut out, &mut err)?;
+    if args.follow {
+        let id = rec.id.clone();
+        let running = || engine.find(&id).map(|(_, r)| r.status == ContainerStatus::Running).unwrap_or(false);
+        let follow_opts = LogOptions { tail: None, timestamps: args.timestamps };
+        logs::follow(&paths.log(), offset, &follow_opts, &running, &mut out, &mut err)?;
+    }
+    Ok(0)
+}
+
+/// `pier inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `pier inspect`.
+pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
+    let values: Vec<serde_json::Value> = args.containers.iter().map(|c| engine.inspect(c)).collect::<Result<_>>()?;
+    println!("{}", serde_json::to_string_pretty(&values)?);
+    Ok(0)
+}
+
+/// `pier wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `pier wait`.
+pub fn wait(engine: &Engine, args: WaitArgs) -> Result<i32> {
+    for c in &args.containers {
+        println!("{}", engine.wait(c)?);
+    }
+    Ok(0)
+}
+
+/// `pier top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Container.
+    pub container: String,
+}
+
+/// `pier top`.
+pub fn top(engine: &Engine, args: TopArgs) -> Result<i32> {
+    let procs = engine.top(&args.container)?;
+    let rows: Vec<Vec<String>> = procs
+        .iter()
+        .map(|p| {
+            let t = p.cpu_time.as_secs();
+            vec![p.uid.to_string(), p.pid.to_string(), p.ppid.to_string(), format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60), p.command.clone()]
+        })
+        .collect();
+    output::table(&["UID", "PID", "PPID", "TIME", "CMD"], &rows);
+    Ok(0)
+}
+
+/// `pier exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Keep stdin open.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set environment variables.
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Working directory.
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// User.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Container.
+    pub container: String,
+    /// Command and arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// `pier exec`.
+pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32> {
+    let env = args.env.iter().map(|e| env_entry(e)).collect::<Result<Vec<_>>>()?;
+    let req = ExecRequest { command: args.command, interactive: args.interactive, tty: args.tty, env, workdir: args.workdir, user: args.user };
+    engine.exec(&args.container, &req)
+}
+
+/// `pier stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print one sample and exit.
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Output format: table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Containers (default: all running).
+    pub containers: Vec<String>,
+}
+
+/// `pier stats`.
+pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32> {
+    if !matches!(args.format.as_str(), "table" | "json") {
+        bail!("--format {:?}: use table or json", args.format);
+    }
+    loop {
+        let samples = engine.stats(&args.containers, Duration::from_secs(1))?;
+        if args.format == "json" {
+            for s in &samples {
+                println!("{}", serde_json::to_string(s)?);
+            }
+        } else {
+            if !args.no_stream {
+                print!("\x1b[2J\x1b[H");
+            }
+            let rows: Vec<Vec<String>> = samples
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.id.clone(),
+                        s.name.clone(),
+                        format!("{:.2}%", s.cpu_percent),
+                        format!("{} / {}", output::mem(s.memory_usage), output::mem(s.memory_limit)),
+                        format!("{:.2}%", if s.memory_limit > 0 { s.memory_usage as f64 * 100.0 / s.memory_limit as f64 } else { 0.0 }),
+                        match s.pids_limit {
+                            Some(l) => format!("{} / {l}", s.pids),
+                            None => s.pids.to_string(),
+                        },
+                    ]
+                })
+                .collect();
+            output::table(&["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], &rows);
+        }
+        if args.no_stream {
+            return Ok(0);
+        }
+    }
+}

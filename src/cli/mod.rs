@@ -1,0 +1,131 @@
+//! Command-line definitions (clap) and dispatch, one file per command group.
+
+mod container;
+mod image;
+mod output;
+mod system;
+
+use clap::{Parser, Subcommand};
+use pier_runtime::container::StartError;
+use pier_runtime::engine::Engine;
+use std::path::PathBuf;
+
+/// pier: a container runtime to learn from and measure with.
+#[derive(Debug, Parser)]
+#[command(name = "pier", version, about, long_about = None, disable_help_subcommand = true)]
+pub struct Cli {
+    /// State directory (images, containers, networks).
+    #[arg(long, global = true, env = "PIER_ROOT", default_value = pier_runtime::engine::DEFAULT_ROOT)]
+    pub root: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every pier command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and start a container from an image.
+    Run(container::RunArgs),
+    /// Create a container without starting it.
+    Create(container::CreateArgs),
+    /// Start one or more stopped containers.
+    Start(container::StartArgs),
+    /// Stop running containers (SIGTERM, then SIGKILL after a timeout).
+    Stop(container::StopArgs),
+    /// Send a signal to running containers.
+    Kill(container::KillArgs),
+    /// Remove containers.
+    Rm(container::RmArgs),
+    /// List containers.
+    Ps(container::PsArgs),
+    /// Show a container's output.
+    Logs(container::LogsArgs),
+    /// Show low-level information on a container (JSON).
+    Inspect(container::InspectArgs),
+    /// Wait for containers to stop and print their exit codes.
+    Wait(container::WaitArgs),
+    /// Show the processes running in a container.
+    Top(container::TopArgs),
+    /// Run a command in a running container.
+    Exec(container::ExecArgs),
+    /// Show CPU, memory and process use of running containers.
+    Stats(container::StatsArgs),
+    /// List images.
+    Images(image::ImagesArgs),
+    /// Import a root filesystem tarball as an image.
+    Import(image::ImportArgs),
+    /// Remove images.
+    Rmi(image::RmiArgs),
+    /// Give an image a new name.
+    Tag(image::TagArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Manage pier itself (clean-up, disk use, information).
+    #[command(subcommand)]
+    System(system::SystemCommand),
+}
+
+/// Parses, runs, and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.downcast_ref::<StartError>().map(|s| s.code).unwrap_or(125);
+            eprintln!("pier: {}", one_line(&e));
+            code
+        }
+    }
+}
+
+/// The error and its causes on one line, without repeating a cause already in the text.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out.replace('\n', " ")
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let engine = Engine::open(&cli.root)?;
+    // Every command first cleans up after containers whose watcher died.
+    engine.reconcile()?;
+    match cli.command {
+        Command::Run(a) => container::run(&engine, a),
+        Command::Create(a) => container::create(&engine, a),
+        Command::Start(a) => container::start(&engine, a),
+        Command::Stop(a) => container::stop(&engine, a),
+        Command::Kill(a) => container::kill(&engine, a),
+        Command::Rm(a) => container::rm(&engine, a),
+        Command::Ps(a) => container::ps(&engine, a),
+        Command::Logs(a) => container::logs(&engine, a),
+        Command::Inspect(a) => container::inspect(&engine, a),
+        Command::Wait(a) => container::wait(&engine, a),
+        Command::Top(a) => container::top(&engine, a),
+        Command::Exec(a) => container::exec(&engine, a),
+        Command::Stats(a) => container::stats(&engine, a),
+        Command::Images(a) => image::images(&engine, a),
+        Command::Import(a) => image::import(&engine, a),
+        Command::Rmi(a) => image::rmi(&engine, a),
+        Command::Tag(a) => image::tag(&engine, a),
+        Command::Image(c) => image::image(&engine, c),
+        Command::System(c) => system::system(&engine, c),
+    }
+}

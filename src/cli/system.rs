@@ -1,0 +1,77 @@
+//! `pier system`: prune, df, info.
+
+use super::output;
+use anyhow::Result;
+use clap::Subcommand;
+use pier_runtime::engine::Engine;
+
+/// `pier system ...`.
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Remove stopped containers and everything a crash left behind (mounts, cgroups, network).
+    Prune,
+    /// Show disk use of images, layers and containers.
+    Df,
+    /// Show what pier runs on: kernel, cgroup version, state directory.
+    Info,
+}
+
+/// `pier system ...`.
+pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
+    match cmd {
+        SystemCommand::Prune => {
+            let report = engine.prune()?;
+            for c in &report.containers {
+                println!("Deleted container: {c}");
+            }
+            for l in &report.leftovers {
+                println!("Cleaned up: {l}");
+            }
+            println!("Removed {} containers, {} leftovers", report.containers.len(), report.leftovers.len());
+            Ok(0)
+        }
+        SystemCommand::Df => {
+            let du = engine.images()?.disk_usage()?;
+            let containers = engine.containers()?;
+            let mut upper = 0u64;
+            for c in &containers {
+                upper += dir_size(&engine.paths(&c.id).upper());
+            }
+            output::table(
+                &["TYPE", "TOTAL", "SIZE", "SHARED"],
+                &[
+                    vec!["Images".into(), du.images.to_string(), output::size(du.bytes), String::new()],
+                    vec!["Layers".into(), du.layers.to_string(), output::size(du.bytes), format!("{} layers, {}", du.shared_layers, output::size(du.shared_bytes))],
+                    vec!["Containers".into(), containers.len().to_string(), output::size(upper), String::new()],
+                ],
+            );
+            Ok(0)
+        }
+        SystemCommand::Info => {
+            let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+            println!("pier version:   {}", env!("CARGO_PKG_VERSION"));
+            println!("kernel:         {}", kernel.trim());
+            println!("cgroup version: {}", pier_runtime::cgroups::detect_version().map(|v| format!("v{v}")).unwrap_or_else(|e| format!("unknown ({e})")));
+            println!("state root:     {}", engine.root().display());
+            println!("containers:     {}", engine.containers()?.len());
+            println!("images:         {}", engine.images()?.list()?.len());
+            Ok(0)
+        }
+    }
+}
+
+fn dir_size(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&p) else { continue };
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
