@@ -1,1 +1,24 @@
-//! (being written)
+//! pier's image store: OCI images kept as content-addressed blobs plus unpacked layers,
+//! mounted as overlayfs root filesystems.
+//!
+//! - [`reference`]: `name[:tag]` parsing and validation;
+//! - [`store`]: the store itself ([`ImageStore`]): import, resolve, tag, remove, commit;
+//! - [`layer`]: safe extraction of (possibly hostile) layer tars;
+//! - [`layer_build`]: reproducible layer tars from directories;
+//! - [`bootstrap`]: `busybox:latest` from the host's static busybox;
+//! - [`overlay`]: mounting layers as a container root filesystem;
+//! - [`index`], [`digest`], [`timestamp`]: the store's index file, hashing, dates.
+
+pub mod bootstrap;
+pub mod digest;
+pub mod index;
+pub mod layer;
+pub mod layer_build;
+pub mod overlay;
+pub mod reference;
+pub mod store;
+pub mod timestamp;
+
+pub use overlay::{mount_overlay, unmount};
+pub use reference::Reference;
+pub use store::{DiskUsage, Image, ImageStore};
