@@ -58,7 +58,10 @@ fn bootstrap_from(store: &ImageStore, busybox: &Path, reference: &str) -> Result
     ));
     config.set_history(Some(vec![HistoryBuilder::default()
         .created(rfc3339(mtime as i64))
-        .created_by(format!("pier image bootstrap busybox (from {})", busybox.display()))
+        .created_by(format!(
+            "pier image bootstrap busybox (from {})",
+            busybox.display()
+        ))
         .build()
         .context("building image history")?]));
     store.import_layer_with_config(&mut &tar[..], config, reference)
@@ -84,7 +87,10 @@ fn check_static(path: &Path) -> Result<()> {
             "{NOT_INSTALLED} ({} is dynamically linked, probably from the `busybox` package)",
             path.display()
         ),
-        None => bail!("{NOT_INSTALLED} ({} is not an ELF executable)", path.display()),
+        None => bail!(
+            "{NOT_INSTALLED} ({} is not an ELF executable)",
+            path.display()
+        ),
     }
 }
 
@@ -187,8 +193,18 @@ fn build_layer(busybox: &Path, size: u64, mtime: u64, applets: &[PathBuf]) -> Re
     }
     let file = File::open(busybox).with_context(|| format!("opening {}", busybox.display()))?;
     b.file(Path::new("bin/busybox"), &meta(0o755, 0), size, file)?;
-    b.file(Path::new("etc/group"), &meta(0o644, 0), GROUP.len() as u64, GROUP.as_bytes())?;
-    b.file(Path::new("etc/passwd"), &meta(0o644, 0), PASSWD.len() as u64, PASSWD.as_bytes())?;
+    b.file(
+        Path::new("etc/group"),
+        &meta(0o644, 0),
+        GROUP.len() as u64,
+        GROUP.as_bytes(),
+    )?;
+    b.file(
+        Path::new("etc/passwd"),
+        &meta(0o644, 0),
+        PASSWD.len() as u64,
+        PASSWD.as_bytes(),
+    )?;
     for applet in applets {
         b.hardlink(applet, Path::new("bin/busybox"), &meta(0o755, 0))?;
     }
@@ -203,9 +219,13 @@ mod tests {
     fn host_busybox_is_static_and_a_dynamic_binary_is_refused() {
         check_static(Path::new(HOST_BUSYBOX)).unwrap();
         // /bin/true from coreutils is dynamically linked on Debian.
-        let err = check_static(Path::new("/bin/true")).unwrap_err().to_string();
+        let err = check_static(Path::new("/bin/true"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("busybox-static is not installed"), "{err}");
-        let err = check_static(Path::new("/nonexistent/busybox")).unwrap_err().to_string();
+        let err = check_static(Path::new("/nonexistent/busybox"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("apt-get install busybox-static"), "{err}");
         assert_eq!(elf_has_interpreter(b"not an elf"), None);
     }
@@ -226,7 +246,10 @@ mod tests {
         let sh = fs::metadata(layer.join("bin/sh")).unwrap();
         let bb = fs::metadata(layer.join("bin/busybox")).unwrap();
         assert_eq!(sh.ino(), bb.ino(), "applets are hard links to busybox");
-        assert_eq!(fs::metadata(layer.join("tmp")).unwrap().mode() & 0o7777, 0o1777);
+        assert_eq!(
+            fs::metadata(layer.join("tmp")).unwrap().mode() & 0o7777,
+            0o1777
+        );
         let passwd = fs::read_to_string(layer.join("etc/passwd")).unwrap();
         assert!(passwd.contains("student:x:1000:1000"));
         let cfg = a.config.config().as_ref().unwrap();
@@ -243,7 +266,10 @@ mod tests {
         assert_eq!(store.disk_usage().unwrap().layers, 1);
 
         // The binary in the layer actually works.
-        let out = Command::new(layer.join("bin/busybox")).args(["echo", "hi"]).output().unwrap();
+        let out = Command::new(layer.join("bin/busybox"))
+            .args(["echo", "hi"])
+            .output()
+            .unwrap();
         assert_eq!(out.stdout, b"hi\n");
     }
 }

@@ -19,7 +19,11 @@ pub fn digest_hex(digest: &str) -> Result<&str> {
     let hex = digest
         .strip_prefix("sha256:")
         .with_context(|| format!("digest {digest:?} is not a sha256 digest"))?;
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         anyhow::bail!("digest {digest:?} is not 64 lowercase hex characters");
     }
     Ok(hex)
@@ -89,7 +93,11 @@ impl<W: Write> HashingWriter<W> {
 
     /// Returns `(inner, "sha256:<hex>", bytes written)`.
     pub fn finish(self) -> (W, String, u64) {
-        (self.inner, sha256_digest(&self.hasher.finalize()), self.size)
+        (
+            self.inner,
+            sha256_digest(&self.hasher.finalize()),
+            self.size,
+        )
     }
 }
 

@@ -23,7 +23,8 @@ use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::{
-    fchmod, fchmodat, fstatat, FchmodatFlags, futimens, makedev, mkdirat, mknodat, utimensat, Mode, SFlag, UtimensatFlags,
+    fchmod, fchmodat, fstatat, futimens, makedev, mkdirat, mknodat, utimensat, FchmodatFlags, Mode,
+    SFlag, UtimensatFlags,
 };
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
@@ -70,8 +71,8 @@ pub fn unpack_layer<R: Read>(archive: R, dest: &Path) -> Result<UnpackStats> {
         stats.entries += 1;
         let raw_path = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw_path).into_owned();
-        let components = normalize(&raw_path)
-            .with_context(|| format!("refusing tar entry {shown:?}"))?;
+        let components =
+            normalize(&raw_path).with_context(|| format!("refusing tar entry {shown:?}"))?;
         let written = unpack_entry(&root, &mut entry, &components, &mut dir_times)
             .with_context(|| format!("extracting tar entry {shown:?} into {}", dest.display()))?;
         stats.size += written;
@@ -116,10 +117,11 @@ struct Meta {
 }
 
 fn read_meta(header: &tar::Header) -> Result<Meta> {
-    let uid = u32::try_from(header.uid().context("reading uid")?).context("uid out of range")?;
-    let gid = u32::try_from(header.gid().context("reading gid")?).context("gid out of range")?;
+    // Some archivers leave numeric fields empty; like GNU tar, read those as 0.
+    let uid = u32::try_from(header.uid().unwrap_or(0)).context("uid out of range")?;
+    let gid = u32::try_from(header.gid().unwrap_or(0)).context("gid out of range")?;
     let mode = header.mode().context("reading mode")? & 0o7777;
-    let mtime = i64::try_from(header.mtime().context("reading mtime")?).unwrap_or(0);
+    let mtime = i64::try_from(header.mtime().unwrap_or(0)).unwrap_or(0);
     Ok(Meta {
         uid: Uid::from_raw(uid),
         gid: Gid::from_raw(gid),
@@ -205,7 +207,11 @@ fn unpack_entry<R: Read>(
             let fd = openat(
                 &parent,
                 name.as_os_str(),
-                OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
                 Mode::from_bits_truncate(0o600),
             )
             .context("creating file")?;
@@ -272,8 +278,13 @@ fn unpack_entry<R: Read>(
                 .context("creating fifo")?;
             apply_link_meta(&parent, name, &meta)?;
             // After chown (which clears set-id bits); mknod's mode was cut by the umask.
-            fchmodat(&parent, name.as_os_str(), meta.mode, FchmodatFlags::FollowSymlink)
-                .context("fchmodat")?;
+            fchmodat(
+                &parent,
+                name.as_os_str(),
+                meta.mode,
+                FchmodatFlags::FollowSymlink,
+            )
+            .context("fchmodat")?;
             Ok(0)
         }
         // Block devices are skipped like character devices; PAX/GNU metadata entries are
@@ -330,11 +341,16 @@ fn walk(root: &OwnedFd, components: &[OsString], create: bool, what: &str) -> Re
                 "{what}{:?} is a symbolic link; refusing to follow links inside a layer",
                 shown()
             ),
-            Err(Errno::ENOTDIR) => match fstatat(&dir, c.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK => bail!(
-                    "{what}{:?} is a symbolic link; refusing to follow links inside a layer",
-                    shown()
-                ),
+            Err(Errno::ENOTDIR) => match fstatat(&dir, c.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            {
+                Ok(st)
+                    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK =>
+                {
+                    bail!(
+                        "{what}{:?} is a symbolic link; refusing to follow links inside a layer",
+                        shown()
+                    )
+                }
                 _ => bail!("{what}{:?} is not a directory", shown()),
             },
             Err(e) => return Err(e).with_context(|| format!("opening {what}{:?}", shown())),
@@ -353,7 +369,9 @@ fn remove_existing(parent: &OwnedFd, name: &OsStr) -> Result<()> {
         Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {
             bail!("an earlier entry made this path a directory")
         }
-        Ok(_) => unlinkat(parent, name, UnlinkatFlags::NoRemoveDir).context("replacing existing entry"),
+        Ok(_) => {
+            unlinkat(parent, name, UnlinkatFlags::NoRemoveDir).context("replacing existing entry")
+        }
     }
 }
 
@@ -380,10 +398,22 @@ fn apply_fd_meta<Fd: AsFd>(fd: Fd, meta: &Meta, xattrs: &[(String, Vec<u8>)]) ->
 
 /// Owner and mtime of a symlink or fifo, without following it.
 fn apply_link_meta(parent: &OwnedFd, name: &OsStr, meta: &Meta) -> Result<()> {
-    fchownat(parent, name, Some(meta.uid), Some(meta.gid), AtFlags::AT_SYMLINK_NOFOLLOW)
-        .context("fchownat")?;
-    utimensat(parent, name, &meta.mtime, &meta.mtime, UtimensatFlags::NoFollowSymlink)
-        .context("utimensat")?;
+    fchownat(
+        parent,
+        name,
+        Some(meta.uid),
+        Some(meta.gid),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .context("fchownat")?;
+    utimensat(
+        parent,
+        name,
+        &meta.mtime,
+        &meta.mtime,
+        UtimensatFlags::NoFollowSymlink,
+    )
+    .context("utimensat")?;
     Ok(())
 }
 
@@ -433,10 +463,17 @@ pub(crate) mod tests {
         let outside = t.path().join("outside");
         fs::create_dir_all(&layer).unwrap();
         fs::create_dir_all(&outside).unwrap();
-        Sandbox { _t: t, layer, outside }
+        Sandbox {
+            _t: t,
+            layer,
+            outside,
+        }
     }
 
-    fn unpack(entries: impl FnOnce(&mut tar::Builder<Vec<u8>>), dest: &Path) -> Result<UnpackStats> {
+    fn unpack(
+        entries: impl FnOnce(&mut tar::Builder<Vec<u8>>),
+        dest: &Path,
+    ) -> Result<UnpackStats> {
         let mut b = tar::Builder::new(Vec::new());
         entries(&mut b);
         let data = b.into_inner().unwrap();
@@ -444,17 +481,27 @@ pub(crate) mod tests {
     }
 
     fn outside_is_empty(s: &Sandbox) {
-        assert_eq!(fs::read_dir(&s.outside).unwrap().count(), 0, "something escaped the layer");
+        assert_eq!(
+            fs::read_dir(&s.outside).unwrap().count(),
+            0,
+            "something escaped the layer"
+        );
     }
 
     #[test]
     fn dot_dot_is_refused() {
         let s = sandbox();
-        let err = unpack(|b| raw_entry(b, "../outside/evil", EntryType::Regular, None, b"x"), &s.layer)
-            .unwrap_err();
+        let err = unpack(
+            |b| raw_entry(b, "../outside/evil", EntryType::Regular, None, b"x"),
+            &s.layer,
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("'..'"), "{err:#}");
-        let err = unpack(|b| raw_entry(b, "a/../../outside/evil", EntryType::Regular, None, b"x"), &s.layer)
-            .unwrap_err();
+        let err = unpack(
+            |b| raw_entry(b, "a/../../outside/evil", EntryType::Regular, None, b"x"),
+            &s.layer,
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("refusing tar entry"), "{err:#}");
         outside_is_empty(&s);
     }
@@ -462,7 +509,11 @@ pub(crate) mod tests {
     #[test]
     fn absolute_paths_land_inside_the_layer() {
         let s = sandbox();
-        unpack(|b| raw_entry(b, "/abs/evil", EntryType::Regular, None, b"x"), &s.layer).unwrap();
+        unpack(
+            |b| raw_entry(b, "/abs/evil", EntryType::Regular, None, b"x"),
+            &s.layer,
+        )
+        .unwrap();
         assert_eq!(fs::read(s.layer.join("abs/evil")).unwrap(), b"x");
         assert!(!Path::new("/abs/evil").exists());
     }
@@ -491,9 +542,15 @@ pub(crate) mod tests {
     fn hard_links_cannot_reach_host_files() {
         let s = sandbox();
         let before = fs::metadata("/etc/passwd").unwrap().nlink();
-        let err = unpack(|b| raw_entry(b, "p", EntryType::Link, Some("/etc/passwd"), b""), &s.layer)
-            .unwrap_err();
-        assert!(format!("{err:#}").contains("does not exist in the layer"), "{err:#}");
+        let err = unpack(
+            |b| raw_entry(b, "p", EntryType::Link, Some("/etc/passwd"), b""),
+            &s.layer,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("does not exist in the layer"),
+            "{err:#}"
+        );
         let err = unpack(
             |b| {
                 raw_entry(b, "e", EntryType::Symlink, Some("/etc"), b"");
@@ -503,8 +560,11 @@ pub(crate) mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
-        let err = unpack(|b| raw_entry(b, "p", EntryType::Link, Some("../outside/x"), b""), &s.layer)
-            .unwrap_err();
+        let err = unpack(
+            |b| raw_entry(b, "p", EntryType::Link, Some("../outside/x"), b""),
+            &s.layer,
+        )
+        .unwrap_err();
         assert!(format!("{err:#}").contains("'..'"), "{err:#}");
         assert_eq!(fs::metadata("/etc/passwd").unwrap().nlink(), before);
         assert!(!s.layer.join("p").exists());
@@ -518,7 +578,10 @@ pub(crate) mod tests {
             &s.layer,
         )
         .unwrap();
-        let (a, p) = (fs::metadata(s.layer.join("etc/passwd")).unwrap(), fs::metadata(s.layer.join("p")).unwrap());
+        let (a, p) = (
+            fs::metadata(s.layer.join("etc/passwd")).unwrap(),
+            fs::metadata(s.layer.join("p")).unwrap(),
+        );
         assert_eq!(a.ino(), p.ino());
     }
 
@@ -535,9 +598,15 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert!(s.layer.join("dev").is_dir());
-        assert!(fs::symlink_metadata(s.layer.join("dev/null")).is_err(), "device skipped");
+        assert!(
+            fs::symlink_metadata(s.layer.join("dev/null")).is_err(),
+            "device skipped"
+        );
         let wh = fs::symlink_metadata(s.layer.join("gone/file")).unwrap();
-        assert!(wh.file_type().is_char_device() && wh.rdev() == 0, "whiteout is char 0:0");
+        assert!(
+            wh.file_type().is_char_device() && wh.rdev() == 0,
+            "whiteout is char 0:0"
+        );
         assert!(!s.layer.join("gone/.wh.file").exists());
         let opq = xattr::get(s.layer.join("opaque"), OVERLAY_OPAQUE_XATTR).unwrap();
         assert_eq!(opq.as_deref(), Some(&b"y"[..]));
@@ -567,9 +636,16 @@ pub(crate) mod tests {
         let stats = unpack_layer(&b.into_inner().unwrap()[..], &s.layer).unwrap();
         assert_eq!((stats.entries, stats.size), (2, 3));
         let f = fs::metadata(s.layer.join("tmp/suid")).unwrap();
-        assert_eq!((f.mode() & 0o7777, f.uid(), f.gid(), f.mtime()), (0o4755, 1000, 1001, 1_234_567));
+        assert_eq!(
+            (f.mode() & 0o7777, f.uid(), f.gid(), f.mtime()),
+            (0o4755, 1000, 1001, 1_234_567)
+        );
         let d = fs::metadata(s.layer.join("tmp")).unwrap();
-        assert_eq!((d.mode() & 0o7777, d.mtime()), (0o1777, 1_000_000), "dir mtime set after its children");
+        assert_eq!(
+            (d.mode() & 0o7777, d.mtime()),
+            (0o1777, 1_000_000),
+            "dir mtime set after its children"
+        );
     }
 
     #[test]

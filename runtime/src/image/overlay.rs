@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 const MAX_MOUNT_OPTIONS: usize = 4095;
 
 /// Builds the overlayfs option string; fails on paths overlayfs cannot parse.
-pub fn overlay_options(lower_bottom_first: &[PathBuf], upper: &Path, work: &Path) -> Result<String> {
+pub fn overlay_options(
+    lower_bottom_first: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+) -> Result<String> {
     if lower_bottom_first.is_empty() {
         bail!("an overlay mount needs at least one lower (image layer) directory");
     }
@@ -68,8 +72,14 @@ pub fn mount_overlay(
     if read_only {
         flags |= MsFlags::MS_RDONLY;
     }
-    mount(Some("overlay"), target, Some("overlay"), flags, Some(options.as_str()))
-        .with_context(|| format!("mount -t overlay -o {options} overlay {}", target.display()))
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        flags,
+        Some(options.as_str()),
+    )
+    .with_context(|| format!("mount -t overlay -o {options} overlay {}", target.display()))
 }
 
 /// Unmounts `target`; falls back to a lazy (`MNT_DETACH`) unmount when it is busy.
@@ -109,10 +119,14 @@ mod tests {
         let lowers = vec![PathBuf::from("/l/bottom"), PathBuf::from("/l/top")];
         let o = overlay_options(&lowers, Path::new("/u"), Path::new("/w")).unwrap();
         assert_eq!(o, "lowerdir=/l/top:/l/bottom,upperdir=/u,workdir=/w");
-        let many: Vec<_> = (0..200).map(|i| PathBuf::from(format!("/var/lib/pier/images/layers/{i:064}/diff"))).collect();
+        let many: Vec<_> = (0..200)
+            .map(|i| PathBuf::from(format!("/var/lib/pier/images/layers/{i:064}/diff")))
+            .collect();
         let err = overlay_options(&many, Path::new("/u"), Path::new("/w")).unwrap_err();
         assert!(err.to_string().contains("too many layers"), "{err}");
-        assert!(overlay_options(&[PathBuf::from("/a:b")], Path::new("/u"), Path::new("/w")).is_err());
+        assert!(
+            overlay_options(&[PathBuf::from("/a:b")], Path::new("/u"), Path::new("/w")).is_err()
+        );
         assert!(overlay_options(&[], Path::new("/u"), Path::new("/w")).is_err());
     }
 
@@ -125,12 +139,27 @@ mod tests {
         fs::write(bottom.join("a"), "bottom-a").unwrap();
         fs::write(bottom.join("b"), "bottom-b").unwrap();
         fs::write(top.join("a"), "top-a").unwrap();
-        let (upper, work, merged) = (t.path().join("upper"), t.path().join("work"), t.path().join("merged"));
-        mount_overlay(&[bottom.clone(), top.clone()], &upper, &work, &merged, false).unwrap();
+        let (upper, work, merged) = (
+            t.path().join("upper"),
+            t.path().join("work"),
+            t.path().join("merged"),
+        );
+        mount_overlay(
+            &[bottom.clone(), top.clone()],
+            &upper,
+            &work,
+            &merged,
+            false,
+        )
+        .unwrap();
         let guard = MountGuard(merged.clone());
         assert!(is_mounted(&merged));
 
-        assert_eq!(fs::read_to_string(merged.join("a")).unwrap(), "top-a", "top layer wins");
+        assert_eq!(
+            fs::read_to_string(merged.join("a")).unwrap(),
+            "top-a",
+            "top layer wins"
+        );
         assert_eq!(fs::read_to_string(merged.join("b")).unwrap(), "bottom-b");
         fs::write(merged.join("new"), "hello").unwrap();
         fs::write(merged.join("b"), "changed").unwrap();
@@ -154,7 +183,14 @@ mod tests {
         let layer = t.path().join("layer");
         fs::create_dir_all(&layer).unwrap();
         let merged = t.path().join("merged");
-        mount_overlay(&[layer.clone()], &t.path().join("u"), &t.path().join("w"), &merged, true).unwrap();
+        mount_overlay(
+            std::slice::from_ref(&layer),
+            &t.path().join("u"),
+            &t.path().join("w"),
+            &merged,
+            true,
+        )
+        .unwrap();
         let _guard = MountGuard(merged.clone());
         let err = fs::write(merged.join("x"), "x").unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EROFS));

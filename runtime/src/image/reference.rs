@@ -119,7 +119,9 @@ fn valid_domain(c: &str) -> bool {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|x| x.is_ascii_alphanumeric() || x == b'-')
+                && label
+                    .bytes()
+                    .all(|x| x.is_ascii_alphanumeric() || x == b'-')
         });
     let port_ok = match port {
         Some(p) => !p.is_empty() && p.len() <= 5 && p.bytes().all(|x| x.is_ascii_digit()),
@@ -162,7 +164,10 @@ mod tests {
         assert_eq!(r.name, "localhost:5000/team/app");
         assert_eq!(r.tag, "latest");
         let r = Reference::parse("localhost:5000/app:v2").unwrap();
-        assert_eq!((r.name.as_str(), r.tag.as_str()), ("localhost:5000/app", "v2"));
+        assert_eq!(
+            (r.name.as_str(), r.tag.as_str()),
+            ("localhost:5000/app", "v2")
+        );
     }
 
     #[test]
