@@ -26,9 +26,9 @@ pub fn overlay_options(
         let s = p
             .to_str()
             .with_context(|| format!("overlay path {} is not valid UTF-8", p.display()))?;
-        // ',' separates mount options and ':' separates lower directories.
-        if s.contains(',') || s.contains(':') {
-            bail!("overlay path {s:?} contains ',' or ':', which overlayfs options cannot express");
+        // ',' separates mount options, ':' lower directories, and '\' escapes them.
+        if s.contains([',', ':', '\\']) {
+            bail!("overlay path {s:?} contains ',', ':' or '\\', which overlayfs options cannot express");
         }
         Ok(s.to_string())
     };

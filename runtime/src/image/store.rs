@@ -41,6 +41,9 @@ use std::str::FromStr;
 pub const DEFAULT_PATH_ENV: &str =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Prefix of staging directories in `images/tmp/`, followed by the owner's PID.
+const STAGING_PREFIX: &str = "staging-";
+
 /// An image in the store, ready to be mounted.
 #[derive(Debug, Clone)]
 pub struct Image {
@@ -123,7 +126,37 @@ impl ImageStore {
                 .create(&d)
                 .with_context(|| format!("creating image store directory {}", d.display()))?;
         }
+        store.clean_stale_staging()?;
         Ok(store)
+    }
+
+    /// Removes staging directories left by pier processes that died mid-import (their
+    /// names carry the owner's PID; a live owner's directory is left alone).
+    fn clean_stale_staging(&self) -> Result<()> {
+        let tmp_root = self.dir.join("tmp");
+        for entry in
+            fs::read_dir(&tmp_root).with_context(|| format!("reading {}", tmp_root.display()))?
+        {
+            let entry = entry.with_context(|| format!("reading {}", tmp_root.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name
+                .strip_prefix(STAGING_PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<i32>().ok());
+            let Some(pid) = owner else { continue };
+            let alive = pid == std::process::id() as i32
+                || !matches!(
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                    Err(nix::errno::Errno::ESRCH)
+                );
+            if !alive {
+                let path = entry.path();
+                fs::remove_dir_all(&path).with_context(|| {
+                    format!("removing stale staging directory {}", path.display())
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// The store directory (`<root>/images`).
@@ -204,7 +237,8 @@ impl ImageStore {
                 .finish();
             file.sync_all()
                 .with_context(|| format!("syncing {}", blob.display()))?;
-            staged.push(self.stage_blob(tmp, digest, size, 1)?);
+            // An unchanged container commits an empty layer: zero entries is fine here.
+            staged.push(self.stage_blob(tmp, digest, size, 0)?);
         }
         self.publish(parent, staged, config, reference.as_ref())
     }
@@ -217,7 +251,7 @@ impl ImageStore {
     fn new_tmp(&self) -> Result<tempfile::TempDir> {
         let tmp_root = self.dir.join("tmp");
         tempfile::Builder::new()
-            .prefix("staging-")
+            .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
             .tempdir_in(&tmp_root)
             .with_context(|| format!("creating a staging directory in {}", tmp_root.display()))
     }
@@ -697,6 +731,42 @@ mod tests {
         assert_eq!(listed[0].references, vec!["myroot:latest", "other:v1"]);
         assert!(store.tag("missing", "x").is_err());
         assert!(store.tag("myroot", "Bad Name").is_err());
+    }
+
+    #[test]
+    fn stale_staging_of_dead_processes_is_cleaned_on_open() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let tmp = store.dir().join("tmp");
+        // PID 0x3fffffff is above pid_max, so it is never alive.
+        let dead = tmp.join(format!("{STAGING_PREFIX}1073741823-abc"));
+        let mine = tmp.join(format!("{STAGING_PREFIX}{}-abc", std::process::id()));
+        fs::create_dir_all(dead.join("layer/diff")).unwrap();
+        fs::create_dir_all(&mine).unwrap();
+        ImageStore::open(root.path()).unwrap();
+        assert!(!dead.exists());
+        assert!(mine.exists());
+    }
+
+    #[test]
+    fn committing_an_empty_directory_adds_an_empty_layer() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let base = store
+            .import_rootfs_tar(&mut &rootfs_tar("etc/a")[..], "base")
+            .unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let child = store
+            .commit_layers(
+                Some(&base),
+                &[empty.path().to_path_buf()],
+                base.config.clone(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(child.layer_dirs.len(), 2);
+        assert!(child.references.is_empty());
+        assert_eq!(store.list().unwrap().len(), 2, "untagged images are listed");
     }
 
     #[test]
