@@ -1,15 +1,24 @@
-//! TEMP SHIM
-use anyhow::Result;
-use std::path::{Path, PathBuf};
-pub struct ImageStore;
-#[derive(Debug, Clone)]
-pub struct Image { pub id: String, pub references: Vec<String>, pub manifest_digest: String, pub config: oci_spec::image::ImageConfiguration, pub layer_dirs: Vec<PathBuf>, pub created: Option<String>, pub size: u64 }
-impl ImageStore {
-    pub fn open(_root: &Path) -> Result<ImageStore> { Ok(ImageStore) }
-    pub fn resolve(&self, r: &str) -> Result<Image> { anyhow::bail!("no such image: {r}") }
-}
-pub mod overlay {
-    use std::path::{Path, PathBuf};
-    pub fn mount_overlay(_l: &[PathBuf], _u: &Path, _w: &Path, _t: &Path, _ro: bool) -> anyhow::Result<()> { Ok(()) }
-    pub fn unmount(_t: &Path) -> anyhow::Result<()> { Ok(()) }
-}
+//! pier's image store: OCI images kept as content-addressed blobs plus unpacked layers,
+//! mounted as overlayfs root filesystems.
+//!
+//! - [`reference`]: `name[:tag]` parsing and validation;
+//! - [`store`]: the store itself ([`ImageStore`]): import, resolve, tag, remove, commit;
+//! - [`layer`]: safe extraction of (possibly hostile) layer tars;
+//! - [`layer_build`]: reproducible layer tars from directories;
+//! - [`bootstrap`]: `busybox:latest` from the host's static busybox;
+//! - [`overlay`]: mounting layers as a container root filesystem;
+//! - [`index`], [`digest`], [`timestamp`]: the store's index file, hashing, dates.
+
+pub mod bootstrap;
+pub mod digest;
+pub mod index;
+pub mod layer;
+pub mod layer_build;
+pub mod overlay;
+pub mod reference;
+pub mod store;
+pub mod timestamp;
+
+pub use overlay::{mount_overlay, unmount};
+pub use reference::Reference;
+pub use store::{DiskUsage, Image, ImageStore};

@@ -1,0 +1,937 @@
+//! The content-addressed image store under `<root>/images/`.
+//!
+//! ```text
+//! images/
+//!   blobs/sha256/<hex>        OCI blobs: layer tars (as imported), configs, manifests
+//!   layers/<diffid-hex>/diff  a layer unpacked (an overlayfs lowerdir)
+//!   layers/<diffid-hex>/layer.json   its diff ID and unpacked size
+//!   index.json                which images exist, reference -> manifest digest
+//!   lock                      flock held while the index or the set of blobs changes
+//!   tmp/                      staging area; an interrupted import leaves only this
+//! ```
+//!
+//! Adding an image is two-phase: a layer is downloaded/unpacked into a private directory
+//! under `tmp/` without the lock (that is the slow part), then published under the lock
+//! by renames, which are atomic: a layer directory either exists complete under its final
+//! name or not at all. Identical content gets the same digests, so an already present blob
+//! or layer is simply reused.
+
+use super::digest::{canonical_json, digest_hex, HashingReader, HashingWriter};
+use super::index::Index;
+use super::layer::unpack_layer;
+use super::layer_build::write_layer_tar;
+use super::reference::Reference;
+use super::timestamp::now_rfc3339;
+use crate::state::{self, Lock};
+use anyhow::{bail, Context, Result};
+use flate2::read::MultiGzDecoder;
+use oci_spec::image::{
+    ConfigBuilder, Descriptor, Digest, HistoryBuilder, ImageConfiguration, ImageManifest,
+    ImageManifestBuilder, MediaType,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// `PATH` given to images that do not set one.
+pub const DEFAULT_PATH_ENV: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Prefix of staging directories in `images/tmp/`, followed by the owner's PID.
+const STAGING_PREFIX: &str = "staging-";
+
+/// An image in the store, ready to be mounted.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// `sha256:<hex>` of the config blob (Docker's image ID).
+    pub id: String,
+    /// References pointing at this image, e.g. `busybox:latest`; empty for untagged ones.
+    pub references: Vec<String>,
+    /// Digest of the image manifest blob.
+    pub manifest_digest: String,
+    /// The OCI image configuration (Cmd, Env, WorkingDir, diff IDs, history, ...).
+    pub config: ImageConfiguration,
+    /// Unpacked layer directories, bottom layer first.
+    pub layer_dirs: Vec<PathBuf>,
+    /// Creation time (RFC 3339) from the config.
+    pub created: Option<String>,
+    /// Sum of the unpacked sizes of the layers, in bytes.
+    pub size: u64,
+}
+
+impl Image {
+    /// The first 12 hex digits of the ID, as shown by `pier images`.
+    pub fn short_id(&self) -> &str {
+        let hex = self.id.strip_prefix("sha256:").unwrap_or(&self.id);
+        &hex[..hex.len().min(12)]
+    }
+}
+
+/// Space used by unpacked layers, for `pier system df`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// Images in the store.
+    pub images: usize,
+    /// Unpacked layers in the store.
+    pub layers: usize,
+    /// Bytes of file content in all unpacked layers.
+    pub bytes: u64,
+    /// Layers used by more than one image.
+    pub shared_layers: usize,
+    /// Bytes of file content in shared layers (stored once, used several times).
+    pub shared_bytes: u64,
+}
+
+/// Facts about an unpacked layer, stored next to it as `layer.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LayerInfo {
+    diff_id: String,
+    size: u64,
+}
+
+/// A layer unpacked into the staging area, not yet published.
+struct StagedLayer {
+    /// Holds `blob` and `layer/`; removed on drop, so a failure leaves nothing behind.
+    tmp: tempfile::TempDir,
+    descriptor: Descriptor,
+    diff_id: String,
+    has_shell: bool,
+}
+
+/// The image store rooted at `<root>/images`.
+#[derive(Debug, Clone)]
+pub struct ImageStore {
+    dir: PathBuf,
+}
+
+impl ImageStore {
+    /// Opens (creating as needed) the store under `<root>/images`.
+    pub fn open(root: &Path) -> Result<ImageStore> {
+        let dir = root.join("images");
+        let store = ImageStore { dir };
+        // 0700: layers hold set-uid binaries owned by root; host users must not reach them.
+        for d in [
+            store.dir.clone(),
+            store.dir.join("blobs/sha256"),
+            store.dir.join("layers"),
+            store.dir.join("tmp"),
+        ] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&d)
+                .with_context(|| format!("creating image store directory {}", d.display()))?;
+        }
+        store.clean_stale_staging()?;
+        Ok(store)
+    }
+
+    /// Removes staging directories left by pier processes that died mid-import (their
+    /// names carry the owner's PID; a live owner's directory is left alone).
+    fn clean_stale_staging(&self) -> Result<()> {
+        let tmp_root = self.dir.join("tmp");
+        for entry in
+            fs::read_dir(&tmp_root).with_context(|| format!("reading {}", tmp_root.display()))?
+        {
+            let entry = entry.with_context(|| format!("reading {}", tmp_root.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name
+                .strip_prefix(STAGING_PREFIX)
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<i32>().ok());
+            let Some(pid) = owner else { continue };
+            let alive = pid == std::process::id() as i32
+                || !matches!(
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                    Err(nix::errno::Errno::ESRCH)
+                );
+            if !alive {
+                let path = entry.path();
+                fs::remove_dir_all(&path).with_context(|| {
+                    format!("removing stale staging directory {}", path.display())
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The store directory (`<root>/images`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        Ok(self.dir.join("blobs/sha256").join(digest_hex(digest)?))
+    }
+
+    fn layer_root(&self, diff_id: &str) -> Result<PathBuf> {
+        Ok(self.dir.join("layers").join(digest_hex(diff_id)?))
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.dir.join("index.json")
+    }
+
+    fn lock(&self) -> Result<Lock> {
+        Lock::exclusive(&self.dir.join("lock"))
+    }
+
+    /// `pier import FILE NAME[:TAG]`: a plain or gzip tar of a root filesystem becomes a
+    /// single-layer image with a default config (`Cmd ["/bin/sh"]` when the rootfs has
+    /// one, the standard `PATH`).
+    pub fn import_rootfs_tar(&self, reader: &mut dyn Read, reference: &str) -> Result<Image> {
+        let reference = Reference::parse(reference)?;
+        let staged = self.stage_from_reader(reader)?;
+        let mut config = ConfigBuilder::default().env(vec![DEFAULT_PATH_ENV.to_string()]);
+        if staged.has_shell {
+            config = config.cmd(vec!["/bin/sh".to_string()]);
+        }
+        let created = now_rfc3339();
+        let mut image_config = ImageConfiguration::default();
+        image_config.set_config(Some(config.build().context("building image config")?));
+        image_config.set_created(Some(created.clone()));
+        image_config.set_history(Some(vec![HistoryBuilder::default()
+            .created(created)
+            .created_by("pier import")
+            .build()
+            .context("building image history")?]));
+        self.publish(None, vec![staged], image_config, Some(&reference))
+    }
+
+    /// Stores an already built layer tar stream (plain or gzip) with `config` as a
+    /// single-layer image; used by the busybox bootstrap.
+    pub(crate) fn import_layer_with_config(
+        &self,
+        reader: &mut dyn Read,
+        config: ImageConfiguration,
+        reference: &str,
+    ) -> Result<Image> {
+        let reference = Reference::parse(reference)?;
+        let staged = self.stage_from_reader(reader)?;
+        self.publish(None, vec![staged], config, Some(&reference))
+    }
+
+    /// Adds one layer per directory in `new_layer_dirs` (e.g. a container's overlay upper
+    /// directory; whiteouts are translated to OCI form) on top of `parent`, with `config`
+    /// (its `rootfs.diff_ids` is filled in here). For `pier commit` and `pier build`.
+    pub fn commit_layers(
+        &self,
+        parent: Option<&Image>,
+        new_layer_dirs: &[PathBuf],
+        config: ImageConfiguration,
+        reference: Option<&str>,
+    ) -> Result<Image> {
+        let reference = reference.map(Reference::parse).transpose()?;
+        let mut staged = Vec::new();
+        for dir in new_layer_dirs {
+            let tmp = self.new_tmp()?;
+            let blob = tmp.path().join("blob");
+            let file =
+                File::create(&blob).with_context(|| format!("creating {}", blob.display()))?;
+            let (file, digest, size) = write_layer_tar(dir, HashingWriter::new(file))
+                .with_context(|| format!("archiving layer directory {}", dir.display()))?
+                .finish();
+            file.sync_all()
+                .with_context(|| format!("syncing {}", blob.display()))?;
+            // An unchanged container commits an empty layer: zero entries is fine here.
+            staged.push(self.stage_blob(tmp, digest, size, 0)?);
+        }
+        self.publish(parent, staged, config, reference.as_ref())
+    }
+
+    /// `pier image bootstrap busybox`: see [`super::bootstrap`].
+    pub fn bootstrap_busybox(&self, reference: &str) -> Result<Image> {
+        super::bootstrap::bootstrap_busybox(self, reference)
+    }
+
+    fn new_tmp(&self) -> Result<tempfile::TempDir> {
+        let tmp_root = self.dir.join("tmp");
+        tempfile::Builder::new()
+            .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&tmp_root)
+            .with_context(|| format!("creating a staging directory in {}", tmp_root.display()))
+    }
+
+    /// Copies the stream into a staging blob (hashing it), then unpacks it.
+    fn stage_from_reader(&self, reader: &mut dyn Read) -> Result<StagedLayer> {
+        let tmp = self.new_tmp()?;
+        let blob = tmp.path().join("blob");
+        let file = File::create(&blob).with_context(|| format!("creating {}", blob.display()))?;
+        let mut writer = HashingWriter::new(file);
+        io::copy(reader, &mut writer).context("reading the archive")?;
+        let (file, digest, size) = writer.finish();
+        file.sync_all()
+            .with_context(|| format!("syncing {}", blob.display()))?;
+        if size == 0 {
+            bail!("the archive is empty: expected a tar or tar.gz file");
+        }
+        self.stage_blob(tmp, digest, size, 1)
+    }
+
+    /// Unpacks the staged `tmp/blob` into `tmp/layer/diff`, computing the diff ID over
+    /// the uncompressed stream. At least `min_entries` tar entries are required (an
+    /// imported rootfs cannot be empty; garbage often parses as an empty archive).
+    fn stage_blob(
+        &self,
+        tmp: tempfile::TempDir,
+        digest: String,
+        size: u64,
+        min_entries: u64,
+    ) -> Result<StagedLayer> {
+        let blob = tmp.path().join("blob");
+        let mut input = BufReader::new(
+            File::open(&blob).with_context(|| format!("opening {}", blob.display()))?,
+        );
+        let gzip = input
+            .fill_buf()
+            .with_context(|| format!("reading {}", blob.display()))?
+            .starts_with(&[0x1f, 0x8b]);
+        let decoded: Box<dyn Read> = if gzip {
+            Box::new(MultiGzDecoder::new(input))
+        } else {
+            Box::new(input)
+        };
+        let mut hashing = HashingReader::new(decoded);
+        let layer = tmp.path().join("layer");
+        let diff = layer.join("diff");
+        fs::create_dir_all(&diff).with_context(|| format!("creating {}", diff.display()))?;
+        let stats = unpack_layer(&mut hashing, &diff)?;
+        if stats.entries < min_entries {
+            bail!("not a tar archive: no entries found (expected a tar or tar.gz file)");
+        }
+        let (_, diff_id, _) = hashing
+            .finish()
+            .context("reading the rest of the archive (corrupt gzip stream?)")?;
+        state::write_json_atomic(
+            &layer.join("layer.json"),
+            &LayerInfo {
+                diff_id: diff_id.clone(),
+                size: stats.size,
+            },
+        )?;
+        let media_type = if gzip {
+            MediaType::ImageLayerGzip
+        } else {
+            MediaType::ImageLayer
+        };
+        let has_shell = rootfs_has_shell(&diff);
+        Ok(StagedLayer {
+            tmp,
+            descriptor: Descriptor::new(media_type, size, parse_digest(&digest)?),
+            diff_id,
+            has_shell,
+        })
+    }
+
+    /// Moves staged layers into place and records the image, under the store lock.
+    fn publish(
+        &self,
+        parent: Option<&Image>,
+        staged: Vec<StagedLayer>,
+        mut config: ImageConfiguration,
+        reference: Option<&Reference>,
+    ) -> Result<Image> {
+        let _lock = self.lock()?;
+        let (mut layers, mut diff_ids) = match parent {
+            Some(p) => {
+                let manifest: ImageManifest =
+                    state::read_json(&self.blob_path(&p.manifest_digest)?)?;
+                (
+                    manifest.layers().clone(),
+                    p.config.rootfs().diff_ids().clone(),
+                )
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        for layer in &staged {
+            let blob_dst = self.blob_path(layer.descriptor.digest().as_ref())?;
+            if !blob_dst.exists() {
+                let src = layer.tmp.path().join("blob");
+                fs::rename(&src, &blob_dst).with_context(|| {
+                    format!("moving {} to {}", src.display(), blob_dst.display())
+                })?;
+            }
+            let layer_dst = self.layer_root(&layer.diff_id)?;
+            if !layer_dst.exists() {
+                let src = layer.tmp.path().join("layer");
+                fs::rename(&src, &layer_dst).with_context(|| {
+                    format!("moving {} to {}", src.display(), layer_dst.display())
+                })?;
+            }
+            layers.push(layer.descriptor.clone());
+            diff_ids.push(layer.diff_id.clone());
+        }
+        config.rootfs_mut().set_diff_ids(diff_ids);
+
+        let (config_bytes, config_digest) = canonical_json(&config)?;
+        self.write_blob(&config_digest, &config_bytes)?;
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageManifest)
+            .config(Descriptor::new(
+                MediaType::ImageConfig,
+                config_bytes.len() as u64,
+                parse_digest(&config_digest)?,
+            ))
+            .layers(layers)
+            .build()
+            .context("building image manifest")?;
+        let (manifest_bytes, manifest_digest) = canonical_json(&manifest)?;
+        self.write_blob(&manifest_digest, &manifest_bytes)?;
+
+        let mut index = Index::load(&self.index_path())?;
+        index.manifests.insert(manifest_digest.clone());
+        if let Some(r) = reference {
+            index
+                .references
+                .insert(r.to_string(), manifest_digest.clone());
+        }
+        index.save(&self.index_path())?;
+        self.load_image(&index, &manifest_digest)
+    }
+
+    fn write_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
+        let path = self.blob_path(digest)?;
+        if !path.exists() {
+            state::write_atomic(&path, data)?;
+        }
+        Ok(())
+    }
+
+    fn read_manifest(&self, manifest_digest: &str) -> Result<ImageManifest> {
+        state::read_json(&self.blob_path(manifest_digest)?)
+    }
+
+    fn load_image(&self, index: &Index, manifest_digest: &str) -> Result<Image> {
+        let manifest = self.read_manifest(manifest_digest)?;
+        let id = manifest.config().digest().to_string();
+        let config: ImageConfiguration = state::read_json(&self.blob_path(&id)?)?;
+        let mut layer_dirs = Vec::new();
+        let mut size = 0;
+        for diff_id in config.rootfs().diff_ids() {
+            let root = self.layer_root(diff_id)?;
+            let info: LayerInfo = state::read_json(&root.join("layer.json"))?;
+            size += info.size;
+            layer_dirs.push(root.join("diff"));
+        }
+        Ok(Image {
+            id,
+            references: index.references_of(manifest_digest),
+            manifest_digest: manifest_digest.to_string(),
+            created: config.created().clone(),
+            config,
+            layer_dirs,
+            size,
+        })
+    }
+
+    /// Finds the manifest digest for a reference (`busybox` = `busybox:latest`) or an
+    /// image ID prefix (at least 4 hex digits, `sha256:` optional).
+    fn resolve_manifest(&self, index: &Index, wanted: &str) -> Result<String> {
+        let reference = Reference::parse(wanted).ok();
+        if let Some(m) = reference
+            .as_ref()
+            .and_then(|r| index.references.get(&r.to_string()))
+        {
+            return Ok(m.clone());
+        }
+        let hex = wanted.strip_prefix("sha256:").unwrap_or(wanted);
+        if hex.len() >= 4 && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hex = hex.to_ascii_lowercase();
+            let mut matches: BTreeMap<String, String> = BTreeMap::new();
+            for m in &index.manifests {
+                let id = self.read_manifest(m)?.config().digest().to_string();
+                if digest_hex(&id)?.starts_with(&hex) {
+                    matches.entry(id).or_insert_with(|| m.clone());
+                }
+            }
+            match matches.len() {
+                0 => {}
+                1 => return Ok(matches.into_values().next().unwrap_or_default()),
+                n => bail!("image ID prefix {wanted:?} is ambiguous: it matches {n} images"),
+            }
+        }
+        let shown = reference.map_or_else(|| wanted.to_string(), |r| r.to_string());
+        bail!("no such image: {shown}")
+    }
+
+    /// Looks an image up by reference or ID prefix.
+    pub fn resolve(&self, reference_or_id: &str) -> Result<Image> {
+        let index = Index::load(&self.index_path())?;
+        let m = self.resolve_manifest(&index, reference_or_id)?;
+        self.load_image(&index, &m)
+    }
+
+    /// All images, newest first.
+    pub fn list(&self) -> Result<Vec<Image>> {
+        let index = Index::load(&self.index_path())?;
+        let mut images = index
+            .manifests
+            .iter()
+            .map(|m| self.load_image(&index, m))
+            .collect::<Result<Vec<_>>>()?;
+        images.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(images)
+    }
+
+    /// Points `target` (`name[:tag]`) at the image `source` resolves to.
+    pub fn tag(&self, source: &str, target: &str) -> Result<()> {
+        let target = Reference::parse(target)?;
+        let _lock = self.lock()?;
+        let mut index = Index::load(&self.index_path())?;
+        let m = self.resolve_manifest(&index, source)?;
+        index.references.insert(target.to_string(), m);
+        index.save(&self.index_path())
+    }
+
+    /// Removes a reference, or by ID every reference of that image; when no reference is
+    /// left, deletes the image's manifest and config and every layer (blob and unpacked
+    /// directory) no other image uses. Returns Docker-style lines (`Untagged: x`,
+    /// `Deleted: sha256:...`). Checking that no container uses the image is the caller's job.
+    pub fn remove(&self, reference_or_id: &str) -> Result<Vec<String>> {
+        let _lock = self.lock()?;
+        let mut index = Index::load(&self.index_path())?;
+        let manifest_digest = self.resolve_manifest(&index, reference_or_id)?;
+        let mut out = Vec::new();
+        let by_reference = Reference::parse(reference_or_id)
+            .ok()
+            .map(|r| r.to_string())
+            .filter(|r| index.references.get(r) == Some(&manifest_digest));
+        let untag = match by_reference {
+            Some(r) => vec![r],
+            None => index.references_of(&manifest_digest),
+        };
+        for r in untag {
+            index.references.remove(&r);
+            out.push(format!("Untagged: {r}"));
+        }
+        if !index.references_of(&manifest_digest).is_empty() {
+            index.save(&self.index_path())?;
+            return Ok(out);
+        }
+        let manifest = self.read_manifest(&manifest_digest)?;
+        let config_digest = manifest.config().digest().to_string();
+        let config: ImageConfiguration = state::read_json(&self.blob_path(&config_digest)?)?;
+        index.manifests.remove(&manifest_digest);
+        // The index is saved first: a crash below leaves unreferenced files, never an
+        // image whose files are gone.
+        index.save(&self.index_path())?;
+
+        let mut blobs_in_use = BTreeSet::new();
+        let mut layers_in_use = BTreeSet::new();
+        for m in &index.manifests {
+            let other = self.read_manifest(m)?;
+            blobs_in_use.insert(m.clone());
+            blobs_in_use.insert(other.config().digest().to_string());
+            for l in other.layers() {
+                blobs_in_use.insert(l.digest().to_string());
+            }
+            let other_config: ImageConfiguration =
+                state::read_json(&self.blob_path(other.config().digest().as_ref())?)?;
+            layers_in_use.extend(other_config.rootfs().diff_ids().iter().cloned());
+        }
+        self.remove_file(&self.blob_path(&manifest_digest)?)?;
+        if !blobs_in_use.contains(&config_digest) {
+            self.remove_file(&self.blob_path(&config_digest)?)?;
+            out.push(format!("Deleted: {config_digest}"));
+        }
+        for (descriptor, diff_id) in manifest.layers().iter().zip(config.rootfs().diff_ids()) {
+            let blob = descriptor.digest().to_string();
+            if !blobs_in_use.contains(&blob) {
+                self.remove_file(&self.blob_path(&blob)?)?;
+            }
+            if !layers_in_use.contains(diff_id) {
+                self.remove_layer_dir(diff_id)?;
+                out.push(format!("Deleted: {diff_id}"));
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove_file(&self, path: &Path) -> Result<()> {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Renames the layer into the staging area first, so it vanishes from its final name
+    /// at once even if deleting the tree is interrupted.
+    fn remove_layer_dir(&self, diff_id: &str) -> Result<()> {
+        let root = self.layer_root(diff_id)?;
+        if !root.exists() {
+            return Ok(());
+        }
+        let tmp = self.new_tmp()?;
+        let doomed = tmp.path().join("layer");
+        fs::rename(&root, &doomed)
+            .with_context(|| format!("moving {} to {}", root.display(), doomed.display()))?;
+        fs::remove_dir_all(&doomed).with_context(|| format!("removing {}", doomed.display()))?;
+        Ok(())
+    }
+
+    /// Layer count and size, and how much is shared between images.
+    pub fn disk_usage(&self) -> Result<DiskUsage> {
+        let images = self.list()?;
+        let mut users: BTreeMap<PathBuf, usize> = BTreeMap::new();
+        for image in &images {
+            for dir in &image.layer_dirs {
+                *users.entry(dir.clone()).or_default() += 1;
+            }
+        }
+        let mut usage = DiskUsage {
+            images: images.len(),
+            ..DiskUsage::default()
+        };
+        let layers_dir = self.dir.join("layers");
+        for entry in fs::read_dir(&layers_dir)
+            .with_context(|| format!("reading {}", layers_dir.display()))?
+        {
+            let entry = entry.with_context(|| format!("reading {}", layers_dir.display()))?;
+            let info: LayerInfo = state::read_json(&entry.path().join("layer.json"))?;
+            usage.layers += 1;
+            usage.bytes += info.size;
+            if users.get(&entry.path().join("diff")).copied().unwrap_or(0) > 1 {
+                usage.shared_layers += 1;
+                usage.shared_bytes += info.size;
+            }
+        }
+        Ok(usage)
+    }
+}
+
+fn parse_digest(digest: &str) -> Result<Digest> {
+    Digest::from_str(digest).with_context(|| format!("invalid digest {digest}"))
+}
+
+/// Whether an unpacked rootfs has `/bin/sh`, looking through a top-level `bin` symlink
+/// (merged-/usr layouts) by hand so no host path is ever consulted.
+fn rootfs_has_shell(rootfs: &Path) -> bool {
+    let bin = rootfs.join("bin");
+    match fs::symlink_metadata(&bin) {
+        Ok(md) if md.is_dir() => fs::symlink_metadata(bin.join("sh")).is_ok(),
+        Ok(md) if md.file_type().is_symlink() => match fs::read_link(&bin) {
+            Ok(t) if t == Path::new("usr/bin") || t == Path::new("/usr/bin") => {
+                fs::symlink_metadata(rootfs.join("usr/bin/sh")).is_ok()
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::layer::tests::raw_entry;
+    use super::super::overlay::{mount_overlay, unmount};
+    use super::*;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use tar::{EntryType, Header};
+
+    /// A rootfs tar with `bin/sh`, `etc/hostname` and the given extra file.
+    fn rootfs_tar(extra: &str) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind: EntryType, mode: u32, data: &[u8]| {
+            let mut h = Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(mode);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1_700_000_000);
+            h.set_size(data.len() as u64);
+            b.append_data(&mut h, path, data).unwrap();
+        };
+        add("bin", EntryType::Directory, 0o755, b"");
+        add("bin/sh", EntryType::Regular, 0o755, b"#!fake shell\n");
+        add("etc", EntryType::Directory, 0o755, b"");
+        add("etc/hostname", EntryType::Regular, 0o644, b"pier\n");
+        add(extra, EntryType::Regular, 0o644, extra.as_bytes());
+        b.into_inner().unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn count(dir: &Path) -> usize {
+        fs::read_dir(dir).unwrap().count()
+    }
+
+    /// Asserts that the store holds nothing but its empty skeleton.
+    fn assert_store_empty(store: &ImageStore) {
+        for d in ["blobs/sha256", "layers", "tmp"] {
+            assert_eq!(count(&store.dir().join(d)), 0, "{d} is not empty");
+        }
+        assert!(store.list().unwrap().is_empty());
+    }
+
+    struct MountGuard(PathBuf);
+    impl Drop for MountGuard {
+        fn drop(&mut self) {
+            let _ = unmount(&self.0);
+        }
+    }
+
+    #[test]
+    fn import_then_resolve_by_reference_and_id() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let image = store
+            .import_rootfs_tar(&mut &rootfs_tar("etc/motd")[..], "myroot")
+            .unwrap();
+        assert_eq!(image.references, vec!["myroot:latest"]);
+        assert!(image.id.starts_with("sha256:"));
+        assert_eq!(image.layer_dirs.len(), 1);
+        assert_eq!(
+            fs::read_to_string(image.layer_dirs[0].join("etc/hostname")).unwrap(),
+            "pier\n"
+        );
+        let cfg = image.config.config().as_ref().unwrap();
+        assert_eq!(cfg.cmd().as_deref(), Some(&["/bin/sh".to_string()][..]));
+        assert_eq!(
+            cfg.env().as_deref(),
+            Some(&[DEFAULT_PATH_ENV.to_string()][..])
+        );
+        assert_eq!(image.size, 13 + 5 + 8);
+
+        for wanted in [
+            "myroot",
+            "myroot:latest",
+            &image.id,
+            &image.id[7..11],
+            image.short_id(),
+        ] {
+            assert_eq!(store.resolve(wanted).unwrap().id, image.id, "{wanted}");
+        }
+        let err = store.resolve("foo").unwrap_err().to_string();
+        assert_eq!(err, "no such image: foo:latest");
+        assert!(store.resolve("myroot:v2").is_err());
+
+        // A blob for the layer, the config and the manifest.
+        assert_eq!(count(&store.dir().join("blobs/sha256")), 3);
+        assert_eq!(
+            count(&store.dir().join("tmp")),
+            0,
+            "staging area cleaned up"
+        );
+
+        store.tag("myroot", "other:v1").unwrap();
+        let listed = store.list().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].references, vec!["myroot:latest", "other:v1"]);
+        assert!(store.tag("missing", "x").is_err());
+        assert!(store.tag("myroot", "Bad Name").is_err());
+    }
+
+    #[test]
+    fn stale_staging_of_dead_processes_is_cleaned_on_open() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let tmp = store.dir().join("tmp");
+        // PID 0x3fffffff is above pid_max, so it is never alive.
+        let dead = tmp.join(format!("{STAGING_PREFIX}1073741823-abc"));
+        let mine = tmp.join(format!("{STAGING_PREFIX}{}-abc", std::process::id()));
+        fs::create_dir_all(dead.join("layer/diff")).unwrap();
+        fs::create_dir_all(&mine).unwrap();
+        ImageStore::open(root.path()).unwrap();
+        assert!(!dead.exists());
+        assert!(mine.exists());
+    }
+
+    #[test]
+    fn committing_an_empty_directory_adds_an_empty_layer() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let base = store
+            .import_rootfs_tar(&mut &rootfs_tar("etc/a")[..], "base")
+            .unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let child = store
+            .commit_layers(
+                Some(&base),
+                &[empty.path().to_path_buf()],
+                base.config.clone(),
+                None,
+            )
+            .unwrap();
+        assert_eq!(child.layer_dirs.len(), 2);
+        assert!(child.references.is_empty());
+        assert_eq!(store.list().unwrap().len(), 2, "untagged images are listed");
+    }
+
+    #[test]
+    fn gzip_import_shares_the_unpacked_layer_with_the_plain_one() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let tar = rootfs_tar("etc/motd");
+        let plain = store.import_rootfs_tar(&mut &tar[..], "plain").unwrap();
+        let gz = store.import_rootfs_tar(&mut &gzip(&tar)[..], "gz").unwrap();
+        assert_eq!(
+            plain.config.rootfs().diff_ids(),
+            gz.config.rootfs().diff_ids()
+        );
+        assert_eq!(plain.layer_dirs, gz.layer_dirs);
+        let manifest = store.read_manifest(&gz.manifest_digest).unwrap();
+        assert_eq!(
+            manifest.layers()[0].media_type(),
+            &MediaType::ImageLayerGzip
+        );
+        let du = store.disk_usage().unwrap();
+        assert_eq!((du.images, du.layers, du.shared_layers), (2, 1, 1));
+    }
+
+    #[test]
+    fn garbage_and_hostile_input_leave_nothing_in_the_store() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let garbage: Vec<u8> = (0..10_000u32).map(|i| (i * 31 + 7) as u8).collect();
+        let mut truncated_gz = gzip(&rootfs_tar("x"));
+        truncated_gz.truncate(truncated_gz.len() / 2);
+        let mut evil = tar::Builder::new(Vec::new());
+        raw_entry(&mut evil, "ok", EntryType::Regular, None, b"fine");
+        raw_entry(&mut evil, "../evil", EntryType::Regular, None, b"x");
+        let evil = evil.into_inner().unwrap();
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("empty", Vec::new(), "empty"),
+            ("zeros", vec![0; 4096], "no entries"),
+            ("garbage", garbage, "tar"),
+            ("truncated gzip", truncated_gz, "tar"),
+            ("dot-dot", evil, "'..'"),
+        ];
+        for (what, data, why) in cases {
+            let err = store.import_rootfs_tar(&mut &data[..], "bad").unwrap_err();
+            assert!(format!("{err:#}").contains(why), "{what}: {err:#}");
+            assert_store_empty(&store);
+        }
+        assert!(!root.path().join("images/evil").exists() && !root.path().join("evil").exists());
+        let err = store
+            .import_rootfs_tar(&mut &rootfs_tar("x")[..], "Bad:Ref")
+            .unwrap_err();
+        assert!(err.to_string().contains("lowercase"));
+        assert_store_empty(&store);
+    }
+
+    #[test]
+    fn remove_frees_unused_layers_and_keeps_shared_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let base = store
+            .import_rootfs_tar(&mut &rootfs_tar("etc/base")[..], "base")
+            .unwrap();
+        let extra = tempfile::tempdir().unwrap();
+        fs::write(extra.path().join("added"), "new layer").unwrap();
+        let child = store
+            .commit_layers(
+                Some(&base),
+                &[extra.path().to_path_buf()],
+                base.config.clone(),
+                Some("child:1"),
+            )
+            .unwrap();
+        assert_eq!(child.layer_dirs.len(), 2);
+        assert_eq!(child.layer_dirs[0], base.layer_dirs[0]);
+        assert_eq!(
+            fs::read_to_string(child.layer_dirs[1].join("added")).unwrap(),
+            "new layer"
+        );
+        let du = store.disk_usage().unwrap();
+        assert_eq!((du.images, du.layers, du.shared_layers), (2, 2, 1));
+
+        // A second reference only untags.
+        store.tag("child:1", "child:2").unwrap();
+        assert_eq!(store.remove("child:2").unwrap(), vec!["Untagged: child:2"]);
+        assert!(child.layer_dirs[1].exists());
+
+        let out = store.remove("child:1").unwrap();
+        assert_eq!(out[0], "Untagged: child:1");
+        assert!(out.contains(&format!("Deleted: {}", child.id)));
+        assert!(
+            !child.layer_dirs[1].exists(),
+            "the child's own layer is freed"
+        );
+        assert!(base.layer_dirs[0].exists(), "the shared base layer is kept");
+        assert_eq!(store.resolve("base").unwrap().id, base.id);
+
+        let out = store.remove(&base.id[7..19]).unwrap();
+        assert_eq!(out[0], "Untagged: base:latest");
+        assert!(!base.layer_dirs[0].exists());
+        assert_store_empty(&store);
+        assert!(store
+            .remove("base")
+            .unwrap_err()
+            .to_string()
+            .contains("no such image"));
+    }
+
+    #[test]
+    fn committing_an_overlay_upper_carries_whiteouts_into_the_new_image() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        for (p, d) in [("a", "a"), ("d/x", "x"), ("keep", "k")] {
+            let mut h = Header::new_gnu();
+            h.set_mode(0o644);
+            h.set_size(d.len() as u64);
+            h.set_mtime(1);
+            b.append_data(&mut h, p, d.as_bytes()).unwrap();
+        }
+        let base = store
+            .import_rootfs_tar(&mut &b.into_inner().unwrap()[..], "wb")
+            .unwrap();
+
+        let c = tempfile::tempdir().unwrap();
+        let (upper, work, merged) = (c.path().join("u"), c.path().join("w"), c.path().join("m"));
+        mount_overlay(&base.layer_dirs, &upper, &work, &merged, false).unwrap();
+        let guard = MountGuard(merged.clone());
+        fs::remove_file(merged.join("a")).unwrap();
+        fs::remove_dir_all(merged.join("d")).unwrap();
+        fs::create_dir(merged.join("d")).unwrap();
+        fs::write(merged.join("d/y"), "y").unwrap();
+        drop(guard);
+        let a = fs::symlink_metadata(upper.join("a")).unwrap();
+        assert!(a.file_type().is_char_device() && a.rdev() == 0);
+
+        let child = store
+            .commit_layers(
+                Some(&base),
+                std::slice::from_ref(&upper),
+                base.config.clone(),
+                Some("wb:child"),
+            )
+            .unwrap();
+        let top = &child.layer_dirs[1];
+        let a = fs::symlink_metadata(top.join("a")).unwrap();
+        assert!(
+            a.file_type().is_char_device() && a.rdev() == 0,
+            "whiteout survives the round trip"
+        );
+
+        let merged2 = c.path().join("m2");
+        mount_overlay(
+            &child.layer_dirs,
+            &c.path().join("u2"),
+            &c.path().join("w2"),
+            &merged2,
+            true,
+        )
+        .unwrap();
+        let _guard2 = MountGuard(merged2.clone());
+        assert!(!merged2.join("a").exists());
+        assert!(
+            !merged2.join("d/x").exists(),
+            "opaque directory hides the lower one"
+        );
+        assert_eq!(fs::read_to_string(merged2.join("d/y")).unwrap(), "y");
+        assert_eq!(fs::read_to_string(merged2.join("keep")).unwrap(), "k");
+    }
+}
