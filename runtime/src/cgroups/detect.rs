@@ -18,12 +18,15 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// Returns 2 if `/sys/fs/cgroup` itself is a cgroup2 filesystem (a unified machine), else 1.
 pub fn detect_version() -> Result<u8> {
-    let fs = nix::sys::statfs::statfs(CGROUP_ROOT).with_context(|| format!("statfs {CGROUP_ROOT}"))?;
-    Ok(if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
-        2
-    } else {
-        1
-    })
+    let fs =
+        nix::sys::statfs::statfs(CGROUP_ROOT).with_context(|| format!("statfs {CGROUP_ROOT}"))?;
+    Ok(
+        if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+            2
+        } else {
+            1
+        },
+    )
 }
 
 /// One mounted cgroup v1 hierarchy and this process's place in it.
@@ -58,7 +61,8 @@ pub fn v1_hierarchies() -> Result<Vec<V1Hierarchy>> {
 /// /sys/fs/cgroup/unified).
 pub fn v2_hierarchy() -> Result<V2Hierarchy> {
     let (mounts, groups) = read_self()?;
-    parse_v2(&mounts, &groups).ok_or_else(|| anyhow!("no cgroup2 filesystem mounted (see /proc/self/mountinfo)"))
+    parse_v2(&mounts, &groups)
+        .ok_or_else(|| anyhow!("no cgroup2 filesystem mounted (see /proc/self/mountinfo)"))
 }
 
 fn read_self() -> Result<(MountInfos, ProcessCGroups)> {
@@ -71,13 +75,17 @@ fn read_self() -> Result<(MountInfos, ProcessCGroups)> {
 /// Joins a `/proc/self/cgroup` path (relative to the hierarchy root) onto a mount whose own root
 /// is `mount_root` (not "/" inside a cgroup namespace or a bind mount of a sub-cgroup).
 fn current_dir(mount_point: &Path, mount_root: &str, cgroup_path: &str) -> PathBuf {
-    let inner = cgroup_path.strip_prefix(mount_root.trim_end_matches('/')).unwrap_or(cgroup_path);
+    let inner = cgroup_path
+        .strip_prefix(mount_root.trim_end_matches('/'))
+        .unwrap_or(cgroup_path);
     mount_point.join(inner.trim_start_matches('/'))
 }
 
 /// Controllers a v1 mount carries, from its superblock options ("rw,cpu,cpuacct" or
 /// "rw,name=systemd").
-fn mount_controllers(super_options: &std::collections::HashMap<String, Option<String>>) -> Vec<String> {
+fn mount_controllers(
+    super_options: &std::collections::HashMap<String, Option<String>>,
+) -> Vec<String> {
     super_options
         .iter()
         .filter_map(|(key, value)| match (key.as_str(), value) {
@@ -91,7 +99,11 @@ fn mount_controllers(super_options: &std::collections::HashMap<String, Option<St
 /// Matches v1 mounts to this process's hierarchies.
 pub(crate) fn parse_v1(mounts: &MountInfos, groups: &ProcessCGroups) -> Vec<V1Hierarchy> {
     let mut found = Vec::new();
-    for group in groups.0.iter().filter(|g| g.hierarchy != 0 && !g.controllers.is_empty()) {
+    for group in groups
+        .0
+        .iter()
+        .filter(|g| g.hierarchy != 0 && !g.controllers.is_empty())
+    {
         // Each hierarchy may be mounted several times (bind mounts); the first will do.
         let mount = mounts.0.iter().find(|m| {
             m.fs_type == "cgroup" && {
@@ -161,8 +173,14 @@ mod tests {
             by_name("memory").current_dir,
             PathBuf::from("/sys/fs/cgroup/memory/process_api/abc")
         );
-        assert_eq!(by_name("cpu,cpuacct").current_dir, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
-        assert_eq!(by_name("name=systemd").mount_point, PathBuf::from("/sys/fs/cgroup/systemd"));
+        assert_eq!(
+            by_name("cpu,cpuacct").current_dir,
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+        );
+        assert_eq!(
+            by_name("name=systemd").mount_point,
+            PathBuf::from("/sys/fs/cgroup/systemd")
+        );
         let v2 = parse_v2(&mounts, &groups).unwrap();
         assert_eq!(v2.current_dir, PathBuf::from("/sys/fs/cgroup/unified"));
     }
@@ -197,7 +215,10 @@ mod tests {
         let version = detect_version().unwrap();
         assert!(version == 1 || version == 2);
         if version == 1 {
-            assert!(v1_hierarchies().unwrap().iter().any(|h| h.controllers.contains(&"memory".to_string())));
+            assert!(v1_hierarchies()
+                .unwrap()
+                .iter()
+                .any(|h| h.controllers.contains(&"memory".to_string())));
         }
     }
 }

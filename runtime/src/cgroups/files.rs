@@ -50,7 +50,8 @@ pub(crate) fn read_u64_or_max(path: &Path) -> Result<Option<u64>> {
 
 /// Reads a single-number file.
 pub(crate) fn read_u64(path: &Path) -> Result<u64> {
-    read_u64_or_max(path)?.ok_or_else(|| anyhow!("{} holds \"max\", expected a number", path.display()))
+    read_u64_or_max(path)?
+        .ok_or_else(|| anyhow!("{} holds \"max\", expected a number", path.display()))
 }
 
 /// Parses a number or "max" (unlimited -> `None`).
@@ -104,7 +105,8 @@ pub(crate) fn remove_dir(path: &Path) -> Result<()> {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e)
-                if e.raw_os_error() == Some(libc::EBUSY) && std::time::Instant::now() < deadline =>
+                if e.raw_os_error() == Some(libc::EBUSY)
+                    && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }

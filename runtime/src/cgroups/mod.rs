@@ -136,9 +136,12 @@ impl Cgroup {
 
     /// Applies `resources` (e.g. `pier update`); unset fields keep their current values.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
-        self.driver()
-            .apply(resources)
-            .with_context(|| format!("applying resource limits to cgroup {}", self.path_for_display()))
+        self.driver().apply(resources).with_context(|| {
+            format!(
+                "applying resource limits to cgroup {}",
+                self.path_for_display()
+            )
+        })
     }
 
     /// The processes now in the cgroup.
@@ -231,7 +234,10 @@ fn validate_path(path: &str) -> Result<()> {
     if relative.is_empty() {
         bail!("cgroup path {path:?} names no cgroup");
     }
-    if Path::new(relative).components().any(|c| !matches!(c, Component::Normal(_))) {
+    if Path::new(relative)
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
         bail!("cgroup path {path:?} may not contain \".\" or \"..\"");
     }
     Ok(())

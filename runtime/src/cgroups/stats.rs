@@ -68,8 +68,14 @@ mod tests {
 
     #[test]
     fn one_full_core_is_100_percent() {
-        let a = CgroupStats { cpu_usage_ns: 1_000_000_000, ..Default::default() };
-        let b = CgroupStats { cpu_usage_ns: 3_000_000_000, ..Default::default() };
+        let a = CgroupStats {
+            cpu_usage_ns: 1_000_000_000,
+            ..Default::default()
+        };
+        let b = CgroupStats {
+            cpu_usage_ns: 3_000_000_000,
+            ..Default::default()
+        };
         let pct = cpu_percent(&a, &b, Duration::from_secs(2));
         assert!((pct - 100.0).abs() < 1e-9);
         assert_eq!(cpu_percent(&b, &a, Duration::from_secs(1)), 0.0);

@@ -43,7 +43,9 @@ impl V1Cgroup {
         if hierarchies.is_empty() {
             bail!("no cgroup v1 hierarchy is mounted (see /proc/self/mountinfo)");
         }
-        let mut cgroup = V1Cgroup { dirs: BTreeMap::new() };
+        let mut cgroup = V1Cgroup {
+            dirs: BTreeMap::new(),
+        };
         let mut created_leaves = Vec::new();
         for hierarchy in &hierarchies {
             match Self::create_in(hierarchy, path) {
@@ -102,8 +104,9 @@ impl V1Cgroup {
         let dir = self.require("memory")?;
         let limit_file = dir.join("memory.limit_in_bytes");
         let swap_file = dir.join("memory.memsw.limit_in_bytes");
-        let mut limit = memory.limit();
-        let mut swap = memory.swap();
+        // 0 means "not set" in OCI specs (as runc reads them), never "zero bytes".
+        let mut limit = memory.limit().filter(|&l| l != 0);
+        let mut swap = memory.swap().filter(|&s| s != 0);
 
         if !swap_file.exists() {
             // Swap accounting is off (kernel built or booted without it): memsw cannot be
@@ -138,7 +141,7 @@ impl V1Cgroup {
         if let Some(s) = swap {
             files::write(&swap_file, &s.to_string())?;
         }
-        if let Some(r) = memory.reservation() {
+        if let Some(r) = memory.reservation().filter(|&r| r != 0) {
             files::write(&dir.join("memory.soft_limit_in_bytes"), &r.to_string())?;
         }
         if let Some(s) = memory.swappiness() {
@@ -218,21 +221,42 @@ impl V1Cgroup {
         for device in io.weight_device().iter().flatten() {
             if let Some(weight) = device.weight() {
                 let Some(file) = &weight_file else {
-                    bail!("per-device block I/O weight requested but no weight file exists in {}", dir.display());
+                    bail!(
+                        "per-device block I/O weight requested but no weight file exists in {}",
+                        dir.display()
+                    );
                 };
                 let device_file = PathBuf::from(format!("{}_device", file.display()));
-                files::write(&device_file, &format!("{}:{} {}", device.major(), device.minor(), weight))?;
+                files::write(
+                    &device_file,
+                    &format!("{}:{} {}", device.major(), device.minor(), weight),
+                )?;
             }
         }
         let throttles = [
-            ("blkio.throttle.read_bps_device", io.throttle_read_bps_device()),
-            ("blkio.throttle.write_bps_device", io.throttle_write_bps_device()),
-            ("blkio.throttle.read_iops_device", io.throttle_read_iops_device()),
-            ("blkio.throttle.write_iops_device", io.throttle_write_iops_device()),
+            (
+                "blkio.throttle.read_bps_device",
+                io.throttle_read_bps_device(),
+            ),
+            (
+                "blkio.throttle.write_bps_device",
+                io.throttle_write_bps_device(),
+            ),
+            (
+                "blkio.throttle.read_iops_device",
+                io.throttle_read_iops_device(),
+            ),
+            (
+                "blkio.throttle.write_iops_device",
+                io.throttle_write_iops_device(),
+            ),
         ];
         for (file, devices) in throttles {
             for d in devices.iter().flatten() {
-                files::write(&dir.join(file), &format!("{}:{} {}", d.major(), d.minor(), d.rate()))?;
+                files::write(
+                    &dir.join(file),
+                    &format!("{}:{} {}", d.major(), d.minor(), d.rate()),
+                )?;
             }
         }
         Ok(())
@@ -241,7 +265,11 @@ impl V1Cgroup {
     fn apply_devices(&self, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         let dir = self.require("devices")?;
         for rule in rules {
-            let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
+            let file = if rule.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
             files::write(&dir.join(file), &device_rule(rule))?;
         }
         Ok(())
@@ -268,7 +296,9 @@ fn init_cpuset(mount_point: &Path, dir: &Path) -> Result<()> {
         .collect();
     chain.reverse();
     for cgroup in chain {
-        let Some(parent) = cgroup.parent() else { continue };
+        let Some(parent) = cgroup.parent() else {
+            continue;
+        };
         for file in ["cpuset.cpus", "cpuset.mems"] {
             if files::read(&cgroup.join(file))?.is_empty() {
                 let inherited = files::read(&parent.join(file))?;
@@ -304,7 +334,10 @@ impl CgroupDriver for V1Cgroup {
             self.apply_cpu(cpu)?;
         }
         if let Some(pids) = resources.pids() {
-            files::write(&self.require("pids")?.join("pids.max"), &pids_max(pids.limit()))?;
+            files::write(
+                &self.require("pids")?.join("pids.max"),
+                &pids_max(pids.limit()),
+            )?;
         }
         if let Some(io) = resources.block_io() {
             self.apply_block_io(io)?;
@@ -352,7 +385,10 @@ impl CgroupDriver for V1Cgroup {
     }
 
     fn oom_kill_count(&self) -> Result<u64> {
-        files::read_flat_keyed(&self.require("memory")?.join("memory.oom_control"), "oom_kill")
+        files::read_flat_keyed(
+            &self.require("memory")?.join("memory.oom_control"),
+            "oom_kill",
+        )
     }
 
     fn freeze(&self) -> Result<()> {
@@ -413,7 +449,10 @@ mod tests {
 
     #[test]
     fn device_rules_spell_out_wildcards_and_access() {
-        let deny_all = LinuxDeviceCgroupBuilder::default().allow(false).build().unwrap();
+        let deny_all = LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .build()
+            .unwrap();
         assert_eq!(device_rule(&deny_all), "a *:* rwm");
         let null = LinuxDeviceCgroupBuilder::default()
             .allow(true)

@@ -58,17 +58,21 @@ impl V2Cgroup {
         // swap.max first: it is independent of memory.max on v2, and a failure here (swap
         // accounting off) should stop before half the limits are in place.
         if let Some(swap) = swap_max(memory.limit(), memory.swap())? {
-            if !files::write_if_exists(&self.file("memory.swap.max"), &swap)? && swap != "0" && swap != "max" {
+            if !files::write_if_exists(&self.file("memory.swap.max"), &swap)?
+                && swap != "0"
+                && swap != "max"
+            {
                 bail!(
                     "swap limit requested but {} is missing (swap accounting is off in this kernel)",
                     self.file("memory.swap.max").display()
                 );
             }
         }
-        if let Some(limit) = memory.limit() {
+        // 0 means "not set" in OCI specs (as runc reads them), never "zero bytes".
+        if let Some(limit) = memory.limit().filter(|&l| l != 0) {
             files::write(&self.file("memory.max"), &limit_value(limit))?;
         }
-        if let Some(reservation) = memory.reservation() {
+        if let Some(reservation) = memory.reservation().filter(|&r| r != 0) {
             files::write(&self.file("memory.low"), &limit_value(reservation))?;
         }
         Ok(())
@@ -82,7 +86,10 @@ impl V2Cgroup {
             files::write(&self.file("cpuset.mems"), mems)?;
         }
         if let Some(shares) = cpu.shares().filter(|&s| s != 0) {
-            files::write(&self.file("cpu.weight"), &shares_to_weight(shares).to_string())?;
+            files::write(
+                &self.file("cpu.weight"),
+                &shares_to_weight(shares).to_string(),
+            )?;
         }
         if let Some(max) = cpu_max(cpu.quota(), cpu.period()) {
             files::write(&self.file("cpu.max"), &max)?;
@@ -119,7 +126,10 @@ impl V2Cgroup {
         for device in io.weight_device().iter().flatten() {
             if let Some(weight) = device.weight() {
                 let (file, value) = weight_target(weight)?;
-                files::write(&file, &format!("{}:{} {}", device.major(), device.minor(), value))?;
+                files::write(
+                    &file,
+                    &format!("{}:{} {}", device.major(), device.minor(), value),
+                )?;
             }
         }
         let throttles = [
@@ -130,7 +140,10 @@ impl V2Cgroup {
         ];
         for (key, devices) in throttles {
             for d in devices.iter().flatten() {
-                files::write(&self.file("io.max"), &format!("{}:{} {}={}", d.major(), d.minor(), key, d.rate()))?;
+                files::write(
+                    &self.file("io.max"),
+                    &format!("{}:{} {}={}", d.major(), d.minor(), key, d.rate()),
+                )?;
             }
         }
         Ok(())
@@ -155,7 +168,10 @@ pub(crate) fn placement(hierarchy: &V2Hierarchy, path: &str) -> PathBuf {
             let base = if hierarchy.current_dir == hierarchy.mount_point {
                 hierarchy.current_dir.as_path()
             } else {
-                hierarchy.current_dir.parent().unwrap_or(&hierarchy.mount_point)
+                hierarchy
+                    .current_dir
+                    .parent()
+                    .unwrap_or(&hierarchy.mount_point)
             };
             base.join(path)
         }
@@ -174,13 +190,20 @@ fn enable_controllers(mount_point: &Path, dir: &Path) {
         .collect();
     chain.reverse();
     for cgroup in chain {
-        let Ok(available) = files::read(&cgroup.join("cgroup.controllers")) else { return };
-        let Ok(enabled) = files::read(&cgroup.join("cgroup.subtree_control")) else { return };
+        let Ok(available) = files::read(&cgroup.join("cgroup.controllers")) else {
+            return;
+        };
+        let Ok(enabled) = files::read(&cgroup.join("cgroup.subtree_control")) else {
+            return;
+        };
         for controller in WANTED_CONTROLLERS {
             let offered = available.split_whitespace().any(|c| c == controller);
             let on = enabled.split_whitespace().any(|c| c == controller);
             if offered && !on {
-                let _ = files::write(&cgroup.join("cgroup.subtree_control"), &format!("+{controller}"));
+                let _ = files::write(
+                    &cgroup.join("cgroup.subtree_control"),
+                    &format!("+{controller}"),
+                );
             }
         }
     }
@@ -385,18 +408,33 @@ mod tests {
     #[test]
     fn cpu_max_formatting() {
         assert_eq!(cpu_max(None, None), None);
-        assert_eq!(cpu_max(Some(50_000), Some(100_000)).as_deref(), Some("50000 100000"));
+        assert_eq!(
+            cpu_max(Some(50_000), Some(100_000)).as_deref(),
+            Some("50000 100000")
+        );
         assert_eq!(cpu_max(Some(50_000), None).as_deref(), Some("50000"));
-        assert_eq!(cpu_max(Some(-1), Some(100_000)).as_deref(), Some("max 100000"));
+        assert_eq!(
+            cpu_max(Some(-1), Some(100_000)).as_deref(),
+            Some("max 100000")
+        );
         assert_eq!(cpu_max(None, Some(20_000)).as_deref(), Some("max 20000"));
     }
 
     #[test]
     fn swap_is_memsw_minus_limit() {
         let mib = 1 << 20;
-        assert_eq!(swap_max(Some(16 * mib), Some(32 * mib)).unwrap().as_deref(), Some("16777216"));
-        assert_eq!(swap_max(Some(16 * mib), Some(16 * mib)).unwrap().as_deref(), Some("0"));
-        assert_eq!(swap_max(Some(16 * mib), Some(-1)).unwrap().as_deref(), Some("max"));
+        assert_eq!(
+            swap_max(Some(16 * mib), Some(32 * mib)).unwrap().as_deref(),
+            Some("16777216")
+        );
+        assert_eq!(
+            swap_max(Some(16 * mib), Some(16 * mib)).unwrap().as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            swap_max(Some(16 * mib), Some(-1)).unwrap().as_deref(),
+            Some("max")
+        );
         assert_eq!(swap_max(Some(-1), None).unwrap().as_deref(), Some("max"));
         assert_eq!(swap_max(Some(16 * mib), None).unwrap(), None);
         assert!(swap_max(Some(32 * mib), Some(16 * mib)).is_err());
@@ -423,7 +461,10 @@ mod tests {
             mount_point: PathBuf::from("/nonexistent-cgroup2"),
             current_dir: PathBuf::from("/nonexistent-cgroup2/user.slice/session.scope"),
         };
-        assert_eq!(placement(&hierarchy, "/pier/x"), PathBuf::from("/nonexistent-cgroup2/pier/x"));
+        assert_eq!(
+            placement(&hierarchy, "/pier/x"),
+            PathBuf::from("/nonexistent-cgroup2/pier/x")
+        );
         let dir = placement(&hierarchy, "pier/x");
         assert_eq!(dir, PathBuf::from("/nonexistent-cgroup2/user.slice/pier/x"));
     }
