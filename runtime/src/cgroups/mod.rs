@@ -136,6 +136,7 @@ impl Cgroup {
 
     /// Applies `resources` (e.g. `pier update`); unset fields keep their current values.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        reject_unsupported(resources)?;
         self.driver().apply(resources).with_context(|| {
             format!(
                 "applying resource limits to cgroup {}",
@@ -226,6 +227,27 @@ impl Cgroup {
     pub fn cgroup_dir(&self, controller: &str) -> Option<PathBuf> {
         self.driver().controller_dir(controller)
     }
+}
+
+/// Refuses limits pier does not implement (hugetlb, net_cls/net_prio, rdma): silently
+/// ignoring a limit the user asked for would be worse than saying so.
+fn reject_unsupported(resources: &LinuxResources) -> Result<()> {
+    if resources
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|l| !l.is_empty())
+    {
+        bail!("linux.resources.hugepageLimits is not supported by pier");
+    }
+    if resources.network().as_ref().is_some_and(|n| {
+        n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
+    }) {
+        bail!("linux.resources.network (net_cls/net_prio) is not supported by pier");
+    }
+    if resources.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
+        bail!("linux.resources.rdma is not supported by pier");
+    }
+    Ok(())
 }
 
 /// Refuses paths that could escape the hierarchy ("..") or name nothing.
