@@ -104,9 +104,10 @@ impl Cgroup {
     pub fn create(path: &str, resources: Option<&LinuxResources>) -> Result<Cgroup> {
         validate_path(path)?;
         let cgroup = match detect_version()? {
-            2 => Cgroup::V2(v2::V2Cgroup::create(path)?),
-            _ => Cgroup::V1(v1::V1Cgroup::create(path)?),
-        };
+            2 => v2::V2Cgroup::create(path).map(Cgroup::V2),
+            _ => v1::V1Cgroup::create(path).map(Cgroup::V1),
+        }
+        .with_context(|| format!("creating cgroup {path:?}"))?;
         if let Some(resources) = resources {
             if let Err(e) = cgroup.update(resources) {
                 // Nothing has joined yet, so removing the directories is all the undo needed.

@@ -74,16 +74,27 @@ impl V1Cgroup {
             None => hierarchy.current_dir.join(path),
         };
         let created = files::create_dirs(&dir)?;
+        let leaf_is_new = created.last() == Some(&dir);
+        if let Err(e) = Self::prepare(hierarchy, &dir) {
+            if leaf_is_new {
+                let _ = files::remove_dir(&dir);
+            }
+            return Err(e);
+        }
+        Ok((dir, leaf_is_new))
+    }
+
+    /// Sets what a fresh directory needs before it can hold a container.
+    fn prepare(hierarchy: &V1Hierarchy, dir: &Path) -> Result<()> {
         if hierarchy.controllers.iter().any(|c| c == "cpuset") {
-            init_cpuset(&hierarchy.mount_point, &dir)?;
+            init_cpuset(&hierarchy.mount_point, dir)?;
         }
         if hierarchy.controllers.iter().any(|c| c == "memory") {
             // oom_kill_disable is inherited from the parent; a container whose OOM killer is
             // off hangs instead of dying when it runs out of memory, so force it on.
             files::write(&dir.join("memory.oom_control"), "0")?;
         }
-        let leaf_is_new = created.last() == Some(&dir);
-        Ok((dir, leaf_is_new))
+        Ok(())
     }
 
     /// The directory of the first hierarchy that carries `controller`.
@@ -147,7 +158,7 @@ impl V1Cgroup {
         if let Some(s) = memory.swappiness() {
             files::write(&dir.join("memory.swappiness"), &s.to_string())?;
         }
-        // disable_oom_killer is deliberately ignored: see `create_in`.
+        // disable_oom_killer is deliberately ignored: see `prepare`.
         Ok(())
     }
 
