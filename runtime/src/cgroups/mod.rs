@@ -1,19 +1,267 @@
-//! TEMP SHIM
-use anyhow::Result;
+//! Control groups: limiting and measuring what a container's processes may use.
+//!
+//! A cgroup is a directory in a special filesystem; its processes are listed in
+//! `cgroup.procs` and each limit is a file (`memory.max`, `pids.max`, ...). Linux has two
+//! layouts, chosen at boot:
+//! - **v1** ([`v1`]): one tree per controller (/sys/fs/cgroup/memory, /sys/fs/cgroup/cpu, ...);
+//! - **v2** ([`v2`]): one unified tree holding every controller.
+//!
+//! [`Cgroup`] is the single interface the rest of pier uses; it picks the driver from
+//! [`detect_version`] and is serializable so that a later `pier` command can reopen the same
+//! cgroup from the container's state file. Both drivers implement [`CgroupDriver`] and share
+//! the file helpers in `files`.
+
+mod detect;
+mod files;
+pub mod stats;
+pub mod v1;
+pub mod v2;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Cgroup { pub path: String }
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct CgroupStats { pub cpu_usage_ns: u64, pub memory_usage: u64, pub memory_limit: Option<u64>, pub memory_max_usage: Option<u64>, pub pids_current: u64, pub pids_limit: Option<u64>, pub cpu_throttled_periods: u64, pub cpu_nr_periods: u64, pub cpu_throttled_ns: u64 }
-impl Cgroup {
-    pub fn create(path: &str, _r: Option<&oci_spec::runtime::LinuxResources>) -> Result<Cgroup> { Ok(Cgroup{path: path.into()}) }
-    pub fn add_process(&self, _pid: i32) -> Result<()> { Ok(()) }
-    pub fn destroy(&self) -> Result<()> { Ok(()) }
-    pub fn stats(&self) -> Result<CgroupStats> { Ok(CgroupStats::default()) }
-    pub fn oom_kill_count(&self) -> Result<u64> { Ok(0) }
-    pub fn pids(&self) -> Result<Vec<i32>> { Ok(vec![]) }
-    pub fn kill_all(&self) -> Result<()> { Ok(()) }
-    pub fn exists(&self) -> bool { false }
+
+pub use detect::detect_version;
+pub use stats::{cpu_percent, memory_percent, throttled_percent, CgroupStats};
+
+/// How long [`Cgroup::kill_all`] waits for a cgroup to empty.
+const KILL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What each cgroup version must provide; [`Cgroup`] dispatches to it.
+pub trait CgroupDriver {
+    /// Moves process `pid` (and its future children) into the cgroup.
+    fn add_process(&self, pid: i32) -> Result<()>;
+    /// Writes the limits in `resources`, leaving unset ones untouched.
+    fn apply(&self, resources: &LinuxResources) -> Result<()>;
+    /// The processes now in the cgroup.
+    fn pids(&self) -> Result<Vec<i32>>;
+    /// Current usage counters.
+    fn stats(&self) -> Result<CgroupStats>;
+    /// How many processes the kernel's OOM killer has killed in this cgroup.
+    fn oom_kill_count(&self) -> Result<u64>;
+    /// Stops every process (they stay in memory, unschedulable) until [`Self::thaw`].
+    fn freeze(&self) -> Result<()>;
+    /// Resumes processes stopped by [`Self::freeze`].
+    fn thaw(&self) -> Result<()>;
+    /// Sends SIGKILL to every process once, without waiting for them to die. The default
+    /// freezes first so that no process can fork a child the loop would miss.
+    fn signal_kill(&self) -> Result<()> {
+        freeze_and_kill(self)
+    }
+    /// The cgroup's own directories (one per v1 hierarchy, one on v2): what destroy removes.
+    fn leaf_dirs(&self) -> Vec<PathBuf>;
+    /// 1 or 2.
+    fn version(&self) -> u8;
+    /// The directory to show users.
+    fn display_dir(&self) -> PathBuf;
+    /// Where `controller`'s files are, if that controller is available.
+    fn controller_dir(&self, controller: &str) -> Option<PathBuf>;
 }
-pub fn detect_version() -> Result<u8> { Ok(1) }
-impl Cgroup { pub fn list_children(_p: &str) -> Result<Vec<String>> { Ok(vec![]) } }
+
+/// Freezes the cgroup (when possible), SIGKILLs each process, thaws. A frozen process cannot
+/// fork, so the list read while frozen is complete; the kills take effect on thaw.
+fn freeze_and_kill<D: CgroupDriver + ?Sized>(driver: &D) -> Result<()> {
+    // Without a freezer (not mounted) killing still works, just with a fork race.
+    let frozen = driver.freeze().is_ok();
+    let result = driver.pids().and_then(|pids| {
+        for pid in pids {
+            match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => return Err(e).with_context(|| format!("kill(SIGKILL) pid {pid}")),
+            }
+        }
+        Ok(())
+    });
+    if frozen {
+        driver.thaw()?;
+    }
+    result
+}
+
+/// Serializable handle saved in container state so any later `pier` command can reopen it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Cgroup {
+    /// A cgroup on a v1 (or hybrid) machine: one directory per hierarchy.
+    V1(v1::V1Cgroup),
+    /// A cgroup on a unified v2 machine.
+    V2(v2::V2Cgroup),
+}
+
+impl Cgroup {
+    /// Resolves `path` (OCI linux.cgroupsPath) and creates the cgroup. A relative path (e.g.
+    /// "pier/<id>") is placed under this process's cgroup, per hierarchy on v1 (on v2 beside
+    /// it, in its parent: see [`v2`]); an absolute path is taken from each hierarchy root.
+    /// Creates missing parents, enables controllers (v2) and applies `resources` if given.
+    /// If applying fails, the directories are removed again.
+    pub fn create(path: &str, resources: Option<&LinuxResources>) -> Result<Cgroup> {
+        validate_path(path)?;
+        let cgroup = match detect_version()? {
+            2 => v2::V2Cgroup::create(path).map(Cgroup::V2),
+            _ => v1::V1Cgroup::create(path).map(Cgroup::V1),
+        }
+        .with_context(|| format!("creating cgroup {path:?}"))?;
+        if let Some(resources) = resources {
+            if let Err(e) = cgroup.update(resources) {
+                // Nothing has joined yet, so removing the directories is all the undo needed.
+                for dir in cgroup.driver().leaf_dirs() {
+                    let _ = files::remove_dir(&dir);
+                }
+                return Err(e);
+            }
+        }
+        Ok(cgroup)
+    }
+
+    /// The driver behind this handle.
+    fn driver(&self) -> &dyn CgroupDriver {
+        match self {
+            Cgroup::V1(c) => c,
+            Cgroup::V2(c) => c,
+        }
+    }
+
+    /// Moves process `pid` into the cgroup (every v1 hierarchy; name=systemd best effort).
+    pub fn add_process(&self, pid: i32) -> Result<()> {
+        self.driver()
+            .add_process(pid)
+            .with_context(|| format!("adding pid {pid} to cgroup {}", self.path_for_display()))
+    }
+
+    /// Applies `resources` (e.g. `pier update`); unset fields keep their current values.
+    pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        reject_unsupported(resources)?;
+        self.driver().apply(resources).with_context(|| {
+            format!(
+                "applying resource limits to cgroup {}",
+                self.path_for_display()
+            )
+        })
+    }
+
+    /// The processes now in the cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        self.driver().pids()
+    }
+
+    /// Current usage counters.
+    pub fn stats(&self) -> Result<CgroupStats> {
+        self.driver()
+            .stats()
+            .with_context(|| format!("reading stats of cgroup {}", self.path_for_display()))
+    }
+
+    /// How many processes the OOM killer has killed in this cgroup (v1 memory.oom_control,
+    /// v2 memory.events "oom_kill").
+    pub fn oom_kill_count(&self) -> Result<u64> {
+        self.driver().oom_kill_count()
+    }
+
+    /// Stops every process in the cgroup (`pier pause`).
+    pub fn freeze(&self) -> Result<()> {
+        self.driver().freeze()
+    }
+
+    /// Resumes the processes (`pier unpause`).
+    pub fn thaw(&self) -> Result<()> {
+        self.driver().thaw()
+    }
+
+    /// SIGKILLs every process and waits (up to ~2 s) until the cgroup is empty.
+    pub fn kill_all(&self) -> Result<()> {
+        let deadline = Instant::now() + KILL_TIMEOUT;
+        loop {
+            let pids = self.pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "cgroup {} still holds processes {pids:?} {} s after SIGKILL",
+                    self.path_for_display(),
+                    KILL_TIMEOUT.as_secs()
+                );
+            }
+            // Repeated each round: a process forked just before the kill may have escaped it.
+            self.driver().signal_kill()?;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills everything inside, then removes the cgroup's own directories (parents such as
+    /// "pier" are left: other containers may share them). Already gone is fine.
+    pub fn destroy(&self) -> Result<()> {
+        if !self.exists() {
+            return Ok(());
+        }
+        self.kill_all()?;
+        for dir in self.driver().leaf_dirs() {
+            files::remove_dir(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Whether any of the cgroup's directories still exists.
+    pub fn exists(&self) -> bool {
+        self.driver().leaf_dirs().iter().any(|d| d.exists())
+    }
+
+    /// 1 or 2.
+    pub fn version(&self) -> u8 {
+        self.driver().version()
+    }
+
+    /// The directory to show users: the memory controller's (v1) or the unified one (v2).
+    pub fn path_for_display(&self) -> String {
+        self.driver().display_dir().display().to_string()
+    }
+
+    /// Where `controller`'s files are ("memory", "cpu", "pids", ...); on v2 always the one
+    /// directory. `None` if that controller is not mounted (v1).
+    pub fn cgroup_dir(&self, controller: &str) -> Option<PathBuf> {
+        self.driver().controller_dir(controller)
+    }
+}
+
+/// Refuses limits pier does not implement (hugetlb, net_cls/net_prio, rdma): silently
+/// ignoring a limit the user asked for would be worse than saying so.
+fn reject_unsupported(resources: &LinuxResources) -> Result<()> {
+    if resources
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|l| !l.is_empty())
+    {
+        bail!("linux.resources.hugepageLimits is not supported by pier");
+    }
+    if resources.network().as_ref().is_some_and(|n| {
+        n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty())
+    }) {
+        bail!("linux.resources.network (net_cls/net_prio) is not supported by pier");
+    }
+    if resources.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
+        bail!("linux.resources.rdma is not supported by pier");
+    }
+    Ok(())
+}
+
+/// Refuses paths that could escape the hierarchy ("..") or name nothing.
+fn validate_path(path: &str) -> Result<()> {
+    let relative = path.trim_start_matches('/');
+    if relative.is_empty() {
+        bail!("cgroup path {path:?} names no cgroup");
+    }
+    if Path::new(relative)
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        bail!("cgroup path {path:?} may not contain \".\" or \"..\"");
+    }
+    Ok(())
+}
