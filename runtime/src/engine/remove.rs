@@ -142,14 +142,31 @@ impl Engine {
                 report.leftovers.push(format!("directory {}", paths.dir.display()));
             }
         }
-        for cg in crate::cgroups::Cgroup::list_children("pier")? {
-            if !live.iter().any(|id| cg.ends_with(id.as_str())) {
-                let handle = crate::cgroups::Cgroup::create(&cg, None)?;
-                handle.destroy()?;
-                report.leftovers.push(format!("cgroup {cg}"));
-            }
+        for id in orphan_cgroups(&live)? {
+            let handle = crate::cgroups::Cgroup::create(&format!("pier/{id}"), None)?;
+            handle.destroy()?;
+            report.leftovers.push(format!("cgroup pier/{id}"));
         }
         report.leftovers.extend(self.prune_networks(&live)?);
         Ok(report)
     }
+}
+
+/// Container cgroups under `pier/` whose container no longer exists (pier was killed between
+/// making the cgroup and recording it).
+fn orphan_cgroups(live: &[String]) -> Result<Vec<String>> {
+    let parent = crate::cgroups::Cgroup::create("pier", None)?;
+    let mut out = Vec::new();
+    for controller in ["pids", "memory", "cpu", "cpuset", "blkio", "devices", "freezer"] {
+        let Some(dir) = parent.cgroup_dir(controller) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let is_container = name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit());
+            if e.path().is_dir() && is_container && !live.contains(&name) && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    Ok(out)
 }
