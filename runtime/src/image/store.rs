@@ -827,6 +827,12 @@ mod tests {
             manifest.layers()[0].media_type(),
             &MediaType::ImageLayerGzip
         );
+        // The diff ID covers the whole uncompressed stream: for a plain tar it is the
+        // blob digest itself.
+        let plain_manifest = store.read_manifest(&plain.manifest_digest).unwrap();
+        let diff_id = &plain.config.rootfs().diff_ids()[0];
+        assert_eq!(&plain_manifest.layers()[0].digest().to_string(), diff_id);
+        assert_ne!(&manifest.layers()[0].digest().to_string(), diff_id);
         let du = store.disk_usage().unwrap();
         assert_eq!((du.images, du.layers, du.shared_layers), (2, 1, 1));
     }
