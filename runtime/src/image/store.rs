@@ -770,6 +770,47 @@ mod tests {
     }
 
     #[test]
+    fn imports_a_tar_gz_made_by_gnu_tar() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let src = tempfile::tempdir().unwrap();
+        let rootfs = src.path().join("rootfs");
+        fs::create_dir_all(rootfs.join("usr/bin")).unwrap();
+        fs::write(rootfs.join("usr/bin/sh"), "sh").unwrap();
+        fs::hard_link(rootfs.join("usr/bin/sh"), rootfs.join("usr/bin/ash")).unwrap();
+        std::os::unix::fs::symlink("usr/bin", rootfs.join("bin")).unwrap();
+        let archive = src.path().join("rootfs.tar.gz");
+        let status = std::process::Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-czf")
+            .arg(&archive)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let image = store
+            .import_rootfs_tar(&mut File::open(&archive).unwrap(), "gnu:tar")
+            .unwrap();
+        let layer = &image.layer_dirs[0];
+        assert_eq!(
+            fs::read_link(layer.join("bin")).unwrap(),
+            Path::new("usr/bin")
+        );
+        let (sh, ash) = (
+            fs::metadata(layer.join("usr/bin/sh")).unwrap(),
+            fs::metadata(layer.join("usr/bin/ash")).unwrap(),
+        );
+        assert_eq!(sh.ino(), ash.ino());
+        let cfg = image.config.config().as_ref().unwrap();
+        assert_eq!(
+            cfg.cmd().as_deref(),
+            Some(&["/bin/sh".to_string()][..]),
+            "found through the bin symlink"
+        );
+    }
+
+    #[test]
     fn gzip_import_shares_the_unpacked_layer_with_the_plain_one() {
         let root = tempfile::tempdir().unwrap();
         let store = ImageStore::open(root.path()).unwrap();
@@ -786,6 +827,12 @@ mod tests {
             manifest.layers()[0].media_type(),
             &MediaType::ImageLayerGzip
         );
+        // The diff ID covers the whole uncompressed stream: for a plain tar it is the
+        // blob digest itself.
+        let plain_manifest = store.read_manifest(&plain.manifest_digest).unwrap();
+        let diff_id = &plain.config.rootfs().diff_ids()[0];
+        assert_eq!(&plain_manifest.layers()[0].digest().to_string(), diff_id);
+        assert_ne!(&manifest.layers()[0].digest().to_string(), diff_id);
         let du = store.disk_usage().unwrap();
         assert_eq!((du.images, du.layers, du.shared_layers), (2, 1, 1));
     }
