@@ -32,7 +32,7 @@ pub struct CreateArgs {
     #[arg(short = 'u', long = "user")]
     pub user: Option<String>,
     /// Container hostname (default: the short container ID).
-    #[arg(long, short = 'h')]
+    #[arg(long)]
     pub hostname: Option<String>,
     /// Override the image's entrypoint ("" clears it).
     #[arg(long)]

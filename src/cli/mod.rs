@@ -129,3 +129,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::System(c) => system::system(&engine, c),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -123,6 +123,10 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
             return Err(anyhow::Error::from(std::io::Error::last_os_error()).context("setdomainname").into());
         }
     }
+    // The FIFO lives on the host; hold it by an O_PATH descriptor across pivot_root and
+    // reopen it through /proc/self/fd later (runc's trick).
+    let fifo_path_fd = open(&ctx.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .with_context(|| format!("opening exec fifo {}", ctx.exec_fifo.display()))?;
     let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
     rootfs::prepare(spec, &ctx.rootfs, console_path)?;
     rootfs::pivot(&ctx.rootfs)?;
@@ -176,7 +180,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
 
     // 7. Ready; wait for `start`.
     sync::write_all(ctx.to_parent, b"R")?;
-    wait_for_start(ctx)?;
+    wait_for_start(&fifo_path_fd)?;
 
     // 8. pier's PID 1.
     if ctx.init {
@@ -227,10 +231,11 @@ fn setup_stdio(ctx: &ChildContext) -> Result<()> {
     Ok(())
 }
 
-fn wait_for_start(ctx: &ChildContext) -> Result<()> {
+fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<()> {
     // Blocks until `start` opens the FIFO for reading.
-    let fifo = open(&ctx.exec_fifo, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .with_context(|| format!("opening exec fifo {}", ctx.exec_fifo.display()))?;
+    let path = format!("/proc/self/fd/{}", fifo_path_fd.as_raw_fd());
+    let fifo = open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .with_context(|| format!("reopening the exec fifo through {path}"))?;
     sync::write_all(&fifo, b"0")?;
     Ok(())
 }
