@@ -46,8 +46,10 @@ pub fn default_linux_capabilities() -> LinuxCapabilities {
     caps
 }
 
-/// Called in the container init just before exec (after setuid). Drops the bounding set first
-/// (that needs CAP_SETPCAP, which the later steps may remove), then sets inheritable,
+/// Called in the container init just before exec (after setuid; the init must have set
+/// PR_SET_KEEPCAPS before switching to a non-root uid, or there is nothing left to keep).
+/// Drops the bounding set first (that needs CAP_SETPCAP, which the later steps may remove),
+/// then sets inheritable,
 /// effective, permitted and ambient from the OCI struct, using the `caps` crate. A missing
 /// set (`None`) counts as empty, as runc does. Errors name the set and capability.
 ///
@@ -60,6 +62,14 @@ pub fn apply(caps: &LinuxCapabilities) -> Result<()> {
     let effective = to_caps_set(caps.effective().as_ref())?;
     let permitted = to_caps_set(caps.permitted().as_ref())?;
     let ambient = to_caps_set(caps.ambient().as_ref())?;
+
+    // After setuid to a non-root user (with PR_SET_KEEPCAPS) the effective set is empty while
+    // permitted is kept; the bounding drops need CAP_SETPCAP *effective*, so raise effective
+    // to permitted first. A no-op for root.
+    let current =
+        caps::read(None, CapSet::Permitted).context("reading the permitted set (capget)")?;
+    caps::set(None, CapSet::Effective, &current)
+        .context("raising the effective set to the permitted set (capset)")?;
 
     for cap in caps::all() {
         // has_cap fails for capabilities this kernel does not know: nothing to drop then.
@@ -310,6 +320,37 @@ mod tests {
             match nix::unistd::sethostname("pier-caps-test") {
                 Err(nix::errno::Errno::EPERM) => 0,
                 _ => 8,
+            }
+        });
+        assert_eq!(status, WaitStatus::Exited(status.pid().unwrap(), 0));
+    }
+
+    #[test]
+    fn apply_after_setuid_in_child() {
+        let status = in_child(|| {
+            if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUTS).is_err() {
+                return 2;
+            }
+            // As the container init does: keep capabilities across the uid switch.
+            if nix::sys::prctl::set_keepcaps(true).is_err() {
+                return 3;
+            }
+            let uid = nix::unistd::Uid::from_raw(1000);
+            if nix::unistd::setresuid(uid, uid, uid).is_err() {
+                return 4;
+            }
+            if let Err(e) = apply(&default_linux_capabilities()) {
+                eprintln!("{e:#}");
+                return 5;
+            }
+            if status_mask("CapEff") != Some(DOCKER_MASK)
+                || status_mask("CapBnd") != Some(DOCKER_MASK)
+            {
+                return 6;
+            }
+            match nix::unistd::sethostname("pier-caps-test") {
+                Err(nix::errno::Errno::EPERM) => 0,
+                _ => 7,
             }
         });
         assert_eq!(status, WaitStatus::Exited(status.pid().unwrap(), 0));

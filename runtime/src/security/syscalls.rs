@@ -1,10 +1,11 @@
 //! Syscall name -> number tables for the architectures pier supports (x86_64, aarch64).
 //!
 //! seccomp filters match syscall *numbers*, while OCI profiles name syscalls. The tables are
-//! built from the `libc::SYS_*` constants (the names both glibc and musl builds of `libc`
-//! define for the architecture), so only the table of the architecture being compiled exists.
-//! A name the running architecture lacks (`chown32`, `arch_prctl` on aarch64, ...) yields
-//! `None`, and callers skip it, as libseccomp does.
+//! built from the `libc::SYS_*` constants (the names both the glibc and the musl flavour of
+//! `libc` define for the architecture, so either build compiles), plus a short supplement
+//! (`EXTRA`) for recent or odd syscalls `libc` lacks; only the table of the architecture being
+//! compiled exists. A name the running architecture lacks (`chown32`, `arch_prctl` on
+//! aarch64, ...) yields `None`, and callers skip it, as libseccomp does.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -234,6 +235,30 @@ mod tests {
         // From the supplement: a name Docker's profile allows that libc lacks.
         assert!(number("io_pgetevents").is_some());
         assert!(known_count() > 290, "table too small: {}", known_count());
+    }
+
+    #[test]
+    fn recent_syscalls_are_known() {
+        // Docker's allowlist names these; missing one would silently deny it in containers.
+        for name in [
+            "rseq",
+            "clone3",
+            "openat2",
+            "faccessat2",
+            "close_range",
+            "epoll_pwait2",
+            "landlock_restrict_self",
+            "memfd_secret",
+            "process_mrelease",
+            "futex_waitv",
+            "set_mempolicy_home_node",
+            "cachestat",
+            "fchmodat2",
+            "mseal",
+            "listmount",
+        ] {
+            assert!(number(name).is_some(), "{name} unknown");
+        }
     }
 
     #[test]
