@@ -49,9 +49,9 @@ pub fn default_linux_capabilities() -> LinuxCapabilities {
 /// Called in the container init just before exec (after setuid; the init must have set
 /// PR_SET_KEEPCAPS before switching to a non-root uid, or there is nothing left to keep).
 /// Drops the bounding set first (that needs CAP_SETPCAP, which the later steps may remove),
-/// then sets inheritable,
-/// effective, permitted and ambient from the OCI struct, using the `caps` crate. A missing
-/// set (`None`) counts as empty, as runc does. Errors name the set and capability.
+/// then sets inheritable, effective, permitted and ambient from the OCI struct, using the
+/// `caps` crate. A missing set (`None`) counts as empty, as runc does. Errors name the set
+/// and capability.
 ///
 /// Effective is set before permitted (not after, as the OCI field order suggests) because the
 /// `caps` crate changes one set per capset(2) call and the kernel rejects any call that would
