@@ -132,11 +132,14 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     }
 
     let mut caps = security::caps::default_linux_capabilities();
+    let mut seccomp = security::seccomp::docker_default_profile();
     if !cfg.cap_add.is_empty() || !cfg.cap_drop.is_empty() {
         let base: Vec<_> = caps.bounding().clone().unwrap_or_default().into_iter().collect();
         let set: oci_spec::runtime::Capabilities = security::caps::adjust(base, &cfg.cap_add, &cfg.cap_drop)?.into_iter().collect();
         caps.set_bounding(Some(set.clone()));
         caps.set_effective(Some(set.clone()));
+        // As dockerd: added capabilities unlock the syscalls they govern (SYS_ADMIN: mount...).
+        seccomp = security::seccomp::docker_profile_for_capabilities(&set.iter().copied().collect::<Vec<_>>());
         caps.set_permitted(Some(set));
     }
 
@@ -168,7 +171,7 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
         .cgroups_path(PathBuf::from(format!("pier/{}", inputs.id)))
         .masked_paths(security::paths::docker_masked_paths())
         .readonly_paths(security::paths::docker_readonly_paths())
-        .seccomp(security::seccomp::docker_default_profile())
+        .seccomp(seccomp)
         .sysctl(sysctl)
         .build()
         .context("building the linux section")?;

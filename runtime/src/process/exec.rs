@@ -161,13 +161,15 @@ fn exec_child(
                     }
                 }
             }
-            if let Some(caps) = opts.capabilities {
-                security::caps::apply(caps).map_err(|e| (125, format!("{e:#}")))?;
-            }
+            nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
             let gids: Vec<Gid> = opts.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
             setgroups(&gids).map_err(fail("setgroups"))?;
             setgid(Gid::from_raw(opts.gid)).map_err(fail("setgid"))?;
             setuid(Uid::from_raw(opts.uid)).map_err(fail("setuid"))?;
+            nix::sys::prctl::set_keepcaps(false).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
+            if let Some(caps) = opts.capabilities {
+                security::caps::apply(caps).map_err(|e| (125, format!("{e:#}")))?;
+            }
             chdir(opts.cwd.as_path()).map_err(fail(&format!("chdir to {}", opts.cwd.display())))?;
             if opts.no_new_privileges {
                 nix::sys::prctl::set_no_new_privs().map_err(fail("prctl(PR_SET_NO_NEW_PRIVS)"))?;

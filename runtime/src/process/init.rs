@@ -4,8 +4,8 @@
 //!  1. stdio (or the terminal) and a new session;
 //!  2. wait for the parent's "go" (the parent has put us in our cgroup by then);
 //!  3. join namespaces given by path, unshare the cgroup namespace (now rooted at our cgroup);
-//!  4. hostname; root filesystem (mounts, `/dev`, `pivot_root`, masked/read-only paths);
-//!  5. loopback up, sysctls, rlimits, OOM score;
+//!  4. hostname; root filesystem (mounts, `/dev`, `pivot_root`);
+//!  5. loopback up, sysctls, then masked/read-only paths; rlimits, OOM score;
 //!  6. user and groups, capabilities, working directory, `no_new_privs`;
 //!  7. tell the parent "ready" and block on the exec FIFO until `start`;
 //!  8. (with `--init`, fork: this process stays as PID 1, see [`super::reaper`]);
@@ -130,7 +130,6 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
     rootfs::prepare(spec, &ctx.rootfs, console_path)?;
     rootfs::pivot(&ctx.rootfs)?;
-    rootfs::finalize(spec)?;
 
     // 5. Network loopback, kernel parameters, limits.
     if ctx.plan.creates_network() {
@@ -142,22 +141,26 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
             std::fs::write(&path, value).with_context(|| format!("setting sysctl {key}={value}"))?;
         }
     }
+    // /proc/sys becomes read-only in finalize, so kernel parameters are written first.
+    rootfs::finalize(spec)?;
     set_rlimits(spec)?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("writing /proc/self/oom_score_adj")?;
     }
 
-    // 6. Identity and privileges. Capabilities are set while still root (dropping the
-    // bounding set needs CAP_SETPCAP); the switch to a non-root user then clears the
-    // permitted and effective sets, exactly as Docker's `-u 1000` ends up.
-    if let Some(caps) = process.capabilities() {
-        security::caps::apply(caps)?;
-    }
+    // 6. Identity and privileges, in runc's order: keep the permitted capabilities across the
+    // switch to the container's user (PR_SET_KEEPCAPS), then set the capability sets. A
+    // non-root user then loses them at execve, exactly as with Docker's `-u 1000`.
     let user = process.user();
     let gids: Vec<Gid> = user.additional_gids().clone().unwrap_or_default().into_iter().map(Gid::from_raw).collect();
+    nix::sys::prctl::set_keepcaps(true).context("prctl(PR_SET_KEEPCAPS)")?;
     setgroups(&gids).context("setgroups")?;
     setgid(Gid::from_raw(user.gid())).with_context(|| format!("setgid({})", user.gid()))?;
     setuid(Uid::from_raw(user.uid())).with_context(|| format!("setuid({})", user.uid()))?;
+    nix::sys::prctl::set_keepcaps(false).context("prctl(PR_SET_KEEPCAPS)")?;
+    if let Some(caps) = process.capabilities() {
+        security::caps::apply(caps)?;
+    }
     if let Some(mask) = user.umask() {
         nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
     }
