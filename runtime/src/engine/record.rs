@@ -56,7 +56,9 @@ impl ProcessId {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
             return false;
         };
-        let Some(close) = stat.rfind(')') else { return false };
+        let Some(close) = stat.rfind(')') else {
+            return false;
+        };
         let rest = &stat[close + 2..];
         let mut fields = rest.split_whitespace();
         let state = fields.next();
@@ -120,7 +122,9 @@ pub struct ContainerPaths {
 impl ContainerPaths {
     /// Paths of container `id` under pier's `root`.
     pub fn new(root: &Path, id: &str) -> ContainerPaths {
-        ContainerPaths { dir: root.join("containers").join(id) }
+        ContainerPaths {
+            dir: root.join("containers").join(id),
+        }
     }
     /// `container.json`.
     pub fn record(&self) -> PathBuf {
@@ -181,8 +185,13 @@ impl ContainerRecord {
 pub fn validate_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !ok {
         bail!("invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
     }
@@ -197,7 +206,10 @@ mod tests {
     fn own_process_is_alive_and_identity_is_stable() {
         let me = ProcessId::of(std::process::id() as i32).unwrap();
         assert!(me.is_alive());
-        let other = ProcessId { pid: me.pid, start_time: me.start_time + 1 };
+        let other = ProcessId {
+            pid: me.pid,
+            start_time: me.start_time + 1,
+        };
         assert!(!other.is_alive(), "a reused PID is not the same process");
     }
 
