@@ -6,7 +6,7 @@ use super::record::{validate_name, ContainerPaths, ContainerRecord, ContainerSta
 use super::{names, now_rfc3339, user, Engine};
 use crate::image::{overlay, Image};
 use crate::spec::{self, SpecInputs};
-use crate::state::write_json_atomic;
+use crate::state::write_json_replace;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -193,7 +193,7 @@ impl Engine {
             netns_path,
             annotations,
         })?;
-        write_json_atomic(&paths.bundle().join("config.json"), &spec)?;
+        write_json_replace(&paths.bundle().join("config.json"), &spec)?;
         record.args = args;
         record.save(paths)?;
         if !keep_mounted {
