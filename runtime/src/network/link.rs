@@ -120,7 +120,7 @@ impl Netlink {
     pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
-        match self.exchange(RouteNetlinkMessage::GetLink(msg), 0) {
+        match self.exchange(RouteNetlinkMessage::GetLink(msg), NLM_F_ACK) {
             Ok(replies) => Ok(replies.into_iter().find_map(|r| match r {
                 RouteNetlinkMessage::NewLink(link) => Some(link.header.index),
                 _ => None,
