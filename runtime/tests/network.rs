@@ -6,8 +6,7 @@
 
 use pier_runtime::network::nat::Backend;
 use pier_runtime::network::{
-    hosts, netns, parse_publish, ConnectRequest, Endpoint, NetworkManager, Options,
-    PortMapping,
+    hosts, netns, parse_publish, ConnectRequest, Endpoint, NetworkManager, Options, PortMapping,
 };
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
@@ -226,18 +225,30 @@ fn network_two_containers_reach_each_other_by_ip_and_name() {
 
     // By IP.
     let server = echo_server(Some(&ns_b), 7000);
-    ping(Some(&ns_a), SocketAddrV4::new(b.ip, 7000), Duration::from_secs(3)).unwrap();
+    ping(
+        Some(&ns_a),
+        SocketAddrV4::new(b.ip, 7000),
+        Duration::from_secs(3),
+    )
+    .unwrap();
     let peer = server.join().unwrap().unwrap();
     assert_eq!(peer.ip(), std::net::IpAddr::V4(a.ip), "same bridge: no NAT");
 
     // By name, through the managed hosts file (written in place: same inode).
     assert_eq!(std::fs::metadata(&hosts_a).unwrap().ino(), inode_a);
-    let resolved = hosts::resolve(&hosts_a, "bravo").unwrap().expect("bravo listed");
+    let resolved = hosts::resolve(&hosts_a, "bravo")
+        .unwrap()
+        .expect("bravo listed");
     assert_eq!(resolved, b.ip);
     assert_eq!(hosts::resolve(&hosts_b, "alpha").unwrap(), Some(a.ip));
     assert_eq!(hosts::resolve(&hosts_a, &id_b[..12]).unwrap(), Some(b.ip));
     let server = echo_server(Some(&ns_b), 7001);
-    ping(Some(&ns_a), SocketAddrV4::new(resolved, 7001), Duration::from_secs(3)).unwrap();
+    ping(
+        Some(&ns_a),
+        SocketAddrV4::new(resolved, 7001),
+        Duration::from_secs(3),
+    )
+    .unwrap();
     server.join().unwrap().unwrap();
 
     let info = env.mgr.inspect(&net).unwrap();
@@ -248,7 +259,10 @@ fn network_two_containers_reach_each_other_by_ip_and_name() {
     env.mgr.disconnect(&id_b, &net).unwrap();
     assert_eq!(hosts::resolve(&hosts_a, "bravo").unwrap(), None);
     assert_eq!(hosts::resolve(&hosts_b, "alpha").unwrap(), None);
-    assert_eq!(hosts::resolve(&hosts_b, "localhost").unwrap(), Some(Ipv4Addr::LOCALHOST));
+    assert_eq!(
+        hosts::resolve(&hosts_b, "localhost").unwrap(),
+        Some(Ipv4Addr::LOCALHOST)
+    );
     assert!(!link_exists(&b.host_veth));
     assert!(env.mgr.remove(&net).is_err(), "alpha is still attached");
     env.mgr.release_container(&id_a).unwrap();
@@ -264,12 +278,17 @@ fn network_published_port_reachable_from_host_and_loopback() {
     let ns = env.netns();
     let id = env.container_id();
     let ports = parse_publish("8080").unwrap();
-    let ep = env.connect(&id, "web", "bridge", &ns, &ports, None).unwrap();
+    let ep = env
+        .connect(&id, "web", "bridge", &ns, &ports, None)
+        .unwrap();
     assert_eq!(ep.ports.len(), 1);
     let hp = ep.ports[0].host_port;
     assert_ne!(hp, 0, "a host port was picked");
     assert_eq!(env.mgr.published_ports(&id).unwrap(), ep.ports);
-    assert!(link_exists(&env.default_bridge), "default bridge created on first use");
+    assert!(
+        link_exists(&env.default_bridge),
+        "default bridge created on first use"
+    );
 
     for target in [ep.gateway, Ipv4Addr::LOCALHOST] {
         let server = echo_server(Some(&ns), 8080);
@@ -280,7 +299,12 @@ fn network_published_port_reachable_from_host_and_loopback() {
     env.mgr.release_container(&id).unwrap();
     assert!(env.mgr.published_ports(&id).unwrap().is_empty());
     // The DNAT rule is gone: nothing answers any more.
-    assert!(ping(None, SocketAddrV4::new(Ipv4Addr::LOCALHOST, hp), Duration::from_millis(500)).is_err());
+    assert!(ping(
+        None,
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, hp),
+        Duration::from_millis(500)
+    )
+    .is_err());
 }
 
 #[test]
@@ -293,28 +317,65 @@ fn network_port_conflicts_are_refused_and_leave_nothing() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = listener.local_addr().unwrap().port();
     let err = env
-        .connect(&id1, "c1", "bridge", &ns1, &parse_publish(&format!("{busy}:80")).unwrap(), None)
+        .connect(
+            &id1,
+            "c1",
+            "bridge",
+            &ns1,
+            &parse_publish(&format!("{busy}:80")).unwrap(),
+            None,
+        )
         .unwrap_err();
-    assert!(format!("{err:#}").contains("in use by another process"), "{err:#}");
-    assert!(env.mgr.inspect("bridge").unwrap().endpoints.is_empty(), "no lease");
+    assert!(
+        format!("{err:#}").contains("in use by another process"),
+        "{err:#}"
+    );
+    assert!(
+        env.mgr.inspect("bridge").unwrap().endpoints.is_empty(),
+        "no lease"
+    );
     assert!(!link_exists(&env.default_bridge), "nothing was created");
     drop(listener);
 
     // Another pier container holds it.
     let ep1 = env
-        .connect(&id1, "c1", "bridge", &ns1, &parse_publish("127.0.0.1::80").unwrap(), None)
+        .connect(
+            &id1,
+            "c1",
+            "bridge",
+            &ns1,
+            &parse_publish("127.0.0.1::80").unwrap(),
+            None,
+        )
         .unwrap();
     let held = ep1.ports[0].host_port;
     let err = env
-        .connect(&id2, "c2", "bridge", &ns2, &parse_publish(&format!("{held}:80")).unwrap(), None)
+        .connect(
+            &id2,
+            "c2",
+            "bridge",
+            &ns2,
+            &parse_publish(&format!("{held}:80")).unwrap(),
+            None,
+        )
         .unwrap_err();
-    assert!(format!("{err:#}").contains(&format!("pier container {id1}")), "{err:#}");
+    assert!(
+        format!("{err:#}").contains(&format!("pier container {id1}")),
+        "{err:#}"
+    );
     let info = env.mgr.inspect("bridge").unwrap();
-    assert_eq!(info.endpoints.len(), 1, "no lease for the refused container");
+    assert_eq!(
+        info.endpoints.len(),
+        1,
+        "no lease for the refused container"
+    );
     let tags = env.mgr.firewall().tags().unwrap();
     assert!(!tags.iter().any(|t| t.contains(&id2)), "{tags:?}");
     assert!(!Path::new("/sys/class/net").read_dir().unwrap().any(|e| {
-        e.unwrap().file_name().to_string_lossy().starts_with(&format!("pier{}", &id2[..8]))
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!("pier{}", &id2[..8]))
     }));
 }
 
@@ -328,15 +389,26 @@ fn network_user_networks_are_isolated() {
     env.connect(&ia, "a1", &net_a, &ns_a, &[], None).unwrap();
     let b = env.connect(&ib, "b1", &net_b, &ns_b, &[], None).unwrap();
     env.connect(&ib2, "b2", &net_b, &ns_b2, &[], None).unwrap();
-    let err = env.mgr.create(&format!("{}-c", env.tag), Some("10.213.5.128/25"), None);
+    let err = env
+        .mgr
+        .create(&format!("{}-c", env.tag), Some("10.213.5.128/25"), None);
     assert!(format!("{:#}", err.unwrap_err()).contains("overlaps"));
 
     // Blocked across networks...
     let server = echo_server(Some(&ns_b), 7200);
-    let crossed = ping(Some(&ns_a), SocketAddrV4::new(b.ip, 7200), Duration::from_secs(1));
+    let crossed = ping(
+        Some(&ns_a),
+        SocketAddrV4::new(b.ip, 7200),
+        Duration::from_secs(1),
+    );
     assert!(crossed.is_err(), "network a reached network b");
     // ...while the same server answers inside its own network.
-    ping(Some(&ns_b2), SocketAddrV4::new(b.ip, 7200), Duration::from_secs(3)).unwrap();
+    ping(
+        Some(&ns_b2),
+        SocketAddrV4::new(b.ip, 7200),
+        Duration::from_secs(3),
+    )
+    .unwrap();
     server.join().unwrap().unwrap();
 }
 
@@ -350,19 +422,34 @@ fn network_outbound_traffic_is_masqueraded() {
     let out_end = format!("pti{}", env.tag);
     env.extra_links.push(host_end.clone());
     let outside_s = outside.to_str().unwrap();
-    sh(&["ip", "link", "add", &host_end, "type", "veth", "peer", "name", &out_end]);
+    sh(&[
+        "ip", "link", "add", &host_end, "type", "veth", "peer", "name", &out_end,
+    ]);
     sh(&["ip", "link", "set", &out_end, "netns", outside_s]);
     sh(&["ip", "addr", "add", "10.213.250.1/30", "dev", &host_end]);
     sh(&["ip", "link", "set", &host_end, "up"]);
     let ns_arg = format!("--net={outside_s}");
-    sh(&["nsenter", &ns_arg, "ip", "addr", "add", "10.213.250.2/30", "dev", &out_end]);
+    sh(&[
+        "nsenter",
+        &ns_arg,
+        "ip",
+        "addr",
+        "add",
+        "10.213.250.2/30",
+        "dev",
+        &out_end,
+    ]);
     sh(&["nsenter", &ns_arg, "ip", "link", "set", &out_end, "up"]);
 
     let id = env.container_id();
     let ep = env.connect(&id, "out", "bridge", &ns, &[], None).unwrap();
     let server = echo_server(Some(&outside), 7300);
-    ping(Some(&ns), SocketAddrV4::new(Ipv4Addr::new(10, 213, 250, 2), 7300), Duration::from_secs(3))
-        .unwrap();
+    ping(
+        Some(&ns),
+        SocketAddrV4::new(Ipv4Addr::new(10, 213, 250, 2), 7300),
+        Duration::from_secs(3),
+    )
+    .unwrap();
     let peer = server.join().unwrap().unwrap();
     assert_eq!(
         peer.ip(),
@@ -382,11 +469,23 @@ fn network_release_and_prune_leave_nothing() {
 
     // release_container removes veth, rules, lease; twice is fine.
     let ep1 = env.connect(&id1, "one", &net, &ns1, &ports, None).unwrap();
-    assert!(env.mgr.firewall().tags().unwrap().iter().any(|t| t.contains(&id1)));
+    assert!(env
+        .mgr
+        .firewall()
+        .tags()
+        .unwrap()
+        .iter()
+        .any(|t| t.contains(&id1)));
     env.mgr.release_container(&id1).unwrap();
     env.mgr.release_container(&id1).unwrap();
     assert!(!link_exists(&ep1.host_veth));
-    assert!(!env.mgr.firewall().tags().unwrap().iter().any(|t| t.contains(&id1)));
+    assert!(!env
+        .mgr
+        .firewall()
+        .tags()
+        .unwrap()
+        .iter()
+        .any(|t| t.contains(&id1)));
     assert!(env.mgr.inspect(&net).unwrap().endpoints.is_empty());
 
     // A crashed container: its endpoint is recorded but the container is gone.
@@ -394,7 +493,9 @@ fn network_release_and_prune_leave_nothing() {
     // A crash between creating the endpoint and saving it: the state forgets it.
     let state_file = env.root.path().join("networks").join(format!("{net}.json"));
     let before = std::fs::read(&state_file).unwrap();
-    let ep3 = env.connect(&id3, "three", &net, &ns3, &ports, None).unwrap();
+    let ep3 = env
+        .connect(&id3, "three", &net, &ns3, &ports, None)
+        .unwrap();
     std::fs::write(&state_file, before).unwrap();
     assert!(link_exists(&ep3.host_veth));
 
@@ -406,14 +507,24 @@ fn network_release_and_prune_leave_nothing() {
         assert!(!link_exists(&ep.host_veth), "{}", ep.host_veth);
     }
     let tags = env.mgr.firewall().tags().unwrap();
-    assert!(!tags.iter().any(|t| t.contains(&id2) || t.contains(&id3)), "{tags:?}");
+    assert!(
+        !tags.iter().any(|t| t.contains(&id2) || t.contains(&id3)),
+        "{tags:?}"
+    );
     let info = env.mgr.inspect(&net).unwrap();
     assert!(info.endpoints.is_empty());
     assert!(!link_exists(&info.bridge), "unused bridge removed");
-    assert!(!tags.iter().any(|t| t.contains(&net)), "network rules gone with the bridge");
+    assert!(
+        !tags.iter().any(|t| t.contains(&net)),
+        "network rules gone with the bridge"
+    );
     // The config survives: the network can be used again.
     let ep = env.connect(&id1, "one", &net, &ns1, &[], None).unwrap();
-    assert_eq!(ep.ip, Ipv4Addr::new(10, 213, 7, 2), "freed leases are reused");
+    assert_eq!(
+        ep.ip,
+        Ipv4Addr::new(10, 213, 7, 2),
+        "freed leases are reused"
+    );
 }
 
 #[test]
@@ -422,7 +533,12 @@ fn network_loopback_up_in_namespace() {
     let ns = env.netns();
     pier_runtime::network::loopback_up_in(&ns).unwrap();
     let server = echo_server(Some(&ns), 7400);
-    ping(Some(&ns), SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7400), Duration::from_secs(2)).unwrap();
+    ping(
+        Some(&ns),
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7400),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     server.join().unwrap().unwrap();
 }
 
@@ -432,17 +548,108 @@ fn network_iptables_backend_publishes_and_cleans_up() {
         eprintln!("iptables not installed: skipped");
         return;
     }
+    // iptables-nft creates the host's `ip nat`/`ip filter` tables on first use; if this test
+    // is what created them, delete them again once they hold no rule (after `env` is gone).
+    struct HostTables(Vec<&'static str>);
+    impl Drop for HostTables {
+        fn drop(&mut self) {
+            for t in &self.0 {
+                let out = Command::new("nft")
+                    .args(["list", "table", "ip", t])
+                    .output();
+                if let Ok(out) = out {
+                    let text = String::from_utf8_lossy(&out.stdout);
+                    let rules = text.lines().filter(|l| {
+                        let l = l.trim();
+                        !(l.is_empty()
+                            || l.starts_with("table")
+                            || l.starts_with("chain")
+                            || l.starts_with("type")
+                            || l == "}")
+                    });
+                    if out.status.success() && rules.count() == 0 {
+                        let _ = Command::new("nft")
+                            .args(["delete", "table", "ip", t])
+                            .status();
+                    }
+                }
+            }
+        }
+    }
+    let existed = |t: &str| {
+        Command::new("nft")
+            .args(["list", "table", "ip", t])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let _host_tables = HostTables(
+        ["nat", "filter"]
+            .into_iter()
+            .filter(|t| !existed(t))
+            .collect(),
+    );
     let mut env = Env::with_backend("10.213.8.0/24", Backend::Iptables);
     let ns = env.netns();
     let id = env.container_id();
     let ep = env
-        .connect(&id, "ipt", "bridge", &ns, &parse_publish("8081").unwrap(), None)
+        .connect(
+            &id,
+            "ipt",
+            "bridge",
+            &ns,
+            &parse_publish("8081").unwrap(),
+            None,
+        )
         .unwrap();
     let hp = ep.ports[0].host_port;
     let server = echo_server(Some(&ns), 8081);
-    ping(None, SocketAddrV4::new(Ipv4Addr::LOCALHOST, hp), Duration::from_secs(3)).unwrap();
+    ping(
+        None,
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, hp),
+        Duration::from_secs(3),
+    )
+    .unwrap();
     server.join().unwrap().unwrap();
-    assert!(env.mgr.firewall().tags().unwrap().iter().any(|t| t.contains(&id)));
+    assert!(env
+        .mgr
+        .firewall()
+        .tags()
+        .unwrap()
+        .iter()
+        .any(|t| t.contains(&id)));
     env.mgr.release_container(&id).unwrap();
-    assert!(!env.mgr.firewall().tags().unwrap().iter().any(|t| t.contains(&id)));
+    assert!(!env
+        .mgr
+        .firewall()
+        .tags()
+        .unwrap()
+        .iter()
+        .any(|t| t.contains(&id)));
+}
+
+#[test]
+fn network_connect_without_ports_is_fast() {
+    let mut env = Env::new("10.213.14.0/24");
+    let (ns1, ns2) = (env.netns(), env.netns());
+    let (id1, id2) = (env.container_id(), env.container_id());
+    let t = Instant::now();
+    env.connect(&id1, "first", "bridge", &ns1, &[], None)
+        .unwrap();
+    let first = t.elapsed();
+    let t = Instant::now();
+    let ep = env
+        .connect(&id2, "second", "bridge", &ns2, &[], None)
+        .unwrap();
+    let second = t.elapsed();
+    let t = Instant::now();
+    env.mgr.disconnect(&id2, "bridge").unwrap();
+    let disconnect = t.elapsed();
+    eprintln!(
+        "connect (bridge + rules created): {first:?}; connect (bridge up): {second:?}; \
+         disconnect: {disconnect:?}"
+    );
+    assert!(!link_exists(&ep.host_veth));
+    // Generous bound (a loaded 2-core machine); typical is a few milliseconds.
+    assert!(second < Duration::from_millis(500), "{second:?}");
 }

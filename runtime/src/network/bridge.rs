@@ -37,15 +37,13 @@ pub fn ensure(nl: &mut Netlink, name: &str, gateway: Ipv4Addr, prefix: u8) -> Re
     Ok(true)
 }
 
-/// The MTU of bridge `name` (container veths get the same, so no packet is fragmented or
-/// dropped at the bridge).
-pub fn mtu(nl: &mut Netlink, name: &str) -> Result<u32> {
+/// The index and MTU of bridge `name` (container veths get the same MTU, so no packet is
+/// fragmented or dropped at the bridge).
+pub fn index_and_mtu(nl: &mut Netlink, name: &str) -> Result<(u32, u32)> {
     let link = nl
-        .links()?
-        .into_iter()
-        .find(|l| l.name == name)
+        .link(name)?
         .with_context(|| format!("bridge {name} does not exist"))?;
-    Ok(link.mtu.unwrap_or(1500))
+    Ok((link.index, link.mtu.unwrap_or(1500)))
 }
 
 /// Deletes bridge `name` (its remaining ports are released by the kernel). Ok(false) if absent.

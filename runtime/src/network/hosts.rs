@@ -138,7 +138,7 @@ mod tests {
             ip: Ipv4Addr::new(10, 213, 2, 2),
             names: vec!["db".into()],
         };
-        write_block(&p, "n1", &[a.clone()]).unwrap();
+        write_block(&p, "n1", std::slice::from_ref(&a)).unwrap();
         write_block(&p, "n2", &[b]).unwrap();
         write_block(&p, "n1", &[a]).unwrap();
         assert_eq!(fs::metadata(&p).unwrap().ino(), ino, "same inode");

@@ -116,18 +116,23 @@ impl Netlink {
         self.request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
     }
 
-    /// The index of the interface called `name`, or `None` if there is none.
-    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+    /// The interface called `name`, or `None` if there is none.
+    pub fn link(&mut self, name: &str) -> Result<Option<LinkSummary>> {
         let mut msg = LinkMessage::default();
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));
         match self.exchange(RouteNetlinkMessage::GetLink(msg), NLM_F_ACK) {
             Ok(replies) => Ok(replies.into_iter().find_map(|r| match r {
-                RouteNetlinkMessage::NewLink(link) => Some(link.header.index),
+                RouteNetlinkMessage::NewLink(link) => Some(LinkSummary::from(&link)),
                 _ => None,
             })),
             Err(e) if is_errno(&e, libc::ENODEV) => Ok(None),
             Err(e) => Err(e.context(format!("looking up interface {name}"))),
         }
+    }
+
+    /// The index of the interface called `name`, or `None` if there is none.
+    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        Ok(self.link(name)?.map(|l| l.index))
     }
 
     /// The index of `name`, failing if it does not exist.

@@ -473,8 +473,7 @@ impl NetworkManager {
                 return Err(e);
             }
         }
-        let mtu = bridge::mtu(&mut nl, &net.bridge)?;
-        let bridge_index = nl.require_index(&net.bridge)?;
+        let (bridge_index, mtu) = bridge::index_and_mtu(&mut nl, &net.bridge)?;
         veth::attach(
             &mut nl,
             &veth::VethSpec {
