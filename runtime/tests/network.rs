@@ -296,6 +296,27 @@ fn network_published_port_reachable_from_host_and_loopback() {
             .unwrap_or_else(|e| panic!("{target}:{hp} -> container:8080: {e:#}"));
         server.join().unwrap().unwrap();
     }
+    // Hairpin: another container of the network reaches the published port via the gateway.
+    let ns2 = env.netns();
+    let id2 = env.container_id();
+    let ep2 = env
+        .connect(&id2, "client", "bridge", &ns2, &[], None)
+        .unwrap();
+    let server = echo_server(Some(&ns), 8080);
+    ping(
+        Some(&ns2),
+        SocketAddrV4::new(ep.gateway, hp),
+        Duration::from_secs(3),
+    )
+    .unwrap();
+    let peer = server.join().unwrap().unwrap();
+    assert_eq!(
+        peer.ip(),
+        std::net::IpAddr::V4(ep.gateway),
+        "hairpin is masqueraded"
+    );
+    assert_ne!(peer.ip(), std::net::IpAddr::V4(ep2.ip));
+
     env.mgr.release_container(&id).unwrap();
     assert!(env.mgr.published_ports(&id).unwrap().is_empty());
     // The DNAT rule is gone: nothing answers any more.
@@ -440,6 +461,15 @@ fn network_outbound_traffic_is_masqueraded() {
         &out_end,
     ]);
     sh(&["nsenter", &ns_arg, "ip", "link", "set", &out_end, "up"]);
+
+    // A subnet clashing with a host route (here the outside link's) is refused.
+    let clash = format!("{}-clash", env.tag);
+    let err = env
+        .mgr
+        .create(&clash, Some("10.213.250.0/24"), None)
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("host route"), "{err:#}");
+    assert!(env.mgr.inspect(&clash).is_err());
 
     let id = env.container_id();
     let ep = env.connect(&id, "out", "bridge", &ns, &[], None).unwrap();

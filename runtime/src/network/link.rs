@@ -158,6 +158,42 @@ impl Netlink {
             .collect())
     }
 
+    /// The IPv4 routes of the main table: (destination, prefix length, output interface).
+    pub fn main_routes_v4(&mut self) -> Result<Vec<(Ipv4Addr, u8, Option<u32>)>> {
+        let mut req = RouteMessage::default();
+        req.header.address_family = AddressFamily::Inet;
+        let replies = self
+            .exchange(RouteNetlinkMessage::GetRoute(req), NLM_F_DUMP)
+            .context("dumping IPv4 routes")?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewRoute(route) => Some(route),
+                _ => None,
+            })
+            .filter(|route| {
+                let table = route.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Table(t) => Some(*t),
+                    _ => None,
+                });
+                table.unwrap_or(u32::from(route.header.table))
+                    == u32::from(RouteHeader::RT_TABLE_MAIN)
+            })
+            .map(|route| {
+                let mut dst = Ipv4Addr::UNSPECIFIED;
+                let mut oif = None;
+                for attr in &route.attributes {
+                    match attr {
+                        RouteAttribute::Destination(RouteAddress::Inet(d)) => dst = *d,
+                        RouteAttribute::Oif(i) => oif = Some(*i),
+                        _ => {}
+                    }
+                }
+                (dst, route.header.destination_prefix_length, oif)
+            })
+            .collect())
+    }
+
     /// Brings the interface with index `index` up.
     pub fn set_up(&mut self, index: u32) -> Result<()> {
         let mut msg = LinkMessage::default();

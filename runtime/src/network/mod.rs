@@ -238,6 +238,26 @@ fn validate_container_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a subnet that overlaps a route of the host (other than the default route and the
+/// routes of `own_bridge`): a pier bridge there would hijack traffic meant for a real LAN.
+fn check_host_routes(nl: &mut Netlink, subnet: &Subnet, own_bridge: Option<&str>) -> Result<()> {
+    let own = match own_bridge {
+        Some(name) => nl.link_index(name)?,
+        None => None,
+    };
+    for (dst, prefix, oif) in nl.main_routes_v4()? {
+        if prefix == 0 || (own.is_some() && oif == own) {
+            continue;
+        }
+        // The kernel stores route destinations with host bits cleared.
+        let route = Subnet { addr: dst, prefix };
+        if route.overlaps(subnet) {
+            bail!("subnet {subnet} overlaps the host route {dst}/{prefix}; choose another subnet");
+        }
+    }
+    Ok(())
+}
+
 /// pier's networks, their bridges, leases and firewall rules.
 pub struct NetworkManager {
     dir: PathBuf,
@@ -372,6 +392,7 @@ impl NetworkManager {
             }
             None => ipam::auto_subnet(&taken)?,
         };
+        check_host_routes(&mut Netlink::open()?, &subnet, None)?;
         let gateway = match gateway {
             Some(g) => ipam::parse_gateway(&subnet, g)?,
             None => subnet.first_host(),
@@ -462,6 +483,10 @@ impl NetworkManager {
 
         nat::enable_ip_forward()?;
         let mut nl = Netlink::open()?;
+        if nl.link_index(&net.bridge)?.is_none() {
+            // Routes change over time (a VPN, a new LAN): check again when the bridge appears.
+            check_host_routes(&mut nl, &subnet, Some(&net.bridge))?;
+        }
         if bridge::ensure(&mut nl, &net.bridge, net.gateway, subnet.prefix)? {
             let rules = NetRules {
                 name: &net.name,
