@@ -211,6 +211,44 @@ fn network_two_containers_reach_each_other_by_ip_and_name() {
     std::fs::write(&hosts_b, "127.0.0.1 localhost\n").unwrap();
     use std::os::unix::fs::MetadataExt;
     let inode_a = std::fs::metadata(&hosts_a).unwrap().ino();
+    // "Container" alpha: its own mount namespace with the hosts file bind-mounted on
+    // /etc/hosts BEFORE pier writes the names (as the engine does), resolving through libc.
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (hosts_src, ns_alpha) = (hosts_a.clone(), ns_a.clone());
+    let alpha = std::thread::spawn(move || -> anyhow::Result<SocketAddr> {
+        use nix::mount::{mount, MsFlags};
+        use nix::sched::{setns, unshare, CloneFlags};
+        unshare(CloneFlags::CLONE_NEWNS)?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )?;
+        mount(
+            Some(&hosts_src),
+            "/etc/hosts",
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
+        ready_tx.send(()).unwrap();
+        go_rx.recv_timeout(Duration::from_secs(10))?;
+        setns(std::fs::File::open(&ns_alpha)?, CloneFlags::CLONE_NEWNET)?;
+        use std::net::ToSocketAddrs;
+        let addr = "bravo:7002"
+            .to_socket_addrs()?
+            .find(SocketAddr::is_ipv4)
+            .ok_or_else(|| anyhow::anyhow!("bravo did not resolve"))?;
+        let SocketAddr::V4(v4) = addr else {
+            unreachable!()
+        };
+        ping(None, v4, Duration::from_secs(3))?;
+        Ok(addr)
+    });
+    ready_rx.recv_timeout(Duration::from_secs(5)).unwrap();
     let (id_a, id_b) = (env.container_id(), env.container_id());
     let a = env
         .connect(&id_a, "alpha", &net, &ns_a, &[], Some(&hosts_a))
@@ -249,6 +287,13 @@ fn network_two_containers_reach_each_other_by_ip_and_name() {
         Duration::from_secs(3),
     )
     .unwrap();
+    server.join().unwrap().unwrap();
+
+    // And through getaddrinfo inside alpha's mount namespace.
+    let server = echo_server(Some(&ns_b), 7002);
+    go_tx.send(()).unwrap();
+    let seen = alpha.join().unwrap().unwrap();
+    assert_eq!(seen.ip(), std::net::IpAddr::V4(b.ip));
     server.join().unwrap().unwrap();
 
     let info = env.mgr.inspect(&net).unwrap();
