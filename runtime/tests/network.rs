@@ -728,3 +728,45 @@ fn network_connect_without_ports_is_fast() {
     // Generous bound (a loaded 2-core machine); typical is a few milliseconds.
     assert!(second < Duration::from_millis(500), "{second:?}");
 }
+
+#[test]
+fn network_published_udp_port_reachable_from_loopback() {
+    let mut env = Env::new("10.213.15.0/24");
+    let ns = env.netns();
+    let id = env.container_id();
+    let ep = env
+        .connect(
+            &id,
+            "dns",
+            "bridge",
+            &ns,
+            &parse_publish("127.0.0.1::5353/udp").unwrap(),
+            None,
+        )
+        .unwrap();
+    let hp = ep.ports[0].host_port;
+    let (tx, rx) = mpsc::channel();
+    let server = std::thread::spawn(move || {
+        netns::enter(&ns, move || {
+            let sock = std::net::UdpSocket::bind("0.0.0.0:5353")?;
+            sock.set_read_timeout(Some(Duration::from_secs(5)))?;
+            tx.send(()).unwrap();
+            let mut buf = [0u8; 16];
+            let (n, peer) = sock.recv_from(&mut buf)?;
+            sock.send_to(&buf[..n], peer)?;
+            Ok(())
+        })
+    });
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    client.send_to(b"q", ("127.0.0.1", hp)).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, _) = client
+        .recv_from(&mut buf)
+        .expect("udp echo through the published port");
+    assert_eq!(&buf[..n], b"q");
+    server.join().unwrap().unwrap();
+}
