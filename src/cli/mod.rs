@@ -2,6 +2,7 @@
 
 mod container;
 mod image;
+mod network;
 mod output;
 mod runtime;
 mod system;
@@ -52,6 +53,11 @@ pub enum Command {
     Exec(container::ExecArgs),
     /// Show CPU, memory and process use of running containers.
     Stats(container::StatsArgs),
+    /// List a container's published ports.
+    Port(network::PortArgs),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// List images.
     Images(image::ImagesArgs),
     /// Import a root filesystem tarball as an image.
@@ -132,6 +138,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Top(a) => container::top(&engine, a),
         Command::Exec(a) => container::exec(&engine, a),
         Command::Stats(a) => container::stats(&engine, a),
+        Command::Port(a) => network::port(&engine, a),
+        Command::Network(c) => network::network(&engine, c),
         Command::Images(a) => image::images(&engine, a),
         Command::Import(a) => image::import(&engine, a),
         Command::Rmi(a) => image::rmi(&engine, a),

@@ -90,19 +90,32 @@ pub fn mount_overlay(
 /// such a work directory `incompat/volatile` and refuses to mount it again; the directory is
 /// scratch space, so it is emptied before each mount. Kernels without `volatile` get a normal
 /// mount.
-pub fn mount_overlay_volatile(lower_bottom_first: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<()> {
+pub fn mount_overlay_volatile(
+    lower_bottom_first: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> Result<()> {
     let scratch = work.join("work");
     if scratch.exists() {
-        std::fs::remove_dir_all(&scratch).with_context(|| format!("emptying overlay work directory {}", scratch.display()))?;
+        std::fs::remove_dir_all(&scratch)
+            .with_context(|| format!("emptying overlay work directory {}", scratch.display()))?;
     }
     let options = overlay_options(lower_bottom_first, upper, work)? + ",volatile";
     for d in [upper, work, target] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    match mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(options.as_str())) {
+    match mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    ) {
         Ok(()) => Ok(()),
         Err(Errno::EINVAL) => mount_overlay(lower_bottom_first, upper, work, target, false),
-        Err(e) => Err(e).with_context(|| format!("mount -t overlay -o {options} overlay {}", target.display())),
+        Err(e) => Err(e)
+            .with_context(|| format!("mount -t overlay -o {options} overlay {}", target.display())),
     }
 }
 

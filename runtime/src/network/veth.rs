@@ -35,10 +35,23 @@ pub struct VethSpec<'a> {
 
 /// Creates the pair and configures the container end; on failure nothing is left behind.
 pub fn attach(nl: &mut Netlink, spec: &VethSpec) -> Result<()> {
+    // The first network a container joins is its eth0 (with the default route); `pier network
+    // connect` adds eth1, eth2, ... without touching the default route.
+    let ifname = netns::enter(spec.netns_path, || {
+        let mut inner = Netlink::open()?;
+        for n in 0..64 {
+            let name = format!("eth{n}");
+            if inner.link_index(&name)?.is_none() {
+                return Ok(name);
+            }
+        }
+        anyhow::bail!("the namespace already has 64 ethN interfaces")
+    })
+    .with_context(|| format!("listing interfaces in {}", spec.netns_path.display()))?;
     let ns = File::open(spec.netns_path)
         .with_context(|| format!("opening network namespace {}", spec.netns_path.display()))?;
     let mut peer = LinkMessage::default();
-    peer.attributes.push(LinkAttribute::IfName("eth0".into()));
+    peer.attributes.push(LinkAttribute::IfName(ifname.clone()));
     peer.attributes.push(LinkAttribute::Mtu(spec.mtu));
     peer.attributes
         .push(LinkAttribute::Address(spec.mac.to_vec()));
@@ -57,7 +70,7 @@ pub fn attach(nl: &mut Netlink, spec: &VethSpec) -> Result<()> {
     ]));
     nl.new_link(host).with_context(|| {
         format!(
-            "creating veth {} <-> eth0 in {}",
+            "creating veth {} <-> {ifname} in {}",
             spec.host_name,
             spec.netns_path.display()
         )
@@ -69,16 +82,20 @@ pub fn attach(nl: &mut Netlink, spec: &VethSpec) -> Result<()> {
         nl.set_up(index)?;
         let (ip, prefix, gateway) = (spec.ip, spec.prefix, spec.gateway);
         let path: PathBuf = spec.netns_path.to_path_buf();
+        let name = ifname.clone();
         netns::enter(&path, move || {
             let mut inner = Netlink::open()?;
             let lo = inner.require_index("lo")?;
             inner.set_up(lo)?;
-            let eth0 = inner.require_index("eth0")?;
-            inner.add_address(eth0, ip, prefix)?;
-            inner.set_up(eth0)?;
-            inner.add_default_route(gateway)
+            let eth = inner.require_index(&name)?;
+            inner.add_address(eth, ip, prefix)?;
+            inner.set_up(eth)?;
+            if name == "eth0" {
+                inner.add_default_route(gateway)?;
+            }
+            Ok(())
         })
-        .with_context(|| format!("configuring eth0 in {}", spec.netns_path.display()))
+        .with_context(|| format!("configuring {ifname} in {}", spec.netns_path.display()))
     })();
     if let Err(e) = result {
         let _ = nl.delete_link(spec.host_name);
