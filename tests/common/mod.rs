@@ -403,3 +403,39 @@ pub fn hash_tree(dir: &Path) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// IDs (64 hex digits) of every container cgroup under a `pier` parent, in any hierarchy.
+pub fn container_cgroup_ids() -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for parent in pier_cgroup_parents() {
+        let Ok(rd) = std::fs::read_dir(&parent) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()) && e.path().is_dir() {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// Whether some e2e test's state directory (`$TMPDIR/pier-e2e-*`) has container `id`.
+fn known_to_some_test(id: &str) -> bool {
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else { return false };
+    rd.flatten().any(|e| e.file_name().to_string_lossy().starts_with("pier-e2e-") && e.path().join("containers").join(id).exists())
+}
+
+/// Asserts no container cgroup made since `before` (a [`container_cgroup_ids`] snapshot) is
+/// orphaned, for failures where the container's ID is never printed. Tests run in parallel,
+/// so a new cgroup counts only if no test's state directory has its container, and it is
+/// still there a moment later (a container being created or removed has both for a while).
+pub fn assert_no_orphan_cgroups_since(before: &std::collections::BTreeSet<String>) {
+    let suspects = || -> Vec<String> { container_cgroup_ids().difference(before).filter(|id| !known_to_some_test(id)).cloned().collect() };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut left = suspects();
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        left = suspects();
+    }
+    assert!(left.is_empty(), "cgroups of no container are left: {:?}", left.iter().map(|id| cgroup_dirs_of(id)).collect::<Vec<_>>());
+}
