@@ -17,9 +17,25 @@ fn proc_and_sys_paths_are_masked() {
     let p = Pier::new();
     // Docker's masked paths that exist on this host: files read as empty, directories list
     // as empty (or they cannot be read at all).
-    let candidates = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/sys/firmware"];
-    let present: Vec<&str> = candidates.iter().copied().filter(|c| std::path::Path::new(c).exists()).collect();
-    assert!(!present.is_empty(), "none of the masked paths exist on this host");
+    let candidates = [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/latency_stats",
+        "/proc/acpi",
+        "/proc/scsi",
+        "/sys/firmware",
+    ];
+    let present: Vec<&str> = candidates
+        .iter()
+        .copied()
+        .filter(|c| std::path::Path::new(c).exists())
+        .collect();
+    assert!(
+        !present.is_empty(),
+        "none of the masked paths exist on this host"
+    );
     for path in present {
         let script = format!("if [ -d {path} ]; then ls -A {path} 2>/dev/null | wc -l; else cat {path} 2>/dev/null | wc -c; fi");
         let (_, out, _) = sh(&p, &script);
@@ -34,9 +50,21 @@ fn proc_sys_is_read_only() {
     let (code, out, err) = sh(&p, "echo changed > /proc/sys/kernel/hostname; echo rc=$?; hostname; echo 1 > /proc/sysrq-trigger; echo sysrq=$?");
     assert_eq!(code, Some(0), "stderr: {err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_ne!(lines.first().copied(), Some("rc=0"), "writing /proc/sys must fail: {out}");
-    assert_ne!(lines.get(1).copied(), Some("changed"), "the hostname changed through /proc/sys");
-    assert_ne!(lines.get(2).copied(), Some("sysrq=0"), "/proc/sysrq-trigger must not be writable");
+    assert_ne!(
+        lines.first().copied(),
+        Some("rc=0"),
+        "writing /proc/sys must fail: {out}"
+    );
+    assert_ne!(
+        lines.get(1).copied(),
+        Some("changed"),
+        "the hostname changed through /proc/sys"
+    );
+    assert_ne!(
+        lines.get(2).copied(),
+        Some("sysrq=0"),
+        "/proc/sysrq-trigger must not be writable"
+    );
 }
 
 #[test]
@@ -46,7 +74,11 @@ fn sys_is_read_only() {
     let lines: Vec<&str> = out.lines().collect();
     assert_ne!(lines[0], "a=0", "creating a file in /sys must fail");
     assert_ne!(lines[1], "b=0", "writing a /sys knob must fail");
-    assert!(lines[2].contains("(ro,"), "/sys should be mounted read-only: {}", lines[2]);
+    assert!(
+        lines[2].contains("(ro,"),
+        "/sys should be mounted read-only: {}",
+        lines[2]
+    );
 }
 
 #[test]
@@ -55,15 +87,24 @@ fn only_the_minimal_devices() {
     let (code, out, err) = sh(&p, "ls -A /dev");
     assert_eq!(code, Some(0), "stderr: {err}");
     let devs: Vec<&str> = out.lines().collect();
-    let allowed = ["console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"];
+    let allowed = [
+        "console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm",
+        "stderr", "stdin", "stdout", "tty", "urandom", "zero",
+    ];
     for d in &devs {
-        assert!(allowed.contains(d), "unexpected /dev/{d} in the container (all: {devs:?})");
+        assert!(
+            allowed.contains(d),
+            "unexpected /dev/{d} in the container (all: {devs:?})"
+        );
     }
     for d in ["null", "zero", "full", "random", "urandom", "tty"] {
         assert!(devs.contains(&d), "/dev/{d} missing: {devs:?}");
     }
     // The standard devices work.
-    let (_, out, _) = sh(&p, "echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c");
+    let (_, out, _) = sh(
+        &p,
+        "echo x > /dev/null && head -c 4 /dev/zero | wc -c && head -c 4 /dev/urandom | wc -c",
+    );
     assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["4", "4"]);
 }
 
@@ -80,7 +121,11 @@ fn host_block_devices_cannot_be_opened() {
         return;
     };
     let (_, out, _) = sh(&p, &format!("mknod /tmp/disk b {major} {minor} 2>/dev/null; head -c 512 /tmp/disk 2>/dev/null | wc -c"));
-    assert_eq!(out.trim(), "0", "the container read the host's disk {major}:{minor}");
+    assert_eq!(
+        out.trim(),
+        "0",
+        "the container read the host's disk {major}:{minor}"
+    );
 }
 
 #[test]
@@ -88,12 +133,34 @@ fn host_block_devices_cannot_be_opened() {
 fn capabilities_are_dockers_default_set() {
     let p = Pier::new();
     let (_, out, _) = sh(&p, "grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status");
-    let caps: std::collections::HashMap<&str, &str> = out.lines().filter_map(|l| l.split_once(":\t")).collect();
-    assert_eq!(caps.get("CapEff").copied(), Some("00000000a80425fb"), "status: {out}");
-    assert_eq!(caps.get("CapBnd").copied(), Some("00000000a80425fb"), "status: {out}");
-    assert_eq!(caps.get("CapAmb").copied(), Some("0000000000000000"), "status: {out}");
+    let caps: std::collections::HashMap<&str, &str> =
+        out.lines().filter_map(|l| l.split_once(":\t")).collect();
+    assert_eq!(
+        caps.get("CapEff").copied(),
+        Some("00000000a80425fb"),
+        "status: {out}"
+    );
+    assert_eq!(
+        caps.get("CapBnd").copied(),
+        Some("00000000a80425fb"),
+        "status: {out}"
+    );
+    assert_eq!(
+        caps.get("CapAmb").copied(),
+        Some("0000000000000000"),
+        "status: {out}"
+    );
     // A non-root user has no effective capabilities.
-    let out = p.ok(&["run", "--rm", "-u", "1000", "busybox", "grep", "^CapEff", "/proc/self/status"]);
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "-u",
+        "1000",
+        "busybox",
+        "grep",
+        "^CapEff",
+        "/proc/self/status",
+    ]);
     assert!(out.ends_with("0000000000000000"), "{out}");
 }
 
@@ -101,10 +168,31 @@ fn capabilities_are_dockers_default_set() {
 #[ignore = "needs security module"]
 fn cap_drop_and_cap_add_change_the_set() {
     let p = Pier::new();
-    let out = p.ok(&["run", "--rm", "--cap-drop", "CHOWN", "busybox", "sh", "-c", "chown 1000 /tmp; echo rc=$?"]);
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "--cap-drop",
+        "CHOWN",
+        "busybox",
+        "sh",
+        "-c",
+        "chown 1000 /tmp; echo rc=$?",
+    ]);
     assert_ne!(out, "rc=0", "chown without CAP_CHOWN must fail");
-    let out = p.ok(&["run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "grep", "^CapEff", "/proc/self/status"]);
-    assert!(out.ends_with("00000000a82425fb"), "CAP_SYS_ADMIN (bit 21) added: {out}");
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "busybox",
+        "grep",
+        "^CapEff",
+        "/proc/self/status",
+    ]);
+    assert!(
+        out.ends_with("00000000a82425fb"),
+        "CAP_SYS_ADMIN (bit 21) added: {out}"
+    );
 }
 
 #[test]
@@ -112,8 +200,14 @@ fn cap_drop_and_cap_add_change_the_set() {
 fn seccomp_and_caps_block_namespace_and_mount_escapes() {
     let p = Pier::new();
     let (_, out, _) = sh(&p, "unshare -U true 2>/dev/null; echo unshare=$?; mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>/dev/null; echo mount=$?");
-    assert!(!out.contains("unshare=0"), "unshare -U must fail in a container: {out}");
-    assert!(!out.contains("mount=0"), "mount must fail in a container even as root: {out}");
+    assert!(
+        !out.contains("unshare=0"),
+        "unshare -U must fail in a container: {out}"
+    );
+    assert!(
+        !out.contains("mount=0"),
+        "mount must fail in a container even as root: {out}"
+    );
 }
 
 #[test]
@@ -130,13 +224,23 @@ fn network_none_has_only_loopback() {
 fn container_mounts_stay_in_its_namespace() {
     let p = Pier::new();
     let id = p.run_detached(&["--tmpfs", "/scratch", "busybox", "sleep", "30"]);
-    let merged = p.inspect(&id)["merged_dir"].as_str().expect("merged_dir").to_string();
+    let merged = p.inspect(&id)["merged_dir"]
+        .as_str()
+        .expect("merged_dir")
+        .to_string();
     let host = common::mounts_under(std::path::Path::new(&merged));
     // The overlay itself is mounted on the host (so pier can tear it down); /proc, /dev, /sys
     // and the tmpfs are only in the container's mount namespace.
-    assert_eq!(host, [merged.clone()], "container mounts leaked to the host");
+    assert_eq!(
+        host,
+        std::slice::from_ref(&merged),
+        "container mounts leaked to the host"
+    );
     let inside = p.ok(&["exec", &id, "cat", "/proc/mounts"]);
-    assert!(inside.contains(" /scratch tmpfs") && inside.contains(" /proc proc"), "container mounts: {inside}");
+    assert!(
+        inside.contains(" /scratch tmpfs") && inside.contains(" /proc proc"),
+        "container mounts: {inside}"
+    );
 }
 
 #[test]
@@ -151,6 +255,9 @@ fn ipc_and_uts_are_private() {
             // A cgroup namespace is optional in Docker's defaults on cgroup v1.
             continue;
         }
-        assert_ne!(host, theirs, "the container shares the host's {ns} namespace");
+        assert_ne!(
+            host, theirs,
+            "the container shares the host's {ns} namespace"
+        );
     }
 }

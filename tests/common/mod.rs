@@ -33,9 +33,15 @@ impl Pier {
 
     /// A fresh state directory without images.
     pub fn empty() -> Pier {
-        let dir = tempfile::Builder::new().prefix("pier-e2e-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("pier-e2e-")
+            .tempdir()
+            .expect("temp dir");
         let root = dir.path().canonicalize().expect("canonical temp dir");
-        Pier { dir: Some(dir), root }
+        Pier {
+            dir: Some(dir),
+            root,
+        }
     }
 
     /// The state directory.
@@ -59,13 +65,20 @@ impl Pier {
     /// Runs `pier ARGS` feeding `input` to its stdin.
     pub fn run_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Output {
         let mut cmd = self.command(args);
-        run_with_timeout(&mut cmd, input, COMMAND_TIMEOUT).unwrap_or_else(|e| panic!("pier {args:?}: {e}"))
+        run_with_timeout(&mut cmd, input, COMMAND_TIMEOUT)
+            .unwrap_or_else(|e| panic!("pier {args:?}: {e}"))
     }
 
     /// Runs `pier ARGS`, asserts it succeeded, returns its trimmed stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "pier {args:?} failed ({:?}):\nstdout: {}\nstderr: {}", out.status.code(), text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pier {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout).trim().to_string()
     }
 
@@ -74,37 +87,56 @@ impl Pier {
         let mut all = vec!["run", "-d"];
         all.extend_from_slice(args);
         let id = self.ok(&all);
-        assert!(id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()), "run -d printed {id:?}, not a container ID");
+        assert!(
+            id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "run -d printed {id:?}, not a container ID"
+        );
         id
     }
 
     /// `pier inspect C` as JSON (the one object).
     pub fn inspect(&self, container: &str) -> serde_json::Value {
         let out = self.ok(&["inspect", container]);
-        let mut v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
-        v.as_array_mut().and_then(|a| a.pop()).expect("inspect prints a one-element array")
+        let mut v: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
+        v.as_array_mut()
+            .and_then(|a| a.pop())
+            .expect("inspect prints a one-element array")
     }
 
     /// `pier image inspect IMAGE` as JSON (the one object).
     pub fn image_inspect(&self, image: &str) -> serde_json::Value {
         let out = self.ok(&["image", "inspect", image]);
-        let mut v: serde_json::Value = serde_json::from_str(&out).expect("image inspect prints JSON");
-        v.as_array_mut().and_then(|a| a.pop()).expect("image inspect prints a one-element array")
+        let mut v: serde_json::Value =
+            serde_json::from_str(&out).expect("image inspect prints JSON");
+        v.as_array_mut()
+            .and_then(|a| a.pop())
+            .expect("image inspect prints a one-element array")
     }
 
     /// The container's status as `inspect` reports it (`running`, `exited`, `created`).
     pub fn status(&self, container: &str) -> String {
-        self.inspect(container)["status"].as_str().unwrap_or_default().to_string()
+        self.inspect(container)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Full IDs of every container of this root (`ps -a -q --no-trunc`).
     pub fn all_ids(&self) -> Vec<String> {
-        self.ok(&["ps", "-a", "-q", "--no-trunc"]).lines().map(str::to_string).collect()
+        self.ok(&["ps", "-a", "-q", "--no-trunc"])
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Waits until `container` is no longer running (polling `inspect`).
     pub fn wait_not_running(&self, container: &str, timeout: Duration) {
-        wait_for(timeout, || self.status(container) != "running", &format!("container {container} to stop"));
+        wait_for(
+            timeout,
+            || self.status(container) != "running",
+            &format!("container {container} to stop"),
+        );
     }
 
     /// Asserts that nothing of container `id` is left on the host: no mount under this root,
@@ -120,7 +152,12 @@ impl Drop for Pier {
     fn drop(&mut self) {
         let failing = std::thread::panicking();
         let mut problems = Vec::new();
-        let ids = match run_with_timeout(self.command(&["ps", "-a", "-q", "--no-trunc"]).stdin(Stdio::null()), None, COMMAND_TIMEOUT) {
+        let ids = match run_with_timeout(
+            self.command(&["ps", "-a", "-q", "--no-trunc"])
+                .stdin(Stdio::null()),
+            None,
+            COMMAND_TIMEOUT,
+        ) {
             Ok(o) => text(&o.stdout).lines().map(str::to_string).collect(),
             Err(e) => {
                 problems.push(format!("ps -a: {e}"));
@@ -128,11 +165,17 @@ impl Drop for Pier {
             }
         };
         for id in &ids {
-            if let Err(e) = run_with_timeout(&mut self.command(&["rm", "-f", id]), None, COMMAND_TIMEOUT) {
+            if let Err(e) =
+                run_with_timeout(&mut self.command(&["rm", "-f", id]), None, COMMAND_TIMEOUT)
+            {
                 problems.push(format!("rm -f {id}: {e}"));
             }
         }
-        match run_with_timeout(&mut self.command(&["system", "prune"]), None, COMMAND_TIMEOUT) {
+        match run_with_timeout(
+            &mut self.command(&["system", "prune"]),
+            None,
+            COMMAND_TIMEOUT,
+        ) {
             Ok(o) if o.status.success() => {}
             Ok(o) => problems.push(format!("system prune failed: {}", text(&o.stderr))),
             Err(e) => problems.push(format!("system prune: {e}")),
@@ -161,15 +204,29 @@ impl Drop for Pier {
             }
         }
         if !problems.is_empty() && !failing {
-            panic!("clean-up of {} found problems:\n{}", self.root.display(), problems.join("\n"));
+            panic!(
+                "clean-up of {} found problems:\n{}",
+                self.root.display(),
+                problems.join("\n")
+            );
         }
     }
 }
 
 /// Runs `cmd` with stdout and stderr captured and stdin fed from `input` (or /dev/null); kills
 /// it and returns an error after `timeout`.
-pub fn run_with_timeout(cmd: &mut Command, input: Option<&[u8]>, timeout: Duration) -> Result<Output, String> {
-    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+pub fn run_with_timeout(
+    cmd: &mut Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Output, String> {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
     if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
         let data = data.to_vec();
@@ -191,8 +248,18 @@ pub fn wait_with_timeout(mut child: Child, timeout: Duration) -> Result<Output, 
             buf
         })
     };
-    let out = reader(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
-    let err = reader(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
@@ -218,7 +285,11 @@ pub fn wait_with_timeout(mut child: Child, timeout: Duration) -> Result<Output, 
             Vec::new()
         }
     };
-    Ok(Output { status, stdout: join(out), stderr: join(err) })
+    Ok(Output {
+        status,
+        stdout: join(out),
+        stderr: join(err),
+    })
 }
 
 /// Bytes as (lossy) text.
@@ -230,7 +301,10 @@ pub fn text(b: &[u8]) -> String {
 pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool, what: &str) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -251,14 +325,20 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
 /// Asserts /proc/mounts has nothing at or under `dir`.
 pub fn assert_no_mounts_under(dir: &Path) {
     let left = mounts_under(dir);
-    assert!(left.is_empty(), "mounts left under {}: {left:?}", dir.display());
+    assert!(
+        left.is_empty(),
+        "mounts left under {}: {left:?}",
+        dir.display()
+    );
 }
 
 /// Every directory named `pier` in the cgroup trees (v1: one per hierarchy, possibly nested,
 /// e.g. memory/process_api/<hash>/pier; v2: under the unified tree), up to depth 5.
 pub fn pier_cgroup_parents() -> Vec<PathBuf> {
     fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
         for e in rd.flatten() {
             let Ok(t) = e.file_type() else { continue };
             if !t.is_dir() {
@@ -279,24 +359,41 @@ pub fn pier_cgroup_parents() -> Vec<PathBuf> {
 
 /// Cgroup directories named after container `id` (`.../pier/<id>`), in every hierarchy.
 pub fn cgroup_dirs_of(id: &str) -> Vec<PathBuf> {
-    pier_cgroup_parents().into_iter().map(|p| p.join(id)).filter(|p| p.exists()).collect()
+    pier_cgroup_parents()
+        .into_iter()
+        .map(|p| p.join(id))
+        .filter(|p| p.exists())
+        .collect()
 }
 
 /// Asserts no cgroup directory of container `id` remains.
 pub fn assert_no_cgroup(id: &str) {
     let left = cgroup_dirs_of(id);
-    assert!(left.is_empty(), "cgroup directories left for container {id}: {left:?}");
+    assert!(
+        left.is_empty(),
+        "cgroup directories left for container {id}: {left:?}"
+    );
 }
 
 /// PIDs of live processes in a cgroup of container `id` (per /proc/<pid>/cgroup).
 pub fn processes_of(id: &str) -> Vec<i32> {
     let needle = format!("/pier/{id}");
     let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { continue };
-        if cg.lines().any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/"))) && !is_zombie(pid) {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            continue;
+        };
+        if cg
+            .lines()
+            .any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/")))
+            && !is_zombie(pid)
+        {
             out.push(pid);
         }
     }
@@ -306,13 +403,19 @@ pub fn processes_of(id: &str) -> Vec<i32> {
 /// Asserts no process of container `id` is alive.
 pub fn assert_no_process(id: &str) {
     let left = processes_of(id);
-    assert!(left.is_empty(), "processes of container {id} still alive: {left:?}");
+    assert!(
+        left.is_empty(),
+        "processes of container {id} still alive: {left:?}"
+    );
 }
 
 /// Whether `pid` exists and is a zombie (or is gone).
 pub fn is_zombie(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rfind(')').map(|i| stat[i + 1..].trim_start().starts_with('Z')).unwrap_or(false),
+        Ok(stat) => stat
+            .rfind(')')
+            .map(|i| stat[i + 1..].trim_start().starts_with('Z'))
+            .unwrap_or(false),
         Err(_) => true,
     }
 }
@@ -343,23 +446,39 @@ pub fn is_v2(inspect: &serde_json::Value) -> bool {
 /// CPU time the container's cgroup has used, in nanoseconds (v1 cpuacct.usage, v2 cpu.stat).
 pub fn cpu_usage_ns(inspect: &serde_json::Value) -> u64 {
     if is_v2(inspect) {
-        let stat = std::fs::read_to_string(cgroup_dir(inspect, "cpu").join("cpu.stat")).expect("cpu.stat");
-        let usec: u64 = stat.lines().find_map(|l| l.strip_prefix("usage_usec ")).expect("usage_usec").trim().parse().expect("number");
+        let stat =
+            std::fs::read_to_string(cgroup_dir(inspect, "cpu").join("cpu.stat")).expect("cpu.stat");
+        let usec: u64 = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))
+            .expect("usage_usec")
+            .trim()
+            .parse()
+            .expect("number");
         usec * 1000
     } else {
-        let s = std::fs::read_to_string(cgroup_dir(inspect, "cpuacct").join("cpuacct.usage")).expect("cpuacct.usage");
+        let s = std::fs::read_to_string(cgroup_dir(inspect, "cpuacct").join("cpuacct.usage"))
+            .expect("cpuacct.usage");
         s.trim().parse().expect("number")
     }
 }
 
 /// The number in a cgroup file (`pids.max` may hold `max`: `None`).
 pub fn read_cgroup_number(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display())).trim().parse().ok()
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The first line of stderr: pier's errors are one line.
 pub fn first_stderr_line(out: &Output) -> String {
-    text(&out.stderr).lines().next().unwrap_or_default().to_string()
+    text(&out.stderr)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Asserts the command failed with `code` and printed exactly one line on stderr that contains
@@ -367,7 +486,11 @@ pub fn first_stderr_line(out: &Output) -> String {
 pub fn assert_one_line_error(out: &Output, code: i32, needles: &[&str]) {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "the error should be one line: {err:?}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "the error should be one line: {err:?}"
+    );
     for n in needles {
         assert!(err.contains(n), "error {err:?} should mention {n:?}");
     }
@@ -383,21 +506,44 @@ pub fn hash_tree(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("reading {}: {e}", d.display())).flatten() {
+        for e in std::fs::read_dir(&d)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", d.display()))
+            .flatten()
+        {
             let path = e.path();
             let meta = std::fs::symlink_metadata(&path).expect("metadata");
-            let rel = path.strip_prefix(dir).expect("under dir").to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(dir)
+                .expect("under dir")
+                .to_string_lossy()
+                .into_owned();
             let what = if meta.is_dir() {
                 stack.push(path.clone());
                 "dir".to_string()
             } else if meta.file_type().is_symlink() {
-                format!("-> {}", std::fs::read_link(&path).expect("readlink").display())
+                format!(
+                    "-> {}",
+                    std::fs::read_link(&path).expect("readlink").display()
+                )
             } else if meta.is_file() {
-                by_inode.entry((meta.dev(), meta.ino())).or_insert_with(|| hex::encode(Sha256::digest(std::fs::read(&path).expect("read")))).clone()
+                by_inode
+                    .entry((meta.dev(), meta.ino()))
+                    .or_insert_with(|| {
+                        hex::encode(Sha256::digest(std::fs::read(&path).expect("read")))
+                    })
+                    .clone()
             } else {
                 "special".to_string()
             };
-            out.push((rel, format!("{what} mode={:o} size={} mtime={}", meta.mode(), meta.size(), meta.mtime())));
+            out.push((
+                rel,
+                format!(
+                    "{what} mode={:o} size={} mtime={}",
+                    meta.mode(),
+                    meta.size(),
+                    meta.mtime()
+                ),
+            ));
         }
     }
     out.sort();
@@ -408,10 +554,13 @@ pub fn hash_tree(dir: &Path) -> Vec<(String, String)> {
 pub fn container_cgroup_ids() -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
     for parent in pier_cgroup_parents() {
-        let Ok(rd) = std::fs::read_dir(&parent) else { continue };
+        let Ok(rd) = std::fs::read_dir(&parent) else {
+            continue;
+        };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()) && e.path().is_dir() {
+            if name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()) && e.path().is_dir()
+            {
                 out.insert(name);
             }
         }
@@ -421,8 +570,13 @@ pub fn container_cgroup_ids() -> std::collections::BTreeSet<String> {
 
 /// Whether some e2e test's state directory (`$TMPDIR/pier-e2e-*`) has container `id`.
 fn known_to_some_test(id: &str) -> bool {
-    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else { return false };
-    rd.flatten().any(|e| e.file_name().to_string_lossy().starts_with("pier-e2e-") && e.path().join("containers").join(id).exists())
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        e.file_name().to_string_lossy().starts_with("pier-e2e-")
+            && e.path().join("containers").join(id).exists()
+    })
 }
 
 /// Asserts no container cgroup made since `before` (a [`container_cgroup_ids`] snapshot) is
@@ -430,12 +584,22 @@ fn known_to_some_test(id: &str) -> bool {
 /// so a new cgroup counts only if no test's state directory has its container, and it is
 /// still there a moment later (a container being created or removed has both for a while).
 pub fn assert_no_orphan_cgroups_since(before: &std::collections::BTreeSet<String>) {
-    let suspects = || -> Vec<String> { container_cgroup_ids().difference(before).filter(|id| !known_to_some_test(id)).cloned().collect() };
+    let suspects = || -> Vec<String> {
+        container_cgroup_ids()
+            .difference(before)
+            .filter(|id| !known_to_some_test(id))
+            .cloned()
+            .collect()
+    };
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut left = suspects();
     while !left.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
         left = suspects();
     }
-    assert!(left.is_empty(), "cgroups of no container are left: {:?}", left.iter().map(|id| cgroup_dirs_of(id)).collect::<Vec<_>>());
+    assert!(
+        left.is_empty(),
+        "cgroups of no container are left: {:?}",
+        left.iter().map(|id| cgroup_dirs_of(id)).collect::<Vec<_>>()
+    );
 }
