@@ -202,3 +202,22 @@ fn tag_gives_a_second_name() {
         "tagged"
     );
 }
+
+#[test]
+fn hash_tree_sees_changes() {
+    // The image checks above are only as good as this comparison.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("etc")).expect("mkdir");
+    std::fs::write(dir.path().join("etc/passwd"), "root:x:0:0\n").expect("write");
+    let before = hash_tree(dir.path());
+    assert_eq!(before, hash_tree(dir.path()));
+    std::fs::write(dir.path().join("etc/passwd"), "evil:x:0:0\n").expect("write");
+    assert_ne!(
+        before,
+        hash_tree(dir.path()),
+        "same-size content change not seen"
+    );
+    let changed = hash_tree(dir.path());
+    std::fs::write(dir.path().join("etc/new"), "").expect("write");
+    assert_ne!(changed, hash_tree(dir.path()), "new file not seen");
+}

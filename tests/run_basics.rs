@@ -312,3 +312,39 @@ fn stop_with_init_forwards_sigterm() {
     );
     assert_eq!(p.inspect(&id)["exit_code"], 143);
 }
+
+#[test]
+fn tty_gives_the_command_a_terminal() {
+    let p = Pier::new();
+    let out = p.run(&[
+        "run",
+        "--rm",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "test -t 0 && test -t 1 && echo is-a-tty; tty",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    // The terminal translates \n into \r\n.
+    assert_eq!(text(&out.stdout), "is-a-tty\r\n/dev/console\r\n");
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "test -t 1 || echo no-tty",
+    ]);
+    assert_eq!(out, "no-tty");
+    // Detached with -t: the terminal's output goes to the log.
+    let id = p.run_detached(&[
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "test -t 1 && echo detached-tty",
+    ]);
+    assert_eq!(p.ok(&["wait", &id]), "0");
+    assert_eq!(p.ok(&["logs", &id]), "detached-tty");
+}
