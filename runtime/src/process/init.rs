@@ -4,9 +4,8 @@
 //!  1. stdio (or the terminal) and a new session;
 //!  2. wait for the parent's "go" (the parent has put us in our cgroup by then);
 //!  3. join namespaces given by path, unshare the cgroup namespace (now rooted at our cgroup);
-//!  4. hostname; root filesystem (mounts, `/dev`, `pivot_root`);
-//!  5. loopback up, sysctls, then masked/read-only paths (which freeze /proc/sys), rlimits,
-//!     OOM score;
+//!  4. hostname; root filesystem (mounts, `/dev`, `pivot_root`, masked/read-only paths);
+//!  5. loopback up, sysctls, rlimits, OOM score;
 //!  6. user and groups, capabilities, working directory, `no_new_privs`;
 //!  7. tell the parent "ready" and block on the exec FIFO until `start`;
 //!  8. (with `--init`, fork: this process stays as PID 1, see [`super::reaper`]);
@@ -131,9 +130,9 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
     rootfs::prepare(spec, &ctx.rootfs, console_path)?;
     rootfs::pivot(&ctx.rootfs)?;
+    rootfs::finalize(spec)?;
 
-    // 5. Network loopback, kernel parameters, limits. Sysctls go in before `finalize` makes
-    // /proc/sys read-only (Docker's readonlyPaths), as runc orders them.
+    // 5. Network loopback, kernel parameters, limits.
     if ctx.plan.creates_network() {
         crate::loopback::loopback_up().context("bringing up lo in the container's network namespace")?;
     }
@@ -143,7 +142,6 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
             std::fs::write(&path, value).with_context(|| format!("setting sysctl {key}={value}"))?;
         }
     }
-    rootfs::finalize(spec)?;
     set_rlimits(spec)?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("writing /proc/self/oom_score_adj")?;
