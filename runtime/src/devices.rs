@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use nix::unistd::{chown, Gid, Uid};
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
@@ -18,12 +18,36 @@ struct DefaultDevice {
 }
 
 const DEFAULT_DEVICES: &[DefaultDevice] = &[
-    DefaultDevice { name: "null", major: 1, minor: 3 },
-    DefaultDevice { name: "zero", major: 1, minor: 5 },
-    DefaultDevice { name: "full", major: 1, minor: 7 },
-    DefaultDevice { name: "random", major: 1, minor: 8 },
-    DefaultDevice { name: "urandom", major: 1, minor: 9 },
-    DefaultDevice { name: "tty", major: 5, minor: 0 },
+    DefaultDevice {
+        name: "null",
+        major: 1,
+        minor: 3,
+    },
+    DefaultDevice {
+        name: "zero",
+        major: 1,
+        minor: 5,
+    },
+    DefaultDevice {
+        name: "full",
+        major: 1,
+        minor: 7,
+    },
+    DefaultDevice {
+        name: "random",
+        major: 1,
+        minor: 8,
+    },
+    DefaultDevice {
+        name: "urandom",
+        major: 1,
+        minor: 9,
+    },
+    DefaultDevice {
+        name: "tty",
+        major: 5,
+        minor: 0,
+    },
 ];
 
 /// The OCI device list of the defaults (so `config.json` shows what a container gets).
@@ -44,7 +68,13 @@ pub fn default_devices() -> Vec<LinuxDevice> {
         .collect()
 }
 
-fn cgroup_rule(allow: bool, typ: Option<LinuxDeviceType>, major: Option<i64>, minor: Option<i64>, access: &str) -> LinuxDeviceCgroup {
+fn cgroup_rule(
+    allow: bool,
+    typ: Option<LinuxDeviceType>,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
     let mut r = LinuxDeviceCgroup::default();
     r.set_allow(allow);
     r.set_typ(typ);
@@ -65,12 +95,32 @@ pub fn default_cgroup_rules() -> Vec<LinuxDeviceCgroup> {
         cgroup_rule(true, Some(B), None, None, "m"),
     ];
     for d in DEFAULT_DEVICES {
-        rules.push(cgroup_rule(true, Some(C), Some(d.major), Some(d.minor), "rwm"));
+        rules.push(cgroup_rule(
+            true,
+            Some(C),
+            Some(d.major),
+            Some(d.minor),
+            "rwm",
+        ));
     }
     rules.push(cgroup_rule(true, Some(C), Some(5), Some(1), "rwm")); // /dev/console
     rules.push(cgroup_rule(true, Some(C), Some(5), Some(2), "rwm")); // /dev/ptmx
     rules.push(cgroup_rule(true, Some(C), Some(136), None, "rwm")); // /dev/pts/*
     rules
+}
+
+/// Adds to a config's device cgroup rules the allow rules for the devices every container
+/// gets (as runc does), so a config that denies all devices still has a working `/dev/null`.
+pub fn with_default_allows(resources: Option<&LinuxResources>) -> LinuxResources {
+    let mut r = resources.cloned().unwrap_or_default();
+    let mut rules = r.devices().clone().unwrap_or_default();
+    rules.extend(
+        default_cgroup_rules()
+            .into_iter()
+            .filter(|rule| rule.allow()),
+    );
+    r.set_devices(Some(rules));
+    r
 }
 
 /// Creates the device nodes listed in the config (and always the defaults) under `dev_dir`
@@ -89,7 +139,8 @@ pub fn populate(dev_dir: &Path, extra: &[LinuxDevice]) -> Result<()> {
     ] {
         let path = dev_dir.join(link);
         if path.symlink_metadata().is_err() {
-            symlink(target, &path).with_context(|| format!("symlink {} -> {target}", path.display()))?;
+            symlink(target, &path)
+                .with_context(|| format!("symlink {} -> {target}", path.display()))?;
         }
     }
     Ok(())
@@ -102,7 +153,8 @@ fn create_node(dev_dir: &Path, dev: &LinuxDevice) -> Result<()> {
         return Ok(());
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     let kind = match dev.typ() {
         LinuxDeviceType::B => SFlag::S_IFBLK,
@@ -110,8 +162,13 @@ fn create_node(dev_dir: &Path, dev: &LinuxDevice) -> Result<()> {
         _ => SFlag::S_IFCHR,
     };
     let mode = Mode::from_bits_truncate(dev.file_mode().unwrap_or(0o666));
-    mknod(&path, kind, mode, makedev(dev.major() as u64, dev.minor() as u64))
-        .with_context(|| format!("mknod {}", path.display()))?;
+    mknod(
+        &path,
+        kind,
+        mode,
+        makedev(dev.major() as u64, dev.minor() as u64),
+    )
+    .with_context(|| format!("mknod {}", path.display()))?;
     // mknod applies the umask; set the exact mode.
     nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,
@@ -120,7 +177,11 @@ fn create_node(dev_dir: &Path, dev: &LinuxDevice) -> Result<()> {
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )
     .with_context(|| format!("chmod {}", path.display()))?;
-    chown(&path, dev.uid().map(Uid::from_raw), dev.gid().map(Gid::from_raw))
-        .with_context(|| format!("chown {}", path.display()))?;
+    chown(
+        &path,
+        dev.uid().map(Uid::from_raw),
+        dev.gid().map(Gid::from_raw),
+    )
+    .with_context(|| format!("chown {}", path.display()))?;
     Ok(())
 }

@@ -9,17 +9,17 @@
 //! Data flows one way: engine -> (image store, network, low-level container) -> kernel.
 
 pub mod cgroups;
-pub mod image;
-pub mod network;
-pub mod security;
-pub mod state;
-pub mod units;
 pub mod container;
 pub mod devices;
+pub mod engine;
+pub mod image;
+pub mod loopback;
 pub mod mount_options;
 pub mod namespaces;
+pub mod network;
 pub mod process;
 pub mod rootfs;
-pub mod loopback;
+pub mod security;
 pub mod spec;
-pub mod engine;
+pub mod state;
+pub mod units;

@@ -8,8 +8,13 @@ use std::os::fd::AsRawFd;
 
 /// Sets `IFF_UP` on `lo` in the calling process's network namespace.
 pub fn loopback_up() -> Result<()> {
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
-        .context("socket(AF_INET) for SIOCSIFFLAGS")?;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .context("socket(AF_INET) for SIOCSIFFLAGS")?;
     // SAFETY: ifreq is plain old data; zeroed is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {

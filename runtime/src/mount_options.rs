@@ -23,7 +23,11 @@ impl ParsedOptions {
 
 /// Parses an OCI option list.
 pub fn parse(options: &[String]) -> ParsedOptions {
-    let mut p = ParsedOptions { flags: MsFlags::empty(), propagation: MsFlags::empty(), data: String::new() };
+    let mut p = ParsedOptions {
+        flags: MsFlags::empty(),
+        propagation: MsFlags::empty(),
+        data: String::new(),
+    };
     let mut data = Vec::new();
     for opt in options {
         // (flag to set, flag to clear)
@@ -105,7 +109,9 @@ mod tests {
     #[test]
     fn flags_and_data_are_split() {
         let p = parse(&s(&["nosuid", "strictatime", "mode=755", "size=65536k"]));
-        assert!(p.flags.contains(MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME));
+        assert!(p
+            .flags
+            .contains(MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME));
         assert_eq!(p.data, "mode=755,size=65536k");
         assert!(!p.is_bind());
     }

@@ -54,7 +54,11 @@ pub struct NamespacePlan {
 impl NamespacePlan {
     /// Builds the plan from the OCI config's namespace list.
     pub fn from_spec(namespaces: &[LinuxNamespace]) -> NamespacePlan {
-        let mut plan = NamespacePlan { new: CloneFlags::empty(), new_cgroup: false, join: Vec::new() };
+        let mut plan = NamespacePlan {
+            new: CloneFlags::empty(),
+            new_cgroup: false,
+            join: Vec::new(),
+        };
         for ns in namespaces {
             match ns.path() {
                 Some(path) => plan.join.push((ns.typ(), path.clone())),

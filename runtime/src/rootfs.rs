@@ -41,9 +41,14 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
             Ok(meta) if meta.file_type().is_symlink() => {
                 links += 1;
                 if links > 40 {
-                    bail!("too many levels of symbolic links resolving {} in {}", unsafe_path.display(), root.display());
+                    bail!(
+                        "too many levels of symbolic links resolving {} in {}",
+                        unsafe_path.display(),
+                        root.display()
+                    );
                 }
-                let target = fs::read_link(&host).with_context(|| format!("readlink {}", host.display()))?;
+                let target =
+                    fs::read_link(&host).with_context(|| format!("readlink {}", host.display()))?;
                 if target.is_absolute() {
                     resolved = PathBuf::from("/");
                 }
@@ -62,23 +67,29 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
 /// `console` is the pseudo-terminal to bind over `/dev/console` when the process has one.
 pub fn prepare(spec: &Spec, rootfs: &Path, console: Option<&Path>) -> Result<()> {
     let linux = spec.linux().as_ref();
-    let propagation = mount_options::parse_propagation(
-        linux.and_then(|l| l.rootfs_propagation().as_deref()),
-    );
+    let propagation =
+        mount_options::parse_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
     // Stop our mounts from propagating back to the host (and the host's unmounts from
     // being surprised by ours).
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
         .context("making / a slave mount (mount MS_SLAVE|MS_REC /)")?;
     // pivot_root needs the new root to be a mount point.
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .with_context(|| format!("bind-mounting rootfs {} onto itself", rootfs.display()))?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind-mounting rootfs {} onto itself", rootfs.display()))?;
 
     let mut dev_is_tmpfs = false;
     for m in spec.mounts().as_deref().unwrap_or_default() {
         if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs") {
             dev_is_tmpfs = true;
         }
-        mount_entry(rootfs, m).with_context(|| format!("mounting {}", m.destination().display()))?;
+        mount_entry(rootfs, m)
+            .with_context(|| format!("mounting {}", m.destination().display()))?;
     }
     if dev_is_tmpfs {
         let extra = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
@@ -89,8 +100,14 @@ pub fn prepare(spec: &Spec, rootfs: &Path, console: Option<&Path>) -> Result<()>
         if target.symlink_metadata().is_err() {
             fs::write(&target, b"").with_context(|| format!("creating {}", target.display()))?;
         }
-        mount(Some(console), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("bind-mounting {} onto /dev/console", console.display()))?;
+        mount(
+            Some(console),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind-mounting {} onto /dev/console", console.display()))?;
     }
     Ok(())
 }
@@ -98,7 +115,10 @@ pub fn prepare(spec: &Spec, rootfs: &Path, console: Option<&Path>) -> Result<()>
 /// One entry of the config's `mounts`.
 fn mount_entry(rootfs: &Path, m: &Mount) -> Result<()> {
     let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
-    let typ = m.typ().as_deref().unwrap_or(if opts.is_bind() { "bind" } else { "none" });
+    let typ = m
+        .typ()
+        .as_deref()
+        .unwrap_or(if opts.is_bind() { "bind" } else { "none" });
     let dest = secure_join(rootfs, m.destination())?;
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
 
@@ -128,8 +148,14 @@ fn mount_entry(rootfs: &Path, m: &Mount) -> Result<()> {
                 // Sharing the host's network namespace, sysfs cannot be mounted anew:
                 // bind the host's /sys read-only instead, as runc does.
                 Err(nix::errno::Errno::EPERM) => {
-                    mount(Some("/sys"), &dest, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                        .with_context(|| format!("bind-mounting /sys at {}", dest.display()))?;
+                    mount(
+                        Some("/sys"),
+                        &dest,
+                        None::<&str>,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        None::<&str>,
+                    )
+                    .with_context(|| format!("bind-mounting /sys at {}", dest.display()))?;
                     remount_bind(&dest, opts.flags)
                 }
                 Err(e) => Err(e).with_context(|| format!("mount sysfs at {}", dest.display())),
@@ -142,8 +168,14 @@ fn mount_entry(rootfs: &Path, m: &Mount) -> Result<()> {
                 Err(e) => Err(e).with_context(|| format!("mount mqueue at {}", dest.display())),
             }
         }
-        _ => mount(Some(&source), &dest, Some(typ), opts.flags, data(&opts))
-            .with_context(|| format!("mount -t {typ} {} {} -o {}", source.display(), dest.display(), opts.data)),
+        _ => mount(Some(&source), &dest, Some(typ), opts.flags, data(&opts)).with_context(|| {
+            format!(
+                "mount -t {typ} {} {} -o {}",
+                source.display(),
+                dest.display(),
+                opts.data
+            )
+        }),
     }?;
     apply_propagation(&dest, &opts)
 }
@@ -153,14 +185,26 @@ fn data(opts: &ParsedOptions) -> Option<&str> {
 }
 
 fn remount_bind(dest: &Path, flags: MsFlags) -> Result<()> {
-    mount(None::<&str>, dest, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags, None::<&str>)
-        .with_context(|| format!("remounting {} with {:?}", dest.display(), flags))
+    mount(
+        None::<&str>,
+        dest,
+        None::<&str>,
+        MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
+        None::<&str>,
+    )
+    .with_context(|| format!("remounting {} with {:?}", dest.display(), flags))
 }
 
 fn apply_propagation(dest: &Path, opts: &ParsedOptions) -> Result<()> {
     if !opts.propagation.is_empty() {
-        mount(None::<&str>, dest, None::<&str>, opts.propagation, None::<&str>)
-            .with_context(|| format!("setting propagation of {}", dest.display()))?;
+        mount(
+            None::<&str>,
+            dest,
+            None::<&str>,
+            opts.propagation,
+            None::<&str>,
+        )
+        .with_context(|| format!("setting propagation of {}", dest.display()))?;
     }
     Ok(())
 }
@@ -175,16 +219,31 @@ fn mount_cgroup(dest: &Path, opts: &ParsedOptions) -> Result<()> {
         return mount(Some("cgroup2"), dest, Some("cgroup2"), flags, None::<&str>)
             .with_context(|| format!("mount cgroup2 at {}", dest.display()));
     }
-    mount(Some("tmpfs"), dest, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV, Some("mode=755"))
-        .with_context(|| format!("mount tmpfs at {}", dest.display()))?;
+    mount(
+        Some("tmpfs"),
+        dest,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+        Some("mode=755"),
+    )
+    .with_context(|| format!("mount tmpfs at {}", dest.display()))?;
     for controller in v1_controllers()? {
         let target = dest.join(controller.replace("name=", ""));
         fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
-        mount(Some("cgroup"), &target, Some("cgroup"), flags, Some(controller.as_str()))
-            .with_context(|| format!("mount cgroup -o {controller} at {}", target.display()))?;
+        mount(
+            Some("cgroup"),
+            &target,
+            Some("cgroup"),
+            flags,
+            Some(controller.as_str()),
+        )
+        .with_context(|| format!("mount cgroup -o {controller} at {}", target.display()))?;
     }
     if opts.flags.contains(MsFlags::MS_RDONLY) {
-        remount_bind(dest, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV)?;
+        remount_bind(
+            dest,
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+        )?;
     }
     Ok(())
 }
@@ -199,7 +258,13 @@ fn v1_controllers() -> Result<Vec<String>> {
         if f.len() > 3 && f[2] == "cgroup" {
             let opts: Vec<&str> = f[3]
                 .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "noatime") && !o.starts_with("release_agent") && !o.starts_with("clone_children"))
+                .filter(|o| {
+                    !matches!(
+                        *o,
+                        "rw" | "ro" | "nosuid" | "nodev" | "noexec" | "relatime" | "noatime"
+                    ) && !o.starts_with("release_agent")
+                        && !o.starts_with("clone_children")
+                })
                 .collect();
             let joined = opts.join(",");
             if !joined.is_empty() && !out.contains(&joined) {
@@ -218,7 +283,8 @@ fn create_mount_point(dest: &Path, dir: bool) -> Result<()> {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
         if dest.symlink_metadata().is_err() {
-            fs::write(dest, b"").with_context(|| format!("creating mount point {}", dest.display()))?;
+            fs::write(dest, b"")
+                .with_context(|| format!("creating mount point {}", dest.display()))?;
         }
         Ok(())
     }
@@ -228,17 +294,31 @@ fn create_mount_point(dest: &Path, dir: bool) -> Result<()> {
 /// stays reachable. Uses the `pivot_root(".", ".")` idiom (as runc) so no directory for the old
 /// root is needed inside the image.
 pub fn pivot(rootfs: &Path) -> Result<()> {
-    let new_root = open(rootfs, OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .with_context(|| format!("opening new root {}", rootfs.display()))?;
-    let old_root = open("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .context("opening old root /")?;
+    let new_root = open(
+        rootfs,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("opening new root {}", rootfs.display()))?;
+    let old_root = open(
+        "/",
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context("opening old root /")?;
     fchdir(&new_root).with_context(|| format!("fchdir to {}", rootfs.display()))?;
     pivot_root(".", ".").with_context(|| format!("pivot_root into {}", rootfs.display()))?;
     fchdir(&old_root).context("fchdir to the old root")?;
     // The old root is stacked on top of the new one; make it private before unmounting so the
     // unmount cannot propagate to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-        .context("making the old root a slave mount")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("making the old root a slave mount")?;
     umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
     chdir("/").context("chdir /")?;
     Ok(())
@@ -255,9 +335,20 @@ pub fn finalize(spec: &Spec) -> Result<()> {
             readonly_path(Path::new(p))?;
         }
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY, None::<&str>)
-            .context("remounting / read-only")?;
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .context("remounting / read-only")?;
     }
     Ok(())
 }
@@ -265,10 +356,22 @@ pub fn finalize(spec: &Spec) -> Result<()> {
 fn mask_path(path: &Path) -> Result<()> {
     match fs::metadata(path) {
         Err(_) => Ok(()), // nothing to hide
-        Ok(meta) if meta.is_dir() => mount(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
-            .with_context(|| format!("masking directory {}", path.display())),
-        Ok(_) => mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .with_context(|| format!("masking {}", path.display())),
+        Ok(meta) if meta.is_dir() => mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .with_context(|| format!("masking directory {}", path.display())),
+        Ok(_) => mount(
+            Some("/dev/null"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .with_context(|| format!("masking {}", path.display())),
     }
 }
 
@@ -276,8 +379,14 @@ fn readonly_path(path: &Path) -> Result<()> {
     if fs::symlink_metadata(path).is_err() {
         return Ok(());
     }
-    mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .with_context(|| format!("bind-mounting {} for read-only", path.display()))?;
+    mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind-mounting {} for read-only", path.display()))?;
     remount_bind(path, MsFlags::MS_RDONLY | MsFlags::MS_REC)
 }
 
@@ -293,9 +402,18 @@ mod tests {
         fs::create_dir_all(root.join("real/etc")).unwrap();
         symlink("/real/etc", root.join("etc")).unwrap();
         symlink("../../../../..", root.join("up")).unwrap();
-        assert_eq!(secure_join(root, Path::new("/etc/passwd")).unwrap(), root.join("real/etc/passwd"));
-        assert_eq!(secure_join(root, Path::new("/up/etc")).unwrap(), root.join("etc").parent().unwrap().join("real/etc"));
-        assert_eq!(secure_join(root, Path::new("/../../x")).unwrap(), root.join("x"));
+        assert_eq!(
+            secure_join(root, Path::new("/etc/passwd")).unwrap(),
+            root.join("real/etc/passwd")
+        );
+        assert_eq!(
+            secure_join(root, Path::new("/up/etc")).unwrap(),
+            root.join("etc").parent().unwrap().join("real/etc")
+        );
+        assert_eq!(
+            secure_join(root, Path::new("/../../x")).unwrap(),
+            root.join("x")
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ use crate::engine::config::{Limits, NetworkMode, RunConfig};
 use crate::security;
 use anyhow::{Context, Result};
 use oci_spec::runtime::{
-    LinuxBlockIo, LinuxBuilder, LinuxCpu, LinuxMemory, LinuxNamespace, LinuxNamespaceType, LinuxPids,
-    LinuxResources, Mount, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxBlockIo, LinuxBuilder, LinuxCpu, LinuxMemory, LinuxNamespace, LinuxNamespaceType,
+    LinuxPids, LinuxResources, Mount, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -55,12 +55,49 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
 pub fn default_mounts() -> Vec<Mount> {
     vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
-        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
-        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", "ro"]),
-        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
-        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]),
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        ),
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        mount(
+            "/sys/fs/cgroup",
+            "cgroup",
+            "cgroup",
+            &["nosuid", "noexec", "nodev", "relatime", "ro"],
+        ),
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"],
+        ),
     ]
 }
 
@@ -103,23 +140,44 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     let cfg = inputs.config;
     let mut mounts = default_mounts();
     for (source, dest) in &inputs.etc_files {
-        mounts.push(mount(dest, "bind", &source.to_string_lossy(), &["rbind", "rprivate"]));
+        mounts.push(mount(
+            dest,
+            "bind",
+            &source.to_string_lossy(),
+            &["rbind", "rprivate"],
+        ));
     }
     for tmpfs in &cfg.tmpfs {
         let opts: Vec<&str> = tmpfs.options.iter().map(String::as_str).collect();
-        mounts.push(mount(&tmpfs.destination.to_string_lossy(), "tmpfs", "tmpfs", &opts));
+        mounts.push(mount(
+            &tmpfs.destination.to_string_lossy(),
+            "tmpfs",
+            "tmpfs",
+            &opts,
+        ));
     }
     for v in &cfg.volumes {
         let mut opts = vec!["rbind", "rprivate"];
         if v.read_only {
             opts.push("ro");
         }
-        mounts.push(mount(&v.destination.to_string_lossy(), "bind", &v.source.to_string_lossy(), &opts));
+        mounts.push(mount(
+            &v.destination.to_string_lossy(),
+            "bind",
+            &v.source.to_string_lossy(),
+            &opts,
+        ));
     }
 
     let network = cfg.network.clone().unwrap_or(NetworkMode::None);
     let mut namespaces = Vec::new();
-    for typ in [LinuxNamespaceType::Pid, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts, LinuxNamespaceType::Mount, LinuxNamespaceType::Cgroup] {
+    for typ in [
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+    ] {
         let mut ns = LinuxNamespace::default();
         ns.set_typ(typ);
         namespaces.push(ns);
@@ -132,11 +190,24 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     }
 
     let mut caps = security::caps::default_linux_capabilities();
+    let mut seccomp = security::seccomp::docker_default_profile();
     if !cfg.cap_add.is_empty() || !cfg.cap_drop.is_empty() {
-        let base: Vec<_> = caps.bounding().clone().unwrap_or_default().into_iter().collect();
-        let set: oci_spec::runtime::Capabilities = security::caps::adjust(base, &cfg.cap_add, &cfg.cap_drop)?.into_iter().collect();
+        let base: Vec<_> = caps
+            .bounding()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let set: oci_spec::runtime::Capabilities =
+            security::caps::adjust(base, &cfg.cap_add, &cfg.cap_drop)?
+                .into_iter()
+                .collect();
         caps.set_bounding(Some(set.clone()));
         caps.set_effective(Some(set.clone()));
+        // As dockerd: added capabilities unlock the syscalls they govern (SYS_ADMIN: mount...).
+        seccomp = security::seccomp::docker_profile_for_capabilities(
+            &set.iter().copied().collect::<Vec<_>>(),
+        );
         caps.set_permitted(Some(set));
     }
 
@@ -160,7 +231,10 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     let mut sysctl = HashMap::new();
     if network != NetworkMode::Host {
         // As Docker: binding ports below 1024 inside the container needs no capability.
-        sysctl.insert("net.ipv4.ip_unprivileged_port_start".to_string(), "0".to_string());
+        sysctl.insert(
+            "net.ipv4.ip_unprivileged_port_start".to_string(),
+            "0".to_string(),
+        );
     }
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
@@ -168,7 +242,7 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
         .cgroups_path(PathBuf::from(format!("pier/{}", inputs.id)))
         .masked_paths(security::paths::docker_masked_paths())
         .readonly_paths(security::paths::docker_readonly_paths())
-        .seccomp(security::seccomp::docker_default_profile())
+        .seccomp(seccomp)
         .sysctl(sysctl)
         .build()
         .context("building the linux section")?;

@@ -4,7 +4,9 @@
 use super::output;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use pier_runtime::engine::config::{env_entry, read_env_file, BindMount, Limits, NetworkMode, RunConfig, TmpfsMount};
+use pier_runtime::engine::config::{
+    env_entry, read_env_file, BindMount, Limits, NetworkMode, RunConfig, TmpfsMount,
+};
 use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::logs::{self, LogOptions};
 use pier_runtime::engine::record::ContainerStatus;
@@ -130,9 +132,19 @@ impl CreateArgs {
             self.pids_limit,
             self.blkio_weight,
         )?;
-        let network = self.network.as_deref().map(NetworkMode::parse).transpose()?;
+        let network = self
+            .network
+            .as_deref()
+            .map(NetworkMode::parse)
+            .transpose()?;
         if !self.publish.is_empty() && !matches!(network, Some(NetworkMode::Bridge(_))) {
-            bail!("-p/--publish needs a bridge network; it has no effect with --network {}", network.as_ref().map(|n| n.display()).unwrap_or_else(|| "none".into()));
+            bail!(
+                "-p/--publish needs a bridge network; it has no effect with --network {}",
+                network
+                    .as_ref()
+                    .map(|n| n.display())
+                    .unwrap_or_else(|| "none".into())
+            );
         }
         Ok(RunConfig {
             image: self.image.clone(),
@@ -146,8 +158,16 @@ impl CreateArgs {
             interactive: self.interactive,
             tty: self.tty,
             read_only: self.read_only,
-            volumes: self.volumes.iter().map(|v| BindMount::parse(v)).collect::<Result<_>>()?,
-            tmpfs: self.tmpfs.iter().map(|t| TmpfsMount::parse(t)).collect::<Result<_>>()?,
+            volumes: self
+                .volumes
+                .iter()
+                .map(|v| BindMount::parse(v))
+                .collect::<Result<_>>()?,
+            tmpfs: self
+                .tmpfs
+                .iter()
+                .map(|t| TmpfsMount::parse(t))
+                .collect::<Result<_>>()?,
             limits,
             network,
             publish: self.publish.clone(),
@@ -176,11 +196,17 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
         println!("{}", rec.id);
         return Ok(0);
     }
-    let attach = Attach::Foreground { interactive: args.create.interactive, tty: args.create.tty };
+    let attach = Attach::Foreground {
+        interactive: args.create.interactive,
+        tty: args.create.tty,
+    };
     match engine.run_attached(&rec.id, attach, &mut |_| {}) {
         Ok(outcome) => {
             if outcome.oom_killed {
-                eprintln!("pier: container {} was killed: out of memory (--memory limit reached)", rec.name);
+                eprintln!(
+                    "pier: container {} was killed: out of memory (--memory limit reached)",
+                    rec.name
+                );
             }
             Ok(outcome.exit.code)
         }
@@ -221,7 +247,10 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32> {
             bail!("pier start -a takes exactly one container");
         }
         let (_, rec) = engine.find(&args.containers[0])?;
-        let attach = Attach::Foreground { interactive: args.interactive, tty: rec.config.tty };
+        let attach = Attach::Foreground {
+            interactive: args.interactive,
+            tty: rec.config.tty,
+        };
         return Ok(engine.run_attached(&rec.id, attach, &mut |_| {})?.exit.code);
     }
     for c in &args.containers {
@@ -319,10 +348,21 @@ pub struct PsArgs {
 
 /// `pier ps`.
 pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
-    let recs: Vec<_> = engine.containers()?.into_iter().filter(|r| args.all || r.status == ContainerStatus::Running).collect();
+    let recs: Vec<_> = engine
+        .containers()?
+        .into_iter()
+        .filter(|r| args.all || r.status == ContainerStatus::Running)
+        .collect();
     if args.quiet {
         for r in &recs {
-            println!("{}", if args.no_trunc { r.id.as_str() } else { r.short_id() });
+            println!(
+                "{}",
+                if args.no_trunc {
+                    r.id.as_str()
+                } else {
+                    r.short_id()
+                }
+            );
         }
         return Ok(0);
     }
@@ -330,7 +370,10 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
         .iter()
         .map(|r| {
             let status = match r.status {
-                ContainerStatus::Running => format!("Up {}", output::since(r.started_at.as_deref().unwrap_or(&r.created))),
+                ContainerStatus::Running => format!(
+                    "Up {}",
+                    output::since(r.started_at.as_deref().unwrap_or(&r.created))
+                ),
                 ContainerStatus::Exited => format!(
                     "Exited ({}){} {} ago",
                     r.exit_code.unwrap_or(0),
@@ -341,17 +384,40 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
             };
             let cmd = format!("\"{}\"", r.args.join(" "));
             vec![
-                if args.no_trunc { r.id.clone() } else { r.short_id().to_string() },
+                if args.no_trunc {
+                    r.id.clone()
+                } else {
+                    r.short_id().to_string()
+                },
                 r.image.clone(),
-                if args.no_trunc { cmd } else { output::ellipsize(&cmd, 22) },
+                if args.no_trunc {
+                    cmd
+                } else {
+                    output::ellipsize(&cmd, 22)
+                },
                 format!("{} ago", output::since(&r.created)),
                 status,
-                r.config.network.as_ref().map(|n| n.display()).unwrap_or_else(|| "none".into()),
+                r.config
+                    .network
+                    .as_ref()
+                    .map(|n| n.display())
+                    .unwrap_or_else(|| "none".into()),
                 r.name.clone(),
             ]
         })
         .collect();
-    output::table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NETWORK", "NAMES"], &rows);
+    output::table(
+        &[
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "NETWORK",
+            "NAMES",
+        ],
+        &rows,
+    );
     Ok(0)
 }
 
@@ -376,16 +442,37 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32> {
     let (paths, rec) = engine.find(&args.container)?;
     let tail = match args.tail.as_deref() {
         None | Some("all") => None,
-        Some(n) => Some(n.parse::<usize>().with_context(|| format!("--tail {n:?}: expected a number or \"all\""))?),
+        Some(n) => Some(
+            n.parse::<usize>()
+                .with_context(|| format!("--tail {n:?}: expected a number or \"all\""))?,
+        ),
     };
-    let opts = LogOptions { tail, timestamps: args.timestamps };
+    let opts = LogOptions {
+        tail,
+        timestamps: args.timestamps,
+    };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let offset = logs::print(&paths.log(), &opts, &mut out, &mut err)?;
     if args.follow {
         let id = rec.id.clone();
-        let running = || engine.find(&id).map(|(_, r)| r.status == ContainerStatus::Running).unwrap_or(false);
-        let follow_opts = LogOptions { tail: None, timestamps: args.timestamps };
-        logs::follow(&paths.log(), offset, &follow_opts, &running, &mut out, &mut err)?;
+        let running = || {
+            engine
+                .find(&id)
+                .map(|(_, r)| r.status == ContainerStatus::Running)
+                .unwrap_or(false)
+        };
+        let follow_opts = LogOptions {
+            tail: None,
+            timestamps: args.timestamps,
+        };
+        logs::follow(
+            &paths.log(),
+            offset,
+            &follow_opts,
+            &running,
+            &mut out,
+            &mut err,
+        )?;
     }
     Ok(0)
 }
@@ -400,7 +487,11 @@ pub struct InspectArgs {
 
 /// `pier inspect`.
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
-    let values: Vec<serde_json::Value> = args.containers.iter().map(|c| engine.inspect(c)).collect::<Result<_>>()?;
+    let values: Vec<serde_json::Value> = args
+        .containers
+        .iter()
+        .map(|c| engine.inspect(c))
+        .collect::<Result<_>>()?;
     println!("{}", serde_json::to_string_pretty(&values)?);
     Ok(0)
 }
@@ -435,7 +526,13 @@ pub fn top(engine: &Engine, args: TopArgs) -> Result<i32> {
         .iter()
         .map(|p| {
             let t = p.cpu_time.as_secs();
-            vec![p.uid.to_string(), p.pid.to_string(), p.ppid.to_string(), format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60), p.command.clone()]
+            vec![
+                p.uid.to_string(),
+                p.pid.to_string(),
+                p.ppid.to_string(),
+                format!("{:02}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60),
+                p.command.clone(),
+            ]
         })
         .collect();
     output::table(&["UID", "PID", "PPID", "TIME", "CMD"], &rows);
@@ -469,8 +566,19 @@ pub struct ExecArgs {
 
 /// `pier exec`.
 pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32> {
-    let env = args.env.iter().map(|e| env_entry(e)).collect::<Result<Vec<_>>>()?;
-    let req = ExecRequest { command: args.command, interactive: args.interactive, tty: args.tty, env, workdir: args.workdir, user: args.user };
+    let env = args
+        .env
+        .iter()
+        .map(|e| env_entry(e))
+        .collect::<Result<Vec<_>>>()?;
+    let req = ExecRequest {
+        command: args.command,
+        interactive: args.interactive,
+        tty: args.tty,
+        env,
+        workdir: args.workdir,
+        user: args.user,
+    };
     engine.exec(&args.container, &req)
 }
 
@@ -509,8 +617,19 @@ pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32> {
                         s.id.clone(),
                         s.name.clone(),
                         format!("{:.2}%", s.cpu_percent),
-                        format!("{} / {}", output::mem(s.memory_usage), output::mem(s.memory_limit)),
-                        format!("{:.2}%", if s.memory_limit > 0 { s.memory_usage as f64 * 100.0 / s.memory_limit as f64 } else { 0.0 }),
+                        format!(
+                            "{} / {}",
+                            output::mem(s.memory_usage),
+                            output::mem(s.memory_limit)
+                        ),
+                        format!(
+                            "{:.2}%",
+                            if s.memory_limit > 0 {
+                                s.memory_usage as f64 * 100.0 / s.memory_limit as f64
+                            } else {
+                                0.0
+                            }
+                        ),
                         match s.pids_limit {
                             Some(l) => format!("{} / {l}", s.pids),
                             None => s.pids.to_string(),
@@ -518,7 +637,17 @@ pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32> {
                     ]
                 })
                 .collect();
-            output::table(&["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], &rows);
+            output::table(
+                &[
+                    "CONTAINER ID",
+                    "NAME",
+                    "CPU %",
+                    "MEM USAGE / LIMIT",
+                    "MEM %",
+                    "PIDS",
+                ],
+                &rows,
+            );
         }
         if args.no_stream {
             return Ok(0);

@@ -26,11 +26,25 @@ pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
     }
     let mut rows = Vec::new();
     for img in &list {
-        let created = img.created.as_deref().map(|c| format!("{} ago", output::since(c))).unwrap_or_default();
-        let refs = if img.references.is_empty() { vec!["<none>:<none>".to_string()] } else { img.references.clone() };
+        let created = img
+            .created
+            .as_deref()
+            .map(|c| format!("{} ago", output::since(c)))
+            .unwrap_or_default();
+        let refs = if img.references.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            img.references.clone()
+        };
         for r in refs {
             let (repo, tag) = r.rsplit_once(':').unwrap_or((&r, "latest"));
-            rows.push(vec![repo.to_string(), tag.to_string(), img.short_id().to_string(), created.clone(), output::size(img.size)]);
+            rows.push(vec![
+                repo.to_string(),
+                tag.to_string(),
+                img.short_id().to_string(),
+                created.clone(),
+                output::size(img.size),
+            ]);
         }
     }
     output::table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows);
@@ -54,7 +68,8 @@ pub fn import(engine: &Engine, args: ImportArgs) -> Result<i32> {
         store.import_rootfs_tar(&mut stdin, &args.reference)?
     } else {
         let path = PathBuf::from(&args.file);
-        let mut f = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let mut f =
+            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
         let mut r: &mut dyn Read = &mut f;
         store.import_rootfs_tar(&mut r, &args.reference)?
     };

@@ -3,6 +3,7 @@
 mod container;
 mod image;
 mod output;
+mod runtime;
 mod system;
 
 use clap::{Parser, Subcommand};
@@ -62,6 +63,9 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// The low-level OCI runtime (runc-style create/start/run/state/kill/delete on a bundle).
+    #[command(subcommand)]
+    Runtime(runtime::RuntimeCommand),
     /// Manage pier itself (clean-up, disk use, information).
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -80,7 +84,10 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let code = e.downcast_ref::<StartError>().map(|s| s.code).unwrap_or(125);
+            let code = e
+                .downcast_ref::<StartError>()
+                .map(|s| s.code)
+                .unwrap_or(125);
             eprintln!("pier: {}", one_line(&e));
             code
         }
@@ -104,6 +111,10 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    if let Command::Runtime(cmd) = cli.command {
+        // The low level works on bundles alone: no engine, no image store.
+        return runtime::runtime(&cli.root, cmd);
+    }
     let engine = Engine::open(&cli.root)?;
     // Every command first cleans up after containers whose watcher died.
     engine.reconcile()?;
@@ -127,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tag(a) => image::tag(&engine, a),
         Command::Image(c) => image::image(&engine, c),
         Command::System(c) => system::system(&engine, c),
+        Command::Runtime(_) => unreachable!("handled above"),
     }
 }
 

@@ -40,7 +40,11 @@ pub fn size(bytes: u64) -> String {
     if i == 0 {
         format!("{bytes}B")
     } else {
-        format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string() + units[i]
+        format!("{v:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+            + units[i]
     }
 }
 
@@ -58,10 +62,19 @@ pub fn mem(bytes: u64) -> String {
 
 /// Age of an RFC 3339 time as Docker words it (`5 seconds`, `2 minutes`, `About an hour`).
 pub fn since(rfc3339: &str) -> String {
-    let Ok(t) = humantime::parse_rfc3339_weak(rfc3339.trim_end_matches('Z').split('.').next().unwrap_or("")) else {
+    let Ok(t) = humantime::parse_rfc3339_weak(
+        rfc3339
+            .trim_end_matches('Z')
+            .split('.')
+            .next()
+            .unwrap_or(""),
+    ) else {
         return "unknown".into();
     };
-    let d = SystemTime::now().duration_since(t).unwrap_or(Duration::ZERO).as_secs();
+    let d = SystemTime::now()
+        .duration_since(t)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     match d {
         0 => "Less than a second".into(),
         1..=59 => format!("{d} seconds"),

@@ -27,7 +27,11 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
             for l in &report.leftovers {
                 println!("Cleaned up: {l}");
             }
-            println!("Removed {} containers, {} leftovers", report.containers.len(), report.leftovers.len());
+            println!(
+                "Removed {} containers, {} leftovers",
+                report.containers.len(),
+                report.leftovers.len()
+            );
             Ok(0)
         }
         SystemCommand::Df => {
@@ -40,9 +44,28 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
             output::table(
                 &["TYPE", "TOTAL", "SIZE", "SHARED"],
                 &[
-                    vec!["Images".into(), du.images.to_string(), output::size(du.bytes), String::new()],
-                    vec!["Layers".into(), du.layers.to_string(), output::size(du.bytes), format!("{} layers, {}", du.shared_layers, output::size(du.shared_bytes))],
-                    vec!["Containers".into(), containers.len().to_string(), output::size(upper), String::new()],
+                    vec![
+                        "Images".into(),
+                        du.images.to_string(),
+                        output::size(du.bytes),
+                        String::new(),
+                    ],
+                    vec![
+                        "Layers".into(),
+                        du.layers.to_string(),
+                        output::size(du.bytes),
+                        format!(
+                            "{} layers, {}",
+                            du.shared_layers,
+                            output::size(du.shared_bytes)
+                        ),
+                    ],
+                    vec![
+                        "Containers".into(),
+                        containers.len().to_string(),
+                        output::size(upper),
+                        String::new(),
+                    ],
                 ],
             );
             Ok(0)
@@ -51,7 +74,12 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
             let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
             println!("pier version:   {}", env!("CARGO_PKG_VERSION"));
             println!("kernel:         {}", kernel.trim());
-            println!("cgroup version: {}", pier_runtime::cgroups::detect_version().map(|v| format!("v{v}")).unwrap_or_else(|e| format!("unknown ({e})")));
+            println!(
+                "cgroup version: {}",
+                pier_runtime::cgroups::detect_version()
+                    .map(|v| format!("v{v}"))
+                    .unwrap_or_else(|e| format!("unknown ({e})"))
+            );
             println!("state root:     {}", engine.root().display());
             println!("containers:     {}", engine.containers()?.len());
             println!("images:         {}", engine.images()?.list()?.len());
@@ -64,7 +92,9 @@ fn dir_size(path: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![path.to_path_buf()];
     while let Some(p) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&p) else { continue };
+        let Ok(rd) = std::fs::read_dir(&p) else {
+            continue;
+        };
         for e in rd.flatten() {
             match e.metadata() {
                 Ok(m) if m.is_dir() => stack.push(e.path()),

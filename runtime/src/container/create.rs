@@ -55,34 +55,48 @@ pub struct Created {
 /// On any failure everything made so far is removed again.
 pub fn create(opts: CreateOptions) -> Result<Created> {
     let spec = opts.spec;
-    let linux = spec.linux().as_ref().context("config.json has no linux section")?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .context("config.json has no linux section")?;
     let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default());
     if !plan.new.contains(nix::sched::CloneFlags::CLONE_NEWNS)
-        && !plan.join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount)
+        && !plan
+            .join
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::Mount)
     {
         bail!("config.json must ask for a mount namespace: pier does not change the host's mounts");
     }
     let root = spec.root().as_ref().context("config.json has no root")?;
-    let rootfs = if root.path().is_absolute() { root.path().clone() } else { opts.bundle.join(root.path()) };
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        opts.bundle.join(root.path())
+    };
     if !rootfs.is_dir() {
         bail!("rootfs {} is not a directory", rootfs.display());
     }
 
-    std::fs::create_dir_all(opts.state_dir).with_context(|| format!("creating {}", opts.state_dir.display()))?;
+    std::fs::create_dir_all(opts.state_dir)
+        .with_context(|| format!("creating {}", opts.state_dir.display()))?;
     let fifo = opts.state_dir.join("exec.fifo");
     let _ = std::fs::remove_file(&fifo);
-    mkfifo(&fifo, Mode::from_bits_truncate(0o600)).with_context(|| format!("mkfifo {}", fifo.display()))?;
+    mkfifo(&fifo, Mode::from_bits_truncate(0o600))
+        .with_context(|| format!("mkfifo {}", fifo.display()))?;
     // The init opens it for writing after switching to the container's user (`-u 1000`), which
     // has no capability left to bypass the mode: let anyone write, as runc does (0622). Set
     // after mkfifo because the umask would clear the write bits.
-    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622)).with_context(|| format!("chmod 0622 {}", fifo.display()))?;
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .with_context(|| format!("chmod 0622 {}", fifo.display()))?;
 
     let cgroups_path = linux
         .cgroups_path()
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|| format!("pier/{}", opts.id));
-    let cgroup = match Cgroup::create(&cgroups_path, linux.resources().as_ref()) {
+    let resources = crate::devices::with_default_allows(linux.resources().as_ref());
+    let cgroup = match Cgroup::create(&cgroups_path, Some(&resources)) {
         Ok(c) => c,
         Err(e) => {
             let _ = std::fs::remove_file(&fifo);
@@ -126,7 +140,10 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
             }
             Forked::Parent(pid) => {
                 let Channel { rx: _, tx: go } = to_child;
-                let Channel { rx: from_child, tx: _ } = from_child;
+                let Channel {
+                    rx: from_child,
+                    tx: _,
+                } = from_child;
                 Ok((pid, go_after_cgroup(pid, &cgroup, go, from_child)?))
             }
         }
@@ -165,7 +182,13 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         undo(Some(pid));
         return Err(e);
     }
-    Ok(Created { id: opts.id.to_string(), pid, cgroup, state_dir: opts.state_dir.to_path_buf(), from_child })
+    Ok(Created {
+        id: opts.id.to_string(),
+        pid,
+        cgroup,
+        state_dir: opts.state_dir.to_path_buf(),
+        from_child,
+    })
 }
 
 /// Puts the child in its cgroup, then lets it go on. On failure the caller kills it.

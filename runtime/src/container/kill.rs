@@ -12,7 +12,11 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
         return Signal::try_from(n).with_context(|| format!("invalid signal number {n}"));
     }
     let upper = t.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     match Signal::from_str(&name) {
         Ok(s) => Ok(s),
         Err(_) => bail!("invalid signal {text:?}: use a name such as TERM, KILL, HUP or a number"),

@@ -34,13 +34,27 @@ impl Created {
     /// init has executed the command (end-of-file on the sync pipe) or reported why it could not.
     pub fn start(self) -> Result<Created> {
         let fifo_path = self.state_dir.join("exec.fifo");
-        let fifo = open(&fifo_path, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-            .with_context(|| format!("opening {}: is container {} created?", fifo_path.display(), self.id))?;
+        let fifo = open(
+            &fifo_path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| {
+            format!(
+                "opening {}: is container {} created?",
+                fifo_path.display(),
+                self.id
+            )
+        })?;
         let mut released = false;
         for _ in 0..600 {
             let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
             let n = poll(&mut fds, PollTimeout::from(50u8)).context("poll on the exec fifo")?;
-            if n > 0 && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+            if n > 0
+                && fds[0]
+                    .revents()
+                    .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            {
                 let mut b = [0u8; 1];
                 let _ = nix::unistd::read(fifo.as_fd(), &mut b);
                 released = true;
@@ -48,7 +62,10 @@ impl Created {
             }
             // The init may have died before reaching the FIFO.
             // (WNOWAIT: only look, the caller reaps it.)
-            match waitid(Id::Pid(self.pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT) {
+            match waitid(
+                Id::Pid(self.pid),
+                WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
+            ) {
                 Ok(WaitStatus::StillAlive) => {}
                 _ => break,
             }
@@ -62,7 +79,9 @@ impl Created {
         }
         match sync::receive(&self.from_child)? {
             ChildMessage::Closed => {}
-            ChildMessage::Failed { code, message } => return Err(StartError { code, message }.into()),
+            ChildMessage::Failed { code, message } => {
+                return Err(StartError { code, message }.into())
+            }
             ChildMessage::Ready => bail!("container {}: unexpected second ready message", self.id),
         }
         if let Ok(mut state) = OciState::load(&self.state_dir) {
@@ -71,4 +90,40 @@ impl Created {
         }
         Ok(self)
     }
+}
+
+/// `start` from another process than the one that created the container (the OCI CLI's
+/// `create` then `start`): release the init through the exec FIFO. Whether `execve` then
+/// succeeded is not visible from here (as with runc); `state` shows it.
+pub fn start_from_state_dir(state_dir: &std::path::Path) -> Result<OciState> {
+    let mut state = OciState::load(state_dir)?;
+    if state.status != Status::Created {
+        bail!("container {} is not in the created state", state.id);
+    }
+    let fifo_path = state_dir.join("exec.fifo");
+    let fifo = open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("opening {}", fifo_path.display()))?;
+    let pid = state.pid.context("state.json has no pid")?;
+    for _ in 0..200 {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::from(50u8)).context("poll on the exec fifo")? > 0 {
+            let mut b = [0u8; 1];
+            let _ = nix::unistd::read(fifo.as_fd(), &mut b);
+            let _ = std::fs::remove_file(&fifo_path);
+            state.status = Status::Running;
+            state.save(state_dir)?;
+            return Ok(state);
+        }
+        if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+            break;
+        }
+    }
+    bail!(
+        "container {}: its init (pid {pid}) did not wait for start",
+        state.id
+    )
 }

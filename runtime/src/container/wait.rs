@@ -18,7 +18,10 @@ impl ExitInfo {
     pub fn from_status(status: WaitStatus) -> Option<ExitInfo> {
         match status {
             WaitStatus::Exited(_, code) => Some(ExitInfo { code, signal: None }),
-            WaitStatus::Signaled(_, sig, _) => Some(ExitInfo { code: 128 + sig as i32, signal: Some(sig as i32) }),
+            WaitStatus::Signaled(_, sig, _) => Some(ExitInfo {
+                code: 128 + sig as i32,
+                signal: Some(sig as i32),
+            }),
             _ => None,
         }
     }

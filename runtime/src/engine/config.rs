@@ -25,7 +25,9 @@ impl NetworkMode {
         Ok(match text {
             "none" => NetworkMode::None,
             "host" => NetworkMode::Host,
-            "" => bail!("--network needs a value: none, host, bridge, container:NAME or a network name"),
+            "" => bail!(
+                "--network needs a value: none, host, bridge, container:NAME or a network name"
+            ),
             t => match t.strip_prefix("container:") {
                 Some("") => bail!("--network container: needs a container name"),
                 Some(name) => NetworkMode::Container(name.to_string()),
@@ -81,7 +83,11 @@ impl BindMount {
         if !source.exists() {
             bail!("invalid volume {spec:?}: bind source path does not exist: {src}");
         }
-        Ok(BindMount { source: source.to_path_buf(), destination: PathBuf::from(dst), read_only })
+        Ok(BindMount {
+            source: source.to_path_buf(),
+            destination: PathBuf::from(dst),
+            read_only,
+        })
     }
 }
 
@@ -101,13 +107,24 @@ impl TmpfsMount {
         if !path.starts_with('/') {
             bail!("invalid --tmpfs {spec:?}: the path must be absolute");
         }
-        let mut options: Vec<String> = ["rw", "noexec", "nosuid", "nodev", "size=65536k"].iter().map(|s| s.to_string()).collect();
+        let mut options: Vec<String> = ["rw", "noexec", "nosuid", "nodev", "size=65536k"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         for o in opts.split(',').filter(|o| !o.is_empty()) {
             let key = o.split('=').next().unwrap_or(o);
-            options.retain(|x| x.split('=').next() != Some(key) && !(key == "exec" && x == "noexec") && !(key == "suid" && x == "nosuid") && !(key == "dev" && x == "nodev"));
+            options.retain(|x| {
+                x.split('=').next() != Some(key)
+                    && !(key == "exec" && x == "noexec")
+                    && !(key == "suid" && x == "nosuid")
+                    && !(key == "dev" && x == "nodev")
+            });
             options.push(o.to_string());
         }
-        Ok(TmpfsMount { destination: PathBuf::from(path), options })
+        Ok(TmpfsMount {
+            destination: PathBuf::from(path),
+            options,
+        })
     }
 }
 
@@ -180,7 +197,8 @@ pub struct RunConfig {
 /// Parses `KEY=VALUE` lines of an env file (`#` comments and blank lines skipped; a bare `KEY`
 /// takes the value from pier's own environment, as Docker does).
 pub fn read_env_file(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading env file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading env file {}", path.display()))?;
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -210,8 +228,18 @@ pub fn env_entry(text: &str) -> Result<String> {
 
 impl Limits {
     /// Parses the limit flags, each error naming the flag.
-    pub fn parse(memory: Option<&str>, memory_swap: Option<&str>, cpus: Option<&str>, cpu_shares: Option<u64>, cpuset_cpus: Option<&str>, pids_limit: Option<i64>, blkio_weight: Option<u16>) -> Result<Limits> {
-        let memory = memory.map(|m| units::parse_size(m).context("--memory")).transpose()?;
+    pub fn parse(
+        memory: Option<&str>,
+        memory_swap: Option<&str>,
+        cpus: Option<&str>,
+        cpu_shares: Option<u64>,
+        cpuset_cpus: Option<&str>,
+        pids_limit: Option<i64>,
+        blkio_weight: Option<u16>,
+    ) -> Result<Limits> {
+        let memory = memory
+            .map(|m| units::parse_size(m).context("--memory"))
+            .transpose()?;
         if let Some(m) = memory {
             if m < 6 << 20 {
                 bail!("--memory {m} bytes is too small: the minimum is 6m");
@@ -224,14 +252,18 @@ impl Limits {
                 let v = units::parse_size(s).context("--memory-swap")? as i64;
                 match memory {
                     None => bail!("--memory-swap needs --memory as well"),
-                    Some(m) if (v as u64) < m => bail!("--memory-swap ({s}) must be at least --memory"),
+                    Some(m) if (v as u64) < m => {
+                        bail!("--memory-swap ({s}) must be at least --memory")
+                    }
                     _ => Some(v),
                 }
             }
         };
         let cpus = cpus.map(units::parse_cpus).transpose()?;
         if let Some(c) = cpus {
-            let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+            let n = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1) as f64;
             if c > n {
                 bail!("--cpus {c}: the machine has only {n} CPUs");
             }
@@ -250,13 +282,23 @@ impl Limits {
         if pids_limit == Some(0) {
             bail!("--pids-limit 0: use a positive number, or -1 for unlimited");
         }
-        Ok(Limits { memory, memory_swap, cpus, cpu_shares, cpuset_cpus: cpuset_cpus.map(str::to_string), pids_limit, blkio_weight })
+        Ok(Limits {
+            memory,
+            memory_swap,
+            cpus,
+            cpu_shares,
+            cpuset_cpus: cpuset_cpus.map(str::to_string),
+            pids_limit,
+            blkio_weight,
+        })
     }
 }
 
 /// Checks a cpuset list (`0-1`, `0,1`) against the CPUs that exist.
 fn validate_cpuset(set: &str) -> Result<()> {
-    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     for part in set.split(',') {
         let (a, b) = part.split_once('-').unwrap_or((part, part));
         let (a, b): (usize, usize) = match (a.trim().parse(), b.trim().parse()) {
@@ -264,7 +306,10 @@ fn validate_cpuset(set: &str) -> Result<()> {
             _ => bail!("--cpuset-cpus {set:?}: expected a list such as 0-1 or 0,1"),
         };
         if b >= n {
-            bail!("--cpuset-cpus {set:?}: CPU {b} does not exist (this machine has CPUs 0-{})", n - 1);
+            bail!(
+                "--cpuset-cpus {set:?}: CPU {b} does not exist (this machine has CPUs 0-{})",
+                n - 1
+            );
         }
         let _ = a;
     }
@@ -278,8 +323,14 @@ mod tests {
     #[test]
     fn network_modes() {
         assert_eq!(NetworkMode::parse("none").unwrap(), NetworkMode::None);
-        assert_eq!(NetworkMode::parse("container:web").unwrap(), NetworkMode::Container("web".into()));
-        assert_eq!(NetworkMode::parse("mynet").unwrap(), NetworkMode::Bridge("mynet".into()));
+        assert_eq!(
+            NetworkMode::parse("container:web").unwrap(),
+            NetworkMode::Container("web".into())
+        );
+        assert_eq!(
+            NetworkMode::parse("mynet").unwrap(),
+            NetworkMode::Bridge("mynet".into())
+        );
         assert!(NetworkMode::parse("container:").is_err());
     }
 
@@ -287,7 +338,10 @@ mod tests {
     fn volumes() {
         let v = BindMount::parse("/tmp:/data:ro").unwrap();
         assert!(v.read_only);
-        assert!(BindMount::parse("/definitely/not/here:/data").unwrap_err().to_string().contains("does not exist"));
+        assert!(BindMount::parse("/definitely/not/here:/data")
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist"));
         assert!(BindMount::parse("rel:/data").is_err());
         assert!(BindMount::parse("/tmp:/data:zz").is_err());
     }
@@ -304,7 +358,12 @@ mod tests {
     #[test]
     fn limits() {
         assert!(Limits::parse(Some("32m"), None, Some("0.5"), None, None, Some(10), None).is_ok());
-        assert!(Limits::parse(Some("lots"), None, None, None, None, None, None).unwrap_err().to_string().contains("--memory"));
+        assert!(
+            Limits::parse(Some("lots"), None, None, None, None, None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("--memory")
+        );
         assert!(Limits::parse(None, None, Some("0"), None, None, None, None).is_err());
         assert!(Limits::parse(None, Some("64m"), None, None, None, None, None).is_err());
         assert!(Limits::parse(None, None, None, None, Some("0-999"), None, None).is_err());

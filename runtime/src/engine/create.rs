@@ -6,7 +6,7 @@ use super::record::{validate_name, ContainerPaths, ContainerRecord, ContainerSta
 use super::{names, now_rfc3339, user, Engine};
 use crate::image::{overlay, Image};
 use crate::spec::{self, SpecInputs};
-use crate::state::write_json_atomic;
+use crate::state::write_json_replace;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,9 +15,14 @@ impl Engine {
     /// Creates a container (not started). Its rootfs is left mounted when `keep_mounted`
     /// (`pier run` starts it right away). On failure nothing is left behind.
     pub fn create(&self, config: RunConfig, keep_mounted: bool) -> Result<ContainerRecord> {
-        let image = self.images()?.resolve(&config.image).map_err(|e| anyhow::anyhow!("unable to find image {:?}: {e:#}", config.image))?;
+        let image = self
+            .images()?
+            .resolve(&config.image)
+            .map_err(|e| anyhow::anyhow!("unable to find image {:?}: {e:#}", config.image))?;
         if let Some(NetworkMode::Container(other)) = &config.network {
-            let (_, rec) = self.find(other).with_context(|| format!("--network container:{other}"))?;
+            let (_, rec) = self
+                .find(other)
+                .with_context(|| format!("--network container:{other}"))?;
             if rec.status != ContainerStatus::Running {
                 bail!("--network container:{other}: container {other} is not running");
             }
@@ -35,7 +40,11 @@ impl Engine {
 
     /// Picks the ID and name and writes the first record, under the lock, so two `pier run
     /// --name x` at once cannot both get `x`.
-    fn allocate(&self, config: &RunConfig, image: &Image) -> Result<(ContainerPaths, ContainerRecord)> {
+    fn allocate(
+        &self,
+        config: &RunConfig,
+        image: &Image,
+    ) -> Result<(ContainerPaths, ContainerRecord)> {
         let _lock = self.lock()?;
         let existing = self.containers()?;
         let id = names::new_id()?;
@@ -50,7 +59,12 @@ impl Engine {
             None => names::generate_name(&id, |n| existing.iter().any(|r| r.name == n)),
         };
         let paths = self.paths(&id);
-        for dir in [paths.dir.clone(), paths.upper(), paths.work(), paths.rootfs()] {
+        for dir in [
+            paths.dir.clone(),
+            paths.upper(),
+            paths.work(),
+            paths.rootfs(),
+        ] {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let record = ContainerRecord {
@@ -80,11 +94,23 @@ impl Engine {
         Ok((paths, record))
     }
 
-    fn prepare(&self, paths: &ContainerPaths, mut record: ContainerRecord, image: &Image, keep_mounted: bool) -> Result<ContainerRecord> {
+    fn prepare(
+        &self,
+        paths: &ContainerPaths,
+        mut record: ContainerRecord,
+        image: &Image,
+        keep_mounted: bool,
+    ) -> Result<ContainerRecord> {
         let config = &record.config;
         let rootfs = paths.rootfs();
-        overlay::mount_overlay(&image.layer_dirs, &paths.upper(), &paths.work(), &rootfs, false)
-            .with_context(|| format!("mounting the rootfs of container {}", record.name))?;
+        overlay::mount_overlay(
+            &image.layer_dirs,
+            &paths.upper(),
+            &paths.work(),
+            &rootfs,
+            false,
+        )
+        .with_context(|| format!("mounting the rootfs of container {}", record.name))?;
         let img = image.config.config().clone().unwrap_or_default();
 
         // Command line, as Docker: --entrypoint replaces the image's and drops its Cmd.
@@ -105,30 +131,53 @@ impl Engine {
             bail!("no command specified: image {} has no Cmd or Entrypoint; give a command after the image name", record.image);
         }
 
-        let user_spec = config.user.clone().or_else(|| img.user().clone()).unwrap_or_default();
+        let user_spec = config
+            .user
+            .clone()
+            .or_else(|| img.user().clone())
+            .unwrap_or_default();
         let user = user::resolve(&rootfs, &user_spec)?;
-        let hostname = config.hostname.clone().unwrap_or_else(|| record.short_id().to_string());
-        let env = merge_env(img.env().as_deref().unwrap_or_default(), &config.env, &hostname, &user.home);
-        let cwd = config.workdir.clone().or_else(|| img.working_dir().clone().filter(|w| !w.is_empty())).unwrap_or_else(|| "/".into());
+        let hostname = config
+            .hostname
+            .clone()
+            .unwrap_or_else(|| record.short_id().to_string());
+        let env = merge_env(
+            img.env().as_deref().unwrap_or_default(),
+            &config.env,
+            &hostname,
+            &user.home,
+        );
+        let cwd = config
+            .workdir
+            .clone()
+            .or_else(|| img.working_dir().clone().filter(|w| !w.is_empty()))
+            .unwrap_or_else(|| "/".into());
         if !cwd.starts_with('/') {
             bail!("the working directory {cwd:?} must be an absolute path");
         }
         let cwd_host = crate::rootfs::secure_join(&rootfs, Path::new(&cwd))?;
-        std::fs::create_dir_all(&cwd_host).with_context(|| format!("creating the working directory {cwd}"))?;
+        std::fs::create_dir_all(&cwd_host)
+            .with_context(|| format!("creating the working directory {cwd}"))?;
 
         let network = config.network.clone().unwrap_or(NetworkMode::None);
         let etc_files = write_etc_files(paths, &hostname, &network)?;
         let netns_path = match &network {
             NetworkMode::Container(other) => {
                 let (_, rec) = self.find(other)?;
-                let pid = rec.init.map(|p| p.pid).with_context(|| format!("container {other} is not running"))?;
+                let pid = rec
+                    .init
+                    .map(|p| p.pid)
+                    .with_context(|| format!("container {other} is not running"))?;
                 Some(PathBuf::from(format!("/proc/{pid}/ns/net")))
             }
             NetworkMode::Bridge(_) => Some(paths.netns()),
             _ => None,
         };
         let mut annotations = HashMap::new();
-        annotations.insert("org.opencontainers.image.ref.name".to_string(), record.image.clone());
+        annotations.insert(
+            "org.opencontainers.image.ref.name".to_string(),
+            record.image.clone(),
+        );
         annotations.insert("io.pier.container.name".to_string(), record.name.clone());
         let spec = spec::build(&SpecInputs {
             id: &record.id,
@@ -144,7 +193,7 @@ impl Engine {
             netns_path,
             annotations,
         })?;
-        write_json_atomic(&paths.bundle().join("config.json"), &spec)?;
+        write_json_replace(&paths.bundle().join("config.json"), &spec)?;
         record.args = args;
         record.save(paths)?;
         if !keep_mounted {
@@ -156,7 +205,12 @@ impl Engine {
 
 /// The image's environment, overridden by the user's (`-e`, `--env-file`), plus `HOSTNAME`,
 /// `HOME` and `PATH` when missing, as Docker does.
-pub fn merge_env(image_env: &[String], user_env: &[String], hostname: &str, home: &str) -> Vec<String> {
+pub fn merge_env(
+    image_env: &[String],
+    user_env: &[String],
+    hostname: &str,
+    home: &str,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut set = |entry: &str| {
         let key = entry.split('=').next().unwrap_or(entry);
@@ -176,10 +230,15 @@ pub fn merge_env(image_env: &[String], user_env: &[String], hostname: &str, home
 
 /// Writes the container's /etc/hostname, /etc/hosts and /etc/resolv.conf (bind-mounted into
 /// it, so they can be changed later without touching the image).
-fn write_etc_files(paths: &ContainerPaths, hostname: &str, network: &NetworkMode) -> Result<Vec<(PathBuf, &'static str)>> {
+fn write_etc_files(
+    paths: &ContainerPaths,
+    hostname: &str,
+    network: &NetworkMode,
+) -> Result<Vec<(PathBuf, &'static str)>> {
     let mut files = Vec::new();
     let hostname_file = paths.etc_file("hostname");
-    std::fs::write(&hostname_file, format!("{hostname}\n")).with_context(|| format!("writing {}", hostname_file.display()))?;
+    std::fs::write(&hostname_file, format!("{hostname}\n"))
+        .with_context(|| format!("writing {}", hostname_file.display()))?;
     files.push((hostname_file, "/etc/hostname"));
 
     let hosts_file = paths.etc_file("hosts");
@@ -187,7 +246,8 @@ fn write_etc_files(paths: &ContainerPaths, hostname: &str, network: &NetworkMode
         NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
         _ => format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
     };
-    std::fs::write(&hosts_file, hosts).with_context(|| format!("writing {}", hosts_file.display()))?;
+    std::fs::write(&hosts_file, hosts)
+        .with_context(|| format!("writing {}", hosts_file.display()))?;
     files.push((hosts_file, "/etc/hosts"));
 
     let resolv_file = paths.etc_file("resolv.conf");
@@ -198,11 +258,14 @@ fn write_etc_files(paths: &ContainerPaths, hostname: &str, network: &NetworkMode
         // namespace: leave those out, as Docker does.
         _ => host_resolv
             .lines()
-            .filter(|l| !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1"))))
+            .filter(|l| {
+                !(l.starts_with("nameserver") && (l.contains(" 127.") || l.contains(" ::1")))
+            })
             .map(|l| format!("{l}\n"))
             .collect(),
     };
-    std::fs::write(&resolv_file, resolv).with_context(|| format!("writing {}", resolv_file.display()))?;
+    std::fs::write(&resolv_file, resolv)
+        .with_context(|| format!("writing {}", resolv_file.display()))?;
     files.push((resolv_file, "/etc/resolv.conf"));
     Ok(files)
 }
@@ -213,7 +276,12 @@ mod tests {
 
     #[test]
     fn env_precedence() {
-        let env = merge_env(&["PATH=/bin".into(), "A=image".into()], &["A=user".into(), "B=2".into()], "h", "/root");
+        let env = merge_env(
+            &["PATH=/bin".into(), "A=image".into()],
+            &["A=user".into(), "B=2".into()],
+            "h",
+            "/root",
+        );
         assert!(env.contains(&"PATH=/bin".to_string()));
         assert!(env.contains(&"A=user".to_string()));
         assert!(!env.contains(&"A=image".to_string()));

@@ -30,24 +30,44 @@ impl Engine {
     /// Runs the command in the container and returns its exit code.
     pub fn exec(&self, key: &str, req: &ExecRequest) -> Result<i32> {
         let (paths, rec) = self.find(key)?;
-        let (Some(init), Some(cgroup)) = (rec.init.filter(|p| rec.status == ContainerStatus::Running && p.is_alive()), rec.cgroup.as_ref()) else {
+        let (Some(init), Some(cgroup)) = (
+            rec.init
+                .filter(|p| rec.status == ContainerStatus::Running && p.is_alive()),
+            rec.cgroup.as_ref(),
+        ) else {
             bail!("container {} is not running", rec.name);
         };
         if req.command.is_empty() {
             bail!("pier exec needs a command");
         }
         let spec: Spec = read_json(&paths.bundle().join("config.json"))?;
-        let process = spec.process().as_ref().context("config.json has no process")?;
+        let process = spec
+            .process()
+            .as_ref()
+            .context("config.json has no process")?;
         let (uid, gid, gids) = match &req.user {
             Some(u) => {
                 let root = std::path::PathBuf::from(format!("/proc/{}/root", init.pid));
                 let r = user::resolve(&root, u)?;
                 (r.uid, r.gid, r.additional_gids)
             }
-            None => (process.user().uid(), process.user().gid(), process.user().additional_gids().clone().unwrap_or_default()),
+            None => (
+                process.user().uid(),
+                process.user().gid(),
+                process.user().additional_gids().clone().unwrap_or_default(),
+            ),
         };
-        let env = super::create::merge_env(process.env().as_deref().unwrap_or_default(), &req.env, spec.hostname().as_deref().unwrap_or(""), "/root");
-        let cwd = req.workdir.clone().map(Into::into).unwrap_or_else(|| process.cwd().clone());
+        let env = super::create::merge_env(
+            process.env().as_deref().unwrap_or_default(),
+            &req.env,
+            spec.hostname().as_deref().unwrap_or(""),
+            "/root",
+        );
+        let cwd = req
+            .workdir
+            .clone()
+            .map(Into::into)
+            .unwrap_or_else(|| process.cwd().clone());
 
         let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
         let mut stdio: [Option<RawFd>; 3] = [None, None, None];
@@ -59,7 +79,12 @@ impl Engine {
         let mut slave = None;
         if req.tty {
             let pty = nix::pty::openpty(None, None).context("openpty for exec -t")?;
-            streams.push((pty.master.try_clone().context("dup of the terminal master")?, Sink::Fd(1)));
+            streams.push((
+                pty.master
+                    .try_clone()
+                    .context("dup of the terminal master")?,
+                Sink::Fd(1),
+            ));
             master = Some(pty.master);
             slave = Some(pty.slave);
         }
@@ -91,7 +116,11 @@ impl Engine {
             child: pid,
             forward_signals: true,
             streams,
-            stdin_to: if req.tty && req.interactive { master.as_ref().map(|m| m.as_fd()) } else { None },
+            stdin_to: if req.tty && req.interactive {
+                master.as_ref().map(|m| m.as_fd())
+            } else {
+                None
+            },
             tty_master: master.as_ref().map(|m| m.as_fd()),
             log: None,
         }

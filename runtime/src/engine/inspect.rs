@@ -48,7 +48,9 @@ impl Engine {
     pub fn inspect(&self, key: &str) -> Result<serde_json::Value> {
         let (paths, rec) = self.find(key)?;
         let mut v = serde_json::to_value(&rec).context("serializing the container record")?;
-        let config: serde_json::Value = crate::state::read_json(&paths.bundle().join("config.json")).unwrap_or(serde_json::Value::Null);
+        let config: serde_json::Value =
+            crate::state::read_json(&paths.bundle().join("config.json"))
+                .unwrap_or(serde_json::Value::Null);
         if let Some(obj) = v.as_object_mut() {
             obj.insert("oci_config".into(), config);
             obj.insert("upper_dir".into(), paths.upper().to_string_lossy().into());
@@ -65,10 +67,17 @@ impl Engine {
         let tick = procfs::ticks_per_second() as f64;
         let mut out = Vec::new();
         for pid in cg.pids()? {
-            let Ok(p) = procfs::process::Process::new(pid) else { continue };
+            let Ok(p) = procfs::process::Process::new(pid) else {
+                continue;
+            };
             let Ok(stat) = p.stat() else { continue };
             let uid = p.uid().unwrap_or(0);
-            let cmd = p.cmdline().ok().filter(|c| !c.is_empty()).map(|c| c.join(" ")).unwrap_or_else(|| format!("[{}]", stat.comm));
+            let cmd = p
+                .cmdline()
+                .ok()
+                .filter(|c| !c.is_empty())
+                .map(|c| c.join(" "))
+                .unwrap_or_else(|| format!("[{}]", stat.comm));
             out.push(TopProcess {
                 pid,
                 ppid: stat.ppid,
@@ -84,28 +93,45 @@ impl Engine {
     /// Samples CPU, memory and PIDs of running containers over `interval`.
     pub fn stats(&self, keys: &[String], interval: Duration) -> Result<Vec<StatsSample>> {
         let recs: Vec<ContainerRecord> = if keys.is_empty() {
-            self.containers()?.into_iter().filter(|r| r.status == ContainerStatus::Running).collect()
+            self.containers()?
+                .into_iter()
+                .filter(|r| r.status == ContainerStatus::Running)
+                .collect()
         } else {
-            keys.iter().map(|k| self.find(k).map(|(_, r)| r)).collect::<Result<_>>()?
+            keys.iter()
+                .map(|k| self.find(k).map(|(_, r)| r))
+                .collect::<Result<_>>()?
         };
         let mem_total = procfs::Meminfo::current().map(|m| m.mem_total).unwrap_or(0);
-        let first: Vec<_> = recs.iter().map(|r| running_cgroup(r).and_then(|c| c.stats()).ok()).collect();
+        let first: Vec<_> = recs
+            .iter()
+            .map(|r| running_cgroup(r).and_then(|c| c.stats()).ok())
+            .collect();
         let start = Instant::now();
         std::thread::sleep(interval);
         let elapsed = start.elapsed().as_nanos() as f64;
         let mut out = Vec::new();
         for (rec, before) in recs.iter().zip(first) {
-            let Some(after) = running_cgroup(rec).and_then(|c| c.stats()).ok() else { continue };
+            let Some(after) = running_cgroup(rec).and_then(|c| c.stats()).ok() else {
+                continue;
+            };
             let before = before.unwrap_or_default();
             out.push(StatsSample {
                 name: rec.name.clone(),
                 id: rec.short_id().to_string(),
-                cpu_percent: after.cpu_usage_ns.saturating_sub(before.cpu_usage_ns) as f64 / elapsed * 100.0,
+                cpu_percent: after.cpu_usage_ns.saturating_sub(before.cpu_usage_ns) as f64
+                    / elapsed
+                    * 100.0,
                 memory_usage: after.memory_usage,
-                memory_limit: after.memory_limit.filter(|l| *l < mem_total).unwrap_or(mem_total),
+                memory_limit: after
+                    .memory_limit
+                    .filter(|l| *l < mem_total)
+                    .unwrap_or(mem_total),
                 pids: after.pids_current,
                 pids_limit: after.pids_limit,
-                throttled_periods: after.cpu_throttled_periods.saturating_sub(before.cpu_throttled_periods),
+                throttled_periods: after
+                    .cpu_throttled_periods
+                    .saturating_sub(before.cpu_throttled_periods),
             });
         }
         Ok(out)

@@ -81,7 +81,10 @@ impl IoLoop<'_> {
             mask.thread_block().context("blocking forwarded signals")?;
         }
         let sigfd = if self.forward_signals {
-            Some(SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?)
+            Some(
+                SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+                    .context("signalfd")?,
+            )
         } else {
             None
         };
@@ -104,7 +107,11 @@ impl IoLoop<'_> {
             let stream_base = fds.len();
             for (i, (fd, _)) in self.streams.iter().enumerate() {
                 // A closed stream keeps its slot (with no events) so indices stay aligned.
-                let flags = if open_streams[i] { PollFlags::POLLIN } else { PollFlags::empty() };
+                let flags = if open_streams[i] {
+                    PollFlags::POLLIN
+                } else {
+                    PollFlags::empty()
+                };
                 fds.push(PollFd::new(fd.as_fd(), flags));
             }
             let stdin_idx = fds.len();
@@ -134,7 +141,9 @@ impl IoLoop<'_> {
                     }
                 }
             }
-            let readable: Vec<usize> = (0..self.streams.len()).filter(|i| open_streams[*i] && ready(stream_base + i)).collect();
+            let readable: Vec<usize> = (0..self.streams.len())
+                .filter(|i| open_streams[*i] && ready(stream_base + i))
+                .collect();
             if stdin_open && ready(stdin_idx) {
                 match read(stdin, &mut buf) {
                     Ok(0) | Err(_) => stdin_open = false,
@@ -151,7 +160,8 @@ impl IoLoop<'_> {
                 }
             }
             if child_done {
-                let status = waitpid(self.child, None).with_context(|| format!("waitpid({})", self.child))?;
+                let status = waitpid(self.child, None)
+                    .with_context(|| format!("waitpid({})", self.child))?;
                 // Drain what the container wrote before it ended.
                 for i in 0..self.streams.len() {
                     if open_streams[i] {
@@ -159,7 +169,8 @@ impl IoLoop<'_> {
                         while self.copy_once(i, &mut buf)? {}
                     }
                 }
-                return ExitInfo::from_status(status).context("the container's init stopped without exiting");
+                return ExitInfo::from_status(status)
+                    .context("the container's init stopped without exiting");
             }
         }
     }
@@ -180,7 +191,10 @@ impl IoLoop<'_> {
             }
             Sink::Fd(fd) => {
                 // SAFETY: the sink descriptors are pier's stdout/stderr, open for its whole life.
-                let _ = crate::process::sync::write_all(unsafe { BorrowedFd::borrow_raw(*fd) }, &buf[..n]);
+                let _ = crate::process::sync::write_all(
+                    unsafe { BorrowedFd::borrow_raw(*fd) },
+                    &buf[..n],
+                );
             }
         }
         Ok(true)

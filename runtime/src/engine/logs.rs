@@ -28,7 +28,11 @@ pub struct LogWriter {
 impl LogWriter {
     /// Opens (creates) the log for appending.
     pub fn open(path: &Path) -> Result<LogWriter> {
-        let file = OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening log {}", path.display()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening log {}", path.display()))?;
         Ok(LogWriter { file })
     }
 
@@ -37,11 +41,17 @@ impl LogWriter {
         let time = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
         let mut out = Vec::new();
         for line in data.split_inclusive(|b| *b == b'\n') {
-            let entry = LogEntry { log: String::from_utf8_lossy(line).into_owned(), stream: stream.to_string(), time: time.clone() };
+            let entry = LogEntry {
+                log: String::from_utf8_lossy(line).into_owned(),
+                stream: stream.to_string(),
+                time: time.clone(),
+            };
             serde_json::to_writer(&mut out, &entry).context("encoding a log entry")?;
             out.push(b'\n');
         }
-        self.file.write_all(&out).context("writing the container log")
+        self.file
+            .write_all(&out)
+            .context("writing the container log")
     }
 }
 
@@ -54,7 +64,12 @@ pub struct LogOptions {
     pub timestamps: bool,
 }
 
-fn print_entry(entry: &LogEntry, opts: &LogOptions, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+fn print_entry(
+    entry: &LogEntry,
+    opts: &LogOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
     let target: &mut dyn Write = if entry.stream == "stderr" { err } else { out };
     if opts.timestamps {
         write!(target, "{} ", entry.time)?;
@@ -64,7 +79,12 @@ fn print_entry(entry: &LogEntry, opts: &LogOptions, out: &mut dyn Write, err: &m
 }
 
 /// Prints the log; returns the byte offset reached (to follow from).
-pub fn print(path: &Path, opts: &LogOptions, out: &mut dyn Write, err: &mut dyn Write) -> Result<u64> {
+pub fn print(
+    path: &Path,
+    opts: &LogOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u64> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -79,7 +99,10 @@ pub fn print(path: &Path, opts: &LogOptions, out: &mut dyn Write, err: &mut dyn 
             entries.push(e);
         }
     }
-    let skip = opts.tail.map(|n| entries.len().saturating_sub(n)).unwrap_or(0);
+    let skip = opts
+        .tail
+        .map(|n| entries.len().saturating_sub(n))
+        .unwrap_or(0);
     for e in &entries[skip..] {
         print_entry(e, opts, out, err)?;
     }
@@ -90,7 +113,14 @@ pub fn print(path: &Path, opts: &LogOptions, out: &mut dyn Write, err: &mut dyn 
 
 /// Follows the log from `offset` until `still_running` says the container stopped (then
 /// prints what is left and returns).
-pub fn follow(path: &Path, mut offset: u64, opts: &LogOptions, still_running: &dyn Fn() -> bool, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
+pub fn follow(
+    path: &Path,
+    mut offset: u64,
+    opts: &LogOptions,
+    still_running: &dyn Fn() -> bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<()> {
     loop {
         let running = still_running();
         if let Ok(mut f) = File::open(path) {
@@ -133,7 +163,16 @@ mod tests {
         assert_eq!(out, b"one\ntwo\n");
         assert_eq!(err, b"oops\n");
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        print(&p, &LogOptions { tail: Some(2), timestamps: false }, &mut out, &mut err).unwrap();
+        print(
+            &p,
+            &LogOptions {
+                tail: Some(2),
+                timestamps: false,
+            },
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
         assert_eq!(out, b"two\n");
     }
 }

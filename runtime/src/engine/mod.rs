@@ -11,8 +11,8 @@ pub mod inspect;
 pub mod io_loop;
 pub mod logs;
 pub mod mounts;
-pub mod network;
 pub mod names;
+pub mod network;
 pub mod record;
 pub mod remove;
 pub mod start;
@@ -41,8 +41,11 @@ impl Engine {
             bail!("pier needs root privileges (namespaces, mounts and cgroups): run it as root or with sudo");
         }
         let containers = root.join("containers");
-        std::fs::create_dir_all(&containers).with_context(|| format!("creating {}", containers.display()))?;
-        let root = root.canonicalize().with_context(|| format!("resolving {}", root.display()))?;
+        std::fs::create_dir_all(&containers)
+            .with_context(|| format!("creating {}", containers.display()))?;
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("resolving {}", root.display()))?;
         Ok(Engine { root })
     }
 
@@ -75,7 +78,9 @@ impl Engine {
     pub fn containers(&self) -> Result<Vec<ContainerRecord>> {
         let dir = self.root.join("containers");
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
             let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
             if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 continue;
@@ -96,17 +101,27 @@ impl Engine {
         if let Some(rec) = all.iter().find(|r| r.name == key || r.id == key) {
             return Ok((self.paths(&rec.id), rec.clone()));
         }
-        let matches: Vec<&ContainerRecord> = all.iter().filter(|r| !key.is_empty() && r.id.starts_with(key)).collect();
+        let matches: Vec<&ContainerRecord> = all
+            .iter()
+            .filter(|r| !key.is_empty() && r.id.starts_with(key))
+            .collect();
         match matches.as_slice() {
             [one] => Ok((self.paths(&one.id), (*one).clone())),
             [] => bail!("no such container: {key}"),
-            _ => bail!("container ID prefix {key} is ambiguous: it matches {} containers", matches.len()),
+            _ => bail!(
+                "container ID prefix {key} is ambiguous: it matches {} containers",
+                matches.len()
+            ),
         }
     }
 
     /// Re-reads a record, under the lock, applies `change` and saves it. Returns the new record
     /// (`None` if the container was removed meanwhile).
-    pub(crate) fn update(&self, paths: &ContainerPaths, change: impl FnOnce(&mut ContainerRecord)) -> Result<Option<ContainerRecord>> {
+    pub(crate) fn update(
+        &self,
+        paths: &ContainerPaths,
+        change: impl FnOnce(&mut ContainerRecord),
+    ) -> Result<Option<ContainerRecord>> {
         let _lock = self.lock()?;
         if !paths.record().exists() {
             return Ok(None);

@@ -8,7 +8,8 @@ pub fn is_mounted(path: &Path) -> bool {
         return false;
     };
     let target = path.to_string_lossy();
-    info.lines().any(|l| l.split_whitespace().nth(4).map(unescape).as_deref() == Some(&*target))
+    info.lines()
+        .any(|l| l.split_whitespace().nth(4).map(unescape).as_deref() == Some(&*target))
 }
 
 /// Mount points at or below `prefix`.
@@ -25,5 +26,8 @@ pub fn mounts_under(prefix: &Path) -> Vec<std::path::PathBuf> {
 
 /// mountinfo escapes space, tab, newline and backslash as octal.
 fn unescape(s: &str) -> String {
-    s.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }

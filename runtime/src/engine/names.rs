@@ -17,9 +17,26 @@ const ADJECTIVES: &[&str] = &[
     "nimble", "proud", "quiet", "rapid", "sharp", "swift", "tender", "vivid", "witty", "zen",
 ];
 const NOUNS: &[&str] = &[
-    "babbage", "curie", "dijkstra", "engelbart", "feynman", "goldberg", "hopper", "kernighan",
-    "lamport", "lovelace", "mccarthy", "noether", "pike", "ritchie", "shannon", "thompson",
-    "torvalds", "turing", "wirth", "wozniak",
+    "babbage",
+    "curie",
+    "dijkstra",
+    "engelbart",
+    "feynman",
+    "goldberg",
+    "hopper",
+    "kernighan",
+    "lamport",
+    "lovelace",
+    "mccarthy",
+    "noether",
+    "pike",
+    "ritchie",
+    "shannon",
+    "thompson",
+    "torvalds",
+    "turing",
+    "wirth",
+    "wozniak",
 ];
 
 /// A Docker-style name (`brave_turing`) derived from the ID; `taken` decides collisions.
@@ -31,5 +48,8 @@ pub fn generate_name(id: &str, taken: impl Fn(&str) -> bool) -> String {
     if !taken(&base) {
         return base;
     }
-    (2..).map(|i| format!("{base}{i}")).find(|c| !taken(c)).unwrap_or(base)
+    (2..)
+        .map(|i| format!("{base}{i}"))
+        .find(|c| !taken(c))
+        .unwrap_or(base)
 }

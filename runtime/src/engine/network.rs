@@ -7,7 +7,11 @@ use anyhow::{bail, Result};
 
 impl Engine {
     /// Gives a bridged container its network namespace and endpoint before it starts.
-    pub(crate) fn attach_network(&self, _paths: &ContainerPaths, record: &ContainerRecord) -> Result<()> {
+    pub(crate) fn attach_network(
+        &self,
+        _paths: &ContainerPaths,
+        record: &ContainerRecord,
+    ) -> Result<()> {
         if let Some(NetworkMode::Bridge(name)) = &record.config.network {
             bail!("network {name:?}: bridge networking is not available in this build; use --network none or host");
         }
@@ -15,7 +19,11 @@ impl Engine {
     }
 
     /// Releases the container's network endpoint and namespace. Idempotent.
-    pub(crate) fn detach_network(&self, _paths: &ContainerPaths, _record: &ContainerRecord) -> Result<()> {
+    pub(crate) fn detach_network(
+        &self,
+        _paths: &ContainerPaths,
+        _record: &ContainerRecord,
+    ) -> Result<()> {
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 
 use crate::cgroups::Cgroup;
 use crate::engine::config::RunConfig;
-use crate::state::{read_json, write_json_atomic};
+use crate::state::{read_json, write_json_replace};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -56,7 +56,9 @@ impl ProcessId {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
             return false;
         };
-        let Some(close) = stat.rfind(')') else { return false };
+        let Some(close) = stat.rfind(')') else {
+            return false;
+        };
         let rest = &stat[close + 2..];
         let mut fields = rest.split_whitespace();
         let state = fields.next();
@@ -120,7 +122,9 @@ pub struct ContainerPaths {
 impl ContainerPaths {
     /// Paths of container `id` under pier's `root`.
     pub fn new(root: &Path, id: &str) -> ContainerPaths {
-        ContainerPaths { dir: root.join("containers").join(id) }
+        ContainerPaths {
+            dir: root.join("containers").join(id),
+        }
     }
     /// `container.json`.
     pub fn record(&self) -> PathBuf {
@@ -168,7 +172,7 @@ impl ContainerRecord {
 
     /// Saves it atomically.
     pub fn save(&self, paths: &ContainerPaths) -> Result<()> {
-        write_json_atomic(&paths.record(), self)
+        write_json_replace(&paths.record(), self)
     }
 
     /// The 12-digit short ID.
@@ -181,8 +185,13 @@ impl ContainerRecord {
 pub fn validate_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
     if !ok {
         bail!("invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
     }
@@ -197,7 +206,10 @@ mod tests {
     fn own_process_is_alive_and_identity_is_stable() {
         let me = ProcessId::of(std::process::id() as i32).unwrap();
         assert!(me.is_alive());
-        let other = ProcessId { pid: me.pid, start_time: me.start_time + 1 };
+        let other = ProcessId {
+            pid: me.pid,
+            start_time: me.start_time + 1,
+        };
         assert!(!other.is_alive(), "a reused PID is not the same process");
     }
 

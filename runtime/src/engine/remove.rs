@@ -24,7 +24,10 @@ impl Engine {
         let (paths, rec) = self.find(key)?;
         if rec.status == ContainerStatus::Running {
             if !force {
-                bail!("cannot remove container {}: it is running (stop it first, or use rm -f)", rec.name);
+                bail!(
+                    "cannot remove container {}: it is running (stop it first, or use rm -f)",
+                    rec.name
+                );
             }
             if let Some(init) = rec.init {
                 let _ = crate::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
@@ -43,7 +46,9 @@ impl Engine {
     pub(crate) fn teardown(&self, paths: &ContainerPaths) -> Result<()> {
         let rec = ContainerRecord::load(paths).ok();
         if let Some(cg) = rec.as_ref().and_then(|r| r.cgroup.clone()) {
-            cg.destroy().with_context(|| format!("removing the cgroup of container {}", paths.dir.display()))?;
+            cg.destroy().with_context(|| {
+                format!("removing the cgroup of container {}", paths.dir.display())
+            })?;
         } else if let Some(init) = rec.as_ref().and_then(|r| r.init).filter(|p| p.is_alive()) {
             let _ = crate::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
         }
@@ -61,7 +66,10 @@ impl Engine {
         match std::fs::remove_dir_all(paths.runtime_dir()) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing {}", paths.runtime_dir().display())),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("removing {}", paths.runtime_dir().display()))
+            }
         }
         Ok(())
     }
@@ -70,7 +78,10 @@ impl Engine {
     pub(crate) fn remove_files(&self, paths: &ContainerPaths) -> Result<()> {
         let _lock = self.lock()?;
         if mounts::is_mounted(&paths.rootfs()) {
-            bail!("refusing to delete {}: its rootfs is still mounted", paths.dir.display());
+            bail!(
+                "refusing to delete {}: its rootfs is still mounted",
+                paths.dir.display()
+            );
         }
         match std::fs::remove_dir_all(&paths.dir) {
             Ok(()) => Ok(()),
@@ -82,9 +93,12 @@ impl Engine {
     /// A container whose watcher died (pier killed with SIGKILL, machine trouble) is stopped
     /// and cleaned up, and recorded as exited (or removed, with `--rm`).
     pub(crate) fn reconcile_one(&self, paths: &ContainerPaths) -> Result<bool> {
-        let Ok(rec) = ContainerRecord::load(paths) else { return Ok(false) };
+        let Ok(rec) = ContainerRecord::load(paths) else {
+            return Ok(false);
+        };
         let watched = rec.monitor.is_some_and(|m| m.is_alive());
-        let active = rec.status == ContainerStatus::Running || rec.monitor.is_some() || rec.cgroup.is_some();
+        let active =
+            rec.status == ContainerStatus::Running || rec.monitor.is_some() || rec.cgroup.is_some();
         if watched || !active {
             return Ok(false);
         }
@@ -94,7 +108,9 @@ impl Engine {
                 r.status = ContainerStatus::Exited;
                 r.exit_code = Some(137);
                 r.finished_at = Some(now_rfc3339());
-                r.error = Some("pier's watcher process died; the container was stopped and cleaned up".into());
+                r.error = Some(
+                    "pier's watcher process died; the container was stopped and cleaned up".into(),
+                );
             }
             r.init = None;
             r.monitor = None;
@@ -119,8 +135,13 @@ impl Engine {
     /// record).
     fn container_dirs(&self) -> Result<Vec<String>> {
         let dir = self.root().join("containers");
-        let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
-        Ok(entries.flatten().filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        Ok(entries
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
     }
 
     /// `pier system prune`: removes stopped containers and anything a crash left behind.
@@ -141,7 +162,10 @@ impl Engine {
         let live: Vec<String> = self.containers()?.into_iter().map(|r| r.id).collect();
         // Directories without a record: a `pier create` killed half-way.
         let dir = self.root().join("containers");
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?.flatten() {
+        for entry in std::fs::read_dir(&dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .flatten()
+        {
             let name = entry.file_name().to_string_lossy().into_owned();
             if entry.path().is_dir() && !live.contains(&name) {
                 let paths = self.paths(&name);
@@ -149,11 +173,17 @@ impl Engine {
                     overlay::unmount(&m)?;
                     report.leftovers.push(format!("mount {}", m.display()));
                 }
-                std::fs::remove_dir_all(&paths.dir).with_context(|| format!("removing {}", paths.dir.display()))?;
-                report.leftovers.push(format!("directory {}", paths.dir.display()));
+                std::fs::remove_dir_all(&paths.dir)
+                    .with_context(|| format!("removing {}", paths.dir.display()))?;
+                report
+                    .leftovers
+                    .push(format!("directory {}", paths.dir.display()));
             }
         }
-        for id in orphan_cgroups(&live)?.into_iter().filter(|id| known.contains(id)) {
+        for id in orphan_cgroups(&live)?
+            .into_iter()
+            .filter(|id| known.contains(id))
+        {
             let handle = crate::cgroups::Cgroup::create(&format!("pier/{id}"), None)?;
             handle.destroy()?;
             report.leftovers.push(format!("cgroup pier/{id}"));
@@ -168,9 +198,15 @@ impl Engine {
 fn orphan_cgroups(live: &[String]) -> Result<Vec<String>> {
     let parent = crate::cgroups::Cgroup::create("pier", None)?;
     let mut out = Vec::new();
-    for controller in ["pids", "memory", "cpu", "cpuset", "blkio", "devices", "freezer"] {
-        let Some(dir) = parent.cgroup_dir(controller) else { continue };
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+    for controller in [
+        "pids", "memory", "cpu", "cpuset", "blkio", "devices", "freezer",
+    ] {
+        let Some(dir) = parent.cgroup_dir(controller) else {
+            continue;
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let is_container = name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit());

@@ -75,12 +75,18 @@ impl Engine {
     /// Starts a created or exited container and watches it in this process until it exits.
     /// `on_started` is told once whether the command started (a detached monitor passes that
     /// on to the `pier` command waiting for it).
-    pub fn run_attached(&self, key: &str, attach: Attach, on_started: &mut dyn FnMut(Result<(), &StartError>)) -> Result<RunOutcome> {
+    pub fn run_attached(
+        &self,
+        key: &str,
+        attach: Attach,
+        on_started: &mut dyn FnMut(Result<(), &StartError>),
+    ) -> Result<RunOutcome> {
         let (paths, record) = self.find(key)?;
         if record.status == ContainerStatus::Running {
             bail!("container {} is already running", record.name);
         }
-        let me = ProcessId::of(std::process::id() as i32).context("reading pier's own /proc entry")?;
+        let me =
+            ProcessId::of(std::process::id() as i32).context("reading pier's own /proc entry")?;
         self.update(&paths, |r| {
             r.monitor = Some(me);
             r.error = None;
@@ -89,7 +95,10 @@ impl Engine {
         match result {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
-                let code = e.downcast_ref::<StartError>().map(|s| s.code).unwrap_or(125);
+                let code = e
+                    .downcast_ref::<StartError>()
+                    .map(|s| s.code)
+                    .unwrap_or(125);
                 let message = format!("{e:#}");
                 self.teardown(&paths)?;
                 self.update(&paths, |r| {
@@ -105,17 +114,33 @@ impl Engine {
         }
     }
 
-    fn launch(&self, paths: &ContainerPaths, record: &ContainerRecord, attach: Attach, on_started: &mut dyn FnMut(Result<(), &StartError>)) -> Result<RunOutcome> {
+    fn launch(
+        &self,
+        paths: &ContainerPaths,
+        record: &ContainerRecord,
+        attach: Attach,
+        on_started: &mut dyn FnMut(Result<(), &StartError>),
+    ) -> Result<RunOutcome> {
         let rootfs = paths.rootfs();
         if !mounts::is_mounted(&rootfs) {
-            let image = self.images()?.resolve(&record.image_id).with_context(|| format!("image {} of container {}", record.image, record.name))?;
-            overlay::mount_overlay(&image.layer_dirs, &paths.upper(), &paths.work(), &rootfs, false)?;
+            let image = self
+                .images()?
+                .resolve(&record.image_id)
+                .with_context(|| format!("image {} of container {}", record.image, record.name))?;
+            overlay::mount_overlay(
+                &image.layer_dirs,
+                &paths.upper(),
+                &paths.work(),
+                &rootfs,
+                false,
+            )?;
         }
         self.attach_network(paths, record)?;
         let spec: Spec = read_json(&paths.bundle().join("config.json"))?;
 
         // Standard streams.
-        let devnull = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()).context("opening /dev/null")?;
+        let devnull = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+            .context("opening /dev/null")?;
         let mut streams: Vec<(OwnedFd, Sink)> = Vec::new();
         let mut keep: Vec<OwnedFd> = Vec::new(); // child ends, closed after create
         let mut stdio: [Option<RawFd>; 3] = [None, None, None];
@@ -134,7 +159,8 @@ impl Engine {
                 stdio[0] = Some(devnull.as_raw_fd());
                 if !tty {
                     for (n, name) in [(1, "stdout"), (2, "stderr")] {
-                        let (r, w) = pipe2(OFlag::O_CLOEXEC).context("pipe for container output")?;
+                        let (r, w) =
+                            pipe2(OFlag::O_CLOEXEC).context("pipe for container output")?;
                         stdio[n] = Some(w.as_raw_fd());
                         keep.push(w);
                         streams.push((r, Sink::Log(name)));
@@ -144,11 +170,19 @@ impl Engine {
         }
         if tty {
             let pty = nix::pty::openpty(None, None).context("openpty for -t")?;
-            let slave_path = nix::unistd::ttyname(&pty.slave).context("ttyname of the new terminal")?;
+            let slave_path =
+                nix::unistd::ttyname(&pty.slave).context("ttyname of the new terminal")?;
             console = Some((pty.slave.as_raw_fd(), slave_path));
             keep.push(pty.slave);
-            let dup = pty.master.try_clone().context("dup of the terminal master")?;
-            let sink = if attach == Attach::Detached { Sink::Log("stdout") } else { Sink::Fd(1) };
+            let dup = pty
+                .master
+                .try_clone()
+                .context("dup of the terminal master")?;
+            let sink = if attach == Attach::Detached {
+                Sink::Log("stdout")
+            } else {
+                Sink::Fd(1)
+            };
             streams.push((dup, sink));
             master = Some(pty.master);
         }
@@ -209,12 +243,20 @@ impl Engine {
         if let (Some(m), Attach::Foreground { .. }) = (&master, attach) {
             copy_window_size(m.as_fd());
         }
-        let log = if attach == Attach::Detached { Some(LogWriter::open(&paths.log())?) } else { None };
+        let log = if attach == Attach::Detached {
+            Some(LogWriter::open(&paths.log())?)
+        } else {
+            None
+        };
         let exit = IoLoop {
             child: pid,
             forward_signals: matches!(attach, Attach::Foreground { .. }),
             streams,
-            stdin_to: if tty && interactive { master.as_ref().map(|m| m.as_fd()) } else { None },
+            stdin_to: if tty && interactive {
+                master.as_ref().map(|m| m.as_fd())
+            } else {
+                None
+            },
             tty_master: master.as_ref().map(|m| m.as_fd()),
             log,
         }
@@ -260,7 +302,9 @@ impl Engine {
                 let _ = child;
                 match message? {
                     ChildMessage::Ready | ChildMessage::Closed => Ok(()),
-                    ChildMessage::Failed { code, message } => Err(StartError { code, message }.into()),
+                    ChildMessage::Failed { code, message } => {
+                        Err(StartError { code, message }.into())
+                    }
                 }
             }
             ForkResult::Child => {

@@ -11,7 +11,10 @@ impl Engine {
     /// Sends `sig` to the container's init.
     pub fn kill(&self, key: &str, sig: Signal) -> Result<()> {
         let (_, rec) = self.find(key)?;
-        let Some(init) = rec.init.filter(|p| rec.status == ContainerStatus::Running && p.is_alive()) else {
+        let Some(init) = rec
+            .init
+            .filter(|p| rec.status == ContainerStatus::Running && p.is_alive())
+        else {
             bail!("cannot kill container {}: it is not running", rec.name);
         };
         signal(init.pid, sig)
@@ -21,7 +24,10 @@ impl Engine {
     /// Stopping a stopped container is not an error.
     pub fn stop(&self, key: &str, timeout: Duration) -> Result<()> {
         let (_, rec) = self.find(key)?;
-        let Some(init) = rec.init.filter(|p| rec.status == ContainerStatus::Running && p.is_alive()) else {
+        let Some(init) = rec
+            .init
+            .filter(|p| rec.status == ContainerStatus::Running && p.is_alive())
+        else {
             return Ok(());
         };
         let _ = signal(init.pid, stop_signal(self, &rec));

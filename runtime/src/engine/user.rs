@@ -35,7 +35,9 @@ pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
         None => (spec, None),
     };
     let user = if user.is_empty() { "0" } else { user };
-    let entry = passwd.iter().find(|f| f.len() >= 4 && (f[0] == user || f[2] == user));
+    let entry = passwd
+        .iter()
+        .find(|f| f.len() >= 4 && (f[0] == user || f[2] == user));
     let (uid, mut gid, name, home) = match (entry, user.parse::<u32>()) {
         (Some(f), _) => (
             f[2].parse().unwrap_or(0),
@@ -44,14 +46,21 @@ pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             f.get(5).cloned().unwrap_or_else(|| "/".into()),
         ),
         (None, Ok(uid)) => (uid, 0, String::new(), "/".into()),
-        (None, Err(_)) => bail!("unable to find user {user}: no matching entries in the image's /etc/passwd"),
+        (None, Err(_)) => {
+            bail!("unable to find user {user}: no matching entries in the image's /etc/passwd")
+        }
     };
     if let Some(g) = grp {
-        gid = match group.iter().find(|f| f.len() >= 3 && (f[0] == g || f[2] == g)) {
+        gid = match group
+            .iter()
+            .find(|f| f.len() >= 3 && (f[0] == g || f[2] == g))
+        {
             Some(f) => f[2].parse().unwrap_or(0),
             None => match g.parse() {
                 Ok(n) => n,
-                Err(_) => bail!("unable to find group {g}: no matching entries in the image's /etc/group"),
+                Err(_) => {
+                    bail!("unable to find group {g}: no matching entries in the image's /etc/group")
+                }
             },
         };
     }
@@ -65,7 +74,12 @@ pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
             .filter(|g| *g != gid)
             .collect()
     };
-    Ok(ResolvedUser { uid, gid, additional_gids, home })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+        home,
+    })
 }
 
 #[cfg(test)]
@@ -76,12 +90,31 @@ mod tests {
     fn names_and_numbers() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("etc")).unwrap();
-        std::fs::write(dir.path().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nstudent:x:1000:1000::/home/student:/bin/sh\n").unwrap();
-        std::fs::write(dir.path().join("etc/group"), "root:x:0:\nstudent:x:1000:\nwheel:x:10:student\n").unwrap();
+        std::fs::write(
+            dir.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nstudent:x:1000:1000::/home/student:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("etc/group"),
+            "root:x:0:\nstudent:x:1000:\nwheel:x:10:student\n",
+        )
+        .unwrap();
         let u = resolve(dir.path(), "student").unwrap();
-        assert_eq!((u.uid, u.gid, u.additional_gids.clone(), u.home.as_str()), (1000, 1000, vec![10], "/home/student"));
+        assert_eq!(
+            (u.uid, u.gid, u.additional_gids.clone(), u.home.as_str()),
+            (1000, 1000, vec![10], "/home/student")
+        );
         assert_eq!(resolve(dir.path(), "").unwrap().uid, 0);
-        assert_eq!(resolve(dir.path(), "1234:10").unwrap(), ResolvedUser { uid: 1234, gid: 10, additional_gids: vec![], home: "/".into() });
+        assert_eq!(
+            resolve(dir.path(), "1234:10").unwrap(),
+            ResolvedUser {
+                uid: 1234,
+                gid: 10,
+                additional_gids: vec![],
+                home: "/".into()
+            }
+        );
         assert!(resolve(dir.path(), "nobody-here").is_err());
         assert!(resolve(dir.path(), "student:nogroup").is_err());
     }

@@ -15,7 +15,9 @@ use crate::namespaces;
 use crate::security;
 use anyhow::{Context, Result};
 use nix::sys::wait::waitpid;
-use nix::unistd::{chdir, execve, fork, setgid, setgroups, setsid, setuid, ForkResult, Gid, Pid, Uid};
+use nix::unistd::{
+    chdir, execve, fork, setgid, setgroups, setsid, setuid, ForkResult, Gid, Pid, Uid,
+};
 use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, LinuxSeccomp};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -69,13 +71,18 @@ pub fn exec(opts: ExecOptions) -> Result<Pid> {
     ];
     let mut ns_files = Vec::new();
     for typ in order {
-        let path = PathBuf::from(format!("/proc/{}/ns/{}", opts.target_pid, namespaces::proc_name(typ)));
+        let path = PathBuf::from(format!(
+            "/proc/{}/ns/{}",
+            opts.target_pid,
+            namespaces::proc_name(typ)
+        ));
         let own = PathBuf::from(format!("/proc/self/ns/{}", namespaces::proc_name(typ)));
         // Skip namespaces the container shares with the host (e.g. --network host).
         if std::fs::read_link(&path).ok() == std::fs::read_link(&own).ok() {
             continue;
         }
-        let f = std::fs::File::open(&path).with_context(|| format!("opening {}: is the container running?", path.display()))?;
+        let f = std::fs::File::open(&path)
+            .with_context(|| format!("opening {}: is the container running?", path.display()))?;
         ns_files.push((typ, OwnedFd::from(f)));
     }
     let seccomp = match opts.seccomp {
@@ -100,7 +107,14 @@ pub fn exec(opts: ExecOptions) -> Result<Pid> {
             }
         }
         ForkResult::Child => {
-            let code = match exec_child(&opts, &ns_files, seccomp.as_ref(), &program_args, &env, &report.tx) {
+            let code = match exec_child(
+                &opts,
+                &ns_files,
+                seccomp.as_ref(),
+                &program_args,
+                &env,
+                &report.tx,
+            ) {
                 Ok(code) => code,
                 Err((code, message)) => {
                     sync::send_failure(&report.tx, code, &message);
@@ -131,9 +145,12 @@ fn exec_child(
         // SAFETY: closing an inherited descriptor this process never uses.
         unsafe { libc::close(*fd) };
     }
-    opts.cgroup.add_process(std::process::id() as i32).map_err(|e| (125, format!("{e:#}")))?;
+    opts.cgroup
+        .add_process(std::process::id() as i32)
+        .map_err(|e| (125, format!("{e:#}")))?;
     for (typ, fd) in ns_files {
-        nix::sched::setns(fd, namespaces::clone_flag(*typ)).map_err(fail(&format!("setns {}", namespaces::proc_name(*typ))))?;
+        nix::sched::setns(fd, namespaces::clone_flag(*typ))
+            .map_err(fail(&format!("setns {}", namespaces::proc_name(*typ))))?;
     }
     // SAFETY: still single-threaded after the first fork.
     match unsafe { fork() }.map_err(fail("fork into the PID namespace"))? {
@@ -141,7 +158,10 @@ fn exec_child(
             // Only the command keeps the report pipe, so the caller sees EOF at its execve.
             // SAFETY: closing our copy; not used again here.
             unsafe { libc::close(report.as_raw_fd()) };
-            let info = crate::container::wait_for_exit(child).unwrap_or(ExitInfo { code: 125, signal: None });
+            let info = crate::container::wait_for_exit(child).unwrap_or(ExitInfo {
+                code: 125,
+                signal: None,
+            });
             Ok(info.code)
         }
         ForkResult::Child => {
@@ -149,7 +169,10 @@ fn exec_child(
             if let Some(tty) = opts.console {
                 // SAFETY: make the terminal we were given our controlling terminal.
                 if unsafe { libc::ioctl(tty, libc::TIOCSCTTY, 0) } != 0 {
-                    return Err((125, format!("ioctl TIOCSCTTY: {}", std::io::Error::last_os_error())));
+                    return Err((
+                        125,
+                        format!("ioctl TIOCSCTTY: {}", std::io::Error::last_os_error()),
+                    ));
                 }
                 for t in 0..3 {
                     sync::dup_onto(tty, t).map_err(fail("dup2 terminal"))?;
@@ -161,24 +184,36 @@ fn exec_child(
                     }
                 }
             }
-            if let Some(caps) = opts.capabilities {
-                security::caps::apply(caps).map_err(|e| (125, format!("{e:#}")))?;
-            }
-            let gids: Vec<Gid> = opts.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+            nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
+            let gids: Vec<Gid> = opts
+                .additional_gids
+                .iter()
+                .map(|g| Gid::from_raw(*g))
+                .collect();
             setgroups(&gids).map_err(fail("setgroups"))?;
             setgid(Gid::from_raw(opts.gid)).map_err(fail("setgid"))?;
             setuid(Uid::from_raw(opts.uid)).map_err(fail("setuid"))?;
+            nix::sys::prctl::set_keepcaps(false).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
+            if let Some(caps) = opts.capabilities {
+                security::caps::apply(caps).map_err(|e| (125, format!("{e:#}")))?;
+            }
             chdir(opts.cwd.as_path()).map_err(fail(&format!("chdir to {}", opts.cwd.display())))?;
             if opts.no_new_privileges {
                 nix::sys::prctl::set_no_new_privs().map_err(fail("prctl(PR_SET_NO_NEW_PRIVS)"))?;
             }
-            let program = lookup::resolve(&opts.args[0], &opts.env).map_err(|e| (e.code, e.message))?;
-            let c_program = CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
+            let program =
+                lookup::resolve(&opts.args[0], &opts.env).map_err(|e| (e.code, e.message))?;
+            let c_program =
+                CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
             if let Some(p) = seccomp {
                 security::seccomp::apply(p).map_err(|e| (125, format!("{e:#}")))?;
             }
             let err = execve(&c_program, args, env).unwrap_err();
-            let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
+            let code = if err == nix::errno::Errno::ENOENT {
+                127
+            } else {
+                126
+            };
             Err((code, format!("exec {}: {}", program.display(), err.desc())))
         }
     }

@@ -4,8 +4,8 @@
 //!  1. stdio (or the terminal) and a new session;
 //!  2. wait for the parent's "go" (the parent has put us in our cgroup by then);
 //!  3. join namespaces given by path, unshare the cgroup namespace (now rooted at our cgroup);
-//!  4. hostname; root filesystem (mounts, `/dev`, `pivot_root`, masked/read-only paths);
-//!  5. loopback up, sysctls, rlimits, OOM score;
+//!  4. hostname; root filesystem (mounts, `/dev`, `pivot_root`);
+//!  5. loopback up, sysctls, then masked/read-only paths; rlimits, OOM score;
 //!  6. user and groups, capabilities, working directory, `no_new_privs`;
 //!  7. tell the parent "ready" and block on the exec FIFO until `start`;
 //!  8. (with `--init`, fork: this process stays as PID 1, see [`super::reaper`]);
@@ -26,7 +26,9 @@ use nix::sched::{unshare, CloneFlags};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::stat::Mode;
-use nix::unistd::{chdir, execve, fork, setgid, setgroups, sethostname, setsid, setuid, ForkResult, Gid, Uid};
+use nix::unistd::{
+    chdir, execve, fork, setgid, setgroups, sethostname, setsid, setuid, ForkResult, Gid, Uid,
+};
 use oci_spec::runtime::{PosixRlimitType, Spec};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -80,7 +82,10 @@ struct Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Failure {
-        Failure { code: 125, message: format!("{e:#}") }
+        Failure {
+            code: 125,
+            message: format!("{e:#}"),
+        }
     }
 }
 
@@ -88,7 +93,10 @@ enum Never {}
 
 fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     let spec = ctx.spec;
-    let process = spec.process().as_ref().context("config.json has no process")?;
+    let process = spec
+        .process()
+        .as_ref()
+        .context("config.json has no process")?;
     if ctx.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
             .context("prctl(PR_SET_PDEATHSIG)")?;
@@ -120,49 +128,68 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         let c = CString::new(domain.as_str()).context("domainname contains NUL")?;
         // SAFETY: setdomainname reads `len` bytes from a valid NUL-terminated buffer.
         if unsafe { libc::setdomainname(c.as_ptr(), domain.len()) } != 0 {
-            return Err(anyhow::Error::from(std::io::Error::last_os_error()).context("setdomainname").into());
+            return Err(anyhow::Error::from(std::io::Error::last_os_error())
+                .context("setdomainname")
+                .into());
         }
     }
     // The FIFO lives on the host; hold it by an O_PATH descriptor across pivot_root and
     // reopen it through /proc/self/fd later (runc's trick).
-    let fifo_path_fd = open(&ctx.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .with_context(|| format!("opening exec fifo {}", ctx.exec_fifo.display()))?;
+    let fifo_path_fd = open(
+        &ctx.exec_fifo,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("opening exec fifo {}", ctx.exec_fifo.display()))?;
     let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
     rootfs::prepare(spec, &ctx.rootfs, console_path)?;
     rootfs::pivot(&ctx.rootfs)?;
-    rootfs::finalize(spec)?;
 
     // 5. Network loopback, kernel parameters, limits.
     if ctx.plan.creates_network() {
-        crate::loopback::loopback_up().context("bringing up lo in the container's network namespace")?;
+        crate::loopback::loopback_up()
+            .context("bringing up lo in the container's network namespace")?;
     }
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         for (key, value) in sysctl {
             let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            std::fs::write(&path, value).with_context(|| format!("setting sysctl {key}={value}"))?;
+            std::fs::write(&path, value)
+                .with_context(|| format!("setting sysctl {key}={value}"))?;
         }
     }
+    // /proc/sys becomes read-only in finalize, so kernel parameters are written first.
+    rootfs::finalize(spec)?;
     set_rlimits(spec)?;
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).context("writing /proc/self/oom_score_adj")?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .context("writing /proc/self/oom_score_adj")?;
     }
 
-    // 6. Identity and privileges. Capabilities are set while still root (dropping the
-    // bounding set needs CAP_SETPCAP); the switch to a non-root user then clears the
-    // permitted and effective sets, exactly as Docker's `-u 1000` ends up.
-    if let Some(caps) = process.capabilities() {
-        security::caps::apply(caps)?;
-    }
+    // 6. Identity and privileges, in runc's order: keep the permitted capabilities across the
+    // switch to the container's user (PR_SET_KEEPCAPS), then set the capability sets. A
+    // non-root user then loses them at execve, exactly as with Docker's `-u 1000`.
     let user = process.user();
-    let gids: Vec<Gid> = user.additional_gids().clone().unwrap_or_default().into_iter().map(Gid::from_raw).collect();
+    let gids: Vec<Gid> = user
+        .additional_gids()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(Gid::from_raw)
+        .collect();
+    nix::sys::prctl::set_keepcaps(true).context("prctl(PR_SET_KEEPCAPS)")?;
     setgroups(&gids).context("setgroups")?;
     setgid(Gid::from_raw(user.gid())).with_context(|| format!("setgid({})", user.gid()))?;
     setuid(Uid::from_raw(user.uid())).with_context(|| format!("setuid({})", user.uid()))?;
+    nix::sys::prctl::set_keepcaps(false).context("prctl(PR_SET_KEEPCAPS)")?;
+    if let Some(caps) = process.capabilities() {
+        security::caps::apply(caps)?;
+    }
     if let Some(mask) = user.umask() {
         nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
     }
     let cwd = process.cwd();
-    chdir(cwd.as_path()).with_context(|| format!("chdir to the working directory {}", cwd.display()))?;
+    chdir(cwd.as_path())
+        .with_context(|| format!("chdir to the working directory {}", cwd.display()))?;
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
     }
@@ -172,9 +199,15 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     };
     let args = process.args().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
-    let program = lookup::resolve(args.first().map(String::as_str).unwrap_or(""), &env)
-        .map_err(|e| Failure { code: e.code, message: e.message })?;
-    let c_program = CString::new(program.as_os_str().as_encoded_bytes()).context("command contains NUL")?;
+    let program =
+        lookup::resolve(args.first().map(String::as_str).unwrap_or(""), &env).map_err(|e| {
+            Failure {
+                code: e.code,
+                message: e.message,
+            }
+        })?;
+    let c_program =
+        CString::new(program.as_os_str().as_encoded_bytes()).context("command contains NUL")?;
     let c_args = to_cstrings(&args)?;
     let c_env = to_cstrings(&env)?;
 
@@ -196,8 +229,12 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
                 reaper::run(child);
             }
             ForkResult::Child => {
-                nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
-                    .context("clearing the signal mask")?;
+                nix::sys::signal::sigprocmask(
+                    SigmaskHow::SIG_SETMASK,
+                    Some(&SigSet::empty()),
+                    None,
+                )
+                .context("clearing the signal mask")?;
             }
         }
     }
@@ -207,8 +244,15 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         security::seccomp::apply(program)?;
     }
     let err = execve(&c_program, &c_args, &c_env).unwrap_err();
-    let code = if err == nix::errno::Errno::ENOENT { 127 } else { 126 };
-    Err(Failure { code, message: format!("exec {}: {}", program.display(), err.desc()) })
+    let code = if err == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
+    Err(Failure {
+        code,
+        message: format!("exec {}: {}", program.display(), err.desc()),
+    })
 }
 
 fn setup_stdio(ctx: &ChildContext) -> Result<()> {
@@ -216,16 +260,19 @@ fn setup_stdio(ctx: &ChildContext) -> Result<()> {
     if let Some((slave, _)) = &ctx.console {
         // SAFETY: TIOCSCTTY on a terminal descriptor we own; makes it our controlling tty.
         if unsafe { libc::ioctl(*slave, libc::TIOCSCTTY, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("ioctl(TIOCSCTTY) on the container's terminal");
+            return Err(std::io::Error::last_os_error())
+                .context("ioctl(TIOCSCTTY) on the container's terminal");
         }
         for target in 0..3 {
-            sync::dup_onto(*slave, target).with_context(|| format!("dup2 terminal onto fd {target}"))?;
+            sync::dup_onto(*slave, target)
+                .with_context(|| format!("dup2 terminal onto fd {target}"))?;
         }
         return Ok(());
     }
     for (target, fd) in ctx.stdio.iter().enumerate() {
         if let Some(fd) = fd {
-            sync::dup_onto(*fd, target as RawFd).with_context(|| format!("dup2 onto fd {target}"))?;
+            sync::dup_onto(*fd, target as RawFd)
+                .with_context(|| format!("dup2 onto fd {target}"))?;
         }
     }
     Ok(())
@@ -234,8 +281,12 @@ fn setup_stdio(ctx: &ChildContext) -> Result<()> {
 fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<()> {
     // Blocks until `start` opens the FIFO for reading.
     let path = format!("/proc/self/fd/{}", fifo_path_fd.as_raw_fd());
-    let fifo = open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .with_context(|| format!("reopening the exec fifo through {path}"))?;
+    let fifo = open(
+        path.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("reopening the exec fifo through {path}"))?;
     sync::write_all(&fifo, b"0")?;
     Ok(())
 }
@@ -246,7 +297,8 @@ fn set_rlimits(spec: &Spec) -> Result<()> {
     };
     for rl in rlimits {
         let resource = rlimit_resource(rl.typ());
-        let (_, current_hard) = getrlimit(resource).with_context(|| format!("getrlimit {:?}", rl.typ()))?;
+        let (_, current_hard) =
+            getrlimit(resource).with_context(|| format!("getrlimit {:?}", rl.typ()))?;
         // Raising a hard limit needs CAP_SYS_RESOURCE, which pier may not have (it does not on
         // the project's CI): say so clearly instead of failing with a bare EPERM.
         if rl.hard() > current_hard && current_hard != libc::RLIM_INFINITY {
@@ -255,7 +307,8 @@ fn set_rlimits(spec: &Spec) -> Result<()> {
                 rl.typ(), rl.hard(), current_hard
             );
         }
-        setrlimit(resource, rl.soft(), rl.hard()).with_context(|| format!("setrlimit {:?} {}:{}", rl.typ(), rl.soft(), rl.hard()))?;
+        setrlimit(resource, rl.soft(), rl.hard())
+            .with_context(|| format!("setrlimit {:?} {}:{}", rl.typ(), rl.soft(), rl.hard()))?;
     }
     Ok(())
 }

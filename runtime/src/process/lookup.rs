@@ -20,7 +20,11 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// Resolves `command` against `PATH` from `env` (`KEY=VALUE` strings). Call after `pivot_root`.
 pub fn resolve(command: &str, env: &[String]) -> Result<PathBuf, LookupError> {
     if command.is_empty() {
-        return Err(LookupError { code: 127, message: "no command given: the image has no Cmd or Entrypoint and none was specified".into() });
+        return Err(LookupError {
+            code: 127,
+            message: "no command given: the image has no Cmd or Entrypoint and none was specified"
+                .into(),
+        });
     }
     if command.contains('/') {
         return check(Path::new(command)).map(|_| PathBuf::from(command));
@@ -49,8 +53,14 @@ fn check(path: &Path) -> Result<(), LookupError> {
         code: 127,
         message: format!("exec: \"{}\": no such file or directory", path.display()),
     })?;
-    if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 || access(path, AccessFlags::X_OK).is_err() {
-        return Err(LookupError { code: 126, message: format!("exec: \"{}\": permission denied", path.display()) });
+    if meta.is_dir()
+        || meta.permissions().mode() & 0o111 == 0
+        || access(path, AccessFlags::X_OK).is_err()
+    {
+        return Err(LookupError {
+            code: 126,
+            message: format!("exec: \"{}\": permission denied", path.display()),
+        });
     }
     Ok(())
 }

@@ -7,8 +7,8 @@
 //! parent learns the command really started, without a race.
 
 use anyhow::{bail, Context, Result};
-use nix::unistd::{pipe2, read, write};
 use nix::fcntl::OFlag;
+use nix::unistd::{pipe2, read, write};
 use std::os::fd::{AsFd, OwnedFd};
 
 /// What the child reported.

@@ -1,8 +1,20 @@
-//! TEMP SHIM
-pub mod caps { pub fn adjust(b: Vec<oci_spec::runtime::Capability>, _a: &[String], _d: &[String]) -> anyhow::Result<Vec<oci_spec::runtime::Capability>> { Ok(b) }
-pub fn apply(_c: &oci_spec::runtime::LinuxCapabilities) -> anyhow::Result<()> { Ok(()) }
-  pub fn default_linux_capabilities() -> oci_spec::runtime::LinuxCapabilities { Default::default() } }
-pub mod seccomp { pub fn compile(_p: &oci_spec::runtime::LinuxSeccomp) -> anyhow::Result<seccompiler::BpfProgram> { Ok(vec![]) }
-  pub fn apply(_p: &seccompiler::BpfProgram) -> anyhow::Result<()> { Ok(()) }
-  pub fn docker_default_profile() -> oci_spec::runtime::LinuxSeccomp { Default::default() } }
-pub mod paths { pub fn docker_masked_paths() -> Vec<String> { vec![] } pub fn docker_readonly_paths() -> Vec<String> { vec![] } }
+//! Container security defaults: what a container's processes may do, Docker-compatible.
+//!
+//! - [`caps`]: Docker's 14 default capabilities, `--cap-add`/`--cap-drop`, and applying an OCI
+//!   capability section in the container init;
+//! - [`seccomp`]: Docker's default syscall filter and compiling/installing any OCI seccomp
+//!   profile ([`seccomp_profile`] holds Docker's profile as data, [`syscalls`] the syscall
+//!   numbers);
+//! - [`paths`]: the `/proc` and `/sys` paths Docker masks or makes read-only.
+//!
+//! Order in the container init (as runc): set no_new_privs if the config asks, switch
+//! uid/gid (keeping capabilities), [`caps::apply`], then [`seccomp::apply`] as the last step
+//! before `execve`, so the filter need not allow the init's own setup syscalls. Without
+//! no_new_privs the filter must instead go in while CAP_SYS_ADMIN is still held, i.e. before
+//! [`caps::apply`].
+
+pub mod caps;
+pub mod paths;
+pub mod seccomp;
+pub mod seccomp_profile;
+pub mod syscalls;

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what pier needs on a Debian 12 machine (as root), then builds pier.
+#   scripts/setup.sh test    packages for the test suite
+#   scripts/setup.sh bench   packages for `pier bench` (runc, crun, podman, QEMU, iperf3, numpy)
+# Only missing packages are installed, so a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-test}"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: run as root (pier uses namespaces, mounts and cgroups; apt-get needs root too)" >&2
+  exit 1
+fi
+
+# Packages for both jobs: a static busybox for base images, the kernel's network tools,
+# util-linux (setpriv, nsenter, lsns) for tests and labs.
+packages=(busybox-static iproute2 nftables iptables util-linux procps ca-certificates)
+if [ "$what" = bench ]; then
+  # Peers and environments: runc/crun (OCI peers), podman (Docker-like peer), QEMU (VMs),
+  # iperf3 (throughput cross-check), a kernel image for the VM guest.
+  packages+=(runc crun podman qemu-system-x86 iperf3 python3-pip fonts-dejavu-core)
+fi
+if [ "$what" = test ]; then
+  packages+=(runc crun)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  for c in "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
+    [ -x "$c" ] && export PATH="$(dirname "$c"):$PATH"
+  done
+fi
+if ! command -v cargo >/dev/null; then
+  echo "setup: no Rust toolchain found: install Rust 1.80 or newer (https://rustup.rs) and run again" >&2
+  exit 1
+fi

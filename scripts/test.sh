@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite, as root on the real kernel: formatting, lints, unit tests, end-to-end
+# tests of the `pier` binary, and the labs' checker cycle. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+export PATH="$HOME/.cargo/bin:$PATH"
+start=$(date +%s)
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace --no-fail-fast 2>&1
+echo "test suite finished in $(( $(date +%s) - start )) s"
