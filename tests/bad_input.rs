@@ -197,7 +197,6 @@ fn other_bad_options() {
 }
 
 #[test]
-#[ignore = "needs security module"]
 fn unknown_capability() {
     let p = Pier::new();
     assert_one_line_error(

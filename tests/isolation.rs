@@ -12,7 +12,6 @@ fn sh(p: &Pier, script: &str) -> (Option<i32>, String, String) {
 }
 
 #[test]
-#[ignore = "needs security module"]
 fn proc_and_sys_paths_are_masked() {
     let p = Pier::new();
     // Docker's masked paths that exist on this host: files read as empty, directories list
@@ -44,7 +43,6 @@ fn proc_and_sys_paths_are_masked() {
 }
 
 #[test]
-#[ignore = "needs security module"]
 fn proc_sys_is_read_only() {
     let p = Pier::new();
     let (code, out, err) = sh(&p, "echo changed > /proc/sys/kernel/hostname; echo rc=$?; hostname; echo 1 > /proc/sysrq-trigger; echo sysrq=$?");
@@ -129,7 +127,6 @@ fn host_block_devices_cannot_be_opened() {
 }
 
 #[test]
-#[ignore = "needs security module"]
 fn capabilities_are_dockers_default_set() {
     let p = Pier::new();
     let (_, out, _) = sh(&p, "grep -E '^Cap(Eff|Prm|Bnd|Amb)' /proc/self/status");
@@ -165,7 +162,6 @@ fn capabilities_are_dockers_default_set() {
 }
 
 #[test]
-#[ignore = "needs security module"]
 fn cap_drop_and_cap_add_change_the_set() {
     let p = Pier::new();
     let out = p.ok(&[
@@ -196,7 +192,6 @@ fn cap_drop_and_cap_add_change_the_set() {
 }
 
 #[test]
-#[ignore = "needs security module"]
 fn seccomp_and_caps_block_namespace_and_mount_escapes() {
     let p = Pier::new();
     let (_, out, _) = sh(&p, "unshare -U true 2>/dev/null; echo unshare=$?; mkdir -p /tmp/m; mount -t tmpfs none /tmp/m 2>/dev/null; echo mount=$?");
