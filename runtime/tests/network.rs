@@ -49,6 +49,7 @@ impl Env {
             default_bridge: default_bridge.clone(),
             firewall_table: format!("pier{tag}"),
             backend: Some(backend),
+            bridge_salt: tag.clone(),
         };
         let mgr = NetworkManager::open_with(root.path(), options).unwrap();
         Env {

@@ -54,6 +54,31 @@ pub struct Options {
     pub firewall_table: String,
     /// Firewall backend; `None` picks nftables when `nft` is installed, else iptables.
     pub backend: Option<Backend>,
+    /// Mixed into user networks' bridge names, so two state roots that both create a network
+    /// `labnet` get two bridges.
+    pub bridge_salt: String,
+}
+
+impl Options {
+    /// The options for a state root. The default root (`/var/lib/pier`) gets Docker-like
+    /// names: bridge `pier0`, 10.88.0.0/16, nft table `ip pier`. Any other root (a test's, a
+    /// lab's, a second installation) is a separate world with its own bridge, subnet and
+    /// table derived from a hash of its path, since each root keeps its own address leases:
+    /// sharing `pier0` would hand out the same address twice.
+    pub fn for_root(root: &Path) -> Options {
+        if root == Path::new(crate::engine::DEFAULT_ROOT) {
+            return Options::default();
+        }
+        let h = Sha256::digest(root.to_string_lossy().as_bytes());
+        let tag = hex::encode(&h[..3]);
+        Options {
+            default_subnet: format!("10.{}.{}.0/24", 200 + h[3] % 50, h[4]),
+            default_bridge: format!("pier{tag}"),
+            firewall_table: format!("pier_{tag}"),
+            backend: None,
+            bridge_salt: tag,
+        }
+    }
 }
 
 impl Default for Options {
@@ -63,6 +88,7 @@ impl Default for Options {
             default_bridge: "pier0".to_string(),
             firewall_table: "pier".to_string(),
             backend: None,
+            bridge_salt: String::new(),
         }
     }
 }
@@ -269,7 +295,7 @@ impl NetworkManager {
     /// Opens (creating if needed) the network state under `<root>/networks`, with the
     /// default options.
     pub fn open(root: &Path) -> Result<NetworkManager> {
-        NetworkManager::open_with(root, Options::default())
+        NetworkManager::open_with(root, Options::for_root(root))
     }
 
     /// Like [`NetworkManager::open`] with explicit [`Options`] (tests use their own bridge,
@@ -390,14 +416,20 @@ impl NetworkManager {
                 }
                 s
             }
-            None => ipam::auto_subnet(&taken)?,
+            None => {
+                // Skip subnets the host already routes (another state root's networks).
+                let mut nl = Netlink::open()?;
+                let mut avoid = taken.clone();
+                avoid.extend(nl.main_routes_v4()?.into_iter().filter(|r| r.1 > 0).map(|(addr, prefix, _)| Subnet { addr, prefix }));
+                ipam::auto_subnet(&avoid)?
+            }
         };
         check_host_routes(&mut Netlink::open()?, &subnet, None)?;
         let gateway = match gateway {
             Some(g) => ipam::parse_gateway(&subnet, g)?,
             None => subnet.first_host(),
         };
-        let bridge = format!("{}-{}", nat::BRIDGE_PREFIX, short_hash(name, 8));
+        let bridge = format!("{}-{}", nat::BRIDGE_PREFIX, short_hash(&format!("{}{name}", self.options.bridge_salt), 8));
         if let Some(other) = existing.iter().find(|n| n.bridge == bridge) {
             bail!(
                 "bridge name {bridge} of network {name} collides with network {}",
