@@ -420,7 +420,12 @@ impl NetworkManager {
                 // Skip subnets the host already routes (another state root's networks).
                 let mut nl = Netlink::open()?;
                 let mut avoid = taken.clone();
-                avoid.extend(nl.main_routes_v4()?.into_iter().filter(|r| r.1 > 0).map(|(addr, prefix, _)| Subnet { addr, prefix }));
+                avoid.extend(
+                    nl.main_routes_v4()?
+                        .into_iter()
+                        .filter(|r| r.1 > 0)
+                        .map(|(addr, prefix, _)| Subnet { addr, prefix }),
+                );
                 ipam::auto_subnet(&avoid)?
             }
         };
@@ -429,7 +434,11 @@ impl NetworkManager {
             Some(g) => ipam::parse_gateway(&subnet, g)?,
             None => subnet.first_host(),
         };
-        let bridge = format!("{}-{}", nat::BRIDGE_PREFIX, short_hash(&format!("{}{name}", self.options.bridge_salt), 8));
+        let bridge = format!(
+            "{}-{}",
+            nat::BRIDGE_PREFIX,
+            short_hash(&format!("{}{name}", self.options.bridge_salt), 8)
+        );
         if let Some(other) = existing.iter().find(|n| n.bridge == bridge) {
             bail!(
                 "bridge name {bridge} of network {name} collides with network {}",
