@@ -63,6 +63,21 @@ pub struct Chart<'a> {
     pub x_label: &'a str,
     /// Y axis description.
     pub y_label: &'a str,
+    /// Series names in a fixed order shared by all charts of a report, so that an
+    /// environment keeps its colour everywhere; names not listed get colours after these.
+    pub palette: &'a [String],
+}
+
+impl Chart<'_> {
+    /// Colour of `name` in this chart (`local` is its index among the chart's series).
+    fn color_of(&self, name: &str, local: usize) -> RGBColor {
+        color(
+            self.palette
+                .iter()
+                .position(|p| p == name)
+                .unwrap_or(self.palette.len() + local),
+        )
+    }
 }
 
 fn paths(stem: &Path) -> (PathBuf, PathBuf) {
@@ -150,7 +165,8 @@ fn draw_bars<DB: DrawingBackend>(
         .map(|b| b.high.max(b.value))
         .chain(reference)
         .fold(0.0f64, f64::max);
-    let top = if top > 0.0 { top * 1.15 } else { 1.0 };
+    // Headroom above the tallest bar keeps the legend off the bars.
+    let top = if top > 0.0 { top * 1.4 } else { 1.0 };
     let n = groups.len().max(1);
     let mut ctx = ChartBuilder::on(root)
         .caption(chart.title, (FAMILY, 22))
@@ -170,7 +186,7 @@ fn draw_bars<DB: DrawingBackend>(
         .map_err(e(chart.title))?;
     let slot = 0.8 / series.len().max(1) as f64;
     for (j, name) in series.iter().enumerate() {
-        let c = color(j);
+        let c = chart.color_of(name, j);
         let bars: Vec<(f64, &Bar)> = groups
             .iter()
             .enumerate()
@@ -268,7 +284,7 @@ fn draw_cdf<DB: DrawingBackend>(
             .iter()
             .enumerate()
             .flat_map(|(i, x)| [(*x, i as f64 / n), (*x, (i + 1) as f64 / n)]);
-        let c = color(j);
+        let c = chart.color_of(name, j);
         ctx.draw_series(LineSeries::new(pts, c.stroke_width(2)))
             .map_err(e(chart.title))?
             .label(name.as_str())
@@ -333,7 +349,7 @@ fn draw_histogram<DB: DrawingBackend>(
             counts[b] += 1;
         }
         let n = values.len().max(1) as f64;
-        let c = color(j);
+        let c = chart.color_of(name, j);
         ctx.draw_series(
             counts
                 .iter()
@@ -400,6 +416,7 @@ mod tests {
                 title: "Ratio to native",
                 x_label: "metric",
                 y_label: "ratio",
+                palette: &[],
             },
             &groups,
             Some(1.0),
@@ -425,6 +442,7 @@ mod tests {
                     title: "Start-up",
                     x_label: "ms",
                     y_label: "fraction",
+                    palette: &[],
                 },
                 &series,
             )
@@ -438,6 +456,7 @@ mod tests {
                     title: "Jitter",
                     x_label: "us",
                     y_label: "fraction",
+                    palette: &[],
                 },
                 &series,
                 40,

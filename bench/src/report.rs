@@ -105,9 +105,22 @@ fn slug(s: &str) -> String {
 
 fn draw_plots(dir: &Path, samples: &[Sample], summary: &[SummaryRow]) -> Result<Vec<Plot>> {
     let mut plots = Vec::new();
+    // Summary rows come native-first, so native always gets the first colour.
+    let mut palette: Vec<String> = Vec::new();
+    for r in summary {
+        let l = label(&r.environment, &r.variant);
+        if !palette.contains(&l) {
+            palette.push(l);
+        }
+    }
+    let palette = &palette[..];
     // 1. Every metric relative to native, environments side by side.
     let mut ratio_groups: Vec<BarGroup> = Vec::new();
-    for r in summary.iter().filter(|r| r.environment != NATIVE) {
+    // Start-up ratios (tens to hundreds) would flatten everything else: they get a CDF.
+    for r in summary
+        .iter()
+        .filter(|r| r.environment != NATIVE && r.suite != STARTUP_SUITE)
+    {
         let (Some(v), Some(lo), Some(hi)) = (r.ratio_to_native, r.ratio_ci_low, r.ratio_ci_high)
         else {
             continue;
@@ -135,6 +148,7 @@ fn draw_plots(dir: &Path, samples: &[Sample], summary: &[SummaryRow]) -> Result<
                 title: caption,
                 x_label: "metric",
                 y_label: "ratio to native",
+                palette,
             },
             &ratio_groups,
             Some(1.0),
@@ -173,6 +187,7 @@ fn draw_plots(dir: &Path, samples: &[Sample], summary: &[SummaryRow]) -> Result<
                 title: &caption,
                 x_label: "metric",
                 y_label: unit,
+                palette,
             },
             groups,
             None,
@@ -200,6 +215,7 @@ fn draw_plots(dir: &Path, samples: &[Sample], summary: &[SummaryRow]) -> Result<
                     title: &caption,
                     x_label: &unit,
                     y_label: "fraction",
+                    palette,
                 };
                 (caption.clone(), plot::cdf(&c, &series)?)
             } else {
@@ -212,6 +228,7 @@ fn draw_plots(dir: &Path, samples: &[Sample], summary: &[SummaryRow]) -> Result<
                     title: &caption,
                     x_label: &unit,
                     y_label: "fraction of samples",
+                    palette,
                 };
                 (caption.clone(), plot::histogram(&c, &series, 60)?)
             };
@@ -589,7 +606,10 @@ mod tests {
 
     #[test]
     fn generates_report_with_tables_and_plots() {
-        let dir = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        // PIER_BENCH_KEEP_REPORT=DIR keeps the synthetic report for eyeballing the plots.
+        let dir = std::env::var_os("PIER_BENCH_KEEP_REPORT")
+            .map_or_else(|| tmp.path().to_path_buf(), std::path::PathBuf::from);
         let samples = synthetic();
         let env = EnvironmentRecord::collect(&Inputs {
             pier_version: "0.1.0".into(),
@@ -598,7 +618,7 @@ mod tests {
         })
         .unwrap();
         let files = generate(
-            dir.path(),
+            &dir,
             &ReportInput {
                 run_id: "test-run",
                 samples: &samples,
