@@ -6,7 +6,7 @@
 /// Number of bootstrap resamples used by the convenience functions.
 pub const DEFAULT_RESAMPLES: usize = 2000;
 /// Seed for the bootstrap PRNG: fixed so that a report is reproducible from its CSV.
-pub const DEFAULT_SEED: u64 = 0x5eed_0f_91e7;
+pub const DEFAULT_SEED: u64 = 0x005e_ed0f_91e7;
 
 /// A tiny xorshift64* generator: enough for resampling indices, no `rand` dependency.
 #[derive(Debug, Clone)]
