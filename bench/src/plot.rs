@@ -269,7 +269,15 @@ fn draw_cdf<DB: DrawingBackend>(
         .y_label_area_size(60)
         .build_cartesian_2d((lo..hi).log_scale(), 0.0..1.0)
         .map_err(e(chart.title))?;
+    // Few labels: a log axis otherwise labels every minor tick and they overlap.
     ctx.configure_mesh()
+        .x_labels(10)
+        .x_label_formatter(&|x| {
+            format!("{x:.3}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        })
         .x_desc(chart.x_label)
         .y_desc(chart.y_label)
         .label_style((FAMILY, 14))
