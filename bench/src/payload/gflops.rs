@@ -220,7 +220,7 @@ pub fn run(args: &Args) -> Result<Output> {
     if args.kernel == Kernel::Matrixmultiply {
         // Its thread count is fixed per process by MATMUL_NUM_THREADS.
         let env = std::env::var("MATMUL_NUM_THREADS").ok();
-        threads = vec![env.and_then(|v| v.parse().ok()).unwrap_or(all.min(4))];
+        threads = vec![env.and_then(|v| v.parse().ok()).unwrap_or(all).clamp(1, 4)];
     }
     let mut results = Vec::new();
     for &t in &threads {
