@@ -376,7 +376,8 @@ fn render_summary(md: &mut String, summary: &[SummaryRow]) {
     }
 }
 
-/// One sentence comparing this run's ratio with the study's.
+/// One sentence comparing this run's ratio `ours` (with its 95% CI, `None` for a single
+/// sample) with the study's ratio `theirs`; `unit` decides whether higher is better.
 pub fn compare_sentence(
     env: &str,
     unit: &str,
@@ -409,7 +410,7 @@ pub fn compare_sentence(
             "; the study's ratio lies inside this run's 95% CI, so the difference is not significant here"
         }
         Some(_) => "; the study's ratio lies outside this run's 95% CI",
-        None => "",
+        None => "; a single sample gives no interval",
     };
     format!(
         "{env} at {}x native is {direction} {study_env}'s {}x: {verdict}{inside}.",
@@ -430,7 +431,8 @@ fn render_felter(md: &mut String, summary: &[SummaryRow], felter: &[reference::F
             .iter()
             .filter(|p| p.metric == fm && classify(&p.environment) == class)
         {
-            let ci = r.ratio_ci_low.zip(r.ratio_ci_high);
+            // A single sample has a degenerate interval: claim nothing about significance.
+            let ci = r.ratio_ci_low.zip(r.ratio_ci_high).filter(|_| r.n >= 2);
             let env = label(&r.environment, &r.variant);
             lines.push(format!(
                 "| {} | {} | {} | {} | {} | {} |",
@@ -674,6 +676,11 @@ mod tests {
         let s = compare_sentence("pier", "GB/s", 0.95, Some((0.93, 0.97)), "docker", 1.0);
         assert!(
             s.contains("5.0% lower") && s.contains("more overhead") && s.contains("outside"),
+            "{s}"
+        );
+        let s = compare_sentence("pier", "GFLOPS", 1.0, None, "docker", 1.0001);
+        assert!(
+            s.contains("the same as") && s.contains("single sample"),
             "{s}"
         );
         let s = compare_sentence("qemu-kvm", "us", 1.5, Some((1.2, 1.9)), "kvm", 1.806);
