@@ -1,1 +1,3 @@
 //! pier benchmark harness (see issue: pier bench).
+
+pub mod envs;
