@@ -132,7 +132,11 @@ fn dropping_a_running_guest_kills_qemu_and_removes_the_link() {
     let dir = tempfile::tempdir().unwrap();
     let vm = prepare(dir.path(), Some(Accel::Tcg));
     let guest = vm
-        .start_with_network(&["net"], Some("10.213.79.0".parse().unwrap()), Duration::from_secs(60))
+        .start_with_network(
+            &["net"],
+            Some("10.213.79.0".parse().unwrap()),
+            Duration::from_secs(60),
+        )
         .unwrap();
     let pid = guest.pid();
     let (tap, bridge) = {

@@ -164,7 +164,10 @@ mod tests {
         let listing = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{listing}");
         for expect in ["bin/hello", "bin/sh -> busybox", "console"] {
-            assert!(listing.contains(expect), "{expect} missing from:\n{listing}");
+            assert!(
+                listing.contains(expect),
+                "{expect} missing from:\n{listing}"
+            );
         }
         assert!(listing.contains("-rwxr-xr-x"), "{listing}");
         assert!(listing.contains("crw-------"), "{listing}");

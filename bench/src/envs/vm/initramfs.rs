@@ -45,7 +45,12 @@ pub fn obtain(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf> {
         .collect::<Result<_>>()?;
 
     let mut hash = Sha256::new();
-    for part in [FORMAT.as_bytes(), INIT_SCRIPT.as_bytes(), &busybox, &payload] {
+    for part in [
+        FORMAT.as_bytes(),
+        INIT_SCRIPT.as_bytes(),
+        &busybox,
+        &payload,
+    ] {
         hash.update((part.len() as u64).to_le_bytes());
         hash.update(part);
     }
@@ -108,7 +113,15 @@ fn build(
     // and gzip's decompression speed barely depends on the level.
     let gz = GzEncoder::new(Vec::new(), Compression::fast());
     let mut w = CpioWriter::new(gz);
-    for d in ["/bin", "/dev", "/proc", "/sys", "/tmp", "/lib", "/lib/modules"] {
+    for d in [
+        "/bin",
+        "/dev",
+        "/proc",
+        "/sys",
+        "/tmp",
+        "/lib",
+        "/lib/modules",
+    ] {
         w.dir(d, 0o755)?;
     }
     // The kernel opens /dev/console for init's stdio before devtmpfs is mounted.

@@ -188,7 +188,7 @@ impl Vm {
 
     fn launch<'a>(&'a self, accel: Accel, cmdline: &'a str, nic: Option<TapNic<'a>>) -> Launch<'a> {
         Launch {
-            kernel: &self.kernel.vmlinuz,
+            kernel: &self.kernel.boot_image,
             initrd: &self.initramfs,
             cpus: self.cpus,
             memory_mb: self.memory_mb,

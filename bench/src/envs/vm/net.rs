@@ -62,7 +62,10 @@ impl HostLink {
         let cidr = format!("{a}.{b}.{c}.0/24");
         let taken = ip(&["-o", "-4", "addr", "show", "to", &cidr])?;
         if !taken.trim().is_empty() {
-            bail!("subnet {cidr} is already in use on this host: {}", taken.trim());
+            bail!(
+                "subnet {cidr} is already in use on this host: {}",
+                taken.trim()
+            );
         }
         // Interface names are at most 15 bytes; pid and counter keep them unique.
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -117,8 +120,7 @@ mod tests {
             let link = HostLink::create(Ipv4Addr::new(10, 213, 78, 0)).unwrap();
             assert!(interface_exists(&link.bridge));
             assert!(interface_exists(&link.tap));
-            let master =
-                std::fs::read_link(format!("/sys/class/net/{}/master", link.tap)).unwrap();
+            let master = std::fs::read_link(format!("/sys/class/net/{}/master", link.tap)).unwrap();
             assert!(master.ends_with(&link.bridge));
             let addrs = ip(&["-o", "-4", "addr", "show", "dev", &link.bridge]).unwrap();
             assert!(addrs.contains("10.213.78.1/24"), "{addrs}");

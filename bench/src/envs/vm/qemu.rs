@@ -53,7 +53,12 @@ pub fn command(l: &Launch<'_>) -> Command {
     c.args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot"])
         .args(["-serial", "stdio"])
         .args(l.accel.qemu_args())
-        .args(["-smp", &l.cpus.to_string(), "-m", &format!("{}M", l.memory_mb)])
+        .args([
+            "-smp",
+            &l.cpus.to_string(),
+            "-m",
+            &format!("{}M", l.memory_mb),
+        ])
         .arg("-kernel")
         .arg(l.kernel)
         .arg("-initrd")
