@@ -70,7 +70,12 @@ fn kvm_probe_gives_a_verdict_within_its_timeout() {
     let started = Instant::now();
     let vm = prepare(dir.path(), None);
     let took = started.elapsed();
-    eprintln!("KVM probe: {} after {took:?}", vm.accel());
+    eprintln!(
+        "KVM probe: {} after {took:?} ({})",
+        vm.accel(),
+        vm.accel_reason()
+    );
+    assert!(vm.accel_reason().contains("KVM"), "{}", vm.accel_reason());
     assert!(
         took < vm::KVM_PROBE_TIMEOUT + Duration::from_secs(3),
         "{took:?}"

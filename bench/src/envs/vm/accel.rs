@@ -47,11 +47,20 @@ pub fn kvm_device_usable() -> bool {
         .is_ok()
 }
 
-static VERDICT: OnceLock<Accel> = OnceLock::new();
+/// The accelerator chosen and why (e.g. how the KVM probe failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The accelerator to use.
+    pub accel: Accel,
+    /// A one-line reason, for reports.
+    pub reason: String,
+}
+
+static VERDICT: OnceLock<Verdict> = OnceLock::new();
 
 /// The process-wide verdict, computing it with `probe` the first time.
-pub fn cached_verdict(probe: impl FnOnce() -> Accel) -> Accel {
-    *VERDICT.get_or_init(probe)
+pub fn cached_verdict(probe: impl FnOnce() -> Verdict) -> Verdict {
+    VERDICT.get_or_init(probe).clone()
 }
 
 #[cfg(test)]

@@ -88,7 +88,8 @@ pub fn kernel_cmdline(args: &[&str], guest_cidr: Option<&str>) -> String {
     let quoted: Vec<String> = args.iter().map(|a| shell_quote(a)).collect();
     let mut line = format!(
         // panic=-1 with qemu -no-reboot turns a guest panic into a prompt qemu exit.
-        "console=ttyS0 quiet panic=-1 oops=panic mitigations=off pier.cmd={}",
+        // Mitigations stay at the kernel's default, like the host's, for a fair comparison.
+        "console=ttyS0 quiet panic=-1 oops=panic pier.cmd={}",
         hex::encode(quoted.join(" "))
     );
     if let Some(cidr) = guest_cidr {

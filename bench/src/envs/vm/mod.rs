@@ -89,6 +89,7 @@ pub struct Vm {
     kernel: GuestKernel,
     initramfs: PathBuf,
     accel: Accel,
+    accel_reason: String,
     cpus: u32,
     memory_mb: u32,
 }
@@ -138,19 +139,30 @@ impl Vm {
             kernel,
             initramfs,
             accel: Accel::Tcg,
+            accel_reason: String::new(),
             cpus: cfg.cpus,
             memory_mb: cfg.memory_mb,
         };
-        vm.accel = match cfg.accel {
-            Some(a) => a,
+        let verdict = match cfg.accel {
+            Some(accel) => accel::Verdict {
+                accel,
+                reason: "chosen by configuration".to_string(),
+            },
             None => accel::cached_verdict(|| vm.probe_kvm()),
         };
+        vm.accel = verdict.accel;
+        vm.accel_reason = verdict.reason;
         Ok(vm)
     }
 
     /// The accelerator every run of this VM uses.
     pub fn accel(&self) -> Accel {
         self.accel
+    }
+
+    /// Why that accelerator: configured, or the KVM probe's outcome.
+    pub fn accel_reason(&self) -> &str {
+        &self.accel_reason
     }
 
     /// The guest kernel in use.
@@ -164,25 +176,41 @@ impl Vm {
     }
 
     /// KVM if the guest reaches init under KVM within [`KVM_PROBE_TIMEOUT`], else TCG.
-    fn probe_kvm(&self) -> Accel {
+    fn probe_kvm(&self) -> accel::Verdict {
+        let tcg = |reason: String| accel::Verdict {
+            accel: Accel::Tcg,
+            reason,
+        };
         if !accel::kvm_device_usable() {
-            return Accel::Tcg;
+            return tcg("/dev/kvm cannot be opened read-write".to_string());
         }
-        let probe = || -> Result<bool> {
+        let started = Instant::now();
+        let probe = || -> Result<()> {
             let cmdline = guest_init::kernel_cmdline(&["--version"], None);
             let mut guest = Guest::spawn(&self.launch(Accel::Kvm, &cmdline, None))?;
             let deadline = guest.launched() + KVM_PROBE_TIMEOUT;
             let mut progress = Progress::default();
             while let Some(line) = guest.next_line(deadline)? {
                 if let Some(Marker::Booted { .. }) = progress.feed(&line) {
-                    return Ok(true);
+                    return Ok(());
                 }
             }
-            Ok(false)
+            // qemu exited before init ran: give its stderr (e.g. a failed KVM ioctl).
+            let (status, _) = guest.wait_exit(deadline)?;
+            bail!(
+                "qemu exited ({status}): {}",
+                guest.stderr().replace('\n', " ")
+            )
         };
         match probe() {
-            Ok(true) => Accel::Kvm,
-            _ => Accel::Tcg,
+            Ok(_) => accel::Verdict {
+                accel: Accel::Kvm,
+                reason: format!("a KVM guest reached init in {:.1?}", started.elapsed()),
+            },
+            Err(e) => tcg(format!(
+                "the KVM probe guest failed after {:.1?}: {e:#}",
+                started.elapsed()
+            )),
         }
     }
 

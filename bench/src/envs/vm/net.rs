@@ -7,8 +7,8 @@
 
 use anyhow::{bail, Context, Result};
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// The default test subnet (a /24): host `.1`, guest `.2`.
@@ -19,7 +19,11 @@ pub const GUEST_MAC: &str = "52:54:00:d5:4d:02";
 
 /// One subnet means one link at a time in this process.
 static IN_USE: Mutex<()> = Mutex::new(());
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Interface name prefixes; the owning process id follows, so links left behind by a
+/// killed process can be recognised and removed.
+const BRIDGE_PREFIX: &str = "pvmb";
+const TAP_PREFIX: &str = "pvmt";
 
 /// A bridge and tap on the host, removed on drop.
 pub struct HostLink {
@@ -60,6 +64,7 @@ impl HostLink {
         let host_ip = Ipv4Addr::new(a, b, c, 1);
         let guest_ip = Ipv4Addr::new(a, b, c, 2);
         let cidr = format!("{a}.{b}.{c}.0/24");
+        remove_stale_links();
         let taken = ip(&["-o", "-4", "addr", "show", "to", &cidr])?;
         if !taken.trim().is_empty() {
             bail!(
@@ -67,12 +72,12 @@ impl HostLink {
                 taken.trim()
             );
         }
-        // Interface names are at most 15 bytes; pid and counter keep them unique.
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}{}", std::process::id() % 1_000_000, n % 100);
+        // One link per process at a time (IN_USE), so the pid makes names unique; a pid
+        // has at most 7 digits, within the 15-byte limit on interface names.
+        let pid = std::process::id();
         let mut link = HostLink {
-            bridge: format!("pvmbr{id}"),
-            tap: format!("pvmtap{id}"),
+            bridge: format!("{BRIDGE_PREFIX}{pid}"),
+            tap: format!("{TAP_PREFIX}{pid}"),
             host_ip,
             guest_ip,
             created: Vec::new(),
@@ -105,14 +110,47 @@ impl Drop for HostLink {
     }
 }
 
+/// Deletes pier VM interfaces whose owning process no longer exists (it was killed before
+/// its Drop ran).
+fn remove_stale_links() {
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = [TAP_PREFIX, BRIDGE_PREFIX]
+            .iter()
+            .find_map(|p| name.strip_prefix(p))
+            .and_then(|rest| rest.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = ip(&["link", "del", &name]);
+            }
+        }
+    }
+}
+
 /// True if a network interface named `name` exists.
 pub fn interface_exists(name: &str) -> bool {
-    std::path::Path::new("/sys/class/net").join(name).exists()
+    Path::new("/sys/class/net").join(name).exists()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_of_dead_processes_are_removed() {
+        // The highest pid Linux can hand out; checked free rather than assumed.
+        let dead = 4_194_303u32;
+        assert!(!Path::new(&format!("/proc/{dead}")).exists());
+        let name = format!("{TAP_PREFIX}{dead}");
+        ip(&["tuntap", "add", "dev", &name, "mode", "tap"]).unwrap();
+        let _link = HostLink::create(Ipv4Addr::new(10, 213, 80, 0)).unwrap();
+        let left = interface_exists(&name);
+        let _ = ip(&["link", "del", &name]);
+        assert!(!left, "{name} was removed");
+    }
 
     #[test]
     fn link_is_created_addressed_and_removed() {

@@ -185,13 +185,21 @@ impl Guest {
 
     /// The last console lines and qemu's stderr, for error messages.
     pub fn describe(&self) -> String {
-        let stderr = self.stderr.lock().map(|s| s.clone()).unwrap_or_default();
+        let stderr = self.stderr();
         let console: Vec<&str> = self.recent.iter().map(String::as_str).collect();
         format!(
             "qemu stderr: {:?}; last console lines:\n{}",
-            stderr.trim(),
+            stderr,
             console.join("\n")
         )
+    }
+
+    /// What qemu wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
     }
 
     /// The qemu process id.
