@@ -47,6 +47,8 @@ fn payload_runs_in_the_guest_and_reports_json_and_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let vm = prepare(dir.path(), Some(Accel::Tcg));
     assert_eq!(vm.accel(), Accel::Tcg);
+    eprintln!("{}", vm.describe());
+    assert!(vm.describe().contains("QEMU emulator version"));
     let run = vm
         .run(&["json", "it's", "a b"], Duration::from_secs(60))
         .unwrap();

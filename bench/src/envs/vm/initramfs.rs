@@ -61,6 +61,8 @@ pub fn obtain(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf> {
     }
     let digest = hex::encode(hash.finalize());
     let path = dir.join(format!("initramfs-{}.cpio.gz", &digest[..16]));
+    // Builders in other threads or processes would share a temporary file name.
+    let _lock = state::Lock::exclusive(&dir.join(".initramfs.lock"))?;
     if path.is_file() {
         return Ok(path);
     }

@@ -165,6 +165,24 @@ impl Vm {
         &self.accel_reason
     }
 
+    /// One line describing the guest, for reports: qemu, kernel, size, accelerator.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}; kernel {} ({}, booting {}); {} vCPU, {} MiB; {}",
+            qemu_version().unwrap_or_else(|| "qemu (version unknown)".to_string()),
+            self.kernel.release,
+            self.kernel.source,
+            self.kernel
+                .boot_image
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            self.cpus,
+            self.memory_mb,
+            self.accel
+        )
+    }
+
     /// The guest kernel in use.
     pub fn kernel(&self) -> &GuestKernel {
         &self.kernel
@@ -296,6 +314,11 @@ impl Vm {
             link,
         })
     }
+}
+
+/// The installed qemu's version line, e.g. `QEMU emulator version 7.2.22 (...)`.
+pub fn qemu_version() -> Option<String> {
+    qemu::version()
 }
 
 /// Builds the [`VmRun`] of a guest that exited.
