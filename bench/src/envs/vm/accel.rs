@@ -54,6 +54,8 @@ pub struct Verdict {
     pub accel: Accel,
     /// A one-line reason, for reports.
     pub reason: String,
+    /// How long the KVM probe took, if one ran.
+    pub probe_time: Option<std::time::Duration>,
 }
 
 static VERDICT: OnceLock<Verdict> = OnceLock::new();

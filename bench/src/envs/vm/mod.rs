@@ -88,8 +88,7 @@ pub struct VmRun {
 pub struct Vm {
     kernel: GuestKernel,
     initramfs: PathBuf,
-    accel: Accel,
-    accel_reason: String,
+    verdict: accel::Verdict,
     cpus: u32,
     memory_mb: u32,
 }
@@ -138,31 +137,28 @@ impl Vm {
         let mut vm = Vm {
             kernel,
             initramfs,
-            accel: Accel::Tcg,
-            accel_reason: String::new(),
+            verdict: accel::Verdict {
+                accel: cfg.accel.unwrap_or(Accel::Tcg),
+                reason: "chosen by configuration".to_string(),
+                probe_time: None,
+            },
             cpus: cfg.cpus,
             memory_mb: cfg.memory_mb,
         };
-        let verdict = match cfg.accel {
-            Some(accel) => accel::Verdict {
-                accel,
-                reason: "chosen by configuration".to_string(),
-            },
-            None => accel::cached_verdict(|| vm.probe_kvm()),
-        };
-        vm.accel = verdict.accel;
-        vm.accel_reason = verdict.reason;
+        if cfg.accel.is_none() {
+            vm.verdict = accel::cached_verdict(|| vm.probe_kvm());
+        }
         Ok(vm)
     }
 
     /// The accelerator every run of this VM uses.
     pub fn accel(&self) -> Accel {
-        self.accel
+        self.verdict.accel
     }
 
-    /// Why that accelerator: configured, or the KVM probe's outcome.
-    pub fn accel_reason(&self) -> &str {
-        &self.accel_reason
+    /// The accelerator with why it was chosen (configured, or the KVM probe's outcome).
+    pub fn verdict(&self) -> &accel::Verdict {
+        &self.verdict
     }
 
     /// One line describing the guest, for reports: qemu, kernel, size, accelerator.
@@ -179,7 +175,7 @@ impl Vm {
                 .unwrap_or_default(),
             self.cpus,
             self.memory_mb,
-            self.accel
+            self.verdict.accel
         )
     }
 
@@ -195,14 +191,15 @@ impl Vm {
 
     /// KVM if the guest reaches init under KVM within [`KVM_PROBE_TIMEOUT`], else TCG.
     fn probe_kvm(&self) -> accel::Verdict {
+        let started = Instant::now();
         let tcg = |reason: String| accel::Verdict {
             accel: Accel::Tcg,
             reason,
+            probe_time: Some(started.elapsed()),
         };
         if !accel::kvm_device_usable() {
             return tcg("/dev/kvm cannot be opened read-write".to_string());
         }
-        let started = Instant::now();
         let probe = || -> Result<()> {
             let cmdline = guest_init::kernel_cmdline(&["--version"], None);
             let mut guest = Guest::spawn(&self.launch(Accel::Kvm, &cmdline, None))?;
@@ -224,6 +221,7 @@ impl Vm {
             Ok(_) => accel::Verdict {
                 accel: Accel::Kvm,
                 reason: format!("a KVM guest reached init in {:.1?}", started.elapsed()),
+                probe_time: Some(started.elapsed()),
             },
             Err(e) => tcg(format!(
                 "the KVM probe guest failed after {:.1?}: {e:#}",
@@ -260,7 +258,7 @@ impl Vm {
     /// launch-to-init and launch-to-exit times.
     pub fn run(&self, args: &[&str], timeout: Duration) -> Result<VmRun> {
         let cmdline = Self::cmdline(args, None)?;
-        let mut guest = Guest::spawn(&self.launch(self.accel, &cmdline, None))?;
+        let mut guest = Guest::spawn(&self.launch(self.verdict.accel, &cmdline, None))?;
         let deadline = guest.launched() + timeout;
         let mut progress = Progress::default();
         // Read to the end of the console: qemu closes it when it exits.
@@ -271,7 +269,7 @@ impl Vm {
             progress.feed(&line);
         }
         let (_, exited) = guest.wait_exit(deadline)?;
-        finish(&guest, progress, exited, self.accel)
+        finish(&guest, progress, exited, self.verdict.accel)
     }
 
     /// Boots the guest with a virtio-net NIC on a new host bridge in `subnet` (a /24;
@@ -291,7 +289,7 @@ impl Vm {
             ifname: &link.tap,
             mac: net::GUEST_MAC,
         };
-        let mut guest = Guest::spawn(&self.launch(self.accel, &cmdline, Some(nic)))?;
+        let mut guest = Guest::spawn(&self.launch(self.verdict.accel, &cmdline, Some(nic)))?;
         let deadline = guest.launched() + boot_timeout;
         let mut progress = Progress::default();
         loop {
@@ -310,7 +308,7 @@ impl Vm {
         Ok(RunningVm {
             guest,
             progress,
-            accel: self.accel,
+            accel: self.verdict.accel,
             link,
         })
     }

@@ -91,6 +91,7 @@ pub struct Guest {
     lines: Receiver<Line>,
     recent: VecDeque<String>,
     stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<thread::JoinHandle<()>>,
 }
 
 impl Guest {
@@ -132,7 +133,7 @@ impl Guest {
         });
         let err_text = Arc::new(Mutex::new(String::new()));
         let sink = Arc::clone(&err_text);
-        thread::spawn(move || {
+        let stderr_reader = thread::spawn(move || {
             let mut s = String::new();
             let _ = BufReader::new(stderr).read_to_string(&mut s);
             if let Ok(mut e) = sink.lock() {
@@ -145,6 +146,7 @@ impl Guest {
             lines,
             recent: VecDeque::new(),
             stderr: err_text,
+            stderr_reader: Some(stderr_reader),
         })
     }
 
@@ -174,7 +176,12 @@ impl Guest {
     pub fn wait_exit(&mut self, deadline: Instant) -> Result<(ExitStatus, Instant)> {
         loop {
             if let Some(status) = self.child.try_wait().context("waiting for qemu")? {
-                return Ok((status, Instant::now()));
+                let exited = Instant::now();
+                // The pipe is closed now; let the reader store everything qemu said.
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
+                return Ok((status, exited));
             }
             if Instant::now() >= deadline {
                 bail!("qemu did not exit in time; {}", self.describe());
