@@ -62,10 +62,13 @@ pub fn obtain(cache_dir: &Path) -> Result<GuestKernel> {
     let root = cache_dir.join("vm").join("kernel");
     // One preparation at a time, across threads and processes sharing the cache.
     let _lock = state::Lock::exclusive(&root.join(".lock"))?;
-    match host_tree() {
-        Some(tree) => install(&tree, &root.join("host"), "host"),
-        None => debian(&root),
+    if let Some(tree) = host_tree() {
+        match install(&tree, &root.join("host"), "host") {
+            Ok(k) => return Ok(k),
+            Err(e) => eprintln!("pier: the host kernel cannot boot the VM ({e:#}); using Debian's"),
+        }
     }
+    debian(&root)
 }
 
 /// An unpacked kernel: image, config and module directory.
@@ -354,11 +357,15 @@ fn needed_modules(config: &str) -> Result<Vec<&'static str>> {
 
 /// The needed modules and their dependencies, dependencies first, as (name, file).
 fn module_load_order(config: &str, modules_dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let wanted = needed_modules(config)?;
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
     let index = index_modules(modules_dir)?;
     let deps_file = read_modules_dep(modules_dir, &index);
     let mut order = Vec::new();
     let mut seen = HashSet::new();
-    for name in needed_modules(config)? {
+    for name in wanted {
         visit(name, &index, &deps_file, &mut seen, &mut order, 0)?;
     }
     Ok(order)

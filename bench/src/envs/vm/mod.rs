@@ -224,8 +224,9 @@ impl Vm {
                 probe_time: Some(started.elapsed()),
             },
             Err(e) => tcg(format!(
-                "the KVM probe guest failed after {:.1?}: {e:#}",
-                started.elapsed()
+                "the KVM probe guest failed after {:.1?}: {}",
+                started.elapsed(),
+                format!("{e:#}").replace('\n', " | ")
             )),
         }
     }
