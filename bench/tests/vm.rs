@@ -52,6 +52,18 @@ fn payload_runs_in_the_guest_and_reports_json_and_exit_code() {
     let vm = prepare(dir.path(), Some(Accel::Tcg));
     assert_eq!(vm.accel(), Accel::Tcg);
     eprintln!("{}", vm.describe());
+    // Dependencies load first: virtio_ring before virtio_pci, failover before virtio_net.
+    let names: Vec<String> = vm
+        .kernel()
+        .modules
+        .iter()
+        .map(|m| m.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let at = |n: &str| names.iter().position(|m| m == n);
+    if let (Some(pci), Some(net)) = (at("virtio_pci"), at("virtio_net")) {
+        assert!(at("virtio_ring").unwrap() < pci, "{names:?}");
+        assert!(at("net_failover").unwrap() < net, "{names:?}");
+    }
     assert!(vm.describe().contains("QEMU emulator version"));
     let run = vm
         .run(&["json", "it's", "a b"], Duration::from_secs(60))
@@ -61,6 +73,7 @@ fn payload_runs_in_the_guest_and_reports_json_and_exit_code() {
         run.boot_ms, run.guest_boot_s, run.total_ms
     );
     assert_eq!(run.exit_code, 3);
+    assert!(run.warnings.is_empty(), "init warned: {:?}", run.warnings);
     assert_eq!(run.results, vec![r#"{"ok":1}"#, r#"{"args":"it's a b"}"#]);
     let v: serde_json::Value = serde_json::from_str(&run.results[0]).unwrap();
     assert_eq!(v["ok"], 1);
@@ -130,6 +143,7 @@ fn host_reaches_a_server_in_the_guest_and_everything_is_removed() {
 
     let run = guest.wait(Duration::from_secs(30)).unwrap();
     assert_eq!(run.exit_code, 0);
+    assert!(run.warnings.is_empty(), "init warned: {:?}", run.warnings);
     // nc printed what the host sent: both directions worked.
     assert_eq!(run.results, vec![r#"{"listening":5001,"cpus":2}"#, "bye"]);
     assert!(!process_alive(pid), "qemu {pid} is gone");

@@ -4,6 +4,7 @@
 //! serial console:
 //!
 //! - `PIER-BOOTED <guest uptime s>`: init started (printed before anything else),
+//! - `PIER-WARN <text>`: something init could not do (e.g. load a module),
 //! - `PIER-NET-UP <cidr>`: eth0 configured (only when `pier.ip` is given),
 //! - `PIER-RESULT <line>`: one line of the payload's stdout,
 //! - `PIER-EXIT <code>`: the payload's exit status; init then powers the VM off.
@@ -33,7 +34,11 @@ if [ -n "$ip" ]; then
     ip link set lo up
     i=0
     while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-    ip addr add "$ip" dev eth0 && ip link set eth0 up && echo "PIER-NET-UP $ip"
+    if ip addr add "$ip" dev eth0 && ip link set eth0 up; then
+        echo "PIER-NET-UP $ip"
+    else
+        echo "PIER-WARN cannot configure eth0 with $ip"
+    fi
 fi
 args=$(echo "$cmd" | xxd -r -p)
 eval "set -- $args"
@@ -50,6 +55,8 @@ poweroff -f
 pub enum Marker {
     /// Init started; the guest's uptime (seconds since its kernel started) at that point.
     Booted { uptime_s: f64 },
+    /// Init could not do something (load a module, configure eth0).
+    Warn(String),
     /// The guest's eth0 is up with this address.
     NetUp(String),
     /// One line of the payload's stdout.
@@ -70,6 +77,7 @@ pub fn parse_marker(line: &str) -> Option<Marker> {
             .parse()
             .ok()
             .map(|uptime_s| Marker::Booted { uptime_s }),
+        "PIER-WARN" => Some(Marker::Warn(value.trim().to_string())),
         "PIER-NET-UP" => Some(Marker::NetUp(value.trim().to_string())),
         "PIER-RESULT" => Some(Marker::Result(value.to_string())),
         "PIER-EXIT" => value.trim().parse().ok().map(Marker::Exit),
@@ -114,6 +122,10 @@ mod tests {
             Some(Marker::Result("{\"a\": 1}".into()))
         );
         assert_eq!(parse_marker("PIER-EXIT 3"), Some(Marker::Exit(3)));
+        assert_eq!(
+            parse_marker("PIER-WARN insmod x failed"),
+            Some(Marker::Warn("insmod x failed".into()))
+        );
         assert_eq!(parse_marker("Linux version 6.1"), None);
     }
 

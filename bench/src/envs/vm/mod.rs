@@ -81,6 +81,8 @@ pub struct VmRun {
     pub results: Vec<String>,
     /// The payload's exit status.
     pub exit_code: i32,
+    /// Problems init reported (`PIER-WARN`), e.g. a module that failed to load.
+    pub warnings: Vec<String>,
 }
 
 /// A prepared guest: kernel, initramfs and accelerator, ready to boot any number of times.
@@ -98,6 +100,7 @@ pub struct Vm {
 struct Progress {
     booted: Option<(Instant, f64)>,
     results: Vec<String>,
+    warnings: Vec<String>,
     exit_code: Option<i32>,
 }
 
@@ -109,6 +112,7 @@ impl Progress {
             Marker::Booted { uptime_s } => self.booted = Some((line.at, *uptime_s)),
             Marker::Result(r) => self.results.push(r.clone()),
             Marker::Exit(code) => self.exit_code = Some(*code),
+            Marker::Warn(w) => self.warnings.push(w.clone()),
             Marker::NetUp(_) => {}
         }
         Some(marker)
@@ -299,9 +303,10 @@ impl Vm {
                 .context("waiting for the VM network")?;
             match line.as_ref().and_then(|l| progress.feed(l)) {
                 Some(Marker::NetUp(_)) => break,
-                Some(Marker::Exit(code)) => {
-                    bail!("the guest payload exited ({code}) before its network was up")
-                }
+                Some(Marker::Exit(code)) => bail!(
+                    "the guest payload exited ({code}) before its network was up; {}",
+                    guest.describe()
+                ),
                 _ if line.is_none() => bail!("qemu exited during boot; {}", guest.describe()),
                 _ => {}
             }
@@ -337,6 +342,7 @@ fn finish(guest: &Guest, progress: Progress, exited: Instant, accel: Accel) -> R
         guest_boot_s,
         total_ms: ms(exited - guest.launched()),
         results: progress.results,
+        warnings: progress.warnings,
         exit_code,
     })
 }
