@@ -3,19 +3,21 @@
 //! Felter et al. 2015, "An updated performance comparison of virtual machines and Linux
 //! containers").
 //!
-//! pier builds the guest itself: a kernel ([`kernel`]: the host's, else Debian's package),
-//! an initramfs ([`initramfs`]: busybox, the payload, virtio modules and a small
+//! pier builds the guest itself: a kernel ([`kernel`]: the host's, else Debian's package,
+//! with the virtio modules it needs), an initramfs ([`initramfs`]: busybox, the payload, virtio modules and a small
 //! [`guest_init`] script), and an accelerator verdict ([`accel`]: KVM if a probe guest
 //! boots under it, else TCG). [`Vm::run`] boots the guest for one payload command and
 //! times it; [`Vm::start_with_network`] keeps a guest running on a private host link
 //! ([`net`]) for network measurements.
 
 pub mod accel;
+mod bzimage;
 mod cpio;
 mod elf;
 pub mod guest_init;
 pub mod initramfs;
 pub mod kernel;
+mod modules;
 pub mod net;
 pub mod qemu;
 
