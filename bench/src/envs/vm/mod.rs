@@ -295,6 +295,8 @@ impl Vm {
         let nic = TapNic {
             ifname: &link.tap,
             mac: net::GUEST_MAC,
+            // vhost-net is what a KVM deployment uses; under TCG it would not help.
+            vhost: self.verdict.accel == Accel::Kvm && net::vhost_net_usable(),
         };
         let mut guest = Guest::spawn(&self.launch(self.verdict.accel, &cmdline, Some(nic)))?;
         let deadline = guest.launched() + boot_timeout;

@@ -130,6 +130,15 @@ fn remove_stale_links() {
     }
 }
 
+/// True if `/dev/vhost-net` can be opened read-write (qemu needs it for `vhost=on`).
+pub fn vhost_net_usable() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/vhost-net")
+        .is_ok()
+}
+
 /// True if a network interface named `name` exists.
 pub fn interface_exists(name: &str) -> bool {
     Path::new("/sys/class/net").join(name).exists()

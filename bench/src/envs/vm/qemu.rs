@@ -26,6 +26,9 @@ pub struct TapNic<'a> {
     pub ifname: &'a str,
     /// The guest NIC's MAC address.
     pub mac: &'a str,
+    /// Move the virtio-net data path into the host kernel (vhost-net), as a KVM
+    /// deployment would; only meaningful under KVM.
+    pub vhost: bool,
 }
 
 /// Everything needed to start one VM.
@@ -67,7 +70,11 @@ pub fn command(l: &Launch<'_>) -> Command {
     if let Some(nic) = &l.nic {
         c.args([
             "-netdev",
-            &format!("tap,id=net0,ifname={},script=no,downscript=no", nic.ifname),
+            &format!(
+                "tap,id=net0,ifname={},script=no,downscript=no,vhost={}",
+                nic.ifname,
+                if nic.vhost { "on" } else { "off" }
+            ),
             "-device",
             &format!("virtio-net-pci,netdev=net0,mac={}", nic.mac),
         ]);
@@ -230,4 +237,54 @@ pub fn version() -> Option<String> {
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next()?.trim();
     (out.status.success() && !first.is_empty()).then(|| first.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(l: &Launch<'_>) -> String {
+        let c = command(l);
+        let v: Vec<String> = c
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        v.join(" ")
+    }
+
+    #[test]
+    fn command_line_carries_size_accelerator_console_and_nic() {
+        let mut l = Launch {
+            kernel: Path::new("/k"),
+            initrd: Path::new("/i"),
+            cpus: 2,
+            memory_mb: 512,
+            accel: Accel::Tcg,
+            cmdline: "console=ttyS0 pier.cmd=",
+            nic: None,
+        };
+        let a = args(&l);
+        for want in [
+            "-nodefaults",
+            "-nographic",
+            "-no-reboot",
+            "-serial stdio",
+            "-accel tcg -cpu max",
+            "-smp 2 -m 512M",
+            "-kernel /k -initrd /i -append console=ttyS0 pier.cmd=",
+        ] {
+            assert!(a.contains(want), "{want:?} missing in {a}");
+        }
+        assert!(!a.contains("-netdev"));
+        l.accel = Accel::Kvm;
+        l.nic = Some(TapNic {
+            ifname: "pvmt1",
+            mac: "52:54:00:00:00:02",
+            vhost: true,
+        });
+        let a = args(&l);
+        assert!(a.contains("-accel kvm -cpu host"), "{a}");
+        assert!(a.contains("tap,id=net0,ifname=pvmt1,script=no,downscript=no,vhost=on"));
+        assert!(a.contains("virtio-net-pci,netdev=net0,mac=52:54:00:00:00:02"));
+    }
 }
