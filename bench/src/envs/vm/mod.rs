@@ -69,7 +69,7 @@ impl VmConfig {
 }
 
 /// The outcome of one guest run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct VmRun {
     /// The accelerator it ran under.
     pub accel: Accel,
@@ -352,7 +352,8 @@ fn finish(guest: &Guest, progress: Progress, exited: Instant, accel: Accel) -> R
 }
 
 /// A guest running with a network link to the host. Dropping it kills qemu, then removes
-/// the tap and bridge (fields drop in declaration order).
+/// the tap and bridge (fields drop in declaration order). qemu is also killed if the
+/// thread that started it exits, so keep it on the thread that uses it.
 pub struct RunningVm {
     guest: Guest,
     progress: Progress,
