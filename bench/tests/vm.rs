@@ -184,3 +184,23 @@ fn a_guest_that_overruns_its_timeout_is_killed() {
     assert!(format!("{err:#}").contains("timed out"), "{err:#}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn a_network_start_that_fails_removes_its_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let vm = prepare(dir.path(), Some(Accel::Tcg));
+    // The guest cannot boot in 300 ms, so start_with_network fails after creating the link.
+    let subnet = Some("10.213.81.0".parse().unwrap());
+    let err = match vm.start_with_network(&["net"], subnet, Duration::from_millis(300)) {
+        Ok(_) => panic!("a guest booted in 300 ms"),
+        Err(e) => e,
+    };
+    assert!(format!("{err:#}").contains("timed out"), "{err:#}");
+    // Other tests reuse this process's interface names, but this subnet is ours alone:
+    // the bridge holding it is gone.
+    let out = std::process::Command::new("ip")
+        .args(["-o", "-4", "addr", "show", "to", "10.213.81.0/24"])
+        .output()
+        .unwrap();
+    assert!(out.stdout.is_empty(), "10.213.81.0/24 still assigned");
+}
