@@ -114,7 +114,13 @@ fn save_then_load_keeps_image_id_and_manifest_digest() {
     pier_ok(src.path(), &["tag", "busybox", "other/name:v2"]);
     pier_ok(
         src.path(),
-        &["save", "-o", archive.to_str().unwrap(), "busybox", "other/name:v2"],
+        &[
+            "save",
+            "-o",
+            archive.to_str().unwrap(),
+            "busybox",
+            "other/name:v2",
+        ],
     );
     let entries = tar_entries(&archive);
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
@@ -128,12 +134,21 @@ fn save_then_load_keeps_image_id_and_manifest_digest() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap())
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+        })
         .collect();
     assert_eq!(refs, ["busybox:latest", "other/name:v2"]);
-    let docker: Value =
-        serde_json::from_slice(&entries.iter().find(|(n, _)| n == "manifest.json").unwrap().1)
-            .unwrap();
+    let docker: Value = serde_json::from_slice(
+        &entries
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
     assert_eq!(docker[0]["RepoTags"][1], "other/name:v2");
     // Every blob is named by its content.
     for (name, data) in &entries {
@@ -155,7 +170,13 @@ fn save_then_load_keeps_image_id_and_manifest_digest() {
     let again = work.path().join("again.tar");
     pier_ok(
         dst.path(),
-        &["save", "-o", again.to_str().unwrap(), "busybox", "other/name:v2"],
+        &[
+            "save",
+            "-o",
+            again.to_str().unwrap(),
+            "busybox",
+            "other/name:v2",
+        ],
     );
     assert_eq!(fs::read(&archive).unwrap(), fs::read(&again).unwrap());
     let third = tempfile::tempdir().unwrap();
@@ -165,7 +186,11 @@ fn save_then_load_keeps_image_id_and_manifest_digest() {
         .stdin(fs::File::open(&archive).unwrap())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(ids(third.path(), "busybox"), ids(src.path(), "busybox"));
 }
 
@@ -179,7 +204,10 @@ fn skopeo_reads_what_pier_saves_and_pier_loads_it_back_unchanged() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let archive = w.join("bb.tar");
-    pier_ok(src.path(), &["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    pier_ok(
+        src.path(),
+        &["save", "-o", archive.to_str().unwrap(), "busybox"],
+    );
     let (id, manifest) = ids(src.path(), "busybox");
     let skopeo = |args: &[String]| {
         let out = Command::new("skopeo").args(args).output().unwrap();
@@ -198,7 +226,11 @@ fn skopeo_reads_what_pier_saves_and_pier_loads_it_back_unchanged() {
         dir.clone(),
     ]);
     let inspect: Value = serde_json::from_str(&skopeo(&["inspect".into(), dir.clone()])).unwrap();
-    assert_eq!(inspect["Digest"], manifest.as_str(), "skopeo sees the same manifest");
+    assert_eq!(
+        inspect["Digest"],
+        manifest.as_str(),
+        "skopeo sees the same manifest"
+    );
     let back = w.join("back.tar");
     skopeo(&[
         "copy".into(),
@@ -234,11 +266,19 @@ fn docker_save_archive_with_gzip_layer_loads() {
     let src = root_with_busybox();
     let work = tempfile::tempdir().unwrap();
     let archive = work.path().join("bb.tar");
-    pier_ok(src.path(), &["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    pier_ok(
+        src.path(),
+        &["save", "-o", archive.to_str().unwrap(), "busybox"],
+    );
     let entries = tar_entries(&archive);
-    let docker: Value =
-        serde_json::from_slice(&entries.iter().find(|(n, _)| n == "manifest.json").unwrap().1)
-            .unwrap();
+    let docker: Value = serde_json::from_slice(
+        &entries
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
     let get = |name: &str| entries.iter().find(|(n, _)| n == name).unwrap().1.clone();
     let config_name = docker[0]["Config"].as_str().unwrap();
     let config = get(config_name);
@@ -259,7 +299,10 @@ fn docker_save_archive_with_gzip_layer_loads() {
             ("0123abcd/".into(), vec![]),
             ("0123abcd/layer.tar".into(), gz),
             (config_file.clone(), config.clone()),
-            ("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()),
+            (
+                "manifest.json".into(),
+                serde_json::to_vec(&manifest).unwrap(),
+            ),
         ],
     );
     let dst = tempfile::tempdir().unwrap();
@@ -280,12 +323,18 @@ fn docker_save_archive_with_gzip_layer_loads() {
         &[
             ("0123abcd/layer.tar".into(), layer),
             (config_file.clone(), bad_config),
-            ("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()),
+            (
+                "manifest.json".into(),
+                serde_json::to_vec(&manifest).unwrap(),
+            ),
         ],
     );
     let clean = tempfile::tempdir().unwrap();
     let err = pier_err(clean.path(), &["load", "-i", bad.to_str().unwrap()]);
-    assert!(err.contains("digest mismatch") && err.contains(&config_file), "{err}");
+    assert!(
+        err.contains("digest mismatch") && err.contains(&config_file),
+        "{err}"
+    );
     assert_store_empty(clean.path());
 }
 
@@ -295,7 +344,10 @@ fn bad_archives_are_refused_by_name_and_leave_nothing() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let archive = w.join("bb.tar");
-    pier_ok(src.path(), &["save", "-o", archive.to_str().unwrap(), "busybox"]);
+    pier_ok(
+        src.path(),
+        &["save", "-o", archive.to_str().unwrap(), "busybox"],
+    );
     let bytes = fs::read(&archive).unwrap();
     let entries = tar_entries(&archive);
     let (_, manifest_digest) = ids(src.path(), "busybox");
@@ -307,7 +359,10 @@ fn bad_archives_are_refused_by_name_and_leave_nothing() {
             .1,
     )
     .unwrap();
-    let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let layer_digest = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let layer_name = format!("blobs/sha256/{}", &layer_digest[7..]);
 
     // 1. Truncated in the middle of the layer blob.
@@ -355,7 +410,10 @@ fn bad_archives_are_refused_by_name_and_leave_nothing() {
         let dst = tempfile::tempdir().unwrap();
         let err = pier_err(dst.path(), &["load", "-i", file.to_str().unwrap()]);
         assert!(err.contains(why), "{}: {err}", file.display());
-        assert!(err.contains(file.to_str().unwrap()), "names the file: {err}");
+        assert!(
+            err.contains(file.to_str().unwrap()),
+            "names the file: {err}"
+        );
         if why != "truncated" && why != "tar" {
             assert!(err.contains(&layer_digest), "names the blob: {err}");
         }
@@ -389,7 +447,12 @@ fn export_writes_the_containers_merged_filesystem() {
         String::from_utf8_lossy(&result.stderr)
     );
     let entries = tar_entries(&out);
-    let find = |n: &str| entries.iter().find(|(name, _)| name == n).map(|e| e.1.clone());
+    let find = |n: &str| {
+        entries
+            .iter()
+            .find(|(name, _)| name == n)
+            .map(|e| e.1.clone())
+    };
     assert_eq!(find("created").as_deref(), Some(&b"hi\n"[..]));
     assert!(find("bin/busybox").is_some(), "image content is there");
     assert!(find("bin/vi").is_none(), "a deleted file is gone");
@@ -445,7 +508,11 @@ impl Registry {
         let reg = Registry { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "registry did not start: {}", reg.log());
+            assert!(
+                Instant::now() < deadline,
+                "registry did not start: {}",
+                reg.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         reg
@@ -511,8 +578,16 @@ fn push_and_pull_through_a_real_registry() {
     // Idempotent: the second push HEADs each blob and sends none.
     let out = pier_ok(s, &["push", &name]);
     assert!(!out.contains("pushed"), "{out}");
-    assert_eq!(reg.requests("PUT", "/blobs/uploads/"), uploads, "no blob re-sent");
-    assert_eq!(reg.requests("POST", "/blobs/uploads/"), 2, "no upload started");
+    assert_eq!(
+        reg.requests("PUT", "/blobs/uploads/"),
+        uploads,
+        "no blob re-sent"
+    );
+    assert_eq!(
+        reg.requests("POST", "/blobs/uploads/"),
+        2,
+        "no upload started"
+    );
 
     // Pull into a fresh store: the same image, and it runs.
     let dst = tempfile::tempdir().unwrap();
@@ -529,7 +604,10 @@ fn push_and_pull_through_a_real_registry() {
         &fs::read(s.join("images/blobs/sha256").join(&manifest_digest[7..])).unwrap(),
     )
     .unwrap();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_string();
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let layer_gets = reg.requests("GET", &format!("/blobs/{layer}"));
     assert_eq!(layer_gets, 1);
     let has = root_with_busybox();
@@ -546,7 +624,10 @@ fn push_and_pull_through_a_real_registry() {
     fs::write(&data, bytes).unwrap();
     let clean = tempfile::tempdir().unwrap();
     let err = pier_err(clean.path(), &["pull", &name]);
-    assert!(err.contains("digest mismatch") && err.contains(&layer), "{err}");
+    assert!(
+        err.contains("digest mismatch") && err.contains(&layer),
+        "{err}"
+    );
     assert_store_empty(clean.path());
 
     // Names without a registry, and non-loopback registries, are refused clearly.
@@ -568,7 +649,10 @@ fn basic_auth_needs_credentials_from_login_or_flag() {
     pier_ok(s, &["tag", "busybox", &name]);
 
     let err = pier_err(s, &["push", &name]);
-    assert!(err.contains("requires authentication") && err.contains("pier login"), "{err}");
+    assert!(
+        err.contains("requires authentication") && err.contains("pier login"),
+        "{err}"
+    );
     let err = pier_err(s, &["push", "--creds", "alice:wrong", &name]);
     assert!(err.contains("401"), "{err}");
     pier_ok(s, &["push", "--creds", "alice:wonderland", &name]);
@@ -594,9 +678,14 @@ fn basic_auth_needs_credentials_from_login_or_flag() {
         .unwrap();
     assert!(login.wait().unwrap().success());
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(d.join("auth.json")).unwrap().permissions().mode();
+    let mode = fs::metadata(d.join("auth.json"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert!(!fs::read_to_string(d.join("auth.json")).unwrap().contains("wonderland"));
+    assert!(!fs::read_to_string(d.join("auth.json"))
+        .unwrap()
+        .contains("wonderland"));
     pier_ok(d, &["pull", &name]);
     assert_eq!(ids(d, &name), ids(s, "busybox"));
     pier_ok(d, &["logout", &reg.host()]);
@@ -643,7 +732,8 @@ impl FakeRegistry {
                             stop2.clone(),
                         );
                         std::thread::spawn(move || {
-                            let _ = serve(stream, port, &repo, &tag, &manifest, &blobs, stall, &stop3);
+                            let _ =
+                                serve(stream, port, &repo, &tag, &manifest, &blobs, stall, &stop3);
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -708,7 +798,12 @@ fn serve(
         if path.starts_with("/token") {
             if auth == "basic ywxpy2u6d29uzgvybgfuza==" {
                 // base64("alice:wonderland"), lowercased with the header above.
-                reply(&mut out, "200 OK", "Content-Type: application/json\r\n", br#"{"token":"good-token"}"#)?;
+                reply(
+                    &mut out,
+                    "200 OK",
+                    "Content-Type: application/json\r\n",
+                    br#"{"token":"good-token"}"#,
+                )?;
             } else {
                 reply(&mut out, "401 Unauthorized", "", b"")?;
             }
@@ -735,7 +830,11 @@ fn serve(
             .find(|(d, _)| path == format!("/v2/{repo}/blobs/{d}"));
         match blob {
             Some((_, data)) if stall && data.len() > 10_000 => {
-                write!(out, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", data.len())?;
+                write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                    data.len()
+                )?;
                 out.write_all(&data[..data.len() / 2])?;
                 out.flush()?;
                 while !stop.load(Ordering::Relaxed) {
@@ -771,7 +870,10 @@ fn bearer_token_flow_and_interrupted_pull_leave_no_half_blob() {
     let name = format!("127.0.0.1:{}/team/bb:t", reg.port);
     let dst = tempfile::tempdir().unwrap();
     let err = pier_err(dst.path(), &["pull", &name]);
-    assert!(err.contains("token server") && err.contains("pier login"), "{err}");
+    assert!(
+        err.contains("token server") && err.contains("pier login"),
+        "{err}"
+    );
     pier_ok(dst.path(), &["pull", "--creds", "alice:wonderland", &name]);
     assert_eq!(ids(dst.path(), &name), ids(src.path(), "busybox"));
     drop(reg);
@@ -809,7 +911,11 @@ fn bearer_token_flow_and_interrupted_pull_leave_no_half_blob() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(partial.exists());
-    assert_eq!(count_files(&r.join("images/blobs/sha256")), 0, "no blob published");
+    assert_eq!(
+        count_files(&r.join("images/blobs/sha256")),
+        0,
+        "no blob published"
+    );
     assert_eq!(count_files(&r.join("images/layers")), 0);
     drop(reg);
     assert_store_empty(r);

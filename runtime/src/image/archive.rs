@@ -269,7 +269,12 @@ fn unpack_archive(input: &mut dyn Read, dir: &Path) -> Result<HashMap<String, St
         .entries()
         .context("reading the archive (is it a tar file?)")?;
     for entry in entries {
-        let mut entry = entry.context("reading the archive (truncated or not a tar file?)")?;
+        let mut entry = entry.map_err(|e| {
+            anyhow::anyhow!(
+                "reading the archive (truncated or not a tar file?): {}",
+                printable(&e.to_string())
+            )
+        })?;
         entries_seen += 1;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path =
@@ -312,6 +317,25 @@ fn unpack_archive(input: &mut dyn Read, dir: &Path) -> Result<HashMap<String, St
         bail!("the archive is empty or not a tar file");
     }
     Ok(symlinks)
+}
+
+/// `text` with control and non-ASCII bytes replaced and cut short: the tar crate quotes
+/// raw header bytes in its errors, which garbage input turns into terminal noise.
+fn printable(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    match clean.char_indices().nth(100) {
+        Some((i, _)) => format!("{}...", &clean[..i]),
+        None => clean,
+    }
 }
 
 /// `base/name` with `.` and empty components dropped and a leading `/` meaning the
@@ -560,4 +584,134 @@ pub fn describe(loaded: &[Loaded]) -> Vec<String> {
         }
     }
     lines.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::image::{ConfigBuilder, ImageConfiguration};
+
+    /// A store with one single-layer image `app:1`.
+    fn store_with_image() -> (tempfile::TempDir, ImageStore, Image) {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let layer = tempfile::tempdir().unwrap();
+        fs::write(layer.path().join("hello"), "world").unwrap();
+        let mut config = ImageConfiguration::default();
+        config.set_config(Some(
+            ConfigBuilder::default()
+                .cmd(vec!["/hello".to_string()])
+                .build()
+                .unwrap(),
+        ));
+        let image = store
+            .commit_layers(None, &[layer.path().to_path_buf()], config, Some("app:1"))
+            .unwrap();
+        (root, store, image)
+    }
+
+    fn store_is_empty(store: &ImageStore) -> bool {
+        ["blobs/sha256", "layers", "tmp"]
+            .iter()
+            .all(|d| fs::read_dir(store.dir().join(d)).unwrap().count() == 0)
+            && store.list().unwrap().is_empty()
+    }
+
+    #[test]
+    fn save_load_round_trip_keeps_digests() {
+        let (_root, store, image) = store_with_image();
+        let mut tar = Vec::new();
+        save(&store, &["app:1".to_string()], &mut tar).unwrap();
+        let other_root = tempfile::tempdir().unwrap();
+        let other = ImageStore::open(other_root.path()).unwrap();
+        let loaded = load(&other, &mut &tar[..]).unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].references, vec!["app:1".to_string()]);
+        assert_eq!(loaded[0].image.id, image.id);
+        assert_eq!(loaded[0].image.manifest_digest, image.manifest_digest);
+        assert_eq!(
+            fs::read_to_string(loaded[0].image.layer_dirs[0].join("hello")).unwrap(),
+            "world"
+        );
+        assert_eq!(describe(&loaded), vec!["Loaded image: app:1".to_string()]);
+        // Loading twice is harmless; by ID the image is saved untagged.
+        load(&other, &mut &tar[..]).unwrap();
+        let mut untagged = Vec::new();
+        save(&other, &[image.id[7..19].to_string()], &mut untagged).unwrap();
+        let third_root = tempfile::tempdir().unwrap();
+        let third = ImageStore::open(third_root.path()).unwrap();
+        let loaded = load(&third, &mut &untagged[..]).unwrap();
+        assert!(loaded[0].references.is_empty());
+        assert_eq!(
+            describe(&loaded)[0],
+            format!("Loaded image ID: {}", image.id)
+        );
+    }
+
+    #[test]
+    fn a_layer_that_does_not_match_the_config_diff_id_is_refused() {
+        let (_root, store, image) = store_with_image();
+        let manifest = store.read_blob(&image.manifest_digest).unwrap();
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&store.read_blob(&image.id).unwrap()).unwrap();
+        config["rootfs"]["diff_ids"][0] = format!("sha256:{}", "0".repeat(64)).into();
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        let mut m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        let (_, config_digest, _) = HashingReader::new(&config_bytes[..]).finish().unwrap();
+        m["config"]["digest"] = config_digest.into();
+        m["config"]["size"] = config_bytes.len().into();
+        let manifest_bytes = serde_json::to_vec(&m).unwrap();
+        let other_root = tempfile::tempdir().unwrap();
+        let other = ImageStore::open(other_root.path()).unwrap();
+        let layer = m["layers"][0]["digest"].as_str().unwrap().to_string();
+        let mut fetch = |_: &Descriptor, dest: &Path| -> Result<()> {
+            fs::copy(store.blob_file(&layer)?, dest)?;
+            Ok(())
+        };
+        let err = other
+            .add_image(&manifest_bytes, &config_bytes, &mut fetch, Some("bad:1"))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("the config says"), "{err:#}");
+        assert!(store_is_empty(&other));
+    }
+
+    #[test]
+    fn archive_paths_stay_inside_the_archive() {
+        assert_eq!(normalize("./a//b/", "").unwrap(), "a/b");
+        assert_eq!(normalize("../x/layer.tar", "y").unwrap(), "x/layer.tar");
+        assert_eq!(normalize("/abs", "y").unwrap(), "abs");
+        assert!(normalize("../../etc/passwd", "y").is_err());
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(1);
+        h.set_mode(0o644);
+        tar.append_data(&mut h, "ok", &b"x"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        tar.append_link(&mut h, "evil", "../../etc/passwd").unwrap();
+        let data = tar.into_inner().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let err = load(&store, &mut &data[..]).unwrap_err();
+        assert!(format!("{err:#}").contains("refusing symlink"), "{err:#}");
+        assert!(store_is_empty(&store));
+    }
+
+    #[test]
+    fn picks_linux_amd64_from_an_index() {
+        let index: ImageIndex = serde_json::from_value(json!({
+            "schemaVersion": 2,
+            "manifests": [
+                {"mediaType": OCI_MANIFEST, "size": 1, "digest": format!("sha256:{}", "a".repeat(64)),
+                 "platform": {"os": "linux", "architecture": "arm64"}},
+                {"mediaType": OCI_MANIFEST, "size": 1, "digest": format!("sha256:{}", "b".repeat(64)),
+                 "platform": {"os": "linux", "architecture": "amd64"}},
+            ]
+        }))
+        .unwrap();
+        let chosen = pick_platform(index.manifests()).unwrap();
+        assert!(chosen.digest().to_string().ends_with(&"b".repeat(64)));
+        assert!(pick_platform(&index.manifests()[..1]).is_err());
+    }
 }

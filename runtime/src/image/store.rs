@@ -690,7 +690,7 @@ impl ImageStore {
         let config_desc = manifest.config();
         let config_digest = config_desc.digest().to_string();
         let what = format!("config blob {config_digest}");
-        media_type::check_config(&config_desc.media_type().to_string(), &what)?;
+        media_type::check_config(config_desc.media_type().as_ref(), &what)?;
         verify_bytes(config_bytes, &config_digest, config_desc.size(), &what)?;
         let config: ImageConfiguration =
             serde_json::from_slice(config_bytes).with_context(|| format!("parsing {what}"))?;
@@ -706,7 +706,7 @@ impl ImageStore {
         for (descriptor, diff_id) in manifest.layers().iter().zip(diff_ids) {
             let digest = descriptor.digest().to_string();
             let what = format!("layer blob {digest}");
-            media_type::check_layer(&descriptor.media_type().to_string(), &what)?;
+            media_type::check_layer(descriptor.media_type().as_ref(), &what)?;
             digest_hex(diff_id).with_context(|| format!("diff ID of {what}"))?;
             if self.has_blob(&digest) && self.has_layer(diff_id) {
                 continue;
