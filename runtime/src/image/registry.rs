@@ -23,7 +23,7 @@ use super::reference::Reference;
 use super::store::{Image, ImageStore};
 use anyhow::{bail, Context, Result};
 use auth::Credentials;
-use client::{error_text, read_document, Body, Client, RequestCounts};
+use client::{error_text, header, read_document, Body, Client, RequestCounts};
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use sha2::{Digest as _, Sha256};
 use std::fs::File;
@@ -128,7 +128,7 @@ pub fn push(
         &[("Content-Type", &media)],
         Body::Bytes(&manifest_bytes),
     )?;
-    if response.status() != 201 && response.status() != 200 {
+    if response.status().as_u16() != 201 && response.status().as_u16() != 200 {
         bail!(
             "registry {} refused the manifest for {}: {}",
             remote.host,
@@ -136,7 +136,7 @@ pub fn push(
             error_text(response)
         );
     }
-    if let Some(d) = response.header("docker-content-digest") {
+    if let Some(d) = header(&response, "docker-content-digest") {
         if d != image.manifest_digest {
             bail!(
                 "registry {} stored the manifest under digest {d}, not {}",
@@ -158,7 +158,7 @@ pub fn push(
 fn blob_exists(client: &mut Client, digest: &str) -> Result<bool> {
     let url = client.repo_url(&format!("blobs/{digest}"));
     let response = client.send("HEAD", &url, &[], Body::Empty)?;
-    match response.status() {
+    match response.status().as_u16() {
         200 => Ok(true),
         404 => Ok(false),
         _ => bail!(
@@ -173,12 +173,10 @@ fn blob_exists(client: &mut Client, digest: &str) -> Result<bool> {
 fn upload_blob(client: &mut Client, digest: &str, path: &Path) -> Result<()> {
     let url = client.repo_url("blobs/uploads/");
     let response = client.send("POST", &url, &[("Content-Length", "0")], Body::Empty)?;
-    if response.status() != 202 {
+    if response.status().as_u16() != 202 {
         bail!("starting an upload: {}", error_text(response));
     }
-    let location = response
-        .header("location")
-        .map(str::to_string)
+    let location = header(&response, "location")
         .context("the registry started an upload without a Location header")?;
     let location = client.resolve_location(&location)?;
     let separator = if location.contains('?') { '&' } else { '?' };
@@ -189,7 +187,7 @@ fn upload_blob(client: &mut Client, digest: &str, path: &Path) -> Result<()> {
         &[("Content-Type", "application/octet-stream")],
         Body::File(path),
     )?;
-    if response.status() != 201 {
+    if response.status().as_u16() != 201 {
         bail!("uploading: {}", error_text(response));
     }
     Ok(())
@@ -200,7 +198,7 @@ pub fn check_login(host: &str, creds: Credentials) -> Result<()> {
     let mut client = Client::new(host, "", Some(creds), false)?;
     let url = client.base_url();
     let response = client.send("GET", &url, &[], Body::Empty)?;
-    if response.status() != 200 {
+    if response.status().as_u16() != 200 {
         bail!(
             "registry {host} answered GET {url} with {}",
             error_text(response)
@@ -278,7 +276,7 @@ fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) ->
     .join(", ");
     let url = client.repo_url(&format!("manifests/{reference}"));
     let response = client.send("GET", &url, &[("Accept", &accept)], Body::Empty)?;
-    if response.status() != 200 {
+    if response.status().as_u16() != 200 {
         bail!(
             "registry {} has no manifest {reference} in {}: {}",
             client.host(),
@@ -286,9 +284,8 @@ fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) ->
             error_text(response)
         );
     }
-    let content_type = response
-        .header("content-type")
-        .unwrap_or("")
+    let content_type = header(&response, "content-type")
+        .unwrap_or_default()
         .split(';')
         .next()
         .unwrap_or("")
@@ -332,7 +329,7 @@ fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) ->
 fn fetch_small_blob(client: &mut Client, digest: &str) -> Result<Vec<u8>> {
     let url = client.repo_url(&format!("blobs/{digest}"));
     let response = client.send("GET", &url, &[], Body::Empty)?;
-    if response.status() != 200 {
+    if response.status().as_u16() != 200 {
         bail!("fetching blob {digest}: {}", error_text(response));
     }
     read_document(response).with_context(|| format!("fetching blob {digest}"))
@@ -342,11 +339,11 @@ fn fetch_small_blob(client: &mut Client, digest: &str) -> Result<Vec<u8>> {
 fn download_blob(client: &mut Client, digest: &str, dest: &Path) -> Result<()> {
     let url = client.repo_url(&format!("blobs/{digest}"));
     let response = client.send("GET", &url, &[], Body::Empty)?;
-    if response.status() != 200 {
+    if response.status().as_u16() != 200 {
         bail!("fetching blob {digest}: {}", error_text(response));
     }
     let mut file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
-    io::copy(&mut response.into_reader(), &mut file)
+    io::copy(&mut response.into_body().into_reader(), &mut file)
         .with_context(|| format!("downloading blob {digest}"))?;
     file.sync_all()
         .with_context(|| format!("syncing {}", dest.display()))

@@ -16,6 +16,9 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+/// A response, whatever its status.
+pub type Response = ureq::http::Response<ureq::Body>;
+
 /// Largest manifest, index or token response pier reads (they are small JSON documents).
 pub const MAX_DOCUMENT: u64 = 4 << 20;
 
@@ -66,12 +69,15 @@ impl Client {
         push: bool,
     ) -> Result<Client> {
         check_loopback(host)?;
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(10))
-            .timeout_read(Duration::from_secs(300))
-            .timeout_write(Duration::from_secs(300))
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            // Statuses are answers to inspect (404 = blob missing), not transport errors.
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_per_read(Some(Duration::from_secs(300)))
+            .timeout_per_write(Some(Duration::from_secs(300)))
             .user_agent(concat!("pier/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .build()
+            .into();
         Ok(Client {
             agent,
             host: host.to_string(),
@@ -124,7 +130,7 @@ impl Client {
         url: &str,
         headers: &[(&str, &str)],
         body: Body<'_>,
-    ) -> Result<ureq::Response> {
+    ) -> Result<Response> {
         let mut retried = false;
         loop {
             match method {
@@ -134,34 +140,10 @@ impl Client {
                 "PUT" => self.counts.put += 1,
                 _ => {}
             }
-            let mut req = self.agent.request(method, url);
-            for (k, v) in headers {
-                req = req.set(k, v);
-            }
-            if let Some(a) = &self.authorization {
-                req = req.set("Authorization", a);
-            }
-            let result = match body {
-                Body::Empty => req.call(),
-                Body::Bytes(b) => req.send_bytes(b),
-                Body::File(p) => {
-                    let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-                    let len = f
-                        .metadata()
-                        .with_context(|| format!("inspecting {}", p.display()))?
-                        .len();
-                    req.set("Content-Length", &len.to_string()).send(f)
-                }
-            };
-            let response = match result {
-                Ok(r) => r,
-                Err(ureq::Error::Status(_, r)) => r,
-                Err(ureq::Error::Transport(t)) => {
-                    return Err(anyhow::Error::new(t))
-                        .with_context(|| format!("{method} {url}: cannot reach the registry"))
-                }
-            };
-            if response.status() != 401 {
+            let result = self.request_once(method, url, headers, body);
+            let response =
+                result.with_context(|| format!("{method} {url}: cannot reach the registry"))?;
+            if response.status().as_u16() != 401 {
                 return Ok(response);
             }
             if retried {
@@ -172,18 +154,40 @@ impl Client {
                     self.host
                 );
             }
-            let challenge = response
-                .header("www-authenticate")
-                .map(str::to_string)
-                .with_context(|| {
-                    format!(
-                        "registry {} answered 401 without a Www-Authenticate challenge",
-                        self.host
-                    )
-                })?;
+            let challenge = header(&response, "www-authenticate").with_context(|| {
+                format!(
+                    "registry {} answered 401 without a Www-Authenticate challenge",
+                    self.host
+                )
+            })?;
             self.authenticate(&Challenge::parse(&challenge)?)?;
             retried = true;
         }
+    }
+
+    fn request_once(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<Response> {
+        let mut builder = ureq::http::Request::builder().method(method).uri(url);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        if let Some(a) = &self.authorization {
+            builder = builder.header("Authorization", a.as_str());
+        }
+        let response = match body {
+            Body::Empty => self.agent.run(builder.body(())?),
+            Body::Bytes(b) => self.agent.run(builder.body(b)?),
+            Body::File(p) => {
+                let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+                self.agent.run(builder.body(f)?)
+            }
+        };
+        Ok(response?)
     }
 
     /// Obtains the `Authorization` header value the challenge asks for.
@@ -227,28 +231,25 @@ impl Client {
             req = req.query("service", s);
         }
         if let Some(c) = &self.creds {
-            req = req.set("Authorization", &c.basic_header());
+            req = req.header("Authorization", &c.basic_header());
         }
         self.counts.get += 1;
-        let response = match req.call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(code, r)) => {
-                let why = error_text(r);
-                let hint = if self.creds.is_none() {
-                    format!(
-                        "; log in with `pier login {}` or pass --creds USER:PASSWORD",
-                        self.host
-                    )
-                } else {
-                    String::new()
-                };
-                bail!("token server {realm} refused a token for {scope} ({code}): {why}{hint}")
-            }
-            Err(ureq::Error::Transport(t)) => {
-                return Err(anyhow::Error::new(t))
-                    .with_context(|| format!("cannot reach token server {realm}"))
-            }
-        };
+        let response = req
+            .call()
+            .with_context(|| format!("cannot reach token server {realm}"))?;
+        if response.status().as_u16() != 200 {
+            let code = response.status().as_u16();
+            let why = error_text(response);
+            let hint = if self.creds.is_none() {
+                format!(
+                    "; log in with `pier login {}` or pass --creds USER:PASSWORD",
+                    self.host
+                )
+            } else {
+                String::new()
+            };
+            bail!("token server {realm} refused a token for {scope:?} ({code}): {why}{hint}")
+        }
         let doc: serde_json::Value = serde_json::from_slice(&read_document(response)?)
             .with_context(|| format!("parsing the answer of token server {realm}"))?;
         doc.get("token")
@@ -260,9 +261,10 @@ impl Client {
 }
 
 /// Reads a small JSON document body (at most [`MAX_DOCUMENT`] bytes).
-pub fn read_document(response: ureq::Response) -> Result<Vec<u8>> {
+pub fn read_document(response: Response) -> Result<Vec<u8>> {
     let mut data = Vec::new();
     response
+        .into_body()
         .into_reader()
         .take(MAX_DOCUMENT + 1)
         .read_to_end(&mut data)
@@ -274,8 +276,8 @@ pub fn read_document(response: ureq::Response) -> Result<Vec<u8>> {
 }
 
 /// The registry's error message (`{"errors":[{"code","message"}]}`), or the status text.
-pub fn error_text(response: ureq::Response) -> String {
-    let status = format!("{} {}", response.status(), response.status_text());
+pub fn error_text(response: Response) -> String {
+    let status = response.status().to_string();
     let body = read_document(response).unwrap_or_default();
     let messages: Vec<String> = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -295,6 +297,15 @@ pub fn error_text(response: ureq::Response) -> String {
     } else {
         format!("{status} ({})", messages.join("; "))
     }
+}
+
+/// A response header as text, if present and valid.
+pub fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Refuses hosts that are not loopback: `localhost`, 127.0.0.0/8 or `[::1]`, any port.
