@@ -207,7 +207,7 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
     })?;
     if !quiet {
         for d in &report.skipped {
-            println!("{}: already exists", &d[7..19.min(d.len())]);
+            println!("{}: already exists", registry::short_digest(d));
         }
         println!("Digest: {}", report.image.manifest_digest);
         println!("Image ID: {}", report.image.id);

@@ -105,7 +105,7 @@ pub fn push(
         .chain(std::iter::once(manifest.config()));
     for descriptor in blobs {
         let digest = descriptor.digest().to_string();
-        let short = &digest[7..19.min(digest.len())];
+        let short = short_digest(&digest);
         if blob_exists(&mut client, &digest)? {
             progress(&format!("{short}: already exists"));
             report.skipped.push(digest);
@@ -153,6 +153,12 @@ pub fn push(
     ));
     report.requests = client.counts;
     Ok(report)
+}
+
+/// The first 12 hex digits of a digest, as progress lines show it.
+pub fn short_digest(digest: &str) -> &str {
+    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+    hex.get(..12).unwrap_or(hex)
 }
 
 fn blob_exists(client: &mut Client, digest: &str) -> Result<bool> {
@@ -238,7 +244,7 @@ pub fn pull(
     let mut fetch = |d: &Descriptor, dest: &Path| -> Result<()> {
         let digest = d.digest().to_string();
         download_blob(&mut client, &digest, dest)?;
-        progress(&format!("{}: pulled", &digest[7..19.min(digest.len())]));
+        progress(&format!("{}: pulled", short_digest(&digest)));
         downloaded.push(digest);
         Ok(())
     };

@@ -733,6 +733,16 @@ impl ImageStore {
         }
 
         let _lock = self.lock()?;
+        // A layer skipped above may have been removed (pier rmi) since: check again.
+        for (descriptor, diff_id) in manifest.layers().iter().zip(diff_ids) {
+            let digest = descriptor.digest().to_string();
+            let fetched = staged
+                .iter()
+                .any(|l| l.descriptor.digest() == descriptor.digest());
+            if !fetched && !(self.has_blob(&digest) && self.has_layer(diff_id)) {
+                bail!("layer blob {digest} was removed from the store meanwhile; try again");
+            }
+        }
         for layer in &staged {
             let blob_dst = self.blob_path(layer.descriptor.digest().as_ref())?;
             if !blob_dst.exists() {
