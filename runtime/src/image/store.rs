@@ -739,7 +739,8 @@ impl ImageStore {
             let fetched = staged
                 .iter()
                 .any(|l| l.descriptor.digest() == descriptor.digest());
-            if !fetched && !(self.has_blob(&digest) && self.has_layer(diff_id)) {
+            let present = self.has_blob(&digest) && self.has_layer(diff_id);
+            if !fetched && !present {
                 bail!("layer blob {digest} was removed from the store meanwhile; try again");
             }
         }
