@@ -555,6 +555,21 @@ impl Drop for Registry {
     }
 }
 
+/// A raw HTTP PUT to the registry (for documents pier itself never pushes).
+fn registry_put(port: u16, path: &str, content_type: &str, body: &[u8]) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "PUT {path}: {answer}");
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -615,6 +630,54 @@ fn push_and_pull_through_a_real_registry() {
     assert!(out.contains("already exists"), "{out}");
     assert_eq!(reg.requests("GET", &format!("/blobs/{layer}")), layer_gets);
     assert_eq!(ids(has.path(), &name), ids(s, "busybox"));
+
+    // Docker v2 schema 2 manifests, and an index whose linux/amd64 entry is one.
+    let mut docker_manifest = manifest.clone();
+    docker_manifest["mediaType"] = "application/vnd.docker.distribution.manifest.v2+json".into();
+    docker_manifest["config"]["mediaType"] =
+        "application/vnd.docker.container.image.v1+json".into();
+    docker_manifest["layers"][0]["mediaType"] =
+        "application/vnd.docker.image.rootfs.diff.tar".into();
+    let docker_bytes = serde_json::to_vec(&docker_manifest).unwrap();
+    let docker_digest = sha256(&docker_bytes);
+    registry_put(
+        reg.port,
+        "/v2/pier/bb/manifests/docker",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        &docker_bytes,
+    );
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+             "size": fs::metadata(s.join("images/blobs/sha256").join(&manifest_digest[7..])).unwrap().len(),
+             "platform": {"os": "linux", "architecture": "arm64"}},
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": docker_digest,
+             "size": docker_bytes.len(), "platform": {"os": "linux", "architecture": "amd64"}},
+        ]
+    });
+    registry_put(
+        reg.port,
+        "/v2/pier/bb/manifests/multi",
+        "application/vnd.oci.image.index.v1+json",
+        &serde_json::to_vec(&index).unwrap(),
+    );
+    let multi = format!("{}/pier/bb:multi", reg.host());
+    let d2 = tempfile::tempdir().unwrap();
+    pier_ok(d2.path(), &["pull", &multi]);
+    let (id, digest) = ids(d2.path(), &multi);
+    assert_eq!(digest, docker_digest, "the linux/amd64 entry was picked");
+    assert_eq!(id, ids(s, "busybox").0);
+    assert_eq!(
+        pier_ok(d2.path(), &["run", "--rm", &multi, "echo", "docker"]).trim(),
+        "docker"
+    );
+    // ... and pushed back unchanged (the Docker manifest keeps its bytes and digest).
+    let again = format!("{}/pier/again:1", reg.host());
+    pier_ok(d2.path(), &["tag", &multi, &again]);
+    let out = pier_ok(d2.path(), &["push", &again]);
+    assert!(out.contains(&docker_digest), "{out}");
 
     // A corrupted blob in the registry is rejected and leaves nothing in the store.
     let data = reg.blob_data(&layer);

@@ -699,6 +699,36 @@ mod tests {
     }
 
     #[test]
+    fn names_come_from_containerd_or_full_ref_name_annotations() {
+        let entry = |annotations: serde_json::Value| -> Descriptor {
+            serde_json::from_value(json!({
+                "mediaType": OCI_MANIFEST, "size": 1,
+                "digest": format!("sha256:{}", "a".repeat(64)),
+                "annotations": annotations,
+            }))
+            .unwrap()
+        };
+        // Docker 25+: a bare tag in ref.name, the full (normalized) name for containerd.
+        let docker = entry(json!({
+            REF_NAME_ANNOTATION: "latest",
+            CONTAINERD_NAME_ANNOTATION: "docker.io/library/busybox:latest",
+        }));
+        assert_eq!(
+            reference_from_annotations(&docker).unwrap().as_deref(),
+            Some("busybox:latest")
+        );
+        // podman / skopeo: the full reference in ref.name.
+        let podman = entry(json!({REF_NAME_ANNOTATION: "localhost/app:2"}));
+        assert_eq!(
+            reference_from_annotations(&podman).unwrap().as_deref(),
+            Some("localhost/app:2")
+        );
+        // A bare tag alone names no repository: loaded untagged.
+        let bare = entry(json!({REF_NAME_ANNOTATION: "v1"}));
+        assert_eq!(reference_from_annotations(&bare).unwrap(), None);
+    }
+
+    #[test]
     fn picks_linux_amd64_from_an_index() {
         let index: ImageIndex = serde_json::from_value(json!({
             "schemaVersion": 2,
