@@ -76,6 +76,7 @@ pub struct ExportArgs {
 }
 
 /// `pier export`: the container's filesystem (image layers + its changes) as one tar.
+/// A running container is exported as is (not a consistent snapshot: stop it first).
 pub fn export(engine: &Engine, args: ExportArgs) -> Result<i32> {
     let (paths, record) = engine.find(&args.container)?;
     let store = engine.images()?;

@@ -6,6 +6,10 @@
 //! read-only overlay is mounted with the upper directory as the top-most *lower* layer:
 //! overlayfs honours whiteouts and opaque directories in lower layers too, so the result
 //! is the same view, and nothing the container owns is modified.
+//!
+//! A running container keeps writing to its upper directory while it is read here (the
+//! kernel logs "lowerdir is in-use as upperdir" for this): the tar is then not a
+//! consistent snapshot, as with `docker export`. Stop the container first for one.
 
 use super::layer_build::write_layer_tar;
 use super::overlay::{overlay_options, unmount};
