@@ -755,7 +755,8 @@ fn basic_auth_needs_credentials_from_login_or_flag() {
     assert!(pier_err(d, &["pull", &name]).contains("requires authentication"));
 }
 
-/// A tiny registry (bearer-token auth, and a layer download that stalls on request)
+/// A tiny registry (bearer-token auth, blobs redirected to another path, and a layer
+/// download that stalls on request)
 /// serving one image from files; for what docker-registry cannot do without TLS certs.
 struct FakeRegistry {
     port: u16,
@@ -872,6 +873,29 @@ fn serve(
             }
             continue;
         }
+        // Blob content, where blob requests are redirected (as to a storage backend);
+        // pier must not send the registry's token there.
+        if let Some(digest) = path.strip_prefix("/blobdata/") {
+            assert!(auth.is_empty(), "credentials leaked to a redirect target");
+            match blobs.iter().find(|(d, _)| d == digest) {
+                Some((_, data)) if stall && data.len() > 10_000 => {
+                    write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                        data.len()
+                    )?;
+                    out.write_all(&data[..data.len() / 2])?;
+                    out.flush()?;
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    return Ok(());
+                }
+                Some((_, data)) => reply(&mut out, "200 OK", "", data)?,
+                None => reply(&mut out, "404 Not Found", "", b"")?,
+            }
+            continue;
+        }
         if auth != "bearer good-token" {
             let challenge = format!(
                 "Www-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake\",scope=\"repository:{repo}:pull\"\r\n"
@@ -888,24 +912,11 @@ fn serve(
             )?;
             continue;
         }
-        let blob = blobs
-            .iter()
-            .find(|(d, _)| path == format!("/v2/{repo}/blobs/{d}"));
-        match blob {
-            Some((_, data)) if stall && data.len() > 10_000 => {
-                write!(
-                    out,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
-                    data.len()
-                )?;
-                out.write_all(&data[..data.len() / 2])?;
-                out.flush()?;
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                return Ok(());
+        match path.strip_prefix(&format!("/v2/{repo}/blobs/")) {
+            Some(digest) => {
+                let location = format!("Location: /blobdata/{digest}\r\n");
+                reply(&mut out, "307 Temporary Redirect", &location, b"")?
             }
-            Some((_, data)) => reply(&mut out, "200 OK", "", data)?,
             None => reply(&mut out, "404 Not Found", "", b"")?,
         }
     }

@@ -22,6 +22,9 @@ pub type Response = ureq::http::Response<ureq::Body>;
 /// Largest manifest, index or token response pier reads (they are small JSON documents).
 pub const MAX_DOCUMENT: u64 = 4 << 20;
 
+/// Redirect hops followed at most.
+const MAX_REDIRECTS: usize = 5;
+
 /// A request body that can be sent again after an authentication retry.
 #[derive(Debug, Clone, Copy)]
 pub enum Body<'a> {
@@ -72,6 +75,8 @@ impl Client {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             // Statuses are answers to inspect (404 = blob missing), not transport errors.
             .http_status_as_error(false)
+            // Redirects are followed by hand, checking each hop (see follow_redirects).
+            .max_redirects(0)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_per_read(Some(Duration::from_secs(300)))
             .timeout_per_write(Some(Duration::from_secs(300)))
@@ -140,9 +145,12 @@ impl Client {
                 "PUT" => self.counts.put += 1,
                 _ => {}
             }
-            let result = self.request_once(method, url, headers, body);
+            let result = self.request_once(method, url, headers, body, true);
             let response =
                 result.with_context(|| format!("{method} {url}: cannot reach the registry"))?;
+            if is_redirect(&response) && (method == "GET" || method == "HEAD") {
+                return self.follow_redirects(method, response);
+            }
             if response.status().as_u16() != 401 {
                 return Ok(response);
             }
@@ -165,18 +173,43 @@ impl Client {
         }
     }
 
+    /// Follows a registry's redirect (blob storage elsewhere) by hand, so that every hop
+    /// is checked to be loopback too; credentials are not sent along.
+    fn follow_redirects(&mut self, method: &str, mut response: Response) -> Result<Response> {
+        for _ in 0..MAX_REDIRECTS {
+            let location = header(&response, "location").with_context(|| {
+                format!(
+                    "registry {} redirected without a Location header",
+                    self.host
+                )
+            })?;
+            let url = self.resolve_location(&location)?;
+            response = self
+                .request_once(method, &url, &[], Body::Empty, false)
+                .with_context(|| format!("{method} {url} (redirected): cannot reach it"))?;
+            if !is_redirect(&response) {
+                return Ok(response);
+            }
+        }
+        bail!(
+            "registry {}: more than {MAX_REDIRECTS} redirects",
+            self.host
+        )
+    }
+
     fn request_once(
         &self,
         method: &str,
         url: &str,
         headers: &[(&str, &str)],
         body: Body<'_>,
+        with_auth: bool,
     ) -> Result<Response> {
         let mut builder = ureq::http::Request::builder().method(method).uri(url);
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        if let Some(a) = &self.authorization {
+        if let Some(a) = self.authorization.as_ref().filter(|_| with_auth) {
             builder = builder.header("Authorization", a.as_str());
         }
         let response = match body {
@@ -299,6 +332,10 @@ pub fn error_text(response: Response) -> String {
     }
 }
 
+fn is_redirect(response: &Response) -> bool {
+    matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
 /// A response header as text, if present and valid.
 pub fn header(response: &Response, name: &str) -> Option<String> {
     response
@@ -349,5 +386,16 @@ mod tests {
             let err = check_loopback(bad).unwrap_err().to_string();
             assert!(err.contains("loopback"), "{bad}: {err}");
         }
+        let client = Client::new("127.0.0.1:5000", "app", None, false).unwrap();
+        assert_eq!(
+            client
+                .resolve_location("/v2/app/blobs/uploads/x?a=1")
+                .unwrap(),
+            "http://127.0.0.1:5000/v2/app/blobs/uploads/x?a=1"
+        );
+        assert!(client
+            .resolve_location("https://storage.example.com/blob")
+            .is_err());
+        assert!(Client::new("example.com", "app", None, false).is_err());
     }
 }
