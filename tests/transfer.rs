@@ -699,6 +699,38 @@ fn push_and_pull_through_a_real_registry() {
 }
 
 #[test]
+fn a_large_layer_is_uploaded_in_chunks_and_comes_back_intact() {
+    let reg = Registry::start(None);
+    let src = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // 40 MB of incompressible bytes: three 16 MiB PATCH chunks.
+    let mut data = vec![0u8; 40 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    let rootfs = work.path().join("big.tar");
+    write_tar(&rootfs, &[("big".into(), data.clone())]);
+    let name = format!("{}/big:1", reg.host());
+    pier_ok(src.path(), &["import", rootfs.to_str().unwrap(), &name]);
+    pier_ok(src.path(), &["push", &name]);
+    assert_eq!(reg.requests("PATCH", "/blobs/uploads/"), 3, "{}", reg.log());
+    let dst = tempfile::tempdir().unwrap();
+    pier_ok(dst.path(), &["pull", &name]);
+    assert_eq!(ids(dst.path(), &name), ids(src.path(), &name));
+    let v: Value =
+        serde_json::from_str(&pier_ok(dst.path(), &["image", "inspect", &name])).unwrap();
+    let layer = PathBuf::from(v[0]["LayerDirs"][0].as_str().unwrap());
+    assert!(
+        fs::read(layer.join("big")).unwrap() == data,
+        "content intact"
+    );
+}
+
+#[test]
 fn basic_auth_needs_credentials_from_login_or_flag() {
     let out = Command::new("htpasswd")
         .args(["-Bbn", "alice", "wonderland"])

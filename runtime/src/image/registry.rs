@@ -2,7 +2,8 @@
 //!
 //! - push: for the config and each layer blob, `HEAD /v2/<name>/blobs/<digest>`; only a
 //!   missing blob is uploaded (`POST /v2/<name>/blobs/uploads/`, then a monolithic `PUT
-//!   <location>?digest=<digest>`), so pushing again sends no blob. The manifest goes
+//!   <location>?digest=<digest>`, or for a blob over [`UPLOAD_CHUNK`] `PATCH` chunks and
+//!   a closing `PUT`), so pushing again sends no blob. The manifest goes
 //!   last (`PUT /v2/<name>/manifests/<tag>`), byte for byte as stored, so the registry
 //!   records the same manifest digest.
 //! - pull: `GET /v2/<name>/manifests/<tag>` accepting OCI and Docker v2 schema 2
@@ -26,8 +27,8 @@ use auth::Credentials;
 use client::{error_text, header, read_document, Body, Client, RequestCounts};
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use sha2::{Digest as _, Sha256};
-use std::fs::File;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::Path;
 
 /// A reference to an image in a registry: `host[:port]/repository:tag`.
@@ -175,28 +176,69 @@ fn blob_exists(client: &mut Client, digest: &str) -> Result<bool> {
     }
 }
 
-/// Monolithic upload: POST for an upload session, then one PUT with the whole blob.
+/// Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size, so a
+/// big layer never sits in memory whole and each request stays short.
+pub const UPLOAD_CHUNK: u64 = 16 << 20;
+
+/// Uploads a blob: POST for an upload session, then either one PUT with the whole blob
+/// (monolithic) or PATCH chunks followed by a closing PUT (chunked).
 fn upload_blob(client: &mut Client, digest: &str, path: &Path) -> Result<()> {
     let url = client.repo_url("blobs/uploads/");
     let response = client.send("POST", &url, &[("Content-Length", "0")], Body::Empty)?;
     if response.status().as_u16() != 202 {
         bail!("starting an upload: {}", error_text(response));
     }
-    let location = header(&response, "location")
-        .context("the registry started an upload without a Location header")?;
-    let location = client.resolve_location(&location)?;
+    let mut location = upload_location(client, &response)?;
+    let size = fs::metadata(path)
+        .with_context(|| format!("inspecting {}", path.display()))?
+        .len();
+    let body = if size <= UPLOAD_CHUNK {
+        Body::File(path)
+    } else {
+        let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut buf = vec![0u8; UPLOAD_CHUNK as usize];
+        let mut offset = 0u64;
+        while offset < size {
+            let n = UPLOAD_CHUNK.min(size - offset) as usize;
+            file.read_exact(&mut buf[..n])
+                .with_context(|| format!("reading {}", path.display()))?;
+            let range = format!("{offset}-{}", offset + n as u64 - 1);
+            let response = client.send(
+                "PATCH",
+                &location,
+                &[
+                    ("Content-Type", "application/octet-stream"),
+                    ("Content-Range", &range),
+                ],
+                Body::Bytes(&buf[..n]),
+            )?;
+            if response.status().as_u16() != 202 {
+                bail!("uploading bytes {range}: {}", error_text(response));
+            }
+            location = upload_location(client, &response)?;
+            offset += n as u64;
+        }
+        Body::Empty
+    };
     let separator = if location.contains('?') { '&' } else { '?' };
     let url = format!("{location}{separator}digest={digest}");
     let response = client.send(
         "PUT",
         &url,
         &[("Content-Type", "application/octet-stream")],
-        Body::File(path),
+        body,
     )?;
     if response.status().as_u16() != 201 {
         bail!("uploading: {}", error_text(response));
     }
     Ok(())
+}
+
+/// Where the upload continues (each answer names the next URL).
+fn upload_location(client: &Client, response: &client::Response) -> Result<String> {
+    let location = header(response, "location")
+        .context("the registry answered an upload request without a Location header")?;
+    client.resolve_location(&location)
 }
 
 /// `pier login`: checks that `creds` are accepted by the registry at `host`.

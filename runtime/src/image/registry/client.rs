@@ -47,6 +47,8 @@ pub struct RequestCounts {
     pub post: u32,
     /// PUT requests.
     pub put: u32,
+    /// PATCH requests (chunked uploads).
+    pub patch: u32,
 }
 
 /// A client for `http://<host>/v2/<repository>/...`.
@@ -143,6 +145,7 @@ impl Client {
                 "HEAD" => self.counts.head += 1,
                 "POST" => self.counts.post += 1,
                 "PUT" => self.counts.put += 1,
+                "PATCH" => self.counts.patch += 1,
                 _ => {}
             }
             let result = self.request_once(method, url, headers, body, true);
