@@ -285,7 +285,7 @@ pub fn pull(
     let mut downloaded = Vec::new();
     let mut fetch = |d: &Descriptor, dest: &Path| -> Result<()> {
         let digest = d.digest().to_string();
-        download_blob(&mut client, &digest, dest)?;
+        download_blob(&mut client, &digest, d.size(), dest)?;
         progress(&format!("{}: pulled", short_digest(&digest)));
         downloaded.push(digest);
         Ok(())
@@ -383,16 +383,24 @@ fn fetch_small_blob(client: &mut Client, digest: &str) -> Result<Vec<u8>> {
     read_document(response).with_context(|| format!("fetching blob {digest}"))
 }
 
-/// Streams a layer blob into `dest` (in the store's staging area).
-fn download_blob(client: &mut Client, digest: &str, dest: &Path) -> Result<()> {
+/// Streams a layer blob into `dest` (in the store's staging area), reading at most one
+/// byte more than the descriptor's `size` (so an endless answer cannot fill the disk;
+/// the store's size check then rejects it).
+fn download_blob(client: &mut Client, digest: &str, size: u64, dest: &Path) -> Result<()> {
     let url = client.repo_url(&format!("blobs/{digest}"));
     let response = client.send("GET", &url, &[], Body::Empty)?;
     if response.status().as_u16() != 200 {
         bail!("fetching blob {digest}: {}", error_text(response));
     }
     let mut file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
-    io::copy(&mut response.into_body().into_reader(), &mut file)
-        .with_context(|| format!("downloading blob {digest}"))?;
+    io::copy(
+        &mut response
+            .into_body()
+            .into_reader()
+            .take(size.saturating_add(1)),
+        &mut file,
+    )
+    .with_context(|| format!("downloading blob {digest}"))?;
     file.sync_all()
         .with_context(|| format!("syncing {}", dest.display()))
 }
