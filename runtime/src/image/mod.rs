@@ -17,7 +17,6 @@ pub mod archive;
 pub mod bootstrap;
 pub mod digest;
 pub mod export;
-pub mod export;
 pub mod index;
 pub mod layer;
 pub mod layer_build;
