@@ -6,6 +6,7 @@ mod network;
 mod output;
 mod runtime;
 mod system;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 use pier_runtime::container::StartError;
@@ -66,6 +67,20 @@ pub enum Command {
     Rmi(image::RmiArgs),
     /// Give an image a new name.
     Tag(image::TagArgs),
+    /// Save images to an OCI image layout tar (docker load accepts it too).
+    Save(transfer::SaveArgs),
+    /// Load images from an OCI layout or docker save archive.
+    Load(transfer::LoadArgs),
+    /// Write a container's filesystem as a tar.
+    Export(transfer::ExportArgs),
+    /// Push an image to a registry (plain HTTP, loopback only).
+    Push(transfer::PushArgs),
+    /// Pull an image from a registry (plain HTTP, loopback only).
+    Pull(transfer::PullArgs),
+    /// Save credentials for a registry.
+    Login(transfer::LoginArgs),
+    /// Forget the credentials for a registry.
+    Logout(transfer::LogoutArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -145,6 +160,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Rmi(a) => image::rmi(&engine, a),
         Command::Tag(a) => image::tag(&engine, a),
         Command::Image(c) => image::image(&engine, c),
+        Command::Save(a) => transfer::save(&engine, a),
+        Command::Load(a) => transfer::load(&engine, a),
+        Command::Export(a) => transfer::export(&engine, a),
+        Command::Push(a) => transfer::push(&engine, a),
+        Command::Pull(a) => transfer::pull(&engine, a),
+        Command::Login(a) => transfer::login(&engine, a),
+        Command::Logout(a) => transfer::logout(&engine, a),
         Command::System(c) => system::system(&engine, c),
         Command::Runtime(_) => unreachable!("handled above"),
     }

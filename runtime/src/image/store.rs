@@ -606,6 +606,191 @@ impl ImageStore {
     }
 }
 
+/// Where [`ImageStore::add_image`] takes a layer blob from: it writes the blob with
+/// descriptor `.0` to the (not yet existing) file `.1`, e.g. by downloading it or by
+/// renaming a file extracted from an archive. The store verifies it afterwards.
+pub type FetchBlob<'a> = dyn FnMut(&Descriptor, &Path) -> Result<()> + 'a;
+
+/// Blobs, manifests and foreign images: what `pier save/load/push/pull` need.
+impl ImageStore {
+    /// A private staging directory under `images/tmp/` (same filesystem as the store,
+    /// so files in it can be hard-linked or renamed into place); removed on drop, and
+    /// by the next `open` if this process dies first.
+    pub fn staging_dir(&self) -> Result<tempfile::TempDir> {
+        self.new_tmp()
+    }
+
+    /// Whether the blob `digest` is in the store.
+    pub fn has_blob(&self, digest: &str) -> bool {
+        self.blob_path(digest).map(|p| p.exists()).unwrap_or(false)
+    }
+
+    /// Whether the layer with `diff_id` is unpacked in the store.
+    pub fn has_layer(&self, diff_id: &str) -> bool {
+        self.layer_root(diff_id)
+            .map(|p| p.join("layer.json").exists())
+            .unwrap_or(false)
+    }
+
+    /// Opens the blob `digest` for reading.
+    pub fn open_blob(&self, digest: &str) -> Result<File> {
+        let path = self.blob_path(digest)?;
+        File::open(&path).with_context(|| format!("opening blob {}", path.display()))
+    }
+
+    /// The path of the blob `digest` (for uploads that reopen it on a retry).
+    pub fn blob_file(&self, digest: &str) -> Result<PathBuf> {
+        let path = self.blob_path(digest)?;
+        if !path.exists() {
+            bail!(
+                "blob {digest} is missing from the store ({})",
+                path.display()
+            );
+        }
+        Ok(path)
+    }
+
+    /// Reads the whole blob `digest` (for manifests and configs: small documents).
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest)?;
+        fs::read(&path).with_context(|| format!("reading blob {}", path.display()))
+    }
+
+    /// The manifest of `image`, parsed; its `layers()` are the image's layer blobs.
+    pub fn manifest(&self, image: &Image) -> Result<ImageManifest> {
+        self.read_manifest(&image.manifest_digest)
+    }
+
+    /// Adds an image given as its exact manifest and config bytes (so its manifest digest
+    /// and image ID stay those it had elsewhere), taking each missing layer blob from
+    /// `fetch`. Layers whose blob and unpacked directory are already present are not
+    /// fetched. Every blob is verified (size, sha256, and the unpacked diff ID against
+    /// the config) before anything is published; on any error nothing is left in the
+    /// store. `reference` (`name[:tag]`) tags the image.
+    pub fn add_image(
+        &self,
+        manifest_bytes: &[u8],
+        config_bytes: &[u8],
+        fetch: &mut FetchBlob<'_>,
+        reference: Option<&str>,
+    ) -> Result<Image> {
+        use super::media_type;
+        use sha2::{Digest as _, Sha256};
+        let reference = reference.map(Reference::parse).transpose()?;
+        let manifest_digest = super::digest::sha256_digest(&Sha256::digest(manifest_bytes));
+        let manifest: ImageManifest = serde_json::from_slice(manifest_bytes)
+            .with_context(|| format!("parsing image manifest {manifest_digest}"))?;
+        let manifest_type = manifest
+            .media_type()
+            .as_ref()
+            .map_or(media_type::OCI_MANIFEST.to_string(), |m| m.to_string());
+        if !media_type::is_manifest(&manifest_type) {
+            bail!("manifest {manifest_digest}: unsupported media type {manifest_type:?}");
+        }
+        let config_desc = manifest.config();
+        let config_digest = config_desc.digest().to_string();
+        let what = format!("config blob {config_digest}");
+        media_type::check_config(config_desc.media_type().as_ref(), &what)?;
+        verify_bytes(config_bytes, &config_digest, config_desc.size(), &what)?;
+        let config: ImageConfiguration =
+            serde_json::from_slice(config_bytes).with_context(|| format!("parsing {what}"))?;
+        let diff_ids = config.rootfs().diff_ids();
+        if diff_ids.len() != manifest.layers().len() {
+            bail!(
+                "manifest {manifest_digest} lists {} layers but its config has {} diff IDs",
+                manifest.layers().len(),
+                diff_ids.len()
+            );
+        }
+        let mut staged = Vec::new();
+        for (descriptor, diff_id) in manifest.layers().iter().zip(diff_ids) {
+            let digest = descriptor.digest().to_string();
+            let what = format!("layer blob {digest}");
+            media_type::check_layer(descriptor.media_type().as_ref(), &what)?;
+            digest_hex(diff_id).with_context(|| format!("diff ID of {what}"))?;
+            if self.has_blob(&digest) && self.has_layer(diff_id) {
+                continue;
+            }
+            let tmp = self.new_tmp()?;
+            let blob = tmp.path().join("blob");
+            fetch(descriptor, &blob).with_context(|| format!("fetching {what}"))?;
+            let file = File::open(&blob).with_context(|| format!("opening {}", blob.display()))?;
+            let (_, got, size) = HashingReader::new(BufReader::new(file))
+                .finish()
+                .with_context(|| format!("reading {}", blob.display()))?;
+            check_digest(&got, size, &digest, descriptor.size(), &what)?;
+            let mut layer = self
+                .stage_blob(tmp, digest, size, 0)
+                .with_context(|| format!("unpacking {what}"))?;
+            if &layer.diff_id != diff_id {
+                bail!(
+                    "{what}: its uncompressed content has digest {} but the config says {diff_id}",
+                    layer.diff_id
+                );
+            }
+            layer.descriptor = descriptor.clone();
+            staged.push(layer);
+        }
+
+        let _lock = self.lock()?;
+        // A layer skipped above may have been removed (pier rmi) since: check again.
+        for (descriptor, diff_id) in manifest.layers().iter().zip(diff_ids) {
+            let digest = descriptor.digest().to_string();
+            let fetched = staged
+                .iter()
+                .any(|l| l.descriptor.digest() == descriptor.digest());
+            let present = self.has_blob(&digest) && self.has_layer(diff_id);
+            if !fetched && !present {
+                bail!("layer blob {digest} was removed from the store meanwhile; try again");
+            }
+        }
+        for layer in &staged {
+            let blob_dst = self.blob_path(layer.descriptor.digest().as_ref())?;
+            if !blob_dst.exists() {
+                let src = layer.tmp.path().join("blob");
+                fs::rename(&src, &blob_dst).with_context(|| {
+                    format!("moving {} to {}", src.display(), blob_dst.display())
+                })?;
+            }
+            let layer_dst = self.layer_root(&layer.diff_id)?;
+            if !layer_dst.exists() {
+                let src = layer.tmp.path().join("layer");
+                fs::rename(&src, &layer_dst).with_context(|| {
+                    format!("moving {} to {}", src.display(), layer_dst.display())
+                })?;
+            }
+        }
+        self.write_blob(&config_digest, config_bytes)?;
+        self.write_blob(&manifest_digest, manifest_bytes)?;
+        let mut index = Index::load(&self.index_path())?;
+        index.manifests.insert(manifest_digest.clone());
+        if let Some(r) = reference {
+            index
+                .references
+                .insert(r.to_string(), manifest_digest.clone());
+        }
+        index.save(&self.index_path())?;
+        self.load_image(&index, &manifest_digest)
+    }
+}
+
+/// Fails unless `data` has `size` bytes and the sha256 `digest`; `what` names the blob.
+fn verify_bytes(data: &[u8], digest: &str, size: u64, what: &str) -> Result<()> {
+    use sha2::{Digest as _, Sha256};
+    let got = super::digest::sha256_digest(&Sha256::digest(data));
+    check_digest(&got, data.len() as u64, digest, size, what)
+}
+
+fn check_digest(got: &str, got_size: u64, digest: &str, size: u64, what: &str) -> Result<()> {
+    if got != digest {
+        bail!("{what}: digest mismatch: the content hashes to {got} (corrupt or tampered blob)");
+    }
+    if got_size != size {
+        bail!("{what}: size mismatch: {got_size} bytes, the descriptor says {size}");
+    }
+    Ok(())
+}
+
 fn parse_digest(digest: &str) -> Result<Digest> {
     Digest::from_str(digest).with_context(|| format!("invalid digest {digest}"))
 }
