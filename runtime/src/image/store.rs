@@ -226,6 +226,12 @@ impl ImageStore {
         reference: Option<&str>,
     ) -> Result<Image> {
         let reference = reference.map(Reference::parse).transpose()?;
+        let staged = self.stage_dirs(new_layer_dirs)?;
+        self.publish(parent, staged, config, reference.as_ref())
+    }
+
+    /// Archives each directory into a staged layer (see [`Self::commit_layers`]).
+    fn stage_dirs(&self, new_layer_dirs: &[PathBuf]) -> Result<Vec<StagedLayer>> {
         let mut staged = Vec::new();
         for dir in new_layer_dirs {
             let tmp = self.new_tmp()?;
@@ -240,7 +246,7 @@ impl ImageStore {
             // An unchanged container commits an empty layer: zero entries is fine here.
             staged.push(self.stage_blob(tmp, digest, size, 0)?);
         }
-        self.publish(parent, staged, config, reference.as_ref())
+        Ok(staged)
     }
 
     /// `pier image bootstrap busybox`: see [`super::bootstrap`].
@@ -332,8 +338,21 @@ impl ImageStore {
         &self,
         parent: Option<&Image>,
         staged: Vec<StagedLayer>,
+        config: ImageConfiguration,
+        reference: Option<&Reference>,
+    ) -> Result<Image> {
+        self.publish_with(parent, staged, config, reference, true)
+    }
+
+    /// [`Self::publish`]; an image not `indexed` gets its blobs and layers but is left out
+    /// of `index.json` (`pier build`'s intermediate images), recorded in `unindexed/` instead.
+    fn publish_with(
+        &self,
+        parent: Option<&Image>,
+        staged: Vec<StagedLayer>,
         mut config: ImageConfiguration,
         reference: Option<&Reference>,
+        indexed: bool,
     ) -> Result<Image> {
         let _lock = self.lock()?;
         let (mut layers, mut diff_ids) = match parent {
@@ -384,6 +403,13 @@ impl ImageStore {
         self.write_blob(&manifest_digest, &manifest_bytes)?;
 
         let mut index = Index::load(&self.index_path())?;
+        if !indexed {
+            state::write_atomic(
+                &self.unindexed_path(&config_digest)?,
+                manifest_digest.as_bytes(),
+            )?;
+            return self.load_image(&index, &manifest_digest);
+        }
         index.manifests.insert(manifest_digest.clone());
         if let Some(r) = reference {
             index
@@ -462,7 +488,14 @@ impl ImageStore {
     /// Looks an image up by reference or ID prefix.
     pub fn resolve(&self, reference_or_id: &str) -> Result<Image> {
         let index = Index::load(&self.index_path())?;
-        let m = self.resolve_manifest(&index, reference_or_id)?;
+        let m = match self.resolve_manifest(&index, reference_or_id) {
+            Ok(m) => m,
+            // A full ID may name an unindexed (build) image.
+            Err(e) => match self.unindexed_manifest(reference_or_id) {
+                Some(m) => m,
+                None => return Err(e),
+            },
+        };
         self.load_image(&index, &m)
     }
 
@@ -603,6 +636,81 @@ impl ImageStore {
             }
         }
         Ok(usage)
+    }
+}
+
+/// Unindexed images: the intermediate images of `pier build`, stored (blobs, layers) but not
+/// listed by `pier images`. `unindexed/<config-hex>` holds the manifest digest so that a full
+/// image ID still resolves (a build step's container is created from one).
+impl ImageStore {
+    fn unindexed_path(&self, config_digest: &str) -> Result<PathBuf> {
+        Ok(self.dir.join("unindexed").join(digest_hex(config_digest)?))
+    }
+
+    /// The manifest digest of an unindexed image given its full ID, if all its files exist.
+    fn unindexed_manifest(&self, id: &str) -> Option<String> {
+        let id = if id.starts_with("sha256:") {
+            id.to_string()
+        } else {
+            format!("sha256:{id}")
+        };
+        let manifest = fs::read_to_string(self.unindexed_path(&id).ok()?).ok()?;
+        let manifest = manifest.trim().to_string();
+        self.blob_path(&manifest).ok()?.exists().then_some(manifest)
+    }
+
+    /// Like [`Self::commit_layers`], but the image is not listed in the index (no
+    /// reference, not shown by `pier images`); it resolves by its full ID and can be
+    /// listed later with [`Self::add_to_index`].
+    pub fn commit_layers_unindexed(
+        &self,
+        parent: Option<&Image>,
+        new_layer_dirs: &[PathBuf],
+        config: ImageConfiguration,
+    ) -> Result<Image> {
+        let staged = self.stage_dirs(new_layer_dirs)?;
+        self.publish_with(parent, staged, config, None, false)
+    }
+
+    /// Loads any stored image (indexed or not) by manifest digest; fails if one of its
+    /// blobs or unpacked layers is gone (e.g. removed by `pier rmi` of another image).
+    pub fn load_manifest(&self, manifest_digest: &str) -> Result<Image> {
+        let index = Index::load(&self.index_path())?;
+        let image = self.load_image(&index, manifest_digest)?;
+        for dir in &image.layer_dirs {
+            if !dir.is_dir() {
+                bail!("layer {} of image {} is missing", dir.display(), image.id);
+            }
+        }
+        Ok(image)
+    }
+
+    /// The unpacked size of a stored layer, in bytes (for `pier history`).
+    pub fn layer_size(&self, diff_id: &str) -> Result<u64> {
+        let info: LayerInfo = state::read_json(&self.layer_root(diff_id)?.join("layer.json"))?;
+        Ok(info.size)
+    }
+
+    /// Lists a stored image in the index (untagged when `references` is empty) and points
+    /// each reference at it. Returns the image as now indexed.
+    pub fn add_to_index(&self, image: &Image, references: &[String]) -> Result<Image> {
+        let references = references
+            .iter()
+            .map(|r| Reference::parse(r))
+            .collect::<Result<Vec<_>>>()?;
+        let _lock = self.lock()?;
+        let mut index = Index::load(&self.index_path())?;
+        if !self.blob_path(&image.manifest_digest)?.exists() {
+            bail!("image {} is no longer in the store", image.id);
+        }
+        index.manifests.insert(image.manifest_digest.clone());
+        for r in references {
+            index
+                .references
+                .insert(r.to_string(), image.manifest_digest.clone());
+        }
+        index.save(&self.index_path())?;
+        self.load_image(&index, &image.manifest_digest)
     }
 }
 
