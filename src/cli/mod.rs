@@ -1,5 +1,6 @@
 //! Command-line definitions (clap) and dispatch, one file per command group.
 
+mod build;
 mod container;
 mod image;
 mod output;
@@ -54,6 +55,10 @@ pub enum Command {
     Stats(container::StatsArgs),
     /// List images.
     Images(image::ImagesArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
+    /// Show how an image was made, one layer or instruction per line.
+    History(build::HistoryArgs),
     /// Import a root filesystem tarball as an image.
     Import(image::ImportArgs),
     /// Remove images.
@@ -133,6 +138,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Exec(a) => container::exec(&engine, a),
         Command::Stats(a) => container::stats(&engine, a),
         Command::Images(a) => image::images(&engine, a),
+        Command::Build(a) => build::build(&engine, a),
+        Command::History(a) => build::history(&engine, a),
         Command::Import(a) => image::import(&engine, a),
         Command::Rmi(a) => image::rmi(&engine, a),
         Command::Tag(a) => image::tag(&engine, a),

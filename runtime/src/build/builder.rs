@@ -176,6 +176,7 @@ pub fn build(engine: &Engine, opts: &BuildOptions, out: &mut dyn Write) -> Resul
         used_args: BTreeSet::new(),
         stages: Vec::new(),
     };
+    super::interrupt::install()?;
     let global = b.global_args()?;
     for i in 0..=last {
         let image = b.build_stage(i, &global)?;
@@ -255,7 +256,6 @@ impl<'a> Build<'a> {
 
     fn build_stage(&mut self, index: usize, global: &[(String, String)]) -> Result<Option<Image>> {
         let stage = self.df.stages[index].clone();
-        let started = Instant::now();
         self.header(&stage.from)?;
         let Instruction::From { image, .. } = &stage.from.instruction else {
             bail!("internal error: a stage without FROM");
@@ -289,8 +289,10 @@ impl<'a> Build<'a> {
             Some(img) => writeln!(self.out, " ---> {}", img.short_id())?,
             None => writeln!(self.out, " ---> scratch (empty)")?,
         }
-        let _ = started;
         for step in &stage.steps {
+            if super::interrupt::requested() {
+                bail!("build interrupted");
+            }
             let started = Instant::now();
             self.header(step)?;
             self.step(&mut st, step, global)

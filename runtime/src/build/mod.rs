@@ -8,7 +8,8 @@
 //! - [`scratch`]: the builder's temporary space and read-only views of images;
 //! - [`cache`]: the step cache (key -> image);
 //! - [`builder`]: the driver tying them together;
-//! - [`history`]: `pier history`.
+//! - [`history`]: `pier history`;
+//! - [`interrupt`]: stopping cleanly on Ctrl-C.
 
 pub mod builder;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod copy;
 pub mod dockerfile;
 pub mod expand;
 pub mod history;
+pub mod interrupt;
 pub mod run;
 pub mod scratch;
 

@@ -9,6 +9,7 @@
 use crate::engine::config::{NetworkMode, RunConfig};
 use crate::engine::start::Attach;
 use crate::engine::{names, Engine};
+use super::interrupt;
 use crate::image::Image;
 use anyhow::{bail, Context, Result};
 use std::fs;
@@ -92,16 +93,25 @@ pub fn run<'a>(
     };
     writeln!(out, " ---> Running in {}", rec.short_id())?;
     out.flush()?;
-    let outcome = engine
-        .run_attached(
-            &rec.id,
-            Attach::Foreground {
-                interactive: false,
-                tty: false,
-            },
-            &mut |_| {},
-        )
-        .with_context(|| format!("running {}", step.shown))?;
+    let outcome = engine.run_attached(
+        &rec.id,
+        Attach::Foreground {
+            interactive: false,
+            tty: false,
+        },
+        &mut |started| {
+            if started.is_ok() {
+                if let Some(init) = engine.find(&rec.id).ok().and_then(|(_, r)| r.init) {
+                    interrupt::set_running(init.pid);
+                }
+            }
+        },
+    );
+    interrupt::set_running(0);
+    let outcome = outcome.with_context(|| format!("running {}", step.shown))?;
+    if interrupt::requested() {
+        bail!("build interrupted: the RUN container was stopped");
+    }
     if outcome.exit.code != 0 {
         bail!(
             "The command '{}' returned a non-zero code: {}",

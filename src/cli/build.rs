@@ -1,0 +1,117 @@
+//! `pier build` (images from Dockerfiles) and `pier history` (how an image was made).
+
+use super::output;
+use anyhow::Result;
+use clap::Args;
+use pier_runtime::build::builder::parse_build_args;
+use pier_runtime::build::{self, BuildOptions};
+use pier_runtime::engine::config::NetworkMode;
+use pier_runtime::engine::Engine;
+use std::path::PathBuf;
+
+/// `pier build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag for the image: NAME[:TAG] (repeatable).
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// The Dockerfile (default: CONTEXT/Dockerfile).
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Build-time variable KEY=VALUE (or KEY, taken from the environment) (repeatable).
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Do not use the cache: run every step.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Build up to this stage (by its `AS` name).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Network for RUN steps: none (default) or host.
+    #[arg(long, default_value = "none")]
+    pub network: String,
+    /// Only print the image ID.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The build context directory.
+    pub context: PathBuf,
+}
+
+/// `pier build`.
+pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
+    let opts = BuildOptions {
+        context: args.context,
+        dockerfile: args.file,
+        tags: args.tags,
+        build_args: parse_build_args(&args.build_args)?,
+        no_cache: args.no_cache,
+        target: args.target,
+        network: NetworkMode::parse(&args.network)?,
+    };
+    let image = if args.quiet {
+        build::build(engine, &opts, &mut std::io::sink())?
+    } else {
+        build::build(engine, &opts, &mut std::io::stdout())?
+    };
+    if args.quiet {
+        println!("{}", image.id);
+    }
+    Ok(0)
+}
+
+/// `pier history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Do not truncate the instructions and IDs.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only image IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The image.
+    pub image: String,
+}
+
+/// `pier history`.
+pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32> {
+    let store = engine.images()?;
+    let image = store.resolve(&args.image)?;
+    let rows = build::history::history(&store, &image)?;
+    let id = |r: &build::history::HistoryRow| match &r.id {
+        Some(id) if args.no_trunc => id.clone(),
+        Some(_) => image.short_id().to_string(),
+        None => "<missing>".to_string(),
+    };
+    if args.quiet {
+        for r in &rows {
+            println!("{}", id(r));
+        }
+        return Ok(0);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let created_by = r.created_by.replace(['\n', '\t'], " ");
+            let created_by = if args.no_trunc || created_by.chars().count() <= 45 {
+                created_by
+            } else {
+                format!("{}…", created_by.chars().take(44).collect::<String>())
+            };
+            vec![
+                id(r),
+                r.created
+                    .as_deref()
+                    .map(|c| format!("{} ago", output::since(c)))
+                    .unwrap_or_default(),
+                created_by,
+                output::size(r.size),
+                r.comment.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+        &table,
+    );
+    Ok(0)
+}
