@@ -40,7 +40,13 @@ fn summary(name: &str, mut times: Vec<Duration>) {
 fn slowest_step(output: &str) -> f64 {
     output
         .lines()
-        .filter_map(|l| l.rsplit_once(" (")?.1.strip_suffix("s)")?.parse::<f64>().ok())
+        .filter_map(|l| {
+            l.rsplit_once(" (")?
+                .1
+                .strip_suffix("s)")?
+                .parse::<f64>()
+                .ok()
+        })
         .fold(0.0, f64::max)
 }
 
@@ -67,7 +73,11 @@ fn main() {
     let mut cold = Vec::new();
     for _ in 0..ROUNDS {
         let t = Instant::now();
-        pier(root.path(), ctx.path(), &["build", "--no-cache", "-t", "bench", "."]);
+        pier(
+            root.path(),
+            ctx.path(),
+            &["build", "--no-cache", "-t", "bench", "."],
+        );
         cold.push(t.elapsed());
     }
     let mut warm = Vec::new();
@@ -82,7 +92,10 @@ fn main() {
     println!("pier build, 5 steps (FROM busybox, RUN, COPY, RUN, CMD):");
     summary("cold (--no-cache)", cold);
     summary("warm (all cached)", warm);
-    println!("slowest cached step          {:.3} s (bar: under 1 s)", slowest_cached);
+    println!(
+        "slowest cached step          {:.3} s (bar: under 1 s)",
+        slowest_cached
+    );
     let _ = Command::new(PIER)
         .args(["system", "prune"])
         .env("PIER_ROOT", root.path())

@@ -5,9 +5,13 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 const PIER: &str = env!("CARGO_BIN_EXE_pier");
+
+/// Held for reading by every pier command, for writing by `pier system prune`.
+static PRUNE: RwLock<()> = RwLock::new(());
 
 /// A private pier root with busybox bootstrapped; everything pier made under it is removed
 /// (containers pruned, mounts undone) when dropped, even if the test failed.
@@ -27,6 +31,14 @@ impl Env {
     }
 
     fn pier(&self, args: &[&str]) -> Output {
+        // `pier system prune` removes every `pier/<id>` cgroup it does not know, including
+        // those of containers of other state directories: keep it apart from the other
+        // tests' commands.
+        let _guard = if args.starts_with(&["system", "prune"]) {
+            (None, Some(PRUNE.write().unwrap_or_else(|e| e.into_inner())))
+        } else {
+            (Some(PRUNE.read().unwrap_or_else(|e| e.into_inner())), None)
+        };
         Command::new(PIER)
             .args(args)
             .env("PIER_ROOT", self.root.path())
@@ -219,7 +231,10 @@ fn rebuild_uses_the_cache_and_a_changed_file_invalidates_only_later_steps() {
     let second = env.build("cached", &[]);
     assert_eq!(count(&second, "Using cache"), 5, "{second}");
     assert_eq!(env.image_id("cached"), id1, "same image ID from the cache");
-    assert!(run_containers(&second).is_empty(), "no RUN executed: {second}");
+    assert!(
+        run_containers(&second).is_empty(),
+        "no RUN executed: {second}"
+    );
 
     // Touching a file (same content) keeps the cache, as in Docker.
     env.file("b.txt", "B1\n");
@@ -266,9 +281,15 @@ fn build_args_target_and_substitution() {
          RUN exit 7\n",
     );
     let out = env.build("args:1", &["--target", "second", "--build-arg", "V=given"]);
-    assert!(!out.contains("exit 7"), "stages after the target are skipped: {out}");
+    assert!(
+        !out.contains("exit 7"),
+        "stages after the target are skipped: {out}"
+    );
     assert_eq!(
-        env.run("args:1", &["cat", "/v", "/g", "/etc/app/app.conf", "/pwd", "/s"]),
+        env.run(
+            "args:1",
+            &["cat", "/v", "/g", "/etc/app/app.conf", "/pwd", "/s"]
+        ),
         "given\nhello world prod\nconf\n/etc/app/sub\nsecond\n"
     );
     let cfg = env.config("args:1");
@@ -279,7 +300,10 @@ fn build_args_target_and_substitution() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert!(envs.contains(&"GREETING=hello world"), "{envs:?}");
-    assert!(!envs.iter().any(|e| e.starts_with("V=")), "ARGs are not kept");
+    assert!(
+        !envs.iter().any(|e| e.starts_with("V=")),
+        "ARGs are not kept"
+    );
     assert_eq!(cfg["config"]["WorkingDir"], "/etc/app/sub");
 
     // Without --build-arg the global default applies; a different value reruns the RUN.
@@ -293,7 +317,10 @@ fn build_args_target_and_substitution() {
     );
 
     let err = env.fails(&["build", "--target", "nope", "."]);
-    assert!(err.contains("target stage \"nope\" could not be found"), "{err}");
+    assert!(
+        err.contains("target stage \"nope\" could not be found"),
+        "{err}"
+    );
     let err = env.fails(&["build", "-t", "full", "."]);
     assert!(err.contains("returned a non-zero code: 7"), "{err}");
 }
@@ -446,17 +473,34 @@ fn add_unpacks_tars_and_copy_options_apply() {
     );
     env.build("add", &[]);
     assert_eq!(
-        env.run("add", &["cat", "/opt/pkg/bin/tool", "/added.txt", "/from-scratch", "/json form.txt"]),
+        env.run(
+            "add",
+            &[
+                "cat",
+                "/opt/pkg/bin/tool",
+                "/added.txt",
+                "/from-scratch",
+                "/json form.txt"
+            ]
+        ),
         "tool\nplain\nplain\nplain\n"
     );
     assert_eq!(
-        env.run("add", &["stat", "-c", "%u:%g %a", "/owned/one", "/owned/two"]),
+        env.run(
+            "add",
+            &["stat", "-c", "%u:%g %a", "/owned/one", "/owned/two"]
+        ),
         "1000:1234 600\n1000:1234 600\n"
     );
     // ADD from a URL is refused: there is no internet.
     env.dockerfile("FROM busybox\nADD https://example.com/x.tar /x\n");
     let err = env.fails(&["build", "."]);
-    assert!(err.contains("Dockerfile:2: ADD https://example.com/x.tar: downloading from a URL is not supported"), "{err}");
+    assert!(
+        err.contains(
+            "Dockerfile:2: ADD https://example.com/x.tar: downloading from a URL is not supported"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -497,7 +541,10 @@ fn bad_input_is_rejected_with_a_clear_message_and_leaves_nothing() {
     for (dockerfile, message) in cases {
         env.dockerfile(dockerfile);
         let out = env.fails(&["build", "-t", "bad:1", "."]);
-        assert!(out.contains(message), "{dockerfile:?}: expected {message:?} in:\n{out}");
+        assert!(
+            out.contains(message),
+            "{dockerfile:?}: expected {message:?} in:\n{out}"
+        );
         for c in run_containers(&out) {
             assert_no_cgroup(&c);
         }
@@ -514,12 +561,17 @@ fn bad_input_is_rejected_with_a_clear_message_and_leaves_nothing() {
     // A -f Dockerfile's name is used in messages.
     env.file("other.Dockerfile", "FROM busybox\nBOGUS x\n");
     let out = env.fails(&["build", "-f", "other.Dockerfile", "."]);
-    assert!(out.contains("other.Dockerfile:2: unknown instruction: BOGUS"), "{out}");
+    assert!(
+        out.contains("other.Dockerfile:2: unknown instruction: BOGUS"),
+        "{out}"
+    );
 }
 
-/// Starts `pier build` and returns once its RUN container is running.
-fn start_slow_build(env: &Env) -> (std::process::Child, String) {
+/// Starts `pier build` and returns once its RUN container is running (with the guard that
+/// keeps other tests' prunes away while it runs).
+fn start_slow_build(env: &Env) -> (std::process::Child, String, RwLockReadGuard<'static, ()>) {
     env.dockerfile("FROM busybox\nRUN echo started; sleep 60; touch /done\n");
+    let guard = PRUNE.read().unwrap_or_else(|e| e.into_inner());
     let mut child = Command::new(PIER)
         .args(["build", "-t", "slow", "."])
         .env("PIER_ROOT", env.root.path())
@@ -550,7 +602,7 @@ fn start_slow_build(env: &Env) -> (std::process::Child, String) {
         let mut sink = String::new();
         while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {}
     });
-    (child, container)
+    (child, container, guard)
 }
 
 #[test]
@@ -561,13 +613,14 @@ fn interrupted_builds_leave_no_layer_and_prune_cleans_the_container() {
         .count();
 
     // SIGINT: the build stops its RUN container and cleans up itself.
-    let (mut child, container) = start_slow_build(&env);
+    let (mut child, container, guard) = start_slow_build(&env);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
     let status = child.wait().unwrap();
+    drop(guard);
     assert!(!status.success());
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
@@ -577,9 +630,10 @@ fn interrupted_builds_leave_no_layer_and_prune_cleans_the_container() {
 
     // SIGKILL: nothing can run in pier; the container dies with it and is left stopped,
     // marked as a build container, for `pier system prune`.
-    let (mut child, container) = start_slow_build(&env);
+    let (mut child, container, guard) = start_slow_build(&env);
     child.kill().unwrap();
     child.wait().unwrap();
+    drop(guard);
     let ps = env.ok(&["ps", "-a"]);
     assert!(ps.contains("pier-build-"), "{ps}");
     let prune = env.ok(&["system", "prune"]);

@@ -157,10 +157,7 @@ pub fn build(engine: &Engine, opts: &BuildOptions, out: &mut dyn Write) -> Resul
             .ok_or_else(|| anyhow!("target stage {t:?} could not be found in {file_name}"))?,
         None => df.stages.len() - 1,
     };
-    let total = df.stages[..=last]
-        .iter()
-        .map(|s| 1 + s.steps.len())
-        .sum();
+    let total = df.stages[..=last].iter().map(|s| 1 + s.steps.len()).sum();
     let store = engine.images()?;
     let mut b = Build {
         engine,
@@ -249,7 +246,11 @@ impl<'a> Build<'a> {
 
     fn header(&mut self, step: &Step) -> Result<()> {
         self.step_no += 1;
-        writeln!(self.out, "Step {}/{} : {}", self.step_no, self.total, step.text)?;
+        writeln!(
+            self.out,
+            "Step {}/{} : {}",
+            self.step_no, self.total, step.text
+        )?;
         self.out.flush()?;
         Ok(())
     }
@@ -260,8 +261,8 @@ impl<'a> Build<'a> {
         let Instruction::From { image, .. } = &stage.from.instruction else {
             bail!("internal error: a stage without FROM");
         };
-        let base = expand(image, &global.to_vec(), self.df.escape)
-            .map_err(|e| self.at(&stage.from, e))?;
+        let base =
+            expand(image, &global.to_vec(), self.df.escape).map_err(|e| self.at(&stage.from, e))?;
         let image = self
             .base_image(&base, index)
             .map_err(|e| self.at(&stage.from, e))?;
@@ -330,7 +331,12 @@ impl<'a> Build<'a> {
     }
 
     /// Runs one step: computes what it records, then uses the cache or does the work.
-    fn step(&mut self, st: &mut StageState, step: &Step, global: &[(String, String)]) -> Result<()> {
+    fn step(
+        &mut self,
+        st: &mut StageState,
+        step: &Step,
+        global: &[(String, String)],
+    ) -> Result<()> {
         let esc = self.df.escape;
         let vars = st.vars();
         let ex = |w: &str| expand(w, &vars, esc);
@@ -411,8 +417,12 @@ impl<'a> Build<'a> {
                 return self.commit_config(st, nop(format!("ENTRYPOINT {}", json(&argv))), cfg);
             }
             Instruction::Expose(ports) => {
-                let mut all: BTreeSet<String> =
-                    cfg.exposed_ports().clone().unwrap_or_default().into_iter().collect();
+                let mut all: BTreeSet<String> = cfg
+                    .exposed_ports()
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
                 let mut shown = Vec::new();
                 for p in ports {
                     let p = ex(p)?;
@@ -432,8 +442,12 @@ impl<'a> Build<'a> {
                 return self.commit_config(st, nop(format!("EXPOSE {}", shown.join(" "))), cfg);
             }
             Instruction::Volume(paths) => {
-                let mut all: BTreeSet<String> =
-                    cfg.volumes().clone().unwrap_or_default().into_iter().collect();
+                let mut all: BTreeSet<String> = cfg
+                    .volumes()
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
                 let mut shown = Vec::new();
                 for p in paths {
                     let p = expand_vars(p, &vars, esc)?;
@@ -453,12 +467,15 @@ impl<'a> Build<'a> {
             }
             Instruction::StopSignal(s) => {
                 let s = ex(s)?;
-                let valid = s.parse::<u32>().is_ok()
-                    || {
-                        let name = s.to_ascii_uppercase();
-                        let name = if name.starts_with("SIG") { name } else { format!("SIG{name}") };
-                        name.parse::<nix::sys::signal::Signal>().is_ok()
+                let valid = s.parse::<u32>().is_ok() || {
+                    let name = s.to_ascii_uppercase();
+                    let name = if name.starts_with("SIG") {
+                        name
+                    } else {
+                        format!("SIG{name}")
                     };
+                    name.parse::<nix::sys::signal::Signal>().is_ok()
+                };
                 if !valid {
                     bail!("STOPSIGNAL: invalid signal {s:?}");
                 }
@@ -477,9 +494,9 @@ impl<'a> Build<'a> {
                     Healthcheck::Check { command, options } => {
                         let test: Vec<String> = match command {
                             Command::Shell(s) => vec!["CMD-SHELL".into(), s.clone()],
-                            Command::Exec(v) => {
-                                std::iter::once("CMD".to_string()).chain(v.clone()).collect()
-                            }
+                            Command::Exec(v) => std::iter::once("CMD".to_string())
+                                .chain(v.clone())
+                                .collect(),
                         };
                         let mut m = serde_json::Map::new();
                         m.insert("Test".into(), serde_json::json!(test));
@@ -518,7 +535,13 @@ impl<'a> Build<'a> {
                 let mut config = st.config.clone();
                 config.set_author(Some(m.clone()));
                 config.set_config(Some(cfg));
-                return self.commit(st, nop(format!("MAINTAINER {m}")), String::new(), config, |_| Ok(Layer::None));
+                return self.commit(
+                    st,
+                    nop(format!("MAINTAINER {m}")),
+                    String::new(),
+                    config,
+                    |_| Ok(Layer::None),
+                );
             }
         }
     }
@@ -535,7 +558,12 @@ impl<'a> Build<'a> {
         }
     }
 
-    fn commit_config(&mut self, st: &mut StageState, created_by: String, cfg: Config) -> Result<()> {
+    fn commit_config(
+        &mut self,
+        st: &mut StageState,
+        created_by: String,
+        cfg: Config,
+    ) -> Result<()> {
         let mut config = st.config.clone();
         config.set_config(Some(cfg));
         self.commit(st, created_by, String::new(), config, |_| Ok(Layer::None))
@@ -645,7 +673,11 @@ impl<'a> Build<'a> {
                 expand(w, &vars, esc)
             }
         };
-        let sources = a.sources.iter().map(|s| ex(s)).collect::<Result<Vec<_>>>()?;
+        let sources = a
+            .sources
+            .iter()
+            .map(|s| ex(s))
+            .collect::<Result<Vec<_>>>()?;
         let dest = ex(&a.dest)?;
         let dest = if dest.starts_with('/') {
             dest
@@ -698,9 +730,14 @@ impl<'a> Build<'a> {
         };
         let own = Ownership {
             mode: match &a.chmod {
-                Some(m) => Some(u32::from_str_radix(m, 8).ok().filter(|m| *m <= 0o7777).ok_or_else(
-                    || anyhow!("{verb} --chmod={m}: expected an octal mode such as 755"),
-                )?),
+                Some(m) => Some(
+                    u32::from_str_radix(m, 8)
+                        .ok()
+                        .filter(|m| *m <= 0o7777)
+                        .ok_or_else(|| {
+                            anyhow!("{verb} --chmod={m}: expected an octal mode such as 755")
+                        })?,
+                ),
                 None => None,
             },
             ..own
@@ -728,7 +765,12 @@ impl<'a> Build<'a> {
             bail!("COPY --from={from}: stage {i} is not a previous stage (stages are numbered from 0)");
         }
         let lower = from.to_ascii_lowercase();
-        if let Some(i) = self.df.stages.iter().position(|s| s.name() == Some(lower.as_str())) {
+        if let Some(i) = self
+            .df
+            .stages
+            .iter()
+            .position(|s| s.name() == Some(lower.as_str()))
+        {
             if i < current {
                 return Ok(self.stages[i].clone());
             }
@@ -819,7 +861,10 @@ mod tests {
         assert_eq!(clean_path("/a/./b/../c/"), "/a/c");
         assert_eq!(clean_path("/../x"), "/x");
         let a = parse_build_args(&["A=1".into(), "B=x=y".into()]).unwrap();
-        assert_eq!(a, vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]);
+        assert_eq!(
+            a,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
         assert!(parse_build_args(&["=1".into()]).is_err());
     }
 }

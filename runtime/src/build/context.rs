@@ -244,7 +244,10 @@ mod tests {
         assert!(!ig.excludes(Path::new("sub/a.log")), "* does not cross /");
         assert!(!ig.excludes(Path::new("important.log")), "exception");
         assert!(ig.excludes(Path::new("build")));
-        assert!(ig.excludes(Path::new("build/out/x")), "under an excluded dir");
+        assert!(
+            ig.excludes(Path::new("build/out/x")),
+            "under an excluded dir"
+        );
         assert!(ig.excludes(Path::new("secret.txt")));
         assert!(ig.excludes(Path::new("a/b/secret.key")));
         assert!(ig.excludes(Path::new("docs/a/b/x.md")));

@@ -128,7 +128,11 @@ pub fn plan(
             entries.push(Entry {
                 src: host,
                 dst,
-                kind: if is_archive { Kind::Archive } else { Kind::File },
+                kind: if is_archive {
+                    Kind::Archive
+                } else {
+                    Kind::File
+                },
                 md,
             });
         }
@@ -140,13 +144,7 @@ pub fn plan(
 }
 
 /// Adds everything under the directory `host` (source path `rel`) to go under `dest`.
-fn walk(
-    from: &Sources,
-    host: &Path,
-    rel: &Path,
-    dest: &Path,
-    out: &mut Vec<Entry>,
-) -> Result<()> {
+fn walk(from: &Sources, host: &Path, rel: &Path, dest: &Path, out: &mut Vec<Entry>) -> Result<()> {
     let mut names: Vec<_> = fs::read_dir(host)
         .with_context(|| format!("reading {}", host.display()))?
         .map(|e| e.map(|e| e.file_name()))
@@ -157,7 +155,8 @@ fn walk(
         let src = host.join(&name);
         let src_rel = rel.join(&name);
         let dst = dest.join(&name);
-        let md = fs::symlink_metadata(&src).with_context(|| format!("inspecting {}", src.display()))?;
+        let md =
+            fs::symlink_metadata(&src).with_context(|| format!("inspecting {}", src.display()))?;
         let excluded = from.ignore.is_some_and(|i| i.excludes(&src_rel));
         if md.is_dir() {
             if !excluded {
@@ -171,7 +170,9 @@ fn walk(
             walk(from, &src, &src_rel, &dst, out)?;
         } else if !excluded {
             let kind = if md.file_type().is_symlink() {
-                Kind::Symlink(fs::read_link(&src).with_context(|| format!("readlink {}", src.display()))?)
+                Kind::Symlink(
+                    fs::read_link(&src).with_context(|| format!("readlink {}", src.display()))?,
+                )
             } else if md.is_file() {
                 Kind::File
             } else {
@@ -279,7 +280,13 @@ impl CopyPlan {
                         .with_context(|| format!("creating symlink {}", out.display()))?;
                 }
             }
-            set_meta(&out, own.uid, own.gid, (!matches!(e.kind, Kind::Symlink(_))).then_some(mode), e.md.mtime())?;
+            set_meta(
+                &out,
+                own.uid,
+                own.gid,
+                (!matches!(e.kind, Kind::Symlink(_))).then_some(mode),
+                e.md.mtime(),
+            )?;
         }
         // Deepest first, so setting a parent's time is not undone by its children.
         for (rel, mtime) in dir_times.iter().rev() {

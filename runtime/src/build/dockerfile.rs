@@ -202,7 +202,10 @@ fn directives(file: &str, source: &str) -> Result<(char, usize)> {
             return Ok((escape, i));
         }
         if seen.contains(&key) {
-            bail!("{file}:{}: only one {key} parser directive can be used", i + 1);
+            bail!(
+                "{file}:{}: only one {key} parser directive can be used",
+                i + 1
+            );
         }
         match key.as_str() {
             "escape" => {
@@ -599,7 +602,10 @@ mod tests {
         .unwrap();
         assert_eq!(df.escape, '`');
         let s = &df.stages[0].steps;
-        assert_eq!(s[0].instruction, Instruction::Run(Command::Shell("a   b".into())));
+        assert_eq!(
+            s[0].instruction,
+            Instruction::Run(Command::Shell("a   b".into()))
+        );
         assert_eq!(s[1].instruction, Instruction::Workdir("C:\\dir".into()));
         // A directive after the first comment is a plain comment.
         let df = parse("Dockerfile", "# hello\n# escape=`\nFROM x\nRUN a \\\n b\n").unwrap();
@@ -621,7 +627,10 @@ mod tests {
                 options: vec![("interval".into(), "5s".into())]
             })
         );
-        assert_eq!(s[1].instruction, Instruction::Healthcheck(Healthcheck::None));
+        assert_eq!(
+            s[1].instruction,
+            Instruction::Healthcheck(Healthcheck::None)
+        );
         assert_eq!(
             s[2].instruction,
             Instruction::Shell(vec!["/bin/ash".into(), "-c".into()])

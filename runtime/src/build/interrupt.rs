@@ -52,7 +52,14 @@ pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
 
-/// Records the init PID of the running `RUN` container (0: none).
+/// Records the init PID of the running `RUN` container (0: none). If the user already
+/// asked to stop (the signal came before the container was known), it is killed now.
 pub fn set_running(pid: i32) {
     RUNNING_INIT.store(pid, Ordering::SeqCst);
+    if pid > 0 && requested() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
 }

@@ -6,10 +6,10 @@
 //! processes die with it (the runtime's parent-death signal) and the stopped container is
 //! left for `pier system prune`.
 
+use super::interrupt;
 use crate::engine::config::{NetworkMode, RunConfig};
 use crate::engine::start::Attach;
 use crate::engine::{names, Engine};
-use super::interrupt;
 use crate::image::Image;
 use anyhow::{bail, Context, Result};
 use std::fs;
@@ -85,7 +85,9 @@ pub fn run<'a>(
         init: true,
         ..RunConfig::default()
     };
-    let rec = engine.create(config, true).context("creating the RUN container")?;
+    let rec = engine
+        .create(config, true)
+        .context("creating the RUN container")?;
     let container = BuildContainer {
         engine,
         upper: engine.paths(&rec.id).upper(),
@@ -132,7 +134,9 @@ fn strip_mount_points(upper: &Path, layers: &[PathBuf]) -> Result<()> {
             continue;
         };
         let empty = if md.is_dir() {
-            fs::read_dir(&p).map(|mut d| d.next().is_none()).unwrap_or(false)
+            fs::read_dir(&p)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false)
                 && xattr::get(&p, crate::image::layer::OVERLAY_OPAQUE_XATTR)
                     .ok()
                     .flatten()
@@ -141,7 +145,10 @@ fn strip_mount_points(upper: &Path, layers: &[PathBuf]) -> Result<()> {
             md.is_file() && md.len() == 0
         };
         // An empty copied-up /etc is dropped too: it only held the mount points.
-        let in_image = *rel != "etc" && layers.iter().any(|l| fs::symlink_metadata(l.join(rel)).is_ok());
+        let in_image = *rel != "etc"
+            && layers
+                .iter()
+                .any(|l| fs::symlink_metadata(l.join(rel)).is_ok());
         if empty && !in_image {
             if md.is_dir() {
                 fs::remove_dir(&p)
