@@ -342,7 +342,7 @@ impl<'a> Build<'a> {
         let ex = |w: &str| expand(w, &vars, esc);
         let nop = |text: String| format!("/bin/sh -c #(nop)  {text}");
         let mut cfg = st.cfg();
-        match &step.instruction {
+        let created_by = match &step.instruction {
             Instruction::From { .. } => bail!("internal error: FROM inside a stage"),
             Instruction::Run(command) => return self.run_step(st, command),
             Instruction::Copy(args) => return self.copy_step(st, args, false),
@@ -371,7 +371,7 @@ impl<'a> Build<'a> {
                     });
                 }
                 let created_by = nop(format!("ARG {}", shown.join(" ")));
-                return self.commit_config(st, created_by, cfg);
+                created_by
             }
             Instruction::Env(pairs) => {
                 let mut env = cfg.env().clone().unwrap_or_default();
@@ -388,7 +388,7 @@ impl<'a> Build<'a> {
                 }
                 cfg.set_env(Some(env));
                 let created_by = nop(format!("ENV {}", shown.join(" ")));
-                return self.commit_config(st, created_by, cfg);
+                created_by
             }
             Instruction::Label(pairs) => {
                 let mut labels = cfg.labels().clone().unwrap_or_default();
@@ -399,13 +399,13 @@ impl<'a> Build<'a> {
                     labels.insert(k, v);
                 }
                 cfg.set_labels(Some(labels));
-                return self.commit_config(st, nop(format!("LABEL {}", shown.join(" "))), cfg);
+                nop(format!("LABEL {}", shown.join(" ")))
             }
             Instruction::Cmd(c) => {
                 let argv = self.argv(st, c);
                 cfg.set_cmd(Some(argv.clone()));
                 st.cmd_set = true;
-                return self.commit_config(st, nop(format!("CMD {}", json(&argv))), cfg);
+                nop(format!("CMD {}", json(&argv)))
             }
             Instruction::Entrypoint(c) => {
                 let argv = self.argv(st, c);
@@ -414,7 +414,7 @@ impl<'a> Build<'a> {
                     // An inherited CMD was meant for the old entrypoint.
                     cfg.set_cmd(None);
                 }
-                return self.commit_config(st, nop(format!("ENTRYPOINT {}", json(&argv))), cfg);
+                nop(format!("ENTRYPOINT {}", json(&argv)))
             }
             Instruction::Expose(ports) => {
                 let mut all: BTreeSet<String> = cfg
@@ -439,7 +439,7 @@ impl<'a> Build<'a> {
                     all.insert(spec);
                 }
                 cfg.set_exposed_ports(Some(all.into_iter().collect()));
-                return self.commit_config(st, nop(format!("EXPOSE {}", shown.join(" "))), cfg);
+                nop(format!("EXPOSE {}", shown.join(" ")))
             }
             Instruction::Volume(paths) => {
                 let mut all: BTreeSet<String> = cfg
@@ -458,12 +458,12 @@ impl<'a> Build<'a> {
                     all.insert(p);
                 }
                 cfg.set_volumes(Some(all.into_iter().collect()));
-                return self.commit_config(st, nop(format!("VOLUME {}", json(&shown))), cfg);
+                nop(format!("VOLUME {}", json(&shown)))
             }
             Instruction::User(u) => {
                 let u = ex(u)?;
                 cfg.set_user(Some(u.clone()));
-                return self.commit_config(st, nop(format!("USER {u}")), cfg);
+                nop(format!("USER {u}"))
             }
             Instruction::StopSignal(s) => {
                 let s = ex(s)?;
@@ -480,13 +480,13 @@ impl<'a> Build<'a> {
                     bail!("STOPSIGNAL: invalid signal {s:?}");
                 }
                 cfg.set_stop_signal(Some(s.clone()));
-                return self.commit_config(st, nop(format!("STOPSIGNAL {s}")), cfg);
+                nop(format!("STOPSIGNAL {s}"))
             }
             Instruction::Shell(argv) => {
                 let mut labels = cfg.labels().clone().unwrap_or_default();
                 labels.insert(SHELL_LABEL.to_string(), json(argv));
                 cfg.set_labels(Some(labels));
-                return self.commit_config(st, nop(format!("SHELL {}", json(argv))), cfg);
+                nop(format!("SHELL {}", json(argv)))
             }
             Instruction::Healthcheck(h) => {
                 let value = match h {
@@ -528,7 +528,7 @@ impl<'a> Build<'a> {
                 let mut labels = cfg.labels().clone().unwrap_or_default();
                 labels.insert(HEALTHCHECK_LABEL.to_string(), text.clone());
                 cfg.set_labels(Some(labels));
-                return self.commit_config(st, nop(format!("HEALTHCHECK {text}")), cfg);
+                nop(format!("HEALTHCHECK {text}"))
             }
             Instruction::Maintainer(m) => {
                 let m = ex(m)?;
@@ -543,7 +543,8 @@ impl<'a> Build<'a> {
                     |_| Ok(Layer::None),
                 );
             }
-        }
+        };
+        self.commit_config(st, created_by, cfg)
     }
 
     /// Shell form through the stage's shell; exec form as is.
@@ -689,7 +690,7 @@ impl<'a> Build<'a> {
             None => (None, String::new()),
             Some(f) => {
                 let f = expand(f, &vars, esc)?;
-                (Some(self.from_image(&f)?), format!("--from={f} "))
+                (Some(self.copy_source_image(&f)?), format!("--from={f} "))
             }
         };
         let from_view = match &from_image {
@@ -756,7 +757,7 @@ impl<'a> Build<'a> {
     }
 
     /// `COPY --from=`: a stage by name or index, else an image.
-    fn from_image(&self, from: &str) -> Result<Option<Image>> {
+    fn copy_source_image(&self, from: &str) -> Result<Option<Image>> {
         let current = self.stages.len();
         if let Ok(i) = from.parse::<usize>() {
             if i < current {
