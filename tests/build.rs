@@ -658,3 +658,30 @@ fn interrupted_builds_leave_no_layer_and_prune_cleans_the_container() {
     env.assert_clean(2);
     assert_eq!(env.run("after", &["cat", "/fine"]), "fine\n");
 }
+
+#[test]
+fn builder_prune_frees_intermediate_layers() {
+    let env = Env::new();
+    let layers = || {
+        fs::read_dir(env.root.path().join("images/layers"))
+            .unwrap()
+            .count()
+    };
+    env.file("a.txt", "a\n");
+    // Two layers are made, then the build fails: they belong to no image.
+    env.dockerfile("FROM busybox\nCOPY a.txt /a\nRUN echo x > /x\nRUN exit 1\n");
+    env.fails(&["build", "."]);
+    assert_eq!(layers(), 3);
+    env.dockerfile("FROM busybox\nCOPY a.txt /a\nCMD [\"cat\", \"/a\"]\n");
+    let out = env.build("kept", &[]);
+    assert_eq!(count(&out, "Using cache"), 1, "{out}");
+
+    let out = env.ok(&["builder", "prune"]);
+    assert!(out.contains("Deleted build cache: 1 layers"), "{out}");
+    assert_eq!(layers(), 2, "busybox's and kept's layers stay");
+    assert_eq!(env.run("kept", &[]), "a\n");
+    assert_eq!(env.run("busybox", &["echo", "ok"]), "ok\n");
+    let out = env.build("kept", &[]);
+    assert_eq!(count(&out, "Using cache"), 0, "the cache is empty: {out}");
+    assert_eq!(env.run("kept", &[]), "a\n");
+}

@@ -2,7 +2,7 @@
 
 use super::output;
 use anyhow::Result;
-use clap::Args;
+use clap::{Args, Subcommand};
 use pier_runtime::build::builder::parse_build_args;
 use pier_runtime::build::{self, BuildOptions};
 use pier_runtime::engine::config::NetworkMode;
@@ -114,4 +114,27 @@ pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32> {
         &table,
     );
     Ok(0)
+}
+
+/// `pier builder ...`.
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Remove the build cache: intermediate images and layers no image uses.
+    Prune,
+}
+
+/// `pier builder ...`.
+pub fn builder(engine: &Engine, cmd: BuilderCommand) -> Result<i32> {
+    match cmd {
+        BuilderCommand::Prune => {
+            let store = engine.images()?;
+            let cache = build::cache::BuildCache::open(&store);
+            let (layers, bytes) = cache.prune(&store)?;
+            println!(
+                "Deleted build cache: {layers} layers, total reclaimed space: {}",
+                output::size(bytes)
+            );
+            Ok(0)
+        }
+    }
 }

@@ -59,6 +59,9 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Show how an image was made, one layer or instruction per line.
     History(build::HistoryArgs),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Import a root filesystem tarball as an image.
     Import(image::ImportArgs),
     /// Remove images.
@@ -140,6 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Images(a) => image::images(&engine, a),
         Command::Build(a) => build::build(&engine, a),
         Command::History(a) => build::history(&engine, a),
+        Command::Builder(c) => build::builder(&engine, c),
         Command::Import(a) => image::import(&engine, a),
         Command::Rmi(a) => image::rmi(&engine, a),
         Command::Tag(a) => image::tag(&engine, a),

@@ -54,6 +54,16 @@ impl BuildCache {
         store.load_manifest(&entry.manifest).ok()
     }
 
+    /// `pier builder prune`: forgets every entry and deletes the intermediate images and
+    /// the layers no listed image uses. Returns (layers deleted, their bytes).
+    pub fn prune(&self, store: &ImageStore) -> Result<(usize, u64)> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir)
+                .with_context(|| format!("removing {}", self.dir.display()))?;
+        }
+        store.prune_unindexed()
+    }
+
     /// Records that the step with this key produced `image`.
     pub fn put(&self, key: &str, image: &Image) -> Result<()> {
         state::write_json_atomic(

@@ -691,6 +691,57 @@ impl ImageStore {
         Ok(info.size)
     }
 
+    /// Deletes every unindexed image (`pier build`'s intermediate images) and every blob
+    /// and unpacked layer that no listed image uses. Returns how many layers were deleted
+    /// and their unpacked size. Not to be run while a build is in progress.
+    pub fn prune_unindexed(&self) -> Result<(usize, u64)> {
+        let _lock = self.lock()?;
+        let index = Index::load(&self.index_path())?;
+        let mut blobs_in_use = BTreeSet::new();
+        let mut layers_in_use = BTreeSet::new();
+        for m in &index.manifests {
+            let manifest = self.read_manifest(m)?;
+            blobs_in_use.insert(digest_hex(m)?.to_string());
+            blobs_in_use.insert(digest_hex(manifest.config().digest().as_ref())?.to_string());
+            for l in manifest.layers() {
+                blobs_in_use.insert(digest_hex(l.digest().as_ref())?.to_string());
+            }
+            let config: ImageConfiguration =
+                state::read_json(&self.blob_path(manifest.config().digest().as_ref())?)?;
+            for d in config.rootfs().diff_ids() {
+                layers_in_use.insert(digest_hex(d)?.to_string());
+            }
+        }
+        let unindexed = self.dir.join("unindexed");
+        if unindexed.exists() {
+            fs::remove_dir_all(&unindexed)
+                .with_context(|| format!("removing {}", unindexed.display()))?;
+        }
+        let blobs = self.dir.join("blobs/sha256");
+        for entry in fs::read_dir(&blobs).with_context(|| format!("reading {}", blobs.display()))? {
+            let entry = entry.with_context(|| format!("reading {}", blobs.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !blobs_in_use.contains(&name) {
+                self.remove_file(&entry.path())?;
+            }
+        }
+        let (mut count, mut bytes) = (0, 0);
+        let layers = self.dir.join("layers");
+        for entry in
+            fs::read_dir(&layers).with_context(|| format!("reading {}", layers.display()))?
+        {
+            let entry = entry.with_context(|| format!("reading {}", layers.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !layers_in_use.contains(&name) {
+                let diff_id = format!("sha256:{name}");
+                bytes += self.layer_size(&diff_id).unwrap_or(0);
+                self.remove_layer_dir(&diff_id)?;
+                count += 1;
+            }
+        }
+        Ok((count, bytes))
+    }
+
     /// Lists a stored image in the index (untagged when `references` is empty) and points
     /// each reference at it. Returns the image as now indexed.
     pub fn add_to_index(&self, image: &Image, references: &[String]) -> Result<Image> {
