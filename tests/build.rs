@@ -136,7 +136,12 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        let _ = self.pier(&["system", "prune"]);
+        // `pier rm -f` rather than `pier system prune`, which also removes cgroups of other
+        // state directories' containers (other tests' ones).
+        let ids = self.pier(&["ps", "-a", "-q"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.pier(&["rm", "-f", id]);
+        }
         let mut mounts: Vec<String> = self
             .mounts_under_root()
             .iter()
@@ -381,6 +386,10 @@ fn images_from_the_same_base_share_layers() {
     // Identical content gives identical layers, even with the cache off.
     env.build("share:3", &["--no-cache"]);
     assert_eq!(env.config("share:3")["rootfs"]["diff_ids"], *db);
+
+    // -q prints only the ID.
+    let out = env.ok(&["build", "-q", "-t", "share:4", "."]);
+    assert_eq!(out, format!("{}\n", env.image_id("share:4")));
 }
 
 #[test]
@@ -554,6 +563,12 @@ fn bad_input_is_rejected_with_a_clear_message_and_leaves_nothing() {
         );
         env.assert_clean(1);
     }
+    // A symlink in the context cannot reach the host's files.
+    std::os::unix::fs::symlink("/etc/hostname", env.ctx.path().join("escape")).unwrap();
+    env.dockerfile("FROM busybox\nCOPY escape /escape\n");
+    let out = env.fails(&["build", "-t", "bad:1", "."]);
+    assert!(out.contains("COPY failed: escape"), "{out}");
+    env.assert_clean(1);
     // An absolute source is relative to the context.
     env.dockerfile("FROM busybox\nCOPY /ok.txt /abs.txt\n");
     env.build("abs", &[]);
@@ -636,7 +651,17 @@ fn interrupted_builds_leave_no_layer_and_prune_cleans_the_container() {
     drop(guard);
     let ps = env.ok(&["ps", "-a"]);
     assert!(ps.contains("pier-build-"), "{ps}");
-    let prune = env.ok(&["system", "prune"]);
+    // Prune reads every `pier/<id>` cgroup, and containers of other tests on the machine
+    // come and go meanwhile: retry on such a race.
+    let mut prune = String::new();
+    for _ in 0..5 {
+        let out = env.pier(&["system", "prune"]);
+        prune.push_str(&String::from_utf8_lossy(&out.stdout));
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(prune.contains("Deleted container: pier-build-"), "{prune}");
     assert_no_cgroup(&container);
     assert_eq!(

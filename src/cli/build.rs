@@ -1,7 +1,7 @@
 //! `pier build` (images from Dockerfiles) and `pier history` (how an image was made).
 
 use super::output;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use pier_runtime::build::builder::parse_build_args;
 use pier_runtime::build::{self, BuildOptions};
@@ -46,16 +46,28 @@ pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
         build_args: parse_build_args(&args.build_args)?,
         no_cache: args.no_cache,
         target: args.target,
-        network: NetworkMode::parse(&args.network)?,
+        network: match NetworkMode::parse(&args.network)? {
+            m @ (NetworkMode::None | NetworkMode::Host) => m,
+            _ => anyhow::bail!(
+                "--network {}: RUN steps support only none (the default) and host",
+                args.network
+            ),
+        },
     };
-    let image = if args.quiet {
-        build::build(engine, &opts, &mut std::io::sink())?
-    } else {
-        build::build(engine, &opts, &mut std::io::stdout())?
-    };
-    if args.quiet {
-        println!("{}", image.id);
+    if !args.quiet {
+        build::build(engine, &opts, &mut std::io::stdout())?;
+        return Ok(0);
     }
+    // RUN commands write straight to pier's stdout: point it at /dev/null meanwhile.
+    let saved = nix::unistd::dup(std::io::stdout()).context("dup of stdout")?;
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .context("opening /dev/null")?;
+    nix::unistd::dup2_stdout(&null).context("redirecting stdout")?;
+    let result = build::build(engine, &opts, &mut std::io::sink());
+    nix::unistd::dup2_stdout(&saved).context("restoring stdout")?;
+    println!("{}", result?.id);
     Ok(0)
 }
 
