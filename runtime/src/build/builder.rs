@@ -8,8 +8,9 @@
 use super::cache::{self, BuildCache};
 use super::context::BuildContext;
 use super::copy::{self, Ownership, Sources};
-use super::dockerfile::{self, Command, CopyArgs, Dockerfile, Healthcheck, Instruction, Step};
+use super::dockerfile::{self, Command, CopyArgs, Dockerfile, Instruction, Step};
 use super::expand::{expand, expand_vars, Vars};
+use super::instructions::{self, MetaContext};
 use super::run::{self, RunStep};
 use super::scratch::{RootView, Scratch};
 use crate::engine::config::NetworkMode;
@@ -23,12 +24,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Label holding the `SHELL` of an image (the OCI config has no field for it).
-pub const SHELL_LABEL: &str = "io.pier.image.shell";
-/// Label holding the `HEALTHCHECK` of an image, as Docker's JSON (the OCI config has no
-/// field for it).
-pub const HEALTHCHECK_LABEL: &str = "io.pier.image.healthcheck";
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -79,15 +74,6 @@ impl StageState {
             }
         }
         v
-    }
-
-    fn shell(&self) -> Vec<String> {
-        self.cfg()
-            .labels()
-            .as_ref()
-            .and_then(|l| l.get(SHELL_LABEL))
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_else(|| vec!["/bin/sh".to_string(), "-c".to_string()])
     }
 
     fn parent_id(&self) -> String {
@@ -373,163 +359,6 @@ impl<'a> Build<'a> {
                 let created_by = nop(format!("ARG {}", shown.join(" ")));
                 created_by
             }
-            Instruction::Env(pairs) => {
-                let mut env = cfg.env().clone().unwrap_or_default();
-                let mut shown = Vec::new();
-                // Each pair sees the values set before it on the same line.
-                let mut local = vars.clone();
-                for (k, v) in pairs {
-                    let key = expand(k, &local, esc)?;
-                    let value = expand(v, &local, esc)?;
-                    env.retain(|e| e.split('=').next() != Some(key.as_str()));
-                    env.push(format!("{key}={value}"));
-                    local.push((key.clone(), value.clone()));
-                    shown.push(format!("{key}={value}"));
-                }
-                cfg.set_env(Some(env));
-                let created_by = nop(format!("ENV {}", shown.join(" ")));
-                created_by
-            }
-            Instruction::Label(pairs) => {
-                let mut labels = cfg.labels().clone().unwrap_or_default();
-                let mut shown = Vec::new();
-                for (k, v) in pairs {
-                    let (k, v) = (ex(k)?, ex(v)?);
-                    shown.push(format!("{k}={v}"));
-                    labels.insert(k, v);
-                }
-                cfg.set_labels(Some(labels));
-                nop(format!("LABEL {}", shown.join(" ")))
-            }
-            Instruction::Cmd(c) => {
-                let argv = self.argv(st, c);
-                cfg.set_cmd(Some(argv.clone()));
-                st.cmd_set = true;
-                nop(format!("CMD {}", json(&argv)))
-            }
-            Instruction::Entrypoint(c) => {
-                let argv = self.argv(st, c);
-                cfg.set_entrypoint(Some(argv.clone()));
-                if !st.cmd_set {
-                    // An inherited CMD was meant for the old entrypoint.
-                    cfg.set_cmd(None);
-                }
-                nop(format!("ENTRYPOINT {}", json(&argv)))
-            }
-            Instruction::Expose(ports) => {
-                let mut all: BTreeSet<String> = cfg
-                    .exposed_ports()
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
-                let mut shown = Vec::new();
-                for p in ports {
-                    let p = ex(p)?;
-                    let (port, proto) = p.split_once('/').unwrap_or((&p, "tcp"));
-                    let proto = proto.to_ascii_lowercase();
-                    let valid = !port.is_empty()
-                        && port.split('-').all(|n| n.parse::<u16>().is_ok())
-                        && matches!(proto.as_str(), "tcp" | "udp" | "sctp");
-                    if !valid {
-                        bail!("EXPOSE: invalid port {p:?} (expected PORT[/tcp|udp|sctp])");
-                    }
-                    let spec = format!("{port}/{proto}");
-                    shown.push(spec.clone());
-                    all.insert(spec);
-                }
-                cfg.set_exposed_ports(Some(all.into_iter().collect()));
-                nop(format!("EXPOSE {}", shown.join(" ")))
-            }
-            Instruction::Volume(paths) => {
-                let mut all: BTreeSet<String> = cfg
-                    .volumes()
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
-                let mut shown = Vec::new();
-                for p in paths {
-                    let p = expand_vars(p, &vars, esc)?;
-                    if p.is_empty() {
-                        bail!("VOLUME specified can not be an empty string");
-                    }
-                    shown.push(p.clone());
-                    all.insert(p);
-                }
-                cfg.set_volumes(Some(all.into_iter().collect()));
-                nop(format!("VOLUME {}", json(&shown)))
-            }
-            Instruction::User(u) => {
-                let u = ex(u)?;
-                cfg.set_user(Some(u.clone()));
-                nop(format!("USER {u}"))
-            }
-            Instruction::StopSignal(s) => {
-                let s = ex(s)?;
-                let valid = s.parse::<u32>().is_ok() || {
-                    let name = s.to_ascii_uppercase();
-                    let name = if name.starts_with("SIG") {
-                        name
-                    } else {
-                        format!("SIG{name}")
-                    };
-                    name.parse::<nix::sys::signal::Signal>().is_ok()
-                };
-                if !valid {
-                    bail!("STOPSIGNAL: invalid signal {s:?}");
-                }
-                cfg.set_stop_signal(Some(s.clone()));
-                nop(format!("STOPSIGNAL {s}"))
-            }
-            Instruction::Shell(argv) => {
-                let mut labels = cfg.labels().clone().unwrap_or_default();
-                labels.insert(SHELL_LABEL.to_string(), json(argv));
-                cfg.set_labels(Some(labels));
-                nop(format!("SHELL {}", json(argv)))
-            }
-            Instruction::Healthcheck(h) => {
-                let value = match h {
-                    Healthcheck::None => serde_json::json!({ "Test": ["NONE"] }),
-                    Healthcheck::Check { command, options } => {
-                        let test: Vec<String> = match command {
-                            Command::Shell(s) => vec!["CMD-SHELL".into(), s.clone()],
-                            Command::Exec(v) => std::iter::once("CMD".to_string())
-                                .chain(v.clone())
-                                .collect(),
-                        };
-                        let mut m = serde_json::Map::new();
-                        m.insert("Test".into(), serde_json::json!(test));
-                        for (k, v) in options {
-                            let key = match k.as_str() {
-                                "interval" => "Interval",
-                                "timeout" => "Timeout",
-                                "start-period" => "StartPeriod",
-                                "start-interval" => "StartInterval",
-                                _ => "Retries",
-                            };
-                            let value = if key == "Retries" {
-                                let n: u32 = v.parse().map_err(|_| {
-                                    anyhow!("HEALTHCHECK --retries: {v:?} is not a number")
-                                })?;
-                                serde_json::json!(n)
-                            } else {
-                                let d = humantime::parse_duration(v).map_err(|e| {
-                                    anyhow!("HEALTHCHECK --{k}: invalid duration {v:?}: {e}")
-                                })?;
-                                serde_json::json!(d.as_nanos() as u64)
-                            };
-                            m.insert(key.into(), value);
-                        }
-                        serde_json::Value::Object(m)
-                    }
-                };
-                let text = value.to_string();
-                let mut labels = cfg.labels().clone().unwrap_or_default();
-                labels.insert(HEALTHCHECK_LABEL.to_string(), text.clone());
-                cfg.set_labels(Some(labels));
-                nop(format!("HEALTHCHECK {text}"))
-            }
             Instruction::Maintainer(m) => {
                 let m = ex(m)?;
                 let mut config = st.config.clone();
@@ -543,20 +372,18 @@ impl<'a> Build<'a> {
                     |_| Ok(Layer::None),
                 );
             }
+            other => {
+                let mut meta = MetaContext {
+                    vars: &vars,
+                    escape: esc,
+                    cmd_set: st.cmd_set,
+                };
+                let created_by = instructions::apply(other, &mut cfg, &mut meta)?;
+                st.cmd_set = meta.cmd_set;
+                created_by
+            }
         };
         self.commit_config(st, created_by, cfg)
-    }
-
-    /// Shell form through the stage's shell; exec form as is.
-    fn argv(&self, st: &StageState, c: &Command) -> Vec<String> {
-        match c {
-            Command::Exec(v) => v.clone(),
-            Command::Shell(s) => {
-                let mut v = st.shell();
-                v.push(s.clone());
-                v
-            }
-        }
     }
 
     fn commit_config(
@@ -621,7 +448,7 @@ impl<'a> Build<'a> {
     }
 
     fn run_step(&mut self, st: &mut StageState, command: &Command) -> Result<()> {
-        let argv = self.argv(st, command);
+        let argv = instructions::argv(&st.cfg(), command);
         let env_keys: Vec<String> = st
             .env()
             .iter()
@@ -829,10 +656,6 @@ fn clean_path(p: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
-}
-
-fn json(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Build arguments `K=V` (or `K`, taking the value from pier's environment) parsed.

@@ -3,6 +3,7 @@
 //! - [`dockerfile`]: parsing (directives, comments, continuations, instructions);
 //! - [`expand`]: word splitting and `${VAR}` substitution;
 //! - [`context`]: the build context, `.dockerignore`, globs, paths kept inside it;
+//! - [`instructions`]: the metadata-only instructions (ENV, CMD, LABEL, ...);
 //! - [`copy`]: `COPY`/`ADD` plans, their content hash, writing them as a layer;
 //! - [`run`]: `RUN` in a pier container whose writable layer becomes the step's layer;
 //! - [`scratch`]: the builder's temporary space and read-only views of images;
@@ -18,6 +19,7 @@ pub mod copy;
 pub mod dockerfile;
 pub mod expand;
 pub mod history;
+pub mod instructions;
 pub mod interrupt;
 pub mod run;
 pub mod scratch;
