@@ -478,9 +478,15 @@ fn add_unpacks_tars_and_copy_options_apply() {
          ADD plain.txt /added.txt\n\
          COPY --chown=1000:1234 --chmod=600 dir /owned/\n\
          COPY --from=files /p /from-scratch\n\
-         COPY [\"plain.txt\", \"/json form.txt\"]\n",
+         COPY [\"plain.txt\", \"/json form.txt\"]\n\
+         RUN [\"/bin/sh\", \"-c\", \"echo exec-form > /exec\"]\n\
+         USER 1234:5678\n\
+         RUN echo \"uid=$(id -u) gid=$(id -g)\"\n\
+         USER root\n",
     );
-    env.build("add", &[]);
+    let out = env.build("add", &[]);
+    assert!(out.contains("uid=1234 gid=5678"), "RUN runs as USER: {out}");
+    assert_eq!(env.run("add", &["cat", "/exec"]), "exec-form\n");
     assert_eq!(
         env.run(
             "add",

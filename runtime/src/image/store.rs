@@ -6,6 +6,9 @@
 //!   layers/<diffid-hex>/diff  a layer unpacked (an overlayfs lowerdir)
 //!   layers/<diffid-hex>/layer.json   its diff ID and unpacked size
 //!   index.json                which images exist, reference -> manifest digest
+//!   unindexed/<config-hex>    manifest digest of an image not in the index (`pier build`'s
+//!                             intermediate images)
+//!   build-cache/<key>         `pier build`'s step cache (see `crate::build::cache`)
 //!   lock                      flock held while the index or the set of blobs changes
 //!   tmp/                      staging area; an interrupted import leaves only this
 //! ```
