@@ -896,6 +896,63 @@ mod tests {
     }
 
     #[test]
+    fn unindexed_images_resolve_by_full_id_until_listed_or_pruned() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let base = store
+            .import_rootfs_tar(&mut &rootfs_tar("etc/base")[..], "base")
+            .unwrap();
+        let (kept_dir, dropped_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(kept_dir.path().join("kept"), "k").unwrap();
+        fs::write(dropped_dir.path().join("dropped"), "d").unwrap();
+        let kept = store
+            .commit_layers_unindexed(
+                Some(&base),
+                &[kept_dir.path().to_path_buf()],
+                base.config.clone(),
+            )
+            .unwrap();
+        let dropped = store
+            .commit_layers_unindexed(
+                Some(&base),
+                &[dropped_dir.path().to_path_buf()],
+                base.config.clone(),
+            )
+            .unwrap();
+        assert_eq!(
+            store.list().unwrap().len(),
+            1,
+            "unindexed images are not listed"
+        );
+        assert_eq!(store.resolve(&kept.id).unwrap().id, kept.id);
+        assert!(
+            store.resolve(&kept.id[..19]).is_err(),
+            "only the full ID resolves"
+        );
+        assert_eq!(
+            store.load_manifest(&dropped.manifest_digest).unwrap().id,
+            dropped.id
+        );
+
+        let listed = store.add_to_index(&kept, &["kept:1".to_string()]).unwrap();
+        assert_eq!(listed.references, vec!["kept:1"]);
+        assert_eq!(
+            store
+                .layer_size(&kept.config.rootfs().diff_ids()[1])
+                .unwrap(),
+            1
+        );
+
+        let (layers, bytes) = store.prune_unindexed().unwrap();
+        assert_eq!((layers, bytes), (1, 1));
+        assert!(!dropped.layer_dirs[1].exists());
+        assert!(kept.layer_dirs[1].exists() && base.layer_dirs[0].exists());
+        assert!(store.resolve(&dropped.id).is_err());
+        assert!(store.load_manifest(&dropped.manifest_digest).is_err());
+        assert_eq!(store.resolve("kept:1").unwrap().id, kept.id);
+    }
+
+    #[test]
     fn stale_staging_of_dead_processes_is_cleaned_on_open() {
         let root = tempfile::tempdir().unwrap();
         let store = ImageStore::open(root.path()).unwrap();
