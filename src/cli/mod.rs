@@ -1,5 +1,6 @@
 //! Command-line definitions (clap) and dispatch, one file per command group.
 
+mod build;
 mod container;
 mod image;
 mod network;
@@ -61,6 +62,13 @@ pub enum Command {
     Network(network::NetworkCommand),
     /// List images.
     Images(image::ImagesArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
+    /// Show how an image was made, one layer or instruction per line.
+    History(build::HistoryArgs),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Import a root filesystem tarball as an image.
     Import(image::ImportArgs),
     /// Remove images.
@@ -156,6 +164,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Port(a) => network::port(&engine, a),
         Command::Network(c) => network::network(&engine, c),
         Command::Images(a) => image::images(&engine, a),
+        Command::Build(a) => build::build(&engine, a),
+        Command::History(a) => build::history(&engine, a),
+        Command::Builder(c) => build::builder(&engine, c),
         Command::Import(a) => image::import(&engine, a),
         Command::Rmi(a) => image::rmi(&engine, a),
         Command::Tag(a) => image::tag(&engine, a),
