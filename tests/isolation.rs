@@ -208,10 +208,23 @@ fn seccomp_and_caps_block_namespace_and_mount_escapes() {
 #[test]
 fn network_none_has_only_loopback() {
     let p = Pier::new();
-    let (_, out, _) = sh(&p, "tail -n +3 /proc/net/dev | cut -d: -f1");
+    let none = |script: &str| {
+        let out = p.run(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ]);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (_, out, _) = none("tail -n +3 /proc/net/dev | cut -d: -f1");
     let ifaces: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(ifaces, ["lo"], "the container sees the host's interfaces?");
-    let (_, out, _) = sh(&p, "ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1; echo $?");
+    let (_, out, _) = none("ping -c 1 -W 1 127.0.0.1 >/dev/null 2>&1; echo $?");
     assert_eq!(out.trim(), "0", "loopback should be up");
 }
 

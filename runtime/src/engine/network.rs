@@ -68,6 +68,14 @@ impl Engine {
             )
         })?;
         let hosts = paths.etc_file("hosts");
+        // The hostname resolves to the container's address, as in Docker's /etc/hosts.
+        let aliases: Vec<String> = record
+            .config
+            .hostname
+            .iter()
+            .filter(|h| **h != record.name)
+            .cloned()
+            .collect();
         let connected = self.networks().and_then(|nets| {
             nets.connect(&ConnectRequest {
                 container_id: &record.id,
@@ -76,7 +84,7 @@ impl Engine {
                 netns_path: &ns,
                 ports: &ports,
                 hosts_file: Some(&hosts),
-                aliases: &[],
+                aliases: &aliases,
             })
         });
         let endpoint = match connected {

@@ -1,0 +1,390 @@
+//! End-to-end tests of pier's networking: the default bridge, user networks with name
+//! resolution and isolation, published ports (from the host's own loopback too), port
+//! conflicts, and clean-up after `rm -f` and after `pier` is killed.
+//!
+//! Traffic goes only to addresses pier's own test networks assign (each test root has its own
+//! bridge and subnet) and to 127.0.0.1, with timeouts on every socket and command.
+
+mod common;
+
+use common::{assert_no_mounts_under, text, wait_for, Pier};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+/// A host TCP port that is free now.
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Serves `body` over HTTP from a detached busybox httpd on port 80 of the container.
+fn web_server(p: &Pier, name: &str, extra: &[&str], body: &str) -> (String, tempfile::TempDir) {
+    let www = tempfile::tempdir().expect("www dir");
+    std::fs::write(www.path().join("index.html"), body).expect("index.html");
+    let vol = format!("{}:/www:ro", www.path().display());
+    let mut args = vec!["--name", name, "-v", &vol];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["busybox", "httpd", "-f", "-p", "80", "-h", "/www"]);
+    let id = p.run_detached(&args);
+    (id, www)
+}
+
+/// GET / from `addr`, with timeouts; retries briefly while the server starts.
+fn http_get(addr: SocketAddr) -> Result<String, String> {
+    let mut last = String::new();
+    for _ in 0..50 {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+            Ok(mut s) => {
+                s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+                s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")
+                    .map_err(|e| e.to_string())?;
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                if !out.is_empty() {
+                    return Ok(out);
+                }
+                last = "empty reply".into();
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("GET {addr}: {last}"))
+}
+
+fn ip_of(p: &Pier, container: &str) -> Ipv4Addr {
+    let v = p.inspect(container);
+    v["network"]["ip"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no network.ip in inspect of {container}: {v}"))
+        .parse()
+        .expect("an IPv4 address")
+}
+
+fn links_named(fragment: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .expect("ip link");
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split(':')
+                .nth(1)
+                .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+        })
+        .filter(|n| n.contains(fragment))
+        .collect()
+}
+
+fn nft_rules_mentioning(fragment: &str) -> usize {
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .expect("nft list ruleset");
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(fragment))
+        .count()
+}
+
+#[test]
+fn default_bridge_gives_an_address_route_and_dns_files() {
+    let p = Pier::new();
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0; ip route; cat /etc/hosts",
+    ]);
+    assert!(out.contains("eth0"), "eth0 exists: {out}");
+    assert!(out.contains("default via"), "a default route: {out}");
+    // The managed hosts block names the container with its address.
+    assert!(
+        out.contains("BEGIN pier network bridge"),
+        "hosts block: {out}"
+    );
+}
+
+#[test]
+fn containers_on_a_user_network_reach_each_other_by_name() {
+    let p = Pier::new();
+    p.ok(&["network", "create", "--subnet", "10.213.31.0/24", "n1"]);
+    let (_id, _www) = web_server(&p, "web", &["--network", "n1"], "hello by name\n");
+    // busybox's wget crashes in Debian's static build; nc speaks HTTP well enough.
+    let out = p.ok(&[
+        "run", "--rm", "--network", "n1", "busybox", "sh", "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 web 80 && exit 0; sleep 0.2; done; exit 1",
+    ]);
+    assert!(
+        out.contains("hello by name"),
+        "reply through the name web: {out}"
+    );
+    let ip = ip_of(&p, "web");
+    assert!(
+        ip.octets()[..3] == [10, 213, 31],
+        "address from the network's subnet: {ip}"
+    );
+    p.ok(&["rm", "-f", "web"]);
+    p.ok(&["network", "rm", "n1"]);
+}
+
+#[test]
+fn user_networks_are_isolated_from_each_other() {
+    let p = Pier::new();
+    p.ok(&["network", "create", "--subnet", "10.213.41.0/24", "a"]);
+    p.ok(&["network", "create", "--subnet", "10.213.42.0/24", "b"]);
+    let (_id, _www) = web_server(&p, "srv", &["--network", "b"], "on b\n");
+    let ip = ip_of(&p, "srv");
+    let probe = format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 80");
+    // Same network: reachable (this also proves the server is up).
+    let same = p.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "b",
+        "busybox",
+        "sh",
+        "-c",
+        &format!("for i in 1 2 3 4 5 6 7 8 9 10; do {probe} && exit 0; sleep 0.2; done; exit 1"),
+    ]);
+    assert!(
+        text(&same.stdout).contains("on b"),
+        "same network reaches srv: {}",
+        text(&same.stderr)
+    );
+    // Other network: dropped.
+    let other = p.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "a",
+        "busybox",
+        "sh",
+        "-c",
+        &probe,
+    ]);
+    assert!(
+        !text(&other.stdout).contains("on b"),
+        "network a must not reach network b: {}",
+        text(&other.stdout)
+    );
+    assert_ne!(other.status.code(), Some(0));
+    p.ok(&["rm", "-f", "srv"]);
+    p.ok(&["network", "rm", "a", "b"]);
+}
+
+#[test]
+fn published_port_is_reachable_from_the_host_and_listed() {
+    let p = Pier::new();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let (_id, _www) = web_server(&p, "pub", &["-p", &publish], "published\n");
+    let reply = http_get(SocketAddr::from(([127, 0, 0, 1], port)))
+        .expect("host loopback reaches the published port");
+    assert!(reply.contains("published"), "{reply}");
+    assert_eq!(p.ok(&["port", "pub"]), format!("80/tcp -> 0.0.0.0:{port}"));
+    // The container's own address works too, without NAT.
+    let ip = ip_of(&p, "pub");
+    assert!(http_get(SocketAddr::from((ip, 80)))
+        .expect("host reaches the container's IP")
+        .contains("published"));
+    p.ok(&["rm", "-f", "pub"]);
+    assert!(
+        http_get(SocketAddr::from(([127, 0, 0, 1], port))).is_err(),
+        "the port is gone after rm"
+    );
+}
+
+#[test]
+fn a_host_port_taken_by_another_container_or_a_host_process_is_refused() {
+    let p = Pier::new();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let (_id, _www) = web_server(&p, "first", &["-p", &publish], "first\n");
+    let before = p.all_ids();
+    let out = p.run(&[
+        "run", "-d", "--name", "second", "-p", &publish, "busybox", "httpd", "-f", "-p", "80",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&port.to_string()) && err.contains("already"),
+        "names the port: {err}"
+    );
+    assert_eq!(
+        p.all_ids(),
+        before,
+        "the refused container is not left behind"
+    );
+
+    // A plain host process holding a port.
+    let holder = TcpListener::bind("0.0.0.0:0").expect("bind");
+    let held = holder.local_addr().expect("addr").port();
+    let out = p.run(&[
+        "run",
+        "--rm",
+        "-p",
+        &format!("{held}:80"),
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(125),
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains(&held.to_string()),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(p.all_ids(), before);
+}
+
+#[test]
+fn publish_needs_a_bridge() {
+    let p = Pier::new();
+    let out = p.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-p",
+        "8080:80",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("bridge"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn none_and_host_modes() {
+    let p = Pier::new();
+    let none = p.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net",
+    ]);
+    assert_eq!(
+        none.split_whitespace().collect::<Vec<_>>(),
+        vec!["lo"],
+        "only loopback with --network none"
+    );
+    let host_links = std::fs::read_dir("/sys/class/net")
+        .expect("host links")
+        .count();
+    let host = p.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net | wc -l",
+    ]);
+    assert_eq!(
+        host.trim().parse::<usize>().expect("a count"),
+        host_links,
+        "host mode sees the host's interfaces"
+    );
+}
+
+#[test]
+fn container_mode_shares_another_containers_network() {
+    let p = Pier::new();
+    p.run_detached(&["--name", "base", "busybox", "sleep", "30"]);
+    let ip = ip_of(&p, "base");
+    let out = p.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:base",
+        "busybox",
+        "ip",
+        "-4",
+        "-o",
+        "addr",
+        "show",
+        "eth0",
+    ]);
+    assert!(
+        out.contains(&ip.to_string()),
+        "same address as base ({ip}): {out}"
+    );
+}
+
+#[test]
+fn rm_f_and_a_killed_pier_leave_no_veth_rule_or_namespace() {
+    let p = Pier::new();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    let id = p.run_detached(&["--name", "gone", "-p", &publish, "busybox", "sleep", "30"]);
+    let short = &id[..8];
+    assert!(
+        !links_named(short).is_empty(),
+        "a veth for the container exists while it runs"
+    );
+    assert!(
+        nft_rules_mentioning(&id[..12]) > 0 || nft_rules_mentioning(short) > 0,
+        "a DNAT rule exists"
+    );
+    p.ok(&["rm", "-f", "gone"]);
+    assert!(
+        links_named(short).is_empty(),
+        "veth removed: {:?}",
+        links_named(short)
+    );
+    assert_eq!(nft_rules_mentioning(short), 0, "rules removed");
+
+    // pier killed mid-run: the next command cleans up the network too.
+    let mut child = p
+        .command(&[
+            "run",
+            "--name",
+            "killed",
+            "-p",
+            &format!("{}:80", free_port()),
+            "busybox",
+            "sleep",
+            "30",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn pier run");
+    wait_for(
+        Duration::from_secs(10),
+        || p.status("killed") == "running",
+        "container killed running",
+    );
+    let id = p.inspect("killed")["id"].as_str().expect("id").to_string();
+    let short = id[..8].to_string();
+    assert!(!links_named(&short).is_empty());
+    child.kill().expect("SIGKILL pier");
+    let _ = child.wait();
+    p.ok(&["system", "prune"]);
+    assert!(
+        links_named(&short).is_empty(),
+        "veth of the killed run removed"
+    );
+    assert_eq!(nft_rules_mentioning(&short), 0, "its rules removed");
+    assert_no_mounts_under(p.root());
+}
