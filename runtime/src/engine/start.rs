@@ -8,7 +8,6 @@ use super::logs::LogWriter;
 use super::record::{ContainerPaths, ContainerRecord, ContainerStatus, ProcessId};
 use super::{mounts, now_rfc3339, Engine};
 use crate::container::{self, CreateOptions, ExitInfo, StartError};
-use crate::image::overlay;
 use crate::process::sync::{self, Channel, ChildMessage};
 use crate::state::read_json;
 use anyhow::{bail, Context, Result};
@@ -127,13 +126,7 @@ impl Engine {
                 .images()?
                 .resolve(&record.image_id)
                 .with_context(|| format!("image {} of container {}", record.image, record.name))?;
-            overlay::mount_overlay(
-                &image.layer_dirs,
-                &paths.upper(),
-                &paths.work(),
-                &rootfs,
-                false,
-            )?;
+            super::create::mount_rootfs(paths, &image)?;
         }
         self.attach_network(paths, record)?;
         let spec: Spec = read_json(&paths.bundle().join("config.json"))?;

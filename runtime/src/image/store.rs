@@ -370,20 +370,7 @@ impl ImageStore {
             None => (Vec::new(), Vec::new()),
         };
         for layer in &staged {
-            let blob_dst = self.blob_path(layer.descriptor.digest().as_ref())?;
-            if !blob_dst.exists() {
-                let src = layer.tmp.path().join("blob");
-                fs::rename(&src, &blob_dst).with_context(|| {
-                    format!("moving {} to {}", src.display(), blob_dst.display())
-                })?;
-            }
-            let layer_dst = self.layer_root(&layer.diff_id)?;
-            if !layer_dst.exists() {
-                let src = layer.tmp.path().join("layer");
-                fs::rename(&src, &layer_dst).with_context(|| {
-                    format!("moving {} to {}", src.display(), layer_dst.display())
-                })?;
-            }
+            self.publish_staged_layer(layer)?;
             layers.push(layer.descriptor.clone());
             diff_ids.push(layer.diff_id.clone());
         }
@@ -781,20 +768,7 @@ impl ImageStore {
             }
         }
         for layer in &staged {
-            let blob_dst = self.blob_path(layer.descriptor.digest().as_ref())?;
-            if !blob_dst.exists() {
-                let src = layer.tmp.path().join("blob");
-                fs::rename(&src, &blob_dst).with_context(|| {
-                    format!("moving {} to {}", src.display(), blob_dst.display())
-                })?;
-            }
-            let layer_dst = self.layer_root(&layer.diff_id)?;
-            if !layer_dst.exists() {
-                let src = layer.tmp.path().join("layer");
-                fs::rename(&src, &layer_dst).with_context(|| {
-                    format!("moving {} to {}", src.display(), layer_dst.display())
-                })?;
-            }
+            self.publish_staged_layer(layer)?;
         }
         self.write_blob(&config_digest, config_bytes)?;
         self.write_blob(&manifest_digest, manifest_bytes)?;
@@ -950,6 +924,26 @@ impl ImageStore {
         }
         index.save(&self.index_path())?;
         self.load_image(&index, &image.manifest_digest)
+    }
+}
+
+impl ImageStore {
+    /// Moves a staged layer's blob and unpacked directory to their final names (each only if
+    /// not already there: identical content is stored once). Called under the store lock.
+    fn publish_staged_layer(&self, layer: &StagedLayer) -> Result<()> {
+        let blob_dst = self.blob_path(layer.descriptor.digest().as_ref())?;
+        if !blob_dst.exists() {
+            let src = layer.tmp.path().join("blob");
+            fs::rename(&src, &blob_dst)
+                .with_context(|| format!("moving {} to {}", src.display(), blob_dst.display()))?;
+        }
+        let layer_dst = self.layer_root(&layer.diff_id)?;
+        if !layer_dst.exists() {
+            let src = layer.tmp.path().join("layer");
+            fs::rename(&src, &layer_dst)
+                .with_context(|| format!("moving {} to {}", src.display(), layer_dst.display()))?;
+        }
+        Ok(())
     }
 }
 
