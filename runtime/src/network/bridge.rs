@@ -6,9 +6,16 @@ use anyhow::{Context, Result};
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage};
 use std::net::Ipv4Addr;
 
+/// How a pier bridge's alias starts; the state root's path follows.
+pub const ROOT_ALIAS_PREFIX: &str = "pier root=";
+
 /// Makes sure bridge `name` exists, carries `gateway/prefix` and is up. Returns true when it
 /// was created now (the caller then installs the network's firewall rules).
-pub fn ensure(nl: &mut Netlink, name: &str, gateway: Ipv4Addr, prefix: u8) -> Result<bool> {
+///
+/// The bridge's alias records the state root that owns it (`pier root=/var/lib/pier`), so a
+/// bridge whose root was deleted without `pier system prune` can be recognised and removed
+/// later (see [`ROOT_ALIAS_PREFIX`]).
+pub fn ensure(nl: &mut Netlink, name: &str, gateway: Ipv4Addr, prefix: u8, root: &std::path::Path) -> Result<bool> {
     if nl.link_index(name)?.is_some() {
         return Ok(false);
     }
@@ -26,6 +33,7 @@ pub fn ensure(nl: &mut Netlink, name: &str, gateway: Ipv4Addr, prefix: u8) -> Re
     }
     let configure = (|| -> Result<()> {
         let index = nl.require_index(name)?;
+        nl.set_alias(index, &format!("{ROOT_ALIAS_PREFIX}{}", root.display()))?;
         nl.add_address(index, gateway, prefix)?;
         nl.set_up(index)?;
         enable_route_localnet(name)

@@ -204,6 +204,15 @@ impl Netlink {
             .with_context(|| format!("setting interface #{index} up"))
     }
 
+    /// Sets the interface's alias (the kernel ignores an alias given at creation).
+    pub fn set_alias(&mut self, index: u32, alias: &str) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+        self.request(RouteNetlinkMessage::SetLink(msg), 0)
+            .with_context(|| format!("setting the alias of interface #{index}"))
+    }
+
     /// Deletes the interface called `name`; Ok(false) if it did not exist.
     pub fn delete_link(&mut self, name: &str) -> Result<bool> {
         let Some(index) = self.link_index(name)? else {
@@ -267,6 +276,8 @@ pub struct LinkSummary {
     pub master: Option<u32>,
     /// Its MTU.
     pub mtu: Option<u32>,
+    /// Its alias (`ip link set NAME alias TEXT`); pier marks its bridges with their state root.
+    pub alias: Option<String>,
 }
 
 impl From<&LinkMessage> for LinkSummary {
@@ -276,12 +287,14 @@ impl From<&LinkMessage> for LinkSummary {
             name: String::new(),
             master: None,
             mtu: None,
+            alias: None,
         };
         for attr in &link.attributes {
             match attr {
                 LinkAttribute::IfName(n) => summary.name = n.clone(),
                 LinkAttribute::Controller(m) => summary.master = Some(*m),
                 LinkAttribute::Mtu(m) => summary.mtu = Some(*m),
+                LinkAttribute::IfAlias(a) => summary.alias = Some(a.clone()),
                 _ => {}
             }
         }

@@ -284,6 +284,33 @@ fn check_host_routes(nl: &mut Netlink, subnet: &Subnet, own_bridge: Option<&str>
     Ok(())
 }
 
+/// Removes the bridges and firewall tables of state roots that no longer exist (a test's or
+/// lab's temporary root deleted without `pier system prune`). Such a bridge still routes its
+/// subnet, so a later root whose subnet overlaps it would be refused. Bridges are recognised
+/// by the root recorded in their alias, never by name alone.
+fn collect_abandoned_roots(nl: &mut Netlink) -> Result<Vec<String>> {
+    let mut cleaned = Vec::new();
+    for link in nl.links()? {
+        let Some(root) = link.alias.as_deref().and_then(|a| a.strip_prefix(bridge::ROOT_ALIAS_PREFIX)) else {
+            continue;
+        };
+        let root = Path::new(root);
+        if root.join("networks").exists() {
+            continue;
+        }
+        if nl.delete_link(&link.name)? {
+            cleaned.push(format!("bridge {} of deleted state root {}", link.name, root.display()));
+        }
+        let table = Options::for_root(root).firewall_table;
+        let firewall = Firewall::detect(&table);
+        if !firewall.tags().unwrap_or_default().is_empty() {
+            firewall.destroy()?;
+            cleaned.push(format!("firewall table {table} of deleted state root {}", root.display()));
+        }
+    }
+    Ok(cleaned)
+}
+
 /// pier's networks, their bridges, leases and firewall rules.
 pub struct NetworkManager {
     dir: PathBuf,
@@ -528,7 +555,7 @@ impl NetworkManager {
             // Routes change over time (a VPN, a new LAN): check again when the bridge appears.
             check_host_routes(&mut nl, &subnet, Some(&net.bridge))?;
         }
-        if bridge::ensure(&mut nl, &net.bridge, net.gateway, subnet.prefix)? {
+        if bridge::ensure(&mut nl, &net.bridge, net.gateway, subnet.prefix, self.dir.parent().unwrap_or(&self.dir))? {
             let rules = NetRules {
                 name: &net.name,
                 bridge: &net.bridge,
@@ -721,6 +748,12 @@ impl NetworkManager {
                 cleaned.push(format!("bridge {} of network {}", net.bridge, net.name));
             }
         }
+        // With no container left on any network, the root's firewall table goes too (it is
+        // recreated with the first network that comes up again).
+        if nets.iter().all(|n| n.endpoints.is_empty()) && self.firewall.tags()?.is_empty() {
+            self.firewall.destroy()?;
+        }
+        cleaned.extend(collect_abandoned_roots(&mut nl)?);
         Ok(cleaned)
     }
 
