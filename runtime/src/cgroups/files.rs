@@ -84,6 +84,10 @@ pub(crate) fn read_flat_keyed(path: &Path, key: &str) -> Result<u64> {
 
 /// Lists the process ids in a `cgroup.procs` file.
 pub(crate) fn read_pids(path: &Path) -> Result<Vec<i32>> {
+    // A cgroup directory removed meanwhile (by a concurrent clean-up) holds no process.
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
     read(path)?
         .lines()
         .map(|line| {
