@@ -96,9 +96,13 @@ impl Ctx {
         }
     }
 
-    /// Everything the container wrote to stdout and stderr.
-    pub fn log(&self, rec: &ContainerRecord) -> Result<String> {
+    /// Everything the container wrote to stdout and stderr; `None` when pier kept no log
+    /// (this build logs only detached containers, so checks fall back to the record then).
+    pub fn log(&self, rec: &ContainerRecord) -> Result<Option<String>> {
         let path = self.engine.paths(&rec.id).log();
+        if !path.exists() {
+            return Ok(None);
+        }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading the log of {} ({})", rec.name, path.display()))?;
         let mut out = String::new();
@@ -111,12 +115,17 @@ impl Ctx {
                 }
             }
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// The content of a file of the running container's cgroup, e.g.
     /// `cgroup_file(rec, "memory", "memory.limit_in_bytes")`.
-    pub fn cgroup_file(&self, rec: &ContainerRecord, controller: &str, file: &str) -> Result<String> {
+    pub fn cgroup_file(
+        &self,
+        rec: &ContainerRecord,
+        controller: &str,
+        file: &str,
+    ) -> Result<String> {
         let cg = rec
             .cgroup
             .as_ref()

@@ -19,7 +19,10 @@ pub fn namespace(pid: i32, kind: &str) -> Result<String> {
 /// The inode number inside `net:[4026532201]`.
 pub fn namespace_inode(text: &str) -> Option<u64> {
     let start = text.find('[').map(|i| i + 1).unwrap_or(0);
-    let end = text[start..].find(']').map(|i| i + start).unwrap_or(text.len());
+    let end = text[start..]
+        .find(']')
+        .map(|i| i + start)
+        .unwrap_or(text.len());
     text[start..end].trim().parse().ok()
 }
 

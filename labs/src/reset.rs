@@ -102,8 +102,8 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
                     .unwrap_or(false)
             {
                 // PIDs are reused; only report it if it is still in a container of ours.
-                let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-                    .unwrap_or_default();
+                let cgroup =
+                    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
                 if cgroup.contains("/pier/") {
                     left.push(format!("process {pid} of {name}"));
                 }

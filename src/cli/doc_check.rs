@@ -24,9 +24,7 @@ fn documents() -> Vec<PathBuf> {
                 if !p.ends_with("labs/src") && !p.ends_with("target") {
                     stack.push(p);
                 }
-            } else if p.extension().is_some_and(|x| x == "md")
-                && !p.ends_with("reference/cli.md")
-            {
+            } else if p.extension().is_some_and(|x| x == "md") && !p.ends_with("reference/cli.md") {
                 out.push(p);
             }
         }
@@ -184,20 +182,39 @@ fn every_pier_command_in_the_docs_parses() {
         }
     }
     eprintln!("checked {checked} pier commands, skipped {skipped} of pending features");
-    assert!(checked > 50, "only {checked} pier commands found in the docs");
-    assert!(failures.is_empty(), "commands that do not parse:\n{}", failures.join("\n"));
+    assert!(
+        checked > 50,
+        "only {checked} pier commands found in the docs"
+    );
+    assert!(
+        failures.is_empty(),
+        "commands that do not parse:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn shell_words_split_like_a_shell() {
     assert_eq!(
         shell_words("pier run --name a busybox sh -c 'echo $X; exit 3' | tail"),
-        ["pier", "run", "--name", "a", "busybox", "sh", "-c", "echo $X; exit 3"]
+        [
+            "pier",
+            "run",
+            "--name",
+            "a",
+            "busybox",
+            "sh",
+            "-c",
+            "echo $X; exit 3"
+        ]
     );
     assert_eq!(
         shell_words("pier lab answer 2 pid $(pier inspect -f x lab2-box) # note"),
         ["pier", "lab", "answer", "2", "pid", "VALUE"]
     );
-    assert_eq!(pier_command("$ time pier ps -a"), Some(vec!["pier".into(), "ps".into(), "-a".into()]));
+    assert_eq!(
+        pier_command("$ time pier ps -a"),
+        Some(vec!["pier".into(), "ps".into(), "-a".into()])
+    );
     assert_eq!(pier_command("echo pier"), None);
 }

@@ -29,7 +29,9 @@ pub fn cli_reference() -> String {
          Every pier command, its options and arguments, as `pier COMMAND --help` prints them.\n\n",
     );
     out.push_str("## Global options\n\n");
-    out.push_str(&arg_table(root.get_arguments().filter(|a| a.is_global_set())));
+    out.push_str(&arg_table(
+        root.get_arguments().filter(|a| a.is_global_set()),
+    ));
     for sub in root.get_subcommands() {
         section(sub, "pier", 2, &mut out);
     }
@@ -87,10 +89,15 @@ fn arg_table<'a>(args: impl Iterator<Item = &'a Arg>) -> String {
         }
         let value = a
             .get_value_names()
-            .map(|v| v.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" "))
+            .map(|v| {
+                v.iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_else(|| a.get_id().to_string().to_uppercase());
-        let takes_value = a.get_num_args().map(|n| n.takes_values()).unwrap_or(false)
-            || a.is_positional();
+        let takes_value =
+            a.get_num_args().map(|n| n.takes_values()).unwrap_or(false) || a.is_positional();
         let label = if a.is_positional() {
             format!("`<{value}>`")
         } else if takes_value {

@@ -68,7 +68,10 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
             }
             pier_labs::start(&ctx, &lab)?;
             println!("Lab {n} is ready: {}.", lab.title);
-            println!("Follow labs/{}/lab.md (or the book); check your work with `pier lab check {n}`.", lab.slug);
+            println!(
+                "Follow labs/{}/lab.md (or the book); check your work with `pier lab check {n}`.",
+                lab.slug
+            );
             Ok(0)
         }
         LabCommand::Check { n, watch } => {
@@ -134,7 +137,10 @@ fn ready(ctx: &Ctx, lab: &Lab) -> bool {
 
 fn list(ctx: &Ctx) -> Result<()> {
     let progress = pier_labs::progress::Progress::load(ctx.root())?;
-    println!("{:<4} {:<46} {:>6} {:>6}  STATUS", "LAB", "TITLE", "TIME", "TASKS");
+    println!(
+        "{:<4} {:<46} {:>6} {:>6}  STATUS",
+        "LAB", "TITLE", "TIME", "TASKS"
+    );
     for lab in pier_labs::all() {
         let missing = pier_labs::missing_features(ctx, &lab);
         let status = if !missing.is_empty() {
@@ -183,4 +189,3 @@ fn check(ctx: &Ctx, lab: &Lab, watch: bool) -> Result<i32> {
         std::thread::sleep(Duration::from_secs(2));
     }
 }
-

@@ -85,12 +85,20 @@ fn hello(ctx: &Ctx) -> Outcome {
     if code != 0 {
         return Outcome::fail(format!("lab1-hello exited with code {code}, not 0"));
     }
+    let said = rec.args.join(" ");
+    if rec.args.first().map(String::as_str) != Some("echo")
+        || !said.contains("Hello from a container")
+    {
+        return Outcome::fail(format!(
+            "lab1-hello ran `{said}`, not `echo Hello from a container`"
+        ));
+    }
     match ctx.log(&rec) {
-        Ok(log) if log.contains("Hello from a container") => Outcome::pass("its log holds the greeting"),
-        Ok(log) => Outcome::fail(format!(
+        Ok(Some(log)) if !log.contains("Hello from a container") => Outcome::fail(format!(
             "lab1-hello printed {:?}, not \"Hello from a container\"",
             log.trim()
         )),
+        Ok(_) => Outcome::pass("exit code 0"),
         Err(e) => e.into(),
     }
 }

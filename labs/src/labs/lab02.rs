@@ -94,8 +94,13 @@ fn pid1(ctx: &Ctx) -> Outcome {
         .split_whitespace()
         .collect::<Vec<_>>();
     match nspid.as_slice() {
-        [host, .., inner] if *inner == "1" => Outcome::pass(format!("PID {host} on the host, 1 inside")),
-        _ => Outcome::fail(format!("/proc/{pid}/status says NSpid: {}", nspid.join(" "))),
+        [host, .., inner] if *inner == "1" => {
+            Outcome::pass(format!("PID {host} on the host, 1 inside"))
+        }
+        _ => Outcome::fail(format!(
+            "/proc/{pid}/status says NSpid: {}",
+            nspid.join(" ")
+        )),
     }
 }
 
@@ -111,7 +116,9 @@ fn host_pid(ctx: &Ctx) -> Outcome {
     if given == pid.to_string() {
         Outcome::pass(format!("PID {pid}"))
     } else if given == "1" {
-        Outcome::fail("1 is the PID inside the container; the host numbers the same process differently")
+        Outcome::fail(
+            "1 is the PID inside the container; the host numbers the same process differently",
+        )
     } else {
         Outcome::fail(format!("{given} is not the host PID of lab2-box's init (if you re-created the container, its PID changed)"))
     }
@@ -131,10 +138,15 @@ fn netns(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     let host = probe::namespace(1, "net").unwrap_or_default();
-    match (probe::namespace_inode(&given), probe::namespace_inode(&real)) {
+    match (
+        probe::namespace_inode(&given),
+        probe::namespace_inode(&real),
+    ) {
         (Some(g), Some(r)) if g == r => Outcome::pass(real),
         (Some(_), _) if probe::namespace_inode(&given) == probe::namespace_inode(&host) => {
-            Outcome::fail("that is the host's network namespace (of PID 1 on the host), not the container's")
+            Outcome::fail(
+                "that is the host's network namespace (of PID 1 on the host), not the container's",
+            )
         }
         (None, _) => Outcome::fail(format!("{given:?} is not a number like 4026532201")),
         _ => Outcome::fail(format!("{given} is not the network namespace of lab2-box")),

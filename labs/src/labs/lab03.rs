@@ -83,7 +83,9 @@ fn version(ctx: &Ctx) -> Outcome {
     if given.trim_start_matches(['v', 'V']) == real.to_string() {
         Outcome::pass(format!("cgroup v{real}"))
     } else {
-        Outcome::fail(format!("{given} is not what this machine uses: look again at `pier system info`"))
+        Outcome::fail(format!(
+            "{given} is not what this machine uses: look again at `pier system info`"
+        ))
     }
 }
 
@@ -94,13 +96,20 @@ fn oom(ctx: &Ctx) -> Outcome {
     };
     match rec.config.limits.memory {
         Some(m) if m <= 16 << 20 => {}
-        Some(m) => return Outcome::fail(format!("lab3-oom ran with --memory {} MiB; use 16m", m >> 20)),
+        Some(m) => {
+            return Outcome::fail(format!(
+                "lab3-oom ran with --memory {} MiB; use 16m",
+                m >> 20
+            ))
+        }
         None => return Outcome::fail("lab3-oom ran without --memory: nothing limited it"),
     }
     if code == 137 && rec.oom_killed {
         Outcome::pass("exit 137, OOM-killed")
     } else if code == 137 {
-        Outcome::fail("exit 137 means SIGKILL, but not from the OOM killer: did you `pier kill` it?")
+        Outcome::fail(
+            "exit 137 means SIGKILL, but not from the OOM killer: did you `pier kill` it?",
+        )
     } else {
         Outcome::fail(format!("lab3-oom exited with {code}; a command that keeps allocating (tail /dev/zero) gets 137"))
     }
@@ -113,7 +122,10 @@ fn cpu_fraction(ctx: &Ctx, rec: &ContainerRecord) -> anyhow::Result<Option<f64>>
         // cpu.max: "QUOTA PERIOD" or "max PERIOD".
         let text = ctx.cgroup_file(rec, "cpu", "cpu.max")?;
         let mut f = text.split_whitespace();
-        (f.next().unwrap_or("max").to_string(), f.next().unwrap_or("100000").to_string())
+        (
+            f.next().unwrap_or("max").to_string(),
+            f.next().unwrap_or("100000").to_string(),
+        )
     } else {
         (
             ctx.cgroup_file(rec, "cpu", "cpu.cfs_quota_us")?,
@@ -132,8 +144,12 @@ fn quota(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     match cpu_fraction(ctx, &rec) {
-        Ok(Some(f)) if (f - 0.5).abs() < 0.01 => Outcome::pass("quota 50000 µs per 100000 µs period"),
-        Ok(Some(f)) => Outcome::fail(format!("its cgroup allows {f:.2} CPU, not 0.5 (use --cpus 0.5)")),
+        Ok(Some(f)) if (f - 0.5).abs() < 0.01 => {
+            Outcome::pass("quota 50000 µs per 100000 µs period")
+        }
+        Ok(Some(f)) => Outcome::fail(format!(
+            "its cgroup allows {f:.2} CPU, not 0.5 (use --cpus 0.5)"
+        )),
         Ok(None) => Outcome::fail("its cgroup has no CPU quota: run it with --cpus 0.5"),
         Err(e) => e.into(),
     }
@@ -156,7 +172,9 @@ fn throttled(ctx: &Ctx) -> Outcome {
     if n > 0 {
         Outcome::pass(format!("nr_throttled {n}"))
     } else {
-        Outcome::fail("cpu.stat says nr_throttled 0: is the loop really spinning (while :; do :; done)?")
+        Outcome::fail(
+            "cpu.stat says nr_throttled 0: is the loop really spinning (while :; do :; done)?",
+        )
     }
 }
 
@@ -177,20 +195,32 @@ fn bomb(ctx: &Ctx) -> Outcome {
         Ok(x) => x,
         Err(e) => return e.into(),
     };
-    let max = ctx.cgroup_file(&rec, "pids", "pids.max").unwrap_or_default();
+    let max = ctx
+        .cgroup_file(&rec, "pids", "pids.max")
+        .unwrap_or_default();
     if max != "20" {
-        return Outcome::fail(format!("its pids.max is {max:?}, not 20: run it with --pids-limit 20"));
+        return Outcome::fail(format!(
+            "its pids.max is {max:?}, not 20: run it with --pids-limit 20"
+        ));
     }
-    let current = ctx.cgroup_file(&rec, "pids", "pids.current").unwrap_or_default();
-    let events = ctx.cgroup_file(&rec, "pids", "pids.events").unwrap_or_default();
+    let current = ctx
+        .cgroup_file(&rec, "pids", "pids.current")
+        .unwrap_or_default();
+    let events = ctx
+        .cgroup_file(&rec, "pids", "pids.events")
+        .unwrap_or_default();
     let refused: u64 = events
         .lines()
         .find_map(|l| l.strip_prefix("max "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     if refused > 0 {
-        Outcome::pass(format!("pids.current {current} of 20, {refused} forks refused"))
+        Outcome::pass(format!(
+            "pids.current {current} of 20, {refused} forks refused"
+        ))
     } else {
-        Outcome::fail(format!("pids.current is {current} and no fork was refused yet: is the bomb running?"))
+        Outcome::fail(format!(
+            "pids.current is {current} and no fork was refused yet: is the bomb running?"
+        ))
     }
 }

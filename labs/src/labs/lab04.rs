@@ -25,7 +25,7 @@ pub fn lab() -> Lab {
                 title: "lab4-writer created /hello.txt in its writable layer",
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab4-writer busybox sh -c 'echo hi > /hello.txt; echo \"student:x:1000:1000::/home:/bin/sh\" >> /etc/passwd; rm /bin/vi'",
+                hint: "pier run --name lab4-writer busybox sh -c 'echo hi > /hello.txt; echo \"lab4user:x:4004:4004::/home:/bin/sh\" >> /etc/passwd; rm /bin/vi'",
                 check: new_file,
             },
             Task {
@@ -104,7 +104,9 @@ fn upper(ctx: &Ctx) -> Outcome {
     } else if given.contains("bundle/rootfs") {
         Outcome::fail("that is merged_dir, the union of image and upper layer as the container sees it; the changes alone are in upper_dir")
     } else if given.contains("/images/layers/") {
-        Outcome::fail("that is an image layer (read-only); the container's own changes are in upper_dir")
+        Outcome::fail(
+            "that is an image layer (read-only); the container's own changes are in upper_dir",
+        )
     } else {
         Outcome::fail(format!("{given} is not lab4-writer's upper directory"))
     }
@@ -117,11 +119,14 @@ fn copy_up(ctx: &Ctx) -> Outcome {
     };
     let f = ctx.upper_dir(&rec).join("etc/passwd");
     match std::fs::read_to_string(&f) {
-        Ok(t) if t.contains("student:") => {
+        Ok(t) if t.contains("lab4user:") => {
             Outcome::pass("upper/etc/passwd is a full copy plus your line")
         }
-        Ok(_) => Outcome::fail("upper/etc/passwd exists but has no line for student"),
-        Err(_) => Outcome::fail(format!("{} does not exist: /etc/passwd was not changed", f.display())),
+        Ok(_) => Outcome::fail("upper/etc/passwd exists but has no line for lab4user"),
+        Err(_) => Outcome::fail(format!(
+            "{} does not exist: /etc/passwd was not changed",
+            f.display()
+        )),
     }
 }
 
@@ -133,9 +138,9 @@ fn image_unchanged(ctx: &Ctx) -> Outcome {
     for dir in &image.layer_dirs {
         let f = dir.join("etc/passwd");
         if let Ok(t) = std::fs::read_to_string(&f) {
-            if t.contains("student:") {
+            if t.contains("lab4user:") {
                 return Outcome::fail(format!(
-                    "{} holds the student line: the image itself was modified. Run `pier rmi busybox` and `pier image bootstrap busybox`",
+                    "{} holds the lab4user line: the image itself was modified. Run `pier rmi busybox` and `pier image bootstrap busybox`",
                     f.display()
                 ));
             }
@@ -155,7 +160,9 @@ fn whiteout(ctx: &Ctx) -> Outcome {
             Outcome::pass("upper/bin/vi is a 0:0 character device")
         }
         Ok(_) => Outcome::fail(format!("{} exists but is not a whiteout", f.display())),
-        Err(_) => Outcome::fail("no whiteout for /bin/vi in the upper directory: vi was not deleted"),
+        Err(_) => {
+            Outcome::fail("no whiteout for /bin/vi in the upper directory: vi was not deleted")
+        }
     }
 }
 

@@ -110,7 +110,9 @@ fn host(ctx: &Ctx) -> Outcome {
     };
     match probe::own_namespace(pid, "net") {
         Ok(false) => Outcome::pass("same network namespace as the host"),
-        Ok(true) => Outcome::fail("lab6-host has a network namespace of its own: run it with --network host"),
+        Ok(true) => Outcome::fail(
+            "lab6-host has a network namespace of its own: run it with --network host",
+        ),
         Err(e) => e.into(),
     }
 }
@@ -150,7 +152,9 @@ fn gateway(ctx: &Ctx) -> Outcome {
     if given == real {
         Outcome::pass(format!("{real}, the bridge's address on the host"))
     } else {
-        Outcome::fail(format!("{given} is not the address after `default via` in lab6-bridge's routes"))
+        Outcome::fail(format!(
+            "{given} is not the address after `default via` in lab6-bridge's routes"
+        ))
     }
 }
 
@@ -166,15 +170,26 @@ fn usernet(ctx: &Ctx) -> Outcome {
         },
         Err(o) => return o,
     };
-    let net = rec.config.network.as_ref().map(|n| n.display()).unwrap_or_default();
+    let net = rec
+        .config
+        .network
+        .as_ref()
+        .map(|n| n.display())
+        .unwrap_or_default();
     if net != "lab6-net" {
         return Outcome::fail(format!("lab6-peer is on network {net:?}, not lab6-net"));
     }
-    let subnet = |c: &str| c.rsplit_once('.').map(|(s, _)| s.to_string()).unwrap_or_default();
+    let subnet = |c: &str| {
+        c.rsplit_once('.')
+            .map(|(s, _)| s.to_string())
+            .unwrap_or_default()
+    };
     if subnet(&a) != subnet(&b) {
         Outcome::pass(format!("{b} vs {a}"))
     } else {
-        Outcome::fail(format!("{b} looks like the same subnet as lab6-bridge ({a})"))
+        Outcome::fail(format!(
+            "{b} looks like the same subnet as lab6-bridge ({a})"
+        ))
     }
 }
 
@@ -185,7 +200,9 @@ fn mbps(ctx: &Ctx, key: &str) -> Outcome {
     };
     match number(&given) {
         Some(v) if v > 0.0 => Outcome::pass(format!("{v} MB/s")),
-        _ => Outcome::fail(format!("{given:?} is not a positive number (MB/s, as dd prints it)")),
+        _ => Outcome::fail(format!(
+            "{given:?} is not a positive number (MB/s, as dd prints it)"
+        )),
     }
 }
 

@@ -85,7 +85,10 @@ fn serves(ctx: &Ctx, name: &str, port: u16) -> Outcome {
     // Tell apart "no server in the container" from "server, but the port is not published".
     let inside = probe::ipv4_addresses(pid)
         .ok()
-        .and_then(|a| a.first().map(|(_, c)| probe::strip_prefix_len(c).to_string()))
+        .and_then(|a| {
+            a.first()
+                .map(|(_, c)| probe::strip_prefix_len(c).to_string())
+        })
         .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
         .map(|ip| probe::http_get(SocketAddr::V4(SocketAddrV4::new(ip, 80))));
     match inside {
@@ -108,11 +111,7 @@ fn any(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     // `pier port` prints `80/tcp -> 0.0.0.0:32768`; accept the port or that whole line.
-    let port = given
-        .rsplit(':')
-        .next()
-        .and_then(number)
-        .map(|p| p as u16);
+    let port = given.rsplit(':').next().and_then(number).map(|p| p as u16);
     match port {
         Some(80) => Outcome::fail("80 is the container's port; the host port is the one after ->"),
         Some(p) => serves(ctx, "lab7-any", p),

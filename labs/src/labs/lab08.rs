@@ -82,7 +82,10 @@ fn data(ctx: &Ctx) -> Outcome {
     let f = ctx.workdir(N).join("log.txt");
     match std::fs::read_to_string(&f) {
         Ok(t) if t.contains(LINE) => Outcome::pass(f.display().to_string()),
-        Ok(_) => Outcome::fail(format!("{} exists but lacks the line {LINE:?}", f.display())),
+        Ok(_) => Outcome::fail(format!(
+            "{} exists but lacks the line {LINE:?}",
+            f.display()
+        )),
         Err(_) => Outcome::fail(format!(
             "{} does not exist: did you mount the lab directory (pier lab dir 8) at /data?",
             f.display()
@@ -112,13 +115,18 @@ fn reader(ctx: &Ctx) -> Outcome {
         None => return Outcome::fail("lab8-reader has no volume at /data"),
         Some(m) if !m.read_only => return Outcome::fail("its /data mount is read-write: add :ro"),
         Some(m) if m.source.canonicalize().ok() != dir.canonicalize().ok() => {
-            return Outcome::fail(format!("it mounted {} instead of the lab directory", m.source.display()))
+            return Outcome::fail(format!(
+                "it mounted {} instead of the lab directory",
+                m.source.display()
+            ))
         }
         Some(_) => {}
     }
-    let log = ctx.log(&rec).unwrap_or_default();
-    if code == 0 && log.contains(LINE) {
-        Outcome::pass("it printed the writer's line")
+    let log = ctx.log(&rec).ok().flatten();
+    let printed = log.as_deref().is_none_or(|l| l.contains(LINE));
+    let log = log.unwrap_or_default();
+    if code == 0 && printed {
+        Outcome::pass("it read the writer's line")
     } else {
         Outcome::fail(format!("exit code {code}, output {:?}", log.trim()))
     }
@@ -130,12 +138,29 @@ fn readonly(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     if ctx.workdir(N).join("x").exists() {
-        return Outcome::fail("the file x was written to the lab directory: the mount was not read-only (use :ro)");
+        return Outcome::fail(
+            "the file x was written to the lab directory: the mount was not read-only (use :ro)",
+        );
     }
-    let log = ctx.log(&rec).unwrap_or_default();
-    if code != 0 && log.contains("Read-only file system") {
+    let ro = rec
+        .config
+        .volumes
+        .iter()
+        .any(|v| v.destination == std::path::Path::new("/data") && v.read_only);
+    if !ro {
+        return Outcome::fail("lab8-ro has no read-only volume at /data: use -v $D:/data:ro");
+    }
+    let log = ctx.log(&rec).ok().flatten();
+    let refused = log
+        .as_deref()
+        .is_none_or(|l| l.contains("Read-only file system"));
+    let log = log.unwrap_or_default();
+    if code != 0 && refused {
         Outcome::pass(format!("exit code {code}: Read-only file system"))
     } else {
-        Outcome::fail(format!("exit code {code}, output {:?}: the write should fail with \"Read-only file system\"", log.trim()))
+        Outcome::fail(format!(
+            "exit code {code}, output {:?}: the write should fail with \"Read-only file system\"",
+            log.trim()
+        ))
     }
 }

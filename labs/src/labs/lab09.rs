@@ -67,13 +67,27 @@ fn printed(ctx: &Ctx, name: &str, want: &str) -> Outcome {
         Ok(x) => x,
         Err(e) => return e.into(),
     };
-    let log = ctx.log(&rec).unwrap_or_default();
-    if code == 0 && log.contains(want) {
+    // `want` is `mode=M port=P`: the container's environment must hold both.
+    for pair in want.split(' ') {
+        let var = pair
+            .replacen("mode=", "APP_MODE=", 1)
+            .replacen("port=", "APP_PORT=", 1);
+        if !rec.config.env.contains(&var) {
+            return Outcome::fail(format!("{name} ran without {var} in its environment"));
+        }
+    }
+    let log = ctx.log(&rec).ok().flatten();
+    let shown = log.as_deref().is_none_or(|l| l.contains(want));
+    let log = log.unwrap_or_default();
+    if code == 0 && shown {
         Outcome::pass(want.to_string())
     } else if log.contains("mode= ") || log.trim() == "mode= port=" {
         Outcome::fail(format!("{name} printed {:?}: the variables were empty (single quotes around the command, so the CONTAINER's shell expands them, and -e before the image)", log.trim()))
     } else {
-        Outcome::fail(format!("{name} exited {code} and printed {:?}, not {want:?}", log.trim()))
+        Outcome::fail(format!(
+            "{name} exited {code} and printed {:?}, not {want:?}",
+            log.trim()
+        ))
     }
 }
 
@@ -99,8 +113,13 @@ fn prod(ctx: &Ctx) -> Outcome {
 
 fn same(ctx: &Ctx) -> Outcome {
     match (ctx.container("lab9-dev"), ctx.container("lab9-prod")) {
-        (Ok(a), Ok(b)) if a.image_id == b.image_id => Outcome::pass(format!("both {}", &a.image_id[..19.min(a.image_id.len())])),
-        (Ok(a), Ok(b)) => Outcome::fail(format!("lab9-dev runs {} but lab9-prod runs {}", a.image, b.image)),
+        (Ok(a), Ok(b)) if a.image_id == b.image_id => {
+            Outcome::pass(format!("both {}", &a.image_id[..19.min(a.image_id.len())]))
+        }
+        (Ok(a), Ok(b)) => Outcome::fail(format!(
+            "lab9-dev runs {} but lab9-prod runs {}",
+            a.image, b.image
+        )),
         (Err(e), _) | (_, Err(e)) => e.into(),
     }
 }
@@ -145,6 +164,8 @@ fn path(ctx: &Ctx) -> Outcome {
     if given.trim_start_matches("PATH=") == real {
         Outcome::pass(real)
     } else {
-        Outcome::fail(format!("{given} is not lab9-live's PATH (is it your own shell's PATH?)"))
+        Outcome::fail(format!(
+            "{given} is not lab9-live's PATH (is it your own shell's PATH?)"
+        ))
     }
 }

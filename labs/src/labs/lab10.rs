@@ -61,9 +61,13 @@ fn startup(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     match number(&given) {
-        Some(v) if v < 1.0 => Outcome::fail(format!("{v} ms is too fast to be true: did you give seconds? (0.045 s = 45 ms)")),
+        Some(v) if v < 1.0 => Outcome::fail(format!(
+            "{v} ms is too fast to be true: did you give seconds? (0.045 s = 45 ms)"
+        )),
         Some(v) if v <= 10_000.0 => Outcome::pass(format!("{v} ms")),
-        Some(v) => Outcome::fail(format!("{v} ms is more than 10 s: is busybox bootstrapped and the machine idle?")),
+        Some(v) => Outcome::fail(format!(
+            "{v} ms is more than 10 s: is busybox bootstrapped and the machine idle?"
+        )),
         None => Outcome::fail(format!("{given:?} is not a number of milliseconds")),
     }
 }
@@ -80,7 +84,9 @@ fn report(ctx: &Ctx) -> Outcome {
     if text.contains("startup") || text.contains("start-up") {
         Outcome::pass(given)
     } else {
-        Outcome::fail(format!("{given} has no start-up results: run the suites startup and cpu"))
+        Outcome::fail(format!(
+            "{given} has no start-up results: run the suites startup and cpu"
+        ))
     }
 }
 
@@ -88,7 +94,9 @@ fn gflops(ctx: &Ctx, key: &str) -> Result<f64, Outcome> {
     let given = ctx.answer(N, key).map_err(Outcome::from)?;
     match number(&given) {
         Some(v) if v > 0.0 && v < 100_000.0 => Ok(v),
-        _ => Err(Outcome::fail(format!("{given:?} is not a GFLOPS figure such as 12.3"))),
+        _ => Err(Outcome::fail(format!(
+            "{given:?} is not a GFLOPS figure such as 12.3"
+        ))),
     }
 }
 
@@ -100,7 +108,10 @@ fn native(ctx: &Ctx) -> Outcome {
 }
 
 fn container(ctx: &Ctx) -> Outcome {
-    let (n, c) = match (gflops(ctx, "native-gflops"), gflops(ctx, "container-gflops")) {
+    let (n, c) = match (
+        gflops(ctx, "native-gflops"),
+        gflops(ctx, "container-gflops"),
+    ) {
         (Ok(n), Ok(c)) => (n, c),
         (Err(o), _) | (_, Err(o)) => return o,
     };

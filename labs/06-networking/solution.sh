@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Reference solution of lab 6.
+set -euo pipefail
+# ANCHOR: bridge
+pier run -d --name lab6-bridge busybox sleep 3600
+pier exec lab6-bridge ip -4 addr show eth0
+pier exec lab6-bridge ip route
+# ANCHOR_END: bridge
+ip=$(pier exec lab6-bridge ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1)
+gw=$(pier exec lab6-bridge ip route | awk '/^default/ {print $3}')
+pier lab answer 6 ip "$ip"
+pier lab answer 6 gateway "$gw"
+# ANCHOR: host
+pier run -d --name lab6-host --network host busybox sleep 3600
+pier exec lab6-host ip -4 addr show
+# ANCHOR_END: host
+# ANCHOR: usernet
+pier network create lab6-net
+pier run -d --name lab6-peer --network lab6-net busybox sleep 3600
+pier exec lab6-peer ip -4 addr show eth0
+# ANCHOR_END: usernet
+# ANCHOR: measure-bridge
+pier exec lab6-bridge sh -c 'nc -l -p 5001 > /dev/null &'
+sleep 1
+pier run --rm --network host busybox sh -c "dd if=/dev/zero bs=1M count=200 | nc $ip 5001" 2>&1 | tee /tmp/lab6-bridge.$$
+# ANCHOR_END: measure-bridge
+# ANCHOR: measure-host
+pier exec lab6-host sh -c 'nc -l -p 5002 > /dev/null &'
+sleep 1
+pier run --rm --network host busybox sh -c 'dd if=/dev/zero bs=1M count=200 | nc 127.0.0.1 5002' 2>&1 | tee /tmp/lab6-host.$$
+# ANCHOR_END: measure-host
+rate() { grep -o '[0-9.]* [MG]B/s' "$1" | awk '{ v = $1; if ($2 == "GB/s") v *= 1000; print v }' | tail -n 1; }
+pier lab answer 6 bridge-mbps "$(rate /tmp/lab6-bridge.$$)"
+pier lab answer 6 host-mbps "$(rate /tmp/lab6-host.$$)"
+rm -f /tmp/lab6-bridge.$$ /tmp/lab6-host.$$
+pier lab check 6
