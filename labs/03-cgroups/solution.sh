@@ -7,7 +7,7 @@ pier lab answer 3 cgroup "$version"
 pier run --name lab3-oom --memory 16m busybox tail /dev/zero || echo "exit code $?"
 # ANCHOR_END: oom
 # ANCHOR: cpu
-pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done'
+pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & while :; do :; done'
 sleep 3
 pier stats --no-stream lab3-cpu
 # ANCHOR_END: cpu

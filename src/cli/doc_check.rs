@@ -218,3 +218,25 @@ fn shell_words_split_like_a_shell() {
     );
     assert_eq!(pier_command("echo pier"), None);
 }
+
+/// A Dockerfile a lab text shows is the one its reference solution builds.
+#[test]
+fn lab_dockerfiles_match_their_solutions() {
+    let labs = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&labs).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path().join("lab.md")).unwrap_or_default();
+        let solution =
+            std::fs::read_to_string(entry.path().join("solution.sh")).unwrap_or_default();
+        for block in text.split("```dockerfile\n").skip(1) {
+            let body = block.split("```").next().unwrap();
+            assert!(
+                solution.contains(body),
+                "{}: the Dockerfile in lab.md differs from solution.sh",
+                entry.path().display()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen > 0);
+}
