@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 1 (run by CI after `pier lab start 1`).
+# ANCHOR: all
 set -euo pipefail
 # ANCHOR: hello
 pier run --name lab1-hello busybox echo Hello from a container
@@ -18,3 +19,4 @@ pier ps -a
 pier rm lab1-old
 # ANCHOR_END: old
 pier lab check 1
+# ANCHOR_END: all

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 2.
+# ANCHOR: all
 set -euo pipefail
 # ANCHOR: box
 pier run -d --name lab2-box --hostname lab2 busybox sleep 3600
@@ -20,3 +21,4 @@ pier lab answer 2 netns "$(readlink /proc/"$pid"/ns/net | tr -dc 0-9)"
 nsenter -t "$pid" -a sh -c 'hostname; touch /tmp/nsenter-was-here'
 # ANCHOR_END: nsenter
 pier lab check 2
+# ANCHOR_END: all

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 3.
+# ANCHOR: all
 set -euo pipefail
 version=$(pier system info | awk '/cgroup version/ {print $3}')
 pier lab answer 3 cgroup "$version"
@@ -19,3 +20,4 @@ sleep 2
 pier stats --no-stream lab3-bomb
 # ANCHOR_END: bomb
 pier lab check 3
+# ANCHOR_END: all

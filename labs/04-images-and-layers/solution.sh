@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 4.
+# ANCHOR: all
 set -euo pipefail
 # ANCHOR: writer
 pier run --name lab4-writer busybox sh -c 'echo hi > /hello.txt; echo "lab4user:x:4004:4004::/home:/bin/sh" >> /etc/passwd; rm /bin/vi'
@@ -15,3 +16,4 @@ pier images
 pier system df
 # ANCHOR_END: tag
 pier lab check 4
+# ANCHOR_END: all

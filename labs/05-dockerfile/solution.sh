@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 5.
+# ANCHOR: all
 set -euo pipefail
 cd "$(pier lab dir 5)"
 # ANCHOR: dockerfile
@@ -24,3 +25,4 @@ pier build -t lab5-app:v2 .
 pier system df
 # ANCHOR_END: cache
 pier lab check 5
+# ANCHOR_END: all

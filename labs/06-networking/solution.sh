@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 6.
+# ANCHOR: all
 set -euo pipefail
 # ANCHOR: bridge
 pier run -d --name lab6-bridge busybox sleep 3600
@@ -33,3 +34,4 @@ pier lab answer 6 bridge-mbps "$(rate /tmp/lab6-bridge.$$)"
 pier lab answer 6 host-mbps "$(rate /tmp/lab6-host.$$)"
 rm -f /tmp/lab6-bridge.$$ /tmp/lab6-host.$$
 pier lab check 6
+# ANCHOR_END: all

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 7.
+# ANCHOR: all
 set -euo pipefail
 # ANCHOR: web
 pier run -d --name lab7-web -p 8080:80 busybox sh -c 'mkdir -p /www && echo hello from lab7 > /www/index.html && httpd -f -p 80 -h /www'
@@ -23,3 +24,4 @@ pier run -d --name lab7-alt -p 8081:80 busybox sh -c 'mkdir -p /www && echo hell
 # ANCHOR_END: alt
 sleep 1
 pier lab check 7
+# ANCHOR_END: all

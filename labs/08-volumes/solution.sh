@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 8.
+# ANCHOR: all
 set -euo pipefail
 # ANCHOR: scratch
 pier run --name lab8-scratch busybox sh -c 'echo draft > /notes.txt'
@@ -16,3 +17,4 @@ pier run --name lab8-reader -v "$D":/data:ro busybox cat /data/log.txt
 pier run --name lab8-ro -v "$D":/data:ro busybox sh -c 'echo x > /data/x' || echo "exit code $?"
 # ANCHOR_END: reader
 pier lab check 8
+# ANCHOR_END: all

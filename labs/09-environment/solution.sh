@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reference solution of lab 9.
+# ANCHOR: all
 set -euo pipefail
 # ANCHOR: dev
 pier run --name lab9-dev -e APP_MODE=dev -e APP_PORT=8080 busybox sh -c 'echo mode=$APP_MODE port=$APP_PORT'
@@ -15,3 +16,4 @@ pier exec lab9-live env
 # ANCHOR_END: live
 pier lab answer 9 path "$(pier exec lab9-live sh -c 'echo $PATH')"
 pier lab check 9
+# ANCHOR_END: all

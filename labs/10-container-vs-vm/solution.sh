@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reference solution of lab 10. The report's layout belongs to `pier bench`; the numbers are
 # read from its table rows ("| native |", "| pier |" or "| container |").
+# ANCHOR: all
 set -euo pipefail
 # ANCHOR: time
 time pier run --rm busybox true
@@ -17,3 +18,4 @@ row() { grep -i "gflops" -A 20 "$report" | grep -i "| *$1" | head -n 1 | grep -o
 pier lab answer 10 native-gflops "$(row native)"
 pier lab answer 10 container-gflops "$(row pier || row container)"
 pier lab check 10
+# ANCHOR_END: all

@@ -33,18 +33,22 @@ fn documents() -> Vec<PathBuf> {
     out
 }
 
-/// Lines of fenced code blocks, continuation lines (`\`) joined, with their line numbers.
+/// Command lines of fenced code blocks, continuation lines (`\`) joined, with their line
+/// numbers. In `console` blocks only lines after a `$ ` prompt are commands (the others are
+/// output); in other blocks every line is.
 fn code_lines(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut in_code = false;
+    let mut console = false;
     let mut pending: Option<(usize, String)> = None;
     for (i, line) in text.lines().enumerate() {
         let t = line.trim_start();
-        if t.starts_with("```") {
+        if let Some(lang) = t.strip_prefix("```") {
             in_code = !in_code;
+            console = in_code && lang.trim() == "console";
             continue;
         }
-        if !in_code {
+        if !in_code || (console && pending.is_none() && !t.starts_with("$ ")) {
             continue;
         }
         let (n, mut joined) = pending.take().unwrap_or((i + 1, String::new()));

@@ -112,6 +112,9 @@ fn arg_table<'a>(args: impl Iterator<Item = &'a Arg>) -> String {
             .unwrap_or_default()
             .replace('\n', " ")
             .replace('|', "\\|");
+        if !help.is_empty() && !help.ends_with('.') {
+            help.push('.');
+        }
         let defaults: Vec<String> = a
             .get_default_values()
             .iter()
