@@ -168,3 +168,107 @@ fn lab09_cycle() {
 fn lab10_cycle() {
     cycle(10);
 }
+
+/// Runs `pier ARGS` and returns stdout, asserting success.
+fn pier_ok(root: &Path, args: &[&str]) -> String {
+    let o = run(root, &pier(), args);
+    assert!(o.status.success(), "pier {args:?} failed\n{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `pier lab check N`'s output, asserting it did NOT pass.
+fn check_fails(root: &Path, n: u32) -> String {
+    let o = run(root, &pier(), &["lab", "check", &n.to_string()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The mistakes the lab texts say the checker recognises get their specific hint.
+#[test]
+fn checker_names_common_mistakes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let _g1 = ResetGuard { root, n: 1 };
+    let _g2 = ResetGuard { root, n: 2 };
+    let _g3 = ResetGuard { root, n: 3 };
+    let _g4 = ResetGuard { root, n: 4 };
+
+    // Lab 1: the name instead of the ID; a parent task not done yet.
+    pier_ok(root, &["lab", "start", "1"]);
+    let out = check_fails(root, 1);
+    assert!(
+        out.contains("parent failed: finish task sleeper first"),
+        "{out}"
+    );
+    pier_ok(
+        root,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "lab1-sleeper",
+            "busybox",
+            "sleep",
+            "600",
+        ],
+    );
+    pier_ok(root, &["lab", "answer", "1", "id", "lab1-sleeper"]);
+    let out = check_fails(root, 1);
+    assert!(out.contains("that is the container's name"), "{out}");
+
+    // Lab 2: the PID inside instead of the host PID; the hostname not set.
+    pier_ok(root, &["lab", "start", "2"]);
+    pier_ok(
+        root,
+        &["run", "-d", "--name", "lab2-box", "busybox", "sleep", "600"],
+    );
+    pier_ok(root, &["lab", "answer", "2", "pid", "1"]);
+    let out = check_fails(root, 2);
+    assert!(
+        out.contains("not lab2 (remove it and run it again with --hostname lab2)"),
+        "{out}"
+    );
+    assert!(out.contains("1 is the PID inside the container"), "{out}");
+
+    // Lab 3: a quota of a whole CPU instead of half.
+    pier_ok(root, &["lab", "start", "3"]);
+    pier_ok(
+        root,
+        &[
+            "run", "-d", "--name", "lab3-cpu", "--cpus", "1", "busybox", "sleep", "600",
+        ],
+    );
+    let out = check_fails(root, 3);
+    assert!(out.contains("allows 1.00 CPU, not 0.5"), "{out}");
+
+    // Lab 4: merged_dir instead of upper_dir.
+    pier_ok(root, &["lab", "start", "4"]);
+    pier_ok(
+        root,
+        &[
+            "run",
+            "--name",
+            "lab4-writer",
+            "busybox",
+            "sh",
+            "-c",
+            "echo hi > /hello.txt",
+        ],
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&pier_ok(root, &["inspect", "lab4-writer"])).unwrap();
+    let merged = inspect[0]["merged_dir"].as_str().unwrap().to_string();
+    pier_ok(root, &["lab", "answer", "4", "upper", &merged]);
+    let out = check_fails(root, 4);
+    assert!(out.contains("that is merged_dir"), "{out}");
+    assert!(out.contains("no whiteout for /bin/vi"), "{out}");
+
+    // An answer key the lab does not ask for is refused.
+    let o = run(root, &pier(), &["lab", "answer", "4", "pid", "1"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("it asks for: upper"),
+        "{}",
+        text(&o)
+    );
+}

@@ -244,3 +244,42 @@ fn lab_dockerfiles_match_their_solutions() {
     }
     assert!(seen > 0);
 }
+
+/// Every relative link in the book and the lab texts points at a file that exists, from
+/// where the file is and, for lab texts, also from the book page that includes them.
+#[test]
+fn relative_links_resolve() {
+    let mut broken = Vec::new();
+    let mut seen = 0;
+    for doc in documents() {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let dir = doc.parent().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // A lab text is also rendered from book/src/labs/<slug>/lab.md.
+        let mut dirs = vec![dir.to_path_buf()];
+        if let Ok(rel) = dir.strip_prefix(root.join("labs")) {
+            dirs.push(root.join("book/src/labs").join(rel));
+        }
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let target = &rest[..end];
+            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
+                continue;
+            }
+            let path = target.split('#').next().unwrap();
+            seen += 1;
+            for d in &dirs {
+                if !d.join(path).exists() {
+                    broken.push(format!(
+                        "{} (from {}): {target}",
+                        doc.display(),
+                        d.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(seen > 20, "only {seen} relative links found");
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use pier_labs::{Ctx, Lab};
+use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -67,11 +68,12 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
                 return Ok(2);
             }
             pier_labs::start(&ctx, &lab)?;
-            println!("Lab {n} is ready: {}.", lab.title);
-            println!(
+            writeln!(std::io::stdout(), "Lab {n} is ready: {}.", lab.title)?;
+            writeln!(
+                std::io::stdout(),
                 "Follow labs/{}/lab.md (or the book); check your work with `pier lab check {n}`.",
                 lab.slug
-            );
+            )?;
             Ok(0)
         }
         LabCommand::Check { n, watch } => {
@@ -87,31 +89,37 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
                 return Ok(2);
             }
             match pier_labs::hint(&ctx, &lab) {
-                Some(h) => println!("{h}"),
-                None => println!("Every task of lab {n} passes: nothing to hint."),
+                Some(h) => writeln!(std::io::stdout(), "{h}")?,
+                None => writeln!(
+                    std::io::stdout(),
+                    "Every task of lab {n} passes: nothing to hint."
+                )?,
             }
             Ok(0)
         }
         LabCommand::Answer { n, key, value } => {
             let lab = pier_labs::find(n)?;
             pier_labs::answer(&ctx, &lab, &key, &value)?;
-            println!("Recorded {key} = {value} for lab {n}; `pier lab check {n}` compares it with the real value.");
+            writeln!(std::io::stdout(), "Recorded {key} = {value} for lab {n}; `pier lab check {n}` compares it with the real value.")?;
             Ok(0)
         }
         LabCommand::Reset { n } => {
             let lab = pier_labs::find(n)?;
             let removed = pier_labs::reset(&ctx, &lab)?;
             for r in &removed {
-                println!("Removed {r}");
+                writeln!(std::io::stdout(), "Removed {r}")?;
             }
-            println!("Lab {n} is reset: nothing of it is left.");
+            writeln!(
+                std::io::stdout(),
+                "Lab {n} is reset: nothing of it is left."
+            )?;
             Ok(0)
         }
         LabCommand::Dir { n } => {
             let lab = pier_labs::find(n)?;
             let dir = ctx.workdir(lab.number);
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            println!("{}", dir.display());
+            writeln!(std::io::stdout(), "{}", dir.display())?;
             Ok(0)
         }
     }
@@ -137,10 +145,14 @@ fn ready(ctx: &Ctx, lab: &Lab) -> bool {
 
 fn list(ctx: &Ctx) -> Result<()> {
     let progress = pier_labs::progress::Progress::load(ctx.root())?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "{:<4} {:<46} {:>6} {:>6}  STATUS",
-        "LAB", "TITLE", "TIME", "TASKS"
-    );
+        "LAB",
+        "TITLE",
+        "TIME",
+        "TASKS"
+    )?;
     for lab in pier_labs::all() {
         let missing = pier_labs::missing_features(ctx, &lab);
         let status = if !missing.is_empty() {
@@ -156,14 +168,15 @@ fn list(ctx: &Ctx) -> Result<()> {
                 None => String::new(),
             }
         };
-        println!(
+        writeln!(
+            std::io::stdout(),
             "{:<4} {:<46} {:>4}min {:>6}  {}",
             lab.number,
             lab.title,
             lab.minutes,
             lab.tasks.len(),
             status
-        );
+        )?;
     }
     Ok(())
 }
@@ -175,9 +188,9 @@ fn check(ctx: &Ctx, lab: &Lab, watch: bool) -> Result<i32> {
         let text = report.render();
         if text != last {
             if watch && !last.is_empty() {
-                println!("---");
+                writeln!(std::io::stdout(), "---")?;
             }
-            print!("{text}");
+            write!(std::io::stdout(), "{text}")?;
             last = text;
         }
         if report.complete() {
