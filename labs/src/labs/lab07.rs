@@ -43,10 +43,10 @@ pub fn lab() -> Lab {
             },
             Task {
                 id: "clash",
-                title: "lab7-clash could not take host port 8080 too",
+                title: "lab7-clash could not take host port 8080 too, and you read why",
                 after: &["web"],
-                answer: None,
-                hint: "pier run -d --name lab7-clash -p 8080:80 busybox httpd -f -p 80   (it must fail: read the error)",
+                answer: Some("error"),
+                hint: "pier run -d --name lab7-clash -p 8080:80 busybox httpd -f -p 80 must fail; record pier's error message: pier lab answer 7 error '<MESSAGE>'",
                 check: clash,
             },
             Task {
@@ -120,16 +120,34 @@ fn any(ctx: &Ctx) -> Outcome {
 }
 
 fn clash(ctx: &Ctx) -> Outcome {
+    // pier refuses the second container when it starts; depending on the command it is
+    // then left created (as Docker does) or removed. Either way it must not run, the first
+    // server must keep the port, and the student must have read the error.
     match ctx.container("lab7-clash") {
-        Ok(rec) if rec.status == ContainerStatus::Running => Outcome::fail(
-            "lab7-clash is running: it should not have been able to take port 8080 as well. Which ports did you publish?",
-        ),
-        Ok(rec) if rec.config.publish.iter().any(|p| p.starts_with("8080:")) => Outcome::pass(format!(
-            "it stayed {}",
-            rec.status.as_str()
-        )),
-        Ok(_) => Outcome::fail("lab7-clash did not ask for host port 8080 (-p 8080:80)"),
-        Err(e) => e.into(),
+        Ok(rec) if rec.status == ContainerStatus::Running => {
+            return Outcome::fail(
+                "lab7-clash is running: it should not have been able to take port 8080 as well. Which ports did you publish?",
+            )
+        }
+        Ok(rec) if !rec.config.publish.iter().any(|p| p.starts_with("8080:")) => {
+            return Outcome::fail("lab7-clash did not ask for host port 8080 (-p 8080:80)")
+        }
+        _ => {}
+    }
+    let error = match ctx.answer(N, "error") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    if !error.contains("8080") {
+        return Outcome::fail(format!(
+            "{error:?} is not the error pier printed for lab7-clash (it names port 8080)"
+        ));
+    }
+    match serves(ctx, "lab7-web", 8080) {
+        Outcome::Pass(_) => Outcome::pass("refused; lab7-web still owns port 8080"),
+        Outcome::Fail(why) => {
+            Outcome::fail(format!("after the clash, lab7-web no longer serves: {why}"))
+        }
     }
 }
 
