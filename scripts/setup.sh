@@ -18,10 +18,12 @@ packages=(busybox-static iproute2 nftables iptables util-linux procps ca-certifi
 if [ "$what" = bench ]; then
   # Peers and environments: runc/crun (OCI peers), podman (Docker-like peer), QEMU (VMs),
   # iperf3 (throughput cross-check), a kernel image for the VM guest.
-  packages+=(runc crun podman qemu-system-x86 iperf3 python3-pip fonts-dejavu-core)
+  packages+=(runc crun podman qemu-system-x86 xz-utils iperf3 python3-pip)
 fi
 if [ "$what" = test ]; then
-  packages+=(runc crun)
+  # OCI peers, image interop (skopeo), a local registry (docker-registry) with htpasswd
+  # files (apache2-utils), QEMU for the VM environment's tests.
+  packages+=(runc crun skopeo docker-registry apache2-utils qemu-system-x86 xz-utils)
 fi
 
 missing=()

@@ -169,7 +169,10 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
         ));
     }
 
-    let network = cfg.network.clone().unwrap_or(NetworkMode::None);
+    let network = cfg
+        .network
+        .clone()
+        .unwrap_or(NetworkMode::Bridge(crate::network::DEFAULT_NETWORK.into()));
     let mut namespaces = Vec::new();
     for typ in [
         LinuxNamespaceType::Pid,

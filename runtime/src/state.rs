@@ -13,8 +13,28 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `data` to `path` atomically (temporary file + fsync + rename).
+/// Writes `data` to `path` atomically (temporary file + fsync + rename): readers see the old
+/// or the new file, never a mix, even after a power cut. For the image store.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    write_replacing(path, data, true)
+}
+
+/// Like [`write_atomic`] without the fsync: still all-or-nothing for readers (rename), but
+/// not forced to disk. For container and runtime state, rewritten several times per container
+/// start, where an fsync each time would cost more than the whole start (tens of ms on a busy
+/// disk) and a power cut ends the containers anyway.
+pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
+    write_replacing(path, data, false)
+}
+
+/// Serializes `value` as pretty JSON and writes it with [`write_replace`].
+pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let data = serde_json::to_vec_pretty(value)
+        .with_context(|| format!("serializing {}", path.display()))?;
+    write_replace(path, &data)
+}
+
+fn write_replacing(path: &Path, data: &[u8], durable: bool) -> Result<()> {
     let dir = path
         .parent()
         .with_context(|| format!("{} has no parent directory", path.display()))?;
@@ -31,8 +51,10 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         f.write_all(data)
             .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
+        if durable {
+            f.sync_all()
+                .with_context(|| format!("syncing {}", tmp.display()))?;
+        }
         fs::rename(&tmp, path)
             .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
         Ok(())

@@ -75,7 +75,7 @@ pub struct CreateArgs {
     /// Block I/O weight (10 to 1000).
     #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
-    /// Network: none, host, container:NAME (bridge comes with pier's networking).
+    /// Network: bridge (default), a user network's name, none, host, or container:NAME.
     #[arg(long = "network", alias = "net")]
     pub network: Option<String>,
     /// Publish a port: [IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp].
@@ -132,20 +132,16 @@ impl CreateArgs {
             self.pids_limit,
             self.blkio_weight,
         )?;
-        let network = self
-            .network
-            .as_deref()
-            .map(NetworkMode::parse)
-            .transpose()?;
-        if !self.publish.is_empty() && !matches!(network, Some(NetworkMode::Bridge(_))) {
-            bail!(
-                "-p/--publish needs a bridge network; it has no effect with --network {}",
-                network
-                    .as_ref()
-                    .map(|n| n.display())
-                    .unwrap_or_else(|| "none".into())
-            );
+        let network = match self.network.as_deref() {
+            Some(n) => NetworkMode::parse(n)?,
+            None => NetworkMode::Bridge(pier_runtime::network::DEFAULT_NETWORK.to_string()),
+        };
+        if (!self.publish.is_empty() || self.publish_all)
+            && !matches!(network, NetworkMode::Bridge(_))
+        {
+            bail!("-p/-P publish ports through a bridge network; with --network {} there is nothing to publish", network.display());
         }
+        let network = Some(network);
         Ok(RunConfig {
             image: self.image.clone(),
             name: self.name.clone(),

@@ -1,14 +1,17 @@
 //! Command-line definitions (clap) and dispatch, one file per command group.
 
+mod build;
 mod container;
 #[cfg(test)]
 mod doc_check;
 mod docs;
 mod image;
 mod lab;
+mod network;
 mod output;
 mod runtime;
 mod system;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 use pier_runtime::container::StartError;
@@ -56,14 +59,40 @@ pub enum Command {
     Exec(container::ExecArgs),
     /// Show CPU, memory and process use of running containers.
     Stats(container::StatsArgs),
+    /// List a container's published ports.
+    Port(network::PortArgs),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// List images.
     Images(image::ImagesArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
+    /// Show how an image was made, one layer or instruction per line.
+    History(build::HistoryArgs),
+    /// Manage the build cache.
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Import a root filesystem tarball as an image.
     Import(image::ImportArgs),
     /// Remove images.
     Rmi(image::RmiArgs),
     /// Give an image a new name.
     Tag(image::TagArgs),
+    /// Save images to an OCI image layout tar (docker load accepts it too).
+    Save(transfer::SaveArgs),
+    /// Load images from an OCI layout or docker save archive.
+    Load(transfer::LoadArgs),
+    /// Write a container's filesystem as a tar.
+    Export(transfer::ExportArgs),
+    /// Push an image to a registry (plain HTTP, loopback only).
+    Push(transfer::PushArgs),
+    /// Pull an image from a registry (plain HTTP, loopback only).
+    Pull(transfer::PullArgs),
+    /// Save credentials for a registry.
+    Login(transfer::LoginArgs),
+    /// Forget the credentials for a registry.
+    Logout(transfer::LogoutArgs),
     /// Manage images.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -149,11 +178,23 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Top(a) => container::top(&engine, a),
         Command::Exec(a) => container::exec(&engine, a),
         Command::Stats(a) => container::stats(&engine, a),
+        Command::Port(a) => network::port(&engine, a),
+        Command::Network(c) => network::network(&engine, c),
         Command::Images(a) => image::images(&engine, a),
+        Command::Build(a) => build::build(&engine, a),
+        Command::History(a) => build::history(&engine, a),
+        Command::Builder(c) => build::builder(&engine, c),
         Command::Import(a) => image::import(&engine, a),
         Command::Rmi(a) => image::rmi(&engine, a),
         Command::Tag(a) => image::tag(&engine, a),
         Command::Image(c) => image::image(&engine, c),
+        Command::Save(a) => transfer::save(&engine, a),
+        Command::Load(a) => transfer::load(&engine, a),
+        Command::Export(a) => transfer::export(&engine, a),
+        Command::Push(a) => transfer::push(&engine, a),
+        Command::Pull(a) => transfer::pull(&engine, a),
+        Command::Login(a) => transfer::login(&engine, a),
+        Command::Logout(a) => transfer::logout(&engine, a),
         Command::System(c) => system::system(&engine, c),
         Command::Runtime(_) | Command::Lab(_) | Command::Docs(_) => unreachable!("handled above"),
     }

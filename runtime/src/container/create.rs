@@ -84,6 +84,11 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
     let _ = std::fs::remove_file(&fifo);
     mkfifo(&fifo, Mode::from_bits_truncate(0o600))
         .with_context(|| format!("mkfifo {}", fifo.display()))?;
+    // The init opens it for writing after switching to the container's user (`-u 1000`), which
+    // has no capability left to bypass the mode: let anyone write, as runc does (0622). Set
+    // after mkfifo because the umask would clear the write bits.
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .with_context(|| format!("chmod 0622 {}", fifo.display()))?;
 
     let cgroups_path = linux
         .cgroups_path()

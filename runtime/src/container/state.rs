@@ -1,6 +1,6 @@
 //! The OCI runtime state (`state.json` in the container's runtime directory).
 
-use crate::state::{read_json, write_json_atomic};
+use crate::state::{read_json, write_json_replace};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -48,7 +48,7 @@ impl OciState {
 
     /// Saves atomically.
     pub fn save(&self, state_dir: &Path) -> Result<()> {
-        write_json_atomic(&Self::path(state_dir), self)
+        write_json_replace(&Self::path(state_dir), self)
     }
 
     /// Loads.

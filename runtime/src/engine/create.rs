@@ -6,7 +6,7 @@ use super::record::{validate_name, ContainerPaths, ContainerRecord, ContainerSta
 use super::{names, now_rfc3339, user, Engine};
 use crate::image::{overlay, Image};
 use crate::spec::{self, SpecInputs};
-use crate::state::write_json_atomic;
+use crate::state::write_json_replace;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -159,7 +159,10 @@ impl Engine {
         std::fs::create_dir_all(&cwd_host)
             .with_context(|| format!("creating the working directory {cwd}"))?;
 
-        let network = config.network.clone().unwrap_or(NetworkMode::None);
+        let network = config
+            .network
+            .clone()
+            .unwrap_or(NetworkMode::Bridge(crate::network::DEFAULT_NETWORK.into()));
         let etc_files = write_etc_files(paths, &hostname, &network)?;
         let netns_path = match &network {
             NetworkMode::Container(other) => {
@@ -193,7 +196,7 @@ impl Engine {
             netns_path,
             annotations,
         })?;
-        write_json_atomic(&paths.bundle().join("config.json"), &spec)?;
+        write_json_replace(&paths.bundle().join("config.json"), &spec)?;
         record.args = args;
         record.save(paths)?;
         if !keep_mounted {
@@ -244,6 +247,9 @@ fn write_etc_files(
     let hosts_file = paths.etc_file("hosts");
     let hosts = match network {
         NetworkMode::Host => std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+        // On a bridge the network adds "<ip> <name> <short id>" lines (and the hostname is
+        // the short ID by default), so the container's name resolves to its real address.
+        NetworkMode::Bridge(_) => "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string(),
         _ => format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
     };
     std::fs::write(&hosts_file, hosts)

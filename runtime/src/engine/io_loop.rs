@@ -163,11 +163,12 @@ impl IoLoop<'_> {
                 let status = waitpid(self.child, None)
                     .with_context(|| format!("waitpid({})", self.child))?;
                 // Drain what the container wrote before it ended.
-                for i in 0..self.streams.len() {
-                    if open_streams[i] {
-                        set_nonblocking(self.streams[i].0.as_raw_fd());
-                        while self.copy_once(i, &mut buf)? {}
-                    }
+                let still_open: Vec<usize> = (0..self.streams.len())
+                    .filter(|i| open_streams[*i])
+                    .collect();
+                for i in still_open {
+                    set_nonblocking(self.streams[i].0.as_raw_fd());
+                    while self.copy_once(i, &mut buf)? {}
                 }
                 return ExitInfo::from_status(status)
                     .context("the container's init stopped without exiting");

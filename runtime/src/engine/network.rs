@@ -1,34 +1,180 @@
 //! Connecting containers to networks (the glue between the engine and [`crate::network`]).
+//!
+//! A bridged container gets a network namespace of its own, made by pier before the
+//! container starts and bind-mounted at `<container>/netns` (like `ip netns add`), so the
+//! network can be set up — veth, address, routes, published ports — before the container's
+//! first instruction, and torn down after its last.
 
 use super::config::NetworkMode;
 use super::record::{ContainerPaths, ContainerRecord};
 use super::Engine;
-use anyhow::{bail, Result};
+use crate::network::{self, netns, ConnectRequest, Endpoint, PortMapping, Protocol};
+use anyhow::{bail, Context, Result};
+
+/// The ports a container asks to publish: `-p` specs, plus every exposed port of the image with
+/// `-P`.
+pub fn requested_ports(
+    record: &ContainerRecord,
+    exposed: &[(u16, Protocol)],
+) -> Result<Vec<PortMapping>> {
+    let mut ports = Vec::new();
+    for spec in &record.config.publish {
+        ports.extend(network::parse_publish(spec).with_context(|| format!("-p {spec}"))?);
+    }
+    if record.config.publish_all {
+        ports.extend(network::publish_all(exposed));
+    }
+    Ok(ports)
+}
+
+/// Exposed ports of an image config (`"80/tcp"` keys).
+pub fn exposed_ports(config: &oci_spec::image::ImageConfiguration) -> Vec<(u16, Protocol)> {
+    let Some(c) = config.config() else {
+        return Vec::new();
+    };
+    c.exposed_ports()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let (port, proto) = p.split_once('/').unwrap_or((p.as_str(), "tcp"));
+            let proto = if proto == "udp" {
+                Protocol::Udp
+            } else {
+                Protocol::Tcp
+            };
+            port.parse().ok().map(|n| (n, proto))
+        })
+        .collect()
+}
 
 impl Engine {
     /// Gives a bridged container its network namespace and endpoint before it starts.
     pub(crate) fn attach_network(
         &self,
-        _paths: &ContainerPaths,
+        paths: &ContainerPaths,
         record: &ContainerRecord,
     ) -> Result<()> {
-        if let Some(NetworkMode::Bridge(name)) = &record.config.network {
-            bail!("network {name:?}: bridge networking is not available in this build; use --network none or host");
+        let Some(NetworkMode::Bridge(name)) = &record.config.network else {
+            return Ok(());
+        };
+        let image = self.images()?.resolve(&record.image_id)?;
+        let ports = requested_ports(record, &exposed_ports(&image.config))?;
+        let ns = paths.netns();
+        netns::create(&ns).with_context(|| {
+            format!(
+                "creating the network namespace of container {}",
+                record.name
+            )
+        })?;
+        let hosts = paths.etc_file("hosts");
+        let connected = self.networks().and_then(|nets| {
+            nets.connect(&ConnectRequest {
+                container_id: &record.id,
+                container_name: &record.name,
+                network: name,
+                netns_path: &ns,
+                ports: &ports,
+                hosts_file: Some(&hosts),
+                aliases: &[],
+            })
+        });
+        let endpoint = match connected {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = netns::remove(&ns);
+                return Err(e.context(format!(
+                    "connecting container {} to network {name}",
+                    record.name
+                )));
+            }
+        };
+        let value = serde_json::to_value(&endpoint).context("serializing the endpoint")?;
+        self.update(paths, |r| r.network = Some(value))?;
+        Ok(())
+    }
+
+    /// Releases the container's network endpoints and namespace. Idempotent.
+    pub(crate) fn detach_network(
+        &self,
+        paths: &ContainerPaths,
+        record: &ContainerRecord,
+    ) -> Result<()> {
+        if matches!(record.config.network, Some(NetworkMode::Bridge(_))) || record.network.is_some()
+        {
+            self.networks()?.release_container(&record.id)?;
+        }
+        if paths.netns().exists() {
+            netns::remove(&paths.netns())?;
         }
         Ok(())
     }
 
-    /// Releases the container's network endpoint and namespace. Idempotent.
-    pub(crate) fn detach_network(
-        &self,
-        _paths: &ContainerPaths,
-        _record: &ContainerRecord,
-    ) -> Result<()> {
-        Ok(())
+    /// Network leftovers of containers that no longer exist.
+    pub(crate) fn prune_networks(&self, live: &[String]) -> Result<Vec<String>> {
+        self.networks()?.prune_orphans(live)
     }
 
-    /// Network leftovers of containers that no longer exist.
-    pub(crate) fn prune_networks(&self, _live: &[String]) -> Result<Vec<String>> {
-        Ok(Vec::new())
+    /// The endpoint of a running bridged container.
+    pub fn endpoint(&self, key: &str) -> Result<Endpoint> {
+        let (_, rec) = self.find(key)?;
+        match rec.network {
+            Some(v) => serde_json::from_value(v).context("reading the container's endpoint"),
+            None => bail!(
+                "container {} has no network endpoint (network {}; is it running?)",
+                rec.name,
+                rec.config
+                    .network
+                    .as_ref()
+                    .map(|n| n.display())
+                    .unwrap_or_default()
+            ),
+        }
+    }
+}
+
+impl Engine {
+    /// `pier network connect`: attaches a running container to another network.
+    pub fn network_connect(
+        &self,
+        network: &str,
+        key: &str,
+        aliases: &[String],
+    ) -> Result<Endpoint> {
+        let (paths, rec) = self.find(key)?;
+        let Some(init) = rec.init.filter(|p| p.is_alive()) else {
+            bail!(
+                "container {} is not running: start it before connecting it to a network",
+                rec.name
+            );
+        };
+        if matches!(rec.config.network, Some(NetworkMode::Host)) {
+            bail!(
+                "container {} uses the host's network namespace; it cannot join another network",
+                rec.name
+            );
+        }
+        let ns = std::path::PathBuf::from(format!("/proc/{}/ns/net", init.pid));
+        self.networks()?.connect(&ConnectRequest {
+            container_id: &rec.id,
+            container_name: &rec.name,
+            network,
+            netns_path: &ns,
+            ports: &[],
+            hosts_file: Some(&paths.etc_file("hosts")),
+            aliases,
+        })
+    }
+
+    /// `pier network disconnect`.
+    pub fn network_disconnect(&self, network: &str, key: &str) -> Result<()> {
+        let (_, rec) = self.find(key)?;
+        self.networks()?.disconnect(&rec.id, network)
+    }
+
+    /// `pier port`: the container's published ports.
+    pub fn ports(&self, key: &str) -> Result<Vec<PortMapping>> {
+        let (_, rec) = self.find(key)?;
+        self.networks()?.published_ports(&rec.id)
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::cgroups::Cgroup;
 use crate::engine::config::RunConfig;
-use crate::state::{read_json, write_json_atomic};
+use crate::state::{read_json, write_json_replace};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -172,7 +172,7 @@ impl ContainerRecord {
 
     /// Saves it atomically.
     pub fn save(&self, paths: &ContainerPaths) -> Result<()> {
-        write_json_atomic(&paths.record(), self)
+        write_json_replace(&paths.record(), self)
     }
 
     /// The 12-digit short ID.

@@ -131,9 +131,25 @@ impl Engine {
         Ok(())
     }
 
+    /// Names of the directories under `<root>/containers` (container IDs, with or without a
+    /// record).
+    fn container_dirs(&self) -> Result<Vec<String>> {
+        let dir = self.root().join("containers");
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+        Ok(entries
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect())
+    }
+
     /// `pier system prune`: removes stopped containers and anything a crash left behind.
     pub fn prune(&self) -> Result<PruneReport> {
         let mut report = PruneReport::default();
+        // Only cgroups of containers this state directory knows may be pruned: `pier/` is
+        // shared by every state directory (`--root`), and another root's containers are not ours.
+        let known = self.container_dirs()?;
         self.reconcile()?;
         for rec in self.containers()? {
             if rec.status != ContainerStatus::Running {
@@ -164,7 +180,10 @@ impl Engine {
                     .push(format!("directory {}", paths.dir.display()));
             }
         }
-        for id in orphan_cgroups(&live)? {
+        for id in orphan_cgroups(&live)?
+            .into_iter()
+            .filter(|id| known.contains(id))
+        {
             let handle = crate::cgroups::Cgroup::create(&format!("pier/{id}"), None)?;
             handle.destroy()?;
             report.leftovers.push(format!("cgroup pier/{id}"));

@@ -279,6 +279,7 @@ impl Engine {
             r.init = None;
             r.monitor = None;
             r.cgroup = None;
+            r.network = None;
         })?;
         if let Some(rec) = rec {
             if rec.config.auto_remove {

@@ -7,15 +7,23 @@
 //! - [`layer_build`]: reproducible layer tars from directories;
 //! - [`bootstrap`]: `busybox:latest` from the host's static busybox;
 //! - [`overlay`]: mounting layers as a container root filesystem;
+//! - [`archive`]: `pier save` / `pier load` (OCI image layout and `docker save` tars);
+//! - [`registry`]: `pier push` / `pier pull` (OCI distribution API client);
+//! - [`export`]: a container's merged filesystem as a tar (`pier export`);
+//! - [`media_type`]: the OCI and Docker media types pier accepts;
 //! - [`index`], [`digest`], [`timestamp`]: the store's index file, hashing, dates.
 
+pub mod archive;
 pub mod bootstrap;
 pub mod digest;
+pub mod export;
 pub mod index;
 pub mod layer;
 pub mod layer_build;
+pub mod media_type;
 pub mod overlay;
 pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod timestamp;
 

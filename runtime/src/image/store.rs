@@ -6,6 +6,9 @@
 //!   layers/<diffid-hex>/diff  a layer unpacked (an overlayfs lowerdir)
 //!   layers/<diffid-hex>/layer.json   its diff ID and unpacked size
 //!   index.json                which images exist, reference -> manifest digest
+//!   unindexed/<config-hex>    manifest digest of an image not in the index (`pier build`'s
+//!                             intermediate images)
+//!   build-cache/<key>         `pier build`'s step cache (see `crate::build::cache`)
 //!   lock                      flock held while the index or the set of blobs changes
 //!   tmp/                      staging area; an interrupted import leaves only this
 //! ```
@@ -226,6 +229,12 @@ impl ImageStore {
         reference: Option<&str>,
     ) -> Result<Image> {
         let reference = reference.map(Reference::parse).transpose()?;
+        let staged = self.stage_dirs(new_layer_dirs)?;
+        self.publish(parent, staged, config, reference.as_ref())
+    }
+
+    /// Archives each directory into a staged layer (see [`Self::commit_layers`]).
+    fn stage_dirs(&self, new_layer_dirs: &[PathBuf]) -> Result<Vec<StagedLayer>> {
         let mut staged = Vec::new();
         for dir in new_layer_dirs {
             let tmp = self.new_tmp()?;
@@ -240,7 +249,7 @@ impl ImageStore {
             // An unchanged container commits an empty layer: zero entries is fine here.
             staged.push(self.stage_blob(tmp, digest, size, 0)?);
         }
-        self.publish(parent, staged, config, reference.as_ref())
+        Ok(staged)
     }
 
     /// `pier image bootstrap busybox`: see [`super::bootstrap`].
@@ -332,8 +341,21 @@ impl ImageStore {
         &self,
         parent: Option<&Image>,
         staged: Vec<StagedLayer>,
+        config: ImageConfiguration,
+        reference: Option<&Reference>,
+    ) -> Result<Image> {
+        self.publish_with(parent, staged, config, reference, true)
+    }
+
+    /// [`Self::publish`]; an image not `indexed` gets its blobs and layers but is left out
+    /// of `index.json` (`pier build`'s intermediate images), recorded in `unindexed/` instead.
+    fn publish_with(
+        &self,
+        parent: Option<&Image>,
+        staged: Vec<StagedLayer>,
         mut config: ImageConfiguration,
         reference: Option<&Reference>,
+        indexed: bool,
     ) -> Result<Image> {
         let _lock = self.lock()?;
         let (mut layers, mut diff_ids) = match parent {
@@ -384,6 +406,13 @@ impl ImageStore {
         self.write_blob(&manifest_digest, &manifest_bytes)?;
 
         let mut index = Index::load(&self.index_path())?;
+        if !indexed {
+            state::write_atomic(
+                &self.unindexed_path(&config_digest)?,
+                manifest_digest.as_bytes(),
+            )?;
+            return self.load_image(&index, &manifest_digest);
+        }
         index.manifests.insert(manifest_digest.clone());
         if let Some(r) = reference {
             index
@@ -462,7 +491,14 @@ impl ImageStore {
     /// Looks an image up by reference or ID prefix.
     pub fn resolve(&self, reference_or_id: &str) -> Result<Image> {
         let index = Index::load(&self.index_path())?;
-        let m = self.resolve_manifest(&index, reference_or_id)?;
+        let m = match self.resolve_manifest(&index, reference_or_id) {
+            Ok(m) => m,
+            // A full ID may name an unindexed (build) image.
+            Err(e) => match self.unindexed_manifest(reference_or_id) {
+                Some(m) => m,
+                None => return Err(e),
+            },
+        };
         self.load_image(&index, &m)
     }
 
@@ -606,6 +642,317 @@ impl ImageStore {
     }
 }
 
+/// Where [`ImageStore::add_image`] takes a layer blob from: it writes the blob with
+/// descriptor `.0` to the (not yet existing) file `.1`, e.g. by downloading it or by
+/// renaming a file extracted from an archive. The store verifies it afterwards.
+pub type FetchBlob<'a> = dyn FnMut(&Descriptor, &Path) -> Result<()> + 'a;
+
+/// Blobs, manifests and foreign images: what `pier save/load/push/pull` need.
+impl ImageStore {
+    /// A private staging directory under `images/tmp/` (same filesystem as the store,
+    /// so files in it can be hard-linked or renamed into place); removed on drop, and
+    /// by the next `open` if this process dies first.
+    pub fn staging_dir(&self) -> Result<tempfile::TempDir> {
+        self.new_tmp()
+    }
+
+    /// Whether the blob `digest` is in the store.
+    pub fn has_blob(&self, digest: &str) -> bool {
+        self.blob_path(digest).map(|p| p.exists()).unwrap_or(false)
+    }
+
+    /// Whether the layer with `diff_id` is unpacked in the store.
+    pub fn has_layer(&self, diff_id: &str) -> bool {
+        self.layer_root(diff_id)
+            .map(|p| p.join("layer.json").exists())
+            .unwrap_or(false)
+    }
+
+    /// Opens the blob `digest` for reading.
+    pub fn open_blob(&self, digest: &str) -> Result<File> {
+        let path = self.blob_path(digest)?;
+        File::open(&path).with_context(|| format!("opening blob {}", path.display()))
+    }
+
+    /// The path of the blob `digest` (for uploads that reopen it on a retry).
+    pub fn blob_file(&self, digest: &str) -> Result<PathBuf> {
+        let path = self.blob_path(digest)?;
+        if !path.exists() {
+            bail!(
+                "blob {digest} is missing from the store ({})",
+                path.display()
+            );
+        }
+        Ok(path)
+    }
+
+    /// Reads the whole blob `digest` (for manifests and configs: small documents).
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest)?;
+        fs::read(&path).with_context(|| format!("reading blob {}", path.display()))
+    }
+
+    /// The manifest of `image`, parsed; its `layers()` are the image's layer blobs.
+    pub fn manifest(&self, image: &Image) -> Result<ImageManifest> {
+        self.read_manifest(&image.manifest_digest)
+    }
+
+    /// Adds an image given as its exact manifest and config bytes (so its manifest digest
+    /// and image ID stay those it had elsewhere), taking each missing layer blob from
+    /// `fetch`. Layers whose blob and unpacked directory are already present are not
+    /// fetched. Every blob is verified (size, sha256, and the unpacked diff ID against
+    /// the config) before anything is published; on any error nothing is left in the
+    /// store. `reference` (`name[:tag]`) tags the image.
+    pub fn add_image(
+        &self,
+        manifest_bytes: &[u8],
+        config_bytes: &[u8],
+        fetch: &mut FetchBlob<'_>,
+        reference: Option<&str>,
+    ) -> Result<Image> {
+        use super::media_type;
+        use sha2::{Digest as _, Sha256};
+        let reference = reference.map(Reference::parse).transpose()?;
+        let manifest_digest = super::digest::sha256_digest(&Sha256::digest(manifest_bytes));
+        let manifest: ImageManifest = serde_json::from_slice(manifest_bytes)
+            .with_context(|| format!("parsing image manifest {manifest_digest}"))?;
+        let manifest_type = manifest
+            .media_type()
+            .as_ref()
+            .map_or(media_type::OCI_MANIFEST.to_string(), |m| m.to_string());
+        if !media_type::is_manifest(&manifest_type) {
+            bail!("manifest {manifest_digest}: unsupported media type {manifest_type:?}");
+        }
+        let config_desc = manifest.config();
+        let config_digest = config_desc.digest().to_string();
+        let what = format!("config blob {config_digest}");
+        media_type::check_config(config_desc.media_type().as_ref(), &what)?;
+        verify_bytes(config_bytes, &config_digest, config_desc.size(), &what)?;
+        let config: ImageConfiguration =
+            serde_json::from_slice(config_bytes).with_context(|| format!("parsing {what}"))?;
+        let diff_ids = config.rootfs().diff_ids();
+        if diff_ids.len() != manifest.layers().len() {
+            bail!(
+                "manifest {manifest_digest} lists {} layers but its config has {} diff IDs",
+                manifest.layers().len(),
+                diff_ids.len()
+            );
+        }
+        let mut staged = Vec::new();
+        for (descriptor, diff_id) in manifest.layers().iter().zip(diff_ids) {
+            let digest = descriptor.digest().to_string();
+            let what = format!("layer blob {digest}");
+            media_type::check_layer(descriptor.media_type().as_ref(), &what)?;
+            digest_hex(diff_id).with_context(|| format!("diff ID of {what}"))?;
+            if self.has_blob(&digest) && self.has_layer(diff_id) {
+                continue;
+            }
+            let tmp = self.new_tmp()?;
+            let blob = tmp.path().join("blob");
+            fetch(descriptor, &blob).with_context(|| format!("fetching {what}"))?;
+            let file = File::open(&blob).with_context(|| format!("opening {}", blob.display()))?;
+            let (_, got, size) = HashingReader::new(BufReader::new(file))
+                .finish()
+                .with_context(|| format!("reading {}", blob.display()))?;
+            check_digest(&got, size, &digest, descriptor.size(), &what)?;
+            let mut layer = self
+                .stage_blob(tmp, digest, size, 0)
+                .with_context(|| format!("unpacking {what}"))?;
+            if &layer.diff_id != diff_id {
+                bail!(
+                    "{what}: its uncompressed content has digest {} but the config says {diff_id}",
+                    layer.diff_id
+                );
+            }
+            layer.descriptor = descriptor.clone();
+            staged.push(layer);
+        }
+
+        let _lock = self.lock()?;
+        // A layer skipped above may have been removed (pier rmi) since: check again.
+        for (descriptor, diff_id) in manifest.layers().iter().zip(diff_ids) {
+            let digest = descriptor.digest().to_string();
+            let fetched = staged
+                .iter()
+                .any(|l| l.descriptor.digest() == descriptor.digest());
+            let present = self.has_blob(&digest) && self.has_layer(diff_id);
+            if !fetched && !present {
+                bail!("layer blob {digest} was removed from the store meanwhile; try again");
+            }
+        }
+        for layer in &staged {
+            let blob_dst = self.blob_path(layer.descriptor.digest().as_ref())?;
+            if !blob_dst.exists() {
+                let src = layer.tmp.path().join("blob");
+                fs::rename(&src, &blob_dst).with_context(|| {
+                    format!("moving {} to {}", src.display(), blob_dst.display())
+                })?;
+            }
+            let layer_dst = self.layer_root(&layer.diff_id)?;
+            if !layer_dst.exists() {
+                let src = layer.tmp.path().join("layer");
+                fs::rename(&src, &layer_dst).with_context(|| {
+                    format!("moving {} to {}", src.display(), layer_dst.display())
+                })?;
+            }
+        }
+        self.write_blob(&config_digest, config_bytes)?;
+        self.write_blob(&manifest_digest, manifest_bytes)?;
+        let mut index = Index::load(&self.index_path())?;
+        index.manifests.insert(manifest_digest.clone());
+        if let Some(r) = reference {
+            index
+                .references
+                .insert(r.to_string(), manifest_digest.clone());
+        }
+        index.save(&self.index_path())?;
+        self.load_image(&index, &manifest_digest)
+    }
+}
+
+/// Fails unless `data` has `size` bytes and the sha256 `digest`; `what` names the blob.
+fn verify_bytes(data: &[u8], digest: &str, size: u64, what: &str) -> Result<()> {
+    use sha2::{Digest as _, Sha256};
+    let got = super::digest::sha256_digest(&Sha256::digest(data));
+    check_digest(&got, data.len() as u64, digest, size, what)
+}
+
+fn check_digest(got: &str, got_size: u64, digest: &str, size: u64, what: &str) -> Result<()> {
+    if got != digest {
+        bail!("{what}: digest mismatch: the content hashes to {got} (corrupt or tampered blob)");
+    }
+    if got_size != size {
+        bail!("{what}: size mismatch: {got_size} bytes, the descriptor says {size}");
+    }
+    Ok(())
+}
+
+/// Unindexed images: the intermediate images of `pier build`, stored (blobs, layers) but not
+/// listed by `pier images`. `unindexed/<config-hex>` holds the manifest digest so that a full
+/// image ID still resolves (a build step's container is created from one).
+impl ImageStore {
+    fn unindexed_path(&self, config_digest: &str) -> Result<PathBuf> {
+        Ok(self.dir.join("unindexed").join(digest_hex(config_digest)?))
+    }
+
+    /// The manifest digest of an unindexed image given its full ID, if all its files exist.
+    fn unindexed_manifest(&self, id: &str) -> Option<String> {
+        let id = if id.starts_with("sha256:") {
+            id.to_string()
+        } else {
+            format!("sha256:{id}")
+        };
+        let manifest = fs::read_to_string(self.unindexed_path(&id).ok()?).ok()?;
+        let manifest = manifest.trim().to_string();
+        self.blob_path(&manifest).ok()?.exists().then_some(manifest)
+    }
+
+    /// Like [`Self::commit_layers`], but the image is not listed in the index (no
+    /// reference, not shown by `pier images`); it resolves by its full ID and can be
+    /// listed later with [`Self::add_to_index`].
+    pub fn commit_layers_unindexed(
+        &self,
+        parent: Option<&Image>,
+        new_layer_dirs: &[PathBuf],
+        config: ImageConfiguration,
+    ) -> Result<Image> {
+        let staged = self.stage_dirs(new_layer_dirs)?;
+        self.publish_with(parent, staged, config, None, false)
+    }
+
+    /// Loads any stored image (indexed or not) by manifest digest; fails if one of its
+    /// blobs or unpacked layers is gone (e.g. removed by `pier rmi` of another image).
+    pub fn load_manifest(&self, manifest_digest: &str) -> Result<Image> {
+        let index = Index::load(&self.index_path())?;
+        let image = self.load_image(&index, manifest_digest)?;
+        for dir in &image.layer_dirs {
+            if !dir.is_dir() {
+                bail!("layer {} of image {} is missing", dir.display(), image.id);
+            }
+        }
+        Ok(image)
+    }
+
+    /// The unpacked size of a stored layer, in bytes (for `pier history`).
+    pub fn layer_size(&self, diff_id: &str) -> Result<u64> {
+        let info: LayerInfo = state::read_json(&self.layer_root(diff_id)?.join("layer.json"))?;
+        Ok(info.size)
+    }
+
+    /// Deletes every unindexed image (`pier build`'s intermediate images) and every blob
+    /// and unpacked layer that no listed image uses. Returns how many layers were deleted
+    /// and their unpacked size. Not to be run while a build is in progress.
+    pub fn prune_unindexed(&self) -> Result<(usize, u64)> {
+        let _lock = self.lock()?;
+        let index = Index::load(&self.index_path())?;
+        let mut blobs_in_use = BTreeSet::new();
+        let mut layers_in_use = BTreeSet::new();
+        for m in &index.manifests {
+            let manifest = self.read_manifest(m)?;
+            blobs_in_use.insert(digest_hex(m)?.to_string());
+            blobs_in_use.insert(digest_hex(manifest.config().digest().as_ref())?.to_string());
+            for l in manifest.layers() {
+                blobs_in_use.insert(digest_hex(l.digest().as_ref())?.to_string());
+            }
+            let config: ImageConfiguration =
+                state::read_json(&self.blob_path(manifest.config().digest().as_ref())?)?;
+            for d in config.rootfs().diff_ids() {
+                layers_in_use.insert(digest_hex(d)?.to_string());
+            }
+        }
+        let unindexed = self.dir.join("unindexed");
+        if unindexed.exists() {
+            fs::remove_dir_all(&unindexed)
+                .with_context(|| format!("removing {}", unindexed.display()))?;
+        }
+        let blobs = self.dir.join("blobs/sha256");
+        for entry in fs::read_dir(&blobs).with_context(|| format!("reading {}", blobs.display()))? {
+            let entry = entry.with_context(|| format!("reading {}", blobs.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !blobs_in_use.contains(&name) {
+                self.remove_file(&entry.path())?;
+            }
+        }
+        let (mut count, mut bytes) = (0, 0);
+        let layers = self.dir.join("layers");
+        for entry in
+            fs::read_dir(&layers).with_context(|| format!("reading {}", layers.display()))?
+        {
+            let entry = entry.with_context(|| format!("reading {}", layers.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !layers_in_use.contains(&name) {
+                let diff_id = format!("sha256:{name}");
+                bytes += self.layer_size(&diff_id).unwrap_or(0);
+                self.remove_layer_dir(&diff_id)?;
+                count += 1;
+            }
+        }
+        Ok((count, bytes))
+    }
+
+    /// Lists a stored image in the index (untagged when `references` is empty) and points
+    /// each reference at it. Returns the image as now indexed.
+    pub fn add_to_index(&self, image: &Image, references: &[String]) -> Result<Image> {
+        let references = references
+            .iter()
+            .map(|r| Reference::parse(r))
+            .collect::<Result<Vec<_>>>()?;
+        let _lock = self.lock()?;
+        let mut index = Index::load(&self.index_path())?;
+        if !self.blob_path(&image.manifest_digest)?.exists() {
+            bail!("image {} is no longer in the store", image.id);
+        }
+        index.manifests.insert(image.manifest_digest.clone());
+        for r in references {
+            index
+                .references
+                .insert(r.to_string(), image.manifest_digest.clone());
+        }
+        index.save(&self.index_path())?;
+        self.load_image(&index, &image.manifest_digest)
+    }
+}
+
 fn parse_digest(digest: &str) -> Result<Digest> {
     Digest::from_str(digest).with_context(|| format!("invalid digest {digest}"))
 }
@@ -731,6 +1078,63 @@ mod tests {
         assert_eq!(listed[0].references, vec!["myroot:latest", "other:v1"]);
         assert!(store.tag("missing", "x").is_err());
         assert!(store.tag("myroot", "Bad Name").is_err());
+    }
+
+    #[test]
+    fn unindexed_images_resolve_by_full_id_until_listed_or_pruned() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(root.path()).unwrap();
+        let base = store
+            .import_rootfs_tar(&mut &rootfs_tar("etc/base")[..], "base")
+            .unwrap();
+        let (kept_dir, dropped_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(kept_dir.path().join("kept"), "k").unwrap();
+        fs::write(dropped_dir.path().join("dropped"), "d").unwrap();
+        let kept = store
+            .commit_layers_unindexed(
+                Some(&base),
+                &[kept_dir.path().to_path_buf()],
+                base.config.clone(),
+            )
+            .unwrap();
+        let dropped = store
+            .commit_layers_unindexed(
+                Some(&base),
+                &[dropped_dir.path().to_path_buf()],
+                base.config.clone(),
+            )
+            .unwrap();
+        assert_eq!(
+            store.list().unwrap().len(),
+            1,
+            "unindexed images are not listed"
+        );
+        assert_eq!(store.resolve(&kept.id).unwrap().id, kept.id);
+        assert!(
+            store.resolve(&kept.id[..19]).is_err(),
+            "only the full ID resolves"
+        );
+        assert_eq!(
+            store.load_manifest(&dropped.manifest_digest).unwrap().id,
+            dropped.id
+        );
+
+        let listed = store.add_to_index(&kept, &["kept:1".to_string()]).unwrap();
+        assert_eq!(listed.references, vec!["kept:1"]);
+        assert_eq!(
+            store
+                .layer_size(&kept.config.rootfs().diff_ids()[1])
+                .unwrap(),
+            1
+        );
+
+        let (layers, bytes) = store.prune_unindexed().unwrap();
+        assert_eq!((layers, bytes), (1, 1));
+        assert!(!dropped.layer_dirs[1].exists());
+        assert!(kept.layer_dirs[1].exists() && base.layer_dirs[0].exists());
+        assert!(store.resolve(&dropped.id).is_err());
+        assert!(store.load_manifest(&dropped.manifest_digest).is_err());
+        assert_eq!(store.resolve("kept:1").unwrap().id, kept.id);
     }
 
     #[test]

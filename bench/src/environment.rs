@@ -1,0 +1,209 @@
+//! The machine record written as `environment.json` next to every run's results.
+//!
+//! Results are only comparable with the machine they came from, so the record holds what
+//! changes figures: CPU model and vector extensions, core count, memory, kernel, cgroup
+//! layout, and the versions of every runtime and hypervisor involved.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::process::Command;
+
+/// CPU flags worth recording: vector extensions and virtualisation support.
+const FLAGS_OF_INTEREST: &[&str] = &[
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512dq",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "vmx",
+    "svm",
+    "hypervisor",
+];
+
+/// What the caller knows and the machine cannot tell.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Version of pier that ran the benchmark.
+    pub pier_version: String,
+    /// `qemu-system-x86_64 --version` first line, if a VM environment ran.
+    pub qemu_version: Option<String>,
+    /// QEMU accelerator used (`kvm`, `tcg`).
+    pub qemu_accelerator: Option<String>,
+}
+
+/// The machine record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentRecord {
+    /// RFC 3339 UTC time the record was taken.
+    pub date: String,
+    /// CPU model name from /proc/cpuinfo.
+    pub cpu_model: String,
+    /// Flags from [`FLAGS_OF_INTEREST`] that the CPU has.
+    pub cpu_flags: Vec<String>,
+    /// Logical CPUs online.
+    pub logical_cpus: usize,
+    /// CPUs this process may use (affinity/quota).
+    pub available_cpus: usize,
+    /// Total memory, bytes.
+    pub memory_bytes: u64,
+    /// Kernel release (`uname -r`).
+    pub kernel: String,
+    /// `v2`, `v1`, or `hybrid` (v1 controllers plus an empty cgroup2 at .../unified).
+    pub cgroup: String,
+    /// pier version.
+    pub pier_version: String,
+    /// QEMU version, when a VM ran.
+    pub qemu_version: Option<String>,
+    /// QEMU accelerator, when a VM ran.
+    pub qemu_accelerator: Option<String>,
+    /// `runc --version` first line, when installed.
+    pub runc_version: Option<String>,
+    /// `crun --version` first line, when installed.
+    pub crun_version: Option<String>,
+}
+
+impl EnvironmentRecord {
+    /// Reads the machine's facts and merges the caller's `inputs`.
+    pub fn collect(inputs: &Inputs) -> Result<Self> {
+        let cpuinfo = read("/proc/cpuinfo")?;
+        let meminfo = read("/proc/meminfo")?;
+        let mounts = read("/proc/self/mounts")?;
+        Ok(Self {
+            date: crate::clock::now_rfc3339(),
+            cpu_model: cpuinfo_field(&cpuinfo, "model name").unwrap_or_default(),
+            cpu_flags: cpu_flags(&cpuinfo),
+            logical_cpus: cpuinfo
+                .lines()
+                .filter(|l| l.starts_with("processor"))
+                .count(),
+            available_cpus: crate::payload::cpu_threads(),
+            memory_bytes: mem_total(&meminfo).unwrap_or(0),
+            kernel: read("/proc/sys/kernel/osrelease")?.trim().to_string(),
+            cgroup: cgroup_layout(&mounts).to_string(),
+            pier_version: inputs.pier_version.clone(),
+            qemu_version: inputs.qemu_version.clone(),
+            qemu_accelerator: inputs.qemu_accelerator.clone(),
+            runc_version: tool_version("runc"),
+            crun_version: tool_version("crun"),
+        })
+    }
+
+    /// Writes the record as pretty JSON, atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        pier_runtime::state::write_json_atomic(path, self)
+    }
+
+    /// Reads a record written by [`EnvironmentRecord::write`].
+    pub fn read(path: &Path) -> Result<Self> {
+        pier_runtime::state::read_json(path)
+    }
+}
+
+fn read(path: &str) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {path}"))
+}
+
+fn cpuinfo_field(cpuinfo: &str, key: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == key).then(|| v.trim().to_string())
+    })
+}
+
+fn cpu_flags(cpuinfo: &str) -> Vec<String> {
+    let flags = cpuinfo_field(cpuinfo, "flags").unwrap_or_default();
+    let have: Vec<&str> = flags.split_whitespace().collect();
+    FLAGS_OF_INTEREST
+        .iter()
+        .filter(|f| have.contains(f))
+        .map(|f| f.to_string())
+        .collect()
+}
+
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let kb = cpuinfo_field(meminfo, "MemTotal")?;
+    kb.trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|k| k * 1024)
+}
+
+/// Classifies the cgroup layout from the mount table (the fs type of /sys/fs/cgroup).
+pub fn cgroup_layout(mounts: &str) -> &'static str {
+    let mut v1 = false;
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(dir), Some(fstype)) = (f.get(1), f.get(2)) else {
+            continue;
+        };
+        if *dir == "/sys/fs/cgroup" && *fstype == "cgroup2" {
+            return "v2";
+        }
+        v1 |= *fstype == "cgroup";
+    }
+    let unified = mounts.contains(" /sys/fs/cgroup/unified cgroup2 ");
+    match (v1, unified) {
+        (true, true) => "hybrid",
+        (true, false) => "v1",
+        _ => "none",
+    }
+}
+
+/// First line of `tool --version`, or `None` if the tool is absent or fails.
+fn tool_version(tool: &str) -> Option<String> {
+    let out = Command::new(tool).arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .map(|l| l.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_cgroup_layouts() {
+        let v2 = "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid 0 0\n";
+        assert_eq!(cgroup_layout(v2), "v2");
+        let hybrid = "tmpfs /sys/fs/cgroup tmpfs ro 0 0\n\
+                      cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n\
+                      cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n";
+        assert_eq!(cgroup_layout(hybrid), "hybrid");
+        assert_eq!(
+            cgroup_layout("cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n"),
+            "v1"
+        );
+    }
+
+    #[test]
+    fn collects_this_machine_and_round_trips() {
+        let rec = EnvironmentRecord::collect(&Inputs {
+            pier_version: "0.1.0".into(),
+            qemu_version: None,
+            qemu_accelerator: Some("tcg".into()),
+        })
+        .unwrap();
+        assert!(!rec.cpu_model.is_empty());
+        assert!(rec.logical_cpus >= 1 && rec.memory_bytes > 0);
+        assert!(!rec.kernel.is_empty());
+        // The layout must agree with what the kernel says about /sys/fs/cgroup.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        assert_eq!(rec.cgroup, cgroup_layout(&mounts));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("environment.json");
+        rec.write(&path).unwrap();
+        assert_eq!(EnvironmentRecord::read(&path).unwrap(), rec);
+    }
+}

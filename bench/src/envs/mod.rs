@@ -1,0 +1,3 @@
+//! How each environment launches the payload.
+
+pub mod vm;

@@ -1,0 +1,65 @@
+//! Ctrl-C during a build: stop cleanly instead of dying half-way.
+//!
+//! SIGINT/SIGTERM set a flag the builder checks between steps. During a `RUN` step they
+//! must also stop the command: the engine's foreground loop would only forward the signal
+//! to the container's init, which passes it to the shell, which waits for its foreground
+//! child anyway. So the handler kills the container's init with SIGKILL (ending its whole
+//! PID namespace), the step fails, and the builder cleans up. A parked helper thread with the
+//! signals unblocked receives them while the main thread blocks them in that loop.
+
+use anyhow::{Context, Result};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Once;
+
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+static RUNNING_INIT: AtomicI32 = AtomicI32::new(0);
+static HELPER: Once = Once::new();
+
+extern "C" fn on_signal(_: libc::c_int) {
+    REQUESTED.store(true, Ordering::SeqCst);
+    let pid = RUNNING_INIT.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe; the PID is a container init we started.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// Installs the handlers (once per process) and starts the helper thread.
+pub fn install() -> Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only touches atomics and calls kill(2), both async-signal-safe.
+        unsafe { sigaction(sig, &action) }.with_context(|| format!("sigaction({sig})"))?;
+    }
+    HELPER.call_once(|| {
+        // The thread starts with the current (unblocked) mask and just sleeps.
+        let _ = std::thread::Builder::new()
+            .name("pier-build-signals".into())
+            .spawn(|| loop {
+                std::thread::park();
+            });
+    });
+    Ok(())
+}
+
+/// Whether the user asked the build to stop.
+pub fn requested() -> bool {
+    REQUESTED.load(Ordering::SeqCst)
+}
+
+/// Records the init PID of the running `RUN` container (0: none). If the user already
+/// asked to stop (the signal came before the container was known), it is killed now.
+pub fn set_running(pid: i32) {
+    RUNNING_INIT.store(pid, Ordering::SeqCst);
+    if pid > 0 && requested() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! Name resolution between containers of one network: managed `/etc/hosts` blocks.
+//!
+//! Each endpoint may name its container's hosts file (on the host; the engine bind-mounts it
+//! as the container's `/etc/hosts`). For every network the container is on, the file holds a
+//! block listing every endpoint of that network by container name, short id and aliases.
+//! When an endpoint joins or leaves, the blocks of all endpoints on that network are
+//! rewritten.
+//!
+//! Why hosts files rather than an embedded DNS server (Docker's 127.0.0.11, Podman's
+//! aardvark-dns): no daemon must run for the lifetime of the containers (pier has none), no
+//! extra process per network, lookups work with any libc and without `resolv.conf`
+//! changes, and the cost is one small file write per endpoint per change. The price: names
+//! are only updated when pier connects or disconnects someone (fine: that is the only time
+//! they change), and programs that cache `/etc/hosts` forever will not see later joiners.
+//!
+//! Files are rewritten IN PLACE (truncate + write on the same inode), never by rename: a
+//! bind mount pins the inode, so a renamed replacement would be invisible in the container.
+//! Lines outside pier's blocks (written by the engine or the user) are preserved.
+
+use anyhow::{Context, Result};
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// One line of a block: an address and the names it answers to.
+#[derive(Debug, Clone)]
+pub struct HostEntry {
+    /// The endpoint's address on the network.
+    pub ip: Ipv4Addr,
+    /// Container name, short id, aliases.
+    pub names: Vec<String>,
+}
+
+fn begin_marker(network: &str) -> String {
+    format!("# BEGIN pier network {network} (managed by pier, do not edit)")
+}
+
+fn end_marker(network: &str) -> String {
+    format!("# END pier network {network}")
+}
+
+/// `text` without the block of `network`.
+fn strip_block(text: &str, network: &str) -> String {
+    let (begin, end) = (begin_marker(network), end_marker(network));
+    let mut out = String::with_capacity(text.len());
+    let mut inside = false;
+    for line in text.lines() {
+        if line == begin {
+            inside = true;
+        } else if inside && line == end {
+            inside = false;
+        } else if !inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Writes `text` over the file at `path` in place (same inode).
+fn rewrite_in_place(path: &Path, text: &str) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .with_context(|| format!("opening hosts file {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing hosts file {}", path.display()))
+}
+
+/// Reads a hosts file; a missing one reads as empty.
+fn read(path: &Path) -> Result<String> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("reading hosts file {}", path.display())),
+    }
+}
+
+/// Replaces (or adds) the block of `network` in the hosts file at `path`.
+pub fn write_block(path: &Path, network: &str, entries: &[HostEntry]) -> Result<()> {
+    let mut text = strip_block(&read(path)?, network);
+    if text.is_empty() {
+        // A file pier creates itself still resolves localhost.
+        text.push_str("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    }
+    text.push_str(&begin_marker(network));
+    text.push('\n');
+    for e in entries {
+        text.push_str(&format!("{}\t{}\n", e.ip, e.names.join(" ")));
+    }
+    text.push_str(&end_marker(network));
+    text.push('\n');
+    rewrite_in_place(path, &text)
+}
+
+/// Removes the block of `network` from the hosts file at `path` (a missing file is fine).
+pub fn remove_block(path: &Path, network: &str) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = read(path)?;
+    let stripped = strip_block(&text, network);
+    if stripped != text {
+        rewrite_in_place(path, &stripped)?;
+    }
+    Ok(())
+}
+
+/// Looks `name` up in a hosts file as libc would (first match wins).
+pub fn resolve(path: &Path, name: &str) -> Result<Option<Ipv4Addr>> {
+    Ok(read(path)?.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let ip = words.next()?.parse::<Ipv4Addr>().ok()?;
+        words.any(|w| w == name).then_some(ip)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn network_hosts_blocks_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hosts");
+        fs::write(&p, "127.0.0.1 localhost\n10.0.0.9 user-entry\n").unwrap();
+        let ino = fs::metadata(&p).unwrap().ino();
+        let a = HostEntry {
+            ip: Ipv4Addr::new(10, 213, 1, 2),
+            names: vec!["web".into(), "w".into()],
+        };
+        let b = HostEntry {
+            ip: Ipv4Addr::new(10, 213, 2, 2),
+            names: vec!["db".into()],
+        };
+        write_block(&p, "n1", std::slice::from_ref(&a)).unwrap();
+        write_block(&p, "n2", &[b]).unwrap();
+        write_block(&p, "n1", &[a]).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().ino(), ino, "same inode");
+        assert_eq!(
+            resolve(&p, "w").unwrap(),
+            Some(Ipv4Addr::new(10, 213, 1, 2))
+        );
+        assert_eq!(
+            resolve(&p, "db").unwrap(),
+            Some(Ipv4Addr::new(10, 213, 2, 2))
+        );
+        assert_eq!(
+            resolve(&p, "user-entry").unwrap(),
+            Some(Ipv4Addr::new(10, 0, 0, 9))
+        );
+        let text = fs::read_to_string(&p).unwrap();
+        assert_eq!(text.matches("BEGIN pier network n1").count(), 1);
+        remove_block(&p, "n1").unwrap();
+        assert_eq!(resolve(&p, "web").unwrap(), None);
+        assert_eq!(
+            resolve(&p, "db").unwrap(),
+            Some(Ipv4Addr::new(10, 213, 2, 2))
+        );
+        assert_eq!(resolve(&p, "localhost").unwrap(), Some(Ipv4Addr::LOCALHOST));
+        remove_block(&dir.path().join("missing"), "n1").unwrap();
+    }
+}

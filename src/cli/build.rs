@@ -1,0 +1,152 @@
+//! `pier build` (images from Dockerfiles) and `pier history` (how an image was made).
+
+use super::output;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use pier_runtime::build::builder::parse_build_args;
+use pier_runtime::build::{self, BuildOptions};
+use pier_runtime::engine::config::NetworkMode;
+use pier_runtime::engine::Engine;
+use std::path::PathBuf;
+
+/// `pier build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag for the image: NAME[:TAG] (repeatable).
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// The Dockerfile (default: CONTEXT/Dockerfile).
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Build-time variable KEY=VALUE (or KEY, taken from the environment) (repeatable).
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Do not use the cache: run every step.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Build up to this stage (by its `AS` name).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Network for RUN steps: none (default) or host.
+    #[arg(long, default_value = "none")]
+    pub network: String,
+    /// Only print the image ID.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The build context directory.
+    pub context: PathBuf,
+}
+
+/// `pier build`.
+pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
+    let opts = BuildOptions {
+        context: args.context,
+        dockerfile: args.file,
+        tags: args.tags,
+        build_args: parse_build_args(&args.build_args)?,
+        no_cache: args.no_cache,
+        target: args.target,
+        network: match NetworkMode::parse(&args.network)? {
+            m @ (NetworkMode::None | NetworkMode::Host) => m,
+            _ => anyhow::bail!(
+                "--network {}: RUN steps support only none (the default) and host",
+                args.network
+            ),
+        },
+    };
+    if !args.quiet {
+        build::build(engine, &opts, &mut std::io::stdout())?;
+        return Ok(0);
+    }
+    // RUN commands write straight to pier's stdout: point it at /dev/null meanwhile.
+    let saved = nix::unistd::dup(std::io::stdout()).context("dup of stdout")?;
+    let null = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/null")
+        .context("opening /dev/null")?;
+    nix::unistd::dup2_stdout(&null).context("redirecting stdout")?;
+    let result = build::build(engine, &opts, &mut std::io::sink());
+    nix::unistd::dup2_stdout(&saved).context("restoring stdout")?;
+    println!("{}", result?.id);
+    Ok(0)
+}
+
+/// `pier history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Do not truncate the instructions and IDs.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only image IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// The image.
+    pub image: String,
+}
+
+/// `pier history`.
+pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32> {
+    let store = engine.images()?;
+    let image = store.resolve(&args.image)?;
+    let rows = build::history::history(&store, &image)?;
+    let id = |r: &build::history::HistoryRow| match &r.id {
+        Some(id) if args.no_trunc => id.clone(),
+        Some(_) => image.short_id().to_string(),
+        None => "<missing>".to_string(),
+    };
+    if args.quiet {
+        for r in &rows {
+            println!("{}", id(r));
+        }
+        return Ok(0);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let created_by = r.created_by.replace(['\n', '\t'], " ");
+            let created_by = if args.no_trunc || created_by.chars().count() <= 45 {
+                created_by
+            } else {
+                format!("{}…", created_by.chars().take(44).collect::<String>())
+            };
+            vec![
+                id(r),
+                r.created
+                    .as_deref()
+                    .map(|c| format!("{} ago", output::since(c)))
+                    .unwrap_or_default(),
+                created_by,
+                output::size(r.size),
+                r.comment.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+        &table,
+    );
+    Ok(0)
+}
+
+/// `pier builder ...`.
+#[derive(Debug, Subcommand)]
+pub enum BuilderCommand {
+    /// Remove the build cache: intermediate images and layers no image uses.
+    Prune,
+}
+
+/// `pier builder ...`.
+pub fn builder(engine: &Engine, cmd: BuilderCommand) -> Result<i32> {
+    match cmd {
+        BuilderCommand::Prune => {
+            let store = engine.images()?;
+            let cache = build::cache::BuildCache::open(&store);
+            let (layers, bytes) = cache.prune(&store)?;
+            println!(
+                "Deleted build cache: {layers} layers, total reclaimed space: {}",
+                output::size(bytes)
+            );
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Moving images and filesystems in and out: save, load, export, push, pull, login, logout.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use pier_runtime::engine::Engine;
+use pier_runtime::image::archive;
+use pier_runtime::image::export::export_merged;
+use pier_runtime::image::registry::{self, auth::AuthFile, auth::Credentials, RemoteRef};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+/// `pier save`.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Images (NAME[:TAG] or ID).
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+/// `pier save`: an OCI image layout tar (with Docker's manifest.json).
+pub fn save(engine: &Engine, args: SaveArgs) -> Result<i32> {
+    let store = engine.images()?;
+    write_output(args.output.as_deref(), "save", |out| {
+        archive::save(&store, &args.images, out)
+    })?;
+    Ok(0)
+}
+
+/// `pier load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from this file instead of standard input.
+    #[arg(short = 'i', long = "input")]
+    pub input: Option<PathBuf>,
+    /// Print nothing.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// `pier load`: an OCI layout or `docker save` archive (plain or gzip).
+pub fn load(engine: &Engine, args: LoadArgs) -> Result<i32> {
+    let store = engine.images()?;
+    let loaded = match &args.input {
+        Some(path) if path != Path::new("-") => {
+            let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            archive::load(&store, &mut f).with_context(|| format!("loading {}", path.display()))?
+        }
+        _ => {
+            let stdin = io::stdin();
+            if stdin.is_terminal() {
+                bail!("pier load: no archive given: use -i FILE or pipe one to standard input");
+            }
+            archive::load(&store, &mut stdin.lock()).context("loading from standard input")?
+        }
+    };
+    if !args.quiet {
+        for line in archive::describe(&loaded) {
+            println!("{line}");
+        }
+    }
+    Ok(0)
+}
+
+/// `pier export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of standard output.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Container (name or ID).
+    pub container: String,
+}
+
+/// `pier export`: the container's filesystem (image layers + its changes) as one tar.
+/// A running container is exported as is (not a consistent snapshot: stop it first).
+pub fn export(engine: &Engine, args: ExportArgs) -> Result<i32> {
+    let (paths, record) = engine.find(&args.container)?;
+    let store = engine.images()?;
+    let image = store
+        .resolve(&record.image_id)
+        .with_context(|| format!("image {} of container {}", record.image, record.name))?;
+    let scratch = store.staging_dir()?;
+    write_output(args.output.as_deref(), "export", |out| {
+        export_merged(&image.layer_dirs, &paths.upper(), scratch.path(), out)
+            .with_context(|| format!("exporting container {}", record.name))
+            .map(|_| ())
+    })?;
+    Ok(0)
+}
+
+/// Runs `write` on the output file (written beside it, then renamed, so a failure never
+/// leaves a truncated archive under the name) or on standard output.
+fn write_output(
+    path: Option<&Path>,
+    what: &str,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match path {
+        Some(path) if path != Path::new("-") => {
+            let name = path
+                .file_name()
+                .with_context(|| format!("{} is not a file name", path.display()))?;
+            let tmp = path.with_file_name(format!(
+                ".{}.pier-{}.tmp",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            let result = (|| -> Result<()> {
+                let f =
+                    File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+                let mut out = BufWriter::new(f);
+                write(&mut out)?;
+                let f = out
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(|| format!("writing {}", tmp.display()))?;
+                f.sync_all()
+                    .with_context(|| format!("syncing {}", tmp.display()))?;
+                fs::rename(&tmp, path)
+                    .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+            })();
+            if result.is_err() {
+                let _ = fs::remove_file(&tmp);
+            }
+            result
+        }
+        _ => {
+            let stdout = io::stdout();
+            if stdout.is_terminal() {
+                bail!("pier {what}: refusing to write an archive to a terminal: use -o FILE or redirect the output");
+            }
+            let mut out = BufWriter::new(stdout.lock());
+            write(&mut out)?;
+            out.flush().context("writing to standard output")
+        }
+    }
+}
+
+/// `--creds` shared by push and pull.
+#[derive(Debug, Args)]
+pub struct CredsArgs {
+    /// Credentials for the registry, USER:PASSWORD (default: those saved by pier login).
+    #[arg(long)]
+    pub creds: Option<String>,
+}
+
+impl CredsArgs {
+    fn resolve(&self, engine: &Engine, host: &str) -> Result<Option<Credentials>> {
+        match &self.creds {
+            Some(c) => Credentials::parse(c).map(Some),
+            None => AuthFile::new(engine.root()).get(host),
+        }
+    }
+}
+
+/// `pier push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Image to push: HOST:PORT/NAME[:TAG] (tag it first with pier tag).
+    pub reference: String,
+    #[command(flatten)]
+    pub creds: CredsArgs,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// `pier push`.
+pub fn push(engine: &Engine, args: PushArgs) -> Result<i32> {
+    let remote = RemoteRef::parse(&args.reference)?;
+    let creds = args.creds.resolve(engine, &remote.host)?;
+    let store = engine.images()?;
+    let quiet = args.quiet;
+    registry::push(&store, &args.reference, creds, &mut |line| {
+        if !quiet {
+            println!("{line}");
+        }
+    })?;
+    Ok(0)
+}
+
+/// `pier pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Image to pull: HOST:PORT/NAME[:TAG].
+    pub reference: String,
+    #[command(flatten)]
+    pub creds: CredsArgs,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// `pier pull`.
+pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
+    let remote = RemoteRef::parse(&args.reference)?;
+    let creds = args.creds.resolve(engine, &remote.host)?;
+    let store = engine.images()?;
+    let quiet = args.quiet;
+    let report = registry::pull(&store, &args.reference, creds, &mut |line| {
+        if !quiet {
+            println!("{line}");
+        }
+    })?;
+    if !quiet {
+        for d in &report.skipped {
+            println!("{}: already exists", registry::short_digest(d));
+        }
+        println!("Digest: {}", report.image.manifest_digest);
+        println!("Image ID: {}", report.image.id);
+        println!("{}", remote.local);
+    }
+    Ok(0)
+}
+
+/// `pier login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Registry host, e.g. localhost:5000.
+    pub host: String,
+    /// User name.
+    #[arg(short = 'u', long)]
+    pub username: String,
+    /// Password (visible to other users in the process list: prefer --password-stdin).
+    #[arg(short = 'p', long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `pier login`: checks the credentials against the registry, then saves them in
+/// `<root>/auth.json` (mode 0600).
+pub fn login(engine: &Engine, args: LoginArgs) -> Result<i32> {
+    let password = match (args.password, args.password_stdin) {
+        (Some(p), _) => p,
+        (None, true) => {
+            let mut line = String::new();
+            io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+        (None, false) => bail!("pier login: give the password with --password-stdin or -p"),
+    };
+    let creds = Credentials {
+        username: args.username,
+        password,
+    };
+    registry::check_login(&args.host, creds.clone())
+        .with_context(|| format!("logging in to {}", args.host))?;
+    let file = AuthFile::new(engine.root());
+    file.set(&args.host, Some(&creds))?;
+    println!(
+        "Login Succeeded (credentials saved in {})",
+        file.path().display()
+    );
+    Ok(0)
+}
+
+/// `pier logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Registry host.
+    pub host: String,
+}
+
+/// `pier logout`: forgets the saved credentials for a registry.
+pub fn logout(engine: &Engine, args: LogoutArgs) -> Result<i32> {
+    AuthFile::new(engine.root()).set(&args.host, None)?;
+    println!("Removed login credentials for {}", args.host);
+    Ok(0)
+}

@@ -1,0 +1,605 @@
+//! Helpers for the end-to-end tests: drive the built `pier` binary as root against the real
+//! kernel, each test with its own state directory, and check that nothing is left behind.
+//!
+//! Each test binary includes this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `pier` binary cargo built for these tests.
+pub const PIER: &str = env!("CARGO_BIN_EXE_pier");
+
+/// How long one `pier` command may take before the test fails (instead of hanging CI).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A private pier state directory (`--root`) with a busybox image, removed on drop after
+/// checking that none of its containers left a mount, a cgroup or a process behind.
+pub struct Pier {
+    dir: Option<tempfile::TempDir>,
+    root: PathBuf,
+}
+
+impl Pier {
+    /// A fresh state directory with `busybox:latest` bootstrapped (about 0.3 s: cheaper than
+    /// sharing one image between tests, and every test stays independent).
+    pub fn new() -> Pier {
+        let p = Pier::empty();
+        p.ok(&["image", "bootstrap", "busybox"]);
+        p
+    }
+
+    /// A fresh state directory without images.
+    pub fn empty() -> Pier {
+        let dir = tempfile::Builder::new()
+            .prefix("pier-e2e-")
+            .tempdir()
+            .expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical temp dir");
+        Pier {
+            dir: Some(dir),
+            root,
+        }
+    }
+
+    /// The state directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A `pier --root <root> ARGS` command, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(PIER);
+        c.arg("--root").arg(&self.root).args(args);
+        c.env_remove("PIER_ROOT");
+        c
+    }
+
+    /// Runs `pier ARGS` with stdin from /dev/null, killing it after [`COMMAND_TIMEOUT`].
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with_input(args, None)
+    }
+
+    /// Runs `pier ARGS` feeding `input` to its stdin.
+    pub fn run_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Output {
+        let mut cmd = self.command(args);
+        run_with_timeout(&mut cmd, input, COMMAND_TIMEOUT)
+            .unwrap_or_else(|e| panic!("pier {args:?}: {e}"))
+    }
+
+    /// Runs `pier ARGS`, asserts it succeeded, returns its trimmed stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "pier {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout).trim().to_string()
+    }
+
+    /// `pier run -d ARGS`: returns the full container ID.
+    pub fn run_detached(&self, args: &[&str]) -> String {
+        let mut all = vec!["run", "-d"];
+        all.extend_from_slice(args);
+        let id = self.ok(&all);
+        assert!(
+            id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "run -d printed {id:?}, not a container ID"
+        );
+        id
+    }
+
+    /// `pier inspect C` as JSON (the one object).
+    pub fn inspect(&self, container: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", container]);
+        let mut v: serde_json::Value = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("inspect output is not JSON ({e}): {out}"));
+        v.as_array_mut()
+            .and_then(|a| a.pop())
+            .expect("inspect prints a one-element array")
+    }
+
+    /// `pier image inspect IMAGE` as JSON (the one object).
+    pub fn image_inspect(&self, image: &str) -> serde_json::Value {
+        let out = self.ok(&["image", "inspect", image]);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&out).expect("image inspect prints JSON");
+        v.as_array_mut()
+            .and_then(|a| a.pop())
+            .expect("image inspect prints a one-element array")
+    }
+
+    /// The container's status as `inspect` reports it (`running`, `exited`, `created`).
+    pub fn status(&self, container: &str) -> String {
+        self.inspect(container)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Full IDs of every container of this root (`ps -a -q --no-trunc`).
+    pub fn all_ids(&self) -> Vec<String> {
+        self.ok(&["ps", "-a", "-q", "--no-trunc"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Waits until `container` is no longer running (polling `inspect`).
+    pub fn wait_not_running(&self, container: &str, timeout: Duration) {
+        wait_for(
+            timeout,
+            || self.status(container) != "running",
+            &format!("container {container} to stop"),
+        );
+    }
+
+    /// Asserts that nothing of container `id` is left on the host: no mount under this root,
+    /// no cgroup directory, no process.
+    pub fn assert_container_gone(&self, id: &str) {
+        assert_no_mounts_under(&self.root);
+        assert_no_cgroup(id);
+        assert_no_process(id);
+    }
+}
+
+impl Drop for Pier {
+    fn drop(&mut self) {
+        let failing = std::thread::panicking();
+        let mut problems = Vec::new();
+        let ids = match run_with_timeout(
+            self.command(&["ps", "-a", "-q", "--no-trunc"])
+                .stdin(Stdio::null()),
+            None,
+            COMMAND_TIMEOUT,
+        ) {
+            Ok(o) => text(&o.stdout).lines().map(str::to_string).collect(),
+            Err(e) => {
+                problems.push(format!("ps -a: {e}"));
+                Vec::new()
+            }
+        };
+        for id in &ids {
+            if let Err(e) =
+                run_with_timeout(&mut self.command(&["rm", "-f", id]), None, COMMAND_TIMEOUT)
+            {
+                problems.push(format!("rm -f {id}: {e}"));
+            }
+        }
+        match run_with_timeout(
+            &mut self.command(&["system", "prune"]),
+            None,
+            COMMAND_TIMEOUT,
+        ) {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => problems.push(format!("system prune failed: {}", text(&o.stderr))),
+            Err(e) => problems.push(format!("system prune: {e}")),
+        }
+        let mounts = mounts_under(&self.root);
+        for m in &mounts {
+            // Do not leave the machine dirty even when the test fails.
+            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        if !mounts.is_empty() {
+            problems.push(format!("mounts left after rm -f + prune: {mounts:?}"));
+        }
+        for id in &ids {
+            let cgroups = cgroup_dirs_of(id);
+            if !cgroups.is_empty() {
+                problems.push(format!("cgroups left for {id}: {cgroups:?}"));
+            }
+            let procs = processes_of(id);
+            if !procs.is_empty() {
+                problems.push(format!("processes left for {id}: {procs:?}"));
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            if let Err(e) = dir.close() {
+                problems.push(format!("removing {}: {e}", self.root.display()));
+            }
+        }
+        if !problems.is_empty() && !failing {
+            panic!(
+                "clean-up of {} found problems:\n{}",
+                self.root.display(),
+                problems.join("\n")
+            );
+        }
+    }
+}
+
+/// Runs `cmd` with stdout and stderr captured and stdin fed from `input` (or /dev/null); kills
+/// it and returns an error after `timeout`.
+pub fn run_with_timeout(
+    cmd: &mut Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Output, String> {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&data);
+        });
+    }
+    wait_with_timeout(child, timeout)
+}
+
+/// Collects a spawned child's output (stdout/stderr must be piped); kills it after `timeout`.
+pub fn wait_with_timeout(mut child: Child, timeout: Duration) -> Result<Output, String> {
+    let reader = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {timeout:?}"));
+            }
+            Err(e) => return Err(format!("wait: {e}")),
+        }
+    };
+    // A detached container's watcher may keep a copy of a pipe; do not wait for it forever.
+    let join = |h: std::thread::JoinHandle<Vec<u8>>| {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !h.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if h.is_finished() {
+            h.join().unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    };
+    Ok(Output {
+        status,
+        stdout: join(out),
+        stderr: join(err),
+    })
+}
+
+/// Bytes as (lossy) text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Polls `cond` every 20 ms; panics with `what` after `timeout`.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Mount points (from /proc/mounts) at or under `dir`.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let prefix = dir.to_string_lossy().into_owned();
+    let mounts = std::fs::read_to_string("/proc/mounts").expect("reading /proc/mounts");
+    mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        // /proc/mounts escapes spaces and such as octal; temp dirs have none.
+        .filter(|m| *m == prefix || m.starts_with(&format!("{prefix}/")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Asserts /proc/mounts has nothing at or under `dir`.
+pub fn assert_no_mounts_under(dir: &Path) {
+    let left = mounts_under(dir);
+    assert!(
+        left.is_empty(),
+        "mounts left under {}: {left:?}",
+        dir.display()
+    );
+}
+
+/// Every directory named `pier` in the cgroup trees (v1: one per hierarchy, possibly nested,
+/// e.g. memory/process_api/<hash>/pier; v2: under the unified tree), up to depth 5.
+pub fn pier_cgroup_parents() -> Vec<PathBuf> {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Ok(t) = e.file_type() else { continue };
+            if !t.is_dir() {
+                continue;
+            }
+            let path = e.path();
+            if e.file_name() == "pier" {
+                out.push(path);
+            } else if depth > 1 {
+                walk(&path, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), 5, &mut out);
+    out
+}
+
+/// Cgroup directories named after container `id` (`.../pier/<id>`), in every hierarchy.
+pub fn cgroup_dirs_of(id: &str) -> Vec<PathBuf> {
+    pier_cgroup_parents()
+        .into_iter()
+        .map(|p| p.join(id))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// Asserts no cgroup directory of container `id` remains.
+pub fn assert_no_cgroup(id: &str) {
+    let left = cgroup_dirs_of(id);
+    assert!(
+        left.is_empty(),
+        "cgroup directories left for container {id}: {left:?}"
+    );
+}
+
+/// PIDs of live processes in a cgroup of container `id` (per /proc/<pid>/cgroup).
+pub fn processes_of(id: &str) -> Vec<i32> {
+    let needle = format!("/pier/{id}");
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cg) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            continue;
+        };
+        if cg
+            .lines()
+            .any(|l| l.ends_with(&needle) || l.contains(&format!("{needle}/")))
+            && !is_zombie(pid)
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Asserts no process of container `id` is alive.
+pub fn assert_no_process(id: &str) {
+    let left = processes_of(id);
+    assert!(
+        left.is_empty(),
+        "processes of container {id} still alive: {left:?}"
+    );
+}
+
+/// Whether `pid` exists and is a zombie (or is gone).
+pub fn is_zombie(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .map(|i| stat[i + 1..].trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => true,
+    }
+}
+
+/// Whether a live (non-zombie) process `pid` exists.
+pub fn is_alive(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid)
+}
+
+/// The container's cgroup directory for `controller` (v1) or its one directory (v2), from the
+/// `cgroup` field of `pier inspect`.
+pub fn cgroup_dir(inspect: &serde_json::Value, controller: &str) -> PathBuf {
+    let cg = &inspect["cgroup"];
+    if let Some(dir) = cg["V1"]["dirs"][controller].as_str() {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = cg["V2"]["dir"].as_str() {
+        return PathBuf::from(dir);
+    }
+    panic!("inspect has no cgroup directory for {controller}: {cg}");
+}
+
+/// Whether the container's cgroup is on cgroup v2.
+pub fn is_v2(inspect: &serde_json::Value) -> bool {
+    inspect["cgroup"].get("V2").is_some()
+}
+
+/// CPU time the container's cgroup has used, in nanoseconds (v1 cpuacct.usage, v2 cpu.stat).
+pub fn cpu_usage_ns(inspect: &serde_json::Value) -> u64 {
+    if is_v2(inspect) {
+        let stat =
+            std::fs::read_to_string(cgroup_dir(inspect, "cpu").join("cpu.stat")).expect("cpu.stat");
+        let usec: u64 = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("usage_usec "))
+            .expect("usage_usec")
+            .trim()
+            .parse()
+            .expect("number");
+        usec * 1000
+    } else {
+        let s = std::fs::read_to_string(cgroup_dir(inspect, "cpuacct").join("cpuacct.usage"))
+            .expect("cpuacct.usage");
+        s.trim().parse().expect("number")
+    }
+}
+
+/// The number in a cgroup file (`pids.max` may hold `max`: `None`).
+pub fn read_cgroup_number(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The first line of stderr: pier's errors are one line.
+pub fn first_stderr_line(out: &Output) -> String {
+    text(&out.stderr)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Asserts the command failed with `code` and printed exactly one line on stderr that contains
+/// every one of `needles`.
+pub fn assert_one_line_error(out: &Output, code: i32, needles: &[&str]) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "the error should be one line: {err:?}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "error {err:?} should mention {n:?}");
+    }
+}
+
+/// Every entry under `dir` (relative path -> type, mode, size, mtime and, for regular files,
+/// the SHA-256 of the content), sorted, for before/after comparisons. Hard links (busybox's
+/// applets) are hashed once.
+pub fn hash_tree(dir: &Path) -> Vec<(String, String)> {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let mut by_inode = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", d.display()))
+            .flatten()
+        {
+            let path = e.path();
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            let rel = path
+                .strip_prefix(dir)
+                .expect("under dir")
+                .to_string_lossy()
+                .into_owned();
+            let what = if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".to_string()
+            } else if meta.file_type().is_symlink() {
+                format!(
+                    "-> {}",
+                    std::fs::read_link(&path).expect("readlink").display()
+                )
+            } else if meta.is_file() {
+                by_inode
+                    .entry((meta.dev(), meta.ino()))
+                    .or_insert_with(|| {
+                        hex::encode(Sha256::digest(std::fs::read(&path).expect("read")))
+                    })
+                    .clone()
+            } else {
+                "special".to_string()
+            };
+            out.push((
+                rel,
+                format!(
+                    "{what} mode={:o} size={} mtime={}",
+                    meta.mode(),
+                    meta.size(),
+                    meta.mtime()
+                ),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// IDs (64 hex digits) of every container cgroup under a `pier` parent, in any hierarchy.
+pub fn container_cgroup_ids() -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for parent in pier_cgroup_parents() {
+        let Ok(rd) = std::fs::read_dir(&parent) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit()) && e.path().is_dir()
+            {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// Whether some e2e test's state directory (`$TMPDIR/pier-e2e-*`) has container `id`.
+fn known_to_some_test(id: &str) -> bool {
+    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        e.file_name().to_string_lossy().starts_with("pier-e2e-")
+            && e.path().join("containers").join(id).exists()
+    })
+}
+
+/// Asserts no container cgroup made since `before` (a [`container_cgroup_ids`] snapshot) is
+/// orphaned, for failures where the container's ID is never printed. Tests run in parallel,
+/// so a new cgroup counts only if no test's state directory has its container, and it is
+/// still there a moment later (a container being created or removed has both for a while).
+pub fn assert_no_orphan_cgroups_since(before: &std::collections::BTreeSet<String>) {
+    let suspects = || -> Vec<String> {
+        container_cgroup_ids()
+            .difference(before)
+            .filter(|id| !known_to_some_test(id))
+            .cloned()
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut left = suspects();
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        left = suspects();
+    }
+    assert!(
+        left.is_empty(),
+        "cgroups of no container are left: {:?}",
+        left.iter().map(|id| cgroup_dirs_of(id)).collect::<Vec<_>>()
+    );
+}
