@@ -135,7 +135,25 @@ fn config(ctx: &Ctx) -> Outcome {
     Outcome::pass(format!("command {cmd:?}"))
 }
 
+/// Whether the image's `/app/hello.sh` (the top-most copy) is executable.
+fn script_executable(image: &Image) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    image
+        .layer_dirs
+        .iter()
+        .rev()
+        .find_map(|d| std::fs::metadata(d.join("app/hello.sh")).ok())
+        .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
 fn run(ctx: &Ctx) -> Outcome {
+    if let Ok(app) = ctx.image("lab5-app:v1") {
+        if !script_executable(&app) {
+            return Outcome::fail(
+                "/app/hello.sh in lab5-app:v1 is not executable, so no container can run it: add RUN chmod +x /app/hello.sh and build again",
+            );
+        }
+    }
     let (rec, code) = match ctx.exited("lab5-run") {
         Ok(x) => x,
         Err(e) => return e.into(),
@@ -153,7 +171,8 @@ fn run(ctx: &Ctx) -> Outcome {
     let log = log.unwrap_or_default();
     if code == 0 && greeted {
         Outcome::pass("it greeted")
-    } else if log.contains("Permission denied") {
+    } else if code == 126 || log.contains("Permission denied") || log.contains("permission denied")
+    {
         Outcome::fail("the script is not executable: add RUN chmod +x /app/hello.sh")
     } else {
         Outcome::fail(format!("exit code {code}, output {:?}", log.trim()))
