@@ -9,14 +9,12 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// The labs run one at a time although each has its own state directory: containers join the
-/// default bridge network, and every state directory shares the bridge `pier0` and its subnet
-/// while allocating addresses on its own, so two roots at once hand out the same address.
-/// Remove this lock when address allocation is shared across state directories.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// The networking labs run one at a time: each state directory has its own default bridge,
+/// but they publish fixed host ports (8080, 8081, 8086), which only one lab can hold.
+static NETWORK_LABS: Mutex<()> = Mutex::new(());
 
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+    NETWORK_LABS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn pier() -> PathBuf {
@@ -61,10 +59,46 @@ impl Drop for ResetGuard<'_> {
     }
 }
 
+/// A temporary state directory whose default bridge network can be created: every state
+/// directory other than /var/lib/pier gets a subnet derived from its path, and a bridge some
+/// earlier run left on the host may already hold that subnet. On drop, `pier system prune`
+/// removes the directory's bridge, so this test leaves none behind.
+struct StateRoot {
+    dir: tempfile::TempDir,
+}
+
+impl StateRoot {
+    fn new() -> StateRoot {
+        let routes = Command::new("ip")
+            .args(["-4", "route", "show"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for _ in 0..50 {
+            let dir = tempfile::tempdir().unwrap();
+            let subnet = pier_runtime::network::Options::for_root(dir.path()).default_subnet;
+            if !routes.lines().any(|l| l.starts_with(&format!("{subnet} "))) {
+                return StateRoot { dir };
+            }
+        }
+        panic!("no state directory with a free subnet after 50 tries");
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for StateRoot {
+    fn drop(&mut self) {
+        let _ = run(self.path(), &pier(), &["system", "prune"]);
+    }
+}
+
 fn cycle(n: u32) {
     let started = Instant::now();
     let lab = pier_labs::find(n).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = StateRoot::new();
     let root = tmp.path();
     let ctx = pier_labs::Ctx::open(root, &pier()).unwrap();
     let missing = pier_labs::missing_features(&ctx, &lab);
@@ -76,7 +110,10 @@ fn cycle(n: u32) {
         );
         return;
     }
-    let _serial = one_at_a_time();
+    let _serial = lab
+        .needs
+        .contains(&pier_labs::Feature::Network)
+        .then(one_at_a_time);
     let _guard = ResetGuard { root, n };
     let ns = n.to_string();
 
@@ -198,8 +235,7 @@ fn check_fails(root: &Path, n: u32) -> String {
 /// The mistakes the lab texts say the checker recognises get their specific hint.
 #[test]
 fn checker_names_common_mistakes() {
-    let _serial = one_at_a_time();
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = StateRoot::new();
     let root = tmp.path();
     let _g1 = ResetGuard { root, n: 1 };
     let _g2 = ResetGuard { root, n: 2 };

@@ -15,7 +15,7 @@ pier stats --no-stream lab3-cpu
 cpu=$(pier stats --no-stream lab3-cpu | awk 'NR == 2 {print $3}' | tr -d %)
 pier lab answer 3 cpu "$cpu"
 # ANCHOR: bomb
-pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb; sleep 3600'
+pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'
 sleep 2
 pier stats --no-stream lab3-bomb
 # ANCHOR_END: bomb

@@ -64,7 +64,7 @@ pub fn lab() -> Lab {
                 title: "a fork bomb in lab3-bomb hit its PID limit of 20",
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb; sleep 3600'",
+                hint: "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'",
                 check: bomb,
             },
         ],
