@@ -4,6 +4,13 @@ use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
+use anyhow::{Context, Result};
+use std::os::unix::fs::PermissionsExt;
+
+/// A shell script that prints what a container sees (PID, hostname, namespaces, cgroup,
+/// limits, capabilities, mounts, devices, network); `pier lab start 2` writes it into the
+/// lab's directory, to be bind-mounted into any container.
+pub const PIER_PROBE: &str = include_str!("../../02-namespaces/pier-probe");
 
 const N: u32 = 2;
 
@@ -16,7 +23,7 @@ pub fn lab() -> Lab {
         minutes: 30,
         needs: &[],
         networks: &[],
-        prepare: ensure_busybox,
+        prepare,
         tasks: vec![
             Task {
                 id: "box",
@@ -60,6 +67,17 @@ pub fn lab() -> Lab {
             },
         ],
     }
+}
+
+fn prepare(ctx: &Ctx) -> Result<()> {
+    ensure_busybox(ctx)?;
+    let dir = ctx.workdir(N);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let probe = dir.join("pier-probe");
+    std::fs::write(&probe, PIER_PROBE).with_context(|| format!("writing {}", probe.display()))?;
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("making {} executable", probe.display()))?;
+    Ok(())
 }
 
 fn box_running(ctx: &Ctx) -> Outcome {
