@@ -6,8 +6,8 @@
 //! container's cgroup files, network interfaces, the image store — never the commands the
 //! student typed.
 //!
-//! The `pier lab` command is a thin layer over [`list`], [`start`], [`check`],
-//! [`hint`], [`answer`] and [`reset`].
+//! The `pier lab` command is a thin layer over [`all`], [`start()`], [`check()`],
+//! [`hint()`], [`answer()`] and [`reset()`].
 
 pub mod context;
 pub mod feature;
