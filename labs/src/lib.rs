@@ -1,1 +1,112 @@
-//! pier guided labs and their checker.
+//! pier's guided labs and their checker.
+//!
+//! Each lab lives in `labs/NN-slug/` (the text, `lab.md`, and the reference solution,
+//! `solution.sh`) and has its checks here, in [`labs`] (one file per lab). A check reads the
+//! real state of the machine — container records through the engine, `/proc/<pid>/ns/*`, the
+//! container's cgroup files, network interfaces, the image store — never the commands the
+//! student typed.
+//!
+//! The `pier lab` command is a thin layer over [`all`], [`start()`], [`check()`],
+//! [`hint()`], [`answer()`] and [`reset()`].
+
+pub mod context;
+pub mod feature;
+pub mod lab;
+pub mod labs;
+pub mod probe;
+pub mod progress;
+pub mod report;
+pub mod reset;
+
+pub use context::Ctx;
+pub use feature::Feature;
+pub use lab::{Lab, Outcome, Task};
+pub use report::{Report, TaskResult, TaskStatus};
+
+use anyhow::{bail, Result};
+
+/// Every lab, in course order.
+pub fn all() -> Vec<Lab> {
+    labs::all()
+}
+
+/// The lab numbered `number`.
+pub fn find(number: u32) -> Result<Lab> {
+    match all().into_iter().find(|l| l.number == number) {
+        Some(l) => Ok(l),
+        None => bail!(
+            "there is no lab {number}: the labs are numbered 1 to {} (see `pier lab list`)",
+            all().len()
+        ),
+    }
+}
+
+/// Prepares a clean setup for `lab`: removes what an earlier attempt left, then runs the
+/// lab's own preparation and records the start in the progress file.
+pub fn start(ctx: &Ctx, lab: &Lab) -> Result<()> {
+    reset::reset(ctx, lab)?;
+    std::fs::create_dir_all(ctx.workdir(lab.number))?;
+    (lab.prepare)(ctx)?;
+    progress::Progress::update(ctx.root(), |p| p.lab_mut(lab.number).started = true)?;
+    Ok(())
+}
+
+/// Runs every check of `lab` against the machine's real state.
+pub fn check(ctx: &Ctx, lab: &Lab) -> Report {
+    let report = report::run(ctx, lab);
+    let _ = progress::Progress::update(ctx.root(), |p| {
+        let entry = p.lab_mut(lab.number);
+        entry.score = Some((report.passed(), report.total()));
+    });
+    report
+}
+
+/// Records a value the student found (`pier lab answer N KEY VALUE`).
+pub fn answer(ctx: &Ctx, lab: &Lab, key: &str, value: &str) -> Result<()> {
+    let keys = lab.answer_keys();
+    if !keys.contains(&key) {
+        bail!(
+            "lab {} asks for no answer called {key:?}; it asks for: {}",
+            lab.number,
+            if keys.is_empty() {
+                "nothing".to_string()
+            } else {
+                keys.join(", ")
+            }
+        );
+    }
+    progress::Progress::update(ctx.root(), |p| {
+        p.lab_mut(lab.number)
+            .answers
+            .insert(key.to_string(), value.trim().to_string());
+    })
+}
+
+/// The hint of the first task that does not pass, or `None` when all pass.
+pub fn hint(ctx: &Ctx, lab: &Lab) -> Option<String> {
+    let report = check(ctx, lab);
+    report.results.iter().find_map(|r| match &r.status {
+        TaskStatus::Failed(why) => {
+            let task = lab.tasks.iter().find(|t| t.id == r.id)?;
+            Some(format!(
+                "Task {} ({}):\n  {}\n\nWhat the checker saw: {}",
+                r.id, task.title, task.hint, why
+            ))
+        }
+        _ => None,
+    })
+}
+
+/// Removes everything `lab` made and asserts nothing is left.
+pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
+    reset::reset(ctx, lab)
+}
+
+/// Labs ready to run, or the features a lab still waits for.
+pub fn missing_features(ctx: &Ctx, lab: &Lab) -> Vec<Feature> {
+    lab.needs
+        .iter()
+        .copied()
+        .filter(|f| !f.available(ctx.pier()))
+        .collect()
+}

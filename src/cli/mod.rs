@@ -2,7 +2,11 @@
 
 mod build;
 mod container;
+#[cfg(test)]
+mod doc_check;
+mod docs;
 mod image;
+mod lab;
 mod network;
 mod output;
 mod runtime;
@@ -98,6 +102,12 @@ pub enum Command {
     /// Manage pier itself (clean-up, disk use, information).
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// The guided labs: start one, check your work, get a hint, reset.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
+    /// Generate documentation from pier's own definitions (for the book).
+    #[command(subcommand, hide = true)]
+    Docs(docs::DocsCommand),
 }
 
 /// Parses, runs, and returns the process exit code.
@@ -144,6 +154,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         // The low level works on bundles alone: no engine, no image store.
         return runtime::runtime(&cli.root, cmd);
     }
+    if let Command::Lab(cmd) = cli.command {
+        // The labs open the engine themselves (through the labs crate).
+        return lab::lab(&cli.root, cmd);
+    }
+    if let Command::Docs(cmd) = cli.command {
+        return docs::docs(cmd);
+    }
     let engine = Engine::open(&cli.root)?;
     // Every command first cleans up after containers whose watcher died.
     engine.reconcile()?;
@@ -179,7 +196,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Login(a) => transfer::login(&engine, a),
         Command::Logout(a) => transfer::logout(&engine, a),
         Command::System(c) => system::system(&engine, c),
-        Command::Runtime(_) => unreachable!("handled above"),
+        Command::Runtime(_) | Command::Lab(_) | Command::Docs(_) => unreachable!("handled above"),
     }
 }
 

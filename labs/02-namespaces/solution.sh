@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Reference solution of lab 2.
+# ANCHOR: all
+set -euo pipefail
+# ANCHOR: box
+pier run -d --name lab2-box --hostname lab2 busybox sleep 3600
+pier exec lab2-box hostname
+pier exec lab2-box ps
+# ANCHOR_END: box
+# ANCHOR: pid
+pid=$(pier inspect lab2-box | grep -A1 '"init"' | grep -o '"pid": [0-9]*' | grep -o '[0-9]*$')
+echo "lab2-box's init is PID $pid on the host"
+# ANCHOR_END: pid
+pier lab answer 2 pid "$pid"
+# ANCHOR: netns
+readlink /proc/"$pid"/ns/net
+lsns -t net -p "$pid"
+# ANCHOR_END: netns
+pier lab answer 2 netns "$(readlink /proc/"$pid"/ns/net | tr -dc 0-9)"
+# ANCHOR: nsenter
+nsenter -t "$pid" -a sh -c 'hostname; touch /tmp/nsenter-was-here'
+# ANCHOR_END: nsenter
+pier lab check 2
+# ANCHOR_END: all

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Reference solution of lab 4.
+# ANCHOR: all
+set -euo pipefail
+# ANCHOR: writer
+pier run --name lab4-writer busybox sh -c 'echo hi > /hello.txt; echo "lab4user:x:4004:4004::/home:/bin/sh" >> /etc/passwd; rm /bin/vi'
+# ANCHOR_END: writer
+# ANCHOR: upper
+upper=$(pier inspect lab4-writer | grep '"upper_dir"' | cut -d'"' -f4)
+ls -la "$upper" "$upper/bin" "$upper/etc"
+# ANCHOR_END: upper
+pier lab answer 4 upper "$upper"
+# ANCHOR: tag
+pier tag busybox lab4-copy
+pier images
+pier system df
+# ANCHOR_END: tag
+pier lab check 4
+# ANCHOR_END: all

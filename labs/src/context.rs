@@ -1,0 +1,155 @@
+//! What a check can look at: the engine (container records, image store), pier's binary (for
+//! commands the engine does not expose as a library yet), the student's recorded answers, and
+//! helpers that turn "not there" into a failed check with a precise reason.
+
+use crate::progress::Progress;
+use anyhow::{anyhow, bail, Context, Result};
+use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
+use pier_runtime::engine::Engine;
+use pier_runtime::image::Image;
+use std::path::{Path, PathBuf};
+
+/// Everything a check needs.
+pub struct Ctx {
+    engine: Engine,
+    pier: PathBuf,
+}
+
+impl Ctx {
+    /// Opens the engine at `root`; `pier` is the binary used for feature detection and for
+    /// commands that exist only on the command line (networks).
+    pub fn open(root: &Path, pier: &Path) -> Result<Ctx> {
+        Ok(Ctx {
+            engine: Engine::open(root)?,
+            pier: pier.to_path_buf(),
+        })
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// pier's state directory.
+    pub fn root(&self) -> &Path {
+        self.engine.root()
+    }
+
+    /// The `pier` binary.
+    pub fn pier(&self) -> &Path {
+        &self.pier
+    }
+
+    /// The lab's working directory (`<root>/labs/work/N`), for files the student writes
+    /// (a Dockerfile, an env file, a bind-mounted data directory).
+    pub fn workdir(&self, lab: u32) -> PathBuf {
+        self.root().join("labs/work").join(lab.to_string())
+    }
+
+    /// The value the student recorded with `pier lab answer LAB KEY VALUE`.
+    pub fn answer(&self, lab: u32, key: &str) -> Result<String> {
+        let progress = Progress::load(self.root())?;
+        progress
+            .labs
+            .get(&lab)
+            .and_then(|l| l.answers.get(key))
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!("no answer recorded yet: run `pier lab answer {lab} {key} VALUE`")
+            })
+    }
+
+    /// The container named `name`, or a failure telling how to make it.
+    pub fn container(&self, name: &str) -> Result<ContainerRecord> {
+        let all = self.engine.containers()?;
+        all.into_iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| anyhow!("there is no container named {name} (`pier ps -a` lists them)"))
+    }
+
+    /// The running container `name` and the host PID of its init process.
+    pub fn running(&self, name: &str) -> Result<(ContainerRecord, i32)> {
+        let rec = self.container(name)?;
+        if rec.status != ContainerStatus::Running {
+            bail!(
+                "container {name} exists but is {} (it must be running: start it with -d and a command that keeps running)",
+                rec.status.as_str()
+            );
+        }
+        let pid = rec
+            .init
+            .filter(|p| p.is_alive())
+            .map(|p| p.pid)
+            .ok_or_else(|| anyhow!("container {name} is marked running but its process is gone"))?;
+        Ok((rec, pid))
+    }
+
+    /// The container `name` after it exited, with its exit code.
+    pub fn exited(&self, name: &str) -> Result<(ContainerRecord, i32)> {
+        let rec = self.container(name)?;
+        match (rec.status, rec.exit_code) {
+            (ContainerStatus::Exited, Some(code)) => Ok((rec, code)),
+            (status, _) => bail!(
+                "container {name} is {}; it should have run to the end (do not use -d for this one)",
+                status.as_str()
+            ),
+        }
+    }
+
+    /// Everything the container wrote to stdout and stderr; `None` when pier kept no log
+    /// (this build logs only detached containers, so checks fall back to the record then).
+    pub fn log(&self, rec: &ContainerRecord) -> Result<Option<String>> {
+        let path = self.engine.paths(&rec.id).log();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the log of {} ({})", rec.name, path.display()))?;
+        let mut out = String::new();
+        for line in text.lines() {
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(v) => out.push_str(v["log"].as_str().unwrap_or_default()),
+                Err(_) => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The content of a file of the running container's cgroup, e.g.
+    /// `cgroup_file(rec, "memory", "memory.limit_in_bytes")`.
+    pub fn cgroup_file(
+        &self,
+        rec: &ContainerRecord,
+        controller: &str,
+        file: &str,
+    ) -> Result<String> {
+        let cg = rec
+            .cgroup
+            .as_ref()
+            .ok_or_else(|| anyhow!("container {} has no cgroup (is it running?)", rec.name))?;
+        let dir = cg
+            .cgroup_dir(controller)
+            .ok_or_else(|| anyhow!("the {controller} controller is not mounted"))?;
+        let path = dir.join(file);
+        Ok(std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .trim()
+            .to_string())
+    }
+
+    /// The image `reference`, or a failure saying it does not exist.
+    pub fn image(&self, reference: &str) -> Result<Image> {
+        self.engine
+            .images()?
+            .resolve(reference)
+            .map_err(|_| anyhow!("there is no image {reference} (`pier images` lists them)"))
+    }
+
+    /// The container's writable layer (overlayfs upper directory).
+    pub fn upper_dir(&self, rec: &ContainerRecord) -> PathBuf {
+        self.engine.paths(&rec.id).upper()
+    }
+}

@@ -1,0 +1,85 @@
+//! What a lab is: a list of tasks, each checked against the machine's real state.
+
+use crate::context::Ctx;
+use crate::feature::Feature;
+use anyhow::Result;
+
+/// The result of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; the text says what was seen (e.g. "exit code 137").
+    Pass(String),
+    /// Not done; the text says precisely what is wrong.
+    Fail(String),
+}
+
+impl Outcome {
+    /// `Pass` with a note.
+    pub fn pass(note: impl Into<String>) -> Outcome {
+        Outcome::Pass(note.into())
+    }
+    /// `Fail` with the reason.
+    pub fn fail(why: impl Into<String>) -> Outcome {
+        Outcome::Fail(why.into())
+    }
+}
+
+/// Lets a check use `?` on lookups: an error becomes a failed check with the error's text.
+impl From<anyhow::Error> for Outcome {
+    fn from(e: anyhow::Error) -> Outcome {
+        Outcome::Fail(format!("{e:#}"))
+    }
+}
+
+/// One task of a lab.
+pub struct Task {
+    /// Short identifier shown in the score (`oom`, `pid`).
+    pub id: &'static str,
+    /// What the student must achieve, one line.
+    pub title: &'static str,
+    /// Tasks that must pass first; if one fails this one reports "parent failed".
+    pub after: &'static [&'static str],
+    /// The answer key this task reads (`pier lab answer N KEY VALUE`), if it asks for a value.
+    pub answer: Option<&'static str>,
+    /// A general hint, shown by `pier lab hint N`.
+    pub hint: &'static str,
+    /// The check; reads real state through the context.
+    pub check: fn(&Ctx) -> Outcome,
+}
+
+/// One lab.
+pub struct Lab {
+    /// 1 to 10.
+    pub number: u32,
+    /// Folder name under `labs/` (`01-first-container`).
+    pub slug: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Expected time, in minutes.
+    pub minutes: u32,
+    /// pier commands the lab needs; while one is missing the lab is "pending".
+    pub needs: &'static [Feature],
+    /// Networks the lab makes (removed by reset).
+    pub networks: &'static [&'static str],
+    /// Prepares the lab after a reset (e.g. makes sure busybox exists).
+    pub prepare: fn(&Ctx) -> Result<()>,
+    /// The tasks, in order.
+    pub tasks: Vec<Task>,
+}
+
+impl Lab {
+    /// Prefix of every object the lab makes (containers, images, networks): `lab3-`.
+    pub fn prefix(&self) -> String {
+        prefix(self.number)
+    }
+
+    /// The answer keys the lab asks for.
+    pub fn answer_keys(&self) -> Vec<&'static str> {
+        self.tasks.iter().filter_map(|t| t.answer).collect()
+    }
+}
+
+/// Prefix of lab `number`'s objects.
+pub fn prefix(number: u32) -> String {
+    format!("lab{number}-")
+}

@@ -1,0 +1,149 @@
+//! Lab 1: your first container — run, ps, logs, rm; an image vs a container.
+
+use super::ensure_busybox;
+use crate::context::Ctx;
+use crate::lab::{Lab, Outcome, Task};
+use anyhow::Result;
+use pier_runtime::engine::config::RunConfig;
+
+const N: u32 = 1;
+
+/// The lab.
+pub fn lab() -> Lab {
+    Lab {
+        number: N,
+        slug: "01-first-container",
+        title: "Your first container",
+        minutes: 20,
+        needs: &[],
+        networks: &[],
+        prepare,
+        tasks: vec![
+            Task {
+                id: "hello",
+                title: "lab1-hello ran `echo Hello from a container` and exited 0",
+                after: &[],
+                answer: None,
+                hint: "pier run --name lab1-hello busybox echo Hello from a container",
+                check: hello,
+            },
+            Task {
+                id: "fail",
+                title: "lab1-fail exited with code 3",
+                after: &[],
+                answer: None,
+                hint: "The exit code of the container is the exit code of its command: pier run --name lab1-fail busybox sh -c 'exit 3'",
+                check: fail,
+            },
+            Task {
+                id: "sleeper",
+                title: "lab1-sleeper runs in the background",
+                after: &[],
+                answer: None,
+                hint: "-d (detach) starts the container and returns at once: pier run -d --name lab1-sleeper busybox sleep 3600",
+                check: sleeper,
+            },
+            Task {
+                id: "id",
+                title: "you found lab1-sleeper's container ID",
+                after: &["sleeper"],
+                answer: Some("id"),
+                hint: "`pier ps` shows the ID in the first column; record it: pier lab answer 1 id <ID>",
+                check: id,
+            },
+            Task {
+                id: "old",
+                title: "the container lab1-old (made by `pier lab start 1`) is removed",
+                after: &[],
+                answer: None,
+                hint: "`pier ps -a` shows it (status Created); remove it with pier rm lab1-old",
+                check: old,
+            },
+        ],
+    }
+}
+
+fn prepare(ctx: &Ctx) -> Result<()> {
+    ensure_busybox(ctx)?;
+    ctx.engine().create(
+        RunConfig {
+            image: "busybox".into(),
+            name: Some("lab1-old".into()),
+            command: vec!["echo".into(), "I am old".into()],
+            ..RunConfig::default()
+        },
+        false,
+    )?;
+    Ok(())
+}
+
+fn hello(ctx: &Ctx) -> Outcome {
+    let (rec, code) = match ctx.exited("lab1-hello") {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    if code != 0 {
+        return Outcome::fail(format!("lab1-hello exited with code {code}, not 0"));
+    }
+    let said = rec.args.join(" ");
+    if rec.args.first().map(String::as_str) != Some("echo")
+        || !said.contains("Hello from a container")
+    {
+        return Outcome::fail(format!(
+            "lab1-hello ran `{said}`, not `echo Hello from a container`"
+        ));
+    }
+    match ctx.log(&rec) {
+        Ok(Some(log)) if !log.contains("Hello from a container") => Outcome::fail(format!(
+            "lab1-hello printed {:?}, not \"Hello from a container\"",
+            log.trim()
+        )),
+        Ok(_) => Outcome::pass("exit code 0"),
+        Err(e) => e.into(),
+    }
+}
+
+fn fail(ctx: &Ctx) -> Outcome {
+    match ctx.exited("lab1-fail") {
+        Ok((_, 3)) => Outcome::pass("exit code 3"),
+        Ok((_, code)) => Outcome::fail(format!("lab1-fail exited with code {code}, not 3")),
+        Err(e) => e.into(),
+    }
+}
+
+fn sleeper(ctx: &Ctx) -> Outcome {
+    match ctx.running("lab1-sleeper") {
+        Ok((_, pid)) => Outcome::pass(format!("host PID {pid}")),
+        Err(e) => e.into(),
+    }
+}
+
+fn id(ctx: &Ctx) -> Outcome {
+    let given = match ctx.answer(N, "id") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let rec = match ctx.container("lab1-sleeper") {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    if given.len() >= 12 && rec.id.starts_with(&given) {
+        Outcome::pass(given)
+    } else if given.len() < 12 && rec.id.starts_with(&given) {
+        Outcome::fail("that is the start of the ID but too short: give at least the 12 digits `pier ps` shows")
+    } else if given == rec.name {
+        Outcome::fail("that is the container's name; the ID is the hexadecimal number in the first column of `pier ps`")
+    } else {
+        Outcome::fail(format!("{given} is not lab1-sleeper's ID (is it the ID of another container, or of the image?)"))
+    }
+}
+
+fn old(ctx: &Ctx) -> Outcome {
+    match ctx.container("lab1-old") {
+        Ok(rec) => Outcome::fail(format!(
+            "lab1-old still exists (status {})",
+            rec.status.as_str()
+        )),
+        Err(_) => Outcome::pass("removed"),
+    }
+}

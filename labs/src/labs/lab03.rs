@@ -1,0 +1,226 @@
+//! Lab 3: cgroups — an OOM kill at a memory limit, a CPU quota and its throttling, a fork
+//! bomb stopped by a PID limit; cgroup v1 and v2 file names.
+
+use super::{ensure_busybox, number};
+use crate::context::Ctx;
+use crate::lab::{Lab, Outcome, Task};
+use pier_runtime::engine::record::ContainerRecord;
+
+const N: u32 = 3;
+
+/// The lab.
+pub fn lab() -> Lab {
+    Lab {
+        number: N,
+        slug: "03-cgroups",
+        title: "cgroups: limits you can watch",
+        minutes: 40,
+        needs: &[],
+        networks: &[],
+        prepare: ensure_busybox,
+        tasks: vec![
+            Task {
+                id: "version",
+                title: "you found which cgroup version this machine uses",
+                after: &[],
+                answer: Some("cgroup"),
+                hint: "pier system info prints it; record it: pier lab answer 3 cgroup v1   (or v2)",
+                check: version,
+            },
+            Task {
+                id: "oom",
+                title: "lab3-oom was killed by the kernel at a 16 MiB limit (exit 137)",
+                after: &[],
+                answer: None,
+                hint: "pier run --name lab3-oom --memory 16m busybox tail /dev/zero  (tail keeps the never-ending line in memory)",
+                check: oom,
+            },
+            Task {
+                id: "quota",
+                title: "lab3-cpu spins two loops under a quota of half a CPU",
+                after: &[],
+                answer: None,
+                hint: "pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & while :; do :; done'",
+                check: quota,
+            },
+            Task {
+                id: "throttled",
+                title: "the kernel throttled lab3-cpu",
+                after: &["quota"],
+                answer: None,
+                hint: "Let it run a few seconds; the cpu.stat file of its cgroup counts nr_throttled",
+                check: throttled,
+            },
+            Task {
+                id: "stats",
+                title: "you read lab3-cpu's CPU use in pier stats",
+                after: &["quota"],
+                answer: Some("cpu"),
+                hint: "pier stats --no-stream lab3-cpu; record the CPU % column: pier lab answer 3 cpu 49.8",
+                check: stats,
+            },
+            Task {
+                id: "bomb",
+                title: "a fork bomb in lab3-bomb hit its PID limit of 20",
+                after: &[],
+                answer: None,
+                hint: "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'",
+                check: bomb,
+            },
+        ],
+    }
+}
+
+fn version(ctx: &Ctx) -> Outcome {
+    let given = match ctx.answer(N, "cgroup") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let real = match pier_runtime::cgroups::detect_version() {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    if given.trim_start_matches(['v', 'V']) == real.to_string() {
+        Outcome::pass(format!("cgroup v{real}"))
+    } else {
+        Outcome::fail(format!(
+            "{given} is not what this machine uses: look again at `pier system info`"
+        ))
+    }
+}
+
+fn oom(ctx: &Ctx) -> Outcome {
+    let (rec, code) = match ctx.exited("lab3-oom") {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    match rec.config.limits.memory {
+        Some(m) if m <= 16 << 20 => {}
+        Some(m) => {
+            return Outcome::fail(format!(
+                "lab3-oom ran with --memory {} MiB; use 16m",
+                m >> 20
+            ))
+        }
+        None => return Outcome::fail("lab3-oom ran without --memory: nothing limited it"),
+    }
+    if code == 137 && rec.oom_killed {
+        Outcome::pass("exit 137, OOM-killed")
+    } else if code == 137 {
+        Outcome::fail(
+            "exit 137 means SIGKILL, but not from the OOM killer: did you `pier kill` it?",
+        )
+    } else {
+        Outcome::fail(format!("lab3-oom exited with {code}; a command that keeps allocating (tail /dev/zero) gets 137"))
+    }
+}
+
+/// The CPU quota of a running container as a fraction of one CPU, read from its cgroup.
+fn cpu_fraction(ctx: &Ctx, rec: &ContainerRecord) -> anyhow::Result<Option<f64>> {
+    let v2 = rec.cgroup.as_ref().map(|c| c.version()) == Some(2);
+    let (quota, period) = if v2 {
+        // cpu.max: "QUOTA PERIOD" or "max PERIOD".
+        let text = ctx.cgroup_file(rec, "cpu", "cpu.max")?;
+        let mut f = text.split_whitespace();
+        (
+            f.next().unwrap_or("max").to_string(),
+            f.next().unwrap_or("100000").to_string(),
+        )
+    } else {
+        (
+            ctx.cgroup_file(rec, "cpu", "cpu.cfs_quota_us")?,
+            ctx.cgroup_file(rec, "cpu", "cpu.cfs_period_us")?,
+        )
+    };
+    match (quota.parse::<f64>(), period.parse::<f64>()) {
+        (Ok(q), Ok(p)) if q > 0.0 && p > 0.0 => Ok(Some(q / p)),
+        _ => Ok(None),
+    }
+}
+
+fn quota(ctx: &Ctx) -> Outcome {
+    let (rec, _) = match ctx.running("lab3-cpu") {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    match cpu_fraction(ctx, &rec) {
+        Ok(Some(f)) if (f - 0.5).abs() < 0.01 => {
+            Outcome::pass("quota 50000 µs per 100000 µs period")
+        }
+        Ok(Some(f)) => Outcome::fail(format!(
+            "its cgroup allows {f:.2} CPU, not 0.5 (use --cpus 0.5)"
+        )),
+        Ok(None) => Outcome::fail("its cgroup has no CPU quota: run it with --cpus 0.5"),
+        Err(e) => e.into(),
+    }
+}
+
+fn throttled(ctx: &Ctx) -> Outcome {
+    let (rec, _) = match ctx.running("lab3-cpu") {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    let stat = match ctx.cgroup_file(&rec, "cpu", "cpu.stat") {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
+    let n: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("nr_throttled "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if n > 0 {
+        Outcome::pass(format!("nr_throttled {n}"))
+    } else {
+        Outcome::fail(
+            "cpu.stat says nr_throttled 0: are both loops spinning? Give it a few seconds",
+        )
+    }
+}
+
+fn stats(ctx: &Ctx) -> Outcome {
+    let given = match ctx.answer(N, "cpu") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    match number(&given) {
+        Some(v) if v > 0.0 && v <= 60.0 => Outcome::pass(format!("{v}%")),
+        Some(v) if v > 60.0 => Outcome::fail(format!("{v}% is more than the quota allows (50% of one CPU): did you read another column or another container?")),
+        _ => Outcome::fail(format!("{given:?} is not a CPU percentage such as 49.8")),
+    }
+}
+
+fn bomb(ctx: &Ctx) -> Outcome {
+    let (rec, _) = match ctx.running("lab3-bomb") {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    let max = ctx
+        .cgroup_file(&rec, "pids", "pids.max")
+        .unwrap_or_default();
+    if max != "20" {
+        return Outcome::fail(format!(
+            "its pids.max is {max:?}, not 20: run it with --pids-limit 20"
+        ));
+    }
+    let current = ctx
+        .cgroup_file(&rec, "pids", "pids.current")
+        .unwrap_or_default();
+    let events = ctx
+        .cgroup_file(&rec, "pids", "pids.events")
+        .unwrap_or_default();
+    let refused: u64 = events
+        .lines()
+        .find_map(|l| l.strip_prefix("max "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    if refused > 0 {
+        Outcome::pass(format!(
+            "pids.current {current} of 20, {refused} forks refused"
+        ))
+    } else {
+        Outcome::fail(format!(
+            "pids.current is {current} and no fork was refused yet: is the bomb running?"
+        ))
+    }
+}

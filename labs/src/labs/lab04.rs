@@ -1,0 +1,187 @@
+//! Lab 4: images and layers — the read-only image, the container's writable layer, copy-up,
+//! whiteouts, and a tag that is a name, not a copy.
+
+use super::ensure_busybox;
+use crate::context::Ctx;
+use crate::lab::{Lab, Outcome, Task};
+use pier_runtime::engine::record::ContainerRecord;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+const N: u32 = 4;
+
+/// The lab.
+pub fn lab() -> Lab {
+    Lab {
+        number: N,
+        slug: "04-images-and-layers",
+        title: "Images and layers",
+        minutes: 35,
+        needs: &[],
+        networks: &[],
+        prepare: ensure_busybox,
+        tasks: vec![
+            Task {
+                id: "newfile",
+                title: "lab4-writer created /hello.txt in its writable layer",
+                after: &[],
+                answer: None,
+                hint: "pier run --name lab4-writer busybox sh -c 'echo hi > /hello.txt; echo \"lab4user:x:4004:4004::/home:/bin/sh\" >> /etc/passwd; rm /bin/vi'",
+                check: new_file,
+            },
+            Task {
+                id: "upper",
+                title: "you found lab4-writer's upper directory",
+                after: &["newfile"],
+                answer: Some("upper"),
+                hint: "pier inspect lab4-writer shows \"upper_dir\"; record it: pier lab answer 4 upper <PATH>",
+                check: upper,
+            },
+            Task {
+                id: "copyup",
+                title: "lab4-writer changed /etc/passwd (a copy-up)",
+                after: &["newfile"],
+                answer: None,
+                hint: "Append a line to /etc/passwd inside lab4-writer (see the command of task newfile)",
+                check: copy_up,
+            },
+            Task {
+                id: "image",
+                title: "the busybox image's /etc/passwd is unchanged",
+                after: &["copyup"],
+                answer: None,
+                hint: "Never write into a directory listed in LayerDirs of `pier image inspect`: images are read-only",
+                check: image_unchanged,
+            },
+            Task {
+                id: "whiteout",
+                title: "lab4-writer deleted /bin/vi (a whiteout)",
+                after: &["newfile"],
+                answer: None,
+                hint: "rm /bin/vi inside lab4-writer; the upper directory then holds a character device 0:0 named vi",
+                check: whiteout,
+            },
+            Task {
+                id: "tag",
+                title: "lab4-copy:latest names the same image as busybox",
+                after: &[],
+                answer: None,
+                hint: "pier tag busybox lab4-copy",
+                check: tag,
+            },
+        ],
+    }
+}
+
+fn writer(ctx: &Ctx) -> Result<ContainerRecord, Outcome> {
+    ctx.container("lab4-writer").map_err(Outcome::from)
+}
+
+fn new_file(ctx: &Ctx) -> Outcome {
+    let rec = match writer(ctx) {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    let f = ctx.upper_dir(&rec).join("hello.txt");
+    if f.is_file() {
+        Outcome::pass(format!("{} exists", f.display()))
+    } else {
+        Outcome::fail(format!("{} does not exist", f.display()))
+    }
+}
+
+fn upper(ctx: &Ctx) -> Outcome {
+    let rec = match writer(ctx) {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    let given = match ctx.answer(N, "upper") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let real = ctx.upper_dir(&rec);
+    if std::path::Path::new(given.trim_end_matches('/')) == real {
+        Outcome::pass(real.display().to_string())
+    } else if given.contains("bundle/rootfs") {
+        Outcome::fail("that is merged_dir, the union of image and upper layer as the container sees it; the changes alone are in upper_dir")
+    } else if given.contains("/images/layers/") {
+        Outcome::fail(
+            "that is an image layer (read-only); the container's own changes are in upper_dir",
+        )
+    } else {
+        Outcome::fail(format!("{given} is not lab4-writer's upper directory"))
+    }
+}
+
+fn copy_up(ctx: &Ctx) -> Outcome {
+    let rec = match writer(ctx) {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    let f = ctx.upper_dir(&rec).join("etc/passwd");
+    match std::fs::read_to_string(&f) {
+        Ok(t) if t.contains("lab4user:") => {
+            Outcome::pass("upper/etc/passwd is a full copy plus your line")
+        }
+        Ok(_) => Outcome::fail("upper/etc/passwd exists but has no line for lab4user"),
+        Err(_) => Outcome::fail(format!(
+            "{} does not exist: /etc/passwd was not changed",
+            f.display()
+        )),
+    }
+}
+
+fn image_unchanged(ctx: &Ctx) -> Outcome {
+    let image = match ctx.image("busybox") {
+        Ok(i) => i,
+        Err(e) => return e.into(),
+    };
+    for dir in &image.layer_dirs {
+        let f = dir.join("etc/passwd");
+        if let Ok(t) = std::fs::read_to_string(&f) {
+            if t.contains("lab4user:") {
+                return Outcome::fail(format!(
+                    "{} holds the lab4user line: the image itself was modified. Run `pier rmi busybox` and `pier image bootstrap busybox`",
+                    f.display()
+                ));
+            }
+        }
+    }
+    Outcome::pass("the image layer still has the original file")
+}
+
+fn whiteout(ctx: &Ctx) -> Outcome {
+    let rec = match writer(ctx) {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    let f = ctx.upper_dir(&rec).join("bin/vi");
+    match std::fs::symlink_metadata(&f) {
+        Ok(m) if m.file_type().is_char_device() && m.rdev() == 0 => {
+            Outcome::pass("upper/bin/vi is a 0:0 character device")
+        }
+        Ok(_) => Outcome::fail(format!("{} exists but is not a whiteout", f.display())),
+        Err(_) => {
+            Outcome::fail("no whiteout for /bin/vi in the upper directory: vi was not deleted")
+        }
+    }
+}
+
+fn tag(ctx: &Ctx) -> Outcome {
+    let copy = match ctx.image("lab4-copy:latest") {
+        Ok(i) => i,
+        Err(e) => return e.into(),
+    };
+    let orig = match ctx.image("busybox") {
+        Ok(i) => i,
+        Err(e) => return e.into(),
+    };
+    if copy.id == orig.id {
+        Outcome::pass(format!("both are {}", copy.short_id()))
+    } else {
+        Outcome::fail(format!(
+            "lab4-copy is image {} but busybox is {}: tag, do not import a copy",
+            copy.short_id(),
+            orig.short_id()
+        ))
+    }
+}

@@ -1,0 +1,156 @@
+//! Lab 7: publishing ports — `-p HOST:CONTAINER`, a port pier picks, and the conflict when two
+//! containers want the same host port.
+
+use super::{ensure_busybox, number};
+use crate::context::Ctx;
+use crate::feature::Feature;
+use crate::lab::{Lab, Outcome, Task};
+use crate::probe;
+use pier_runtime::engine::record::ContainerStatus;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+const N: u32 = 7;
+
+/// What the lab's web servers serve.
+const PAGE: &str = "hello from lab7";
+
+/// The lab.
+pub fn lab() -> Lab {
+    Lab {
+        number: N,
+        slug: "07-ports",
+        title: "Publishing ports",
+        minutes: 30,
+        needs: &[Feature::Network, Feature::Port],
+        networks: &[],
+        prepare: ensure_busybox,
+        tasks: vec![
+            Task {
+                id: "web",
+                title: "lab7-web answers on host port 8080",
+                after: &[],
+                answer: None,
+                hint: "pier run -d --name lab7-web -p 8080:80 busybox sh -c 'mkdir -p /www && echo hello from lab7 > /www/index.html && httpd -f -p 80 -h /www'",
+                check: web,
+            },
+            Task {
+                id: "any",
+                title: "you found the host port pier chose for lab7-any",
+                after: &[],
+                answer: Some("port"),
+                hint: "Run lab7-any like lab7-web but with -p 80 (no host port); `pier port lab7-any` shows the port pier picked: pier lab answer 7 port <PORT>",
+                check: any,
+            },
+            Task {
+                id: "clash",
+                title: "lab7-clash could not take host port 8080 too, and you read why",
+                after: &["web"],
+                answer: Some("error"),
+                hint: "pier run -d --name lab7-clash -p 8080:80 busybox httpd -f -p 80 must fail; record pier's error message: pier lab answer 7 error '<MESSAGE>'",
+                check: clash,
+            },
+            Task {
+                id: "alt",
+                title: "lab7-alt serves the same page on host port 8081",
+                after: &["clash"],
+                answer: None,
+                hint: "pier rm lab7-clash, then run the lab7-web command again with --name lab7-alt -p 8081:80",
+                check: alt,
+            },
+        ],
+    }
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+}
+
+/// Whether the container `name` serves the page on host port `port`; the failure says whether
+/// the server or the publishing is missing.
+fn serves(ctx: &Ctx, name: &str, port: u16) -> Outcome {
+    let (_, pid) = match ctx.running(name) {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    match probe::http_get(local(port)) {
+        Ok(r) if r.contains(PAGE) => return Outcome::pass(format!("127.0.0.1:{port} answers")),
+        Ok(r) => {
+            return Outcome::fail(format!(
+                "127.0.0.1:{port} answers, but not with the lab page: {:?}",
+                r.lines().next().unwrap_or("")
+            ))
+        }
+        Err(_) => {}
+    }
+    // Tell apart "no server in the container" from "server, but the port is not published".
+    let inside = probe::ipv4_addresses(pid)
+        .ok()
+        .and_then(|a| {
+            a.first()
+                .map(|(_, c)| probe::strip_prefix_len(c).to_string())
+        })
+        .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+        .map(|ip| probe::http_get(SocketAddr::V4(SocketAddrV4::new(ip, 80))));
+    match inside {
+        Some(Ok(_)) => Outcome::fail(format!(
+            "the server answers inside {name} on port 80, but nothing answers on host port {port}: publish it with -p {port}:80"
+        )),
+        _ => Outcome::fail(format!(
+            "nothing answers on host port {port}, and nothing on port 80 inside {name}: is httpd running (pier logs {name})?"
+        )),
+    }
+}
+
+fn web(ctx: &Ctx) -> Outcome {
+    serves(ctx, "lab7-web", 8080)
+}
+
+fn any(ctx: &Ctx) -> Outcome {
+    let given = match ctx.answer(N, "port") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    // `pier port` prints `80/tcp -> 0.0.0.0:32768`; accept the port or that whole line.
+    let port = given.rsplit(':').next().and_then(number).map(|p| p as u16);
+    match port {
+        Some(80) => Outcome::fail("80 is the container's port; the host port is the one after ->"),
+        Some(p) => serves(ctx, "lab7-any", p),
+        None => Outcome::fail(format!("{given:?} is not a port number")),
+    }
+}
+
+fn clash(ctx: &Ctx) -> Outcome {
+    // pier refuses the second container when it starts; depending on the command it is
+    // then left created (as Docker does) or removed. Either way it must not run, the first
+    // server must keep the port, and the student must have read the error.
+    match ctx.container("lab7-clash") {
+        Ok(rec) if rec.status == ContainerStatus::Running => {
+            return Outcome::fail(
+                "lab7-clash is running: it should not have been able to take port 8080 as well. Which ports did you publish?",
+            )
+        }
+        Ok(rec) if !rec.config.publish.iter().any(|p| p.starts_with("8080:")) => {
+            return Outcome::fail("lab7-clash did not ask for host port 8080 (-p 8080:80)")
+        }
+        _ => {}
+    }
+    let error = match ctx.answer(N, "error") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    if !error.contains("8080") {
+        return Outcome::fail(format!(
+            "{error:?} is not the error pier printed for lab7-clash (it names port 8080)"
+        ));
+    }
+    match serves(ctx, "lab7-web", 8080) {
+        Outcome::Pass(_) => Outcome::pass("refused; lab7-web still owns port 8080"),
+        Outcome::Fail(why) => {
+            Outcome::fail(format!("after the clash, lab7-web no longer serves: {why}"))
+        }
+    }
+}
+
+fn alt(ctx: &Ctx) -> Outcome {
+    serves(ctx, "lab7-alt", 8081)
+}

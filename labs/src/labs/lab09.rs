@@ -1,0 +1,171 @@
+//! Lab 9: configuration through the environment — one image, two configurations with `-e`
+//! and `--env-file`, and the environment as the kernel holds it.
+
+use super::ensure_busybox;
+use crate::context::Ctx;
+use crate::lab::{Lab, Outcome, Task};
+
+const N: u32 = 9;
+
+/// The lab.
+pub fn lab() -> Lab {
+    Lab {
+        number: N,
+        slug: "09-environment",
+        title: "Configuration through the environment",
+        minutes: 25,
+        needs: &[],
+        networks: &[],
+        prepare: ensure_busybox,
+        tasks: vec![
+            Task {
+                id: "dev",
+                title: "lab9-dev printed mode=dev port=8080",
+                after: &[],
+                answer: None,
+                hint: "pier run --name lab9-dev -e APP_MODE=dev -e APP_PORT=8080 busybox sh -c 'echo mode=$APP_MODE port=$APP_PORT'",
+                check: dev,
+            },
+            Task {
+                id: "prod",
+                title: "lab9-prod took its configuration from prod.env and printed mode=prod port=80",
+                after: &[],
+                answer: None,
+                hint: "Write APP_MODE=prod and APP_PORT=80 into $D/prod.env (D=$(pier lab dir 9)), then run the same command with --env-file $D/prod.env",
+                check: prod,
+            },
+            Task {
+                id: "same",
+                title: "lab9-dev and lab9-prod run the very same image",
+                after: &["dev", "prod"],
+                answer: None,
+                hint: "Use busybox for both; only the environment differs",
+                check: same,
+            },
+            Task {
+                id: "live",
+                title: "lab9-live runs with APP_MODE=live in its process environment",
+                after: &[],
+                answer: None,
+                hint: "pier run -d --name lab9-live -e APP_MODE=live busybox sleep 3600; the kernel keeps the environment in /proc/<PID>/environ",
+                check: live,
+            },
+            Task {
+                id: "path",
+                title: "you found the PATH lab9-live runs with",
+                after: &["live"],
+                answer: Some("path"),
+                hint: "pier exec lab9-live env lists it (it comes from the image's configuration); record it: pier lab answer 9 path <VALUE>",
+                check: path,
+            },
+        ],
+    }
+}
+
+fn printed(ctx: &Ctx, name: &str, want: &str) -> Outcome {
+    let (rec, code) = match ctx.exited(name) {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    // `want` is `mode=M port=P`: the container's environment must hold both.
+    for pair in want.split(' ') {
+        let var = pair
+            .replacen("mode=", "APP_MODE=", 1)
+            .replacen("port=", "APP_PORT=", 1);
+        if !rec.config.env.contains(&var) {
+            return Outcome::fail(format!("{name} ran without {var} in its environment"));
+        }
+    }
+    let log = ctx.log(&rec).ok().flatten();
+    let shown = log.as_deref().is_none_or(|l| l.contains(want));
+    let log = log.unwrap_or_default();
+    if code == 0 && shown {
+        Outcome::pass(want.to_string())
+    } else if log.contains("mode= ") || log.trim() == "mode= port=" {
+        Outcome::fail(format!("{name} printed {:?}: the variables were empty (single quotes around the command, so the CONTAINER's shell expands them, and -e before the image)", log.trim()))
+    } else {
+        Outcome::fail(format!(
+            "{name} exited {code} and printed {:?}, not {want:?}",
+            log.trim()
+        ))
+    }
+}
+
+fn dev(ctx: &Ctx) -> Outcome {
+    printed(ctx, "lab9-dev", "mode=dev port=8080")
+}
+
+fn prod(ctx: &Ctx) -> Outcome {
+    let rec = match ctx.container("lab9-prod") {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    let file = ctx.workdir(N).join("prod.env");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    if !text.lines().any(|l| l.trim() == "APP_MODE=prod") {
+        return Outcome::fail(format!("{} has no line APP_MODE=prod", file.display()));
+    }
+    if !rec.config.env.iter().any(|e| e == "APP_MODE=prod") {
+        return Outcome::fail("lab9-prod did not get APP_MODE=prod: pass the file with --env-file");
+    }
+    printed(ctx, "lab9-prod", "mode=prod port=80")
+}
+
+fn same(ctx: &Ctx) -> Outcome {
+    match (ctx.container("lab9-dev"), ctx.container("lab9-prod")) {
+        (Ok(a), Ok(b)) if a.image_id == b.image_id => {
+            Outcome::pass(format!("both {}", &a.image_id[..19.min(a.image_id.len())]))
+        }
+        (Ok(a), Ok(b)) => Outcome::fail(format!(
+            "lab9-dev runs {} but lab9-prod runs {}",
+            a.image, b.image
+        )),
+        (Err(e), _) | (_, Err(e)) => e.into(),
+    }
+}
+
+fn environ(pid: i32) -> anyhow::Result<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ"))?;
+    Ok(raw
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect())
+}
+
+fn live(ctx: &Ctx) -> Outcome {
+    let (_, pid) = match ctx.running("lab9-live") {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    match environ(pid) {
+        Ok(env) if env.iter().any(|e| e == "APP_MODE=live") => {
+            Outcome::pass(format!("/proc/{pid}/environ has APP_MODE=live"))
+        }
+        Ok(_) => Outcome::fail(format!("/proc/{pid}/environ has no APP_MODE=live")),
+        Err(e) => e.into(),
+    }
+}
+
+fn path(ctx: &Ctx) -> Outcome {
+    let (_, pid) = match ctx.running("lab9-live") {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    let given = match ctx.answer(N, "path") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let real = environ(pid)
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|e| e.strip_prefix("PATH=").map(str::to_string))
+        .unwrap_or_default();
+    if given.trim_start_matches("PATH=") == real {
+        Outcome::pass(real)
+    } else {
+        Outcome::fail(format!(
+            "{given} is not lab9-live's PATH (is it your own shell's PATH?)"
+        ))
+    }
+}

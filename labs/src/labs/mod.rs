@@ -1,0 +1,53 @@
+//! The ten labs' checks, one file per lab, and what they share.
+
+pub mod lab01;
+pub mod lab02;
+pub mod lab03;
+pub mod lab04;
+pub mod lab05;
+pub mod lab06;
+pub mod lab07;
+pub mod lab08;
+pub mod lab09;
+pub mod lab10;
+
+use crate::context::Ctx;
+use crate::lab::Lab;
+use anyhow::{Context, Result};
+
+/// Every lab, in course order.
+pub fn all() -> Vec<Lab> {
+    vec![
+        lab01::lab(),
+        lab02::lab(),
+        lab03::lab(),
+        lab04::lab(),
+        lab05::lab(),
+        lab06::lab(),
+        lab07::lab(),
+        lab08::lab(),
+        lab09::lab(),
+        lab10::lab(),
+    ]
+}
+
+/// Makes sure the `busybox` image exists (bootstrapped from the host's busybox-static).
+pub fn ensure_busybox(ctx: &Ctx) -> Result<()> {
+    let store = ctx.engine().images()?;
+    if store.resolve("busybox").is_err() {
+        store
+            .bootstrap_busybox("busybox")
+            .context("bootstrapping the busybox image (pier image bootstrap busybox)")?;
+    }
+    Ok(())
+}
+
+/// Parses a number the student typed (`42`, `42.5`, `42%`, `42 ms`).
+pub fn number(text: &str) -> Option<f64> {
+    let t: String = text
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    t.parse().ok()
+}

@@ -1,0 +1,116 @@
+//! Reading kernel state the engine does not keep: namespaces of a process, addresses and
+//! routes inside a network namespace, whether a TCP port answers.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+/// The namespace a process is in, as `readlink /proc/PID/ns/KIND` shows it: `net:[4026532201]`.
+pub fn namespace(pid: i32, kind: &str) -> Result<String> {
+    let link = format!("/proc/{pid}/ns/{kind}");
+    Ok(std::fs::read_link(&link)
+        .with_context(|| format!("reading {link}"))?
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// The inode number inside `net:[4026532201]`.
+pub fn namespace_inode(text: &str) -> Option<u64> {
+    let start = text.find('[').map(|i| i + 1).unwrap_or(0);
+    let end = text[start..]
+        .find(']')
+        .map(|i| i + start)
+        .unwrap_or(text.len());
+    text[start..end].trim().parse().ok()
+}
+
+/// Runs `cmd` inside the given namespaces of process `pid` (`nsenter -t PID FLAGS -- CMD`)
+/// and returns its standard output.
+pub fn nsenter(pid: i32, flags: &[&str], cmd: &[&str]) -> Result<String> {
+    let out = Command::new("nsenter")
+        .arg("-t")
+        .arg(pid.to_string())
+        .args(flags)
+        .arg("--")
+        .args(cmd)
+        .output()
+        .with_context(|| format!("running nsenter -t {pid} {}", cmd.join(" ")))?;
+    if !out.status.success() {
+        bail!(
+            "nsenter -t {pid} {} failed: {}",
+            cmd.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// IPv4 addresses (`ADDR/PREFIX`, with their interface) in the network namespace of `pid`,
+/// loopback excluded.
+pub fn ipv4_addresses(pid: i32) -> Result<Vec<(String, String)>> {
+    let text = nsenter(pid, &["-n"], &["ip", "-o", "-4", "addr", "show"])?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let ifname = f.get(1)?.to_string();
+            let addr = f.get(3)?.to_string();
+            (ifname != "lo").then_some((ifname, addr))
+        })
+        .collect())
+}
+
+/// The default route's gateway in the network namespace of `pid`.
+pub fn default_gateway(pid: i32) -> Result<String> {
+    let text = nsenter(pid, &["-n"], &["ip", "-4", "route", "show", "default"])?;
+    let f: Vec<&str> = text.split_whitespace().collect();
+    f.iter()
+        .position(|w| *w == "via")
+        .and_then(|i| f.get(i + 1))
+        .map(|s| s.to_string())
+        .ok_or_else(|| anyhow!("no default route in the container's network namespace"))
+}
+
+/// Sends `GET /` to `addr` and returns the whole response (status line, headers, body).
+pub fn http_get(addr: SocketAddr) -> Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .with_context(|| format!("sending a request to {addr}"))?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .with_context(|| format!("reading the answer of {addr}"))?;
+    Ok(out)
+}
+
+/// The address part of `ADDR/PREFIX`.
+pub fn strip_prefix_len(cidr: &str) -> &str {
+    cidr.split('/').next().unwrap_or(cidr)
+}
+
+/// Whether a process's PID namespace differs from ours.
+pub fn own_namespace(pid: i32, kind: &str) -> Result<bool> {
+    Ok(namespace(pid, kind)? != namespace(std::process::id() as i32, kind)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inode_of_namespace_link() {
+        assert_eq!(namespace_inode("net:[4026531840]"), Some(4026531840));
+        assert_eq!(namespace_inode("4026531840"), Some(4026531840));
+        assert_eq!(namespace_inode("net"), None);
+    }
+
+    #[test]
+    fn our_namespace_is_readable() {
+        let me = std::process::id() as i32;
+        assert!(namespace(me, "pid").unwrap().starts_with("pid:["));
+        assert!(!own_namespace(me, "net").unwrap());
+    }
+}

@@ -1,0 +1,204 @@
+//! `pier lab`: the guided labs (list, start, check, hint, answer, reset). The labs and their
+//! checks live in the `pier_labs` crate; this file only parses and prints.
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use pier_labs::{Ctx, Lab};
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// `pier lab ...`.
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// List the labs with their progress.
+    List,
+    /// Prepare a clean setup for lab N (removes what an earlier attempt left).
+    Start {
+        /// Lab number.
+        n: u32,
+    },
+    /// Check lab N against the machine's real state; exits 0 only when every task passes.
+    Check {
+        /// Lab number.
+        n: u32,
+        /// Check again every 2 seconds until every task passes.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Explain the first task of lab N that is not done yet.
+    Hint {
+        /// Lab number.
+        n: u32,
+    },
+    /// Record a value the lab asks you to find (e.g. `pier lab answer 2 pid 12345`).
+    Answer {
+        /// Lab number.
+        n: u32,
+        /// What the value is (the lab text names it).
+        key: String,
+        /// The value you found.
+        value: String,
+    },
+    /// Remove everything lab N made (containers, images, networks, files, answers).
+    Reset {
+        /// Lab number.
+        n: u32,
+    },
+    /// Print lab N's working directory (for files you write: Dockerfile, env file, data).
+    Dir {
+        /// Lab number.
+        n: u32,
+    },
+}
+
+/// Runs a `pier lab` command.
+pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
+    let pier = std::env::current_exe().context("finding the pier binary")?;
+    let ctx = Ctx::open(root, &pier)?;
+    ctx.engine().reconcile()?;
+    match cmd {
+        LabCommand::List => {
+            list(&ctx)?;
+            Ok(0)
+        }
+        LabCommand::Start { n } => {
+            let lab = pier_labs::find(n)?;
+            if !ready(&ctx, &lab) {
+                return Ok(2);
+            }
+            pier_labs::start(&ctx, &lab)?;
+            writeln!(std::io::stdout(), "Lab {n} is ready: {}.", lab.title)?;
+            writeln!(
+                std::io::stdout(),
+                "Follow labs/{}/lab.md (or the book); check your work with `pier lab check {n}`.",
+                lab.slug
+            )?;
+            Ok(0)
+        }
+        LabCommand::Check { n, watch } => {
+            let lab = pier_labs::find(n)?;
+            if !ready(&ctx, &lab) {
+                return Ok(2);
+            }
+            check(&ctx, &lab, watch)
+        }
+        LabCommand::Hint { n } => {
+            let lab = pier_labs::find(n)?;
+            if !ready(&ctx, &lab) {
+                return Ok(2);
+            }
+            match pier_labs::hint(&ctx, &lab) {
+                Some(h) => writeln!(std::io::stdout(), "{h}")?,
+                None => writeln!(
+                    std::io::stdout(),
+                    "Every task of lab {n} passes: nothing to hint."
+                )?,
+            }
+            Ok(0)
+        }
+        LabCommand::Answer { n, key, value } => {
+            let lab = pier_labs::find(n)?;
+            pier_labs::answer(&ctx, &lab, &key, &value)?;
+            writeln!(std::io::stdout(), "Recorded {key} = {value} for lab {n}; `pier lab check {n}` compares it with the real value.")?;
+            Ok(0)
+        }
+        LabCommand::Reset { n } => {
+            let lab = pier_labs::find(n)?;
+            let removed = pier_labs::reset(&ctx, &lab)?;
+            for r in &removed {
+                writeln!(std::io::stdout(), "Removed {r}")?;
+            }
+            writeln!(
+                std::io::stdout(),
+                "Lab {n} is reset: nothing of it is left."
+            )?;
+            Ok(0)
+        }
+        LabCommand::Dir { n } => {
+            let lab = pier_labs::find(n)?;
+            let dir = ctx.workdir(lab.number);
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            writeln!(std::io::stdout(), "{}", dir.display())?;
+            Ok(0)
+        }
+    }
+}
+
+/// Whether the pier commands the lab needs exist; if not, says so.
+fn ready(ctx: &Ctx, lab: &Lab) -> bool {
+    let missing = pier_labs::missing_features(ctx, lab);
+    if missing.is_empty() {
+        return true;
+    }
+    let names: Vec<String> = missing
+        .iter()
+        .map(|f| format!("`pier {}`", f.command()))
+        .collect();
+    eprintln!(
+        "Lab {} is pending: it needs {}, which this build of pier does not have yet.",
+        lab.number,
+        names.join(" and ")
+    );
+    false
+}
+
+fn list(ctx: &Ctx) -> Result<()> {
+    let progress = pier_labs::progress::Progress::load(ctx.root())?;
+    writeln!(
+        std::io::stdout(),
+        "{:<4} {:<46} {:>6} {:>6}  STATUS",
+        "LAB",
+        "TITLE",
+        "TIME",
+        "TASKS"
+    )?;
+    for lab in pier_labs::all() {
+        let missing = pier_labs::missing_features(ctx, &lab);
+        let status = if !missing.is_empty() {
+            format!("pending (needs pier {})", missing[0].command())
+        } else {
+            match progress.labs.get(&lab.number) {
+                Some(p) => match p.score {
+                    Some((a, b)) if a == b => "done".to_string(),
+                    Some((a, b)) => format!("started, {a}/{b}"),
+                    None if p.started => "started".to_string(),
+                    None => String::new(),
+                },
+                None => String::new(),
+            }
+        };
+        writeln!(
+            std::io::stdout(),
+            "{:<4} {:<46} {:>4}min {:>6}  {}",
+            lab.number,
+            lab.title,
+            lab.minutes,
+            lab.tasks.len(),
+            status
+        )?;
+    }
+    Ok(())
+}
+
+fn check(ctx: &Ctx, lab: &Lab, watch: bool) -> Result<i32> {
+    let mut last = String::new();
+    loop {
+        let report = pier_labs::check(ctx, lab);
+        let text = report.render();
+        if text != last {
+            if watch && !last.is_empty() {
+                writeln!(std::io::stdout(), "---")?;
+            }
+            write!(std::io::stdout(), "{text}")?;
+            last = text;
+        }
+        if report.complete() {
+            return Ok(0);
+        }
+        if !watch {
+            return Ok(1);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
