@@ -46,3 +46,8 @@ if ! command -v cargo >/dev/null; then
   echo "setup: no Rust toolchain found: install Rust 1.80 or newer (https://rustup.rs) and run again" >&2
   exit 1
 fi
+
+# The book: mdbook, pinned (the labs and the book are tested against this version).
+if [ "$what" = test ] && ! mdbook --version 2>/dev/null | grep -qx 'mdbook v0.5.4'; then
+  cargo install mdbook --locked --version 0.5.4 --no-default-features --features search --quiet
+fi

@@ -9,4 +9,5 @@ start=$(date +%s)
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --no-fail-fast 2>&1
+mdbook build book
 echo "test suite finished in $(( $(date +%s) - start )) s"
