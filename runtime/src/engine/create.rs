@@ -103,7 +103,8 @@ impl Engine {
     ) -> Result<ContainerRecord> {
         let config = &record.config;
         let rootfs = paths.rootfs();
-        mount_rootfs(paths, image).with_context(|| format!("mounting the rootfs of container {}", record.name))?;
+        mount_rootfs(paths, image)
+            .with_context(|| format!("mounting the rootfs of container {}", record.name))?;
         let img = image.config.config().clone().unwrap_or_default();
 
         // Command line, as Docker: --entrypoint replaces the image's and drops its Cmd.
@@ -201,7 +202,12 @@ impl Engine {
 
 /// Mounts the container's root filesystem: the image's layers under its own writable layer.
 pub(crate) fn mount_rootfs(paths: &ContainerPaths, image: &Image) -> Result<()> {
-    overlay::mount_overlay_volatile(&image.layer_dirs, &paths.upper(), &paths.work(), &paths.rootfs())
+    overlay::mount_overlay_volatile(
+        &image.layer_dirs,
+        &paths.upper(),
+        &paths.work(),
+        &paths.rootfs(),
+    )
 }
 
 /// The image's environment, overridden by the user's (`-e`, `--env-file`), plus `HOSTNAME`,

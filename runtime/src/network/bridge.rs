@@ -15,7 +15,13 @@ pub const ROOT_ALIAS_PREFIX: &str = "pier root=";
 /// The bridge's alias records the state root that owns it (`pier root=/var/lib/pier`), so a
 /// bridge whose root was deleted without `pier system prune` can be recognised and removed
 /// later (see [`ROOT_ALIAS_PREFIX`]).
-pub fn ensure(nl: &mut Netlink, name: &str, gateway: Ipv4Addr, prefix: u8, root: &std::path::Path) -> Result<bool> {
+pub fn ensure(
+    nl: &mut Netlink,
+    name: &str,
+    gateway: Ipv4Addr,
+    prefix: u8,
+    root: &std::path::Path,
+) -> Result<bool> {
     if nl.link_index(name)?.is_some() {
         return Ok(false);
     }

@@ -208,7 +208,8 @@ impl Netlink {
     pub fn set_alias(&mut self, index: u32, alias: &str) -> Result<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
-        msg.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+        msg.attributes
+            .push(LinkAttribute::IfAlias(alias.to_string()));
         self.request(RouteNetlinkMessage::SetLink(msg), 0)
             .with_context(|| format!("setting the alias of interface #{index}"))
     }

@@ -291,7 +291,11 @@ fn check_host_routes(nl: &mut Netlink, subnet: &Subnet, own_bridge: Option<&str>
 fn collect_abandoned_roots(nl: &mut Netlink) -> Result<Vec<String>> {
     let mut cleaned = Vec::new();
     for link in nl.links()? {
-        let Some(root) = link.alias.as_deref().and_then(|a| a.strip_prefix(bridge::ROOT_ALIAS_PREFIX)) else {
+        let Some(root) = link
+            .alias
+            .as_deref()
+            .and_then(|a| a.strip_prefix(bridge::ROOT_ALIAS_PREFIX))
+        else {
             continue;
         };
         let root = Path::new(root);
@@ -299,13 +303,20 @@ fn collect_abandoned_roots(nl: &mut Netlink) -> Result<Vec<String>> {
             continue;
         }
         if nl.delete_link(&link.name)? {
-            cleaned.push(format!("bridge {} of deleted state root {}", link.name, root.display()));
+            cleaned.push(format!(
+                "bridge {} of deleted state root {}",
+                link.name,
+                root.display()
+            ));
         }
         let table = Options::for_root(root).firewall_table;
         let firewall = Firewall::detect(&table);
         if !firewall.tags().unwrap_or_default().is_empty() {
             firewall.destroy()?;
-            cleaned.push(format!("firewall table {table} of deleted state root {}", root.display()));
+            cleaned.push(format!(
+                "firewall table {table} of deleted state root {}",
+                root.display()
+            ));
         }
     }
     Ok(cleaned)
@@ -555,7 +566,13 @@ impl NetworkManager {
             // Routes change over time (a VPN, a new LAN): check again when the bridge appears.
             check_host_routes(&mut nl, &subnet, Some(&net.bridge))?;
         }
-        if bridge::ensure(&mut nl, &net.bridge, net.gateway, subnet.prefix, self.dir.parent().unwrap_or(&self.dir))? {
+        if bridge::ensure(
+            &mut nl,
+            &net.bridge,
+            net.gateway,
+            subnet.prefix,
+            self.dir.parent().unwrap_or(&self.dir),
+        )? {
             let rules = NetRules {
                 name: &net.name,
                 bridge: &net.bridge,
