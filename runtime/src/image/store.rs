@@ -392,7 +392,7 @@ impl ImageStore {
         let (manifest_bytes, manifest_digest) = canonical_json(&manifest)?;
         self.write_blob(&manifest_digest, &manifest_bytes)?;
 
-        let mut index = Index::load(&self.index_path())?;
+        let index = Index::load(&self.index_path())?;
         if !indexed {
             state::write_atomic(
                 &self.unindexed_path(&config_digest)?,
@@ -400,14 +400,7 @@ impl ImageStore {
             )?;
             return self.load_image(&index, &manifest_digest);
         }
-        index.manifests.insert(manifest_digest.clone());
-        if let Some(r) = reference {
-            index
-                .references
-                .insert(r.to_string(), manifest_digest.clone());
-        }
-        index.save(&self.index_path())?;
-        self.load_image(&index, &manifest_digest)
+        self.index_and_load(index, &manifest_digest, reference)
     }
 
     fn write_blob(&self, digest: &str, data: &[u8]) -> Result<()> {
@@ -772,15 +765,8 @@ impl ImageStore {
         }
         self.write_blob(&config_digest, config_bytes)?;
         self.write_blob(&manifest_digest, manifest_bytes)?;
-        let mut index = Index::load(&self.index_path())?;
-        index.manifests.insert(manifest_digest.clone());
-        if let Some(r) = reference {
-            index
-                .references
-                .insert(r.to_string(), manifest_digest.clone());
-        }
-        index.save(&self.index_path())?;
-        self.load_image(&index, &manifest_digest)
+        let index = Index::load(&self.index_path())?;
+        self.index_and_load(index, &manifest_digest, reference.as_ref())
     }
 }
 
@@ -930,6 +916,22 @@ impl ImageStore {
 impl ImageStore {
     /// Moves a staged layer's blob and unpacked directory to their final names (each only if
     /// not already there: identical content is stored once). Called under the store lock.
+    fn index_and_load(
+        &self,
+        mut index: Index,
+        manifest_digest: &str,
+        reference: Option<&Reference>,
+    ) -> Result<Image> {
+        index.manifests.insert(manifest_digest.to_string());
+        if let Some(r) = reference {
+            index
+                .references
+                .insert(r.to_string(), manifest_digest.to_string());
+        }
+        index.save(&self.index_path())?;
+        self.load_image(&index, manifest_digest)
+    }
+
     fn publish_staged_layer(&self, layer: &StagedLayer) -> Result<()> {
         let blob_dst = self.blob_path(layer.descriptor.digest().as_ref())?;
         if !blob_dst.exists() {
