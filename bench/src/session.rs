@@ -84,8 +84,9 @@ pub fn run(args: Args) -> Result<i32> {
         .with_context(|| format!("creating the bench cache {}", args.cache.display()))?;
     let cache = std::fs::canonicalize(&args.cache)
         .with_context(|| format!("resolving {}", args.cache.display()))?;
+    let payload = stripped_payload(&find_payload(args.payload.as_deref())?, &cache);
     let setup = Setup {
-        payload: find_payload(args.payload.as_deref())?,
+        payload,
         pier: std::env::current_exe().context("finding the pier executable")?,
         cache,
     };
@@ -252,6 +253,25 @@ pub fn find_payload(given: Option<&Path>) -> Result<PathBuf> {
         }
     }
     bail!("no static pier-payload found: run bench/build-payload.sh or pass --payload")
+}
+
+/// A stripped copy of the payload in the cache, used by every environment alike: the
+/// release build keeps line tables (tens of MB) that would only slow the VM's initramfs
+/// and the image imports. Falls back to the original when `strip` is missing or fails.
+pub fn stripped_payload(payload: &Path, cache: &Path) -> PathBuf {
+    let out = cache.join("pier-payload");
+    let ok = std::process::Command::new("strip")
+        .arg("-o")
+        .arg(&out)
+        .arg(payload)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        out
+    } else {
+        eprintln!("bench: strip failed; using the unstripped payload");
+        payload.to_path_buf()
+    }
 }
 
 /// `20261123T181500Z`: a run identifier that sorts by time and is a valid directory name.
