@@ -87,7 +87,8 @@ const NET: &str = "benchnet";
 fn veth(c: &mut Criterion) {
     let root = tempfile::tempdir().expect("tempdir");
     let nm = NetworkManager::open(root.path()).expect("opening a network manager");
-    nm.create(NET, None, None).expect("creating the test network");
+    nm.create(NET, None, None)
+        .expect("creating the test network");
     let _net = TestNetwork(&nm);
     c.bench_function("veth_connect_release", |b| {
         b.iter_custom(|iters| {
@@ -99,7 +100,10 @@ fn veth(c: &mut Criterion) {
                     .spawn()
                     .expect("spawning a netns holder");
                 std::thread::sleep(Duration::from_millis(20));
-                let id = format!("{:064x}", u128::from(std::process::id()) << 32 | u128::from(i as u32));
+                let id = format!(
+                    "{:064x}",
+                    u128::from(std::process::id()) << 32 | u128::from(i as u32)
+                );
                 let netns = std::path::PathBuf::from(format!("/proc/{}/ns/net", child.id()));
                 let req = ConnectRequest {
                     container_id: &id,

@@ -91,7 +91,12 @@ pub const MAX_FAILURES: u32 = 2;
 
 /// Runs `cases` according to `plan`, interleaved, with a progress bar labelled `suite`.
 /// A failing case is reported and dropped after [`MAX_FAILURES`]; the others go on.
-pub fn execute(suite: &str, cases: &mut [Case], plan: Plan, show_progress: bool) -> (Vec<Sample>, Vec<Failure>) {
+pub fn execute(
+    suite: &str,
+    cases: &mut [Case],
+    plan: Plan,
+    show_progress: bool,
+) -> (Vec<Sample>, Vec<Failure>) {
     let runs: Vec<u32> = cases.iter().map(|c| c.runs).collect();
     let steps: Vec<Step> = schedule(&runs, plan)
         .into_iter()
@@ -136,7 +141,11 @@ pub fn execute(suite: &str, cases: &mut [Case], plan: Plan, show_progress: bool)
             error: format!(
                 "{} failed step(s){}: {}",
                 failures_of[i],
-                if failures_of[i] >= MAX_FAILURES { ", dropped" } else { "" },
+                if failures_of[i] >= MAX_FAILURES {
+                    ", dropped"
+                } else {
+                    ""
+                },
                 last_error[i]
             ),
         })
@@ -203,7 +212,8 @@ impl SampleMaker {
 pub fn pin_to(cpus: &[usize]) -> Result<()> {
     let mut set = nix::sched::CpuSet::new();
     for &c in cpus {
-        set.set(c).with_context(|| format!("CPU {c} out of range"))?;
+        set.set(c)
+            .with_context(|| format!("CPU {c} out of range"))?;
     }
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
         .with_context(|| format!("sched_setaffinity to CPUs {cpus:?}"))
@@ -248,7 +258,11 @@ pub fn summary_table(samples: &[Sample]) -> String {
             env,
             r.n,
             crate::report::num(r.median),
-            format!("{}–{}", crate::report::num(r.ci_low), crate::report::num(r.ci_high)),
+            format!(
+                "{}–{}",
+                crate::report::num(r.ci_low),
+                crate::report::num(r.ci_high)
+            ),
             r.ratio_to_native.map_or("-".into(), crate::report::num)
         ));
     }

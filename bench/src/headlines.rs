@@ -3,9 +3,11 @@
 //! network, the VM with its accelerator, our DGEMM beside OpenBLAS), which environments
 //! ran or why not, the crun workaround, failures, and criterion medians of pier's steps.
 
+use crate::plot::{self, Bar, BarGroup, Chart};
 use crate::record::{self, Sample, SummaryRow};
 use crate::report::num;
 use crate::session::Notes;
+use anyhow::Result;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -45,11 +47,23 @@ impl Table {
 }
 
 fn spread(r: &SummaryRow) -> String {
-    format!("{} [{}–{}] (n={})", num(r.median), num(r.ci_low), num(r.ci_high), r.n)
+    format!(
+        "{} [{}–{}] (n={})",
+        num(r.median),
+        num(r.ci_low),
+        num(r.ci_high),
+        r.n
+    )
 }
 
-/// Markdown for the harness section.
-pub fn render(samples: &[Sample], notes: &Notes, criterion: &Path) -> String {
+/// Markdown for the harness section; draws its focused plots into `plots_dir` (the
+/// report's all-metrics ratio chart is dominated by the VM and jitter tails).
+pub fn render(
+    samples: &[Sample],
+    notes: &Notes,
+    criterion: &Path,
+    plots_dir: &Path,
+) -> Result<String> {
     let t = Table {
         rows: record::summarize(samples),
     };
@@ -64,14 +78,19 @@ pub fn render(samples: &[Sample], notes: &Notes, criterion: &Path) -> String {
     startup(&mut md, &t);
     net(&mut md, &t);
     vm(&mut md, &t, notes);
+    focused_plots(&mut md, &t, plots_dir)?;
     environments(&mut md, notes);
     steps(&mut md, criterion);
-    md
+    Ok(md)
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok {
+/// "goal met" when the median ratio reaches `goal`; "inconclusive" when it does not but
+/// its 95% interval does (noise on a shared machine); else "goal not met".
+fn ratio_verdict(ratio: f64, ci_high: Option<f64>, goal: f64) -> &'static str {
+    if ratio >= goal {
         "goal met"
+    } else if ci_high.is_some_and(|h| h >= goal) {
+        "inconclusive: below the goal, but the 95% CI reaches it"
     } else {
         "goal not met"
     }
@@ -82,7 +101,10 @@ fn cpu(md: &mut String, t: &Table) {
     if metrics.is_empty() {
         return;
     }
-    let _ = writeln!(md, "### CPU (DGEMM GFLOPS, best of the repetitions in each run)\n");
+    let _ = writeln!(
+        md,
+        "### CPU (DGEMM GFLOPS, best of the repetitions in each run)\n"
+    );
     let _ = writeln!(md, "| metric | native | pier | pier / native (goal ≥ 0.98) | runc / native | crun / native | OpenBLAS (native) | ours / OpenBLAS |\n| --- | --- | --- | --- | --- | --- | --- | --- |");
     for m in metrics {
         let Some(nat) = t.row(&m, record::NATIVE, "") else {
@@ -90,14 +112,18 @@ fn cpu(md: &mut String, t: &Table) {
         };
         let ratio = |env: &str| t.median(&m, env, "").map(|v| v / nat.median);
         let pier = t.row(&m, "pier", "");
-        let pier_ratio = ratio("pier");
         let ob = t.median(&format!("openblas_{m}"), record::NATIVE, "");
         let _ = writeln!(
             md,
             "| {m} | {} | {} | {} | {} | {} | {} | {} |",
             spread(nat),
             pier.map_or("-".into(), spread),
-            pier_ratio.map_or("-".into(), |r| format!("{} ({})", num(r), verdict(r >= 0.98))),
+            pier.and_then(|p| p.ratio_to_native.map(|r| (r, p.ratio_ci_high)))
+                .map_or("-".into(), |(r, hi)| format!(
+                    "{} ({})",
+                    num(r),
+                    ratio_verdict(r, hi, 0.98)
+                )),
             ratio("runc").map_or("-".into(), num),
             ratio("crun").map_or("-".into(), num),
             ob.map_or("-".into(), num),
@@ -120,8 +146,16 @@ fn startup(md: &mut String, t: &Table) {
         ]
         .iter()
         .filter_map(|(e, v)| {
-            t.row(metric, e, v)
-                .map(|r| (if v.is_empty() { e.to_string() } else { format!("{e} ({v})") }, r))
+            t.row(metric, e, v).map(|r| {
+                (
+                    if v.is_empty() {
+                        e.to_string()
+                    } else {
+                        format!("{e} ({v})")
+                    },
+                    r,
+                )
+            })
         })
         .collect()
     };
@@ -132,19 +166,32 @@ fn startup(md: &mut String, t: &Table) {
     let _ = writeln!(md, "### Start-up (ms)\n\n| environment | launch → exit | launch → first instruction |\n| --- | --- | --- |");
     for (label, r) in &exit {
         let entry = t.row("launch_to_entry", &r.environment, &r.variant);
-        let _ = writeln!(md, "| {label} | {} | {} |", spread(r), entry.map_or("-".into(), spread));
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {} |",
+            spread(r),
+            entry.map_or("-".into(), spread)
+        );
     }
     let m = |e: &str, v: &str| t.median("launch_to_exit", e, v);
-    if let Some(p) = m("pier", "runtime") {
+    if let Some(p) = t.row("launch_to_exit", "pier", "runtime") {
         for peer in ["crun", "runc"] {
-            if let Some(c) = m(peer, "runtime") {
+            if let Some(c) = t.row("launch_to_exit", peer, "runtime") {
+                let goal = if peer != "crun" {
+                    String::new()
+                } else if p.median <= c.median {
+                    " (goal met: pier no slower than crun)".into()
+                } else if p.ci_low <= c.ci_high {
+                    " (inconclusive: pier's median is higher, but the two 95% CIs overlap)".into()
+                } else {
+                    " (goal not met: pier is slower than crun)".into()
+                };
                 let _ = writeln!(
                     md,
-                    "\nLow level: `pier runtime run` {} ms vs `{peer} run` {} ms on the same bundle: pier/{peer} = {}{}.",
-                    num(p),
-                    num(c),
-                    num(p / c),
-                    if peer == "crun" { format!(" ({}: pier no slower than crun)", verdict(p <= c)) } else { String::new() }
+                    "\nLow level: `pier runtime run` {} ms vs `{peer} run` {} ms (launch → exit, same bundle): pier/{peer} = {}{goal}.",
+                    num(p.median),
+                    num(c.median),
+                    num(p.median / c.median),
                 );
             }
         }
@@ -190,7 +237,11 @@ fn net(md: &mut String, t: &Table) {
         let _ = writeln!(md, "{l}");
     }
     if let Some(i) = t.row("tcp_stream_iperf3", record::NATIVE, "") {
-        let _ = writeln!(md, "| iperf3 (loopback, cross-check) | {} | - | - | - |", spread(i));
+        let _ = writeln!(
+            md,
+            "| iperf3 (loopback, cross-check) | {} | - | - | - |",
+            spread(i)
+        );
     }
     let g = |m: &str, v: &str| t.median(m, "pier", v);
     if let (Some(bs), Some(hs), Some(bl), Some(hl)) = (
@@ -217,17 +268,26 @@ fn vm(md: &mut String, t: &Table, notes: &Notes) {
     let _ = writeln!(
         md,
         "### The VM ({env}: accelerator {accel}{})\n",
-        if accel == "TCG" { ", software emulation: figures show emulation cost, not virtualisation overhead" } else { "" }
+        if accel == "TCG" {
+            ", software emulation: figures show emulation cost, not virtualisation overhead"
+        } else {
+            ""
+        }
     );
     for r in t.rows.iter().filter(|r| r.environment == env) {
         let _ = writeln!(
             md,
-            "* {} {}: {} {}{}",
+            "* {}{}: {} {}{}",
             r.metric,
-            if r.variant.is_empty() { String::new() } else { format!("({})", r.variant) },
+            if r.variant.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", r.variant)
+            },
             spread(r),
             r.unit,
-            r.ratio_to_native.map_or(String::new(), |x| format!(", {}x native", num(x)))
+            r.ratio_to_native
+                .map_or(String::new(), |x| format!(", {}x native", num(x)))
         );
     }
     if let Some(d) = &notes.vm {
@@ -250,7 +310,13 @@ fn environments(md: &mut String, notes: &Notes) {
     if !notes.failures.is_empty() {
         let _ = writeln!(md, "\nFailures:\n");
         for f in &notes.failures {
-            let _ = writeln!(md, "* {} / {}: {}", f.suite, f.case, f.error.replace('|', "/"));
+            let _ = writeln!(
+                md,
+                "* {} / {}: {}",
+                f.suite,
+                f.case,
+                f.error.replace('|', "/")
+            );
         }
     }
     md.push('\n');
@@ -296,4 +362,105 @@ fn collect_estimates(root: &Path, dir: &Path, out: &mut Vec<(String, f64)>) {
             collect_estimates(root, &p, out);
         }
     }
+}
+
+/// Two focused charts: containers relative to native on the metrics the study compares,
+/// and the VM relative to native with its accelerator in the title.
+fn focused_plots(md: &mut String, t: &Table, dir: &Path) -> Result<()> {
+    let key = |m: &str| {
+        m.starts_with("dgemm_gflops")
+            || m == "stream_triad"
+            || m == "stream_copy"
+            || m == "tcp_stream"
+            || m == "tcp_rr_latency"
+    };
+    let palette: Vec<String> = Vec::new();
+    let groups_for = |keep: &dyn Fn(&SummaryRow) -> bool| -> Vec<BarGroup> {
+        let mut groups: Vec<BarGroup> = Vec::new();
+        for r in t
+            .rows
+            .iter()
+            .filter(|r| r.environment != record::NATIVE && key(&r.metric) && keep(r))
+        {
+            let (Some(v), Some(lo), Some(hi)) =
+                (r.ratio_to_native, r.ratio_ci_low, r.ratio_ci_high)
+            else {
+                continue;
+            };
+            let series = if r.variant.is_empty() {
+                r.environment.clone()
+            } else {
+                format!("{} ({})", r.environment, r.variant)
+            };
+            let bar = Bar {
+                series,
+                value: v,
+                low: lo,
+                high: hi,
+            };
+            let label = r.metric.replace("dgemm_gflops_", "dgemm ");
+            match groups.iter_mut().find(|g| g.label == label) {
+                Some(g) => g.bars.push(bar),
+                None => groups.push(BarGroup {
+                    label,
+                    bars: vec![bar],
+                }),
+            }
+        }
+        groups
+    };
+    let mut drawn = Vec::new();
+    let containers = groups_for(&|r| !r.environment.starts_with("qemu"));
+    if !containers.is_empty() {
+        let title = "Containers relative to native (median, 95% CI; 1.0 = native)";
+        let files = plot::grouped_bars(
+            &Chart {
+                stem: &dir.join("containers_vs_native"),
+                title,
+                x_label: "metric",
+                y_label: "ratio to native",
+                palette: &palette,
+            },
+            &containers,
+            Some(1.0),
+        )?;
+        drawn.push((title.to_string(), files));
+    }
+    if let Some(env) = t.vm_env() {
+        let vm = groups_for(&|r| r.environment == env);
+        if !vm.is_empty() {
+            let accel = env.trim_start_matches("qemu-").to_uppercase();
+            let title =
+                format!("VM ({env}, accelerator {accel}) relative to native (median, 95% CI)");
+            let files = plot::grouped_bars(
+                &Chart {
+                    stem: &dir.join("vm_vs_native"),
+                    title: &title,
+                    x_label: "metric",
+                    y_label: "ratio to native",
+                    palette: &palette,
+                },
+                &vm,
+                Some(1.0),
+            )?;
+            drawn.push((title, files));
+        }
+    }
+    for (title, files) in drawn {
+        let name = |ext: &str| {
+            files
+                .iter()
+                .find(|f| f.extension().is_some_and(|e| e == ext))
+                .and_then(|f| f.file_name())
+                .map(|n| format!("plots/{}", n.to_string_lossy()))
+                .unwrap_or_default()
+        };
+        let _ = writeln!(
+            md,
+            "![{title}]({})\n\n({title}, [PNG]({}))\n",
+            name("svg"),
+            name("png")
+        );
+    }
+    Ok(())
 }

@@ -39,7 +39,13 @@ pub struct Notes {
 /// Runs `pier bench` with `args`; returns the process exit code.
 pub fn run(args: Args) -> Result<i32> {
     let suites = if args.suite.is_empty() {
-        vec![SuiteName::Cpu, SuiteName::Mem, SuiteName::Startup, SuiteName::Net, SuiteName::Jitter]
+        vec![
+            SuiteName::Cpu,
+            SuiteName::Mem,
+            SuiteName::Startup,
+            SuiteName::Net,
+            SuiteName::Jitter,
+        ]
     } else {
         args.suite.clone()
     };
@@ -59,7 +65,11 @@ pub fn run(args: Args) -> Result<i32> {
     if let Some(cpus) = &args.pin {
         harness::pin_to(&harness::parse_cpu_list(cpus)?)?;
     }
-    let mut settings = if args.full { Settings::full() } else { Settings::quick() };
+    let mut settings = if args.full {
+        Settings::full()
+    } else {
+        Settings::quick()
+    };
     if let Some(r) = args.runs {
         anyhow::ensure!(r >= 1, "--runs must be at least 1");
         settings.runs = r;
@@ -140,7 +150,7 @@ pub fn run(args: Args) -> Result<i32> {
             reference_dir: &crate::reference::default_dir(),
         },
     )?;
-    let extra = headlines::render(&samples, &notes, &criterion_dir());
+    let extra = headlines::render(&samples, &notes, &criterion_dir(), &run_dir.join("plots"))?;
     let mut text = std::fs::read_to_string(&files.report)
         .with_context(|| format!("reading {}", files.report.display()))?;
     // The harness's own findings go right after the title: what to read first.
@@ -161,26 +171,46 @@ struct Built {
 fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes) -> Built {
     let mut all: Vec<(EnvRef, bool)> = Vec::new();
     let mut add = |e: EnvRef, w: bool| all.push((e, w));
-    add(Rc::new(RefCell::new(Native::new(setup))), wanted(EnvName::Native));
+    add(
+        Rc::new(RefCell::new(Native::new(setup))),
+        wanted(EnvName::Native),
+    );
     let any_bundle = [EnvName::Pier, EnvName::Runc, EnvName::Crun, EnvName::Podman]
         .into_iter()
         .any(wanted);
     let (bundle, ready) = if any_bundle {
         match bundle::prepare(setup) {
             Ok(b) => (Some(Rc::new(b)), Availability::Available),
-            Err(e) => (None, Availability::Unavailable(format!("preparing the bench image/bundle failed: {e:#}"))),
+            Err(e) => (
+                None,
+                Availability::Unavailable(format!(
+                    "preparing the bench image/bundle failed: {e:#}"
+                )),
+            ),
         }
     } else {
         (None, Availability::Unavailable("not selected".into()))
     };
-    add(Rc::new(RefCell::new(PierRun::new(setup, ready.clone()))), wanted(EnvName::Pier));
     add(
-        Rc::new(RefCell::new(PierRuntime::new(setup, bundle.clone(), ready.clone()))),
+        Rc::new(RefCell::new(PierRun::new(setup, ready.clone()))),
+        wanted(EnvName::Pier),
+    );
+    add(
+        Rc::new(RefCell::new(PierRuntime::new(
+            setup,
+            bundle.clone(),
+            ready.clone(),
+        ))),
         wanted(EnvName::Pier),
     );
     for (tool, name) in [("runc", EnvName::Runc), ("crun", EnvName::Crun)] {
         add(
-            Rc::new(RefCell::new(OciPeer::new(tool, setup, bundle.clone(), ready.clone()))),
+            Rc::new(RefCell::new(OciPeer::new(
+                tool,
+                setup,
+                bundle.clone(),
+                ready.clone(),
+            ))),
             wanted(name),
         );
     }
@@ -196,7 +226,10 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
         {
             let b = v.borrow();
             if let Some(d) = b.describe() {
-                notes.vm = Some(format!("{d}; accelerator chosen because: {}", b.accel_reason()));
+                notes.vm = Some(format!(
+                    "{d}; accelerator chosen because: {}",
+                    b.accel_reason()
+                ));
             }
         }
         add(v.clone(), true);
@@ -217,7 +250,9 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
                 notes.environments.push(format!("{label}: available"));
                 envs.push(e);
             }
-            Availability::Unavailable(r) => notes.environments.push(format!("{label}: unavailable ({r})")),
+            Availability::Unavailable(r) => notes
+                .environments
+                .push(format!("{label}: unavailable ({r})")),
         }
     }
     Built { envs, vm }
@@ -313,6 +348,9 @@ mod tests {
         std::fs::create_dir(dir.path().join("b")).unwrap();
         point_latest(dir.path(), "a").unwrap();
         point_latest(dir.path(), "b").unwrap();
-        assert_eq!(std::fs::read_link(dir.path().join("latest")).unwrap(), PathBuf::from("b"));
+        assert_eq!(
+            std::fs::read_link(dir.path().join("latest")).unwrap(),
+            PathBuf::from("b")
+        );
     }
 }

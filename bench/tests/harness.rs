@@ -52,13 +52,22 @@ fn unavailable_environments_say_why() {
     let r = native.availability();
     assert!(r.reason().unwrap().contains("no-payload"), "{r:?}");
     let peer = OciPeer::new("no-such-runtime-xyz", &setup, None, Availability::Available);
-    assert!(peer.availability().reason().unwrap().contains("not installed"));
+    assert!(peer
+        .availability()
+        .reason()
+        .unwrap()
+        .contains("not installed"));
     let pier = PierRun::new(&setup, Availability::Available);
     assert!(pier.availability().reason().unwrap().contains("no-pier"));
     let podman = Podman::new(None);
     assert!(!podman.availability().is_available());
     // A bundle that could not be prepared makes the peers unavailable with that reason.
-    let runc = OciPeer::new("sh", &setup, None, Availability::Unavailable("no rootfs".into()));
+    let runc = OciPeer::new(
+        "sh",
+        &setup,
+        None,
+        Availability::Unavailable("no rootfs".into()),
+    );
     assert_eq!(runc.availability().reason(), Some("no rootfs"));
 }
 
@@ -68,24 +77,53 @@ fn plan_interleaves_environments_after_warm_up() {
     let order: Vec<(usize, bool)> = steps.iter().map(|s| (s.case, s.warmup)).collect();
     assert_eq!(
         order,
-        vec![(0, true), (1, true), (2, true), (0, false), (1, false), (2, false), (0, false), (1, false), (2, false)]
+        vec![
+            (0, true),
+            (1, true),
+            (2, true),
+            (0, false),
+            (1, false),
+            (2, false),
+            (0, false),
+            (1, false),
+            (2, false)
+        ]
     );
     // A case with fewer runs (the emulated VM) drops out of later rounds only.
     let steps = harness::schedule(&[3, 1], Plan { warmup: 0, runs: 3 });
     assert_eq!(
         steps,
         vec![
-            Step { case: 0, iteration: 0, warmup: false },
-            Step { case: 1, iteration: 0, warmup: false },
-            Step { case: 0, iteration: 1, warmup: false },
-            Step { case: 0, iteration: 2, warmup: false },
+            Step {
+                case: 0,
+                iteration: 0,
+                warmup: false
+            },
+            Step {
+                case: 1,
+                iteration: 0,
+                warmup: false
+            },
+            Step {
+                case: 0,
+                iteration: 1,
+                warmup: false
+            },
+            Step {
+                case: 0,
+                iteration: 2,
+                warmup: false
+            },
         ]
     );
 }
 
 #[test]
 fn a_failing_case_is_dropped_and_the_others_go_on() {
-    let maker = harness::SampleMaker { run_id: "t".into(), suite: "cpu".into() };
+    let maker = harness::SampleMaker {
+        run_id: "t".into(),
+        suite: "cpu".into(),
+    };
     let calls = RefCell::new(Vec::new());
     let mut cases = vec![
         Case {
@@ -107,7 +145,8 @@ fn a_failing_case_is_dropped_and_the_others_go_on() {
             }),
         },
     ];
-    let (samples, failures) = harness::execute("cpu", &mut cases, Plan { warmup: 1, runs: 5 }, false);
+    let (samples, failures) =
+        harness::execute("cpu", &mut cases, Plan { warmup: 1, runs: 5 }, false);
     drop(cases);
     assert_eq!(samples.len(), 5, "warm-up results are discarded");
     assert_eq!(failures.len(), 1);
@@ -134,9 +173,23 @@ fn environments(setup: &Setup, static_payload: bool) -> Vec<EnvRef> {
     let tar = b.as_ref().map(|b| b.rootfs_tar.clone());
     let all: Vec<EnvRef> = vec![
         Rc::new(RefCell::new(PierRun::new(setup, ready.clone()))),
-        Rc::new(RefCell::new(PierRuntime::new(setup, b.clone(), ready.clone()))),
-        Rc::new(RefCell::new(OciPeer::new("runc", setup, b.clone(), ready.clone()))),
-        Rc::new(RefCell::new(OciPeer::new("crun", setup, b.clone(), ready.clone()))),
+        Rc::new(RefCell::new(PierRuntime::new(
+            setup,
+            b.clone(),
+            ready.clone(),
+        ))),
+        Rc::new(RefCell::new(OciPeer::new(
+            "runc",
+            setup,
+            b.clone(),
+            ready.clone(),
+        ))),
+        Rc::new(RefCell::new(OciPeer::new(
+            "crun",
+            setup,
+            b.clone(),
+            ready.clone(),
+        ))),
         Rc::new(RefCell::new(Podman::new(tar.as_deref()))),
     ];
     for e in all {
@@ -165,7 +218,10 @@ fn every_suite_runs_once_in_every_available_environment() {
         cache: cache.path().to_path_buf(),
     };
     let envs = environments(&setup, is_static);
-    let names: Vec<String> = envs.iter().map(|e| suites::label_of(&*e.borrow())).collect();
+    let names: Vec<String> = envs
+        .iter()
+        .map(|e| suites::label_of(&*e.borrow()))
+        .collect();
     eprintln!("environments: {names:?}");
     let settings = Settings::tiny();
     let ctx = Ctx {
@@ -188,26 +244,43 @@ fn every_suite_runs_once_in_every_available_environment() {
         let envs_seen: std::collections::BTreeSet<String> =
             out.samples.iter().map(|s| s.environment.clone()).collect();
         eprintln!("{suite}: {} samples from {envs_seen:?}", out.samples.len());
-        assert!(out.samples.iter().all(|s| s.suite == suite && s.value.is_finite() && s.value > 0.0));
+        assert!(out
+            .samples
+            .iter()
+            .all(|s| s.suite == suite && s.value.is_finite() && s.value > 0.0));
         match suite {
-            "cpu" => assert!(out.samples.iter().any(|s| s.metric == "dgemm_gflops_n64_t1")),
+            "cpu" => assert!(out
+                .samples
+                .iter()
+                .any(|s| s.metric == "dgemm_gflops_n64_t1")),
             "mem" => assert_eq!(
-                out.samples.iter().filter(|s| s.metric == "stream_triad").count(),
+                out.samples
+                    .iter()
+                    .filter(|s| s.metric == "stream_triad")
+                    .count(),
                 workload
             ),
             "startup" => {
                 // One launch per environment (plus pier run on the bridge), two metrics each.
-                assert!(out.samples.iter().any(|s| s.metric == "launch_to_entry" && s.environment == "native"));
+                assert!(out
+                    .samples
+                    .iter()
+                    .any(|s| s.metric == "launch_to_entry" && s.environment == "native"));
                 for s in out.samples.iter().filter(|s| s.metric == "launch_to_entry") {
                     assert!(s.value < 5000.0, "{s:?}");
                 }
             }
             "net" => {
-                assert!(out.samples.iter().any(|s| s.metric == "tcp_stream" && s.environment == "native"));
+                assert!(out
+                    .samples
+                    .iter()
+                    .any(|s| s.metric == "tcp_stream" && s.environment == "native"));
                 if names.iter().any(|n| n == "pier (run)") {
                     for v in ["host", "bridge", "bridge-c2c", "published"] {
                         assert!(
-                            out.samples.iter().any(|s| s.metric == "tcp_rr_latency" && s.variant == v),
+                            out.samples
+                                .iter()
+                                .any(|s| s.metric == "tcp_rr_latency" && s.variant == v),
                             "no pier {v} sample"
                         );
                     }

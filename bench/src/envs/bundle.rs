@@ -36,8 +36,12 @@ pub fn prepare(setup: &Setup) -> Result<Bundle> {
     }
     let rootfs = dir.join("rootfs");
     std::fs::create_dir_all(&rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
-    let store = ImageStore::open(&setup.pier_root())
-        .with_context(|| format!("opening pier's bench image store in {}", setup.pier_root().display()))?;
+    let store = ImageStore::open(&setup.pier_root()).with_context(|| {
+        format!(
+            "opening pier's bench image store in {}",
+            setup.pier_root().display()
+        )
+    })?;
     let busybox = match store.resolve("busybox:latest") {
         Ok(img) => img,
         Err(_) => store
@@ -46,11 +50,18 @@ pub fn prepare(setup: &Setup) -> Result<Bundle> {
     };
     for layer in &busybox.layer_dirs {
         // cp -a keeps symlinks (busybox applets), modes and ownership.
-        run(Command::new("cp").arg("-a").arg(format!("{}/.", layer.display())).arg(&rootfs))?;
+        run(Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", layer.display()))
+            .arg(&rootfs))?;
     }
     let payload_dst = rootfs.join(PAYLOAD_IN_CONTAINER.trim_start_matches('/'));
     std::fs::copy(&setup.payload, &payload_dst).with_context(|| {
-        format!("copying {} to {}", setup.payload.display(), payload_dst.display())
+        format!(
+            "copying {} to {}",
+            setup.payload.display(),
+            payload_dst.display()
+        )
     })?;
     let rootfs_tar = dir.join("rootfs.tar");
     run(Command::new("tar")

@@ -58,9 +58,13 @@ pub fn apply_if_hybrid() -> Outcome {
         Ok(()) => Outcome::Applied(format!(
             "hybrid cgroup layout: the bench runs in a private mount namespace with the v1 \
              hugetlb controller mounted at {HUGETLB} (crun 1.8 refuses a hybrid layout whose \
-             cgroup2 has controllers; cgroup2 controllers before: {:?}); all peers run in this \
+             cgroup2 has controllers; cgroup2 controllers at start: {}); all peers run in this \
              same namespace, and the mount happens once, outside every measurement",
-            before
+            if before.is_empty() {
+                "none".to_string()
+            } else {
+                before
+            }
         )),
         Err(e) => Outcome::Failed(format!("hybrid cgroup layout, workaround failed: {e:#}")),
     }

@@ -80,7 +80,8 @@ impl PayloadRun {
             .lines
             .first()
             .with_context(|| format!("{env}: the payload printed no JSON line"))?;
-        serde_json::from_str(line).with_context(|| format!("{env}: parsing payload output {line:?}"))
+        serde_json::from_str(line)
+            .with_context(|| format!("{env}: parsing payload output {line:?}"))
     }
 }
 
@@ -100,8 +101,12 @@ pub trait Environment {
     fn availability(&self) -> Availability;
 
     /// Runs `pier-payload <args>` once and waits for it (killed after `timeout`).
-    fn run_payload(&mut self, args: &[String], net: NetMode, timeout: Duration)
-        -> Result<PayloadRun>;
+    fn run_payload(
+        &mut self,
+        args: &[String],
+        net: NetMode,
+        timeout: Duration,
+    ) -> Result<PayloadRun>;
 
     /// The VM accelerator (`kvm`, `tcg`), `None` for everything else.
     fn accelerator(&self) -> Option<String> {
@@ -156,7 +161,10 @@ pub fn run_timed(mut cmd: Command, what: &str, timeout: Duration) -> Result<Payl
         s
     });
     let status = loop {
-        if let Some(st) = child.try_wait().with_context(|| format!("waiting for {what}"))? {
+        if let Some(st) = child
+            .try_wait()
+            .with_context(|| format!("waiting for {what}"))?
+        {
             break st;
         }
         if start.elapsed() > timeout {

@@ -34,7 +34,12 @@ pub fn require<'a>(bundle: &'a Option<Rc<Bundle>>, ready: &Availability) -> Resu
 
 impl OciPeer {
     /// `tool` (`runc` or `crun`) found on PATH, with state under `<cache>/<tool>-state`.
-    pub fn new(tool: &str, setup: &Setup, bundle: Option<Rc<Bundle>>, ready: Availability) -> OciPeer {
+    pub fn new(
+        tool: &str,
+        setup: &Setup,
+        bundle: Option<Rc<Bundle>>,
+        ready: Availability,
+    ) -> OciPeer {
         OciPeer {
             tool: tool.to_string(),
             binary: find_tool(tool),
@@ -57,12 +62,20 @@ impl Environment for OciPeer {
 
     fn availability(&self) -> Availability {
         if self.binary.is_none() {
-            return Availability::Unavailable(format!("{} is not installed (scripts/setup.sh bench installs it)", self.tool));
+            return Availability::Unavailable(format!(
+                "{} is not installed (scripts/setup.sh bench installs it)",
+                self.tool
+            ));
         }
         self.ready.clone()
     }
 
-    fn run_payload(&mut self, args: &[String], net: NetMode, timeout: Duration) -> Result<PayloadRun> {
+    fn run_payload(
+        &mut self,
+        args: &[String],
+        net: NetMode,
+        timeout: Duration,
+    ) -> Result<PayloadRun> {
         let Some(binary) = &self.binary else {
             bail!("{} is not installed", self.tool);
         };

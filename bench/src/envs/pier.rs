@@ -54,7 +54,10 @@ impl PierRun {
             NetMode::Host => "host",
             NetMode::Private => "bridge",
         });
-        c.args(extra).arg(IMAGE).arg(PAYLOAD_IN_CONTAINER).args(args);
+        c.args(extra)
+            .arg(IMAGE)
+            .arg(PAYLOAD_IN_CONTAINER)
+            .args(args);
         c
     }
 }
@@ -79,7 +82,12 @@ impl Environment for PierRun {
         pier_available(&self.pier, &self.ready)
     }
 
-    fn run_payload(&mut self, args: &[String], net: NetMode, timeout: Duration) -> Result<PayloadRun> {
+    fn run_payload(
+        &mut self,
+        args: &[String],
+        net: NetMode,
+        timeout: Duration,
+    ) -> Result<PayloadRun> {
         super::run_timed(self.run_command(net, &[], args), "pier run", timeout)
     }
 }
@@ -121,7 +129,12 @@ impl Environment for PierRuntime {
         pier_available(&self.pier, &self.ready)
     }
 
-    fn run_payload(&mut self, args: &[String], net: NetMode, timeout: Duration) -> Result<PayloadRun> {
+    fn run_payload(
+        &mut self,
+        args: &[String],
+        net: NetMode,
+        timeout: Duration,
+    ) -> Result<PayloadRun> {
         let bundle = super::oci_peer::require(&self.bundle, &self.ready)?;
         bundle.configure(args, net == NetMode::Host)?;
         self.seq += 1;

@@ -6,7 +6,9 @@
 //! keep podman from raising them beyond root's hard limits (this root lacks
 //! `CAP_SYS_RESOURCE`).
 
-use super::{find_tool, Availability, Environment, NetMode, PayloadRun, IMAGE, PAYLOAD_IN_CONTAINER};
+use super::{
+    find_tool, Availability, Environment, NetMode, PayloadRun, IMAGE, PAYLOAD_IN_CONTAINER,
+};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,15 +29,25 @@ impl Podman {
         let binary = find_tool("podman");
         let runc = find_tool("runc");
         let ready = match (&binary, &runc, rootfs_tar) {
-            (None, _, _) => Availability::Unavailable("podman is not installed (scripts/setup.sh bench installs it)".into()),
-            (_, None, _) => Availability::Unavailable("runc (podman's runtime here) is not installed".into()),
-            (_, _, None) => Availability::Unavailable("the bench rootfs could not be prepared".into()),
+            (None, _, _) => Availability::Unavailable(
+                "podman is not installed (scripts/setup.sh bench installs it)".into(),
+            ),
+            (_, None, _) => {
+                Availability::Unavailable("runc (podman's runtime here) is not installed".into())
+            }
+            (_, _, None) => {
+                Availability::Unavailable("the bench rootfs could not be prepared".into())
+            }
             (Some(p), _, Some(tar)) => match import(p, tar) {
                 Ok(()) => Availability::Available,
                 Err(e) => Availability::Unavailable(format!("podman import failed: {e:#}")),
             },
         };
-        Podman { binary, runc, ready }
+        Podman {
+            binary,
+            runc,
+            ready,
+        }
     }
 }
 
@@ -67,14 +79,24 @@ impl Environment for Podman {
         self.ready.clone()
     }
 
-    fn run_payload(&mut self, args: &[String], net: NetMode, timeout: Duration) -> Result<PayloadRun> {
+    fn run_payload(
+        &mut self,
+        args: &[String],
+        net: NetMode,
+        timeout: Duration,
+    ) -> Result<PayloadRun> {
         let (Some(podman), Some(runc)) = (&self.binary, &self.runc) else {
             bail!("podman or runc missing");
         };
         let mut c = Command::new(podman);
         c.args(["run", "--rm", "--runtime"])
             .arg(runc)
-            .args(["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"])
+            .args([
+                "--ulimit",
+                "nofile=20000:20000",
+                "--ulimit",
+                "nproc=32768:32768",
+            ])
             .arg("--network")
             .arg(match net {
                 NetMode::Host => "host",

@@ -24,7 +24,8 @@ impl VmEnv {
             return VmEnv {
                 vm: None,
                 ready: Availability::Unavailable(
-                    "qemu-system-x86_64 is not installed (scripts/setup.sh bench installs it)".into(),
+                    "qemu-system-x86_64 is not installed (scripts/setup.sh bench installs it)"
+                        .into(),
                 ),
                 accel_reason: String::new(),
             };
@@ -82,7 +83,12 @@ impl Environment for VmEnv {
         self.ready.clone()
     }
 
-    fn run_payload(&mut self, args: &[String], _net: NetMode, timeout: Duration) -> Result<PayloadRun> {
+    fn run_payload(
+        &mut self,
+        args: &[String],
+        _net: NetMode,
+        timeout: Duration,
+    ) -> Result<PayloadRun> {
         let Some(vm) = &self.vm else {
             bail!("no VM: {}", self.ready.reason().unwrap_or("not prepared"));
         };

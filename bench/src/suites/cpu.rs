@@ -17,13 +17,19 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
     let threads = crate::payload::cpu_threads();
     let s = ctx.settings;
     let mut cases = payload_cases(ctx, "cpu", ctx.workload_envs(), move |env| {
-        let sizes = if env.accelerator().is_some() { &s.vm_gflops_sizes } else { &s.gflops_sizes };
+        let sizes = if env.accelerator().is_some() {
+            &s.vm_gflops_sizes
+        } else {
+            &s.gflops_sizes
+        };
         (gflops_args(sizes, threads, s.gflops_reps), parse_gflops)
     });
     let mut notes = Vec::new();
     match numpy_version() {
         Some(v) => {
-            notes.push(format!("OpenBLAS reference: numpy {v} DGEMM, natively (metric openblas_dgemm_*)"));
+            notes.push(format!(
+                "OpenBLAS reference: numpy {v} DGEMM, natively (metric openblas_dgemm_*)"
+            ));
             cases.push(openblas_case(ctx, threads));
         }
         None => notes.push("OpenBLAS reference skipped: python3 cannot import numpy".into()),
@@ -56,12 +62,18 @@ fn points(json: &serde_json::Value, prefix: &str) -> Result<Vec<(String, &'stati
     if json["verified"] == serde_json::json!(false) {
         bail!("the DGEMM result did not verify");
     }
-    let results = json["results"].as_array().context("gflops output lacks results")?;
+    let results = json["results"]
+        .as_array()
+        .context("gflops output lacks results")?;
     results
         .iter()
         .map(|p| {
             Ok((
-                format!("{prefix}_gflops_n{}_t{}", field(p, "size")?, field(p, "threads")?),
+                format!(
+                    "{prefix}_gflops_n{}_t{}",
+                    field(p, "size")?,
+                    field(p, "threads")?
+                ),
                 "GFLOPS",
                 field(p, "best_gflops")?,
             ))
@@ -88,11 +100,18 @@ fn openblas_case<'a>(ctx: &'a Ctx<'a>, threads: usize) -> Case<'a> {
         runs: ctx.settings.runs,
         warmup: false,
         run: Box::new(move |i| {
-            std::fs::write(&script, OPENBLAS_SCRIPT).with_context(|| format!("writing {}", script.display()))?;
+            std::fs::write(&script, OPENBLAS_SCRIPT)
+                .with_context(|| format!("writing {}", script.display()))?;
             let mut c = Command::new("python3");
             // The machine's OpenBLAS tuning variables would make the comparison unfair.
-            c.env_remove("OPENBLAS_CORETYPE").env_remove("OPENBLAS_L2_SIZE").arg(&script);
-            let args = gflops_args(&ctx.settings.gflops_sizes, threads, ctx.settings.gflops_reps);
+            c.env_remove("OPENBLAS_CORETYPE")
+                .env_remove("OPENBLAS_L2_SIZE")
+                .arg(&script);
+            let args = gflops_args(
+                &ctx.settings.gflops_sizes,
+                threads,
+                ctx.settings.gflops_reps,
+            );
             c.args(&args[1..]);
             let run = crate::envs::run_timed(c, "python3 openblas_dgemm.py", ctx.settings.timeout)?;
             let json = run.json("numpy")?;

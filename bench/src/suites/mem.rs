@@ -25,6 +25,12 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
 pub fn parse_stream(json: &serde_json::Value) -> Result<Vec<(String, &'static str, f64)>> {
     ["copy", "scale", "add", "triad"]
         .iter()
-        .map(|k| Ok((format!("stream_{k}"), "GB/s", field(json, &format!("{k}_gbs"))?)))
+        .map(|k| {
+            Ok((
+                format!("stream_{k}"),
+                "GB/s",
+                field(json, &format!("{k}_gbs"))?,
+            ))
+        })
         .collect()
 }

@@ -51,15 +51,15 @@ impl Settings {
     /// `--quick`: a few minutes on a 2-core machine.
     pub fn quick() -> Settings {
         Settings {
-            runs: 3,
+            runs: 5,
             warmup: 1,
             vm_runs: 2,
             gflops_sizes: vec![256, 512, 1024],
             vm_gflops_sizes: vec![256],
-            gflops_reps: 3,
+            gflops_reps: 5,
             stream_size: 5_000_000,
             stream_reps: 5,
-            startup_runs: 15,
+            startup_runs: 20,
             net_seconds: 1.0,
             jitter_iters: 20_000,
             timeout: Duration::from_secs(60),
@@ -171,7 +171,12 @@ impl Ctx<'_> {
 
 /// Builds one case per environment of `envs` that runs the payload with `args` (host
 /// network) and turns its JSON into samples with `parse(json, sample_fn)`.
-pub fn payload_cases<'a, F>(ctx: &'a Ctx<'a>, suite: &str, envs: Vec<EnvRef>, args_of: F) -> Vec<Case<'a>>
+pub fn payload_cases<'a, F>(
+    ctx: &'a Ctx<'a>,
+    suite: &str,
+    envs: Vec<EnvRef>,
+    args_of: F,
+) -> Vec<Case<'a>>
 where
     F: Fn(&dyn Environment) -> (Vec<String>, Parser) + 'a,
 {
@@ -186,7 +191,11 @@ where
             let args_of = args_of.clone();
             Case {
                 label,
-                runs: if is_vm { ctx.settings.vm_runs } else { ctx.settings.runs },
+                runs: if is_vm {
+                    ctx.settings.vm_runs
+                } else {
+                    ctx.settings.runs
+                },
                 warmup: !is_vm,
                 run: Box::new(move |i| {
                     let mut e = env.borrow_mut();
@@ -197,7 +206,9 @@ where
                     let (name, variant, accel) = (e.name(), sample_variant(&*e), e.accelerator());
                     Ok(parse(&json)?
                         .into_iter()
-                        .map(|(metric, unit, value)| maker.make(&metric, unit, &name, &variant, i, value, accel.clone()))
+                        .map(|(metric, unit, value)| {
+                            maker.make(&metric, unit, &name, &variant, i, value, accel.clone())
+                        })
                         .collect())
                 }),
             }

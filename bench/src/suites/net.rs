@@ -36,7 +36,11 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
         .iter()
         .map(|e| (e.borrow().name(), e.borrow().variant()))
         .collect();
-    let want = |n: &str| names.iter().any(|(name, v)| name == n && (v.is_empty() || v == "run"));
+    let want = |n: &str| {
+        names
+            .iter()
+            .any(|(name, v)| name == n && (v.is_empty() || v == "run"))
+    };
     let mut servers = Servers::default();
     let mut targets: Vec<Target> = Vec::new();
     let mut fail = |case: &str, e: anyhow::Error| {
@@ -114,7 +118,9 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
                 out.notes.push("tcp_stream cross-checked once with iperf3 on loopback (metric tcp_stream_iperf3)".into());
                 cases.push(iperf_case(ctx, iperf, maker.clone()));
             }
-            None => out.notes.push("iperf3 cross-check skipped: iperf3 is not installed".into()),
+            None => out
+                .notes
+                .push("iperf3 cross-check skipped: iperf3 is not installed".into()),
         }
     }
     let run = super::execute(ctx, "net", cases, ctx.settings.plan());
@@ -163,15 +169,27 @@ fn client_case<'a>(ctx: &'a Ctx<'a>, t: Target, maker: SampleMaker) -> Case<'a> 
     };
     Case {
         label,
-        runs: if is_vm { ctx.settings.vm_runs } else { ctx.settings.runs },
+        runs: if is_vm {
+            ctx.settings.vm_runs
+        } else {
+            ctx.settings.runs
+        },
         warmup: !is_vm,
         run: Box::new(move |i| {
             let secs = ctx.settings.net_seconds.to_string();
             let mut samples = Vec::new();
             for mode in ["stream", "rr"] {
                 let args: Vec<String> = [
-                    "net", "client", "--host", &t.addr.ip().to_string(), "--port", &t.addr.port().to_string(),
-                    "--mode", mode, "--seconds", &secs,
+                    "net",
+                    "client",
+                    "--host",
+                    &t.addr.ip().to_string(),
+                    "--port",
+                    &t.addr.port().to_string(),
+                    "--mode",
+                    mode,
+                    "--seconds",
+                    &secs,
                 ]
                 .iter()
                 .map(|s| s.to_string())
@@ -195,7 +213,15 @@ fn client_case<'a>(ctx: &'a Ctx<'a>, t: Target, maker: SampleMaker) -> Case<'a> 
                 } else {
                     ("tcp_rr_latency", "us", field(&json, "latency_from_tps_us")?)
                 };
-                samples.push(maker.make(metric, unit, &t.env, &t.variant, i, value, t.accel.clone()));
+                samples.push(maker.make(
+                    metric,
+                    unit,
+                    &t.env,
+                    &t.variant,
+                    i,
+                    value,
+                    t.accel.clone(),
+                ));
             }
             Ok(samples)
         }),
@@ -227,13 +253,25 @@ fn iperf_case<'a>(ctx: &'a Ctx<'a>, iperf: PathBuf, maker: SampleMaker) -> Case<
                 .context("running iperf3 -c")?;
             let _ = server.0.wait();
             if !out.status.success() {
-                bail!("iperf3 client failed: {}", String::from_utf8_lossy(&out.stdout).trim());
+                bail!(
+                    "iperf3 client failed: {}",
+                    String::from_utf8_lossy(&out.stdout).trim()
+                );
             }
-            let json: serde_json::Value = serde_json::from_slice(&out.stdout).context("parsing iperf3 -J output")?;
+            let json: serde_json::Value =
+                serde_json::from_slice(&out.stdout).context("parsing iperf3 -J output")?;
             let bps = json["end"]["sum_received"]["bits_per_second"]
                 .as_f64()
                 .context("iperf3 output lacks end.sum_received.bits_per_second")?;
-            Ok(vec![maker.make("tcp_stream_iperf3", "Gbit/s", crate::record::NATIVE, "", i, bps / 1e9, None)])
+            Ok(vec![maker.make(
+                "tcp_stream_iperf3",
+                "Gbit/s",
+                crate::record::NATIVE,
+                "",
+                i,
+                bps / 1e9,
+                None,
+            )])
         }),
     }
 }
@@ -264,7 +302,16 @@ fn container_name(what: &str) -> String {
 impl Servers {
     fn native(&mut self, payload: &PathBuf) -> Result<SocketAddr> {
         let mut child = Command::new(payload)
-            .args(["net", "server", "--port", "0", "--bind", "127.0.0.1", "--idle-timeout", "3600"])
+            .args([
+                "net",
+                "server",
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--idle-timeout",
+                "3600",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -275,7 +322,8 @@ impl Servers {
         BufReader::new(stdout)
             .read_line(&mut line)
             .context("reading the native server's address")?;
-        let json: serde_json::Value = serde_json::from_str(line.trim()).with_context(|| format!("parsing {line:?}"))?;
+        let json: serde_json::Value =
+            serde_json::from_str(line.trim()).with_context(|| format!("parsing {line:?}"))?;
         let addr: SocketAddr = json["listening"]
             .as_str()
             .context("server output lacks listening")?
@@ -284,7 +332,13 @@ impl Servers {
         Ok(addr)
     }
 
-    fn start_container(&mut self, what: &str, net: NetMode, extra: &[String], server_args: &[&str]) -> Result<String> {
+    fn start_container(
+        &mut self,
+        what: &str,
+        net: NetMode,
+        extra: &[String],
+        server_args: &[&str],
+    ) -> Result<String> {
         let pier = self.pier.clone().context("pier not set up")?;
         let name = container_name(what);
         // A leftover from an interrupted run would hold the name.
@@ -299,7 +353,10 @@ impl Servers {
             .output()
             .with_context(|| format!("pier run -d {name}"))?;
         if !out.status.success() {
-            bail!("pier run -d {name} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "pier run -d {name} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         self.containers.push(name.clone());
         Ok(name)
@@ -307,7 +364,12 @@ impl Servers {
 
     fn pier_host(&mut self) -> Result<SocketAddr> {
         let port = free_port()?;
-        self.start_container("host", NetMode::Host, &[], &["--port", &port.to_string(), "--bind", "127.0.0.1"])?;
+        self.start_container(
+            "host",
+            NetMode::Host,
+            &[],
+            &["--port", &port.to_string(), "--bind", "127.0.0.1"],
+        )?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         wait_connectable(addr, Duration::from_secs(20))?;
         Ok(addr)
@@ -379,7 +441,8 @@ fn wait_connectable(addr: SocketAddr, timeout: Duration) -> Result<()> {
         match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
             Ok(_) => return Ok(()),
             Err(e) if Instant::now() > deadline => {
-                return Err(e).with_context(|| format!("server at {addr} not reachable within {timeout:?}"))
+                return Err(e)
+                    .with_context(|| format!("server at {addr} not reachable within {timeout:?}"))
             }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }

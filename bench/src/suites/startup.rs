@@ -26,10 +26,20 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
         };
         // pier run and podman use the host network, as in the whole-path comparison; the
         // low-level runtimes keep the bundle's network namespace.
-        let net = if variant == "runtime" { NetMode::Private } else { NetMode::Host };
+        let net = if variant == "runtime" {
+            NetMode::Private
+        } else {
+            NetMode::Host
+        };
         cases.push(case(ctx, env.clone(), net, variant.clone(), is_vm));
         if name == "pier" && variant == "run" {
-            cases.push(case(ctx, env.clone(), NetMode::Private, "run-bridge".into(), false));
+            cases.push(case(
+                ctx,
+                env.clone(),
+                NetMode::Private,
+                "run-bridge".into(),
+                false,
+            ));
         }
     }
     let plan = Plan {
@@ -43,20 +53,38 @@ fn case<'a>(ctx: &'a Ctx<'a>, env: EnvRef, net: NetMode, variant: String, is_vm:
     let maker = ctx.maker("startup");
     let label = {
         let e = env.borrow();
-        if variant.is_empty() { e.name() } else { format!("{} ({variant})", e.name()) }
+        if variant.is_empty() {
+            e.name()
+        } else {
+            format!("{} ({variant})", e.name())
+        }
     };
     Case {
         label,
-        runs: if is_vm { ctx.settings.vm_runs } else { ctx.settings.startup_runs },
+        runs: if is_vm {
+            ctx.settings.vm_runs
+        } else {
+            ctx.settings.startup_runs
+        },
         warmup: !is_vm,
         run: Box::new(move |i| {
             let mut e = env.borrow_mut();
             let timeout = ctx.timeout_for(&*e);
             let run = e.run_payload(&["start".to_string()], net, timeout)?;
             let (name, accel) = (e.name(), e.accelerator());
-            let mut out = vec![maker.make("launch_to_exit", "ms", &name, &variant, i, super::wall_ms(&run), accel.clone())];
+            let mut out = vec![maker.make(
+                "launch_to_exit",
+                "ms",
+                &name,
+                &variant,
+                i,
+                super::wall_ms(&run),
+                accel.clone(),
+            )];
             match run.boot_ms {
-                Some(boot) => out.push(maker.make("boot_to_init", "ms", &name, &variant, i, boot, accel)),
+                Some(boot) => {
+                    out.push(maker.make("boot_to_init", "ms", &name, &variant, i, boot, accel))
+                }
                 None => {
                     let entry = entry_ns(&run, &name)?;
                     let ms = (entry as f64 - run.launched_ns as f64) / 1e6;
