@@ -34,7 +34,7 @@ fn overlay(c: &mut Criterion) {
     c.bench_function("overlay_mount_unmount", |b| {
         b.iter(|| {
             pier_runtime::image::overlay::mount_overlay_volatile(
-                &[lower.clone()],
+                std::slice::from_ref(&lower),
                 &upper_root.join("upper"),
                 &upper_root,
                 &target,

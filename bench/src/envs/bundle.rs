@@ -12,7 +12,7 @@ use super::{Setup, IMAGE, PAYLOAD_IN_CONTAINER};
 use anyhow::{bail, Context, Result};
 use pier_runtime::image::ImageStore;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// The prepared bundle.
@@ -128,11 +128,6 @@ fn run(cmd: &mut Command) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// True if `path` exists and is a directory holding `config.json`.
-pub fn is_bundle(path: &Path) -> bool {
-    path.join("config.json").is_file()
 }
 
 #[cfg(test)]

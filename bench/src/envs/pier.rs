@@ -62,7 +62,7 @@ impl PierRun {
     }
 }
 
-fn pier_available(pier: &PathBuf, ready: &Availability) -> Availability {
+fn pier_available(pier: &std::path::Path, ready: &Availability) -> Availability {
     if !pier.is_file() {
         return Availability::Unavailable(format!("pier binary {} not found", pier.display()));
     }

@@ -203,7 +203,9 @@ where
                     let timeout = ctx.timeout_for(&*e);
                     let run = e.run_payload(&args, NetMode::Host, timeout)?;
                     let json = run.json(&e.name())?;
-                    let (name, variant, accel) = (e.name(), sample_variant(&*e), e.accelerator());
+                    // No variant in compute suites: each environment has one path here, so
+                    // the tables read `pier`, `runc`, `crun` (start-up records variants).
+                    let (name, variant, accel) = (e.name(), String::new(), e.accelerator());
                     Ok(parse(&json)?
                         .into_iter()
                         .map(|(metric, unit, value)| {
@@ -218,12 +220,6 @@ where
 
 /// Turns a payload's JSON into (metric, unit, value) triples.
 pub type Parser = fn(&serde_json::Value) -> Result<Vec<(String, &'static str, f64)>>;
-
-/// The variant recorded for compute suites: empty for `pier run` (the normal path), so
-/// the tables read `pier`, `runc`, `crun`; the start-up suite records variants itself.
-pub fn sample_variant(_env: &dyn Environment) -> String {
-    String::new()
-}
 
 /// `name (variant)` or `name`.
 pub fn label_of(env: &dyn Environment) -> String {
@@ -252,7 +248,7 @@ pub fn field(json: &serde_json::Value, key: &str) -> Result<f64> {
         .ok_or_else(|| anyhow::anyhow!("payload output lacks a number {key:?}: {json}"))
 }
 
-/// Unused-run guard: the wall time of a run in milliseconds.
+/// The wall time of a run in milliseconds.
 pub fn wall_ms(run: &PayloadRun) -> f64 {
     run.wall.as_secs_f64() * 1000.0
 }

@@ -21,7 +21,7 @@ use crate::harness::{Case, Failure, SampleMaker};
 use anyhow::{bail, Context, Result};
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -300,7 +300,7 @@ fn container_name(what: &str) -> String {
 }
 
 impl Servers {
-    fn native(&mut self, payload: &PathBuf) -> Result<SocketAddr> {
+    fn native(&mut self, payload: &Path) -> Result<SocketAddr> {
         let mut child = Command::new(payload)
             .args([
                 "net",
