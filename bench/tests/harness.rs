@@ -291,3 +291,58 @@ fn every_suite_runs_once_in_every_available_environment() {
     }
     eprintln!("all suites in {:.1?}", started.elapsed());
 }
+
+/// The VM in every suite (tiny sizes, one run). Ignored by default: it boots about ten
+/// guests, under TCG emulation on this machine (see the timing it prints). The guest kernel
+/// is cached in `$PIER_TEST_CACHE` (default `/var/tmp/pier-test-cache`).
+#[test]
+#[ignore]
+fn every_suite_runs_once_in_the_vm() {
+    let started = std::time::Instant::now();
+    let (payload, is_static) = payload();
+    if !is_static {
+        eprintln!("SKIP vm: no static payload (run bench/build-payload.sh)");
+        return;
+    }
+    let cache = std::env::var_os("PIER_TEST_CACHE")
+        .map_or_else(|| PathBuf::from("/var/tmp/pier-test-cache"), PathBuf::from);
+    std::fs::create_dir_all(&cache).unwrap();
+    let setup = Setup {
+        payload,
+        pier: PathBuf::from("/nonexistent/pier"),
+        cache,
+    };
+    let vm = Rc::new(RefCell::new(pier_bench::envs::vm_env::VmEnv::new(&setup, 2, 512)));
+    if let Some(r) = vm.borrow().availability().reason() {
+        eprintln!("SKIP vm: {r}");
+        return;
+    }
+    let accel = vm.borrow().accelerator().unwrap();
+    let name = vm.borrow().name();
+    assert_eq!(name, format!("qemu-{accel}"));
+    let envs: Vec<EnvRef> = vec![Rc::new(RefCell::new(Native::new(&setup))), vm.clone()];
+    let settings = Settings::tiny();
+    let ctx = Ctx {
+        settings: &settings,
+        run_id: "test",
+        setup: &setup,
+        envs,
+        vm: Some(vm.clone()),
+        progress: false,
+    };
+    for (suite, out) in [
+        ("cpu", suites::cpu::run(&ctx)),
+        ("mem", suites::mem::run(&ctx)),
+        ("jitter", suites::jitter::run(&ctx)),
+        ("startup", suites::startup::run(&ctx)),
+        ("net", suites::net::run(&ctx)),
+    ] {
+        assert!(out.failures.is_empty(), "{suite}: {:?}", out.failures);
+        let vm_samples: Vec<_> = out.samples.iter().filter(|s| s.environment == name).collect();
+        assert!(!vm_samples.is_empty(), "{suite}: no VM sample");
+        // Every VM sample says which accelerator produced it.
+        assert!(vm_samples.iter().all(|s| s.accelerator.as_deref() == Some(accel.as_str())));
+        eprintln!("{suite}: {} VM samples", vm_samples.len());
+    }
+    eprintln!("VM suites in {:.1?}", started.elapsed());
+}
