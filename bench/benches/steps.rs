@@ -36,7 +36,7 @@ fn overlay(c: &mut Criterion) {
             pier_runtime::image::overlay::mount_overlay_volatile(
                 std::slice::from_ref(&lower),
                 &upper_root.join("upper"),
-                &upper_root,
+                &upper_root.join("work"),
                 &target,
             )
             .expect("mounting overlay");
@@ -79,6 +79,8 @@ struct TestNetwork<'a>(&'a NetworkManager);
 impl Drop for TestNetwork<'_> {
     fn drop(&mut self) {
         let _ = self.0.remove(NET);
+        // The temporary root's firewall table would outlive it otherwise.
+        let _ = self.0.firewall().destroy();
     }
 }
 

@@ -205,6 +205,19 @@ fn environments(setup: &Setup, static_payload: bool) -> Vec<EnvRef> {
     envs
 }
 
+/// Removes the temporary pier root's bridge and firewall table, even if the test fails.
+struct NetworkWorld(PathBuf);
+
+impl Drop for NetworkWorld {
+    fn drop(&mut self) {
+        if self.0.join("networks").exists() {
+            if let Err(e) = pier_bench::envs::pier::teardown_network(&self.0) {
+                eprintln!("cleanup of {}: {e:#}", self.0.display());
+            }
+        }
+    }
+}
+
 #[test]
 fn every_suite_runs_once_in_every_available_environment() {
     let started = std::time::Instant::now();
@@ -217,6 +230,7 @@ fn every_suite_runs_once_in_every_available_environment() {
         pier: pier_binary().unwrap_or_else(|| PathBuf::from("/nonexistent/pier")),
         cache: cache.path().to_path_buf(),
     };
+    let _world = NetworkWorld(setup.pier_root());
     let envs = environments(&setup, is_static);
     let names: Vec<String> = envs
         .iter()
@@ -312,7 +326,9 @@ fn every_suite_runs_once_in_the_vm() {
         pier: PathBuf::from("/nonexistent/pier"),
         cache,
     };
-    let vm = Rc::new(RefCell::new(pier_bench::envs::vm_env::VmEnv::new(&setup, 2, 512)));
+    let vm = Rc::new(RefCell::new(pier_bench::envs::vm_env::VmEnv::new(
+        &setup, 2, 512,
+    )));
     if let Some(r) = vm.borrow().availability().reason() {
         eprintln!("SKIP vm: {r}");
         return;
@@ -338,10 +354,16 @@ fn every_suite_runs_once_in_the_vm() {
         ("net", suites::net::run(&ctx)),
     ] {
         assert!(out.failures.is_empty(), "{suite}: {:?}", out.failures);
-        let vm_samples: Vec<_> = out.samples.iter().filter(|s| s.environment == name).collect();
+        let vm_samples: Vec<_> = out
+            .samples
+            .iter()
+            .filter(|s| s.environment == name)
+            .collect();
         assert!(!vm_samples.is_empty(), "{suite}: no VM sample");
         // Every VM sample says which accelerator produced it.
-        assert!(vm_samples.iter().all(|s| s.accelerator.as_deref() == Some(accel.as_str())));
+        assert!(vm_samples
+            .iter()
+            .all(|s| s.accelerator.as_deref() == Some(accel.as_str())));
         eprintln!("{suite}: {} VM samples", vm_samples.len());
     }
     eprintln!("VM suites in {:.1?}", started.elapsed());

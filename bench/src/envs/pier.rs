@@ -148,3 +148,22 @@ impl Environment for PierRuntime {
         super::run_timed(c, "pier runtime run", timeout)
     }
 }
+
+/// Removes the network world of a bench-private pier root: the default bridge and the
+/// firewall table that `pier run` created for it (each state root has its own, named after
+/// a hash of its path). Call once the root's containers are gone; safe if none exists.
+pub fn teardown_network(root: &std::path::Path) -> Result<()> {
+    use anyhow::Context;
+    let options = pier_runtime::network::Options::for_root(root);
+    let nm = pier_runtime::network::NetworkManager::open(root)
+        .with_context(|| format!("opening pier's networks in {}", root.display()))?;
+    nm.firewall()
+        .destroy()
+        .with_context(|| format!("removing firewall table {}", options.firewall_table))?;
+    // The bridge may never have been created (no bridged container ran): ignore "absent".
+    let _ = Command::new("ip")
+        .args(["link", "del", &options.default_bridge])
+        .stderr(std::process::Stdio::null())
+        .status();
+    Ok(())
+}
