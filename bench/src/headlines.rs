@@ -332,11 +332,21 @@ fn steps(md: &mut String, dir: &Path) {
     found.sort_by(|a, b| a.0.cmp(&b.0));
     let _ = writeln!(
         md,
-        "### pier's start-up step by step (criterion medians from `cargo bench -p pier-bench`, latest run in {})\n\n| step | median |\n| --- | --- |",
-        dir.display()
+        "### pier's start-up step by step\n\nCriterion medians of `cargo bench -p pier-bench` (its latest run on this machine, \
+         `target/criterion`; a separate run from this report's): the kernel work behind one container start.\n\n| step | median |\n| --- | --- |"
     );
     for (name, ns) in found {
-        let _ = writeln!(md, "| {name} | {} µs |", num(ns / 1000.0));
+        let what = match name.as_str() {
+            "cgroup_create_destroy" => " (a cgroup in every v1 hierarchy, created and removed)",
+            "overlay_mount_unmount" => " (the rootfs: overlayfs, volatile)",
+            "clone_mnt_pid_uts_ipc" => {
+                " (clone into new mount, PID, UTS, IPC namespaces; child exits)"
+            }
+            "clone_mnt_pid_uts_ipc_net" => " (the same plus a network namespace)",
+            "veth_connect_release" => " (bridge mode: veth pair, address, routes, then release)",
+            _ => "",
+        };
+        let _ = writeln!(md, "| {name}{what} | {} µs |", num(ns / 1000.0));
     }
     md.push('\n');
 }

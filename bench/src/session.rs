@@ -131,6 +131,12 @@ pub fn run(args: Args) -> Result<i32> {
         notes.failures.extend(out.failures);
         notes.suite_notes.extend(out.notes);
     }
+    if ctx.envs.iter().any(|e| e.borrow().name() == "pier") {
+        // The bench root's bridge and firewall table are the bench's own: leave nothing.
+        if let Err(e) = crate::envs::pier::teardown_network(&setup.pier_root()) {
+            eprintln!("bench: removing the bench network: {e:#}");
+        }
+    }
     if samples.is_empty() {
         bail!("no environment produced a sample; see the reasons above");
     }
