@@ -1,5 +1,6 @@
 //! Command-line definitions (clap) and dispatch, one file per command group.
 
+mod bench;
 mod build;
 mod container;
 #[cfg(test)]
@@ -99,6 +100,8 @@ pub enum Command {
     /// The low-level OCI runtime (runc-style create/start/run/state/kill/delete on a bundle).
     #[command(subcommand)]
     Runtime(runtime::RuntimeCommand),
+    /// Benchmark native vs pier vs runc/crun/podman vs a VM; writes results/<timestamp>/.
+    Bench(pier_bench::cli::Args),
     /// Manage pier itself (clean-up, disk use, information).
     #[command(subcommand)]
     System(system::SystemCommand),
@@ -150,6 +153,9 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    if let Command::Bench(a) = cli.command {
+        return bench::bench(a);
+    }
     if let Command::Runtime(cmd) = cli.command {
         // The low level works on bundles alone: no engine, no image store.
         return runtime::runtime(&cli.root, cmd);
@@ -196,7 +202,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Login(a) => transfer::login(&engine, a),
         Command::Logout(a) => transfer::logout(&engine, a),
         Command::System(c) => system::system(&engine, c),
-        Command::Runtime(_) | Command::Lab(_) | Command::Docs(_) => unreachable!("handled above"),
+        Command::Runtime(_) | Command::Lab(_) | Command::Docs(_) | Command::Bench(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -1,0 +1,72 @@
+//! The command line of `pier bench` (clap), parsed by the `pier` binary and handed to
+//! [`crate::run`].
+
+use clap::ValueEnum;
+use std::path::PathBuf;
+
+/// A suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SuiteName {
+    /// DGEMM GFLOPS (and OpenBLAS natively when numpy is installed).
+    Cpu,
+    /// STREAM memory bandwidth.
+    Mem,
+    /// Launch-to-entry and launch-to-exit times.
+    Startup,
+    /// TCP throughput and request/response latency.
+    Net,
+    /// Timing jitter of a small work item.
+    Jitter,
+}
+
+/// An environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvName {
+    /// The payload run directly (the baseline).
+    Native,
+    /// `pier run` and `pier runtime run`.
+    Pier,
+    /// `runc run` on the same bundle.
+    Runc,
+    /// `crun run` on the same bundle.
+    Crun,
+    /// `podman run` of the same image (start-up suite only).
+    Podman,
+    /// A QEMU guest (KVM if usable, else TCG emulation).
+    Vm,
+}
+
+/// `pier bench`: native vs containers vs VM, measured side by side.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Suites to run, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub suite: Vec<SuiteName>,
+    /// Environments, comma-separated (default: every available one).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub env: Vec<EnvName>,
+    /// Measured runs per environment (start-up uses 5x as many launches).
+    #[arg(long)]
+    pub runs: Option<u32>,
+    /// Quick sizes and counts (the default; under 5 minutes on 2 cores).
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// Full sizes and counts (under 30 minutes on 2 cores).
+    #[arg(long)]
+    pub full: bool,
+    /// Results directory: each run goes to DIR/<timestamp>/, DIR/latest points at it.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub out: PathBuf,
+    /// Pin the bench and everything it starts to these CPUs (e.g. 1 or 0-1).
+    #[arg(long, value_name = "CPUS")]
+    pub pin: Option<String>,
+    /// The static payload binary (default: next to this pier build, else built with cargo).
+    #[arg(long, env = "PIER_BENCH_PAYLOAD")]
+    pub payload: Option<PathBuf>,
+    /// Bench-private cache and state: pier's bench root, the OCI bundle, the VM kernel.
+    #[arg(long, env = "PIER_BENCH_CACHE", default_value = "/var/tmp/pier-bench")]
+    pub cache: PathBuf,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+}

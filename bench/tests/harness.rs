@@ -1,0 +1,370 @@
+//! The harness end to end, as root: environment detection (with reasons), the interleaved
+//! plan, and one real short run of every suite (tiny sizes, one run) in every environment
+//! available here. An unavailable environment is skipped with its reason printed.
+//!
+//! Container environments need the static payload (`bench/build-payload.sh`) and a built
+//! `pier` binary (`cargo build -p pier`) in the workspace's target directory.
+
+use pier_bench::envs::native::Native;
+use pier_bench::envs::oci_peer::OciPeer;
+use pier_bench::envs::pier::{PierRun, PierRuntime};
+use pier_bench::envs::podman::Podman;
+use pier_bench::envs::{bundle, cgroup_workaround, Availability, Environment, Setup};
+use pier_bench::harness::{self, Case, EnvRef, Plan, Step};
+use pier_bench::suites::{self, Ctx, Settings};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    )
+}
+
+/// The static payload if built, else the test build (dynamic: native only).
+fn payload() -> (PathBuf, bool) {
+    let p = target_dir().join("x86_64-unknown-linux-gnu/release/pier-payload");
+    if p.is_file() {
+        (p, true)
+    } else {
+        (PathBuf::from(env!("CARGO_BIN_EXE_pier-payload")), false)
+    }
+}
+
+fn pier_binary() -> Option<PathBuf> {
+    ["debug", "release"]
+        .iter()
+        .map(|p| target_dir().join(p).join("pier"))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn unavailable_environments_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        payload: dir.path().join("no-payload"),
+        pier: dir.path().join("no-pier"),
+        cache: dir.path().to_path_buf(),
+    };
+    let native = Native::new(&setup);
+    let r = native.availability();
+    assert!(r.reason().unwrap().contains("no-payload"), "{r:?}");
+    let peer = OciPeer::new("no-such-runtime-xyz", &setup, None, Availability::Available);
+    assert!(peer
+        .availability()
+        .reason()
+        .unwrap()
+        .contains("not installed"));
+    let pier = PierRun::new(&setup, Availability::Available);
+    assert!(pier.availability().reason().unwrap().contains("no-pier"));
+    let podman = Podman::new(None);
+    assert!(!podman.availability().is_available());
+    // A bundle that could not be prepared makes the peers unavailable with that reason.
+    let runc = OciPeer::new(
+        "sh",
+        &setup,
+        None,
+        Availability::Unavailable("no rootfs".into()),
+    );
+    assert_eq!(runc.availability().reason(), Some("no rootfs"));
+}
+
+#[test]
+fn plan_interleaves_environments_after_warm_up() {
+    let steps = harness::schedule(&[2, 2, 2], Plan { warmup: 1, runs: 2 });
+    let order: Vec<(usize, bool)> = steps.iter().map(|s| (s.case, s.warmup)).collect();
+    assert_eq!(
+        order,
+        vec![
+            (0, true),
+            (1, true),
+            (2, true),
+            (0, false),
+            (1, false),
+            (2, false),
+            (0, false),
+            (1, false),
+            (2, false)
+        ]
+    );
+    // A case with fewer runs (the emulated VM) drops out of later rounds only.
+    let steps = harness::schedule(&[3, 1], Plan { warmup: 0, runs: 3 });
+    assert_eq!(
+        steps,
+        vec![
+            Step {
+                case: 0,
+                iteration: 0,
+                warmup: false
+            },
+            Step {
+                case: 1,
+                iteration: 0,
+                warmup: false
+            },
+            Step {
+                case: 0,
+                iteration: 1,
+                warmup: false
+            },
+            Step {
+                case: 0,
+                iteration: 2,
+                warmup: false
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_failing_case_is_dropped_and_the_others_go_on() {
+    let maker = harness::SampleMaker {
+        run_id: "t".into(),
+        suite: "cpu".into(),
+    };
+    let calls = RefCell::new(Vec::new());
+    let mut cases = vec![
+        Case {
+            label: "bad".into(),
+            runs: 5,
+            warmup: true,
+            run: Box::new(|_| {
+                calls.borrow_mut().push("bad");
+                anyhow::bail!("boom")
+            }),
+        },
+        Case {
+            label: "good".into(),
+            runs: 5,
+            warmup: true,
+            run: Box::new(|i| {
+                calls.borrow_mut().push("good");
+                Ok(vec![maker.make("m", "ms", "native", "", i, 1.0, None)])
+            }),
+        },
+    ];
+    let (samples, failures) =
+        harness::execute("cpu", &mut cases, Plan { warmup: 1, runs: 5 }, false);
+    drop(cases);
+    assert_eq!(samples.len(), 5, "warm-up results are discarded");
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0].error.contains("boom") && failures[0].error.contains("dropped"));
+    let bad = calls.borrow().iter().filter(|c| **c == "bad").count();
+    assert_eq!(bad as u32, harness::MAX_FAILURES);
+}
+
+/// Builds every non-VM environment available here, printing why the others are skipped.
+fn environments(setup: &Setup, static_payload: bool) -> Vec<EnvRef> {
+    let mut envs: Vec<EnvRef> = vec![Rc::new(RefCell::new(Native::new(setup)))];
+    if !static_payload {
+        eprintln!("SKIP containers: no static payload (run bench/build-payload.sh)");
+        return envs;
+    }
+    if !setup.pier.is_file() {
+        eprintln!("SKIP containers: no pier binary (cargo build -p pier)");
+        return envs;
+    }
+    let (b, ready) = match bundle::prepare(setup) {
+        Ok(b) => (Some(Rc::new(b)), Availability::Available),
+        Err(e) => (None, Availability::Unavailable(format!("{e:#}"))),
+    };
+    let tar = b.as_ref().map(|b| b.rootfs_tar.clone());
+    let all: Vec<EnvRef> = vec![
+        Rc::new(RefCell::new(PierRun::new(setup, ready.clone()))),
+        Rc::new(RefCell::new(PierRuntime::new(
+            setup,
+            b.clone(),
+            ready.clone(),
+        ))),
+        Rc::new(RefCell::new(OciPeer::new(
+            "runc",
+            setup,
+            b.clone(),
+            ready.clone(),
+        ))),
+        Rc::new(RefCell::new(OciPeer::new(
+            "crun",
+            setup,
+            b.clone(),
+            ready.clone(),
+        ))),
+        Rc::new(RefCell::new(Podman::new(tar.as_deref()))),
+    ];
+    for e in all {
+        let (label, a) = {
+            let x = e.borrow();
+            (suites::label_of(&*x), x.availability())
+        };
+        match a {
+            Availability::Available => envs.push(e),
+            Availability::Unavailable(r) => eprintln!("SKIP {label}: {r}"),
+        }
+    }
+    envs
+}
+
+/// Removes the temporary pier root's bridge and firewall table, even if the test fails.
+struct NetworkWorld(PathBuf);
+
+impl Drop for NetworkWorld {
+    fn drop(&mut self) {
+        if self.0.join("networks").exists() {
+            if let Err(e) = pier_bench::envs::pier::teardown_network(&self.0) {
+                eprintln!("cleanup of {}: {e:#}", self.0.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn every_suite_runs_once_in_every_available_environment() {
+    let started = std::time::Instant::now();
+    // On this thread only: children started from it inherit the private mount namespace.
+    eprintln!("{}", cgroup_workaround::apply_if_hybrid().describe());
+    let cache = tempfile::tempdir().unwrap();
+    let (payload, is_static) = payload();
+    let setup = Setup {
+        payload,
+        pier: pier_binary().unwrap_or_else(|| PathBuf::from("/nonexistent/pier")),
+        cache: cache.path().to_path_buf(),
+    };
+    let _world = NetworkWorld(setup.pier_root());
+    let envs = environments(&setup, is_static);
+    let names: Vec<String> = envs
+        .iter()
+        .map(|e| suites::label_of(&*e.borrow()))
+        .collect();
+    eprintln!("environments: {names:?}");
+    let settings = Settings::tiny();
+    let ctx = Ctx {
+        settings: &settings,
+        run_id: "test",
+        setup: &setup,
+        envs,
+        vm: None,
+        progress: false,
+    };
+    let workload = ctx.workload_envs().len();
+    for (suite, out) in [
+        ("cpu", suites::cpu::run(&ctx)),
+        ("mem", suites::mem::run(&ctx)),
+        ("jitter", suites::jitter::run(&ctx)),
+        ("startup", suites::startup::run(&ctx)),
+        ("net", suites::net::run(&ctx)),
+    ] {
+        assert!(out.failures.is_empty(), "{suite}: {:?}", out.failures);
+        let envs_seen: std::collections::BTreeSet<String> =
+            out.samples.iter().map(|s| s.environment.clone()).collect();
+        eprintln!("{suite}: {} samples from {envs_seen:?}", out.samples.len());
+        assert!(out
+            .samples
+            .iter()
+            .all(|s| s.suite == suite && s.value.is_finite() && s.value > 0.0));
+        match suite {
+            "cpu" => assert!(out
+                .samples
+                .iter()
+                .any(|s| s.metric == "dgemm_gflops_n64_t1")),
+            "mem" => assert_eq!(
+                out.samples
+                    .iter()
+                    .filter(|s| s.metric == "stream_triad")
+                    .count(),
+                workload
+            ),
+            "startup" => {
+                // One launch per environment (plus pier run on the bridge), two metrics each.
+                assert!(out
+                    .samples
+                    .iter()
+                    .any(|s| s.metric == "launch_to_entry" && s.environment == "native"));
+                for s in out.samples.iter().filter(|s| s.metric == "launch_to_entry") {
+                    assert!(s.value < 5000.0, "{s:?}");
+                }
+            }
+            "net" => {
+                assert!(out
+                    .samples
+                    .iter()
+                    .any(|s| s.metric == "tcp_stream" && s.environment == "native"));
+                if names.iter().any(|n| n == "pier (run)") {
+                    for v in ["host", "bridge", "bridge-c2c", "published"] {
+                        assert!(
+                            out.samples
+                                .iter()
+                                .any(|s| s.metric == "tcp_rr_latency" && s.variant == v),
+                            "no pier {v} sample"
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    eprintln!("all suites in {:.1?}", started.elapsed());
+}
+
+/// The VM in every suite (tiny sizes, one run). Ignored by default: it boots about ten
+/// guests, under TCG emulation on this machine (see the timing it prints). The guest kernel
+/// is cached in `$PIER_TEST_CACHE` (default `/var/tmp/pier-test-cache`).
+#[test]
+#[ignore]
+fn every_suite_runs_once_in_the_vm() {
+    let started = std::time::Instant::now();
+    let (payload, is_static) = payload();
+    if !is_static {
+        eprintln!("SKIP vm: no static payload (run bench/build-payload.sh)");
+        return;
+    }
+    let cache = std::env::var_os("PIER_TEST_CACHE")
+        .map_or_else(|| PathBuf::from("/var/tmp/pier-test-cache"), PathBuf::from);
+    std::fs::create_dir_all(&cache).unwrap();
+    let setup = Setup {
+        payload,
+        pier: PathBuf::from("/nonexistent/pier"),
+        cache,
+    };
+    let vm = Rc::new(RefCell::new(pier_bench::envs::vm_env::VmEnv::new(
+        &setup, 2, 512,
+    )));
+    if let Some(r) = vm.borrow().availability().reason() {
+        eprintln!("SKIP vm: {r}");
+        return;
+    }
+    let accel = vm.borrow().accelerator().unwrap();
+    let name = vm.borrow().name();
+    assert_eq!(name, format!("qemu-{accel}"));
+    let envs: Vec<EnvRef> = vec![Rc::new(RefCell::new(Native::new(&setup))), vm.clone()];
+    let settings = Settings::tiny();
+    let ctx = Ctx {
+        settings: &settings,
+        run_id: "test",
+        setup: &setup,
+        envs,
+        vm: Some(vm.clone()),
+        progress: false,
+    };
+    for (suite, out) in [
+        ("cpu", suites::cpu::run(&ctx)),
+        ("mem", suites::mem::run(&ctx)),
+        ("jitter", suites::jitter::run(&ctx)),
+        ("startup", suites::startup::run(&ctx)),
+        ("net", suites::net::run(&ctx)),
+    ] {
+        assert!(out.failures.is_empty(), "{suite}: {:?}", out.failures);
+        let vm_samples: Vec<_> = out
+            .samples
+            .iter()
+            .filter(|s| s.environment == name)
+            .collect();
+        assert!(!vm_samples.is_empty(), "{suite}: no VM sample");
+        // Every VM sample says which accelerator produced it.
+        assert!(vm_samples
+            .iter()
+            .all(|s| s.accelerator.as_deref() == Some(accel.as_str())));
+        eprintln!("{suite}: {} VM samples", vm_samples.len());
+    }
+    eprintln!("VM suites in {:.1?}", started.elapsed());
+}
