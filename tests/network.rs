@@ -367,12 +367,18 @@ fn rm_f_and_a_killed_pier_leave_no_veth_rule_or_namespace() {
         ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(p.root().join("killed.err")).expect("stderr file"))
         .spawn()
         .expect("spawn pier run");
     wait_for(
         Duration::from_secs(10),
-        || p.status("killed") == "running",
+        || {
+            // The record appears once `pier run` has created the container: poll without failing.
+            let out = p.run(&["inspect", "killed"]);
+            let err = std::fs::read_to_string(p.root().join("killed.err")).unwrap_or_default();
+            assert!(err.is_empty(), "pier run failed: {err}");
+            out.status.success() && text(&out.stdout).contains("\"status\": \"running\"")
+        },
         "container killed running",
     );
     let id = p.inspect("killed")["id"].as_str().expect("id").to_string();
