@@ -331,7 +331,8 @@ Every environment runs the same static `pier-payload` binary (glibc, `+crt-stati
 
 * **cpu**: double-precision GEMM (`gemm` crate, AVX2/AVX-512 kernels), GFLOPS = 2N³/time,
   at several sizes with 1 thread and all threads: the stand-in for the study's Linpack.
-* **mem**: STREAM copy/scale/add/triad, arrays over 4x the last-level cache, best of 10.
+* **mem**: STREAM copy/scale/add/triad, arrays over 4x the last-level cache, the best of the
+  repetitions in each run (the plan line above gives their number).
 * **net**: TCP bulk throughput (Gbit/s, like nuttcp) and request/response transactions
   (like netperf TCP_RR; latency = 1e6 / transactions per second, as in the study).
 * **startup**: time from the harness's launch call to the payload's first instruction
