@@ -266,7 +266,7 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
 
 /// The payload: `--payload`, else next to this executable's build
 /// (`target/x86_64-unknown-linux-gnu/release/pier-payload`), else built with cargo from the
-/// workspace containing the current directory.
+/// workspace containing the current directory or this executable.
 pub fn find_payload(given: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = given {
         if !p.is_file() {
@@ -285,8 +285,10 @@ pub fn find_payload(given: Option<&Path>) -> Result<PathBuf> {
             return Ok(p);
         }
     }
+    // The workspace around the current directory, else the one this `pier` was built in
+    // (`pier bench` run from elsewhere, e.g. a lab's directory).
     let cwd = std::env::current_dir().context("current directory")?;
-    for dir in cwd.ancestors() {
+    for dir in cwd.ancestors().chain(exe.ancestors().skip(1)) {
         let manifest = dir.join("Cargo.toml");
         if std::fs::read_to_string(&manifest).is_ok_and(|t| t.contains("[workspace]")) {
             eprintln!("bench: building the static payload in {}", dir.display());

@@ -195,6 +195,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
     let attach = Attach::Foreground {
         interactive: args.create.interactive,
         tty: args.create.tty,
+        forward_signals: true,
     };
     match engine.run_attached(&rec.id, attach, &mut |_| {}) {
         Ok(outcome) => {
@@ -246,6 +247,7 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32> {
         let attach = Attach::Foreground {
             interactive: args.interactive,
             tty: rec.config.tty,
+            forward_signals: true,
         };
         return Ok(engine.run_attached(&rec.id, attach, &mut |_| {})?.exit.code);
     }

@@ -1,11 +1,12 @@
 //! Ctrl-C during a build: stop cleanly instead of dying half-way.
 //!
 //! SIGINT/SIGTERM set a flag the builder checks between steps. During a `RUN` step they
-//! must also stop the command: the engine's foreground loop would only forward the signal
-//! to the container's init, which passes it to the shell, which waits for its foreground
-//! child anyway. So the handler kills the container's init with SIGKILL (ending its whole
-//! PID namespace), the step fails, and the builder cleans up. A parked helper thread with the
-//! signals unblocked receives them while the main thread blocks them in that loop.
+//! must also stop the command: forwarding the signal to the container's init would pass it
+//! to the shell, which waits for its foreground child anyway. So the handler kills the
+//! container's init with SIGKILL (ending its whole PID namespace), the step fails, and the
+//! builder cleans up. The RUN container is attached without signal forwarding, so no
+//! signalfd competes with this handler for the signal. A parked helper thread keeps a
+//! thread with the signals unblocked whatever the main thread's mask.
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};

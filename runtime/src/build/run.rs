@@ -100,6 +100,8 @@ pub fn run<'a>(
         Attach::Foreground {
             interactive: false,
             tty: false,
+            // `interrupt` handles Ctrl-C: it kills the container and marks the build stopped.
+            forward_signals: false,
         },
         &mut |started| {
             if started.is_ok() {

@@ -27,6 +27,10 @@ pub enum Attach {
         interactive: bool,
         /// `-t`.
         tty: bool,
+        /// Pass Ctrl-C and other signals on to the container (`pier run`). A build handles
+        /// them itself: if this loop also read them, it would win the race for a signal
+        /// sent to pier and the build would never learn that it was interrupted.
+        forward_signals: bool,
     },
     /// `-d` / `pier start`: output to the log.
     Detached,
@@ -243,7 +247,13 @@ impl Engine {
         };
         let exit = IoLoop {
             child: pid,
-            forward_signals: matches!(attach, Attach::Foreground { .. }),
+            forward_signals: matches!(
+                attach,
+                Attach::Foreground {
+                    forward_signals: true,
+                    ..
+                }
+            ),
             streams,
             stdin_to: if tty && interactive {
                 master.as_ref().map(|m| m.as_fd())
