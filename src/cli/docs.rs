@@ -45,7 +45,7 @@ fn section(cmd: &Command, parent: &str, depth: usize, out: &mut String) {
     let path = format!("{parent} {}", cmd.get_name());
     out.push_str(&format!("{} `{path}`\n\n", "#".repeat(depth.min(4))));
     if let Some(about) = cmd.get_long_about().or(cmd.get_about()) {
-        out.push_str(&format!("{about}\n\n"));
+        out.push_str(&format!("{}\n\n", escape_html(&about.to_string())));
     }
     let usage = cmd.clone().render_usage().to_string();
     let usage = usage.trim_start_matches("Usage:").trim();
@@ -112,6 +112,7 @@ fn arg_table<'a>(args: impl Iterator<Item = &'a Arg>) -> String {
             .unwrap_or_default()
             .replace('\n', " ")
             .replace('|', "\\|");
+        help = escape_html(&help);
         if !help.is_empty() && !help.ends_with('.') {
             help.push('.');
         }
@@ -135,9 +136,36 @@ fn arg_table<'a>(args: impl Iterator<Item = &'a Arg>) -> String {
     out
 }
 
+/// Escapes `<` and `>` outside code spans: help text such as `DIR/<timestamp>/` is prose to
+/// clap, but markdown would read `<timestamp>` as an HTML tag.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_code = false;
+    for c in text.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '<' if !in_code => out.push_str("&lt;"),
+            '>' if !in_code => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn angle_brackets_are_escaped_outside_code() {
+        assert_eq!(
+            escape_html("goes to DIR/<t>/, see `a <b>`"),
+            "goes to DIR/&lt;t&gt;/, see `a <b>`"
+        );
+    }
 
     /// The committed reference equals what the code generates.
     #[test]
