@@ -242,7 +242,11 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .resources(resources(&cfg.limits))
-        .cgroups_path(PathBuf::from(format!("pier/{}", inputs.id)))
+        .cgroups_path(PathBuf::from(format!(
+            "{}/{}",
+            crate::cgroups::PARENT,
+            inputs.id
+        )))
         .masked_paths(security::paths::docker_masked_paths())
         .readonly_paths(security::paths::docker_readonly_paths())
         .seccomp(seccomp)

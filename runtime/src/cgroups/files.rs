@@ -123,26 +123,51 @@ pub(crate) fn remove_dir(path: &Path) -> Result<()> {
 
 /// Creates `dir` and any missing parents, returning the directories it created, outermost
 /// first (callers initialise them in that order, e.g. v1 cpuset).
+///
+/// A shared parent such as "pier" is removed by whichever pier process removes its last
+/// child ([`remove_if_empty`]), so it can vanish between our `mkdir` of it and of the child:
+/// that ENOENT is retried from the top.
 pub(crate) fn create_dirs(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut missing = Vec::new();
-    let mut cursor = Some(dir);
-    while let Some(path) = cursor {
-        if path.exists() {
-            break;
+    const ATTEMPTS: usize = 20;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut missing = Vec::new();
+        let mut cursor = Some(dir);
+        while let Some(path) = cursor {
+            if path.exists() {
+                break;
+            }
+            missing.push(path.to_path_buf());
+            cursor = path.parent();
         }
-        missing.push(path.to_path_buf());
-        cursor = path.parent();
-    }
-    missing.reverse();
-    for path in &missing {
-        match fs::create_dir(path) {
-            Ok(()) => {}
-            // Another pier process may create the shared parent ("pier") at the same time.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(anyhow!("mkdir {}: {}", path.display(), describe(&e))),
+        missing.reverse();
+        let mut lost_parent = false;
+        for path in &missing {
+            match fs::create_dir(path) {
+                Ok(()) => {}
+                // Another pier process may create the shared parent at the same time.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempt < ATTEMPTS => {
+                    lost_parent = true;
+                    break;
+                }
+                Err(e) => return Err(anyhow!("mkdir {}: {}", path.display(), describe(&e))),
+            }
+        }
+        if !lost_parent {
+            return Ok(missing);
         }
     }
-    Ok(missing)
+}
+
+/// Removes a cgroup directory if it has no children and no processes (one `rmdir`, no
+/// retry: EBUSY here means somebody uses it). Returns whether it is gone.
+pub(crate) fn remove_if_empty(path: &Path) -> bool {
+    match fs::remove_dir(path) {
+        Ok(()) => true,
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub use stats::{cpu_percent, memory_percent, throttled_percent, CgroupStats};
 /// How long [`Cgroup::kill_all`] waits for a cgroup to empty.
 const KILL_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The shared parent under which pier places container cgroups by default (`pier/<id>`).
+pub const PARENT: &str = "pier";
+
 /// What each cgroup version must provide; [`Cgroup`] dispatches to it.
 pub trait CgroupDriver {
     /// Moves process `pid` (and its future children) into the cgroup.
@@ -206,6 +209,32 @@ impl Cgroup {
             files::remove_dir(&dir)?;
         }
         Ok(())
+    }
+
+    /// Removes this cgroup's parent directory where it is pier's shared "pier" parent (the
+    /// default `pier/<id>` placement) and now empty, once [`destroy`](Self::destroy) has
+    /// run. A parent with other children or processes stays, a parent of any other name is
+    /// never touched, and a concurrent creator retries if the parent vanishes under it.
+    pub fn remove_empty_pier_parent(&self) {
+        for dir in self.driver().leaf_dirs() {
+            if let Some(parent) = dir
+                .parent()
+                .filter(|p| p.file_name() == Some(PARENT.as_ref()))
+            {
+                files::remove_if_empty(parent);
+            }
+        }
+    }
+
+    /// Removes this cgroup's own directories where they have no children and no processes
+    /// (e.g. the shared "pier" parent after a prune). Returns whether all are gone.
+    pub fn remove_if_empty(&self) -> bool {
+        let mut all_gone = true;
+        // Every directory is tried, even after one that stays.
+        for dir in self.driver().leaf_dirs() {
+            all_gone &= files::remove_if_empty(&dir);
+        }
+        all_gone
     }
 
     /// Whether any of the cgroup's directories still exists.

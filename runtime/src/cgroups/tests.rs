@@ -537,3 +537,61 @@ fn v2_driver_on_the_real_cgroup2_mount() {
     cg.0.destroy().unwrap();
     assert!(!cg.0.exists());
 }
+
+/// The shared "pier" parent goes with its last child, and only a parent of that name.
+#[test]
+fn empty_pier_parent_is_removed_with_its_last_child() {
+    // A private "pier" parent, nested under this test's own cgroup, so that other tests'
+    // containers in the real shared parent cannot keep it alive.
+    let base = unique_path();
+    let _outer = Guard(Cgroup::create(&base, None).unwrap());
+    let rel = |leaf: &str| format!("{base}/{leaf}");
+    let a = Cgroup::create(&rel("pier/a"), None).unwrap();
+    let b = Cgroup::create(&rel("pier/b"), None).unwrap();
+    let other = Cgroup::create(&rel("other/c"), None).unwrap();
+    let parents = |cg: &Cgroup| -> Vec<PathBuf> {
+        cg.driver()
+            .leaf_dirs()
+            .iter()
+            .filter_map(|d| d.parent().map(PathBuf::from))
+            .collect()
+    };
+
+    a.destroy().unwrap();
+    a.remove_empty_pier_parent();
+    assert!(parents(&b).iter().all(|p| p.exists()), "b still uses the parent");
+    b.destroy().unwrap();
+    b.remove_empty_pier_parent();
+    for p in parents(&b) {
+        assert!(!p.exists(), "{} left behind", p.display());
+    }
+    other.destroy().unwrap();
+    other.remove_empty_pier_parent();
+    for p in parents(&other) {
+        assert!(p.exists(), "{} is not pier's to remove", p.display());
+        files::remove_dir(&p).unwrap();
+    }
+}
+
+/// Creators retry when a concurrent removal takes the shared parent from under them.
+#[test]
+fn creation_survives_a_concurrent_parent_removal() {
+    let base = unique_path();
+    let _outer = Guard(Cgroup::create(&base, None).unwrap());
+    let threads: Vec<_> = (0..3)
+        .map(|t| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                for n in 0..40 {
+                    let cg = Cgroup::create(&format!("{base}/pier/t{t}-{n}"), None)
+                        .unwrap_or_else(|e| panic!("creating t{t}-{n}: {e:#}"));
+                    cg.destroy().unwrap();
+                    cg.remove_empty_pier_parent();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a creator failed");
+    }
+}

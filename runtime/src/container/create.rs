@@ -94,7 +94,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         .cgroups_path()
         .as_ref()
         .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|| format!("pier/{}", opts.id));
+        .unwrap_or_else(|| format!("{}/{}", crate::cgroups::PARENT, opts.id));
     let resources = crate::devices::with_default_allows(linux.resources().as_ref());
     let cgroup = match Cgroup::create(&cgroups_path, Some(&resources)) {
         Ok(c) => c,
@@ -108,7 +108,9 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
             let _ = kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
         }
-        let _ = cgroup.destroy();
+        if cgroup.destroy().is_ok() {
+            cgroup.remove_empty_pier_parent();
+        }
         let _ = std::fs::remove_file(&fifo);
     };
 

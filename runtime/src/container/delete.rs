@@ -8,6 +8,7 @@ use std::path::Path;
 pub fn delete(cgroup: Option<&Cgroup>, state_dir: &Path) -> Result<()> {
     if let Some(cg) = cgroup {
         cg.destroy().context("removing the container's cgroup")?;
+        cg.remove_empty_pier_parent();
     }
     match std::fs::remove_dir_all(state_dir) {
         Ok(()) => Ok(()),

@@ -49,6 +49,8 @@ impl Engine {
             cg.destroy().with_context(|| {
                 format!("removing the cgroup of container {}", paths.dir.display())
             })?;
+            // The shared "pier" parent goes with its last container.
+            cg.remove_empty_pier_parent();
         } else if let Some(init) = rec.as_ref().and_then(|r| r.init).filter(|p| p.is_alive()) {
             let _ = crate::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
         }
@@ -180,23 +182,24 @@ impl Engine {
                     .push(format!("directory {}", paths.dir.display()));
             }
         }
-        for id in orphan_cgroups(&live)?
-            .into_iter()
-            .filter(|id| known.contains(id))
-        {
-            let handle = crate::cgroups::Cgroup::create(&format!("pier/{id}"), None)?;
+        let (parent, orphans) = orphan_cgroups(&live)?;
+        for id in orphans.into_iter().filter(|id| known.contains(id)) {
+            let handle =
+                crate::cgroups::Cgroup::create(&format!("{}/{id}", crate::cgroups::PARENT), None)?;
             handle.destroy()?;
             report.leftovers.push(format!("cgroup pier/{id}"));
         }
+        // Listing needed the shared parent; it stays only while some container uses it.
+        parent.remove_if_empty();
         report.leftovers.extend(self.prune_networks(&live)?);
         Ok(report)
     }
 }
 
 /// Container cgroups under `pier/` whose container no longer exists (pier was killed between
-/// making the cgroup and recording it).
-fn orphan_cgroups(live: &[String]) -> Result<Vec<String>> {
-    let parent = crate::cgroups::Cgroup::create("pier", None)?;
+/// making the cgroup and recording it), with the handle of that shared parent.
+fn orphan_cgroups(live: &[String]) -> Result<(crate::cgroups::Cgroup, Vec<String>)> {
+    let parent = crate::cgroups::Cgroup::create(crate::cgroups::PARENT, None)?;
     let mut out = Vec::new();
     for controller in [
         "pids", "memory", "cpu", "cpuset", "blkio", "devices", "freezer",
@@ -215,5 +218,5 @@ fn orphan_cgroups(live: &[String]) -> Result<Vec<String>> {
             }
         }
     }
-    Ok(out)
+    Ok((parent, out))
 }
