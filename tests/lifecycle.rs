@@ -346,6 +346,60 @@ fn logs_follow_ends_when_the_container_exits() {
 }
 
 #[test]
+fn logs_of_a_foreground_container() {
+    let p = Pier::new();
+    let out = p.run(&[
+        "run",
+        "--name",
+        "fg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; echo two >&2; echo three; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(
+        text(&out.stdout),
+        "one\nthree\n",
+        "pier run still prints the output"
+    );
+    assert_eq!(text(&out.stderr), "two\n");
+    // ...and keeps it, as `docker logs` does for a container run in the foreground.
+    let logs = p.run(&["logs", "fg"]);
+    assert_eq!(text(&logs.stdout), "one\nthree\n");
+    assert_eq!(text(&logs.stderr), "two\n");
+    // With a terminal the one stream is kept too.
+    p.ok(&["run", "-t", "--name", "fgt", "busybox", "echo", "on-a-tty"]);
+    assert_eq!(p.ok(&["logs", "fgt"]).trim_end(), "on-a-tty");
+}
+
+#[test]
+fn a_foreground_container_stops_when_its_reader_goes_away() {
+    let p = Pier::new();
+    // `pier run ... yes | head -n 2`: head exits, pier's next write fails, and the
+    // container's next write fails in turn, so the endless writer ends.
+    let mut child = p
+        .command(&["run", "--name", "endless", "busybox", "yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn pier run");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut two = [0u8; 4];
+    std::io::Read::read_exact(&mut stdout, &mut two).expect("read two lines");
+    assert_eq!(&two, b"y\ny\n");
+    drop(stdout);
+    let out = wait_with_timeout(child, Duration::from_secs(15))
+        .expect("pier run should end once nobody reads its output");
+    assert!(
+        out.status.code().is_some(),
+        "pier was not killed by SIGPIPE: {:?}",
+        out.status
+    );
+    assert_eq!(p.status("endless"), "exited");
+}
+
+#[test]
 fn inspect_reports_the_container() {
     let p = Pier::new();
     let id = p.run_detached(&[

@@ -559,7 +559,10 @@ fn empty_pier_parent_is_removed_with_its_last_child() {
 
     a.destroy().unwrap();
     a.remove_empty_pier_parent();
-    assert!(parents(&b).iter().all(|p| p.exists()), "b still uses the parent");
+    assert!(
+        parents(&b).iter().all(|p| p.exists()),
+        "b still uses the parent"
+    );
     b.destroy().unwrap();
     b.remove_empty_pier_parent();
     for p in parents(&b) {

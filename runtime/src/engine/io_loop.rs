@@ -1,6 +1,6 @@
 //! The watcher's event loop: waits for the container's init to exit while forwarding signals,
-//! copying a terminal, and writing detached containers' output to their log. One thread,
-//! one `poll(2)` over a pidfd, a signalfd, and the streams.
+//! copying a terminal, and writing containers' output to pier's own stdout/stderr and to their
+//! log. One thread, one `poll(2)` over a pidfd, a signalfd, and the streams.
 
 use super::logs::LogWriter;
 use crate::container::wait::ExitInfo;
@@ -30,6 +30,9 @@ pub enum Sink {
     Log(&'static str),
     /// To one of pier's own descriptors (a terminal session).
     Fd(RawFd),
+    /// To one of pier's own descriptors and into the log (foreground `pier run`, so that
+    /// `pier logs` shows it afterwards, as Docker's does).
+    Tee(RawFd, &'static str),
 }
 
 /// The loop's inputs.
@@ -88,7 +91,18 @@ impl IoLoop<'_> {
         } else {
             None
         };
+        // A reader of pier's output that goes away (`pier run ... | head -1`) must not kill
+        // pier with SIGPIPE halfway through its bookkeeping: the write fails with EPIPE
+        // instead, and the stream is closed so the container's writer sees EPIPE in turn.
+        // SAFETY: SIG_IGN installs no handler; the previous action is restored below.
+        let old_pipe = unsafe {
+            nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn)
+        };
         let result = self.event_loop(&pidfd, sigfd.as_ref());
+        if let Ok(old) = old_pipe {
+            // SAFETY: restores the disposition that was in place before the loop.
+            let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, old) };
+        }
         if self.forward_signals {
             let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&mask), None);
         }
@@ -184,22 +198,44 @@ impl IoLoop<'_> {
             Err(e) => return Err(e).context("reading container output"),
             Ok(n) => n,
         };
-        match &self.streams[i].1 {
-            Sink::Log(stream) => {
-                if let Some(log) = self.log.as_mut() {
-                    log.write(stream, &buf[..n])?;
-                }
-            }
-            Sink::Fd(fd) => {
-                // SAFETY: the sink descriptors are pier's stdout/stderr, open for its whole life.
-                let _ = crate::process::sync::write_all(
-                    unsafe { BorrowedFd::borrow_raw(*fd) },
-                    &buf[..n],
-                );
+        let (fd, stream) = match &self.streams[i].1 {
+            Sink::Log(stream) => (None, Some(*stream)),
+            Sink::Fd(fd) => (Some(*fd), None),
+            Sink::Tee(fd, stream) => (Some(*fd), Some(*stream)),
+        };
+        if let (Some(stream), Some(log)) = (stream, self.log.as_mut()) {
+            log.write(stream, &buf[..n])?;
+        }
+        if let Some(fd) = fd {
+            // SAFETY: the sink descriptors are pier's stdout/stderr, open for its whole life.
+            let to = unsafe { BorrowedFd::borrow_raw(fd) };
+            if let Err(Errno::EPIPE) = write_all(to, &buf[..n]) {
+                // Nobody reads pier's output any more: close our read end, so the
+                // container's next write fails as it would have in a shell pipeline.
+                let devnull = nix::fcntl::open(
+                    "/dev/null",
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .context("opening /dev/null")?;
+                drop(std::mem::replace(&mut self.streams[i].0, devnull));
+                return Ok(false);
             }
         }
         Ok(true)
     }
+}
+
+/// Writes all of `data`; other errors than EPIPE are ignored (pier's stdout may be gone).
+fn write_all(fd: BorrowedFd, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match nix::unistd::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::EINTR) | Err(Errno::EAGAIN) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn set_nonblocking(fd: RawFd) {

@@ -145,11 +145,24 @@ impl Engine {
         let mut master: Option<OwnedFd> = None;
         let mut interactive = false;
         let tty = record.config.tty;
+        // A foreground container's output goes to pier's stdout/stderr and, as with Docker,
+        // into its log, so `pier logs` shows it later. With `--rm` there is no later: the
+        // container writes straight to pier's descriptors, which costs nothing.
+        let tee = matches!(attach, Attach::Foreground { .. }) && !record.config.auto_remove;
         match attach {
             Attach::Foreground { interactive: i, .. } => {
                 interactive = i;
                 if !i {
                     stdio[0] = Some(devnull.as_raw_fd());
+                }
+                if tee && !tty {
+                    for (n, name) in [(1, "stdout"), (2, "stderr")] {
+                        let (r, w) =
+                            pipe2(OFlag::O_CLOEXEC).context("pipe for container output")?;
+                        stdio[n] = Some(w.as_raw_fd());
+                        keep.push(w);
+                        streams.push((r, Sink::Tee(n as RawFd, name)));
+                    }
                 }
             }
             Attach::Detached => {
@@ -177,6 +190,8 @@ impl Engine {
                 .context("dup of the terminal master")?;
             let sink = if attach == Attach::Detached {
                 Sink::Log("stdout")
+            } else if tee {
+                Sink::Tee(1, "stdout")
             } else {
                 Sink::Fd(1)
             };
@@ -240,7 +255,7 @@ impl Engine {
         if let (Some(m), Attach::Foreground { .. }) = (&master, attach) {
             copy_window_size(m.as_fd());
         }
-        let log = if attach == Attach::Detached {
+        let log = if attach == Attach::Detached || tee {
             Some(LogWriter::open(&paths.log())?)
         } else {
             None
