@@ -22,7 +22,9 @@ struct Guard(Cgroup);
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let _ = self.0.destroy();
+        if self.0.destroy().is_ok() {
+            self.0.remove_empty_pier_parent();
+        }
     }
 }
 
