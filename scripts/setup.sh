@@ -24,6 +24,9 @@ if [ "$what" = test ]; then
   # OCI peers, image interop (skopeo), a local registry (docker-registry) with htpasswd
   # files (apache2-utils), QEMU for the VM environment's tests.
   packages+=(runc crun skopeo docker-registry apache2-utils qemu-system-x86 xz-utils)
+  # The cgroup-v2 lane: mmdebstrap builds its Debian guest, qemu-img its throwaway disk,
+  # mkfs.ext4 (e2fsprogs) its root filesystem image.
+  packages+=(mmdebstrap qemu-utils e2fsprogs)
 fi
 
 missing=()

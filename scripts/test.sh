@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as root on the real kernel: formatting, lints, unit tests, end-to-end
-# tests of the `pier` binary, and the labs' checker cycle. Installs what it needs first.
+# tests of the `pier` binary, the labs' checker cycle, and the cgroup-v2 guest lane
+# (scripts/v2-lane.sh). Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
@@ -13,4 +14,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 bench/build-payload.sh >/dev/null
 cargo test --workspace --no-fail-fast 2>&1
 mdbook build book
+# The cgroup-v2 lane: the tests that depend on the cgroup version, again inside a Debian 12 guest
+# booted with systemd and the unified hierarchy only (QEMU; KVM where it works, else TCG).
+scripts/v2-lane.sh
 echo "test suite finished in $(( $(date +%s) - start )) s"

@@ -71,7 +71,7 @@ fn stop_sends_term_then_kill_after_timeout() {
     assert_eq!(p.ok(&["stop", "-t", "1", &id]), id);
     let took = t.elapsed();
     assert!(
-        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        took >= Duration::from_millis(900) && took < common::scaled(Duration::from_secs(5)),
         "stop -t 1 took {took:?}"
     );
     assert!(
@@ -104,7 +104,7 @@ fn stop_of_a_term_handling_container_is_quick() {
     let t = Instant::now();
     p.ok(&["stop", "-t", "10", &id]);
     assert!(
-        t.elapsed() < Duration::from_secs(3),
+        t.elapsed() < common::scaled(Duration::from_secs(3)),
         "stop took {:?}",
         t.elapsed()
     );

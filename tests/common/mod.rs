@@ -237,8 +237,22 @@ pub fn run_with_timeout(
     wait_with_timeout(child, timeout)
 }
 
-/// Collects a spawned child's output (stdout/stderr must be piped); kills it after `timeout`.
+/// `timeout` stretched by `PIER_TEST_TIME_SCALE` (a factor, default 1). The cgroup-v2 lane sets it:
+/// its guest may run under software emulation, many times slower than this host. Only
+/// deadlines are stretched, never a lower bound a test asserts.
+pub fn scaled(timeout: Duration) -> Duration {
+    let factor = std::env::var("PIER_TEST_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|f| *f >= 1.0)
+        .unwrap_or(1.0);
+    timeout.mul_f64(factor)
+}
+
+/// Collects a spawned child's output (stdout/stderr must be piped); kills it after `timeout`
+/// ([`scaled`]).
 pub fn wait_with_timeout(mut child: Child, timeout: Duration) -> Result<Output, String> {
+    let timeout = scaled(timeout);
     let reader = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut buf = Vec::new();
@@ -297,8 +311,9 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Polls `cond` every 20 ms; panics with `what` after `timeout`.
+/// Polls `cond` every 20 ms; panics with `what` after `timeout` ([`scaled`]).
 pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool, what: &str) {
+    let timeout = scaled(timeout);
     let deadline = Instant::now() + timeout;
     while !cond() {
         assert!(

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The cgroup-v2 lane: runs pier's tests that depend on the cgroup version inside a Debian 12
+# guest booted with systemd and the unified hierarchy only (what most users' machines run),
+# under QEMU with KVM where KVM works and TCG (software emulation) otherwise.
+#   scripts/v2-lane.sh            build the tests, boot the guest, run the plan, exit non-zero on failure
+# The guest image is built once from Debian's packages and cached in $PIER_GUEST_CACHE
+# (default /var/cache/pier/v2-guest). The checkout is shared into the guest over 9p at the same
+# path, so the test binaries built here run there unchanged.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+cache="${PIER_GUEST_CACHE:-/var/cache/pier/v2-guest}"
+timeout_s="${PIER_LANE_TIMEOUT:-1500}"
+lane="$repo/target/v2-lane"
+start=$(date +%s)
+
+# The tests whose behaviour depends on the cgroup version, or on kernel paths a systemd v2 machine
+# lays out differently: "package/target", then libtest name filters (any one matches; none = all).
+# Chosen to keep the lane bounded under software emulation; the host runs every test anyway.
+plan=(
+  "pier-runtime/lib cgroups::"
+  "pier-runtime/network"
+  "pier/limits"
+  "pier/cpu_quota"
+  "pier/isolation only_the_minimal_devices host_block_devices seccomp_and_caps device"
+  "pier/run_basics command_runs_as_pid_1 exit_codes_pass_through pid_1_killed_from_outside init_reaps_zombies"
+  "pier/lifecycle stop_sends_term kill_sends exec_joins_namespaces_and_cgroup top_lists run_rm_removes"
+  "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run detached_watcher_killed prune_removes"
+  "pier/network default_bridge published_port rm_f_and_a_killed"
+  "pier/mounts read_only"
+)
+
+command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86 qemu-utils >/dev/null
+}
+image=$("$repo/scripts/v2-guest/build-image.sh" "$cache")
+
+# Test executables by target name, from cargo's own build report.
+rm -rf "$lane"
+mkdir -p "$lane"
+cargo test --workspace --no-run --message-format=json 2>/dev/null > "$lane/artifacts.json"
+python3 - "$lane" "${plan[@]}" <<'PY'
+import json, os, sys
+lane, plan = sys.argv[1], sys.argv[2:]
+exes = {}
+for line in open(os.path.join(lane, "artifacts.json")):
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        # "path+file:///work/main/runtime#pier-runtime@0.1.0" -> "pier-runtime"
+        package = m["package_id"].rsplit("#", 1)[-1].split("@")[0]
+        t = m["target"]
+        target = "lib" if "lib" in t["kind"] else t["name"]
+        exes[f"{package}/{target}"] = (m["executable"], os.path.dirname(m["manifest_path"]))
+with open(os.path.join(lane, "plan"), "w") as out:
+    for entry in plan:
+        name, *filters = entry.split()
+        if name not in exes:
+            sys.exit(f"v2-lane: no test target named {name!r} (known: {', '.join(sorted(exes))})")
+        exe, cwd = exes[name]
+        out.write("\t".join([name.replace("/", "-"), cwd, exe, " ".join(filters)]) + "\n")
+PY
+# Deadlines in the tests stretch by this factor (tests/common: scaled): emulation is slower.
+scale="${PIER_TEST_TIME_SCALE:-6}"
+printf 'export CI=%q PIER_TEST_TIME_SCALE=%q\n' "${CI:-}" "$scale" > "$lane/env"
+
+# Each run writes to a throwaway overlay; the cached image stays as built.
+qemu-img create -q -f qcow2 -b "$image/rootfs.img" -F raw "$lane/disk.qcow2"
+console="$lane/console.log"
+boot() { # $1: kvm|tcg
+  local cpu=max
+  [ "$1" = kvm ] && cpu=host
+  : > "$console"
+  qemu-system-x86_64 -accel "$1" -cpu "$cpu" -smp 2 -m 4096 -nographic -no-reboot \
+    -nic none -monitor none -serial "file:$console" \
+    -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
+    -append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 pier.repo=$repo panic=-1" \
+    -drive "file=$lane/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
+    -virtfs "local,path=$repo,mount_tag=repo,security_model=passthrough,id=repo" \
+    > "$lane/qemu.log" 2>&1 &
+  qemu=$!
+}
+cleanup() { [ -n "${qemu:-}" ] && kill "$qemu" 2>/dev/null; wait 2>/dev/null; rm -f "$lane/disk.qcow2"; }
+trap cleanup EXIT
+
+# KVM only if a guest really runs under it: /dev/kvm may exist on hosts that cannot run a guest.
+accel=tcg
+why="/dev/kvm cannot be opened"
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  boot kvm
+  for _ in $(seq 1 40); do
+    grep -q 'Run /init as init process' "$console" && { accel=kvm; break; }
+    kill -0 "$qemu" 2>/dev/null || break
+    sleep 0.5
+  done
+  if [ "$accel" = kvm ]; then
+    why="the guest kernel booted under KVM"
+  else
+    why="a guest kernel did not reach init under KVM within 20 s ($(tr '\n' ' ' < "$lane/qemu.log" | cut -c1-200))"
+    kill "$qemu" 2>/dev/null; wait "$qemu" 2>/dev/null || true
+  fi
+fi
+[ "$accel" = tcg ] && boot tcg
+echo "v2-lane: accelerator $accel: $why" | tee "$lane/accel"
+
+# The runner's own lines, without the journal's "[ time] pier-lane[pid]: " prefix.
+lane_lines() { sed -n -E 's/^.*pier-lane\[[0-9]+\]: //p' || true; }
+
+# Follow the guest's lane lines until qemu exits (the guest powers off) or the time runs out.
+deadline=$(( $(date +%s) + timeout_s ))
+shown=0
+while kill -0 "$qemu" 2>/dev/null; do
+  if [ "$(date +%s)" -gt "$deadline" ]; then
+    echo "v2-lane: timed out after ${timeout_s} s; the guest's console is in $console" >&2
+    exit 1
+  fi
+  total=$(grep -c '' "$console" || true)
+  if [ "$total" -gt "$shown" ]; then
+    sed -n "$((shown + 1)),${total}p" "$console" | lane_lines
+    shown=$total
+  fi
+  sleep 2
+done
+wait "$qemu" 2>/dev/null || true
+qemu=
+sed -n "$((shown + 1)),\$p" "$console" | lane_lines
+status=$(cat "$lane/status" 2>/dev/null || echo "no status: the guest did not finish the plan")
+echo "v2-lane: $status; accelerator $accel; lane took $(( $(date +%s) - start )) s (logs in $lane/out)"
+case "$status" in
+  *" 0 failed,"*) exit 0 ;;
+  *) for f in "$lane"/out/*.log; do
+       grep -q '^test result: ok' "$f" || { echo "--- $f"; grep -a -E 'panicked|FAILED|failures:|assert' "$f" | head -40; }
+     done
+     exit 1 ;;
+esac
