@@ -388,7 +388,11 @@ fn kill_all_catches_a_forking_process() {
     let cg = create(Some(&resources));
     let script = "while :; do sleep 30 & done";
     let _child = spawn_in(&cg.0, &["sh", "-c", script], Stdio::null(), Stdio::null());
-    std::thread::sleep(Duration::from_millis(200));
+    // Poll rather than sleep a fixed time: under emulation (the cgroup-v2 lane) a fork is slow.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cg.0.pids().unwrap().len() <= 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         cg.0.pids().unwrap().len() > 2,
         "the loop should have forked"
