@@ -287,14 +287,22 @@ impl V1Cgroup {
     }
 }
 
-/// The devices-cgroup line for an OCI rule: "c 1:3 rwm", "a *:* rwm".
+/// The devices-cgroup line for an OCI rule: "c 1:3 rwm", "a *:* rwm". An absent or negative
+/// major or minor (runc writes -1) is the wildcard "*".
 pub(crate) fn device_rule(rule: &LinuxDeviceCgroup) -> String {
-    let mut text = rule.to_string();
+    let number = |n: Option<i64>| match n.filter(|&n| n >= 0) {
+        Some(n) => n.to_string(),
+        None => "*".to_string(),
+    };
     // OCI leaves access optional meaning "everything"; the kernel wants it spelled out.
-    if rule.access().as_deref().unwrap_or("").is_empty() {
-        text = format!("{} rwm", text.trim_end());
-    }
-    text
+    let access = rule.access().as_deref().filter(|a| !a.is_empty());
+    format!(
+        "{} {}:{} {}",
+        rule.typ().unwrap_or_default().as_str(),
+        number(rule.major()),
+        number(rule.minor()),
+        access.unwrap_or("rwm")
+    )
 }
 
 /// Gives every cpuset directory from the hierarchy root down to `dir` the parent's CPUs and
