@@ -25,7 +25,7 @@ const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 /// Attach flag: several programs per cgroup; a device access must pass all of them (and
 /// those of ancestor cgroups), so adding one can only restrict further.
-pub(crate) const BPF_F_ALLOW_MULTI: u32 = 1 << 1;
+const BPF_F_ALLOW_MULTI: u32 = 1 << 1;
 
 /// Size of the verifier log asked for when a load fails (the verifier explains why).
 const LOG_SIZE: usize = 64 * 1024;

@@ -186,21 +186,16 @@ impl DeviceFilter {
             if rule.allow {
                 // These accesses are granted; done once nothing is left pending.
                 code.push(insn(ebpf::AND32_IMM, PENDING, 0, 0, !rule.access));
-                code.jump(ebpf::JEQ_IMM, PENDING, 0, Target::Allow);
+                code.jump(ebpf::JEQ_IMM, PENDING, 0, Target::Verdict(true));
             } else {
-                code.jump(ebpf::JSET_IMM, PENDING, rule.access, Target::Deny);
+                code.jump(ebpf::JSET_IMM, PENDING, rule.access, Target::Verdict(false));
             }
             code.end_rule()?;
         }
         // What no rule decided gets the default: fall through into its verdict.
-        let verdicts = if self.default_allow {
-            [(Target::Allow, 1), (Target::Deny, 0)]
-        } else {
-            [(Target::Deny, 0), (Target::Allow, 1)]
-        };
-        for (target, verdict) in verdicts {
-            code.label(target);
-            code.push(insn(ebpf::MOV32_IMM, 0, 0, 0, verdict));
+        for allow in [self.default_allow, !self.default_allow] {
+            code.place_verdict(allow);
+            code.push(insn(ebpf::MOV32_IMM, 0, 0, 0, i32::from(allow)));
             code.push(insn(ebpf::EXIT, 0, 0, 0, 0));
         }
         code.finish()
@@ -232,9 +227,8 @@ fn insn(opc: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 enum Target {
     /// The first instruction after the current rule's block.
     NextRule,
-    /// The verdict blocks.
-    Allow,
-    Deny,
+    /// The block returning this verdict (allow or not).
+    Verdict(bool),
 }
 
 /// Collects instructions with symbolic jumps and resolves them.
@@ -243,10 +237,10 @@ struct Assembler {
     insns: Vec<Insn>,
     /// Jumps of the current rule to the next one (instruction indexes).
     to_next_rule: Vec<usize>,
-    /// Jumps to a verdict: (instruction index, target).
-    to_verdict: Vec<(usize, Target)>,
-    allow_at: Option<usize>,
-    deny_at: Option<usize>,
+    /// Jumps to a verdict: (instruction index, allow).
+    to_verdict: Vec<(usize, bool)>,
+    /// Where the deny and the allow blocks start.
+    verdict_at: [Option<usize>; 2],
 }
 
 impl Assembler {
@@ -258,7 +252,7 @@ impl Assembler {
         let at = self.insns.len();
         match target {
             Target::NextRule => self.to_next_rule.push(at),
-            verdict => self.to_verdict.push((at, verdict)),
+            Target::Verdict(allow) => self.to_verdict.push((at, allow)),
         }
         self.push(insn(opc, dst, 0, 0, imm));
     }
@@ -272,23 +266,15 @@ impl Assembler {
         Ok(())
     }
 
-    fn label(&mut self, target: Target) {
-        let here = Some(self.insns.len());
-        match target {
-            Target::Allow => self.allow_at = here,
-            Target::Deny => self.deny_at = here,
-            Target::NextRule => {}
-        }
+    /// The block returning `allow` starts here.
+    fn place_verdict(&mut self, allow: bool) {
+        self.verdict_at[usize::from(allow)] = Some(self.insns.len());
     }
 
     fn finish(mut self) -> Result<Vec<Insn>> {
-        for (at, target) in std::mem::take(&mut self.to_verdict) {
-            let to = match target {
-                Target::Allow => self.allow_at,
-                Target::Deny => self.deny_at,
-                Target::NextRule => None,
-            }
-            .context("eBPF device program: jump to a verdict never placed")?;
+        for (at, allow) in std::mem::take(&mut self.to_verdict) {
+            let to = self.verdict_at[usize::from(allow)]
+                .context("eBPF device program: jump to a verdict never placed")?;
             self.insns[at].off = offset(at, to)?;
         }
         Ok(self.insns)

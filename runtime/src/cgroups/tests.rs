@@ -320,6 +320,18 @@ fn cpuset_inherits_parent_values() {
     }
 }
 
+/// A cgroup made with the v2 driver on the cgroup2 mount, whatever the machine's layout (on a
+/// hybrid one, under /sys/fs/cgroup/unified); `None` (a skip) if no cgroup2 is mounted.
+fn create_on_cgroup2() -> Option<Guard> {
+    let Ok(hierarchy) = detect::v2_hierarchy() else {
+        skip("no cgroup2 filesystem mounted");
+        return None;
+    };
+    Some(Guard(Cgroup::V2(
+        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
+    )))
+}
+
 /// Device programs attached to `cgroup`'s own v2 directory (IDs).
 fn attached_programs(cgroup: &Cgroup) -> Vec<u32> {
     let dir = cgroup.cgroup_dir("devices").unwrap();
@@ -418,12 +430,9 @@ fn node_dir() -> tempfile::TempDir {
 /// on the cgroup2 mount whatever the machine's layout (on a hybrid one, /sys/fs/cgroup/unified).
 #[test]
 fn device_program_stops_opening_a_host_disk() {
-    let Ok(hierarchy) = detect::v2_hierarchy() else {
-        return skip("no cgroup2 filesystem mounted");
+    let Some(cg) = create_on_cgroup2() else {
+        return;
     };
-    let cg = Guard(Cgroup::V2(
-        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
-    ));
     cg.0.update(&devices(crate::devices::default_cgroup_rules()))
         .unwrap();
     // pier's descriptors are closed by now: the attachment alone keeps the program.
@@ -445,12 +454,9 @@ fn device_program_stops_opening_a_host_disk() {
 #[test]
 fn device_program_update_replaces_the_old_one() {
     use LinuxDeviceType::{A, C};
-    let Ok(hierarchy) = detect::v2_hierarchy() else {
-        return skip("no cgroup2 filesystem mounted");
+    let Some(cg) = create_on_cgroup2() else {
+        return;
     };
-    let cg = Guard(Cgroup::V2(
-        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
-    ));
     let probe =
         "head -c1 /dev/zero > /dev/null && echo zero-ok; echo x > /dev/null && echo null-ok";
     cg.0.update(&devices(vec![
@@ -493,12 +499,9 @@ fn bad_device_rule_is_refused_naming_it() {
     assert!(format!("{err:#}").contains("c 1:3 rwx"), "{err:#}");
     assert_rolled_back(&path);
 
-    let Ok(hierarchy) = detect::v2_hierarchy() else {
-        return skip("no cgroup2 filesystem mounted");
+    let Some(cg) = create_on_cgroup2() else {
+        return;
     };
-    let cg = Guard(Cgroup::V2(
-        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
-    ));
     let err = cg.0.update(&bad).unwrap_err();
     assert!(format!("{err:#}").contains("c 1:3 rwx"), "{err:#}");
     assert!(attached_programs(&cg.0).is_empty());
@@ -671,12 +674,9 @@ fn paths_that_escape_are_refused() {
 /// joining, freezing, killing and removal run the same code as on a v2 machine.
 #[test]
 fn v2_driver_on_the_real_cgroup2_mount() {
-    let Ok(hierarchy) = detect::v2_hierarchy() else {
-        return skip("no cgroup2 filesystem mounted");
+    let Some(cg) = create_on_cgroup2() else {
+        return;
     };
-    let cg = Guard(Cgroup::V2(
-        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
-    ));
     let mut child = spawn_in(&cg.0, &["sleep", "60"], Stdio::null(), Stdio::null());
     let pid = child.0.id() as i32;
     assert_eq!(cg.0.pids().unwrap(), vec![pid]);
