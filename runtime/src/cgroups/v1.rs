@@ -482,6 +482,15 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(device_rule(&null), "c 1:3 rw");
+        // runc's -1 for "any" becomes the kernel's "*".
+        let ptys = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(136)
+            .minor(-1)
+            .build()
+            .unwrap();
+        assert_eq!(device_rule(&ptys), "c 136:* rwm");
     }
 
     #[test]
