@@ -126,6 +126,31 @@ fn host_block_devices_cannot_be_opened() {
     );
 }
 
+/// The escape the device filter stops (v1 devices controller, or the eBPF program on v2):
+/// the container keeps CAP_MKNOD as under Docker, so it can make a node for the host's first
+/// SCSI disk, but opening it is refused; the standard devices and a new pty still work.
+#[test]
+fn a_mknod_host_disk_cannot_be_opened_but_standard_devices_can() {
+    let p = Pier::new();
+    let (code, out, err) = sh(&p, "mknod /x b 8 0 && echo mknod-ok && head -c 1 /x");
+    assert_eq!(
+        out.trim(),
+        "mknod-ok",
+        "mknod (allowed, as Docker does) failed: {err}"
+    );
+    assert_ne!(code, Some(0), "reading the host disk node succeeded");
+    assert!(
+        err.contains("Operation not permitted"),
+        "opening b 8:0 did not fail with EPERM: {err}"
+    );
+    let (code, out, err) = sh(
+        &p,
+        "echo x > /dev/null && head -c 4 /dev/zero | wc -c && exec 3<>/dev/ptmx && echo ptmx-ok",
+    );
+    assert_eq!(code, Some(0), "stderr: {err}");
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["4", "ptmx-ok"]);
+}
+
 #[test]
 fn capabilities_are_dockers_default_set() {
     let p = Pier::new();

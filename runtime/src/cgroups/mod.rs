@@ -9,9 +9,12 @@
 //! [`Cgroup`] is the single interface the rest of pier uses; it picks the driver from
 //! [`detect_version`] and is serializable so that a later `pier` command can reopen the same
 //! cgroup from the container's state file. Both drivers implement [`CgroupDriver`] and share
-//! the file helpers in `files`.
+//! the file helpers in `files`. Device access is policed by v1's devices controller or, on
+//! v2, by the eBPF program of [`device_filter`].
 
+mod bpf;
 mod detect;
+pub mod device_filter;
 mod files;
 pub mod stats;
 pub mod v1;
@@ -30,6 +33,7 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
 pub use detect::detect_version;
+pub use device_filter::{device_filter_kind, DeviceFilterKind};
 pub use stats::{cpu_percent, memory_percent, throttled_percent, CgroupStats};
 
 /// How long [`Cgroup::kill_all`] waits for a cgroup to empty.

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{
-    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
-    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
+    LinuxDeviceType, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
 
 use super::*;
@@ -320,38 +320,191 @@ fn cpuset_inherits_parent_values() {
     }
 }
 
-#[test]
-fn device_rules_are_applied_on_v1() {
-    let deny_all = LinuxDeviceCgroupBuilder::default()
-        .allow(false)
-        .access("rwm")
+/// A cgroup made with the v2 driver on the cgroup2 mount, whatever the machine's layout (on a
+/// hybrid one, under /sys/fs/cgroup/unified); `None` (a skip) if no cgroup2 is mounted.
+fn create_on_cgroup2() -> Option<Guard> {
+    let Ok(hierarchy) = detect::v2_hierarchy() else {
+        skip("no cgroup2 filesystem mounted");
+        return None;
+    };
+    Some(Guard(Cgroup::V2(
+        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
+    )))
+}
+
+/// Device programs attached to `cgroup`'s own v2 directory (IDs).
+fn attached_programs(cgroup: &Cgroup) -> Vec<u32> {
+    let dir = cgroup.cgroup_dir("devices").unwrap();
+    let fd = std::fs::File::open(&dir).unwrap();
+    bpf::attached_device_programs(std::os::fd::AsFd::as_fd(&fd)).unwrap()
+}
+
+/// A missing prerequisite: fails under CI (where a skipped test is a failed test), else says
+/// what was skipped.
+fn skip(why: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "prerequisite missing under CI: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
+
+fn device_rule(allow: bool, typ: LinuxDeviceType, major: i64, minor: i64) -> LinuxDeviceCgroup {
+    let mut rule = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .typ(typ)
+        .access("rwm");
+    if major >= 0 {
+        rule = rule.major(major).minor(minor);
+    }
+    rule.build().unwrap()
+}
+
+fn devices(rules: Vec<LinuxDeviceCgroup>) -> LinuxResources {
+    LinuxResourcesBuilder::default()
+        .devices(rules)
         .build()
+        .unwrap()
+}
+
+/// Runs `script` in `cgroup`, returning (stdout, stderr).
+fn sh_in(cgroup: &Cgroup, script: &str, args: &[&str]) -> (String, String) {
+    let mut argv = vec!["sh", "-c", script, "sh"];
+    argv.extend_from_slice(args);
+    let output = child_output(spawn_in(cgroup, &argv, Stdio::piped(), Stdio::piped()));
+    (
+        String::from_utf8_lossy(&output.stdout).trim().to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// The device rules reach the kernel on whichever version this machine runs (v1
+/// devices.list, v2 an attached eBPF program), and the kernel enforces them.
+#[test]
+fn device_rules_are_enforced() {
+    use LinuxDeviceType::{A, C};
+    let resources = devices(vec![
+        device_rule(false, A, -1, -1),
+        device_rule(true, C, 1, 3),
+    ]);
+    let cg = create(Some(&resources));
+    match &cg.0 {
+        Cgroup::V1(_) => {
+            let Some(dir) = cg.0.cgroup_dir("devices") else {
+                return skip("the v1 devices controller is not mounted");
+            };
+            assert_eq!(files::read(&dir.join("devices.list")).unwrap(), "c 1:3 rwm");
+        }
+        Cgroup::V2(_) => assert_eq!(attached_programs(&cg.0).len(), 1),
+    }
+    // The effect: /dev/null (1:3) opens, /dev/zero (1:5) is refused even to root.
+    let (out, err) = sh_in(
+        &cg.0,
+        "echo ok > /dev/null && echo null-ok; head -c1 /dev/zero > /dev/null",
+        &[],
+    );
+    assert_eq!(out, "null-ok", "stderr: {err}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+}
+
+/// A directory where device nodes can be made and opened (on a mount without `nodev`).
+fn node_dir() -> tempfile::TempDir {
+    let candidates = [
+        std::env::temp_dir(),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
+    ];
+    for base in candidates {
+        let nodev = nix::sys::statvfs::statvfs(&base)
+            .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_NODEV))
+            .unwrap_or(true);
+        if !nodev {
+            return tempfile::tempdir_in(&base).unwrap();
+        }
+    }
+    panic!("no directory without nodev to make device nodes in");
+}
+
+/// The attack the v2 program stops: with CAP_MKNOD (which Docker keeps) a process makes a
+/// node for the host's first SCSI disk (b 8:0) and opens it. Under Docker's rules mknod
+/// works but the open fails with EPERM, while the standard devices (c 1:3) still open. Runs
+/// on the cgroup2 mount whatever the machine's layout (on a hybrid one, /sys/fs/cgroup/unified).
+#[test]
+fn device_program_stops_opening_a_host_disk() {
+    let Some(cg) = create_on_cgroup2() else {
+        return;
+    };
+    cg.0.update(&devices(crate::devices::default_cgroup_rules()))
         .unwrap();
-    let null = LinuxDeviceCgroupBuilder::default()
+    // pier's descriptors are closed by now: the attachment alone keeps the program.
+    assert_eq!(attached_programs(&cg.0).len(), 1);
+    let dir = node_dir();
+    let script = "cd \"$1\" || exit 9
+        mknod disk b 8 0 && echo mknod-ok
+        head -c1 disk; echo open=$?
+        mknod null c 1 3 && head -c1 null && echo null-ok";
+    let (out, err) = sh_in(&cg.0, script, &[dir.path().to_str().unwrap()]);
+    assert_eq!(out, "mknod-ok\nopen=1\nnull-ok", "stderr: {err}");
+    assert!(
+        err.contains("disk") && err.contains("Operation not permitted"),
+        "opening the disk node did not fail with EPERM: {err}"
+    );
+}
+
+/// Changing the rules replaces the program: one stays attached, and the new rules hold.
+#[test]
+fn device_program_update_replaces_the_old_one() {
+    use LinuxDeviceType::{A, C};
+    let Some(cg) = create_on_cgroup2() else {
+        return;
+    };
+    let probe =
+        "head -c1 /dev/zero > /dev/null && echo zero-ok; echo x > /dev/null && echo null-ok";
+    cg.0.update(&devices(vec![
+        device_rule(false, A, -1, -1),
+        device_rule(true, C, 1, 3),
+        device_rule(true, C, 1, 5),
+    ]))
+    .unwrap();
+    let first = attached_programs(&cg.0);
+    assert_eq!(first.len(), 1);
+    assert_eq!(sh_in(&cg.0, probe, &[]).0, "zero-ok\nnull-ok");
+
+    cg.0.update(&devices(vec![
+        device_rule(false, A, -1, -1),
+        device_rule(true, C, 1, 3),
+    ]))
+    .unwrap();
+    let second = attached_programs(&cg.0);
+    assert_eq!(second.len(), 1, "the old program was not detached");
+    assert_ne!(first, second);
+    let (out, err) = sh_in(&cg.0, probe, &[]);
+    assert_eq!(out, "null-ok", "stderr: {err}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+}
+
+/// A rule no device cgroup accepts is refused with its text, on either version, and leaves
+/// neither a cgroup (create) nor a program (update) behind.
+#[test]
+fn bad_device_rule_is_refused_naming_it() {
+    let bad = devices(vec![LinuxDeviceCgroupBuilder::default()
         .allow(true)
         .typ(LinuxDeviceType::C)
         .major(1)
         .minor(3)
-        .access("rwm")
+        .access("rwx")
         .build()
-        .unwrap();
-    let resources = LinuxResourcesBuilder::default()
-        .devices(vec![deny_all, null])
-        .build()
-        .unwrap();
-    let cg = create(Some(&resources));
-    let Some(dir) = cg.0.cgroup_dir("devices").filter(|_| cg.0.version() == 1) else {
-        return; // v2 ignores device rules by design (see v2.rs).
+        .unwrap()]);
+    let path = unique_path();
+    let err = Cgroup::create(&path, Some(&bad)).unwrap_err();
+    assert!(format!("{err:#}").contains("c 1:3 rwx"), "{err:#}");
+    assert_rolled_back(&path);
+
+    let Some(cg) = create_on_cgroup2() else {
+        return;
     };
-    assert_eq!(files::read(&dir.join("devices.list")).unwrap(), "c 1:3 rwm");
-    // The effect: /dev/null (1:3) opens, /dev/zero (1:5) is refused even to root.
-    let script = "echo ok > /dev/null && echo null-ok; head -c1 /dev/zero > /dev/null";
-    let child = spawn_in(&cg.0, &["sh", "-c", script], Stdio::piped(), Stdio::piped());
-    let output = child_output(child);
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "null-ok");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("Operation not permitted"), "{stderr}");
+    let err = cg.0.update(&bad).unwrap_err();
+    assert!(format!("{err:#}").contains("c 1:3 rwx"), "{err:#}");
+    assert!(attached_programs(&cg.0).is_empty());
 }
 
 #[test]
@@ -525,13 +678,9 @@ fn paths_that_escape_are_refused() {
 /// joining, freezing, killing and removal run the same code as on a v2 machine.
 #[test]
 fn v2_driver_on_the_real_cgroup2_mount() {
-    let Ok(hierarchy) = detect::v2_hierarchy() else {
-        eprintln!("no cgroup2 mounted; skipping");
+    let Some(cg) = create_on_cgroup2() else {
         return;
     };
-    let cg = Guard(Cgroup::V2(
-        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
-    ));
     let mut child = spawn_in(&cg.0, &["sleep", "60"], Stdio::null(), Stdio::null());
     let pid = child.0.id() as i32;
     assert_eq!(cg.0.pids().unwrap(), vec![pid]);

@@ -287,14 +287,22 @@ impl V1Cgroup {
     }
 }
 
-/// The devices-cgroup line for an OCI rule: "c 1:3 rwm", "a *:* rwm".
+/// The devices-cgroup line for an OCI rule: "c 1:3 rwm", "a *:* rwm". An absent or negative
+/// major or minor (runc writes -1) is the wildcard "*".
 pub(crate) fn device_rule(rule: &LinuxDeviceCgroup) -> String {
-    let mut text = rule.to_string();
+    let number = |n: Option<i64>| match n.filter(|&n| n >= 0) {
+        Some(n) => n.to_string(),
+        None => "*".to_string(),
+    };
     // OCI leaves access optional meaning "everything"; the kernel wants it spelled out.
-    if rule.access().as_deref().unwrap_or("").is_empty() {
-        text = format!("{} rwm", text.trim_end());
-    }
-    text
+    let access = rule.access().as_deref().filter(|a| !a.is_empty());
+    format!(
+        "{} {}:{} {}",
+        rule.typ().unwrap_or_default().as_str(),
+        number(rule.major()),
+        number(rule.minor()),
+        access.unwrap_or("rwm")
+    )
 }
 
 /// Gives every cpuset directory from the hierarchy root down to `dir` the parent's CPUs and
@@ -474,6 +482,15 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(device_rule(&null), "c 1:3 rw");
+        // runc's -1 for "any" becomes the kernel's "*".
+        let ptys = LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(LinuxDeviceType::C)
+            .major(136)
+            .minor(-1)
+            .build()
+            .unwrap();
+        assert_eq!(device_rule(&ptys), "c 136:* rwm");
     }
 
     #[test]

@@ -10,9 +10,8 @@
 //!   cpu.max, memsw -> memory.swap.max holding swap alone). The conversions are pure
 //!   functions below, tested without a v2 machine.
 //!
-//! Device rules (`linux.resources.devices`) are not applied: v2 has no devices files, device
-//! access is policed by an eBPF program attached to the cgroup, and pier's containers get a
-//! /dev built from a fixed minimal list anyway, so there is nothing dangerous to open.
+//! v2 has no devices files: device rules (`linux.resources.devices`) become an eBPF program
+//! attached to the cgroup ([`super::device_filter`]).
 
 use std::path::{Path, PathBuf};
 
@@ -296,7 +295,9 @@ impl CgroupDriver for V2Cgroup {
         if let Some(io) = resources.block_io() {
             self.apply_io(io)?;
         }
-        // resources.devices: intentionally not applied, see the module comment.
+        if let Some(rules) = resources.devices() {
+            super::device_filter::apply(&self.dir, rules)?;
+        }
         if let Some(unified) = resources.unified() {
             for (name, value) in unified {
                 if name.contains('/') || name.starts_with('.') {
