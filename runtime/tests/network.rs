@@ -999,6 +999,11 @@ fn bridge_cannot_reach_host_loopback(backend: Backend, subnet: &str) {
         served.is_err(),
         "the host's loopback service accepted {served:?}"
     );
+    // The guard goes with the network's other rules (found by their tag).
+    env.mgr.release_container(&id).unwrap();
+    env.mgr.firewall().network_down("bridge").unwrap();
+    let tags = env.mgr.firewall().tags().unwrap();
+    assert!(tags.is_empty(), "{tags:?}");
     assert_nothing_left(env);
 }
 
