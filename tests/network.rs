@@ -394,3 +394,105 @@ fn rm_f_and_a_killed_pier_leave_no_veth_rule_or_namespace() {
     assert_eq!(nft_rules_mentioning(&short), 0, "its rules removed");
     assert_no_mounts_under(p.root());
 }
+
+/// Accepts at most one connection on `listener` within `wait` and returns what the client
+/// sent (`None` if nobody connected).
+fn accept_one(listener: TcpListener, wait: Duration) -> std::thread::JoinHandle<Option<String>> {
+    std::thread::spawn(move || {
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut s, _)) => {
+                    s.set_nonblocking(false).ok();
+                    s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+                    let mut buf = [0u8; 64];
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    return Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        None
+    })
+}
+
+/// The CVE-2020-8558 class, end to end. pier sets `route_localnet=1` on its bridge (the host's
+/// own 127.0.0.1:PORT is DNATed to containers); a container with CAP_NET_ADMIN routes
+/// 127.0.0.1 via its gateway and tries a host service bound to 127.0.0.1 only. A host
+/// service on the gateway address is the control.
+#[test]
+fn a_container_with_net_admin_cannot_reach_the_hosts_loopback() {
+    let p = Pier::new();
+    p.run_detached(&[
+        "--name",
+        "intruder",
+        "--cap-add",
+        "NET_ADMIN",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let v = p.inspect("intruder");
+    let gw: Ipv4Addr = v["network"]["gateway"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no network.gateway in inspect: {v}"))
+        .parse()
+        .expect("an IPv4 gateway");
+    let pid = v["init"]["pid"].as_i64().expect("init.pid");
+    // The container drops its own loopback address (and with it the local 127.0.0.0/8
+    // routes) and sends 127.0.0.1 to the host.
+    p.ok(&[
+        "exec",
+        "intruder",
+        "sh",
+        "-c",
+        &format!("ip addr flush dev lo && ip route add 127.0.0.1/32 via {gw}"),
+    ]);
+    // Its /proc/sys is read-only, so the test lets it accept replies from 127.0.0.1 (as a
+    // container given that sysctl could): the handshake completes if the host lets it in.
+    let st = Command::new("nsenter")
+        .arg(format!("--net=/proc/{pid}/ns/net"))
+        .args(["sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1"])
+        .status()
+        .expect("nsenter sysctl");
+    assert!(st.success(), "route_localnet in the container's namespace");
+    let send_probe = |addr: SocketAddr| {
+        p.run(&[
+            "exec",
+            "intruder",
+            "sh",
+            "-c",
+            &format!("echo probe | nc -w 2 {} {}", addr.ip(), addr.port()),
+        ])
+    };
+
+    let open = TcpListener::bind((gw, 0)).expect("bind the gateway address");
+    let open_addr = open.local_addr().expect("addr");
+    let served = accept_one(open, Duration::from_secs(5));
+    let out = send_probe(open_addr);
+    assert_eq!(
+        served
+            .join()
+            .expect("accept thread")
+            .as_deref()
+            .map(str::trim),
+        Some("probe"),
+        "control: the host service on {open_addr} hears the container ({})",
+        text(&out.stderr)
+    );
+
+    let secret = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let secret_addr = secret.local_addr().expect("addr");
+    let served = accept_one(secret, Duration::from_secs(4));
+    let out = send_probe(secret_addr);
+    assert_eq!(
+        served.join().expect("accept thread"),
+        None,
+        "the container reached the host's {secret_addr} through the bridge"
+    );
+    assert_ne!(out.status.code(), Some(0), "nc connected to {secret_addr}");
+    p.ok(&["rm", "-f", "intruder"]);
+}

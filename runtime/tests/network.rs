@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -145,15 +145,91 @@ fn sh(args: &[&str]) {
     assert!(st.success(), "{args:?} failed");
 }
 
+/// Runs a command inside the network namespace `ns`.
+fn sh_in(ns: &Path, args: &[&str]) {
+    let net = format!("--net={}", ns.display());
+    let mut full = vec!["nsenter", net.as_str()];
+    full.extend_from_slice(args);
+    sh(&full);
+}
+
+/// A veth pair between the host (`host_cidr`) and namespace `ns` (`ns_cidr`): a machine of
+/// the host's LAN. The host end is removed by the guard (its peer goes with it).
+fn outside_link(env: &mut Env, ns: &Path, host_cidr: &str, ns_cidr: &str) {
+    let host_end = format!("pto{}", env.tag);
+    let ns_end = format!("pti{}", env.tag);
+    env.extra_links.push(host_end.clone());
+    sh(&[
+        "ip", "link", "add", &host_end, "type", "veth", "peer", "name", &ns_end,
+    ]);
+    sh(&["ip", "link", "set", &ns_end, "netns", &ns.to_string_lossy()]);
+    sh(&["ip", "addr", "add", host_cidr, "dev", &host_end]);
+    sh(&["ip", "link", "set", &host_end, "up"]);
+    sh_in(ns, &["ip", "addr", "add", ns_cidr, "dev", &ns_end]);
+    sh_in(ns, &["ip", "link", "set", &ns_end, "up"]);
+}
+
+/// Makes namespace `ns` send traffic for 127.0.0.1 to `via` (the attacker's side of a
+/// loopback escape): `lo` loses its address (and with it the local 127.0.0.0/8 routes, and
+/// the kernel's view of 127.0.0.1 as its own source), and replies from 127.0.0.1 are
+/// accepted (`route_localnet`), as a hostile machine or a container with CAP_NET_ADMIN can
+/// set up.
+fn route_loopback_via(ns: &Path, via: Ipv4Addr) {
+    sh_in(ns, &["ip", "addr", "flush", "dev", "lo"]);
+    sh_in(
+        ns,
+        &[
+            "ip",
+            "route",
+            "add",
+            "127.0.0.1/32",
+            "via",
+            &via.to_string(),
+        ],
+    );
+    sh_in(ns, &["sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1"]);
+}
+
+/// The policy of the host's iptables FORWARD chain (another tool such as dockerd may have
+/// set DROP); shown when forwarded traffic fails, since pier's table cannot override it.
+fn forward_policy() -> String {
+    Command::new("iptables")
+        .args(["-w", "-S", "FORWARD"])
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find(|l| l.starts_with("-P FORWARD"))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Starts a one-shot TCP echo server on `port` inside `ns` (or on the host if `None`).
 /// Returns once it listens; the handle yields the peer address it saw.
 fn echo_server(ns: Option<&Path>, port: u16) -> JoinHandle<anyhow::Result<SocketAddr>> {
+    echo_server_at(
+        ns,
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port),
+        Duration::from_secs(6),
+    )
+    .1
+}
+
+/// Like [`echo_server`] bound to `addr` (port 0: an ephemeral one), waiting at most `wait`
+/// for its client. Returns the port it listens on and the handle.
+fn echo_server_at(
+    ns: Option<&Path>,
+    addr: SocketAddrV4,
+    wait: Duration,
+) -> (u16, JoinHandle<anyhow::Result<SocketAddr>>) {
     let (tx, rx) = mpsc::channel();
     let serve = move || -> anyhow::Result<SocketAddr> {
-        let listener = TcpListener::bind(("0.0.0.0", port))?;
+        let listener = TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
-        tx.send(()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(6);
+        tx.send(listener.local_addr()?.port()).unwrap();
+        let deadline = Instant::now() + wait;
         loop {
             match listener.accept() {
                 Ok((mut s, peer)) => {
@@ -166,7 +242,7 @@ fn echo_server(ns: Option<&Path>, port: u16) -> JoinHandle<anyhow::Result<Socket
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     if Instant::now() > deadline {
-                        anyhow::bail!("no client within 6 s");
+                        anyhow::bail!("no client within {wait:?}");
                     }
                     std::thread::sleep(Duration::from_millis(10));
                 }
@@ -179,9 +255,15 @@ fn echo_server(ns: Option<&Path>, port: u16) -> JoinHandle<anyhow::Result<Socket
         Some(ns) => netns::enter(&ns, serve),
         None => serve(),
     });
-    rx.recv_timeout(Duration::from_secs(5))
-        .expect("server listening");
-    handle
+    let port = match rx.recv_timeout(Duration::from_secs(5)) {
+        Ok(port) => port,
+        // The server gave up before listening: show why.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("echo server on {addr} failed: {:?}", handle.join())
+        }
+        Err(e) => panic!("echo server on {addr} not listening: {e}"),
+    };
+    (port, handle)
 }
 
 /// Connects (from `ns`, or the host) to `addr`, sends "ping", expects it echoed.
@@ -199,6 +281,77 @@ fn ping(ns: Option<&Path>, addr: SocketAddrV4, timeout: Duration) -> anyhow::Res
         Some(ns) => netns::enter(ns, client),
         None => client(),
     }
+}
+
+/// iptables-nft creates the host's `ip nat`/`ip filter` tables on first use; if a test is
+/// what created them, `Drop` deletes them again once they hold no rule (after its `Env` is
+/// gone: declare this guard first).
+/// It also serialises the iptables tests of this binary, so none deletes a table while
+/// another is filling it.
+struct HostTables {
+    created: Vec<&'static str>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+static IPTABLES_TESTS: Mutex<()> = Mutex::new(());
+
+impl HostTables {
+    fn remember() -> HostTables {
+        let serial = IPTABLES_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+        let existed = |t: &str| {
+            Command::new("nft")
+                .args(["list", "table", "ip", t])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        };
+        HostTables {
+            created: ["nat", "filter"]
+                .into_iter()
+                .filter(|t| !existed(t))
+                .collect(),
+            _serial: serial,
+        }
+    }
+}
+
+impl Drop for HostTables {
+    fn drop(&mut self) {
+        for t in &self.created {
+            let out = Command::new("nft")
+                .args(["list", "table", "ip", t])
+                .output();
+            if let Ok(out) = out {
+                let text = String::from_utf8_lossy(&out.stdout);
+                let rules = text.lines().filter(|l| {
+                    let l = l.trim();
+                    !(l.is_empty()
+                        || l.starts_with("table")
+                        || l.starts_with("chain")
+                        || l.starts_with("type")
+                        || l == "}")
+                });
+                if out.status.success() && rules.count() == 0 {
+                    let _ = Command::new("nft")
+                        .args(["delete", "table", "ip", t])
+                        .status();
+                }
+            }
+        }
+    }
+}
+
+/// True if the iptables fallback can be tested here (prints why not otherwise).
+fn iptables_available() -> bool {
+    if Command::new("iptables").arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "iptables is not installed (required under CI)"
+    );
+    eprintln!("iptables not installed: skipped");
+    false
 }
 
 #[test]
@@ -485,28 +638,7 @@ fn network_outbound_traffic_is_masqueraded() {
     let ns = env.netns();
     let outside = env.netns();
     // The "outside world": a namespace behind its own veth, 10.213.250.0/30.
-    let host_end = format!("pto{}", env.tag);
-    let out_end = format!("pti{}", env.tag);
-    env.extra_links.push(host_end.clone());
-    let outside_s = outside.to_str().unwrap();
-    sh(&[
-        "ip", "link", "add", &host_end, "type", "veth", "peer", "name", &out_end,
-    ]);
-    sh(&["ip", "link", "set", &out_end, "netns", outside_s]);
-    sh(&["ip", "addr", "add", "10.213.250.1/30", "dev", &host_end]);
-    sh(&["ip", "link", "set", &host_end, "up"]);
-    let ns_arg = format!("--net={outside_s}");
-    sh(&[
-        "nsenter",
-        &ns_arg,
-        "ip",
-        "addr",
-        "add",
-        "10.213.250.2/30",
-        "dev",
-        &out_end,
-    ]);
-    sh(&["nsenter", &ns_arg, "ip", "link", "set", &out_end, "up"]);
+    outside_link(&mut env, &outside, "10.213.250.1/30", "10.213.250.2/30");
 
     // A subnet clashing with a host route (here the outside link's) is refused.
     let clash = format!("{}-clash", env.tag);
@@ -620,51 +752,10 @@ fn network_loopback_up_in_namespace() {
 
 #[test]
 fn network_iptables_backend_publishes_and_cleans_up() {
-    if Command::new("iptables").arg("--version").output().is_err() {
-        eprintln!("iptables not installed: skipped");
+    if !iptables_available() {
         return;
     }
-    // iptables-nft creates the host's `ip nat`/`ip filter` tables on first use; if this test
-    // is what created them, delete them again once they hold no rule (after `env` is gone).
-    struct HostTables(Vec<&'static str>);
-    impl Drop for HostTables {
-        fn drop(&mut self) {
-            for t in &self.0 {
-                let out = Command::new("nft")
-                    .args(["list", "table", "ip", t])
-                    .output();
-                if let Ok(out) = out {
-                    let text = String::from_utf8_lossy(&out.stdout);
-                    let rules = text.lines().filter(|l| {
-                        let l = l.trim();
-                        !(l.is_empty()
-                            || l.starts_with("table")
-                            || l.starts_with("chain")
-                            || l.starts_with("type")
-                            || l == "}")
-                    });
-                    if out.status.success() && rules.count() == 0 {
-                        let _ = Command::new("nft")
-                            .args(["delete", "table", "ip", t])
-                            .status();
-                    }
-                }
-            }
-        }
-    }
-    let existed = |t: &str| {
-        Command::new("nft")
-            .args(["list", "table", "ip", t])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    let _host_tables = HostTables(
-        ["nat", "filter"]
-            .into_iter()
-            .filter(|t| !existed(t))
-            .collect(),
-    );
+    let _host_tables = HostTables::remember();
     let mut env = Env::with_backend("10.213.8.0/24", Backend::Iptables);
     let ns = env.netns();
     let id = env.container_id();
@@ -770,4 +861,162 @@ fn network_published_udp_port_reachable_from_loopback() {
         .expect("udp echo through the published port");
     assert_eq!(&buf[..n], b"q");
     server.join().unwrap().unwrap();
+}
+
+/// Drops `env` (pier's own clean-up runs first) and checks that no rule or chain of its
+/// firewall table is left in the host's ruleset (iptables-nft chains show there too).
+fn assert_nothing_left(env: Env) {
+    let table = format!("pier{}", env.tag);
+    drop(env);
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .expect("nft list ruleset");
+    let ruleset = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        !ruleset.contains(&table),
+        "rules of {table} left behind:\n{ruleset}"
+    );
+}
+
+/// moby#41872: a port published on 127.0.0.1 only must not be reachable from another machine
+/// that sends packets for 127.0.0.1 to the host. The "LAN machine" is a namespace behind a
+/// veth that routes 127.0.0.1 via the host; a port published on all addresses is the control.
+fn loopback_published_port_stays_local(
+    backend: Backend,
+    subnet: &str,
+    host_cidr: &str,
+    lan_cidr: &str,
+) {
+    let mut env = Env::with_backend(subnet, backend);
+    let (ns, lan) = (env.netns(), env.netns());
+    outside_link(&mut env, &lan, host_cidr, lan_cidr);
+    let addr_of = |cidr: &str| -> Ipv4Addr { cidr.split('/').next().unwrap().parse().unwrap() };
+    let (host_addr, lan_addr) = (addr_of(host_cidr), addr_of(lan_cidr));
+    route_loopback_via(&lan, host_addr);
+    let id = env.container_id();
+    let mut ports = parse_publish("127.0.0.1::8090").unwrap();
+    ports.extend(parse_publish("8091").unwrap());
+    let ep = env
+        .connect(&id, "local-only", "bridge", &ns, &ports, None)
+        .unwrap();
+    let (local_port, public_port) = (ep.ports[0].host_port, ep.ports[1].host_port);
+
+    let server = echo_server(Some(&ns), 8090);
+    let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, local_port);
+    let escape = ping(Some(&lan), local, Duration::from_secs(1));
+    assert!(
+        escape.is_err(),
+        "a LAN machine reached {local}, published on loopback only"
+    );
+    ping(None, local, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("host -> {local} -> container:8090: {e:#}"));
+    let peer = server.join().unwrap().unwrap();
+    assert_eq!(
+        peer.ip(),
+        std::net::IpAddr::V4(ep.gateway),
+        "the one client served is the host's own"
+    );
+
+    // Control: the same machine reaches a port published on every address (so the attempt
+    // above failed because of the rule, not because the LAN path is broken).
+    let server = echo_server(Some(&ns), 8091);
+    let public = SocketAddrV4::new(host_addr, public_port);
+    ping(Some(&lan), public, Duration::from_secs(3)).unwrap_or_else(|e| {
+        panic!(
+            "LAN -> {public} -> container:8091: {e:#} (host {})",
+            forward_policy()
+        )
+    });
+    let peer = server.join().unwrap().unwrap();
+    assert_eq!(
+        peer.ip(),
+        std::net::IpAddr::V4(lan_addr),
+        "no NAT of the source"
+    );
+    assert_nothing_left(env);
+}
+
+#[test]
+fn network_loopback_published_port_unreachable_from_lan() {
+    loopback_published_port_stays_local(
+        Backend::Nftables,
+        "10.213.16.0/24",
+        "10.213.251.1/30",
+        "10.213.251.2/30",
+    );
+}
+
+#[test]
+fn network_iptables_loopback_published_port_unreachable_from_lan() {
+    if !iptables_available() {
+        return;
+    }
+    let _host_tables = HostTables::remember();
+    loopback_published_port_stays_local(
+        Backend::Iptables,
+        "10.213.18.0/24",
+        "10.213.251.5/30",
+        "10.213.251.6/30",
+    );
+}
+
+/// CVE-2020-8558 class: pier sets `route_localnet=1` on its bridges (the host's own
+/// `127.0.0.1:PORT` is DNATed to containers), which would let a container with CAP_NET_ADMIN
+/// route 127.0.0.1 via its gateway and reach services listening on the host's loopback
+/// only. The "container" is a namespace on the bridge; the host services are the test's.
+fn bridge_cannot_reach_host_loopback(backend: Backend, subnet: &str) {
+    let mut env = Env::with_backend(subnet, backend);
+    let ns = env.netns();
+    let id = env.container_id();
+    let ep = env
+        .connect(&id, "intruder", "bridge", &ns, &[], None)
+        .unwrap();
+    route_loopback_via(&ns, ep.gateway);
+
+    // Control: a host service on the gateway address answers the container.
+    let wait = Duration::from_secs(3);
+    let (open_port, open) = echo_server_at(None, SocketAddrV4::new(ep.gateway, 0), wait);
+    ping(
+        Some(&ns),
+        SocketAddrV4::new(ep.gateway, open_port),
+        Duration::from_secs(3),
+    )
+    .unwrap_or_else(|e| panic!("container -> {}:{open_port}: {e:#}", ep.gateway));
+    open.join().unwrap().unwrap();
+
+    // The target: a host service on 127.0.0.1 only.
+    let (secret_port, secret) =
+        echo_server_at(None, SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0), wait);
+    let target = SocketAddrV4::new(Ipv4Addr::LOCALHOST, secret_port);
+    let escape = ping(Some(&ns), target, Duration::from_secs(1));
+    assert!(
+        escape.is_err(),
+        "a container reached the host's {target} through the bridge"
+    );
+    let served = secret.join().unwrap();
+    assert!(
+        served.is_err(),
+        "the host's loopback service accepted {served:?}"
+    );
+    // The guard goes with the network's other rules (found by their tag).
+    env.mgr.release_container(&id).unwrap();
+    env.mgr.firewall().network_down("bridge").unwrap();
+    let tags = env.mgr.firewall().tags().unwrap();
+    assert!(tags.is_empty(), "{tags:?}");
+    assert_nothing_left(env);
+}
+
+#[test]
+fn network_bridge_cannot_reach_host_loopback() {
+    bridge_cannot_reach_host_loopback(Backend::Nftables, "10.213.17.0/24");
+}
+
+#[test]
+fn network_iptables_bridge_cannot_reach_host_loopback() {
+    if !iptables_available() {
+        return;
+    }
+    let _host_tables = HostTables::remember();
+    bridge_cannot_reach_host_loopback(Backend::Iptables, "10.213.19.0/24");
 }

@@ -68,6 +68,10 @@ pub fn remove(nl: &mut Netlink, name: &str) -> Result<bool> {
 /// Lets packets with a 127.0.0.0/8 source leave through this bridge. The host's own
 /// `127.0.0.1:HOST_PORT` is DNATed to a container address; without this the kernel treats
 /// the (not yet masqueraded) loopback source as martian and drops the packet.
+///
+/// It also stops the kernel from dropping packets *to* 127.0.0.0/8 that arrive on the
+/// bridge, which would open the host's loopback-only services to containers: the network's
+/// firewall rules include a guard against that (see the loopback guard in `nat.rs`).
 fn enable_route_localnet(bridge: &str) -> Result<()> {
     let path = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
     std::fs::write(&path, b"1").with_context(|| format!("writing 1 to {path}"))

@@ -5,10 +5,27 @@
 //!   interface (outbound NAT); masquerade loopback-sourced traffic leaving through the bridge
 //!   (the host's own `127.0.0.1:PORT`, see `bridge.rs` for `route_localnet`); masquerade
 //!   hairpin traffic (a container reaching a published port of its own network); drop traffic
-//!   forwarded from this bridge to another pier bridge (isolation between networks).
+//!   forwarded from this bridge to another pier bridge (isolation between networks); drop
+//!   traffic from the bridge to 127.0.0.0/8 unless it answers a DNATed connection (the
+//!   loopback guard, below).
 //! - per container and network (`pier:ctr:<id>:<network>`): a DNAT per published port, in a
 //!   prerouting hook (traffic from other machines and containers) and in an output hook
-//!   (traffic from the host itself, including 127.0.0.1).
+//!   (traffic from the host itself, including 127.0.0.1). A port published on a loopback
+//!   address gets the output rule only (the loopback guard, below).
+//!
+//! # Loopback guard
+//! Publishing on `127.0.0.1` means "only this host". Two escapes break that promise:
+//! - a prerouting DNAT for `ip daddr 127.0.0.1` also rewrites packets that another machine
+//!   of the LAN sends to the host with destination 127.0.0.1 (moby#41872); the rewrite
+//!   happens before routing, so the kernel's martian check never sees 127.0.0.1. Locally
+//!   generated traffic is NATed in the output hook, so a loopback-bound port needs no
+//!   prerouting rule at all;
+//! - `route_localnet=1` on the bridge (needed for the host's own 127.0.0.1:PORT, see
+//!   `bridge.rs`) stops the kernel from dropping packets to 127.0.0.0/8 that arrive on the
+//!   bridge, so a container with CAP_NET_ADMIN could route 127.0.0.1 via its gateway and
+//!   reach host services bound to loopback only (the CVE-2020-8558 class). An input rule
+//!   drops them, except the replies of the host's own DNATed 127.0.0.1:PORT connections
+//!   (`ct status dnat`), as kube-proxy does.
 //!
 //! The primary backend is nftables: table `ip <table>` (default `pier`), changed through one
 //! `nft -f -` invocation per change (plus one `nft -j list` when rules are deleted, to learn
@@ -34,6 +51,18 @@ pub enum Backend {
     /// `iptables`, chains `PIER-*` (the fallback when `nft` is absent).
     Iptables,
 }
+
+/// The built-in iptables chains pier hooks a `PIER-<HOOK>` chain of its own into.
+const IPT_HOOKS: [(&str, &str); 5] = [
+    ("nat", "PREROUTING"),
+    ("nat", "OUTPUT"),
+    ("nat", "POSTROUTING"),
+    ("filter", "FORWARD"),
+    ("filter", "INPUT"),
+];
+
+/// The addresses of the host's loopback interface, which the guard protects.
+const LOOPBACK_NET: &str = "127.0.0.0/8";
 
 /// A network's parameters as the firewall needs them.
 pub struct NetRules<'a> {
@@ -145,7 +174,9 @@ impl Firewall {
                      add rule ip {t} postrouting ip saddr {subnet} oifname != \"{br}\" masquerade comment \"{tag}\"\n\
                      add rule ip {t} postrouting oifname \"{br}\" ip saddr 127.0.0.0/8 masquerade comment \"{tag}\"\n\
                      add rule ip {t} postrouting oifname \"{br}\" ip saddr {subnet} ct status dnat masquerade comment \"{tag}\"\n\
-                     add rule ip {t} forward iifname \"{br}\" oifname \"{BRIDGE_PREFIX}*\" oifname != \"{br}\" drop comment \"{tag}\"\n",
+                     add rule ip {t} forward iifname \"{br}\" oifname \"{BRIDGE_PREFIX}*\" oifname != \"{br}\" drop comment \"{tag}\"\n\
+                     add rule ip {t} input iifname \"{br}\" ip daddr {LOOPBACK_NET} ct status dnat accept comment \"{tag}\"\n\
+                     add rule ip {t} input iifname \"{br}\" ip daddr {LOOPBACK_NET} drop comment \"{tag}\"\n",
                     setup = self.nft_setup()
                 );
                 run("nft", &["-f", "-"], Some(&script)).map(|_| ())
@@ -164,6 +195,12 @@ impl Firewall {
                 let mut all = rules;
                 let iso = self.ipt_chain("ISOLATE");
                 all.push(("filter", vec![&fwd, "-i", br, "-o", &prefix, "-j", &iso]));
+                // Packets without conntrack entry count as "not DNAT" and are dropped too.
+                let input = self.ipt_chain("INPUT");
+                all.push((
+                    "filter",
+                    vec![&input, "-i", br, "-d", LOOPBACK_NET, "-m", "conntrack", "!", "--ctstate", "DNAT", "-j", "DROP"],
+                ));
                 for (table, mut args) in all {
                     args.extend_from_slice(&c);
                     let mut full = vec!["-w", "-t", table, "-A"];
@@ -208,7 +245,7 @@ impl Firewall {
                         Some(h) => format!("ip daddr {h}"),
                         None => "fib daddr type local".to_string(),
                     };
-                    for chain in ["prerouting", "output"] {
+                    for chain in dnat_hooks(m, ["prerouting", "output"]) {
                         script.push_str(&format!(
                             "add rule ip {t} {chain} {daddr} {proto} dport {hp} dnat to {ip}:{cp} comment \"{tag}\"\n",
                             proto = m.protocol,
@@ -229,7 +266,7 @@ impl Firewall {
                         Protocol::Tcp => "tcp",
                         Protocol::Udp => "udp",
                     };
-                    for hook in ["PREROUTING", "OUTPUT"] {
+                    for hook in dnat_hooks(m, ["PREROUTING", "OUTPUT"]) {
                         let chain = self.ipt_chain(hook);
                         let mut args = vec!["-w", "-t", "nat", "-A", &chain];
                         match &host_ip {
@@ -288,12 +325,7 @@ impl Firewall {
                 run("nft", &["-f", "-"], Some(&script)).map(|_| ())
             }
             Backend::Iptables => {
-                for (table, hook) in [
-                    ("nat", "PREROUTING"),
-                    ("nat", "OUTPUT"),
-                    ("nat", "POSTROUTING"),
-                    ("filter", "FORWARD"),
-                ] {
+                for (table, hook) in IPT_HOOKS {
                     let chain = self.ipt_chain(hook);
                     let _ = run(
                         "iptables",
@@ -319,7 +351,8 @@ impl Firewall {
              add chain ip {t} prerouting {{ type nat hook prerouting priority dstnat; policy accept; }}\n\
              add chain ip {t} output {{ type nat hook output priority -100; policy accept; }}\n\
              add chain ip {t} postrouting {{ type nat hook postrouting priority srcnat; policy accept; }}\n\
-             add chain ip {t} forward {{ type filter hook forward priority filter; policy accept; }}\n"
+             add chain ip {t} forward {{ type filter hook forward priority filter; policy accept; }}\n\
+             add chain ip {t} input {{ type filter hook input priority filter; policy accept; }}\n"
         )
     }
 
@@ -330,12 +363,7 @@ impl Firewall {
 
     /// Creates pier's iptables chains and the jumps to them, when missing.
     fn ipt_setup(&self) -> Result<()> {
-        for (table, hook) in [
-            ("nat", "PREROUTING"),
-            ("nat", "OUTPUT"),
-            ("nat", "POSTROUTING"),
-            ("filter", "FORWARD"),
-        ] {
+        for (table, hook) in IPT_HOOKS {
             let chain = self.ipt_chain(hook);
             let _ = run("iptables", &["-w", "-t", table, "-N", &chain], None);
             if run(
@@ -421,13 +449,11 @@ impl Firewall {
 
     /// (table, chain) of every iptables chain pier owns.
     fn ipt_all_chains(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("nat", self.ipt_chain("PREROUTING")),
-            ("nat", self.ipt_chain("OUTPUT")),
-            ("nat", self.ipt_chain("POSTROUTING")),
-            ("filter", self.ipt_chain("FORWARD")),
-            ("filter", self.ipt_chain("ISOLATE")),
-        ]
+        IPT_HOOKS
+            .iter()
+            .map(|&(table, hook)| (table, self.ipt_chain(hook)))
+            .chain([("filter", self.ipt_chain("ISOLATE"))])
+            .collect()
     }
 
     /// Deletes every rule whose tag satisfies `select`.
@@ -466,6 +492,17 @@ impl Firewall {
                 Ok(())
             }
         }
+    }
+}
+
+/// The hooks (`[prerouting, output]` as the backend names them) that DNAT a published
+/// port. A port published on a loopback address gets the output hook only: the host's own
+/// connections to it are NATed there, and a prerouting rule would also rewrite packets
+/// that other machines send to 127.0.0.1 (moby#41872).
+fn dnat_hooks<'a>(m: &PortMapping, [prerouting, output]: [&'a str; 2]) -> Vec<&'a str> {
+    match m.host_ip {
+        Some(ip) if ip.is_loopback() => vec![output],
+        _ => vec![prerouting, output],
     }
 }
 
