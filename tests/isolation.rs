@@ -232,7 +232,9 @@ fn default_seccomp_profile_blocks_io_uring() {
         return;
     };
     // On the host the call works, so a refusal in the container is the profile's doing.
-    let host = std::process::Command::new(&probe).output().expect("run probe");
+    let host = std::process::Command::new(&probe)
+        .output()
+        .expect("run probe");
     if text(&host.stdout).trim() != "io_uring_setup=ok" {
         common::skip_or_fail(
             test,

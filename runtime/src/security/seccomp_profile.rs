@@ -801,7 +801,11 @@ mod tests {
             );
         }
         let sockets: Vec<_> = calls.iter().filter(|s| s.names() == &["socket"]).collect();
-        assert_eq!(sockets.len(), 3, "AF_ALG and AF_VSOCK carved out by three rules");
+        assert_eq!(
+            sockets.len(),
+            3,
+            "AF_ALG and AF_VSOCK carved out by three rules"
+        );
         let clone3 = calls.iter().find(|s| s.names() == &["clone3"]).unwrap();
         assert_eq!(clone3.errno_ret(), Some(libc::ENOSYS as u32));
         let clones: Vec<_> = calls.iter().filter(|s| s.names() == &["clone"]).collect();
