@@ -57,6 +57,73 @@ fn read_only_bind_mount_rejects_writes() {
     );
 }
 
+/// Unmounts a mount the test made on the host, pass or fail.
+struct HostMount(std::path::PathBuf);
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn read_only_volume_covers_mounts_below_its_source() {
+    let p = Pier::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .expect("mounting a tmpfs below the volume's source");
+    let _unmount = HostMount(sub.clone());
+    let vol = format!("{}:/dst:ro", dir.path().display());
+    let out = p.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &vol,
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /dst/sub/f; echo top > /dst/g",
+    ]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "writing below a :ro volume must fail"
+    );
+    assert_eq!(
+        text(&out.stderr).matches("Read-only file system").count(),
+        2,
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        !sub.join("f").exists(),
+        "the container wrote into the host's tmpfs through a :ro volume"
+    );
+    assert!(!dir.path().join("g").exists());
+    // The tmpfs itself stays writable on the host, and the same volume without :ro works.
+    std::fs::write(sub.join("host"), "h").expect("the host's tmpfs must stay writable");
+    let rw = format!("{}:/dst", dir.path().display());
+    p.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &rw,
+        "busybox",
+        "sh",
+        "-c",
+        "echo y > /dst/sub/rw",
+    ]);
+    assert!(sub.join("rw").exists());
+}
+
 #[test]
 fn read_write_bind_mount_writes_reach_the_host() {
     let p = Pier::new();
