@@ -57,30 +57,13 @@ fn read_only_bind_mount_rejects_writes() {
     );
 }
 
-/// Unmounts a mount the test made on the host, pass or fail.
-struct HostMount(std::path::PathBuf);
-
-impl Drop for HostMount {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-    }
-}
-
 #[test]
 fn read_only_volume_covers_mounts_below_its_source() {
     let p = Pier::new();
     let dir = tempfile::tempdir().expect("temp dir");
-    let sub = dir.path().join("sub");
-    std::fs::create_dir(&sub).expect("mkdir");
-    nix::mount::mount(
-        Some("tmpfs"),
-        &sub,
-        Some("tmpfs"),
-        nix::mount::MsFlags::empty(),
-        Some("size=1m"),
-    )
-    .expect("mounting a tmpfs below the volume's source");
-    let _unmount = HostMount(sub.clone());
+    // A tmpfs below the volume's source, as a disk or another volume could be.
+    let tmpfs = common::HostTmpfs::mount_at(dir.path(), "sub");
+    let sub = tmpfs.0.clone();
     let vol = format!("{}:/dst:ro", dir.path().display());
     let out = p.run(&[
         "run",

@@ -195,17 +195,7 @@ fn user_uid_gid() {
 /// `target` (an absolute or relative link, as the image's author wrote it).
 fn import_with_passwd_link(p: &Pier, work: &std::path::Path, name: &str, target: &str) {
     let root = work.join(name);
-    let layer = p.image_inspect("busybox")["LayerDirs"][0]
-        .as_str()
-        .expect("busybox layer dir")
-        .to_string();
-    let cp = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(format!("{layer}/."))
-        .arg(&root)
-        .status()
-        .expect("cp");
-    assert!(cp.success());
+    common::copy_busybox_rootfs(p, &root);
     std::fs::write(
         root.join("etc/passwd.real"),
         "root:x:0:0:root:/root:/bin/sh\nimgusr:x:4343:4343::/:/bin/sh\n",

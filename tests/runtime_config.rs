@@ -6,7 +6,7 @@ mod common;
 
 use common::{text, Pier};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A bundle directory: busybox's files as `rootfs/`, and a config.json written per test.
@@ -19,18 +19,7 @@ impl Bundle {
     fn new(p: &Pier) -> Bundle {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().to_path_buf();
-        let layer = p.image_inspect("busybox")["LayerDirs"][0]
-            .as_str()
-            .expect("busybox layer dir")
-            .to_string();
-        std::fs::create_dir(path.join("rootfs")).expect("mkdir rootfs");
-        let cp = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(format!("{layer}/."))
-            .arg(path.join("rootfs"))
-            .status()
-            .expect("cp");
-        assert!(cp.success());
+        common::copy_busybox_rootfs(p, &path.join("rootfs"));
         Bundle { _dir: dir, path }
     }
 
@@ -198,36 +187,12 @@ fn disable_oom_killer_is_applied_on_v1_and_refused_on_v2() {
     assert_eq!(swappiness.trim(), "5");
 }
 
-/// Unmounts a mount the test made on the host, pass or fail.
-struct HostMount(PathBuf);
-
-impl Drop for HostMount {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-    }
-}
-
-/// Mounts a small tmpfs at `dir/sub` on the host.
-fn tmpfs_below(dir: &Path) -> HostMount {
-    let sub = dir.join("sub");
-    std::fs::create_dir(&sub).expect("mkdir");
-    nix::mount::mount(
-        Some("tmpfs"),
-        &sub,
-        Some("tmpfs"),
-        nix::mount::MsFlags::empty(),
-        Some("size=1m"),
-    )
-    .expect("mounting a tmpfs");
-    HostMount(sub)
-}
-
 #[test]
 fn rro_makes_a_bind_mount_and_its_submounts_read_only() {
     let p = Pier::new();
     let bundle = Bundle::new(&p);
     let src = tempfile::tempdir().expect("temp dir");
-    let sub = tmpfs_below(src.path());
+    let sub = common::HostTmpfs::mount_at(src.path(), "sub");
     let mount = |options: Value| json!([{"destination": "/mnt", "type": "bind", "source": src.path(), "options": options}]);
     bundle.configure(
         &["sh", "-c", "echo x > /mnt/sub/f; echo y > /mnt/g"],
