@@ -178,7 +178,6 @@ fn unescape(text: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nix::sched::{unshare, CloneFlags};
     use nix::sys::wait::{waitpid, WaitStatus};
     use nix::unistd::{fork, ForkResult};
 
@@ -200,14 +199,7 @@ mod tests {
         match unsafe { fork() }.unwrap() {
             ForkResult::Child => {
                 let code = (|| -> Result<i32> {
-                    unshare(CloneFlags::CLONE_NEWNS)?;
-                    mount(
-                        None::<&str>,
-                        "/",
-                        None::<&str>,
-                        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-                        None::<&str>,
-                    )?;
+                    crate::namespaces::enter_private_mount_namespace()?;
                     let sub = src.join("sub");
                     mount(
                         Some("tmpfs"),
