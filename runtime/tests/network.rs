@@ -620,10 +620,10 @@ fn network_loopback_up_in_namespace() {
 
 #[test]
 fn network_iptables_backend_publishes_and_cleans_up() {
-    if Command::new("iptables").arg("--version").output().is_err() {
-        eprintln!("iptables not installed: skipped");
+    let Some(_) = pier_testkit::prereq::require("iptables", pier_testkit::prereq::tool("iptables"))
+    else {
         return;
-    }
+    };
     // iptables-nft creates the host's `ip nat`/`ip filter` tables on first use; if this test
     // is what created them, delete them again once they hold no rule (after `env` is gone).
     struct HostTables(Vec<&'static str>);
