@@ -168,7 +168,9 @@ fn current_test() -> String {
         .ok()
         .and_then(|p| Some(p.file_stem()?.to_string_lossy().into_owned()))
         .map(|stem| match stem.rsplit_once('-') {
-            Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some((name, hash))
+                if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
                 name.to_string()
             }
             _ => stem,
@@ -198,7 +200,10 @@ mod tests {
 
         assert_eq!(require("x", Ok::<_, String>(7)), Some(7));
         assert_eq!(require::<(), _>("a frobnicator", Err("not\nthere")), None);
-        assert_eq!(applies_only_on("cgroup v9", when(false, "this is v1")), None);
+        assert_eq!(
+            applies_only_on("cgroup v9", when(false, "this is v1")),
+            None
+        );
         let lines = std::fs::read_to_string(&summary).unwrap();
         let test = "skips_are_recorded_and_fail_only_under_ci";
         assert!(
@@ -216,7 +221,10 @@ mod tests {
         let failed = std::panic::catch_unwind(|| require::<(), _>("sh", Err("gone")));
         assert!(failed.is_err(), "under CI a missing prerequisite fails");
         assert_eq!(applies_only_on("v9", when(false, "v1")), None);
-        assert_eq!(std::fs::read_to_string(&summary).unwrap().lines().count(), 3);
+        assert_eq!(
+            std::fs::read_to_string(&summary).unwrap().lines().count(),
+            3
+        );
 
         for (name, value) in [("CI", ci), (SUMMARY_ENV, earlier_summary)] {
             match value {
@@ -226,7 +234,9 @@ mod tests {
         }
         std::fs::remove_file(&summary).unwrap();
         assert!(tool("sh").is_ok());
-        assert!(tool("no-such-tool-xyz").unwrap_err().contains("not on PATH"));
+        assert!(tool("no-such-tool-xyz")
+            .unwrap_err()
+            .contains("not on PATH"));
         assert!(file("/proc/self/status").is_ok());
         assert!(file("/nonexistent").unwrap_err().contains("does not exist"));
     }
