@@ -250,6 +250,8 @@ fn every_suite_runs_once_in_every_environment() {
         .map(|e| suites::label_of(&*e.borrow()))
         .collect();
     eprintln!("environments: {names:?}");
+    let every_env: std::collections::BTreeSet<String> =
+        envs.iter().map(|e| e.borrow().name()).collect();
     let settings = Settings::tiny();
     let ctx = Ctx {
         settings: &settings,
@@ -289,10 +291,13 @@ fn every_suite_runs_once_in_every_environment() {
             ),
             "startup" => {
                 // One launch per environment (plus pier run on the bridge), two metrics each.
-                assert!(out
+                let launched: std::collections::BTreeSet<String> = out
                     .samples
                     .iter()
-                    .any(|s| s.metric == "launch_to_entry" && s.environment == "native"));
+                    .filter(|s| s.metric == "launch_to_entry")
+                    .map(|s| s.environment.clone())
+                    .collect();
+                assert_eq!(launched, every_env, "startup ran in every environment");
                 for s in out.samples.iter().filter(|s| s.metric == "launch_to_entry") {
                     assert!(s.value < 5000.0, "{s:?}");
                 }
