@@ -58,11 +58,6 @@ impl Podman {
             ready,
         }
     }
-
-    /// The directory holding podman's storage and state for the bench.
-    pub fn state_dir(&self) -> &Path {
-        &self.state
-    }
 }
 
 /// `podman` with its storage (`storage/`), run-time state (`run/`) and libpod's temporary
