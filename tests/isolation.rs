@@ -4,6 +4,7 @@
 mod common;
 
 use common::{text, Pier};
+use pier_testkit::prereq::{applies_only_on, require};
 
 /// Runs a shell script in a fresh container, returning (exit code, stdout, stderr).
 fn sh(p: &Pier, script: &str) -> (Option<i32>, String, String) {
@@ -112,10 +113,14 @@ fn host_block_devices_cannot_be_opened() {
     // The first disk of the host, made inside the container with mknod: the devices cgroup
     // (or the missing CAP_MKNOD) must stop reading it.
     let disk = std::fs::read_to_string("/proc/partitions").expect("/proc/partitions");
-    let Some((major, minor)) = disk.lines().skip(2).find_map(|l| {
+    let first = disk.lines().skip(2).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         (f.len() == 4).then(|| (f[0].to_string(), f[1].to_string()))
-    }) else {
+    });
+    let Some((major, minor)) = applies_only_on(
+        "a host with a block device",
+        first.ok_or("/proc/partitions lists none"),
+    ) else {
         return;
     };
     let (_, out, _) = sh(&p, &format!("mknod /tmp/disk b {major} {minor} 2>/dev/null; head -c 512 /tmp/disk 2>/dev/null | wc -c"));
@@ -250,24 +255,23 @@ int main(void) {
 
 #[test]
 fn default_seccomp_profile_blocks_io_uring() {
-    let test = "default_seccomp_profile_blocks_io_uring";
     let dir = tempfile::tempdir().expect("temp dir");
-    let Some(probe) = common::static_c_program(dir.path(), "uring", IO_URING_PROBE) else {
-        common::skip_or_fail(test, "no C compiler with a static libc (cc -static)");
+    let Some(probe) = require(
+        "a C compiler with a static libc (cc -static)",
+        common::static_c_program(dir.path(), "uring", IO_URING_PROBE).ok_or("cc -static failed"),
+    ) else {
         return;
     };
     // On the host the call works, so a refusal in the container is the profile's doing.
     let host = std::process::Command::new(&probe)
         .output()
         .expect("run probe");
-    if text(&host.stdout).trim() != "io_uring_setup=ok" {
-        common::skip_or_fail(
-            test,
-            &format!(
-                "io_uring is unavailable on this host ({}; see /proc/sys/kernel/io_uring_disabled)",
-                text(&host.stdout).trim()
-            ),
-        );
+    let host_result = text(&host.stdout).trim().to_string();
+    let usable = pier_testkit::prereq::when(
+        host_result == "io_uring_setup=ok",
+        format!("{host_result}; see /proc/sys/kernel/io_uring_disabled"),
+    );
+    if applies_only_on("a host where io_uring works", usable).is_none() {
         return;
     }
     let p = Pier::new();

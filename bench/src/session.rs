@@ -222,7 +222,10 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
     }
     if wanted(EnvName::Podman) {
         let tar = bundle.as_ref().map(|b| b.rootfs_tar.clone());
-        add(Rc::new(RefCell::new(Podman::new(tar.as_deref()))), true);
+        add(
+            Rc::new(RefCell::new(Podman::new(setup, tar.as_deref()))),
+            true,
+        );
     }
     let mut vm = None;
     if wanted(EnvName::Vm) {

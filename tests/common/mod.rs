@@ -311,15 +311,6 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A prerequisite of a test is missing: under CI (`CI=true`) that fails the test, elsewhere it
-/// prints what was skipped and why (the caller then returns).
-pub fn skip_or_fail(test: &str, why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: prerequisite missing under CI: {why}");
-    }
-    eprintln!("SKIPPED {test}: {why}");
-}
-
 /// Compiles C `source` into a static executable `dir/name` with the system's `cc` (static, so
 /// it runs in any container rootfs). `None` if no C compiler or static libc is installed.
 pub fn static_c_program(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {

@@ -3,7 +3,6 @@
 
 use super::number;
 use crate::context::Ctx;
-use crate::feature::Feature;
 use crate::lab::{Lab, Outcome, Task};
 
 const N: u32 = 10;
@@ -15,7 +14,7 @@ pub fn lab() -> Lab {
         slug: "10-container-vs-vm",
         title: "Containers and virtual machines, measured",
         minutes: 45,
-        needs: &[Feature::Bench],
+        host_ports: &[],
         networks: &[],
         prepare: super::ensure_busybox,
         tasks: vec![
