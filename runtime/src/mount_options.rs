@@ -24,6 +24,47 @@ impl ParsedOptions {
     }
 }
 
+/// Every option [`parse`] understands as a flag (anything else is filesystem data), for the
+/// `features` document.
+pub const KNOWN_OPTIONS: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "private",
+    "rbind",
+    "relatime",
+    "remount",
+    "rnodev",
+    "rnoexec",
+    "rnosuid",
+    "ro",
+    "rprivate",
+    "rro",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rw",
+    "shared",
+    "slave",
+    "strictatime",
+    "suid",
+    "sync",
+    "unbindable",
+];
+
 /// Parses an OCI option list.
 pub fn parse(options: &[String]) -> ParsedOptions {
     let mut p = ParsedOptions {
@@ -140,6 +181,16 @@ mod tests {
             p.data.is_empty(),
             "rro must not reach the filesystem as data"
         );
+    }
+
+    #[test]
+    fn every_known_option_is_a_flag_not_data() {
+        for opt in KNOWN_OPTIONS {
+            assert!(
+                parse(&s(&[opt])).data.is_empty(),
+                "{opt} reached the data string"
+            );
+        }
     }
 
     #[test]

@@ -97,9 +97,9 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(image::ImageCommand),
-    /// The low-level OCI runtime (runc-style create/start/run/state/kill/delete on a bundle).
-    #[command(subcommand)]
-    Runtime(runtime::RuntimeCommand),
+    /// The low-level OCI runtime with runc's command line (what Docker, Podman and containerd
+    /// call; also answers as `pier-runc`).
+    Runtime(runtime::RuntimeArgs),
     /// Benchmark native vs pier vs runc/crun/podman vs a VM; writes results/<timestamp>/.
     Bench(pier_bench::cli::Args),
     /// Manage pier itself (clean-up, disk use, information).
@@ -115,7 +115,16 @@ pub enum Command {
 
 /// Parses, runs, and returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // runc's command line: under a runc name, or after `runtime` (whose own --root is runc's
+    // state directory, not pier's root: split before clap sees it).
+    if args.first().is_some_and(|a| runtime::invoked_as_runc(a)) {
+        return runtime::main(args, &runtime::default_pier_root());
+    }
+    if let Some((pier_root, rest)) = runtime::split_command_line(&args) {
+        return runtime::main(rest, &pier_root);
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 125 } else { 0 };
@@ -137,7 +146,7 @@ pub fn main() -> i32 {
 }
 
 /// The error and its causes on one line, without repeating a cause already in the text.
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let s = cause.to_string();
@@ -156,9 +165,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     if let Command::Bench(a) = cli.command {
         return bench::bench(a);
     }
-    if let Command::Runtime(cmd) = cli.command {
+    if let Command::Runtime(args) = cli.command {
         // The low level works on bundles alone: no engine, no image store.
-        return runtime::runtime(&cli.root, cmd);
+        return Ok(runtime::run(args, &cli.root));
     }
     if let Command::Lab(cmd) = cli.command {
         // The labs open the engine themselves (through the labs crate).

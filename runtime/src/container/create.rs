@@ -1,7 +1,8 @@
 //! `create`: make the container's namespaces, cgroup and root filesystem, leaving its init
 //! blocked just before the user's command (on the exec FIFO) until `start`.
 
-use super::state::{OciState, Status};
+use super::hooks::{self, HookPoint};
+use super::state::{process_start_time, OciState, StateFile, Status};
 use crate::cgroups::Cgroup;
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::clone::{clone_into, Forked};
@@ -36,6 +37,12 @@ pub struct CreateOptions<'a> {
     pub die_with_parent: bool,
     /// Descriptors the container must not inherit (e.g. the terminal's master side).
     pub close_fds: Vec<RawFd>,
+    /// How many descriptors after stdio the command keeps (3, 4, ...: `LISTEN_FDS` and
+    /// `--preserve-fds`); every descriptor above them is closed at its `execve`.
+    pub extra_fds: i32,
+    /// Give the container a new session keyring (runc's default; `--no-new-keyring` keeps
+    /// the caller's).
+    pub new_keyring: bool,
 }
 
 /// A created container whose init waits for [`Created::start`].
@@ -48,6 +55,8 @@ pub struct Created {
     pub cgroup: Cgroup,
     /// Runtime directory.
     pub state_dir: PathBuf,
+    /// What was saved in `state.json`.
+    pub state: StateFile,
     pub(crate) from_child: OwnedFd,
 }
 
@@ -55,6 +64,7 @@ pub struct Created {
 /// On any failure everything made so far is removed again.
 pub fn create(opts: CreateOptions) -> Result<Created> {
     let spec = opts.spec;
+    super::unsupported::refuse_unsupported(spec)?;
     let linux = spec
         .linux()
         .as_ref()
@@ -114,7 +124,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         let _ = std::fs::remove_file(&fifo);
     };
 
-    let spawned = (|| -> Result<(Pid, OwnedFd)> {
+    let spawned = (|| -> Result<(Pid, OwnedFd, OwnedFd)> {
         let to_child = Channel::new()?;
         let from_child = Channel::new()?;
         if let Some(pidns) = plan.pid_to_join() {
@@ -137,6 +147,8 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
                     init: opts.init,
                     die_with_parent: opts.die_with_parent,
                     close_fds,
+                    extra_fds: opts.extra_fds,
+                    keyring: opts.new_keyring.then(|| format!("_ses.{}", opts.id)),
                 };
                 child_main(&ctx)
             }
@@ -146,39 +158,37 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
                     rx: from_child,
                     tx: _,
                 } = from_child;
-                Ok((pid, go_after_cgroup(pid, &cgroup, go, from_child)?))
+                Ok((pid, go, from_child))
             }
         }
     })();
-    let (pid, from_child) = match spawned {
+    let (pid, go, from_child) = match spawned {
         Ok(v) => v,
         Err(e) => {
             undo(None);
             return Err(e);
         }
     };
-    match sync::receive(&from_child) {
-        Ok(ChildMessage::Ready) => {}
-        Ok(ChildMessage::Failed { code, message }) => {
-            undo(Some(pid));
-            return Err(anyhow::Error::new(super::StartError { code, message }));
-        }
-        Ok(other) => {
-            undo(Some(pid));
-            bail!("container {} init ended during setup ({other:?})", opts.id);
-        }
-        Err(e) => {
-            undo(Some(pid));
-            return Err(e);
-        }
-    }
-    let state = OciState {
+    let mut oci = OciState {
         oci_version: spec.version().clone(),
         id: opts.id.to_string(),
-        status: Status::Created,
+        status: Status::Creating,
         pid: Some(pid.as_raw()),
         bundle: opts.bundle.to_path_buf(),
         annotations: spec.annotations().clone().unwrap_or_default(),
+    };
+    if let Err(e) = guide_setup(spec, pid, &cgroup, &oci, &go, &from_child) {
+        undo(Some(pid));
+        return Err(e);
+    }
+    drop(go);
+    oci.status = Status::Created;
+    let state = StateFile {
+        oci,
+        rootfs,
+        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+        init_start_time: process_start_time(pid.as_raw()).map(|(t, _)| t),
+        cgroup: Some(cgroup.clone()),
     };
     if let Err(e) = state.save(opts.state_dir) {
         undo(Some(pid));
@@ -189,17 +199,58 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         pid,
         cgroup,
         state_dir: opts.state_dir.to_path_buf(),
+        state,
         from_child,
     })
 }
 
-/// Puts the child in its cgroup, then lets it go on. On failure the caller kills it.
-fn go_after_cgroup(pid: Pid, cgroup: &Cgroup, go: OwnedFd, from_child: OwnedFd) -> Result<OwnedFd> {
-    if let Err(e) = cgroup.add_process(pid.as_raw()) {
-        let _ = kill(pid, Signal::SIGKILL);
-        let _ = waitpid(pid, None);
-        return Err(e);
+/// The parent's side of the setup: puts the child in its cgroup and lets it go on, runs the
+/// runtime-namespace hooks when the child asks for them, and returns once the child is ready
+/// (blocked on the exec FIFO). On failure the caller kills the child.
+fn guide_setup(
+    spec: &Spec,
+    pid: Pid,
+    cgroup: &Cgroup,
+    state: &OciState,
+    go: &OwnedFd,
+    from_child: &OwnedFd,
+) -> Result<()> {
+    cgroup.add_process(pid.as_raw())?;
+    sync::write_all(go, b"G")?;
+    if needs_state(spec) {
+        sync::send_blob(
+            go,
+            &serde_json::to_vec(state).context("serializing the state")?,
+        )?;
     }
-    sync::write_all(&go, b"G")?;
-    Ok(from_child)
+    loop {
+        match sync::receive(from_child)? {
+            ChildMessage::Ready => return Ok(()),
+            ChildMessage::Hooks => {
+                let hooks = spec.hooks().as_ref();
+                hooks::run(hooks, HookPoint::Prestart, state)?;
+                hooks::run(hooks, HookPoint::CreateRuntime, state)?;
+                sync::write_all(go, b"G")?;
+            }
+            ChildMessage::Failed { code, message } => {
+                return Err(anyhow::Error::new(super::StartError { code, message }))
+            }
+            ChildMessage::Closed => bail!("container {} init ended during setup", state.id),
+        }
+    }
+}
+
+/// Whether the child runs hooks itself (createContainer, startContainer) and so needs the
+/// state document, which holds its host PID it cannot see from inside its PID namespace.
+pub(crate) fn needs_state(spec: &Spec) -> bool {
+    let hooks = spec.hooks().as_ref();
+    !hooks::at(hooks, HookPoint::CreateContainer).is_empty()
+        || !hooks::at(hooks, HookPoint::StartContainer).is_empty()
+}
+
+/// Whether the child must stop before `pivot_root` for the runtime-namespace hooks.
+pub(crate) fn needs_runtime_hooks(spec: &Spec) -> bool {
+    let hooks = spec.hooks().as_ref();
+    !hooks::at(hooks, HookPoint::Prestart).is_empty()
+        || !hooks::at(hooks, HookPoint::CreateRuntime).is_empty()
 }

@@ -1,5 +1,6 @@
-//! `kill`: send a signal to the container's init.
+//! `kill`: send a signal to the container's init, or to every process in its cgroup.
 
+use super::handle::Container;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -26,6 +27,39 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
 /// Signals the container's init (as the host sees its PID).
 pub fn signal(pid: i32, sig: Signal) -> Result<()> {
     kill(Pid::from_raw(pid), sig).with_context(|| format!("kill({pid}, {sig})"))
+}
+
+impl Container {
+    /// Sends `sig` to the init, or with `all` to every process of the cgroup (frozen
+    /// meanwhile, so none forks past the list). A stopped container is "not running" (the
+    /// words containerd looks for), except with `all`, which then has nothing to do (runc).
+    pub fn kill(&self, sig: Signal, all: bool) -> Result<()> {
+        let Some(pid) = self.running_pid() else {
+            if all {
+                return Ok(());
+            }
+            bail!("container {} not running", self.id());
+        };
+        if !all {
+            return signal(pid, sig);
+        }
+        let cgroup = self.cgroup()?;
+        // A paused container stays paused; a running one is frozen for the duration.
+        let frozen = self.status() != super::Status::Paused && cgroup.freeze().is_ok();
+        let result = cgroup.pids().and_then(|pids| {
+            for p in pids {
+                match kill(Pid::from_raw(p), sig) {
+                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                    Err(e) => return Err(e).with_context(|| format!("kill({p}, {sig})")),
+                }
+            }
+            Ok(())
+        });
+        if frozen {
+            cgroup.thaw()?;
+        }
+        result
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `start`: let a created container run its command.
 
-use super::state::{OciState, Status};
+use super::hooks::{self, HookPoint};
+use super::state::{OciState, StateFile, Status};
 use super::Created;
 use crate::process::sync::{self, ChildMessage};
 use anyhow::{bail, Context, Result};
@@ -8,6 +9,7 @@ use nix::fcntl::{open, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+use oci_spec::runtime::Hooks;
 use std::fmt;
 use std::os::fd::AsFd;
 
@@ -32,7 +34,8 @@ impl std::error::Error for StartError {}
 impl Created {
     /// Starts the command: opens the exec FIFO (which releases the init), then waits until the
     /// init has executed the command (end-of-file on the sync pipe) or reported why it could not.
-    pub fn start(self) -> Result<Created> {
+    /// The caller runs the `poststart` hooks ([`run_poststart`]).
+    pub fn start(mut self) -> Result<Created> {
         let fifo_path = self.state_dir.join("exec.fifo");
         let fifo = open(
             &fifo_path,
@@ -82,23 +85,36 @@ impl Created {
             ChildMessage::Failed { code, message } => {
                 return Err(StartError { code, message }.into())
             }
-            ChildMessage::Ready => bail!("container {}: unexpected second ready message", self.id),
+            ChildMessage::Ready | ChildMessage::Hooks => {
+                bail!("container {}: unexpected message from its init", self.id)
+            }
         }
-        if let Ok(mut state) = OciState::load(&self.state_dir) {
-            state.status = Status::Running;
-            state.save(&self.state_dir)?;
-        }
+        self.state.oci.status = Status::Running;
+        self.state.save(&self.state_dir)?;
         Ok(self)
     }
 }
 
+/// The `poststart` hooks, once the command runs. A failing one does not stop the container:
+/// the specification asks the runtime to warn and go on, so the caller logs the error.
+pub fn run_poststart(hooks: Option<&Hooks>, state: &OciState) -> Result<()> {
+    hooks::run(hooks, HookPoint::Poststart, state)
+}
+
 /// `start` from another process than the one that created the container (the OCI CLI's
 /// `create` then `start`): release the init through the exec FIFO. Whether `execve` then
-/// succeeded is not visible from here (as with runc); `state` shows it.
-pub fn start_from_state_dir(state_dir: &std::path::Path) -> Result<OciState> {
-    let mut state = OciState::load(state_dir)?;
-    if state.status != Status::Created {
-        bail!("container {} is not in the created state", state.id);
+/// succeeded is not visible from here (as with runc); `state` shows it. The caller runs the
+/// `poststart` hooks ([`run_poststart`]).
+pub fn start_from_state_dir(state_dir: &std::path::Path) -> Result<StateFile> {
+    let mut state = StateFile::load(state_dir)?;
+    let id = state.oci.id.clone();
+    match state.live_status() {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start container {id}: it has stopped"),
+        other => bail!(
+            "cannot start container {id}: it is {}, not created",
+            other.as_str()
+        ),
     }
     let fifo_path = state_dir.join("exec.fifo");
     let fifo = open(
@@ -107,14 +123,14 @@ pub fn start_from_state_dir(state_dir: &std::path::Path) -> Result<OciState> {
         Mode::empty(),
     )
     .with_context(|| format!("opening {}", fifo_path.display()))?;
-    let pid = state.pid.context("state.json has no pid")?;
+    let pid = state.oci.pid.context("state.json has no pid")?;
     for _ in 0..200 {
         let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
         if poll(&mut fds, PollTimeout::from(50u8)).context("poll on the exec fifo")? > 0 {
             let mut b = [0u8; 1];
             let _ = nix::unistd::read(fifo.as_fd(), &mut b);
             let _ = std::fs::remove_file(&fifo_path);
-            state.status = Status::Running;
+            state.oci.status = Status::Running;
             state.save(state_dir)?;
             return Ok(state);
         }
@@ -122,8 +138,5 @@ pub fn start_from_state_dir(state_dir: &std::path::Path) -> Result<OciState> {
             break;
         }
     }
-    bail!(
-        "container {}: its init (pid {pid}) did not wait for start",
-        state.id
-    )
+    bail!("container {id}: its init (pid {pid}) did not wait for start")
 }

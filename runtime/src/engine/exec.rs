@@ -107,6 +107,7 @@ impl Engine {
             stdio,
             console: slave.as_ref().map(|s| s.as_raw_fd()),
             close_fds,
+            extra_fds: 0,
         })?;
         drop(slave);
         if let Some(m) = &master {

@@ -9,6 +9,7 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::termios;
 use nix::sys::wait::waitpid;
 use nix::unistd::{read, Pid};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -68,6 +69,36 @@ pub fn copy_window_size(master: BorrowedFd) {
         let mut ws: libc::winsize = std::mem::zeroed();
         if libc::ioctl(0, libc::TIOCGWINSZ, &mut ws) == 0 {
             libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Puts pier's terminal in raw mode for `-it` and restores it when dropped.
+pub struct RawTerminal {
+    saved: Option<termios::Termios>,
+}
+
+impl RawTerminal {
+    /// Switches fd 0 to raw mode (nothing happens when it is not a terminal).
+    pub fn enable() -> RawTerminal {
+        // SAFETY: fd 0 stays open for the life of pier.
+        let stdin = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
+        let Ok(saved) = termios::tcgetattr(stdin) else {
+            return RawTerminal { saved: None };
+        };
+        let mut raw = saved.clone();
+        termios::cfmakeraw(&mut raw);
+        let _ = termios::tcsetattr(stdin, termios::SetArg::TCSANOW, &raw);
+        RawTerminal { saved: Some(saved) }
+    }
+}
+
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        if let Some(saved) = &self.saved {
+            // SAFETY: fd 0 stays open for the life of pier.
+            let stdin = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
+            let _ = termios::tcsetattr(stdin, termios::SetArg::TCSANOW, saved);
         }
     }
 }

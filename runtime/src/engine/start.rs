@@ -3,7 +3,7 @@
 //! watches; for `-d` (and `pier start`) a forked `pier` does, in its own session, writing the
 //! container's output to its log.
 
-use super::io_loop::{copy_window_size, IoLoop, Sink};
+use super::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
 use super::logs::LogWriter;
 use super::record::{ContainerPaths, ContainerRecord, ContainerStatus, ProcessId};
 use super::{mounts, now_rfc3339, Engine};
@@ -13,7 +13,6 @@ use crate::state::read_json;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
-use nix::sys::termios;
 use nix::unistd::{fork, pipe2, setsid, ForkResult};
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -43,35 +42,6 @@ pub struct RunOutcome {
     pub exit: ExitInfo,
     /// Killed by the OOM killer.
     pub oom_killed: bool,
-}
-
-/// Puts pier's terminal in raw mode for `-it` and restores it when dropped.
-struct RawTerminal {
-    saved: Option<termios::Termios>,
-}
-
-impl RawTerminal {
-    fn enable() -> RawTerminal {
-        // SAFETY: fd 0 stays open for the life of pier.
-        let stdin = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
-        let Ok(saved) = termios::tcgetattr(stdin) else {
-            return RawTerminal { saved: None };
-        };
-        let mut raw = saved.clone();
-        termios::cfmakeraw(&mut raw);
-        let _ = termios::tcsetattr(stdin, termios::SetArg::TCSANOW, &raw);
-        RawTerminal { saved: Some(saved) }
-    }
-}
-
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        if let Some(saved) = &self.saved {
-            // SAFETY: fd 0 stays open for the life of pier.
-            let stdin = unsafe { std::os::fd::BorrowedFd::borrow_raw(0) };
-            let _ = termios::tcsetattr(stdin, termios::SetArg::TCSANOW, saved);
-        }
-    }
 }
 
 impl Engine {
@@ -214,6 +184,8 @@ impl Engine {
             init: record.config.init,
             die_with_parent: true,
             close_fds,
+            extra_fds: 0,
+            new_keyring: true,
         });
         drop(keep);
         let created = match created {
@@ -324,6 +296,7 @@ impl Engine {
                     ChildMessage::Failed { code, message } => {
                         Err(StartError { code, message }.into())
                     }
+                    ChildMessage::Hooks => anyhow::bail!("unexpected message from the watcher"),
                 }
             }
             ForkResult::Child => {

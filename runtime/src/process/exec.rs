@@ -2,25 +2,29 @@
 //!
 //! The new process must end up exactly where the container's init is: in its cgroup and all
 //! its namespaces, with the same root, capabilities, seccomp filter and `no_new_privs`. Joining
-//! a PID namespace only affects children, so this takes two forks: the first joins the cgroup
-//! and namespaces, the second (now inside the PID namespace) becomes the command; the first
-//! waits for it and exits with its status, so the caller can wait for the first as usual.
+//! a PID namespace only affects children, so this takes two steps: a forked helper joins the
+//! cgroup and namespaces, then clones the command (now inside the PID namespace) with
+//! `CLONE_PARENT`, which makes the command the caller's child rather than the helper's (as
+//! runc does). The helper exits at once; the caller waits for the command itself, or leaves
+//! it to its own parent (`exec --detach`: a container manager that is a child subreaper, like
+//! containerd's shim or conmon, then reaps it).
 
+use super::clone::{clone_into, Forked};
 use super::lookup;
 use super::sync::{self, Channel, ChildMessage};
 use crate::cgroups::Cgroup;
-use crate::container::wait::ExitInfo;
 use crate::container::StartError;
 use crate::namespaces;
 use crate::security;
 use anyhow::{Context, Result};
+use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use nix::unistd::{
     chdir, execve, fork, setgid, setgroups, setsid, setuid, ForkResult, Gid, Pid, Uid,
 };
 use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, LinuxSeccomp};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// What to run, and with which privileges (taken from the container's config by the caller).
@@ -53,20 +57,27 @@ pub struct ExecOptions<'a> {
     pub console: Option<RawFd>,
     /// Descriptors the process must not inherit.
     pub close_fds: Vec<RawFd>,
+    /// Descriptors after stdio the command keeps (`--preserve-fds`); the ones above are
+    /// closed at its `execve`.
+    pub extra_fds: i32,
 }
 
-/// Starts the process; returns the PID to wait for (its exit code is the command's).
+/// Starts the process; returns its PID (host view). It is a child of the caller, which
+/// waits for it (its exit code is the command's) or exits and leaves it to its subreaper.
 pub fn exec(opts: ExecOptions) -> Result<Pid> {
     if opts.args.is_empty() {
         anyhow::bail!("pier exec needs a command");
     }
     // Open the namespace files first, from the host's view of /proc.
+    // The user namespace first: it owns the others, so joining them needs its capabilities.
     let order = [
+        LinuxNamespaceType::User,
         LinuxNamespaceType::Cgroup,
         LinuxNamespaceType::Ipc,
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Network,
         LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Time,
         LinuxNamespaceType::Mount,
     ];
     let mut ns_files = Vec::new();
@@ -92,30 +103,47 @@ pub fn exec(opts: ExecOptions) -> Result<Pid> {
     let program_args = to_cstrings(&opts.args)?;
     let env = to_cstrings(&opts.env)?;
     let report = Channel::new()?;
+    let pid_pipe = Channel::new()?;
 
     // SAFETY: pier is single-threaded when it calls exec (no thread has been started).
     match unsafe { fork() }.context("fork for exec")? {
-        ForkResult::Parent { child } => {
+        ForkResult::Parent { child: helper } => {
             drop(report.tx);
-            match sync::receive(&report.rx)? {
-                ChildMessage::Closed => Ok(child),
-                ChildMessage::Failed { code, message } => {
-                    let _ = waitpid(child, None);
+            drop(pid_pipe.tx);
+            let pid = sync::receive_blob(&pid_pipe.rx)
+                .ok()
+                .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+                .map(|b| Pid::from_raw(i32::from_le_bytes(b)));
+            // The helper exits right after the clone (or after failing).
+            let _ = waitpid(helper, None);
+            let message = sync::receive(&report.rx)?;
+            match (pid, message) {
+                (Some(pid), ChildMessage::Closed | ChildMessage::Ready) => Ok(pid),
+                (pid, ChildMessage::Failed { code, message }) => {
+                    if let Some(pid) = pid {
+                        let _ = waitpid(pid, None);
+                    }
                     Err(StartError { code, message }.into())
                 }
-                ChildMessage::Ready => Ok(child),
+                (None, _) => anyhow::bail!("the exec helper ended without starting the process"),
+                (Some(_), ChildMessage::Hooks) => {
+                    anyhow::bail!("unexpected message from the exec'd process")
+                }
             }
         }
         ForkResult::Child => {
-            let code = match exec_child(
+            drop(report.rx);
+            drop(pid_pipe.rx);
+            let code = match helper(
                 &opts,
                 &ns_files,
                 seccomp.as_ref(),
                 &program_args,
                 &env,
                 &report.tx,
+                &pid_pipe.tx,
             ) {
-                Ok(code) => code,
+                Ok(()) => 0,
                 Err((code, message)) => {
                     sync::send_failure(&report.tx, code, &message);
                     code
@@ -127,20 +155,23 @@ pub fn exec(opts: ExecOptions) -> Result<Pid> {
     }
 }
 
-type ChildResult = std::result::Result<i32, (i32, String)>;
+type ChildResult<T> = std::result::Result<T, (i32, String)>;
 
 fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> (i32, String) + '_ {
     move |e| (125, format!("{what}: {e}"))
 }
 
-fn exec_child(
+/// The helper: joins the cgroup and namespaces, clones the command as its parent's child,
+/// sends the command's PID up the pipe, and returns (then exits).
+fn helper(
     opts: &ExecOptions,
     ns_files: &[(LinuxNamespaceType, OwnedFd)],
     seccomp: Option<&seccompiler::BpfProgram>,
     args: &[CString],
     env: &[CString],
     report: &OwnedFd,
-) -> ChildResult {
+    pid_pipe: &OwnedFd,
+) -> ChildResult<()> {
     for fd in &opts.close_fds {
         // SAFETY: closing an inherited descriptor this process never uses.
         unsafe { libc::close(*fd) };
@@ -152,71 +183,89 @@ fn exec_child(
         nix::sched::setns(fd, namespaces::clone_flag(*typ))
             .map_err(fail(&format!("setns {}", namespaces::proc_name(*typ))))?;
     }
-    // SAFETY: still single-threaded after the first fork.
-    match unsafe { fork() }.map_err(fail("fork into the PID namespace"))? {
-        ForkResult::Parent { child } => {
-            // Only the command keeps the report pipe, so the caller sees EOF at its execve.
-            // SAFETY: closing our copy; not used again here.
-            unsafe { libc::close(report.as_raw_fd()) };
-            let info = crate::container::wait_for_exit(child).unwrap_or(ExitInfo {
-                code: 125,
-                signal: None,
-            });
-            Ok(info.code)
+    match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| (125, format!("{e:#}")))? {
+        Forked::Parent(child) => {
+            sync::send_blob(pid_pipe, &child.as_raw().to_le_bytes())
+                .map_err(|e| (125, format!("{e:#}")))?;
+            Ok(())
         }
-        ForkResult::Child => {
-            setsid().map_err(fail("setsid"))?;
-            if let Some(tty) = opts.console {
-                // SAFETY: make the terminal we were given our controlling terminal.
-                if unsafe { libc::ioctl(tty, libc::TIOCSCTTY, 0) } != 0 {
-                    return Err((
-                        125,
-                        format!("ioctl TIOCSCTTY: {}", std::io::Error::last_os_error()),
-                    ));
+        Forked::Child => {
+            let code = match command(opts, seccomp, args, env) {
+                Ok(never) => match never {},
+                Err((code, message)) => {
+                    sync::send_failure(report, code, &message);
+                    code
                 }
-                for t in 0..3 {
-                    sync::dup_onto(tty, t).map_err(fail("dup2 terminal"))?;
-                }
-            } else {
-                for (t, fd) in opts.stdio.iter().enumerate() {
-                    if let Some(fd) = fd {
-                        sync::dup_onto(*fd, t as RawFd).map_err(fail("dup2"))?;
-                    }
-                }
-            }
-            nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
-            let gids: Vec<Gid> = opts
-                .additional_gids
-                .iter()
-                .map(|g| Gid::from_raw(*g))
-                .collect();
-            setgroups(&gids).map_err(fail("setgroups"))?;
-            setgid(Gid::from_raw(opts.gid)).map_err(fail("setgid"))?;
-            setuid(Uid::from_raw(opts.uid)).map_err(fail("setuid"))?;
-            nix::sys::prctl::set_keepcaps(false).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
-            if let Some(caps) = opts.capabilities {
-                security::caps::apply(caps).map_err(|e| (125, format!("{e:#}")))?;
-            }
-            chdir(opts.cwd.as_path()).map_err(fail(&format!("chdir to {}", opts.cwd.display())))?;
-            if opts.no_new_privileges {
-                nix::sys::prctl::set_no_new_privs().map_err(fail("prctl(PR_SET_NO_NEW_PRIVS)"))?;
-            }
-            let program =
-                lookup::resolve(&opts.args[0], &opts.env).map_err(|e| (e.code, e.message))?;
-            let c_program =
-                CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
-            if let Some(p) = seccomp {
-                security::seccomp::apply(p).map_err(|e| (125, format!("{e:#}")))?;
-            }
-            let err = execve(&c_program, args, env).unwrap_err();
-            let code = if err == nix::errno::Errno::ENOENT {
-                127
-            } else {
-                126
             };
-            Err((code, format!("exec {}: {}", program.display(), err.desc())))
+            // SAFETY: leave without running the parent's atexit handlers.
+            unsafe { libc::_exit(code) }
         }
     }
+}
+
+enum Never {}
+
+/// The command's process, inside the container: stdio, identity, privileges, `execve`.
+fn command(
+    opts: &ExecOptions,
+    seccomp: Option<&seccompiler::BpfProgram>,
+    args: &[CString],
+    env: &[CString],
+) -> ChildResult<Never> {
+    setsid().map_err(fail("setsid"))?;
+    if let Some(tty) = opts.console {
+        // SAFETY: make the terminal we were given our controlling terminal.
+        if unsafe { libc::ioctl(tty, libc::TIOCSCTTY, 0) } != 0 {
+            return Err((
+                125,
+                format!("ioctl TIOCSCTTY: {}", std::io::Error::last_os_error()),
+            ));
+        }
+        for t in 0..3 {
+            sync::dup_onto(tty, t).map_err(fail("dup2 terminal"))?;
+        }
+    } else {
+        for (t, fd) in opts.stdio.iter().enumerate() {
+            if let Some(fd) = fd {
+                sync::dup_onto(*fd, t as RawFd).map_err(fail("dup2"))?;
+            }
+        }
+    }
+    nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
+    let gids: Vec<Gid> = opts
+        .additional_gids
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    setgroups(&gids).map_err(fail("setgroups"))?;
+    setgid(Gid::from_raw(opts.gid)).map_err(fail("setgid"))?;
+    setuid(Uid::from_raw(opts.uid)).map_err(fail("setuid"))?;
+    nix::sys::prctl::set_keepcaps(false).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
+    if let Some(caps) = opts.capabilities {
+        security::caps::apply(caps).map_err(|e| (125, format!("{e:#}")))?;
+    }
+    chdir(opts.cwd.as_path()).map_err(fail(&format!("chdir to {}", opts.cwd.display())))?;
+    if opts.no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().map_err(fail("prctl(PR_SET_NO_NEW_PRIVS)"))?;
+    }
+    let program = lookup::resolve(&opts.args[0], &opts.env).map_err(|e| (e.code, e.message))?;
+    let c_program =
+        CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
+    super::init::close_on_exec_from(3 + opts.extra_fds).map_err(|e| (125, format!("{e:#}")))?;
+    if let Some(p) = seccomp {
+        let flags = opts
+            .seccomp
+            .and_then(|s| s.flags().clone())
+            .unwrap_or_default();
+        security::seccomp::apply_with_flags(p, &flags).map_err(|e| (125, format!("{e:#}")))?;
+    }
+    let err = execve(&c_program, args, env).unwrap_err();
+    let code = if err == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
+    Err((code, format!("exec {}: {}", program.display(), err.desc())))
 }
 
 fn to_cstrings(items: &[String]) -> Result<Vec<CString>> {

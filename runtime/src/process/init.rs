@@ -17,6 +17,8 @@
 use super::lookup;
 use super::reaper;
 use super::sync;
+use crate::container::hooks::{self, HookPoint};
+use crate::container::{OciState, Status};
 use crate::namespaces::{self, NamespacePlan};
 use crate::rootfs;
 use crate::security;
@@ -58,6 +60,10 @@ pub struct ChildContext<'a> {
     pub die_with_parent: bool,
     /// Every other descriptor that must not leak into the container.
     pub close_fds: Vec<RawFd>,
+    /// Descriptors after stdio the command keeps (`LISTEN_FDS`, `--preserve-fds`).
+    pub extra_fds: i32,
+    /// The name of a new session keyring to join, if any.
+    pub keyring: Option<String>,
 }
 
 /// The child's entry point after `clone`. Never returns.
@@ -109,15 +115,21 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     setup_stdio(ctx)?;
 
     // 2. Wait until the parent has placed us in our cgroup.
-    match sync::read_byte(ctx.from_parent)? {
-        Some(b'G') => {}
-        _ => return Err(anyhow::anyhow!("the parent went away during setup").into()),
-    }
+    wait_for_go(ctx)?;
+    let mut state: Option<OciState> = if crate::container::create::needs_state(spec) {
+        let blob = sync::receive_blob(ctx.from_parent)?;
+        Some(serde_json::from_slice(&blob).context("parsing the state sent by the parent")?)
+    } else {
+        None
+    };
 
     // 3. Namespaces.
     namespaces::join_all_but_pid(ctx.plan)?;
     if ctx.plan.new_cgroup {
         unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
+    }
+    if let Some(name) = &ctx.keyring {
+        security::keyring::join_new_session(name)?;
     }
 
     // 4. Hostname and root filesystem.
@@ -143,6 +155,14 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     .with_context(|| format!("opening exec fifo {}", ctx.exec_fifo.display()))?;
     let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
     rootfs::prepare(spec, &ctx.rootfs, console_path)?;
+    if crate::container::create::needs_runtime_hooks(spec) {
+        // The parent runs prestart and createRuntime hooks in the runtime's namespaces.
+        sync::write_all(ctx.to_parent, b"H")?;
+        wait_for_go(ctx)?;
+    }
+    if let Some(state) = &state {
+        hooks::run(spec.hooks().as_ref(), HookPoint::CreateContainer, state)?;
+    }
     rootfs::pivot(&ctx.rootfs)?;
 
     // 5. Network loopback, kernel parameters, limits.
@@ -214,6 +234,12 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     // 7. Ready; wait for `start`.
     sync::write_all(ctx.to_parent, b"R")?;
     wait_for_start(&fifo_path_fd)?;
+    if let Some(state) = &mut state {
+        state.status = Status::Created;
+        hooks::run(spec.hooks().as_ref(), HookPoint::StartContainer, state)?;
+    }
+    // Nothing but stdio and the descriptors passed on purpose reaches the command.
+    close_on_exec_from(3 + ctx.extra_fds)?;
 
     // 8. pier's PID 1.
     if ctx.init {
@@ -241,7 +267,13 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
 
     // 9. Seccomp, then the command.
     if let Some(program) = &seccomp {
-        security::seccomp::apply(program)?;
+        let flags = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.seccomp().as_ref())
+            .and_then(|s| s.flags().clone())
+            .unwrap_or_default();
+        security::seccomp::apply_with_flags(program, &flags)?;
     }
     let err = execve(&c_program, &c_args, &c_env).unwrap_err();
     let code = if err == nix::errno::Errno::ENOENT {
@@ -274,6 +306,44 @@ fn setup_stdio(ctx: &ChildContext) -> Result<()> {
             sync::dup_onto(*fd, target as RawFd)
                 .with_context(|| format!("dup2 onto fd {target}"))?;
         }
+    }
+    Ok(())
+}
+
+/// Blocks until the parent's next "go" byte.
+fn wait_for_go(ctx: &ChildContext) -> Result<()> {
+    match sync::read_byte(ctx.from_parent)? {
+        Some(b'G') => Ok(()),
+        _ => bail!("the parent went away during setup"),
+    }
+}
+
+/// Marks every descriptor from `first` up close-on-exec (`close_range(2)` with
+/// `CLOSE_RANGE_CLOEXEC`, Linux 5.11; else one `fcntl` per open descriptor). Marking instead of
+/// closing keeps pier's own descriptors usable until the `execve`.
+pub fn close_on_exec_from(first: RawFd) -> Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes flags of descriptors of this process.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+        .context("listing /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD on a descriptor number; a stale number (the read_dir's own
+        // descriptor, now closed) fails with EBADF, which is harmless.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
 }

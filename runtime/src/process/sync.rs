@@ -1,8 +1,11 @@
 //! The parent <-> child protocol during container setup, over two pipes.
 //!
-//! parent -> child: one byte `G` ("go") once the child is in its cgroup.
-//! child -> parent: `R` ("ready": set up, now waiting for `start` on the exec FIFO), or an
-//! error message `E<code> <text>` followed by the child's exit. The child's end is
+//! parent -> child: one byte `G` ("go") once the child is in its cgroup, followed, when the
+//! child runs hooks itself, by the state document (a length-prefixed blob); another `G` after
+//! the runtime-namespace hooks.
+//! child -> parent: `H` ("hooks": mounts made, run the prestart and createRuntime hooks now),
+//! `R` ("ready": set up, now waiting for `start` on the exec FIFO), or an error message
+//! `E<code> <text>` followed by the child's exit. The child's end is
 //! close-on-exec, so when `execve` succeeds the parent reads end-of-file: that is how the
 //! parent learns the command really started, without a race.
 
@@ -16,6 +19,8 @@ use std::os::fd::{AsFd, OwnedFd};
 pub enum ChildMessage {
     /// Setup done; waiting on the exec FIFO.
     Ready,
+    /// Mounts made, `pivot_root` not yet: the parent runs the runtime-namespace hooks.
+    Hooks,
     /// Setup or exec failed; `code` is the exit code Docker gives that failure (127: command
     /// not found, 126: not executable, 125: any other setup error).
     Failed { code: i32, message: String },
@@ -95,6 +100,7 @@ pub fn receive(fd: impl AsFd) -> Result<ChildMessage> {
     match read_byte(fd)? {
         None => Ok(ChildMessage::Closed),
         Some(b'R') => Ok(ChildMessage::Ready),
+        Some(b'H') => Ok(ChildMessage::Hooks),
         Some(b'E') => {
             let rest = read_to_end(fd)?;
             let text = String::from_utf8_lossy(&rest);
@@ -106,6 +112,39 @@ pub fn receive(fd: impl AsFd) -> Result<ChildMessage> {
         }
         Some(other) => bail!("unexpected byte {other:#x} from the container's init"),
     }
+}
+
+/// Sends `data` as one blob: its length (4 bytes, little-endian), then the bytes.
+pub fn send_blob(fd: impl AsFd, data: &[u8]) -> Result<()> {
+    let len = u32::try_from(data.len()).context("blob too large for the sync pipe")?;
+    write_all(fd.as_fd(), &len.to_le_bytes())?;
+    write_all(fd.as_fd(), data)
+}
+
+/// Reads a blob sent by [`send_blob`] (at most 1 MiB).
+pub fn receive_blob(fd: impl AsFd) -> Result<Vec<u8>> {
+    let fd = fd.as_fd();
+    let mut len = [0u8; 4];
+    read_exact(fd, &mut len)?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > 1 << 20 {
+        bail!("blob of {len} bytes on the sync pipe is too large");
+    }
+    let mut data = vec![0u8; len];
+    read_exact(fd, &mut data)?;
+    Ok(data)
+}
+
+fn read_exact(fd: std::os::fd::BorrowedFd, mut buf: &mut [u8]) -> Result<()> {
+    while !buf.is_empty() {
+        match read(fd, buf) {
+            Ok(0) => bail!("the sync pipe closed in the middle of a message"),
+            Ok(n) => buf = &mut buf[n..],
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("reading the sync pipe"),
+        }
+    }
+    Ok(())
 }
 
 /// `dup2(old, new)` on raw descriptor numbers (installing stdio as 0, 1, 2 is inherently

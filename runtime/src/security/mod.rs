@@ -6,6 +6,7 @@
 //!   profile ([`seccomp_profile`] holds Docker's profile as data, [`syscalls`] the syscall
 //!   numbers);
 //! - [`paths`]: the `/proc` and `/sys` paths Docker masks or makes read-only;
+//! - [`keyring`]: a session keyring of the container's own;
 //! - [`in_root`]: reading an image's own files (`/etc/passwd`) without following its symlinks
 //!   out to the host.
 //!
@@ -17,6 +18,7 @@
 
 pub mod caps;
 pub mod in_root;
+pub mod keyring;
 pub mod paths;
 pub mod seccomp;
 pub mod seccomp_profile;

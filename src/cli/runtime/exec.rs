@@ -1,0 +1,177 @@
+//! `exec`: a new process in a running container, from `--process FILE` (what managers pass)
+//! or from the command line on top of the container's own `process`.
+
+use super::args::ExecArgs;
+use super::lifecycle::{check_fds_open, write_pid_file};
+use super::Ctx;
+use anyhow::{bail, Context, Result};
+use oci_spec::runtime::{Capability, Process};
+use pier_runtime::container::console;
+use pier_runtime::container::exec::ExecIo;
+use pier_runtime::container::Container;
+use pier_runtime::engine::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
+use std::collections::HashSet;
+use std::os::fd::{AsFd, AsRawFd};
+
+/// `exec`.
+pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
+    let c = Container::load(&ctx.root, &a.id)?;
+    if !a.cgroup.is_empty() {
+        bail!("exec --cgroup (a sub-cgroup of the container) is not supported by pier");
+    }
+    let process = process(&c, a)?;
+    let extra_fds = a.preserve_fds as i32;
+    check_fds_open(3, extra_fds)?;
+    let terminal = process.terminal().unwrap_or(false);
+    let size = process
+        .console_size()
+        .as_ref()
+        .map(|b| (b.width() as u16, b.height() as u16));
+    let mut slave = None;
+    let mut master = None;
+    match (terminal, &a.console_socket) {
+        (true, Some(socket)) => slave = Some(console::send_master(socket, size)?.slave),
+        (true, None) if !a.detach => {
+            let pty = nix::pty::openpty(None, None).context("openpty for exec")?;
+            slave = Some(pty.slave);
+            master = Some(pty.master);
+        }
+        (true, None) => bail!("exec --detach with a terminal needs --console-socket"),
+        (false, Some(_)) => bail!("--console-socket needs a terminal (--tty or process.terminal)"),
+        (false, None) => {}
+    }
+    let pid = c.exec(
+        &process,
+        ExecIo {
+            console: slave.as_ref().map(|s| s.as_raw_fd()),
+            extra_fds,
+            close_fds: master.iter().map(|m| m.as_raw_fd()).collect(),
+            ignore_paused: a.ignore_paused,
+        },
+    )?;
+    drop(slave);
+    ctx.log.debug(&format!("exec in {}: pid {pid}", a.id));
+    if let Some(path) = &a.pid_file {
+        write_pid_file(path, pid.as_raw())?;
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let _raw = master.as_ref().map(|_| RawTerminal::enable());
+    if let Some(m) = &master {
+        copy_window_size(m.as_fd());
+    }
+    let streams = match &master {
+        Some(m) => vec![(
+            m.try_clone().context("dup of the terminal master")?,
+            Sink::Fd(1),
+        )],
+        None => Vec::new(),
+    };
+    let exit = IoLoop {
+        child: pid,
+        forward_signals: true,
+        streams,
+        stdin_to: master.as_ref().map(|m| m.as_fd()),
+        tty_master: master.as_ref().map(|m| m.as_fd()),
+        log: None,
+    }
+    .run()?;
+    Ok(exit.code)
+}
+
+/// The process to run: `--process FILE` as is, else the container's `process` with the
+/// command line's arguments and flags applied (as runc does).
+fn process(c: &Container, a: &ExecArgs) -> Result<Process> {
+    if let Some(path) = &a.process {
+        if !a.args.is_empty() {
+            bail!("exec: give either --process or a command, not both");
+        }
+        let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        return serde_json::from_slice(&data)
+            .with_context(|| format!("parsing the process in {}", path.display()));
+    }
+    if a.args.is_empty() {
+        bail!("exec needs a command (or --process FILE)");
+    }
+    let spec = c.spec()?;
+    let mut p = spec
+        .process()
+        .clone()
+        .context("the container's config.json has no process")?;
+    p.set_args(Some(a.args.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if !a.env.is_empty() {
+        let mut env = p.env().clone().unwrap_or_default();
+        for e in &a.env {
+            let key = e.split('=').next().unwrap_or(e);
+            env.retain(|x| x.split('=').next() != Some(key));
+            env.push(e.clone());
+        }
+        p.set_env(Some(env));
+    }
+    if let Some(user) = &a.user {
+        let (uid, gid) = match user.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (user.as_str(), None),
+        };
+        let mut u = p.user().clone();
+        u.set_uid(
+            uid.parse()
+                .with_context(|| format!("--user {user}: not a UID"))?,
+        );
+        if let Some(g) = gid {
+            u.set_gid(
+                g.parse()
+                    .with_context(|| format!("--user {user}: not a GID"))?,
+            );
+        }
+        p.set_user(u);
+    }
+    if !a.additional_gids.is_empty() {
+        let mut u = p.user().clone();
+        u.set_additional_gids(Some(a.additional_gids.clone()));
+        p.set_user(u);
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if let Some(profile) = &a.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &a.process_label {
+        p.set_selinux_label(Some(label.clone()));
+    }
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let add: Vec<Capability> = a.cap.iter().map(|c| parse_cap(c)).collect::<Result<_>>()?;
+        let with = |set: &Option<HashSet<Capability>>| {
+            let mut s = set.clone().unwrap_or_default();
+            s.extend(add.iter().copied());
+            Some(s)
+        };
+        caps.set_bounding(with(caps.bounding()));
+        caps.set_effective(with(caps.effective()));
+        caps.set_permitted(with(caps.permitted()));
+        if caps.inheritable().is_some() {
+            caps.set_ambient(with(caps.ambient()));
+        }
+        p.set_capabilities(Some(caps));
+    }
+    Ok(p)
+}
+
+/// A capability name as runc takes it (`CAP_NET_ADMIN`; `NET_ADMIN` is accepted too).
+fn parse_cap(name: &str) -> Result<Capability> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    serde_json::from_value(serde_json::Value::String(full))
+        .with_context(|| format!("--cap {name}: unknown capability"))
+}

@@ -1,0 +1,230 @@
+//! `pier runtime`: the low level alone, with runc's command line, so that Docker (through
+//! containerd), Podman (through conmon) and containerd itself can use pier as their OCI
+//! runtime. The same command line answers when the pier binary is called under a name
+//! containing `runc` (a `pier-runc` symlink or copy), since those clients take one binary path.
+//!
+//! Each file holds a group of commands; the work is done by the runtime library's
+//! [`pier_runtime::container`] module.
+
+pub mod args;
+mod exec;
+mod lifecycle;
+mod log;
+mod manage;
+mod spec;
+
+use anyhow::Result;
+pub use args::RuntimeArgs;
+use args::RuntimeCommand;
+use clap::{CommandFactory, FromArgMatches};
+use log::Log;
+use pier_runtime::container::StartError;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// What every command needs.
+pub struct Ctx {
+    /// The state directory (`--root`).
+    pub root: PathBuf,
+    /// The `--log` destination.
+    pub log: Log,
+    /// `--systemd-cgroup`.
+    pub systemd_cgroup: bool,
+}
+
+/// pier's root when none is given: $PIER_ROOT, else the default.
+pub fn default_pier_root() -> PathBuf {
+    std::env::var_os("PIER_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(pier_runtime::engine::DEFAULT_ROOT))
+}
+
+/// Whether the binary was called under a runc name (`pier-runc`, `runc`): then its whole
+/// command line is runc's.
+pub fn invoked_as_runc(arg0: &std::ffi::OsStr) -> bool {
+    Path::new(arg0)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().contains("runc"))
+}
+
+/// Parses runc's command line (`args[0]` is the program name) and runs it; returns the exit
+/// code. `pier_root` is pier's state directory, whose `runtime/` is the default `--root`.
+pub fn main(args: Vec<OsString>, pier_root: &Path) -> i32 {
+    let name = args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pier runtime".into());
+    let command = RuntimeArgs::command()
+        .name("pier runtime")
+        .bin_name(name)
+        .version(env!("CARGO_PKG_VERSION"))
+        .long_version(concat!(
+            env!("CARGO_PKG_VERSION"),
+            "\nspec: 1.2.0\npier's low-level OCI runtime, runc's command line"
+        ));
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|m| RuntimeArgs::from_arg_matches(&m));
+    match parsed {
+        Ok(a) => run(a, pier_root),
+        Err(e) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                1
+            } else {
+                0
+            }
+        }
+    }
+}
+
+/// The arguments after `runtime` when the command line is `pier [--root DIR] runtime ...`,
+/// with pier's root (`--root` before `runtime`, else $PIER_ROOT, else the default). The
+/// runtime's own `--root` (after `runtime`) is runc's state directory, not pier's root, so
+/// these are split off before clap sees them.
+pub fn split_command_line(args: &[OsString]) -> Option<(PathBuf, Vec<OsString>)> {
+    let mut root = None;
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy();
+        if a == "--root" {
+            root = Some(PathBuf::from(args.get(i + 1)?));
+            i += 2;
+        } else if let Some(r) = a.strip_prefix("--root=") {
+            root = Some(PathBuf::from(r));
+            i += 1;
+        } else if a == "runtime" {
+            let root = root.unwrap_or_else(default_pier_root);
+            let mut rest = vec![OsString::from("pier runtime")];
+            rest.extend(args[i + 1..].iter().cloned());
+            return Some((root, rest));
+        } else {
+            return None;
+        }
+    }
+    None
+}
+
+/// Runs parsed runtime arguments; returns the exit code. Errors go to the log (and to stderr
+/// as well when the log is a file), as runc does.
+pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
+    let log = match Log::open(a.log.as_deref(), a.log_format, a.debug) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("pier: {e:#}");
+            return 1;
+        }
+    };
+    let ctx = Ctx {
+        root: a.root.unwrap_or_else(|| pier_root.join("runtime")),
+        log,
+        systemd_cgroup: a.systemd_cgroup,
+    };
+    match dispatch(&ctx, a.command) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.downcast_ref::<StartError>().map(|s| s.code).unwrap_or(1);
+            let msg = super::one_line(&e);
+            ctx.log.error(&msg);
+            if ctx.log.to_file() {
+                eprintln!("pier: {msg}");
+            }
+            code
+        }
+    }
+}
+
+fn dispatch(ctx: &Ctx, cmd: RuntimeCommand) -> Result<i32> {
+    use RuntimeCommand as C;
+    let needs_root = !matches!(cmd, C::Features | C::Spec(_));
+    if needs_root && !nix::unistd::geteuid().is_root() {
+        anyhow::bail!("pier runtime needs root privileges");
+    }
+    match cmd {
+        C::Create(a) => lifecycle::create(ctx, &a.bundle),
+        C::Start(a) => lifecycle::start(ctx, &a.id),
+        C::Run(a) => lifecycle::run(ctx, &a),
+        C::State(a) => lifecycle::state(ctx, &a.id),
+        C::Kill(a) => lifecycle::kill(ctx, &a),
+        C::Delete(a) => lifecycle::delete(ctx, &a),
+        C::List(a) => lifecycle::list(ctx, &a),
+        C::Exec(a) => exec::exec(ctx, &a),
+        C::Ps(a) => manage::ps(ctx, &a),
+        C::Pause(a) => manage::pause(ctx, &a.id),
+        C::Resume(a) => manage::resume(ctx, &a.id),
+        C::Update(a) => manage::update(ctx, &a),
+        C::Events(a) => manage::events(ctx, &a),
+        C::Features => spec::features(),
+        C::Spec(a) => spec::spec(&a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn pier_root_and_runtime_flags_are_told_apart() {
+        let (root, rest) = split_command_line(&os(&[
+            "pier", "--root", "/p", "runtime", "--root", "/r", "list",
+        ]))
+        .unwrap();
+        assert_eq!(root, PathBuf::from("/p"));
+        assert_eq!(rest, os(&["pier runtime", "--root", "/r", "list"]));
+        let (root, _) = split_command_line(&os(&["pier", "--root=/q", "runtime"])).unwrap();
+        assert_eq!(root, PathBuf::from("/q"));
+        assert!(split_command_line(&os(&["pier", "run", "runtime"])).is_none());
+        assert!(split_command_line(&os(&["pier", "--root", "/p", "ps"])).is_none());
+    }
+
+    #[test]
+    fn runc_names_select_the_runtime_command_line() {
+        assert!(invoked_as_runc("/usr/local/bin/pier-runc".as_ref()));
+        assert!(invoked_as_runc("runc".as_ref()));
+        assert!(!invoked_as_runc("/usr/bin/pier".as_ref()));
+    }
+
+    #[test]
+    fn runc_command_lines_parse() {
+        let parse = |v: &[&str]| {
+            RuntimeArgs::command()
+                .try_get_matches_from(os(v))
+                .and_then(|m| RuntimeArgs::from_arg_matches(&m))
+        };
+        // containerd's shim (go-runc).
+        let a = parse(&[
+            "runc",
+            "--root",
+            "/run/containerd/runc/default",
+            "--log",
+            "/x/log.json",
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "/b/init.pid",
+            "c1",
+        ])
+        .unwrap();
+        assert!(matches!(a.command, RuntimeCommand::Create(ref c) if c.bundle.id == "c1"));
+        // Flags after the ID, kill with a signal number, exec's command with its own flags.
+        assert!(parse(&["runc", "create", "c1", "--bundle", "/b"]).is_ok());
+        let k = parse(&["runc", "kill", "--all", "c1", "9"]).unwrap();
+        assert!(matches!(k.command, RuntimeCommand::Kill(ref k) if k.all && k.signal == "9"));
+        let e = parse(&["runc", "exec", "-t", "c1", "ls", "-l", "/"]).unwrap();
+        assert!(
+            matches!(e.command, RuntimeCommand::Exec(ref e) if e.tty && e.args == ["ls", "-l", "/"])
+        );
+        let u = parse(&["runc", "update", "--resources=-", "c1"]).unwrap();
+        assert!(matches!(u.command, RuntimeCommand::Update(ref u) if u.resources.is_some()));
+        assert!(parse(&["runc", "--systemd-cgroup", "delete", "--force", "c1"]).is_ok());
+        assert!(parse(&["runc", "ps", "--format", "json", "c1"]).is_ok());
+        assert!(parse(&["runc", "events", "--stats", "c1"]).is_ok());
+    }
+}
