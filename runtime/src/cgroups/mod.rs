@@ -144,6 +144,7 @@ impl Cgroup {
 
     /// Applies `resources` (e.g. `pier update`); unset fields keep their current values.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        let resources = &zero_is_unset(resources);
         reject_unsupported(resources)?;
         check_before_update(self, resources)?;
         self.driver().apply(resources).with_context(|| {
@@ -262,6 +263,49 @@ impl Cgroup {
     pub fn cgroup_dir(&self, controller: &str) -> Option<PathBuf> {
         self.driver().controller_dir(controller)
     }
+}
+
+/// The resources with runc's reading of 0: "not set" for limits, weights, shares, periods
+/// and quotas (Docker and containerd send `"weight": 0` and the like for every limit the user
+/// did not give, and 0 is out of range for most of those files).
+fn zero_is_unset(resources: &LinuxResources) -> LinuxResources {
+    let mut r = resources.clone();
+    if let Some(mut m) = *r.memory() {
+        m.set_limit(m.limit().filter(|&v| v != 0));
+        m.set_reservation(m.reservation().filter(|&v| v != 0));
+        m.set_swap(m.swap().filter(|&v| v != 0));
+        m.set_kernel(m.kernel().filter(|&v| v != 0));
+        m.set_kernel_tcp(m.kernel_tcp().filter(|&v| v != 0));
+        r.set_memory(Some(m));
+    }
+    if let Some(cpu) = r.cpu_mut() {
+        cpu.set_shares(cpu.shares().filter(|&v| v != 0));
+        cpu.set_quota(cpu.quota().filter(|&v| v != 0));
+        cpu.set_period(cpu.period().filter(|&v| v != 0));
+        cpu.set_realtime_runtime(cpu.realtime_runtime().filter(|&v| v != 0));
+        cpu.set_realtime_period(cpu.realtime_period().filter(|&v| v != 0));
+        cpu.set_cpus(cpu.cpus().clone().filter(|v| !v.is_empty()));
+        cpu.set_mems(cpu.mems().clone().filter(|v| !v.is_empty()));
+    }
+    if let Some(io) = r.block_io_mut() {
+        io.set_weight(io.weight().filter(|&v| v != 0));
+        io.set_leaf_weight(io.leaf_weight().filter(|&v| v != 0));
+    }
+    r
+}
+
+/// Whether a blockIO section asks for nothing (then no blkio/io controller is needed).
+fn block_io_is_empty(io: &oci_spec::runtime::LinuxBlockIo) -> bool {
+    let none = |v: &Option<Vec<oci_spec::runtime::LinuxThrottleDevice>>| {
+        v.as_ref().map_or(true, |d| d.is_empty())
+    };
+    io.weight().is_none()
+        && io.leaf_weight().is_none()
+        && io.weight_device().as_ref().map_or(true, |d| d.is_empty())
+        && none(io.throttle_read_bps_device())
+        && none(io.throttle_write_bps_device())
+        && none(io.throttle_read_iops_device())
+        && none(io.throttle_write_iops_device())
 }
 
 /// Refuses limits pier does not implement on either version (hugetlb, net_cls/net_prio, rdma,

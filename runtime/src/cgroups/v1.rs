@@ -231,6 +231,9 @@ impl V1Cgroup {
     }
 
     fn apply_block_io(&self, io: &LinuxBlockIo) -> Result<()> {
+        if super::block_io_is_empty(io) {
+            return Ok(());
+        }
         let dir = self.require("blkio")?;
         // Kernels with CFQ expose blkio.weight; since CFQ's removal only BFQ's knob exists.
         let weight_file = ["blkio.weight", "blkio.bfq.weight"]

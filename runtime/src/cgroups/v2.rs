@@ -112,6 +112,9 @@ impl V2Cgroup {
     }
 
     fn apply_io(&self, io: &LinuxBlockIo) -> Result<()> {
+        if super::block_io_is_empty(io) {
+            return Ok(());
+        }
         // io.bfq.weight takes the v1 range (1-1000) as is; io.weight needs conversion.
         let bfq = self.file("io.bfq.weight");
         let plain = self.file("io.weight");

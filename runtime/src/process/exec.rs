@@ -231,6 +231,16 @@ fn command(
             }
         }
     }
+    // Without no_new_privs, installing the filter needs CAP_SYS_ADMIN: before the drop (as
+    // the container's init does).
+    let flags = opts
+        .seccomp
+        .and_then(|s| s.flags().clone())
+        .unwrap_or_default();
+    let seccomp_early = !opts.no_new_privileges;
+    if let (Some(p), true) = (seccomp, seccomp_early) {
+        security::seccomp::apply_with_flags(p, &flags).map_err(|e| (125, format!("{e:#}")))?;
+    }
     nix::sys::prctl::set_keepcaps(true).map_err(fail("prctl(PR_SET_KEEPCAPS)"))?;
     let gids: Vec<Gid> = opts
         .additional_gids
@@ -252,11 +262,7 @@ fn command(
     let c_program =
         CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
     super::init::close_on_exec_from(3 + opts.extra_fds).map_err(|e| (125, format!("{e:#}")))?;
-    if let Some(p) = seccomp {
-        let flags = opts
-            .seccomp
-            .and_then(|s| s.flags().clone())
-            .unwrap_or_default();
+    if let (Some(p), false) = (seccomp, seccomp_early) {
         security::seccomp::apply_with_flags(p, &flags).map_err(|e| (125, format!("{e:#}")))?;
     }
     let err = execve(&c_program, args, env).unwrap_err();

@@ -72,6 +72,13 @@ pub fn child_main(ctx: &ChildContext) -> ! {
         Ok(never) => match never {},
         Err(failure) => {
             sync::send_failure(ctx.to_parent, failure.code, &failure.message);
+            // After "ready", a `create` that returned no longer listens (`start` ran in
+            // another process): the container's stderr is then the only place the error can
+            // go, where its manager's log shows it.
+            if READY_SENT.load(std::sync::atomic::Ordering::Relaxed) && !ctx.die_with_parent {
+                let line = format!("pier: {}\n", failure.message);
+                let _ = nix::unistd::write(std::io::stderr(), line.as_bytes());
+            }
             failure.code
         }
     };
@@ -79,6 +86,9 @@ pub fn child_main(ctx: &ChildContext) -> ! {
     // belong to the parent's copy of the process.
     unsafe { libc::_exit(code) }
 }
+
+/// Set once the init has told its parent it is ready (then waits for `start`).
+static READY_SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// A failure in the child with the exit code Docker gives it.
 struct Failure {
@@ -188,6 +198,21 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     // 6. Identity and privileges, in runc's order: keep the permitted capabilities across the
     // switch to the container's user (PR_SET_KEEPCAPS), then set the capability sets. A
     // non-root user then loses them at execve, exactly as with Docker's `-u 1000`.
+    let seccomp_profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let seccomp = match seccomp_profile {
+        Some(profile) => Some(security::seccomp::compile(profile)?),
+        None => None,
+    };
+    let seccomp_flags = seccomp_profile
+        .and_then(|s| s.flags().clone())
+        .unwrap_or_default();
+    // Installing a filter without no_new_privs needs CAP_SYS_ADMIN, which the container
+    // usually lacks: then it goes in now, before the capabilities are dropped (runc's order),
+    // and the filter must allow the rest of the setup; with no_new_privs, as late as possible.
+    let seccomp_early = !process.no_new_privileges().unwrap_or(false);
+    if let (Some(program), true) = (&seccomp, seccomp_early) {
+        security::seccomp::apply_with_flags(program, &seccomp_flags)?;
+    }
     let user = process.user();
     let gids: Vec<Gid> = user
         .additional_gids()
@@ -213,10 +238,6 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
     }
-    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => Some(security::seccomp::compile(profile)?),
-        None => None,
-    };
     let args = process.args().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
     let program =
@@ -233,6 +254,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
 
     // 7. Ready; wait for `start`.
     sync::write_all(ctx.to_parent, b"R")?;
+    READY_SENT.store(true, std::sync::atomic::Ordering::Relaxed);
     wait_for_start(&fifo_path_fd)?;
     if let Some(state) = &mut state {
         state.status = Status::Created;
@@ -266,14 +288,8 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     }
 
     // 9. Seccomp, then the command.
-    if let Some(program) = &seccomp {
-        let flags = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.seccomp().as_ref())
-            .and_then(|s| s.flags().clone())
-            .unwrap_or_default();
-        security::seccomp::apply_with_flags(program, &flags)?;
+    if let (Some(program), false) = (&seccomp, seccomp_early) {
+        security::seccomp::apply_with_flags(program, &seccomp_flags)?;
     }
     let err = execve(&c_program, &c_args, &c_env).unwrap_err();
     let code = if err == nix::errno::Errno::ENOENT {
