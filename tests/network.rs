@@ -496,3 +496,128 @@ fn a_container_with_net_admin_cannot_reach_the_hosts_loopback() {
     assert_ne!(out.status.code(), Some(0), "nc connected to {secret_addr}");
     p.ok(&["rm", "-f", "intruder"]);
 }
+
+/// Restores iptables' `filter FORWARD` policy when dropped (pass or fail).
+struct ForwardPolicy(String);
+
+impl ForwardPolicy {
+    /// Sets the policy to DROP, remembering the current one.
+    fn drop_all() -> ForwardPolicy {
+        let out = Command::new("iptables")
+            .args(["-w", "-S", "FORWARD"])
+            .output()
+            .expect("iptables -S FORWARD");
+        let current = text(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("-P FORWARD ").map(str::to_string))
+            .unwrap_or_else(|| "ACCEPT".into());
+        let st = Command::new("iptables")
+            .args(["-w", "-P", "FORWARD", "DROP"])
+            .status()
+            .expect("iptables -P");
+        assert!(st.success(), "setting the FORWARD policy to DROP");
+        ForwardPolicy(current)
+    }
+}
+
+impl Drop for ForwardPolicy {
+    fn drop(&mut self) {
+        let _ = Command::new("iptables")
+            .args(["-w", "-P", "FORWARD", &self.0])
+            .status();
+    }
+}
+
+/// A network namespace with a veth to the host, removed on drop: a routed destination
+/// outside pier's bridges, which the host reaches only by forwarding.
+struct Outside {
+    ns: String,
+    host_if: String,
+}
+
+impl Outside {
+    fn new(host_cidr: &str, inner_cidr: &str) -> Outside {
+        let id = std::process::id();
+        let o = Outside {
+            ns: format!("pierfwd{id}"),
+            host_if: format!("pfh{id}"),
+        };
+        let inner_if = format!("pfn{id}");
+        let sh = |cmd: &str| {
+            let st = Command::new("sh").args(["-c", cmd]).status().expect("sh");
+            assert!(st.success(), "{cmd}");
+        };
+        sh(&format!("ip netns add {}", o.ns));
+        sh(&format!(
+            "ip link add {} type veth peer name {inner_if} && ip link set {inner_if} netns {}",
+            o.host_if, o.ns
+        ));
+        sh(&format!(
+            "ip addr add {host_cidr} dev {h} && ip link set {h} up",
+            h = o.host_if
+        ));
+        sh(&format!(
+            "ip -n {ns} addr add {inner_cidr} dev {inner_if} && ip -n {ns} link set {inner_if} up && ip -n {ns} link set lo up",
+            ns = o.ns
+        ));
+        o
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// Docker sets iptables' FORWARD policy to DROP (and loads br_netfilter); pier's bridges must
+/// keep forwarding through such a host firewall: a container reaches a server in a namespace
+/// the host routes to (forwarded traffic both ways), and two containers on one bridge reach
+/// each other. The policy is restored afterwards.
+#[test]
+fn bridges_keep_forwarding_when_the_forward_policy_is_drop() {
+    let Some(_) = pier_testkit::prereq::require("iptables", pier_testkit::prereq::tool("iptables"))
+    else {
+        return;
+    };
+    let p = Pier::new();
+    p.ok(&["network", "create", "--subnet", "10.213.41.0/24", "fwd"]);
+    let (_id, _www) = web_server(&p, "web", &["--network", "fwd"], "hello through drop\n");
+    let outside = Outside::new("10.254.77.1/30", "10.254.77.2/30");
+    // One answer from the namespace, bounded in time.
+    let server = Command::new("ip")
+        .args(["netns", "exec", &outside.ns, "timeout", "20", "sh", "-c"])
+        .arg("echo pong-from-outside | busybox nc -l -p 8080")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("server in the outside namespace");
+    let _policy = ForwardPolicy::drop_all();
+    let routed = p.run(&[
+        "run", "--rm", "--network", "fwd", "busybox", "sh", "-c",
+        "for i in 1 2 3 4 5 6 7 8 9 10; do nc -w 2 10.254.77.2 8080 && exit 0; sleep 0.2; done; exit 1",
+    ]);
+    let same_bridge = p.run(&[
+        "run", "--rm", "--network", "fwd", "busybox", "sh", "-c",
+        "for i in 1 2 3 4 5; do printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 web 80 && exit 0; sleep 0.2; done; exit 1",
+    ]);
+    drop(_policy);
+    let mut server = server;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        text(&routed.stdout).contains("pong-from-outside"),
+        "a container reaches a routed namespace with FORWARD policy DROP: {} {}",
+        text(&routed.stdout),
+        text(&routed.stderr)
+    );
+    assert!(
+        text(&same_bridge.stdout).contains("hello through drop"),
+        "containers on one bridge reach each other with FORWARD policy DROP: {}",
+        text(&same_bridge.stderr)
+    );
+    p.ok(&["rm", "-f", "web"]);
+    p.ok(&["network", "rm", "fwd"]);
+}

@@ -27,6 +27,17 @@
 //!   drops them, except the replies of the host's own DNATed 127.0.0.1:PORT connections
 //!   (`ct status dnat`), as kube-proxy does.
 //!
+//! # Forwarding through a host firewall that drops it
+//! A packet is forwarded only if every base chain of the forward hook accepts it, pier's
+//! table being just one of them. Docker sets the policy of iptables' `filter FORWARD` chain
+//! to DROP (and loads `br_netfilter`, which sends bridged traffic through it), which would
+//! silently cut pier's bridges off. So, as Docker does for its own bridges, each network also
+//! gets ACCEPT rules in iptables' `filter` table (chain `PIER-FORWARD`, jumped to from
+//! `FORWARD`), whatever pier's own backend: traffic from its bridge, replies to it, and
+//! connections DNATed to published ports. They are tagged like the others and removed with
+//! the network. (With the iptables backend the same chain holds the isolation jump first,
+//! so isolation still wins.)
+//!
 //! The primary backend is nftables: table `ip <table>` (default `pier`), changed through one
 //! `nft -f -` invocation per change (plus one `nft -j list` when rules are deleted, to learn
 //! their handles). When `nft` is missing, the same rules go into iptables chains `PIER-*`
@@ -214,7 +225,57 @@ impl Firewall {
                 run("iptables", &own, None).map(|_| ())
             }
         }
+        .and_then(|()| self.forward_accept_up(br, &tag))
         .with_context(|| format!("installing firewall rules for network {}", net.name))
+    }
+
+    /// ACCEPT rules for `bridge`'s forwarded traffic in iptables' `filter FORWARD` path (see
+    /// the module documentation); nothing when iptables is not installed (then no iptables
+    /// policy can drop it either).
+    fn forward_accept_up(&self, bridge: &str, tag: &str) -> Result<()> {
+        if !on_path("iptables") {
+            return Ok(());
+        }
+        let chain = self.ipt_chain("FORWARD");
+        self.ipt_hook("filter", "FORWARD", &chain)?;
+        let rules: [Vec<&str>; 3] = [
+            vec!["-i", bridge],
+            vec![
+                "-o",
+                bridge,
+                "-m",
+                "conntrack",
+                "--ctstate",
+                "RELATED,ESTABLISHED",
+            ],
+            vec!["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT"],
+        ];
+        for rule in rules {
+            let mut args = vec!["-w", "-t", "filter", "-A", &chain];
+            args.extend(rule);
+            args.extend(["-j", "ACCEPT", "-m", "comment", "--comment", tag]);
+            run("iptables", &args, None)?;
+        }
+        Ok(())
+    }
+
+    /// Creates iptables chain `chain` in `table` and the jump to it from `hook`, if missing.
+    fn ipt_hook(&self, table: &str, hook: &str, chain: &str) -> Result<()> {
+        let _ = run("iptables", &["-w", "-t", table, "-N", chain], None);
+        if run(
+            "iptables",
+            &["-w", "-t", table, "-C", hook, "-j", chain],
+            None,
+        )
+        .is_err()
+        {
+            run(
+                "iptables",
+                &["-w", "-t", table, "-I", hook, "-j", chain],
+                None,
+            )?;
+        }
+        Ok(())
     }
 
     /// Removes a network's rules.
@@ -321,6 +382,16 @@ impl Firewall {
     pub fn destroy(&self) -> Result<()> {
         match self.backend {
             Backend::Nftables => {
+                if on_path("iptables") {
+                    let chain = self.ipt_chain("FORWARD");
+                    let _ = run(
+                        "iptables",
+                        &["-w", "-t", "filter", "-D", "FORWARD", "-j", &chain],
+                        None,
+                    );
+                    let _ = run("iptables", &["-w", "-t", "filter", "-F", &chain], None);
+                    let _ = run("iptables", &["-w", "-t", "filter", "-X", &chain], None);
+                }
                 let script = format!("add table ip {t}\ndelete table ip {t}\n", t = self.table);
                 run("nft", &["-f", "-"], Some(&script)).map(|_| ())
             }
@@ -364,21 +435,7 @@ impl Firewall {
     /// Creates pier's iptables chains and the jumps to them, when missing.
     fn ipt_setup(&self) -> Result<()> {
         for (table, hook) in IPT_HOOKS {
-            let chain = self.ipt_chain(hook);
-            let _ = run("iptables", &["-w", "-t", table, "-N", &chain], None);
-            if run(
-                "iptables",
-                &["-w", "-t", table, "-C", hook, "-j", &chain],
-                None,
-            )
-            .is_err()
-            {
-                run(
-                    "iptables",
-                    &["-w", "-t", table, "-I", hook, "-j", &chain],
-                    None,
-                )?;
-            }
+            self.ipt_hook(table, hook, &self.ipt_chain(hook))?;
         }
         let iso = self.ipt_chain("ISOLATE");
         if run("iptables", &["-w", "-t", "filter", "-N", &iso], None).is_ok() {
@@ -426,24 +483,7 @@ impl Firewall {
                     })
                     .collect())
             }
-            Backend::Iptables => {
-                let mut found = Vec::new();
-                for (table, chain) in self.ipt_all_chains() {
-                    let Ok(out) = run("iptables", &["-w", "-t", table, "-S", &chain], None) else {
-                        continue;
-                    };
-                    for line in out.lines() {
-                        if let Some(tag) = ipt_comment(line) {
-                            found.push(TaggedRule {
-                                chain: format!("{table} {line}"),
-                                handle: 0,
-                                tag,
-                            });
-                        }
-                    }
-                }
-                Ok(found)
-            }
+            Backend::Iptables => Ok(ipt_tagged_rules(&self.ipt_all_chains())),
         }
     }
 
@@ -458,6 +498,15 @@ impl Firewall {
 
     /// Deletes every rule whose tag satisfies `select`.
     fn delete_tagged(&self, select: impl Fn(&str) -> bool) -> Result<()> {
+        if self.backend == Backend::Nftables && on_path("iptables") {
+            // The forward ACCEPT rules live in iptables whatever the backend.
+            let forward = [("filter", self.ipt_chain("FORWARD"))];
+            let doomed = ipt_tagged_rules(&forward)
+                .into_iter()
+                .filter(|r| select(&r.tag))
+                .collect();
+            ipt_delete(doomed)?;
+        }
         let doomed: Vec<TaggedRule> = self
             .tagged_rules()?
             .into_iter()
@@ -479,18 +528,7 @@ impl Firewall {
                     .collect();
                 run("nft", &["-f", "-"], Some(&script)).map(|_| ())
             }
-            Backend::Iptables => {
-                for r in doomed {
-                    // `chain` holds "<table> -A CHAIN ...": the same words with -D delete it.
-                    let (table, line) = r.chain.split_once(' ').unwrap_or(("filter", &r.chain));
-                    let words = split_iptables_line(line.replacen("-A ", "-D ", 1).as_str());
-                    let mut args = vec!["-w".to_string(), "-t".to_string(), table.to_string()];
-                    args.extend(words);
-                    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                    run("iptables", &refs, None)?;
-                }
-                Ok(())
-            }
+            Backend::Iptables => ipt_delete(doomed),
         }
     }
 }
@@ -504,6 +542,42 @@ fn dnat_hooks<'a>(m: &PortMapping, [prerouting, output]: [&'a str; 2]) -> Vec<&'
         Some(ip) if ip.is_loopback() => vec![output],
         _ => vec![prerouting, output],
     }
+}
+
+/// The tagged rules in iptables chains `chains` ((table, chain) pairs; missing ones are
+/// skipped). `chain` holds the table and the `-S` line, which [`ipt_delete`] turns back
+/// into a deletion.
+fn ipt_tagged_rules(chains: &[(&str, String)]) -> Vec<TaggedRule> {
+    let mut found = Vec::new();
+    for (table, chain) in chains {
+        let Ok(out) = run("iptables", &["-w", "-t", table, "-S", chain], None) else {
+            continue;
+        };
+        for line in out.lines() {
+            if let Some(tag) = ipt_comment(line) {
+                found.push(TaggedRule {
+                    chain: format!("{table} {line}"),
+                    handle: 0,
+                    tag,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// Deletes iptables rules found by [`ipt_tagged_rules`].
+fn ipt_delete(rules: Vec<TaggedRule>) -> Result<()> {
+    for r in rules {
+        // `chain` holds "<table> -A CHAIN ...": the same words with -D delete it.
+        let (table, line) = r.chain.split_once(' ').unwrap_or(("filter", &r.chain));
+        let words = split_iptables_line(line.replacen("-A ", "-D ", 1).as_str());
+        let mut args = vec!["-w".to_string(), "-t".to_string(), table.to_string()];
+        args.extend(words);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run("iptables", &refs, None)?;
+    }
+    Ok(())
 }
 
 /// The `--comment` value of an `iptables -S` line, if it is a pier tag.
