@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what pier needs on a Debian 12 machine (as root), then builds pier.
-#   scripts/setup.sh test    packages for the test suite
+#   scripts/setup.sh test    packages for the test suite (podman, docker.io, containerd included)
 #   scripts/setup.sh bench   packages for `pier bench` (runc, crun, podman, QEMU, iperf3, numpy)
 # Only missing packages are installed, so a second run takes seconds.
 set -euo pipefail
@@ -25,6 +25,11 @@ if [ "$what" = test ]; then
   # (skopeo), a local registry (docker-registry) with htpasswd files (apache2-utils), QEMU
   # for the VM environment's tests. A test whose tool is missing fails under CI (CI=true).
   packages+=(runc crun podman skopeo docker-registry apache2-utils qemu-system-x86 xz-utils gcc libc6-dev)
+  # The OCI clients that drive pier as their runtime in tests/{podman,docker,containerd}_client.rs:
+  # Docker (dockerd with its own containerd) and containerd with ctr and its runc shim. The
+  # tests start their own daemons with private directories; nothing is enabled at boot
+  # (Debian's docker.service may start on a systemd host: the tests do not use it).
+  packages+=(docker.io containerd)
   # The cgroup-v2 lane: mmdebstrap builds its Debian guest, qemu-img its throwaway disk,
   # mkfs.ext4 (e2fsprogs) its root filesystem image.
   packages+=(mmdebstrap qemu-utils e2fsprogs)
