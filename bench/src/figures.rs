@@ -247,6 +247,7 @@ fn workload_panel(input: &Input, palette: &Palette, w: &Workload) -> Option<Pane
         rows,
         reference: Some(1.0),
         notes: w.notes.clone(),
+        domain: None,
     })
 }
 
@@ -366,10 +367,23 @@ fn startup(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>>
             log: true,
             reference: None,
             notes: Vec::new(),
+            domain: None,
         });
     }
     if panels.is_empty() {
         return Ok(None);
+    }
+    // One axis for both panels, so that the eye compares bars across them.
+    let all: Vec<f64> = panels
+        .iter()
+        .flat_map(|p| p.rows.iter().flat_map(|r| [r.low, r.value, r.high]))
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .collect();
+    if let (Some(lo), Some(hi)) = (crate::stats::min(&all), crate::stats::max(&all)) {
+        let d = plot::decades(lo, hi);
+        for p in &mut panels {
+            p.domain = Some(d);
+        }
     }
     let caption = "Start-up time: median with 95% CI, log axis";
     let drawn = plot::panels(

@@ -75,7 +75,8 @@ pub fn render(input: &Input) -> String {
         "Medians with their 95% bootstrap interval [low–high] and sample count; the machine is shared \
          with other jobs, so read the interval, not just the median. A goal is **met** only when the whole \
          interval clears it, **not met** only when the whole interval misses it, and **inconclusive** \
-         otherwise. ⚠ marks a figure flagged as noise (see above).\n"
+         otherwise; more runs (`--runs`) narrow an interval. ⚠ marks a figure flagged as noise (see \
+         above).\n"
     );
     if !input.notes.settings.is_empty() {
         let _ = writeln!(md, "{}.\n", input.notes.settings);
@@ -122,25 +123,32 @@ fn cpu(md: &mut String, t: &Input) {
             let _ = writeln!(md, "Theoretical peak: unknown, {why}.\n");
         }
     }
+    // The "of peak" column only when the peak is known.
+    let (peak_head, peak_rule) = if t.peak.is_ok() {
+        (" of peak |", " ---: |")
+    } else {
+        ("", "")
+    };
     let _ = writeln!(
         md,
-        "| DGEMM | native | of peak | pier | pier / native [95% CI] | goal ≥ {CPU_GOAL} | runc / native | crun / native | OpenBLAS (native) |\n\
-         | --- | --- | ---: | --- | --- | --- | --- | --- | --- |"
+        "| DGEMM | native |{peak_head} pier | pier / native [95% CI] | goal ≥ {CPU_GOAL} | runc / native | crun / native | OpenBLAS (native) |\n\
+         | --- | --- |{peak_rule} --- | --- | --- | --- | --- | --- |"
     );
     for m in metrics {
         let Some(nat) = t.row(m, NATIVE, "") else {
             continue;
         };
         let of_peak = match (t.peak, peak::dgemm_threads(m)) {
-            (Ok(p), Some(th)) => format!("{:.0}%", 100.0 * nat.median / p.gflops(th)),
-            _ => "-".into(),
+            (Ok(p), Some(th)) => format!(" {:.0}% |", 100.0 * nat.median / p.gflops(th)),
+            (Ok(_), None) => " - |".into(),
+            (Err(_), _) => String::new(),
         };
         let pier = t.row(m, "pier", "");
         let goal = pier.map_or("-".into(), |p| match p.ratio_ci() {
             _ if is_flagged(t.flags, p) => "no verdict: flagged as noise".into(),
             Some(ci) => {
                 let g = Goal::AtLeast(CPU_GOAL);
-                verdict::describe(verdict::judge(ci, p.n.min(nat.n), g), ci, p.n.min(nat.n), g)
+                verdict::describe(verdict::judge(ci, p.n.min(nat.n), g), p.n.min(nat.n), g)
             }
             None => "-".into(),
         });
@@ -148,7 +156,7 @@ fn cpu(md: &mut String, t: &Input) {
         let ob = t.row(&format!("openblas_{m}"), NATIVE, "");
         let _ = writeln!(
             md,
-            "| {} | {} | {of_peak} | {} | {} | {goal} | {} | {} | {} |",
+            "| {} | {} |{of_peak} {} | {} | {goal} | {} | {} | {} |",
             m.replace("dgemm_gflops_", ""),
             spread(nat),
             pier.map_or("-".into(), spread),
@@ -201,7 +209,7 @@ fn startup(md: &mut String, t: &Input) {
             let g = Goal::AtMost(1.0);
             format!(
                 "; goal \"pier no slower than crun\": {}",
-                verdict::describe(verdict::judge(ci, n, g), ci, n, g)
+                verdict::describe(verdict::judge(ci, n, g), n, g)
             )
         } else {
             String::new()

@@ -6,7 +6,8 @@
 //! the table says so instead of setting the figures side by side.
 
 use crate::figures::{dgemm_row, lead_dgemm};
-use crate::format::{num, spread, with_ci};
+use crate::format::{num, with_ci};
+use crate::plausibility::{is_flagged, Flag};
 use crate::plot::palette::display_name;
 use crate::record::{SummaryRow, NATIVE};
 use crate::reference::{classify, felter_metric, felter_ratios, FelterRow, Source, StartupRow};
@@ -43,6 +44,7 @@ pub fn render(
     felter: &[FelterRow],
     source: &Source,
     startup: &[StartupRow],
+    flags: &[Flag],
 ) {
     let _ = writeln!(
         md,
@@ -52,11 +54,17 @@ pub fn render(
          are each relative to their own machine's native run, so they can stand side by side, but a difference \
          between them is not a finding about pier."
     );
-    render_felter(md, summary, felter, source);
+    render_felter(md, summary, felter, source, flags);
     render_startup(md, summary, startup);
 }
 
-fn render_felter(md: &mut String, summary: &[SummaryRow], felter: &[FelterRow], source: &Source) {
+fn render_felter(
+    md: &mut String,
+    summary: &[SummaryRow],
+    felter: &[FelterRow],
+    source: &Source,
+    flags: &[Flag],
+) {
     let published = felter_ratios(felter);
     let dgemm = lead_dgemm(summary);
     let _ = writeln!(
@@ -99,11 +107,14 @@ fn render_felter(md: &mut String, summary: &[SummaryRow], felter: &[FelterRow], 
         if theirs.is_empty() {
             continue;
         }
-        let ours = match (r.ratio_to_native, r.ratio_ci()) {
+        let mut ours = match (r.ratio_to_native, r.ratio_ci()) {
             (Some(v), Some(ci)) if r.n >= 2 => with_ci(v, ci.low, ci.high),
             (Some(v), _) => num(v),
             _ => continue,
         };
+        if is_flagged(flags, r) {
+            ours.push_str(" ⚠ noise");
+        }
         let remark = match not_comparable(r) {
             Some(why) => why.to_string(),
             None => {
@@ -150,7 +161,8 @@ fn render_felter(md: &mut String, summary: &[SummaryRow], felter: &[FelterRow], 
     }
     let _ = writeln!(
         md,
-        "\nEnvironments of a class the study lacks (e.g. podman, a TCG VM's start-up) have no row."
+        "\nMetrics the study lacks (start-up, jitter) and environments it has no counterpart for \
+         (podman) have no row."
     );
 }
 
@@ -187,7 +199,14 @@ fn render_startup(md: &mut String, summary: &[SummaryRow], startup: &[StartupRow
             setup = p.setup.clone();
         }
         let here = same_tool(summary, &p.environment).map_or("-".to_string(), |r| {
-            let mut s = format!("{}: {} ms", display_name(&r.label()), spread(r));
+            let mut s = format!(
+                "{}: {} ms [{}–{}] (n={})",
+                display_name(&r.label()),
+                num(r.median),
+                num(r.ci_low),
+                num(r.ci_high),
+                r.n
+            );
             if r.environment.ends_with("tcg") {
                 s.push_str(" (emulated, not a KVM boot)");
             }

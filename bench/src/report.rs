@@ -158,7 +158,7 @@ fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
         flags: &flags,
         peak: &peak,
     }));
-    published::render(&mut md, &summary, &felter, &source, &startup);
+    published::render(&mut md, &summary, &felter, &source, &startup, &flags);
     md.push('\n');
     md.push_str(METHOD);
     render_machine(&mut md, input.environment, &peak);

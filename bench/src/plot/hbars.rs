@@ -42,6 +42,8 @@ pub struct Panel {
     pub reference: Option<f64>,
     /// Lines under the panel (wrapped to its width).
     pub notes: Vec<String>,
+    /// The axis range, when panels must share one (else from the rows).
+    pub domain: Option<(f64, f64)>,
 }
 
 const ROW: i32 = 24;
@@ -186,6 +188,9 @@ pub fn panels(chart: &Chart, panels: &[Panel], columns: usize, footer: &[String]
 }
 
 fn domain(p: &Panel) -> (f64, f64) {
+    if let Some(d) = p.domain {
+        return d;
+    }
     let vals = p
         .rows
         .iter()

@@ -24,6 +24,7 @@ pub use cdf::cdf;
 pub use hbars::{panels, Panel, Row};
 pub use histogram::histogram;
 pub use palette::Palette;
+pub use scale::decades;
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
@@ -255,6 +256,7 @@ mod tests {
                 "a note long enough to need wrapping across the width of one panel of the figure"
                     .into(),
             ],
+            domain: None,
         };
         let drawn = panels(
             &chart(3),

@@ -95,8 +95,9 @@ pub fn nice(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (first..=last).map(|k| k as f64 * step).collect()
 }
 
-/// Candidate tick sets of a log axis, densest first: 1-2-5 per decade, then every decade,
-/// then every second and third decade; for less than a decade, linear ticks.
+/// Candidate tick sets of a log axis, densest first: 1-2-5 per decade (skipped over five
+/// decades or more, where it only clutters), then every decade, then every second and
+/// third decade; for less than three decades, linear ticks first.
 fn log_candidates(lo: f64, hi: f64) -> Vec<Vec<f64>> {
     let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
     let within = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
@@ -114,7 +115,9 @@ fn log_candidates(lo: f64, hi: f64) -> Vec<Vec<f64>> {
                 .filter(|t| t.iter().all(|v| *v > 0.0)),
         );
     }
-    out.push(dense);
+    if decades.len() < 5 {
+        out.push(dense);
+    }
     for every in 1..=3 {
         out.push(decades.iter().copied().step_by(every).collect());
     }
@@ -135,12 +138,14 @@ pub fn label(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// A log axis's range: whole decades around `lo..hi` (both > 0).
+/// A log axis's range: whole decades around `lo..hi` (both > 0), one more below when
+/// `lo` sits within a factor of two of its decade (a bar there would be a sliver).
 pub fn decades(lo: f64, hi: f64) -> (f64, f64) {
-    (
-        10f64.powf(lo.log10().floor()),
-        10f64.powf(hi.log10().ceil().max(lo.log10().floor() + 1.0)),
-    )
+    let mut a = lo.log10().floor();
+    if lo / 10f64.powf(a) < 2.0 {
+        a -= 1.0;
+    }
+    (10f64.powf(a), 10f64.powf(hi.log10().ceil().max(a + 1.0)))
 }
 
 #[cfg(test)]
@@ -157,6 +162,8 @@ mod tests {
         assert_eq!(label(2.5), "2.5");
         assert_eq!(label(1e-5), "1e-5");
         assert_eq!(decades(0.9, 2865.0), (0.1, 10000.0));
+        assert_eq!(decades(1.16, 2865.0), (0.1, 10000.0));
+        assert_eq!(decades(3.0, 50.0), (1.0, 100.0));
         let s = Scale {
             lo: 0.1,
             hi: 10000.0,
@@ -167,6 +174,10 @@ mod tests {
         let t = s.ticks(true).unwrap();
         assert!(t.len() >= 3, "{t:?}");
         assert!(s.fits(&t, true).unwrap());
+        assert_eq!(
+            t.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
+            ["0.1", "1", "10", "100", "1000", "10000"]
+        );
         // A narrow axis keeps fewer labels rather than overlapping them.
         let narrow = Scale { to: 60, ..s };
         assert!(narrow.fits(&narrow.ticks(true).unwrap(), true).unwrap());
