@@ -116,6 +116,21 @@ pub fn lead_dgemm(summary: &[SummaryRow]) -> Option<String> {
         .map(|r| r.metric.clone())
 }
 
+/// Our DGEMM metrics (not OpenBLAS's), by thread count, then size.
+pub fn dgemm_metrics(summary: &[SummaryRow]) -> Vec<&str> {
+    let mut metrics: Vec<&str> = Vec::new();
+    for r in summary
+        .iter()
+        .filter(|r| r.metric.starts_with("dgemm_gflops"))
+    {
+        if !metrics.contains(&r.metric.as_str()) {
+            metrics.push(&r.metric);
+        }
+    }
+    metrics.sort_by_key(|m| (peak::dgemm_threads(m), peak::dgemm_size(m)));
+    metrics
+}
+
 /// Performance relative to native (higher is better) and its interval.
 fn performance(r: &SummaryRow) -> Option<(f64, f64, f64)> {
     let (v, ci) = (r.ratio_to_native?, r.ratio_ci()?);
@@ -413,17 +428,7 @@ fn dgemm_label(metric: &str) -> String {
 }
 
 fn cpu(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
-    let mut metrics: Vec<&str> = Vec::new();
-    for r in input
-        .summary
-        .iter()
-        .filter(|r| r.metric.starts_with("dgemm_gflops"))
-    {
-        if !metrics.contains(&r.metric.as_str()) {
-            metrics.push(&r.metric);
-        }
-    }
-    metrics.sort_by_key(|m| (peak::dgemm_threads(m), peak::dgemm_size(m)));
+    let metrics = dgemm_metrics(input.summary);
     let bar = |series: String, r: &SummaryRow| Bar {
         series,
         value: r.median,

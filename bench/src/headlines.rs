@@ -91,20 +91,10 @@ pub fn render(input: &Input) -> String {
 }
 
 fn cpu(md: &mut String, t: &Input) {
-    let mut metrics: Vec<&str> = Vec::new();
-    for r in t
-        .summary
-        .iter()
-        .filter(|r| r.metric.starts_with("dgemm_gflops"))
-    {
-        if !metrics.contains(&r.metric.as_str()) {
-            metrics.push(&r.metric);
-        }
-    }
+    let metrics = crate::figures::dgemm_metrics(t.summary);
     if metrics.is_empty() {
         return;
     }
-    metrics.sort_by_key(|m| (peak::dgemm_threads(m), peak::dgemm_size(m)));
     let _ = writeln!(
         md,
         "### CPU (DGEMM GFLOPS, best of the repetitions in each run)\n"

@@ -2,9 +2,9 @@
 //! Group labels may hold several lines (`\n`); the chart widens until every label fits
 //! its group's width.
 
-use super::canvas::{legend_height, measure, widest, Canvas, LegendEntry, PAD, TEXT};
+use super::canvas::{widest, Canvas, LegendEntry, TEXT};
+use super::frame::{Frame, Width, LINE};
 use super::palette::display_name;
-use super::scale::Scale;
 use super::{both_backends, Chart, Drawn};
 use anyhow::Result;
 use plotters::prelude::*;
@@ -34,10 +34,8 @@ pub struct BarGroup {
     pub mark: Option<f64>,
 }
 
-const PLOT_H: i32 = 300;
 const MIN_WIDTH: i32 = 640;
 const BAR_W: i32 = 16;
-const LINE: i32 = TEXT as i32 + 4;
 const MARK: RGBColor = RGBColor(0xD5, 0x5E, 0x00);
 
 /// Draws the groups; `reference` adds a dashed line across the chart (1.0 on a ratio
@@ -84,70 +82,33 @@ pub fn grouped_bars(
     let lines = label_lines.iter().map(Vec::len).max().unwrap_or(1) as i32;
     let label_w = widest(label_lines.iter().flatten().copied(), TEXT)?;
     let n = groups.len().max(1) as i32;
+    // Each group is as wide as its widest label line (so labels never touch) and its bars.
     let mut slot = (label_w + 16).max(series.len() as i32 * BAR_W + 24).max(60);
-    // Y tick labels decide the left margin.
-    let y_probe = Scale {
-        lo: 0.0,
-        hi: top,
-        log: false,
-        from: PLOT_H,
-        to: 0,
-    };
-    let y_ticks = y_probe.ticks(false)?;
-    let tick_w = widest(y_ticks.iter().map(|t| t.1.as_str()), TEXT)?;
-    let left = PAD + TEXT as i32 + 8 + tick_w + 8;
-    let mut width = left + n * slot + PAD;
-    if width < MIN_WIDTH {
-        slot += (MIN_WIDTH - width) / n;
-        width = left + n * slot + PAD;
+    let mut frame = Frame::new(
+        chart,
+        &legend,
+        (0.0, top, false),
+        Width::Plot(n * slot),
+        lines,
+    )?;
+    if frame.width < MIN_WIDTH {
+        slot += (MIN_WIDTH - frame.width) / n;
+        frame = Frame::new(
+            chart,
+            &legend,
+            (0.0, top, false),
+            Width::Plot(n * slot),
+            lines,
+        )?;
     }
-    let width = width.max(measure(chart.title, super::canvas::TITLE)?.0 + 2 * PAD);
-    let title_h = super::canvas::wrap(chart.title, super::canvas::TITLE, width - 2 * PAD)?.len()
-        as i32
-        * (super::canvas::TITLE as i32 + 4)
-        + PAD
-        + 8;
-    let legend_h = legend_height(&legend, width - 2 * PAD)?;
-    let plot_top = title_h + legend_h + 8;
-    let plot_bottom = plot_top + PLOT_H;
-    let height = plot_bottom + 6 + lines * LINE + 4 + LINE + PAD;
-    let size = (width as u32, height as u32);
     both_backends!(
         chart.stem,
-        size,
+        frame.size(),
         series.clone(),
         |c: &mut Canvas<_>| -> Result<()> {
-            let y = c.title(chart.title, width)?;
-            c.legend(&legend, PAD, y, width - 2 * PAD)?;
-            let ys = Scale {
-                lo: 0.0,
-                hi: top,
-                log: false,
-                from: plot_bottom,
-                to: plot_top,
-            };
-            let plot_right = left + n * slot;
-            for (v, text) in &y_ticks {
-                let py = ys.px(*v);
-                c.line(
-                    vec![(left, py), (plot_right, py)],
-                    RGBColor(0xE4, 0xE4, 0xE4).stroke_width(1),
-                )?;
-                c.text(text, (left - 8, py), TEXT, (HPos::Right, VPos::Center))?;
-            }
-            c.line(
-                vec![
-                    (left, plot_top),
-                    (left, plot_bottom),
-                    (plot_right, plot_bottom),
-                ],
-                BLACK.stroke_width(1),
-            )?;
-            c.vertical_text(
-                chart.y_label,
-                (PAD + TEXT as i32 / 2, (plot_top + plot_bottom) / 2),
-                TEXT,
-            )?;
+            frame.draw(c, chart, &legend)?;
+            let ys = frame.y_scale();
+            let (left, bottom) = (frame.left, frame.bottom);
             for (i, g) in groups.iter().enumerate() {
                 let x0 = left + i as i32 * slot;
                 let present: Vec<&String> = series
@@ -164,7 +125,7 @@ pub fn grouped_bars(
                     if b.value.is_finite() {
                         c.rect(
                             (bx + 1, ys.px(b.value)),
-                            (bx + bw - 1, plot_bottom),
+                            (bx + bw - 1, bottom),
                             chart.palette.color(s).filled(),
                         )?;
                     }
@@ -184,7 +145,7 @@ pub fn grouped_bars(
                 for (k, line) in label_lines[i].iter().enumerate() {
                     c.text(
                         line,
-                        (x0 + slot / 2, plot_bottom + 6 + k as i32 * LINE),
+                        (x0 + slot / 2, bottom + 6 + k as i32 * LINE),
                         TEXT,
                         (HPos::Center, VPos::Top),
                     )?;
@@ -194,16 +155,10 @@ pub fn grouped_bars(
                 let py = ys.px(r);
                 c.dashed(
                     (left, py),
-                    (plot_right, py),
+                    (frame.right, py),
                     RGBColor(0x55, 0x55, 0x55).stroke_width(1),
                 )?;
             }
-            c.text(
-                chart.x_label,
-                ((left + plot_right) / 2, plot_bottom + 6 + lines * LINE + 4),
-                TEXT,
-                (HPos::Center, VPos::Top),
-            )?;
             Ok(())
         }
     )

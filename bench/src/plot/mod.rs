@@ -14,6 +14,7 @@
 mod bars;
 mod canvas;
 mod cdf;
+mod frame;
 mod hbars;
 mod histogram;
 pub mod palette;

@@ -80,7 +80,8 @@ impl Scale {
 
 /// "Nice" linear ticks (1, 2, 5 × 10^k steps) covering `lo..hi` with about `n` intervals.
 pub fn nice(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    if !(hi > lo) {
+    // Also catches NaN bounds.
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![lo];
     }
     let raw = (hi - lo) / n.max(1) as f64;
