@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 /// The attacker's loop (busybox sh): over and over, for every process named `pier`, try to
 /// open its `/proc/<pid>/exe`; log `<pid> opened <dev>:<ino>:<size>` of what it got (then
 /// leave that process alone), or `<pid> <the shell's error>` (each different error once).
-/// /tmp/round counts the rounds. Runs until /tmp/go exists. With `$HOLD` set: keep the first
-/// exe it opens and, once /tmp/go appears (pier is gone by then), append to it through
-/// /proc/self/fd/3 and log the outcome.
+/// /tmp/round counts the rounds. Runs until /tmp/go exists. With `$HOLD` set to pier's size:
+/// keep the first exe of that size it opens (not a command that replaced pier meanwhile) and,
+/// once /tmp/go appears (pier is gone by then), append to it through /proc/self/fd/3 and log
+/// the outcome.
 const ATTACKER: &str = r#"
 log=/tmp/seen
 : > $log
@@ -27,8 +28,9 @@ note() { grep -qxF "$1" $log || echo "$1" >> $log; }
 try() {
   p=$1
   { {
-    echo "$p opened $(stat -L -c %d:%i:%s /proc/self/fd/3)" >> $log
-    if [ -n "$HOLD" ]; then
+    id=$(stat -L -c %d:%i:%s /proc/self/fd/3)
+    echo "$p opened $id" >> $log
+    if [ "${id##*:}" = "$HOLD" ]; then
       while [ ! -e /tmp/go ]; do sleep 0.05; done
       if echo PWNED >> /proc/self/fd/3; then echo "$p wrote" >> $log
       else echo "$p write failed: $(cat /tmp/err)" >> $log; fi
@@ -351,7 +353,7 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
         &a_dir,
         &rootfs_tar,
         &["sh", "-c", ATTACKER],
-        &["HOLD=1"],
+        &[&format!("HOLD={}", host.2)],
         attacker_cap,
         None,
     );
@@ -383,18 +385,30 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
         .expect("NSpid")
         .to_string();
     let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    // The attacker rewrites the file each round: an empty read is a read in between.
     let round = || {
         std::fs::read_to_string(a_dir.join("rootfs/tmp/round"))
             .ok()
             .and_then(|r| r.trim().parse::<u64>().ok())
-            .unwrap_or(0)
     };
     // B's init is ready (waiting for `start`) now: give the attacker two full rounds at it,
     // unless it got hold of its exe already (it then waits for /tmp/go).
-    let ready_round = round();
+    let mut ready_round = None;
+    wait_for(
+        Duration::from_secs(10),
+        || {
+            ready_round = round();
+            ready_round.is_some()
+        },
+        "the attacker's round counter",
+    );
+    let ready_round = ready_round.unwrap_or_default();
     wait_for(
         Duration::from_secs(20),
-        || round() >= ready_round + 2 || read_log().contains(&format!("{ns_pid} opened")),
+        || {
+            round().is_some_and(|r| r >= ready_round + 2)
+                || read_log().contains(&format!("{ns_pid} opened"))
+        },
         "the attacker to try B's init",
     );
     assert!(
@@ -432,7 +446,10 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
     }
     if attacker_cap.is_none() {
         // Not dumpable: not even an open.
-        assert!(caught.is_empty(), "the attacker opened B's init's exe:\n{log}");
+        assert!(
+            caught.iter().all(|c| c.2 != host.2),
+            "the attacker opened B's init's exe:\n{log}"
+        );
         assert!(log.contains("Permission denied"), "{log}");
     } else {
         // CAP_SYS_PTRACE gets past non-dumpable: the seal alone must hold.
