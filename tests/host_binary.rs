@@ -63,7 +63,14 @@ fn identity(path: &Path) -> (u64, u64, u64) {
 /// set back, its change time (a SHA-256 of 175 MB takes seconds in a debug build).
 fn fingerprint(path: &Path) -> (u64, u64, i64, i64, i64, i64) {
     let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("stat {}: {e}", path.display()));
-    (m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.ctime(), m.ctime_nsec())
+    (
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    )
 }
 
 /// Busybox stat's `%d` is the device number as the kernel's `new_encode_dev` packs it, like
@@ -97,7 +104,11 @@ fn init_reaper_check(seal: Option<&str>) {
         .expect("inspect shows the init's pid");
     let exe = PathBuf::from(format!("/proc/{pid}/exe"));
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).expect("comm");
-    assert_eq!(comm.trim(), "pier", "PID 1 of an --init container is pier's reaper");
+    assert_eq!(
+        comm.trim(),
+        "pier",
+        "PID 1 of an --init container is pier's reaper"
+    );
 
     let host = identity(Path::new(PIER));
     let reaper = identity(&exe);
@@ -117,7 +128,8 @@ fn init_reaper_check(seal: Option<&str>) {
     if seal == Some("memfd") {
         let f = std::fs::File::open(&exe).expect("open the memfd copy");
         let seals = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GET_SEALS).expect("F_GET_SEALS");
-        let wanted = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+        let wanted =
+            libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
         assert_eq!(seals & wanted, wanted, "memfd seals {seals:#x}");
     }
 
@@ -135,7 +147,11 @@ fn init_reaper_check(seal: Option<&str>) {
     );
     assert!(said.contains("Permission denied"), "{said}");
     p.ok(&["rm", "-f", &id]);
-    assert_eq!(fingerprint(Path::new(PIER)), before, "the pier binary changed");
+    assert_eq!(
+        fingerprint(Path::new(PIER)),
+        before,
+        "the pier binary changed"
+    );
 }
 
 #[test]
@@ -185,7 +201,11 @@ fn pier_exec_window_shows_only_a_sealed_copy() {
         );
     }
     p.ok(&["rm", "-f", &id]);
-    assert_eq!(fingerprint(Path::new(PIER)), before, "the pier binary changed");
+    assert_eq!(
+        fingerprint(Path::new(PIER)),
+        before,
+        "the pier binary changed"
+    );
 }
 
 /// A runtime container ID unique to this test run.
@@ -274,10 +294,8 @@ fn bundle(
     tar::Archive::new(std::fs::File::open(rootfs_tar).expect("rootfs tar"))
         .unpack(&rootfs)
         .expect("unpacking busybox");
-    let mut caps = serde_json::to_value(
-        pier_runtime::security::caps::default_linux_capabilities(),
-    )
-    .expect("caps as JSON");
+    let mut caps = serde_json::to_value(pier_runtime::security::caps::default_linux_capabilities())
+        .expect("caps as JSON");
     if let Some(cap) = cap {
         for set in ["bounding", "effective", "permitted"] {
             caps[set]
@@ -358,7 +376,10 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
         None,
     );
     let a = unique("sealed-a");
-    containers.ok(&["create", "-b", a_dir.to_str().expect("utf-8"), &a], seal_env);
+    containers.ok(
+        &["create", "-b", a_dir.to_str().expect("utf-8"), &a],
+        seal_env,
+    );
     containers.ids.push(a.clone());
     containers.ok(&["start", &a], None);
     let a_pid = containers.init_pid(&a);
@@ -373,7 +394,10 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
     let pid_ns = format!("/proc/{a_pid}/ns/pid");
     bundle(&b_dir, &rootfs_tar, &["true"], &[], None, Some(&pid_ns));
     let b = unique("sealed-b");
-    containers.ok(&["create", "-b", b_dir.to_str().expect("utf-8"), &b], seal_env);
+    containers.ok(
+        &["create", "-b", b_dir.to_str().expect("utf-8"), &b],
+        seal_env,
+    );
     containers.ids.push(b.clone());
     // B's init, as the attacker sees it (its PID in A's namespace).
     let b_pid = containers.init_pid(&b);
@@ -412,7 +436,9 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
         "the attacker to try B's init",
     );
     assert!(
-        read_log().lines().any(|l| l.starts_with(&format!("{ns_pid} "))),
+        read_log()
+            .lines()
+            .any(|l| l.starts_with(&format!("{ns_pid} "))),
         "the attacker never saw B's init (PID {ns_pid} in its namespace):\n{}",
         read_log()
     );
@@ -434,8 +460,15 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
     let log = read_log();
     drop(containers);
 
-    assert_eq!(fingerprint(&pier), before, "the attacker changed pier:\n{log}");
-    assert!(!log.contains(" wrote"), "the attacker wrote to pier's exe:\n{log}");
+    assert_eq!(
+        fingerprint(&pier),
+        before,
+        "the attacker changed pier:\n{log}"
+    );
+    assert!(
+        !log.contains(" wrote"),
+        "the attacker wrote to pier's exe:\n{log}"
+    );
     let caught = opened(&log);
     for c in &caught {
         assert_ne!(

@@ -128,7 +128,9 @@ pub fn reexec_sealed(root: &Path) -> Result<()> {
         overlay_failure = Some(err);
     }
     let exe = memfd_copy().with_context(|| match &overlay_failure {
-        Some(e) => format!("after {e:#}"),
+        Some(e) => format!(
+            "protecting the host binary with a sealed memfd copy (overlayfs failed first: {e:#})"
+        ),
         None => "protecting the host binary with a sealed memfd copy".to_string(),
     })?;
     Err(exec_copy(&exe, SealMethod::Memfd)
@@ -163,7 +165,11 @@ pub fn probe(root: &Path) -> Result<SealMethod> {
 
 /// The method `PIER_EXE_SEAL` asks for (`None`: overlay, else memfd).
 fn wanted() -> Result<Option<SealMethod>> {
-    match std::env::var_os(MODE_ENV) {
+    parse_mode(std::env::var_os(MODE_ENV))
+}
+
+fn parse_mode(value: Option<OsString>) -> Result<Option<SealMethod>> {
+    match value {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
         Some(v) => match SealMethod::from_name(&v.to_string_lossy()) {
@@ -184,9 +190,11 @@ fn running_sealed(claimed: Option<SealMethod>) -> Option<SealMethod> {
         return Some(SealMethod::Memfd);
     }
     if claimed == Some(SealMethod::Overlay) {
-        let fs = rustix::fs::fstatfs(&exe).ok()?;
-        let read_only = fs.f_flags as u64 & libc::ST_RDONLY as u64 != 0;
-        if fs.f_type as i64 == libc::OVERLAYFS_SUPER_MAGIC as i64 && read_only {
+        use nix::sys::statfs::{fstatfs, OVERLAYFS_SUPER_MAGIC};
+        use nix::sys::statvfs::FsFlags;
+        let fs = fstatfs(&exe).ok()?;
+        if fs.filesystem_type() == OVERLAYFS_SUPER_MAGIC && fs.flags().contains(FsFlags::ST_RDONLY)
+        {
             return Some(SealMethod::Overlay);
         }
     }
@@ -202,8 +210,8 @@ fn overlay(root: &Path) -> Result<OwnedFd> {
     };
     let empty = root.join(EMPTY_LAYER_DIR);
     std::fs::create_dir_all(&empty).with_context(|| format!("creating {}", empty.display()))?;
-    let ctx = rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC)
-        .context("fsopen(overlay)")?;
+    let ctx =
+        rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen(overlay)")?;
     // The binary's directory on top, so nothing in the empty layer can hide the binary.
     let lower = format!("{}:{}", overlay_escape(dir), overlay_escape(&empty));
     rustix::mount::fsconfig_set_string(&ctx, "lowerdir", lower.as_str())
@@ -298,5 +306,82 @@ fn exec_copy(exe: &OwnedFd, method: SealMethod) -> anyhow::Error {
     match nix::unistd::execveat(exe, c"", &args, &env, AtFlags::AT_EMPTY_PATH) {
         Err(e) => anyhow::Error::from(e).context("execveat of the sealed copy"),
         Ok(never) => match never {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Opening a descriptor's file again, for writing, the way an attacker would: through
+    /// /proc/self/fd.
+    fn reopen_for_append(fd: &OwnedFd) -> std::io::Result<File> {
+        use std::os::fd::AsRawFd;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+    }
+
+    #[test]
+    fn memfd_copy_is_the_binary_and_cannot_be_written() {
+        let copy = memfd_copy().expect("memfd copy");
+        let copy_file = File::from(copy.try_clone().expect("dup"));
+        let exe = std::fs::read("/proc/self/exe").expect("reading /proc/self/exe");
+        let mut data = vec![0; exe.len()];
+        // The copy's offset is at its end (sendfile wrote through it).
+        std::os::unix::fs::FileExt::read_exact_at(&copy_file, &mut data, 0)
+            .expect("reading the copy");
+        assert!(data == exe, "the copy differs from the binary");
+        let seals = rustix::fs::fcntl_get_seals(&copy).expect("F_GET_SEALS");
+        assert!(seals.contains(MEMFD_SEALS), "{seals:?}");
+        // Opening may succeed (no process runs it); writing must not.
+        if let Ok(mut f) = reopen_for_append(&copy) {
+            assert!(f.write_all(b"x").is_err(), "wrote to the sealed copy");
+        }
+        assert!(copy_file.set_len(1).is_err(), "shrank the sealed copy");
+    }
+
+    #[test]
+    fn overlay_gives_the_binary_read_only() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let file = match overlay(root.path()) {
+            Ok(f) => f,
+            // Without overlayfs or the mount API pier copies instead: nothing to test here.
+            Err(e) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "overlay: {e:#}"
+                );
+                eprintln!("skipped: no private overlayfs here ({e:#})");
+                return;
+            }
+        };
+        let err = reopen_for_append(&file).expect_err("opened the overlay's binary for writing");
+        assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
+        let seen = File::from(file).metadata().expect("stat");
+        let exe = std::fs::metadata("/proc/self/exe").expect("stat");
+        assert_eq!((seen.ino(), seen.len()), (exe.ino(), exe.len()));
+        assert_ne!(
+            seen.dev(),
+            exe.dev(),
+            "the overlay's file is another device's"
+        );
+    }
+
+    #[test]
+    fn modes_parse_and_a_bad_one_is_named() {
+        assert_eq!(parse_mode(None).unwrap(), None);
+        assert_eq!(parse_mode(Some("".into())).unwrap(), None);
+        assert_eq!(
+            parse_mode(Some("memfd".into())).unwrap(),
+            Some(SealMethod::Memfd)
+        );
+        assert_eq!(
+            parse_mode(Some("overlay".into())).unwrap(),
+            Some(SealMethod::Overlay)
+        );
+        let err = parse_mode(Some("off".into())).expect_err("off is refused");
+        assert!(err.to_string().contains("PIER_EXE_SEAL=off"), "{err}");
     }
 }
