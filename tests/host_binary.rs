@@ -174,7 +174,7 @@ fn pier_exec_window_shows_only_a_sealed_copy() {
     let before = fingerprint(Path::new(PIER));
     let host = identity(Path::new(PIER));
     let id = p.run_detached(&["--cap-add", "SYS_PTRACE", "busybox", "sh", "-c", ATTACKER]);
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + common::scaled(Duration::from_secs(90));
     let mut log = String::new();
     let mut execs = 0;
     // The window is short (a few hundred microseconds): exec until the attacker caught one.
@@ -208,18 +208,6 @@ fn pier_exec_window_shows_only_a_sealed_copy() {
     );
 }
 
-/// A runtime container ID unique to this test run.
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}-{}", std::process::id(), rand_suffix())
-}
-
-fn rand_suffix() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
-}
-
 /// The low-level containers of a test, deleted (forcibly) when dropped.
 struct RuntimeContainers<'a> {
     pier: &'a Path,
@@ -242,7 +230,7 @@ impl RuntimeContainers<'_> {
             .stdout(log.reopen().expect("log"))
             .stderr(log.reopen().expect("log"));
         let mut child = c.spawn().expect("spawn pier runtime");
-        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        let deadline = Instant::now() + common::scaled(COMMAND_TIMEOUT);
         let status = loop {
             if let Some(s) = child.try_wait().expect("wait") {
                 break s;
@@ -279,21 +267,17 @@ impl Drop for RuntimeContainers<'_> {
     }
 }
 
-/// A bundle at `dir`: busybox's files from `rootfs_tar` and a config running `args`, with the
-/// extra capability `cap`, in a new PID namespace or the one at `pid_ns`.
+/// A bundle at `dir`: busybox's files and a config running `args`, with the extra capability
+/// `cap`, in a new PID namespace or the one at `pid_ns`.
 fn bundle(
+    p: &Pier,
     dir: &Path,
-    rootfs_tar: &Path,
     args: &[&str],
     env: &[&str],
     cap: Option<&str>,
     pid_ns: Option<&str>,
 ) {
-    let rootfs = dir.join("rootfs");
-    std::fs::create_dir_all(&rootfs).expect("rootfs dir");
-    tar::Archive::new(std::fs::File::open(rootfs_tar).expect("rootfs tar"))
-        .unpack(&rootfs)
-        .expect("unpacking busybox");
+    common::copy_busybox_rootfs(p, &dir.join("rootfs"));
     let mut caps = serde_json::to_value(pier_runtime::security::caps::default_linux_capabilities())
         .expect("caps as JSON");
     if let Some(cap) = cap {
@@ -355,10 +339,6 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
         .prefix("pier-e2e-bundles-")
         .tempdir()
         .expect("temp dir");
-    let rootfs_tar = bundles.path().join("busybox.tar");
-    let src = p.ok(&["create", "busybox"]);
-    p.ok(&["export", "-o", rootfs_tar.to_str().expect("utf-8"), &src]);
-    p.ok(&["rm", &src]);
 
     let mut containers = RuntimeContainers {
         pier: &pier,
@@ -368,14 +348,14 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
     let seal_env = seal.map(|m| ("PIER_EXE_SEAL", m));
     let a_dir = bundles.path().join("a");
     bundle(
+        &p,
         &a_dir,
-        &rootfs_tar,
         &["sh", "-c", ATTACKER],
         &[&format!("HOLD={}", host.2)],
         attacker_cap,
         None,
     );
-    let a = unique("sealed-a");
+    let a = common::unique_id("sealed-a");
     containers.ok(
         &["create", "-b", a_dir.to_str().expect("utf-8"), &a],
         seal_env,
@@ -392,8 +372,8 @@ fn shared_pid_namespace_attack(attacker_cap: Option<&str>, seal: Option<&str>) {
 
     let b_dir = bundles.path().join("b");
     let pid_ns = format!("/proc/{a_pid}/ns/pid");
-    bundle(&b_dir, &rootfs_tar, &["true"], &[], None, Some(&pid_ns));
-    let b = unique("sealed-b");
+    bundle(&p, &b_dir, &["true"], &[], None, Some(&pid_ns));
+    let b = common::unique_id("sealed-b");
     containers.ok(
         &["create", "-b", b_dir.to_str().expect("utf-8"), &b],
         seal_env,

@@ -19,8 +19,8 @@
 //! [`caps::apply`].
 
 pub mod caps;
-pub mod in_root;
 pub mod dumpable;
+pub mod in_root;
 pub mod paths;
 pub mod sealed_exe;
 pub mod seccomp;
