@@ -50,8 +50,8 @@ const MEMFD_SEALS: SealFlags = SealFlags::SEAL
     .union(SealFlags::GROW)
     .union(SealFlags::WRITE);
 
-/// The directory, under pier's state root, that overlayfs takes as its second, empty layer (it
-/// needs two lower layers to mount without a writable one).
+/// The directory, under pier's state root (or /run/pier), that overlayfs takes as its second,
+/// empty layer (it needs two lower layers to mount without a writable one).
 const EMPTY_LAYER_DIR: &str = "sealed-exe-layer";
 
 /// How the running pier was re-executed from a copy the containers cannot write.
@@ -208,8 +208,7 @@ fn overlay(root: &Path) -> Result<OwnedFd> {
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         bail!("/proc/self/exe is {}, not a file path", exe.display());
     };
-    let empty = root.join(EMPTY_LAYER_DIR);
-    std::fs::create_dir_all(&empty).with_context(|| format!("creating {}", empty.display()))?;
+    let empty = empty_layer(root, dir)?;
     let ctx =
         rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen(overlay)")?;
     // The binary's directory on top, so nothing in the empty layer can hide the binary.
@@ -246,6 +245,27 @@ fn overlay(root: &Path) -> Result<OwnedFd> {
         );
     }
     Ok(file.into())
+}
+
+/// An empty directory for the overlay's second layer, made if needed: under `root`, or in
+/// /run/pier when that would be inside the binary's directory `bin_dir` (or the other way
+/// round: overlayfs refuses layers that overlap).
+fn empty_layer(root: &Path, bin_dir: &Path) -> Result<std::path::PathBuf> {
+    let overlaps = |a: &Path| a.starts_with(bin_dir) || bin_dir.starts_with(a);
+    for base in [root, Path::new("/run/pier")] {
+        let dir = base.join(EMPTY_LAYER_DIR);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", dir.display()))?;
+        if !overlaps(&dir) {
+            return Ok(dir);
+        }
+    }
+    bail!(
+        "no directory for the overlay's empty layer outside {} (the binary's directory)",
+        bin_dir.display()
+    )
 }
 
 /// overlayfs separates layers with `:` and escapes with `\`.
