@@ -16,9 +16,10 @@
 //!   attached to any mount namespace. Nothing is copied; opening the file for writing fails
 //!   with EROFS, and no one can remount what no path leads to.
 //! - [`SealMethod::Memfd`] (when overlayfs cannot be used, or with `PIER_EXE_SEAL=memfd`): a
-//!   copy in a memfd sealed against any write. It costs a copy of the binary per command, but
-//!   shares no page with the host file: a kernel bug that lets one write a read-only file's
-//!   page cache (Dirty Pipe) then reaches only the copy.
+//!   copy in a memfd sealed against any write. It costs a copy of the binary per command, in
+//!   memory as long as that pier runs (a detached container's watcher: the container's life),
+//!   but shares no page with the host file: a kernel bug that lets one write a read-only
+//!   file's page cache (Dirty Pipe) then reaches only the copy.
 //!
 //! [`super::dumpable::NonDumpable`] closes the other half: the process is not dumpable while
 //! it is in the container's namespaces, so the container cannot even open its `/proc/<pid>/exe`
