@@ -67,6 +67,18 @@ pub struct DeleteArgs {
     pub id: String,
 }
 
+/// Whether the command puts a pier process into the container (`start` only lets the waiting
+/// init go on; `run` and `create` make it).
+pub fn enters_containers(cmd: &RuntimeCommand) -> bool {
+    match cmd {
+        RuntimeCommand::Run(_) | RuntimeCommand::Create(_) => true,
+        RuntimeCommand::Start(_)
+        | RuntimeCommand::State(_)
+        | RuntimeCommand::Kill(_)
+        | RuntimeCommand::Delete(_) => false,
+    }
+}
+
 fn state_dir(root: &Path, id: &str) -> Result<PathBuf> {
     if id.is_empty() || id.contains('/') || id.starts_with('.') {
         bail!("invalid container ID {id:?}");

@@ -13,6 +13,7 @@ use crate::container::wait::ExitInfo;
 use crate::container::StartError;
 use crate::namespaces;
 use crate::security;
+use crate::security::dumpable::NonDumpable;
 use anyhow::{Context, Result};
 use nix::sys::wait::waitpid;
 use nix::unistd::{
@@ -92,6 +93,9 @@ pub fn exec(opts: ExecOptions) -> Result<Pid> {
     let program_args = to_cstrings(&opts.args)?;
     let env = to_cstrings(&opts.env)?;
     let report = Channel::new()?;
+    // The child joins the container's namespaces: not dumpable until its execve, so the
+    // container cannot reach the host's pier through it.
+    let _non_dumpable = NonDumpable::enter()?;
 
     // SAFETY: pier is single-threaded when it calls exec (no thread has been started).
     match unsafe { fork() }.context("fork for exec")? {
