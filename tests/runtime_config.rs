@@ -7,7 +7,6 @@ mod common;
 use common::{text, Pier};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A bundle directory: busybox's files as `rootfs/`, and a config.json written per test.
 struct Bundle {
@@ -52,16 +51,6 @@ impl Bundle {
     }
 }
 
-/// A container ID unique to this test process.
-fn unique_id() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "rtcfg-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
 /// Deletes the runtime container on drop (pass or fail), then checks nothing is left.
 struct Container<'a> {
     pier: &'a Pier,
@@ -81,7 +70,7 @@ impl Drop for Container<'_> {
 /// `pier runtime run` of the bundle as `id`; asserts it failed naming `field` and left no
 /// state, cgroup or process.
 fn assert_refused(p: &Pier, bundle: &Bundle, field: &str) {
-    let id = unique_id();
+    let id = common::unique_id("rtcfg");
     let out = p.run(&["runtime", "run", "-b", bundle.path.to_str().unwrap(), &id]);
     assert_ne!(out.status.code(), Some(0), "{field}: accepted");
     assert!(
@@ -107,7 +96,7 @@ fn resource_fields_pier_cannot_apply_are_errors_naming_them() {
     let bundle = Bundle::new(&p);
     // The bundle itself runs: the refusals below are about the fields alone.
     bundle.configure(&["true"], json!({}), json!([]));
-    let id = unique_id();
+    let id = common::unique_id("rtcfg");
     let out = p.run(&["runtime", "run", "-b", bundle.path.to_str().unwrap(), &id]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
@@ -163,7 +152,7 @@ fn disable_oom_killer_is_applied_on_v1_and_refused_on_v2() {
     }
     let c = Container {
         pier: &p,
-        id: unique_id(),
+        id: common::unique_id("rtcfg"),
     };
     p.ok(&[
         "runtime",
@@ -199,7 +188,7 @@ fn rro_makes_a_bind_mount_and_its_submounts_read_only() {
         json!({}),
         mount(json!(["rbind", "rro"])),
     );
-    let id = unique_id();
+    let id = common::unique_id("rtcfg");
     let out = p.run(&["runtime", "run", "-b", bundle.path.to_str().unwrap(), &id]);
     assert_ne!(out.status.code(), Some(0), "writes under rro succeeded");
     assert_eq!(

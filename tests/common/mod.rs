@@ -349,6 +349,14 @@ pub fn copy_busybox_rootfs(p: &Pier, dest: &Path) {
     assert!(cp.success(), "cp -a {layer}/. {} failed", dest.display());
 }
 
+/// A container ID unique to this test process, for `pier runtime` (which has no name
+/// generator): `<prefix>-<pid>-<n>`.
+pub fn unique_id(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{prefix}-{}-{n}", std::process::id())
+}
+
 /// A tmpfs the test mounted on the host, unmounted on drop (pass or fail).
 pub struct HostTmpfs(pub PathBuf);
 

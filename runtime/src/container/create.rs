@@ -8,6 +8,7 @@ use crate::namespaces::{self, NamespacePlan};
 use crate::process::clone::{clone_into, Forked};
 use crate::process::init::{child_main, ChildContext};
 use crate::process::sync::{self, Channel, ChildMessage};
+use crate::security::dumpable::NonDumpable;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
@@ -127,6 +128,9 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
     let spawned = (|| -> Result<(Pid, OwnedFd, OwnedFd)> {
         let to_child = Channel::new()?;
         let from_child = Channel::new()?;
+        // The child is in the container's PID namespace from birth: not dumpable until its
+        // execve, so the container cannot reach the host's pier through it.
+        let _non_dumpable = NonDumpable::enter()?;
         if let Some(pidns) = plan.pid_to_join() {
             namespaces::join(LinuxNamespaceType::Pid, pidns)?;
         }

@@ -16,6 +16,7 @@ use crate::cgroups::Cgroup;
 use crate::container::StartError;
 use crate::namespaces;
 use crate::security;
+use crate::security::dumpable::NonDumpable;
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
@@ -104,6 +105,9 @@ pub fn exec(opts: ExecOptions) -> Result<Pid> {
     let env = to_cstrings(&opts.env)?;
     let report = Channel::new()?;
     let pid_pipe = Channel::new()?;
+    // The child joins the container's namespaces: not dumpable until its execve, so the
+    // container cannot reach the host's pier through it.
+    let _non_dumpable = NonDumpable::enter()?;
 
     // SAFETY: pier is single-threaded when it calls exec (no thread has been started).
     match unsafe { fork() }.context("fork for exec")? {

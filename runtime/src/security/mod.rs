@@ -8,7 +8,10 @@
 //! - [`paths`]: the `/proc` and `/sys` paths Docker masks or makes read-only;
 //! - [`keyring`]: a session keyring of the container's own;
 //! - [`in_root`]: reading an image's own files (`/etc/passwd`) without following its symlinks
-//!   out to the host.
+//!   out to the host;
+//! - [`sealed_exe`] and [`dumpable`]: keeping the containers away from pier's own binary and
+//!   processes (CVE-2019-5736): pier runs from a copy they cannot write, and its processes in
+//!   their namespaces are not dumpable.
 //!
 //! Order in the container init (as runc): set no_new_privs if the config asks, switch
 //! uid/gid (keeping capabilities), [`caps::apply`], then [`seccomp::apply`] as the last step
@@ -17,9 +20,11 @@
 //! [`caps::apply`].
 
 pub mod caps;
+pub mod dumpable;
 pub mod in_root;
 pub mod keyring;
 pub mod paths;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod seccomp_profile;
 pub mod syscalls;

@@ -108,6 +108,12 @@ pub fn split_command_line(args: &[OsString]) -> Option<(PathBuf, Vec<OsString>)>
 /// Runs parsed runtime arguments; returns the exit code. Errors go to the log (and to stderr
 /// as well when the log is a file), as runc does.
 pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
+    if enters_containers(&a.command) {
+        if let Err(e) = pier_runtime::security::sealed_exe::reexec_sealed(pier_root) {
+            eprintln!("pier: {}", super::one_line(&e));
+            return 1;
+        }
+    }
     let log = match Log::open(a.log.as_deref(), a.log_format, a.debug) {
         Ok(l) => l,
         Err(e) => {
@@ -131,6 +137,29 @@ pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
             }
             code
         }
+    }
+}
+
+/// Whether the command puts a pier process into a container (a container's init, an exec'd
+/// process): those run from a sealed copy of pier (see
+/// `pier_runtime::security::sealed_exe`). No wildcard: a new command must choose.
+pub fn enters_containers(cmd: &RuntimeCommand) -> bool {
+    use RuntimeCommand as C;
+    match cmd {
+        C::Create(_) | C::Run(_) | C::Exec(_) => true,
+        // `start` only lets the waiting init go on.
+        C::Start(_)
+        | C::State(_)
+        | C::Kill(_)
+        | C::Delete(_)
+        | C::Ps(_)
+        | C::List(_)
+        | C::Pause(_)
+        | C::Resume(_)
+        | C::Update(_)
+        | C::Events(_)
+        | C::Features
+        | C::Spec(_) => false,
     }
 }
 
