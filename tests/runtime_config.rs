@@ -161,11 +161,12 @@ fn disable_oom_killer_is_applied_on_v1_and_refused_on_v2() {
         bundle.path.to_str().unwrap(),
         &c.id,
     ]);
-    let cgroup: pier_runtime::cgroups::Cgroup = serde_json::from_slice(
-        &std::fs::read(p.root().join("runtime").join(&c.id).join("cgroup.json"))
-            .expect("cgroup.json of the created container"),
+    let state: pier_runtime::container::StateFile = serde_json::from_slice(
+        &std::fs::read(p.root().join("runtime").join(&c.id).join("state.json"))
+            .expect("state.json of the created container"),
     )
-    .expect("cgroup.json parses");
+    .expect("state.json parses");
+    let cgroup = state.cgroup.expect("the cgroup in state.json");
     let dir = cgroup.cgroup_dir("memory").expect("memory controller");
     let oom = std::fs::read_to_string(dir.join("memory.oom_control")).expect("oom_control");
     assert!(

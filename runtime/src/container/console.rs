@@ -72,27 +72,31 @@ mod tests {
         let console = send_master(&sock, Some((100, 40))).unwrap();
         let (conn, _) = listener.accept().unwrap();
         let mut buf = [0u8; 256];
-        let mut iov = [IoSliceMut::new(&mut buf)];
         let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let fd = msg
-            .cmsgs()
-            .unwrap()
-            .find_map(|c| match c {
-                ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-                _ => None,
-            })
-            .expect("a descriptor");
-        let name = String::from_utf8_lossy(&buf[..msg.bytes]).to_string();
+        let (bytes, fd) = {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = recvmsg::<()>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::empty(),
+            )
+            .unwrap();
+            let fd = msg
+                .cmsgs()
+                .unwrap()
+                .find_map(|c| match c {
+                    ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                    _ => None,
+                })
+                .expect("a descriptor");
+            (msg.bytes, fd)
+        };
+        let name = String::from_utf8_lossy(&buf[..bytes]).to_string();
         assert_eq!(Path::new(&name), console.path);
         // SAFETY: the descriptor just arrived with the message; nothing else owns it.
         let mut master = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // SAFETY: winsize is plain data; all-zero is a valid value.
         let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
         // SAFETY: TIOCGWINSZ writes one winsize.
         assert_eq!(unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) }, 0);
