@@ -146,6 +146,30 @@ pub fn populate(dev_dir: &Path, extra: &[LinuxDevice]) -> Result<()> {
     Ok(())
 }
 
+/// Bind-mounts the host's device node `host` (the container's /dev path, still the host's
+/// before `pivot_root`) onto a new empty file at `path`.
+fn bind_host_node(host: &Path, path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(host).with_context(|| {
+        format!(
+            "device {} cannot be created in a user namespace and the host has none to bind",
+            host.display()
+        )
+    })?;
+    use std::os::unix::fs::FileTypeExt;
+    if !(meta.file_type().is_char_device() || meta.file_type().is_block_device()) {
+        anyhow::bail!("{} on the host is not a device node", host.display());
+    }
+    std::fs::write(path, b"").with_context(|| format!("creating {}", path.display()))?;
+    nix::mount::mount(
+        Some(host),
+        path,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind-mounting {} onto {}", host.display(), path.display()))
+}
+
 fn create_node(dev_dir: &Path, dev: &LinuxDevice) -> Result<()> {
     let rel = dev.path().strip_prefix("/dev").unwrap_or(dev.path());
     let path = dev_dir.join(rel);
@@ -162,13 +186,18 @@ fn create_node(dev_dir: &Path, dev: &LinuxDevice) -> Result<()> {
         _ => SFlag::S_IFCHR,
     };
     let mode = Mode::from_bits_truncate(dev.file_mode().unwrap_or(0o666));
-    mknod(
+    match mknod(
         &path,
         kind,
         mode,
         makedev(dev.major() as u64, dev.minor() as u64),
-    )
-    .with_context(|| format!("mknod {}", path.display()))?;
+    ) {
+        Ok(()) => {}
+        // In a user namespace no one may create device nodes: bind the host's node instead
+        // (as runc does); it is the same device, and the cgroup still polices its use.
+        Err(nix::errno::Errno::EPERM) => return bind_host_node(dev.path(), &path),
+        Err(e) => return Err(e).with_context(|| format!("mknod {}", path.display())),
+    }
     // mknod applies the umask; set the exact mode.
     nix::sys::stat::fchmodat(
         nix::fcntl::AT_FDCWD,

@@ -4,11 +4,12 @@
 //! one *with* a path is joined with `setns(2)`. The PID namespace is special: `setns` into it
 //! only affects children, so it must be joined before the container's init is cloned.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
 use nix::sched::{setns, CloneFlags};
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Spec};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// The `clone(2)` flag that creates a new namespace of this type.
@@ -47,6 +48,10 @@ pub struct NamespacePlan {
     pub new: CloneFlags,
     /// Whether a new cgroup namespace is wanted (unshared late, see above).
     pub new_cgroup: bool,
+    /// Whether a new time namespace is wanted. `clone(2)` cannot make one (its flag collides
+    /// with the exit-signal bits): the parent unshares it for its children instead, see
+    /// [`ForChildren`].
+    pub new_time: bool,
     /// Namespaces to join, in the order they must be entered.
     pub join: Vec<(LinuxNamespaceType, PathBuf)>,
 }
@@ -57,12 +62,14 @@ impl NamespacePlan {
         let mut plan = NamespacePlan {
             new: CloneFlags::empty(),
             new_cgroup: false,
+            new_time: false,
             join: Vec::new(),
         };
         for ns in namespaces {
             match ns.path() {
                 Some(path) => plan.join.push((ns.typ(), path.clone())),
                 None if ns.typ() == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
+                None if ns.typ() == LinuxNamespaceType::Time => plan.new_time = true,
                 None => plan.new |= clone_flag(ns.typ()),
             }
         }
@@ -82,17 +89,156 @@ impl NamespacePlan {
         self.new.contains(CloneFlags::CLONE_NEWNET)
     }
 
-    /// The PID namespace to join before cloning, if any.
-    pub fn pid_to_join(&self) -> Option<&Path> {
+    /// The namespace of type `typ` to join by path, if any.
+    pub fn to_join(&self, typ: LinuxNamespaceType) -> Option<&Path> {
         self.join
             .iter()
-            .find(|(t, _)| *t == LinuxNamespaceType::Pid)
+            .find(|(t, _)| *t == typ)
             .map(|(_, p)| p.as_path())
     }
 }
 
+/// The namespaces a process enters only through its children (PID and time: `setns` and
+/// `unshare` change what the caller's *next children* get): set up in the parent just before
+/// the container's init is cloned, and put back when dropped, so that pier's own later
+/// children (the runtime's hooks) stay in the runtime's namespaces.
+pub struct ForChildren {
+    restore: Vec<(LinuxNamespaceType, OwnedFd)>,
+}
+
+impl ForChildren {
+    /// Joins the PID and time namespaces `plan` names by path, or unshares a new time
+    /// namespace with the config's `timeOffsets` (written before any process is in it).
+    pub fn enter(plan: &NamespacePlan, spec: &Spec) -> Result<ForChildren> {
+        let offsets = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.time_offsets().as_ref())
+            .filter(|o| !o.is_empty());
+        if offsets.is_some() && !plan.new_time {
+            bail!("config.json: linux.timeOffsets needs a new time namespace (without a path) in linux.namespaces");
+        }
+        let mut guard = ForChildren {
+            restore: Vec::new(),
+        };
+        for typ in [LinuxNamespaceType::Pid, LinuxNamespaceType::Time] {
+            let join = plan.to_join(typ);
+            let new = typ == LinuxNamespaceType::Time && plan.new_time;
+            if join.is_none() && !new {
+                continue;
+            }
+            let own = format!("/proc/self/ns/{}", proc_name(typ));
+            let saved = open(
+                own.as_str(),
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .with_context(|| {
+                format!(
+                    "opening {own} (does this kernel have {} namespaces?)",
+                    proc_name(typ)
+                )
+            })?;
+            guard.restore.push((typ, saved));
+            match join {
+                Some(path) => join_ns(typ, path)?,
+                None => {
+                    nix::sched::unshare(clone_flag(typ)).context("unshare(CLONE_NEWTIME)")?;
+                    write_time_offsets(offsets)?;
+                }
+            }
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for ForChildren {
+    fn drop(&mut self) {
+        for (typ, fd) in self.restore.drain(..).rev() {
+            let _ = setns(&fd, clone_flag(typ));
+        }
+    }
+}
+
+/// Writes `linux.timeOffsets` (`monotonic`, `boottime`) for the new time namespace.
+fn write_time_offsets(
+    offsets: Option<&std::collections::HashMap<String, oci_spec::runtime::LinuxTimeOffset>>,
+) -> Result<()> {
+    let mut text = String::new();
+    for (clock, offset) in offsets.into_iter().flatten() {
+        if clock != "monotonic" && clock != "boottime" {
+            bail!("config.json: linux.timeOffsets.{clock}: only monotonic and boottime clocks have offsets");
+        }
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            offset.secs().unwrap_or(0),
+            offset.nanosecs().unwrap_or(0)
+        ));
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
+    std::fs::write("/proc/self/timens_offsets", &text)
+        .with_context(|| format!("writing /proc/self/timens_offsets ({})", text.trim()))
+}
+
+/// Checks that ID mappings and the user namespace go together: a new user namespace needs
+/// both `uidMappings` and `gidMappings` (an unmapped namespace would run everything as
+/// nobody), and mappings without a new user namespace would be ignored.
+pub fn check_id_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let uids = linux
+        .and_then(|l| l.uid_mappings().as_ref())
+        .is_some_and(|m| !m.is_empty());
+    let gids = linux
+        .and_then(|l| l.gid_mappings().as_ref())
+        .is_some_and(|m| !m.is_empty());
+    let new_user = plan.new.contains(CloneFlags::CLONE_NEWUSER);
+    match (new_user, uids, gids) {
+        (true, true, true) | (false, false, false) => Ok(()),
+        (true, _, _) => bail!(
+            "config.json: a new user namespace needs both linux.uidMappings and linux.gidMappings"
+        ),
+        (false, _, _) => bail!(
+            "config.json: linux.uidMappings/gidMappings need a new user namespace (one without a path) in linux.namespaces"
+        ),
+    }
+}
+
+/// Writes the config's `uidMappings` and `gidMappings` for process `pid`, which was cloned
+/// into a new user namespace and waits: until then every ID in it is unmapped. Written by
+/// the parent, which holds CAP_SETUID/CAP_SETGID over that namespace.
+pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let table = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+        maps.into_iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    for (file, text) in [
+        (
+            "uid_map",
+            table(linux.and_then(|l| l.uid_mappings().as_ref())),
+        ),
+        (
+            "gid_map",
+            table(linux.and_then(|l| l.gid_mappings().as_ref())),
+        ),
+    ] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, &text)
+            .with_context(|| format!("writing {path} ({})", text.trim().replace('\n', ", ")))?;
+    }
+    Ok(())
+}
+
 /// Joins the namespace at `path` (a `/proc/<pid>/ns/<type>` link or a bind-mounted nsfs file).
 pub fn join(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
+    join_ns(typ, path)
+}
+
+fn join_ns(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
     let fd = open(path, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
         .with_context(|| format!("opening {} namespace {}", proc_name(typ), path.display()))?;
     setns(&fd, clone_flag(typ))
@@ -116,10 +262,11 @@ pub fn enter_private_mount_namespace() -> Result<()> {
     .context("making / rprivate in the new mount namespace")
 }
 
-/// Joins every namespace of `plan.join` except PID (joined by the parent before clone).
+/// Joins every namespace of `plan.join` except PID and time (the parent joined those before
+/// clone, see [`ForChildren`]).
 pub fn join_all_but_pid(plan: &NamespacePlan) -> Result<()> {
     for (typ, path) in &plan.join {
-        if *typ != LinuxNamespaceType::Pid {
+        if !matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
             join(*typ, path)?;
         }
     }

@@ -84,12 +84,15 @@ pub fn prepare(spec: &Spec, rootfs: &Path, console: Option<&Path>) -> Result<()>
     )
     .with_context(|| format!("bind-mounting rootfs {} onto itself", rootfs.display()))?;
 
+    let mount_label = linux
+        .and_then(|l| l.mount_label().as_deref())
+        .filter(|l| !l.is_empty());
     let mut dev_is_tmpfs = false;
     for m in spec.mounts().as_deref().unwrap_or_default() {
         if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs") {
             dev_is_tmpfs = true;
         }
-        mount_entry(rootfs, m)
+        mount_entry(rootfs, m, mount_label)
             .with_context(|| format!("mounting {}", m.destination().display()))?;
     }
     if dev_is_tmpfs {
@@ -114,8 +117,18 @@ pub fn prepare(spec: &Spec, rootfs: &Path, console: Option<&Path>) -> Result<()>
 }
 
 /// One entry of the config's `mounts`.
-fn mount_entry(rootfs: &Path, m: &Mount) -> Result<()> {
-    let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+/// `label` is `linux.mountLabel`: the SELinux context of the filesystems pier mounts for the
+/// container (tmpfs, devpts, mqueue), as runc gives it.
+fn mount_entry(rootfs: &Path, m: &Mount, label: Option<&str>) -> Result<()> {
+    let mut opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+    if let (Some(label), Some("tmpfs" | "devpts" | "mqueue")) = (label, m.typ().as_deref()) {
+        let context = format!("context=\"{label}\"");
+        opts.data = if opts.data.is_empty() {
+            context
+        } else {
+            format!("{},{context}", opts.data)
+        };
+    }
     let typ = m
         .typ()
         .as_deref()

@@ -79,6 +79,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
     {
         bail!("config.json must ask for a mount namespace: pier does not change the host's mounts");
     }
+    namespaces::check_id_mappings(spec, &plan)?;
     let root = spec.root().as_ref().context("config.json has no root")?;
     let rootfs = if root.path().is_absolute() {
         root.path().clone()
@@ -131,9 +132,8 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         // The child is in the container's PID namespace from birth: not dumpable until its
         // execve, so the container cannot reach the host's pier through it.
         let _non_dumpable = NonDumpable::enter()?;
-        if let Some(pidns) = plan.pid_to_join() {
-            namespaces::join(LinuxNamespaceType::Pid, pidns)?;
-        }
+        // PID and time namespaces are entered through this process's children.
+        let _for_children = namespaces::ForChildren::enter(&plan, spec)?;
         let mut close_fds = opts.close_fds.clone();
         close_fds.push(to_child.tx.as_raw_fd());
         close_fds.push(from_child.rx.as_raw_fd());
@@ -181,7 +181,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         bundle: opts.bundle.to_path_buf(),
         annotations: spec.annotations().clone().unwrap_or_default(),
     };
-    if let Err(e) = guide_setup(spec, pid, &cgroup, &oci, &go, &from_child) {
+    if let Err(e) = guide_setup(spec, &plan, pid, &cgroup, &oci, &go, &from_child) {
         undo(Some(pid));
         return Err(e);
     }
@@ -213,6 +213,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
 /// (blocked on the exec FIFO). On failure the caller kills the child.
 fn guide_setup(
     spec: &Spec,
+    plan: &NamespacePlan,
     pid: Pid,
     cgroup: &Cgroup,
     state: &OciState,
@@ -220,6 +221,9 @@ fn guide_setup(
     from_child: &OwnedFd,
 ) -> Result<()> {
     cgroup.add_process(pid.as_raw())?;
+    if plan.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
+        crate::namespaces::write_id_maps(pid.as_raw(), spec)?;
+    }
     sync::write_all(go, b"G")?;
     if needs_state(spec) {
         sync::send_blob(

@@ -3,6 +3,7 @@
 
 use super::handle::Container;
 use super::state::Status;
+use crate::process::attributes::Attributes;
 use crate::process::exec::{exec, ExecOptions};
 use anyhow::{bail, Context, Result};
 use nix::unistd::Pid;
@@ -38,7 +39,6 @@ impl Container {
                 .pid
                 .with_context(|| format!("container {} has no init", self.id()))?,
         };
-        crate::container::unsupported::refuse_process(process, "process")?;
         let args = process.args().clone().unwrap_or_default();
         if args.is_empty() {
             bail!("process.args must not be empty");
@@ -47,6 +47,7 @@ impl Container {
             bail!("process.cwd {} must be absolute", process.cwd().display());
         }
         let spec = self.spec()?;
+        crate::container::unsupported::refuse_process(process, &spec)?;
         let user = process.user();
         exec(ExecOptions {
             target_pid: pid,
@@ -64,6 +65,7 @@ impl Container {
             console: io.console,
             close_fds: io.close_fds,
             extra_fds: io.extra_fds,
+            attributes: Attributes::of(process, &spec),
         })
     }
 }

@@ -1,78 +1,36 @@
-//! The parts of config.json pier does not honour, refused by name: a container that silently
-//! lacks what its config asked for (an AppArmor profile, an RDT class) would be worse than
-//! one that does not start.
+//! The parts of config.json pier does not honour, refused by name before anything is made:
+//! a container that silently lacks what its config asked for (an RDT class, an SELinux
+//! label on a host without SELinux) would be worse than one that does not start. The
+//! process attributes are checked here too (values in range, the LSM a label needs).
 
+use crate::process::attributes::{selinux_enabled, Attributes};
 use anyhow::{bail, Result};
 use oci_spec::runtime::{Process, Spec};
 
-/// Refuses every field of `spec` that pier does not apply.
+/// Refuses every field of `spec` that pier does not apply, or cannot on this host.
 pub fn refuse_unsupported(spec: &Spec) -> Result<()> {
     if let Some(process) = spec.process() {
-        refuse_process(process, "process")?;
+        refuse_process(process, spec)?;
     }
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    let set = |name: &str, present: bool| -> Result<()> {
-        if present {
-            bail!("config.json: linux.{name} is not supported by pier");
-        }
-        Ok(())
-    };
-    set(
-        "uidMappings",
-        linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
-    )?;
-    set(
-        "gidMappings",
-        linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()),
-    )?;
-    set(
-        "timeOffsets",
-        linux.time_offsets().as_ref().is_some_and(|m| !m.is_empty()),
-    )?;
-    set(
-        "netDevices",
-        linux.net_devices().as_ref().is_some_and(|m| !m.is_empty()),
-    )?;
-    set("intelRdt", linux.intel_rdt().is_some())?;
-    set("memoryPolicy", linux.memory_policy().is_some())?;
-    set("personality", linux.personality().is_some())?;
-    set(
-        "mountLabel",
-        linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
-    )?;
+    if linux.intel_rdt().is_some() {
+        bail!("config.json: linux.intelRdt is not supported by pier (no resctrl support)");
+    }
+    if linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()) && !selinux_enabled() {
+        bail!("config.json: linux.mountLabel is set but SELinux is not enabled on this host");
+    }
     if let Some(seccomp) = linux.seccomp() {
-        set("seccomp.listenerPath", seccomp.listener_path().is_some())?;
+        if seccomp.listener_path().is_some() {
+            bail!("config.json: linux.seccomp.listenerPath is not supported by pier (no seccomp agent support)");
+        }
     }
     Ok(())
 }
 
-/// Refuses the fields of a `process` object (config.json's, or `exec --process`'s) that pier
-/// does not apply; `what` names it in the error.
-pub fn refuse_process(process: &Process, what: &str) -> Result<()> {
-    let set = |name: &str, present: bool| -> Result<()> {
-        if present {
-            bail!("config.json: {what}.{name} is not supported by pier");
-        }
-        Ok(())
-    };
-    set(
-        "apparmorProfile",
-        process
-            .apparmor_profile()
-            .as_ref()
-            .is_some_and(|p| !p.is_empty()),
-    )?;
-    set(
-        "selinuxLabel",
-        process
-            .selinux_label()
-            .as_ref()
-            .is_some_and(|p| !p.is_empty()),
-    )?;
-    set("ioPriority", process.io_priority().is_some())?;
-    set("scheduler", process.scheduler().is_some())?;
-    set("execCPUAffinity", process.exec_cpu_affinity().is_some())?;
-    Ok(())
+/// Checks a `process` object (config.json's, or `exec --process`'s) against the container's
+/// `spec`: its attributes must be ones pier can apply here.
+pub fn refuse_process(process: &Process, spec: &Spec) -> Result<()> {
+    Attributes::of(process, spec).validate()
 }

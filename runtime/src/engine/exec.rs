@@ -108,6 +108,7 @@ impl Engine {
             console: slave.as_ref().map(|s| s.as_raw_fd()),
             close_fds,
             extra_fds: 0,
+            attributes: crate::process::attributes::Attributes::of(process, &spec),
         })?;
         drop(slave);
         if let Some(m) = &master {

@@ -9,6 +9,7 @@
 //! it to its own parent (`exec --detach`: a container manager that is a child subreaper, like
 //! containerd's shim or conmon, then reaps it).
 
+use super::attributes::Attributes;
 use super::clone::{clone_into, Forked};
 use super::lookup;
 use super::sync::{self, Channel, ChildMessage};
@@ -61,6 +62,8 @@ pub struct ExecOptions<'a> {
     /// Descriptors after stdio the command keeps (`--preserve-fds`); the ones above are
     /// closed at its `execve`.
     pub extra_fds: i32,
+    /// Personality, scheduling, affinity, memory policy, LSM label.
+    pub attributes: Attributes,
 }
 
 /// Starts the process; returns its PID (host view). It is a child of the caller, which
@@ -180,6 +183,9 @@ fn helper(
         // SAFETY: closing an inherited descriptor this process never uses.
         unsafe { libc::close(*fd) };
     }
+    opts.attributes
+        .apply_initial_affinity()
+        .map_err(|e| (125, format!("{e:#}")))?;
     opts.cgroup
         .add_process(std::process::id() as i32)
         .map_err(|e| (125, format!("{e:#}")))?;
@@ -235,6 +241,9 @@ fn command(
             }
         }
     }
+    opts.attributes
+        .apply_privileged()
+        .map_err(|e| (125, format!("{e:#}")))?;
     // Without no_new_privs, installing the filter needs CAP_SYS_ADMIN: before the drop (as
     // the container's init does).
     let flags = opts
@@ -266,6 +275,9 @@ fn command(
     let c_program =
         CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;
     super::init::close_on_exec_from(3 + opts.extra_fds).map_err(|e| (125, format!("{e:#}")))?;
+    opts.attributes
+        .apply_last()
+        .map_err(|e| (125, format!("{e:#}")))?;
     if let (Some(p), false) = (seccomp, seccomp_early) {
         security::seccomp::apply_with_flags(p, &flags).map_err(|e| (125, format!("{e:#}")))?;
     }

@@ -14,6 +14,7 @@
 //! Any failure is sent to the parent as one line and the child exits: the parent turns it into
 //! the error the user sees and removes what it created.
 
+use super::attributes::Attributes;
 use super::lookup;
 use super::reaper;
 use super::sync;
@@ -122,6 +123,8 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         // again in this process.
         unsafe { libc::close(*fd) };
     }
+    let attributes = Attributes::of(process, spec);
+    attributes.apply_initial_affinity()?;
     setup_stdio(ctx)?;
 
     // 2. Wait until the parent has placed us in our cgroup.
@@ -134,6 +137,15 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     };
 
     // 3. Namespaces.
+    if ctx.plan.new.contains(CloneFlags::CLONE_NEWUSER) {
+        // The parent has written the ID maps: become the namespace's root (container UID 0,
+        // some unprivileged UID on the host). Until now this process runs as an unmapped
+        // UID, and files it created would fail with EOVERFLOW.
+        nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+            .context("setresgid(0) in the new user namespace (is GID 0 mapped?)")?;
+        nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+            .context("setresuid(0) in the new user namespace (is UID 0 mapped?)")?;
+    }
     namespaces::join_all_but_pid(ctx.plan)?;
     if ctx.plan.new_cgroup {
         unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
@@ -198,6 +210,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     // 6. Identity and privileges, in runc's order: keep the permitted capabilities across the
     // switch to the container's user (PR_SET_KEEPCAPS), then set the capability sets. A
     // non-root user then loses them at execve, exactly as with Docker's `-u 1000`.
+    attributes.apply_privileged()?;
     let seccomp_profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let seccomp = match seccomp_profile {
         Some(profile) => Some(security::seccomp::compile(profile)?),
@@ -288,6 +301,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     }
 
     // 9. Seccomp, then the command.
+    attributes.apply_last()?;
     if let (Some(program), false) = (&seccomp, seccomp_early) {
         security::seccomp::apply_with_flags(program, &seccomp_flags)?;
     }

@@ -1,5 +1,6 @@
 //! The processes of a container and how they are made.
 //!
+//! - [`attributes`]: personality, I/O and CPU scheduling, affinity, memory policy, LSM label;
 //! - [`clone`]: the one `clone(2)` call that creates the container's init in its new
 //!   namespaces;
 //! - [`sync`]: the pipes over which the parent (pier) and the child talk during setup;
@@ -8,6 +9,7 @@
 //! - [`exec`]: a new process inside a running container (`pier exec`).
 //! - [`lookup`]: finding the command in the container's `$PATH`.
 
+pub mod attributes;
 pub mod clone;
 pub mod exec;
 pub mod init;
