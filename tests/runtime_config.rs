@@ -51,6 +51,26 @@ impl Bundle {
     }
 }
 
+impl Bundle {
+    /// Writes config.json like [`Bundle::configure`] (no resources, no extra mounts), then lets
+    /// `edit` change it.
+    fn configure_with(&self, args: &[&str], edit: impl FnOnce(&mut Value)) {
+        self.configure(args, json!({}), json!([]));
+        let path = self.path.join("config.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        edit(&mut config);
+        std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    }
+
+    /// `pier runtime run` of the bundle; returns (stdout, stderr, exit code).
+    fn run(&self, p: &Pier) -> (String, String, Option<i32>) {
+        let id = common::unique_id("rtcfg");
+        let out = p.run(&["runtime", "run", "-b", self.path.to_str().unwrap(), &id]);
+        common::assert_no_cgroup(&id);
+        (text(&out.stdout), text(&out.stderr), out.status.code())
+    }
+}
+
 /// Deletes the runtime container on drop (pass or fail), then checks nothing is left.
 struct Container<'a> {
     pier: &'a Pier,
@@ -210,4 +230,205 @@ fn rro_makes_a_bind_mount_and_its_submounts_read_only() {
         mount(json!(["rbind", "rnosymfollow"])),
     );
     assert_refused(&p, &bundle, "rnosymfollow");
+}
+
+/// A user namespace maps the container's root to an unprivileged host UID: root inside,
+/// 100000 on the host, and unable to write the root-owned files of the rootfs (the attack a
+/// mapping stops). Without mappings, or mappings without the namespace, is an error.
+#[test]
+fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let userns = |c: &mut Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    };
+    bundle.configure_with(
+        &[
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; grep ^Uid /proc/self/status; \
+             echo x > /bin/planted && echo WROTE-ROOTFS || echo rootfs-denied",
+        ],
+        userns,
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0", "root inside: {out}");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"],
+        "{out}"
+    );
+    assert!(
+        out.contains("rootfs-denied"),
+        "mapped root wrote a host-root file: {out}"
+    );
+    assert!(!bundle.path.join("rootfs/bin/planted").exists());
+    // The host sees the unprivileged UID.
+    let id = common::unique_id("rtcfg");
+    bundle.configure_with(&["sleep", "30"], userns);
+    let _c = Container {
+        pier: &p,
+        id: id.clone(),
+    };
+    p.ok(&[
+        "runtime",
+        "run",
+        "-d",
+        "-b",
+        bundle.path.to_str().unwrap(),
+        &id,
+    ]);
+    let state: Value = serde_json::from_str(&p.ok(&["runtime", "state", &id])).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        uid.split_whitespace().skip(1).all(|u| u == "100000"),
+        "host view: {uid}"
+    );
+    // Mappings without the namespace, and the namespace without mappings: errors.
+    bundle.configure_with(&["true"], |c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1}]);
+    });
+    assert_refused(&p, &bundle, "uidMappings");
+    bundle.configure_with(&["true"], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+    });
+    assert_refused(&p, &bundle, "uidMappings");
+}
+
+/// A time namespace with offsets: the container's boot-time clock runs ten days ahead.
+#[test]
+fn time_namespace_offsets_move_the_containers_clocks() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    bundle.configure_with(&["cat", "/proc/uptime"], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] =
+            json!({"boottime": {"secs": 864000}, "monotonic": {"secs": 864000}});
+    });
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    let inside: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(
+        inside - host > 863_000.0,
+        "uptime inside {inside} vs host {host}"
+    );
+    // Offsets without a new time namespace are refused.
+    bundle.configure_with(&["true"], |c| {
+        c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1}});
+    });
+    assert_refused(&p, &bundle, "timeOffsets");
+}
+
+/// personality, scheduler, ioPriority, execCPUAffinity and memoryPolicy reach the process.
+#[test]
+fn process_attributes_reach_the_process() {
+    // A kernel without NUMA has no memory policy (nor numa_maps) to check.
+    let numa = std::path::Path::new("/proc/self/numa_maps").exists();
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    bundle.configure_with(
+        &[
+            "sh",
+            "-c",
+            "uname -m; grep ^policy /proc/self/sched; cut -d' ' -f19 /proc/self/stat; \
+             grep ^Cpus_allowed_list /proc/self/status; grep -c bind:0 /proc/self/numa_maps",
+        ],
+        |c| {
+            c["linux"]["personality"] = json!({"domain": "LINUX32"});
+            if numa {
+                c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+            }
+            c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+            c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+            c["process"]["execCPUAffinity"] = json!({"final": "0"});
+        },
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    if std::env::consts::ARCH == "x86_64" {
+        assert_eq!(lines[0], "i686", "LINUX32 personality: {out}");
+    }
+    assert!(lines[1].ends_with(" 3"), "SCHED_BATCH is policy 3: {out}");
+    assert_eq!(lines[2], "5", "nice 5: {out}");
+    assert!(lines[3].ends_with("\t0"), "CPU 0 only: {out}");
+    if numa {
+        assert_ne!(lines[4], "0", "memory bound to node 0: {out}");
+    }
+    // The I/O priority, read from the host with ioprio_get.
+    let id = common::unique_id("rtcfg");
+    bundle.configure_with(&["sleep", "30"], |c| {
+        c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    });
+    let _c = Container {
+        pier: &p,
+        id: id.clone(),
+    };
+    p.ok(&[
+        "runtime",
+        "run",
+        "-d",
+        "-b",
+        bundle.path.to_str().unwrap(),
+        &id,
+    ]);
+    let state: Value = serde_json::from_str(&p.ok(&["runtime", "state", &id])).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    // SAFETY: ioprio_get takes integers only.
+    let prio = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, pid as libc::c_int) };
+    assert_eq!(prio >> 13, 3, "IOPRIO_CLASS_IDLE from the host: {prio}");
+}
+
+/// Labels for an LSM the host does not run, an RDT class, a seccomp agent: refused by name.
+#[test]
+fn what_this_host_cannot_honour_is_refused_by_name() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    if !std::path::Path::new("/sys/module/apparmor/parameters/enabled").exists() {
+        bundle.configure_with(&["true"], |c| {
+            c["process"]["apparmorProfile"] = json!("docker-default");
+        });
+        assert_refused(&p, &bundle, "process.apparmorProfile");
+    }
+    if !std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        bundle.configure_with(&["true"], |c| {
+            c["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0");
+        });
+        assert_refused(&p, &bundle, "process.selinuxLabel");
+        bundle.configure_with(&["true"], |c| {
+            c["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0");
+        });
+        assert_refused(&p, &bundle, "linux.mountLabel");
+    }
+    bundle.configure_with(&["true"], |c| {
+        c["linux"]["intelRdt"] = json!({"closID": "x"});
+    });
+    assert_refused(&p, &bundle, "linux.intelRdt");
+    bundle.configure_with(&["true"], |c| {
+        c["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]});
+    });
+    assert_refused(&p, &bundle, "linux.personality.flags");
 }
