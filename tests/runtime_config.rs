@@ -432,3 +432,86 @@ fn what_this_host_cannot_honour_is_refused_by_name() {
     });
     assert_refused(&p, &bundle, "linux.personality.flags");
 }
+
+/// A veth pair and a named network namespace made by the test, removed on drop.
+struct NetFixture {
+    veth: String,
+    netns: String,
+}
+
+impl Drop for NetFixture {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
+    }
+}
+
+/// `linux.netDevices`: a host interface is moved into the container's network namespace,
+/// renamed, with its address; the namespace was joined by path, so `delete` gives the
+/// interface back to the host under its own name.
+#[test]
+fn net_devices_are_moved_in_renamed_and_given_back() {
+    let Some(_) = pier_testkit::prereq::require("ip (iproute2)", pier_testkit::prereq::tool("ip"))
+    else {
+        return;
+    };
+    let n = std::process::id();
+    let fx = NetFixture {
+        veth: format!("pnd{n}a"),
+        netns: format!("piernd{n}"),
+    };
+    let sh = |cmd: String| {
+        let st = std::process::Command::new("sh")
+            .args(["-c", &cmd])
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cmd}");
+    };
+    sh(format!(
+        "ip link add {v} type veth peer name pnd{n}b && ip addr add 169.254.77.13/32 dev {v} && ip link set {v} up && ip netns add {ns}",
+        v = fx.veth,
+        ns = fx.netns
+    ));
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let netns_path = format!("/run/netns/{}", fx.netns);
+    let devices = |c: &mut Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "network", "path": netns_path}));
+        c["linux"]["netDevices"] = json!({ fx.veth.as_str(): {"name": "eth9"} });
+    };
+    bundle.configure_with(&["busybox", "ip", "addr", "show", "eth9"], devices);
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("inet 169.254.77.13/32") && out.contains("UP"),
+        "the device inside, renamed, with its address, up: {out}"
+    );
+    let back = std::process::Command::new("ip")
+        .args(["link", "show", &fx.veth])
+        .output()
+        .unwrap();
+    assert!(
+        back.status.success(),
+        "the device is back on the host under its name"
+    );
+    // Without a network namespace, and with a device the host lacks: errors naming it.
+    bundle.configure_with(&["true"], |c| {
+        c["linux"]["netDevices"] = json!({"pndnone0": {}});
+    });
+    assert_refused(&p, &bundle, "netDevices");
+    bundle.configure_with(&["true"], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "network"}));
+        c["linux"]["netDevices"] = json!({"pndnone0": {}});
+    });
+    assert_refused(&p, &bundle, "pndnone0");
+}

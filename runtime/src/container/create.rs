@@ -80,6 +80,11 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         bail!("config.json must ask for a mount namespace: pier does not change the host's mounts");
     }
     namespaces::check_id_mappings(spec, &plan)?;
+    super::net_devices::check(
+        spec,
+        plan.new.contains(nix::sched::CloneFlags::CLONE_NEWNET)
+            || plan.to_join(LinuxNamespaceType::Network).is_some(),
+    )?;
     let root = spec.root().as_ref().context("config.json has no root")?;
     let rootfs = if root.path().is_absolute() {
         root.path().clone()
@@ -224,6 +229,11 @@ fn guide_setup(
     if plan.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
         crate::namespaces::write_id_maps(pid.as_raw(), spec)?;
     }
+    let netns = match plan.to_join(LinuxNamespaceType::Network) {
+        Some(path) => path.to_path_buf(),
+        None => PathBuf::from(format!("/proc/{pid}/ns/net")),
+    };
+    super::net_devices::move_in(spec, &netns)?;
     sync::write_all(go, b"G")?;
     if needs_state(spec) {
         sync::send_blob(

@@ -60,6 +60,22 @@ impl Container {
             }
         }
         delete(cgroup.as_ref(), &self.dir)?;
+        // Devices handed to a namespace that outlives the container go back to the host.
+        if let Some(spec) = &spec {
+            let joined = spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.namespaces().as_ref())
+                .and_then(|n| {
+                    n.iter()
+                        .find(|ns| ns.typ() == oci_spec::runtime::LinuxNamespaceType::Network)
+                        .and_then(|ns| ns.path().clone())
+                });
+            if let Some(path) = joined {
+                super::net_devices::move_out(spec, &path)
+                    .context("moving linux.netDevices back to the host")?;
+            }
+        }
         oci.status = Status::Stopped;
         Ok(Deleted {
             state: oci,

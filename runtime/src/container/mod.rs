@@ -16,6 +16,7 @@ pub mod features;
 pub mod handle;
 pub mod hooks;
 pub mod kill;
+pub mod net_devices;
 pub mod pause;
 pub mod start;
 pub mod state;

@@ -229,6 +229,47 @@ impl Netlink {
         }
     }
 
+    /// The IPv4 addresses (with prefix length) of interface `index`.
+    pub fn addresses_v4(&mut self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {
+        let mut query = AddressMessage::default();
+        query.header.family = AddressFamily::Inet;
+        let replies = self
+            .exchange(RouteNetlinkMessage::GetAddress(query), NLM_F_DUMP)
+            .context("dumping addresses")?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewAddress(a) if a.header.index == index => {
+                    let prefix = a.header.prefix_len;
+                    a.attributes.iter().find_map(|attr| match attr {
+                        AddressAttribute::Local(IpAddr::V4(ip)) => Some((*ip, prefix)),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Moves interface `index` into the network namespace open as `netns_fd` (the kernel
+    /// takes it down and drops its addresses on the way).
+    pub fn move_to_netns(&mut self, index: u32, netns_fd: std::os::fd::RawFd) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::NetNsFd(netns_fd));
+        self.request(RouteNetlinkMessage::SetLink(msg), 0)
+            .with_context(|| format!("moving interface #{index} to another network namespace"))
+    }
+
+    /// Renames interface `index` (it must be down).
+    pub fn rename(&mut self, index: u32, name: &str) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+        self.request(RouteNetlinkMessage::SetLink(msg), 0)
+            .with_context(|| format!("renaming interface #{index} to {name}"))
+    }
+
     /// Adds `addr/prefix` to interface `index`; an address already present is not an error.
     pub fn add_address(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> Result<()> {
         let mut msg = AddressMessage::default();
@@ -279,6 +320,8 @@ pub struct LinkSummary {
     pub mtu: Option<u32>,
     /// Its alias (`ip link set NAME alias TEXT`); pier marks its bridges with their state root.
     pub alias: Option<String>,
+    /// Whether it is administratively up.
+    pub up: bool,
 }
 
 impl From<&LinkMessage> for LinkSummary {
@@ -289,6 +332,7 @@ impl From<&LinkMessage> for LinkSummary {
             master: None,
             mtu: None,
             alias: None,
+            up: link.header.flags.contains(LinkFlags::Up),
         };
         for attr in &link.attributes {
             match attr {

@@ -19,7 +19,7 @@
 mod bridge;
 pub mod hosts;
 pub mod ipam;
-mod link;
+pub mod link;
 pub mod nat;
 pub mod netns;
 pub mod portmap;
