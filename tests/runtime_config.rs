@@ -515,3 +515,128 @@ fn net_devices_are_moved_in_renamed_and_given_back() {
     });
     assert_refused(&p, &bundle, "pndnone0");
 }
+
+/// The kernel's `struct seccomp_notif` (seccomp_data inlined).
+#[repr(C)]
+#[derive(Default)]
+struct SeccompNotif {
+    id: u64,
+    pid: u32,
+    flags: u32,
+    nr: i32,
+    arch: u32,
+    instruction_pointer: u64,
+    args: [u64; 6],
+}
+
+/// The kernel's `struct seccomp_notif_resp`.
+#[repr(C)]
+struct SeccompNotifResp {
+    id: u64,
+    val: i64,
+    error: i32,
+    flags: u32,
+}
+
+const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+
+/// A seccomp agent: takes the listener pier sends, answers the first notified syscall with
+/// EACCES, and returns the container process state it was sent and the syscall number.
+fn seccomp_agent(
+    listener: std::os::unix::net::UnixListener,
+) -> std::thread::JoinHandle<(Value, i32)> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().expect("accept");
+        let mut buf = vec![0u8; 8192];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let msg = nix::sys::socket::recvmsg::<()>(
+                conn.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                nix::sys::socket::MsgFlags::empty(),
+            )
+            .expect("recvmsg");
+            let fd = msg
+                .cmsgs()
+                .expect("cmsgs")
+                .find_map(|c| match c {
+                    nix::sys::socket::ControlMessageOwned::ScmRights(f) => f.first().copied(),
+                    _ => None,
+                })
+                .expect("the listener");
+            (msg.bytes, fd)
+        };
+        // SAFETY: the descriptor arrived with the message; nothing else owns it.
+        let notify = unsafe { OwnedFd::from_raw_fd(fd) };
+        let state: Value = serde_json::from_slice(&buf[..n]).expect("the process state");
+        let mut req = SeccompNotif::default();
+        // SAFETY: NOTIF_RECV fills one zeroed seccomp_notif.
+        let r = unsafe { libc::ioctl(notify.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, &mut req) };
+        assert_eq!(r, 0, "NOTIF_RECV: {}", std::io::Error::last_os_error());
+        let resp = SeccompNotifResp {
+            id: req.id,
+            val: 0,
+            error: -libc::EACCES,
+            flags: 0,
+        };
+        // SAFETY: NOTIF_SEND reads one seccomp_notif_resp.
+        let r = unsafe { libc::ioctl(notify.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+        assert_eq!(r, 0, "NOTIF_SEND: {}", std::io::Error::last_os_error());
+        (state, req.nr)
+    })
+}
+
+/// SCMP_ACT_NOTIFY hands mkdir to a seccomp agent at linux.seccomp.listenerPath: the agent
+/// gets the listener with the container's state and metadata, and its answer (EACCES) is
+/// what the container's mkdir returns, although the profile's default allows everything.
+#[test]
+fn seccomp_notify_hands_syscalls_to_the_agent() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let socket = bundle.path.join("agent.sock");
+    let agent = seccomp_agent(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let socket_str = socket.to_str().unwrap().to_string();
+    bundle.configure_with(
+        &[
+            "sh",
+            "-c",
+            "mkdir /tmp/made; echo rc=$?; [ -d /tmp/made ] && echo exists || echo absent",
+        ],
+        |c| {
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": socket_str,
+                "listenerMetadata": "meta-42",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+            });
+        },
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    let (state, nr) = agent.join().expect("the agent");
+    assert!(
+        out.contains("rc=1") && out.contains("absent"),
+        "the agent's EACCES: {out}"
+    );
+    assert!(
+        nr as i64 == libc::SYS_mkdir || nr as i64 == libc::SYS_mkdirat,
+        "notified syscall {nr}"
+    );
+    assert_eq!(state["fds"], json!(["seccompFd"]));
+    assert_eq!(state["metadata"], "meta-42");
+    assert_eq!(state["state"]["pid"], state["pid"]);
+    // NOTIFY without an agent, an agent without NOTIFY: errors naming the field.
+    bundle.configure_with(&["true"], |c| {
+        c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
+    });
+    assert_refused(&p, &bundle, "listenerPath");
+}

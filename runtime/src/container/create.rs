@@ -250,6 +250,12 @@ fn guide_setup(
                 hooks::run(hooks, HookPoint::CreateRuntime, state)?;
                 sync::write_all(go, b"G")?;
             }
+            ChildMessage::Seccomp(fd) => {
+                let listener = crate::security::seccomp_agent::fetch(pid.as_raw(), fd)?;
+                let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+                crate::security::seccomp_agent::hand_over(seccomp, &listener, state)?;
+                sync::write_all(go, b"G")?;
+            }
             ChildMessage::Failed { code, message } => {
                 return Err(anyhow::Error::new(super::StartError { code, message }))
             }

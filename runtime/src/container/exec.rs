@@ -48,6 +48,10 @@ impl Container {
         }
         let spec = self.spec()?;
         crate::container::unsupported::refuse_process(process, &spec)?;
+        let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        if seccomp.is_some_and(crate::security::seccomp::notifies) {
+            bail!("exec into container {}: its seccomp profile notifies an agent (SCMP_ACT_NOTIFY), which pier supports for the container's init only", self.id());
+        }
         let user = process.user();
         exec(ExecOptions {
             target_pid: pid,

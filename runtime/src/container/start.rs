@@ -85,7 +85,7 @@ impl Created {
             ChildMessage::Failed { code, message } => {
                 return Err(StartError { code, message }.into())
             }
-            ChildMessage::Ready | ChildMessage::Hooks => {
+            ChildMessage::Ready | ChildMessage::Hooks | ChildMessage::Seccomp(_) => {
                 bail!("container {}: unexpected message from its init", self.id)
             }
         }

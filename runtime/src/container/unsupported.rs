@@ -22,8 +22,11 @@ pub fn refuse_unsupported(spec: &Spec) -> Result<()> {
         bail!("config.json: linux.mountLabel is set but SELinux is not enabled on this host");
     }
     if let Some(seccomp) = linux.seccomp() {
-        if seccomp.listener_path().is_some() {
-            bail!("config.json: linux.seccomp.listenerPath is not supported by pier (no seccomp agent support)");
+        let notifies = crate::security::seccomp::notifies(seccomp);
+        match (notifies, seccomp.listener_path().is_some()) {
+            (true, false) => bail!("config.json: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the seccomp agent's socket)"),
+            (false, true) => bail!("config.json: linux.seccomp.listenerPath is set but no syscall has SCMP_ACT_NOTIFY"),
+            _ => {}
         }
     }
     Ok(())

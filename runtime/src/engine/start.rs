@@ -296,7 +296,9 @@ impl Engine {
                     ChildMessage::Failed { code, message } => {
                         Err(StartError { code, message }.into())
                     }
-                    ChildMessage::Hooks => anyhow::bail!("unexpected message from the watcher"),
+                    ChildMessage::Hooks | ChildMessage::Seccomp(_) => {
+                        anyhow::bail!("unexpected message from the watcher")
+                    }
                 }
             }
             ForkResult::Child => {

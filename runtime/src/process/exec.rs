@@ -133,7 +133,7 @@ pub fn exec(opts: ExecOptions) -> Result<Pid> {
                     Err(StartError { code, message }.into())
                 }
                 (None, _) => anyhow::bail!("the exec helper ended without starting the process"),
-                (Some(_), ChildMessage::Hooks) => {
+                (Some(_), ChildMessage::Hooks | ChildMessage::Seccomp(_)) => {
                     anyhow::bail!("unexpected message from the exec'd process")
                 }
             }

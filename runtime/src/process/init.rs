@@ -222,9 +222,23 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     // Installing a filter without no_new_privs needs CAP_SYS_ADMIN, which the container
     // usually lacks: then it goes in now, before the capabilities are dropped (runc's order),
     // and the filter must allow the rest of the setup; with no_new_privs, as late as possible.
-    let seccomp_early = !process.no_new_privileges().unwrap_or(false);
-    if let (Some(program), true) = (&seccomp, seccomp_early) {
-        security::seccomp::apply_with_flags(program, &seccomp_flags)?;
+    // A filter that notifies a seccomp agent goes in now too, while the parent still listens
+    // to hand the agent its listener.
+    let notifies = seccomp_profile.is_some_and(security::seccomp::notifies);
+    let seccomp_early = !process.no_new_privileges().unwrap_or(false) || notifies;
+    match (&seccomp, seccomp_early, notifies) {
+        (Some(program), true, true) => {
+            let listener = security::seccomp::apply_with_listener(program, &seccomp_flags)?;
+            sync::write_all(ctx.to_parent, b"S")?;
+            sync::write_all(ctx.to_parent, &listener.as_raw_fd().to_le_bytes())?;
+            wait_for_go(ctx)?;
+            // The agent holds its copy; the container must not keep one.
+            drop(listener);
+        }
+        (Some(program), true, false) => {
+            security::seccomp::apply_with_flags(program, &seccomp_flags)?;
+        }
+        _ => {}
     }
     let user = process.user();
     let gids: Vec<Gid> = user

@@ -4,6 +4,7 @@
 //! child runs hooks itself, by the state document (a length-prefixed blob); another `G` after
 //! the runtime-namespace hooks.
 //! child -> parent: `H` ("hooks": mounts made, run the prestart and createRuntime hooks now),
+//! `S<fd>` (the seccomp listener is descriptor `fd`: hand it to the agent, then say `G`),
 //! `R` ("ready": set up, now waiting for `start` on the exec FIFO), or an error message
 //! `E<code> <text>` followed by the child's exit. The child's end is
 //! close-on-exec, so when `execve` succeeds the parent reads end-of-file: that is how the
@@ -21,6 +22,9 @@ pub enum ChildMessage {
     Ready,
     /// Mounts made, `pivot_root` not yet: the parent runs the runtime-namespace hooks.
     Hooks,
+    /// The seccomp filter is in, and its listener is this descriptor number in the child:
+    /// the parent takes a copy (pidfd_getfd) for the seccomp agent.
+    Seccomp(i32),
     /// Setup or exec failed; `code` is the exit code Docker gives that failure (127: command
     /// not found, 126: not executable, 125: any other setup error).
     Failed { code: i32, message: String },
@@ -101,6 +105,11 @@ pub fn receive(fd: impl AsFd) -> Result<ChildMessage> {
         None => Ok(ChildMessage::Closed),
         Some(b'R') => Ok(ChildMessage::Ready),
         Some(b'H') => Ok(ChildMessage::Hooks),
+        Some(b'S') => {
+            let mut n = [0u8; 4];
+            read_exact(fd, &mut n)?;
+            Ok(ChildMessage::Seccomp(i32::from_le_bytes(n)))
+        }
         Some(b'E') => {
             let rest = read_to_end(fd)?;
             let text = String::from_utf8_lossy(&rest);

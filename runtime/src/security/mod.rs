@@ -5,6 +5,7 @@
 //! - [`seccomp`]: Docker's default syscall filter and compiling/installing any OCI seccomp
 //!   profile ([`seccomp_profile`] holds Docker's profile as data, [`syscalls`] the syscall
 //!   numbers);
+//! - [`seccomp_agent`]: handing a notifying filter's listener to the seccomp agent;
 //! - [`paths`]: the `/proc` and `/sys` paths Docker masks or makes read-only;
 //! - [`keyring`]: a session keyring of the container's own;
 //! - [`in_root`]: reading an image's own files (`/etc/passwd`) without following its symlinks
@@ -26,5 +27,6 @@ pub mod keyring;
 pub mod paths;
 pub mod sealed_exe;
 pub mod seccomp;
+pub mod seccomp_agent;
 pub mod seccomp_profile;
 pub mod syscalls;

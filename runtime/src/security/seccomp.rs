@@ -35,7 +35,11 @@
 //! - only the native architecture is filtered: seccompiler's arch check kills any other ABI
 //!   (e.g. 32-bit x86 via `int 0x80`), where Docker also allows x86/x32; x32 syscall numbers
 //!   match no rule and get the default action;
-//! - `SCMP_ACT_NOTIFY` (needs a seccomp agent) is refused; `flags` are for [`apply_with_flags`].
+//! - `SCMP_ACT_NOTIFY` hands the syscall to a seccomp agent (user notification, Linux 5.0):
+//!   seccompiler has no such action, so it is compiled as `SCMP_ACT_TRACE` with a reserved
+//!   value ([`NOTIFY_STANDIN`]) and rewritten to `SECCOMP_RET_USER_NOTIF` afterwards; the
+//!   filter is then installed with [`apply_with_listener`], which returns the listener
+//!   descriptor the agent gets. `flags` are for [`apply_with_flags`].
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -170,7 +174,9 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<BpfProgram> {
             .try_into()
             .context("compiling the seccomp ALLOW filter")?,
     );
-    link(segments)
+    let mut program = link(segments)?;
+    rewrite_notify(&mut program);
+    Ok(program)
 }
 
 /// Links seccompiler programs into one (see the module documentation): the arch check once,
@@ -226,7 +232,34 @@ fn link(segments: Vec<BpfProgram>) -> Result<BpfProgram> {
 
 /// The kernel's precedence of a seccomp action (`ACTION_ONLY`: lower is more restrictive).
 fn rank(action: &SeccompAction) -> i32 {
+    if *action == SeccompAction::Trace(NOTIFY_STANDIN) {
+        return libc::SECCOMP_RET_USER_NOTIF as i32;
+    }
     (u32::from(action.clone()) & libc::SECCOMP_RET_ACTION_FULL) as i32
+}
+
+/// The TRACE data that stands for SCMP_ACT_NOTIFY until [`compile`] rewrites it.
+pub const NOTIFY_STANDIN: u32 = 0xfeed;
+
+/// Whether the profile sends any syscall to a seccomp agent (SCMP_ACT_NOTIFY).
+pub fn notifies(profile: &LinuxSeccomp) -> bool {
+    profile.default_action() == LinuxSeccompAction::ScmpActNotify
+        || profile
+            .syscalls()
+            .iter()
+            .flatten()
+            .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify)
+}
+
+/// Rewrites every `RET TRACE|NOTIFY_STANDIN` into `RET USER_NOTIF`.
+fn rewrite_notify(program: &mut BpfProgram) {
+    const BPF_RET_K: u16 = 0x06;
+    let standin = libc::SECCOMP_RET_TRACE | NOTIFY_STANDIN;
+    for insn in program.iter_mut() {
+        if insn.code == BPF_RET_K && insn.k == standin {
+            insn.k = libc::SECCOMP_RET_USER_NOTIF;
+        }
+    }
 }
 
 /// The rules for each syscall number of one action.
@@ -276,10 +309,14 @@ fn action(act: LinuxSeccompAction, errno_ret: Option<u32>) -> Result<SeccompActi
         LinuxSeccompAction::ScmpActKillProcess => SeccompAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
         LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
-        LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace(errno_ret.unwrap_or(0)),
-        LinuxSeccompAction::ScmpActNotify => {
-            bail!("SCMP_ACT_NOTIFY needs a seccomp agent, which pier does not support")
+        LinuxSeccompAction::ScmpActTrace => {
+            let data = errno_ret.unwrap_or(0);
+            if data == NOTIFY_STANDIN {
+                bail!("SCMP_ACT_TRACE errnoRet {data:#x} is reserved by pier (it marks SCMP_ACT_NOTIFY)");
+            }
+            SeccompAction::Trace(data)
         }
+        LinuxSeccompAction::ScmpActNotify => SeccompAction::Trace(NOTIFY_STANDIN),
     })
 }
 
@@ -338,6 +375,27 @@ pub fn apply(program: &BpfProgram) -> Result<()> {
 
 /// [`apply`] with the OCI `linux.seccomp.flags` (TSYNC, LOG, SPEC_ALLOW, ...).
 pub fn apply_with_flags(program: &BpfProgram, flags: &[LinuxSeccompFilterFlag]) -> Result<()> {
+    install(program, flags, 0).map(drop)
+}
+
+/// [`apply_with_flags`] with `SECCOMP_FILTER_FLAG_NEW_LISTENER`: returns the listener
+/// descriptor on which a seccomp agent receives the notified syscalls.
+pub fn apply_with_listener(
+    program: &BpfProgram,
+    flags: &[LinuxSeccompFilterFlag],
+) -> Result<std::os::fd::OwnedFd> {
+    let fd = install(program, flags, libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)?;
+    use std::os::fd::FromRawFd;
+    // SAFETY: with NEW_LISTENER, seccomp(2) returns a new descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as std::os::fd::RawFd) })
+}
+
+/// Installs the filter; returns seccomp(2)'s result (the listener with NEW_LISTENER).
+fn install(
+    program: &BpfProgram,
+    flags: &[LinuxSeccompFilterFlag],
+    extra: libc::c_ulong,
+) -> Result<i64> {
     if program.is_empty() {
         bail!("seccomp(2) SECCOMP_SET_MODE_FILTER: empty BPF program");
     }
@@ -347,7 +405,7 @@ pub fn apply_with_flags(program: &BpfProgram, flags: &[LinuxSeccompFilterFlag]) 
             program.len()
         )
     })?;
-    let flag_bits = flags.iter().fold(0 as libc::c_ulong, |acc, f| {
+    let flag_bits = flags.iter().fold(extra, |acc, f| {
         acc | match f {
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
@@ -374,7 +432,7 @@ pub fn apply_with_flags(program: &BpfProgram, flags: &[LinuxSeccompFilterFlag]) 
             &prog as *const libc::sock_fprog,
         )
     };
-    if rc != 0 {
+    if rc < 0 {
         let err = std::io::Error::last_os_error();
         if err.raw_os_error() == Some(libc::EACCES) {
             bail!(
@@ -387,7 +445,7 @@ pub fn apply_with_flags(program: &BpfProgram, flags: &[LinuxSeccompFilterFlag]) 
             program.len()
         );
     }
-    Ok(())
+    Ok(rc)
 }
 
 #[cfg(test)]
@@ -749,7 +807,7 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_inputs_are_errors() {
+    fn notify_compiles_and_unsupported_inputs_are_errors() {
         let notify = profile(
             LinuxSeccompAction::ScmpActErrno,
             vec![entry(
@@ -759,8 +817,25 @@ mod tests {
                 vec![],
             )],
         );
-        let err = format!("{:#}", compile(&notify).unwrap_err());
-        assert!(err.contains("SCMP_ACT_NOTIFY"), "{err}");
+        // NOTIFY compiles to RET USER_NOTIF; TRACE may not use the value standing in for it.
+        let program = compile(&notify).unwrap();
+        assert!(program
+            .iter()
+            .any(|i| i.code == 0x06 && i.k == libc::SECCOMP_RET_USER_NOTIF));
+        assert!(!program
+            .iter()
+            .any(|i| i.code == 0x06 && i.k == libc::SECCOMP_RET_TRACE | NOTIFY_STANDIN));
+        let clash = profile(
+            LinuxSeccompAction::ScmpActErrno,
+            vec![entry(
+                &["read"],
+                LinuxSeccompAction::ScmpActTrace,
+                Some(NOTIFY_STANDIN),
+                vec![],
+            )],
+        );
+        let err = format!("{:#}", compile(&clash).unwrap_err());
+        assert!(err.contains("reserved"), "{err}");
         let bad_index = profile(
             LinuxSeccompAction::ScmpActErrno,
             vec![entry(
