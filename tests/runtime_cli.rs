@@ -587,6 +587,18 @@ fn exec_pause_update_and_events_on_a_running_container() {
             .trim(),
         "bar"
     );
+    // The process object's own limits and umask apply to the exec'd process.
+    let limited = b.path.join("limited.json");
+    std::fs::write(
+        &limited,
+        json!({"terminal": false, "user": {"uid": 0, "gid": 0, "umask": 63}, "cwd": "/",
+               "env": ["PATH=/bin"], "args": ["sh", "-c", "ulimit -n; umask"],
+               "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 64, "hard": 64}]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = b.ok(&["exec", "--process", limited.to_str().unwrap(), &id]);
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["64", "0077"], "{out}");
     // exec --process --detach --pid-file: the process runs in the container's PID namespace
     // after the runtime returned.
     let process = b.path.join("process.json");

@@ -7,6 +7,8 @@
 //! - `process.execCPUAffinity`: the CPUs it may run on, before (`initial`) and after (`final`)
 //!   it joins the container (`sched_setaffinity(2)`);
 //! - `linux.memoryPolicy`: the NUMA memory policy (`set_mempolicy(2)`);
+//! - `process.rlimits`, `process.oomScoreAdj`, `process.user.umask`: its resource limits,
+//!   OOM-killer score and file creation mask;
 //! - `process.apparmorProfile`, `process.selinuxLabel`: the LSM label its `execve` takes
 //!   (written to `/proc/thread-self/attr/...`). A host without that LSM cannot honour them:
 //!   an error names the field.
@@ -18,9 +20,10 @@
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{
     ExecCPUAffinity, IOPriorityClass, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
-    LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType, Process,
-    Scheduler, Spec,
+    LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType,
+    PosixRlimit, PosixRlimitType, Process, Scheduler, Spec,
 };
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// What of the config this module applies, copied out of it (the exec path has a `process`
 /// object of its own, the container's `linux` section beside it).
@@ -33,6 +36,9 @@ pub struct Attributes {
     memory_policy: Option<LinuxMemoryPolicy>,
     apparmor: Option<String>,
     selinux: Option<String>,
+    rlimits: Vec<PosixRlimit>,
+    oom_score_adj: Option<i32>,
+    umask: Option<u32>,
 }
 
 impl Attributes {
@@ -47,6 +53,9 @@ impl Attributes {
             memory_policy: linux.and_then(|l| l.memory_policy().clone()),
             apparmor: process.apparmor_profile().clone().filter(|p| !p.is_empty()),
             selinux: process.selinux_label().clone().filter(|l| !l.is_empty()),
+            rlimits: process.rlimits().clone().unwrap_or_default(),
+            oom_score_adj: process.oom_score_adj(),
+            umask: process.user().umask(),
         }
     }
 
@@ -91,6 +100,22 @@ impl Attributes {
     pub fn apply_initial_affinity(&self) -> Result<()> {
         if let Some(cpus) = self.affinity.as_ref().and_then(|a| a.initial().as_deref()) {
             set_affinity(cpus).context("process.execCPUAffinity.initial")?;
+        }
+        Ok(())
+    }
+
+    /// Resource limits, OOM score and umask (raising a hard limit or lowering the OOM score
+    /// needs CAP_SYS_RESOURCE: while the process still holds its capabilities).
+    pub fn apply_limits(&self) -> Result<()> {
+        set_rlimits(&self.rlimits)?;
+        if let Some(adj) = self.oom_score_adj {
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+                .context("writing /proc/self/oom_score_adj")?;
+        }
+        if let Some(mask) = self.umask {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+                mask as libc::mode_t,
+            ));
         }
         Ok(())
     }
@@ -166,6 +191,46 @@ impl Attributes {
             }
         }
         Ok(())
+    }
+}
+
+fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<()> {
+    for rl in rlimits {
+        let resource = rlimit_resource(rl.typ());
+        let (_, current_hard) =
+            getrlimit(resource).with_context(|| format!("getrlimit {:?}", rl.typ()))?;
+        // Raising a hard limit needs CAP_SYS_RESOURCE, which pier may not have (it does not on
+        // the project's CI): say so clearly instead of failing with a bare EPERM.
+        if rl.hard() > current_hard && current_hard != libc::RLIM_INFINITY {
+            bail!(
+                "rlimit {:?}: hard limit {} is above the current hard limit {} and raising it needs CAP_SYS_RESOURCE",
+                rl.typ(), rl.hard(), current_hard
+            );
+        }
+        setrlimit(resource, rl.soft(), rl.hard())
+            .with_context(|| format!("setrlimit {:?} {}:{}", rl.typ(), rl.soft(), rl.hard()))?;
+    }
+    Ok(())
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> Resource {
+    match t {
+        PosixRlimitType::RlimitCpu => Resource::RLIMIT_CPU,
+        PosixRlimitType::RlimitFsize => Resource::RLIMIT_FSIZE,
+        PosixRlimitType::RlimitData => Resource::RLIMIT_DATA,
+        PosixRlimitType::RlimitStack => Resource::RLIMIT_STACK,
+        PosixRlimitType::RlimitCore => Resource::RLIMIT_CORE,
+        PosixRlimitType::RlimitRss => Resource::RLIMIT_RSS,
+        PosixRlimitType::RlimitNproc => Resource::RLIMIT_NPROC,
+        PosixRlimitType::RlimitNofile => Resource::RLIMIT_NOFILE,
+        PosixRlimitType::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        PosixRlimitType::RlimitAs => Resource::RLIMIT_AS,
+        PosixRlimitType::RlimitLocks => Resource::RLIMIT_LOCKS,
+        PosixRlimitType::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        PosixRlimitType::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        PosixRlimitType::RlimitNice => Resource::RLIMIT_NICE,
+        PosixRlimitType::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        PosixRlimitType::RlimitRttime => Resource::RLIMIT_RTTIME,
     }
 }
 

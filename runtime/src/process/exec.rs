@@ -242,6 +242,9 @@ fn command(
         }
     }
     opts.attributes
+        .apply_limits()
+        .map_err(|e| (125, format!("{e:#}")))?;
+    opts.attributes
         .apply_privileged()
         .map_err(|e| (125, format!("{e:#}")))?;
     // Without no_new_privs, installing the filter needs CAP_SYS_ADMIN: before the drop (as

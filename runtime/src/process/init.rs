@@ -26,13 +26,12 @@ use crate::security;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::stat::Mode;
 use nix::unistd::{
     chdir, execve, fork, setgid, setgroups, sethostname, setsid, setuid, ForkResult, Gid, Uid,
 };
-use oci_spec::runtime::{PosixRlimitType, Spec};
+use oci_spec::runtime::Spec;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -201,11 +200,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     }
     // /proc/sys becomes read-only in finalize, so kernel parameters are written first.
     rootfs::finalize(spec)?;
-    set_rlimits(spec)?;
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .context("writing /proc/self/oom_score_adj")?;
-    }
+    attributes.apply_limits()?;
 
     // 6. Identity and privileges, in runc's order: keep the permitted capabilities across the
     // switch to the container's user (PR_SET_KEEPCAPS), then set the capability sets. A
@@ -255,9 +250,6 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     nix::sys::prctl::set_keepcaps(false).context("prctl(PR_SET_KEEPCAPS)")?;
     if let Some(caps) = process.capabilities() {
         security::caps::apply(caps)?;
-    }
-    if let Some(mask) = user.umask() {
-        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
     }
     let cwd = process.cwd();
     chdir(cwd.as_path())
@@ -403,49 +395,6 @@ fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<()> {
     .with_context(|| format!("reopening the exec fifo through {path}"))?;
     sync::write_all(&fifo, b"0")?;
     Ok(())
-}
-
-fn set_rlimits(spec: &Spec) -> Result<()> {
-    let Some(rlimits) = spec.process().as_ref().and_then(|p| p.rlimits().as_ref()) else {
-        return Ok(());
-    };
-    for rl in rlimits {
-        let resource = rlimit_resource(rl.typ());
-        let (_, current_hard) =
-            getrlimit(resource).with_context(|| format!("getrlimit {:?}", rl.typ()))?;
-        // Raising a hard limit needs CAP_SYS_RESOURCE, which pier may not have (it does not on
-        // the project's CI): say so clearly instead of failing with a bare EPERM.
-        if rl.hard() > current_hard && current_hard != libc::RLIM_INFINITY {
-            bail!(
-                "rlimit {:?}: hard limit {} is above the current hard limit {} and raising it needs CAP_SYS_RESOURCE",
-                rl.typ(), rl.hard(), current_hard
-            );
-        }
-        setrlimit(resource, rl.soft(), rl.hard())
-            .with_context(|| format!("setrlimit {:?} {}:{}", rl.typ(), rl.soft(), rl.hard()))?;
-    }
-    Ok(())
-}
-
-fn rlimit_resource(t: PosixRlimitType) -> Resource {
-    match t {
-        PosixRlimitType::RlimitCpu => Resource::RLIMIT_CPU,
-        PosixRlimitType::RlimitFsize => Resource::RLIMIT_FSIZE,
-        PosixRlimitType::RlimitData => Resource::RLIMIT_DATA,
-        PosixRlimitType::RlimitStack => Resource::RLIMIT_STACK,
-        PosixRlimitType::RlimitCore => Resource::RLIMIT_CORE,
-        PosixRlimitType::RlimitRss => Resource::RLIMIT_RSS,
-        PosixRlimitType::RlimitNproc => Resource::RLIMIT_NPROC,
-        PosixRlimitType::RlimitNofile => Resource::RLIMIT_NOFILE,
-        PosixRlimitType::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
-        PosixRlimitType::RlimitAs => Resource::RLIMIT_AS,
-        PosixRlimitType::RlimitLocks => Resource::RLIMIT_LOCKS,
-        PosixRlimitType::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
-        PosixRlimitType::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
-        PosixRlimitType::RlimitNice => Resource::RLIMIT_NICE,
-        PosixRlimitType::RlimitRtprio => Resource::RLIMIT_RTPRIO,
-        PosixRlimitType::RlimitRttime => Resource::RLIMIT_RTTIME,
-    }
 }
 
 fn to_cstrings(items: &[String]) -> Result<Vec<CString>> {
