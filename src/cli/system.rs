@@ -12,8 +12,13 @@ pub enum SystemCommand {
     Prune,
     /// Show disk use of images, layers and containers.
     Df,
-    /// Show what pier runs on: kernel, cgroup version, state directory.
-    Info,
+    /// Show what pier runs on (kernel, cgroup version, state directory) and which protections
+    /// are in force for containers on this machine.
+    Info {
+        /// Output format: `json` for one JSON object.
+        #[arg(long)]
+        format: Option<String>,
+    },
 }
 
 /// `pier system ...`.
@@ -70,19 +75,39 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
             );
             Ok(0)
         }
-        SystemCommand::Info => {
+        SystemCommand::Info { format } => {
             let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-            println!("pier version:   {}", env!("CARGO_PKG_VERSION"));
-            println!("kernel:         {}", kernel.trim());
-            println!(
-                "cgroup version: {}",
-                pier_runtime::cgroups::detect_version()
-                    .map(|v| format!("v{v}"))
-                    .unwrap_or_else(|e| format!("unknown ({e})"))
-            );
-            println!("state root:     {}", engine.root().display());
-            println!("containers:     {}", engine.containers()?.len());
-            println!("images:         {}", engine.images()?.list()?.len());
+            let cgroup = pier_runtime::cgroups::detect_version()
+                .map(|v| format!("v{v}"))
+                .unwrap_or_else(|e| format!("unknown ({e})"));
+            let protections = pier_runtime::security::report::protections(engine.root());
+            match format.as_deref() {
+                Some("json") => {
+                    let info = serde_json::json!({
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "kernel": kernel.trim(),
+                        "cgroupVersion": cgroup,
+                        "root": engine.root(),
+                        "containers": engine.containers()?.len(),
+                        "images": engine.images()?.list()?.len(),
+                        "security": protections,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&info)?);
+                }
+                Some(other) => anyhow::bail!("unknown --format {other:?}: use json"),
+                None => {
+                    println!("pier version:   {}", env!("CARGO_PKG_VERSION"));
+                    println!("kernel:         {}", kernel.trim());
+                    println!("cgroup version: {cgroup}");
+                    println!("state root:     {}", engine.root().display());
+                    println!("containers:     {}", engine.containers()?.len());
+                    println!("images:         {}", engine.images()?.list()?.len());
+                    println!("security:");
+                    for p in &protections {
+                        println!("  {:<17} {}", format!("{}:", p.name), p.state);
+                    }
+                }
+            }
             Ok(0)
         }
     }

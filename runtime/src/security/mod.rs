@@ -22,6 +22,7 @@ pub mod caps;
 pub mod dumpable;
 pub mod in_root;
 pub mod paths;
+pub mod report;
 pub mod sealed_exe;
 pub mod seccomp;
 pub mod seccomp_profile;
