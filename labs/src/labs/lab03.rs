@@ -325,8 +325,13 @@ fn device(ctx: &Ctx) -> Outcome {
     }
     let log = ctx.log(&rec).ok().flatten().unwrap_or_default();
     if code != 0 && log.contains("Operation not permitted") {
+        // cgroup v1 (or hybrid): the devices controller; v2: the cgroup's eBPF device program.
+        let by = match pier_runtime::cgroups::detect_version() {
+            Ok(2) => "the eBPF device program of its cgroup (v2)",
+            _ => "the devices controller (cgroup v1)",
+        };
         Outcome::pass(format!(
-            "mknod worked, opening it did not: exit code {code}, Operation not permitted"
+            "mknod worked, opening it did not: exit code {code}, Operation not permitted, refused by {by}"
         ))
     } else if code == 0 {
         Outcome::fail("lab3-dev exited 0: it read the disk?! Was it run with --privileged or a --device?")
