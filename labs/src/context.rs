@@ -5,8 +5,8 @@
 use crate::progress::Progress;
 use crate::text;
 use anyhow::{anyhow, bail, Context, Result};
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
 use pier_runtime::engine::events::Event;
+use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
 use pier_runtime::engine::Engine;
 use pier_runtime::image::Image;
 use std::path::{Path, PathBuf};

@@ -2,11 +2,11 @@
 //! routes inside a network namespace, whether a TCP port answers.
 
 use anyhow::{anyhow, bail, Context, Result};
+use procfs::net::TcpState;
+use procfs::process::FDTarget;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
-use procfs::net::TcpState;
-use procfs::process::FDTarget;
 use std::time::{Duration, Instant};
 
 /// The namespace a process is in, as `readlink /proc/PID/ns/KIND` shows it: `net:[4026532201]`.

@@ -246,7 +246,10 @@ fn mem(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     // pier stats prints 612.00KiB; parse_size wants 612.00k.
-    let normalized = given.replace(' ', "").to_ascii_lowercase().replace("ib", "");
+    let normalized = given
+        .replace(' ', "")
+        .to_ascii_lowercase()
+        .replace("ib", "");
     let Ok(bytes) = parse_size(&normalized) else {
         return Outcome::fail(format!(
             "{given:?} is not a size such as 612.00KiB (copy the number and its unit)"
@@ -258,7 +261,10 @@ fn mem(ctx: &Ctx) -> Outcome {
     };
     let off = (bytes as f64 - now).abs();
     if off <= (now * MEM_TOLERANCE).max(MEM_SLACK) {
-        Outcome::pass(format!("{given}; the cgroup charges {:.0} KiB now", now / 1024.0))
+        Outcome::pass(format!(
+            "{given}; the cgroup charges {:.0} KiB now",
+            now / 1024.0
+        ))
     } else {
         Outcome::fail(format!(
             "{given} is far from what lab3-cpu's cgroup charges now ({:.0} KiB): read the MEM USAGE column of pier stats --no-stream lab3-cpu",
@@ -334,7 +340,9 @@ fn device(ctx: &Ctx) -> Outcome {
             "mknod worked, opening it did not: exit code {code}, Operation not permitted, refused by {by}"
         ))
     } else if code == 0 {
-        Outcome::fail("lab3-dev exited 0: it read the disk?! Was it run with --privileged or a --device?")
+        Outcome::fail(
+            "lab3-dev exited 0: it read the disk?! Was it run with --privileged or a --device?",
+        )
     } else {
         Outcome::fail(format!(
             "lab3-dev exited {code} with {:?}; reading the node should fail with Operation not permitted",

@@ -191,6 +191,9 @@ mod tests {
     fn the_owner_of_a_port_is_read_from_the_refusal() {
         let e = "connecting container lab7-clash to network bridge: publishing ports of container ae110f60bfb6: host port 0.0.0.0:8080/tcp is already published by pier container 80ee64297ff8";
         assert_eq!(port_owner(e), Some("80ee64297ff8"));
-        assert_eq!(port_owner("host port 0.0.0.0:8080/tcp is in use by another process"), None);
+        assert_eq!(
+            port_owner("host port 0.0.0.0:8080/tcp is in use by another process"),
+            None
+        );
     }
 }

@@ -126,7 +126,10 @@ fn same(ctx: &Ctx) -> Outcome {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
-    let hex = given.trim().trim_start_matches("sha256:").to_ascii_lowercase();
+    let hex = given
+        .trim()
+        .trim_start_matches("sha256:")
+        .to_ascii_lowercase();
     let real = a.image_id.trim_start_matches("sha256:");
     if hex.len() >= 12 && real.starts_with(&hex) {
         Outcome::pass(format!("both run sha256:{}", &real[..12]))
@@ -137,7 +140,9 @@ fn same(ctx: &Ctx) -> Outcome {
     } else if hex.len() >= 12 && (a.id.starts_with(&hex) || b.id.starts_with(&hex)) {
         Outcome::fail("that is a container's ID, not its image's")
     } else {
-        Outcome::fail(format!("{given} is not the ID of the image lab9-dev and lab9-prod run"))
+        Outcome::fail(format!(
+            "{given} is not the ID of the image lab9-dev and lab9-prod run"
+        ))
     }
 }
 

@@ -159,7 +159,11 @@ impl EventLog {
         let _lock = Lock::exclusive(&self.path.with_extension("lock"))?;
         if std::fs::metadata(&self.path).is_ok_and(|m| m.len() >= MAX_BYTES) {
             std::fs::rename(&self.path, self.rotated()).with_context(|| {
-                format!("rotating {} to {}", self.path.display(), self.rotated().display())
+                format!(
+                    "rotating {} to {}",
+                    self.path.display(),
+                    self.rotated().display()
+                )
             })?;
         }
         let mut f = std::fs::OpenOptions::new()
@@ -235,7 +239,10 @@ mod tests {
         log.append(&failed).unwrap();
         let back = log.read().unwrap();
         assert_eq!(back.len(), 2);
-        assert_eq!((back[0].action, back[0].name.as_str()), (Action::Create, "a"));
+        assert_eq!(
+            (back[0].action, back[0].name.as_str()),
+            (Action::Create, "a")
+        );
         assert_eq!(back[1], failed);
         let text = std::fs::read_to_string(log.path()).unwrap();
         assert_eq!(text.lines().count(), 2);

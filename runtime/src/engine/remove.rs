@@ -90,9 +90,7 @@ impl Engine {
         match std::fs::remove_dir_all(&paths.dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => {
-                return Err(e).with_context(|| format!("removing {}", paths.dir.display()))
-            }
+            Err(e) => return Err(e).with_context(|| format!("removing {}", paths.dir.display())),
         }
         if let Some(rec) = rec {
             self.record_event(Event::about(&rec, Action::Destroy));
