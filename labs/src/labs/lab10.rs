@@ -218,7 +218,7 @@ fn startup(ctx: &Ctx) -> Outcome {
 }
 
 /// The native cpu rows whose median the student's `native-gflops` matches.
-fn native_rows<'a>(run: &'a Run, given: f64) -> Vec<&'a SummaryRow> {
+fn native_rows(run: &Run, given: f64) -> Vec<&SummaryRow> {
     run.medians("cpu", |r| r.environment == NATIVE && r.unit == "GFLOPS")
         .into_iter()
         .filter(|r| copied(given, r.median))
