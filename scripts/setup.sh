@@ -21,9 +21,10 @@ if [ "$what" = bench ]; then
   packages+=(runc crun podman qemu-system-x86 xz-utils iperf3 python3-pip)
 fi
 if [ "$what" = test ]; then
-  # OCI peers, image interop (skopeo), a local registry (docker-registry) with htpasswd
-  # files (apache2-utils), QEMU for the VM environment's tests.
-  packages+=(runc crun skopeo docker-registry apache2-utils qemu-system-x86 xz-utils)
+  # The bench's peers (runc, crun, podman: the harness test runs each), image interop
+  # (skopeo), a local registry (docker-registry) with htpasswd files (apache2-utils), QEMU
+  # for the VM environment's tests. A test whose tool is missing fails under CI (CI=true).
+  packages+=(runc crun podman skopeo docker-registry apache2-utils qemu-system-x86 xz-utils gcc libc6-dev)
   # The cgroup-v2 lane: mmdebstrap builds its Debian guest, qemu-img its throwaway disk,
   # mkfs.ext4 (e2fsprogs) its root filesystem image.
   packages+=(mmdebstrap qemu-utils e2fsprogs)

@@ -23,11 +23,12 @@ plan=(
   "pier/limits"
   "pier/cpu_quota"
   "pier/isolation only_the_minimal_devices host_block_devices seccomp_and_caps device"
-  "pier/run_basics command_runs_as_pid_1 exit_codes_pass_through pid_1_killed_from_outside init_reaps_zombies"
+  "pier/run_basics command_runs_as_pid_1 exit_codes_pass_through pid_1_killed_from_outside init_reaps_zombies user_lookup"
   "pier/lifecycle stop_sends_term kill_sends exec_joins_namespaces_and_cgroup top_lists run_rm_removes"
   "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run detached_watcher_killed prune_removes"
-  "pier/network default_bridge published_port rm_f_and_a_killed"
+  "pier/network default_bridge published_port rm_f_and_a_killed cannot_reach_the_hosts_loopback"
   "pier/mounts read_only"
+  "pier/runtime_config"
 )
 
 command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || {

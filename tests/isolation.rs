@@ -4,6 +4,7 @@
 mod common;
 
 use common::{text, Pier};
+use pier_testkit::prereq::{applies_only_on, require};
 
 /// Runs a shell script in a fresh container, returning (exit code, stdout, stderr).
 fn sh(p: &Pier, script: &str) -> (Option<i32>, String, String) {
@@ -112,10 +113,14 @@ fn host_block_devices_cannot_be_opened() {
     // The first disk of the host, made inside the container with mknod: the devices cgroup
     // (or the missing CAP_MKNOD) must stop reading it.
     let disk = std::fs::read_to_string("/proc/partitions").expect("/proc/partitions");
-    let Some((major, minor)) = disk.lines().skip(2).find_map(|l| {
+    let first = disk.lines().skip(2).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         (f.len() == 4).then(|| (f[0].to_string(), f[1].to_string()))
-    }) else {
+    });
+    let Some((major, minor)) = applies_only_on(
+        "a host with a block device",
+        first.ok_or("/proc/partitions lists none"),
+    ) else {
         return;
     };
     let (_, out, _) = sh(&p, &format!("mknod /tmp/disk b {major} {minor} 2>/dev/null; head -c 512 /tmp/disk 2>/dev/null | wc -c"));
@@ -227,6 +232,56 @@ fn seccomp_and_caps_block_namespace_and_mount_escapes() {
     assert!(
         !out.contains("mount=0"),
         "mount must fail in a container even as root: {out}"
+    );
+}
+
+/// Calls io_uring_setup(4, params) and prints the outcome: io_uring submits I/O the seccomp
+/// filter never sees, which is why Docker 25.0 took it out of its default profile.
+const IO_URING_PROBE: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+    unsigned char params[120]; /* struct io_uring_params */
+    memset(params, 0, sizeof params);
+    long fd = syscall(SYS_io_uring_setup, 4, params);
+    if (fd >= 0) { printf("io_uring_setup=ok\n"); return 0; }
+    printf("io_uring_setup=errno%d\n", errno);
+    return 1;
+}
+"#;
+
+#[test]
+fn default_seccomp_profile_blocks_io_uring() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(probe) = require(
+        "a C compiler with a static libc (cc -static)",
+        common::static_c_program(dir.path(), "uring", IO_URING_PROBE).ok_or("cc -static failed"),
+    ) else {
+        return;
+    };
+    // On the host the call works, so a refusal in the container is the profile's doing.
+    let host = std::process::Command::new(&probe)
+        .output()
+        .expect("run probe");
+    let host_result = text(&host.stdout).trim().to_string();
+    let usable = pier_testkit::prereq::when(
+        host_result == "io_uring_setup=ok",
+        format!("{host_result}; see /proc/sys/kernel/io_uring_disabled"),
+    );
+    if applies_only_on("a host where io_uring works", usable).is_none() {
+        return;
+    }
+    let p = Pier::new();
+    let vol = format!("{}:/probe:ro", dir.path().display());
+    let out = p.run(&["run", "--rm", "-v", &vol, "busybox", "/probe/uring"]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("io_uring_setup=errno{}", libc::EPERM),
+        "io_uring_setup must be refused with EPERM; stderr: {}",
+        text(&out.stderr)
     );
 }
 

@@ -58,6 +58,56 @@ fn read_only_bind_mount_rejects_writes() {
 }
 
 #[test]
+fn read_only_volume_covers_mounts_below_its_source() {
+    let p = Pier::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A tmpfs below the volume's source, as a disk or another volume could be.
+    let tmpfs = common::HostTmpfs::mount_at(dir.path(), "sub");
+    let sub = tmpfs.0.clone();
+    let vol = format!("{}:/dst:ro", dir.path().display());
+    let out = p.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &vol,
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /dst/sub/f; echo top > /dst/g",
+    ]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "writing below a :ro volume must fail"
+    );
+    assert_eq!(
+        text(&out.stderr).matches("Read-only file system").count(),
+        2,
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        !sub.join("f").exists(),
+        "the container wrote into the host's tmpfs through a :ro volume"
+    );
+    assert!(!dir.path().join("g").exists());
+    // The tmpfs itself stays writable on the host, and the same volume without :ro works.
+    std::fs::write(sub.join("host"), "h").expect("the host's tmpfs must stay writable");
+    let rw = format!("{}:/dst", dir.path().display());
+    p.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &rw,
+        "busybox",
+        "sh",
+        "-c",
+        "echo y > /dst/sub/rw",
+    ]);
+    assert!(sub.join("rw").exists());
+}
+
+#[test]
 fn read_write_bind_mount_writes_reach_the_host() {
     let p = Pier::new();
     let dir = tempfile::tempdir().expect("temp dir");

@@ -191,6 +191,74 @@ fn user_uid_gid() {
     );
 }
 
+/// Imports busybox's files as image `name`, with `/etc/passwd` replaced by a symlink to
+/// `target` (an absolute or relative link, as the image's author wrote it).
+fn import_with_passwd_link(p: &Pier, work: &std::path::Path, name: &str, target: &str) {
+    let root = work.join(name);
+    common::copy_busybox_rootfs(p, &root);
+    std::fs::write(
+        root.join("etc/passwd.real"),
+        "root:x:0:0:root:/root:/bin/sh\nimgusr:x:4343:4343::/:/bin/sh\n",
+    )
+    .expect("write passwd.real");
+    std::fs::remove_file(root.join("etc/passwd")).expect("rm passwd");
+    std::os::unix::fs::symlink(target, root.join("etc/passwd")).expect("symlink");
+    let tar = work.join(format!("{name}.tar"));
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    p.ok(&["import", tar.to_str().expect("utf-8 path"), name]);
+}
+
+#[test]
+fn user_lookup_does_not_follow_image_symlinks_to_the_host() {
+    let p = Pier::new();
+    let work = tempfile::tempdir().expect("temp dir");
+    // A passwd-like file of the host's, outside any rootfs, naming a user the image lacks.
+    let host_file = work.path().join("host-shadow");
+    std::fs::write(&host_file, "hostonly:x:4242:4242::/:/bin/sh\n").expect("write");
+    let host_target = host_file.to_str().expect("utf-8 path");
+    import_with_passwd_link(&p, work.path(), "evil", host_target);
+    let out = p.run(&["run", "--rm", "-u", "hostonly", "evil", "id", "-u"]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "pier read the host's file through the image's /etc/passwd link: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("unable to find user hostonly"),
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    // The same through `pier exec` in a running container (/proc/<pid>/root).
+    let id = p.run_detached(&["evil", "sleep", "60"]);
+    let out = p.run(&["exec", "-u", "hostonly", &id, "id", "-u"]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "exec read the host's file: {}",
+        text(&out.stdout)
+    );
+    p.ok(&["rm", "-f", &id]);
+    // Links that stay inside the image still work, absolute or relative.
+    import_with_passwd_link(&p, work.path(), "abs", "/etc/passwd.real");
+    import_with_passwd_link(&p, work.path(), "rel", "../etc/./passwd.real");
+    for image in ["abs", "rel"] {
+        assert_eq!(
+            p.ok(&["run", "--rm", "-u", "imgusr", image, "id", "-u"]),
+            "4343",
+            "{image}"
+        );
+    }
+}
+
 #[test]
 fn entrypoint_replaces_the_command() {
     let p = Pier::new();

@@ -1,9 +1,10 @@
 //! The harness end to end, as root: environment detection (with reasons), the interleaved
-//! plan, and one real short run of every suite (tiny sizes, one run) in every environment
-//! available here. An unavailable environment is skipped with its reason printed.
+//! plan, and one real short run of every suite (tiny sizes, one run) in every environment.
 //!
-//! Container environments need the static payload (`bench/build-payload.sh`) and a built
-//! `pier` binary (`cargo build -p pier`) in the workspace's target directory.
+//! Container environments need the static payload (`bench/build-payload.sh`), a built `pier`
+//! binary (`cargo build -p pier`) in the workspace's target directory, and runc, crun and
+//! podman (`scripts/setup.sh test`): prerequisites the test setup provides, so a missing one
+//! fails the test under CI and is reported as skipped elsewhere ([`prereq`]).
 
 use pier_bench::envs::native::Native;
 use pier_bench::envs::oci_peer::OciPeer;
@@ -12,6 +13,7 @@ use pier_bench::envs::podman::Podman;
 use pier_bench::envs::{bundle, cgroup_workaround, Availability, Environment, Setup};
 use pier_bench::harness::{self, Case, EnvRef, Plan, Step};
 use pier_bench::suites::{self, Ctx, Settings};
+use pier_testkit::prereq::{self, require};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -23,21 +25,27 @@ fn target_dir() -> PathBuf {
     )
 }
 
-/// The static payload if built, else the test build (dynamic: native only).
-fn payload() -> (PathBuf, bool) {
-    let p = target_dir().join("x86_64-unknown-linux-gnu/release/pier-payload");
-    if p.is_file() {
-        (p, true)
-    } else {
-        (PathBuf::from(env!("CARGO_BIN_EXE_pier-payload")), false)
-    }
+/// The static payload (containers and VMs need it: it runs on any root filesystem), or why
+/// there is none.
+fn static_payload() -> Result<PathBuf, String> {
+    prereq::file(
+        target_dir()
+            .join(pier_bench::payload::build::TARGET)
+            .join("release/pier-payload"),
+    )
 }
 
-fn pier_binary() -> Option<PathBuf> {
+/// The payload of this test build (dynamic: fine for native runs only).
+fn test_payload() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pier-payload"))
+}
+
+fn pier_binary() -> Result<PathBuf, String> {
     ["debug", "release"]
         .iter()
         .map(|p| target_dir().join(p).join("pier"))
         .find(|p| p.is_file())
+        .ok_or_else(|| format!("no pier in {}/{{debug,release}}", target_dir().display()))
 }
 
 #[test]
@@ -59,7 +67,7 @@ fn unavailable_environments_say_why() {
         .contains("not installed"));
     let pier = PierRun::new(&setup, Availability::Available);
     assert!(pier.availability().reason().unwrap().contains("no-pier"));
-    let podman = Podman::new(None);
+    let podman = Podman::new(&setup, None);
     assert!(!podman.availability().is_available());
     // A bundle that could not be prepared makes the peers unavailable with that reason.
     let runc = OciPeer::new(
@@ -155,52 +163,57 @@ fn a_failing_case_is_dropped_and_the_others_go_on() {
     assert_eq!(bad as u32, harness::MAX_FAILURES);
 }
 
-/// Builds every non-VM environment available here, printing why the others are skipped.
-fn environments(setup: &Setup, static_payload: bool) -> Vec<EnvRef> {
+/// Builds every non-VM environment. The tools and artefacts each one needs are prerequisites
+/// (see the module's doc): a missing one leaves its environments out, reported as a skip, and
+/// fails the test under CI. An environment whose prerequisites are there must be available.
+fn environments(setup: &Setup, static_payload: Result<PathBuf, String>) -> Vec<EnvRef> {
     let mut envs: Vec<EnvRef> = vec![Rc::new(RefCell::new(Native::new(setup)))];
-    if !static_payload {
-        eprintln!("SKIP containers: no static payload (run bench/build-payload.sh)");
-        return envs;
-    }
-    if !setup.pier.is_file() {
-        eprintln!("SKIP containers: no pier binary (cargo build -p pier)");
-        return envs;
-    }
-    let (b, ready) = match bundle::prepare(setup) {
-        Ok(b) => (Some(Rc::new(b)), Availability::Available),
-        Err(e) => (None, Availability::Unavailable(format!("{e:#}"))),
-    };
-    let tar = b.as_ref().map(|b| b.rootfs_tar.clone());
-    let all: Vec<EnvRef> = vec![
-        Rc::new(RefCell::new(PierRun::new(setup, ready.clone()))),
-        Rc::new(RefCell::new(PierRuntime::new(
-            setup,
-            b.clone(),
-            ready.clone(),
-        ))),
-        Rc::new(RefCell::new(OciPeer::new(
-            "runc",
-            setup,
-            b.clone(),
-            ready.clone(),
-        ))),
-        Rc::new(RefCell::new(OciPeer::new(
-            "crun",
-            setup,
-            b.clone(),
-            ready.clone(),
-        ))),
-        Rc::new(RefCell::new(Podman::new(tar.as_deref()))),
+    let needed = [
+        (
+            "the static bench payload (bench/build-payload.sh), for every container",
+            static_payload,
+        ),
+        (
+            "the pier binary (cargo build -p pier)",
+            prereq::file(&setup.pier),
+        ),
+        // The bundle's config.json comes from `runc spec`.
+        ("runc, for the bench bundle", prereq::tool("runc")),
     ];
-    for e in all {
-        let (label, a) = {
-            let x = e.borrow();
-            (suites::label_of(&*x), x.availability())
-        };
-        match a {
-            Availability::Available => envs.push(e),
-            Availability::Unavailable(r) => eprintln!("SKIP {label}: {r}"),
+    if needed
+        .into_iter()
+        .any(|(what, found)| require(what, found).is_none())
+    {
+        return envs;
+    }
+    let b = Rc::new(bundle::prepare(setup).expect("preparing the bench image and bundle"));
+    let ready = Availability::Available;
+    envs.push(Rc::new(RefCell::new(PierRun::new(setup, ready.clone()))));
+    envs.push(Rc::new(RefCell::new(PierRuntime::new(
+        setup,
+        Some(b.clone()),
+        ready.clone(),
+    ))));
+    for peer in ["runc", "crun"] {
+        if require(peer, prereq::tool(peer)).is_some() {
+            envs.push(Rc::new(RefCell::new(OciPeer::new(
+                peer,
+                setup,
+                Some(b.clone()),
+                ready.clone(),
+            ))));
         }
+    }
+    if require("podman", prereq::tool("podman")).is_some() {
+        envs.push(Rc::new(RefCell::new(Podman::new(
+            setup,
+            Some(&b.rootfs_tar),
+        ))));
+    }
+    for e in &envs {
+        let e = e.borrow();
+        let label = suites::label_of(&*e);
+        assert_eq!(e.availability(), Availability::Available, "{label}");
     }
     envs
 }
@@ -219,24 +232,26 @@ impl Drop for NetworkWorld {
 }
 
 #[test]
-fn every_suite_runs_once_in_every_available_environment() {
+fn every_suite_runs_once_in_every_environment() {
     let started = std::time::Instant::now();
     // On this thread only: children started from it inherit the private mount namespace.
     eprintln!("{}", cgroup_workaround::apply_if_hybrid().describe());
     let cache = tempfile::tempdir().unwrap();
-    let (payload, is_static) = payload();
+    let static_payload = static_payload();
     let setup = Setup {
-        payload,
-        pier: pier_binary().unwrap_or_else(|| PathBuf::from("/nonexistent/pier")),
+        payload: static_payload.clone().unwrap_or_else(|_| test_payload()),
+        pier: pier_binary().unwrap_or_else(|_| PathBuf::from("/nonexistent/pier")),
         cache: cache.path().to_path_buf(),
     };
     let _world = NetworkWorld(setup.pier_root());
-    let envs = environments(&setup, is_static);
+    let envs = environments(&setup, static_payload);
     let names: Vec<String> = envs
         .iter()
         .map(|e| suites::label_of(&*e.borrow()))
         .collect();
     eprintln!("environments: {names:?}");
+    let every_env: std::collections::BTreeSet<String> =
+        envs.iter().map(|e| e.borrow().name()).collect();
     let settings = Settings::tiny();
     let ctx = Ctx {
         settings: &settings,
@@ -276,10 +291,13 @@ fn every_suite_runs_once_in_every_available_environment() {
             ),
             "startup" => {
                 // One launch per environment (plus pier run on the bridge), two metrics each.
-                assert!(out
+                let launched: std::collections::BTreeSet<String> = out
                     .samples
                     .iter()
-                    .any(|s| s.metric == "launch_to_entry" && s.environment == "native"));
+                    .filter(|s| s.metric == "launch_to_entry")
+                    .map(|s| s.environment.clone())
+                    .collect();
+                assert_eq!(launched, every_env, "startup ran in every environment");
                 for s in out.samples.iter().filter(|s| s.metric == "launch_to_entry") {
                     assert!(s.value < 5000.0, "{s:?}");
                 }
@@ -313,11 +331,15 @@ fn every_suite_runs_once_in_every_available_environment() {
 #[ignore]
 fn every_suite_runs_once_in_the_vm() {
     let started = std::time::Instant::now();
-    let (payload, is_static) = payload();
-    if !is_static {
-        eprintln!("SKIP vm: no static payload (run bench/build-payload.sh)");
+    let Some(payload) = require(
+        "the static bench payload (bench/build-payload.sh)",
+        static_payload(),
+    ) else {
         return;
-    }
+    };
+    let Some(_) = require("qemu", prereq::tool("qemu-system-x86_64")) else {
+        return;
+    };
     let cache = std::env::var_os("PIER_TEST_CACHE")
         .map_or_else(|| PathBuf::from("/var/tmp/pier-test-cache"), PathBuf::from);
     std::fs::create_dir_all(&cache).unwrap();
@@ -329,10 +351,7 @@ fn every_suite_runs_once_in_the_vm() {
     let vm = Rc::new(RefCell::new(pier_bench::envs::vm_env::VmEnv::new(
         &setup, 2, 512,
     )));
-    if let Some(r) = vm.borrow().availability().reason() {
-        eprintln!("SKIP vm: {r}");
-        return;
-    }
+    assert_eq!(vm.borrow().availability(), Availability::Available);
     let accel = vm.borrow().accelerator().unwrap();
     let name = vm.borrow().name();
     assert_eq!(name, format!("qemu-{accel}"));

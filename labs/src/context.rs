@@ -19,8 +19,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Opens the engine at `root`; `pier` is the binary used for feature detection and for
-    /// commands that exist only on the command line (networks).
+    /// Opens the engine at `root`; `pier` is the binary used for commands that exist only on
+    /// the command line (networks).
     pub fn open(root: &Path, pier: &Path) -> Result<Ctx> {
         Ok(Ctx {
             engine: Engine::open(root)?,

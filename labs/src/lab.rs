@@ -1,7 +1,6 @@
 //! What a lab is: a list of tasks, each checked against the machine's real state.
 
 use crate::context::Ctx;
-use crate::feature::Feature;
 use anyhow::Result;
 
 /// The result of one check.
@@ -57,8 +56,9 @@ pub struct Lab {
     pub title: &'static str,
     /// Expected time, in minutes.
     pub minutes: u32,
-    /// pier commands the lab needs; while one is missing the lab is "pending".
-    pub needs: &'static [Feature],
+    /// Fixed host ports the lab's solution publishes or listens on: only one lab holding
+    /// them can run at a time (the labs' CI cycle runs such labs one after the other).
+    pub host_ports: &'static [u16],
     /// Networks the lab makes (removed by reset).
     pub networks: &'static [&'static str],
     /// Prepares the lab after a reset (e.g. makes sure busybox exists).

@@ -10,7 +10,6 @@
 //! [`hint()`], [`answer()`] and [`reset()`].
 
 pub mod context;
-pub mod feature;
 pub mod lab;
 pub mod labs;
 pub mod probe;
@@ -20,7 +19,6 @@ pub mod reset;
 pub mod text;
 
 pub use context::Ctx;
-pub use feature::Feature;
 pub use lab::{Lab, Outcome, Task};
 pub use report::{Report, TaskResult, TaskStatus};
 
@@ -94,13 +92,4 @@ pub fn hint(ctx: &Ctx, lab: &Lab) -> Option<String> {
 /// Removes everything `lab` made and asserts nothing is left.
 pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
     reset::reset(ctx, lab)
-}
-
-/// Labs ready to run, or the features a lab still waits for.
-pub fn missing_features(ctx: &Ctx, lab: &Lab) -> Vec<Feature> {
-    lab.needs
-        .iter()
-        .copied()
-        .filter(|f| !f.available(ctx.pier()))
-        .collect()
 }

@@ -2,7 +2,6 @@
 //! with its prefix, its working directory, its answers — then assert nothing is left.
 
 use crate::context::Ctx;
-use crate::feature::Feature;
 use crate::lab::Lab;
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
@@ -40,7 +39,7 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
     }
 
     for net in lab.networks {
-        if Feature::Network.available(ctx.pier()) && network_exists(ctx, net) {
+        if network_exists(ctx, net) {
             let status = Command::new(ctx.pier())
                 .arg("--root")
                 .arg(ctx.root())
@@ -118,7 +117,7 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
         }
     }
     for net in lab.networks {
-        if Feature::Network.available(ctx.pier()) && network_exists(ctx, net) {
+        if network_exists(ctx, net) {
             left.push(format!("network {net}"));
         }
     }

@@ -15,6 +15,7 @@ pub mod devices;
 pub mod engine;
 pub mod image;
 pub mod loopback;
+pub mod mount_attr;
 pub mod mount_options;
 pub mod namespaces;
 pub mod network;

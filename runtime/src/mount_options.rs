@@ -10,6 +10,9 @@ pub struct ParsedOptions {
     pub flags: MsFlags,
     /// Propagation changes applied after mounting (`rprivate`, `rslave`, ...).
     pub propagation: MsFlags,
+    /// Flags for the mount *and every mount below it* (`rro`, `rnosuid`, `rnodev`,
+    /// `rnoexec`): applied by [`crate::mount_attr::apply`].
+    pub recursive: MsFlags,
     /// Whatever is not a flag: passed to the filesystem (`mode=755,size=65536k`).
     pub data: String,
 }
@@ -26,6 +29,7 @@ pub fn parse(options: &[String]) -> ParsedOptions {
     let mut p = ParsedOptions {
         flags: MsFlags::empty(),
         propagation: MsFlags::empty(),
+        recursive: MsFlags::empty(),
         data: String::new(),
     };
     let mut data = Vec::new();
@@ -61,6 +65,17 @@ pub fn parse(options: &[String]) -> ParsedOptions {
         if let Some((set, clear)) = change {
             p.flags.insert(set);
             p.flags.remove(clear);
+            continue;
+        }
+        let recursive = match opt.as_str() {
+            "rro" => Some(MsFlags::MS_RDONLY),
+            "rnosuid" => Some(MsFlags::MS_NOSUID),
+            "rnodev" => Some(MsFlags::MS_NODEV),
+            "rnoexec" => Some(MsFlags::MS_NOEXEC),
+            _ => None,
+        };
+        if let Some(f) = recursive {
+            p.recursive.insert(f);
             continue;
         }
         let propagation = match opt.as_str() {
@@ -114,6 +129,17 @@ mod tests {
             .contains(MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME));
         assert_eq!(p.data, "mode=755,size=65536k");
         assert!(!p.is_bind());
+    }
+
+    #[test]
+    fn recursive_options_are_kept_apart() {
+        let p = parse(&s(&["rbind", "rro", "rnosuid", "nodev"]));
+        assert_eq!(p.recursive, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID);
+        assert!(!p.flags.contains(MsFlags::MS_RDONLY));
+        assert!(
+            p.data.is_empty(),
+            "rro must not reach the filesystem as data"
+        );
     }
 
     #[test]

@@ -100,6 +100,22 @@ pub fn join(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Moves the calling thread into a new mount namespace whose mounts are all private: mounts
+/// made afterwards never reach the host (nor the host's reach it), and they vanish when the
+/// last thread of the namespace exits. Needs CAP_SYS_ADMIN; call from a dedicated thread or
+/// forked child, since it changes the whole thread's view of the filesystem.
+pub fn enter_private_mount_namespace() -> Result<()> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .context("making / rprivate in the new mount namespace")
+}
+
 /// Joins every namespace of `plan.join` except PID (joined by the parent before clone).
 pub fn join_all_but_pid(plan: &NamespacePlan) -> Result<()> {
     for (typ, path) in &plan.join {

@@ -4,6 +4,7 @@
 //! with the namespace when the container's last process exits.
 
 use crate::devices;
+use crate::mount_attr;
 use crate::mount_options::{self, ParsedOptions};
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
@@ -123,6 +124,14 @@ fn mount_entry(rootfs: &Path, m: &Mount) -> Result<()> {
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
 
     if opts.is_bind() || typ == "bind" {
+        if !opts.data.is_empty() {
+            // A bind mount takes no filesystem data: an option pier does not know would
+            // silently do nothing.
+            bail!(
+                "mount option(s) {:?} not supported on a bind mount",
+                opts.data
+            );
+        }
         let meta = fs::metadata(&source)
             .with_context(|| format!("bind source {} does not exist", source.display()))?;
         create_mount_point(&dest, meta.is_dir())?;
@@ -134,6 +143,14 @@ fn mount_entry(rootfs: &Path, m: &Mount) -> Result<()> {
         if !extra.is_empty() {
             remount_bind(&dest, extra)?;
         }
+        // The remount changed only the top mount. `ro` on an `rbind` also covers the mounts it
+        // copied from below the source (as Docker does since 25.0): else a tmpfs or disk
+        // mounted under the source stays writable through a ":ro" volume.
+        let mut recursive = opts.recursive;
+        if opts.flags.contains(MsFlags::MS_REC | MsFlags::MS_RDONLY) {
+            recursive |= MsFlags::MS_RDONLY;
+        }
+        mount_attr::apply(&dest, recursive)?;
         apply_propagation(&dest, &opts)?;
         return Ok(());
     }
@@ -156,7 +173,10 @@ fn mount_entry(rootfs: &Path, m: &Mount) -> Result<()> {
                         None::<&str>,
                     )
                     .with_context(|| format!("bind-mounting /sys at {}", dest.display()))?;
-                    remount_bind(&dest, opts.flags)
+                    remount_bind(&dest, opts.flags)?;
+                    // The host's mounts under /sys (securityfs, debugfs, bpf...) came along
+                    // with the recursive bind: they get the same ro/nosuid/nodev/noexec.
+                    mount_attr::apply(&dest, opts.flags & mount_attr::RECURSIVE_FLAGS).map(drop)
                 }
                 Err(e) => Err(e).with_context(|| format!("mount sysfs at {}", dest.display())),
             }
@@ -177,6 +197,7 @@ fn mount_entry(rootfs: &Path, m: &Mount) -> Result<()> {
             )
         }),
     }?;
+    mount_attr::apply(&dest, opts.recursive)?;
     apply_propagation(&dest, &opts)
 }
 
@@ -387,7 +408,9 @@ fn readonly_path(path: &Path) -> Result<()> {
         None::<&str>,
     )
     .with_context(|| format!("bind-mounting {} for read-only", path.display()))?;
-    remount_bind(path, MsFlags::MS_RDONLY | MsFlags::MS_REC)
+    // Recursive: the mounts below `path` (if any) come along with MS_REC, and a plain remount
+    // would leave them writable.
+    mount_attr::apply(path, MsFlags::MS_RDONLY).map(drop)
 }
 
 #[cfg(test)]

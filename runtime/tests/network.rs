@@ -343,15 +343,7 @@ impl Drop for HostTables {
 
 /// True if the iptables fallback can be tested here (prints why not otherwise).
 fn iptables_available() -> bool {
-    if Command::new("iptables").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "iptables is not installed (required under CI)"
-    );
-    eprintln!("iptables not installed: skipped");
-    false
+    pier_testkit::prereq::require("iptables", pier_testkit::prereq::tool("iptables")).is_some()
 }
 
 #[test]

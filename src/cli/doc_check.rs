@@ -1,13 +1,9 @@
 //! Every `pier ...` command shown in the book and the labs parses with the real clap
-//! definitions. Commands of features not built yet are skipped only through [`PENDING`], and
-//! only while the command really is missing.
+//! definitions, none skipped.
 
 use super::Cli;
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use std::path::{Path, PathBuf};
-
-/// Subcommands the texts already teach but this build may not have yet.
-const PENDING: &[&str] = &["bench"];
 
 /// Markdown files to scan: the book's sources and every lab text.
 fn documents() -> Vec<PathBuf> {
@@ -152,12 +148,7 @@ fn pier_command(line: &str) -> Option<Vec<String>> {
 
 #[test]
 fn every_pier_command_in_the_docs_parses() {
-    let present: Vec<String> = Cli::command()
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .collect();
     let mut checked = 0;
-    let mut skipped = 0;
     let mut failures = Vec::new();
     for doc in documents() {
         let text = std::fs::read_to_string(&doc).unwrap();
@@ -165,11 +156,6 @@ fn every_pier_command_in_the_docs_parses() {
             let Some(words) = pier_command(&line) else {
                 continue;
             };
-            let sub = words.get(1).cloned().unwrap_or_default();
-            if PENDING.contains(&sub.as_str()) && !present.contains(&sub) {
-                skipped += 1;
-                continue;
-            }
             checked += 1;
             if let Err(e) = Cli::try_parse_from(&words) {
                 if !matches!(
@@ -185,7 +171,7 @@ fn every_pier_command_in_the_docs_parses() {
             }
         }
     }
-    eprintln!("checked {checked} pier commands, skipped {skipped} of pending features");
+    eprintln!("checked {checked} pier commands");
     assert!(
         checked > 50,
         "only {checked} pier commands found in the docs"

@@ -64,9 +64,6 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
         }
         LabCommand::Start { n } => {
             let lab = pier_labs::find(n)?;
-            if !ready(&ctx, &lab) {
-                return Ok(2);
-            }
             pier_labs::start(&ctx, &lab)?;
             writeln!(std::io::stdout(), "Lab {n} is ready: {}.", lab.title)?;
             writeln!(
@@ -78,16 +75,10 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
         }
         LabCommand::Check { n, watch } => {
             let lab = pier_labs::find(n)?;
-            if !ready(&ctx, &lab) {
-                return Ok(2);
-            }
             check(&ctx, &lab, watch)
         }
         LabCommand::Hint { n } => {
             let lab = pier_labs::find(n)?;
-            if !ready(&ctx, &lab) {
-                return Ok(2);
-            }
             match pier_labs::hint(&ctx, &lab) {
                 Some(h) => writeln!(std::io::stdout(), "{h}")?,
                 None => writeln!(
@@ -125,24 +116,6 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
     }
 }
 
-/// Whether the pier commands the lab needs exist; if not, says so.
-fn ready(ctx: &Ctx, lab: &Lab) -> bool {
-    let missing = pier_labs::missing_features(ctx, lab);
-    if missing.is_empty() {
-        return true;
-    }
-    let names: Vec<String> = missing
-        .iter()
-        .map(|f| format!("`pier {}`", f.command()))
-        .collect();
-    eprintln!(
-        "Lab {} is pending: it needs {}, which this build of pier does not have yet.",
-        lab.number,
-        names.join(" and ")
-    );
-    false
-}
-
 fn list(ctx: &Ctx) -> Result<()> {
     let progress = pier_labs::progress::Progress::load(ctx.root())?;
     writeln!(
@@ -154,19 +127,14 @@ fn list(ctx: &Ctx) -> Result<()> {
         "TASKS"
     )?;
     for lab in pier_labs::all() {
-        let missing = pier_labs::missing_features(ctx, &lab);
-        let status = if !missing.is_empty() {
-            format!("pending (needs pier {})", missing[0].command())
-        } else {
-            match progress.labs.get(&lab.number) {
-                Some(p) => match p.score {
-                    Some((a, b)) if a == b => "done".to_string(),
-                    Some((a, b)) => format!("started, {a}/{b}"),
-                    None if p.started => "started".to_string(),
-                    None => String::new(),
-                },
+        let status = match progress.labs.get(&lab.number) {
+            Some(p) => match p.score {
+                Some((a, b)) if a == b => "done".to_string(),
+                Some((a, b)) => format!("started, {a}/{b}"),
+                None if p.started => "started".to_string(),
                 None => String::new(),
-            }
+            },
+            None => String::new(),
         };
         writeln!(
             std::io::stdout(),

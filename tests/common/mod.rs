@@ -311,6 +311,68 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Compiles C `source` into a static executable `dir/name` with the system's `cc` (static, so
+/// it runs in any container rootfs). `None` if no C compiler or static libc is installed.
+pub fn static_c_program(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).expect("writing the C source");
+    let exe = dir.join(name);
+    let out = Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("cc -static failed: {}", text(&out.stderr));
+        return None;
+    }
+    Some(exe)
+}
+
+/// Copies the files of `p`'s busybox image into `dest` (created), with `cp -a` so that
+/// symlinks, modes and owners stay: a root filesystem for bundles and imports to start from.
+pub fn copy_busybox_rootfs(p: &Pier, dest: &Path) {
+    let layer = p.image_inspect("busybox")["LayerDirs"][0]
+        .as_str()
+        .expect("busybox layer dir")
+        .to_string();
+    std::fs::create_dir_all(dest).expect("creating the rootfs directory");
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{layer}/."))
+        .arg(dest)
+        .status()
+        .expect("running cp");
+    assert!(cp.success(), "cp -a {layer}/. {} failed", dest.display());
+}
+
+/// A tmpfs the test mounted on the host, unmounted on drop (pass or fail).
+pub struct HostTmpfs(pub PathBuf);
+
+impl HostTmpfs {
+    /// Mounts a 1 MiB tmpfs at the new directory `dir/name`.
+    pub fn mount_at(dir: &Path, name: &str) -> HostTmpfs {
+        let path = dir.join(name);
+        std::fs::create_dir(&path).expect("creating the tmpfs mount point");
+        nix::mount::mount(
+            Some("tmpfs"),
+            &path,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .expect("mounting a tmpfs on the host");
+        HostTmpfs(path)
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 /// Polls `cond` every 20 ms; panics with `what` after `timeout` ([`scaled`]).
 pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool, what: &str) {
     let timeout = scaled(timeout);

@@ -12,7 +12,6 @@
 
 use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
-use nix::sched::{unshare, CloneFlags};
 use std::path::Path;
 
 /// Where the v1 hugetlb hierarchy is mounted.
@@ -73,16 +72,9 @@ pub fn apply_if_hybrid() -> Outcome {
 fn apply() -> Result<()> {
     // An empty directory on the host's cgroup tmpfs as the mount point; harmless if it stays.
     std::fs::create_dir_all(HUGETLB).with_context(|| format!("creating {HUGETLB}"))?;
-    unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
     // Private propagation so neither the hugetlb mount nor pier's mounts reach the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("making / rprivate in the bench's mount namespace")?;
+    pier_runtime::namespaces::enter_private_mount_namespace()
+        .context("a private mount namespace for the bench")?;
     if is_hugetlb_mounted() {
         return Ok(());
     }

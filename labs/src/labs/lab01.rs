@@ -15,7 +15,7 @@ pub fn lab() -> Lab {
         slug: "01-first-container",
         title: "Your first container",
         minutes: 20,
-        needs: &[],
+        host_ports: &[],
         networks: &[],
         prepare,
         tasks: vec![

@@ -24,7 +24,7 @@ pub fn lab() -> Lab {
         slug: "02-namespaces",
         title: "Namespaces: what a container sees",
         minutes: 30,
-        needs: &[],
+        host_ports: &[],
         networks: &[],
         prepare,
         tasks: vec![

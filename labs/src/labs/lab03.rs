@@ -18,7 +18,7 @@ pub fn lab() -> Lab {
         slug: "03-cgroups",
         title: "cgroups: limits you can watch",
         minutes: 40,
-        needs: &[],
+        host_ports: &[],
         networks: &[],
         prepare: ensure_busybox,
         tasks: vec![

@@ -17,7 +17,7 @@ pub fn lab() -> Lab {
         slug: "04-images-and-layers",
         title: "Images and layers",
         minutes: 35,
-        needs: &[],
+        host_ports: &[],
         networks: &[],
         prepare: ensure_busybox,
         tasks: vec![

@@ -2,7 +2,6 @@
 
 use super::{ensure_busybox, number};
 use crate::context::Ctx;
-use crate::feature::Feature;
 use crate::lab::{Lab, Outcome, Task};
 use anyhow::{Context, Result};
 use pier_runtime::image::Image;
@@ -19,7 +18,7 @@ pub fn lab() -> Lab {
         slug: "05-dockerfile",
         title: "A Dockerfile and the build cache",
         minutes: 35,
-        needs: &[Feature::Build],
+        host_ports: &[],
         networks: &[],
         prepare,
         tasks: vec![

@@ -3,7 +3,6 @@
 
 use super::{ensure_busybox, number};
 use crate::context::Ctx;
-use crate::feature::Feature;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -17,7 +16,7 @@ pub fn lab() -> Lab {
         slug: "06-networking",
         title: "Bridge and host networking",
         minutes: 40,
-        needs: &[Feature::Network],
+        host_ports: &[8086],
         networks: &["lab6-net"],
         prepare: ensure_busybox,
         tasks: vec![

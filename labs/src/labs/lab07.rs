@@ -3,7 +3,6 @@
 
 use super::{ensure_busybox, number};
 use crate::context::Ctx;
-use crate::feature::Feature;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text;
@@ -23,7 +22,7 @@ pub fn lab() -> Lab {
         slug: "07-ports",
         title: "Publishing ports",
         minutes: 30,
-        needs: &[Feature::Network, Feature::Port],
+        host_ports: &[8080, 8081],
         networks: &[],
         prepare: ensure_busybox,
         tasks: vec![

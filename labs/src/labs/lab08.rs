@@ -19,7 +19,7 @@ pub fn lab() -> Lab {
         slug: "08-volumes",
         title: "Volumes and persistence",
         minutes: 30,
-        needs: &[],
+        host_ports: &[],
         networks: &[],
         prepare: ensure_busybox,
         tasks: vec![

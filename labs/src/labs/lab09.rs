@@ -14,7 +14,7 @@ pub fn lab() -> Lab {
         slug: "09-environment",
         title: "Configuration through the environment",
         minutes: 25,
-        needs: &[],
+        host_ports: &[],
         networks: &[],
         prepare: ensure_busybox,
         tasks: vec![

@@ -4,7 +4,6 @@
 
 use super::number;
 use crate::context::Ctx;
-use crate::feature::Feature;
 use crate::lab::{Lab, Outcome, Task};
 use pier_bench::environment::EnvironmentRecord;
 use pier_bench::record::{read_summary, SummaryRow, NATIVE};
@@ -29,7 +28,7 @@ pub fn lab() -> Lab {
         slug: "10-container-vs-vm",
         title: "Containers and virtual machines, measured",
         minutes: 45,
-        needs: &[Feature::Bench],
+        host_ports: &[],
         networks: &[],
         prepare: super::ensure_busybox,
         tasks: vec![
@@ -161,7 +160,7 @@ fn report(ctx: &Ctx) -> Outcome {
 
 /// Whether `given` is `median` as the report prints it (see [`COPY_TOLERANCE`]).
 fn copied(given: f64, median: f64) -> bool {
-    let printed = pier_bench::report::num(median).parse::<f64>().ok();
+    let printed = pier_bench::format::num(median).parse::<f64>().ok();
     printed.is_some_and(|p| (given - p).abs() <= p.abs() * 1e-9)
         || (given - median).abs() <= median.abs() * COPY_TOLERANCE
 }

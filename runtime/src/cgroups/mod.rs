@@ -145,6 +145,7 @@ impl Cgroup {
     /// Applies `resources` (e.g. `pier update`); unset fields keep their current values.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         reject_unsupported(resources)?;
+        check_before_update(self, resources)?;
         self.driver().apply(resources).with_context(|| {
             format!(
                 "applying resource limits to cgroup {}",
@@ -263,8 +264,9 @@ impl Cgroup {
     }
 }
 
-/// Refuses limits pier does not implement (hugetlb, net_cls/net_prio, rdma): silently
-/// ignoring a limit the user asked for would be worse than saying so.
+/// Refuses limits pier does not implement on either version (hugetlb, net_cls/net_prio, rdma,
+/// kernel memory, non-hierarchical memory, CFQ leaf weights): silently ignoring a limit the
+/// user asked for would be worse than saying so. Version-specific refusals are the drivers'.
 fn reject_unsupported(resources: &LinuxResources) -> Result<()> {
     if resources
         .hugepage_limits()
@@ -280,6 +282,44 @@ fn reject_unsupported(resources: &LinuxResources) -> Result<()> {
     }
     if resources.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
         bail!("linux.resources.rdma is not supported by pier");
+    }
+    if let Some(memory) = resources.memory() {
+        // 0 and -1 ask for no limit, which is what the kernel does anyway.
+        if let Some(k) = memory.kernel().filter(|&k| k != 0 && k != -1) {
+            bail!("linux.resources.memory.kernel ({k}) is not supported: kernel memory limits are deprecated (Linux 5.16) and no longer enforced");
+        }
+        if memory.use_hierarchy() == Some(false) {
+            bail!("linux.resources.memory.useHierarchy=false is not supported: memory accounting is always hierarchical on current kernels");
+        }
+    }
+    if let Some(io) = resources.block_io() {
+        let device_leaf = io
+            .weight_device()
+            .iter()
+            .flatten()
+            .any(|d| d.leaf_weight().is_some());
+        if io.leaf_weight().is_some() || device_leaf {
+            bail!("linux.resources.blockIO leafWeight is not supported: leaf weights were CFQ's, which left the kernel in 5.0");
+        }
+    }
+    Ok(())
+}
+
+/// `linux.resources.memory.checkBeforeUpdate`: refuse a memory limit below what the cgroup
+/// already uses (the kernel would reclaim or OOM-kill to get there).
+fn check_before_update(cgroup: &Cgroup, resources: &LinuxResources) -> Result<()> {
+    let Some(memory) = resources.memory() else {
+        return Ok(());
+    };
+    let Some(limit) = memory.limit().filter(|&l| l > 0) else {
+        return Ok(());
+    };
+    if memory.check_before_update() != Some(true) {
+        return Ok(());
+    }
+    let usage = cgroup.stats()?.memory_usage;
+    if usage > limit as u64 {
+        bail!("linux.resources.memory.checkBeforeUpdate: the cgroup uses {usage} bytes, more than the new limit {limit}");
     }
     Ok(())
 }

@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{
     LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
-    LinuxDeviceType, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxDeviceType, LinuxMemory, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources,
+    LinuxResourcesBuilder,
 };
 
 use super::*;
+use pier_testkit::prereq::applies_only_on;
 
 const MIB: i64 = 1 << 20;
 
@@ -323,10 +325,8 @@ fn cpuset_inherits_parent_values() {
 /// A cgroup made with the v2 driver on the cgroup2 mount, whatever the machine's layout (on a
 /// hybrid one, under /sys/fs/cgroup/unified); `None` (a skip) if no cgroup2 is mounted.
 fn create_on_cgroup2() -> Option<Guard> {
-    let Ok(hierarchy) = detect::v2_hierarchy() else {
-        skip("no cgroup2 filesystem mounted");
-        return None;
-    };
+    // A machine without cgroup2 is not one these tests are about (not a missing tool).
+    let hierarchy = applies_only_on("a cgroup2 mount", detect::v2_hierarchy())?;
     Some(Guard(Cgroup::V2(
         v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
     )))
@@ -337,16 +337,6 @@ fn attached_programs(cgroup: &Cgroup) -> Vec<u32> {
     let dir = cgroup.cgroup_dir("devices").unwrap();
     let fd = std::fs::File::open(&dir).unwrap();
     bpf::attached_device_programs(std::os::fd::AsFd::as_fd(&fd)).unwrap()
-}
-
-/// A missing prerequisite: fails under CI (where a skipped test is a failed test), else says
-/// what was skipped.
-fn skip(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "prerequisite missing under CI: {why}"
-    );
-    eprintln!("skipped: {why}");
 }
 
 fn device_rule(allow: bool, typ: LinuxDeviceType, major: i64, minor: i64) -> LinuxDeviceCgroup {
@@ -390,8 +380,11 @@ fn device_rules_are_enforced() {
     let cg = create(Some(&resources));
     match &cg.0 {
         Cgroup::V1(_) => {
-            let Some(dir) = cg.0.cgroup_dir("devices") else {
-                return skip("the v1 devices controller is not mounted");
+            let Some(dir) = applies_only_on(
+                "the v1 devices controller",
+                cg.0.cgroup_dir("devices").ok_or("it is not mounted"),
+            ) else {
+                return;
             };
             assert_eq!(files::read(&dir.join("devices.list")).unwrap(), "c 1:3 rwm");
         }
@@ -751,5 +744,223 @@ fn creation_survives_a_concurrent_parent_removal() {
         .collect();
     for t in threads {
         t.join().expect("a creator failed");
+    }
+}
+
+/// v2: a controller the kernel refuses to enable is an error naming it and the directory,
+/// not a cgroup silently missing its limits.
+#[test]
+fn v2_controller_refusal_names_controller_and_directory() {
+    let hierarchy = detect::v2_hierarchy().expect("a cgroup2 mount (v2, or unified on hybrid)");
+    let parent = Guard(Cgroup::V2(
+        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
+    ));
+    let dir = parent.0.cgroup_dir("memory").unwrap();
+    let err = v2::enable_controller(&dir, "pier_no_such_controller").unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("pier_no_such_controller"), "{msg}");
+    assert!(msg.contains(&dir.display().to_string()), "{msg}");
+
+    // A parent holding a process cannot hand controllers down ("no internal processes"):
+    // creating a child under it must fail, name the parent, and leave no directory.
+    let _child = spawn_in(&parent.0, &["sleep", "60"], Stdio::null(), Stdio::null());
+    let offered = files::read(&dir.join("cgroup.controllers")).unwrap();
+    let wanted = ["cpu", "memory", "pids", "io", "cpuset"];
+    let child_path = format!(
+        "{}/child",
+        dir.strip_prefix(&hierarchy.mount_point).unwrap().display()
+    );
+    let result = v2::V2Cgroup::create_in(&hierarchy, &format!("/{child_path}"));
+    if offered.split_whitespace().any(|c| wanted.contains(&c)) {
+        let msg = format!("{:#}", result.unwrap_err());
+        assert!(msg.contains("enabling the"), "{msg}");
+        assert!(msg.contains(&dir.display().to_string()), "{msg}");
+        assert!(
+            !dir.join("child").exists(),
+            "failed create left its directory"
+        );
+    } else {
+        // Hybrid machine: the unified tree offers no controller, so there is nothing to
+        // enable and nothing to refuse.
+        let child = Guard(Cgroup::V2(result.unwrap()));
+        assert!(child.0.exists());
+    }
+}
+
+/// Fields that cannot be applied are errors naming the field, and leave no directory behind.
+#[test]
+fn memory_fields_pier_cannot_apply_are_refused() {
+    let resources = |memory: LinuxMemory| {
+        LinuxResourcesBuilder::default()
+            .memory(memory)
+            .build()
+            .unwrap()
+    };
+    // Refused on either version.
+    let both = [
+        (
+            LinuxMemoryBuilder::default()
+                .kernel(64 * MIB)
+                .build()
+                .unwrap(),
+            "linux.resources.memory.kernel",
+        ),
+        (
+            LinuxMemoryBuilder::default()
+                .use_hierarchy(false)
+                .build()
+                .unwrap(),
+            "linux.resources.memory.useHierarchy",
+        ),
+    ];
+    for (memory, field) in both {
+        let path = unique_path();
+        let err = Cgroup::create(&path, Some(&resources(memory))).unwrap_err();
+        assert!(format!("{err:#}").contains(field), "{field}: {err:#}");
+        assert_rolled_back(&path);
+    }
+    let leaf = LinuxBlockIoBuilder::default()
+        .leaf_weight(500u16)
+        .build()
+        .unwrap();
+    let with_leaf = LinuxResourcesBuilder::default()
+        .block_io(leaf)
+        .build()
+        .unwrap();
+    let err = Cgroup::create(&unique_path(), Some(&with_leaf)).unwrap_err();
+    assert!(format!("{err:#}").contains("leafWeight"), "{err:#}");
+
+    // Refused by the v2 driver (v1 applies them: see the next test). Run against the real
+    // cgroup2 mount, which hybrid machines have too (without controllers).
+    let hierarchy = detect::v2_hierarchy().expect("a cgroup2 mount (v2, or unified on hybrid)");
+    let cg = Guard(Cgroup::V2(
+        v2::V2Cgroup::create_in(&hierarchy, &unique_path()).unwrap(),
+    ));
+    let v2_only = [
+        (
+            LinuxMemoryBuilder::default()
+                .disable_oom_killer(true)
+                .build()
+                .unwrap(),
+            "linux.resources.memory.disableOOMKiller",
+        ),
+        (
+            LinuxMemoryBuilder::default()
+                .swappiness(10u64)
+                .build()
+                .unwrap(),
+            "linux.resources.memory.swappiness",
+        ),
+        (
+            LinuxMemoryBuilder::default()
+                .kernel_tcp(MIB)
+                .build()
+                .unwrap(),
+            "linux.resources.memory.kernelTCP",
+        ),
+    ];
+    for (memory, field) in v2_only {
+        let err = cg.0.update(&resources(memory)).unwrap_err();
+        assert!(format!("{err:#}").contains(field), "{field}: {err:#}");
+    }
+    // Their "unset" spellings are fine.
+    let unset = LinuxMemoryBuilder::default()
+        .disable_oom_killer(false)
+        .swappiness(0u64)
+        .build()
+        .unwrap();
+    cg.0.update(&resources(unset)).unwrap();
+}
+
+/// v1 applies what v2 refuses: the OOM killer switch, swappiness and the TCP buffer limit.
+#[test]
+fn v1_applies_oom_killer_swappiness_and_kernel_tcp() {
+    if detect_version().unwrap() == 2 {
+        return; // refused on v2: see memory_fields_pier_cannot_apply_are_refused
+    }
+    let memory = LinuxMemoryBuilder::default()
+        .disable_oom_killer(true)
+        .swappiness(7u64)
+        .kernel_tcp(8 * MIB)
+        .build()
+        .unwrap();
+    let resources = LinuxResourcesBuilder::default()
+        .memory(memory)
+        .build()
+        .unwrap();
+    let cg = create(Some(&resources));
+    let dir = cg.0.cgroup_dir("memory").unwrap();
+    let oom = files::read(&dir.join("memory.oom_control")).unwrap();
+    assert_eq!(
+        files::flat_keyed(&oom, "oom_kill_disable"),
+        Some(1),
+        "{oom}"
+    );
+    assert_eq!(files::read(&dir.join("memory.swappiness")).unwrap(), "7");
+    assert_eq!(
+        files::read_u64(&dir.join("memory.kmem.tcp.limit_in_bytes")).unwrap(),
+        8 * MIB as u64
+    );
+    // And turned back on by an update.
+    let on = LinuxResourcesBuilder::default()
+        .memory(
+            LinuxMemoryBuilder::default()
+                .disable_oom_killer(false)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    cg.0.update(&on).unwrap();
+    let oom = files::read(&dir.join("memory.oom_control")).unwrap();
+    assert_eq!(
+        files::flat_keyed(&oom, "oom_kill_disable"),
+        Some(0),
+        "{oom}"
+    );
+}
+
+/// checkBeforeUpdate refuses a limit below the current usage instead of OOM-killing.
+#[test]
+fn check_before_update_refuses_a_limit_below_usage() {
+    let cg = create(None);
+    // A process holding ~8 MiB of written memory in the cgroup.
+    let _child = spawn_in(
+        &cg.0,
+        &[
+            "sh",
+            "-c",
+            "x=$(head -c 8388608 /dev/zero | tr '\\0' a); sleep 60",
+        ],
+        Stdio::null(),
+        Stdio::null(),
+    );
+    wait_until(|| {
+        cg.0.stats()
+            .map(|s| s.memory_usage > 4 << 20)
+            .unwrap_or(false)
+    });
+    let tight = |check: bool| {
+        LinuxResourcesBuilder::default()
+            .memory(
+                LinuxMemoryBuilder::default()
+                    .limit(MIB)
+                    .check_before_update(check)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let err = cg.0.update(&tight(true)).unwrap_err();
+    assert!(format!("{err:#}").contains("checkBeforeUpdate"), "{err:#}");
+    assert!(cg.0.stats().unwrap().memory_limit.unwrap_or(u64::MAX) > MIB as u64);
+}
+
+fn wait_until(mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "condition not met within 10 s");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

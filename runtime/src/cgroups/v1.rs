@@ -158,7 +158,21 @@ impl V1Cgroup {
         if let Some(s) = memory.swappiness() {
             files::write(&dir.join("memory.swappiness"), &s.to_string())?;
         }
-        // disable_oom_killer is deliberately ignored: see `prepare`.
+        // `prepare` turned the OOM killer on; only an explicit request turns it off (the
+        // container's processes then wait for memory instead of being killed).
+        if let Some(disable) = memory.disable_oom_killer() {
+            let value = if disable { "1" } else { "0" };
+            files::write(&dir.join("memory.oom_control"), value)?;
+        }
+        if let Some(tcp) = memory.kernel_tcp().filter(|&t| t != 0) {
+            let file = dir.join("memory.kmem.tcp.limit_in_bytes");
+            if !files::write_if_exists(&file, &tcp.to_string())? {
+                bail!(
+                    "linux.resources.memory.kernelTCP is not supported by this kernel ({} is missing)",
+                    file.display()
+                );
+            }
+        }
         Ok(())
     }
 

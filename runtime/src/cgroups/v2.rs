@@ -44,8 +44,13 @@ impl V2Cgroup {
     /// cgroup (see the module comment). Enables pier's controllers on the way down.
     pub(crate) fn create_in(hierarchy: &V2Hierarchy, path: &str) -> Result<V2Cgroup> {
         let dir = placement(hierarchy, path);
-        files::create_dirs(&dir)?;
-        enable_controllers(&hierarchy.mount_point, &dir);
+        let created = files::create_dirs(&dir)?;
+        if let Err(e) = enable_controllers(&hierarchy.mount_point, &dir) {
+            for made in created.iter().rev() {
+                files::remove_if_empty(made);
+            }
+            return Err(e);
+        }
         Ok(V2Cgroup { dir })
     }
 
@@ -54,6 +59,7 @@ impl V2Cgroup {
     }
 
     fn apply_memory(&self, memory: &LinuxMemory) -> Result<()> {
+        refuse_v1_only_memory(memory)?;
         // swap.max first: it is independent of memory.max on v2, and a failure here (swap
         // accounting off) should stop before half the limits are in place.
         if let Some(swap) = swap_max(memory.limit(), memory.swap())? {
@@ -158,6 +164,21 @@ impl V2Cgroup {
     }
 }
 
+/// Refuses the memory settings only v1 has a file for, rather than ignoring them.
+fn refuse_v1_only_memory(memory: &LinuxMemory) -> Result<()> {
+    if memory.disable_oom_killer() == Some(true) {
+        bail!("linux.resources.memory.disableOOMKiller is not supported on cgroup v2 (there is no memory.oom_control)");
+    }
+    // 0 is what generators write for "unset" (as runc reads it).
+    if let Some(s) = memory.swappiness().filter(|&s| s != 0) {
+        bail!("linux.resources.memory.swappiness ({s}) is not supported on cgroup v2 (there is no per-cgroup swappiness)");
+    }
+    if let Some(t) = memory.kernel_tcp().filter(|&t| t != 0 && t != -1) {
+        bail!("linux.resources.memory.kernelTCP ({t}) is not supported on cgroup v2 (there is no TCP buffer limit)");
+    }
+    Ok(())
+}
+
 /// Where `path` goes: absolute from the hierarchy root, relative beside this process's own
 /// cgroup (in its parent; in the root itself when this process is in the root).
 pub(crate) fn placement(hierarchy: &V2Hierarchy, path: &str) -> PathBuf {
@@ -178,10 +199,11 @@ pub(crate) fn placement(hierarchy: &V2Hierarchy, path: &str) -> PathBuf {
 }
 
 /// Enables pier's controllers in `cgroup.subtree_control` of every directory from the
-/// hierarchy root down to `dir`'s parent, each as far as that directory offers it. Failures
-/// are tolerated (a parent with processes refuses, EBUSY): the cgroup then simply lacks that
-/// controller, and applying a limit for it will name the missing file.
-fn enable_controllers(mount_point: &Path, dir: &Path) {
+/// hierarchy root down to `dir`'s parent, each as far as that directory offers it. A refusal
+/// (EBUSY: that directory holds processes itself; EINVAL/EOPNOTSUPP...) is an error naming the
+/// controller and the directory: the container would otherwise run without that
+/// controller's limits and counters, and nobody would know why.
+fn enable_controllers(mount_point: &Path, dir: &Path) -> Result<()> {
     let mut chain: Vec<&Path> = dir
         .ancestors()
         .skip(1)
@@ -189,23 +211,31 @@ fn enable_controllers(mount_point: &Path, dir: &Path) {
         .collect();
     chain.reverse();
     for cgroup in chain {
-        let Ok(available) = files::read(&cgroup.join("cgroup.controllers")) else {
-            return;
-        };
-        let Ok(enabled) = files::read(&cgroup.join("cgroup.subtree_control")) else {
-            return;
-        };
+        let available = files::read(&cgroup.join("cgroup.controllers"))?;
+        let enabled = files::read(&cgroup.join("cgroup.subtree_control"))?;
         for controller in WANTED_CONTROLLERS {
             let offered = available.split_whitespace().any(|c| c == controller);
             let on = enabled.split_whitespace().any(|c| c == controller);
             if offered && !on {
-                let _ = files::write(
-                    &cgroup.join("cgroup.subtree_control"),
-                    &format!("+{controller}"),
-                );
+                enable_controller(cgroup, controller)?;
             }
         }
     }
+    Ok(())
+}
+
+/// Writes `+controller` to `cgroup`'s `cgroup.subtree_control`.
+pub(crate) fn enable_controller(cgroup: &Path, controller: &str) -> Result<()> {
+    files::write(
+        &cgroup.join("cgroup.subtree_control"),
+        &format!("+{controller}"),
+    )
+    .with_context(|| {
+        format!(
+            "enabling the {controller} controller for the children of {}",
+            cgroup.display()
+        )
+    })
 }
 
 /// cpu.weight (1-10000, default 100) for v1-style cpu.shares (2-262144, default 1024), with

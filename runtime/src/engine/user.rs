@@ -1,7 +1,8 @@
 //! Resolving `-u USER[:GROUP]` (names or numbers) against the image's own `/etc/passwd` and
 //! `/etc/group`, as Docker does: the names mean what they mean *inside* the container.
 
-use anyhow::{bail, Result};
+use crate::security::in_root;
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// A resolved user.
@@ -17,19 +18,25 @@ pub struct ResolvedUser {
     pub home: String,
 }
 
-fn read_table(rootfs: &Path, file: &str) -> Vec<Vec<String>> {
-    std::fs::read_to_string(rootfs.join(file))
-        .unwrap_or_default()
+/// The colon-separated lines of `file` in the image; none if the image has no such file. The
+/// file is resolved inside `rootfs` ([`in_root`]): an image's `/etc/passwd` that links to a
+/// host path must not make pier read the host's file.
+fn read_table(rootfs: &Path, file: &str) -> Result<Vec<Vec<String>>> {
+    let text = in_root::read_to_string(rootfs, Path::new(file))
+        .with_context(|| format!("reading the image's {file}"))?
+        .unwrap_or_default();
+    Ok(text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| l.split(':').map(str::to_string).collect())
-        .collect()
+        .collect())
 }
 
-/// Resolves `spec` (`""` means root) inside `rootfs`.
+/// Resolves `spec` (`""` means root) inside `rootfs` (an image's root filesystem, or
+/// `/proc/<pid>/root` of a running container).
 pub fn resolve(rootfs: &Path, spec: &str) -> Result<ResolvedUser> {
-    let passwd = read_table(rootfs, "etc/passwd");
-    let group = read_table(rootfs, "etc/group");
+    let passwd = read_table(rootfs, "/etc/passwd")?;
+    let group = read_table(rootfs, "/etc/group")?;
     let (user, grp) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -117,5 +124,29 @@ mod tests {
         );
         assert!(resolve(dir.path(), "nobody-here").is_err());
         assert!(resolve(dir.path(), "student:nogroup").is_err());
+    }
+
+    #[test]
+    fn passwd_linking_to_the_host_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        let host_file = dir.path().join("host-passwd");
+        std::fs::write(&host_file, "evil:x:4242:4242::/:/bin/sh\n").unwrap();
+        std::os::unix::fs::symlink(&host_file, root.join("etc/passwd")).unwrap();
+        let err = resolve(&root, "evil").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unable to find user evil"),
+            "{err:#}"
+        );
+        // The same entries inside the root, reached by an absolute link, are found.
+        std::fs::write(
+            root.join("etc/passwd.real"),
+            "evil:x:4242:4242::/:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::remove_file(root.join("etc/passwd")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd.real", root.join("etc/passwd")).unwrap();
+        assert_eq!(resolve(&root, "evil").unwrap().uid, 4242);
     }
 }

@@ -15,7 +15,6 @@ use super::layer_build::write_layer_tar;
 use super::overlay::{overlay_options, unmount};
 use anyhow::{Context, Result};
 use nix::mount::{mount, MsFlags};
-use nix::sched::{unshare, CloneFlags};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -55,15 +54,8 @@ pub fn export_merged<W: Write>(
     std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
     // A private mount namespace for this thread: if pier dies mid-export the mount dies
     // with it, instead of lingering in the store's staging area.
-    unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS) for the export mount")?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("making / private in the export mount namespace")?;
+    crate::namespaces::enter_private_mount_namespace()
+        .context("a private mount namespace for the export mount")?;
     if lowers.len() == 1 {
         // overlayfs needs two lower layers without an upper: a read-only bind does the same.
         mount(

@@ -5,7 +5,9 @@
 //! - [`seccomp`]: Docker's default syscall filter and compiling/installing any OCI seccomp
 //!   profile ([`seccomp_profile`] holds Docker's profile as data, [`syscalls`] the syscall
 //!   numbers);
-//! - [`paths`]: the `/proc` and `/sys` paths Docker masks or makes read-only.
+//! - [`paths`]: the `/proc` and `/sys` paths Docker masks or makes read-only;
+//! - [`in_root`]: reading an image's own files (`/etc/passwd`) without following its symlinks
+//!   out to the host.
 //!
 //! Order in the container init (as runc): set no_new_privs if the config asks, switch
 //! uid/gid (keeping capabilities), [`caps::apply`], then [`seccomp::apply`] as the last step
@@ -14,6 +16,7 @@
 //! [`caps::apply`].
 
 pub mod caps;
+pub mod in_root;
 pub mod paths;
 pub mod seccomp;
 pub mod seccomp_profile;

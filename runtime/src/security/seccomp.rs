@@ -509,6 +509,18 @@ mod tests {
             {
                 return 16;
             }
+            // AF_ALG (the kernel crypto API) is carved out too since Docker 29.5.
+            if sys(
+                libc::SYS_socket,
+                [libc::AF_ALG as u64, libc::SOCK_SEQPACKET as u64, 0],
+            ) != Err(libc::EPERM)
+            {
+                return 21;
+            }
+            // io_uring_setup(1, NULL): EPERM from the filter (the kernel alone says EFAULT).
+            if sys(libc::SYS_io_uring_setup, [1, 0, 0]) != Err(libc::EPERM) {
+                return 22;
+            }
             match sys(
                 libc::SYS_socket,
                 [libc::AF_UNIX as u64, libc::SOCK_STREAM as u64, 0],

@@ -3,11 +3,26 @@
 //! capabilities and architectures. [`docker_profile`] selects the entries for one capability
 //! set and architecture, as dockerd does when it writes a container's `config.json`.
 //! `minKernel` conditions are ignored (the only one, 4.8 for ptrace, is long met).
+//!
+//! Which release: [`DOCKER_RELEASE`] / [`MOBY_PROFILES_VERSION`]. To re-sync, diff this file
+//! against `vendor/github.com/moby/profiles/seccomp/default.json` of the newest Docker
+//! release tag (`docker-vX.Y.Z` in moby/moby) and update both constants.
 
 use oci_spec::runtime::{
     Arch, Capability, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder,
     LinuxSeccompOperator, LinuxSyscall,
 };
+
+/// The Docker Engine release whose default seccomp profile this file reproduces (the newest
+/// release when it was last synced; Docker has shipped this exact profile since 29.5.0).
+/// Notable changes it carries over older copies: no `io_uring_*` (removed in Docker 25.0,
+/// moby PR #46762: io_uring bypasses seccomp for the operations it submits), and no
+/// `AF_ALG` sockets (the kernel crypto API), besides `AF_VSOCK`.
+pub const DOCKER_RELEASE: &str = "29.7.2";
+
+/// The version of the moby profiles module (where Docker's default profile lives since it
+/// left the moby tree) that [`DOCKER_RELEASE`] vendors.
+pub const MOBY_PROFILES_VERSION: &str = "github.com/moby/profiles/seccomp v0.2.3";
 
 /// The action of a profile entry.
 #[derive(Clone, Copy)]
@@ -93,6 +108,27 @@ macro_rules! personality {
     };
 }
 
+// Docker's socket rules rely on AF_ALG and AF_VSOCK being two apart, one family between.
+const _: () = assert!(libc::AF_ALG == 38 && libc::AF_VSOCK == 40);
+
+/// Entry allowing `socket(family, ...)` when `family <op> value`.
+macro_rules! socket {
+    ($value:expr, $op:ident) => {
+        Entry {
+            names: &["socket"],
+            action: Action::Allow,
+            args: &[Arg {
+                index: 0,
+                value: $value,
+                value_two: 0,
+                op: LinuxSeccompOperator::$op,
+            }],
+            includes: ANY,
+            excludes: ANY,
+        }
+    };
+}
+
 /// The syscalls every container may make, whatever its capabilities.
 const ALWAYS_ALLOWED: &[&str] = &[
     "accept",
@@ -102,6 +138,7 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "alarm",
     "bind",
     "brk",
+    "cachestat",
     "capget",
     "capset",
     "chdir",
@@ -147,6 +184,7 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "fchdir",
     "fchmod",
     "fchmodat",
+    "fchmodat2",
     "fchown",
     "fchown32",
     "fchownat",
@@ -168,8 +206,11 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "ftruncate",
     "ftruncate64",
     "futex",
+    "futex_requeue",
     "futex_time64",
+    "futex_wait",
     "futex_waitv",
+    "futex_wake",
     "futimesat",
     "getcpu",
     "getcwd",
@@ -207,6 +248,7 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "getuid",
     "getuid32",
     "getxattr",
+    "getxattrat",
     "inotify_add_watch",
     "inotify_init",
     "inotify_init1",
@@ -221,9 +263,6 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "ioprio_set",
     "io_setup",
     "io_submit",
-    "io_uring_enter",
-    "io_uring_register",
-    "io_uring_setup",
     "ipc",
     "kill",
     "landlock_add_rule",
@@ -235,7 +274,9 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "link",
     "linkat",
     "listen",
+    "listmount",
     "listxattr",
+    "listxattrat",
     "llistxattr",
     "_llseek",
     "lremovexattr",
@@ -244,6 +285,7 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "lstat",
     "lstat64",
     "madvise",
+    "map_shadow_stack",
     "membarrier",
     "memfd_create",
     "memfd_secret",
@@ -267,6 +309,7 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "mq_timedsend_time64",
     "mq_unlink",
     "mremap",
+    "mseal",
     "msgctl",
     "msgget",
     "msgrcv",
@@ -316,10 +359,12 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "recvmsg",
     "remap_file_pages",
     "removexattr",
+    "removexattrat",
     "rename",
     "renameat",
     "renameat2",
     "restart_syscall",
+    "riscv_hwprobe",
     "rmdir",
     "rseq",
     "rt_sigaction",
@@ -385,6 +430,7 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "setuid",
     "setuid32",
     "setxattr",
+    "setxattrat",
     "shmat",
     "shmctl",
     "shmdt",
@@ -402,6 +448,7 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "stat64",
     "statfs",
     "statfs64",
+    "statmount",
     "statx",
     "symlink",
     "symlinkat",
@@ -433,6 +480,7 @@ const ALWAYS_ALLOWED: &[&str] = &[
     "uname",
     "unlink",
     "unlinkat",
+    "uretprobe",
     "utime",
     "utimensat",
     "utimensat_time64",
@@ -463,19 +511,11 @@ const ENTRIES: &[Entry] = &[
         includes: ANY,
         excludes: ANY,
     },
-    // Any socket family but AF_VSOCK (40), which reaches the hypervisor.
-    Entry {
-        names: &["socket"],
-        action: Action::Allow,
-        args: &[Arg {
-            index: 0,
-            value: 40,
-            value_two: 0,
-            op: LinuxSeccompOperator::ScmpCmpNe,
-        }],
-        includes: ANY,
-        excludes: ANY,
-    },
+    // Any socket family but AF_ALG (38, the kernel crypto API, a frequent source of kernel
+    // bugs) and AF_VSOCK (40, which reaches the hypervisor): below 38, 39 (AF_NFC), above 40.
+    socket!(libc::AF_ALG as u64, ScmpCmpLt),
+    socket!(libc::AF_ALG as u64 + 1, ScmpCmpEq),
+    socket!(libc::AF_VSOCK as u64, ScmpCmpGt),
     // PER_LINUX, UNAME26, PER_LINUX32, UNAME26|PER_LINUX32, and 0xffffffff (query).
     personality!(0x0),
     personality!(0x0008),
@@ -517,6 +557,9 @@ const ENTRIES: &[Entry] = &[
             "fsopen",
             "fspick",
             "lookup_dcookie",
+            "lsm_get_self_attr",
+            "lsm_list_modules",
+            "lsm_set_self_attr",
             "mount",
             "mount_setattr",
             "move_mount",
@@ -725,7 +768,7 @@ mod tests {
         let profile = docker_profile(&caps, "amd64");
         assert_eq!(profile.default_action(), LinuxSeccompAction::ScmpActErrno);
         assert_eq!(profile.default_errno_ret(), Some(1));
-        assert_eq!(ALWAYS_ALLOWED.len(), 349);
+        assert_eq!(ALWAYS_ALLOWED.len(), 361);
         let allowed = allowed_names(&profile);
         for name in [
             "read",
@@ -750,6 +793,19 @@ mod tests {
             assert!(!allowed.iter().any(|n| n == name), "{name} allowed");
         }
         let calls = profile.syscalls().as_ref().unwrap();
+        // Docker 25.0 dropped io_uring (moby #46762): no entry may name it, under any condition.
+        for name in ["io_uring_setup", "io_uring_enter", "io_uring_register"] {
+            assert!(
+                !calls.iter().any(|s| s.names().iter().any(|n| n == name)),
+                "{name} is in the profile"
+            );
+        }
+        let sockets: Vec<_> = calls.iter().filter(|s| s.names() == &["socket"]).collect();
+        assert_eq!(
+            sockets.len(),
+            3,
+            "AF_ALG and AF_VSOCK carved out by three rules"
+        );
         let clone3 = calls.iter().find(|s| s.names() == &["clone3"]).unwrap();
         assert_eq!(clone3.errno_ret(), Some(libc::ENOSYS as u32));
         let clones: Vec<_> = calls.iter().filter(|s| s.names() == &["clone"]).collect();

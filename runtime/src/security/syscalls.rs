@@ -171,6 +171,10 @@ const EXTRA: &[(&str, i64)] = &[
     ("lsm_get_self_attr", 459),
     ("lsm_set_self_attr", 460),
     ("lsm_list_modules", 461),
+    ("setxattrat", 463),
+    ("getxattrat", 464),
+    ("listxattrat", 465),
+    ("removexattrat", 466),
 ];
 
 /// Syscalls the `libc` crate (0.2.191) lacks on aarch64 (in its glibc or musl flavour), with
@@ -194,6 +198,10 @@ const EXTRA: &[(&str, i64)] = &[
     ("lsm_get_self_attr", 459),
     ("lsm_set_self_attr", 460),
     ("lsm_list_modules", 461),
+    ("setxattrat", 463),
+    ("getxattrat", 464),
+    ("listxattrat", 465),
+    ("removexattrat", 466),
 ];
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
@@ -256,6 +264,8 @@ mod tests {
             "fchmodat2",
             "mseal",
             "listmount",
+            "setxattrat",
+            "removexattrat",
         ] {
             assert!(number(name).is_some(), "{name} unknown");
         }
