@@ -3,11 +3,14 @@
 //! helpers that turn "not there" into a failed check with a precise reason.
 
 use crate::progress::Progress;
+use crate::text;
 use anyhow::{anyhow, bail, Context, Result};
+use pier_runtime::engine::events::Event;
 use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
 use pier_runtime::engine::Engine;
 use pier_runtime::image::Image;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Everything a check needs.
 pub struct Ctx {
@@ -54,9 +57,31 @@ impl Ctx {
             .get(&lab)
             .and_then(|l| l.answers.get(key))
             .cloned()
-            .ok_or_else(|| {
-                anyhow!("no answer recorded yet: run `pier lab answer {lab} {key} VALUE`")
+            .ok_or_else(|| anyhow!(text::no_answer(lab, key)))
+    }
+
+    /// When `pier lab start LAB` last ran, if it did.
+    pub fn started_at(&self, lab: u32) -> Option<SystemTime> {
+        let progress = Progress::load(self.root()).ok()?;
+        let text = progress.labs.get(&lab)?.started_at.clone()?;
+        humantime::parse_rfc3339(&text).ok()
+    }
+
+    /// The events pier logged (`pier events`) for the container called `name` since
+    /// `pier lab start LAB`, oldest first; they outlive the container.
+    pub fn events(&self, lab: u32, name: &str) -> Result<Vec<Event>> {
+        let since = self.started_at(lab);
+        Ok(self
+            .engine
+            .events()
+            .read()?
+            .into_iter()
+            .filter(|e| e.name == name)
+            .filter(|e| match (since, e.when()) {
+                (Some(since), Some(at)) => at >= since,
+                _ => true,
             })
+            .collect())
     }
 
     /// The container named `name`, or a failure telling how to make it.

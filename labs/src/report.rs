@@ -2,6 +2,7 @@
 
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome};
+use crate::text;
 
 /// What happened to one task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,31 +58,15 @@ impl Report {
     pub fn render(&self) -> String {
         let mut out = String::new();
         for r in &self.results {
-            match &r.status {
-                TaskStatus::Passed(note) => {
-                    out.push_str(&format!("✔ {:<12} {}", r.id, r.title));
-                    if !note.is_empty() {
-                        out.push_str(&format!(" ({note})"));
-                    }
-                    out.push('\n');
-                }
-                TaskStatus::Failed(why) => {
-                    out.push_str(&format!("✘ {:<12} {}\n    {}\n", r.id, r.title, why));
-                }
-                TaskStatus::ParentFailed(parent) => {
-                    out.push_str(&format!(
-                        "✘ {:<12} {}\n    parent failed: finish task {parent} first\n",
-                        r.id, r.title
-                    ));
-                }
-            }
+            out.push_str(&match &r.status {
+                TaskStatus::Passed(note) => text::passed(r.id, r.title, note),
+                TaskStatus::Failed(why) => text::failed(r.id, r.title, why),
+                TaskStatus::ParentFailed(parent) => text::parent_failed(r.id, r.title, parent),
+            });
         }
-        out.push_str(&format!("Score {}/{}\n", self.passed(), self.total()));
+        out.push_str(&text::score(self.passed(), self.total()));
         if !self.complete() {
-            out.push_str(&format!(
-                "(`pier lab hint {}` explains the first task not done)\n",
-                self.lab
-            ));
+            out.push_str(&text::hint_pointer(self.lab));
         }
         out
     }

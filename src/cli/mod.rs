@@ -60,6 +60,8 @@ pub enum Command {
     Exec(container::ExecArgs),
     /// Show CPU, memory and process use of running containers.
     Stats(container::StatsArgs),
+    /// Show what happened to containers: created, started, refused, signalled, exited, removed.
+    Events(system::EventsArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
     /// Manage networks.
@@ -230,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Top(a) => container::top(&engine, a),
         Command::Exec(a) => container::exec(&engine, a),
         Command::Stats(a) => container::stats(&engine, a),
+        Command::Events(a) => system::events(&engine, a),
         Command::Port(a) => network::port(&engine, a),
         Command::Network(c) => network::network(&engine, c),
         Command::Images(a) => image::images(&engine, a),

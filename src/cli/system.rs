@@ -1,9 +1,32 @@
-//! `pier system`: prune, df, info.
+//! `pier system`: prune, df, info; and `pier events`, the log of what happened.
 
 use super::output;
 use anyhow::Result;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use pier_runtime::engine::Engine;
+
+/// `pier events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only the events of this container (name or full ID), removed ones included.
+    #[arg(long)]
+    pub container: Option<String>,
+}
+
+/// `pier events`: prints the event log, oldest first (it is kept after containers are removed).
+pub fn events(engine: &Engine, args: EventsArgs) -> Result<i32> {
+    for e in engine.events().read()? {
+        if args
+            .container
+            .as_ref()
+            .is_some_and(|c| *c != e.name && *c != e.id)
+        {
+            continue;
+        }
+        println!("{}", e.render());
+    }
+    Ok(0)
+}
 
 /// `pier system ...`.
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use pier_runtime::engine::record::ContainerRecord;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
 
 const N: u32 = 4;
 
@@ -46,10 +47,10 @@ pub fn lab() -> Lab {
             },
             Task {
                 id: "image",
-                title: "the busybox image's /etc/passwd is unchanged",
+                title: "you found the busybox layer whose /etc/passwd is still the original",
                 after: &["copyup"],
-                answer: None,
-                hint: "Never write into a directory listed in LayerDirs of `pier image inspect`: images are read-only",
+                answer: Some("layer"),
+                hint: "pier image inspect busybox lists LayerDirs; the one holding etc/passwd is the image's copy: pier lab answer 4 layer <DIR>",
                 check: image_unchanged,
             },
             Task {
@@ -137,16 +138,39 @@ fn image_unchanged(ctx: &Ctx) -> Outcome {
     };
     for dir in &image.layer_dirs {
         let f = dir.join("etc/passwd");
-        if let Ok(t) = std::fs::read_to_string(&f) {
-            if t.contains("lab4user:") {
-                return Outcome::fail(format!(
-                    "{} holds the lab4user line: the image itself was modified. Run `pier rmi busybox` and `pier image bootstrap busybox`",
-                    f.display()
-                ));
-            }
+        if std::fs::read_to_string(&f).is_ok_and(|t| t.contains("lab4user:")) {
+            return Outcome::fail(format!(
+                "{} holds the lab4user line: the image itself was modified. Run `pier rmi busybox` and `pier image bootstrap busybox`",
+                f.display()
+            ));
         }
     }
-    Outcome::pass("the image layer still has the original file")
+    let given = match ctx.answer(N, "layer") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    // Accept the layer directory or the file in it.
+    let dir = given.trim_end_matches('/');
+    let dir = Path::new(dir.strip_suffix("/etc/passwd").unwrap_or(dir));
+    let found = image
+        .layer_dirs
+        .iter()
+        .find(|d| d.as_path() == dir && d.join("etc/passwd").is_file());
+    match (found, writer(ctx)) {
+        (Some(layer), _) => Outcome::pass(format!(
+            "{}/etc/passwd has no lab4user line",
+            layer.display()
+        )),
+        (None, Ok(rec)) if dir == ctx.upper_dir(&rec) => Outcome::fail(
+            "that is lab4-writer's upper directory, which holds the CHANGED copy; the image's own file is in one of its LayerDirs",
+        ),
+        (None, _) if given.contains("bundle/rootfs") => Outcome::fail(
+            "that is merged_dir, the union the container sees; the image's own file is in one of its LayerDirs",
+        ),
+        (None, _) => Outcome::fail(format!(
+            "{given} is not a layer of busybox holding etc/passwd (pier image inspect busybox lists LayerDirs)"
+        )),
+    }
 }
 
 fn whiteout(ctx: &Ctx) -> Outcome {

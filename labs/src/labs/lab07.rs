@@ -5,6 +5,8 @@ use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
+use crate::text;
+use pier_runtime::engine::events::Action;
 use pier_runtime::engine::record::ContainerStatus;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
@@ -118,10 +120,18 @@ fn any(ctx: &Ctx) -> Outcome {
     }
 }
 
+/// The container a refused start names as holding the port: the word after
+/// `published by pier container` in the error.
+fn port_owner(error: &str) -> Option<&str> {
+    let rest = &error[error.find("published by pier container ")? + 28..];
+    rest.split(|c: char| !c.is_ascii_hexdigit()).next()
+}
+
 fn clash(ctx: &Ctx) -> Outcome {
     // pier refuses the second container when it starts; depending on the command it is
-    // then left created (as Docker does) or removed. Either way it must not run, the first
-    // server must keep the port, and the student must have read the error.
+    // then left created (as Docker does) or removed. Either way it must not run, the refusal
+    // must be in pier's event log (typing a message is not provoking it), the first server
+    // must keep the port, and the student must have read the error.
     match ctx.container("lab7-clash") {
         Ok(rec) if rec.status == ContainerStatus::Running => {
             return Outcome::fail(
@@ -133,14 +143,32 @@ fn clash(ctx: &Ctx) -> Outcome {
         }
         _ => {}
     }
+    let events = match ctx.events(N, "lab7-clash") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let Some(refusal) = events.iter().rev().find(|e| {
+        e.action == Action::StartFailed && e.error.as_deref().is_some_and(|m| m.contains(":8080/"))
+    }) else {
+        return Outcome::fail(format!(
+            "pier's event log (`pier events --container lab7-clash`) shows no refused start of lab7-clash on port 8080: run the command of step 3, with lab7-web running {}",
+            text::before_start(N)
+        ));
+    };
+    let printed = refusal.error.clone().unwrap_or_default();
     let error = match ctx.answer(N, "error") {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
-    if !error.contains("8080") {
-        return Outcome::fail(format!(
-            "{error:?} is not the error pier printed for lab7-clash (it names port 8080)"
-        ));
+    // The message names the container holding the port by its ID; its first 12 digits (as
+    // `pier ps` shows them) are enough.
+    match port_owner(&printed).map(|o| &o[..o.len().min(12)]) {
+        Some(owner) if !owner.is_empty() && !error.contains(owner) => {
+            return Outcome::fail(format!(
+                "{error:?} is not the error pier printed for lab7-clash: that one names the container holding the port; `pier events --container lab7-clash` shows it again"
+            ))
+        }
+        _ => {}
     }
     match serves(ctx, "lab7-web", 8080) {
         Outcome::Pass(_) => Outcome::pass("refused; lab7-web still owns port 8080"),
@@ -152,4 +180,19 @@ fn clash(ctx: &Ctx) -> Outcome {
 
 fn alt(ctx: &Ctx) -> Outcome {
     serves(ctx, "lab7-alt", 8081)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_of_a_port_is_read_from_the_refusal() {
+        let e = "connecting container lab7-clash to network bridge: publishing ports of container ae110f60bfb6: host port 0.0.0.0:8080/tcp is already published by pier container 80ee64297ff8";
+        assert_eq!(port_owner(e), Some("80ee64297ff8"));
+        assert_eq!(
+            port_owner("host port 0.0.0.0:8080/tcp is in use by another process"),
+            None
+        );
+    }
 }

@@ -4,11 +4,13 @@
 use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
+use pier_runtime::engine::events::Action;
 
 const N: u32 = 8;
 
-/// The line the writer container appends to the shared file.
-const LINE: &str = "written by lab8-writer";
+/// The start of the line the writer container appends to the shared file; its hostname
+/// (its short ID) follows, which only that container knows before it runs.
+const LINE: &str = "written by ";
 
 /// The lab.
 pub fn lab() -> Lab {
@@ -34,7 +36,7 @@ pub fn lab() -> Lab {
                 title: "the lab directory holds log.txt written by lab8-writer",
                 after: &[],
                 answer: None,
-                hint: "D=$(pier lab dir 8); pier run --name lab8-writer -v $D:/data busybox sh -c 'echo written by lab8-writer >> /data/log.txt'",
+                hint: "D=$(pier lab dir 8); pier run --name lab8-writer -v $D:/data busybox sh -c 'echo written by $(hostname) >> /data/log.txt'   (single quotes: the container's shell runs hostname)",
                 check: data,
             },
             Task {
@@ -78,25 +80,79 @@ fn scratch(ctx: &Ctx) -> Outcome {
     }
 }
 
-fn data(ctx: &Ctx) -> Outcome {
+/// The full ID of the lab8-writer container that wrote its hostname into log.txt: the line
+/// must name a container called lab8-writer that pier created since the lab started (its
+/// record, or its `create` event once it is removed). A line written from the host names
+/// the host, or a made-up ID no such container had.
+fn writer_id(ctx: &Ctx) -> Result<String, Outcome> {
     let f = ctx.workdir(N).join("log.txt");
-    match std::fs::read_to_string(&f) {
-        Ok(t) if t.contains(LINE) => Outcome::pass(f.display().to_string()),
-        Ok(_) => Outcome::fail(format!(
-            "{} exists but lacks the line {LINE:?}",
-            f.display()
-        )),
-        Err(_) => Outcome::fail(format!(
+    let text = std::fs::read_to_string(&f).map_err(|_| {
+        Outcome::fail(format!(
             "{} does not exist: did you mount the lab directory (pier lab dir 8) at /data?",
             f.display()
-        )),
+        ))
+    })?;
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(LINE))
+        .map(str::trim)
+        .collect();
+    if names.is_empty() {
+        return Err(Outcome::fail(format!(
+            "{} has no line {LINE:?} followed by the container's hostname",
+            f.display()
+        )));
+    }
+    let mut ids: Vec<String> = ctx
+        .events(N, "lab8-writer")
+        .map_err(Outcome::from)?
+        .into_iter()
+        .filter(|e| e.action == Action::Create)
+        .map(|e| e.id)
+        .collect();
+    if let Ok(rec) = ctx.container("lab8-writer") {
+        ids.push(rec.id);
+    }
+    names
+        .iter()
+        .find_map(|n| {
+            ids.iter()
+                .find(|id| n.len() >= 12 && id.starts_with(n))
+                .cloned()
+        })
+        .ok_or_else(|| {
+            Outcome::fail(format!(
+                "{} says {LINE}{}, but no container lab8-writer with that hostname ran since `pier lab start 8` (pier events lists them): the line must be written by the container itself, without --hostname",
+                f.display(),
+                names.join(", ")
+            ))
+        })
+}
+
+fn data(ctx: &Ctx) -> Outcome {
+    match writer_id(ctx) {
+        Ok(id) => Outcome::pass(format!("written by container {}", &id[..12])),
+        Err(o) => o,
     }
 }
 
 fn gone(ctx: &Ctx) -> Outcome {
-    match ctx.container("lab8-writer") {
-        Ok(_) => Outcome::fail("lab8-writer still exists: pier rm lab8-writer"),
-        Err(_) => Outcome::pass("the container is gone, log.txt is still there"),
+    let id = match writer_id(ctx) {
+        Ok(id) => id,
+        Err(o) => return o,
+    };
+    if ctx.container("lab8-writer").is_ok() {
+        return Outcome::fail("lab8-writer still exists: pier rm lab8-writer");
+    }
+    let destroyed = ctx.events(N, "lab8-writer").is_ok_and(|events| {
+        events
+            .iter()
+            .any(|e| e.action == Action::Destroy && e.id == id)
+    });
+    if destroyed {
+        Outcome::pass("the container is gone, log.txt is still there")
+    } else {
+        Outcome::fail("pier's event log has no removal of the lab8-writer that wrote log.txt: remove it with pier rm lab8-writer")
     }
 }
 

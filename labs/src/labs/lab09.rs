@@ -36,10 +36,10 @@ pub fn lab() -> Lab {
             },
             Task {
                 id: "same",
-                title: "lab9-dev and lab9-prod run the very same image",
+                title: "you found the one image ID lab9-dev and lab9-prod both run",
                 after: &["dev", "prod"],
-                answer: None,
-                hint: "Use busybox for both; only the environment differs",
+                answer: Some("image"),
+                hint: "Use busybox for both; pier inspect shows each container's image_id (pier images the IMAGE ID): pier lab answer 9 image <ID>",
                 check: same,
             },
             Task {
@@ -112,15 +112,37 @@ fn prod(ctx: &Ctx) -> Outcome {
 }
 
 fn same(ctx: &Ctx) -> Outcome {
-    match (ctx.container("lab9-dev"), ctx.container("lab9-prod")) {
-        (Ok(a), Ok(b)) if a.image_id == b.image_id => {
-            Outcome::pass(format!("both {}", &a.image_id[..19.min(a.image_id.len())]))
-        }
-        (Ok(a), Ok(b)) => Outcome::fail(format!(
+    let (a, b) = match (ctx.container("lab9-dev"), ctx.container("lab9-prod")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e.into(),
+    };
+    if a.image_id != b.image_id {
+        return Outcome::fail(format!(
             "lab9-dev runs {} but lab9-prod runs {}",
             a.image, b.image
-        )),
-        (Err(e), _) | (_, Err(e)) => e.into(),
+        ));
+    }
+    let given = match ctx.answer(N, "image") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let hex = given
+        .trim()
+        .trim_start_matches("sha256:")
+        .to_ascii_lowercase();
+    let real = a.image_id.trim_start_matches("sha256:");
+    if hex.len() >= 12 && real.starts_with(&hex) {
+        Outcome::pass(format!("both run sha256:{}", &real[..12]))
+    } else if given.trim() == a.image || given.trim().starts_with("busybox") {
+        Outcome::fail("that is the image's name; the ID is the sha256 digest of its configuration (pier images, IMAGE ID column)")
+    } else if hex.len() < 12 && real.starts_with(&hex) && !hex.is_empty() {
+        Outcome::fail("that is the start of the ID but too short: give at least the 12 digits `pier images` shows")
+    } else if hex.len() >= 12 && (a.id.starts_with(&hex) || b.id.starts_with(&hex)) {
+        Outcome::fail("that is a container's ID, not its image's")
+    } else {
+        Outcome::fail(format!(
+            "{given} is not the ID of the image lab9-dev and lab9-prod run"
+        ))
     }
 }
 

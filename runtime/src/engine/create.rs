@@ -2,6 +2,7 @@
 //! image's layers under a fresh writable layer, stacked with overlayfs) and a `config.json`.
 
 use super::config::{NetworkMode, RunConfig};
+use super::events::{Action, Event};
 use super::record::{validate_name, ContainerPaths, ContainerRecord, ContainerStatus};
 use super::{names, now_rfc3339, user, Engine};
 use crate::image::{overlay, Image};
@@ -29,7 +30,10 @@ impl Engine {
         }
         let (paths, record) = self.allocate(&config, &image)?;
         match self.prepare(&paths, record, &image, keep_mounted) {
-            Ok(rec) => Ok(rec),
+            Ok(rec) => {
+                self.record_event(Event::about(&rec, Action::Create));
+                Ok(rec)
+            }
             Err(e) => {
                 let _ = overlay::unmount(&paths.rootfs());
                 let _ = std::fs::remove_dir_all(&paths.dir);

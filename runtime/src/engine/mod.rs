@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod create;
+pub mod events;
 pub mod exec;
 pub mod inspect;
 pub mod io_loop;

@@ -2,6 +2,7 @@
 //! `pier system prune`. Nothing pier made may outlive the container: not the overlay mount,
 //! the cgroup, the network namespace and veth, the runtime directory or a process.
 
+use super::events::{Action, Event};
 use super::mounts;
 use super::record::{ContainerPaths, ContainerRecord, ContainerStatus};
 use super::{now_rfc3339, Engine};
@@ -30,7 +31,7 @@ impl Engine {
                 );
             }
             if let Some(init) = rec.init {
-                let _ = crate::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
+                self.signal_init(&rec, init.pid, nix::sys::signal::Signal::SIGKILL);
             }
             if !self.wait_until_stopped(&rec.id, Duration::from_secs(10))? {
                 bail!("container {} did not stop after SIGKILL", rec.name);
@@ -85,11 +86,16 @@ impl Engine {
                 paths.dir.display()
             );
         }
+        let rec = ContainerRecord::load(paths).ok();
         match std::fs::remove_dir_all(&paths.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("removing {}", paths.dir.display())),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("removing {}", paths.dir.display())),
         }
+        if let Some(rec) = rec {
+            self.record_event(Event::about(&rec, Action::Destroy));
+        }
+        Ok(())
     }
 
     /// A container whose watcher died (pier killed with SIGKILL, machine trouble) is stopped
@@ -104,6 +110,7 @@ impl Engine {
         if watched || !active {
             return Ok(false);
         }
+        let was_running = rec.status == ContainerStatus::Running;
         self.teardown(paths)?;
         let rec = self.update(paths, |r| {
             if r.status == ContainerStatus::Running {
@@ -118,6 +125,12 @@ impl Engine {
             r.monitor = None;
             r.cgroup = None;
         })?;
+        if let Some(r) = rec.as_ref().filter(|_| was_running) {
+            self.record_event(Event {
+                exit_code: r.exit_code,
+                ..Event::about(r, Action::Die)
+            });
+        }
         if rec.is_some_and(|r| r.config.auto_remove) {
             self.remove_files(paths)?;
         }
