@@ -190,6 +190,7 @@ impl Command {
             | Command::Logout(_)
             | Command::Image(_)
             | Command::System(_)
+            | Command::Events(_)
             | Command::Docs(_) => false,
             // These start containers only through `pier` subprocesses, which seal themselves.
             Command::Bench(_) | Command::Lab(_) => false,

@@ -74,9 +74,8 @@ fn lsm() -> String {
         .unwrap_or_default();
     // Without securityfs mounted, the two major LSMs still show under /sys.
     if active.is_empty() {
-        let enabled = |p: &str| {
-            std::fs::read_to_string(p).is_ok_and(|s| s.trim() == "Y" || s.trim() == "1")
-        };
+        let enabled =
+            |p: &str| std::fs::read_to_string(p).is_ok_and(|s| s.trim() == "Y" || s.trim() == "1");
         if enabled("/sys/module/apparmor/parameters/enabled") {
             active.push("apparmor".into());
         }
