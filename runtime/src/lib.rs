@@ -12,6 +12,7 @@ pub mod build;
 pub mod cgroups;
 pub mod container;
 pub mod devices;
+pub mod disk_usage;
 pub mod engine;
 pub mod image;
 pub mod loopback;

@@ -4,11 +4,10 @@
 use super::output;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use pier_runtime::engine::config::{
-    env_entry, read_env_file, BindMount, Limits, NetworkMode, RunConfig, TmpfsMount,
-};
+use pier_runtime::engine::config::{env_entry, read_env_file, Limits, NetworkMode, RunConfig};
 use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::logs::{self, LogOptions};
+use pier_runtime::engine::mount_flags::MountFlags;
 use pier_runtime::engine::record::ContainerStatus;
 use pier_runtime::engine::start::Attach;
 use pier_runtime::engine::Engine;
@@ -48,9 +47,18 @@ pub struct CreateArgs {
     /// Mount the container's root filesystem read-only.
     #[arg(long = "read-only")]
     pub read_only: bool,
-    /// Bind-mount a host path: HOST:CONTAINER[:ro].
-    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    /// Mount a host path (/HOST:CONTAINER), a named volume (NAME:CONTAINER, created if
+    /// missing) or an anonymous volume (CONTAINER); OPTIONS: ro, rw, nocopy.
+    #[arg(
+        short = 'v',
+        long = "volume",
+        value_name = "[HOST|NAME:]CONTAINER[:OPTIONS]"
+    )]
     pub volumes: Vec<String>,
+    /// Mount in Docker's key=value form: type=bind|volume|tmpfs,source=..,target=..,readonly,
+    /// volume-nocopy, volume-label=K=V, tmpfs-size=.., tmpfs-mode=...
+    #[arg(long = "mount", value_name = "KEY=VALUE,...")]
+    pub mounts: Vec<String>,
     /// Mount a tmpfs: PATH[:OPTIONS].
     #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
     pub tmpfs: Vec<String>,
@@ -142,6 +150,7 @@ impl CreateArgs {
             bail!("-p/-P publish ports through a bridge network; with --network {} there is nothing to publish", network.display());
         }
         let network = Some(network);
+        let mounts = MountFlags::parse(&self.volumes, &self.mounts, &self.tmpfs)?;
         Ok(RunConfig {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -154,16 +163,10 @@ impl CreateArgs {
             interactive: self.interactive,
             tty: self.tty,
             read_only: self.read_only,
-            volumes: self
-                .volumes
-                .iter()
-                .map(|v| BindMount::parse(v))
-                .collect::<Result<_>>()?,
-            tmpfs: self
-                .tmpfs
-                .iter()
-                .map(|t| TmpfsMount::parse(t))
-                .collect::<Result<_>>()?,
+            volumes: mounts.binds,
+            volume_mounts: mounts.volumes,
+            no_image_volumes: false,
+            tmpfs: mounts.tmpfs,
             limits,
             network,
             publish: self.publish.clone(),
@@ -186,7 +189,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
     let rec = engine.create(config, true)?;
     if args.detach {
         if let Err(e) = engine.start_detached(&rec.id) {
-            let _ = engine.remove(&rec.id, true);
+            let _ = engine.remove_with_volumes(&rec.id, true);
             return Err(e);
         }
         println!("{}", rec.id);
@@ -209,7 +212,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
         }
         Err(e) => {
             // A container that never ran is not worth keeping (nothing is left behind).
-            let _ = engine.remove(&rec.id, true);
+            let _ = engine.remove_with_volumes(&rec.id, true);
             Err(e)
         }
     }
@@ -310,6 +313,9 @@ pub struct RmArgs {
     /// Kill and remove a running container.
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Remove the container's anonymous volumes too.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
     /// Containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -319,7 +325,12 @@ pub struct RmArgs {
 pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
     let mut failed = false;
     for c in &args.containers {
-        match engine.remove(c, args.force) {
+        let removed = if args.volumes {
+            engine.remove_with_volumes(c, args.force)
+        } else {
+            engine.remove(c, args.force)
+        };
+        match removed {
             Ok(_) => println!("{c}"),
             Err(e) => {
                 eprintln!("pier: {e:#}");

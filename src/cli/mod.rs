@@ -13,6 +13,7 @@ mod output;
 mod runtime;
 mod system;
 mod transfer;
+mod volume;
 
 use clap::{Parser, Subcommand};
 use pier_runtime::container::StartError;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// List images.
     Images(image::ImagesArgs),
     /// Build an image from a Dockerfile.
@@ -186,6 +190,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Stats(a) => container::stats(&engine, a),
         Command::Port(a) => network::port(&engine, a),
         Command::Network(c) => network::network(&engine, c),
+        Command::Volume(c) => volume::volume(&engine, c),
         Command::Images(a) => image::images(&engine, a),
         Command::Build(a) => build::build(&engine, a),
         Command::History(a) => build::history(&engine, a),

@@ -94,3 +94,18 @@ pub fn ellipsize(s: &str, max: usize) -> String {
         s.chars().take(max - 1).collect::<String>() + "…"
     }
 }
+
+/// Docker's question before a destructive command run without `-f`: `WARNING! <what>` and
+/// "Are you sure you want to continue? [y/N]". Asked only when stdin is a terminal: a script
+/// (stdin a pipe or /dev/null) proceeds, as every `pier ... prune` did before `-f` existed.
+pub fn confirm(what: &str) -> std::io::Result<bool> {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(true);
+    }
+    eprint!("WARNING! {what}\nAre you sure you want to continue? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}

@@ -42,7 +42,7 @@ pub struct BuildContainer<'a> {
 
 impl Drop for BuildContainer<'_> {
     fn drop(&mut self) {
-        let _ = self.engine.remove(&self.id, true);
+        let _ = self.engine.remove_with_volumes(&self.id, true);
     }
 }
 
@@ -83,6 +83,8 @@ pub fn run<'a>(
         // pier's init as PID 1 passes Ctrl-C on to the command (a shell as PID 1 would
         // ignore it).
         init: true,
+        // A RUN after VOLUME writes into the layer (BuildKit's behaviour), not into a volume.
+        no_image_volumes: true,
         ..RunConfig::default()
     };
     let rec = engine

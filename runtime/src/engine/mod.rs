@@ -10,6 +10,7 @@ pub mod exec;
 pub mod inspect;
 pub mod io_loop;
 pub mod logs;
+pub mod mount_flags;
 pub mod mounts;
 pub mod names;
 pub mod network;
@@ -18,6 +19,7 @@ pub mod remove;
 pub mod start;
 pub mod stop;
 pub mod user;
+pub mod volumes;
 
 use crate::image::ImageStore;
 use crate::state::Lock;

@@ -19,8 +19,18 @@ pub struct PruneReport {
 }
 
 impl Engine {
-    /// `pier rm [-f]`.
+    /// `pier rm [-f]`: the container goes, its volumes stay.
     pub fn remove(&self, key: &str, force: bool) -> Result<String> {
+        self.remove_container(key, force, false)
+    }
+
+    /// `pier rm -v [-f]`: the container and its anonymous volumes (those no other container
+    /// uses); named volumes stay, as in Docker.
+    pub fn remove_with_volumes(&self, key: &str, force: bool) -> Result<String> {
+        self.remove_container(key, force, true)
+    }
+
+    fn remove_container(&self, key: &str, force: bool, volumes: bool) -> Result<String> {
         let (paths, rec) = self.find(key)?;
         if rec.status == ContainerStatus::Running {
             if !force {
@@ -38,6 +48,9 @@ impl Engine {
         }
         self.teardown(&paths)?;
         self.remove_files(&paths)?;
+        if volumes {
+            self.remove_anonymous_volumes(&rec)?;
+        }
         Ok(rec.name)
     }
 
@@ -118,8 +131,9 @@ impl Engine {
             r.monitor = None;
             r.cgroup = None;
         })?;
-        if rec.is_some_and(|r| r.config.auto_remove) {
+        if let Some(rec) = rec.filter(|r| r.config.auto_remove) {
             self.remove_files(paths)?;
+            self.remove_anonymous_volumes(&rec)?;
         }
         Ok(true)
     }

@@ -301,7 +301,9 @@ impl Engine {
         })?;
         if let Some(rec) = rec {
             if rec.config.auto_remove {
+                // As `docker run --rm`: its anonymous volumes go with it.
                 self.remove_files(paths)?;
+                self.remove_anonymous_volumes(&rec)?;
             }
         }
         Ok(())

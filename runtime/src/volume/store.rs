@@ -15,10 +15,10 @@ use super::{validate_name, ANONYMOUS_LABEL};
 use crate::state::{read_json, write_json_atomic};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// One volume's metadata (`volume.json`).
@@ -184,7 +184,7 @@ impl VolumeStore {
 
     /// Bytes in volume `name` (apparent sizes, each hard-linked file once, links not followed).
     pub fn size(&self, name: &str) -> u64 {
-        tree_size(&self.data_dir(name))
+        crate::disk_usage::tree_size(&self.data_dir(name))
     }
 
     /// Deletes `.new-*` and `.rm-*` directories whose `pier` process is gone.
@@ -209,27 +209,6 @@ impl VolumeStore {
         }
         Ok(())
     }
-}
-
-/// Bytes under `dir`: apparent file sizes, hard links counted once, symlinks not followed.
-pub fn tree_size(dir: &Path) -> u64 {
-    let mut seen = HashSet::new();
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let Ok(m) = e.path().symlink_metadata() else {
-                continue;
-            };
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if m.nlink() < 2 || seen.insert((m.dev(), m.ino())) {
-                total += m.len();
-            }
-        }
-    }
-    total
 }
 
 #[cfg(test)]
