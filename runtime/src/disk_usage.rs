@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Bytes under `dir`: apparent file sizes (as `docker system df`), each hard-linked file
-/// once, symlinks not followed; unreadable entries are skipped.
+/// once, a symlink as its own length (not followed); unreadable entries are skipped.
 pub fn tree_size(dir: &Path) -> u64 {
     let mut seen = HashSet::new();
     let mut total = 0;
@@ -39,7 +39,8 @@ mod tests {
         std::fs::hard_link(t.path().join("d/a"), t.path().join("b")).unwrap();
         std::fs::write(t.path().join("c"), "xy").unwrap();
         std::os::unix::fs::symlink("/usr", t.path().join("link")).unwrap();
-        assert_eq!(tree_size(t.path()), 7);
+        // 5 + 2, and the link's own 4 bytes ("/usr"), not the size of /usr.
+        assert_eq!(tree_size(t.path()), 11);
         assert_eq!(tree_size(&t.path().join("missing")), 0);
     }
 }

@@ -345,7 +345,7 @@ mod tests {
         assert!(err(&["db:data"], &[]).contains("must be absolute"));
         assert!(err(&["db:/"], &[]).contains("cannot be /"));
         assert!(err(&["/tmp:/d:nocopy"], &[]).contains("nocopy"));
-        assert!(err(&["a:/d", "b:/d/"], &[]).contains("duplicate mount point: /d"));
+        assert!(err(&["aa:/d", "bb:/d/"], &[]).contains("duplicate mount point: /d"));
     }
 
     #[test]
