@@ -155,7 +155,10 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     for tmpfs in &cfg.tmpfs {
         let opts: Vec<&str> = tmpfs.options.iter().map(String::as_str).collect();
         let dest = &tmpfs.destination;
-        user.push((dest, mount(&dest.to_string_lossy(), "tmpfs", "tmpfs", &opts)));
+        user.push((
+            dest,
+            mount(&dest.to_string_lossy(), "tmpfs", "tmpfs", &opts),
+        ));
     }
     for v in cfg.volumes.iter().chain(&inputs.volumes) {
         let mut opts = vec!["rbind", "rprivate"];

@@ -138,8 +138,7 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
             if !a.force && !output::confirm(&format!("This will remove {what}."))? {
                 return Ok(0);
             }
-            let report =
-                engine.prune_volumes(a.all, &|v| !filters.iter().all(|f| f.matches(v)))?;
+            let report = engine.prune_volumes(a.all, &|v| !filters.iter().all(|f| f.matches(v)))?;
             if !report.removed.is_empty() {
                 println!("Deleted Volumes:");
                 for n in &report.removed {
@@ -223,9 +222,12 @@ fn ls(engine: &Engine, args: LsArgs) -> Result<i32> {
     }
     let containers = engine.containers()?;
     let in_use = |name: &str| {
-        containers
-            .iter()
-            .any(|c| c.config.volume_mounts.iter().any(|m| m.name.as_deref() == Some(name)))
+        containers.iter().any(|c| {
+            c.config
+                .volume_mounts
+                .iter()
+                .any(|m| m.name.as_deref() == Some(name))
+        })
     };
     let volumes: Vec<Volume> = engine
         .volumes()?

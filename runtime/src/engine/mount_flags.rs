@@ -42,7 +42,11 @@ impl MountFlags {
             .iter()
             .map(|v| parse_volume_flag(v))
             .chain(mount.iter().map(|m| parse_mount_flag(m)))
-            .chain(tmpfs.iter().map(|t| TmpfsMount::parse(t).map(Parsed::Tmpfs)));
+            .chain(
+                tmpfs
+                    .iter()
+                    .map(|t| TmpfsMount::parse(t).map(Parsed::Tmpfs)),
+            );
         for p in parsed {
             match p? {
                 Parsed::Bind(b) => out.binds.push(b),
@@ -97,7 +101,9 @@ fn bind_source(flag: &str, spec: &str, path: &str) -> Result<PathBuf> {
 
 fn volume_name(flag: &str, spec: &str, name: &str) -> Result<String> {
     crate::volume::validate_name(name).with_context(|| {
-        format!("invalid {flag} {spec:?} (a host path must be absolute, anything else names a volume)")
+        format!(
+            "invalid {flag} {spec:?} (a host path must be absolute, anything else names a volume)"
+        )
     })?;
     Ok(name.to_string())
 }
@@ -129,9 +135,7 @@ fn parse_volume_flag(spec: &str) -> Result<Parsed> {
             "shared" | "rshared" | "slave" | "rslave" => bail!(
                 "invalid -v {spec:?}: propagation {o:?} is not supported: pier's mounts are private"
             ),
-            other => bail!(
-                "invalid -v {spec:?}: unknown option {other:?} (use ro, rw or nocopy)"
-            ),
+            other => bail!("invalid -v {spec:?}: unknown option {other:?} (use ro, rw or nocopy)"),
         }
     }
     match source {
@@ -182,7 +186,9 @@ fn parse_mount_flag(spec: &str) -> Result<Parsed> {
             None => (field.trim(), None),
         };
         let need = || -> Result<&str> {
-            value.with_context(|| format!("invalid --mount {spec:?}: {key} needs a value ({key}=...)"))
+            value.with_context(|| {
+                format!("invalid --mount {spec:?}: {key} needs a value ({key}=...)")
+            })
         };
         match key.to_ascii_lowercase().as_str() {
             "type" => {
@@ -276,10 +282,15 @@ fn parse_mount_flag(spec: &str) -> Result<Parsed> {
             if source.is_some() {
                 bail!("invalid --mount {spec:?}: type=tmpfs takes no source");
             }
-            let mut options: Vec<String> = [if read_only { "ro" } else { "rw" }, "noexec", "nosuid", "nodev"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
+            let mut options: Vec<String> = [
+                if read_only { "ro" } else { "rw" },
+                "noexec",
+                "nosuid",
+                "nodev",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
             if let Some(size) = tmpfs_size {
                 options.push(format!("size={size}"));
             }
@@ -326,7 +337,16 @@ mod tests {
 
     #[test]
     fn dash_v_forms() {
-        let f = one(&["/tmp:/data:ro", "db:/var/lib/db", "/anon", "cache:/c:rw,nocopy"], &[]).unwrap();
+        let f = one(
+            &[
+                "/tmp:/data:ro",
+                "db:/var/lib/db",
+                "/anon",
+                "cache:/c:rw,nocopy",
+            ],
+            &[],
+        )
+        .unwrap();
         assert_eq!(f.binds.len(), 1);
         assert!(f.binds[0].read_only);
         assert_eq!(f.volumes[0].name.as_deref(), Some("db"));
@@ -362,7 +382,10 @@ mod tests {
         .unwrap();
         assert_eq!(f.volumes[0].name.as_deref(), Some("db"));
         assert!(f.volumes[0].read_only);
-        assert_eq!(f.volumes[0].labels.get("app").map(String::as_str), Some("x"));
+        assert_eq!(
+            f.volumes[0].labels.get("app").map(String::as_str),
+            Some("x")
+        );
         assert!(!f.binds[0].read_only);
         assert!(f.tmpfs[0].options.contains(&"size=1048576".to_string()));
         assert!(f.tmpfs[0].options.contains(&"mode=1770".to_string()));
@@ -371,8 +394,12 @@ mod tests {
 
     #[test]
     fn mount_errors_name_the_key() {
-        assert!(err(&[], &["type=volume,target=/d,colour=red"]).contains("unexpected key \"colour\""));
-        assert!(err(&[], &["type=volume,target=/d,bogus"]).contains("\"bogus\" must be a key=value"));
+        assert!(
+            err(&[], &["type=volume,target=/d,colour=red"]).contains("unexpected key \"colour\"")
+        );
+        assert!(
+            err(&[], &["type=volume,target=/d,bogus"]).contains("\"bogus\" must be a key=value")
+        );
         assert!(err(&[], &["type=bind,source=/tmp,target=/d,tmpfs-size=1m"])
             .contains("key \"tmpfs-size\" is for type=tmpfs, not type=bind"));
         assert!(err(&[], &["type=nfs,target=/d"]).contains("type \"nfs\""));

@@ -218,9 +218,7 @@ impl Engine {
         let _lock = self.lock()?;
         let containers = self.containers()?;
         for name in anonymous {
-            let used = containers
-                .iter()
-                .any(|r| r.id != rec.id && uses(r, name));
+            let used = containers.iter().any(|r| r.id != rec.id && uses(r, name));
             if !used && store.exists(name) {
                 store.remove(name)?;
             }

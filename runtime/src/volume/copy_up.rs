@@ -120,7 +120,9 @@ mod tests {
             Path::new("/etc/passwd")
         );
         assert_eq!(
-            xattr::get(data.join("f"), "user.origin").unwrap().as_deref(),
+            xattr::get(data.join("f"), "user.origin")
+                .unwrap()
+                .as_deref(),
             Some(&b"image"[..])
         );
         assert!(data.join("sub").is_dir());

@@ -110,8 +110,7 @@ impl VolumeStore {
             .join(format!("{STAGING}{}-{name}", std::process::id()));
         let volume = Volume {
             name: name.to_string(),
-            created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                .to_string(),
+            created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             labels,
             mountpoint: self.data_dir(name),
         };
@@ -155,8 +154,8 @@ impl VolumeStore {
     /// Every volume, by name.
     pub fn list(&self) -> Result<Vec<Volume>> {
         let mut out = Vec::new();
-        for entry in fs::read_dir(&self.dir)
-            .with_context(|| format!("reading {}", self.dir.display()))?
+        for entry in
+            fs::read_dir(&self.dir).with_context(|| format!("reading {}", self.dir.display()))?
         {
             let entry = entry.with_context(|| format!("reading {}", self.dir.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -178,8 +177,7 @@ impl VolumeStore {
             .join(format!("{REMOVING}{}-{name}", std::process::id()));
         fs::rename(self.volume_dir(name), &doomed)
             .with_context(|| format!("removing volume {name}"))?;
-        fs::remove_dir_all(&doomed)
-            .with_context(|| format!("deleting the files of volume {name}"))
+        fs::remove_dir_all(&doomed).with_context(|| format!("deleting the files of volume {name}"))
     }
 
     /// Bytes in volume `name` (apparent sizes, each hard-linked file once, links not followed).
