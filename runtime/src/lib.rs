@@ -26,5 +26,6 @@ pub mod rootfs;
 pub mod security;
 pub mod spec;
 pub mod state;
+pub mod tree_copy;
 pub mod units;
 pub mod volume;

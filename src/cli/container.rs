@@ -1,9 +1,10 @@
-//! Container commands: run, create, start, stop, kill, rm, ps, logs, inspect, wait, top,
-//! exec, stats.
+//! Container commands: run, create, start, stop, restart, kill, rm, rename, ps, logs,
+//! inspect, wait, top, exec, stats, and the `pier container` group (cp and diff are in
+//! `container_fs.rs`).
 
 use super::output;
 use anyhow::{bail, Context, Result};
-use clap::Args;
+use clap::{Args, Subcommand};
 use pier_runtime::engine::config::{env_entry, read_env_file, Limits, NetworkMode, RunConfig};
 use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::logs::{self, LogOptions};
@@ -286,6 +287,46 @@ pub fn stop(engine: &Engine, args: StopArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `pier restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds to wait before SIGKILL.
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    pub time: u64,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `pier restart`: stop (if running), then start in the background.
+pub fn restart(engine: &Engine, args: RestartArgs) -> Result<i32> {
+    for c in &args.containers {
+        let (_, rec) = engine.find(c)?;
+        engine.stop(&rec.id, Duration::from_secs(args.time))?;
+        engine.find(&rec.id).with_context(|| {
+            format!("container {} was removed when it stopped (--rm)", rec.name)
+        })?;
+        engine.start_detached(&rec.id)?;
+        println!("{c}");
+    }
+    Ok(0)
+}
+
+/// `pier rename`.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// Container.
+    pub container: String,
+    /// Its new name.
+    pub new_name: String,
+}
+
+/// `pier rename`.
+pub fn rename(engine: &Engine, args: RenameArgs) -> Result<i32> {
+    engine.rename(&args.container, &args.new_name)?;
+    Ok(0)
+}
+
 /// `pier kill`.
 #[derive(Debug, Args)]
 pub struct KillArgs {
@@ -305,6 +346,64 @@ pub fn kill(engine: &Engine, args: KillArgs) -> Result<i32> {
         println!("{c}");
     }
     Ok(0)
+}
+
+/// `pier container ...`: the container commands under their group name, as Docker has them.
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// List containers.
+    #[command(visible_alias = "list")]
+    Ls(PsArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Show low-level information on containers (JSON).
+    Inspect(InspectArgs),
+    /// Remove every stopped container.
+    Prune(ContainerPruneArgs),
+    /// Restart containers.
+    Restart(RestartArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
+    /// Show the files a container added, changed or deleted.
+    Diff(super::container_fs::DiffArgs),
+    /// Copy files between a container and the host.
+    Cp(super::container_fs::CpArgs),
+}
+
+/// `pier container prune`.
+#[derive(Debug, Args)]
+pub struct ContainerPruneArgs {
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// `pier container ...`.
+pub fn container(engine: &Engine, cmd: ContainerCommand) -> Result<i32> {
+    match cmd {
+        ContainerCommand::Ls(a) => ps(engine, a),
+        ContainerCommand::Rm(a) => rm(engine, a),
+        ContainerCommand::Inspect(a) => inspect(engine, a),
+        ContainerCommand::Restart(a) => restart(engine, a),
+        ContainerCommand::Rename(a) => rename(engine, a),
+        ContainerCommand::Diff(a) => super::container_fs::diff(engine, a),
+        ContainerCommand::Cp(a) => super::container_fs::cp(engine, a),
+        ContainerCommand::Prune(a) => {
+            if !a.force && !output::confirm("This will remove all stopped containers.")? {
+                return Ok(0);
+            }
+            let (names, bytes) = engine.prune_containers()?;
+            if !names.is_empty() {
+                println!("Deleted Containers:");
+                for n in &names {
+                    println!("{n}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: {}", output::size(bytes));
+            Ok(0)
+        }
+    }
 }
 
 /// `pier rm`.

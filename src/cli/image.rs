@@ -132,6 +132,19 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Show an image's configuration and layers (JSON).
     Inspect(ImageInspectArgs),
+    /// Remove images without a name that no container uses (-a: every image no container uses).
+    Prune(ImagePruneArgs),
+}
+
+/// `pier image prune`.
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Remove every image no container uses, not only those without a name.
+    #[arg(short = 'a', long)]
+    pub all: bool,
 }
 
 /// `pier image bootstrap`.
@@ -162,6 +175,26 @@ pub fn image(engine: &Engine, cmd: ImageCommand) -> Result<i32> {
             let reference = a.tag.unwrap_or_else(|| "busybox:latest".into());
             let img = engine.images()?.bootstrap_busybox(&reference)?;
             println!("{}", img.id);
+            Ok(0)
+        }
+        ImageCommand::Prune(a) => {
+            let what = if a.all {
+                "This will remove all images without at least one container associated to them."
+            } else {
+                "This will remove all dangling images."
+            };
+            if !a.force && !output::confirm(what)? {
+                return Ok(0);
+            }
+            let report = engine.prune_images(a.all)?;
+            if !report.lines.is_empty() {
+                println!("Deleted Images:");
+                for l in &report.lines {
+                    println!("{l}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: {}", output::size(report.reclaimed));
             Ok(0)
         }
         ImageCommand::Ls(a) => images(engine, a),

@@ -3,6 +3,7 @@
 mod bench;
 mod build;
 mod container;
+mod container_fs;
 #[cfg(test)]
 mod doc_check;
 mod docs;
@@ -43,8 +44,16 @@ pub enum Command {
     Start(container::StartArgs),
     /// Stop running containers (SIGTERM, then SIGKILL after a timeout).
     Stop(container::StopArgs),
+    /// Stop and start containers again.
+    Restart(container::RestartArgs),
     /// Send a signal to running containers.
     Kill(container::KillArgs),
+    /// Rename a container.
+    Rename(container::RenameArgs),
+    /// Copy files between a container and the host: CONTAINER:PATH HOSTPATH or the reverse.
+    Cp(container_fs::CpArgs),
+    /// Show the files a container added (A), changed (C) or deleted (D).
+    Diff(container_fs::DiffArgs),
     /// Remove containers.
     Rm(container::RmArgs),
     /// List containers.
@@ -63,6 +72,9 @@ pub enum Command {
     Stats(container::StatsArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
@@ -179,7 +191,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Create(a) => container::create(&engine, a),
         Command::Start(a) => container::start(&engine, a),
         Command::Stop(a) => container::stop(&engine, a),
+        Command::Restart(a) => container::restart(&engine, a),
         Command::Kill(a) => container::kill(&engine, a),
+        Command::Rename(a) => container::rename(&engine, a),
+        Command::Cp(a) => container_fs::cp(&engine, a),
+        Command::Diff(a) => container_fs::diff(&engine, a),
         Command::Rm(a) => container::rm(&engine, a),
         Command::Ps(a) => container::ps(&engine, a),
         Command::Logs(a) => container::logs(&engine, a),
@@ -189,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Exec(a) => container::exec(&engine, a),
         Command::Stats(a) => container::stats(&engine, a),
         Command::Port(a) => network::port(&engine, a),
+        Command::Container(c) => container::container(&engine, c),
         Command::Network(c) => network::network(&engine, c),
         Command::Volume(c) => volume::volume(&engine, c),
         Command::Images(a) => image::images(&engine, a),

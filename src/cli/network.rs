@@ -13,7 +13,9 @@ pub enum NetworkCommand {
     /// List networks.
     Ls,
     /// Remove networks (they must have no containers).
-    Rm(NamesArgs),
+    Rm(RmArgs),
+    /// Remove user networks no container uses.
+    Prune(PruneArgs),
     /// Show a network's subnet, bridge and containers (JSON).
     Inspect(NamesArgs),
     /// Connect a running container to a network.
@@ -41,6 +43,25 @@ pub struct NamesArgs {
     /// Networks.
     #[arg(required = true)]
     pub names: Vec<String>,
+}
+
+/// `pier network rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Do not fail on networks that do not exist.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Networks.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `pier network prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
 }
 
 /// `pier network connect`.
@@ -92,9 +113,29 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
             );
         }
         NetworkCommand::Rm(a) => {
+            let existing: Vec<String> = nets.list()?.into_iter().map(|n| n.name).collect();
             for n in &a.names {
+                if a.force && !existing.contains(n) {
+                    continue;
+                }
                 nets.remove(n)?;
                 println!("{n}");
+            }
+        }
+        NetworkCommand::Prune(a) => {
+            if !a.force
+                && !output::confirm(
+                    "This will remove all custom networks not used by at least one container.",
+                )?
+            {
+                return Ok(0);
+            }
+            let removed = engine.prune_unused_networks()?;
+            if !removed.is_empty() {
+                println!("Deleted Networks:");
+                for n in &removed {
+                    println!("{n}");
+                }
             }
         }
         NetworkCommand::Inspect(a) => {

@@ -11,6 +11,9 @@ use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// The OCI annotation holding the container's name.
+pub const NAME_ANNOTATION: &str = "io.pier.container.name";
+
 impl Engine {
     /// Creates a container (not started). Its rootfs is left mounted when `keep_mounted`
     /// (`pier run` starts it right away). On failure nothing is left behind.
@@ -190,7 +193,7 @@ impl Engine {
             "org.opencontainers.image.ref.name".to_string(),
             record.image.clone(),
         );
-        annotations.insert("io.pier.container.name".to_string(), record.name.clone());
+        annotations.insert(NAME_ANNOTATION.to_string(), record.name.clone());
         let spec = spec::build(&SpecInputs {
             id: &record.id,
             config,

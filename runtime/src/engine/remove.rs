@@ -160,21 +160,30 @@ impl Engine {
             .collect())
     }
 
+    /// `pier container prune`: removes every container that is not running (their volumes
+    /// stay). Returns their names and the bytes their writable layers took.
+    pub fn prune_containers(&self) -> Result<(Vec<String>, u64)> {
+        self.reconcile()?;
+        let (mut names, mut bytes) = (Vec::new(), 0);
+        for rec in self.containers()? {
+            if rec.status != ContainerStatus::Running {
+                let paths = self.paths(&rec.id);
+                bytes += crate::disk_usage::tree_size(&paths.upper());
+                self.teardown(&paths)?;
+                self.remove_files(&paths)?;
+                names.push(rec.name);
+            }
+        }
+        Ok((names, bytes))
+    }
+
     /// `pier system prune`: removes stopped containers and anything a crash left behind.
     pub fn prune(&self) -> Result<PruneReport> {
         let mut report = PruneReport::default();
         // Only cgroups of containers this state directory knows may be pruned: `pier/` is
         // shared by every state directory (`--root`), and another root's containers are not ours.
         let known = self.container_dirs()?;
-        self.reconcile()?;
-        for rec in self.containers()? {
-            if rec.status != ContainerStatus::Running {
-                let paths = self.paths(&rec.id);
-                self.teardown(&paths)?;
-                self.remove_files(&paths)?;
-                report.containers.push(rec.name);
-            }
-        }
+        report.containers = self.prune_containers()?.0;
         let live: Vec<String> = self.containers()?.into_iter().map(|r| r.id).collect();
         // Directories without a record: a `pier create` killed half-way.
         let dir = self.root().join("containers");
