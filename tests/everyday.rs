@@ -38,7 +38,7 @@ fn prune_commands_take_force_and_keep_what_is_used() {
     ]);
     let out = p.ok(&["container", "prune", "-f"]);
     assert!(out.contains("done"), "{out}");
-    assert_eq!(p.all_ids(), [running.clone()]);
+    assert_eq!(p.all_ids(), [running]);
 
     // Images: an untagged one goes with image prune; -a also takes tagged unused ones.
     let ctx = tempfile::tempdir().expect("temp dir");

@@ -161,7 +161,11 @@ mod tests {
         fs::create_dir_all(layer.join("etc")).unwrap();
         fs::write(upper.join("etc/hosts"), "").unwrap();
         fs::write(upper.join("etc/hostname"), "").unwrap();
-        let found = runtime_mount_points(&upper, &[layer.clone()], &[PathBuf::from("data")]);
+        let found = runtime_mount_points(
+            &upper,
+            std::slice::from_ref(&layer),
+            &[PathBuf::from("data")],
+        );
         assert_eq!(
             found,
             ["data", "etc/hostname", "etc/hosts", "proc", "etc"].map(PathBuf::from)

@@ -33,10 +33,9 @@ pub fn copy_up(source: &Path, data: &Path) -> Result<bool> {
     if !is_empty(data)? {
         return Ok(false);
     }
-    copy_tree(source, data).map_err(|e| {
+    copy_tree(source, data).inspect_err(|_| {
         // A half copy would pass for a filled volume next time: leave it empty instead.
         let _ = empty_dir(data);
-        e
     })?;
     std::os::unix::fs::chown(data, Some(meta.uid()), Some(meta.gid()))
         .with_context(|| format!("chown {}", data.display()))?;
