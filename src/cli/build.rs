@@ -138,16 +138,18 @@ pub enum BuilderCommand {
 /// `pier builder prune`.
 #[derive(Debug, Args)]
 pub struct BuilderPruneArgs {
-    /// Do not ask for confirmation.
-    #[arg(short = 'f', long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: output::Force,
 }
 
 /// `pier builder ...`.
 pub fn builder(engine: &Engine, cmd: BuilderCommand) -> Result<i32> {
     match cmd {
         BuilderCommand::Prune(a) => {
-            if !a.force && !output::confirm("This will remove all dangling build cache.")? {
+            if !a
+                .force
+                .confirmed("This will remove all dangling build cache.")?
+            {
                 return Ok(0);
             }
             let store = engine.images()?;

@@ -373,9 +373,8 @@ pub enum ContainerCommand {
 /// `pier container prune`.
 #[derive(Debug, Args)]
 pub struct ContainerPruneArgs {
-    /// Do not ask for confirmation.
-    #[arg(short = 'f', long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: output::Force,
 }
 
 /// `pier container ...`.
@@ -389,18 +388,14 @@ pub fn container(engine: &Engine, cmd: ContainerCommand) -> Result<i32> {
         ContainerCommand::Diff(a) => super::container_fs::diff(engine, a),
         ContainerCommand::Cp(a) => super::container_fs::cp(engine, a),
         ContainerCommand::Prune(a) => {
-            if !a.force && !output::confirm("This will remove all stopped containers.")? {
+            if !a
+                .force
+                .confirmed("This will remove all stopped containers.")?
+            {
                 return Ok(0);
             }
             let (names, bytes) = engine.prune_containers()?;
-            if !names.is_empty() {
-                println!("Deleted Containers:");
-                for n in &names {
-                    println!("{n}");
-                }
-                println!();
-            }
-            println!("Total reclaimed space: {}", output::size(bytes));
+            output::pruned("Containers", &names, Some(bytes));
             Ok(0)
         }
     }

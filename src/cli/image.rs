@@ -139,9 +139,8 @@ pub enum ImageCommand {
 /// `pier image prune`.
 #[derive(Debug, Args)]
 pub struct ImagePruneArgs {
-    /// Do not ask for confirmation.
-    #[arg(short = 'f', long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: output::Force,
     /// Remove every image no container uses, not only those without a name.
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -183,18 +182,11 @@ pub fn image(engine: &Engine, cmd: ImageCommand) -> Result<i32> {
             } else {
                 "This will remove all dangling images."
             };
-            if !a.force && !output::confirm(what)? {
+            if !a.force.confirmed(what)? {
                 return Ok(0);
             }
             let report = engine.prune_images(a.all)?;
-            if !report.lines.is_empty() {
-                println!("Deleted Images:");
-                for l in &report.lines {
-                    println!("{l}");
-                }
-                println!();
-            }
-            println!("Total reclaimed space: {}", output::size(report.reclaimed));
+            output::pruned("Images", &report.lines, Some(report.reclaimed));
             Ok(0)
         }
         ImageCommand::Ls(a) => images(engine, a),

@@ -59,9 +59,8 @@ pub struct RmArgs {
 /// `pier network prune`.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Do not ask for confirmation.
-    #[arg(short = 'f', long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: output::Force,
 }
 
 /// `pier network connect`.
@@ -123,20 +122,12 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
             }
         }
         NetworkCommand::Prune(a) => {
-            if !a.force
-                && !output::confirm(
-                    "This will remove all custom networks not used by at least one container.",
-                )?
-            {
+            if !a.force.confirmed(
+                "This will remove all custom networks not used by at least one container.",
+            )? {
                 return Ok(0);
             }
-            let removed = engine.prune_unused_networks()?;
-            if !removed.is_empty() {
-                println!("Deleted Networks:");
-                for n in &removed {
-                    println!("{n}");
-                }
-            }
+            output::pruned("Networks", &engine.prune_unused_networks()?, None);
         }
         NetworkCommand::Inspect(a) => {
             let infos = a

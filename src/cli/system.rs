@@ -21,9 +21,8 @@ pub enum SystemCommand {
 /// `pier system prune`.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Do not ask for confirmation.
-    #[arg(short = 'f', long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: output::Force,
     /// Also remove anonymous volumes no container uses.
     #[arg(long)]
     pub volumes: bool,
@@ -37,7 +36,7 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
             if a.volumes {
                 what.push_str(", and anonymous volumes not used by at least one container");
             }
-            if !a.force && !output::confirm(&format!("{what}."))? {
+            if !a.force.confirmed(&format!("{what}."))? {
                 return Ok(0);
             }
             let report = engine.prune()?;

@@ -70,9 +70,8 @@ pub struct RmArgs {
 /// `pier volume prune`.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// Do not ask for confirmation.
-    #[arg(short = 'f', long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub force: output::Force,
     /// Remove every unused volume, named ones too (default: anonymous ones only).
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -135,18 +134,11 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
             } else {
                 "anonymous local volumes not used by at least one container"
             };
-            if !a.force && !output::confirm(&format!("This will remove {what}."))? {
+            if !a.force.confirmed(&format!("This will remove {what}."))? {
                 return Ok(0);
             }
             let report = engine.prune_volumes(a.all, &|v| !filters.iter().all(|f| f.matches(v)))?;
-            if !report.removed.is_empty() {
-                println!("Deleted Volumes:");
-                for n in &report.removed {
-                    println!("{n}");
-                }
-                println!();
-            }
-            println!("Total reclaimed space: {}", output::size(report.reclaimed));
+            output::pruned("Volumes", &report.removed, Some(report.reclaimed));
             Ok(0)
         }
     }
