@@ -134,6 +134,7 @@ fn main() -> Result<()> {
             run_id: &run_id,
             samples: &samples,
             environment: &environment,
+            notes: &pier_bench::notes::Notes::default(),
             reference_dir: &pier_bench::reference::default_dir(),
         },
     )?;

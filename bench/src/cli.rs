@@ -36,9 +36,24 @@ pub enum EnvName {
     Vm,
 }
 
+/// What `pier bench` does besides running the suites.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Render report.md, report.html, summary.csv and the plots of a result directory
+    /// again from its samples.csv, environment.json and notes.json (no measurement).
+    Report {
+        /// A result directory, e.g. results/latest.
+        dir: PathBuf,
+    },
+}
+
 /// `pier bench`: native vs containers vs VM, measured side by side.
 #[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// `report DIR` re-renders a run's report; without a command, the suites run.
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     /// Suites to run, comma-separated (default: all).
     #[arg(long, value_delimiter = ',', value_enum)]
     pub suite: Vec<SuiteName>,
@@ -51,7 +66,7 @@ pub struct Args {
     /// Quick sizes and counts (the default; under 5 minutes on 2 cores).
     #[arg(long, conflicts_with = "full")]
     pub quick: bool,
-    /// Full sizes and counts (under 30 minutes on 2 cores).
+    /// Full sizes and counts, DGEMM up to N=4096 (under 30 minutes on 2 cores).
     #[arg(long)]
     pub full: bool,
     /// Results directory: each run goes to DIR/<timestamp>/, DIR/latest points at it.

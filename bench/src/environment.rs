@@ -11,6 +11,7 @@ use std::process::Command;
 
 /// CPU flags worth recording: vector extensions and virtualisation support.
 const FLAGS_OF_INTEREST: &[&str] = &[
+    "sse2",
     "sse4_2",
     "avx",
     "avx2",
@@ -67,6 +68,22 @@ pub struct EnvironmentRecord {
     pub runc_version: Option<String>,
     /// `crun --version` first line, when installed.
     pub crun_version: Option<String>,
+    /// `vendor_id` from /proc/cpuinfo (`GenuineIntel`, `AuthenticAMD`); absent in records
+    /// of older runs, as are the fields below.
+    #[serde(default)]
+    pub cpu_vendor: Option<String>,
+    /// `cpu family` from /proc/cpuinfo (AMD 25 = Zen 3/4, whose AVX-512 runs on 256-bit units).
+    #[serde(default)]
+    pub cpu_family: Option<u32>,
+    /// The CPU's highest clock in MHz, for the theoretical peak.
+    #[serde(default)]
+    pub cpu_mhz_max: Option<f64>,
+    /// Where [`Self::cpu_mhz_max`] came from (cpufreq, the model name, or the current clock).
+    #[serde(default)]
+    pub cpu_mhz_source: Option<String>,
+    /// Hardware threads per core (`siblings / cpu cores`): SMT siblings share FMA units.
+    #[serde(default)]
+    pub threads_per_core: Option<usize>,
 }
 
 impl EnvironmentRecord {
@@ -75,6 +92,8 @@ impl EnvironmentRecord {
         let cpuinfo = read("/proc/cpuinfo")?;
         let meminfo = read("/proc/meminfo")?;
         let mounts = read("/proc/self/mounts")?;
+        let cpufreq = std::fs::read_to_string(CPUFREQ_MAX).ok();
+        let clock = max_mhz(cpufreq.as_deref(), &cpuinfo);
         Ok(Self {
             date: crate::clock::now_rfc3339(),
             cpu_model: cpuinfo_field(&cpuinfo, "model name").unwrap_or_default(),
@@ -92,6 +111,11 @@ impl EnvironmentRecord {
             qemu_accelerator: inputs.qemu_accelerator.clone(),
             runc_version: tool_version("runc"),
             crun_version: tool_version("crun"),
+            cpu_vendor: cpuinfo_field(&cpuinfo, "vendor_id"),
+            cpu_family: cpuinfo_field(&cpuinfo, "cpu family").and_then(|f| f.parse().ok()),
+            cpu_mhz_max: clock.map(|c| c.0),
+            cpu_mhz_source: clock.map(|c| c.1.to_string()),
+            threads_per_core: threads_per_core(&cpuinfo),
         })
     }
 
@@ -125,6 +149,45 @@ fn cpu_flags(cpuinfo: &str) -> Vec<String> {
         .filter(|f| have.contains(f))
         .map(|f| f.to_string())
         .collect()
+}
+
+/// The kernel's highest clock of CPU 0 in kHz (absent under most hypervisors).
+const CPUFREQ_MAX: &str = "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq";
+
+/// The highest clock in MHz and where it came from: cpufreq's maximum (`cpufreq_khz`, the
+/// content of [`CPUFREQ_MAX`]) if the kernel has one, else the nominal clock in the model
+/// name (`@ 2.60GHz`), else the largest current `cpu MHz` (under a hypervisor usually
+/// the host's nominal clock).
+pub fn max_mhz(cpufreq_khz: Option<&str>, cpuinfo: &str) -> Option<(f64, &'static str)> {
+    if let Some(khz) = cpufreq_khz.and_then(|k| k.trim().parse::<f64>().ok()) {
+        return Some((khz / 1000.0, "cpufreq cpuinfo_max_freq"));
+    }
+    let model = cpuinfo_field(cpuinfo, "model name").unwrap_or_default();
+    if let Some(ghz) = model
+        .rsplit_once('@')
+        .and_then(|(_, f)| f.trim().trim_end_matches("GHz").trim().parse::<f64>().ok())
+    {
+        return Some((ghz * 1000.0, "the model name's nominal clock"));
+    }
+    cpuinfo
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k.trim() == "cpu MHz").then(|| v.trim().parse::<f64>().ok())?
+        })
+        .reduce(f64::max)
+        .map(|m| {
+            (
+                m,
+                "/proc/cpuinfo cpu MHz (no cpufreq here: the current or nominal clock)",
+            )
+        })
+}
+
+fn threads_per_core(cpuinfo: &str) -> Option<usize> {
+    let siblings: usize = cpuinfo_field(cpuinfo, "siblings")?.parse().ok()?;
+    let cores: usize = cpuinfo_field(cpuinfo, "cpu cores")?.parse().ok()?;
+    (cores > 0 && siblings >= cores).then(|| siblings / cores)
 }
 
 fn mem_total(meminfo: &str) -> Option<u64> {
@@ -185,6 +248,31 @@ mod tests {
             cgroup_layout("cgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\n"),
             "v1"
         );
+    }
+
+    #[test]
+    fn finds_the_highest_clock_and_smt() {
+        let info = "model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz\ncpu MHz\t\t: 1000.0\n\
+                    siblings\t: 4\ncpu cores\t: 2\n";
+        assert_eq!(
+            max_mhz(Some("3700000\n"), info),
+            Some((3700.0, "cpufreq cpuinfo_max_freq"))
+        );
+        assert_eq!(max_mhz(None, info).map(|m| m.0), Some(2400.0));
+        let vm = "model name\t: AMD EPYC\ncpu MHz\t\t: 2595.1\ncpu MHz\t\t: 2600.0\n";
+        assert_eq!(max_mhz(None, vm).map(|m| m.0), Some(2600.0));
+        assert_eq!(max_mhz(None, "model name\t: x\n"), None);
+        assert_eq!(threads_per_core(info), Some(2));
+    }
+
+    #[test]
+    fn reads_records_of_older_runs() {
+        // The committed reference run's record has none of the clock fields.
+        let old = r#"{"date":"d","cpu_model":"AMD EPYC","cpu_flags":["avx2"],"logical_cpus":2,
+            "available_cpus":2,"memory_bytes":1,"kernel":"k","cgroup":"v2","pier_version":"0.1.0",
+            "qemu_version":null,"qemu_accelerator":null,"runc_version":null,"crun_version":null}"#;
+        let rec: EnvironmentRecord = serde_json::from_str(old).unwrap();
+        assert_eq!((rec.cpu_mhz_max, rec.cpu_vendor), (None, None));
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub struct Case<'a> {
 }
 
 /// A case that stopped because it failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     /// Suite.
     pub suite: String,
@@ -257,13 +257,13 @@ pub fn summary_table(samples: &[Sample]) -> String {
             format!("{} [{}]", r.metric, r.unit),
             env,
             r.n,
-            crate::report::num(r.median),
+            crate::format::num(r.median),
             format!(
                 "{}–{}",
-                crate::report::num(r.ci_low),
-                crate::report::num(r.ci_high)
+                crate::format::num(r.ci_low),
+                crate::format::num(r.ci_high)
             ),
-            r.ratio_to_native.map_or("-".into(), crate::report::num)
+            r.ratio_to_native.map_or("-".into(), crate::format::num)
         ));
     }
     out

@@ -1,103 +1,97 @@
 //! The harness's own section of `report.md`: the figures the project set goals for
 //! (pier/native GFLOPS, pier vs crun start-up, pier run vs podman run, bridge vs host
-//! network, the VM with its accelerator, our DGEMM beside OpenBLAS), which environments
-//! ran or why not, the crun workaround, failures, and criterion medians of pier's steps.
+//! network, the VM with its accelerator, our DGEMM beside OpenBLAS and the theoretical
+//! peak), which environments ran or why not, the crun workaround, failures, and criterion
+//! medians of pier's steps. Verdicts follow [`crate::verdict`]: the whole interval decides.
 
-use crate::plot::{self, Bar, BarGroup, Chart};
-use crate::record::{self, Sample, SummaryRow};
-use crate::report::num;
-use crate::session::Notes;
-use anyhow::Result;
+use crate::format::{num, spread, with_ci};
+use crate::notes::Notes;
+use crate::peak::{self, Peak};
+use crate::plausibility::{is_flagged, Flag};
+use crate::plot::palette::display_name;
+use crate::record::{self, Sample, SummaryRow, NATIVE};
+use crate::stats::{self, Interval};
+use crate::verdict::{self, Goal};
 use std::fmt::Write as _;
-use std::path::Path;
 
-/// Looks up summary medians.
-struct Table {
-    rows: Vec<SummaryRow>,
+/// pier's goal for CPU-bound work: at least this fraction of native GFLOPS.
+pub const CPU_GOAL: f64 = 0.98;
+
+/// What the section is made from.
+pub struct Input<'a> {
+    /// Raw samples (ratios between two environments resample both).
+    pub samples: &'a [Sample],
+    /// Their summary.
+    pub summary: &'a [SummaryRow],
+    /// The run's notes.
+    pub notes: &'a Notes,
+    /// Implausible figures.
+    pub flags: &'a [Flag],
+    /// The theoretical peak, or why it is unknown.
+    pub peak: &'a Result<Peak, String>,
 }
 
-impl Table {
+impl Input<'_> {
     fn row(&self, metric: &str, env: &str, variant: &str) -> Option<&SummaryRow> {
-        self.rows
+        self.summary
             .iter()
             .find(|r| r.metric == metric && r.environment == env && r.variant == variant)
     }
 
-    fn median(&self, metric: &str, env: &str, variant: &str) -> Option<f64> {
-        self.row(metric, env, variant).map(|r| r.median)
+    /// `a / b` of medians with a 95% bootstrap interval resampling both, and the smaller n.
+    fn between(
+        &self,
+        metric: &str,
+        a: (&str, &str),
+        b: (&str, &str),
+    ) -> Option<(f64, Interval, usize)> {
+        let va = record::values(self.samples, metric, a.0, a.1);
+        let vb = record::values(self.samples, metric, b.0, b.1);
+        let (r, ci) = stats::ratio_of_medians(
+            &va,
+            &vb,
+            0.95,
+            stats::DEFAULT_RESAMPLES,
+            stats::DEFAULT_SEED,
+        )?;
+        Some((r, ci, va.len().min(vb.len())))
     }
 
-    fn metrics(&self, prefix: &str) -> Vec<String> {
-        let mut m: Vec<String> = self
-            .rows
-            .iter()
-            .filter(|r| r.metric.starts_with(prefix))
-            .map(|r| r.metric.clone())
-            .collect();
-        m.dedup();
-        m
-    }
-
-    fn vm_env(&self) -> Option<String> {
-        self.rows
-            .iter()
-            .find(|r| r.environment.starts_with("qemu"))
-            .map(|r| r.environment.clone())
+    /// A ratio to native with its interval, marked when flagged as noise.
+    fn ratio(&self, r: &SummaryRow) -> String {
+        let mut s = crate::format::ratio(r);
+        if is_flagged(self.flags, r) {
+            s.push_str(" ⚠ noise");
+        }
+        s
     }
 }
 
-fn spread(r: &SummaryRow) -> String {
-    format!(
-        "{} [{}–{}] (n={})",
-        num(r.median),
-        num(r.ci_low),
-        num(r.ci_high),
-        r.n
-    )
-}
-
-/// Markdown for the harness section; draws its focused plots into `plots_dir` (the
-/// report's all-metrics ratio chart is dominated by the VM and jitter tails).
-pub fn render(
-    samples: &[Sample],
-    notes: &Notes,
-    criterion: &Path,
-    plots_dir: &Path,
-) -> Result<String> {
-    let t = Table {
-        rows: record::summarize(samples),
-    };
+/// Markdown for the harness section.
+pub fn render(input: &Input) -> String {
     let mut md = String::from("## Headline figures\n\n");
     let _ = writeln!(
         md,
-        "Medians with their 95% bootstrap interval [low–high] and sample count; the machine \
-         is shared with other jobs, so read the spread, not just the median.\n\n{}.\n",
-        notes.settings
+        "Medians with their 95% bootstrap interval [low–high] and sample count; the machine is shared \
+         with other jobs, so read the interval, not just the median. A goal is **met** only when the whole \
+         interval clears it, **not met** only when the whole interval misses it, and **inconclusive** \
+         otherwise; more runs (`--runs`) narrow an interval. ⚠ marks a figure flagged as noise (see \
+         above).\n"
     );
-    cpu(&mut md, &t);
-    startup(&mut md, &t);
-    net(&mut md, &t);
-    vm(&mut md, &t, notes);
-    focused_plots(&mut md, &t, plots_dir)?;
-    environments(&mut md, notes);
-    steps(&mut md, criterion);
-    Ok(md)
-}
-
-/// "goal met" when the median ratio reaches `goal`; "inconclusive" when it does not but
-/// its 95% interval does (noise on a shared machine); else "goal not met".
-fn ratio_verdict(ratio: f64, ci_high: Option<f64>, goal: f64) -> &'static str {
-    if ratio >= goal {
-        "goal met"
-    } else if ci_high.is_some_and(|h| h >= goal) {
-        "inconclusive: below the goal, but the 95% CI reaches it"
-    } else {
-        "goal not met"
+    if !input.notes.settings.is_empty() {
+        let _ = writeln!(md, "{}.\n", input.notes.settings);
     }
+    cpu(&mut md, input);
+    startup(&mut md, input);
+    net(&mut md, input);
+    vm(&mut md, input);
+    environments(&mut md, input.notes);
+    steps(&mut md, input.notes);
+    md
 }
 
-fn cpu(md: &mut String, t: &Table) {
-    let metrics = t.metrics("dgemm_gflops");
+fn cpu(md: &mut String, t: &Input) {
+    let metrics = crate::figures::dgemm_metrics(t.summary);
     if metrics.is_empty() {
         return;
     }
@@ -105,176 +99,199 @@ fn cpu(md: &mut String, t: &Table) {
         md,
         "### CPU (DGEMM GFLOPS, best of the repetitions in each run)\n"
     );
-    let _ = writeln!(md, "| metric | native | pier | pier / native (goal ≥ 0.98) | runc / native | crun / native | OpenBLAS (native) | ours / OpenBLAS |\n| --- | --- | --- | --- | --- | --- | --- | --- |");
+    match t.peak {
+        Ok(p) => {
+            let _ = writeln!(
+                md,
+                "Theoretical peak: {}. \"of peak\" is native's median against the peak of its thread count \
+                 (one core per thread); Linpack on a well-tuned machine reaches 70–90% of it, and the study's \
+                 Linpack ran at N=45000, far above these sizes.\n",
+                p.describe()
+            );
+        }
+        Err(why) => {
+            let _ = writeln!(md, "Theoretical peak: unknown, {why}.\n");
+        }
+    }
+    // The "of peak" column only when the peak is known.
+    let (peak_head, peak_rule) = if t.peak.is_ok() {
+        (" of peak |", " ---: |")
+    } else {
+        ("", "")
+    };
+    let _ = writeln!(
+        md,
+        "| DGEMM | native |{peak_head} pier | pier / native [95% CI] | goal ≥ {CPU_GOAL} | runc / native | crun / native | OpenBLAS (native) |\n\
+         | --- | --- |{peak_rule} --- | --- | --- | --- | --- | --- |"
+    );
     for m in metrics {
-        let Some(nat) = t.row(&m, record::NATIVE, "") else {
+        let Some(nat) = t.row(m, NATIVE, "") else {
             continue;
         };
-        let ratio = |env: &str| t.median(&m, env, "").map(|v| v / nat.median);
-        let pier = t.row(&m, "pier", "");
-        let ob = t.median(&format!("openblas_{m}"), record::NATIVE, "");
+        let of_peak = match (t.peak, peak::dgemm_threads(m)) {
+            (Ok(p), Some(th)) => format!(" {:.0}% |", 100.0 * nat.median / p.gflops(th)),
+            (Ok(_), None) => " - |".into(),
+            (Err(_), _) => String::new(),
+        };
+        let pier = t.row(m, "pier", "");
+        let goal = pier.map_or("-".into(), |p| match p.ratio_ci() {
+            _ if is_flagged(t.flags, p) => "no verdict: flagged as noise".into(),
+            Some(ci) => {
+                let g = Goal::AtLeast(CPU_GOAL);
+                verdict::describe(verdict::judge(ci, p.n.min(nat.n), g), p.n.min(nat.n), g)
+            }
+            None => "-".into(),
+        });
+        let peer = |env: &str| t.row(m, env, "").map_or("-".into(), |r| t.ratio(r));
+        let ob = t.row(&format!("openblas_{m}"), NATIVE, "");
         let _ = writeln!(
             md,
-            "| {m} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} |{of_peak} {} | {} | {goal} | {} | {} | {} |",
+            m.replace("dgemm_gflops_", ""),
             spread(nat),
             pier.map_or("-".into(), spread),
-            pier.and_then(|p| p.ratio_to_native.map(|r| (r, p.ratio_ci_high)))
-                .map_or("-".into(), |(r, hi)| format!(
-                    "{} ({})",
-                    num(r),
-                    ratio_verdict(r, hi, 0.98)
-                )),
-            ratio("runc").map_or("-".into(), num),
-            ratio("crun").map_or("-".into(), num),
-            ob.map_or("-".into(), num),
-            ob.map_or("-".into(), |o| num(nat.median / o)),
+            pier.map_or("-".into(), |p| t.ratio(p)),
+            peer("runc"),
+            peer("crun"),
+            ob.map_or("-".into(), spread),
         );
     }
     md.push('\n');
 }
 
-fn startup(md: &mut String, t: &Table) {
-    let rows = |metric: &str| -> Vec<(String, &SummaryRow)> {
-        [
-            ("pier", "runtime"),
-            ("runc", "runtime"),
-            ("crun", "runtime"),
-            ("pier", "run"),
-            ("pier", "run-bridge"),
-            ("podman", "run"),
-            (record::NATIVE, ""),
-        ]
+fn startup(md: &mut String, t: &Input) {
+    let order = [
+        ("pier", "runtime"),
+        ("runc", "runtime"),
+        ("crun", "runtime"),
+        ("pier", "run"),
+        ("pier", "run-bridge"),
+        ("podman", "run"),
+        (NATIVE, ""),
+    ];
+    let exit: Vec<&SummaryRow> = order
         .iter()
-        .filter_map(|(e, v)| {
-            t.row(metric, e, v).map(|r| {
-                (
-                    if v.is_empty() {
-                        e.to_string()
-                    } else {
-                        format!("{e} ({v})")
-                    },
-                    r,
-                )
-            })
-        })
-        .collect()
-    };
-    let exit = rows("launch_to_exit");
+        .filter_map(|(e, v)| t.row("launch_to_exit", e, v))
+        .collect();
     if exit.is_empty() {
         return;
     }
-    let _ = writeln!(md, "### Start-up (ms)\n\n| environment | launch → exit | launch → first instruction |\n| --- | --- | --- |");
-    for (label, r) in &exit {
+    let _ = writeln!(
+        md,
+        "### Start-up (ms)\n\n| environment | launch → exit | launch → first instruction |\n| --- | --- | --- |"
+    );
+    for r in &exit {
         let entry = t.row("launch_to_entry", &r.environment, &r.variant);
         let _ = writeln!(
             md,
-            "| {label} | {} | {} |",
+            "| {} | {} | {} |",
+            r.label(),
             spread(r),
             entry.map_or("-".into(), spread)
         );
     }
-    let m = |e: &str, v: &str| t.median("launch_to_exit", e, v);
-    if let Some(p) = t.row("launch_to_exit", "pier", "runtime") {
-        for peer in ["crun", "runc"] {
-            if let Some(c) = t.row("launch_to_exit", peer, "runtime") {
-                let goal = if peer != "crun" {
-                    String::new()
-                } else if p.median <= c.median {
-                    " (goal met: pier no slower than crun)".into()
-                } else if p.ci_low <= c.ci_high {
-                    " (inconclusive: pier's median is higher, but the two 95% CIs overlap)".into()
-                } else {
-                    " (goal not met: pier is slower than crun)".into()
-                };
-                let _ = writeln!(
-                    md,
-                    "\nLow level: `pier runtime run` {} ms vs `{peer} run` {} ms (launch → exit, same bundle): pier/{peer} = {}{goal}.",
-                    num(p.median),
-                    num(c.median),
-                    num(p.median / c.median),
-                );
-            }
-        }
-    }
-    if let (Some(p), Some(d)) = (m("pier", "run"), m("podman", "run")) {
+    let pier = ("pier", "runtime");
+    for peer in ["crun", "runc"] {
+        let Some((ratio, ci, n)) = t.between("launch_to_exit", pier, (peer, "runtime")) else {
+            continue;
+        };
+        let goal = if peer == "crun" {
+            let g = Goal::AtMost(1.0);
+            format!(
+                "; goal \"pier no slower than crun\": {}",
+                verdict::describe(verdict::judge(ci, n, g), n, g)
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             md,
-            "\nWhole path: `pier run --rm` {} ms vs `podman run --rm` (runc) {} ms, same image, host network: podman/pier = {}.",
-            num(p),
-            num(d),
-            num(d / p)
+            "\nLow level, same bundle, launch → exit: `pier runtime run` / `{peer} run` = {}{goal}.",
+            with_ci(ratio, ci.low, ci.high)
+        );
+    }
+    if let Some((ratio, ci, _)) = t.between("launch_to_exit", ("podman", "run"), ("pier", "run")) {
+        let _ = writeln!(
+            md,
+            "\nWhole path, same image, host network: `podman run --rm` (runc) / `pier run --rm` = {}.",
+            with_ci(ratio, ci.low, ci.high)
         );
     }
     md.push('\n');
 }
 
-fn net(md: &mut String, t: &Table) {
+fn net(md: &mut String, t: &Input) {
     let variants = ["", "host", "bridge", "bridge-c2c", "published", "tap"];
     let mut lines = Vec::new();
-    for r in t.rows.iter().filter(|r| r.metric == "tcp_stream") {
+    for r in t.summary.iter().filter(|r| r.metric == "tcp_stream") {
         if !variants.contains(&r.variant.as_str()) {
             continue;
         }
         let rr = t.row("tcp_rr_latency", &r.environment, &r.variant);
         let label = if r.variant.is_empty() {
-            format!("{} (loopback)", r.environment)
+            format!("{} (loopback)", display_name(&r.environment))
         } else {
-            format!("{} ({})", r.environment, r.variant)
+            display_name(&r.label())
         };
         lines.push(format!(
             "| {label} | {} | {} | {} | {} |",
             spread(r),
-            r.ratio_to_native.map_or("-".into(), num),
+            t.ratio(r),
             rr.map_or("-".into(), spread),
-            rr.and_then(|x| x.ratio_to_native).map_or("-".into(), num)
+            rr.map_or("-".into(), |x| t.ratio(x))
         ));
     }
     if lines.is_empty() {
         return;
     }
-    let _ = writeln!(md, "### Network (TCP)\n\n| path | stream Gbit/s | / native | RR latency µs | / native |\n| --- | --- | --- | --- | --- |");
+    let _ = writeln!(
+        md,
+        "### Network (TCP)\n\n| path | stream Gbit/s | / native [95% CI] | RR latency µs | / native [95% CI] |\n| --- | --- | --- | --- | --- |"
+    );
     for l in lines {
         let _ = writeln!(md, "{l}");
     }
-    if let Some(i) = t.row("tcp_stream_iperf3", record::NATIVE, "") {
+    if let Some(i) = t.row("tcp_stream_iperf3", NATIVE, "") {
         let _ = writeln!(
             md,
             "| iperf3 (loopback, cross-check) | {} | - | - | - |",
             spread(i)
         );
     }
-    let g = |m: &str, v: &str| t.median(m, "pier", v);
-    if let (Some(bs), Some(hs), Some(bl), Some(hl)) = (
-        g("tcp_stream", "bridge"),
-        g("tcp_stream", "host"),
-        g("tcp_rr_latency", "bridge"),
-        g("tcp_rr_latency", "host"),
-    ) {
+    let ratio = |m: &str| {
+        t.between(m, ("pier", "bridge"), ("pier", "host"))
+            .map(|(r, ci, _)| with_ci(r, ci.low, ci.high))
+    };
+    if let (Some(s), Some(l)) = (ratio("tcp_stream"), ratio("tcp_rr_latency")) {
         let _ = writeln!(
             md,
-            "\nBridge vs host networking (pier): throughput bridge/host = {}, latency bridge/host = {}.",
-            num(bs / hs),
-            num(bl / hl)
+            "\nBridge vs host networking (pier): throughput bridge/host = {s}, latency bridge/host = {l}."
         );
     }
     md.push('\n');
 }
 
-fn vm(md: &mut String, t: &Table, notes: &Notes) {
-    let Some(env) = t.vm_env() else {
+fn vm(md: &mut String, t: &Input) {
+    let Some(env) = t
+        .summary
+        .iter()
+        .find(|r| r.environment.starts_with("qemu"))
+        .map(|r| r.environment.clone())
+    else {
         return;
     };
-    let accel = env.trim_start_matches("qemu-").to_uppercase();
+    let name = display_name(&env);
+    let name = name.trim_start_matches("VM (").trim_end_matches(')');
     let _ = writeln!(
         md,
-        "### The VM ({env}: accelerator {accel}{})\n",
-        if accel == "TCG" {
-            ", software emulation: figures show emulation cost, not virtualisation overhead"
+        "### The VM: {name}{}\n",
+        if env.ends_with("tcg") {
+            " (software): its figures show emulation cost, not virtualisation overhead"
         } else {
             ""
         }
     );
-    for r in t.rows.iter().filter(|r| r.environment == env) {
+    for r in t.summary.iter().filter(|r| r.environment == env) {
         let _ = writeln!(
             md,
             "* {}{}: {} {}{}",
@@ -287,16 +304,23 @@ fn vm(md: &mut String, t: &Table, notes: &Notes) {
             spread(r),
             r.unit,
             r.ratio_to_native
-                .map_or(String::new(), |x| format!(", {}x native", num(x)))
+                .map_or(String::new(), |_| format!(", {} × native", t.ratio(r)))
         );
     }
-    if let Some(d) = &notes.vm {
+    if let Some(d) = &t.notes.vm {
         let _ = writeln!(md, "\nGuest: {d}.");
     }
     md.push('\n');
 }
 
 fn environments(md: &mut String, notes: &Notes) {
+    if notes.environments.is_empty()
+        && notes.cgroup.is_none()
+        && notes.suite_notes.is_empty()
+        && notes.failures.is_empty()
+    {
+        return;
+    }
     let _ = writeln!(md, "### Environments\n");
     for e in &notes.environments {
         let _ = writeln!(md, "* {e}");
@@ -322,21 +346,19 @@ fn environments(md: &mut String, notes: &Notes) {
     md.push('\n');
 }
 
-/// Criterion medians of `cargo bench -p pier-bench` (pier's start-up steps), if present.
-fn steps(md: &mut String, dir: &Path) {
-    let mut found = Vec::new();
-    collect_estimates(dir, dir, &mut found);
-    if found.is_empty() {
+/// Criterion medians of `cargo bench -p pier-bench` (pier's start-up steps), if recorded.
+fn steps(md: &mut String, notes: &Notes) {
+    if notes.steps.is_empty() {
         return;
     }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
     let _ = writeln!(
         md,
-        "### pier's start-up step by step\n\nCriterion medians of `cargo bench -p pier-bench` (its latest run on this machine, \
-         `target/criterion`; a separate run from this report's): the kernel work behind one container start.\n\n| step | median |\n| --- | --- |"
+        "### pier's start-up step by step\n\nCriterion medians of `cargo bench -p pier-bench` (its latest run on this machine \
+         when this report's run ended, `target/criterion`; a separate run from this report's): the kernel work behind \
+         one container start.\n\n| step | median |\n| --- | --- |"
     );
-    for (name, ns) in found {
-        let what = match name.as_str() {
+    for s in &notes.steps {
+        let what = match s.name.as_str() {
             "cgroup_create_destroy" => " (a cgroup in every v1 hierarchy, created and removed)",
             "overlay_mount_unmount" => " (the rootfs: overlayfs, volatile)",
             "clone_mnt_pid_uts_ipc" => {
@@ -346,131 +368,12 @@ fn steps(md: &mut String, dir: &Path) {
             "veth_connect_release" => " (bridge mode: veth pair, address, routes, then release)",
             _ => "",
         };
-        let _ = writeln!(md, "| {name}{what} | {} µs |", num(ns / 1000.0));
-    }
-    md.push('\n');
-}
-
-fn collect_estimates(root: &Path, dir: &Path, out: &mut Vec<(String, f64)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if !p.is_dir() || p.file_name().is_some_and(|n| n == "report") {
-            continue;
-        }
-        let est = p.join("new").join("estimates.json");
-        if let Some(ns) = std::fs::read(&est)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v["median"]["point_estimate"].as_f64())
-        {
-            let name = p.strip_prefix(root).unwrap_or(&p).display().to_string();
-            out.push((name, ns));
-        } else {
-            collect_estimates(root, &p, out);
-        }
-    }
-}
-
-/// Two focused charts: containers relative to native on the metrics the study compares,
-/// and the VM relative to native with its accelerator in the title.
-fn focused_plots(md: &mut String, t: &Table, dir: &Path) -> Result<()> {
-    let key = |m: &str| {
-        m.starts_with("dgemm_gflops")
-            || m == "stream_triad"
-            || m == "stream_copy"
-            || m == "tcp_stream"
-            || m == "tcp_rr_latency"
-    };
-    let palette: Vec<String> = Vec::new();
-    let groups_for = |keep: &dyn Fn(&SummaryRow) -> bool| -> Vec<BarGroup> {
-        let mut groups: Vec<BarGroup> = Vec::new();
-        for r in t
-            .rows
-            .iter()
-            .filter(|r| r.environment != record::NATIVE && key(&r.metric) && keep(r))
-        {
-            let (Some(v), Some(lo), Some(hi)) =
-                (r.ratio_to_native, r.ratio_ci_low, r.ratio_ci_high)
-            else {
-                continue;
-            };
-            let series = if r.variant.is_empty() {
-                r.environment.clone()
-            } else {
-                format!("{} ({})", r.environment, r.variant)
-            };
-            let bar = Bar {
-                series,
-                value: v,
-                low: lo,
-                high: hi,
-            };
-            let label = r.metric.replace("dgemm_gflops_", "dgemm ");
-            match groups.iter_mut().find(|g| g.label == label) {
-                Some(g) => g.bars.push(bar),
-                None => groups.push(BarGroup {
-                    label,
-                    bars: vec![bar],
-                }),
-            }
-        }
-        groups
-    };
-    let mut drawn = Vec::new();
-    let containers = groups_for(&|r| !r.environment.starts_with("qemu"));
-    if !containers.is_empty() {
-        let title = "Containers relative to native (median, 95% CI; 1.0 = native)";
-        let files = plot::grouped_bars(
-            &Chart {
-                stem: &dir.join("containers_vs_native"),
-                title,
-                x_label: "metric",
-                y_label: "ratio to native",
-                palette: &palette,
-            },
-            &containers,
-            Some(1.0),
-        )?;
-        drawn.push((title.to_string(), files));
-    }
-    if let Some(env) = t.vm_env() {
-        let vm = groups_for(&|r| r.environment == env);
-        if !vm.is_empty() {
-            let accel = env.trim_start_matches("qemu-").to_uppercase();
-            let title =
-                format!("VM ({env}, accelerator {accel}) relative to native (median, 95% CI)");
-            let files = plot::grouped_bars(
-                &Chart {
-                    stem: &dir.join("vm_vs_native"),
-                    title: &title,
-                    x_label: "metric",
-                    y_label: "ratio to native",
-                    palette: &palette,
-                },
-                &vm,
-                Some(1.0),
-            )?;
-            drawn.push((title, files));
-        }
-    }
-    for (title, files) in drawn {
-        let name = |ext: &str| {
-            files
-                .iter()
-                .find(|f| f.extension().is_some_and(|e| e == ext))
-                .and_then(|f| f.file_name())
-                .map(|n| format!("plots/{}", n.to_string_lossy()))
-                .unwrap_or_default()
-        };
         let _ = writeln!(
             md,
-            "![{title}]({})\n\n({title}, [PNG]({}))\n",
-            name("svg"),
-            name("png")
+            "| {}{what} | {} µs |",
+            s.name,
+            num(s.median_ns / 1000.0)
         );
     }
-    Ok(())
+    md.push('\n');
 }

@@ -4,28 +4,41 @@
 //!   (DGEMM GFLOPS, STREAM, start-up timestamp, TCP throughput/latency, jitter).
 //! * [`stats`]: medians, percentiles and bootstrap confidence intervals.
 //! * [`record`]: raw sample CSV, summary CSV and the `environment.json` machine record.
-//! * [`plot`]: SVG + PNG charts (grouped bars, start-up CDF, jitter histogram).
+//! * [`plot`]: SVG + PNG charts (grouped bars, horizontal bar panels, CDF, histogram), every
+//!   text placed by its measured extent, one colour-blind-safe colour per environment.
 //! * [`envs`]: how each environment runs the payload (native, pier, runc/crun, podman, VM).
 //! * [`suites`]: cpu, mem, startup, net, jitter: what each measures, as samples.
 //! * [`harness`]: the plan (warm-up, interleaved runs), progress bars, summary table.
 //! * [`cli`] and [`session`]: `pier bench`'s arguments and one run from start to report.
-//! * [`report`]: `report.md` with tables, plots and a side-by-side with published figures;
-//!   [`headlines`] adds the harness's own section.
+//! * [`report`]: `report.md` and `report.html` from a result directory's raw files (also
+//!   `pier bench report DIR`): [`figures`] chooses the plots, [`headlines`] gives the goals'
+//!   verdicts ([`verdict`]: the whole interval decides), [`plausibility`] flags figures that
+//!   cannot be true, [`peak`] is the machine's theoretical DGEMM peak, [`published`] sets
+//!   figures from other machines beside ours as context, [`html`] makes the page.
+//! * [`notes`]: what a run found out besides samples (`notes.json`); [`format`]: numbers.
 
 pub mod cli;
 pub mod clock;
 pub mod environment;
 pub mod envs;
+pub mod figures;
+pub mod format;
 pub mod harness;
 pub mod headlines;
+pub mod html;
+pub mod notes;
 pub mod payload;
+pub mod peak;
+pub mod plausibility;
 pub mod plot;
+pub mod published;
 pub mod record;
 pub mod reference;
 pub mod report;
 pub mod session;
 pub mod stats;
 pub mod suites;
+pub mod verdict;
 
 /// `pier bench`: runs the suites and writes `results/<timestamp>/`; returns the exit code
 /// (1 if any case failed, after writing the report).

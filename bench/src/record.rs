@@ -45,6 +45,25 @@ pub fn higher_is_better(unit: &str) -> bool {
     )
 }
 
+/// `env (variant)`, or `env` when there is no variant: how an environment is named in
+/// tables, legends and the palette.
+pub fn label(env: &str, variant: &str) -> String {
+    if variant.is_empty() {
+        env.to_string()
+    } else {
+        format!("{env} ({variant})")
+    }
+}
+
+/// The values of one (metric, environment, variant) group, in sample order.
+pub fn values(samples: &[Sample], metric: &str, env: &str, variant: &str) -> Vec<f64> {
+    samples
+        .iter()
+        .filter(|s| s.metric == metric && s.environment == env && s.variant == variant)
+        .map(|s| s.value)
+        .collect()
+}
+
 /// One row of `summary.csv`: a (suite, metric, environment, variant) group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRow {
@@ -76,6 +95,21 @@ pub struct SummaryRow {
     pub ratio_ci_low: Option<f64>,
     /// Upper bound of the 95% bootstrap CI of the ratio.
     pub ratio_ci_high: Option<f64>,
+}
+
+impl SummaryRow {
+    /// The row's environment label (`pier (bridge)`).
+    pub fn label(&self) -> String {
+        label(&self.environment, &self.variant)
+    }
+
+    /// The ratio's 95% interval, when there is one.
+    pub fn ratio_ci(&self) -> Option<stats::Interval> {
+        Some(stats::Interval {
+            low: self.ratio_ci_low?,
+            high: self.ratio_ci_high?,
+        })
+    }
 }
 
 /// Writes samples to `path` as CSV with a header row.

@@ -119,6 +119,40 @@ pub fn load_startup(dir: &Path) -> Result<Vec<StartupRow>> {
     read_commented(&dir.join(STARTUP_CSV))
 }
 
+/// Where a reference file's figures come from, read from its `#` header lines.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Source {
+    /// The first header line (the citation).
+    pub citation: String,
+    /// The text after `Host:` up to the next `;` (the study's machine), if any.
+    pub machine: Option<String>,
+}
+
+/// The header of `felter2015.csv` in `dir`.
+pub fn felter_source(dir: &Path) -> Result<Source> {
+    let path = dir.join(FELTER_CSV);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading reference CSV {}", path.display()))?;
+    Ok(source_of(&text))
+}
+
+fn source_of(text: &str) -> Source {
+    let comments: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix('#').map(str::trim))
+        .collect();
+    Source {
+        citation: comments
+            .first()
+            .map(|c| c.trim_end_matches('.').to_string())
+            .unwrap_or_default(),
+        machine: comments.iter().find_map(|c| {
+            let rest = c.split_once("Host:")?.1;
+            Some(rest.split(';').next().unwrap_or(rest).trim().to_string())
+        }),
+    }
+}
+
 /// A published ratio to native.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishedRatio {
@@ -165,6 +199,12 @@ mod tests {
             .find(|r| r.metric == "tcp_rr_latency" && r.environment == "kvm")
             .unwrap();
         assert!((kvm_rr.ratio - 67.9 / 37.6).abs() < 1e-12);
+        let src = felter_source(&default_dir()).unwrap();
+        assert!(src.citation.starts_with("Felter"), "{src:?}");
+        assert_eq!(
+            src.machine.as_deref(),
+            Some("2 x 8-core Sandy Bridge-EP, 252 GB")
+        );
         let s = load_startup(&default_dir()).unwrap();
         assert!(s
             .iter()

@@ -2,6 +2,7 @@
 //! (saying why any is unavailable), run the suites, write `results/<timestamp>/` with the
 //! report, and point `results/latest` at it.
 
+use crate::cli::BenchCommand;
 use crate::cli::{Args, EnvName, SuiteName};
 use crate::envs::cgroup_workaround::{self, Outcome};
 use crate::envs::native::Native;
@@ -10,34 +11,27 @@ use crate::envs::pier::{PierRun, PierRuntime};
 use crate::envs::podman::Podman;
 use crate::envs::vm_env::VmEnv;
 use crate::envs::{bundle, Availability, Environment, Setup};
-use crate::harness::{self, EnvRef, Failure};
+use crate::harness::{self, EnvRef};
+use crate::notes::Notes;
 use crate::record::Sample;
 use crate::suites::{self, Ctx, Settings};
-use crate::{environment, headlines, report};
+use crate::{environment, report};
 use anyhow::{bail, Context, Result};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// What the run found out about its environments, for the report.
-#[derive(Debug, Clone, Default)]
-pub struct Notes {
-    /// `name: available` or `name: unavailable (reason)`.
-    pub environments: Vec<String>,
-    /// The crun workaround's outcome.
-    pub cgroup: Option<String>,
-    /// The VM's description and accelerator reason.
-    pub vm: Option<String>,
-    /// Failed cases.
-    pub failures: Vec<Failure>,
-    /// Suite notes.
-    pub suite_notes: Vec<String>,
-    /// Settings used.
-    pub settings: String,
-}
-
 /// Runs `pier bench` with `args`; returns the process exit code.
 pub fn run(args: Args) -> Result<i32> {
+    if let Some(BenchCommand::Report { dir }) = &args.command {
+        let files = report::rerender(dir, &crate::reference::default_dir())?;
+        eprintln!(
+            "bench: report {} and {}",
+            files.report.display(),
+            files.html.display()
+        );
+        return Ok(0);
+    }
     let suites = if args.suite.is_empty() {
         vec![
             SuiteName::Cpu,
@@ -146,6 +140,7 @@ pub fn run(args: Args) -> Result<i32> {
         qemu_version: accel.as_ref().and_then(|_| crate::envs::vm::qemu_version()),
         qemu_accelerator: accel.clone(),
     })?;
+    notes.steps = crate::notes::criterion_steps(&criterion_dir());
     let run_dir = args.out.join(&run_id);
     let files = report::generate(
         &run_dir,
@@ -153,19 +148,17 @@ pub fn run(args: Args) -> Result<i32> {
             run_id: &run_id,
             samples: &samples,
             environment: &record,
+            notes: &notes,
             reference_dir: &crate::reference::default_dir(),
         },
     )?;
-    let extra = headlines::render(&samples, &notes, &criterion_dir(), &run_dir.join("plots"))?;
-    let mut text = std::fs::read_to_string(&files.report)
-        .with_context(|| format!("reading {}", files.report.display()))?;
-    // The harness's own findings go right after the title: what to read first.
-    let cut = text.find("\n## ").unwrap_or(text.len());
-    text.insert_str(cut, &format!("\n{extra}"));
-    pier_runtime::state::write_atomic(&files.report, text.as_bytes())?;
     point_latest(&args.out, &run_id)?;
     eprintln!("\n{}", harness::summary_table(&samples));
-    eprintln!("bench: report {}", files.report.display());
+    eprintln!(
+        "bench: report {} and {}",
+        files.report.display(),
+        files.html.display()
+    );
     Ok(if notes.failures.is_empty() { 0 } else { 1 })
 }
 

@@ -72,7 +72,8 @@ impl Settings {
             runs: 7,
             warmup: 1,
             vm_runs: 3,
-            gflops_sizes: vec![256, 512, 1024, 2048],
+            // 2048 and 4096 approach the peak, like the study's large Linpack.
+            gflops_sizes: vec![256, 512, 1024, 2048, 4096],
             vm_gflops_sizes: vec![256, 512],
             gflops_reps: 3,
             stream_size: 20_000_000,
