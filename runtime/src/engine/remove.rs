@@ -20,8 +20,18 @@ pub struct PruneReport {
 }
 
 impl Engine {
-    /// `pier rm [-f]`.
+    /// `pier rm [-f]`: the container goes, its volumes stay.
     pub fn remove(&self, key: &str, force: bool) -> Result<String> {
+        self.remove_container(key, force, false)
+    }
+
+    /// `pier rm -v [-f]`: the container and its anonymous volumes (those no other container
+    /// uses); named volumes stay, as in Docker.
+    pub fn remove_with_volumes(&self, key: &str, force: bool) -> Result<String> {
+        self.remove_container(key, force, true)
+    }
+
+    fn remove_container(&self, key: &str, force: bool, volumes: bool) -> Result<String> {
         let (paths, rec) = self.find(key)?;
         if rec.status == ContainerStatus::Running {
             if !force {
@@ -39,6 +49,9 @@ impl Engine {
         }
         self.teardown(&paths)?;
         self.remove_files(&paths)?;
+        if volumes {
+            self.remove_anonymous_volumes(&rec)?;
+        }
         Ok(rec.name)
     }
 
@@ -131,8 +144,9 @@ impl Engine {
                 ..Event::about(r, Action::Die)
             });
         }
-        if rec.is_some_and(|r| r.config.auto_remove) {
+        if let Some(rec) = rec.filter(|r| r.config.auto_remove) {
             self.remove_files(paths)?;
+            self.remove_anonymous_volumes(&rec)?;
         }
         Ok(true)
     }
@@ -159,21 +173,30 @@ impl Engine {
             .collect())
     }
 
+    /// `pier container prune`: removes every container that is not running (their volumes
+    /// stay). Returns their names and the bytes their writable layers took.
+    pub fn prune_containers(&self) -> Result<(Vec<String>, u64)> {
+        self.reconcile()?;
+        let (mut names, mut bytes) = (Vec::new(), 0);
+        for rec in self.containers()? {
+            if rec.status != ContainerStatus::Running {
+                let paths = self.paths(&rec.id);
+                bytes += crate::disk_usage::tree_size(&paths.upper());
+                self.teardown(&paths)?;
+                self.remove_files(&paths)?;
+                names.push(rec.name);
+            }
+        }
+        Ok((names, bytes))
+    }
+
     /// `pier system prune`: removes stopped containers and anything a crash left behind.
     pub fn prune(&self) -> Result<PruneReport> {
         let mut report = PruneReport::default();
         // Only cgroups of containers this state directory knows may be pruned: `pier/` is
         // shared by every state directory (`--root`), and another root's containers are not ours.
         let known = self.container_dirs()?;
-        self.reconcile()?;
-        for rec in self.containers()? {
-            if rec.status != ContainerStatus::Running {
-                let paths = self.paths(&rec.id);
-                self.teardown(&paths)?;
-                self.remove_files(&paths)?;
-                report.containers.push(rec.name);
-            }
-        }
+        report.containers = self.prune_containers()?.0;
         let live: Vec<String> = self.containers()?.into_iter().map(|r| r.id).collect();
         // Directories without a record: a `pier create` killed half-way.
         let dir = self.root().join("containers");

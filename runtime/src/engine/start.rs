@@ -313,7 +313,9 @@ impl Engine {
                 ..Event::about(&rec, Action::Die)
             });
             if rec.config.auto_remove {
+                // As `docker run --rm`: its anonymous volumes go with it.
                 self.remove_files(paths)?;
+                self.remove_anonymous_volumes(&rec)?;
             }
         }
         Ok(())
