@@ -144,7 +144,10 @@ fn the_korean_edition_matches_the_english_one() {
         "book/ko/src/SUMMARY.md must list the same parts and chapter files, in the same order, as book/src/SUMMARY.md"
     );
     for t in &todo {
-        if !ko.iter().any(|e| matches!(e, Entry::Chapter(_, l) if l == t)) {
+        if !ko
+            .iter()
+            .any(|e| matches!(e, Entry::Chapter(_, l) if l == t))
+        {
             problems.push(format!(
                 "book/ko/UNTRANSLATED lists {t}, which is no chapter"
             ));
