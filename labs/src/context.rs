@@ -3,7 +3,7 @@
 //! helpers that turn "not there" into a failed check with a precise reason.
 
 use crate::progress::Progress;
-use crate::text;
+use crate::text::{self, Lang};
 use anyhow::{anyhow, bail, Context, Result};
 use pier_runtime::engine::events::Event;
 use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
@@ -16,6 +16,7 @@ use std::time::SystemTime;
 pub struct Ctx {
     engine: Engine,
     pier: PathBuf,
+    lang: Lang,
 }
 
 impl Ctx {
@@ -25,7 +26,13 @@ impl Ctx {
         Ok(Ctx {
             engine: Engine::open(root)?,
             pier: pier.to_path_buf(),
+            lang: Lang::from_env(),
         })
+    }
+
+    /// The language the checker speaks, from the environment ([`Lang::from_env`]).
+    pub fn lang(&self) -> Lang {
+        self.lang
     }
 
     /// The engine.
@@ -57,7 +64,7 @@ impl Ctx {
             .get(&lab)
             .and_then(|l| l.answers.get(key))
             .cloned()
-            .ok_or_else(|| anyhow!(text::no_answer(lab, key)))
+            .ok_or_else(|| anyhow!(text::no_answer(self.lang, lab, key)))
     }
 
     /// When `pier lab start LAB` last ran, if it did.

@@ -68,7 +68,10 @@ pub fn check(ctx: &Ctx, lab: &Lab) -> Report {
 pub fn answer(ctx: &Ctx, lab: &Lab, key: &str, value: &str) -> Result<()> {
     let keys = lab.answer_keys();
     if !keys.contains(&key) {
-        bail!("{}", text::unknown_answer_key(lab.number, key, &keys));
+        bail!(
+            "{}",
+            text::unknown_answer_key(ctx.lang(), lab.number, key, &keys)
+        );
     }
     progress::Progress::update(ctx.root(), |p| {
         p.lab_mut(lab.number)
@@ -83,7 +86,14 @@ pub fn hint(ctx: &Ctx, lab: &Lab) -> Option<String> {
     report.results.iter().find_map(|r| match &r.status {
         TaskStatus::Failed(why) => {
             let task = lab.tasks.iter().find(|t| t.id == r.id)?;
-            Some(text::hint(r.id, task.title, task.hint, why))
+            let lang = ctx.lang();
+            Some(text::hint(
+                lang,
+                r.id,
+                task.title.get(lang),
+                task.hint.get(lang),
+                why,
+            ))
         }
         _ => None,
     })

@@ -2,7 +2,7 @@
 
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome};
-use crate::text;
+use crate::text::{self, Lang, Tr};
 
 /// What happened to one task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub struct TaskResult {
     /// Task id.
     pub id: &'static str,
     /// Task title.
-    pub title: &'static str,
+    pub title: Tr,
     /// Outcome.
     pub status: TaskStatus,
 }
@@ -54,19 +54,20 @@ impl Report {
         self.passed() == self.total()
     }
 
-    /// The report as text: one line per task with ✔ or ✘, then `Score N/M`.
-    pub fn render(&self) -> String {
+    /// The report as text in `lang`: one line per task with ✔ or ✘, then `Score N/M`.
+    pub fn render(&self, lang: Lang) -> String {
         let mut out = String::new();
         for r in &self.results {
+            let title = r.title.get(lang);
             out.push_str(&match &r.status {
-                TaskStatus::Passed(note) => text::passed(r.id, r.title, note),
-                TaskStatus::Failed(why) => text::failed(r.id, r.title, why),
-                TaskStatus::ParentFailed(parent) => text::parent_failed(r.id, r.title, parent),
+                TaskStatus::Passed(note) => text::passed(r.id, title, note),
+                TaskStatus::Failed(why) => text::failed(r.id, title, why),
+                TaskStatus::ParentFailed(parent) => text::parent_failed(lang, r.id, title, parent),
             });
         }
-        out.push_str(&text::score(self.passed(), self.total()));
+        out.push_str(&text::score(lang, self.passed(), self.total()));
         if !self.complete() {
-            out.push_str(&text::hint_pointer(self.lab));
+            out.push_str(&text::hint_pointer(lang, self.lab));
         }
         out
     }

@@ -6,6 +6,8 @@ mod container;
 mod container_fs;
 #[cfg(test)]
 mod doc_check;
+#[cfg(test)]
+mod doc_editions;
 mod docs;
 mod image;
 mod lab;

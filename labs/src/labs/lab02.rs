@@ -5,6 +5,7 @@ use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text;
+use crate::text::tr;
 use anyhow::{Context, Result};
 use pier_runtime::engine::events::{Action, Event};
 use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
@@ -22,7 +23,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "02-namespaces",
-        title: "Namespaces: what a container sees",
+        title: tr(
+            "Namespaces: what a container sees",
+            "네임스페이스: 컨테이너가 보는 것",
+        ),
         minutes: 30,
         host_ports: &[],
         networks: &[],
@@ -30,58 +34,100 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "box",
-                title: "lab2-box runs with the hostname lab2",
+                title: tr(
+                    "lab2-box runs with the hostname lab2",
+                    "lab2-box가 호스트 이름 lab2로 실행 중이다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab2-box --hostname lab2 busybox sleep 3600",
+                hint: tr(
+                    "pier run -d --name lab2-box --hostname lab2 busybox sleep 3600",
+                    "pier run -d --name lab2-box --hostname lab2 busybox sleep 3600",
+                ),
                 check: box_running,
             },
             Task {
                 id: "hostpid",
-                title: "you found lab2-box's PID on the host",
+                title: tr(
+                    "you found lab2-box's PID on the host",
+                    "호스트에서 본 lab2-box의 PID를 찾았다",
+                ),
                 after: &[],
                 answer: Some("pid"),
-                hint: "pier inspect lab2-box shows \"init\": {\"pid\": ...}; record it: pier lab answer 2 pid <PID>",
+                hint: tr(
+                    "pier inspect lab2-box shows \"init\": {\"pid\": ...}; record it: pier lab answer 2 pid <PID>",
+                    "pier inspect lab2-box에 \"init\": {\"pid\": ...}가 보입니다. 기록하세요: pier lab answer 2 pid <PID>",
+                ),
                 check: host_pid,
             },
             Task {
                 id: "netns",
-                title: "you found lab2-box's network namespace number",
+                title: tr(
+                    "you found lab2-box's network namespace number",
+                    "lab2-box의 네트워크 네임스페이스 번호를 찾았다",
+                ),
                 after: &["hostpid"],
                 answer: Some("netns"),
-                hint: "readlink /proc/<PID>/ns/net prints net:[NUMBER], and `lsns -t net` lists the same number; record it: pier lab answer 2 netns <NUMBER>",
+                hint: tr(
+                    "readlink /proc/<PID>/ns/net prints net:[NUMBER], and `lsns -t net` lists the same number; record it: pier lab answer 2 netns <NUMBER>",
+                    "readlink /proc/<PID>/ns/net은 net:[NUMBER]를 출력하고, `lsns -t net`도 같은 번호를 보여 줍니다. 기록하세요: pier lab answer 2 netns <NUMBER>",
+                ),
                 check: netns,
             },
             Task {
                 id: "nsenter",
-                title: "you entered lab2-box with nsenter and created /tmp/nsenter-was-here in it",
+                title: tr(
+                    "you entered lab2-box with nsenter and created /tmp/nsenter-was-here in it",
+                    "nsenter로 lab2-box에 들어가 그 안에 /tmp/nsenter-was-here를 만들었다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "nsenter -t <PID> -a touch /tmp/nsenter-was-here  (-a enters all of the process's namespaces, the mount namespace included)",
+                hint: tr(
+                    "nsenter -t <PID> -a touch /tmp/nsenter-was-here  (-a enters all of the process's namespaces, the mount namespace included)",
+                    "nsenter -t <PID> -a touch /tmp/nsenter-was-here  (-a는 마운트 네임스페이스를 포함해 그 프로세스의 모든 네임스페이스에 들어갑니다)",
+                ),
                 check: entered,
             },
             Task {
                 id: "sigterm",
-                title: "lab2-init (sleep as PID 1, no handler) survived a SIGTERM from the host",
+                title: tr(
+                    "lab2-init (sleep as PID 1, no handler) survived a SIGTERM from the host",
+                    "lab2-init(핸들러 없이 PID 1로 도는 sleep)이 호스트가 보낸 SIGTERM에도 살아남았다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab2-init busybox sleep 3600; pier kill -s TERM lab2-init; pier ps shows it still up",
+                hint: tr(
+                    "pier run -d --name lab2-init busybox sleep 3600; pier kill -s TERM lab2-init; pier ps shows it still up",
+                    "pier run -d --name lab2-init busybox sleep 3600; pier kill -s TERM lab2-init; pier ps에 여전히 실행 중으로 보입니다",
+                ),
                 check: sigterm,
             },
             Task {
                 id: "sigkill",
-                title: "SIGKILL from the host ended lab2-init (exit 137)",
+                title: tr(
+                    "SIGKILL from the host ended lab2-init (exit 137)",
+                    "호스트가 보낸 SIGKILL이 lab2-init을 끝냈다(종료 코드 137)",
+                ),
                 after: &["sigterm"],
                 answer: None,
-                hint: "pier kill -s KILL lab2-init: SIGKILL from an ancestor PID namespace is always delivered",
+                hint: tr(
+                    "pier kill -s KILL lab2-init: SIGKILL from an ancestor PID namespace is always delivered",
+                    "pier kill -s KILL lab2-init: 상위 PID 네임스페이스에서 보낸 SIGKILL은 항상 전달됩니다",
+                ),
                 check: sigkill,
             },
             Task {
                 id: "trap",
-                title: "lab2-trap, a PID 1 with a SIGTERM handler, caught SIGTERM from the host",
+                title: tr(
+                    "lab2-trap, a PID 1 with a SIGTERM handler, caught SIGTERM from the host",
+                    "SIGTERM 핸들러가 있는 PID 1인 lab2-trap이 호스트가 보낸 SIGTERM을 잡았다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab2-trap busybox sh -c 'trap \"echo caught SIGTERM; exit 143\" TERM; while :; do sleep 1; done'; then pier kill -s TERM lab2-trap",
+                hint: tr(
+                    "pier run -d --name lab2-trap busybox sh -c 'trap \"echo caught SIGTERM; exit 143\" TERM; while :; do sleep 1; done'; then pier kill -s TERM lab2-trap",
+                    "pier run -d --name lab2-trap busybox sh -c 'trap \"echo caught SIGTERM; exit 143\" TERM; while :; do sleep 1; done'; 그다음 pier kill -s TERM lab2-trap",
+                ),
                 check: trap,
             },
         ],
@@ -206,7 +252,7 @@ fn sigterm(ctx: &Ctx) -> Outcome {
     let Some(term) = events.iter().position(|e| sent(e, "SIGTERM")) else {
         return Outcome::fail(format!(
             "pier's event log shows no SIGTERM sent to lab2-init: pier kill -s TERM lab2-init {}",
-            text::before_start(N)
+            text::before_start(ctx.lang(), N)
         ));
     };
     // It must not have died of it: the next die (if any) comes after a SIGKILL.
@@ -255,7 +301,7 @@ fn trap(ctx: &Ctx) -> Outcome {
     let Some(term) = events.iter().position(|e| sent(e, "SIGTERM")) else {
         return Outcome::fail(format!(
             "pier's event log shows no SIGTERM sent to lab2-trap: pier kill -s TERM lab2-trap {}",
-            text::before_start(N)
+            text::before_start(ctx.lang(), N)
         ));
     };
     let died = events[term..].iter().find(|e| e.action == Action::Die);

@@ -4,6 +4,7 @@
 use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
+use crate::text::tr;
 use pier_runtime::engine::inspect::StatsSample;
 use pier_runtime::engine::record::ContainerRecord;
 use pier_runtime::units::parse_size;
@@ -16,7 +17,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "03-cgroups",
-        title: "cgroups: limits you can watch",
+        title: tr(
+            "cgroups: limits you can watch",
+            "컨트롤 그룹(cgroup): 눈으로 보는 제한",
+        ),
         minutes: 40,
         host_ports: &[],
         networks: &[],
@@ -24,66 +28,114 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "version",
-                title: "you found which cgroup version this machine uses",
+                title: tr(
+                    "you found which cgroup version this machine uses",
+                    "이 컴퓨터가 쓰는 cgroup 버전을 찾았다",
+                ),
                 after: &[],
                 answer: Some("cgroup"),
-                hint: "pier system info prints it; record it: pier lab answer 3 cgroup v1   (or v2)",
+                hint: tr(
+                    "pier system info prints it; record it: pier lab answer 3 cgroup v1   (or v2)",
+                    "pier system info가 출력합니다. 기록하세요: pier lab answer 3 cgroup v1   (또는 v2)",
+                ),
                 check: version,
             },
             Task {
                 id: "oom",
-                title: "lab3-oom was killed by the kernel at a 16 MiB limit (exit 137)",
+                title: tr(
+                    "lab3-oom was killed by the kernel at a 16 MiB limit (exit 137)",
+                    "lab3-oom이 16 MiB 제한에서 커널에 의해 종료되었다(종료 코드 137)",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab3-oom --memory 16m busybox tail /dev/zero  (tail keeps the never-ending line in memory)",
+                hint: tr(
+                    "pier run --name lab3-oom --memory 16m busybox tail /dev/zero  (tail keeps the never-ending line in memory)",
+                    "pier run --name lab3-oom --memory 16m busybox tail /dev/zero  (tail은 끝나지 않는 한 줄을 메모리에 쌓습니다)",
+                ),
                 check: oom,
             },
             Task {
                 id: "quota",
-                title: "lab3-cpu spins two loops under a quota of half a CPU",
+                title: tr(
+                    "lab3-cpu spins two loops under a quota of half a CPU",
+                    "lab3-cpu가 CPU 0.5개 할당량 아래에서 루프 두 개를 돌린다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & while :; do :; done'",
+                hint: tr(
+                    "pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & while :; do :; done'",
+                    "pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & while :; do :; done'",
+                ),
                 check: quota,
             },
             Task {
                 id: "throttled",
-                title: "the kernel throttled lab3-cpu",
+                title: tr(
+                    "the kernel throttled lab3-cpu",
+                    "커널이 lab3-cpu를 스로틀링했다",
+                ),
                 after: &["quota"],
                 answer: None,
-                hint: "Let it run a few seconds; the cpu.stat file of its cgroup counts nr_throttled",
+                hint: tr(
+                    "Let it run a few seconds; the cpu.stat file of its cgroup counts nr_throttled",
+                    "몇 초 동안 실행되게 두세요. 그 cgroup의 cpu.stat 파일이 nr_throttled를 셉니다",
+                ),
                 check: throttled,
             },
             Task {
                 id: "stats",
-                title: "you read lab3-cpu's CPU use in pier stats",
+                title: tr(
+                    "you read lab3-cpu's CPU use in pier stats",
+                    "pier stats에서 lab3-cpu의 CPU 사용량을 읽었다",
+                ),
                 after: &["quota"],
                 answer: Some("cpu"),
-                hint: "pier stats --no-stream lab3-cpu; record the CPU % column: pier lab answer 3 cpu 49.8",
+                hint: tr(
+                    "pier stats --no-stream lab3-cpu; record the CPU % column: pier lab answer 3 cpu 49.8",
+                    "pier stats --no-stream lab3-cpu; CPU % 열을 기록하세요: pier lab answer 3 cpu 49.8",
+                ),
                 check: stats,
             },
             Task {
                 id: "mem",
-                title: "you read lab3-cpu's memory use in pier stats",
+                title: tr(
+                    "you read lab3-cpu's memory use in pier stats",
+                    "pier stats에서 lab3-cpu의 메모리 사용량을 읽었다",
+                ),
                 after: &["quota"],
                 answer: Some("mem"),
-                hint: "The MEM USAGE column of the same line, with its unit: pier lab answer 3 mem 612KiB",
+                hint: tr(
+                    "The MEM USAGE column of the same line, with its unit: pier lab answer 3 mem 612KiB",
+                    "같은 줄의 MEM USAGE 열을 단위와 함께: pier lab answer 3 mem 612KiB",
+                ),
                 check: mem,
             },
             Task {
                 id: "bomb",
-                title: "a fork bomb in lab3-bomb hit its PID limit of 20",
+                title: tr(
+                    "a fork bomb in lab3-bomb hit its PID limit of 20",
+                    "lab3-bomb 안의 포크 폭탄이 PID 제한 20에 걸렸다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'",
+                hint: tr(
+                    "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'",
+                    "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'",
+                ),
                 check: bomb,
             },
             Task {
                 id: "device",
-                title: "lab3-dev made a device node for the host's first disk but could not open it",
+                title: tr(
+                    "lab3-dev made a device node for the host's first disk but could not open it",
+                    "lab3-dev가 호스트의 첫 번째 디스크 장치 노드를 만들었지만 열지 못했다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab3-dev busybox sh -c 'mknod /disk b 8 0 && head -c 512 /disk'   (it must fail: Operation not permitted)",
+                hint: tr(
+                    "pier run --name lab3-dev busybox sh -c 'mknod /disk b 8 0 && head -c 512 /disk'   (it must fail: Operation not permitted)",
+                    "pier run --name lab3-dev busybox sh -c 'mknod /disk b 8 0 && head -c 512 /disk'   (실패해야 합니다: Operation not permitted)",
+                ),
                 check: device,
             },
         ],

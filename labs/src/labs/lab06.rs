@@ -5,6 +5,7 @@ use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
+use crate::text::tr;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 const N: u32 = 6;
@@ -14,7 +15,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "06-networking",
-        title: "Bridge and host networking",
+        title: tr(
+            "Bridge and host networking",
+            "브리지 네트워크와 호스트 네트워크",
+        ),
         minutes: 40,
         host_ports: &[8086],
         networks: &["lab6-net"],
@@ -22,58 +26,100 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "bridge",
-                title: "lab6-bridge runs on the default bridge network with its own address",
+                title: tr(
+                    "lab6-bridge runs on the default bridge network with its own address",
+                    "lab6-bridge가 기본 브리지 네트워크에서 자기 주소로 실행 중이다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab6-bridge busybox sleep 3600   (bridge is the default network)",
+                hint: tr(
+                    "pier run -d --name lab6-bridge busybox sleep 3600   (bridge is the default network)",
+                    "pier run -d --name lab6-bridge busybox sleep 3600   (bridge가 기본 네트워크입니다)",
+                ),
                 check: bridge,
             },
             Task {
                 id: "host",
-                title: "lab6-host shares the host's network namespace",
+                title: tr(
+                    "lab6-host shares the host's network namespace",
+                    "lab6-host가 호스트의 네트워크 네임스페이스를 함께 쓴다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab6-host --network host busybox sleep 3600",
+                hint: tr(
+                    "pier run -d --name lab6-host --network host busybox sleep 3600",
+                    "pier run -d --name lab6-host --network host busybox sleep 3600",
+                ),
                 check: host,
             },
             Task {
                 id: "ip",
-                title: "you found lab6-bridge's IP address",
+                title: tr(
+                    "you found lab6-bridge's IP address",
+                    "lab6-bridge의 IP 주소를 찾았다",
+                ),
                 after: &["bridge"],
                 answer: Some("ip"),
-                hint: "pier exec lab6-bridge ip -4 addr show eth0; record the address without its prefix length (/16, /24): pier lab answer 6 ip 10.88.0.2",
+                hint: tr(
+                    "pier exec lab6-bridge ip -4 addr show eth0; record the address without its prefix length (/16, /24): pier lab answer 6 ip 10.88.0.2",
+                    "pier exec lab6-bridge ip -4 addr show eth0; 접두사 길이(/16, /24) 없이 주소를 기록하세요: pier lab answer 6 ip 10.88.0.2",
+                ),
                 check: ip,
             },
             Task {
                 id: "gateway",
-                title: "you found lab6-bridge's default gateway",
+                title: tr(
+                    "you found lab6-bridge's default gateway",
+                    "lab6-bridge의 기본 게이트웨이를 찾았다",
+                ),
                 after: &["bridge"],
                 answer: Some("gateway"),
-                hint: "pier exec lab6-bridge ip route; the address after `default via`: pier lab answer 6 gateway <ADDR>",
+                hint: tr(
+                    "pier exec lab6-bridge ip route; the address after `default via`: pier lab answer 6 gateway <ADDR>",
+                    "pier exec lab6-bridge ip route; `default via` 뒤의 주소: pier lab answer 6 gateway <ADDR>",
+                ),
                 check: gateway,
             },
             Task {
                 id: "usernet",
-                title: "lab6-peer runs on the network lab6-net, in another subnet",
+                title: tr(
+                    "lab6-peer runs on the network lab6-net, in another subnet",
+                    "lab6-peer가 다른 서브넷인 네트워크 lab6-net에서 실행 중이다",
+                ),
                 after: &["bridge"],
                 answer: None,
-                hint: "pier network create lab6-net, then pier run -d --name lab6-peer --network lab6-net busybox sleep 3600",
+                hint: tr(
+                    "pier network create lab6-net, then pier run -d --name lab6-peer --network lab6-net busybox sleep 3600",
+                    "pier network create lab6-net, 그다음 pier run -d --name lab6-peer --network lab6-net busybox sleep 3600",
+                ),
                 check: usernet,
             },
             Task {
                 id: "measure",
-                title: "you measured the download of lab6-bridge's 100 MB file over the bridge",
+                title: tr(
+                    "you measured the download of lab6-bridge's 100 MB file over the bridge",
+                    "브리지를 거쳐 lab6-bridge의 100 MB 파일을 내려받는 속도를 쟀다",
+                ),
                 after: &["bridge", "host"],
                 answer: Some("bridge-mbps"),
-                hint: "Follow step 4: httpd in lab6-bridge serves /www/big (100 MB) on port 80; time the download and record 100 / seconds: pier lab answer 6 bridge-mbps <N>",
+                hint: tr(
+                    "Follow step 4: httpd in lab6-bridge serves /www/big (100 MB) on port 80; time the download and record 100 / seconds: pier lab answer 6 bridge-mbps <N>",
+                    "4단계를 따라 하세요: lab6-bridge의 httpd가 포트 80으로 /www/big(100 MB)을 제공합니다. 내려받는 시간을 재고 100 / 초를 기록하세요: pier lab answer 6 bridge-mbps <N>",
+                ),
                 check: measure,
             },
             Task {
                 id: "measure-host",
-                title: "you measured the download of lab6-host's 100 MB file over the host's loopback",
+                title: tr(
+                    "you measured the download of lab6-host's 100 MB file over the host's loopback",
+                    "호스트의 루프백으로 lab6-host의 100 MB 파일을 내려받는 속도를 쟀다",
+                ),
                 after: &["host"],
                 answer: Some("host-mbps"),
-                hint: "Follow step 4: httpd in lab6-host serves /www/big on port 8086; time the download from 127.0.0.1:8086 and record 100 / seconds: pier lab answer 6 host-mbps <N>",
+                hint: tr(
+                    "Follow step 4: httpd in lab6-host serves /www/big on port 8086; time the download from 127.0.0.1:8086 and record 100 / seconds: pier lab answer 6 host-mbps <N>",
+                    "4단계를 따라 하세요: lab6-host의 httpd가 포트 8086으로 /www/big을 제공합니다. 127.0.0.1:8086에서 내려받는 시간을 재고 100 / 초를 기록하세요: pier lab answer 6 host-mbps <N>",
+                ),
                 check: measure_host,
             },
         ],

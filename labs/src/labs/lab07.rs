@@ -6,6 +6,7 @@ use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text;
+use crate::text::tr;
 use pier_runtime::engine::events::Action;
 use pier_runtime::engine::record::ContainerStatus;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -20,7 +21,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "07-ports",
-        title: "Publishing ports",
+        title: tr(
+            "Publishing ports",
+            "포트 공개하기",
+        ),
         minutes: 30,
         host_ports: &[8080, 8081],
         networks: &[],
@@ -28,34 +32,58 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "web",
-                title: "lab7-web answers on host port 8080",
+                title: tr(
+                    "lab7-web answers on host port 8080",
+                    "lab7-web이 호스트 포트 8080에서 응답한다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab7-web -p 8080:80 busybox sh -c 'mkdir -p /www && echo hello from lab7 > /www/index.html && httpd -f -p 80 -h /www'",
+                hint: tr(
+                    "pier run -d --name lab7-web -p 8080:80 busybox sh -c 'mkdir -p /www && echo hello from lab7 > /www/index.html && httpd -f -p 80 -h /www'",
+                    "pier run -d --name lab7-web -p 8080:80 busybox sh -c 'mkdir -p /www && echo hello from lab7 > /www/index.html && httpd -f -p 80 -h /www'",
+                ),
                 check: web,
             },
             Task {
                 id: "any",
-                title: "you found the host port pier chose for lab7-any",
+                title: tr(
+                    "you found the host port pier chose for lab7-any",
+                    "pier가 lab7-any에 고른 호스트 포트를 찾았다",
+                ),
                 after: &[],
                 answer: Some("port"),
-                hint: "Run lab7-any like lab7-web but with -p 80 (no host port); `pier port lab7-any` shows the port pier picked: pier lab answer 7 port <PORT>",
+                hint: tr(
+                    "Run lab7-any like lab7-web but with -p 80 (no host port); `pier port lab7-any` shows the port pier picked: pier lab answer 7 port <PORT>",
+                    "lab7-any를 lab7-web처럼 실행하되 -p 80(호스트 포트 없이)으로; `pier port lab7-any`가 pier가 고른 포트를 보여 줍니다: pier lab answer 7 port <PORT>",
+                ),
                 check: any,
             },
             Task {
                 id: "clash",
-                title: "lab7-clash could not take host port 8080 too, and you read why",
+                title: tr(
+                    "lab7-clash could not take host port 8080 too, and you read why",
+                    "lab7-clash는 호스트 포트 8080을 차지하지 못했고, 그 이유를 읽었다",
+                ),
                 after: &["web"],
                 answer: Some("error"),
-                hint: "pier run -d --name lab7-clash -p 8080:80 busybox httpd -f -p 80 must fail; record pier's error message: pier lab answer 7 error '<MESSAGE>'",
+                hint: tr(
+                    "pier run -d --name lab7-clash -p 8080:80 busybox httpd -f -p 80 must fail; record pier's error message: pier lab answer 7 error '<MESSAGE>'",
+                    "pier run -d --name lab7-clash -p 8080:80 busybox httpd -f -p 80은 실패해야 합니다. pier의 오류 메시지를 기록하세요: pier lab answer 7 error '<MESSAGE>'",
+                ),
                 check: clash,
             },
             Task {
                 id: "alt",
-                title: "lab7-alt serves the same page on host port 8081",
+                title: tr(
+                    "lab7-alt serves the same page on host port 8081",
+                    "lab7-alt가 같은 페이지를 호스트 포트 8081에서 제공한다",
+                ),
                 after: &["clash"],
                 answer: None,
-                hint: "pier rm lab7-clash, then run the lab7-web command again with --name lab7-alt -p 8081:80",
+                hint: tr(
+                    "pier rm lab7-clash, then run the lab7-web command again with --name lab7-alt -p 8081:80",
+                    "pier rm lab7-clash, 그다음 lab7-web 명령을 --name lab7-alt -p 8081:80으로 다시 실행하세요",
+                ),
                 check: alt,
             },
         ],
@@ -152,7 +180,7 @@ fn clash(ctx: &Ctx) -> Outcome {
     }) else {
         return Outcome::fail(format!(
             "pier's event log (`pier events --container lab7-clash`) shows no refused start of lab7-clash on port 8080: run the command of step 3, with lab7-web running {}",
-            text::before_start(N)
+            text::before_start(ctx.lang(), N)
         ));
     };
     let printed = refusal.error.clone().unwrap_or_default();

@@ -4,6 +4,7 @@
 use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
+use crate::text::tr;
 use pier_runtime::engine::events::Action;
 
 const N: u32 = 8;
@@ -17,7 +18,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "08-volumes",
-        title: "Volumes and persistence",
+        title: tr(
+            "Volumes and persistence",
+            "볼륨과 데이터 유지",
+        ),
         minutes: 30,
         host_ports: &[],
         networks: &[],
@@ -25,42 +29,72 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "scratch",
-                title: "lab8-scratch wrote /notes.txt into its own writable layer",
+                title: tr(
+                    "lab8-scratch wrote /notes.txt into its own writable layer",
+                    "lab8-scratch가 자기 쓰기 가능한 레이어에 /notes.txt를 썼다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab8-scratch busybox sh -c 'echo draft > /notes.txt'",
+                hint: tr(
+                    "pier run --name lab8-scratch busybox sh -c 'echo draft > /notes.txt'",
+                    "pier run --name lab8-scratch busybox sh -c 'echo draft > /notes.txt'",
+                ),
                 check: scratch,
             },
             Task {
                 id: "data",
-                title: "the lab directory holds log.txt written by lab8-writer",
+                title: tr(
+                    "the lab directory holds log.txt written by lab8-writer",
+                    "실습 디렉터리에 lab8-writer가 쓴 log.txt가 있다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "D=$(pier lab dir 8); pier run --name lab8-writer -v $D:/data busybox sh -c 'echo written by $(hostname) >> /data/log.txt'   (single quotes: the container's shell runs hostname)",
+                hint: tr(
+                    "D=$(pier lab dir 8); pier run --name lab8-writer -v $D:/data busybox sh -c 'echo written by $(hostname) >> /data/log.txt'   (single quotes: the container's shell runs hostname)",
+                    "D=$(pier lab dir 8); pier run --name lab8-writer -v $D:/data busybox sh -c 'echo written by $(hostname) >> /data/log.txt'   (작은따옴표: hostname은 컨테이너의 셸이 실행합니다)",
+                ),
                 check: data,
             },
             Task {
                 id: "gone",
-                title: "lab8-writer is removed, its data is not",
+                title: tr(
+                    "lab8-writer is removed, its data is not",
+                    "lab8-writer는 삭제되었지만 그 데이터는 남았다",
+                ),
                 after: &["data"],
                 answer: None,
-                hint: "pier rm lab8-writer; then look: ls $D",
+                hint: tr(
+                    "pier rm lab8-writer; then look: ls $D",
+                    "pier rm lab8-writer; 그다음 확인하세요: ls $D",
+                ),
                 check: gone,
             },
             Task {
                 id: "reader",
-                title: "lab8-reader read the file through a read-only mount",
+                title: tr(
+                    "lab8-reader read the file through a read-only mount",
+                    "lab8-reader가 읽기 전용 마운트로 파일을 읽었다",
+                ),
                 after: &["data"],
                 answer: None,
-                hint: "pier run --name lab8-reader -v $D:/data:ro busybox cat /data/log.txt",
+                hint: tr(
+                    "pier run --name lab8-reader -v $D:/data:ro busybox cat /data/log.txt",
+                    "pier run --name lab8-reader -v $D:/data:ro busybox cat /data/log.txt",
+                ),
                 check: reader,
             },
             Task {
                 id: "readonly",
-                title: "lab8-ro's write to a read-only mount was refused",
+                title: tr(
+                    "lab8-ro's write to a read-only mount was refused",
+                    "읽기 전용 마운트에 대한 lab8-ro의 쓰기가 거부되었다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab8-ro -v $D:/data:ro busybox sh -c 'echo x > /data/x'   (it must fail)",
+                hint: tr(
+                    "pier run --name lab8-ro -v $D:/data:ro busybox sh -c 'echo x > /data/x'   (it must fail)",
+                    "pier run --name lab8-ro -v $D:/data:ro busybox sh -c 'echo x > /data/x'   (실패해야 합니다)",
+                ),
                 check: readonly,
             },
         ],

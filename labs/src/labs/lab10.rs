@@ -5,6 +5,7 @@
 use super::number;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
+use crate::text::tr;
 use pier_bench::environment::EnvironmentRecord;
 use pier_bench::record::{read_summary, SummaryRow, NATIVE};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "10-container-vs-vm",
-        title: "Containers and virtual machines, measured",
+        title: tr(
+            "Containers and virtual machines, measured",
+            "컨테이너와 가상 머신, 측정으로 비교하기",
+        ),
         minutes: 45,
         host_ports: &[],
         networks: &[],
@@ -34,50 +38,86 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "report",
-                title: "you ran pier bench (startup and cpu) and found its report",
+                title: tr(
+                    "you ran pier bench (startup and cpu) and found its report",
+                    "pier bench(startup과 cpu)를 실행하고 그 보고서를 찾았다",
+                ),
                 after: &[],
                 answer: Some("report"),
-                hint: "pier bench --suite startup,cpu --quick prints where it wrote report.md: pier lab answer 10 report <PATH>",
+                hint: tr(
+                    "pier bench --suite startup,cpu --quick prints where it wrote report.md: pier lab answer 10 report <PATH>",
+                    "pier bench --suite startup,cpu --quick이 report.md를 쓴 위치를 출력합니다: pier lab answer 10 report <PATH>",
+                ),
                 check: report,
             },
             Task {
                 id: "startup",
-                title: "you timed `pier run --rm busybox true` yourself",
+                title: tr(
+                    "you timed `pier run --rm busybox true` yourself",
+                    "`pier run --rm busybox true`의 시간을 직접 쟀다",
+                ),
                 after: &["report"],
                 answer: Some("startup-ms"),
-                hint: "time pier run --rm busybox true, five times; record the median `real` time in milliseconds: pier lab answer 10 startup-ms 45",
+                hint: tr(
+                    "time pier run --rm busybox true, five times; record the median `real` time in milliseconds: pier lab answer 10 startup-ms 45",
+                    "time pier run --rm busybox true를 다섯 번; `real` 시간의 중앙값을 밀리초로 기록하세요: pier lab answer 10 startup-ms 45",
+                ),
                 check: startup,
             },
             Task {
                 id: "native",
-                title: "you read a native GFLOPS median from the report",
+                title: tr(
+                    "you read a native GFLOPS median from the report",
+                    "보고서에서 네이티브 GFLOPS 중앙값을 읽었다",
+                ),
                 after: &["report"],
                 answer: Some("native-gflops"),
-                hint: "The CPU table has one row per metric (matrix size, threads); copy the native column of one row: pier lab answer 10 native-gflops <N>",
+                hint: tr(
+                    "The CPU table has one row per metric (matrix size, threads); copy the native column of one row: pier lab answer 10 native-gflops <N>",
+                    "CPU 표는 지표(행렬 크기, 스레드 수)마다 한 행입니다. 한 행의 native 열을 옮기세요: pier lab answer 10 native-gflops <N>",
+                ),
                 check: native,
             },
             Task {
                 id: "container",
-                title: "you read the pier container's GFLOPS on the same metric",
+                title: tr(
+                    "you read the pier container's GFLOPS on the same metric",
+                    "같은 지표에서 pier 컨테이너의 GFLOPS를 읽었다",
+                ),
                 after: &["native"],
                 answer: Some("container-gflops"),
-                hint: "Same row, pier column: pier lab answer 10 container-gflops <N>; a container runs the same CPU instructions as the host",
+                hint: tr(
+                    "Same row, pier column: pier lab answer 10 container-gflops <N>; a container runs the same CPU instructions as the host",
+                    "같은 행의 pier 열: pier lab answer 10 container-gflops <N>; 컨테이너는 호스트와 같은 CPU 명령어를 실행합니다",
+                ),
                 check: container,
             },
             Task {
                 id: "vm",
-                title: "you read the VM's GFLOPS (or found that no VM ran)",
+                title: tr(
+                    "you read the VM's GFLOPS (or found that no VM ran)",
+                    "VM의 GFLOPS를 읽었다(또는 VM이 실행되지 않았음을 확인했다)",
+                ),
                 after: &["report"],
                 answer: Some("vm-gflops"),
-                hint: "The section \"The VM\" lists the guest's DGEMM GFLOPS: pier lab answer 10 vm-gflops <N>; if the report has no VM, answer none",
+                hint: tr(
+                    "The section \"The VM\" lists the guest's DGEMM GFLOPS: pier lab answer 10 vm-gflops <N>; if the report has no VM, answer none",
+                    "\"The VM\" 절에 게스트의 DGEMM GFLOPS가 있습니다: pier lab answer 10 vm-gflops <N>; 보고서에 VM이 없으면 none으로 답하세요",
+                ),
                 check: vm,
             },
             Task {
                 id: "accel",
-                title: "you found which accelerator the VM used",
+                title: tr(
+                    "you found which accelerator the VM used",
+                    "VM이 쓴 가속기를 찾았다",
+                ),
                 after: &["report"],
                 answer: Some("accelerator"),
-                hint: "The VM section's heading and environment.json (qemu_accelerator) say kvm or tcg: pier lab answer 10 accelerator <kvm|tcg>; none if no VM ran",
+                hint: tr(
+                    "The VM section's heading and environment.json (qemu_accelerator) say kvm or tcg: pier lab answer 10 accelerator <kvm|tcg>; none if no VM ran",
+                    "VM 절의 제목과 environment.json(qemu_accelerator)에 kvm 또는 tcg가 적혀 있습니다: pier lab answer 10 accelerator <kvm|tcg>; VM이 실행되지 않았으면 none",
+                ),
                 check: accel,
             },
         ],
