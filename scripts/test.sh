@@ -34,6 +34,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 bench/build-payload.sh >/dev/null
 cargo test --workspace --no-fail-fast 2>&1
 mdbook build book
+# The Korean edition after the English one (the English build empties book/build, which holds
+# book/build/ko).
+mdbook build book/ko
 # The cgroup-v2 lane: the tests that depend on the cgroup version, again inside a Debian 12 guest
 # booted with systemd and the unified hierarchy only (QEMU; KVM where it works, else TCG).
 scripts/v2-lane.sh

@@ -321,3 +321,458 @@ fn checker_names_common_mistakes() {
         text(&o)
     );
 }
+
+// ---- Shortcuts: for each task the issue named as weak, the cheapest way to pass it without
+// doing the step (type a plausible number, write the file from the host, answer without
+// provoking the event, point at someone else's file) must fail that task.
+
+/// Lab `n`, started in a state directory of its own; reset (then the directory pruned) when
+/// dropped, even if the test fails half-way.
+struct Started {
+    tmp: StateRoot,
+    n: u32,
+}
+
+impl Started {
+    fn new(n: u32) -> Started {
+        let tmp = StateRoot::new();
+        pier_ok(tmp.path(), &["lab", "start", &n.to_string()]);
+        Started { tmp, n }
+    }
+
+    fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// `pier ARGS`, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        pier_ok(self.root(), args)
+    }
+
+    /// `pier run --name NAME [FLAGS] busybox sh -c SCRIPT`, whatever its exit code.
+    fn sh(&self, name: &str, flags: &[&str], script: &str) -> Output {
+        let mut args = vec!["run", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "sh", "-c", script]);
+        run(self.root(), &pier(), &args)
+    }
+
+    /// A field of `pier inspect NAME`.
+    fn inspect(&self, name: &str, field: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(&self.ok(&["inspect", name])).unwrap();
+        v[0][field].as_str().unwrap().to_string()
+    }
+
+    /// The lab's directory (`pier lab dir N`).
+    fn dir(&self) -> PathBuf {
+        PathBuf::from(self.ok(&["lab", "dir", &self.n.to_string()]).trim())
+    }
+
+    fn answer(&self, key: &str, value: &str) {
+        self.ok(&["lab", "answer", &self.n.to_string(), key, value]);
+    }
+
+    /// `pier lab check N`'s output, whatever the score.
+    fn check(&self) -> String {
+        let o = run(self.root(), &pier(), &["lab", "check", &self.n.to_string()]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = run(self.root(), &pier(), &["lab", "reset", &self.n.to_string()]);
+    }
+}
+
+/// What `pier lab check` said about task `id`: `Ok(note)` if it passed, `Err(why)` if not.
+fn task(out: &str, id: &str) -> Result<String, String> {
+    let mut lines = out.lines();
+    while let Some(line) = lines.next() {
+        let (passed, rest) = match (line.strip_prefix("✔ "), line.strip_prefix("✘ ")) {
+            (Some(r), _) => (true, r),
+            (_, Some(r)) => (false, r),
+            _ => continue,
+        };
+        if rest.split_whitespace().next() != Some(id) {
+            continue;
+        }
+        return if passed {
+            Ok(rest.to_string())
+        } else {
+            Err(lines.next().unwrap_or_default().trim().to_string())
+        };
+    }
+    panic!("no task {id} in the report:\n{out}");
+}
+
+/// Asserts that task `id` failed and its reason contains `why`.
+fn assert_fails(out: &str, id: &str, why: &str) {
+    match task(out, id) {
+        Err(reason) => assert!(
+            reason.contains(why),
+            "task {id} failed, but not because {why:?}: {reason:?}\n{out}"
+        ),
+        Ok(note) => panic!("task {id} passed ({note}) but should fail ({why})\n{out}"),
+    }
+}
+
+/// Asserts that task `id` passed.
+fn assert_passes(out: &str, id: &str) {
+    if let Err(why) = task(out, id) {
+        panic!("task {id} should pass: {why}\n{out}");
+    }
+}
+
+const SERVE_BIG: &str = "mkdir -p /www && dd if=/dev/zero of=/www/big bs=1M count=100 2>/dev/null";
+
+/// Lab 1: the image's ID is not the container's.
+#[test]
+fn lab01_image_id_is_not_the_container_id() {
+    let lab = Started::new(1);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab1-sleeper",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let image: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["image", "inspect", "busybox"])).unwrap();
+    let image_id = image[0]["Id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    lab.answer("id", &image_id[..12]);
+    assert_fails(&lab.check(), "id", "is not lab1-sleeper's ID");
+}
+
+/// Lab 2: a PID 1 that was never sent SIGTERM, or was killed without one, does not pass the
+/// signal tasks; a container that merely prints "caught SIGTERM" does not pass `trap`.
+#[test]
+fn lab02_signals_must_be_sent() {
+    let lab = Started::new(2);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab2-init",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let out = lab.check();
+    assert_fails(&out, "sigterm", "no SIGTERM sent to lab2-init");
+    assert!(
+        out.contains("parent failed: finish task sigterm first"),
+        "{out}"
+    );
+    // Straight to SIGKILL: the container ended, but the experiment was skipped.
+    lab.ok(&["kill", "-s", "KILL", "lab2-init"]);
+    lab.ok(&["wait", "lab2-init"]);
+    assert_fails(&lab.check(), "sigterm", "no SIGTERM sent to lab2-init");
+    // A fake: prints the line and exits 143 without any signal.
+    lab.sh("lab2-trap", &[], "echo caught SIGTERM; exit 143");
+    assert_fails(&lab.check(), "trap", "installs no handler");
+}
+
+/// Lab 3: the book's CPU figure typed for a container that does not spin, and a typed memory
+/// figure far from what the cgroup charges, fail; a container that prints the error without
+/// making the node fails `device`.
+#[test]
+fn lab03_typed_figures_and_a_faked_device_error_fail() {
+    let lab = Started::new(3);
+    // The quota is right, but nothing runs: the cgroup measures ~0% CPU, whatever the load.
+    lab.ok(&[
+        "run", "-d", "--name", "lab3-cpu", "--cpus", "0.5", "busybox", "sleep", "600",
+    ]);
+    lab.answer("cpu", "49.93");
+    lab.answer("mem", "6MiB");
+    lab.sh(
+        "lab3-dev",
+        &[],
+        "echo 'mknod: head: /disk: Operation not permitted'; exit 1",
+    );
+    let out = lab.check();
+    assert_passes(&out, "quota");
+    assert_fails(&out, "stats", "points from what lab3-cpu uses");
+    assert_fails(&out, "mem", "far from what lab3-cpu's cgroup charges");
+    assert_fails(&out, "device", "no block device /disk");
+}
+
+/// Lab 4: the upper directory is not the image's layer.
+#[test]
+fn lab04_upper_dir_is_not_the_image_layer() {
+    let lab = Started::new(4);
+    lab.sh(
+        "lab4-writer",
+        &[],
+        "echo hi > /hello.txt; echo lab4user:x:4004:4004::/home:/bin/sh >> /etc/passwd",
+    );
+    lab.answer("layer", &lab.inspect("lab4-writer", "upper_dir"));
+    assert_fails(
+        &lab.check(),
+        "image",
+        "upper directory, which holds the CHANGED copy",
+    );
+}
+
+/// Lab 5: counting history lines (5) instead of layers (3) fails.
+#[test]
+fn lab05_history_lines_are_not_layers() {
+    let lab = Started::new(5);
+    let dir = lab.dir();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM busybox\nCOPY hello.sh /app/hello.sh\nRUN chmod +x /app/hello.sh\nENV GREETING=Hello\nCMD [\"/app/hello.sh\"]\n",
+    )
+    .unwrap();
+    lab.ok(&["build", "-t", "lab5-app:v1", dir.to_str().unwrap()]);
+    lab.answer("layers", "5");
+    let out = lab.check();
+    assert_passes(&out, "image");
+    assert_fails(&out, "layers", "ENV and CMD add no layer");
+}
+
+/// Lab 6: a server outside the container does not count; a file that is not the 100 MB one
+/// fails; a typed rate far from the checker's own download fails.
+#[test]
+fn lab06_measure_needs_the_containers_own_server() {
+    let _serial = one_at_a_time();
+    let lab = Started::new(6);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab6-bridge",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let host = ["--network", "host"];
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab6-host",
+        host[0],
+        host[1],
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    // The host-mode file served by ANOTHER container on the host network, not lab6-host.
+    let other = format!("{SERVE_BIG} && httpd -f -p 8086 -h /www");
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab6-other",
+        host[0],
+        host[1],
+        "busybox",
+        "sh",
+        "-c",
+        &other,
+    ]);
+    // The bridge server serves a 1 MB file.
+    let small = SERVE_BIG.replace("count=100", "count=1") + " && httpd -p 80 -h /www";
+    lab.ok(&["exec", "lab6-bridge", "sh", "-c", &small]);
+    lab.answer("bridge-mbps", "500");
+    lab.answer("host-mbps", "700");
+    let out = lab.check();
+    assert_fails(&out, "measure", "not 100 MB");
+    assert_fails(
+        &out,
+        "measure-host",
+        "no process of lab6-host listens on port 8086",
+    );
+    // The right file, but a typed rate 1000x off.
+    lab.ok(&["exec", "lab6-bridge", "sh", "-c", SERVE_BIG]);
+    lab.answer("bridge-mbps", "0.5");
+    assert_fails(
+        &lab.check(),
+        "measure",
+        "away from the checker's own download",
+    );
+}
+
+/// Lab 7: the error message typed without provoking the conflict fails; so does a message
+/// that does not name the container holding the port.
+#[test]
+fn lab07_clash_needs_a_refused_start() {
+    let _serial = one_at_a_time();
+    let lab = Started::new(7);
+    let page = "mkdir -p /www && echo hello from lab7 > /www/index.html && httpd -f -p 80 -h /www";
+    lab.ok(&[
+        "run", "-d", "--name", "lab7-web", "-p", "8080:80", "busybox", "sh", "-c", page,
+    ]);
+    lab.answer(
+        "error",
+        "host port 0.0.0.0:8080/tcp is already published by pier container 0123456789ab",
+    );
+    assert_fails(
+        &lab.check(),
+        "clash",
+        "shows no refused start of lab7-clash",
+    );
+    let o = lab.sh("lab7-clash", &["-d", "-p", "8080:80"], "httpd -f -p 80");
+    assert!(
+        !o.status.success(),
+        "the clash must be refused\n{}",
+        text(&o)
+    );
+    // The refusal happened, but the answer still names a made-up owner.
+    assert_fails(
+        &lab.check(),
+        "clash",
+        "names the container holding the port",
+    );
+}
+
+/// Lab 8: a log.txt written from the host fails `data` (and `gone`), whatever hostname it
+/// names, even if a lab8-writer existed.
+#[test]
+fn lab08_file_written_from_the_host_fails() {
+    let lab = Started::new(8);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    std::fs::write(
+        lab.dir().join("log.txt"),
+        format!("written by {}\nwritten by 0123456789ab\n", host.trim()),
+    )
+    .unwrap();
+    let out = lab.check();
+    assert_fails(
+        &out,
+        "data",
+        "no container lab8-writer with that hostname ran",
+    );
+    assert!(
+        out.contains("parent failed: finish task data first"),
+        "{out}"
+    );
+    // A lab8-writer that ran (and was removed) but did not write the file.
+    lab.sh("lab8-writer", &[], "true");
+    lab.ok(&["rm", "lab8-writer"]);
+    assert_fails(
+        &lab.check(),
+        "data",
+        "no container lab8-writer with that hostname ran",
+    );
+}
+
+/// Lab 9: the image's name, or a container's ID, is not the image ID.
+#[test]
+fn lab09_image_name_is_not_its_id() {
+    let lab = Started::new(9);
+    let env_file = lab.dir().join("prod.env");
+    std::fs::write(&env_file, "APP_MODE=prod\nAPP_PORT=80\n").unwrap();
+    let print = "echo mode=$APP_MODE port=$APP_PORT";
+    lab.sh(
+        "lab9-dev",
+        &["-e", "APP_MODE=dev", "-e", "APP_PORT=8080"],
+        print,
+    );
+    lab.sh(
+        "lab9-prod",
+        &["--env-file", env_file.to_str().unwrap()],
+        print,
+    );
+    lab.answer("image", "busybox");
+    assert_fails(&lab.check(), "same", "that is the image's name");
+    lab.answer("image", &lab.inspect("lab9-dev", "id"));
+    assert_fails(&lab.check(), "same", "a container's ID");
+}
+
+/// One row of a `summary.csv` whose samples all equal `median`.
+fn summary_row(
+    suite: &str,
+    metric: &str,
+    environment: &str,
+    variant: &str,
+    median: f64,
+) -> pier_bench::record::SummaryRow {
+    pier_bench::record::SummaryRow {
+        suite: suite.into(),
+        metric: metric.into(),
+        unit: if suite == "cpu" { "GFLOPS" } else { "ms" }.into(),
+        environment: environment.into(),
+        variant: variant.into(),
+        n: 5,
+        median,
+        min: median,
+        max: median,
+        ci_low: median,
+        ci_high: median,
+        ratio_to_native: None,
+        ratio_ci_low: None,
+        ratio_ci_high: None,
+    }
+}
+
+/// Lab 10: the reference run in the repository is not the student's run; figures that are
+/// plausible but not copied from the run fail; the VM and accelerator answers must match the
+/// run. Uses a small run written here (summary.csv, environment.json, report.md), not a
+/// real `pier bench`, which the cycle test runs.
+#[test]
+fn lab10_numbers_must_come_from_the_run() {
+    let lab = Started::new(10);
+    // The repository's reference run predates this lab's start.
+    let reference =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261123T185054Z/report.md");
+    lab.answer("report", reference.to_str().unwrap());
+    assert_fails(&lab.check(), "report", "before you started this lab");
+
+    let dir = lab.dir().join("results/run");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cpu = "dgemm_gflops_n256_t1";
+    pier_bench::record::write_summary(
+        &dir.join("summary.csv"),
+        &[
+            summary_row("cpu", cpu, "native", "", 61.234),
+            summary_row("cpu", cpu, "pier", "", 60.876),
+            summary_row("cpu", cpu, "qemu-tcg", "", 0.2567),
+            summary_row("startup", "launch_to_exit", "pier", "run", 40.0),
+            summary_row("startup", "launch_to_exit", "pier", "run-bridge", 60.0),
+        ],
+    )
+    .unwrap();
+    let mut env: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reference.with_file_name("environment.json")).unwrap(),
+    )
+    .unwrap();
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+    env["date"] = serde_json::Value::String(now.to_string());
+    env["qemu_accelerator"] = serde_json::Value::String("tcg".into());
+    std::fs::write(dir.join("environment.json"), env.to_string()).unwrap();
+    std::fs::write(dir.join("report.md"), "# pier bench report\n").unwrap();
+    lab.answer("report", dir.join("report.md").to_str().unwrap());
+    // Plausible, not copied: a round GFLOPS figure, a start-up of 1 s, the reference run's
+    // VM figure, the other accelerator.
+    lab.answer("native-gflops", "60");
+    lab.answer("startup-ms", "1000");
+    lab.answer("vm-gflops", "0.226");
+    lab.answer("accelerator", "kvm");
+    let out = lab.check();
+    assert_passes(&out, "report");
+    assert_fails(&out, "native", "none of the native GFLOPS medians");
+    assert_fails(&out, "startup", "away from the report's pier run start-up");
+    assert_fails(&out, "vm", "not a GFLOPS median of the VM");
+    assert_fails(&out, "accel", "is not what this run used");
+    // Copied from the run (as the report prints them), they pass; the native figure given
+    // again as pier's does not.
+    lab.answer("native-gflops", "61.23");
+    lab.answer("container-gflops", "61.23");
+    lab.answer("startup-ms", "75");
+    lab.answer("vm-gflops", "0.257");
+    lab.answer("accelerator", "tcg");
+    let out = lab.check();
+    for id in ["native", "startup", "vm", "accel"] {
+        assert_passes(&out, id);
+    }
+    assert_fails(&out, "container", "not in the pier column");
+    lab.answer("container-gflops", "60.88");
+    assert_passes(&lab.check(), "container");
+}

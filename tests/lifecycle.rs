@@ -503,3 +503,59 @@ fn start_again_after_exit() {
     assert_eq!(text(&out.stdout), "run\n");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// pier's event log keeps what happened to a container after it is gone: its life
+/// (create, start, kill with the signal, die with the code, destroy) and a start that failed,
+/// with the error, for a container `pier run` removed again.
+#[test]
+fn events_outlive_the_container() {
+    let p = Pier::new();
+    let id = p.run_detached(&[
+        "--network",
+        "none",
+        "--name",
+        "ev",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    p.ok(&["kill", "-s", "TERM", "ev"]);
+    // sleep as PID 1 has no SIGTERM handler: the kernel drops the signal.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(p.status("ev"), "running");
+    p.ok(&["rm", "-f", "ev"]);
+    let failed = p.run(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "ev-bad",
+        "busybox",
+        "/nope",
+    ]);
+    assert!(!failed.status.success());
+
+    let log = p.ok(&["events", "--container", "ev"]);
+    let actions: Vec<&str> = log
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions,
+        ["create", "start", "kill", "kill", "die", "destroy"],
+        "{log}"
+    );
+    assert!(log.contains(&id), "{log}");
+    assert!(
+        log.contains("signal=SIGTERM") && log.contains("signal=SIGKILL"),
+        "{log}"
+    );
+    assert!(log.contains("exitCode=137"), "{log}");
+
+    let bad = p.ok(&["events", "--container", "ev-bad"]);
+    assert!(
+        bad.contains("start-failed") && bad.contains("/nope") && bad.contains("destroy"),
+        "{bad}"
+    );
+    assert!(p.all_ids().is_empty(), "both containers are gone");
+}

@@ -402,7 +402,7 @@ fn accept_one(listener: TcpListener, wait: Duration) -> std::thread::JoinHandle<
         listener
             .set_nonblocking(true)
             .expect("nonblocking listener");
-        let deadline = std::time::Instant::now() + wait;
+        let deadline = std::time::Instant::now() + common::scaled(wait);
         while std::time::Instant::now() < deadline {
             match listener.accept() {
                 Ok((mut s, _)) => {

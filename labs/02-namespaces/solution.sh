@@ -20,5 +20,23 @@ pier lab answer 2 netns "$(readlink /proc/"$pid"/ns/net | tr -dc 0-9)"
 # ANCHOR: nsenter
 nsenter -t "$pid" -a sh -c 'hostname; touch /tmp/nsenter-was-here'
 # ANCHOR_END: nsenter
+# ANCHOR: sigterm
+pier run -d --name lab2-init busybox sleep 3600
+pier kill -s TERM lab2-init
+sleep 1
+pier ps
+# ANCHOR_END: sigterm
+# ANCHOR: sigkill
+pier kill -s KILL lab2-init
+pier wait lab2-init
+# ANCHOR_END: sigkill
+# ANCHOR: trap
+pier run -d --name lab2-trap busybox sh -c 'trap "echo caught SIGTERM; exit 143" TERM; while :; do sleep 1; done'
+sleep 1   # let the shell install its handler first: until then, SIGTERM is dropped too
+pier kill -s TERM lab2-trap
+pier wait lab2-trap
+pier logs lab2-trap
+# ANCHOR_END: trap
+pier events --container lab2-init
 pier lab check 2
 # ANCHOR_END: all

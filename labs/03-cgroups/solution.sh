@@ -12,12 +12,17 @@ pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & whil
 sleep 3
 pier stats --no-stream lab3-cpu
 # ANCHOR_END: cpu
-cpu=$(pier stats --no-stream lab3-cpu | awk 'NR == 2 {print $3}' | tr -d %)
-pier lab answer 3 cpu "$cpu"
+read -r cpu mem < <(pier stats --no-stream lab3-cpu | awk 'NR == 2 {print $3, $4}')
+pier lab answer 3 cpu "${cpu%\%}"
+pier lab answer 3 mem "$mem"
 # ANCHOR: bomb
 pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'
 sleep 2
 pier stats --no-stream lab3-bomb
 # ANCHOR_END: bomb
+# ANCHOR: device
+pier run --name lab3-dev busybox sh -c 'mknod /disk b 8 0 && head -c 512 /disk' || echo "exit code $?"
+ls -l "$(pier inspect lab3-dev | grep '"upper_dir"' | cut -d'"' -f4)/disk"
+# ANCHOR_END: device
 pier lab check 3
 # ANCHOR_END: all

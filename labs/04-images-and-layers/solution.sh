@@ -10,6 +10,11 @@ upper=$(pier inspect lab4-writer | grep '"upper_dir"' | cut -d'"' -f4)
 ls -la "$upper" "$upper/bin" "$upper/etc"
 # ANCHOR_END: upper
 pier lab answer 4 upper "$upper"
+# ANCHOR: layer
+layer=$(pier image inspect busybox | awk '/"LayerDirs"/ {on = 1; next} on {gsub(/[",]/, ""); print $1; exit}')
+tail -n 1 "$upper/etc/passwd" "$layer/etc/passwd"
+# ANCHOR_END: layer
+pier lab answer 4 layer "$layer"
 # ANCHOR: tag
 pier tag busybox lab4-copy
 pier images

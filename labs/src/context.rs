@@ -3,16 +3,20 @@
 //! helpers that turn "not there" into a failed check with a precise reason.
 
 use crate::progress::Progress;
+use crate::text::{self, Lang};
 use anyhow::{anyhow, bail, Context, Result};
+use pier_runtime::engine::events::Event;
 use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
 use pier_runtime::engine::Engine;
 use pier_runtime::image::Image;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Everything a check needs.
 pub struct Ctx {
     engine: Engine,
     pier: PathBuf,
+    lang: Lang,
 }
 
 impl Ctx {
@@ -22,7 +26,13 @@ impl Ctx {
         Ok(Ctx {
             engine: Engine::open(root)?,
             pier: pier.to_path_buf(),
+            lang: Lang::from_env(),
         })
+    }
+
+    /// The language the checker speaks, from the environment ([`Lang::from_env`]).
+    pub fn lang(&self) -> Lang {
+        self.lang
     }
 
     /// The engine.
@@ -54,9 +64,31 @@ impl Ctx {
             .get(&lab)
             .and_then(|l| l.answers.get(key))
             .cloned()
-            .ok_or_else(|| {
-                anyhow!("no answer recorded yet: run `pier lab answer {lab} {key} VALUE`")
+            .ok_or_else(|| anyhow!(text::no_answer(self.lang, lab, key)))
+    }
+
+    /// When `pier lab start LAB` last ran, if it did.
+    pub fn started_at(&self, lab: u32) -> Option<SystemTime> {
+        let progress = Progress::load(self.root()).ok()?;
+        let text = progress.labs.get(&lab)?.started_at.clone()?;
+        humantime::parse_rfc3339(&text).ok()
+    }
+
+    /// The events pier logged (`pier events`) for the container called `name` since
+    /// `pier lab start LAB`, oldest first; they outlive the container.
+    pub fn events(&self, lab: u32, name: &str) -> Result<Vec<Event>> {
+        let since = self.started_at(lab);
+        Ok(self
+            .engine
+            .events()
+            .read()?
+            .into_iter()
+            .filter(|e| e.name == name)
+            .filter(|e| match (since, e.when()) {
+                (Some(since), Some(at)) => at >= since,
+                _ => true,
             })
+            .collect())
     }
 
     /// The container named `name`, or a failure telling how to make it.

@@ -1,6 +1,7 @@
 //! What a lab is: a list of tasks, each checked against the machine's real state.
 
 use crate::context::Ctx;
+use crate::text::Tr;
 use anyhow::Result;
 
 /// The result of one check.
@@ -34,14 +35,14 @@ impl From<anyhow::Error> for Outcome {
 pub struct Task {
     /// Short identifier shown in the score (`oom`, `pid`).
     pub id: &'static str,
-    /// What the student must achieve, one line.
-    pub title: &'static str,
+    /// What the student must achieve, one line (English and Korean).
+    pub title: Tr,
     /// Tasks that must pass first; if one fails this one reports "parent failed".
     pub after: &'static [&'static str],
     /// The answer key this task reads (`pier lab answer N KEY VALUE`), if it asks for a value.
     pub answer: Option<&'static str>,
-    /// A general hint, shown by `pier lab hint N`.
-    pub hint: &'static str,
+    /// A general hint, shown by `pier lab hint N` (English and Korean; commands verbatim).
+    pub hint: Tr,
     /// The check; reads real state through the context.
     pub check: fn(&Ctx) -> Outcome,
 }
@@ -52,8 +53,8 @@ pub struct Lab {
     pub number: u32,
     /// Folder name under `labs/` (`01-first-container`).
     pub slug: &'static str,
-    /// Title.
-    pub title: &'static str,
+    /// Title (English and Korean).
+    pub title: Tr,
     /// Expected time, in minutes.
     pub minutes: u32,
     /// Fixed host ports the lab's solution publishes or listens on: only one lab holding

@@ -16,6 +16,7 @@ pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod reset;
+pub mod text;
 
 pub use context::Ctx;
 pub use lab::{Lab, Outcome, Task};
@@ -45,7 +46,11 @@ pub fn start(ctx: &Ctx, lab: &Lab) -> Result<()> {
     reset::reset(ctx, lab)?;
     std::fs::create_dir_all(ctx.workdir(lab.number))?;
     (lab.prepare)(ctx)?;
-    progress::Progress::update(ctx.root(), |p| p.lab_mut(lab.number).started = true)?;
+    progress::Progress::update(ctx.root(), |p| {
+        let entry = p.lab_mut(lab.number);
+        entry.started = true;
+        entry.started_at = Some(pier_runtime::engine::now_rfc3339());
+    })?;
     Ok(())
 }
 
@@ -64,13 +69,8 @@ pub fn answer(ctx: &Ctx, lab: &Lab, key: &str, value: &str) -> Result<()> {
     let keys = lab.answer_keys();
     if !keys.contains(&key) {
         bail!(
-            "lab {} asks for no answer called {key:?}; it asks for: {}",
-            lab.number,
-            if keys.is_empty() {
-                "nothing".to_string()
-            } else {
-                keys.join(", ")
-            }
+            "{}",
+            text::unknown_answer_key(ctx.lang(), lab.number, key, &keys)
         );
     }
     progress::Progress::update(ctx.root(), |p| {
@@ -86,9 +86,13 @@ pub fn hint(ctx: &Ctx, lab: &Lab) -> Option<String> {
     report.results.iter().find_map(|r| match &r.status {
         TaskStatus::Failed(why) => {
             let task = lab.tasks.iter().find(|t| t.id == r.id)?;
-            Some(format!(
-                "Task {} ({}):\n  {}\n\nWhat the checker saw: {}",
-                r.id, task.title, task.hint, why
+            let lang = ctx.lang();
+            Some(text::hint(
+                lang,
+                r.id,
+                task.title.get(lang),
+                task.hint.get(lang),
+                why,
             ))
         }
         _ => None,

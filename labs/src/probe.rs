@@ -2,10 +2,12 @@
 //! routes inside a network namespace, whether a TCP port answers.
 
 use anyhow::{anyhow, bail, Context, Result};
+use procfs::net::TcpState;
+use procfs::process::FDTarget;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The namespace a process is in, as `readlink /proc/PID/ns/KIND` shows it: `net:[4026532201]`.
 pub fn namespace(pid: i32, kind: &str) -> Result<String> {
@@ -83,6 +85,77 @@ pub fn http_get(addr: SocketAddr) -> Result<String> {
     let mut out = String::new();
     s.read_to_string(&mut out)
         .with_context(|| format!("reading the answer of {addr}"))?;
+    Ok(out)
+}
+
+/// Downloads `path` from the web server at `addr` (HTTP/1.0) and returns the size of the body
+/// and the time from connecting to the last byte: the checker's own transfer, to compare a
+/// rate the student measured with.
+pub fn http_download(addr: SocketAddr, path: &str) -> Result<(u64, Duration)> {
+    let started = Instant::now();
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .with_context(|| format!("sending a request to {addr}"))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut head = Vec::new();
+    let mut body = 0u64;
+    loop {
+        let n = s
+            .read(&mut buf)
+            .with_context(|| format!("reading {path} from {addr}"))?;
+        if n == 0 {
+            break;
+        }
+        if body == 0 && !head.ends_with(b"\r\n\r\n") {
+            head.extend_from_slice(&buf[..n]);
+            if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                body = (head.len() - end - 4) as u64;
+                head.truncate(end + 4);
+            }
+        } else {
+            body += n as u64;
+        }
+    }
+    let status = String::from_utf8_lossy(head.split(|b| *b == b'\n').next().unwrap_or(&[]))
+        .trim()
+        .to_string();
+    if !status.contains(" 200") {
+        bail!("{addr} answered {path} with {status:?}");
+    }
+    Ok((body, started.elapsed()))
+}
+
+/// Which of `pids` hold a TCP socket listening on `port` (IPv4 or IPv6), as their own network
+/// namespace lists it: proof that the server answering on a port is the container's.
+pub fn listening(pids: &[i32], port: u16) -> Result<Vec<i32>> {
+    let mut out = Vec::new();
+    for &pid in pids {
+        let Ok(p) = procfs::process::Process::new(pid) else {
+            continue;
+        };
+        let mut inodes = Vec::new();
+        for table in [p.tcp(), p.tcp6()] {
+            let table = table.with_context(|| format!("reading /proc/{pid}/net/tcp"))?;
+            inodes.extend(
+                table
+                    .into_iter()
+                    .filter(|e| e.state == TcpState::Listen && e.local_address.port() == port)
+                    .map(|e| e.inode),
+            );
+        }
+        if inodes.is_empty() {
+            continue;
+        }
+        let Ok(fds) = p.fd() else { continue };
+        let holds = fds
+            .flatten()
+            .any(|fd| matches!(fd.target, FDTarget::Socket(i) if inodes.contains(&i)));
+        if holds {
+            out.push(pid);
+        }
+    }
     Ok(out)
 }
 

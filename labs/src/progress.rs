@@ -13,6 +13,9 @@ pub struct LabProgress {
     /// `pier lab start` ran.
     #[serde(default)]
     pub started: bool,
+    /// When it last ran (RFC 3339): events from before (an earlier attempt) do not count.
+    #[serde(default)]
+    pub started_at: Option<String>,
     /// Answers by key.
     #[serde(default)]
     pub answers: BTreeMap<String, String>,

@@ -2,6 +2,7 @@
 
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome};
+use crate::text::{self, Lang, Tr};
 
 /// What happened to one task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct TaskResult {
     /// Task id.
     pub id: &'static str,
     /// Task title.
-    pub title: &'static str,
+    pub title: Tr,
     /// Outcome.
     pub status: TaskStatus,
 }
@@ -53,35 +54,20 @@ impl Report {
         self.passed() == self.total()
     }
 
-    /// The report as text: one line per task with ✔ or ✘, then `Score N/M`.
-    pub fn render(&self) -> String {
+    /// The report as text in `lang`: one line per task with ✔ or ✘, then `Score N/M`.
+    pub fn render(&self, lang: Lang) -> String {
         let mut out = String::new();
         for r in &self.results {
-            match &r.status {
-                TaskStatus::Passed(note) => {
-                    out.push_str(&format!("✔ {:<12} {}", r.id, r.title));
-                    if !note.is_empty() {
-                        out.push_str(&format!(" ({note})"));
-                    }
-                    out.push('\n');
-                }
-                TaskStatus::Failed(why) => {
-                    out.push_str(&format!("✘ {:<12} {}\n    {}\n", r.id, r.title, why));
-                }
-                TaskStatus::ParentFailed(parent) => {
-                    out.push_str(&format!(
-                        "✘ {:<12} {}\n    parent failed: finish task {parent} first\n",
-                        r.id, r.title
-                    ));
-                }
-            }
+            let title = r.title.get(lang);
+            out.push_str(&match &r.status {
+                TaskStatus::Passed(note) => text::passed(r.id, title, note),
+                TaskStatus::Failed(why) => text::failed(r.id, title, why),
+                TaskStatus::ParentFailed(parent) => text::parent_failed(lang, r.id, title, parent),
+            });
         }
-        out.push_str(&format!("Score {}/{}\n", self.passed(), self.total()));
+        out.push_str(&text::score(lang, self.passed(), self.total()));
         if !self.complete() {
-            out.push_str(&format!(
-                "(`pier lab hint {}` explains the first task not done)\n",
-                self.lab
-            ));
+            out.push_str(&text::hint_pointer(lang, self.lab));
         }
         out
     }

@@ -59,6 +59,14 @@ pub fn apply(path: &Path, flags: MsFlags) -> Result<Method> {
     }
 }
 
+/// Whether this kernel has `mount_setattr(2)` (Linux 5.12+), so read-only binds are made
+/// recursive in one call rather than by remounting each submount: asked of a path that does
+/// not exist, the kernel answers ENOENT if it knows the call and ENOSYS if not.
+pub fn kernel_has_mount_setattr() -> bool {
+    mount_setattr_recursive(Path::new("/.pier-probe-no-such-path"), MsFlags::MS_RDONLY)
+        != Err(nix::errno::Errno::ENOSYS)
+}
+
 /// The `MOUNT_ATTR_*` bits for `flags`.
 fn mount_attr_bits(flags: MsFlags) -> u64 {
     [

@@ -3,7 +3,7 @@
 //! seccomp profile, masked paths and device rules a `docker run` container gets.
 
 use crate::devices;
-use crate::engine::config::{Limits, NetworkMode, RunConfig};
+use crate::engine::config::{BindMount, Limits, NetworkMode, RunConfig};
 use crate::security;
 use anyhow::{Context, Result};
 use oci_spec::runtime::{
@@ -40,6 +40,8 @@ pub struct SpecInputs<'a> {
     pub netns_path: Option<PathBuf>,
     /// Annotations (image, name).
     pub annotations: HashMap<String, String>,
+    /// The container's volumes as bind mounts of their directories.
+    pub volumes: Vec<BindMount>,
 }
 
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
@@ -147,27 +149,35 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
             &["rbind", "rprivate"],
         ));
     }
+    // The user's mounts, parents before what is mounted inside them (`-v db:/data` before
+    // `--tmpfs /data/cache`), as Docker sorts them; the order among equals is kept.
+    let mut user: Vec<(&PathBuf, Mount)> = Vec::new();
     for tmpfs in &cfg.tmpfs {
         let opts: Vec<&str> = tmpfs.options.iter().map(String::as_str).collect();
-        mounts.push(mount(
-            &tmpfs.destination.to_string_lossy(),
-            "tmpfs",
-            "tmpfs",
-            &opts,
+        let dest = &tmpfs.destination;
+        user.push((
+            dest,
+            mount(&dest.to_string_lossy(), "tmpfs", "tmpfs", &opts),
         ));
     }
-    for v in &cfg.volumes {
+    for v in cfg.volumes.iter().chain(&inputs.volumes) {
         let mut opts = vec!["rbind", "rprivate"];
         if v.read_only {
             opts.push("ro");
         }
-        mounts.push(mount(
-            &v.destination.to_string_lossy(),
-            "bind",
-            &v.source.to_string_lossy(),
-            &opts,
+        let dest = &v.destination;
+        user.push((
+            dest,
+            mount(
+                &dest.to_string_lossy(),
+                "bind",
+                &v.source.to_string_lossy(),
+                &opts,
+            ),
         ));
     }
+    user.sort_by_key(|(dest, _)| dest.components().count());
+    mounts.extend(user.into_iter().map(|(_, m)| m));
 
     let network = cfg
         .network

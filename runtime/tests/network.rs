@@ -810,7 +810,10 @@ fn network_connect_without_ports_is_fast() {
     );
     assert!(!link_exists(&ep.host_veth));
     // Generous bound (a loaded 2-core machine); typical is a few milliseconds.
-    assert!(second < Duration::from_millis(500), "{second:?}");
+    assert!(
+        second < pier_testkit::time::scaled(Duration::from_millis(500)),
+        "{second:?}"
+    );
 }
 
 #[test]

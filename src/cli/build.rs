@@ -132,13 +132,26 @@ pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32> {
 #[derive(Debug, Subcommand)]
 pub enum BuilderCommand {
     /// Remove the build cache: intermediate images and layers no image uses.
-    Prune,
+    Prune(BuilderPruneArgs),
+}
+
+/// `pier builder prune`.
+#[derive(Debug, Args)]
+pub struct BuilderPruneArgs {
+    #[command(flatten)]
+    pub force: output::Force,
 }
 
 /// `pier builder ...`.
 pub fn builder(engine: &Engine, cmd: BuilderCommand) -> Result<i32> {
     match cmd {
-        BuilderCommand::Prune => {
+        BuilderCommand::Prune(a) => {
+            if !a
+                .force
+                .confirmed("This will remove all dangling build cache.")?
+            {
+                return Ok(0);
+            }
             let store = engine.images()?;
             let cache = build::cache::BuildCache::open(&store);
             let (layers, bytes) = cache.prune(&store)?;

@@ -1,14 +1,14 @@
-//! Container commands: run, create, start, stop, kill, rm, ps, logs, inspect, wait, top,
-//! exec, stats.
+//! Container commands: run, create, start, stop, restart, kill, rm, rename, ps, logs,
+//! inspect, wait, top, exec, stats, and the `pier container` group (cp and diff are in
+//! `container_fs.rs`).
 
 use super::output;
 use anyhow::{bail, Context, Result};
-use clap::Args;
-use pier_runtime::engine::config::{
-    env_entry, read_env_file, BindMount, Limits, NetworkMode, RunConfig, TmpfsMount,
-};
+use clap::{Args, Subcommand};
+use pier_runtime::engine::config::{env_entry, read_env_file, Limits, NetworkMode, RunConfig};
 use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::logs::{self, LogOptions};
+use pier_runtime::engine::mount_flags::MountFlags;
 use pier_runtime::engine::record::ContainerStatus;
 use pier_runtime::engine::start::Attach;
 use pier_runtime::engine::Engine;
@@ -48,9 +48,18 @@ pub struct CreateArgs {
     /// Mount the container's root filesystem read-only.
     #[arg(long = "read-only")]
     pub read_only: bool,
-    /// Bind-mount a host path: HOST:CONTAINER[:ro].
-    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    /// Mount a host path (/HOST:CONTAINER), a named volume (NAME:CONTAINER, created if
+    /// missing) or an anonymous volume (CONTAINER); OPTIONS: ro, rw, nocopy.
+    #[arg(
+        short = 'v',
+        long = "volume",
+        value_name = "[HOST|NAME:]CONTAINER[:OPTIONS]"
+    )]
     pub volumes: Vec<String>,
+    /// Mount in Docker's key=value form: type=bind|volume|tmpfs,source=..,target=..,readonly,
+    /// volume-nocopy, volume-label=K=V, tmpfs-size=.., tmpfs-mode=...
+    #[arg(long = "mount", value_name = "KEY=VALUE,...")]
+    pub mounts: Vec<String>,
     /// Mount a tmpfs: PATH[:OPTIONS].
     #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
     pub tmpfs: Vec<String>,
@@ -142,6 +151,7 @@ impl CreateArgs {
             bail!("-p/-P publish ports through a bridge network; with --network {} there is nothing to publish", network.display());
         }
         let network = Some(network);
+        let mounts = MountFlags::parse(&self.volumes, &self.mounts, &self.tmpfs)?;
         Ok(RunConfig {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -154,16 +164,10 @@ impl CreateArgs {
             interactive: self.interactive,
             tty: self.tty,
             read_only: self.read_only,
-            volumes: self
-                .volumes
-                .iter()
-                .map(|v| BindMount::parse(v))
-                .collect::<Result<_>>()?,
-            tmpfs: self
-                .tmpfs
-                .iter()
-                .map(|t| TmpfsMount::parse(t))
-                .collect::<Result<_>>()?,
+            volumes: mounts.binds,
+            volume_mounts: mounts.volumes,
+            no_image_volumes: false,
+            tmpfs: mounts.tmpfs,
             limits,
             network,
             publish: self.publish.clone(),
@@ -186,7 +190,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
     let rec = engine.create(config, true)?;
     if args.detach {
         if let Err(e) = engine.start_detached(&rec.id) {
-            let _ = engine.remove(&rec.id, true);
+            let _ = engine.remove_with_volumes(&rec.id, true);
             return Err(e);
         }
         println!("{}", rec.id);
@@ -209,7 +213,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
         }
         Err(e) => {
             // A container that never ran is not worth keeping (nothing is left behind).
-            let _ = engine.remove(&rec.id, true);
+            let _ = engine.remove_with_volumes(&rec.id, true);
             Err(e)
         }
     }
@@ -283,6 +287,46 @@ pub fn stop(engine: &Engine, args: StopArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `pier restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Seconds to wait before SIGKILL.
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    pub time: u64,
+    /// Containers.
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `pier restart`: stop (if running), then start in the background.
+pub fn restart(engine: &Engine, args: RestartArgs) -> Result<i32> {
+    for c in &args.containers {
+        let (_, rec) = engine.find(c)?;
+        engine.stop(&rec.id, Duration::from_secs(args.time))?;
+        engine.find(&rec.id).with_context(|| {
+            format!("container {} was removed when it stopped (--rm)", rec.name)
+        })?;
+        engine.start_detached(&rec.id)?;
+        println!("{c}");
+    }
+    Ok(0)
+}
+
+/// `pier rename`.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// Container.
+    pub container: String,
+    /// Its new name.
+    pub new_name: String,
+}
+
+/// `pier rename`.
+pub fn rename(engine: &Engine, args: RenameArgs) -> Result<i32> {
+    engine.rename(&args.container, &args.new_name)?;
+    Ok(0)
+}
+
 /// `pier kill`.
 #[derive(Debug, Args)]
 pub struct KillArgs {
@@ -304,12 +348,83 @@ pub fn kill(engine: &Engine, args: KillArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `pier container ...`: the container commands under their group name, as Docker has them.
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// List containers.
+    #[command(visible_alias = "list")]
+    Ls(PsArgs),
+    /// Remove containers.
+    Rm(RmArgs),
+    /// Show low-level information on containers (JSON).
+    Inspect(InspectArgs),
+    /// Remove every stopped container.
+    Prune(ContainerPruneArgs),
+    /// Restart containers.
+    Restart(RestartArgs),
+    /// Rename a container.
+    Rename(RenameArgs),
+    /// Show the files a container added, changed or deleted.
+    Diff(super::container_fs::DiffArgs),
+    /// Copy files between a container and the host.
+    Cp(super::container_fs::CpArgs),
+}
+
+/// `pier container prune`.
+#[derive(Debug, Args)]
+pub struct ContainerPruneArgs {
+    #[command(flatten)]
+    pub force: output::Force,
+}
+
+/// Whether `pier container CMD` puts a pier process into a container (see
+/// `Command::enters_containers`): only `restart` starts one. No wildcard: a new command chooses.
+pub fn enters_containers(cmd: &ContainerCommand) -> bool {
+    match cmd {
+        ContainerCommand::Restart(_) => true,
+        ContainerCommand::Ls(_)
+        | ContainerCommand::Rm(_)
+        | ContainerCommand::Inspect(_)
+        | ContainerCommand::Prune(_)
+        | ContainerCommand::Rename(_)
+        | ContainerCommand::Diff(_)
+        | ContainerCommand::Cp(_) => false,
+    }
+}
+
+/// `pier container ...`.
+pub fn container(engine: &Engine, cmd: ContainerCommand) -> Result<i32> {
+    match cmd {
+        ContainerCommand::Ls(a) => ps(engine, a),
+        ContainerCommand::Rm(a) => rm(engine, a),
+        ContainerCommand::Inspect(a) => inspect(engine, a),
+        ContainerCommand::Restart(a) => restart(engine, a),
+        ContainerCommand::Rename(a) => rename(engine, a),
+        ContainerCommand::Diff(a) => super::container_fs::diff(engine, a),
+        ContainerCommand::Cp(a) => super::container_fs::cp(engine, a),
+        ContainerCommand::Prune(a) => {
+            if !a
+                .force
+                .confirmed("This will remove all stopped containers.")?
+            {
+                return Ok(0);
+            }
+            let (names, bytes) = engine.prune_containers()?;
+            output::pruned("Containers", &names, Some(bytes));
+            Ok(0)
+        }
+    }
+}
+
 /// `pier rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Kill and remove a running container.
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Remove the container's anonymous volumes too.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
     /// Containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -319,7 +434,12 @@ pub struct RmArgs {
 pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
     let mut failed = false;
     for c in &args.containers {
-        match engine.remove(c, args.force) {
+        let removed = if args.volumes {
+            engine.remove_with_volumes(c, args.force)
+        } else {
+            engine.remove(c, args.force)
+        };
+        match removed {
             Ok(_) => println!("{c}"),
             Err(e) => {
                 eprintln!("pier: {e:#}");

@@ -5,11 +5,16 @@ use super::Cli;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
-/// Markdown files to scan: the book's sources and every lab text.
+/// Markdown files to scan: both editions of the book (English in book/src, Korean in
+/// book/ko/src) and every lab text (lab.md, lab.ko.md).
 fn documents() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
-    let mut stack = vec![root.join("book/src"), root.join("labs")];
+    let mut stack = vec![
+        root.join("book/src"),
+        root.join("book/ko/src"),
+        root.join("labs"),
+    ];
     while let Some(dir) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&dir) else {
             continue;
@@ -32,7 +37,7 @@ fn documents() -> Vec<PathBuf> {
 /// Command lines of fenced code blocks, continuation lines (`\`) joined, with their line
 /// numbers. In `console` blocks only lines after a `$ ` prompt are commands (the others are
 /// output); in other blocks every line is.
-fn code_lines(text: &str) -> Vec<(usize, String)> {
+pub(super) fn code_lines(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut in_code = false;
     let mut console = false;
@@ -134,7 +139,7 @@ fn shell_words(line: &str) -> Vec<String> {
 
 /// The `pier` command a code line shows, if it shows one: `$ pier ...`, `pier ...`,
 /// `time pier ...`, `sudo pier ...`.
-fn pier_command(line: &str) -> Option<Vec<String>> {
+pub(super) fn pier_command(line: &str) -> Option<Vec<String>> {
     let mut l = line.trim();
     l = l.strip_prefix("$ ").unwrap_or(l).trim_start();
     for p in ["sudo ", "time "] {
@@ -241,10 +246,16 @@ fn relative_links_resolve() {
         let text = std::fs::read_to_string(&doc).unwrap();
         let dir = doc.parent().unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        // A lab text is also rendered from book/src/labs/<slug>/lab.md.
+        // A lab text is also rendered from book/src/labs/<slug>/lab.md (the Korean one from
+        // book/ko/src/labs/<slug>/lab.md).
         let mut dirs = vec![dir.to_path_buf()];
         if let Ok(rel) = dir.strip_prefix(root.join("labs")) {
-            dirs.push(root.join("book/src/labs").join(rel));
+            let book = if doc.ends_with("lab.ko.md") {
+                "book/ko/src/labs"
+            } else {
+                "book/src/labs"
+            };
+            dirs.push(root.join(book).join(rel));
         }
         for (i, _) in text.match_indices("](") {
             let rest = &text[i + 2..];
@@ -274,8 +285,8 @@ fn relative_links_resolve() {
 /// an anchor that file defines (mdbook itself only warns about a missing include).
 #[test]
 fn book_includes_resolve() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src");
-    let mut stack = vec![root];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![root.join("book/src"), root.join("book/ko/src")];
     let mut seen = 0;
     let mut broken = Vec::new();
     while let Some(dir) = stack.pop() {

@@ -132,6 +132,18 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Show an image's configuration and layers (JSON).
     Inspect(ImageInspectArgs),
+    /// Remove images without a name that no container uses (-a: every image no container uses).
+    Prune(ImagePruneArgs),
+}
+
+/// `pier image prune`.
+#[derive(Debug, Args)]
+pub struct ImagePruneArgs {
+    #[command(flatten)]
+    pub force: output::Force,
+    /// Remove every image no container uses, not only those without a name.
+    #[arg(short = 'a', long)]
+    pub all: bool,
 }
 
 /// `pier image bootstrap`.
@@ -162,6 +174,19 @@ pub fn image(engine: &Engine, cmd: ImageCommand) -> Result<i32> {
             let reference = a.tag.unwrap_or_else(|| "busybox:latest".into());
             let img = engine.images()?.bootstrap_busybox(&reference)?;
             println!("{}", img.id);
+            Ok(0)
+        }
+        ImageCommand::Prune(a) => {
+            let what = if a.all {
+                "This will remove all images without at least one container associated to them."
+            } else {
+                "This will remove all dangling images."
+            };
+            if !a.force.confirmed(what)? {
+                return Ok(0);
+            }
+            let report = engine.prune_images(a.all)?;
+            output::pruned("Images", &report.lines, Some(report.reclaimed));
             Ok(0)
         }
         ImageCommand::Ls(a) => images(engine, a),

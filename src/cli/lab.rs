@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use pier_labs::{Ctx, Lab};
+use pier_labs::{text, Ctx, Lab};
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -65,11 +65,11 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
         LabCommand::Start { n } => {
             let lab = pier_labs::find(n)?;
             pier_labs::start(&ctx, &lab)?;
-            writeln!(std::io::stdout(), "Lab {n} is ready: {}.", lab.title)?;
+            let lang = ctx.lang();
             writeln!(
                 std::io::stdout(),
-                "Follow labs/{}/lab.md (or the book); check your work with `pier lab check {n}`.",
-                lab.slug
+                "{}",
+                text::ready(lang, n, lab.title.get(lang), lab.slug)
             )?;
             Ok(0)
         }
@@ -83,7 +83,8 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
                 Some(h) => writeln!(std::io::stdout(), "{h}")?,
                 None => writeln!(
                     std::io::stdout(),
-                    "Every task of lab {n} passes: nothing to hint."
+                    "{}",
+                    text::nothing_to_hint(ctx.lang(), n)
                 )?,
             }
             Ok(0)
@@ -91,19 +92,20 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
         LabCommand::Answer { n, key, value } => {
             let lab = pier_labs::find(n)?;
             pier_labs::answer(&ctx, &lab, &key, &value)?;
-            writeln!(std::io::stdout(), "Recorded {key} = {value} for lab {n}; `pier lab check {n}` compares it with the real value.")?;
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                text::recorded(ctx.lang(), n, &key, &value)
+            )?;
             Ok(0)
         }
         LabCommand::Reset { n } => {
             let lab = pier_labs::find(n)?;
             let removed = pier_labs::reset(&ctx, &lab)?;
             for r in &removed {
-                writeln!(std::io::stdout(), "Removed {r}")?;
+                writeln!(std::io::stdout(), "{}", text::removed(ctx.lang(), r))?;
             }
-            writeln!(
-                std::io::stdout(),
-                "Lab {n} is reset: nothing of it is left."
-            )?;
+            writeln!(std::io::stdout(), "{}", text::reset_done(ctx.lang(), n))?;
             Ok(0)
         }
         LabCommand::Dir { n } => {
@@ -128,19 +130,17 @@ fn list(ctx: &Ctx) -> Result<()> {
     )?;
     for lab in pier_labs::all() {
         let status = match progress.labs.get(&lab.number) {
-            Some(p) => match p.score {
-                Some((a, b)) if a == b => "done".to_string(),
-                Some((a, b)) => format!("started, {a}/{b}"),
-                None if p.started => "started".to_string(),
-                None => String::new(),
-            },
+            Some(p) => text::status(ctx.lang(), p.score, p.started),
             None => String::new(),
         };
+        // Pad by display width: a Korean syllable takes two terminal columns.
+        let title = lab.title.get(ctx.lang());
+        let pad = 46usize.saturating_sub(unicode_width::UnicodeWidthStr::width(title));
         writeln!(
             std::io::stdout(),
-            "{:<4} {:<46} {:>4}min {:>6}  {}",
+            "{:<4} {title}{:pad$} {:>4}min {:>6}  {}",
             lab.number,
-            lab.title,
+            "",
             lab.minutes,
             lab.tasks.len(),
             status
@@ -153,7 +153,7 @@ fn check(ctx: &Ctx, lab: &Lab, watch: bool) -> Result<i32> {
     let mut last = String::new();
     loop {
         let report = pier_labs::check(ctx, lab);
-        let text = report.render();
+        let text = report.render(ctx.lang());
         if text != last {
             if watch && !last.is_empty() {
                 writeln!(std::io::stdout(), "---")?;

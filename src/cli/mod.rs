@@ -3,8 +3,11 @@
 mod bench;
 mod build;
 mod container;
+mod container_fs;
 #[cfg(test)]
 mod doc_check;
+#[cfg(test)]
+mod doc_editions;
 mod docs;
 mod image;
 mod lab;
@@ -13,6 +16,7 @@ mod output;
 mod runtime;
 mod system;
 mod transfer;
+mod volume;
 
 use clap::{Parser, Subcommand};
 use pier_runtime::container::StartError;
@@ -42,8 +46,16 @@ pub enum Command {
     Start(container::StartArgs),
     /// Stop running containers (SIGTERM, then SIGKILL after a timeout).
     Stop(container::StopArgs),
+    /// Stop and start containers again.
+    Restart(container::RestartArgs),
     /// Send a signal to running containers.
     Kill(container::KillArgs),
+    /// Rename a container.
+    Rename(container::RenameArgs),
+    /// Copy files between a container and the host: CONTAINER:PATH HOSTPATH or the reverse.
+    Cp(container_fs::CpArgs),
+    /// Show the files a container added (A), changed (C) or deleted (D).
+    Diff(container_fs::DiffArgs),
     /// Remove containers.
     Rm(container::RmArgs),
     /// List containers.
@@ -60,11 +72,19 @@ pub enum Command {
     Exec(container::ExecArgs),
     /// Show CPU, memory and process use of running containers.
     Stats(container::StatsArgs),
+    /// Show what happened to containers: created, started, refused, signalled, exited, removed.
+    Events(system::EventsArgs),
     /// List a container's published ports.
     Port(network::PortArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
     /// Manage networks.
     #[command(subcommand)]
     Network(network::NetworkCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
     /// List images.
     Images(image::ImagesArgs),
     /// Build an image from a Dockerfile.
@@ -167,7 +187,12 @@ impl Command {
     /// (see `pier_runtime::security::sealed_exe`). No wildcard: a new command must choose.
     fn enters_containers(&self) -> bool {
         match self {
-            Command::Run(_) | Command::Start(_) | Command::Exec(_) | Command::Build(_) => true,
+            Command::Run(_)
+            | Command::Start(_)
+            | Command::Restart(_)
+            | Command::Exec(_)
+            | Command::Build(_) => true,
+            Command::Container(cmd) => container::enters_containers(cmd),
             // `create` only records the container; `start` makes its process.
             Command::Create(_)
             | Command::Stop(_)
@@ -196,6 +221,11 @@ impl Command {
             | Command::Logout(_)
             | Command::Image(_)
             | Command::System(_)
+            | Command::Events(_)
+            | Command::Rename(_)
+            | Command::Cp(_)
+            | Command::Diff(_)
+            | Command::Volume(_)
             | Command::Docs(_) => false,
             // These start containers only through `pier` subprocesses, which seal themselves.
             Command::Bench(_) | Command::Lab(_) => false,
@@ -231,7 +261,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Create(a) => container::create(&engine, a),
         Command::Start(a) => container::start(&engine, a),
         Command::Stop(a) => container::stop(&engine, a),
+        Command::Restart(a) => container::restart(&engine, a),
         Command::Kill(a) => container::kill(&engine, a),
+        Command::Rename(a) => container::rename(&engine, a),
+        Command::Cp(a) => container_fs::cp(&engine, a),
+        Command::Diff(a) => container_fs::diff(&engine, a),
         Command::Rm(a) => container::rm(&engine, a),
         Command::Ps(a) => container::ps(&engine, a),
         Command::Logs(a) => container::logs(&engine, a),
@@ -240,8 +274,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Top(a) => container::top(&engine, a),
         Command::Exec(a) => container::exec(&engine, a),
         Command::Stats(a) => container::stats(&engine, a),
+        Command::Events(a) => system::events(&engine, a),
         Command::Port(a) => network::port(&engine, a),
+        Command::Container(c) => container::container(&engine, c),
         Command::Network(c) => network::network(&engine, c),
+        Command::Volume(c) => volume::volume(&engine, c),
         Command::Images(a) => image::images(&engine, a),
         Command::Build(a) => build::build(&engine, a),
         Command::History(a) => build::history(&engine, a),

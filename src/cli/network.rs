@@ -13,7 +13,9 @@ pub enum NetworkCommand {
     /// List networks.
     Ls,
     /// Remove networks (they must have no containers).
-    Rm(NamesArgs),
+    Rm(RmArgs),
+    /// Remove user networks no container uses.
+    Prune(PruneArgs),
     /// Show a network's subnet, bridge and containers (JSON).
     Inspect(NamesArgs),
     /// Connect a running container to a network.
@@ -41,6 +43,24 @@ pub struct NamesArgs {
     /// Networks.
     #[arg(required = true)]
     pub names: Vec<String>,
+}
+
+/// `pier network rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Do not fail on networks that do not exist.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Networks.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `pier network prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub force: output::Force,
 }
 
 /// `pier network connect`.
@@ -92,10 +112,22 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
             );
         }
         NetworkCommand::Rm(a) => {
+            let existing: Vec<String> = nets.list()?.into_iter().map(|n| n.name).collect();
             for n in &a.names {
+                if a.force && !existing.contains(n) {
+                    continue;
+                }
                 nets.remove(n)?;
                 println!("{n}");
             }
+        }
+        NetworkCommand::Prune(a) => {
+            if !a.force.confirmed(
+                "This will remove all custom networks not used by at least one container.",
+            )? {
+                return Ok(0);
+            }
+            output::pruned("Networks", &engine.prune_unused_networks()?, None);
         }
         NetworkCommand::Inspect(a) => {
             let infos = a

@@ -94,3 +94,44 @@ pub fn ellipsize(s: &str, max: usize) -> String {
         s.chars().take(max - 1).collect::<String>() + "…"
     }
 }
+
+/// `-f/--force` of a destructive command (the prunes): without it, Docker's question
+/// `WARNING! <what>` / "Are you sure you want to continue? [y/N]" is asked first.
+#[derive(Debug, clap::Args)]
+pub struct Force {
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+impl Force {
+    /// Whether to go ahead: `-f` given, or the user said yes. Asked only when stdin is a
+    /// terminal: a script (stdin a pipe or /dev/null) proceeds, as every `pier ... prune` did
+    /// before `-f` existed.
+    pub fn confirmed(&self, what: &str) -> std::io::Result<bool> {
+        use std::io::{IsTerminal, Write};
+        if self.force || !std::io::stdin().is_terminal() {
+            return Ok(true);
+        }
+        eprint!("WARNING! {what}\nAre you sure you want to continue? [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+    }
+}
+
+/// What a prune removed, as Docker prints it: `Deleted <kind>:` and the names, then the space
+/// reclaimed (when `reclaimed` is known).
+pub fn pruned(kind: &str, names: &[String], reclaimed: Option<u64>) {
+    if !names.is_empty() {
+        println!("Deleted {kind}:");
+        for n in names {
+            println!("{n}");
+        }
+        println!();
+    }
+    if let Some(bytes) = reclaimed {
+        println!("Total reclaimed space: {}", size(bytes));
+    }
+}

@@ -1,25 +1,72 @@
-//! `pier system`: prune, df, info.
+//! `pier system`: prune, df, info; and `pier events`, the log of what happened.
 
 use super::output;
 use anyhow::Result;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use pier_runtime::disk_usage::tree_size;
+use pier_runtime::engine::record::ContainerStatus;
 use pier_runtime::engine::Engine;
+
+/// `pier events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Only the events of this container (name or full ID), removed ones included.
+    #[arg(long)]
+    pub container: Option<String>,
+}
+
+/// `pier events`: prints the event log, oldest first (it is kept after containers are removed).
+pub fn events(engine: &Engine, args: EventsArgs) -> Result<i32> {
+    for e in engine.events().read()? {
+        if args
+            .container
+            .as_ref()
+            .is_some_and(|c| *c != e.name && *c != e.id)
+        {
+            continue;
+        }
+        println!("{}", e.render());
+    }
+    Ok(0)
+}
 
 /// `pier system ...`.
 #[derive(Debug, Subcommand)]
 pub enum SystemCommand {
     /// Remove stopped containers and everything a crash left behind (mounts, cgroups, network).
-    Prune,
-    /// Show disk use of images, layers and containers.
+    Prune(PruneArgs),
+    /// Show disk use of images, layers, containers and volumes.
     Df,
-    /// Show what pier runs on: kernel, cgroup version, state directory.
-    Info,
+    /// Show what pier runs on (kernel, cgroup version, state directory) and which protections
+    /// are in force for containers on this machine.
+    Info {
+        /// Output format: `json` for one JSON object.
+        #[arg(long)]
+        format: Option<String>,
+    },
+}
+
+/// `pier system prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub force: output::Force,
+    /// Also remove anonymous volumes no container uses.
+    #[arg(long)]
+    pub volumes: bool,
 }
 
 /// `pier system ...`.
 pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
     match cmd {
-        SystemCommand::Prune => {
+        SystemCommand::Prune(a) => {
+            let mut what = "This will remove all stopped containers and what a crash left behind (mounts, cgroups, network state)".to_string();
+            if a.volumes {
+                what.push_str(", and anonymous volumes not used by at least one container");
+            }
+            if !a.force.confirmed(&format!("{what}."))? {
+                return Ok(0);
+            }
             let report = engine.prune()?;
             for c in &report.containers {
                 println!("Deleted container: {c}");
@@ -32,27 +79,63 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
                 report.containers.len(),
                 report.leftovers.len()
             );
+            if a.volumes {
+                let volumes = engine.prune_volumes(false, &|_| false)?;
+                for v in &volumes.removed {
+                    println!("Deleted volume: {v}");
+                }
+                println!(
+                    "Removed {} volumes, {}",
+                    volumes.removed.len(),
+                    output::size(volumes.reclaimed)
+                );
+            }
             Ok(0)
         }
         SystemCommand::Df => {
             let du = engine.images()?.disk_usage()?;
             let containers = engine.containers()?;
-            let mut upper = 0u64;
-            for c in &containers {
-                upper += dir_size(&engine.paths(&c.id).upper());
-            }
+            let upper: u64 = containers
+                .iter()
+                .map(|c| tree_size(&engine.paths(&c.id).upper()))
+                .sum();
+            let running = containers
+                .iter()
+                .filter(|c| c.status == ContainerStatus::Running)
+                .count();
+            let store = engine.volumes()?;
+            let volumes = store.list()?;
+            let volume_bytes: u64 = volumes.iter().map(|v| store.size(&v.name)).sum();
+            let used_volumes = volumes
+                .iter()
+                .filter(|v| {
+                    containers.iter().any(|c| {
+                        c.config
+                            .volume_mounts
+                            .iter()
+                            .any(|m| m.name.as_deref() == Some(v.name.as_str()))
+                    })
+                })
+                .count();
             output::table(
-                &["TYPE", "TOTAL", "SIZE", "SHARED"],
+                &["TYPE", "TOTAL", "ACTIVE", "SIZE", "SHARED"],
                 &[
                     vec![
                         "Images".into(),
                         du.images.to_string(),
+                        containers
+                            .iter()
+                            .map(|c| c.image_id.as_str())
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .len()
+                            .to_string(),
                         output::size(du.bytes),
                         String::new(),
                     ],
                     vec![
                         "Layers".into(),
                         du.layers.to_string(),
+                        String::new(),
                         output::size(du.bytes),
                         format!(
                             "{} layers, {}",
@@ -63,45 +146,55 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
                     vec![
                         "Containers".into(),
                         containers.len().to_string(),
+                        running.to_string(),
                         output::size(upper),
+                        String::new(),
+                    ],
+                    vec![
+                        "Local Volumes".into(),
+                        volumes.len().to_string(),
+                        used_volumes.to_string(),
+                        output::size(volume_bytes),
                         String::new(),
                     ],
                 ],
             );
             Ok(0)
         }
-        SystemCommand::Info => {
+        SystemCommand::Info { format } => {
             let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-            println!("pier version:   {}", env!("CARGO_PKG_VERSION"));
-            println!("kernel:         {}", kernel.trim());
-            println!(
-                "cgroup version: {}",
-                pier_runtime::cgroups::detect_version()
-                    .map(|v| format!("v{v}"))
-                    .unwrap_or_else(|e| format!("unknown ({e})"))
-            );
-            println!("state root:     {}", engine.root().display());
-            println!("containers:     {}", engine.containers()?.len());
-            println!("images:         {}", engine.images()?.list()?.len());
+            let cgroup = pier_runtime::cgroups::detect_version()
+                .map(|v| format!("v{v}"))
+                .unwrap_or_else(|e| format!("unknown ({e})"));
+            let protections = pier_runtime::security::report::protections(engine.root());
+            match format.as_deref() {
+                Some("json") => {
+                    let info = serde_json::json!({
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "kernel": kernel.trim(),
+                        "cgroupVersion": cgroup,
+                        "root": engine.root(),
+                        "containers": engine.containers()?.len(),
+                        "images": engine.images()?.list()?.len(),
+                        "security": protections,
+                    });
+                    println!("{}", serde_json::to_string_pretty(&info)?);
+                }
+                Some(other) => anyhow::bail!("unknown --format {other:?}: use json"),
+                None => {
+                    println!("pier version:   {}", env!("CARGO_PKG_VERSION"));
+                    println!("kernel:         {}", kernel.trim());
+                    println!("cgroup version: {cgroup}");
+                    println!("state root:     {}", engine.root().display());
+                    println!("containers:     {}", engine.containers()?.len());
+                    println!("images:         {}", engine.images()?.list()?.len());
+                    println!("security:");
+                    for p in &protections {
+                        println!("  {:<17} {}", format!("{}:", p.name), p.state);
+                    }
+                }
+            }
             Ok(0)
         }
     }
-}
-
-fn dir_size(path: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&p) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => stack.push(e.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
 }

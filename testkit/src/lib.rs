@@ -5,3 +5,4 @@
 //! can take it as a dev-dependency without an import cycle.
 
 pub mod prereq;
+pub mod time;

@@ -239,17 +239,7 @@ pub fn run_with_timeout(
     wait_with_timeout(child, timeout)
 }
 
-/// `timeout` stretched by `PIER_TEST_TIME_SCALE` (a factor, default 1). The cgroup-v2 lane sets it:
-/// its guest may run under software emulation, many times slower than this host. Only
-/// deadlines are stretched, never a lower bound a test asserts.
-pub fn scaled(timeout: Duration) -> Duration {
-    let factor = std::env::var("PIER_TEST_TIME_SCALE")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|f| *f >= 1.0)
-        .unwrap_or(1.0);
-    timeout.mul_f64(factor)
-}
+pub use pier_testkit::time::scaled;
 
 /// Collects a spawned child's output (stdout/stderr must be piped); kills it after `timeout`
 /// ([`scaled`]).

@@ -3,6 +3,7 @@
 use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
+use crate::text::tr;
 use anyhow::Result;
 use pier_runtime::engine::config::RunConfig;
 
@@ -13,7 +14,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "01-first-container",
-        title: "Your first container",
+        title: tr(
+            "Your first container",
+            "첫 번째 컨테이너",
+        ),
         minutes: 20,
         host_ports: &[],
         networks: &[],
@@ -21,42 +25,72 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "hello",
-                title: "lab1-hello ran `echo Hello from a container` and exited 0",
+                title: tr(
+                    "lab1-hello ran `echo Hello from a container` and exited 0",
+                    "lab1-hello가 `echo Hello from a container`를 실행하고 종료 코드 0으로 끝났다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab1-hello busybox echo Hello from a container",
+                hint: tr(
+                    "pier run --name lab1-hello busybox echo Hello from a container",
+                    "pier run --name lab1-hello busybox echo Hello from a container",
+                ),
                 check: hello,
             },
             Task {
                 id: "fail",
-                title: "lab1-fail exited with code 3",
+                title: tr(
+                    "lab1-fail exited with code 3",
+                    "lab1-fail이 종료 코드 3으로 끝났다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "The exit code of the container is the exit code of its command: pier run --name lab1-fail busybox sh -c 'exit 3'",
+                hint: tr(
+                    "The exit code of the container is the exit code of its command: pier run --name lab1-fail busybox sh -c 'exit 3'",
+                    "컨테이너의 종료 코드는 그 명령의 종료 코드입니다: pier run --name lab1-fail busybox sh -c 'exit 3'",
+                ),
                 check: fail,
             },
             Task {
                 id: "sleeper",
-                title: "lab1-sleeper runs in the background",
+                title: tr(
+                    "lab1-sleeper runs in the background",
+                    "lab1-sleeper가 백그라운드에서 실행 중이다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "-d (detach) starts the container and returns at once: pier run -d --name lab1-sleeper busybox sleep 3600",
+                hint: tr(
+                    "-d (detach) starts the container and returns at once: pier run -d --name lab1-sleeper busybox sleep 3600",
+                    "-d(detach)는 컨테이너를 시작하고 바로 돌아옵니다: pier run -d --name lab1-sleeper busybox sleep 3600",
+                ),
                 check: sleeper,
             },
             Task {
                 id: "id",
-                title: "you found lab1-sleeper's container ID",
+                title: tr(
+                    "you found lab1-sleeper's container ID",
+                    "lab1-sleeper의 컨테이너 ID를 찾았다",
+                ),
                 after: &["sleeper"],
                 answer: Some("id"),
-                hint: "`pier ps` shows the ID in the first column; record it: pier lab answer 1 id <ID>",
+                hint: tr(
+                    "`pier ps` shows the ID in the first column; record it: pier lab answer 1 id <ID>",
+                    "`pier ps`의 첫 번째 열이 ID입니다. 기록하세요: pier lab answer 1 id <ID>",
+                ),
                 check: id,
             },
             Task {
                 id: "old",
-                title: "the container lab1-old (made by `pier lab start 1`) is removed",
+                title: tr(
+                    "the container lab1-old (made by `pier lab start 1`) is removed",
+                    "`pier lab start 1`이 만든 컨테이너 lab1-old를 삭제했다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "`pier ps -a` shows it (status Created); remove it with pier rm lab1-old",
+                hint: tr(
+                    "`pier ps -a` shows it (status Created); remove it with pier rm lab1-old",
+                    "`pier ps -a`에 보입니다(상태 Created). 삭제: pier rm lab1-old",
+                ),
                 check: old,
             },
         ],

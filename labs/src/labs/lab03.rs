@@ -4,7 +4,11 @@
 use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
+use crate::text::tr;
+use pier_runtime::engine::inspect::StatsSample;
 use pier_runtime::engine::record::ContainerRecord;
+use pier_runtime::units::parse_size;
+use std::time::Duration;
 
 const N: u32 = 3;
 
@@ -13,7 +17,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "03-cgroups",
-        title: "cgroups: limits you can watch",
+        title: tr(
+            "cgroups: limits you can watch",
+            "컨트롤 그룹(cgroup): 눈으로 보는 제한",
+        ),
         minutes: 40,
         host_ports: &[],
         networks: &[],
@@ -21,51 +28,115 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "version",
-                title: "you found which cgroup version this machine uses",
+                title: tr(
+                    "you found which cgroup version this machine uses",
+                    "이 컴퓨터가 쓰는 cgroup 버전을 찾았다",
+                ),
                 after: &[],
                 answer: Some("cgroup"),
-                hint: "pier system info prints it; record it: pier lab answer 3 cgroup v1   (or v2)",
+                hint: tr(
+                    "pier system info prints it; record it: pier lab answer 3 cgroup v1   (or v2)",
+                    "pier system info가 출력합니다. 기록하세요: pier lab answer 3 cgroup v1   (또는 v2)",
+                ),
                 check: version,
             },
             Task {
                 id: "oom",
-                title: "lab3-oom was killed by the kernel at a 16 MiB limit (exit 137)",
+                title: tr(
+                    "lab3-oom was killed by the kernel at a 16 MiB limit (exit 137)",
+                    "lab3-oom이 16 MiB 제한에서 커널에 의해 종료되었다(종료 코드 137)",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab3-oom --memory 16m busybox tail /dev/zero  (tail keeps the never-ending line in memory)",
+                hint: tr(
+                    "pier run --name lab3-oom --memory 16m busybox tail /dev/zero  (tail keeps the never-ending line in memory)",
+                    "pier run --name lab3-oom --memory 16m busybox tail /dev/zero  (tail은 끝나지 않는 한 줄을 메모리에 쌓습니다)",
+                ),
                 check: oom,
             },
             Task {
                 id: "quota",
-                title: "lab3-cpu spins two loops under a quota of half a CPU",
+                title: tr(
+                    "lab3-cpu spins two loops under a quota of half a CPU",
+                    "lab3-cpu가 CPU 0.5개 할당량 아래에서 루프 두 개를 돌린다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & while :; do :; done'",
+                hint: tr(
+                    "pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & while :; do :; done'",
+                    "pier run -d --name lab3-cpu --cpus 0.5 busybox sh -c 'while :; do :; done & while :; do :; done'",
+                ),
                 check: quota,
             },
             Task {
                 id: "throttled",
-                title: "the kernel throttled lab3-cpu",
+                title: tr(
+                    "the kernel throttled lab3-cpu",
+                    "커널이 lab3-cpu를 스로틀링했다",
+                ),
                 after: &["quota"],
                 answer: None,
-                hint: "Let it run a few seconds; the cpu.stat file of its cgroup counts nr_throttled",
+                hint: tr(
+                    "Let it run a few seconds; the cpu.stat file of its cgroup counts nr_throttled",
+                    "몇 초 동안 실행되게 두세요. 그 cgroup의 cpu.stat 파일이 nr_throttled를 셉니다",
+                ),
                 check: throttled,
             },
             Task {
                 id: "stats",
-                title: "you read lab3-cpu's CPU use in pier stats",
+                title: tr(
+                    "you read lab3-cpu's CPU use in pier stats",
+                    "pier stats에서 lab3-cpu의 CPU 사용량을 읽었다",
+                ),
                 after: &["quota"],
                 answer: Some("cpu"),
-                hint: "pier stats --no-stream lab3-cpu; record the CPU % column: pier lab answer 3 cpu 49.8",
+                hint: tr(
+                    "pier stats --no-stream lab3-cpu; record the CPU % column: pier lab answer 3 cpu 49.8",
+                    "pier stats --no-stream lab3-cpu; CPU % 열을 기록하세요: pier lab answer 3 cpu 49.8",
+                ),
                 check: stats,
             },
             Task {
+                id: "mem",
+                title: tr(
+                    "you read lab3-cpu's memory use in pier stats",
+                    "pier stats에서 lab3-cpu의 메모리 사용량을 읽었다",
+                ),
+                after: &["quota"],
+                answer: Some("mem"),
+                hint: tr(
+                    "The MEM USAGE column of the same line, with its unit: pier lab answer 3 mem 612KiB",
+                    "같은 줄의 MEM USAGE 열을 단위와 함께: pier lab answer 3 mem 612KiB",
+                ),
+                check: mem,
+            },
+            Task {
                 id: "bomb",
-                title: "a fork bomb in lab3-bomb hit its PID limit of 20",
+                title: tr(
+                    "a fork bomb in lab3-bomb hit its PID limit of 20",
+                    "lab3-bomb 안의 포크 폭탄이 PID 제한 20에 걸렸다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'",
+                hint: tr(
+                    "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'",
+                    "pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'",
+                ),
                 check: bomb,
+            },
+            Task {
+                id: "device",
+                title: tr(
+                    "lab3-dev made a device node for the host's first disk but could not open it",
+                    "lab3-dev가 호스트의 첫 번째 디스크 장치 노드를 만들었지만 열지 못했다",
+                ),
+                after: &[],
+                answer: None,
+                hint: tr(
+                    "pier run --name lab3-dev busybox sh -c 'mknod /disk b 8 0 && head -c 512 /disk'   (it must fail: Operation not permitted)",
+                    "pier run --name lab3-dev busybox sh -c 'mknod /disk b 8 0 && head -c 512 /disk'   (실패해야 합니다: Operation not permitted)",
+                ),
+                check: device,
             },
         ],
     }
@@ -178,15 +249,80 @@ fn throttled(ctx: &Ctx) -> Outcome {
     }
 }
 
+/// How far (in percentage points) a CPU % the student read may be from the checker's own
+/// sample: the load of the machine changes between the two.
+const CPU_TOLERANCE: f64 = 20.0;
+
+/// How far a memory figure may be from the checker's sample: a fraction, or a fixed slack for
+/// small figures (the shell's pages come and go).
+const MEM_TOLERANCE: f64 = 0.25;
+const MEM_SLACK: f64 = 128.0 * 1024.0;
+
+/// lab3-cpu's usage as `pier stats` samples it, CPU use over `interval` (memory is read at
+/// the end of it).
+fn sample(ctx: &Ctx, interval: Duration) -> Result<StatsSample, Outcome> {
+    ctx.running("lab3-cpu").map_err(Outcome::from)?;
+    ctx.engine()
+        .stats(&["lab3-cpu".to_string()], interval)
+        .map_err(Outcome::from)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Outcome::fail("lab3-cpu stopped while the checker sampled it"))
+}
+
 fn stats(ctx: &Ctx) -> Outcome {
     let given = match ctx.answer(N, "cpu") {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
-    match number(&given) {
-        Some(v) if v > 0.0 && v <= 60.0 => Outcome::pass(format!("{v}%")),
-        Some(v) if v > 60.0 => Outcome::fail(format!("{v}% is more than the quota allows (50% of one CPU): did you read another column or another container?")),
-        _ => Outcome::fail(format!("{given:?} is not a CPU percentage such as 49.8")),
+    let v = match number(&given) {
+        Some(v) if v > 60.0 => return Outcome::fail(format!("{v}% is more than the quota allows (50% of one CPU): did you read another column or another container?")),
+        Some(v) => v,
+        None => return Outcome::fail(format!("{given:?} is not a CPU percentage such as 49.8")),
+    };
+    let now = match sample(ctx, Duration::from_secs(1)) {
+        Ok(s) => s.cpu_percent,
+        Err(o) => return o,
+    };
+    if (v - now).abs() <= CPU_TOLERANCE {
+        Outcome::pass(format!("{v}%; the checker measures {now:.1}% now"))
+    } else {
+        Outcome::fail(format!(
+            "{v}% is more than {CPU_TOLERANCE} points from what lab3-cpu uses: the checker measures {now:.1}% now. Read it again with pier stats --no-stream lab3-cpu"
+        ))
+    }
+}
+
+fn mem(ctx: &Ctx) -> Outcome {
+    let given = match ctx.answer(N, "mem") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    // pier stats prints 612.00KiB; parse_size wants 612.00k.
+    let normalized = given
+        .replace(' ', "")
+        .to_ascii_lowercase()
+        .replace("ib", "");
+    let Ok(bytes) = parse_size(&normalized) else {
+        return Outcome::fail(format!(
+            "{given:?} is not a size such as 612.00KiB (copy the number and its unit)"
+        ));
+    };
+    let now = match sample(ctx, Duration::ZERO) {
+        Ok(s) => s.memory_usage as f64,
+        Err(o) => return o,
+    };
+    let off = (bytes as f64 - now).abs();
+    if off <= (now * MEM_TOLERANCE).max(MEM_SLACK) {
+        Outcome::pass(format!(
+            "{given}; the cgroup charges {:.0} KiB now",
+            now / 1024.0
+        ))
+    } else {
+        Outcome::fail(format!(
+            "{given} is far from what lab3-cpu's cgroup charges now ({:.0} KiB): read the MEM USAGE column of pier stats --no-stream lab3-cpu",
+            now / 1024.0
+        ))
     }
 }
 
@@ -221,6 +357,49 @@ fn bomb(ctx: &Ctx) -> Outcome {
     } else {
         Outcome::fail(format!(
             "pids.current is {current} and no fork was refused yet: is the bomb running?"
+        ))
+    }
+}
+
+/// The upper layer holds the node mknod made: a block device, 8:0 (the first SCSI/SATA disk).
+fn node_made(ctx: &Ctx, rec: &ContainerRecord) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    std::fs::symlink_metadata(ctx.upper_dir(rec).join("disk"))
+        .is_ok_and(|m| m.file_type().is_block_device() && m.rdev() == libc::makedev(8, 0))
+}
+
+fn device(ctx: &Ctx) -> Outcome {
+    let (rec, code) = match ctx.exited("lab3-dev") {
+        Ok(x) => x,
+        Err(e) => return e.into(),
+    };
+    let command = rec.args.join(" ");
+    if !command.contains("mknod") {
+        return Outcome::fail(format!(
+            "lab3-dev ran `{command}`: it must make the node itself (mknod /disk b 8 0) and then read it"
+        ));
+    }
+    if !node_made(ctx, &rec) {
+        return Outcome::fail("lab3-dev's writable layer has no block device /disk numbered 8:0: did mknod run (mknod /disk b 8 0)?");
+    }
+    let log = ctx.log(&rec).ok().flatten().unwrap_or_default();
+    if code != 0 && log.contains("Operation not permitted") {
+        // cgroup v1 (or hybrid): the devices controller; v2: the cgroup's eBPF device program.
+        let by = match pier_runtime::cgroups::detect_version() {
+            Ok(2) => "the eBPF device program of its cgroup (v2)",
+            _ => "the devices controller (cgroup v1)",
+        };
+        Outcome::pass(format!(
+            "mknod worked, opening it did not: exit code {code}, Operation not permitted, refused by {by}"
+        ))
+    } else if code == 0 {
+        Outcome::fail(
+            "lab3-dev exited 0: it read the disk?! Was it run with --privileged or a --device?",
+        )
+    } else {
+        Outcome::fail(format!(
+            "lab3-dev exited {code} with {:?}; reading the node should fail with Operation not permitted",
+            log.trim()
         ))
     }
 }

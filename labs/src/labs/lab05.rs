@@ -3,6 +3,7 @@
 use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
+use crate::text::tr;
 use anyhow::{Context, Result};
 use pier_runtime::image::Image;
 
@@ -16,7 +17,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "05-dockerfile",
-        title: "A Dockerfile and the build cache",
+        title: tr(
+            "A Dockerfile and the build cache",
+            "Dockerfile과 빌드 캐시",
+        ),
         minutes: 35,
         host_ports: &[],
         networks: &[],
@@ -24,42 +28,72 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "image",
-                title: "lab5-app:v1 is built on busybox with /app/hello.sh in a layer of its own",
+                title: tr(
+                    "lab5-app:v1 is built on busybox with /app/hello.sh in a layer of its own",
+                    "lab5-app:v1이 busybox 위에 빌드되고 /app/hello.sh가 별도 레이어에 있다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "Write the Dockerfile of step 2 in the lab's directory (pier lab dir 5), then: pier build -t lab5-app:v1 .",
+                hint: tr(
+                    "Write the Dockerfile of step 2 in the lab's directory (pier lab dir 5), then: pier build -t lab5-app:v1 .",
+                    "실습 디렉터리(pier lab dir 5)에 2단계의 Dockerfile을 쓰고 실행하세요: pier build -t lab5-app:v1 .",
+                ),
                 check: image,
             },
             Task {
                 id: "config",
-                title: "lab5-app:v1 runs /app/hello.sh with GREETING=Hello",
+                title: tr(
+                    "lab5-app:v1 runs /app/hello.sh with GREETING=Hello",
+                    "lab5-app:v1이 GREETING=Hello로 /app/hello.sh를 실행한다",
+                ),
                 after: &["image"],
                 answer: None,
-                hint: "ENV GREETING=Hello and CMD [\"/app/hello.sh\"] go into the image's configuration, not into a layer",
+                hint: tr(
+                    "ENV GREETING=Hello and CMD [\"/app/hello.sh\"] go into the image's configuration, not into a layer",
+                    "ENV GREETING=Hello와 CMD [\"/app/hello.sh\"]는 레이어가 아니라 이미지 설정에 들어갑니다",
+                ),
                 check: config,
             },
             Task {
                 id: "run",
-                title: "lab5-run (from lab5-app:v1) printed \"Hello from lab 5\"",
+                title: tr(
+                    "lab5-run (from lab5-app:v1) printed \"Hello from lab 5\"",
+                    "lab5-run(lab5-app:v1로 만든 컨테이너)이 \"Hello from lab 5\"를 출력했다",
+                ),
                 after: &["image"],
                 answer: None,
-                hint: "pier run --name lab5-run lab5-app:v1",
+                hint: tr(
+                    "pier run --name lab5-run lab5-app:v1",
+                    "pier run --name lab5-run lab5-app:v1",
+                ),
                 check: run,
             },
             Task {
                 id: "layers",
-                title: "you counted lab5-app:v1's layers",
+                title: tr(
+                    "you counted lab5-app:v1's layers",
+                    "lab5-app:v1의 레이어 수를 셌다",
+                ),
                 after: &["image"],
                 answer: Some("layers"),
-                hint: "pier image inspect lab5-app:v1 lists rootfs.diff_ids, one per layer; record the count: pier lab answer 5 layers <N>",
+                hint: tr(
+                    "pier image inspect lab5-app:v1 lists rootfs.diff_ids, one per layer; record the count: pier lab answer 5 layers <N>",
+                    "pier image inspect lab5-app:v1이 레이어마다 하나씩 rootfs.diff_ids를 나열합니다. 개수를 기록하세요: pier lab answer 5 layers <N>",
+                ),
                 check: layers,
             },
             Task {
                 id: "cache",
-                title: "lab5-app:v2 reuses every layer of v1 and adds one",
+                title: tr(
+                    "lab5-app:v2 reuses every layer of v1 and adds one",
+                    "lab5-app:v2가 v1의 레이어를 모두 재사용하고 하나를 더한다",
+                ),
                 after: &["image"],
                 answer: None,
-                hint: "Add one line at the END of the Dockerfile (RUN echo v2 > /app/version), then pier build -t lab5-app:v2 .; the earlier steps come from the cache",
+                hint: tr(
+                    "Add one line at the END of the Dockerfile (RUN echo v2 > /app/version), then pier build -t lab5-app:v2 .; the earlier steps come from the cache",
+                    "Dockerfile 맨 끝에 한 줄(RUN echo v2 > /app/version)을 더하고 pier build -t lab5-app:v2 .; 앞 단계들은 캐시에서 옵니다",
+                ),
                 check: cache,
             },
         ],

@@ -5,6 +5,8 @@ use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
+use crate::text::tr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 const N: u32 = 6;
 
@@ -13,7 +15,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "06-networking",
-        title: "Bridge and host networking",
+        title: tr(
+            "Bridge and host networking",
+            "브리지 네트워크와 호스트 네트워크",
+        ),
         minutes: 40,
         host_ports: &[8086],
         networks: &["lab6-net"],
@@ -21,58 +26,100 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "bridge",
-                title: "lab6-bridge runs on the default bridge network with its own address",
+                title: tr(
+                    "lab6-bridge runs on the default bridge network with its own address",
+                    "lab6-bridge가 기본 브리지 네트워크에서 자기 주소로 실행 중이다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab6-bridge busybox sleep 3600   (bridge is the default network)",
+                hint: tr(
+                    "pier run -d --name lab6-bridge busybox sleep 3600   (bridge is the default network)",
+                    "pier run -d --name lab6-bridge busybox sleep 3600   (bridge가 기본 네트워크입니다)",
+                ),
                 check: bridge,
             },
             Task {
                 id: "host",
-                title: "lab6-host shares the host's network namespace",
+                title: tr(
+                    "lab6-host shares the host's network namespace",
+                    "lab6-host가 호스트의 네트워크 네임스페이스를 함께 쓴다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab6-host --network host busybox sleep 3600",
+                hint: tr(
+                    "pier run -d --name lab6-host --network host busybox sleep 3600",
+                    "pier run -d --name lab6-host --network host busybox sleep 3600",
+                ),
                 check: host,
             },
             Task {
                 id: "ip",
-                title: "you found lab6-bridge's IP address",
+                title: tr(
+                    "you found lab6-bridge's IP address",
+                    "lab6-bridge의 IP 주소를 찾았다",
+                ),
                 after: &["bridge"],
                 answer: Some("ip"),
-                hint: "pier exec lab6-bridge ip -4 addr show eth0; record the address without /16: pier lab answer 6 ip 172.x.y.z",
+                hint: tr(
+                    "pier exec lab6-bridge ip -4 addr show eth0; record the address without its prefix length (/16, /24): pier lab answer 6 ip 10.88.0.2",
+                    "pier exec lab6-bridge ip -4 addr show eth0; 접두사 길이(/16, /24) 없이 주소를 기록하세요: pier lab answer 6 ip 10.88.0.2",
+                ),
                 check: ip,
             },
             Task {
                 id: "gateway",
-                title: "you found lab6-bridge's default gateway",
+                title: tr(
+                    "you found lab6-bridge's default gateway",
+                    "lab6-bridge의 기본 게이트웨이를 찾았다",
+                ),
                 after: &["bridge"],
                 answer: Some("gateway"),
-                hint: "pier exec lab6-bridge ip route; the address after `default via`: pier lab answer 6 gateway <ADDR>",
+                hint: tr(
+                    "pier exec lab6-bridge ip route; the address after `default via`: pier lab answer 6 gateway <ADDR>",
+                    "pier exec lab6-bridge ip route; `default via` 뒤의 주소: pier lab answer 6 gateway <ADDR>",
+                ),
                 check: gateway,
             },
             Task {
                 id: "usernet",
-                title: "lab6-peer runs on the network lab6-net, in another subnet",
+                title: tr(
+                    "lab6-peer runs on the network lab6-net, in another subnet",
+                    "lab6-peer가 다른 서브넷인 네트워크 lab6-net에서 실행 중이다",
+                ),
                 after: &["bridge"],
                 answer: None,
-                hint: "pier network create lab6-net, then pier run -d --name lab6-peer --network lab6-net busybox sleep 3600",
+                hint: tr(
+                    "pier network create lab6-net, then pier run -d --name lab6-peer --network lab6-net busybox sleep 3600",
+                    "pier network create lab6-net, 그다음 pier run -d --name lab6-peer --network lab6-net busybox sleep 3600",
+                ),
                 check: usernet,
             },
             Task {
                 id: "measure",
-                title: "you measured throughput over the bridge and over the host's loopback",
+                title: tr(
+                    "you measured the download of lab6-bridge's 100 MB file over the bridge",
+                    "브리지를 거쳐 lab6-bridge의 100 MB 파일을 내려받는 속도를 쟀다",
+                ),
                 after: &["bridge", "host"],
                 answer: Some("bridge-mbps"),
-                hint: "Follow step 6 and record both numbers: pier lab answer 6 bridge-mbps <N> and pier lab answer 6 host-mbps <N>",
+                hint: tr(
+                    "Follow step 4: httpd in lab6-bridge serves /www/big (100 MB) on port 80; time the download and record 100 / seconds: pier lab answer 6 bridge-mbps <N>",
+                    "4단계를 따라 하세요: lab6-bridge의 httpd가 포트 80으로 /www/big(100 MB)을 제공합니다. 내려받는 시간을 재고 100 / 초를 기록하세요: pier lab answer 6 bridge-mbps <N>",
+                ),
                 check: measure,
             },
             Task {
                 id: "measure-host",
-                title: "(the host-mode number of the measurement)",
-                after: &["measure"],
+                title: tr(
+                    "you measured the download of lab6-host's 100 MB file over the host's loopback",
+                    "호스트의 루프백으로 lab6-host의 100 MB 파일을 내려받는 속도를 쟀다",
+                ),
+                after: &["host"],
                 answer: Some("host-mbps"),
-                hint: "pier lab answer 6 host-mbps <N>",
+                hint: tr(
+                    "Follow step 4: httpd in lab6-host serves /www/big on port 8086; time the download from 127.0.0.1:8086 and record 100 / seconds: pier lab answer 6 host-mbps <N>",
+                    "4단계를 따라 하세요: lab6-host의 httpd가 포트 8086으로 /www/big을 제공합니다. 127.0.0.1:8086에서 내려받는 시간을 재고 100 / 초를 기록하세요: pier lab answer 6 host-mbps <N>",
+                ),
                 check: measure_host,
             },
         ],
@@ -192,23 +239,93 @@ fn usernet(ctx: &Ctx) -> Outcome {
     }
 }
 
-fn mbps(ctx: &Ctx, key: &str) -> Outcome {
+/// The file each server must serve: `dd bs=1M count=100`.
+const BIG: u64 = 100 << 20;
+
+/// How far a rate the student measured may be from the checker's own download of the same
+/// file: a factor either way (one download each, on a machine whose load changes).
+const RATE_FACTOR: f64 = 3.0;
+
+/// Checks that `name` itself serves the 100 MB file on `addr` (a process in its cgroup holds
+/// the listening socket), downloads it, and compares the student's MB/s (`key`) with the
+/// checker's own rate.
+fn served_rate(ctx: &Ctx, name: &str, addr: SocketAddr, key: &str) -> Outcome {
     let given = match ctx.answer(N, key) {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
-    match number(&given) {
-        Some(v) if v > 0.0 => Outcome::pass(format!("{v} MB/s")),
-        _ => Outcome::fail(format!(
-            "{given:?} is not a positive number (MB/s, as dd prints it)"
-        )),
+    let Some(rate) = number(&given).filter(|v| *v > 0.0) else {
+        return Outcome::fail(format!(
+            "{given:?} is not a positive number of MB/s (100 divided by the seconds of `real`)"
+        ));
+    };
+    let rec = match ctx.running(name) {
+        Ok((rec, _)) => rec,
+        Err(e) => return e.into(),
+    };
+    let pids = rec
+        .cgroup
+        .as_ref()
+        .and_then(|cg| cg.pids().ok())
+        .unwrap_or_default();
+    match probe::listening(&pids, addr.port()) {
+        Ok(l) if l.is_empty() => {
+            return Outcome::fail(format!(
+                "no process of {name} listens on port {}: start httpd inside it with pier exec (step 4); a server elsewhere does not count",
+                addr.port()
+            ))
+        }
+        Ok(_) => {}
+        Err(e) => return e.into(),
+    }
+    let (bytes, took) = match probe::http_download(addr, "/big") {
+        Ok(x) => x,
+        Err(e) => {
+            return Outcome::fail(format!(
+                "downloading http://{addr}/big: {e:#} (is /www/big there?)"
+            ))
+        }
+    };
+    if bytes != BIG {
+        return Outcome::fail(format!(
+            "http://{addr}/big has {bytes} bytes, not 100 MB: make it with dd if=/dev/zero of=/www/big bs=1M count=100"
+        ));
+    }
+    let measured = bytes as f64 / (1 << 20) as f64 / took.as_secs_f64().max(1e-6);
+    if rate >= measured / RATE_FACTOR && rate <= measured * RATE_FACTOR {
+        Outcome::pass(format!(
+            "{rate} MB/s; the checker's own download took {:.2} s, {measured:.0} MB/s",
+            took.as_secs_f64()
+        ))
+    } else {
+        Outcome::fail(format!(
+            "{rate} MB/s is more than {RATE_FACTOR}x away from the checker's own download of the same file ({measured:.0} MB/s in {:.2} s): time it again (100 / seconds)",
+            took.as_secs_f64()
+        ))
     }
 }
 
 fn measure(ctx: &Ctx) -> Outcome {
-    mbps(ctx, "bridge-mbps")
+    let ip = match bridge_ip(ctx, "lab6-bridge") {
+        Ok((_, cidr)) => probe::strip_prefix_len(&cidr).to_string(),
+        Err(o) => return o,
+    };
+    let Ok(ip) = ip.parse::<Ipv4Addr>() else {
+        return Outcome::fail(format!("lab6-bridge's address {ip} is not IPv4"));
+    };
+    served_rate(
+        ctx,
+        "lab6-bridge",
+        SocketAddr::V4(SocketAddrV4::new(ip, 80)),
+        "bridge-mbps",
+    )
 }
 
 fn measure_host(ctx: &Ctx) -> Outcome {
-    mbps(ctx, "host-mbps")
+    served_rate(
+        ctx,
+        "lab6-host",
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8086)),
+        "host-mbps",
+    )
 }

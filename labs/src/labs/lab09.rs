@@ -4,6 +4,7 @@
 use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
+use crate::text::tr;
 
 const N: u32 = 9;
 
@@ -12,7 +13,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "09-environment",
-        title: "Configuration through the environment",
+        title: tr(
+            "Configuration through the environment",
+            "환경 변수로 설정하기",
+        ),
         minutes: 25,
         host_ports: &[],
         networks: &[],
@@ -20,42 +24,72 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "dev",
-                title: "lab9-dev printed mode=dev port=8080",
+                title: tr(
+                    "lab9-dev printed mode=dev port=8080",
+                    "lab9-dev가 mode=dev port=8080을 출력했다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab9-dev -e APP_MODE=dev -e APP_PORT=8080 busybox sh -c 'echo mode=$APP_MODE port=$APP_PORT'",
+                hint: tr(
+                    "pier run --name lab9-dev -e APP_MODE=dev -e APP_PORT=8080 busybox sh -c 'echo mode=$APP_MODE port=$APP_PORT'",
+                    "pier run --name lab9-dev -e APP_MODE=dev -e APP_PORT=8080 busybox sh -c 'echo mode=$APP_MODE port=$APP_PORT'",
+                ),
                 check: dev,
             },
             Task {
                 id: "prod",
-                title: "lab9-prod took its configuration from prod.env and printed mode=prod port=80",
+                title: tr(
+                    "lab9-prod took its configuration from prod.env and printed mode=prod port=80",
+                    "lab9-prod가 prod.env에서 설정을 읽고 mode=prod port=80을 출력했다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "Write APP_MODE=prod and APP_PORT=80 into $D/prod.env (D=$(pier lab dir 9)), then run the same command with --env-file $D/prod.env",
+                hint: tr(
+                    "Write APP_MODE=prod and APP_PORT=80 into $D/prod.env (D=$(pier lab dir 9)), then run the same command with --env-file $D/prod.env",
+                    "$D/prod.env(D=$(pier lab dir 9))에 APP_MODE=prod와 APP_PORT=80을 쓰고, 같은 명령을 --env-file $D/prod.env로 실행하세요",
+                ),
                 check: prod,
             },
             Task {
                 id: "same",
-                title: "lab9-dev and lab9-prod run the very same image",
+                title: tr(
+                    "you found the one image ID lab9-dev and lab9-prod both run",
+                    "lab9-dev와 lab9-prod가 함께 쓰는 이미지 ID 하나를 찾았다",
+                ),
                 after: &["dev", "prod"],
-                answer: None,
-                hint: "Use busybox for both; only the environment differs",
+                answer: Some("image"),
+                hint: tr(
+                    "Use busybox for both; pier inspect shows each container's image_id (pier images the IMAGE ID): pier lab answer 9 image <ID>",
+                    "둘 다 busybox를 쓰세요. pier inspect는 각 컨테이너의 image_id를(pier images는 IMAGE ID를) 보여 줍니다: pier lab answer 9 image <ID>",
+                ),
                 check: same,
             },
             Task {
                 id: "live",
-                title: "lab9-live runs with APP_MODE=live in its process environment",
+                title: tr(
+                    "lab9-live runs with APP_MODE=live in its process environment",
+                    "lab9-live가 프로세스 환경에 APP_MODE=live를 가지고 실행 중이다",
+                ),
                 after: &[],
                 answer: None,
-                hint: "pier run -d --name lab9-live -e APP_MODE=live busybox sleep 3600; the kernel keeps the environment in /proc/<PID>/environ",
+                hint: tr(
+                    "pier run -d --name lab9-live -e APP_MODE=live busybox sleep 3600; the kernel keeps the environment in /proc/<PID>/environ",
+                    "pier run -d --name lab9-live -e APP_MODE=live busybox sleep 3600; 커널은 환경을 /proc/<PID>/environ에 보관합니다",
+                ),
                 check: live,
             },
             Task {
                 id: "path",
-                title: "you found the PATH lab9-live runs with",
+                title: tr(
+                    "you found the PATH lab9-live runs with",
+                    "lab9-live가 실행되는 PATH를 찾았다",
+                ),
                 after: &["live"],
                 answer: Some("path"),
-                hint: "pier exec lab9-live env lists it (it comes from the image's configuration); record it: pier lab answer 9 path <VALUE>",
+                hint: tr(
+                    "pier exec lab9-live env lists it (it comes from the image's configuration); record it: pier lab answer 9 path <VALUE>",
+                    "pier exec lab9-live env가 보여 줍니다(이미지 설정에서 옵니다). 기록하세요: pier lab answer 9 path <VALUE>",
+                ),
                 check: path,
             },
         ],
@@ -112,15 +146,37 @@ fn prod(ctx: &Ctx) -> Outcome {
 }
 
 fn same(ctx: &Ctx) -> Outcome {
-    match (ctx.container("lab9-dev"), ctx.container("lab9-prod")) {
-        (Ok(a), Ok(b)) if a.image_id == b.image_id => {
-            Outcome::pass(format!("both {}", &a.image_id[..19.min(a.image_id.len())]))
-        }
-        (Ok(a), Ok(b)) => Outcome::fail(format!(
+    let (a, b) = match (ctx.container("lab9-dev"), ctx.container("lab9-prod")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e.into(),
+    };
+    if a.image_id != b.image_id {
+        return Outcome::fail(format!(
             "lab9-dev runs {} but lab9-prod runs {}",
             a.image, b.image
-        )),
-        (Err(e), _) | (_, Err(e)) => e.into(),
+        ));
+    }
+    let given = match ctx.answer(N, "image") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let hex = given
+        .trim()
+        .trim_start_matches("sha256:")
+        .to_ascii_lowercase();
+    let real = a.image_id.trim_start_matches("sha256:");
+    if hex.len() >= 12 && real.starts_with(&hex) {
+        Outcome::pass(format!("both run sha256:{}", &real[..12]))
+    } else if given.trim() == a.image || given.trim().starts_with("busybox") {
+        Outcome::fail("that is the image's name; the ID is the sha256 digest of its configuration (pier images, IMAGE ID column)")
+    } else if hex.len() < 12 && real.starts_with(&hex) && !hex.is_empty() {
+        Outcome::fail("that is the start of the ID but too short: give at least the 12 digits `pier images` shows")
+    } else if hex.len() >= 12 && (a.id.starts_with(&hex) || b.id.starts_with(&hex)) {
+        Outcome::fail("that is a container's ID, not its image's")
+    } else {
+        Outcome::fail(format!(
+            "{given} is not the ID of the image lab9-dev and lab9-prod run"
+        ))
     }
 }
 

@@ -51,3 +51,42 @@ pub fn number(text: &str) -> Option<f64> {
         .collect();
     t.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::text::{has_hangul, Tr};
+
+    /// Every lab title, task title and hint has its Korean text, and the Korean keeps the
+    /// commands of the English (the spans in backquotes) as they are. A hint that is only a
+    /// `pier` command needs no translation and may be the same in both.
+    #[test]
+    fn every_title_and_hint_exists_in_both_languages() {
+        let mut problems = Vec::new();
+        let mut seen = 0;
+        for lab in super::all() {
+            let mut texts: Vec<(String, Tr)> =
+                vec![(format!("lab {} title", lab.number), lab.title)];
+            for t in &lab.tasks {
+                texts.push((format!("lab {} task {} title", lab.number, t.id), t.title));
+                texts.push((format!("lab {} task {} hint", lab.number, t.id), t.hint));
+            }
+            for (what, tr) in texts {
+                seen += 1;
+                let bare_command = tr.en.starts_with("pier ") && tr.ko == tr.en;
+                if has_hangul(tr.en) {
+                    problems.push(format!("{what}: the English text holds Korean"));
+                }
+                if !has_hangul(tr.ko) && !bare_command {
+                    problems.push(format!("{what}: no Korean text ({:?})", tr.ko));
+                }
+                for code in tr.en.split('`').skip(1).step_by(2) {
+                    if !tr.ko.contains(code) {
+                        problems.push(format!("{what}: the Korean text lacks `{code}`"));
+                    }
+                }
+            }
+        }
+        assert!(seen > 100, "only {seen} texts");
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+}

@@ -8,6 +8,7 @@
 
 use super::interrupt;
 use crate::engine::config::{NetworkMode, RunConfig};
+use crate::engine::diff::runtime_mount_points;
 use crate::engine::start::Attach;
 use crate::engine::{names, Engine};
 use crate::image::Image;
@@ -18,18 +19,6 @@ use std::path::{Path, PathBuf};
 
 /// Name prefix of the containers the builder creates.
 pub const CONTAINER_PREFIX: &str = "pier-build-";
-
-/// Files and directories the runtime creates in a container's rootfs only to mount over
-/// them; they are not part of what the command did.
-const MOUNT_POINTS: &[&str] = &[
-    "etc/hostname",
-    "etc/hosts",
-    "etc/resolv.conf",
-    "dev",
-    "proc",
-    "sys",
-    "etc",
-];
 
 /// A build container, removed when dropped.
 pub struct BuildContainer<'a> {
@@ -42,7 +31,7 @@ pub struct BuildContainer<'a> {
 
 impl Drop for BuildContainer<'_> {
     fn drop(&mut self) {
-        let _ = self.engine.remove(&self.id, true);
+        let _ = self.engine.remove_with_volumes(&self.id, true);
     }
 }
 
@@ -83,6 +72,8 @@ pub fn run<'a>(
         // pier's init as PID 1 passes Ctrl-C on to the command (a shell as PID 1 would
         // ignore it).
         init: true,
+        // A RUN after VOLUME writes into the layer (BuildKit's behaviour), not into a volume.
+        no_image_volumes: true,
         ..RunConfig::default()
     };
     let rec = engine
@@ -127,38 +118,17 @@ pub fn run<'a>(
     Ok(container)
 }
 
-/// Removes what the runtime created in `upper` only as mount points: empty, and absent
-/// from every image layer.
+/// Removes what the runtime created in `upper` only as mount points: not part of what the
+/// command did.
 fn strip_mount_points(upper: &Path, layers: &[PathBuf]) -> Result<()> {
-    for rel in MOUNT_POINTS {
+    for rel in runtime_mount_points(upper, layers, &[]) {
         let p = upper.join(rel);
-        let Ok(md) = fs::symlink_metadata(&p) else {
-            continue;
-        };
-        let empty = if md.is_dir() {
-            fs::read_dir(&p)
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false)
-                && xattr::get(&p, crate::image::layer::OVERLAY_OPAQUE_XATTR)
-                    .ok()
-                    .flatten()
-                    .is_none()
+        if p.is_dir() {
+            fs::remove_dir(&p)
         } else {
-            md.is_file() && md.len() == 0
-        };
-        // An empty copied-up /etc is dropped too: it only held the mount points.
-        let in_image = *rel != "etc"
-            && layers
-                .iter()
-                .any(|l| fs::symlink_metadata(l.join(rel)).is_ok());
-        if empty && !in_image {
-            if md.is_dir() {
-                fs::remove_dir(&p)
-            } else {
-                fs::remove_file(&p)
-            }
-            .with_context(|| format!("removing mount point {}", p.display()))?;
+            fs::remove_file(&p)
         }
+        .with_context(|| format!("removing mount point {}", p.display()))?;
     }
     Ok(())
 }

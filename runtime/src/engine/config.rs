@@ -3,6 +3,7 @@
 use crate::units;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Network mode of a container.
@@ -47,7 +48,8 @@ impl NetworkMode {
     }
 }
 
-/// A bind mount from `-v HOST:CONTAINER[:ro]`.
+/// A bind mount of a host path: `-v HOST:CONTAINER[:ro]` or `--mount type=bind` (parsed by
+/// [`super::mount_flags`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindMount {
     /// Absolute host path (must exist).
@@ -58,37 +60,25 @@ pub struct BindMount {
     pub read_only: bool,
 }
 
-impl BindMount {
-    /// Parses `HOST:CONTAINER[:ro|rw]`; the host path must exist (Docker would create it;
-    /// pier refuses, so a typo is an error instead of an empty directory).
-    pub fn parse(spec: &str) -> Result<BindMount> {
-        let parts: Vec<&str> = spec.split(':').collect();
-        let (src, dst, mode) = match parts.as_slice() {
-            [s, d] => (*s, *d, ""),
-            [s, d, m] => (*s, *d, *m),
-            _ => bail!("invalid volume {spec:?}: expected HOST_PATH:CONTAINER_PATH[:ro]"),
-        };
-        let read_only = match mode {
-            "" | "rw" => false,
-            "ro" => true,
-            other => bail!("invalid volume {spec:?}: unknown mode {other:?} (use ro or rw)"),
-        };
-        if !src.starts_with('/') {
-            bail!("invalid volume {spec:?}: the host path {src:?} must be absolute (named volumes are not supported)");
-        }
-        if !dst.starts_with('/') {
-            bail!("invalid volume {spec:?}: the container path {dst:?} must be absolute");
-        }
-        let source = Path::new(src);
-        if !source.exists() {
-            bail!("invalid volume {spec:?}: bind source path does not exist: {src}");
-        }
-        Ok(BindMount {
-            source: source.to_path_buf(),
-            destination: PathBuf::from(dst),
-            read_only,
-        })
-    }
+/// A volume mounted into a container: `-v NAME:/path`, `-v /path`, `--mount type=volume`, or
+/// one of the image's `VOLUME`s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeMount {
+    /// The volume's name; `None` for an anonymous volume until `create` makes it.
+    pub name: Option<String>,
+    /// Absolute path in the container.
+    pub destination: PathBuf,
+    /// Mounted read-only.
+    pub read_only: bool,
+    /// Made for this container (`-v /path`, the image's `VOLUME`): removed with it by
+    /// `rm -v` and `run --rm`.
+    pub anonymous: bool,
+    /// `nocopy`: do not copy the image's files into an empty volume.
+    #[serde(default)]
+    pub no_copy: bool,
+    /// `volume-label=K=V`: labels for the volume if this mount creates it.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A `--tmpfs PATH[:OPTIONS]` mount.
@@ -172,9 +162,17 @@ pub struct RunConfig {
     pub tty: bool,
     /// `--read-only`.
     pub read_only: bool,
-    /// `-v`.
+    /// Bind mounts (`-v HOST:CONTAINER`, `--mount type=bind`).
     pub volumes: Vec<BindMount>,
-    /// `--tmpfs`.
+    /// Volumes (`-v NAME:CONTAINER`, `-v CONTAINER`, `--mount type=volume`); after `create`,
+    /// also the image's `VOLUME`s, every one named.
+    #[serde(default)]
+    pub volume_mounts: Vec<VolumeMount>,
+    /// Do not give the image's `VOLUME`s anonymous volumes (build containers: a `RUN` after
+    /// `VOLUME` writes into the layer, as with BuildKit).
+    #[serde(default)]
+    pub no_image_volumes: bool,
+    /// `--tmpfs`, `--mount type=tmpfs`.
     pub tmpfs: Vec<TmpfsMount>,
     /// Resource limits.
     pub limits: Limits,
@@ -332,18 +330,6 @@ mod tests {
             NetworkMode::Bridge("mynet".into())
         );
         assert!(NetworkMode::parse("container:").is_err());
-    }
-
-    #[test]
-    fn volumes() {
-        let v = BindMount::parse("/tmp:/data:ro").unwrap();
-        assert!(v.read_only);
-        assert!(BindMount::parse("/definitely/not/here:/data")
-            .unwrap_err()
-            .to_string()
-            .contains("does not exist"));
-        assert!(BindMount::parse("rel:/data").is_err());
-        assert!(BindMount::parse("/tmp:/data:zz").is_err());
     }
 
     #[test]

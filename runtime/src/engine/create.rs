@@ -2,6 +2,7 @@
 //! image's layers under a fresh writable layer, stacked with overlayfs) and a `config.json`.
 
 use super::config::{NetworkMode, RunConfig};
+use super::events::{Action, Event};
 use super::record::{validate_name, ContainerPaths, ContainerRecord, ContainerStatus};
 use super::{names, now_rfc3339, user, Engine};
 use crate::image::{overlay, Image};
@@ -10,6 +11,9 @@ use crate::state::write_json_replace;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// The OCI annotation holding the container's name.
+pub const NAME_ANNOTATION: &str = "io.pier.container.name";
 
 impl Engine {
     /// Creates a container (not started). Its rootfs is left mounted when `keep_mounted`
@@ -27,24 +31,29 @@ impl Engine {
                 bail!("--network container:{other}: container {other} is not running");
             }
         }
-        let (paths, record) = self.allocate(&config, &image)?;
+        let (paths, record, new_volumes) = self.allocate(&config, &image)?;
         match self.prepare(&paths, record, &image, keep_mounted) {
-            Ok(rec) => Ok(rec),
+            Ok(rec) => {
+                self.record_event(Event::about(&rec, Action::Create));
+                Ok(rec)
+            }
             Err(e) => {
                 let _ = overlay::unmount(&paths.rootfs());
                 let _ = std::fs::remove_dir_all(&paths.dir);
+                self.drop_new_volumes(&new_volumes);
                 Err(e)
             }
         }
     }
 
-    /// Picks the ID and name and writes the first record, under the lock, so two `pier run
-    /// --name x` at once cannot both get `x`.
+    /// Picks the ID, name and volumes and writes the first record, under the lock, so two
+    /// `pier run --name x` at once cannot both get `x`, and a volume cannot be removed between
+    /// being chosen and being recorded as in use. Also returns the volumes it created.
     fn allocate(
         &self,
         config: &RunConfig,
         image: &Image,
-    ) -> Result<(ContainerPaths, ContainerRecord)> {
+    ) -> Result<(ContainerPaths, ContainerRecord, Vec<String>)> {
         let _lock = self.lock()?;
         let existing = self.containers()?;
         let id = names::new_id()?;
@@ -58,21 +67,21 @@ impl Engine {
             }
             None => names::generate_name(&id, |n| existing.iter().any(|r| r.name == n)),
         };
+        let mut config = config.clone();
+        let image_volumes = image
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.volumes().clone())
+            .unwrap_or_default();
+        let new_volumes = self.attach_volumes(&mut config, &image_volumes)?;
         let paths = self.paths(&id);
-        for dir in [
-            paths.dir.clone(),
-            paths.upper(),
-            paths.work(),
-            paths.rootfs(),
-        ] {
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
         let record = ContainerRecord {
             id: id.clone(),
             name,
             image: config.image.clone(),
             image_id: image.id.clone(),
-            config: config.clone(),
+            config,
             args: Vec::new(),
             created: now_rfc3339(),
             status: ContainerStatus::Created,
@@ -87,11 +96,23 @@ impl Engine {
             network: None,
             restart_count: 0,
         };
-        if let Err(e) = record.save(&paths) {
+        let saved = [
+            paths.dir.clone(),
+            paths.upper(),
+            paths.work(),
+            paths.rootfs(),
+        ]
+        .iter()
+        .try_for_each(|dir| {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+        })
+        .and_then(|()| record.save(&paths));
+        if let Err(e) = saved {
             let _ = std::fs::remove_dir_all(&paths.dir);
+            self.drop_new_volumes(&new_volumes);
             return Err(e);
         }
-        Ok((paths, record))
+        Ok((paths, record, new_volumes))
     }
 
     fn prepare(
@@ -105,6 +126,7 @@ impl Engine {
         let rootfs = paths.rootfs();
         mount_rootfs(paths, image)
             .with_context(|| format!("mounting the rootfs of container {}", record.name))?;
+        self.fill_volumes(&rootfs, &config.volume_mounts)?;
         let img = image.config.config().clone().unwrap_or_default();
 
         // Command line, as Docker: --entrypoint replaces the image's and drops its Cmd.
@@ -175,7 +197,7 @@ impl Engine {
             "org.opencontainers.image.ref.name".to_string(),
             record.image.clone(),
         );
-        annotations.insert("io.pier.container.name".to_string(), record.name.clone());
+        annotations.insert(NAME_ANNOTATION.to_string(), record.name.clone());
         let spec = spec::build(&SpecInputs {
             id: &record.id,
             config,
@@ -189,6 +211,7 @@ impl Engine {
             etc_files,
             netns_path,
             annotations,
+            volumes: self.volume_binds(&config.volume_mounts)?,
         })?;
         write_json_replace(&paths.bundle().join("config.json"), &spec)?;
         record.args = args;

@@ -56,6 +56,7 @@ impl Engine {
             obj.insert("upper_dir".into(), paths.upper().to_string_lossy().into());
             obj.insert("merged_dir".into(), paths.rootfs().to_string_lossy().into());
             obj.insert("log_path".into(), paths.log().to_string_lossy().into());
+            obj.insert("Mounts".into(), self.mounts_json(&rec)?);
         }
         Ok(v)
     }

@@ -5,19 +5,26 @@
 //! (watch the low-level container until it exits). Each operation has its own file.
 
 pub mod config;
+pub mod cp;
 pub mod create;
+pub mod diff;
+pub mod events;
 pub mod exec;
+pub mod images;
 pub mod inspect;
 pub mod io_loop;
 pub mod logs;
+pub mod mount_flags;
 pub mod mounts;
 pub mod names;
 pub mod network;
 pub mod record;
 pub mod remove;
+pub mod rename;
 pub mod start;
 pub mod stop;
 pub mod user;
+pub mod volumes;
 
 use crate::image::ImageStore;
 use crate::state::Lock;

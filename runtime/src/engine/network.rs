@@ -123,6 +123,27 @@ impl Engine {
         self.networks()?.prune_orphans(live)
     }
 
+    /// `pier network prune`: removes the user networks no container uses: none attached, and
+    /// none (even stopped) set to join them. Returns their names.
+    pub fn prune_unused_networks(&self) -> Result<Vec<String>> {
+        let nets = self.networks()?;
+        // Under the containers lock: no container can pick a network while it is judged unused.
+        let _lock = self.lock()?;
+        let containers = self.containers()?;
+        let mut removed = Vec::new();
+        for info in nets.list()? {
+            let configured = containers.iter().any(
+                |c| matches!(&c.config.network, Some(NetworkMode::Bridge(n)) if *n == info.name),
+            );
+            if info.name == network::DEFAULT_NETWORK || !info.endpoints.is_empty() || configured {
+                continue;
+            }
+            nets.remove(&info.name)?;
+            removed.push(info.name);
+        }
+        Ok(removed)
+    }
+
     /// The endpoint of a running bridged container.
     pub fn endpoint(&self, key: &str) -> Result<Endpoint> {
         let (_, rec) = self.find(key)?;

@@ -4,7 +4,7 @@
 use crate::cgroups::Cgroup;
 use crate::engine::config::RunConfig;
 use crate::state::{read_json, write_json_replace};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -183,19 +183,7 @@ impl ContainerRecord {
 
 /// Checks a `--name` the way Docker does.
 pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-    if !ok {
-        bail!("invalid container name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
-    }
-    Ok(())
+    crate::naming::check("container", name, 1, 128)
 }
 
 #[cfg(test)]

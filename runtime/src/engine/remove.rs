@@ -2,6 +2,7 @@
 //! `pier system prune`. Nothing pier made may outlive the container: not the overlay mount,
 //! the cgroup, the network namespace and veth, the runtime directory or a process.
 
+use super::events::{Action, Event};
 use super::mounts;
 use super::record::{ContainerPaths, ContainerRecord, ContainerStatus};
 use super::{now_rfc3339, Engine};
@@ -19,8 +20,18 @@ pub struct PruneReport {
 }
 
 impl Engine {
-    /// `pier rm [-f]`.
+    /// `pier rm [-f]`: the container goes, its volumes stay.
     pub fn remove(&self, key: &str, force: bool) -> Result<String> {
+        self.remove_container(key, force, false)
+    }
+
+    /// `pier rm -v [-f]`: the container and its anonymous volumes (those no other container
+    /// uses); named volumes stay, as in Docker.
+    pub fn remove_with_volumes(&self, key: &str, force: bool) -> Result<String> {
+        self.remove_container(key, force, true)
+    }
+
+    fn remove_container(&self, key: &str, force: bool, volumes: bool) -> Result<String> {
         let (paths, rec) = self.find(key)?;
         if rec.status == ContainerStatus::Running {
             if !force {
@@ -30,7 +41,7 @@ impl Engine {
                 );
             }
             if let Some(init) = rec.init {
-                let _ = crate::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
+                self.signal_init(&rec, init.pid, nix::sys::signal::Signal::SIGKILL);
             }
             if !self.wait_until_stopped(&rec.id, Duration::from_secs(10))? {
                 bail!("container {} did not stop after SIGKILL", rec.name);
@@ -38,6 +49,9 @@ impl Engine {
         }
         self.teardown(&paths)?;
         self.remove_files(&paths)?;
+        if volumes {
+            self.remove_anonymous_volumes(&rec)?;
+        }
         Ok(rec.name)
     }
 
@@ -85,11 +99,16 @@ impl Engine {
                 paths.dir.display()
             );
         }
+        let rec = ContainerRecord::load(paths).ok();
         match std::fs::remove_dir_all(&paths.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("removing {}", paths.dir.display())),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("removing {}", paths.dir.display())),
         }
+        if let Some(rec) = rec {
+            self.record_event(Event::about(&rec, Action::Destroy));
+        }
+        Ok(())
     }
 
     /// A container whose watcher died (pier killed with SIGKILL, machine trouble) is stopped
@@ -104,6 +123,7 @@ impl Engine {
         if watched || !active {
             return Ok(false);
         }
+        let was_running = rec.status == ContainerStatus::Running;
         self.teardown(paths)?;
         let rec = self.update(paths, |r| {
             if r.status == ContainerStatus::Running {
@@ -118,8 +138,15 @@ impl Engine {
             r.monitor = None;
             r.cgroup = None;
         })?;
-        if rec.is_some_and(|r| r.config.auto_remove) {
+        if let Some(r) = rec.as_ref().filter(|_| was_running) {
+            self.record_event(Event {
+                exit_code: r.exit_code,
+                ..Event::about(r, Action::Die)
+            });
+        }
+        if let Some(rec) = rec.filter(|r| r.config.auto_remove) {
             self.remove_files(paths)?;
+            self.remove_anonymous_volumes(&rec)?;
         }
         Ok(true)
     }
@@ -146,21 +173,30 @@ impl Engine {
             .collect())
     }
 
+    /// `pier container prune`: removes every container that is not running (their volumes
+    /// stay). Returns their names and the bytes their writable layers took.
+    pub fn prune_containers(&self) -> Result<(Vec<String>, u64)> {
+        self.reconcile()?;
+        let (mut names, mut bytes) = (Vec::new(), 0);
+        for rec in self.containers()? {
+            if rec.status != ContainerStatus::Running {
+                let paths = self.paths(&rec.id);
+                bytes += crate::disk_usage::tree_size(&paths.upper());
+                self.teardown(&paths)?;
+                self.remove_files(&paths)?;
+                names.push(rec.name);
+            }
+        }
+        Ok((names, bytes))
+    }
+
     /// `pier system prune`: removes stopped containers and anything a crash left behind.
     pub fn prune(&self) -> Result<PruneReport> {
         let mut report = PruneReport::default();
         // Only cgroups of containers this state directory knows may be pruned: `pier/` is
         // shared by every state directory (`--root`), and another root's containers are not ours.
         let known = self.container_dirs()?;
-        self.reconcile()?;
-        for rec in self.containers()? {
-            if rec.status != ContainerStatus::Running {
-                let paths = self.paths(&rec.id);
-                self.teardown(&paths)?;
-                self.remove_files(&paths)?;
-                report.containers.push(rec.name);
-            }
-        }
+        report.containers = self.prune_containers()?.0;
         let live: Vec<String> = self.containers()?.into_iter().map(|r| r.id).collect();
         // Directories without a record: a `pier create` killed half-way.
         let dir = self.root().join("containers");

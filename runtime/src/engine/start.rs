@@ -3,6 +3,7 @@
 //! watches; for `-d` (and `pier start`) a forked `pier` does, in its own session, writing the
 //! container's output to its log.
 
+use super::events::{Action, Event};
 use super::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
 use super::logs::LogWriter;
 use super::record::{ContainerPaths, ContainerRecord, ContainerStatus, ProcessId};
@@ -73,6 +74,11 @@ impl Engine {
                     .map(|s| s.code)
                     .unwrap_or(125);
                 let message = format!("{e:#}");
+                self.record_event(Event {
+                    exit_code: Some(code),
+                    error: Some(message.clone()),
+                    ..Event::about(&record, Action::StartFailed)
+                });
                 self.teardown(&paths)?;
                 self.update(&paths, |r| {
                     r.status = ContainerStatus::Created;
@@ -221,6 +227,7 @@ impl Engine {
             r.oom_killed = false;
             r.restart_count += 1;
         })?;
+        self.record_event(Event::about(record, Action::Start));
         on_started(Ok(()));
 
         let _raw = (tty && matches!(attach, Attach::Foreground { .. })).then(RawTerminal::enable);
@@ -272,8 +279,15 @@ impl Engine {
             r.network = None;
         })?;
         if let Some(rec) = rec {
+            self.record_event(Event {
+                exit_code: Some(exit.code),
+                oom_killed,
+                ..Event::about(&rec, Action::Die)
+            });
             if rec.config.auto_remove {
+                // As `docker run --rm`: its anonymous volumes go with it.
                 self.remove_files(paths)?;
+                self.remove_anonymous_volumes(&rec)?;
             }
         }
         Ok(())

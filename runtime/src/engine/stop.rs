@@ -1,5 +1,6 @@
 //! `pier stop`, `pier kill`, `pier wait`.
 
+use super::events::{Action, Event};
 use super::record::{ContainerRecord, ContainerStatus};
 use super::Engine;
 use crate::container::kill::signal;
@@ -17,7 +18,23 @@ impl Engine {
         else {
             bail!("cannot kill container {}: it is not running", rec.name);
         };
-        signal(init.pid, sig)
+        signal(init.pid, sig)?;
+        self.record_event(Event {
+            signal: Some(sig.as_str().to_string()),
+            ..Event::about(&rec, Action::Kill)
+        });
+        Ok(())
+    }
+
+    /// Sends `sig` to a container's init on pier's own behalf (stop, rm -f) and records it;
+    /// a process that is already gone is not an error.
+    pub(crate) fn signal_init(&self, rec: &ContainerRecord, pid: i32, sig: Signal) {
+        if signal(pid, sig).is_ok() {
+            self.record_event(Event {
+                signal: Some(sig.as_str().to_string()),
+                ..Event::about(rec, Action::Kill)
+            });
+        }
     }
 
     /// SIGTERM (or the image's stop signal), then SIGKILL after `timeout`, as `docker stop`.
@@ -30,11 +47,11 @@ impl Engine {
         else {
             return Ok(());
         };
-        let _ = signal(init.pid, stop_signal(self, &rec));
+        self.signal_init(&rec, init.pid, stop_signal(self, &rec));
         if self.wait_until_stopped(key, timeout)? {
             return Ok(());
         }
-        let _ = signal(init.pid, Signal::SIGKILL);
+        self.signal_init(&rec, init.pid, Signal::SIGKILL);
         if !self.wait_until_stopped(key, Duration::from_secs(10))? {
             bail!("container {} did not stop after SIGKILL", rec.name);
         }

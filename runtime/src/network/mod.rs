@@ -241,19 +241,7 @@ fn host_veth_name(container_id: &str, network: &str) -> String {
 
 /// Network names: what Docker accepts, and nothing that breaks a file name or a rule comment.
 fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if !ok {
-        bail!("invalid network name {name:?}: use letters, digits, '_', '.', '-' (max 64)");
-    }
-    Ok(())
+    crate::naming::check("network", name, 1, 64)
 }
 
 /// Container ids end up in interface names and rule comments: keep them plain.

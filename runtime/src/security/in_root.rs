@@ -32,21 +32,26 @@ fn open_flags() -> OFlag {
 /// does not exist there. `root` may be an image's rootfs or a running container's
 /// `/proc/<pid>/root`.
 pub fn open_file(root: &Path, path: &Path) -> Result<Option<File>> {
+    found(open_in_root(root, path, open_flags()), root, path)
+}
+
+/// Opens `path` inside `root` with `flags`, every symlink resolved inside `root` (as the
+/// container would); with `O_NOFOLLOW` the last component is not followed (with `O_PATH`,
+/// a final symlink is opened itself). The kernel's error as it is: `ENOENT`, `ELOOP`...
+pub fn open_in_root(root: &Path, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
     let dir = open(
         root,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
-    )
-    .with_context(|| format!("opening the root {}", root.display()))?;
+    )?;
     let how = OpenHow::new()
-        .flags(open_flags())
+        .flags(flags | OFlag::O_CLOEXEC)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let opened = match openat2(&dir, path, how) {
+    match openat2(&dir, path, how) {
         // No openat2 (before Linux 5.6, or a seccomp filter refusing it): resolve by hand.
-        Err(Errno::ENOSYS) | Err(Errno::EPERM) => open_by_components(root, path),
+        Err(Errno::ENOSYS) | Err(Errno::EPERM) => open_by_components(root, path, flags),
         other => other,
-    };
-    found(opened, root, path)
+    }
 }
 
 /// An open's outcome as "the file", "no such file" or an error naming it.
@@ -62,9 +67,20 @@ fn found(opened: nix::Result<OwnedFd>, root: &Path, path: &Path) -> Result<Optio
 
 /// The fallback: every symlink resolved inside `root` by [`crate::rootfs::secure_join`], then
 /// opened with `O_NOFOLLOW`, so the last component cannot be a link swapped in meanwhile.
-fn open_by_components(root: &Path, path: &Path) -> nix::Result<OwnedFd> {
-    let host = crate::rootfs::secure_join(root, path).map_err(|_| Errno::ELOOP)?;
-    open(&host, open_flags() | OFlag::O_NOFOLLOW, Mode::empty())
+fn open_by_components(root: &Path, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
+    let (parent, name) = match (path.parent(), path.file_name()) {
+        (Some(p), Some(n)) if flags.contains(OFlag::O_NOFOLLOW) => (p, Some(n)),
+        _ => (path, None),
+    };
+    let mut host = crate::rootfs::secure_join(root, parent).map_err(|_| Errno::ELOOP)?;
+    if let Some(n) = name {
+        host.push(n);
+    }
+    open(
+        &host,
+        flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
 }
 
 /// Reads `path` inside `root` as text; `Ok(None)` if it does not exist. Fails on anything but
@@ -155,7 +171,7 @@ mod tests {
     fn fallback_without_openat2_also_stays_inside() {
         let (_dir, root, secret) = setup();
         check(&root, &secret, |p| {
-            match found(open_by_components(&root, p), &root, p)? {
+            match found(open_by_components(&root, p, open_flags()), &root, p)? {
                 Some(file) => read_regular(file, &root, p).map(Some),
                 None => Ok(None),
             }

@@ -25,6 +25,7 @@ pub mod dumpable;
 pub mod in_root;
 pub mod keyring;
 pub mod paths;
+pub mod report;
 pub mod sealed_exe;
 pub mod seccomp;
 pub mod seccomp_agent;

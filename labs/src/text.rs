@@ -1,0 +1,280 @@
+//! The checker's own words, in English and Korean: the ✔/✘ lines, the score, the hint and the
+//! answer messages, and what `pier lab` prints around them. Each message is one function with
+//! a `match` on [`Lang`], so a message cannot exist in one language only (the compiler asks
+//! for every arm; the tests below check the Korean arm is Korean). Each lab's task titles and
+//! hints live in its file, beside the task, as [`Tr`] pairs.
+//!
+//! What a failed check saw (its reason) stays in English: it quotes names, paths and values
+//! from the machine.
+
+/// The language the checker speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English (the default).
+    En,
+    /// Korean.
+    Ko,
+}
+
+impl Lang {
+    /// From the environment: `PIER_LANG` first, then the locale as POSIX orders it (`LC_ALL`,
+    /// `LC_MESSAGES`, `LANG`; the first one set decides). Korean when that value starts with
+    /// `ko` (`ko`, `ko_KR.UTF-8`), English otherwise.
+    pub fn from_env() -> Lang {
+        Lang::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`Lang::from_env`] over any variable lookup (for tests).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Lang {
+        let value = ["PIER_LANG", "LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .find_map(|v| get(v).filter(|s| !s.is_empty()));
+        match value {
+            Some(v) if v.to_ascii_lowercase().starts_with("ko") => Lang::Ko,
+            _ => Lang::En,
+        }
+    }
+}
+
+/// One text in both languages (a task title, a hint, a lab title).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tr {
+    /// English.
+    pub en: &'static str,
+    /// Korean.
+    pub ko: &'static str,
+}
+
+/// A text in English and Korean.
+pub const fn tr(en: &'static str, ko: &'static str) -> Tr {
+    Tr { en, ko }
+}
+
+impl Tr {
+    /// The text in `lang`.
+    pub fn get(&self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.en,
+            Lang::Ko => self.ko,
+        }
+    }
+}
+
+/// A task that passed: `✔ id  title (note)`.
+pub fn passed(id: &str, title: &str, note: &str) -> String {
+    if note.is_empty() {
+        format!("✔ {id:<12} {title}\n")
+    } else {
+        format!("✔ {id:<12} {title} ({note})\n")
+    }
+}
+
+/// A task that failed, with what the checker saw.
+pub fn failed(id: &str, title: &str, why: &str) -> String {
+    format!("✘ {id:<12} {title}\n    {why}\n")
+}
+
+/// A task not checked because a task it depends on did not pass.
+pub fn parent_failed(lang: Lang, id: &str, title: &str, parent: &str) -> String {
+    match lang {
+        Lang::En => format!("✘ {id:<12} {title}\n    parent failed: finish task {parent} first\n"),
+        Lang::Ko => {
+            format!("✘ {id:<12} {title}\n    선행 과제 미완료: 먼저 과제 {parent}을(를) 끝내세요\n")
+        }
+    }
+}
+
+/// The score line.
+pub fn score(lang: Lang, passed: usize, total: usize) -> String {
+    match lang {
+        Lang::En => format!("Score {passed}/{total}\n"),
+        Lang::Ko => format!("점수 {passed}/{total}\n"),
+    }
+}
+
+/// After an incomplete score: where to get help.
+pub fn hint_pointer(lang: Lang, lab: u32) -> String {
+    match lang {
+        Lang::En => format!("(`pier lab hint {lab}` explains the first task not done)\n"),
+        Lang::Ko => format!("(`pier lab hint {lab}`가 아직 끝내지 않은 첫 과제를 설명합니다)\n"),
+    }
+}
+
+/// `pier lab hint N`: the task, its hint, and what the checker saw.
+pub fn hint(lang: Lang, id: &str, title: &str, hint: &str, why: &str) -> String {
+    match lang {
+        Lang::En => format!("Task {id} ({title}):\n  {hint}\n\nWhat the checker saw: {why}"),
+        Lang::Ko => format!("과제 {id} ({title}):\n  {hint}\n\n채점기가 본 것: {why}"),
+    }
+}
+
+/// `pier lab hint N` when every task passes.
+pub fn nothing_to_hint(lang: Lang, lab: u32) -> String {
+    match lang {
+        Lang::En => format!("Every task of lab {lab} passes: nothing to hint."),
+        Lang::Ko => format!("실습 {lab}의 모든 과제를 통과했습니다: 줄 힌트가 없습니다."),
+    }
+}
+
+/// A task asks for a value the student has not recorded.
+pub fn no_answer(lang: Lang, lab: u32, key: &str) -> String {
+    match lang {
+        Lang::En => format!("no answer recorded yet: run `pier lab answer {lab} {key} VALUE`"),
+        Lang::Ko => {
+            format!("아직 기록한 답이 없습니다: `pier lab answer {lab} {key} VALUE`를 실행하세요")
+        }
+    }
+}
+
+/// `pier lab answer` with a key the lab does not ask for.
+pub fn unknown_answer_key(lang: Lang, lab: u32, key: &str, keys: &[&str]) -> String {
+    match (lang, keys.is_empty()) {
+        (Lang::En, true) => {
+            format!("lab {lab} asks for no answer called {key:?}; it asks for: nothing")
+        }
+        (Lang::En, false) => format!(
+            "lab {lab} asks for no answer called {key:?}; it asks for: {}",
+            keys.join(", ")
+        ),
+        (Lang::Ko, true) => {
+            format!("실습 {lab}에는 {key:?}라는 답이 없습니다. 이 실습은 답을 묻지 않습니다")
+        }
+        (Lang::Ko, false) => format!(
+            "실습 {lab}에는 {key:?}라는 답이 없습니다. 묻는 답: {}",
+            keys.join(", ")
+        ),
+    }
+}
+
+/// `pier lab answer`: the value is recorded.
+pub fn recorded(lang: Lang, lab: u32, key: &str, value: &str) -> String {
+    match lang {
+        Lang::En => format!(
+            "Recorded {key} = {value} for lab {lab}; `pier lab check {lab}` compares it with the real value."
+        ),
+        Lang::Ko => format!(
+            "실습 {lab}의 {key} = {value}를 기록했습니다. `pier lab check {lab}`가 실제 값과 비교합니다."
+        ),
+    }
+}
+
+/// An event the task needs happened before `pier lab start N` (an earlier attempt).
+pub fn before_start(lang: Lang, lab: u32) -> String {
+    match lang {
+        Lang::En => format!("(only what happened after the last `pier lab start {lab}` counts)"),
+        Lang::Ko => format!("(마지막 `pier lab start {lab}` 이후에 일어난 일만 인정됩니다)"),
+    }
+}
+
+/// `pier lab start N`: the lab is prepared.
+pub fn ready(lang: Lang, lab: u32, title: &str, slug: &str) -> String {
+    match lang {
+        Lang::En => format!(
+            "Lab {lab} is ready: {title}.\nFollow labs/{slug}/lab.md (or the book); check your work with `pier lab check {lab}`."
+        ),
+        Lang::Ko => format!(
+            "실습 {lab} 준비 완료: {title}.\nlabs/{slug}/lab.md(또는 한국어 책)를 따라 하고, `pier lab check {lab}`로 확인하세요."
+        ),
+    }
+}
+
+/// `pier lab reset N`: one object removed.
+pub fn removed(lang: Lang, what: &str) -> String {
+    match lang {
+        Lang::En => format!("Removed {what}"),
+        Lang::Ko => format!("삭제함: {what}"),
+    }
+}
+
+/// `pier lab reset N`: done.
+pub fn reset_done(lang: Lang, lab: u32) -> String {
+    match lang {
+        Lang::En => format!("Lab {lab} is reset: nothing of it is left."),
+        Lang::Ko => format!("실습 {lab}을(를) 초기화했습니다: 남은 것이 없습니다."),
+    }
+}
+
+/// `pier lab list`: a lab's status column.
+pub fn status(lang: Lang, score: Option<(usize, usize)>, started: bool) -> String {
+    match (lang, score) {
+        (Lang::En, Some((a, b))) if a == b => "done".into(),
+        (Lang::En, Some((a, b))) => format!("started, {a}/{b}"),
+        (Lang::En, None) if started => "started".into(),
+        (Lang::Ko, Some((a, b))) if a == b => "완료".into(),
+        (Lang::Ko, Some((a, b))) => format!("진행 중, {a}/{b}"),
+        (Lang::Ko, None) if started => "진행 중".into(),
+        (_, None) => String::new(),
+    }
+}
+
+/// Whether `s` holds Hangul (syllables or jamo).
+pub fn has_hangul(s: &str) -> bool {
+    s.chars()
+        .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c) || ('\u{1100}'..='\u{11FF}').contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message of the catalog, rendered in one language.
+    fn all(lang: Lang) -> Vec<String> {
+        vec![
+            parent_failed(lang, "t", "T", "p"),
+            score(lang, 1, 2),
+            hint_pointer(lang, 3),
+            hint(lang, "t", "T", "H", "W"),
+            nothing_to_hint(lang, 3),
+            no_answer(lang, 3, "k"),
+            unknown_answer_key(lang, 3, "k", &["a", "b"]),
+            unknown_answer_key(lang, 3, "k", &[]),
+            recorded(lang, 3, "k", "v"),
+            before_start(lang, 3),
+            ready(lang, 3, "T", "03-cgroups"),
+            removed(lang, "x"),
+            reset_done(lang, 3),
+            status(lang, Some((1, 2)), true),
+            status(lang, Some((2, 2)), true),
+            status(lang, None, true),
+        ]
+    }
+
+    #[test]
+    fn every_message_exists_in_both_languages() {
+        for (en, ko) in all(Lang::En).iter().zip(all(Lang::Ko)) {
+            assert!(!has_hangul(en), "English message in Korean: {en}");
+            assert!(has_hangul(&ko), "Korean message not in Korean: {ko}");
+            // Commands and values stay as they are.
+            for word in en.split('`').skip(1).step_by(2) {
+                assert!(ko.contains(word), "{ko:?} lacks `{word}`");
+            }
+        }
+        assert_eq!(status(Lang::Ko, None, false), "");
+    }
+
+    #[test]
+    fn the_locale_picks_the_language() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(Lang::from_vars(env(&[])), Lang::En);
+        assert_eq!(Lang::from_vars(env(&[("LANG", "ko_KR.UTF-8")])), Lang::Ko);
+        assert_eq!(Lang::from_vars(env(&[("LC_MESSAGES", "ko_KR")])), Lang::Ko);
+        assert_eq!(Lang::from_vars(env(&[("PIER_LANG", "ko")])), Lang::Ko);
+        // LC_ALL overrides LANG, as in POSIX; PIER_LANG overrides both.
+        assert_eq!(
+            Lang::from_vars(env(&[("LC_ALL", "C.UTF-8"), ("LANG", "ko_KR.UTF-8")])),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_vars(env(&[("PIER_LANG", "en"), ("LANG", "ko_KR.UTF-8")])),
+            Lang::En
+        );
+        assert_eq!(Lang::from_vars(env(&[("LANG", "")])), Lang::En);
+    }
+}

@@ -1,0 +1,40 @@
+//! Images as the engine sees them: which ones containers use, and `pier image prune`.
+
+use super::Engine;
+use anyhow::Result;
+use std::collections::BTreeSet;
+
+/// What `pier image prune` removed.
+#[derive(Debug, Default)]
+pub struct ImagePruneReport {
+    /// Docker-style lines (`Untagged: x`, `Deleted: sha256:...`).
+    pub lines: Vec<String>,
+    /// Bytes of layers deleted.
+    pub reclaimed: u64,
+}
+
+impl Engine {
+    /// IDs of the images some container (in any state) was created from.
+    pub fn images_in_use(&self) -> Result<BTreeSet<String>> {
+        Ok(self.containers()?.into_iter().map(|c| c.image_id).collect())
+    }
+
+    /// `pier image prune`: removes dangling images (no name) that no container uses, or with
+    /// `all` every image no container uses.
+    pub fn prune_images(&self, all: bool) -> Result<ImagePruneReport> {
+        let store = self.images()?;
+        // Under the containers lock: no container can be created from an image being removed.
+        let _lock = self.lock()?;
+        let in_use = self.images_in_use()?;
+        let before = store.disk_usage()?.bytes;
+        let mut report = ImagePruneReport::default();
+        for img in store.list()? {
+            if in_use.contains(&img.id) || !(all || img.references.is_empty()) {
+                continue;
+            }
+            report.lines.extend(store.remove(&img.id)?);
+        }
+        report.reclaimed = before.saturating_sub(store.disk_usage()?.bytes);
+        Ok(report)
+    }
+}
