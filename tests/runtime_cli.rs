@@ -380,7 +380,7 @@ fn preserved_and_activated_descriptors_reach_the_process_and_no_other() {
         std::fs::write(f, "").unwrap();
     }
     // The shell opens 3, 4, 5 and execs pier with LISTEN_PID naming pier itself (same PID).
-    let mut cmd = b.runtime(&[
+    let cmd = b.runtime(&[
         "run",
         "--preserve-fds",
         "1",
@@ -598,7 +598,11 @@ fn exec_pause_update_and_events_on_a_running_container() {
     )
     .unwrap();
     let out = b.ok(&["exec", "--process", limited.to_str().unwrap(), &id]);
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["64", "0077"], "{out}");
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["64", "0077"],
+        "{out}"
+    );
     // exec --process --detach --pid-file: the process runs in the container's PID namespace
     // after the runtime returned.
     let process = b.path.join("process.json");

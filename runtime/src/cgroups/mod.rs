@@ -297,11 +297,11 @@ fn zero_is_unset(resources: &LinuxResources) -> LinuxResources {
 /// Whether a blockIO section asks for nothing (then no blkio/io controller is needed).
 fn block_io_is_empty(io: &oci_spec::runtime::LinuxBlockIo) -> bool {
     let none = |v: &Option<Vec<oci_spec::runtime::LinuxThrottleDevice>>| {
-        v.as_ref().map_or(true, |d| d.is_empty())
+        v.as_ref().is_none_or(|d| d.is_empty())
     };
     io.weight().is_none()
         && io.leaf_weight().is_none()
-        && io.weight_device().as_ref().map_or(true, |d| d.is_empty())
+        && io.weight_device().as_ref().is_none_or(|d| d.is_empty())
         && none(io.throttle_read_bps_device())
         && none(io.throttle_write_bps_device())
         && none(io.throttle_read_iops_device())

@@ -112,7 +112,7 @@ impl StateFile {
 /// Whether `pid` is a live (not zombie) process started at `start_time` (when known).
 fn init_alive(pid: i32, start_time: Option<u64>) -> bool {
     match process_start_time(pid) {
-        Some((started, zombie)) => !zombie && start_time.map_or(true, |t| t == started),
+        Some((started, zombie)) => !zombie && start_time.is_none_or(|t| t == started),
         None => false,
     }
 }

@@ -18,12 +18,12 @@
 //! the personality last.
 
 use anyhow::{bail, Context, Result};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use oci_spec::runtime::{
     ExecCPUAffinity, IOPriorityClass, LinuxMemoryPolicy, LinuxPersonality, LinuxPersonalityDomain,
     LinuxSchedulerFlag, LinuxSchedulerPolicy, MemoryPolicyFlagType, MemoryPolicyModeType,
     PosixRlimit, PosixRlimitType, Process, Scheduler, Spec,
 };
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 /// What of the config this module applies, copied out of it (the exec path has a `process`
 /// object of its own, the container's `linux` section beside it).
