@@ -113,29 +113,71 @@ fn pier_state_roots(exec_root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A test's dockerd with pier registered and pier's busybox loaded. Dropped in field order:
+/// containers first, then the daemon, then the directories.
+struct World {
+    docker: Docker,
+    daemon: Daemon,
+    dir: PathBuf,
+    work: tempfile::TempDir,
+    _pier: Pier,
+    _cgroups: CgroupParents,
+    _shim_dirs: ShimDirs,
+}
+
+impl World {
+    /// `None` when dockerd or docker is missing (outside CI: skipped).
+    fn start() -> Option<World> {
+        let dockerd = require("dockerd (docker.io)", tool("dockerd"))?;
+        require("docker", tool("docker"))?;
+        let shim_dirs = ShimDirs::note();
+        let cgroups = CgroupParents::note("docker");
+        let pier = Pier::new();
+        let work = tempfile::tempdir().expect("temp dir");
+        let dir = work.path().canonicalize().expect("canonical");
+        let runc = pier_runc_link(&dir);
+        let archive = busybox_archive(&pier, &dir);
+        let (daemon, docker) = start_dockerd(&dockerd, &dir, &runc);
+        client_ok(
+            &mut docker.cmd(&["load", "-i", archive.to_str().unwrap()]),
+            T,
+        );
+        Some(World {
+            docker,
+            daemon,
+            dir,
+            work,
+            _pier: pier,
+            _cgroups: cgroups,
+            _shim_dirs: shim_dirs,
+        })
+    }
+
+    /// Removes the containers, stops dockerd, and checks that no mount is left.
+    fn finish(self) {
+        let World {
+            docker,
+            daemon,
+            dir,
+            work,
+            ..
+        } = self;
+        drop(docker);
+        drop(daemon);
+        common::assert_no_mounts_under(&dir);
+        drop(work);
+    }
+}
+
 #[test]
 fn docker_runs_execs_stops_and_removes_containers_with_pier() {
-    let Some(dockerd) = require("dockerd (docker.io)", tool("dockerd")) else {
+    let Some(world) = World::start() else {
         return;
     };
-    let Some(_) = require("docker", tool("docker")) else {
-        return;
-    };
-    let _shim_dirs = ShimDirs::note();
-    let _cgroups = CgroupParents::note("docker");
-    let p = Pier::new();
-    let work = tempfile::tempdir().expect("temp dir");
-    let dir = work.path().canonicalize().expect("canonical");
-    let runc = pier_runc_link(&dir);
-    let archive = busybox_archive(&p, &dir);
+    let (docker, dir) = (&world.docker, world.dir.clone());
     let exec_root = dir.join("exec");
-    let (daemon, docker) = start_dockerd(&dockerd, &dir, &runc);
     // dockerd binds its data root onto itself while it runs.
     let own_mounts = [dir.join("data")];
-    client_ok(
-        &mut docker.cmd(&["load", "-i", archive.to_str().unwrap()]),
-        T,
-    );
     let run = ["--runtime", "pier", "--network", "none"];
 
     // Foreground: output and exit code through dockerd, containerd and its shim.
@@ -217,10 +259,7 @@ fn docker_runs_execs_stops_and_removes_containers_with_pier() {
     assert!(out.contains("exec-on-a-tty"), "exec -it output: {out:?}");
     client_ok(&mut docker.cmd(&["rm", "-f", "d2"]), T);
     assert_nothing_left(&id2, &state_root, &dir, &own_mounts);
-
-    drop(docker);
-    drop(daemon);
-    common::assert_no_mounts_under(&dir);
+    world.finish();
 }
 
 /// `docker stats` reads the container's cgroup through containerd's shim (not through the
@@ -230,24 +269,10 @@ fn docker_runs_execs_stops_and_removes_containers_with_pier() {
 /// does not apply.
 #[test]
 fn docker_stats_measures_a_pier_container_as_a_runc_one() {
-    let Some(dockerd) = require("dockerd (docker.io)", tool("dockerd")) else {
+    let Some(world) = World::start() else {
         return;
     };
-    let Some(_) = require("docker", tool("docker")) else {
-        return;
-    };
-    let _shim_dirs = ShimDirs::note();
-    let _cgroups = CgroupParents::note("docker");
-    let p = Pier::new();
-    let work = tempfile::tempdir().expect("temp dir");
-    let dir = work.path().canonicalize().expect("canonical");
-    let runc = pier_runc_link(&dir);
-    let archive = busybox_archive(&p, &dir);
-    let (daemon, docker) = start_dockerd(&dockerd, &dir, &runc);
-    client_ok(
-        &mut docker.cmd(&["load", "-i", archive.to_str().unwrap()]),
-        T,
-    );
+    let docker = &world.docker;
     let script = "head -c 8000000 /dev/zero > /dev/shm/ballast; exec sleep 1000";
     let start = |name: &str, runtime: &str| {
         client(
@@ -289,9 +314,7 @@ fn docker_stats_measures_a_pier_container_as_a_runc_one() {
         );
         client_ok(&mut docker.cmd(&["rm", "-f", "measured"]), T);
     }
-    drop(docker);
-    drop(daemon);
-    common::assert_no_mounts_under(&dir);
+    world.finish();
 }
 
 /// Whether a `docker stats` MemUsage ("1.2MiB / 7.7GiB") reports use.

@@ -15,7 +15,6 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -296,26 +295,7 @@ fn the_terminal_goes_to_the_console_socket() {
     let pidfile = b.path.join("init.pid");
     let receiver = std::thread::spawn(move || {
         let (conn, _) = listener.accept().expect("accept");
-        let mut buf = [0u8; 256];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = nix::sys::socket::recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::empty(),
-        )
-        .expect("recvmsg");
-        let fd = msg
-            .cmsgs()
-            .expect("cmsgs")
-            .find_map(|c| match c {
-                nix::sys::socket::ControlMessageOwned::ScmRights(f) => f.first().copied(),
-                _ => None,
-            })
-            .expect("a descriptor over the socket");
-        // SAFETY: the descriptor just arrived in this message; nothing else owns it.
-        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        common::recv_fd(&conn).1
     });
     b.detached(&[
         "create",

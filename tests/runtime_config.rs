@@ -62,6 +62,20 @@ impl Bundle {
         std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     }
 
+    /// `pier runtime run -d` of the bundle as `id`; returns the init's PID.
+    fn run_detached(&self, p: &Pier, id: &str) -> i64 {
+        p.ok(&[
+            "runtime",
+            "run",
+            "-d",
+            "-b",
+            self.path.to_str().unwrap(),
+            id,
+        ]);
+        let state: Value = serde_json::from_str(&p.ok(&["runtime", "state", id])).unwrap();
+        state["pid"].as_i64().expect("a PID in the state")
+    }
+
     /// `pier runtime run` of the bundle; returns (stdout, stderr, exit code).
     fn run(&self, p: &Pier) -> (String, String, Option<i32>) {
         let id = common::unique_id("rtcfg");
@@ -277,16 +291,7 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
         pier: &p,
         id: id.clone(),
     };
-    p.ok(&[
-        "runtime",
-        "run",
-        "-d",
-        "-b",
-        bundle.path.to_str().unwrap(),
-        &id,
-    ]);
-    let state: Value = serde_json::from_str(&p.ok(&["runtime", "state", &id])).unwrap();
-    let pid = state["pid"].as_i64().unwrap();
+    let pid = bundle.run_detached(&p, &id);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert!(
@@ -387,16 +392,7 @@ fn process_attributes_reach_the_process() {
         pier: &p,
         id: id.clone(),
     };
-    p.ok(&[
-        "runtime",
-        "run",
-        "-d",
-        "-b",
-        bundle.path.to_str().unwrap(),
-        &id,
-    ]);
-    let state: Value = serde_json::from_str(&p.ok(&["runtime", "state", &id])).unwrap();
-    let pid = state["pid"].as_i64().unwrap();
+    let pid = bundle.run_detached(&p, &id);
     // SAFETY: ioprio_get takes integers only.
     let prio = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, pid as libc::c_int) };
     assert_eq!(prio >> 13, 3, "IOPRIO_CLASS_IDLE from the host: {prio}");
@@ -546,33 +542,11 @@ const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
 fn seccomp_agent(
     listener: std::os::unix::net::UnixListener,
 ) -> std::thread::JoinHandle<(Value, i32)> {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     std::thread::spawn(move || {
         let (conn, _) = listener.accept().expect("accept");
-        let mut buf = vec![0u8; 8192];
-        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let (n, fd) = {
-            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-            let msg = nix::sys::socket::recvmsg::<()>(
-                conn.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                nix::sys::socket::MsgFlags::empty(),
-            )
-            .expect("recvmsg");
-            let fd = msg
-                .cmsgs()
-                .expect("cmsgs")
-                .find_map(|c| match c {
-                    nix::sys::socket::ControlMessageOwned::ScmRights(f) => f.first().copied(),
-                    _ => None,
-                })
-                .expect("the listener");
-            (msg.bytes, fd)
-        };
-        // SAFETY: the descriptor arrived with the message; nothing else owns it.
-        let notify = unsafe { OwnedFd::from_raw_fd(fd) };
-        let state: Value = serde_json::from_slice(&buf[..n]).expect("the process state");
+        let (buf, notify) = common::recv_fd(&conn);
+        let state: Value = serde_json::from_slice(&buf).expect("the process state");
         let mut req = SeccompNotif::default();
         // SAFETY: NOTIF_RECV fills one zeroed seccomp_notif.
         let r = unsafe { libc::ioctl(notify.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, &mut req) };

@@ -347,6 +347,36 @@ pub fn unique_id(prefix: &str) -> String {
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
+/// Receives one message with one descriptor (SCM_RIGHTS) on a connected Unix socket, as a
+/// console socket or a seccomp agent does: the message's bytes and the descriptor.
+pub fn recv_fd(conn: &std::os::unix::net::UnixStream) -> (Vec<u8>, std::os::fd::OwnedFd) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut buf = vec![0u8; 8192];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let (n, fd) = {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = nix::sys::socket::recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .expect("recvmsg");
+        let fd = msg
+            .cmsgs()
+            .expect("cmsgs")
+            .find_map(|c| match c {
+                nix::sys::socket::ControlMessageOwned::ScmRights(f) => f.first().copied(),
+                _ => None,
+            })
+            .expect("a descriptor in the message");
+        (msg.bytes, fd)
+    };
+    buf.truncate(n);
+    // SAFETY: the descriptor arrived with this message; nothing else owns it.
+    (buf, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
 /// A tmpfs the test mounted on the host, unmounted on drop (pass or fail).
 pub struct HostTmpfs(pub PathBuf);
 
