@@ -76,13 +76,19 @@ pub trait CgroupDriver {
 /// Freezes the cgroup (when possible), SIGKILLs each process, thaws. A frozen process cannot
 /// fork, so the list read while frozen is complete; the kills take effect on thaw.
 fn freeze_and_kill<D: CgroupDriver + ?Sized>(driver: &D) -> Result<()> {
-    // Without a freezer (not mounted) killing still works, just with a fork race.
-    let frozen = driver.freeze().is_ok();
+    signal_each(driver, Signal::SIGKILL, true)
+}
+
+/// Sends `sig` to every process of the cgroup, frozen meanwhile when `freeze` (then none
+/// can fork past the list; the signals take effect on thaw). Without a freezer (not mounted)
+/// it still works, just with a fork race.
+fn signal_each<D: CgroupDriver + ?Sized>(driver: &D, sig: Signal, freeze: bool) -> Result<()> {
+    let frozen = freeze && driver.freeze().is_ok();
     let result = driver.pids().and_then(|pids| {
         for pid in pids {
-            match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+            match kill(Pid::from_raw(pid), sig) {
                 Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                Err(e) => return Err(e).with_context(|| format!("kill(SIGKILL) pid {pid}")),
+                Err(e) => return Err(e).with_context(|| format!("kill({sig}) pid {pid}")),
             }
         }
         Ok(())
@@ -181,6 +187,12 @@ impl Cgroup {
     /// Resumes the processes (`pier unpause`).
     pub fn thaw(&self) -> Result<()> {
         self.driver().thaw()
+    }
+
+    /// Sends `sig` to every process of the cgroup; `freeze` holds them still meanwhile (not for
+    /// a cgroup already paused, which must stay frozen).
+    pub fn signal_all(&self, sig: Signal, freeze: bool) -> Result<()> {
+        signal_each(self.driver(), sig, freeze)
     }
 
     /// SIGKILLs every process and waits (up to ~2 s) until the cgroup is empty.

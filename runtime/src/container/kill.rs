@@ -43,22 +43,9 @@ impl Container {
         if !all {
             return signal(pid, sig);
         }
-        let cgroup = self.cgroup()?;
         // A paused container stays paused; a running one is frozen for the duration.
-        let frozen = self.status() != super::Status::Paused && cgroup.freeze().is_ok();
-        let result = cgroup.pids().and_then(|pids| {
-            for p in pids {
-                match kill(Pid::from_raw(p), sig) {
-                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                    Err(e) => return Err(e).with_context(|| format!("kill({p}, {sig})")),
-                }
-            }
-            Ok(())
-        });
-        if frozen {
-            cgroup.thaw()?;
-        }
-        result
+        let paused = self.status() == super::Status::Paused;
+        self.cgroup()?.signal_all(sig, !paused)
     }
 }
 

@@ -3,15 +3,14 @@
 
 use super::args::ExecArgs;
 use super::lifecycle::{check_fds_open, write_pid_file};
+use super::terminal::{self, Terminal};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Capability, Process};
-use pier_runtime::container::console;
 use pier_runtime::container::exec::ExecIo;
 use pier_runtime::container::Container;
-use pier_runtime::engine::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
 use std::collections::HashSet;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 
 /// `exec`.
 pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
@@ -22,28 +21,12 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
     let process = process(&c, a)?;
     let extra_fds = a.preserve_fds as i32;
     check_fds_open(3, extra_fds)?;
-    let terminal = process.terminal().unwrap_or(false);
-    let size = process
-        .console_size()
-        .as_ref()
-        .map(|b| (b.width() as u16, b.height() as u16));
-    let mut slave = None;
-    let mut master = None;
-    match (terminal, &a.console_socket) {
-        (true, Some(socket)) => slave = Some(console::send_master(socket, size)?.slave),
-        (true, None) if !a.detach => {
-            let pty = nix::pty::openpty(None, None).context("openpty for exec")?;
-            slave = Some(pty.slave);
-            master = Some(pty.master);
-        }
-        (true, None) => bail!("exec --detach with a terminal needs --console-socket"),
-        (false, Some(_)) => bail!("--console-socket needs a terminal (--tty or process.terminal)"),
-        (false, None) => {}
-    }
+    let Terminal { slave, master } =
+        Terminal::open(&process, a.console_socket.as_deref(), !a.detach)?;
     let pid = c.exec(
         &process,
         ExecIo {
-            console: slave.as_ref().map(|s| s.as_raw_fd()),
+            console: slave.as_ref().map(|(s, _)| s.as_raw_fd()),
             extra_fds,
             close_fds: master.iter().map(|m| m.as_raw_fd()).collect(),
             ignore_paused: a.ignore_paused,
@@ -57,26 +40,7 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let _raw = master.as_ref().map(|_| RawTerminal::enable());
-    if let Some(m) = &master {
-        copy_window_size(m.as_fd());
-    }
-    let streams = match &master {
-        Some(m) => vec![(
-            m.try_clone().context("dup of the terminal master")?,
-            Sink::Fd(1),
-        )],
-        None => Vec::new(),
-    };
-    let exit = IoLoop {
-        child: pid,
-        forward_signals: true,
-        streams,
-        stdin_to: master.as_ref().map(|m| m.as_fd()),
-        tty_master: master.as_ref().map(|m| m.as_fd()),
-        log: None,
-    }
-    .run()?;
+    let exit = terminal::wait(pid, master)?;
     Ok(exit.code)
 }
 

@@ -2,16 +2,15 @@
 //! runc's command line.
 
 use super::args::{BundleFlags, DeleteArgs, Format, KillArgs, ListArgs, RunArgs};
+use super::terminal::{self, Terminal};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
-use pier_runtime::container::console;
 use pier_runtime::container::handle::{dir_of, CONFIG_COPY};
 use pier_runtime::container::{self, kill, Container, CreateOptions, Created, Status};
-use pier_runtime::engine::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
 use pier_runtime::state::write_replace;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// A container just created, with the terminal master when this process relays the
@@ -45,27 +44,7 @@ pub fn run(ctx: &Ctx, a: &RunArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let master = launched.master;
-    let _raw = master.as_ref().map(|_| RawTerminal::enable());
-    if let Some(m) = &master {
-        copy_window_size(m.as_fd());
-    }
-    let streams = match &master {
-        Some(m) => vec![(
-            m.try_clone().context("dup of the terminal master")?,
-            Sink::Fd(1),
-        )],
-        None => Vec::new(),
-    };
-    let exit = IoLoop {
-        child: pid,
-        forward_signals: true,
-        streams,
-        stdin_to: master.as_ref().map(|m| m.as_fd()),
-        tty_master: master.as_ref().map(|m| m.as_fd()),
-        log: None,
-    }
-    .run();
+    let exit = terminal::wait(pid, launched.master);
     if !a.keep {
         remove(ctx, &a.bundle.id)
             .with_context(|| format!("deleting container {} after it exited", a.bundle.id))?;
@@ -129,33 +108,8 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         .process()
         .as_ref()
         .context("config.json has no process")?;
-    let terminal = process.terminal().unwrap_or(false);
-    let size = process
-        .console_size()
-        .as_ref()
-        .map(|b| (b.width() as u16, b.height() as u16));
-    let mut slave: Option<(OwnedFd, PathBuf)> = None;
-    let mut master = None;
-    match (terminal, &a.console_socket) {
-        (true, Some(socket)) => {
-            let c = console::send_master(socket, size)?;
-            slave = Some((c.slave, c.path));
-        }
-        (true, None) if foreground => {
-            let pty = nix::pty::openpty(None, None).context("openpty for the container")?;
-            let path = nix::unistd::ttyname(&pty.slave).context("ttyname of the terminal")?;
-            slave = Some((pty.slave, path));
-            master = Some(pty.master);
-        }
-        (true, None) => bail!(
-            "process.terminal is true but no --console-socket was given: a runtime that returns \
-             (create, run --detach) must hand the terminal to its caller"
-        ),
-        (false, Some(_)) => {
-            bail!("--console-socket was given but config.json's process.terminal is false")
-        }
-        (false, None) => {}
-    }
+    let Terminal { slave, master } =
+        Terminal::open(process, a.console_socket.as_deref(), foreground)?;
     let created = container::create(CreateOptions {
         id: &a.id,
         bundle: &bundle,

@@ -12,6 +12,7 @@ mod lifecycle;
 mod log;
 mod manage;
 mod spec;
+mod terminal;
 
 use anyhow::Result;
 pub use args::RuntimeArgs;

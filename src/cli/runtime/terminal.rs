@@ -1,0 +1,82 @@
+//! The terminal of a container's process (`process.terminal`): its master goes to the
+//! manager's `--console-socket`, or, when this runtime process stays in the foreground
+//! (`run` without `--detach`, `exec` without `--detach`), this process keeps it and relays it
+//! to its own stdin and stdout, as runc does.
+
+use anyhow::{bail, Context, Result};
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+use pier_runtime::container::{console, ExitInfo};
+use pier_runtime::engine::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// A process's terminal, when it has one.
+#[derive(Default)]
+pub struct Terminal {
+    /// The slave side and its path (the process's stdio and `/dev/console`).
+    pub slave: Option<(OwnedFd, PathBuf)>,
+    /// The master side, when this process relays it.
+    pub master: Option<OwnedFd>,
+}
+
+impl Terminal {
+    /// The terminal `process` asks for: sent to `socket`, or kept here when `foreground`.
+    pub fn open(process: &Process, socket: Option<&Path>, foreground: bool) -> Result<Terminal> {
+        let wanted = process.terminal().unwrap_or(false);
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.width() as u16, b.height() as u16));
+        match (wanted, socket) {
+            (true, Some(socket)) => {
+                let c = console::send_master(socket, size)?;
+                Ok(Terminal {
+                    slave: Some((c.slave, c.path)),
+                    master: None,
+                })
+            }
+            (true, None) if foreground => {
+                let pty = nix::pty::openpty(None, None).context("openpty for the container")?;
+                let path = nix::unistd::ttyname(&pty.slave).context("ttyname of the terminal")?;
+                Ok(Terminal {
+                    slave: Some((pty.slave, path)),
+                    master: Some(pty.master),
+                })
+            }
+            (true, None) => bail!(
+                "the process has a terminal but no --console-socket was given: a runtime that \
+                 returns (create, run --detach, exec --detach) must hand the terminal to its caller"
+            ),
+            (false, Some(_)) => {
+                bail!("--console-socket was given but the process has no terminal (process.terminal, --tty)")
+            }
+            (false, None) => Ok(Terminal::default()),
+        }
+    }
+}
+
+/// Waits for `pid` (a child of this process) while forwarding signals to it and, with
+/// `master`, relaying the terminal to this process's stdin and stdout.
+pub fn wait(pid: Pid, master: Option<OwnedFd>) -> Result<ExitInfo> {
+    let _raw = master.as_ref().map(|_| RawTerminal::enable());
+    if let Some(m) = &master {
+        copy_window_size(m.as_fd());
+    }
+    let streams = match &master {
+        Some(m) => vec![(
+            m.try_clone().context("dup of the terminal master")?,
+            Sink::Fd(1),
+        )],
+        None => Vec::new(),
+    };
+    IoLoop {
+        child: pid,
+        forward_signals: true,
+        streams,
+        stdin_to: master.as_ref().map(|m| m.as_fd()),
+        tty_master: master.as_ref().map(|m| m.as_fd()),
+        log: None,
+    }
+    .run()
+}
