@@ -29,6 +29,7 @@ plan=(
   "pier/network default_bridge published_port rm_f_and_a_killed cannot_reach_the_hosts_loopback"
   "pier/mounts read_only"
   "pier/runtime_config"
+  "pier/runtime_cli"
 )
 
 command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || {
