@@ -182,7 +182,7 @@ fn podman_runs_execs_stops_and_removes_containers_with_pier() {
         "busybox",
         "sh",
         "-c",
-        "[ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 4",
+        "tty; [ -t 0 ] && [ -t 1 ] && echo on-a-tty; exit 4",
     ]);
     let (out, status) = run_in_terminal(&mut podman.cmd(&args), T);
     assert_eq!(status.code(), Some(4), "exit code with -it: {out}");

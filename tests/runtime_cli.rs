@@ -284,7 +284,7 @@ fn the_terminal_goes_to_the_console_socket() {
         &[
             "sh",
             "-c",
-            "[ -t 0 ] && echo is-a-tty; read x; echo \"typed $x\"",
+            "tty; [ -t 0 ] && echo is-a-tty; read x; echo \"typed $x\"",
         ],
         true,
         json!({}),
@@ -332,6 +332,10 @@ fn the_terminal_goes_to_the_console_socket() {
     assert!(
         out.contains("is-a-tty"),
         "the process has the terminal: {out:?}"
+    );
+    assert!(
+        out.contains("/dev/pts/0"),
+        "the terminal comes from the container's own devpts: {out:?}"
     );
     assert!(
         out.contains("typed abc"),

@@ -32,6 +32,9 @@ pub struct CreateOptions<'a> {
     pub stdio: [Option<RawFd>; 3],
     /// The terminal's slave side (descriptor and path), when `process.terminal` is set.
     pub console: Option<(RawFd, PathBuf)>,
+    /// A connected console socket (`--console-socket`): the init makes its terminal inside
+    /// the container and sends the master over it (instead of `console`).
+    pub console_socket: Option<RawFd>,
     /// Run pier's reaper as PID 1 (`--init`).
     pub init: bool,
     /// Kill the container if this process dies.
@@ -153,6 +156,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
                     exec_fifo: fifo.clone(),
                     stdio: opts.stdio,
                     console: opts.console.clone(),
+                    console_socket: opts.console_socket,
                     init: opts.init,
                     die_with_parent: opts.die_with_parent,
                     close_fds,

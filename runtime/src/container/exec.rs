@@ -15,6 +15,8 @@ use std::os::fd::RawFd;
 pub struct ExecIo {
     /// The terminal's slave side when `process.terminal` (else stdio is inherited).
     pub console: Option<RawFd>,
+    /// A connected console socket: the terminal is made inside the container instead.
+    pub console_socket: Option<RawFd>,
     /// Descriptors after stdio the process keeps (`--preserve-fds`).
     pub extra_fds: i32,
     /// Descriptors the process must not inherit.
@@ -67,6 +69,11 @@ impl Container {
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
             stdio: [None, None, None],
             console: io.console,
+            console_socket: io.console_socket,
+            console_size: process
+                .console_size()
+                .as_ref()
+                .map(|b| (b.width() as u16, b.height() as u16)),
             close_fds: io.close_fds,
             extra_fds: io.extra_fds,
             attributes: Attributes::of(process, &spec),

@@ -106,6 +106,8 @@ impl Engine {
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
             stdio,
             console: slave.as_ref().map(|s| s.as_raw_fd()),
+            console_socket: None,
+            console_size: None,
             close_fds,
             extra_fds: 0,
             attributes: crate::process::attributes::Attributes::of(process, &spec),

@@ -187,6 +187,7 @@ impl Engine {
             state_dir: &runtime_dir,
             stdio,
             console,
+            console_socket: None,
             init: record.config.init,
             die_with_parent: true,
             close_fds,

@@ -26,7 +26,7 @@ use nix::unistd::{
 };
 use oci_spec::runtime::{LinuxCapabilities, LinuxNamespaceType, LinuxSeccomp};
 use std::ffi::CString;
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// What to run, and with which privileges (taken from the container's config by the caller).
@@ -57,6 +57,11 @@ pub struct ExecOptions<'a> {
     pub stdio: [Option<RawFd>; 3],
     /// Terminal slave descriptor, when `-t`.
     pub console: Option<RawFd>,
+    /// A connected console socket: the terminal is made inside the container and its master
+    /// sent over it (instead of `console`).
+    pub console_socket: Option<RawFd>,
+    /// `process.consoleSize` (columns, rows) for that terminal.
+    pub console_size: Option<(u16, u16)>,
     /// Descriptors the process must not inherit.
     pub close_fds: Vec<RawFd>,
     /// Descriptors after stdio the command keeps (`--preserve-fds`); the ones above are
@@ -223,7 +228,12 @@ fn command(
     env: &[CString],
 ) -> ChildResult<Never> {
     setsid().map_err(fail("setsid"))?;
-    if let Some(tty) = opts.console {
+    if let Some(socket) = opts.console_socket {
+        let console = crate::container::console::open_inside_and_send(socket, opts.console_size)
+            .map_err(|e| (125, format!("{e:#}")))?;
+        crate::container::console::attach(console.slave.as_raw_fd())
+            .map_err(|e| (125, format!("{e:#}")))?;
+    } else if let Some(tty) = opts.console {
         // SAFETY: make the terminal we were given our controlling terminal.
         if unsafe { libc::ioctl(tty, libc::TIOCSCTTY, 0) } != 0 {
             return Err((

@@ -54,6 +54,9 @@ pub struct ChildContext<'a> {
     pub stdio: [Option<RawFd>; 3],
     /// The terminal's slave side, when the process has a terminal.
     pub console: Option<(RawFd, PathBuf)>,
+    /// A connected console socket: the terminal is made inside the container after
+    /// `pivot_root` and its master sent over it.
+    pub console_socket: Option<RawFd>,
     /// Run pier's reaper as PID 1 and the command as its child.
     pub init: bool,
     /// Kill the container when the process that created it dies (foreground `pier run`).
@@ -185,6 +188,9 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         hooks::run(spec.hooks().as_ref(), HookPoint::CreateContainer, state)?;
     }
     rootfs::pivot(&ctx.rootfs)?;
+    if let Some(socket) = ctx.console_socket {
+        terminal_inside(socket, process)?;
+    }
 
     // 5. Network loopback, kernel parameters, limits.
     if ctx.plan.creates_network() {
@@ -344,6 +350,29 @@ fn setup_stdio(ctx: &ChildContext) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The container's terminal from its own devpts: the master to the manager over `socket`,
+/// the slave as `/dev/console` and as the process's stdio and controlling terminal.
+fn terminal_inside(socket: RawFd, process: &oci_spec::runtime::Process) -> Result<()> {
+    let size = process
+        .console_size()
+        .as_ref()
+        .map(|b| (b.width() as u16, b.height() as u16));
+    let console = crate::container::console::open_inside_and_send(socket, size)?;
+    let target = std::path::Path::new("/dev/console");
+    if target.symlink_metadata().is_err() {
+        std::fs::write(target, b"").context("creating /dev/console")?;
+    }
+    nix::mount::mount(
+        Some(&console.path),
+        target,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind-mounting {} onto /dev/console", console.path.display()))?;
+    crate::container::console::attach(console.slave.as_raw_fd())
 }
 
 /// Blocks until the parent's next "go" byte.

@@ -21,18 +21,23 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
     let process = process(&c, a)?;
     let extra_fds = a.preserve_fds as i32;
     check_fds_open(3, extra_fds)?;
-    let Terminal { slave, master } =
-        Terminal::open(&process, a.console_socket.as_deref(), !a.detach)?;
+    let Terminal {
+        socket,
+        slave,
+        master,
+    } = Terminal::open(&process, a.console_socket.as_deref(), !a.detach)?;
     let pid = c.exec(
         &process,
         ExecIo {
             console: slave.as_ref().map(|(s, _)| s.as_raw_fd()),
+            console_socket: socket.as_ref().map(|s| s.as_raw_fd()),
             extra_fds,
             close_fds: master.iter().map(|m| m.as_raw_fd()).collect(),
             ignore_paused: a.ignore_paused,
         },
     )?;
     drop(slave);
+    drop(socket);
     ctx.log.debug(&format!("exec in {}: pid {pid}", a.id));
     if let Some(path) = &a.pid_file {
         write_pid_file(path, pid.as_raw())?;

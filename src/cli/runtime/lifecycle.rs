@@ -108,8 +108,11 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         .process()
         .as_ref()
         .context("config.json has no process")?;
-    let Terminal { slave, master } =
-        Terminal::open(process, a.console_socket.as_deref(), foreground)?;
+    let Terminal {
+        socket,
+        slave,
+        master,
+    } = Terminal::open(process, a.console_socket.as_deref(), foreground)?;
     let created = container::create(CreateOptions {
         id: &a.id,
         bundle: &bundle,
@@ -117,6 +120,7 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         state_dir: &dir,
         stdio: [None, None, None],
         console: slave.as_ref().map(|(fd, p)| (fd.as_raw_fd(), p.clone())),
+        console_socket: socket.as_ref().map(|s| s.as_raw_fd()),
         init: a.init,
         die_with_parent: foreground,
         close_fds: master.iter().map(|m| m.as_raw_fd()).collect(),
@@ -124,6 +128,7 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         new_keyring: !a.no_new_keyring,
     });
     drop(slave);
+    drop(socket);
     let created = match created {
         Ok(c) => c,
         Err(e) => {

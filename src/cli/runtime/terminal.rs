@@ -1,20 +1,25 @@
-//! The terminal of a container's process (`process.terminal`): its master goes to the
-//! manager's `--console-socket`, or, when this runtime process stays in the foreground
-//! (`run` without `--detach`, `exec` without `--detach`), this process keeps it and relays it
-//! to its own stdin and stdout, as runc does.
+//! The terminal of a container's process (`process.terminal`): made inside the container, its
+//! master goes to the manager's `--console-socket`; or, when this runtime process stays in the
+//! foreground (`run`, `exec` without `--detach`) and no socket was given, a terminal this
+//! process keeps and relays to its own stdin and stdout, as runc does.
 
 use anyhow::{bail, Context, Result};
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
-use pier_runtime::container::{console, ExitInfo};
+use pier_runtime::container::ExitInfo;
 use pier_runtime::engine::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 /// A process's terminal, when it has one.
 #[derive(Default)]
 pub struct Terminal {
-    /// The slave side and its path (the process's stdio and `/dev/console`).
+    /// The manager's console socket, connected: the container's process makes the terminal
+    /// and sends the master over it.
+    pub socket: Option<UnixStream>,
+    /// The slave side and its path (the process's stdio and `/dev/console`), when this process
+    /// relays the terminal.
     pub slave: Option<(OwnedFd, PathBuf)>,
     /// The master side, when this process relays it.
     pub master: Option<OwnedFd>,
@@ -24,22 +29,18 @@ impl Terminal {
     /// The terminal `process` asks for: sent to `socket`, or kept here when `foreground`.
     pub fn open(process: &Process, socket: Option<&Path>, foreground: bool) -> Result<Terminal> {
         let wanted = process.terminal().unwrap_or(false);
-        let size = process
-            .console_size()
-            .as_ref()
-            .map(|b| (b.width() as u16, b.height() as u16));
         match (wanted, socket) {
-            (true, Some(socket)) => {
-                let c = console::send_master(socket, size)?;
-                Ok(Terminal {
-                    slave: Some((c.slave, c.path)),
-                    master: None,
-                })
-            }
+            (true, Some(socket)) => Ok(Terminal {
+                socket: Some(UnixStream::connect(socket).with_context(|| {
+                    format!("connecting to the console socket {}", socket.display())
+                })?),
+                ..Terminal::default()
+            }),
             (true, None) if foreground => {
                 let pty = nix::pty::openpty(None, None).context("openpty for the container")?;
                 let path = nix::unistd::ttyname(&pty.slave).context("ttyname of the terminal")?;
                 Ok(Terminal {
+                    socket: None,
                     slave: Some((pty.slave, path)),
                     master: Some(pty.master),
                 })
