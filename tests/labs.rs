@@ -217,6 +217,10 @@ fn lab10_cycle() {
     };
     cycle(10);
 }
+#[test]
+fn lab11_cycle() {
+    cycle(11);
+}
 
 /// Runs `pier ARGS` and returns stdout, asserting success.
 fn pier_ok(root: &Path, args: &[&str]) -> String {
@@ -775,4 +779,76 @@ fn lab10_numbers_must_come_from_the_run() {
     assert_fails(&out, "container", "not in the pier column");
     lab.answer("container-gflops", "60.88");
     assert_passes(&lab.check(), "container");
+}
+
+/// Lab 11: a push without the round trip (pull while pier still has the image) does not pass
+/// `pull`; naming the layer that did travel fails `skipped`; running v2 is not a rollback.
+#[test]
+fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
+    let _serial = one_at_a_time();
+    let lab = Started::new(11);
+    let dir = lab.dir();
+    let build = |version: &str, tag: &str| {
+        std::fs::write(
+            dir.join("Dockerfile"),
+            format!("FROM busybox\nRUN echo {version} > /version\nCMD [\"cat\", \"/version\"]\n"),
+        )
+        .unwrap();
+        lab.ok(&["build", "-t", tag, dir.to_str().unwrap()]);
+        lab.ok(&["push", tag]);
+    };
+    build("v1", "localhost:5000/lab11-app:v1");
+    // Pulled without removing it first: nothing travels.
+    let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
+    let travelled = pulled
+        .lines()
+        .find_map(|l| l.strip_suffix(": already exists"))
+        .filter(|_| !pulled.contains(": pulled"))
+        .map(str::to_string);
+    assert!(
+        travelled.is_some(),
+        "a pull of a present image fetches nothing\n{pulled}"
+    );
+    let out = lab.check();
+    assert_passes(&out, "push");
+    assert_fails(
+        &out,
+        "pull",
+        "the registry never sent lab11-app:v1's own layer",
+    );
+    // The round trip done, but the answer names the layer that was downloaded.
+    lab.ok(&["rmi", "localhost:5000/lab11-app:v1"]);
+    let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
+    let fetched = pulled
+        .lines()
+        .find_map(|l| l.strip_suffix(": pulled"))
+        .expect("the own layer is pulled");
+    lab.answer("layer", fetched);
+    let out = lab.check();
+    assert_passes(&out, "pull");
+    assert_fails(&out, "skipped", "that one travelled");
+    // v2 pushed, then v2 run under the rollback's name.
+    build("v2", "localhost:5000/lab11-app:v2");
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab11-rollback",
+        "localhost:5000/lab11-app:v2",
+    ]);
+    let out = lab.check();
+    assert_passes(&out, "v2");
+    assert_fails(&out, "rollback", "ran v2");
+    // v1 run, but from what pier still had: not pulled after v2 was pushed.
+    lab.ok(&["rm", "lab11-rollback"]);
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab11-rollback",
+        "localhost:5000/lab11-app:v1",
+    ]);
+    assert_fails(
+        &lab.check(),
+        "rollback",
+        "not pulled from the registry after v2",
+    );
 }
