@@ -221,6 +221,10 @@ fn lab10_cycle() {
 fn lab11_cycle() {
     cycle(11);
 }
+#[test]
+fn lab12_cycle() {
+    cycle(12);
+}
 
 /// Runs `pier ARGS` and returns stdout, asserting success.
 fn pier_ok(root: &Path, args: &[&str]) -> String {
@@ -851,4 +855,62 @@ fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
         "rollback",
         "not pulled from the registry after v2",
     );
+}
+
+/// Lab 12: the init's PID is not the monitor's; a rootfs not exported from lab12-export
+/// fails; state files written by hand, with no lifecycle in the event log, fail.
+#[test]
+fn lab12_states_need_the_lifecycle() {
+    let lab = Started::new(12);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-box",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&lab.ok(&["inspect", "lab12-box"])).unwrap();
+    let init = v[0]["init"]["pid"].as_i64().unwrap().to_string();
+    lab.answer("monitor", &init);
+    assert_fails(
+        &lab.check(),
+        "monitor",
+        "is lab12-box's init (sleep) itself",
+    );
+    // A rootfs copied from the image's layer, with a made-up marker; and states typed by hand.
+    let dir = lab.dir();
+    let bundle = dir.join("bundle");
+    std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
+    std::fs::copy("/bin/busybox", bundle.join("rootfs/bin/sh")).unwrap();
+    std::fs::write(bundle.join("rootfs/exported-from"), "0123456789ab\n").unwrap();
+    std::fs::write(
+        bundle.join("config.json"),
+        r#"{"ociVersion":"1.2.0","process":{"args":["sleep","3600"],"cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"}}"#,
+    )
+    .unwrap();
+    lab.sh("lab12-export", &[], "hostname > /exported-from");
+    assert_fails(
+        &lab.check(),
+        "bundle",
+        "does not name lab12-export's hostname",
+    );
+    let id = lab.inspect("lab12-export", "id");
+    std::fs::write(
+        bundle.join("rootfs/exported-from"),
+        format!("{}\n", &id[..12]),
+    )
+    .unwrap();
+    let canonical = bundle.canonicalize().unwrap();
+    for status in ["created", "running", "stopped"] {
+        let state = serde_json::json!({
+            "ociVersion": "1.2.0", "id": "lab12-oci", "status": status, "pid": 4242,
+            "bundle": canonical,
+        });
+        std::fs::write(dir.join(format!("{status}.json")), state.to_string()).unwrap();
+    }
+    let out = lab.check();
+    assert_passes(&out, "bundle");
+    assert_fails(&out, "lifecycle", "has no create of lab12-oci");
 }

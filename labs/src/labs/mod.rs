@@ -11,6 +11,7 @@ pub mod lab08;
 pub mod lab09;
 pub mod lab10;
 pub mod lab11;
+pub mod lab12;
 
 use crate::context::Ctx;
 use crate::lab::Lab;
@@ -30,6 +31,7 @@ pub fn all() -> Vec<Lab> {
         lab09::lab(),
         lab10::lab(),
         lab11::lab(),
+        lab12::lab(),
     ]
 }
 
