@@ -225,6 +225,10 @@ fn lab11_cycle() {
 fn lab12_cycle() {
     cycle(12);
 }
+#[test]
+fn lab13_cycle() {
+    cycle(13);
+}
 
 /// Runs `pier ARGS` and returns stdout, asserting success.
 fn pier_ok(root: &Path, args: &[&str]) -> String {
@@ -913,4 +917,51 @@ fn lab12_states_need_the_lifecycle() {
     let out = lab.check();
     assert_passes(&out, "bundle");
     assert_fails(&out, "lifecycle", "has no create of lab12-oci");
+}
+
+/// Lab 13: a printed refusal is not a refused unshare; a write without --read-only, the
+/// broken image tagged as fixed, an unpublished server, and a job run straight with enough
+/// memory (no OOM provoked) all fail.
+#[test]
+fn lab13_fixes_are_checked_by_their_effect() {
+    let _serial = one_at_a_time();
+    let lab = Started::new(13);
+    lab.sh(
+        "lab13-unshare",
+        &[],
+        "echo 'unshare: unshare(0x40000000): Operation not permitted'; exit 1",
+    );
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab13-ro",
+        "busybox",
+        "touch",
+        "/etc/hacked",
+    ]);
+    let dir = lab.dir();
+    lab.ok(&["build", "-t", "lab13-app:broken", dir.to_str().unwrap()]);
+    lab.ok(&["tag", "lab13-app:broken", "lab13-app:fixed"]);
+    let page = "mkdir -p /www && echo hello from lab13 > /www/index.html && httpd -f -p 80 -h /www";
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab13-web",
+        "busybox",
+        "sh",
+        "-c",
+        page,
+    ]);
+    lab.sh(
+        "lab13-oom",
+        &["--memory", "128m"],
+        "head -c 48m /dev/zero > /dev/shm/data && echo done",
+    );
+    let out = lab.check();
+    assert_fails(&out, "unshare", "it should try unshare");
+    assert_fails(&out, "readonly", "without --read-only");
+    assert_fails(&out, "exec", "still not executable");
+    assert_fails(&out, "port", "nothing answers on 127.0.0.1:8013");
+    assert_fails(&out, "oom", "no OOM kill of lab13-oom");
 }

@@ -12,6 +12,7 @@ pub mod lab09;
 pub mod lab10;
 pub mod lab11;
 pub mod lab12;
+pub mod lab13;
 
 use crate::context::Ctx;
 use crate::lab::Lab;
@@ -32,6 +33,7 @@ pub fn all() -> Vec<Lab> {
         lab10::lab(),
         lab11::lab(),
         lab12::lab(),
+        lab13::lab(),
     ]
 }
 
