@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use pier_runtime::cgroups::Cgroup;
 use pier_runtime::container::{self, CreateOptions, OciState, Status};
+use pier_runtime::engine::events::{Action, Event, EventLog};
 use pier_runtime::state::{read_json, write_json_atomic};
 use std::path::{Path, PathBuf};
 
@@ -128,10 +129,13 @@ pub fn runtime(root: &Path, cmd: RuntimeCommand) -> Result<i32> {
                 bail!("container {} already exists", a.id);
             }
             create(&a, &dir, false)?;
+            log_event(root, &a.id, &dir, Action::Create, None);
             Ok(0)
         }
         RuntimeCommand::Start(a) => {
-            container::start::start_from_state_dir(&state_dir(root, &a.id)?)?;
+            let dir = state_dir(root, &a.id)?;
+            container::start::start_from_state_dir(&dir)?;
+            log_event(root, &a.id, &dir, Action::Start, None);
             Ok(0)
         }
         RuntimeCommand::State(a) => {
@@ -148,6 +152,13 @@ pub fn runtime(root: &Path, cmd: RuntimeCommand) -> Result<i32> {
             let sig = container::kill::parse_signal(&a.signal)?;
             let pid = state.pid.context("container has no process")?;
             container::kill::signal(pid, sig)?;
+            log_event(
+                root,
+                &a.id,
+                &state_dir(root, &a.id)?,
+                Action::Kill,
+                Some(sig.as_str().to_string()),
+            );
             Ok(0)
         }
         RuntimeCommand::Delete(a) => {
@@ -167,8 +178,43 @@ pub fn runtime(root: &Path, cmd: RuntimeCommand) -> Result<i32> {
                 }
             }
             container::delete::delete(cg.as_ref(), &dir)?;
+            append(root, &runtime_event(&a.id, &state.bundle, Action::Destroy));
             Ok(0)
         }
+    }
+}
+
+/// An event about runtime container `id` (its ID is also its name; the bundle stands for the
+/// image), so that `pier events` shows the low-level lifecycle too.
+fn runtime_event(id: &str, bundle: &Path, action: Action) -> Event {
+    Event {
+        time: pier_runtime::engine::now_rfc3339(),
+        action,
+        id: id.to_string(),
+        name: id.to_string(),
+        image: bundle.display().to_string(),
+        exit_code: None,
+        oom_killed: false,
+        signal: None,
+        error: None,
+    }
+}
+
+/// Logs `action` of the container whose state is in `dir`; a log that cannot be written does
+/// not undo what the command did, so it is only reported.
+fn log_event(root: &Path, id: &str, dir: &Path, action: Action, signal: Option<String>) {
+    let bundle = OciState::load(dir).map(|s| s.bundle).unwrap_or_default();
+    let mut event = runtime_event(id, &bundle, action);
+    event.signal = signal;
+    append(root, &event);
+}
+
+fn append(root: &Path, event: &Event) {
+    if let Err(e) = EventLog::at(root).append(event) {
+        eprintln!(
+            "pier: warning: logging the {} event: {e:#}",
+            event.action.as_str()
+        );
     }
 }
 
