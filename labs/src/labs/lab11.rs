@@ -6,6 +6,7 @@ use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::daemon;
 use crate::lab::{Lab, Outcome, Task};
+use crate::text::tr;
 use anyhow::{anyhow, bail, Context, Result};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};
@@ -30,7 +31,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "11-registry",
-        title: "A registry of your own",
+        title: tr(
+"A registry of your own",
+"나만의 레지스트리",
+),
         minutes: 35,
         host_ports: &[PORT],
         networks: &[],
@@ -38,42 +42,72 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "push",
-                title: "lab11-app:v1, built on busybox, is in the lab registry",
+                title: tr(
+"lab11-app:v1, built on busybox, is in the lab registry",
+"busybox 위에 빌드한 lab11-app:v1이 실습 레지스트리에 있다",
+),
                 after: &[],
                 answer: None,
-                hint: "Write the Dockerfile of step 1 in the lab's directory, pier build -t lab11-app:v1 ., then pier tag lab11-app:v1 localhost:5000/lab11-app:v1 and pier push localhost:5000/lab11-app:v1",
+                hint: tr(
+"Write the Dockerfile of step 1 in the lab's directory, pier build -t lab11-app:v1 ., then pier tag lab11-app:v1 localhost:5000/lab11-app:v1 and pier push localhost:5000/lab11-app:v1",
+"실습 디렉터리에 1단계의 Dockerfile을 쓰고 pier build -t lab11-app:v1 . 한 다음, pier tag lab11-app:v1 localhost:5000/lab11-app:v1 과 pier push localhost:5000/lab11-app:v1 을 실행하세요",
+),
                 check: push,
             },
             Task {
                 id: "pull",
-                title: "you removed lab11-app:v1 and pulled it back from the registry",
+                title: tr(
+"you removed lab11-app:v1 and pulled it back from the registry",
+"lab11-app:v1을 지우고 레지스트리에서 다시 pull했다",
+),
                 after: &["push"],
                 answer: None,
-                hint: "pier rmi localhost:5000/lab11-app:v1 lab11-app:v1, then pier pull localhost:5000/lab11-app:v1: its own layer must come back from the registry",
+                hint: tr(
+"pier rmi localhost:5000/lab11-app:v1 lab11-app:v1, then pier pull localhost:5000/lab11-app:v1: its own layer must come back from the registry",
+"pier rmi localhost:5000/lab11-app:v1 lab11-app:v1 한 다음 pier pull localhost:5000/lab11-app:v1: 이미지 고유의 레이어가 레지스트리에서 다시 내려와야 합니다",
+),
                 check: pull,
             },
             Task {
                 id: "skipped",
-                title: "you found the layer the pull did not download",
+                title: tr(
+"you found the layer the pull did not download",
+"pull이 내려받지 않은 레이어를 찾았다",
+),
                 after: &["pull"],
                 answer: Some("layer"),
-                hint: "pier pull prints \"already exists\" beside a layer it did not fetch: pier lab answer 11 layer <DIGEST>",
+                hint: tr(
+"pier pull prints \"already exists\" beside a layer it did not fetch: pier lab answer 11 layer <DIGEST>",
+"pier pull은 가져오지 않은 레이어 옆에 \"already exists\"를 출력합니다: pier lab answer 11 layer <DIGEST>",
+),
                 check: skipped,
             },
             Task {
                 id: "v2",
-                title: "lab11-app:v2 is in the registry and shares busybox's layer with v1",
+                title: tr(
+"lab11-app:v2 is in the registry and shares busybox's layer with v1",
+"lab11-app:v2가 레지스트리에 있고 busybox 레이어를 v1과 공유한다",
+),
                 after: &["push"],
                 answer: None,
-                hint: "Change the RUN line to echo v2, pier build -t localhost:5000/lab11-app:v2 ., pier push localhost:5000/lab11-app:v2",
+                hint: tr(
+"Change the RUN line to echo v2, pier build -t localhost:5000/lab11-app:v2 ., pier push localhost:5000/lab11-app:v2",
+"RUN 줄을 echo v2로 바꾸고 pier build -t localhost:5000/lab11-app:v2 ., pier push localhost:5000/lab11-app:v2 를 실행하세요",
+),
                 check: v2,
             },
             Task {
                 id: "rollback",
-                title: "lab11-rollback ran v1 again, pulled from the registry after v2 was pushed",
+                title: tr(
+"lab11-rollback ran v1 again, pulled from the registry after v2 was pushed",
+"v2를 push한 뒤 레지스트리에서 pull한 v1을 lab11-rollback이 다시 실행했다",
+),
                 after: &["v2"],
                 answer: None,
-                hint: "pier rmi localhost:5000/lab11-app:v1, pier pull localhost:5000/lab11-app:v1, then pier run --name lab11-rollback localhost:5000/lab11-app:v1",
+                hint: tr(
+"pier rmi localhost:5000/lab11-app:v1, pier pull localhost:5000/lab11-app:v1, then pier run --name lab11-rollback localhost:5000/lab11-app:v1",
+"pier rmi localhost:5000/lab11-app:v1, pier pull localhost:5000/lab11-app:v1 한 다음 pier run --name lab11-rollback localhost:5000/lab11-app:v1 을 실행하세요",
+),
                 check: rollback,
             },
         ],

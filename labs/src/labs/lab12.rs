@@ -5,6 +5,7 @@ use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text;
+use crate::text::tr;
 use pier_runtime::container::{OciState, Status};
 use pier_runtime::engine::events::Action;
 use std::path::PathBuf;
@@ -19,7 +20,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "12-architecture",
-        title: "Under the hood: monitors, runtimes, bundles",
+        title: tr(
+"Under the hood: monitors, runtimes, bundles",
+"내부 구조: 모니터, 런타임, 번들",
+),
         minutes: 40,
         host_ports: &[],
         networks: &[],
@@ -27,34 +31,58 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "monitor",
-                title: "you found the PID of the pier process watching lab12-box",
+                title: tr(
+"you found the PID of the pier process watching lab12-box",
+"lab12-box를 지켜보는 pier 프로세스의 PID를 찾았다",
+),
                 after: &[],
                 answer: Some("monitor"),
-                hint: "pier run -d --name lab12-box busybox sleep 3600; the parent of its init (ps -o ppid= -p <PID>, the PID from pier inspect) is its monitor: pier lab answer 12 monitor <PID>",
+                hint: tr(
+"pier run -d --name lab12-box busybox sleep 3600; the parent of its init (ps -o ppid= -p <PID>, the PID from pier inspect) is its monitor: pier lab answer 12 monitor <PID>",
+"pier run -d --name lab12-box busybox sleep 3600; 그 init의 부모(ps -o ppid= -p <PID>, PID는 pier inspect에서)가 모니터입니다: pier lab answer 12 monitor <PID>",
+),
                 check: monitor,
             },
             Task {
                 id: "parent",
-                title: "you found the parent of lab12-box's monitor",
+                title: tr(
+"you found the parent of lab12-box's monitor",
+"lab12-box 모니터의 부모를 찾았다",
+),
                 after: &["monitor"],
                 answer: Some("parent"),
-                hint: "ps -o ppid= -p <MONITOR PID>: the pier run -d that made it has exited, so who adopted the monitor? pier lab answer 12 parent <PID>",
+                hint: tr(
+"ps -o ppid= -p <MONITOR PID>: the pier run -d that made it has exited, so who adopted the monitor? pier lab answer 12 parent <PID>",
+"ps -o ppid= -p <MONITOR PID>: 모니터를 만든 pier run -d는 이미 끝났습니다. 그러면 누가 모니터를 입양했을까요? pier lab answer 12 parent <PID>",
+),
                 check: parent,
             },
             Task {
                 id: "bundle",
-                title: "the lab's bundle holds a config.json and the rootfs exported from lab12-export",
+                title: tr(
+"the lab's bundle holds a config.json and the rootfs exported from lab12-export",
+"실습 번들에 config.json과 lab12-export에서 내보낸 rootfs가 있다",
+),
                 after: &[],
                 answer: None,
-                hint: "Step 3: pier run --name lab12-export busybox sh -c 'hostname > /exported-from', pier export -o rootfs.tar lab12-export, untar it into bundle/rootfs, write bundle/config.json from the template",
+                hint: tr(
+"Step 3: pier run --name lab12-export busybox sh -c 'hostname > /exported-from', pier export -o rootfs.tar lab12-export, untar it into bundle/rootfs, write bundle/config.json from the template",
+"3단계: pier run --name lab12-export busybox sh -c 'hostname > /exported-from', pier export -o rootfs.tar lab12-export, 이를 bundle/rootfs에 풀고, 템플릿으로 bundle/config.json을 쓰세요",
+),
                 check: bundle,
             },
             Task {
                 id: "lifecycle",
-                title: "lab12-oci went through created, running and stopped, and was deleted",
+                title: tr(
+"lab12-oci went through created, running and stopped, and was deleted",
+"lab12-oci가 created, running, stopped를 거쳐 삭제되었다",
+),
                 after: &["bundle"],
                 answer: None,
-                hint: "pier runtime create -b bundle lab12-oci, then state, start, state, kill, state, delete; save each state as created.json, running.json, stopped.json in the lab's directory",
+                hint: tr(
+"pier runtime create -b bundle lab12-oci, then state, start, state, kill, state, delete; save each state as created.json, running.json, stopped.json in the lab's directory",
+"pier runtime create -b bundle lab12-oci 다음 state, start, state, kill, state, delete; 각 상태를 실습 디렉터리에 created.json, running.json, stopped.json으로 저장하세요",
+),
                 check: lifecycle,
             },
         ],
@@ -238,7 +266,7 @@ fn lifecycle(ctx: &Ctx) -> Outcome {
         return Outcome::fail(format!(
             "pier's event log (pier events --container {OCI_ID}) has no {} of {OCI_ID} after the steps before it: create, start, kill, delete it with pier runtime {}",
             missing.as_str(),
-            text::before_start(N)
+            text::before_start(ctx.lang(), N)
         ));
     }
     let mut states = Vec::new();

@@ -7,6 +7,7 @@ use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text;
+use crate::text::tr;
 use anyhow::{Context, Result};
 use pier_runtime::engine::events::Action;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -31,7 +32,10 @@ pub fn lab() -> Lab {
     Lab {
         number: N,
         slug: "13-security",
-        title: "Security and troubleshooting",
+        title: tr(
+"Security and troubleshooting",
+"보안과 문제 해결",
+),
         minutes: 45,
         host_ports: &[PORT],
         networks: &[],
@@ -39,50 +43,86 @@ pub fn lab() -> Lab {
         tasks: vec![
             Task {
                 id: "caps",
-                title: "lab13-nocap runs with no capability, and you read its CapEff",
+                title: tr(
+"lab13-nocap runs with no capability, and you read its CapEff",
+"lab13-nocap이 권한(capability) 없이 실행되고, 그 CapEff를 읽었다",
+),
                 after: &[],
                 answer: Some("capeff"),
-                hint: "pier run -d --name lab13-nocap --cap-drop ALL busybox sleep 3600, then pier exec lab13-nocap grep CapEff /proc/self/status: pier lab answer 13 capeff <HEX>",
+                hint: tr(
+"pier run -d --name lab13-nocap --cap-drop ALL busybox sleep 3600, then pier exec lab13-nocap grep CapEff /proc/self/status: pier lab answer 13 capeff <HEX>",
+"pier run -d --name lab13-nocap --cap-drop ALL busybox sleep 3600 한 다음 pier exec lab13-nocap grep CapEff /proc/self/status: pier lab answer 13 capeff <HEX>",
+),
                 check: caps,
             },
             Task {
                 id: "unshare",
-                title: "lab13-unshare tried to make a namespace and was refused",
+                title: tr(
+"lab13-unshare tried to make a namespace and was refused",
+"lab13-unshare가 네임스페이스를 만들려다 거부되었다",
+),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab13-unshare busybox unshare -n true: it must fail (Operation not permitted)",
+                hint: tr(
+"pier run --name lab13-unshare busybox unshare -n true: it must fail (Operation not permitted)",
+"pier run --name lab13-unshare busybox unshare -n true: 실패해야 합니다 (Operation not permitted)",
+),
                 check: unshare,
             },
             Task {
                 id: "readonly",
-                title: "lab13-ro could not write to its read-only root",
+                title: tr(
+"lab13-ro could not write to its read-only root",
+"lab13-ro가 읽기 전용 루트에 쓰지 못했다",
+),
                 after: &[],
                 answer: None,
-                hint: "pier run --name lab13-ro --read-only busybox touch /etc/hacked: it must fail",
+                hint: tr(
+"pier run --name lab13-ro --read-only busybox touch /etc/hacked: it must fail",
+"pier run --name lab13-ro --read-only busybox touch /etc/hacked: 실패해야 합니다",
+),
                 check: readonly,
             },
             Task {
                 id: "exec",
-                title: "lab13-app:fixed runs its script",
+                title: tr(
+"lab13-app:fixed runs its script",
+"lab13-app:fixed가 스크립트를 실행한다",
+),
                 after: &[],
                 answer: None,
-                hint: "The Dockerfile in pier lab dir 13 copies start.sh without the exec bit: add RUN chmod +x /start.sh, then pier build -t lab13-app:fixed .",
+                hint: tr(
+"The Dockerfile in pier lab dir 13 copies start.sh without the exec bit: add RUN chmod +x /start.sh, then pier build -t lab13-app:fixed .",
+"pier lab dir 13의 Dockerfile은 start.sh를 실행 비트 없이 복사합니다: RUN chmod +x /start.sh 를 추가한 다음 pier build -t lab13-app:fixed . 하세요",
+),
                 check: exec,
             },
             Task {
                 id: "port",
-                title: "lab13-web answers on host port 8013",
+                title: tr(
+"lab13-web answers on host port 8013",
+"lab13-web이 호스트 포트 8013에서 응답한다",
+),
                 after: &[],
                 answer: None,
-                hint: "The server listens on port 80 inside, but nothing was published: run it again with -p 8013:80",
+                hint: tr(
+"The server listens on port 80 inside, but nothing was published: run it again with -p 8013:80",
+"서버는 안에서 80번 포트로 듣지만 아무것도 공개되지 않았습니다: -p 8013:80 으로 다시 실행하세요",
+),
                 check: port,
             },
             Task {
                 id: "oom",
-                title: "lab13-oom was killed at 16 MiB, then ran to the end with more memory",
+                title: tr(
+"lab13-oom was killed at 16 MiB, then ran to the end with more memory",
+"lab13-oom이 16 MiB에서 종료된 뒤, 메모리를 늘려 끝까지 실행되었다",
+),
                 after: &[],
                 answer: None,
-                hint: "Run the job of step 6 with --memory 16m (killed: exit 137), then pier rm lab13-oom and run it again with --memory 128m",
+                hint: tr(
+"Run the job of step 6 with --memory 16m (killed: exit 137), then pier rm lab13-oom and run it again with --memory 128m",
+"6단계의 작업을 --memory 16m 으로 실행하고(종료: exit 137), pier rm lab13-oom 한 다음 --memory 128m 으로 다시 실행하세요",
+),
                 check: oom,
             },
         ],
@@ -242,7 +282,7 @@ fn oom(ctx: &Ctx) -> Outcome {
     {
         return Outcome::fail(format!(
             "pier's event log shows no OOM kill of lab13-oom: run the job with --memory 16m first and watch it die {}",
-            text::before_start(N)
+            text::before_start(ctx.lang(), N)
         ));
     }
     let (rec, code) = match ctx.exited("lab13-oom") {
