@@ -217,6 +217,18 @@ fn lab10_cycle() {
     };
     cycle(10);
 }
+#[test]
+fn lab11_cycle() {
+    cycle(11);
+}
+#[test]
+fn lab12_cycle() {
+    cycle(12);
+}
+#[test]
+fn lab13_cycle() {
+    cycle(13);
+}
 
 /// Runs `pier ARGS` and returns stdout, asserting success.
 fn pier_ok(root: &Path, args: &[&str]) -> String {
@@ -775,4 +787,181 @@ fn lab10_numbers_must_come_from_the_run() {
     assert_fails(&out, "container", "not in the pier column");
     lab.answer("container-gflops", "60.88");
     assert_passes(&lab.check(), "container");
+}
+
+/// Lab 11: a push without the round trip (pull while pier still has the image) does not pass
+/// `pull`; naming the layer that did travel fails `skipped`; running v2 is not a rollback.
+#[test]
+fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
+    let _serial = one_at_a_time();
+    let lab = Started::new(11);
+    let dir = lab.dir();
+    let build = |version: &str, tag: &str| {
+        std::fs::write(
+            dir.join("Dockerfile"),
+            format!("FROM busybox\nRUN echo {version} > /version\nCMD [\"cat\", \"/version\"]\n"),
+        )
+        .unwrap();
+        lab.ok(&["build", "-t", tag, dir.to_str().unwrap()]);
+        lab.ok(&["push", tag]);
+    };
+    build("v1", "localhost:5000/lab11-app:v1");
+    // Pulled without removing it first: nothing travels.
+    let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
+    let travelled = pulled
+        .lines()
+        .find_map(|l| l.strip_suffix(": already exists"))
+        .filter(|_| !pulled.contains(": pulled"))
+        .map(str::to_string);
+    assert!(
+        travelled.is_some(),
+        "a pull of a present image fetches nothing\n{pulled}"
+    );
+    let out = lab.check();
+    assert_passes(&out, "push");
+    assert_fails(
+        &out,
+        "pull",
+        "the registry never sent lab11-app:v1's own layer",
+    );
+    // The round trip done, but the answer names the layer that was downloaded.
+    lab.ok(&["rmi", "localhost:5000/lab11-app:v1"]);
+    let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
+    let fetched = pulled
+        .lines()
+        .find_map(|l| l.strip_suffix(": pulled"))
+        .expect("the own layer is pulled");
+    lab.answer("layer", fetched);
+    let out = lab.check();
+    assert_passes(&out, "pull");
+    assert_fails(&out, "skipped", "that one travelled");
+    // v2 pushed, then v2 run under the rollback's name.
+    build("v2", "localhost:5000/lab11-app:v2");
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab11-rollback",
+        "localhost:5000/lab11-app:v2",
+    ]);
+    let out = lab.check();
+    assert_passes(&out, "v2");
+    assert_fails(&out, "rollback", "ran v2");
+    // v1 run, but from what pier still had: not pulled after v2 was pushed.
+    lab.ok(&["rm", "lab11-rollback"]);
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab11-rollback",
+        "localhost:5000/lab11-app:v1",
+    ]);
+    assert_fails(
+        &lab.check(),
+        "rollback",
+        "not pulled from the registry after v2",
+    );
+}
+
+/// Lab 12: the init's PID is not the monitor's; a rootfs not exported from lab12-export
+/// fails; state files written by hand, with no lifecycle in the event log, fail.
+#[test]
+fn lab12_states_need_the_lifecycle() {
+    let lab = Started::new(12);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-box",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&lab.ok(&["inspect", "lab12-box"])).unwrap();
+    let init = v[0]["init"]["pid"].as_i64().unwrap().to_string();
+    lab.answer("monitor", &init);
+    assert_fails(
+        &lab.check(),
+        "monitor",
+        "is lab12-box's init (sleep) itself",
+    );
+    // A rootfs copied from the image's layer, with a made-up marker; and states typed by hand.
+    let dir = lab.dir();
+    let bundle = dir.join("bundle");
+    std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
+    std::fs::copy("/bin/busybox", bundle.join("rootfs/bin/sh")).unwrap();
+    std::fs::write(bundle.join("rootfs/exported-from"), "0123456789ab\n").unwrap();
+    std::fs::write(
+        bundle.join("config.json"),
+        r#"{"ociVersion":"1.2.0","process":{"args":["sleep","3600"],"cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"}}"#,
+    )
+    .unwrap();
+    lab.sh("lab12-export", &[], "hostname > /exported-from");
+    assert_fails(
+        &lab.check(),
+        "bundle",
+        "does not name lab12-export's hostname",
+    );
+    let id = lab.inspect("lab12-export", "id");
+    std::fs::write(
+        bundle.join("rootfs/exported-from"),
+        format!("{}\n", &id[..12]),
+    )
+    .unwrap();
+    let canonical = bundle.canonicalize().unwrap();
+    for status in ["created", "running", "stopped"] {
+        let state = serde_json::json!({
+            "ociVersion": "1.2.0", "id": "lab12-oci", "status": status, "pid": 4242,
+            "bundle": canonical,
+        });
+        std::fs::write(dir.join(format!("{status}.json")), state.to_string()).unwrap();
+    }
+    let out = lab.check();
+    assert_passes(&out, "bundle");
+    assert_fails(&out, "lifecycle", "has no create of lab12-oci");
+}
+
+/// Lab 13: a printed refusal is not a refused unshare; a write without --read-only, the
+/// broken image tagged as fixed, an unpublished server, and a job run straight with enough
+/// memory (no OOM provoked) all fail.
+#[test]
+fn lab13_fixes_are_checked_by_their_effect() {
+    let _serial = one_at_a_time();
+    let lab = Started::new(13);
+    lab.sh(
+        "lab13-unshare",
+        &[],
+        "echo 'unshare: unshare(0x40000000): Operation not permitted'; exit 1",
+    );
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab13-ro",
+        "busybox",
+        "touch",
+        "/etc/hacked",
+    ]);
+    let dir = lab.dir();
+    lab.ok(&["build", "-t", "lab13-app:broken", dir.to_str().unwrap()]);
+    lab.ok(&["tag", "lab13-app:broken", "lab13-app:fixed"]);
+    let page = "mkdir -p /www && echo hello from lab13 > /www/index.html && httpd -f -p 80 -h /www";
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab13-web",
+        "busybox",
+        "sh",
+        "-c",
+        page,
+    ]);
+    lab.sh(
+        "lab13-oom",
+        &["--memory", "128m"],
+        "head -c 48m /dev/zero > /dev/shm/data && echo done",
+    );
+    let out = lab.check();
+    assert_fails(&out, "unshare", "it should try unshare");
+    assert_fails(&out, "readonly", "without --read-only");
+    assert_fails(&out, "exec", "still not executable");
+    assert_fails(&out, "port", "nothing answers on 127.0.0.1:8013");
+    assert_fails(&out, "oom", "no OOM kill of lab13-oom");
 }

@@ -534,7 +534,9 @@ fn hooks_run_at_their_six_points_with_the_state() {
     let err = text(&out.stderr);
     assert!(
         err.contains("prestart hook") && err.contains("no-way"),
-        "{err}"
+        "{err} / {:?} / {}",
+        out.status,
+        text(&out.stdout)
     );
     assert!(!b.state.join(&id2).exists());
     common::assert_no_process(&id2);

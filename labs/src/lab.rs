@@ -49,7 +49,7 @@ pub struct Task {
 
 /// One lab.
 pub struct Lab {
-    /// 1 to 10.
+    /// 1 to 13, in course order.
     pub number: u32,
     /// Folder name under `labs/` (`01-first-container`).
     pub slug: &'static str,

@@ -10,6 +10,7 @@
 //! [`hint()`], [`answer()`] and [`reset()`].
 
 pub mod context;
+pub mod daemon;
 pub mod lab;
 pub mod labs;
 pub mod probe;

@@ -2,6 +2,7 @@
 //! with its prefix, its working directory, its answers — then assert nothing is left.
 
 use crate::context::Ctx;
+use crate::daemon;
 use crate::lab::Lab;
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
@@ -57,7 +58,7 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
     let store = ctx.engine().images()?;
     for image in store.list()? {
         for reference in &image.references {
-            if reference.starts_with(&prefix) {
+            if made_by(reference, &prefix) {
                 store
                     .remove(reference)
                     .with_context(|| format!("removing image {reference}"))?;
@@ -67,6 +68,9 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
     }
 
     let work = ctx.workdir(lab.number);
+    for name in daemon::stop_all(&work)? {
+        removed.push(format!("server {name}"));
+    }
     if work.exists() {
         std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
         removed.push(format!("directory {}", work.display()));
@@ -111,7 +115,7 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
     }
     for image in store.list()? {
         for reference in &image.references {
-            if reference.starts_with(&prefix) {
+            if made_by(reference, &prefix) {
                 left.push(format!("image {reference}"));
             }
         }
@@ -129,6 +133,16 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
         );
     }
     Ok(removed)
+}
+
+/// Whether an image reference belongs to the lab: its repository's last path component starts
+/// with the lab's prefix (`lab11-app:v1`, and `localhost:5000/lab11-app:v1` pushed from it).
+fn made_by(reference: &str, prefix: &str) -> bool {
+    reference
+        .rsplit('/')
+        .next()
+        .unwrap_or(reference)
+        .starts_with(prefix)
 }
 
 /// Whether `pier network inspect NAME` finds the network.

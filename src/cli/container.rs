@@ -378,7 +378,7 @@ pub struct ContainerPruneArgs {
 }
 
 /// Whether `pier container CMD` puts a pier process into a container (see
-/// `Command::enters_containers`): only `restart` starts one. No wildcard: a new command chooses.
+/// `seal::enters_containers`): only `restart` starts one. No wildcard: a new command chooses.
 pub fn enters_containers(cmd: &ContainerCommand) -> bool {
     match cmd {
         ContainerCommand::Restart(_) => true,

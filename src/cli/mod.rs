@@ -14,6 +14,7 @@ mod lab;
 mod network;
 mod output;
 mod runtime;
+mod seal;
 mod system;
 mod transfer;
 mod volume;
@@ -137,13 +138,14 @@ pub enum Command {
 pub fn main() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // runc's command line: under a runc name, or after `runtime` (whose own --root is runc's
-    // state directory, not pier's root: split before clap sees it).
+    // state directory, not pier's root: split before clap sees it). It seals itself.
     if args.first().is_some_and(|a| runtime::invoked_as_runc(a)) {
         return runtime::main(args, &runtime::default_pier_root());
     }
     if let Some((pier_root, rest)) = runtime::split_command_line(&args) {
         return runtime::main(rest, &pier_root);
     }
+    seal::before_parsing();
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -181,64 +183,8 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
     out.replace('\n', " ")
 }
 
-impl Command {
-    /// Whether the command puts a pier process into a container's namespaces (a container's
-    /// init, `pier exec`'s process, a build's RUN step): those run from a sealed copy of pier
-    /// (see `pier_runtime::security::sealed_exe`). No wildcard: a new command must choose.
-    fn enters_containers(&self) -> bool {
-        match self {
-            Command::Run(_)
-            | Command::Start(_)
-            | Command::Restart(_)
-            | Command::Exec(_)
-            | Command::Build(_) => true,
-            Command::Container(cmd) => container::enters_containers(cmd),
-            // `create` only records the container; `start` makes its process.
-            Command::Create(_)
-            | Command::Stop(_)
-            | Command::Kill(_)
-            | Command::Rm(_)
-            | Command::Ps(_)
-            | Command::Logs(_)
-            | Command::Inspect(_)
-            | Command::Wait(_)
-            | Command::Top(_)
-            | Command::Stats(_)
-            | Command::Port(_)
-            | Command::Network(_)
-            | Command::Images(_)
-            | Command::History(_)
-            | Command::Builder(_)
-            | Command::Import(_)
-            | Command::Rmi(_)
-            | Command::Tag(_)
-            | Command::Save(_)
-            | Command::Load(_)
-            | Command::Export(_)
-            | Command::Push(_)
-            | Command::Pull(_)
-            | Command::Login(_)
-            | Command::Logout(_)
-            | Command::Image(_)
-            | Command::System(_)
-            | Command::Events(_)
-            | Command::Rename(_)
-            | Command::Cp(_)
-            | Command::Diff(_)
-            | Command::Volume(_)
-            | Command::Docs(_) => false,
-            // These start containers only through `pier` subprocesses, which seal themselves.
-            Command::Bench(_) | Command::Lab(_) => false,
-            // The runtime's command line seals itself (runtime::run), per command.
-            Command::Runtime(_) => false,
-        }
-    }
-}
-
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    if cli.command.enters_containers() {
-        pier_runtime::security::sealed_exe::reexec_sealed(&cli.root)?;
-    }
+    seal::after_parsing(&cli)?;
     if let Command::Bench(a) = cli.command {
         return bench::bench(a);
     }

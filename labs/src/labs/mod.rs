@@ -1,4 +1,4 @@
-//! The ten labs' checks, one file per lab, and what they share.
+//! The labs' checks, one file per lab, and what they share.
 
 pub mod lab01;
 pub mod lab02;
@@ -10,6 +10,9 @@ pub mod lab07;
 pub mod lab08;
 pub mod lab09;
 pub mod lab10;
+pub mod lab11;
+pub mod lab12;
+pub mod lab13;
 
 use crate::context::Ctx;
 use crate::lab::Lab;
@@ -28,6 +31,9 @@ pub fn all() -> Vec<Lab> {
         lab08::lab(),
         lab09::lab(),
         lab10::lab(),
+        lab11::lab(),
+        lab12::lab(),
+        lab13::lab(),
     ]
 }
 

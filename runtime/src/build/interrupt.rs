@@ -38,12 +38,24 @@ pub fn install() -> Result<()> {
         unsafe { sigaction(sig, &action) }.with_context(|| format!("sigaction({sig})"))?;
     }
     HELPER.call_once(|| {
-        // The thread starts with the current (unblocked) mask and just sleeps.
-        let _ = std::thread::Builder::new()
+        // The thread starts with the current (unblocked) mask and just sleeps. The builder
+        // forks RUN containers with a raw clone(2), which skips glibc's fork handlers: had the
+        // new thread still been starting (allocating) at that moment, the child would inherit
+        // a locked allocator and hang forever at its first allocation. So wait until the
+        // thread is parked, past every allocation of its start-up.
+        let ready = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let parked = ready.clone();
+        let spawned = std::thread::Builder::new()
             .name("pier-build-signals".into())
-            .spawn(|| loop {
-                std::thread::park();
+            .spawn(move || {
+                parked.wait();
+                loop {
+                    std::thread::park();
+                }
             });
+        if spawned.is_ok() {
+            ready.wait();
+        }
     });
     Ok(())
 }

@@ -16,6 +16,7 @@
 
 use super::state::OciState;
 use anyhow::{bail, Context, Result};
+use nix::sys::signal::{signal, SigHandler, Signal};
 use oci_spec::runtime::{Hook, Hooks};
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
@@ -130,8 +131,16 @@ fn run_one(hook: &Hook, input: &[u8]) -> Result<()> {
         );
     let mut child = cmd.spawn().context("starting it")?;
     if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin closes it: EPIPE is not its failure.
-        match stdin.write_all(input) {
+        // A hook that does not read its stdin may exit first: EPIPE is not its failure, and
+        // SIGPIPE (pier restores its default disposition) must not kill pier meanwhile.
+        // SAFETY: SIG_IGN installs no handler; the previous disposition is restored below.
+        let old = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+        let written = stdin.write_all(input);
+        if let Ok(old) = old {
+            // SAFETY: restores the disposition in place before the write.
+            let _ = unsafe { signal(Signal::SIGPIPE, old) };
+        }
+        match written {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             Err(e) => return Err(e).context("writing the state to its stdin"),
@@ -245,6 +254,24 @@ mod tests {
         let msg = format!("{err:#}");
         assert!(msg.contains("poststart hook #0"), "{msg}");
         assert!(msg.contains("broken"), "{msg}");
+    }
+
+    #[test]
+    fn a_hook_that_does_not_read_its_stdin_is_no_failure() {
+        // Under SIGPIPE's default disposition (pier's), as in the pier binary.
+        // SAFETY: SIG_DFL installs no handler.
+        let old = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.unwrap();
+        let mut big = state();
+        big.annotations
+            .insert("padding".into(), "x".repeat(1 << 20));
+        let hooks = HooksBuilder::default()
+            .prestart(vec![sh("exit 0", None)])
+            .build()
+            .unwrap();
+        let result = run(Some(&hooks), HookPoint::Prestart, &big);
+        // SAFETY: restores the test harness's disposition.
+        let _ = unsafe { signal(Signal::SIGPIPE, old) };
+        result.unwrap();
     }
 
     #[test]

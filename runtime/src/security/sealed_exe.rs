@@ -51,7 +51,7 @@ const MEMFD_SEALS: SealFlags = SealFlags::SEAL
     .union(SealFlags::GROW)
     .union(SealFlags::WRITE);
 
-/// The directory, under pier's state root (or /run/pier), that overlayfs takes as its second,
+/// The directory, under /run/pier (or pier's state root), that overlayfs takes as its second,
 /// empty layer (it needs two lower layers to mount without a writable one).
 const EMPTY_LAYER_DIR: &str = "sealed-exe-layer";
 
@@ -96,9 +96,13 @@ pub fn active() -> Option<SealMethod> {
 
 /// Makes sure this process runs from a sealed copy of pier: returns at once if it does, else
 /// re-executes pier (same arguments and environment) from a sealed copy and never returns.
-/// `root` is pier's state root (for the overlay's empty layer). Call it first thing in the
-/// commands that put a pier process into a container, while single-threaded.
+/// `root` is pier's state root (where the overlay's empty layer goes if /run/pier cannot
+/// hold it). Call it first thing in the commands that put a pier process into a container,
+/// while single-threaded.
 pub fn reexec_sealed(root: &Path) -> Result<()> {
+    if active().is_some() {
+        return Ok(());
+    }
     let claimed = std::env::var_os(REEXEC_ENV);
     // Not for pier's children: each pier checks for itself.
     std::env::remove_var(REEXEC_ENV);
@@ -248,24 +252,24 @@ fn overlay(root: &Path) -> Result<OwnedFd> {
     Ok(file.into())
 }
 
-/// An empty directory for the overlay's second layer, made if needed: under `root`, or in
-/// /run/pier when that would be inside the binary's directory `bin_dir` (or the other way
-/// round: overlayfs refuses layers that overlap).
+/// An empty directory for the overlay's second layer, made if needed: /run/pier's, or the
+/// state root's when that one would overlap the binary's directory `bin_dir` (overlayfs
+/// refuses layers inside one another) or cannot be made.
 fn empty_layer(root: &Path, bin_dir: &Path) -> Result<std::path::PathBuf> {
-    let overlaps = |a: &Path| a.starts_with(bin_dir) || bin_dir.starts_with(a);
-    for base in [root, Path::new("/run/pier")] {
+    let mut failures = Vec::new();
+    for base in [Path::new("/run/pier"), root] {
         let dir = base.join(EMPTY_LAYER_DIR);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let dir = dir
-            .canonicalize()
-            .with_context(|| format!("resolving {}", dir.display()))?;
-        if !overlaps(&dir) {
-            return Ok(dir);
+        let made = std::fs::create_dir_all(&dir).and_then(|()| dir.canonicalize());
+        match made {
+            Ok(dir) if !dir.starts_with(bin_dir) && !bin_dir.starts_with(&dir) => return Ok(dir),
+            Ok(dir) => failures.push(format!("{} overlaps it", dir.display())),
+            Err(e) => failures.push(format!("{}: {e}", dir.display())),
         }
     }
     bail!(
-        "no directory for the overlay's empty layer outside {} (the binary's directory)",
-        bin_dir.display()
+        "no directory for the overlay's empty layer outside {} (the binary's directory): {}",
+        bin_dir.display(),
+        failures.join("; ")
     )
 }
 

@@ -7,6 +7,7 @@ use super::Ctx;
 use anyhow::{bail, Context, Result};
 use pier_runtime::container::handle::{dir_of, CONFIG_COPY};
 use pier_runtime::container::{self, kill, Container, CreateOptions, Created, Status};
+use pier_runtime::engine::events::{Action, Event, EventLog};
 use pier_runtime::state::write_replace;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -23,8 +24,42 @@ struct Launched {
 
 /// `create`.
 pub fn create(ctx: &Ctx, a: &BundleFlags) -> Result<i32> {
-    launch(ctx, a, false)?;
+    let launched = launch(ctx, a, false)?;
+    log_event(
+        ctx,
+        &a.id,
+        &launched.created.state.oci.bundle,
+        Action::Create,
+        None,
+    );
     Ok(0)
+}
+
+/// Records a lifecycle event of runtime container `id` in pier's event log (its ID is also
+/// its name; the bundle stands for the image), when pier's state root exists: `pier events`
+/// then shows the low level too. A log that cannot be written is only a warning.
+fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<String>) {
+    if !ctx.pier_root.is_dir() {
+        return;
+    }
+    let event = Event {
+        time: pier_runtime::engine::now_rfc3339(),
+        action,
+        id: id.to_string(),
+        name: id.to_string(),
+        image: bundle.display().to_string(),
+        exit_code: None,
+        oom_killed: false,
+        signal,
+        error: None,
+    };
+    if let Err(e) = EventLog::at(&ctx.pier_root).append(&event) {
+        ctx.log.warn(&format!(
+            "logging the {} event: {}",
+            event.action.as_str(),
+            crate::cli::one_line(&e)
+        ));
+    }
 }
 
 /// `run`: create and start; then wait and delete, unless `--detach`.
@@ -256,6 +291,7 @@ pub fn start(ctx: &Ctx, id: &str) -> Result<i32> {
     let c = Container::load(&ctx.root, id)?;
     let spec = c.spec().ok();
     let state = container::start::start_from_state_dir(&c.dir)?;
+    log_event(ctx, id, &state.oci.bundle, Action::Start, None);
     poststart(
         ctx,
         spec.as_ref().and_then(|s| s.hooks().as_ref()),
@@ -310,6 +346,13 @@ pub fn kill(ctx: &Ctx, a: &KillArgs) -> Result<i32> {
     let c = Container::load(&ctx.root, &a.id)?;
     let sig = kill::parse_signal(&a.signal)?;
     c.kill(sig, a.all)?;
+    log_event(
+        ctx,
+        &a.id,
+        &c.state.oci.bundle,
+        Action::Kill,
+        Some(sig.as_str().to_string()),
+    );
     Ok(0)
 }
 
@@ -317,7 +360,11 @@ pub fn kill(ctx: &Ctx, a: &KillArgs) -> Result<i32> {
 pub fn delete(ctx: &Ctx, a: &DeleteArgs) -> Result<i32> {
     let dir = dir_of(&ctx.root, &a.id)?;
     match Container::load(&ctx.root, &a.id) {
-        Ok(c) => poststop(ctx, &c.delete(a.force)?),
+        Ok(c) => {
+            let deleted = c.delete(a.force)?;
+            log_event(ctx, &a.id, &deleted.state.bundle, Action::Destroy, None);
+            poststop(ctx, &deleted);
+        }
         // A directory without state.json is an aborted create: remove it.
         Err(_) if dir.is_dir() => {
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?

@@ -27,6 +27,9 @@ use std::path::{Path, PathBuf};
 pub struct Ctx {
     /// The state directory (`--root`).
     pub root: PathBuf,
+    /// pier's own state root, whose event log (`pier events`) records the low-level
+    /// lifecycle too, when that root exists.
+    pub pier_root: PathBuf,
     /// The `--log` destination.
     pub log: Log,
     /// `--systemd-cgroup`.
@@ -51,6 +54,11 @@ pub fn invoked_as_runc(arg0: &std::ffi::OsStr) -> bool {
 /// Parses runc's command line (`args[0]` is the program name) and runs it; returns the exit
 /// code. `pier_root` is pier's state directory, whose `runtime/` is the default `--root`.
 pub fn main(args: Vec<OsString>, pier_root: &Path) -> i32 {
+    // Re-execute from the sealed copy before clap runs, so its start-up is not paid twice
+    // (`run` checks again after parsing).
+    if command_word(&args).is_some_and(|w| matches!(w, "create" | "run" | "exec")) {
+        let _ = pier_runtime::security::sealed_exe::reexec_sealed(pier_root);
+    }
     let name = args
         .first()
         .map(|a| a.to_string_lossy().into_owned())
@@ -77,6 +85,23 @@ pub fn main(args: Vec<OsString>, pier_root: &Path) -> i32 {
             }
         }
     }
+}
+
+/// The command word of a runc command line (`args[0]` is the program): the first argument
+/// that is not a global flag or a global flag's value.
+fn command_word(args: &[OsString]) -> Option<&str> {
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let arg = arg.to_str()?;
+        match arg {
+            "--root" | "--log" | "--log-format" | "--rootless" => {
+                rest.next();
+            }
+            _ if arg.starts_with('-') => {}
+            word => return Some(word),
+        }
+    }
+    None
 }
 
 /// The arguments after `runtime` when the command line is `pier [--root DIR] runtime ...`,
@@ -124,6 +149,7 @@ pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
     };
     let ctx = Ctx {
         root: a.root.unwrap_or_else(|| pier_root.join("runtime")),
+        pier_root: pier_root.to_path_buf(),
         log,
         systemd_cgroup: a.systemd_cgroup,
     };
@@ -209,6 +235,21 @@ mod tests {
         assert_eq!(root, PathBuf::from("/q"));
         assert!(split_command_line(&os(&["pier", "run", "runtime"])).is_none());
         assert!(split_command_line(&os(&["pier", "--root", "/p", "ps"])).is_none());
+    }
+
+    #[test]
+    fn the_command_word_skips_the_global_flags() {
+        assert_eq!(
+            command_word(&os(&[
+                "runc", "--root", "/r", "--log=/l", "--debug", "create", "x"
+            ])),
+            Some("create")
+        );
+        assert_eq!(
+            command_word(&os(&["runc", "--log-format", "json", "exec", "x"])),
+            Some("exec")
+        );
+        assert_eq!(command_word(&os(&["runc", "--root", "/r"])), None);
     }
 
     #[test]

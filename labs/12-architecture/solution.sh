@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Reference solution of lab 12 (run by CI after `pier lab start 12`).
+# ANCHOR: all
+set -euo pipefail
+cd "$(pier lab dir 12)"
+# ANCHOR: monitor
+pier run -d --name lab12-box busybox sleep 3600
+init=$(pier inspect lab12-box | jq '.[0].init.pid')
+monitor=$(ps -o ppid= -p "$init" | tr -d ' ')
+parent=$(ps -o ppid= -p "$monitor" | tr -d ' ')
+ps -o pid,ppid,comm -p "$init,$monitor,$parent"
+# ANCHOR_END: monitor
+pier lab answer 12 monitor "$monitor"
+pier lab answer 12 parent "$parent"
+# ANCHOR: export
+pier run --name lab12-export busybox sh -c 'hostname > /exported-from'
+pier export -o rootfs.tar lab12-export
+mkdir -p bundle/rootfs
+tar -xf rootfs.tar -C bundle/rootfs
+# ANCHOR_END: export
+# ANCHOR: config
+cat > bundle/config.json <<'JSON'
+{
+  "ociVersion": "1.2.0",
+  "process": {
+    "terminal": false,
+    "user": {"uid": 0, "gid": 0},
+    "args": ["sleep", "3600"],
+    "env": ["PATH=/bin:/usr/bin"],
+    "cwd": "/"
+  },
+  "root": {"path": "rootfs"},
+  "hostname": "lab12-oci",
+  "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+  "linux": {
+    "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}]
+  }
+}
+JSON
+# ANCHOR_END: config
+# ANCHOR: lifecycle
+pier runtime create -b bundle lab12-oci
+pier runtime state lab12-oci | tee created.json
+pier runtime start lab12-oci
+pier runtime state lab12-oci | tee running.json
+pier runtime kill lab12-oci KILL
+sleep 1
+pier runtime state lab12-oci | tee stopped.json
+pier runtime delete lab12-oci
+pier events --container lab12-oci
+# ANCHOR_END: lifecycle
+pier lab check 12
+# ANCHOR_END: all

@@ -1,0 +1,294 @@
+//! Lab 12: what runs under `docker run` and under `pier run` (the monitor and its parent),
+//! then an OCI bundle made by hand and driven through its lifecycle with `pier runtime`.
+
+use super::{ensure_busybox, number};
+use crate::context::Ctx;
+use crate::lab::{Lab, Outcome, Task};
+use crate::text;
+use crate::text::tr;
+use pier_runtime::container::{OciState, Status};
+use pier_runtime::engine::events::Action;
+use std::path::PathBuf;
+
+const N: u32 = 12;
+
+/// The `pier runtime` container's ID.
+const OCI_ID: &str = "lab12-oci";
+
+/// The lab.
+pub fn lab() -> Lab {
+    Lab {
+        number: N,
+        slug: "12-architecture",
+        title: tr(
+"Under the hood: monitors, runtimes, bundles",
+"내부 구조: 모니터, 런타임, 번들",
+),
+        minutes: 40,
+        host_ports: &[],
+        networks: &[],
+        prepare: ensure_busybox,
+        tasks: vec![
+            Task {
+                id: "monitor",
+                title: tr(
+"you found the PID of the pier process watching lab12-box",
+"lab12-box를 지켜보는 pier 프로세스의 PID를 찾았다",
+),
+                after: &[],
+                answer: Some("monitor"),
+                hint: tr(
+"pier run -d --name lab12-box busybox sleep 3600; the parent of its init (ps -o ppid= -p <PID>, the PID from pier inspect) is its monitor: pier lab answer 12 monitor <PID>",
+"pier run -d --name lab12-box busybox sleep 3600; 그 init의 부모(ps -o ppid= -p <PID>, PID는 pier inspect에서)가 모니터입니다: pier lab answer 12 monitor <PID>",
+),
+                check: monitor,
+            },
+            Task {
+                id: "parent",
+                title: tr(
+"you found the parent of lab12-box's monitor",
+"lab12-box 모니터의 부모를 찾았다",
+),
+                after: &["monitor"],
+                answer: Some("parent"),
+                hint: tr(
+"ps -o ppid= -p <MONITOR PID>: the pier run -d that made it has exited, so who adopted the monitor? pier lab answer 12 parent <PID>",
+"ps -o ppid= -p <MONITOR PID>: 모니터를 만든 pier run -d는 이미 끝났습니다. 그러면 누가 모니터를 입양했을까요? pier lab answer 12 parent <PID>",
+),
+                check: parent,
+            },
+            Task {
+                id: "bundle",
+                title: tr(
+"the lab's bundle holds a config.json and the rootfs exported from lab12-export",
+"실습 번들에 config.json과 lab12-export에서 내보낸 rootfs가 있다",
+),
+                after: &[],
+                answer: None,
+                hint: tr(
+"Step 3: pier run --name lab12-export busybox sh -c 'hostname > /exported-from', pier export -o rootfs.tar lab12-export, untar it into bundle/rootfs, write bundle/config.json from the template",
+"3단계: pier run --name lab12-export busybox sh -c 'hostname > /exported-from', pier export -o rootfs.tar lab12-export, 이를 bundle/rootfs에 풀고, 템플릿으로 bundle/config.json을 쓰세요",
+),
+                check: bundle,
+            },
+            Task {
+                id: "lifecycle",
+                title: tr(
+"lab12-oci went through created, running and stopped, and was deleted",
+"lab12-oci가 created, running, stopped를 거쳐 삭제되었다",
+),
+                after: &["bundle"],
+                answer: None,
+                hint: tr(
+"pier runtime create -b bundle lab12-oci, then state, start, state, kill, state, delete; save each state as created.json, running.json, stopped.json in the lab's directory",
+"pier runtime create -b bundle lab12-oci 다음 state, start, state, kill, state, delete; 각 상태를 실습 디렉터리에 created.json, running.json, stopped.json으로 저장하세요",
+),
+                check: lifecycle,
+            },
+        ],
+    }
+}
+
+/// `<lab dir>/bundle`.
+fn bundle_dir(ctx: &Ctx) -> PathBuf {
+    ctx.workdir(N).join("bundle")
+}
+
+/// The PID the student gave for `key`.
+fn pid_answer(ctx: &Ctx, key: &str) -> Result<i32, Outcome> {
+    let given = ctx.answer(N, key).map_err(Outcome::from)?;
+    number(&given)
+        .map(|n| n as i32)
+        .ok_or_else(|| Outcome::fail(format!("{given:?} is not a PID")))
+}
+
+/// The parent PID of `pid`, from /proc.
+fn ppid(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// lab12-box's init and monitor PIDs (both alive).
+fn box_pids(ctx: &Ctx) -> Result<(i32, i32), Outcome> {
+    let (rec, init) = ctx.running("lab12-box").map_err(Outcome::from)?;
+    let monitor = rec
+        .monitor
+        .filter(|p| p.is_alive())
+        .map(|p| p.pid)
+        .ok_or_else(|| {
+            Outcome::fail(
+                "lab12-box has no live monitor: was it started with -d? (a foreground pier run watches it itself)",
+            )
+        })?;
+    Ok((init, monitor))
+}
+
+fn monitor(ctx: &Ctx) -> Outcome {
+    let (init, monitor) = match box_pids(ctx) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let given = match pid_answer(ctx, "monitor") {
+        Ok(p) => p,
+        Err(o) => return o,
+    };
+    if given == monitor {
+        Outcome::pass(format!("PID {monitor}"))
+    } else if given == init {
+        Outcome::fail(format!(
+            "{given} is lab12-box's init (sleep) itself: the monitor is its parent"
+        ))
+    } else if given == 1 {
+        Outcome::fail("1 is the PID of sleep inside the container's PID namespace: ask the host")
+    } else {
+        Outcome::fail(format!(
+            "{given} is not lab12-box's monitor: ps -o ppid= -p {init} names it"
+        ))
+    }
+}
+
+fn parent(ctx: &Ctx) -> Outcome {
+    let (_, monitor) = match box_pids(ctx) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
+    let given = match pid_answer(ctx, "parent") {
+        Ok(p) => p,
+        Err(o) => return o,
+    };
+    let Some(real) = ppid(monitor) else {
+        return Outcome::fail("lab12-box's monitor is gone");
+    };
+    if given == real {
+        let comm = std::fs::read_to_string(format!("/proc/{real}/comm")).unwrap_or_default();
+        Outcome::pass(format!("PID {real}, {}", comm.trim()))
+    } else if given == monitor {
+        Outcome::fail(format!(
+            "{given} is the monitor itself; the answer is its parent"
+        ))
+    } else {
+        Outcome::fail(format!(
+            "{given} is not the parent of the monitor: no daemon made it, so who adopted it when pier run -d exited?"
+        ))
+    }
+}
+
+fn bundle(ctx: &Ctx) -> Outcome {
+    let dir = bundle_dir(ctx);
+    let config = dir.join("config.json");
+    let spec: oci_spec::runtime::Spec = match std::fs::read(&config)
+        .map_err(anyhow::Error::from)
+        .and_then(|b| Ok(serde_json::from_slice(&b)?))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::fail(format!(
+                "{} is missing or not an OCI runtime config: {e}",
+                config.display()
+            ))
+        }
+    };
+    let Some(root) = spec.root().as_ref() else {
+        return Outcome::fail("config.json has no root: \"root\": {\"path\": \"rootfs\"}");
+    };
+    let rootfs = dir.join(root.path());
+    if !rootfs.join("bin/sh").exists() {
+        return Outcome::fail(format!(
+            "{} has no bin/sh: untar the export there",
+            rootfs.display()
+        ));
+    }
+    let rec = match ctx.container("lab12-export") {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    let marker = std::fs::read_to_string(rootfs.join("exported-from")).unwrap_or_default();
+    if marker.trim().is_empty() || !rec.id.starts_with(marker.trim()) {
+        return Outcome::fail(format!(
+            "{} does not name lab12-export's hostname: the rootfs must be the export of that container (step 3)",
+            rootfs.join("exported-from").display()
+        ));
+    }
+    Outcome::pass(format!("rootfs from {}", &rec.id[..12]))
+}
+
+/// A state the student saved, checked against the container and the bundle.
+fn saved_state(ctx: &Ctx, file: &str, want: Status) -> Result<OciState, Outcome> {
+    let path = ctx.workdir(N).join(file);
+    let state: OciState = pier_runtime::state::read_json(&path).map_err(|_| {
+        Outcome::fail(format!(
+            "{} is missing or not the output of pier runtime state {OCI_ID}",
+            path.display()
+        ))
+    })?;
+    if state.id != OCI_ID {
+        return Err(Outcome::fail(format!(
+            "{file} is the state of {}, not {OCI_ID}",
+            state.id
+        )));
+    }
+    if state.status != want {
+        return Err(Outcome::fail(format!(
+            "{file} says {:?}; save it while the container is {want:?}",
+            state.status
+        )));
+    }
+    let bundle = bundle_dir(ctx).canonicalize().unwrap_or_default();
+    if state.bundle != bundle {
+        return Err(Outcome::fail(format!(
+            "{file} names bundle {}, not the lab's {}",
+            state.bundle.display(),
+            bundle.display()
+        )));
+    }
+    Ok(state)
+}
+
+fn lifecycle(ctx: &Ctx) -> Outcome {
+    // The transitions themselves: pier runtime logs each one in pier's event log.
+    let events = match ctx.events(N, OCI_ID) {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let order = [Action::Create, Action::Start, Action::Kill, Action::Destroy];
+    let mut next = order.iter().peekable();
+    for e in &events {
+        if next.peek() == Some(&&e.action) {
+            next.next();
+        }
+    }
+    if let Some(missing) = next.next() {
+        return Outcome::fail(format!(
+            "pier's event log (pier events --container {OCI_ID}) has no {} of {OCI_ID} after the steps before it: create, start, kill, delete it with pier runtime {}",
+            missing.as_str(),
+            text::before_start(ctx.lang(), N)
+        ));
+    }
+    let mut states = Vec::new();
+    for (file, status) in [
+        ("created.json", Status::Created),
+        ("running.json", Status::Running),
+        ("stopped.json", Status::Stopped),
+    ] {
+        match saved_state(ctx, file, status) {
+            Ok(s) => states.push(s),
+            Err(o) => return o,
+        }
+    }
+    if states[0].pid.is_none() || states[0].pid != states[1].pid {
+        return Outcome::fail(
+            "created.json and running.json name different PIDs: create already made the process, start only let it run",
+        );
+    }
+    if ctx.root().join("runtime").join(OCI_ID).exists() {
+        return Outcome::fail(format!(
+            "{OCI_ID} still exists: pier runtime delete {OCI_ID}"
+        ));
+    }
+    Outcome::pass(format!("PID {}", states[0].pid.unwrap_or_default()))
+}
