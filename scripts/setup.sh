@@ -27,8 +27,7 @@ if [ "$what" = test ]; then
   packages+=(runc crun podman skopeo docker-registry apache2-utils qemu-system-x86 xz-utils gcc libc6-dev)
   # The OCI clients that drive pier as their runtime in tests/{podman,docker,containerd}_client.rs:
   # Docker (dockerd with its own containerd) and containerd with ctr and its runc shim. The
-  # tests start their own daemons with private directories; nothing is enabled at boot
-  # (Debian's docker.service may start on a systemd host: the tests do not use it).
+  # tests start their own daemons with private directories and sockets.
   packages+=(docker.io containerd)
   # The cgroup-v2 lane: mmdebstrap builds its Debian guest, qemu-img its throwaway disk,
   # mkfs.ext4 (e2fsprogs) its root filesystem image.
@@ -44,6 +43,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts (and enables) the daemons it just installed on a systemd host: the tests do
+  # not use them, and a running dockerd sets the host firewall's FORWARD policy to DROP. Stop
+  # only what this run installed.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    for p in "${missing[@]}"; do
+      case "$p" in
+        docker.io) systemctl disable --now docker.socket docker.service >/dev/null 2>&1 || true ;;
+        containerd) systemctl disable --now containerd.service >/dev/null 2>&1 || true ;;
+      esac
+    done
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then
