@@ -691,6 +691,7 @@ fn features_spec_and_the_runc_name() {
         serde_json::from_slice(&std::fs::read(spec_dir.path().join("config.json")).unwrap())
             .unwrap();
     assert_eq!(spec["process"]["args"], json!(["sh"]));
+    assert_eq!(spec["hostname"], "pier");
     assert!(
         !b.run(&["spec", "--bundle", spec_dir.path().to_str().unwrap()])
             .status

@@ -424,6 +424,14 @@ fn what_this_host_cannot_honour_is_refused_by_name() {
     });
     assert_refused(&p, &bundle, "linux.intelRdt");
     bundle.configure_with(&["true"], |c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/mnt", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]
+        }));
+    });
+    assert_refused(&p, &bundle, "idmapped mounts");
+    bundle.configure_with(&["true"], |c| {
         c["linux"]["personality"] = json!({"domain": "LINUX", "flags": ["ADDR_NO_RANDOMIZE"]});
     });
     assert_refused(&p, &bundle, "linux.personality.flags");

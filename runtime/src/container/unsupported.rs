@@ -12,6 +12,19 @@ pub fn refuse_unsupported(spec: &Spec) -> Result<()> {
     if let Some(process) = spec.process() {
         refuse_process(process, spec)?;
     }
+    for m in spec.mounts().iter().flatten() {
+        let idmap_option = m
+            .options()
+            .iter()
+            .flatten()
+            .any(|o| o == "idmap" || o == "ridmap");
+        if m.uid_mappings().is_some() || m.gid_mappings().is_some() || idmap_option {
+            bail!(
+                "config.json: mount {}: idmapped mounts (uidMappings, gidMappings, idmap) are not supported by pier",
+                m.destination().display()
+            );
+        }
+    }
     let Some(linux) = spec.linux() else {
         return Ok(());
     };

@@ -17,7 +17,7 @@ pub fn spec(a: &SpecArgs) -> Result<i32> {
     if path.exists() {
         bail!("{} exists: remove it first", path.display());
     }
-    let spec = if a.rootless {
+    let mut spec = if a.rootless {
         oci_spec::runtime::Spec::rootless(
             nix::unistd::geteuid().as_raw(),
             nix::unistd::getegid().as_raw(),
@@ -25,6 +25,8 @@ pub fn spec(a: &SpecArgs) -> Result<i32> {
     } else {
         oci_spec::runtime::Spec::default()
     };
+    // oci-spec's example names its own runtime (youki), as runc's names runc.
+    spec.set_hostname(Some("pier".to_string()));
     let data = serde_json::to_vec_pretty(&spec)?;
     std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
     Ok(0)
