@@ -21,10 +21,6 @@ pub struct Protection {
 /// `root` is pier's state root (where the binary protection's overlay keeps its empty layer).
 pub fn protections(root: &Path) -> Vec<Protection> {
     let line = |name, state: String| Protection { name, state };
-    let cgroup = match cgroups::detect_version() {
-        Ok(v) => format!("v{v}"),
-        Err(e) => format!("unknown ({e:#})"),
-    };
     let devices = match cgroups::device_filter_kind() {
         Ok(kind) => kind.to_string(),
         Err(e) => format!("unknown ({e:#})"),
@@ -35,7 +31,6 @@ pub fn protections(root: &Path) -> Vec<Protection> {
         "recursive, by remounting each submount (kernel before 5.12: no mount_setattr)".to_string()
     };
     vec![
-        line("cgroup version", cgroup),
         line(
             "seccomp profile",
             format!("Docker's default, as in Docker {DOCKER_RELEASE} ({MOBY_PROFILES_VERSION}); io_uring denied"),
