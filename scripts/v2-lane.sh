@@ -3,6 +3,7 @@
 # guest booted with systemd and the unified hierarchy only (what most users' machines run),
 # under QEMU with KVM where KVM works and TCG (software emulation) otherwise.
 #   scripts/v2-lane.sh            build the tests, boot the guest, run the plan, exit non-zero on failure
+#   PIER_LANE_PLAN=$'pier/limits oom\npier/lifecycle' scripts/v2-lane.sh   only these entries
 # The guest image is built once from Debian's packages and cached in $PIER_GUEST_CACHE
 # (default /var/cache/pier/v2-guest). The checkout is shared into the guest over 9p at the same
 # path, so the test binaries built here run there unchanged.
@@ -31,6 +32,12 @@ plan=(
   "pier/runtime_config"
   "pier/runtime_cli"
 )
+
+# PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while
+# working on them; the suite always runs the whole plan.
+if [[ -n "${PIER_LANE_PLAN:-}" ]]; then
+  mapfile -t plan <<<"$PIER_LANE_PLAN"
+fi
 
 command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86 qemu-utils >/dev/null
