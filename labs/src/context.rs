@@ -56,6 +56,43 @@ impl Ctx {
         self.root().join("labs/work").join(lab.to_string())
     }
 
+    /// What `pier ARGS` prints, run against this state directory: for what pier shows only on
+    /// its command line (`pier ps`'s health column, `pier inspect`'s JSON).
+    pub fn pier_output(&self, args: &[&str]) -> Result<String> {
+        let out = std::process::Command::new(&self.pier)
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .with_context(|| format!("running pier {}", args.join(" ")))?;
+        if !out.status.success() {
+            bail!(
+                "pier {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `pier inspect NAME`'s object.
+    pub fn inspect(&self, name: &str) -> Result<serde_json::Value> {
+        let text = self.pier_output(&["inspect", name])?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("reading pier inspect {name}'s JSON"))?;
+        Ok(v.get(0).cloned().unwrap_or(v))
+    }
+
+    /// The line of `pier ps -a` that shows the container `name`.
+    pub fn ps_line(&self, name: &str) -> Result<String> {
+        self.pier_output(&["ps", "-a"])?
+            .lines()
+            .find(|l| l.split_whitespace().any(|w| w == name))
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("pier ps -a shows no container named {name}"))
+    }
+
     /// The value the student recorded with `pier lab answer LAB KEY VALUE`.
     pub fn answer(&self, lab: u32, key: &str) -> Result<String> {
         let progress = Progress::load(self.root())?;

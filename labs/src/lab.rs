@@ -47,9 +47,19 @@ pub struct Task {
     pub check: fn(&Ctx) -> Outcome,
 }
 
+/// A pier feature a lab needs (a subcommand, a flag), detected in the `pier` binary itself:
+/// a build without it lists the lab as pending instead of failing its checks.
+#[derive(Clone, Copy)]
+pub struct Feature {
+    /// What the student would type, for the message: "`pier compose`".
+    pub name: &'static str,
+    /// Whether this build has it.
+    pub present: fn(&Ctx) -> bool,
+}
+
 /// One lab.
 pub struct Lab {
-    /// 1 to 13, in course order.
+    /// 1 to 15, in course order.
     pub number: u32,
     /// Folder name under `labs/` (`01-first-container`).
     pub slug: &'static str,
@@ -62,6 +72,8 @@ pub struct Lab {
     pub host_ports: &'static [u16],
     /// Networks the lab makes (removed by reset).
     pub networks: &'static [&'static str],
+    /// A pier feature the lab needs that a build may lack; without it the lab is pending.
+    pub needs: Option<Feature>,
     /// Prepares the lab after a reset (e.g. makes sure busybox exists).
     pub prepare: fn(&Ctx) -> Result<()>,
     /// The tasks, in order.
@@ -72,6 +84,11 @@ impl Lab {
     /// Prefix of every object the lab makes (containers, images, networks): `lab3-`.
     pub fn prefix(&self) -> String {
         prefix(self.number)
+    }
+
+    /// The feature the lab needs and this build lacks, if any.
+    pub fn missing(&self, ctx: &Ctx) -> Option<Feature> {
+        self.needs.filter(|f| !(f.present)(ctx))
     }
 
     /// The answer keys the lab asks for.

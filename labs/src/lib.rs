@@ -20,7 +20,7 @@ pub mod reset;
 pub mod text;
 
 pub use context::Ctx;
-pub use lab::{Lab, Outcome, Task};
+pub use lab::{Feature, Lab, Outcome, Task};
 pub use report::{Report, TaskResult, TaskStatus};
 
 use anyhow::{bail, Result};
@@ -41,9 +41,19 @@ pub fn find(number: u32) -> Result<Lab> {
     }
 }
 
+/// Fails, saying which feature, when `lab` needs something this build of pier lacks.
+pub fn available(ctx: &Ctx, lab: &Lab) -> Result<()> {
+    match lab.missing(ctx) {
+        Some(f) => bail!("{}", text::pending_lab(ctx.lang(), lab.number, f.name)),
+        None => Ok(()),
+    }
+}
+
 /// Prepares a clean setup for `lab`: removes what an earlier attempt left, then runs the
-/// lab's own preparation and records the start in the progress file.
+/// lab's own preparation and records the start in the progress file. A lab whose feature
+/// this build lacks is refused.
 pub fn start(ctx: &Ctx, lab: &Lab) -> Result<()> {
+    available(ctx, lab)?;
     reset::reset(ctx, lab)?;
     std::fs::create_dir_all(ctx.workdir(lab.number))?;
     (lab.prepare)(ctx)?;

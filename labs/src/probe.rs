@@ -159,6 +159,28 @@ pub fn listening(pids: &[i32], port: u16) -> Result<Vec<i32>> {
     Ok(out)
 }
 
+/// The zombies (exited, not yet reaped processes) whose parent lives in the PID namespace of
+/// process `pid`: what a PID 1 that never calls `wait` collects. A zombie has no namespace of
+/// its own any more, so it is found by its parent.
+pub fn zombies_in_pid_namespace_of(pid: i32) -> Result<Vec<i32>> {
+    let ns = namespace(pid, "pid")?;
+    let mut members = Vec::new();
+    let mut zombies = Vec::new();
+    for p in procfs::process::all_processes().context("listing /proc")?.flatten() {
+        let Ok(stat) = p.stat() else { continue };
+        if stat.state == 'Z' {
+            zombies.push((stat.pid, stat.ppid));
+        } else if namespace(stat.pid, "pid").is_ok_and(|n| n == ns) {
+            members.push(stat.pid);
+        }
+    }
+    Ok(zombies
+        .into_iter()
+        .filter(|(_, parent)| members.contains(parent))
+        .map(|(z, _)| z)
+        .collect())
+}
+
 /// The address part of `ADDR/PREFIX`.
 pub fn strip_prefix_len(cidr: &str) -> &str {
     cidr.split('/').next().unwrap_or(cidr)

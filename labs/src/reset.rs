@@ -55,6 +55,18 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
         }
     }
 
+    // Named volumes of the lab (`lab15_data`, as compose names them, or `lab15-...`), once
+    // the containers using them are gone.
+    let volumes = ctx.engine().volumes()?;
+    for v in volumes.list()? {
+        if made_by_volume(&v.name, lab.number) {
+            ctx.engine()
+                .remove_volume(&v.name)
+                .with_context(|| format!("removing volume {}", v.name))?;
+            removed.push(format!("volume {}", v.name));
+        }
+    }
+
     let store = ctx.engine().images()?;
     for image in store.list()? {
         for reference in &image.references {
@@ -120,6 +132,11 @@ pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
             }
         }
     }
+    for v in volumes.list()? {
+        if made_by_volume(&v.name, lab.number) {
+            left.push(format!("volume {}", v.name));
+        }
+    }
     for net in lab.networks {
         if network_exists(ctx, net) {
             left.push(format!("network {net}"));
@@ -143,6 +160,12 @@ fn made_by(reference: &str, prefix: &str) -> bool {
         .next()
         .unwrap_or(reference)
         .starts_with(prefix)
+}
+
+/// Whether a volume belongs to lab `n`: named `labN-...`, or `labN_...` as compose names the
+/// volumes of a project called `labN`.
+fn made_by_volume(name: &str, n: u32) -> bool {
+    name.starts_with(&format!("lab{n}-")) || name.starts_with(&format!("lab{n}_"))
 }
 
 /// Whether `pier network inspect NAME` finds the network.

@@ -207,6 +207,26 @@ pub fn status(lang: Lang, score: Option<(usize, usize)>, started: bool) -> Strin
     }
 }
 
+/// `pier lab list`: the status of a lab whose feature this build lacks.
+pub fn pending(lang: Lang, feature: &str) -> String {
+    match lang {
+        Lang::En => format!("pending: needs {feature} (not in this build)"),
+        Lang::Ko => format!("대기 중: {feature} 필요 (이 빌드에는 없음)"),
+    }
+}
+
+/// `pier lab start/check N` on a lab whose feature this build lacks.
+pub fn pending_lab(lang: Lang, lab: u32, feature: &str) -> String {
+    match lang {
+        Lang::En => format!(
+            "lab {lab} needs {feature}, which this build of pier does not have yet (`pier lab list` shows it as pending)"
+        ),
+        Lang::Ko => format!(
+            "실습 {lab}에는 {feature}이(가) 필요한데, 이 pier 빌드에는 아직 없습니다 (`pier lab list`에 대기 중으로 표시됩니다)"
+        ),
+    }
+}
+
 /// Whether `s` holds Hangul (syllables or jamo).
 pub fn has_hangul(s: &str) -> bool {
     s.chars()
@@ -236,6 +256,8 @@ mod tests {
             status(lang, Some((1, 2)), true),
             status(lang, Some((2, 2)), true),
             status(lang, None, true),
+            pending(lang, "`pier compose`"),
+            pending_lab(lang, 15, "`pier compose`"),
         ]
     }
 

@@ -75,10 +75,12 @@ pub fn lab(root: &Path, cmd: LabCommand) -> Result<i32> {
         }
         LabCommand::Check { n, watch } => {
             let lab = pier_labs::find(n)?;
+            pier_labs::available(&ctx, &lab)?;
             check(&ctx, &lab, watch)
         }
         LabCommand::Hint { n } => {
             let lab = pier_labs::find(n)?;
+            pier_labs::available(&ctx, &lab)?;
             match pier_labs::hint(&ctx, &lab) {
                 Some(h) => writeln!(std::io::stdout(), "{h}")?,
                 None => writeln!(
@@ -129,9 +131,10 @@ fn list(ctx: &Ctx) -> Result<()> {
         "TASKS"
     )?;
     for lab in pier_labs::all() {
-        let status = match progress.labs.get(&lab.number) {
-            Some(p) => text::status(ctx.lang(), p.score, p.started),
-            None => String::new(),
+        let status = match (lab.missing(ctx), progress.labs.get(&lab.number)) {
+            (Some(f), _) => text::pending(ctx.lang(), f.name),
+            (None, Some(p)) => text::status(ctx.lang(), p.score, p.started),
+            (None, None) => String::new(),
         };
         // Pad by display width: a Korean syllable takes two terminal columns.
         let title = lab.title.get(ctx.lang());

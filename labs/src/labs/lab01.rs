@@ -21,6 +21,7 @@ pub fn lab() -> Lab {
         minutes: 20,
         host_ports: &[],
         networks: &[],
+        needs: None,
         prepare,
         tasks: vec![
             Task {

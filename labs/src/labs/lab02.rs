@@ -1,6 +1,6 @@
 //! Lab 2: namespaces — PID 1, the hostname, mounts, `lsns`, and `nsenter` into a container.
 
-use super::ensure_busybox;
+use super::{ensure_busybox, sent};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
@@ -30,6 +30,7 @@ pub fn lab() -> Lab {
         minutes: 30,
         host_ports: &[],
         networks: &[],
+        needs: None,
         prepare,
         tasks: vec![
             Task {
@@ -225,10 +226,6 @@ fn entered(ctx: &Ctx) -> Outcome {
 }
 
 /// Whether `e` is pier sending `signal` (`SIGTERM`) to the container.
-fn sent(e: &Event, signal: &str) -> bool {
-    e.action == Action::Kill && e.signal.as_deref() == Some(signal)
-}
-
 /// The events of `name` since the lab started, and its record, which must still exist (the
 /// check reads its command).
 fn history(ctx: &Ctx, name: &str) -> Result<(ContainerRecord, Vec<Event>), Outcome> {

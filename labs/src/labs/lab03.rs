@@ -24,6 +24,7 @@ pub fn lab() -> Lab {
         minutes: 40,
         host_ports: &[],
         networks: &[],
+        needs: None,
         prepare: ensure_busybox,
         tasks: vec![
             Task {

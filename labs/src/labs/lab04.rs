@@ -23,6 +23,7 @@ pub fn lab() -> Lab {
         minutes: 35,
         host_ports: &[],
         networks: &[],
+        needs: None,
         prepare: ensure_busybox,
         tasks: vec![
             Task {

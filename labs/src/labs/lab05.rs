@@ -24,6 +24,7 @@ pub fn lab() -> Lab {
         minutes: 35,
         host_ports: &[],
         networks: &[],
+        needs: None,
         prepare,
         tasks: vec![
             Task {

@@ -22,6 +22,7 @@ pub fn lab() -> Lab {
         minutes: 40,
         host_ports: &[8086],
         networks: &["lab6-net"],
+        needs: None,
         prepare: ensure_busybox,
         tasks: vec![
             Task {

@@ -28,6 +28,7 @@ pub fn lab() -> Lab {
         minutes: 30,
         host_ports: &[8080, 8081],
         networks: &[],
+        needs: None,
         prepare: ensure_busybox,
         tasks: vec![
             Task {

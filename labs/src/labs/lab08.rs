@@ -25,6 +25,7 @@ pub fn lab() -> Lab {
         minutes: 30,
         host_ports: &[],
         networks: &[],
+        needs: None,
         prepare: ensure_busybox,
         tasks: vec![
             Task {

@@ -20,6 +20,7 @@ pub fn lab() -> Lab {
         minutes: 25,
         host_ports: &[],
         networks: &[],
+        needs: None,
         prepare: ensure_busybox,
         tasks: vec![
             Task {

@@ -34,6 +34,7 @@ pub fn lab() -> Lab {
         minutes: 45,
         host_ports: &[],
         networks: &[],
+        needs: None,
         prepare: super::ensure_busybox,
         tasks: vec![
             Task {

@@ -38,6 +38,7 @@ pub fn lab() -> Lab {
         minutes: 35,
         host_ports: &[PORT],
         networks: &[],
+        needs: None,
         prepare,
         tasks: vec![
             Task {

@@ -39,6 +39,7 @@ pub fn lab() -> Lab {
         minutes: 45,
         host_ports: &[PORT],
         networks: &[],
+        needs: None,
         prepare,
         tasks: vec![
             Task {

@@ -13,10 +13,14 @@ pub mod lab10;
 pub mod lab11;
 pub mod lab12;
 pub mod lab13;
+pub mod lab14;
+pub mod lab15;
 
 use crate::context::Ctx;
-use crate::lab::Lab;
+use crate::lab::{Feature, Lab};
 use anyhow::{Context, Result};
+use pier_runtime::engine::events::{Action, Event};
+use std::process::{Command, Stdio};
 
 /// Every lab, in course order.
 pub fn all() -> Vec<Lab> {
@@ -34,7 +38,43 @@ pub fn all() -> Vec<Lab> {
         lab11::lab(),
         lab12::lab(),
         lab13::lab(),
+        lab14::lab(),
+        lab15::lab(),
     ]
+}
+
+/// Restart policies and healthchecks (`pier run --restart`, `--health-cmd`).
+pub const LIFECYCLE: Feature = Feature {
+    name: "`pier run --restart/--health-cmd`",
+    present: has_lifecycle,
+};
+
+/// `pier compose`.
+pub const COMPOSE: Feature = Feature {
+    name: "`pier compose`",
+    present: has_compose,
+};
+
+/// The help of `pier ARGS --help`, if this build knows the command.
+fn help(ctx: &Ctx, args: &[&str]) -> Option<String> {
+    let out = Command::new(ctx.pier())
+        .args(args)
+        .arg("--help")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn has_lifecycle(ctx: &Ctx) -> bool {
+    help(ctx, &["run"]).is_some_and(|h| h.contains("--restart") && h.contains("--health-cmd"))
+}
+
+fn has_compose(ctx: &Ctx) -> bool {
+    help(ctx, &["compose"]).is_some()
 }
 
 /// Makes sure the `busybox` image exists (bootstrapped from the host's busybox-static).
@@ -46,6 +86,11 @@ pub fn ensure_busybox(ctx: &Ctx) -> Result<()> {
             .context("bootstrapping the busybox image (pier image bootstrap busybox)")?;
     }
     Ok(())
+}
+
+/// Whether `e` is pier sending `signal` (`SIGTERM`) to a container.
+pub fn sent(e: &Event, signal: &str) -> bool {
+    e.action == Action::Kill && e.signal.as_deref() == Some(signal)
 }
 
 /// Parses a number the student typed (`42`, `42.5`, `42%`, `42 ms`).

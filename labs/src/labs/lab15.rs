@@ -1,0 +1,390 @@
+//! Lab 15: several containers as one application — `pier compose` starts a two-service
+//! project (a `store` that keeps a token in a named volume, a `web` that fetches it by the
+//! service's name), a healthcheck gates `depends_on`, the volume outlives `down` and goes with
+//! `down -v`. Checked from the containers' compose labels, pier's event log (creations,
+//! removals, starts and how far apart), the volume's content and the server's answer.
+
+use super::{ensure_busybox, COMPOSE};
+use crate::context::Ctx;
+use crate::lab::{Lab, Outcome, Task};
+use crate::probe;
+use crate::text;
+use crate::text::tr;
+use anyhow::{anyhow, Context, Result};
+use pier_runtime::engine::events::{Action, Event};
+use pier_runtime::engine::record::ContainerRecord;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const N: u32 = 15;
+
+/// The compose project (its `name:`): containers `lab15-store-1`, `lab15-web-1`.
+pub const PROJECT: &str = "lab15";
+
+/// The named volume the project makes (`<project>_data`).
+pub const VOLUME: &str = "lab15_data";
+
+/// The project's default network.
+pub const NETWORK: &str = "lab15_default";
+
+/// The host port the web service is published on.
+pub const PORT: u16 = 8015;
+
+/// Seconds the store waits before it serves (a slow database starting up).
+const STORE_DELAY: f64 = 2.0;
+
+/// The compose file `pier lab start 15` writes: the web service depends on the store, but
+/// only on its start, not on its being ready.
+pub const COMPOSE_FILE: &str = r#"name: lab15
+services:
+  store:
+    image: busybox
+    command: ["sh", "-c", "sleep 2; [ -f /data/token ] || head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \\n' > /data/token; hostname >> /data/visits; exec httpd -f -p 80 -h /data"]
+    volumes:
+      - data:/data
+  web:
+    image: busybox
+    command: ["sh", "-c", "mkdir -p /www; if wget -q -O /www/index.html http://store/token; then echo web got the token from store:; cat /www/index.html; echo; else echo web could not reach store > /www/index.html; cat /www/index.html; fi; exec httpd -f -p 80 -h /www"]
+    ports:
+      - "8015:80"
+    depends_on:
+      - store
+volumes:
+  data:
+"#;
+
+/// What the web service logs when it fetched the token by the store's name.
+const GOT: &str = "web got the token from store:";
+
+/// The lab.
+pub fn lab() -> Lab {
+    Lab {
+        number: N,
+        slug: "15-compose",
+        title: tr(
+            "Several containers as one application",
+            "여러 컨테이너를 하나의 애플리케이션으로",
+        ),
+        minutes: 40,
+        host_ports: &[PORT],
+        networks: &[NETWORK],
+        needs: Some(COMPOSE),
+        prepare,
+        tasks: vec![
+            Task {
+                id: "up",
+                title: tr(
+                    "the lab15 project runs: its store and web services are up",
+                    "lab15 프로젝트가 실행 중이다: store와 web 서비스가 떠 있다",
+                ),
+                after: &[],
+                answer: None,
+                hint: tr(
+                    "cd \"$(pier lab dir 15)\" && pier compose up -d, then pier compose ps",
+                    "cd \"$(pier lab dir 15)\" && pier compose up -d 한 다음 pier compose ps",
+                ),
+                check: up,
+            },
+            Task {
+                id: "down-v",
+                title: tr(
+                    "a first store's volume was removed with pier compose down -v",
+                    "첫 store의 볼륨이 pier compose down -v 로 삭제되었다",
+                ),
+                after: &[],
+                answer: None,
+                hint: tr(
+                    "After the first pier compose up -d (step 2), pier compose down -v removes the containers, the network and the volume lab15_data",
+                    "첫 pier compose up -d (2단계) 다음에 pier compose down -v 는 컨테이너, 네트워크, 볼륨 lab15_data 를 모두 지웁니다",
+                ),
+                check: down_v,
+            },
+            Task {
+                id: "gated",
+                title: tr(
+                    "web started only once store was healthy, and got its token",
+                    "web이 store가 healthy가 된 뒤에야 시작되어 토큰을 받았다",
+                ),
+                after: &["up"],
+                answer: None,
+                hint: tr(
+                    "Add the healthcheck to store and `condition: service_healthy` to web's depends_on (step 4), then pier compose up -d",
+                    "store에 healthcheck를, web의 depends_on에 `condition: service_healthy` 를 추가하고(4단계) pier compose up -d",
+                ),
+                check: gated,
+            },
+            Task {
+                id: "discovery",
+                title: tr(
+                    "you read the store's token through web, by the name store",
+                    "web 안에서 이름 store로 store의 토큰을 읽었다",
+                ),
+                after: &["up"],
+                answer: Some("token"),
+                hint: tr(
+                    "pier compose exec web wget -qO- http://store/token, then pier lab answer 15 token <TOKEN>",
+                    "pier compose exec web wget -qO- http://store/token 한 다음 pier lab answer 15 token <토큰>",
+                ),
+                check: discovery,
+            },
+            Task {
+                id: "survived",
+                title: tr(
+                    "the volume outlived pier compose down: two stores wrote to it",
+                    "볼륨이 pier compose down 뒤에도 남았다: 두 store가 같은 볼륨에 썼다",
+                ),
+                after: &["up"],
+                answer: None,
+                hint: tr(
+                    "pier compose down (without -v), then pier compose up -d: the new store finds the old token and adds its line to /data/visits",
+                    "pier compose down (-v 없이) 한 다음 pier compose up -d: 새 store가 이전 토큰을 찾고 /data/visits 에 한 줄을 더합니다",
+                ),
+                check: survived,
+            },
+        ],
+    }
+}
+
+fn prepare(ctx: &Ctx) -> Result<()> {
+    ensure_busybox(ctx)?;
+    let path = ctx.workdir(N).join("compose.yaml");
+    std::fs::write(&path, COMPOSE_FILE).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The compose labels of a container (`com.docker.compose.project` ...), read from its record.
+fn labels(rec: &ContainerRecord) -> BTreeMap<String, String> {
+    serde_json::to_value(rec)
+        .ok()
+        .and_then(|v| {
+            let l = v["config"].get("labels").cloned()?;
+            serde_json::from_value(l).ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The project's container of `service`, found by its compose labels (not its name).
+fn service(ctx: &Ctx, name: &str) -> Result<ContainerRecord> {
+    let all = ctx.engine().containers()?;
+    all.into_iter()
+        .find(|r| {
+            let l = labels(r);
+            l.get("com.docker.compose.project").map(String::as_str) == Some(PROJECT)
+                && l.get("com.docker.compose.service").map(String::as_str) == Some(name)
+        })
+        .ok_or_else(|| {
+            anyhow!("no container of the lab15 project runs the service {name}: pier compose up -d in the lab's directory")
+        })
+}
+
+/// The running container of `service` and its init's host PID.
+fn running_service(ctx: &Ctx, name: &str) -> Result<(ContainerRecord, i32)> {
+    let rec = service(ctx, name)?;
+    ctx.running(&rec.name)
+}
+
+/// A file of the volume, read from its data directory on the host.
+fn volume_file(ctx: &Ctx, file: &str) -> Result<String> {
+    let volumes = ctx.engine().volumes()?;
+    if !volumes.exists(VOLUME) {
+        return Err(anyhow!(
+            "there is no volume {VOLUME}: the project's store keeps its data there (pier compose up -d)"
+        ));
+    }
+    let path: PathBuf = volumes.data_dir(VOLUME).join(file);
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("reading /data/{file} of the volume {VOLUME}"))?
+        .trim()
+        .to_string())
+}
+
+/// Every event since the lab started of containers named `name` (all its incarnations).
+fn events(ctx: &Ctx, name: &str) -> Result<Vec<Event>> {
+    ctx.events(N, name)
+}
+
+/// The short IDs (= default hostnames) of every store container created since the start,
+/// oldest first, with whether it was removed since.
+fn stores(ctx: &Ctx) -> Result<Vec<(String, Option<Event>)>> {
+    let events = events(ctx, &format!("{PROJECT}-store-1"))?;
+    Ok(events
+        .iter()
+        .filter(|e| e.action == Action::Create)
+        .map(|c| {
+            let destroyed = events
+                .iter()
+                .find(|e| e.action == Action::Destroy && e.id == c.id)
+                .cloned();
+            (c.id.chars().take(12).collect(), destroyed)
+        })
+        .collect())
+}
+
+fn up(ctx: &Ctx) -> Outcome {
+    let mut seen = Vec::new();
+    for name in ["store", "web"] {
+        match running_service(ctx, name) {
+            Ok((rec, _)) => seen.push(rec.name),
+            Err(e) => return e.into(),
+        }
+    }
+    Outcome::pass(seen.join(", "))
+}
+
+fn down_v(ctx: &Ctx) -> Outcome {
+    let all = match stores(ctx) {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
+    let Some((first, Some(destroyed))) = all.first().cloned() else {
+        return Outcome::fail(format!(
+            "pier's event log shows no store container created and removed: pier compose up -d, then pier compose down -v {}",
+            text::before_start(ctx.lang(), N)
+        ));
+    };
+    let visits = match volume_file(ctx, "visits") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    if visits.lines().any(|l| l.trim() == first) {
+        return Outcome::fail(format!(
+            "the volume {VOLUME} still holds the visit of the first store ({first}): pier compose down kept it; pier compose down -v removes it"
+        ));
+    }
+    let created = ctx
+        .engine()
+        .volumes()
+        .and_then(|v| v.get(VOLUME))
+        .ok()
+        .and_then(|v| humantime::parse_rfc3339(&v.created_at).ok());
+    match (created, destroyed.when()) {
+        (Some(c), Some(d)) if c >= d => {
+            Outcome::pass(format!("store {first} removed with its volume"))
+        }
+        _ => Outcome::fail(format!(
+            "the volume {VOLUME} is older than the removal of the first store ({first}): pier compose down -v"
+        )),
+    }
+}
+
+fn gated(ctx: &Ctx) -> Outcome {
+    let (store, web) = match (service(ctx, "store"), service(ctx, "web")) {
+        (Ok(s), Ok(w)) => (s, w),
+        (Err(e), _) | (_, Err(e)) => return e.into(),
+    };
+    let line = match ctx.ps_line(&store.name) {
+        Ok(l) => l,
+        Err(e) => return e.into(),
+    };
+    if !line.contains("(healthy)") {
+        return Outcome::fail(format!(
+            "pier ps shows no (healthy) for {}: give the store the healthcheck of step 4",
+            store.name
+        ));
+    }
+    let start = |rec: &ContainerRecord| -> Option<Event> {
+        events(ctx, &rec.name)
+            .ok()?
+            .into_iter()
+            .rfind(|e| e.action == Action::Start && e.id == rec.id)
+    };
+    let (Some(s), Some(w)) = (start(&store), start(&web)) else {
+        return Outcome::fail(format!(
+            "pier's event log shows no start of the current store and web {}",
+            text::before_start(ctx.lang(), N)
+        ));
+    };
+    let waited = w
+        .when()
+        .zip(s.when())
+        .and_then(|(w, s)| w.duration_since(s).ok())
+        .unwrap_or_default();
+    if waited < Duration::from_secs_f64(STORE_DELAY) {
+        return Outcome::fail(format!(
+            "web started {:.1} s after store, before store could serve: add `condition: service_healthy` to web's depends_on",
+            waited.as_secs_f64()
+        ));
+    }
+    let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, PORT));
+    let token = volume_file(ctx, "token").unwrap_or_default();
+    match probe::http_get(addr) {
+        Ok(r) if !token.is_empty() && r.contains(&token) => Outcome::pass(format!(
+            "web started {:.1} s after store and serves its token",
+            waited.as_secs_f64()
+        )),
+        Ok(_) => Outcome::fail(format!(
+            "127.0.0.1:{PORT} answers without the store's token: did web reach store?"
+        )),
+        Err(_) => Outcome::fail(format!("nothing answers on 127.0.0.1:{PORT}")),
+    }
+}
+
+fn discovery(ctx: &Ctx) -> Outcome {
+    let token = match volume_file(ctx, "token") {
+        Ok(t) => t,
+        Err(e) => return e.into(),
+    };
+    let web = match service(ctx, "web") {
+        Ok(w) => w,
+        Err(e) => return e.into(),
+    };
+    let log = match ctx.log(&web) {
+        Ok(l) => l.unwrap_or_default(),
+        Err(e) => return e.into(),
+    };
+    let reached = log
+        .split(GOT)
+        .nth(1)
+        .is_some_and(|rest| rest.split_whitespace().next() == Some(token.as_str()));
+    if !reached {
+        return Outcome::fail(format!(
+            "{}'s log shows no token fetched from http://store/: it did not find the store by its name (pier compose logs web)",
+            web.name
+        ));
+    }
+    let given = match ctx.answer(N, "token") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    if given.trim() == token {
+        Outcome::pass(format!("token {token}"))
+    } else {
+        Outcome::fail(format!(
+            "{given} is not the token the store serves now (was the volume removed since you read it?): pier compose exec web wget -qO- http://store/token"
+        ))
+    }
+}
+
+fn survived(ctx: &Ctx) -> Outcome {
+    let all = match stores(ctx) {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
+    let visits = match volume_file(ctx, "visits") {
+        Ok(v) => v,
+        Err(e) => return e.into(),
+    };
+    let lines: Vec<&str> = visits.lines().map(str::trim).collect();
+    let known: Vec<&(String, Option<Event>)> = all
+        .iter()
+        .filter(|(id, _)| lines.contains(&id.as_str()))
+        .collect();
+    if lines.iter().any(|l| !all.iter().any(|(id, _)| id == l)) {
+        return Outcome::fail(format!(
+            "the volume's /data/visits names stores that pier's event log does not know ({}): only the stores write it",
+            lines.join(", ")
+        ));
+    }
+    if known.len() < 2 {
+        return Outcome::fail(
+            "only one store wrote to the volume: pier compose down (without -v), then pier compose up -d",
+        );
+    }
+    if known[0].1.is_none() {
+        return Outcome::fail(
+            "the first store of this volume was not removed: pier compose down removes the containers (restart and stop do not)",
+        );
+    }
+    Outcome::pass(format!("{} stores wrote to {VOLUME}", known.len()))
+}
