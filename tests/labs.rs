@@ -229,6 +229,35 @@ fn lab12_cycle() {
 fn lab13_cycle() {
     cycle(13);
 }
+#[test]
+fn lab14_cycle() {
+    if has_feature(14) {
+        cycle(14);
+    }
+}
+#[test]
+fn lab15_cycle() {
+    if has_feature(15) {
+        cycle(15);
+    }
+}
+
+/// Whether this build of pier has the feature lab `n` needs (`Lab::needs`). Without it the
+/// lab is pending (`pier lab list` says so) and its tests are skipped, saying why; under CI a
+/// skipped test fails.
+fn has_feature(n: u32) -> bool {
+    let lab = pier_labs::find(n).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = pier_labs::Ctx::open(tmp.path(), &pier()).unwrap();
+    let missing = lab.missing(&ctx).map(|f| f.name);
+    let found = match missing {
+        Some(name) => Err(format!(
+            "this build of pier lacks {name}, so lab {n} is pending"
+        )),
+        None => Ok(()),
+    };
+    prereq::require(&format!("the feature lab {n} is about"), found).is_some()
+}
 
 /// Runs `pier ARGS` and returns stdout, asserting success.
 fn pier_ok(root: &Path, args: &[&str]) -> String {
@@ -964,4 +993,99 @@ fn lab13_fixes_are_checked_by_their_effect() {
     assert_fails(&out, "exec", "still not executable");
     assert_fails(&out, "port", "nothing answers on 127.0.0.1:8013");
     assert_fails(&out, "oom", "no OOM kill of lab13-oom");
+}
+
+/// Lab 14: a script that only prints the line, a grace period other than the lab's, a typed
+/// stop time, --init missing where it is needed (or present where it must not be), a
+/// command that never fails, no restart policy, and a probe that never passed all fail.
+#[test]
+fn lab14_lifecycle_needs_the_signals_and_the_policies() {
+    if !has_feature(14) {
+        return;
+    }
+    let lab = Started::new(14);
+    lab.sh("lab14-inside", &[], "echo PID 1 is still here");
+    lab.ok(&["run", "-d", "--name", "lab14-pid1", "busybox", "sleep", "3600"]);
+    lab.ok(&["stop", "-t", "1", "lab14-pid1"]);
+    lab.ok(&["run", "-d", "--name", "lab14-tini", "busybox", "sleep", "3600"]);
+    lab.ok(&["stop", "-t", "1", "lab14-tini"]);
+    lab.ok(&["run", "-d", "--name", "lab14-zombies", "busybox", "sleep", "3600"]);
+    let orphans = pier_labs::labs::lab14::ORPHANS;
+    lab.ok(&[
+        "run", "-d", "--name", "lab14-reaped", "busybox", "sh", "-c", orphans,
+    ]);
+    lab.ok(&[
+        "run", "-d", "--name", "lab14-flaky", "--restart", "on-failure:3", "busybox", "true",
+    ]);
+    lab.ok(&[
+        "run", "-d", "--name", "lab14-always", "--restart", "on-failure", "busybox", "sh",
+        "-c", "sleep 1; echo bye",
+    ]);
+    lab.ok(&[
+        "run", "-d", "--name", "lab14-web", "--health-cmd", "false", "--health-interval",
+        "1s", "--health-retries", "1", "busybox", "sleep", "3600",
+    ]);
+    lab.answer("stop-seconds", "10");
+    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(5)));
+    let out = lab.check();
+    assert_fails(&out, "inside", "not the script of step 1");
+    assert_fails(&out, "grace", "the SIGKILL came 1.");
+    assert_fails(&out, "init-stop", "runs without --init");
+    assert_fails(&out, "zombies", "not the program of step 4");
+    assert!(out.contains("parent failed: finish task zombies first"), "{out}");
+    assert_fails(&out, "on-failure", "exited 0 once");
+    assert_fails(&out, "always", "no restart of lab14-always after a clean exit");
+    assert_fails(&out, "health", "no passing probe");
+    // The right grace period, but a typed time; orphans reaped by nobody under --init's name.
+    lab.ok(&["rm", "lab14-pid1"]);
+    lab.ok(&["run", "-d", "--name", "lab14-pid1", "busybox", "sleep", "3600"]);
+    lab.ok(&["stop", "-t", "3", "lab14-pid1"]);
+    lab.ok(&["rm", "-f", "lab14-zombies"]);
+    lab.ok(&[
+        "run", "-d", "--name", "lab14-zombies", "busybox", "sh", "-c", orphans,
+    ]);
+    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(3)));
+    let out = lab.check();
+    assert_fails(&out, "grace", "is not what pier stop took");
+    assert_passes(&out, "zombies");
+    assert_fails(&out, "reaped", "runs without --init");
+}
+
+/// Lab 15: the first compose file (no healthcheck) fails `gated` and `discovery` (web never
+/// reached the store); `down` without `-v` fails `down-v`; visits written from the host fail
+/// `survived`.
+#[test]
+fn lab15_compose_needs_the_application() {
+    if !has_feature(15) {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let lab = Started::new(15);
+    let dir = lab.dir();
+    let file = dir.join("compose.yaml").to_str().unwrap().to_string();
+    let compose = |args: &[&str]| {
+        let mut all = vec!["compose", "-f", file.as_str()];
+        all.extend_from_slice(args);
+        lab.ok(&all)
+    };
+    compose(&["up", "-d"]);
+    compose(&["down"]);
+    compose(&["up", "-d"]);
+    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(3)));
+    let volume: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["volume", "inspect", "lab15_data"])).unwrap();
+    let data = PathBuf::from(volume[0]["Mountpoint"].as_str().unwrap());
+    let token = std::fs::read_to_string(data.join("token")).unwrap();
+    lab.answer("token", token.trim());
+    let out = lab.check();
+    assert_passes(&out, "up");
+    assert_fails(&out, "down-v", "pier compose down kept it");
+    assert_fails(&out, "gated", "no (healthy)");
+    assert_fails(&out, "discovery", "shows no token fetched from http://store/");
+    assert_passes(&out, "survived");
+    // Visits made up on the host.
+    let visits = std::fs::read_to_string(data.join("visits")).unwrap();
+    std::fs::write(data.join("visits"), format!("{visits}0123456789ab\n")).unwrap();
+    assert_fails(&lab.check(), "survived", "does not know");
+    compose(&["down", "-v"]);
 }
