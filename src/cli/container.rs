@@ -5,7 +5,9 @@
 use super::output;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::engine::config::{env_entry, read_env_file, Limits, NetworkMode, RunConfig};
+use pier_runtime::engine::config::{
+    env_entry, read_env_file, HealthConfig, Limits, NetworkMode, RestartPolicy, RunConfig,
+};
 use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::logs::{self, LogOptions};
 use pier_runtime::engine::mount_flags::MountFlags;
@@ -102,6 +104,32 @@ pub struct CreateArgs {
     /// Drop a Linux capability.
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
+    /// Restart policy: no, on-failure[:MAX_RETRIES], always, unless-stopped (needs -d with
+    /// run).
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Command to check the container's health (run with /bin/sh -c in the container).
+    #[arg(long = "health-cmd", value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (e.g. 30s, 1m30s).
+    #[arg(long = "health-interval", value_name = "DURATION", allow_hyphen_values = true)]
+    pub health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long = "health-retries", value_name = "N", allow_hyphen_values = true)]
+    pub health_retries: Option<i64>,
+    /// Maximum time one health check may run.
+    #[arg(long = "health-timeout", value_name = "DURATION", allow_hyphen_values = true)]
+    pub health_timeout: Option<String>,
+    /// Time after start during which failed checks do not count.
+    #[arg(
+        long = "health-start-period",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub health_start_period: Option<String>,
+    /// Disable the image's HEALTHCHECK.
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -152,6 +180,21 @@ impl CreateArgs {
         }
         let network = Some(network);
         let mounts = MountFlags::parse(&self.volumes, &self.mounts, &self.tmpfs)?;
+        let restart = match self.restart.as_deref() {
+            Some(r) => RestartPolicy::parse(r)?,
+            None => RestartPolicy::No,
+        };
+        if auto_remove && restart != RestartPolicy::No {
+            bail!("conflicting options: --restart and --rm (a container that restarts is not removed when it exits)");
+        }
+        let healthcheck = HealthConfig::from_flags(
+            self.health_cmd.as_deref(),
+            self.health_interval.as_deref(),
+            self.health_timeout.as_deref(),
+            self.health_start_period.as_deref(),
+            self.health_retries,
+            self.no_healthcheck,
+        )?;
         Ok(RunConfig {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -176,6 +219,8 @@ impl CreateArgs {
             auto_remove,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
+            restart,
+            healthcheck,
         })
     }
 }
@@ -187,6 +232,9 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
         bail!("-d with -i: a detached container has no stdin to keep open in pier");
     }
     let config = args.create.to_config(args.rm)?;
+    if !args.detach && config.restart != RestartPolicy::No {
+        bail!("--restart needs -d: the restart policy is applied by the container's monitor, which a foreground pier run does not leave behind");
+    }
     let rec = engine.create(config, true)?;
     if args.detach {
         if let Err(e) = engine.start_detached(&rec.id) {
