@@ -1034,8 +1034,8 @@ fn lab14_lifecycle_needs_the_signals_and_the_policies() {
     assert_fails(&out, "zombies", "not the program of step 4");
     assert!(out.contains("parent failed: finish task zombies first"), "{out}");
     assert_fails(&out, "on-failure", "exited 0 once");
-    assert_fails(&out, "always", "no restart of lab14-always after a clean exit");
-    assert_fails(&out, "health", "no passing probe");
+    assert_fails(&out, "always", "restart policy is on-failure");
+    assert_fails(&out, "health", "never healthy");
     // The right grace period, but a typed time; orphans reaped by nobody under --init's name.
     lab.ok(&["rm", "lab14-pid1"]);
     lab.ok(&["run", "-d", "--name", "lab14-pid1", "busybox", "sleep", "3600"]);

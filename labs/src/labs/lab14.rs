@@ -10,7 +10,8 @@ use crate::probe;
 use crate::text;
 use crate::text::tr;
 use pier_runtime::engine::events::{Action, Event};
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
+use pier_runtime::engine::config::RestartPolicy;
+use pier_runtime::engine::record::{ContainerRecord, ContainerStatus, HealthStatus};
 use std::time::{Duration, SystemTime};
 
 const N: u32 = 14;
@@ -361,32 +362,44 @@ fn on_failure(ctx: &Ctx) -> Outcome {
         Ok(x) => x,
         Err(o) => return o,
     };
-    let starts = events.iter().filter(|e| e.action == Action::Start).count();
-    let exits: Vec<i32> = events
-        .iter()
-        .filter(|e| e.action == Action::Die)
-        .map(|e| e.exit_code.unwrap_or(-1))
-        .collect();
+    if !matches!(
+        rec.config.restart,
+        RestartPolicy::OnFailure {
+            max_retries: Some(3)
+        }
+    ) {
+        return Outcome::fail(format!(
+            "lab14-flaky's restart policy is {}: run it with --restart on-failure:3",
+            rec.config.restart.name()
+        ));
+    }
     if events.iter().any(|e| e.action == Action::Kill) {
         return Outcome::fail(
             "pier sent lab14-flaky a signal: let it fail on its own (remove it and run it again)",
         );
     }
+    let exits: Vec<i32> = events
+        .iter()
+        .filter(|e| e.action == Action::Die)
+        .map(|e| e.exit_code.unwrap_or(-1))
+        .collect();
     if exits.contains(&0) {
         return Outcome::fail("lab14-flaky exited 0 once: its command must fail (exit 3)");
     }
-    if rec.status == ContainerStatus::Running || starts > exits.len() {
+    let restarts = events.iter().filter(|e| e.action == Action::Restart).count();
+    if rec.status == ContainerStatus::Running || rec.restarting {
         return Outcome::fail(format!(
-            "lab14-flaky is still being restarted ({starts} starts so far): wait a few seconds"
+            "lab14-flaky is still being restarted ({restarts} restarts so far): wait a few seconds"
         ));
     }
-    match starts {
-        4 => Outcome::pass("4 runs: the first and 3 restarts, all exit 3"),
-        1 => Outcome::fail(
-            "lab14-flaky ran once and was not restarted: run it with --restart on-failure:3",
-        ),
-        n => Outcome::fail(format!(
-            "lab14-flaky ran {n} times: on-failure:3 means the first run and 3 restarts, 4 in all"
+    match (restarts, exits.len()) {
+        (3, 4) => Outcome::pass(format!(
+            "4 runs: the first and 3 restarts, all exit {}",
+            exits[0]
+        )),
+        (0, _) => Outcome::fail("pier's event log shows no restart of lab14-flaky"),
+        (r, runs) => Outcome::fail(format!(
+            "lab14-flaky was restarted {r} times ({runs} runs): on-failure:3 means the first run and 3 restarts"
         )),
     }
 }
@@ -396,110 +409,77 @@ fn always(ctx: &Ctx) -> Outcome {
         Ok(x) => x,
         Err(o) => return o,
     };
-    // A clean exit followed by a start, before pier ever signalled it: the policy at work.
-    let first_kill = events
-        .iter()
-        .position(|e| e.action == Action::Kill)
-        .unwrap_or(events.len());
-    let before = &events[..first_kill];
-    let came_back = before.windows(2).any(|w| {
-        w[0].action == Action::Die && w[0].exit_code == Some(0) && w[1].action == Action::Start
-    }) || before.iter().enumerate().any(|(i, e)| {
+    if rec.config.restart != RestartPolicy::Always {
+        return Outcome::fail(format!(
+            "lab14-always's restart policy is {}: run it with --restart always",
+            rec.config.restart.name()
+        ));
+    }
+    // A clean exit followed by a restart: the policy at work, whatever the exit code.
+    let came_back = events.iter().enumerate().any(|(i, e)| {
         e.action == Action::Die
             && e.exit_code == Some(0)
-            && before[i + 1..].iter().any(|e| e.action == Action::Start)
+            && events[i + 1..].iter().any(|e| e.action == Action::Restart)
     });
     if !came_back {
         return Outcome::fail(format!(
-            "pier's event log shows no restart of lab14-always after a clean exit: run it with --restart always and a command that ends (sleep 1; echo bye) {}",
+            "pier's event log shows no restart of lab14-always after a clean exit: its command must end by itself (sleep 1; echo bye) {}",
             text::before_start(ctx.lang(), N)
         ));
     }
-    if first_kill == events.len() {
-        return Outcome::fail("lab14-always keeps coming back: now stop it with pier stop lab14-always");
-    }
-    if events[first_kill..].iter().any(|e| e.action == Action::Start) {
+    if !rec.stopped_by_user {
         return Outcome::fail(
-            "lab14-always started again after pier signalled it: pier stop must stop it for good",
+            "lab14-always keeps coming back: now stop it with pier stop lab14-always",
         );
     }
-    if rec.status == ContainerStatus::Running {
-        return Outcome::fail("lab14-always is running: pier stop lab14-always");
+    if rec.status == ContainerStatus::Running || rec.restarting {
+        return Outcome::fail("lab14-always is still running: pier stop lab14-always");
     }
-    let restarts = before.iter().filter(|e| e.action == Action::Start).count() - 1;
-    Outcome::pass(format!(
-        "{restarts} restarts, then stopped for good"
-    ))
-}
-
-/// Probe results (exit codes, oldest first) of `pier inspect`'s health log, wherever this
-/// build keeps it: any array under a key naming health whose entries carry an exit code.
-fn health_log(inspect: &serde_json::Value) -> Vec<i64> {
-    fn walk(v: &serde_json::Value, in_health: bool, out: &mut Vec<i64>) {
-        match v {
-            serde_json::Value::Object(m) => {
-                if in_health {
-                    if let Some(code) = m
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case("exit_code") || k.eq_ignore_ascii_case("exitcode"))
-                        .and_then(|(_, c)| c.as_i64())
-                    {
-                        out.push(code);
-                        return;
-                    }
-                }
-                for (k, child) in m {
-                    walk(child, in_health || k.to_ascii_lowercase().contains("health"), out);
-                }
-            }
-            serde_json::Value::Array(items) => {
-                for item in items {
-                    walk(item, in_health, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(inspect, false, &mut out);
-    out
+    let restarts = events.iter().filter(|e| e.action == Action::Restart).count();
+    Outcome::pass(format!("{restarts} restarts, then stopped for good"))
 }
 
 fn health(ctx: &Ctx) -> Outcome {
-    let (rec, _) = match ctx.running("lab14-web") {
+    let (rec, events) = match history(ctx, "lab14-web") {
         Ok(x) => x,
-        Err(e) => return e.into(),
+        Err(o) => return o,
     };
-    let line = match ctx.ps_line("lab14-web") {
-        Ok(l) => l,
-        Err(e) => return e.into(),
-    };
-    if !line.contains("(unhealthy)") {
-        return Outcome::fail(if line.contains("(healthy)") {
-            "lab14-web is (healthy): now remove its page (pier exec lab14-web rm /www/index.html) and wait".to_string()
-        } else {
-            format!("pier ps shows no health for lab14-web ({}): run it with the --health-cmd of step 6", line.trim())
-        });
+    if rec.status != ContainerStatus::Running {
+        return Outcome::fail(format!(
+            "lab14-web is {}: run it with -d and the --health-cmd of step 6",
+            rec.status.as_str()
+        ));
     }
-    // Unhealthy because the page is gone (not a probe that never worked): it passed first,
-    // and the page the server made is no longer in the container's layer.
-    let log = match ctx.inspect("lab14-web") {
-        Ok(v) => health_log(&v),
-        Err(e) => return e.into(),
+    let Some(now) = rec.health.as_ref().map(|h| h.status) else {
+        return Outcome::fail("lab14-web has no health check: run it with the --health-cmd of step 6");
     };
-    if !log.contains(&0) {
-        return Outcome::fail(
-            "lab14-web's health log (pier inspect) has no passing probe: it must be healthy first, then break",
-        );
+    // Unhealthy because the page is gone, not a probe that never worked: it was healthy first.
+    let healthy = events
+        .iter()
+        .position(|e| e.action == Action::HealthStatus && e.health.as_deref() == Some("healthy"));
+    let Some(healthy) = healthy else {
+        return Outcome::fail(format!(
+            "pier's event log shows lab14-web never healthy: its probe must pass while the page is there {}",
+            text::before_start(ctx.lang(), N)
+        ));
+    };
+    if now != HealthStatus::Unhealthy {
+        return Outcome::fail(format!(
+            "lab14-web is {}: now remove its page (pier exec lab14-web rm /www/index.html) and wait for (unhealthy)",
+            now.as_str()
+        ));
     }
     if ctx.upper_dir(&rec).join("www/index.html").exists() {
         return Outcome::fail(
             "/www/index.html is still in lab14-web: the probe should fail because the page is gone",
         );
     }
-    Outcome::pass(format!(
-        "{} passing, then {} failing probes",
-        log.iter().filter(|c| **c == 0).count(),
-        log.iter().filter(|c| **c != 0).count()
-    ))
+    let took = events[healthy..]
+        .iter()
+        .find(|e| e.action == Action::HealthStatus && e.health.as_deref() == Some("unhealthy"))
+        .and_then(|u| between(&events[healthy], u));
+    Outcome::pass(match took {
+        Some(d) => format!("healthy, then unhealthy {:.0} s later", d.as_secs_f64()),
+        None => "healthy, then unhealthy".to_string(),
+    })
 }
