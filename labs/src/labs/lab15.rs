@@ -388,3 +388,17 @@ fn survived(ctx: &Ctx) -> Outcome {
     }
     Outcome::pass(format!("{} stores wrote to {VOLUME}", known.len()))
 }
+
+#[cfg(test)]
+mod tests {
+    /// The lab text shows the compose file `pier lab start 15` writes, as it is.
+    #[test]
+    fn the_text_shows_the_file_the_lab_writes() {
+        for text in [
+            include_str!("../../15-compose/lab.md"),
+            include_str!("../../15-compose/lab.ko.md"),
+        ] {
+            assert!(text.contains(super::COMPOSE_FILE));
+        }
+    }
+}
