@@ -416,6 +416,12 @@ pub enum ContainerCommand {
     Diff(super::container_fs::DiffArgs),
     /// Copy files between a container and the host.
     Cp(super::container_fs::CpArgs),
+    /// Freeze every process of running containers.
+    Pause(super::container_state::PauseArgs),
+    /// Thaw paused containers.
+    Unpause(super::container_state::PauseArgs),
+    /// Change the limits or restart policy of containers.
+    Update(super::container_state::UpdateArgs),
 }
 
 /// `pier container prune`.
@@ -436,7 +442,10 @@ pub fn enters_containers(cmd: &ContainerCommand) -> bool {
         | ContainerCommand::Prune(_)
         | ContainerCommand::Rename(_)
         | ContainerCommand::Diff(_)
-        | ContainerCommand::Cp(_) => false,
+        | ContainerCommand::Cp(_)
+        | ContainerCommand::Pause(_)
+        | ContainerCommand::Unpause(_)
+        | ContainerCommand::Update(_) => false,
     }
 }
 
@@ -450,6 +459,9 @@ pub fn container(engine: &Engine, cmd: ContainerCommand) -> Result<i32> {
         ContainerCommand::Rename(a) => rename(engine, a),
         ContainerCommand::Diff(a) => super::container_fs::diff(engine, a),
         ContainerCommand::Cp(a) => super::container_fs::cp(engine, a),
+        ContainerCommand::Pause(a) => super::container_state::pause(engine, a),
+        ContainerCommand::Unpause(a) => super::container_state::unpause(engine, a),
+        ContainerCommand::Update(a) => super::container_state::update(engine, a),
         ContainerCommand::Prune(a) => {
             if !a
                 .force
@@ -498,6 +510,39 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Docker's STATUS column: "Up 5 seconds (healthy)", "Up 2 minutes (Paused)",
+/// "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago".
+fn status_text(r: &pier_runtime::engine::record::ContainerRecord) -> String {
+    let finished = || output::since(r.finished_at.as_deref().unwrap_or(&r.created));
+    match r.status {
+        ContainerStatus::Running => {
+            let mut s = format!(
+                "Up {}",
+                output::since(r.started_at.as_deref().unwrap_or(&r.created))
+            );
+            if r.paused {
+                s.push_str(" (Paused)");
+            } else if let Some(h) = &r.health {
+                s.push(' ');
+                s.push_str(h.status.ps_suffix());
+            }
+            s
+        }
+        ContainerStatus::Exited if r.restarting => format!(
+            "Restarting ({}) {} ago",
+            r.exit_code.unwrap_or(0),
+            finished()
+        ),
+        ContainerStatus::Exited => format!(
+            "Exited ({}){} {} ago",
+            r.exit_code.unwrap_or(0),
+            if r.oom_killed { " OOMKilled" } else { "" },
+            finished()
+        ),
+        ContainerStatus::Created => "Created".to_string(),
+    }
+}
+
 /// `pier ps`.
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -517,7 +562,7 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
     let recs: Vec<_> = engine
         .containers()?
         .into_iter()
-        .filter(|r| args.all || r.status == ContainerStatus::Running)
+        .filter(|r| args.all || r.status == ContainerStatus::Running || r.restarting)
         .collect();
     if args.quiet {
         for r in &recs {
@@ -535,19 +580,7 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
     let rows: Vec<Vec<String>> = recs
         .iter()
         .map(|r| {
-            let status = match r.status {
-                ContainerStatus::Running => format!(
-                    "Up {}",
-                    output::since(r.started_at.as_deref().unwrap_or(&r.created))
-                ),
-                ContainerStatus::Exited => format!(
-                    "Exited ({}){} {} ago",
-                    r.exit_code.unwrap_or(0),
-                    if r.oom_killed { " OOMKilled" } else { "" },
-                    output::since(r.finished_at.as_deref().unwrap_or(&r.created))
-                ),
-                ContainerStatus::Created => "Created".to_string(),
-            };
+            let status = status_text(r);
             let cmd = format!("\"{}\"", r.args.join(" "));
             vec![
                 if args.no_trunc {

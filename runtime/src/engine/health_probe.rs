@@ -50,7 +50,8 @@ impl Engine {
         let Some(command) = config.command() else {
             return Ok(None);
         };
-        let init = record.init;
+        // This run's init, from the record as it is now (the caller's copy predates it).
+        let init = ContainerRecord::load(paths)?.init;
         // SAFETY: the monitor runs no other thread; the child only uses its own copies.
         match unsafe { fork() }.context("fork of the health-check process")? {
             ForkResult::Parent { child } => Ok(Some(Prober { pid: child })),
@@ -63,7 +64,13 @@ impl Engine {
                 if nix::unistd::getppid().as_raw() == 1 {
                     std::process::exit(0); // the monitor is already gone
                 }
-                let _ = self.probe_loop(paths, &config, &command, init);
+                if let Err(e) = self.probe_loop(paths, &config, &command, init) {
+                    let _ = self.update(paths, |r| {
+                        if r.init == init {
+                            r.error = Some(format!("health check stopped: {e:#}"));
+                        }
+                    });
+                }
                 std::process::exit(0)
             }
         }
