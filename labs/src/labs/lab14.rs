@@ -160,10 +160,12 @@ pub fn lab() -> Lab {
     }
 }
 
-/// The record and the events of `name` since the lab started.
+/// The record of `name` and the events of that container (not of an earlier one of the same
+/// name) since the lab started.
 fn history(ctx: &Ctx, name: &str) -> Result<(ContainerRecord, Vec<Event>), Outcome> {
     let rec = ctx.container(name).map_err(Outcome::from)?;
-    let events = ctx.events(N, name).map_err(Outcome::from)?;
+    let mut events = ctx.events(N, name).map_err(Outcome::from)?;
+    events.retain(|e| e.id == rec.id);
     Ok((rec, events))
 }
 
