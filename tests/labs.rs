@@ -1005,46 +1005,125 @@ fn lab14_lifecycle_needs_the_signals_and_the_policies() {
     }
     let lab = Started::new(14);
     lab.sh("lab14-inside", &[], "echo PID 1 is still here");
-    lab.ok(&["run", "-d", "--name", "lab14-pid1", "busybox", "sleep", "3600"]);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab14-pid1",
+        "busybox",
+        "sleep",
+        "3600",
+    ]);
     lab.ok(&["stop", "-t", "1", "lab14-pid1"]);
-    lab.ok(&["run", "-d", "--name", "lab14-tini", "busybox", "sleep", "3600"]);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab14-tini",
+        "busybox",
+        "sleep",
+        "3600",
+    ]);
     lab.ok(&["stop", "-t", "1", "lab14-tini"]);
-    lab.ok(&["run", "-d", "--name", "lab14-zombies", "busybox", "sleep", "3600"]);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab14-zombies",
+        "busybox",
+        "sleep",
+        "3600",
+    ]);
     let orphans = pier_labs::labs::lab14::ORPHANS;
     lab.ok(&[
-        "run", "-d", "--name", "lab14-reaped", "busybox", "sh", "-c", orphans,
+        "run",
+        "-d",
+        "--name",
+        "lab14-reaped",
+        "busybox",
+        "sh",
+        "-c",
+        orphans,
     ]);
     lab.ok(&[
-        "run", "-d", "--name", "lab14-flaky", "--restart", "on-failure:3", "busybox", "true",
+        "run",
+        "-d",
+        "--name",
+        "lab14-flaky",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "true",
     ]);
     lab.ok(&[
-        "run", "-d", "--name", "lab14-always", "--restart", "on-failure", "busybox", "sh",
-        "-c", "sleep 1; echo bye",
+        "run",
+        "-d",
+        "--name",
+        "lab14-always",
+        "--restart",
+        "on-failure",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; echo bye",
     ]);
     lab.ok(&[
-        "run", "-d", "--name", "lab14-web", "--health-cmd", "false", "--health-interval",
-        "1s", "--health-retries", "1", "busybox", "sleep", "3600",
+        "run",
+        "-d",
+        "--name",
+        "lab14-web",
+        "--health-cmd",
+        "false",
+        "--health-interval",
+        "1s",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "3600",
     ]);
     lab.answer("stop-seconds", "10");
-    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(5)));
+    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
+        5,
+    )));
     let out = lab.check();
     assert_fails(&out, "inside", "not the script of step 1");
     assert_fails(&out, "grace", "the SIGKILL came 1.");
     assert_fails(&out, "init-stop", "runs without --init");
     assert_fails(&out, "zombies", "not the program of step 4");
-    assert!(out.contains("parent failed: finish task zombies first"), "{out}");
+    assert!(
+        out.contains("parent failed: finish task zombies first"),
+        "{out}"
+    );
     assert_fails(&out, "on-failure", "exited 0 once");
     assert_fails(&out, "always", "restart policy is on-failure");
     assert_fails(&out, "health", "never healthy");
     // The right grace period, but a typed time; orphans reaped by nobody under --init's name.
     lab.ok(&["rm", "lab14-pid1"]);
-    lab.ok(&["run", "-d", "--name", "lab14-pid1", "busybox", "sleep", "3600"]);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab14-pid1",
+        "busybox",
+        "sleep",
+        "3600",
+    ]);
     lab.ok(&["stop", "-t", "3", "lab14-pid1"]);
     lab.ok(&["rm", "-f", "lab14-zombies"]);
     lab.ok(&[
-        "run", "-d", "--name", "lab14-zombies", "busybox", "sh", "-c", orphans,
+        "run",
+        "-d",
+        "--name",
+        "lab14-zombies",
+        "busybox",
+        "sh",
+        "-c",
+        orphans,
     ]);
-    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(3)));
+    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
+        3,
+    )));
     let out = lab.check();
     assert_fails(&out, "grace", "is not what pier stop took");
     assert_passes(&out, "zombies");
@@ -1071,7 +1150,9 @@ fn lab15_compose_needs_the_application() {
     compose(&["up", "-d"]);
     compose(&["down"]);
     compose(&["up", "-d"]);
-    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(3)));
+    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
+        3,
+    )));
     let volume: serde_json::Value =
         serde_json::from_str(&lab.ok(&["volume", "inspect", "lab15_data"])).unwrap();
     let data = PathBuf::from(volume[0]["Mountpoint"].as_str().unwrap());
@@ -1081,7 +1162,11 @@ fn lab15_compose_needs_the_application() {
     assert_passes(&out, "up");
     assert_fails(&out, "down-v", "pier compose down kept it");
     assert_fails(&out, "gated", "no (healthy)");
-    assert_fails(&out, "discovery", "shows no token fetched from http://store/");
+    assert_fails(
+        &out,
+        "discovery",
+        "shows no token fetched from http://store/",
+    );
     assert_passes(&out, "survived");
     // Visits made up on the host.
     let visits = std::fs::read_to_string(data.join("visits")).unwrap();

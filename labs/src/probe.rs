@@ -166,7 +166,10 @@ pub fn zombies_in_pid_namespace_of(pid: i32) -> Result<Vec<i32>> {
     let ns = namespace(pid, "pid")?;
     let mut members = Vec::new();
     let mut zombies = Vec::new();
-    for p in procfs::process::all_processes().context("listing /proc")?.flatten() {
+    for p in procfs::process::all_processes()
+        .context("listing /proc")?
+        .flatten()
+    {
         let Ok(stat) = p.stat() else { continue };
         if stat.state == 'Z' {
             zombies.push((stat.pid, stat.ppid));

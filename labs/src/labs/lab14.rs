@@ -9,8 +9,8 @@ use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text;
 use crate::text::tr;
-use pier_runtime::engine::events::{Action, Event};
 use pier_runtime::engine::config::RestartPolicy;
+use pier_runtime::engine::events::{Action, Event};
 use pier_runtime::engine::record::{ContainerRecord, ContainerStatus, HealthStatus};
 use std::time::{Duration, SystemTime};
 
@@ -388,7 +388,10 @@ fn on_failure(ctx: &Ctx) -> Outcome {
     if exits.contains(&0) {
         return Outcome::fail("lab14-flaky exited 0 once: its command must fail (exit 3)");
     }
-    let restarts = events.iter().filter(|e| e.action == Action::Restart).count();
+    let restarts = events
+        .iter()
+        .filter(|e| e.action == Action::Restart)
+        .count();
     if rec.status == ContainerStatus::Running || rec.restarting {
         return Outcome::fail(format!(
             "lab14-flaky is still being restarted ({restarts} restarts so far): wait a few seconds"
@@ -437,7 +440,10 @@ fn always(ctx: &Ctx) -> Outcome {
     if rec.status == ContainerStatus::Running || rec.restarting {
         return Outcome::fail("lab14-always is still running: pier stop lab14-always");
     }
-    let restarts = events.iter().filter(|e| e.action == Action::Restart).count();
+    let restarts = events
+        .iter()
+        .filter(|e| e.action == Action::Restart)
+        .count();
     Outcome::pass(format!("{restarts} restarts, then stopped for good"))
 }
 
@@ -453,7 +459,9 @@ fn health(ctx: &Ctx) -> Outcome {
         ));
     }
     let Some(now) = rec.health.as_ref().map(|h| h.status) else {
-        return Outcome::fail("lab14-web has no health check: run it with the --health-cmd of step 6");
+        return Outcome::fail(
+            "lab14-web has no health check: run it with the --health-cmd of step 6",
+        );
     };
     // Unhealthy because the page is gone, not a probe that never worked: it was healthy first.
     let healthy = events
