@@ -1004,84 +1004,31 @@ fn lab14_lifecycle_needs_the_signals_and_the_policies() {
         return;
     }
     let lab = Started::new(14);
-    lab.sh("lab14-inside", &[], "echo PID 1 is still here");
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab14-pid1",
-        "busybox",
-        "sleep",
-        "3600",
-    ]);
-    lab.ok(&["stop", "-t", "1", "lab14-pid1"]);
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab14-tini",
-        "busybox",
-        "sleep",
-        "3600",
-    ]);
-    lab.ok(&["stop", "-t", "1", "lab14-tini"]);
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab14-zombies",
-        "busybox",
-        "sleep",
-        "3600",
-    ]);
+    // `pier run -d --name NAME FLAGS busybox ARGS`.
+    let detached = |name: &str, flags: &[&str], args: &[&str]| {
+        let mut all = vec!["run", "-d", "--name", name];
+        all.extend_from_slice(flags);
+        all.push("busybox");
+        all.extend_from_slice(args);
+        lab.ok(&all);
+    };
+    let sleeper = ["sleep", "3600"];
     let orphans = pier_labs::labs::lab14::ORPHANS;
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab14-reaped",
-        "busybox",
-        "sh",
-        "-c",
-        orphans,
-    ]);
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab14-flaky",
-        "--restart",
-        "on-failure:3",
-        "busybox",
-        "true",
-    ]);
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
+    lab.sh("lab14-inside", &[], "echo PID 1 is still here");
+    detached("lab14-pid1", &[], &sleeper);
+    lab.ok(&["stop", "-t", "1", "lab14-pid1"]);
+    detached("lab14-tini", &[], &sleeper);
+    lab.ok(&["stop", "-t", "1", "lab14-tini"]);
+    detached("lab14-zombies", &[], &sleeper);
+    detached("lab14-reaped", &[], &["sh", "-c", orphans]);
+    detached("lab14-flaky", &["--restart", "on-failure:3"], &["true"]);
+    detached(
         "lab14-always",
-        "--restart",
-        "on-failure",
-        "busybox",
-        "sh",
-        "-c",
-        "sleep 1; echo bye",
-    ]);
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab14-web",
-        "--health-cmd",
-        "false",
-        "--health-interval",
-        "1s",
-        "--health-retries",
-        "1",
-        "busybox",
-        "sleep",
-        "3600",
-    ]);
+        &["--restart", "on-failure"],
+        &["sh", "-c", "sleep 1; echo bye"],
+    );
+    let probe = ["--health-cmd", "false", "--health-interval", "1s"];
+    detached("lab14-web", &probe, &sleeper);
     lab.answer("stop-seconds", "10");
     std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
         5,
@@ -1100,27 +1047,10 @@ fn lab14_lifecycle_needs_the_signals_and_the_policies() {
     assert_fails(&out, "health", "never healthy");
     // The right grace period, but a typed time; orphans reaped by nobody under --init's name.
     lab.ok(&["rm", "lab14-pid1"]);
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab14-pid1",
-        "busybox",
-        "sleep",
-        "3600",
-    ]);
+    detached("lab14-pid1", &[], &sleeper);
     lab.ok(&["stop", "-t", "3", "lab14-pid1"]);
     lab.ok(&["rm", "-f", "lab14-zombies"]);
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab14-zombies",
-        "busybox",
-        "sh",
-        "-c",
-        orphans,
-    ]);
+    detached("lab14-zombies", &[], &["sh", "-c", orphans]);
     std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
         3,
     )));
