@@ -9,6 +9,7 @@
 //! Data flows one way: engine -> (image store, network, low-level container) -> kernel.
 
 pub mod build;
+pub mod compose;
 pub mod cgroups;
 pub mod container;
 pub mod devices;

@@ -9,7 +9,8 @@ use pier_runtime::engine::config::{env_entry, read_env_file, Limits, NetworkMode
 use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::logs::{self, LogOptions};
 use pier_runtime::engine::mount_flags::MountFlags;
-use pier_runtime::engine::record::ContainerStatus;
+use pier_runtime::engine::inspect::TopProcess;
+use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
 use pier_runtime::engine::start::Attach;
 use pier_runtime::engine::Engine;
 use std::path::PathBuf;
@@ -102,6 +103,12 @@ pub struct CreateArgs {
     /// Drop a Linux capability.
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
+    /// Set a label on the container: KEY=VALUE (repeatable).
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Another name for the container on its network (user networks).
+    #[arg(long = "network-alias", value_name = "NAME")]
+    pub network_aliases: Vec<String>,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -176,6 +183,16 @@ impl CreateArgs {
             auto_remove,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
+            labels: self
+                .labels
+                .iter()
+                .map(|l| {
+                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect(),
+            network_aliases: self.network_aliases.clone(),
+            extra_networks: Vec::new(),
         })
     }
 }
@@ -487,19 +504,7 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
     let rows: Vec<Vec<String>> = recs
         .iter()
         .map(|r| {
-            let status = match r.status {
-                ContainerStatus::Running => format!(
-                    "Up {}",
-                    output::since(r.started_at.as_deref().unwrap_or(&r.created))
-                ),
-                ContainerStatus::Exited => format!(
-                    "Exited ({}){} {} ago",
-                    r.exit_code.unwrap_or(0),
-                    if r.oom_killed { " OOMKilled" } else { "" },
-                    output::since(r.finished_at.as_deref().unwrap_or(&r.created))
-                ),
-                ContainerStatus::Created => "Created".to_string(),
-            };
+            let status = status_text(r);
             let cmd = format!("\"{}\"", r.args.join(" "));
             vec![
                 if args.no_trunc {
@@ -537,6 +542,23 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
         &rows,
     );
     Ok(0)
+}
+
+/// The STATUS column of `ps`: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created".
+pub(super) fn status_text(r: &ContainerRecord) -> String {
+    match r.status {
+        ContainerStatus::Running => format!(
+            "Up {}",
+            output::since(r.started_at.as_deref().unwrap_or(&r.created))
+        ),
+        ContainerStatus::Exited => format!(
+            "Exited ({}){} {} ago",
+            r.exit_code.unwrap_or(0),
+            if r.oom_killed { " OOMKilled" } else { "" },
+            output::since(r.finished_at.as_deref().unwrap_or(&r.created))
+        ),
+        ContainerStatus::Created => "Created".to_string(),
+    }
 }
 
 /// `pier logs`.
@@ -639,7 +661,12 @@ pub struct TopArgs {
 
 /// `pier top`.
 pub fn top(engine: &Engine, args: TopArgs) -> Result<i32> {
-    let procs = engine.top(&args.container)?;
+    print_top(&engine.top(&args.container)?);
+    Ok(0)
+}
+
+/// The table of `top`.
+pub(super) fn print_top(procs: &[TopProcess]) {
     let rows: Vec<Vec<String>> = procs
         .iter()
         .map(|p| {
@@ -654,7 +681,6 @@ pub fn top(engine: &Engine, args: TopArgs) -> Result<i32> {
         })
         .collect();
     output::table(&["UID", "PID", "PPID", "TIME", "CMD"], &rows);
-    Ok(0)
 }
 
 /// `pier exec`.
