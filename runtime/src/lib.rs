@@ -9,8 +9,8 @@
 //! Data flows one way: engine -> (image store, network, low-level container) -> kernel.
 
 pub mod build;
-pub mod compose;
 pub mod cgroups;
+pub mod compose;
 pub mod container;
 pub mod devices;
 pub mod disk_usage;

@@ -300,7 +300,10 @@ pub fn compose(engine: &Engine, args: ComposeArgs) -> Result<i32> {
                 .into_iter()
                 .find(|r| pier_runtime::compose::containers::number(r) == a.index)
                 .with_context(|| {
-                    format!("service {:?} has no container number {}: is the project up?", a.service, a.index)
+                    format!(
+                        "service {:?} has no container number {}: is the project up?",
+                        a.service, a.index
+                    )
                 })?;
             let env = a
                 .env
@@ -462,7 +465,12 @@ fn ps(c: &Compose, a: PsArgs) -> Result<i32> {
             let ports = c
                 .engine
                 .ports(&r.id)
-                .map(|ps| ps.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .unwrap_or_default();
             vec![
                 r.name.clone(),
@@ -476,7 +484,9 @@ fn ps(c: &Compose, a: PsArgs) -> Result<i32> {
         })
         .collect();
     output::table(
-        &["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"],
+        &[
+            "NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS",
+        ],
         &rows,
     );
     let _ = short_name;

@@ -41,7 +41,12 @@ impl Compose<'_> {
 
     /// Containers of `services` (all when empty), in reverse start order (dependants first).
     fn stop_order(&self, services: &[String]) -> Result<Vec<ContainerRecord>> {
-        let order: Vec<&str> = self.project.services.iter().map(|s| s.name.as_str()).collect();
+        let order: Vec<&str> = self
+            .project
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
         let rank = |r: &ContainerRecord| {
             label(r, labels::SERVICE)
                 .and_then(|s| order.iter().position(|o| *o == s))

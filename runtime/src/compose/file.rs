@@ -88,8 +88,8 @@ pub fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>> {
 /// Loads `path`: `.env` from its directory (`env_file` overrides where), the process
 /// environment over it, interpolation, the typed model.
 pub fn load(path: &Path, env_file: Option<&Path>) -> Result<Loaded> {
-    let path = std::path::absolute(path)
-        .with_context(|| format!("resolving {}", path.display()))?;
+    let path =
+        std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
     let dir = path
         .parent()
         .map(Path::to_path_buf)
@@ -251,7 +251,8 @@ mod tests {
         let (f, w) = parse(text, &vars(&[])).unwrap();
         assert!(f.services.contains_key("web"));
         assert!(
-            w.iter().any(|w| w.contains("\"web\"") && w.contains("frobnicate")),
+            w.iter()
+                .any(|w| w.contains("\"web\"") && w.contains("frobnicate")),
             "{w:?}"
         );
         assert!(w.iter().any(|w| w.contains("secrets")), "{w:?}");

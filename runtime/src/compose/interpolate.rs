@@ -28,14 +28,17 @@ pub fn interpolate(
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = closing_brace(body)
-                .ok_or_else(|| anyhow::anyhow!("invalid interpolation format for {text:?}: a ${{ is never closed"))?;
+            let end = closing_brace(body).ok_or_else(|| {
+                anyhow::anyhow!("invalid interpolation format for {text:?}: a ${{ is never closed")
+            })?;
             out.push_str(&braced(&body[..end], text, vars, missing)?);
             rest = &body[end + 1..];
         } else {
             let len = after
                 .char_indices()
-                .find(|(i, c)| !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit()))
+                .find(|(i, c)| {
+                    !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit())
+                })
                 .map(|(i, _)| i)
                 .unwrap_or(after.len());
             if len == 0 {
@@ -112,7 +115,11 @@ fn braced(
             None => arg(1)?,
         },
         _ if op.starts_with(":?") || op.starts_with('?') => {
-            let (ok, skip) = if op.starts_with(':') { (non_empty, 2) } else { (set, 1) };
+            let (ok, skip) = if op.starts_with(':') {
+                (non_empty, 2)
+            } else {
+                (set, 1)
+            };
             if !ok {
                 let msg = arg(skip)?;
                 if msg.is_empty() {
@@ -159,8 +166,15 @@ pub fn interpolate_tree(
         }
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
-                let key = k.as_str().map(str::to_string).unwrap_or_else(|| format!("{k:?}"));
-                let p = if path.is_empty() { key } else { format!("{path}.{key}") };
+                let key = k
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{k:?}"));
+                let p = if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                };
                 interpolate_tree(v, vars, &p, missing)?;
             }
         }
@@ -211,7 +225,8 @@ mod tests {
     #[test]
     fn missing_is_reported() {
         let mut seen = Vec::new();
-        let out = interpolate("$NOPE/${NOPE2}", &vars(), &mut |n| seen.push(n.to_string())).unwrap();
+        let out =
+            interpolate("$NOPE/${NOPE2}", &vars(), &mut |n| seen.push(n.to_string())).unwrap();
         assert_eq!(out, "/");
         assert_eq!(seen, vec!["NOPE", "NOPE2"]);
     }

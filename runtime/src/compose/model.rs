@@ -234,7 +234,10 @@ pub struct Service {
 
 /// `build`: a context directory, or the long form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged, expecting = "a context path or a map with context, dockerfile and args")]
+#[serde(
+    untagged,
+    expecting = "a context path or a map with context, dockerfile and args"
+)]
 pub enum Build {
     /// `build: ./dir`.
     Context(String),
@@ -301,7 +304,10 @@ impl EnvFiles {
 
 /// A published port: `"8080:80"`, `80`, or the long form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged, expecting = "a port (\"8080:80\", 80) or a map with target and published")]
+#[serde(
+    untagged,
+    expecting = "a port (\"8080:80\", 80) or a map with target and published"
+)]
 pub enum Port {
     /// Short syntax.
     Short(Scalar),
@@ -333,7 +339,10 @@ pub struct PortLong {
 
 /// A service's mount: `"data:/var/lib/x:ro"`, `"./dir:/x"`, or the long form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged, expecting = "a mount (\"SOURCE:TARGET[:ro]\") or a map with type, source and target")]
+#[serde(
+    untagged,
+    expecting = "a mount (\"SOURCE:TARGET[:ro]\") or a map with type, source and target"
+)]
 pub enum ServiceVolume {
     /// Short syntax.
     Short(String),
@@ -395,7 +404,10 @@ pub struct TmpfsOptions {
 
 /// `networks:` of a service: a list of names or a map with options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged, expecting = "a list of network names or a map of network: options")]
+#[serde(
+    untagged,
+    expecting = "a list of network names or a map of network: options"
+)]
 pub enum ServiceNetworks {
     /// `- front`.
     List(Vec<String>),
@@ -431,7 +443,10 @@ impl ServiceNetworks {
 
 /// `depends_on`: a list of services, or a map with conditions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged, expecting = "a list of services or a map of service: {condition}")]
+#[serde(
+    untagged,
+    expecting = "a list of services or a map of service: {condition}"
+)]
 pub enum DependsOn {
     /// `- db`.
     List(Vec<String>),

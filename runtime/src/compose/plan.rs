@@ -98,8 +98,12 @@ mod tests {
 
     #[test]
     fn dependencies_come_first() {
-        let order = start_order(&deps(&[("web", &["api"]), ("api", &["store"]), ("store", &[])]))
-            .unwrap();
+        let order = start_order(&deps(&[
+            ("web", &["api"]),
+            ("api", &["store"]),
+            ("store", &[]),
+        ]))
+        .unwrap();
         assert_eq!(order, ["store", "api", "web"]);
     }
 
@@ -121,7 +125,12 @@ mod tests {
 
     #[test]
     fn closure() {
-        let d = deps(&[("web", &["api"]), ("api", &["store"]), ("store", &[]), ("x", &[])]);
+        let d = deps(&[
+            ("web", &["api"]),
+            ("api", &["store"]),
+            ("store", &[]),
+            ("x", &[]),
+        ]);
         let mut s = with_dependencies(&["web".into()], &d).unwrap();
         s.sort();
         assert_eq!(s, ["api", "store", "web"]);

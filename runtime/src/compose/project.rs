@@ -87,7 +87,11 @@ impl Project {
         let loaded = file::load(&path, opts.env_file.as_deref())?;
         let name = match &opts.name {
             Some(n) => n.clone(),
-            None => match loaded.vars.get("COMPOSE_PROJECT_NAME").filter(|n| !n.is_empty()) {
+            None => match loaded
+                .vars
+                .get("COMPOSE_PROJECT_NAME")
+                .filter(|n| !n.is_empty())
+            {
                 Some(n) => n.clone(),
                 None => match &loaded.file.name {
                     Some(n) => n.clone(),
@@ -114,7 +118,9 @@ impl Project {
             crate::naming::check("service", s, 1, 63)?;
         }
         let flag = |v: Option<&super::model::Scalar>, what: &str| -> Result<bool> {
-            v.map(|s| s.as_bool(what)).transpose().map(|b| b.unwrap_or(false))
+            v.map(|s| s.as_bool(what))
+                .transpose()
+                .map(|b| b.unwrap_or(false))
         };
         let mut networks = Vec::new();
         let mut keys: Vec<String> = f.networks.keys().cloned().collect();
@@ -125,7 +131,9 @@ impl Project {
             let def = f.networks.get(&key).cloned().flatten().unwrap_or_default();
             if let Some(d) = def.driver.as_deref() {
                 if d != "bridge" {
-                    bail!("network {key:?}: driver {d:?} is not supported (pier has bridge networks)");
+                    bail!(
+                        "network {key:?}: driver {d:?} is not supported (pier has bridge networks)"
+                    );
                 }
             }
             let external = flag(def.external.as_ref(), &format!("networks.{key}.external"))?;
@@ -189,7 +197,12 @@ impl Project {
         let deps: BTreeMap<String, Vec<(String, super::model::Condition)>> = f
             .services
             .iter()
-            .map(|(n, s)| (n.clone(), s.depends_on.as_ref().map(|d| d.items()).unwrap_or_default()))
+            .map(|(n, s)| {
+                (
+                    n.clone(),
+                    s.depends_on.as_ref().map(|d| d.items()).unwrap_or_default(),
+                )
+            })
             .collect();
         let order = plan::start_order(&deps)?;
         let mut services = Vec::new();

@@ -4,8 +4,8 @@
 //! created anything.
 
 use super::file::Loaded;
-use super::model::{self, Command, Condition, Port, Scalar, Service, ServiceVolume};
 use super::labels;
+use super::model::{self, Command, Condition, Port, Scalar, Service, ServiceVolume};
 use crate::build::expand::split_words;
 use crate::engine::config::{
     env_entry, read_env_file, Limits, NetworkAttachment, NetworkMode, RunConfig,
@@ -136,7 +136,10 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
 
     let (network, network_aliases, extra_networks) = networks(name, svc, names)?;
     if !publish.is_empty() && !matches!(network, NetworkMode::Bridge(_)) {
-        bail!("ports are published through a bridge network; network_mode {} has none", network.display());
+        bail!(
+            "ports are published through a bridge network; network_mode {} has none",
+            network.display()
+        );
     }
 
     let deploy_limits = svc
@@ -160,9 +163,20 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         .or(deploy_limits.and_then(|l| l.pids.as_ref()))
         .map(|p| p.as_i64("pids_limit"))
         .transpose()?;
-    let limits = Limits::parse(memory.as_deref(), None, cpus.as_deref(), None, None, pids, None)?;
+    let limits = Limits::parse(
+        memory.as_deref(),
+        None,
+        cpus.as_deref(),
+        None,
+        None,
+        pids,
+        None,
+    )?;
 
-    let replicas = match (&svc.scale, svc.deploy.as_ref().and_then(|d| d.replicas.as_ref())) {
+    let replicas = match (
+        &svc.scale,
+        svc.deploy.as_ref().and_then(|d| d.replicas.as_ref()),
+    ) {
         (Some(s), _) => s.as_i64("scale")?,
         (None, Some(r)) => r.as_i64("deploy.replicas")?,
         (None, None) => 1,
@@ -194,7 +208,10 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
     );
 
     let flag = |v: &Option<Scalar>, what: &str| -> Result<bool> {
-        v.as_ref().map(|s| s.as_bool(what)).transpose().map(|b| b.unwrap_or(false))
+        v.as_ref()
+            .map(|s| s.as_bool(what))
+            .transpose()
+            .map(|b| b.unwrap_or(false))
     };
     let workdir = svc.working_dir.clone();
     if let Some(w) = &workdir {
@@ -203,8 +220,9 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         }
     }
     let stop_timeout = match &svc.stop_grace_period {
-        Some(t) => humantime::parse_duration(t)
-            .with_context(|| format!("stop_grace_period {t:?}: expected a duration such as 10s or 1m30s"))?,
+        Some(t) => humantime::parse_duration(t).with_context(|| {
+            format!("stop_grace_period {t:?}: expected a duration such as 10s or 1m30s")
+        })?,
         None => Duration::from_secs(10),
     };
     if let Some(r) = &svc.restart {
@@ -218,8 +236,9 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
             ("start_interval", &h.start_interval),
         ] {
             if let Some(t) = v {
-                humantime::parse_duration(t)
-                    .with_context(|| format!("healthcheck.{what} {t:?}: expected a duration such as 30s"))?;
+                humantime::parse_duration(t).with_context(|| {
+                    format!("healthcheck.{what} {t:?}: expected a duration such as 30s")
+                })?;
             }
         }
     }
@@ -260,7 +279,11 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         container_name: svc.container_name.clone(),
         config,
         entrypoint_args,
-        depends_on: svc.depends_on.as_ref().map(|d| d.items()).unwrap_or_default(),
+        depends_on: svc
+            .depends_on
+            .as_ref()
+            .map(|d| d.items())
+            .unwrap_or_default(),
         stop_timeout,
         restart: svc.restart.clone(),
         healthcheck: svc.healthcheck.clone(),
@@ -387,11 +410,9 @@ fn mounts(svc: &Service, dir: &Path, names: &Names) -> Result<(Vec<String>, Vec<
     };
     let is_path = |s: &str| s.starts_with('/') || s.starts_with('.') || s.starts_with('~');
     let volume_name = |key: &str| -> Result<String> {
-        names
-            .volumes
-            .get(key)
-            .cloned()
-            .with_context(|| format!("volumes: {key:?} is not declared in the top-level volumes section"))
+        names.volumes.get(key).cloned().with_context(|| {
+            format!("volumes: {key:?} is not declared in the top-level volumes section")
+        })
     };
     for v in &svc.volumes {
         match v {
@@ -438,10 +459,9 @@ fn mounts(svc: &Service, dir: &Path, names: &Names) -> Result<(Vec<String>, Vec<
                 let mut spec = format!("type={},target={}", l.kind, l.target);
                 match l.kind.as_str() {
                     "bind" => {
-                        let src = l
-                            .source
-                            .as_deref()
-                            .with_context(|| format!("volumes: bind mount on {} needs a source", l.target))?;
+                        let src = l.source.as_deref().with_context(|| {
+                            format!("volumes: bind mount on {} needs a source", l.target)
+                        })?;
                         let p = host_path(src);
                         let create = l
                             .bind
@@ -476,7 +496,9 @@ fn mounts(svc: &Service, dir: &Path, names: &Names) -> Result<(Vec<String>, Vec<
                             }
                         }
                     }
-                    other => bail!("volumes: type {other:?} is not supported (bind, volume or tmpfs)"),
+                    other => {
+                        bail!("volumes: type {other:?} is not supported (bind, volume or tmpfs)")
+                    }
                 }
                 if ro {
                     spec.push_str(",readonly");
@@ -516,10 +538,9 @@ fn networks(
         .unwrap_or_else(|| vec![("default".to_string(), Vec::new())]);
     let mut resolved = Vec::new();
     for (key, aliases) in wanted {
-        let real = names
-            .networks
-            .get(&key)
-            .with_context(|| format!("networks: {key:?} is not declared in the top-level networks section"))?;
+        let real = names.networks.get(&key).with_context(|| {
+            format!("networks: {key:?} is not declared in the top-level networks section")
+        })?;
         // Every service answers to its own name on each of its networks.
         let mut all = vec![name.to_string()];
         all.extend(aliases.into_iter().filter(|a| a != name));
@@ -532,7 +553,11 @@ fn networks(
     let Some(first) = it.next() else {
         bail!("networks: the list is empty (use network_mode: none for no network)");
     };
-    Ok((NetworkMode::Bridge(first.network), first.aliases, it.collect()))
+    Ok((
+        NetworkMode::Bridge(first.network),
+        first.aliases,
+        it.collect(),
+    ))
 }
 
 #[cfg(test)]

@@ -78,7 +78,12 @@ impl Compose<'_> {
                 }
             }
         }
-        let known: BTreeSet<&str> = self.project.services.iter().map(|s| s.name.as_str()).collect();
+        let known: BTreeSet<&str> = self
+            .project
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
         let orphans: Vec<String> = self
             .containers()?
             .into_iter()
@@ -114,20 +119,29 @@ impl Compose<'_> {
             if let Some(NetworkMode::Container(c)) = &svc.config.network {
                 let dep = selected.iter().any(|s| self.container_name(s, 1) == *c);
                 if !dep && self.engine.find(c).is_err() {
-                    bail!("service {:?}: network_mode refers to container {c}, which does not exist", svc.name);
+                    bail!(
+                        "service {:?}: network_mode refers to container {c}, which does not exist",
+                        svc.name
+                    );
                 }
             }
         }
         let nets = self.engine.networks()?;
         for n in self.project.networks.iter().filter(|n| n.external) {
             nets.inspect(&n.name).with_context(|| {
-                format!("network {} is declared external, but it could not be found", n.name)
+                format!(
+                    "network {} is declared external, but it could not be found",
+                    n.name
+                )
             })?;
         }
         let store = self.engine.volumes()?;
         for v in self.project.volumes.iter().filter(|v| v.external) {
             if !store.exists(&v.name) {
-                bail!("volume {} is declared external, but it could not be found", v.name);
+                bail!(
+                    "volume {} is declared external, but it could not be found",
+                    v.name
+                );
             }
         }
         self.check_ports(selected)
@@ -237,8 +251,14 @@ impl Compose<'_> {
         config.name = Some(name.clone());
         let hash = config_hash(&config, image_id)?;
         config.labels.insert(labels::NUMBER.into(), n.to_string());
-        config.labels.insert(labels::CONFIG_HASH.into(), hash.clone());
-        let existing = self.engine.containers()?.into_iter().find(|r| r.name == name);
+        config
+            .labels
+            .insert(labels::CONFIG_HASH.into(), hash.clone());
+        let existing = self
+            .engine
+            .containers()?
+            .into_iter()
+            .find(|r| r.name == name);
         if let Some(rec) = existing {
             if label(&rec, labels::PROJECT) != Some(self.project.name.as_str()) {
                 bail!(
@@ -299,7 +319,12 @@ impl Compose<'_> {
         }
         let mut config = svc.config.clone();
         let id = crate::engine::names::new_id()?;
-        config.name = Some(format!("{}-{}-run-{}", self.project.name, svc.name, &id[..12]));
+        config.name = Some(format!(
+            "{}-{}-run-{}",
+            self.project.name,
+            svc.name,
+            &id[..12]
+        ));
         config.labels.insert(labels::ONEOFF.into(), "True".into());
         // A one-off container publishes no ports (as docker compose run without
         // --service-ports), so it never clashes with the service's own.

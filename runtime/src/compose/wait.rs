@@ -32,7 +32,11 @@ impl Compose<'_> {
             let why = match verdict {
                 Verdict::Met => {
                     if said {
-                        self.say("Container", &format!("{}-{dep}", self.project.name), condition_met(condition));
+                        self.say(
+                            "Container",
+                            &format!("{}-{dep}", self.project.name),
+                            condition_met(condition),
+                        );
                     }
                     return Ok(());
                 }
@@ -43,7 +47,11 @@ impl Compose<'_> {
                 Verdict::NotYet(why) => why,
             };
             if !said {
-                self.say("Container", &format!("{}-{dep}", self.project.name), &format!("Waiting ({})", condition.as_str()));
+                self.say(
+                    "Container",
+                    &format!("{}-{dep}", self.project.name),
+                    &format!("Waiting ({})", condition.as_str()),
+                );
                 said = true;
             }
             if Instant::now() >= deadline {

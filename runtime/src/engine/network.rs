@@ -153,7 +153,10 @@ impl Engine {
         for info in nets.list()? {
             let configured = containers.iter().any(|c| {
                 matches!(&c.config.network, Some(NetworkMode::Bridge(n)) if *n == info.name)
-                    || c.config.extra_networks.iter().any(|x| x.network == info.name)
+                    || c.config
+                        .extra_networks
+                        .iter()
+                        .any(|x| x.network == info.name)
             });
             if info.name == network::DEFAULT_NETWORK || !info.endpoints.is_empty() || configured {
                 continue;
