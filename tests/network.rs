@@ -7,17 +7,13 @@
 
 mod common;
 
-use common::{assert_no_mounts_under, text, wait_for, Pier};
+use common::{
+    assert_no_mounts_under, free_port, links_named, nft_rules_mentioning, text, wait_for, Pier,
+};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
-
-/// A host TCP port that is free now.
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr").port()
-}
 
 /// Serves `body` over HTTP from a detached busybox httpd on port 80 of the container.
 fn web_server(p: &Pier, name: &str, extra: &[&str], body: &str) -> (String, tempfile::TempDir) {
@@ -61,33 +57,6 @@ fn ip_of(p: &Pier, container: &str) -> Ipv4Addr {
         .unwrap_or_else(|| panic!("no network.ip in inspect of {container}: {v}"))
         .parse()
         .expect("an IPv4 address")
-}
-
-fn links_named(fragment: &str) -> Vec<String> {
-    let out = Command::new("ip")
-        .args(["-o", "link", "show"])
-        .output()
-        .expect("ip link");
-    text(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split(':')
-                .nth(1)
-                .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
-        })
-        .filter(|n| n.contains(fragment))
-        .collect()
-}
-
-fn nft_rules_mentioning(fragment: &str) -> usize {
-    let out = Command::new("nft")
-        .args(["list", "ruleset"])
-        .output()
-        .expect("nft list ruleset");
-    text(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(fragment))
-        .count()
 }
 
 #[test]

@@ -10,6 +10,7 @@
 
 pub mod build;
 pub mod cgroups;
+pub mod compose;
 pub mod container;
 pub mod devices;
 pub mod disk_usage;

@@ -9,9 +9,10 @@ use pier_runtime::engine::config::{
     env_entry, read_env_file, HealthConfig, Limits, NetworkMode, RestartPolicy, RunConfig,
 };
 use pier_runtime::engine::exec::ExecRequest;
+use pier_runtime::engine::inspect::TopProcess;
 use pier_runtime::engine::logs::{self, LogOptions};
 use pier_runtime::engine::mount_flags::MountFlags;
-use pier_runtime::engine::record::ContainerStatus;
+use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
 use pier_runtime::engine::start::Attach;
 use pier_runtime::engine::Engine;
 use std::path::PathBuf;
@@ -130,6 +131,12 @@ pub struct CreateArgs {
     /// Disable the image's HEALTHCHECK.
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// Set a label on the container: KEY=VALUE (repeatable).
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Another name for the container on its network (user networks).
+    #[arg(long = "network-alias", value_name = "NAME")]
+    pub network_aliases: Vec<String>,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -221,6 +228,16 @@ impl CreateArgs {
             cap_drop: self.cap_drop.clone(),
             restart,
             healthcheck,
+            labels: self
+                .labels
+                .iter()
+                .map(|l| {
+                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect(),
+            network_aliases: self.network_aliases.clone(),
+            extra_networks: Vec::new(),
         })
     }
 }
@@ -512,7 +529,7 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
 
 /// Docker's STATUS column: "Up 5 seconds (healthy)", "Up 2 minutes (Paused)",
 /// "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago".
-fn status_text(r: &pier_runtime::engine::record::ContainerRecord) -> String {
+pub(super) fn status_text(r: &ContainerRecord) -> String {
     let finished = || output::since(r.finished_at.as_deref().unwrap_or(&r.created));
     match r.status {
         ContainerStatus::Running => {
@@ -720,7 +737,12 @@ pub struct TopArgs {
 
 /// `pier top`.
 pub fn top(engine: &Engine, args: TopArgs) -> Result<i32> {
-    let procs = engine.top(&args.container)?;
+    print_top(&engine.top(&args.container)?);
+    Ok(0)
+}
+
+/// The table of `top`.
+pub(super) fn print_top(procs: &[TopProcess]) {
     let rows: Vec<Vec<String>> = procs
         .iter()
         .map(|p| {
@@ -735,7 +757,6 @@ pub fn top(engine: &Engine, args: TopArgs) -> Result<i32> {
         })
         .collect();
     output::table(&["UID", "PID", "PPID", "TIME", "CMD"], &rows);
-    Ok(0)
 }
 
 /// `pier exec`.

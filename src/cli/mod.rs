@@ -2,6 +2,7 @@
 
 mod bench;
 mod build;
+mod compose;
 mod container;
 mod container_fs;
 mod container_state;
@@ -93,6 +94,8 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Run a multi-container application from a compose file (docker compose's commands).
+    Compose(compose::ComposeArgs),
     /// List images.
     Images(image::ImagesArgs),
     /// Build an image from a Dockerfile.
@@ -206,6 +209,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     if let Command::Docs(cmd) = cli.command {
         return docs::docs(cmd);
     }
+    if let Command::Compose(a) = &cli.command {
+        if !compose::needs_engine(a) {
+            return compose::config(a);
+        }
+    }
     let engine = Engine::open(&cli.root)?;
     // Every command first cleans up after containers whose watcher died.
     engine.reconcile()?;
@@ -235,6 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Container(c) => container::container(&engine, c),
         Command::Network(c) => network::network(&engine, c),
         Command::Volume(c) => volume::volume(&engine, c),
+        Command::Compose(a) => compose::compose(&engine, a),
         Command::Images(a) => image::images(&engine, a),
         Command::Build(a) => build::build(&engine, a),
         Command::History(a) => build::history(&engine, a),

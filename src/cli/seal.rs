@@ -7,7 +7,7 @@
 //! what sealing costs), [`after_parsing`] decides for sure from the parsed command. A wrong
 //! guess only costs time: the second check still seals what must be.
 
-use super::{container, Cli, Command};
+use super::{compose, container, Cli, Command};
 use pier_runtime::security::sealed_exe;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -20,6 +20,7 @@ const SEALED: &[&[&str]] = &[
     &["exec"],
     &["build"],
     &["container", "restart"],
+    &["compose"],
 ];
 
 /// Re-executes from a sealed copy when the raw arguments name a command of [`SEALED`].
@@ -77,6 +78,7 @@ fn enters_containers(command: &Command) -> bool {
         | Command::Exec(_)
         | Command::Build(_) => true,
         Command::Container(cmd) => container::enters_containers(cmd),
+        Command::Compose(a) => compose::enters_containers(a),
         // runc's command line is dispatched before clap and seals itself (runtime::main).
         Command::Runtime(_) => false,
         // `create` only records the container; `start` makes its process.

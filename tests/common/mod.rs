@@ -710,3 +710,39 @@ pub fn assert_no_orphan_cgroups_since(before: &std::collections::BTreeSet<String
         left.iter().map(|id| cgroup_dirs_of(id)).collect::<Vec<_>>()
     );
 }
+
+/// A host TCP port that is free now.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr").port()
+}
+
+/// Network interfaces of the host whose name contains `fragment` (a container's veth is
+/// `pier` + the first 8 characters of its ID + 3 more).
+pub fn links_named(fragment: &str) -> Vec<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .expect("ip link");
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split(':')
+                .nth(1)
+                .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+        })
+        .filter(|n| n.contains(fragment))
+        .collect()
+}
+
+/// How many lines of the host's nftables ruleset mention `fragment`.
+pub fn nft_rules_mentioning(fragment: &str) -> usize {
+    let out = Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .expect("nft list ruleset");
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(fragment))
+        .count()
+}

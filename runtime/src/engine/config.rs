@@ -120,6 +120,16 @@ impl TmpfsMount {
     }
 }
 
+/// A further network a container joins (after its first, `network`), with its names there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    /// The network's name.
+    pub network: String,
+    /// Extra names of the container on that network.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
 /// Resource limits, parsed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
@@ -199,6 +209,15 @@ pub struct RunConfig {
     /// `create`, merged with the image's `HEALTHCHECK`, as Docker does.
     #[serde(default)]
     pub healthcheck: Option<HealthConfig>,
+    /// `--label`: the container's labels (compose finds its containers by them).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `--network-alias`: extra names on the first bridge network.
+    #[serde(default)]
+    pub network_aliases: Vec<String>,
+    /// Further bridge networks joined at every start, after `network`.
+    #[serde(default)]
+    pub extra_networks: Vec<NetworkAttachment>,
 }
 
 /// Parses `KEY=VALUE` lines of an env file (`#` comments and blank lines skipped; a bare `KEY`

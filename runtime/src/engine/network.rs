@@ -69,15 +69,16 @@ impl Engine {
         })?;
         let hosts = paths.etc_file("hosts");
         // The hostname resolves to the container's address, as in Docker's /etc/hosts.
-        let aliases: Vec<String> = record
+        let mut aliases: Vec<String> = record
             .config
             .hostname
             .iter()
             .filter(|h| **h != record.name)
             .cloned()
             .collect();
+        aliases.extend(record.config.network_aliases.iter().cloned());
         let connected = self.networks().and_then(|nets| {
-            nets.connect(&ConnectRequest {
+            let first = nets.connect(&ConnectRequest {
                 container_id: &record.id,
                 container_name: &record.name,
                 network: name,
@@ -85,11 +86,29 @@ impl Engine {
                 ports: &ports,
                 hosts_file: Some(&hosts),
                 aliases: &aliases,
-            })
+            })?;
+            // The further networks: same namespace, no published ports (those go through
+            // the first network, as the container's one default route does).
+            for extra in &record.config.extra_networks {
+                nets.connect(&ConnectRequest {
+                    container_id: &record.id,
+                    container_name: &record.name,
+                    network: &extra.network,
+                    netns_path: &ns,
+                    ports: &[],
+                    hosts_file: Some(&hosts),
+                    aliases: &extra.aliases,
+                })
+                .with_context(|| format!("joining network {}", extra.network))?;
+            }
+            Ok(first)
         });
         let endpoint = match connected {
             Ok(e) => e,
             Err(e) => {
+                if let Ok(nets) = self.networks() {
+                    let _ = nets.release_container(&record.id);
+                }
                 let _ = netns::remove(&ns);
                 return Err(e.context(format!(
                     "connecting container {} to network {name}",
@@ -132,9 +151,13 @@ impl Engine {
         let containers = self.containers()?;
         let mut removed = Vec::new();
         for info in nets.list()? {
-            let configured = containers.iter().any(
-                |c| matches!(&c.config.network, Some(NetworkMode::Bridge(n)) if *n == info.name),
-            );
+            let configured = containers.iter().any(|c| {
+                matches!(&c.config.network, Some(NetworkMode::Bridge(n)) if *n == info.name)
+                    || c.config
+                        .extra_networks
+                        .iter()
+                        .any(|x| x.network == info.name)
+            });
             if info.name == network::DEFAULT_NETWORK || !info.endpoints.is_empty() || configured {
                 continue;
             }
