@@ -259,7 +259,8 @@ fn down_v(ctx: &Ctx) -> Outcome {
         .ok()
         .and_then(|v| humantime::parse_rfc3339(&v.created_at).ok());
     match (created, destroyed.when()) {
-        (Some(c), Some(d)) if c >= d => {
+        // The volume's time has whole seconds only.
+        (Some(c), Some(d)) if c + Duration::from_secs(1) >= d => {
             Outcome::pass(format!("store {first} removed with its volume"))
         }
         _ => Outcome::fail(format!(
@@ -333,10 +334,12 @@ fn discovery(ctx: &Ctx) -> Outcome {
         Ok(l) => l.unwrap_or_default(),
         Err(e) => return e.into(),
     };
-    let reached = log
-        .split(GOT)
-        .nth(1)
-        .is_some_and(|rest| rest.split_whitespace().next() == Some(token.as_str()));
+    // The last fetch counts (the log keeps earlier runs of the container).
+    let reached = log.contains(GOT)
+        && log
+            .rsplit(GOT)
+            .next()
+            .is_some_and(|rest| rest.split_whitespace().next() == Some(token.as_str()));
     if !reached {
         return Outcome::fail(format!(
             "{}'s log shows no token fetched from http://store/: it did not find the store by its name (pier compose logs web)",
