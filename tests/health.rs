@@ -62,6 +62,8 @@ fn a_failing_check_turns_unhealthy_after_retries_and_a_passing_one_healthy() {
     assert!(h["Log"].as_array().map_or(0, |l| l.len()) <= 5, "at most 5 kept: {h}");
     let ps = p.ok(&["ps"]);
     assert!(ps.contains("(healthy)"), "{ps}");
+    // Docker's spelling, for scripts that read `.State.Health.Status`.
+    assert_eq!(p.inspect(&id)["State"]["Health"]["Status"], "healthy");
     assert_eq!(health_events(&p, &id), vec!["unhealthy", "healthy"]);
     p.ok(&["rm", "-f", &id]);
     p.assert_container_gone(&id);
