@@ -5,12 +5,14 @@
 use super::output;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::engine::config::{env_entry, read_env_file, Limits, NetworkMode, RunConfig};
+use pier_runtime::engine::config::{
+    env_entry, read_env_file, HealthConfig, Limits, NetworkMode, RestartPolicy, RunConfig,
+};
 use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::inspect::TopProcess;
 use pier_runtime::engine::logs::{self, LogOptions};
 use pier_runtime::engine::mount_flags::MountFlags;
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
+use pier_runtime::engine::record::ContainerStatus;
 use pier_runtime::engine::start::Attach;
 use pier_runtime::engine::Engine;
 use std::path::PathBuf;
@@ -109,6 +111,40 @@ pub struct CreateArgs {
     /// Another name for the container on its network (user networks).
     #[arg(long = "network-alias", value_name = "NAME")]
     pub network_aliases: Vec<String>,
+    /// Restart policy: no, on-failure[:MAX_RETRIES], always, unless-stopped (needs -d with
+    /// run).
+    #[arg(long, value_name = "POLICY")]
+    pub restart: Option<String>,
+    /// Command to check the container's health (run with /bin/sh -c in the container).
+    #[arg(long = "health-cmd", value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (e.g. 30s, 1m30s).
+    #[arg(
+        long = "health-interval",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub health_interval: Option<String>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long = "health-retries", value_name = "N", allow_hyphen_values = true)]
+    pub health_retries: Option<i64>,
+    /// Maximum time one health check may run.
+    #[arg(
+        long = "health-timeout",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub health_timeout: Option<String>,
+    /// Time after start during which failed checks do not count.
+    #[arg(
+        long = "health-start-period",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
+    pub health_start_period: Option<String>,
+    /// Disable the image's HEALTHCHECK.
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -159,6 +195,21 @@ impl CreateArgs {
         }
         let network = Some(network);
         let mounts = MountFlags::parse(&self.volumes, &self.mounts, &self.tmpfs)?;
+        let restart = match self.restart.as_deref() {
+            Some(r) => RestartPolicy::parse(r)?,
+            None => RestartPolicy::No,
+        };
+        if auto_remove && restart != RestartPolicy::No {
+            bail!("conflicting options: --restart and --rm (a container that restarts is not removed when it exits)");
+        }
+        let healthcheck = HealthConfig::from_flags(
+            self.health_cmd.as_deref(),
+            self.health_interval.as_deref(),
+            self.health_timeout.as_deref(),
+            self.health_start_period.as_deref(),
+            self.health_retries,
+            self.no_healthcheck,
+        )?;
         Ok(RunConfig {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -193,6 +244,8 @@ impl CreateArgs {
                 .collect(),
             network_aliases: self.network_aliases.clone(),
             extra_networks: Vec::new(),
+            restart,
+            healthcheck,
         })
     }
 }
@@ -204,6 +257,9 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
         bail!("-d with -i: a detached container has no stdin to keep open in pier");
     }
     let config = args.create.to_config(args.rm)?;
+    if !args.detach && config.restart != RestartPolicy::No {
+        bail!("--restart needs -d: the restart policy is applied by the container's monitor, which a foreground pier run does not leave behind");
+    }
     let rec = engine.create(config, true)?;
     if args.detach {
         if let Err(e) = engine.start_detached(&rec.id) {
@@ -385,6 +441,12 @@ pub enum ContainerCommand {
     Diff(super::container_fs::DiffArgs),
     /// Copy files between a container and the host.
     Cp(super::container_fs::CpArgs),
+    /// Freeze every process of running containers.
+    Pause(super::container_state::PauseArgs),
+    /// Thaw paused containers.
+    Unpause(super::container_state::PauseArgs),
+    /// Change the limits or restart policy of containers.
+    Update(super::container_state::UpdateArgs),
 }
 
 /// `pier container prune`.
@@ -405,7 +467,10 @@ pub fn enters_containers(cmd: &ContainerCommand) -> bool {
         | ContainerCommand::Prune(_)
         | ContainerCommand::Rename(_)
         | ContainerCommand::Diff(_)
-        | ContainerCommand::Cp(_) => false,
+        | ContainerCommand::Cp(_)
+        | ContainerCommand::Pause(_)
+        | ContainerCommand::Unpause(_)
+        | ContainerCommand::Update(_) => false,
     }
 }
 
@@ -419,6 +484,9 @@ pub fn container(engine: &Engine, cmd: ContainerCommand) -> Result<i32> {
         ContainerCommand::Rename(a) => rename(engine, a),
         ContainerCommand::Diff(a) => super::container_fs::diff(engine, a),
         ContainerCommand::Cp(a) => super::container_fs::cp(engine, a),
+        ContainerCommand::Pause(a) => super::container_state::pause(engine, a),
+        ContainerCommand::Unpause(a) => super::container_state::unpause(engine, a),
+        ContainerCommand::Update(a) => super::container_state::update(engine, a),
         ContainerCommand::Prune(a) => {
             if !a
                 .force
@@ -467,6 +535,39 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Docker's STATUS column: "Up 5 seconds (healthy)", "Up 2 minutes (Paused)",
+/// "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago".
+pub(super) fn status_text(r: &pier_runtime::engine::record::ContainerRecord) -> String {
+    let finished = || output::since(r.finished_at.as_deref().unwrap_or(&r.created));
+    match r.status {
+        ContainerStatus::Running => {
+            let mut s = format!(
+                "Up {}",
+                output::since(r.started_at.as_deref().unwrap_or(&r.created))
+            );
+            if r.paused {
+                s.push_str(" (Paused)");
+            } else if let Some(h) = &r.health {
+                s.push(' ');
+                s.push_str(h.status.ps_suffix());
+            }
+            s
+        }
+        ContainerStatus::Exited if r.restarting => format!(
+            "Restarting ({}) {} ago",
+            r.exit_code.unwrap_or(0),
+            finished()
+        ),
+        ContainerStatus::Exited => format!(
+            "Exited ({}){} {} ago",
+            r.exit_code.unwrap_or(0),
+            if r.oom_killed { " OOMKilled" } else { "" },
+            finished()
+        ),
+        ContainerStatus::Created => "Created".to_string(),
+    }
+}
+
 /// `pier ps`.
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -486,7 +587,7 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
     let recs: Vec<_> = engine
         .containers()?
         .into_iter()
-        .filter(|r| args.all || r.status == ContainerStatus::Running)
+        .filter(|r| args.all || r.status == ContainerStatus::Running || r.restarting)
         .collect();
     if args.quiet {
         for r in &recs {
@@ -542,23 +643,6 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
         &rows,
     );
     Ok(0)
-}
-
-/// The STATUS column of `ps`: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created".
-pub(super) fn status_text(r: &ContainerRecord) -> String {
-    match r.status {
-        ContainerStatus::Running => format!(
-            "Up {}",
-            output::since(r.started_at.as_deref().unwrap_or(&r.created))
-        ),
-        ContainerStatus::Exited => format!(
-            "Exited ({}){} {} ago",
-            r.exit_code.unwrap_or(0),
-            if r.oom_killed { " OOMKilled" } else { "" },
-            output::since(r.finished_at.as_deref().unwrap_or(&r.created))
-        ),
-        ContainerStatus::Created => "Created".to_string(),
-    }
 }
 
 /// `pier logs`.

@@ -5,6 +5,7 @@ mod build;
 mod compose;
 mod container;
 mod container_fs;
+mod container_state;
 #[cfg(test)]
 mod doc_check;
 #[cfg(test)]
@@ -54,6 +55,12 @@ pub enum Command {
     Kill(container::KillArgs),
     /// Rename a container.
     Rename(container::RenameArgs),
+    /// Freeze every process of running containers.
+    Pause(container_state::PauseArgs),
+    /// Thaw paused containers.
+    Unpause(container_state::PauseArgs),
+    /// Change the limits or restart policy of containers (running ones at once).
+    Update(container_state::UpdateArgs),
     /// Copy files between a container and the host: CONTAINER:PATH HOSTPATH or the reverse.
     Cp(container_fs::CpArgs),
     /// Show the files a container added (A), changed (C) or deleted (D).
@@ -218,6 +225,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Restart(a) => container::restart(&engine, a),
         Command::Kill(a) => container::kill(&engine, a),
         Command::Rename(a) => container::rename(&engine, a),
+        Command::Pause(a) => container_state::pause(&engine, a),
+        Command::Unpause(a) => container_state::unpause(&engine, a),
+        Command::Update(a) => container_state::update(&engine, a),
         Command::Cp(a) => container_fs::cp(&engine, a),
         Command::Diff(a) => container_fs::diff(&engine, a),
         Command::Rm(a) => container::rm(&engine, a),

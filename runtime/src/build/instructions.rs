@@ -14,8 +14,8 @@ use std::collections::BTreeSet;
 
 /// Label holding the `SHELL` of an image.
 pub const SHELL_LABEL: &str = "io.pier.image.shell";
-/// Label holding the `HEALTHCHECK` of an image, as Docker's JSON.
-pub const HEALTHCHECK_LABEL: &str = "io.pier.image.healthcheck";
+/// Label holding the `HEALTHCHECK` of an image, as Docker's JSON (the engine reads it).
+pub use crate::engine::health_config::HEALTHCHECK_LABEL;
 
 /// What a metadata instruction sees.
 pub struct MetaContext<'a> {

@@ -7,7 +7,7 @@
 //! left for `pier system prune`.
 
 use super::interrupt;
-use crate::engine::config::{NetworkMode, RunConfig};
+use crate::engine::config::{HealthConfig, NetworkMode, RunConfig};
 use crate::engine::diff::runtime_mount_points;
 use crate::engine::start::Attach;
 use crate::engine::{names, Engine};
@@ -74,6 +74,11 @@ pub fn run<'a>(
         init: true,
         // A RUN after VOLUME writes into the layer (BuildKit's behaviour), not into a volume.
         no_image_volumes: true,
+        // A base image's HEALTHCHECK is for the containers of the built image, not for RUN.
+        healthcheck: Some(HealthConfig {
+            test: vec!["NONE".into()],
+            ..HealthConfig::default()
+        }),
         ..RunConfig::default()
     };
     let rec = engine

@@ -1,5 +1,7 @@
 //! The user's `pier run` / `pier create` options, validated before anything is created.
 
+pub use super::health_config::HealthConfig;
+pub use super::restart_policy::RestartPolicy;
 use crate::units;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -209,6 +211,13 @@ pub struct RunConfig {
     /// Further bridge networks joined at every start, after `network`.
     #[serde(default)]
     pub extra_networks: Vec<NetworkAttachment>,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The health check: `--health-*` flags (`--no-healthcheck` is a `NONE` test); after
+    /// `create`, merged with the image's `HEALTHCHECK`, as Docker does.
+    #[serde(default)]
+    pub healthcheck: Option<HealthConfig>,
 }
 
 /// Parses `KEY=VALUE` lines of an env file (`#` comments and blank lines skipped; a bare `KEY`

@@ -1,8 +1,9 @@
 //! `pier create`: turn an image and the user's options into an OCI bundle — a rootfs (the
 //! image's layers under a fresh writable layer, stacked with overlayfs) and a `config.json`.
 
-use super::config::{NetworkMode, RunConfig};
+use super::config::{HealthConfig, NetworkMode, RunConfig};
 use super::events::{Action, Event};
+use super::health_config::HEALTHCHECK_LABEL;
 use super::record::{validate_name, ContainerPaths, ContainerRecord, ContainerStatus};
 use super::{names, now_rfc3339, user, Engine};
 use crate::image::{overlay, Image};
@@ -14,6 +15,26 @@ use std::path::{Path, PathBuf};
 
 /// The OCI annotation holding the container's name.
 pub const NAME_ANNOTATION: &str = "io.pier.container.name";
+
+/// The container's health check: the user's `--health-*` flags over the image's
+/// `HEALTHCHECK`, as Docker merges them; `None` when neither asks for one.
+fn effective_healthcheck(
+    user: Option<HealthConfig>,
+    image: &Image,
+) -> Result<Option<HealthConfig>> {
+    let from_image = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().as_ref())
+        .and_then(|l| l.get(HEALTHCHECK_LABEL))
+        .map(|text| HealthConfig::from_label(text))
+        .transpose()?;
+    Ok(match (user, from_image) {
+        (Some(u), image) => Some(u.merged_over(image.as_ref())),
+        (None, image) => image,
+    })
+}
 
 impl Engine {
     /// Creates a container (not started). Its rootfs is left mounted when `keep_mounted`
@@ -74,6 +95,7 @@ impl Engine {
             .as_ref()
             .and_then(|c| c.volumes().clone())
             .unwrap_or_default();
+        config.healthcheck = effective_healthcheck(config.healthcheck.take(), image)?;
         let new_volumes = self.attach_volumes(&mut config, &image_volumes)?;
         let paths = self.paths(&id);
         let record = ContainerRecord {
@@ -95,6 +117,10 @@ impl Engine {
             error: None,
             network: None,
             restart_count: 0,
+            restarting: false,
+            stopped_by_user: false,
+            paused: false,
+            health: None,
         };
         let saved = [
             paths.dir.clone(),

@@ -36,6 +36,17 @@ pub enum Action {
     Die,
     /// It was removed, with its writable layer.
     Destroy,
+    /// Its monitor restarted it under its `--restart` policy.
+    Restart,
+    /// Its health changed; `health` says to what.
+    #[serde(rename = "health_status")]
+    HealthStatus,
+    /// `pier pause` froze it.
+    Pause,
+    /// `pier unpause` thawed it.
+    Unpause,
+    /// `pier update` changed its limits or restart policy.
+    Update,
 }
 
 impl Action {
@@ -48,6 +59,11 @@ impl Action {
             Action::Kill => "kill",
             Action::Die => "die",
             Action::Destroy => "destroy",
+            Action::Restart => "restart",
+            Action::HealthStatus => "health_status",
+            Action::Pause => "pause",
+            Action::Unpause => "unpause",
+            Action::Update => "update",
         }
     }
 }
@@ -78,6 +94,9 @@ pub struct Event {
     /// Why a start failed (`start-failed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The new health (`health_status`): `healthy`, `unhealthy`, `starting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
 }
 
 impl Event {
@@ -93,6 +112,7 @@ impl Event {
             oom_killed: false,
             signal: None,
             error: None,
+            health: None,
         }
     }
 
@@ -120,10 +140,15 @@ impl Event {
         if let Some(err) = &self.error {
             attrs.push(format!("error={err}"));
         }
+        // Docker prints `health_status: healthy` as the action.
+        let action = match &self.health {
+            Some(h) => format!("{}: {h}", self.action.as_str()),
+            None => self.action.as_str().to_string(),
+        };
         format!(
             "{} container {} {} ({})",
             self.time,
-            self.action.as_str(),
+            action,
             self.id,
             attrs.join(", ")
         )
@@ -224,6 +249,7 @@ mod tests {
             oom_killed: false,
             signal: None,
             error: None,
+            health: None,
         }
     }
 

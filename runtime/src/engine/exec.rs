@@ -1,11 +1,12 @@
 //! `pier exec`: run another command in a running container.
 
 use super::io_loop::{copy_window_size, IoLoop, Sink};
-use super::record::ContainerStatus;
+use super::record::{ContainerPaths, ContainerRecord, ContainerStatus};
 use super::{user, Engine};
 use crate::process::exec::{exec, ExecOptions};
 use crate::state::read_json;
 use anyhow::{bail, Context, Result};
+use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
@@ -30,6 +31,68 @@ impl Engine {
     /// Runs the command in the container and returns its exit code.
     pub fn exec(&self, key: &str, req: &ExecRequest) -> Result<i32> {
         let (paths, rec) = self.find(key)?;
+        let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
+        let mut stdio: [Option<RawFd>; 3] = [None, None, None];
+        if !req.interactive {
+            stdio[0] = Some(devnull.as_raw_fd());
+        }
+        let mut streams: Vec<(OwnedFd, Sink)> = Vec::new();
+        let mut master = None;
+        let mut slave = None;
+        if req.tty {
+            let pty = nix::pty::openpty(None, None).context("openpty for exec -t")?;
+            streams.push((
+                pty.master
+                    .try_clone()
+                    .context("dup of the terminal master")?,
+                Sink::Fd(1),
+            ));
+            master = Some(pty.master);
+            slave = Some(pty.slave);
+        }
+        let mut close_fds: Vec<RawFd> = streams.iter().map(|(f, _)| f.as_raw_fd()).collect();
+        if let Some(m) = &master {
+            close_fds.push(m.as_raw_fd());
+        }
+        let pid = self.spawn_exec(
+            &paths,
+            &rec,
+            req,
+            stdio,
+            slave.as_ref().map(|s| s.as_raw_fd()),
+            close_fds,
+        )?;
+        drop(slave);
+        if let Some(m) = &master {
+            copy_window_size(m.as_fd());
+        }
+        let exit = IoLoop {
+            child: pid,
+            forward_signals: true,
+            streams,
+            stdin_to: if req.tty && req.interactive {
+                master.as_ref().map(|m| m.as_fd())
+            } else {
+                None
+            },
+            tty_master: master.as_ref().map(|m| m.as_fd()),
+            log: None,
+        }
+        .run()?;
+        Ok(exit.code)
+    }
+
+    /// Starts `req.command` in the running container `rec` with the given standard streams
+    /// (`pier exec`, and the monitor's health checks); returns its PID, a child of this process.
+    pub(crate) fn spawn_exec(
+        &self,
+        paths: &ContainerPaths,
+        rec: &ContainerRecord,
+        req: &ExecRequest,
+        stdio: [Option<RawFd>; 3],
+        console: Option<RawFd>,
+        close_fds: Vec<RawFd>,
+    ) -> Result<Pid> {
         let (Some(init), Some(cgroup)) = (
             rec.init
                 .filter(|p| rec.status == ContainerStatus::Running && p.is_alive()),
@@ -37,6 +100,13 @@ impl Engine {
         ) else {
             bail!("container {} is not running", rec.name);
         };
+        if rec.paused {
+            // Docker's answer: a process joining a frozen cgroup would freeze too.
+            bail!(
+                "container {} is paused: unpause the container before exec",
+                rec.name
+            );
+        }
         if req.command.is_empty() {
             bail!("pier exec needs a command");
         }
@@ -68,31 +138,7 @@ impl Engine {
             .clone()
             .map(Into::into)
             .unwrap_or_else(|| process.cwd().clone());
-
-        let devnull = std::fs::File::open("/dev/null").context("opening /dev/null")?;
-        let mut stdio: [Option<RawFd>; 3] = [None, None, None];
-        if !req.interactive {
-            stdio[0] = Some(devnull.as_raw_fd());
-        }
-        let mut streams: Vec<(OwnedFd, Sink)> = Vec::new();
-        let mut master = None;
-        let mut slave = None;
-        if req.tty {
-            let pty = nix::pty::openpty(None, None).context("openpty for exec -t")?;
-            streams.push((
-                pty.master
-                    .try_clone()
-                    .context("dup of the terminal master")?,
-                Sink::Fd(1),
-            ));
-            master = Some(pty.master);
-            slave = Some(pty.slave);
-        }
-        let mut close_fds: Vec<RawFd> = streams.iter().map(|(f, _)| f.as_raw_fd()).collect();
-        if let Some(m) = &master {
-            close_fds.push(m.as_raw_fd());
-        }
-        let pid = exec(ExecOptions {
+        exec(ExecOptions {
             target_pid: init.pid,
             cgroup,
             args: req.command.clone(),
@@ -105,30 +151,12 @@ impl Engine {
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
             no_new_privileges: process.no_new_privileges().unwrap_or(false),
             stdio,
-            console: slave.as_ref().map(|s| s.as_raw_fd()),
+            console,
             console_socket: None,
             console_size: None,
             close_fds,
             extra_fds: 0,
             attributes: crate::process::attributes::Attributes::of(process, &spec),
-        })?;
-        drop(slave);
-        if let Some(m) = &master {
-            copy_window_size(m.as_fd());
-        }
-        let exit = IoLoop {
-            child: pid,
-            forward_signals: true,
-            streams,
-            stdin_to: if req.tty && req.interactive {
-                master.as_ref().map(|m| m.as_fd())
-            } else {
-                None
-            },
-            tty_master: master.as_ref().map(|m| m.as_fd()),
-            log: None,
-        }
-        .run()?;
-        Ok(exit.code)
+        })
     }
 }

@@ -52,7 +52,8 @@ pub struct IoLoop<'a> {
     pub log: Option<LogWriter>,
 }
 
-fn pidfd_open(pid: Pid) -> Result<OwnedFd> {
+/// A descriptor that becomes readable when process `pid` exits.
+pub(crate) fn pidfd_open(pid: Pid) -> Result<OwnedFd> {
     // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     if fd < 0 {

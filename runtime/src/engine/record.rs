@@ -1,6 +1,7 @@
 //! pier's record of each container (`<root>/containers/<id>/container.json`) and the
 //! directory layout around it.
 
+pub use super::health::{Health, HealthResult, HealthStatus};
 use crate::cgroups::Cgroup;
 use crate::engine::config::RunConfig;
 use crate::state::{read_json, write_json_replace};
@@ -107,9 +108,24 @@ pub struct ContainerRecord {
     /// Network state (endpoint JSON from the network module), when on a bridge network.
     #[serde(default)]
     pub network: Option<serde_json::Value>,
-    /// How many times it has been started.
+    /// How many times its monitor restarted it under its `--restart` policy since the
+    /// user last started it (Docker's `RestartCount`).
     #[serde(default)]
     pub restart_count: u32,
+    /// The monitor is waiting out the back-off before the next restart (Docker's
+    /// `State.Restarting`); the status is then `exited`.
+    #[serde(default)]
+    pub restarting: bool,
+    /// The user stopped or killed it: no restart policy brings it back until the user starts
+    /// it again (Docker's `HasBeenManuallyStopped`).
+    #[serde(default)]
+    pub stopped_by_user: bool,
+    /// Frozen by `pier pause`.
+    #[serde(default)]
+    pub paused: bool,
+    /// Its health, while it runs with a health check.
+    #[serde(default)]
+    pub health: Option<Health>,
 }
 
 /// The files and directories of one container.

@@ -33,6 +33,15 @@ impl Engine {
 
     fn remove_container(&self, key: &str, force: bool, volumes: bool) -> Result<String> {
         let (paths, rec) = self.find(key)?;
+        if rec.restarting && rec.monitor.is_some_and(|m| m.is_alive()) {
+            if !force {
+                bail!(
+                    "cannot remove container {}: it is restarting (stop it first, or use rm -f)",
+                    rec.name
+                );
+            }
+            self.end_restart_wait(&rec)?;
+        }
         if rec.status == ContainerStatus::Running {
             if !force {
                 bail!(
@@ -40,9 +49,12 @@ impl Engine {
                     rec.name
                 );
             }
+            // The monitor must not restart what is being removed.
+            self.update(&paths, |r| r.stopped_by_user = true)?;
             if let Some(init) = rec.init {
                 self.signal_init(&rec, init.pid, nix::sys::signal::Signal::SIGKILL);
             }
+            self.thaw_after_signal(&rec.id);
             if !self.wait_until_stopped(&rec.id, Duration::from_secs(10))? {
                 bail!("container {} did not stop after SIGKILL", rec.name);
             }
@@ -137,6 +149,8 @@ impl Engine {
             r.init = None;
             r.monitor = None;
             r.cgroup = None;
+            r.restarting = false;
+            r.paused = false;
         })?;
         if let Some(r) = rec.as_ref().filter(|_| was_running) {
             self.record_event(Event {

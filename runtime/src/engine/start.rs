@@ -6,7 +6,7 @@
 use super::events::{Action, Event};
 use super::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
 use super::logs::LogWriter;
-use super::record::{ContainerPaths, ContainerRecord, ContainerStatus, ProcessId};
+use super::record::{ContainerPaths, ContainerRecord, ContainerStatus, Health, ProcessId};
 use super::{mounts, now_rfc3339, Engine};
 use crate::container::{self, CreateOptions, ExitInfo, StartError};
 use crate::process::sync::{self, Channel, ChildMessage};
@@ -55,6 +55,25 @@ impl Engine {
         attach: Attach,
         on_started: &mut dyn FnMut(Result<(), &StartError>),
     ) -> Result<RunOutcome> {
+        let (_, record) = self.find(key)?;
+        if record.restarting && record.monitor.is_some_and(|m| m.is_alive()) {
+            bail!(
+                "container {} is restarting (its monitor waits out the back-off): stop it first",
+                record.name
+            );
+        }
+        self.run_once(key, attach, on_started, false)
+    }
+
+    /// One run of the container; `restart` when its monitor restarts it under its policy
+    /// (the user's own start resets the count and the user's stop).
+    pub(crate) fn run_once(
+        &self,
+        key: &str,
+        attach: Attach,
+        on_started: &mut dyn FnMut(Result<(), &StartError>),
+        restart: bool,
+    ) -> Result<RunOutcome> {
         let (paths, record) = self.find(key)?;
         if record.status == ContainerStatus::Running {
             bail!("container {} is already running", record.name);
@@ -64,6 +83,12 @@ impl Engine {
         self.update(&paths, |r| {
             r.monitor = Some(me);
             r.error = None;
+            r.restarting = false;
+            r.paused = false;
+            if !restart {
+                r.restart_count = 0;
+                r.stopped_by_user = false;
+            }
         })?;
         let result = self.launch(&paths, &record, attach, on_started);
         match result {
@@ -226,10 +251,17 @@ impl Engine {
             r.finished_at = None;
             r.exit_code = None;
             r.oom_killed = false;
-            r.restart_count += 1;
+            r.health = record
+                .config
+                .healthcheck
+                .as_ref()
+                .filter(|h| h.is_enabled())
+                .map(|_| Health::starting());
         })?;
         self.record_event(Event::about(record, Action::Start));
         on_started(Ok(()));
+        // Killed (and reaped) when this run ends; it dies with this process too.
+        let _prober = self.spawn_health_prober(paths, record)?;
 
         let _raw = (tty && matches!(attach, Attach::Foreground { .. })).then(RawTerminal::enable);
         if let (Some(m), Attach::Foreground { .. }) = (&master, attach) {
@@ -260,6 +292,7 @@ impl Engine {
         }
         .run()?;
         drop(_raw);
+        drop(_prober);
         let oom_killed = cgroup.oom_kill_count().unwrap_or(0) > 0;
         self.finish(paths, exit, oom_killed)?;
         Ok(RunOutcome { exit, oom_killed })
@@ -278,6 +311,7 @@ impl Engine {
             r.monitor = None;
             r.cgroup = None;
             r.network = None;
+            r.paused = false;
         })?;
         if let Some(rec) = rec {
             self.record_event(Event {
@@ -338,6 +372,10 @@ impl Engine {
                     sync::send_failure(&tx, 125, &format!("{e:#}"));
                 }
                 drop(tx);
+                let result = match result {
+                    Ok(first) => self.apply_restart_policy(&record.id, first),
+                    Err(e) => Err(e),
+                };
                 std::process::exit(if result.is_ok() { 0 } else { 1 })
             }
         }

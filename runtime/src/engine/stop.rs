@@ -11,14 +11,20 @@ use std::time::{Duration, Instant};
 impl Engine {
     /// Sends `sig` to the container's init.
     pub fn kill(&self, key: &str, sig: Signal) -> Result<()> {
-        let (_, rec) = self.find(key)?;
+        let (paths, rec) = self.find(key)?;
         let Some(init) = rec
             .init
             .filter(|p| rec.status == ContainerStatus::Running && p.is_alive())
         else {
+            if self.end_restart_wait(&rec)? {
+                return Ok(());
+            }
             bail!("cannot kill container {}: it is not running", rec.name);
         };
+        // The user's kill, as the user's stop, ends the restart policy (Docker's semantics).
+        self.update(&paths, |r| r.stopped_by_user = true)?;
         signal(init.pid, sig)?;
+        self.thaw_after_signal(key);
         self.record_event(Event {
             signal: Some(sig.as_str().to_string()),
             ..Event::about(&rec, Action::Kill)
@@ -40,14 +46,18 @@ impl Engine {
     /// SIGTERM (or the image's stop signal), then SIGKILL after `timeout`, as `docker stop`.
     /// Stopping a stopped container is not an error.
     pub fn stop(&self, key: &str, timeout: Duration) -> Result<()> {
-        let (_, rec) = self.find(key)?;
+        let (paths, rec) = self.find(key)?;
         let Some(init) = rec
             .init
             .filter(|p| rec.status == ContainerStatus::Running && p.is_alive())
         else {
+            self.end_restart_wait(&rec)?;
             return Ok(());
         };
+        // Recorded first: the monitor reads it when the process exits and does not restart.
+        self.update(&paths, |r| r.stopped_by_user = true)?;
         self.signal_init(&rec, init.pid, stop_signal(self, &rec));
+        self.thaw_after_signal(key);
         if self.wait_until_stopped(key, timeout)? {
             return Ok(());
         }
@@ -56,6 +66,20 @@ impl Engine {
             bail!("container {} did not stop after SIGKILL", rec.name);
         }
         Ok(())
+    }
+
+    /// A container whose monitor waits out the restart back-off: marks it stopped by the
+    /// user and waits for the monitor to give up. False if it was not restarting.
+    pub(crate) fn end_restart_wait(&self, rec: &ContainerRecord) -> Result<bool> {
+        let Some(monitor) = rec.monitor.filter(|m| rec.restarting && m.is_alive()) else {
+            return Ok(false);
+        };
+        self.update(&self.paths(&rec.id), |r| r.stopped_by_user = true)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while monitor.is_alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(true)
     }
 
     /// Polls until the container is no longer running (its watcher has recorded the exit, or

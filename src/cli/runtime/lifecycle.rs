@@ -52,6 +52,7 @@ fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<
         oom_killed: false,
         signal,
         error: None,
+        health: None,
     };
     if let Err(e) = EventLog::at(&ctx.pier_root).append(&event) {
         ctx.log.warn(&format!(

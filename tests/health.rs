@@ -1,0 +1,166 @@
+//! Health checks run for real by the container's monitor, as an exec into the container:
+//! the image's HEALTHCHECK and the `--health-*` flags, the state in `inspect` and `ps`.
+
+mod common;
+
+use common::{scaled, wait_for, Pier};
+use std::time::Duration;
+
+fn health(p: &Pier, c: &str) -> serde_json::Value {
+    p.inspect(c)["health"].clone()
+}
+
+fn health_events(p: &Pier, id: &str) -> Vec<String> {
+    let log = std::fs::read_to_string(p.root().join("events.jsonl")).unwrap_or_default();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["id"] == id && e["action"] == "health_status")
+        .map(|e| e["health"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_failing_check_turns_unhealthy_after_retries_and_a_passing_one_healthy() {
+    let p = Pier::new();
+    // Passes only once /tmp/ok exists in the container: the check really runs inside it.
+    let id = p.run_detached(&[
+        "--name",
+        "checked",
+        "--network",
+        "none",
+        "--health-cmd",
+        "echo probing; test -e /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "3",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(health(&p, &id)["Status"], "starting");
+    assert!(p.ok(&["ps"]).contains("(health: starting)"));
+    wait_for(
+        Duration::from_secs(10),
+        || health(&p, &id)["Status"] == "unhealthy",
+        "unhealthy",
+    );
+    let h = health(&p, &id);
+    assert_eq!(
+        h["FailingStreak"], 3,
+        "unhealthy after exactly 3 failures: {h}"
+    );
+    let last = &h["Log"][2];
+    assert_eq!(last["ExitCode"], 1, "{h}");
+    assert_eq!(last["Output"], "probing\n", "{h}");
+    assert!(p.ok(&["ps"]).contains("(unhealthy)"));
+    p.ok(&["exec", &id, "touch", "/tmp/ok"]);
+    wait_for(
+        Duration::from_secs(10),
+        || health(&p, &id)["Status"] == "healthy",
+        "healthy",
+    );
+    let h = health(&p, &id);
+    assert_eq!(h["FailingStreak"], 0);
+    assert!(
+        h["Log"].as_array().map_or(0, |l| l.len()) <= 5,
+        "at most 5 kept: {h}"
+    );
+    let ps = p.ok(&["ps"]);
+    assert!(ps.contains("(healthy)"), "{ps}");
+    // Docker's spelling, for scripts that read `.State.Health.Status`.
+    assert_eq!(p.inspect(&id)["State"]["Health"]["Status"], "healthy");
+    assert_eq!(health_events(&p, &id), vec!["unhealthy", "healthy"]);
+    p.ok(&["rm", "-f", &id]);
+    p.assert_container_gone(&id);
+}
+
+#[test]
+fn a_check_that_overruns_its_timeout_fails() {
+    let p = Pier::new();
+    let id = p.run_detached(&[
+        "--network",
+        "none",
+        "--health-cmd",
+        "sleep 31",
+        "--health-interval",
+        "100ms",
+        "--health-timeout",
+        "300ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    wait_for(
+        Duration::from_secs(10),
+        || health(&p, &id)["Status"] == "unhealthy",
+        "unhealthy after a timeout",
+    );
+    let h = health(&p, &id);
+    assert!(
+        h["Log"][0]["Output"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exceeded timeout"),
+        "{h}"
+    );
+    // The overrunning check was killed, not left running in the container.
+    let top = p.ok(&["top", &id]);
+    assert!(!top.contains("sleep 31"), "{top}");
+    p.ok(&["rm", "-f", &id]);
+    p.assert_container_gone(&id);
+}
+
+#[test]
+fn the_images_healthcheck_runs_and_no_healthcheck_disables_it() {
+    let p = Pier::new();
+    let ctx = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD false\n",
+    )
+    .expect("Dockerfile");
+    p.ok(&["build", "-t", "sick", &ctx.path().display().to_string()]);
+    let sick = p.run_detached(&["--network", "none", "sick", "sleep", "300"]);
+    wait_for(
+        Duration::from_secs(10),
+        || health(&p, &sick)["Status"] == "unhealthy",
+        "the image's check to fail",
+    );
+    let off = p.run_detached(&[
+        "--network",
+        "none",
+        "--no-healthcheck",
+        "sick",
+        "sleep",
+        "300",
+    ]);
+    std::thread::sleep(scaled(Duration::from_secs(1)));
+    assert!(health(&p, &off).is_null(), "{}", health(&p, &off));
+    let ps = p.ok(&["ps", "--no-trunc"]);
+    let line = ps.lines().find(|l| l.contains(&off)).expect("in ps");
+    assert!(!line.contains("health"), "{line}");
+    // The flags override the image's check field by field: a passing command.
+    let fine = p.run_detached(&[
+        "--network",
+        "none",
+        "--health-cmd",
+        "true",
+        "sick",
+        "sleep",
+        "300",
+    ]);
+    wait_for(
+        Duration::from_secs(10),
+        || health(&p, &fine)["Status"] == "healthy",
+        "the user's command to pass at the image's interval",
+    );
+    for c in [&sick, &off, &fine] {
+        p.ok(&["rm", "-f", c]);
+    }
+    for c in [&sick, &off, &fine] {
+        p.assert_container_gone(c);
+    }
+}
