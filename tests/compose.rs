@@ -441,3 +441,72 @@ fn run_rm_exec_and_config() {
     assert!(!out.trim().is_empty());
     compose_ok(&p, d.path(), &["-p", "r", "down"]);
 }
+
+#[test]
+fn service_healthy_waits_and_an_unhealthy_service_holds_back_its_dependants() {
+    let p = Pier::new();
+    let d = project(
+        r#"
+services:
+  db:
+    image: busybox
+    init: true
+    command: sh -c 'sleep 1; touch /ready; sleep 60'
+    restart: on-failure:2
+    healthcheck:
+      test: test -f /ready
+      interval: 1s
+      retries: 30
+  app:
+    image: busybox
+    init: true
+    command: sleep 60
+    depends_on:
+      db:
+        condition: service_healthy
+  sick:
+    image: busybox
+    init: true
+    command: sleep 60
+    healthcheck:
+      test: ["CMD", "sh", "-c", "echo not ready; exit 1"]
+      interval: 1s
+      retries: 2
+  waiter:
+    image: busybox
+    command: sleep 60
+    depends_on:
+      sick:
+        condition: service_healthy
+"#,
+    );
+    let out = compose(&p, d.path(), &["-p", "h", "up", "-d", "app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let progress = text(&out.stderr);
+    assert!(
+        progress.find("Healthy") < progress.find("Container h-app-1  Started"),
+        "app started after db was healthy: {progress}"
+    );
+    assert!(compose_ok(&p, d.path(), &["-p", "h", "ps"]).contains("(healthy)"));
+    assert_eq!(
+        p.inspect("h-db-1")["config"]["restart"]["name"],
+        "on-failure",
+        "restart: reaches the container"
+    );
+
+    let out = compose(&p, d.path(), &["-p", "h", "up", "-d", "waiter"]);
+    // Progress lines first (sick was started, then waited on), the error last.
+    assert_eq!(out.status.code(), Some(125));
+    let err = text(&out.stderr);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    for needle in ["pier: ", "\"waiter\"", "h-sick-1 is unhealthy", "not ready"] {
+        assert!(last.contains(needle), "{needle:?} in the error line: {err}");
+    }
+    let ps = compose_ok(&p, d.path(), &["-p", "h", "ps", "-a"]);
+    assert!(ps.contains("(unhealthy)"), "the reason shows in ps: {ps}");
+    assert!(
+        !ps.contains("h-waiter-1"),
+        "the dependant was not created: {ps}"
+    );
+    compose_ok(&p, d.path(), &["-p", "h", "down"]);
+}

@@ -12,7 +12,7 @@ use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::inspect::TopProcess;
 use pier_runtime::engine::logs::{self, LogOptions};
 use pier_runtime::engine::mount_flags::MountFlags;
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
+use pier_runtime::engine::record::ContainerStatus;
 use pier_runtime::engine::start::Attach;
 use pier_runtime::engine::Engine;
 use std::path::PathBuf;
@@ -105,6 +105,12 @@ pub struct CreateArgs {
     /// Drop a Linux capability.
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
+    /// Set a label on the container: KEY=VALUE (repeatable).
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Another name for the container on its network (user networks).
+    #[arg(long = "network-alias", value_name = "NAME")]
+    pub network_aliases: Vec<String>,
     /// Restart policy: no, on-failure[:MAX_RETRIES], always, unless-stopped (needs -d with
     /// run).
     #[arg(long, value_name = "POLICY")]
@@ -113,13 +119,21 @@ pub struct CreateArgs {
     #[arg(long = "health-cmd", value_name = "COMMAND")]
     pub health_cmd: Option<String>,
     /// Time between health checks (e.g. 30s, 1m30s).
-    #[arg(long = "health-interval", value_name = "DURATION", allow_hyphen_values = true)]
+    #[arg(
+        long = "health-interval",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     pub health_interval: Option<String>,
     /// Consecutive failures needed to report unhealthy.
     #[arg(long = "health-retries", value_name = "N", allow_hyphen_values = true)]
     pub health_retries: Option<i64>,
     /// Maximum time one health check may run.
-    #[arg(long = "health-timeout", value_name = "DURATION", allow_hyphen_values = true)]
+    #[arg(
+        long = "health-timeout",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     pub health_timeout: Option<String>,
     /// Time after start during which failed checks do not count.
     #[arg(
@@ -131,12 +145,6 @@ pub struct CreateArgs {
     /// Disable the image's HEALTHCHECK.
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
-    /// Set a label on the container: KEY=VALUE (repeatable).
-    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
-    pub labels: Vec<String>,
-    /// Another name for the container on its network (user networks).
-    #[arg(long = "network-alias", value_name = "NAME")]
-    pub network_aliases: Vec<String>,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -226,8 +234,6 @@ impl CreateArgs {
             auto_remove,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
-            restart,
-            healthcheck,
             labels: self
                 .labels
                 .iter()
@@ -238,6 +244,8 @@ impl CreateArgs {
                 .collect(),
             network_aliases: self.network_aliases.clone(),
             extra_networks: Vec::new(),
+            restart,
+            healthcheck,
         })
     }
 }
@@ -529,7 +537,7 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
 
 /// Docker's STATUS column: "Up 5 seconds (healthy)", "Up 2 minutes (Paused)",
 /// "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago".
-pub(super) fn status_text(r: &ContainerRecord) -> String {
+pub(super) fn status_text(r: &pier_runtime::engine::record::ContainerRecord) -> String {
     let finished = || output::since(r.finished_at.as_deref().unwrap_or(&r.created));
     match r.status {
         ContainerStatus::Running => {

@@ -8,7 +8,8 @@ use super::labels;
 use super::model::{self, Command, Condition, Port, Scalar, Service, ServiceVolume};
 use crate::build::expand::split_words;
 use crate::engine::config::{
-    env_entry, read_env_file, Limits, NetworkAttachment, NetworkMode, RunConfig,
+    env_entry, read_env_file, HealthConfig, Limits, NetworkAttachment, NetworkMode, RestartPolicy,
+    RunConfig,
 };
 use crate::engine::mount_flags::MountFlags;
 use anyhow::{bail, Context, Result};
@@ -54,10 +55,6 @@ pub struct ServicePlan {
     pub depends_on: Vec<(String, Condition)>,
     /// `stop_grace_period` (default 10 s).
     pub stop_timeout: Duration,
-    /// The restart policy as written (`no`, `always`, `on-failure[:N]`, `unless-stopped`).
-    pub restart: Option<String>,
-    /// The healthcheck as written.
-    pub healthcheck: Option<model::Healthcheck>,
 }
 
 /// Names the project gives its networks and volumes (`<project>_<key>`, or `name:`).
@@ -225,23 +222,11 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         })?,
         None => Duration::from_secs(10),
     };
-    if let Some(r) = &svc.restart {
-        check_restart(r)?;
-    }
-    if let Some(h) = &svc.healthcheck {
-        for (what, v) in [
-            ("interval", &h.interval),
-            ("timeout", &h.timeout),
-            ("start_period", &h.start_period),
-            ("start_interval", &h.start_interval),
-        ] {
-            if let Some(t) = v {
-                humantime::parse_duration(t).with_context(|| {
-                    format!("healthcheck.{what} {t:?}: expected a duration such as 30s")
-                })?;
-            }
-        }
-    }
+    let restart = match &svc.restart {
+        Some(r) => RestartPolicy::parse(r).context("restart")?,
+        None => RestartPolicy::No,
+    };
+    let healthcheck = svc.healthcheck.as_ref().map(health_config).transpose()?;
     let config = RunConfig {
         image: image.clone(),
         name: None,
@@ -269,9 +254,8 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         labels: container_labels,
         network_aliases,
         extra_networks,
-        // Merge of compose with lifecycle (newlabs2): compose does not map these yet.
-        restart: Default::default(),
-        healthcheck: None,
+        restart,
+        healthcheck,
     };
     Ok(ServicePlan {
         name: name.to_string(),
@@ -288,22 +272,64 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
             .map(|d| d.items())
             .unwrap_or_default(),
         stop_timeout,
-        restart: svc.restart.clone(),
-        healthcheck: svc.healthcheck.clone(),
     })
 }
 
-/// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
-fn check_restart(r: &str) -> Result<()> {
-    let ok = match r.split_once(':') {
-        None => matches!(r, "no" | "always" | "unless-stopped" | "on-failure"),
-        Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
-        Some(_) => false,
-    };
-    if !ok {
-        bail!("restart {r:?}: expected no, always, unless-stopped or on-failure[:N]");
+/// The service's `healthcheck` as the engine's [`HealthConfig`] (durations in nanoseconds, 0
+/// for "the image's, or Docker's default").
+fn health_config(h: &model::Healthcheck) -> Result<HealthConfig> {
+    let disabled = h
+        .disable
+        .as_ref()
+        .map(|d| d.as_bool("healthcheck.disable"))
+        .transpose()?
+        .unwrap_or(false);
+    if disabled {
+        return Ok(HealthConfig {
+            test: vec!["NONE".into()],
+            ..Default::default()
+        });
     }
-    Ok(())
+    let test = match &h.test {
+        None => Vec::new(),
+        Some(Command::Shell(s)) => vec!["CMD-SHELL".into(), s.clone()],
+        Some(Command::Exec(v)) => {
+            if !matches!(
+                v.first().map(String::as_str),
+                Some("CMD" | "CMD-SHELL" | "NONE")
+            ) {
+                bail!("healthcheck.test: a list starts with CMD, CMD-SHELL or NONE");
+            }
+            v.clone()
+        }
+    };
+    let nanos = |what: &str, v: &Option<String>| -> Result<u64> {
+        v.as_ref()
+            .map(|t| {
+                humantime::parse_duration(t)
+                    .map(|d| d.as_nanos() as u64)
+                    .with_context(|| {
+                        format!("healthcheck.{what} {t:?}: expected a duration such as 30s")
+                    })
+            })
+            .transpose()
+            .map(|n| n.unwrap_or(0))
+    };
+    let retries = h
+        .retries
+        .as_ref()
+        .map(|r| r.as_i64("healthcheck.retries"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(HealthConfig {
+        test,
+        interval: nanos("interval", &h.interval)?,
+        timeout: nanos("timeout", &h.timeout)?,
+        start_period: nanos("start_period", &h.start_period)?,
+        start_interval: nanos("start_interval", &h.start_interval)?,
+        retries: u32::try_from(retries)
+            .with_context(|| format!("healthcheck.retries {retries}: expected 0 or more"))?,
+    })
 }
 
 /// A command's words: a string is split as a shell would (quotes group, no expansion).
@@ -574,9 +600,21 @@ mod tests {
     }
 
     #[test]
-    fn restart_values() {
-        assert!(check_restart("on-failure:3").is_ok());
-        assert!(check_restart("always").is_ok());
-        assert!(check_restart("sometimes").is_err());
+    fn healthchecks() {
+        let h = model::Healthcheck {
+            test: Some(Command::Shell("test -f /ready".into())),
+            interval: Some("2s".into()),
+            retries: Some(Scalar::Int(3)),
+            ..Default::default()
+        };
+        let c = health_config(&h).unwrap();
+        assert_eq!(c.test, ["CMD-SHELL", "test -f /ready"]);
+        assert_eq!(c.interval, 2_000_000_000);
+        assert_eq!(c.retries, 3);
+        let bad = model::Healthcheck {
+            test: Some(Command::Exec(vec!["true".into()])),
+            ..Default::default()
+        };
+        assert!(health_config(&bad).is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 use super::containers::Compose;
 use super::model::Condition;
+use crate::engine::health::HealthStatus;
 use crate::engine::record::{ContainerRecord, ContainerStatus};
 use anyhow::{bail, Result};
 use std::time::{Duration, Instant};
@@ -102,10 +103,42 @@ fn judge(c: &Compose, containers: &[ContainerRecord], condition: Condition) -> R
     Ok(Verdict::Met)
 }
 
-/// Healthchecks are not run by pier yet: waiting on one would wait forever.
-fn health_verdict(_c: &Compose, r: &ContainerRecord) -> Result<Verdict> {
-    bail!(
-        "healthchecks not available: pier does not run {}'s healthcheck yet, so service_healthy cannot be waited on (use service_started)",
-        r.name
-    )
+/// `service_healthy`: the container's monitor runs its healthcheck and records the result.
+/// Unhealthy fails at once, as in Docker; a container without a healthcheck can never be
+/// healthy, which is said rather than waited on.
+fn health_verdict(c: &Compose, r: &ContainerRecord) -> Result<Verdict> {
+    let checks = r
+        .config
+        .healthcheck
+        .as_ref()
+        .is_some_and(|h| h.is_enabled());
+    if !checks {
+        return Ok(Verdict::Failed(format!(
+            "{} has no healthcheck (add one to the service or its image)",
+            r.name
+        )));
+    }
+    if r.status != ContainerStatus::Running {
+        return Ok(Verdict::Failed(format!("{} is not running", r.name)));
+    }
+    Ok(match c.engine.health(&r.id)?.map(|h| (h.status, h.log)) {
+        None => Verdict::NotYet(format!("{} has no health result yet", r.name)),
+        Some((HealthStatus::Healthy, _)) => Verdict::Met,
+        Some((HealthStatus::Starting, _)) => {
+            Verdict::NotYet(format!("{} is still starting (health: starting)", r.name))
+        }
+        Some((HealthStatus::Unhealthy, log)) => {
+            let last = log
+                .last()
+                .map(|l| {
+                    format!(
+                        ": its last check exited {} with {:?}",
+                        l.exit_code,
+                        l.output.trim()
+                    )
+                })
+                .unwrap_or_default();
+            Verdict::Failed(format!("{} is unhealthy{last}", r.name))
+        }
+    })
 }

@@ -202,13 +202,6 @@ pub struct RunConfig {
     pub cap_add: Vec<String>,
     /// `--cap-drop`.
     pub cap_drop: Vec<String>,
-    /// `--restart`.
-    #[serde(default)]
-    pub restart: RestartPolicy,
-    /// The health check: `--health-*` flags (`--no-healthcheck` is a `NONE` test); after
-    /// `create`, merged with the image's `HEALTHCHECK`, as Docker does.
-    #[serde(default)]
-    pub healthcheck: Option<HealthConfig>,
     /// `--label`: the container's labels (compose finds its containers by them).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -218,6 +211,13 @@ pub struct RunConfig {
     /// Further bridge networks joined at every start, after `network`.
     #[serde(default)]
     pub extra_networks: Vec<NetworkAttachment>,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The health check: `--health-*` flags (`--no-healthcheck` is a `NONE` test); after
+    /// `create`, merged with the image's `HEALTHCHECK`, as Docker does.
+    #[serde(default)]
+    pub healthcheck: Option<HealthConfig>,
 }
 
 /// Parses `KEY=VALUE` lines of an env file (`#` comments and blank lines skipped; a bare `KEY`

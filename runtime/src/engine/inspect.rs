@@ -57,6 +57,15 @@ impl Engine {
             obj.insert("merged_dir".into(), paths.rootfs().to_string_lossy().into());
             obj.insert("log_path".into(), paths.log().to_string_lossy().into());
             obj.insert("Mounts".into(), self.mounts_json(&rec)?);
+            obj.insert("State".into(), docker_state(&rec));
+            obj.insert("RestartCount".into(), rec.restart_count.into());
+            obj.insert(
+                "RestartPolicy".into(),
+                serde_json::json!({
+                    "Name": rec.config.restart.name(),
+                    "MaximumRetryCount": rec.config.restart.max_retries(),
+                }),
+            );
         }
         Ok(v)
     }
@@ -137,6 +146,34 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// Docker's `State` object (what `docker inspect` scripts read: `.State.Health.Status`).
+fn docker_state(rec: &ContainerRecord) -> serde_json::Value {
+    let running = rec.status == ContainerStatus::Running;
+    let status = if rec.restarting {
+        "restarting"
+    } else if rec.paused {
+        "paused"
+    } else {
+        rec.status.as_str()
+    };
+    let mut state = serde_json::json!({
+        "Status": status,
+        "Running": running,
+        "Paused": rec.paused,
+        "Restarting": rec.restarting,
+        "OOMKilled": rec.oom_killed,
+        "Pid": rec.init.filter(|_| running).map(|p| p.pid).unwrap_or(0),
+        "ExitCode": rec.exit_code.unwrap_or(0),
+        "Error": rec.error.clone().unwrap_or_default(),
+        "StartedAt": rec.started_at.clone().unwrap_or_default(),
+        "FinishedAt": rec.finished_at.clone().unwrap_or_default(),
+    });
+    if let Some(h) = &rec.health {
+        state["Health"] = serde_json::to_value(h).unwrap_or_default();
+    }
+    state
 }
 
 fn running_cgroup(rec: &ContainerRecord) -> Result<&crate::cgroups::Cgroup> {

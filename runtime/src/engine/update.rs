@@ -25,7 +25,10 @@ impl Engine {
     pub fn update_container(&self, key: &str, req: &UpdateRequest) -> Result<()> {
         let (paths, rec) = self.find(key)?;
         if req.restart.is_some_and(|r| r != RestartPolicy::No) && rec.config.auto_remove {
-            bail!("cannot update container {}: a --rm container cannot have a restart policy", rec.name);
+            bail!(
+                "cannot update container {}: a --rm container cannot have a restart policy",
+                rec.name
+            );
         }
         let merged = merge(&rec.config.limits, &req.limits);
         if rec.status == ContainerStatus::Running {

@@ -40,6 +40,9 @@ use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+/// The host-wide lock held while a subnet is picked for a new network and its bridge made.
+const SUBNET_LOCK: &str = "/run/pier/subnets.lock";
+
 /// Name of the network containers join when none is given.
 pub const DEFAULT_NETWORK: &str = "bridge";
 
@@ -416,8 +419,9 @@ impl NetworkManager {
     }
 
     /// Creates a user-defined bridge network. `subnet` defaults to a free 10.89.N.0/24,
-    /// `gateway` to the subnet's first address. Errors: bad name or CIDR, name taken, subnet
-    /// overlapping another pier network.
+    /// `gateway` to the subnet's first address; a picked subnet gets its bridge at once (its
+    /// route marks the subnet taken for every other state root). Errors: bad name or CIDR,
+    /// name taken, subnet overlapping another pier network.
     pub fn create(
         &self,
         name: &str,
@@ -434,6 +438,15 @@ impl NetworkManager {
             .iter()
             .map(NetworkState::subnet)
             .collect::<Result<_>>()?;
+        // A subnet pier picks must be free on the whole host, and other state roots (tests,
+        // labs) pick from the same pool: hold a host-wide lock from the choice until the
+        // bridge exists, so its route tells the next chooser that the subnet is taken.
+        let auto = subnet.is_none();
+        let _host_lock = if auto {
+            Some(Lock::exclusive(Path::new(SUBNET_LOCK))?)
+        } else {
+            None
+        };
         let subnet = match subnet {
             Some(s) => {
                 let s: Subnet = s.parse()?;
@@ -479,6 +492,13 @@ impl NetworkManager {
             endpoints: BTreeMap::new(),
         };
         self.save(&state)?;
+        if auto {
+            let up = Netlink::open().and_then(|mut nl| self.bring_up(&mut nl, &state, &subnet));
+            if let Err(e) = up {
+                let _ = fs::remove_file(self.state_path(name));
+                return Err(e.context(format!("creating the bridge of network {name}")));
+            }
+        }
         Ok(state.info())
     }
 
@@ -550,27 +570,7 @@ impl NetworkManager {
 
         nat::enable_ip_forward()?;
         let mut nl = Netlink::open()?;
-        if nl.link_index(&net.bridge)?.is_none() {
-            // Routes change over time (a VPN, a new LAN): check again when the bridge appears.
-            check_host_routes(&mut nl, &subnet, Some(&net.bridge))?;
-        }
-        if bridge::ensure(
-            &mut nl,
-            &net.bridge,
-            net.gateway,
-            subnet.prefix,
-            self.dir.parent().unwrap_or(&self.dir),
-        )? {
-            let rules = NetRules {
-                name: &net.name,
-                bridge: &net.bridge,
-                subnet: &net.subnet,
-            };
-            if let Err(e) = self.firewall.network_up(&rules) {
-                let _ = bridge::remove(&mut nl, &net.bridge);
-                return Err(e);
-            }
-        }
+        self.bring_up(&mut nl, &net, &subnet)?;
         let (bridge_index, mtu) = bridge::index_and_mtu(&mut nl, &net.bridge)?;
         veth::attach(
             &mut nl,
@@ -627,6 +627,32 @@ impl NetworkManager {
             return Err(e);
         }
         Ok(endpoint)
+    }
+
+    /// Creates the bridge of `net` and its firewall rules, if the bridge is missing.
+    fn bring_up(&self, nl: &mut Netlink, net: &NetworkState, subnet: &Subnet) -> Result<()> {
+        if nl.link_index(&net.bridge)?.is_none() {
+            // Routes change over time (a VPN, a new LAN): check again when the bridge appears.
+            check_host_routes(nl, subnet, Some(&net.bridge))?;
+        }
+        if bridge::ensure(
+            nl,
+            &net.bridge,
+            net.gateway,
+            subnet.prefix,
+            self.dir.parent().unwrap_or(&self.dir),
+        )? {
+            let rules = NetRules {
+                name: &net.name,
+                bridge: &net.bridge,
+                subnet: &net.subnet,
+            };
+            if let Err(e) = self.firewall.network_up(&rules) {
+                let _ = bridge::remove(nl, &net.bridge);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Rewrites the block of `net` in the hosts files of its endpoints (except `skip`). A
