@@ -87,7 +87,11 @@ fn update_changes_the_limits_of_a_running_container() {
     let info = p.inspect(&id);
     let mem = cgroup_dir(&info, "memory");
     let v2 = common::is_v2(&info);
-    let limit_file = if v2 { "memory.max" } else { "memory.limit_in_bytes" };
+    let limit_file = if v2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
     assert_eq!(read_cgroup_number(&mem.join(limit_file)), Some(256 << 20));
     // ~50 MB fits under 256 MiB.
     let hog = "x=$(head -c 50000000 /dev/zero | tr '\\0' a); echo kept ${#x}";
@@ -99,15 +103,28 @@ fn update_changes_the_limits_of_a_running_container() {
     assert_eq!(read_cgroup_number(&pids), Some(20));
     // The same allocation is now beyond the limit: the OOM killer ends it.
     let out = p.run(&["exec", &id, "sh", "-c", hog]);
-    assert_eq!(out.status.code(), Some(137), "{}", common::text(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(137),
+        "{}",
+        common::text(&out.stdout)
+    );
     assert!(!common::text(&out.stdout).contains("kept"));
     assert_eq!(p.status(&id), "running", "the container itself lives on");
     let info = p.inspect(&id);
     assert_eq!(info["config"]["limits"]["memory"], 32 << 20);
     assert!(events(&p, &id).iter().any(|e| e == "update"));
     // Bad input changes nothing.
-    assert_one_line_error(&p.run(&["update", "--memory", "12q", &id]), 125, &["--memory"]);
-    assert_one_line_error(&p.run(&["update", &id]), 125, &["needs at least one option"]);
+    assert_one_line_error(
+        &p.run(&["update", "--memory", "12q", &id]),
+        125,
+        &["--memory"],
+    );
+    assert_one_line_error(
+        &p.run(&["update", &id]),
+        125,
+        &["needs at least one option"],
+    );
     assert_eq!(read_cgroup_number(&mem.join(limit_file)), Some(32 << 20));
     p.ok(&["rm", "-f", &id]);
     p.assert_container_gone(&id);

@@ -46,7 +46,10 @@ fn a_failing_check_turns_unhealthy_after_retries_and_a_passing_one_healthy() {
         "unhealthy",
     );
     let h = health(&p, &id);
-    assert_eq!(h["FailingStreak"], 3, "unhealthy after exactly 3 failures: {h}");
+    assert_eq!(
+        h["FailingStreak"], 3,
+        "unhealthy after exactly 3 failures: {h}"
+    );
     let last = &h["Log"][2];
     assert_eq!(last["ExitCode"], 1, "{h}");
     assert_eq!(last["Output"], "probing\n", "{h}");
@@ -59,7 +62,10 @@ fn a_failing_check_turns_unhealthy_after_retries_and_a_passing_one_healthy() {
     );
     let h = health(&p, &id);
     assert_eq!(h["FailingStreak"], 0);
-    assert!(h["Log"].as_array().map_or(0, |l| l.len()) <= 5, "at most 5 kept: {h}");
+    assert!(
+        h["Log"].as_array().map_or(0, |l| l.len()) <= 5,
+        "at most 5 kept: {h}"
+    );
     let ps = p.ok(&["ps"]);
     assert!(ps.contains("(healthy)"), "{ps}");
     // Docker's spelling, for scripts that read `.State.Health.Status`.

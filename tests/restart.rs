@@ -83,7 +83,10 @@ fn on_failure_3_restarts_exactly_three_times_then_stays_exited() {
     for (i, d) in delays.iter().enumerate() {
         let want = Duration::from_millis(100 << i);
         assert!(*d >= want, "delay {i} was {d:?}, less than {want:?}");
-        assert!(*d < want + scaled(Duration::from_secs(1)), "delay {i}: {d:?}");
+        assert!(
+            *d < want + scaled(Duration::from_secs(1)),
+            "delay {i}: {d:?}"
+        );
     }
     p.ok(&["rm", &id]);
     p.assert_container_gone(&id);
@@ -287,7 +290,10 @@ fn killing_the_monitor_leaves_no_zombie_and_no_unrecorded_container() {
     let ps = p.ok(&["ps", "-a"]);
     assert!(ps.contains("Exited (137)"), "{ps}");
     let info = p.inspect(&id);
-    assert!(info["monitor"].is_null() && info["init"].is_null(), "{info}");
+    assert!(
+        info["monitor"].is_null() && info["init"].is_null(),
+        "{info}"
+    );
     assert!(
         info["error"].as_str().unwrap_or("").contains("watcher"),
         "{info}"
@@ -306,7 +312,10 @@ fn bad_restart_and_health_flags_are_one_line_errors_and_leave_nothing() {
         (&["--health-interval", "-1s"], &["--health-interval"]),
         (&["--health-timeout", "soon"], &["--health-timeout"]),
         (&["--health-retries", "-2"], &["--health-retries"]),
-        (&["--no-healthcheck", "--health-cmd", "true"], &["--no-healthcheck"]),
+        (
+            &["--no-healthcheck", "--health-cmd", "true"],
+            &["--no-healthcheck"],
+        ),
         (&["--rm", "--restart", "always"], &["--restart", "--rm"]),
     ];
     for (flags, needles) in cases {

@@ -112,13 +112,21 @@ pub struct CreateArgs {
     #[arg(long = "health-cmd", value_name = "COMMAND")]
     pub health_cmd: Option<String>,
     /// Time between health checks (e.g. 30s, 1m30s).
-    #[arg(long = "health-interval", value_name = "DURATION", allow_hyphen_values = true)]
+    #[arg(
+        long = "health-interval",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     pub health_interval: Option<String>,
     /// Consecutive failures needed to report unhealthy.
     #[arg(long = "health-retries", value_name = "N", allow_hyphen_values = true)]
     pub health_retries: Option<i64>,
     /// Maximum time one health check may run.
-    #[arg(long = "health-timeout", value_name = "DURATION", allow_hyphen_values = true)]
+    #[arg(
+        long = "health-timeout",
+        value_name = "DURATION",
+        allow_hyphen_values = true
+    )]
     pub health_timeout: Option<String>,
     /// Time after start during which failed checks do not count.
     #[arg(

@@ -69,10 +69,16 @@ pub fn update(engine: &Engine, args: UpdateArgs) -> Result<i32> {
     )?;
     let req = UpdateRequest {
         limits,
-        restart: args.restart.as_deref().map(RestartPolicy::parse).transpose()?,
+        restart: args
+            .restart
+            .as_deref()
+            .map(RestartPolicy::parse)
+            .transpose()?,
     };
     if req.restart.is_none() && req.limits == Limits::default() {
-        anyhow::bail!("pier update needs at least one option: --memory, --cpus, --pids-limit, --restart, ...");
+        anyhow::bail!(
+            "pier update needs at least one option: --memory, --cpus, --pids-limit, --restart, ..."
+        );
     }
     each(&args.containers, |c| engine.update_container(c, &req))
 }

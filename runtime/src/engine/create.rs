@@ -2,8 +2,8 @@
 //! image's layers under a fresh writable layer, stacked with overlayfs) and a `config.json`.
 
 use super::config::{HealthConfig, NetworkMode, RunConfig};
-use super::health_config::HEALTHCHECK_LABEL;
 use super::events::{Action, Event};
+use super::health_config::HEALTHCHECK_LABEL;
 use super::record::{validate_name, ContainerPaths, ContainerRecord, ContainerStatus};
 use super::{names, now_rfc3339, user, Engine};
 use crate::image::{overlay, Image};

@@ -2,11 +2,11 @@
 
 use super::io_loop::{copy_window_size, IoLoop, Sink};
 use super::record::{ContainerPaths, ContainerRecord, ContainerStatus};
-use nix::unistd::Pid;
 use super::{user, Engine};
 use crate::process::exec::{exec, ExecOptions};
 use crate::state::read_json;
 use anyhow::{bail, Context, Result};
+use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 

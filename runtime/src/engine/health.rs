@@ -133,10 +133,7 @@ mod tests {
         assert_eq!(h.record(result(1), 2, true), None, "start period");
         assert_eq!(h.failing_streak, 0);
         assert_eq!(h.record(result(1), 2, false), None);
-        assert_eq!(
-            h.record(result(1), 2, false),
-            Some(HealthStatus::Unhealthy)
-        );
+        assert_eq!(h.record(result(1), 2, false), Some(HealthStatus::Unhealthy));
         assert_eq!(h.record(result(0), 2, false), Some(HealthStatus::Healthy));
         for _ in 0..10 {
             h.record(result(0), 2, false);

@@ -178,9 +178,11 @@ mod tests {
 
     #[test]
     fn flags_and_merge() {
-        assert!(HealthConfig::from_flags(None, None, None, None, None, false)
-            .unwrap()
-            .is_none());
+        assert!(
+            HealthConfig::from_flags(None, None, None, None, None, false)
+                .unwrap()
+                .is_none()
+        );
         let e = HealthConfig::from_flags(None, Some("-1s"), None, None, None, false)
             .unwrap_err()
             .to_string();

@@ -25,7 +25,10 @@ impl Engine {
     pub fn update_container(&self, key: &str, req: &UpdateRequest) -> Result<()> {
         let (paths, rec) = self.find(key)?;
         if req.restart.is_some_and(|r| r != RestartPolicy::No) && rec.config.auto_remove {
-            bail!("cannot update container {}: a --rm container cannot have a restart policy", rec.name);
+            bail!(
+                "cannot update container {}: a --rm container cannot have a restart policy",
+                rec.name
+            );
         }
         let merged = merge(&rec.config.limits, &req.limits);
         if rec.status == ContainerStatus::Running {
@@ -43,9 +46,9 @@ impl Engine {
             // Only the limits: the device rules in the same section stay.
             let wanted = crate::spec::resources(&merged);
             let mut res = linux.resources().clone().unwrap_or_default();
-            res.set_memory(wanted.memory().clone());
+            res.set_memory(*wanted.memory());
             res.set_cpu(wanted.cpu().clone());
-            res.set_pids(wanted.pids().clone());
+            res.set_pids(*wanted.pids());
             res.set_block_io(wanted.block_io().clone());
             linux.set_resources(Some(res));
         }
