@@ -242,6 +242,33 @@ fn lab15_cycle() {
     }
 }
 
+/// A lab whose feature the `pier` binary lacks is pending: with a stand-in binary that knows
+/// no command (`false`), labs 14 and 15 name what they need and `start` refuses them, saying
+/// so; with this build, no lab misses anything.
+#[test]
+fn labs_needing_a_missing_feature_are_pending() {
+    let tmp = tempfile::tempdir().unwrap();
+    let this_build = pier_labs::Ctx::open(tmp.path(), &pier()).unwrap();
+    let without = pier_labs::Ctx::open(tmp.path(), Path::new("/bin/false")).unwrap();
+    for lab in pier_labs::all() {
+        assert!(
+            lab.missing(&this_build).is_none(),
+            "lab {} is pending in this build",
+            lab.number
+        );
+    }
+    for (n, needs) in [
+        (14, "`pier run --restart/--health-cmd`"),
+        (15, "`pier compose`"),
+    ] {
+        let lab = pier_labs::find(n).unwrap();
+        assert_eq!(lab.missing(&without).map(|f| f.name), Some(needs));
+        let refused = pier_labs::start(&without, &lab).unwrap_err().to_string();
+        assert!(refused.contains(&format!("needs {needs}")), "{refused}");
+    }
+    assert!(pier_labs::find(13).unwrap().missing(&without).is_none());
+}
+
 /// Whether this build of pier has the feature lab `n` needs (`Lab::needs`). Without it the
 /// lab is pending (`pier lab list` says so) and its tests are skipped, saying why; under CI a
 /// skipped test fails.
