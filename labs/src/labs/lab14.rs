@@ -151,8 +151,8 @@ pub fn lab() -> Lab {
                 after: &[],
                 answer: None,
                 hint: tr(
-                    "Run lab14-web with the --health-cmd of step 6, wait for (healthy) in pier ps, then pier exec lab14-web rm /www/index.html and wait for (unhealthy)",
-                    "6단계의 --health-cmd 로 lab14-web을 실행하고 pier ps 에 (healthy)가 보일 때까지 기다린 뒤, pier exec lab14-web rm /www/index.html 하고 (unhealthy)를 기다리세요",
+                    "Run lab14-web with the --health-cmd of step 7, wait for (healthy) in pier ps, then pier exec lab14-web rm /www/index.html and wait for (unhealthy)",
+                    "7단계의 --health-cmd 로 lab14-web을 실행하고 pier ps 에 (healthy)가 보일 때까지 기다린 뒤, pier exec lab14-web rm /www/index.html 하고 (unhealthy)를 기다리세요",
                 ),
                 check: health,
             },
@@ -455,13 +455,13 @@ fn health(ctx: &Ctx) -> Outcome {
     };
     if rec.status != ContainerStatus::Running {
         return Outcome::fail(format!(
-            "lab14-web is {}: run it with -d and the --health-cmd of step 6",
+            "lab14-web is {}: run it with -d and the --health-cmd of step 7",
             rec.status.as_str()
         ));
     }
     let Some(now) = rec.health.as_ref().map(|h| h.status) else {
         return Outcome::fail(
-            "lab14-web has no health check: run it with the --health-cmd of step 6",
+            "lab14-web has no health check: run it with the --health-cmd of step 7",
         );
     };
     // Unhealthy because the page is gone, not a probe that never worked: it was healthy first.
