@@ -241,7 +241,7 @@ fn grace(ctx: &Ctx) -> Outcome {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
-    let Some(seconds) = super::number(given.trim_start_matches("real").trim()) else {
+    let Some(seconds) = seconds(&given) else {
         return Outcome::fail(format!("{given:?} is not a number of seconds"));
     };
     // `time` adds pier's own start and the wait for the exit; allow a second either way.
@@ -256,6 +256,17 @@ fn grace(ctx: &Ctx) -> Outcome {
         waited.as_secs_f64(),
         die.exit_code.unwrap_or(-1)
     ))
+}
+
+/// Seconds as the student may copy them from `time`: `3.04`, `3.04 s`, `real 0m3.040s`.
+fn seconds(text: &str) -> Option<f64> {
+    let t = text.trim().trim_start_matches("real").trim();
+    match t.split_once('m') {
+        Some((min, sec)) if !min.is_empty() && min.chars().all(|c| c.is_ascii_digit()) => {
+            Some(min.parse::<f64>().ok()? * 60.0 + super::number(sec)?)
+        }
+        _ => super::number(t),
+    }
 }
 
 fn init_stop(ctx: &Ctx) -> Outcome {
@@ -493,4 +504,21 @@ fn health(ctx: &Ctx) -> Outcome {
         Some(d) => format!("healthy, then unhealthy {:.0} s later", d.as_secs_f64()),
         None => "healthy, then unhealthy".to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_as_time_prints_them() {
+        for (text, want) in [
+            ("3.04", 3.04),
+            ("3.04 s", 3.04),
+            ("0m3.040s", 3.04),
+            ("real\t0m3.040s", 3.04),
+            ("1m2.5s", 62.5),
+        ] {
+            assert_eq!(super::seconds(text), Some(want), "{text}");
+        }
+        assert_eq!(super::seconds("ms"), None);
+    }
 }
