@@ -213,6 +213,10 @@ impl ComposeArgs {
             name: self.project_name.clone(),
             env_file: self.env_file.clone(),
             dir,
+            create_host_dirs: matches!(
+                self.command,
+                ComposeCommand::Up(_) | ComposeCommand::Run(_)
+            ),
         })?;
         for w in &project.loaded.warnings {
             eprintln!("pier compose: warning: {w}");

@@ -19,6 +19,8 @@ pub struct ProjectOptions {
     pub env_file: Option<PathBuf>,
     /// Where to look for the file (the current directory).
     pub dir: PathBuf,
+    /// Create missing host directories of bind mounts (for commands that make containers).
+    pub create_host_dirs: bool,
 }
 
 /// A project network.
@@ -106,10 +108,11 @@ impl Project {
             },
         };
         check_name(&name)?;
-        Project::resolve(name, loaded).with_context(|| path.display().to_string())
+        Project::resolve(name, loaded, opts.create_host_dirs)
+            .with_context(|| path.display().to_string())
     }
 
-    fn resolve(name: String, loaded: Loaded) -> Result<Project> {
+    fn resolve(name: String, loaded: Loaded, create_host_dirs: bool) -> Result<Project> {
         let f = &loaded.file;
         if f.services.is_empty() {
             bail!("no services defined");
@@ -193,6 +196,7 @@ impl Project {
             project: &name,
             networks: &net_names,
             volumes: &vol_names,
+            create_host_dirs,
         };
         let deps: BTreeMap<String, Vec<(String, super::model::Condition)>> = f
             .services
