@@ -232,6 +232,7 @@ fn real_world_files_parse_and_resolve() {
             env_file: None,
             dir: dir.clone(),
             create_host_dirs: false,
+            profiles: Vec::new(),
         })
         .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
         let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -250,6 +251,12 @@ fn real_world_files_parse_and_resolve() {
             println!("  warning: {w}");
         }
         assert!(!project.services.is_empty());
+        if name == "jobs.yaml" {
+            assert!(
+                project.service("debug").is_err(),
+                "a service of an inactive profile takes no part"
+            );
+        }
         // Dependencies come first.
         for (i, s) in project.services.iter().enumerate() {
             for (d, _) in &s.depends_on {

@@ -21,6 +21,9 @@ pub struct ProjectOptions {
     pub dir: PathBuf,
     /// Create missing host directories of bind mounts (for commands that make containers).
     pub create_host_dirs: bool,
+    /// Active profiles (`--profile`, else `COMPOSE_PROFILES`): services with `profiles:`
+    /// take part only when one of theirs is active.
+    pub profiles: Vec<String>,
 }
 
 /// A project network.
@@ -108,6 +111,20 @@ impl Project {
             },
         };
         check_name(&name)?;
+        let mut profiles = opts.profiles.clone();
+        if profiles.is_empty() {
+            if let Some(p) = loaded.vars.get("COMPOSE_PROFILES") {
+                profiles = p
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+        }
+        let mut loaded = loaded;
+        loaded.file.services.retain(|_, s| {
+            s.profiles.is_empty() || s.profiles.iter().any(|p| profiles.contains(p) || p == "*")
+        });
         Project::resolve(name, loaded, opts.create_host_dirs)
             .with_context(|| path.display().to_string())
     }

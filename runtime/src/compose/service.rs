@@ -163,12 +163,20 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         .or(deploy_limits.and_then(|l| l.pids.as_ref()))
         .map(|p| p.as_i64("pids_limit"))
         .transpose()?;
+    let shares = svc
+        .cpu_shares
+        .as_ref()
+        .map(|c| c.as_i64("cpu_shares"))
+        .transpose()?
+        .map(|c| u64::try_from(c).context("cpu_shares: must be positive"))
+        .transpose()?;
+    let cpuset = svc.cpuset.as_ref().map(Scalar::text);
     let limits = Limits::parse(
         memory.as_deref(),
         None,
         cpus.as_deref(),
-        None,
-        None,
+        shares,
+        cpuset.as_deref(),
         pids,
         None,
     )?;
