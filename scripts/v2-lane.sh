@@ -31,6 +31,9 @@ plan=(
   "pier/mounts read_only"
   "pier/runtime_config"
   "pier/runtime_cli"
+  "pier/restart on_failure_3 always_restarts killing_the_monitor"
+  "pier/freeze_update"
+  "pier/health a_failing_check"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while

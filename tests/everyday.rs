@@ -249,10 +249,8 @@ fn rename_and_restart() {
         after["init"]["pid"], before["init"]["pid"],
         "the process was not restarted"
     );
-    assert_eq!(
-        after["restart_count"].as_u64(),
-        before["restart_count"].as_u64().map(|n| n + 1)
-    );
+    // Docker's RestartCount counts the restart policy's restarts; a user's restart resets it.
+    assert_eq!(after["restart_count"].as_u64(), Some(0));
     p.ok(&["rm", "-f", "svc"]);
 }
 

@@ -14,10 +14,8 @@ fn counter(file: &std::path::Path) -> u64 {
 }
 
 fn events(p: &Pier, id: &str) -> Vec<String> {
-    let log = std::fs::read_to_string(p.root().join("events.jsonl")).unwrap_or_default();
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["id"] == id)
+    p.events_of(id)
+        .iter()
         .map(|e| e["action"].as_str().unwrap_or_default().to_string())
         .collect()
 }
@@ -153,14 +151,9 @@ fn update_restart_policy_applies_to_the_running_container() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .expect("kill init");
-    let lines = || {
-        std::fs::read_to_string(&file)
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
-    };
     wait_for(
         Duration::from_secs(10),
-        || lines() == 2 && p.status(&id) == "running",
+        || common::line_count(&file) == 2 && p.status(&id) == "running",
         "the restart the updated policy asks for",
     );
     p.ok(&["rm", "-f", &id]);

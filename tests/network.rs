@@ -590,3 +590,41 @@ fn bridges_keep_forwarding_when_the_forward_policy_is_drop() {
     p.ok(&["rm", "-f", "web"]);
     p.ok(&["network", "rm", "fwd"]);
 }
+
+/// Each restart by the monitor releases the run's network (veth, address, DNAT rule) and makes
+/// it anew: after three runs nothing is left, not three of each.
+#[test]
+fn restarts_release_and_remake_the_network() {
+    let p = Pier::new();
+    let data = tempfile::tempdir().expect("temp dir");
+    let bind = format!("{}:/data", data.path().display());
+    let publish = format!("{}:80", free_port());
+    let id = p.run_detached(&[
+        "--restart",
+        "on-failure:2",
+        "-p",
+        &publish,
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0 >> /data/runs; sleep 0.3; exit 1",
+    ]);
+    let short = &id[..8];
+    wait_for(
+        Duration::from_secs(15),
+        || {
+            let info = p.inspect(&id);
+            info["restart_count"] == 2 && info["status"] == "exited" && info["restarting"] == false
+        },
+        "two restarts",
+    );
+    let runs = std::fs::read_to_string(data.path().join("runs")).expect("runs file");
+    assert_eq!(runs.lines().count(), 3, "each run had its eth0: {runs}");
+    assert!(links_named(short).is_empty(), "{:?}", links_named(short));
+    assert_eq!(nft_rules_mentioning(short), 0, "DNAT rules removed");
+    assert!(p.inspect(&id)["network"].is_null());
+    p.ok(&["rm", &id]);
+    p.assert_container_gone(&id);
+}

@@ -4,16 +4,9 @@
 
 mod common;
 
-use common::{assert_one_line_error, is_alive, scaled, text, wait_for, Pier};
+use common::{assert_one_line_error, is_alive, line_count, scaled, text, wait_for, Pier};
 use std::path::Path;
 use std::time::Duration;
-
-/// Lines in the runs file (one per start of the container).
-fn runs(file: &Path) -> usize {
-    std::fs::read_to_string(file)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
 
 /// A host directory for the container's `/data`, and its runs file.
 fn data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -28,12 +21,11 @@ fn pid_of(info: &serde_json::Value, field: &str) -> i32 {
         .unwrap_or_else(|| panic!("inspect has no {field} pid: {info}")) as i32
 }
 
-/// The times (RFC 3339) of the events `action` about container `id`.
+/// When the events `action` about container `id` happened.
 fn event_times(p: &Pier, id: &str, action: &str) -> Vec<std::time::SystemTime> {
-    let log = std::fs::read_to_string(p.root().join("events.jsonl")).unwrap_or_default();
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["id"] == id && e["action"] == action)
+    p.events_of(id)
+        .iter()
+        .filter(|e| e["action"] == action)
         .filter_map(|e| humantime::parse_rfc3339(e["time"].as_str()?).ok())
         .collect()
 }
@@ -65,7 +57,7 @@ fn on_failure_3_restarts_exactly_three_times_then_stays_exited() {
     );
     // Nothing more comes: the policy's count is used up.
     std::thread::sleep(scaled(Duration::from_millis(1500)));
-    assert_eq!(runs(&file), 4, "one run and exactly three restarts");
+    assert_eq!(line_count(&file), 4, "one run and exactly three restarts");
     let info = p.inspect(&id);
     assert_eq!(info["restart_count"], 3, "{info}");
     assert_eq!(info["exit_code"], 3);
@@ -111,7 +103,7 @@ fn on_failure_does_not_restart_a_clean_exit() {
     ]);
     p.wait_not_running(&id, Duration::from_secs(10));
     std::thread::sleep(scaled(Duration::from_millis(600)));
-    assert_eq!(runs(&file), 1);
+    assert_eq!(line_count(&file), 1);
     assert_eq!(p.inspect(&id)["restart_count"], 0);
 }
 
@@ -132,7 +124,11 @@ fn always_restarts_a_dead_process_but_not_after_stop() {
         "-c",
         "echo run >> /data/runs; exec sleep 300",
     ]);
-    wait_for(Duration::from_secs(5), || runs(&file) == 1, "the first run");
+    wait_for(
+        Duration::from_secs(5),
+        || line_count(&file) == 1,
+        "the first run",
+    );
     let first = p.inspect(&id);
     let (init, cgroup) = (pid_of(&first, "init"), common::cgroup_dir(&first, "pids"));
     // Killed from outside pier (not a user's stop): the policy brings it back.
@@ -143,7 +139,7 @@ fn always_restarts_a_dead_process_but_not_after_stop() {
     .expect("kill the container's init");
     wait_for(
         Duration::from_secs(10),
-        || runs(&file) == 2 && p.status(&id) == "running",
+        || line_count(&file) == 2 && p.status(&id) == "running",
         "the restart",
     );
     let second = p.inspect(&id);
@@ -161,18 +157,26 @@ fn always_restarts_a_dead_process_but_not_after_stop() {
     // A user's stop ends the loop.
     p.ok(&["stop", "-t", "1", &id]);
     std::thread::sleep(scaled(Duration::from_millis(1500)));
-    assert_eq!(runs(&file), 2, "no restart after pier stop");
+    assert_eq!(line_count(&file), 2, "no restart after pier stop");
     let info = p.inspect(&id);
     assert_eq!(info["status"], "exited");
     assert_eq!(info["stopped_by_user"], true);
     assert!(info["monitor"].is_null(), "{info}");
     // `pier start` is the user's again: the policy applies anew.
     p.ok(&["start", &id]);
-    wait_for(Duration::from_secs(5), || runs(&file) == 3, "the start");
+    wait_for(
+        Duration::from_secs(5),
+        || line_count(&file) == 3,
+        "the start",
+    );
     assert_eq!(p.inspect(&id)["restart_count"], 0);
     p.ok(&["rm", "-f", &id]);
     std::thread::sleep(scaled(Duration::from_millis(500)));
-    assert_eq!(runs(&file), 3, "rm -f does not let the monitor restart it");
+    assert_eq!(
+        line_count(&file),
+        3,
+        "rm -f does not let the monitor restart it"
+    );
     p.assert_container_gone(&id);
 }
 
@@ -207,9 +211,9 @@ fn ps_shows_restarting_and_stop_ends_the_back_off() {
         "ps to show Restarting (1)",
     );
     p.ok(&["stop", "flappy"]);
-    let after = runs(&file);
+    let after = line_count(&file);
     std::thread::sleep(scaled(Duration::from_secs(2)));
-    assert_eq!(runs(&file), after, "no run after the stop");
+    assert_eq!(line_count(&file), after, "no run after the stop");
     let info = p.inspect(&id);
     assert_eq!(info["restarting"], false, "{info}");
     assert!(info["monitor"].is_null(), "{info}");

@@ -27,27 +27,8 @@ pub fn unpause(engine: &Engine, args: PauseArgs) -> Result<i32> {
 /// `pier update`.
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
-    /// Memory limit (e.g. 32m, 1g).
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Memory plus swap limit (-1: unlimited swap).
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Number of CPUs (e.g. 0.5).
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// Relative CPU weight.
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<u64>,
-    /// CPUs the container may run on (e.g. 0-1).
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// Maximum number of processes (-1: unlimited).
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
-    /// Block I/O weight (10 to 1000).
-    #[arg(long = "blkio-weight")]
-    pub blkio_weight: Option<u16>,
+    #[command(flatten)]
+    pub limits: super::container::LimitArgs,
     /// Restart policy: no, on-failure[:MAX_RETRIES], always, unless-stopped.
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
@@ -58,15 +39,7 @@ pub struct UpdateArgs {
 
 /// `pier update`: new limits (at once, in the running container's cgroup) or restart policy.
 pub fn update(engine: &Engine, args: UpdateArgs) -> Result<i32> {
-    let limits = Limits::parse(
-        args.memory.as_deref(),
-        args.memory_swap.as_deref(),
-        args.cpus.as_deref(),
-        args.cpu_shares,
-        args.cpuset_cpus.as_deref(),
-        args.pids_limit,
-        args.blkio_weight,
-    )?;
+    let limits = args.limits.parse()?;
     let req = UpdateRequest {
         limits,
         restart: args

@@ -124,6 +124,15 @@ impl Pier {
             .to_string()
     }
 
+    /// The events about container `id` in this root's event log, oldest first.
+    pub fn events_of(&self, id: &str) -> Vec<serde_json::Value> {
+        let log = std::fs::read_to_string(self.root.join("events.jsonl")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["id"] == id)
+            .collect()
+    }
+
     /// Full IDs of every container of this root (`ps -a -q --no-trunc`).
     pub fn all_ids(&self) -> Vec<String> {
         self.ok(&["ps", "-a", "-q", "--no-trunc"])
@@ -401,6 +410,13 @@ impl Drop for HostTmpfs {
     fn drop(&mut self) {
         let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
     }
+}
+
+/// Lines in a file (0 if it does not exist yet): containers append one per run.
+pub fn line_count(file: &Path) -> usize {
+    std::fs::read_to_string(file)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }
 
 /// Polls `cond` every 20 ms; panics with `what` after `timeout` ([`scaled`]).

@@ -171,6 +171,9 @@ impl Engine {
         while !exited {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                // The check leads its own session (exec's setsid): its whole process group
+                // goes, so a shell's children do not linger in the container.
+                let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
                 let _ = kill(pid, Signal::SIGKILL);
                 let _ = waitpid(pid, None);
                 return Ok((

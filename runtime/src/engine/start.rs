@@ -83,7 +83,6 @@ impl Engine {
         self.update(&paths, |r| {
             r.monitor = Some(me);
             r.error = None;
-            r.restarting = false;
             r.paused = false;
             if !restart {
                 r.restart_count = 0;
@@ -107,6 +106,7 @@ impl Engine {
                 self.teardown(&paths)?;
                 self.update(&paths, |r| {
                     r.status = ContainerStatus::Created;
+                    r.restarting = false;
                     r.monitor = None;
                     r.init = None;
                     r.cgroup = None;
@@ -247,6 +247,8 @@ impl Engine {
         let _created = started?;
         self.update(paths, |r| {
             r.status = ContainerStatus::Running;
+            // Cleared only now: until the process runs, `ps` still says "Restarting".
+            r.restarting = false;
             r.started_at = Some(now_rfc3339());
             r.finished_at = None;
             r.exit_code = None;

@@ -46,9 +46,9 @@ impl Engine {
             // Only the limits: the device rules in the same section stay.
             let wanted = crate::spec::resources(&merged);
             let mut res = linux.resources().clone().unwrap_or_default();
-            res.set_memory(wanted.memory().clone());
+            res.set_memory(*wanted.memory());
             res.set_cpu(wanted.cpu().clone());
-            res.set_pids(wanted.pids().clone());
+            res.set_pids(*wanted.pids());
             res.set_block_io(wanted.block_io().clone());
             linux.set_resources(Some(res));
         }
