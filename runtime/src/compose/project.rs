@@ -296,6 +296,15 @@ impl Project {
     pub fn config_yaml(&self) -> Result<String> {
         let mut file = self.loaded.file.clone();
         file.name = Some(self.name.clone());
+        // The real names of networks and volumes, as `docker compose config` shows them.
+        for n in &self.networks {
+            let def = file.networks.entry(n.key.clone()).or_default();
+            def.get_or_insert_with(Default::default).name = Some(n.name.clone());
+        }
+        for v in &self.volumes {
+            let def = file.volumes.entry(v.key.clone()).or_default();
+            def.get_or_insert_with(Default::default).name = Some(v.name.clone());
+        }
         yaml_serde::to_string(&file).context("writing the resolved file")
     }
 }
