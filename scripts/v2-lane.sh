@@ -34,6 +34,7 @@ plan=(
   "pier/restart on_failure_3 always_restarts killing_the_monitor"
   "pier/freeze_update"
   "pier/health a_failing_check"
+  "pier/compose three_services service_healthy foreground_up"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while

@@ -31,6 +31,9 @@ pub struct ComposeArgs {
     /// The file of variables for interpolation (default: .env beside the compose file).
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Activate a profile (repeatable; default: COMPOSE_PROFILES).
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
     /// Look for the compose file here instead of the current directory.
     #[arg(long = "project-directory", value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
@@ -213,6 +216,11 @@ impl ComposeArgs {
             name: self.project_name.clone(),
             env_file: self.env_file.clone(),
             dir,
+            create_host_dirs: matches!(
+                self.command,
+                ComposeCommand::Up(_) | ComposeCommand::Run(_)
+            ),
+            profiles: self.profiles.clone(),
         })?;
         for w in &project.loaded.warnings {
             eprintln!("pier compose: warning: {w}");

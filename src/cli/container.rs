@@ -224,6 +224,14 @@ impl CreateArgs {
             self.health_retries,
             self.no_healthcheck,
         )?;
+        let mut labels = std::collections::BTreeMap::new();
+        for l in &self.labels {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            if k.is_empty() || k.contains(char::is_whitespace) {
+                bail!("invalid --label {l:?}: expected KEY=VALUE");
+            }
+            labels.insert(k.to_string(), v.to_string());
+        }
         Ok(RunConfig {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -248,14 +256,7 @@ impl CreateArgs {
             auto_remove,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
-            labels: self
-                .labels
-                .iter()
-                .map(|l| {
-                    let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                    (k.to_string(), v.to_string())
-                })
-                .collect(),
+            labels,
             network_aliases: self.network_aliases.clone(),
             extra_networks: Vec::new(),
             restart,

@@ -205,7 +205,8 @@ fn line_of_type_error(text: &str, path: &str) -> Option<usize> {
 /// The warning for an ignored key path (`services.web.foo`); extension fields (`x-...`) are
 /// the spec's way to keep private data in the file, so they are ignored silently.
 fn unknown_key_warning(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split('.').collect();
+    // serde_ignored writes `?` for the inside of an `Option`.
+    let parts: Vec<&str> = path.split('.').filter(|p| *p != "?").collect();
     if parts.iter().any(|p| p.starts_with("x-")) {
         return None;
     }
@@ -214,7 +215,15 @@ fn unknown_key_warning(path: &str) -> Option<String> {
             "service {service:?}: unsupported key {:?} is ignored",
             rest.join(".")
         ),
-        _ => format!("unsupported key {path:?} is ignored"),
+        ["networks", net, rest @ ..] if !rest.is_empty() => format!(
+            "network {net:?}: unsupported key {:?} is ignored",
+            rest.join(".")
+        ),
+        ["volumes", vol, rest @ ..] if !rest.is_empty() => format!(
+            "volume {vol:?}: unsupported key {:?} is ignored",
+            rest.join(".")
+        ),
+        _ => format!("unsupported key {:?} is ignored", parts.join(".")),
     })
 }
 

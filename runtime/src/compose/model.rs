@@ -212,6 +212,15 @@ pub struct Service {
     /// CPU limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<Scalar>,
+    /// Relative CPU weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<Scalar>,
+    /// CPUs the containers may run on (`0-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpuset: Option<Scalar>,
+    /// The profiles the service belongs to: it starts only when one of them is active.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
     /// Process limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<Scalar>,

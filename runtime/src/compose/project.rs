@@ -19,6 +19,11 @@ pub struct ProjectOptions {
     pub env_file: Option<PathBuf>,
     /// Where to look for the file (the current directory).
     pub dir: PathBuf,
+    /// Create missing host directories of bind mounts (for commands that make containers).
+    pub create_host_dirs: bool,
+    /// Active profiles (`--profile`, else `COMPOSE_PROFILES`): services with `profiles:`
+    /// take part only when one of theirs is active.
+    pub profiles: Vec<String>,
 }
 
 /// A project network.
@@ -106,10 +111,25 @@ impl Project {
             },
         };
         check_name(&name)?;
-        Project::resolve(name, loaded).with_context(|| path.display().to_string())
+        let mut profiles = opts.profiles.clone();
+        if profiles.is_empty() {
+            if let Some(p) = loaded.vars.get("COMPOSE_PROFILES") {
+                profiles = p
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect();
+            }
+        }
+        let mut loaded = loaded;
+        loaded.file.services.retain(|_, s| {
+            s.profiles.is_empty() || s.profiles.iter().any(|p| profiles.contains(p) || p == "*")
+        });
+        Project::resolve(name, loaded, opts.create_host_dirs)
+            .with_context(|| path.display().to_string())
     }
 
-    fn resolve(name: String, loaded: Loaded) -> Result<Project> {
+    fn resolve(name: String, loaded: Loaded, create_host_dirs: bool) -> Result<Project> {
         let f = &loaded.file;
         if f.services.is_empty() {
             bail!("no services defined");
@@ -193,6 +213,7 @@ impl Project {
             project: &name,
             networks: &net_names,
             volumes: &vol_names,
+            create_host_dirs,
         };
         let deps: BTreeMap<String, Vec<(String, super::model::Condition)>> = f
             .services
@@ -275,6 +296,15 @@ impl Project {
     pub fn config_yaml(&self) -> Result<String> {
         let mut file = self.loaded.file.clone();
         file.name = Some(self.name.clone());
+        // The real names of networks and volumes, as `docker compose config` shows them.
+        for n in &self.networks {
+            let def = file.networks.entry(n.key.clone()).or_default();
+            def.get_or_insert_with(Default::default).name = Some(n.name.clone());
+        }
+        for v in &self.volumes {
+            let def = file.volumes.entry(v.key.clone()).or_default();
+            def.get_or_insert_with(Default::default).name = Some(v.name.clone());
+        }
         yaml_serde::to_string(&file).context("writing the resolved file")
     }
 }

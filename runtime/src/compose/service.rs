@@ -8,8 +8,8 @@ use super::labels;
 use super::model::{self, Command, Condition, Port, Scalar, Service, ServiceVolume};
 use crate::build::expand::split_words;
 use crate::engine::config::{
-    env_entry, read_env_file, HealthConfig, Limits, NetworkAttachment, NetworkMode, RestartPolicy,
-    RunConfig,
+    env_entry, read_env_file, BindMount, HealthConfig, Limits, NetworkAttachment, NetworkMode,
+    RestartPolicy, RunConfig,
 };
 use crate::engine::mount_flags::MountFlags;
 use anyhow::{bail, Context, Result};
@@ -65,6 +65,8 @@ pub struct Names<'a> {
     pub networks: &'a BTreeMap<String, String>,
     /// Volume key -> real name.
     pub volumes: &'a BTreeMap<String, String>,
+    /// Create missing host directories of bind mounts (`up`, `run`), as compose does.
+    pub create_host_dirs: bool,
 }
 
 /// Resolves service `name` of `loaded`.
@@ -127,9 +129,10 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         crate::network::parse_publish(spec).with_context(|| format!("ports: {spec:?}"))?;
     }
 
-    let (binds, mounts) = mounts(svc, dir, names)?;
+    let (binds, mounts, unmade) = mounts(svc, dir, names)?;
     let tmpfs: Vec<String> = svc.tmpfs.as_ref().map(|t| t.items()).unwrap_or_default();
-    let mount_flags = MountFlags::parse(&binds, &mounts, &tmpfs)?;
+    let mut mount_flags = MountFlags::parse(&binds, &mounts, &tmpfs)?;
+    mount_flags.binds.extend(unmade);
 
     let (network, network_aliases, extra_networks) = networks(name, svc, names)?;
     if !publish.is_empty() && !matches!(network, NetworkMode::Bridge(_)) {
@@ -160,12 +163,20 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         .or(deploy_limits.and_then(|l| l.pids.as_ref()))
         .map(|p| p.as_i64("pids_limit"))
         .transpose()?;
+    let shares = svc
+        .cpu_shares
+        .as_ref()
+        .map(|c| c.as_i64("cpu_shares"))
+        .transpose()?
+        .map(|c| u64::try_from(c).context("cpu_shares: must be positive"))
+        .transpose()?;
+    let cpuset = svc.cpuset.as_ref().map(Scalar::text);
     let limits = Limits::parse(
         memory.as_deref(),
         None,
         cpus.as_deref(),
-        None,
-        None,
+        shares,
+        cpuset.as_deref(),
         pids,
         None,
     )?;
@@ -426,10 +437,15 @@ fn port_spec(p: &Port) -> Result<String> {
 }
 
 /// Mounts as `-v` values (binds, with absolute host paths) and `--mount` values (volumes
-/// with their real names, tmpfs).
-fn mounts(svc: &Service, dir: &Path, names: &Names) -> Result<(Vec<String>, Vec<String>)> {
+/// with their real names, tmpfs), plus the binds of host directories `up` would create.
+fn mounts(
+    svc: &Service,
+    dir: &Path,
+    names: &Names,
+) -> Result<(Vec<String>, Vec<String>, Vec<BindMount>)> {
     let mut binds = Vec::new();
     let mut mounts = Vec::new();
+    let mut unmade = Vec::new();
     let host_path = |s: &str| -> PathBuf {
         if let Some(rest) = s.strip_prefix("~/") {
             PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(rest)
@@ -458,8 +474,19 @@ fn mounts(svc: &Service, dir: &Path, names: &Names) -> Result<(Vec<String>, Vec<
                 };
                 if is_path(source) {
                     let p = host_path(source);
-                    // The short syntax creates a missing host directory, as compose does.
+                    // The short syntax creates a missing host directory, as compose does,
+                    // when containers are about to be made (not for `config` or `ps`).
                     if !p.exists() {
+                        if !names.create_host_dirs {
+                            unmade.push(BindMount {
+                                source: p,
+                                destination: PathBuf::from(rest[0]),
+                                read_only: rest
+                                    .get(1)
+                                    .is_some_and(|o| o.split(',').any(|o| o == "ro")),
+                            });
+                            continue;
+                        }
                         std::fs::create_dir_all(&p)
                             .with_context(|| format!("creating {}", p.display()))?;
                     }
@@ -492,6 +519,14 @@ fn mounts(svc: &Service, dir: &Path, names: &Names) -> Result<(Vec<String>, Vec<
                             format!("volumes: bind mount on {} needs a source", l.target)
                         })?;
                         let p = host_path(src);
+                        if !p.exists() && !names.create_host_dirs {
+                            unmade.push(BindMount {
+                                source: p,
+                                destination: PathBuf::from(&l.target),
+                                read_only: ro,
+                            });
+                            continue;
+                        }
                         let create = l
                             .bind
                             .as_ref()
@@ -499,7 +534,7 @@ fn mounts(svc: &Service, dir: &Path, names: &Names) -> Result<(Vec<String>, Vec<
                             .map(|c| c.as_bool("create_host_path"))
                             .transpose()?
                             .unwrap_or(false);
-                        if create && !p.exists() {
+                        if create && !p.exists() && names.create_host_dirs {
                             std::fs::create_dir_all(&p)
                                 .with_context(|| format!("creating {}", p.display()))?;
                         }
@@ -536,7 +571,7 @@ fn mounts(svc: &Service, dir: &Path, names: &Names) -> Result<(Vec<String>, Vec<
             }
         }
     }
-    Ok((binds, mounts))
+    Ok((binds, mounts, unmade))
 }
 
 /// The first network (with aliases) and the others.

@@ -232,7 +232,7 @@ impl Compose<'_> {
             self.engine
                 .create_volume(Some(&v.name), v.labels.clone())
                 .with_context(|| format!("creating volume {}", v.name))?;
-            self.say("Volume", &format!("{:?}", v.name), "Created");
+            self.say("Volume", &v.name, "Created");
         }
         Ok(())
     }
