@@ -41,6 +41,7 @@ pier run -d --name lab14-always --restart always busybox sh -c 'sleep 1; echo by
 sleep 4
 pier ps -a
 pier logs lab14-flaky
+wait_for lab14-always 'Up'
 pier stop lab14-always
 pier ps -a
 # ANCHOR_END: restart
