@@ -173,21 +173,12 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<(ComposeFile
     Ok((file, warnings))
 }
 
-/// A YAML syntax error as one line, with the line number first.
+/// A YAML syntax error as one line, with the line number first (the parser's message says
+/// the column, and where the enclosing block started).
 fn syntax_error(e: &yaml_serde::Error) -> anyhow::Error {
-    let text = e.to_string();
-    // The message ends with " at line N column M": put the place first, once.
-    let bare = text
-        .rsplit_once(" at line ")
-        .map(|(m, _)| m.to_string())
-        .unwrap_or(text.clone());
     match e.location() {
-        Some(l) => anyhow::anyhow!(
-            "line {}: invalid YAML: {bare} (column {})",
-            l.line(),
-            l.column()
-        ),
-        None => anyhow::anyhow!("invalid YAML: {text}"),
+        Some(l) => anyhow::anyhow!("line {}: invalid YAML: {e}", l.line()),
+        None => anyhow::anyhow!("invalid YAML: {e}"),
     }
 }
 
