@@ -510,3 +510,56 @@ services:
     );
     compose_ok(&p, d.path(), &["-p", "h", "down"]);
 }
+
+#[test]
+fn a_changed_service_is_recreated_and_the_others_are_left_running() {
+    let p = Pier::new();
+    let file = |greeting: &str| {
+        format!(
+            "services:\n  keep:\n    image: busybox\n    init: true\n    command: sleep 60\n  change:\n    image: busybox\n    init: true\n    command: sleep 60\n    environment:\n      GREETING: {greeting}\n    scale: 2\n"
+        )
+    };
+    let d = project(&file("hello"));
+    compose_ok(&p, d.path(), &["-p", "c", "up", "-d"]);
+    let id = |name: &str| p.inspect(name)["id"].as_str().expect("id").to_string();
+    let (keep, change1, change2) = (id("c-keep-1"), id("c-change-1"), id("c-change-2"));
+    std::fs::write(d.path().join("compose.yaml"), file("bonjour")).expect("write");
+    let out = compose(&p, d.path(), &["-p", "c", "up", "-d"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let progress = text(&out.stderr);
+    assert!(
+        progress.contains("Container c-keep-1  Running"),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("Container c-change-2  Recreate"),
+        "{progress}"
+    );
+    assert_eq!(
+        id("c-keep-1"),
+        keep,
+        "the unchanged service keeps its container"
+    );
+    assert_ne!(
+        id("c-change-1"),
+        change1,
+        "the changed service is recreated"
+    );
+    assert_ne!(id("c-change-2"), change2);
+    let env = compose_ok(
+        &p,
+        d.path(),
+        &["-p", "c", "exec", "-T", "--index", "2", "change", "env"],
+    );
+    assert!(env.contains("GREETING=bonjour"), "{env}");
+    // Scaled down: the surplus replica goes.
+    std::fs::write(
+        d.path().join("compose.yaml"),
+        file("bonjour").replace("scale: 2", "scale: 1"),
+    )
+    .expect("write");
+    compose_ok(&p, d.path(), &["-p", "c", "up", "-d"]);
+    assert!(p.run(&["inspect", "c-change-2"]).status.code() != Some(0));
+    compose_ok(&p, d.path(), &["-p", "c", "down"]);
+    assert!(p.all_ids().is_empty());
+}
