@@ -563,3 +563,31 @@ fn a_changed_service_is_recreated_and_the_others_are_left_running() {
     compose_ok(&p, d.path(), &["-p", "c", "down"]);
     assert!(p.all_ids().is_empty());
 }
+
+#[test]
+fn an_override_file_and_repeated_f_are_laid_over_the_file() {
+    let p = Pier::empty();
+    let d = project("services:\n  web:\n    image: busybox\n    environment:\n      A: one\n");
+    std::fs::write(
+        d.path().join("compose.override.yaml"),
+        "services:\n  web:\n    environment:\n      B: two\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.path().join("other.yaml"),
+        "services:\n  web:\n    image: example/other\n",
+    )
+    .expect("write");
+    let cfg = compose_ok(&p, d.path(), &["config"]);
+    assert!(cfg.contains("A: one") && cfg.contains("B: two"), "{cfg}");
+    // With -f, the override file is not read: only the files given, in order.
+    let cfg = compose_ok(
+        &p,
+        d.path(),
+        &["-f", "compose.yaml", "-f", "other.yaml", "config"],
+    );
+    assert!(
+        cfg.contains("image: example/other") && !cfg.contains("B: two"),
+        "{cfg}"
+    );
+}

@@ -21,10 +21,11 @@ use std::time::Duration;
 /// `pier compose`.
 #[derive(Debug, Args)]
 pub struct ComposeArgs {
-    /// The compose file (default: compose.yaml, compose.yml, docker-compose.yml or
-    /// docker-compose.yaml in the current directory).
+    /// The compose file, repeatable: later files are laid over earlier ones (default:
+    /// compose.yaml, compose.yml, docker-compose.yml or docker-compose.yaml in the current
+    /// directory, with its .override file if there is one).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub files: Vec<PathBuf>,
     /// The project name (default: the file's `name:`, else its directory's name).
     #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
@@ -212,7 +213,7 @@ impl ComposeArgs {
             None => std::env::current_dir().context("the current directory")?,
         };
         let project = Project::load(&ProjectOptions {
-            file: self.file.clone(),
+            files: self.files.clone(),
             name: self.project_name.clone(),
             env_file: self.env_file.clone(),
             dir,

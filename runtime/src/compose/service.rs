@@ -212,7 +212,12 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
     );
     container_labels.insert(
         labels::CONFIG_FILES.into(),
-        loaded.path.to_string_lossy().into_owned(),
+        loaded
+            .paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(","),
     );
 
     let flag = |v: &Option<Scalar>, what: &str| -> Result<bool> {
