@@ -223,16 +223,26 @@ impl Project {
             .services
             .iter()
             .map(|(n, s)| {
-                (
-                    n.clone(),
-                    s.depends_on.as_ref().map(|d| d.items()).unwrap_or_default(),
-                )
+                let mut on = s.depends_on.as_ref().map(|d| d.items()).unwrap_or_default();
+                // `network_mode: service:x` joins x's namespace: x must run first.
+                if let Some(x) = s
+                    .network_mode
+                    .as_deref()
+                    .and_then(|m| m.strip_prefix("service:"))
+                {
+                    if !on.iter().any(|(d, _)| d == x) {
+                        on.push((x.to_string(), super::model::Condition::ServiceStarted));
+                    }
+                }
+                (n.clone(), on)
             })
             .collect();
         let order = plan::start_order(&deps)?;
         let mut services = Vec::new();
         for s in &order {
-            services.push(service::resolve(s, &f.services[s], &loaded, &names)?);
+            let mut plan = service::resolve(s, &f.services[s], &loaded, &names)?;
+            plan.depends_on = deps[s].clone();
+            services.push(plan);
         }
         // Only the networks some service joins are created.
         let used: Vec<String> = services
