@@ -310,6 +310,24 @@ fn foreground_up_prints_prefixed_logs_and_ctrl_c_stops_the_project() {
         .expect("id")
         .to_string();
     assert_no_process(&id);
+
+    // On a terminal (util-linux's `script` gives the command one) the prefix is coloured.
+    let line = format!(
+        "{} --root {} compose -p fg logs",
+        common::PIER,
+        p.root().display()
+    );
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(dir.path());
+    let out = common::run_with_timeout(&mut script, None, Duration::from_secs(30))
+        .expect("script runs pier compose logs");
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("\x1b[36mtalker-1  | \x1b[0mhello from talker"),
+        "coloured prefix on a terminal: {shown:?}"
+    );
 }
 
 /// Every bad-input case: one line on stderr, exit 125, and nothing created.
