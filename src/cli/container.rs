@@ -2,14 +2,14 @@
 //! inspect, wait, top, exec, stats, and the `pier container` group (cp and diff are in
 //! `container_fs.rs`).
 
-use super::output;
+use super::{filter, format, output};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use pier_runtime::engine::config::{env_entry, read_env_file, Limits, NetworkMode, RunConfig};
 use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::logs::{self, LogOptions};
 use pier_runtime::engine::mount_flags::MountFlags;
-use pier_runtime::engine::record::ContainerStatus;
+use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
 use pier_runtime::engine::start::Attach;
 use pier_runtime::engine::Engine;
 use std::path::PathBuf;
@@ -102,6 +102,9 @@ pub struct CreateArgs {
     /// Drop a Linux capability.
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
+    /// Set a label: KEY=VALUE (or KEY).
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -176,6 +179,7 @@ impl CreateArgs {
             auto_remove,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
+            labels: filter::parse_labels(&self.labels)?,
         })
     }
 }
@@ -462,15 +466,154 @@ pub struct PsArgs {
     /// Do not truncate IDs and commands.
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
+    /// Filter: id, name, label, status, ancestor, exited, before, since, network (KEY=VALUE,
+    /// repeatable: the same key ORed, different keys ANDed).
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    #[arg(long, help = format::HELP)]
+    pub format: Option<String>,
+}
+
+/// Column titles of `ps --format 'table ...'`, as Docker names them.
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Label", "LABEL"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+];
+
+const PS_FILTERS: &[&str] = &[
+    "id", "name", "label", "status", "ancestor", "exited", "before", "since", "network",
+];
+
+/// `Up 5 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+fn status_text(r: &ContainerRecord) -> String {
+    match r.status {
+        ContainerStatus::Running => format!(
+            "Up {}",
+            output::since(r.started_at.as_deref().unwrap_or(&r.created))
+        ),
+        ContainerStatus::Exited => format!(
+            "Exited ({}){} {} ago",
+            r.exit_code.unwrap_or(0),
+            if r.oom_killed { " OOMKilled" } else { "" },
+            output::since(r.finished_at.as_deref().unwrap_or(&r.created))
+        ),
+        ContainerStatus::Created => "Created".to_string(),
+    }
+}
+
+/// The containers `ps` lists: running ones (all with `-a` or a status/exited filter), then
+/// the filters.
+fn ps_select(engine: &Engine, args: &PsArgs) -> Result<Vec<ContainerRecord>> {
+    let filters = filter::Filters::parse(&args.filters, "ps", PS_FILTERS)?;
+    for s in filters.values("status") {
+        if !matches!(
+            s.as_str(),
+            "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead"
+        ) {
+            bail!("invalid filter \"status={s}\": status is created, restarting, running, removing, paused, exited or dead");
+        }
+    }
+    let exited: Vec<i32> = filters
+        .values("exited")
+        .iter()
+        .map(|v| {
+            v.parse()
+                .with_context(|| format!("invalid filter \"exited={v}\": expected an exit code"))
+        })
+        .collect::<Result<_>>()?;
+    let all_recs = engine.containers()?;
+    let created_of = |key: &str| -> Result<String> {
+        all_recs
+            .iter()
+            .find(|r| r.name == key || r.id.starts_with(key))
+            .map(|r| r.created.clone())
+            .with_context(|| format!("invalid filter: no such container: {key}"))
+    };
+    let before: Vec<String> = filters.values("before").iter().map(|k| created_of(k)).collect::<Result<_>>()?;
+    let since: Vec<String> = filters.values("since").iter().map(|k| created_of(k)).collect::<Result<_>>()?;
+    let images = engine.images()?;
+    let ancestors: Vec<(String, Option<String>)> = filters
+        .values("ancestor")
+        .iter()
+        .map(|a| (a.clone(), images.resolve(a).ok().map(|i| i.id)))
+        .collect();
+    let show_all = args.all || filters.has("status") || filters.has("exited");
+    let mut out = Vec::new();
+    for r in all_recs.iter() {
+        let keep = (show_all || r.status == ContainerStatus::Running)
+            && filters.pass("id", |v| r.id.starts_with(v))
+            && filters.pass_name(&r.name)?
+            && filters.pass_labels(&r.config.labels)
+            && filters.pass("status", |v| v == r.status.as_str())
+            && (exited.is_empty()
+                || r.status == ContainerStatus::Exited
+                    && exited.contains(&r.exit_code.unwrap_or(0)))
+            && before.iter().all(|t| r.created < *t)
+            && since.iter().all(|t| r.created > *t)
+            && (ancestors.is_empty()
+                || ancestors.iter().any(|(name, id)| {
+                    r.image == *name
+                        || r.image.strip_suffix(":latest") == Some(name.as_str())
+                        || id.as_deref() == Some(r.image_id.as_str())
+                }))
+            && filters.pass("network", |n| {
+                r.config.network.as_ref().is_some_and(|m| m.display() == n)
+            });
+        if keep {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// One container as `ps --format` sees it (Docker's field names).
+fn ps_item(r: &ContainerRecord, no_trunc: bool) -> serde_json::Value {
+    let cmd = format!("\"{}\"", r.args.join(" "));
+    let labels = filter::labels_text(&r.config.labels);
+    let mounts = r
+        .config
+        .volume_mounts
+        .iter()
+        .filter_map(|m| m.name.clone())
+        .chain(r.config.volumes.iter().map(|b| b.source.display().to_string()))
+        .collect::<Vec<_>>()
+        .join(",");
+    serde_json::json!({
+        "ID": if no_trunc { r.id.as_str() } else { r.short_id() },
+        "Image": r.image,
+        "Command": if no_trunc { cmd } else { output::ellipsize(&cmd, 22) },
+        "CreatedAt": r.created,
+        "RunningFor": format!("{} ago", output::since(&r.created)),
+        "Ports": r.config.publish.join(", "),
+        "State": r.status.as_str(),
+        "Status": status_text(r),
+        "Size": "",
+        "Names": r.name,
+        "Labels": labels,
+        "Label": r.config.labels,
+        "Mounts": mounts,
+        "Networks": r.config.network.as_ref().map(|n| n.display()).unwrap_or_else(|| "none".into()),
+        "LocalVolumes": r.config.volume_mounts.len().to_string(),
+    })
 }
 
 /// `pier ps`.
 pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
-    let recs: Vec<_> = engine
-        .containers()?
-        .into_iter()
-        .filter(|r| args.all || r.status == ContainerStatus::Running)
-        .collect();
+    let fmt = format::Format::parse(args.format.as_deref())?;
+    let recs = ps_select(engine, &args)?;
     if args.quiet {
         for r in &recs {
             println!(
@@ -484,44 +627,18 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let rows: Vec<Vec<String>> = recs
+    let items: Vec<serde_json::Value> = recs.iter().map(|r| ps_item(r, args.no_trunc)).collect();
+    if !fmt.is_default() {
+        fmt.print(&items, PS_HEADERS)?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = items
         .iter()
-        .map(|r| {
-            let status = match r.status {
-                ContainerStatus::Running => format!(
-                    "Up {}",
-                    output::since(r.started_at.as_deref().unwrap_or(&r.created))
-                ),
-                ContainerStatus::Exited => format!(
-                    "Exited ({}){} {} ago",
-                    r.exit_code.unwrap_or(0),
-                    if r.oom_killed { " OOMKilled" } else { "" },
-                    output::since(r.finished_at.as_deref().unwrap_or(&r.created))
-                ),
-                ContainerStatus::Created => "Created".to_string(),
-            };
-            let cmd = format!("\"{}\"", r.args.join(" "));
-            vec![
-                if args.no_trunc {
-                    r.id.clone()
-                } else {
-                    r.short_id().to_string()
-                },
-                r.image.clone(),
-                if args.no_trunc {
-                    cmd
-                } else {
-                    output::ellipsize(&cmd, 22)
-                },
-                format!("{} ago", output::since(&r.created)),
-                status,
-                r.config
-                    .network
-                    .as_ref()
-                    .map(|n| n.display())
-                    .unwrap_or_else(|| "none".into()),
-                r.name.clone(),
-            ]
+        .map(|i| {
+            ["ID", "Image", "Command", "RunningFor", "Status", "Networks", "Names"]
+                .iter()
+                .map(|k| i[*k].as_str().unwrap_or_default().to_string())
+                .collect()
         })
         .collect();
     output::table(
@@ -598,6 +715,9 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32> {
 /// `pier inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// Format with a Go template, e.g. '{{.State.Pid}}' or '{{json .Config}}' (or json).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     /// Containers.
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -605,12 +725,13 @@ pub struct InspectArgs {
 
 /// `pier inspect`.
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
+    let fmt = format::Format::parse(args.format.as_deref())?;
     let values: Vec<serde_json::Value> = args
         .containers
         .iter()
         .map(|c| engine.inspect(c))
         .collect::<Result<_>>()?;
-    println!("{}", serde_json::to_string_pretty(&values)?);
+    fmt.print_inspect(&values)?;
     Ok(0)
 }
 

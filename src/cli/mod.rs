@@ -8,6 +8,8 @@ mod container_fs;
 mod doc_check;
 #[cfg(test)]
 mod doc_editions;
+mod filter;
+mod format;
 mod docs;
 mod image;
 mod lab;

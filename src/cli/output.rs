@@ -77,7 +77,8 @@ pub fn since(rfc3339: &str) -> String {
         .as_secs();
     match d {
         0 => "Less than a second".into(),
-        1..=59 => format!("{d} seconds"),
+        1 => "1 second".into(),
+        2..=59 => format!("{d} seconds"),
         60..=119 => "About a minute".into(),
         120..=3599 => format!("{} minutes", d / 60),
         3600..=7199 => "About an hour".into(),
