@@ -372,6 +372,10 @@ pub enum ContainerCommand {
     Diff(super::container_fs::DiffArgs),
     /// Copy files between a container and the host.
     Cp(super::container_fs::CpArgs),
+    /// Follow a running container's output until it exits.
+    Attach(super::attach::AttachArgs),
+    /// Make an image from a container's changes.
+    Commit(super::build::CommitArgs),
 }
 
 /// `pier container prune`.
@@ -392,7 +396,9 @@ pub fn enters_containers(cmd: &ContainerCommand) -> bool {
         | ContainerCommand::Prune(_)
         | ContainerCommand::Rename(_)
         | ContainerCommand::Diff(_)
-        | ContainerCommand::Cp(_) => false,
+        | ContainerCommand::Cp(_)
+        | ContainerCommand::Attach(_)
+        | ContainerCommand::Commit(_) => false,
     }
 }
 
@@ -406,6 +412,8 @@ pub fn container(engine: &Engine, cmd: ContainerCommand) -> Result<i32> {
         ContainerCommand::Rename(a) => rename(engine, a),
         ContainerCommand::Diff(a) => super::container_fs::diff(engine, a),
         ContainerCommand::Cp(a) => super::container_fs::cp(engine, a),
+        ContainerCommand::Attach(a) => super::attach::attach(engine, a),
+        ContainerCommand::Commit(a) => super::build::commit(engine, a),
         ContainerCommand::Prune(a) => {
             if !a
                 .force
