@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use pier_runtime::engine::config::NetworkMode;
 use pier_runtime::engine::Engine;
-use pier_runtime::network::{NetworkManager, DEFAULT_NETWORK};
+use pier_runtime::network::{NetworkInfo, NetworkManager, DEFAULT_NETWORK};
 
 /// `pier network ...`.
 #[derive(Debug, Subcommand)]
@@ -159,7 +159,7 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
             let infos = a
                 .names
                 .iter()
-                .map(|n| Ok(serde_json::to_value(nets.inspect(n)?)?))
+                .map(|n| inspect_json(&nets.inspect(n)?))
                 .collect::<Result<Vec<_>>>()?;
             fmt.print_inspect(&infos)?;
         }
@@ -172,6 +172,38 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `network inspect`'s object: Docker's fields (`Name`, `Driver`, `Labels`, `IPAM`,
+/// `Containers`), then pier's own (`bridge`, `endpoints`, ...).
+fn inspect_json(n: &NetworkInfo) -> Result<serde_json::Value> {
+    let containers: serde_json::Map<String, serde_json::Value> = n
+        .endpoints
+        .iter()
+        .map(|e| {
+            (
+                e.container_id.clone(),
+                serde_json::json!({
+                    "Name": e.container_name,
+                    "IPv4Address": format!("{}/{}", e.endpoint.ip, e.endpoint.prefix),
+                    "MacAddress": e.endpoint.mac,
+                }),
+            )
+        })
+        .collect();
+    let mut v = serde_json::json!({
+        "Name": n.name,
+        "Id": n.name,
+        "Driver": "bridge",
+        "Scope": "local",
+        "Labels": n.labels,
+        "IPAM": {"Driver": "default", "Config": [{"Subnet": n.subnet, "Gateway": n.gateway.to_string()}]},
+        "Containers": containers,
+    });
+    if let (Some(obj), serde_json::Value::Object(own)) = (v.as_object_mut(), serde_json::to_value(n)?) {
+        obj.extend(own);
+    }
+    Ok(v)
 }
 
 /// `pier network ls`.

@@ -169,7 +169,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             out,
-            "NAMES                 STATUS\nweb                   Up 2 seconds\na-much-longer-name    Exited (0)\n"
+            "NAMES                STATUS\nweb                  Up 2 seconds\na-much-longer-name   Exited (0)\n"
         );
     }
 
