@@ -102,7 +102,7 @@ fn ps_format_and_filters_answer_as_docker() {
         125,
         &["unclosed action"],
     );
-    assert_one_line_error(&p.run(&["ps", "--filter", "colour=red"]), 125, &["\"colour\""]);
+    assert_one_line_error(&p.run(&["ps", "--filter", "colour=red"]), 125, &["\"colour=red\""]);
     assert_one_line_error(
         &p.run(&["ps", "--filter", "status=sleeping"]),
         125,
@@ -172,7 +172,15 @@ fn images_format_and_filters() {
         "FROM busybox\nLABEL stage=test\n",
     )
     .unwrap();
-    p.ok(&["build", "-q", "-t", "labelled:2", &ctx.path().to_string_lossy()]);
+    p.ok(&[
+        "build",
+        "-q",
+        "--label",
+        "owner=a $b",
+        "-t",
+        "labelled:2",
+        &ctx.path().to_string_lossy(),
+    ]);
     let list = |args: &[&str]| {
         let mut all = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
         all.extend_from_slice(args);
@@ -185,6 +193,7 @@ fn images_format_and_filters() {
         ["busybox:latest", "labelled:2"]
     );
     assert_eq!(list(&["--filter", "label=stage=test"]), ["labelled:2"]);
+    assert_eq!(list(&["--filter", "label=owner=a $b"]), ["labelled:2"]);
     assert_eq!(list(&["--filter", "dangling=true"]), Vec::<String>::new());
     let id = p.ok(&["images", "-q", "--filter", "reference=labelled"]);
     assert_eq!(
@@ -195,7 +204,7 @@ fn images_format_and_filters() {
         p.ok(&["image", "inspect", "-f", "{{index .Config.config.Labels \"stage\"}}", "labelled:2"]),
         "test"
     );
-    assert_one_line_error(&p.run(&["images", "--filter", "size=1"]), 125, &["\"size\""]);
+    assert_one_line_error(&p.run(&["images", "--filter", "size=1"]), 125, &["\"size=1\""]);
 }
 
 #[test]
@@ -245,7 +254,7 @@ fn volume_and_network_ls_share_format_and_filters() {
     assert_one_line_error(
         &p.run(&["network", "ls", "--filter", "colour=red"]),
         125,
-        &["\"colour\""],
+        &["\"colour=red\""],
     );
     assert_one_line_error(
         &p.run(&["volume", "ls", "--format", "{{.Nope}}"]),

@@ -35,6 +35,9 @@ pub struct BuildArgs {
     /// Only print the image ID.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Set a label on the image: KEY=VALUE (or KEY).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
     /// The build context directory.
     pub context: PathBuf,
 }
@@ -55,6 +58,7 @@ pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
                 args.network
             ),
         },
+        labels: super::filter::parse_labels(&args.labels)?.into_iter().collect(),
     };
     if !args.quiet {
         build::build(engine, &opts, &mut std::io::stdout())?;

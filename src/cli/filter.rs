@@ -21,7 +21,7 @@ impl Filters {
                 .with_context(|| format!("invalid filter {f:?}: expected KEY=VALUE"))?;
             if !keys.contains(&k) {
                 bail!(
-                    "invalid filter {k:?}: {command} filters are {}",
+                    "invalid filter {f:?}: {command} filters are {}",
                     keys.join(", ")
                 );
             }
@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn bad_filters() {
         let bad = |s: &str| Filters::parse(&[s.to_string()], "ps", &["name", "dangling"]);
-        assert!(format!("{:#}", bad("colour=red").unwrap_err()).contains("\"colour\""));
+        assert!(format!("{:#}", bad("colour=red").unwrap_err()).contains("\"colour=red\""));
         assert!(bad("name").is_err());
         assert!(bad("dangling=maybe").is_err());
         assert!(parse_labels(&["=x".to_string()]).is_err());
