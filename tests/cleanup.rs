@@ -221,7 +221,10 @@ fn prune_removes_stopped_containers_only() {
     let stopped = p.inspect("stopped")["Id"].as_str().expect("Id").to_string();
     let running = p.run_detached(&["--name", "alive", "busybox", "sleep", "30"]);
     let out = p.ok(&["system", "prune"]);
-    assert!(out.contains(&stopped) && out.contains(&fresh), "prune: {out}");
+    assert!(
+        out.contains(&stopped) && out.contains(&fresh),
+        "prune: {out}"
+    );
     assert_eq!(p.all_ids(), std::slice::from_ref(&running));
     assert_eq!(p.status("alive"), "running");
 }

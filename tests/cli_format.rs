@@ -17,12 +17,36 @@ fn sorted(out: &str) -> Vec<String> {
 /// created. Returns web's full ID.
 fn three_containers(p: &Pier) -> String {
     let web = p.run_detached(&[
-        "--name", "web", "-l", "tier=front", "--network", "none", "busybox", "sleep", "60",
+        "--name",
+        "web",
+        "-l",
+        "tier=front",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
     ]);
     p.ok(&[
-        "run", "--name", "done", "--label", "tier=back", "--network", "none", "busybox", "true",
+        "run",
+        "--name",
+        "done",
+        "--label",
+        "tier=back",
+        "--network",
+        "none",
+        "busybox",
+        "true",
     ]);
-    p.ok(&["create", "--name", "fresh", "--network", "none", "busybox", "true"]);
+    p.ok(&[
+        "create",
+        "--name",
+        "fresh",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
     web
 }
 
@@ -36,7 +60,11 @@ fn ps_format_and_filters_answer_as_docker() {
         ["done", "fresh", "web"]
     );
     assert_eq!(
-        p.ok(&["ps", "--format", "{{.ID}} {{.Image}} {{.State}} {{.Label \"tier\"}}"]),
+        p.ok(&[
+            "ps",
+            "--format",
+            "{{.ID}} {{.Image}} {{.State}} {{.Label \"tier\"}}"
+        ]),
         format!("{} busybox running front", &web[..12])
     );
     // A table: the header from Docker's column names, cells padded to the widest + 3
@@ -76,10 +104,19 @@ fn ps_format_and_filters_answer_as_docker() {
         ["done", "fresh", "web"]
     );
     assert_eq!(
-        names(&["-a", "--filter", "ancestor=busybox:latest", "--filter", "label=tier=front"]),
+        names(&[
+            "-a",
+            "--filter",
+            "ancestor=busybox:latest",
+            "--filter",
+            "label=tier=front"
+        ]),
         ["web"]
     );
-    assert_eq!(names(&["-a", "--filter", &format!("id={}", &web[..8])]), ["web"]);
+    assert_eq!(
+        names(&["-a", "--filter", &format!("id={}", &web[..8])]),
+        ["web"]
+    );
     assert_eq!(names(&["-a", "--filter", "since=web"]), ["done", "fresh"]);
     assert_eq!(names(&["-a", "--filter", "before=done"]), ["web"]);
     assert_eq!(p.ok(&["ps", "-q", "--filter", "name=web"]), &web[..12]);
@@ -102,13 +139,21 @@ fn ps_format_and_filters_answer_as_docker() {
         125,
         &["unclosed action"],
     );
-    assert_one_line_error(&p.run(&["ps", "--filter", "colour=red"]), 125, &["\"colour=red\""]);
+    assert_one_line_error(
+        &p.run(&["ps", "--filter", "colour=red"]),
+        125,
+        &["\"colour=red\""],
+    );
     assert_one_line_error(
         &p.run(&["ps", "--filter", "status=sleeping"]),
         125,
         &["status=sleeping"],
     );
-    assert_one_line_error(&p.run(&["run", "-l", "=x", "busybox", "true"]), 125, &["=x"]);
+    assert_one_line_error(
+        &p.run(&["run", "-l", "=x", "busybox", "true"]),
+        125,
+        &["=x"],
+    );
     p.ok(&["rm", "-f", "web", "done", "fresh"]);
 }
 
@@ -123,7 +168,13 @@ fn inspect_format_reads_dockers_shape() {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the PID is live");
     assert!(cmdline.starts_with(b"sleep\0"), "{cmdline:?}");
     assert_eq!(
-        p.ok(&["inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.Running}}", "web", "done"]),
+        p.ok(&[
+            "inspect",
+            "-f",
+            "{{.Name}} {{.State.Status}} {{.State.Running}}",
+            "web",
+            "done"
+        ]),
         "/web running true\n/done exited false"
     );
     assert_eq!(p.ok(&["inspect", "-f", "{{.State.Pid}}", "done"]), "0");
@@ -132,7 +183,12 @@ fn inspect_format_reads_dockers_shape() {
         r#"{"tier":"front"}"#
     );
     assert_eq!(
-        p.ok(&["inspect", "-f", "{{json .Config.Cmd}} {{.Path}} {{.Args}}", "web"]),
+        p.ok(&[
+            "inspect",
+            "-f",
+            "{{json .Config.Cmd}} {{.Path}} {{.Args}}",
+            "web"
+        ]),
         r#"["sleep","60"] sleep [60]"#
     );
     assert_eq!(
@@ -145,7 +201,12 @@ fn inspect_format_reads_dockers_shape() {
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     );
     assert_eq!(
-        p.ok(&["inspect", "-f", "{{if .State.Running}}up{{else}}down{{end}}", "fresh"]),
+        p.ok(&[
+            "inspect",
+            "-f",
+            "{{if .State.Running}}up{{else}}down{{end}}",
+            "fresh"
+        ]),
         "down"
     );
     // `json` prints the same array as no --format.
@@ -197,14 +258,30 @@ fn images_format_and_filters() {
     assert_eq!(list(&["--filter", "dangling=true"]), Vec::<String>::new());
     let id = p.ok(&["images", "-q", "--filter", "reference=labelled"]);
     assert_eq!(
-        p.ok(&["images", "--filter", "reference=labelled", "--format", r"table {{.Repository}}\t{{.ID}}"]),
+        p.ok(&[
+            "images",
+            "--filter",
+            "reference=labelled",
+            "--format",
+            r"table {{.Repository}}\t{{.ID}}"
+        ]),
         format!("REPOSITORY   IMAGE ID\nlabelled     {id}")
     );
     assert_eq!(
-        p.ok(&["image", "inspect", "-f", "{{index .Config.config.Labels \"stage\"}}", "labelled:2"]),
+        p.ok(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.config.Labels \"stage\"}}",
+            "labelled:2"
+        ]),
         "test"
     );
-    assert_one_line_error(&p.run(&["images", "--filter", "size=1"]), 125, &["\"size=1\""]);
+    assert_one_line_error(
+        &p.run(&["images", "--filter", "size=1"]),
+        125,
+        &["\"size=1\""],
+    );
 }
 
 #[test]
@@ -212,7 +289,15 @@ fn volume_and_network_ls_share_format_and_filters() {
     let p = Pier::new();
     p.ok(&["volume", "create", "--label", "team=a", "vol-a"]);
     p.ok(&["volume", "create", "vol-b"]);
-    p.ok(&["create", "--name", "user", "-v", "vol-b:/data", "busybox", "true"]);
+    p.ok(&[
+        "create",
+        "--name",
+        "user",
+        "-v",
+        "vol-b:/data",
+        "busybox",
+        "true",
+    ]);
     let vols = |args: &[&str]| {
         let mut all = vec!["volume", "ls", "--format", "{{.Name}}"];
         all.extend_from_slice(args);
@@ -223,11 +308,24 @@ fn volume_and_network_ls_share_format_and_filters() {
     assert_eq!(vols(&["--filter", "dangling=true"]), ["vol-a"]);
     assert_eq!(vols(&["--filter", "name=b$"]), ["vol-b"]);
     assert_eq!(
-        p.ok(&["volume", "ls", "--filter", "name=vol-a", "--format", r"table {{.Driver}}\t{{.Name}}"]),
+        p.ok(&[
+            "volume",
+            "ls",
+            "--filter",
+            "name=vol-a",
+            "--format",
+            r"table {{.Driver}}\t{{.Name}}"
+        ]),
         "DRIVER    VOLUME NAME\nlocal     vol-a"
     );
     assert_eq!(
-        p.ok(&["volume", "inspect", "-f", "{{.Labels.team}} {{.Driver}}", "vol-a"]),
+        p.ok(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{.Labels.team}} {{.Driver}}",
+            "vol-a"
+        ]),
         "a local"
     );
 
@@ -240,15 +338,24 @@ fn volume_and_network_ls_share_format_and_filters() {
         all.extend_from_slice(args);
         sorted(&p.ok(&all))
     };
-    assert_eq!(nets(&["--filter", "label=team=a"]), [n1.clone()]);
+    assert_eq!(
+        nets(&["--filter", "label=team=a"]),
+        std::slice::from_ref(&n1)
+    );
     assert_eq!(nets(&["--filter", "type=custom"]), [n1.clone(), n2.clone()]);
     assert_eq!(nets(&["--filter", "type=builtin"]), ["bridge"]);
     assert_eq!(
         nets(&["--filter", &format!("name={n2}")]),
-        [n2.clone()]
+        std::slice::from_ref(&n2)
     );
     assert_eq!(
-        p.ok(&["network", "inspect", "-f", "{{.Name}} {{.Labels.team}} {{.Driver}}", &n1]),
+        p.ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Name}} {{.Labels.team}} {{.Driver}}",
+            &n1
+        ]),
         format!("{n1} a bridge")
     );
     assert_one_line_error(

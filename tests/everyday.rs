@@ -44,7 +44,10 @@ fn prune_commands_take_force_and_keep_what_is_used() {
         ["Deleted Containers:", done.as_str(), ""],
         "{out}"
     );
-    assert!(lines(&out)[3].starts_with("Total reclaimed space: "), "{out}");
+    assert!(
+        lines(&out)[3].starts_with("Total reclaimed space: "),
+        "{out}"
+    );
     assert_eq!(p.all_ids(), [running]);
 
     // Images: an untagged one goes with image prune; -a also takes tagged unused ones.
@@ -312,15 +315,39 @@ fn system_prune_all_takes_unused_images_networks_and_volumes() {
     p.ok(&["network", "create", &net]);
     p.ok(&["volume", "create", "named"]);
     // An anonymous volume whose container is gone.
-    p.ok(&["run", "--name", "anon", "-v", "/scratch", "--network", "none", "busybox", "true"]);
+    p.ok(&[
+        "run",
+        "--name",
+        "anon",
+        "-v",
+        "/scratch",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
     let anon_id = p.inspect("anon")["Id"].as_str().expect("Id").to_string();
     let anon_vol = p.ok(&["volume", "ls", "-q", "--filter", "dangling=false"]);
-    let running = p.run_detached(&["--name", "keep", "--network", "none", "busybox", "sleep", "60"]);
+    let running = p.run_detached(&[
+        "--name",
+        "keep",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
 
     // Without -a: tagged images stay; without --volumes: volumes stay.
     let out = p.ok(&["system", "prune", "-f"]);
-    assert!(out.contains("Deleted Containers:") && out.contains(&anon_id), "{out}");
-    assert!(out.contains("Deleted Networks:") && out.contains(&net), "{out}");
+    assert!(
+        out.contains("Deleted Containers:") && out.contains(&anon_id),
+        "{out}"
+    );
+    assert!(
+        out.contains("Deleted Networks:") && out.contains(&net),
+        "{out}"
+    );
     assert!(out.contains("Total reclaimed space: "), "{out}");
     p.ok(&["image", "inspect", "unused:1"]);
     assert_eq!(
@@ -378,10 +405,19 @@ fn commit_makes_an_image_of_the_container_changes() {
     assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
     // The file made in the container is in the image, CMD runs it, the deletion holds,
     // nothing of the volume or of the runtime's mount points came along.
-    assert_eq!(p.ok(&["run", "--rm", "--network", "none", "greeter:1"]), "hello");
+    assert_eq!(
+        p.ok(&["run", "--rm", "--network", "none", "greeter:1"]),
+        "hello"
+    );
     assert_eq!(
         p.ok(&[
-            "run", "--rm", "--network", "none", "greeter:1", "sh", "-c",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "greeter:1",
+            "sh",
+            "-c",
             "echo $MODE; test -e /bin/vi || echo no-vi; ls /data | wc -l",
         ]),
         "prod\nno-vi\n0"
@@ -395,7 +431,9 @@ fn commit_makes_an_image_of_the_container_changes() {
     assert!(first.contains("add a greeting"), "{top}");
     // `container commit` and an untagged commit.
     let untagged = p.ok(&["container", "commit", "maker"]);
-    assert!(p.ok(&["images", "--filter", "dangling=true", "-q"]).contains(&untagged[7..19]));
+    assert!(p
+        .ok(&["images", "--filter", "dangling=true", "-q"])
+        .contains(&untagged[7..19]));
 
     let images_before = p.ok(&["images", "-q"]);
     assert_one_line_error(
@@ -404,7 +442,11 @@ fn commit_makes_an_image_of_the_container_changes() {
         &["RUN rm -rf /", "only CMD"],
     );
     assert_one_line_error(&p.run(&["commit", "ghost", "x:1"]), 125, &["ghost"]);
-    assert_eq!(p.ok(&["images", "-q"]), images_before, "a failed commit left an image");
+    assert_eq!(
+        p.ok(&["images", "-q"]),
+        images_before,
+        "a failed commit left an image"
+    );
     p.ok(&["rm", "-v", "maker"]);
     p.ok(&["volume", "rm", "kept-out"]);
 }

@@ -58,7 +58,9 @@ pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
                 args.network
             ),
         },
-        labels: super::filter::parse_labels(&args.labels)?.into_iter().collect(),
+        labels: super::filter::parse_labels(&args.labels)?
+            .into_iter()
+            .collect(),
     };
     if !args.quiet {
         build::build(engine, &opts, &mut std::io::stdout())?;

@@ -550,8 +550,16 @@ fn ps_select(engine: &Engine, args: &PsArgs) -> Result<Vec<ContainerRecord>> {
             .map(|r| r.created.clone())
             .with_context(|| format!("invalid filter: no such container: {key}"))
     };
-    let before: Vec<String> = filters.values("before").iter().map(|k| created_of(k)).collect::<Result<_>>()?;
-    let since: Vec<String> = filters.values("since").iter().map(|k| created_of(k)).collect::<Result<_>>()?;
+    let before: Vec<String> = filters
+        .values("before")
+        .iter()
+        .map(|k| created_of(k))
+        .collect::<Result<_>>()?;
+    let since: Vec<String> = filters
+        .values("since")
+        .iter()
+        .map(|k| created_of(k))
+        .collect::<Result<_>>()?;
     let images = engine.images()?;
     let ancestors: Vec<(String, Option<String>)> = filters
         .values("ancestor")
@@ -596,7 +604,12 @@ fn ps_item(r: &ContainerRecord, no_trunc: bool) -> serde_json::Value {
         .volume_mounts
         .iter()
         .filter_map(|m| m.name.clone())
-        .chain(r.config.volumes.iter().map(|b| b.source.display().to_string()))
+        .chain(
+            r.config
+                .volumes
+                .iter()
+                .map(|b| b.source.display().to_string()),
+        )
         .collect::<Vec<_>>()
         .join(",");
     serde_json::json!({
@@ -643,10 +656,18 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|i| {
-            ["ID", "Image", "Command", "RunningFor", "Status", "Networks", "Names"]
-                .iter()
-                .map(|k| i[*k].as_str().unwrap_or_default().to_string())
-                .collect()
+            [
+                "ID",
+                "Image",
+                "Command",
+                "RunningFor",
+                "Status",
+                "Networks",
+                "Names",
+            ]
+            .iter()
+            .map(|k| i[*k].as_str().unwrap_or_default().to_string())
+            .collect()
         })
         .collect();
     output::table(

@@ -68,8 +68,9 @@ impl Filters {
     /// substring match).
     pub fn pass_name(&self, name: &str) -> Result<bool> {
         for want in self.values("name") {
-            let re = regex::Regex::new(want)
-                .with_context(|| format!("invalid filter name={want:?}: not a regular expression"))?;
+            let re = regex::Regex::new(want).with_context(|| {
+                format!("invalid filter name={want:?}: not a regular expression")
+            })?;
             if re.is_match(name) {
                 return Ok(true);
             }
@@ -172,8 +173,7 @@ mod tests {
 
     #[test]
     fn labels() {
-        let labels: BTreeMap<String, String> =
-            [("tier".to_string(), "front".to_string())].into();
+        let labels: BTreeMap<String, String> = [("tier".to_string(), "front".to_string())].into();
         assert!(f(&["label=tier"]).pass_labels(&labels));
         assert!(f(&["label=tier=front"]).pass_labels(&labels));
         assert!(!f(&["label=tier=back"]).pass_labels(&labels));

@@ -166,7 +166,10 @@ pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
                 .collect()
         })
         .collect();
-    output::table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &table);
+    output::table(
+        &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+        &table,
+    );
     Ok(0)
 }
 
@@ -348,7 +351,10 @@ mod tests {
         assert!(glob("*/busybox", "library/busybox"));
         assert!(glob("b?sybox", "busybox"));
         assert!(!glob("box", "busybox"));
-        assert_eq!(split_reference("localhost:5000/a"), ("localhost:5000/a", "latest"));
+        assert_eq!(
+            split_reference("localhost:5000/a"),
+            ("localhost:5000/a", "latest")
+        );
         assert_eq!(split_reference("a:1"), ("a", "1"));
     }
 }

@@ -9,9 +9,9 @@ mod container_fs;
 mod doc_check;
 #[cfg(test)]
 mod doc_editions;
+mod docs;
 mod filter;
 mod format;
-mod docs;
 mod image;
 mod lab;
 mod network;

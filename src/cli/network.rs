@@ -127,12 +127,8 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
     match cmd {
         NetworkCommand::Create(a) => {
             let labels = filter::parse_labels(&a.labels)?;
-            let info = nets.create_labelled(
-                &a.name,
-                a.subnet.as_deref(),
-                a.gateway.as_deref(),
-                labels,
-            )?;
+            let info =
+                nets.create_labelled(&a.name, a.subnet.as_deref(), a.gateway.as_deref(), labels)?;
             println!("{}", info.name);
         }
         NetworkCommand::Ls(a) => ls(engine, &nets, a)?,
@@ -200,7 +196,9 @@ fn inspect_json(n: &NetworkInfo) -> Result<serde_json::Value> {
         "IPAM": {"Driver": "default", "Config": [{"Subnet": n.subnet, "Gateway": n.gateway.to_string()}]},
         "Containers": containers,
     });
-    if let (Some(obj), serde_json::Value::Object(own)) = (v.as_object_mut(), serde_json::to_value(n)?) {
+    if let (Some(obj), serde_json::Value::Object(own)) =
+        (v.as_object_mut(), serde_json::to_value(n)?)
+    {
         obj.extend(own);
     }
     Ok(v)
@@ -224,9 +222,9 @@ fn ls(engine: &Engine, nets: &NetworkManager, args: LsArgs) -> Result<()> {
     for n in nets.list()? {
         let builtin = n.name == DEFAULT_NETWORK;
         let used = !n.endpoints.is_empty()
-            || containers.iter().any(
-                |c| matches!(&c.config.network, Some(NetworkMode::Bridge(b)) if *b == n.name),
-            );
+            || containers
+                .iter()
+                .any(|c| matches!(&c.config.network, Some(NetworkMode::Bridge(b)) if *b == n.name));
         if filters.pass_name(&n.name)?
             && filters.pass_labels(&n.labels)
             && filters.pass("driver", |d| d == "bridge")

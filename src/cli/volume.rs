@@ -141,7 +141,8 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
             if !a.force.confirmed(&format!("This will remove {what}."))? {
                 return Ok(0);
             }
-            let report = engine.prune_volumes(a.all, &|v| !filters.iter().all(|f| f.matches(&v.labels)))?;
+            let report =
+                engine.prune_volumes(a.all, &|v| !filters.iter().all(|f| f.matches(&v.labels)))?;
             output::pruned("Volumes", &report.removed, Some(report.reclaimed));
             Ok(0)
         }
@@ -162,7 +163,8 @@ const HEADERS: &[(&str, &str)] = &[
 /// `pier volume ls`: Docker's filters, the same key ORed, different keys ANDed.
 fn ls(engine: &Engine, args: LsArgs) -> Result<i32> {
     let fmt = format::Format::parse(args.format.as_deref())?;
-    let filters = filter::Filters::parse(&args.filters, "volume ls", &["name", "label", "dangling"])?;
+    let filters =
+        filter::Filters::parse(&args.filters, "volume ls", &["name", "label", "dangling"])?;
     let containers = engine.containers()?;
     let in_use = |name: &str| {
         containers.iter().any(|c| {

@@ -147,7 +147,9 @@ pub fn build(engine: &Engine, opts: &BuildOptions, out: &mut dyn Write) -> Resul
         None => df.stages.len() - 1,
     };
     if !opts.labels.is_empty() {
-        df.stages[last].steps.push(label_step(&opts.labels, df.escape));
+        df.stages[last]
+            .steps
+            .push(label_step(&opts.labels, df.escape));
     }
     let total = df.stages[..=last].iter().map(|s| 1 + s.steps.len()).sum();
     let store = engine.images()?;
@@ -201,7 +203,10 @@ fn label_step(labels: &[(String, String)], escape: char) -> Step {
         w.chars()
             .flat_map(|c| {
                 let escaped = c == escape || c == '$';
-                escaped.then_some(escape).into_iter().chain(std::iter::once(c))
+                escaped
+                    .then_some(escape)
+                    .into_iter()
+                    .chain(std::iter::once(c))
             })
             .collect::<String>()
     };

@@ -256,9 +256,10 @@ impl ImageStore {
             let blob = tmp.path().join("blob");
             let file =
                 File::create(&blob).with_context(|| format!("creating {}", blob.display()))?;
-            let (file, digest, size) = write_layer_tar_skipping(dir, skip, HashingWriter::new(file))
-                .with_context(|| format!("archiving layer directory {}", dir.display()))?
-                .finish();
+            let (file, digest, size) =
+                write_layer_tar_skipping(dir, skip, HashingWriter::new(file))
+                    .with_context(|| format!("archiving layer directory {}", dir.display()))?
+                    .finish();
             file.sync_all()
                 .with_context(|| format!("syncing {}", blob.display()))?;
             // An unchanged container commits an empty layer: zero entries is fine here.

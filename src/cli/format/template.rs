@@ -181,9 +181,12 @@ struct Parser {
     at: usize,
 }
 
+/// The `{{end}}` or `{{else ...}}` (its text) that closed a list of nodes, and where.
+type Closer = Option<(String, Pos)>;
+
 impl Parser {
     /// Nodes up to an `{{else}}`/`{{end}}` (returned) or the end of input (`None`).
-    fn nodes(&mut self) -> Result<(Vec<Node>, Option<(String, Pos)>)> {
+    fn nodes(&mut self) -> Result<(Vec<Node>, Closer)> {
         let mut nodes = Vec::new();
         while self.at < self.items.len() {
             let item = &self.items[self.at];
@@ -249,12 +252,7 @@ impl Parser {
     }
 
     /// After a body: `{{end}}` (no else), `{{else}} ... {{end}}`, or `{{else if ...}}`.
-    fn else_branch(
-        &mut self,
-        end: Option<(String, Pos)>,
-        start: Pos,
-        what: &str,
-    ) -> Result<Vec<Node>> {
+    fn else_branch(&mut self, end: Closer, start: Pos, what: &str) -> Result<Vec<Node>> {
         match end {
             None => Err(TemplateError(format!(
                 "template: :{}: unexpected EOF: {{{{{what}}}}} has no {{{{end}}}}",
@@ -789,11 +787,11 @@ fn call(name: &str, args: &[Value], pos: Pos) -> Result<Value> {
                 Value::String(t) => t.len(),
                 other => {
                     return Err(TemplateError(format!(
-                        "template: :{}:{}: executing \"\" at <len>: error calling len: len of type {}",
-                        pos.line,
-                        pos.col,
-                        type_name(other)
-                    )))
+                    "template: :{}:{}: executing \"\" at <len>: error calling len: len of type {}",
+                    pos.line,
+                    pos.col,
+                    type_name(other)
+                )))
                 }
             })
         }
@@ -880,10 +878,7 @@ fn printf(fmt: &str, args: &[Value]) -> String {
         }
         match chars.next() {
             Some('%') => out.push('%'),
-            Some('q') => out.push_str(&format!(
-                "{:?}",
-                args.next().map(print).unwrap_or_default()
-            )),
+            Some('q') => out.push_str(&format!("{:?}", args.next().map(print).unwrap_or_default())),
             Some(verb) => match args.next() {
                 Some(v) => out.push_str(&print(v)),
                 None => out.push_str(&format!("%!{verb}(MISSING)")),
@@ -934,7 +929,10 @@ mod tests {
             render("{{.Config.Labels}}", &doc()).unwrap(),
             "map[app:shop tier:front]"
         );
-        assert_eq!(render("{{.State | json}}", &doc()).unwrap(), r#"{"ExitCode":0,"Pid":4242,"Running":true}"#);
+        assert_eq!(
+            render("{{.State | json}}", &doc()).unwrap(),
+            r#"{"ExitCode":0,"Pid":4242,"Running":true}"#
+        );
     }
 
     #[test]
@@ -1040,6 +1038,8 @@ mod tests {
         assert!(render("{{if .Names}}x", &doc())
             .unwrap_err()
             .contains("unexpected EOF"));
-        assert!(render("{{end}}", &doc()).unwrap_err().contains("unexpected {{end}}"));
+        assert!(render("{{end}}", &doc())
+            .unwrap_err()
+            .contains("unexpected {{end}}"));
     }
 }
