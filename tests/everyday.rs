@@ -451,6 +451,19 @@ fn commit_makes_an_image_of_the_container_changes() {
     p.ok(&["volume", "rm", "kept-out"]);
 }
 
+/// `pier attach NAME` in the background, given time to open the log (it reads from its end).
+fn spawn_attach(p: &Pier, name: &str) -> std::process::Child {
+    let child = p
+        .command(&["attach", name])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pier attach");
+    std::thread::sleep(common::scaled(Duration::from_millis(500)));
+    child
+}
+
 #[test]
 fn attach_streams_new_output_and_returns_the_exit_code() {
     let p = Pier::new();
@@ -469,15 +482,7 @@ fn attach_streams_new_output_and_returns_the_exit_code() {
         || p.ok(&["logs", "talker"]).contains("before"),
         "the first line",
     );
-    let child = p
-        .command(&["attach", "talker"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn pier attach");
-    // attach reads from the log's end: give it time to open it.
-    std::thread::sleep(common::scaled(Duration::from_millis(500)));
+    let child = spawn_attach(&p, "talker");
     p.ok(&["exec", "talker", "touch", "/go"]);
     let out = common::wait_with_timeout(child, Duration::from_secs(20))
         .expect("attach ends with the container");
@@ -503,14 +508,7 @@ fn attach_streams_new_output_and_returns_the_exit_code() {
         || p.ok(&["logs", "trapper"]).contains("ready"),
         "the trap",
     );
-    let child = p
-        .command(&["attach", "trapper"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn pier attach");
-    std::thread::sleep(common::scaled(Duration::from_millis(500)));
+    let child = spawn_attach(&p, "trapper");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,

@@ -5,13 +5,12 @@
 
 use super::dockerfile::{self, Instruction};
 use super::instructions::{self, MetaContext};
-use crate::engine::diff::runtime_mount_points;
+use crate::engine::diff::{mount_destinations, runtime_mount_points};
 use crate::engine::Engine;
 use crate::image::timestamp::now_rfc3339;
 use crate::image::Image;
 use anyhow::{bail, Context, Result};
 use oci_spec::image::{Config, HistoryBuilder};
-use std::path::PathBuf;
 
 /// What `pier commit` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -124,17 +123,8 @@ pub fn commit(engine: &Engine, key: &str, opts: &CommitOptions) -> Result<Image>
     config.set_history(Some(history));
     config.set_created(Some(created));
 
-    let extra: Vec<PathBuf> = rec
-        .config
-        .volumes
-        .iter()
-        .map(|b| &b.destination)
-        .chain(rec.config.volume_mounts.iter().map(|v| &v.destination))
-        .chain(rec.config.tmpfs.iter().map(|t| &t.destination))
-        .map(|d| d.strip_prefix("/").unwrap_or(d).to_path_buf())
-        .collect();
     let upper = paths.upper();
-    let skip = runtime_mount_points(&upper, &parent.layer_dirs, &extra);
+    let skip = runtime_mount_points(&upper, &parent.layer_dirs, &mount_destinations(&rec));
     store
         .commit_container(&parent, &upper, &skip, config, opts.reference.as_deref())
         .with_context(|| format!("committing container {}", rec.name))
