@@ -120,6 +120,16 @@ fn ps_format_and_filters_answer_as_docker() {
     assert_eq!(names(&["-a", "--filter", "since=web"]), ["done", "fresh"]);
     assert_eq!(names(&["-a", "--filter", "before=done"]), ["web"]);
     assert_eq!(p.ok(&["ps", "-q", "--filter", "name=web"]), &web[..12]);
+    // Newest first; -n N and -l (the latest) look at every state.
+    assert_eq!(
+        p.ok(&["ps", "-a", "--format", "{{.Names}}"]),
+        "fresh\ndone\nweb"
+    );
+    assert_eq!(
+        p.ok(&["ps", "-n", "2", "--format", "{{.Names}}"]),
+        "fresh\ndone"
+    );
+    assert_eq!(p.ok(&["ps", "-l", "--format", "{{.Names}}"]), "fresh");
 
     // --format json: one object a line, Docker's keys.
     let line = p.ok(&["ps", "--format", "json"]);
@@ -282,6 +292,33 @@ fn images_format_and_filters() {
         125,
         &["\"size=1\""],
     );
+    // A container carries its image's labels (and its own), as in Docker.
+    p.ok(&[
+        "create",
+        "--name",
+        "from-labelled",
+        "-l",
+        "own=1",
+        "labelled:2",
+        "true",
+    ]);
+    assert_eq!(
+        p.ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=stage=test",
+            "--format",
+            "{{.Names}} {{.Labels}}",
+        ]),
+        "from-labelled own=1,owner=a $b,stage=test"
+    );
+    // `inspect` falls back to images, as `docker inspect` does.
+    assert_eq!(
+        p.ok(&["inspect", "-f", "{{.Id}}", "labelled:2"]),
+        p.ok(&["image", "inspect", "-f", "{{.Id}}", "labelled:2"])
+    );
+    p.ok(&["rm", "from-labelled"]);
 }
 
 #[test]

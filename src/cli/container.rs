@@ -474,6 +474,12 @@ pub struct PsArgs {
     /// Do not truncate IDs and commands.
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
+    /// Show the N most recently created containers (all states).
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
+    /// Show the most recently created container (all states).
+    #[arg(short = 'l', long)]
+    pub latest: bool,
     /// Filter: id, name, label, status, ancestor, exited, before, since, network (KEY=VALUE,
     /// repeatable: the same key ORed, different keys ANDed).
     #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
@@ -566,7 +572,8 @@ fn ps_select(engine: &Engine, args: &PsArgs) -> Result<Vec<ContainerRecord>> {
         .iter()
         .map(|a| (a.clone(), images.resolve(a).ok().map(|i| i.id)))
         .collect();
-    let show_all = args.all || filters.has("status") || filters.has("exited");
+    let limit = if args.latest { Some(1) } else { args.last };
+    let show_all = args.all || limit.is_some() || filters.has("status") || filters.has("exited");
     let mut out = Vec::new();
     for r in all_recs.iter() {
         let keep = (show_all || r.status == ContainerStatus::Running)
@@ -592,7 +599,28 @@ fn ps_select(engine: &Engine, args: &PsArgs) -> Result<Vec<ContainerRecord>> {
             out.push(r.clone());
         }
     }
+    // Newest first, as Docker lists them.
+    out.sort_by(|a, b| b.created.cmp(&a.created));
+    if let Some(n) = limit {
+        out.truncate(n);
+    }
     Ok(out)
+}
+
+/// `0.0.0.0:8080->80/tcp, ...` while it runs (host ports as picked), as Docker shows them.
+fn published_ports(r: &ContainerRecord) -> String {
+    r.network
+        .clone()
+        .filter(|_| r.status == ContainerStatus::Running)
+        .and_then(|v| serde_json::from_value::<pier_runtime::network::Endpoint>(v).ok())
+        .map(|ep| {
+            ep.ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 /// One container as `ps --format` sees it (Docker's field names).
@@ -618,7 +646,7 @@ fn ps_item(r: &ContainerRecord, no_trunc: bool) -> serde_json::Value {
         "Command": if no_trunc { cmd } else { output::ellipsize(&cmd, 22) },
         "CreatedAt": r.created,
         "RunningFor": format!("{} ago", output::since(&r.created)),
-        "Ports": r.config.publish.join(", "),
+        "Ports": published_ports(r),
         "State": r.status.as_str(),
         "Status": status_text(r),
         "Size": "",
@@ -747,7 +775,7 @@ pub struct InspectArgs {
     /// Format with a Go template, e.g. '{{.State.Pid}}' or '{{json .Config}}' (or json).
     #[arg(short = 'f', long)]
     pub format: Option<String>,
-    /// Containers.
+    /// Containers (or images).
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -755,10 +783,17 @@ pub struct InspectArgs {
 /// `pier inspect`.
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
     let fmt = format::Format::parse(args.format.as_deref())?;
+    // Like `docker inspect`, a name that is not a container may be an image.
     let values: Vec<serde_json::Value> = args
         .containers
         .iter()
-        .map(|c| engine.inspect(c))
+        .map(|c| match engine.inspect(c) {
+            Ok(v) => Ok(v),
+            Err(e) => match engine.images().and_then(|s| s.resolve(c)) {
+                Ok(img) => Ok(super::image::inspect_json(&img)),
+                Err(_) => Err(e),
+            },
+        })
         .collect::<Result<_>>()?;
     fmt.print_inspect(&values)?;
     Ok(0)

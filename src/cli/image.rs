@@ -288,6 +288,21 @@ pub struct ImageInspectArgs {
     pub images: Vec<String>,
 }
 
+/// What `image inspect` prints for one image.
+pub fn inspect_json(img: &Image) -> serde_json::Value {
+    serde_json::json!({
+        "Id": img.id,
+        "RepoTags": img.references,
+        "ManifestDigest": img.manifest_digest,
+        "Created": img.created,
+        "Size": img.size,
+        "Config": img.config,
+        "LayerDirs": img.layer_dirs,
+        "Architecture": img.config.architecture().to_string(),
+        "Os": img.config.os().to_string(),
+    })
+}
+
 /// `pier image ...`.
 pub fn image(engine: &Engine, cmd: ImageCommand) -> Result<i32> {
     match cmd {
@@ -320,18 +335,7 @@ pub fn image(engine: &Engine, cmd: ImageCommand) -> Result<i32> {
             let store = engine.images()?;
             let mut out = Vec::new();
             for name in &a.images {
-                let img = store.resolve(name)?;
-                out.push(serde_json::json!({
-                    "Id": img.id,
-                    "RepoTags": img.references,
-                    "ManifestDigest": img.manifest_digest,
-                    "Created": img.created,
-                    "Size": img.size,
-                    "Config": img.config,
-                    "LayerDirs": img.layer_dirs,
-                    "Architecture": img.config.architecture().to_string(),
-                    "Os": img.config.os().to_string(),
-                }));
+                out.push(inspect_json(&store.resolve(name)?));
             }
             fmt.print_inspect(&out)?;
             Ok(0)
