@@ -60,7 +60,13 @@ fn prune_commands_take_force_and_keep_what_is_used() {
     p.ok(&["build", "-q", "-t", "mine", &ctx_path]); // `first` loses its name
     p.ok(&["tag", "busybox", "spare:1"]);
     let out = p.ok(&["image", "prune", "-f"]);
-    assert!(out.contains(&first[7..19]) || out.contains(&first), "{out}");
+    // Docker's wording: a section, lower-case `deleted:` lines, then the space.
+    assert_eq!(lines(&out)[0], "Deleted Images:", "{out}");
+    assert!(
+        lines(&out).contains(&format!("deleted: {first}").as_str()),
+        "{out}"
+    );
+    assert!(out.contains("Total reclaimed space: "), "{out}");
     assert!(p.run(&["image", "inspect", &first]).status.code() != Some(0));
     p.ok(&["image", "inspect", "mine"]);
     p.ok(&["image", "prune", "-a", "-f"]);
