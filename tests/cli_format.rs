@@ -188,6 +188,17 @@ fn inspect_format_reads_dockers_shape() {
         "/web running true\n/done exited false"
     );
     assert_eq!(p.ok(&["inspect", "-f", "{{.State.Pid}}", "done"]), "0");
+    // `stats` takes templates too, with Docker's field names.
+    assert_eq!(
+        p.ok(&[
+            "stats",
+            "--no-stream",
+            "--format",
+            "{{.Name}} {{.PIDs}}",
+            "web"
+        ]),
+        "web 1"
+    );
     assert_eq!(
         p.ok(&["inspect", "-f", "{{json .Config.Labels}}", "web"]),
         r#"{"tier":"front"}"#

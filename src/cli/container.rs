@@ -891,53 +891,78 @@ pub struct StatsArgs {
     /// Print one sample and exit.
     #[arg(long = "no-stream")]
     pub no_stream: bool,
-    /// Output format: table or json.
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    #[arg(long, help = format::HELP)]
+    pub format: Option<String>,
     /// Containers (default: all running).
     pub containers: Vec<String>,
 }
 
+/// Column titles of `stats --format 'table ...'`.
+const STATS_HEADERS: &[(&str, &str)] = &[
+    ("Container", "CONTAINER"),
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("PIDs", "PIDS"),
+];
+
+/// One sample with Docker's field names (`.Name`, `.CPUPerc`, `.MemUsage`...) and pier's.
+fn stats_item(s: &pier_runtime::engine::inspect::StatsSample) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(s)?;
+    let mem_perc = if s.memory_limit > 0 {
+        s.memory_usage as f64 * 100.0 / s.memory_limit as f64
+    } else {
+        0.0
+    };
+    if let Some(obj) = v.as_object_mut() {
+        obj.extend([
+            ("Container".into(), s.name.clone().into()),
+            ("ID".into(), s.id.clone().into()),
+            ("Name".into(), s.name.clone().into()),
+            ("CPUPerc".into(), format!("{:.2}%", s.cpu_percent).into()),
+            (
+                "MemUsage".into(),
+                format!(
+                    "{} / {}",
+                    output::mem(s.memory_usage),
+                    output::mem(s.memory_limit)
+                )
+                .into(),
+            ),
+            ("MemPerc".into(), format!("{mem_perc:.2}%").into()),
+            ("PIDs".into(), s.pids.to_string().into()),
+        ]);
+    }
+    Ok(v)
+}
+
 /// `pier stats`.
 pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32> {
-    if !matches!(args.format.as_str(), "table" | "json") {
-        bail!("--format {:?}: use table or json", args.format);
-    }
+    let fmt = format::Format::parse(args.format.as_deref())?;
     loop {
         let samples = engine.stats(&args.containers, Duration::from_secs(1))?;
-        if args.format == "json" {
-            for s in &samples {
-                println!("{}", serde_json::to_string(s)?);
-            }
+        let items = samples.iter().map(stats_item).collect::<Result<Vec<_>>>()?;
+        if !fmt.is_default() {
+            fmt.print(&items, STATS_HEADERS)?;
         } else {
             if !args.no_stream {
                 print!("\x1b[2J\x1b[H");
             }
             let rows: Vec<Vec<String>> = samples
                 .iter()
-                .map(|s| {
-                    vec![
-                        s.id.clone(),
-                        s.name.clone(),
-                        format!("{:.2}%", s.cpu_percent),
-                        format!(
-                            "{} / {}",
-                            output::mem(s.memory_usage),
-                            output::mem(s.memory_limit)
-                        ),
-                        format!(
-                            "{:.2}%",
-                            if s.memory_limit > 0 {
-                                s.memory_usage as f64 * 100.0 / s.memory_limit as f64
-                            } else {
-                                0.0
-                            }
-                        ),
-                        match s.pids_limit {
-                            Some(l) => format!("{} / {l}", s.pids),
-                            None => s.pids.to_string(),
-                        },
-                    ]
+                .zip(&items)
+                .map(|(s, i)| {
+                    let mut row: Vec<String> = ["ID", "Name", "CPUPerc", "MemUsage", "MemPerc"]
+                        .iter()
+                        .map(|k| i[*k].as_str().unwrap_or_default().to_string())
+                        .collect();
+                    row.push(match s.pids_limit {
+                        Some(l) => format!("{} / {l}", s.pids),
+                        None => s.pids.to_string(),
+                    });
+                    row
                 })
                 .collect();
             output::table(

@@ -4,7 +4,7 @@
 
 pub mod template;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use template::Template;
 
@@ -40,6 +40,10 @@ impl Format {
         }
         if trimmed == "json" {
             return Ok(Format::Json);
+        }
+        if !trimmed.contains("{{") {
+            // Go would print it as is for every item: surely a mistyped format name.
+            bail!("--format {text:?}: use table, json or a Go template such as '{{{{.Names}}}}'");
         }
         let (table, body) = match trimmed.strip_prefix("table") {
             Some(rest) if rest.starts_with(char::is_whitespace) => (true, rest.trim()),
@@ -199,5 +203,7 @@ mod tests {
         assert!(Format::parse(Some("")).unwrap().is_default());
         let e = Format::parse(Some("{{.Names")).unwrap_err();
         assert!(format!("{e:#}").contains("unclosed action"), "{e:#}");
+        let e = Format::parse(Some("xml")).unwrap_err();
+        assert!(format!("{e:#}").contains("\"xml\""), "{e:#}");
     }
 }
