@@ -464,13 +464,16 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
 
 /// `pier ps`.
 #[derive(Debug, Args)]
+#[command(mut_arg("filters", |a| a.help(
+    "Filter: id, name, label, status, ancestor, exited, before, since, network (KEY=VALUE, \
+     repeatable: the same key ORed, different keys ANDed)"
+)))]
 pub struct PsArgs {
     /// Show all containers (default: running only).
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Only IDs.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub list: filter::ListArgs,
     /// Do not truncate IDs and commands.
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
@@ -480,12 +483,6 @@ pub struct PsArgs {
     /// Show the most recently created container (all states).
     #[arg(short = 'l', long)]
     pub latest: bool,
-    /// Filter: id, name, label, status, ancestor, exited, before, since, network (KEY=VALUE,
-    /// repeatable: the same key ORed, different keys ANDed).
-    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
-    pub filters: Vec<String>,
-    #[arg(long, help = format::HELP)]
-    pub format: Option<String>,
 }
 
 /// Column titles of `ps --format 'table ...'`, as Docker names them.
@@ -531,7 +528,7 @@ fn status_text(r: &ContainerRecord) -> String {
 /// The containers `ps` lists: running ones (all with `-a` or a status/exited filter), then
 /// the filters.
 fn ps_select(engine: &Engine, args: &PsArgs) -> Result<Vec<ContainerRecord>> {
-    let filters = filter::Filters::parse(&args.filters, "ps", PS_FILTERS)?;
+    let filters = filter::Filters::parse(&args.list.filters, "ps", PS_FILTERS)?;
     for s in filters.values("status") {
         if !matches!(
             s.as_str(),
@@ -661,9 +658,9 @@ fn ps_item(r: &ContainerRecord, no_trunc: bool) -> serde_json::Value {
 
 /// `pier ps`.
 pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
-    let fmt = format::Format::parse(args.format.as_deref())?;
+    let fmt = format::Format::parse(args.list.format.as_deref())?;
     let recs = ps_select(engine, &args)?;
-    if args.quiet {
+    if args.list.quiet {
         for r in &recs {
             println!(
                 "{}",

@@ -3,7 +3,22 @@
 //! `--label`/`-l` values and the `label=`/`label!=` filters of the prunes.
 
 use anyhow::{bail, Context, Result};
+use clap::Args;
 use std::collections::BTreeMap;
+
+/// `-q`, `--filter` and `--format` of the listing commands (`ps`, `images`, `volume ls`,
+/// `network ls`); each names its filter keys with `mut_arg("filters", ...)`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only IDs (names for volumes and networks).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Filter KEY=VALUE (repeatable: the same key ORed, different keys ANDed).
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    pub filters: Vec<String>,
+    #[arg(long, help = super::format::HELP)]
+    pub format: Option<String>,
+}
 
 /// Parsed `--filter` options.
 #[derive(Debug, Default)]

@@ -11,16 +11,13 @@ use std::path::PathBuf;
 
 /// `pier images`.
 #[derive(Debug, Args)]
+#[command(mut_arg("filters", |a| a.help(
+    "Filter: dangling=true|false, label=KEY[=VALUE], reference=PATTERN, before=IMAGE, \
+     since=IMAGE (repeatable: the same key ORed, different keys ANDed)"
+)))]
 pub struct ImagesArgs {
-    /// Only IDs.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Filter: dangling=true|false, label=KEY[=VALUE], reference=PATTERN, before=IMAGE,
-    /// since=IMAGE (repeatable: the same key ORed, different keys ANDed).
-    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
-    pub filters: Vec<String>,
-    #[arg(long, help = format::HELP)]
-    pub format: Option<String>,
+    #[command(flatten)]
+    pub list: filter::ListArgs,
 }
 
 /// Column titles of `images --format 'table ...'`.
@@ -67,7 +64,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 /// The `(image, reference)` rows `pier images` lists, filtered.
 fn select(engine: &Engine, args: &ImagesArgs) -> Result<Vec<(Image, Option<String>)>> {
     let filters = filter::Filters::parse(
-        &args.filters,
+        &args.list.filters,
         "images",
         &["dangling", "label", "reference", "before", "since"],
     )?;
@@ -122,9 +119,9 @@ fn split_reference(r: &str) -> (&str, &str) {
 
 /// `pier images`.
 pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
-    let fmt = format::Format::parse(args.format.as_deref())?;
+    let fmt = format::Format::parse(args.list.format.as_deref())?;
     let rows = select(engine, &args)?;
-    if args.quiet {
+    if args.list.quiet {
         let mut seen = std::collections::BTreeSet::new();
         for (i, _) in &rows {
             if seen.insert(i.id.clone()) {

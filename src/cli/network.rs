@@ -45,15 +45,13 @@ pub struct CreateArgs {
 
 /// `pier network ls`.
 #[derive(Debug, Args)]
+#[command(mut_arg("filters", |a| a.help(
+    "Filter: name=REGEX, label=KEY[=VALUE], driver=bridge, type=custom|builtin, \
+     dangling=true|false (repeatable: the same key ORed, different keys ANDed)"
+)))]
 pub struct LsArgs {
-    /// Only names.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Filter: name, label, driver, type=custom|builtin, dangling (KEY=VALUE, repeatable).
-    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
-    pub filters: Vec<String>,
-    #[arg(long, help = format::HELP)]
-    pub format: Option<String>,
+    #[command(flatten)]
+    pub list: filter::ListArgs,
 }
 
 /// `pier network inspect`.
@@ -206,9 +204,9 @@ fn inspect_json(n: &NetworkInfo) -> Result<serde_json::Value> {
 
 /// `pier network ls`.
 fn ls(engine: &Engine, nets: &NetworkManager, args: LsArgs) -> Result<()> {
-    let fmt = format::Format::parse(args.format.as_deref())?;
+    let fmt = format::Format::parse(args.list.format.as_deref())?;
     let filters = filter::Filters::parse(
-        &args.filters,
+        &args.list.filters,
         "network ls",
         &["name", "label", "driver", "type", "dangling"],
     )?;
@@ -234,7 +232,7 @@ fn ls(engine: &Engine, nets: &NetworkManager, args: LsArgs) -> Result<()> {
             list.push(n);
         }
     }
-    if args.quiet {
+    if args.list.quiet {
         for n in &list {
             println!("{}", n.name);
         }

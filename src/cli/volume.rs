@@ -38,15 +38,13 @@ pub struct CreateArgs {
 
 /// `pier volume ls`.
 #[derive(Debug, Args)]
+#[command(mut_arg("filters", |a| a.help(
+    "Filter: name=REGEX, label=KEY[=VALUE], dangling=true|false (repeatable: the same key \
+     ORed, different keys ANDed)"
+)))]
 pub struct LsArgs {
-    /// Only names.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Filter: name=TEXT, label=KEY[=VALUE], dangling=true|false (repeat to combine).
-    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
-    pub filters: Vec<String>,
-    #[arg(long, help = format::HELP)]
-    pub format: Option<String>,
+    #[command(flatten)]
+    pub list: filter::ListArgs,
 }
 
 /// `pier volume inspect`.
@@ -162,9 +160,12 @@ const HEADERS: &[(&str, &str)] = &[
 
 /// `pier volume ls`: Docker's filters, the same key ORed, different keys ANDed.
 fn ls(engine: &Engine, args: LsArgs) -> Result<i32> {
-    let fmt = format::Format::parse(args.format.as_deref())?;
-    let filters =
-        filter::Filters::parse(&args.filters, "volume ls", &["name", "label", "dangling"])?;
+    let fmt = format::Format::parse(args.list.format.as_deref())?;
+    let filters = filter::Filters::parse(
+        &args.list.filters,
+        "volume ls",
+        &["name", "label", "dangling"],
+    )?;
     let containers = engine.containers()?;
     let in_use = |name: &str| {
         containers.iter().any(|c| {
@@ -183,7 +184,7 @@ fn ls(engine: &Engine, args: LsArgs) -> Result<i32> {
             volumes.push(v);
         }
     }
-    if args.quiet {
+    if args.list.quiet {
         for v in &volumes {
             println!("{}", v.name);
         }
