@@ -277,6 +277,11 @@ fn images_format_and_filters() {
     assert_eq!(list(&["--filter", "label=stage=test"]), ["labelled:2"]);
     assert_eq!(list(&["--filter", "label=owner=a $b"]), ["labelled:2"]);
     assert_eq!(list(&["--filter", "dangling=true"]), Vec::<String>::new());
+    assert_eq!(list(&["--filter", "since=busybox"]), ["labelled:2"]);
+    assert_eq!(
+        list(&["--filter", "before=labelled:2"]),
+        ["busybox:latest", "extra:1"]
+    );
     let id = p.ok(&["images", "-q", "--filter", "reference=labelled"]);
     assert_eq!(
         p.ok(&[

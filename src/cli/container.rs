@@ -553,16 +553,7 @@ fn ps_select(engine: &Engine, args: &PsArgs) -> Result<Vec<ContainerRecord>> {
             .map(|r| r.created.clone())
             .with_context(|| format!("invalid filter: no such container: {key}"))
     };
-    let before: Vec<String> = filters
-        .values("before")
-        .iter()
-        .map(|k| created_of(k))
-        .collect::<Result<_>>()?;
-    let since: Vec<String> = filters
-        .values("since")
-        .iter()
-        .map(|k| created_of(k))
-        .collect::<Result<_>>()?;
+    let window = filters.created_window(created_of)?;
     let images = engine.images()?;
     let ancestors: Vec<(String, Option<String>)> = filters
         .values("ancestor")
@@ -581,8 +572,7 @@ fn ps_select(engine: &Engine, args: &PsArgs) -> Result<Vec<ContainerRecord>> {
             && (exited.is_empty()
                 || r.status == ContainerStatus::Exited
                     && exited.contains(&r.exit_code.unwrap_or(0)))
-            && before.iter().all(|t| r.created < *t)
-            && since.iter().all(|t| r.created > *t)
+            && window.contains(&r.created)
             && (ancestors.is_empty()
                 || ancestors.iter().any(|(name, id)| {
                     r.image == *name

@@ -94,6 +94,38 @@ impl Filters {
     }
 }
 
+/// The `before=`/`since=` filters as creation times (RFC 3339 strings compare in time order).
+#[derive(Debug, Default)]
+pub struct CreatedWindow {
+    before: Vec<String>,
+    since: Vec<String>,
+}
+
+impl CreatedWindow {
+    /// Whether an item created at `created` was made before every `before=` item and after
+    /// every `since=` item.
+    pub fn contains(&self, created: &str) -> bool {
+        self.before.iter().all(|t| created < t.as_str())
+            && self.since.iter().all(|t| created > t.as_str())
+    }
+}
+
+impl Filters {
+    /// Looks up the creation time of each `before=`/`since=` item with `created_of`.
+    pub fn created_window(
+        &self,
+        created_of: impl Fn(&str) -> Result<String>,
+    ) -> Result<CreatedWindow> {
+        let times = |key: &str| -> Result<Vec<String>> {
+            self.values(key).iter().map(|k| created_of(k)).collect()
+        };
+        Ok(CreatedWindow {
+            before: times("before")?,
+            since: times("since")?,
+        })
+    }
+}
+
 fn bool_value(f: &str, v: &str) -> Result<bool> {
     match v {
         "true" | "1" => Ok(true),

@@ -73,23 +73,13 @@ fn select(engine: &Engine, args: &ImagesArgs) -> Result<Vec<(Image, Option<Strin
         let img = engine.images()?.resolve(key)?;
         Ok(img.created.unwrap_or_default())
     };
-    let before: Vec<String> = filters
-        .values("before")
-        .iter()
-        .map(|k| created_of(k))
-        .collect::<Result<_>>()?;
-    let since: Vec<String> = filters
-        .values("since")
-        .iter()
-        .map(|k| created_of(k))
-        .collect::<Result<_>>()?;
+    let window = filters.created_window(created_of)?;
     let mut out = Vec::new();
     for img in list {
         let created = img.created.clone().unwrap_or_default();
         if !(filters.pass_dangling(img.references.is_empty())
             && filters.pass_labels(&image_labels(&img))
-            && before.iter().all(|t| created < *t)
-            && since.iter().all(|t| created > *t))
+            && window.contains(&created))
         {
             continue;
         }
