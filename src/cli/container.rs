@@ -631,7 +631,7 @@ fn ps_item(r: &ContainerRecord, no_trunc: bool) -> serde_json::Value {
         "ID": if no_trunc { r.id.as_str() } else { r.short_id() },
         "Image": r.image,
         "Command": if no_trunc { cmd } else { output::ellipsize(&cmd, 22) },
-        "CreatedAt": r.created,
+        "CreatedAt": output::docker_time(&r.created),
         "RunningFor": format!("{} ago", output::since(&r.created)),
         "Ports": published_ports(r),
         "State": r.status.as_str(),

@@ -132,7 +132,7 @@ pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
                 "ID": img.short_id(),
                 "Digest": img.manifest_digest,
                 "CreatedSince": img.created.as_deref().map(|c| format!("{} ago", output::since(c))).unwrap_or_default(),
-                "CreatedAt": img.created.clone().unwrap_or_default(),
+                "CreatedAt": img.created.as_deref().map(output::docker_time).unwrap_or_default(),
                 "Size": output::size(img.size),
                 "Containers": containers.iter().filter(|c| c.image_id == img.id).count().to_string(),
                 "Labels": filter::labels_text(&labels),
