@@ -1,5 +1,6 @@
 //! Command-line definitions (clap) and dispatch, one file per command group.
 
+mod attach;
 mod bench;
 mod build;
 mod container;
@@ -9,6 +10,8 @@ mod doc_check;
 #[cfg(test)]
 mod doc_editions;
 mod docs;
+mod filter;
+mod format;
 mod image;
 mod lab;
 mod network;
@@ -53,6 +56,10 @@ pub enum Command {
     Kill(container::KillArgs),
     /// Rename a container.
     Rename(container::RenameArgs),
+    /// Follow a running container's output until it exits (Ctrl-C is passed on to it).
+    Attach(attach::AttachArgs),
+    /// Make an image from a container's changes.
+    Commit(build::CommitArgs),
     /// Copy files between a container and the host: CONTAINER:PATH HOSTPATH or the reverse.
     Cp(container_fs::CpArgs),
     /// Show the files a container added (A), changed (C) or deleted (D).
@@ -210,6 +217,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Restart(a) => container::restart(&engine, a),
         Command::Kill(a) => container::kill(&engine, a),
         Command::Rename(a) => container::rename(&engine, a),
+        Command::Attach(a) => attach::attach(&engine, a),
+        Command::Commit(a) => build::commit(&engine, a),
         Command::Cp(a) => container_fs::cp(&engine, a),
         Command::Diff(a) => container_fs::diff(&engine, a),
         Command::Rm(a) => container::rm(&engine, a),

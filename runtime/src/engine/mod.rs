@@ -12,6 +12,7 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod inspect;
+pub mod inspect_docker;
 pub mod io_loop;
 pub mod logs;
 pub mod mount_flags;
