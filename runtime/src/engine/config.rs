@@ -192,6 +192,9 @@ pub struct RunConfig {
     pub cap_add: Vec<String>,
     /// `--cap-drop`.
     pub cap_drop: Vec<String>,
+    /// `--label KEY=VALUE`: the container's labels (what `ps --filter label=` matches).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// `--restart`.
     #[serde(default)]
     pub restart: RestartPolicy,
