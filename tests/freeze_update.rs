@@ -32,6 +32,12 @@ fn pause_freezes_the_container_and_unpause_resumes_it() {
     p.ok(&["pause", "ticker"]);
     let ps = p.ok(&["ps"]);
     assert!(ps.contains("(Paused)"), "{ps}");
+    // Docker's state word, for `--filter status=paused` and `{{.State}}`.
+    assert_eq!(
+        p.ok(&["ps", "-q", "--no-trunc", "--filter", "status=paused"]),
+        id
+    );
+    assert_eq!(p.ok(&["ps", "--format", "{{.State}}"]), "paused");
     std::thread::sleep(Duration::from_millis(200));
     let frozen = counter(&file);
     std::thread::sleep(scaled(Duration::from_secs(1)));

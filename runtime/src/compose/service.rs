@@ -28,6 +28,8 @@ pub struct BuildPlan {
     pub args: Vec<(String, String)>,
     /// Stage to build.
     pub target: Option<String>,
+    /// Labels of the image.
+    pub labels: Vec<(String, String)>,
 }
 
 /// A service, resolved.
@@ -407,6 +409,16 @@ fn build_plan(b: &model::Build, dir: &Path) -> Result<BuildPlan> {
         context,
         args,
         target: spec.target,
+        labels: spec
+            .labels
+            .as_ref()
+            .map(|l| {
+                l.entries()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
