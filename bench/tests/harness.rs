@@ -259,6 +259,7 @@ fn every_suite_runs_once_in_every_environment() {
         setup: &setup,
         envs,
         vm: None,
+        docker: None,
         progress: false,
     };
     let workload = ctx.workload_envs().len();
@@ -363,6 +364,7 @@ fn every_suite_runs_once_in_the_vm() {
         setup: &setup,
         envs,
         vm: Some(vm.clone()),
+        docker: None,
         progress: false,
     };
     for (suite, out) in [
