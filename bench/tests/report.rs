@@ -200,3 +200,50 @@ fn rerendering_twice_gives_the_same_report() {
     assert_eq!(a, std::fs::read_to_string(&second.report).unwrap());
     assert_eq!(first.plots(), second.plots());
 }
+
+/// A peer that could not run (dockerd refused to start) keeps its rows, each saying why.
+#[test]
+fn a_peer_that_could_not_run_says_why_in_its_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["environment.json", "notes.json"] {
+        std::fs::copy(fixture().join(f), tmp.path().join(f)).unwrap();
+    }
+    let samples = std::fs::read_to_string(fixture().join("samples.csv")).unwrap();
+    let without_docker: String = samples
+        .lines()
+        .filter(|l| !l.contains(",docker,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(tmp.path().join("samples.csv"), without_docker).unwrap();
+    let mut notes = pier_bench::notes::Notes::read(tmp.path()).unwrap().unwrap();
+    notes.unavailable.push(pier_bench::notes::Unavailable {
+        label: "docker (run)".into(),
+        reason: "dockerd exited (exit status: 1) while starting: no | pipe allowed".into(),
+    });
+    notes.write(tmp.path()).unwrap();
+    let files = report::rerender(tmp.path(), &pier_bench::reference::default_dir()).unwrap();
+    let md = std::fs::read_to_string(&files.report).unwrap();
+    for row in [
+        "| docker (run) | not measured: dockerd exited (exit status: 1) while starting: no / pipe allowed | - |",
+        "| docker (run-bridge) | not measured: dockerd exited",
+        "| docker (bridge, published) | not measured: dockerd exited",
+    ] {
+        assert!(md.contains(row), "no {row:?} in:\n{md}");
+    }
+}
+
+/// The emulated VM's ratios to native are thousandths: written as fractions, never `0.000`.
+#[test]
+fn the_vm_rows_ratios_read_as_fractions() {
+    let (_dir, files) = rendered();
+    let md = std::fs::read_to_string(&files.report).unwrap();
+    let vm = &md[md.find("### The VM:").unwrap()..];
+    let vm = &vm[..vm.find("\n### ").unwrap_or(vm.len())];
+    let dgemm = vm
+        .lines()
+        .find(|l| l.starts_with("* dgemm_gflops"))
+        .expect("a DGEMM line in the VM section");
+    assert!(dgemm.contains("× native"), "{dgemm}");
+    assert!(dgemm.contains("[1/"), "{dgemm}");
+    assert!(!vm.contains("0.000") && !vm.contains("0.00 ["), "{vm}");
+}
