@@ -6,6 +6,7 @@
 //! podman (`scripts/setup.sh test`): prerequisites the test setup provides, so a missing one
 //! fails the test under CI and is reported as skipped elsewhere ([`prereq`]).
 
+use pier_bench::envs::docker::Docker;
 use pier_bench::envs::native::Native;
 use pier_bench::envs::oci_peer::OciPeer;
 use pier_bench::envs::pier::{PierRun, PierRuntime};
@@ -77,6 +78,13 @@ fn unavailable_environments_say_why() {
         Availability::Unavailable("no rootfs".into()),
     );
     assert_eq!(runc.availability().reason(), Some("no rootfs"));
+    // Docker says why too: no image to load (before any dockerd starts), or the bundle's reason.
+    let docker = Docker::new(&setup, Availability::Unavailable("no rootfs".into()));
+    assert_eq!(docker.availability().reason(), Some("no rootfs"));
+    let docker = Docker::new(&setup, Availability::Available);
+    let why = docker.availability().reason().unwrap().to_string();
+    assert!(why.contains("pier save"), "{why}");
+    assert!(!setup.cache.join("docker").exists(), "no dockerd state made");
 }
 
 #[test]
@@ -244,6 +252,9 @@ fn every_suite_runs_once_in_every_environment() {
         cache: cache.path().to_path_buf(),
     };
     let _world = NetworkWorld(setup.pier_root());
+    // podman must not write the host's image-copy cache (its store is the bench's own).
+    let host_cache = Path::new("/var/lib/containers/cache");
+    let cache_before = modified_under(host_cache);
     let envs = environments(&setup, static_payload);
     let names: Vec<String> = envs
         .iter()
@@ -322,7 +333,25 @@ fn every_suite_runs_once_in_every_environment() {
             _ => {}
         }
     }
+    assert_eq!(
+        modified_under(host_cache),
+        cache_before,
+        "podman wrote to {}",
+        host_cache.display()
+    );
     eprintln!("all suites in {:.1?}", started.elapsed());
+}
+
+/// Files under `dir` (one level) with their modification times.
+fn modified_under(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
+        .collect();
+    out.sort();
+    out
 }
 
 /// The VM in every suite (tiny sizes, one run). Ignored by default: it boots about ten
