@@ -31,12 +31,7 @@ pub fn spread(r: &SummaryRow) -> String {
 /// A ratio with its interval, `value [low–high]`, each as a [`fraction`] when well below
 /// one (an emulated VM's DGEMM at 1/2476 of native would otherwise read `0.000`).
 pub fn ratio_with_ci(value: f64, low: f64, high: f64) -> String {
-    format!(
-        "{} [{}–{}]",
-        fraction(value),
-        fraction(low),
-        fraction(high)
-    )
+    format!("{} [{}–{}]", fraction(value), fraction(low), fraction(high))
 }
 
 /// The row's ratio to native with its interval, `-` when there is none.

@@ -186,7 +186,11 @@ fn startup(md: &mut String, t: &Input) {
         let Some(r) = t.row("launch_to_exit", e, v) else {
             // A peer that could not run says why instead of vanishing from the table.
             if let Some(why) = t.notes.why_unavailable(&not_measured_label(e, v)) {
-                let _ = writeln!(md, "| {label} | not measured: {} | - |", why.replace('|', "/"));
+                let _ = writeln!(
+                    md,
+                    "| {label} | not measured: {} | - |",
+                    why.replace('|', "/")
+                );
             }
             continue;
         };
@@ -226,7 +230,10 @@ fn startup(md: &mut String, t: &Input) {
             with_ci(ratio, ci.low, ci.high)
         );
     }
-    for (variant, what) in [("run", "host network"), ("run-bridge", "each on its bridge")] {
+    for (variant, what) in [
+        ("run", "host network"),
+        ("run-bridge", "each on its bridge"),
+    ] {
         if let Some((ratio, ci, _)) =
             t.between("launch_to_exit", ("docker", variant), ("pier", variant))
         {
@@ -275,7 +282,10 @@ fn net(md: &mut String, t: &Input) {
     if lines.is_empty() {
         return;
     }
-    let docker_ran = t.summary.iter().any(|r| r.environment == "docker" && r.suite == "net");
+    let docker_ran = t
+        .summary
+        .iter()
+        .any(|r| r.environment == "docker" && r.suite == "net");
     if !docker_ran {
         if let Some(why) = t.notes.why_unavailable("docker (run)") {
             lines.push(format!(

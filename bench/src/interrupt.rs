@@ -34,10 +34,11 @@ impl Drop for Registration {
 /// bench is interrupted before the returned [`Registration`] is dropped.
 pub fn on_interrupt(what: &str, cleanup: impl FnOnce() + Send + 'static) -> Registration {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    CLEANUPS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((id, what.to_string(), Box::new(cleanup)));
+    CLEANUPS.lock().unwrap_or_else(|p| p.into_inner()).push((
+        id,
+        what.to_string(),
+        Box::new(cleanup),
+    ));
     Registration(id)
 }
 

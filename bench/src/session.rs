@@ -282,11 +282,12 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
                 envs.push(e);
             }
             Availability::Unavailable(r) => {
-                notes.environments.push(format!("{label}: unavailable ({r})"));
-                notes.unavailable.push(crate::notes::Unavailable {
-                    label,
-                    reason: r,
-                });
+                notes
+                    .environments
+                    .push(format!("{label}: unavailable ({r})"));
+                notes
+                    .unavailable
+                    .push(crate::notes::Unavailable { label, reason: r });
             }
         }
     }

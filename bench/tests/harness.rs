@@ -84,7 +84,10 @@ fn unavailable_environments_say_why() {
     let docker = Docker::new(&setup, Availability::Available);
     let why = docker.availability().reason().unwrap().to_string();
     assert!(why.contains("pier save"), "{why}");
-    assert!(!setup.cache.join("docker").exists(), "no dockerd state made");
+    assert!(
+        !setup.cache.join("docker").exists(),
+        "no dockerd state made"
+    );
 }
 
 #[test]

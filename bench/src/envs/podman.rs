@@ -51,12 +51,12 @@ impl Podman {
             (_, _, None) => {
                 Availability::Unavailable("the bench rootfs could not be prepared".into())
             }
-            (Some(p), _, Some(tar)) => match write_config(&state)
-                .and_then(|()| import(&|| podman(p, &state), tar))
-            {
-                Ok(()) => Availability::Available,
-                Err(e) => Availability::Unavailable(format!("podman import failed: {e:#}")),
-            },
+            (Some(p), _, Some(tar)) => {
+                match write_config(&state).and_then(|()| import(&|| podman(p, &state), tar)) {
+                    Ok(()) => Availability::Available,
+                    Err(e) => Availability::Unavailable(format!("podman import failed: {e:#}")),
+                }
+            }
         };
         Podman {
             binary,
@@ -71,7 +71,8 @@ impl Podman {
 /// files (`tmp/`) under `state`.
 fn podman(binary: &Path, state: &Path) -> Command {
     let mut c = Command::new(binary);
-    c.env("CONTAINERS_CONF", state.join(CONFIG)).arg("--root")
+    c.env("CONTAINERS_CONF", state.join(CONFIG))
+        .arg("--root")
         .arg(state.join("storage"))
         .arg("--runroot")
         .arg(state.join("run"))
@@ -120,7 +121,9 @@ fn import(podman: &dyn Fn() -> Command, tar: &Path) -> Result<()> {
             None => c.env_remove(k),
         };
     }
-    let out = c.output().context("running podman import (through unshare)")?;
+    let out = c
+        .output()
+        .context("running podman import (through unshare)")?;
     if !out.status.success() {
         bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
     }

@@ -159,8 +159,9 @@ impl Ctx<'_> {
             .iter()
             .filter(|e| {
                 let e = e.borrow();
-                !matches!(e.name().as_str(), "podman" | "docker")
-                    && !(e.name() == "pier" && e.variant() == "runtime")
+                let whole_path_peer = matches!(e.name().as_str(), "podman" | "docker");
+                let pier_runtime = e.name() == "pier" && e.variant() == "runtime";
+                !whole_path_peer && !pier_runtime
             })
             .cloned()
             .collect()

@@ -122,8 +122,9 @@ impl Daemon {
     /// what dead bench processes left there first), waits until it answers, and loads
     /// `image_archive` (a `docker load` archive). Stopped and removed on drop.
     pub fn start(cache: &Path, image_archive: &Path) -> Result<Daemon> {
-        let dockerd = crate::envs::find_tool("dockerd")
-            .context("dockerd is not installed (Debian's docker.io; scripts/setup.sh installs it)")?;
+        let dockerd = crate::envs::find_tool("dockerd").context(
+            "dockerd is not installed (Debian's docker.io; scripts/setup.sh installs it)",
+        )?;
         let binary = CLIENTS
             .iter()
             .map(PathBuf::from)
@@ -225,9 +226,15 @@ impl Daemon {
             t.client = Some(client.clone());
         }
         let deadline = Instant::now() + READY_TIMEOUT;
-        while client.output(&["version"], Duration::from_secs(10)).is_err() {
+        while client
+            .output(&["version"], Duration::from_secs(10))
+            .is_err()
+        {
             if let Ok(Some(status)) = child.try_wait() {
-                bail!("dockerd exited ({status}) while starting: {}", log_tail(&log));
+                bail!(
+                    "dockerd exited ({status}) while starting: {}",
+                    log_tail(&log)
+                );
             }
             if Instant::now() > deadline {
                 bail!(
@@ -451,10 +458,14 @@ fn remove_cgroup_tree(dir: &Path) {
 
 /// Whether a process named `containerd` or `containerd-shim*` runs on the host.
 fn any_containerd_runs() -> bool {
-    std::fs::read_dir("/proc").into_iter().flatten().flatten().any(|e| {
-        std::fs::read_to_string(e.path().join("comm"))
-            .is_ok_and(|c| c.trim_end().starts_with("containerd"))
-    })
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|c| c.trim_end().starts_with("containerd"))
+        })
 }
 
 fn is_alive(pid: Pid) -> bool {
@@ -536,6 +547,9 @@ mod tests {
         let found = processes_naming(dir.path());
         let _ = child.kill();
         let _ = child.wait();
-        assert!(found.contains(&Pid::from_raw(child.id() as i32)), "{found:?}");
+        assert!(
+            found.contains(&Pid::from_raw(child.id() as i32)),
+            "{found:?}"
+        );
     }
 }

@@ -88,12 +88,7 @@ impl Docker {
     /// A running container's address on the bridge (`docker inspect`).
     pub fn container_ip(&self, name: &str) -> Result<Ipv4Addr> {
         let out = self.client()?.output(
-            &[
-                "inspect",
-                "-f",
-                "{{.NetworkSettings.IPAddress}}",
-                name,
-            ],
+            &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
             CLIENT_TIMEOUT,
         )?;
         out.trim()
@@ -118,7 +113,9 @@ fn network(net: NetMode) -> &'static str {
 /// Saves the bench image from pier's bench root (the engine's `pier save`) and starts the
 /// daemon with it.
 fn start(setup: &Setup) -> Result<Daemon> {
-    let archive = setup.cache.join(format!("docker-image-{}.tar", std::process::id()));
+    let archive = setup
+        .cache
+        .join(format!("docker-image-{}.tar", std::process::id()));
     save_image(&setup.pier_root(), &archive)?;
     let daemon = Daemon::start(&setup.cache, &archive);
     let _ = std::fs::remove_file(&archive);
@@ -154,8 +151,15 @@ impl Environment for Docker {
         timeout: Duration,
     ) -> Result<PayloadRun> {
         let mut c = self.client()?.command();
-        c.args(["run", "--rm", "--network", network(net), IMAGE, PAYLOAD_IN_CONTAINER])
-            .args(args);
+        c.args([
+            "run",
+            "--rm",
+            "--network",
+            network(net),
+            IMAGE,
+            PAYLOAD_IN_CONTAINER,
+        ])
+        .args(args);
         super::run_timed(c, "docker run", timeout)
     }
 }
