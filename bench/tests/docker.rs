@@ -8,6 +8,9 @@
 //! config) and Debian's docker.io (`scripts/setup.sh` installs it): prerequisites, so a
 //! missing one fails under CI and is reported as skipped elsewhere.
 
+mod common;
+
+use common::{pier_binary, static_payload};
 use pier_bench::envs::docker::Docker;
 use pier_bench::envs::{bundle, Availability, Environment, Setup};
 use pier_bench::harness::EnvRef;
@@ -15,25 +18,10 @@ use pier_bench::suites::{self, Ctx, Settings};
 use pier_testkit::prereq::{self, require};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::rc::Rc;
 use std::time::Instant;
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    )
-}
-
-fn pier_binary() -> Result<PathBuf, String> {
-    ["debug", "release"]
-        .iter()
-        .map(|p| target_dir().join(p).join("pier"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("no pier in {}/{{debug,release}}", target_dir().display()))
-}
 
 fn text(cmd: &[&str]) -> String {
     Command::new(cmd[0])
@@ -91,11 +79,7 @@ fn docker_start_up_runs_on_a_private_dockerd_and_leaves_nothing() {
     let needed = [
         (
             "the static bench payload (bench/build-payload.sh)",
-            prereq::file(
-                target_dir()
-                    .join(pier_bench::payload::build::TARGET)
-                    .join("release/pier-payload"),
-            ),
+            static_payload(),
         ),
         ("the pier binary (cargo build -p pier)", pier_binary()),
         ("runc, for the bench bundle", prereq::tool("runc")),

@@ -6,6 +6,9 @@
 //! podman (`scripts/setup.sh test`): prerequisites the test setup provides, so a missing one
 //! fails the test under CI and is reported as skipped elsewhere ([`prereq`]).
 
+mod common;
+
+use common::{pier_binary, static_payload};
 use pier_bench::envs::docker::Docker;
 use pier_bench::envs::native::Native;
 use pier_bench::envs::oci_peer::OciPeer;
@@ -19,34 +22,9 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    )
-}
-
-/// The static payload (containers and VMs need it: it runs on any root filesystem), or why
-/// there is none.
-fn static_payload() -> Result<PathBuf, String> {
-    prereq::file(
-        target_dir()
-            .join(pier_bench::payload::build::TARGET)
-            .join("release/pier-payload"),
-    )
-}
-
 /// The payload of this test build (dynamic: fine for native runs only).
 fn test_payload() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pier-payload"))
-}
-
-fn pier_binary() -> Result<PathBuf, String> {
-    ["debug", "release"]
-        .iter()
-        .map(|p| target_dir().join(p).join("pier"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("no pier in {}/{{debug,release}}", target_dir().display()))
 }
 
 #[test]
