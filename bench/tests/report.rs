@@ -109,6 +109,40 @@ fn every_plot_renders_with_unique_colours_and_fitting_labels() {
         !cpu.drawn.texts.iter().any(|t| t.text.contains("openblas_")),
         "OpenBLAS drawn as its own groups"
     );
+    // Docker, a whole-path peer: in the start-up and network figures, each path its own
+    // colour, and in the tables with its version.
+    for (series, fig) in [
+        ("docker (run)", "Start-up"),
+        ("docker (run-bridge)", "Start-up"),
+        ("docker (bridge)", "net: median"),
+        ("docker (published)", "net: median"),
+    ] {
+        assert!(
+            plots
+                .iter()
+                .any(|p| p.caption.contains(fig) && p.drawn.series.iter().any(|s| s == series)),
+            "no {series} in a {fig} figure: {:?}",
+            plots
+                .iter()
+                .map(|p| (&p.caption, &p.drawn.series))
+                .collect::<Vec<_>>()
+        );
+    }
+    for id in ["docker", "docker bridge", "docker published"] {
+        assert!(a.iter().any(|x| x.0 == id), "{id} has no colour: {a:?}");
+    }
+    for row in [
+        "| docker (run) | ",
+        "| docker (run-bridge) | ",
+        "| docker (bridge) | ",
+        "| docker (published) | ",
+        "`docker run --rm` (dockerd, containerd, runc) / `pier run --rm` = ",
+        "Docker vs pier, published path: throughput docker/pier = ",
+        "| docker (dockerd) | Docker version 20.10.24",
+        "| podman | podman version 4.3.1 |",
+    ] {
+        assert!(md.contains(row), "report.md lacks {row:?}");
+    }
     // report.html: one file with every figure of report.md inside.
     let html = std::fs::read_to_string(&files.html).unwrap();
     let embedded = html.matches("src=\"data:image/svg+xml;base64,").count();
