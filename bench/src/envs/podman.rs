@@ -31,6 +31,7 @@ pub struct Podman {
     runc: Option<PathBuf>,
     state: PathBuf,
     ready: Availability,
+    _interrupt: crate::interrupt::Registration,
 }
 
 impl Podman {
@@ -58,11 +59,15 @@ impl Podman {
                 }
             }
         };
+        let home = state.join(OVERLAY_HOME);
+        let interrupt =
+            crate::interrupt::on_interrupt("podman's storage mount", move || unmount_home(&home));
         Podman {
             binary,
             runc,
             state,
             ready,
+            _interrupt: interrupt,
         }
     }
 }
@@ -134,12 +139,19 @@ impl Drop for Podman {
     /// podman's overlay driver bind-mounts its `overlay/` directory onto itself and leaves the
     /// mount behind when a run fails: detach it, so the bench leaves no mount.
     fn drop(&mut self) {
-        let home = self.state.join("storage/overlay");
-        match umount2(&home, MntFlags::MNT_DETACH) {
-            // EINVAL: not a mount point (podman cleaned up); ENOENT: podman never ran.
-            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
-            Err(e) => eprintln!("bench: unmounting {}: {e}", home.display()),
-        }
+        unmount_home(&self.state.join(OVERLAY_HOME));
+    }
+}
+
+/// podman's overlay directory, under its state directory.
+const OVERLAY_HOME: &str = "storage/overlay";
+
+/// Detaches podman's self bind mount of its overlay directory, if it is there.
+fn unmount_home(home: &Path) {
+    match umount2(home, MntFlags::MNT_DETACH) {
+        // EINVAL: not a mount point (podman cleaned up); ENOENT: podman never ran.
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+        Err(e) => eprintln!("bench: unmounting {}: {e}", home.display()),
     }
 }
 
