@@ -1,8 +1,7 @@
 //! Clean-up on Ctrl-C (and SIGTERM, SIGHUP): what the bench starts outside its own process
 //! (a private dockerd and its bridge, pier's bench network, podman's storage mount) registers
-//! a clean-up here, and a
-//! signal runs every registered clean-up, newest first, before the process exits with
-//! 128 + the signal's number. A clean-up that already ran on the normal path unregisters
+//! a clean-up here, and a signal runs every registered clean-up, newest first, before the
+//! process exits with 128 + the signal's number. A clean-up that already ran on the normal path unregisters
 //! (its [`Registration`] is dropped), so nothing runs twice.
 //!
 //! The signals are caught by `signal-hook`'s iterator on a thread of its own: the clean-ups
