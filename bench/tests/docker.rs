@@ -1,8 +1,10 @@
 //! Docker as a bench peer, as root: the bench starts its own dockerd (own socket, data and
 //! exec roots, bridge), loads the bench image pier saves, runs the start-up suite's Docker
 //! cases (host network and bridge) for two launches each, and afterwards nothing of that
-//! dockerd is left: no process, bridge, veth, mount, namespace, cgroup, nft/iptables rule or
-//! directory (listings taken before and after are compared).
+//! dockerd is left: no process, bridge, veth, mount (network namespaces included), cgroup,
+//! nft/iptables rule or directory (listings taken before and after are compared). The same
+//! holds when `pier bench` is interrupted (SIGINT, as Ctrl-C sends) in the middle of Docker's
+//! launches.
 //!
 //! Needs the static payload (`bench/build-payload.sh`), a built `pier`, runc (the bundle's
 //! config) and Debian's docker.io (`scripts/setup.sh` installs it): prerequisites, so a
@@ -36,7 +38,6 @@ fn text(cmd: &[&str]) -> String {
 struct Listing {
     links: BTreeSet<String>,
     firewall: BTreeSet<String>,
-    netns: BTreeSet<String>,
     mounts: BTreeSet<String>,
 }
 
@@ -58,7 +59,6 @@ impl Listing {
         Listing {
             links,
             firewall,
-            netns: lines(text(&["ip", "netns", "list"])),
             mounts: std::fs::read_to_string("/proc/self/mountinfo")
                 .unwrap_or_default()
                 .lines()
@@ -160,7 +160,16 @@ fn docker_start_up_runs_on_a_private_dockerd_and_leaves_nothing() {
         drop(ctx);
     }
     // Dropped: the dockerd is stopped and everything of it removed.
+    assert_nothing_left(&before, &setup.cache, pid);
+    eprintln!("docker start-up test in {:.1?}", started.elapsed());
+}
+
+/// Asserts that nothing of the dockerd of bench process `pid` (state under `cache`) is left,
+/// comparing with the listing taken `before` it started.
+fn assert_nothing_left(before: &Listing, cache: &Path, pid: u32) {
     let after = Listing::take();
+    let dir = cache.join("docker").join(pid.to_string());
+    let bridge = format!("pbdk{pid}");
     let left = pier_bench::envs::docker::daemon::processes_naming(&dir);
     assert!(left.is_empty(), "processes of the dockerd left: {left:?}");
     assert!(!after.links.contains(&bridge), "bridge {bridge} left");
@@ -174,23 +183,111 @@ fn docker_start_up_runs_on_a_private_dockerd_and_leaves_nothing() {
         .filter(|l| l.to_lowercase().contains("docker") || l.contains(&bridge))
         .collect();
     assert!(rules.is_empty(), "firewall rules left: {rules:?}");
-    assert_eq!(before.netns, after.netns, "network namespaces");
+    // Docker's network namespaces are nsfs bind mounts under its exec root.
     let mounts: Vec<_> = new_in(&before.mounts, &after.mounts)
         .into_iter()
-        .filter(|m| m.starts_with(&*setup.cache.to_string_lossy()))
+        .filter(|m| m.starts_with(&*cache.to_string_lossy()))
         .collect();
     assert!(mounts.is_empty(), "mounts left: {mounts:?}");
-    let cgroups: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
-        .unwrap()
-        .flatten()
-        .map(|h| h.path().join(format!("pier-bench-docker-{pid}")))
-        .filter(|p| p.exists())
-        .collect();
+    let name = format!("pier-bench-docker-{pid}");
+    let mut cgroups = vec![Path::new("/sys/fs/cgroup").join(&name)];
+    cgroups.extend(
+        std::fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|h| h.path().join(&name)),
+    );
+    cgroups.retain(|p| p.exists());
     assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
     assert!(!dir.exists(), "{} left", dir.display());
-    assert!(
-        !Path::new(&format!("/sys/fs/cgroup/pier-bench-docker-{pid}")).exists(),
-        "v2 cgroup left"
-    );
-    eprintln!("docker start-up test in {:.1?}", started.elapsed());
+}
+
+/// Ctrl-C in the middle of Docker's launches: `pier bench` stops its dockerd, removes all of
+/// it, and exits with 130.
+#[test]
+fn ctrl_c_during_dockers_launches_leaves_nothing() {
+    let needed = [
+        (
+            "the static bench payload (bench/build-payload.sh)",
+            static_payload(),
+        ),
+        ("the pier binary (cargo build -p pier)", pier_binary()),
+        ("runc, for the bench bundle", prereq::tool("runc")),
+        ("dockerd (Debian's docker.io)", prereq::tool("dockerd")),
+        ("the docker client (docker.io)", prereq::tool("docker")),
+    ];
+    let mut found = Vec::new();
+    for (what, f) in needed {
+        match require(what, f) {
+            Some(p) => found.push(p),
+            None => return,
+        }
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let cache_dir = cache.path().canonicalize().unwrap();
+    let before = Listing::take();
+    let mut bench = Command::new(&found[1])
+        .args([
+            "bench", "--suite", "startup", "--env", "docker", "--runs", "50",
+        ])
+        .arg("--no-progress")
+        .arg("--payload")
+        .arg(&found[0])
+        .arg("--cache")
+        .arg(&cache_dir)
+        .arg("--out")
+        .arg(cache_dir.join("results"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting pier bench");
+    let pid = bench.id();
+    let dir = cache_dir.join("docker").join(pid.to_string());
+    // Interrupted once a `docker run --rm` of the measurements is under way.
+    let deadline = Instant::now() + pier_testkit::time::scaled(std::time::Duration::from_secs(90));
+    let launching = || {
+        pier_bench::envs::docker::daemon::processes_naming(&dir)
+            .iter()
+            .any(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--rm"))
+            })
+    };
+    while !launching() {
+        if Instant::now() > deadline || bench.try_wait().unwrap().is_some() {
+            let _ = bench.kill();
+            let out = bench.wait_with_output().unwrap();
+            panic!(
+                "no docker run under way: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let deadline = Instant::now() + pier_testkit::time::scaled(std::time::Duration::from_secs(60));
+    let status = loop {
+        if let Some(s) = bench.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = bench.kill();
+            panic!("pier bench did not exit after SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut bench.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "exit status after SIGINT: {err}");
+    assert!(err.contains("removing the bench's dockerd"), "{err}");
+    assert_nothing_left(&before, &cache_dir, pid);
+    // pier's bench root is the test's own: its network world goes with it.
+    let root = cache_dir.join("pier-root");
+    if root.join("networks").exists() {
+        pier_bench::envs::pier::teardown_network(&root).unwrap();
+    }
 }

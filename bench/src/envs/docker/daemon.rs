@@ -5,7 +5,7 @@
 //! from pier:
 //! * state under `<cache>/docker/<pid>/`: `--data-root data`, `--exec-root exec` (its managed
 //!   containerd lives there too), `--pidfile`, the API socket, the log, the client's config;
-//! * its bridge `pbdk<pid>`, made by the bench with a free `10.253.N.1/24` (outside Docker's
+//! * its bridge `pbdk<pid>`, made by the bench with a free `10.253.N.1/24` (N from the PID) (outside Docker's
 //!   172.17/16 and pier's 10.88/16, 10.89.N and 10.200-249 ranges) and handed over with
 //!   `--bridge`: dockerd never touches a `docker0`;
 //! * `--iptables=false --ip-masq=false --ip-forward=false`: no rule, chain or sysctl of the
@@ -381,7 +381,8 @@ fn log_tail(log: &Path) -> String {
     lines[lines.len().saturating_sub(3)..].join(" / ")
 }
 
-/// The first 10.253.N.0/24 no host route overlaps.
+/// The first 10.253.N.0/24 no host route overlaps, N counting from the bench's PID (so two
+/// benches starting together do not both take the first free one).
 fn free_subnet() -> Result<Subnet> {
     let mut nl = pier_runtime::network::link::Netlink::open().context("opening netlink")?;
     let routes: Vec<Subnet> = nl
@@ -391,9 +392,10 @@ fn free_subnet() -> Result<Subnet> {
         .filter(|(_, prefix, _)| *prefix > 0)
         .map(|(addr, prefix, _)| Subnet { addr, prefix })
         .collect();
-    (0..=255u8)
-        .map(|n| Subnet {
-            addr: Ipv4Addr::new(10, 253, n, 0),
+    let first = std::process::id() % 256;
+    (0..256u32)
+        .map(|i| Subnet {
+            addr: Ipv4Addr::new(10, 253, ((first + i) % 256) as u8, 0),
             prefix: 24,
         })
         .find(|s| routes.iter().all(|r| !r.overlaps(s)))
