@@ -9,7 +9,7 @@
 //! A second signal during the clean-up exits at once.
 
 use anyhow::{Context, Result};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
 
 type Cleanup = Box<dyn FnOnce() + Send>;
@@ -18,6 +18,18 @@ type Cleanup = Box<dyn FnOnce() + Send>;
 static CLEANUPS: Mutex<Vec<(u64, String, Cleanup)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static INSTALL: Once = Once::new();
+/// Set when a signal arrived: the clean-up runs and the process is about to exit.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Blocks the calling thread for good once the bench was interrupted: the signal thread is
+/// cleaning up and ends the process (with 128 + the signal). The main thread calls it before
+/// each launch and before it would write a report or exit by itself, so that it neither
+/// starts anything new nor exits first with another status.
+pub fn hold_if_interrupted() {
+    while INTERRUPTED.load(Ordering::SeqCst) {
+        std::thread::park();
+    }
+}
 
 /// A registered clean-up; dropping it unregisters the clean-up without running it.
 #[derive(Debug)]
@@ -55,6 +67,7 @@ pub fn install() -> Result<()> {
                     .name("bench-interrupt".into())
                     .spawn(move || {
                         if let Some(sig) = signals.forever().next() {
+                            INTERRUPTED.store(true, Ordering::SeqCst);
                             // A second signal while cleaning up: leave at once.
                             std::thread::spawn(move || {
                                 if signals.forever().next().is_some() {

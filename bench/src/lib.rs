@@ -45,5 +45,8 @@ pub mod verdict;
 /// `pier bench`: runs the suites and writes `results/<timestamp>/`; returns the exit code
 /// (1 if any case failed, after writing the report).
 pub fn run(args: cli::Args) -> anyhow::Result<i32> {
-    session::run(args)
+    let result = session::run(args);
+    // Interrupted meanwhile: the clean-up thread ends the process, with its own status.
+    interrupt::hold_if_interrupted();
+    result
 }

@@ -145,6 +145,7 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     drop(network_cleanup);
+    crate::interrupt::hold_if_interrupted();
     if samples.is_empty() {
         bail!("no environment produced a sample; see the reasons above");
     }
