@@ -73,9 +73,9 @@ fn new_in<'a>(before: &'a BTreeSet<String>, after: &'a BTreeSet<String>) -> Vec<
     after.difference(before).collect()
 }
 
-#[test]
-fn docker_start_up_runs_on_a_private_dockerd_and_leaves_nothing() {
-    let started = Instant::now();
+/// The static payload, the pier binary, then runc, dockerd and docker; `None` (skipped, or
+/// failed under CI) when one is missing.
+fn prerequisites() -> Option<Vec<std::path::PathBuf>> {
     let needed = [
         (
             "the static bench payload (bench/build-payload.sh)",
@@ -86,13 +86,18 @@ fn docker_start_up_runs_on_a_private_dockerd_and_leaves_nothing() {
         ("dockerd (Debian's docker.io)", prereq::tool("dockerd")),
         ("the docker client (docker.io)", prereq::tool("docker")),
     ];
-    let mut found = Vec::new();
-    for (what, f) in needed {
-        match require(what, f) {
-            Some(p) => found.push(p),
-            None => return,
-        }
-    }
+    needed
+        .into_iter()
+        .map(|(what, found)| require(what, found))
+        .collect()
+}
+
+#[test]
+fn docker_start_up_runs_on_a_private_dockerd_and_leaves_nothing() {
+    let started = Instant::now();
+    let Some(found) = prerequisites() else {
+        return;
+    };
     let cache = tempfile::tempdir().unwrap();
     let setup = Setup {
         payload: found[0].clone(),
@@ -206,23 +211,9 @@ fn assert_nothing_left(before: &Listing, cache: &Path, pid: u32) {
 /// it, and exits with 130.
 #[test]
 fn ctrl_c_during_dockers_launches_leaves_nothing() {
-    let needed = [
-        (
-            "the static bench payload (bench/build-payload.sh)",
-            static_payload(),
-        ),
-        ("the pier binary (cargo build -p pier)", pier_binary()),
-        ("runc, for the bench bundle", prereq::tool("runc")),
-        ("dockerd (Debian's docker.io)", prereq::tool("dockerd")),
-        ("the docker client (docker.io)", prereq::tool("docker")),
-    ];
-    let mut found = Vec::new();
-    for (what, f) in needed {
-        match require(what, f) {
-            Some(p) => found.push(p),
-            None => return,
-        }
-    }
+    let Some(found) = prerequisites() else {
+        return;
+    };
     let cache = tempfile::tempdir().unwrap();
     let cache_dir = cache.path().canonicalize().unwrap();
     let before = Listing::take();
