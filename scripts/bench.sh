@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: install the peers (runc, crun, podman, QEMU, iperf3, numpy), build pier and
-# the static payload in release mode, then benchmark native vs pier vs runc/crun/podman vs
-# a VM. Arguments go to `pier bench` (e.g. --quick, --full, --suite cpu,net, --env native,pier).
+# The main job: install the peers (runc, crun, podman, docker.io, QEMU, iperf3, numpy), build
+# pier and the static payload in release mode, then benchmark native vs pier vs
+# runc/crun/podman/Docker vs a VM. Arguments go to `pier bench` (e.g. --quick, --full, --suite cpu,net, --env native,pier).
 # Results: results/<timestamp>/ (report.md, CSVs, plots), results/latest -> the newest.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pier needs on a Debian 12 machine (as root), then builds pier.
 #   scripts/setup.sh test    packages for the test suite (podman, docker.io, containerd included)
-#   scripts/setup.sh bench   packages for `pier bench` (runc, crun, podman, QEMU, iperf3, numpy)
+#   scripts/setup.sh bench   packages for `pier bench` (runc, crun, podman, docker.io, QEMU, iperf3, numpy)
 # Only missing packages are installed, so a second run takes seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +16,14 @@ fi
 # util-linux (setpriv, nsenter, lsns) for tests and labs.
 packages=(busybox-static iproute2 nftables iptables util-linux procps ca-certificates)
 if [ "$what" = bench ]; then
-  # Peers and environments: runc/crun (OCI peers), podman (Docker-like peer), QEMU (VMs),
-  # iperf3 (throughput cross-check), a kernel image for the VM guest.
-  packages+=(runc crun podman qemu-system-x86 xz-utils iperf3 python3-pip)
+  # Peers and environments: runc/crun (OCI peers), podman and Docker (whole-path peers; the
+  # bench starts a dockerd of its own), QEMU (VMs), iperf3 (throughput cross-check), a
+  # kernel image for the VM guest.
+  packages+=(runc crun podman docker.io qemu-system-x86 xz-utils iperf3 python3-pip)
 fi
 if [ "$what" = test ]; then
-  # The bench's peers (runc, crun, podman: the harness test runs each), image interop
+  # The bench's peers (runc, crun, podman: the harness test runs each; docker.io below for
+  # bench/tests/docker.rs too), image interop
   # (skopeo), a local registry (docker-registry) with htpasswd files (apache2-utils), QEMU
   # for the VM environment's tests. A test whose tool is missing fails under CI (CI=true).
   packages+=(runc crun podman skopeo docker-registry apache2-utils qemu-system-x86 xz-utils gcc libc6-dev)

@@ -310,6 +310,24 @@ fn foreground_up_prints_prefixed_logs_and_ctrl_c_stops_the_project() {
         .expect("id")
         .to_string();
     assert_no_process(&id);
+
+    // On a terminal (util-linux's `script` gives the command one) the prefix is coloured.
+    let line = format!(
+        "{} --root {} compose -p fg logs",
+        common::PIER,
+        p.root().display()
+    );
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(dir.path());
+    let out = common::run_with_timeout(&mut script, None, Duration::from_secs(30))
+        .expect("script runs pier compose logs");
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("\x1b[36mtalker-1  | \x1b[0mhello from talker"),
+        "coloured prefix on a terminal: {shown:?}"
+    );
 }
 
 /// Every bad-input case: one line on stderr, exit 125, and nothing created.
@@ -509,4 +527,85 @@ services:
         "the dependant was not created: {ps}"
     );
     compose_ok(&p, d.path(), &["-p", "h", "down"]);
+}
+
+#[test]
+fn a_changed_service_is_recreated_and_the_others_are_left_running() {
+    let p = Pier::new();
+    let file = |greeting: &str| {
+        format!(
+            "services:\n  keep:\n    image: busybox\n    init: true\n    command: sleep 60\n  change:\n    image: busybox\n    init: true\n    command: sleep 60\n    environment:\n      GREETING: {greeting}\n    scale: 2\n"
+        )
+    };
+    let d = project(&file("hello"));
+    compose_ok(&p, d.path(), &["-p", "c", "up", "-d"]);
+    let id = |name: &str| p.inspect(name)["id"].as_str().expect("id").to_string();
+    let (keep, change1, change2) = (id("c-keep-1"), id("c-change-1"), id("c-change-2"));
+    std::fs::write(d.path().join("compose.yaml"), file("bonjour")).expect("write");
+    let out = compose(&p, d.path(), &["-p", "c", "up", "-d"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let progress = text(&out.stderr);
+    assert!(
+        progress.contains("Container c-keep-1  Running"),
+        "{progress}"
+    );
+    assert!(
+        progress.contains("Container c-change-2  Recreate"),
+        "{progress}"
+    );
+    assert_eq!(
+        id("c-keep-1"),
+        keep,
+        "the unchanged service keeps its container"
+    );
+    assert_ne!(
+        id("c-change-1"),
+        change1,
+        "the changed service is recreated"
+    );
+    assert_ne!(id("c-change-2"), change2);
+    let env = compose_ok(
+        &p,
+        d.path(),
+        &["-p", "c", "exec", "-T", "--index", "2", "change", "env"],
+    );
+    assert!(env.contains("GREETING=bonjour"), "{env}");
+    // Scaled down: the surplus replica goes.
+    std::fs::write(
+        d.path().join("compose.yaml"),
+        file("bonjour").replace("scale: 2", "scale: 1"),
+    )
+    .expect("write");
+    compose_ok(&p, d.path(), &["-p", "c", "up", "-d"]);
+    assert!(p.run(&["inspect", "c-change-2"]).status.code() != Some(0));
+    compose_ok(&p, d.path(), &["-p", "c", "down"]);
+    assert!(p.all_ids().is_empty());
+}
+
+#[test]
+fn an_override_file_and_repeated_f_are_laid_over_the_file() {
+    let p = Pier::empty();
+    let d = project("services:\n  web:\n    image: busybox\n    environment:\n      A: one\n");
+    std::fs::write(
+        d.path().join("compose.override.yaml"),
+        "services:\n  web:\n    environment:\n      B: two\n",
+    )
+    .expect("write");
+    std::fs::write(
+        d.path().join("other.yaml"),
+        "services:\n  web:\n    image: example/other\n",
+    )
+    .expect("write");
+    let cfg = compose_ok(&p, d.path(), &["config"]);
+    assert!(cfg.contains("A: one") && cfg.contains("B: two"), "{cfg}");
+    // With -f, the override file is not read: only the files given, in order.
+    let cfg = compose_ok(
+        &p,
+        d.path(),
+        &["-f", "compose.yaml", "-f", "other.yaml", "config"],
+    );
+    assert!(
+        cfg.contains("image: example/other") && !cfg.contains("B: two"),
+        "{cfg}"
+    );
 }

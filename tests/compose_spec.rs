@@ -227,7 +227,7 @@ fn real_world_files_parse_and_resolve() {
     std::env::set_var("TAG", "1.0");
     for path in files {
         let project = Project::load(&ProjectOptions {
-            file: Some(path.clone()),
+            files: vec![path.clone()],
             name: Some("fixture".into()),
             env_file: None,
             dir: dir.clone(),

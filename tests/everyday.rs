@@ -1,5 +1,5 @@
 //! The everyday Docker commands beyond run/ps/rm: the prune family with `-f`, `cp`, `rename`,
-//! `restart` and `diff`.
+//! `restart`, `diff`, `commit` and `attach`.
 
 mod common;
 
@@ -27,6 +27,7 @@ fn prune_commands_take_force_and_keep_what_is_used() {
         "busybox",
         "true",
     ]);
+    let done = p.inspect("done")["Id"].as_str().expect("Id").to_string();
     let running = p.run_detached(&[
         "--name",
         "busy",
@@ -37,7 +38,16 @@ fn prune_commands_take_force_and_keep_what_is_used() {
         "60",
     ]);
     let out = p.ok(&["container", "prune", "-f"]);
-    assert!(out.contains("done"), "{out}");
+    // Docker lists the full IDs, then the space.
+    assert_eq!(
+        lines(&out)[..3],
+        ["Deleted Containers:", done.as_str(), ""],
+        "{out}"
+    );
+    assert!(
+        lines(&out)[3].starts_with("Total reclaimed space: "),
+        "{out}"
+    );
     assert_eq!(p.all_ids(), [running]);
 
     // Images: an untagged one goes with image prune; -a also takes tagged unused ones.
@@ -50,7 +60,13 @@ fn prune_commands_take_force_and_keep_what_is_used() {
     p.ok(&["build", "-q", "-t", "mine", &ctx_path]); // `first` loses its name
     p.ok(&["tag", "busybox", "spare:1"]);
     let out = p.ok(&["image", "prune", "-f"]);
-    assert!(out.contains(&first[7..19]) || out.contains(&first), "{out}");
+    // Docker's wording: a section, lower-case `deleted:` lines, then the space.
+    assert_eq!(lines(&out)[0], "Deleted Images:", "{out}");
+    assert!(
+        lines(&out).contains(&format!("deleted: {first}").as_str()),
+        "{out}"
+    );
+    assert!(out.contains("Total reclaimed space: "), "{out}");
     assert!(p.run(&["image", "inspect", &first]).status.code() != Some(0));
     p.ok(&["image", "inspect", "mine"]);
     p.ok(&["image", "prune", "-a", "-f"]);
@@ -293,4 +309,218 @@ fn diff_lists_added_changed_and_deleted_files() {
     let out = p.run(&["diff", "nobody"]);
     assert_one_line_error(&out, 125, &["nobody"]);
     assert!(text(&out.stdout).is_empty());
+}
+
+#[test]
+fn system_prune_all_takes_unused_images_networks_and_volumes() {
+    let p = Pier::new();
+    p.ok(&["tag", "busybox", "unused:1"]);
+    let net = format!("prune-net-{}", std::process::id());
+    p.ok(&["network", "create", &net]);
+    p.ok(&["volume", "create", "named"]);
+    // An anonymous volume whose container is gone.
+    p.ok(&[
+        "run",
+        "--name",
+        "anon",
+        "-v",
+        "/scratch",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
+    let anon_id = p.inspect("anon")["Id"].as_str().expect("Id").to_string();
+    let anon_vol = p.ok(&["volume", "ls", "-q", "--filter", "dangling=false"]);
+    let running = p.run_detached(&[
+        "--name",
+        "keep",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+
+    // Without -a: tagged images stay; without --volumes: volumes stay.
+    let out = p.ok(&["system", "prune", "-f"]);
+    assert!(
+        out.contains("Deleted Containers:") && out.contains(&anon_id),
+        "{out}"
+    );
+    assert!(
+        out.contains("Deleted Networks:") && out.contains(&net),
+        "{out}"
+    );
+    assert!(out.contains("Total reclaimed space: "), "{out}");
+    p.ok(&["image", "inspect", "unused:1"]);
+    assert_eq!(
+        sorted(&p.ok(&["volume", "ls", "-q"])),
+        sorted(&format!("{anon_vol}\nnamed"))
+    );
+
+    // -a --volumes: every image no container uses, anonymous volumes (named ones stay, as
+    // in Docker 23+).
+    p.ok(&["stop", "-t", "0", "keep"]);
+    p.ok(&["system", "prune", "-a", "--volumes", "-f"]);
+    assert!(p.all_ids().is_empty());
+    assert_eq!(p.ok(&["images", "-q"]), "");
+    assert_eq!(p.ok(&["volume", "ls", "-q"]), "named");
+    assert_eq!(p.ok(&["network", "ls", "--format", "{{.Name}}"]), "bridge");
+    p.assert_container_gone(&running);
+    p.ok(&["volume", "rm", "named"]);
+}
+
+fn sorted(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn commit_makes_an_image_of_the_container_changes() {
+    let p = Pier::new();
+    p.ok(&[
+        "run",
+        "--name",
+        "maker",
+        "--network",
+        "none",
+        "-v",
+        "kept-out:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /greeting; rm /bin/vi; echo v > /data/in-volume",
+    ]);
+    let id = p.ok(&[
+        "commit",
+        "-m",
+        "add a greeting",
+        "-c",
+        r#"CMD ["cat", "/greeting"]"#,
+        "-c",
+        "ENV MODE=prod",
+        "-c",
+        "LABEL made=commit",
+        "maker",
+        "greeter:1",
+    ]);
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    // The file made in the container is in the image, CMD runs it, the deletion holds,
+    // nothing of the volume or of the runtime's mount points came along.
+    assert_eq!(
+        p.ok(&["run", "--rm", "--network", "none", "greeter:1"]),
+        "hello"
+    );
+    assert_eq!(
+        p.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "greeter:1",
+            "sh",
+            "-c",
+            "echo $MODE; test -e /bin/vi || echo no-vi; ls /data | wc -l",
+        ]),
+        "prod\nno-vi\n0"
+    );
+    let img = p.image_inspect("greeter:1");
+    assert_eq!(img["Config"]["config"]["Labels"]["made"], "commit");
+    // history: the commit on top, with its message.
+    let top = p.ok(&["history", "greeter:1"]);
+    let first = top.lines().nth(1).expect("a history row");
+    assert!(first.starts_with(&id[7..19]), "{top}");
+    assert!(first.contains("add a greeting"), "{top}");
+    // `container commit` and an untagged commit.
+    let untagged = p.ok(&["container", "commit", "maker"]);
+    assert!(p
+        .ok(&["images", "--filter", "dangling=true", "-q"])
+        .contains(&untagged[7..19]));
+
+    let images_before = p.ok(&["images", "-q"]);
+    assert_one_line_error(
+        &p.run(&["commit", "-c", "RUN rm -rf /", "maker", "bad:1"]),
+        125,
+        &["RUN rm -rf /", "only CMD"],
+    );
+    assert_one_line_error(&p.run(&["commit", "ghost", "x:1"]), 125, &["ghost"]);
+    assert_eq!(
+        p.ok(&["images", "-q"]),
+        images_before,
+        "a failed commit left an image"
+    );
+    p.ok(&["rm", "-v", "maker"]);
+    p.ok(&["volume", "rm", "kept-out"]);
+}
+
+/// `pier attach NAME` in the background, given time to open the log (it reads from its end).
+fn spawn_attach(p: &Pier, name: &str) -> std::process::Child {
+    let child = p
+        .command(&["attach", name])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pier attach");
+    std::thread::sleep(common::scaled(Duration::from_millis(500)));
+    child
+}
+
+#[test]
+fn attach_streams_new_output_and_returns_the_exit_code() {
+    let p = Pier::new();
+    p.run_detached(&[
+        "--name",
+        "talker",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo before; while [ ! -e /go ]; do sleep 0.1; done; echo one; echo two >&2; exit 3",
+    ]);
+    common::wait_for(
+        Duration::from_secs(10),
+        || p.ok(&["logs", "talker"]).contains("before"),
+        "the first line",
+    );
+    let child = spawn_attach(&p, "talker");
+    p.ok(&["exec", "talker", "touch", "/go"]);
+    let out = common::wait_with_timeout(child, Duration::from_secs(20))
+        .expect("attach ends with the container");
+    assert_eq!(text(&out.stdout), "one\n", "only what came after attaching");
+    assert_eq!(text(&out.stderr), "two\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert_one_line_error(&p.run(&["attach", "talker"]), 125, &["talker", "exited"]);
+    assert_one_line_error(&p.run(&["attach", "ghost"]), 125, &["ghost"]);
+
+    // Ctrl-C on attach reaches the container (Docker's --sig-proxy).
+    p.run_detached(&[
+        "--name",
+        "trapper",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got INT; exit 7' INT; echo ready; while true; do sleep 0.1; done",
+    ]);
+    common::wait_for(
+        Duration::from_secs(10),
+        || p.ok(&["logs", "trapper"]).contains("ready"),
+        "the trap",
+    );
+    let child = spawn_attach(&p, "trapper");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT to attach");
+    let out = common::wait_with_timeout(child, Duration::from_secs(20))
+        .expect("attach ends with the container");
+    assert_eq!(text(&out.stdout), "got INT\n");
+    assert_eq!(out.status.code(), Some(7));
+    p.ok(&["rm", "talker", "trapper"]);
 }

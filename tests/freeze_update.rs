@@ -23,25 +23,21 @@ fn events(p: &Pier, id: &str) -> Vec<String> {
 #[test]
 fn pause_freezes_the_container_and_unpause_resumes_it() {
     let p = Pier::new();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("n");
-    let bind = format!("{}:/data", dir.path().display());
-    let id = p.run_detached(&[
-        "--name",
-        "ticker",
-        "--network",
-        "none",
-        "-v",
-        &bind,
-        "busybox",
-        "sh",
-        "-c",
+    let (id, dir) = p.run_with_data(
+        &["--name", "ticker", "--network", "none"],
         "i=0; while true; do i=$((i+1)); echo $i > /data/n; sleep 0.05; done",
-    ]);
+    );
+    let file = dir.path().join("n");
     wait_for(Duration::from_secs(5), || counter(&file) > 2, "the counter");
     p.ok(&["pause", "ticker"]);
     let ps = p.ok(&["ps"]);
     assert!(ps.contains("(Paused)"), "{ps}");
+    // Docker's state word, for `--filter status=paused` and `{{.State}}`.
+    assert_eq!(
+        p.ok(&["ps", "-q", "--no-trunc", "--filter", "status=paused"]),
+        id
+    );
+    assert_eq!(p.ok(&["ps", "--format", "{{.State}}"]), "paused");
     std::thread::sleep(Duration::from_millis(200));
     let frozen = counter(&file);
     std::thread::sleep(scaled(Duration::from_secs(1)));
@@ -131,19 +127,11 @@ fn update_changes_the_limits_of_a_running_container() {
 #[test]
 fn update_restart_policy_applies_to_the_running_container() {
     let p = Pier::new();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("runs");
-    let bind = format!("{}:/data", dir.path().display());
-    let id = p.run_detached(&[
-        "--network",
-        "none",
-        "-v",
-        &bind,
-        "busybox",
-        "sh",
-        "-c",
+    let (id, dir) = p.run_with_data(
+        &["--network", "none"],
         "echo run >> /data/runs; exec sleep 300",
-    ]);
+    );
+    let file = dir.path().join("runs");
     p.ok(&["update", "--restart", "on-failure:1", &id]);
     let init = p.inspect(&id)["init"]["pid"].as_i64().expect("init pid") as i32;
     nix::sys::signal::kill(

@@ -596,21 +596,11 @@ fn bridges_keep_forwarding_when_the_forward_policy_is_drop() {
 #[test]
 fn restarts_release_and_remake_the_network() {
     let p = Pier::new();
-    let data = tempfile::tempdir().expect("temp dir");
-    let bind = format!("{}:/data", data.path().display());
     let publish = format!("{}:80", free_port());
-    let id = p.run_detached(&[
-        "--restart",
-        "on-failure:2",
-        "-p",
-        &publish,
-        "-v",
-        &bind,
-        "busybox",
-        "sh",
-        "-c",
+    let (id, data) = p.run_with_data(
+        &["--restart", "on-failure:2", "-p", &publish],
         "ip -4 -o addr show eth0 >> /data/runs; sleep 0.3; exit 1",
-    ]);
+    );
     let short = &id[..8];
     wait_for(
         Duration::from_secs(15),

@@ -8,13 +8,6 @@ use common::{assert_one_line_error, is_alive, line_count, scaled, text, wait_for
 use std::path::Path;
 use std::time::Duration;
 
-/// A host directory for the container's `/data`, and its runs file.
-fn data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("runs");
-    (dir, file)
-}
-
 fn pid_of(info: &serde_json::Value, field: &str) -> i32 {
     info[field]["pid"]
         .as_i64()
@@ -33,20 +26,11 @@ fn event_times(p: &Pier, id: &str, action: &str) -> Vec<std::time::SystemTime> {
 #[test]
 fn on_failure_3_restarts_exactly_three_times_then_stays_exited() {
     let p = Pier::new();
-    let (dir, file) = data_dir();
-    let bind = format!("{}:/data", dir.path().display());
-    let id = p.run_detached(&[
-        "--restart",
-        "on-failure:3",
-        "--network",
-        "none",
-        "-v",
-        &bind,
-        "busybox",
-        "sh",
-        "-c",
+    let (id, dir) = p.run_with_data(
+        &["--restart", "on-failure:3", "--network", "none"],
         "echo run >> /data/runs; exit 3",
-    ]);
+    );
+    let file = dir.path().join("runs");
     wait_for(
         Duration::from_secs(15),
         || {
@@ -87,20 +71,11 @@ fn on_failure_3_restarts_exactly_three_times_then_stays_exited() {
 #[test]
 fn on_failure_does_not_restart_a_clean_exit() {
     let p = Pier::new();
-    let (dir, file) = data_dir();
-    let bind = format!("{}:/data", dir.path().display());
-    let id = p.run_detached(&[
-        "--restart",
-        "on-failure",
-        "--network",
-        "none",
-        "-v",
-        &bind,
-        "busybox",
-        "sh",
-        "-c",
+    let (id, dir) = p.run_with_data(
+        &["--restart", "on-failure", "--network", "none"],
         "echo run >> /data/runs",
-    ]);
+    );
+    let file = dir.path().join("runs");
     p.wait_not_running(&id, Duration::from_secs(10));
     std::thread::sleep(scaled(Duration::from_millis(600)));
     assert_eq!(line_count(&file), 1);
@@ -110,20 +85,11 @@ fn on_failure_does_not_restart_a_clean_exit() {
 #[test]
 fn always_restarts_a_dead_process_but_not_after_stop() {
     let p = Pier::new();
-    let (dir, file) = data_dir();
-    let bind = format!("{}:/data", dir.path().display());
-    let id = p.run_detached(&[
-        "--restart",
-        "always",
-        "--network",
-        "none",
-        "-v",
-        &bind,
-        "busybox",
-        "sh",
-        "-c",
+    let (id, dir) = p.run_with_data(
+        &["--restart", "always", "--network", "none"],
         "echo run >> /data/runs; exec sleep 300",
-    ]);
+    );
+    let file = dir.path().join("runs");
     wait_for(
         Duration::from_secs(5),
         || line_count(&file) == 1,
@@ -183,22 +149,18 @@ fn always_restarts_a_dead_process_but_not_after_stop() {
 #[test]
 fn ps_shows_restarting_and_stop_ends_the_back_off() {
     let p = Pier::new();
-    let (dir, file) = data_dir();
-    let bind = format!("{}:/data", dir.path().display());
-    let id = p.run_detached(&[
-        "--name",
-        "flappy",
-        "--restart",
-        "unless-stopped",
-        "--network",
-        "none",
-        "-v",
-        &bind,
-        "busybox",
-        "sh",
-        "-c",
+    let (id, dir) = p.run_with_data(
+        &[
+            "--name",
+            "flappy",
+            "--restart",
+            "unless-stopped",
+            "--network",
+            "none",
+        ],
         "echo run >> /data/runs; exit 1",
-    ]);
+    );
+    let file = dir.path().join("runs");
     // The back-off grows (0.1, 0.2, 0.4, 0.8, 1.6 s...): ps soon catches it waiting.
     let mut seen = String::new();
     wait_for(

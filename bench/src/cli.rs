@@ -32,6 +32,9 @@ pub enum EnvName {
     Crun,
     /// `podman run` of the same image (start-up suite only).
     Podman,
+    /// `docker run` of the same image through a dockerd the bench starts (start-up and the
+    /// bridge and published-port network paths).
+    Docker,
     /// A QEMU guest (KVM if usable, else TCG emulation).
     Vm,
 }

@@ -84,6 +84,12 @@ pub struct EnvironmentRecord {
     /// Hardware threads per core (`siblings / cpu cores`): SMT siblings share FMA units.
     #[serde(default)]
     pub threads_per_core: Option<usize>,
+    /// `podman --version` first line, when installed.
+    #[serde(default)]
+    pub podman_version: Option<String>,
+    /// `dockerd --version` first line (the bench starts this dockerd), when installed.
+    #[serde(default)]
+    pub docker_version: Option<String>,
 }
 
 impl EnvironmentRecord {
@@ -116,6 +122,8 @@ impl EnvironmentRecord {
             cpu_mhz_max: clock.map(|c| c.0),
             cpu_mhz_source: clock.map(|c| c.1.to_string()),
             threads_per_core: threads_per_core(&cpuinfo),
+            podman_version: tool_version("podman"),
+            docker_version: tool_version("dockerd"),
         })
     }
 

@@ -28,11 +28,17 @@ pub fn spread(r: &SummaryRow) -> String {
     format!("{} (n={})", with_ci(r.median, r.ci_low, r.ci_high), r.n)
 }
 
+/// A ratio with its interval, `value [low–high]`, each as a [`fraction`] when well below
+/// one (an emulated VM's DGEMM at 1/2476 of native would otherwise read `0.000`).
+pub fn ratio_with_ci(value: f64, low: f64, high: f64) -> String {
+    format!("{} [{}–{}]", fraction(value), fraction(low), fraction(high))
+}
+
 /// The row's ratio to native with its interval, `-` when there is none.
 pub fn ratio(r: &SummaryRow) -> String {
     match (r.ratio_to_native, r.ratio_ci_low, r.ratio_ci_high) {
-        (Some(v), Some(lo), Some(hi)) => with_ci(v, lo, hi),
-        (Some(v), _, _) => num(v),
+        (Some(v), Some(lo), Some(hi)) => ratio_with_ci(v, lo, hi),
+        (Some(v), _, _) => fraction(v),
         _ => "-".into(),
     }
 }
@@ -62,5 +68,26 @@ mod tests {
         assert_eq!(fraction(0.5), "0.500");
         assert_eq!(fraction(1.0 / 17.5), "1/17.50");
         assert_eq!(fraction(1.0 / 2476.0), "1/2476");
+    }
+
+    #[test]
+    fn a_tiny_ratio_to_native_is_never_printed_as_zero() {
+        // An emulated VM's DGEMM: about 1/2000 of native, whose `num` reads 0.000.
+        let row = SummaryRow {
+            ratio_to_native: Some(0.000_42),
+            ratio_ci_low: Some(0.000_38),
+            ratio_ci_high: Some(0.000_45),
+            ..SummaryRow::default()
+        };
+        let text = ratio(&row);
+        assert!(!text.contains("0.000"), "{text}");
+        assert_eq!(text, "1/2381 [1/2632–1/2222]");
+        let row = SummaryRow {
+            ratio_to_native: Some(0.000_42),
+            ..SummaryRow::default()
+        };
+        assert_eq!(ratio(&row), "1/2381");
+        // Ratios near one keep their digits.
+        assert_eq!(ratio_with_ci(0.98, 0.95, 1.01), "0.980 [0.950–1.01]");
     }
 }

@@ -107,6 +107,8 @@ pub fn execute(
     let mut last_error = vec![String::new(); cases.len()];
     let mut samples = Vec::new();
     for step in steps {
+        // Interrupted: no new launch while the clean-up runs (it ends the process).
+        crate::interrupt::hold_if_interrupted();
         let case = &mut cases[step.case];
         if failures_of[step.case] >= MAX_FAILURES {
             bar.inc(1);

@@ -167,20 +167,33 @@ fn startup(md: &mut String, t: &Input) {
         ("pier", "run"),
         ("pier", "run-bridge"),
         ("podman", "run"),
+        ("docker", "run"),
+        ("docker", "run-bridge"),
         (NATIVE, ""),
     ];
-    let exit: Vec<&SummaryRow> = order
+    if !order
         .iter()
-        .filter_map(|(e, v)| t.row("launch_to_exit", e, v))
-        .collect();
-    if exit.is_empty() {
+        .any(|(e, v)| t.row("launch_to_exit", e, v).is_some())
+    {
         return;
     }
     let _ = writeln!(
         md,
         "### Start-up (ms)\n\n| environment | launch → exit | launch → first instruction |\n| --- | --- | --- |"
     );
-    for r in &exit {
+    for (e, v) in order {
+        let label = record::label(e, v);
+        let Some(r) = t.row("launch_to_exit", e, v) else {
+            // A peer that could not run says why instead of vanishing from the table.
+            if let Some(why) = t.notes.why_unavailable(&not_measured_label(e, v)) {
+                let _ = writeln!(
+                    md,
+                    "| {label} | not measured: {} | - |",
+                    why.replace('|', "/")
+                );
+            }
+            continue;
+        };
         let entry = t.row("launch_to_entry", &r.environment, &r.variant);
         let _ = writeln!(
             md,
@@ -217,7 +230,32 @@ fn startup(md: &mut String, t: &Input) {
             with_ci(ratio, ci.low, ci.high)
         );
     }
+    for (variant, what) in [
+        ("run", "host network"),
+        ("run-bridge", "each on its bridge"),
+    ] {
+        if let Some((ratio, ci, _)) =
+            t.between("launch_to_exit", ("docker", variant), ("pier", variant))
+        {
+            let _ = writeln!(
+                md,
+                "\nWhole path, same image, {what}: `docker run --rm` (dockerd, containerd, runc) / `pier run --rm` = {}.",
+                with_ci(ratio, ci.low, ci.high)
+            );
+        }
+    }
     md.push('\n');
+}
+
+/// The label an environment's availability was noted under: its `run`/`runtime` path
+/// (`docker (run)` stands for `docker (run-bridge)` too).
+fn not_measured_label(env: &str, variant: &str) -> String {
+    let v = if variant.starts_with("run") && variant != "runtime" {
+        "run"
+    } else {
+        variant
+    };
+    record::label(env, v)
 }
 
 fn net(md: &mut String, t: &Input) {
@@ -244,6 +282,18 @@ fn net(md: &mut String, t: &Input) {
     if lines.is_empty() {
         return;
     }
+    let docker_ran = t
+        .summary
+        .iter()
+        .any(|r| r.environment == "docker" && r.suite == "net");
+    if !docker_ran {
+        if let Some(why) = t.notes.why_unavailable("docker (run)") {
+            lines.push(format!(
+                "| docker (bridge, published) | not measured: {} | - | - | - |",
+                why.replace('|', "/")
+            ));
+        }
+    }
     let _ = writeln!(
         md,
         "### Network (TCP)\n\n| path | stream Gbit/s | / native [95% CI] | RR latency µs | / native [95% CI] |\n| --- | --- | --- | --- | --- |"
@@ -267,6 +317,21 @@ fn net(md: &mut String, t: &Input) {
             md,
             "\nBridge vs host networking (pier): throughput bridge/host = {s}, latency bridge/host = {l}."
         );
+    }
+    for path in ["bridge", "published"] {
+        let docker_over_pier = |m: &str| {
+            t.between(m, ("docker", path), ("pier", path))
+                .map(|(r, ci, _)| with_ci(r, ci.low, ci.high))
+        };
+        if let (Some(s), Some(l)) = (
+            docker_over_pier("tcp_stream"),
+            docker_over_pier("tcp_rr_latency"),
+        ) {
+            let _ = writeln!(
+                md,
+                "\nDocker vs pier, {path} path: throughput docker/pier = {s}, latency docker/pier = {l}."
+            );
+        }
     }
     md.push('\n');
 }

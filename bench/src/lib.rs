@@ -6,7 +6,8 @@
 //! * [`record`]: raw sample CSV, summary CSV and the `environment.json` machine record.
 //! * [`plot`]: SVG + PNG charts (grouped bars, horizontal bar panels, CDF, histogram), every
 //!   text placed by its measured extent, one colour-blind-safe colour per environment.
-//! * [`envs`]: how each environment runs the payload (native, pier, runc/crun, podman, VM).
+//! * [`envs`]: how each environment runs the payload (native, pier, runc/crun, podman,
+//!   Docker, VM); [`interrupt`]: what they leave outside the process is removed on Ctrl-C.
 //! * [`suites`]: cpu, mem, startup, net, jitter: what each measures, as samples.
 //! * [`harness`]: the plan (warm-up, interleaved runs), progress bars, summary table.
 //! * [`cli`] and [`session`]: `pier bench`'s arguments and one run from start to report.
@@ -26,6 +27,7 @@ pub mod format;
 pub mod harness;
 pub mod headlines;
 pub mod html;
+pub mod interrupt;
 pub mod notes;
 pub mod payload;
 pub mod peak;
@@ -43,5 +45,8 @@ pub mod verdict;
 /// `pier bench`: runs the suites and writes `results/<timestamp>/`; returns the exit code
 /// (1 if any case failed, after writing the report).
 pub fn run(args: cli::Args) -> anyhow::Result<i32> {
-    session::run(args)
+    let result = session::run(args);
+    // Interrupted meanwhile: the clean-up thread ends the process, with its own status.
+    interrupt::hold_if_interrupted();
+    result
 }

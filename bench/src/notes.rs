@@ -16,6 +16,9 @@ pub const NOTES_JSON: &str = "notes.json";
 pub struct Notes {
     /// `name: available` or `name: unavailable (reason)`.
     pub environments: Vec<String>,
+    /// The environments that could not run, with the reason (their rows in the tables read
+    /// "not measured: <reason>").
+    pub unavailable: Vec<Unavailable>,
     /// The crun workaround's outcome.
     pub cgroup: Option<String>,
     /// The VM's description and accelerator reason.
@@ -28,6 +31,25 @@ pub struct Notes {
     pub settings: String,
     /// Criterion medians (ns) of pier's start-up steps, read when the run ended.
     pub steps: Vec<Step>,
+}
+
+/// An environment that could not run here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unavailable {
+    /// Its label, `docker (run)`.
+    pub label: String,
+    /// Why it could not run.
+    pub reason: String,
+}
+
+impl Notes {
+    /// Why the environment labelled `label` did not run, if it could not.
+    pub fn why_unavailable(&self, label: &str) -> Option<&str> {
+        self.unavailable
+            .iter()
+            .find(|u| u.label == label)
+            .map(|u| u.reason.as_str())
+    }
 }
 
 /// One criterion benchmark's median.

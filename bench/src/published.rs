@@ -6,7 +6,7 @@
 //! the table says so instead of setting the figures side by side.
 
 use crate::figures::{dgemm_row, lead_dgemm};
-use crate::format::{num, with_ci};
+use crate::format::{fraction, num, ratio_with_ci};
 use crate::plausibility::{is_flagged, Flag};
 use crate::plot::palette::display_name;
 use crate::record::{SummaryRow, NATIVE};
@@ -108,8 +108,8 @@ fn render_felter(
             continue;
         }
         let mut ours = match (r.ratio_to_native, r.ratio_ci()) {
-            (Some(v), Some(ci)) if r.n >= 2 => with_ci(v, ci.low, ci.high),
-            (Some(v), _) => num(v),
+            (Some(v), Some(ci)) if r.n >= 2 => ratio_with_ci(v, ci.low, ci.high),
+            (Some(v), _) => fraction(v),
             _ => continue,
         };
         if is_flagged(flags, r) {

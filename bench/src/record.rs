@@ -65,7 +65,7 @@ pub fn values(samples: &[Sample], metric: &str, env: &str, variant: &str) -> Vec
 }
 
 /// One row of `summary.csv`: a (suite, metric, environment, variant) group.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRow {
     /// Suite.
     pub suite: String,

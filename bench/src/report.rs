@@ -311,6 +311,8 @@ fn render_machine(md: &mut String, env: &EnvironmentRecord, peak: &Result<Peak, 
         ("qemu accelerator", opt(&env.qemu_accelerator)),
         ("runc", opt(&env.runc_version)),
         ("crun", opt(&env.crun_version)),
+        ("podman", opt(&env.podman_version)),
+        ("docker (dockerd)", opt(&env.docker_version)),
     ] {
         let _ = writeln!(md, "| {k} | {} |", v.replace('|', "/"));
     }

@@ -5,6 +5,7 @@
 use crate::cli::BenchCommand;
 use crate::cli::{Args, EnvName, SuiteName};
 use crate::envs::cgroup_workaround::{self, Outcome};
+use crate::envs::docker::Docker;
 use crate::envs::native::Native;
 use crate::envs::oci_peer::OciPeer;
 use crate::envs::pier::{PierRun, PierRuntime};
@@ -44,9 +45,7 @@ pub fn run(args: Args) -> Result<i32> {
         args.suite.clone()
     };
     let wanted = |e: EnvName| args.env.is_empty() || args.env.contains(&e);
-    let containers = [EnvName::Pier, EnvName::Runc, EnvName::Crun, EnvName::Podman]
-        .into_iter()
-        .any(wanted);
+    let containers = CONTAINERS.into_iter().any(wanted);
     let mut notes = Notes::default();
     // First, while the process has one thread: the mount namespace is per thread.
     if containers {
@@ -56,6 +55,8 @@ pub fn run(args: Args) -> Result<i32> {
         }
         notes.cgroup = Some(outcome.describe().to_string());
     }
+    // After the namespace (one thread then), before anything is started outside the process.
+    crate::interrupt::install()?;
     if let Some(cpus) = &args.pin {
         harness::pin_to(&harness::parse_cpu_list(cpus)?)?;
     }
@@ -96,6 +97,13 @@ pub fn run(args: Args) -> Result<i32> {
     };
     eprintln!("bench: payload {}", setup.payload.display());
     let progress = !args.no_progress;
+    // pier's bench network (bridge, firewall table) goes on Ctrl-C too.
+    let pier_root = setup.pier_root();
+    let network_cleanup = crate::interrupt::on_interrupt("pier's bench network", move || {
+        if pier_root.join("networks").exists() {
+            let _ = crate::envs::pier::teardown_network(&pier_root);
+        }
+    });
     let built = build_envs(&setup, &wanted, &mut notes);
     for line in &notes.environments {
         eprintln!("bench: {line}");
@@ -107,6 +115,7 @@ pub fn run(args: Args) -> Result<i32> {
         setup: &setup,
         envs: built.envs,
         vm: built.vm,
+        docker: built.docker,
         progress,
     };
     let mut samples: Vec<Sample> = Vec::new();
@@ -125,16 +134,21 @@ pub fn run(args: Args) -> Result<i32> {
         notes.failures.extend(out.failures);
         notes.suite_notes.extend(out.notes);
     }
-    if ctx.envs.iter().any(|e| e.borrow().name() == "pier") {
+    let accel = ctx.vm.as_ref().and_then(|v| v.borrow().accelerator());
+    let ran_pier = ctx.envs.iter().any(|e| e.borrow().name() == "pier");
+    // Every environment is dropped here: the bench's dockerd stops and is removed.
+    drop(ctx);
+    if ran_pier {
         // The bench root's bridge and firewall table are the bench's own: leave nothing.
         if let Err(e) = crate::envs::pier::teardown_network(&setup.pier_root()) {
             eprintln!("bench: removing the bench network: {e:#}");
         }
     }
+    drop(network_cleanup);
+    crate::interrupt::hold_if_interrupted();
     if samples.is_empty() {
         bail!("no environment produced a sample; see the reasons above");
     }
-    let accel = ctx.vm.as_ref().and_then(|v| v.borrow().accelerator());
     let record = environment::EnvironmentRecord::collect(&environment::Inputs {
         pier_version: env!("CARGO_PKG_VERSION").to_string(),
         qemu_version: accel.as_ref().and_then(|_| crate::envs::vm::qemu_version()),
@@ -162,9 +176,19 @@ pub fn run(args: Args) -> Result<i32> {
     Ok(if notes.failures.is_empty() { 0 } else { 1 })
 }
 
+/// The environments that can take part (every container one, for the cgroup workaround).
+const CONTAINERS: [EnvName; 5] = [
+    EnvName::Pier,
+    EnvName::Runc,
+    EnvName::Crun,
+    EnvName::Podman,
+    EnvName::Docker,
+];
+
 struct Built {
     envs: Vec<EnvRef>,
     vm: Option<Rc<RefCell<VmEnv>>>,
+    docker: Option<Rc<RefCell<Docker>>>,
 }
 
 fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes) -> Built {
@@ -174,9 +198,7 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
         Rc::new(RefCell::new(Native::new(setup))),
         wanted(EnvName::Native),
     );
-    let any_bundle = [EnvName::Pier, EnvName::Runc, EnvName::Crun, EnvName::Podman]
-        .into_iter()
-        .any(wanted);
+    let any_bundle = CONTAINERS.into_iter().any(wanted);
     let (bundle, ready) = if any_bundle {
         match bundle::prepare(setup) {
             Ok(b) => (Some(Rc::new(b)), Availability::Available),
@@ -220,6 +242,14 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
             true,
         );
     }
+    let mut docker = None;
+    if wanted(EnvName::Docker) {
+        eprintln!("bench: starting the bench's own dockerd...");
+        let d = Rc::new(RefCell::new(Docker::new(setup, ready.clone())));
+        add(d.clone(), true);
+        let ok = d.borrow().availability().is_available();
+        docker = ok.then_some(d);
+    }
     let mut vm = None;
     if wanted(EnvName::Vm) {
         eprintln!("bench: preparing the VM (kernel, initramfs, KVM probe)...");
@@ -252,12 +282,17 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
                 notes.environments.push(format!("{label}: available"));
                 envs.push(e);
             }
-            Availability::Unavailable(r) => notes
-                .environments
-                .push(format!("{label}: unavailable ({r})")),
+            Availability::Unavailable(r) => {
+                notes
+                    .environments
+                    .push(format!("{label}: unavailable ({r})"));
+                notes
+                    .unavailable
+                    .push(crate::notes::Unavailable { label, reason: r });
+            }
         }
     }
-    Built { envs, vm }
+    Built { envs, vm, docker }
 }
 
 /// The payload: `--payload`, else next to this executable's build

@@ -6,6 +6,10 @@
 //! podman (`scripts/setup.sh test`): prerequisites the test setup provides, so a missing one
 //! fails the test under CI and is reported as skipped elsewhere ([`prereq`]).
 
+mod common;
+
+use common::{pier_binary, static_payload};
+use pier_bench::envs::docker::Docker;
 use pier_bench::envs::native::Native;
 use pier_bench::envs::oci_peer::OciPeer;
 use pier_bench::envs::pier::{PierRun, PierRuntime};
@@ -18,34 +22,9 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
-        PathBuf::from,
-    )
-}
-
-/// The static payload (containers and VMs need it: it runs on any root filesystem), or why
-/// there is none.
-fn static_payload() -> Result<PathBuf, String> {
-    prereq::file(
-        target_dir()
-            .join(pier_bench::payload::build::TARGET)
-            .join("release/pier-payload"),
-    )
-}
-
 /// The payload of this test build (dynamic: fine for native runs only).
 fn test_payload() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pier-payload"))
-}
-
-fn pier_binary() -> Result<PathBuf, String> {
-    ["debug", "release"]
-        .iter()
-        .map(|p| target_dir().join(p).join("pier"))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("no pier in {}/{{debug,release}}", target_dir().display()))
 }
 
 #[test]
@@ -77,6 +56,16 @@ fn unavailable_environments_say_why() {
         Availability::Unavailable("no rootfs".into()),
     );
     assert_eq!(runc.availability().reason(), Some("no rootfs"));
+    // Docker says why too: no image to load (before any dockerd starts), or the bundle's reason.
+    let docker = Docker::new(&setup, Availability::Unavailable("no rootfs".into()));
+    assert_eq!(docker.availability().reason(), Some("no rootfs"));
+    let docker = Docker::new(&setup, Availability::Available);
+    let why = docker.availability().reason().unwrap().to_string();
+    assert!(why.contains("pier save"), "{why}");
+    assert!(
+        !setup.cache.join("docker").exists(),
+        "no dockerd state made"
+    );
 }
 
 #[test]
@@ -244,6 +233,9 @@ fn every_suite_runs_once_in_every_environment() {
         cache: cache.path().to_path_buf(),
     };
     let _world = NetworkWorld(setup.pier_root());
+    // podman must not write the host's image-copy cache (its store is the bench's own).
+    let host_cache = Path::new("/var/lib/containers/cache");
+    let cache_before = modified_under(host_cache);
     let envs = environments(&setup, static_payload);
     let names: Vec<String> = envs
         .iter()
@@ -259,6 +251,7 @@ fn every_suite_runs_once_in_every_environment() {
         setup: &setup,
         envs,
         vm: None,
+        docker: None,
         progress: false,
     };
     let workload = ctx.workload_envs().len();
@@ -321,7 +314,25 @@ fn every_suite_runs_once_in_every_environment() {
             _ => {}
         }
     }
+    assert_eq!(
+        modified_under(host_cache),
+        cache_before,
+        "podman wrote to {}",
+        host_cache.display()
+    );
     eprintln!("all suites in {:.1?}", started.elapsed());
+}
+
+/// Files under `dir` (one level) with their modification times.
+fn modified_under(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
+        .collect();
+    out.sort();
+    out
 }
 
 /// The VM in every suite (tiny sizes, one run). Ignored by default: it boots about ten
@@ -363,6 +374,7 @@ fn every_suite_runs_once_in_the_vm() {
         setup: &setup,
         envs,
         vm: Some(vm.clone()),
+        docker: None,
         progress: false,
     };
     for (suite, out) in [

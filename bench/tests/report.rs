@@ -109,6 +109,40 @@ fn every_plot_renders_with_unique_colours_and_fitting_labels() {
         !cpu.drawn.texts.iter().any(|t| t.text.contains("openblas_")),
         "OpenBLAS drawn as its own groups"
     );
+    // Docker, a whole-path peer: in the start-up and network figures, each path its own
+    // colour, and in the tables with its version.
+    for (series, fig) in [
+        ("docker (run)", "Start-up"),
+        ("docker (run-bridge)", "Start-up"),
+        ("docker (bridge)", "net: median"),
+        ("docker (published)", "net: median"),
+    ] {
+        assert!(
+            plots
+                .iter()
+                .any(|p| p.caption.contains(fig) && p.drawn.series.iter().any(|s| s == series)),
+            "no {series} in a {fig} figure: {:?}",
+            plots
+                .iter()
+                .map(|p| (&p.caption, &p.drawn.series))
+                .collect::<Vec<_>>()
+        );
+    }
+    for id in ["docker", "docker bridge", "docker published"] {
+        assert!(a.iter().any(|x| x.0 == id), "{id} has no colour: {a:?}");
+    }
+    for row in [
+        "| docker (run) | ",
+        "| docker (run-bridge) | ",
+        "| docker (bridge) | ",
+        "| docker (published) | ",
+        "`docker run --rm` (dockerd, containerd, runc) / `pier run --rm` = ",
+        "Docker vs pier, published path: throughput docker/pier = ",
+        "| docker (dockerd) | Docker version 20.10.24",
+        "| podman | podman version 4.3.1 |",
+    ] {
+        assert!(md.contains(row), "report.md lacks {row:?}");
+    }
     // report.html: one file with every figure of report.md inside.
     let html = std::fs::read_to_string(&files.html).unwrap();
     let embedded = html.matches("src=\"data:image/svg+xml;base64,").count();
@@ -199,4 +233,51 @@ fn rerendering_twice_gives_the_same_report() {
     let second = report::rerender(dir.path(), &pier_bench::reference::default_dir()).unwrap();
     assert_eq!(a, std::fs::read_to_string(&second.report).unwrap());
     assert_eq!(first.plots(), second.plots());
+}
+
+/// A peer that could not run (dockerd refused to start) keeps its rows, each saying why.
+#[test]
+fn a_peer_that_could_not_run_says_why_in_its_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["environment.json", "notes.json"] {
+        std::fs::copy(fixture().join(f), tmp.path().join(f)).unwrap();
+    }
+    let samples = std::fs::read_to_string(fixture().join("samples.csv")).unwrap();
+    let without_docker: String = samples
+        .lines()
+        .filter(|l| !l.contains(",docker,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(tmp.path().join("samples.csv"), without_docker).unwrap();
+    let mut notes = pier_bench::notes::Notes::read(tmp.path()).unwrap().unwrap();
+    notes.unavailable.push(pier_bench::notes::Unavailable {
+        label: "docker (run)".into(),
+        reason: "dockerd exited (exit status: 1) while starting: no | pipe allowed".into(),
+    });
+    notes.write(tmp.path()).unwrap();
+    let files = report::rerender(tmp.path(), &pier_bench::reference::default_dir()).unwrap();
+    let md = std::fs::read_to_string(&files.report).unwrap();
+    for row in [
+        "| docker (run) | not measured: dockerd exited (exit status: 1) while starting: no / pipe allowed | - |",
+        "| docker (run-bridge) | not measured: dockerd exited",
+        "| docker (bridge, published) | not measured: dockerd exited",
+    ] {
+        assert!(md.contains(row), "no {row:?} in:\n{md}");
+    }
+}
+
+/// The emulated VM's ratios to native are thousandths: written as fractions, never `0.000`.
+#[test]
+fn the_vm_rows_ratios_read_as_fractions() {
+    let (_dir, files) = rendered();
+    let md = std::fs::read_to_string(&files.report).unwrap();
+    let vm = &md[md.find("### The VM:").unwrap()..];
+    let vm = &vm[..vm.find("\n### ").unwrap_or(vm.len())];
+    let dgemm = vm
+        .lines()
+        .find(|l| l.starts_with("* dgemm_gflops"))
+        .expect("a DGEMM line in the VM section");
+    assert!(dgemm.contains("× native"), "{dgemm}");
+    assert!(dgemm.contains("[1/"), "{dgemm}");
+    assert!(!vm.contains("0.000") && !vm.contains("0.00 ["), "{vm}");
 }

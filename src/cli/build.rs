@@ -1,9 +1,11 @@
-//! `pier build` (images from Dockerfiles) and `pier history` (how an image was made).
+//! `pier build` (images from Dockerfiles), `pier commit` (an image from a container) and
+//! `pier history` (how an image was made).
 
 use super::output;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use pier_runtime::build::builder::parse_build_args;
+use pier_runtime::build::commit::CommitOptions;
 use pier_runtime::build::{self, BuildOptions};
 use pier_runtime::engine::config::NetworkMode;
 use pier_runtime::engine::Engine;
@@ -33,6 +35,9 @@ pub struct BuildArgs {
     /// Only print the image ID.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Set a label on the image: KEY=VALUE (or KEY).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
     /// The build context directory.
     pub context: PathBuf,
 }
@@ -53,6 +58,9 @@ pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
                 args.network
             ),
         },
+        labels: super::filter::parse_labels(&args.labels)?
+            .into_iter()
+            .collect(),
     };
     if !args.quiet {
         build::build(engine, &opts, &mut std::io::stdout())?;
@@ -68,6 +76,38 @@ pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
     let result = build::build(engine, &opts, &mut std::io::sink());
     nix::unistd::dup2_stdout(&saved).context("restoring stdout")?;
     println!("{}", result?.id);
+    Ok(0)
+}
+
+/// `pier commit`.
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Commit message (the history entry's comment).
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Author.
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Apply a Dockerfile instruction to the image: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER,
+    /// VOLUME, WORKDIR, STOPSIGNAL (repeatable).
+    #[arg(short = 'c', long = "change", value_name = "INSTRUCTION")]
+    pub changes: Vec<String>,
+    /// Container.
+    pub container: String,
+    /// Name for the image: REPO[:TAG] (none: an untagged image).
+    pub reference: Option<String>,
+}
+
+/// `pier commit`: prints the new image's ID, as Docker does.
+pub fn commit(engine: &Engine, args: CommitArgs) -> Result<i32> {
+    let opts = CommitOptions {
+        message: args.message,
+        author: args.author,
+        changes: args.changes,
+        reference: args.reference,
+    };
+    let image = build::commit::commit(engine, &args.container, &opts)?;
+    println!("{}", image.id);
     Ok(0)
 }
 

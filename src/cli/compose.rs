@@ -4,7 +4,7 @@ use super::container::{print_top, status_text};
 use super::output;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::compose::containers::{label, short_name};
+use pier_runtime::compose::containers::{label, number};
 use pier_runtime::compose::down::{DownOptions, RemoveImages};
 use pier_runtime::compose::logs::{self, LogsOptions};
 use pier_runtime::compose::up::UpOptions;
@@ -21,10 +21,11 @@ use std::time::Duration;
 /// `pier compose`.
 #[derive(Debug, Args)]
 pub struct ComposeArgs {
-    /// The compose file (default: compose.yaml, compose.yml, docker-compose.yml or
-    /// docker-compose.yaml in the current directory).
+    /// The compose file, repeatable: later files are laid over earlier ones (default:
+    /// compose.yaml, compose.yml, docker-compose.yml or docker-compose.yaml in the current
+    /// directory, with its .override file if there is one).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub files: Vec<PathBuf>,
     /// The project name (default: the file's `name:`, else its directory's name).
     #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
@@ -212,7 +213,7 @@ impl ComposeArgs {
             None => std::env::current_dir().context("the current directory")?,
         };
         let project = Project::load(&ProjectOptions {
-            file: self.file.clone(),
+            files: self.files.clone(),
             name: self.project_name.clone(),
             env_file: self.env_file.clone(),
             dir,
@@ -292,7 +293,7 @@ pub fn compose(engine: &Engine, args: ComposeArgs) -> Result<i32> {
         }
         ComposeCommand::Ps(a) => ps(&c, a),
         ComposeCommand::Logs(a) => {
-            let containers = selected(&c, &a.services, true)?;
+            let containers = c.containers_of(&a.services, true)?;
             let opts = LogsOptions {
                 follow: a.follow,
                 color: !a.no_color && std::io::stdout().is_terminal(),
@@ -306,7 +307,7 @@ pub fn compose(engine: &Engine, args: ComposeArgs) -> Result<i32> {
             let target = c
                 .service_containers(&a.service)?
                 .into_iter()
-                .find(|r| pier_runtime::compose::containers::number(r) == a.index)
+                .find(|r| number(r) == a.index)
                 .with_context(|| {
                     format!(
                         "service {:?} has no container number {}: is the project up?",
@@ -368,7 +369,7 @@ pub fn compose(engine: &Engine, args: ComposeArgs) -> Result<i32> {
         ComposeCommand::Restart(a) => c.restart(&a.services, secs(a.timeout)).map(|()| 0),
         ComposeCommand::Config(_) => unreachable!("handled without the engine"),
         ComposeCommand::Top(a) => {
-            for r in selected(&c, &a.services, false)? {
+            for r in c.containers_of(&a.services, false)? {
                 if r.status != ContainerStatus::Running {
                     continue;
                 }
@@ -379,33 +380,6 @@ pub fn compose(engine: &Engine, args: ComposeArgs) -> Result<i32> {
             Ok(0)
         }
     }
-}
-
-/// The project's containers of `services` (all when empty), in start order; one-off `run`
-/// containers only with `oneoff`.
-fn selected(c: &Compose, services: &[String], oneoff: bool) -> Result<Vec<ContainerRecord>> {
-    for s in services {
-        c.project.service(s)?;
-    }
-    let order: Vec<&str> = c.project.services.iter().map(|s| s.name.as_str()).collect();
-    let mut v: Vec<ContainerRecord> = c
-        .containers()?
-        .into_iter()
-        .filter(|r| oneoff || label(r, labels::ONEOFF) != Some("True"))
-        .filter(|r| {
-            services.is_empty()
-                || label(r, labels::SERVICE).is_some_and(|s| services.iter().any(|x| x == s))
-        })
-        .collect();
-    v.sort_by_key(|r| {
-        (
-            label(r, labels::SERVICE)
-                .and_then(|s| order.iter().position(|o| *o == s))
-                .unwrap_or(usize::MAX),
-            pier_runtime::compose::containers::number(r),
-        )
-    });
-    Ok(v)
 }
 
 fn up(c: &mut Compose, a: UpArgs) -> Result<i32> {
@@ -457,7 +431,8 @@ fn up(c: &mut Compose, a: UpArgs) -> Result<i32> {
 }
 
 fn ps(c: &Compose, a: PsArgs) -> Result<i32> {
-    let recs: Vec<ContainerRecord> = selected(c, &a.services, true)?
+    let recs: Vec<ContainerRecord> = c
+        .containers_of(&a.services, true)?
         .into_iter()
         .filter(|r| a.all || r.status == ContainerStatus::Running)
         .collect();
@@ -497,6 +472,5 @@ fn ps(c: &Compose, a: PsArgs) -> Result<i32> {
         ],
         &rows,
     );
-    let _ = short_name;
     Ok(0)
 }

@@ -2,7 +2,7 @@
 //! inspect, wait, top, exec, stats, and the `pier container` group (cp and diff are in
 //! `container_fs.rs`).
 
-use super::output;
+use super::{filter, format, output};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use pier_runtime::engine::config::{
@@ -12,7 +12,7 @@ use pier_runtime::engine::exec::ExecRequest;
 use pier_runtime::engine::inspect::TopProcess;
 use pier_runtime::engine::logs::{self, LogOptions};
 use pier_runtime::engine::mount_flags::MountFlags;
-use pier_runtime::engine::record::ContainerStatus;
+use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
 use pier_runtime::engine::start::Attach;
 use pier_runtime::engine::Engine;
 use std::path::PathBuf;
@@ -127,7 +127,7 @@ pub struct CreateArgs {
     /// Drop a Linux capability.
     #[arg(long = "cap-drop")]
     pub cap_drop: Vec<String>,
-    /// Set a label on the container: KEY=VALUE (repeatable).
+    /// Set a label: KEY=VALUE (or KEY).
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
     /// Another name for the container on its network (user networks).
@@ -224,14 +224,6 @@ impl CreateArgs {
             self.health_retries,
             self.no_healthcheck,
         )?;
-        let mut labels = std::collections::BTreeMap::new();
-        for l in &self.labels {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            if k.is_empty() || k.contains(char::is_whitespace) {
-                bail!("invalid --label {l:?}: expected KEY=VALUE");
-            }
-            labels.insert(k.to_string(), v.to_string());
-        }
         Ok(RunConfig {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -256,7 +248,7 @@ impl CreateArgs {
             auto_remove,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
-            labels,
+            labels: filter::parse_labels(&self.labels)?,
             network_aliases: self.network_aliases.clone(),
             extra_networks: Vec::new(),
             restart,
@@ -456,6 +448,10 @@ pub enum ContainerCommand {
     Diff(super::container_fs::DiffArgs),
     /// Copy files between a container and the host.
     Cp(super::container_fs::CpArgs),
+    /// Follow a running container's output until it exits.
+    Attach(super::attach::AttachArgs),
+    /// Make an image from a container's changes.
+    Commit(super::build::CommitArgs),
     /// Freeze every process of running containers.
     Pause(super::container_state::PauseArgs),
     /// Thaw paused containers.
@@ -483,6 +479,8 @@ pub fn enters_containers(cmd: &ContainerCommand) -> bool {
         | ContainerCommand::Rename(_)
         | ContainerCommand::Diff(_)
         | ContainerCommand::Cp(_)
+        | ContainerCommand::Attach(_)
+        | ContainerCommand::Commit(_)
         | ContainerCommand::Pause(_)
         | ContainerCommand::Unpause(_)
         | ContainerCommand::Update(_) => false,
@@ -499,6 +497,8 @@ pub fn container(engine: &Engine, cmd: ContainerCommand) -> Result<i32> {
         ContainerCommand::Rename(a) => rename(engine, a),
         ContainerCommand::Diff(a) => super::container_fs::diff(engine, a),
         ContainerCommand::Cp(a) => super::container_fs::cp(engine, a),
+        ContainerCommand::Attach(a) => super::attach::attach(engine, a),
+        ContainerCommand::Commit(a) => super::build::commit(engine, a),
         ContainerCommand::Pause(a) => super::container_state::pause(engine, a),
         ContainerCommand::Unpause(a) => super::container_state::unpause(engine, a),
         ContainerCommand::Update(a) => super::container_state::update(engine, a),
@@ -550,9 +550,55 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// `pier ps`.
+#[derive(Debug, Args)]
+#[command(mut_arg("filters", |a| a.help(
+    "Filter: id, name, label, status, ancestor, exited, before, since, network (KEY=VALUE, \
+     repeatable: the same key ORed, different keys ANDed)"
+)))]
+pub struct PsArgs {
+    /// Show all containers (default: running only).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub list: filter::ListArgs,
+    /// Do not truncate IDs and commands.
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Show the N most recently created containers (all states).
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
+    /// Show the most recently created container (all states).
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+}
+
+/// Column titles of `ps --format 'table ...'`, as Docker names them.
+const PS_HEADERS: &[(&str, &str)] = &[
+    ("ID", "CONTAINER ID"),
+    ("Image", "IMAGE"),
+    ("Command", "COMMAND"),
+    ("CreatedAt", "CREATED AT"),
+    ("RunningFor", "CREATED"),
+    ("Ports", "PORTS"),
+    ("State", "STATE"),
+    ("Status", "STATUS"),
+    ("Size", "SIZE"),
+    ("Names", "NAMES"),
+    ("Labels", "LABELS"),
+    ("Label", "LABEL"),
+    ("Mounts", "MOUNTS"),
+    ("Networks", "NETWORKS"),
+    ("LocalVolumes", "LOCAL VOLUMES"),
+];
+
+const PS_FILTERS: &[&str] = &[
+    "id", "name", "label", "status", "ancestor", "exited", "before", "since", "network",
+];
+
 /// Docker's STATUS column: "Up 5 seconds (healthy)", "Up 2 minutes (Paused)",
 /// "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago".
-pub(super) fn status_text(r: &pier_runtime::engine::record::ContainerRecord) -> String {
+pub(super) fn status_text(r: &ContainerRecord) -> String {
     let finished = || output::since(r.finished_at.as_deref().unwrap_or(&r.created));
     match r.status {
         ContainerStatus::Running => {
@@ -583,28 +629,143 @@ pub(super) fn status_text(r: &pier_runtime::engine::record::ContainerRecord) -> 
     }
 }
 
-/// `pier ps`.
-#[derive(Debug, Args)]
-pub struct PsArgs {
-    /// Show all containers (default: running only).
-    #[arg(short = 'a', long)]
-    pub all: bool,
-    /// Only IDs.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Do not truncate IDs and commands.
-    #[arg(long = "no-trunc")]
-    pub no_trunc: bool,
+/// Docker's `State` word: `restarting` and `paused` are states of their own there.
+fn state_word(r: &ContainerRecord) -> &'static str {
+    if r.restarting {
+        "restarting"
+    } else if r.paused {
+        "paused"
+    } else {
+        r.status.as_str()
+    }
+}
+
+/// The containers `ps` lists: running ones (all with `-a` or a status/exited filter), then
+/// the filters.
+fn ps_select(engine: &Engine, args: &PsArgs) -> Result<Vec<ContainerRecord>> {
+    let filters = filter::Filters::parse(&args.list.filters, "ps", PS_FILTERS)?;
+    for s in filters.values("status") {
+        if !matches!(
+            s.as_str(),
+            "created" | "restarting" | "running" | "removing" | "paused" | "exited" | "dead"
+        ) {
+            bail!("invalid filter \"status={s}\": status is created, restarting, running, removing, paused, exited or dead");
+        }
+    }
+    let exited: Vec<i32> = filters
+        .values("exited")
+        .iter()
+        .map(|v| {
+            v.parse()
+                .with_context(|| format!("invalid filter \"exited={v}\": expected an exit code"))
+        })
+        .collect::<Result<_>>()?;
+    let all_recs = engine.containers()?;
+    let created_of = |key: &str| -> Result<String> {
+        all_recs
+            .iter()
+            .find(|r| r.name == key || r.id.starts_with(key))
+            .map(|r| r.created.clone())
+            .with_context(|| format!("invalid filter: no such container: {key}"))
+    };
+    let window = filters.created_window(created_of)?;
+    let images = engine.images()?;
+    let ancestors: Vec<(String, Option<String>)> = filters
+        .values("ancestor")
+        .iter()
+        .map(|a| (a.clone(), images.resolve(a).ok().map(|i| i.id)))
+        .collect();
+    let limit = if args.latest { Some(1) } else { args.last };
+    let show_all = args.all || limit.is_some() || filters.has("status") || filters.has("exited");
+    let mut out = Vec::new();
+    for r in all_recs.iter() {
+        let keep = (show_all || r.status == ContainerStatus::Running || r.restarting)
+            && filters.pass("id", |v| r.id.starts_with(v))
+            && filters.pass_name(&r.name)?
+            && filters.pass_labels(&r.config.labels)
+            && filters.pass("status", |v| v == state_word(r))
+            && (exited.is_empty()
+                || r.status == ContainerStatus::Exited
+                    && exited.contains(&r.exit_code.unwrap_or(0)))
+            && window.contains(&r.created)
+            && (ancestors.is_empty()
+                || ancestors.iter().any(|(name, id)| {
+                    r.image == *name
+                        || r.image.strip_suffix(":latest") == Some(name.as_str())
+                        || id.as_deref() == Some(r.image_id.as_str())
+                }))
+            && filters.pass("network", |n| {
+                r.config.network.as_ref().is_some_and(|m| m.display() == n)
+            });
+        if keep {
+            out.push(r.clone());
+        }
+    }
+    // Newest first, as Docker lists them.
+    out.sort_by(|a, b| b.created.cmp(&a.created));
+    if let Some(n) = limit {
+        out.truncate(n);
+    }
+    Ok(out)
+}
+
+/// `0.0.0.0:8080->80/tcp, ...` while it runs (host ports as picked), as Docker shows them.
+fn published_ports(r: &ContainerRecord) -> String {
+    r.network
+        .clone()
+        .filter(|_| r.status == ContainerStatus::Running)
+        .and_then(|v| serde_json::from_value::<pier_runtime::network::Endpoint>(v).ok())
+        .map(|ep| {
+            ep.ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// One container as `ps --format` sees it (Docker's field names).
+fn ps_item(r: &ContainerRecord, no_trunc: bool) -> serde_json::Value {
+    let cmd = format!("\"{}\"", r.args.join(" "));
+    let labels = filter::labels_text(&r.config.labels);
+    let mounts = r
+        .config
+        .volume_mounts
+        .iter()
+        .filter_map(|m| m.name.clone())
+        .chain(
+            r.config
+                .volumes
+                .iter()
+                .map(|b| b.source.display().to_string()),
+        )
+        .collect::<Vec<_>>()
+        .join(",");
+    serde_json::json!({
+        "ID": if no_trunc { r.id.as_str() } else { r.short_id() },
+        "Image": r.image,
+        "Command": if no_trunc { cmd } else { output::ellipsize(&cmd, 22) },
+        "CreatedAt": output::docker_time(&r.created),
+        "RunningFor": format!("{} ago", output::since(&r.created)),
+        "Ports": published_ports(r),
+        "State": state_word(r),
+        "Status": status_text(r),
+        "Size": "",
+        "Names": r.name,
+        "Labels": labels,
+        "Label": r.config.labels,
+        "Mounts": mounts,
+        "Networks": r.config.network.as_ref().map(|n| n.display()).unwrap_or_else(|| "none".into()),
+        "LocalVolumes": r.config.volume_mounts.len().to_string(),
+    })
 }
 
 /// `pier ps`.
 pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
-    let recs: Vec<_> = engine
-        .containers()?
-        .into_iter()
-        .filter(|r| args.all || r.status == ContainerStatus::Running || r.restarting)
-        .collect();
-    if args.quiet {
+    let fmt = format::Format::parse(args.list.format.as_deref())?;
+    let recs = ps_select(engine, &args)?;
+    if args.list.quiet {
         for r in &recs {
             println!(
                 "{}",
@@ -617,32 +778,26 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let rows: Vec<Vec<String>> = recs
+    let items: Vec<serde_json::Value> = recs.iter().map(|r| ps_item(r, args.no_trunc)).collect();
+    if !fmt.is_default() {
+        fmt.print(&items, PS_HEADERS)?;
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = items
         .iter()
-        .map(|r| {
-            let status = status_text(r);
-            let cmd = format!("\"{}\"", r.args.join(" "));
-            vec![
-                if args.no_trunc {
-                    r.id.clone()
-                } else {
-                    r.short_id().to_string()
-                },
-                r.image.clone(),
-                if args.no_trunc {
-                    cmd
-                } else {
-                    output::ellipsize(&cmd, 22)
-                },
-                format!("{} ago", output::since(&r.created)),
-                status,
-                r.config
-                    .network
-                    .as_ref()
-                    .map(|n| n.display())
-                    .unwrap_or_else(|| "none".into()),
-                r.name.clone(),
+        .map(|i| {
+            [
+                "ID",
+                "Image",
+                "Command",
+                "RunningFor",
+                "Status",
+                "Networks",
+                "Names",
             ]
+            .iter()
+            .map(|k| i[*k].as_str().unwrap_or_default().to_string())
+            .collect()
         })
         .collect();
     output::table(
@@ -719,19 +874,30 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32> {
 /// `pier inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Containers.
+    /// Format with a Go template, e.g. '{{.State.Pid}}' or '{{json .Config}}' (or json).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
+    /// Containers (or images).
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
 
 /// `pier inspect`.
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
+    let fmt = format::Format::parse(args.format.as_deref())?;
+    // Like `docker inspect`, a name that is not a container may be an image.
     let values: Vec<serde_json::Value> = args
         .containers
         .iter()
-        .map(|c| engine.inspect(c))
+        .map(|c| match engine.inspect(c) {
+            Ok(v) => Ok(v),
+            Err(e) => match engine.images().and_then(|s| s.resolve(c)) {
+                Ok(img) => Ok(super::image::inspect_json(&img)),
+                Err(_) => Err(e),
+            },
+        })
         .collect::<Result<_>>()?;
-    println!("{}", serde_json::to_string_pretty(&values)?);
+    fmt.print_inspect(&values)?;
     Ok(0)
 }
 
@@ -831,53 +997,78 @@ pub struct StatsArgs {
     /// Print one sample and exit.
     #[arg(long = "no-stream")]
     pub no_stream: bool,
-    /// Output format: table or json.
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    #[arg(long, help = format::HELP)]
+    pub format: Option<String>,
     /// Containers (default: all running).
     pub containers: Vec<String>,
 }
 
+/// Column titles of `stats --format 'table ...'`.
+const STATS_HEADERS: &[(&str, &str)] = &[
+    ("Container", "CONTAINER"),
+    ("ID", "CONTAINER ID"),
+    ("Name", "NAME"),
+    ("CPUPerc", "CPU %"),
+    ("MemUsage", "MEM USAGE / LIMIT"),
+    ("MemPerc", "MEM %"),
+    ("PIDs", "PIDS"),
+];
+
+/// One sample with Docker's field names (`.Name`, `.CPUPerc`, `.MemUsage`...) and pier's.
+fn stats_item(s: &pier_runtime::engine::inspect::StatsSample) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(s)?;
+    let mem_perc = if s.memory_limit > 0 {
+        s.memory_usage as f64 * 100.0 / s.memory_limit as f64
+    } else {
+        0.0
+    };
+    if let Some(obj) = v.as_object_mut() {
+        obj.extend([
+            ("Container".into(), s.name.clone().into()),
+            ("ID".into(), s.id.clone().into()),
+            ("Name".into(), s.name.clone().into()),
+            ("CPUPerc".into(), format!("{:.2}%", s.cpu_percent).into()),
+            (
+                "MemUsage".into(),
+                format!(
+                    "{} / {}",
+                    output::mem(s.memory_usage),
+                    output::mem(s.memory_limit)
+                )
+                .into(),
+            ),
+            ("MemPerc".into(), format!("{mem_perc:.2}%").into()),
+            ("PIDs".into(), s.pids.to_string().into()),
+        ]);
+    }
+    Ok(v)
+}
+
 /// `pier stats`.
 pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32> {
-    if !matches!(args.format.as_str(), "table" | "json") {
-        bail!("--format {:?}: use table or json", args.format);
-    }
+    let fmt = format::Format::parse(args.format.as_deref())?;
     loop {
         let samples = engine.stats(&args.containers, Duration::from_secs(1))?;
-        if args.format == "json" {
-            for s in &samples {
-                println!("{}", serde_json::to_string(s)?);
-            }
+        let items = samples.iter().map(stats_item).collect::<Result<Vec<_>>>()?;
+        if !fmt.is_default() {
+            fmt.print(&items, STATS_HEADERS)?;
         } else {
             if !args.no_stream {
                 print!("\x1b[2J\x1b[H");
             }
             let rows: Vec<Vec<String>> = samples
                 .iter()
-                .map(|s| {
-                    vec![
-                        s.id.clone(),
-                        s.name.clone(),
-                        format!("{:.2}%", s.cpu_percent),
-                        format!(
-                            "{} / {}",
-                            output::mem(s.memory_usage),
-                            output::mem(s.memory_limit)
-                        ),
-                        format!(
-                            "{:.2}%",
-                            if s.memory_limit > 0 {
-                                s.memory_usage as f64 * 100.0 / s.memory_limit as f64
-                            } else {
-                                0.0
-                            }
-                        ),
-                        match s.pids_limit {
-                            Some(l) => format!("{} / {l}", s.pids),
-                            None => s.pids.to_string(),
-                        },
-                    ]
+                .zip(&items)
+                .map(|(s, i)| {
+                    let mut row: Vec<String> = ["ID", "Name", "CPUPerc", "MemUsage", "MemPerc"]
+                        .iter()
+                        .map(|k| i[*k].as_str().unwrap_or_default().to_string())
+                        .collect();
+                    row.push(match s.pids_limit {
+                        Some(l) => format!("{} / {l}", s.pids),
+                        None => s.pids.to_string(),
+                    });
+                    row
                 })
                 .collect();
             output::table(

@@ -1,53 +1,162 @@
 //! Image commands: images, import, rmi, tag, image bootstrap/ls/rm/inspect.
 
-use super::output;
+use super::{filter, format, output};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use pier_runtime::engine::Engine;
+use pier_runtime::image::store::Image;
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
 /// `pier images`.
 #[derive(Debug, Args)]
+#[command(mut_arg("filters", |a| a.help(
+    "Filter: dangling=true|false, label=KEY[=VALUE], reference=PATTERN, before=IMAGE, \
+     since=IMAGE (repeatable: the same key ORed, different keys ANDed)"
+)))]
 pub struct ImagesArgs {
-    /// Only IDs.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub list: filter::ListArgs,
+}
+
+/// Column titles of `images --format 'table ...'`.
+const HEADERS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("ID", "IMAGE ID"),
+    ("Digest", "DIGEST"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("Containers", "CONTAINERS"),
+    ("Labels", "LABELS"),
+    ("Label", "LABEL"),
+];
+
+/// An image's labels (from its configuration).
+fn image_labels(img: &Image) -> BTreeMap<String, String> {
+    img.config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().clone())
+        .map(|l| l.into_iter().collect())
+        .unwrap_or_default()
+}
+
+/// `*` and `?` glob of Docker's `reference=` filter (`*` stops at `/`, as path.Match).
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| go(rest, &t[i..])),
+            Some(('?', rest)) => t.first().is_some_and(|c| *c != '/') && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+/// The `(image, reference)` rows `pier images` lists, filtered.
+fn select(engine: &Engine, args: &ImagesArgs) -> Result<Vec<(Image, Option<String>)>> {
+    let filters = filter::Filters::parse(
+        &args.list.filters,
+        "images",
+        &["dangling", "label", "reference", "before", "since"],
+    )?;
+    let list = engine.images()?.list()?;
+    let created_of = |key: &str| -> Result<String> {
+        let img = engine.images()?.resolve(key)?;
+        Ok(img.created.unwrap_or_default())
+    };
+    let window = filters.created_window(created_of)?;
+    let mut out = Vec::new();
+    for img in list {
+        let created = img.created.clone().unwrap_or_default();
+        if !(filters.pass_dangling(img.references.is_empty())
+            && filters.pass_labels(&image_labels(&img))
+            && window.contains(&created))
+        {
+            continue;
+        }
+        if img.references.is_empty() {
+            if !filters.has("reference") {
+                out.push((img, None));
+            }
+            continue;
+        }
+        for r in img.references.clone() {
+            let (repo, _) = split_reference(&r);
+            if filters.pass("reference", |p| glob(p, &r) || glob(p, repo)) {
+                out.push((img.clone(), Some(r)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `repo:tag` split (a port's colon is not a tag's).
+fn split_reference(r: &str) -> (&str, &str) {
+    match r.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (r, "latest"),
+    }
 }
 
 /// `pier images`.
 pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
-    let list = engine.images()?.list()?;
-    if args.quiet {
-        for i in &list {
-            println!("{}", i.short_id());
+    let fmt = format::Format::parse(args.list.format.as_deref())?;
+    let rows = select(engine, &args)?;
+    if args.list.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, _) in &rows {
+            if seen.insert(i.id.clone()) {
+                println!("{}", i.short_id());
+            }
         }
         return Ok(0);
     }
-    let mut rows = Vec::new();
-    for img in &list {
-        let created = img
-            .created
-            .as_deref()
-            .map(|c| format!("{} ago", output::since(c)))
-            .unwrap_or_default();
-        let refs = if img.references.is_empty() {
-            vec!["<none>:<none>".to_string()]
-        } else {
-            img.references.clone()
-        };
-        for r in refs {
-            let (repo, tag) = r.rsplit_once(':').unwrap_or((&r, "latest"));
-            rows.push(vec![
-                repo.to_string(),
-                tag.to_string(),
-                img.short_id().to_string(),
-                created.clone(),
-                output::size(img.size),
-            ]);
-        }
+    let containers = engine.containers()?;
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(img, r)| {
+            let (repo, tag) = r.as_deref().map(split_reference).unwrap_or(("<none>", "<none>"));
+            let labels = image_labels(img);
+            serde_json::json!({
+                "Repository": repo,
+                "Tag": tag,
+                "ID": img.short_id(),
+                "Digest": img.manifest_digest,
+                "CreatedSince": img.created.as_deref().map(|c| format!("{} ago", output::since(c))).unwrap_or_default(),
+                "CreatedAt": img.created.as_deref().map(output::docker_time).unwrap_or_default(),
+                "Size": output::size(img.size),
+                "Containers": containers.iter().filter(|c| c.image_id == img.id).count().to_string(),
+                "Labels": filter::labels_text(&labels),
+                "Label": labels,
+            })
+        })
+        .collect();
+    if !fmt.is_default() {
+        fmt.print(&items, HEADERS)?;
+        return Ok(0);
     }
-    output::table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows);
+    let table: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            ["Repository", "Tag", "ID", "CreatedSince", "Size"]
+                .iter()
+                .map(|k| i[*k].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .collect();
+    output::table(
+        &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+        &table,
+    );
     Ok(0)
 }
 
@@ -159,9 +268,26 @@ pub struct BootstrapArgs {
 /// `pier image inspect`.
 #[derive(Debug, Args)]
 pub struct ImageInspectArgs {
+    #[arg(short = 'f', long, help = format::HELP)]
+    pub format: Option<String>,
     /// Images.
     #[arg(required = true)]
     pub images: Vec<String>,
+}
+
+/// What `image inspect` prints for one image.
+pub fn inspect_json(img: &Image) -> serde_json::Value {
+    serde_json::json!({
+        "Id": img.id,
+        "RepoTags": img.references,
+        "ManifestDigest": img.manifest_digest,
+        "Created": img.created,
+        "Size": img.size,
+        "Config": img.config,
+        "LayerDirs": img.layer_dirs,
+        "Architecture": img.config.architecture().to_string(),
+        "Os": img.config.os().to_string(),
+    })
 }
 
 /// `pier image ...`.
@@ -192,22 +318,34 @@ pub fn image(engine: &Engine, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Ls(a) => images(engine, a),
         ImageCommand::Rm(a) => rmi(engine, a),
         ImageCommand::Inspect(a) => {
+            let fmt = format::Format::parse(a.format.as_deref())?;
             let store = engine.images()?;
             let mut out = Vec::new();
             for name in &a.images {
-                let img = store.resolve(name)?;
-                out.push(serde_json::json!({
-                    "Id": img.id,
-                    "RepoTags": img.references,
-                    "ManifestDigest": img.manifest_digest,
-                    "Created": img.created,
-                    "Size": img.size,
-                    "Config": img.config,
-                    "LayerDirs": img.layer_dirs,
-                }));
+                out.push(inspect_json(&store.resolve(name)?));
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            fmt.print_inspect(&out)?;
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_globs_as_docker() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("busybox:*", "busybox:latest"));
+        assert!(!glob("*", "library/busybox"));
+        assert!(glob("*/busybox", "library/busybox"));
+        assert!(glob("b?sybox", "busybox"));
+        assert!(!glob("box", "busybox"));
+        assert_eq!(
+            split_reference("localhost:5000/a"),
+            ("localhost:5000/a", "latest")
+        );
+        assert_eq!(split_reference("a:1"), ("a", "1"));
     }
 }

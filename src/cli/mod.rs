@@ -1,5 +1,6 @@
 //! Command-line definitions (clap) and dispatch, one file per command group.
 
+mod attach;
 mod bench;
 mod build;
 mod compose;
@@ -11,6 +12,8 @@ mod doc_check;
 #[cfg(test)]
 mod doc_editions;
 mod docs;
+mod filter;
+mod format;
 mod image;
 mod lab;
 mod network;
@@ -55,6 +58,10 @@ pub enum Command {
     Kill(container::KillArgs),
     /// Rename a container.
     Rename(container::RenameArgs),
+    /// Follow a running container's output until it exits (Ctrl-C is passed on to it).
+    Attach(attach::AttachArgs),
+    /// Make an image from a container's changes.
+    Commit(build::CommitArgs),
     /// Freeze every process of running containers.
     Pause(container_state::PauseArgs),
     /// Thaw paused containers.
@@ -225,6 +232,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Restart(a) => container::restart(&engine, a),
         Command::Kill(a) => container::kill(&engine, a),
         Command::Rename(a) => container::rename(&engine, a),
+        Command::Attach(a) => attach::attach(&engine, a),
+        Command::Commit(a) => build::commit(&engine, a),
         Command::Pause(a) => container_state::pause(&engine, a),
         Command::Unpause(a) => container_state::unpause(&engine, a),
         Command::Update(a) => container_state::update(&engine, a),

@@ -1,9 +1,11 @@
 //! `pier network ...` and `pier port`.
 
-use super::output;
-use anyhow::Result;
+use super::{filter, format, output};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
+use pier_runtime::engine::config::NetworkMode;
 use pier_runtime::engine::Engine;
+use pier_runtime::network::{NetworkInfo, NetworkManager, DEFAULT_NETWORK};
 
 /// `pier network ...`.
 #[derive(Debug, Subcommand)]
@@ -11,13 +13,14 @@ pub enum NetworkCommand {
     /// Create a bridge network.
     Create(CreateArgs),
     /// List networks.
-    Ls,
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
     /// Remove networks (they must have no containers).
     Rm(RmArgs),
     /// Remove user networks no container uses.
     Prune(PruneArgs),
     /// Show a network's subnet, bridge and containers (JSON).
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Connect a running container to a network.
     Connect(ConnectArgs),
     /// Disconnect a container from a network.
@@ -33,17 +36,49 @@ pub struct CreateArgs {
     /// Gateway address (default: the subnet's first address).
     #[arg(long)]
     pub gateway: Option<String>,
+    /// Set a label: KEY=VALUE (or KEY).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
     /// Network name.
     pub name: String,
 }
 
-/// Network names.
+/// `pier network ls`.
 #[derive(Debug, Args)]
-pub struct NamesArgs {
+#[command(mut_arg("filters", |a| a.help(
+    "Filter: name=REGEX, label=KEY[=VALUE], driver=bridge, type=custom|builtin, \
+     dangling=true|false (repeatable: the same key ORed, different keys ANDed)"
+)))]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub list: filter::ListArgs,
+}
+
+/// `pier network inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[arg(short = 'f', long, help = format::HELP)]
+    pub format: Option<String>,
     /// Networks.
     #[arg(required = true)]
     pub names: Vec<String>,
 }
+
+/// Column titles of `network ls --format 'table ...'`.
+const HEADERS: &[(&str, &str)] = &[
+    ("ID", "NETWORK ID"),
+    ("Name", "NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("Subnet", "SUBNET"),
+    ("Gateway", "GATEWAY"),
+    ("Bridge", "BRIDGE"),
+    ("Containers", "CONTAINERS"),
+    ("Labels", "LABELS"),
+    ("Label", "LABEL"),
+    ("Internal", "INTERNAL"),
+    ("IPv6", "IPV6"),
+];
 
 /// `pier network rm`.
 #[derive(Debug, Args)]
@@ -89,28 +124,12 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
     let nets = engine.networks()?;
     match cmd {
         NetworkCommand::Create(a) => {
-            let info = nets.create(&a.name, a.subnet.as_deref(), a.gateway.as_deref())?;
+            let labels = filter::parse_labels(&a.labels)?;
+            let info =
+                nets.create_labelled(&a.name, a.subnet.as_deref(), a.gateway.as_deref(), labels)?;
             println!("{}", info.name);
         }
-        NetworkCommand::Ls => {
-            let rows: Vec<Vec<String>> = nets
-                .list()?
-                .into_iter()
-                .map(|n| {
-                    vec![
-                        n.name,
-                        n.bridge,
-                        n.subnet,
-                        n.gateway.to_string(),
-                        n.endpoints.len().to_string(),
-                    ]
-                })
-                .collect();
-            output::table(
-                &["NAME", "BRIDGE", "SUBNET", "GATEWAY", "CONTAINERS"],
-                &rows,
-            );
-        }
+        NetworkCommand::Ls(a) => ls(engine, &nets, a)?,
         NetworkCommand::Rm(a) => {
             let existing: Vec<String> = nets.list()?.into_iter().map(|n| n.name).collect();
             for n in &a.names {
@@ -130,12 +149,13 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
             output::pruned("Networks", &engine.prune_unused_networks()?, None);
         }
         NetworkCommand::Inspect(a) => {
+            let fmt = format::Format::parse(a.format.as_deref())?;
             let infos = a
                 .names
                 .iter()
-                .map(|n| nets.inspect(n))
+                .map(|n| inspect_json(&nets.inspect(n)?))
                 .collect::<Result<Vec<_>>>()?;
-            println!("{}", serde_json::to_string_pretty(&infos)?);
+            fmt.print_inspect(&infos)?;
         }
         NetworkCommand::Connect(a) => {
             let ep = engine.network_connect(&a.network, &a.container, &a.aliases)?;
@@ -146,6 +166,117 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `network inspect`'s object: Docker's fields (`Name`, `Driver`, `Labels`, `IPAM`,
+/// `Containers`), then pier's own (`bridge`, `endpoints`, ...).
+fn inspect_json(n: &NetworkInfo) -> Result<serde_json::Value> {
+    let containers: serde_json::Map<String, serde_json::Value> = n
+        .endpoints
+        .iter()
+        .map(|e| {
+            (
+                e.container_id.clone(),
+                serde_json::json!({
+                    "Name": e.container_name,
+                    "IPv4Address": format!("{}/{}", e.endpoint.ip, e.endpoint.prefix),
+                    "MacAddress": e.endpoint.mac,
+                }),
+            )
+        })
+        .collect();
+    let mut v = serde_json::json!({
+        "Name": n.name,
+        "Id": n.name,
+        "Driver": "bridge",
+        "Scope": "local",
+        "Labels": n.labels,
+        "IPAM": {"Driver": "default", "Config": [{"Subnet": n.subnet, "Gateway": n.gateway.to_string()}]},
+        "Containers": containers,
+    });
+    if let (Some(obj), serde_json::Value::Object(own)) =
+        (v.as_object_mut(), serde_json::to_value(n)?)
+    {
+        obj.extend(own);
+    }
+    Ok(v)
+}
+
+/// `pier network ls`.
+fn ls(engine: &Engine, nets: &NetworkManager, args: LsArgs) -> Result<()> {
+    let fmt = format::Format::parse(args.list.format.as_deref())?;
+    let filters = filter::Filters::parse(
+        &args.list.filters,
+        "network ls",
+        &["name", "label", "driver", "type", "dangling"],
+    )?;
+    for t in filters.values("type") {
+        if !matches!(t.as_str(), "custom" | "builtin") {
+            bail!("invalid filter \"type={t}\": type is custom or builtin");
+        }
+    }
+    let containers = engine.containers()?;
+    let mut list = Vec::new();
+    for n in nets.list()? {
+        let builtin = n.name == DEFAULT_NETWORK;
+        let used = !n.endpoints.is_empty()
+            || containers
+                .iter()
+                .any(|c| matches!(&c.config.network, Some(NetworkMode::Bridge(b)) if *b == n.name));
+        if filters.pass_name(&n.name)?
+            && filters.pass_labels(&n.labels)
+            && filters.pass("driver", |d| d == "bridge")
+            && filters.pass("type", |t| (t == "builtin") == builtin)
+            && filters.pass_dangling(!used && !builtin)
+        {
+            list.push(n);
+        }
+    }
+    if args.list.quiet {
+        for n in &list {
+            println!("{}", n.name);
+        }
+        return Ok(());
+    }
+    if !fmt.is_default() {
+        let items: Vec<serde_json::Value> = list
+            .iter()
+            .map(|n| {
+                serde_json::json!({
+                    "ID": n.name,
+                    "Name": n.name,
+                    "Driver": "bridge",
+                    "Scope": "local",
+                    "Subnet": n.subnet,
+                    "Gateway": n.gateway.to_string(),
+                    "Bridge": n.bridge,
+                    "Containers": n.endpoints.len().to_string(),
+                    "Labels": filter::labels_text(&n.labels),
+                    "Label": n.labels,
+                    "Internal": "false",
+                    "IPv6": "false",
+                })
+            })
+            .collect();
+        return fmt.print(&items, HEADERS);
+    }
+    let rows: Vec<Vec<String>> = list
+        .into_iter()
+        .map(|n| {
+            vec![
+                n.name,
+                n.bridge,
+                n.subnet,
+                n.gateway.to_string(),
+                n.endpoints.len().to_string(),
+            ]
+        })
+        .collect();
+    output::table(
+        &["NAME", "BRIDGE", "SUBNET", "GATEWAY", "CONTAINERS"],
+        &rows,
+    );
+    Ok(())
 }
 
 /// `pier port`.

@@ -77,12 +77,28 @@ pub fn since(rfc3339: &str) -> String {
         .as_secs();
     match d {
         0 => "Less than a second".into(),
-        1..=59 => format!("{d} seconds"),
+        1 => "1 second".into(),
+        2..=59 => format!("{d} seconds"),
         60..=119 => "About a minute".into(),
         120..=3599 => format!("{} minutes", d / 60),
         3600..=7199 => "About an hour".into(),
         7200..=172_799 => format!("{} hours", d / 3600),
         _ => format!("{} days", d / 86400),
+    }
+}
+
+/// An RFC 3339 UTC time as Docker's listings print `CreatedAt`: `2024-05-07 20:33:45 +0000 UTC`
+/// (other forms are returned as they are).
+pub fn docker_time(rfc3339: &str) -> String {
+    let Some((date, rest)) = rfc3339.split_once('T') else {
+        return rfc3339.to_string();
+    };
+    match rest.strip_suffix('Z') {
+        Some(time) => format!(
+            "{date} {} +0000 UTC",
+            time.split('.').next().unwrap_or(time)
+        ),
+        None => rfc3339.to_string(),
     }
 }
 
@@ -133,5 +149,23 @@ pub fn pruned(kind: &str, names: &[String], reclaimed: Option<u64>) {
     }
     if let Some(bytes) = reclaimed {
         println!("Total reclaimed space: {}", size(bytes));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_times() {
+        assert_eq!(
+            docker_time("2026-11-27T17:10:40.915817105Z"),
+            "2026-11-27 17:10:40 +0000 UTC"
+        );
+        assert_eq!(
+            docker_time("2026-05-07T20:33:45Z"),
+            "2026-05-07 20:33:45 +0000 UTC"
+        );
+        assert_eq!(docker_time("yesterday"), "yesterday");
     }
 }

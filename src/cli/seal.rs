@@ -114,6 +114,8 @@ fn enters_containers(command: &Command) -> bool {
         | Command::System(_)
         | Command::Events(_)
         | Command::Rename(_)
+        | Command::Attach(_)
+        | Command::Commit(_)
         | Command::Cp(_)
         | Command::Diff(_)
         | Command::Volume(_)
@@ -147,6 +149,10 @@ mod tests {
             ("events", false),
             ("volume ls", false),
             ("rename a b", false),
+            ("attach c", false),
+            ("commit c img", false),
+            ("container attach c", false),
+            ("container commit c", false),
             ("create busybox", false),
             ("ps -a", false),
             ("rm -f c", false),

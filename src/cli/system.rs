@@ -51,47 +51,70 @@ pub enum SystemCommand {
 pub struct PruneArgs {
     #[command(flatten)]
     pub force: output::Force,
+    /// Remove every image no container uses, not only those without a name.
+    #[arg(short = 'a', long)]
+    pub all: bool,
     /// Also remove anonymous volumes no container uses.
     #[arg(long)]
     pub volumes: bool,
 }
 
+/// `pier system prune`: what `container prune`, `network prune`, `image prune [-a]`,
+/// `volume prune` (with `--volumes`) and `builder prune` remove, plus what a crash left
+/// behind (mounts, cgroups, directories), reported as Docker does.
+fn prune(engine: &Engine, args: PruneArgs) -> Result<i32> {
+    let mut what = vec![
+        "all stopped containers",
+        "all networks not used by at least one container",
+    ];
+    if args.volumes {
+        what.push("all anonymous volumes not used by at least one container");
+    }
+    what.push(if args.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    });
+    what.push("unused build cache");
+    what.push("what a crash left behind (mounts, cgroups, network state)");
+    let text = what
+        .iter()
+        .map(|w| format!("  - {w}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !args
+        .force
+        .confirmed(&format!("This will remove:\n{text}\n"))?
+    {
+        return Ok(0);
+    }
+    let report = engine.prune()?;
+    let mut reclaimed = report.reclaimed;
+    output::pruned("Containers", &report.containers, None);
+    output::pruned("Networks", &engine.prune_unused_networks()?, None);
+    if args.volumes {
+        let volumes = engine.prune_volumes(false, &|_| false)?;
+        reclaimed += volumes.reclaimed;
+        output::pruned("Volumes", &volumes.removed, None);
+    }
+    let images = engine.prune_images(args.all)?;
+    reclaimed += images.reclaimed;
+    output::pruned("Images", &images.lines, None);
+    let store = engine.images()?;
+    let (layers, bytes) = pier_runtime::build::cache::BuildCache::open(&store).prune(&store)?;
+    reclaimed += bytes;
+    if layers > 0 {
+        println!("Deleted build cache objects: {layers} layers\n");
+    }
+    output::pruned("leftovers (pier)", &report.leftovers, None);
+    println!("Total reclaimed space: {}", output::size(reclaimed));
+    Ok(0)
+}
+
 /// `pier system ...`.
 pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
     match cmd {
-        SystemCommand::Prune(a) => {
-            let mut what = "This will remove all stopped containers and what a crash left behind (mounts, cgroups, network state)".to_string();
-            if a.volumes {
-                what.push_str(", and anonymous volumes not used by at least one container");
-            }
-            if !a.force.confirmed(&format!("{what}."))? {
-                return Ok(0);
-            }
-            let report = engine.prune()?;
-            for c in &report.containers {
-                println!("Deleted container: {c}");
-            }
-            for l in &report.leftovers {
-                println!("Cleaned up: {l}");
-            }
-            println!(
-                "Removed {} containers, {} leftovers",
-                report.containers.len(),
-                report.leftovers.len()
-            );
-            if a.volumes {
-                let volumes = engine.prune_volumes(false, &|_| false)?;
-                for v in &volumes.removed {
-                    println!("Deleted volume: {v}");
-                }
-                println!(
-                    "Removed {} volumes, {}",
-                    volumes.removed.len(),
-                    output::size(volumes.reclaimed)
-                );
-            }
-            Ok(0)
-        }
+        SystemCommand::Prune(a) => prune(engine, a),
         SystemCommand::Df => {
             let du = engine.images()?.disk_usage()?;
             let containers = engine.containers()?;

@@ -1,11 +1,10 @@
 //! `pier volume`: create, ls, inspect, rm, prune.
 
-use super::output;
-use anyhow::{bail, Context, Result};
+use super::{filter, format, output};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use pier_runtime::engine::Engine;
 use pier_runtime::volume::Volume;
-use std::collections::BTreeMap;
 
 /// `pier volume ...`.
 #[derive(Debug, Subcommand)]
@@ -16,7 +15,7 @@ pub enum VolumeCommand {
     #[command(visible_alias = "list")]
     Ls(LsArgs),
     /// Show volumes' details (JSON).
-    Inspect(NamesArgs),
+    Inspect(InspectArgs),
     /// Remove volumes (never one a container uses).
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
@@ -39,18 +38,20 @@ pub struct CreateArgs {
 
 /// `pier volume ls`.
 #[derive(Debug, Args)]
+#[command(mut_arg("filters", |a| a.help(
+    "Filter: name=REGEX, label=KEY[=VALUE], dangling=true|false (repeatable: the same key \
+     ORed, different keys ANDed)"
+)))]
 pub struct LsArgs {
-    /// Only names.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Filter: name=TEXT, label=KEY[=VALUE], dangling=true|false (repeat to combine).
-    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
-    pub filters: Vec<String>,
+    #[command(flatten)]
+    pub list: filter::ListArgs,
 }
 
-/// Volume names.
+/// `pier volume inspect`.
 #[derive(Debug, Args)]
-pub struct NamesArgs {
+pub struct InspectArgs {
+    #[arg(short = 'f', long, help = format::HELP)]
+    pub format: Option<String>,
     /// Volumes.
     #[arg(required = true)]
     pub names: Vec<String>,
@@ -90,20 +91,21 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
                     a.driver
                 );
             }
-            let labels = parse_labels(&a.labels)?;
+            let labels = filter::parse_labels(&a.labels)?;
             let v = engine.create_volume(a.name.as_deref(), labels)?;
             println!("{}", v.name);
             Ok(0)
         }
         VolumeCommand::Ls(a) => ls(engine, a),
         VolumeCommand::Inspect(a) => {
+            let fmt = format::Format::parse(a.format.as_deref())?;
             let store = engine.volumes()?;
             let out: Vec<serde_json::Value> = a
                 .names
                 .iter()
                 .map(|n| store.get(n).map(|v| v.inspect_json()))
                 .collect::<Result<_>>()?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            fmt.print_inspect(&out)?;
             Ok(0)
         }
         VolumeCommand::Rm(a) => {
@@ -127,7 +129,7 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
             let filters = a
                 .filters
                 .iter()
-                .map(|f| LabelFilter::parse(f))
+                .map(|f| filter::LabelFilter::parse(f))
                 .collect::<Result<Vec<_>>>()?;
             let what = if a.all {
                 "all local volumes not used by at least one container"
@@ -137,81 +139,33 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
             if !a.force.confirmed(&format!("This will remove {what}."))? {
                 return Ok(0);
             }
-            let report = engine.prune_volumes(a.all, &|v| !filters.iter().all(|f| f.matches(v)))?;
+            let report =
+                engine.prune_volumes(a.all, &|v| !filters.iter().all(|f| f.matches(&v.labels)))?;
             output::pruned("Volumes", &report.removed, Some(report.reclaimed));
             Ok(0)
         }
     }
 }
 
-/// `KEY=VALUE` (or `KEY`) labels.
-fn parse_labels(items: &[String]) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for l in items {
-        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-        if k.is_empty() {
-            bail!("invalid label {l:?}: expected KEY=VALUE");
-        }
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
-}
-
-/// `label=KEY[=VALUE]` or `label!=KEY[=VALUE]`.
-struct LabelFilter {
-    key: String,
-    value: Option<String>,
-    negate: bool,
-}
-
-impl LabelFilter {
-    fn parse(text: &str) -> Result<LabelFilter> {
-        let (negate, rest) = if let Some(r) = text.strip_prefix("label!=") {
-            (true, r)
-        } else if let Some(r) = text.strip_prefix("label=") {
-            (false, r)
-        } else {
-            bail!("invalid filter {text:?}: prune filters are label=KEY[=VALUE] or label!=KEY[=VALUE]");
-        };
-        let (key, value) = match rest.split_once('=') {
-            Some((k, v)) => (k, Some(v.to_string())),
-            None => (rest, None),
-        };
-        if key.is_empty() {
-            bail!("invalid filter {text:?}: the label key is empty");
-        }
-        Ok(LabelFilter {
-            key: key.to_string(),
-            value,
-            negate,
-        })
-    }
-
-    fn matches(&self, v: &Volume) -> bool {
-        let has = match (&self.value, v.labels.get(&self.key)) {
-            (None, Some(_)) => true,
-            (Some(want), Some(got)) => want == got,
-            _ => false,
-        };
-        has != self.negate
-    }
-}
+/// Column titles of `volume ls --format 'table ...'`.
+const HEADERS: &[(&str, &str)] = &[
+    ("Name", "VOLUME NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Labels", "LABELS"),
+    ("Label", "LABEL"),
+    ("CreatedAt", "CREATED AT"),
+];
 
 /// `pier volume ls`: Docker's filters, the same key ORed, different keys ANDed.
 fn ls(engine: &Engine, args: LsArgs) -> Result<i32> {
-    let mut by_key: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for f in &args.filters {
-        let (k, v) = f
-            .split_once('=')
-            .with_context(|| format!("invalid filter {f:?}: expected KEY=VALUE"))?;
-        if !matches!(k, "name" | "label" | "dangling") {
-            bail!("invalid filter {f:?}: use name=, label= or dangling=");
-        }
-        if k == "dangling" && !matches!(v, "true" | "false" | "1" | "0") {
-            bail!("invalid filter {f:?}: dangling takes true or false");
-        }
-        by_key.entry(k.to_string()).or_default().push(v.to_string());
-    }
+    let fmt = format::Format::parse(args.list.format.as_deref())?;
+    let filters = filter::Filters::parse(
+        &args.list.filters,
+        "volume ls",
+        &["name", "label", "dangling"],
+    )?;
     let containers = engine.containers()?;
     let in_use = |name: &str| {
         containers.iter().any(|c| {
@@ -221,26 +175,32 @@ fn ls(engine: &Engine, args: LsArgs) -> Result<i32> {
                 .any(|m| m.name.as_deref() == Some(name))
         })
     };
-    let volumes: Vec<Volume> = engine
-        .volumes()?
-        .list()?
-        .into_iter()
-        .filter(|v| {
-            by_key.iter().all(|(k, values)| {
-                values.iter().any(|want| match k.as_str() {
-                    "name" => v.name.contains(want.as_str()),
-                    "label" => LabelFilter::parse(&format!("label={want}"))
-                        .map(|f| f.matches(v))
-                        .unwrap_or(false),
-                    _ => matches!(want.as_str(), "true" | "1") != in_use(&v.name),
-                })
-            })
-        })
-        .collect();
-    if args.quiet {
+    let mut volumes: Vec<Volume> = Vec::new();
+    for v in engine.volumes()?.list()? {
+        if filters.pass_name(&v.name)?
+            && filters.pass_labels(&v.labels)
+            && filters.pass_dangling(!in_use(&v.name))
+        {
+            volumes.push(v);
+        }
+    }
+    if args.list.quiet {
         for v in &volumes {
             println!("{}", v.name);
         }
+        return Ok(0);
+    }
+    if !fmt.is_default() {
+        let items: Vec<serde_json::Value> = volumes
+            .iter()
+            .map(|v| {
+                let mut item = v.inspect_json();
+                item["Labels"] = filter::labels_text(&v.labels).into();
+                item["Label"] = serde_json::json!(v.labels);
+                item
+            })
+            .collect();
+        fmt.print(&items, HEADERS)?;
         return Ok(0);
     }
     let rows: Vec<Vec<String>> = volumes

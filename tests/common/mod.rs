@@ -124,6 +124,17 @@ impl Pier {
             .to_string()
     }
 
+    /// `pier run -d FLAGS... -v DIR:/data busybox sh -c SCRIPT` with a fresh host directory
+    /// DIR for the script to write to (a file there counts runs, a counter, ...). Returns the
+    /// container's ID and the directory (removed when dropped).
+    pub fn run_with_data(&self, flags: &[&str], script: &str) -> (String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bind = format!("{}:/data", dir.path().display());
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend_from_slice(&["-v", &bind, "busybox", "sh", "-c", script]);
+        (self.run_detached(&args), dir)
+    }
+
     /// The events about container `id` in this root's event log, oldest first.
     pub fn events_of(&self, id: &str) -> Vec<serde_json::Value> {
         let log = std::fs::read_to_string(self.root.join("events.jsonl")).unwrap_or_default();

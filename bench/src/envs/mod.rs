@@ -8,10 +8,13 @@
 //! * [`pier`]: `pier run` / `pier runtime run` through the `pier` binary, as users run it.
 //! * [`oci_peer`]: `runc run` / `crun run` on the same prepared OCI bundle.
 //! * [`podman`]: `podman run` of the same image, for the whole-path start-up comparison.
+//! * [`docker`]: `docker run` of the same image through a dockerd of the bench's own, for
+//!   start-up and the bridge and published-port network paths.
 //! * [`vm`] and [`vm_env`]: a QEMU guest booted for each run.
 
 pub mod bundle;
 pub mod cgroup_workaround;
+pub mod docker;
 pub mod native;
 pub mod oci_peer;
 pub mod pier;
@@ -132,7 +135,7 @@ impl Setup {
     }
 }
 
-/// Name of the image (in pier's bench root and in podman) holding busybox + the payload.
+/// Name of the image (in pier's bench root, podman and the bench's dockerd) holding busybox + the payload.
 pub const IMAGE: &str = "localhost/pier-bench-busybox:latest";
 
 /// Path of the payload inside containers built from [`IMAGE`] and the OCI bundle.
@@ -140,7 +143,30 @@ pub const PAYLOAD_IN_CONTAINER: &str = "/pier-payload";
 
 /// Runs `cmd` to completion with stdout captured, timing it; kills it after `timeout`.
 /// stderr is captured too and given in the error when the command fails.
-pub fn run_timed(mut cmd: Command, what: &str, timeout: Duration) -> Result<PayloadRun> {
+pub fn run_timed(cmd: Command, what: &str, timeout: Duration) -> Result<PayloadRun> {
+    let done = run_captured(cmd, what, timeout)?;
+    Ok(PayloadRun {
+        lines: json_lines(&done.stdout),
+        wall: done.wall,
+        launched_ns: done.launched_ns,
+        boot_ms: None,
+    })
+}
+
+/// Runs `cmd` to completion and returns its stdout; an error carries the last line of its
+/// stderr. Killed after `timeout`.
+pub fn run_timed_text(cmd: Command, what: &str, timeout: Duration) -> Result<String> {
+    Ok(run_captured(cmd, what, timeout)?.stdout)
+}
+
+/// A finished command's stdout and timing.
+struct Captured {
+    stdout: String,
+    wall: Duration,
+    launched_ns: u128,
+}
+
+fn run_captured(mut cmd: Command, what: &str, timeout: Duration) -> Result<Captured> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -184,11 +210,10 @@ pub fn run_timed(mut cmd: Command, what: &str, timeout: Duration) -> Result<Payl
             stderr.trim().lines().last().unwrap_or("no error output")
         );
     }
-    Ok(PayloadRun {
-        lines: json_lines(&stdout),
+    Ok(Captured {
+        stdout,
         wall,
         launched_ns,
-        boot_ms: None,
     })
 }
 

@@ -7,7 +7,12 @@
 //! `CAP_SYS_RESOURCE`).
 //!
 //! Like the OCI peers, podman keeps its images, containers and run-time state under the bench
-//! cache (`--root`, `--runroot`, `--tmpdir`), so the user's podman storage is untouched.
+//! cache (`--root`, `--runroot`, `--tmpdir`), so the user's podman storage is untouched. Two
+//! more things podman shares between stores by default are made private too: its container
+//! locks (file locks under `--tmpdir` instead of the host-wide `/dev/shm/libpod_lock`
+//! segment, through a `containers.conf` of the bench's own, `CONTAINERS_CONF`), and the
+//! image-copy cache `podman import` writes to `/var/lib/containers/cache` whatever the root
+//! (the import runs in a mount namespace of its own with a throw-away tmpfs there).
 
 use super::{
     find_tool, Availability, Environment, NetMode, PayloadRun, Setup, IMAGE, PAYLOAD_IN_CONTAINER,
@@ -26,6 +31,7 @@ pub struct Podman {
     runc: Option<PathBuf>,
     state: PathBuf,
     ready: Availability,
+    _interrupt: crate::interrupt::Registration,
 }
 
 impl Podman {
@@ -46,16 +52,22 @@ impl Podman {
             (_, _, None) => {
                 Availability::Unavailable("the bench rootfs could not be prepared".into())
             }
-            (Some(p), _, Some(tar)) => match import(&|| podman(p, &state), tar) {
-                Ok(()) => Availability::Available,
-                Err(e) => Availability::Unavailable(format!("podman import failed: {e:#}")),
-            },
+            (Some(p), _, Some(tar)) => {
+                match write_config(&state).and_then(|()| import(&|| podman(p, &state), tar)) {
+                    Ok(()) => Availability::Available,
+                    Err(e) => Availability::Unavailable(format!("podman import failed: {e:#}")),
+                }
+            }
         };
+        let home = state.join(OVERLAY_HOME);
+        let interrupt =
+            crate::interrupt::on_interrupt("podman's storage mount", move || unmount_home(&home));
         Podman {
             binary,
             runc,
             state,
             ready,
+            _interrupt: interrupt,
         }
     }
 }
@@ -64,7 +76,8 @@ impl Podman {
 /// files (`tmp/`) under `state`.
 fn podman(binary: &Path, state: &Path) -> Command {
     let mut c = Command::new(binary);
-    c.arg("--root")
+    c.env("CONTAINERS_CONF", state.join(CONFIG))
+        .arg("--root")
         .arg(state.join("storage"))
         .arg("--runroot")
         .arg(state.join("run"))
@@ -73,15 +86,49 @@ fn podman(binary: &Path, state: &Path) -> Command {
     c
 }
 
+/// The bench's `containers.conf` (in the podman state directory).
+const CONFIG: &str = "containers.conf";
+
+/// Where `podman import` (containers/image) keeps its blob-info cache when run as root,
+/// whatever `--root` says.
+const HOST_IMAGE_CACHE: &str = "/var/lib/containers/cache";
+
+/// Writes the bench's `containers.conf`: file locks under `--tmpdir`, nothing host-wide.
+fn write_config(state: &Path) -> Result<()> {
+    std::fs::create_dir_all(state).with_context(|| format!("creating {}", state.display()))?;
+    let path = state.join(CONFIG);
+    std::fs::write(&path, "[engine]\nlock_type = \"file\"\n")
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 fn import(podman: &dyn Fn() -> Command, tar: &Path) -> Result<()> {
     // Drop the previous bench image first so re-runs do not pile up untagged images.
     let _ = podman().args(["rmi", "-f", IMAGE]).output();
-    let out = podman()
-        .arg("import")
+    // The host's cache directory (or the nearest existing parent, which podman would
+    // otherwise create it in) is covered by a tmpfs in a private mount namespace.
+    let cover = Path::new(HOST_IMAGE_CACHE)
+        .ancestors()
+        .find(|p| p.is_dir())
+        .unwrap_or(Path::new("/var/lib"));
+    let import = podman();
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount -t tmpfs pier-bench-podman \"$0\" && exec \"$@\"")
+        .arg(cover)
+        .arg(import.get_program())
+        .args(import.get_args())
+        .args(["import"])
         .arg(tar)
-        .arg(IMAGE)
+        .arg(IMAGE);
+    for (k, v) in import.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let out = c
         .output()
-        .context("running podman import")?;
+        .context("running podman import (through unshare)")?;
     if !out.status.success() {
         bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
     }
@@ -92,12 +139,19 @@ impl Drop for Podman {
     /// podman's overlay driver bind-mounts its `overlay/` directory onto itself and leaves the
     /// mount behind when a run fails: detach it, so the bench leaves no mount.
     fn drop(&mut self) {
-        let home = self.state.join("storage/overlay");
-        match umount2(&home, MntFlags::MNT_DETACH) {
-            // EINVAL: not a mount point (podman cleaned up); ENOENT: podman never ran.
-            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
-            Err(e) => eprintln!("bench: unmounting {}: {e}", home.display()),
-        }
+        unmount_home(&self.state.join(OVERLAY_HOME));
+    }
+}
+
+/// podman's overlay directory, under its state directory.
+const OVERLAY_HOME: &str = "storage/overlay";
+
+/// Detaches podman's self bind mount of its overlay directory, if it is there.
+fn unmount_home(home: &Path) {
+    match umount2(home, MntFlags::MNT_DETACH) {
+        // EINVAL: not a mount point (podman cleaned up); ENOENT: podman never ran.
+        Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+        Err(e) => eprintln!("bench: unmounting {}: {e}", home.display()),
     }
 }
 

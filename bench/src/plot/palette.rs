@@ -1,7 +1,8 @@
 //! One colour per environment, the same in every figure and never shared: Paul Tol's
 //! colour-blind-safe "muted" scheme for the environments, dark grey for native (dark, yet
 //! light enough for a black interval to show on it), light grey for the OpenBLAS
-//! reference, then Okabe-Ito's colours for environments this list does not know.
+//! reference, Okabe-Ito's blue, orange and vermillion for Docker's three paths (Tol's nine
+//! are taken), then Okabe-Ito's other colours for environments this list does not know.
 //!
 //! A series label (`runc (runtime)`) is coloured by the environment it names: `runc` in the
 //! cpu suite and `runc (runtime)` in the start-up suite are the same program, so one colour.
@@ -20,15 +21,15 @@ const KNOWN: &[(&str, RGBColor)] = &[
     ("runc", RGBColor(0x33, 0x22, 0x88)),
     ("crun", RGBColor(0x11, 0x77, 0x33)),
     ("podman", RGBColor(0x88, 0xCC, 0xEE)),
+    ("docker", RGBColor(0x00, 0x72, 0xB2)),
+    ("docker bridge", RGBColor(0xE6, 0x9F, 0x00)),
+    ("docker published", RGBColor(0xD5, 0x5E, 0x00)),
     ("vm", RGBColor(0x44, 0xAA, 0x99)),
 ];
 
-/// Colours for environments not in [`KNOWN`] (Okabe-Ito, minus black).
+/// Colours for environments not in [`KNOWN`] (Okabe-Ito, minus black and Docker's).
 const SPARE: &[RGBColor] = &[
-    RGBColor(0xE6, 0x9F, 0x00),
     RGBColor(0x56, 0xB4, 0xE9),
-    RGBColor(0xD5, 0x5E, 0x00),
-    RGBColor(0x00, 0x72, 0xB2),
     RGBColor(0xF0, 0xE4, 0x42),
     RGBColor(0x00, 0x9E, 0x73),
     RGBColor(0xCC, 0x79, 0xA7),
@@ -46,6 +47,11 @@ pub fn identity(label: &str) -> String {
             "runtime" => "pier runtime".into(),
             "bridge" | "run-bridge" => "pier bridge".into(),
             v => format!("pier {v}"),
+        },
+        "docker" => match variant {
+            "" | "run" | "host" => "docker".into(),
+            "bridge" | "run-bridge" => "docker bridge".into(),
+            v => format!("docker {v}"),
         },
         e => e.to_string(),
     }
@@ -164,6 +170,10 @@ mod tests {
             "runc (runtime)",
             "crun (runtime)",
             "podman (run)",
+            "docker (run)",
+            "docker (run-bridge)",
+            "docker (bridge)",
+            "docker (published)",
             "qemu-tcg",
             "qemu-tcg (tap)",
             "OpenBLAS (native)",
@@ -181,6 +191,9 @@ mod tests {
         assert_eq!(p.color("runc"), p.color("runc (runtime)"));
         assert_eq!(p.color("qemu-tcg"), p.color("qemu-tcg (tap)"));
         assert_eq!(p.color("pier (run-bridge)"), p.color("pier (bridge)"));
+        assert_eq!(p.color("docker (run-bridge)"), p.color("docker (bridge)"));
+        assert_ne!(p.color("docker (run)"), p.color("docker (run-bridge)"));
+        assert_ne!(p.color("docker (bridge)"), p.color("docker (published)"));
         // ... and no two environments share one (the old palette gave pier (run-bridge)
         // and qemu-tcg the same purple).
         let a = p.assignments();

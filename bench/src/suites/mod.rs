@@ -9,6 +9,7 @@ pub mod mem;
 pub mod net;
 pub mod startup;
 
+use crate::envs::docker::Docker;
 use crate::envs::vm_env::VmEnv;
 use crate::envs::{Environment, NetMode, PayloadRun, Setup};
 use crate::harness::{self, Case, EnvRef, Failure, Plan, SampleMaker};
@@ -124,6 +125,8 @@ pub struct Ctx<'a> {
     pub envs: Vec<EnvRef>,
     /// The VM, if available (the network suite needs it as a VM, not only as an environment).
     pub vm: Option<Rc<RefCell<VmEnv>>>,
+    /// The bench's Docker, if available (the network suite starts servers in it).
+    pub docker: Option<Rc<RefCell<Docker>>>,
     /// Draw progress bars.
     pub progress: bool,
 }
@@ -148,14 +151,17 @@ impl Ctx<'_> {
         }
     }
 
-    /// The environments that run compute workloads: every one except the start-up-only
-    /// paths (podman, and `pier runtime`, which runs the same kernel mechanisms as `pier run`).
+    /// The environments that run compute workloads: every one except the whole-path peers
+    /// measured for start-up and networking (podman, Docker), and `pier runtime`, which runs
+    /// the same kernel mechanisms as `pier run`.
     pub fn workload_envs(&self) -> Vec<EnvRef> {
         self.envs
             .iter()
             .filter(|e| {
                 let e = e.borrow();
-                e.name() != "podman" && !(e.name() == "pier" && e.variant() == "runtime")
+                let whole_path_peer = matches!(e.name().as_str(), "podman" | "docker");
+                let pier_runtime = e.name() == "pier" && e.variant() == "runtime";
+                !whole_path_peer && !pier_runtime
             })
             .cloned()
             .collect()

@@ -9,20 +9,25 @@
 //! | pier (bridge) | host | pier container on the default bridge, at its IP |
 //! | pier (bridge-c2c) | pier container on the bridge | the same bridged container |
 //! | pier (published) | host | bridged container through `-p HOST:5201` on 127.0.0.1 (DNAT) |
+//! | docker (bridge) | host | container on the bench dockerd's bridge, at its IP |
+//! | docker (published) | host | that bridge through `-p 127.0.0.1:HOST:5201` (docker-proxy) |
 //! | qemu-tcg/kvm (tap) | host | guest on a tap + bridge link |
 //! | native (iperf3) | iperf3 on loopback, once, as a cross-check of `tcp_stream` |
 //!
 //! Servers start once, before the interleaved rounds, and are removed afterwards.
 
 use super::{field, Ctx, SuiteOutput};
+use crate::envs::docker::Docker;
 use crate::envs::pier::PierRun;
 use crate::envs::{Availability, NetMode};
 use crate::harness::{Case, Failure, SampleMaker};
 use anyhow::{bail, Context, Result};
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// The port payload servers listen on inside containers and the VM.
@@ -79,6 +84,17 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
         match servers.pier_published() {
             Ok(addr) => targets.push(Target::host("pier", "published", addr)),
             Err(e) => fail("pier (published)", e),
+        }
+    }
+    if let Some(docker) = &ctx.docker {
+        servers.docker = Some(docker.clone());
+        match servers.docker_bridge() {
+            Ok(addr) => targets.push(Target::host("docker", "bridge", addr)),
+            Err(e) => fail("docker (bridge)", e),
+        }
+        match servers.docker_published() {
+            Ok(addr) => targets.push(Target::host("docker", "published", addr)),
+            Err(e) => fail("docker (published)", e),
         }
     }
     // The guest must stay on this thread (qemu dies with the thread that started it).
@@ -292,6 +308,8 @@ struct Servers {
     native: Option<ChildGuard>,
     pier: Option<PierRun>,
     containers: Vec<String>,
+    docker: Option<Rc<RefCell<Docker>>>,
+    docker_containers: Vec<String>,
 }
 
 /// Container names, prefixed with the bench's PID so parallel runs do not collide.
@@ -383,6 +401,40 @@ impl Servers {
         Ok(addr)
     }
 
+    /// A payload server in the bench's Docker, on its bridge, with `flags` (e.g. `-p`).
+    fn start_docker(&mut self, what: &str, flags: &[String]) -> Result<String> {
+        let docker = self.docker.clone().context("Docker not set up")?;
+        let name = container_name(&format!("docker-{what}"));
+        let args: Vec<String> = ["net", "server", "--port", "5201", "--idle-timeout", "3600"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // Recorded first: a container that started but failed later is still removed.
+        self.docker_containers.push(name.clone());
+        docker
+            .borrow()
+            .run_detached(&name, NetMode::Private, flags, &args)?;
+        Ok(name)
+    }
+
+    fn docker_bridge(&mut self) -> Result<SocketAddr> {
+        let name = self.start_docker("bridge", &[])?;
+        let docker = self.docker.clone().context("Docker not set up")?;
+        let ip = docker.borrow().container_ip(&name)?;
+        let addr = SocketAddr::from((ip, SERVER_PORT));
+        wait_connectable(addr, Duration::from_secs(20))?;
+        Ok(addr)
+    }
+
+    fn docker_published(&mut self) -> Result<SocketAddr> {
+        let port = free_port()?;
+        let publish = vec!["-p".to_string(), format!("127.0.0.1:{port}:{SERVER_PORT}")];
+        self.start_docker("published", &publish)?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        wait_connectable(addr, Duration::from_secs(20))?;
+        Ok(addr)
+    }
+
     fn pier_published(&mut self) -> Result<SocketAddr> {
         let port = free_port()?;
         let publish = vec!["-p".to_string(), format!("{port}:{SERVER_PORT}")];
@@ -398,6 +450,13 @@ impl Drop for Servers {
         if let Some(pier) = &self.pier {
             for name in &self.containers {
                 let _ = pier.command().args(["rm", "-f", name]).output();
+            }
+        }
+        if let Some(docker) = &self.docker {
+            for name in &self.docker_containers {
+                if let Err(e) = docker.borrow().remove(name) {
+                    eprintln!("bench: removing {name}: {e:#}");
+                }
             }
         }
     }

@@ -10,7 +10,9 @@
 //! Two comparisons (issue 2): the whole path (`pier run --rm` vs `podman run --rm` of the
 //! same image, host network) and the low level (`pier runtime run` vs `runc run` vs
 //! `crun run` on the same bundle, each in the bundle's own network namespace); plus native
-//! exec, and `pier run` on its default bridge to show what network set-up adds.
+//! exec, and `pier run` on its default bridge to show what network set-up adds. Docker (the
+//! bench's own dockerd) runs the whole path too, on the host network and on its bridge
+//! (`docker (run-bridge)`), beside `pier run`'s two.
 
 use super::{Ctx, SuiteOutput};
 use crate::envs::NetMode;
@@ -32,7 +34,7 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
             NetMode::Host
         };
         cases.push(case(ctx, env.clone(), net, variant.clone(), is_vm));
-        if name == "pier" && variant == "run" {
+        if matches!(name.as_str(), "pier" | "docker") && variant == "run" {
             cases.push(case(
                 ctx,
                 env.clone(),

@@ -42,6 +42,9 @@ pub struct BuildOptions {
     pub target: Option<String>,
     /// Network of `RUN` containers.
     pub network: NetworkMode,
+    /// `--label K=V`: labels of the final image (a `LABEL` step appended to the last stage,
+    /// as Docker's classic builder does).
+    pub labels: Vec<(String, String)>,
 }
 
 /// The state of the stage being built.
@@ -134,7 +137,7 @@ pub fn build(engine: &Engine, opts: &BuildOptions, out: &mut dyn Write) -> Resul
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "Dockerfile".into());
-    let df = dockerfile::parse(&file_name, &text)?;
+    let mut df = dockerfile::parse(&file_name, &text)?;
     let last = match &opts.target {
         Some(t) => df
             .stages
@@ -143,6 +146,11 @@ pub fn build(engine: &Engine, opts: &BuildOptions, out: &mut dyn Write) -> Resul
             .ok_or_else(|| anyhow!("target stage {t:?} could not be found in {file_name}"))?,
         None => df.stages.len() - 1,
     };
+    if !opts.labels.is_empty() {
+        df.stages[last]
+            .steps
+            .push(label_step(&opts.labels, df.escape));
+    }
     let total = df.stages[..=last].iter().map(|s| 1 + s.steps.len()).sum();
     let store = engine.images()?;
     let mut b = Build {
@@ -187,6 +195,36 @@ pub fn build(engine: &Engine, opts: &BuildOptions, out: &mut dyn Write) -> Resul
         writeln!(b.out, "Successfully tagged {}", Reference::parse(t)?)?;
     }
     Ok(image)
+}
+
+/// The `LABEL` step for `--label` values, escaped so that they are taken literally.
+fn label_step(labels: &[(String, String)], escape: char) -> Step {
+    let literal = |w: &str| {
+        w.chars()
+            .flat_map(|c| {
+                let escaped = c == escape || c == '$';
+                escaped
+                    .then_some(escape)
+                    .into_iter()
+                    .chain(std::iter::once(c))
+            })
+            .collect::<String>()
+    };
+    let text = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Step {
+        line: 0,
+        text: format!("LABEL {text}"),
+        instruction: Instruction::Label(
+            labels
+                .iter()
+                .map(|(k, v)| (literal(k), literal(v)))
+                .collect(),
+        ),
+    }
 }
 
 impl<'a> Build<'a> {

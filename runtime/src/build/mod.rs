@@ -9,11 +9,13 @@
 //! - [`scratch`]: the builder's temporary space and read-only views of images;
 //! - [`cache`]: the step cache (key -> image);
 //! - [`builder`]: the driver tying them together;
+//! - [`commit`]: `pier commit`, an image from a container's writable layer;
 //! - [`history`]: `pier history`;
 //! - [`interrupt`]: stopping cleanly on Ctrl-C.
 
 pub mod builder;
 pub mod cache;
+pub mod commit;
 pub mod context;
 pub mod copy;
 pub mod dockerfile;

@@ -53,6 +53,39 @@ impl<'a> Compose<'a> {
         Ok(v)
     }
 
+    /// The project's containers of `services` (all when empty) in start order: by service
+    /// (dependencies first; containers of services no longer in the file last), then by
+    /// replica. One-off `run` containers only with `oneoff`. Errors on an unknown service.
+    pub fn containers_of(&self, services: &[String], oneoff: bool) -> Result<Vec<ContainerRecord>> {
+        for s in services {
+            self.project.service(s)?;
+        }
+        let order: Vec<&str> = self
+            .project
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let mut v: Vec<ContainerRecord> = self
+            .containers()?
+            .into_iter()
+            .filter(|r| oneoff || label(r, labels::ONEOFF) != Some("True"))
+            .filter(|r| {
+                services.is_empty()
+                    || label(r, labels::SERVICE).is_some_and(|s| services.iter().any(|x| x == s))
+            })
+            .collect();
+        v.sort_by_key(|r| {
+            (
+                label(r, labels::SERVICE)
+                    .and_then(|s| order.iter().position(|o| *o == s))
+                    .unwrap_or(usize::MAX),
+                number(r),
+            )
+        });
+        Ok(v)
+    }
+
     /// The name of replica `n` of `svc`.
     pub fn container_name(&self, svc: &ServicePlan, n: u32) -> String {
         match &svc.container_name {

@@ -41,26 +41,8 @@ impl Compose<'_> {
 
     /// Containers of `services` (all when empty), in reverse start order (dependants first).
     fn stop_order(&self, services: &[String]) -> Result<Vec<ContainerRecord>> {
-        let order: Vec<&str> = self
-            .project
-            .services
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        let rank = |r: &ContainerRecord| {
-            label(r, labels::SERVICE)
-                .and_then(|s| order.iter().position(|o| *o == s))
-                .unwrap_or(usize::MAX)
-        };
-        let mut v: Vec<ContainerRecord> = self
-            .containers()?
-            .into_iter()
-            .filter(|r| {
-                services.is_empty()
-                    || label(r, labels::SERVICE).is_some_and(|s| services.iter().any(|x| x == s))
-            })
-            .collect();
-        v.sort_by_key(|r| std::cmp::Reverse(rank(r)));
+        let mut v = self.containers_of(services, true)?;
+        v.reverse();
         Ok(v)
     }
 

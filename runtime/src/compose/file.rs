@@ -20,9 +20,10 @@ pub const FILE_NAMES: [&str; 4] = [
 /// A compose file, read and interpolated.
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    /// The file.
-    pub path: PathBuf,
-    /// Its directory: relative paths in it (build contexts, binds, env files) start here.
+    /// The files, in the order they were laid over each other.
+    pub paths: Vec<PathBuf>,
+    /// The first file's directory: relative paths (build contexts, binds, env files) start
+    /// here.
     pub dir: PathBuf,
     /// The model.
     pub file: ComposeFile,
@@ -85,17 +86,30 @@ pub fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// Loads `path`: `.env` from its directory (`env_file` overrides where), the process
-/// environment over it, interpolation, the typed model.
-pub fn load(path: &Path, env_file: Option<&Path>) -> Result<Loaded> {
-    let path =
-        std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
-    let dir = path
+/// The override file Docker Compose reads after `path` when it exists
+/// (`compose.override.yaml` beside `compose.yaml`).
+pub fn override_of(path: &Path) -> Option<PathBuf> {
+    let stem = path.file_stem()?.to_str()?;
+    let dir = path.parent()?;
+    ["yaml", "yml"]
+        .iter()
+        .map(|ext| dir.join(format!("{stem}.override.{ext}")))
+        .find(|p| p.is_file())
+}
+
+/// Loads `paths` (each laid over the ones before): `.env` from the first one's directory
+/// (`env_file` overrides where), the process environment over it, interpolation, the typed
+/// model.
+pub fn load(paths: &[PathBuf], env_file: Option<&Path>) -> Result<Loaded> {
+    let paths: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| std::path::absolute(p).with_context(|| format!("resolving {}", p.display())))
+        .collect::<Result<_>>()?;
+    let first = paths.first().context("no compose file given")?;
+    let dir = first
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut vars = BTreeMap::new();
     let dotenv = env_file
         .map(Path::to_path_buf)
@@ -108,9 +122,31 @@ pub fn load(path: &Path, env_file: Option<&Path>) -> Result<Loaded> {
     for (k, v) in std::env::vars() {
         vars.insert(k, v);
     }
-    let (file, warnings) = parse(&text, &vars).with_context(|| path.display().to_string())?;
+    let mut merged: Option<yaml_serde::Value> = None;
+    let mut warnings = Vec::new();
+    let mut text = String::new();
+    for path in &paths {
+        text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let (tree, w) = read_tree(&text, &vars).with_context(|| path.display().to_string())?;
+        warnings.extend(w);
+        match &mut merged {
+            None => merged = Some(tree),
+            Some(m) => super::merge::merge(m, tree, ""),
+        }
+    }
+    let tree = merged.context("no compose file given")?;
+    // A type error's line is found in the file's own text: only with one file.
+    let lines = (paths.len() == 1).then_some(text.as_str());
+    let names = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (file, w) = typed(&tree, lines).with_context(|| names.clone())?;
+    warnings.extend(w);
     Ok(Loaded {
-        path,
+        paths,
         dir,
         file,
         vars,
@@ -120,6 +156,18 @@ pub fn load(path: &Path, env_file: Option<&Path>) -> Result<Loaded> {
 
 /// Parses compose text with `vars` for interpolation; returns the model and the warnings.
 pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<(ComposeFile, Vec<String>)> {
+    let (tree, mut warnings) = read_tree(text, vars)?;
+    let (file, w) = typed(&tree, Some(text))?;
+    warnings.extend(w);
+    Ok((file, warnings))
+}
+
+/// One file as a YAML tree: syntax checked (errors with their line), variables interpolated,
+/// merge keys resolved. Warns about unset variables.
+fn read_tree(
+    text: &str,
+    vars: &BTreeMap<String, String>,
+) -> Result<(yaml_serde::Value, Vec<String>)> {
     let mut tree: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| syntax_error(&e))?;
     if tree.is_null() {
         bail!("the file is empty");
@@ -142,18 +190,25 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<(ComposeFile
     // Merge keys (`<<: *defaults`) are YAML 1.1: resolve them as compose does.
     tree.apply_merge()
         .map_err(|e| anyhow::anyhow!("resolving `<<` merge keys: {e}"))?;
+    Ok((tree, warnings))
+}
+
+/// The tree read into the model; unknown keys become warnings. `text` (the raw file) lets a
+/// type error name its line.
+fn typed(tree: &yaml_serde::Value, text: Option<&str>) -> Result<(ComposeFile, Vec<String>)> {
+    let mut warnings = Vec::new();
     let mut ignored = Vec::new();
-    let typed: Result<ComposeFile, _> = {
+    let result: Result<ComposeFile, _> = {
         let mut note = |path: serde_ignored::Path<'_>| ignored.push(path.to_string());
-        let track = serde_ignored::Deserializer::new(&tree, &mut note);
+        let track = serde_ignored::Deserializer::new(tree, &mut note);
         serde_path_to_error::deserialize(track)
     };
-    let file = match typed {
+    let file = match result {
         Ok(f) => f,
         Err(e) => {
             let at = e.path().to_string();
             let mut msg = format!("{at}: {}", e.inner());
-            if let Some(line) = line_of_type_error(text, &at) {
+            if let Some(line) = text.and_then(|t| line_of_type_error(t, &at)) {
                 msg = format!("line {line}: {msg}");
             }
             bail!("{msg}");
@@ -173,21 +228,12 @@ pub fn parse(text: &str, vars: &BTreeMap<String, String>) -> Result<(ComposeFile
     Ok((file, warnings))
 }
 
-/// A YAML syntax error as one line, with the line number first.
+/// A YAML syntax error as one line, with the line number first (the parser's message says
+/// the column, and where the enclosing block started).
 fn syntax_error(e: &yaml_serde::Error) -> anyhow::Error {
-    let text = e.to_string();
-    // The message ends with " at line N column M": put the place first, once.
-    let bare = text
-        .rsplit_once(" at line ")
-        .map(|(m, _)| m.to_string())
-        .unwrap_or(text.clone());
     match e.location() {
-        Some(l) => anyhow::anyhow!(
-            "line {}: invalid YAML: {bare} (column {})",
-            l.line(),
-            l.column()
-        ),
-        None => anyhow::anyhow!("invalid YAML: {text}"),
+        Some(l) => anyhow::anyhow!("line {}: invalid YAML: {e}", l.line()),
+        None => anyhow::anyhow!("invalid YAML: {e}"),
     }
 }
 

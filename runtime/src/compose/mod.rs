@@ -3,6 +3,7 @@
 //!
 //! Reading the file is a pipeline, one file each: [`file`] finds and parses the YAML (syntax
 //! errors with their line, unknown keys as warnings), [`interpolate`] substitutes `${VAR}`s,
+//! [`merge`] lays several files (`-f a -f b`, an override file) over each other,
 //! [`model`] holds the serde types, [`service`] turns each service into the engine's
 //! [`crate::engine::config::RunConfig`], [`plan`] orders services by `depends_on`, and
 //! [`project`] ties them together with the project's name, networks and volumes.
@@ -19,6 +20,7 @@ pub mod file;
 pub mod interpolate;
 pub mod labels;
 pub mod logs;
+pub mod merge;
 pub mod model;
 pub mod plan;
 pub mod project;

@@ -269,6 +269,9 @@ pub struct BuildSpec {
     /// The stage to build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Labels of the built image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<ListOrMap>,
 }
 
 /// `env_file`: one path, or a list of paths or `{path, required}`.

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 /// How the user pointed at the project (`-f`, `-p`, `--env-file`, the current directory).
 #[derive(Debug, Clone, Default)]
 pub struct ProjectOptions {
-    /// `-f FILE` (default: the first of [`file::FILE_NAMES`] in `dir`).
-    pub file: Option<PathBuf>,
+    /// `-f FILE`s, laid over each other in order (default: the first of
+    /// [`file::FILE_NAMES`] in `dir`, and its override file if there is one).
+    pub files: Vec<PathBuf>,
     /// `-p NAME`.
     pub name: Option<String>,
     /// `--env-file` (default: `.env` beside the file).
@@ -85,11 +86,14 @@ fn check_name(name: &str) -> Result<()> {
 impl Project {
     /// Finds, reads and resolves the project.
     pub fn load(opts: &ProjectOptions) -> Result<Project> {
-        let path = match &opts.file {
-            Some(f) => opts.dir.join(f),
-            None => file::find(&opts.dir)?,
+        let paths: Vec<PathBuf> = if opts.files.is_empty() {
+            let found = file::find(&opts.dir)?;
+            let over = file::override_of(&found);
+            std::iter::once(found).chain(over).collect()
+        } else {
+            opts.files.iter().map(|f| opts.dir.join(f)).collect()
         };
-        let loaded = file::load(&path, opts.env_file.as_deref())?;
+        let loaded = file::load(&paths, opts.env_file.as_deref())?;
         let name = match &opts.name {
             Some(n) => n.clone(),
             None => match loaded
@@ -126,7 +130,7 @@ impl Project {
             s.profiles.is_empty() || s.profiles.iter().any(|p| profiles.contains(p) || p == "*")
         });
         Project::resolve(name, loaded, opts.create_host_dirs)
-            .with_context(|| path.display().to_string())
+            .with_context(|| paths[0].display().to_string())
     }
 
     fn resolve(name: String, loaded: Loaded, create_host_dirs: bool) -> Result<Project> {
@@ -219,16 +223,26 @@ impl Project {
             .services
             .iter()
             .map(|(n, s)| {
-                (
-                    n.clone(),
-                    s.depends_on.as_ref().map(|d| d.items()).unwrap_or_default(),
-                )
+                let mut on = s.depends_on.as_ref().map(|d| d.items()).unwrap_or_default();
+                // `network_mode: service:x` joins x's namespace: x must run first.
+                if let Some(x) = s
+                    .network_mode
+                    .as_deref()
+                    .and_then(|m| m.strip_prefix("service:"))
+                {
+                    if !on.iter().any(|(d, _)| d == x) {
+                        on.push((x.to_string(), super::model::Condition::ServiceStarted));
+                    }
+                }
+                (n.clone(), on)
             })
             .collect();
         let order = plan::start_order(&deps)?;
         let mut services = Vec::new();
         for s in &order {
-            services.push(service::resolve(s, &f.services[s], &loaded, &names)?);
+            let mut plan = service::resolve(s, &f.services[s], &loaded, &names)?;
+            plan.depends_on = deps[s].clone();
+            services.push(plan);
         }
         // Only the networks some service joins are created.
         let used: Vec<String> = services

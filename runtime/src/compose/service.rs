@@ -28,6 +28,8 @@ pub struct BuildPlan {
     pub args: Vec<(String, String)>,
     /// Stage to build.
     pub target: Option<String>,
+    /// Labels of the image.
+    pub labels: Vec<(String, String)>,
 }
 
 /// A service, resolved.
@@ -212,7 +214,12 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
     );
     container_labels.insert(
         labels::CONFIG_FILES.into(),
-        loaded.path.to_string_lossy().into_owned(),
+        loaded
+            .paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(","),
     );
 
     let flag = |v: &Option<Scalar>, what: &str| -> Result<bool> {
@@ -402,6 +409,16 @@ fn build_plan(b: &model::Build, dir: &Path) -> Result<BuildPlan> {
         context,
         args,
         target: spec.target,
+        labels: spec
+            .labels
+            .as_ref()
+            .map(|l| {
+                l.entries()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

@@ -203,6 +203,7 @@ impl Compose<'_> {
             no_cache: false,
             target: b.target.clone(),
             network: NetworkMode::None,
+            labels: b.labels.clone(),
         };
         build::build(self.engine, &opts, &mut *self.progress)
             .with_context(|| format!("building the image of service {:?}", svc.name))?;

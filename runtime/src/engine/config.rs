@@ -202,7 +202,7 @@ pub struct RunConfig {
     pub cap_add: Vec<String>,
     /// `--cap-drop`.
     pub cap_drop: Vec<String>,
-    /// `--label`: the container's labels (compose finds its containers by them).
+    /// `--label KEY=VALUE`: the container's labels (what `ps --filter label=` matches).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// `--network-alias`: extra names on the first bridge network.

@@ -97,6 +97,19 @@ impl Engine {
             .unwrap_or_default();
         config.healthcheck = effective_healthcheck(config.healthcheck.take(), image)?;
         let new_volumes = self.attach_volumes(&mut config, &image_volumes)?;
+        // As in Docker, the container's labels are the image's plus `--label` (which wins);
+        // pier's own image labels (`io.pier.image.*`) stay with the image.
+        let mut labels: std::collections::BTreeMap<String, String> = image
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.labels().clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("io.pier.image."))
+            .collect();
+        labels.append(&mut config.labels);
+        config.labels = labels;
         let paths = self.paths(&id);
         let record = ContainerRecord {
             id: id.clone(),

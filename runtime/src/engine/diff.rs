@@ -7,6 +7,7 @@
 //! container's changes, and [`runtime_mount_points`] finds them, for `diff` to leave out and
 //! for `pier build` to strip from a `RUN` step's layer.
 
+use super::record::ContainerRecord;
 use super::Engine;
 use crate::image::layer::OVERLAY_OPAQUE_XATTR;
 use anyhow::{Context, Result};
@@ -73,6 +74,19 @@ pub fn runtime_mount_points(upper: &Path, layers: &[PathBuf], extra: &[PathBuf])
     out
 }
 
+/// The container's own mount destinations (binds, volumes, tmpfs), relative to its root:
+/// the `extra` of [`runtime_mount_points`].
+pub fn mount_destinations(rec: &ContainerRecord) -> Vec<PathBuf> {
+    rec.config
+        .volumes
+        .iter()
+        .map(|b| &b.destination)
+        .chain(rec.config.volume_mounts.iter().map(|v| &v.destination))
+        .chain(rec.config.tmpfs.iter().map(|t| &t.destination))
+        .map(|d| d.strip_prefix("/").unwrap_or(d).to_path_buf())
+        .collect()
+}
+
 impl Engine {
     /// `pier diff`: the container's changes to its image's files, sorted by path.
     pub fn diff(&self, key: &str) -> Result<Vec<FileChange>> {
@@ -81,17 +95,8 @@ impl Engine {
             .images()?
             .resolve(&rec.image_id)
             .with_context(|| format!("image {} of container {}", rec.image, rec.name))?;
-        let extra: Vec<PathBuf> = rec
-            .config
-            .volumes
-            .iter()
-            .map(|b| &b.destination)
-            .chain(rec.config.volume_mounts.iter().map(|v| &v.destination))
-            .chain(rec.config.tmpfs.iter().map(|t| &t.destination))
-            .map(|d| d.strip_prefix("/").unwrap_or(d).to_path_buf())
-            .collect();
         let upper = paths.upper();
-        let hidden = runtime_mount_points(&upper, &image.layer_dirs, &extra);
+        let hidden = runtime_mount_points(&upper, &image.layer_dirs, &mount_destinations(&rec));
         let mut out = Vec::new();
         walk(&upper, Path::new(""), &image.layer_dirs, &hidden, &mut out)?;
         Ok(out)

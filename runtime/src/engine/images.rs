@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 /// What `pier image prune` removed.
 #[derive(Debug, Default)]
 pub struct ImagePruneReport {
-    /// Docker-style lines (`Untagged: x`, `Deleted: sha256:...`).
+    /// Docker-style lines (`untagged: x`, `deleted: sha256:...`).
     pub lines: Vec<String>,
     /// Bytes of layers deleted.
     pub reclaimed: u64,
@@ -32,7 +32,14 @@ impl Engine {
             if in_use.contains(&img.id) || !(all || img.references.is_empty()) {
                 continue;
             }
-            report.lines.extend(store.remove(&img.id)?);
+            // `docker image prune` words them in lower case (`untagged: x`, `deleted: ...`),
+            // unlike `docker rmi`.
+            report
+                .lines
+                .extend(store.remove(&img.id)?.into_iter().map(|l| {
+                    l.replacen("Untagged:", "untagged:", 1)
+                        .replacen("Deleted:", "deleted:", 1)
+                }));
         }
         report.reclaimed = before.saturating_sub(store.disk_usage()?.bytes);
         Ok(report)

@@ -5,6 +5,7 @@ use super::Engine;
 use anyhow::{bail, Context, Result};
 use procfs::Current;
 use serde::Serialize;
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// One process of `pier top`.
@@ -44,14 +45,17 @@ pub struct StatsSample {
 }
 
 impl Engine {
-    /// The JSON `pier inspect` prints: the record plus the OCI config.
+    /// The JSON `pier inspect` prints: Docker's fields (`Id`, `State`, `Config`, ...), then
+    /// pier's record and the OCI config under their own names.
     pub fn inspect(&self, key: &str) -> Result<serde_json::Value> {
         let (paths, rec) = self.find(key)?;
         let mut v = serde_json::to_value(&rec).context("serializing the container record")?;
         let config: serde_json::Value =
             crate::state::read_json(&paths.bundle().join("config.json"))
                 .unwrap_or(serde_json::Value::Null);
-        if let Some(obj) = v.as_object_mut() {
+        let docker = super::inspect_docker::docker_fields(&rec, &paths, &config);
+        if let (Some(obj), Value::Object(fields)) = (v.as_object_mut(), docker) {
+            obj.extend(fields);
             obj.insert("oci_config".into(), config);
             obj.insert("upper_dir".into(), paths.upper().to_string_lossy().into());
             obj.insert("merged_dir".into(), paths.rootfs().to_string_lossy().into());

@@ -16,6 +16,7 @@ pub mod health_config;
 pub mod health_probe;
 pub mod images;
 pub mod inspect;
+pub mod inspect_docker;
 pub mod io_loop;
 pub mod logs;
 pub mod mount_flags;

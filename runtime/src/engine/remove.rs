@@ -13,8 +13,10 @@ use std::time::Duration;
 /// What `pier system prune` removed.
 #[derive(Debug, Default)]
 pub struct PruneReport {
-    /// Removed containers (names).
+    /// Removed containers (full IDs, as Docker lists them).
     pub containers: Vec<String>,
+    /// Bytes of their writable layers.
+    pub reclaimed: u64,
     /// Other leftovers removed (mounts, cgroups, network state).
     pub leftovers: Vec<String>,
 }
@@ -188,7 +190,8 @@ impl Engine {
     }
 
     /// `pier container prune`: removes every container that is not running (their volumes
-    /// stay). Returns their names and the bytes their writable layers took.
+    /// stay). Returns their full IDs (Docker lists those) and the bytes their writable
+    /// layers took.
     pub fn prune_containers(&self) -> Result<(Vec<String>, u64)> {
         self.reconcile()?;
         let (mut names, mut bytes) = (Vec::new(), 0);
@@ -198,7 +201,7 @@ impl Engine {
                 bytes += crate::disk_usage::tree_size(&paths.upper());
                 self.teardown(&paths)?;
                 self.remove_files(&paths)?;
-                names.push(rec.name);
+                names.push(rec.id);
             }
         }
         Ok((names, bytes))
@@ -210,7 +213,7 @@ impl Engine {
         // Only cgroups of containers this state directory knows may be pruned: `pier/` is
         // shared by every state directory (`--root`), and another root's containers are not ours.
         let known = self.container_dirs()?;
-        report.containers = self.prune_containers()?.0;
+        (report.containers, report.reclaimed) = self.prune_containers()?;
         let live: Vec<String> = self.containers()?.into_iter().map(|r| r.id).collect();
         // Directories without a record: a `pier create` killed half-way.
         let dir = self.root().join("containers");

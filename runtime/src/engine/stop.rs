@@ -21,8 +21,11 @@ impl Engine {
             }
             bail!("cannot kill container {}: it is not running", rec.name);
         };
-        // The user's kill, as the user's stop, ends the restart policy (Docker's semantics).
-        self.update(&paths, |r| r.stopped_by_user = true)?;
+        // A user's kill that ends the container (SIGKILL, or its stop signal), as the user's
+        // stop, ends the restart policy; a signal it handles (SIGHUP to reload) does not.
+        if sig == Signal::SIGKILL || sig == stop_signal(self, &rec) {
+            self.update(&paths, |r| r.stopped_by_user = true)?;
+        }
         signal(init.pid, sig)?;
         self.thaw_after_signal(key);
         self.record_event(Event {

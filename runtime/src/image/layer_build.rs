@@ -47,6 +47,8 @@ impl EntryMeta {
 /// Writes layer tar entries with deterministic headers.
 pub struct LayerTarBuilder<W: Write> {
     tar: tar::Builder<W>,
+    /// Paths (relative to the tree) left out with everything under them.
+    skip: Vec<PathBuf>,
 }
 
 impl<W: Write> LayerTarBuilder<W> {
@@ -54,6 +56,7 @@ impl<W: Write> LayerTarBuilder<W> {
     pub fn new(out: W) -> Self {
         LayerTarBuilder {
             tar: tar::Builder::new(out),
+            skip: Vec::new(),
         }
     }
 
@@ -175,6 +178,9 @@ impl<W: Write> LayerTarBuilder<W> {
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in names {
             let path = rel.join(&name);
+            if self.skip.contains(&path) {
+                continue;
+            }
             let full = base.join(&path);
             let md = fs::symlink_metadata(&full)
                 .with_context(|| format!("inspecting {}", full.display()))?;
@@ -258,7 +264,14 @@ fn read_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
 
 /// Writes a reproducible layer tar of everything under `dir` to `out`.
 pub fn write_layer_tar<W: Write>(dir: &Path, out: W) -> Result<W> {
+    write_layer_tar_skipping(dir, &[], out)
+}
+
+/// [`write_layer_tar`] leaving out `skip` (paths relative to `dir`, e.g. a container's mount
+/// points, which `pier commit` must not bake into the image).
+pub fn write_layer_tar_skipping<W: Write>(dir: &Path, skip: &[PathBuf], out: W) -> Result<W> {
     let mut b = LayerTarBuilder::new(out);
+    b.skip = skip.to_vec();
     b.append_tree(dir)?;
     b.finish()
 }

@@ -22,7 +22,7 @@
 use super::digest::{canonical_json, digest_hex, HashingReader, HashingWriter};
 use super::index::Index;
 use super::layer::unpack_layer;
-use super::layer_build::write_layer_tar;
+use super::layer_build::write_layer_tar_skipping;
 use super::reference::Reference;
 use super::timestamp::now_rfc3339;
 use crate::state::{self, Lock};
@@ -229,21 +229,37 @@ impl ImageStore {
         reference: Option<&str>,
     ) -> Result<Image> {
         let reference = reference.map(Reference::parse).transpose()?;
-        let staged = self.stage_dirs(new_layer_dirs)?;
+        let staged = self.stage_dirs(new_layer_dirs, &[])?;
         self.publish(parent, staged, config, reference.as_ref())
     }
 
+    /// `pier commit`: a container's upper directory as one layer on top of its image,
+    /// leaving out `skip` (the runtime's mount points, relative to `upper`).
+    pub fn commit_container(
+        &self,
+        parent: &Image,
+        upper: &Path,
+        skip: &[PathBuf],
+        config: ImageConfiguration,
+        reference: Option<&str>,
+    ) -> Result<Image> {
+        let reference = reference.map(Reference::parse).transpose()?;
+        let staged = self.stage_dirs(&[upper.to_path_buf()], skip)?;
+        self.publish(Some(parent), staged, config, reference.as_ref())
+    }
+
     /// Archives each directory into a staged layer (see [`Self::commit_layers`]).
-    fn stage_dirs(&self, new_layer_dirs: &[PathBuf]) -> Result<Vec<StagedLayer>> {
+    fn stage_dirs(&self, new_layer_dirs: &[PathBuf], skip: &[PathBuf]) -> Result<Vec<StagedLayer>> {
         let mut staged = Vec::new();
         for dir in new_layer_dirs {
             let tmp = self.new_tmp()?;
             let blob = tmp.path().join("blob");
             let file =
                 File::create(&blob).with_context(|| format!("creating {}", blob.display()))?;
-            let (file, digest, size) = write_layer_tar(dir, HashingWriter::new(file))
-                .with_context(|| format!("archiving layer directory {}", dir.display()))?
-                .finish();
+            let (file, digest, size) =
+                write_layer_tar_skipping(dir, skip, HashingWriter::new(file))
+                    .with_context(|| format!("archiving layer directory {}", dir.display()))?
+                    .finish();
             file.sync_all()
                 .with_context(|| format!("syncing {}", blob.display()))?;
             // An unchanged container commits an empty layer: zero entries is fine here.
@@ -816,7 +832,7 @@ impl ImageStore {
         new_layer_dirs: &[PathBuf],
         config: ImageConfiguration,
     ) -> Result<Image> {
-        let staged = self.stage_dirs(new_layer_dirs)?;
+        let staged = self.stage_dirs(new_layer_dirs, &[])?;
         self.publish_with(parent, staged, config, None, false)
     }
 

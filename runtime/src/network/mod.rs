@@ -158,6 +158,9 @@ pub struct NetworkInfo {
     pub bridge: String,
     /// Attached containers.
     pub endpoints: Vec<EndpointInfo>,
+    /// `--label` values.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// What is recorded about an endpoint: the public part plus what release needs.
@@ -178,6 +181,8 @@ struct NetworkState {
     gateway: Ipv4Addr,
     bridge: String,
     endpoints: BTreeMap<String, EndpointRecord>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
 }
 
 impl NetworkState {
@@ -202,6 +207,7 @@ impl NetworkState {
                     endpoint: r.endpoint.clone(),
                 })
                 .collect(),
+            labels: self.labels.clone(),
         }
     }
 
@@ -364,6 +370,7 @@ impl NetworkManager {
                 gateway: default_subnet.first_host(),
                 bridge: mgr.options.default_bridge.clone(),
                 endpoints: BTreeMap::new(),
+                labels: BTreeMap::new(),
             };
             mgr.save(&state)?;
         }
@@ -428,6 +435,17 @@ impl NetworkManager {
         subnet: Option<&str>,
         gateway: Option<&str>,
     ) -> Result<NetworkInfo> {
+        self.create_labelled(name, subnet, gateway, BTreeMap::new())
+    }
+
+    /// [`NetworkManager::create`] with `--label` values.
+    pub fn create_labelled(
+        &self,
+        name: &str,
+        subnet: Option<&str>,
+        gateway: Option<&str>,
+        labels: BTreeMap<String, String>,
+    ) -> Result<NetworkInfo> {
         validate_name(name)?;
         let _lock = self.lock()?;
         if self.load(name)?.is_some() {
@@ -490,6 +508,7 @@ impl NetworkManager {
             gateway,
             bridge,
             endpoints: BTreeMap::new(),
+            labels,
         };
         self.save(&state)?;
         if auto {
