@@ -22,6 +22,8 @@ fn health_events(p: &Pier, id: &str) -> Vec<String> {
 fn a_failing_check_turns_unhealthy_after_retries_and_a_passing_one_healthy() {
     let p = Pier::new();
     // Passes only once /tmp/ok exists in the container: the check really runs inside it.
+    // The interval is stretched on a slow machine, so `starting` lasts long enough to be seen.
+    let interval = format!("{}ms", scaled(Duration::from_millis(200)).as_millis());
     let id = p.run_detached(&[
         "--name",
         "checked",
@@ -30,7 +32,7 @@ fn a_failing_check_turns_unhealthy_after_retries_and_a_passing_one_healthy() {
         "--health-cmd",
         "echo probing; test -e /tmp/ok",
         "--health-interval",
-        "200ms",
+        &interval,
         "--health-retries",
         "3",
         "busybox",
