@@ -53,7 +53,13 @@ impl Engine {
         let root = root
             .canonicalize()
             .with_context(|| format!("resolving {}", root.display()))?;
-        Ok(Engine { root })
+        let engine = Engine { root };
+        // A container's network torn down after its exit is finished first, so this command
+        // finds nothing of it left (see `network::pending`).
+        if crate::network::pending::any(&engine.root) {
+            engine.networks()?;
+        }
+        Ok(engine)
     }
 
     /// The state directory.
@@ -68,7 +74,11 @@ impl Engine {
 
     /// The network manager.
     pub fn networks(&self) -> Result<crate::network::NetworkManager> {
-        crate::network::NetworkManager::open(&self.root)
+        let nets = crate::network::NetworkManager::open(&self.root)?;
+        if crate::network::pending::any(&self.root) {
+            nets.settle()?;
+        }
+        Ok(nets)
     }
 
     /// Serializes changes to container records across pier processes.

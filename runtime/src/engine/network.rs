@@ -118,6 +118,22 @@ impl Engine {
         Ok(())
     }
 
+    /// [`Engine::detach_network`] deferred: see `network::pending`.
+    pub(crate) fn detach_network_later(
+        &self,
+        paths: &ContainerPaths,
+        record: &ContainerRecord,
+    ) -> Result<()> {
+        if matches!(record.config.network, Some(NetworkMode::Bridge(_))) || record.network.is_some()
+        {
+            return network::pending::defer(&self.root, &record.id, &paths.netns());
+        }
+        if paths.netns().exists() {
+            netns::remove(&paths.netns())?;
+        }
+        Ok(())
+    }
+
     /// Network leftovers of containers that no longer exist.
     pub(crate) fn prune_networks(&self, live: &[String]) -> Result<Vec<String>> {
         self.networks()?.prune_orphans(live)

@@ -22,6 +22,7 @@ pub mod ipam;
 pub mod link;
 pub mod nat;
 pub mod netns;
+pub mod pending;
 pub mod portmap;
 mod veth;
 
