@@ -1,0 +1,62 @@
+//! Start-up of `pier run`: `PIER_TRACE=1` shows where the time goes, one line per phase on
+//! stderr, and nothing when unset.
+
+mod common;
+
+use common::{text, Pier};
+
+#[test]
+fn pier_trace_times_each_phase_of_pier_run() {
+    let p = Pier::new();
+    let out = common::run_with_timeout(
+        p.command(&["run", "--rm", "busybox", "echo", "hi"])
+            .env("PIER_TRACE", "1"),
+        None,
+        common::COMMAND_TIMEOUT,
+    )
+    .expect("pier run");
+    assert!(out.status.success(), "run failed: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hi\n", "the trace stays off stdout");
+    let stderr = text(&out.stderr);
+    let mut phases = Vec::new();
+    for line in stderr.lines() {
+        let rest = line
+            .strip_prefix("pier-trace: ")
+            .unwrap_or_else(|| panic!("not a trace line on stderr: {line:?}"));
+        let (phase, ms) = rest
+            .strip_suffix(" ms")
+            .and_then(|r| r.rsplit_once(' '))
+            .unwrap_or_else(|| panic!("trace line without a duration: {line:?}"));
+        assert!(ms.parse::<f64>().is_ok(), "duration of {phase:?}: {ms:?}");
+        phases.push(phase.to_string());
+    }
+    for wanted in [
+        "sealed re-exec",
+        "rootfs (overlay mount)",
+        "network attach",
+        "clone",
+        "init: mounts",
+        "init: pivot_root",
+        "create",
+        "start (until execve)",
+        "command runs",
+        "tear-down: network",
+        "finish (tear-down, record)",
+    ] {
+        assert_eq!(
+            phases.iter().filter(|p| *p == wanted).count(),
+            1,
+            "phase {wanted:?} once in {phases:?}"
+        );
+    }
+
+    let out = common::run_with_timeout(
+        p.command(&["run", "--rm", "busybox", "echo", "hi"])
+            .env_remove("PIER_TRACE"),
+        None,
+        common::COMMAND_TIMEOUT,
+    )
+    .expect("pier run");
+    assert!(out.status.success());
+    assert_eq!(text(&out.stderr), "", "nothing on stderr without PIER_TRACE");
+}
