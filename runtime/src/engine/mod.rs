@@ -53,13 +53,18 @@ impl Engine {
         let root = root
             .canonicalize()
             .with_context(|| format!("resolving {}", root.display()))?;
-        let engine = Engine { root };
-        // A container's network torn down after its exit is finished first, so this command
-        // finds nothing of it left (see `network::pending`).
-        if crate::network::pending::any(&engine.root) {
-            engine.networks()?;
+        Ok(Engine { root })
+    }
+
+    /// Completes the network tear-down of containers that exited (see `network::pending`),
+    /// so that what follows finds nothing of them left. The `pier` command runs it first,
+    /// except for commands that only launch containers: those wait only when they connect
+    /// to a network ([`Engine::networks`] settles too).
+    pub fn settle_network_teardown(&self) -> Result<()> {
+        if crate::network::pending::any(&self.root) {
+            self.networks()?;
         }
-        Ok(engine)
+        Ok(())
     }
 
     /// The state directory.

@@ -6,12 +6,14 @@
 //! the background, and with it both ends of the veth pair) and leaves a marker
 //! `<root>/networks/pending/<container id>` ([`defer`]). The exit is reported at once.
 //!
-//! Every later pier command that opens the engine or the network state first settles the
-//! markers ([`NetworkManager::settle`]): it waits, bounded, until the container's veths are
-//! gone, then releases its leases, published-port rules and hosts entries (deleting a veth
-//! the kernel has not removed in time), and removes the marker. So the next command finds
-//! nothing left, and a new container never gets an address whose old veth still hangs on
-//! the bridge.
+//! The next pier command settles the markers ([`NetworkManager::settle`]) before it does
+//! anything else (`Engine::settle_network_teardown`), and so does anything that opens the
+//! network state (connecting a new container): it waits, bounded, until the container's
+//! veths are gone, then releases its leases, published-port rules and hosts entries
+//! (deleting a veth the kernel has not removed in time), and removes the marker. So the next
+//! command finds nothing left, and a new container never gets an address whose old veth
+//! still hangs on the bridge. Only a command that launches a container without a network
+//! (`--network host`, `none`) does not wait.
 
 use super::{netns, NetworkManager};
 use anyhow::{Context, Result};
