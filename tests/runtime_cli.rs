@@ -744,7 +744,8 @@ fn pier_trace_times_each_start_up_phase_of_runtime_run() {
     b.configure(&["echo", "hi"], false, json!({}));
     let id = common::unique_id("trace");
     let out = common::run_with_timeout(
-        b.runtime(&["run", "--bundle", b.path.to_str().expect("utf-8"), &id]).env("PIER_TRACE", "1"),
+        b.runtime(&["run", "--bundle", b.path.to_str().expect("utf-8"), &id])
+            .env("PIER_TRACE", "1"),
         None,
         common::COMMAND_TIMEOUT,
     )
@@ -772,7 +773,9 @@ fn pier_trace_times_each_start_up_phase_of_runtime_run() {
         );
     }
     assert!(
-        text(&out.stderr).lines().all(|l| l.starts_with("pier-trace: ")),
+        text(&out.stderr)
+            .lines()
+            .all(|l| l.starts_with("pier-trace: ")),
         "only trace lines on stderr: {}",
         text(&out.stderr)
     );
@@ -780,13 +783,18 @@ fn pier_trace_times_each_start_up_phase_of_runtime_run() {
     // Unset: not one line.
     let id = common::unique_id("quiet");
     let out = common::run_with_timeout(
-        b.runtime(&["run", "--bundle", b.path.to_str().expect("utf-8"), &id]).env_remove("PIER_TRACE"),
+        b.runtime(&["run", "--bundle", b.path.to_str().expect("utf-8"), &id])
+            .env_remove("PIER_TRACE"),
         None,
         common::COMMAND_TIMEOUT,
     )
     .expect("pier runtime run");
     assert!(out.status.success());
-    assert_eq!(text(&out.stderr), "", "nothing on stderr without PIER_TRACE");
+    assert_eq!(
+        text(&out.stderr),
+        "",
+        "nothing on stderr without PIER_TRACE"
+    );
 }
 
 /// The init makes its mounts while pier places it in its cgroup: the command must still start

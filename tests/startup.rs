@@ -58,5 +58,9 @@ fn pier_trace_times_each_phase_of_pier_run() {
     )
     .expect("pier run");
     assert!(out.status.success());
-    assert_eq!(text(&out.stderr), "", "nothing on stderr without PIER_TRACE");
+    assert_eq!(
+        text(&out.stderr),
+        "",
+        "nothing on stderr without PIER_TRACE"
+    );
 }

@@ -266,44 +266,44 @@ impl Setup<'_> {
             let _phase = trace::Phase::start("cgroup placement (cgroup.procs)");
             cgroup.add_process(pid.as_raw())?;
         }
-    if plan.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
-        crate::namespaces::write_id_maps(pid.as_raw(), spec)?;
-    }
-    let netns = match plan.to_join(LinuxNamespaceType::Network) {
-        Some(path) => path.to_path_buf(),
-        None => PathBuf::from(format!("/proc/{pid}/ns/net")),
-    };
-    super::net_devices::move_in(spec, &netns)?;
-    sync::write_all(go, b"G")?;
-    if needs_state(spec) {
-        sync::send_blob(
-            go,
-            &serde_json::to_vec(state).context("serializing the state")?,
-        )?;
-    }
-    let _phase = trace::Phase::start("init setup (after placement, until ready)");
-    loop {
-        match sync::receive(from_child)? {
-            ChildMessage::Ready => return Ok(()),
-            ChildMessage::Hooks => {
-                let hooks = spec.hooks().as_ref();
-                hooks::run(hooks, HookPoint::Prestart, state)?;
-                hooks::run(hooks, HookPoint::CreateRuntime, state)?;
-                sync::write_all(go, b"G")?;
+        if plan.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
+            crate::namespaces::write_id_maps(pid.as_raw(), spec)?;
+        }
+        let netns = match plan.to_join(LinuxNamespaceType::Network) {
+            Some(path) => path.to_path_buf(),
+            None => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        };
+        super::net_devices::move_in(spec, &netns)?;
+        sync::write_all(go, b"G")?;
+        if needs_state(spec) {
+            sync::send_blob(
+                go,
+                &serde_json::to_vec(state).context("serializing the state")?,
+            )?;
+        }
+        let _phase = trace::Phase::start("init setup (after placement, until ready)");
+        loop {
+            match sync::receive(from_child)? {
+                ChildMessage::Ready => return Ok(()),
+                ChildMessage::Hooks => {
+                    let hooks = spec.hooks().as_ref();
+                    hooks::run(hooks, HookPoint::Prestart, state)?;
+                    hooks::run(hooks, HookPoint::CreateRuntime, state)?;
+                    sync::write_all(go, b"G")?;
+                }
+                ChildMessage::Seccomp(fd) => {
+                    let listener = crate::security::seccomp_agent::fetch(pid.as_raw(), fd)?;
+                    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+                    crate::security::seccomp_agent::hand_over(seccomp, &listener, state)?;
+                    sync::write_all(go, b"G")?;
+                }
+                ChildMessage::Failed { code, message } => {
+                    return Err(anyhow::Error::new(super::StartError { code, message }))
+                }
+                ChildMessage::Closed => bail!("container {} init ended during setup", state.id),
             }
-            ChildMessage::Seccomp(fd) => {
-                let listener = crate::security::seccomp_agent::fetch(pid.as_raw(), fd)?;
-                let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-                crate::security::seccomp_agent::hand_over(seccomp, &listener, state)?;
-                sync::write_all(go, b"G")?;
-            }
-            ChildMessage::Failed { code, message } => {
-                return Err(anyhow::Error::new(super::StartError { code, message }))
-            }
-            ChildMessage::Closed => bail!("container {} init ended during setup", state.id),
         }
     }
-}
 }
 
 /// Whether the child runs hooks itself (createContainer, startContainer) and so needs the

@@ -114,7 +114,10 @@ pub fn reexec_sealed(root: &Path) -> Result<()> {
     let claimed = claimed.and_then(|c| SealMethod::from_name(&c.to_string_lossy()));
     if let Some(method) = running_sealed(claimed) {
         if let Some(since) = traced_since.and_then(|t| t.to_str()?.parse::<u64>().ok()) {
-            crate::trace::report("sealed re-exec", crate::trace::now_ns().saturating_sub(since));
+            crate::trace::report(
+                "sealed re-exec",
+                crate::trace::now_ns().saturating_sub(since),
+            );
         }
         let _ = ACTIVE.set(Some(method));
         restore_name();
