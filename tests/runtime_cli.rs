@@ -719,25 +719,6 @@ fn features_spec_and_the_runc_name() {
     assert!(!b.state.join(&id).exists(), "run deleted the container");
 }
 
-/// The phases `PIER_TRACE` reports, each line `pier-trace: <phase> <ms> ms`.
-fn traced_phases(stderr: &str) -> Vec<String> {
-    stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("pier-trace: "))
-        .map(|rest| {
-            let (phase, ms) = rest
-                .strip_suffix(" ms")
-                .and_then(|r| r.rsplit_once(' '))
-                .unwrap_or_else(|| panic!("trace line without a duration: {rest:?}"));
-            assert!(
-                ms.parse::<f64>().is_ok_and(|v| v >= 0.0),
-                "duration of {phase:?} is not a number of ms: {ms:?}"
-            );
-            phase.to_string()
-        })
-        .collect()
-}
-
 #[test]
 fn pier_trace_times_each_start_up_phase_of_runtime_run() {
     let b = Bundle::new();
@@ -752,7 +733,7 @@ fn pier_trace_times_each_start_up_phase_of_runtime_run() {
     .expect("pier runtime run");
     assert!(out.status.success(), "run failed: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hi\n", "the trace stays off stdout");
-    let phases = traced_phases(&text(&out.stderr));
+    let phases = common::traced_phases(&text(&out.stderr));
     for wanted in [
         "sealed re-exec",
         "config",

@@ -18,18 +18,11 @@ fn pier_trace_times_each_phase_of_pier_run() {
     assert!(out.status.success(), "run failed: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hi\n", "the trace stays off stdout");
     let stderr = text(&out.stderr);
-    let mut phases = Vec::new();
-    for line in stderr.lines() {
-        let rest = line
-            .strip_prefix("pier-trace: ")
-            .unwrap_or_else(|| panic!("not a trace line on stderr: {line:?}"));
-        let (phase, ms) = rest
-            .strip_suffix(" ms")
-            .and_then(|r| r.rsplit_once(' '))
-            .unwrap_or_else(|| panic!("trace line without a duration: {line:?}"));
-        assert!(ms.parse::<f64>().is_ok(), "duration of {phase:?}: {ms:?}");
-        phases.push(phase.to_string());
-    }
+    assert!(
+        stderr.lines().all(|l| l.starts_with("pier-trace: ")),
+        "only trace lines on stderr: {stderr}"
+    );
+    let phases = common::traced_phases(&stderr);
     for wanted in [
         "sealed re-exec",
         "rootfs (overlay mount)",

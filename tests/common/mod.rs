@@ -710,3 +710,23 @@ pub fn assert_no_orphan_cgroups_since(before: &std::collections::BTreeSet<String
         left.iter().map(|id| cgroup_dirs_of(id)).collect::<Vec<_>>()
     );
 }
+
+/// The phases `PIER_TRACE` reported on `stderr`, in order; fails on a trace line without a
+/// duration in ms.
+pub fn traced_phases(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("pier-trace: "))
+        .map(|rest| {
+            let (phase, ms) = rest
+                .strip_suffix(" ms")
+                .and_then(|r| r.rsplit_once(' '))
+                .unwrap_or_else(|| panic!("trace line without a duration: {rest:?}"));
+            assert!(
+                ms.parse::<f64>().is_ok_and(|v| v >= 0.0),
+                "duration of {phase:?} is not a number of ms: {ms:?}"
+            );
+            phase.to_string()
+        })
+        .collect()
+}
