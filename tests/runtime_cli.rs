@@ -760,6 +760,17 @@ fn pier_trace_times_each_start_up_phase_of_runtime_run() {
         "only trace lines on stderr: {}",
         text(&out.stderr)
     );
+    // On v2 the init is born in its cgroup (clone3 with CLONE_INTO_CGROUP): no write to
+    // cgroup.procs; on v1 the parent writes it.
+    let v2 = pier_runtime::cgroups::detect_version().expect("cgroup version") == 2;
+    assert_eq!(
+        phases
+            .iter()
+            .any(|p| p == "cgroup placement (cgroup.procs)"),
+        !v2,
+        "cgroup v{}: {phases:?}",
+        if v2 { 2 } else { 1 }
+    );
 
     // Unset: not one line.
     let id = common::unique_id("quiet");
