@@ -734,25 +734,22 @@ fn pier_trace_times_each_start_up_phase_of_runtime_run() {
     assert!(out.status.success(), "run failed: {}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hi\n", "the trace stays off stdout");
     let phases = common::traced_phases(&text(&out.stderr));
-    for wanted in [
-        "sealed re-exec",
-        "config",
-        "cgroup create",
-        "clone",
-        "init: mounts",
-        "init: pivot_root",
-        "init: wait for cgroup placement",
-        "create",
-        "start (until execve)",
-        "command runs",
-        "delete",
-    ] {
-        assert_eq!(
-            phases.iter().filter(|p| *p == wanted).count(),
-            1,
-            "phase {wanted:?} once in {phases:?}"
-        );
-    }
+    common::assert_each_phase_once(
+        &phases,
+        &[
+            "sealed re-exec",
+            "config",
+            "cgroup create",
+            "clone",
+            "init: mounts",
+            "init: pivot_root",
+            "init: wait for cgroup placement",
+            "create",
+            "start (until execve)",
+            "command runs",
+            "delete",
+        ],
+    );
     assert!(
         text(&out.stderr)
             .lines()

@@ -23,25 +23,22 @@ fn pier_trace_times_each_phase_of_pier_run() {
         "only trace lines on stderr: {stderr}"
     );
     let phases = common::traced_phases(&stderr);
-    for wanted in [
-        "sealed re-exec",
-        "rootfs (overlay mount)",
-        "network attach",
-        "clone",
-        "init: mounts",
-        "init: pivot_root",
-        "create",
-        "start (until execve)",
-        "command runs",
-        "tear-down: network",
-        "finish (tear-down, record)",
-    ] {
-        assert_eq!(
-            phases.iter().filter(|p| *p == wanted).count(),
-            1,
-            "phase {wanted:?} once in {phases:?}"
-        );
-    }
+    common::assert_each_phase_once(
+        &phases,
+        &[
+            "sealed re-exec",
+            "rootfs (overlay mount)",
+            "network attach",
+            "clone",
+            "init: mounts",
+            "init: pivot_root",
+            "create",
+            "start (until execve)",
+            "command runs",
+            "tear-down: network",
+            "finish (tear-down, record)",
+        ],
+    );
 
     let out = common::run_with_timeout(
         p.command(&["run", "--rm", "busybox", "echo", "hi"])

@@ -730,3 +730,14 @@ pub fn traced_phases(stderr: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Asserts that each of `wanted` appears exactly once among the traced `phases`.
+pub fn assert_each_phase_once(phases: &[String], wanted: &[&str]) {
+    for w in wanted {
+        assert_eq!(
+            phases.iter().filter(|p| p == w).count(),
+            1,
+            "phase {w:?} once in {phases:?}"
+        );
+    }
+}

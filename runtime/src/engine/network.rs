@@ -102,31 +102,21 @@ impl Engine {
         Ok(())
     }
 
-    /// Releases the container's network endpoints and namespace. Idempotent.
+    /// Releases the container's network endpoints and namespace. Idempotent. With `later`
+    /// (a container that just exited), the endpoints are only marked for release and the
+    /// namespace dropped: the next pier command completes it (see `network::pending`).
     pub(crate) fn detach_network(
         &self,
         paths: &ContainerPaths,
         record: &ContainerRecord,
+        later: bool,
     ) -> Result<()> {
         if matches!(record.config.network, Some(NetworkMode::Bridge(_))) || record.network.is_some()
         {
+            if later {
+                return network::pending::defer(&self.root, &record.id, &paths.netns());
+            }
             self.networks()?.release_container(&record.id)?;
-        }
-        if paths.netns().exists() {
-            netns::remove(&paths.netns())?;
-        }
-        Ok(())
-    }
-
-    /// [`Engine::detach_network`] deferred: see `network::pending`.
-    pub(crate) fn detach_network_later(
-        &self,
-        paths: &ContainerPaths,
-        record: &ContainerRecord,
-    ) -> Result<()> {
-        if matches!(record.config.network, Some(NetworkMode::Bridge(_))) || record.network.is_some()
-        {
-            return network::pending::defer(&self.root, &record.id, &paths.netns());
         }
         if paths.netns().exists() {
             netns::remove(&paths.netns())?;

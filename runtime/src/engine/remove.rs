@@ -80,11 +80,7 @@ impl Engine {
         cgroup.end();
         if let Some(rec) = &rec {
             let _phase = trace::Phase::start("tear-down: network");
-            if network_later {
-                self.detach_network_later(paths, rec)?;
-            } else {
-                self.detach_network(paths, rec)?;
-            }
+            self.detach_network(paths, rec, network_later)?;
         }
         let _phase = trace::Phase::start("tear-down: rootfs");
         let rootfs = paths.rootfs();
