@@ -54,3 +54,28 @@ fn pier_trace_times_each_phase_of_pier_run() {
         "nothing on stderr without PIER_TRACE"
     );
 }
+
+/// A trace reader that went away (`PIER_TRACE=1 pier run ... 2>&1 | head -1`) must not kill
+/// pier with SIGPIPE halfway through a start: the run completes and leaves nothing.
+#[test]
+fn pier_trace_to_a_closed_pipe_changes_nothing() {
+    let p = Pier::new();
+    let mut child = p
+        .command(&["run", "--rm", "busybox", "echo", "hi"])
+        .env("PIER_TRACE", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pier run");
+    // Nobody reads the trace.
+    drop(child.stderr.take());
+    let out = common::wait_with_timeout(child, common::COMMAND_TIMEOUT).expect("pier run");
+    assert!(
+        out.status.success(),
+        "pier run with its trace going nowhere: {:?}",
+        out.status
+    );
+    assert_eq!(text(&out.stdout), "hi\n");
+    assert_eq!(p.ok(&["ps", "-a", "-q"]), "", "no container left");
+}

@@ -78,11 +78,40 @@ impl Drop for Phase {
 /// Writes one trace line: `pier-trace: <name> <ms> ms`.
 pub fn report(name: &str, nanos: u64) {
     let line = format!("pier-trace: {name} {:.2} ms\n", nanos as f64 / 1e6);
-    let fd = OUT.load(Ordering::Relaxed);
-    // SAFETY: `fd` is stderr or the init's close-on-exec copy of it, open for the whole life
-    // of this process; write(2) only reads the buffer. A failed write is ignored: tracing
-    // must never change what pier does.
-    unsafe { libc::write(fd, line.as_ptr().cast(), line.len()) };
+    write_quietly(OUT.load(Ordering::Relaxed), line.as_bytes());
+}
+
+/// Writes `data` to `fd`, ignoring any failure: tracing must never change what pier does. A
+/// reader that went away (`PIER_TRACE=1 pier run ... 2>&1 | head`) must not kill pier with
+/// SIGPIPE in the middle of a start, leaving a half-made container: SIGPIPE is blocked around
+/// the write, and the one it raised is taken back.
+fn write_quietly(fd: RawFd, data: &[u8]) {
+    // SAFETY: sigemptyset/sigaddset fill a local sigset_t; pthread_sigmask and sigpending only
+    // read and write the given sets and this thread's mask, which is restored before return;
+    // write(2) only reads `data`; sigtimedwait with a zero timeout takes back at most the
+    // SIGPIPE this write raised (not one that was pending before), without blocking.
+    unsafe {
+        let mut pipe: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut pipe);
+        libc::sigaddset(&mut pipe, libc::SIGPIPE);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &pipe, &mut old);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGPIPE) == 1;
+        let written = libc::write(fd, data.as_ptr().cast(), data.len());
+        if written < 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPIPE)
+            && !was_pending
+        {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&pipe, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
 }
 
 /// In the container's init, before its standard streams are replaced: keep a close-on-exec
