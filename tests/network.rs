@@ -377,6 +377,42 @@ fn rm_f_and_a_killed_pier_leave_no_veth_rule_or_namespace() {
     assert_no_mounts_under(p.root());
 }
 
+/// `pier run --rm` on the bridge reports the exit before the network is torn down (the
+/// veth's deletion waits for the kernel); the next pier command completes the tear-down, so
+/// it and anything after it find nothing left: no veth, rule, namespace, lease or marker.
+#[test]
+fn rm_run_on_the_bridge_leaves_nothing_for_the_next_command() {
+    let p = Pier::new();
+    let port = free_port();
+    let publish = format!("{port}:80");
+    // The hostname is the container's short ID, which names its veth.
+    let out = p.run(&["run", "--rm", "-p", &publish, "busybox", "hostname"]);
+    assert!(out.status.success(), "run failed: {}", text(&out.stderr));
+    let short: String = text(&out.stdout).trim().chars().take(8).collect();
+    assert_eq!(short.len(), 8, "hostname: {}", text(&out.stdout));
+
+    let listed = p.ok(&["network", "ls"]);
+    assert!(listed.contains("bridge"), "network ls: {listed}");
+    assert!(
+        links_named(&short).is_empty(),
+        "veth left after the next command: {:?}",
+        links_named(&short)
+    );
+    assert_eq!(nft_rules_mentioning(&short), 0, "its port rule removed");
+    let inspect = p.ok(&["network", "inspect", "bridge"]);
+    assert!(
+        !inspect.contains(&short),
+        "no endpoint of the container left: {inspect}"
+    );
+    let pending = p.root().join("networks/pending");
+    let markers: Vec<_> = std::fs::read_dir(&pending)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(markers.is_empty(), "tear-down markers left: {markers:?}");
+    assert_no_mounts_under(p.root());
+    assert_eq!(p.ok(&["ps", "-a", "-q"]), "", "no container left");
+}
+
 /// Accepts at most one connection on `listener` within `wait` and returns what the client
 /// sent (`None` if nobody connected).
 fn accept_one(listener: TcpListener, wait: Duration) -> std::thread::JoinHandle<Option<String>> {

@@ -27,6 +27,7 @@ pub mod rootfs;
 pub mod security;
 pub mod spec;
 pub mod state;
+pub mod trace;
 pub mod tree_copy;
 pub mod units;
 pub mod volume;

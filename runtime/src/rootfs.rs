@@ -66,7 +66,21 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
 /// Mounts everything the container needs under `rootfs` (still seen from the host's root).
 ///
 /// `console` is the pseudo-terminal to bind over `/dev/console` when the process has one.
-pub fn prepare(spec: &Spec, rootfs: &Path, console: Option<&Path>) -> Result<()> {
+///
+/// A `cgroup` mount shows the cgroup namespace's root, so it must follow the init's
+/// placement in its cgroup (and the namespace's unshare), which the parent makes meanwhile.
+/// With `defer_cgroup`, the cgroup mounts that no other mount overlaps are left out and
+/// returned, to be made after `pivot_root` ([`mount_deferred`]); else, and for the others,
+/// `before_cgroup` runs once, just before the first of them (or at the end if there is none).
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    console: Option<&Path>,
+    before_cgroup: &mut dyn FnMut() -> Result<()>,
+    defer_cgroup: bool,
+) -> Result<DeferredCgroup> {
+    let mut before_cgroup = Some(before_cgroup);
+    let mut deferred = DeferredCgroup::default();
     let linux = spec.linux().as_ref();
     let propagation =
         mount_options::parse_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
@@ -88,9 +102,23 @@ pub fn prepare(spec: &Spec, rootfs: &Path, console: Option<&Path>) -> Result<()>
         .and_then(|l| l.mount_label().as_deref())
         .filter(|l| !l.is_empty());
     let mut dev_is_tmpfs = false;
-    for m in spec.mounts().as_deref().unwrap_or_default() {
+    let all = spec.mounts().as_deref().unwrap_or_default();
+    for (i, m) in all.iter().enumerate() {
         if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs") {
             dev_is_tmpfs = true;
+        }
+        if is_cgroup(m) {
+            if defer_cgroup && !overlapped(m, &all[i + 1..]) {
+                if deferred.host.is_none() {
+                    // Read from the host's mounts, which pivot_root takes away.
+                    deferred.host = Some(HostCgroups::read()?);
+                }
+                deferred.mounts.push(m.clone());
+                continue;
+            }
+            if let Some(f) = before_cgroup.take() {
+                f()?;
+            }
         }
         mount_entry(rootfs, m, mount_label)
             .with_context(|| format!("mounting {}", m.destination().display()))?;
@@ -113,7 +141,69 @@ pub fn prepare(spec: &Spec, rootfs: &Path, console: Option<&Path>) -> Result<()>
         )
         .with_context(|| format!("bind-mounting {} onto /dev/console", console.display()))?;
     }
+    if !defer_cgroup {
+        if let Some(f) = before_cgroup.take() {
+            f()?;
+        }
+    }
+    Ok(deferred)
+}
+
+/// The cgroup mounts [`prepare`] left for after `pivot_root`.
+#[derive(Default)]
+pub struct DeferredCgroup {
+    mounts: Vec<Mount>,
+    /// The host's cgroup layout, read before `pivot_root`.
+    host: Option<HostCgroups>,
+}
+
+/// What a cgroup mount needs to know of the host: the version, and the v1 hierarchies.
+struct HostCgroups {
+    version: u8,
+    v1_controllers: Vec<String>,
+}
+
+impl HostCgroups {
+    fn read() -> Result<HostCgroups> {
+        let version = crate::cgroups::detect_version()?;
+        let v1_controllers = if version == 1 {
+            v1_controllers()?
+        } else {
+            Vec::new()
+        };
+        Ok(HostCgroups {
+            version,
+            v1_controllers,
+        })
+    }
+}
+
+/// Makes the mounts [`prepare`] deferred, inside the new root (after `pivot_root`, once the
+/// init is in its cgroup and its cgroup namespace).
+pub fn mount_deferred(deferred: DeferredCgroup) -> Result<()> {
+    for m in &deferred.mounts {
+        let opts = mount_options::parse(m.options().as_deref().unwrap_or_default());
+        let dest = secure_join(Path::new("/"), m.destination())?;
+        create_mount_point(&dest, true)?;
+        mount_cgroup(&dest, &opts, deferred.host.as_ref())
+            .with_context(|| format!("mounting {}", m.destination().display()))?;
+        mount_attr::apply(&dest, opts.recursive)?;
+        apply_propagation(&dest, &opts)?;
+    }
     Ok(())
+}
+
+fn is_cgroup(m: &Mount) -> bool {
+    matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"))
+}
+
+/// Whether a mount after `m` lies on, under or above `m`'s destination (then `m` must keep
+/// its place in the order).
+fn overlapped(m: &Mount, later: &[Mount]) -> bool {
+    let d = m.destination();
+    later
+        .iter()
+        .any(|l| l.destination().starts_with(d) || d.starts_with(l.destination()))
 }
 
 /// One entry of the config's `mounts`.
@@ -170,7 +260,7 @@ fn mount_entry(rootfs: &Path, m: &Mount, label: Option<&str>) -> Result<()> {
 
     create_mount_point(&dest, true)?;
     match typ {
-        "cgroup" | "cgroup2" => mount_cgroup(&dest, &opts),
+        "cgroup" | "cgroup2" => mount_cgroup(&dest, &opts, None),
         "sysfs" => {
             let r = mount(Some("sysfs"), &dest, Some("sysfs"), opts.flags, data(&opts));
             match r {
@@ -247,9 +337,18 @@ fn apply_propagation(dest: &Path, opts: &ParsedOptions) -> Result<()> {
 /// holding one mount per controller. Inside the container's cgroup namespace each shows the
 /// container's own cgroup as its root, so `cat /sys/fs/cgroup/memory/memory.limit_in_bytes`
 /// (v1) or `/sys/fs/cgroup/memory.max` (v2) shows the container's limit.
-fn mount_cgroup(dest: &Path, opts: &ParsedOptions) -> Result<()> {
+/// `host`: the host's layout if already read (after `pivot_root` it cannot be).
+fn mount_cgroup(dest: &Path, opts: &ParsedOptions, host: Option<&HostCgroups>) -> Result<()> {
+    let read;
+    let host = match host {
+        Some(h) => h,
+        None => {
+            read = HostCgroups::read()?;
+            &read
+        }
+    };
     let flags = opts.flags | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
-    if crate::cgroups::detect_version()? == 2 {
+    if host.version == 2 {
         return mount(Some("cgroup2"), dest, Some("cgroup2"), flags, None::<&str>)
             .with_context(|| format!("mount cgroup2 at {}", dest.display()));
     }
@@ -261,7 +360,7 @@ fn mount_cgroup(dest: &Path, opts: &ParsedOptions) -> Result<()> {
         Some("mode=755"),
     )
     .with_context(|| format!("mount tmpfs at {}", dest.display()))?;
-    for controller in v1_controllers()? {
+    for controller in &host.v1_controllers {
         let target = dest.join(controller.replace("name=", ""));
         fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
         mount(

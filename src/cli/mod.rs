@@ -224,6 +224,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let engine = Engine::open(&cli.root)?;
     // Every command first cleans up after containers whose watcher died.
     engine.reconcile()?;
+    // And finishes the network tear-down of containers that exited: what it lists or
+    // changes is then gone. Launching a container waits only if it joins a network.
+    let launches = matches!(
+        cli.command,
+        Command::Run(_) | Command::Create(_) | Command::Start(_) | Command::Restart(_)
+    );
+    if !launches {
+        engine.settle_network_teardown()?;
+    }
     match cli.command {
         Command::Run(a) => container::run(&engine, a),
         Command::Create(a) => container::create(&engine, a),

@@ -773,3 +773,34 @@ pub fn nft_rules_mentioning(fragment: &str) -> usize {
         .filter(|l| l.contains(fragment))
         .count()
 }
+
+/// The phases `PIER_TRACE` reported on `stderr`, in order; fails on a trace line without a
+/// duration in ms.
+pub fn traced_phases(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("pier-trace: "))
+        .map(|rest| {
+            let (phase, ms) = rest
+                .strip_suffix(" ms")
+                .and_then(|r| r.rsplit_once(' '))
+                .unwrap_or_else(|| panic!("trace line without a duration: {rest:?}"));
+            assert!(
+                ms.parse::<f64>().is_ok_and(|v| v >= 0.0),
+                "duration of {phase:?} is not a number of ms: {ms:?}"
+            );
+            phase.to_string()
+        })
+        .collect()
+}
+
+/// Asserts that each of `wanted` appears exactly once among the traced `phases`.
+pub fn assert_each_phase_once(phases: &[String], wanted: &[&str]) {
+    for w in wanted {
+        assert_eq!(
+            phases.iter().filter(|p| p == w).count(),
+            1,
+            "phase {w:?} once in {phases:?}"
+        );
+    }
+}

@@ -148,6 +148,23 @@ impl Cgroup {
             .with_context(|| format!("adding pid {pid} to cgroup {}", self.path_for_display()))
     }
 
+    /// On v2, the cgroup's directory opened for `clone3(CLONE_INTO_CGROUP)`, which starts a
+    /// process in it; `None` on v1 (one directory per hierarchy: placed by writing
+    /// `cgroup.procs`) or if it cannot be opened (then placed the same way).
+    pub fn dir_for_clone(&self) -> Option<std::os::fd::OwnedFd> {
+        match self {
+            Cgroup::V2(c) => nix::fcntl::open(
+                &c.dir,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok(),
+            Cgroup::V1(_) => None,
+        }
+    }
+
     /// Applies `resources` (e.g. `pier update`); unset fields keep their current values.
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         let resources = &zero_is_unset(resources);

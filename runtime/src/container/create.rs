@@ -9,13 +9,14 @@ use crate::process::clone::{clone_into, Forked};
 use crate::process::init::{child_main, ChildContext};
 use crate::process::sync::{self, Channel, ChildMessage};
 use crate::security::dumpable::NonDumpable;
+use crate::trace;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{mkfifo, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// How to create a container from a bundle.
@@ -116,6 +117,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|| format!("{}/{}", crate::cgroups::PARENT, opts.id));
     let resources = crate::devices::with_default_allows(linux.resources().as_ref());
+    let cgroup_phase = trace::Phase::start("cgroup create");
     let cgroup = match Cgroup::create(&cgroups_path, Some(&resources)) {
         Ok(c) => c,
         Err(e) => {
@@ -123,6 +125,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
             return Err(e.context(format!("setting up the cgroup of container {}", opts.id)));
         }
     };
+    cgroup_phase.end();
     let undo = |pid: Option<Pid>| {
         if let Some(pid) = pid {
             let _ = kill(pid, Signal::SIGKILL);
@@ -134,7 +137,10 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         let _ = std::fs::remove_file(&fifo);
     };
 
-    let spawned = (|| -> Result<(Pid, OwnedFd, OwnedFd)> {
+    let spawned = (|| -> Result<(Pid, bool, OwnedFd, OwnedFd)> {
+        let _phase = trace::Phase::start("clone");
+        // On v2 the init is born in its cgroup (clone3 with CLONE_INTO_CGROUP).
+        let cgroup_dir = cgroup.dir_for_clone();
         let to_child = Channel::new()?;
         let from_child = Channel::new()?;
         // The child is in the container's PID namespace from birth: not dumpable until its
@@ -145,7 +151,8 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         let mut close_fds = opts.close_fds.clone();
         close_fds.push(to_child.tx.as_raw_fd());
         close_fds.push(from_child.rx.as_raw_fd());
-        match clone_into(plan.new)? {
+        close_fds.extend(cgroup_dir.as_ref().map(|d| d.as_raw_fd()));
+        match clone_into(plan.new, cgroup_dir.as_ref().map(|d| d.as_fd()))? {
             Forked::Child => {
                 let ctx = ChildContext {
                     spec,
@@ -165,17 +172,17 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
                 };
                 child_main(&ctx)
             }
-            Forked::Parent(pid) => {
+            Forked::Parent { pid, placed } => {
                 let Channel { rx: _, tx: go } = to_child;
                 let Channel {
                     rx: from_child,
                     tx: _,
                 } = from_child;
-                Ok((pid, go, from_child))
+                Ok((pid, placed, go, from_child))
             }
         }
     })();
-    let (pid, go, from_child) = match spawned {
+    let (pid, placed, go, from_child) = match spawned {
         Ok(v) => v,
         Err(e) => {
             undo(None);
@@ -190,7 +197,15 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         bundle: opts.bundle.to_path_buf(),
         annotations: spec.annotations().clone().unwrap_or_default(),
     };
-    if let Err(e) = guide_setup(spec, &plan, pid, &cgroup, &oci, &go, &from_child) {
+    let setup = Setup {
+        spec,
+        plan: &plan,
+        pid,
+        cgroup: &cgroup,
+        placed,
+        state: &oci,
+    };
+    if let Err(e) = setup.guide(&go, &from_child) {
         undo(Some(pid));
         return Err(e);
     }
@@ -203,10 +218,12 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         init_start_time: process_start_time(pid.as_raw()).map(|(t, _)| t),
         cgroup: Some(cgroup.clone()),
     };
+    let save = trace::Phase::start("state save");
     if let Err(e) = state.save(opts.state_dir) {
         undo(Some(pid));
         return Err(e);
     }
+    save.end();
     Ok(Created {
         id: opts.id.to_string(),
         pid,
@@ -217,53 +234,74 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
     })
 }
 
-/// The parent's side of the setup: puts the child in its cgroup and lets it go on, runs the
-/// runtime-namespace hooks when the child asks for them, and returns once the child is ready
-/// (blocked on the exec FIFO). On failure the caller kills the child.
-fn guide_setup(
-    spec: &Spec,
-    plan: &NamespacePlan,
+/// What the parent guides through setup.
+struct Setup<'a> {
+    spec: &'a Spec,
+    plan: &'a NamespacePlan,
+    /// The init.
     pid: Pid,
-    cgroup: &Cgroup,
-    state: &OciState,
-    go: &OwnedFd,
-    from_child: &OwnedFd,
-) -> Result<()> {
-    cgroup.add_process(pid.as_raw())?;
-    if plan.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
-        crate::namespaces::write_id_maps(pid.as_raw(), spec)?;
-    }
-    let netns = match plan.to_join(LinuxNamespaceType::Network) {
-        Some(path) => path.to_path_buf(),
-        None => PathBuf::from(format!("/proc/{pid}/ns/net")),
-    };
-    super::net_devices::move_in(spec, &netns)?;
-    sync::write_all(go, b"G")?;
-    if needs_state(spec) {
-        sync::send_blob(
-            go,
-            &serde_json::to_vec(state).context("serializing the state")?,
-        )?;
-    }
-    loop {
-        match sync::receive(from_child)? {
-            ChildMessage::Ready => return Ok(()),
-            ChildMessage::Hooks => {
-                let hooks = spec.hooks().as_ref();
-                hooks::run(hooks, HookPoint::Prestart, state)?;
-                hooks::run(hooks, HookPoint::CreateRuntime, state)?;
-                sync::write_all(go, b"G")?;
+    cgroup: &'a Cgroup,
+    /// Whether the init was born in its cgroup (clone3 with CLONE_INTO_CGROUP).
+    placed: bool,
+    state: &'a OciState,
+}
+
+impl Setup<'_> {
+    /// The parent's side of the setup: puts the child in its cgroup and lets it go on, runs
+    /// the runtime-namespace hooks when the child asks for them, and returns once the child
+    /// is ready (blocked on the exec FIFO). On failure the caller kills the child.
+    ///
+    /// Meanwhile the child makes its mounts (unless it has a user namespace, see
+    /// `process::init`): it needs the "go" only before it unshares its cgroup namespace.
+    fn guide(&self, go: &OwnedFd, from_child: &OwnedFd) -> Result<()> {
+        let Setup {
+            spec,
+            plan,
+            pid,
+            cgroup,
+            placed,
+            state,
+        } = *self;
+        if !placed {
+            let _phase = trace::Phase::start("cgroup placement (cgroup.procs)");
+            cgroup.add_process(pid.as_raw())?;
+        }
+        if plan.new.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
+            crate::namespaces::write_id_maps(pid.as_raw(), spec)?;
+        }
+        let netns = match plan.to_join(LinuxNamespaceType::Network) {
+            Some(path) => path.to_path_buf(),
+            None => PathBuf::from(format!("/proc/{pid}/ns/net")),
+        };
+        super::net_devices::move_in(spec, &netns)?;
+        sync::write_all(go, b"G")?;
+        if needs_state(spec) {
+            sync::send_blob(
+                go,
+                &serde_json::to_vec(state).context("serializing the state")?,
+            )?;
+        }
+        let _phase = trace::Phase::start("init setup (after placement, until ready)");
+        loop {
+            match sync::receive(from_child)? {
+                ChildMessage::Ready => return Ok(()),
+                ChildMessage::Hooks => {
+                    let hooks = spec.hooks().as_ref();
+                    hooks::run(hooks, HookPoint::Prestart, state)?;
+                    hooks::run(hooks, HookPoint::CreateRuntime, state)?;
+                    sync::write_all(go, b"G")?;
+                }
+                ChildMessage::Seccomp(fd) => {
+                    let listener = crate::security::seccomp_agent::fetch(pid.as_raw(), fd)?;
+                    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+                    crate::security::seccomp_agent::hand_over(seccomp, &listener, state)?;
+                    sync::write_all(go, b"G")?;
+                }
+                ChildMessage::Failed { code, message } => {
+                    return Err(anyhow::Error::new(super::StartError { code, message }))
+                }
+                ChildMessage::Closed => bail!("container {} init ended during setup", state.id),
             }
-            ChildMessage::Seccomp(fd) => {
-                let listener = crate::security::seccomp_agent::fetch(pid.as_raw(), fd)?;
-                let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-                crate::security::seccomp_agent::hand_over(seccomp, &listener, state)?;
-                sync::write_all(go, b"G")?;
-            }
-            ChildMessage::Failed { code, message } => {
-                return Err(anyhow::Error::new(super::StartError { code, message }))
-            }
-            ChildMessage::Closed => bail!("container {} init ended during setup", state.id),
         }
     }
 }

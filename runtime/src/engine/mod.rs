@@ -64,6 +64,17 @@ impl Engine {
         Ok(Engine { root })
     }
 
+    /// Completes the network tear-down of containers that exited (see `network::pending`),
+    /// so that what follows finds nothing of them left. The `pier` command runs it first,
+    /// except for commands that only launch containers: those wait only when they connect
+    /// to a network ([`Engine::networks`] settles too).
+    pub fn settle_network_teardown(&self) -> Result<()> {
+        if crate::network::pending::any(&self.root) {
+            self.networks()?;
+        }
+        Ok(())
+    }
+
     /// The state directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -76,7 +87,11 @@ impl Engine {
 
     /// The network manager.
     pub fn networks(&self) -> Result<crate::network::NetworkManager> {
-        crate::network::NetworkManager::open(&self.root)
+        let nets = crate::network::NetworkManager::open(&self.root)?;
+        if crate::network::pending::any(&self.root) {
+            nets.settle()?;
+        }
+        Ok(nets)
     }
 
     /// Serializes changes to container records across pier processes.

@@ -121,14 +121,20 @@ impl Engine {
         Ok(())
     }
 
-    /// Releases the container's network endpoints and namespace. Idempotent.
+    /// Releases the container's network endpoints and namespace. Idempotent. With `later`
+    /// (a container that just exited), the endpoints are only marked for release and the
+    /// namespace dropped: the next pier command completes it (see `network::pending`).
     pub(crate) fn detach_network(
         &self,
         paths: &ContainerPaths,
         record: &ContainerRecord,
+        later: bool,
     ) -> Result<()> {
         if matches!(record.config.network, Some(NetworkMode::Bridge(_))) || record.network.is_some()
         {
+            if later {
+                return network::pending::defer(&self.root, &record.id, &paths.netns());
+            }
             self.networks()?.release_container(&record.id)?;
         }
         if paths.netns().exists() {

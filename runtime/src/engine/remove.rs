@@ -7,6 +7,7 @@ use super::mounts;
 use super::record::{ContainerPaths, ContainerRecord, ContainerStatus};
 use super::{now_rfc3339, Engine};
 use crate::image::overlay;
+use crate::trace;
 use anyhow::{bail, Context, Result};
 use std::time::Duration;
 
@@ -72,7 +73,15 @@ impl Engine {
     /// Releases what a container holds while it runs: processes, cgroup, rootfs mount,
     /// network, runtime directory. Idempotent.
     pub(crate) fn teardown(&self, paths: &ContainerPaths) -> Result<()> {
+        self.teardown_as(paths, false)
+    }
+
+    /// [`Engine::teardown`]; with `network_later` (a container that just exited) its network
+    /// is only marked for tear-down and its namespace dropped: the next pier command completes
+    /// it (`network::pending`), so the exit is reported without waiting for the kernel.
+    pub(crate) fn teardown_as(&self, paths: &ContainerPaths, network_later: bool) -> Result<()> {
         let rec = ContainerRecord::load(paths).ok();
+        let cgroup = trace::Phase::start("tear-down: cgroup");
         if let Some(cg) = rec.as_ref().and_then(|r| r.cgroup.clone()) {
             cg.destroy().with_context(|| {
                 format!("removing the cgroup of container {}", paths.dir.display())
@@ -82,9 +91,12 @@ impl Engine {
         } else if let Some(init) = rec.as_ref().and_then(|r| r.init).filter(|p| p.is_alive()) {
             let _ = crate::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
         }
+        cgroup.end();
         if let Some(rec) = &rec {
-            self.detach_network(paths, rec)?;
+            let _phase = trace::Phase::start("tear-down: network");
+            self.detach_network(paths, rec, network_later)?;
         }
+        let _phase = trace::Phase::start("tear-down: rootfs");
         let rootfs = paths.rootfs();
         // Mounts inside the rootfs first (none are expected: the container's own mounts live in
         // its mount namespace), then the overlay itself.

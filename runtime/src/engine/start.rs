@@ -11,6 +11,7 @@ use super::{mounts, now_rfc3339, Engine};
 use crate::container::{self, CreateOptions, ExitInfo, StartError};
 use crate::process::sync::{self, Channel, ChildMessage};
 use crate::state::read_json;
+use crate::trace;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
@@ -126,6 +127,7 @@ impl Engine {
         on_started: &mut dyn FnMut(Result<(), &StartError>),
     ) -> Result<RunOutcome> {
         let rootfs = paths.rootfs();
+        let mount = trace::Phase::start("rootfs (overlay mount)");
         if !mounts::is_mounted(&rootfs) {
             let image = self
                 .images()?
@@ -133,7 +135,10 @@ impl Engine {
                 .with_context(|| format!("image {} of container {}", record.image, record.name))?;
             super::create::mount_rootfs(paths, &image)?;
         }
+        mount.end();
+        let network = trace::Phase::start("network attach");
         self.attach_network(paths, record)?;
+        network.end();
         let spec: Spec = read_json(&paths.bundle().join("config.json"))?;
 
         // Standard streams.
@@ -205,6 +210,7 @@ impl Engine {
         }
 
         let runtime_dir = paths.runtime_dir();
+        let create = trace::Phase::start("create");
         let created = container::create(CreateOptions {
             id: &record.id,
             bundle: &paths.bundle(),
@@ -220,6 +226,7 @@ impl Engine {
             new_keyring: true,
         });
         drop(keep);
+        create.end();
         let created = match created {
             Ok(c) => c,
             Err(e) => {
@@ -236,7 +243,9 @@ impl Engine {
             r.cgroup = Some(cgroup.clone());
         })?;
         let pid = created.pid;
+        let start = trace::Phase::start("start (until execve)");
         let started = created.start();
+        start.end();
         if let Err(e) = &started {
             if let Some(se) = e.downcast_ref::<StartError>() {
                 on_started(Err(se));
@@ -274,6 +283,7 @@ impl Engine {
         } else {
             None
         };
+        let running = trace::Phase::start("command runs");
         let exit = IoLoop {
             child: pid,
             forward_signals: matches!(
@@ -293,17 +303,20 @@ impl Engine {
             log,
         }
         .run()?;
+        running.end();
         drop(_raw);
         drop(_prober);
         let oom_killed = cgroup.oom_kill_count().unwrap_or(0) > 0;
+        let finish = trace::Phase::start("finish (tear-down, record)");
         self.finish(paths, exit, oom_killed)?;
+        finish.end();
         Ok(RunOutcome { exit, oom_killed })
     }
 
     /// Records the exit and releases the container's runtime resources (the writable layer is
     /// kept, as Docker does, until `rm`).
     fn finish(&self, paths: &ContainerPaths, exit: ExitInfo, oom_killed: bool) -> Result<()> {
-        self.teardown(paths)?;
+        self.teardown_as(paths, true)?;
         let rec = self.update(paths, |r| {
             r.status = ContainerStatus::Exited;
             r.exit_code = Some(exit.code);

@@ -22,6 +22,7 @@ pub mod ipam;
 pub mod link;
 pub mod nat;
 pub mod netns;
+pub mod pending;
 pub mod portmap;
 mod veth;
 
@@ -421,8 +422,17 @@ impl NetworkManager {
         Ok(all)
     }
 
+    /// Saves a network's configuration durably (fsync: `network create`).
     fn save(&self, state: &NetworkState) -> Result<()> {
         state::write_json_atomic(&self.state_path(&state.name), state)
+    }
+
+    /// Saves a change of its endpoints (connect, release): atomic but not forced to disk, as
+    /// container state (`state::write_replace`). An fsync here cost about a millisecond of
+    /// every start and tear-down on a bridge; after a power cut the containers are gone
+    /// anyway and their leases are pruned as orphans.
+    fn save_leases(&self, state: &NetworkState) -> Result<()> {
+        state::write_json_replace(&self.state_path(&state.name), state)
     }
 
     /// Creates a user-defined bridge network. `subnet` defaults to a free 10.89.N.0/24,
@@ -632,7 +642,7 @@ impl NetworkManager {
                 hosts::write_block(own, &net.name, &net.host_entries())?;
             }
             self.update_hosts(&net, Some(req.container_id));
-            self.save(&net)
+            self.save_leases(&net)
         })();
         if let Err(e) = finish {
             let _ = nl.delete_link(&host_veth);
@@ -715,7 +725,7 @@ impl NetworkManager {
         };
         let mut nl = Netlink::open()?;
         if self.release_in(&mut nl, &mut net, container_id)? {
-            self.save(&net)?;
+            self.save_leases(&net)?;
         }
         Ok(())
     }
@@ -726,7 +736,7 @@ impl NetworkManager {
         let mut nl = Netlink::open()?;
         for mut net in self.load_all()? {
             if self.release_in(&mut nl, &mut net, container_id)? {
-                self.save(&net)?;
+                self.save_leases(&net)?;
             }
         }
         Ok(())
@@ -758,7 +768,7 @@ impl NetworkManager {
                 ));
             }
             if changed {
-                self.save(net)?;
+                self.save_leases(net)?;
             }
         }
         // Rules whose endpoint is not recorded (state lost between creating and saving).

@@ -198,8 +198,8 @@ fn helper(
         nix::sched::setns(fd, namespaces::clone_flag(*typ))
             .map_err(fail(&format!("setns {}", namespaces::proc_name(*typ))))?;
     }
-    match clone_into(CloneFlags::CLONE_PARENT).map_err(|e| (125, format!("{e:#}")))? {
-        Forked::Parent(child) => {
+    match clone_into(CloneFlags::CLONE_PARENT, None).map_err(|e| (125, format!("{e:#}")))? {
+        Forked::Parent { pid: child, .. } => {
             sync::send_blob(pid_pipe, &child.as_raw().to_le_bytes())
                 .map_err(|e| (125, format!("{e:#}")))?;
             Ok(())

@@ -23,6 +23,7 @@ use crate::container::{OciState, Status};
 use crate::namespaces::{self, NamespacePlan};
 use crate::rootfs;
 use crate::security;
+use crate::trace;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
 use nix::sched::{unshare, CloneFlags};
@@ -74,6 +75,11 @@ pub fn child_main(ctx: &ChildContext) -> ! {
     let code = match setup_and_exec(ctx) {
         Ok(never) => match never {},
         Err(failure) => {
+            // The parent writes "go" once it has placed us: consume it first (or see the
+            // parent gone), so that write never meets a closed pipe.
+            if !PLACED.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = sync::read_byte(ctx.from_parent);
+            }
             sync::send_failure(ctx.to_parent, failure.code, &failure.message);
             // After "ready", a `create` that returned no longer listens (`start` ran in
             // another process): the container's stderr is then the only place the error can
@@ -89,6 +95,9 @@ pub fn child_main(ctx: &ChildContext) -> ! {
     // belong to the parent's copy of the process.
     unsafe { libc::_exit(code) }
 }
+
+/// Set once the init has read the parent's first "go" (it is in its cgroup).
+static PLACED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Set once the init has told its parent it is ready (then waits for `start`).
 static READY_SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -125,18 +134,26 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         // again in this process.
         unsafe { libc::close(*fd) };
     }
+    trace::keep_stderr();
     let attributes = Attributes::of(process, spec);
     attributes.apply_initial_affinity()?;
     setup_stdio(ctx)?;
 
-    // 2. Wait until the parent has placed us in our cgroup.
-    wait_for_go(ctx)?;
-    let mut state: Option<OciState> = if crate::container::create::needs_state(spec) {
-        let blob = sync::receive_blob(ctx.from_parent)?;
-        Some(serde_json::from_slice(&blob).context("parsing the state sent by the parent")?)
-    } else {
-        None
+    // 2. Wait until the parent has placed us in our cgroup. Without a user namespace the
+    // mounts need nothing from the parent: they are made while it places us (on cgroup v1
+    // that write waits for an RCU grace period), and the wait moves to just before the cgroup
+    // namespace is unshared: before the first cgroup mount, or, when nothing stands in the
+    // way (see `rootfs::prepare`), after `pivot_root`, whose unmount of the host's tree
+    // waits for a grace period of its own.
+    let overlap = placement_can_overlap(ctx.plan);
+    let mut placement = Placement {
+        ctx,
+        unshare_cgroup: false,
+        state: None,
     };
+    if !overlap {
+        placement.wait()?;
+    }
 
     // 3. Namespaces.
     if ctx.plan.new.contains(CloneFlags::CLONE_NEWUSER) {
@@ -149,7 +166,10 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
             .context("setresuid(0) in the new user namespace (is UID 0 mapped?)")?;
     }
     namespaces::join_all_but_pid(ctx.plan)?;
-    if ctx.plan.new_cgroup {
+    if overlap {
+        // Rooted at the cgroup we are in: only once placed.
+        placement.unshare_cgroup = ctx.plan.new_cgroup;
+    } else if ctx.plan.new_cgroup {
         unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
     }
     if let Some(name) = &ctx.keyring {
@@ -178,7 +198,22 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     )
     .with_context(|| format!("opening exec fifo {}", ctx.exec_fifo.display()))?;
     let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
-    rootfs::prepare(spec, &ctx.rootfs, console_path)?;
+    let mounts = trace::Phase::start("init: mounts");
+    // The hooks run between the mounts and pivot_root: placed before them.
+    let hooks_first = crate::container::create::needs_runtime_hooks(spec)
+        || crate::container::create::needs_state(spec);
+    let deferred = rootfs::prepare(
+        spec,
+        &ctx.rootfs,
+        console_path,
+        &mut || placement.wait(),
+        overlap && !hooks_first,
+    )?;
+    mounts.end();
+    if hooks_first {
+        placement.wait()?;
+    }
+    let mut state = placement.state.take();
     if crate::container::create::needs_runtime_hooks(spec) {
         // The parent runs prestart and createRuntime hooks in the runtime's namespaces.
         sync::write_all(ctx.to_parent, b"H")?;
@@ -187,12 +222,17 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     if let Some(state) = &state {
         hooks::run(spec.hooks().as_ref(), HookPoint::CreateContainer, state)?;
     }
+    let pivot = trace::Phase::start("init: pivot_root");
     rootfs::pivot(&ctx.rootfs)?;
+    pivot.end();
+    placement.wait()?;
+    rootfs::mount_deferred(deferred)?;
     if let Some(socket) = ctx.console_socket {
         terminal_inside(socket, process)?;
     }
 
     // 5. Network loopback, kernel parameters, limits.
+    let finalize = trace::Phase::start("init: loopback, sysctls, masked paths, rlimits");
     if ctx.plan.creates_network() {
         crate::loopback::loopback_up()
             .context("bringing up lo in the container's network namespace")?;
@@ -207,16 +247,19 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     // /proc/sys becomes read-only in finalize, so kernel parameters are written first.
     rootfs::finalize(spec)?;
     attributes.apply_limits()?;
+    finalize.end();
 
     // 6. Identity and privileges, in runc's order: keep the permitted capabilities across the
     // switch to the container's user (PR_SET_KEEPCAPS), then set the capability sets. A
     // non-root user then loses them at execve, exactly as with Docker's `-u 1000`.
     attributes.apply_privileged()?;
     let seccomp_profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let compile = trace::Phase::start("init: seccomp compile");
     let seccomp = match seccomp_profile {
         Some(profile) => Some(security::seccomp::compile(profile)?),
         None => None,
     };
+    compile.end();
     let seccomp_flags = seccomp_profile
         .and_then(|s| s.flags().clone())
         .unwrap_or_default();
@@ -249,6 +292,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         .into_iter()
         .map(Gid::from_raw)
         .collect();
+    let identity = trace::Phase::start("init: user, capabilities, cwd");
     nix::sys::prctl::set_keepcaps(true).context("prctl(PR_SET_KEEPCAPS)")?;
     setgroups(&gids).context("setgroups")?;
     setgid(Gid::from_raw(user.gid())).with_context(|| format!("setgid({})", user.gid()))?;
@@ -263,6 +307,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     if process.no_new_privileges().unwrap_or(false) {
         nix::sys::prctl::set_no_new_privs().context("prctl(PR_SET_NO_NEW_PRIVS)")?;
     }
+    identity.end();
     let args = process.args().clone().unwrap_or_default();
     let env = process.env().clone().unwrap_or_default();
     let program =
@@ -373,6 +418,48 @@ fn terminal_inside(socket: RawFd, process: &oci_spec::runtime::Process) -> Resul
     )
     .with_context(|| format!("bind-mounting {} onto /dev/console", console.path.display()))?;
     crate::container::console::attach(console.slave.as_raw_fd())
+}
+
+/// The init's side of its placement in its cgroup: the parent's "go" (and the state, when the
+/// init runs hooks), then the cgroup namespace, rooted at that cgroup.
+struct Placement<'a> {
+    ctx: &'a ChildContext<'a>,
+    /// Unshare the cgroup namespace once placed (when that was left for later).
+    unshare_cgroup: bool,
+    /// The state sent with the "go", when the init runs hooks.
+    state: Option<OciState>,
+}
+
+impl Placement<'_> {
+    /// Waits for the "go" the first time; does nothing after.
+    fn wait(&mut self) -> Result<()> {
+        if PLACED.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let _phase = trace::Phase::start("init: wait for cgroup placement");
+        wait_for_go(self.ctx)?;
+        PLACED.store(true, std::sync::atomic::Ordering::Relaxed);
+        if crate::container::create::needs_state(self.ctx.spec) {
+            let blob = sync::receive_blob(self.ctx.from_parent)?;
+            self.state = Some(
+                serde_json::from_slice(&blob).context("parsing the state sent by the parent")?,
+            );
+        }
+        if self.unshare_cgroup {
+            unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the init may make its mounts before the parent has placed it in its cgroup (and
+/// sent the state): not with a user namespace, whose ID maps the parent writes at placement
+/// and without which the init cannot mount anything.
+fn placement_can_overlap(plan: &NamespacePlan) -> bool {
+    !plan.new.contains(CloneFlags::CLONE_NEWUSER)
+        && plan
+            .to_join(oci_spec::runtime::LinuxNamespaceType::User)
+            .is_none()
 }
 
 /// Blocks until the parent's next "go" byte.

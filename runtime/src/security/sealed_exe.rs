@@ -94,6 +94,9 @@ pub fn active() -> Option<SealMethod> {
     ACTIVE.get().copied().flatten()
 }
 
+/// With `PIER_TRACE`, when the re-execution began (`CLOCK_MONOTONIC`, nanoseconds).
+const TRACE_SINCE_ENV: &str = "PIER_TRACE_SEALED_SINCE";
+
 /// Makes sure this process runs from a sealed copy of pier: returns at once if it does, else
 /// re-executes pier (same arguments and environment) from a sealed copy and never returns.
 /// `root` is pier's state root (where the overlay's empty layer goes if /run/pier cannot
@@ -104,10 +107,18 @@ pub fn reexec_sealed(root: &Path) -> Result<()> {
         return Ok(());
     }
     let claimed = std::env::var_os(REEXEC_ENV);
+    let traced_since = std::env::var_os(TRACE_SINCE_ENV);
     // Not for pier's children: each pier checks for itself.
     std::env::remove_var(REEXEC_ENV);
+    std::env::remove_var(TRACE_SINCE_ENV);
     let claimed = claimed.and_then(|c| SealMethod::from_name(&c.to_string_lossy()));
     if let Some(method) = running_sealed(claimed) {
+        if let Some(since) = traced_since.and_then(|t| t.to_str()?.parse::<u64>().ok()) {
+            crate::trace::report(
+                "sealed re-exec",
+                crate::trace::now_ns().saturating_sub(since),
+            );
+        }
         let _ = ACTIVE.set(Some(method));
         restore_name();
         return Ok(());
@@ -119,6 +130,9 @@ pub fn reexec_sealed(root: &Path) -> Result<()> {
         );
     }
     let wanted = wanted()?;
+    if crate::trace::enabled() {
+        std::env::set_var(TRACE_SINCE_ENV, crate::trace::now_ns().to_string());
+    }
     let mut overlay_failure = None;
     if wanted != Some(SealMethod::Memfd) {
         let err = match overlay(root) {

@@ -9,6 +9,7 @@ use pier_runtime::container::handle::{dir_of, CONFIG_COPY};
 use pier_runtime::container::{self, kill, Container, CreateOptions, Created, Status};
 use pier_runtime::engine::events::{Action, Event, EventLog};
 use pier_runtime::state::write_replace;
+use pier_runtime::trace;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -68,7 +69,10 @@ pub fn run(ctx: &Ctx, a: &RunArgs) -> Result<i32> {
     let launched = launch(ctx, &a.bundle, !a.detach)?;
     let dir = launched.created.state_dir.clone();
     let pid = launched.created.pid;
-    let started = match launched.created.start() {
+    let start = trace::Phase::start("start (until execve)");
+    let started = launched.created.start();
+    start.end();
+    let started = match started {
         Ok(s) => s,
         Err(e) => {
             // The command did not start: nothing to keep, whatever --keep says.
@@ -80,7 +84,10 @@ pub fn run(ctx: &Ctx, a: &RunArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
+    let running = trace::Phase::start("command runs");
     let exit = terminal::wait(pid, launched.master);
+    running.end();
+    let _phase = trace::Phase::start("delete");
     if !a.keep {
         remove(ctx, &a.bundle.id)
             .with_context(|| format!("deleting container {} after it exited", a.bundle.id))?;
@@ -113,6 +120,7 @@ fn poststop(ctx: &Ctx, deleted: &container::delete::Deleted) {
 
 /// `create`'s work, shared with `run` (`foreground`: this process stays to wait for it).
 fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
+    let config_phase = trace::Phase::start("config");
     let dir = dir_of(&ctx.root, &a.id)?;
     if dir.exists() {
         bail!("container {} already exists", a.id);
@@ -149,6 +157,8 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         slave,
         master,
     } = Terminal::open(process, a.console_socket.as_deref(), foreground)?;
+    config_phase.end();
+    let create = trace::Phase::start("create");
     let created = container::create(CreateOptions {
         id: &a.id,
         bundle: &bundle,
@@ -163,6 +173,7 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         extra_fds,
         new_keyring: !a.no_new_keyring,
     });
+    create.end();
     drop(slave);
     drop(socket);
     let created = match created {
