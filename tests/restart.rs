@@ -146,6 +146,41 @@ fn always_restarts_a_dead_process_but_not_after_stop() {
     p.assert_container_gone(&id);
 }
 
+/// `pier stop` on a container that is between two runs (its process just exited, the monitor
+/// waits out the back-off, or the next run is starting) is never lost: once stop returns, the
+/// container is down and stays down. The command exits at once, so most of the container's
+/// life is spent in those windows; the stops land at different moments of it.
+#[test]
+fn stop_between_two_runs_is_never_lost() {
+    let p = Pier::new();
+    for (attempt, offset_ms) in [0u64, 30, 90, 170, 260].into_iter().enumerate() {
+        let (id, dir) = p.run_with_data(
+            &["--restart", "always", "--network", "none"],
+            "echo run >> /data/runs",
+        );
+        let file = dir.path().join("runs");
+        wait_for(
+            Duration::from_secs(5),
+            || line_count(&file) >= 2,
+            "a first restart",
+        );
+        std::thread::sleep(Duration::from_millis(offset_ms));
+        p.ok(&["stop", "-t", "1", &id]);
+        let runs = line_count(&file);
+        std::thread::sleep(scaled(Duration::from_millis(1500)));
+        assert_eq!(
+            line_count(&file),
+            runs,
+            "attempt {attempt} (stop {offset_ms} ms in): the container ran again after pier stop"
+        );
+        let info = p.inspect(&id);
+        assert_eq!(info["status"], "exited", "attempt {attempt}: {info}");
+        assert_eq!(info["restarting"], false, "attempt {attempt}: {info}");
+        assert!(info["monitor"].is_null(), "attempt {attempt}: {info}");
+        p.ok(&["rm", &id]);
+    }
+}
+
 #[test]
 fn ps_shows_restarting_and_stop_ends_the_back_off() {
     let p = Pier::new();

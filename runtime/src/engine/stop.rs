@@ -49,23 +49,53 @@ impl Engine {
     /// SIGTERM (or the image's stop signal), then SIGKILL after `timeout`, as `docker stop`.
     /// Stopping a stopped container is not an error.
     pub fn stop(&self, key: &str, timeout: Duration) -> Result<()> {
-        let (paths, rec) = self.find(key)?;
-        let Some(init) = rec
-            .init
-            .filter(|p| rec.status == ContainerStatus::Running && p.is_alive())
-        else {
-            self.end_restart_wait(&rec)?;
-            return Ok(());
-        };
+        // A container under a restart policy may be between two runs (its process just exited,
+        // the monitor waits out the back-off, or it is starting the next run): the stop is
+        // recorded for the monitor, then either the monitor gives up or the run it had already
+        // begun is stopped below. Bounded: a monitor ends or starts a run within seconds.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (paths, rec) = self.find(key)?;
+            if let Some(init) = rec
+                .init
+                .filter(|p| rec.status == ContainerStatus::Running && p.is_alive())
+            {
+                return self.stop_running(&paths, &rec, init.pid, timeout);
+            }
+            let Some(monitor) = rec.monitor.filter(|m| m.is_alive()) else {
+                return Ok(());
+            };
+            if !rec.stopped_by_user {
+                self.update(&paths, |r| r.stopped_by_user = true)?;
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "container {} did not stop: its monitor (PID {}) neither ended nor started it within 10 s",
+                    rec.name,
+                    monitor.pid
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `stop` of a running container: the stop signal, then SIGKILL after `timeout`.
+    fn stop_running(
+        &self,
+        paths: &super::record::ContainerPaths,
+        rec: &ContainerRecord,
+        pid: i32,
+        timeout: Duration,
+    ) -> Result<()> {
         // Recorded first: the monitor reads it when the process exits and does not restart.
-        self.update(&paths, |r| r.stopped_by_user = true)?;
-        self.signal_init(&rec, init.pid, stop_signal(self, &rec));
-        self.thaw_after_signal(key);
-        if self.wait_until_stopped(key, timeout)? {
+        self.update(paths, |r| r.stopped_by_user = true)?;
+        self.signal_init(rec, pid, stop_signal(self, rec));
+        self.thaw_after_signal(&rec.id);
+        if self.wait_until_stopped(&rec.id, timeout)? {
             return Ok(());
         }
-        self.signal_init(&rec, init.pid, Signal::SIGKILL);
-        if !self.wait_until_stopped(key, Duration::from_secs(10))? {
+        self.signal_init(rec, pid, Signal::SIGKILL);
+        if !self.wait_until_stopped(&rec.id, Duration::from_secs(10))? {
             bail!("container {} did not stop after SIGKILL", rec.name);
         }
         Ok(())
