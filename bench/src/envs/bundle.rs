@@ -84,6 +84,7 @@ pub fn prepare(setup: &Setup) -> Result<Bundle> {
         &std::fs::read(&cfg_path).with_context(|| format!("reading {}", cfg_path.display()))?,
     )
     .with_context(|| format!("parsing {}", cfg_path.display()))?;
+    let base_config = with_docker_defaults(base_config)?;
     Ok(Bundle {
         dir,
         rootfs_tar,
@@ -118,6 +119,27 @@ pub fn configured(base: &Value, args: &[String], host_net: bool) -> Value {
     cfg
 }
 
+/// `runc spec`'s config with the security a `docker run` (and `pier run`) container gets:
+/// Docker's 14 capabilities and Docker's default seccomp profile, so that `pier runtime run`,
+/// runc and crun run under the same conditions as the whole-path environments (runc's spec has
+/// 3 capabilities and no seccomp filter).
+pub fn with_docker_defaults(mut cfg: Value) -> Result<Value> {
+    let caps = serde_json::to_value(pier_runtime::security::caps::docker_default_capabilities())
+        .context("serialising Docker's capability set")?;
+    let process = &mut cfg["process"];
+    for set in ["bounding", "effective", "permitted"] {
+        process["capabilities"][set] = caps.clone();
+    }
+    if let Some(c) = process["capabilities"].as_object_mut() {
+        c.remove("inheritable");
+        c.remove("ambient");
+    }
+    cfg["linux"]["seccomp"] =
+        serde_json::to_value(pier_runtime::security::seccomp::docker_default_profile())
+            .context("serialising Docker's default seccomp profile")?;
+    Ok(cfg)
+}
+
 fn run(cmd: &mut Command) -> Result<()> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
@@ -133,6 +155,28 @@ fn run(cmd: &mut Command) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundle_has_dockers_capabilities_and_seccomp_profile() {
+        let base = json!({
+            "process": {"capabilities": {
+                "bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
+                "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]}},
+            "linux": {"namespaces": []}
+        });
+        let c = with_docker_defaults(base).unwrap();
+        let caps = &c["process"]["capabilities"];
+        for set in ["bounding", "effective", "permitted"] {
+            let list = caps[set].as_array().unwrap();
+            assert_eq!(list.len(), 14, "{set}: {list:?}");
+            assert!(list.contains(&json!("CAP_NET_BIND_SERVICE")), "{set}");
+            assert!(!list.contains(&json!("CAP_SYS_ADMIN")), "{set}");
+        }
+        assert!(caps.get("inheritable").is_none() && caps.get("ambient").is_none());
+        let seccomp = &c["linux"]["seccomp"];
+        assert_eq!(seccomp["defaultAction"], json!("SCMP_ACT_ERRNO"), "{seccomp}");
+        assert!(seccomp["syscalls"].as_array().unwrap().len() > 10);
+    }
 
     #[test]
     fn configures_args_terminal_and_network() {
