@@ -501,6 +501,12 @@ services:
     let out = compose(&p, d.path(), &["-p", "h", "up", "-d", "app"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let progress = text(&out.stderr);
+    // The container by its real name, as Docker prints it.
+    assert!(
+        progress.contains("Container h-db-1  Waiting (service_healthy)")
+            && progress.contains("Container h-db-1  Healthy"),
+        "{progress}"
+    );
     assert!(
         progress.find("Healthy") < progress.find("Container h-app-1  Started"),
         "app started after db was healthy: {progress}"
@@ -608,4 +614,94 @@ fn an_override_file_and_repeated_f_are_laid_over_the_file() {
         cfg.contains("image: example/other") && !cfg.contains("B: two"),
         "{cfg}"
     );
+}
+
+#[test]
+fn orphans_are_named_and_left_without_remove_orphans_and_removed_with_it() {
+    let p = Pier::new();
+    let two = "services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 60\n  b:\n    image: busybox\n    init: true\n    command: sleep 60\n";
+    let one = "services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 60\n";
+    let warning = "Found orphan containers ([o-b-1]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.";
+    let d = project(two);
+    compose_ok(&p, d.path(), &["-p", "o", "up", "-d"]);
+    std::fs::write(d.path().join("compose.yaml"), one).expect("write");
+
+    // Without the flag: warned about by name, and left running, by up and by down.
+    let out = compose(&p, d.path(), &["-p", "o", "up", "-d"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(warning), "{}", text(&out.stderr));
+    assert_eq!(p.status("o-b-1"), "running");
+    let out = compose(&p, d.path(), &["-p", "o", "down"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains(warning), "{}", text(&out.stderr));
+    assert_eq!(p.status("o-b-1"), "running", "down left the orphan");
+    assert!(p.run(&["inspect", "o-a-1"]).status.code() != Some(0));
+
+    // down --remove-orphans: the orphan goes too, and with it the network it held.
+    compose_ok(&p, d.path(), &["-p", "o", "down", "--remove-orphans"]);
+    assert!(p.all_ids().is_empty(), "nothing left: {:?}", p.all_ids());
+    assert!(!names(&p, "network").iter().any(|n| n.starts_with("o_")));
+
+    // up --remove-orphans: the orphan is removed, the service kept.
+    std::fs::write(d.path().join("compose.yaml"), two).expect("write");
+    compose_ok(&p, d.path(), &["-p", "o", "up", "-d"]);
+    std::fs::write(d.path().join("compose.yaml"), one).expect("write");
+    let out = compose(&p, d.path(), &["-p", "o", "up", "-d", "--remove-orphans"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let progress = text(&out.stderr);
+    assert!(!progress.contains("Found orphan"), "{progress}");
+    assert!(progress.contains("Container o-b-1  Removed"), "{progress}");
+    assert!(p.run(&["inspect", "o-b-1"]).status.code() != Some(0));
+    assert_eq!(p.status("o-a-1"), "running");
+    compose_ok(&p, d.path(), &["-p", "o", "down"]);
+    assert!(p.all_ids().is_empty());
+}
+
+#[test]
+fn exit_code_from_returns_the_testers_code_and_stops_the_project() {
+    let p = Pier::new();
+    let d = project(
+        "services:\n  store:\n    image: busybox\n    init: true\n    command: sleep 60\n  tester:\n    image: busybox\n    command: sh -c 'sleep 1; echo testing; exit 3'\n    depends_on: [store]\n",
+    );
+    refused(
+        &p,
+        d.path(),
+        &["-p", "x", "up", "-d", "--abort-on-container-exit"],
+        &["--abort-on-container-exit and --detach are incompatible options"],
+    );
+    let started = Instant::now();
+    let out = compose(
+        &p,
+        d.path(),
+        &["-p", "x", "up", "--exit-code-from", "tester"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the tester's exit code:\nstdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("testing"),
+        "its output shown: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        started.elapsed() < scaled(Duration::from_secs(30)),
+        "up returned when the tester exited, not when store's sleep ended"
+    );
+    assert_eq!(p.status("x-store-1"), "exited", "the project was stopped");
+    assert_eq!(p.status("x-tester-1"), "exited");
+
+    // Plain --abort-on-container-exit: the code of the container that exited.
+    let out = compose(
+        &p,
+        d.path(),
+        &["-p", "x", "up", "--abort-on-container-exit"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(p.status("x-store-1"), "exited");
+    compose_ok(&p, d.path(), &["-p", "x", "down"]);
+    assert!(p.all_ids().is_empty());
 }

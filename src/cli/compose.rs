@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use pier_runtime::compose::containers::{label, number};
 use pier_runtime::compose::down::{DownOptions, RemoveImages};
 use pier_runtime::compose::logs::{self, LogsOptions};
+use pier_runtime::compose::model::Condition;
 use pier_runtime::compose::up::UpOptions;
 use pier_runtime::compose::{labels, Compose, Project, ProjectOptions};
 use pier_runtime::engine::config::env_entry;
@@ -86,6 +87,15 @@ pub struct UpArgs {
     /// Seconds a depends_on condition may take before up gives up.
     #[arg(long = "wait-timeout", default_value_t = 60)]
     pub wait_timeout: u64,
+    /// Remove containers of services no longer in the compose file.
+    #[arg(long = "remove-orphans")]
+    pub remove_orphans: bool,
+    /// Stop the whole project when any container exits (foreground only).
+    #[arg(long = "abort-on-container-exit")]
+    pub abort_on_container_exit: bool,
+    /// Exit with this service's exit code (implies --abort-on-container-exit).
+    #[arg(long = "exit-code-from", value_name = "SERVICE")]
+    pub exit_code_from: Option<String>,
     /// Services (default: all), with their dependencies.
     pub services: Vec<String>,
 }
@@ -102,6 +112,9 @@ pub struct DownArgs {
     /// Seconds to wait for each container to stop before SIGKILL.
     #[arg(short = 't', long)]
     pub timeout: Option<u64>,
+    /// Remove containers of services no longer in the compose file.
+    #[arg(long = "remove-orphans")]
+    pub remove_orphans: bool,
 }
 
 /// `ps`.
@@ -288,6 +301,7 @@ pub fn compose(engine: &Engine, args: ComposeArgs) -> Result<i32> {
                 volumes: a.volumes,
                 images,
                 timeout: secs(a.timeout),
+                remove_orphans: a.remove_orphans,
             })?;
             Ok(0)
         }
@@ -383,11 +397,28 @@ pub fn compose(engine: &Engine, args: ComposeArgs) -> Result<i32> {
 }
 
 fn up(c: &mut Compose, a: UpArgs) -> Result<i32> {
+    let abort = a.abort_on_container_exit || a.exit_code_from.is_some();
+    if abort && a.detach {
+        bail!("--abort-on-container-exit and --detach are incompatible options");
+    }
+    if let Some(s) = &a.exit_code_from {
+        c.project.service(s)?;
+        if !a.services.is_empty()
+            && !c
+                .project
+                .selected(&a.services, true)?
+                .iter()
+                .any(|x| &x.name == s)
+        {
+            bail!("--exit-code-from {s}: service {s:?} is not among the services started");
+        }
+    }
     let opts = UpOptions {
         services: a.services,
         build: a.build,
         force_recreate: a.force_recreate,
         wait_timeout: Duration::from_secs(a.wait_timeout),
+        remove_orphans: a.remove_orphans,
     };
     if !a.detach {
         // Ctrl-C stops the project (the containers' monitors run in their own sessions, so
@@ -398,6 +429,40 @@ fn up(c: &mut Compose, a: UpArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
+    // With --abort-on-container-exit, the containers whose exit ends the project: not those
+    // a dependant waits on to complete (a migration that exits 0 is meant to), as in Docker.
+    let completing: Vec<&str> = c
+        .project
+        .services
+        .iter()
+        .flat_map(|s| s.depends_on.iter())
+        .filter(|(_, cond)| *cond == Condition::ServiceCompletedSuccessfully)
+        .map(|(d, _)| d.as_str())
+        .collect();
+    let watched: Vec<&ContainerRecord> = started
+        .iter()
+        .filter(|r| label(r, labels::SERVICE).is_none_or(|s| !completing.contains(&s)))
+        .collect();
+    let exited = std::cell::RefCell::new(None::<ContainerRecord>);
+    let engine = c.engine;
+    let stop = || {
+        if pier_runtime::build::interrupt::requested() {
+            return true;
+        }
+        if !abort {
+            return false;
+        }
+        if exited.borrow().is_some() {
+            return true;
+        }
+        let first = watched.iter().find_map(|r| match engine.find(&r.id) {
+            Ok((_, now)) if now.status == ContainerStatus::Exited => Some(now),
+            _ => None,
+        });
+        let found = first.is_some();
+        *exited.borrow_mut() = first;
+        found
+    };
     let color = std::io::stdout().is_terminal();
     let opts_logs = LogsOptions {
         follow: true,
@@ -405,29 +470,48 @@ fn up(c: &mut Compose, a: UpArgs) -> Result<i32> {
         timestamps: false,
         tail: None,
     };
-    logs::show(
-        c.engine,
-        &started,
-        opts_logs,
-        &pier_runtime::build::interrupt::requested,
-        &mut std::io::stdout(),
-    )?;
-    if pier_runtime::build::interrupt::requested() {
+    logs::show(c.engine, &started, opts_logs, &stop, &mut std::io::stdout())?;
+    let interrupted = pier_runtime::build::interrupt::requested();
+    let exited = exited.into_inner();
+    if !interrupted && exited.is_none() {
+        return Ok(0);
+    }
+    if let Some(r) = &exited {
+        eprintln!(
+            "{} exited with code {}\nAborting on container exit...",
+            r.name,
+            r.exit_code.unwrap_or(-1)
+        );
+    } else {
         eprintln!("Gracefully stopping... (the containers get SIGTERM, then SIGKILL after their stop timeout)");
-        let services: Vec<String> = opts.services.clone();
-        let all: Vec<String> = if services.is_empty() {
-            Vec::new()
-        } else {
-            c.project
-                .selected(&services, true)?
-                .iter()
-                .map(|s| s.name.clone())
-                .collect()
-        };
-        c.stop(&all, None)?;
+    }
+    let all: Vec<String> = if opts.services.is_empty() {
+        Vec::new()
+    } else {
+        c.project
+            .selected(&opts.services, true)?
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    c.stop(&all, None)?;
+    if interrupted {
         return Ok(130);
     }
-    Ok(0)
+    let code = match &a.exit_code_from {
+        Some(service) => {
+            let r = c
+                .service_containers(service)?
+                .into_iter()
+                .next()
+                .with_context(|| {
+                    format!("--exit-code-from: service {service:?} has no container")
+                })?;
+            r.exit_code.unwrap_or(-1)
+        }
+        None => exited.and_then(|r| r.exit_code).unwrap_or(0),
+    };
+    Ok(code)
 }
 
 fn ps(c: &Compose, a: PsArgs) -> Result<i32> {

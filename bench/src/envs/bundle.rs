@@ -174,7 +174,11 @@ mod tests {
         }
         assert!(caps.get("inheritable").is_none() && caps.get("ambient").is_none());
         let seccomp = &c["linux"]["seccomp"];
-        assert_eq!(seccomp["defaultAction"], json!("SCMP_ACT_ERRNO"), "{seccomp}");
+        assert_eq!(
+            seccomp["defaultAction"],
+            json!("SCMP_ACT_ERRNO"),
+            "{seccomp}"
+        );
         assert!(seccomp["syscalls"].as_array().unwrap().len() > 10);
     }
 

@@ -86,6 +86,51 @@ impl<'a> Compose<'a> {
         Ok(v)
     }
 
+    /// The project's containers whose service is no longer in the file (nor left out by a
+    /// profile): what Docker Compose calls orphans.
+    pub fn orphans(&self) -> Result<Vec<ContainerRecord>> {
+        let known = |s: &str| {
+            self.project.services.iter().any(|x| x.name == s)
+                || self.project.disabled.iter().any(|x| x == s)
+        };
+        Ok(self
+            .containers()?
+            .into_iter()
+            .filter(|r| label(r, labels::SERVICE).is_some_and(|s| !known(s)))
+            .collect())
+    }
+
+    /// With `remove`, stops and removes the orphans; without, warns naming them (both as
+    /// Docker Compose does). Returns the orphans left in place.
+    pub fn handle_orphans(&mut self, remove: bool) -> Result<Vec<ContainerRecord>> {
+        let orphans = self.orphans()?;
+        if orphans.is_empty() {
+            return Ok(orphans);
+        }
+        if !remove {
+            let names: Vec<&str> = orphans.iter().map(|r| r.name.as_str()).collect();
+            let _ = writeln!(
+                self.progress,
+                "pier compose: warning: Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+                names.join(" ")
+            );
+            return Ok(orphans);
+        }
+        for r in &orphans {
+            if r.status == crate::engine::record::ContainerStatus::Running {
+                self.engine
+                    .stop(&r.id, std::time::Duration::from_secs(10))
+                    .with_context(|| format!("stopping orphan container {}", r.name))?;
+                self.say("Container", &r.name, "Stopped");
+            }
+            self.engine
+                .remove_with_volumes(&r.id, true)
+                .with_context(|| format!("removing orphan container {}", r.name))?;
+            self.say("Container", &r.name, "Removed");
+        }
+        Ok(Vec::new())
+    }
+
     /// The name of replica `n` of `svc`.
     pub fn container_name(&self, svc: &ServicePlan, n: u32) -> String {
         match &svc.container_name {

@@ -26,6 +26,9 @@ pub struct DownOptions {
     pub images: Option<RemoveImages>,
     /// `-t`: stop timeout (default: each service's `stop_grace_period`).
     pub timeout: Option<Duration>,
+    /// `--remove-orphans`: also the containers of services no longer in the file (else
+    /// they are left, with a warning naming them).
+    pub remove_orphans: bool,
 }
 
 impl Compose<'_> {
@@ -48,7 +51,12 @@ impl Compose<'_> {
 
     /// `down`.
     pub fn down(&mut self, opts: &DownOptions) -> Result<()> {
-        let containers = self.stop_order(&[])?;
+        let orphans: Vec<String> = self.orphans()?.into_iter().map(|r| r.id).collect();
+        let containers: Vec<ContainerRecord> = self
+            .stop_order(&[])?
+            .into_iter()
+            .filter(|r| opts.remove_orphans || !orphans.contains(&r.id))
+            .collect();
         let store = self.engine.volumes()?;
         let volumes: Vec<String> = if opts.volumes {
             self.project
@@ -88,9 +96,20 @@ impl Compose<'_> {
             }
             self.say("Container", &r.name, "Removed");
         }
+        if !opts.remove_orphans {
+            self.handle_orphans(false)?;
+        }
         let nets = self.engine.networks()?;
         for n in self.project.networks.clone() {
-            if n.external || nets.inspect(&n.name).is_err() {
+            let Ok(info) = nets.inspect(&n.name) else {
+                continue;
+            };
+            if n.external {
+                continue;
+            }
+            if !info.endpoints.is_empty() {
+                // An orphan left in place still uses it (as Docker Compose, down goes on).
+                self.say("Network", &n.name, "Resource is still in use");
                 continue;
             }
             nets.remove(&n.name)?;

@@ -118,6 +118,8 @@ pub fn show(
         return Ok(());
     }
     loop {
+        // Asked before reading, so the lines written before a stop are still printed.
+        let stopping = stop();
         let running = sources.iter().any(|s| {
             engine
                 .find(&s.id)
@@ -129,7 +131,7 @@ pub fn show(
             }
         }
         out.flush()?;
-        if !running || stop() {
+        if !running || stopping {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -64,6 +64,8 @@ pub struct Project {
     pub networks: Vec<NetworkPlan>,
     /// Declared volumes.
     pub volumes: Vec<VolumePlan>,
+    /// Services of the file left out by its profiles: their containers are not orphans.
+    pub disabled: Vec<String>,
 }
 
 /// Docker Compose's rule for project names: lower case letters, digits, `-` and `_`,
@@ -126,11 +128,19 @@ impl Project {
             }
         }
         let mut loaded = loaded;
-        loaded.file.services.retain(|_, s| {
-            s.profiles.is_empty() || s.profiles.iter().any(|p| profiles.contains(p) || p == "*")
+        let mut disabled = Vec::new();
+        loaded.file.services.retain(|key, s| {
+            let on = s.profiles.is_empty()
+                || s.profiles.iter().any(|p| profiles.contains(p) || p == "*");
+            if !on {
+                disabled.push(key.clone());
+            }
+            on
         });
-        Project::resolve(name, loaded, opts.create_host_dirs)
-            .with_context(|| paths[0].display().to_string())
+        let mut project = Project::resolve(name, loaded, opts.create_host_dirs)
+            .with_context(|| paths[0].display().to_string())?;
+        project.disabled = disabled;
+        Ok(project)
     }
 
     fn resolve(name: String, loaded: Loaded, create_host_dirs: bool) -> Result<Project> {
@@ -264,6 +274,7 @@ impl Project {
             services,
             networks,
             volumes,
+            disabled: Vec::new(),
         })
     }
 

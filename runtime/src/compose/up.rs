@@ -26,6 +26,9 @@ pub struct UpOptions {
     pub force_recreate: bool,
     /// How long a `depends_on` condition may take.
     pub wait_timeout: Duration,
+    /// `--remove-orphans`: remove the containers of services no longer in the file (else
+    /// `up` warns about them).
+    pub remove_orphans: bool,
 }
 
 impl Default for UpOptions {
@@ -35,6 +38,7 @@ impl Default for UpOptions {
             build: false,
             force_recreate: false,
             wait_timeout: Duration::from_secs(60),
+            remove_orphans: false,
         }
     }
 }
@@ -49,6 +53,7 @@ impl Compose<'_> {
             .cloned()
             .collect();
         let to_build = self.preflight(&selected, opts.build)?;
+        self.handle_orphans(opts.remove_orphans)?;
         for svc in &selected {
             if to_build.contains(&svc.name) {
                 self.build_service(svc)?;
@@ -77,25 +82,6 @@ impl Compose<'_> {
                     self.say("Container", &extra.name, "Removed");
                 }
             }
-        }
-        let known: BTreeSet<&str> = self
-            .project
-            .services
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        let orphans: Vec<String> = self
-            .containers()?
-            .into_iter()
-            .filter(|r| label(r, labels::SERVICE).is_some_and(|s| !known.contains(s)))
-            .map(|r| r.name)
-            .collect();
-        if !orphans.is_empty() {
-            self.say(
-                "Warning:",
-                &format!("orphan containers ({})", orphans.join(", ")),
-                "belong to services no longer in the file: `pier compose down` removes them",
-            );
         }
         Ok(started)
     }

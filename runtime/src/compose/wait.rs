@@ -33,11 +33,9 @@ impl Compose<'_> {
             let why = match verdict {
                 Verdict::Met => {
                     if said {
-                        self.say(
-                            "Container",
-                            &format!("{}-{dep}", self.project.name),
-                            condition_met(condition),
-                        );
+                        for r in &containers {
+                            self.say("Container", &r.name, condition_met(condition));
+                        }
                     }
                     return Ok(());
                 }
@@ -48,11 +46,14 @@ impl Compose<'_> {
                 Verdict::NotYet(why) => why,
             };
             if !said {
-                self.say(
-                    "Container",
-                    &format!("{}-{dep}", self.project.name),
-                    &format!("Waiting ({})", condition.as_str()),
-                );
+                // Each container by its real name (`<project>-<service>-1`), as Docker does.
+                for r in &containers {
+                    self.say(
+                        "Container",
+                        &r.name,
+                        &format!("Waiting ({})", condition.as_str()),
+                    );
+                }
                 said = true;
             }
             if Instant::now() >= deadline {
