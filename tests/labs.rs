@@ -788,8 +788,7 @@ fn summary_row(
 fn lab10_numbers_must_come_from_the_run() {
     let lab = Started::new(10);
     // The repository's reference run predates this lab's start.
-    let reference =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("results/latest/report.md");
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/latest/report.md");
     lab.answer("report", reference.to_str().unwrap());
     assert_fails(&lab.check(), "report", "before you started this lab");
 
