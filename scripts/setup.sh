@@ -34,6 +34,8 @@ if [ "$what" = test ]; then
   # The cgroup-v2 lane: mmdebstrap builds its Debian guest, qemu-img its throwaway disk,
   # mkfs.ext4 (e2fsprogs) its root filesystem image.
   packages+=(mmdebstrap qemu-utils e2fsprogs)
+  # The suite's own scripts are checked with shellcheck (tests/lane_scripts.rs).
+  packages+=(shellcheck)
 fi
 
 missing=()
@@ -60,7 +62,10 @@ fi
 
 if ! command -v cargo >/dev/null; then
   for c in "$HOME/.cargo/bin/cargo" /usr/local/cargo/bin/cargo; do
-    [ -x "$c" ] && export PATH="$(dirname "$c"):$PATH"
+    if [ -x "$c" ]; then
+      PATH="$(dirname "$c"):$PATH"
+      export PATH
+    fi
   done
 fi
 if ! command -v cargo >/dev/null; then

@@ -4,13 +4,18 @@
 # under QEMU with KVM where KVM works and TCG (software emulation) otherwise.
 #   scripts/v2-lane.sh            build the tests, boot the guest, run the plan, exit non-zero on failure
 #   PIER_LANE_PLAN=$'pier/limits oom\npier/lifecycle' scripts/v2-lane.sh   only these entries
-# The guest image is built once from Debian's packages and cached in $PIER_GUEST_CACHE
-# (default /var/cache/pier/v2-guest). The checkout is shared into the guest over 9p at the same
+# The guest image is built from Debian's packages and cached in $PIER_GUEST_CACHE (default
+# /var/cache/pier/v2-guest; under CI=true, target/v2-guest inside the checkout, so that every CI
+# run builds it from nothing, as a user's first run does, and no cache can hide a first-run bug). The checkout is shared into the guest over 9p at the same
 # path, so the test binaries built here run there unchanged.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
-cache="${PIER_GUEST_CACHE:-/var/cache/pier/v2-guest}"
+if [[ "${CI:-}" =~ ^(true|TRUE|True|1)$ ]]; then
+  cache="${PIER_GUEST_CACHE:-$repo/target/v2-guest}"
+else
+  cache="${PIER_GUEST_CACHE:-/var/cache/pier/v2-guest}"
+fi
 timeout_s="${PIER_LANE_TIMEOUT:-1500}"
 lane="$repo/target/v2-lane"
 start=$(date +%s)
@@ -44,10 +49,13 @@ if [[ -n "${PIER_LANE_PLAN:-}" ]]; then
   mapfile -t plan <<<"$PIER_LANE_PLAN"
 fi
 
-command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || {
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-img >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86 qemu-utils >/dev/null
-}
+fi
 image=$("$repo/scripts/v2-guest/build-image.sh" "$cache")
+for f in rootfs.img vmlinuz initrd.img; do
+  [ -f "$image/$f" ] || { echo "v2-lane: the guest builder gave '$image', which holds no $f" >&2; exit 1; }
+done
 
 # Test executables by target name, from cargo's own build report.
 rm -rf "$lane"
@@ -81,42 +89,20 @@ scale="${PIER_TEST_TIME_SCALE:-6}"
 printf 'export CI=%q PIER_TEST_TIME_SCALE=%q\n' "${CI:-}" "$scale" > "$lane/env"
 
 # Each run writes to a throwaway overlay; the cached image stays as built.
-qemu-img create -q -f qcow2 -b "$image/rootfs.img" -F raw "$lane/disk.qcow2"
+disk="$lane/disk.qcow2"
 console="$lane/console.log"
-boot() { # $1: kvm|tcg
-  local cpu=max
-  [ "$1" = kvm ] && cpu=host
-  : > "$console"
-  qemu-system-x86_64 -accel "$1" -cpu "$cpu" -smp 2 -m 4096 -nographic -no-reboot \
-    -nic none -monitor none -serial "file:$console" \
-    -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
-    -append "root=/dev/vda rw console=ttyS0 systemd.unified_cgroup_hierarchy=1 pier.repo=$repo panic=-1" \
-    -drive "file=$lane/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
-    -virtfs "local,path=$repo,mount_tag=repo,security_model=passthrough,id=repo" \
-    > "$lane/qemu.log" 2>&1 &
-  qemu=$!
-}
-cleanup() { [ -n "${qemu:-}" ] && kill "$qemu" 2>/dev/null; wait 2>/dev/null; rm -f "$lane/disk.qcow2"; }
+qemu_log="$lane/qemu.log"
+qemu-img create -q -f qcow2 -b "$image/rootfs.img" -F raw "$disk"
+# shellcheck source=scripts/v2-guest/qemu.sh
+. "$repo/scripts/v2-guest/qemu.sh"
+qemu=
+# shellcheck disable=SC2317 # called by the trap
+cleanup() { stop_qemu; rm -f "$disk"; }
 trap cleanup EXIT
 
-# KVM only if a guest really runs under it: /dev/kvm may exist on hosts that cannot run a guest.
-accel=tcg
-why="/dev/kvm cannot be opened"
-if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-  boot kvm
-  for _ in $(seq 1 40); do
-    grep -q 'Run /init as init process' "$console" && { accel=kvm; break; }
-    kill -0 "$qemu" 2>/dev/null || break
-    sleep 0.5
-  done
-  if [ "$accel" = kvm ]; then
-    why="the guest kernel booted under KVM"
-  else
-    why="a guest kernel did not reach init under KVM within 20 s ($(tr '\n' ' ' < "$lane/qemu.log" | cut -c1-200))"
-    kill "$qemu" 2>/dev/null; wait "$qemu" 2>/dev/null || true
-  fi
-fi
+choose_accel
 [ "$accel" = tcg ] && boot tcg
+booted=$(date +%s)
 echo "v2-lane: accelerator $accel: $why" | tee "$lane/accel"
 
 # The runner's own lines, without the journal's "[ time] pier-lane[pid]: " prefix.
@@ -126,6 +112,20 @@ lane_lines() { sed -n -E 's/^.*pier-lane\[[0-9]+\]: //p' || true; }
 deadline=$(( $(date +%s) + timeout_s ))
 shown=0
 while kill -0 "$qemu" 2>/dev/null; do
+  # A KVM guest that reached init but never starts the lane (it hung in the kernel or in
+  # systemd) is retried under TCG, on a fresh overlay.
+  if [ "$accel" = kvm ] && [ "$(date +%s)" -gt $((booted + ${PIER_KVM_START_SECONDS:-120})) ] &&
+    ! grep -q 'pier-lane: started' "$console"; then
+    stop_qemu
+    accel=tcg
+    why="the guest reached init under KVM but did not start the lane within ${PIER_KVM_START_SECONDS:-120} s"
+    echo "v2-lane: accelerator $accel: $why" | tee "$lane/accel"
+    rm -f "$disk"
+    qemu-img create -q -f qcow2 -b "$image/rootfs.img" -F raw "$disk"
+    boot tcg
+    booted=$(date +%s)
+    shown=0
+  fi
   if [ "$(date +%s)" -gt "$deadline" ]; then
     echo "v2-lane: timed out after ${timeout_s} s; the guest's console is in $console" >&2
     exit 1
@@ -137,8 +137,7 @@ while kill -0 "$qemu" 2>/dev/null; do
   fi
   sleep 2
 done
-wait "$qemu" 2>/dev/null || true
-qemu=
+stop_qemu
 sed -n "$((shown + 1)),\$p" "$console" | lane_lines
 status=$(cat "$lane/status" 2>/dev/null || echo "no status: the guest did not finish the plan")
 echo "v2-lane: $status; accelerator $accel; lane took $(( $(date +%s) - start )) s (logs in $lane/out)"

@@ -3,10 +3,14 @@
 # cgroup hierarchy only, as most users' machines boot, made from Debian's own packages with
 # mmdebstrap from this machine's configured apt sources, with Debian's kernel and initramfs.
 #   scripts/v2-guest/build-image.sh CACHE_DIR
-# Leaves in CACHE_DIR/<key>/: rootfs.img (ext4), vmlinuz, initrd.img, and prints that directory.
+# Leaves in CACHE_DIR/<key>/: rootfs.img (ext4), vmlinuz, initrd.img, and prints that directory:
+# the one line on stdout (callers capture it); everything the tools say goes to stderr.
 # The key hashes this script and the guest's files, so a change rebuilds; a finished build is
 # published by rename, so an interrupted one is never reused.
 set -euo pipefail
+# Keep stdout for the result alone: mkfs.ext4 and mmdebstrap print progress on stdout even when
+# told to be quiet (mkfs's "Creating regular file ..." broke the caller's capture once).
+exec 3>&1 1>&2
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${1:?usage: build-image.sh CACHE_DIR}"
 
@@ -19,7 +23,7 @@ packages=(systemd systemd-sysv udev dbus linux-image-amd64 initramfs-tools zstd 
 key=$(cat "$0" "$here/pier-lane.service" "$here/pier-lane" | sha256sum | cut -c1-16)
 out="$cache/$key"
 if [ -f "$out/ready" ]; then
-  echo "$out"
+  echo "$out" >&3
   exit 0
 fi
 
@@ -39,8 +43,11 @@ if ! command -v mmdebstrap >/dev/null || ! command -v mkfs.ext4 >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap e2fsprogs >/dev/null
 fi
 
-echo "v2-guest: building the guest image (Debian bookworm, ${#packages[@]} packages; cached after)" >&2
+built_from=$(date +%s)
+echo "v2-guest: building the guest image in $cache (Debian bookworm, ${#packages[@]} packages and their dependencies, from the apt mirror; 2-5 minutes, cached after)"
 include=$(IFS=,; echo "${packages[*]}")
+# The hooks' "$1" is mmdebstrap's (the rootfs being built), not this script's: single quotes.
+# shellcheck disable=SC2016
 mmdebstrap --quiet --variant=minbase --include="$include" \
   --customize-hook="cp '$here/pier-lane.service' \"\$1/etc/systemd/system/pier-lane.service\"" \
   --customize-hook="install -m 0755 '$here/pier-lane' \"\$1/usr/local/sbin/pier-lane\"" \
@@ -57,7 +64,8 @@ size_mb=$(( $(du -sm "$work/rootfs" | cut -f1) + 1536 ))
 mkfs.ext4 -q -L pier-v2 -d "$work/rootfs" "$work/rootfs.img" "${size_mb}M"
 rm -rf "$work/rootfs"
 touch "$work/ready"
+echo "v2-guest: built in $(( $(date +%s) - built_from )) s ($(du -sm "$work" | cut -f1) MiB)"
 rm -rf "$out"
 mv "$work" "$out"
 trap - EXIT
-echo "$out"
+echo "$out" >&3
