@@ -137,7 +137,7 @@ fn command_not_found_in_the_image() {
 #[test]
 fn name_already_in_use() {
     let p = Pier::new();
-    let id = p.run_detached(&["--name", "taken", "busybox", "sleep", "30"]);
+    let id = p.run_detached(&["--name", "taken", "busybox", "sleep", "1000"]);
     let out = p.run(&["run", "--name", "taken", "busybox", "true"]);
     assert_one_line_error(&out, 125, &["taken", "already in use"]);
     let out = p.run(&["create", "--name", "taken", "busybox", "true"]);

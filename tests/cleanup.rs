@@ -31,7 +31,7 @@ fn rm_leaves_nothing() {
         "busybox",
         "sh",
         "-c",
-        "sleep 30 & sleep 30",
+        "sleep 1000 & sleep 1000",
     ]);
     let (init, _) = pids(&p, &id);
     assert!(
@@ -103,7 +103,7 @@ fn failed_start_of_a_created_container_leaves_nothing_running() {
 fn pier_killed_mid_run_leaves_nothing() {
     let p = Pier::new();
     let mut child = p
-        .command(&["run", "--name", "victim", "busybox", "sleep", "30"])
+        .command(&["run", "--name", "victim", "busybox", "sleep", "1000"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -151,7 +151,9 @@ fn pier_killed_mid_run_leaves_nothing() {
 fn pier_killed_with_rm_container_leaves_nothing() {
     let p = Pier::new();
     let mut child = p
-        .command(&["run", "--rm", "--name", "victim", "busybox", "sleep", "30"])
+        .command(&[
+            "run", "--rm", "--name", "victim", "busybox", "sleep", "1000",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -180,7 +182,7 @@ fn pier_killed_with_rm_container_leaves_nothing() {
 #[test]
 fn detached_watcher_killed_leaves_nothing() {
     let p = Pier::new();
-    let id = p.run_detached(&["--name", "orphan", "busybox", "sleep", "30"]);
+    let id = p.run_detached(&["--name", "orphan", "busybox", "sleep", "1000"]);
     let (init, watcher) = pids(&p, &id);
     assert_ne!(watcher, init);
     nix::sys::signal::kill(
@@ -219,7 +221,7 @@ fn prune_removes_stopped_containers_only() {
     p.ok(&["run", "--name", "stopped", "busybox", "true"]);
     let fresh = p.ok(&["create", "--name", "fresh", "busybox", "true"]);
     let stopped = p.inspect("stopped")["Id"].as_str().expect("Id").to_string();
-    let running = p.run_detached(&["--name", "alive", "busybox", "sleep", "30"]);
+    let running = p.run_detached(&["--name", "alive", "busybox", "sleep", "1000"]);
     let out = p.ok(&["system", "prune"]);
     assert!(
         out.contains(&stopped) && out.contains(&fresh),
@@ -235,7 +237,7 @@ fn prune_does_not_touch_other_roots() {
     // kill) the other's running containers.
     let a = Pier::new();
     let b = Pier::empty();
-    let id = a.run_detached(&["busybox", "sleep", "30"]);
+    let id = a.run_detached(&["busybox", "sleep", "1000"]);
     let (init, _) = pids(&a, &id);
     b.ok(&["system", "prune"]);
     assert!(is_alive(init), "pruning another root killed the container");

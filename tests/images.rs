@@ -179,7 +179,7 @@ fn rmi_refuses_while_a_container_uses_the_image() {
 fn rmi_of_a_running_containers_image_is_refused() {
     let p = Pier::new();
     p.ok(&["tag", "busybox", "other:2"]);
-    let id = p.run_detached(&["other:2", "sleep", "30"]);
+    let id = p.run_detached(&["other:2", "sleep", "1000"]);
     let out = p.run(&["rmi", "busybox"]);
     common::assert_one_line_error(&out, 125, &["busybox", "running"]);
     assert_eq!(p.status(&id), "running");

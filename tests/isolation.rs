@@ -311,7 +311,7 @@ fn network_none_has_only_loopback() {
 #[test]
 fn container_mounts_stay_in_its_namespace() {
     let p = Pier::new();
-    let id = p.run_detached(&["--tmpfs", "/scratch", "busybox", "sleep", "30"]);
+    let id = p.run_detached(&["--tmpfs", "/scratch", "busybox", "sleep", "1000"]);
     let merged = p.inspect(&id)["merged_dir"]
         .as_str()
         .expect("merged_dir")
@@ -334,7 +334,7 @@ fn container_mounts_stay_in_its_namespace() {
 #[test]
 fn ipc_and_uts_are_private() {
     let p = Pier::new();
-    let id = p.run_detached(&["busybox", "sleep", "30"]);
+    let id = p.run_detached(&["busybox", "sleep", "1000"]);
     let pid = p.inspect(&id)["init"]["pid"].as_i64().expect("pid");
     for ns in ["ipc", "uts", "mnt", "pid", "net", "cgroup"] {
         let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).expect("own ns");

@@ -17,7 +17,7 @@ fn init_pid(p: &Pier, id: &str) -> i32 {
 #[test]
 fn create_start_ps() {
     let p = Pier::new();
-    let id = p.ok(&["create", "--name", "later", "busybox", "sleep", "30"]);
+    let id = p.ok(&["create", "--name", "later", "busybox", "sleep", "1000"]);
     assert_eq!(id.len(), 64, "create prints the full ID: {id}");
     assert_eq!(p.status("later"), "created");
     assert!(
@@ -44,7 +44,7 @@ fn create_start_ps() {
         .find(|l| l.contains("later"))
         .unwrap_or_else(|| panic!("ps: {ps}"));
     assert!(
-        line.contains("Up") && line.contains("busybox") && line.contains("sleep 30"),
+        line.contains("Up") && line.contains("busybox") && line.contains("sleep 1000"),
         "ps: {line}"
     );
     assert_eq!(p.ok(&["ps", "-q"]), &id[..12]);
@@ -138,7 +138,7 @@ fn kill_sends_the_given_signal() {
     let out = p.run(&["kill", &id]);
     common::assert_one_line_error(&out, 125, &["not running"]);
     // An unknown signal is refused.
-    let id2 = p.run_detached(&["busybox", "sleep", "30"]);
+    let id2 = p.run_detached(&["busybox", "sleep", "1000"]);
     let out = p.run(&["kill", "-s", "NOPE", &id2]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
@@ -152,7 +152,7 @@ fn kill_sends_the_given_signal() {
 #[test]
 fn rm_of_running_needs_force() {
     let p = Pier::new();
-    let id = p.run_detached(&["busybox", "sleep", "30"]);
+    let id = p.run_detached(&["busybox", "sleep", "1000"]);
     let pid = init_pid(&p, &id);
     let out = p.run(&["rm", &id]);
     assert_ne!(out.status.code(), Some(0));
@@ -201,7 +201,7 @@ fn run_rm_removes_the_container() {
 #[test]
 fn exec_joins_namespaces_and_cgroup() {
     let p = Pier::new();
-    let id = p.run_detached(&["--hostname", "inside", "busybox", "sleep", "30"]);
+    let id = p.run_detached(&["--hostname", "inside", "busybox", "sleep", "1000"]);
     let pid = init_pid(&p, &id);
     assert_eq!(p.ok(&["exec", &id, "hostname"]), "inside");
     // Same PID namespace: PID 1 is the container's sleep.
@@ -422,7 +422,7 @@ fn inspect_reports_the_container() {
         .as_str()
         .expect("image_id")
         .starts_with("sha256:"));
-    assert_eq!(info["args"], serde_json::json!(["sleep", "30"]));
+    assert_eq!(info["args"], serde_json::json!(["sleep", "1000"]));
     assert_eq!(info["oci_config"]["hostname"], "h1");
     let env = info["oci_config"]["process"]["env"]
         .as_array()
@@ -468,10 +468,10 @@ fn wait_prints_the_exit_code() {
 #[test]
 fn top_lists_the_processes() {
     let p = Pier::new();
-    let id = p.run_detached(&["busybox", "sh", "-c", "sleep 31 & sleep 32"]);
+    let id = p.run_detached(&["busybox", "sh", "-c", "sleep 1031 & sleep 1032"]);
     common::wait_for(
         Duration::from_secs(5),
-        || p.ok(&["top", &id]).contains("sleep 31"),
+        || p.ok(&["top", &id]).contains("sleep 1031"),
         "top to show the background sleep",
     );
     let top = p.ok(&["top", &id]);
@@ -481,7 +481,7 @@ fn top_lists_the_processes() {
         "top: {top}"
     );
     assert!(
-        top.contains("sleep 32") || top.contains("sh -c"),
+        top.contains("sleep 1032") || top.contains("sh -c"),
         "top: {top}"
     );
     assert!(

@@ -57,7 +57,7 @@ fn memory_limit_is_set_in_the_cgroup_and_small_use_fits() {
         "busybox",
         "sh",
         "-c",
-        "x=$(head -c 4000000 /dev/zero | tr '\\0' a); sleep 30",
+        "x=$(head -c 4000000 /dev/zero | tr '\\0' a); sleep 1000",
     ]);
     let info = p.inspect(&id);
     let dir = cgroup_dir(&info, "memory");
@@ -116,7 +116,7 @@ fn pids_limit_makes_the_eleventh_fork_fail() {
 fn pids_limit_caps_the_cgroup() {
     let p = Pier::new();
     // An inner shell forks until it fails; the outer one survives to let us look.
-    let script = "sh -c 'n=0; while [ $n -lt 15 ]; do sleep 30 & n=$((n+1)); done' 2>/dev/null; echo inner-done; sleep 30";
+    let script = "sh -c 'n=0; while [ $n -lt 15 ]; do sleep 1000 & n=$((n+1)); done' 2>/dev/null; echo inner-done; sleep 1000";
     let id = p.run_detached(&["--pids-limit", "10", "busybox", "sh", "-c", script]);
     common::wait_for(
         Duration::from_secs(5),
@@ -156,7 +156,7 @@ fn pids_limit_caps_the_cgroup() {
 #[test]
 fn stats_reports_memory_limit() {
     let p = Pier::new();
-    let id = p.run_detached(&["--memory", "64m", "busybox", "sleep", "30"]);
+    let id = p.run_detached(&["--memory", "64m", "busybox", "sleep", "1000"]);
     let out = p.ok(&["stats", "--no-stream", "--format", "json"]);
     let lines: Vec<serde_json::Value> = out
         .lines()

@@ -291,7 +291,7 @@ fn none_and_host_modes() {
 #[test]
 fn container_mode_shares_another_containers_network() {
     let p = Pier::new();
-    p.run_detached(&["--name", "base", "busybox", "sleep", "30"]);
+    p.run_detached(&["--name", "base", "busybox", "sleep", "1000"]);
     let ip = ip_of(&p, "base");
     let out = p.ok(&[
         "run",
@@ -317,7 +317,7 @@ fn rm_f_and_a_killed_pier_leave_no_veth_rule_or_namespace() {
     let p = Pier::new();
     let port = free_port();
     let publish = format!("{port}:80");
-    let id = p.run_detached(&["--name", "gone", "-p", &publish, "busybox", "sleep", "30"]);
+    let id = p.run_detached(&["--name", "gone", "-p", &publish, "busybox", "sleep", "1000"]);
     let short = &id[..8];
     assert!(
         !links_named(short).is_empty(),

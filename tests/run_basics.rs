@@ -53,7 +53,7 @@ fn host_processes_are_not_visible() {
 #[test]
 fn default_hostname_is_the_short_id() {
     let p = Pier::new();
-    let id = p.run_detached(&["busybox", "sleep", "30"]);
+    let id = p.run_detached(&["busybox", "sleep", "1000"]);
     let short = &id[..12];
     assert_eq!(p.ok(&["exec", &id, "hostname"]), short);
     assert_eq!(p.ok(&["exec", &id, "cat", "/etc/hostname"]), short);
@@ -332,7 +332,7 @@ fn exit_codes_pass_through() {
 #[test]
 fn pid_1_killed_from_outside_reports_137() {
     let p = Pier::new();
-    let id = p.run_detached(&["busybox", "sleep", "30"]);
+    let id = p.run_detached(&["busybox", "sleep", "1000"]);
     p.ok(&["kill", &id]);
     assert_eq!(p.ok(&["wait", &id]), "137");
     assert_eq!(p.inspect(&id)["exit_code"], 137);
@@ -341,9 +341,9 @@ fn pid_1_killed_from_outside_reports_137() {
 #[test]
 fn init_reaps_zombies() {
     let p = Pier::new();
-    // The subshell's `sleep 0.1` is orphaned and reparented to PID 1. As PID 1, `sleep 30`
+    // The subshell's `sleep 0.1` is orphaned and reparented to PID 1. As PID 1, `sleep 1000`
     // never waits, so the orphan stays a zombie; with --init, pier's init (PID 1) reaps it.
-    let script = "(sleep 0.1 &); exec sleep 30";
+    let script = "(sleep 0.1 &); exec sleep 1000";
     let zombies = |id: &str| {
         p.ok(&["exec", id, "ps", "-o", "stat,comm"])
             .lines()
@@ -357,9 +357,13 @@ fn init_reaps_zombies() {
         || zombies(&without) > 0,
         "the orphan to become a zombie without --init",
     );
-    // By now the orphan under --init has exited too; give the reaper a moment.
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(zombies(&with), 0, "--init should reap the orphaned sleep");
+    // By now the orphan under --init has exited too; the reaper gets a moment (stretched
+    // under emulation) to reap it.
+    common::wait_for(
+        Duration::from_millis(300),
+        || zombies(&with) == 0,
+        "--init to reap the orphaned sleep",
+    );
     assert_ne!(
         p.ok(&["run", "--rm", "--init", "busybox", "sh", "-c", "echo $$"]),
         "1",

@@ -286,13 +286,33 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
     assert!(!bundle.path.join("rootfs/bin/planted").exists());
     // The host sees the unprivileged UID.
     let id = common::unique_id("rtcfg");
-    bundle.configure_with(&["sleep", "30"], userns);
+    bundle.configure_with(&["sleep", "1000"], userns);
     let _c = Container {
         pier: &p,
         id: id.clone(),
     };
     let pid = bundle.run_detached(&p, &id);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_else(|e| {
+        let state = p.run(&["runtime", "state", &id]);
+        let procs: Vec<String> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name().into_string().ok()?;
+                name.parse::<u32>().ok()?;
+                let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+                Some(format!(
+                    "{name}:{}",
+                    String::from_utf8_lossy(&cmd).replace('\0', " ")
+                ))
+            })
+            .collect();
+        panic!(
+            "/proc/{pid}/status: {e}; state now: {} {}; processes: {procs:?}",
+            text(&state.stdout),
+            text(&state.stderr)
+        )
+    });
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert!(
         uid.split_whitespace().skip(1).all(|u| u == "100000"),
@@ -385,7 +405,7 @@ fn process_attributes_reach_the_process() {
     }
     // The I/O priority, read from the host with ioprio_get.
     let id = common::unique_id("rtcfg");
-    bundle.configure_with(&["sleep", "30"], |c| {
+    bundle.configure_with(&["sleep", "1000"], |c| {
         c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
     });
     let _c = Container {

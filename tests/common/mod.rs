@@ -263,59 +263,93 @@ pub use pier_testkit::time::scaled;
 
 /// Collects a spawned child's output (stdout/stderr must be piped); kills it after `timeout`
 /// ([`scaled`]).
+///
+/// The output is complete when the child has exited: whatever it wrote is in the pipes then.
+/// A detached container (or its watcher) may hold a copy of a pipe and keep it open, so the
+/// pipes are read without blocking and drained once more at the child's exit, never waited
+/// on for their end.
 pub fn wait_with_timeout(mut child: Child, timeout: Duration) -> Result<Output, String> {
     let timeout = scaled(timeout);
-    let reader = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = reader(
+    let mut pipes = [
         child
             .stdout
             .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let err = reader(
+            .map(|s| Box::new(s) as Box<dyn PipeRead>),
         child
             .stderr
             .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
+            .map(|s| Box::new(s) as Box<dyn PipeRead>),
+    ];
+    for pipe in pipes.iter().flatten() {
+        set_nonblocking(pipe.fd())?;
+    }
+    let mut bufs = [Vec::new(), Vec::new()];
     let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("timed out after {timeout:?}"));
+    loop {
+        let exited = child.try_wait().map_err(|e| format!("wait: {e}"))?;
+        // After the exit, this drain takes the rest of what the child wrote.
+        for (pipe, buf) in pipes.iter_mut().zip(bufs.iter_mut()) {
+            if let Some(p) = pipe {
+                if drain(p.as_mut(), buf)? {
+                    *pipe = None;
+                }
             }
-            Err(e) => return Err(format!("wait: {e}")),
         }
-    };
-    // A detached container's watcher may keep a copy of a pipe; do not wait for it forever.
-    let join = |h: std::thread::JoinHandle<Vec<u8>>| {
-        let until = Instant::now() + Duration::from_secs(5);
-        while !h.is_finished() && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(5));
+        if let Some(status) = exited {
+            let [stdout, stderr] = bufs;
+            return Ok(Output {
+                status,
+                stdout,
+                stderr,
+            });
         }
-        if h.is_finished() {
-            h.join().unwrap_or_default()
-        } else {
-            Vec::new()
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {timeout:?}"));
         }
-    };
-    Ok(Output {
-        status,
-        stdout: join(out),
-        stderr: join(err),
-    })
+        let mut fds: Vec<nix::poll::PollFd> = pipes
+            .iter()
+            .flatten()
+            .map(|p| nix::poll::PollFd::new(p.fd(), nix::poll::PollFlags::POLLIN))
+            .collect();
+        // Wakes on output; the 10 ms bound notices the exit (there is no fd for it here).
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10u8));
+    }
+}
+
+/// A child's stdout or stderr pipe.
+trait PipeRead: Read + std::os::fd::AsFd {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.as_fd()
+    }
+}
+impl PipeRead for std::process::ChildStdout {}
+impl PipeRead for std::process::ChildStderr {}
+
+fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(|e| format!("F_GETFL: {e}"))?;
+    fcntl(
+        fd,
+        FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+    )
+    .map_err(|e| format!("F_SETFL: {e}"))?;
+    Ok(())
+}
+
+/// Reads what `pipe` holds now into `buf`; true at its end (every writer closed it).
+fn drain(pipe: &mut dyn PipeRead, buf: &mut Vec<u8>) -> Result<bool, String> {
+    let mut chunk = [0u8; 16384];
+    loop {
+        match pipe.read(&mut chunk) {
+            Ok(0) => return Ok(true),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("reading the child's output: {e}")),
+        }
+    }
 }
 
 /// Bytes as (lossy) text.
