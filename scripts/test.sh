@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # The whole test suite, as root on the real kernel: formatting, lints, unit tests, end-to-end
 # tests of the `pier` binary, the labs' checker cycle, and the cgroup-v2 guest lane
-# (scripts/v2-lane.sh). Installs what it needs first.
+# (scripts/v2-lane.sh). Installs what it needs first, and prints each step's time at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh test
-export PATH="$HOME/.cargo/bin:$PATH"
 start=$(date +%s)
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+mkdir -p "$target"
+
+# Each step's time, printed at the end (with the skips), even when a step fails.
+timings=""
+step() { # step NAME COMMAND...: runs COMMAND, records how long NAME took
+  local name=$1 t0
+  shift
+  t0=$(date +%s)
+  echo "== $name" >&2
+  "$@"
+  timings+=$(printf '\n  %-46s %5d s' "$name" $(($(date +%s) - t0)))
+}
 
 # Tests that cannot run here say so through pier_testkit::prereq, one line each in this file:
 # "skipped" (a prerequisite setup provides is missing; under CI=true that fails the test
 # instead) or "not-applicable" (the machine is not one the test is about). Emptied now,
 # printed at the end, even when a step fails.
-skips="${CARGO_TARGET_DIR:-$PWD/target}/test-skips.txt"
-mkdir -p "$(dirname "$skips")"
+skips="$target/test-skips.txt"
 : >"$skips"
 export PIER_TEST_SKIPS="$skips"
 report_skips() {
@@ -26,18 +36,45 @@ report_skips() {
     END { show("skipped", "skipped"); show("not applicable here", "not-applicable") }
   ' "$skips"
 }
-trap report_skips EXIT
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+guest=
+report() {
+  local rc=$?
+  [ -z "$guest" ] || kill "$guest" 2>/dev/null || true
+  report_skips
+  echo "steps:${timings}"
+  echo "test suite finished in $(($(date +%s) - start)) s (exit $rc)"
+}
+trap report EXIT
+
+step "set-up (scripts/setup.sh test)" scripts/setup.sh test
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# The cgroup-v2 guest is built (or found in its cache) while the host compiles: mostly
+# downloads and unpacking, it overlaps the CPU-bound build. The lane waits for it.
+guest_log="$target/v2-guest-build.log"
+scripts/v2-lane.sh --prepare >"$guest_log" 2>&1 &
+guest=$!
+
+step "formatting (cargo fmt --check)" cargo fmt --all -- --check
+step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Lab 10 runs `pier bench`, which needs the static payload; cargo holds the build lock while
 # tests run, so it cannot be built from inside a test.
-bench/build-payload.sh >/dev/null
-cargo test --workspace --no-fail-fast 2>&1
-mdbook build book
+step "the static bench payload (release build)" bench/build-payload.sh >/dev/null
+step "building the tests" cargo test --workspace --no-run --quiet
+step "tests on the host" cargo test --workspace --no-fail-fast 2>&1
+step "the book (English)" mdbook build book
 # The Korean edition after the English one (the English build empties book/build, which holds
 # book/build/ko).
-mdbook build book/ko
+step "the book (Korean)" mdbook build book/ko
+
+wait_guest() {
+  local rc=0
+  wait "$guest" || rc=$?
+  guest=
+  cat "$guest_log"
+  return "$rc"
+}
+step "the v2 guest (waiting for its build)" wait_guest
 # The cgroup-v2 lane: the tests that depend on the cgroup version, again inside a Debian 12 guest
 # booted with systemd and the unified hierarchy only (QEMU; KVM where it works, else TCG).
-scripts/v2-lane.sh
-echo "test suite finished in $(( $(date +%s) - start )) s"
+step "the cgroup-v2 lane" scripts/v2-lane.sh

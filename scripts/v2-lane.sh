@@ -4,6 +4,7 @@
 # under QEMU with KVM where KVM works and TCG (software emulation) otherwise.
 #   scripts/v2-lane.sh            build the tests, boot the guest, run the plan, exit non-zero on failure
 #   PIER_LANE_PLAN=$'pier/limits oom\npier/lifecycle' scripts/v2-lane.sh   only these entries
+#   scripts/v2-lane.sh --prepare  only install QEMU and build (or find) the guest image
 # The guest image is built from Debian's packages and cached in $PIER_GUEST_CACHE (default
 # /var/cache/pier/v2-guest; under CI=true, target/v2-guest inside the checkout, so that every CI
 # run builds it from nothing, as a user's first run does, and no cache can hide a first-run bug). The checkout is shared into the guest over 9p at the same
@@ -53,6 +54,10 @@ if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-img >/dev/nul
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86 qemu-utils >/dev/null
 fi
 image=$("$repo/scripts/v2-guest/build-image.sh" "$cache")
+if [ "${1:-}" = --prepare ]; then
+  echo "v2-lane: the guest is ready in $image"
+  exit 0
+fi
 for f in rootfs.img vmlinuz initrd.img; do
   [ -f "$image/$f" ] || { echo "v2-lane: the guest builder gave '$image', which holds no $f" >&2; exit 1; }
 done

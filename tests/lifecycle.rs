@@ -207,7 +207,7 @@ fn exec_joins_namespaces_and_cgroup() {
     // Same PID namespace: PID 1 is the container's sleep.
     assert_eq!(
         p.ok(&["exec", &id, "cat", "/proc/1/cmdline"]),
-        "sleep\u{0}30\u{0}"
+        "sleep\u{0}1000\u{0}"
     );
     let ps = p.ok(&["exec", &id, "ps", "-o", "pid,comm"]);
     assert!(
@@ -411,7 +411,7 @@ fn inspect_reports_the_container() {
         "K=V",
         "busybox",
         "sleep",
-        "30",
+        "1000",
     ]);
     let info = p.inspect("web");
     assert_eq!(info["id"], id);

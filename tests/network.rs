@@ -345,7 +345,7 @@ fn rm_f_and_a_killed_pier_leave_no_veth_rule_or_namespace() {
             &format!("{}:80", free_port()),
             "busybox",
             "sleep",
-            "30",
+            "1000",
         ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
