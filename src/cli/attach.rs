@@ -8,9 +8,9 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use nix::sys::signal::{self, SigHandler, Signal};
-use pier_runtime::engine::logs::{self, LogOptions};
-use pier_runtime::engine::record::ContainerStatus;
-use pier_runtime::engine::Engine;
+use pier_engine::container::logs::{self, LogOptions};
+use pier_engine::container::record::ContainerStatus;
+use pier_engine::container::Engine;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};

@@ -5,16 +5,16 @@
 use super::{filter, format, output};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::engine::config::{
+use pier_engine::container::config::{
     env_entry, read_env_file, HealthConfig, Limits, NetworkMode, RestartPolicy, RunConfig,
 };
-use pier_runtime::engine::exec::ExecRequest;
-use pier_runtime::engine::inspect::TopProcess;
-use pier_runtime::engine::logs::{self, LogOptions};
-use pier_runtime::engine::mount_flags::MountFlags;
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
-use pier_runtime::engine::start::Attach;
-use pier_runtime::engine::Engine;
+use pier_engine::container::exec::ExecRequest;
+use pier_engine::container::inspect::TopProcess;
+use pier_engine::container::logs::{self, LogOptions};
+use pier_engine::container::mount_args::MountArgs;
+use pier_engine::container::record::{ContainerRecord, ContainerStatus};
+use pier_engine::container::start::Attach;
+use pier_engine::container::Engine;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -200,7 +200,7 @@ impl CreateArgs {
         let limits = self.limits.parse()?;
         let network = match self.network.as_deref() {
             Some(n) => NetworkMode::parse(n)?,
-            None => NetworkMode::Bridge(pier_runtime::network::DEFAULT_NETWORK.to_string()),
+            None => NetworkMode::Bridge(pier_engine::network::DEFAULT_NETWORK.to_string()),
         };
         if (!self.publish.is_empty() || self.publish_all)
             && !matches!(network, NetworkMode::Bridge(_))
@@ -208,7 +208,7 @@ impl CreateArgs {
             bail!("-p/-P publish ports through a bridge network; with --network {} there is nothing to publish", network.display());
         }
         let network = Some(network);
-        let mounts = MountFlags::parse(&self.volumes, &self.mounts, &self.tmpfs)?;
+        let mounts = MountArgs::parse(&self.volumes, &self.mounts, &self.tmpfs)?;
         let restart = match self.restart.as_deref() {
             Some(r) => RestartPolicy::parse(r)?,
             None => RestartPolicy::No,
@@ -420,7 +420,7 @@ pub struct KillArgs {
 
 /// `pier kill`.
 pub fn kill(engine: &Engine, args: KillArgs) -> Result<i32> {
-    let sig = pier_runtime::container::kill::parse_signal(&args.signal)?;
+    let sig = pier_oci::container::kill::parse_signal(&args.signal)?;
     for c in &args.containers {
         engine.kill(c, sig)?;
         println!("{c}");
@@ -714,7 +714,7 @@ fn published_ports(r: &ContainerRecord) -> String {
     r.network
         .clone()
         .filter(|_| r.status == ContainerStatus::Running)
-        .and_then(|v| serde_json::from_value::<pier_runtime::network::Endpoint>(v).ok())
+        .and_then(|v| serde_json::from_value::<pier_engine::network::Endpoint>(v).ok())
         .map(|ep| {
             ep.ports
                 .iter()
@@ -1015,7 +1015,7 @@ const STATS_HEADERS: &[(&str, &str)] = &[
 ];
 
 /// One sample with Docker's field names (`.Name`, `.CPUPerc`, `.MemUsage`...) and pier's.
-fn stats_item(s: &pier_runtime::engine::inspect::StatsSample) -> Result<serde_json::Value> {
+fn stats_item(s: &pier_engine::container::inspect::StatsSample) -> Result<serde_json::Value> {
     let mut v = serde_json::to_value(s)?;
     let mem_perc = if s.memory_limit > 0 {
         s.memory_usage as f64 * 100.0 / s.memory_limit as f64

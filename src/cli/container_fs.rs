@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use clap::Args;
-use pier_runtime::engine::Engine;
+use pier_engine::container::Engine;
 use std::path::Path;
 
 /// `pier cp`.

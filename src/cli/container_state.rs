@@ -2,9 +2,9 @@
 
 use anyhow::Result;
 use clap::Args;
-use pier_runtime::engine::config::{Limits, RestartPolicy};
-use pier_runtime::engine::update::UpdateRequest;
-use pier_runtime::engine::Engine;
+use pier_engine::container::config::{Limits, RestartPolicy};
+use pier_engine::container::update::UpdateRequest;
+use pier_engine::container::Engine;
 
 /// `pier pause` / `pier unpause`.
 #[derive(Debug, Args)]

@@ -3,8 +3,8 @@
 use super::{filter, format, output};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::engine::Engine;
-use pier_runtime::image::store::Image;
+use pier_engine::container::Engine;
+use pier_engine::image::store::Image;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;

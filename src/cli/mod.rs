@@ -25,8 +25,8 @@ mod transfer;
 mod volume;
 
 use clap::{Parser, Subcommand};
-use pier_runtime::container::StartError;
-use pier_runtime::engine::Engine;
+use pier_engine::container::Engine;
+use pier_oci::container::StartError;
 use std::path::PathBuf;
 
 /// pier: a container runtime to learn from and measure with.
@@ -34,7 +34,7 @@ use std::path::PathBuf;
 #[command(name = "pier", version, about, long_about = None, disable_help_subcommand = true)]
 pub struct Cli {
     /// State directory (images, containers, networks).
-    #[arg(long, global = true, env = "PIER_ROOT", default_value = pier_runtime::engine::DEFAULT_ROOT)]
+    #[arg(long, global = true, env = "PIER_ROOT", default_value = pier_engine::container::DEFAULT_ROOT)]
     pub root: PathBuf,
 
     #[command(subcommand)]

@@ -3,8 +3,8 @@
 use super::{filter, format, output};
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::engine::Engine;
-use pier_runtime::volume::Volume;
+use pier_engine::container::Engine;
+use pier_engine::volume::Volume;
 
 /// `pier volume ...`.
 #[derive(Debug, Subcommand)]

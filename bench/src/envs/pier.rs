@@ -154,8 +154,8 @@ impl Environment for PierRuntime {
 /// a hash of its path). Call once the root's containers are gone; safe if none exists.
 pub fn teardown_network(root: &std::path::Path) -> Result<()> {
     use anyhow::Context;
-    let options = pier_runtime::network::Options::for_root(root);
-    let nm = pier_runtime::network::NetworkManager::open(root)
+    let options = pier_engine::network::Options::for_root(root);
+    let nm = pier_engine::network::NetworkManager::open(root)
         .with_context(|| format!("opening pier's networks in {}", root.display()))?;
     nm.firewall()
         .destroy()

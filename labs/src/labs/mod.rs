@@ -19,7 +19,7 @@ pub mod lab15;
 use crate::context::Ctx;
 use crate::lab::{Feature, Lab};
 use anyhow::{Context, Result};
-use pier_runtime::engine::events::{Action, Event};
+use pier_engine::container::events::{Action, Event};
 use std::process::{Command, Stdio};
 
 /// Every lab, in course order.
