@@ -88,7 +88,8 @@ const NET: &str = "benchnet";
 
 fn veth(c: &mut Criterion) {
     let root = tempfile::tempdir().expect("tempdir");
-    let nm = NetworkManager::open(root.path()).expect("opening a network manager");
+    let nm = NetworkManager::open(root.path(), std::path::Path::new(pier_engine::DEFAULT_ROOT))
+        .expect("opening a network manager");
     nm.create(NET, None, None)
         .expect("creating the test network");
     let _net = TestNetwork(&nm);

@@ -52,7 +52,9 @@ impl Env {
             backend: Some(backend),
             bridge_salt: tag.clone(),
         };
-        let mgr = NetworkManager::open_with(root.path(), options).unwrap();
+        let mgr =
+            NetworkManager::open_with(root.path(), Path::new(pier_engine::DEFAULT_ROOT), options)
+                .unwrap();
         Env {
             root,
             mgr,

@@ -17,7 +17,7 @@
 use crate::state::OciState;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{signal, SigHandler, Signal};
-use oci_spec::runtime::{Hook, Hooks};
+use oci_spec::runtime::{Hook, Hooks, Spec};
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -81,6 +81,20 @@ impl HookPoint {
 /// The hooks of `point` in `hooks` (none when the config has no hooks).
 pub fn at(hooks: Option<&Hooks>, point: HookPoint) -> &[Hook] {
     hooks.map(|h| point.of(h)).unwrap_or_default()
+}
+
+/// Whether the child runs hooks itself (createContainer, startContainer) and so needs the
+/// state document, which holds its host PID it cannot see from inside its PID namespace.
+pub(crate) fn needs_state(spec: &Spec) -> bool {
+    let hooks = spec.hooks().as_ref();
+    !at(hooks, HookPoint::CreateContainer).is_empty()
+        || !at(hooks, HookPoint::StartContainer).is_empty()
+}
+
+/// Whether the child must stop before `pivot_root` for the runtime-namespace hooks.
+pub(crate) fn needs_runtime_hooks(spec: &Spec) -> bool {
+    let hooks = spec.hooks().as_ref();
+    !at(hooks, HookPoint::Prestart).is_empty() || !at(hooks, HookPoint::CreateRuntime).is_empty()
 }
 
 /// Runs `point`'s hooks one after the other with `state` on stdin; stops at the first that

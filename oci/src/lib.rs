@@ -21,6 +21,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod devices;
+pub mod error;
 pub mod hooks;
 pub mod loopback;
 pub mod mounts;

@@ -1,6 +1,7 @@
 //! `pier compose`: the command line of `docker compose` over [`pier_engine::compose`].
 
-use super::container::{print_top, status_text};
+use super::container::inspect::print_top;
+use super::container::ps::status_text;
 use super::output;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};

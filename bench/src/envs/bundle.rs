@@ -44,8 +44,7 @@ pub fn prepare(setup: &Setup) -> Result<Bundle> {
     })?;
     let busybox = match store.resolve("busybox:latest") {
         Ok(img) => img,
-        Err(_) => store
-            .bootstrap_busybox("busybox:latest")
+        Err(_) => pier_engine::image::bootstrap::bootstrap_busybox(&store, "busybox:latest")
             .context("bootstrapping the busybox image in the bench root")?,
     };
     for layer in &busybox.layer_dirs {

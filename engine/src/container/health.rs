@@ -104,16 +104,6 @@ impl Health {
     }
 }
 
-impl super::Engine {
-    /// The health of a container (by name or ID) as its monitor last found it: `None` if it
-    /// has no health check or is not running. Compose's `service_healthy` waits on this.
-    pub fn health(&self, key: &str) -> anyhow::Result<Option<Health>> {
-        let (_, rec) = self.find(key)?;
-        let running = rec.status == super::record::ContainerStatus::Running;
-        Ok(rec.health.filter(|_| running))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

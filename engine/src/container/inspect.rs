@@ -1,5 +1,7 @@
-//! Looking at containers: `pier inspect`, `pier top`, `pier stats`.
+//! Looking at containers: `pier inspect`, `pier top`, `pier stats`, and the health a
+//! container's monitor last found (compose's `service_healthy` waits on it).
 
+use super::health::Health;
 use super::record::{ContainerRecord, ContainerStatus};
 use super::Engine;
 use anyhow::{bail, Context, Result};
@@ -7,6 +9,16 @@ use procfs::Current;
 use serde::Serialize;
 use serde_json::Value;
 use std::time::{Duration, Instant};
+
+impl Engine {
+    /// The health of a container (by name or ID) as its monitor last found it: `None` if it
+    /// has no health check or is not running. Compose's `service_healthy` waits on this.
+    pub fn health(&self, key: &str) -> Result<Option<Health>> {
+        let (_, rec) = self.find(key)?;
+        let running = rec.status == ContainerStatus::Running;
+        Ok(rec.health.filter(|_| running))
+    }
+}
 
 /// One process of `pier top`.
 #[derive(Debug, Clone, Serialize)]

@@ -88,7 +88,7 @@ impl Engine {
 
     /// The network manager.
     pub fn networks(&self) -> Result<crate::network::NetworkManager> {
-        let nets = crate::network::NetworkManager::open(&self.root)?;
+        let nets = crate::network::NetworkManager::open(&self.root, Path::new(DEFAULT_ROOT))?;
         if crate::network::pending::any(&self.root) {
             nets.settle()?;
         }

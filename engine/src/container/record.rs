@@ -1,8 +1,8 @@
 //! pier's record of each container (`<root>/containers/<id>/container.json`) and the
 //! directory layout around it.
 
-pub use super::health::{Health, HealthResult, HealthStatus};
-use crate::container::config::RunConfig;
+use super::config::RunConfig;
+use super::health::Health;
 use anyhow::Result;
 use pier_oci::cgroups::Cgroup;
 use pier_oci::persist::{read_json, write_json_replace};

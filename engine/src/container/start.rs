@@ -4,9 +4,10 @@
 //! container's output to its log.
 
 use super::events::{Action, Event};
+use super::health::Health;
 use super::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
 use super::logs::LogWriter;
-use super::record::{ContainerPaths, ContainerRecord, ContainerStatus, Health, ProcessId};
+use super::record::{ContainerPaths, ContainerRecord, ContainerStatus, ProcessId};
 use super::{mountinfo, now_rfc3339, Engine};
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};

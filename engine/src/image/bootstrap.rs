@@ -235,7 +235,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let store = ImageStore::open(root.path()).unwrap();
         let start = std::time::Instant::now();
-        let a = store.bootstrap_busybox("busybox").unwrap();
+        let a = bootstrap_busybox(&store, "busybox").unwrap();
         let elapsed = start.elapsed();
         assert_eq!(a.references, vec!["busybox:latest".to_string()]);
         assert_eq!(a.layer_dirs.len(), 1);
@@ -257,7 +257,7 @@ mod tests {
         assert!(elapsed.as_secs_f64() < 2.0, "bootstrap took {elapsed:?}");
 
         // Same machine, same busybox: same digests; the layer is stored once.
-        let b = store.bootstrap_busybox("busybox:again").unwrap();
+        let b = bootstrap_busybox(&store, "busybox:again").unwrap();
         assert_eq!(a.id, b.id);
         assert_eq!(a.manifest_digest, b.manifest_digest);
         let mut refs = store.resolve(&a.id).unwrap().references;

@@ -268,11 +268,6 @@ impl ImageStore {
         Ok(staged)
     }
 
-    /// `pier image bootstrap busybox`: see [`super::bootstrap`].
-    pub fn bootstrap_busybox(&self, reference: &str) -> Result<Image> {
-        super::bootstrap::bootstrap_busybox(self, reference)
-    }
-
     fn new_tmp(&self) -> Result<tempfile::TempDir> {
         let tmp_root = self.dir.join("tmp");
         tempfile::Builder::new()

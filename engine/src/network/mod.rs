@@ -62,13 +62,14 @@ pub struct Options {
 }
 
 impl Options {
-    /// The options for a state root. The default root (`/var/lib/pier`) gets Docker-like
-    /// names: bridge `pier0`, 10.88.0.0/16, nft table `ip pier`. Any other root (a test's, a
-    /// lab's, a second installation) is a separate world with its own bridge, subnet and
-    /// table derived from a hash of its path, since each root keeps its own address leases:
-    /// sharing `pier0` would hand out the same address twice.
-    pub fn for_root(root: &Path) -> Options {
-        if root == Path::new(crate::container::DEFAULT_ROOT) {
+    /// The options for a state root. The installation's default root `default_root` (the
+    /// engine's `/var/lib/pier`, passed in by the caller) gets Docker-like names: bridge
+    /// `pier0`, 10.88.0.0/16, nft table `ip pier`. Any other root (a test's, a lab's, a second
+    /// installation) is a separate world with its own bridge, subnet and table derived from a
+    /// hash of its path, since each root keeps its own address leases: sharing `pier0` would
+    /// hand out the same address twice.
+    pub fn for_root(root: &Path, default_root: &Path) -> Options {
+        if root == default_root {
             return Options::default();
         }
         let h = Sha256::digest(root.to_string_lossy().as_bytes());
@@ -283,8 +284,9 @@ fn check_host_routes(nl: &mut Netlink, subnet: &Subnet, own_bridge: Option<&str>
 /// Removes the bridges and firewall tables of state roots that no longer exist (a test's or
 /// lab's temporary root deleted without `pier system prune`). Such a bridge still routes its
 /// subnet, so a later root whose subnet overlaps it would be refused. Bridges are recognised
-/// by the root recorded in their alias, never by name alone.
-fn collect_abandoned_roots(nl: &mut Netlink) -> Result<Vec<String>> {
+/// by the root recorded in their alias, never by name alone; `default_root` is as in
+/// [`Options::for_root`].
+fn collect_abandoned_roots(nl: &mut Netlink, default_root: &Path) -> Result<Vec<String>> {
     let mut cleaned = Vec::new();
     for link in nl.links()? {
         let Some(root) = link
@@ -305,7 +307,7 @@ fn collect_abandoned_roots(nl: &mut Netlink) -> Result<Vec<String>> {
                 root.display()
             ));
         }
-        let table = Options::for_root(root).firewall_table;
+        let table = Options::for_root(root, default_root).firewall_table;
         let firewall = Firewall::detect(&table);
         if !firewall.tags().unwrap_or_default().is_empty() {
             firewall.destroy()?;
@@ -321,20 +323,22 @@ fn collect_abandoned_roots(nl: &mut Netlink) -> Result<Vec<String>> {
 /// pier's networks, their bridges, leases and firewall rules.
 pub struct NetworkManager {
     dir: PathBuf,
+    default_root: PathBuf,
     options: Options,
     firewall: Firewall,
 }
 
 impl NetworkManager {
     /// Opens (creating if needed) the network state under `<root>/networks`, with the
-    /// default options.
-    pub fn open(root: &Path) -> Result<NetworkManager> {
-        NetworkManager::open_with(root, Options::for_root(root))
+    /// options of that root ([`Options::for_root`]; `default_root` is the installation's
+    /// default state root, the engine's `DEFAULT_ROOT`).
+    pub fn open(root: &Path, default_root: &Path) -> Result<NetworkManager> {
+        NetworkManager::open_with(root, default_root, Options::for_root(root, default_root))
     }
 
     /// Like [`NetworkManager::open`] with explicit [`Options`] (tests use their own bridge,
     /// subnet and firewall table).
-    pub fn open_with(root: &Path, options: Options) -> Result<NetworkManager> {
+    pub fn open_with(root: &Path, default_root: &Path, options: Options) -> Result<NetworkManager> {
         let default_subnet: Subnet = options
             .default_subnet
             .parse()
@@ -356,6 +360,7 @@ impl NetworkManager {
         };
         let mgr = NetworkManager {
             dir,
+            default_root: default_root.to_path_buf(),
             options,
             firewall,
         };
@@ -811,7 +816,7 @@ impl NetworkManager {
         if nets.iter().all(|n| n.endpoints.is_empty()) && self.firewall.tags()?.is_empty() {
             self.firewall.destroy()?;
         }
-        cleaned.extend(collect_abandoned_roots(&mut nl)?);
+        cleaned.extend(collect_abandoned_roots(&mut nl, &self.default_root)?);
         Ok(cleaned)
     }
 

@@ -11,7 +11,8 @@ use crate::text;
 use crate::text::tr;
 use pier_engine::container::config::RestartPolicy;
 use pier_engine::container::events::{Action, Event};
-use pier_engine::container::record::{ContainerRecord, ContainerStatus, HealthStatus};
+use pier_engine::container::health::HealthStatus;
+use pier_engine::container::record::{ContainerRecord, ContainerStatus};
 use std::time::{Duration, SystemTime};
 
 const N: u32 = 14;

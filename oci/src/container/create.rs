@@ -2,6 +2,7 @@
 //! blocked just before the user's command (on the exec FIFO) until `start`.
 
 use crate::cgroups::Cgroup;
+use crate::error::StartError;
 use crate::hooks::{self, HookPoint};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::clone::{clone_into, Forked};
@@ -275,7 +276,7 @@ impl Setup<'_> {
         };
         super::net_devices::move_in(spec, &netns)?;
         sync::write_all(go, b"G")?;
-        if needs_state(spec) {
+        if hooks::needs_state(spec) {
             sync::send_blob(
                 go,
                 &serde_json::to_vec(state).context("serializing the state")?,
@@ -298,25 +299,10 @@ impl Setup<'_> {
                     sync::write_all(go, b"G")?;
                 }
                 ChildMessage::Failed { code, message } => {
-                    return Err(anyhow::Error::new(super::StartError { code, message }))
+                    return Err(anyhow::Error::new(StartError { code, message }))
                 }
                 ChildMessage::Closed => bail!("container {} init ended during setup", state.id),
             }
         }
     }
-}
-
-/// Whether the child runs hooks itself (createContainer, startContainer) and so needs the
-/// state document, which holds its host PID it cannot see from inside its PID namespace.
-pub(crate) fn needs_state(spec: &Spec) -> bool {
-    let hooks = spec.hooks().as_ref();
-    !hooks::at(hooks, HookPoint::CreateContainer).is_empty()
-        || !hooks::at(hooks, HookPoint::StartContainer).is_empty()
-}
-
-/// Whether the child must stop before `pivot_root` for the runtime-namespace hooks.
-pub(crate) fn needs_runtime_hooks(spec: &Spec) -> bool {
-    let hooks = spec.hooks().as_ref();
-    !hooks::at(hooks, HookPoint::Prestart).is_empty()
-        || !hooks::at(hooks, HookPoint::CreateRuntime).is_empty()
 }

@@ -4,10 +4,9 @@
 //! [`create`] (namespaces, cgroup, rootfs; the process waits before the user's command),
 //! [`start`] (the command runs), [`kill`], [`wait`], [`delete`], [`pause`]; [`crate::state`] is
 //! the OCI state file every operation reads or writes, [`handle`] finds a container again by
-//! its ID. [`crate::hooks`] runs the config's lifecycle hooks, [`console`] hands a terminal to
-//! a manager, [`events`] reports resource use as runc does.
+//! its ID. [`crate::hooks`] runs the config's lifecycle hooks, [`crate::process::console`] hands a
+//! terminal to a manager, [`events`] reports resource use as runc does.
 
-pub mod console;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -21,8 +20,8 @@ pub mod start;
 pub mod unsupported;
 pub mod wait;
 
+pub use crate::error::StartError;
 pub use crate::state::{OciState, StateFile, Status};
 pub use create::{create, CreateOptions, Created};
 pub use handle::{validate_id, Container};
-pub use start::StartError;
 pub use wait::{wait_for_exit, ExitInfo};

@@ -1,6 +1,7 @@
 //! `start`: let a created container run its command.
 
 use super::Created;
+use crate::error::StartError;
 use crate::hooks::{self, HookPoint};
 use crate::process::sync::{self, ChildMessage};
 use crate::state::{OciState, StateFile, Status};
@@ -10,26 +11,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use oci_spec::runtime::Hooks;
-use std::fmt;
 use std::os::fd::AsFd;
-
-/// The command could not be executed (or setup failed): carries Docker's exit code for it
-/// (127 not found, 126 not executable, 125 other).
-#[derive(Debug)]
-pub struct StartError {
-    /// Exit code to report.
-    pub code: i32,
-    /// What went wrong, one line.
-    pub message: String,
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for StartError {}
 
 impl Created {
     /// Starts the command: opens the exec FIFO (which releases the init), then waits until the

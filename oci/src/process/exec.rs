@@ -14,7 +14,7 @@ use super::clone::{clone_into, Forked};
 use super::lookup;
 use super::sync::{self, Channel, ChildMessage};
 use crate::cgroups::Cgroup;
-use crate::container::StartError;
+use crate::error::StartError;
 use crate::namespaces;
 use crate::security;
 use crate::security::dumpable::NonDumpable;
@@ -229,10 +229,9 @@ fn command(
 ) -> ChildResult<Never> {
     setsid().map_err(fail("setsid"))?;
     if let Some(socket) = opts.console_socket {
-        let console = crate::container::console::open_inside_and_send(socket, opts.console_size)
+        let console = super::console::open_inside_and_send(socket, opts.console_size)
             .map_err(|e| (125, format!("{e:#}")))?;
-        crate::container::console::attach(console.slave.as_raw_fd())
-            .map_err(|e| (125, format!("{e:#}")))?;
+        super::console::attach(console.slave.as_raw_fd()).map_err(|e| (125, format!("{e:#}")))?;
     } else if let Some(tty) = opts.console {
         // SAFETY: make the terminal we were given our controlling terminal.
         if unsafe { libc::ioctl(tty, libc::TIOCSCTTY, 0) } != 0 {

@@ -18,11 +18,11 @@ use super::attributes::Attributes;
 use super::lookup;
 use super::reaper;
 use super::sync;
-use crate::container::{OciState, Status};
 use crate::hooks::{self, HookPoint};
 use crate::namespaces::{self, NamespacePlan};
 use crate::rootfs;
 use crate::security;
+use crate::state::{OciState, Status};
 use crate::trace;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
@@ -200,8 +200,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
     let mounts = trace::Phase::start("init: mounts");
     // The hooks run between the mounts and pivot_root: placed before them.
-    let hooks_first = crate::container::create::needs_runtime_hooks(spec)
-        || crate::container::create::needs_state(spec);
+    let hooks_first = hooks::needs_runtime_hooks(spec) || hooks::needs_state(spec);
     let deferred = rootfs::prepare(
         spec,
         &ctx.rootfs,
@@ -214,7 +213,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         placement.wait()?;
     }
     let mut state = placement.state.take();
-    if crate::container::create::needs_runtime_hooks(spec) {
+    if hooks::needs_runtime_hooks(spec) {
         // The parent runs prestart and createRuntime hooks in the runtime's namespaces.
         sync::write_all(ctx.to_parent, b"H")?;
         wait_for_go(ctx)?;
@@ -404,7 +403,7 @@ fn terminal_inside(socket: RawFd, process: &oci_spec::runtime::Process) -> Resul
         .console_size()
         .as_ref()
         .map(|b| (b.width() as u16, b.height() as u16));
-    let console = crate::container::console::open_inside_and_send(socket, size)?;
+    let console = super::console::open_inside_and_send(socket, size)?;
     let target = std::path::Path::new("/dev/console");
     if target.symlink_metadata().is_err() {
         std::fs::write(target, b"").context("creating /dev/console")?;
@@ -417,7 +416,7 @@ fn terminal_inside(socket: RawFd, process: &oci_spec::runtime::Process) -> Resul
         None::<&str>,
     )
     .with_context(|| format!("bind-mounting {} onto /dev/console", console.path.display()))?;
-    crate::container::console::attach(console.slave.as_raw_fd())
+    super::console::attach(console.slave.as_raw_fd())
 }
 
 /// The init's side of its placement in its cgroup: the parent's "go" (and the state, when the
@@ -439,7 +438,7 @@ impl Placement<'_> {
         let _phase = trace::Phase::start("init: wait for cgroup placement");
         wait_for_go(self.ctx)?;
         PLACED.store(true, std::sync::atomic::Ordering::Relaxed);
-        if crate::container::create::needs_state(self.ctx.spec) {
+        if hooks::needs_state(self.ctx.spec) {
             let blob = sync::receive_blob(self.ctx.from_parent)?;
             self.state = Some(
                 serde_json::from_slice(&blob).context("parsing the state sent by the parent")?,

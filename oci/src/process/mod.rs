@@ -3,6 +3,7 @@
 //! - [`attributes`]: personality, I/O and CPU scheduling, affinity, memory policy, LSM label;
 //! - [`clone`]: the one `clone(2)` call that creates the container's init in its new
 //!   namespaces;
+//! - [`console`]: the container's terminal, handed to a manager over `--console-socket`;
 //! - [`sync`]: the pipes over which the parent (pier) and the child talk during setup;
 //! - [`init`]: what the child does between `clone` and `execve` (the heart of a container);
 //! - [`reaper`]: pier's own PID 1 (`--init`), which reaps zombies and forwards signals;
@@ -11,6 +12,7 @@
 
 pub mod attributes;
 pub mod clone;
+pub mod console;
 pub mod exec;
 pub mod init;
 pub mod lookup;

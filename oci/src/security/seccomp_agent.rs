@@ -5,7 +5,7 @@
 //! Unix socket (`linux.seccomp.listenerPath`) with the "container process state" the
 //! runtime specification defines ([`hand_over`]).
 
-use crate::container::OciState;
+use crate::state::OciState;
 use anyhow::{Context, Result};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::LinuxSeccomp;

@@ -28,7 +28,7 @@ pub fn unpause(engine: &Engine, args: PauseArgs) -> Result<i32> {
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     #[command(flatten)]
-    pub limits: super::container::LimitArgs,
+    pub limits: super::limits::LimitArgs,
     /// Restart policy: no, on-failure[:MAX_RETRIES], always, unless-stopped.
     #[arg(long, value_name = "POLICY")]
     pub restart: Option<String>,
@@ -64,7 +64,7 @@ fn each(containers: &[String], op: impl Fn(&str) -> Result<()>) -> Result<i32> {
         match op(c) {
             Ok(()) => println!("{c}"),
             Err(e) => {
-                eprintln!("pier: {}", super::one_line(&e));
+                eprintln!("pier: {}", crate::cli::one_line(&e));
                 failed = true;
             }
         }
