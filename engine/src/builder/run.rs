@@ -10,8 +10,9 @@ use super::interrupt;
 use crate::container::config::{HealthConfig, NetworkMode, RunConfig};
 use crate::container::diff::runtime_mount_points;
 use crate::container::start::Attach;
-use crate::container::{names, Engine};
+use crate::container::Engine;
 use crate::image::Image;
+use crate::naming;
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::io::Write;
@@ -58,7 +59,7 @@ pub fn run<'a>(
     if step.image.layer_dirs.is_empty() {
         bail!("RUN needs files to run: the build state is an empty FROM scratch image (COPY a program in first)");
     }
-    let name = format!("{CONTAINER_PREFIX}{}", &names::new_id()?[..12]);
+    let name = format!("{CONTAINER_PREFIX}{}", &naming::new_id()?[..12]);
     let cfg = step.image.config.config().clone().unwrap_or_default();
     let config = RunConfig {
         image: step.image.id.clone(),

@@ -305,7 +305,7 @@ impl Compose<'_> {
             self.build_service(&svc)?;
         }
         let mut config = svc.config.clone();
-        let id = crate::container::names::new_id()?;
+        let id = crate::naming::new_id()?;
         config.name = Some(format!(
             "{}-{}-run-{}",
             self.project.name,

@@ -5,9 +5,10 @@ use super::config::{HealthConfig, NetworkMode, RunConfig};
 use super::events::{Action, Event};
 use super::health_config::HEALTHCHECK_LABEL;
 use super::record::{validate_name, ContainerPaths, ContainerRecord, ContainerStatus};
-use super::{names, now_rfc3339, user, Engine};
+use super::{now_rfc3339, user, Engine};
 use crate::container::spec::{self, SpecInputs};
 use crate::image::{overlay, Image};
+use crate::naming;
 use anyhow::{bail, Context, Result};
 use pier_oci::persist::write_json_replace;
 use std::collections::HashMap;
@@ -77,7 +78,7 @@ impl Engine {
     ) -> Result<(ContainerPaths, ContainerRecord, Vec<String>)> {
         let _lock = self.lock()?;
         let existing = self.containers()?;
-        let id = names::new_id()?;
+        let id = naming::new_id()?;
         let name = match &config.name {
             Some(n) => {
                 validate_name(n)?;
@@ -86,7 +87,7 @@ impl Engine {
                 }
                 n.clone()
             }
-            None => names::generate_name(&id, |n| existing.iter().any(|r| r.name == n)),
+            None => naming::generate_name(&id, |n| existing.iter().any(|r| r.name == n)),
         };
         let mut config = config.clone();
         let image_volumes = image

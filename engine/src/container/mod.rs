@@ -21,7 +21,6 @@ pub mod io_loop;
 pub mod logs;
 pub mod mount_args;
 pub mod mountinfo;
-pub mod names;
 pub mod network;
 pub mod record;
 pub mod remove;

@@ -10,7 +10,8 @@
 
 use super::config::{BindMount, RunConfig, VolumeMount};
 use super::record::ContainerRecord;
-use super::{names, Engine};
+use super::Engine;
+use crate::naming;
 use crate::volume::{copy_up, Volume, VolumeStore, ANONYMOUS_LABEL};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -48,7 +49,7 @@ impl Engine {
     ) -> Result<Volume> {
         let name = match name {
             Some(n) => n.to_string(),
-            None => names::new_id()?,
+            None => naming::new_id()?,
         };
         let _lock = self.lock()?;
         Ok(self.volumes()?.create(&name, labels)?.0)
@@ -137,7 +138,7 @@ impl Engine {
                 None => {
                     let mut labels = m.labels.clone();
                     labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
-                    names::new_id().and_then(|id| store.create(&id, labels))
+                    naming::new_id().and_then(|id| store.create(&id, labels))
                 }
             };
             match made {

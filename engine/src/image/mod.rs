@@ -2,7 +2,8 @@
 //! mounted as overlayfs root filesystems.
 //!
 //! - [`reference`]: `name[:tag]` parsing and validation;
-//! - [`store`]: the store itself ([`ImageStore`]): import, resolve, tag, remove, commit;
+//! - [`store`]: the store itself ([`ImageStore`]): its index, import, resolve, tag, remove,
+//!   commit;
 //! - [`layer`]: safe extraction of (possibly hostile) layer tars;
 //! - [`layer_build`]: reproducible layer tars from directories;
 //! - [`bootstrap`]: `busybox:latest` from the host's static busybox;
@@ -11,13 +12,12 @@
 //! - [`registry`]: `pier push` / `pier pull` (OCI distribution API client);
 //! - [`export`]: a container's merged filesystem as a tar (`pier export`);
 //! - [`media_type`]: the OCI and Docker media types pier accepts;
-//! - [`index`], [`digest`], [`timestamp`]: the store's index file, hashing, dates.
+//! - [`digest`], [`timestamp`]: hashing, dates.
 
 pub mod archive;
 pub mod bootstrap;
 pub mod digest;
 pub mod export;
-pub mod index;
 pub mod layer;
 pub mod layer_build;
 pub mod media_type;
