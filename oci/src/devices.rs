@@ -51,7 +51,7 @@ const DEFAULT_DEVICES: &[DefaultDevice] = &[
 ];
 
 /// The OCI device list of the defaults (so `config.json` shows what a container gets).
-pub fn default_devices() -> Vec<LinuxDevice> {
+pub(crate) fn default_devices() -> Vec<LinuxDevice> {
     DEFAULT_DEVICES
         .iter()
         .map(|d| {
@@ -111,7 +111,7 @@ pub fn default_cgroup_rules() -> Vec<LinuxDeviceCgroup> {
 
 /// Adds to a config's device cgroup rules the allow rules for the devices every container
 /// gets (as runc does), so a config that denies all devices still has a working `/dev/null`.
-pub fn with_default_allows(resources: Option<&LinuxResources>) -> LinuxResources {
+pub(crate) fn with_default_allows(resources: Option<&LinuxResources>) -> LinuxResources {
     let mut r = resources.cloned().unwrap_or_default();
     let mut rules = r.devices().clone().unwrap_or_default();
     rules.extend(
@@ -125,7 +125,7 @@ pub fn with_default_allows(resources: Option<&LinuxResources>) -> LinuxResources
 
 /// Creates the device nodes listed in the config (and always the defaults) under `dev_dir`
 /// (the container's `/dev`, a tmpfs), plus the standard symlinks.
-pub fn populate(dev_dir: &Path, extra: &[LinuxDevice]) -> Result<()> {
+pub(crate) fn populate(dev_dir: &Path, extra: &[LinuxDevice]) -> Result<()> {
     for dev in default_devices().iter().chain(extra.iter()) {
         create_node(dev_dir, dev)?;
     }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 /// The six points of the container's life where hooks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookPoint {
+pub(crate) enum HookPoint {
     /// Deprecated predecessor of `createRuntime`.
     Prestart,
     /// Runtime namespace, before `pivot_root`.
@@ -42,7 +42,7 @@ pub enum HookPoint {
 
 impl HookPoint {
     /// The field name in config.json.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             HookPoint::Prestart => "prestart",
             HookPoint::CreateRuntime => "createRuntime",
@@ -54,7 +54,7 @@ impl HookPoint {
     }
 
     /// Every hook name, in lifecycle order (`features` lists them).
-    pub const ALL: [HookPoint; 6] = [
+    pub(crate) const ALL: [HookPoint; 6] = [
         HookPoint::Prestart,
         HookPoint::CreateRuntime,
         HookPoint::CreateContainer,
@@ -65,7 +65,7 @@ impl HookPoint {
 
     /// This point's hooks in `hooks`.
     #[allow(deprecated)] // prestart is deprecated in the specification, still honoured
-    pub fn of(self, hooks: &Hooks) -> &[Hook] {
+    pub(crate) fn of(self, hooks: &Hooks) -> &[Hook] {
         let list = match self {
             HookPoint::Prestart => hooks.prestart(),
             HookPoint::CreateRuntime => hooks.create_runtime(),
@@ -79,7 +79,7 @@ impl HookPoint {
 }
 
 /// The hooks of `point` in `hooks` (none when the config has no hooks).
-pub fn at(hooks: Option<&Hooks>, point: HookPoint) -> &[Hook] {
+pub(crate) fn at(hooks: Option<&Hooks>, point: HookPoint) -> &[Hook] {
     hooks.map(|h| point.of(h)).unwrap_or_default()
 }
 
@@ -99,7 +99,7 @@ pub(crate) fn needs_runtime_hooks(spec: &Spec) -> bool {
 
 /// Runs `point`'s hooks one after the other with `state` on stdin; stops at the first that
 /// fails, exits non-zero or outlives its timeout (then it is killed).
-pub fn run(hooks: Option<&Hooks>, point: HookPoint, state: &OciState) -> Result<()> {
+pub(crate) fn run(hooks: Option<&Hooks>, point: HookPoint, state: &OciState) -> Result<()> {
     let list = at(hooks, point);
     if list.is_empty() {
         return Ok(());

@@ -7,7 +7,7 @@ use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
 use std::os::fd::AsRawFd;
 
 /// Sets `IFF_UP` on `lo` in the calling process's network namespace.
-pub fn loopback_up() -> Result<()> {
+pub(crate) fn loopback_up() -> Result<()> {
     let sock = socket(
         AddressFamily::Inet,
         SockType::Datagram,

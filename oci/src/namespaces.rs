@@ -13,7 +13,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// The `clone(2)` flag that creates a new namespace of this type.
-pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
+pub(crate) fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
     match typ {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
         LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
@@ -27,7 +27,7 @@ pub fn clone_flag(typ: LinuxNamespaceType) -> CloneFlags {
 }
 
 /// The name of this namespace type under `/proc/<pid>/ns/`.
-pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
+pub(crate) fn proc_name(typ: LinuxNamespaceType) -> &'static str {
     match typ {
         LinuxNamespaceType::Mount => "mnt",
         LinuxNamespaceType::Cgroup => "cgroup",
@@ -42,7 +42,7 @@ pub fn proc_name(typ: LinuxNamespaceType) -> &'static str {
 
 /// What the OCI namespace list asks for, split into "create new" and "join existing".
 #[derive(Debug, Clone)]
-pub struct NamespacePlan {
+pub(crate) struct NamespacePlan {
     /// Namespaces to create (OR of clone flags). The cgroup namespace is kept apart: it must be
     /// unshared *after* the process is placed in its cgroup, so that cgroup becomes its root.
     pub new: CloneFlags,
@@ -58,7 +58,7 @@ pub struct NamespacePlan {
 
 impl NamespacePlan {
     /// Builds the plan from the OCI config's namespace list.
-    pub fn from_spec(namespaces: &[LinuxNamespace]) -> NamespacePlan {
+    pub(crate) fn from_spec(namespaces: &[LinuxNamespace]) -> NamespacePlan {
         let mut plan = NamespacePlan {
             new: CloneFlags::empty(),
             new_cgroup: false,
@@ -85,12 +85,12 @@ impl NamespacePlan {
     }
 
     /// Whether a new network namespace is created (then pier brings `lo` up in it).
-    pub fn creates_network(&self) -> bool {
+    pub(crate) fn creates_network(&self) -> bool {
         self.new.contains(CloneFlags::CLONE_NEWNET)
     }
 
     /// The namespace of type `typ` to join by path, if any.
-    pub fn to_join(&self, typ: LinuxNamespaceType) -> Option<&Path> {
+    pub(crate) fn to_join(&self, typ: LinuxNamespaceType) -> Option<&Path> {
         self.join
             .iter()
             .find(|(t, _)| *t == typ)
@@ -102,14 +102,14 @@ impl NamespacePlan {
 /// `unshare` change what the caller's *next children* get): set up in the parent just before
 /// the container's init is cloned, and put back when dropped, so that pier's own later
 /// children (the runtime's hooks) stay in the runtime's namespaces.
-pub struct ForChildren {
+pub(crate) struct ForChildren {
     restore: Vec<(LinuxNamespaceType, OwnedFd)>,
 }
 
 impl ForChildren {
     /// Joins the PID and time namespaces `plan` names by path, or unshares a new time
     /// namespace with the config's `timeOffsets` (written before any process is in it).
-    pub fn enter(plan: &NamespacePlan, spec: &Spec) -> Result<ForChildren> {
+    pub(crate) fn enter(plan: &NamespacePlan, spec: &Spec) -> Result<ForChildren> {
         let offsets = spec
             .linux()
             .as_ref()
@@ -185,7 +185,7 @@ fn write_time_offsets(
 /// Checks that ID mappings and the user namespace go together: a new user namespace needs
 /// both `uidMappings` and `gidMappings` (an unmapped namespace would run everything as
 /// nobody), and mappings without a new user namespace would be ignored.
-pub fn check_id_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<()> {
+pub(crate) fn check_id_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<()> {
     let linux = spec.linux().as_ref();
     let uids = linux
         .and_then(|l| l.uid_mappings().as_ref())
@@ -208,7 +208,7 @@ pub fn check_id_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<()> {
 /// Writes the config's `uidMappings` and `gidMappings` for process `pid`, which was cloned
 /// into a new user namespace and waits: until then every ID in it is unmapped. Written by
 /// the parent, which holds CAP_SETUID/CAP_SETGID over that namespace.
-pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+pub(crate) fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
     let table = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
         maps.into_iter()
@@ -234,7 +234,7 @@ pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
 }
 
 /// Joins the namespace at `path` (a `/proc/<pid>/ns/<type>` link or a bind-mounted nsfs file).
-pub fn join(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
+pub(crate) fn join(typ: LinuxNamespaceType, path: &Path) -> Result<()> {
     join_ns(typ, path)
 }
 
@@ -264,7 +264,7 @@ pub fn enter_private_mount_namespace() -> Result<()> {
 
 /// Joins every namespace of `plan.join` except PID and time (the parent joined those before
 /// clone, see [`ForChildren`]).
-pub fn join_all_but_pid(plan: &NamespacePlan) -> Result<()> {
+pub(crate) fn join_all_but_pid(plan: &NamespacePlan) -> Result<()> {
     for (typ, path) in &plan.join {
         if !matches!(typ, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
             join(*typ, path)?;

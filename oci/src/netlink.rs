@@ -230,7 +230,7 @@ impl Netlink {
     }
 
     /// The IPv4 addresses (with prefix length) of interface `index`.
-    pub fn addresses_v4(&mut self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {
+    pub(crate) fn addresses_v4(&mut self, index: u32) -> Result<Vec<(Ipv4Addr, u8)>> {
         let mut query = AddressMessage::default();
         query.header.family = AddressFamily::Inet;
         let replies = self
@@ -253,7 +253,7 @@ impl Netlink {
 
     /// Moves interface `index` into the network namespace open as `netns_fd` (the kernel
     /// takes it down and drops its addresses on the way).
-    pub fn move_to_netns(&mut self, index: u32, netns_fd: std::os::fd::RawFd) -> Result<()> {
+    pub(crate) fn move_to_netns(&mut self, index: u32, netns_fd: std::os::fd::RawFd) -> Result<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         msg.attributes.push(LinkAttribute::NetNsFd(netns_fd));
@@ -262,7 +262,7 @@ impl Netlink {
     }
 
     /// Renames interface `index` (it must be down).
-    pub fn rename(&mut self, index: u32, name: &str) -> Result<()> {
+    pub(crate) fn rename(&mut self, index: u32, name: &str) -> Result<()> {
         let mut msg = LinkMessage::default();
         msg.header.index = index;
         msg.attributes.push(LinkAttribute::IfName(name.to_string()));

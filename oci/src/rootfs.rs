@@ -72,7 +72,7 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> Result<PathBuf> {
 /// With `defer_cgroup`, the cgroup mounts that no other mount overlaps are left out and
 /// returned, to be made after `pivot_root` ([`mount_deferred`]); else, and for the others,
 /// `before_cgroup` runs once, just before the first of them (or at the end if there is none).
-pub fn prepare(
+pub(crate) fn prepare(
     spec: &Spec,
     rootfs: &Path,
     console: Option<&Path>,
@@ -151,7 +151,7 @@ pub fn prepare(
 
 /// The cgroup mounts [`prepare`] left for after `pivot_root`.
 #[derive(Default)]
-pub struct DeferredCgroup {
+pub(crate) struct DeferredCgroup {
     mounts: Vec<Mount>,
     /// The host's cgroup layout, read before `pivot_root`.
     host: Option<HostCgroups>,
@@ -180,7 +180,7 @@ impl HostCgroups {
 
 /// Makes the mounts [`prepare`] deferred, inside the new root (after `pivot_root`, once the
 /// init is in its cgroup and its cgroup namespace).
-pub fn mount_deferred(deferred: DeferredCgroup) -> Result<()> {
+pub(crate) fn mount_deferred(deferred: DeferredCgroup) -> Result<()> {
     for m in &deferred.mounts {
         let opts = mounts::options::parse(m.options().as_deref().unwrap_or_default());
         let dest = secure_join(Path::new("/"), m.destination())?;
@@ -426,7 +426,7 @@ fn create_mount_point(dest: &Path, dir: bool) -> Result<()> {
 /// Makes `rootfs` the process's `/` and detaches the old root, so nothing of the host's tree
 /// stays reachable. Uses the `pivot_root(".", ".")` idiom (as runc) so no directory for the old
 /// root is needed inside the image.
-pub fn pivot(rootfs: &Path) -> Result<()> {
+pub(crate) fn pivot(rootfs: &Path) -> Result<()> {
     let new_root = open(
         rootfs,
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
@@ -459,7 +459,7 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
 
 /// After `pivot_root`: hide (`maskedPaths`) and freeze (`readonlyPaths`) parts of `/proc` and
 /// `/sys`, and make `/` read-only when `root.readonly` is set.
-pub fn finalize(spec: &Spec) -> Result<()> {
+pub(crate) fn finalize(spec: &Spec) -> Result<()> {
     if let Some(linux) = spec.linux() {
         for p in linux.masked_paths().as_deref().unwrap_or_default() {
             mask_path(Path::new(p))?;

@@ -85,12 +85,12 @@ pub struct StateFile {
 
 impl StateFile {
     /// The state file inside a runtime directory.
-    pub fn path(state_dir: &Path) -> PathBuf {
+    pub(crate) fn path(state_dir: &Path) -> PathBuf {
         state_dir.join("state.json")
     }
 
     /// Saves atomically.
-    pub fn save(&self, state_dir: &Path) -> Result<()> {
+    pub(crate) fn save(&self, state_dir: &Path) -> Result<()> {
         write_json_replace(&Self::path(state_dir), self)
     }
 
@@ -101,7 +101,7 @@ impl StateFile {
 
     /// The status as it is now: `stopped` once the init has exited (or its PID belongs to
     /// another process), else the recorded one.
-    pub fn live_status(&self) -> Status {
+    pub(crate) fn live_status(&self) -> Status {
         match self.oci.pid {
             Some(pid) if init_alive(pid, self.init_start_time) => self.oci.status,
             _ => Status::Stopped,
@@ -119,7 +119,7 @@ fn init_alive(pid: i32, start_time: Option<u64>) -> bool {
 
 /// The start time of `pid` (clock ticks after boot) and whether it is a zombie, from
 /// /proc/PID/stat; `None` when there is no such process.
-pub fn process_start_time(pid: i32) -> Option<(u64, bool)> {
+pub(crate) fn process_start_time(pid: i32) -> Option<(u64, bool)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: fields after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];

@@ -2,7 +2,7 @@
 //! (`pier-trace: clone 0.21 ms`), to find where a container's start-up time goes.
 //!
 //! Unset (or `0`), a phase costs one load of a cached flag and no clock read. The container's
-//! init traces its own phases too: it keeps a copy of pier's stderr ([`keep_stderr`]) before
+//! init traces its own phases too: it keeps a copy of pier's stderr (`keep_stderr`) before
 //! its standard streams become the container's, closed at the command's `execve`.
 
 use std::os::fd::RawFd;
@@ -18,10 +18,10 @@ static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 static OUT: AtomicI32 = AtomicI32::new(2);
 
 /// The variable that turns tracing on.
-pub const VARIABLE: &str = "PIER_TRACE";
+pub(crate) const VARIABLE: &str = "PIER_TRACE";
 
 /// Whether `PIER_TRACE` is set to anything but empty or `0`.
-pub fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     match STATE.load(Ordering::Relaxed) {
         OFF => false,
         ON => true,
@@ -34,7 +34,7 @@ pub fn enabled() -> bool {
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds (comparable across `execve`, unlike `Instant`).
-pub fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -76,7 +76,7 @@ impl Drop for Phase {
 }
 
 /// Writes one trace line: `pier-trace: <name> <ms> ms`.
-pub fn report(name: &str, nanos: u64) {
+pub(crate) fn report(name: &str, nanos: u64) {
     let line = format!("pier-trace: {name} {:.2} ms\n", nanos as f64 / 1e6);
     write_quietly(OUT.load(Ordering::Relaxed), line.as_bytes());
 }
@@ -116,7 +116,7 @@ fn write_quietly(fd: RawFd, data: &[u8]) {
 
 /// In the container's init, before its standard streams are replaced: keep a close-on-exec
 /// copy of pier's stderr for the trace lines. Does nothing when tracing is off.
-pub fn keep_stderr() {
+pub(crate) fn keep_stderr() {
     if !enabled() {
         return;
     }

@@ -14,7 +14,7 @@ use procfs::process::{MountInfos, Process};
 use procfs::ProcessCGroups;
 
 /// Where cgroup filesystems are mounted by convention; used to decide the version.
-pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+pub(crate) const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// Returns 2 if `/sys/fs/cgroup` itself is a cgroup2 filesystem (a unified machine), else 1.
 pub fn detect_version() -> Result<u8> {
@@ -31,7 +31,7 @@ pub fn detect_version() -> Result<u8> {
 
 /// One mounted cgroup v1 hierarchy and this process's place in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V1Hierarchy {
+pub(crate) struct V1Hierarchy {
     /// Name as `/proc/self/cgroup` spells it: "cpu", "cpu,cpuacct", "name=systemd".
     pub name: String,
     /// Controllers attached ("cpu", "cpuacct"; "name=systemd" for the named hierarchy).
@@ -44,7 +44,7 @@ pub struct V1Hierarchy {
 
 /// The unified (v2) hierarchy and this process's place in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V2Hierarchy {
+pub(crate) struct V2Hierarchy {
     /// Where cgroup2 is mounted (/sys/fs/cgroup on a unified machine).
     pub mount_point: PathBuf,
     /// Directory of this process's cgroup.
@@ -52,14 +52,14 @@ pub struct V2Hierarchy {
 }
 
 /// Reads this process's v1 hierarchies (those both mounted and listed in /proc/self/cgroup).
-pub fn v1_hierarchies() -> Result<Vec<V1Hierarchy>> {
+pub(crate) fn v1_hierarchies() -> Result<Vec<V1Hierarchy>> {
     let (mounts, groups) = read_self()?;
     Ok(parse_v1(&mounts, &groups))
 }
 
 /// Reads this process's v2 hierarchy (the cgroup2 mount; on hybrid machines, the one under
 /// /sys/fs/cgroup/unified).
-pub fn v2_hierarchy() -> Result<V2Hierarchy> {
+pub(crate) fn v2_hierarchy() -> Result<V2Hierarchy> {
     let (mounts, groups) = read_self()?;
     parse_v2(&mounts, &groups)
         .ok_or_else(|| anyhow!("no cgroup2 filesystem mounted (see /proc/self/mountinfo)"))

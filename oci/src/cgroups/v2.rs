@@ -11,7 +11,7 @@
 //!   functions below, tested without a v2 machine.
 //!
 //! v2 has no devices files: device rules (`linux.resources.devices`) become an eBPF program
-//! attached to the cgroup ([`super::device_filter`]).
+//! attached to the cgroup (`super::device_filter`).
 
 use std::path::{Path, PathBuf};
 
@@ -243,20 +243,20 @@ pub(crate) fn enable_controller(cgroup: &Path, controller: &str) -> Result<()> {
 
 /// cpu.weight (1-10000, default 100) for v1-style cpu.shares (2-262144, default 1024), with
 /// runc's formula so the same spec gets the same weight under either runtime.
-pub fn shares_to_weight(shares: u64) -> u64 {
+pub(crate) fn shares_to_weight(shares: u64) -> u64 {
     let shares = shares.clamp(2, 262_144);
     1 + ((shares - 2) * 9999) / 262_142
 }
 
 /// io.weight (1-10000) for a v1 blkio weight (10-1000), as runc converts it.
-pub fn blkio_weight_to_io_weight(weight: u16) -> u64 {
+pub(crate) fn blkio_weight_to_io_weight(weight: u16) -> u64 {
     let weight = u64::from(weight.clamp(10, 1000));
     1 + (weight - 10) * 9999 / 990
 }
 
 /// cpu.max contents ("$QUOTA $PERIOD", quota "max" when unlimited) for an OCI quota and
 /// period; `None` when neither is set. A lone period keeps quota unlimited.
-pub fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String> {
+pub(crate) fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String> {
     let quota = quota.filter(|&q| q != 0);
     let period = period.filter(|&p| p != 0);
     if quota.is_none() && period.is_none() {
@@ -275,7 +275,7 @@ pub fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String> {
 /// memory.swap.max contents for an OCI memory limit and swap. OCI's `swap` is memory+swap (the
 /// v1 memsw meaning); v2 limits swap alone, so the value is swap - limit. `None` leaves the
 /// file alone.
-pub fn swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>> {
+pub(crate) fn swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>> {
     match (limit, swap) {
         // Unlimited memory with swap unspecified: unlimited swap too, as on v1.
         (Some(-1), None) => Ok(Some("max".to_string())),
@@ -293,7 +293,7 @@ pub fn swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>>
 }
 
 /// memory.max / memory.low text: -1 (OCI's unlimited) is "max".
-pub fn limit_value(bytes: i64) -> String {
+pub(crate) fn limit_value(bytes: i64) -> String {
     if bytes < 0 {
         "max".to_string()
     } else {

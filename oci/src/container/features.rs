@@ -6,9 +6,9 @@ use crate::hooks::HookPoint;
 use serde_json::{json, Value};
 
 /// The oldest and newest runtime-spec versions pier accepts.
-pub const OCI_VERSION_MIN: &str = "1.0.0";
+pub(crate) const OCI_VERSION_MIN: &str = "1.0.0";
 /// See [`OCI_VERSION_MIN`].
-pub const OCI_VERSION_MAX: &str = "1.2.0";
+pub(crate) const OCI_VERSION_MAX: &str = "1.2.0";
 
 /// The features document.
 pub fn document() -> Value {

@@ -80,7 +80,7 @@ impl Container {
     }
 
     /// The init's PID while it runs.
-    pub fn running_pid(&self) -> Option<i32> {
+    pub(crate) fn running_pid(&self) -> Option<i32> {
         match self.status() {
             Status::Stopped => None,
             _ => self.state.oci.pid,
@@ -101,7 +101,7 @@ impl Container {
     }
 
     /// Records a new status.
-    pub fn set_status(&mut self, status: Status) -> Result<()> {
+    pub(crate) fn set_status(&mut self, status: Status) -> Result<()> {
         self.state.oci.status = status;
         self.state.save(&self.dir)
     }

@@ -2,22 +2,23 @@
 //!
 //! One file per operation, following the OCI runtime lifecycle:
 //! [`create`] (namespaces, cgroup, rootfs; the process waits before the user's command),
-//! [`start`] (the command runs), [`kill`], [`wait`], [`delete`], [`pause`]; [`crate::state`] is
-//! the OCI state file every operation reads or writes, [`handle`] finds a container again by
-//! its ID. [`crate::hooks`] runs the config's lifecycle hooks, [`crate::process::console`] hands a
-//! terminal to a manager, [`events`] reports resource use as runc does.
+//! [`start`] (the command runs), [`kill`], [`wait`], [`delete`], [`pause`]; [`StateFile`]
+//! (`state.rs`, below this module) is the OCI state file every operation reads or writes,
+//! [`handle`] finds a container again by its ID. `hooks.rs` runs the config's lifecycle hooks,
+//! `process/console.rs` hands a terminal to a manager, `events` reports resource use as runc
+//! does.
 
-pub mod create;
+pub(crate) mod create;
 pub mod delete;
-pub mod events;
+pub(crate) mod events;
 pub mod exec;
 pub mod features;
 pub mod handle;
 pub mod kill;
-pub mod net_devices;
+pub(crate) mod net_devices;
 pub mod pause;
 pub mod start;
-pub mod unsupported;
+pub(crate) mod unsupported;
 pub mod wait;
 
 pub use crate::error::StartError;

@@ -35,7 +35,7 @@ fn devices(spec: &Spec) -> Vec<(String, String)> {
 
 /// Checks the device list before anything is made: names are interface names, and the
 /// container has a network namespace of its own to receive them.
-pub fn check(spec: &Spec, has_own_netns: bool) -> Result<()> {
+pub(crate) fn check(spec: &Spec, has_own_netns: bool) -> Result<()> {
     let list = devices(spec);
     if list.is_empty() {
         return Ok(());
@@ -65,7 +65,7 @@ pub fn check(spec: &Spec, has_own_netns: bool) -> Result<()> {
 
 /// Moves the devices into the network namespace at `netns_path` (`/proc/<pid>/ns/net` of the
 /// waiting init, or the path it joins).
-pub fn move_in(spec: &Spec, netns_path: &Path) -> Result<()> {
+pub(crate) fn move_in(spec: &Spec, netns_path: &Path) -> Result<()> {
     let list = devices(spec);
     if list.is_empty() {
         return Ok(());
@@ -104,7 +104,7 @@ pub fn move_in(spec: &Spec, netns_path: &Path) -> Result<()> {
 
 /// Moves the devices back from the namespace at `netns_path` to the host's (that of this
 /// process), under their host names. Devices no longer there are skipped.
-pub fn move_out(spec: &Spec, netns_path: &Path) -> Result<()> {
+pub(crate) fn move_out(spec: &Spec, netns_path: &Path) -> Result<()> {
     let list = devices(spec);
     if list.is_empty() {
         return Ok(());

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use oci_spec::runtime::{Process, Spec};
 
 /// Refuses every field of `spec` that pier does not apply, or cannot on this host.
-pub fn refuse_unsupported(spec: &Spec) -> Result<()> {
+pub(crate) fn refuse_unsupported(spec: &Spec) -> Result<()> {
     if let Some(process) = spec.process() {
         refuse_process(process, spec)?;
     }
@@ -47,6 +47,6 @@ pub fn refuse_unsupported(spec: &Spec) -> Result<()> {
 
 /// Checks a `process` object (config.json's, or `exec --process`'s) against the container's
 /// `spec`: its attributes must be ones pier can apply here.
-pub fn refuse_process(process: &Process, spec: &Spec) -> Result<()> {
+pub(crate) fn refuse_process(process: &Process, spec: &Spec) -> Result<()> {
     Attributes::of(process, spec).validate()
 }

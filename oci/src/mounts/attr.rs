@@ -22,14 +22,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// The flags [`apply`] can set on a mount tree.
-pub const RECURSIVE_FLAGS: MsFlags = MsFlags::MS_RDONLY
+pub(crate) const RECURSIVE_FLAGS: MsFlags = MsFlags::MS_RDONLY
     .union(MsFlags::MS_NOSUID)
     .union(MsFlags::MS_NODEV)
     .union(MsFlags::MS_NOEXEC);
 
 /// How [`apply`] did it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     /// One `mount_setattr(2)` call with `AT_RECURSIVE`.
     MountSetattr,
     /// The fallback: this many mounts remounted one by one.
@@ -39,7 +39,7 @@ pub enum Method {
 /// Sets `flags` (a subset of [`RECURSIVE_FLAGS`]) on the mount at `path` and on every mount
 /// below it. `path` must be a mount point and contain no symlink (the caller has resolved
 /// it, e.g. with [`crate::rootfs::secure_join`]).
-pub fn apply(path: &Path, flags: MsFlags) -> Result<Method> {
+pub(crate) fn apply(path: &Path, flags: MsFlags) -> Result<Method> {
     if !RECURSIVE_FLAGS.contains(flags) {
         bail!("mount flags {flags:?} cannot be applied recursively");
     }
@@ -62,7 +62,7 @@ pub fn apply(path: &Path, flags: MsFlags) -> Result<Method> {
 /// Whether this kernel has `mount_setattr(2)` (Linux 5.12+), so read-only binds are made
 /// recursive in one call rather than by remounting each submount: asked of a path that does
 /// not exist, the kernel answers ENOENT if it knows the call and ENOSYS if not.
-pub fn kernel_has_mount_setattr() -> bool {
+pub(crate) fn kernel_has_mount_setattr() -> bool {
     mount_setattr_recursive(Path::new("/.pier-probe-no-such-path"), MsFlags::MS_RDONLY)
         != Err(nix::errno::Errno::ENOSYS)
 }
@@ -82,7 +82,7 @@ fn mount_attr_bits(flags: MsFlags) -> u64 {
 
 /// `mount_setattr(AT_FDCWD, path, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, {attr_set: flags})`.
 /// Public for tests that need the fallback's result to compare against.
-pub fn mount_setattr_recursive(path: &Path, flags: MsFlags) -> nix::Result<()> {
+pub(crate) fn mount_setattr_recursive(path: &Path, flags: MsFlags) -> nix::Result<()> {
     let c_path =
         CString::new(path.as_os_str().as_bytes()).map_err(|_| nix::errno::Errno::EINVAL)?;
     let attr = libc::mount_attr {
@@ -109,7 +109,7 @@ pub fn mount_setattr_recursive(path: &Path, flags: MsFlags) -> nix::Result<()> {
 /// The fallback for kernels without `mount_setattr(2)`: remounts every mount at or below
 /// `path` (from `/proc/self/mountinfo`, parents first) with `flags` added to its own. Returns
 /// how many mounts it changed.
-pub fn remount_each(path: &Path, flags: MsFlags) -> Result<usize> {
+pub(crate) fn remount_each(path: &Path, flags: MsFlags) -> Result<usize> {
     // mountinfo lists absolute paths.
     let path =
         std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))?;

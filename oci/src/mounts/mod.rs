@@ -3,5 +3,5 @@
 //! mount tree read-only (or nosuid, nodev, noexec) with `mount_setattr(2)`. The mounting
 //! itself, in order, is [`crate::rootfs`].
 
-pub mod attr;
-pub mod options;
+pub(crate) mod attr;
+pub(crate) mod options;

@@ -5,7 +5,7 @@ use nix::mount::MsFlags;
 
 /// Flags, propagation and data parsed from an OCI mount's option list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedOptions {
+pub(crate) struct ParsedOptions {
     /// Flags for the mount call itself.
     pub flags: MsFlags,
     /// Propagation changes applied after mounting (`rprivate`, `rslave`, ...).
@@ -19,14 +19,14 @@ pub struct ParsedOptions {
 
 impl ParsedOptions {
     /// Whether this is a bind mount (`bind` or `rbind`).
-    pub fn is_bind(&self) -> bool {
+    pub(crate) fn is_bind(&self) -> bool {
         self.flags.contains(MsFlags::MS_BIND)
     }
 }
 
 /// Every option [`parse`] understands as a flag (anything else is filesystem data), for the
 /// `features` document.
-pub const KNOWN_OPTIONS: &[&str] = &[
+pub(crate) const KNOWN_OPTIONS: &[&str] = &[
     "async",
     "atime",
     "bind",
@@ -66,7 +66,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
 ];
 
 /// Parses an OCI option list.
-pub fn parse(options: &[String]) -> ParsedOptions {
+pub(crate) fn parse(options: &[String]) -> ParsedOptions {
     let mut p = ParsedOptions {
         flags: MsFlags::empty(),
         propagation: MsFlags::empty(),
@@ -141,7 +141,7 @@ pub fn parse(options: &[String]) -> ParsedOptions {
 
 /// Parses a `rootfsPropagation` value (default: `rslave`, as runc... makes host mounts
 /// visible to the container but never the other way round).
-pub fn parse_propagation(value: Option<&str>) -> MsFlags {
+pub(crate) fn parse_propagation(value: Option<&str>) -> MsFlags {
     match value {
         Some("shared") => MsFlags::MS_SHARED,
         Some("rshared") => MsFlags::MS_SHARED | MsFlags::MS_REC,

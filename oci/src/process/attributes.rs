@@ -61,7 +61,7 @@ impl Attributes {
 
     /// Checks what can be checked before anything is created: values in range, and the
     /// LSMs the labels need.
-    pub fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if let Some(p) = &self.personality {
             if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
                 bail!("config.json: linux.personality.flags are not supported by pier (the domain is)");
@@ -97,7 +97,7 @@ impl Attributes {
 
     /// `execCPUAffinity.initial`: first thing in the new process, before it joins the
     /// container.
-    pub fn apply_initial_affinity(&self) -> Result<()> {
+    pub(crate) fn apply_initial_affinity(&self) -> Result<()> {
         if let Some(cpus) = self.affinity.as_ref().and_then(|a| a.initial().as_deref()) {
             set_affinity(cpus).context("process.execCPUAffinity.initial")?;
         }
@@ -106,7 +106,7 @@ impl Attributes {
 
     /// Resource limits, OOM score and umask (raising a hard limit or lowering the OOM score
     /// needs CAP_SYS_RESOURCE: while the process still holds its capabilities).
-    pub fn apply_limits(&self) -> Result<()> {
+    pub(crate) fn apply_limits(&self) -> Result<()> {
         set_rlimits(&self.rlimits)?;
         if let Some(adj) = self.oom_score_adj {
             std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -122,7 +122,7 @@ impl Attributes {
 
     /// Scheduler, I/O priority, memory policy and the final CPU affinity: while the process
     /// still holds its capabilities.
-    pub fn apply_privileged(&self) -> Result<()> {
+    pub(crate) fn apply_privileged(&self) -> Result<()> {
         if let Some(s) = &self.scheduler {
             let attr = sched_attr(s)?;
             // SAFETY: sched_setattr reads one sched_attr of `attr.size` bytes for this thread.
@@ -171,7 +171,7 @@ impl Attributes {
     }
 
     /// The LSM label for the coming `execve`, then the personality: the last steps.
-    pub fn apply_last(&self) -> Result<()> {
+    pub(crate) fn apply_last(&self) -> Result<()> {
         if let Some(profile) = &self.apparmor {
             write_attr(&["apparmor/exec", "exec"], &format!("exec {profile}"))
                 .context("process.apparmorProfile")?;
@@ -235,13 +235,13 @@ fn rlimit_resource(t: PosixRlimitType) -> Resource {
 }
 
 /// Whether AppArmor is enabled (the module is loaded and turned on).
-pub fn apparmor_enabled() -> bool {
+pub(crate) fn apparmor_enabled() -> bool {
     std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|v| v.trim() == "Y")
 }
 
 /// Whether SELinux is enabled (its filesystem is mounted).
-pub fn selinux_enabled() -> bool {
+pub(crate) fn selinux_enabled() -> bool {
     std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
 

@@ -7,7 +7,7 @@ use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Which side of the clone we are on.
-pub enum Forked {
+pub(crate) enum Forked {
     /// In the parent: the child's PID (as seen from the parent's PID namespace), and whether
     /// it was born in the cgroup given to [`clone_into`].
     Parent { pid: Pid, placed: bool },
@@ -44,7 +44,7 @@ struct CloneArgs {
 ///
 /// The caller must be single-threaded: the child gets a copy of only the calling thread, so a
 /// lock held by another thread (the allocator's, stdio's) would stay locked forever in it.
-pub fn clone_into(flags: CloneFlags, cgroup: Option<BorrowedFd>) -> Result<Forked> {
+pub(crate) fn clone_into(flags: CloneFlags, cgroup: Option<BorrowedFd>) -> Result<Forked> {
     if let Some(dir) = cgroup {
         let args = CloneArgs {
             flags: flags.bits() as u64 | CLONE_INTO_CGROUP,

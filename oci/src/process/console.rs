@@ -18,7 +18,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// The slave side of a terminal whose master was handed to a manager.
-pub struct Console {
+pub(crate) struct Console {
     /// The slave descriptor (becomes the process's stdio).
     pub slave: OwnedFd,
     /// Its path (bind-mounted over the container's `/dev/console`).
@@ -28,7 +28,7 @@ pub struct Console {
 /// In the container's mount namespace, with its root in place: a new terminal from the
 /// container's `/dev/ptmx`, of `size` if given; its master is sent over the connected Unix
 /// socket `socket`, its slave is returned with its path in the container (`/dev/pts/N`).
-pub fn open_inside_and_send(socket: RawFd, size: Option<(u16, u16)>) -> Result<Console> {
+pub(crate) fn open_inside_and_send(socket: RawFd, size: Option<(u16, u16)>) -> Result<Console> {
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .context("opening the container's /dev/ptmx")?;
     nix::pty::grantpt(&master).context("grantpt on the container's terminal")?;
@@ -49,7 +49,7 @@ pub fn open_inside_and_send(socket: RawFd, size: Option<(u16, u16)>) -> Result<C
 
 /// Makes `slave` the calling process's controlling terminal and its stdin, stdout, stderr
 /// (the process must lead its session).
-pub fn attach(slave: RawFd) -> Result<()> {
+pub(crate) fn attach(slave: RawFd) -> Result<()> {
     // SAFETY: TIOCSCTTY on a terminal descriptor we own; makes it our controlling tty.
     if unsafe { libc::ioctl(slave, libc::TIOCSCTTY, 0) } != 0 {
         return Err(std::io::Error::last_os_error())

@@ -38,7 +38,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// Everything the child needs, prepared by the parent before `clone`.
-pub struct ChildContext<'a> {
+pub(crate) struct ChildContext<'a> {
     /// The OCI config.
     pub spec: &'a Spec,
     /// The rootfs, absolute (the bundle's `root.path` resolved).
@@ -71,7 +71,7 @@ pub struct ChildContext<'a> {
 }
 
 /// The child's entry point after `clone`. Never returns.
-pub fn child_main(ctx: &ChildContext) -> ! {
+pub(crate) fn child_main(ctx: &ChildContext) -> ! {
     let code = match setup_and_exec(ctx) {
         Ok(never) => match never {},
         Err(failure) => {
@@ -472,7 +472,7 @@ fn wait_for_go(ctx: &ChildContext) -> Result<()> {
 /// Marks every descriptor from `first` up close-on-exec (`close_range(2)` with
 /// `CLOSE_RANGE_CLOEXEC`, Linux 5.11; else one `fcntl` per open descriptor). Marking instead of
 /// closing keeps pier's own descriptors usable until the `execve`.
-pub fn close_on_exec_from(first: RawFd) -> Result<()> {
+pub(crate) fn close_on_exec_from(first: RawFd) -> Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes flags of descriptors of this process.
     let r = unsafe {

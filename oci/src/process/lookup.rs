@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a command cannot be executed, with Docker's exit code for it.
 #[derive(Debug, PartialEq, Eq)]
-pub struct LookupError {
+pub(crate) struct LookupError {
     /// 127 when not found, 126 when found but not executable.
     pub code: i32,
     /// A one-line message naming the command.
@@ -15,10 +15,11 @@ pub struct LookupError {
 }
 
 /// The default `PATH` when the environment has none.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Resolves `command` against `PATH` from `env` (`KEY=VALUE` strings). Call after `pivot_root`.
-pub fn resolve(command: &str, env: &[String]) -> Result<PathBuf, LookupError> {
+pub(crate) fn resolve(command: &str, env: &[String]) -> Result<PathBuf, LookupError> {
     if command.is_empty() {
         return Err(LookupError {
             code: 127,

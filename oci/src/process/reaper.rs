@@ -13,7 +13,7 @@ use nix::unistd::Pid;
 
 /// Blocks every signal in the calling thread, returning the previous mask (restored in the
 /// command's process before `execve`, since the mask survives exec).
-pub fn block_all_signals() -> SigSet {
+pub(crate) fn block_all_signals() -> SigSet {
     let mut old = SigSet::empty();
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
@@ -24,7 +24,7 @@ pub fn block_all_signals() -> SigSet {
 }
 
 /// Runs the reaper loop for `child` and exits the process with the child's status.
-pub fn run(child: Pid) -> ! {
+pub(crate) fn run(child: Pid) -> ! {
     let all = SigSet::all();
     loop {
         let sig = match all.wait() {

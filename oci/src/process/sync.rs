@@ -27,7 +27,12 @@ pub enum ChildMessage {
     Seccomp(i32),
     /// Setup or exec failed; `code` is the exit code Docker gives that failure (127: command
     /// not found, 126: not executable, 125: any other setup error).
-    Failed { code: i32, message: String },
+    Failed {
+        /// The exit code to report.
+        code: i32,
+        /// What failed, one line.
+        message: String,
+    },
     /// The pipe was closed without a message: the command was executed.
     Closed,
 }
@@ -61,7 +66,7 @@ pub fn write_all(fd: impl AsFd, mut data: &[u8]) -> Result<()> {
 }
 
 /// Reads until end-of-file (bounded to 64 KiB).
-pub fn read_to_end(fd: impl AsFd) -> Result<Vec<u8>> {
+pub(crate) fn read_to_end(fd: impl AsFd) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -80,7 +85,7 @@ pub fn read_to_end(fd: impl AsFd) -> Result<Vec<u8>> {
 }
 
 /// Reads exactly one byte; `None` at end-of-file.
-pub fn read_byte(fd: impl AsFd) -> Result<Option<u8>> {
+pub(crate) fn read_byte(fd: impl AsFd) -> Result<Option<u8>> {
     let mut b = [0u8; 1];
     loop {
         match read(fd.as_fd(), &mut b) {
@@ -124,14 +129,14 @@ pub fn receive(fd: impl AsFd) -> Result<ChildMessage> {
 }
 
 /// Sends `data` as one blob: its length (4 bytes, little-endian), then the bytes.
-pub fn send_blob(fd: impl AsFd, data: &[u8]) -> Result<()> {
+pub(crate) fn send_blob(fd: impl AsFd, data: &[u8]) -> Result<()> {
     let len = u32::try_from(data.len()).context("blob too large for the sync pipe")?;
     write_all(fd.as_fd(), &len.to_le_bytes())?;
     write_all(fd.as_fd(), data)
 }
 
 /// Reads a blob sent by [`send_blob`] (at most 1 MiB).
-pub fn receive_blob(fd: impl AsFd) -> Result<Vec<u8>> {
+pub(crate) fn receive_blob(fd: impl AsFd) -> Result<Vec<u8>> {
     let fd = fd.as_fd();
     let mut len = [0u8; 4];
     read_exact(fd, &mut len)?;

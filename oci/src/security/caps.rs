@@ -56,7 +56,7 @@ pub fn default_linux_capabilities() -> LinuxCapabilities {
 /// Effective is set before permitted (not after, as the OCI field order suggests) because the
 /// `caps` crate changes one set per capset(2) call and the kernel rejects any call that would
 /// leave effective outside permitted; narrowing effective first keeps every step valid.
-pub fn apply(caps: &LinuxCapabilities) -> Result<()> {
+pub(crate) fn apply(caps: &LinuxCapabilities) -> Result<()> {
     let bounding = to_caps_set(caps.bounding().as_ref())?;
     let inheritable = to_caps_set(caps.inheritable().as_ref())?;
     let effective = to_caps_set(caps.effective().as_ref())?;

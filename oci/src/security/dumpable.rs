@@ -13,13 +13,13 @@ use anyhow::{Context, Result};
 /// Makes the calling process non-dumpable until dropped (the flag is then restored). Take it
 /// before `clone`/`fork` into the container's namespaces; the child keeps the flag until its
 /// `execve`, the parent gets its old value back.
-pub struct NonDumpable {
+pub(crate) struct NonDumpable {
     previous: bool,
 }
 
 impl NonDumpable {
     /// Clears the dumpable flag of the calling process.
-    pub fn enter() -> Result<NonDumpable> {
+    pub(crate) fn enter() -> Result<NonDumpable> {
         let previous = nix::sys::prctl::get_dumpable().context("prctl(PR_GET_DUMPABLE)")?;
         nix::sys::prctl::set_dumpable(false).context("prctl(PR_SET_DUMPABLE, 0)")?;
         Ok(NonDumpable { previous })

@@ -8,7 +8,7 @@
 //! `openat2(2)` with `RESOLVE_IN_ROOT` (Linux 5.6+: absolute links and `..` stop at the root,
 //! atomically), else [`crate::rootfs::secure_join`] component by component, then an open that
 //! follows no further link. Only regular files are read (a FIFO would block pier, a device
-//! such as `/dev/zero` in a running container would never end), and at most [`MAX_LEN`] bytes.
+//! such as `/dev/zero` in a running container would never end), and at most `MAX_LEN` bytes.
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -21,7 +21,7 @@ use std::path::Path;
 
 /// The largest file pier reads from an image (`/etc/passwd` is a few KiB; a container must not
 /// make pier allocate without bound).
-pub const MAX_LEN: u64 = 16 << 20;
+pub(crate) const MAX_LEN: u64 = 16 << 20;
 
 /// Flags for opening the file itself: never block on a FIFO, never become its terminal.
 fn open_flags() -> OFlag {
@@ -31,7 +31,7 @@ fn open_flags() -> OFlag {
 /// Opens `path` (as the container names it: `/etc/passwd`) inside `root`. `Ok(None)` if it
 /// does not exist there. `root` may be an image's rootfs or a running container's
 /// `/proc/<pid>/root`.
-pub fn open_file(root: &Path, path: &Path) -> Result<Option<File>> {
+pub(crate) fn open_file(root: &Path, path: &Path) -> Result<Option<File>> {
     found(open_in_root(root, path, open_flags()), root, path)
 }
 
@@ -84,7 +84,7 @@ fn open_by_components(root: &Path, path: &Path, flags: OFlag) -> nix::Result<Own
 }
 
 /// Reads `path` inside `root` as text; `Ok(None)` if it does not exist. Fails on anything but
-/// a regular file of at most [`MAX_LEN`] bytes, naming the file.
+/// a regular file of at most `MAX_LEN` bytes, naming the file.
 pub fn read_to_string(root: &Path, path: &Path) -> Result<Option<String>> {
     match open_file(root, path)? {
         Some(file) => read_regular(file, root, path).map(Some),

@@ -19,7 +19,7 @@ const KEYRING_PERMISSIONS: libc::c_long = 0x3f3f_0000;
 /// Joins a new anonymous session keyring called `name`. Kernels built without keyrings
 /// (ENOSYS) and seccomp profiles that forbid keyctl (EPERM in a nested container) are not
 /// errors: there is then no keyring to share either.
-pub fn join_new_session(name: &str) -> Result<()> {
+pub(crate) fn join_new_session(name: &str) -> Result<()> {
     let c = CString::new(name)?;
     // SAFETY: keyctl reads a NUL-terminated name; no memory is written.
     let id = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) };

@@ -11,17 +11,17 @@
 //!
 //! So, as runc does, the commands that put a pier process into a container first re-execute
 //! pier from a copy the container cannot write ([`reexec_sealed`]), made one of two ways:
-//! - [`SealMethod::Overlay`] (the default): a private read-only overlayfs whose top layer is
+//! - `SealMethod::Overlay` (the default): a private read-only overlayfs whose top layer is
 //!   the binary's directory, made with the new mount API (`fsopen`/`fsmount`) and never
 //!   attached to any mount namespace. Nothing is copied; opening the file for writing fails
 //!   with EROFS, and no one can remount what no path leads to.
-//! - [`SealMethod::Memfd`] (when overlayfs cannot be used, or with `PIER_EXE_SEAL=memfd`): a
+//! - `SealMethod::Memfd` (when overlayfs cannot be used, or with `PIER_EXE_SEAL=memfd`): a
 //!   copy in a memfd sealed against any write. It costs a copy of the binary per command, in
 //!   memory as long as that pier runs (a detached container's watcher: the container's life),
 //!   but shares no page with the host file: a kernel bug that lets one write a read-only
 //!   file's page cache (Dirty Pipe) then reaches only the copy.
 //!
-//! [`super::dumpable::NonDumpable`] closes the other half: the process is not dumpable while
+//! `super::dumpable::NonDumpable` closes the other half: the process is not dumpable while
 //! it is in the container's namespaces, so the container cannot even open its `/proc/<pid>/exe`
 //! (nor its memory, nor its descriptors) without CAP_SYS_PTRACE.
 
@@ -39,7 +39,7 @@ use std::sync::OnceLock;
 
 /// Chooses the method: unset (overlay, falling back to memfd), `overlay` or `memfd` (only that
 /// one; an error if it cannot be used).
-pub const MODE_ENV: &str = "PIER_EXE_SEAL";
+pub(crate) const MODE_ENV: &str = "PIER_EXE_SEAL";
 
 /// Set by pier on the sealed copy it executes (the method's name), removed again at once: it
 /// tells the copy that it is one, and stops a loop if it somehow were not.
@@ -57,7 +57,7 @@ const EMPTY_LAYER_DIR: &str = "sealed-exe-layer";
 
 /// How the running pier was re-executed from a copy the containers cannot write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SealMethod {
+pub(crate) enum SealMethod {
     /// A private read-only overlayfs over the binary's directory (no copy).
     Overlay,
     /// A sealed memfd copy of the binary.
@@ -66,7 +66,7 @@ pub enum SealMethod {
 
 impl SealMethod {
     /// The name used in `PIER_EXE_SEAL` and in messages.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             SealMethod::Overlay => "overlay",
             SealMethod::Memfd => "memfd",
@@ -83,14 +83,14 @@ impl SealMethod {
 }
 
 /// Whether pier protects its binary at all (always: there is no switch to turn it off; this is
-/// for `pier system info`, next to [`active`] and [`probe`]).
+/// for `pier system info`, next to `active` and `probe`).
 pub const PROTECTS_HOST_BINARY: bool = true;
 
 static ACTIVE: OnceLock<Option<SealMethod>> = OnceLock::new();
 
 /// How this process runs sealed, once [`reexec_sealed`] has checked (`None` before, and in
 /// commands that never put a process into a container).
-pub fn active() -> Option<SealMethod> {
+pub(crate) fn active() -> Option<SealMethod> {
     ACTIVE.get().copied().flatten()
 }
 
@@ -174,7 +174,7 @@ fn restore_name() {
 
 /// What [`reexec_sealed`] would use on this machine (for `pier system info`). Makes (and drops)
 /// an overlay; the memfd method is only named, not tried (that would copy the binary).
-pub fn probe(root: &Path) -> Result<SealMethod> {
+pub(crate) fn probe(root: &Path) -> Result<SealMethod> {
     match wanted()? {
         Some(SealMethod::Memfd) => Ok(SealMethod::Memfd),
         Some(SealMethod::Overlay) => overlay(root).map(|_| SealMethod::Overlay),

@@ -6,7 +6,7 @@
 //! OCI profiles (libseccomp's model) attach an action to each syscall entry, and one syscall
 //! may appear in several entries with different actions and argument conditions. A
 //! seccompiler [`SeccompFilter`] has one `match_action` and one `mismatch_action`, so
-//! [`compile`] builds one filter per distinct action:
+//! `compile` builds one filter per distinct action:
 //!
 //! - for each non-ALLOW action `A` (ERRNO(n), KILL, TRAP, LOG, TRACE): a filter whose rules are
 //!   the entries with action `A`, `match_action = A`, `mismatch_action = ALLOW`;
@@ -37,9 +37,9 @@
 //!   match no rule and get the default action;
 //! - `SCMP_ACT_NOTIFY` hands the syscall to a seccomp agent (user notification, Linux 5.0):
 //!   seccompiler has no such action, so it is compiled as `SCMP_ACT_TRACE` with a reserved
-//!   value ([`NOTIFY_STANDIN`]) and rewritten to `SECCOMP_RET_USER_NOTIF` afterwards; the
-//!   filter is then installed with [`apply_with_listener`], which returns the listener
-//!   descriptor the agent gets. `flags` are for [`apply_with_flags`].
+//!   value (`NOTIFY_STANDIN`) and rewritten to `SECCOMP_RET_USER_NOTIF` afterwards; the
+//!   filter is then installed with `apply_with_listener`, which returns the listener
+//!   descriptor the agent gets. `flags` are for `apply_with_flags`.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -83,7 +83,7 @@ pub fn docker_profile_for_capabilities(caps: &[Capability]) -> LinuxSeccomp {
     seccomp_profile::docker_profile(caps, seccomp_profile::go_arch(std::env::consts::ARCH))
 }
 
-/// [`compile`]`(`[`docker_default_profile`]`())`, compiled once per process and cached.
+/// `compile``(`[`docker_default_profile`]`())`, compiled once per process and cached.
 pub fn docker_default_program() -> Result<&'static BpfProgram> {
     static PROGRAM: OnceLock<BpfProgram> = OnceLock::new();
     if let Some(program) = PROGRAM.get() {
@@ -104,7 +104,7 @@ fn target_arch() -> Result<TargetArch> {
 /// actions ALLOW, ERRNO (errnoRet, default EPERM), KILL/KILL_THREAD, KILL_PROCESS, TRAP, LOG and
 /// TRACE, and argument operators EQ, NE, LT, LE, GT, GE and MASKED_EQ. Syscall names unknown on
 /// this architecture are skipped.
-pub fn compile(profile: &LinuxSeccomp) -> Result<BpfProgram> {
+pub(crate) fn compile(profile: &LinuxSeccomp) -> Result<BpfProgram> {
     let arch = target_arch()?;
     let default = action(profile.default_action(), profile.default_errno_ret())
         .context("seccomp defaultAction")?;
@@ -239,10 +239,10 @@ fn rank(action: &SeccompAction) -> i32 {
 }
 
 /// The TRACE data that stands for SCMP_ACT_NOTIFY until [`compile`] rewrites it.
-pub const NOTIFY_STANDIN: u32 = 0xfeed;
+pub(crate) const NOTIFY_STANDIN: u32 = 0xfeed;
 
 /// Whether the profile sends any syscall to a seccomp agent (SCMP_ACT_NOTIFY).
-pub fn notifies(profile: &LinuxSeccomp) -> bool {
+pub(crate) fn notifies(profile: &LinuxSeccomp) -> bool {
     profile.default_action() == LinuxSeccompAction::ScmpActNotify
         || profile
             .syscalls()
@@ -374,13 +374,16 @@ pub fn apply(program: &BpfProgram) -> Result<()> {
 }
 
 /// [`apply`] with the OCI `linux.seccomp.flags` (TSYNC, LOG, SPEC_ALLOW, ...).
-pub fn apply_with_flags(program: &BpfProgram, flags: &[LinuxSeccompFilterFlag]) -> Result<()> {
+pub(crate) fn apply_with_flags(
+    program: &BpfProgram,
+    flags: &[LinuxSeccompFilterFlag],
+) -> Result<()> {
     install(program, flags, 0).map(drop)
 }
 
 /// [`apply_with_flags`] with `SECCOMP_FILTER_FLAG_NEW_LISTENER`: returns the listener
 /// descriptor on which a seccomp agent receives the notified syscalls.
-pub fn apply_with_listener(
+pub(crate) fn apply_with_listener(
     program: &BpfProgram,
     flags: &[LinuxSeccompFilterFlag],
 ) -> Result<std::os::fd::OwnedFd> {

@@ -14,7 +14,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 /// A copy of descriptor `fd` of process `pid` (pidfd_open + pidfd_getfd, Linux 5.6).
-pub fn fetch(pid: i32, fd: RawFd) -> Result<OwnedFd> {
+pub(crate) fn fetch(pid: i32, fd: RawFd) -> Result<OwnedFd> {
     // SAFETY: pidfd_open takes a PID and flags, and returns a new descriptor or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
@@ -33,7 +33,7 @@ pub fn fetch(pid: i32, fd: RawFd) -> Result<OwnedFd> {
 
 /// Sends `listener` to the agent at `seccomp.listenerPath`, with the container process state:
 /// `{"ociVersion", "fds": ["seccompFd"], "pid", "metadata", "state"}`.
-pub fn hand_over(
+pub(crate) fn hand_over(
     seccomp: Option<&LinuxSeccomp>,
     listener: &OwnedFd,
     state: &OciState,

@@ -18,11 +18,11 @@ use oci_spec::runtime::{
 /// Notable changes it carries over older copies: no `io_uring_*` (removed in Docker 25.0,
 /// moby PR #46762: io_uring bypasses seccomp for the operations it submits), and no
 /// `AF_ALG` sockets (the kernel crypto API), besides `AF_VSOCK`.
-pub const DOCKER_RELEASE: &str = "29.7.2";
+pub(crate) const DOCKER_RELEASE: &str = "29.7.2";
 
 /// The version of the moby profiles module (where Docker's default profile lives since it
 /// left the moby tree) that [`DOCKER_RELEASE`] vendors.
-pub const MOBY_PROFILES_VERSION: &str = "github.com/moby/profiles/seccomp v0.2.3";
+pub(crate) const MOBY_PROFILES_VERSION: &str = "github.com/moby/profiles/seccomp v0.2.3";
 
 /// The action of a profile entry.
 #[derive(Clone, Copy)]
@@ -664,7 +664,7 @@ const ENTRIES: &[Entry] = &[
 
 /// Go's name (`runtime.GOARCH`) for a Rust target architecture, as the profile's `arches`
 /// conditions use it.
-pub fn go_arch(rust_arch: &str) -> &str {
+pub(crate) fn go_arch(rust_arch: &str) -> &str {
     match rust_arch {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -703,7 +703,7 @@ fn applies(entry: &Entry, caps: &[Capability], go_arch: &str) -> bool {
 /// Docker's default profile for a container whose bounding set is `caps`, on `go_arch`
 /// (`"amd64"`, `"arm64"`, ...): default action `SCMP_ACT_ERRNO` (EPERM), and the entries
 /// whose conditions hold.
-pub fn docker_profile(caps: &[Capability], go_arch: &str) -> LinuxSeccomp {
+pub(crate) fn docker_profile(caps: &[Capability], go_arch: &str) -> LinuxSeccomp {
     let syscalls: Vec<LinuxSyscall> = ENTRIES
         .iter()
         .filter(|e| applies(e, caps, go_arch))

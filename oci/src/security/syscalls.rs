@@ -222,12 +222,13 @@ fn by_name() -> &'static HashMap<&'static str, i64> {
 
 /// The number of syscall `name` on the running architecture, or `None` if it has no such
 /// syscall.
-pub fn number(name: &str) -> Option<i64> {
+pub(crate) fn number(name: &str) -> Option<i64> {
     by_name().get(name).copied()
 }
 
-/// How many syscalls the table of the running architecture knows.
-pub fn known_count() -> usize {
+/// How many syscalls the table of the running architecture knows. Only the tests use it.
+#[cfg(test)]
+pub(crate) fn known_count() -> usize {
     by_name().len()
 }
 

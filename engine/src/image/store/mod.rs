@@ -19,9 +19,9 @@
 //! name or not at all. Identical content gets the same digests, so an already present blob
 //! or layer is simply reused.
 //!
-//! One file per job: [`ingest`] adds images (import, commit, build layers, `load`/`pull`),
-//! [`index`] finds and names them (`index.json`, resolve, list, tag, the unindexed images of
-//! builds), [`blobs`] reads what the store holds (blobs, manifests, layers), [`gc`] removes
+//! One file per job: `ingest` adds images (import, commit, build layers, `load`/`pull`),
+//! `index` finds and names them (`index.json`, resolve, list, tag, the unindexed images of
+//! builds), `blobs` reads what the store holds (blobs, manifests, layers), `gc` removes
 //! images and what no image uses any more (`rmi`, prune, disk usage).
 
 mod blobs;
