@@ -175,26 +175,10 @@ pub fn main() -> i32 {
                 .downcast_ref::<StartError>()
                 .map(|s| s.code)
                 .unwrap_or(125);
-            eprintln!("pier: {}", one_line(&e));
+            eprintln!("pier: {}", output::one_line(&e));
             code
         }
     }
-}
-
-/// The error and its causes on one line, without repeating a cause already in the text.
-pub(crate) fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let s = cause.to_string();
-        if out.contains(&s) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&s);
-    }
-    out.replace('\n', " ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {

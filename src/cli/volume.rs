@@ -118,7 +118,7 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
                 match engine.remove_volume(n) {
                     Ok(()) => println!("{n}"),
                     Err(e) => {
-                        eprintln!("pier: {}", super::one_line(&e));
+                        eprintln!("pier: {}", super::output::one_line(&e));
                         failed = true;
                     }
                 }

@@ -64,7 +64,7 @@ fn each(containers: &[String], op: impl Fn(&str) -> Result<()>) -> Result<i32> {
         match op(c) {
             Ok(()) => println!("{c}"),
             Err(e) => {
-                eprintln!("pier: {}", crate::cli::one_line(&e));
+                eprintln!("pier: {}", crate::cli::output::one_line(&e));
                 failed = true;
             }
         }

@@ -59,7 +59,7 @@ fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<
         ctx.log.warn(&format!(
             "logging the {} event: {}",
             event.action.as_str(),
-            crate::cli::one_line(&e)
+            crate::cli::output::one_line(&e)
         ));
     }
 }
@@ -107,14 +107,14 @@ fn remove(ctx: &Ctx, id: &str) -> Result<()> {
 /// Runs the `poststart` hooks; a failure is logged as a warning (the specification's rule).
 fn poststart(ctx: &Ctx, hooks: Option<&oci_spec::runtime::Hooks>, state: &container::OciState) {
     if let Err(e) = container::start::run_poststart(hooks, state) {
-        ctx.log.warn(&crate::cli::one_line(&e));
+        ctx.log.warn(&crate::cli::output::one_line(&e));
     }
 }
 
 /// Runs the `poststop` hooks; a failure is logged as a warning.
 fn poststop(ctx: &Ctx, deleted: &container::delete::Deleted) {
     if let Err(e) = deleted.run_poststop() {
-        ctx.log.warn(&crate::cli::one_line(&e));
+        ctx.log.warn(&crate::cli::output::one_line(&e));
     }
 }
 

@@ -136,7 +136,7 @@ pub fn split_command_line(args: &[OsString]) -> Option<(PathBuf, Vec<OsString>)>
 pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
     if enters_containers(&a.command) {
         if let Err(e) = pier_oci::security::sealed_exe::reexec_sealed(pier_root) {
-            eprintln!("pier: {}", super::one_line(&e));
+            eprintln!("pier: {}", super::output::one_line(&e));
             return 1;
         }
     }
@@ -157,7 +157,7 @@ pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
         Ok(code) => code,
         Err(e) => {
             let code = e.downcast_ref::<StartError>().map(|s| s.code).unwrap_or(1);
-            let msg = super::one_line(&e);
+            let msg = super::output::one_line(&e);
             ctx.log.error(&msg);
             if ctx.log.to_file() {
                 eprintln!("pier: {msg}");
