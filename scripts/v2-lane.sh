@@ -25,8 +25,8 @@ start=$(date +%s)
 # lays out differently: "package/target", then libtest name filters (any one matches; none = all).
 # Chosen to keep the lane bounded under software emulation; the host runs every test anyway.
 plan=(
-  "pier-runtime/lib cgroups::"
-  "pier-runtime/network"
+  "pier-oci/lib cgroups::"
+  "pier-engine/network"
   "pier/limits"
   "pier/cpu_quota"
   "pier/isolation only_the_minimal_devices host_block_devices seccomp_and_caps device"

@@ -5,7 +5,7 @@
 //! `tests/fixtures/compose/` must all parse and resolve. Run with `--nocapture` to see the
 //! report of supported and ignored keys.
 
-use pier_runtime::compose::{file, Project, ProjectOptions};
+use pier_engine::compose::{file, Project, ProjectOptions};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -278,7 +278,7 @@ fn bundle(
     pid_ns: Option<&str>,
 ) {
     common::copy_busybox_rootfs(p, &dir.join("rootfs"));
-    let mut caps = serde_json::to_value(pier_runtime::security::caps::default_linux_capabilities())
+    let mut caps = serde_json::to_value(pier_oci::security::caps::default_linux_capabilities())
         .expect("caps as JSON");
     if let Some(cap) = cap {
         for set in ["bounding", "effective", "permitted"] {
@@ -307,7 +307,7 @@ fn bundle(
         },
         "root": {"path": "rootfs"},
         "hostname": "sealed",
-        "mounts": serde_json::to_value(pier_runtime::spec::default_mounts()).expect("mounts"),
+        "mounts": serde_json::to_value(pier_engine::container::spec::default_mounts()).expect("mounts"),
         "linux": {
             "namespaces": [pid, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}]
         }

@@ -76,7 +76,11 @@ impl StateRoot {
             .unwrap_or_default();
         for _ in 0..50 {
             let dir = tempfile::tempdir().unwrap();
-            let subnet = pier_runtime::network::Options::for_root(dir.path()).default_subnet;
+            let subnet = pier_engine::network::Options::for_root(
+                dir.path(),
+                std::path::Path::new(pier_engine::DEFAULT_ROOT),
+            )
+            .default_subnet;
             if !routes.lines().any(|l| l.starts_with(&format!("{subnet} "))) {
                 return StateRoot { dir };
             }

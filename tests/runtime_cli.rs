@@ -138,7 +138,7 @@ impl Bundle {
 
     /// The container's directory for `controller` from its state.json (what pier recorded).
     fn cgroup_dir(&self, id: &str, controller: &str) -> PathBuf {
-        let state: pier_runtime::container::StateFile = serde_json::from_slice(
+        let state: pier_oci::container::StateFile = serde_json::from_slice(
             &std::fs::read(self.state.join(id).join("state.json")).expect("state.json"),
         )
         .expect("state.json parses");
@@ -622,7 +622,7 @@ fn exec_pause_update_and_events_on_a_running_container() {
     // pause / resume: the freezer.
     b.ok(&["pause", &id]);
     assert_eq!(b.state_of(&id)["status"], "paused");
-    let v2 = pier_runtime::cgroups::detect_version().unwrap() == 2;
+    let v2 = pier_oci::cgroups::detect_version().unwrap() == 2;
     let freezer = if v2 {
         b.cgroup_dir(&id, "memory").join("cgroup.freeze")
     } else {
@@ -759,7 +759,7 @@ fn pier_trace_times_each_start_up_phase_of_runtime_run() {
     );
     // On v2 the init is born in its cgroup (clone3 with CLONE_INTO_CGROUP): no write to
     // cgroup.procs; on v1 the parent writes it.
-    let v2 = pier_runtime::cgroups::detect_version().expect("cgroup version") == 2;
+    let v2 = pier_oci::cgroups::detect_version().expect("cgroup version") == 2;
     assert_eq!(
         phases
             .iter()

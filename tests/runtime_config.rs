@@ -121,7 +121,7 @@ fn assert_refused(p: &Pier, bundle: &Bundle, field: &str) {
 }
 
 fn is_v2() -> bool {
-    pier_runtime::cgroups::detect_version().expect("cgroup version") == 2
+    pier_oci::cgroups::detect_version().expect("cgroup version") == 2
 }
 
 #[test]
@@ -195,7 +195,7 @@ fn disable_oom_killer_is_applied_on_v1_and_refused_on_v2() {
         bundle.path.to_str().unwrap(),
         &c.id,
     ]);
-    let state: pier_runtime::container::StateFile = serde_json::from_slice(
+    let state: pier_oci::container::StateFile = serde_json::from_slice(
         &std::fs::read(p.root().join("runtime").join(&c.id).join("state.json"))
             .expect("state.json of the created container"),
     )

@@ -8,8 +8,8 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
-use pier_runtime::cgroups::Cgroup;
-use pier_runtime::network::{ConnectRequest, NetworkManager};
+use pier_engine::network::{ConnectRequest, NetworkManager};
+use pier_oci::cgroups::Cgroup;
 use std::time::Duration;
 
 fn cgroup(c: &mut Criterion) {
@@ -33,14 +33,14 @@ fn overlay(c: &mut Criterion) {
     std::fs::write(lower.join("file"), b"x").expect("write");
     c.bench_function("overlay_mount_unmount", |b| {
         b.iter(|| {
-            pier_runtime::image::overlay::mount_overlay_volatile(
+            pier_engine::image::overlay::mount_overlay_volatile(
                 std::slice::from_ref(&lower),
                 &upper_root.join("upper"),
                 &upper_root.join("work"),
                 &target,
             )
             .expect("mounting overlay");
-            pier_runtime::image::unmount(&target).expect("unmounting overlay");
+            pier_engine::image::unmount(&target).expect("unmounting overlay");
         })
     });
 }
@@ -88,7 +88,8 @@ const NET: &str = "benchnet";
 
 fn veth(c: &mut Criterion) {
     let root = tempfile::tempdir().expect("tempdir");
-    let nm = NetworkManager::open(root.path()).expect("opening a network manager");
+    let nm = NetworkManager::open(root.path(), std::path::Path::new(pier_engine::DEFAULT_ROOT))
+        .expect("opening a network manager");
     nm.create(NET, None, None)
         .expect("creating the test network");
     let _net = TestNetwork(&nm);

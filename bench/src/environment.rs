@@ -129,12 +129,12 @@ impl EnvironmentRecord {
 
     /// Writes the record as pretty JSON, atomically.
     pub fn write(&self, path: &Path) -> Result<()> {
-        pier_runtime::state::write_json_atomic(path, self)
+        pier_oci::persist::write_json_atomic(path, self)
     }
 
     /// Reads a record written by [`EnvironmentRecord::write`].
     pub fn read(path: &Path) -> Result<Self> {
-        pier_runtime::state::read_json(path)
+        pier_oci::persist::read_json(path)
     }
 }
 

@@ -71,7 +71,7 @@ fn html_escape(s: &str) -> String {
 pub fn write(dir: &Path, markdown: &str, title: &str) -> Result<std::path::PathBuf> {
     let out = dir.join("report.html");
     let page = render(markdown, dir, title)?;
-    pier_runtime::state::write_atomic(&out, page.as_bytes())?;
+    pier_oci::persist::write_atomic(&out, page.as_bytes())?;
     Ok(out)
 }
 

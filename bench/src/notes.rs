@@ -64,7 +64,7 @@ pub struct Step {
 impl Notes {
     /// Writes `dir/notes.json`.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        pier_runtime::state::write_json_atomic(&dir.join(NOTES_JSON), self)
+        pier_oci::persist::write_json_atomic(&dir.join(NOTES_JSON), self)
     }
 
     /// Reads `dir/notes.json`; `None` when the run predates it.
@@ -73,7 +73,7 @@ impl Notes {
         if !path.exists() {
             return Ok(None);
         }
-        pier_runtime::state::read_json(&path).map(Some)
+        pier_oci::persist::read_json(&path).map(Some)
     }
 }
 

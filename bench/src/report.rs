@@ -170,7 +170,7 @@ fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
         }
     }
     let report = dir.join("report.md");
-    pier_runtime::state::write_atomic(&report, md.as_bytes())?;
+    pier_oci::persist::write_atomic(&report, md.as_bytes())?;
     let html = html::write(
         dir,
         &md,

@@ -5,10 +5,10 @@
 use crate::progress::Progress;
 use crate::text::{self, Lang};
 use anyhow::{anyhow, bail, Context, Result};
-use pier_runtime::engine::events::Event;
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
-use pier_runtime::engine::Engine;
-use pier_runtime::image::Image;
+use pier_engine::container::events::Event;
+use pier_engine::container::record::{ContainerRecord, ContainerStatus};
+use pier_engine::container::Engine;
+use pier_engine::image::Image;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 

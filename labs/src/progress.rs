@@ -2,7 +2,7 @@
 //! student recorded, the last score.
 
 use anyhow::Result;
-use pier_runtime::state::{read_json, write_json_atomic, Lock};
+use pier_oci::persist::{read_json, write_json_atomic, Lock};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

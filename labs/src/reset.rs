@@ -6,7 +6,7 @@ use crate::daemon;
 use crate::lab::Lab;
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
-use pier_runtime::engine::mounts::mounts_under;
+use pier_engine::container::mountinfo::mounts_under;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 

@@ -4,11 +4,11 @@
 use super::output;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::build::builder::parse_build_args;
-use pier_runtime::build::commit::CommitOptions;
-use pier_runtime::build::{self, BuildOptions};
-use pier_runtime::engine::config::NetworkMode;
-use pier_runtime::engine::Engine;
+use pier_engine::builder::commit::CommitOptions;
+use pier_engine::builder::driver::parse_build_args;
+use pier_engine::builder::{self, BuildOptions};
+use pier_engine::container::config::NetworkMode;
+use pier_engine::container::Engine;
 use std::path::PathBuf;
 
 /// `pier build`.
@@ -63,7 +63,7 @@ pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
             .collect(),
     };
     if !args.quiet {
-        build::build(engine, &opts, &mut std::io::stdout())?;
+        builder::build(engine, &opts, &mut std::io::stdout())?;
         return Ok(0);
     }
     // RUN commands write straight to pier's stdout: point it at /dev/null meanwhile.
@@ -73,7 +73,7 @@ pub fn build(engine: &Engine, args: BuildArgs) -> Result<i32> {
         .open("/dev/null")
         .context("opening /dev/null")?;
     nix::unistd::dup2_stdout(&null).context("redirecting stdout")?;
-    let result = build::build(engine, &opts, &mut std::io::sink());
+    let result = builder::build(engine, &opts, &mut std::io::sink());
     nix::unistd::dup2_stdout(&saved).context("restoring stdout")?;
     println!("{}", result?.id);
     Ok(0)
@@ -106,7 +106,7 @@ pub fn commit(engine: &Engine, args: CommitArgs) -> Result<i32> {
         changes: args.changes,
         reference: args.reference,
     };
-    let image = build::commit::commit(engine, &args.container, &opts)?;
+    let image = builder::commit::commit(engine, &args.container, &opts)?;
     println!("{}", image.id);
     Ok(0)
 }
@@ -128,8 +128,8 @@ pub struct HistoryArgs {
 pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32> {
     let store = engine.images()?;
     let image = store.resolve(&args.image)?;
-    let rows = build::history::history(&store, &image)?;
-    let id = |r: &build::history::HistoryRow| match &r.id {
+    let rows = builder::history::history(&store, &image)?;
+    let id = |r: &builder::history::HistoryRow| match &r.id {
         Some(id) if args.no_trunc => id.clone(),
         Some(_) => image.short_id().to_string(),
         None => "<missing>".to_string(),
@@ -193,7 +193,7 @@ pub fn builder(engine: &Engine, cmd: BuilderCommand) -> Result<i32> {
                 return Ok(0);
             }
             let store = engine.images()?;
-            let cache = build::cache::BuildCache::open(&store);
+            let cache = builder::cache::BuildCache::open(&store);
             let (layers, bytes) = cache.prune(&store)?;
             println!(
                 "Deleted build cache: {layers} layers, total reclaimed space: {}",

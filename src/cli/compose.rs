@@ -1,20 +1,21 @@
-//! `pier compose`: the command line of `docker compose` over [`pier_runtime::compose`].
+//! `pier compose`: the command line of `docker compose` over [`pier_engine::compose`].
 
-use super::container::{print_top, status_text};
+use super::container::inspect::print_top;
+use super::container::ps::status_text;
 use super::output;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::compose::containers::{label, number};
-use pier_runtime::compose::down::{DownOptions, RemoveImages};
-use pier_runtime::compose::logs::{self, LogsOptions};
-use pier_runtime::compose::model::Condition;
-use pier_runtime::compose::up::UpOptions;
-use pier_runtime::compose::{labels, Compose, Project, ProjectOptions};
-use pier_runtime::engine::config::env_entry;
-use pier_runtime::engine::exec::ExecRequest;
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
-use pier_runtime::engine::start::Attach;
-use pier_runtime::engine::Engine;
+use pier_engine::compose::containers::{label, number};
+use pier_engine::compose::down::{DownOptions, RemoveImages};
+use pier_engine::compose::logs::{self, LogsOptions};
+use pier_engine::compose::model::Condition;
+use pier_engine::compose::up::UpOptions;
+use pier_engine::compose::{labels, Compose, Project, ProjectOptions};
+use pier_engine::container::config::env_entry;
+use pier_engine::container::exec::ExecRequest;
+use pier_engine::container::record::{ContainerRecord, ContainerStatus};
+use pier_engine::container::start::Attach;
+use pier_engine::container::Engine;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -423,7 +424,7 @@ fn up(c: &mut Compose, a: UpArgs) -> Result<i32> {
     if !a.detach {
         // Ctrl-C stops the project (the containers' monitors run in their own sessions, so
         // the terminal's signal reaches only this process).
-        pier_runtime::build::interrupt::install()?;
+        pier_engine::builder::interrupt::install()?;
     }
     let started = c.up(&opts)?;
     if a.detach {
@@ -446,7 +447,7 @@ fn up(c: &mut Compose, a: UpArgs) -> Result<i32> {
     let exited = std::cell::RefCell::new(None::<ContainerRecord>);
     let engine = c.engine;
     let stop = || {
-        if pier_runtime::build::interrupt::requested() {
+        if pier_engine::builder::interrupt::requested() {
             return true;
         }
         if !abort {
@@ -471,7 +472,7 @@ fn up(c: &mut Compose, a: UpArgs) -> Result<i32> {
         tail: None,
     };
     logs::show(c.engine, &started, opts_logs, &stop, &mut std::io::stdout())?;
-    let interrupted = pier_runtime::build::interrupt::requested();
+    let interrupted = pier_engine::builder::interrupt::requested();
     let exited = exited.into_inner();
     if !interrupted && exited.is_none() {
         return Ok(0);

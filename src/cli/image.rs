@@ -3,8 +3,9 @@
 use super::{filter, format, output};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::engine::Engine;
-use pier_runtime::image::store::Image;
+use pier_engine::container::Engine;
+use pier_engine::image::bootstrap::bootstrap_busybox;
+use pier_engine::image::store::Image;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -298,7 +299,7 @@ pub fn image(engine: &Engine, cmd: ImageCommand) -> Result<i32> {
                 bail!("pier image bootstrap {:?}: only busybox can be bootstrapped (from the host's busybox-static)", a.what);
             }
             let reference = a.tag.unwrap_or_else(|| "busybox:latest".into());
-            let img = engine.images()?.bootstrap_busybox(&reference)?;
+            let img = bootstrap_busybox(&engine.images()?, &reference)?;
             println!("{}", img.id);
             Ok(0)
         }

@@ -1,12 +1,9 @@
 //! Command-line definitions (clap) and dispatch, one file per command group.
 
-mod attach;
 mod bench;
 mod build;
 mod compose;
 mod container;
-mod container_fs;
-mod container_state;
 #[cfg(test)]
 mod doc_check;
 #[cfg(test)]
@@ -25,8 +22,8 @@ mod transfer;
 mod volume;
 
 use clap::{Parser, Subcommand};
-use pier_runtime::container::StartError;
-use pier_runtime::engine::Engine;
+use pier_engine::container::Engine;
+use pier_oci::container::StartError;
 use std::path::PathBuf;
 
 /// pier: a container runtime to learn from and measure with.
@@ -34,7 +31,7 @@ use std::path::PathBuf;
 #[command(name = "pier", version, about, long_about = None, disable_help_subcommand = true)]
 pub struct Cli {
     /// State directory (images, containers, networks).
-    #[arg(long, global = true, env = "PIER_ROOT", default_value = pier_runtime::engine::DEFAULT_ROOT)]
+    #[arg(long, global = true, env = "PIER_ROOT", default_value = pier_engine::container::DEFAULT_ROOT)]
     pub root: PathBuf,
 
     #[command(subcommand)]
@@ -45,49 +42,49 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create and start a container from an image.
-    Run(container::RunArgs),
+    Run(container::create::RunArgs),
     /// Create a container without starting it.
-    Create(container::CreateArgs),
+    Create(container::create::CreateArgs),
     /// Start one or more stopped containers.
-    Start(container::StartArgs),
+    Start(container::lifecycle::StartArgs),
     /// Stop running containers (SIGTERM, then SIGKILL after a timeout).
-    Stop(container::StopArgs),
+    Stop(container::lifecycle::StopArgs),
     /// Stop and start containers again.
-    Restart(container::RestartArgs),
+    Restart(container::lifecycle::RestartArgs),
     /// Send a signal to running containers.
-    Kill(container::KillArgs),
+    Kill(container::lifecycle::KillArgs),
     /// Rename a container.
-    Rename(container::RenameArgs),
+    Rename(container::lifecycle::RenameArgs),
     /// Follow a running container's output until it exits (Ctrl-C is passed on to it).
-    Attach(attach::AttachArgs),
+    Attach(container::attach::AttachArgs),
     /// Make an image from a container's changes.
     Commit(build::CommitArgs),
     /// Freeze every process of running containers.
-    Pause(container_state::PauseArgs),
+    Pause(container::update::PauseArgs),
     /// Thaw paused containers.
-    Unpause(container_state::PauseArgs),
+    Unpause(container::update::PauseArgs),
     /// Change the limits or restart policy of containers (running ones at once).
-    Update(container_state::UpdateArgs),
+    Update(container::update::UpdateArgs),
     /// Copy files between a container and the host: CONTAINER:PATH HOSTPATH or the reverse.
-    Cp(container_fs::CpArgs),
+    Cp(container::files::CpArgs),
     /// Show the files a container added (A), changed (C) or deleted (D).
-    Diff(container_fs::DiffArgs),
+    Diff(container::files::DiffArgs),
     /// Remove containers.
-    Rm(container::RmArgs),
+    Rm(container::remove::RmArgs),
     /// List containers.
-    Ps(container::PsArgs),
+    Ps(container::ps::PsArgs),
     /// Show a container's output.
-    Logs(container::LogsArgs),
+    Logs(container::logs::LogsArgs),
     /// Show low-level information on a container (JSON).
-    Inspect(container::InspectArgs),
+    Inspect(container::inspect::InspectArgs),
     /// Wait for containers to stop and print their exit codes.
-    Wait(container::WaitArgs),
+    Wait(container::lifecycle::WaitArgs),
     /// Show the processes running in a container.
-    Top(container::TopArgs),
+    Top(container::inspect::TopArgs),
     /// Run a command in a running container.
-    Exec(container::ExecArgs),
+    Exec(container::exec::ExecArgs),
     /// Show CPU, memory and process use of running containers.
-    Stats(container::StatsArgs),
+    Stats(container::inspect::StatsArgs),
     /// Show what happened to containers: created, started, refused, signalled, exited, removed.
     Events(system::EventsArgs),
     /// List a container's published ports.
@@ -178,26 +175,10 @@ pub fn main() -> i32 {
                 .downcast_ref::<StartError>()
                 .map(|s| s.code)
                 .unwrap_or(125);
-            eprintln!("pier: {}", one_line(&e));
+            eprintln!("pier: {}", output::one_line(&e));
             code
         }
     }
-}
-
-/// The error and its causes on one line, without repeating a cause already in the text.
-pub(crate) fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let s = cause.to_string();
-        if out.contains(&s) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&s);
-    }
-    out.replace('\n', " ")
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -234,28 +215,28 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         engine.settle_network_teardown()?;
     }
     match cli.command {
-        Command::Run(a) => container::run(&engine, a),
-        Command::Create(a) => container::create(&engine, a),
-        Command::Start(a) => container::start(&engine, a),
-        Command::Stop(a) => container::stop(&engine, a),
-        Command::Restart(a) => container::restart(&engine, a),
-        Command::Kill(a) => container::kill(&engine, a),
-        Command::Rename(a) => container::rename(&engine, a),
-        Command::Attach(a) => attach::attach(&engine, a),
+        Command::Run(a) => container::create::run(&engine, a),
+        Command::Create(a) => container::create::create(&engine, a),
+        Command::Start(a) => container::lifecycle::start(&engine, a),
+        Command::Stop(a) => container::lifecycle::stop(&engine, a),
+        Command::Restart(a) => container::lifecycle::restart(&engine, a),
+        Command::Kill(a) => container::lifecycle::kill(&engine, a),
+        Command::Rename(a) => container::lifecycle::rename(&engine, a),
+        Command::Attach(a) => container::attach::attach(&engine, a),
         Command::Commit(a) => build::commit(&engine, a),
-        Command::Pause(a) => container_state::pause(&engine, a),
-        Command::Unpause(a) => container_state::unpause(&engine, a),
-        Command::Update(a) => container_state::update(&engine, a),
-        Command::Cp(a) => container_fs::cp(&engine, a),
-        Command::Diff(a) => container_fs::diff(&engine, a),
-        Command::Rm(a) => container::rm(&engine, a),
-        Command::Ps(a) => container::ps(&engine, a),
-        Command::Logs(a) => container::logs(&engine, a),
-        Command::Inspect(a) => container::inspect(&engine, a),
-        Command::Wait(a) => container::wait(&engine, a),
-        Command::Top(a) => container::top(&engine, a),
-        Command::Exec(a) => container::exec(&engine, a),
-        Command::Stats(a) => container::stats(&engine, a),
+        Command::Pause(a) => container::update::pause(&engine, a),
+        Command::Unpause(a) => container::update::unpause(&engine, a),
+        Command::Update(a) => container::update::update(&engine, a),
+        Command::Cp(a) => container::files::cp(&engine, a),
+        Command::Diff(a) => container::files::diff(&engine, a),
+        Command::Rm(a) => container::remove::rm(&engine, a),
+        Command::Ps(a) => container::ps::ps(&engine, a),
+        Command::Logs(a) => container::logs::logs(&engine, a),
+        Command::Inspect(a) => container::inspect::inspect(&engine, a),
+        Command::Wait(a) => container::lifecycle::wait(&engine, a),
+        Command::Top(a) => container::inspect::top(&engine, a),
+        Command::Exec(a) => container::exec::exec(&engine, a),
+        Command::Stats(a) => container::inspect::stats(&engine, a),
         Command::Events(a) => system::events(&engine, a),
         Command::Port(a) => network::port(&engine, a),
         Command::Container(c) => container::container(&engine, c),

@@ -3,9 +3,9 @@
 use super::{filter, format, output};
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::engine::config::NetworkMode;
-use pier_runtime::engine::Engine;
-use pier_runtime::network::{NetworkInfo, NetworkManager, DEFAULT_NETWORK};
+use pier_engine::container::config::NetworkMode;
+use pier_engine::container::Engine;
+use pier_engine::network::{NetworkInfo, NetworkManager, DEFAULT_NETWORK};
 
 /// `pier network ...`.
 #[derive(Debug, Subcommand)]

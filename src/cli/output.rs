@@ -1,4 +1,4 @@
-//! Human output: tables, sizes and "5 minutes ago".
+//! Human output: tables, sizes, "5 minutes ago", errors on one line.
 
 use std::time::{Duration, SystemTime};
 
@@ -150,6 +150,22 @@ pub fn pruned(kind: &str, names: &[String], reclaimed: Option<u64>) {
     if let Some(bytes) = reclaimed {
         println!("Total reclaimed space: {}", size(bytes));
     }
+}
+
+/// The error and its causes on one line, without repeating a cause already in the text.
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out.replace('\n', " ")
 }
 
 #[cfg(test)]

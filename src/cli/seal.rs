@@ -1,4 +1,4 @@
-//! Which commands run from a sealed copy of pier (`pier_runtime::security::sealed_exe`): those
+//! Which commands run from a sealed copy of pier (`pier_oci::security::sealed_exe`): those
 //! that put a pier process into a container's namespaces (a container's init, `pier exec`'s
 //! process, a build's RUN step).
 //!
@@ -8,7 +8,7 @@
 //! guess only costs time: the second check still seals what must be.
 
 use super::{compose, container, Cli, Command};
-use pier_runtime::security::sealed_exe;
+use pier_oci::security::sealed_exe;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -64,7 +64,7 @@ fn guess(args: impl IntoIterator<Item = OsString>) -> Option<PathBuf> {
         .any(|cmd| cmd.len() <= words.len() && cmd.iter().zip(&words).all(|(a, b)| a == b));
     sealed.then(|| {
         root.or_else(|| std::env::var_os("PIER_ROOT").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(pier_runtime::engine::DEFAULT_ROOT))
+            .unwrap_or_else(|| PathBuf::from(pier_engine::container::DEFAULT_ROOT))
     })
 }
 

@@ -3,9 +3,9 @@
 use super::output;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use pier_runtime::disk_usage::tree_size;
-use pier_runtime::engine::record::ContainerStatus;
-use pier_runtime::engine::Engine;
+use pier_engine::container::record::ContainerStatus;
+use pier_engine::container::Engine;
+use pier_engine::disk_usage::tree_size;
 
 /// `pier events`.
 #[derive(Debug, Args)]
@@ -101,7 +101,7 @@ fn prune(engine: &Engine, args: PruneArgs) -> Result<i32> {
     reclaimed += images.reclaimed;
     output::pruned("Images", &images.lines, None);
     let store = engine.images()?;
-    let (layers, bytes) = pier_runtime::build::cache::BuildCache::open(&store).prune(&store)?;
+    let (layers, bytes) = pier_engine::builder::cache::BuildCache::open(&store).prune(&store)?;
     reclaimed += bytes;
     if layers > 0 {
         println!("Deleted build cache objects: {layers} layers\n");
@@ -186,10 +186,10 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
         }
         SystemCommand::Info { format } => {
             let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-            let cgroup = pier_runtime::cgroups::detect_version()
+            let cgroup = pier_oci::cgroups::detect_version()
                 .map(|v| format!("v{v}"))
                 .unwrap_or_else(|e| format!("unknown ({e})"));
-            let protections = pier_runtime::security::report::protections(engine.root());
+            let protections = pier_oci::security::report::protections(engine.root());
             match format.as_deref() {
                 Some("json") => {
                     let info = serde_json::json!({

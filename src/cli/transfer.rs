@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use pier_runtime::engine::Engine;
-use pier_runtime::image::archive;
-use pier_runtime::image::export::export_merged;
-use pier_runtime::image::registry::{self, auth::AuthFile, auth::Credentials, RemoteRef};
+use pier_engine::container::Engine;
+use pier_engine::image::archive;
+use pier_engine::image::export::export_merged;
+use pier_engine::image::registry::{self, auth::AuthFile, auth::Credentials, RemoteRef};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};

@@ -3,8 +3,8 @@
 use super::{filter, format, output};
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use pier_runtime::engine::Engine;
-use pier_runtime::volume::Volume;
+use pier_engine::container::Engine;
+use pier_engine::volume::Volume;
 
 /// `pier volume ...`.
 #[derive(Debug, Subcommand)]
@@ -118,7 +118,7 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
                 match engine.remove_volume(n) {
                     Ok(()) => println!("{n}"),
                     Err(e) => {
-                        eprintln!("pier: {}", super::one_line(&e));
+                        eprintln!("pier: {}", super::output::one_line(&e));
                         failed = true;
                     }
                 }

@@ -10,7 +10,7 @@
 
 use super::{Setup, IMAGE, PAYLOAD_IN_CONTAINER};
 use anyhow::{bail, Context, Result};
-use pier_runtime::image::ImageStore;
+use pier_engine::image::ImageStore;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
@@ -44,8 +44,7 @@ pub fn prepare(setup: &Setup) -> Result<Bundle> {
     })?;
     let busybox = match store.resolve("busybox:latest") {
         Ok(img) => img,
-        Err(_) => store
-            .bootstrap_busybox("busybox:latest")
+        Err(_) => pier_engine::image::bootstrap::bootstrap_busybox(&store, "busybox:latest")
             .context("bootstrapping the busybox image in the bench root")?,
     };
     for layer in &busybox.layer_dirs {
@@ -99,7 +98,7 @@ impl Bundle {
         let cfg = configured(&self.base_config, args, host_net);
         let path = self.dir.join("config.json");
         let text = serde_json::to_vec_pretty(&cfg).context("serialising config.json")?;
-        pier_runtime::state::write_atomic(&path, &text)
+        pier_oci::persist::write_atomic(&path, &text)
     }
 }
 
@@ -124,7 +123,7 @@ pub fn configured(base: &Value, args: &[String], host_net: bool) -> Value {
 /// runc and crun run under the same conditions as the whole-path environments (runc's spec has
 /// 3 capabilities and no seccomp filter).
 pub fn with_docker_defaults(mut cfg: Value) -> Result<Value> {
-    let caps = serde_json::to_value(pier_runtime::security::caps::docker_default_capabilities())
+    let caps = serde_json::to_value(pier_oci::security::caps::docker_default_capabilities())
         .context("serialising Docker's capability set")?;
     let process = &mut cfg["process"];
     for set in ["bounding", "effective", "permitted"] {
@@ -135,7 +134,7 @@ pub fn with_docker_defaults(mut cfg: Value) -> Result<Value> {
         c.remove("ambient");
     }
     cfg["linux"]["seccomp"] =
-        serde_json::to_value(pier_runtime::security::seccomp::docker_default_profile())
+        serde_json::to_value(pier_oci::security::seccomp::docker_default_profile())
             .context("serialising Docker's default seccomp profile")?;
     Ok(cfg)
 }

@@ -73,7 +73,7 @@ fn apply() -> Result<()> {
     // An empty directory on the host's cgroup tmpfs as the mount point; harmless if it stays.
     std::fs::create_dir_all(HUGETLB).with_context(|| format!("creating {HUGETLB}"))?;
     // Private propagation so neither the hugetlb mount nor pier's mounts reach the host.
-    pier_runtime::namespaces::enter_private_mount_namespace()
+    pier_oci::namespaces::enter_private_mount_namespace()
         .context("a private mount namespace for the bench")?;
     if is_hugetlb_mounted() {
         return Ok(());

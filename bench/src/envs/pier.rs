@@ -154,8 +154,9 @@ impl Environment for PierRuntime {
 /// a hash of its path). Call once the root's containers are gone; safe if none exists.
 pub fn teardown_network(root: &std::path::Path) -> Result<()> {
     use anyhow::Context;
-    let options = pier_runtime::network::Options::for_root(root);
-    let nm = pier_runtime::network::NetworkManager::open(root)
+    let default_root = std::path::Path::new(pier_engine::DEFAULT_ROOT);
+    let options = pier_engine::network::Options::for_root(root, default_root);
+    let nm = pier_engine::network::NetworkManager::open(root, default_root)
         .with_context(|| format!("opening pier's networks in {}", root.display()))?;
     nm.firewall()
         .destroy()

@@ -465,7 +465,7 @@ impl Drop for Servers {
 /// The bridged container's address, from pier's container record (the engine as a
 /// library, not pier's text output).
 fn container_ip(pier: &PierRun, name: &str) -> Result<Ipv4Addr> {
-    let engine = pier_runtime::engine::Engine::open(pier.root())?;
+    let engine = pier_engine::container::Engine::open(pier.root())?;
     let (_, record) = engine.find(name)?;
     let net = record
         .network

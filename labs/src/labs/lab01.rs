@@ -5,7 +5,7 @@ use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text::tr;
 use anyhow::Result;
-use pier_runtime::engine::config::RunConfig;
+use pier_engine::container::config::RunConfig;
 
 const N: u32 = 1;
 

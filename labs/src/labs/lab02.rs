@@ -7,8 +7,8 @@ use crate::probe;
 use crate::text;
 use crate::text::tr;
 use anyhow::{Context, Result};
-use pier_runtime::engine::events::{Action, Event};
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus};
+use pier_engine::container::events::{Action, Event};
+use pier_engine::container::record::{ContainerRecord, ContainerStatus};
 use std::os::unix::fs::PermissionsExt;
 
 /// A shell script that prints what a container sees (PID, hostname, namespaces, cgroup,

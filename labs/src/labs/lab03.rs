@@ -5,9 +5,9 @@ use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text::tr;
-use pier_runtime::engine::inspect::StatsSample;
-use pier_runtime::engine::record::ContainerRecord;
-use pier_runtime::units::parse_size;
+use pier_engine::container::inspect::StatsSample;
+use pier_engine::container::record::ContainerRecord;
+use pier_engine::units::parse_size;
 use std::time::Duration;
 
 const N: u32 = 3;
@@ -148,7 +148,7 @@ fn version(ctx: &Ctx) -> Outcome {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
-    let real = match pier_runtime::cgroups::detect_version() {
+    let real = match pier_oci::cgroups::detect_version() {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
@@ -386,7 +386,7 @@ fn device(ctx: &Ctx) -> Outcome {
     let log = ctx.log(&rec).ok().flatten().unwrap_or_default();
     if code != 0 && log.contains("Operation not permitted") {
         // cgroup v1 (or hybrid): the devices controller; v2: the cgroup's eBPF device program.
-        let by = match pier_runtime::cgroups::detect_version() {
+        let by = match pier_oci::cgroups::detect_version() {
             Ok(2) => "the eBPF device program of its cgroup (v2)",
             _ => "the devices controller (cgroup v1)",
         };

@@ -5,7 +5,7 @@ use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text::tr;
-use pier_runtime::engine::record::ContainerRecord;
+use pier_engine::container::record::ContainerRecord;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 

@@ -5,7 +5,7 @@ use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text::tr;
 use anyhow::{Context, Result};
-use pier_runtime::image::Image;
+use pier_engine::image::Image;
 
 const N: u32 = 5;
 

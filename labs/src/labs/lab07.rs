@@ -7,8 +7,8 @@ use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text;
 use crate::text::tr;
-use pier_runtime::engine::events::Action;
-use pier_runtime::engine::record::ContainerStatus;
+use pier_engine::container::events::Action;
+use pier_engine::container::record::ContainerStatus;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 const N: u32 = 7;

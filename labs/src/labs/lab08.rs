@@ -5,7 +5,7 @@ use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text::tr;
-use pier_runtime::engine::events::Action;
+use pier_engine::container::events::Action;
 
 const N: u32 = 8;
 

@@ -6,8 +6,8 @@ use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text;
 use crate::text::tr;
-use pier_runtime::container::{OciState, Status};
-use pier_runtime::engine::events::Action;
+use pier_engine::container::events::Action;
+use pier_oci::container::{OciState, Status};
 use std::path::PathBuf;
 
 const N: u32 = 12;
@@ -221,7 +221,7 @@ fn bundle(ctx: &Ctx) -> Outcome {
 /// A state the student saved, checked against the container and the bundle.
 fn saved_state(ctx: &Ctx, file: &str, want: Status) -> Result<OciState, Outcome> {
     let path = ctx.workdir(N).join(file);
-    let state: OciState = pier_runtime::state::read_json(&path).map_err(|_| {
+    let state: OciState = pier_oci::persist::read_json(&path).map_err(|_| {
         Outcome::fail(format!(
             "{} is missing or not the output of pier runtime state {OCI_ID}",
             path.display()

@@ -9,7 +9,7 @@ use crate::probe;
 use crate::text;
 use crate::text::tr;
 use anyhow::{Context, Result};
-use pier_runtime::engine::events::Action;
+use pier_engine::container::events::Action;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::Command;
 
@@ -176,7 +176,7 @@ fn caps(ctx: &Ctx) -> Outcome {
 
 /// Whether the container's command line runs `command` (as its program, or as the start of
 /// a `sh -c` script), not merely mentions it.
-fn runs(rec: &pier_runtime::engine::record::ContainerRecord, command: &str) -> bool {
+fn runs(rec: &pier_engine::container::record::ContainerRecord, command: &str) -> bool {
     rec.args
         .iter()
         .any(|a| a == command || a.starts_with(&format!("{command} ")))

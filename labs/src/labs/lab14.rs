@@ -9,9 +9,10 @@ use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text;
 use crate::text::tr;
-use pier_runtime::engine::config::RestartPolicy;
-use pier_runtime::engine::events::{Action, Event};
-use pier_runtime::engine::record::{ContainerRecord, ContainerStatus, HealthStatus};
+use pier_engine::container::config::RestartPolicy;
+use pier_engine::container::events::{Action, Event};
+use pier_engine::container::health::HealthStatus;
+use pier_engine::container::record::{ContainerRecord, ContainerStatus};
 use std::time::{Duration, SystemTime};
 
 const N: u32 = 14;

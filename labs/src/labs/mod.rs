@@ -19,7 +19,7 @@ pub mod lab15;
 use crate::context::Ctx;
 use crate::lab::{Feature, Lab};
 use anyhow::{Context, Result};
-use pier_runtime::engine::events::{Action, Event};
+use pier_engine::container::events::{Action, Event};
 use std::process::{Command, Stdio};
 
 /// Every lab, in course order.
@@ -81,8 +81,7 @@ fn has_compose(ctx: &Ctx) -> bool {
 pub fn ensure_busybox(ctx: &Ctx) -> Result<()> {
     let store = ctx.engine().images()?;
     if store.resolve("busybox").is_err() {
-        store
-            .bootstrap_busybox("busybox")
+        pier_engine::image::bootstrap::bootstrap_busybox(&store, "busybox")
             .context("bootstrapping the busybox image (pier image bootstrap busybox)")?;
     }
     Ok(())

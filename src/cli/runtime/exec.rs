@@ -7,8 +7,8 @@ use super::terminal::{self, Terminal};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Capability, Process};
-use pier_runtime::container::exec::ExecIo;
-use pier_runtime::container::Container;
+use pier_oci::container::exec::ExecIo;
+use pier_oci::container::Container;
 use std::collections::HashSet;
 use std::os::fd::AsRawFd;
 

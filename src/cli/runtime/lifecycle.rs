@@ -5,11 +5,11 @@ use super::args::{BundleFlags, DeleteArgs, Format, KillArgs, ListArgs, RunArgs};
 use super::terminal::{self, Terminal};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
-use pier_runtime::container::handle::{dir_of, CONFIG_COPY};
-use pier_runtime::container::{self, kill, Container, CreateOptions, Created, Status};
-use pier_runtime::engine::events::{Action, Event, EventLog};
-use pier_runtime::state::write_replace;
-use pier_runtime::trace;
+use pier_engine::container::events::{Action, Event, EventLog};
+use pier_oci::container::handle::{dir_of, CONFIG_COPY};
+use pier_oci::container::{self, kill, Container, CreateOptions, Created, Status};
+use pier_oci::persist::write_replace;
+use pier_oci::trace;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -44,7 +44,7 @@ fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<
         return;
     }
     let event = Event {
-        time: pier_runtime::engine::now_rfc3339(),
+        time: pier_engine::container::now_rfc3339(),
         action,
         id: id.to_string(),
         name: id.to_string(),
@@ -59,7 +59,7 @@ fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<
         ctx.log.warn(&format!(
             "logging the {} event: {}",
             event.action.as_str(),
-            crate::cli::one_line(&e)
+            crate::cli::output::one_line(&e)
         ));
     }
 }
@@ -107,14 +107,14 @@ fn remove(ctx: &Ctx, id: &str) -> Result<()> {
 /// Runs the `poststart` hooks; a failure is logged as a warning (the specification's rule).
 fn poststart(ctx: &Ctx, hooks: Option<&oci_spec::runtime::Hooks>, state: &container::OciState) {
     if let Err(e) = container::start::run_poststart(hooks, state) {
-        ctx.log.warn(&crate::cli::one_line(&e));
+        ctx.log.warn(&crate::cli::output::one_line(&e));
     }
 }
 
 /// Runs the `poststop` hooks; a failure is logged as a warning.
 fn poststop(ctx: &Ctx, deleted: &container::delete::Deleted) {
     if let Err(e) = deleted.run_poststop() {
-        ctx.log.warn(&crate::cli::one_line(&e));
+        ctx.log.warn(&crate::cli::output::one_line(&e));
     }
 }
 
@@ -130,7 +130,7 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         .canonicalize()
         .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let config = bundle.join("config.json");
-    let mut spec: oci_spec::runtime::Spec = pier_runtime::state::read_json(&config)?;
+    let mut spec: oci_spec::runtime::Spec = pier_oci::persist::read_json(&config)?;
     if let Some(path) = systemd_cgroup_path(ctx, &spec)? {
         if let Some(linux) = spec.linux_mut() {
             linux.set_cgroups_path(Some(path));
@@ -188,7 +188,7 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         a.id, created.pid
     ));
     let saved = (|| -> Result<()> {
-        pier_runtime::state::write_json_replace(&dir.join(CONFIG_COPY), &spec)?;
+        pier_oci::persist::write_json_replace(&dir.join(CONFIG_COPY), &spec)?;
         if let Some(path) = &a.pid_file {
             write_pid_file(path, created.pid.as_raw())?;
         }

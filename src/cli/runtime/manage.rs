@@ -4,7 +4,7 @@ use super::args::{EventsArgs, Format, PsArgs, UpdateArgs};
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::LinuxResources;
-use pier_runtime::container::{Container, Status};
+use pier_oci::container::{Container, Status};
 use serde_json::{json, Map, Value};
 use std::io::Read;
 
@@ -91,8 +91,8 @@ pub fn update(ctx: &Ctx, a: &UpdateArgs) -> Result<i32> {
     let mut spec = c.spec()?;
     if let Some(linux) = spec.linux_mut() {
         linux.set_resources(Some(merge(linux.resources().clone(), &resources)?));
-        pier_runtime::state::write_json_replace(
-            &c.dir.join(pier_runtime::container::handle::CONFIG_COPY),
+        pier_oci::persist::write_json_replace(
+            &c.dir.join(pier_oci::container::handle::CONFIG_COPY),
             &spec,
         )?;
     }
@@ -127,7 +127,7 @@ fn resources_from_flags(a: &UpdateArgs) -> Result<Value> {
             None => Ok(None),
             Some("-1") => Ok(Some(-1)),
             Some(text) => {
-                let n = pier_runtime::units::parse_size(text)
+                let n = pier_engine::units::parse_size(text)
                     .with_context(|| format!("--{flag} {text}"))?;
                 Ok(Some(
                     i64::try_from(n).with_context(|| format!("--{flag} {text}: too large"))?,

@@ -4,7 +4,7 @@
 //! containing `runc` (a `pier-runc` symlink or copy), since those clients take one binary path.
 //!
 //! Each file holds a group of commands; the work is done by the runtime library's
-//! [`pier_runtime::container`] module.
+//! [`pier_oci::container`] module.
 
 pub mod args;
 mod exec;
@@ -19,7 +19,7 @@ pub use args::RuntimeArgs;
 use args::RuntimeCommand;
 use clap::{CommandFactory, FromArgMatches};
 use log::Log;
-use pier_runtime::container::StartError;
+use pier_oci::container::StartError;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ pub struct Ctx {
 pub fn default_pier_root() -> PathBuf {
     std::env::var_os("PIER_ROOT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(pier_runtime::engine::DEFAULT_ROOT))
+        .unwrap_or_else(|| PathBuf::from(pier_engine::container::DEFAULT_ROOT))
 }
 
 /// Whether the binary was called under a runc name (`pier-runc`, `runc`): then its whole
@@ -57,7 +57,7 @@ pub fn main(args: Vec<OsString>, pier_root: &Path) -> i32 {
     // Re-execute from the sealed copy before clap runs, so its start-up is not paid twice
     // (`run` checks again after parsing).
     if command_word(&args).is_some_and(|w| matches!(w, "create" | "run" | "exec")) {
-        let _ = pier_runtime::security::sealed_exe::reexec_sealed(pier_root);
+        let _ = pier_oci::security::sealed_exe::reexec_sealed(pier_root);
     }
     let name = args
         .first()
@@ -135,8 +135,8 @@ pub fn split_command_line(args: &[OsString]) -> Option<(PathBuf, Vec<OsString>)>
 /// as well when the log is a file), as runc does.
 pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
     if enters_containers(&a.command) {
-        if let Err(e) = pier_runtime::security::sealed_exe::reexec_sealed(pier_root) {
-            eprintln!("pier: {}", super::one_line(&e));
+        if let Err(e) = pier_oci::security::sealed_exe::reexec_sealed(pier_root) {
+            eprintln!("pier: {}", super::output::one_line(&e));
             return 1;
         }
     }
@@ -157,7 +157,7 @@ pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
         Ok(code) => code,
         Err(e) => {
             let code = e.downcast_ref::<StartError>().map(|s| s.code).unwrap_or(1);
-            let msg = super::one_line(&e);
+            let msg = super::output::one_line(&e);
             ctx.log.error(&msg);
             if ctx.log.to_file() {
                 eprintln!("pier: {msg}");
@@ -169,7 +169,7 @@ pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
 
 /// Whether the command puts a pier process into a container (a container's init, an exec'd
 /// process): those run from a sealed copy of pier (see
-/// `pier_runtime::security::sealed_exe`). No wildcard: a new command must choose.
+/// `pier_oci::security::sealed_exe`). No wildcard: a new command must choose.
 pub fn enters_containers(cmd: &RuntimeCommand) -> bool {
     use RuntimeCommand as C;
     match cmd {

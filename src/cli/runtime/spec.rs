@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 
 /// `features`.
 pub fn features() -> Result<i32> {
-    let doc = pier_runtime::container::features::document();
+    let doc = pier_oci::container::features::document();
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(0)
 }

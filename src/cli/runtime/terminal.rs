@@ -6,8 +6,8 @@
 use anyhow::{bail, Context, Result};
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
-use pier_runtime::container::ExitInfo;
-use pier_runtime::engine::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
+use pier_engine::container::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
+use pier_oci::container::ExitInfo;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

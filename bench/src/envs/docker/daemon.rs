@@ -22,7 +22,7 @@ use crate::interrupt::{self, Registration};
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use pier_runtime::network::ipam::Subnet;
+use pier_engine::network::ipam::Subnet;
 use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -328,7 +328,7 @@ impl Teardown {
         for pid in processes_naming(&self.dir) {
             stop(pid, Duration::from_secs(5));
         }
-        let mut mounts = pier_runtime::engine::mounts::mounts_under(&self.dir);
+        let mut mounts = pier_engine::container::mountinfo::mounts_under(&self.dir);
         // Deepest first.
         mounts.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
         for m in mounts {
@@ -384,7 +384,7 @@ fn log_tail(log: &Path) -> String {
 /// The first 10.253.N.0/24 no host route overlaps, N counting from the bench's PID (so two
 /// benches starting together do not both take the first free one).
 fn free_subnet() -> Result<Subnet> {
-    let mut nl = pier_runtime::network::link::Netlink::open().context("opening netlink")?;
+    let mut nl = pier_oci::netlink::Netlink::open().context("opening netlink")?;
     let routes: Vec<Subnet> = nl
         .main_routes_v4()
         .context("listing the host's routes")?

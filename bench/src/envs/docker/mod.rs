@@ -12,7 +12,7 @@ pub mod daemon;
 use super::{Availability, Environment, NetMode, PayloadRun, Setup, IMAGE, PAYLOAD_IN_CONTAINER};
 use anyhow::{bail, Context, Result};
 use daemon::{Client, Daemon, CLIENT_TIMEOUT};
-use pier_runtime::image::ImageStore;
+use pier_engine::image::ImageStore;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
@@ -127,7 +127,7 @@ fn save_image(root: &Path, archive: &Path) -> Result<()> {
         .with_context(|| format!("opening pier's bench image store {}", root.display()))?;
     let mut f = std::fs::File::create(archive)
         .with_context(|| format!("creating {}", archive.display()))?;
-    pier_runtime::image::archive::save(&store, &[IMAGE.to_string()], &mut f)
+    pier_engine::image::archive::save(&store, &[IMAGE.to_string()], &mut f)
         .with_context(|| format!("pier save {IMAGE}"))
 }
 

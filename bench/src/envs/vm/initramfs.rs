@@ -9,7 +9,7 @@ use super::guest_init::INIT_SCRIPT;
 use anyhow::{bail, Context, Result};
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use pier_runtime::state;
+use pier_oci::persist;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -62,14 +62,14 @@ pub fn obtain(dir: &Path, contents: &Contents<'_>) -> Result<PathBuf> {
     let digest = hex::encode(hash.finalize());
     let path = dir.join(format!("initramfs-{}.cpio.gz", &digest[..16]));
     // Builders in other threads or processes would share a temporary file name.
-    let _lock = state::Lock::exclusive(&dir.join(".initramfs.lock"))?;
+    let _lock = persist::Lock::exclusive(&dir.join(".initramfs.lock"))?;
     if path.is_file() {
         return Ok(path);
     }
     let applets = busybox_applets(contents.busybox)?;
     let archive = build(&busybox, &applets, &payload, &modules)
         .with_context(|| format!("building {}", path.display()))?;
-    state::write_atomic(&path, &archive)?;
+    persist::write_atomic(&path, &archive)?;
     Ok(path)
 }
 

@@ -11,7 +11,7 @@
 
 use super::{bzimage, modules};
 use anyhow::{bail, Context, Result};
-use pier_runtime::state;
+use pier_oci::persist;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -53,7 +53,7 @@ struct Manifest {
 pub fn obtain(cache_dir: &Path) -> Result<GuestKernel> {
     let root = cache_dir.join("vm").join("kernel");
     // One preparation at a time, across threads and processes sharing the cache.
-    let _lock = state::Lock::exclusive(&root.join(".lock"))?;
+    let _lock = persist::Lock::exclusive(&root.join(".lock"))?;
     if let Some(tree) = host_tree() {
         match install(&tree, &root.join("host"), "host") {
             Ok(k) => return Ok(k),
@@ -193,7 +193,7 @@ fn unpacked_tree(unpacked: &Path) -> Result<KernelTree> {
 
 /// Reads a prepared kernel directory.
 fn load(dir: &Path) -> Result<GuestKernel> {
-    let m: Manifest = state::read_json(&dir.join("manifest.json"))?;
+    let m: Manifest = persist::read_json(&dir.join("manifest.json"))?;
     if m.format != MANIFEST_FORMAT {
         bail!("{} has cache format {}", dir.display(), m.format);
     }
@@ -230,7 +230,7 @@ fn install(tree: &KernelTree, dir: &Path, source: &str) -> Result<GuestKernel> {
     let boot_image = if config.lines().any(|l| l == "CONFIG_PVH=y") {
         match bzimage::extract_vmlinux(&tree.vmlinuz) {
             Ok(elf) => {
-                state::write_atomic(&dir.join("vmlinux"), &elf)?;
+                persist::write_atomic(&dir.join("vmlinux"), &elf)?;
                 "vmlinux"
             }
             // Booting the bzImage still works, only slower.
@@ -246,7 +246,7 @@ fn install(tree: &KernelTree, dir: &Path, source: &str) -> Result<GuestKernel> {
     for (name, path) in &order {
         let data = modules::read(path)?;
         let rel = format!("modules/{name}.ko");
-        state::write_atomic(&dir.join(&rel), &data)?;
+        persist::write_atomic(&dir.join(&rel), &data)?;
         names.push(rel);
     }
     let manifest = Manifest {
@@ -256,7 +256,7 @@ fn install(tree: &KernelTree, dir: &Path, source: &str) -> Result<GuestKernel> {
         source: source.to_string(),
         modules: names,
     };
-    state::write_json_atomic(&dir.join("manifest.json"), &manifest)?;
+    persist::write_json_atomic(&dir.join("manifest.json"), &manifest)?;
     load(dir)
 }
 

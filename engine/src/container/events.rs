@@ -1,0 +1,293 @@
+//! pier's event log, `<root>/events.jsonl`: one JSON line per thing that happened to a
+//! container — created, started, refused to start, signalled, exited, removed — the facts
+//! `docker events` reports. It outlives the containers it tells about, so it can show that a
+//! container existed after `pier rm`, or that a start was refused and rolled back; the labs'
+//! checker reads it for exactly that (`pier events` prints it).
+//!
+//! Appends take a lock, so lines from concurrent `pier` processes never interleave. The log is
+//! bounded: past [`MAX_BYTES`] it is renamed to `events.jsonl.1` (replacing the older one) and
+//! a new one begins, so at most two files' worth is kept.
+
+use super::now_rfc3339;
+use super::record::ContainerRecord;
+use anyhow::{Context, Result};
+use pier_oci::persist::Lock;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// Size past which the log is rotated.
+pub const MAX_BYTES: u64 = 1 << 20;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The container was created (its record and writable layer exist).
+    Create,
+    /// Its command started.
+    Start,
+    /// A start was refused or failed before the command ran (a host port already taken, a
+    /// missing executable); `error` says why.
+    StartFailed,
+    /// pier sent its init a signal (`pier kill`, `pier stop`, `pier rm -f`).
+    Kill,
+    /// Its command exited; `exit_code` says how.
+    Die,
+    /// It was removed, with its writable layer.
+    Destroy,
+    /// Its monitor restarted it under its `--restart` policy.
+    Restart,
+    /// Its health changed; `health` says to what.
+    #[serde(rename = "health_status")]
+    HealthStatus,
+    /// `pier pause` froze it.
+    Pause,
+    /// `pier unpause` thawed it.
+    Unpause,
+    /// `pier update` changed its limits or restart policy.
+    Update,
+}
+
+impl Action {
+    /// The word `pier events` prints.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Start => "start",
+            Action::StartFailed => "start-failed",
+            Action::Kill => "kill",
+            Action::Die => "die",
+            Action::Destroy => "destroy",
+            Action::Restart => "restart",
+            Action::HealthStatus => "health_status",
+            Action::Pause => "pause",
+            Action::Unpause => "unpause",
+            Action::Update => "update",
+        }
+    }
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When (RFC 3339, UTC, nanoseconds).
+    pub time: String,
+    /// What.
+    pub action: Action,
+    /// The container's full ID.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The image as the user named it.
+    #[serde(default)]
+    pub image: String,
+    /// Exit code (`die`, `start-failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Whether the OOM killer ended it (`die`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
+    /// The signal sent, by name (`kill`): `SIGTERM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// Why a start failed (`start-failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The new health (`health_status`): `healthy`, `unhealthy`, `starting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+}
+
+impl Event {
+    /// An event about `rec`, now, with no details yet.
+    pub fn about(rec: &ContainerRecord, action: Action) -> Event {
+        Event {
+            time: now_rfc3339(),
+            action,
+            id: rec.id.clone(),
+            name: rec.name.clone(),
+            image: rec.image.clone(),
+            exit_code: None,
+            oom_killed: false,
+            signal: None,
+            error: None,
+            health: None,
+        }
+    }
+
+    /// When it happened, parsed.
+    pub fn when(&self) -> Option<std::time::SystemTime> {
+        humantime::parse_rfc3339(&self.time).ok()
+    }
+
+    /// One line as `pier events` prints it, after `docker events`:
+    /// `TIME container ACTION ID (name=NAME, image=IMAGE, ...)`.
+    pub fn render(&self) -> String {
+        let mut attrs = vec![format!("name={}", self.name)];
+        if !self.image.is_empty() {
+            attrs.push(format!("image={}", self.image));
+        }
+        if let Some(code) = self.exit_code {
+            attrs.push(format!("exitCode={code}"));
+        }
+        if self.oom_killed {
+            attrs.push("oomKilled=true".into());
+        }
+        if let Some(sig) = &self.signal {
+            attrs.push(format!("signal={sig}"));
+        }
+        if let Some(err) = &self.error {
+            attrs.push(format!("error={err}"));
+        }
+        // Docker prints `health_status: healthy` as the action.
+        let action = match &self.health {
+            Some(h) => format!("{}: {h}", self.action.as_str()),
+            None => self.action.as_str().to_string(),
+        };
+        format!(
+            "{} container {} {} ({})",
+            self.time,
+            action,
+            self.id,
+            attrs.join(", ")
+        )
+    }
+}
+
+/// The event log of a state directory.
+pub struct EventLog {
+    path: PathBuf,
+}
+
+impl EventLog {
+    /// The log under `root`.
+    pub fn at(root: &Path) -> EventLog {
+        EventLog {
+            path: root.join("events.jsonl"),
+        }
+    }
+
+    /// The current file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn rotated(&self) -> PathBuf {
+        self.path.with_extension("jsonl.1")
+    }
+
+    /// Appends `event` (one line, under the lock), rotating a full log first.
+    pub fn append(&self, event: &Event) -> Result<()> {
+        let mut line = serde_json::to_vec(event).context("serializing an event")?;
+        line.push(b'\n');
+        let _lock = Lock::exclusive(&self.path.with_extension("lock"))?;
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.len() >= MAX_BYTES) {
+            std::fs::rename(&self.path, self.rotated()).with_context(|| {
+                format!(
+                    "rotating {} to {}",
+                    self.path.display(),
+                    self.rotated().display()
+                )
+            })?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .with_context(|| format!("opening {}", self.path.display()))?;
+        f.write_all(&line)
+            .with_context(|| format!("appending to {}", self.path.display()))
+    }
+
+    /// Every event kept, oldest first (the rotated file, then the current one). A line that
+    /// does not parse (a log written by a newer pier) is skipped.
+    pub fn read(&self) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        for path in [self.rotated(), self.path.clone()] {
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
+            };
+            for line in BufReader::new(file).lines() {
+                let line = line.with_context(|| format!("reading {}", path.display()))?;
+                if let Ok(event) = serde_json::from_str::<Event>(&line) {
+                    out.push(event);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl super::Engine {
+    /// This state directory's event log.
+    pub fn events(&self) -> EventLog {
+        EventLog::at(self.root())
+    }
+
+    /// Records `event`. A container operation never fails because its event could not be
+    /// written (a full disk must not stop `pier rm`); the log then misses that line.
+    pub(crate) fn record_event(&self, event: Event) {
+        let _ = self.events().append(&event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: Action, name: &str) -> Event {
+        Event {
+            time: now_rfc3339(),
+            action,
+            id: "ab".repeat(32),
+            name: name.into(),
+            image: "busybox".into(),
+            exit_code: None,
+            oom_killed: false,
+            signal: None,
+            error: None,
+            health: None,
+        }
+    }
+
+    #[test]
+    fn appended_events_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::at(dir.path());
+        assert!(log.read().unwrap().is_empty(), "no log yet reads as empty");
+        let mut failed = event(Action::StartFailed, "b");
+        failed.error = Some("host port 0.0.0.0:8080/tcp is already published".into());
+        failed.exit_code = Some(125);
+        log.append(&event(Action::Create, "a")).unwrap();
+        log.append(&failed).unwrap();
+        let back = log.read().unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(
+            (back[0].action, back[0].name.as_str()),
+            (Action::Create, "a")
+        );
+        assert_eq!(back[1], failed);
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.contains("\"action\":\"start-failed\""), "{text}");
+        assert!(failed.render().contains("start-failed"));
+        assert!(failed.render().contains("exitCode=125"));
+    }
+
+    #[test]
+    fn a_full_log_is_rotated_and_both_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::at(dir.path());
+        std::fs::write(log.path(), vec![b'x'; MAX_BYTES as usize]).unwrap();
+        log.append(&event(Action::Create, "old")).unwrap();
+        assert!(dir.path().join("events.jsonl.1").exists());
+        assert!(std::fs::metadata(log.path()).unwrap().len() < 1000);
+        log.append(&event(Action::Destroy, "old")).unwrap();
+        let names: Vec<Action> = log.read().unwrap().iter().map(|e| e.action).collect();
+        // The rotated file held garbage (skipped); the new file holds both events.
+        assert_eq!(names, vec![Action::Create, Action::Destroy]);
+    }
+}

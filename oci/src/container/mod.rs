@@ -1,0 +1,28 @@
+//! The low level: executes an OCI runtime bundle, as runc/crun do.
+//!
+//! One file per operation, following the OCI runtime lifecycle:
+//! [`create`] (namespaces, cgroup, rootfs; the process waits before the user's command),
+//! [`start`] (the command runs), [`kill`], [`wait`], [`delete`], [`pause`]; [`StateFile`]
+//! (`state.rs`, below this module) is the OCI state file every operation reads or writes,
+//! [`handle`] finds a container again by its ID. `hooks.rs` runs the config's lifecycle hooks,
+//! `process/console.rs` hands a terminal to a manager, `events` reports resource use as runc
+//! does.
+
+pub(crate) mod create;
+pub mod delete;
+pub(crate) mod events;
+pub mod exec;
+pub mod features;
+pub mod handle;
+pub mod kill;
+pub(crate) mod net_devices;
+pub mod pause;
+pub mod start;
+pub(crate) mod unsupported;
+pub mod wait;
+
+pub use crate::error::StartError;
+pub use crate::state::{OciState, StateFile, Status};
+pub use create::{create, CreateOptions, Created};
+pub use handle::{validate_id, Container};
+pub use wait::{wait_for_exit, ExitInfo};

@@ -1,0 +1,124 @@
+//! `start`: let a created container run its command.
+
+use super::Created;
+use crate::error::StartError;
+use crate::hooks::{self, HookPoint};
+use crate::process::sync::{self, ChildMessage};
+use crate::state::{OciState, StateFile, Status};
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{open, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+use oci_spec::runtime::Hooks;
+use std::os::fd::AsFd;
+
+impl Created {
+    /// Starts the command: opens the exec FIFO (which releases the init), then waits until the
+    /// init has executed the command (end-of-file on the sync pipe) or reported why it could not.
+    /// The caller runs the `poststart` hooks ([`run_poststart`]).
+    pub fn start(mut self) -> Result<Created> {
+        let fifo_path = self.state_dir.join("exec.fifo");
+        let fifo = open(
+            &fifo_path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| {
+            format!(
+                "opening {}: is container {} created?",
+                fifo_path.display(),
+                self.id
+            )
+        })?;
+        let mut released = false;
+        for _ in 0..600 {
+            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+            let n = poll(&mut fds, PollTimeout::from(50u8)).context("poll on the exec fifo")?;
+            if n > 0
+                && fds[0]
+                    .revents()
+                    .is_some_and(|r| r.contains(PollFlags::POLLIN))
+            {
+                let mut b = [0u8; 1];
+                let _ = nix::unistd::read(fifo.as_fd(), &mut b);
+                released = true;
+                break;
+            }
+            // The init may have died before reaching the FIFO.
+            // (WNOWAIT: only look, the caller reaps it.)
+            match waitid(
+                Id::Pid(self.pid),
+                WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
+            ) {
+                Ok(WaitStatus::StillAlive) => {}
+                _ => break,
+            }
+        }
+        let _ = std::fs::remove_file(&fifo_path);
+        if !released {
+            if let Ok(ChildMessage::Failed { code, message }) = sync::receive(&self.from_child) {
+                return Err(StartError { code, message }.into());
+            }
+            bail!("container {} init exited before start", self.id);
+        }
+        match sync::receive(&self.from_child)? {
+            ChildMessage::Closed => {}
+            ChildMessage::Failed { code, message } => {
+                return Err(StartError { code, message }.into())
+            }
+            ChildMessage::Ready | ChildMessage::Hooks | ChildMessage::Seccomp(_) => {
+                bail!("container {}: unexpected message from its init", self.id)
+            }
+        }
+        self.state.oci.status = Status::Running;
+        self.state.save(&self.state_dir)?;
+        Ok(self)
+    }
+}
+
+/// The `poststart` hooks, once the command runs. A failing one does not stop the container:
+/// the specification asks the runtime to warn and go on, so the caller logs the error.
+pub fn run_poststart(hooks: Option<&Hooks>, state: &OciState) -> Result<()> {
+    hooks::run(hooks, HookPoint::Poststart, state)
+}
+
+/// `start` from another process than the one that created the container (the OCI CLI's
+/// `create` then `start`): release the init through the exec FIFO. Whether `execve` then
+/// succeeded is not visible from here (as with runc); `state` shows it. The caller runs the
+/// `poststart` hooks ([`run_poststart`]).
+pub fn start_from_state_dir(state_dir: &std::path::Path) -> Result<StateFile> {
+    let mut state = StateFile::load(state_dir)?;
+    let id = state.oci.id.clone();
+    match state.live_status() {
+        Status::Created => {}
+        Status::Stopped => bail!("cannot start container {id}: it has stopped"),
+        other => bail!(
+            "cannot start container {id}: it is {}, not created",
+            other.as_str()
+        ),
+    }
+    let fifo_path = state_dir.join("exec.fifo");
+    let fifo = open(
+        &fifo_path,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("opening {}", fifo_path.display()))?;
+    let pid = state.oci.pid.context("state.json has no pid")?;
+    for _ in 0..200 {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::from(50u8)).context("poll on the exec fifo")? > 0 {
+            let mut b = [0u8; 1];
+            let _ = nix::unistd::read(fifo.as_fd(), &mut b);
+            let _ = std::fs::remove_file(&fifo_path);
+            state.oci.status = Status::Running;
+            state.save(state_dir)?;
+            return Ok(state);
+        }
+        if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
+            break;
+        }
+    }
+    bail!("container {id}: its init (pid {pid}) did not wait for start")
+}

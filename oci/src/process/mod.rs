@@ -1,0 +1,20 @@
+//! The processes of a container and how they are made.
+//!
+//! - [`attributes`]: personality, I/O and CPU scheduling, affinity, memory policy, LSM label;
+//! - `clone`: the one `clone(2)` call that creates the container's init in its new
+//!   namespaces;
+//! - `console`: the container's terminal, handed to a manager over `--console-socket`;
+//! - [`sync`]: the pipes over which the parent (pier) and the child talk during setup;
+//! - `init`: what the child does between `clone` and `execve` (the heart of a container);
+//! - `reaper`: pier's own PID 1 (`--init`), which reaps zombies and forwards signals;
+//! - [`exec`]: a new process inside a running container (`pier exec`).
+//! - `lookup`: finding the command in the container's `$PATH`.
+
+pub mod attributes;
+pub(crate) mod clone;
+pub(crate) mod console;
+pub mod exec;
+pub(crate) mod init;
+pub(crate) mod lookup;
+pub(crate) mod reaper;
+pub mod sync;
