@@ -65,7 +65,13 @@ done
 # Test executables by target name, from cargo's own build report.
 rm -rf "$lane"
 mkdir -p "$lane"
-cargo test --workspace --no-run --message-format=json 2>/dev/null > "$lane/artifacts.json"
+# (scripts/test.sh passes the report of the build it just made: a second cargo here would wait
+# for the build lock that the host's tests hold while they run beside the lane.)
+if [[ -n "${PIER_LANE_ARTIFACTS:-}" ]]; then
+  cp "$PIER_LANE_ARTIFACTS" "$lane/artifacts.json"
+else
+  cargo test --workspace --no-run --message-format=json 2>/dev/null >"$lane/artifacts.json"
+fi
 python3 - "$lane" "${plan[@]}" <<'PY'
 import json, os, sys
 lane, plan = sys.argv[1], sys.argv[2:]
@@ -104,6 +110,9 @@ qemu=
 # shellcheck disable=SC2317 # called by the trap
 cleanup() { stop_qemu; rm -f "$disk"; }
 trap cleanup EXIT
+# Stopped by a signal (scripts/test.sh stops the lane when the suite fails): exit through the
+# EXIT trap, so that QEMU does not outlive the lane.
+trap 'exit 143' TERM INT HUP
 
 choose_accel
 [ "$accel" = tcg ] && boot tcg

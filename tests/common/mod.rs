@@ -25,11 +25,23 @@ pub struct Pier {
 }
 
 impl Pier {
-    /// A fresh state directory with `busybox:latest` bootstrapped (about 0.3 s: cheaper than
-    /// sharing one image between tests, and every test stays independent).
+    /// A fresh state directory holding `busybox:latest` as `pier image bootstrap busybox` makes
+    /// it: a copy of [`busybox_store`], so every test stays independent while the image is
+    /// made once (tests of the bootstrap itself start from [`Pier::empty`]).
     pub fn new() -> Pier {
         let p = Pier::empty();
-        p.ok(&["image", "bootstrap", "busybox"]);
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(busybox_store().join("."))
+            .arg(&p.root)
+            .output()
+            .expect("running cp");
+        assert!(
+            out.status.success(),
+            "copying the busybox store into {}: {}",
+            p.root.display(),
+            text(&out.stderr)
+        );
         p
     }
 
@@ -168,6 +180,59 @@ impl Pier {
         assert_no_cgroup(id);
         assert_no_process(id);
     }
+}
+
+/// A pier state directory with `busybox:latest` bootstrapped by this `pier` from this host's
+/// busybox, made once and shared by the tests of every test binary (in cargo's target
+/// directory, keyed by both executables, so a new build or busybox makes a new one). Making
+/// the image (tar, gzip, SHA-256) costs 0.25 s natively and tens of seconds in the cgroup-v2
+/// lane's emulated guest, where it was most of each test's time; copying it costs little.
+pub fn busybox_store() -> &'static Path {
+    static STORE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    STORE.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let mut key = std::collections::hash_map::DefaultHasher::new();
+        for exe in [PIER, "/bin/busybox"] {
+            let m = std::fs::metadata(exe).unwrap_or_else(|e| panic!("{exe}: {e}"));
+            (exe, m.len(), m.modified().ok()).hash(&mut key);
+        }
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let store = tmp.join(format!("busybox-store-{:016x}", key.finish()));
+        if store.join("images").join("index.json").is_file() {
+            return store;
+        }
+        std::fs::create_dir_all(tmp).expect("creating cargo's test temp dir");
+        let work = tempfile::Builder::new()
+            .prefix(".busybox-store-")
+            .tempdir_in(tmp)
+            .expect("temp dir for the busybox store");
+        let out = run_with_timeout(
+            Command::new(PIER)
+                .arg("--root")
+                .arg(work.path())
+                .args(["image", "bootstrap", "busybox"])
+                .env_remove("PIER_ROOT"),
+            None,
+            COMMAND_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("pier image bootstrap busybox: {e}"));
+        assert!(
+            out.status.success(),
+            "pier image bootstrap busybox: {}",
+            text(&out.stderr)
+        );
+        // Published whole by rename; a test binary that lost the race uses the winner's.
+        let work = work.keep();
+        if std::fs::rename(&work, &store).is_err() {
+            let _ = std::fs::remove_dir_all(&work);
+            assert!(
+                store.join("images").join("index.json").is_file(),
+                "no busybox store at {}",
+                store.display()
+            );
+        }
+        store
+    })
 }
 
 impl Drop for Pier {
