@@ -65,38 +65,39 @@ scripts/v2-lane.sh --prepare >"$guest_log" 2>&1 &
 guest=$!
 
 step "formatting (cargo fmt --check)" cargo fmt --all -- --check
-step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --quiet -- -D warnings
-# Lab 10 runs `pier bench`, which needs the static payload; cargo holds the build lock while
-# tests run, so it cannot be built from inside a test.
-step "the static bench payload (release build)" bench/build-payload.sh >/dev/null
 # The build's report names each test executable: the v2 lane runs some of them in its guest.
 artifacts="$target/test-artifacts.json"
 step "building the tests" bash -c "cargo test --workspace --no-run --message-format=json >'$artifacts'"
-step "the book (English)" mdbook build book
-# The Korean edition after the English one (the English build empties book/build, which holds
-# book/build/ko).
-step "the book (Korean)" mdbook build book/ko
 
 wait_guest() {
   local rc=0
   wait "$guest" || rc=$?
-  guest=
+  guest=''
   cat "$guest_log"
   return "$rc"
 }
 step "the v2 guest (built in the background)" wait_guest
 
 # The cgroup-v2 lane: the tests that depend on the cgroup version, again inside a Debian 12 guest
-# booted with systemd and the unified hierarchy only (QEMU; KVM where it works, else TCG). It
-# runs beside the host's tests, which mostly wait on the kernel and on processes (about a third
-# of a core), at a lower priority so that their timing is not disturbed.
+# booted with systemd and the unified hierarchy only (QEMU; KVM where it works, else TCG). Under
+# software emulation it is the longest step, so it starts as soon as its tests are built and
+# runs beside the rest, at a lower priority so that the host's tests keep their timing (they
+# mostly wait on the kernel and on processes, about a third of a core).
 lane_log="$target/v2-lane.log"
 PIER_LANE_ARTIFACTS="$artifacts" nice -n 10 scripts/v2-lane.sh >"$lane_log" 2>&1 &
 lane=$!
 
 failed=()
+step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Lab 10 runs `pier bench`, which needs the static payload; cargo holds the build lock while
+# tests run, so it cannot be built from inside a test.
+step "the static bench payload (release build)" bench/build-payload.sh >/dev/null
 step "tests on the host (the v2 lane runs beside them)" cargo test --workspace --no-fail-fast 2>&1 ||
   failed+=("tests on the host")
+step "the book (English)" mdbook build book
+# The Korean edition after the English one (the English build empties book/build, which holds
+# book/build/ko).
+step "the book (Korean)" mdbook build book/ko
 
 wait_lane() {
   local rc=0
