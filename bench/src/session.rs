@@ -22,8 +22,9 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// Runs `pier bench` with `args`; returns the process exit code.
-pub fn run(args: Args) -> Result<i32> {
+/// Runs `pier bench` with `args`, measuring the pier binary `pier`; returns the process exit
+/// code.
+pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
     if let Some(BenchCommand::Report { dir }) = &args.command {
         let files = report::rerender(dir, &crate::reference::default_dir())?;
         eprintln!(
@@ -92,7 +93,7 @@ pub fn run(args: Args) -> Result<i32> {
     let payload = stripped_payload(&find_payload(args.payload.as_deref())?, &cache);
     let setup = Setup {
         payload,
-        pier: std::env::current_exe().context("finding the pier executable")?,
+        pier,
         cache,
     };
     eprintln!("bench: payload {}", setup.payload.display());
@@ -253,7 +254,7 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
     let mut vm = None;
     if wanted(EnvName::Vm) {
         eprintln!("bench: preparing the VM (kernel, initramfs, KVM probe)...");
-        let cpus = u32::try_from(crate::payload::cpu_threads()).unwrap_or(1);
+        let cpus = u32::try_from(crate::environment::cpu_threads()).unwrap_or(1);
         let v = Rc::new(RefCell::new(VmEnv::new(setup, cpus, 1024)));
         {
             let b = v.borrow();
@@ -309,7 +310,7 @@ pub fn find_payload(given: Option<&Path>) -> Result<PathBuf> {
     // target/<profile>/pier -> target/x86_64-unknown-linux-gnu/release/pier-payload
     if let Some(target) = exe.parent().and_then(Path::parent) {
         let p = target
-            .join(crate::payload::build::TARGET)
+            .join(crate::payload::TARGET)
             .join("release")
             .join("pier-payload");
         if p.is_file() {
