@@ -307,7 +307,7 @@ pub fn find_payload(given: Option<&Path>) -> Result<PathBuf> {
         return Ok(p.to_path_buf());
     }
     let exe = std::env::current_exe().context("finding the current executable")?;
-    // target/<profile>/pier -> target/x86_64-unknown-linux-gnu/release/pier-payload
+    // target/<profile>/pier-bench (beside pier) -> target/x86_64-unknown-linux-gnu/release/pier-payload
     if let Some(target) = exe.parent().and_then(Path::parent) {
         let p = target
             .join(crate::payload::TARGET)
@@ -317,7 +317,7 @@ pub fn find_payload(given: Option<&Path>) -> Result<PathBuf> {
             return Ok(p);
         }
     }
-    // The workspace around the current directory, else the one this `pier` was built in
+    // The workspace around the current directory, else the one this program was built in
     // (`pier bench` run from elsewhere, e.g. a lab's directory).
     let cwd = std::env::current_dir().context("current directory")?;
     for dir in cwd.ancestors().chain(exe.ancestors().skip(1)) {
