@@ -13,8 +13,7 @@ fn main() {
     let command = pier_bench::cli::Args::augment_args(
         clap::Command::new(launch::PROGRAM)
             .bin_name("pier bench")
-            .version(env!("CARGO_PKG_VERSION"))
-            .about("Benchmark native vs pier vs runc/crun/podman vs a VM; writes results/<timestamp>/ (run by `pier bench`)"),
+            .version(env!("CARGO_PKG_VERSION")),
     );
     let args = match command
         .try_get_matches()
