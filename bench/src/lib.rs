@@ -8,7 +8,7 @@
 //! `cli/` (pier-bench-cli: `pier bench`'s arguments, re-exported as [`cli`]).
 //!
 //! * [`payload`]: building the static payload.
-//! * [`stats`], [`record`], [`environment`], [`format`], [`clock`]: from pier-record.
+//! * [`stats`], [`record`], [`environment`], [`format`](mod@format), [`clock`]: from pier-record.
 //! * [`plot`]: SVG + PNG charts (grouped bars, horizontal bar panels, CDF, histogram), every
 //!   text placed by its measured extent, one colour-blind-safe colour per environment.
 //! * [`envs`]: how each environment runs the payload (native, pier, runc/crun, podman,

@@ -5,7 +5,7 @@
 //! * [`record`]: raw `samples.csv` and the per-metric `summary.csv`.
 //! * [`environment`]: the machine record, `environment.json`.
 //! * [`stats`]: medians, percentiles and bootstrap confidence intervals.
-//! * [`format`]: how numbers and intervals are written in reports.
+//! * [`format`](mod@format): how numbers and intervals are written in reports.
 //! * [`clock`]: nanosecond timestamps and RFC 3339 dates.
 
 pub mod clock;
