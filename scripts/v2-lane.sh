@@ -82,7 +82,7 @@ for line in open(os.path.join(lane, "artifacts.json")):
     except ValueError:
         continue
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        # "path+file:///work/main/runtime#pier-runtime@0.1.0" -> "pier-runtime"
+        # "path+file:///work/main/oci#pier-oci@0.1.0" -> "pier-oci"
         package = m["package_id"].rsplit("#", 1)[-1].split("@")[0]
         t = m["target"]
         target = "lib" if "lib" in t["kind"] else t["name"]

@@ -210,12 +210,19 @@ fn lab10_cycle() {
     // `pier bench` needs the static payload. scripts/test.sh builds it first: cargo holds the
     // build lock while tests run, so `pier bench` cannot build it from inside this test.
     let target = pier().parent().unwrap().parent().unwrap().to_path_buf();
-    let payload = target
-        .join(pier_bench::payload::build::TARGET)
-        .join("release/pier-payload");
+    // bench/build-payload.sh's output (the triple is pier_bench::payload::TARGET).
+    let payload = target.join("x86_64-unknown-linux-gnu/release/pier-payload");
     let Some(_) = prereq::require(
         "the static bench payload (bench/build-payload.sh)",
         prereq::file(payload),
+    ) else {
+        return;
+    };
+    // And the harness program `pier bench` runs, from beside pier: built with the workspace
+    // (`cargo test --workspace` builds it for pier-bench's own tests).
+    let Some(_) = prereq::require(
+        "the pier-bench program beside pier (cargo build -p pier-bench)",
+        prereq::file(pier().with_file_name("pier-bench")),
     ) else {
         return;
     };
@@ -765,8 +772,8 @@ fn summary_row(
     environment: &str,
     variant: &str,
     median: f64,
-) -> pier_bench::record::SummaryRow {
-    pier_bench::record::SummaryRow {
+) -> pier_record::record::SummaryRow {
+    pier_record::record::SummaryRow {
         suite: suite.into(),
         metric: metric.into(),
         unit: if suite == "cpu" { "GFLOPS" } else { "ms" }.into(),
@@ -799,7 +806,7 @@ fn lab10_numbers_must_come_from_the_run() {
     let dir = lab.dir().join("results/run");
     std::fs::create_dir_all(&dir).unwrap();
     let cpu = "dgemm_gflops_n256_t1";
-    pier_bench::record::write_summary(
+    pier_record::record::write_summary(
         &dir.join("summary.csv"),
         &[
             summary_row("cpu", cpu, "native", "", 61.234),

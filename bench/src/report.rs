@@ -69,7 +69,7 @@ pub fn generate(out_dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("creating result directory {}", out_dir.display()))?;
     record::write_samples(&out_dir.join("samples.csv"), input.samples)?;
-    input.environment.write(&out_dir.join("environment.json"))?;
+    pier_oci::persist::write_json_atomic(&out_dir.join("environment.json"), input.environment)?;
     input.notes.write(out_dir)?;
     render_dir(out_dir, input)
 }

@@ -22,8 +22,9 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// Runs `pier bench` with `args`; returns the process exit code.
-pub fn run(args: Args) -> Result<i32> {
+/// Runs `pier bench` with `args`, measuring the pier binary `pier`; returns the process exit
+/// code.
+pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
     if let Some(BenchCommand::Report { dir }) = &args.command {
         let files = report::rerender(dir, &crate::reference::default_dir())?;
         eprintln!(
@@ -92,7 +93,7 @@ pub fn run(args: Args) -> Result<i32> {
     let payload = stripped_payload(&find_payload(args.payload.as_deref())?, &cache);
     let setup = Setup {
         payload,
-        pier: std::env::current_exe().context("finding the pier executable")?,
+        pier,
         cache,
     };
     eprintln!("bench: payload {}", setup.payload.display());
@@ -253,7 +254,7 @@ fn build_envs(setup: &Setup, wanted: &dyn Fn(EnvName) -> bool, notes: &mut Notes
     let mut vm = None;
     if wanted(EnvName::Vm) {
         eprintln!("bench: preparing the VM (kernel, initramfs, KVM probe)...");
-        let cpus = u32::try_from(crate::payload::cpu_threads()).unwrap_or(1);
+        let cpus = u32::try_from(crate::environment::cpu_threads()).unwrap_or(1);
         let v = Rc::new(RefCell::new(VmEnv::new(setup, cpus, 1024)));
         {
             let b = v.borrow();
@@ -306,17 +307,17 @@ pub fn find_payload(given: Option<&Path>) -> Result<PathBuf> {
         return Ok(p.to_path_buf());
     }
     let exe = std::env::current_exe().context("finding the current executable")?;
-    // target/<profile>/pier -> target/x86_64-unknown-linux-gnu/release/pier-payload
+    // target/<profile>/pier-bench (beside pier) -> target/x86_64-unknown-linux-gnu/release/pier-payload
     if let Some(target) = exe.parent().and_then(Path::parent) {
         let p = target
-            .join(crate::payload::build::TARGET)
+            .join(crate::payload::TARGET)
             .join("release")
             .join("pier-payload");
         if p.is_file() {
             return Ok(p);
         }
     }
-    // The workspace around the current directory, else the one this `pier` was built in
+    // The workspace around the current directory, else the one this program was built in
     // (`pier bench` run from elsewhere, e.g. a lab's directory).
     let cwd = std::env::current_dir().context("current directory")?;
     for dir in cwd.ancestors().chain(exe.ancestors().skip(1)) {

@@ -22,9 +22,19 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// The payload of this test build (dynamic: fine for native runs only).
-fn test_payload() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_pier-payload"))
+/// The payload of a plain cargo build (dynamic: fine for native runs only; `cargo test
+/// --workspace` builds it for the payload crate's own tests), or why there is none.
+pub fn dynamic_payload() -> Result<PathBuf, String> {
+    ["debug", "release"]
+        .iter()
+        .map(|p| common::target_dir().join(p).join("pier-payload"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no pier-payload in {}/{{debug,release}} (cargo build -p pier-payload)",
+                common::target_dir().display()
+            )
+        })
 }
 
 #[test]
@@ -227,8 +237,18 @@ fn every_suite_runs_once_in_every_environment() {
     eprintln!("{}", cgroup_workaround::apply_if_hybrid().describe());
     let cache = tempfile::tempdir().unwrap();
     let static_payload = static_payload();
+    // Without the static payload, native runs only, with the payload of a plain build.
+    let payload = match &static_payload {
+        Ok(p) => p.clone(),
+        Err(_) => {
+            let Some(p) = require("a pier-payload build", dynamic_payload()) else {
+                return;
+            };
+            p
+        }
+    };
     let setup = Setup {
-        payload: static_payload.clone().unwrap_or_else(|_| test_payload()),
+        payload,
         pier: pier_binary().unwrap_or_else(|_| PathBuf::from("/nonexistent/pier")),
         cache: cache.path().to_path_buf(),
     };

@@ -136,7 +136,7 @@ pub enum Command {
     /// call; also answers as `pier-runc`).
     Runtime(runtime::RuntimeArgs),
     /// Benchmark native vs pier vs runc/crun/podman vs a VM; writes results/<timestamp>/.
-    Bench(pier_bench::cli::Args),
+    Bench(pier_bench_cli::Args),
     /// Manage pier itself (clean-up, disk use, information).
     #[command(subcommand)]
     System(system::SystemCommand),

@@ -122,7 +122,7 @@ pub trait Environment {
 pub struct Setup {
     /// The static `pier-payload` binary.
     pub payload: PathBuf,
-    /// The `pier` binary (normally the running executable).
+    /// The `pier` binary (normally the one whose `pier bench` runs this harness).
     pub pier: PathBuf,
     /// Bench-private cache and state directory (pier root, bundles, VM kernel).
     pub cache: PathBuf,

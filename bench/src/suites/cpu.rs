@@ -14,7 +14,7 @@ const OPENBLAS_SCRIPT: &str = include_str!("../../openblas_dgemm.py");
 
 /// Runs the cpu suite.
 pub fn run(ctx: &Ctx) -> SuiteOutput {
-    let threads = crate::payload::cpu_threads();
+    let threads = crate::environment::cpu_threads();
     let s = ctx.settings;
     let mut cases = payload_cases(ctx, "cpu", ctx.workload_envs(), move |env| {
         let sizes = if env.accelerator().is_some() {

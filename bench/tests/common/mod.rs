@@ -16,7 +16,7 @@ pub fn target_dir() -> PathBuf {
 pub fn static_payload() -> Result<PathBuf, String> {
     prereq::file(
         target_dir()
-            .join(pier_bench::payload::build::TARGET)
+            .join(pier_bench::payload::TARGET)
             .join("release/pier-payload"),
     )
 }

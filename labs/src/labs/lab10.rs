@@ -6,8 +6,8 @@ use super::number;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text::tr;
-use pier_bench::environment::EnvironmentRecord;
-use pier_bench::record::{read_summary, SummaryRow, NATIVE};
+use pier_record::environment::EnvironmentRecord;
+use pier_record::record::{read_summary, SummaryRow, NATIVE};
 use std::path::{Path, PathBuf};
 
 const N: u32 = 10;
@@ -201,7 +201,7 @@ fn report(ctx: &Ctx) -> Outcome {
 
 /// Whether `given` is `median` as the report prints it (see [`COPY_TOLERANCE`]).
 fn copied(given: f64, median: f64) -> bool {
-    let printed = pier_bench::format::num(median).parse::<f64>().ok();
+    let printed = pier_record::format::num(median).parse::<f64>().ok();
     printed.is_some_and(|p| (given - p).abs() <= p.abs() * 1e-9)
         || (given - median).abs() <= median.abs() * COPY_TOLERANCE
 }

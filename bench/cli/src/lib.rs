@@ -1,5 +1,8 @@
-//! The command line of `pier bench` (clap), parsed by the `pier` binary and handed to
-//! [`crate::run`].
+//! The command line of `pier bench` (clap): parsed by the `pier` binary (its `--help`, the
+//! book's CLI reference) and again by the `pier-bench` program that `pier bench` runs, which
+//! hands it to `pier_bench::run`. [`launch`]: how the two programs find each other.
+
+pub mod launch;
 
 use clap::ValueEnum;
 use std::path::PathBuf;

@@ -1,9 +1,10 @@
-//! Building `pier-payload` as a static executable.
+//! Building the `pier-payload` crate (`bench/payload/`) as a static executable.
 //!
 //! No musl target is available, so the payload links glibc statically
 //! (`-C target-feature=+crt-static`). The explicit `--target` keeps those RUSTFLAGS away from
 //! build scripts and proc macros, which must stay dynamic. `bench/build-payload.sh` does the
-//! same from a shell.
+//! same from a shell. Only the payload crate and its small dependencies are compiled, not the
+//! harness.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ pub fn build_static(workspace_root: &Path) -> Result<PathBuf> {
             "build",
             "--release",
             "-p",
-            "pier-bench",
+            "pier-payload",
             "--bin",
             "pier-payload",
         ])

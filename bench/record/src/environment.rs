@@ -108,7 +108,7 @@ impl EnvironmentRecord {
                 .lines()
                 .filter(|l| l.starts_with("processor"))
                 .count(),
-            available_cpus: crate::payload::cpu_threads(),
+            available_cpus: cpu_threads(),
             memory_bytes: mem_total(&meminfo).unwrap_or(0),
             kernel: read("/proc/sys/kernel/osrelease")?.trim().to_string(),
             cgroup: cgroup_layout(&mounts).to_string(),
@@ -127,15 +127,17 @@ impl EnvironmentRecord {
         })
     }
 
-    /// Writes the record as pretty JSON, atomically.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        pier_oci::persist::write_json_atomic(path, self)
-    }
-
-    /// Reads a record written by [`EnvironmentRecord::write`].
+    /// Reads a record written as `environment.json` (the harness writes it as pretty JSON,
+    /// atomically).
     pub fn read(path: &Path) -> Result<Self> {
-        pier_oci::persist::read_json(path)
+        let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_slice(&data).with_context(|| format!("parsing {}", path.display()))
     }
+}
+
+/// Number of CPUs this process may run on (affinity and cgroup quota aware).
+pub fn cpu_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn read(path: &str) -> Result<String> {
@@ -299,7 +301,7 @@ mod tests {
         assert_eq!(rec.cgroup, cgroup_layout(&mounts));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("environment.json");
-        rec.write(&path).unwrap();
+        std::fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
         assert_eq!(EnvironmentRecord::read(&path).unwrap(), rec);
     }
 }

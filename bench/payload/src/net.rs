@@ -13,8 +13,8 @@
 //! after the first with `--once`, on a quit request, or after `--idle-timeout` seconds
 //! without a client; sockets have read timeouts so nothing hangs forever.
 
-use crate::stats::{self, Summary};
 use anyhow::{bail, Context, Result};
+use pier_record::stats::{self, Summary};
 use serde::{Deserialize, Serialize};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};

@@ -6,8 +6,8 @@
 //! stays selectable for comparison (its thread count comes from `MATMUL_NUM_THREADS`,
 //! read once per process, so `--threads` does not apply to it).
 
-use crate::stats::{self, XorShift64};
 use anyhow::{bail, Context, Result};
+use pier_record::stats::{self, XorShift64};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -210,7 +210,7 @@ fn measure(kernel: Kernel, n: usize, threads: usize, reps: usize) -> Result<Poin
 
 /// Runs every (threads, size) combination.
 pub fn run(args: &Args) -> Result<Output> {
-    let all = super::cpu_threads();
+    let all = pier_record::environment::cpu_threads();
     let mut threads = if args.threads.is_empty() {
         vec![1, all]
     } else {

@@ -81,7 +81,10 @@ pub fn run(args: &Args) -> Result<Output> {
     if n < 1000 {
         bail!("stream --size {n} is too small to measure memory bandwidth");
     }
-    let threads = args.threads.unwrap_or_else(super::cpu_threads).max(1);
+    let threads = args
+        .threads
+        .unwrap_or_else(pier_record::environment::cpu_threads)
+        .max(1);
     let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
     // Allocate without touching, then first-touch in parallel.
     for v in [&mut a, &mut b, &mut c] {

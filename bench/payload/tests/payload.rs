@@ -198,32 +198,3 @@ fn net_server_once_exits_after_one_client() {
     assert_eq!(r["request_size"], 1);
     assert!(server.wait_exit(Duration::from_secs(5)));
 }
-
-#[test]
-fn debug_payload_is_dynamic_per_elf_header() {
-    // The cargo-built test binary is dynamic; the static build is checked by the ignored test.
-    assert!(!pier_bench::payload::build::is_static_elf(PAYLOAD.as_ref()).unwrap());
-}
-
-/// Builds the static payload (release, several minutes) and runs it in an empty chroot.
-#[test]
-#[ignore = "release build takes minutes; run with --ignored"]
-fn static_payload_runs_in_empty_chroot() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bin = pier_bench::payload::build_static(&root).unwrap();
-    assert!(pier_bench::payload::build::is_static_elf(&bin).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(&bin, dir.path().join("pier-payload")).unwrap();
-    let out = Command::new("chroot")
-        .arg(dir.path())
-        .args(["/pier-payload", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["entry_ns"].as_u64().unwrap() > 0);
-}

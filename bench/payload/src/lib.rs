@@ -3,16 +3,17 @@
 //! Each subcommand prints exactly ONE line of JSON on stdout (the harness parses it);
 //! progress and human text go to stderr. The binary is built static (glibc,
 //! `+crt-static`) so it runs in an empty chroot, a busybox rootfs or an initramfs:
-//! see [`build::build_static`].
+//! `bench/build-payload.sh`, or `pier_bench::payload::build_static` from Rust.
+//!
+//! A crate of its own, apart from the harness, so that its release build (part of the test
+//! suite and of the bench job) compiles only what the workloads need: the DGEMM kernels,
+//! rayon, clap, serde, and pier-record's statistics.
 
-pub mod build;
 pub mod gflops;
 pub mod jitter;
 pub mod net;
 pub mod start;
 pub mod stream;
-
-pub use build::build_static;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -70,9 +71,4 @@ pub fn emit<T: Serialize>(value: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").context("writing result to stdout")?;
     out.flush().context("flushing stdout")
-}
-
-/// Number of CPUs this process may run on (affinity and cgroup quota aware).
-pub fn cpu_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

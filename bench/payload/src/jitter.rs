@@ -5,8 +5,8 @@
 //! that every environment runs the same instructions; interruptions (timer ticks, vCPU
 //! preemption, host noise) show up as the tail of the distribution.
 
-use crate::stats::{self, Summary};
 use anyhow::{Context, Result};
+use pier_record::stats::{self, Summary};
 use serde::{Deserialize, Serialize};
 use std::hint::black_box;
 use std::io::Write;
