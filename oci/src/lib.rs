@@ -9,8 +9,8 @@
 //! Imports run one way, from the top of this list to the bottom:
 //! - [`container`]: the lifecycle, one file per operation (create, start, kill, delete, ...);
 //! - [`process`]: the container's processes (the `clone`, the init, `exec`, the console);
-//! - `hooks`, `state`, `error`: the config's lifecycle hooks, the OCI state they are given
-//!   ([`container::OciState`]), the error that carries a failed start's exit code;
+//! - `hooks`, `state`, [`error`]: the config's lifecycle hooks, the OCI state they are given
+//!   ([`container::OciState`]), the named errors of the public API ([`Error`]);
 //! - [`rootfs`], `mounts`, [`devices`], [`namespaces`], [`cgroups`], [`security`]: one
 //!   kernel mechanism each;
 //! - [`netlink`], [`netns`], `loopback`: the network pieces a runtime needs (moving
@@ -28,8 +28,11 @@
 //!   `kill` ([`container::kill`]), `pause`/`resume`, `exec`, `delete` ([`container::delete`]);
 //!   [`container::wait_for_exit`] reaps it into an [`container::ExitInfo`];
 //! - the OCI state ([`container::OciState`], [`container::StateFile`],
-//!   [`container::Status`]) and [`container::StartError`], which callers match by type to
-//!   report Docker's exit codes (125, 126, 127).
+//!   [`container::Status`]);
+//! - [`Error`], what these functions return: named kinds callers match on
+//!   ([`Error::NotExist`], [`Error::NotRunning`], [`Error::InvalidConfig`], ...), among them
+//!   [`Error::Start`], which carries Docker's exit code (125, 126, 127) for a command that
+//!   could not run.
 //!
 //! Public too, because `pier-engine` (or the `pier runtime` commands, the bench, the labs) does
 //! with them what runc leaves to whoever calls it: [`cgroups::Cgroup`] (`pier update`,
@@ -45,10 +48,12 @@
 
 #![warn(missing_docs)]
 
+pub use error::{Error, Operation, Result};
+
 pub mod cgroups;
 pub mod container;
 pub mod devices;
-pub(crate) mod error;
+pub mod error;
 pub(crate) mod hooks;
 pub(crate) mod loopback;
 pub(crate) mod mounts;

@@ -185,7 +185,7 @@ fn write_time_offsets(
 /// Checks that ID mappings and the user namespace go together: a new user namespace needs
 /// both `uidMappings` and `gidMappings` (an unmapped namespace would run everything as
 /// nobody), and mappings without a new user namespace would be ignored.
-pub(crate) fn check_id_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<()> {
+pub(crate) fn check_id_mappings(spec: &Spec, plan: &NamespacePlan) -> crate::Result<()> {
     let linux = spec.linux().as_ref();
     let uids = linux
         .and_then(|l| l.uid_mappings().as_ref())
@@ -196,10 +196,12 @@ pub(crate) fn check_id_mappings(spec: &Spec, plan: &NamespacePlan) -> Result<()>
     let new_user = plan.new.contains(CloneFlags::CLONE_NEWUSER);
     match (new_user, uids, gids) {
         (true, true, true) | (false, false, false) => Ok(()),
-        (true, _, _) => bail!(
+        (true, _, _) => crate::error::bail_config!(
+            "linux.uidMappings",
             "config.json: a new user namespace needs both linux.uidMappings and linux.gidMappings"
         ),
-        (false, _, _) => bail!(
+        (false, _, _) => crate::error::bail_config!(
+            "linux.uidMappings",
             "config.json: linux.uidMappings/gidMappings need a new user namespace (one without a path) in linux.namespaces"
         ),
     }

@@ -23,7 +23,6 @@ mod volume;
 
 use clap::{Parser, Subcommand};
 use pier_engine::container::Engine;
-use pier_oci::container::StartError;
 use std::path::PathBuf;
 
 /// pier: a container runtime to learn from and measure with.
@@ -171,10 +170,7 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let code = e
-                .downcast_ref::<StartError>()
-                .map(|s| s.code)
-                .unwrap_or(125);
+            let code = output::exit_code(&e, 125);
             eprintln!("pier: {}", output::one_line(&e));
             code
         }

@@ -168,6 +168,18 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
     out.replace('\n', " ")
 }
 
+/// The code a failed command exits with: Docker's (127 not found, 126 not executable, 125)
+/// when a container's command could not start ([`pier_oci::Error::Start`], whatever context
+/// the engine, compose or the builder added to it), else `default`. The engine's errors are
+/// `anyhow` chains, so this is the one place the runtime's typed error is looked for in a
+/// chain; below the command line, callers match it by kind.
+pub(crate) fn exit_code(e: &anyhow::Error, default: i32) -> i32 {
+    match e.downcast_ref::<pier_oci::Error>() {
+        Some(pier_oci::Error::Start { code, .. }) => *code,
+        _ => default,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -138,7 +138,7 @@ impl Engine {
             .clone()
             .map(Into::into)
             .unwrap_or_else(|| process.cwd().clone());
-        exec(ExecOptions {
+        Ok(exec(ExecOptions {
             target_pid: init.pid,
             cgroup,
             args: req.command.clone(),
@@ -157,6 +157,6 @@ impl Engine {
             close_fds,
             extra_fds: 0,
             attributes: pier_oci::process::attributes::Attributes::of(process, &spec),
-        })
+        })?)
     }
 }

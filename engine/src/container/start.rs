@@ -14,10 +14,11 @@ use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{fork, pipe2, setsid, ForkResult};
 use oci_spec::runtime::Spec;
-use pier_oci::container::{self, CreateOptions, ExitInfo, StartError};
+use pier_oci::container::{self, CreateOptions, ExitInfo};
 use pier_oci::persist::read_json;
 use pier_oci::process::sync::{self, Channel, ChildMessage};
 use pier_oci::trace;
+use pier_oci::Error as OciError;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// How the user is attached to the container.
@@ -49,13 +50,14 @@ pub struct RunOutcome {
 
 impl Engine {
     /// Starts a created or exited container and watches it in this process until it exits.
-    /// `on_started` is told once whether the command started (a detached monitor passes that
-    /// on to the `pier` command waiting for it).
+    /// `on_started` is told once whether the command started, or why it could not (an
+    /// [`OciError::Start`]: a detached monitor passes that on to the `pier` command waiting
+    /// for it).
     pub fn run_attached(
         &self,
         key: &str,
         attach: Attach,
-        on_started: &mut dyn FnMut(Result<(), &StartError>),
+        on_started: &mut dyn FnMut(Result<(), &OciError>),
     ) -> Result<RunOutcome> {
         let (_, record) = self.find(key)?;
         if record.restarting && record.monitor.is_some_and(|m| m.is_alive()) {
@@ -73,7 +75,7 @@ impl Engine {
         &self,
         key: &str,
         attach: Attach,
-        on_started: &mut dyn FnMut(Result<(), &StartError>),
+        on_started: &mut dyn FnMut(Result<(), &OciError>),
         restart: bool,
     ) -> Result<RunOutcome> {
         let (paths, record) = self.find(key)?;
@@ -95,10 +97,10 @@ impl Engine {
         match result {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
-                let code = e
-                    .downcast_ref::<StartError>()
-                    .map(|s| s.code)
-                    .unwrap_or(125);
+                let code = match &e {
+                    OciError::Start { code, .. } => *code,
+                    _ => 125,
+                };
                 let message = format!("{e:#}");
                 self.record_event(Event {
                     exit_code: Some(code),
@@ -115,7 +117,7 @@ impl Engine {
                     r.exit_code = Some(code);
                     r.error = Some(message);
                 })?;
-                Err(e)
+                Err(e.into())
             }
         }
     }
@@ -125,8 +127,8 @@ impl Engine {
         paths: &ContainerPaths,
         record: &ContainerRecord,
         attach: Attach,
-        on_started: &mut dyn FnMut(Result<(), &StartError>),
-    ) -> Result<RunOutcome> {
+        on_started: &mut dyn FnMut(Result<(), &OciError>),
+    ) -> pier_oci::Result<RunOutcome> {
         let rootfs = paths.rootfs();
         let mount = trace::Phase::start("rootfs (overlay mount)");
         if !mountinfo::is_mounted(&rootfs) {
@@ -231,8 +233,8 @@ impl Engine {
         let created = match created {
             Ok(c) => c,
             Err(e) => {
-                if let Some(se) = e.downcast_ref::<StartError>() {
-                    on_started(Err(se));
+                if let OciError::Start { .. } = e {
+                    on_started(Err(&e));
                 }
                 return Err(e);
             }
@@ -248,8 +250,8 @@ impl Engine {
         let started = created.start();
         start.end();
         if let Err(e) = &started {
-            if let Some(se) = e.downcast_ref::<StartError>() {
-                on_started(Err(se));
+            if let OciError::Start { .. } = e {
+                on_started(Err(e));
             }
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, None);
@@ -359,7 +361,7 @@ impl Engine {
                 match message? {
                     ChildMessage::Ready | ChildMessage::Closed => Ok(()),
                     ChildMessage::Failed { code, message } => {
-                        Err(StartError { code, message }.into())
+                        Err(OciError::Start { code, message }.into())
                     }
                     ChildMessage::Hooks | ChildMessage::Seccomp(_) => {
                         anyhow::bail!("unexpected message from the watcher")
@@ -381,7 +383,10 @@ impl Engine {
                         Ok(()) => {
                             let _ = sync::write_all(&tx, b"R");
                         }
-                        Err(se) => sync::send_failure(&tx, se.code, &se.message),
+                        Err(OciError::Start { code, message }) => {
+                            sync::send_failure(&tx, *code, message)
+                        }
+                        Err(other) => sync::send_failure(&tx, 125, &format!("{other:#}")),
                     }
                 });
                 if let (Err(e), false) = (&result, told) {

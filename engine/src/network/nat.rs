@@ -46,7 +46,7 @@
 //! Bridge names of pier networks all start with `pier`, which the isolation rule matches.
 
 use super::portmap::{PortMapping, Protocol};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
@@ -102,8 +102,55 @@ fn ctr_tag(container_id: &str, network: &str) -> String {
     format!("pier:ctr:{container_id}:{network}")
 }
 
+/// Why a firewall tool failed, by kind: a tool that is not installed is not a tool that ran
+/// and refused.
+#[derive(Debug, thiserror::Error)]
+enum ToolError {
+    /// It could not be started: not installed (`io::ErrorKind::NotFound`), not executable.
+    #[error("running {program}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Feeding it its script, or reading what it printed, failed.
+    #[error("{doing} {program}")]
+    Io {
+        doing: &'static str,
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// It ran and exited with a failure; its stderr says why.
+    #[error("{program} {args} failed ({status}): {stderr}{script}")]
+    Failed {
+        program: String,
+        args: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+        /// The script it was fed, when there was one (`\nscript:\n...`).
+        script: String,
+    },
+}
+
 /// Runs a program, feeding `stdin`, and returns its stdout; stderr goes into the error.
 fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
+    Ok(run_tool(program, args, stdin)?)
+}
+
+/// [`run`], its failure by kind.
+fn run_tool(
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::result::Result<String, ToolError> {
+    let io = |doing: &'static str| {
+        move |source| ToolError::Io {
+            doing,
+            program: program.to_string(),
+            source,
+        }
+    };
     let mut child = Command::new(program)
         .args(args)
         .stdin(if stdin.is_some() {
@@ -114,22 +161,23 @@ fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("running {program}"))?;
+        .map_err(|source| ToolError::Spawn {
+            program: program.to_string(),
+            source,
+        })?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(input.as_bytes())
-            .with_context(|| format!("writing the script to {program}"))?;
+            .map_err(io("writing the script to"))?;
     }
-    let out = child
-        .wait_with_output()
-        .with_context(|| format!("waiting for {program}"))?;
+    let out = child.wait_with_output().map_err(io("waiting for"))?;
     if !out.status.success() {
-        bail!(
-            "{program} {} failed ({}): {}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            stdin.map(|s| format!("\nscript:\n{s}")).unwrap_or_default()
-        );
+        return Err(ToolError::Failed {
+            program: program.to_string(),
+            args: args.join(" "),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            script: stdin.map(|s| format!("\nscript:\n{s}")).unwrap_or_default(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -451,38 +499,7 @@ impl Firewall {
     /// Every rule carrying a `pier:` tag.
     fn tagged_rules(&self) -> Result<Vec<TaggedRule>> {
         match self.backend {
-            Backend::Nftables => {
-                let out = match run(
-                    "nft",
-                    &["-j", "-a", "list", "table", "ip", &self.table],
-                    None,
-                ) {
-                    Ok(out) => out,
-                    // No table yet: no rules.
-                    Err(e) if format!("{e:#}").contains("No such file or directory") => {
-                        return Ok(Vec::new())
-                    }
-                    Err(e) => return Err(e),
-                };
-                let doc: serde_json::Value =
-                    serde_json::from_str(&out).context("parsing `nft -j list` output")?;
-                let items = doc["nftables"].as_array().cloned().unwrap_or_default();
-                Ok(items
-                    .iter()
-                    .filter_map(|item| {
-                        let rule = item.get("rule")?;
-                        let tag = rule.get("comment")?.as_str()?;
-                        if !tag.starts_with("pier:") {
-                            return None;
-                        }
-                        Some(TaggedRule {
-                            chain: rule.get("chain")?.as_str()?.to_string(),
-                            handle: rule.get("handle")?.as_u64()?,
-                            tag: tag.to_string(),
-                        })
-                    })
-                    .collect())
-            }
+            Backend::Nftables => nft_tagged_rules("nft", &self.table),
             Backend::Iptables => Ok(ipt_tagged_rules(&self.ipt_all_chains())),
         }
     }
@@ -566,6 +583,53 @@ fn ipt_tagged_rules(chains: &[(&str, String)]) -> Vec<TaggedRule> {
     found
 }
 
+/// The `pier:`-tagged rules of nftables table `ip <table>`, listed by the program `nft`:
+/// none while the table does not exist. nft reports a missing table only in its message, so
+/// after a failed listing the tables themselves are listed; an `nft` that cannot be run at
+/// all is an error, never "no rules".
+fn nft_tagged_rules(nft: &str, table: &str) -> Result<Vec<TaggedRule>> {
+    let out = match run_tool(nft, &["-j", "-a", "list", "table", "ip", table], None) {
+        Ok(out) => out,
+        Err(failed @ ToolError::Failed { .. }) => {
+            if nft_table_exists(nft, table)? {
+                return Err(failed.into());
+            }
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).context("parsing `nft -j list` output")?;
+    let items = doc["nftables"].as_array().cloned().unwrap_or_default();
+    Ok(items
+        .iter()
+        .filter_map(|item| {
+            let rule = item.get("rule")?;
+            let tag = rule.get("comment")?.as_str()?;
+            if !tag.starts_with("pier:") {
+                return None;
+            }
+            Some(TaggedRule {
+                chain: rule.get("chain")?.as_str()?.to_string(),
+                handle: rule.get("handle")?.as_u64()?,
+                tag: tag.to_string(),
+            })
+        })
+        .collect())
+}
+
+/// Whether nftables holds table `ip <table>` (`nft -j list tables ip`).
+fn nft_table_exists(nft: &str, table: &str) -> Result<bool> {
+    let out = run(nft, &["-j", "list", "tables", "ip"], None)?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).context("parsing `nft -j list tables` output")?;
+    Ok(doc["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|item| item["table"]["name"].as_str() == Some(table)))
+}
+
 /// Deletes iptables rules found by [`ipt_tagged_rules`].
 fn ipt_delete(rules: Vec<TaggedRule>) -> Result<()> {
     for r in rules {
@@ -619,4 +683,35 @@ pub fn enable_ip_forward() -> Result<()> {
         std::fs::write(path, b"1").with_context(|| format!("writing 1 to {path}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_nft_is_an_error_not_an_empty_table() {
+        let missing = "pier-test-no-such-nft";
+        match run_tool(missing, &["-j", "list", "tables"], None) {
+            Err(ToolError::Spawn { source, .. }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound)
+            }
+            other => panic!("expected a spawn error, got {other:?}"),
+        }
+        let err = nft_tagged_rules(missing, "pier").err();
+        let text = err.map(|e| format!("{e:#}")).unwrap_or_default();
+        assert!(
+            text.starts_with("running pier-test-no-such-nft: "),
+            "a missing nft must be an error, not \"no rules\": {text:?}"
+        );
+    }
+
+    #[test]
+    fn a_table_not_made_yet_has_no_rules() {
+        if !on_path("nft") || !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let rules = nft_tagged_rules("nft", "pier-test-never-made").unwrap();
+        assert!(rules.is_empty());
+    }
 }

@@ -2,7 +2,7 @@
 //! blocked just before the user's command (on the exec FIFO) until `start`.
 
 use crate::cgroups::Cgroup;
-use crate::error::StartError;
+use crate::error::{bail_config, Error};
 use crate::hooks::{self, HookPoint};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::clone::{clone_into, Forked};
@@ -11,7 +11,7 @@ use crate::process::sync::{self, Channel, ChildMessage};
 use crate::security::dumpable::NonDumpable;
 use crate::state::{process_start_time, OciState, StateFile, Status};
 use crate::trace;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
@@ -67,14 +67,15 @@ pub struct Created {
 }
 
 /// Creates the container: cgroup, namespaces, rootfs; the init then waits for `start`.
-/// On any failure everything made so far is removed again.
-pub fn create(opts: CreateOptions) -> Result<Created> {
+/// On any failure everything made so far is removed again. A config pier cannot honour is
+/// [`Error::InvalidConfig`], an init that fails its setup [`Error::Start`].
+pub fn create(opts: CreateOptions) -> crate::Result<Created> {
     let spec = opts.spec;
     super::unsupported::refuse_unsupported(spec)?;
     let linux = spec
         .linux()
         .as_ref()
-        .context("config.json has no linux section")?;
+        .ok_or_else(|| Error::config("linux", "config.json has no linux section"))?;
     let plan = NamespacePlan::from_spec(linux.namespaces().as_deref().unwrap_or_default());
     if !plan.new.contains(nix::sched::CloneFlags::CLONE_NEWNS)
         && !plan
@@ -82,7 +83,10 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
             .iter()
             .any(|(t, _)| *t == LinuxNamespaceType::Mount)
     {
-        bail!("config.json must ask for a mount namespace: pier does not change the host's mounts");
+        bail_config!(
+            "linux.namespaces",
+            "config.json must ask for a mount namespace: pier does not change the host's mounts"
+        );
     }
     namespaces::check_id_mappings(spec, &plan)?;
     super::net_devices::check(
@@ -90,14 +94,21 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         plan.new.contains(nix::sched::CloneFlags::CLONE_NEWNET)
             || plan.to_join(LinuxNamespaceType::Network).is_some(),
     )?;
-    let root = spec.root().as_ref().context("config.json has no root")?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::config("root", "config.json has no root"))?;
     let rootfs = if root.path().is_absolute() {
         root.path().clone()
     } else {
         opts.bundle.join(root.path())
     };
     if !rootfs.is_dir() {
-        bail!("rootfs {} is not a directory", rootfs.display());
+        bail_config!(
+            "root.path",
+            "rootfs {} is not a directory",
+            rootfs.display()
+        );
     }
 
     std::fs::create_dir_all(opts.state_dir)
@@ -123,7 +134,9 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         Ok(c) => c,
         Err(e) => {
             let _ = std::fs::remove_file(&fifo);
-            return Err(e.context(format!("setting up the cgroup of container {}", opts.id)));
+            return Err(e
+                .context(format!("setting up the cgroup of container {}", opts.id))
+                .into());
         }
     };
     cgroup_phase.end();
@@ -187,7 +200,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
         Ok(v) => v,
         Err(e) => {
             undo(None);
-            return Err(e);
+            return Err(e.into());
         }
     };
     let mut oci = OciState {
@@ -222,7 +235,7 @@ pub fn create(opts: CreateOptions) -> Result<Created> {
     let save = trace::Phase::start("state save");
     if let Err(e) = state.save(opts.state_dir) {
         undo(Some(pid));
-        return Err(e);
+        return Err(e.into());
     }
     save.end();
     Ok(Created {
@@ -254,7 +267,7 @@ impl Setup<'_> {
     ///
     /// Meanwhile the child makes its mounts (unless it has a user namespace, see
     /// `process::init`): it needs the "go" only before it unshares its cgroup namespace.
-    fn guide(&self, go: &OwnedFd, from_child: &OwnedFd) -> Result<()> {
+    fn guide(&self, go: &OwnedFd, from_child: &OwnedFd) -> crate::Result<()> {
         let Setup {
             spec,
             plan,
@@ -299,9 +312,11 @@ impl Setup<'_> {
                     sync::write_all(go, b"G")?;
                 }
                 ChildMessage::Failed { code, message } => {
-                    return Err(anyhow::Error::new(StartError { code, message }))
+                    return Err(Error::Start { code, message })
                 }
-                ChildMessage::Closed => bail!("container {} init ended during setup", state.id),
+                ChildMessage::Closed => {
+                    return Err(anyhow!("container {} init ended during setup", state.id).into())
+                }
             }
         }
     }

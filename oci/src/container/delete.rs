@@ -3,14 +3,15 @@
 
 use super::handle::Container;
 use crate::cgroups::Cgroup;
+use crate::error::{Error, Operation};
 use crate::hooks::{self, HookPoint};
 use crate::state::{OciState, Status};
-use anyhow::{bail, Context, Result};
+use anyhow::Context;
 use oci_spec::runtime::Hooks;
 use std::path::Path;
 
 /// Kills anything left in the cgroup, removes it, and removes the runtime directory.
-pub fn delete(cgroup: Option<&Cgroup>, state_dir: &Path) -> Result<()> {
+pub fn delete(cgroup: Option<&Cgroup>, state_dir: &Path) -> crate::Result<()> {
     if let Some(cg) = cgroup {
         cg.destroy().context("removing the container's cgroup")?;
         cg.remove_empty_pier_parent();
@@ -18,7 +19,7 @@ pub fn delete(cgroup: Option<&Cgroup>, state_dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(state_dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing {}", state_dir.display())),
+        Err(e) => Ok(Err(e).with_context(|| format!("removing {}", state_dir.display()))?),
     }
 }
 
@@ -33,22 +34,27 @@ pub struct Deleted {
 impl Deleted {
     /// Runs the `poststop` hooks. A failing one undoes nothing (the specification asks the
     /// runtime to warn and go on): the caller logs the error.
-    pub fn run_poststop(&self) -> Result<()> {
-        hooks::run(self.hooks.as_ref(), HookPoint::Poststop, &self.state)
+    pub fn run_poststop(&self) -> crate::Result<()> {
+        Ok(hooks::run(
+            self.hooks.as_ref(),
+            HookPoint::Poststop,
+            &self.state,
+        )?)
     }
 }
 
 impl Container {
     /// Deletes the container: a stopped or created one always, a running or paused one only
-    /// with `force` (its processes are killed). The caller then runs the `poststop` hooks.
-    pub fn delete(self, force: bool) -> Result<Deleted> {
+    /// with `force` (its processes are killed; else [`Error::Running`]). The caller then runs
+    /// the `poststop` hooks.
+    pub fn delete(self, force: bool) -> crate::Result<Deleted> {
         let status = self.status();
         if matches!(status, Status::Running | Status::Paused) && !force {
-            bail!(
-                "cannot delete container {} that is not stopped: {}",
-                self.id(),
-                status.as_str()
-            );
+            return Err(Error::Running {
+                id: self.id().to_string(),
+                status,
+                op: Operation::Delete,
+            });
         }
         // A created container's init waits on the exec FIFO: killing the cgroup ends it.
         let spec = self.spec().ok();

@@ -2,10 +2,11 @@
 //! (`runc exec --process FILE`, what containerd and Podman call for `docker exec`).
 
 use super::handle::Container;
+use crate::error::{Error, Operation, Result};
 use crate::process::attributes::Attributes;
 use crate::process::exec::{exec, ExecOptions};
 use crate::state::Status;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, Context};
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 use std::os::fd::RawFd;
@@ -27,14 +28,23 @@ pub struct ExecIo {
 
 impl Container {
     /// Starts `process` in the container (its namespaces, cgroup, seccomp filter); returns
-    /// its PID, a child of the caller.
+    /// its PID, a child of the caller. [`Error::NotRunning`] once the container has stopped,
+    /// [`Error::Paused`] while it is paused (unless `io.ignore_paused`), [`Error::Start`]
+    /// when the command cannot run.
     pub fn exec(&self, process: &Process, io: ExecIo) -> Result<Pid> {
         let pid = match self.status() {
-            Status::Stopped => bail!("cannot exec in a stopped container {}", self.id()),
-            Status::Paused if !io.ignore_paused => bail!(
-                "cannot exec in a paused container {} (use --ignore-paused to override)",
-                self.id()
-            ),
+            status @ Status::Stopped => {
+                return Err(Error::NotRunning {
+                    id: self.id().to_string(),
+                    status,
+                    op: Operation::Exec,
+                })
+            }
+            Status::Paused if !io.ignore_paused => {
+                return Err(Error::Paused {
+                    id: self.id().to_string(),
+                })
+            }
             _ => self
                 .state
                 .oci
@@ -43,16 +53,22 @@ impl Container {
         };
         let args = process.args().clone().unwrap_or_default();
         if args.is_empty() {
-            bail!("process.args must not be empty");
+            return Err(Error::config(
+                "process.args",
+                "process.args must not be empty",
+            ));
         }
         if !process.cwd().is_absolute() {
-            bail!("process.cwd {} must be absolute", process.cwd().display());
+            return Err(Error::config(
+                "process.cwd",
+                format!("process.cwd {} must be absolute", process.cwd().display()),
+            ));
         }
         let spec = self.spec()?;
         crate::container::unsupported::refuse_process(process, &spec)?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
         if seccomp.is_some_and(crate::security::seccomp::notifies) {
-            bail!("exec into container {}: its seccomp profile notifies an agent (SCMP_ACT_NOTIFY), which pier supports for the container's init only", self.id());
+            return Err(anyhow!("exec into container {}: its seccomp profile notifies an agent (SCMP_ACT_NOTIFY), which pier supports for the container's init only", self.id()).into());
         }
         let user = process.user();
         exec(ExecOptions {

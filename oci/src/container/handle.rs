@@ -3,9 +3,10 @@
 //! `state.json` ([`StateFile`]) and `config.json`, the bundle's config as `create` read it.
 
 use crate::cgroups::Cgroup;
+use crate::error::{Error, Result};
 use crate::persist::read_json;
 use crate::state::{StateFile, Status};
-use anyhow::{bail, Context, Result};
+use anyhow::Context;
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +26,7 @@ pub struct Container {
 pub fn validate_id(id: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || "_+-.".contains(c);
     if id.is_empty() || id == "." || id == ".." || !id.chars().all(ok_char) || id.len() > 1024 {
-        bail!("invalid container ID {id:?}: use letters, digits and _ + - . only");
+        return Err(Error::InvalidId { id: id.to_string() });
     }
     Ok(())
 }
@@ -37,12 +38,11 @@ pub fn dir_of(root: &Path, id: &str) -> Result<PathBuf> {
 }
 
 impl Container {
-    /// Loads container `id` from `root`; "container ID does not exist" if it is not there
-    /// (containerd and Podman recognise that phrase).
+    /// Loads container `id` from `root`; [`Error::NotExist`] if it is not there.
     pub fn load(root: &Path, id: &str) -> Result<Container> {
         let dir = dir_of(root, id)?;
         if !StateFile::path(&dir).exists() {
-            bail!("container {id} does not exist");
+            return Err(Error::NotExist { id: id.to_string() });
         }
         let state = StateFile::load(&dir)?;
         Ok(Container { dir, state })
@@ -54,7 +54,7 @@ impl Container {
         let entries = match std::fs::read_dir(root) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("listing {}", root.display())),
+            Err(e) => Err(e).with_context(|| format!("listing {}", root.display()))?,
         };
         let mut all = Vec::new();
         for entry in entries.flatten() {
@@ -89,21 +89,22 @@ impl Container {
 
     /// Its cgroup.
     pub fn cgroup(&self) -> Result<&Cgroup> {
-        self.state
+        Ok(self
+            .state
             .cgroup
             .as_ref()
-            .with_context(|| format!("container {} has no cgroup recorded", self.id()))
+            .with_context(|| format!("container {} has no cgroup recorded", self.id()))?)
     }
 
     /// The config `create` was given.
     pub fn spec(&self) -> Result<Spec> {
-        read_json(&self.dir.join(CONFIG_COPY))
+        Ok(read_json(&self.dir.join(CONFIG_COPY))?)
     }
 
     /// Records a new status.
     pub(crate) fn set_status(&mut self, status: Status) -> Result<()> {
         self.state.oci.status = status;
-        self.state.save(&self.dir)
+        Ok(self.state.save(&self.dir)?)
     }
 }
 
@@ -114,7 +115,10 @@ mod tests {
     #[test]
     fn ids_that_could_leave_the_state_directory_are_refused() {
         for bad in ["", ".", "..", "a/b", "../x", "a b", "x\0"] {
-            assert!(validate_id(bad).is_err(), "{bad:?}");
+            assert!(
+                matches!(validate_id(bad), Err(Error::InvalidId { .. })),
+                "{bad:?}"
+            );
         }
         for good in ["c1", "abc.def", "my_ctr-2+x", "0123456789abcdef"] {
             validate_id(good).unwrap();
@@ -125,7 +129,8 @@ mod tests {
     fn a_missing_container_does_not_exist() {
         let dir = tempfile::tempdir().unwrap();
         let err = Container::load(dir.path(), "nope").err().unwrap();
-        assert!(format!("{err:#}").contains("does not exist"));
+        assert!(matches!(&err, Error::NotExist { id } if id == "nope"));
+        assert_eq!(err.to_string(), "container nope does not exist");
         assert!(Container::list(&dir.path().join("absent"))
             .unwrap()
             .is_empty());

@@ -1,6 +1,8 @@
 //! `kill`: send a signal to the container's init, or to every process in its cgroup.
 
 use super::handle::Container;
+use crate::error::{Error, Operation};
+use crate::state::Status;
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -31,21 +33,26 @@ pub fn signal(pid: i32, sig: Signal) -> Result<()> {
 
 impl Container {
     /// Sends `sig` to the init, or with `all` to every process of the cgroup (frozen
-    /// meanwhile, so none forks past the list). A stopped container is "not running" (the
-    /// words containerd looks for), except with `all`, which then has nothing to do (runc).
-    pub fn kill(&self, sig: Signal, all: bool) -> Result<()> {
+    /// meanwhile, so none forks past the list). A stopped container is
+    /// [`Error::NotRunning`] ("not running", the words containerd looks for), except with
+    /// `all`, which then has nothing to do (runc).
+    pub fn kill(&self, sig: Signal, all: bool) -> crate::Result<()> {
         let Some(pid) = self.running_pid() else {
             if all {
                 return Ok(());
             }
-            bail!("container {} not running", self.id());
+            return Err(Error::NotRunning {
+                id: self.id().to_string(),
+                status: Status::Stopped,
+                op: Operation::Kill,
+            });
         };
         if !all {
-            return signal(pid, sig);
+            return Ok(signal(pid, sig)?);
         }
         // A paused container stays paused; a running one is frozen for the duration.
-        let paused = self.status() == super::Status::Paused;
-        self.cgroup()?.signal_all(sig, !paused)
+        let paused = self.status() == Status::Paused;
+        Ok(self.cgroup()?.signal_all(sig, !paused)?)
     }
 }
 

@@ -21,7 +21,6 @@ pub mod start;
 pub(crate) mod unsupported;
 pub mod wait;
 
-pub use crate::error::StartError;
 pub use crate::state::{OciState, StateFile, Status};
 pub use create::{create, CreateOptions, Created};
 pub use handle::{validate_id, Container};

@@ -5,9 +5,10 @@
 //! host under their own names; a namespace the container made gives physical interfaces back
 //! to the host by itself when it dies (and destroys virtual ones).
 
+use crate::error::bail_config;
 use crate::netlink::Netlink;
 use crate::netns;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use oci_spec::runtime::Spec;
 use std::collections::HashMap;
 use std::os::fd::AsRawFd;
@@ -35,13 +36,16 @@ fn devices(spec: &Spec) -> Vec<(String, String)> {
 
 /// Checks the device list before anything is made: names are interface names, and the
 /// container has a network namespace of its own to receive them.
-pub(crate) fn check(spec: &Spec, has_own_netns: bool) -> Result<()> {
+pub(crate) fn check(spec: &Spec, has_own_netns: bool) -> crate::Result<()> {
     let list = devices(spec);
     if list.is_empty() {
         return Ok(());
     }
     if !has_own_netns {
-        bail!("config.json: linux.netDevices needs a network namespace in linux.namespaces");
+        bail_config!(
+            "linux.netDevices",
+            "config.json: linux.netDevices needs a network namespace in linux.namespaces"
+        );
     }
     let mut seen = HashMap::new();
     for (host, inside) in &list {
@@ -53,11 +57,17 @@ pub(crate) fn check(spec: &Spec, has_own_netns: bool) -> Result<()> {
                 || n == "."
                 || n == ".."
             {
-                bail!("config.json: linux.netDevices: {n:?} is not an interface name");
+                bail_config!(
+                    "linux.netDevices",
+                    "config.json: linux.netDevices: {n:?} is not an interface name"
+                );
             }
         }
         if seen.insert(inside.clone(), host.clone()).is_some() {
-            bail!("config.json: linux.netDevices: two devices named {inside} in the container");
+            bail_config!(
+                "linux.netDevices",
+                "config.json: linux.netDevices: two devices named {inside} in the container"
+            );
         }
     }
     Ok(())

@@ -2,28 +2,32 @@
 //! freezer), recorded as the `paused` status.
 
 use super::handle::Container;
+use crate::error::{Error, Operation, Result};
 use crate::state::Status;
-use anyhow::{bail, Result};
 
 impl Container {
-    /// Freezes the container's processes.
+    /// Freezes the container's processes; [`Error::NotRunning`] unless it runs.
     pub fn pause(&mut self) -> Result<()> {
         match self.status() {
             Status::Running => {}
-            other => bail!(
-                "cannot pause container {}: it is {}",
-                self.id(),
-                other.as_str()
-            ),
+            status => {
+                return Err(Error::NotRunning {
+                    id: self.id().to_string(),
+                    status,
+                    op: Operation::Pause,
+                })
+            }
         }
         self.cgroup()?.freeze()?;
         self.set_status(Status::Paused)
     }
 
-    /// Thaws a paused container.
+    /// Thaws a paused container; [`Error::NotPaused`] if it is not.
     pub fn resume(&mut self) -> Result<()> {
         if self.status() != Status::Paused {
-            bail!("cannot resume container {}: it is not paused", self.id());
+            return Err(Error::NotPaused {
+                id: self.id().to_string(),
+            });
         }
         self.cgroup()?.thaw()?;
         self.set_status(Status::Running)

@@ -1,11 +1,11 @@
 //! `start`: let a created container run its command.
 
 use super::Created;
-use crate::error::StartError;
+use crate::error::{Error, Operation};
 use crate::hooks::{self, HookPoint};
 use crate::process::sync::{self, ChildMessage};
 use crate::state::{OciState, StateFile, Status};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, Context};
 use nix::fcntl::{open, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
@@ -16,8 +16,9 @@ use std::os::fd::AsFd;
 impl Created {
     /// Starts the command: opens the exec FIFO (which releases the init), then waits until the
     /// init has executed the command (end-of-file on the sync pipe) or reported why it could not.
-    /// The caller runs the `poststart` hooks ([`run_poststart`]).
-    pub fn start(mut self) -> Result<Created> {
+    /// The caller runs the `poststart` hooks ([`run_poststart`]). A command that cannot run
+    /// is [`Error::Start`] with Docker's exit code for it.
+    pub fn start(mut self) -> crate::Result<Created> {
         let fifo_path = self.state_dir.join("exec.fifo");
         let fifo = open(
             &fifo_path,
@@ -58,17 +59,17 @@ impl Created {
         let _ = std::fs::remove_file(&fifo_path);
         if !released {
             if let Ok(ChildMessage::Failed { code, message }) = sync::receive(&self.from_child) {
-                return Err(StartError { code, message }.into());
+                return Err(Error::Start { code, message });
             }
-            bail!("container {} init exited before start", self.id);
+            return Err(anyhow!("container {} init exited before start", self.id).into());
         }
         match sync::receive(&self.from_child)? {
             ChildMessage::Closed => {}
-            ChildMessage::Failed { code, message } => {
-                return Err(StartError { code, message }.into())
-            }
+            ChildMessage::Failed { code, message } => return Err(Error::Start { code, message }),
             ChildMessage::Ready | ChildMessage::Hooks | ChildMessage::Seccomp(_) => {
-                bail!("container {}: unexpected message from its init", self.id)
+                return Err(
+                    anyhow!("container {}: unexpected message from its init", self.id).into(),
+                )
             }
         }
         self.state.oci.status = Status::Running;
@@ -79,24 +80,34 @@ impl Created {
 
 /// The `poststart` hooks, once the command runs. A failing one does not stop the container:
 /// the specification asks the runtime to warn and go on, so the caller logs the error.
-pub fn run_poststart(hooks: Option<&Hooks>, state: &OciState) -> Result<()> {
-    hooks::run(hooks, HookPoint::Poststart, state)
+pub fn run_poststart(hooks: Option<&Hooks>, state: &OciState) -> crate::Result<()> {
+    Ok(hooks::run(hooks, HookPoint::Poststart, state)?)
 }
 
 /// `start` from another process than the one that created the container (the OCI CLI's
 /// `create` then `start`): release the init through the exec FIFO. Whether `execve` then
 /// succeeded is not visible from here (as with runc); `state` shows it. The caller runs the
-/// `poststart` hooks ([`run_poststart`]).
-pub fn start_from_state_dir(state_dir: &std::path::Path) -> Result<StateFile> {
+/// `poststart` hooks ([`run_poststart`]). [`Error::NotRunning`] for a container that has
+/// stopped, [`Error::Running`] for one already started.
+pub fn start_from_state_dir(state_dir: &std::path::Path) -> crate::Result<StateFile> {
     let mut state = StateFile::load(state_dir)?;
     let id = state.oci.id.clone();
     match state.live_status() {
         Status::Created => {}
-        Status::Stopped => bail!("cannot start container {id}: it has stopped"),
-        other => bail!(
-            "cannot start container {id}: it is {}, not created",
-            other.as_str()
-        ),
+        status @ Status::Stopped => {
+            return Err(Error::NotRunning {
+                id,
+                status,
+                op: Operation::Start,
+            })
+        }
+        status => {
+            return Err(Error::Running {
+                id,
+                status,
+                op: Operation::Start,
+            })
+        }
     }
     let fifo_path = state_dir.join("exec.fifo");
     let fifo = open(
@@ -120,5 +131,5 @@ pub fn start_from_state_dir(state_dir: &std::path::Path) -> Result<StateFile> {
             break;
         }
     }
-    bail!("container {id}: its init (pid {pid}) did not wait for start")
+    Err(anyhow!("container {id}: its init (pid {pid}) did not wait for start").into())
 }

@@ -17,6 +17,7 @@
 //! CAP_SYS_NICE) are applied while the process still holds its capabilities; the LSM label and
 //! the personality last.
 
+use crate::error::{bail_config, Error};
 use anyhow::{bail, Context, Result};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use oci_spec::runtime::{
@@ -61,34 +62,40 @@ impl Attributes {
 
     /// Checks what can be checked before anything is created: values in range, and the
     /// LSMs the labels need.
-    pub(crate) fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> crate::Result<()> {
         if let Some(p) = &self.personality {
             if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
-                bail!("config.json: linux.personality.flags are not supported by pier (the domain is)");
+                bail_config!("linux.personality.flags", "config.json: linux.personality.flags are not supported by pier (the domain is)");
             }
         }
         if let Some((class, level)) = self.io_priority {
             if !(0..=7).contains(&level) {
-                bail!("config.json: process.ioPriority.priority {level} is out of range 0-7");
+                bail_config!(
+                    "process.ioPriority.priority",
+                    "config.json: process.ioPriority.priority {level} is out of range 0-7"
+                );
             }
             let _ = class;
         }
+        let invalid =
+            |field: &'static str| move |e: anyhow::Error| Error::config(field, format!("{e:#}"));
         if let Some(s) = &self.scheduler {
-            sched_attr(s)?;
+            sched_attr(s).map_err(invalid("process.scheduler"))?;
         }
         if let Some(a) = &self.affinity {
             for cpus in [a.initial(), a.cpu_affinity_final()].into_iter().flatten() {
-                cpu_set(cpus)?;
+                cpu_set(cpus).map_err(invalid("process.execCPUAffinity"))?;
             }
         }
         if let Some(m) = &self.memory_policy {
-            mempolicy(m)?;
+            mempolicy(m).map_err(invalid("linux.memoryPolicy"))?;
         }
         if self.apparmor.is_some() && !apparmor_enabled() {
-            bail!("config.json: process.apparmorProfile is set but AppArmor is not enabled on this host");
+            bail_config!("process.apparmorProfile", "config.json: process.apparmorProfile is set but AppArmor is not enabled on this host");
         }
         if self.selinux.is_some() && !selinux_enabled() {
-            bail!(
+            bail_config!(
+                "process.selinuxLabel",
                 "config.json: process.selinuxLabel is set but SELinux is not enabled on this host"
             );
         }
@@ -432,7 +439,10 @@ mod tests {
         };
         if !apparmor_enabled() {
             let e = a.validate().unwrap_err();
-            assert!(format!("{e:#}").contains("process.apparmorProfile"));
+            assert!(
+                matches!(&e, Error::InvalidConfig { field, .. } if field == "process.apparmorProfile"),
+                "{e}"
+            );
         }
     }
 }

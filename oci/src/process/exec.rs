@@ -14,11 +14,11 @@ use super::clone::{clone_into, Forked};
 use super::lookup;
 use super::sync::{self, Channel, ChildMessage};
 use crate::cgroups::Cgroup;
-use crate::error::StartError;
+use crate::error::Error;
 use crate::namespaces;
 use crate::security;
 use crate::security::dumpable::NonDumpable;
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use nix::unistd::{
@@ -73,9 +73,10 @@ pub struct ExecOptions<'a> {
 
 /// Starts the process; returns its PID (host view). It is a child of the caller, which
 /// waits for it (its exit code is the command's) or exits and leaves it to its subreaper.
-pub fn exec(opts: ExecOptions) -> Result<Pid> {
+/// A command that cannot run is [`Error::Start`] with Docker's exit code for it.
+pub fn exec(opts: ExecOptions) -> crate::Result<Pid> {
     if opts.args.is_empty() {
-        anyhow::bail!("pier exec needs a command");
+        return Err(anyhow!("pier exec needs a command").into());
     }
     // Open the namespace files first, from the host's view of /proc.
     // The user namespace first: it owns the others, so joining them needs its capabilities.
@@ -135,11 +136,13 @@ pub fn exec(opts: ExecOptions) -> Result<Pid> {
                     if let Some(pid) = pid {
                         let _ = waitpid(pid, None);
                     }
-                    Err(StartError { code, message }.into())
+                    Err(Error::Start { code, message })
                 }
-                (None, _) => anyhow::bail!("the exec helper ended without starting the process"),
+                (None, _) => {
+                    Err(anyhow!("the exec helper ended without starting the process").into())
+                }
                 (Some(_), ChildMessage::Hooks | ChildMessage::Seccomp(_)) => {
-                    anyhow::bail!("unexpected message from the exec'd process")
+                    Err(anyhow!("unexpected message from the exec'd process").into())
                 }
             }
         }

@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx, a: &RunArgs) -> Result<i32> {
         Err(e) => {
             // The command did not start: nothing to keep, whatever --keep says.
             let _ = remove(ctx, &a.bundle.id);
-            return Err(e);
+            return Err(e.into());
         }
     };
     poststart(ctx, launched.spec.hooks().as_ref(), &started.state.oci);
@@ -107,14 +107,14 @@ fn remove(ctx: &Ctx, id: &str) -> Result<()> {
 /// Runs the `poststart` hooks; a failure is logged as a warning (the specification's rule).
 fn poststart(ctx: &Ctx, hooks: Option<&oci_spec::runtime::Hooks>, state: &container::OciState) {
     if let Err(e) = container::start::run_poststart(hooks, state) {
-        ctx.log.warn(&crate::cli::output::one_line(&e));
+        ctx.log.warn(&crate::cli::output::one_line(&e.into()));
     }
 }
 
 /// Runs the `poststop` hooks; a failure is logged as a warning.
 fn poststop(ctx: &Ctx, deleted: &container::delete::Deleted) {
     if let Err(e) = deleted.run_poststop() {
-        ctx.log.warn(&crate::cli::output::one_line(&e));
+        ctx.log.warn(&crate::cli::output::one_line(&e.into()));
     }
 }
 
@@ -180,7 +180,7 @@ fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
         Ok(c) => c,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
+            return Err(e.into());
         }
     };
     ctx.log.debug(&format!(
@@ -382,7 +382,7 @@ pub fn delete(ctx: &Ctx, a: &DeleteArgs) -> Result<i32> {
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?
         }
         Err(_) if a.force => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     }
     Ok(0)
 }

@@ -19,7 +19,6 @@ pub use args::RuntimeArgs;
 use args::RuntimeCommand;
 use clap::{CommandFactory, FromArgMatches};
 use log::Log;
-use pier_oci::container::StartError;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -156,7 +155,8 @@ pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
     match dispatch(&ctx, a.command) {
         Ok(code) => code,
         Err(e) => {
-            let code = e.downcast_ref::<StartError>().map(|s| s.code).unwrap_or(1);
+            // runc's code for its own errors is 1.
+            let code = super::output::exit_code(&e, 1);
             let msg = super::output::one_line(&e);
             ctx.log.error(&msg);
             if ctx.log.to_file() {
