@@ -1,13 +1,13 @@
 //! `pier update`: change the limits and restart policy of a container; a running one gets
-//! its new limits in its cgroup at once (v1 and v2 through [`pier_oci::cgroups`]).
+//! its new limits in its cgroup at once, through [`pier_oci::container::update_resources`]
+//! (the path `pier runtime update` takes too).
 
 use super::config::{Limits, RestartPolicy};
 use super::events::{Action, Event};
 use super::record::ContainerStatus;
 use super::Engine;
-use anyhow::{bail, Context, Result};
-use oci_spec::runtime::Spec;
-use pier_oci::persist::{read_json, write_json_replace};
+use anyhow::{bail, Result};
+use pier_oci::container::update_resources;
 
 /// What `pier update` changes; `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
@@ -31,28 +31,21 @@ impl Engine {
             );
         }
         let merged = merge(&rec.config.limits, &req.limits);
-        if rec.status == ContainerStatus::Running {
-            if let Some(cg) = &rec.cgroup {
-                // Only the given limits: the cgroup keeps the others as they are.
-                cg.update(&crate::container::spec::resources(&req.limits))
-                    .with_context(|| format!("updating the cgroup of container {}", rec.name))?;
-            }
-        }
-        // The next start (a restart by the monitor, `pier start`) builds the cgroup from the
-        // bundle's config.json: it gets the new limits too.
-        let config_json = paths.bundle().join("config.json");
-        let mut spec: Spec = read_json(&config_json)?;
-        if let Some(linux) = spec.linux_mut() {
-            // Only the limits: the device rules in the same section stay.
-            let wanted = crate::container::spec::resources(&merged);
-            let mut res = linux.resources().clone().unwrap_or_default();
-            res.set_memory(*wanted.memory());
-            res.set_cpu(wanted.cpu().clone());
-            res.set_pids(*wanted.pids());
-            res.set_block_io(wanted.block_io().clone());
-            linux.set_resources(Some(res));
-        }
-        write_json_replace(&config_json, &spec)?;
+        // Only the limits given: the device rules and the other limits stay as they are, in
+        // the cgroup and in the bundle's config.json, from which the next start (a restart by
+        // the monitor, `pier start`) builds the cgroup.
+        let mut resources = crate::container::spec::resources(&req.limits);
+        resources.set_devices(None);
+        let running = match rec.status {
+            ContainerStatus::Running => rec.cgroup.as_ref(),
+            _ => None,
+        };
+        update_resources(
+            &rec.name,
+            running,
+            &paths.bundle().join("config.json"),
+            &resources,
+        )?;
         let updated = self.update(&paths, |r| {
             r.config.limits = merged.clone();
             if let Some(p) = req.restart {

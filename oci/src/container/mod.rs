@@ -2,7 +2,8 @@
 //!
 //! One file per operation, following the OCI runtime lifecycle:
 //! [`create`] (namespaces, cgroup, rootfs; the process waits before the user's command),
-//! [`start`] (the command runs), [`kill`], [`wait`], [`delete`], [`pause`]; [`StateFile`]
+//! [`start`] (the command runs), [`kill`], [`wait`], [`delete`], [`pause`], [`update`]
+//! (new resource limits, the one path `pier update` and `pier runtime update` share); [`StateFile`]
 //! (`state.rs`, below this module) is the OCI state file every operation reads or writes,
 //! [`handle`] finds a container again by its ID. `hooks.rs` runs the config's lifecycle hooks,
 //! `process/console.rs` hands a terminal to a manager, `events` reports resource use as runc
@@ -19,9 +20,11 @@ pub(crate) mod net_devices;
 pub mod pause;
 pub mod start;
 pub(crate) mod unsupported;
+pub mod update;
 pub mod wait;
 
 pub use crate::state::{OciState, StateFile, Status};
 pub use create::{create, CreateOptions, Created};
 pub use handle::{validate_id, Container};
+pub use update::update_resources;
 pub use wait::{wait_for_exit, ExitInfo};

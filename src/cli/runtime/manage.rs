@@ -67,9 +67,6 @@ pub fn resume(ctx: &Ctx, id: &str) -> Result<i32> {
 /// `update`.
 pub fn update(ctx: &Ctx, a: &UpdateArgs) -> Result<i32> {
     let c = Container::load(&ctx.root, &a.id)?;
-    if c.status() == Status::Stopped {
-        bail!("cannot update container {}: it has stopped", a.id);
-    }
     let resources: LinuxResources = match &a.resources {
         Some(path) => {
             let mut data = Vec::new();
@@ -86,38 +83,8 @@ pub fn update(ctx: &Ctx, a: &UpdateArgs) -> Result<i32> {
         None => serde_json::from_value(resources_from_flags(a)?)
             .context("building the resources from the flags")?,
     };
-    c.cgroup()?.update(&resources)?;
-    // Later reads of the config (exec, a second update) see the new limits.
-    let mut spec = c.spec()?;
-    if let Some(linux) = spec.linux_mut() {
-        linux.set_resources(Some(merge(linux.resources().clone(), &resources)?));
-        pier_oci::persist::write_json_replace(
-            &c.dir.join(pier_oci::container::handle::CONFIG_COPY),
-            &spec,
-        )?;
-    }
+    c.update(&resources)?;
     Ok(0)
-}
-
-/// `old` with every field `new` sets replaced (one level deep: memory, cpu, pids, ...).
-fn merge(old: Option<LinuxResources>, new: &LinuxResources) -> Result<LinuxResources> {
-    let mut base = serde_json::to_value(old.unwrap_or_default())?;
-    let update = serde_json::to_value(new)?;
-    if let (Some(b), Some(u)) = (base.as_object_mut(), update.as_object()) {
-        for (k, v) in u {
-            match (b.get_mut(k), v) {
-                (Some(Value::Object(bo)), Value::Object(uo)) => {
-                    for (k2, v2) in uo {
-                        bo.insert(k2.clone(), v2.clone());
-                    }
-                }
-                _ => {
-                    b.insert(k.clone(), v.clone());
-                }
-            }
-        }
-    }
-    Ok(serde_json::from_value(base)?)
 }
 
 /// runc's individual `update` flags as a linux.resources object.
