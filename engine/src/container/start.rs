@@ -13,9 +13,7 @@ use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{fork, pipe2, setsid, ForkResult};
-use oci_spec::runtime::Spec;
-use pier_oci::container::{self, CreateOptions, ExitInfo};
-use pier_oci::persist::read_json;
+use pier_oci::container::{ContainerBuilder, ExitInfo};
 use pier_oci::process::sync::{self, Channel, ChildMessage};
 use pier_oci::trace;
 use pier_oci::Error as OciError;
@@ -142,7 +140,6 @@ impl Engine {
         let network = trace::Phase::start("network attach");
         self.attach_network(paths, record)?;
         network.end();
-        let spec: Spec = read_json(&paths.bundle().join("config.json"))?;
 
         // Standard streams.
         let devnull = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
@@ -212,24 +209,19 @@ impl Engine {
             close_fds.push(m.as_raw_fd());
         }
 
-        let runtime_dir = paths.runtime_dir();
-        let create = trace::Phase::start("create");
-        let created = container::create(CreateOptions {
-            id: &record.id,
-            bundle: &paths.bundle(),
-            spec: &spec,
-            state_dir: &runtime_dir,
-            stdio,
-            console,
-            console_socket: None,
-            init: record.config.init,
-            die_with_parent: true,
-            close_fds,
-            extra_fds: 0,
-            new_keyring: true,
-        });
+        let created = ContainerBuilder::new(&record.id)
+            .with_state_dir(&paths.runtime_dir())
+            .with_stdio(stdio)
+            .with_reaper(record.config.init)
+            .with_die_with_parent(true)
+            .with_close_fds(close_fds);
+        let created = match console {
+            Some((slave, path)) => created.with_console(slave, path),
+            None => created,
+        }
+        .as_init(&paths.bundle())
+        .build();
         drop(keep);
-        create.end();
         let created = match created {
             Ok(c) => c,
             Err(e) => {

@@ -10,13 +10,15 @@
 //! [`detect_version`] and is serializable so that a later `pier` command can reopen the same
 //! cgroup from the container's state file. Both drivers implement [`CgroupDriver`] and share
 //! the file helpers in `files`. Device access is policed by v1's devices controller or, on
-//! v2, by the eBPF program of `device_filter`.
+//! v2, by the eBPF program of `device_filter`. `systemd` reads systemd's `slice:prefix:name`
+//! paths as the directories systemd would make.
 
 mod bpf;
 mod detect;
 pub(crate) mod device_filter;
 mod files;
 pub(crate) mod stats;
+pub(crate) mod systemd;
 pub mod v1;
 pub mod v2;
 

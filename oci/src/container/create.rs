@@ -6,7 +6,7 @@ use crate::error::{bail_config, Error};
 use crate::hooks::{self, HookPoint};
 use crate::namespaces::{self, NamespacePlan};
 use crate::process::clone::{clone_into, Forked};
-use crate::process::init::{child_main, ChildContext};
+use crate::process::init::{child_main, ChildContext, InitOptions};
 use crate::process::sync::{self, Channel, ChildMessage};
 use crate::security::dumpable::NonDumpable;
 use crate::state::{process_start_time, OciState, StateFile, Status};
@@ -17,38 +17,21 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{mkfifo, Pid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// How to create a container from a bundle.
-pub struct CreateOptions<'a> {
+/// How to create a container from a bundle, as the container builder resolved it.
+pub(crate) struct CreateOptions<'a> {
     /// Container ID.
     pub id: &'a str,
-    /// The bundle directory (holds config.json and, usually, the rootfs).
+    /// The bundle directory (holds config.json and, usually, the rootfs), absolute.
     pub bundle: &'a Path,
-    /// The parsed config.json.
-    pub spec: &'a Spec,
+    /// The parsed config.json (as the builder adjusted it: `LISTEN_FDS`, systemd's cgroup).
+    pub spec: Spec,
     /// Runtime directory for this container: `state.json`, `exec.fifo`.
     pub state_dir: &'a Path,
-    /// Descriptors for the command's stdin, stdout, stderr (`None`: inherit pier's).
-    pub stdio: [Option<RawFd>; 3],
-    /// The terminal's slave side (descriptor and path), when `process.terminal` is set.
-    pub console: Option<(RawFd, PathBuf)>,
-    /// A connected console socket (`--console-socket`): the init makes its terminal inside
-    /// the container and sends the master over it (instead of `console`).
-    pub console_socket: Option<RawFd>,
-    /// Run pier's reaper as PID 1 (`--init`).
-    pub init: bool,
-    /// Kill the container if this process dies.
-    pub die_with_parent: bool,
-    /// Descriptors the container must not inherit (e.g. the terminal's master side).
-    pub close_fds: Vec<RawFd>,
-    /// How many descriptors after stdio the command keeps (3, 4, ...: `LISTEN_FDS` and
-    /// `--preserve-fds`); every descriptor above them is closed at its `execve`.
-    pub extra_fds: i32,
-    /// Give the container a new session keyring (runc's default; `--no-new-keyring` keeps
-    /// the caller's).
-    pub new_keyring: bool,
+    /// What the init is given besides its config.
+    pub init: InitOptions,
 }
 
 /// A created container whose init waits for [`Created::start`].
@@ -63,14 +46,19 @@ pub struct Created {
     pub state_dir: PathBuf,
     /// What was saved in `state.json`.
     pub state: StateFile,
+    /// The config it was made from (its `poststart` hooks run after [`Created::start`]).
+    pub spec: Spec,
+    /// The terminal's master side, when the caller relays the container's terminal itself
+    /// ([`super::ContainerBuilder::with_terminal_relay`]).
+    pub terminal: Option<OwnedFd>,
     pub(crate) from_child: OwnedFd,
 }
 
 /// Creates the container: cgroup, namespaces, rootfs; the init then waits for `start`.
 /// On any failure everything made so far is removed again. A config pier cannot honour is
 /// [`Error::InvalidConfig`], an init that fails its setup [`Error::Start`].
-pub fn create(opts: CreateOptions) -> crate::Result<Created> {
-    let spec = opts.spec;
+pub(crate) fn create(opts: CreateOptions) -> crate::Result<Created> {
+    let spec = &opts.spec;
     super::unsupported::refuse_unsupported(spec)?;
     let linux = spec
         .linux()
@@ -162,27 +150,19 @@ pub fn create(opts: CreateOptions) -> crate::Result<Created> {
         let _non_dumpable = NonDumpable::enter()?;
         // PID and time namespaces are entered through this process's children.
         let _for_children = namespaces::ForChildren::enter(&plan, spec)?;
-        let mut close_fds = opts.close_fds.clone();
-        close_fds.push(to_child.tx.as_raw_fd());
-        close_fds.push(from_child.rx.as_raw_fd());
-        close_fds.extend(cgroup_dir.as_ref().map(|d| d.as_raw_fd()));
+        let mut setup_fds = vec![to_child.tx.as_raw_fd(), from_child.rx.as_raw_fd()];
+        setup_fds.extend(cgroup_dir.as_ref().map(|d| d.as_raw_fd()));
         match clone_into(plan.new, cgroup_dir.as_ref().map(|d| d.as_fd()))? {
             Forked::Child => {
                 let ctx = ChildContext {
                     spec,
+                    options: &opts.init,
                     rootfs: rootfs.clone(),
                     plan: &plan,
                     from_parent: &to_child.rx,
                     to_parent: &from_child.tx,
                     exec_fifo: fifo.clone(),
-                    stdio: opts.stdio,
-                    console: opts.console.clone(),
-                    console_socket: opts.console_socket,
-                    init: opts.init,
-                    die_with_parent: opts.die_with_parent,
-                    close_fds,
-                    extra_fds: opts.extra_fds,
-                    keyring: opts.new_keyring.then(|| format!("_ses.{}", opts.id)),
+                    setup_fds,
                 };
                 child_main(&ctx)
             }
@@ -244,6 +224,8 @@ pub fn create(opts: CreateOptions) -> crate::Result<Created> {
         cgroup,
         state_dir: opts.state_dir.to_path_buf(),
         state,
+        spec: opts.spec,
+        terminal: None,
         from_child,
     })
 }

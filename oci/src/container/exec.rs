@@ -64,6 +64,7 @@ impl Container {
                 format!("process.cwd {} must be absolute", process.cwd().display()),
             ));
         }
+        crate::process::passed_fds::check_open(3, io.extra_fds)?;
         let spec = self.spec()?;
         crate::container::unsupported::refuse_process(process, &spec)?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());

@@ -37,10 +37,40 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
-/// Everything the child needs, prepared by the parent before `clone`.
+/// What the container's init is given besides its config, set by the container builder and
+/// read here: its standard streams or terminal, the descriptors it keeps or closes, pier's
+/// reaper as PID 1, its session keyring.
+#[derive(Debug, Default)]
+pub(crate) struct InitOptions {
+    /// Descriptors for the command's stdin, stdout, stderr (`None`: keep the inherited one).
+    pub stdio: [Option<RawFd>; 3],
+    /// The terminal's slave side (descriptor and path), when the process has a terminal the
+    /// caller made.
+    pub console: Option<(RawFd, PathBuf)>,
+    /// A connected console socket (`--console-socket`): the terminal is made inside the
+    /// container after `pivot_root` and its master sent over it (instead of `console`).
+    pub console_socket: Option<RawFd>,
+    /// Run pier's reaper as PID 1 and the command as its child (`--init`).
+    pub reaper: bool,
+    /// Kill the container when the process that created it dies (foreground `pier run`).
+    pub die_with_parent: bool,
+    /// Descriptors the container must not inherit (e.g. the terminal's master side).
+    pub close_fds: Vec<RawFd>,
+    /// How many descriptors after stdio the command keeps (3, 4, ...: `LISTEN_FDS` and
+    /// `--preserve-fds`); every descriptor above them is closed at its `execve`.
+    pub extra_fds: i32,
+    /// The name of a new session keyring to join (runc's `_ses.<id>`); `None` keeps the
+    /// caller's (`--no-new-keyring`).
+    pub keyring: Option<String>,
+}
+
+/// Everything the child needs, prepared by the parent before `clone`: the config and the
+/// options as `create` was given them, and what `create` made for this one child.
 pub(crate) struct ChildContext<'a> {
     /// The OCI config.
     pub spec: &'a Spec,
+    /// Stdio, terminal, descriptors, `--init`, keyring.
+    pub options: &'a InitOptions,
     /// The rootfs, absolute (the bundle's `root.path` resolved).
     pub rootfs: PathBuf,
     /// Namespaces to create/join.
@@ -51,23 +81,9 @@ pub(crate) struct ChildContext<'a> {
     pub to_parent: &'a OwnedFd,
     /// The exec FIFO (`start` opens it).
     pub exec_fifo: PathBuf,
-    /// Standard streams to install as 0, 1, 2 (`None`: keep the inherited one).
-    pub stdio: [Option<RawFd>; 3],
-    /// The terminal's slave side, when the process has a terminal.
-    pub console: Option<(RawFd, PathBuf)>,
-    /// A connected console socket: the terminal is made inside the container after
-    /// `pivot_root` and its master sent over it.
-    pub console_socket: Option<RawFd>,
-    /// Run pier's reaper as PID 1 and the command as its child.
-    pub init: bool,
-    /// Kill the container when the process that created it dies (foreground `pier run`).
-    pub die_with_parent: bool,
-    /// Every other descriptor that must not leak into the container.
-    pub close_fds: Vec<RawFd>,
-    /// Descriptors after stdio the command keeps (`LISTEN_FDS`, `--preserve-fds`).
-    pub extra_fds: i32,
-    /// The name of a new session keyring to join, if any.
-    pub keyring: Option<String>,
+    /// The parent's ends of the setup pipes and the cgroup directory: closed first, with
+    /// `options.close_fds`.
+    pub setup_fds: Vec<RawFd>,
 }
 
 /// The child's entry point after `clone`. Never returns.
@@ -84,7 +100,8 @@ pub(crate) fn child_main(ctx: &ChildContext) -> ! {
             // After "ready", a `create` that returned no longer listens (`start` ran in
             // another process): the container's stderr is then the only place the error can
             // go, where its manager's log shows it.
-            if READY_SENT.load(std::sync::atomic::Ordering::Relaxed) && !ctx.die_with_parent {
+            if READY_SENT.load(std::sync::atomic::Ordering::Relaxed) && !ctx.options.die_with_parent
+            {
                 let line = format!("pier: {}\n", failure.message);
                 let _ = nix::unistd::write(std::io::stderr(), line.as_bytes());
             }
@@ -125,11 +142,11 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         .process()
         .as_ref()
         .context("config.json has no process")?;
-    if ctx.die_with_parent {
+    if ctx.options.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
             .context("prctl(PR_SET_PDEATHSIG)")?;
     }
-    for fd in &ctx.close_fds {
+    for fd in ctx.options.close_fds.iter().chain(&ctx.setup_fds) {
         // SAFETY: closing descriptors the child inherited and must not keep; none is used
         // again in this process.
         unsafe { libc::close(*fd) };
@@ -172,7 +189,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     } else if ctx.plan.new_cgroup {
         unshare(CloneFlags::CLONE_NEWCGROUP).context("unshare(CLONE_NEWCGROUP)")?;
     }
-    if let Some(name) = &ctx.keyring {
+    if let Some(name) = &ctx.options.keyring {
         security::keyring::join_new_session(name)?;
     }
 
@@ -197,7 +214,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         Mode::empty(),
     )
     .with_context(|| format!("opening exec fifo {}", ctx.exec_fifo.display()))?;
-    let console_path = ctx.console.as_ref().map(|(_, p)| p.as_path());
+    let console_path = ctx.options.console.as_ref().map(|(_, p)| p.as_path());
     let mounts = trace::Phase::start("init: mounts");
     // The hooks run between the mounts and pivot_root: placed before them.
     let hooks_first = hooks::needs_runtime_hooks(spec) || hooks::needs_state(spec);
@@ -226,7 +243,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     pivot.end();
     placement.wait()?;
     rootfs::mount_deferred(deferred)?;
-    if let Some(socket) = ctx.console_socket {
+    if let Some(socket) = ctx.options.console_socket {
         terminal_inside(socket, process)?;
     }
 
@@ -330,10 +347,10 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         hooks::run(spec.hooks().as_ref(), HookPoint::StartContainer, state)?;
     }
     // Nothing but stdio and the descriptors passed on purpose reaches the command.
-    close_on_exec_from(3 + ctx.extra_fds)?;
+    close_on_exec_from(3 + ctx.options.extra_fds)?;
 
     // 8. pier's PID 1.
-    if ctx.init {
+    if ctx.options.reaper {
         // SAFETY: this process is single-threaded (it was cloned from a single-threaded parent
         // and started no threads).
         match unsafe { fork() }.context("fork for --init")? {
@@ -375,7 +392,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
 
 fn setup_stdio(ctx: &ChildContext) -> Result<()> {
     setsid().context("setsid")?;
-    if let Some((slave, _)) = &ctx.console {
+    if let Some((slave, _)) = &ctx.options.console {
         // SAFETY: TIOCSCTTY on a terminal descriptor we own; makes it our controlling tty.
         if unsafe { libc::ioctl(*slave, libc::TIOCSCTTY, 0) } != 0 {
             return Err(std::io::Error::last_os_error())
@@ -387,7 +404,7 @@ fn setup_stdio(ctx: &ChildContext) -> Result<()> {
         }
         return Ok(());
     }
-    for (target, fd) in ctx.stdio.iter().enumerate() {
+    for (target, fd) in ctx.options.stdio.iter().enumerate() {
         if let Some(fd) = fd {
             sync::dup_onto(*fd, target as RawFd)
                 .with_context(|| format!("dup2 onto fd {target}"))?;

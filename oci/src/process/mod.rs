@@ -7,8 +7,10 @@
 //! - [`sync`]: the pipes over which the parent (pier) and the child talk during setup;
 //! - `init`: what the child does between `clone` and `execve` (the heart of a container);
 //! - `reaper`: pier's own PID 1 (`--init`), which reaps zombies and forwards signals;
-//! - [`exec`]: a new process inside a running container (`pier exec`).
-//! - `lookup`: finding the command in the container's `$PATH`.
+//! - [`exec`]: a new process inside a running container (`pier exec`);
+//! - `lookup`: finding the command in the container's `$PATH`;
+//! - `passed_fds`: the descriptors passed on beyond stdio (`LISTEN_FDS`, `--preserve-fds`);
+//! - [`terminal`]: where a process's terminal goes (the manager's console socket, or relayed).
 
 pub mod attributes;
 pub(crate) mod clone;
@@ -16,5 +18,7 @@ pub(crate) mod console;
 pub mod exec;
 pub(crate) mod init;
 pub(crate) mod lookup;
+pub(crate) mod passed_fds;
 pub(crate) mod reaper;
 pub mod sync;
+pub mod terminal;

@@ -2,13 +2,13 @@
 //! or from the command line on top of the container's own `process`.
 
 use super::args::ExecArgs;
-use super::lifecycle::{check_fds_open, write_pid_file};
-use super::terminal::{self, Terminal};
+use super::terminal;
 use super::Ctx;
 use anyhow::{bail, Context, Result};
 use oci_spec::runtime::{Capability, Process};
 use pier_oci::container::exec::ExecIo;
-use pier_oci::container::Container;
+use pier_oci::container::{write_pid_file, Container};
+use pier_oci::process::terminal::Terminal;
 use std::collections::HashSet;
 use std::os::fd::AsRawFd;
 
@@ -19,8 +19,6 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
         bail!("exec --cgroup (a sub-cgroup of the container) is not supported by pier");
     }
     let process = process(&c, a)?;
-    let extra_fds = a.preserve_fds as i32;
-    check_fds_open(3, extra_fds)?;
     let Terminal {
         socket,
         slave,
@@ -31,7 +29,7 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
         ExecIo {
             console: slave.as_ref().map(|(s, _)| s.as_raw_fd()),
             console_socket: socket.as_ref().map(|s| s.as_raw_fd()),
-            extra_fds,
+            extra_fds: i32::try_from(a.preserve_fds).unwrap_or(i32::MAX),
             close_fds: master.iter().map(|m| m.as_raw_fd()).collect(),
             ignore_paused: a.ignore_paused,
         },

@@ -2,37 +2,21 @@
 //! runc's command line.
 
 use super::args::{BundleFlags, DeleteArgs, Format, KillArgs, ListArgs, RunArgs};
-use super::terminal::{self, Terminal};
+use super::terminal;
 use super::Ctx;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use pier_engine::container::events::{Action, Event, EventLog};
-use pier_oci::container::handle::{dir_of, CONFIG_COPY};
-use pier_oci::container::{self, kill, Container, CreateOptions, Created, Status};
-use pier_oci::persist::write_replace;
+use pier_oci::container::handle::dir_of;
+use pier_oci::container::{self, kill, Container, ContainerBuilder, Created, Status};
 use pier_oci::trace;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-/// A container just created, with the terminal master when this process relays the
-/// terminal itself (foreground `run` without `--console-socket`).
-struct Launched {
-    created: Created,
-    spec: oci_spec::runtime::Spec,
-    master: Option<OwnedFd>,
-}
 
 /// `create`.
 pub fn create(ctx: &Ctx, a: &BundleFlags) -> Result<i32> {
-    let launched = launch(ctx, a, false)?;
-    log_event(
-        ctx,
-        &a.id,
-        &launched.created.state.oci.bundle,
-        Action::Create,
-        None,
-    );
+    let created = launch(ctx, a, false)?;
+    log_event(ctx, &a.id, &created.state.oci.bundle, Action::Create, None);
     Ok(0)
 }
 
@@ -66,11 +50,11 @@ fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<
 
 /// `run`: create and start; then wait and delete, unless `--detach`.
 pub fn run(ctx: &Ctx, a: &RunArgs) -> Result<i32> {
-    let launched = launch(ctx, &a.bundle, !a.detach)?;
-    let dir = launched.created.state_dir.clone();
-    let pid = launched.created.pid;
+    let created = launch(ctx, &a.bundle, !a.detach)?;
+    let dir = created.state_dir.clone();
+    let pid = created.pid;
     let start = trace::Phase::start("start (until execve)");
-    let started = launched.created.start();
+    let started = created.start();
     start.end();
     let started = match started {
         Ok(s) => s,
@@ -80,12 +64,12 @@ pub fn run(ctx: &Ctx, a: &RunArgs) -> Result<i32> {
             return Err(e.into());
         }
     };
-    poststart(ctx, launched.spec.hooks().as_ref(), &started.state.oci);
+    poststart(ctx, started.spec.hooks().as_ref(), &started.state.oci);
     if a.detach {
         return Ok(0);
     }
     let running = trace::Phase::start("command runs");
-    let exit = terminal::wait(pid, launched.master);
+    let exit = terminal::wait(pid, started.terminal);
     running.end();
     let _phase = trace::Phase::start("delete");
     if !a.keep {
@@ -118,184 +102,27 @@ fn poststop(ctx: &Ctx, deleted: &container::delete::Deleted) {
     }
 }
 
-/// `create`'s work, shared with `run` (`foreground`: this process stays to wait for it).
-fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Launched> {
-    let config_phase = trace::Phase::start("config");
-    let dir = dir_of(&ctx.root, &a.id)?;
-    if dir.exists() {
-        bail!("container {} already exists", a.id);
-    }
-    let bundle = a
-        .bundle
-        .canonicalize()
-        .with_context(|| format!("bundle {}", a.bundle.display()))?;
-    let config = bundle.join("config.json");
-    let mut spec: oci_spec::runtime::Spec = pier_oci::persist::read_json(&config)?;
-    if let Some(path) = systemd_cgroup_path(ctx, &spec)? {
-        if let Some(linux) = spec.linux_mut() {
-            linux.set_cgroups_path(Some(path));
-        }
-    }
-    let listen = listen_fds();
-    let extra_fds = listen + a.preserve_fds as i32;
-    check_fds_open(3, extra_fds)?;
-    if listen > 0 {
-        if let Some(process) = spec.process_mut() {
-            let mut env = process.env().clone().unwrap_or_default();
-            env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
-            env.push(format!("LISTEN_FDS={listen}"));
-            env.push("LISTEN_PID=1".to_string());
-            process.set_env(Some(env));
-        }
-    }
-    let process = spec
-        .process()
-        .as_ref()
-        .context("config.json has no process")?;
-    let Terminal {
-        socket,
-        slave,
-        master,
-    } = Terminal::open(process, a.console_socket.as_deref(), foreground)?;
-    config_phase.end();
-    let create = trace::Phase::start("create");
-    let created = container::create(CreateOptions {
-        id: &a.id,
-        bundle: &bundle,
-        spec: &spec,
-        state_dir: &dir,
-        stdio: [None, None, None],
-        console: slave.as_ref().map(|(fd, p)| (fd.as_raw_fd(), p.clone())),
-        console_socket: socket.as_ref().map(|s| s.as_raw_fd()),
-        init: a.init,
-        die_with_parent: foreground,
-        close_fds: master.iter().map(|m| m.as_raw_fd()).collect(),
-        extra_fds,
-        new_keyring: !a.no_new_keyring,
-    });
-    create.end();
-    drop(slave);
-    drop(socket);
-    let created = match created {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e.into());
-        }
-    };
+/// `create`'s work, shared with `run` (`foreground`: this process stays to wait for it):
+/// runc's flags, each one call of pier-oci's container builder.
+fn launch(ctx: &Ctx, a: &BundleFlags, foreground: bool) -> Result<Created> {
+    let created = ContainerBuilder::new(&a.id)
+        .with_root(&ctx.root)
+        .with_pid_file(a.pid_file.as_deref())
+        .with_console_socket(a.console_socket.as_deref())
+        .with_terminal_relay(foreground)
+        .with_preserved_fds(a.preserve_fds)
+        .with_socket_activation(true)
+        .with_systemd_cgroup(ctx.systemd_cgroup)
+        .with_reaper(a.init)
+        .with_die_with_parent(foreground)
+        .with_new_keyring(!a.no_new_keyring)
+        .as_init(&a.bundle)
+        .build()?;
     ctx.log.debug(&format!(
         "created container {} (init pid {})",
         a.id, created.pid
     ));
-    let saved = (|| -> Result<()> {
-        pier_oci::persist::write_json_replace(&dir.join(CONFIG_COPY), &spec)?;
-        if let Some(path) = &a.pid_file {
-            write_pid_file(path, created.pid.as_raw())?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = saved {
-        let _ = container::delete::delete(Some(&created.cgroup), &dir);
-        return Err(e);
-    }
-    Ok(Launched {
-        created,
-        spec,
-        master,
-    })
-}
-
-/// Writes `pid` to `path` atomically, as runc does (managers read it as soon as it appears).
-pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    write_replace(path, pid.to_string().as_bytes())
-        .with_context(|| format!("writing the pid file {}", path.display()))
-}
-
-/// Systemd socket activation passed to us (`LISTEN_PID` is our PID): how many descriptors
-/// (from 3) to hand on to the container, which then sees `LISTEN_FDS=n`, `LISTEN_PID=1`.
-fn listen_fds() -> i32 {
-    let ours = std::env::var("LISTEN_PID")
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-        == Some(std::process::id());
-    if !ours {
-        return 0;
-    }
-    std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Checks that descriptors `first .. first + count` are open (they are passed on).
-pub fn check_fds_open(first: i32, count: i32) -> Result<()> {
-    for fd in first..first + count {
-        // SAFETY: F_GETFD only queries the descriptor's flags.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            bail!(
-                "descriptor {fd} is not open: --preserve-fds and LISTEN_FDS name {count} descriptors from {first}"
-            );
-        }
-    }
-    Ok(())
-}
-
-/// With `--systemd-cgroup`, or for a cgroupsPath in systemd's `slice:prefix:name` form, the
-/// cgroupfs path systemd would use for it (`system.slice:docker:abc` ->
-/// `/system.slice/docker-abc.scope`); pier does not talk to systemd, it makes that
-/// directory itself.
-fn systemd_cgroup_path(ctx: &Ctx, spec: &oci_spec::runtime::Spec) -> Result<Option<PathBuf>> {
-    let Some(path) = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone()) else {
-        return Ok(None);
-    };
-    let text = path.to_string_lossy();
-    let parts: Vec<&str> = text.split(':').collect();
-    match parts.as_slice() {
-        [slice, prefix, name] => Ok(Some(systemd_to_cgroupfs(slice, prefix, name)?)),
-        _ if ctx.systemd_cgroup => bail!(
-            "linux.cgroupsPath {text:?}: with --systemd-cgroup it must be slice:prefix:name (e.g. system.slice:docker:ID)"
-        ),
-        _ => Ok(None),
-    }
-}
-
-/// The directory systemd gives unit `prefix-name.scope` in `slice` (a slice `a-b.slice` is
-/// nested in `a.slice`).
-fn systemd_to_cgroupfs(slice: &str, prefix: &str, name: &str) -> Result<PathBuf> {
-    if name.is_empty() || name.contains('/') || slice.contains('/') || prefix.contains('/') {
-        bail!("linux.cgroupsPath {slice}:{prefix}:{name}: not a systemd slice:prefix:name");
-    }
-    let slice = if slice.is_empty() {
-        "system.slice"
-    } else {
-        slice
-    };
-    let Some(stem) = slice.strip_suffix(".slice") else {
-        bail!("linux.cgroupsPath: {slice:?} is not a systemd slice (name.slice)");
-    };
-    let mut path = PathBuf::from("/");
-    if stem != "-" {
-        let mut so_far = String::new();
-        for part in stem.split('-') {
-            if part.is_empty() {
-                bail!("linux.cgroupsPath: invalid slice name {slice:?}");
-            }
-            if !so_far.is_empty() {
-                so_far.push('-');
-            }
-            so_far.push_str(part);
-            path.push(format!("{so_far}.slice"));
-        }
-    }
-    let unit = if name.ends_with(".scope") || name.ends_with(".slice") {
-        name.to_string()
-    } else if prefix.is_empty() {
-        format!("{name}.scope")
-    } else {
-        format!("{prefix}-{name}.scope")
-    };
-    path.push(unit);
-    Ok(path)
+    Ok(created)
 }
 
 /// `start`.
@@ -420,27 +247,4 @@ pub fn list(ctx: &Ctx, a: &ListArgs) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn systemd_paths_map_to_the_directories_systemd_makes() {
-        assert_eq!(
-            systemd_to_cgroupfs("system.slice", "docker", "abc").unwrap(),
-            PathBuf::from("/system.slice/docker-abc.scope")
-        );
-        assert_eq!(
-            systemd_to_cgroupfs("machine-pods.slice", "libpod", "x").unwrap(),
-            PathBuf::from("/machine.slice/machine-pods.slice/libpod-x.scope")
-        );
-        assert_eq!(
-            systemd_to_cgroupfs("", "", "c1").unwrap(),
-            PathBuf::from("/system.slice/c1.scope")
-        );
-        assert!(systemd_to_cgroupfs("system.slice", "p", "../x").is_err());
-        assert!(systemd_to_cgroupfs("nodots", "p", "x").is_err());
-    }
 }
