@@ -3,6 +3,9 @@
 //! (every step from the cache), using the built `pier` binary as root in a private state
 //! directory. Prints min/median/max wall times and the slowest cached step.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,9 @@
 //! Bad input: a one-line error naming the problem, a non-zero exit code (125 for pier's own
 //! errors, 126/127 for a command that cannot run), and no container left behind.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_no_mounts_under, assert_one_line_error, first_stderr_line, text, Pier};

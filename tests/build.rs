@@ -1,6 +1,9 @@
 //! End-to-end tests of `pier build` and `pier history`, driving the real binary as root
 //! against a private state directory per test (real overlay mounts, containers, cgroups).
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

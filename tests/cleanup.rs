@@ -1,6 +1,9 @@
 //! Nothing leaks: no mount, cgroup or process survives a container after `rm`, a failed
 //! start, or pier itself (or its detached watcher) being killed with SIGKILL.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_no_mounts_under, container_cgroup_ids, is_alive, text, wait_for, Pier};

@@ -2,6 +2,9 @@
 //! `images`, `volume ls/inspect` and `network ls/inspect`, and `--label` on the commands that
 //! make those objects. Outputs are compared exactly.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_one_line_error, Pier};

@@ -6,6 +6,9 @@
 //!
 //! Traffic goes only to 127.0.0.1 and to the containers' own test networks.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{

@@ -5,6 +5,9 @@
 //! `tests/fixtures/compose/` must all parse and resolve. Run with `--nocapture` to see the
 //! report of supported and ignored keys.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pier_engine::compose::{file, Project, ProjectOptions};
 use std::collections::BTreeMap;
 use std::path::Path;

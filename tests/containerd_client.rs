@@ -8,6 +8,9 @@
 //! the test's directory too. containerd 1.6 still puts its shim sockets under
 //! /run/containerd/s: the directories the test makes there are removed when empty.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::clients::{

@@ -1,6 +1,9 @@
 //! `--cpus`: a CFS quota holds a busy loop near its share of one CPU. Alone in its test binary
 //! (test binaries run one after another) so that no other test competes for the CPU.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{cgroup_dir, cpu_usage_ns, read_cgroup_number, Pier};

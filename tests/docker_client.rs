@@ -7,6 +7,9 @@
 //! --ip-masq=false`; containers use `--network none`). dockerd starts its managed containerd
 //! under its exec root. Docker calls pier through the `pier-runc` name (argv[0]).
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::clients::{

@@ -1,6 +1,9 @@
 //! The everyday Docker commands beyond run/ps/rm: the prune family with `-f`, `cp`, `rename`,
 //! `restart`, `diff`, `commit` and `attach`.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_one_line_error, text, Pier};

@@ -1,6 +1,9 @@
 //! `pier pause`/`unpause` (the cgroup freezer) and `pier update` (new limits in a running
 //! container's cgroup), checked by their effect on the container's processes.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_one_line_error, cgroup_dir, read_cgroup_number, scaled, wait_for, Pier};

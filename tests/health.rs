@@ -1,6 +1,9 @@
 //! Health checks run for real by the container's monitor, as an exec into the container:
 //! the image's HEALTHCHECK and the `--health-*` flags, the state in `inspect` and `ps`.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{scaled, wait_for, Pier};

@@ -5,6 +5,9 @@
 //! Each test plays the attacker: a container process that looks for pier processes in its PID
 //! namespace, opens their `/proc/<pid>/exe` and tries to write through it.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{run_with_timeout, text, wait_for, Pier, COMMAND_TIMEOUT, PIER};

@@ -1,6 +1,9 @@
 //! What a container cannot see or change: masked and read-only /proc and /sys, the minimal
 //! /dev, capabilities, seccomp, the network and mount namespaces.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, Pier};

@@ -3,6 +3,9 @@
 //! must leave nothing behind. Each lab runs with its own state directory, so labs run in
 //! parallel (except those publishing fixed host ports). Every lab runs: none is skipped.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pier_testkit::prereq;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -5,6 +5,9 @@
 //! runs print there too. Stand-in `qemu-system-x86_64`, `mmdebstrap` and `mkfs.ext4` on PATH
 //! play the parts of the real ones, so these run in seconds; the lane itself runs the real ones.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pier_testkit::prereq::{require, tool};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

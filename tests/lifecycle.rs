@@ -1,5 +1,8 @@
 //! Container lifecycle: create, start, ps, stop, kill, rm, exec, logs, inspect, wait, top.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{cgroup_dir, is_alive, text, wait_with_timeout, Pier};

@@ -1,6 +1,9 @@
 //! Resource limits enforced by the kernel: memory (OOM kill), PIDs. The CPU quota has its own
 //! file (`cpu_quota.rs`) so that these tests do not compete with it for the CPU.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{cgroup_dir, read_cgroup_number, text, Pier};

@@ -1,5 +1,8 @@
 //! Bind mounts, a read-only root filesystem and tmpfs mounts.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, Pier};

@@ -5,6 +5,9 @@
 //! Traffic goes only to addresses pier's own test networks assign (each test root has its own
 //! bridge and subnet) and to 127.0.0.1, with timeouts on every socket and command.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{

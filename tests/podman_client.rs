@@ -7,6 +7,9 @@
 //! `--runtime-flag`), so pier is given through a two-line wrapper that names the state
 //! directory; Docker's and containerd's tests call pier through the `pier-runc` name itself.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::clients::{

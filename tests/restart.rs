@@ -2,6 +2,9 @@
 //! container appends a line to a bind-mounted file on every start, so the runs are counted
 //! from the host, not from what pier says.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_one_line_error, is_alive, line_count, scaled, text, wait_for, Pier};

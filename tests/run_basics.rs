@@ -1,6 +1,9 @@
 //! `pier run` basics: PID 1, hostname, /etc files, environment, user, working directory,
 //! entrypoint, stdin, `--init`, exit codes.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, Pier};

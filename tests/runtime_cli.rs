@@ -8,6 +8,9 @@
 //! container's init, orphaned when `create` returns, is then its child, and its exit code
 //! is read with waitpid as a manager reads it.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, Pier, PIER};

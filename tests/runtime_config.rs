@@ -2,6 +2,9 @@
 //! `config.json` asks for is applied, or refused with an error naming the field; never
 //! silently dropped.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, Pier};

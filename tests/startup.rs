@@ -1,6 +1,9 @@
 //! Start-up of `pier run`: `PIER_TRACE=1` shows where the time goes, one line per phase on
 //! stderr, and nothing when unset.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{text, Pier};

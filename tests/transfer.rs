@@ -5,6 +5,9 @@
 //! Each test uses private PIER_ROOT temp dirs; registries and servers it starts are
 //! killed and their directories removed by guards, even when the test fails.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};

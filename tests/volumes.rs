@@ -1,6 +1,9 @@
 //! Named and anonymous volumes: data that outlives containers, shared by name, copied up from
 //! the image once, removed only when no container uses it.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_no_mounts_under, assert_one_line_error, text, Pier};

@@ -5,6 +5,9 @@
 //! Run as root: `cargo bench -p pier-bench` (results in target/criterion; `pier bench`
 //! quotes the latest medians in its report). Everything created is removed again.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;

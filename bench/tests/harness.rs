@@ -6,6 +6,9 @@
 //! podman (`scripts/setup.sh test`): prerequisites the test setup provides, so a missing one
 //! fails the test under CI and is reported as skipped elsewhere ([`prereq`]).
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{pier_binary, static_payload};

@@ -1,6 +1,9 @@
 //! Building the static payload (`pier_bench::payload`): the ELF check, and (ignored: a release
 //! build takes minutes) a real static build run in an empty chroot.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::process::Command;
 

@@ -4,6 +4,9 @@
 //! interval; figures from other machines stay context; implausible figures are flagged;
 //! `report.html` embeds every figure. No root, no kernel: only files.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pier_bench::plot::palette::identity;
 use pier_bench::report::{self, ReportFiles};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,9 @@
 //! `$PIER_TEST_CACHE` (default `/var/tmp/pier-test-cache`) so that only the first run
 //! downloads it.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pier_bench::envs::vm::{self, Accel, Vm, VmConfig};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -4,6 +4,9 @@
 //! sends traffic only between namespaces it created (and the host side of its own bridges or
 //! veths), bounds every socket operation in time, and removes everything in a guard's `Drop`.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use pier_engine::network::nat::Backend;
 use pier_engine::network::{
     hosts, parse_publish, ConnectRequest, Endpoint, NetworkManager, Options, PortMapping,

@@ -1,5 +1,8 @@
 //! Runs every `pier-payload` subcommand for real (short settings) and parses its JSON line.
 
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -134,7 +134,7 @@ pub fn with_docker_defaults(mut cfg: Value) -> Result<Value> {
         c.remove("ambient");
     }
     cfg["linux"]["seccomp"] =
-        serde_json::to_value(pier_oci::security::seccomp::docker_default_profile())
+        serde_json::to_value(pier_oci::security::seccomp::docker_default_profile()?)
             .context("serialising Docker's default seccomp profile")?;
     Ok(cfg)
 }

@@ -203,7 +203,7 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     }
 
     let mut caps = security::caps::default_linux_capabilities();
-    let mut seccomp = security::seccomp::docker_default_profile();
+    let mut seccomp = security::seccomp::docker_default_profile()?;
     if !cfg.cap_add.is_empty() || !cfg.cap_drop.is_empty() {
         let base: Vec<_> = caps
             .bounding()
@@ -220,7 +220,7 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
         // As dockerd: added capabilities unlock the syscalls they govern (SYS_ADMIN: mount...).
         seccomp = security::seccomp::docker_profile_for_capabilities(
             &set.iter().copied().collect::<Vec<_>>(),
-        );
+        )?;
         caps.set_permitted(Some(set));
     }
 

@@ -296,7 +296,11 @@ fn command(
     if let (Some(p), false) = (seccomp, seccomp_early) {
         security::seccomp::apply_with_flags(p, &flags).map_err(|e| (125, format!("{e:#}")))?;
     }
-    let err = execve(&c_program, args, env).unwrap_err();
+    // execve returns only when it fails.
+    let err = match execve(&c_program, args, env) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
     let code = if err == nix::errno::Errno::ENOENT {
         127
     } else {

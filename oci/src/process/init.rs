@@ -378,7 +378,11 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     if let (Some(program), false) = (&seccomp, seccomp_early) {
         security::seccomp::apply_with_flags(program, &seccomp_flags)?;
     }
-    let err = execve(&c_program, &c_args, &c_env).unwrap_err();
+    // execve returns only when it fails.
+    let err = match execve(&c_program, &c_args, &c_env) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
     let code = if err == nix::errno::Errno::ENOENT {
         127
     } else {

@@ -73,13 +73,13 @@ const JUMP_ALWAYS: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 /// `personality` limited to five personas, `clone` without namespace flags, `clone3` answered
 /// with ENOSYS (so libc falls back to the checkable `clone`), and the capability-gated groups
 /// only where Docker's set holds the capability (`chroot` for CAP_SYS_CHROOT).
-pub fn docker_default_profile() -> LinuxSeccomp {
+pub fn docker_default_profile() -> Result<LinuxSeccomp> {
     docker_profile_for_capabilities(&caps::docker_default_capabilities())
 }
 
 /// Docker's profile for a container with this bounding set, as dockerd adapts it to
 /// `--cap-add`/`--cap-drop` (e.g. CAP_SYS_ADMIN unlocks `mount`, `unshare`, ...).
-pub fn docker_profile_for_capabilities(caps: &[Capability]) -> LinuxSeccomp {
+pub fn docker_profile_for_capabilities(caps: &[Capability]) -> Result<LinuxSeccomp> {
     seccomp_profile::docker_profile(caps, seccomp_profile::go_arch(std::env::consts::ARCH))
 }
 
@@ -89,7 +89,7 @@ pub fn docker_default_program() -> Result<&'static BpfProgram> {
     if let Some(program) = PROGRAM.get() {
         return Ok(program);
     }
-    let program = compile(&docker_default_profile()).context("compiling Docker's profile")?;
+    let program = compile(&docker_default_profile()?).context("compiling Docker's profile")?;
     Ok(PROGRAM.get_or_init(|| program))
 }
 
@@ -511,13 +511,13 @@ mod tests {
 
     #[test]
     fn default_profile_compiles_fast() {
-        let profile = docker_default_profile();
+        let profile = docker_default_profile().unwrap();
         let start = Instant::now();
         let program = compile(&profile).unwrap();
         let first = start.elapsed();
         let start = Instant::now();
         for _ in 0..10 {
-            compile(&docker_default_profile()).unwrap();
+            compile(&docker_default_profile().unwrap()).unwrap();
         }
         let warm = start.elapsed() / 10;
         println!(
@@ -535,7 +535,7 @@ mod tests {
 
     #[test]
     fn default_profile_enforced_in_child() {
-        let program = compile(&docker_default_profile()).unwrap();
+        let program = compile(&docker_default_profile().unwrap()).unwrap();
         let status = in_filtered_child(&program, || {
             // Allowed.
             // SAFETY: getpid has no preconditions.
@@ -606,6 +606,7 @@ mod tests {
             // Plain fork (clone without namespace flags) still works.
             // SAFETY: the grandchild exits at once.
             match unsafe { fork() } {
+                // SAFETY: the grandchild leaves at once, without unwinding.
                 Ok(ForkResult::Child) => unsafe { libc::_exit(7) },
                 Ok(ForkResult::Parent { child }) => match waitpid(child, None) {
                     Ok(WaitStatus::Exited(_, 7)) => {}
@@ -855,7 +856,7 @@ mod tests {
 
     #[test]
     fn apply_without_no_new_privs_needs_cap_sys_admin() {
-        let program = compile(&docker_default_profile()).unwrap();
+        let program = compile(&docker_default_profile().unwrap()).unwrap();
         // SAFETY: the child only makes plain syscalls and leaves with _exit.
         let status = match unsafe { fork() }.unwrap() {
             ForkResult::Child => {

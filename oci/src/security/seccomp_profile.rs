@@ -8,6 +8,7 @@
 //! against `vendor/github.com/moby/profiles/seccomp/default.json` of the newest Docker
 //! release tag (`docker-vX.Y.Z` in moby/moby) and update both constants.
 
+use anyhow::{Context, Result};
 use oci_spec::runtime::{
     Arch, Capability, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder,
     LinuxSeccompOperator, LinuxSyscall,
@@ -703,23 +704,23 @@ fn applies(entry: &Entry, caps: &[Capability], go_arch: &str) -> bool {
 /// Docker's default profile for a container whose bounding set is `caps`, on `go_arch`
 /// (`"amd64"`, `"arm64"`, ...): default action `SCMP_ACT_ERRNO` (EPERM), and the entries
 /// whose conditions hold.
-pub(crate) fn docker_profile(caps: &[Capability], go_arch: &str) -> LinuxSeccomp {
+pub(crate) fn docker_profile(caps: &[Capability], go_arch: &str) -> Result<LinuxSeccomp> {
     let syscalls: Vec<LinuxSyscall> = ENTRIES
         .iter()
         .filter(|e| applies(e, caps, go_arch))
         .map(to_oci)
-        .collect();
+        .collect::<Result<_>>()?;
     let mut profile = LinuxSeccomp::default();
     profile
         .set_default_action(LinuxSeccompAction::ScmpActErrno)
         .set_default_errno_ret(Some(libc::EPERM as u32))
         .set_architectures(Some(oci_arches(go_arch)))
         .set_syscalls(Some(syscalls));
-    profile
+    Ok(profile)
 }
 
 /// One entry as an OCI `linux.seccomp.syscalls` item.
-fn to_oci(entry: &Entry) -> LinuxSyscall {
+fn to_oci(entry: &Entry) -> Result<LinuxSyscall> {
     let mut call = LinuxSyscall::default();
     call.set_names(entry.names.iter().map(|n| n.to_string()).collect());
     match entry.action {
@@ -739,13 +740,14 @@ fn to_oci(entry: &Entry) -> LinuxSyscall {
                     .value_two(a.value_two)
                     .op(a.op)
                     .build()
-                    // Cannot fail: the builder has a default for every field (no validation).
-                    .expect("LinuxSeccompArgBuilder::build is infallible")
+                    .with_context(|| {
+                        format!("argument {} of the rule for {:?}", a.index, entry.names)
+                    })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         call.set_args(Some(args));
     }
-    call
+    Ok(call)
 }
 
 #[cfg(test)]
@@ -765,7 +767,7 @@ mod tests {
     #[test]
     fn default_amd64_profile_matches_docker() {
         let caps = crate::security::caps::docker_default_capabilities();
-        let profile = docker_profile(&caps, "amd64");
+        let profile = docker_profile(&caps, "amd64").unwrap();
         assert_eq!(profile.default_action(), LinuxSeccompAction::ScmpActErrno);
         assert_eq!(profile.default_errno_ret(), Some(1));
         assert_eq!(ALWAYS_ALLOWED.len(), 361);
@@ -822,7 +824,7 @@ mod tests {
     fn sys_admin_unlocks_its_group_and_drops_the_clone_limits() {
         let mut caps = crate::security::caps::docker_default_capabilities();
         caps.push(Capability::SysAdmin);
-        let profile = docker_profile(&caps, "amd64");
+        let profile = docker_profile(&caps, "amd64").unwrap();
         let allowed = allowed_names(&profile);
         for name in ["mount", "unshare", "setns", "clone", "clone3"] {
             assert!(allowed.iter().any(|n| n == name), "{name} not allowed");
@@ -836,7 +838,7 @@ mod tests {
     #[test]
     fn arm64_profile_has_arm_calls_not_x86_ones() {
         let caps = crate::security::caps::docker_default_capabilities();
-        let allowed = allowed_names(&docker_profile(&caps, "arm64"));
+        let allowed = allowed_names(&docker_profile(&caps, "arm64").unwrap());
         assert!(allowed.iter().any(|n| n == "cacheflush"));
         assert!(!allowed.iter().any(|n| n == "arch_prctl"));
     }
