@@ -15,8 +15,8 @@
 //!   kernel mechanism each;
 //! - [`netlink`], [`netns`], `loopback`: the network pieces a runtime needs (moving
 //!   interfaces, persistent network namespaces, bringing up `lo`);
-//! - [`persist`], [`atomic_file`], [`trace`]: state files and locks, replacing a file all at
-//!   once, start-up timing.
+//! - [`persist`], [`atomic_file`], [`time`], [`trace`]: state files and locks, replacing a
+//!   file all at once, RFC 3339 timestamps, start-up timing.
 //!
 //! # The public API
 //!
@@ -42,8 +42,9 @@
 //! [`devices::default_cgroup_rules`]), [`security::sealed_exe`] and [`security::report`]
 //! (re-executing sealed, `pier system info`), [`persist`] (atomic JSON files, locks),
 //! [`atomic_file`] (any file replaced all at once: the image store, saved credentials,
-//! `pier save -o`) and [`trace`] (`PIER_TRACE`). Everything else is `pub(crate)`: free to
-//! change without touching a caller.
+//! `pier save -o`), [`time`] (RFC 3339 timestamps, for every crate above) and [`trace`]
+//! (`PIER_TRACE`). Everything else is `pub(crate)`: free to change without touching a
+//! caller.
 
 #![warn(missing_docs)]
 
@@ -63,4 +64,5 @@ pub mod process;
 pub mod rootfs;
 pub mod security;
 pub(crate) mod state;
+pub mod time;
 pub mod trace;

@@ -12,9 +12,9 @@
 
 use super::layer_build::{EntryMeta, LayerTarBuilder};
 use super::store::{Image, ImageStore, DEFAULT_PATH_ENV};
-use super::timestamp::rfc3339;
 use anyhow::{bail, Context, Result};
 use oci_spec::image::{ConfigBuilder, HistoryBuilder, ImageConfiguration};
+use pier_oci::time::{from_unix_seconds, rfc3339_seconds};
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -46,9 +46,10 @@ fn bootstrap_from(store: &ImageStore, busybox: &Path, reference: &str) -> Result
     let md = fs::metadata(busybox).with_context(|| format!("inspecting {}", busybox.display()))?;
     let mtime = u64::try_from(md.mtime()).unwrap_or(0);
     let tar = build_layer(busybox, md.len(), mtime, &applets)?;
+    let created = rfc3339_seconds(from_unix_seconds(md.mtime()));
 
     let mut config = ImageConfiguration::default();
-    config.set_created(Some(rfc3339(mtime as i64)));
+    config.set_created(Some(created.clone()));
     config.set_config(Some(
         ConfigBuilder::default()
             .cmd(vec!["sh".to_string()])
@@ -57,7 +58,7 @@ fn bootstrap_from(store: &ImageStore, busybox: &Path, reference: &str) -> Result
             .context("building image config")?,
     ));
     config.set_history(Some(vec![HistoryBuilder::default()
-        .created(rfc3339(mtime as i64))
+        .created(created)
         .created_by(format!(
             "pier image bootstrap busybox (from {})",
             busybox.display()
