@@ -47,21 +47,5 @@ pub fn build_static(workspace_root: &Path) -> Result<PathBuf> {
 /// Whether the ELF file at `path` has no program interpreter (`PT_INTERP`), i.e. is static.
 pub fn is_static_elf(path: &Path) -> Result<bool> {
     let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    if data.len() < 64 || &data[..4] != b"\x7fELF" || data[4] != 2 {
-        bail!("{} is not a 64-bit ELF file", path.display());
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([data[o], data[o + 1]]) as usize;
-    let phoff = u64::from_le_bytes(data[32..40].try_into()?) as usize;
-    let (phentsize, phnum) = (u16_at(54), u16_at(56));
-    for i in 0..phnum {
-        let off = phoff + i * phentsize;
-        let p_type = data
-            .get(off..off + 4)
-            .with_context(|| format!("{}: truncated program header", path.display()))?;
-        // PT_INTERP = 3: the dynamic loader path; static executables have none.
-        if p_type == 3u32.to_le_bytes() {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    pier_engine::elf::is_static(&data).with_context(|| path.display().to_string())
 }

@@ -11,12 +11,16 @@
 //! - [`network`]: bridge networks, veth pairs, NAT and published ports;
 //! - [`volume`]: named volumes;
 //! - [`compose`]: `pier compose`, several containers as one application;
-//! - [`naming`], [`units`], [`disk_usage`], [`tree_copy`]: names, sizes, `system df`, `cp`.
+//! - [`naming`], [`units`], [`disk_usage`], [`tree_copy`]: names, sizes, `system df`, `cp`;
+//! - [`elf`], [`glob`]: reading executables (is a binary static, which loader it asks for),
+//!   glob patterns in linear time (`.dockerignore`, `COPY` sources, `reference=` filters).
 
 pub mod builder;
 pub mod compose;
 pub mod container;
 pub mod disk_usage;
+pub mod elf;
+pub mod glob;
 pub mod image;
 pub mod naming;
 pub mod network;

@@ -108,7 +108,7 @@ impl Ctx {
     pub fn started_at(&self, lab: u32) -> Option<SystemTime> {
         let progress = Progress::load(self.root()).ok()?;
         let text = progress.labs.get(&lab)?.started_at.clone()?;
-        humantime::parse_rfc3339(&text).ok()
+        pier_oci::time::parse_rfc3339(&text).ok()
     }
 
     /// The events pier logged (`pier events`) for the container called `name` since

@@ -60,7 +60,7 @@ pub fn start(ctx: &Ctx, lab: &Lab) -> Result<()> {
     progress::Progress::update(ctx.root(), |p| {
         let entry = p.lab_mut(lab.number);
         entry.started = true;
-        entry.started_at = Some(pier_engine::container::now_rfc3339());
+        entry.started_at = Some(pier_oci::time::now_rfc3339());
     })?;
     Ok(())
 }

@@ -15,7 +15,8 @@
 //!   kernel mechanism each;
 //! - [`netlink`], [`netns`], `loopback`: the network pieces a runtime needs (moving
 //!   interfaces, persistent network namespaces, bringing up `lo`);
-//! - [`persist`], [`trace`]: atomic state files and locks, start-up timing.
+//! - [`persist`], [`atomic_file`], [`time`], [`trace`]: state files and locks, replacing a
+//!   file all at once, RFC 3339 timestamps, start-up timing.
 //!
 //! # The public API
 //!
@@ -42,14 +43,17 @@
 //! and [`process::sync`] (`pier exec`, the engine's monitor), the defaults a bundle is built
 //! from ([`security::caps`], [`security::seccomp`], [`security::paths`],
 //! [`devices::default_cgroup_rules`]), [`security::sealed_exe`] and [`security::report`]
-//! (re-executing sealed, `pier system info`), [`persist`] (atomic JSON files, locks) and
-//! [`trace`] (`PIER_TRACE`). Everything else is `pub(crate)`: free to change without
-//! touching a caller.
+//! (re-executing sealed, `pier system info`), [`persist`] (atomic JSON files, locks),
+//! [`atomic_file`] (any file replaced all at once: the image store, saved credentials,
+//! `pier save -o`), [`time`] (RFC 3339 timestamps, for every crate above) and [`trace`]
+//! (`PIER_TRACE`). Everything else is `pub(crate)`: free to change without touching a
+//! caller.
 
 #![warn(missing_docs)]
 
 pub use error::{Error, Operation, Result};
 
+pub mod atomic_file;
 pub mod cgroups;
 pub mod container;
 pub mod devices;
@@ -65,4 +69,5 @@ pub mod process;
 pub mod rootfs;
 pub mod security;
 pub(crate) mod state;
+pub mod time;
 pub mod trace;

@@ -1,22 +1,22 @@
 //! On-disk state helpers: atomic writes and advisory locks.
 //!
-//! Every state file pier writes goes through [`write_atomic`] (write a temporary file in the
-//! same directory, fsync, rename), so a reader never sees half a file, and a `pier` killed
-//! mid-write leaves at worst a stray `.tmp` file that the next write replaces.
-//! Mutations of shared state are guarded by [`Lock`] (an `flock` on a lock file), so several
-//! `pier` commands at once never corrupt it.
+//! Every state file pier writes goes through [`write_atomic`] or [`write_replace`] (both
+//! [`crate::atomic_file`]: a temporary file in the same directory, renamed over the old one),
+//! so a reader never sees half a file, and a `pier` killed mid-write leaves the old file as it
+//! was. Mutations of shared state are guarded by [`Lock`] (an `flock` on a lock file), so
+//! several `pier` commands at once never corrupt it.
 
+use crate::atomic_file::{self, Options};
 use anyhow::{Context, Result};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{de::DeserializeOwned, Serialize};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes `data` to `path` atomically (temporary file + fsync + rename): readers see the old
 /// or the new file, never a mix, even after a power cut. For the image store.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    write_replacing(path, data, true)
+    atomic_file::write(path, data, Options::durable())
 }
 
 /// Like [`write_atomic`] without the fsync: still all-or-nothing for readers (rename), but
@@ -24,7 +24,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 /// start, where an fsync each time would cost more than the whole start (tens of ms on a busy
 /// disk) and a power cut ends the containers anyway.
 pub fn write_replace(path: &Path, data: &[u8]) -> Result<()> {
-    write_replacing(path, data, false)
+    atomic_file::write(path, data, Options::replace())
 }
 
 /// Serializes `value` as pretty JSON and writes it with [`write_replace`].
@@ -32,37 +32,6 @@ pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let data = serde_json::to_vec_pretty(value)
         .with_context(|| format!("serializing {}", path.display()))?;
     write_replace(path, &data)
-}
-
-fn write_replacing(path: &Path, data: &[u8], durable: bool) -> Result<()> {
-    let dir = path
-        .parent()
-        .with_context(|| format!("{} has no parent directory", path.display()))?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} has no file name", path.display()))?;
-    let tmp: PathBuf = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> Result<()> {
-        let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(data)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        if durable {
-            f.sync_all()
-                .with_context(|| format!("syncing {}", tmp.display()))?;
-        }
-        fs::rename(&tmp, path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically to `path`.

@@ -4,6 +4,7 @@ use super::{filter, format, output};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use pier_engine::container::Engine;
+use pier_engine::glob;
 use pier_engine::image::bootstrap::bootstrap_busybox;
 use pier_engine::image::store::Image;
 use std::collections::BTreeMap;
@@ -45,23 +46,6 @@ fn image_labels(img: &Image) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// `*` and `?` glob of Docker's `reference=` filter (`*` stops at `/`, as path.Match).
-fn glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('*', rest)) => (0..=t.len())
-                .take_while(|&i| i == 0 || t[i - 1] != '/')
-                .any(|i| go(rest, &t[i..])),
-            Some(('?', rest)) => t.first().is_some_and(|c| *c != '/') && go(rest, &t[1..]),
-            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
-}
-
 /// The `(image, reference)` rows `pier images` lists, filtered.
 fn select(engine: &Engine, args: &ImagesArgs) -> Result<Vec<(Image, Option<String>)>> {
     let filters = filter::Filters::parse(
@@ -92,7 +76,11 @@ fn select(engine: &Engine, args: &ImagesArgs) -> Result<Vec<(Image, Option<Strin
         }
         for r in img.references.clone() {
             let (repo, _) = split_reference(&r);
-            if filters.pass("reference", |p| glob(p, &r) || glob(p, repo)) {
+            // Docker's `reference=` is Go's path.Match: `*` and `?` stop at `/`.
+            if filters.pass("reference", |p| {
+                let p = glob::Glob::new(p);
+                p.matches(&r) || p.matches(repo)
+            }) {
                 out.push((img.clone(), Some(r)));
             }
         }
@@ -337,12 +325,15 @@ mod tests {
 
     #[test]
     fn reference_globs_as_docker() {
+        use glob::matches as glob;
         assert!(glob("busy*", "busybox"));
         assert!(glob("busybox:*", "busybox:latest"));
         assert!(!glob("*", "library/busybox"));
         assert!(glob("*/busybox", "library/busybox"));
         assert!(glob("b?sybox", "busybox"));
         assert!(!glob("box", "busybox"));
+        assert!(glob("busy[a-c]ox", "busybox"), "classes, as path.Match");
+        assert!(glob("team/\\*", "team/*"), "escapes, as path.Match");
         assert_eq!(
             split_reference("localhost:5000/a"),
             ("localhost:5000/a", "latest")

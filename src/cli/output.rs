@@ -1,6 +1,6 @@
 //! Human output: tables, sizes, "5 minutes ago", errors on one line.
 
-use std::time::{Duration, SystemTime};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Prints rows as left-aligned columns separated by three spaces, as Docker does.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
@@ -62,19 +62,12 @@ pub fn mem(bytes: u64) -> String {
 
 /// Age of an RFC 3339 time as Docker words it (`5 seconds`, `2 minutes`, `About an hour`).
 pub fn since(rfc3339: &str) -> String {
-    let Ok(t) = humantime::parse_rfc3339_weak(
-        rfc3339
-            .trim_end_matches('Z')
-            .split('.')
-            .next()
-            .unwrap_or(""),
-    ) else {
+    let Ok(t) = pier_oci::time::parse_rfc3339(rfc3339) else {
         return "unknown".into();
     };
-    let d = SystemTime::now()
-        .duration_since(t)
-        .unwrap_or(Duration::ZERO)
-        .as_secs();
+    // In whole seconds from a whole second, as Docker counts from `Created` (Unix seconds).
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let d = secs(SystemTime::now()).saturating_sub(secs(t));
     match d {
         0 => "Less than a second".into(),
         1 => "1 second".into(),

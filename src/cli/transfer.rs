@@ -6,7 +6,8 @@ use pier_engine::container::Engine;
 use pier_engine::image::archive;
 use pier_engine::image::export::export_merged;
 use pier_engine::image::registry::{self, auth::AuthFile, auth::Credentials, RemoteRef};
-use std::fs::{self, File};
+use pier_oci::atomic_file::{self, Options};
+use std::fs::File;
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -100,33 +101,9 @@ fn write_output(
     write: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
     match path {
+        // Durable: an archive the user asked for outlives the machine's next power cut.
         Some(path) if path != Path::new("-") => {
-            let name = path
-                .file_name()
-                .with_context(|| format!("{} is not a file name", path.display()))?;
-            let tmp = path.with_file_name(format!(
-                ".{}.pier-{}.tmp",
-                name.to_string_lossy(),
-                std::process::id()
-            ));
-            let result = (|| -> Result<()> {
-                let f =
-                    File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-                let mut out = BufWriter::new(f);
-                write(&mut out)?;
-                let f = out
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(|| format!("writing {}", tmp.display()))?;
-                f.sync_all()
-                    .with_context(|| format!("syncing {}", tmp.display()))?;
-                fs::rename(&tmp, path)
-                    .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-            })();
-            if result.is_err() {
-                let _ = fs::remove_file(&tmp);
-            }
-            result
+            atomic_file::write_with(path, Options::durable().create_parent(false), write)
         }
         _ => {
             let stdout = io::stdout();

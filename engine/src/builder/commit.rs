@@ -7,10 +7,10 @@ use super::dockerfile::{self, Instruction};
 use super::instructions::{self, MetaContext};
 use crate::container::diff::{mount_destinations, runtime_mount_points};
 use crate::container::Engine;
-use crate::image::timestamp::now_rfc3339;
 use crate::image::Image;
 use anyhow::{bail, Context, Result};
 use oci_spec::image::{Config, HistoryBuilder};
+use pier_oci::time::now_rfc3339_seconds;
 
 /// What `pier commit` was asked for.
 #[derive(Debug, Clone, Default)]
@@ -107,7 +107,7 @@ pub fn commit(engine: &Engine, key: &str, opts: &CommitOptions) -> Result<Image>
     apply_changes(&opts.changes, &mut cfg)?;
     config.set_config(Some(cfg));
 
-    let created = now_rfc3339();
+    let created = now_rfc3339_seconds();
     let mut entry = HistoryBuilder::default()
         .created(created.clone())
         .created_by(rec.args.join(" "));

@@ -3,18 +3,31 @@
 //!
 //! `.dockerignore` patterns follow Docker: one per line, `#` comments, paths relative to the
 //! context (a leading `/` is ignored), `*` and `?` within one path component, `**` across
-//! any number of them, `[a-z]` classes, `!` re-includes; the last matching pattern wins,
-//! and excluding a directory excludes everything under it.
+//! any number of them, `[a-z]` classes, `\` escapes, `!` re-includes; the last matching
+//! pattern wins, and excluding a directory excludes everything under it. The matching is
+//! [`crate::glob`]'s, linear in the path and the pattern; a pattern longer than
+//! [`MAX_PATTERN`] or a file larger than [`MAX_IGNORE_FILE`] is refused, naming the file
+//! (and the line).
 
+use crate::glob::{self, Glob, PathGlob};
 use anyhow::{bail, Context, Result};
-use std::fs;
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+
+/// The longest `.dockerignore` pattern, in bytes: as long as the longest path Linux takes
+/// (`PATH_MAX`); a longer one is a mistake or an attack.
+pub const MAX_PATTERN: usize = 4096;
+
+/// The largest `.dockerignore` read, in bytes (a generated list of twenty thousand paths
+/// is well under it): every path of the context is matched against every pattern.
+pub const MAX_IGNORE_FILE: u64 = 4 << 20;
 
 /// One `.dockerignore` pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pattern {
-    /// Path components of the pattern.
-    parts: Vec<String>,
+    /// The pattern over path components.
+    glob: PathGlob,
     /// `!pattern`: re-include.
     exception: bool,
 }
@@ -26,10 +39,18 @@ pub struct Ignore {
 }
 
 impl Ignore {
-    /// Parses the text of a `.dockerignore` file.
-    pub fn parse(text: &str) -> Ignore {
+    /// Parses the text of a `.dockerignore` file; `source` names it in errors.
+    pub fn parse(text: &str, source: &Path) -> Result<Ignore> {
         let mut patterns = Vec::new();
-        for line in text.lines() {
+        for (n, line) in text.lines().enumerate() {
+            if line.len() > MAX_PATTERN {
+                bail!(
+                    "{} line {}: a pattern of {} bytes, over the limit of {MAX_PATTERN}",
+                    source.display(),
+                    n + 1,
+                    line.len()
+                );
+            }
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -42,9 +63,12 @@ impl Ignore {
             if parts.is_empty() {
                 continue;
             }
-            patterns.push(Pattern { parts, exception });
+            patterns.push(Pattern {
+                glob: PathGlob::new(&parts),
+                exception,
+            });
         }
-        Ignore { patterns }
+        Ok(Ignore { patterns })
     }
 
     /// Whether `rel` (a path relative to the context) is excluded, either itself or
@@ -62,9 +86,7 @@ impl Ignore {
         }
         let mut excluded = false;
         for p in &self.patterns {
-            // A pattern matches the path or one of its parent directories.
-            let hit = (1..=parts.len()).any(|n| match_parts(&p.parts, &parts[..n]));
-            if hit {
+            if p.glob.matches_path_or_parent(&parts) {
                 excluded = !p.exception;
             }
         }
@@ -88,64 +110,6 @@ fn clean(pattern: &str) -> Vec<String> {
     out
 }
 
-/// Matches pattern components against path components (`**` spans zero or more).
-fn match_parts(pat: &[String], path: &[String]) -> bool {
-    match pat.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=path.len()).any(|skip| match_parts(rest, &path[skip..]))
-        }
-        Some((first, rest)) => match path.split_first() {
-            Some((p, prest)) => glob_component(first, p) && match_parts(rest, prest),
-            None => false,
-        },
-    }
-}
-
-/// Matches one path component against a glob (`*`, `?`, `[...]`, `\` escapes).
-pub fn glob_component(pattern: &str, name: &str) -> bool {
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(end) = p.iter().skip(1).position(|&c| c == ']').map(|e| e + 1) else {
-                    return n.first() == Some(&'[') && go(&p[1..], &n[1..]);
-                };
-                let Some(&c) = n.first() else { return false };
-                let class = &p[1..end];
-                let (negate, class) = match class.first() {
-                    Some('^') | Some('!') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= c && c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != negate && go(&p[end + 1..], &n[1..])
-            }
-            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && go(&p[2..], &n[1..]),
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    go(&p, &n)
-}
-
-/// Whether a path component has glob characters.
-fn is_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
 /// The build context directory and its `.dockerignore`.
 #[derive(Debug, Clone)]
 pub struct BuildContext {
@@ -165,8 +129,21 @@ impl BuildContext {
             bail!("build context {} is not a directory", dir.display());
         }
         let ignore_file = root.join(".dockerignore");
-        let ignore = match fs::read_to_string(&ignore_file) {
-            Ok(t) => Ignore::parse(&t),
+        let ignore = match File::open(&ignore_file) {
+            Ok(f) => {
+                let mut text = String::new();
+                f.take(MAX_IGNORE_FILE + 1)
+                    .read_to_string(&mut text)
+                    .with_context(|| format!("reading {}", ignore_file.display()))?;
+                if text.len() as u64 > MAX_IGNORE_FILE {
+                    bail!(
+                        "{}: larger than the limit of {} MiB",
+                        ignore_file.display(),
+                        MAX_IGNORE_FILE >> 20
+                    );
+                }
+                Ignore::parse(&text, &ignore_file)?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ignore::default(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", ignore_file.display())),
         };
@@ -203,8 +180,10 @@ pub fn expand_glob(root: &Path, pattern: &Path, ignore: Option<&Ignore>) -> Resu
     let mut current = vec![PathBuf::new()];
     for part in &parts {
         let mut next = Vec::new();
+        let wildcard = glob::has_wildcards(part);
+        let pattern = Glob::new(part);
         for base in &current {
-            if !is_glob(part) {
+            if !wildcard {
                 let candidate = base.join(part);
                 if fs::symlink_metadata(root.join(&candidate)).is_ok() {
                     next.push(candidate);
@@ -216,7 +195,7 @@ pub fn expand_glob(root: &Path, pattern: &Path, ignore: Option<&Ignore>) -> Resu
             for e in rd {
                 let e = e.with_context(|| format!("reading {}", dir.display()))?;
                 let name = e.file_name().to_string_lossy().into_owned();
-                if glob_component(part, &name) {
+                if pattern.matches(&name) {
                     next.push(base.join(name));
                 }
             }
@@ -237,7 +216,7 @@ mod tests {
 
     #[test]
     fn dockerignore_patterns() {
-        let ig = Ignore::parse(
+        let ig = parse(
             "# comment\n*.log\n/build\n**/secret*\ndocs/**/*.md\n!docs/keep.md\n!important.log\n",
         );
         assert!(ig.excludes(Path::new("a.log")));
@@ -258,12 +237,69 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_component("*.txt", "a.txt"));
-        assert!(!glob_component("*.txt", "a.txtx"));
-        assert!(glob_component("file?", "file1"));
-        assert!(glob_component("[a-c]x", "bx"));
-        assert!(!glob_component("[!a-c]x", "bx"));
-        assert!(glob_component("\\*", "*"));
+        use crate::glob::matches;
+        assert!(matches("*.txt", "a.txt"));
+        assert!(!matches("*.txt", "a.txtx"));
+        assert!(matches("file?", "file1"));
+        assert!(matches("[a-c]x", "bx"));
+        assert!(!matches("[!a-c]x", "bx"));
+        assert!(matches("\\*", "*"));
+    }
+
+    #[test]
+    fn dockerignore_classes_escapes_and_deep_stars() {
+        let ig = parse("[a-c]*.tmp\nlit\\*ral\n**/cache/**/x?\n");
+        assert!(ig.excludes(Path::new("b1.tmp")));
+        assert!(!ig.excludes(Path::new("d1.tmp")));
+        assert!(ig.excludes(Path::new("lit*ral")));
+        assert!(!ig.excludes(Path::new("literal")));
+        assert!(ig.excludes(Path::new("cache/x1")));
+        assert!(ig.excludes(Path::new("a/cache/b/c/x2/under")));
+        assert!(!ig.excludes(Path::new("a/cache/b/c/y2")));
+    }
+
+    #[test]
+    fn a_hostile_dockerignore_is_fast_or_refused() {
+        let deep: PathBuf = vec!["a"; 500].into_iter().collect();
+        let ig = parse("*a*a*a*a*a*a*a*b\n**/**/**/**/**/**/b\n");
+        let start = std::time::Instant::now();
+        assert!(!ig.excludes(&deep));
+        assert!(!ig.excludes(Path::new(&"a".repeat(200))));
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+
+        let long = format!("# fine\n{}\n", "x".repeat(MAX_PATTERN));
+        assert!(Ignore::parse(&long, Path::new("ctx/.dockerignore")).is_ok());
+        let long = format!("# fine\n\n{}\n", "*a".repeat(MAX_PATTERN));
+        let err = Ignore::parse(&long, Path::new("ctx/.dockerignore")).unwrap_err();
+        let err = format!("{err:#}");
+        assert!(err.contains("ctx/.dockerignore line 3"), "{err}");
+        assert!(err.contains("8192 bytes, over the limit of 4096"), "{err}");
+    }
+
+    #[test]
+    fn an_oversized_dockerignore_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let line = format!("{}\n", "x".repeat(1023));
+        let f = std::fs::File::create(d.path().join(".dockerignore")).unwrap();
+        let mut w = std::io::BufWriter::new(f);
+        for _ in 0..(MAX_IGNORE_FILE / 1024 + 1) {
+            std::io::Write::write_all(&mut w, line.as_bytes()).unwrap();
+        }
+        drop(w);
+        let err = format!("{:#}", BuildContext::open(d.path()).unwrap_err());
+        assert!(
+            err.contains(".dockerignore: larger than the limit of 4 MiB"),
+            "{err}"
+        );
+        fs::write(d.path().join(".dockerignore"), "*.log\n").unwrap();
+        assert!(BuildContext::open(d.path())
+            .unwrap()
+            .ignore
+            .excludes(Path::new("a.log")));
+    }
+
+    fn parse(text: &str) -> Ignore {
+        Ignore::parse(text, Path::new(".dockerignore")).unwrap()
     }
 
     #[test]
@@ -283,7 +319,7 @@ mod tests {
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(p, f).unwrap();
         }
-        let ig = Ignore::parse("b.txt\n");
+        let ig = parse("b.txt\n");
         let got = expand_glob(d.path(), Path::new("*.txt"), Some(&ig)).unwrap();
         assert_eq!(got, vec![PathBuf::from("a.txt")]);
         let got = expand_glob(d.path(), Path::new("*/*.txt"), None).unwrap();
@@ -291,7 +327,7 @@ mod tests {
         assert!(expand_glob(d.path(), Path::new("nope"), None)
             .unwrap()
             .is_empty());
-        let ig = Ignore::parse("sub\n");
+        let ig = parse("sub\n");
         assert!(expand_glob(d.path(), Path::new("sub/d.txt"), Some(&ig))
             .unwrap()
             .is_empty());

@@ -16,10 +16,10 @@ use super::scratch::{RootView, Scratch};
 use crate::container::config::NetworkMode;
 use crate::container::{user, Engine};
 use crate::image::store::DEFAULT_PATH_ENV;
-use crate::image::timestamp::now_rfc3339;
 use crate::image::{Image, ImageStore, Reference};
 use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::image::{Config, HistoryBuilder, ImageConfiguration};
+use pier_oci::time::now_rfc3339_seconds;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -456,7 +456,7 @@ impl<'a> Build<'a> {
         }
         let layer = work(self)?;
         let mut config = config;
-        let created = now_rfc3339();
+        let created = now_rfc3339_seconds();
         let mut history = config.history().clone().unwrap_or_default();
         let mut entry = HistoryBuilder::default()
             .created(created.clone())

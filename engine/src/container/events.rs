@@ -118,7 +118,7 @@ impl Event {
 
     /// When it happened, parsed.
     pub fn when(&self) -> Option<std::time::SystemTime> {
-        humantime::parse_rfc3339(&self.time).ok()
+        pier_oci::time::parse_rfc3339(&self.time).ok()
     }
 
     /// One line as `pier events` prints it, after `docker events`:

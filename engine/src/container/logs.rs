@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// One log entry.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl LogWriter {
 
     /// Writes `data` from `stream`, one entry per line.
     pub fn write(&mut self, stream: &str, data: &[u8]) -> Result<()> {
-        let time = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
+        let time = pier_oci::time::now_rfc3339();
         let mut out = Vec::new();
         for line in data.split_inclusive(|b| *b == b'\n') {
             let entry = LogEntry {

@@ -163,7 +163,5 @@ impl Engine {
     }
 }
 
-/// The current time as RFC 3339 (seconds precision, UTC).
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
-}
+/// The current time as a record's times are written (RFC 3339, UTC, nanoseconds).
+pub use pier_oci::time::now_rfc3339;

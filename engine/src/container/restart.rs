@@ -79,7 +79,10 @@ impl Engine {
 
 /// How long the last run lasted, from the record's times (zero if unknown).
 fn ran_for(rec: &ContainerRecord) -> Duration {
-    let parse = |t: &Option<String>| t.as_deref().and_then(|t| humantime::parse_rfc3339(t).ok());
+    let parse = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| pier_oci::time::parse_rfc3339(t).ok())
+    };
     match (parse(&rec.started_at), parse(&rec.finished_at)) {
         (Some(a), Some(b)) => b.duration_since(a).unwrap_or_default(),
         _ => Duration::ZERO,

@@ -12,9 +12,10 @@
 
 use super::layer_build::{EntryMeta, LayerTarBuilder};
 use super::store::{Image, ImageStore, DEFAULT_PATH_ENV};
-use super::timestamp::rfc3339;
+use crate::elf::Elf;
 use anyhow::{bail, Context, Result};
 use oci_spec::image::{ConfigBuilder, HistoryBuilder, ImageConfiguration};
+use pier_oci::time::{from_unix_seconds, rfc3339_seconds};
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -46,9 +47,10 @@ fn bootstrap_from(store: &ImageStore, busybox: &Path, reference: &str) -> Result
     let md = fs::metadata(busybox).with_context(|| format!("inspecting {}", busybox.display()))?;
     let mtime = u64::try_from(md.mtime()).unwrap_or(0);
     let tar = build_layer(busybox, md.len(), mtime, &applets)?;
+    let created = rfc3339_seconds(from_unix_seconds(md.mtime()));
 
     let mut config = ImageConfiguration::default();
-    config.set_created(Some(rfc3339(mtime as i64)));
+    config.set_created(Some(created.clone()));
     config.set_config(Some(
         ConfigBuilder::default()
             .cmd(vec!["sh".to_string()])
@@ -57,7 +59,7 @@ fn bootstrap_from(store: &ImageStore, busybox: &Path, reference: &str) -> Result
             .context("building image config")?,
     ));
     config.set_history(Some(vec![HistoryBuilder::default()
-        .created(rfc3339(mtime as i64))
+        .created(created)
         .created_by(format!(
             "pier image bootstrap busybox (from {})",
             busybox.display()
@@ -81,57 +83,18 @@ fn check_static(path: &Path) -> Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
     };
-    match elf_has_interpreter(&data) {
-        Some(false) => Ok(()),
-        Some(true) => bail!(
+    // The program headers are in the first few kilobytes: 64 KiB answers the question.
+    match Elf::parse(&data).and_then(|elf| elf.has_interpreter()) {
+        Ok(false) => Ok(()),
+        Ok(true) => bail!(
             "{NOT_INSTALLED} ({} is dynamically linked, probably from the `busybox` package)",
             path.display()
         ),
-        None => bail!(
-            "{NOT_INSTALLED} ({} is not an ELF executable)",
+        Err(e) => bail!(
+            "{NOT_INSTALLED} ({} is not an ELF executable: {e:#})",
             path.display()
         ),
     }
-}
-
-/// `Some(true)` if the ELF image has a `PT_INTERP` program header, `None` if `data` is not
-/// a well-formed ELF header followed by its program headers.
-fn elf_has_interpreter(data: &[u8]) -> Option<bool> {
-    const PT_INTERP: u32 = 3;
-    if data.get(..4)? != b"\x7fELF" {
-        return None;
-    }
-    let is64 = match data.get(4)? {
-        1 => false,
-        2 => true,
-        _ => return None,
-    };
-    let le = match data.get(5)? {
-        1 => true,
-        2 => false,
-        _ => return None,
-    };
-    let read = |off: usize, len: usize| -> Option<u64> {
-        let bytes = data.get(off..off + len)?;
-        let mut v = 0u64;
-        for i in 0..len {
-            let b = if le { bytes[len - 1 - i] } else { bytes[i] };
-            v = (v << 8) | u64::from(b);
-        }
-        Some(v)
-    };
-    let (phoff, phentsize, phnum) = if is64 {
-        (read(0x20, 8)?, read(0x36, 2)?, read(0x38, 2)?)
-    } else {
-        (read(0x1c, 4)?, read(0x2a, 2)?, read(0x2c, 2)?)
-    };
-    for i in 0..phnum {
-        let off = usize::try_from(phoff + i * phentsize).ok()?;
-        if read(off, 4)? == u64::from(PT_INTERP) {
-            return Some(true);
-        }
-    }
-    Some(false)
 }
 
 /// `busybox --list-full`, keeping only plain names in the standard bin directories.
@@ -227,7 +190,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("apt-get install busybox-static"), "{err}");
-        assert_eq!(elf_has_interpreter(b"not an elf"), None);
+        let not_elf = tempfile::NamedTempFile::new().unwrap();
+        fs::write(not_elf.path(), "#!/bin/sh\n").unwrap();
+        let err = check_static(not_elf.path()).unwrap_err().to_string();
+        assert!(err.contains("is not an ELF executable"), "{err}");
     }
 
     #[test]

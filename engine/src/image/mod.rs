@@ -12,7 +12,7 @@
 //! - [`registry`]: `pier push` / `pier pull` (OCI distribution API client);
 //! - [`export`]: a container's merged filesystem as a tar (`pier export`);
 //! - [`media_type`]: the OCI and Docker media types pier accepts;
-//! - [`digest`], [`timestamp`]: hashing, dates.
+//! - [`digest`]: hashing (dates are [`pier_oci::time`]).
 
 pub mod archive;
 pub mod bootstrap;
@@ -25,7 +25,6 @@ pub mod overlay;
 pub mod reference;
 pub mod registry;
 pub mod store;
-pub mod timestamp;
 
 pub use overlay::{mount_overlay, unmount};
 pub use reference::Reference;

@@ -110,7 +110,7 @@ impl VolumeStore {
             .join(format!("{STAGING}{}-{name}", std::process::id()));
         let volume = Volume {
             name: name.to_string(),
-            created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            created_at: pier_oci::time::now_rfc3339_seconds(),
             labels,
             mountpoint: self.data_dir(name),
         };

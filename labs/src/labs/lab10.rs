@@ -186,7 +186,7 @@ fn report(ctx: &Ctx) -> Outcome {
     }
     // A run from before the lab started (the reference run in the repository, a classmate's)
     // is not this student's measurement.
-    let taken = humantime::parse_rfc3339_weak(run.environment.date.trim_end_matches('Z')).ok();
+    let taken = pier_oci::time::parse_rfc3339(&run.environment.date).ok();
     if let (Some(started), Some(taken)) = (ctx.started_at(N), taken) {
         // environment.json keeps whole seconds.
         if taken + std::time::Duration::from_secs(1) < started {

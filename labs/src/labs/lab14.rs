@@ -334,7 +334,7 @@ fn orphan_maker(ctx: &Ctx, name: &str, init: bool) -> Result<(ContainerRecord, i
     let up = rec
         .started_at
         .as_deref()
-        .and_then(|t| humantime::parse_rfc3339(t).ok())
+        .and_then(|t| pier_oci::time::parse_rfc3339(t).ok())
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .unwrap_or_default();
     if up < Duration::from_secs(2) {

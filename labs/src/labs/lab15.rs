@@ -257,7 +257,7 @@ fn down_v(ctx: &Ctx) -> Outcome {
         .volumes()
         .and_then(|v| v.get(VOLUME))
         .ok()
-        .and_then(|v| humantime::parse_rfc3339(&v.created_at).ok());
+        .and_then(|v| pier_oci::time::parse_rfc3339(&v.created_at).ok());
     match (created, destroyed.when()) {
         // The volume's time has whole seconds only.
         (Some(c), Some(d)) if c + Duration::from_secs(1) >= d => {

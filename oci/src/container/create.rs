@@ -208,7 +208,7 @@ pub(crate) fn create(opts: CreateOptions) -> crate::Result<Created> {
     let state = StateFile {
         oci,
         rootfs,
-        created: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+        created: crate::time::now_rfc3339(),
         init_start_time: process_start_time(pid.as_raw()).map(|(t, _)| t),
         cgroup: Some(cgroup.clone()),
     };

@@ -74,7 +74,7 @@ impl Log {
 
 /// One log line (with its newline) as logrus writes it.
 fn format_line(format: LogFormat, level: &str, msg: &str, at: std::time::SystemTime) -> String {
-    let time = humantime::format_rfc3339_nanos(at).to_string();
+    let time = pier_oci::time::rfc3339_nanos(at);
     match format {
         LogFormat::Json => {
             let v = serde_json::json!({"level": level, "msg": msg, "time": time});

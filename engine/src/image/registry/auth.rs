@@ -9,11 +9,9 @@
 
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
+use pier_oci::atomic_file::{self, Options};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// A user name and password (or token) for one registry.
@@ -206,42 +204,16 @@ impl AuthFile {
             }
         }
         let data = serde_json::to_vec_pretty(&contents).context("serializing auth.json")?;
-        write_private(&self.path, &data)
+        // Created 0600 from the start: it holds passwords, so it must never be readable by
+        // others, not even for a moment.
+        atomic_file::write(&self.path, &data, Options::durable().mode(0o600))
     }
-}
-
-/// Like `persist::write_atomic`, but the file is created 0600 from the start: it holds
-/// passwords, so it must never be readable by others, not even for a moment.
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .with_context(|| format!("{} has no parent directory", path.display()))?;
-    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".auth.json.{}.tmp", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(data)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all()
-            .with_context(|| format!("syncing {}", tmp.display()))?;
-        fs::rename(&tmp, path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

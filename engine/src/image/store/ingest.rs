@@ -8,7 +8,6 @@ use crate::image::digest::{canonical_json, digest_hex, HashingReader, HashingWri
 use crate::image::layer::unpack_layer;
 use crate::image::layer_build::write_layer_tar_skipping;
 use crate::image::reference::Reference;
-use crate::image::timestamp::now_rfc3339;
 use anyhow::{bail, Context, Result};
 use flate2::read::MultiGzDecoder;
 use oci_spec::image::{
@@ -16,6 +15,7 @@ use oci_spec::image::{
     ImageManifestBuilder, MediaType,
 };
 use pier_oci::persist;
+use pier_oci::time::now_rfc3339_seconds;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ impl ImageStore {
         if staged.has_shell {
             config = config.cmd(vec!["/bin/sh".to_string()]);
         }
-        let created = now_rfc3339();
+        let created = now_rfc3339_seconds();
         let mut image_config = ImageConfiguration::default();
         image_config.set_config(Some(config.build().context("building image config")?));
         image_config.set_created(Some(created.clone()));
