@@ -20,14 +20,19 @@
 //!
 //! # The public API
 //!
-//! The lifecycle, in the shape of libcrun's `libcrun_container_create/start/state/kill/
-//! delete` and runc's commands, is [`container`]:
-//! - [`container::create`] with [`container::CreateOptions`] makes a container from a bundle
-//!   and returns it [`container::Created`], its command waiting; [`container::Created::start`]
-//!   lets the command run;
+//! The lifecycle, in the shape of youki's `ContainerBuilder`, libcrun's
+//! `libcrun_container_create/start/state/kill/delete` and runc's commands, is [`container`]:
+//! - [`container::ContainerBuilder`] makes a container from a bundle, one call per flag of
+//!   runc's `create` (`new(id).with_root(..).with_pid_file(..).with_console_socket(..)
+//!   .with_preserved_fds(..).as_init(bundle).build()`), and returns it
+//!   [`container::Created`], its command waiting; [`container::Created::start`] lets the
+//!   command run;
 //! - [`container::Container`] finds a container again by ID (`load`, `list`) for `state`,
-//!   `kill` ([`container::kill`]), `pause`/`resume`, `exec`, `delete` ([`container::delete`]);
-//!   [`container::wait_for_exit`] reaps it into an [`container::ExitInfo`];
+//!   `kill` ([`container::kill`]), `pause`/`resume`, `exec`, `update`, `delete`
+//!   ([`container::delete`]); [`container::wait_for_exit`] reaps it into an
+//!   [`container::ExitInfo`];
+//! - [`container::update_resources`] changes a container's limits, its cgroup and its config
+//!   (`pier update` and `pier runtime update` both);
 //! - the OCI state ([`container::OciState`], [`container::StateFile`],
 //!   [`container::Status`]);
 //! - [`Error`], what these functions return: named kinds callers match on
@@ -46,8 +51,8 @@
 //! (re-executing sealed, `pier system info`), [`persist`] (atomic JSON files, locks),
 //! [`atomic_file`] (any file replaced all at once: the image store, saved credentials,
 //! `pier save -o`), [`time`] (RFC 3339 timestamps, for every crate above) and [`trace`]
-//! (`PIER_TRACE`). Everything else is `pub(crate)`: free to change without touching a
-//! caller.
+//! (`PIER_TRACE`). These mechanisms report failures as context-rich `anyhow` errors.
+//! Everything else is `pub(crate)`: free to change without touching a caller.
 
 #![warn(missing_docs)]
 
