@@ -26,7 +26,18 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::rc::Rc;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
+
+/// The tests here each start a dockerd and then check that nothing new is left on the host
+/// (veths, rules, processes): run side by side, one would see the other's veths. One at a time.
+static ONE_DOCKERD: Mutex<()> = Mutex::new(());
+
+fn one_dockerd_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_DOCKERD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn text(cmd: &[&str]) -> String {
     Command::new(cmd[0])
@@ -97,6 +108,7 @@ fn prerequisites() -> Option<Vec<std::path::PathBuf>> {
 
 #[test]
 fn docker_start_up_runs_on_a_private_dockerd_and_leaves_nothing() {
+    let _alone = one_dockerd_at_a_time();
     let started = Instant::now();
     let Some(found) = prerequisites() else {
         return;
@@ -214,6 +226,7 @@ fn assert_nothing_left(before: &Listing, cache: &Path, pid: u32) {
 /// it, and exits with 130.
 #[test]
 fn ctrl_c_during_dockers_launches_leaves_nothing() {
+    let _alone = one_dockerd_at_a_time();
     let Some(found) = prerequisites() else {
         return;
     };
