@@ -14,10 +14,9 @@ pub fn realtime_ns() -> u128 {
 
 /// The current UTC time as RFC 3339 with second precision, e.g. `2026-11-23T17:00:37Z`.
 ///
-/// `humantime` directly rather than `pier_oci::time`, so that this clock can move with the run
-/// records into a small crate that does not link the runtime (the bench split of issue 20).
-/// A clock before 1970, which only a badly broken guest clock gives, reads as 1970
-/// (humantime cannot print it).
+/// `humantime` directly rather than `pier_oci::time`: this crate (the run records, read by
+/// the labs and the static payload) does not link the runtime. A clock before 1970, which
+/// only a badly broken guest clock gives, reads as 1970 (humantime cannot print it).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now().max(UNIX_EPOCH)).to_string()
 }

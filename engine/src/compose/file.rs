@@ -168,6 +168,7 @@ fn read_tree(
     text: &str,
     vars: &BTreeMap<String, String>,
 ) -> Result<(yaml_serde::Value, Vec<String>)> {
+    super::nesting::check_depth(text, super::nesting::MAX_DEPTH)?;
     let mut tree: yaml_serde::Value = yaml_serde::from_str(text).map_err(|e| syntax_error(&e))?;
     if tree.is_null() {
         bail!("the file is empty");

@@ -2,7 +2,8 @@
 //! pier's own engine with no daemon.
 //!
 //! Reading the file is a pipeline, one file each: [`file`] finds and parses the YAML (syntax
-//! errors with their line, unknown keys as warnings), [`interpolate`] substitutes `${VAR}`s,
+//! errors with their line, unknown keys as warnings; [`nesting`] refuses a file nested
+//! absurdly deep before the parser spends quadratic time on it), [`interpolate`] substitutes `${VAR}`s,
 //! [`merge`] lays several files (`-f a -f b`, an override file) over each other,
 //! [`model`] holds the serde types, [`service`] turns each service into the engine's
 //! [`crate::container::config::RunConfig`], [`plan`] orders services by `depends_on`, and
@@ -22,6 +23,7 @@ pub mod labels;
 pub mod logs;
 pub mod merge;
 pub mod model;
+pub mod nesting;
 pub mod plan;
 pub mod project;
 pub mod service;
