@@ -10,13 +10,16 @@ mkdir -p "$target"
 
 # Each step's time, printed at the end (with the skips), even when a step fails.
 timings=""
-step() { # step NAME COMMAND...: runs COMMAND, records how long NAME took
-  local name=$1 t0
+step() { # step NAME COMMAND...: runs COMMAND, records how long NAME took, returns its status
+  local name=$1 t0 rc=0
   shift
   t0=$(date +%s)
   echo "== $name" >&2
-  "$@"
+  # Not left to set -e: a step called as `step ... || failed+=(...)` runs with set -e off.
+  "$@" || rc=$?
   timings+=$(printf '\n  %-46s %5d s' "$name" $(($(date +%s) - t0)))
+  [ "$rc" -eq 0 ] || timings+=" (failed, exit $rc)"
+  return "$rc"
 }
 
 # Tests that cannot run here say so through pier_testkit::prereq, one line each in this file:

@@ -292,3 +292,34 @@ echo ext4 > "$img"
     );
     assert_eq!(build(), first, "the second run reuses the first's build");
 }
+
+/// scripts/test.sh's `step`: a failing step is reported and fails the suite, also where it is
+/// called as `step ... || failed+=(...)` (set -e is off there: a step once swallowed the host's
+/// failed tests that way and the suite exited 0).
+#[test]
+fn a_failing_step_fails_the_suite() {
+    let script = std::fs::read_to_string(repo().join("scripts/test.sh")).unwrap();
+    let start = script
+        .find("\nstep() {")
+        .expect("scripts/test.sh defines step")
+        + 1;
+    let end = start + script[start..].find("\n}\n").expect("the end of step") + 3;
+    let step = &script[start..end];
+    let run = |body: &str| {
+        let out = Command::new("bash")
+            .args([
+                "-c",
+                &format!("set -euo pipefail\ntimings=''\n{step}\n{body}"),
+            ])
+            .output()
+            .unwrap();
+        (out.status.code(), text(&out.stdout))
+    };
+    let (code, out) = run("failed=()\nstep one false || failed+=(one)\nstep two true\necho \"failed=${failed[*]}\"\necho \"$timings\"");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("failed=one"), "{out}");
+    assert!(out.contains("(failed, exit 1)"), "{out}");
+    let (code, out) = run("step one false\necho after");
+    assert_eq!(code, Some(1), "a failing step must end the suite: {out}");
+    assert!(!out.contains("after"), "{out}");
+}
