@@ -52,19 +52,4 @@ fn pier_binary() -> PathBuf {
     })
 }
 
-/// The error and its causes on one line, without repeating a cause already in the text (as
-/// `pier` prints its errors).
-fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let s = cause.to_string();
-        if out.contains(&s) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&s);
-    }
-    out.replace('\n', " ")
-}
+use pier_oci::error::one_line;

@@ -168,6 +168,23 @@ impl Operation {
     }
 }
 
+/// An error and its causes on one line, without repeating a cause already in the text: how
+/// `pier` and `pier-bench` print an error.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out.replace('\n', " ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

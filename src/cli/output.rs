@@ -145,21 +145,7 @@ pub fn pruned(kind: &str, names: &[String], reclaimed: Option<u64>) {
     }
 }
 
-/// The error and its causes on one line, without repeating a cause already in the text.
-pub(crate) fn one_line(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let s = cause.to_string();
-        if out.contains(&s) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&s);
-    }
-    out.replace('\n', " ")
-}
+pub(crate) use pier_oci::error::one_line;
 
 /// The code a failed command exits with: Docker's (127 not found, 126 not executable, 125)
 /// when a container's command could not start ([`pier_oci::Error::Start`], whatever context
