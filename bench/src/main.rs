@@ -4,6 +4,7 @@
 
 use clap::{Args, FromArgMatches};
 use pier_bench::cli::launch;
+use pier_oci::error::one_line;
 use std::path::PathBuf;
 
 fn main() {
@@ -51,5 +52,3 @@ fn pier_binary() -> PathBuf {
             .unwrap_or_else(|| PathBuf::from("pier"))
     })
 }
-
-use pier_oci::error::one_line;
