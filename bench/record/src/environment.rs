@@ -231,7 +231,7 @@ pub fn cgroup_layout(mounts: &str) -> &'static str {
 }
 
 /// First line of `tool --version`, or `None` if the tool is absent or fails.
-fn tool_version(tool: &str) -> Option<String> {
+pub fn tool_version(tool: &str) -> Option<String> {
     let out = Command::new(tool).arg("--version").output().ok()?;
     if !out.status.success() {
         return None;

@@ -226,17 +226,8 @@ pub fn json_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// First line of `tool --version`, if the tool runs.
-pub fn tool_version(tool: &str) -> Option<String> {
-    let out = Command::new(tool).arg("--version").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .map(|l| l.trim().to_string())
-}
+/// First line of `tool --version`, if the tool runs (written once, in the machine record).
+pub use pier_record::environment::tool_version;
 
 /// Finds `tool` on `PATH` (or takes it as a path), like `which`.
 pub fn find_tool(tool: &str) -> Option<PathBuf> {
