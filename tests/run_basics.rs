@@ -375,6 +375,18 @@ fn init_reaps_zombies() {
 }
 
 #[test]
+fn init_returns_when_the_command_exits_at_once() {
+    let p = Pier::new();
+    // A command that exits before the reaper is ready must not be missed: its SIGCHLD once
+    // arrived before the reaper blocked signals, was discarded, and `pier run` hung beside a
+    // zombie. The race needs many tries to show; each run must still end with the status.
+    for i in 0..20 {
+        let out = p.run(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 3"]);
+        assert_eq!(out.status.code(), Some(3), "run {i}: {}", common::text(&out.stderr));
+    }
+}
+
+#[test]
 fn stop_with_init_forwards_sigterm() {
     let p = Pier::new();
     let id = p.run_detached(&["--init", "busybox", "sleep", "100"]);

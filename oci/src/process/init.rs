@@ -351,6 +351,10 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
 
     // 8. pier's PID 1.
     if ctx.options.reaper {
+        // Signals are blocked before the fork, not after: a command that exits at once would
+        // otherwise send its SIGCHLD while it is still unblocked (and so discarded), and the
+        // reaper would wait for it forever beside a zombie.
+        let previous_mask = reaper::block_all_signals();
         // SAFETY: this process is single-threaded (it was cloned from a single-threaded parent
         // and started no threads).
         match unsafe { fork() }.context("fork for --init")? {
@@ -359,16 +363,15 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
                 // its execve.
                 // SAFETY: closing our copy of the pipe; it is not used again in this process.
                 unsafe { libc::close(ctx.to_parent.as_raw_fd()) };
-                reaper::block_all_signals();
                 reaper::run(child);
             }
             ForkResult::Child => {
                 nix::sys::signal::sigprocmask(
                     SigmaskHow::SIG_SETMASK,
-                    Some(&SigSet::empty()),
+                    Some(&previous_mask),
                     None,
                 )
-                .context("clearing the signal mask")?;
+                .context("restoring the signal mask")?;
             }
         }
     }

@@ -26,6 +26,11 @@ pub(crate) fn block_all_signals() -> SigSet {
 /// Runs the reaper loop for `child` and exits the process with the child's status.
 pub(crate) fn run(child: Pid) -> ! {
     let all = SigSet::all();
+    // The command may be gone already; its SIGCHLD is then pending and `wait` returns it at
+    // once, but reaping first costs nothing and does not depend on that.
+    if let Some(code) = reap(child) {
+        std::process::exit(code);
+    }
     loop {
         let sig = match all.wait() {
             Ok(s) => s,
