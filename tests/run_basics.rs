@@ -382,7 +382,12 @@ fn init_returns_when_the_command_exits_at_once() {
     // zombie. The race needs many tries to show; each run must still end with the status.
     for i in 0..20 {
         let out = p.run(&["run", "--rm", "--init", "busybox", "sh", "-c", "exit 3"]);
-        assert_eq!(out.status.code(), Some(3), "run {i}: {}", common::text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "run {i}: {}",
+            common::text(&out.stderr)
+        );
     }
 }
 

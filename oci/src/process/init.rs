@@ -366,12 +366,8 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
                 reaper::run(child);
             }
             ForkResult::Child => {
-                nix::sys::signal::sigprocmask(
-                    SigmaskHow::SIG_SETMASK,
-                    Some(&previous_mask),
-                    None,
-                )
-                .context("restoring the signal mask")?;
+                nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous_mask), None)
+                    .context("restoring the signal mask")?;
             }
         }
     }
