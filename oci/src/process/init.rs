@@ -27,7 +27,7 @@ use crate::trace;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{open, OFlag};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::signal::{SigSet, SigmaskHow};
+use nix::sys::signal::SigmaskHow;
 use nix::sys::stat::Mode;
 use nix::unistd::{
     chdir, execve, fork, setgid, setgroups, sethostname, setsid, setuid, ForkResult, Gid, Uid,
