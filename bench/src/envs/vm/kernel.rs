@@ -107,8 +107,11 @@ fn debian(root: &Path) -> Result<GuestKernel> {
         .prefix(".download-")
         .tempdir_in(root)
         .with_context(|| format!("creating a work directory in {}", root.display()))?;
+    // The work directory is private (0700), so apt's unprivileged `_apt` sandbox user could not
+    // write there and apt printed a warning on every first run; the download runs as root
+    // either way, so say so instead.
     let status = Command::new("apt-get")
-        .args(["download", "-q", &package])
+        .args(["download", "-q", "-o", "APT::Sandbox::User=root", &package])
         .current_dir(work.path())
         .status()
         .context("running apt-get download")?;
