@@ -135,7 +135,7 @@ impl BuildContext {
         let ctx = RootDir::open(&root, Follow::InRoot)
             .with_context(|| format!("build context {}", dir.display()))?;
         // Inside the context: a `.dockerignore` linking out of it is not the host's file.
-        let ignore = match ctx.open_file(Path::new(".dockerignore")) {
+        let ignore = match ctx.open_file_following(Path::new(".dockerignore")) {
             Ok(f) => {
                 let mut text = String::new();
                 f.take(MAX_IGNORE_FILE + 1)
@@ -184,8 +184,8 @@ impl BuildContext {
         };
         let ctx = RootDir::open(&self.root, Follow::InRoot)
             .with_context(|| format!("build context {}", self.root.display()))?;
-        let file = ctx.open_file(&rel).map_err(|e| match e {
-            Errno::ENOENT | Errno::ENOTDIR => anyhow::anyhow!(
+        let file = ctx.open_file_following(&rel).map_err(|e| match e {
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP => anyhow::anyhow!(
                 "reading the Dockerfile {}: not found in the build context (a symlink is \
                  followed only inside the context)",
                 shown.display()

@@ -11,7 +11,8 @@
 //! `trusted.overlay.opaque=y` gets a `.wh..wh..opq` entry.
 
 use super::layer::{OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, AtFlags, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
 use pier_oci::security::in_root::list_dir;
@@ -192,8 +193,13 @@ impl<W: Write> LayerTarBuilder<W> {
                 continue;
             }
             let full = || base.join(&path).display().to_string();
-            let st = fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-                .with_context(|| format!("inspecting {}", full()))?;
+            let st = match fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                // Removed by a running container since the listing (`export`, `commit
+                // --pause=false`): gone from the archive too, as with tar.
+                Err(Errno::ENOENT) => continue,
+                Err(e) => return Err(e).with_context(|| format!("inspecting {}", full())),
+            };
             let meta = EntryMeta::from_stat(&st);
             let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
             if kind == SFlag::S_IFCHR && st.st_rdev == 0 {
@@ -207,8 +213,14 @@ impl<W: Write> LayerTarBuilder<W> {
             }
             match kind {
                 SFlag::S_IFDIR => {
-                    let sub = open_dir_at(dir, &name)
-                        .with_context(|| format!("opening directory {}", full()))?;
+                    let sub = match open_dir_at(dir, &name) {
+                        Ok(fd) => fd,
+                        // Gone, or swapped for a link or a file since fstatat.
+                        Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => continue,
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("opening directory {}", full()))
+                        }
+                    };
                     let file = fs::File::from(sub);
                     self.attrs_of(&file, &full)?;
                     self.dir(&path, &meta)?;
@@ -232,25 +244,35 @@ impl<W: Write> LayerTarBuilder<W> {
                             self.hardlink(&path, &first.clone(), &meta)?;
                             continue;
                         }
-                        links.insert((st.st_dev, st.st_ino), path.clone());
                     }
-                    let fd = openat(
+                    let fd = match openat(
                         dir,
                         name.as_os_str(),
                         OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                         Mode::empty(),
-                    )
-                    .with_context(|| format!("opening {}", full()))?;
+                    ) {
+                        Ok(fd) => fd,
+                        // Gone, or swapped for a link (never followed) since fstatat.
+                        Err(Errno::ENOENT | Errno::ELOOP) => continue,
+                        Err(e) => return Err(e).with_context(|| format!("opening {}", full())),
+                    };
                     let file = fs::File::from(fd);
-                    // Swapped since fstatat (a FIFO would block, a bigger file would not fit
-                    // the header's size): archive what was inspected or fail.
+                    // What was opened is archived, with its own status (swapped since
+                    // fstatat for another file of the tree, it is still inside the tree);
+                    // anything but a regular file now (a FIFO) is left out.
                     let now = fstat(&file).with_context(|| format!("fstat {}", full()))?;
-                    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) {
-                        bail!("{} changed while being archived", full());
+                    if SFlag::from_bits_truncate(now.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+                        continue;
                     }
                     self.attrs_of(&file, &full)?;
-                    let size = u64::try_from(st.st_size).unwrap_or(0);
-                    self.file(&path, &meta, size, file.take(size))?;
+                    let size = u64::try_from(now.st_size).unwrap_or(0);
+                    // Exactly `size` bytes whatever happens to the file meanwhile: a file
+                    // that shrinks is padded with zeros rather than corrupt the archive.
+                    let data = file.take(size).chain(io::repeat(0)).take(size);
+                    self.file(&path, &EntryMeta::from_stat(&now), size, data)?;
+                    if now.st_nlink > 1 {
+                        links.insert((now.st_dev, now.st_ino), path.clone());
+                    }
                 }
                 SFlag::S_IFIFO => self.special(&path, EntryType::Fifo, &meta, 0)?,
                 SFlag::S_IFCHR => self.special(&path, EntryType::Char, &meta, st.st_rdev)?,

@@ -210,9 +210,19 @@ impl RootDir {
     /// Opens the regular file `rel` for reading, never following a final symlink and never
     /// blocking on a FIFO; anything but a regular file is `EINVAL`.
     pub fn open_file(&self, rel: &Path) -> nix::Result<File> {
+        self.open_regular(rel, OFlag::O_NOFOLLOW)
+    }
+
+    /// [`Self::open_file`] that follows a final symlink (inside the root, as [`Follow`]
+    /// says): a build context's `Dockerfile` that links to another of its files.
+    pub fn open_file_following(&self, rel: &Path) -> nix::Result<File> {
+        self.open_regular(rel, OFlag::empty())
+    }
+
+    fn open_regular(&self, rel: &Path, extra: OFlag) -> nix::Result<File> {
         let fd = self.open_at(
             rel,
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | extra,
         )?;
         if SFlag::from_bits_truncate(fstat(&fd)?.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
             return Err(Errno::EINVAL);
