@@ -16,6 +16,7 @@ use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
 use nix::sys::stat::{fchmod, fstatat, futimens, mkdirat, mknodat, FileStat, Mode, SFlag};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+use pier_oci::security::in_root::chmod_fd;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -182,13 +183,16 @@ pub fn copy_entry(
                 Mode::empty(),
             )?;
             let (uid, gid) = policy.owner.unwrap_or((st.st_uid, st.st_gid));
-            // O_PATH descriptors take no fchown/fchmod: go through /proc/self/fd.
-            let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fifo));
-            std::os::unix::fs::chown(&proc, Some(uid), Some(gid))?;
-            std::fs::set_permissions(
-                &proc,
-                std::os::unix::fs::PermissionsExt::from_mode(mode_bits(&st, policy)),
-            )?;
+            fchownat(
+                &fifo,
+                "",
+                Some(Uid::from_raw(uid)),
+                Some(Gid::from_raw(gid)),
+                AtFlags::AT_EMPTY_PATH,
+            )
+            .with_context(|| format!("chown {}", dst_name.to_string_lossy()))?;
+            chmod_fd(fifo.as_fd(), mode_bits(&st, policy))
+                .with_context(|| format!("chmod {}", dst_name.to_string_lossy()))?;
         }
         // Device nodes and sockets: a device node copied to the host would be a door to the
         // host's hardware; a socket cannot be copied.

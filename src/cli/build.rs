@@ -92,6 +92,10 @@ pub struct CommitArgs {
     /// VOLUME, WORKDIR, STOPSIGNAL (repeatable).
     #[arg(short = 'c', long = "change", value_name = "INSTRUCTION")]
     pub changes: Vec<String>,
+    /// Freeze a running container while its files are archived, as Docker does
+    /// (`--pause=false`: archive it running; files it changes meanwhile may be inconsistent).
+    #[arg(short = 'p', long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub pause: bool,
     /// Container.
     pub container: String,
     /// Name for the image: REPO[:TAG] (none: an untagged image).
@@ -105,6 +109,7 @@ pub fn commit(engine: &Engine, args: CommitArgs) -> Result<i32> {
         author: args.author,
         changes: args.changes,
         reference: args.reference,
+        pause: args.pause,
     };
     let image = builder::commit::commit(engine, &args.container, &opts)?;
     println!("{}", image.id);

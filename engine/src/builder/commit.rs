@@ -6,6 +6,7 @@
 use super::dockerfile::{self, Instruction};
 use super::instructions::{self, MetaContext};
 use crate::container::diff::{mount_destinations, runtime_mount_points};
+use crate::container::record::ContainerStatus;
 use crate::container::Engine;
 use crate::image::Image;
 use anyhow::{bail, Context, Result};
@@ -24,6 +25,22 @@ pub struct CommitOptions {
     pub changes: Vec<String>,
     /// `REPO[:TAG]` (none: an untagged image).
     pub reference: Option<String>,
+    /// Freeze a running container while its upper directory is archived (`--pause`, on by
+    /// default in the CLI as in Docker): its processes cannot change files meanwhile.
+    pub pause: bool,
+}
+
+/// Thaws the container it froze when dropped, so an error while archiving never leaves it
+/// paused.
+struct Frozen<'a> {
+    engine: &'a Engine,
+    id: String,
+}
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        let _ = self.engine.unpause(&self.id);
+    }
 }
 
 /// Parses and applies the `--change` lines to `cfg`; errors name the line.
@@ -123,6 +140,19 @@ pub fn commit(engine: &Engine, key: &str, opts: &CommitOptions) -> Result<Image>
     config.set_history(Some(history));
     config.set_created(Some(created));
 
+    // Frozen before anything of the upper directory is read; a container paused by its user
+    // stays paused (and is not thawed here).
+    let _frozen = if opts.pause && rec.status == ContainerStatus::Running && !rec.paused {
+        engine
+            .pause(&rec.id)
+            .with_context(|| format!("pausing container {} for the commit", rec.name))?;
+        Some(Frozen {
+            engine,
+            id: rec.id.clone(),
+        })
+    } else {
+        None
+    };
     let upper = paths.upper();
     let skip = runtime_mount_points(&upper, &parent.layer_dirs, &mount_destinations(&rec));
     store

@@ -11,8 +11,11 @@
 
 use crate::glob::{self, Glob, PathGlob};
 use anyhow::{bail, Context, Result};
-use std::fs::{self, File};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use pier_oci::security::in_root::{list_dir, Follow, RootDir};
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::path::{Component, Path, PathBuf};
 
 /// The longest `.dockerignore` pattern, in bytes: as long as the longest path Linux takes
@@ -123,13 +126,18 @@ impl BuildContext {
     /// Opens the context directory, reading its `.dockerignore` if any.
     pub fn open(dir: &Path) -> Result<BuildContext> {
         let root = dir
+            // untrusted-paths: allowed: the context directory as the user named it
             .canonicalize()
             .with_context(|| format!("build context {}", dir.display()))?;
+        // untrusted-paths: allowed: the context directory itself, just canonicalized
         if !root.is_dir() {
             bail!("build context {} is not a directory", dir.display());
         }
         let ignore_file = root.join(".dockerignore");
-        let ignore = match File::open(&ignore_file) {
+        let ctx = RootDir::open(&root, Follow::InRoot)
+            .with_context(|| format!("build context {}", dir.display()))?;
+        // Inside the context: a `.dockerignore` linking out of it is not the host's file.
+        let ignore = match ctx.open_file_following(Path::new(".dockerignore")) {
             Ok(f) => {
                 let mut text = String::new();
                 f.take(MAX_IGNORE_FILE + 1)
@@ -144,12 +152,71 @@ impl BuildContext {
                 }
                 Ignore::parse(&text, &ignore_file)?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ignore::default(),
+            Err(Errno::ENOENT | Errno::ENOTDIR) => Ignore::default(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", ignore_file.display())),
         };
         Ok(BuildContext { root, ignore })
     }
+
+    /// Reads the Dockerfile `path` (a path on the host, as given with `-f`, or `None`: the
+    /// context's `Dockerfile`). One inside the context is resolved inside it like every
+    /// context file: a `Dockerfile` that links out of the context is refused, never read
+    /// (nor shown in an error). One outside the context is the user's own file.
+    pub fn read_dockerfile(&self, path: Option<&Path>) -> Result<(PathBuf, String)> {
+        let in_context = match path {
+            None => Some(PathBuf::from("Dockerfile")),
+            Some(p) => {
+                let parent = match p.parent() {
+                    // untrusted-paths: allowed: the -f path as the user named it
+                    Some(d) if !d.as_os_str().is_empty() => d.canonicalize().ok(),
+                    _ => std::env::current_dir().ok(),
+                };
+                parent.and_then(|d| {
+                    let rel = d.strip_prefix(&self.root).ok()?.to_path_buf();
+                    Some(rel.join(p.file_name()?))
+                })
+            }
+        };
+        let shown = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.join("Dockerfile"));
+        let Some(rel) = in_context else {
+            // untrusted-paths: allowed: a -f Dockerfile outside the context is the user's own file
+            let text = std::fs::read_to_string(&shown)
+                .with_context(|| format!("reading the Dockerfile {}", shown.display()))?;
+            return Ok((shown, text));
+        };
+        let ctx = RootDir::open(&self.root, Follow::InRoot)
+            .with_context(|| format!("build context {}", self.root.display()))?;
+        let file = ctx.open_file_following(&rel).map_err(|e| match e {
+            Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP => anyhow::anyhow!(
+                "reading the Dockerfile {}: not found in the build context (a symlink is \
+                 followed only inside the context)",
+                shown.display()
+            ),
+            Errno::EINVAL => anyhow::anyhow!(
+                "reading the Dockerfile {}: not a regular file",
+                shown.display()
+            ),
+            e => anyhow::anyhow!("reading the Dockerfile {}: {e}", shown.display()),
+        })?;
+        let mut text = String::new();
+        file.take(MAX_DOCKERFILE + 1)
+            .read_to_string(&mut text)
+            .with_context(|| format!("reading the Dockerfile {}", shown.display()))?;
+        if text.len() as u64 > MAX_DOCKERFILE {
+            bail!(
+                "the Dockerfile {} is larger than {} MiB",
+                shown.display(),
+                MAX_DOCKERFILE >> 20
+            );
+        }
+        Ok((shown, text))
+    }
 }
+
+/// The largest Dockerfile read from a build context.
+pub const MAX_DOCKERFILE: u64 = 16 << 20;
 
 /// A source path checked to stay inside `root`: components normalized, `..` refused when it
 /// would climb out. An absolute source is relative to the root, as Docker does.
@@ -172,7 +239,15 @@ pub fn relative_source(source: &str) -> Result<PathBuf> {
 /// Expands a (relative, checked) source pattern against the directory tree at `root`:
 /// paths whose components match the pattern's, sorted. `ignore` hides excluded paths.
 /// A pattern without glob characters yields itself if it exists.
-pub fn expand_glob(root: &Path, pattern: &Path, ignore: Option<&Ignore>) -> Result<Vec<PathBuf>> {
+///
+/// Every lookup is made inside `root` ([`RootDir`] with [`Follow::InRoot`]): a context
+/// symlink to `/etc` leads to the context's own `etc`, so a pattern never lists (or probes
+/// for) the host's files.
+pub fn expand_glob(
+    root: &RootDir,
+    pattern: &Path,
+    ignore: Option<&Ignore>,
+) -> Result<Vec<PathBuf>> {
     let parts: Vec<String> = pattern
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -185,16 +260,19 @@ pub fn expand_glob(root: &Path, pattern: &Path, ignore: Option<&Ignore>) -> Resu
         for base in &current {
             if !wildcard {
                 let candidate = base.join(part);
-                if fs::symlink_metadata(root.join(&candidate)).is_ok() {
+                if root.lstat_opt(&candidate).is_ok_and(|s| s.is_some()) {
                     next.push(candidate);
                 }
                 continue;
             }
-            let dir = root.join(base);
-            let Ok(rd) = fs::read_dir(&dir) else { continue };
-            for e in rd {
-                let e = e.with_context(|| format!("reading {}", dir.display()))?;
-                let name = e.file_name().to_string_lossy().into_owned();
+            // The base itself may be a link to a directory (followed, inside the root).
+            let Ok(dir) = root.open_at(base, OFlag::O_RDONLY | OFlag::O_DIRECTORY) else {
+                continue;
+            };
+            let names = list_dir(dir.as_fd())
+                .with_context(|| format!("reading {}", root.path().join(base).display()))?;
+            for name in names {
+                let name = name.to_string_lossy().into_owned();
                 if pattern.matches(&name) {
                     next.push(base.join(name));
                 }
@@ -213,6 +291,7 @@ pub fn expand_glob(root: &Path, pattern: &Path, ignore: Option<&Ignore>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn dockerignore_patterns() {
@@ -320,15 +399,16 @@ mod tests {
             fs::write(p, f).unwrap();
         }
         let ig = parse("b.txt\n");
-        let got = expand_glob(d.path(), Path::new("*.txt"), Some(&ig)).unwrap();
+        let root = RootDir::open(d.path(), Follow::InRoot).unwrap();
+        let got = expand_glob(&root, Path::new("*.txt"), Some(&ig)).unwrap();
         assert_eq!(got, vec![PathBuf::from("a.txt")]);
-        let got = expand_glob(d.path(), Path::new("*/*.txt"), None).unwrap();
+        let got = expand_glob(&root, Path::new("*/*.txt"), None).unwrap();
         assert_eq!(got, vec![PathBuf::from("sub/d.txt")]);
-        assert!(expand_glob(d.path(), Path::new("nope"), None)
+        assert!(expand_glob(&root, Path::new("nope"), None)
             .unwrap()
             .is_empty());
         let ig = parse("sub\n");
-        assert!(expand_glob(d.path(), Path::new("sub/d.txt"), Some(&ig))
+        assert!(expand_glob(&root, Path::new("sub/d.txt"), Some(&ig))
             .unwrap()
             .is_empty());
     }

@@ -14,13 +14,16 @@ use super::scratch::RootView;
 use crate::image::layer::unpack_layer;
 use anyhow::{bail, Context, Result};
 use flate2::read::GzDecoder;
-use nix::sys::stat::{utimensat, UtimensatFlags};
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fstat, FileStat, SFlag};
 use nix::sys::time::TimeSpec;
+use pier_oci::security::in_root::{Follow, RootDir};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufReader, Read};
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// What one planned entry is.
@@ -36,12 +39,31 @@ enum Kind {
 /// One file, directory or link to write.
 #[derive(Debug, Clone)]
 struct Entry {
-    /// Source on the host.
+    /// Source, relative to the source root, symlinks already resolved inside it.
     src: PathBuf,
     /// Destination, relative to the image root (symlinks in the image already resolved).
     dst: PathBuf,
     kind: Kind,
-    md: fs::Metadata,
+    /// Permission bits of the source.
+    mode: u32,
+    /// Modification time of the source, seconds.
+    mtime: i64,
+}
+
+impl Entry {
+    fn new(src: PathBuf, dst: PathBuf, kind: Kind, st: &FileStat) -> Entry {
+        Entry {
+            src,
+            dst,
+            kind,
+            mode: st.st_mode & 0o7777,
+            mtime: st.st_mtime,
+        }
+    }
+}
+
+fn file_type(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
 }
 
 /// Where sources come from.
@@ -56,6 +78,8 @@ pub struct Sources<'a> {
 
 /// The files of one `COPY`/`ADD`, ready to hash and write.
 pub struct CopyPlan {
+    /// The source root, held open: every source is read relative to it.
+    src: RootDir,
     entries: Vec<Entry>,
     /// `file:`, `dir:` or `multi:`, for the history line.
     kind: &'static str,
@@ -82,19 +106,24 @@ pub fn plan(
     add: bool,
 ) -> Result<CopyPlan> {
     let verb = if add { "ADD" } else { "COPY" };
-    let dest_host = view.resolve(Path::new(dest))?;
-    let dest_rel = dest_host
-        .strip_prefix(view.root())
-        .context("resolving the destination inside the image")?
-        .to_path_buf();
-    let wants_dir = dest.ends_with('/') || dest.ends_with("/.") || dest_host.is_dir();
+    let dest_rel = view.resolve(Path::new(dest))?;
+    let wants_dir = dest.ends_with('/')
+        || dest.ends_with("/.")
+        || view
+            .dir()
+            .open_at(&dest_rel, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .is_ok();
+    // Every source is resolved inside its root as the container would (a link to `/etc`
+    // in the context means the context's `etc`), so nothing of the host is listed or read.
+    let root = RootDir::open(from.root, Follow::InRoot)
+        .with_context(|| format!("opening {} {}", from.what, from.root.display()))?;
     let mut matched: Vec<(String, PathBuf)> = Vec::new();
     for s in sources {
         if add && (s.contains("://") || s.starts_with("git@")) {
             bail!("{verb} {s}: downloading from a URL is not supported (pier builds have no internet access): download the file into the build context and COPY it");
         }
         let rel = relative_source(s).with_context(|| format!("{verb} failed"))?;
-        let found = expand_glob(from.root, &rel, from.ignore)?;
+        let found = expand_glob(&root, &rel, from.ignore)?;
         if found.is_empty() {
             bail!(
                 "{verb} failed: file not found in {} or excluded by .dockerignore: {s}",
@@ -109,15 +138,25 @@ pub fn plan(
     let mut entries = Vec::new();
     let mut kind = "file";
     for (shown, rel) in &matched {
-        let host = pier_oci::rootfs::secure_join(from.root, rel)?;
-        let md = fs::symlink_metadata(&host)
-            .with_context(|| format!("{verb} failed: {shown} (in {})", from.what))?;
-        if md.is_dir() {
+        let failed = || format!("{verb} failed: {shown} (in {})", from.what);
+        // A source that is a symlink is followed (inside the root), as Docker does; what it
+        // leads to is checked against .dockerignore too, so an in-context link cannot
+        // smuggle an excluded file in.
+        let fd = root.open_at(rel, OFlag::O_PATH).with_context(failed)?;
+        let real = root.relative_of(fd.as_fd()).with_context(failed)?;
+        if from.ignore.is_some_and(|i| i.excludes(&real)) {
+            bail!(
+                "{verb} failed: {shown} leads to {}, excluded by .dockerignore",
+                real.display()
+            );
+        }
+        let st = fstat(&fd).with_context(failed)?;
+        if file_type(&st) == SFlag::S_IFDIR {
             kind = "dir";
-            walk(from, &host, rel, &dest_rel, &mut entries)?;
+            walk(&root, from.ignore, &real, &dest_rel, &mut entries)?;
         } else {
             let name = rel.file_name().map(PathBuf::from).unwrap_or_default();
-            let is_archive = add && md.is_file() && is_tar(&host)?;
+            let is_archive = add && file_type(&st) == SFlag::S_IFREG && is_tar(&root, &real)?;
             let dst = if is_archive {
                 dest_rel.clone()
             } else if wants_dir {
@@ -125,73 +164,77 @@ pub fn plan(
             } else {
                 dest_rel.clone()
             };
-            entries.push(Entry {
-                src: host,
-                dst,
-                kind: if is_archive {
-                    Kind::Archive
-                } else {
-                    Kind::File
-                },
-                md,
-            });
+            let kind = if is_archive {
+                Kind::Archive
+            } else {
+                Kind::File
+            };
+            entries.push(Entry::new(real, dst, kind, &st));
         }
     }
     if matched.len() > 1 {
         kind = "multi";
     }
-    Ok(CopyPlan { entries, kind })
+    Ok(CopyPlan {
+        src: root,
+        entries,
+        kind,
+    })
 }
 
-/// Adds everything under the directory `host` (source path `rel`) to go under `dest`.
-fn walk(from: &Sources, host: &Path, rel: &Path, dest: &Path, out: &mut Vec<Entry>) -> Result<()> {
-    let mut names: Vec<_> = fs::read_dir(host)
-        .with_context(|| format!("reading {}", host.display()))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("reading {}", host.display()))?;
-    names.sort();
+/// Adds everything under the directory `rel` of `root` to go under `dest`.
+fn walk(
+    root: &RootDir,
+    ignore: Option<&Ignore>,
+    rel: &Path,
+    dest: &Path,
+    out: &mut Vec<Entry>,
+) -> Result<()> {
+    let shown = |p: &Path| root.path().join(p).display().to_string();
+    let names = root
+        .list(rel)
+        .with_context(|| format!("reading {}", shown(rel)))?;
     for name in names {
-        let src = host.join(&name);
-        let src_rel = rel.join(&name);
+        let src = rel.join(&name);
         let dst = dest.join(&name);
-        let md =
-            fs::symlink_metadata(&src).with_context(|| format!("inspecting {}", src.display()))?;
-        let excluded = from.ignore.is_some_and(|i| i.excludes(&src_rel));
-        if md.is_dir() {
-            if !excluded {
-                out.push(Entry {
-                    src: src.clone(),
-                    dst: dst.clone(),
-                    kind: Kind::Dir,
-                    md,
-                });
+        let st = root
+            .lstat(&src)
+            .with_context(|| format!("inspecting {}", shown(&src)))?;
+        let excluded = ignore.is_some_and(|i| i.excludes(&src));
+        match file_type(&st) {
+            SFlag::S_IFDIR => {
+                if !excluded {
+                    out.push(Entry::new(src.clone(), dst.clone(), Kind::Dir, &st));
+                }
+                walk(root, ignore, &src, &dst, out)?;
             }
-            walk(from, &src, &src_rel, &dst, out)?;
-        } else if !excluded {
-            let kind = if md.file_type().is_symlink() {
-                Kind::Symlink(
-                    fs::read_link(&src).with_context(|| format!("readlink {}", src.display()))?,
-                )
-            } else if md.is_file() {
-                Kind::File
-            } else {
-                // Sockets, fifos and devices are not build inputs.
-                continue;
-            };
-            out.push(Entry { src, dst, kind, md });
+            _ if excluded => {}
+            SFlag::S_IFLNK => {
+                let target = root
+                    .readlink(&src)
+                    .with_context(|| format!("readlink {}", shown(&src)))?;
+                out.push(Entry::new(src, dst, Kind::Symlink(target), &st));
+            }
+            SFlag::S_IFREG => out.push(Entry::new(src, dst, Kind::File, &st)),
+            // Sockets, fifos and devices are not build inputs.
+            _ => {}
         }
     }
     Ok(())
 }
 
-/// Whether `path` is a tar or gzip-compressed tar archive (by content, as Docker does).
-fn is_tar(path: &Path) -> Result<bool> {
+/// Opens the regular file `rel` of `root` (never following a final symlink).
+fn open_source(root: &RootDir, rel: &Path) -> Result<File> {
+    root.open_file(rel)
+        .with_context(|| format!("opening {}", root.path().join(rel).display()))
+}
+
+/// Whether `rel` is a tar or gzip-compressed tar archive (by content, as Docker does).
+fn is_tar(root: &RootDir, rel: &Path) -> Result<bool> {
     let mut head = Vec::new();
-    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    f.take(512).read_to_end(&mut head)?;
+    open_source(root, rel)?.take(512).read_to_end(&mut head)?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let f = open_source(root, rel)?;
         head.clear();
         // A gzip file that does not decompress to a tar is copied as is.
         let _ = GzDecoder::new(f).take(512).read_to_end(&mut head);
@@ -216,13 +259,12 @@ impl CopyPlan {
                 }
                 Kind::File | Kind::Archive => {
                     h.update(if e.kind == Kind::File { b"f" } else { b"a" });
-                    let mut f = File::open(&e.src)
-                        .with_context(|| format!("opening {}", e.src.display()))?;
+                    let mut f = open_source(&self.src, &e.src)?;
                     std::io::copy(&mut f, &mut h)
                         .with_context(|| format!("reading {}", e.src.display()))?;
                 }
             }
-            h.update((e.md.mode() & 0o7777).to_le_bytes());
+            h.update(e.mode.to_le_bytes());
             h.update([0]);
         }
         Ok(hex::encode(h.finalize()))
@@ -234,7 +276,10 @@ impl CopyPlan {
     }
 
     /// Writes the planned files into `layer` (an empty directory that becomes the layer).
+    /// The layer is written relative to its descriptor, following no symlink: an entry that
+    /// is a symlink (to a host directory, say) is replaced, never written through.
     pub fn write(&self, layer: &Path, view: &RootView, own: Ownership) -> Result<()> {
+        let out = open_layer(layer)?;
         let mut dir_times: BTreeMap<PathBuf, i64> = BTreeMap::new();
         for e in &self.entries {
             let target_dir = if e.kind == Kind::Archive {
@@ -242,93 +287,105 @@ impl CopyPlan {
             } else {
                 e.dst.parent().map(Path::to_path_buf).unwrap_or_default()
             };
-            make_parents(layer, view, &target_dir, &mut dir_times)?;
-            let out = layer.join(&e.dst);
-            let mode = own.mode.unwrap_or(e.md.mode() & 0o7777);
+            make_parents_in(&out, view, &target_dir, &mut dir_times)?;
+            let shown = || layer.join(&e.dst).display().to_string();
+            let mode = own.mode.unwrap_or(e.mode);
             match &e.kind {
                 Kind::Archive => {
-                    let f = File::open(&e.src)
-                        .with_context(|| format!("opening {}", e.src.display()))?;
+                    let f = open_source(&self.src, &e.src)?;
                     let mut magic = [0u8; 2];
                     let gz = f.read_exact_at(&mut magic, 0).is_ok() && magic == [0x1f, 0x8b];
                     let mut r = BufReader::new(f);
+                    // Every directory up to here was just made by make_parents_in, none a
+                    // link; the extractor itself follows none.
+                    let into = layer.join(&e.dst);
                     if gz {
-                        unpack_layer(GzDecoder::new(r), &out)
+                        unpack_layer(GzDecoder::new(r), &into)
                     } else {
-                        unpack_layer(&mut r, &out)
+                        unpack_layer(&mut r, &into)
                     }
                     .with_context(|| format!("ADD: unpacking {}", e.src.display()))?;
                     continue;
                 }
                 Kind::Dir => {
-                    if !out.is_dir() {
-                        remove_any(&out)?;
-                        fs::create_dir(&out)
-                            .with_context(|| format!("creating {}", out.display()))?;
+                    if !is_dir(&out, &e.dst)? {
+                        replace(&out, &e.dst)?;
+                        out.mkdir(&e.dst, 0o700)
+                            .with_context(|| format!("creating {}", shown()))?;
                     }
-                    dir_times.insert(e.dst.clone(), e.md.mtime());
+                    dir_times.insert(e.dst.clone(), e.mtime);
                 }
                 Kind::File => {
-                    remove_any(&out)?;
-                    fs::copy(&e.src, &out).with_context(|| {
-                        format!("copying {} to {}", e.src.display(), out.display())
-                    })?;
+                    replace(&out, &e.dst)?;
+                    let mut from = open_source(&self.src, &e.src)?;
+                    let mut to = out
+                        .create_file(&e.dst, 0o600)
+                        .with_context(|| format!("creating {}", shown()))?;
+                    std::io::copy(&mut from, &mut to)
+                        .with_context(|| format!("copying {} to {}", e.src.display(), shown()))?;
                 }
                 Kind::Symlink(t) => {
-                    remove_any(&out)?;
-                    std::os::unix::fs::symlink(t, &out)
-                        .with_context(|| format!("creating symlink {}", out.display()))?;
+                    replace(&out, &e.dst)?;
+                    out.symlink(t, &e.dst)
+                        .with_context(|| format!("creating symlink {}", shown()))?;
                 }
             }
             set_meta(
                 &out,
+                &e.dst,
                 own.uid,
                 own.gid,
                 (!matches!(e.kind, Kind::Symlink(_))).then_some(mode),
-                e.md.mtime(),
+                e.mtime,
             )?;
         }
         // Deepest first, so setting a parent's time is not undone by its children.
         for (rel, mtime) in dir_times.iter().rev() {
-            let p = layer.join(rel);
-            utimensat(
-                nix::fcntl::AT_FDCWD,
-                &p,
-                &TimeSpec::new(*mtime, 0),
-                &TimeSpec::new(*mtime, 0),
-                UtimensatFlags::NoFollowSymlink,
-            )
-            .with_context(|| format!("setting the times of {}", p.display()))?;
+            let t = TimeSpec::new(*mtime, 0);
+            out.set_times(rel, &t, &t)
+                .with_context(|| format!("setting the times of {}", layer.join(rel).display()))?;
         }
         Ok(())
     }
 }
 
-fn remove_any(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(md) if md.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
-        Err(_) => return Ok(()),
-    }
-    .with_context(|| format!("replacing {}", path.display()))
+fn open_layer(layer: &Path) -> Result<RootDir> {
+    RootDir::open(layer, Follow::Never).with_context(|| format!("opening {}", layer.display()))
 }
 
-/// Owner, then mode (chown clears set-id bits), then times, without following symlinks.
-fn set_meta(path: &Path, uid: u32, gid: u32, mode: Option<u32>, mtime: i64) -> Result<()> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
-        .with_context(|| format!("chown {}", path.display()))?;
+/// Whether `rel` in `root` is a directory itself (not a link to one).
+fn is_dir(root: &RootDir, rel: &Path) -> Result<bool> {
+    Ok(root
+        .lstat_opt(rel)
+        .with_context(|| format!("inspecting {}", root.path().join(rel).display()))?
+        .is_some_and(|st| file_type(&st) == SFlag::S_IFDIR))
+}
+
+/// Removes whatever is at `rel` (a directory with its content; a link itself).
+fn replace(root: &RootDir, rel: &Path) -> Result<()> {
+    root.remove_all(rel)
+        .with_context(|| format!("replacing {}", root.path().join(rel).display()))
+}
+
+/// Owner, then mode (chown clears set-id bits), then times, of `rel` itself.
+fn set_meta(
+    root: &RootDir,
+    rel: &Path,
+    uid: u32,
+    gid: u32,
+    mode: Option<u32>,
+    mtime: i64,
+) -> Result<()> {
+    let shown = || root.path().join(rel).display().to_string();
+    root.lchown(rel, uid, gid)
+        .with_context(|| format!("chown {}", shown()))?;
     if let Some(mode) = mode {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
-            .with_context(|| format!("chmod {}", path.display()))?;
+        root.chmod(rel, mode)
+            .with_context(|| format!("chmod {}", shown()))?;
     }
-    utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &TimeSpec::new(mtime, 0),
-        &TimeSpec::new(mtime, 0),
-        UtimensatFlags::NoFollowSymlink,
-    )
-    .with_context(|| format!("setting the times of {}", path.display()))?;
+    let t = TimeSpec::new(mtime, 0);
+    root.set_times(rel, &t, &t)
+        .with_context(|| format!("setting the times of {}", shown()))?;
     Ok(())
 }
 
@@ -341,20 +398,35 @@ pub fn make_parents(
     rel: &Path,
     dir_times: &mut BTreeMap<PathBuf, i64>,
 ) -> Result<()> {
+    make_parents_in(&open_layer(layer)?, view, rel, dir_times)
+}
+
+/// [`make_parents`] in the open layer. The image's metadata is read from the directory
+/// itself (`rel` is already resolved in the image; a symlink there gives the defaults),
+/// never from what a link leads to.
+fn make_parents_in(
+    layer: &RootDir,
+    view: &RootView,
+    rel: &Path,
+    dir_times: &mut BTreeMap<PathBuf, i64>,
+) -> Result<()> {
     let mut cur = PathBuf::new();
     for c in rel.components() {
         cur.push(c);
-        let out = layer.join(&cur);
-        if fs::symlink_metadata(&out).is_ok_and(|m| m.is_dir()) {
+        if is_dir(layer, &cur)? {
             continue;
         }
-        remove_any(&out)?;
-        fs::create_dir(&out).with_context(|| format!("creating {}", out.display()))?;
-        let (uid, gid, mode, mtime) = match fs::symlink_metadata(view.root().join(&cur)) {
-            Ok(md) if md.is_dir() => (md.uid(), md.gid(), md.mode() & 0o7777, md.mtime()),
+        replace(layer, &cur)?;
+        layer
+            .mkdir(&cur, 0o700)
+            .with_context(|| format!("creating {}", layer.path().join(&cur).display()))?;
+        let (uid, gid, mode, mtime) = match view.dir().lstat_opt(&cur) {
+            Ok(Some(st)) if file_type(&st) == SFlag::S_IFDIR => {
+                (st.st_uid, st.st_gid, st.st_mode & 0o7777, st.st_mtime)
+            }
             _ => (0, 0, 0o755, 0),
         };
-        set_meta(&out, uid, gid, Some(mode), mtime)?;
+        set_meta(layer, &cur, uid, gid, Some(mode), mtime)?;
         dir_times.insert(cur.clone(), mtime);
     }
     Ok(())

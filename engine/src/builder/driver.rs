@@ -127,12 +127,7 @@ pub fn build(engine: &Engine, opts: &BuildOptions, out: &mut dyn Write) -> Resul
         Reference::parse(t).with_context(|| format!("invalid tag {t:?}"))?;
     }
     let context = BuildContext::open(&opts.context)?;
-    let df_path = opts
-        .dockerfile
-        .clone()
-        .unwrap_or_else(|| context.root.join("Dockerfile"));
-    let text = std::fs::read_to_string(&df_path)
-        .with_context(|| format!("reading the Dockerfile {}", df_path.display()))?;
+    let (df_path, text) = context.read_dockerfile(opts.dockerfile.as_deref())?;
     let file_name = df_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -666,14 +661,14 @@ impl<'a> Build<'a> {
         let image = st.image.clone();
         self.commit(st, created_by, String::new(), config, move |b| {
             let view = RootView::open(&b.scratch, image.as_ref())?;
-            let host = view.resolve(Path::new(&clean))?;
-            if host.is_dir() {
+            let rel = view.resolve(Path::new(&clean))?;
+            if view
+                .dir()
+                .lstat_opt(&rel)
+                .is_ok_and(|st| st.is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR))
+            {
                 return Ok(Layer::None);
             }
-            let rel = host
-                .strip_prefix(view.root())
-                .context("resolving WORKDIR in the image")?
-                .to_path_buf();
             let layer = b.scratch.subdir("layer-")?;
             copy::make_parents(&layer, &view, &rel, &mut BTreeMap::new())?;
             Ok(Layer::Dir(layer))

@@ -14,7 +14,7 @@ use crate::container::Engine;
 use crate::image::Image;
 use crate::naming;
 use anyhow::{bail, Context, Result};
-use std::fs;
+use pier_oci::security::in_root::{Follow, RootDir};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -126,15 +126,14 @@ pub fn run<'a>(
 
 /// Removes what the runtime created in `upper` only as mount points: not part of what the
 /// command did.
+/// Removal is relative to the parent's descriptor, following no symlink: the command may
+/// have replaced `/etc` with a link to a host directory.
 fn strip_mount_points(upper: &Path, layers: &[PathBuf]) -> Result<()> {
+    let root = RootDir::open(upper, Follow::Never)
+        .with_context(|| format!("opening {}", upper.display()))?;
     for rel in runtime_mount_points(upper, layers, &[]) {
-        let p = upper.join(rel);
-        if p.is_dir() {
-            fs::remove_dir(&p)
-        } else {
-            fs::remove_file(&p)
-        }
-        .with_context(|| format!("removing mount point {}", p.display()))?;
+        root.remove(&rel)
+            .with_context(|| format!("removing mount point {}", upper.join(&rel).display()))?;
     }
     Ok(())
 }

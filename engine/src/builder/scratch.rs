@@ -7,6 +7,7 @@
 use crate::container::mountinfo::mounts_under;
 use crate::image::{overlay, Image};
 use anyhow::{Context, Result};
+use pier_oci::security::in_root::{Follow, RootDir};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ impl Scratch {
     /// whose process is gone.
     pub fn new(root: &Path) -> Result<Scratch> {
         let base = root.join("build-tmp");
+        // untrusted-paths: allowed: pier's own scratch directory
         fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
         clean_stale(&base)?;
         let dir = tempfile::Builder::new()
@@ -55,6 +57,7 @@ fn unmount_all(dir: &Path) {
 
 /// Removes scratch directories of builds that are no longer running.
 fn clean_stale(base: &Path) -> Result<()> {
+    // untrusted-paths: allowed: pier's own scratch directory
     for entry in fs::read_dir(base).with_context(|| format!("reading {}", base.display()))? {
         let entry = entry.with_context(|| format!("reading {}", base.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -69,6 +72,7 @@ fn clean_stale(base: &Path) -> Result<()> {
         if !alive {
             unmount_all(&entry.path());
             if mounts_under(&entry.path()).is_empty() {
+                // untrusted-paths: allowed: pier's own scratch directory (no container writes there)
                 fs::remove_dir_all(entry.path())
                     .with_context(|| format!("removing {}", entry.path().display()))?;
             }
@@ -81,6 +85,8 @@ fn clean_stale(base: &Path) -> Result<()> {
 /// dropped. An image without layers is an empty directory.
 pub struct RootView {
     root: PathBuf,
+    /// The merged tree held open: every path of the image is resolved inside it.
+    dir: RootDir,
     mounted: bool,
 }
 
@@ -91,18 +97,29 @@ impl RootView {
         let root = dir.join("merged");
         let layers = image.map(|i| i.layer_dirs.as_slice()).unwrap_or_default();
         if layers.is_empty() {
+            // untrusted-paths: allowed: pier's own scratch directory
             fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+            let dir = open_root(&root)?;
             return Ok(RootView {
                 root,
+                dir,
                 mounted: false,
             });
         }
         overlay::mount_overlay(layers, &dir.join("upper"), &dir.join("work"), &root, true)
             .context("mounting an image's layers read-only")?;
-        Ok(RootView {
+        let view = RootView {
+            dir: match open_root(&root) {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = overlay::unmount(&root);
+                    return Err(e);
+                }
+            },
             root,
             mounted: true,
-        })
+        };
+        Ok(view)
     }
 
     /// The merged tree.
@@ -110,10 +127,22 @@ impl RootView {
         &self.root
     }
 
-    /// Resolves `path` (absolute in the image) following the image's symlinks inside it.
-    pub fn resolve(&self, path: &Path) -> Result<PathBuf> {
-        pier_oci::rootfs::secure_join(&self.root, path)
+    /// The merged tree, held open, its symlinks resolved inside it.
+    pub fn dir(&self) -> &RootDir {
+        &self.dir
     }
+
+    /// Resolves `path` (absolute in the image) following the image's symlinks inside it:
+    /// the result is relative to the image's root.
+    pub fn resolve(&self, path: &Path) -> Result<PathBuf> {
+        self.dir
+            .resolve(path)
+            .with_context(|| format!("resolving {} inside the image", path.display()))
+    }
+}
+
+fn open_root(root: &Path) -> Result<RootDir> {
+    RootDir::open(root, Follow::InRoot).with_context(|| format!("opening {}", root.display()))
 }
 
 impl Drop for RootView {

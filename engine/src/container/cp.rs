@@ -21,7 +21,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::SFlag;
 use pier_oci::security::in_root::open_in_root;
 use std::ffi::OsStr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 impl Engine {
@@ -105,17 +105,35 @@ impl Engine {
                     })?;
                 }
                 for b in &binds {
-                    let target = pier_oci::rootfs::secure_join(&rootfs, &b.destination)?;
-                    if !target.exists() {
-                        continue; // Never started: nothing was ever written there.
-                    }
-                    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-                    mount(Some(&b.source), &target, None::<&str>, flags, None::<&str>)
-                        .with_context(|| format!("mounting {}", b.destination.display()))?;
+                    // The mount point opened inside the container's root (a link the
+                    // container left there stays inside it) and mounted on through its
+                    // descriptor, so no path is followed on the host.
+                    let target = match open_in_root(
+                        &rootfs,
+                        &b.destination,
+                        OFlag::O_PATH | OFlag::O_NOFOLLOW,
+                    ) {
+                        Ok(fd) => fd,
+                        // Never started: nothing was ever written there.
+                        Err(Errno::ENOENT) => continue,
+                        Err(e) => {
+                            return Err(e).with_context(|| {
+                                format!("opening the mount point {}", b.destination.display())
+                            })
+                        }
+                    };
+                    let at = format!("/proc/self/fd/{}", target.as_raw_fd());
+                    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+                    mount(
+                        Some(&b.source),
+                        at.as_str(),
+                        None::<&str>,
+                        flags,
+                        None::<&str>,
+                    )
+                    .with_context(|| format!("mounting {}", b.destination.display()))?;
                     if b.read_only {
-                        flags |= MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-                        mount(None::<&str>, &target, None::<&str>, flags, None::<&str>)
-                            .with_context(|| format!("read-only {}", b.destination.display()))?;
+                        read_only_recursively(&target, &b.destination)?;
                     }
                 }
                 if writing && rec.config.read_only {
@@ -130,6 +148,36 @@ impl Engine {
             .map_err(|_| anyhow!("the copy thread panicked"))?
         })
     }
+}
+
+/// Makes the bind mount just made on `target` read-only with everything mounted below it
+/// (a `:ro` volume whose source has a submount must not take a write there, as in a running
+/// container). The new mount is reopened through the descriptor (the old one is the mount
+/// point below it); each mount under it, found in the thread's mountinfo, is remounted.
+fn read_only_recursively(target: &std::os::fd::OwnedFd, shown: &Path) -> Result<()> {
+    let at = format!("/proc/self/fd/{}", target.as_raw_fd());
+    let top = nix::fcntl::open(
+        at.as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .with_context(|| format!("reopening {}", shown.display()))?;
+    let top_path = nix::fcntl::readlink(format!("/proc/self/fd/{}", top.as_raw_fd()).as_str())
+        .with_context(|| format!("locating {}", shown.display()))?;
+    let mut mounts = super::mountinfo::thread_mounts_under(Path::new(&top_path));
+    if mounts.is_empty() {
+        bail!(
+            "{}: the bind mount is not in this thread's mount table",
+            shown.display()
+        );
+    }
+    mounts.dedup();
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    for m in mounts {
+        mount(None::<&str>, &m, None::<&str>, flags, None::<&str>)
+            .with_context(|| format!("read-only {} ({})", shown.display(), m.display()))?;
+    }
+    Ok(())
 }
 
 /// `p` made absolute against the current directory (not resolved: that is the copy's job).

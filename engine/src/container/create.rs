@@ -11,6 +11,7 @@ use crate::image::{overlay, Image};
 use crate::naming;
 use anyhow::{bail, Context, Result};
 use pier_oci::persist::write_json_replace;
+use pier_oci::security::in_root::{Follow, RootDir};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -211,8 +212,11 @@ impl Engine {
         if !cwd.starts_with('/') {
             bail!("the working directory {cwd:?} must be an absolute path");
         }
-        let cwd_host = pier_oci::rootfs::secure_join(&rootfs, Path::new(&cwd))?;
-        std::fs::create_dir_all(&cwd_host)
+        // Resolved inside the image (its links stay in it) and made with no-follow mkdirat.
+        let root = RootDir::open(&rootfs, Follow::InRoot)
+            .with_context(|| format!("opening {}", rootfs.display()))?;
+        root.resolve(Path::new(&cwd))
+            .and_then(|rel| root.mkdir_all(&rel, 0o755))
             .with_context(|| format!("creating the working directory {cwd}"))?;
 
         let network = config

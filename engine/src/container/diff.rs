@@ -11,9 +11,12 @@ use super::record::ContainerRecord;
 use super::Engine;
 use crate::image::layer::OVERLAY_OPAQUE_XATTR;
 use anyhow::{Context, Result};
-use std::fs;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use nix::sys::stat::{FileStat, SFlag};
+use pier_oci::security::in_root::{list_dir, Follow, RootDir};
+use std::fs::File;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use xattr::FileExt;
 
 /// Files and directories the runtime creates in every container's rootfs only to mount over
 /// them, children before parents.
@@ -41,37 +44,52 @@ pub struct FileChange {
 /// directory holding only such paths, absent from every image layer. Children come before
 /// their parents, so they can be removed in order. An `etc` copied up only to hold mount
 /// points counts, even though the image has one.
+///
+/// Every path is looked up relative to the upper directory's descriptor, following no
+/// symlink ([`Follow::Never`]): a container that replaced `/etc` with a link to a host
+/// directory has no `etc/hosts` here, so nothing of the host is counted (or later removed).
 pub fn runtime_mount_points(upper: &Path, layers: &[PathBuf], extra: &[PathBuf]) -> Vec<PathBuf> {
+    let Ok(up) = RootDir::open(upper, Follow::Never) else {
+        return Vec::new();
+    };
+    let layers: Vec<RootDir> = layers
+        .iter()
+        .filter_map(|l| RootDir::open(l, Follow::Never).ok())
+        .collect();
     let mut candidates: Vec<PathBuf> = extra.to_vec();
     candidates.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     candidates.extend(MOUNT_POINTS.iter().map(PathBuf::from));
     let mut out: Vec<PathBuf> = Vec::new();
     for rel in candidates {
-        let p = upper.join(&rel);
-        let Ok(md) = fs::symlink_metadata(&p) else {
+        let Ok(Some(st)) = up.lstat_opt(&rel) else {
             continue;
         };
-        let empty = if md.is_dir() {
-            fs::read_dir(&p).is_ok_and(|entries| {
-                entries
-                    .flatten()
-                    .all(|e| out.contains(&rel.join(e.file_name())))
-            }) && xattr::get(&p, OVERLAY_OPAQUE_XATTR)
-                .ok()
-                .flatten()
-                .is_none()
-        } else {
-            md.is_file() && md.len() == 0
+        let empty = match kind(&st) {
+            SFlag::S_IFDIR => up.open_dir(&rel).is_ok_and(|fd| {
+                list_dir(fd.as_fd())
+                    .is_ok_and(|names| names.iter().all(|n| out.contains(&rel.join(n))))
+                    && File::from(fd)
+                        .get_xattr(OVERLAY_OPAQUE_XATTR)
+                        .ok()
+                        .flatten()
+                        .is_none()
+            }),
+            SFlag::S_IFREG => st.st_size == 0,
+            _ => false,
         };
         let in_image = rel != Path::new("etc")
             && layers
                 .iter()
-                .any(|l| fs::symlink_metadata(l.join(&rel)).is_ok());
+                .any(|l| l.lstat_opt(&rel).is_ok_and(|s| s.is_some()));
         if empty && !in_image && !out.contains(&rel) {
             out.push(rel);
         }
     }
     out
+}
+
+fn kind(st: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT
 }
 
 /// The container's own mount destinations (binds, volumes, tmpfs), relative to its root:
@@ -97,34 +115,40 @@ impl Engine {
             .with_context(|| format!("image {} of container {}", rec.image, rec.name))?;
         let upper = paths.upper();
         let hidden = runtime_mount_points(&upper, &image.layer_dirs, &mount_destinations(&rec));
+        let root = RootDir::open(&upper, Follow::Never)
+            .with_context(|| format!("opening {}", upper.display()))?;
+        let layers = image
+            .layer_dirs
+            .iter()
+            .map(|l| RootDir::open(l, Follow::Never))
+            .collect::<nix::Result<Vec<_>>>()
+            .context("opening the image's layers")?;
         let mut out = Vec::new();
-        walk(&upper, Path::new(""), &image.layer_dirs, &hidden, &mut out)?;
+        walk(&root, Path::new(""), &layers, &hidden, &mut out)?;
         Ok(out)
     }
 }
 
 fn walk(
-    upper: &Path,
+    upper: &RootDir,
     rel: &Path,
-    layers: &[PathBuf],
+    layers: &[RootDir],
     hidden: &[PathBuf],
     out: &mut Vec<FileChange>,
 ) -> Result<()> {
-    let dir = upper.join(rel);
-    let mut names: Vec<_> = fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let mut names = upper
+        .list(rel)
+        .with_context(|| format!("reading {}", upper.path().join(rel).display()))?;
     names.sort();
     for name in names {
         let r = rel.join(&name);
         if hidden.contains(&r) {
             continue;
         }
-        let md = fs::symlink_metadata(upper.join(&r))
-            .with_context(|| format!("inspecting {}", upper.join(&r).display()))?;
-        let kind = if md.file_type().is_char_device() && md.rdev() == 0 {
+        let st = upper
+            .lstat(&r)
+            .with_context(|| format!("inspecting {}", upper.path().join(&r).display()))?;
+        let change = if is_whiteout(&st) {
             'D'
         } else if in_image(layers, &r) {
             'C'
@@ -132,10 +156,10 @@ fn walk(
             'A'
         };
         out.push(FileChange {
-            kind,
+            kind: change,
             path: Path::new("/").join(&r),
         });
-        if md.is_dir() {
+        if kind(&st) == SFlag::S_IFDIR {
             walk(upper, &r, layers, hidden, out)?;
         }
     }
@@ -143,18 +167,24 @@ fn walk(
 }
 
 /// Whether the image has `rel`: the topmost layer that mentions it does not delete it.
-fn in_image(layers: &[PathBuf], rel: &Path) -> bool {
+fn in_image(layers: &[RootDir], rel: &Path) -> bool {
     for l in layers.iter().rev() {
-        if let Ok(md) = fs::symlink_metadata(l.join(rel)) {
-            return !(md.file_type().is_char_device() && md.rdev() == 0);
+        if let Ok(Some(st)) = l.lstat_opt(rel) {
+            return !is_whiteout(&st);
         }
     }
     false
 }
 
+/// An overlay whiteout: a 0:0 character device.
+fn is_whiteout(st: &FileStat) -> bool {
+    kind(st) == SFlag::S_IFCHR && st.st_rdev == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn mount_points_are_found_children_first() {

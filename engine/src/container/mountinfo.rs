@@ -14,7 +14,17 @@ pub fn is_mounted(path: &Path) -> bool {
 
 /// Mount points at or below `prefix`.
 pub fn mounts_under(prefix: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+    mounts_under_in("/proc/self/mountinfo", prefix)
+}
+
+/// [`mounts_under`] in the calling thread's mount namespace (a thread that entered a private
+/// one sees its own mounts only through `/proc/thread-self`).
+pub fn thread_mounts_under(prefix: &Path) -> Vec<std::path::PathBuf> {
+    mounts_under_in("/proc/thread-self/mountinfo", prefix)
+}
+
+fn mounts_under_in(mountinfo: &str, prefix: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(info) = std::fs::read_to_string(mountinfo) else {
         return Vec::new();
     };
     info.lines()

@@ -173,8 +173,7 @@ impl Engine {
         let store = self.volumes()?;
         for m in mounts.iter().filter(|m| !m.no_copy) {
             let Some(name) = &m.name else { continue };
-            let source = pier_oci::rootfs::secure_join(rootfs, &m.destination)?;
-            copy_up::copy_up(&source, &store.data_dir(name)).with_context(|| {
+            copy_up::copy_up(rootfs, &m.destination, &store.data_dir(name)).with_context(|| {
                 format!(
                     "copying the image's {} into volume {name}",
                     m.destination.display()

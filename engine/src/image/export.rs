@@ -40,6 +40,7 @@ pub fn export_merged<W: Write>(
     out: W,
 ) -> Result<W> {
     let mut lowers = layers.to_vec();
+    // untrusted-paths: allowed: the upper directory's own path in pier's store
     if upper.is_dir() {
         lowers.push(upper.to_path_buf());
     }
@@ -51,6 +52,7 @@ pub fn export_merged<W: Write>(
         .unwrap_or(&options)
         .to_string();
     let target = scratch.join("merged");
+    // untrusted-paths: allowed: pier's own staging directory
     std::fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
     // A private mount namespace for this thread: if pier dies mid-export the mount dies
     // with it, instead of lingering in the store's staging area.

@@ -12,13 +12,18 @@
 
 use super::layer::{OPAQUE_MARKER, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX};
 use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{openat, readlinkat, AtFlags, OFlag, AT_FDCWD};
+use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
+use pier_oci::security::in_root::list_dir;
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use tar::{EntryType, Header};
+use xattr::FileExt;
 
 /// Ownership, permissions and mtime recorded for one tar entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,12 +39,12 @@ pub struct EntryMeta {
 }
 
 impl EntryMeta {
-    fn from_metadata(md: &fs::Metadata) -> EntryMeta {
+    fn from_stat(st: &FileStat) -> EntryMeta {
         EntryMeta {
-            mode: md.mode() & 0o7777,
-            uid: md.uid(),
-            gid: md.gid(),
-            mtime: u64::try_from(md.mtime()).unwrap_or(0),
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            mtime: u64::try_from(st.st_mtime).unwrap_or(0),
         }
     }
 }
@@ -159,34 +164,45 @@ impl<W: Write> LayerTarBuilder<W> {
     /// Adds everything under `dir` (not `dir` itself), sorted by name, translating
     /// overlayfs whiteouts and opaque directories to their OCI form.
     pub fn append_tree(&mut self, dir: &Path) -> Result<()> {
+        let root = open_dir_at(AT_FDCWD, dir.as_os_str())
+            .with_context(|| format!("opening directory {}", dir.display()))?;
+        self.append_tree_fd(root.as_fd(), dir)
+    }
+
+    /// [`Self::append_tree`] of an open directory (`shown` names it in errors). Every entry
+    /// is reached relative to its parent's descriptor without following a symlink (the
+    /// tree may be a running container's upper directory, changing meanwhile): an entry
+    /// swapped for a symlink is archived as that symlink, never as what it points at.
+    pub fn append_tree_fd(&mut self, dir: BorrowedFd, shown: &Path) -> Result<()> {
         let mut links = HashMap::new();
-        self.append_children(dir, Path::new(""), &mut links)
+        self.append_children(dir, shown, Path::new(""), &mut links)
     }
 
     fn append_children(
         &mut self,
+        dir: BorrowedFd,
         base: &Path,
         rel: &Path,
         links: &mut HashMap<(u64, u64), PathBuf>,
     ) -> Result<()> {
-        let abs = base.join(rel);
-        let mut names: Vec<_> = fs::read_dir(&abs)
-            .with_context(|| format!("reading directory {}", abs.display()))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<io::Result<_>>()
-            .with_context(|| format!("reading directory {}", abs.display()))?;
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        let shown = || base.join(rel).display().to_string();
+        let names = list_dir(dir).with_context(|| format!("reading directory {}", shown()))?;
         for name in names {
             let path = rel.join(&name);
             if self.skip.contains(&path) {
                 continue;
             }
-            let full = base.join(&path);
-            let md = fs::symlink_metadata(&full)
-                .with_context(|| format!("inspecting {}", full.display()))?;
-            let meta = EntryMeta::from_metadata(&md);
-            let ft = md.file_type();
-            if ft.is_char_device() && md.rdev() == 0 {
+            let full = || base.join(&path).display().to_string();
+            let st = match fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                // Removed by a running container since the listing (`export`, `commit
+                // --pause=false`): gone from the archive too, as with tar.
+                Err(Errno::ENOENT) => continue,
+                Err(e) => return Err(e).with_context(|| format!("inspecting {}", full())),
+            };
+            let meta = EntryMeta::from_stat(&st);
+            let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+            if kind == SFlag::S_IFCHR && st.st_rdev == 0 {
                 // Overlay whiteout -> OCI whiteout file.
                 let mut wh = name.clone();
                 wh.clear();
@@ -195,43 +211,85 @@ impl<W: Write> LayerTarBuilder<W> {
                 self.file(&rel.join(wh), &meta, 0, io::empty())?;
                 continue;
             }
-            let attrs = read_xattrs(&full)?;
-            if !attrs.is_empty() {
-                self.xattrs(&attrs)?;
-            }
-            if ft.is_dir() {
-                self.dir(&path, &meta)?;
-                let opaque = xattr::get(&full, OVERLAY_OPAQUE_XATTR).with_context(|| {
-                    format!("reading {OVERLAY_OPAQUE_XATTR} of {}", full.display())
-                })?;
-                if opaque.as_deref() == Some(b"y") {
-                    let marker = EntryMeta { mode: 0, ..meta };
-                    self.file(&path.join(OPAQUE_MARKER), &marker, 0, io::empty())?;
+            match kind {
+                SFlag::S_IFDIR => {
+                    let sub = match open_dir_at(dir, &name) {
+                        Ok(fd) => fd,
+                        // Gone, or swapped for a link or a file since fstatat.
+                        Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => continue,
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("opening directory {}", full()))
+                        }
+                    };
+                    let file = fs::File::from(sub);
+                    self.attrs_of(&file, &full)?;
+                    self.dir(&path, &meta)?;
+                    let opaque = file
+                        .get_xattr(OVERLAY_OPAQUE_XATTR)
+                        .with_context(|| format!("reading {OVERLAY_OPAQUE_XATTR} of {}", full()))?;
+                    if opaque.as_deref() == Some(b"y") {
+                        let marker = EntryMeta { mode: 0, ..meta };
+                        self.file(&path.join(OPAQUE_MARKER), &marker, 0, io::empty())?;
+                    }
+                    self.append_children(file.as_fd(), base, &path, links)?;
                 }
-                self.append_children(base, &path, links)?;
-            } else if ft.is_symlink() {
-                let target = fs::read_link(&full)
-                    .with_context(|| format!("reading symlink {}", full.display()))?;
-                self.symlink(&path, &target, &meta)?;
-            } else if ft.is_file() {
-                if md.nlink() > 1 {
-                    if let Some(first) = links.get(&(md.dev(), md.ino())) {
-                        self.hardlink(&path, &first.clone(), &meta)?;
+                SFlag::S_IFLNK => {
+                    let target = readlinkat(dir, name.as_os_str())
+                        .with_context(|| format!("reading symlink {}", full()))?;
+                    self.symlink(&path, Path::new(&target), &meta)?;
+                }
+                SFlag::S_IFREG => {
+                    if st.st_nlink > 1 {
+                        if let Some(first) = links.get(&(st.st_dev, st.st_ino)) {
+                            self.hardlink(&path, &first.clone(), &meta)?;
+                            continue;
+                        }
+                    }
+                    let fd = match openat(
+                        dir,
+                        name.as_os_str(),
+                        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+                        Mode::empty(),
+                    ) {
+                        Ok(fd) => fd,
+                        // Gone, or swapped for a link (never followed) since fstatat.
+                        Err(Errno::ENOENT | Errno::ELOOP) => continue,
+                        Err(e) => return Err(e).with_context(|| format!("opening {}", full())),
+                    };
+                    let file = fs::File::from(fd);
+                    // What was opened is archived, with its own status (swapped since
+                    // fstatat for another file of the tree, it is still inside the tree);
+                    // anything but a regular file now (a FIFO) is left out.
+                    let now = fstat(&file).with_context(|| format!("fstat {}", full()))?;
+                    if SFlag::from_bits_truncate(now.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
                         continue;
                     }
-                    links.insert((md.dev(), md.ino()), path.clone());
+                    self.attrs_of(&file, &full)?;
+                    let size = u64::try_from(now.st_size).unwrap_or(0);
+                    // Exactly `size` bytes whatever happens to the file meanwhile: a file
+                    // that shrinks is padded with zeros rather than corrupt the archive.
+                    let data = file.take(size).chain(io::repeat(0)).take(size);
+                    self.file(&path, &EntryMeta::from_stat(&now), size, data)?;
+                    if now.st_nlink > 1 {
+                        links.insert((now.st_dev, now.st_ino), path.clone());
+                    }
                 }
-                let f =
-                    fs::File::open(&full).with_context(|| format!("opening {}", full.display()))?;
-                self.file(&path, &meta, md.len(), f)?;
-            } else if ft.is_fifo() {
-                self.special(&path, EntryType::Fifo, &meta, 0)?;
-            } else if ft.is_char_device() {
-                self.special(&path, EntryType::Char, &meta, md.rdev())?;
-            } else if ft.is_block_device() {
-                self.special(&path, EntryType::Block, &meta, md.rdev())?;
+                SFlag::S_IFIFO => self.special(&path, EntryType::Fifo, &meta, 0)?,
+                SFlag::S_IFCHR => self.special(&path, EntryType::Char, &meta, st.st_rdev)?,
+                SFlag::S_IFBLK => self.special(&path, EntryType::Block, &meta, st.st_rdev)?,
+                // Sockets cannot be archived; they are skipped as tar does.
+                _ => {}
             }
-            // Sockets cannot be archived; they are skipped as tar does.
+        }
+        Ok(())
+    }
+
+    /// Adds the PAX header of `file`'s extended attributes worth keeping, if any.
+    fn attrs_of(&mut self, file: &fs::File, full: &dyn Fn() -> String) -> Result<()> {
+        let attrs =
+            read_xattrs(file).with_context(|| format!("extended attributes of {}", full()))?;
+        if !attrs.is_empty() {
+            self.xattrs(&attrs)?;
         }
         Ok(())
     }
@@ -242,18 +300,28 @@ impl<W: Write> LayerTarBuilder<W> {
     }
 }
 
-/// The extended attributes worth keeping in a layer (same policy as extraction), sorted.
-fn read_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+/// Opens the directory `name` in `dir` for listing, without following a symlink.
+fn open_dir_at<Fd: AsFd>(dir: Fd, name: &OsStr) -> nix::Result<OwnedFd> {
+    openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// The extended attributes worth keeping in a layer (same policy as extraction), sorted;
+/// read from the open file (symlinks, FIFOs and devices carry none of these).
+fn read_xattrs(file: &fs::File) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
-    let names =
-        xattr::list(path).with_context(|| format!("listing xattrs of {}", path.display()))?;
-    for name in names {
+    for name in file.list_xattr().context("listing xattrs")? {
         let name = name.to_string_lossy().into_owned();
         if !(name.starts_with("user.") || name == "security.capability") {
             continue;
         }
-        if let Some(value) = xattr::get(path, &name)
-            .with_context(|| format!("reading xattr {name} of {}", path.display()))?
+        if let Some(value) = file
+            .get_xattr(&name)
+            .with_context(|| format!("reading xattr {name}"))?
         {
             out.push((name, value));
         }
@@ -265,6 +333,13 @@ fn read_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
 /// Writes a reproducible layer tar of everything under `dir` to `out`.
 pub fn write_layer_tar<W: Write>(dir: &Path, out: W) -> Result<W> {
     write_layer_tar_skipping(dir, &[], out)
+}
+
+/// [`write_layer_tar`] of an open directory (`shown` names it in errors).
+pub fn write_layer_tar_fd<W: Write>(dir: BorrowedFd, shown: &Path, out: W) -> Result<W> {
+    let mut b = LayerTarBuilder::new(out);
+    b.append_tree_fd(dir, shown)?;
+    b.finish()
 }
 
 /// [`write_layer_tar`] leaving out `skip` (paths relative to `dir`, e.g. a container's mount
@@ -280,7 +355,7 @@ pub fn write_layer_tar_skipping<W: Write>(dir: &Path, skip: &[PathBuf], out: W) 
 mod tests {
     use super::super::layer::unpack_layer;
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     #[test]
     fn same_tree_gives_identical_bytes_and_round_trips() {

@@ -11,77 +11,82 @@
 //! symlink into place.
 
 use crate::image::layer::unpack_layer;
-use crate::image::layer_build::write_layer_tar;
+use crate::image::layer_build::write_layer_tar_fd;
 use anyhow::{anyhow, Context, Result};
-use std::fs;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::fstat;
+use nix::unistd::{fchownat, Gid, Uid};
+use pier_oci::security::in_root::{chmod_fd, open_in_root, Follow, RootDir};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Copies the directory `source` (inside a container's root filesystem, resolved by the
-/// caller) into the volume directory `data` if `data` is empty; afterwards `data` has the
-/// owner and mode of `source`, as Docker does. Returns whether it copied. A `source` that is
-/// missing or not a directory leaves the volume as it is.
-pub fn copy_up(source: &Path, data: &Path) -> Result<bool> {
-    let meta = match fs::symlink_metadata(source) {
-        Ok(m) if m.is_dir() => m,
-        Ok(_) => return Ok(false),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).with_context(|| format!("inspecting {}", source.display())),
+/// Copies the directory `destination` of the container's root filesystem `rootfs` (resolved
+/// inside it, as the container sees it) into the volume directory `data` if `data` is empty;
+/// afterwards `data` has the owner and mode of the source, as Docker does. Returns whether
+/// it copied. A source that is missing or not a directory leaves the volume as it is.
+pub fn copy_up(rootfs: &Path, destination: &Path, data: &Path) -> Result<bool> {
+    let shown = rootfs.join(destination.strip_prefix("/").unwrap_or(destination));
+    let source = match open_in_root(rootfs, destination, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT | Errno::ENOTDIR) => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("opening {}", shown.display())),
     };
-    if !is_empty(data)? {
+    let meta = fstat(&source).with_context(|| format!("inspecting {}", shown.display()))?;
+    let volume = RootDir::open(data, Follow::Never)
+        .with_context(|| format!("opening volume directory {}", data.display()))?;
+    if !volume
+        .list(Path::new(""))
+        .with_context(|| format!("reading {}", data.display()))?
+        .is_empty()
+    {
         return Ok(false);
     }
-    copy_tree(source, data).inspect_err(|_| {
+    copy_tree(source, &shown, data).inspect_err(|_| {
         // A half copy would pass for a filled volume next time: leave it empty instead.
-        let _ = empty_dir(data);
+        let _ = empty_dir(&volume);
     })?;
-    std::os::unix::fs::chown(data, Some(meta.uid()), Some(meta.gid()))
-        .with_context(|| format!("chown {}", data.display()))?;
-    fs::set_permissions(
-        data,
-        std::os::unix::fs::PermissionsExt::from_mode(meta.mode() & 0o7777),
+    fchownat(
+        volume.fd(),
+        "",
+        Some(Uid::from_raw(meta.st_uid)),
+        Some(Gid::from_raw(meta.st_gid)),
+        AtFlags::AT_EMPTY_PATH,
     )
-    .with_context(|| format!("chmod {}", data.display()))?;
+    .with_context(|| format!("chown {}", data.display()))?;
+    chmod_fd(volume.fd(), meta.st_mode & 0o7777)
+        .with_context(|| format!("chmod {}", data.display()))?;
     Ok(true)
 }
 
-/// Streams a tar of `source` from a second thread into the extractor writing `dest`.
-fn copy_tree(source: &Path, dest: &Path) -> Result<()> {
+/// Streams a tar of the open directory `source` from a second thread into the extractor
+/// writing `dest`.
+fn copy_tree(source: OwnedFd, shown: &Path, dest: &Path) -> Result<()> {
     let (mut reader, writer) = UnixStream::pair().context("a socket pair for the copy")?;
-    let src = source.to_path_buf();
-    let producer = std::thread::spawn(move || write_layer_tar(&src, writer).map(drop));
+    let src_shown: PathBuf = shown.to_path_buf();
+    let producer = std::thread::spawn(move || {
+        write_layer_tar_fd(source.as_fd(), &src_shown, writer).map(drop)
+    });
     let unpacked = unpack_layer(&mut reader, dest);
     // Read what the writer still sends: pier runs with SIGPIPE's default action, so a writer
     // whose reader went away would kill the whole process.
     let _ = io::copy(&mut reader, &mut io::sink());
     let produced = producer
         .join()
-        .map_err(|_| anyhow!("the thread reading {} panicked", source.display()))?;
+        .map_err(|_| anyhow!("the thread reading {} panicked", shown.display()))?;
     // The reading side's error names the file that failed; the extractor then only saw a
     // truncated stream.
-    produced.with_context(|| format!("reading {}", source.display()))?;
-    unpacked.with_context(|| format!("copying {} into the volume", source.display()))?;
+    produced.with_context(|| format!("reading {}", shown.display()))?;
+    unpacked.with_context(|| format!("copying {} into the volume", shown.display()))?;
     Ok(())
 }
 
-fn is_empty(dir: &Path) -> Result<bool> {
-    Ok(fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .next()
-        .is_none())
-}
-
-/// Deletes everything inside `dir` (not `dir` itself), without following symlinks.
-fn empty_dir(dir: &Path) -> Result<()> {
-    for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = e?.path();
-        if path.symlink_metadata()?.is_dir() {
-            fs::remove_dir_all(&path)?;
-        } else {
-            fs::remove_file(&path)?;
-        }
+/// Deletes everything inside the volume (not the directory itself), following no symlink.
+fn empty_dir(volume: &RootDir) -> Result<()> {
+    for name in volume.list(Path::new(""))? {
+        volume.remove_all(Path::new(&name))?;
     }
     Ok(())
 }
@@ -89,7 +94,8 @@ fn empty_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{symlink, PermissionsExt};
+    use std::fs;
+    use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
     fn mode(p: &Path) -> u32 {
         fs::symlink_metadata(p).unwrap().mode() & 0o7777
@@ -110,7 +116,7 @@ mod tests {
         let data = t.path().join("vol");
         fs::create_dir(&data).unwrap();
 
-        assert!(copy_up(&src, &data).unwrap());
+        assert!(copy_up(&t.path().join("image"), Path::new("/data"), &data).unwrap());
         assert_eq!(fs::read_to_string(data.join("f")).unwrap(), "seed\n");
         let m = fs::metadata(data.join("f")).unwrap();
         assert_eq!((m.uid(), m.gid(), mode(&data.join("f"))), (999, 998, 0o640));
@@ -131,7 +137,7 @@ mod tests {
         // Once the volume holds something, nothing is copied again.
         fs::write(data.join("f"), "changed\n").unwrap();
         fs::write(src.join("new"), "x").unwrap();
-        assert!(!copy_up(&src, &data).unwrap());
+        assert!(!copy_up(&t.path().join("image"), Path::new("/data"), &data).unwrap());
         assert_eq!(fs::read_to_string(data.join("f")).unwrap(), "changed\n");
         assert!(!data.join("new").exists());
     }
@@ -141,9 +147,24 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let data = t.path().join("vol");
         fs::create_dir(&data).unwrap();
-        assert!(!copy_up(&t.path().join("nothing"), &data).unwrap());
+        assert!(!copy_up(t.path(), Path::new("/nothing"), &data).unwrap());
         fs::write(t.path().join("file"), "x").unwrap();
-        assert!(!copy_up(&t.path().join("file"), &data).unwrap());
+        assert!(!copy_up(t.path(), Path::new("/file"), &data).unwrap());
+        assert_eq!(fs::read_dir(&data).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_image_link_out_of_the_root_copies_nothing_of_the_host() {
+        let t = tempfile::tempdir().unwrap();
+        let host = t.path().join("host");
+        fs::create_dir(&host).unwrap();
+        fs::write(host.join("secret"), "host").unwrap();
+        let image = t.path().join("image");
+        fs::create_dir(&image).unwrap();
+        symlink(&host, image.join("data")).unwrap();
+        let data = t.path().join("vol");
+        fs::create_dir(&data).unwrap();
+        assert!(!copy_up(&image, Path::new("/data"), &data).unwrap());
         assert_eq!(fs::read_dir(&data).unwrap().count(), 0);
     }
 }

@@ -7,7 +7,8 @@
 //! read the host's file. [`read_to_string`] instead resolves every component inside the root:
 //! `openat2(2)` with `RESOLVE_IN_ROOT` (Linux 5.6+: absolute links and `..` stop at the root,
 //! atomically), else [`crate::rootfs::secure_join`] component by component, then an open that
-//! follows no further link. Only regular files are read (a FIFO would block pier, a device
+//! follows no further link. [`RootDir`] does the same for every other operation pier makes
+//! on such a tree (create, chmod, chown, remove, list...). Only regular files are read (a FIFO would block pier, a device
 //! such as `/dev/zero` in a running container would never end), and at most `MAX_LEN` bytes.
 
 use anyhow::{bail, Context, Result};
@@ -18,6 +19,9 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+
+mod root_dir;
+pub use root_dir::{chmod_fd, list_dir, Follow, RootDir};
 
 /// The largest file pier reads from an image (`/etc/passwd` is a few KiB; a container must not
 /// make pier allocate without bound).
