@@ -833,11 +833,26 @@ fn features_list_the_runtime_mount_options() {
 }
 
 /// `root.readonly` in a user namespace: the remount keeps the flags the rootfs mount is
-/// locked with, and the root is read-only.
+/// locked with (here nosuid and nodev, as a rootfs under /run or a tmpfs has), and the root is
+/// read-only.
 #[test]
 fn readonly_root_in_a_user_namespace() {
+    use nix::mount::{mount, MsFlags};
     let p = Pier::new();
     let bundle = Bundle::new(&p);
+    let rootfs = bundle.path.join("rootfs");
+    mount(
+        Some(&rootfs),
+        &rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    // Unmounts the bind on drop (pass or fail).
+    let _bind = common::HostTmpfs(rootfs.clone());
+    let locked = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(None::<&str>, &rootfs, None::<&str>, locked, None::<&str>).unwrap();
     bundle.configure_with(
         &["sh", "-c", "touch /planted; echo done"],
         |c: &mut Value| {
