@@ -676,6 +676,24 @@ fn dev_symlinked_to_a_host_directory_gets_nothing_on_the_host() {
     );
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out.trim(), "dev-ok", "{err}");
+    // With a terminal, /dev/console is bound there too.
+    bundle.configure_with(&["sh", "-c", "test -c /dev/console && echo console-ok"], |c| {
+        c["process"]["terminal"] = json!(true);
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}),
+        );
+    });
+    let (out, err, code) = bundle.run(&p);
+    let planted: Vec<_> = std::fs::read_dir(host.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        planted.is_empty(),
+        "created in the host directory: {planted:?}"
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("console-ok"), "{out} {err}");
 }
 
 /// `proc` and `sysfs` go on an ordinary directory only (runc's rule): an image's
