@@ -147,7 +147,25 @@ fn podman_runs_execs_stops_and_removes_containers_with_pier() {
         "the rlimit reached the process: {out:?}"
     );
 
-    // Detached, then exec, logs, stop, rm.
+    // --read-only and --tmpfs: podman asks for `tmpcopyup`, which pier implements (the
+    // tmpfs starts with the image's files) instead of passing it to the kernel (EINVAL).
+    let mut args = vec!["run", "--rm", "--read-only", "--tmpfs", "/etc"];
+    args.extend(Podman::run_opts());
+    args.extend([
+        "busybox",
+        "sh",
+        "-c",
+        "grep -c ^root: /etc/passwd && echo x > /etc/new && echo x > /tmp/t && echo tmp-ok; \
+         touch /planted",
+    ]);
+    let (out, err, code) = client(&mut podman.cmd(&args), T);
+    assert_ne!(code, Some(0), "wrote the read-only root: {out} {err}");
+    assert!(
+        out.starts_with("1\n") && out.contains("tmp-ok"),
+        "{out:?} / {err:?}"
+    );
+    assert!(err.contains("Read-only file system"), "{err:?}");
+
     let mut args = vec!["run", "-d", "--name", "p1"];
     args.extend(Podman::run_opts());
     args.extend(["busybox", "sh", "-c", "echo started; exec sleep 1000"]);

@@ -240,13 +240,14 @@ fn rro_makes_a_bind_mount_and_its_submounts_read_only() {
         "written through rro onto the host's tmpfs"
     );
     assert!(!src.path().join("g").exists());
-    // An option pier does not know is an error, not a no-op.
+    // An option pier does not know is an error, not a no-op (on a filesystem mount, where
+    // it would be data for the kernel; data on a bind mount is ignored, as runc does).
     bundle.configure(
         &["true"],
         json!({}),
-        mount(json!(["rbind", "rnosymfollow"])),
+        json!([{"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["rnosuchoption"]}]),
     );
-    assert_refused(&p, &bundle, "rnosymfollow");
+    assert_refused(&p, &bundle, "rnosuchoption");
 }
 
 /// A user namespace maps the container's root to an unprivileged host UID: root inside,
@@ -644,4 +645,336 @@ fn seccomp_notify_hands_syscalls_to_the_agent() {
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
     });
     assert_refused(&p, &bundle, "listenerPath");
+}
+
+// ---- Mounts and /dev under an image pier does not trust (issue 23) ----
+
+/// An image whose `/dev` is a symlink to a host directory: the device nodes and links go
+/// into the container's /dev tmpfs (where the link leads inside the rootfs), and nothing is
+/// created in the host directory.
+#[test]
+fn dev_symlinked_to_a_host_directory_gets_nothing_on_the_host() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let host = tempfile::tempdir().expect("temp dir");
+    let dev = bundle.path.join("rootfs/dev");
+    let _ = std::fs::remove_dir_all(&dev);
+    std::os::unix::fs::symlink(host.path(), &dev).unwrap();
+    bundle.configure(
+        &["sh", "-c", "test -c /dev/null && test -c /dev/urandom && test -L /dev/fd && echo dev-ok"],
+        json!({}),
+        json!([{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}]),
+    );
+    let (out, err, code) = bundle.run(&p);
+    let planted: Vec<_> = std::fs::read_dir(host.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        planted.is_empty(),
+        "created in the host directory: {planted:?}"
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "dev-ok", "{err}");
+    // With a terminal, /dev/console is bound there too.
+    bundle.configure_with(&["sh", "-c", "test -c /dev/console && echo console-ok"], |c| {
+        c["process"]["terminal"] = json!(true);
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}),
+        );
+    });
+    let (out, err, code) = bundle.run(&p);
+    let planted: Vec<_> = std::fs::read_dir(host.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        planted.is_empty(),
+        "created in the host directory: {planted:?}"
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("console-ok"), "{out} {err}");
+}
+
+/// `proc` and `sysfs` go on an ordinary directory only (runc's rule): an image's
+/// `/proc -> /x` is refused, not followed.
+#[test]
+fn proc_or_sys_on_a_symlink_is_refused() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let rootfs = bundle.path.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("elsewhere")).unwrap();
+    let _ = std::fs::remove_dir_all(rootfs.join("proc"));
+    std::os::unix::fs::symlink("/elsewhere", rootfs.join("proc")).unwrap();
+    bundle.configure(&["true"], json!({}), json!([]));
+    assert_refused(&p, &bundle, "must be mounted on ordinary directory");
+    std::fs::remove_file(rootfs.join("proc")).unwrap();
+    std::fs::create_dir(rootfs.join("proc")).unwrap();
+    let _ = std::fs::remove_dir_all(rootfs.join("sys"));
+    std::os::unix::fs::symlink("/elsewhere", rootfs.join("sys")).unwrap();
+    bundle.configure(
+        &["true"],
+        json!({}),
+        json!([{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]}]),
+    );
+    assert_refused(&p, &bundle, "must be mounted on ordinary directory");
+    assert_eq!(common::mounts_under(&rootfs), Vec::<String>::new());
+}
+
+/// `tmpcopyup` (Podman's --tmpfs, --read-only): the new tmpfs starts with the directory's
+/// content, and writes to it stay in the tmpfs.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_directory() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let etc = bundle.path.join("rootfs/etc");
+    std::fs::create_dir_all(etc.join("sub")).unwrap();
+    std::fs::write(etc.join("sub/marker"), "from the image\n").unwrap();
+    bundle.configure(
+        &["sh", "-c", "cat /etc/sub/marker && echo new > /etc/sub/written && grep -c tmpfs /proc/self/mountinfo"],
+        json!({}),
+        json!([{"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m", "tmpcopyup"]}]),
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("from the image\n"), "{out}");
+    assert!(
+        !etc.join("sub/written").exists(),
+        "the write reached the rootfs"
+    );
+}
+
+/// The recursive options runc knows, applied to the whole tree an `rbind` copied; plain `ro`
+/// on an `rbind` only to its top mount (the runtime spec's rule); data options on a bind
+/// mount ignored as runc does.
+#[test]
+fn recursive_mount_options_and_plain_ro_on_rbind() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let src = tempfile::tempdir().expect("temp dir");
+    let sub = common::HostTmpfs::mount_at(src.path(), "sub");
+    std::fs::write(sub.0.join("target"), "followed\n").unwrap();
+    std::os::unix::fs::symlink("target", sub.0.join("link")).unwrap();
+    let mount = |options: Value| json!([{"destination": "/mnt", "type": "bind", "source": src.path(), "options": options}]);
+
+    // ro on rbind: the top mount read-only, the copied submount writable.
+    bundle.configure(
+        &[
+            "sh",
+            "-c",
+            "echo top > /mnt/top; echo below > /mnt/sub/below && echo below-ok",
+        ],
+        json!({}),
+        mount(json!(["rbind", "ro", "mode=755", "size=1k"])),
+    );
+    let (out, err, _) = bundle.run(&p);
+    assert!(err.contains("Read-only file system"), "top writable: {err}");
+    assert_eq!(out.trim(), "below-ok", "{err}");
+    assert!(!src.path().join("top").exists());
+    assert!(sub.0.join("below").exists());
+
+    // rnosymfollow: symlinks under the mount and its submounts are not followed.
+    bundle.configure(
+        &["sh", "-c", "cat /mnt/sub/link"],
+        json!({}),
+        mount(json!(["rbind", "rnosymfollow"])),
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_ne!(
+        code,
+        Some(0),
+        "followed a symlink under rnosymfollow: {out}"
+    );
+    assert!(
+        err.contains("Too many levels") || err.contains("Symbolic link loop"),
+        "{err}"
+    );
+    assert!(!out.contains("followed"), "{out}");
+
+    // rro then rrw cancels; rnoexec, rnodev, rnoatime reach the submount.
+    bundle.configure(
+        &[
+            "sh",
+            "-c",
+            "grep \" /mnt/sub \" /proc/self/mountinfo; echo w > /mnt/sub/w && echo write-ok",
+        ],
+        json!({}),
+        mount(json!([
+            "rbind", "rro", "rrw", "rnoexec", "rnodev", "rnoatime", "rnosuid"
+        ])),
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("write-ok"), "{out} {err}");
+    let line = out.lines().next().unwrap_or_default();
+    let opts = line.split_whitespace().nth(5).unwrap_or_default();
+    for want in ["rw", "noexec", "nodev", "nosuid", "noatime"] {
+        assert!(opts.split(',').any(|o| o == want), "{want} missing: {line}");
+    }
+}
+
+/// The features document names the options pier implements beyond the kernel's.
+#[test]
+fn features_list_the_runtime_mount_options() {
+    let p = Pier::empty();
+    let features: Value = serde_json::from_str(&p.ok(&["runtime", "features"])).unwrap();
+    let opts: Vec<&str> = features["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.as_str())
+        .collect();
+    for want in [
+        "tmpcopyup",
+        "rro",
+        "rrw",
+        "rnosuid",
+        "rsuid",
+        "rnodev",
+        "rdev",
+        "rnoexec",
+        "rexec",
+        "rnosymfollow",
+        "rsymfollow",
+        "rnoatime",
+        "ratime",
+        "rrelatime",
+        "rnorelatime",
+        "rstrictatime",
+        "rnostrictatime",
+        "rnodiratime",
+        "rdiratime",
+        "rbind",
+    ] {
+        assert!(opts.contains(&want), "{want} not in {opts:?}");
+    }
+}
+
+/// `root.readonly` in a user namespace: the remount keeps the flags the rootfs mount is
+/// locked with (here nosuid and nodev, as a rootfs under /run or a tmpfs has), and the root is
+/// read-only.
+#[test]
+fn readonly_root_in_a_user_namespace() {
+    use nix::mount::{mount, MsFlags};
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let rootfs = bundle.path.join("rootfs");
+    mount(
+        Some(&rootfs),
+        &rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    // Unmounts the bind on drop (pass or fail).
+    let _bind = common::HostTmpfs(rootfs.clone());
+    let locked = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    mount(None::<&str>, &rootfs, None::<&str>, locked, None::<&str>).unwrap();
+    bundle.configure_with(
+        &["sh", "-c", "touch /planted; echo done"],
+        |c: &mut Value| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            c["linux"]["uidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["linux"]["gidMappings"] =
+                json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            c["root"]["readonly"] = json!(true);
+        },
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "done", "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(!bundle.path.join("rootfs/planted").exists());
+}
+
+/// The host's mount table, one line per mount (source, target, type).
+fn host_mounts() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            l.split(" - ")
+                .next()
+                .unwrap_or(l)
+                .split_whitespace()
+                .nth(4)
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+/// `rootfsPropagation: shared` with a shared host `/`: the container starts (pier makes the
+/// rootfs's parent mount private, as runc), and a create that fails halfway leaves none of its
+/// mounts on the host. The host's `/` is made shared in a mount namespace of the test's own
+/// (`unshare -m`), so the machine's table is not changed.
+#[test]
+fn shared_rootfs_propagation_works_and_leaves_no_host_mounts() {
+    let unshare = std::process::Command::new("unshare")
+        .arg("--version")
+        .output()
+        .map_err(|e| e.to_string());
+    if pier_testkit::prereq::require("util-linux's unshare", unshare).is_none() {
+        return;
+    }
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let with = |late_failure: bool| {
+        move |c: &mut Value| {
+            c["linux"]["rootfsPropagation"] = json!("shared");
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.push(json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}));
+            mounts.push(json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666"]}));
+            mounts.push(json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "nodev", "mode=1777"]}));
+            mounts.push(json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "ro"]}));
+            if late_failure {
+                mounts.push(json!({"destination": "/late", "type": "bind", "source": "/nonexistent/pier-test", "options": ["rbind"]}));
+            }
+        }
+    };
+    // The pier command, run in a mount namespace whose `/` is shared; mountinfo lengths of
+    // that namespace before and after are printed around it.
+    let script = |id: &str| {
+        format!(
+            "mount --make-rshared / && wc -l < /proc/self/mountinfo && \
+             {} --root {} runtime run -b {} {id}; echo rc=$?; wc -l < /proc/self/mountinfo",
+            common::PIER,
+            p.root().display(),
+            bundle.path.display()
+        )
+    };
+    let before = host_mounts();
+    for late_failure in [false, true] {
+        bundle.configure_with(&["sh", "-c", "echo started"], with(late_failure));
+        let id = common::unique_id("rtcfg");
+        let out = std::process::Command::new("unshare")
+            .args(["-m", "--propagation", "unchanged", "sh", "-c", &script(&id)])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert!(lines.len() >= 3, "{stdout} {stderr}");
+        let (first, last) = (lines[0], lines[lines.len() - 1]);
+        assert_eq!(
+            first, last,
+            "mounts left in the shared namespace: {stdout} {stderr}"
+        );
+        if late_failure {
+            assert!(!stdout.contains("rc=0"), "{stdout}");
+            assert!(stderr.contains("/late"), "{stderr}");
+        } else {
+            assert!(
+                stdout.contains("started") && stdout.contains("rc=0"),
+                "{stdout} {stderr}"
+            );
+        }
+        let _ = p.run(&["runtime", "delete", "-f", &id]);
+        common::assert_no_cgroup(&id);
+    }
+    assert_eq!(before, host_mounts(), "the test's own namespace leaked");
 }

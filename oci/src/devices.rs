@@ -3,12 +3,15 @@
 //! console. Nothing from the host's `/dev` is visible, so a container cannot reach the host's
 //! disks even as root (and the device cgroup enforces the same list).
 
-use anyhow::{Context, Result};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use nix::unistd::{chown, Gid, Uid};
+use crate::security::in_root::open_in_root;
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{fchmodat, fstatat, makedev, mknodat, FchmodatFlags, Mode, SFlag};
+use nix::unistd::{fchownat, symlinkat, Gid, Uid};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
-use std::os::unix::fs::symlink;
-use std::path::Path;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path};
 
 /// A character device every container gets.
 struct DefaultDevice {
@@ -123,11 +126,22 @@ pub(crate) fn with_default_allows(resources: Option<&LinuxResources>) -> LinuxRe
     r
 }
 
-/// Creates the device nodes listed in the config (and always the defaults) under `dev_dir`
-/// (the container's `/dev`, a tmpfs), plus the standard symlinks.
-pub(crate) fn populate(dev_dir: &Path, extra: &[LinuxDevice]) -> Result<()> {
-    for dev in default_devices().iter().chain(extra.iter()) {
-        create_node(dev_dir, dev)?;
+/// Creates the device nodes listed in the config (and always the defaults) in the container's
+/// `/dev` (a tmpfs pier mounted at `/dev` resolved inside `rootfs`), plus the standard symlinks.
+///
+/// Everything is made relative to a descriptor of that directory opened inside the root
+/// (`mknodat`, `symlinkat`, `mkdirat`): an image whose `/dev` is a symlink to a host directory
+/// gets its nodes where the link leads *inside* the rootfs (where the tmpfs is), never in the
+/// host directory.
+pub(crate) fn populate(rootfs: &Path, extra: &[LinuxDevice]) -> Result<()> {
+    let dev = open_in_root(
+        rootfs,
+        Path::new("/dev"),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+    )
+    .with_context(|| format!("opening /dev inside {}", rootfs.display()))?;
+    for d in default_devices().iter().chain(extra.iter()) {
+        create_node(dev.as_fd(), d)?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -137,18 +151,42 @@ pub(crate) fn populate(dev_dir: &Path, extra: &[LinuxDevice]) -> Result<()> {
         ("ptmx", "pts/ptmx"),
         ("core", "/proc/kcore"),
     ] {
-        let path = dev_dir.join(link);
-        if path.symlink_metadata().is_err() {
-            symlink(target, &path)
-                .with_context(|| format!("symlink {} -> {target}", path.display()))?;
+        match symlinkat(target, dev.as_fd(), link) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e).with_context(|| format!("symlink /dev/{link} -> {target}")),
         }
     }
     Ok(())
 }
 
+/// The directory of `path` (a device path under `/dev`) and its last component, the
+/// directories made and opened below `dev` without following any link. Refuses `..`.
+fn parent_of(dev: BorrowedFd<'_>, path: &Path) -> Result<(Option<OwnedFd>, std::ffi::OsString)> {
+    let rel = path.strip_prefix("/dev").unwrap_or(path);
+    let mut parts = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(n) => parts.push(n),
+            Component::RootDir | Component::CurDir => {}
+            _ => bail!("device path {} climbs out of /dev", path.display()),
+        }
+    }
+    let name = parts
+        .pop()
+        .with_context(|| format!("device path {} names no file", path.display()))?;
+    let mut dir: Option<OwnedFd> = None;
+    for p in parts {
+        let at = dir.as_ref().map_or(dev, |d| d.as_fd());
+        let next = crate::mounts::target::mkdir_open(at, Path::new(p))
+            .with_context(|| format!("creating the directory of {}", path.display()))?;
+        dir = Some(next);
+    }
+    Ok((dir, name.to_os_string()))
+}
+
 /// Bind-mounts the host's device node `host` (the container's /dev path, still the host's
-/// before `pivot_root`) onto a new empty file at `path`.
-fn bind_host_node(host: &Path, path: &Path) -> Result<()> {
+/// before `pivot_root`) onto a new empty file `name` in `dir`.
+fn bind_host_node(host: &Path, dir: BorrowedFd<'_>, name: &std::ffi::OsStr) -> Result<()> {
     let meta = std::fs::metadata(host).with_context(|| {
         format!(
             "device {} cannot be created in a user namespace and the host has none to bind",
@@ -157,59 +195,71 @@ fn bind_host_node(host: &Path, path: &Path) -> Result<()> {
     })?;
     use std::os::unix::fs::FileTypeExt;
     if !(meta.file_type().is_char_device() || meta.file_type().is_block_device()) {
-        anyhow::bail!("{} on the host is not a device node", host.display());
+        bail!("{} on the host is not a device node", host.display());
     }
-    std::fs::write(path, b"").with_context(|| format!("creating {}", path.display()))?;
+    match mknodat(
+        dir,
+        name,
+        SFlag::S_IFREG,
+        Mode::from_bits_truncate(0o600),
+        0,
+    ) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", host.display())),
+    }
+    let target = openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .with_context(|| format!("opening the mount point of {}", host.display()))?;
     nix::mount::mount(
         Some(host),
-        path,
+        &crate::mounts::target::fd_path(target.as_fd()),
         None::<&str>,
         nix::mount::MsFlags::MS_BIND,
         None::<&str>,
     )
-    .with_context(|| format!("bind-mounting {} onto {}", host.display(), path.display()))
+    .with_context(|| format!("bind-mounting {} into the container", host.display()))
 }
 
-fn create_node(dev_dir: &Path, dev: &LinuxDevice) -> Result<()> {
-    let rel = dev.path().strip_prefix("/dev").unwrap_or(dev.path());
-    let path = dev_dir.join(rel);
-    if path.symlink_metadata().is_ok() {
+fn create_node(dev: BorrowedFd<'_>, d: &LinuxDevice) -> Result<()> {
+    let path = d.path();
+    let (parent, name) = parent_of(dev, path)?;
+    let dir = parent.as_ref().map_or(dev, |p| p.as_fd());
+    if fstatat(dir, name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
         return Ok(());
     }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let kind = match dev.typ() {
+    let kind = match d.typ() {
         LinuxDeviceType::B => SFlag::S_IFBLK,
         LinuxDeviceType::P => SFlag::S_IFIFO,
         _ => SFlag::S_IFCHR,
     };
-    let mode = Mode::from_bits_truncate(dev.file_mode().unwrap_or(0o666));
-    match mknod(
-        &path,
+    let mode = Mode::from_bits_truncate(d.file_mode().unwrap_or(0o666));
+    match mknodat(
+        dir,
+        name.as_os_str(),
         kind,
         mode,
-        makedev(dev.major() as u64, dev.minor() as u64),
+        makedev(d.major() as u64, d.minor() as u64),
     ) {
         Ok(()) => {}
         // In a user namespace no one may create device nodes: bind the host's node instead
         // (as runc does); it is the same device, and the cgroup still polices its use.
-        Err(nix::errno::Errno::EPERM) => return bind_host_node(dev.path(), &path),
+        Err(Errno::EPERM) => return bind_host_node(path, dir, &name),
         Err(e) => return Err(e).with_context(|| format!("mknod {}", path.display())),
     }
-    // mknod applies the umask; set the exact mode.
-    nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        &path,
-        mode,
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
-    .with_context(|| format!("chmod {}", path.display()))?;
-    chown(
-        &path,
-        dev.uid().map(Uid::from_raw),
-        dev.gid().map(Gid::from_raw),
+    // mknod applies the umask; set the exact mode. The node was just made in pier's own
+    // fresh tmpfs, which nothing else can reach yet.
+    fchmodat(dir, name.as_os_str(), mode, FchmodatFlags::FollowSymlink)
+        .with_context(|| format!("chmod {}", path.display()))?;
+    fchownat(
+        dir,
+        name.as_os_str(),
+        d.uid().map(Uid::from_raw),
+        d.gid().map(Gid::from_raw),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
     )
     .with_context(|| format!("chown {}", path.display()))?;
     Ok(())

@@ -5,14 +5,17 @@
 
 use crate::devices;
 use crate::mounts;
+use crate::mounts::attr::RecursiveAttr;
 use crate::mounts::options::ParsedOptions;
+use crate::mounts::target::{self, Kind, Target};
 use anyhow::{bail, Context, Result};
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::{open, openat, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{chdir, fchdir, pivot_root};
 use oci_spec::runtime::{Mount, Spec};
 use std::fs;
+use std::os::fd::AsFd;
 use std::path::{Component, Path, PathBuf};
 
 /// Resolves `unsafe_path` inside `root` the way the container will see it: symlinks are
@@ -87,7 +90,13 @@ pub(crate) fn prepare(
     // Stop our mounts from propagating back to the host (and the host's unmounts from
     // being surprised by ours).
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
-        .context("making / a slave mount (mount MS_SLAVE|MS_REC /)")?;
+        .with_context(|| format!("setting the propagation of / to {propagation:?}"))?;
+    // With `rootfsPropagation: shared` (or a shared host `/` kept shared), the mount holding
+    // the rootfs is a peer of the host's: every mount below would appear on the host too, and
+    // pivot_root refuses a new root whose parent is shared. Make that one mount private in
+    // this namespace (runc's rootfsParentMountPrivate); the rest keeps the asked propagation,
+    // and `/` gets it back after pivot_root ([`finalize`]).
+    make_parent_private(rootfs)?;
     // pivot_root needs the new root to be a mount point.
     mount(
         Some(rootfs),
@@ -125,21 +134,10 @@ pub(crate) fn prepare(
     }
     if dev_is_tmpfs {
         let extra = linux.and_then(|l| l.devices().clone()).unwrap_or_default();
-        devices::populate(&rootfs.join("dev"), &extra)?;
+        devices::populate(rootfs, &extra)?;
     }
     if let Some(console) = console {
-        let target = rootfs.join("dev/console");
-        if target.symlink_metadata().is_err() {
-            fs::write(&target, b"").with_context(|| format!("creating {}", target.display()))?;
-        }
-        mount(
-            Some(console),
-            &target,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .with_context(|| format!("bind-mounting {} onto /dev/console", console.display()))?;
+        bind_console(rootfs, console)?;
     }
     if !defer_cgroup {
         if let Some(f) = before_cgroup.take() {
@@ -147,6 +145,20 @@ pub(crate) fn prepare(
         }
     }
     Ok(deferred)
+}
+
+/// Binds the terminal `console` over `/dev/console` inside `root` (created as an empty file
+/// there if missing, never through an image symlink onto the host).
+pub(crate) fn bind_console(root: &Path, console: &Path) -> Result<()> {
+    let dest = target::ensure(root, Path::new("/dev/console"), Kind::File)?;
+    mount(
+        Some(console),
+        &dest.proc_path(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind-mounting {} onto /dev/console", console.display()))
 }
 
 /// The cgroup mounts [`prepare`] left for after `pivot_root`.
@@ -183,12 +195,13 @@ impl HostCgroups {
 pub(crate) fn mount_deferred(deferred: DeferredCgroup) -> Result<()> {
     for m in &deferred.mounts {
         let opts = mounts::options::parse(m.options().as_deref().unwrap_or_default());
-        let dest = secure_join(Path::new("/"), m.destination())?;
-        create_mount_point(&dest, true)?;
-        mount_cgroup(&dest, &opts, deferred.host.as_ref())
-            .with_context(|| format!("mounting {}", m.destination().display()))?;
-        mounts::attr::apply(&dest, opts.recursive)?;
-        apply_propagation(&dest, &opts)?;
+        mount_cgroup(
+            Path::new("/"),
+            m.destination(),
+            &opts,
+            deferred.host.as_ref(),
+        )
+        .with_context(|| format!("mounting {}", m.destination().display()))?;
     }
     Ok(())
 }
@@ -209,6 +222,10 @@ fn overlapped(m: &Mount, later: &[Mount]) -> bool {
 /// One entry of the config's `mounts`.
 /// `label` is `linux.mountLabel`: the SELinux context of the filesystems pier mounts for the
 /// container (tmpfs, devpts, mqueue), as runc gives it.
+///
+/// The destination is opened inside the rootfs once ([`target`]) and mounted on through
+/// `/proc/self/fd/N`; what follows the mount (remount, recursive attributes, propagation,
+/// copy-up) acts on the new mount, reopened and checked to be at the same place.
 fn mount_entry(rootfs: &Path, m: &Mount, label: Option<&str>) -> Result<()> {
     let mut opts = mounts::options::parse(m.options().as_deref().unwrap_or_default());
     if let (Some(label), Some("tmpfs" | "devpts" | "mqueue")) = (label, m.typ().as_deref()) {
@@ -223,46 +240,68 @@ fn mount_entry(rootfs: &Path, m: &Mount, label: Option<&str>) -> Result<()> {
         .typ()
         .as_deref()
         .unwrap_or(if opts.is_bind() { "bind" } else { "none" });
-    let dest = secure_join(rootfs, m.destination())?;
+    let name = m.destination();
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
 
     if opts.is_bind() || typ == "bind" {
-        if !opts.data.is_empty() {
-            // A bind mount takes no filesystem data: an option pier does not know would
-            // silently do nothing.
-            bail!(
-                "mount option(s) {:?} not supported on a bind mount",
-                opts.data
-            );
-        }
+        // A bind mount takes no filesystem data: options such as `mode=755,size=1k` do
+        // nothing there, and runc ignores them; so does pier.
         let meta = fs::metadata(&source)
             .with_context(|| format!("bind source {} does not exist", source.display()))?;
-        create_mount_point(&dest, meta.is_dir())?;
+        let kind = if meta.is_dir() { Kind::Dir } else { Kind::File };
+        let dest = target::ensure(rootfs, name, kind)?;
         let bind = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        mount(Some(&source), &dest, None::<&str>, bind, None::<&str>)
-            .with_context(|| format!("bind-mounting {} at {}", source.display(), dest.display()))?;
-        // Flags such as ro/nosuid only take effect on a bind mount through a remount.
+        mount(
+            Some(&source),
+            &dest.proc_path(),
+            None::<&str>,
+            bind,
+            None::<&str>,
+        )
+        .with_context(|| format!("bind-mounting {} at {}", source.display(), name.display()))?;
+        let mounted = reopen(rootfs, name, &dest)?;
+        // Flags such as ro/nosuid only take effect on a bind mount through a remount, which
+        // changes the top mount only: the mounts an `rbind` copied from below the source keep
+        // theirs, as the runtime spec says; `rro` and the other `r*` options cover them.
         let extra = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
-            remount_bind(&dest, extra)?;
+            remount_bind(&mounted.proc_path(), extra, name)?;
         }
-        // The remount changed only the top mount. `ro` on an `rbind` also covers the mounts it
-        // copied from below the source (as Docker does since 25.0): else a tmpfs or disk
-        // mounted under the source stays writable through a ":ro" volume.
-        let mut recursive = opts.recursive;
-        if opts.flags.contains(MsFlags::MS_REC | MsFlags::MS_RDONLY) {
-            recursive |= MsFlags::MS_RDONLY;
-        }
-        mounts::attr::apply(&dest, recursive)?;
-        apply_propagation(&dest, &opts)?;
+        mounts::attr::apply_fd(mounted.fd(), opts.recursive, name)?;
+        apply_propagation(&mounted, &opts, name)?;
         return Ok(());
     }
 
-    create_mount_point(&dest, true)?;
+    // runc's rule: proc and sysfs only on a real directory, never through a symlink (an
+    // image's `/proc -> /somewhere` has been the start of several escapes).
+    if matches!(typ, "proc" | "sysfs") && !target::is_ordinary_dir_or_missing(rootfs, name)? {
+        bail!(
+            "filesystem {typ:?} must be mounted on ordinary directory: {} is not one",
+            name.display()
+        );
+    }
+    if matches!(typ, "cgroup" | "cgroup2") {
+        return mount_cgroup(rootfs, name, &opts, None);
+    }
+    let dest = target::ensure(rootfs, name, Kind::Dir)?;
+    let at = dest.proc_path();
+    // tmpcopyup: hold the directory as it is before the tmpfs covers it.
+    let copy_from = if opts.tmpcopyup && typ == "tmpfs" {
+        Some(
+            openat(
+                dest.fd(),
+                ".",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .with_context(|| format!("opening {} for tmpcopyup", name.display()))?,
+        )
+    } else {
+        None
+    };
     match typ {
-        "cgroup" | "cgroup2" => mount_cgroup(&dest, &opts, None),
         "sysfs" => {
-            let r = mount(Some("sysfs"), &dest, Some("sysfs"), opts.flags, data(&opts));
+            let r = mount(Some("sysfs"), &at, Some("sysfs"), opts.flags, data(&opts));
             match r {
                 Ok(()) => Ok(()),
                 // Sharing the host's network namespace, sysfs cannot be mounted anew:
@@ -270,65 +309,98 @@ fn mount_entry(rootfs: &Path, m: &Mount, label: Option<&str>) -> Result<()> {
                 Err(nix::errno::Errno::EPERM) => {
                     mount(
                         Some("/sys"),
-                        &dest,
+                        &at,
                         None::<&str>,
                         MsFlags::MS_BIND | MsFlags::MS_REC,
                         None::<&str>,
                     )
-                    .with_context(|| format!("bind-mounting /sys at {}", dest.display()))?;
-                    remount_bind(&dest, opts.flags)?;
+                    .with_context(|| format!("bind-mounting /sys at {}", name.display()))?;
+                    let mounted = reopen(rootfs, name, &dest)?;
+                    remount_bind(&mounted.proc_path(), opts.flags, name)?;
                     // The host's mounts under /sys (securityfs, debugfs, bpf...) came along
                     // with the recursive bind: they get the same ro/nosuid/nodev/noexec.
-                    mounts::attr::apply(&dest, opts.flags & mounts::attr::RECURSIVE_FLAGS).map(drop)
+                    let below =
+                        RecursiveAttr::from_flags(opts.flags & mounts::attr::RECURSIVE_FLAGS);
+                    mounts::attr::apply_fd(mounted.fd(), below, name)
                 }
-                Err(e) => Err(e).with_context(|| format!("mount sysfs at {}", dest.display())),
+                Err(e) => Err(e).with_context(|| format!("mount sysfs at {}", name.display())),
             }
         }
         "mqueue" => {
             // Needs a new IPC namespace; with the host's, skip rather than fail.
-            match mount(Some(&source), &dest, Some(typ), opts.flags, data(&opts)) {
-                Ok(()) | Err(nix::errno::Errno::EPERM) => Ok(()),
-                Err(e) => Err(e).with_context(|| format!("mount mqueue at {}", dest.display())),
+            match mount(Some(&source), &at, Some(typ), opts.flags, data(&opts)) {
+                Ok(()) => Ok(()),
+                Err(nix::errno::Errno::EPERM) => return Ok(()),
+                Err(e) => Err(e).with_context(|| format!("mount mqueue at {}", name.display())),
             }
         }
-        _ => mount(Some(&source), &dest, Some(typ), opts.flags, data(&opts)).with_context(|| {
+        _ => mount(Some(&source), &at, Some(typ), opts.flags, data(&opts)).with_context(|| {
             format!(
                 "mount -t {typ} {} {} -o {}",
                 source.display(),
-                dest.display(),
+                name.display(),
                 opts.data
             )
         }),
     }?;
-    mounts::attr::apply(&dest, opts.recursive)?;
-    apply_propagation(&dest, &opts)
+    let mounted = reopen(rootfs, name, &dest)?;
+    if let Some(from) = copy_from {
+        let to = openat(
+            mounted.fd(),
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("opening the new tmpfs at {}", name.display()))?;
+        mounts::copy_up::copy_dir(from.as_fd(), to.as_fd())
+            .with_context(|| format!("tmpcopyup into {}", name.display()))?;
+    }
+    mounts::attr::apply_fd(mounted.fd(), opts.recursive, name)?;
+    apply_propagation(&mounted, &opts, name)
+}
+
+/// The mount just made on `before` (opened before mounting), opened again inside `root`, and
+/// checked to be at the same place: a path component swapped for a symlink between the mount
+/// and now would else make the remounts land on another mount.
+fn reopen(root: &Path, name: &Path, before: &Target) -> Result<Target> {
+    let after = target::open_existing(root, name)?
+        .with_context(|| format!("{} vanished after it was mounted", name.display()))?;
+    let place = |t: &Target| fs::read_link(t.proc_path());
+    match (place(before), place(&after)) {
+        (Ok(b), Ok(a)) if a == b => Ok(after),
+        _ => bail!(
+            "mount target {} moved while it was mounted (a symlink raced the mount)",
+            name.display()
+        ),
+    }
 }
 
 fn data(opts: &ParsedOptions) -> Option<&str> {
     (!opts.data.is_empty()).then_some(opts.data.as_str())
 }
 
-fn remount_bind(dest: &Path, flags: MsFlags) -> Result<()> {
+/// A bind remount of the mount at `at` (a `/proc/self/fd/N` of the mount's root) with `flags`.
+fn remount_bind(at: &Path, flags: MsFlags, name: &Path) -> Result<()> {
     mount(
         None::<&str>,
-        dest,
+        at,
         None::<&str>,
         MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags,
         None::<&str>,
     )
-    .with_context(|| format!("remounting {} with {:?}", dest.display(), flags))
+    .with_context(|| format!("remounting {} with {:?}", name.display(), flags))
 }
 
-fn apply_propagation(dest: &Path, opts: &ParsedOptions) -> Result<()> {
+fn apply_propagation(mounted: &Target, opts: &ParsedOptions, name: &Path) -> Result<()> {
     if !opts.propagation.is_empty() {
         mount(
             None::<&str>,
-            dest,
+            &mounted.proc_path(),
             None::<&str>,
             opts.propagation,
             None::<&str>,
         )
-        .with_context(|| format!("setting propagation of {}", dest.display()))?;
+        .with_context(|| format!("setting propagation of {}", name.display()))?;
     }
     Ok(())
 }
@@ -337,8 +409,14 @@ fn apply_propagation(dest: &Path, opts: &ParsedOptions) -> Result<()> {
 /// holding one mount per controller. Inside the container's cgroup namespace each shows the
 /// container's own cgroup as its root, so `cat /sys/fs/cgroup/memory/memory.limit_in_bytes`
 /// (v1) or `/sys/fs/cgroup/memory.max` (v2) shows the container's limit.
+/// `name` is opened inside `root` (the rootfs, or `/` after `pivot_root`);
 /// `host`: the host's layout if already read (after `pivot_root` it cannot be).
-fn mount_cgroup(dest: &Path, opts: &ParsedOptions, host: Option<&HostCgroups>) -> Result<()> {
+fn mount_cgroup(
+    root: &Path,
+    name: &Path,
+    opts: &ParsedOptions,
+    host: Option<&HostCgroups>,
+) -> Result<()> {
     let read;
     let host = match host {
         Some(h) => h,
@@ -347,38 +425,51 @@ fn mount_cgroup(dest: &Path, opts: &ParsedOptions, host: Option<&HostCgroups>) -
             &read
         }
     };
+    let dest = target::ensure(root, name, Kind::Dir)?;
     let flags = opts.flags | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV;
     if host.version == 2 {
-        return mount(Some("cgroup2"), dest, Some("cgroup2"), flags, None::<&str>)
-            .with_context(|| format!("mount cgroup2 at {}", dest.display()));
-    }
-    mount(
-        Some("tmpfs"),
-        dest,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
-        Some("mode=755"),
-    )
-    .with_context(|| format!("mount tmpfs at {}", dest.display()))?;
-    for controller in &host.v1_controllers {
-        let target = dest.join(controller.replace("name=", ""));
-        fs::create_dir_all(&target).with_context(|| format!("creating {}", target.display()))?;
         mount(
-            Some("cgroup"),
-            &target,
-            Some("cgroup"),
+            Some("cgroup2"),
+            &dest.proc_path(),
+            Some("cgroup2"),
             flags,
-            Some(controller.as_str()),
+            None::<&str>,
         )
-        .with_context(|| format!("mount cgroup -o {controller} at {}", target.display()))?;
+        .with_context(|| format!("mount cgroup2 at {}", name.display()))?;
+    } else {
+        mount(
+            Some("tmpfs"),
+            &dest.proc_path(),
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+            Some("mode=755"),
+        )
+        .with_context(|| format!("mount tmpfs at {}", name.display()))?;
+        let tmpfs = reopen(root, name, &dest)?;
+        for controller in &host.v1_controllers {
+            let dir = controller.replace("name=", "");
+            let sub = target::mkdir_open(tmpfs.fd(), Path::new(&dir))
+                .with_context(|| format!("creating {}/{dir}", name.display()))?;
+            mount(
+                Some("cgroup"),
+                &target::fd_path(sub.as_fd()),
+                Some("cgroup"),
+                flags,
+                Some(controller.as_str()),
+            )
+            .with_context(|| format!("mount cgroup -o {controller} at {}/{dir}", name.display()))?;
+        }
+        if opts.flags.contains(MsFlags::MS_RDONLY) {
+            remount_bind(
+                &tmpfs.proc_path(),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+                name,
+            )?;
+        }
     }
-    if opts.flags.contains(MsFlags::MS_RDONLY) {
-        remount_bind(
-            dest,
-            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
-        )?;
-    }
-    Ok(())
+    let mounted = reopen(root, name, &dest)?;
+    mounts::attr::apply_fd(mounted.fd(), opts.recursive, name)?;
+    apply_propagation(&mounted, opts, name)
 }
 
 /// The v1 hierarchies mounted on the host, by their mount options (`memory`, `cpu,cpuacct`,
@@ -408,18 +499,39 @@ fn v1_controllers() -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn create_mount_point(dest: &Path, dir: bool) -> Result<()> {
-    if dir {
-        fs::create_dir_all(dest).with_context(|| format!("creating mount point {}", dest.display()))
-    } else {
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+/// Makes the mount that holds `rootfs` private if it is shared (see [`prepare`]).
+fn make_parent_private(rootfs: &Path) -> Result<()> {
+    let path = fs::canonicalize(rootfs)
+        .with_context(|| format!("resolving rootfs {}", rootfs.display()))?;
+    let infos = procfs::process::Process::myself()
+        .and_then(|me| me.mountinfo())
+        .context("reading /proc/self/mountinfo")?;
+    // The last mount at the longest prefix: the one on top, which holds the rootfs.
+    let mut holder = None;
+    for info in infos {
+        let point = &info.mount_point;
+        if path.starts_with(point)
+            && holder.as_ref().is_none_or(|(p, _): &(PathBuf, bool)| {
+                point.as_os_str().len() >= p.as_os_str().len()
+            })
+        {
+            let shared = info
+                .opt_fields
+                .iter()
+                .any(|f| matches!(f, procfs::process::MountOptFields::Shared(_)));
+            holder = Some((point.clone(), shared));
         }
-        if dest.symlink_metadata().is_err() {
-            fs::write(dest, b"")
-                .with_context(|| format!("creating mount point {}", dest.display()))?;
-        }
-        Ok(())
+    }
+    match holder {
+        Some((point, true)) => mount(
+            None::<&str>,
+            &point,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .with_context(|| format!("making {} (holding the rootfs) private", point.display())),
+        _ => Ok(()),
     }
 }
 
@@ -468,17 +580,31 @@ pub(crate) fn finalize(spec: &Spec) -> Result<()> {
             readonly_path(Path::new(p))?;
         }
     }
+    if let Some(value) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        // The propagation asked for `/`, which [`prepare`] had to make private for pivot_root.
+        let flags = mounts::options::parse_propagation(Some(value));
+        mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+            .with_context(|| format!("setting rootfsPropagation {value:?} on /"))?;
+    }
     if spec
         .root()
         .as_ref()
         .and_then(|r| r.readonly())
         .unwrap_or(false)
     {
+        // A bind remount replaces the mount's flags; in a user namespace the ones the mount
+        // came with (nosuid, nodev, noexec, the atime mode) are locked and dropping one is
+        // EPERM: keep them, as runc does.
+        let keep = mounts::attr::current_flags(Path::new("/"))?;
         mount(
             None::<&str>,
             "/",
             None::<&str>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | keep,
             None::<&str>,
         )
         .context("remounting / read-only")?;

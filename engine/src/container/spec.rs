@@ -163,7 +163,9 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     for v in cfg.volumes.iter().chain(&inputs.volumes) {
         let mut opts = vec!["rbind", "rprivate"];
         if v.read_only {
-            opts.push("ro");
+            // `ro` makes the top mount read-only; `rro` also the mounts the `rbind` copied
+            // from below the source (Docker 25+ asks the same of runc).
+            opts.extend(["ro", "rro"]);
         }
         let dest = &v.destination;
         user.push((

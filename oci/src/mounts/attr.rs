@@ -18,6 +18,7 @@ use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,93 @@ pub(crate) fn apply(path: &Path, flags: MsFlags) -> Result<Method> {
             format!(
                 "mount_setattr(2) AT_RECURSIVE {flags:?} on {}",
                 path.display()
+            )
+        }),
+    }
+}
+
+/// Recursive mount attributes as OCI's `r*` options name them (`rro`, `rrw`, `rnosymfollow`,
+/// `rnoatime`...): `MOUNT_ATTR_*` bits to set and to clear on a mount and every mount below it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RecursiveAttr {
+    /// `attr_set` of `mount_setattr(2)`.
+    pub set: u64,
+    /// `attr_clr` of `mount_setattr(2)`.
+    pub clr: u64,
+}
+
+impl RecursiveAttr {
+    /// The attributes for `flags` (a subset of [`RECURSIVE_FLAGS`]), all set.
+    pub(crate) fn from_flags(flags: MsFlags) -> RecursiveAttr {
+        RecursiveAttr {
+            set: mount_attr_bits(flags),
+            clr: 0,
+        }
+    }
+
+    /// Whether there is nothing to change.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.set == 0 && self.clr == 0
+    }
+
+    /// The same as `mount(2)` flags, if only [`RECURSIVE_FLAGS`] are set and nothing is
+    /// cleared (what the remount fallback can do).
+    fn as_flags(&self) -> Option<MsFlags> {
+        let flags = [
+            (MsFlags::MS_RDONLY, libc::MOUNT_ATTR_RDONLY),
+            (MsFlags::MS_NOSUID, libc::MOUNT_ATTR_NOSUID),
+            (MsFlags::MS_NODEV, libc::MOUNT_ATTR_NODEV),
+            (MsFlags::MS_NOEXEC, libc::MOUNT_ATTR_NOEXEC),
+        ]
+        .iter()
+        .filter(|(_, bit)| self.set & bit != 0)
+        .fold(MsFlags::empty(), |acc, (f, _)| acc | *f);
+        (self.clr == 0 && mount_attr_bits(flags) == self.set).then_some(flags)
+    }
+}
+
+/// Changes `attr` on the mount `fd` refers to (opened after mounting) and on every mount
+/// below it: one `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE)`. On a kernel without
+/// it (before 5.12), setting ro/nosuid/nodev/noexec falls back to remounting each mount; any
+/// other change is refused by name rather than skipped.
+pub(crate) fn apply_fd(fd: BorrowedFd<'_>, attr: RecursiveAttr, shown: &Path) -> Result<()> {
+    if attr.is_empty() {
+        return Ok(());
+    }
+    let how = libc::mount_attr {
+        attr_set: attr.set,
+        attr_clr: attr.clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = c"";
+    // SAFETY: `empty` and `how` outlive the call; the kernel reads `size_of::<mount_attr>()`
+    // bytes of `how` and acts on the mount of our open descriptor `fd`.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            &how as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    match nix::errno::Errno::result(rc) {
+        Ok(_) => Ok(()),
+        Err(nix::errno::Errno::ENOSYS) => match attr.as_flags() {
+            Some(flags) => remount_each(&crate::mounts::target::fd_path(fd), flags).map(drop),
+            None => bail!(
+                "recursive mount options on {} need mount_setattr(2) (Linux 5.12+)",
+                shown.display()
+            ),
+        },
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "mount_setattr(2) AT_RECURSIVE set {:#x} clear {:#x} on {}",
+                attr.set,
+                attr.clr,
+                shown.display()
             )
         }),
     }
@@ -119,19 +207,7 @@ pub(crate) fn remount_each(path: &Path, flags: MsFlags) -> Result<usize> {
     }
     for m in &mounts {
         // A bind remount replaces the per-mount flags: keep the ones the mount has.
-        let current = statvfs(m).with_context(|| format!("statvfs {}", m.display()))?;
-        let keep = [
-            (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
-            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-        ]
-        .iter()
-        .filter(|(st, _)| current.flags().contains(*st))
-        .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms);
+        let keep = current_flags(m)?;
         mount(
             None::<&str>,
             m,
@@ -142,6 +218,25 @@ pub(crate) fn remount_each(path: &Path, flags: MsFlags) -> Result<usize> {
         .with_context(|| format!("remounting {} with {flags:?}", m.display()))?;
     }
     Ok(mounts.len())
+}
+
+/// The per-mount flags of the mount at `path` (ro, nosuid, nodev, noexec, the atime mode), as
+/// `mount(2)` flags: what a bind remount must repeat to keep them (in a user namespace, to not
+/// be refused for dropping a locked one).
+pub(crate) fn current_flags(path: &Path) -> Result<MsFlags> {
+    let current = statvfs(path).with_context(|| format!("statvfs {}", path.display()))?;
+    Ok([
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ]
+    .iter()
+    .filter(|(st, _)| current.flags().contains(*st))
+    .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
 }
 
 /// Mount points at `path` or below it, in `/proc/self/mountinfo` order (a mount appears after

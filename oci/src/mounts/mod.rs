@@ -4,4 +4,6 @@
 //! itself, in order, is [`crate::rootfs`].
 
 pub(crate) mod attr;
+pub(crate) mod copy_up;
 pub(crate) mod options;
+pub(crate) mod target;

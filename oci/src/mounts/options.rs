@@ -1,7 +1,11 @@
 //! Translation of OCI mount options (`"ro"`, `"nosuid"`, `"rbind"`, `"mode=755"`) into
 //! `mount(2)` flags plus the filesystem-specific data string, as runc does.
 
+use crate::mounts::attr::RecursiveAttr;
 use nix::mount::MsFlags;
+
+/// `MS_NOSYMFOLLOW` (Linux 5.10+), which nix does not name.
+pub(crate) const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW);
 
 /// Flags, propagation and data parsed from an OCI mount's option list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,9 +14,11 @@ pub(crate) struct ParsedOptions {
     pub flags: MsFlags,
     /// Propagation changes applied after mounting (`rprivate`, `rslave`, ...).
     pub propagation: MsFlags,
-    /// Flags for the mount *and every mount below it* (`rro`, `rnosuid`, `rnodev`,
-    /// `rnoexec`): applied by [`crate::mounts::attr::apply`].
-    pub recursive: MsFlags,
+    /// Attributes for the mount *and every mount below it* (`rro`, `rrw`, `rnosuid`,
+    /// `rnosymfollow`, `rnoatime`...): applied by [`crate::mounts::attr::apply_fd`].
+    pub recursive: RecursiveAttr,
+    /// `tmpcopyup`: fill a new tmpfs with what its mount point held (Podman's `--tmpfs`).
+    pub tmpcopyup: bool,
     /// Whatever is not a flag: passed to the filesystem (`mode=755,size=65536k`).
     pub data: String,
 }
@@ -24,8 +30,8 @@ impl ParsedOptions {
     }
 }
 
-/// Every option [`parse`] understands as a flag (anything else is filesystem data), for the
-/// `features` document.
+/// Every option [`parse`] understands as a flag or as pier's own (anything else is filesystem
+/// data), for the `features` document.
 pub(crate) const KNOWN_OPTIONS: &[&str] = &[
     "async",
     "atime",
@@ -43,25 +49,42 @@ pub(crate) const KNOWN_OPTIONS: &[&str] = &[
     "norelatime",
     "nostrictatime",
     "nosuid",
+    "nosymfollow",
     "private",
+    "ratime",
     "rbind",
+    "rdev",
+    "rdiratime",
     "relatime",
     "remount",
+    "rexec",
+    "rnoatime",
     "rnodev",
+    "rnodiratime",
     "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
     "rnosuid",
+    "rnosymfollow",
     "ro",
     "rprivate",
+    "rrelatime",
     "rro",
+    "rrw",
     "rshared",
     "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
     "runbindable",
     "rw",
     "shared",
     "slave",
     "strictatime",
     "suid",
+    "symfollow",
     "sync",
+    "tmpcopyup",
     "unbindable",
 ];
 
@@ -70,7 +93,8 @@ pub(crate) fn parse(options: &[String]) -> ParsedOptions {
     let mut p = ParsedOptions {
         flags: MsFlags::empty(),
         propagation: MsFlags::empty(),
-        recursive: MsFlags::empty(),
+        recursive: RecursiveAttr::default(),
+        tmpcopyup: false,
         data: String::new(),
     };
     let mut data = Vec::new();
@@ -101,6 +125,8 @@ pub(crate) fn parse(options: &[String]) -> ParsedOptions {
             "nostrictatime" => Some((MsFlags::empty(), MsFlags::MS_STRICTATIME)),
             "bind" => Some((MsFlags::MS_BIND, MsFlags::empty())),
             "rbind" => Some((MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty())),
+            "nosymfollow" => Some((MS_NOSYMFOLLOW, MsFlags::empty())),
+            "symfollow" => Some((MsFlags::empty(), MS_NOSYMFOLLOW)),
             _ => None,
         };
         if let Some((set, clear)) = change {
@@ -108,15 +134,23 @@ pub(crate) fn parse(options: &[String]) -> ParsedOptions {
             p.flags.remove(clear);
             continue;
         }
-        let recursive = match opt.as_str() {
-            "rro" => Some(MsFlags::MS_RDONLY),
-            "rnosuid" => Some(MsFlags::MS_NOSUID),
-            "rnodev" => Some(MsFlags::MS_NODEV),
-            "rnoexec" => Some(MsFlags::MS_NOEXEC),
-            _ => None,
-        };
-        if let Some(f) = recursive {
-            p.recursive.insert(f);
+        if let Some((clear, bit)) = recursive_attr(opt) {
+            if clear {
+                p.recursive.clr |= bit;
+                p.recursive.set &= !bit;
+            } else {
+                p.recursive.set |= bit;
+                p.recursive.clr &= !bit;
+                // mount_setattr(2): an access-time mode in attr_set needs the whole
+                // MOUNT_ATTR__ATIME field in attr_clr.
+                if bit & libc::MOUNT_ATTR__ATIME == bit {
+                    p.recursive.clr |= libc::MOUNT_ATTR__ATIME;
+                }
+            }
+            continue;
+        }
+        if opt == "tmpcopyup" {
+            p.tmpcopyup = true;
             continue;
         }
         let propagation = match opt.as_str() {
@@ -137,6 +171,32 @@ pub(crate) fn parse(options: &[String]) -> ParsedOptions {
     }
     p.data = data.join(",");
     p
+}
+
+/// An `r*` option as (clear?, `MOUNT_ATTR_*` bit), runc's table: `rro` sets read-only on the
+/// whole tree, `rrw` clears it, and so on.
+fn recursive_attr(opt: &str) -> Option<(bool, u64)> {
+    Some(match opt {
+        "rro" => (false, libc::MOUNT_ATTR_RDONLY),
+        "rrw" => (true, libc::MOUNT_ATTR_RDONLY),
+        "rnosuid" => (false, libc::MOUNT_ATTR_NOSUID),
+        "rsuid" => (true, libc::MOUNT_ATTR_NOSUID),
+        "rnodev" => (false, libc::MOUNT_ATTR_NODEV),
+        "rdev" => (true, libc::MOUNT_ATTR_NODEV),
+        "rnoexec" => (false, libc::MOUNT_ATTR_NOEXEC),
+        "rexec" => (true, libc::MOUNT_ATTR_NOEXEC),
+        "rnodiratime" => (false, libc::MOUNT_ATTR_NODIRATIME),
+        "rdiratime" => (true, libc::MOUNT_ATTR_NODIRATIME),
+        "rrelatime" => (false, libc::MOUNT_ATTR_RELATIME),
+        "rnorelatime" => (true, libc::MOUNT_ATTR_RELATIME),
+        "rnoatime" => (false, libc::MOUNT_ATTR_NOATIME),
+        "ratime" => (true, libc::MOUNT_ATTR_NOATIME),
+        "rstrictatime" => (false, libc::MOUNT_ATTR_STRICTATIME),
+        "rnostrictatime" => (true, libc::MOUNT_ATTR_STRICTATIME),
+        "rnosymfollow" => (false, libc::MOUNT_ATTR_NOSYMFOLLOW),
+        "rsymfollow" => (true, libc::MOUNT_ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
 }
 
 /// Parses a `rootfsPropagation` value (default: `rslave`, as runc... makes host mounts
@@ -174,8 +234,22 @@ mod tests {
 
     #[test]
     fn recursive_options_are_kept_apart() {
-        let p = parse(&s(&["rbind", "rro", "rnosuid", "nodev"]));
-        assert_eq!(p.recursive, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID);
+        let p = parse(&s(&[
+            "rbind", "rro", "rnosuid", "nodev", "rdev", "rnoatime",
+        ]));
+        assert_eq!(
+            p.recursive.set,
+            libc::MOUNT_ATTR_RDONLY | libc::MOUNT_ATTR_NOSUID | libc::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(
+            p.recursive.clr,
+            libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR__ATIME
+        );
+        let p = parse(&s(&["rro", "rrw"]));
+        assert_eq!(
+            (p.recursive.set, p.recursive.clr),
+            (0, libc::MOUNT_ATTR_RDONLY)
+        );
         assert!(!p.flags.contains(MsFlags::MS_RDONLY));
         assert!(
             p.data.is_empty(),

@@ -424,18 +424,7 @@ fn terminal_inside(socket: RawFd, process: &oci_spec::runtime::Process) -> Resul
         .as_ref()
         .map(|b| (b.width() as u16, b.height() as u16));
     let console = super::console::open_inside_and_send(socket, size)?;
-    let target = std::path::Path::new("/dev/console");
-    if target.symlink_metadata().is_err() {
-        std::fs::write(target, b"").context("creating /dev/console")?;
-    }
-    nix::mount::mount(
-        Some(&console.path),
-        target,
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind-mounting {} onto /dev/console", console.path.display()))?;
+    rootfs::bind_console(std::path::Path::new("/"), &console.path)?;
     super::console::attach(console.slave.as_raw_fd())
 }
 
