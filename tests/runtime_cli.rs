@@ -858,3 +858,85 @@ fn the_command_starts_in_its_cgroup_under_its_limit() {
         "the command runs in the container's cgroup from the start: {memory_line:?}"
     );
 }
+
+/// What a path holds, for "nothing was created or grown here": absent, or its entries (to
+/// depth 2) with their sizes.
+fn snapshot(path: &Path) -> Option<Vec<(PathBuf, u64)>> {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, u64)>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            let meta = e.metadata().ok();
+            out.push((path.clone(), meta.as_ref().map_or(0, |m| m.len())));
+            if depth > 0 && meta.is_some_and(|m| m.is_dir()) {
+                walk(&path, depth - 1, out);
+            }
+        }
+    }
+    path.symlink_metadata().ok()?;
+    let mut out = Vec::new();
+    walk(path, 1, &mut out);
+    out.sort();
+    Some(out)
+}
+
+/// The runc entry point as Docker and containerd call it: a `pier-runc` made by `pier runtime
+/// install-link` (a hard link, so a harness that resolves the path still reaches it under
+/// that name) given only `--root R`. It runs the container as runc, and writes nothing
+/// outside R: not in pier's root (even with $PIER_ROOT set), not in /var/lib/pier (its
+/// events log, a `runtime/` directory), not in /run/pier or the default /run/pier-runtime.
+#[test]
+fn the_runc_entry_point_keeps_its_name_and_writes_only_under_its_root() {
+    let b = Bundle::new();
+    // Beside the binary: a hard link must stay on its filesystem.
+    let bin_dir = tempfile::Builder::new()
+        .prefix("pier-runc-link-")
+        .tempdir_in(Path::new(PIER).parent().unwrap())
+        .unwrap();
+    let link = bin_dir.path().join("pier-runc");
+    let out = b.run(&[
+        "install-link",
+        bin_dir.path().join("pier-link").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "a name without runc is refused");
+    b.ok(&["install-link", link.to_str().unwrap()]);
+    assert_eq!(
+        link.canonicalize().unwrap(),
+        link,
+        "a hard link resolves to itself"
+    );
+    b.configure(&["sh", "-c", "echo via-the-link"], false, json!({}));
+    let elsewhere = [
+        PathBuf::from("/var/lib/pier"),
+        PathBuf::from("/run/pier"),
+        PathBuf::from("/run/pier-runtime"),
+        b.pier.root().to_path_buf(),
+    ];
+    let before: Vec<_> = elsewhere.iter().map(|p| snapshot(p)).collect();
+    let root = b.path.parent().unwrap().join("client-root");
+    let id = common::unique_id("rtcli");
+    let out = common::run_with_timeout(
+        Command::new(&link)
+            .env("PIER_ROOT", b.pier.root())
+            .arg("--root")
+            .arg(&root)
+            .args(["run", "--bundle", b.path.to_str().unwrap(), &id]),
+        None,
+        common::COMMAND_TIMEOUT,
+    )
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "via-the-link\n");
+    assert!(root.is_dir(), "the state went under --root");
+    assert!(!root.join(&id).exists(), "run deleted the container");
+    for (path, was) in elsewhere.iter().zip(before) {
+        assert_eq!(
+            snapshot(path),
+            was,
+            "the runtime entry point wrote in {}",
+            path.display()
+        );
+    }
+}

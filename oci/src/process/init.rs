@@ -8,7 +8,8 @@
 //!  5. loopback up, sysctls, then masked/read-only paths; rlimits, OOM score;
 //!  6. user and groups, capabilities, working directory, `no_new_privs`;
 //!  7. tell the parent "ready" and block on the exec FIFO until `start`;
-//!  8. (with `--init`, fork: this process stays as PID 1, see [`super::reaper`]);
+//!  8. (with `--init`, seccomp and the command's capabilities, then fork: this process stays
+//!     as PID 1, see [`super::reaper`]);
 //!  9. seccomp, last, since it may forbid what setup needs; then `execve`.
 //!
 //! Any failure is sent to the parent as one line and the child exits: the parent turns it into
@@ -349,8 +350,15 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     // Nothing but stdio and the descriptors passed on purpose reaches the command.
     close_on_exec_from(3 + ctx.options.extra_fds)?;
 
-    // 8. pier's PID 1.
+    // 8. pier's PID 1. It stays in the container for the container's whole life, so it runs
+    // under the command's seccomp filter and capabilities (no_new_privs is set already): both
+    // go in before the fork. A process of the container allowed to ptrace it must not be able
+    // to make through it a syscall the filter denies the command.
     if ctx.options.reaper {
+        if let (Some(program), false) = (&seccomp, seccomp_early) {
+            security::seccomp::apply_with_flags(program, &seccomp_flags)?;
+        }
+        security::caps::narrow_to_exec_result()?;
         // Signals are blocked before the fork, not after: a command that exits at once would
         // otherwise send its SIGCHLD while it is still unblocked (and so discarded), and the
         // reaper would wait for it forever beside a zombie.
@@ -374,7 +382,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
 
     // 9. Seccomp, then the command.
     attributes.apply_last()?;
-    if let (Some(program), false) = (&seccomp, seccomp_early) {
+    if let (Some(program), false, false) = (&seccomp, seccomp_early, ctx.options.reaper) {
         security::seccomp::apply_with_flags(program, &seccomp_flags)?;
     }
     // execve returns only when it fails.
