@@ -940,3 +940,84 @@ fn the_runc_entry_point_keeps_its_name_and_writes_only_under_its_root() {
         );
     }
 }
+
+/// A startContainer hook without `env` runs with the command's environment (as under runc:
+/// it runs in the container just before the command), a runtime hook without `env` with the
+/// runtime's; and a startContainer hook that fails makes `start` fail (the command never
+/// runs), with the hook's words.
+#[test]
+fn start_container_hooks_get_the_process_env_and_their_failure_fails_start() {
+    let b = Bundle::new();
+    let seen = b.path.join("seen");
+    std::fs::create_dir(&seen).unwrap();
+    b.configure(
+        &["sleep", "100"],
+        false,
+        json!({"hooks": {
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "env > /tmp/hook.env"]}],
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c",
+                format!("env > {}/poststart.env", seen.display())]}]
+        }}),
+    );
+    let id = common::unique_id("rtcli");
+    let pidfile = b.path.join("init.pid");
+    b.detached(&[
+        "create",
+        "--bundle",
+        b.path.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
+    let pid = pid_file(&pidfile);
+    let mut runtime = b.runtime(&["start", &id]);
+    runtime.env("PIER_TEST_RUNTIME_ENV", "from-the-runtime");
+    let out = common::run_with_timeout(&mut runtime, None, common::COMMAND_TIMEOUT).unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let inside = std::fs::read_to_string(format!("/proc/{pid}/root/tmp/hook.env"))
+        .expect("the startContainer hook's environment");
+    assert!(
+        inside.lines().any(|l| l == "TERM=xterm")
+            && inside.lines().any(|l| l == "PATH=/bin:/usr/bin"),
+        "the process's environment: {inside}"
+    );
+    let poststart = std::fs::read_to_string(seen.join("poststart.env")).unwrap();
+    assert!(
+        poststart
+            .lines()
+            .any(|l| l == "PIER_TEST_RUNTIME_ENV=from-the-runtime"),
+        "the runtime's environment: {poststart}"
+    );
+    b.ok(&["kill", &id, "KILL"]);
+    reap(pid);
+    b.ok(&["delete", &id]);
+
+    // A failing startContainer hook: start fails naming it; the command did not run.
+    b.configure(
+        &["sh", "-c", "echo ran > /tmp/ran; sleep 100"],
+        false,
+        json!({"hooks": {"startContainer": [{"path": "/bin/sh",
+            "args": ["sh", "-c", "echo hook-says-no >&2; exit 3"]}]}}),
+    );
+    let id = common::unique_id("rtcli");
+    b.detached(&[
+        "create",
+        "--bundle",
+        b.path.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
+    let pid = pid_file(&pidfile);
+    let out = b.run(&["start", &id]);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "start succeeded: {err}");
+    assert!(
+        err.contains("startContainer hook") && err.contains("hook-says-no"),
+        "{err}"
+    );
+    reap(pid);
+    assert_ne!(b.state_of(&id)["status"], "running");
+    b.ok(&["delete", "--force", &id]);
+    common::assert_no_process(&id);
+}
