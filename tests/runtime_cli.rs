@@ -576,6 +576,24 @@ fn exec_pause_update_and_events_on_a_running_container() {
             .trim(),
         "bar"
     );
+    // exec --cgroup: `/` (runc's "the container's own") runs the process in the container's
+    // cgroup, like the init; a sub-cgroup is refused by name.
+    let init_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for flag in ["--cgroup=/", "--cgroup=memory,pids:/"] {
+        assert_eq!(
+            b.ok(&["exec", flag, &id, "cat", "/proc/self/cgroup"]),
+            b.ok(&["exec", &id, "cat", "/proc/self/cgroup"]),
+            "{flag}"
+        );
+    }
+    assert!(init_cgroup.contains(&id), "{init_cgroup}");
+    let out = b.run(&["exec", "--cgroup", "sub", &id, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--cgroup sub"),
+        "{}",
+        text(&out.stderr)
+    );
     // The process object's own limits and umask apply to the exec'd process.
     let limited = b.path.join("limited.json");
     std::fs::write(

@@ -217,7 +217,8 @@ pub struct ExecArgs {
     /// SELinux label for the process (refused, as --apparmor).
     #[arg(long)]
     pub process_label: Option<String>,
-    /// Run in a sub-cgroup of the container ([CONTROLLER:]PATH; refused).
+    /// Cgroup for the process ([CONTROLLER:]PATH, relative to the container's): only `/`
+    /// (or the container's own cgroupsPath) is accepted; a sub-cgroup is refused.
     #[arg(long)]
     pub cgroup: Vec<String>,
     /// Allow exec in a paused container.
