@@ -262,8 +262,9 @@ fn a_manager_creates_starts_feeds_reaps_and_deletes_a_container() {
     assert_eq!(s["pid"], 0);
     let kill = b.run(&["kill", &id, "KILL"]);
     assert!(!kill.status.success());
+    // runc's phrase, which containerd's shim looks for ("process already finished").
     assert!(
-        text(&kill.stderr).contains("not running"),
+        text(&kill.stderr).contains("container not running"),
         "{}",
         text(&kill.stderr)
     );
@@ -738,6 +739,39 @@ fn features_spec_and_the_runc_name() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "via-the-runc-name\n");
     assert!(!b.state.join(&id).exists(), "run deleted the container");
+    // A command that cannot start: runc's words, which clients and their users look for.
+    b.configure(&["no-such-command"], false, json!({}));
+    let id = common::unique_id("rtcli");
+    let out = common::run_with_timeout(
+        Command::new(&link).arg("--root").arg(&b.state).args([
+            "create",
+            "--bundle",
+            b.path.to_str().unwrap(),
+            &id,
+        ]),
+        None,
+        common::COMMAND_TIMEOUT,
+    )
+    .unwrap();
+    assert!(!out.status.success());
+    // (stderr holds a logrus line, whose quotes are escaped)
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("runc create failed: unable to start container process: exec: ")
+            && err.contains("no-such-command")
+            && err.contains("executable file not found in $PATH"),
+        "{err}"
+    );
+    assert!(
+        !b.state.join(&id).exists(),
+        "a failed create leaves nothing"
+    );
+    let out = b.run(&["exec", "no-such-container", "true"]);
+    assert!(
+        text(&out.stderr).contains("exec failed: container no-such-container does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -79,6 +79,7 @@ pub fn main(args: Vec<OsString>, pier_root: Option<&Path>) -> i32 {
         .first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "pier runtime".into());
+    let args0 = name.clone();
     let command = RuntimeArgs::command()
         .name("pier runtime")
         .bin_name(name)
@@ -91,7 +92,7 @@ pub fn main(args: Vec<OsString>, pier_root: Option<&Path>) -> i32 {
         .try_get_matches_from(args)
         .and_then(|m| RuntimeArgs::from_arg_matches(&m));
     match parsed {
-        Ok(a) => run(a, pier_root),
+        Ok(a) => run_as(&program_name(&args0), a, pier_root),
         Err(e) => {
             let _ = e.print();
             if e.use_stderr() {
@@ -152,9 +153,56 @@ pub fn split_command_line(args: &[OsString]) -> Option<(Option<PathBuf>, Vec<OsS
     None
 }
 
+/// The name errors are given under: the file name pier was called by (`pier-runc`), or
+/// `pier runtime`.
+fn program_name(arg0: &str) -> String {
+    if invoked_as_runc(arg0.as_ref()) {
+        Path::new(arg0)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| arg0.to_string())
+    } else {
+        "pier runtime".to_string()
+    }
+}
+
+/// runc's words before a failed `create`, `run` or `exec` (`runc create failed: ...`,
+/// `exec failed: ...`), with `program` for runc's name.
+fn failure_prefix(program: &str, cmd: &RuntimeCommand) -> Option<String> {
+    match cmd {
+        RuntimeCommand::Create(_) => Some(format!("{program} create failed")),
+        RuntimeCommand::Run(_) => Some(format!("{program} run failed")),
+        RuntimeCommand::Exec(_) => Some("exec failed".to_string()),
+        _ => None,
+    }
+}
+
+/// An error as runc words it: the command's prefix, then, when the container's process could
+/// not be started, "unable to start container process". Clients and the people reading their
+/// logs look for these phrases (and for the cause's own: "executable file not found in
+/// $PATH", "no such file or directory", "permission denied").
+fn runc_message(prefix: Option<&str>, e: &anyhow::Error) -> String {
+    let mut msg = super::output::one_line(e);
+    if matches!(
+        e.downcast_ref::<pier_oci::Error>(),
+        Some(pier_oci::Error::Start { .. })
+    ) {
+        msg = format!("unable to start container process: {msg}");
+    }
+    match prefix {
+        Some(p) => format!("{p}: {msg}"),
+        None => msg,
+    }
+}
+
 /// Runs parsed runtime arguments; returns the exit code. Errors go to the log (and to stderr
 /// as well when the log is a file), as runc does.
 pub fn run(a: RuntimeArgs, pier_root: Option<&Path>) -> i32 {
+    run_as("pier runtime", a, pier_root)
+}
+
+/// [`run`] under the program name `program` (for runc's error prefixes).
+fn run_as(program: &str, a: RuntimeArgs, pier_root: Option<&Path>) -> i32 {
     let root = state_root(a.root.clone(), pier_root);
     if enters_containers(&a.command) {
         if let Err(e) = pier_oci::security::sealed_exe::reexec_sealed_under(&root) {
@@ -175,12 +223,13 @@ pub fn run(a: RuntimeArgs, pier_root: Option<&Path>) -> i32 {
         log,
         systemd_cgroup: a.systemd_cgroup,
     };
+    let prefix = failure_prefix(program, &a.command);
     match dispatch(&ctx, a.command) {
         Ok(code) => code,
         Err(e) => {
             // runc's code for its own errors is 1.
             let code = super::output::exit_code(&e, 1);
-            let msg = super::output::one_line(&e);
+            let msg = runc_message(prefix.as_deref(), &e);
             ctx.log.error(&msg);
             if ctx.log.to_file() {
                 eprintln!("pier: {msg}");
@@ -289,6 +338,26 @@ mod tests {
             state_root(None, Some(Path::new("/p"))),
             PathBuf::from("/p/runtime")
         );
+    }
+
+    #[test]
+    fn errors_carry_runcs_phrases() {
+        let start: anyhow::Error = pier_oci::Error::Start {
+            code: 127,
+            message: "exec: \"nope\": executable file not found in $PATH".into(),
+        }
+        .into();
+        assert_eq!(
+            runc_message(Some("pier-runc create failed"), &start),
+            "pier-runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"
+        );
+        let other = anyhow::anyhow!("no such bundle");
+        assert_eq!(
+            runc_message(Some("exec failed"), &other),
+            "exec failed: no such bundle"
+        );
+        assert_eq!(program_name("/usr/local/bin/pier-runc"), "pier-runc");
+        assert_eq!(program_name("pier runtime"), "pier runtime");
     }
 
     #[test]
