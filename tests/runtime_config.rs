@@ -827,3 +827,56 @@ fn the_init_reaper_has_the_commands_seccomp_filter_and_capabilities() {
         );
     }
 }
+
+/// Inside the container, `/sys/fs/cgroup` shows the container's own cgroup, with and without
+/// a cgroup namespace (without one, Docker's and Podman's default on v1, a cgroup filesystem
+/// would show the host's root: "no limit", and every other container's directory): its
+/// memory limit reads as set, and pier's parent directory of all containers is not there.
+#[test]
+fn the_containers_own_cgroup_is_at_sys_fs_cgroup_with_and_without_a_cgroup_namespace() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let (limit_file, parent) = if is_v2() {
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pier")
+    } else {
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/pier",
+        )
+    };
+    let script =
+        format!("cat {limit_file}; [ -e {parent} ] && echo host-root-visible; touch /sys/fs/cgroup/x 2>/dev/null && echo writable; echo end");
+    for cgroupns in [false, true] {
+        bundle.configure_with(&["sh", "-c", &script], |c| {
+            c["linux"]["resources"] = json!({"memory": {"limit": 67108864}});
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.push(
+                json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"]}),
+            );
+            mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+            if cgroupns {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "cgroup"}));
+            }
+        });
+        let (out, err, code) = bundle.run(&p);
+        assert_eq!(code, Some(0), "cgroupns {cgroupns}: {err}");
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            ["67108864", "end"],
+            "cgroupns {cgroupns}: the container's own limit, no host root, read-only"
+        );
+    }
+    // pier run --memory (which gives every container a cgroup namespace, as Docker on v2).
+    let out = p.ok(&[
+        "run", "--rm", "--memory", "64m", "busybox", "sh", "-c", &script,
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["67108864", "end"]
+    );
+}

@@ -21,6 +21,7 @@ pub(crate) mod stats;
 pub(crate) mod systemd;
 pub mod v1;
 pub mod v2;
+pub(crate) mod view;
 
 #[cfg(test)]
 mod tests;
