@@ -580,7 +580,8 @@ fn exec_pause_update_and_events_on_a_running_container() {
     // exec --cgroup: `/` (runc's "the container's own") runs the process in the container's
     // cgroup, like the init; a sub-cgroup is refused by name.
     let init_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    for flag in ["--cgroup=/", "--cgroup=memory,pids:/"] {
+    let own = format!("--cgroup=/pier/{id}");
+    for flag in ["--cgroup=/", "--cgroup=memory,pids:/", own.as_str()] {
         assert_eq!(
             b.ok(&["exec", flag, &id, "cat", "/proc/self/cgroup"]),
             b.ok(&["exec", &id, "cat", "/proc/self/cgroup"]),

@@ -58,12 +58,14 @@ fn check_cgroup_flag(c: &Container, value: &str) -> Result<()> {
         return Ok(());
     }
     let spec = c.spec()?;
+    // The container's cgroupsPath, or the one pier gave it (`create`'s default).
     let own = spec
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().clone())
-        .map(|p| p.to_string_lossy().trim_matches('/').to_string());
-    if own.as_deref() == Some(trimmed) {
+        .map(|p| p.to_string_lossy().trim_matches('/').to_string())
+        .unwrap_or_else(|| format!("{}/{}", pier_oci::cgroups::PARENT, c.id()));
+    if own == trimmed {
         return Ok(());
     }
     bail!(
