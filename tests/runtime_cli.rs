@@ -1074,3 +1074,35 @@ fn start_container_hooks_get_the_process_env_and_their_failure_fails_start() {
     b.ok(&["delete", "--force", &id]);
     common::assert_no_process(&id);
 }
+
+/// `start` waits for the command's execve (the exec FIFO's end): with pier's `--init` reaper,
+/// which keeps running as PID 1, it still returns as soon as the command runs.
+#[test]
+fn start_returns_once_the_command_runs_under_the_init_reaper() {
+    let b = Bundle::new();
+    b.configure(&["sleep", "100"], false, json!({}));
+    let id = common::unique_id("rtcli");
+    let pidfile = b.path.join("init.pid");
+    b.detached(&[
+        "create",
+        "--init",
+        "--bundle",
+        b.path.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
+    let pid = pid_file(&pidfile);
+    let t = std::time::Instant::now();
+    b.ok(&["start", &id]);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "start took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(b.state_of(&id)["status"], "running");
+    b.ok(&["kill", &id, "KILL"]);
+    reap(pid);
+    b.ok(&["delete", &id]);
+    common::assert_no_process(&id);
+}
