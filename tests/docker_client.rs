@@ -324,3 +324,47 @@ fn docker_stats_measures_a_pier_container_as_a_runc_one() {
 fn has_numbers(mem_usage: &str) -> bool {
     !mem_usage.is_empty() && !mem_usage.starts_with("0B")
 }
+
+/// Docker on cgroup v1 gives a container no cgroup namespace: `/sys/fs/cgroup` inside must
+/// still be the container's own cgroup, as under runc, so its memory limit reads as set
+/// (pier once showed the host's root: 9223372036854771712) and other containers' `docker/<id>`
+/// directories are not there.
+#[test]
+fn docker_containers_read_their_own_memory_limit() {
+    let Some(world) = World::start() else {
+        return;
+    };
+    let v2 = pier_oci::cgroups::detect_version().expect("cgroup version") == 2;
+    let (limit, others) = if v2 {
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/docker")
+    } else {
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/docker",
+        )
+    };
+    let script = format!("cat {limit}; [ -e {others} ] && echo others-visible; echo end");
+    let out = client_ok(
+        &mut world.docker.cmd(&[
+            "run",
+            "--rm",
+            "--runtime",
+            "pier",
+            "--network",
+            "none",
+            "--memory",
+            "64m",
+            "busybox",
+            "sh",
+            "-c",
+            &script,
+        ]),
+        T,
+    );
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["67108864", "end"],
+        "{out}"
+    );
+    world.finish();
+}

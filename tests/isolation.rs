@@ -20,24 +20,30 @@ fn proc_and_sys_paths_are_masked() {
     let p = Pier::new();
     // Docker's masked paths that exist on this host: files read as empty, directories list
     // as empty (or they cannot be read at all).
-    let candidates = [
-        "/proc/kcore",
-        "/proc/keys",
-        "/proc/timer_list",
-        "/proc/sched_debug",
-        "/proc/latency_stats",
-        "/proc/acpi",
-        "/proc/scsi",
-        "/sys/firmware",
+    let mut candidates = vec![
+        "/proc/interrupts".to_string(),
+        "/proc/kcore".to_string(),
+        "/proc/keys".to_string(),
+        "/proc/timer_list".to_string(),
+        "/proc/sched_debug".to_string(),
+        "/proc/latency_stats".to_string(),
+        "/proc/acpi".to_string(),
+        "/proc/scsi".to_string(),
+        "/sys/firmware".to_string(),
     ];
+    // Per-CPU interrupt and thermal throttle counts (a side channel between containers,
+    // GHSA-6fw5-f8r9-fgfm): in Docker's current list.
+    for cpu in 0..4 {
+        candidates.push(format!("/sys/devices/system/cpu/cpu{cpu}/thermal_throttle"));
+    }
     let present: Vec<&str> = candidates
         .iter()
-        .copied()
+        .map(String::as_str)
         .filter(|c| std::path::Path::new(c).exists())
         .collect();
     assert!(
-        !present.is_empty(),
-        "none of the masked paths exist on this host"
+        present.contains(&"/proc/interrupts"),
+        "/proc/interrupts exists on every Linux host"
     );
     for path in present {
         let script = format!("if [ -d {path} ]; then ls -A {path} 2>/dev/null | wc -l; else cat {path} 2>/dev/null | wc -c; fi");

@@ -166,6 +166,25 @@ fn podman_runs_execs_stops_and_removes_containers_with_pier() {
     );
     assert!(err.contains("Read-only file system"), "{err:?}");
 
+    // /sys/fs/cgroup is the container's own cgroup (Podman on v1 gives no cgroup namespace):
+    // its memory and pids limits read as set.
+    let v2 = pier_oci::cgroups::detect_version().expect("cgroup version") == 2;
+    let script = if v2 {
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max"
+    } else {
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"
+    };
+    let mut args = vec!["run", "--rm", "--memory", "64m", "--pids-limit", "77"];
+    args.extend(Podman::run_opts());
+    args.extend(["busybox", "sh", "-c", script]);
+    let out = client_ok(&mut podman.cmd(&args), T);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["67108864", "77"],
+        "the container's own limits at /sys/fs/cgroup: {out}"
+    );
+
+    // Detached, then exec, logs, stop, rm.
     let mut args = vec!["run", "-d", "--name", "p1"];
     args.extend(Podman::run_opts());
     args.extend(["busybox", "sh", "-c", "echo started; exec sleep 1000"]);

@@ -262,8 +262,9 @@ fn a_manager_creates_starts_feeds_reaps_and_deletes_a_container() {
     assert_eq!(s["pid"], 0);
     let kill = b.run(&["kill", &id, "KILL"]);
     assert!(!kill.status.success());
+    // runc's phrase, which containerd's shim looks for ("process already finished").
     assert!(
-        text(&kill.stderr).contains("not running"),
+        text(&kill.stderr).contains("container not running"),
         "{}",
         text(&kill.stderr)
     );
@@ -576,6 +577,25 @@ fn exec_pause_update_and_events_on_a_running_container() {
             .trim(),
         "bar"
     );
+    // exec --cgroup: `/` (runc's "the container's own") runs the process in the container's
+    // cgroup, like the init; a sub-cgroup is refused by name.
+    let init_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let own = format!("--cgroup=/pier/{id}");
+    for flag in ["--cgroup=/", "--cgroup=memory,pids:/", own.as_str()] {
+        assert_eq!(
+            b.ok(&["exec", flag, &id, "cat", "/proc/self/cgroup"]),
+            b.ok(&["exec", &id, "cat", "/proc/self/cgroup"]),
+            "{flag}"
+        );
+    }
+    assert!(init_cgroup.contains(&id), "{init_cgroup}");
+    let out = b.run(&["exec", "--cgroup", "sub", &id, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--cgroup sub"),
+        "{}",
+        text(&out.stderr)
+    );
     // The process object's own limits and umask apply to the exec'd process.
     let limited = b.path.join("limited.json");
     std::fs::write(
@@ -720,6 +740,39 @@ fn features_spec_and_the_runc_name() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "via-the-runc-name\n");
     assert!(!b.state.join(&id).exists(), "run deleted the container");
+    // A command that cannot start: runc's words, which clients and their users look for.
+    b.configure(&["no-such-command"], false, json!({}));
+    let id = common::unique_id("rtcli");
+    let out = common::run_with_timeout(
+        Command::new(&link).arg("--root").arg(&b.state).args([
+            "create",
+            "--bundle",
+            b.path.to_str().unwrap(),
+            &id,
+        ]),
+        None,
+        common::COMMAND_TIMEOUT,
+    )
+    .unwrap();
+    assert!(!out.status.success());
+    // (stderr holds a logrus line, whose quotes are escaped)
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("runc create failed: unable to start container process: exec: ")
+            && err.contains("no-such-command")
+            && err.contains("executable file not found in $PATH"),
+        "{err}"
+    );
+    assert!(
+        !b.state.join(&id).exists(),
+        "a failed create leaves nothing"
+    );
+    let out = b.run(&["exec", "no-such-container", "true"]);
+    assert!(
+        text(&out.stderr).contains("exec failed: container no-such-container does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -857,4 +910,199 @@ fn the_command_starts_in_its_cgroup_under_its_limit() {
         memory_line.ends_with(&format!("/{id}")),
         "the command runs in the container's cgroup from the start: {memory_line:?}"
     );
+}
+
+/// What a path holds, for "nothing was created or grown here": absent, or its entries (to
+/// depth 2) with their sizes.
+fn snapshot(path: &Path) -> Option<Vec<(PathBuf, u64)>> {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, u64)>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            let meta = e.metadata().ok();
+            out.push((path.clone(), meta.as_ref().map_or(0, |m| m.len())));
+            if depth > 0 && meta.is_some_and(|m| m.is_dir()) {
+                walk(&path, depth - 1, out);
+            }
+        }
+    }
+    path.symlink_metadata().ok()?;
+    let mut out = Vec::new();
+    walk(path, 1, &mut out);
+    out.sort();
+    Some(out)
+}
+
+/// The runc entry point as Docker and containerd call it: a `pier-runc` made by `pier runtime
+/// install-link` (a hard link, so a harness that resolves the path still reaches it under
+/// that name) given only `--root R`. It runs the container as runc, and writes nothing
+/// outside R: not in pier's root (even with $PIER_ROOT set), not in /var/lib/pier (its
+/// events log, a `runtime/` directory), not in /run/pier or the default /run/pier-runtime.
+#[test]
+fn the_runc_entry_point_keeps_its_name_and_writes_only_under_its_root() {
+    let b = Bundle::new();
+    // Beside the binary: a hard link must stay on its filesystem.
+    let bin_dir = tempfile::Builder::new()
+        .prefix("pier-runc-link-")
+        .tempdir_in(Path::new(PIER).parent().unwrap())
+        .unwrap();
+    let link = bin_dir.path().join("pier-runc");
+    let out = b.run(&[
+        "install-link",
+        bin_dir.path().join("pier-link").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "a name without runc is refused");
+    b.ok(&["install-link", link.to_str().unwrap()]);
+    assert_eq!(
+        link.canonicalize().unwrap(),
+        link,
+        "a hard link resolves to itself"
+    );
+    b.configure(&["sh", "-c", "echo via-the-link"], false, json!({}));
+    let elsewhere = [
+        PathBuf::from("/var/lib/pier"),
+        PathBuf::from("/run/pier"),
+        PathBuf::from("/run/pier-runtime"),
+        b.pier.root().to_path_buf(),
+    ];
+    let before: Vec<_> = elsewhere.iter().map(|p| snapshot(p)).collect();
+    let root = b.path.parent().unwrap().join("client-root");
+    let id = common::unique_id("rtcli");
+    let out = common::run_with_timeout(
+        Command::new(&link)
+            .env("PIER_ROOT", b.pier.root())
+            .arg("--root")
+            .arg(&root)
+            .args(["run", "--bundle", b.path.to_str().unwrap(), &id]),
+        None,
+        common::COMMAND_TIMEOUT,
+    )
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "via-the-link\n");
+    assert!(root.is_dir(), "the state went under --root");
+    assert!(!root.join(&id).exists(), "run deleted the container");
+    for (path, was) in elsewhere.iter().zip(before) {
+        assert_eq!(
+            snapshot(path),
+            was,
+            "the runtime entry point wrote in {}",
+            path.display()
+        );
+    }
+}
+
+/// A startContainer hook without `env` runs with the command's environment (as under runc:
+/// it runs in the container just before the command), a runtime hook without `env` with the
+/// runtime's; and a startContainer hook that fails makes `start` fail (the command never
+/// runs), with the hook's words.
+#[test]
+fn start_container_hooks_get_the_process_env_and_their_failure_fails_start() {
+    let b = Bundle::new();
+    let seen = b.path.join("seen");
+    std::fs::create_dir(&seen).unwrap();
+    b.configure(
+        &["sleep", "100"],
+        false,
+        json!({"hooks": {
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "env > /tmp/hook.env"]}],
+            "poststart": [{"path": "/bin/sh", "args": ["sh", "-c",
+                format!("env > {}/poststart.env", seen.display())]}]
+        }}),
+    );
+    let id = common::unique_id("rtcli");
+    let pidfile = b.path.join("init.pid");
+    b.detached(&[
+        "create",
+        "--bundle",
+        b.path.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
+    let pid = pid_file(&pidfile);
+    let mut runtime = b.runtime(&["start", &id]);
+    runtime.env("PIER_TEST_RUNTIME_ENV", "from-the-runtime");
+    let out = common::run_with_timeout(&mut runtime, None, common::COMMAND_TIMEOUT).unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let inside = std::fs::read_to_string(format!("/proc/{pid}/root/tmp/hook.env"))
+        .expect("the startContainer hook's environment");
+    assert!(
+        inside.lines().any(|l| l == "TERM=xterm")
+            && inside.lines().any(|l| l == "PATH=/bin:/usr/bin"),
+        "the process's environment: {inside}"
+    );
+    let poststart = std::fs::read_to_string(seen.join("poststart.env")).unwrap();
+    assert!(
+        poststart
+            .lines()
+            .any(|l| l == "PIER_TEST_RUNTIME_ENV=from-the-runtime"),
+        "the runtime's environment: {poststart}"
+    );
+    b.ok(&["kill", &id, "KILL"]);
+    reap(pid);
+    b.ok(&["delete", &id]);
+
+    // A failing startContainer hook: start fails naming it; the command did not run.
+    b.configure(
+        &["sh", "-c", "echo ran > /tmp/ran; sleep 100"],
+        false,
+        json!({"hooks": {"startContainer": [{"path": "/bin/sh",
+            "args": ["sh", "-c", "echo hook-says-no >&2; exit 3"]}]}}),
+    );
+    let id = common::unique_id("rtcli");
+    b.detached(&[
+        "create",
+        "--bundle",
+        b.path.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
+    let pid = pid_file(&pidfile);
+    let out = b.run(&["start", &id]);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "start succeeded: {err}");
+    assert!(
+        err.contains("startContainer hook") && err.contains("hook-says-no"),
+        "{err}"
+    );
+    reap(pid);
+    assert_ne!(b.state_of(&id)["status"], "running");
+    b.ok(&["delete", "--force", &id]);
+    common::assert_no_process(&id);
+}
+
+/// `start` waits for the command's execve (the exec FIFO's end): with pier's `--init` reaper,
+/// which keeps running as PID 1, it still returns as soon as the command runs.
+#[test]
+fn start_returns_once_the_command_runs_under_the_init_reaper() {
+    let b = Bundle::new();
+    b.configure(&["sleep", "100"], false, json!({}));
+    let id = common::unique_id("rtcli");
+    let pidfile = b.path.join("init.pid");
+    b.detached(&[
+        "create",
+        "--init",
+        "--bundle",
+        b.path.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
+    let pid = pid_file(&pidfile);
+    let t = std::time::Instant::now();
+    b.ok(&["start", &id]);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "start took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(b.state_of(&id)["status"], "running");
+    b.ok(&["kill", &id, "KILL"]);
+    reap(pid);
+    b.ok(&["delete", &id]);
+    common::assert_no_process(&id);
 }

@@ -139,10 +139,6 @@ fn resource_fields_pier_cannot_apply_are_errors_naming_them() {
 
     let mut cases = vec![
         (
-            json!({"memory": {"kernel": 67108864}}),
-            "linux.resources.memory.kernel",
-        ),
-        (
             json!({"memory": {"useHierarchy": false}}),
             "linux.resources.memory.useHierarchy",
         ),
@@ -162,15 +158,37 @@ fn resource_fields_pier_cannot_apply_are_errors_naming_them() {
                 json!({"memory": {"swappiness": 10}}),
                 "linux.resources.memory.swappiness",
             ),
-            (
-                json!({"memory": {"kernelTCP": 1048576}}),
-                "linux.resources.memory.kernelTCP",
-            ),
         ]);
     }
     for (resources, field) in cases {
         bundle.configure(&["true"], resources, json!([]));
         assert_refused(&p, &bundle, field);
+    }
+}
+
+/// Kernel memory limits, which the kernel itself dropped (Linux 5.16), are ignored with a
+/// warning naming the field, as runc does, instead of refusing the container: the command runs.
+#[test]
+fn kernel_memory_limits_are_ignored_with_a_warning() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    for (memory, field) in [
+        (json!({"kernel": 67108864}), "linux.resources.memory.kernel"),
+        (
+            json!({"kernelTCP": 1048576}),
+            "linux.resources.memory.kernelTCP",
+        ),
+    ] {
+        bundle.configure(&["echo", "ran"], json!({ "memory": memory }), json!([]));
+        let (out, err, code) = bundle.run(&p);
+        assert_eq!(code, Some(0), "{field}: {err}");
+        assert_eq!(out.trim(), "ran", "{field}");
+        if field.ends_with("kernel") || is_v2() {
+            assert!(
+                err.contains("warning") && err.contains(field),
+                "a warning naming {field}: {err}"
+            );
+        }
     }
 }
 
@@ -645,6 +663,223 @@ fn seccomp_notify_hands_syscalls_to_the_agent() {
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]});
     });
     assert_refused(&p, &bundle, "listenerPath");
+}
+
+/// The attack runc's validator stops: a device path with `..` climbs out of the rootfs, and
+/// pier would make the device node at that host path. Refused naming the field; the host path
+/// stays absent.
+#[test]
+fn device_paths_outside_dev_are_refused_and_make_nothing_on_the_host() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let target = PathBuf::from("/tmp").join(common::unique_id("pier-devnode"));
+    let climb = format!("/dev/{}{}", "../".repeat(32), target.display());
+    for path in [climb.as_str(), target.to_str().unwrap()] {
+        let path = path.to_string();
+        bundle.configure_with(&["true"], |c| {
+            c["linux"]["devices"] = json!([{
+                "path": path, "type": "c", "major": 1, "minor": 3,
+                "fileMode": 438, "uid": 0, "gid": 0
+            }]);
+        });
+        assert_refused(&p, &bundle, "linux.devices[0].path");
+        assert!(
+            target.symlink_metadata().is_err(),
+            "a device node was made on the host at {}",
+            target.display()
+        );
+    }
+}
+
+/// Puts a host kernel parameter back on drop, should an attack on it succeed (the test then
+/// fails, but leaves the host as it found it).
+struct RestoreSysctl(String, String);
+
+impl Drop for RestoreSysctl {
+    fn drop(&mut self) {
+        if host_sysctl(&self.0) != self.1 {
+            let path = format!("/proc/sys/{}", self.0.replace('.', "/"));
+            let _ = std::fs::write(path, &self.1);
+        }
+    }
+}
+
+/// Reads a kernel parameter of this (the host's) namespaces.
+fn host_sysctl(key: &str) -> String {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// The attack: a sysctl of a namespace the container shares with the host (or of none) would
+/// be written on the host. Each is refused naming the key, and the host's value is unchanged;
+/// the same keys with their namespace are applied inside.
+#[test]
+fn sysctls_outside_the_containers_namespaces_are_refused_and_the_host_is_unchanged() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let bump = |key: &str| (host_sysctl(key).parse::<u64>().unwrap() + 1).to_string();
+    // No namespace at all owns fs.inotify.*; no network namespace for net.*; no IPC namespace
+    // for kernel.shmmni (the bundle asks for pid, mount, ipc, uts).
+    let cases = [
+        ("fs.inotify.max_user_instances", None),
+        ("net.ipv4.tcp_keepalive_time", None),
+        ("kernel.shmmni", Some("ipc")),
+    ];
+    for (key, drop_ns) in cases {
+        let before = host_sysctl(key);
+        let _restore = RestoreSysctl(key.to_string(), before.clone());
+        let value = bump(key);
+        bundle.configure_with(&["true"], |c| {
+            c["linux"]["sysctl"] = json!({ key: value });
+            if let Some(ns) = drop_ns {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|n| n["type"] != ns);
+            }
+        });
+        assert_refused(&p, &bundle, key);
+        assert_eq!(host_sysctl(key), before, "{key} changed on the host");
+    }
+    // With their own namespaces they are applied there, and only there.
+    let before = (
+        host_sysctl("net.ipv4.tcp_keepalive_time"),
+        host_sysctl("kernel.shmmni"),
+    );
+    bundle.configure_with(
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/kernel/shmmni",
+        ],
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "network"}));
+            c["linux"]["sysctl"] =
+                json!({"net.ipv4.tcp_keepalive_time": "777", "kernel.shmmni": "1234"});
+        },
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["777", "1234"]);
+    assert_eq!(
+        (
+            host_sysctl("net.ipv4.tcp_keepalive_time"),
+            host_sysctl("kernel.shmmni")
+        ),
+        before
+    );
+}
+
+/// The lines of /proc/<pid>/status that say what a process may do.
+const PRIVILEGE_LINES: &str = "^(Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp|NoNewPrivs):";
+
+/// pier's `--init` reaper (PID 1, for the container's whole life) runs under the command's
+/// seccomp filter, no_new_privs and capabilities: a process allowed to ptrace it gains nothing
+/// the command does not have. Read from inside, for root and for a non-root user (whose
+/// command keeps no capability across its execve, so neither may the reaper).
+#[test]
+fn the_init_reaper_has_the_commands_seccomp_filter_and_capabilities() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let script = format!(
+        "for f in /proc/1/status /proc/$$/status; do grep -E '{PRIVILEGE_LINES}' $f; echo ---; done"
+    );
+    for uid in [0, 1000] {
+        bundle.configure_with(&["sh", "-c", &script], |c| {
+            c["process"]["user"] = json!({"uid": uid, "gid": uid});
+            c["process"]["noNewPrivileges"] = json!(true);
+            let set = json!(["CAP_KILL", "CAP_CHOWN", "CAP_SETUID"]);
+            c["process"]["capabilities"] = json!({
+                "bounding": set, "effective": set, "permitted": set,
+                "inheritable": [], "ambient": []
+            });
+            c["linux"]["seccomp"] = json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+            });
+        });
+        let id = common::unique_id("rtcfg");
+        let out = p.run(&[
+            "runtime",
+            "run",
+            "--init",
+            "-b",
+            bundle.path.to_str().unwrap(),
+            &id,
+        ]);
+        common::assert_no_cgroup(&id);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "uid {uid}: {stderr}");
+        let blocks: Vec<&str> = stdout.split("---").map(str::trim).collect();
+        let (reaper, command) = (blocks[0], blocks[1]);
+        assert!(
+            reaper.contains("Seccomp:\t2") && reaper.contains("NoNewPrivs:\t1"),
+            "uid {uid}: the reaper's status:\n{reaper}"
+        );
+        assert_eq!(
+            reaper, command,
+            "uid {uid}: the reaper (first) and the command differ"
+        );
+    }
+}
+
+/// Inside the container, `/sys/fs/cgroup` shows the container's own cgroup, with and without
+/// a cgroup namespace (without one, Docker's and Podman's default on v1, a cgroup filesystem
+/// would show the host's root: "no limit", and every other container's directory): its
+/// memory limit reads as set, and pier's parent directory of all containers is not there.
+#[test]
+fn the_containers_own_cgroup_is_at_sys_fs_cgroup_with_and_without_a_cgroup_namespace() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    let (limit_file, parent) = if is_v2() {
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pier")
+    } else {
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/pier",
+        )
+    };
+    let script =
+        format!("cat {limit_file}; [ -e {parent} ] && echo host-root-visible; touch /sys/fs/cgroup/x 2>/dev/null && echo writable; echo end");
+    for cgroupns in [false, true] {
+        bundle.configure_with(&["sh", "-c", &script], |c| {
+            c["linux"]["resources"] = json!({"memory": {"limit": 67108864}});
+            let mounts = c["mounts"].as_array_mut().unwrap();
+            mounts.push(
+                json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"]}),
+            );
+            mounts.push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+            if cgroupns {
+                c["linux"]["namespaces"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "cgroup"}));
+            }
+        });
+        let (out, err, code) = bundle.run(&p);
+        assert_eq!(code, Some(0), "cgroupns {cgroupns}: {err}");
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            ["67108864", "end"],
+            "cgroupns {cgroupns}: the container's own limit, no host root, read-only"
+        );
+    }
+    // pier run --memory (which gives every container a cgroup namespace, as Docker on v2).
+    let out = p.ok(&[
+        "run", "--rm", "--memory", "64m", "busybox", "sh", "-c", &script,
+    ]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["67108864", "end"]
+    );
 }
 
 // ---- Mounts and /dev under an image pier does not trust (issue 23) ----

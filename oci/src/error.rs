@@ -126,7 +126,9 @@ pub(crate) use bail_config;
 /// The text of [`Error::NotRunning`].
 fn not_running(op: Operation, id: &str, status: Status) -> String {
     match op {
-        Operation::Kill => format!("container {id} not running"),
+        // containerd's shim looks for runc's "container not running" to learn that the
+        // process has already finished.
+        Operation::Kill => format!("cannot kill container {id}: container not running"),
         Operation::Start => format!("cannot start container {id}: it has stopped"),
         Operation::Exec => format!("cannot exec in a stopped container {id}"),
         Operation::Update => format!("cannot update container {id}: it has stopped"),
@@ -196,7 +198,10 @@ mod tests {
             status: Status::Stopped,
             op: Operation::Kill,
         };
-        assert_eq!(kill.to_string(), "container c1 not running");
+        assert_eq!(
+            kill.to_string(),
+            "cannot kill container c1: container not running"
+        );
         let delete = Error::Running {
             id: "c1".into(),
             status: Status::Running,

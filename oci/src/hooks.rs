@@ -98,15 +98,37 @@ pub(crate) fn needs_runtime_hooks(spec: &Spec) -> bool {
 }
 
 /// Runs `point`'s hooks one after the other with `state` on stdin; stops at the first that
-/// fails, exits non-zero or outlives its timeout (then it is killed).
+/// fails, exits non-zero or outlives its timeout (then it is killed). A hook without `env`
+/// inherits the runtime's environment, as runc's hooks do (an empty `env` is an empty one).
 pub(crate) fn run(hooks: Option<&Hooks>, point: HookPoint, state: &OciState) -> Result<()> {
+    run_with(hooks, point, state, None)
+}
+
+/// [`run`] for the `startContainer` hooks, which run in the container just before its
+/// command: a hook without `env` gets the command's environment (`process.env`), as under
+/// runc, whose init has taken that environment by then.
+pub(crate) fn run_in_process_env(
+    hooks: Option<&Hooks>,
+    point: HookPoint,
+    state: &OciState,
+    process_env: &[String],
+) -> Result<()> {
+    run_with(hooks, point, state, Some(process_env))
+}
+
+fn run_with(
+    hooks: Option<&Hooks>,
+    point: HookPoint,
+    state: &OciState,
+    default_env: Option<&[String]>,
+) -> Result<()> {
     let list = at(hooks, point);
     if list.is_empty() {
         return Ok(());
     }
     let input = serde_json::to_vec(state).context("serializing the state for hooks")?;
     for (n, hook) in list.iter().enumerate() {
-        run_one(hook, &input)
+        run_one(hook, &input, default_env)
             .with_context(|| format!("{} hook #{n} ({})", point.name(), hook.path().display()))?;
     }
     Ok(())
@@ -114,7 +136,7 @@ pub(crate) fn run(hooks: Option<&Hooks>, point: HookPoint, state: &OciState) -> 
 
 /// Runs one hook. Its stdout and stderr are kept (in a memory file, so a chatty hook cannot
 /// block on a full pipe) and quoted when it fails.
-fn run_one(hook: &Hook, input: &[u8]) -> Result<()> {
+fn run_one(hook: &Hook, input: &[u8], default_env: Option<&[String]>) -> Result<()> {
     if !hook.path().is_absolute() {
         bail!("path {} is not absolute", hook.path().display());
     }
@@ -127,10 +149,12 @@ fn run_one(hook: &Hook, input: &[u8]) -> Result<()> {
     if let Some((arg0, rest)) = args.split_first() {
         cmd.arg0(arg0).args(rest);
     }
-    cmd.env_clear();
-    for pair in hook.env().as_deref().unwrap_or_default() {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        cmd.env(k, v);
+    if let Some(env) = hook.env().as_deref().or(default_env) {
+        cmd.env_clear();
+        for pair in env {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            cmd.env(k, v);
+        }
     }
     cmd.stdin(Stdio::piped())
         .stdout(
@@ -256,6 +280,45 @@ mod tests {
         assert_eq!(env.trim(), "hi");
         // Other points' hooks did not run.
         run(Some(&hooks), HookPoint::Poststop, &state()).unwrap();
+    }
+
+    #[test]
+    fn a_hook_without_env_inherits_and_in_the_container_gets_the_process_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("env");
+        let bare = HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec![
+                "sh".to_string(),
+                "-c".into(),
+                format!(
+                    "cat >/dev/null; echo \"$PATH|$ONLY_IN_PROCESS\" > {}",
+                    out.display()
+                ),
+            ])
+            .build()
+            .unwrap();
+        let hooks = HooksBuilder::default()
+            .poststart(vec![bare.clone()])
+            .start_container(vec![bare])
+            .build()
+            .unwrap();
+        // The runtime's own environment (this test's PATH).
+        run(Some(&hooks), HookPoint::Poststart, &state()).unwrap();
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap().trim(),
+            format!("{path}|")
+        );
+        let env = [
+            "PATH=/in/container".to_string(),
+            "ONLY_IN_PROCESS=yes".into(),
+        ];
+        run_in_process_env(Some(&hooks), HookPoint::StartContainer, &state(), &env).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap().trim(),
+            "/in/container|yes"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use nix::fcntl::{open, openat, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{chdir, fchdir, pivot_root};
-use oci_spec::runtime::{Mount, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 use std::fs;
 use std::os::fd::AsFd;
 use std::path::{Component, Path, PathBuf};
@@ -112,9 +112,26 @@ pub(crate) fn prepare(
         .filter(|l| !l.is_empty());
     let mut dev_is_tmpfs = false;
     let all = spec.mounts().as_deref().unwrap_or_default();
+    let own_cgroup_namespace = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup));
     for (i, m) in all.iter().enumerate() {
         if m.destination() == Path::new("/dev") && m.typ().as_deref() == Some("tmpfs") {
             dev_is_tmpfs = true;
+        }
+        if is_cgroup(m) && !own_cgroup_namespace {
+            // A cgroup filesystem would show the host's root: mount the container's own
+            // directories instead (see `cgroups::view`), from the host's paths, so before
+            // pivot_root, once the init is in its cgroup.
+            if let Some(f) = before_cgroup.take() {
+                f()?;
+            }
+            let opts = mounts::options::parse(m.options().as_deref().unwrap_or_default());
+            let dest = secure_join(rootfs, m.destination())?;
+            create_mount_point(&dest, true)?;
+            crate::cgroups::view::mount_own(&dest, opts.flags.contains(MsFlags::MS_RDONLY))
+                .with_context(|| format!("mounting {}", m.destination().display()))?;
+            continue;
         }
         if is_cgroup(m) {
             if defer_cgroup && !overlapped(m, &all[i + 1..]) {

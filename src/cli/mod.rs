@@ -153,10 +153,11 @@ pub fn main() -> i32 {
     // runc's command line: under a runc name, or after `runtime` (whose own --root is runc's
     // state directory, not pier's root: split before clap sees it). It seals itself.
     if args.first().is_some_and(|a| runtime::invoked_as_runc(a)) {
-        return runtime::main(args, &runtime::default_pier_root());
+        // A runc name is runc alone: no pier root, state only under --root.
+        return runtime::main(args, None);
     }
     if let Some((pier_root, rest)) = runtime::split_command_line(&args) {
-        return runtime::main(rest, &pier_root);
+        return runtime::main(rest, pier_root.as_deref());
     }
     seal::before_parsing();
     let cli = match Cli::try_parse_from(args) {
@@ -184,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     if let Command::Runtime(args) = cli.command {
         // The low level works on bundles alone: no engine, no image store.
-        return Ok(runtime::run(args, &cli.root));
+        return Ok(runtime::run(args, Some(&cli.root)));
     }
     if let Command::Lab(cmd) = cli.command {
         // The labs open the engine themselves (through the labs crate).

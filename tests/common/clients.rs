@@ -31,12 +31,13 @@ pub fn busybox_archive(p: &Pier, dir: &Path) -> PathBuf {
     archive
 }
 
-/// The container directories in a runtime state root (`--root`), i.e. what pier still holds.
+/// The container directories in a runtime state root (`--root`), i.e. what pier still holds
+/// (the sealed binary's empty overlay layer, `sealed-exe-layer`, is none).
 pub fn state_entries(root: &Path) -> Vec<String> {
     match std::fs::read_dir(root) {
         Ok(rd) => rd
             .flatten()
-            .filter(|e| e.path().is_dir())
+            .filter(|e| e.path().is_dir() && e.file_name() != "sealed-exe-layer")
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect(),
         Err(_) => Vec::new(),

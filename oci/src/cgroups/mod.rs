@@ -21,6 +21,7 @@ pub(crate) mod stats;
 pub(crate) mod systemd;
 pub mod v1;
 pub mod v2;
+pub(crate) mod view;
 
 #[cfg(test)]
 mod tests;
@@ -340,7 +341,7 @@ fn block_io_is_empty(io: &oci_spec::runtime::LinuxBlockIo) -> bool {
 }
 
 /// Refuses limits pier does not implement on either version (hugetlb, net_cls/net_prio, rdma,
-/// kernel memory, non-hierarchical memory, CFQ leaf weights): silently ignoring a limit the
+/// non-hierarchical memory, CFQ leaf weights; kernel memory only gets a warning): silently ignoring a limit the
 /// user asked for would be worse than saying so. Version-specific refusals are the drivers'.
 fn reject_unsupported(resources: &LinuxResources) -> Result<()> {
     if resources
@@ -361,7 +362,11 @@ fn reject_unsupported(resources: &LinuxResources) -> Result<()> {
     if let Some(memory) = resources.memory() {
         // 0 and -1 ask for no limit, which is what the kernel does anyway.
         if let Some(k) = memory.kernel().filter(|&k| k != 0 && k != -1) {
-            bail!("linux.resources.memory.kernel ({k}) is not supported: kernel memory limits are deprecated (Linux 5.16) and no longer enforced");
+            warn_ignored(
+                "linux.resources.memory.kernel",
+                k,
+                "kernel memory limits are deprecated (Linux 5.16) and no longer enforced",
+            );
         }
         if memory.use_hierarchy() == Some(false) {
             bail!("linux.resources.memory.useHierarchy=false is not supported: memory accounting is always hierarchical on current kernels");
@@ -378,6 +383,13 @@ fn reject_unsupported(resources: &LinuxResources) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Says on stderr that a limit the kernel itself has dropped is ignored, as runc does ("Kernel
+/// memory settings are ignored"): refusing the whole container for it would be worse, since no
+/// current kernel could apply it anyway.
+pub(crate) fn warn_ignored(field: &str, value: i64, why: &str) {
+    eprintln!("pier: warning: {field} ({value}) is ignored: {why}");
 }
 
 /// `linux.resources.memory.checkBeforeUpdate`: refuse a memory limit below what the cgroup

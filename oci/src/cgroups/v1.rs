@@ -167,9 +167,10 @@ impl V1Cgroup {
         if let Some(tcp) = memory.kernel_tcp().filter(|&t| t != 0) {
             let file = dir.join("memory.kmem.tcp.limit_in_bytes");
             if !files::write_if_exists(&file, &tcp.to_string())? {
-                bail!(
-                    "linux.resources.memory.kernelTCP is not supported by this kernel ({} is missing)",
-                    file.display()
+                super::warn_ignored(
+                    "linux.resources.memory.kernelTCP",
+                    tcp,
+                    &format!("this kernel has no {}", file.display()),
                 );
             }
         }

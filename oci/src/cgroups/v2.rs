@@ -177,7 +177,11 @@ fn refuse_v1_only_memory(memory: &LinuxMemory) -> Result<()> {
         bail!("linux.resources.memory.swappiness ({s}) is not supported on cgroup v2 (there is no per-cgroup swappiness)");
     }
     if let Some(t) = memory.kernel_tcp().filter(|&t| t != 0 && t != -1) {
-        bail!("linux.resources.memory.kernelTCP ({t}) is not supported on cgroup v2 (there is no TCP buffer limit)");
+        super::warn_ignored(
+            "linux.resources.memory.kernelTCP",
+            t,
+            "cgroup v2 has no TCP buffer limit",
+        );
     }
     Ok(())
 }

@@ -77,6 +77,7 @@ pub(crate) fn create(opts: CreateOptions) -> crate::Result<Created> {
         );
     }
     namespaces::check_id_mappings(spec, &plan)?;
+    super::validate::check(spec, &plan)?;
     super::net_devices::check(
         spec,
         plan.new.contains(nix::sched::CloneFlags::CLONE_NEWNET)

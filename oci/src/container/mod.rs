@@ -24,6 +24,7 @@ pub(crate) mod pid_file;
 pub mod start;
 pub(crate) mod unsupported;
 pub mod update;
+pub(crate) mod validate;
 pub mod wait;
 
 pub use crate::state::{OciState, StateFile, Status};

@@ -125,6 +125,9 @@ pub fn start_from_state_dir(state_dir: &std::path::Path) -> crate::Result<StateF
             let _ = std::fs::remove_file(&fifo_path);
             state.oci.status = Status::Running;
             state.save(state_dir)?;
+            if let Some((code, message)) = failure_after_release(&fifo)? {
+                return Err(Error::Start { code, message });
+            }
             return Ok(state);
         }
         if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err() {
@@ -132,4 +135,32 @@ pub fn start_from_state_dir(state_dir: &std::path::Path) -> crate::Result<StateF
         }
     }
     Err(anyhow!("container {id}: its init (pid {pid}) did not wait for start").into())
+}
+
+/// After the release: reads the exec FIFO until its end, which comes when the command's
+/// `execve` closes the init's end (close-on-exec), or when the init exits after writing why it
+/// could not get there (a `startContainer` hook failed, the `execve` did): `code message`.
+/// Waits as long as the hooks take, as runc does.
+fn failure_after_release(fifo: &std::os::fd::OwnedFd) -> crate::Result<Option<(i32, String)>> {
+    let mut data = Vec::new();
+    loop {
+        let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::NONE).context("poll on the exec fifo")?;
+        let mut buf = [0u8; 4096];
+        match nix::unistd::read(fifo.as_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(anyhow!("reading the exec fifo: {e}").into()),
+        }
+    }
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&data);
+    let (code, message) = text.split_once(' ').unwrap_or(("1", &text));
+    Ok(Some((
+        code.parse().unwrap_or(1),
+        message.trim().to_string(),
+    )))
 }

@@ -8,7 +8,8 @@
 //!  5. loopback up, sysctls, then masked/read-only paths; rlimits, OOM score;
 //!  6. user and groups, capabilities, working directory, `no_new_privs`;
 //!  7. tell the parent "ready" and block on the exec FIFO until `start`;
-//!  8. (with `--init`, fork: this process stays as PID 1, see [`super::reaper`]);
+//!  8. (with `--init`, seccomp and the command's capabilities, then fork: this process stays
+//!     as PID 1, see [`super::reaper`]);
 //!  9. seccomp, last, since it may forbid what setup needs; then `execve`.
 //!
 //! Any failure is sent to the parent as one line and the child exits: the parent turns it into
@@ -34,7 +35,7 @@ use nix::unistd::{
 };
 use oci_spec::runtime::Spec;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// What the container's init is given besides its config, set by the container builder and
@@ -96,6 +97,20 @@ pub(crate) fn child_main(ctx: &ChildContext) -> ! {
             if !PLACED.load(std::sync::atomic::Ordering::Relaxed) {
                 let _ = sync::read_byte(ctx.from_parent);
             }
+            // After `start` released us (a startContainer hook, the execve): `start` still
+            // reads the FIFO, from another process than `create`; tell it first, while it
+            // surely listens (the parent returns once it has the message below).
+            let fifo = START_FIFO.load(std::sync::atomic::Ordering::Relaxed);
+            if fifo >= 0 {
+                let line = format!("{} {}", failure.code, failure.message);
+                // SAFETY: ignoring SIGPIPE in a process about to exit, so a reader gone makes
+                // the write fail with EPIPE instead of killing us with a signal; then a write
+                // to a descriptor this process owns.
+                unsafe {
+                    libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+                    libc::write(fifo, line.as_ptr().cast(), line.len());
+                }
+            }
             sync::send_failure(ctx.to_parent, failure.code, &failure.message);
             // After "ready", a `create` that returned no longer listens (`start` ran in
             // another process): the container's stderr is then the only place the error can
@@ -115,6 +130,10 @@ pub(crate) fn child_main(ctx: &ChildContext) -> ! {
 
 /// Set once the init has read the parent's first "go" (it is in its cgroup).
 static PLACED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The exec FIFO's write end once `start` opened it (-1 before): a failure after that is
+/// written there for `start` to report.
+static START_FIFO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
 /// Set once the init has told its parent it is ready (then waits for `start`).
 static READY_SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -341,16 +360,33 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     // 7. Ready; wait for `start`.
     sync::write_all(ctx.to_parent, b"R")?;
     READY_SENT.store(true, std::sync::atomic::Ordering::Relaxed);
-    wait_for_start(&fifo_path_fd)?;
+    // The FIFO stays open until the command's execve closes it (close-on-exec): `start`
+    // reads until then, and so learns of a failure written here before (see `child_main`).
+    // Kept as a bare descriptor: an error return must not close it before `child_main`
+    // writes the failure there.
+    let start_fifo = wait_for_start(&fifo_path_fd)?.into_raw_fd();
+    START_FIFO.store(start_fifo, std::sync::atomic::Ordering::Relaxed);
     if let Some(state) = &mut state {
         state.status = Status::Created;
-        hooks::run(spec.hooks().as_ref(), HookPoint::StartContainer, state)?;
+        hooks::run_in_process_env(
+            spec.hooks().as_ref(),
+            HookPoint::StartContainer,
+            state,
+            &env,
+        )?;
     }
     // Nothing but stdio and the descriptors passed on purpose reaches the command.
     close_on_exec_from(3 + ctx.options.extra_fds)?;
 
-    // 8. pier's PID 1.
+    // 8. pier's PID 1. It stays in the container for the container's whole life, so it runs
+    // under the command's seccomp filter and capabilities (no_new_privs is set already): both
+    // go in before the fork. A process of the container allowed to ptrace it must not be able
+    // to make through it a syscall the filter denies the command.
     if ctx.options.reaper {
+        if let (Some(program), false) = (&seccomp, seccomp_early) {
+            security::seccomp::apply_with_flags(program, &seccomp_flags)?;
+        }
+        security::caps::narrow_to_exec_result()?;
         // Signals are blocked before the fork, not after: a command that exits at once would
         // otherwise send its SIGCHLD while it is still unblocked (and so discarded), and the
         // reaper would wait for it forever beside a zombie.
@@ -361,8 +397,13 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
             ForkResult::Parent { child } => {
                 // Only the command's process keeps the error pipe, so the parent sees EOF at
                 // its execve.
-                // SAFETY: closing our copy of the pipe; it is not used again in this process.
-                unsafe { libc::close(ctx.to_parent.as_raw_fd()) };
+                // SAFETY: closing our copies of the pipe and of the FIFO (whose end-of-file
+                // tells `start` the command was executed); not used again in this process.
+                unsafe {
+                    libc::close(ctx.to_parent.as_raw_fd());
+                    libc::close(start_fifo);
+                }
+                START_FIFO.store(-1, std::sync::atomic::Ordering::Relaxed);
                 reaper::run(child);
             }
             ForkResult::Child => {
@@ -374,7 +415,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
 
     // 9. Seccomp, then the command.
     attributes.apply_last()?;
-    if let (Some(program), false) = (&seccomp, seccomp_early) {
+    if let (Some(program), false, false) = (&seccomp, seccomp_early, ctx.options.reaper) {
         security::seccomp::apply_with_flags(program, &seccomp_flags)?;
     }
     // execve returns only when it fails.
@@ -508,7 +549,7 @@ pub(crate) fn close_on_exec_from(first: RawFd) -> Result<()> {
     Ok(())
 }
 
-fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<()> {
+fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<OwnedFd> {
     // Blocks until `start` opens the FIFO for reading.
     let path = format!("/proc/self/fd/{}", fifo_path_fd.as_raw_fd());
     let fifo = open(
@@ -518,7 +559,7 @@ fn wait_for_start(fifo_path_fd: &OwnedFd) -> Result<()> {
     )
     .with_context(|| format!("reopening the exec fifo through {path}"))?;
     sync::write_all(&fifo, b"0")?;
-    Ok(())
+    Ok(fifo)
 }
 
 fn to_cstrings(items: &[String]) -> Result<Vec<CString>> {

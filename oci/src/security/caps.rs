@@ -101,6 +101,38 @@ pub(crate) fn apply(caps: &LinuxCapabilities) -> Result<()> {
     Ok(())
 }
 
+/// Narrows this process's effective and permitted sets to what an `execve(2)` of an ordinary
+/// program (no file capabilities, not set-user-ID) would leave it: for root, bounding |
+/// inheritable | ambient, all effective; for any other user, only the ambient set. pier's
+/// `--init` reaper stays PID 1 without executing anything: this gives it the command's
+/// capabilities, not the init's (more, for a non-root user, before its `execve`). Gaining is
+/// impossible, so the result is also kept within the current permitted set.
+pub(crate) fn narrow_to_exec_result() -> Result<()> {
+    let read = |set: CapSet, name: &str| {
+        caps::read(None, set).with_context(|| format!("reading the {name} set (capget)"))
+    };
+    let permitted = read(CapSet::Permitted, "permitted")?;
+    let ambient = read(CapSet::Ambient, "ambient")?;
+    let root = nix::unistd::geteuid().is_root() || nix::unistd::getuid().is_root();
+    let after_exec: CapsHashSet = if root {
+        let mut all = read(CapSet::Bounding, "bounding")?;
+        all.extend(read(CapSet::Inheritable, "inheritable")?);
+        all.extend(ambient.iter().copied());
+        all
+    } else {
+        ambient.clone()
+    };
+    let kept: CapsHashSet = after_exec.intersection(&permitted).copied().collect();
+    // Effective first: the kernel refuses an effective set outside the permitted one.
+    let effective = if nix::unistd::geteuid().is_root() {
+        kept.clone()
+    } else {
+        kept.intersection(&ambient).copied().collect()
+    };
+    set_base(CapSet::Effective, "effective", &effective)?;
+    set_base(CapSet::Permitted, "permitted", &kept)
+}
+
 /// Sets one of the capset(2) sets, naming the capabilities the kernel may have refused.
 fn set_base(set: CapSet, name: &str, wanted: &CapsHashSet) -> Result<()> {
     caps::set(None, set, wanted).map_err(|err| {

@@ -103,6 +103,17 @@ const TRACE_SINCE_ENV: &str = "PIER_TRACE_SEALED_SINCE";
 /// hold it). Call it first thing in the commands that put a pier process into a container,
 /// while single-threaded.
 pub fn reexec_sealed(root: &Path) -> Result<()> {
+    reexec_sealed_with(&[Path::new("/run/pier"), root])
+}
+
+/// [`reexec_sealed`] for the runc-compatible entry point, which writes nothing outside the
+/// state root its client gave it (`--root`): the overlay's empty layer is
+/// `<state_root>/sealed-exe-layer` (which `list` skips: it holds no `state.json`).
+pub fn reexec_sealed_under(state_root: &Path) -> Result<()> {
+    reexec_sealed_with(&[state_root])
+}
+
+fn reexec_sealed_with(bases: &[&Path]) -> Result<()> {
     if active().is_some() {
         return Ok(());
     }
@@ -135,7 +146,7 @@ pub fn reexec_sealed(root: &Path) -> Result<()> {
     }
     let mut overlay_failure = None;
     if wanted != Some(SealMethod::Memfd) {
-        let err = match overlay(root) {
+        let err = match overlay(bases) {
             Ok(exe) => exec_copy(&exe, SealMethod::Overlay),
             Err(e) => e,
         };
@@ -175,10 +186,11 @@ fn restore_name() {
 /// What [`reexec_sealed`] would use on this machine (for `pier system info`). Makes (and drops)
 /// an overlay; the memfd method is only named, not tried (that would copy the binary).
 pub(crate) fn probe(root: &Path) -> Result<SealMethod> {
+    let bases = [Path::new("/run/pier"), root];
     match wanted()? {
         Some(SealMethod::Memfd) => Ok(SealMethod::Memfd),
-        Some(SealMethod::Overlay) => overlay(root).map(|_| SealMethod::Overlay),
-        None => Ok(overlay(root).map_or(SealMethod::Memfd, |_| SealMethod::Overlay)),
+        Some(SealMethod::Overlay) => overlay(&bases).map(|_| SealMethod::Overlay),
+        None => Ok(overlay(&bases).map_or(SealMethod::Memfd, |_| SealMethod::Overlay)),
     }
 }
 
@@ -222,12 +234,12 @@ fn running_sealed(claimed: Option<SealMethod>) -> Option<SealMethod> {
 
 /// The running binary through a private read-only overlayfs: an `O_PATH` descriptor of the
 /// file, whose mount is freed with the last process that runs it.
-fn overlay(root: &Path) -> Result<OwnedFd> {
+fn overlay(bases: &[&Path]) -> Result<OwnedFd> {
     let exe = std::fs::read_link("/proc/self/exe").context("readlink /proc/self/exe")?;
     let (Some(dir), Some(name)) = (exe.parent(), exe.file_name()) else {
         bail!("/proc/self/exe is {}, not a file path", exe.display());
     };
-    let empty = empty_layer(root, dir)?;
+    let empty = empty_layer(bases, dir)?;
     let ctx =
         rustix::mount::fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).context("fsopen(overlay)")?;
     // The binary's directory on top, so nothing in the empty layer can hide the binary.
@@ -266,12 +278,12 @@ fn overlay(root: &Path) -> Result<OwnedFd> {
     Ok(file.into())
 }
 
-/// An empty directory for the overlay's second layer, made if needed: /run/pier's, or the
-/// state root's when that one would overlap the binary's directory `bin_dir` (overlayfs
-/// refuses layers inside one another) or cannot be made.
-fn empty_layer(root: &Path, bin_dir: &Path) -> Result<std::path::PathBuf> {
+/// An empty directory for the overlay's second layer, made if needed in the first of `bases`
+/// (/run/pier, then pier's state root) where it does not overlap the binary's directory
+/// `bin_dir` (overlayfs refuses layers inside one another) and can be made.
+fn empty_layer(bases: &[&Path], bin_dir: &Path) -> Result<std::path::PathBuf> {
     let mut failures = Vec::new();
-    for base in [Path::new("/run/pier"), root] {
+    for base in bases {
         let dir = base.join(EMPTY_LAYER_DIR);
         let made = std::fs::create_dir_all(&dir).and_then(|()| dir.canonicalize());
         match made {
@@ -384,7 +396,7 @@ mod tests {
     #[test]
     fn overlay_gives_the_binary_read_only() {
         let root = tempfile::tempdir().expect("temp dir");
-        let file = match overlay(root.path()) {
+        let file = match overlay(&[root.path()]) {
             Ok(f) => f,
             // Without overlayfs or the mount API pier copies instead: nothing to test here.
             Err(e) => {

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(disable_help_subcommand = true)]
 pub struct RuntimeArgs {
-    /// State directory of the containers (runc's `--root`; default: `runtime` in pier's root).
+    /// State directory of the containers (runc's `--root`; default: `runtime` in pier's root
+    /// when one is named, `pier --root P runtime` or $PIER_ROOT, else /run/pier-runtime).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Write errors (and with --debug, progress) to this file instead of stderr.
@@ -76,6 +77,18 @@ pub enum RuntimeCommand {
     Features,
     /// Write a starter config.json into a bundle directory.
     Spec(SpecArgs),
+    /// Make the runc entry point: a hard link to this pier binary named PATH (e.g.
+    /// /usr/local/bin/pier-runc), which keeps its name where a symlink would be resolved to
+    /// `pier` (pier's own command, not runc's).
+    InstallLink(InstallLinkArgs),
+}
+
+/// `install-link`'s argument.
+#[derive(Debug, Args)]
+pub struct InstallLinkArgs {
+    /// Where to make the link; its file name must contain `runc` (`pier-runc`), on the pier
+    /// binary's filesystem.
+    pub path: PathBuf,
 }
 
 /// One container ID.
@@ -204,7 +217,8 @@ pub struct ExecArgs {
     /// SELinux label for the process (refused, as --apparmor).
     #[arg(long)]
     pub process_label: Option<String>,
-    /// Run in a sub-cgroup of the container ([CONTROLLER:]PATH; refused).
+    /// Cgroup for the process ([CONTROLLER:]PATH, relative to the container's): only `/`
+    /// (or the container's own cgroupsPath) is accepted; a sub-cgroup is refused.
     #[arg(long)]
     pub cgroup: Vec<String>,
     /// Allow exec in a paused container.

@@ -15,8 +15,8 @@ use std::os::fd::AsRawFd;
 /// `exec`.
 pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
     let c = Container::load(&ctx.root, &a.id)?;
-    if !a.cgroup.is_empty() {
-        bail!("exec --cgroup (a sub-cgroup of the container) is not supported by pier");
+    for value in &a.cgroup {
+        check_cgroup_flag(&c, value)?;
     }
     let process = process(&c, a)?;
     let Terminal {
@@ -45,6 +45,32 @@ pub fn exec(ctx: &Ctx, a: &ExecArgs) -> Result<i32> {
     }
     let exit = terminal::wait(pid, master)?;
     Ok(exit.code)
+}
+
+/// `exec --cgroup [CONTROLLER[,CONTROLLER]:]PATH`: runc puts the process in PATH under the
+/// container's cgroup. pier runs it in the container's own cgroup, so it takes the paths that
+/// name that one (`/`, or the container's `cgroupsPath` itself) and refuses a sub-cgroup by
+/// name rather than ignoring it.
+fn check_cgroup_flag(c: &Container, value: &str) -> Result<()> {
+    let path = value.split_once(':').map_or(value, |(_, p)| p);
+    let trimmed = path.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    let spec = c.spec()?;
+    // The container's cgroupsPath, or the one pier gave it (`create`'s default).
+    let own = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .map(|p| p.to_string_lossy().trim_matches('/').to_string())
+        .unwrap_or_else(|| format!("{}/{}", pier_oci::cgroups::PARENT, c.id()));
+    if own == trimmed {
+        return Ok(());
+    }
+    bail!(
+        "exec --cgroup {value}: pier runs an exec'd process in the container's own cgroup only (--cgroup /); sub-cgroups are not supported"
+    )
 }
 
 /// The process to run: `--process FILE` as is, else the container's `process` with the

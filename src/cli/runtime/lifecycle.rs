@@ -21,12 +21,12 @@ pub fn create(ctx: &Ctx, a: &BundleFlags) -> Result<i32> {
 }
 
 /// Records a lifecycle event of runtime container `id` in pier's event log (its ID is also
-/// its name; the bundle stands for the image), when pier's state root exists: `pier events`
-/// then shows the low level too. A log that cannot be written is only a warning.
+/// its name; the bundle stands for the image), when a pier root was named and exists: `pier
+/// events` then shows the low level too. A log that cannot be written is only a warning.
 fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<String>) {
-    if !ctx.pier_root.is_dir() {
+    let Some(pier_root) = ctx.pier_root.as_deref().filter(|r| r.is_dir()) else {
         return;
-    }
+    };
     let event = Event {
         time: pier_engine::container::now_rfc3339(),
         action,
@@ -39,7 +39,7 @@ fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<
         error: None,
         health: None,
     };
-    if let Err(e) = EventLog::at(&ctx.pier_root).append(&event) {
+    if let Err(e) = EventLog::at(pier_root).append(&event) {
         ctx.log.warn(&format!(
             "logging the {} event: {}",
             event.action.as_str(),

@@ -22,24 +22,39 @@ use log::Log;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+/// The runtime's state directory when no `--root` is given and no pier root was named (runc's
+/// is `/run/runc`): on a tmpfs, like runc's, since a container does not outlive a reboot.
+pub const DEFAULT_STATE_ROOT: &str = "/run/pier-runtime";
+
 /// What every command needs.
 pub struct Ctx {
-    /// The state directory (`--root`).
+    /// The state directory (`--root`). The runtime writes nothing else, outside the cgroups,
+    /// the files its client names (`--log`, `--pid-file`) and a pier root named below.
     pub root: PathBuf,
-    /// pier's own state root, whose event log (`pier events`) records the low-level
-    /// lifecycle too, when that root exists.
-    pub pier_root: PathBuf,
+    /// pier's own state root, when one was named (`pier --root P runtime ...`, or
+    /// $PIER_ROOT): its event log (`pier events`) then records the low-level lifecycle too.
+    /// Under a runc name (`pier-runc`), never: a client such as Docker gives only `--root`.
+    pub pier_root: Option<PathBuf>,
     /// The `--log` destination.
     pub log: Log,
     /// `--systemd-cgroup`.
     pub systemd_cgroup: bool,
 }
 
-/// pier's root when none is given: $PIER_ROOT, else the default.
-pub fn default_pier_root() -> PathBuf {
+/// pier's root when one is named in the environment ($PIER_ROOT).
+fn pier_root_from_env() -> Option<PathBuf> {
     std::env::var_os("PIER_ROOT")
+        .filter(|r| !r.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(pier_engine::container::DEFAULT_ROOT))
+}
+
+/// The runtime's state directory: `--root`, else the named pier root's `runtime/`, else
+/// [`DEFAULT_STATE_ROOT`].
+fn state_root(given: Option<PathBuf>, pier_root: Option<&Path>) -> PathBuf {
+    given.unwrap_or_else(|| match pier_root {
+        Some(p) => p.join("runtime"),
+        None => PathBuf::from(DEFAULT_STATE_ROOT),
+    })
 }
 
 /// Whether the binary was called under a runc name (`pier-runc`, `runc`): then its whole
@@ -51,17 +66,20 @@ pub fn invoked_as_runc(arg0: &std::ffi::OsStr) -> bool {
 }
 
 /// Parses runc's command line (`args[0]` is the program name) and runs it; returns the exit
-/// code. `pier_root` is pier's state directory, whose `runtime/` is the default `--root`.
-pub fn main(args: Vec<OsString>, pier_root: &Path) -> i32 {
+/// code. `pier_root` is pier's state directory when one was named (`None` under a runc name).
+pub fn main(args: Vec<OsString>, pier_root: Option<&Path>) -> i32 {
     // Re-execute from the sealed copy before clap runs, so its start-up is not paid twice
     // (`run` checks again after parsing).
-    if command_word(&args).is_some_and(|w| matches!(w, "create" | "run" | "exec")) {
-        let _ = pier_oci::security::sealed_exe::reexec_sealed(pier_root);
+    let (word, given_root) = global_flags(&args);
+    if word.is_some_and(|w| matches!(w, "create" | "run" | "exec")) {
+        let root = state_root(given_root, pier_root);
+        let _ = pier_oci::security::sealed_exe::reexec_sealed_under(&root);
     }
     let name = args
         .first()
         .map(|a| a.to_string_lossy().into_owned())
         .unwrap_or_else(|| "pier runtime".into());
+    let args0 = name.clone();
     let command = RuntimeArgs::command()
         .name("pier runtime")
         .bin_name(name)
@@ -74,7 +92,7 @@ pub fn main(args: Vec<OsString>, pier_root: &Path) -> i32 {
         .try_get_matches_from(args)
         .and_then(|m| RuntimeArgs::from_arg_matches(&m));
     match parsed {
-        Ok(a) => run(a, pier_root),
+        Ok(a) => run_as(&program_name(&args0), a, pier_root),
         Err(e) => {
             let _ = e.print();
             if e.use_stderr() {
@@ -86,28 +104,33 @@ pub fn main(args: Vec<OsString>, pier_root: &Path) -> i32 {
     }
 }
 
-/// The command word of a runc command line (`args[0]` is the program): the first argument
-/// that is not a global flag or a global flag's value.
-fn command_word(args: &[OsString]) -> Option<&str> {
+/// The command word of a runc command line (`args[0]` is the program), the first argument
+/// that is not a global flag or a global flag's value, and the global `--root` if given.
+fn global_flags(args: &[OsString]) -> (Option<&str>, Option<PathBuf>) {
+    let mut root = None;
     let mut rest = args.iter().skip(1);
     while let Some(arg) = rest.next() {
-        let arg = arg.to_str()?;
+        let Some(arg) = arg.to_str() else {
+            return (None, root);
+        };
         match arg {
-            "--root" | "--log" | "--log-format" | "--rootless" => {
+            "--root" => root = rest.next().map(PathBuf::from),
+            "--log" | "--log-format" | "--rootless" => {
                 rest.next();
             }
+            _ if arg.starts_with("--root=") => root = Some(PathBuf::from(&arg[7..])),
             _ if arg.starts_with('-') => {}
-            word => return Some(word),
+            word => return (Some(word), root),
         }
     }
-    None
+    (None, root)
 }
 
 /// The arguments after `runtime` when the command line is `pier [--root DIR] runtime ...`,
-/// with pier's root (`--root` before `runtime`, else $PIER_ROOT, else the default). The
+/// with pier's root when one is named (`--root` before `runtime`, else $PIER_ROOT). The
 /// runtime's own `--root` (after `runtime`) is runc's state directory, not pier's root, so
 /// these are split off before clap sees them.
-pub fn split_command_line(args: &[OsString]) -> Option<(PathBuf, Vec<OsString>)> {
+pub fn split_command_line(args: &[OsString]) -> Option<(Option<PathBuf>, Vec<OsString>)> {
     let mut root = None;
     let mut i = 1;
     while i < args.len() {
@@ -119,7 +142,7 @@ pub fn split_command_line(args: &[OsString]) -> Option<(PathBuf, Vec<OsString>)>
             root = Some(PathBuf::from(r));
             i += 1;
         } else if a == "runtime" {
-            let root = root.unwrap_or_else(default_pier_root);
+            let root = root.or_else(pier_root_from_env);
             let mut rest = vec![OsString::from("pier runtime")];
             rest.extend(args[i + 1..].iter().cloned());
             return Some((root, rest));
@@ -130,11 +153,59 @@ pub fn split_command_line(args: &[OsString]) -> Option<(PathBuf, Vec<OsString>)>
     None
 }
 
+/// The name errors are given under: the file name pier was called by (`pier-runc`), or
+/// `pier runtime`.
+fn program_name(arg0: &str) -> String {
+    if invoked_as_runc(arg0.as_ref()) {
+        Path::new(arg0)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| arg0.to_string())
+    } else {
+        "pier runtime".to_string()
+    }
+}
+
+/// runc's words before a failed `create`, `run` or `exec` (`runc create failed: ...`,
+/// `exec failed: ...`), with `program` for runc's name.
+fn failure_prefix(program: &str, cmd: &RuntimeCommand) -> Option<String> {
+    match cmd {
+        RuntimeCommand::Create(_) => Some(format!("{program} create failed")),
+        RuntimeCommand::Run(_) => Some(format!("{program} run failed")),
+        RuntimeCommand::Exec(_) => Some("exec failed".to_string()),
+        _ => None,
+    }
+}
+
+/// An error as runc words it: the command's prefix, then, when the container's process could
+/// not be started, "unable to start container process". Clients and the people reading their
+/// logs look for these phrases (and for the cause's own: "executable file not found in
+/// $PATH", "no such file or directory", "permission denied").
+fn runc_message(prefix: Option<&str>, e: &anyhow::Error) -> String {
+    let mut msg = super::output::one_line(e);
+    if matches!(
+        e.downcast_ref::<pier_oci::Error>(),
+        Some(pier_oci::Error::Start { .. })
+    ) {
+        msg = format!("unable to start container process: {msg}");
+    }
+    match prefix {
+        Some(p) => format!("{p}: {msg}"),
+        None => msg,
+    }
+}
+
 /// Runs parsed runtime arguments; returns the exit code. Errors go to the log (and to stderr
 /// as well when the log is a file), as runc does.
-pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
+pub fn run(a: RuntimeArgs, pier_root: Option<&Path>) -> i32 {
+    run_as("pier runtime", a, pier_root)
+}
+
+/// [`run`] under the program name `program` (for runc's error prefixes).
+fn run_as(program: &str, a: RuntimeArgs, pier_root: Option<&Path>) -> i32 {
+    let root = state_root(a.root.clone(), pier_root);
     if enters_containers(&a.command) {
-        if let Err(e) = pier_oci::security::sealed_exe::reexec_sealed(pier_root) {
+        if let Err(e) = pier_oci::security::sealed_exe::reexec_sealed_under(&root) {
             eprintln!("pier: {}", super::output::one_line(&e));
             return 1;
         }
@@ -147,17 +218,18 @@ pub fn run(a: RuntimeArgs, pier_root: &Path) -> i32 {
         }
     };
     let ctx = Ctx {
-        root: a.root.unwrap_or_else(|| pier_root.join("runtime")),
-        pier_root: pier_root.to_path_buf(),
+        root,
+        pier_root: pier_root.map(Path::to_path_buf),
         log,
         systemd_cgroup: a.systemd_cgroup,
     };
+    let prefix = failure_prefix(program, &a.command);
     match dispatch(&ctx, a.command) {
         Ok(code) => code,
         Err(e) => {
             // runc's code for its own errors is 1.
             let code = super::output::exit_code(&e, 1);
-            let msg = super::output::one_line(&e);
+            let msg = runc_message(prefix.as_deref(), &e);
             ctx.log.error(&msg);
             if ctx.log.to_file() {
                 eprintln!("pier: {msg}");
@@ -186,13 +258,14 @@ pub fn enters_containers(cmd: &RuntimeCommand) -> bool {
         | C::Update(_)
         | C::Events(_)
         | C::Features
-        | C::Spec(_) => false,
+        | C::Spec(_)
+        | C::InstallLink(_) => false,
     }
 }
 
 fn dispatch(ctx: &Ctx, cmd: RuntimeCommand) -> Result<i32> {
     use RuntimeCommand as C;
-    let needs_root = !matches!(cmd, C::Features | C::Spec(_));
+    let needs_root = !matches!(cmd, C::Features | C::Spec(_) | C::InstallLink(_));
     if needs_root && !nix::unistd::geteuid().is_root() {
         anyhow::bail!("pier runtime needs root privileges");
     }
@@ -212,6 +285,7 @@ fn dispatch(ctx: &Ctx, cmd: RuntimeCommand) -> Result<i32> {
         C::Events(a) => manage::events(ctx, &a),
         C::Features => spec::features(),
         C::Spec(a) => spec::spec(&a),
+        C::InstallLink(a) => spec::install_link(&a.path),
     }
 }
 
@@ -229,12 +303,16 @@ mod tests {
             "pier", "--root", "/p", "runtime", "--root", "/r", "list",
         ]))
         .unwrap();
-        assert_eq!(root, PathBuf::from("/p"));
+        assert_eq!(root, Some(PathBuf::from("/p")));
         assert_eq!(rest, os(&["pier runtime", "--root", "/r", "list"]));
         let (root, _) = split_command_line(&os(&["pier", "--root=/q", "runtime"])).unwrap();
-        assert_eq!(root, PathBuf::from("/q"));
+        assert_eq!(root, Some(PathBuf::from("/q")));
         assert!(split_command_line(&os(&["pier", "run", "runtime"])).is_none());
         assert!(split_command_line(&os(&["pier", "--root", "/p", "ps"])).is_none());
+    }
+
+    fn command_word(args: &[OsString]) -> Option<&str> {
+        global_flags(args).0
     }
 
     #[test]
@@ -250,6 +328,36 @@ mod tests {
             Some("exec")
         );
         assert_eq!(command_word(&os(&["runc", "--root", "/r"])), None);
+        assert_eq!(
+            global_flags(&os(&["runc", "--root=/r", "state", "x"])),
+            (Some("state"), Some(PathBuf::from("/r")))
+        );
+        // No root named anywhere: runc's rule, a directory of the runtime's own under /run.
+        assert_eq!(state_root(None, None), PathBuf::from(DEFAULT_STATE_ROOT));
+        assert_eq!(
+            state_root(None, Some(Path::new("/p"))),
+            PathBuf::from("/p/runtime")
+        );
+    }
+
+    #[test]
+    fn errors_carry_runcs_phrases() {
+        let start: anyhow::Error = pier_oci::Error::Start {
+            code: 127,
+            message: "exec: \"nope\": executable file not found in $PATH".into(),
+        }
+        .into();
+        assert_eq!(
+            runc_message(Some("pier-runc create failed"), &start),
+            "pier-runc create failed: unable to start container process: exec: \"nope\": executable file not found in $PATH"
+        );
+        let other = anyhow::anyhow!("no such bundle");
+        assert_eq!(
+            runc_message(Some("exec failed"), &other),
+            "exec failed: no such bundle"
+        );
+        assert_eq!(program_name("/usr/local/bin/pier-runc"), "pier-runc");
+        assert_eq!(program_name("pier runtime"), "pier runtime");
     }
 
     #[test]
