@@ -16,6 +16,7 @@
 //!   glob patterns in linear time (`.dockerignore`, `COPY` sources, `reference=` filters).
 
 pub mod builder;
+pub mod capped_read;
 pub mod compose;
 pub mod container;
 pub mod disk_usage;

@@ -5,6 +5,7 @@
 
 use super::interpolate::interpolate_tree;
 use super::model::ComposeFile;
+use crate::capped_read::read_to_string_capped;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -126,8 +127,7 @@ pub fn load(paths: &[PathBuf], env_file: Option<&Path>) -> Result<Loaded> {
     let mut warnings = Vec::new();
     let mut text = String::new();
     for path in &paths {
-        text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        text = read_compose_file(path)?;
         let (tree, w) = read_tree(&text, &vars).with_context(|| path.display().to_string())?;
         warnings.extend(w);
         match &mut merged {
@@ -152,6 +152,22 @@ pub fn load(paths: &[PathBuf], env_file: Option<&Path>) -> Result<Loaded> {
         vars,
         warnings,
     })
+}
+
+/// The largest compose file read (real ones are a few KB; a generated file with hundreds of
+/// services stays well under it), so a hostile one cannot make pier read gigabytes into
+/// memory before parsing.
+pub const MAX_FILE_SIZE: u64 = 4 << 20;
+
+/// Reads one compose file, refusing one larger than [`MAX_FILE_SIZE`].
+fn read_compose_file(path: &Path) -> Result<String> {
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    read_to_string_capped(
+        file,
+        MAX_FILE_SIZE,
+        &path.display().to_string(),
+        "a compose file",
+    )
 }
 
 /// Parses compose text with `vars` for interpolation; returns the model and the warnings.

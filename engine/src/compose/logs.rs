@@ -4,13 +4,11 @@
 //! started by any pier process.
 
 use super::containers::short_name;
-use crate::container::logs::LogEntry;
+use crate::container::logs::{LogLine, LogReader};
 use crate::container::record::{ContainerRecord, ContainerStatus};
 use crate::container::Engine;
 use anyhow::Result;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::time::Duration;
 
 /// Options of `logs`.
@@ -32,36 +30,15 @@ const COLORS: [u8; 10] = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
 struct Source {
     id: String,
     prefix: String,
-    path: PathBuf,
-    offset: u64,
+    reader: LogReader,
+    /// The next line, read ahead to merge the sources by time.
+    next: Option<LogLine>,
 }
 
-/// Reads complete new lines of a log from `offset` on.
-fn read_new(path: &PathBuf, offset: &mut u64) -> Result<Vec<LogEntry>> {
-    let mut out = Vec::new();
-    let Ok(mut f) = File::open(path) else {
-        return Ok(out);
-    };
-    f.seek(SeekFrom::Start(*offset))?;
-    let mut reader = BufReader::new(f);
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 0 {
-        if !line.ends_with('\n') {
-            break; // a partial write: the rest comes next time
-        }
-        *offset += line.len() as u64;
-        if let Ok(e) = serde_json::from_str::<LogEntry>(line.trim_end()) {
-            out.push(e);
-        }
-        line.clear();
-    }
-    Ok(out)
-}
-
-fn print(out: &mut dyn Write, prefix: &str, e: &LogEntry, timestamps: bool) -> Result<()> {
-    let text = e.log.strip_suffix('\n').unwrap_or(&e.log);
+fn print(out: &mut dyn Write, prefix: &str, l: &LogLine, timestamps: bool) -> Result<()> {
+    let text = l.text.strip_suffix('\n').unwrap_or(&l.text);
     if timestamps {
-        writeln!(out, "{prefix}{} {text}", e.time)?;
+        writeln!(out, "{prefix}{} {text}", l.time)?;
     } else {
         writeln!(out, "{prefix}{text}")?;
     }
@@ -82,36 +59,37 @@ pub fn show(
         .map(|r| short_name(r).len())
         .max()
         .unwrap_or(0);
-    let mut sources: Vec<Source> = containers
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let name = format!("{:width$}  | ", short_name(r));
-            let prefix = if opts.color {
-                format!("\x1b[{}m{name}\x1b[0m", COLORS[i % COLORS.len()])
-            } else {
-                name
-            };
-            Source {
-                id: r.id.clone(),
-                prefix,
-                path: engine.paths(&r.id).log(),
-                offset: 0,
-            }
-        })
-        .collect();
-    // What is there already, merged by time.
-    let mut first: Vec<(String, usize, LogEntry)> = Vec::new();
-    for (i, s) in sources.iter_mut().enumerate() {
-        let mut entries = read_new(&s.path, &mut s.offset)?;
-        if let Some(n) = opts.tail {
-            entries.drain(..entries.len().saturating_sub(n));
-        }
-        first.extend(entries.into_iter().map(|e| (e.time.clone(), i, e)));
+    let mut sources = Vec::new();
+    for (i, r) in containers.iter().enumerate() {
+        let name = format!("{:width$}  | ", short_name(r));
+        let prefix = if opts.color {
+            format!("\x1b[{}m{name}\x1b[0m", COLORS[i % COLORS.len()])
+        } else {
+            name
+        };
+        let mut reader = LogReader::from_tail(&engine.paths(&r.id).log(), opts.tail)?;
+        let next = reader.next_line()?;
+        sources.push(Source {
+            id: r.id.clone(),
+            prefix,
+            reader,
+            next,
+        });
     }
-    first.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    for (_, i, e) in &first {
-        print(out, &sources[*i].prefix, e, opts.timestamps)?;
+    // What is there already, merged by time (a line at a time from each log: the memory used
+    // does not grow with the logs).
+    while let Some(s) = sources
+        .iter_mut()
+        .filter(|s| s.next.is_some())
+        .min_by(|a, b| {
+            let time = |s: &Source| s.next.as_ref().map(|l| l.time.clone());
+            time(a).cmp(&time(b))
+        })
+    {
+        if let Some(line) = s.next.take() {
+            print(out, &s.prefix, &line, opts.timestamps)?;
+        }
+        s.next = s.reader.next_line()?;
     }
     out.flush()?;
     if !opts.follow {
@@ -126,8 +104,8 @@ pub fn show(
                 .is_ok_and(|(_, r)| r.status == ContainerStatus::Running)
         });
         for s in sources.iter_mut() {
-            for e in read_new(&s.path, &mut s.offset)? {
-                print(out, &s.prefix, &e, opts.timestamps)?;
+            while let Some(l) = s.reader.next_line()? {
+                print(out, &s.prefix, &l, opts.timestamps)?;
             }
         }
         out.flush()?;

@@ -239,6 +239,20 @@ pub struct Service {
     /// `deploy`: replicas and resource limits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
+    /// `logging`: the log driver and its options (`max-size`, `max-file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Logging>,
+}
+
+/// `logging` of a service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Logging {
+    /// The driver: pier writes `json-file` logs (`local` is taken as the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// The driver's options.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, Option<Scalar>>,
 }
 
 /// `build`: a context directory, or the long form.

@@ -11,6 +11,7 @@ use crate::container::config::{
     env_entry, read_env_file, BindMount, HealthConfig, Limits, NetworkAttachment, NetworkMode,
     RestartPolicy, RunConfig,
 };
+use crate::container::logs::LogConfig;
 use crate::container::mount_args::MountArgs;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -245,6 +246,12 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         None => RestartPolicy::No,
     };
     let healthcheck = svc.healthcheck.as_ref().map(health_config).transpose()?;
+    let log = svc
+        .logging
+        .as_ref()
+        .map(log_config)
+        .transpose()?
+        .unwrap_or_default();
     let config = RunConfig {
         image: image.clone(),
         name: None,
@@ -274,6 +281,7 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         extra_networks,
         restart,
         healthcheck,
+        log,
     };
     Ok(ServicePlan {
         name: name.to_string(),
@@ -291,6 +299,26 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
             .unwrap_or_default(),
         stop_timeout,
     })
+}
+
+/// The service's `logging` as the engine's [`LogConfig`]; another driver than json-file (or
+/// `local`, written the same way) is refused, as are unknown options.
+fn log_config(l: &model::Logging) -> Result<LogConfig> {
+    match l.driver.as_deref() {
+        None | Some("json-file") | Some("local") => {}
+        Some(other) => bail!(
+            "logging.driver: {other:?} is not supported: pier writes json-file logs (json-file, local)"
+        ),
+    }
+    let values: Vec<(String, String)> = l
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_ref().map(Scalar::text).unwrap_or_default()))
+        .collect();
+    LogConfig::from_pairs(
+        values.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        "logging.options",
+    )
 }
 
 /// The service's `healthcheck` as the engine's [`HealthConfig`] (durations in nanoseconds, 0

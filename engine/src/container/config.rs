@@ -1,6 +1,7 @@
 //! The user's `pier run` / `pier create` options, validated before anything is created.
 
 pub use super::health_config::HealthConfig;
+use super::logs::LogConfig;
 pub use super::restart_policy::RestartPolicy;
 use crate::units;
 use anyhow::{bail, Context, Result};
@@ -218,6 +219,9 @@ pub struct RunConfig {
     /// `create`, merged with the image's `HEALTHCHECK`, as Docker does.
     #[serde(default)]
     pub healthcheck: Option<HealthConfig>,
+    /// `--log-opt`: how big the log may grow (containers made before it: the default).
+    #[serde(default)]
+    pub log: LogConfig,
 }
 
 /// Parses `KEY=VALUE` lines of an env file (`#` comments and blank lines skipped; a bare `KEY`

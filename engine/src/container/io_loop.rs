@@ -166,7 +166,18 @@ impl IoLoop<'_> {
             if stdin_open {
                 fds.push(PollFd::new(stdin, PollFlags::POLLIN));
             }
-            match poll(&mut fds, PollTimeout::NONE) {
+            // Log output waits to share an entry with what follows, at most this long.
+            let timeout = match &self.log {
+                Some(log) if log.pending() => PollTimeout::from(100u8),
+                _ => PollTimeout::NONE,
+            };
+            match poll(&mut fds, timeout) {
+                Ok(0) => {
+                    if let Some(log) = self.log.as_mut() {
+                        log.flush()?;
+                    }
+                    continue;
+                }
                 Ok(_) => {}
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e).context("poll in the container watcher"),
@@ -215,6 +226,9 @@ impl IoLoop<'_> {
                 for i in still_open {
                     set_nonblocking(self.streams[i].0.as_raw_fd());
                     while self.copy_once(i, &mut buf)? {}
+                }
+                if let Some(log) = self.log.as_mut() {
+                    log.flush()?;
                 }
                 return ExitInfo::from_status(status)
                     .context("the container's init stopped without exiting");

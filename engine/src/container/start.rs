@@ -274,7 +274,7 @@ impl Engine {
             copy_window_size(m.as_fd());
         }
         let log = if attach == Attach::Detached || tee {
-            Some(LogWriter::open(&paths.log())?)
+            Some(LogWriter::open(&paths.log(), record.config.log)?)
         } else {
             None
         };

@@ -11,8 +11,6 @@ use nix::sys::signal::{self, SigHandler, Signal};
 use pier_engine::container::logs::{self, LogOptions};
 use pier_engine::container::record::ContainerStatus;
 use pier_engine::container::Engine;
-use std::io::Read;
-use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// `pier attach`.
@@ -33,23 +31,6 @@ static PENDING: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn remember(sig: libc::c_int) {
     PENDING.store(sig, Ordering::SeqCst);
-}
-
-/// Where the log's complete lines end now: attach shows what comes after.
-fn log_end(path: &Path) -> Result<u64> {
-    let mut bytes = Vec::new();
-    match std::fs::File::open(path) {
-        Ok(mut f) => {
-            f.read_to_end(&mut bytes)
-                .with_context(|| format!("reading {}", path.display()))?;
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
-    }
-    Ok(bytes
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i as u64 + 1))
 }
 
 /// `pier attach`.
@@ -85,13 +66,13 @@ pub fn attach(engine: &Engine, args: AttachArgs) -> Result<i32> {
             .map(|(_, r)| r.status == ContainerStatus::Running)
             .unwrap_or(false)
     };
-    let offset = log_end(&paths.log())?;
+    let mut reader = logs::LogReader::at_end(&paths.log())?;
     let opts = LogOptions {
         tail: None,
         timestamps: false,
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    logs::follow(&paths.log(), offset, &opts, &running, &mut out, &mut err)?;
+    logs::follow(&mut reader, &opts, &running, &mut out, &mut err)?;
     // The record has the exit code once the monitor wrote it (gone with --rm: then 0).
     Ok(engine.wait(&id).unwrap_or(0))
 }

@@ -7,6 +7,7 @@ use clap::Args;
 use pier_engine::container::config::{
     env_entry, read_env_file, HealthConfig, NetworkMode, RestartPolicy, RunConfig,
 };
+use pier_engine::container::logs::LogConfig;
 use pier_engine::container::mount_args::MountArgs;
 use pier_engine::container::start::Attach;
 use pier_engine::container::Engine;
@@ -120,6 +121,10 @@ pub struct CreateArgs {
     /// Disable the image's HEALTHCHECK.
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// Log option, as Docker's json-file driver: max-size=SIZE (one file, default 20m),
+    /// max-file=N (files kept, default 5).
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    pub log_opts: Vec<String>,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -177,6 +182,7 @@ impl CreateArgs {
             self.health_retries,
             self.no_healthcheck,
         )?;
+        let log = LogConfig::parse_opts(&self.log_opts)?;
         Ok(RunConfig {
             image: self.image.clone(),
             name: self.name.clone(),
@@ -206,6 +212,7 @@ impl CreateArgs {
             extra_networks: Vec::new(),
             restart,
             healthcheck,
+            log,
         })
     }
 }

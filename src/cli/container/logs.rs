@@ -37,7 +37,7 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32> {
         timestamps: args.timestamps,
     };
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-    let offset = logs::print(&paths.log(), &opts, &mut out, &mut err)?;
+    let mut reader = logs::print(&paths.log(), &opts, &mut out, &mut err)?;
     if args.follow {
         let id = rec.id.clone();
         let running = || {
@@ -50,14 +50,7 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32> {
             tail: None,
             timestamps: args.timestamps,
         };
-        logs::follow(
-            &paths.log(),
-            offset,
-            &follow_opts,
-            &running,
-            &mut out,
-            &mut err,
-        )?;
+        logs::follow(&mut reader, &follow_opts, &running, &mut out, &mut err)?;
     }
     Ok(0)
 }
