@@ -127,8 +127,11 @@ pub(crate) fn prepare(
                 f()?;
             }
             let opts = mounts::options::parse(m.options().as_deref().unwrap_or_default());
+            // The mount point is made inside the root; the view's own mounts then go by the
+            // resolved path (they add a tmpfs and mount below it, which a descriptor opened
+            // before the tmpfs would not see).
+            target::ensure(rootfs, m.destination(), Kind::Dir)?;
             let dest = secure_join(rootfs, m.destination())?;
-            create_mount_point(&dest, true)?;
             crate::cgroups::view::mount_own(&dest, opts.flags.contains(MsFlags::MS_RDONLY))
                 .with_context(|| format!("mounting {}", m.destination().display()))?;
             continue;
