@@ -143,9 +143,12 @@ pub fn commit(engine: &Engine, key: &str, opts: &CommitOptions) -> Result<Image>
     // Frozen before anything of the upper directory is read; a container paused by its user
     // stays paused (and is not thawed here).
     let _frozen = if opts.pause && rec.status == ContainerStatus::Running && !rec.paused {
-        engine
-            .pause(&rec.id)
-            .with_context(|| format!("pausing container {} for the commit", rec.name))?;
+        engine.pause(&rec.id).with_context(|| {
+            format!(
+                "pausing container {} for the commit (--pause=false commits it running)",
+                rec.name
+            )
+        })?;
         Some(Frozen {
             engine,
             id: rec.id.clone(),

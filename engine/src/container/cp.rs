@@ -105,14 +105,10 @@ impl Engine {
                     })?;
                 }
                 for b in &binds {
-                    // The mount point opened inside the container's root (a link the
-                    // container left there stays inside it) and mounted on through its
-                    // descriptor, so no path is followed on the host.
-                    let target = match open_in_root(
-                        &rootfs,
-                        &b.destination,
-                        OFlag::O_PATH | OFlag::O_NOFOLLOW,
-                    ) {
+                    // The mount point opened inside the container's root, its links followed
+                    // there as the runtime does (they stay inside it), and mounted on through
+                    // its descriptor, so no path is followed on the host.
+                    let target = match open_in_root(&rootfs, &b.destination, OFlag::O_PATH) {
                         Ok(fd) => fd,
                         // Never started: nothing was ever written there.
                         Err(Errno::ENOENT) => continue,
