@@ -85,8 +85,14 @@ pub(crate) fn prepare(
     let mut before_cgroup = Some(before_cgroup);
     let mut deferred = DeferredCgroup::default();
     let linux = spec.linux().as_ref();
-    let propagation =
+    let mut propagation =
         mounts::options::parse_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
+    // An unbindable `/` would refuse the bind of the rootfs onto itself below: until
+    // pivot_root it is only private (what unbindable also is), and [`finalize`] makes `/`
+    // unbindable.
+    if propagation.contains(MsFlags::MS_UNBINDABLE) {
+        propagation = (propagation - MsFlags::MS_UNBINDABLE) | MsFlags::MS_PRIVATE;
+    }
     // Stop our mounts from propagating back to the host (and the host's unmounts from
     // being surprised by ours).
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
