@@ -1213,3 +1213,18 @@ fn shared_rootfs_propagation_works_and_leaves_no_host_mounts() {
     }
     assert_eq!(before, host_mounts(), "the test's own namespace leaked");
 }
+
+/// `rootfsPropagation: unbindable`: `/` inside the container is unbindable, and the bind of
+/// the rootfs onto itself that pivot_root needs is made before that (it failed with EINVAL).
+#[test]
+fn unbindable_rootfs_propagation() {
+    let p = Pier::new();
+    let bundle = Bundle::new(&p);
+    bundle.configure_with(
+        &["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"],
+        |c: &mut Value| c["linux"]["rootfsPropagation"] = json!("unbindable"),
+    );
+    let (out, err, code) = bundle.run(&p);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("unbindable"), "{out}");
+}

@@ -85,8 +85,14 @@ pub(crate) fn prepare(
     let mut before_cgroup = Some(before_cgroup);
     let mut deferred = DeferredCgroup::default();
     let linux = spec.linux().as_ref();
-    let propagation =
+    let mut propagation =
         mounts::options::parse_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()));
+    // An unbindable `/` would refuse the bind of the rootfs onto itself below: until
+    // pivot_root it is only private (what unbindable also is), and [`finalize`] makes `/`
+    // unbindable.
+    if propagation.contains(MsFlags::MS_UNBINDABLE) {
+        propagation = (propagation - MsFlags::MS_UNBINDABLE) | MsFlags::MS_PRIVATE;
+    }
     // Stop our mounts from propagating back to the host (and the host's unmounts from
     // being surprised by ours).
     mount(None::<&str>, "/", None::<&str>, propagation, None::<&str>)
@@ -703,5 +709,64 @@ mod tests {
         symlink("/b", dir.path().join("a")).unwrap();
         symlink("/a", dir.path().join("b")).unwrap();
         assert!(secure_join(dir.path(), Path::new("/a/x")).is_err());
+    }
+
+    /// CVE-2021-30465: the mount point is swapped for a symlink to a host directory after pier
+    /// checked it. Mounting through the descriptor still lands on the directory pier opened,
+    /// the host directory gets nothing, and reopening the moved target is refused.
+    #[test]
+    fn a_symlink_swapped_in_after_the_open_does_not_move_the_mount() {
+        use nix::sys::wait::{waitpid, WaitStatus};
+        use nix::unistd::{fork, ForkResult};
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (root, host) = (dir.path().join("root"), dir.path().join("host"));
+        fs::create_dir_all(root.join("mnt")).unwrap();
+        fs::create_dir_all(&host).unwrap();
+        // A directory with a mount on it is on another device than the directory around it.
+        let base = fs::metadata(dir.path()).unwrap().dev();
+        let on_tmpfs = |p: &Path| fs::metadata(p).unwrap().dev() != base;
+        // SAFETY: the child makes plain syscalls and leaves with _exit.
+        match unsafe { fork() }.unwrap() {
+            ForkResult::Child => {
+                let code = (|| -> Result<i32> {
+                    crate::namespaces::enter_private_mount_namespace()?;
+                    let t = target::ensure(&root, Path::new("/mnt"), Kind::Dir)?;
+                    // The attacker's swap, between pier's open and its mount.
+                    fs::rename(root.join("mnt"), root.join("old"))?;
+                    symlink(&host, root.join("mnt"))?;
+                    mount(
+                        Some("tmpfs"),
+                        &t.proc_path(),
+                        Some("tmpfs"),
+                        MsFlags::empty(),
+                        None::<&str>,
+                    )?;
+                    let reopened = reopen(&root, Path::new("/mnt"), &t);
+                    Ok(
+                        match (
+                            on_tmpfs(&root.join("old")),
+                            on_tmpfs(&host),
+                            reopened.is_err(),
+                        ) {
+                            (true, false, true) => 0,
+                            (false, _, _) => 10,
+                            (_, true, _) => 11,
+                            (_, _, false) => 12,
+                        },
+                    )
+                })()
+                .unwrap_or_else(|e| {
+                    eprintln!("{e:#}");
+                    20
+                });
+                // SAFETY: ends the forked child without unwinding into the test harness.
+                unsafe { libc::_exit(code) }
+            }
+            ForkResult::Parent { child } => {
+                let status = waitpid(child, None).unwrap();
+                assert_eq!(status, WaitStatus::Exited(child, 0));
+            }
+        }
     }
 }

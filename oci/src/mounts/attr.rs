@@ -10,9 +10,10 @@
 //!   below the path. That fallback sees the tree as it is at that moment (a mount that
 //!   propagates in later is not covered; pier's volumes are `rprivate`, so none does).
 //!
-//! OCI spells the recursive variants `rro`, `rnosuid`, `rnodev`, `rnoexec`
-//! ([`crate::mounts::options`]); pier also treats `ro` on an `rbind` mount as `rro`, as Docker
-//! does since 25.0.
+//! OCI spells the recursive variants `rro`, `rrw`, `rnosuid`, `rnosymfollow`, `rnoatime`...
+//! ([`crate::mounts::options`], applied by [`apply_fd`]). Plain `ro` on an `rbind` mount stays
+//! the top mount's only, as the runtime spec says; pier's `-v SRC:DST:ro` asks for `rro` too,
+//! as Docker does since 25.0.
 
 use anyhow::{bail, Context, Result};
 use nix::mount::{mount, MsFlags};

@@ -1,7 +1,8 @@
 //! Mounts as the OCI config describes them: [`options`] translates a mount's option list
-//! (`"ro"`, `"rbind"`, `"mode=755"`) into `mount(2)` flags and data, [`attr`] makes a whole
-//! mount tree read-only (or nosuid, nodev, noexec) with `mount_setattr(2)`. The mounting
-//! itself, in order, is [`crate::rootfs`].
+//! (`"ro"`, `"rbind"`, `"mode=755"`) into `mount(2)` flags and data, [`attr`] changes a whole
+//! mount tree's attributes (the `r*` options) with `mount_setattr(2)`, [`target`] opens a mount
+//! point inside an untrusted root so the mount is made on that descriptor, [`copy_up`] fills a
+//! `tmpcopyup` tmpfs. The mounting itself, in order, is [`crate::rootfs`].
 
 pub(crate) mod attr;
 pub(crate) mod copy_up;

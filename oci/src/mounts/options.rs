@@ -138,6 +138,11 @@ pub(crate) fn parse(options: &[String]) -> ParsedOptions {
             if clear {
                 p.recursive.clr |= bit;
                 p.recursive.set &= !bit;
+                // mount_setattr(2) clears the access-time mode as a whole field or not at
+                // all (EINVAL): `ratime` clears it, leaving the default, relatime.
+                if bit & libc::MOUNT_ATTR__ATIME == bit {
+                    p.recursive.clr |= libc::MOUNT_ATTR__ATIME;
+                }
             } else {
                 p.recursive.set |= bit;
                 p.recursive.clr &= !bit;
@@ -244,6 +249,11 @@ mod tests {
         assert_eq!(
             p.recursive.clr,
             libc::MOUNT_ATTR_NODEV | libc::MOUNT_ATTR__ATIME
+        );
+        let p = parse(&s(&["ratime"]));
+        assert_eq!(
+            (p.recursive.set, p.recursive.clr),
+            (0, libc::MOUNT_ATTR__ATIME)
         );
         let p = parse(&s(&["rro", "rrw"]));
         assert_eq!(
