@@ -48,6 +48,10 @@ fn a_container_cannot_fill_the_disk_through_its_log() {
         &["--log-opt", "max-size=1m", "--log-opt", "max-file=2"],
         2_800_000, // 30.8 MB
     );
+    let shown = &p.inspect("flood")["HostConfig"]["LogConfig"];
+    assert_eq!(shown["Type"], "json-file");
+    assert_eq!(shown["Config"]["max-size"], "1m");
+    assert_eq!(shown["Config"]["max-file"], "2");
     let files = log_files(&p, "flood");
     let total: u64 = files.iter().map(|(_, n)| n).sum();
     assert!(files.len() <= 2, "more than max-file files: {files:?}");

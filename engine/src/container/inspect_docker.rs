@@ -91,6 +91,10 @@ pub fn docker_fields(rec: &ContainerRecord, paths: &ContainerPaths, oci: &Value)
             "BlkioWeight": limits.blkio_weight.unwrap_or(0),
             "PortBindings": rec.config.publish,
             "PublishAllPorts": rec.config.publish_all,
+            "LogConfig": {
+                "Type": "json-file",
+                "Config": rec.config.log.docker_options(),
+            },
         },
         "GraphDriver": {
             "Name": "overlay",

@@ -6,6 +6,7 @@
 use crate::units::parse_size;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Default size of one log file before it is rotated.
 pub const DEFAULT_MAX_SIZE: u64 = 20 << 20;
@@ -57,6 +58,19 @@ impl LogConfig {
                 .with_context(|| format!("{what}.{key}: {value:?}"))?;
         }
         Ok(cfg)
+    }
+
+    /// The options as Docker shows them (`HostConfig.LogConfig.Config` of `inspect`):
+    /// `max-size` in the largest whole unit (`10m`), `max-file` a number, both as text.
+    pub fn docker_options(&self) -> BTreeMap<&'static str, String> {
+        let size = self.max_size;
+        let size = [(30, "g"), (20, "m"), (10, "k")]
+            .iter()
+            .find(|(shift, _)| size.is_multiple_of(1 << shift))
+            .map_or(size.to_string(), |(shift, unit)| {
+                format!("{}{unit}", size >> shift)
+            });
+        BTreeMap::from([("max-size", size), ("max-file", self.max_file.to_string())])
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<()> {

@@ -123,7 +123,19 @@ impl LogReader {
                     Some(f) if f.ino == new => self.queue.push_back(f),
                     _ => return Ok(None),
                 },
-                _ => return Ok(None),
+                _ => {
+                    // With max-file=1 the file is emptied instead: start again from its top.
+                    let at = reader.stream_position().unwrap_or(0);
+                    let len = reader.get_ref().metadata().map_or(at, |m| m.len());
+                    if len < at {
+                        reader
+                            .seek(SeekFrom::Start(0))
+                            .with_context(|| format!("seeking in log {}", self.path.display()))?;
+                        self.partial.clear();
+                        continue;
+                    }
+                    return Ok(None);
+                }
             }
         }
     }

@@ -144,6 +144,28 @@ fn following_goes_through_a_rotation() {
 }
 
 #[test]
+fn following_goes_on_after_the_only_file_is_emptied() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.log");
+    let config = LogConfig {
+        max_size: 1 << 10,
+        max_file: 1,
+    };
+    let mut w = LogWriter::open(&p, config).unwrap();
+    let mut reader = LogReader::at_end(&p).unwrap();
+    let mut seen = Vec::new();
+    for i in 0..200 {
+        w.write("stdout", format!("line {i}\n").as_bytes()).unwrap();
+        w.flush().unwrap();
+        while let Some(l) = reader.next_line().unwrap() {
+            seen.push(l.text);
+        }
+    }
+    let want: Vec<String> = (0..200).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(seen, want);
+}
+
+#[test]
 fn long_lines_are_split_on_characters() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.log");
