@@ -137,7 +137,8 @@ impl CredsArgs {
 /// `pier push`.
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// Image to push: HOST:PORT/NAME[:TAG] (tag it first with pier tag).
+    /// Image to push: [HOST[:PORT]/]NAME[:TAG] (tag it first with pier tag; no host
+    /// means Docker Hub).
     pub reference: String,
     #[command(flatten)]
     pub creds: CredsArgs,
@@ -163,7 +164,8 @@ pub fn push(engine: &Engine, args: PushArgs) -> Result<i32> {
 /// `pier pull`.
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// Image to pull: HOST:PORT/NAME[:TAG].
+    /// Image to pull: NAME[:TAG][@DIGEST] (`nginx` is docker.io/library/nginx:latest),
+    /// or HOST[:PORT]/NAME[:TAG].
     pub reference: String,
     #[command(flatten)]
     pub creds: CredsArgs,
@@ -187,9 +189,10 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
         for d in &report.skipped {
             println!("{}: already exists", registry::short_digest(d));
         }
-        println!("Digest: {}", report.image.manifest_digest);
+        println!("Digest: {}", report.repo_digest);
         println!("Image ID: {}", report.image.id);
-        println!("{}", remote.local);
+        println!("Status: Downloaded image for {}", remote.shown());
+        println!("{}", remote.image);
     }
     Ok(0)
 }

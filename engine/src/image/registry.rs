@@ -11,7 +11,7 @@
 //!   then the config and the layers the store lacks, each verified against its digest by
 //!   [`ImageStore::add_image`] before anything is published.
 //!
-//! Plain HTTP to loopback registries only (see [`client`]).
+//! References follow Docker's rules ([`ImageRef`]); see [`client`] for transport.
 //!
 //! [OCI distribution API]: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 
@@ -20,7 +20,7 @@ pub mod client;
 
 use super::archive::pick_platform;
 use super::media_type::{self, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
-use super::reference::Reference;
+use super::reference::{ImageRef, Reference};
 use super::store::{Image, ImageStore};
 use anyhow::{bail, Context, Result};
 use auth::Credentials;
@@ -31,40 +31,43 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
 
-/// A reference to an image in a registry: `host[:port]/repository:tag`.
+/// A reference to an image in a registry, resolved to where it is fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteRef {
-    /// The whole reference as pier stores it locally, e.g. `localhost:5000/app:v1`.
-    pub local: Reference,
-    /// `localhost:5000`.
+    /// The parsed reference (`docker.io/library/nginx:latest`).
+    pub image: ImageRef,
+    /// The store reference it is tagged with when pulled (`nginx:latest`); `None` for a
+    /// reference by digest alone.
+    pub local: Option<Reference>,
+    /// The registry's name, as credentials and certificates are filed under:
+    /// `docker.io`, `ghcr.io`, `localhost:5000`.
     pub host: String,
-    /// `app` or `team/app`.
+    /// The repository inside the registry: `library/nginx`, `team/app`.
     pub repository: String,
-    /// `v1`.
+    /// What the manifests endpoint is asked for: the digest if given, else the tag.
     pub tag: String,
 }
 
 impl RemoteRef {
-    /// Parses `host[:port]/repository[:tag]`; the registry host is required (pier has
-    /// no default registry).
+    /// Parses any image reference (`nginx`, `user/app:v1`, `host:port/name@sha256:...`).
     pub fn parse(input: &str) -> Result<RemoteRef> {
-        let local = Reference::parse(input)?;
-        let (host, repository) = local
-            .name
-            .split_once('/')
-            .filter(|(h, _)| h.contains('.') || h.contains(':') || *h == "localhost")
-            .with_context(|| {
-                format!(
-                    "{input:?} names no registry: use HOST:PORT/NAME[:TAG], e.g. localhost:5000/{}",
-                    local.name
-                )
-            })?;
+        let image = ImageRef::parse(input)?;
         Ok(RemoteRef {
-            host: host.to_string(),
-            repository: repository.to_string(),
-            tag: local.tag.clone(),
-            local,
+            local: image.store_reference(),
+            host: image.domain.clone(),
+            repository: image.path.clone(),
+            tag: image.manifest_reference().to_string(),
+            image,
         })
+    }
+
+    /// How the reference is shown: familiar (`nginx:latest`, `app@sha256:...`).
+    pub fn shown(&self) -> String {
+        match (&self.local, self.image.digest_key()) {
+            (_, Some(d)) => d,
+            (Some(l), None) => l.to_string(),
+            (None, None) => self.image.familiar_name(),
+        }
     }
 }
 
@@ -90,10 +93,14 @@ pub fn push(
     progress: &mut dyn FnMut(&str),
 ) -> Result<PushReport> {
     let remote = RemoteRef::parse(reference)?;
-    let image = store.resolve(&remote.local.to_string())?;
+    let local = match (&remote.local, &remote.image.digest) {
+        (Some(l), None) => l.clone(),
+        _ => bail!("pier push {reference}: push a tag (NAME[:TAG]), not a digest"),
+    };
+    let image = store.resolve(&local.to_string())?;
     let manifest = store.manifest(&image)?;
     let manifest_bytes = store.read_blob(&image.manifest_digest)?;
-    let mut client = Client::new(&remote.host, &remote.repository, creds, true)?;
+    let mut client = Client::new(remote.image.endpoint(), &remote.repository, creds, true)?;
     let mut report = PushReport {
         manifest_digest: image.manifest_digest.clone(),
         uploaded: Vec::new(),
@@ -133,7 +140,7 @@ pub fn push(
         bail!(
             "registry {} refused the manifest for {}: {}",
             remote.host,
-            remote.local,
+            local,
             error_text(response)
         );
     }
@@ -262,6 +269,8 @@ pub struct PullReport {
     pub image: Image,
     /// Layer blobs downloaded.
     pub downloaded: Vec<String>,
+    /// The digest the registry serves the image under (its index's, if it has one).
+    pub repo_digest: String,
     /// Layers that were already in the store.
     pub skipped: Vec<String>,
     /// HTTP requests made.
@@ -276,10 +285,12 @@ pub fn pull(
     progress: &mut dyn FnMut(&str),
 ) -> Result<PullReport> {
     let remote = RemoteRef::parse(reference)?;
-    let mut client = Client::new(&remote.host, &remote.repository, creds, false)?;
-    let manifest_bytes = fetch_manifest(&mut client, &remote.tag, None)?;
+    let shown = remote.shown();
+    let mut client = Client::new(remote.image.endpoint(), &remote.repository, creds, false)?;
+    let (manifest_bytes, top_digest) =
+        fetch_manifest(&mut client, &remote.tag, remote.image.digest.as_deref())?;
     let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
-        .with_context(|| format!("parsing the manifest of {}", remote.local))?;
+        .with_context(|| format!("parsing the manifest of {shown}"))?;
     let config_digest = manifest.config().digest().to_string();
     let config_bytes = fetch_small_blob(&mut client, &config_digest)?;
     let mut downloaded = Vec::new();
@@ -295,9 +306,13 @@ pub fn pull(
             &manifest_bytes,
             &config_bytes,
             &mut fetch,
-            Some(&remote.local.to_string()),
+            remote.local.as_ref().map(|l| l.to_string()).as_deref(),
         )
-        .with_context(|| format!("pulling {}", remote.local))?;
+        .with_context(|| format!("pulling {shown}"))?;
+    // `name@digest` finds the image later, by the digest the registry knows it by (an
+    // index's, for a multi-platform image), as Docker's RepoDigests do.
+    let digest_key = format!("{}@{top_digest}", remote.image.familiar_name());
+    store.add_digest_reference(&digest_key, &image.manifest_digest)?;
     let skipped = manifest
         .layers()
         .iter()
@@ -306,15 +321,30 @@ pub fn pull(
         .collect();
     Ok(PullReport {
         image,
+        repo_digest: top_digest,
         downloaded,
         skipped,
         requests: client.counts,
     })
 }
 
-/// The image manifest for `reference` (a tag or digest); an index is resolved to its
+/// The image manifest for `reference` (a tag or digest) and the digest of the document
+/// the registry answered with (the index's, for an index); an index is resolved to its
 /// linux/amd64 manifest. Fetched by digest, the bytes are verified.
-fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) -> Result<Vec<u8>> {
+fn fetch_manifest(
+    client: &mut Client,
+    reference: &str,
+    digest: Option<&str>,
+) -> Result<(Vec<u8>, String)> {
+    fetch_manifest_at(client, reference, digest, false)
+}
+
+fn fetch_manifest_at(
+    client: &mut Client,
+    reference: &str,
+    digest: Option<&str>,
+    nested: bool,
+) -> Result<(Vec<u8>, String)> {
     let accept = [
         OCI_MANIFEST,
         DOCKER_MANIFEST,
@@ -340,8 +370,8 @@ fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) ->
         .trim()
         .to_string();
     let bytes = read_document(response)?;
+    let got = super::digest::sha256_digest(&Sha256::digest(&bytes));
     if let Some(d) = digest {
-        let got = super::digest::sha256_digest(&Sha256::digest(&bytes));
         if got != d {
             bail!("manifest {d}: digest mismatch: the content hashes to {got}");
         }
@@ -356,10 +386,10 @@ fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) ->
         });
     let media = declared.unwrap_or(content_type);
     if media_type::is_manifest(&media) {
-        return Ok(bytes);
+        return Ok((bytes, got));
     }
     if media_type::is_index(&media) {
-        if digest.is_some() {
+        if nested {
             bail!("manifest {reference}: an index inside an index is not supported");
         }
         let index: ImageIndex =
@@ -368,7 +398,8 @@ fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) ->
             .with_context(|| format!("index {reference} on {}", client.host()))?
             .digest()
             .to_string();
-        return fetch_manifest(client, &chosen, Some(&chosen));
+        let (manifest, _) = fetch_manifest_at(client, &chosen, Some(&chosen), true)?;
+        return Ok((manifest, got));
     }
     bail!("manifest {reference} on {}: unsupported media type {media:?} (schema 1 and artifacts are not supported)", client.host())
 }
@@ -410,18 +441,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remote_references_need_a_registry() {
+    fn remote_references_name_registry_repository_and_tag() {
         let r = RemoteRef::parse("localhost:5000/team/app:v1").unwrap();
         assert_eq!(
             (r.host.as_str(), r.repository.as_str(), r.tag.as_str()),
             ("localhost:5000", "team/app", "v1")
         );
+        assert_eq!(r.shown(), "localhost:5000/team/app:v1");
+        let r = RemoteRef::parse("busybox").unwrap();
         assert_eq!(
-            RemoteRef::parse("127.0.0.1:5000/app").unwrap().tag,
-            "latest"
+            (
+                r.host.as_str(),
+                r.image.endpoint(),
+                r.repository.as_str(),
+                r.tag.as_str()
+            ),
+            (
+                "docker.io",
+                "registry-1.docker.io",
+                "library/busybox",
+                "latest"
+            )
         );
-        let err = RemoteRef::parse("busybox").unwrap_err().to_string();
-        assert!(err.contains("names no registry"), "{err}");
-        assert!(RemoteRef::parse("team/app").is_err());
+        assert_eq!(r.shown(), "busybox:latest");
+        let d = format!("sha256:{}", "c".repeat(64));
+        let r = RemoteRef::parse(&format!("team/app@{d}")).unwrap();
+        assert_eq!((r.tag.as_str(), r.local.is_none()), (d.as_str(), true));
+        assert_eq!(r.shown(), format!("team/app@{d}"));
     }
 }
