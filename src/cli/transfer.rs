@@ -126,6 +126,7 @@ pub struct CredsArgs {
 }
 
 impl CredsArgs {
+    /// The credentials for registry `host`: `--creds`, else those saved by pier login.
     fn resolve(&self, engine: &Engine, host: &str) -> Result<Option<Credentials>> {
         match &self.creds {
             Some(c) => Credentials::parse(c).map(Some),
@@ -149,11 +150,10 @@ pub struct PushArgs {
 
 /// `pier push`.
 pub fn push(engine: &Engine, args: PushArgs) -> Result<i32> {
-    let remote = RemoteRef::parse(&args.reference)?;
-    let creds = args.creds.resolve(engine, &remote.host)?;
     let store = engine.images()?;
     let quiet = args.quiet;
-    registry::push(&store, &args.reference, creds, &mut |line| {
+    let creds = |host: &str| args.creds.resolve(engine, host);
+    registry::push(&store, &args.reference, &creds, &mut |line| {
         if !quiet {
             println!("{line}");
         }
@@ -177,10 +177,10 @@ pub struct PullArgs {
 /// `pier pull`.
 pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
     let remote = RemoteRef::parse(&args.reference)?;
-    let creds = args.creds.resolve(engine, &remote.host)?;
     let store = engine.images()?;
     let quiet = args.quiet;
-    let report = registry::pull(&store, &args.reference, creds, &mut |line| {
+    let creds = |host: &str| args.creds.resolve(engine, host);
+    let report = registry::pull(&store, &args.reference, &creds, &mut |line| {
         if !quiet {
             println!("{line}");
         }

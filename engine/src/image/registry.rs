@@ -17,6 +17,8 @@
 
 pub mod auth;
 pub mod client;
+pub mod config;
+pub mod tls;
 
 use super::archive::pick_platform;
 use super::media_type::{self, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
@@ -24,7 +26,8 @@ use super::reference::{ImageRef, Reference};
 use super::store::{Image, ImageStore};
 use anyhow::{bail, Context, Result};
 use auth::Credentials;
-use client::{error_text, header, read_document, Body, Client, RequestCounts};
+use client::{error_text, header, read_document, Body, Client, Endpoint, RequestCounts, Transport};
+use config::{is_loopback, RegistryConfig};
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use sha2::{Digest as _, Sha256};
 use std::fs::{self, File};
@@ -61,6 +64,28 @@ impl RemoteRef {
         })
     }
 
+    /// The registry's own endpoint (Docker Hub's at `registry-1.docker.io`).
+    pub fn origin(&self, config: &RegistryConfig) -> Endpoint {
+        Endpoint::new(&self.host, self.image.endpoint(), config)
+    }
+
+    /// Where a pull looks, in order: for Docker Hub, the configured mirrors, then the
+    /// origin; for other registries, the origin.
+    pub fn pull_endpoints(&self, config: &RegistryConfig) -> Vec<Endpoint> {
+        let mut endpoints = Vec::new();
+        if self.host == super::reference::DOCKER_HUB {
+            for m in config.mirrors() {
+                let mut e = Endpoint::new(&m.host, &m.host, config);
+                if m.plain_http {
+                    e.transport = Transport::Http;
+                }
+                endpoints.push(e);
+            }
+        }
+        endpoints.push(self.origin(config));
+        endpoints
+    }
+
     /// How the reference is shown: familiar (`nginx:latest`, `app@sha256:...`).
     pub fn shown(&self) -> String {
         match (&self.local, self.image.digest_key()) {
@@ -89,7 +114,7 @@ pub struct PushReport {
 pub fn push(
     store: &ImageStore,
     reference: &str,
-    creds: Option<Credentials>,
+    creds: &CredsFor<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PushReport> {
     let remote = RemoteRef::parse(reference)?;
@@ -100,7 +125,15 @@ pub fn push(
     let image = store.resolve(&local.to_string())?;
     let manifest = store.manifest(&image)?;
     let manifest_bytes = store.read_blob(&image.manifest_digest)?;
-    let mut client = Client::new(remote.image.endpoint(), &remote.repository, creds, true)?;
+    let config = RegistryConfig::load()?;
+    let endpoint = remote.origin(&config);
+    let mut client = Client::new(
+        &endpoint,
+        &config,
+        &remote.repository,
+        creds(&endpoint.name)?,
+        true,
+    )?;
     let mut report = PushReport {
         manifest_digest: image.manifest_digest.clone(),
         uploaded: Vec::new(),
@@ -249,8 +282,16 @@ fn upload_location(client: &Client, response: &client::Response) -> Result<Strin
 }
 
 /// `pier login`: checks that `creds` are accepted by the registry at `host`.
+/// `host` is a registry name (`docker.io` is checked at its API endpoint).
 pub fn check_login(host: &str, creds: Credentials) -> Result<()> {
-    let mut client = Client::new(host, "", Some(creds), false)?;
+    let config = RegistryConfig::load()?;
+    let address = if host == super::reference::DOCKER_HUB {
+        super::reference::DOCKER_HUB_ENDPOINT
+    } else {
+        host
+    };
+    let endpoint = Endpoint::new(host, address, &config);
+    let mut client = Client::new(&endpoint, &config, "", Some(creds), false)?;
     let url = client.base_url();
     let response = client.send("GET", &url, &[], Body::Empty)?;
     if response.status().as_u16() != 200 {
@@ -277,20 +318,59 @@ pub struct PullReport {
     pub requests: RequestCounts,
 }
 
-/// Pulls `reference` (`host[:port]/name[:tag]`) into the store, tagged with that name.
+/// The credentials to present to the registry named by the argument, if any.
+pub type CredsFor<'a> = dyn Fn(&str) -> Result<Option<Credentials>> + 'a;
+
+/// Pulls `reference` (any image reference) into the store, tagged with its familiar name.
+/// Docker Hub images are looked for on the configured mirrors first; a mirror that fails
+/// is reported on `progress` and the next endpoint is tried.
 pub fn pull(
     store: &ImageStore,
     reference: &str,
-    creds: Option<Credentials>,
+    creds: &CredsFor<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PullReport> {
     let remote = RemoteRef::parse(reference)?;
+    let config = RegistryConfig::load()?;
+    let endpoints = remote.pull_endpoints(&config);
+    let last = endpoints.len() - 1;
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let result = creds(&endpoint.name)
+            .and_then(|c| pull_from(store, &remote, &config, endpoint, c, progress));
+        match result {
+            Ok(report) => return Ok(report),
+            Err(e) if i < last => progress(&format!(
+                "mirror {}: {e:#}; trying {}",
+                endpoint.address,
+                endpoints[i + 1].address
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    bail!("pulling {}: no registry to pull from", remote.shown())
+}
+
+/// Pulls from one endpoint (the origin or a mirror).
+fn pull_from(
+    store: &ImageStore,
+    remote: &RemoteRef,
+    config: &RegistryConfig,
+    endpoint: &Endpoint,
+    creds: Option<Credentials>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PullReport> {
     let shown = remote.shown();
-    let mut client = Client::new(remote.image.endpoint(), &remote.repository, creds, false)?;
+    let mut client = Client::new(endpoint, config, &remote.repository, creds, false)?;
     let (manifest_bytes, top_digest) =
         fetch_manifest(&mut client, &remote.tag, remote.image.digest.as_deref())?;
     let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
         .with_context(|| format!("parsing the manifest of {shown}"))?;
+    if client.fell_back_to_http && !is_loopback(&endpoint.address) {
+        progress(&format!(
+            "warning: {} does not answer HTTPS; using plain HTTP (it is listed in insecure-registries)",
+            endpoint.address
+        ));
+    }
     let config_digest = manifest.config().digest().to_string();
     let config_bytes = fetch_small_blob(&mut client, &config_digest)?;
     let mut downloaded = Vec::new();
