@@ -20,10 +20,15 @@ use std::time::{Duration, Instant};
 
 const PIER: &str = env!("CARGO_BIN_EXE_pier");
 
+/// pier with its state, Docker client configuration (credentials) and pier configuration
+/// all under `root`: the host's ~/.docker and /etc are never read or written.
 fn pier(root: &Path, args: &[&str]) -> Output {
     Command::new(PIER)
         .args(args)
         .env("PIER_ROOT", root)
+        .env("DOCKER_CONFIG", root.join("docker"))
+        .env("PIER_CONFIG", root.join("pier-config.json"))
+        .env("PIER_CERTS_D", root.join("certs.d"))
         .stdin(Stdio::null())
         .output()
         .expect("running pier")
@@ -773,10 +778,12 @@ fn basic_auth_needs_credentials_from_login_or_flag() {
     assert!(pier_err(d, &["pull", &name]).contains("requires authentication"));
     let err = pier_err(d, &["login", &reg.host(), "-u", "alice", "-p", "nope"]);
     assert!(err.contains("401"), "{err}");
-    assert!(!d.join("auth.json").exists(), "failed login saves nothing");
+    let auth = d.join("docker/config.json");
+    assert!(!auth.exists(), "failed login saves nothing");
     let mut login = Command::new(PIER)
         .args(["login", &reg.host(), "-u", "alice", "--password-stdin"])
         .env("PIER_ROOT", d)
+        .env("DOCKER_CONFIG", d.join("docker"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -789,14 +796,9 @@ fn basic_auth_needs_credentials_from_login_or_flag() {
         .unwrap();
     assert!(login.wait().unwrap().success());
     use std::os::unix::fs::PermissionsExt;
-    let mode = fs::metadata(d.join("auth.json"))
-        .unwrap()
-        .permissions()
-        .mode();
+    let mode = fs::metadata(&auth).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert!(!fs::read_to_string(d.join("auth.json"))
-        .unwrap()
-        .contains("wonderland"));
+    assert!(!fs::read_to_string(&auth).unwrap().contains("wonderland"));
     pier_ok(d, &["pull", &name]);
     assert_eq!(ids(d, &name), ids(s, "busybox"));
     pier_ok(d, &["logout", &reg.host()]);

@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod credentials;
 pub mod tls;
 
 use super::archive::pick_platform;
