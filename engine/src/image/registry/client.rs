@@ -293,7 +293,12 @@ impl Client {
     /// The error for a request that got no answer, with what to do about it.
     fn unreachable(&self, method: &str, url: &str, e: anyhow::Error) -> anyhow::Error {
         let text = format!("{e:#}");
-        let hint = if text.contains("certificate") || text.contains("Certificate") {
+        let hint = if text.contains("not valid for name") || text.contains("NotValidForName") {
+            format!(
+                "; the registry presents a certificate for another name than {}",
+                host_name(&self.host)
+            )
+        } else if text.contains("certificate") || text.contains("Certificate") {
             format!(
                 "; the registry's certificate is not trusted for {}: if it is signed by a private CA, put the CA in {}/{}/ca.crt",
                 host_name(&self.host),
