@@ -531,15 +531,35 @@ fn docker_hub_names_go_through_a_mirror() {
         reg.host
     ));
     assert!(w.login(&reg.host, PASSWORD).status.success());
-    // `nginx` is docker.io/library/nginx:latest; registry-1.docker.io is unreachable here,
-    // so it can only have come from the mirror.
+    // --pull never: a missing image is an error, and nothing is fetched.
+    let err = w.err(&["run", "--rm", "--pull", "never", "nginx", "true"]);
+    assert!(err.contains("nginx"), "{err}");
+    w.assert_nothing_stored();
+    // `pier run` pulls a missing image, as docker run does. `nginx` is
+    // docker.io/library/nginx:latest; registry-1.docker.io is unreachable here, so it can
+    // only have come from the mirror.
+    let out = w.run(&["run", "--rm", "nginx", "echo", "mirrored"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "mirrored");
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        progress.contains("Downloaded image for nginx:latest"),
+        "{progress}"
+    );
+    assert_eq!(image_id(&w, "nginx"), image_id(&src, "busybox"));
+    // Present: run does not pull again; --pull always does; pull says the full name.
+    let out = w.run(&["run", "--rm", "nginx", "true"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+    let id = w.ok(&["create", "--pull", "always", "nginx"]);
+    w.ok(&["rm", id.trim()]);
     let out = w.ok(&["pull", "nginx"]);
     assert!(out.contains("docker.io/library/nginx:latest"), "{out}");
-    assert_eq!(image_id(&w, "nginx"), image_id(&src, "busybox"));
-    assert_eq!(
-        w.ok(&["run", "--rm", "nginx", "echo", "mirrored"]).trim(),
-        "mirrored"
-    );
+    let err = w.err(&["run", "--pull", "sometimes", "nginx"]);
+    assert!(err.contains("missing, always or never"), "{err}");
     w.ok(&["pull", "someone/app:1"]);
     assert_eq!(
         image_id(&w, "docker.io/someone/app:1"),

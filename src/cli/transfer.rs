@@ -134,9 +134,14 @@ impl CredsArgs {
     fn resolve(&self, host: &str) -> Result<Option<Credentials>> {
         match &self.creds {
             Some(c) => Credentials::parse(c).map(Some),
-            None => CredentialStore::open()?.get(host),
+            None => saved_credentials(host),
         }
     }
+}
+
+/// The credentials `pier login` saved for registry `host`, if any.
+pub fn saved_credentials(host: &str) -> Result<Option<Credentials>> {
+    CredentialStore::open()?.get(host)
 }
 
 /// `pier push`.

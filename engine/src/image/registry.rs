@@ -409,6 +409,70 @@ fn pull_from(
     })
 }
 
+/// When `pier run` and `pier create` pull their image (Docker's `--pull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Pull only if the store does not have the image (the default).
+    #[default]
+    Missing,
+    /// Pull every time (a tag may have moved).
+    Always,
+    /// Never pull: a missing image is an error.
+    Never,
+}
+
+impl PullPolicy {
+    /// Parses `missing`, `always` or `never`.
+    pub fn parse(s: &str) -> Result<PullPolicy> {
+        match s {
+            "missing" => Ok(PullPolicy::Missing),
+            "always" => Ok(PullPolicy::Always),
+            "never" => Ok(PullPolicy::Never),
+            _ => bail!("invalid --pull {s:?}: use missing, always or never"),
+        }
+    }
+}
+
+/// Makes sure `image` is in the store as `policy` says, pulling it if needed; returns
+/// whether it pulled. `progress` gets the pull's lines; a failure is one error line.
+pub fn ensure_image(
+    store: &ImageStore,
+    image: &str,
+    policy: PullPolicy,
+    creds: &CredsFor<'_>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<bool> {
+    let present = store.resolve(image).is_ok();
+    match policy {
+        PullPolicy::Never => Ok(false),
+        PullPolicy::Missing if present => Ok(false),
+        _ => {
+            let remote = RemoteRef::parse(image)?;
+            let report = pull(store, image, creds, progress).map_err(|e| {
+                // One line, naming the image first: the usual case is a typo.
+                if present {
+                    e.context(format!("pulling {} (--pull always)", remote.shown()))
+                } else {
+                    e.context(format!(
+                        "no such image: {} is not in the store, and pulling {} failed",
+                        remote.shown(),
+                        remote.image
+                    ))
+                }
+            })?;
+            if !present {
+                progress(&format!(
+                    "Image '{}' was not found locally: pulled",
+                    remote.shown()
+                ));
+            }
+            progress(&format!("Digest: {}", report.repo_digest));
+            progress(&format!("Status: Downloaded image for {}", remote.shown()));
+            Ok(true)
+        }
+    }
+}
+
 /// The image manifest for `reference` (a tag or digest) and the digest of the document
 /// the registry answered with (the index's, for an index); an index is resolved to its
 /// linux/amd64 manifest. Fetched by digest, the bytes are verified.

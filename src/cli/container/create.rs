@@ -10,6 +10,7 @@ use pier_engine::container::config::{
 use pier_engine::container::mount_args::MountArgs;
 use pier_engine::container::start::Attach;
 use pier_engine::container::Engine;
+use pier_engine::image::registry::{self, PullPolicy};
 use std::path::PathBuf;
 
 /// Options shared by `run` and `create`.
@@ -120,6 +121,9 @@ pub struct CreateArgs {
     /// Disable the image's HEALTHCHECK.
     #[arg(long = "no-healthcheck")]
     pub no_healthcheck: bool,
+    /// Pull the image first: missing (if not in the store), always, or never.
+    #[arg(long = "pull", value_name = "POLICY", default_value = "missing")]
+    pub pull: String,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -141,6 +145,18 @@ pub struct RunArgs {
 }
 
 impl CreateArgs {
+    /// Pulls the image as `--pull` says (progress on standard error: standard output is
+    /// the container's).
+    fn pull_image(&self, engine: &Engine) -> Result<()> {
+        let policy = PullPolicy::parse(&self.pull)?;
+        let store = engine.images()?;
+        let creds = crate::cli::transfer::saved_credentials;
+        registry::ensure_image(&store, &self.image, policy, &creds, &mut |line| {
+            eprintln!("{line}")
+        })?;
+        Ok(())
+    }
+
     /// Validates every option; nothing is created when one is wrong.
     fn to_config(&self, auto_remove: bool) -> Result<RunConfig> {
         let mut env = Vec::new();
@@ -220,6 +236,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
     if !args.detach && config.restart != RestartPolicy::No {
         bail!("--restart needs -d: the restart policy is applied by the container's monitor, which a foreground pier run does not leave behind");
     }
+    args.create.pull_image(engine)?;
     let rec = engine.create(config, true)?;
     if args.detach {
         if let Err(e) = engine.start_detached(&rec.id) {
@@ -255,6 +272,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
 /// `pier create`.
 pub fn create(engine: &Engine, args: CreateArgs) -> Result<i32> {
     let config = args.to_config(false)?;
+    args.pull_image(engine)?;
     let rec = engine.create(config, false)?;
     println!("{}", rec.id);
     Ok(0)
