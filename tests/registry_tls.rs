@@ -59,6 +59,12 @@ impl World {
             .env("DOCKER_CONFIG", self.path().join("docker"))
             .env("PIER_CONFIG", self.path().join("pier-config.json"))
             .env("PIER_CERTS_D", self.path().join("certs.d"));
+        // Credential helpers the test installs live in bin/.
+        let path = std::env::var("PATH").unwrap_or_default();
+        c.env(
+            "PATH",
+            format!("{}:{path}", self.path().join("bin").display()),
+        );
         c
     }
     fn run(&self, args: &[&str], input: Option<&str>) -> Output {
@@ -608,4 +614,67 @@ fn wrong_certificate_and_plain_http_are_refused_clearly() {
         String::from_utf8_lossy(&out.stdout).contains("plain HTTP"),
         "the fall back to plain HTTP is said, never silent"
     );
+}
+
+#[test]
+fn a_credential_helper_keeps_the_secret_out_of_config_json() {
+    let Some(p) = prereqs() else { return };
+    let ca = Ca::new();
+    let (cert, key) = ca.issue(&[&p.ip.to_string()]);
+    let tokens = TokenServer::start();
+    let reg = Registry::start(p.ip, Some((&cert, &key)), Some(&tokens));
+    let (src, _) = seed(&reg, &ca.pem(), &["team/helped:1"]);
+    let w = World::new();
+    w.trust(&reg.host, &ca.pem());
+    // A helper speaking Docker's protocol, keeping one entry in a file of its own.
+    let bin = w.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let kept = w.path().join("helper-kept.json");
+    let helper = bin.join("docker-credential-pierfake");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in\n\
+             get) read url; [ -f {k} ] && cat {k} && exit 0; echo 'credentials not found in native keychain'; exit 1;;\n\
+             store) cat > {k};;\n\
+             erase) read url; [ -f {k} ] || {{ echo 'credentials not found in native keychain'; exit 1; }}; rm {k};;\n\
+             esac\n",
+            k = kept.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let config = w.path().join("docker/config.json");
+    fs::create_dir_all(config.parent().unwrap()).unwrap();
+    fs::write(
+        &config,
+        format!(r#"{{"credHelpers": {{"{}": "pierfake"}}}}"#, reg.host),
+    )
+    .unwrap();
+
+    let out = w.login(&reg.host, PASSWORD);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("docker-credential-pierfake"));
+    let stored: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&kept).unwrap()).unwrap();
+    assert_eq!(stored["Username"], USER);
+    assert_eq!(stored["Secret"], PASSWORD);
+    assert_eq!(stored["ServerURL"], reg.host.as_str());
+    assert!(
+        !fs::read_to_string(&config).unwrap().contains("auth\""),
+        "the secret is in the helper, not in config.json"
+    );
+    let name = format!("{}/team/helped:1", reg.host);
+    w.ok(&["pull", &name]);
+    assert_eq!(image_id(&w, &name), image_id(&src, "busybox"));
+    w.ok(&["logout", &reg.host]);
+    assert!(!kept.exists(), "logout erased it from the helper");
+    w.ok(&["rmi", &name]);
+    let err = w.err(&["pull", &name]);
+    assert!(err.contains("pier login"), "{err}");
 }
