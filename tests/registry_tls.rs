@@ -566,6 +566,20 @@ fn docker_hub_names_go_through_a_mirror() {
     assert!(out.contains("docker.io/library/nginx:latest"), "{out}");
     let err = w.err(&["run", "--pull", "sometimes", "nginx"]);
     assert!(err.contains("missing, always or never"), "{err}");
+    // FROM pulls a missing base image too, as docker build does.
+    let ctx = w.path().join("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    fs::write(
+        ctx.join("Dockerfile"),
+        "FROM someone/app:1\nRUN echo built > /built\n",
+    )
+    .unwrap();
+    let out = w.ok(&["build", "-t", "derived:1", ctx.to_str().unwrap()]);
+    assert!(out.contains("Downloaded image for someone/app:1"), "{out}");
+    assert_eq!(
+        w.ok(&["run", "--rm", "derived:1", "cat", "/built"]).trim(),
+        "built"
+    );
     w.ok(&["pull", "someone/app:1"]);
     assert_eq!(
         image_id(&w, "docker.io/someone/app:1"),
