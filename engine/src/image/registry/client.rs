@@ -197,8 +197,43 @@ impl Client {
     }
 
     /// Sends a request; returns the response whatever its status, except that a 401 is
-    /// answered (once) by authenticating and retrying, and a second 401 is an error.
+    /// answered (once) by authenticating and retrying, and a second 401 is an error; a
+    /// 429 is an error naming the registry's rate limit; a GET or HEAD that meets a
+    /// 5xx answer or a broken connection is tried again, up to [`MAX_ATTEMPTS`] times,
+    /// waiting twice as long each time.
     pub fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<Response> {
+        let idempotent = method == "GET" || method == "HEAD";
+        let mut delay = RETRY_DELAY;
+        let mut attempt = 1;
+        loop {
+            let result = self.send_authenticated(method, url, headers, body);
+            let transient = match &result {
+                Ok(r) => matches!(r.status().as_u16(), 500 | 502 | 503 | 504),
+                // A registry that answered before and now does not: a reset, not a wrong
+                // address or certificate (those fail the first request, and are final).
+                Err(e) => self.connected && e.chain().any(|c| c.is::<ureq::Error>()),
+            };
+            if !(idempotent && transient && attempt < MAX_ATTEMPTS) {
+                let response = result?;
+                if response.status().as_u16() == 429 {
+                    bail!("{}", rate_limited(&self.host, method, url, &response));
+                }
+                return Ok(response);
+            }
+            std::thread::sleep(delay);
+            delay *= 2;
+            attempt += 1;
+        }
+    }
+
+    /// [`Self::send`] without the retries.
+    fn send_authenticated(
         &mut self,
         method: &str,
         url: &str,
@@ -433,6 +468,29 @@ impl Client {
     }
 }
 
+/// How many times a GET or HEAD is tried when the registry fails transiently.
+pub const MAX_ATTEMPTS: u32 = 4;
+
+/// The wait before the first retry (then doubled: 0.5 s, 1 s, 2 s).
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// The error for a 429, with the limit headers Docker Hub sends (`ratelimit-limit:
+/// 100;w=21600` = 100 pulls per 6 hours) and when to retry.
+fn rate_limited(host: &str, method: &str, url: &str, response: &Response) -> String {
+    let limits: Vec<String> = ["ratelimit-limit", "ratelimit-remaining", "retry-after"]
+        .iter()
+        .filter_map(|h| header(response, h).map(|v| format!("{h}: {v}")))
+        .collect();
+    let shown = if limits.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", limits.join(", "))
+    };
+    format!(
+        "registry {host} refused {method} {url}: 429 Too Many Requests, its rate limit is reached{shown}; wait, log in (pier login) for a higher limit, or configure a registry mirror"
+    )
+}
+
 /// Reads a small JSON document body (at most [`MAX_DOCUMENT`] bytes).
 pub fn read_document(response: Response) -> Result<Vec<u8>> {
     let mut data = Vec::new();
@@ -488,6 +546,73 @@ pub fn header(response: &Response, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// A one-request-per-connection HTTP server on loopback answering `replies` in turn.
+    fn serve(replies: Vec<&'static str>) -> (String, std::thread::JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let thread = std::thread::spawn(move || {
+            let mut served = 0;
+            for reply in replies {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                // A TLS ClientHello (pier tries HTTPS first on loopback) is not a request.
+                if reader.read_line(&mut line).is_err() || !line.starts_with("GET") {
+                    continue;
+                }
+                while line.trim() != "" {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                }
+                let mut out = stream;
+                write!(out, "{reply}").unwrap();
+                served += 1;
+            }
+            served
+        });
+        (host, thread)
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_a_rate_limit_is_named() {
+        let config = RegistryConfig::default();
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        let unavailable =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        // The first connection is pier's TLS attempt, then plain HTTP: 503, 503, 200.
+        let (host, server) = serve(vec!["", ok, unavailable, unavailable, ok]);
+        let endpoint = Endpoint::new(&host, &host, &config);
+        let mut client = Client::new(&endpoint, &config, "app", None, false).unwrap();
+        let url = client.base_url();
+        let first = client.send("GET", &url, &[], Body::Empty).unwrap();
+        assert_eq!(first.status().as_u16(), 200);
+        let url = client.base_url();
+        let again = client.send("GET", &url, &[], Body::Empty).unwrap();
+        assert_eq!(again.status().as_u16(), 200, "two 503s, then success");
+        assert_eq!(server.join().unwrap(), 4);
+
+        let limited = "HTTP/1.1 429 Too Many Requests\r\nratelimit-limit: 100;w=21600\r\nratelimit-remaining: 0;w=21600\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let (host, server) = serve(vec!["", limited]);
+        let endpoint = Endpoint::new(&host, &host, &config);
+        let mut client = Client::new(&endpoint, &config, "app", None, false).unwrap();
+        let url = client.base_url();
+        let err = client
+            .send("GET", &url, &[], Body::Empty)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("429") && err.contains("ratelimit-limit: 100;w=21600"),
+            "{err}"
+        );
+        assert_eq!(
+            server.join().unwrap(),
+            1,
+            "a 429 is not hammered with retries"
+        );
+    }
 
     #[test]
     fn plain_http_only_where_allowed() {
