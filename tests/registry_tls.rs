@@ -515,6 +515,52 @@ fn login_pull_run_push_over_tls_with_token_auth() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // A zstd-compressed copy (skopeo recompresses the layer into an OCI directory, then
+    // pushes that) pulls to the same image.
+    let zdir = src.path().join("zstd-oci");
+    let skopeo = |args: Vec<String>| {
+        let out = Command::new("skopeo").args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    skopeo(vec![
+        "copy".into(),
+        "--dest-compress".into(),
+        "--dest-compress-format".into(),
+        "zstd".into(),
+        format!(
+            "oci-archive:{}:busybox:latest",
+            src.path().join("bb.tar").display()
+        ),
+        format!("oci:{}:z", zdir.display()),
+    ]);
+    skopeo(vec![
+        "copy".into(),
+        "--preserve-digests".into(),
+        "--dest-cert-dir".into(),
+        certs.display().to_string(),
+        "--dest-creds".into(),
+        format!("{USER}:{PASSWORD}"),
+        format!("oci:{}:z", zdir.display()),
+        format!("docker://{}/team/zstd:1", reg.host),
+    ]);
+    let zstd = format!("{}/team/zstd:1", reg.host);
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--cert-dir"])
+        .arg(&certs)
+        .args(["--creds", &format!("{USER}:{PASSWORD}")])
+        .arg(format!("docker://{zstd}"))
+        .output()
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw.stdout).into_owned();
+    assert!(raw.contains("tar+zstd"), "the copy has a zstd layer: {raw}");
+    w.ok(&["pull", &zstd]);
+    assert_eq!(image_id(&w, &zstd), image_id(&src, "busybox"));
+    assert_eq!(w.ok(&["run", "--rm", &zstd, "echo", "zstd"]).trim(), "zstd");
+
     // Logged out, the registry is closed again.
     w.ok(&["logout", &reg.host]);
     let err = w.err(&["pull", &back]);
