@@ -386,11 +386,11 @@ fn bad_archives_are_refused_by_name_and_leave_nothing() {
         }
     }
     write_tar(&tampered, &t);
-    // 3. A manifest with a layer media type pier does not handle (zstd); the index is
+    // 3. A manifest with a layer media type pier does not handle (encrypted); the index is
     //    rewritten to point at the new manifest so only the media type is wrong.
     let unknown = w.join("unknown.tar");
     let mut m = manifest.clone();
-    m["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar+zstd".into();
+    m["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar+encrypted".into();
     let m_bytes = serde_json::to_vec(&m).unwrap();
     let m_digest = sha256(&m_bytes);
     let mut u: Vec<(String, Vec<u8>)> = entries
@@ -402,7 +402,7 @@ fn bad_archives_are_refused_by_name_and_leave_nothing() {
     let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "digest": m_digest, "size": m_bytes.len(),
-        "annotations": {"org.opencontainers.image.ref.name": "zstd:latest"}}]});
+        "annotations": {"org.opencontainers.image.ref.name": "encrypted:latest"}}]});
     u.push(("index.json".into(), serde_json::to_vec(&index).unwrap()));
     write_tar(&unknown, &u);
     // 4. Not an archive at all.
