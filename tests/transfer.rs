@@ -681,6 +681,19 @@ fn push_and_pull_through_a_real_registry() {
         pier_ok(d2.path(), &["run", "--rm", &multi, "echo", "docker"]).trim(),
         "docker"
     );
+    // --platform picks another entry: the arm64 one is the OCI manifest pushed first.
+    let d4 = tempfile::tempdir().unwrap();
+    pier_ok(d4.path(), &["pull", "--platform", "linux/arm64", &multi]);
+    assert_eq!(
+        ids(d4.path(), &multi).1,
+        manifest_digest,
+        "the linux/arm64 entry"
+    );
+    let err = pier_err(d4.path(), &["pull", "--platform", "linux/s390x", &multi]);
+    assert!(
+        err.contains("no linux/s390x image") && err.contains("linux/arm64"),
+        "{err}"
+    );
     // By digest: the index's digest pins the same image, stored without a tag and found
     // again as name@digest (Docker's RepoDigests).
     let index_digest = sha256(&serde_json::to_vec(&index).unwrap());

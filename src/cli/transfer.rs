@@ -5,6 +5,7 @@ use clap::Args;
 use pier_engine::container::Engine;
 use pier_engine::image::archive;
 use pier_engine::image::export::export_merged;
+use pier_engine::image::platform::Platform;
 use pier_engine::image::reference::DOCKER_HUB;
 use pier_engine::image::registry::{
     self, auth::Credentials, credentials::CredentialStore, RemoteRef,
@@ -181,6 +182,10 @@ pub struct PullArgs {
     /// Print nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// The platform to pull from a multi-platform image, OS/ARCH[/VARIANT] (default:
+    /// this machine's, e.g. linux/amd64).
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 /// `pier pull`.
@@ -189,11 +194,16 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
     let store = engine.images()?;
     let quiet = args.quiet;
     let creds = |host: &str| args.creds.resolve(host);
-    let report = registry::pull(&store, &args.reference, &creds, &mut |line| {
-        if !quiet {
-            println!("{line}");
-        }
-    })?;
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let report =
+        registry::pull_platform(&store, &args.reference, &platform, &creds, &mut |line| {
+            if !quiet {
+                println!("{line}");
+            }
+        })?;
     if !quiet {
         for d in &report.skipped {
             println!("{}: already exists", registry::short_digest(d));

@@ -21,8 +21,8 @@ pub mod config;
 pub mod credentials;
 pub mod tls;
 
-use super::archive::pick_platform;
 use super::media_type::{self, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
+use super::platform::Platform;
 use super::reference::{ImageRef, Reference};
 use super::store::{Image, ImageStore};
 use anyhow::{bail, Context, Result};
@@ -331,13 +331,24 @@ pub fn pull(
     creds: &CredsFor<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PullReport> {
+    pull_platform(store, reference, &Platform::host(), creds, progress)
+}
+
+/// [`pull`], choosing `platform`'s manifest from a multi-platform image.
+pub fn pull_platform(
+    store: &ImageStore,
+    reference: &str,
+    platform: &Platform,
+    creds: &CredsFor<'_>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PullReport> {
     let remote = RemoteRef::parse(reference)?;
     let config = RegistryConfig::load()?;
     let endpoints = remote.pull_endpoints(&config);
     let last = endpoints.len() - 1;
     for (i, endpoint) in endpoints.iter().enumerate() {
         let result = creds(&endpoint.name)
-            .and_then(|c| pull_from(store, &remote, &config, endpoint, c, progress));
+            .and_then(|c| pull_from(store, &remote, platform, &config, endpoint, c, progress));
         match result {
             Ok(report) => return Ok(report),
             Err(e) if i < last => progress(&format!(
@@ -355,6 +366,7 @@ pub fn pull(
 fn pull_from(
     store: &ImageStore,
     remote: &RemoteRef,
+    platform: &Platform,
     config: &RegistryConfig,
     endpoint: &Endpoint,
     creds: Option<Credentials>,
@@ -362,8 +374,12 @@ fn pull_from(
 ) -> Result<PullReport> {
     let shown = remote.shown();
     let mut client = Client::new(endpoint, config, &remote.repository, creds, false)?;
-    let (manifest_bytes, top_digest) =
-        fetch_manifest(&mut client, &remote.tag, remote.image.digest.as_deref())?;
+    let (manifest_bytes, top_digest) = fetch_manifest(
+        &mut client,
+        &remote.tag,
+        remote.image.digest.as_deref(),
+        platform,
+    )?;
     let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
         .with_context(|| format!("parsing the manifest of {shown}"))?;
     if client.fell_back_to_http && !is_loopback(&endpoint.address) {
@@ -474,20 +490,22 @@ pub fn ensure_image(
 }
 
 /// The image manifest for `reference` (a tag or digest) and the digest of the document
-/// the registry answered with (the index's, for an index); an index is resolved to its
-/// linux/amd64 manifest. Fetched by digest, the bytes are verified.
+/// the registry answered with (the index's, for an index); an index is resolved to
+/// `platform`'s manifest. Fetched by digest, the bytes are verified.
 fn fetch_manifest(
     client: &mut Client,
     reference: &str,
     digest: Option<&str>,
+    platform: &Platform,
 ) -> Result<(Vec<u8>, String)> {
-    fetch_manifest_at(client, reference, digest, false)
+    fetch_manifest_at(client, reference, digest, platform, false)
 }
 
 fn fetch_manifest_at(
     client: &mut Client,
     reference: &str,
     digest: Option<&str>,
+    platform: &Platform,
     nested: bool,
 ) -> Result<(Vec<u8>, String)> {
     let accept = [
@@ -539,11 +557,12 @@ fn fetch_manifest_at(
         }
         let index: ImageIndex =
             serde_json::from_slice(&bytes).with_context(|| format!("parsing index {reference}"))?;
-        let chosen = pick_platform(index.manifests())
+        let chosen = platform
+            .pick(index.manifests())
             .with_context(|| format!("index {reference} on {}", client.host()))?
             .digest()
             .to_string();
-        let (manifest, _) = fetch_manifest_at(client, &chosen, Some(&chosen), true)?;
+        let (manifest, _) = fetch_manifest_at(client, &chosen, Some(&chosen), platform, true)?;
         return Ok((manifest, got));
     }
     bail!("manifest {reference} on {}: unsupported media type {media:?} (schema 1 and artifacts are not supported)", client.host())
