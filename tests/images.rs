@@ -207,6 +207,34 @@ fn tag_gives_a_second_name() {
 }
 
 #[test]
+fn docker_hub_names_are_the_familiar_short_names() {
+    // bootstrap's busybox is docker.io/library/busybox:latest, as Docker would call it.
+    let p = Pier::new();
+    for name in [
+        "docker.io/library/busybox",
+        "docker.io/busybox:latest",
+        "index.docker.io/library/busybox",
+    ] {
+        assert_eq!(
+            p.ok(&["run", "--rm", name, "echo", "same"]),
+            "same",
+            "{name}"
+        );
+    }
+    // A tag given in long form is listed, and found, by its short name.
+    p.ok(&["tag", "busybox", "docker.io/library/bb:v1"]);
+    let images = p.ok(&["images"]);
+    assert!(
+        images
+            .lines()
+            .any(|l| l.starts_with("bb ") && l.contains("v1")),
+        "{images}"
+    );
+    assert!(!images.contains("docker.io"), "{images}");
+    assert_eq!(p.ok(&["run", "--rm", "bb:v1", "echo", "short"]), "short");
+}
+
+#[test]
 fn hash_tree_sees_changes() {
     // The image checks above are only as good as this comparison.
     let dir = tempfile::tempdir().expect("temp dir");

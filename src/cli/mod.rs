@@ -120,11 +120,11 @@ pub enum Command {
     Load(transfer::LoadArgs),
     /// Write a container's filesystem as a tar.
     Export(transfer::ExportArgs),
-    /// Push an image to a registry (plain HTTP, loopback only).
+    /// Push an image to a registry (HTTPS; plain HTTP to loopback or insecure-registries).
     Push(transfer::PushArgs),
-    /// Pull an image from a registry (plain HTTP, loopback only).
+    /// Pull an image from a registry (nginx = docker.io/library/nginx:latest).
     Pull(transfer::PullArgs),
-    /// Save credentials for a registry.
+    /// Log in to a registry (credentials saved in Docker's ~/.docker/config.json).
     Login(transfer::LoginArgs),
     /// Forget the credentials for a registry.
     Logout(transfer::LogoutArgs),

@@ -5,7 +5,11 @@ use clap::Args;
 use pier_engine::container::Engine;
 use pier_engine::image::archive;
 use pier_engine::image::export::export_merged;
-use pier_engine::image::registry::{self, auth::AuthFile, auth::Credentials, RemoteRef};
+use pier_engine::image::platform::Platform;
+use pier_engine::image::reference::DOCKER_HUB;
+use pier_engine::image::registry::{
+    self, auth::Credentials, credentials::CredentialStore, RemoteRef,
+};
 use pier_oci::atomic_file::{self, Options};
 use std::fs::File;
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
@@ -120,24 +124,32 @@ fn write_output(
 /// `--creds` shared by push and pull.
 #[derive(Debug, Args)]
 pub struct CredsArgs {
-    /// Credentials for the registry, USER:PASSWORD (default: those saved by pier login).
+    /// Credentials for the registry, USER:PASSWORD (default: those saved by pier login,
+    /// in Docker's config.json or its credential helper).
     #[arg(long)]
     pub creds: Option<String>,
 }
 
 impl CredsArgs {
-    fn resolve(&self, engine: &Engine, host: &str) -> Result<Option<Credentials>> {
+    /// The credentials for registry `host`: `--creds`, else those saved by pier login.
+    fn resolve(&self, host: &str) -> Result<Option<Credentials>> {
         match &self.creds {
             Some(c) => Credentials::parse(c).map(Some),
-            None => AuthFile::new(engine.root()).get(host),
+            None => saved_credentials(host),
         }
     }
+}
+
+/// The credentials `pier login` saved for registry `host`, if any.
+pub fn saved_credentials(host: &str) -> Result<Option<Credentials>> {
+    CredentialStore::open()?.get(host)
 }
 
 /// `pier push`.
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// Image to push: HOST:PORT/NAME[:TAG] (tag it first with pier tag).
+    /// Image to push: [HOST[:PORT]/]NAME[:TAG] (tag it first with pier tag; no host
+    /// means Docker Hub).
     pub reference: String,
     #[command(flatten)]
     pub creds: CredsArgs,
@@ -148,11 +160,10 @@ pub struct PushArgs {
 
 /// `pier push`.
 pub fn push(engine: &Engine, args: PushArgs) -> Result<i32> {
-    let remote = RemoteRef::parse(&args.reference)?;
-    let creds = args.creds.resolve(engine, &remote.host)?;
     let store = engine.images()?;
     let quiet = args.quiet;
-    registry::push(&store, &args.reference, creds, &mut |line| {
+    let creds = |host: &str| args.creds.resolve(host);
+    registry::push(&store, &args.reference, &creds, &mut |line| {
         if !quiet {
             println!("{line}");
         }
@@ -163,33 +174,44 @@ pub fn push(engine: &Engine, args: PushArgs) -> Result<i32> {
 /// `pier pull`.
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// Image to pull: HOST:PORT/NAME[:TAG].
+    /// Image to pull: NAME[:TAG][@DIGEST] (`nginx` is docker.io/library/nginx:latest),
+    /// or HOST[:PORT]/NAME[:TAG].
     pub reference: String,
     #[command(flatten)]
     pub creds: CredsArgs,
     /// Print nothing but errors.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// The platform to pull from a multi-platform image, OS/ARCH[/VARIANT] (default:
+    /// this machine's, e.g. linux/amd64).
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 /// `pier pull`.
 pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
     let remote = RemoteRef::parse(&args.reference)?;
-    let creds = args.creds.resolve(engine, &remote.host)?;
     let store = engine.images()?;
     let quiet = args.quiet;
-    let report = registry::pull(&store, &args.reference, creds, &mut |line| {
-        if !quiet {
-            println!("{line}");
-        }
-    })?;
+    let creds = |host: &str| args.creds.resolve(host);
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let report =
+        registry::pull_platform(&store, &args.reference, &platform, &creds, &mut |line| {
+            if !quiet {
+                println!("{line}");
+            }
+        })?;
     if !quiet {
         for d in &report.skipped {
             println!("{}: already exists", registry::short_digest(d));
         }
-        println!("Digest: {}", report.image.manifest_digest);
+        println!("Digest: {}", report.repo_digest);
         println!("Image ID: {}", report.image.id);
-        println!("{}", remote.local);
+        println!("Status: Downloaded image for {}", remote.shown());
+        println!("{}", remote.image);
     }
     Ok(0)
 }
@@ -197,11 +219,11 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
 /// `pier login`.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// Registry host, e.g. localhost:5000.
-    pub host: String,
-    /// User name.
+    /// Registry, e.g. ghcr.io or localhost:5000 (default: Docker Hub, docker.io).
+    pub host: Option<String>,
+    /// User name (asked for on a terminal if not given).
     #[arg(short = 'u', long)]
-    pub username: String,
+    pub username: Option<String>,
     /// Password (visible to other users in the process list: prefer --password-stdin).
     #[arg(short = 'p', long, conflicts_with = "password_stdin")]
     pub password: Option<String>,
@@ -210,46 +232,94 @@ pub struct LoginArgs {
     pub password_stdin: bool,
 }
 
-/// `pier login`: checks the credentials against the registry, then saves them in
-/// `<root>/auth.json` (mode 0600).
-pub fn login(engine: &Engine, args: LoginArgs) -> Result<i32> {
+/// The registry a `pier login`/`logout` argument names: Docker's spellings accepted
+/// (`https://ghcr.io`, `index.docker.io`), Docker Hub by default.
+fn registry_name(host: Option<&str>) -> String {
+    let host = host.unwrap_or(DOCKER_HUB);
+    let bare = host
+        .strip_prefix("https://")
+        .or_else(|| host.strip_prefix("http://"))
+        .unwrap_or(host);
+    let bare = bare.split('/').next().unwrap_or(bare);
+    match bare {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            DOCKER_HUB.to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// `pier login`: checks the credentials against the registry, then saves them where
+/// Docker keeps them (`~/.docker/config.json` or its credential helper).
+pub fn login(_engine: &Engine, args: LoginArgs) -> Result<i32> {
+    let host = registry_name(args.host.as_deref());
+    let stdin = io::stdin();
+    let username = match args.username {
+        Some(u) => u,
+        None if stdin.is_terminal() && !args.password_stdin => {
+            eprint!("Username: ");
+            read_line(&mut stdin.lock(), "the user name")?
+        }
+        None => bail!("pier login: give the user name with -u"),
+    };
+    if username.is_empty() {
+        bail!("pier login: the user name is empty");
+    }
     let password = match (args.password, args.password_stdin) {
         (Some(p), _) => p,
-        (None, true) => {
-            let mut line = String::new();
-            io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("reading the password from standard input")?;
-            line.trim_end_matches(['\r', '\n']).to_string()
+        (None, true) => read_line(&mut stdin.lock(), "the password from standard input")?,
+        (None, false) if stdin.is_terminal() => {
+            eprint!("Password: ");
+            let p = read_secret_line(&stdin)?;
+            eprintln!();
+            p
         }
         (None, false) => bail!("pier login: give the password with --password-stdin or -p"),
     };
-    let creds = Credentials {
-        username: args.username,
-        password,
-    };
-    registry::check_login(&args.host, creds.clone())
-        .with_context(|| format!("logging in to {}", args.host))?;
-    let file = AuthFile::new(engine.root());
-    file.set(&args.host, Some(&creds))?;
-    println!(
-        "Login Succeeded (credentials saved in {})",
-        file.path().display()
-    );
+    if password.is_empty() {
+        bail!("pier login: the password is empty");
+    }
+    let creds = Credentials { username, password };
+    registry::check_login(&host, creds.clone()).with_context(|| format!("logging in to {host}"))?;
+    let saved_in = CredentialStore::open()?.store(&host, &creds)?;
+    println!("Login Succeeded (credentials for {host} saved in {saved_in})");
     Ok(0)
+}
+
+fn read_line(input: &mut dyn BufRead, what: &str) -> Result<String> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .with_context(|| format!("reading {what}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// A line from the terminal with echo off, so the password is not shown.
+fn read_secret_line(stdin: &io::Stdin) -> Result<String> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    let saved = tcgetattr(stdin).context("reading the terminal's settings")?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(stdin, SetArg::TCSANOW, &quiet).context("turning the terminal's echo off")?;
+    let line = read_line(&mut stdin.lock(), "the password");
+    tcsetattr(stdin, SetArg::TCSANOW, &saved).context("restoring the terminal's echo")?;
+    line
 }
 
 /// `pier logout`.
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
-    /// Registry host.
-    pub host: String,
+    /// Registry (default: Docker Hub, docker.io).
+    pub host: Option<String>,
 }
 
 /// `pier logout`: forgets the saved credentials for a registry.
-pub fn logout(engine: &Engine, args: LogoutArgs) -> Result<i32> {
-    AuthFile::new(engine.root()).set(&args.host, None)?;
-    println!("Removed login credentials for {}", args.host);
+pub fn logout(_engine: &Engine, args: LogoutArgs) -> Result<i32> {
+    let host = registry_name(args.host.as_deref());
+    if CredentialStore::open()?.erase(&host)? {
+        println!("Removing login credentials for {host}");
+    } else {
+        println!("Not logged in to {host}");
+    }
     Ok(0)
 }

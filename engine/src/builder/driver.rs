@@ -15,6 +15,7 @@ use super::run::{self, RunStep};
 use super::scratch::{RootView, Scratch};
 use crate::container::config::NetworkMode;
 use crate::container::{user, Engine};
+use crate::image::registry::{self, credentials::CredentialStore, PullPolicy};
 use crate::image::store::DEFAULT_PATH_ENV;
 use crate::image::{Image, ImageStore, Reference};
 use anyhow::{anyhow, bail, Context, Result};
@@ -331,8 +332,9 @@ impl<'a> Build<'a> {
         Ok(st.image)
     }
 
-    /// `FROM`: scratch, an earlier stage, or an image in the store.
-    fn base_image(&self, name: &str, index: usize) -> Result<Option<Image>> {
+    /// `FROM`: scratch, an earlier stage, or an image in the store, pulled if missing
+    /// (as `docker build` does), with the credentials `pier login` saved.
+    fn base_image(&mut self, name: &str, index: usize) -> Result<Option<Image>> {
         if name == "scratch" {
             return Ok(None);
         }
@@ -343,9 +345,25 @@ impl<'a> Build<'a> {
         {
             return Ok(self.stages[i].clone());
         }
-        let image = self.store.resolve(name).map_err(|e| {
-            anyhow!("FROM {name}: {e:#} (pier cannot pull images: bootstrap one with `pier image bootstrap busybox` or load it)")
-        })?;
+        if self.store.resolve(name).is_err() {
+            let creds = |host: &str| CredentialStore::open()?.get(host);
+            let mut lines = Vec::new();
+            registry::ensure_image(
+                &self.store,
+                name,
+                PullPolicy::Missing,
+                &creds,
+                &mut |l| lines.push(l.to_string()),
+            )
+            .map_err(|e| anyhow!("FROM {name}: {e:#} (offline, bootstrap an image with `pier image bootstrap busybox` or load one)"))?;
+            for l in lines {
+                writeln!(self.out, "{l}")?;
+            }
+        }
+        let image = self
+            .store
+            .resolve(name)
+            .map_err(|e| anyhow!("FROM {name}: {e:#}"))?;
         Ok(Some(image))
     }
 

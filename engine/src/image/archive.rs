@@ -403,16 +403,9 @@ fn manifest_for_platform(archive: &Unpacked, descriptor: &Descriptor) -> Result<
     manifest_for_platform(archive, chosen)
 }
 
-/// The linux/amd64 manifest of an index (pier runs amd64 Linux containers only).
+/// The manifest of an index for the platform pier runs on.
 pub fn pick_platform(manifests: &[Descriptor]) -> Result<&Descriptor> {
-    manifests
-        .iter()
-        .find(|d| {
-            d.platform().as_ref().is_some_and(|p| {
-                p.os().to_string() == "linux" && p.architecture().to_string() == "amd64"
-            })
-        })
-        .context("no linux/amd64 image in the index")
+    super::platform::Platform::host().pick(manifests)
 }
 
 /// The reference an index entry names, if any: containerd's full name, else the OCI

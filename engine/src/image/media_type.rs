@@ -2,7 +2,7 @@
 //!
 //! Docker's "v2 schema 2" types predate OCI and are still what most registries serve;
 //! they are the same formats under other names, so both are accepted. Anything else
-//! (zstd layers, encrypted layers, artifacts, schema 1) is refused by name, so the user
+//! (encrypted layers, artifacts, schema 1) is refused by name, so the user
 //! learns which blob pier cannot handle rather than getting a garbled layer.
 
 use anyhow::{bail, Result};
@@ -20,10 +20,11 @@ pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.mani
 /// Docker image configuration.
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 
-/// Layer media types whose blobs are plain or gzip-compressed tars.
+/// Layer media types whose blobs are plain, gzip- or zstd-compressed tars.
 const LAYER_TYPES: &[&str] = &[
     "application/vnd.oci.image.layer.v1.tar",
     "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
     "application/vnd.oci.image.layer.nondistributable.v1.tar",
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
     "application/vnd.docker.image.rootfs.diff.tar",
@@ -49,10 +50,10 @@ pub fn check_config(media_type: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Fails unless `media_type` is a plain or gzip tar layer; `what` names the blob.
+/// Fails unless `media_type` is a plain, gzip or zstd tar layer; `what` names the blob.
 pub fn check_layer(media_type: &str, what: &str) -> Result<()> {
     if !LAYER_TYPES.contains(&media_type) {
-        bail!("{what}: unsupported layer media type {media_type:?} (pier handles plain and gzip tar layers only)");
+        bail!("{what}: unsupported layer media type {media_type:?} (pier handles plain, gzip and zstd tar layers)");
     }
     Ok(())
 }
@@ -67,14 +68,15 @@ mod tests {
         assert!(is_index(OCI_INDEX) && is_index(DOCKER_MANIFEST_LIST));
         assert!(check_config(DOCKER_CONFIG, "c").is_ok());
         assert!(check_layer("application/vnd.docker.image.rootfs.diff.tar.gzip", "l").is_ok());
+        assert!(check_layer("application/vnd.oci.image.layer.v1.tar+zstd", "l").is_ok());
         let err = check_layer(
-            "application/vnd.oci.image.layer.v1.tar+zstd",
+            "application/vnd.oci.image.layer.v1.tar+encrypted",
             "layer sha256:ab",
         )
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("layer sha256:ab") && err.contains("zstd"),
+            err.contains("layer sha256:ab") && err.contains("encrypted"),
             "{err}"
         );
     }

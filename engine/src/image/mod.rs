@@ -22,6 +22,7 @@ pub mod layer;
 pub mod layer_build;
 pub mod media_type;
 pub mod overlay;
+pub mod platform;
 pub mod reference;
 pub mod registry;
 pub mod store;

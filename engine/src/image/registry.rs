@@ -11,60 +11,89 @@
 //!   then the config and the layers the store lacks, each verified against its digest by
 //!   [`ImageStore::add_image`] before anything is published.
 //!
-//! Plain HTTP to loopback registries only (see [`client`]).
+//! References follow Docker's rules ([`ImageRef`]); see [`client`] for transport.
 //!
 //! [OCI distribution API]: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 
 pub mod auth;
 pub mod client;
+pub mod config;
+pub mod credentials;
+pub mod tls;
 
-use super::archive::pick_platform;
 use super::media_type::{self, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
-use super::reference::Reference;
+use super::platform::Platform;
+use super::reference::{ImageRef, Reference};
 use super::store::{Image, ImageStore};
 use anyhow::{bail, Context, Result};
 use auth::Credentials;
-use client::{error_text, header, read_document, Body, Client, RequestCounts};
+use client::{error_text, header, read_document, Body, Client, Endpoint, RequestCounts, Transport};
+use config::{is_loopback, RegistryConfig};
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use sha2::{Digest as _, Sha256};
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
 
-/// A reference to an image in a registry: `host[:port]/repository:tag`.
+/// A reference to an image in a registry, resolved to where it is fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteRef {
-    /// The whole reference as pier stores it locally, e.g. `localhost:5000/app:v1`.
-    pub local: Reference,
-    /// `localhost:5000`.
+    /// The parsed reference (`docker.io/library/nginx:latest`).
+    pub image: ImageRef,
+    /// The store reference it is tagged with when pulled (`nginx:latest`); `None` for a
+    /// reference by digest alone.
+    pub local: Option<Reference>,
+    /// The registry's name, as credentials and certificates are filed under:
+    /// `docker.io`, `ghcr.io`, `localhost:5000`.
     pub host: String,
-    /// `app` or `team/app`.
+    /// The repository inside the registry: `library/nginx`, `team/app`.
     pub repository: String,
-    /// `v1`.
+    /// What the manifests endpoint is asked for: the digest if given, else the tag.
     pub tag: String,
 }
 
 impl RemoteRef {
-    /// Parses `host[:port]/repository[:tag]`; the registry host is required (pier has
-    /// no default registry).
+    /// Parses any image reference (`nginx`, `user/app:v1`, `host:port/name@sha256:...`).
     pub fn parse(input: &str) -> Result<RemoteRef> {
-        let local = Reference::parse(input)?;
-        let (host, repository) = local
-            .name
-            .split_once('/')
-            .filter(|(h, _)| h.contains('.') || h.contains(':') || *h == "localhost")
-            .with_context(|| {
-                format!(
-                    "{input:?} names no registry: use HOST:PORT/NAME[:TAG], e.g. localhost:5000/{}",
-                    local.name
-                )
-            })?;
+        let image = ImageRef::parse(input)?;
         Ok(RemoteRef {
-            host: host.to_string(),
-            repository: repository.to_string(),
-            tag: local.tag.clone(),
-            local,
+            local: image.store_reference(),
+            host: image.domain.clone(),
+            repository: image.path.clone(),
+            tag: image.manifest_reference().to_string(),
+            image,
         })
+    }
+
+    /// The registry's own endpoint (Docker Hub's at `registry-1.docker.io`).
+    pub fn origin(&self, config: &RegistryConfig) -> Endpoint {
+        Endpoint::new(&self.host, self.image.endpoint(), config)
+    }
+
+    /// Where a pull looks, in order: for Docker Hub, the configured mirrors, then the
+    /// origin; for other registries, the origin.
+    pub fn pull_endpoints(&self, config: &RegistryConfig) -> Vec<Endpoint> {
+        let mut endpoints = Vec::new();
+        if self.host == super::reference::DOCKER_HUB {
+            for m in config.mirrors() {
+                let mut e = Endpoint::new(&m.host, &m.host, config);
+                if m.plain_http {
+                    e.transport = Transport::Http;
+                }
+                endpoints.push(e);
+            }
+        }
+        endpoints.push(self.origin(config));
+        endpoints
+    }
+
+    /// How the reference is shown: familiar (`nginx:latest`, `app@sha256:...`).
+    pub fn shown(&self) -> String {
+        match (&self.local, self.image.digest_key()) {
+            (_, Some(d)) => d,
+            (Some(l), None) => l.to_string(),
+            (None, None) => self.image.familiar_name(),
+        }
     }
 }
 
@@ -86,14 +115,26 @@ pub struct PushReport {
 pub fn push(
     store: &ImageStore,
     reference: &str,
-    creds: Option<Credentials>,
+    creds: &CredsFor<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PushReport> {
     let remote = RemoteRef::parse(reference)?;
-    let image = store.resolve(&remote.local.to_string())?;
+    let local = match (&remote.local, &remote.image.digest) {
+        (Some(l), None) => l.clone(),
+        _ => bail!("pier push {reference}: push a tag (NAME[:TAG]), not a digest"),
+    };
+    let image = store.resolve(&local.to_string())?;
     let manifest = store.manifest(&image)?;
     let manifest_bytes = store.read_blob(&image.manifest_digest)?;
-    let mut client = Client::new(&remote.host, &remote.repository, creds, true)?;
+    let config = RegistryConfig::load()?;
+    let endpoint = remote.origin(&config);
+    let mut client = Client::new(
+        &endpoint,
+        &config,
+        &remote.repository,
+        creds(&endpoint.name)?,
+        true,
+    )?;
     let mut report = PushReport {
         manifest_digest: image.manifest_digest.clone(),
         uploaded: Vec::new(),
@@ -133,7 +174,7 @@ pub fn push(
         bail!(
             "registry {} refused the manifest for {}: {}",
             remote.host,
-            remote.local,
+            local,
             error_text(response)
         );
     }
@@ -242,8 +283,16 @@ fn upload_location(client: &Client, response: &client::Response) -> Result<Strin
 }
 
 /// `pier login`: checks that `creds` are accepted by the registry at `host`.
+/// `host` is a registry name (`docker.io` is checked at its API endpoint).
 pub fn check_login(host: &str, creds: Credentials) -> Result<()> {
-    let mut client = Client::new(host, "", Some(creds), false)?;
+    let config = RegistryConfig::load()?;
+    let address = if host == super::reference::DOCKER_HUB {
+        super::reference::DOCKER_HUB_ENDPOINT
+    } else {
+        host
+    };
+    let endpoint = Endpoint::new(host, address, &config);
+    let mut client = Client::new(&endpoint, &config, "", Some(creds), false)?;
     let url = client.base_url();
     let response = client.send("GET", &url, &[], Body::Empty)?;
     if response.status().as_u16() != 200 {
@@ -262,24 +311,83 @@ pub struct PullReport {
     pub image: Image,
     /// Layer blobs downloaded.
     pub downloaded: Vec<String>,
+    /// The digest the registry serves the image under (its index's, if it has one).
+    pub repo_digest: String,
     /// Layers that were already in the store.
     pub skipped: Vec<String>,
     /// HTTP requests made.
     pub requests: RequestCounts,
 }
 
-/// Pulls `reference` (`host[:port]/name[:tag]`) into the store, tagged with that name.
+/// The credentials to present to the registry named by the argument, if any.
+pub type CredsFor<'a> = dyn Fn(&str) -> Result<Option<Credentials>> + 'a;
+
+/// Pulls `reference` (any image reference) into the store, tagged with its familiar name.
+/// Docker Hub images are looked for on the configured mirrors first; a mirror that fails
+/// is reported on `progress` and the next endpoint is tried.
 pub fn pull(
     store: &ImageStore,
     reference: &str,
-    creds: Option<Credentials>,
+    creds: &CredsFor<'_>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PullReport> {
+    pull_platform(store, reference, &Platform::host(), creds, progress)
+}
+
+/// [`pull`], choosing `platform`'s manifest from a multi-platform image.
+pub fn pull_platform(
+    store: &ImageStore,
+    reference: &str,
+    platform: &Platform,
+    creds: &CredsFor<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<PullReport> {
     let remote = RemoteRef::parse(reference)?;
-    let mut client = Client::new(&remote.host, &remote.repository, creds, false)?;
-    let manifest_bytes = fetch_manifest(&mut client, &remote.tag, None)?;
+    let config = RegistryConfig::load()?;
+    let endpoints = remote.pull_endpoints(&config);
+    let last = endpoints.len() - 1;
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let result = creds(&endpoint.name)
+            .and_then(|c| pull_from(store, &remote, platform, &config, endpoint, c, progress));
+        match result {
+            Ok(report) => return Ok(report),
+            Err(e) if i < last => progress(&format!(
+                "mirror {}: {e:#}; trying {}",
+                endpoint.address,
+                endpoints[i + 1].address
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    bail!("pulling {}: no registry to pull from", remote.shown())
+}
+
+/// Pulls from one endpoint (the origin or a mirror).
+fn pull_from(
+    store: &ImageStore,
+    remote: &RemoteRef,
+    platform: &Platform,
+    config: &RegistryConfig,
+    endpoint: &Endpoint,
+    creds: Option<Credentials>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PullReport> {
+    let shown = remote.shown();
+    let mut client = Client::new(endpoint, config, &remote.repository, creds, false)?;
+    let (manifest_bytes, top_digest) = fetch_manifest(
+        &mut client,
+        &remote.tag,
+        remote.image.digest.as_deref(),
+        platform,
+    )?;
     let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
-        .with_context(|| format!("parsing the manifest of {}", remote.local))?;
+        .with_context(|| format!("parsing the manifest of {shown}"))?;
+    if client.fell_back_to_http && !is_loopback(&endpoint.address) {
+        progress(&format!(
+            "warning: {} does not answer HTTPS; using plain HTTP (it is listed in insecure-registries)",
+            endpoint.address
+        ));
+    }
     let config_digest = manifest.config().digest().to_string();
     let config_bytes = fetch_small_blob(&mut client, &config_digest)?;
     let mut downloaded = Vec::new();
@@ -295,9 +403,13 @@ pub fn pull(
             &manifest_bytes,
             &config_bytes,
             &mut fetch,
-            Some(&remote.local.to_string()),
+            remote.local.as_ref().map(|l| l.to_string()).as_deref(),
         )
-        .with_context(|| format!("pulling {}", remote.local))?;
+        .with_context(|| format!("pulling {shown}"))?;
+    // `name@digest` finds the image later, by the digest the registry knows it by (an
+    // index's, for a multi-platform image), as Docker's RepoDigests do.
+    let digest_key = format!("{}@{top_digest}", remote.image.familiar_name());
+    store.add_digest_reference(&digest_key, &image.manifest_digest)?;
     let skipped = manifest
         .layers()
         .iter()
@@ -306,15 +418,96 @@ pub fn pull(
         .collect();
     Ok(PullReport {
         image,
+        repo_digest: top_digest,
         downloaded,
         skipped,
         requests: client.counts,
     })
 }
 
-/// The image manifest for `reference` (a tag or digest); an index is resolved to its
-/// linux/amd64 manifest. Fetched by digest, the bytes are verified.
-fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) -> Result<Vec<u8>> {
+/// When `pier run` and `pier create` pull their image (Docker's `--pull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Pull only if the store does not have the image (the default).
+    #[default]
+    Missing,
+    /// Pull every time (a tag may have moved).
+    Always,
+    /// Never pull: a missing image is an error.
+    Never,
+}
+
+impl PullPolicy {
+    /// Parses `missing`, `always` or `never`.
+    pub fn parse(s: &str) -> Result<PullPolicy> {
+        match s {
+            "missing" => Ok(PullPolicy::Missing),
+            "always" => Ok(PullPolicy::Always),
+            "never" => Ok(PullPolicy::Never),
+            _ => bail!("invalid --pull {s:?}: use missing, always or never"),
+        }
+    }
+}
+
+/// Makes sure `image` is in the store as `policy` says, pulling it if needed; returns
+/// whether it pulled. `progress` gets the pull's lines; a failure is one error line.
+pub fn ensure_image(
+    store: &ImageStore,
+    image: &str,
+    policy: PullPolicy,
+    creds: &CredsFor<'_>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<bool> {
+    let present = store.resolve(image).is_ok();
+    match policy {
+        PullPolicy::Never => Ok(false),
+        PullPolicy::Missing if present => Ok(false),
+        _ => {
+            let remote = RemoteRef::parse(image)?;
+            let report = pull(store, image, creds, progress).map_err(|e| {
+                // One line, naming the image first: the usual case is a typo.
+                if present {
+                    e.context(format!("pulling {} (--pull always)", remote.shown()))
+                } else {
+                    e.context(format!(
+                        "no such image: {} is not in the store, and pulling {} failed",
+                        remote.shown(),
+                        remote.image
+                    ))
+                }
+            })?;
+            if !present {
+                progress(&format!(
+                    "Image '{}' was not found locally: pulled",
+                    remote.shown()
+                ));
+            }
+            progress(&format!("Digest: {}", report.repo_digest));
+            progress(&format!("Status: Downloaded image for {}", remote.shown()));
+            Ok(true)
+        }
+    }
+}
+
+/// The image manifest for `reference` (a tag or digest) and the digest of the document
+/// the registry answered with (the index's, for an index); an index is resolved to
+/// `platform`'s manifest. Fetched by digest, the bytes are verified.
+fn fetch_manifest(
+    client: &mut Client,
+    reference: &str,
+    digest: Option<&str>,
+    platform: &Platform,
+) -> Result<(Vec<u8>, String)> {
+    fetch_manifest_at(client, reference, digest, platform, false)
+}
+
+fn fetch_manifest_at(
+    client: &mut Client,
+    reference: &str,
+    digest: Option<&str>,
+    platform: &Platform,
+    nested: bool,
+) -> Result<(Vec<u8>, String)> {
     let accept = [
         OCI_MANIFEST,
         DOCKER_MANIFEST,
@@ -340,8 +533,8 @@ fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) ->
         .trim()
         .to_string();
     let bytes = read_document(response)?;
+    let got = super::digest::sha256_digest(&Sha256::digest(&bytes));
     if let Some(d) = digest {
-        let got = super::digest::sha256_digest(&Sha256::digest(&bytes));
         if got != d {
             bail!("manifest {d}: digest mismatch: the content hashes to {got}");
         }
@@ -356,19 +549,21 @@ fn fetch_manifest(client: &mut Client, reference: &str, digest: Option<&str>) ->
         });
     let media = declared.unwrap_or(content_type);
     if media_type::is_manifest(&media) {
-        return Ok(bytes);
+        return Ok((bytes, got));
     }
     if media_type::is_index(&media) {
-        if digest.is_some() {
+        if nested {
             bail!("manifest {reference}: an index inside an index is not supported");
         }
         let index: ImageIndex =
             serde_json::from_slice(&bytes).with_context(|| format!("parsing index {reference}"))?;
-        let chosen = pick_platform(index.manifests())
+        let chosen = platform
+            .pick(index.manifests())
             .with_context(|| format!("index {reference} on {}", client.host()))?
             .digest()
             .to_string();
-        return fetch_manifest(client, &chosen, Some(&chosen));
+        let (manifest, _) = fetch_manifest_at(client, &chosen, Some(&chosen), platform, true)?;
+        return Ok((manifest, got));
     }
     bail!("manifest {reference} on {}: unsupported media type {media:?} (schema 1 and artifacts are not supported)", client.host())
 }
@@ -410,18 +605,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remote_references_need_a_registry() {
+    fn remote_references_name_registry_repository_and_tag() {
         let r = RemoteRef::parse("localhost:5000/team/app:v1").unwrap();
         assert_eq!(
             (r.host.as_str(), r.repository.as_str(), r.tag.as_str()),
             ("localhost:5000", "team/app", "v1")
         );
+        assert_eq!(r.shown(), "localhost:5000/team/app:v1");
+        let r = RemoteRef::parse("busybox").unwrap();
         assert_eq!(
-            RemoteRef::parse("127.0.0.1:5000/app").unwrap().tag,
-            "latest"
+            (
+                r.host.as_str(),
+                r.image.endpoint(),
+                r.repository.as_str(),
+                r.tag.as_str()
+            ),
+            (
+                "docker.io",
+                "registry-1.docker.io",
+                "library/busybox",
+                "latest"
+            )
         );
-        let err = RemoteRef::parse("busybox").unwrap_err().to_string();
-        assert!(err.contains("names no registry"), "{err}");
-        assert!(RemoteRef::parse("team/app").is_err());
+        assert_eq!(r.shown(), "busybox:latest");
+        let d = format!("sha256:{}", "c".repeat(64));
+        let r = RemoteRef::parse(&format!("team/app@{d}")).unwrap();
+        assert_eq!((r.tag.as_str(), r.local.is_none()), (d.as_str(), true));
+        assert_eq!(r.shown(), format!("team/app@{d}"));
     }
 }

@@ -11,6 +11,7 @@ use pier_engine::container::logs::LogConfig;
 use pier_engine::container::mount_args::MountArgs;
 use pier_engine::container::start::Attach;
 use pier_engine::container::Engine;
+use pier_engine::image::registry::{self, PullPolicy};
 use std::path::PathBuf;
 
 /// Options shared by `run` and `create`.
@@ -125,6 +126,9 @@ pub struct CreateArgs {
     /// max-file=N (files kept, default 5).
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     pub log_opts: Vec<String>,
+    /// Pull the image first: missing (if not in the store), always, or never.
+    #[arg(long = "pull", value_name = "POLICY", default_value = "missing")]
+    pub pull: String,
     /// Image to create the container from.
     pub image: String,
     /// Command and arguments (default: the image's).
@@ -146,6 +150,18 @@ pub struct RunArgs {
 }
 
 impl CreateArgs {
+    /// Pulls the image as `--pull` says (progress on standard error: standard output is
+    /// the container's).
+    fn pull_image(&self, engine: &Engine) -> Result<()> {
+        let policy = PullPolicy::parse(&self.pull)?;
+        let store = engine.images()?;
+        let creds = crate::cli::transfer::saved_credentials;
+        registry::ensure_image(&store, &self.image, policy, &creds, &mut |line| {
+            eprintln!("{line}")
+        })?;
+        Ok(())
+    }
+
     /// Validates every option; nothing is created when one is wrong.
     fn to_config(&self, auto_remove: bool) -> Result<RunConfig> {
         let mut env = Vec::new();
@@ -227,6 +243,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
     if !args.detach && config.restart != RestartPolicy::No {
         bail!("--restart needs -d: the restart policy is applied by the container's monitor, which a foreground pier run does not leave behind");
     }
+    args.create.pull_image(engine)?;
     let rec = engine.create(config, true)?;
     if args.detach {
         if let Err(e) = engine.start_detached(&rec.id) {
@@ -262,6 +279,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
 /// `pier create`.
 pub fn create(engine: &Engine, args: CreateArgs) -> Result<i32> {
     let config = args.to_config(false)?;
+    args.pull_image(engine)?;
     let rec = engine.create(config, false)?;
     println!("{}", rec.id);
     Ok(0)

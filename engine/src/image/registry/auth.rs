@@ -4,15 +4,11 @@
 //! realm="..."` (send the user and password with every request) or `Bearer
 //! realm="...",service="...",scope="..."` (ask the token server at `realm` for a token,
 //! with the user and password if any, then send `Authorization: Bearer <token>`).
-//! Credentials saved by `pier login` live in `<root>/auth.json`, in Docker's
-//! `config.json` format (`{"auths": {"host": {"auth": base64("user:pass")}}}`), mode 0600.
+//! Where `pier login` saves credentials: [`super::credentials`].
 
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
-use pier_oci::atomic_file::{self, Options};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// A user name and password (or token) for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -47,7 +43,8 @@ impl Credentials {
         format!("Basic {}", self.encoded())
     }
 
-    fn encoded(&self) -> String {
+    /// base64(`user:password`), as Docker's `auths.<host>.auth` holds it.
+    pub fn encoded(&self) -> String {
         base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", self.username, self.password))
     }
@@ -132,89 +129,9 @@ fn parse_params(s: &str) -> BTreeMap<String, String> {
     }
 }
 
-/// `<root>/auth.json`.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct AuthFileContents {
-    #[serde(default)]
-    auths: BTreeMap<String, AuthEntry>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct AuthEntry {
-    auth: String,
-}
-
-/// The credentials `pier login` saved, one per registry host.
-#[derive(Debug)]
-pub struct AuthFile {
-    path: PathBuf,
-}
-
-impl AuthFile {
-    /// The file under pier's state `root`.
-    pub fn new(root: &Path) -> AuthFile {
-        AuthFile {
-            path: root.join("auth.json"),
-        }
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn load(&self) -> Result<AuthFileContents> {
-        if !self.path.exists() {
-            return Ok(AuthFileContents::default());
-        }
-        pier_oci::persist::read_json(&self.path)
-    }
-
-    /// The saved credentials for `host`, if any.
-    pub fn get(&self, host: &str) -> Result<Option<Credentials>> {
-        let Some(entry) = self.load()?.auths.remove(host) else {
-            return Ok(None);
-        };
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(entry.auth.trim())
-            .with_context(|| {
-                format!(
-                    "decoding the credentials for {host} in {}",
-                    self.path.display()
-                )
-            })?;
-        let text = String::from_utf8(decoded)
-            .with_context(|| format!("credentials for {host} in {}", self.path.display()))?;
-        Credentials::parse(&text)
-            .map(Some)
-            .with_context(|| format!("credentials for {host} in {}", self.path.display()))
-    }
-
-    /// Saves (`Some`) or forgets (`None`) the credentials for `host`.
-    pub fn set(&self, host: &str, creds: Option<&Credentials>) -> Result<()> {
-        let mut contents = self.load()?;
-        match creds {
-            Some(c) => {
-                contents
-                    .auths
-                    .insert(host.to_string(), AuthEntry { auth: c.encoded() });
-            }
-            None => {
-                contents.auths.remove(host);
-            }
-        }
-        let data = serde_json::to_vec_pretty(&contents).context("serializing auth.json")?;
-        // Created 0600 from the start: it holds passwords, so it must never be readable by
-        // others, not even for a moment.
-        atomic_file::write(&self.path, &data, Options::durable().mode(0o600))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn parses_challenges() {
@@ -238,18 +155,9 @@ mod tests {
     }
 
     #[test]
-    fn auth_file_is_private_and_round_trips() {
-        let t = tempfile::tempdir().unwrap();
-        let file = AuthFile::new(t.path());
+    fn debug_output_hides_the_password() {
         let creds = Credentials::parse("alice:s3:cr3t").unwrap();
         assert_eq!(creds.password, "s3:cr3t");
-        file.set("localhost:5000", Some(&creds)).unwrap();
-        let mode = fs::metadata(file.path()).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(file.get("localhost:5000").unwrap(), Some(creds));
-        assert_eq!(file.get("other:1").unwrap(), None);
-        file.set("localhost:5000", None).unwrap();
-        assert_eq!(file.get("localhost:5000").unwrap(), None);
-        assert!(!format!("{:?}", Credentials::parse("u:pw").unwrap()).contains("pw"));
+        assert!(!format!("{creds:?}").contains("s3"));
     }
 }

@@ -5,14 +5,18 @@
 //! token from the token server named in the challenge) and retries once. The header is
 //! then kept for later requests, so the dance happens once per command.
 //!
-//! Plain HTTP only, and only to loopback addresses: pier has no TLS, and sending images
-//! (or passwords) over unencrypted HTTP anywhere else would be unsafe.
+//! HTTPS by default (roots and client certificates: [`super::tls`]). Plain HTTP only
+//! where the user allowed it ([`Transport`]): to loopback registries and those listed
+//! in `insecure-registries` (HTTPS is tried first, as Docker does), or to a mirror
+//! configured with an `http://` URL. Redirect targets and token servers get the same
+//! rule: HTTPS anywhere, plain HTTP only to hosts allowed it.
 
 use super::auth::{Challenge, Credentials};
+use super::config::{host_name, RegistryConfig};
+use super::tls;
 use anyhow::{bail, Context, Result};
 use std::fs::File;
 use std::io::Read;
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -51,11 +55,57 @@ pub struct RequestCounts {
     pub patch: u32,
 }
 
-/// A client for `http://<host>/v2/<repository>/...`.
+/// How a registry is spoken to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTPS only (every registry not listed below).
+    Https,
+    /// HTTPS, falling back to plain HTTP if the TLS connection fails: loopback registries
+    /// and those in `insecure-registries`.
+    HttpsThenHttp,
+    /// Plain HTTP: a mirror whose configured URL says `http://`.
+    Http,
+}
+
+/// Where a registry is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The registry's name, under which credentials are filed (`docker.io`, a mirror's
+    /// `host:port`).
+    pub name: String,
+    /// The `host[:port]` connected to (`registry-1.docker.io`).
+    pub address: String,
+    /// HTTPS, or where allowed plain HTTP.
+    pub transport: Transport,
+}
+
+impl Endpoint {
+    /// The endpoint of the registry `name` reached at `address`, with plain HTTP allowed
+    /// as `config` says.
+    pub fn new(name: &str, address: &str, config: &RegistryConfig) -> Endpoint {
+        Endpoint {
+            name: name.to_string(),
+            address: address.to_string(),
+            transport: if config.allows_plain_http(address) {
+                Transport::HttpsThenHttp
+            } else {
+                Transport::Https
+            },
+        }
+    }
+}
+
+/// A client for `https://<host>/v2/<repository>/...`.
 pub struct Client {
     agent: ureq::Agent,
+    config: RegistryConfig,
+    endpoint: Endpoint,
     host: String,
     base: String,
+    /// A response came back over the current scheme (no more HTTP fallback after it).
+    connected: bool,
+    /// The registry was reached over plain HTTP after HTTPS failed.
+    pub fell_back_to_http: bool,
     repository: String,
     creds: Option<Credentials>,
     /// `pull` or `pull,push`: the scope asked of a token server.
@@ -66,15 +116,19 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `repository` on `host` (`host[:port]`), refusing non-loopback hosts.
+    /// A client for `repository` at `endpoint`.
     pub fn new(
-        host: &str,
+        endpoint: &Endpoint,
+        config: &RegistryConfig,
         repository: &str,
         creds: Option<Credentials>,
         push: bool,
     ) -> Result<Client> {
-        check_loopback(host)?;
+        let host = endpoint.address.as_str();
+        let tls =
+            tls::tls_config(host).with_context(|| format!("TLS settings for registry {host}"))?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
             // Statuses are answers to inspect (404 = blob missing), not transport errors.
             .http_status_as_error(false)
             // Redirects are followed by hand, checking each hop (see follow_redirects).
@@ -85,10 +139,19 @@ impl Client {
             .user_agent(concat!("pier/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
+        let scheme = if endpoint.transport == Transport::Http {
+            "http"
+        } else {
+            "https"
+        };
         Ok(Client {
             agent,
+            config: config.clone(),
+            endpoint: endpoint.clone(),
+            connected: false,
+            fell_back_to_http: false,
             host: host.to_string(),
-            base: format!("http://{host}"),
+            base: format!("{scheme}://{host}"),
             repository: repository.to_string(),
             creds,
             actions: if push { "pull,push" } else { "pull" },
@@ -102,12 +165,17 @@ impl Client {
         &self.host
     }
 
-    /// `http://host/v2/` (the API version check, used to test credentials).
+    /// The endpoint this client speaks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// `https://host/v2/` (the API version check, used to test credentials).
     pub fn base_url(&self) -> String {
         format!("{}/v2/", self.base)
     }
 
-    /// `http://host/v2/<repository>/<rest>`.
+    /// `https://host/v2/<repository>/<rest>`.
     pub fn repo_url(&self, rest: &str) -> String {
         format!("{}/v2/{}/{rest}", self.base, self.repository)
     }
@@ -115,9 +183,8 @@ impl Client {
     /// Resolves a `Location` header (absolute, or a path on the registry).
     pub fn resolve_location(&self, location: &str) -> Result<String> {
         if location.starts_with("http://") || location.starts_with("https://") {
-            let rest = location.split_once("://").map_or("", |(_, r)| r);
-            let host = rest.split('/').next().unwrap_or("");
-            check_loopback(host)?;
+            self.check_url(location)
+                .with_context(|| format!("registry {} redirected to {location}", self.host))?;
             Ok(location.to_string())
         } else if location.starts_with('/') {
             Ok(format!("{}{location}", self.base))
@@ -130,8 +197,43 @@ impl Client {
     }
 
     /// Sends a request; returns the response whatever its status, except that a 401 is
-    /// answered (once) by authenticating and retrying, and a second 401 is an error.
+    /// answered (once) by authenticating and retrying, and a second 401 is an error; a
+    /// 429 is an error naming the registry's rate limit; a GET or HEAD that meets a
+    /// 5xx answer or a broken connection is tried again, up to [`MAX_ATTEMPTS`] times,
+    /// waiting twice as long each time.
     pub fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<Response> {
+        let idempotent = method == "GET" || method == "HEAD";
+        let mut delay = RETRY_DELAY;
+        let mut attempt = 1;
+        loop {
+            let result = self.send_authenticated(method, url, headers, body);
+            let transient = match &result {
+                Ok(r) => matches!(r.status().as_u16(), 500 | 502 | 503 | 504),
+                // A registry that answered before and now does not: a reset, not a wrong
+                // address or certificate (those fail the first request, and are final).
+                Err(e) => self.connected && e.chain().any(|c| c.is::<ureq::Error>()),
+            };
+            if !(idempotent && transient && attempt < MAX_ATTEMPTS) {
+                let response = result?;
+                if response.status().as_u16() == 429 {
+                    bail!("{}", rate_limited(&self.host, method, url, &response));
+                }
+                return Ok(response);
+            }
+            std::thread::sleep(delay);
+            delay *= 2;
+            attempt += 1;
+        }
+    }
+
+    /// [`Self::send`] without the retries.
+    fn send_authenticated(
         &mut self,
         method: &str,
         url: &str,
@@ -148,9 +250,17 @@ impl Client {
                 "PATCH" => self.counts.patch += 1,
                 _ => {}
             }
-            let result = self.request_once(method, url, headers, body, true);
-            let response =
-                result.with_context(|| format!("{method} {url}: cannot reach the registry"))?;
+            let mut url = self.rebase(url);
+            let mut result = self.request_once(method, &url, headers, body, true);
+            if result.is_err() && self.may_fall_back() {
+                // Docker's order for insecure and loopback registries: HTTPS, then HTTP.
+                self.base = format!("http://{}", self.host);
+                self.fell_back_to_http = true;
+                url = self.rebase(&url);
+                result = self.request_once(method, &url, headers, body, true);
+            }
+            let response = result.map_err(|e| self.unreachable(method, &url, e))?;
+            self.connected = true;
             if is_redirect(&response) && (method == "GET" || method == "HEAD") {
                 return self.follow_redirects(method, response);
             }
@@ -198,6 +308,69 @@ impl Client {
             "registry {}: more than {MAX_REDIRECTS} redirects",
             self.host
         )
+    }
+
+    /// A URL made before the fall back to plain HTTP, made on the new base.
+    fn rebase(&self, url: &str) -> String {
+        let https = format!("https://{}/", self.host);
+        match url.strip_prefix(&https) {
+            Some(rest) if self.fell_back_to_http => format!("{}/{rest}", self.base),
+            _ => url.to_string(),
+        }
+    }
+
+    fn may_fall_back(&self) -> bool {
+        self.endpoint.transport == Transport::HttpsThenHttp
+            && !self.connected
+            && self.base.starts_with("https://")
+    }
+
+    /// The error for a request that got no answer, with what to do about it.
+    fn unreachable(&self, method: &str, url: &str, e: anyhow::Error) -> anyhow::Error {
+        let text = format!("{e:#}");
+        let hint = if text.contains("not valid for name") || text.contains("NotValidForName") {
+            format!(
+                "; the registry presents a certificate for another name than {}",
+                host_name(&self.host)
+            )
+        } else if text.contains("certificate") || text.contains("Certificate") {
+            format!(
+                "; the registry's certificate is not trusted for {}: if it is signed by a private CA, put the CA in {}/{}/ca.crt",
+                host_name(&self.host),
+                tls::cert_dirs().first().map_or_else(String::new, |d| d.display().to_string()),
+                self.host
+            )
+        } else if self.base.starts_with("https://")
+            && self.endpoint.transport == Transport::Https
+            && (text.contains("InvalidContentType")
+                || text.contains("corrupt message")
+                || text.contains("InvalidMessage"))
+        {
+            format!(
+                "; it does not speak TLS: pier uses HTTPS except for registries listed in \"insecure-registries\" of {}",
+                RegistryConfig::path().display()
+            )
+        } else {
+            String::new()
+        };
+        e.context(format!("{method} {url}: cannot reach the registry{hint}"))
+    }
+
+    /// HTTPS anywhere; plain HTTP only to a host allowed it.
+    fn check_url(&self, url: &str) -> Result<()> {
+        if let Some(rest) = url.strip_prefix("http://") {
+            let host = rest.split('/').next().unwrap_or("");
+            let same_plain_host = self.base.starts_with("http://") && host == self.host;
+            if !self.config.allows_plain_http(host) && !same_plain_host {
+                bail!(
+                    "refusing plain HTTP to {host}: list it in \"insecure-registries\" of {} if that is intended",
+                    RegistryConfig::path().display()
+                );
+            }
+        } else if !url.starts_with("https://") {
+            bail!("{url:?} is not an http(s) URL");
+        }
+        Ok(())
     }
 
     fn request_once(
@@ -256,8 +429,7 @@ impl Client {
     /// Asks the token server `realm` for a token for `scope` (with Basic credentials if
     /// we have some; anonymous otherwise).
     fn fetch_token(&mut self, realm: &str, service: Option<&str>, scope: &str) -> Result<String> {
-        let rest = realm.split_once("://").map_or(realm, |(_, r)| r);
-        check_loopback(rest.split('/').next().unwrap_or(""))
+        self.check_url(realm)
             .with_context(|| format!("token server {realm}"))?;
         let mut req = self.agent.get(realm);
         if !scope.is_empty() {
@@ -294,6 +466,29 @@ impl Client {
             .map(str::to_string)
             .with_context(|| format!("token server {realm} answered without a token"))
     }
+}
+
+/// How many times a GET or HEAD is tried when the registry fails transiently.
+pub const MAX_ATTEMPTS: u32 = 4;
+
+/// The wait before the first retry (then doubled: 0.5 s, 1 s, 2 s).
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// The error for a 429, with the limit headers Docker Hub sends (`ratelimit-limit:
+/// 100;w=21600` = 100 pulls per 6 hours) and when to retry.
+fn rate_limited(host: &str, method: &str, url: &str, response: &Response) -> String {
+    let limits: Vec<String> = ["ratelimit-limit", "ratelimit-remaining", "retry-after"]
+        .iter()
+        .filter_map(|h| header(response, h).map(|v| format!("{h}: {v}")))
+        .collect();
+    let shown = if limits.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", limits.join(", "))
+    };
+    format!(
+        "registry {host} refused {method} {url}: 429 Too Many Requests, its rate limit is reached{shown}; wait, log in (pier login) for a higher limit, or configure a registry mirror"
+    )
 }
 
 /// Reads a small JSON document body (at most [`MAX_DOCUMENT`] bytes).
@@ -348,57 +543,105 @@ pub fn header(response: &Response, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Refuses hosts that are not loopback: `localhost`, 127.0.0.0/8 or `[::1]`, any port.
-pub fn check_loopback(host: &str) -> Result<()> {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, _)| h)
-    };
-    let loopback = name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !loopback {
-        bail!(
-            "registry {host:?}: pier speaks plain HTTP and only to loopback registries \
-             (localhost, 127.0.0.0/8, [::1]); HTTPS and remote registries are not supported"
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// A one-request-per-connection HTTP server on loopback answering `replies` in turn.
+    fn serve(replies: Vec<&'static str>) -> (String, std::thread::JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let thread = std::thread::spawn(move || {
+            let mut served = 0;
+            for reply in replies {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                // A TLS ClientHello (pier tries HTTPS first on loopback) is not a request.
+                if reader.read_line(&mut line).is_err() || !line.starts_with("GET") {
+                    continue;
+                }
+                while line.trim() != "" {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                }
+                let mut out = stream;
+                write!(out, "{reply}").unwrap();
+                served += 1;
+            }
+            served
+        });
+        (host, thread)
+    }
 
     #[test]
-    fn only_loopback_registries() {
-        for ok in [
-            "localhost:5000",
-            "127.0.0.1:5000",
-            "127.1.2.3",
-            "[::1]:80",
-            "localhost",
-        ] {
-            assert!(check_loopback(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "docker.io",
-            "10.0.0.1:5000",
-            "example.com:5000",
-            "[fe80::1]:5000",
-        ] {
-            let err = check_loopback(bad).unwrap_err().to_string();
-            assert!(err.contains("loopback"), "{bad}: {err}");
-        }
-        let client = Client::new("127.0.0.1:5000", "app", None, false).unwrap();
+    fn transient_failures_are_retried_and_a_rate_limit_is_named() {
+        let config = RegistryConfig::default();
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        let unavailable =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        // The first connection is pier's TLS attempt, then plain HTTP: 503, 503, 200.
+        let (host, server) = serve(vec!["", ok, unavailable, unavailable, ok]);
+        let endpoint = Endpoint::new(&host, &host, &config);
+        let mut client = Client::new(&endpoint, &config, "app", None, false).unwrap();
+        let url = client.base_url();
+        let first = client.send("GET", &url, &[], Body::Empty).unwrap();
+        assert_eq!(first.status().as_u16(), 200);
+        let url = client.base_url();
+        let again = client.send("GET", &url, &[], Body::Empty).unwrap();
+        assert_eq!(again.status().as_u16(), 200, "two 503s, then success");
+        assert_eq!(server.join().unwrap(), 4);
+
+        let limited = "HTTP/1.1 429 Too Many Requests\r\nratelimit-limit: 100;w=21600\r\nratelimit-remaining: 0;w=21600\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let (host, server) = serve(vec!["", limited]);
+        let endpoint = Endpoint::new(&host, &host, &config);
+        let mut client = Client::new(&endpoint, &config, "app", None, false).unwrap();
+        let url = client.base_url();
+        let err = client
+            .send("GET", &url, &[], Body::Empty)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("429") && err.contains("ratelimit-limit: 100;w=21600"),
+            "{err}"
+        );
+        assert_eq!(
+            server.join().unwrap(),
+            1,
+            "a 429 is not hammered with retries"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_where_allowed() {
+        let config: RegistryConfig =
+            serde_json::from_str(r#"{"insecure-registries": ["lan.example:5000"]}"#).unwrap();
+        let ep = |a: &str| Endpoint::new(a, a, &config).transport;
+        assert_eq!(ep("127.0.0.1:5000"), Transport::HttpsThenHttp);
+        assert_eq!(ep("localhost"), Transport::HttpsThenHttp);
+        assert_eq!(ep("lan.example:5000"), Transport::HttpsThenHttp);
+        assert_eq!(ep("registry-1.docker.io"), Transport::Https);
+        assert_eq!(ep("10.0.0.1:5000"), Transport::Https);
+        let endpoint = Endpoint::new("r.example", "r.example", &config);
+        let client = Client::new(&endpoint, &config, "app", None, false).unwrap();
         assert_eq!(
             client
                 .resolve_location("/v2/app/blobs/uploads/x?a=1")
                 .unwrap(),
-            "http://127.0.0.1:5000/v2/app/blobs/uploads/x?a=1"
+            "https://r.example/v2/app/blobs/uploads/x?a=1"
         );
         assert!(client
             .resolve_location("https://storage.example.com/blob")
-            .is_err());
-        assert!(Client::new("example.com", "app", None, false).is_err());
+            .is_ok());
+        let err = client
+            .resolve_location("http://storage.example.com/blob")
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("insecure-registries"),
+            "{err:#}"
+        );
+        assert!(client.resolve_location("http://127.0.0.1:9/blob").is_ok());
     }
 }

@@ -43,6 +43,7 @@ impl ImageStore {
         let config_digest = manifest.config().digest().to_string();
         let config: ImageConfiguration = persist::read_json(&self.blob_path(&config_digest)?)?;
         index.manifests.remove(&manifest_digest);
+        index.digests.retain(|_, m| *m != manifest_digest);
         // The index is saved first: a crash below leaves unreferenced files, never an
         // image whose files are gone.
         index.save(&self.index_path())?;

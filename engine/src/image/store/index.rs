@@ -11,7 +11,7 @@
 
 use super::{Image, ImageStore};
 use crate::image::digest::digest_hex;
-use crate::image::reference::Reference;
+use crate::image::reference::{ImageRef, Reference};
 use anyhow::{bail, Result};
 use pier_oci::persist;
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,10 @@ pub struct Index {
     /// `name:tag` -> manifest digest.
     #[serde(default)]
     pub references: BTreeMap<String, String>,
+    /// Familiar `name@sha256:...` (the digest a registry serves the image under) ->
+    /// manifest digest, recorded by `pier pull`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub digests: BTreeMap<String, String>,
 }
 
 impl Index {
@@ -58,6 +62,9 @@ impl ImageStore {
     /// Finds the manifest digest for a reference (`busybox` = `busybox:latest`) or an
     /// image ID prefix (at least 4 hex digits, `sha256:` optional).
     pub(super) fn resolve_manifest(&self, index: &Index, wanted: &str) -> Result<String> {
+        if wanted.contains('@') {
+            return Self::resolve_digest_reference(index, wanted);
+        }
         let reference = Reference::parse(wanted).ok();
         if let Some(m) = reference
             .as_ref()
@@ -83,6 +90,34 @@ impl ImageStore {
         }
         let shown = reference.map_or_else(|| wanted.to_string(), |r| r.to_string());
         bail!("no such image: {shown}")
+    }
+
+    /// `name@sha256:...`: the image pulled under that digest, or whose own manifest has it.
+    fn resolve_digest_reference(index: &Index, wanted: &str) -> Result<String> {
+        let parsed = ImageRef::parse(wanted)?;
+        let (Some(key), Some(digest)) = (parsed.digest_key(), parsed.digest.as_ref()) else {
+            bail!("no such image: {wanted}");
+        };
+        if let Some(m) = index.digests.get(&key) {
+            return Ok(m.clone());
+        }
+        if index.manifests.contains(digest) {
+            return Ok(digest.clone());
+        }
+        bail!("no such image: {key}")
+    }
+
+    /// Records that `key` (`name@sha256:...`) names the image `manifest_digest`.
+    pub fn add_digest_reference(&self, key: &str, manifest_digest: &str) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut index = Index::load(&self.index_path())?;
+        if !index.manifests.contains(manifest_digest) {
+            bail!("image {manifest_digest} is not in the store");
+        }
+        index
+            .digests
+            .insert(key.to_string(), manifest_digest.to_string());
+        index.save(&self.index_path())
     }
 
     /// Looks an image up by reference or ID prefix.

@@ -21,6 +21,9 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+/// The first bytes of a zstd frame (RFC 8878).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
 /// Where [`ImageStore::add_image`] takes a layer blob from: it writes the blob with
 /// descriptor `.0` to the (not yet existing) file `.1`, e.g. by downloading it or by
 /// renaming a file extracted from an archive. The store verifies it afterwards.
@@ -155,12 +158,18 @@ impl ImageStore {
         let mut input = BufReader::new(
             File::open(&blob).with_context(|| format!("opening {}", blob.display()))?,
         );
-        let gzip = input
+        let head = input
             .fill_buf()
-            .with_context(|| format!("reading {}", blob.display()))?
-            .starts_with(&[0x1f, 0x8b]);
+            .with_context(|| format!("reading {}", blob.display()))?;
+        let gzip = head.starts_with(&[0x1f, 0x8b]);
+        let zstd = head.starts_with(&ZSTD_MAGIC);
         let decoded: Box<dyn Read> = if gzip {
             Box::new(MultiGzDecoder::new(input))
+        } else if zstd {
+            Box::new(
+                ruzstd::decoding::StreamingDecoder::new(input)
+                    .map_err(|e| anyhow::anyhow!("layer {digest}: not a valid zstd stream: {e}"))?,
+            )
         } else {
             Box::new(input)
         };
@@ -184,6 +193,8 @@ impl ImageStore {
         )?;
         let media_type = if gzip {
             MediaType::ImageLayerGzip
+        } else if zstd {
+            MediaType::ImageLayerZstd
         } else {
             MediaType::ImageLayer
         };
