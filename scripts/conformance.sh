@@ -14,6 +14,8 @@
 # then skips the same cases for both (pier answers runc's command line). The host's mount
 # table is compared before and after each runtime's run; mounts left behind are listed, and
 # those under the work directory (contest's bundles: TMPDIR points there) are then unmounted.
+# Containers contest leaves running (cgroups named by its UUIDs that were not there before,
+# whose processes are provably this run's) are counted, killed and their cgroups removed.
 #
 # Output: a summary on stdout; every group's log under the work directory it names
 # (CONFORMANCE_OUT, default a new /tmp/pier-conformance.XXXXXX).
@@ -56,6 +58,49 @@ cd "$work" || exit 2
 mapfile -t groups < <("$contest" list 2>/dev/null | grep -E '^[A-Za-z0-9_]+$')
 [ ${#groups[@]} -gt 0 ] || { echo "$0: '$contest list' named no groups" >&2; exit 2; }
 
+# contest names its containers with UUIDs; their cgroups are named after them.
+uuid_re='.*/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+container_cgroups() {
+    find /sys/fs/cgroup -mindepth 1 -maxdepth 5 -type d -regextype egrep -regex "$uuid_re" 2>/dev/null | sort
+}
+
+# ours PID: whether the process belongs to this run: its root is a bundle under the work
+# directory (a container), or its command line names that directory (a runtime process).
+# Another contest run on the same host is left alone.
+ours() {
+    awk '$5 == "/" { print $4 }' "/proc/$1/mountinfo" 2>/dev/null | grep -q "^$work/tmp/" ||
+        tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "$work/tmp/"
+}
+
+# clean_up NAME: kills what this run left (processes of the new containers' cgroups that are
+# ours, and any process still naming the work directory) and removes those containers'
+# cgroups. Writes "cgroups-new cgroups-removed processes-killed" to NAME.left.
+clean_up() {
+    local name=$1 d p id procs=0 new removed=0
+    comm -13 "$work/$name.cgroups-before" <(container_cgroups) >"$work/$name.cgroups-new"
+    : >"$work/$name.ids-ours"
+    for d in $(cat "$work/$name.cgroups-new"); do
+        for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+            ours "$p" || continue
+            basename "$d" >>"$work/$name.ids-ours"
+            [ -w "$d/freezer.state" ] && echo THAWED >"$d/freezer.state" 2>/dev/null
+            kill -9 "$p" 2>/dev/null && procs=$((procs + 1))
+        done
+    done
+    for p in $(pgrep -f "$work/tmp/"); do
+        kill -9 "$p" 2>/dev/null && procs=$((procs + 1))
+    done
+    sleep 1
+    new=$(xargs -rn1 basename <"$work/$name.cgroups-new" | sort -u | grep -c .)
+    for id in $(sort -u "$work/$name.ids-ours"); do
+        grep "/$id\$" "$work/$name.cgroups-new" | sort -r | while read -r d; do
+            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+        done
+        removed=$((removed + 1))
+    done
+    echo "$new $removed $procs" >"$work/$name.left"
+}
+
 mount_table() {
     # mount point and source of every mount (the mount ID changes; these do not).
     awk '{ for (i = 7; $i != "-"; i++); print $5, $(i + 2) }' /proc/self/mountinfo | sort
@@ -66,6 +111,7 @@ run_all() {
     local name=$1 runtime=$2 g rc
     mkdir -p "$work/$name"
     mount_table >"$work/$name.mounts-before"
+    container_cgroups >"$work/$name.cgroups-before"
     for g in "${groups[@]}"; do
         RUNTIME_KIND=runc timeout -k 10 "$timeout_s" \
             "$contest" run --runtime "$runtime" --runtimetest "$runtimetest" -t "$g" \
@@ -78,7 +124,10 @@ run_all() {
         fi
     done
     mount_table >"$work/$name.mounts-after"
-    comm -13 "$work/$name.mounts-before" "$work/$name.mounts-after" >"$work/$name.mounts-new"
+    # Only what is under the work directory is this run's (another run may be mounting).
+    comm -13 "$work/$name.mounts-before" "$work/$name.mounts-after" | grep "^$work/tmp/" \
+        >"$work/$name.mounts-new"
+    clean_up "$name"
 }
 
 # results NAME: "group::case result" lines (result ok, not-ok, skipped).
@@ -129,6 +178,11 @@ for s in "$work/pier"/*.status; do
         sed "s/^/  /; s/\$/ (no result: group $(cat "$s"))/"
 done
 echo
+for rt in pier runc; do
+    read -r new removed procs <"$work/$rt.left"
+    echo "Containers left running by $rt's run: $removed (killed: $procs processes; cgroups removed);" \
+        "new container cgroups on the host: $new (the others are empty, or another run's: left alone)"
+done
 for rt in pier runc; do
     n=$(wc -l <"$work/$rt.mounts-new")
     echo "Mounts left on the host after $rt's run: $n"

@@ -166,9 +166,11 @@ impl IoLoop<'_> {
             if stdin_open {
                 fds.push(PollFd::new(stdin, PollFlags::POLLIN));
             }
-            // Log output waits to share an entry with what follows, at most this long.
+            // Log output shares an entry with what is already waiting in the pipes, and is
+            // written as soon as they are drained (a poll that would block): no delay a reader
+            // of the log could notice.
             let timeout = match &self.log {
-                Some(log) if log.pending() => PollTimeout::from(100u8),
+                Some(log) if log.pending() => PollTimeout::ZERO,
                 _ => PollTimeout::NONE,
             };
             match poll(&mut fds, timeout) {

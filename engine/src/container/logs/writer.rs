@@ -4,8 +4,10 @@
 //! Why gather: one JSON entry per line costs about 70 bytes of framing (`{"log":...,
 //! "stream":"stdout","time":"2026-...Z"}`) whatever the line's length, so a container
 //! printing short lines (`yes`, `seq`) made a log some 50 times the size of its output
-//! (6 MB became 296 MB). Lines that arrive together, or before the watcher is idle (it
-//! flushes then: [`LogWriter::pending`]), share one entry; readers split entries back into lines.
+//! (6 MB became 296 MB). What one read brings, and what is already waiting in the pipes
+//! after it, shares one entry; the watcher writes it as soon as the pipes are drained
+//! ([`LogWriter::pending`] tells it there is something to write), and readers split entries
+//! back into lines.
 
 use super::config::LogConfig;
 use super::files::rotated;
