@@ -39,7 +39,7 @@ services:
     healthcheck:
       test: ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1/token || exit 1"]
       interval: 1s
-      retries: 10
+      retries: 30
   web:
     image: busybox
     command: ["sh", "-c", "mkdir -p /www; if wget -q -O /www/index.html http://store/token; then echo web got the token from store:; cat /www/index.html; echo; else echo web could not reach store > /www/index.html; cat /www/index.html; fi; exec httpd -f -p 80 -h /www"]
