@@ -44,10 +44,14 @@ pub fn strip_version(path: &str) -> Result<&str, ApiError> {
 /// Serves one request.
 pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, Infallible> {
     let _busy = state.busy();
+    // The service's log: one line a request, the calls a client makes (`docker run` makes
+    // five), to read beside the client.
+    let line = format!("{} {}", req.method(), req.uri());
     let mut reply = match route(state.clone(), req).await {
         Ok(r) => r,
         Err(e) => http::error(&e),
     };
+    eprintln!("pier system service: {line} -> {}", reply.status().as_u16());
     let h = reply.headers_mut();
     h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
     h.insert(

@@ -107,16 +107,42 @@ pub async fn wait(state: Arc<State>, key: String, q: Query) -> Result<Reply, Api
     }
     let s = state.clone();
     let first = blocking(move || Ok(s.engine.find(&key)?.1)).await?;
+    // The headers go at once, the body when the condition is met: `docker run` waits for the
+    // headers of its wait request before it starts the container.
+    let (mut reply, tx) = http::streamed("application/json");
+    *reply.status_mut() = StatusCode::OK;
+    let busy = state.busy();
+    tokio::spawn(async move {
+        let _busy = busy;
+        let body = match wait_for(&state, &first, &condition, &tx).await {
+            Ok(Some(code)) => json!({"StatusCode": code, "Error": null}),
+            Ok(None) => return,
+            Err(e) => json!({"StatusCode": -1, "Error": {"Message": e.message}}),
+        };
+        let mut text = serde_json::to_vec(&body).unwrap_or_default();
+        text.push(b'\n');
+        let _ = tx.send(bytes::Bytes::from(text)).await;
+    });
+    Ok(reply)
+}
+
+/// Polls the record until `condition` holds: the exit code, or `None` if the client left.
+async fn wait_for(
+    state: &Arc<State>,
+    first: &pier_engine::container::record::ContainerRecord,
+    condition: &str,
+    tx: &tokio::sync::mpsc::Sender<bytes::Bytes>,
+) -> Result<Option<i32>, ApiError> {
     let id = first.id.clone();
-    loop {
+    while !tx.is_closed() {
         let s = state.clone();
         let id2 = id.clone();
         let now = blocking(move || Ok(s.engine.find(&id2).ok().map(|(_, r)| r))).await?;
         let code = match &now {
-            None => Some(exit_code_of_removed(&state, &id).await?),
+            None => Some(exit_code_of_removed(state, &id).await?),
             Some(r) => {
                 let stopped = r.status != ContainerStatus::Running && !r.restarting;
-                match condition.as_str() {
+                match condition {
                     "not-running" if stopped => Some(r.exit_code.unwrap_or(0)),
                     "next-exit" if stopped && r.finished_at != first.finished_at => {
                         Some(r.exit_code.unwrap_or(0))
@@ -125,14 +151,12 @@ pub async fn wait(state: Arc<State>, key: String, q: Query) -> Result<Reply, Api
                 }
             }
         };
-        if let Some(code) = code {
-            return Ok(http::json(
-                StatusCode::OK,
-                &json!({"StatusCode": code, "Error": null}),
-            ));
+        if code.is_some() {
+            return Ok(code);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    Ok(None)
 }
 
 /// A removed container's exit code, from its last `die` event (the record went with it).
