@@ -1,7 +1,5 @@
 //! Human output: tables, sizes, "5 minutes ago", errors on one line.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// Prints rows as left-aligned columns separated by three spaces, as Docker does.
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -60,25 +58,8 @@ pub fn mem(bytes: u64) -> String {
     format!("{v:.2}{}", units[i])
 }
 
-/// Age of an RFC 3339 time as Docker words it (`5 seconds`, `2 minutes`, `About an hour`).
-pub fn since(rfc3339: &str) -> String {
-    let Ok(t) = pier_oci::time::parse_rfc3339(rfc3339) else {
-        return "unknown".into();
-    };
-    // In whole seconds from a whole second, as Docker counts from `Created` (Unix seconds).
-    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let d = secs(SystemTime::now()).saturating_sub(secs(t));
-    match d {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        2..=59 => format!("{d} seconds"),
-        60..=119 => "About a minute".into(),
-        120..=3599 => format!("{} minutes", d / 60),
-        3600..=7199 => "About an hour".into(),
-        7200..=172_799 => format!("{} hours", d / 3600),
-        _ => format!("{} days", d / 86400),
-    }
-}
+/// Age of an RFC 3339 time as Docker words it (in the engine: the API service says it too).
+pub use pier_engine::container::status_words::since;
 
 /// An RFC 3339 UTC time as Docker's listings print `CreatedAt`: `2024-05-07 20:33:45 +0000 UTC`
 /// (other forms are returned as they are).

@@ -7,7 +7,7 @@
 //! what sealing costs), [`after_parsing`] decides for sure from the parsed command. A wrong
 //! guess only costs time: the second check still seals what must be.
 
-use super::{compose, container, Cli, Command};
+use super::{compose, container, system, Cli, Command};
 use pier_oci::security::sealed_exe;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -21,6 +21,7 @@ const SEALED: &[&[&str]] = &[
     &["build"],
     &["container", "restart"],
     &["compose"],
+    &["system", "service"],
 ];
 
 /// Re-executes from a sealed copy when the raw arguments name a command of [`SEALED`].
@@ -79,6 +80,8 @@ fn enters_containers(command: &Command) -> bool {
         | Command::Build(_) => true,
         Command::Container(cmd) => container::enters_containers(cmd),
         Command::Compose(a) => compose::enters_containers(a),
+        // The API service starts containers (through its launcher, a fork of itself).
+        Command::System(system::SystemCommand::Service(_)) => true,
         // runc's command line is dispatched before clap and seals itself (runtime::main).
         Command::Runtime(_) => false,
         // `create` only records the container; `start` makes its process.
@@ -157,6 +160,8 @@ mod tests {
             ("ps -a", false),
             ("rm -f c", false),
             ("system prune", false),
+            ("system service", true),
+            ("--root /r system service --socket /s", true),
             ("image ls", false),
         ];
         for (line, enters) in lines {

@@ -44,6 +44,20 @@ pub enum SystemCommand {
         #[arg(long)]
         format: Option<String>,
     },
+    /// Serve the Docker Engine API (1.41) on a Unix socket, so the docker CLI and SDKs drive
+    /// pier; containers made through it are pier's own (they show in `pier ps`).
+    Service(ServiceArgs),
+}
+
+/// `pier system service`.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The Unix socket to listen on (made root-owned, mode 0660; a stale one is replaced).
+    #[arg(long, default_value = pier_api::DEFAULT_SOCKET)]
+    pub socket: std::path::PathBuf,
+    /// Exit after this many seconds without a request in progress (0: never).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub timeout: u64,
 }
 
 /// `pier system prune`.
@@ -115,6 +129,14 @@ fn prune(engine: &Engine, args: PruneArgs) -> Result<i32> {
 pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
     match cmd {
         SystemCommand::Prune(a) => prune(engine, a),
+        SystemCommand::Service(a) => {
+            let opts = pier_api::ServiceOptions {
+                socket: a.socket,
+                idle_timeout: (a.timeout > 0).then(|| std::time::Duration::from_secs(a.timeout)),
+            };
+            pier_api::serve(engine.root(), opts)?;
+            Ok(0)
+        }
         SystemCommand::Df => {
             let du = engine.images()?.disk_usage()?;
             let containers = engine.containers()?;

@@ -29,6 +29,7 @@ pub mod restart;
 pub mod restart_policy;
 pub mod spec;
 pub mod start;
+pub mod status_words;
 pub mod stop;
 pub mod update;
 pub mod user;

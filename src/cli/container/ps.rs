@@ -4,6 +4,8 @@ use crate::cli::{filter, format, output};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use pier_engine::container::record::{ContainerRecord, ContainerStatus};
+use pier_engine::container::status_words::state_word;
+pub(crate) use pier_engine::container::status_words::status_text;
 use pier_engine::container::Engine;
 
 /// `pier ps`.
@@ -51,50 +53,6 @@ const PS_HEADERS: &[(&str, &str)] = &[
 const PS_FILTERS: &[&str] = &[
     "id", "name", "label", "status", "ancestor", "exited", "before", "since", "network",
 ];
-
-/// Docker's STATUS column: "Up 5 seconds (healthy)", "Up 2 minutes (Paused)",
-/// "Restarting (1) 2 seconds ago", "Exited (0) 3 minutes ago".
-pub(crate) fn status_text(r: &ContainerRecord) -> String {
-    let finished = || output::since(r.finished_at.as_deref().unwrap_or(&r.created));
-    match r.status {
-        ContainerStatus::Running => {
-            let mut s = format!(
-                "Up {}",
-                output::since(r.started_at.as_deref().unwrap_or(&r.created))
-            );
-            if r.paused {
-                s.push_str(" (Paused)");
-            } else if let Some(h) = &r.health {
-                s.push(' ');
-                s.push_str(h.status.ps_suffix());
-            }
-            s
-        }
-        ContainerStatus::Exited if r.restarting => format!(
-            "Restarting ({}) {} ago",
-            r.exit_code.unwrap_or(0),
-            finished()
-        ),
-        ContainerStatus::Exited => format!(
-            "Exited ({}){} {} ago",
-            r.exit_code.unwrap_or(0),
-            if r.oom_killed { " OOMKilled" } else { "" },
-            finished()
-        ),
-        ContainerStatus::Created => "Created".to_string(),
-    }
-}
-
-/// Docker's `State` word: `restarting` and `paused` are states of their own there.
-fn state_word(r: &ContainerRecord) -> &'static str {
-    if r.restarting {
-        "restarting"
-    } else if r.paused {
-        "paused"
-    } else {
-        r.status.as_str()
-    }
-}
 
 /// The containers `ps` lists: running ones (all with `-a` or a status/exited filter), then
 /// the filters.

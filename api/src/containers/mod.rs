@@ -1,0 +1,8 @@
+//! The container endpoints, one file per group: [`create`] (the request translated),
+//! [`list`] (list and inspect), [`lifecycle`] (create, start, stop, kill, wait, remove),
+//! [`output`] (logs and attach).
+
+pub mod create;
+pub mod lifecycle;
+pub mod list;
+pub mod output;

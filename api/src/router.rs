@@ -1,0 +1,156 @@
+//! Paths to handlers: the API version prefix (`/v1.41/...`, optional), then one `match` on
+//! the method and the path's segments. Every reply carries `Api-Version` and `Server`.
+
+use crate::containers::{lifecycle, list, output};
+use crate::error::ApiError;
+use crate::http::{self, Query, Reply};
+use crate::state::{blocking, State};
+use crate::{images, system, API_VERSION, MIN_API_VERSION};
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Method, Request};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// `(major, minor)` of `1.41`.
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The path without its `/v1.NN` prefix; 400 for a version outside what is served.
+pub fn strip_version(path: &str) -> Result<&str, ApiError> {
+    let Some(rest) = path.strip_prefix("/v") else {
+        return Ok(path);
+    };
+    let (version, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let Some(asked) = parse_version(version) else {
+        return Ok(path);
+    };
+    let (max, min) = (parse_version(API_VERSION), parse_version(MIN_API_VERSION));
+    if Some(asked) > max {
+        return Err(ApiError::bad_request(format!(
+            "client version {version} is too new. Maximum supported API version is {API_VERSION}"
+        )));
+    }
+    if Some(asked) < min {
+        return Err(ApiError::bad_request(format!(
+            "client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+        )));
+    }
+    Ok(tail)
+}
+
+/// Serves one request.
+pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    let _busy = state.busy();
+    // The service's log: one line a request, the calls a client makes (`docker run` makes
+    // five), to read beside the client.
+    let line = format!("{} {}", req.method(), req.uri());
+    let mut reply = match route(state.clone(), req).await {
+        Ok(r) => r,
+        Err(e) => http::error(&e),
+    };
+    eprintln!("pier system service: {line} -> {}", reply.status().as_u16());
+    let h = reply.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    h.insert(
+        "Server",
+        HeaderValue::from_static(concat!("pier/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
+    Ok(reply)
+}
+
+async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, ApiError> {
+    let method = req.method().clone();
+    let full_path = req.uri().path().to_string();
+    let q = Query::parse(req.uri().query());
+    let path = strip_version(&full_path)?;
+    let seg: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let launches = matches!(
+        seg.as_slice(),
+        ["containers", "create"] | ["containers", _, "start"]
+    );
+    if !matches!(seg.as_slice(), ["_ping"] | ["version"]) {
+        // As every `pier` command does first: clean up after containers whose monitor died,
+        // and finish the network tear-down of those that exited (launches skip the latter).
+        let s = state.clone();
+        blocking(move || {
+            s.engine.reconcile()?;
+            if !launches {
+                s.engine.settle_network_teardown()?;
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    let s = state.clone();
+    let ok = |v: serde_json::Value| Ok(system::ok(&v));
+    match (&method, seg.as_slice()) {
+        (&Method::GET, ["_ping"]) => Ok(system::ping(false)),
+        (&Method::HEAD, ["_ping"]) => Ok(system::ping(true)),
+        (_, ["_ping"]) => Err(system::method_not_allowed()),
+        (&Method::GET, ["version"]) => ok(system::version()),
+        (&Method::GET, ["info"]) => ok(blocking(move || system::info(&s.engine)).await?),
+        (&Method::GET, ["containers", "json"]) => {
+            ok(blocking(move || list::list(&s.engine, &q)).await?)
+        }
+        (&Method::POST, ["containers", "create"]) => lifecycle::create(state, q, req).await,
+        (&Method::GET, ["containers", id, "json"]) => {
+            let id = id.to_string();
+            ok(blocking(move || list::inspect(&s.engine, &id)).await?)
+        }
+        (&Method::POST, ["containers", id, "start"]) => {
+            lifecycle::start(state, id.to_string()).await
+        }
+        (&Method::POST, ["containers", id, "stop"]) => {
+            lifecycle::stop(state, id.to_string(), q).await
+        }
+        (&Method::POST, ["containers", id, "kill"]) => {
+            lifecycle::kill(state, id.to_string(), q).await
+        }
+        (&Method::POST, ["containers", id, "wait"]) => {
+            lifecycle::wait(state, id.to_string(), q).await
+        }
+        (&Method::DELETE, ["containers", id]) => lifecycle::remove(state, id.to_string(), q).await,
+        (&Method::GET, ["containers", id, "logs"]) => output::logs(state, id.to_string(), q).await,
+        (&Method::POST, ["containers", id, "attach"]) => {
+            output::attach(state, id.to_string(), q, req).await
+        }
+        (&Method::GET, ["images", "json"]) => ok(blocking(move || images::list(&s.engine)).await?),
+        // Image names have slashes (`library/busybox`): everything between is the name.
+        (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
+            let name = name.join("/");
+            ok(blocking(move || images::inspect(&s.engine, &name)).await?)
+        }
+        _ => Err(ApiError::no_such_endpoint(method.as_str(), &full_path)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_prefixes() {
+        assert_eq!(
+            strip_version("/v1.41/containers/json").unwrap(),
+            "/containers/json"
+        );
+        assert_eq!(strip_version("/v1.24/_ping").unwrap(), "/_ping");
+        assert_eq!(strip_version("/_ping").unwrap(), "/_ping");
+        assert!(strip_version("/v1.43/info")
+            .unwrap_err()
+            .message
+            .contains("too new"));
+        assert!(strip_version("/v1.12/info")
+            .unwrap_err()
+            .message
+            .contains("too old"));
+    }
+}
