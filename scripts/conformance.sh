@@ -79,25 +79,25 @@ clean_up() {
     local name=$1 d p id procs=0 new removed=0
     comm -13 "$work/$name.cgroups-before" <(container_cgroups) >"$work/$name.cgroups-new"
     : >"$work/$name.ids-ours"
-    for d in $(cat "$work/$name.cgroups-new"); do
-        for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+    while IFS= read -r d; do
+        while IFS= read -r p; do
             ours "$p" || continue
             basename "$d" >>"$work/$name.ids-ours"
             [ -w "$d/freezer.state" ] && echo THAWED >"$d/freezer.state" 2>/dev/null
             kill -9 "$p" 2>/dev/null && procs=$((procs + 1))
-        done
-    done
+        done < <(cat "$d/cgroup.procs" 2>/dev/null)
+    done <"$work/$name.cgroups-new"
     for p in $(pgrep -f "$work/tmp/"); do
         kill -9 "$p" 2>/dev/null && procs=$((procs + 1))
     done
     sleep 1
     new=$(xargs -rn1 basename <"$work/$name.cgroups-new" | sort -u | grep -c .)
-    for id in $(sort -u "$work/$name.ids-ours"); do
+    while IFS= read -r id; do
         grep "/$id\$" "$work/$name.cgroups-new" | sort -r | while read -r d; do
             find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
         done
         removed=$((removed + 1))
-    done
+    done < <(sort -u "$work/$name.ids-ours")
     echo "$new $removed $procs" >"$work/$name.left"
 }
 

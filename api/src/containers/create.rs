@@ -8,6 +8,7 @@
 
 use crate::error::ApiError;
 use pier_engine::container::config::{NetworkMode, RestartPolicy, RunConfig};
+use pier_engine::container::logs::LogConfig;
 use pier_engine::container::mount_args::MountArgs;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -57,6 +58,7 @@ const HOST_FIELDS: &[&str] = &[
     "CapAdd",
     "CapDrop",
     "ReadonlyRootfs",
+    "LogConfig",
 ];
 
 /// Fields whose "not set" is not a zero value: Docker's client sends these as they are.
@@ -122,6 +124,33 @@ fn string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiEr
             "{field}: expected a string, got {other}"
         ))),
     }
+}
+
+/// `HostConfig.LogConfig`: `{"Type": "json-file" or "local" or "", "Config": {"max-size": ..}}`.
+fn log_config(v: Option<&Value>) -> Result<LogConfig, ApiError> {
+    let Some(Value::Object(obj)) = v else {
+        return Ok(LogConfig::default());
+    };
+    if let Some(kind) = string(obj, "Type")? {
+        if kind != "json-file" && kind != "local" {
+            return Err(ApiError::bad_request(format!(
+                "HostConfig.LogConfig.Type: pier keeps json-file logs only, not {kind:?}"
+            )));
+        }
+    }
+    let mut pairs = Vec::new();
+    if let Some(Value::Object(config)) = obj.get("Config") {
+        for (k, v) in config {
+            let v = v.as_str().ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "HostConfig.LogConfig.Config.{k}: expected a string, got {v}"
+                ))
+            })?;
+            pairs.push((k.as_str(), v));
+        }
+    }
+    LogConfig::from_pairs(pairs, "HostConfig.LogConfig.Config")
+        .map_err(|e| ApiError::bad_request(format!("{e:#}")))
 }
 
 fn bool_field(obj: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
@@ -287,7 +316,9 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
             message: "conflicting options: AutoRemove and RestartPolicy (a container that restarts is not removed when it exits)".into(),
         });
     }
+    let log = log_config(host.get("LogConfig"))?;
     Ok(RunConfig {
+        log,
         image,
         name,
         command,

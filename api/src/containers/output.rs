@@ -12,10 +12,8 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::{Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use pier_engine::container::logs::{self, LogOptions};
+use pier_engine::container::logs::{self, LogOptions, LogReader};
 use pier_engine::container::record::ContainerStatus;
-use std::os::fd::AsRawFd;
-use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -56,7 +54,7 @@ pub async fn logs(state: Arc<State>, key: String, q: Query) -> Result<Reply, Api
         let mut out = FrameWriter::new(stdout.then(|| tx.clone()), Stream::Stdout, raw);
         let mut err = FrameWriter::new(stderr.then(|| tx.clone()), Stream::Stderr, raw);
         let opts = LogOptions { tail, timestamps };
-        let Ok(offset) = logs::print(&paths.log(), &opts, &mut out, &mut err) else {
+        let Ok(mut reader) = logs::print(&paths.log(), &opts, &mut out, &mut err) else {
             return;
         };
         if follow {
@@ -71,7 +69,7 @@ pub async fn logs(state: Arc<State>, key: String, q: Query) -> Result<Reply, Api
                 tail: None,
                 timestamps,
             };
-            let _ = logs::follow(&paths.log(), offset, &opts, &running, &mut out, &mut err);
+            let _ = logs::follow(&mut reader, &opts, &running, &mut out, &mut err);
         }
     });
     Ok(reply)
@@ -98,7 +96,7 @@ pub async fn attach(
     }
     let (stdout, stderr, replay) = (q.flag("stdout"), q.flag("stderr"), q.flag("logs"));
     let s = state.clone();
-    let (file, offset, rec) = blocking(move || {
+    let (file, mut reader, rec) = blocking(move || {
         let (paths, rec) = s.engine.find(&key)?;
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -106,8 +104,15 @@ pub async fn attach(
             .read(true)
             .open(paths.log())
             .map_err(|e| anyhow::anyhow!("opening the log of container {}: {e}", rec.name))?;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok((file, if replay { 0 } else { len }, rec))
+        // The reader opens the log's files now, before the reply: output written from here
+        // on is read even if `AutoRemove` deletes the log when the container exits.
+        let reader = if replay {
+            LogReader::from_start(&paths.log())
+        } else {
+            LogReader::at_end(&paths.log())
+        }
+        .map_err(|e| anyhow::anyhow!("reading the log of container {}: {e:#}", rec.name))?;
+        Ok((file, reader, rec))
     })
     .await?;
     let tty = rec.config.tty;
@@ -116,7 +121,6 @@ pub async fn attach(
     let engine_state = state.clone();
     tokio::task::spawn_blocking(move || {
         let _busy = busy;
-        let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
         let mut out = FrameWriter::new(stdout.then(|| tx.clone()), Stream::Stdout, tty);
         let mut err = FrameWriter::new(stderr.then(|| tx.clone()), Stream::Stderr, tty);
         let first_finish = rec.finished_at.clone();
@@ -136,8 +140,7 @@ pub async fn attach(
                 })
         };
         let _ = logs::follow(
-            &path,
-            offset,
+            &mut reader,
             &LogOptions::default(),
             &running,
             &mut out,
