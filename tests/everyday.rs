@@ -467,7 +467,26 @@ fn spawn_attach(p: &Pier, name: &str) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn pier attach");
-    std::thread::sleep(common::scaled(Duration::from_millis(500)));
+    // Ready once it catches SIGINT (its --sig-proxy handler): a SIGINT sent before that is
+    // lost where the suite runs with SIGINT ignored (a background job), and attach then
+    // waits for a container that never got it. The handler comes just before the log is
+    // opened, so a moment more after it.
+    let catches_sigint = || {
+        std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            })
+            .is_some_and(|mask| mask & (1 << (libc::SIGINT - 1)) != 0)
+    };
+    common::wait_for(
+        Duration::from_secs(10),
+        catches_sigint,
+        "pier attach to install its signal handler",
+    );
+    std::thread::sleep(common::scaled(Duration::from_millis(300)));
     child
 }
 
