@@ -224,9 +224,15 @@ impl<W: Write> LayerTarBuilder<W> {
                     let file = fs::File::from(sub);
                     self.attrs_of(&file, &full)?;
                     self.dir(&path, &meta)?;
-                    let opaque = file
-                        .get_xattr(OVERLAY_OPAQUE_XATTR)
-                        .with_context(|| format!("reading {OVERLAY_OPAQUE_XATTR} of {}", full()))?;
+                    // Through an overlay's merged view (`pier export`), overlayfs refuses its
+                    // own `trusted.overlay.*` names (EOPNOTSUPP on some kernels, e.g. 6.1):
+                    // there the tree is already merged, so nothing is opaque.
+                    let opaque = match file.get_xattr(OVERLAY_OPAQUE_XATTR) {
+                        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => None,
+                        other => other.with_context(|| {
+                            format!("reading {OVERLAY_OPAQUE_XATTR} of {}", full())
+                        })?,
+                    };
                     if opaque.as_deref() == Some(b"y") {
                         let marker = EntryMeta { mode: 0, ..meta };
                         self.file(&path.join(OPAQUE_MARKER), &marker, 0, io::empty())?;
