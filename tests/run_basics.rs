@@ -391,6 +391,56 @@ fn init_returns_when_the_command_exits_at_once() {
     }
 }
 
+/// Runs `pier ARGS` the way a shell runs a background job, with SIGINT and SIGHUP ignored
+/// and SIGUSR1 blocked (both survive `execve`), and returns its trimmed stdout.
+fn run_from_a_background_job(p: &Pier, args: &[&str]) -> String {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = p.command(args);
+    // SAFETY: between fork and exec only sigaction and sigprocmask, both async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR1);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let out = common::run_with_timeout(&mut cmd, None, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("pier {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "pier {args:?}: {}",
+        common::text(&out.stderr)
+    );
+    common::text(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_command_starts_with_default_signals_whatever_pier_inherited() {
+    let p = Pier::new();
+    // A shell cannot trap a signal ignored on entry: before the fix, the traps below were
+    // silently dropped and the container never saw SIGINT (as `pier attach`'s Ctrl-C).
+    let script = "trap 'echo got INT' INT; trap 'echo got HUP' HUP; kill -INT $$; kill -HUP $$; \
+                  grep -E '^Sig(Blk|Ign)' /proc/self/status | tr -d '\t'";
+    let expected = "got INT\ngot HUP\nSigBlk:0000000000000000\nSigIgn:0000000000000000";
+    for init in [&[][..], &["--init"][..]] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(init);
+        args.extend(["busybox", "sh", "-c", script]);
+        assert_eq!(run_from_a_background_job(&p, &args), expected, "{init:?}");
+    }
+    let id = p.run_detached(&["busybox", "sleep", "1000"]);
+    assert_eq!(
+        run_from_a_background_job(&p, &["exec", &id, "sh", "-c", script]),
+        expected,
+        "pier exec"
+    );
+    p.ok(&["rm", "-f", &id]);
+}
+
 #[test]
 fn stop_with_init_forwards_sigterm() {
     let p = Pier::new();

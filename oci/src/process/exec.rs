@@ -286,6 +286,8 @@ fn command(
     if opts.no_new_privileges {
         nix::sys::prctl::set_no_new_privs().map_err(fail("prctl(PR_SET_NO_NEW_PRIVS)"))?;
     }
+    // Default signal handling, whatever `pier exec` inherited (see `signals`).
+    super::signals::reset_to_defaults().map_err(|e| (125, format!("{e:#}")))?;
     let program = lookup::resolve(&opts.args[0], &opts.env).map_err(|e| (e.code, e.message))?;
     let c_program =
         CString::new(program.as_os_str().as_encoded_bytes()).map_err(fail("command"))?;

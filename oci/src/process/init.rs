@@ -378,6 +378,10 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     // Nothing but stdio and the descriptors passed on purpose reaches the command.
     close_on_exec_from(3 + ctx.options.extra_fds)?;
 
+    // The command (and the reaper) start with default signal handling, whatever pier
+    // inherited from the shell that ran it (see `signals`).
+    super::signals::reset_to_defaults()?;
+
     // 8. pier's PID 1. It stays in the container for the container's whole life, so it runs
     // under the command's seccomp filter and capabilities (no_new_privs is set already): both
     // go in before the fork. A process of the container allowed to ptrace it must not be able
@@ -390,7 +394,7 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
         // Signals are blocked before the fork, not after: a command that exits at once would
         // otherwise send its SIGCHLD while it is still unblocked (and so discarded), and the
         // reaper would wait for it forever beside a zombie.
-        let previous_mask = reaper::block_all_signals();
+        reaper::block_all_signals();
         // SAFETY: this process is single-threaded (it was cloned from a single-threaded parent
         // and started no threads).
         match unsafe { fork() }.context("fork for --init")? {
@@ -407,8 +411,12 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
                 reaper::run(child);
             }
             ForkResult::Child => {
-                nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&previous_mask), None)
-                    .context("restoring the signal mask")?;
+                nix::sys::signal::sigprocmask(
+                    SigmaskHow::SIG_SETMASK,
+                    Some(&nix::sys::signal::SigSet::empty()),
+                    None,
+                )
+                .context("unblocking signals for the command")?;
             }
         }
     }

@@ -7,6 +7,7 @@
 //! - [`sync`]: the pipes over which the parent (pier) and the child talk during setup;
 //! - `init`: what the child does between `clone` and `execve` (the heart of a container);
 //! - `reaper`: pier's own PID 1 (`--init`), which reaps zombies and forwards signals;
+//! - `signals`: the clean signal state (defaults, nothing blocked) a command starts with;
 //! - [`exec`]: a new process inside a running container (`pier exec`);
 //! - `lookup`: finding the command in the container's `$PATH`;
 //! - `passed_fds`: the descriptors passed on beyond stdio (`LISTEN_FDS`, `--preserve-fds`);
@@ -20,5 +21,6 @@ pub(crate) mod init;
 pub(crate) mod lookup;
 pub(crate) mod passed_fds;
 pub(crate) mod reaper;
+pub(crate) mod signals;
 pub mod sync;
 pub mod terminal;

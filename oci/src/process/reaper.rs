@@ -11,16 +11,14 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-/// Blocks every signal in the calling thread, returning the previous mask (restored in the
-/// command's process before `execve`, since the mask survives exec).
-pub(crate) fn block_all_signals() -> SigSet {
-    let mut old = SigSet::empty();
+/// Blocks every signal in the calling thread (the command's process unblocks them again
+/// before `execve`, since the mask survives exec).
+pub(crate) fn block_all_signals() {
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&SigSet::all()),
-        Some(&mut old),
+        None,
     );
-    old
 }
 
 /// Runs the reaper loop for `child` and exits the process with the child's status.
