@@ -96,12 +96,13 @@ pub async fn attach(
     }
     let (stdout, stderr, replay) = (q.flag("stdout"), q.flag("stderr"), q.flag("logs"));
     let s = state.clone();
-    let (file, mut reader, rec) = blocking(move || {
+    let (mut reader, rec) = blocking(move || {
         let (paths, rec) = s.engine.find(&key)?;
-        let file = std::fs::OpenOptions::new()
+        // The log is made if the container has not written yet, so that the reader below
+        // holds it open from now on.
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .read(true)
             .open(paths.log())
             .map_err(|e| anyhow::anyhow!("opening the log of container {}: {e}", rec.name))?;
         // The reader opens the log's files now, before the reply: output written from here
@@ -112,7 +113,7 @@ pub async fn attach(
             LogReader::at_end(&paths.log())
         }
         .map_err(|e| anyhow::anyhow!("reading the log of container {}: {e:#}", rec.name))?;
-        Ok((file, reader, rec))
+        Ok((reader, rec))
     })
     .await?;
     let tty = rec.config.tty;
@@ -146,7 +147,6 @@ pub async fn attach(
             &mut out,
             &mut err,
         );
-        drop(file);
     });
 
     if !req.headers().contains_key(UPGRADE) {
