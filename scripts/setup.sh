@@ -36,6 +36,9 @@ if [ "$what" = test ]; then
   packages+=(mmdebstrap qemu-utils e2fsprogs)
   # The suite's own scripts are checked with shellcheck (tests/lane_scripts.rs).
   packages+=(shellcheck)
+  # Peak memory of `pier logs --tail` (tests/host_dos.rs, GNU time's -v) and the Engine API's
+  # socket driven by curl (tests/engine_api.rs); neither is in every minimal Debian image.
+  packages+=(time curl)
 fi
 
 missing=()
