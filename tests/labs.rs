@@ -677,7 +677,7 @@ fn lab06_measure_needs_the_containers_own_server() {
     assert_fails(
         &lab.check(),
         "measure",
-        "away from the checker's own download",
+        "too far from the checker's own downloads",
     );
 }
 

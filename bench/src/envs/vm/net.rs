@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// The default test subnet (a /24): host `.1`, guest `.2`.
@@ -21,9 +22,14 @@ pub const GUEST_MAC: &str = "52:54:00:d5:4d:02";
 static IN_USE: Mutex<()> = Mutex::new(());
 
 /// Interface name prefixes; the owning process id follows, so links left behind by a
-/// killed process can be recognised and removed.
+/// killed process can be recognised and removed, then `-` and this link's number in the
+/// process.
 const BRIDGE_PREFIX: &str = "pvmb";
 const TAP_PREFIX: &str = "pvmt";
+
+/// Numbers the links of this process: a link made right after another was dropped gets
+/// other names, so whoever checks that the old ones are gone never sees the new ones.
+static NEXT_LINK: AtomicU32 = AtomicU32::new(0);
 
 /// A bridge and tap on the host, removed on drop.
 pub struct HostLink {
@@ -72,12 +78,13 @@ impl HostLink {
                 taken.trim()
             );
         }
-        // One link per process at a time (IN_USE), so the pid makes names unique; a pid
-        // has at most 7 digits, within the 15-byte limit on interface names.
+        // The pid and the link's number make names unique: 4 + at most 7 digits + `-` + at
+        // most 3 digits, within the 15-byte limit on interface names.
         let pid = std::process::id();
+        let n = NEXT_LINK.fetch_add(1, Ordering::Relaxed) % 1000;
         let mut link = HostLink {
-            bridge: format!("{BRIDGE_PREFIX}{pid}"),
-            tap: format!("{TAP_PREFIX}{pid}"),
+            bridge: format!("{BRIDGE_PREFIX}{pid}-{n}"),
+            tap: format!("{TAP_PREFIX}{pid}-{n}"),
             host_ip,
             guest_ip,
             created: Vec::new(),
@@ -121,7 +128,8 @@ fn remove_stale_links() {
         let pid = [TAP_PREFIX, BRIDGE_PREFIX]
             .iter()
             .find_map(|p| name.strip_prefix(p))
-            .and_then(|rest| rest.parse::<u32>().ok());
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
         if let Some(pid) = pid {
             if !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = ip(&["link", "del", &name]);
@@ -153,12 +161,24 @@ mod tests {
         // The highest pid Linux can hand out; checked free rather than assumed.
         let dead = 4_194_303u32;
         assert!(!Path::new(&format!("/proc/{dead}")).exists());
-        let name = format!("{TAP_PREFIX}{dead}");
+        let name = format!("{TAP_PREFIX}{dead}-7");
         ip(&["tuntap", "add", "dev", &name, "mode", "tap"]).unwrap();
         let _link = HostLink::create(Ipv4Addr::new(10, 213, 80, 0)).unwrap();
         let left = interface_exists(&name);
         let _ = ip(&["link", "del", &name]);
         assert!(!left, "{name} was removed");
+    }
+
+    #[test]
+    fn a_link_made_after_another_has_new_names() {
+        let first = HostLink::create(Ipv4Addr::new(10, 213, 82, 0)).unwrap();
+        let (bridge, tap) = (first.bridge.clone(), first.tap.clone());
+        drop(first);
+        let second = HostLink::create(Ipv4Addr::new(10, 213, 82, 0)).unwrap();
+        assert_ne!(second.bridge, bridge);
+        assert_ne!(second.tap, tap);
+        assert!(!interface_exists(&bridge) && !interface_exists(&tap));
+        assert!(second.tap.len() <= 15 && second.bridge.len() <= 15);
     }
 
     #[test]
