@@ -240,8 +240,15 @@ impl<W: Write> LayerTarBuilder<W> {
                     self.append_children(file.as_fd(), base, &path, links)?;
                 }
                 SFlag::S_IFLNK => {
-                    let target = readlinkat(dir, name.as_os_str())
-                        .with_context(|| format!("reading symlink {}", full()))?;
+                    let target = match readlinkat(dir, name.as_os_str()) {
+                        Ok(t) => t,
+                        // Gone, or swapped for something else (EINVAL: not a link) since
+                        // fstatat.
+                        Err(Errno::ENOENT | Errno::EINVAL) => continue,
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("reading symlink {}", full()))
+                        }
+                    };
                     self.symlink(&path, Path::new(&target), &meta)?;
                 }
                 SFlag::S_IFREG => {

@@ -42,6 +42,10 @@ pub use stats::{cpu_percent, memory_percent, throttled_percent, CgroupStats};
 /// How long [`Cgroup::kill_all`] waits for a cgroup to empty.
 const KILL_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long `freeze` waits for every task to stop. A cgroup whose tasks keep forking, on a
+/// loaded or emulated machine, can take seconds (runc waits up to 10 s too).
+pub(crate) const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The shared parent under which pier places container cgroups by default (`pier/<id>`).
 pub const PARENT: &str = "pier";
 

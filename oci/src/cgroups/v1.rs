@@ -430,7 +430,7 @@ impl CgroupDriver for V1Cgroup {
 
     fn freeze(&self) -> Result<()> {
         let state = self.require("freezer")?.join("freezer.state");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let deadline = std::time::Instant::now() + super::FREEZE_TIMEOUT;
         loop {
             // Freezing can stall in FREEZING while a task is in an uninterruptible sleep;
             // writing FROZEN again retries the tasks that did not stop yet.
@@ -440,7 +440,11 @@ impl CgroupDriver for V1Cgroup {
             }
             if std::time::Instant::now() > deadline {
                 let _ = files::write(&state, "THAWED");
-                bail!("{} did not reach FROZEN within 2 s", state.display());
+                bail!(
+                    "{} did not reach FROZEN within {} s",
+                    state.display(),
+                    super::FREEZE_TIMEOUT.as_secs()
+                );
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }

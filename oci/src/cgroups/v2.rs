@@ -381,11 +381,15 @@ impl CgroupDriver for V2Cgroup {
         files::write(&self.file("cgroup.freeze"), "1")?;
         // Freezing is asynchronous; cgroup.events says when every task has stopped.
         let events = self.file("cgroup.events");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let deadline = std::time::Instant::now() + super::FREEZE_TIMEOUT;
         while files::read_flat_keyed(&events, "frozen")? != 1 {
             if std::time::Instant::now() > deadline {
                 let _ = files::write(&self.file("cgroup.freeze"), "0");
-                bail!("{} did not report frozen within 2 s", events.display());
+                bail!(
+                    "{} did not report frozen within {} s",
+                    events.display(),
+                    super::FREEZE_TIMEOUT.as_secs()
+                );
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
