@@ -7,81 +7,11 @@
 
 mod common;
 
+use common::api_service::Service;
 use common::{wait_for, Pier};
 use pier_testkit::prereq::{require, tool};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::path::Path;
 use std::time::Duration;
-
-/// The service on a private root and socket; stopped (SIGTERM) and checked gone on drop.
-struct Service {
-    child: Child,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Service {
-    fn start(p: &Pier) -> Service {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("docker.sock");
-        let child = p
-            .command(&["system", "service", "--socket", socket.to_str().unwrap()])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for(
-            Duration::from_secs(20),
-            || socket.exists(),
-            "the service's socket",
-        );
-        Service {
-            child,
-            socket,
-            _dir: dir,
-        }
-    }
-
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new("docker")
-            .args(args)
-            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn docker_ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// `curl --unix-socket`: (status code, body).
-    fn curl(&self, args: &[&str], path: &str) -> (u16, String) {
-        let out = Command::new("curl")
-            .args(["-s", "-w", "\n%{http_code}", "--unix-socket"])
-            .arg(&self.socket)
-            .args(args)
-            .arg(format!("http://pier{path}"))
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap();
-        (code.trim().parse().unwrap_or(0), body.to_string())
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        // SAFETY: a plain kill(2) of the child this test started.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
-}
 
 fn is_service_gone(socket: &Path, pid: u32) -> bool {
     !socket.exists() && !Path::new(&format!("/proc/{pid}")).exists()
