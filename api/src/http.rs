@@ -27,6 +27,11 @@ fn full(bytes: Bytes) -> Body {
     Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
+/// A whole body from bytes.
+pub fn full_body(bytes: impl Into<Bytes>) -> Body {
+    full(bytes.into())
+}
+
 /// A JSON reply.
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
     let mut text = serde_json::to_vec(value).unwrap_or_default();

@@ -20,12 +20,15 @@ pub mod containers;
 pub mod error;
 pub mod frames;
 pub mod http;
+pub mod image_manage;
+pub mod image_transfer;
 pub mod images;
 pub mod launcher;
 pub mod router;
 pub mod service;
 pub mod state;
 pub mod system;
+pub mod transfer;
 
 pub use service::{serve, ServiceOptions};
 

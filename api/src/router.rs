@@ -1,11 +1,11 @@
 //! Paths to handlers: the API version prefix (`/v1.41/...`, optional), then one `match` on
 //! the method and the path's segments. Every reply carries `Api-Version` and `Server`.
 
-use crate::containers::{lifecycle, list, output};
+use crate::containers::{archive, lifecycle, list, output};
 use crate::error::ApiError;
 use crate::http::{self, Query, Reply};
 use crate::state::{blocking, State};
-use crate::{images, system, API_VERSION, MIN_API_VERSION};
+use crate::{image_manage, image_transfer, images, system, API_VERSION, MIN_API_VERSION};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request};
@@ -122,11 +122,48 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, ApiEr
         (&Method::POST, ["containers", id, "attach"]) => {
             output::attach(state, id.to_string(), q, req).await
         }
+        (&Method::HEAD, ["containers", id, "archive"]) => {
+            archive::head(state, id.to_string(), q).await
+        }
+        (&Method::GET, ["containers", id, "archive"]) => {
+            archive::get(state, id.to_string(), q).await
+        }
+        (&Method::PUT, ["containers", id, "archive"]) => {
+            archive::put(state, id.to_string(), q, req).await
+        }
+        (&Method::GET, ["images", "get"]) => {
+            let names = image_transfer::names_param(req.uri().query());
+            image_transfer::save(state, names).await
+        }
+        (&Method::POST, ["images", "load"]) => image_transfer::load(state, q, req).await,
+        (&Method::POST, ["images", "create"]) => image_transfer::pull(state, q, req).await,
+        (&Method::POST, ["images", "prune"]) => {
+            ok(blocking(move || image_manage::prune(&s.engine, &q)).await?)
+        }
         (&Method::GET, ["images", "json"]) => ok(blocking(move || images::list(&s.engine)).await?),
         // Image names have slashes (`library/busybox`): everything between is the name.
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             let name = name.join("/");
             ok(blocking(move || images::inspect(&s.engine, &name)).await?)
+        }
+        (&Method::GET, ["images", name @ .., "history"]) if !name.is_empty() => {
+            let name = name.join("/");
+            ok(blocking(move || image_manage::history(&s.engine, &name)).await?)
+        }
+        (&Method::GET, ["images", name @ .., "get"]) if !name.is_empty() => {
+            image_transfer::save(state, vec![name.join("/")]).await
+        }
+        (&Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
+            let name = name.join("/");
+            let code = blocking(move || image_manage::tag(&s.engine, &name, &q)).await?;
+            Ok(http::empty(code))
+        }
+        (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
+            image_transfer::push(state, name.join("/"), q, req).await
+        }
+        (&Method::DELETE, ["images", name @ ..]) if !name.is_empty() => {
+            let name = name.join("/");
+            ok(blocking(move || image_manage::remove(&s.engine, &name, &q)).await?)
         }
         _ => Err(ApiError::no_such_endpoint(method.as_str(), &full_path)),
     }

@@ -75,7 +75,7 @@ impl Engine {
     }
 
     /// Runs `f` with the container's root directory as its processes see it.
-    fn with_container_root<T: Send>(
+    pub(super) fn with_container_root<T: Send>(
         &self,
         key: &str,
         writing: bool,

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod cp;
+pub mod cp_stat;
 pub mod create;
 pub mod diff;
 pub mod events;

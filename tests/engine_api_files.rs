@@ -1,0 +1,317 @@
+//! The Engine API's files and images through the socket, driven by the real `docker` client
+//! and `curl`: `docker cp` both ways (and the archive attacks it must stop), save/load,
+//! tag/rmi/history/prune, pull/push through a registry the test starts, and bad input
+//! (after each, the service keeps serving).
+
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::api_service::Service;
+use common::Pier;
+use pier_testkit::prereq::{require, tool};
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn prerequisites() -> bool {
+    let (Some(_), Some(_)) = (
+        require("the docker client (docker.io)", tool("docker")),
+        require("curl", tool("curl")),
+    ) else {
+        return false;
+    };
+    true
+}
+
+/// Every file under `dir` with its content (symlinks as their target), to compare before
+/// and after an attack.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = fs::symlink_metadata(&p).unwrap();
+            let content = if m.is_dir() {
+                stack.push(p.clone());
+                b"<dir>".to_vec()
+            } else if m.file_type().is_symlink() {
+                fs::read_link(&p)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else {
+                fs::read(&p).unwrap()
+            };
+            out.insert(p, content);
+        }
+    }
+    out
+}
+
+/// A tar of `(name, type, data or link target)` with the names written raw (the tar crate
+/// refuses to write `..` and absolute names, which is what these tests need to send).
+fn raw_tar(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, kind, data) in entries {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_entry_type(*kind);
+        h.set_mode(if *kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        h.set_mtime(1_700_000_000);
+        if *kind == tar::EntryType::Symlink {
+            h.as_old_mut().linkname[..data.len()].copy_from_slice(data);
+            h.set_size(0);
+        } else {
+            h.set_size(data.len() as u64);
+        }
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        if *kind != tar::EntryType::Symlink {
+            out.extend_from_slice(data);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+/// PUT `tar` into `path` of `container`: (status, body).
+fn put_archive(svc: &Service, container: &str, path: &str, tar: &[u8]) -> (u16, String) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    fs::write(file.path(), tar).unwrap();
+    svc.curl(
+        &[
+            "-XPUT",
+            "-H",
+            "Content-Type: application/x-tar",
+            "--data-binary",
+            &format!("@{}", file.path().display()),
+        ],
+        &format!("/v1.41/containers/{container}/archive?path={path}&noOverwriteDirNonDir=true"),
+    )
+}
+
+fn serving(svc: &Service) {
+    assert_eq!(svc.curl(&[], "/_ping").0, 200, "the service keeps serving");
+}
+
+/// Nothing is left in the image store's staging directory (archives spooled, trees copied).
+fn assert_no_staging_left(p: &Pier) {
+    let tmp = p.root().join("images/tmp");
+    if tmp.exists() {
+        let left: Vec<_> = fs::read_dir(&tmp).unwrap().collect();
+        assert!(left.is_empty(), "staging left behind: {left:?}");
+    }
+}
+
+#[test]
+fn docker_cp_both_ways_keeps_content_and_modes() {
+    if !prerequisites() {
+        return;
+    }
+    let p = Pier::new();
+    let svc = Service::start(&p);
+    svc.docker_ok(&["run", "-d", "--name", "c", "busybox", "sleep", "1000"]);
+    let host = tempfile::tempdir().unwrap();
+    let h = host.path();
+
+    // Host to container: a file into an existing directory, a directory to a new name.
+    fs::write(h.join("a.txt"), "hello\n").unwrap();
+    fs::set_permissions(h.join("a.txt"), fs::Permissions::from_mode(0o640)).unwrap();
+    fs::create_dir(h.join("d")).unwrap();
+    fs::write(h.join("d/b.sh"), "#!/bin/sh\n").unwrap();
+    fs::set_permissions(h.join("d/b.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(h.join("a.txt"), Some(1234), Some(1234)).unwrap();
+    svc.docker_ok(&["cp", h.join("a.txt").to_str().unwrap(), "c:/tmp/"]);
+    svc.docker_ok(&["cp", h.join("d").to_str().unwrap(), "c:/tmp/d2"]);
+    assert_eq!(p.ok(&["exec", "c", "cat", "/tmp/a.txt"]), "hello");
+    assert_eq!(
+        p.ok(&[
+            "exec",
+            "c",
+            "stat",
+            "-c",
+            "%a %u:%g",
+            "/tmp/a.txt",
+            "/tmp/d2/b.sh"
+        ]),
+        "640 0:0\n755 0:0",
+        "modes kept; owned by root without -a, as docker cp"
+    );
+    // -a (copyUIDGID): the archive's owners.
+    svc.docker_ok(&[
+        "cp",
+        "-a",
+        h.join("a.txt").to_str().unwrap(),
+        "c:/tmp/kept.txt",
+    ]);
+    assert_eq!(
+        p.ok(&["exec", "c", "stat", "-c", "%u:%g", "/tmp/kept.txt"]),
+        "1234:1234"
+    );
+
+    // Container to host: a directory with a file and a symlink, then its contents (`/.`).
+    p.ok(&[
+        "exec",
+        "c",
+        "sh",
+        "-c",
+        "mkdir /out && echo x > /out/f && chmod 600 /out/f && ln -s f /out/l",
+    ]);
+    svc.docker_ok(&["cp", "c:/out", h.join("out").to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(h.join("out/f")).unwrap(), "x\n");
+    assert_eq!(
+        fs::metadata(h.join("out/f")).unwrap().mode() & 0o7777,
+        0o600
+    );
+    assert_eq!(fs::read_link(h.join("out/l")).unwrap(), Path::new("f"));
+    fs::create_dir(h.join("contents")).unwrap();
+    svc.docker_ok(&["cp", "c:/out/.", h.join("contents").to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(h.join("contents/f")).unwrap(), "x\n");
+    svc.docker_ok(&["cp", "c:/tmp/a.txt", h.join("back.txt").to_str().unwrap()]);
+    assert_eq!(fs::read_to_string(h.join("back.txt")).unwrap(), "hello\n");
+    // A missing path: Docker's 404 in its words.
+    let out = svc.docker(&["cp", "c:/nope", h.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Could not find the file /nope in container c"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // HEAD: the stat header, base64 JSON with Go's mode bits.
+    let out = Command::new("curl")
+        .args(["-s", "-I", "--unix-socket"])
+        .arg(&svc.socket)
+        .arg("http://pier/v1.41/containers/c/archive?path=/out")
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    let value = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("X-Docker-Container-Path-Stat: ")
+                .or_else(|| l.strip_prefix("x-docker-container-path-stat: "))
+        })
+        .unwrap_or_else(|| panic!("no stat header in {head}"));
+    use base64::Engine as _;
+    let stat: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(value.trim())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stat["name"], "out");
+    assert_eq!(stat["mode"].as_u64().unwrap(), (1 << 31) | 0o755, "{stat}");
+
+    // A stopped container: the same copy through its mounted layers.
+    svc.docker_ok(&["stop", "-t", "1", "c"]);
+    svc.docker_ok(&[
+        "cp",
+        "c:/tmp/a.txt",
+        h.join("stopped.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        fs::read_to_string(h.join("stopped.txt")).unwrap(),
+        "hello\n"
+    );
+
+    svc.docker_ok(&["rm", "-f", "c"]);
+    assert_eq!(p.ok(&["ps", "-a", "-q"]).trim(), "");
+    assert_no_staging_left(&p);
+}
+
+#[test]
+fn archive_put_attacks_write_nothing_outside_the_container() {
+    if !prerequisites() {
+        return;
+    }
+    let p = Pier::new();
+    let svc = Service::start(&p);
+    let canary = tempfile::tempdir().unwrap();
+    fs::write(canary.path().join("keep"), "canary").unwrap();
+    let before = snapshot(canary.path());
+    let c = canary.path().to_str().unwrap().to_string();
+    svc.docker_ok(&["run", "-d", "--name", "t", "busybox", "sleep", "1000"]);
+    use tar::EntryType::{Regular, Symlink};
+
+    // `../` entries: with enough of them, an escape from any directory lands in the canary.
+    let climb = format!("../../../../../../../../../..{c}/escaped");
+    for (tar, why) in [
+        (raw_tar(&[(climb.as_str(), Regular, b"x")]), ".."),
+        (raw_tar(&[("a/../../b", Regular, b"x")]), ".."),
+        (
+            raw_tar(&[(&format!("{c}/absolute"), Regular, b"x")]),
+            "absolute",
+        ),
+        // A symlink entry, then a file written through it.
+        (
+            raw_tar(&[("l", Symlink, c.as_bytes()), ("l/through", Regular, b"x")]),
+            "l/through",
+        ),
+        (raw_tar(&[(".wh.keep", Regular, b"")]), ".wh."),
+    ] {
+        let (code, body) = put_archive(&svc, "t", "/tmp", &tar);
+        assert_eq!(code, 400, "{body}");
+        let message = serde_json::from_str::<serde_json::Value>(&body).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(message.contains(why), "{message}");
+        assert!(!message.contains('\n'), "one line: {message}");
+        assert_eq!(snapshot(canary.path()), before, "nothing written outside");
+        serving(&svc);
+    }
+    assert_eq!(
+        p.ok(&["exec", "t", "ls", "/tmp"]).trim(),
+        "",
+        "a refused archive leaves nothing in the container either"
+    );
+
+    // A symlink the container made, naming the host's canary directory, as the destination:
+    // it resolves inside the container, where there is no such directory (404)...
+    p.ok(&["exec", "t", "ln", "-s", &c, "/hostlink"]);
+    let good = raw_tar(&[("f", Regular, b"inside\n")]);
+    let (code, body) = put_archive(&svc, "t", "/hostlink", &good);
+    assert_eq!(code, 404, "{body}");
+    // ...and once the container has that directory, the file lands in the container's.
+    p.ok(&["exec", "t", "mkdir", "-p", &c]);
+    let (code, body) = put_archive(&svc, "t", "/hostlink", &good);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(p.ok(&["exec", "t", "cat", &format!("{c}/f")]), "inside");
+    assert_eq!(
+        snapshot(canary.path()),
+        before,
+        "the host's directory untouched"
+    );
+    // The docker client follows the link the same way, inside the container.
+    let h = tempfile::tempdir().unwrap();
+    fs::write(h.path().join("g"), "via docker\n").unwrap();
+    svc.docker_ok(&["cp", h.path().join("g").to_str().unwrap(), "t:/hostlink/"]);
+    assert_eq!(p.ok(&["exec", "t", "cat", &format!("{c}/g")]), "via docker");
+    assert_eq!(
+        snapshot(canary.path()),
+        before,
+        "the host's directory untouched"
+    );
+
+    // A directory is not replaced by a file (noOverwriteDirNonDir), nor the other way.
+    p.ok(&["exec", "t", "mkdir", "-p", "/tmp/dir"]);
+    let (code, body) = put_archive(&svc, "t", "/tmp", &raw_tar(&[("dir", Regular, b"x")]));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("cannot overwrite the directory"), "{body}");
+    serving(&svc);
+
+    svc.docker_ok(&["rm", "-f", "t"]);
+    assert_no_staging_left(&p);
+}
