@@ -315,3 +315,91 @@ fn archive_put_attacks_write_nothing_outside_the_container() {
     svc.docker_ok(&["rm", "-f", "t"]);
     assert_no_staging_left(&p);
 }
+
+#[test]
+fn images_tag_history_save_load_rmi_and_prune() {
+    if !prerequisites() {
+        return;
+    }
+    let p = Pier::new();
+    let svc = Service::start(&p);
+    let id = p.image_inspect("busybox")["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    svc.docker_ok(&["tag", "busybox", "mine/bb:1"]);
+    assert_eq!(p.image_inspect("mine/bb:1")["Id"], id.as_str());
+    let (code, body) = svc.curl(&[], "/v1.41/images/mine/bb:1/history");
+    assert_eq!(code, 200, "{body}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(rows[0]["Id"], id.as_str(), "the top row is the image");
+    assert!(rows[0]["Tags"].to_string().contains("mine/bb:1"), "{body}");
+    assert!(svc.docker_ok(&["history", "mine/bb:1"]).contains("IMAGE"));
+
+    // save | load round trip: the same image ID comes back under its name.
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("bb.tar");
+    svc.docker_ok(&["save", "-o", archive.to_str().unwrap(), "mine/bb:1"]);
+    assert!(fs::metadata(&archive).unwrap().len() > 100_000);
+    let out = svc.docker_ok(&["rmi", "mine/bb:1"]);
+    assert!(out.contains("Untagged: mine/bb:1"), "{out}");
+    assert!(p.run(&["image", "inspect", "mine/bb:1"]).status.code() != Some(0));
+    let out = svc.docker_ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: mine/bb:1"), "{out}");
+    assert_eq!(p.image_inspect("mine/bb:1")["Id"], id.as_str());
+    // A truncated archive is a clear 400, and loads nothing.
+    let half = dir.path().join("half.tar");
+    fs::write(&half, &fs::read(&archive).unwrap()[..50_000]).unwrap();
+    let out = svc.docker(&["load", "-i", half.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loading the archive"), "{err}");
+    serving(&svc);
+
+    // In use by a container: 409 without force.
+    svc.docker_ok(&["create", "--name", "user", "mine/bb:1", "true"]);
+    let (code, body) = svc.curl(&["-XDELETE"], "/v1.41/images/mine/bb:1");
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("must force"), "{body}");
+    svc.docker_ok(&["rm", "user"]);
+
+    // Prune: a dangling image goes; named ones stay unless -a.
+    let rootfs = dir.path().join("rootfs.tar");
+    {
+        let mut b = tar::Builder::new(fs::File::create(&rootfs).unwrap());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "one", &b"one"[..]).unwrap();
+        b.finish().unwrap();
+    }
+    let first = p.ok(&["import", rootfs.to_str().unwrap(), "dangle:1"]);
+    svc.docker_ok(&["rmi", "dangle:1"]);
+    let old = p.ok(&["import", rootfs.to_str().unwrap(), "dangle:1"]);
+    assert_eq!(first, old, "the same content, the same image");
+    // Untag it by retagging another image under the name: the old one dangles.
+    svc.docker_ok(&["tag", "busybox", "dangle:1"]);
+    let out = svc.docker_ok(&["image", "prune", "-f"]);
+    assert!(
+        out.contains(&old.trim_start_matches("sha256:")[..12]) || out.contains(&old),
+        "{out}"
+    );
+    assert!(
+        p.run(&["image", "inspect", &old]).status.code() != Some(0),
+        "pruned"
+    );
+    assert!(
+        svc.docker_ok(&["images"]).contains("mine/bb"),
+        "named images stay"
+    );
+    let out = svc.docker_ok(&["image", "prune", "-a", "-f"]);
+    assert!(out.contains("untagged: mine/bb:1"), "{out}");
+    assert_eq!(
+        svc.docker_ok(&["images", "-q"]).trim(),
+        "",
+        "nothing uses any image"
+    );
+    assert_no_staging_left(&p);
+}

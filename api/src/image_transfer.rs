@@ -59,9 +59,10 @@ pub fn names_param(query: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// `POST /images/load?quiet=`: a `docker save` or OCI layout tar in the body.
-pub async fn load(state: Arc<State>, q: Query, req: Request<Incoming>) -> Result<Reply, ApiError> {
-    let quiet = q.flag("quiet");
+/// `POST /images/load?quiet=`: a `docker save` or OCI layout tar in the body. The
+/// `Loaded image: x` lines are sent even with `quiet` (which silences only progress bars,
+/// as in dockerd; the docker client asks for quiet whenever its output is not a terminal).
+pub async fn load(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, ApiError> {
     let mut body = BodyReader::new(req, UPLOAD_LIMIT);
     let lines = blocking(move || {
         let store = state.engine.images()?;
@@ -71,12 +72,10 @@ pub async fn load(state: Arc<State>, q: Query, req: Request<Incoming>) -> Result
     })
     .await?;
     let mut text = Vec::new();
-    if !quiet {
-        for l in lines {
-            let v = serde_json::json!({ "stream": format!("{l}\n") });
-            text.extend_from_slice(v.to_string().as_bytes());
-            text.extend_from_slice(b"\r\n");
-        }
+    for l in lines {
+        let v = serde_json::json!({ "stream": format!("{l}\n") });
+        text.extend_from_slice(v.to_string().as_bytes());
+        text.extend_from_slice(b"\r\n");
     }
     let mut reply = hyper::Response::new(http::full_body(text));
     reply.headers_mut().insert(

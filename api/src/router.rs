@@ -135,7 +135,7 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, ApiEr
             let names = image_transfer::names_param(req.uri().query());
             image_transfer::save(state, names).await
         }
-        (&Method::POST, ["images", "load"]) => image_transfer::load(state, q, req).await,
+        (&Method::POST, ["images", "load"]) => image_transfer::load(state, req).await,
         (&Method::POST, ["images", "create"]) => image_transfer::pull(state, q, req).await,
         (&Method::POST, ["images", "prune"]) => {
             ok(blocking(move || image_manage::prune(&s.engine, &q)).await?)
