@@ -9,13 +9,14 @@
 mod common;
 
 use common::api_service::Service;
-use common::Pier;
+use common::{wait_for, Pier};
 use pier_testkit::prereq::{require, tool};
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn prerequisites() -> bool {
     let (Some(_), Some(_)) = (
@@ -402,4 +403,115 @@ fn images_tag_history_save_load_rmi_and_prune() {
         "nothing uses any image"
     );
     assert_no_staging_left(&p);
+}
+
+/// A `docker-registry` on a free loopback port (plain HTTP, which pier uses for loopback
+/// registries); killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.path().join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let reg = Registry {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_for(
+            Duration::from_secs(20),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "docker-registry listening",
+        );
+        reg
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn docker_push_and_pull_through_pier_and_a_local_registry() {
+    if !prerequisites() || require("docker-registry", tool("docker-registry")).is_none() {
+        return;
+    }
+    let reg = Registry::start();
+    let name = format!("localhost:{}/pier/bb:v1", reg.port);
+
+    let src = Pier::new();
+    let svc = Service::start(&src);
+    svc.docker_ok(&["tag", "busybox", &name]);
+    let out = svc.docker_ok(&["push", &name]);
+    assert!(out.contains("The push refers to repository"), "{out}");
+    assert!(out.contains("Pushed"), "{out}");
+    assert!(out.contains("v1: digest: sha256:"), "{out}");
+    let digest = src.image_inspect(&name)["ManifestDigest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Again: the registry has every blob.
+    let out = svc.docker_ok(&["push", &name]);
+    assert!(out.contains("Layer already exists"), "{out}");
+    // An image that is not here: Docker's 404.
+    let out = svc.docker(&["push", &format!("localhost:{}/pier/none:1", reg.port)]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist locally"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(svc);
+
+    // Into an empty store through another service: the layers are downloaded.
+    let dst = Pier::empty();
+    let svc = Service::start(&dst);
+    let out = svc.docker_ok(&["pull", &name]);
+    assert!(out.contains("Pulling from pier/bb"), "{out}");
+    assert!(out.contains("Pull complete"), "{out}");
+    assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    assert!(
+        out.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{out}"
+    );
+    assert_eq!(dst.image_inspect(&name)["ManifestDigest"], digest.as_str());
+    assert_eq!(
+        svc.docker_ok(&["run", "--rm", &name, "echo", "pulled"]),
+        "pulled\n"
+    );
+    // A name the registry does not have: the client prints the error and fails.
+    let started = Instant::now();
+    let out = svc.docker(&["pull", &format!("localhost:{}/pier/none:1", reg.port)]);
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
+    serving(&svc);
+    assert_no_staging_left(&dst);
 }
