@@ -515,3 +515,143 @@ fn docker_push_and_pull_through_pier_and_a_local_registry() {
     serving(&svc);
     assert_no_staging_left(&dst);
 }
+
+fn fd_count(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+/// `curl` on the socket, killed after `after` (a client that goes away mid-stream).
+fn curl_then_vanish(svc: &Service, args: &[&str], path: &str, after: Duration) {
+    let mut child = Command::new("curl")
+        .args(["-s", "-N", "-o", "/dev/null", "--unix-socket"])
+        .arg(&svc.socket)
+        .args(args)
+        .arg(format!("http://pier{path}"))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_the_service_keeps_serving() {
+    if !prerequisites() {
+        return;
+    }
+    let p = Pier::new();
+    let svc = Service::start(&p);
+    let pid = svc.child.id();
+    let message = |body: &str| -> String {
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    // A path the API does not have: Docker's 404 ("page not found").
+    let (code, body) = svc.curl(&[], "/v1.41/containers/x/teleport");
+    assert_eq!(code, 404);
+    assert!(message(&body).contains("page not found"), "{body}");
+    serving(&svc);
+
+    let post = |data: &str| {
+        svc.curl(
+            &[
+                "-XPOST",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                data,
+            ],
+            "/v1.41/containers/create",
+        )
+    };
+    let (code, body) = post(r#"{"Image": "busybox", "Cmd": ["true"]"#);
+    assert_eq!(code, 400, "{body}");
+    assert!(message(&body).contains("malformed JSON"), "{body}");
+    // A field Docker does not define is ignored, as dockerd ignores it...
+    let (code, body) = post(r#"{"Image": "busybox", "Cmd": ["true"], "NotDockers": 1}"#);
+    assert_eq!(code, 201, "{body}");
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    svc.docker_ok(&["rm", &id]);
+    // ...one Docker defines and pier does not translate is refused by name.
+    let (code, body) = post(r#"{"Image": "busybox", "MacAddress": "02:42:ac:11:00:02"}"#);
+    assert_eq!(code, 400, "{body}");
+    assert!(message(&body).starts_with("MacAddress "), "{body}");
+    let (code, body) =
+        post(r#"{"Image": "busybox", "HostConfig": {"Devices": [{"PathOnHost": "/dev/sda"}]}}"#);
+    assert_eq!(code, 400, "{body}");
+    assert!(message(&body).starts_with("HostConfig.Devices "), "{body}");
+
+    // A huge body: 413, without reading all of it, quickly.
+    let big = tempfile::NamedTempFile::new().unwrap();
+    fs::write(big.path(), vec![b' '; 64 << 20]).unwrap();
+    let started = Instant::now();
+    let (code, body) = post(&format!("@{}", big.path().display()));
+    assert_eq!(code, 413, "{body}");
+    assert!(message(&body).contains("larger than"), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    serving(&svc);
+    assert_eq!(
+        p.ok(&["ps", "-a", "-q"]),
+        "",
+        "no container from refused requests"
+    );
+
+    // Clients that go away mid-stream: follow, attach, save. Nothing of theirs stays open.
+    svc.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 0.1; done",
+    ]);
+    serving(&svc);
+    let before = fd_count(pid);
+    for _ in 0..3 {
+        curl_then_vanish(
+            &svc,
+            &[],
+            "/v1.41/containers/ticker/logs?follow=1&stdout=1&stderr=1",
+            Duration::from_millis(500),
+        );
+        curl_then_vanish(
+            &svc,
+            &["-XPOST"],
+            "/v1.41/containers/ticker/attach?stream=1&stdout=1&stderr=1",
+            Duration::from_millis(500),
+        );
+        // A slow reader of a save: the tar is larger than the pipe between them.
+        curl_then_vanish(
+            &svc,
+            &["--limit-rate", "10K"],
+            "/v1.41/images/busybox/get",
+            Duration::from_millis(500),
+        );
+        serving(&svc);
+    }
+    wait_for(
+        Duration::from_secs(15),
+        || fd_count(pid) <= before,
+        "the service's descriptors back to where they were",
+    );
+    assert!(
+        svc.docker_ok(&["logs", "ticker"]).contains("tick"),
+        "still serving streams"
+    );
+
+    svc.docker_ok(&["rm", "-f", "ticker"]);
+    assert_eq!(p.ok(&["ps", "-a", "-q"]), "");
+    assert_no_staging_left(&p);
+}

@@ -39,6 +39,39 @@ const CONFIG_CLIENT_FIELDS: &[&str] = &[
     "NetworkingConfig",
 ];
 
+/// Every field of Docker's container `Config` (API 1.41). Docker's API has an open schema:
+/// dockerd ignores a property it does not define, and so does pier; one that Docker defines
+/// and pier does not translate is refused by name when set.
+const DOCKER_CONFIG_FIELDS: &[&str] = &[
+    "Hostname",
+    "Domainname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "ExposedPorts",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Healthcheck",
+    "ArgsEscaped",
+    "Image",
+    "Volumes",
+    "WorkingDir",
+    "Entrypoint",
+    "NetworkDisabled",
+    "MacAddress",
+    "OnBuild",
+    "Labels",
+    "StopSignal",
+    "StopTimeout",
+    "Shell",
+    "HostConfig",
+    "NetworkingConfig",
+];
+
 /// Fields of `HostConfig` pier translates.
 const HOST_FIELDS: &[&str] = &[
     "Binds",
@@ -241,7 +274,12 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
             "the create request's body must be a JSON object (Docker's container Config)",
         ));
     };
-    refuse_unknown(config, &[CONFIG_FIELDS, CONFIG_CLIENT_FIELDS], "")?;
+    let docker_fields: Map<String, Value> = config
+        .iter()
+        .filter(|(k, _)| DOCKER_CONFIG_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    refuse_unknown(&docker_fields, &[CONFIG_FIELDS, CONFIG_CLIENT_FIELDS], "")?;
     let empty = Map::new();
     let host = match config.get("HostConfig") {
         None | Some(Value::Null) => &empty,
@@ -376,6 +414,8 @@ mod tests {
         );
         let e = run_config(&json!({"Image": "b", "Domainname": "x"}), None).unwrap_err();
         assert!(e.message.starts_with("Domainname "), "{}", e.message);
+        // Not Docker's: ignored, as dockerd ignores it (open schema).
+        assert!(run_config(&json!({"Image": "b", "NotDockers": 1}), None).is_ok());
     }
 
     #[test]
