@@ -493,6 +493,29 @@ fn docker_push_and_pull_through_pier_and_a_local_registry() {
     // Into an empty store through another service: the layers are downloaded.
     let dst = Pier::empty();
     let svc = Service::start(&dst);
+    // A client that goes away as its pull starts: the pull finishes on its own (its
+    // progress goes nowhere), leaving no descriptor and no staging behind.
+    serving(&svc);
+    let before = fd_count(svc.child.id());
+    let (repo, tag) = name.rsplit_once(':').unwrap();
+    curl_then_vanish(
+        &svc,
+        &["-XPOST"],
+        &format!("/v1.41/images/create?fromImage={repo}&tag={tag}"),
+        Duration::from_millis(50),
+    );
+    let staging = dst.root().join("images/tmp");
+    wait_for(
+        Duration::from_secs(20),
+        || {
+            dst.run(&["image", "inspect", &name]).status.success()
+                && fd_count(svc.child.id()) <= before
+                && fs::read_dir(&staging).map_or(true, |d| d.count() == 0)
+        },
+        "the abandoned pull finished, its descriptors and staging gone",
+    );
+    serving(&svc);
+    svc.docker_ok(&["rmi", &name]);
     let out = svc.docker_ok(&["pull", &name]);
     assert!(out.contains("Pulling from pier/bb"), "{out}");
     assert!(out.contains("Pull complete"), "{out}");
