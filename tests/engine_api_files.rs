@@ -441,7 +441,8 @@ struct Registry {
 }
 
 impl Registry {
-    fn start() -> Registry {
+    /// With `htpasswd`, an `htpasswd` line: the registry asks for Basic credentials.
+    fn start(htpasswd: Option<&str>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -449,14 +450,19 @@ impl Registry {
             .unwrap()
             .port();
         let config = dir.path().join("config.yml");
-        fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some(line) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            fs::write(&file, line).unwrap();
+            text.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: pier-test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        fs::write(&config, text).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -490,7 +496,7 @@ fn docker_push_and_pull_through_pier_and_a_local_registry() {
     if !prerequisites() || require("docker-registry", tool("docker-registry")).is_none() {
         return;
     }
-    let reg = Registry::start();
+    let reg = Registry::start(None);
     let name = format!("localhost:{}/pier/bb:v1", reg.port);
 
     let src = Pier::new();
@@ -704,4 +710,68 @@ fn bad_input_gets_clear_errors_and_the_service_keeps_serving() {
     svc.docker_ok(&["rm", "-f", "ticker"]);
     assert_eq!(p.ok(&["ps", "-a", "-q"]), "");
     assert_no_staging_left(&p);
+}
+
+#[test]
+fn docker_push_sends_the_clients_credentials_in_x_registry_auth() {
+    if !prerequisites() || require("docker-registry", tool("docker-registry")).is_none() {
+        return;
+    }
+    let Some(_) = require("htpasswd (apache2-utils)", tool("htpasswd")) else {
+        return;
+    };
+    let out = Command::new("htpasswd")
+        .args(["-Bbn", "alice", "wonderland"])
+        .output()
+        .unwrap();
+    let reg = Registry::start(Some(&String::from_utf8_lossy(&out.stdout)));
+    let name = format!("localhost:{}/secret/bb:1", reg.port);
+    let p = Pier::new();
+    let svc = Service::start(&p);
+    svc.docker_ok(&["tag", "busybox", &name]);
+    // The client's own configuration holds the credentials, as `docker login` saves them;
+    // the client sends them with the push.
+    let config = tempfile::tempdir().unwrap();
+    let docker = |auth: &str, args: &[&str]| {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(auth);
+        fs::write(
+            config.path().join("config.json"),
+            format!(
+                r#"{{"auths": {{"localhost:{}": {{"auth": "{encoded}"}}}}}}"#,
+                reg.port
+            ),
+        )
+        .unwrap();
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", svc.socket.display()))
+            .env("DOCKER_CONFIG", config.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = docker("alice:wrong", &["push", &name]);
+    assert!(!out.status.success(), "wrong credentials refused");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("401") || err.contains("unauthorized"), "{err}");
+    let out = docker("alice:wonderland", &["push", &name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Pushed"));
+    // And pull: the layers are here already, the manifest needs the credentials.
+    svc.docker_ok(&["rmi", &name]);
+    let out = docker("alice:wonderland", &["pull", &name]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        p.image_inspect(&name)["Id"],
+        p.image_inspect("busybox")["Id"]
+    );
 }
