@@ -70,6 +70,7 @@ fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener> {
 /// Must be called while the process has one thread (it forks the launcher first).
 pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
     let launcher = Launcher::spawn(root)?;
+    ignore_sigpipe()?;
     let result = (|| {
         let listener = bind(&opts.socket)?;
         listener
@@ -96,6 +97,20 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
         result
     })();
     result
+}
+
+/// A client that goes away mid-reply makes the service's next write to its socket fail;
+/// with SIGPIPE's default action (which the `pier` command keeps, for `pier ... | head`)
+/// that write would kill the whole service. Ignored once the launcher is forked (it, the
+/// monitors and the containers keep the default), the write fails with EPIPE and ends only
+/// that reply. Programs the service runs get the default back: Rust's `Command` resets
+/// SIGPIPE in the child.
+fn ignore_sigpipe() -> Result<()> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_IGN installs no handler code; called before the runtime's threads start.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) }
+        .context("ignoring SIGPIPE in the service")?;
+    Ok(())
 }
 
 async fn accept_loop(
