@@ -316,7 +316,23 @@ fn archive_put_attacks_write_nothing_outside_the_container() {
     assert!(body.contains("cannot overwrite the directory"), "{body}");
     serving(&svc);
 
-    svc.docker_ok(&["rm", "-f", "t"]);
+    // A read-only root filesystem takes nothing, and says why.
+    svc.docker_ok(&[
+        "run",
+        "-d",
+        "--read-only",
+        "--name",
+        "ro",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let (code, body) = put_archive(&svc, "ro", "/tmp", &good);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("read-only"), "{body}");
+    assert!(p.run(&["exec", "ro", "test", "-e", "/tmp/f"]).status.code() == Some(1));
+
+    svc.docker_ok(&["rm", "-f", "t", "ro"]);
     assert_no_staging_left(&p);
 }
 

@@ -229,7 +229,12 @@ pub async fn put(
             .copy_to_container(&key, &tree.join("."), &path, keep_owners)
             .map_err(|e| {
                 let text = format!("{e:#}");
-                if text.contains("cannot overwrite") || text.contains("cannot copy directory") {
+                let refused = ["cannot overwrite", "cannot copy directory", "read-only"];
+                if text.contains("EROFS") {
+                    ApiError::bad_request(format!(
+                        "{path} in container {key} is on a read-only filesystem ({text})"
+                    ))
+                } else if refused.iter().any(|r| text.contains(r)) {
                     ApiError::bad_request(text)
                 } else {
                     not_found(e, &path, &key)
