@@ -229,6 +229,9 @@ fn docker_cp_both_ways_keeps_content_and_modes() {
         fs::read_to_string(h.join("stopped.txt")).unwrap(),
         "hello\n"
     );
+    svc.docker_ok(&["cp", h.join("a.txt").to_str().unwrap(), "c:/tmp/after.txt"]);
+    svc.docker_ok(&["start", "c"]);
+    assert_eq!(p.ok(&["exec", "c", "cat", "/tmp/after.txt"]), "hello");
 
     svc.docker_ok(&["rm", "-f", "c"]);
     assert_eq!(p.ok(&["ps", "-a", "-q"]).trim(), "");
