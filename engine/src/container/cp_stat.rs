@@ -103,3 +103,38 @@ fn stat_in(root: &Path, path: &str, follow: bool) -> Result<PathStat> {
         link_target,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_resolve_inside_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir(r.join("d")).unwrap();
+        std::fs::write(r.join("d/f"), "abc").unwrap();
+        std::os::unix::fs::symlink("/d", r.join("link")).unwrap();
+        // A symlink naming a host directory that the root does not have.
+        let host = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(host.path(), r.join("out")).unwrap();
+
+        let f = stat_in(r, "/d/f", false).unwrap();
+        assert_eq!((f.name.as_str(), f.size, f.is_dir()), ("f", 3, false));
+        let l = stat_in(r, "/link", false).unwrap();
+        assert_eq!(l.link_target, "/d");
+        assert!(!l.is_dir());
+        assert!(
+            stat_in(r, "/link", true).unwrap().is_dir(),
+            "followed in the root"
+        );
+        assert_eq!(stat_in(r, "/d/.", false).unwrap().name, "d");
+        assert_eq!(stat_in(r, "/", false).unwrap().name, "/");
+        let e = stat_in(r, "/out", true).unwrap_err().to_string();
+        assert!(e.starts_with("no such file or directory"), "{e}");
+        let e = stat_in(r, "/link/../../../nope", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("no such file or directory"), "{e}");
+    }
+}
