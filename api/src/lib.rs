@@ -12,7 +12,8 @@
 //!
 //! One map of the room: [`service`] (the socket, connections, idle time-out), [`launcher`]
 //! (the single-threaded process that forks container monitors), [`router`] (paths to
-//! handlers), [`system`], [`containers`], [`images`] (the endpoints), [`http`] (bodies,
+//! handlers), [`system`], [`containers`], [`images`], [`image_manage`], [`image_transfer`]
+//! (the endpoints), [`transfer`] (archive-sized bodies both ways), [`http`] (bodies,
 //! limits, JSON replies), [`error`] (Docker's `{"message": ...}` errors), [`frames`]
 //! (Docker's multiplexed stdout/stderr stream).
 
