@@ -14,10 +14,16 @@
 //! (the single-threaded process that forks container monitors), [`router`] (paths to
 //! handlers), [`system`], [`containers`], [`images`] (the endpoints), [`http`] (bodies,
 //! limits, JSON replies), [`error`] (Docker's `{"message": ...}` errors), [`frames`]
-//! (Docker's multiplexed stdout/stderr stream).
+//! (Docker's multiplexed stdout/stderr stream), [`events`], [`disk_usage`], [`auth`],
+//! [`activation`] (a socket passed by systemd), [`boot`] (restart policies on start).
 
+pub mod activation;
+pub mod auth;
+pub mod boot;
 pub mod containers;
+pub mod disk_usage;
 pub mod error;
+pub mod events;
 pub mod frames;
 pub mod http;
 pub mod images;
@@ -26,6 +32,7 @@ pub mod router;
 pub mod service;
 pub mod state;
 pub mod system;
+pub mod timestamps;
 
 pub use service::{serve, ServiceOptions};
 

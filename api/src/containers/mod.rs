@@ -1,8 +1,14 @@
 //! The container endpoints, one file per group: [`create`] (the request translated),
 //! [`list`] (list and inspect), [`lifecycle`] (create, start, stop, kill, wait, remove),
-//! [`output`] (logs and attach).
+//! [`output`] (logs and attach), [`ops`] (restart, pause, unpause, rename, top), [`stats`],
+//! [`update`], [`filesystem`] (changes and export), [`prune`].
 
 pub mod create;
+pub mod filesystem;
 pub mod lifecycle;
 pub mod list;
+pub mod ops;
 pub mod output;
+pub mod prune;
+pub mod stats;
+pub mod update;
