@@ -743,3 +743,159 @@ fn cgroup_freezer_limits_and_stats_through_the_api() {
     );
     p.assert_container_gone(&id);
 }
+
+/// A registry's `/v2/` on a loopback port that takes `alice:secret` (Basic) and refuses
+/// anything else with 401, as a registry does; its address.
+fn fake_registry() -> String {
+    use base64::Engine as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let good = format!(
+        "authorization: basic {}",
+        base64::engine::general_purpose::STANDARD.encode("alice:secret")
+    )
+    .to_lowercase();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut head = String::new();
+            while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+            let reply = if head.to_lowercase().contains(&good) {
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            };
+            let mut conn = conn;
+            let _ = conn.write_all(reply.as_bytes());
+        }
+    });
+    addr
+}
+
+#[test]
+fn system_df_and_auth_with_the_docker_cli() {
+    let Some((p, svc)) = with_service() else {
+        return;
+    };
+    svc.docker_ok(&[
+        "run",
+        "--name",
+        "filler",
+        "--network",
+        "none",
+        "busybox",
+        "dd",
+        "if=/dev/zero",
+        "of=/blob",
+        "bs=1M",
+        "count=3",
+    ]);
+    let (code, body) = svc.curl(&[], "/v1.41/system/df");
+    assert_eq!(code, 200, "{body}");
+    let df: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let c = &df["Containers"][0];
+    assert_eq!(c["Names"][0], "/filler");
+    assert!(c["SizeRw"].as_u64().unwrap() >= 3 << 20, "{c}");
+    assert_eq!(df["Images"][0]["Containers"], 1);
+    assert!(df["LayersSize"].as_u64().unwrap() > 0);
+    let table = svc.docker_ok(&["system", "df"]);
+    let row = |kind: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(kind))
+            .unwrap_or_else(|| panic!("{kind} in {table}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("Images")[1..3], ["1", "1"], "{table}");
+    assert_eq!(row("Containers")[1..3], ["1", "0"], "{table}");
+
+    // auth: the registry's answer decides; the client keeps the credentials, not the service.
+    let registry = fake_registry();
+    let config = tempfile::tempdir().unwrap();
+    let login = |password: &str| {
+        Command::new("docker")
+            .args(["login", "-u", "alice", "--password-stdin", &registry])
+            .env("DOCKER_HOST", format!("unix://{}", svc.socket.display()))
+            .env("DOCKER_CONFIG", config.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().unwrap().write_all(password.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap()
+    };
+    let bad = login("wrong");
+    assert!(!bad.status.success());
+    assert!(
+        common::text(&bad.stderr).contains("401"),
+        "{}",
+        common::text(&bad.stderr)
+    );
+    let good = login("secret");
+    assert!(good.status.success(), "{}", common::text(&good.stderr));
+    assert!(common::text(&good.stdout).contains("Login Succeeded"));
+    let (code, body) = svc.curl(
+        &[
+            "-XPOST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"username":"alice"}"#,
+        ],
+        "/v1.41/auth",
+    );
+    assert_eq!(code, 400, "{body}");
+
+    svc.docker_ok(&["rm", "filler"]);
+    assert_eq!(p.ok(&["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn the_systemd_units_verify_and_name_the_services_socket() {
+    let Some(analyze) = require("systemd-analyze (systemd)", tool("systemd-analyze")) else {
+        return;
+    };
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/systemd");
+    let socket = std::fs::read_to_string(units.join("pier.socket")).unwrap();
+    let service = std::fs::read_to_string(units.join("pier.service")).unwrap();
+    assert!(
+        socket
+            .lines()
+            .any(|l| l == format!("ListenStream={}", pier_api::DEFAULT_SOCKET)),
+        "pier.socket listens where the service binds by default"
+    );
+    assert!(socket.lines().any(|l| l == "SocketMode=0660"));
+    assert!(service
+        .lines()
+        .any(|l| l == "ExecStart=/usr/local/bin/pier system service"));
+    assert!(
+        service.lines().any(|l| l == "KillMode=process"),
+        "stopping the service must leave the containers' monitors running"
+    );
+    // systemd's own parser, with ExecStart pointing at the pier just built (it checks the
+    // program exists): no error and no warning.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pier.socket"), &socket).unwrap();
+    std::fs::write(
+        dir.path().join("pier.service"),
+        service.replace("/usr/local/bin/pier", common::PIER),
+    )
+    .unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(dir.path().join("pier.socket"))
+        .arg(dir.path().join("pier.service"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    assert_eq!(
+        common::text(&out.stderr).trim(),
+        "",
+        "systemd-analyze warned"
+    );
+}
