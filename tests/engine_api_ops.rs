@@ -208,6 +208,14 @@ fn pause_restart_top_stats_update_and_rename_with_the_docker_cli() {
         Some(64 << 20),
         "a refused update changes nothing"
     );
+    svc.docker_ok(&["update", "--restart", "always", "ticker"]);
+    let policy = svc.docker_ok(&[
+        "inspect",
+        "--format",
+        "{{.HostConfig.RestartPolicy.Name}}",
+        "ticker",
+    ]);
+    assert_eq!(policy.trim(), "always");
 
     // restart: the same container, a new process.
     svc.docker_ok(&["restart", "-t", "1", "ticker"]);
@@ -714,7 +722,7 @@ fn cgroup_freezer_limits_and_stats_through_the_api() {
         &svc.socket,
         "POST",
         "/containers/lane/update",
-        r#"{"Memory":67108864,"MemorySwap":134217728,"PidsLimit":40}"#,
+        r#"{"Memory":67108864,"PidsLimit":40}"#,
     );
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("Warnings"), "{body}");
