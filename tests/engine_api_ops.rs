@@ -226,7 +226,18 @@ fn pause_restart_top_stats_update_and_rename_with_the_docker_cli() {
     assert_eq!(p.inspect("ticker")["id"], id.as_str());
 
     // rename: pier's own list has the new name.
+    let before_rename = (unix_now() - 1).to_string();
     svc.docker_ok(&["rename", "ticker", "tocker"]);
+    let renamed = events_between(
+        &svc,
+        &before_rename,
+        &(unix_now() + 1).to_string(),
+        &["--filter", "event=rename"],
+    );
+    assert!(
+        renamed.len() == 1 && renamed[0].contains("name=tocker"),
+        "{renamed:#?}"
+    );
     let ps = p.ok(&["ps", "--format", "{{.Names}}"]);
     assert_eq!(ps.trim(), "tocker");
     let (code, _) = svc.curl(

@@ -49,6 +49,8 @@ pub enum Action {
     Unpause,
     /// `pier update` changed its limits or restart policy.
     Update,
+    /// `pier rename` gave it a new name (`name` is the new one).
+    Rename,
 }
 
 impl Action {
@@ -66,6 +68,7 @@ impl Action {
             Action::Pause => "pause",
             Action::Unpause => "unpause",
             Action::Update => "update",
+            Action::Rename => "rename",
         }
     }
 }
