@@ -305,6 +305,30 @@ fn changes_export_and_prune_with_the_docker_cli() {
             .all(|m| !m.contains("merged")),
         "the export's view is unmounted"
     );
+    let staging = p.root().join("images/tmp");
+    let left: Vec<_> = std::fs::read_dir(&staging)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "the export's staging directory is removed: {left:?}"
+    );
+
+    // Docker's codes for what cannot be done: no such container, one that does not run.
+    assert_eq!(svc.curl(&[], "/v1.41/containers/nope/export").0, 404);
+    assert_eq!(svc.curl(&[], "/v1.41/containers/nope/changes").0, 404);
+    assert_eq!(svc.curl(&[], "/v1.41/containers/writer/top").0, 409);
+    assert_eq!(
+        svc.curl(&["-XPOST"], "/v1.41/containers/writer/pause").0,
+        409
+    );
+    let (code, body) = svc.curl(&[], "/v1.41/containers/writer/stats");
+    assert_eq!(code, 200);
+    let zero: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!(
+        zero["read"], "0001-01-01T00:00:00Z",
+        "one empty sample: {body}"
+    );
 
     // prune: a label filter selects; a running container is never pruned.
     let keep = sleeper(&svc, "keep", &[]);

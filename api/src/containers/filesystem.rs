@@ -62,12 +62,21 @@ pub async fn export(state: Arc<State>, key: String) -> Result<Reply, ApiError> {
                 FrameWriter::new(Some(tx), Stream::Stdout, true),
             );
             let result = export_merged(&image.layer_dirs, &paths.upper(), scratch.path(), out)
-                .and_then(|mut w| std::io::Write::flush(&mut w).map_err(anyhow::Error::from));
-            if let Err(e) = result {
-                eprintln!(
-                    "pier system service: exporting container {}: {e:#}",
-                    rec.name
-                );
+                .and_then(|mut w| {
+                    std::io::Write::flush(&mut w)?;
+                    Ok(w)
+                });
+            // The staging directory goes before the stream ends (the writer is its last
+            // sender): a client that has the whole tar finds nothing left behind.
+            drop(scratch);
+            match result {
+                Ok(writer) => drop(writer),
+                Err(e) => {
+                    eprintln!(
+                        "pier system service: exporting container {}: {e:#}",
+                        rec.name
+                    )
+                }
             }
         });
     spawned.map_err(|e| ApiError {

@@ -205,7 +205,14 @@ pub async fn stats(state: Arc<State>, key: String, q: Query) -> Result<Reply, Ap
                 .ok()
                 .flatten()
                 .and_then(|r| sample(&r));
-            let Some(now) = now else { return };
+            let Some(now) = now else {
+                // A container that does not run gets one empty sample, as from dockerd,
+                // which clients show as zeros rather than as an error.
+                if pre.is_none() {
+                    let _ = tx.send(line(&stats_json(&rec, None, None))).await;
+                }
+                return;
+            };
             if tx
                 .send(line(&stats_json(&rec, Some(&now), pre.as_ref())))
                 .await
