@@ -86,12 +86,6 @@ pub fn message(e: &Event) -> Value {
     })
 }
 
-fn line(v: &Value) -> bytes::Bytes {
-    let mut text = serde_json::to_vec(v).unwrap_or_default();
-    text.push(b'\n');
-    bytes::Bytes::from(text)
-}
-
 /// `GET /events`.
 pub async fn events(state: Arc<State>, q: Query) -> Result<Reply, ApiError> {
     let filters = parse_filters(q.get("filters"))?;
@@ -129,7 +123,7 @@ pub async fn events(state: Arc<State>, q: Query) -> Result<Reply, ApiError> {
         let mut batch = if since.is_some() { past } else { Vec::new() };
         loop {
             for e in batch.iter().filter(|e| in_range(e) && passes(e, &filters)) {
-                if tx.send(line(&message(e))).await.is_err() {
+                if tx.send(http::json_line(&message(e))).await.is_err() {
                     return;
                 }
             }

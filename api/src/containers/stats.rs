@@ -162,12 +162,6 @@ fn stats_json(rec: &ContainerRecord, now: Option<&Sample>, pre: Option<&Sample>)
     v
 }
 
-fn line(v: &Value) -> bytes::Bytes {
-    let mut text = serde_json::to_vec(v).unwrap_or_default();
-    text.push(b'\n');
-    bytes::Bytes::from(text)
-}
-
 /// `GET /containers/{id}/stats?stream=&one-shot=`.
 pub async fn stats(state: Arc<State>, key: String, q: Query) -> Result<Reply, ApiError> {
     let stream = q.get("stream").is_none_or(|_| q.flag("stream"));
@@ -209,12 +203,14 @@ pub async fn stats(state: Arc<State>, key: String, q: Query) -> Result<Reply, Ap
                 // A container that does not run gets one empty sample, as from dockerd,
                 // which clients show as zeros rather than as an error.
                 if pre.is_none() {
-                    let _ = tx.send(line(&stats_json(&rec, None, None))).await;
+                    let _ = tx
+                        .send(http::json_line(&stats_json(&rec, None, None)))
+                        .await;
                 }
                 return;
             };
             if tx
-                .send(line(&stats_json(&rec, Some(&now), pre.as_ref())))
+                .send(http::json_line(&stats_json(&rec, Some(&now), pre.as_ref())))
                 .await
                 .is_err()
             {
