@@ -91,7 +91,10 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
             launcher,
             activity: Activity::new(),
         });
-        crate::boot::start_restart_policy_containers(&state)?;
+        // A failure here is the containers', not the API's: it is logged and the API served.
+        if let Err(e) = crate::boot::start_restart_policy_containers(&state) {
+            eprintln!("pier system service: restart policies at start: {e:#}");
+        }
         let shown = match &socket_file {
             Some(path) => format!("unix://{}", path.display()),
             None => "the socket systemd passed (descriptor 3)".into(),
