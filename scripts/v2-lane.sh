@@ -42,6 +42,7 @@ plan=(
   "pier/runtime_cli"
   "pier/restart on_failure_3 always_restarts killing_the_monitor"
   "pier/freeze_update"
+  "pier/engine_api_ops cgroup_freezer_limits_and_stats_through_the_api"
   "pier/escapes"
   "pier/health a_failing_check"
   "pier/compose three_services service_healthy foreground_up"

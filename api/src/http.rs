@@ -45,6 +45,13 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
     r
 }
 
+/// One JSON value and a newline: a message of a streamed JSON reply (stats, events).
+pub fn json_line(value: &serde_json::Value) -> Bytes {
+    let mut text = serde_json::to_vec(value).unwrap_or_default();
+    text.push(b'\n');
+    Bytes::from(text)
+}
+
 /// A reply without a body (204 after start, stop, remove...).
 pub fn empty(status: StatusCode) -> Reply {
     let mut r = Response::new(Empty::new().map_err(|never| match never {}).boxed());

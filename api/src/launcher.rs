@@ -14,7 +14,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{fork, ForkResult, Pid};
 use pier_engine::container::Engine;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Mutex;
@@ -32,7 +32,9 @@ struct Reply {
 
 impl Launcher {
     /// Forks the launcher for the state directory `root`. Call it before any thread starts.
-    pub fn spawn(root: &Path) -> Result<Launcher> {
+    /// `close_in_child`: descriptors of the service the launcher (and so the container
+    /// monitors it forks) must not keep, such as a listening socket systemd passed.
+    pub fn spawn(root: &Path, close_in_child: &[RawFd]) -> Result<Launcher> {
         let (service_end, launcher_end) =
             UnixStream::pair().context("socket pair for the launcher")?;
         // SAFETY: the service calls this before it starts its runtime or any thread, so the
@@ -47,6 +49,9 @@ impl Launcher {
             }
             ForkResult::Child => {
                 drop(service_end);
+                for fd in close_in_child {
+                    let _ = nix::unistd::close(*fd);
+                }
                 let code = match launch_loop(root, launcher_end) {
                     Ok(()) => 0,
                     Err(e) => {

@@ -15,10 +15,16 @@
 //! handlers), [`system`], [`containers`], [`images`], [`image_manage`], [`image_transfer`]
 //! (the endpoints), [`transfer`] (archive-sized bodies both ways), [`http`] (bodies,
 //! limits, JSON replies), [`error`] (Docker's `{"message": ...}` errors), [`frames`]
-//! (Docker's multiplexed stdout/stderr stream).
+//! (Docker's multiplexed stdout/stderr stream), [`events`], [`disk_usage`], [`auth`],
+//! [`activation`] (a socket passed by systemd), [`boot`] (restart policies on start).
 
+pub mod activation;
+pub mod auth;
+pub mod boot;
 pub mod containers;
+pub mod disk_usage;
 pub mod error;
+pub mod events;
 pub mod frames;
 pub mod http;
 pub mod image_manage;
@@ -29,6 +35,7 @@ pub mod router;
 pub mod service;
 pub mod state;
 pub mod system;
+pub mod timestamps;
 pub mod transfer;
 
 pub use service::{serve, ServiceOptions};

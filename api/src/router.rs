@@ -1,11 +1,14 @@
 //! Paths to handlers: the API version prefix (`/v1.41/...`, optional), then one `match` on
 //! the method and the path's segments. Every reply carries `Api-Version` and `Server`.
 
-use crate::containers::{archive, lifecycle, list, output};
+use crate::containers::{archive, filesystem, lifecycle, list, ops, output, prune, stats, update};
 use crate::error::ApiError;
 use crate::http::{self, Query, Reply};
 use crate::state::{blocking, State};
-use crate::{image_manage, image_transfer, images, system, API_VERSION, MIN_API_VERSION};
+use crate::{
+    auth, disk_usage, events, image_manage, image_transfer, images, system, API_VERSION,
+    MIN_API_VERSION,
+};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::{Method, Request};
@@ -140,6 +143,31 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, ApiEr
         (&Method::POST, ["images", "prune"]) => {
             ok(blocking(move || image_manage::prune(&s.engine, &q)).await?)
         }
+        (&Method::POST, ["containers", id, "restart"]) => {
+            ops::restart(state, id.to_string(), q).await
+        }
+        (&Method::POST, ["containers", id, "pause"]) => ops::pause(state, id.to_string()).await,
+        (&Method::POST, ["containers", id, "unpause"]) => ops::unpause(state, id.to_string()).await,
+        (&Method::POST, ["containers", id, "rename"]) => {
+            ops::rename(state, id.to_string(), q).await
+        }
+        (&Method::GET, ["containers", id, "top"]) => ops::top(state, id.to_string(), q).await,
+        (&Method::GET, ["containers", id, "stats"]) => stats::stats(state, id.to_string(), q).await,
+        (&Method::POST, ["containers", id, "update"]) => {
+            update::update(state, id.to_string(), req).await
+        }
+        (&Method::GET, ["containers", id, "changes"]) => {
+            filesystem::changes(state, id.to_string()).await
+        }
+        (&Method::GET, ["containers", id, "export"]) => {
+            filesystem::export(state, id.to_string()).await
+        }
+        (&Method::POST, ["containers", "prune"]) => {
+            ok(blocking(move || prune::prune(&s.engine, &q)).await?)
+        }
+        (&Method::GET, ["events"]) => events::events(state, q).await,
+        (&Method::GET, ["system", "df"]) => ok(blocking(move || disk_usage::df(&s.engine)).await?),
+        (&Method::POST, ["auth"]) => auth::auth(req).await,
         (&Method::GET, ["images", "json"]) => ok(blocking(move || images::list(&s.engine)).await?),
         // Image names have slashes (`library/busybox`): everything between is the name.
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {

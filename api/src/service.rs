@@ -1,7 +1,8 @@
 //! The service: its Unix socket (root-owned, mode 0660, a stale one replaced, never a TCP
 //! port), the connections on it, the idle time-out, and a clean end (SIGTERM, SIGINT or
-//! `--timeout`: the socket file goes, the launcher is reaped; containers keep running under
-//! their own monitors, as with the daemonless `pier` command).
+//! `--timeout`: the socket file goes (unless systemd passed the socket), the launcher is
+//! reaped; containers keep running under their own monitors, as with the daemonless `pier`
+//! command).
 
 use crate::launcher::Launcher;
 use crate::router;
@@ -11,6 +12,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use pier_engine::container::Engine;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -68,11 +70,20 @@ fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener> {
 
 /// Serves the API for the engine rooted at `root` until a signal or the idle time-out.
 /// Must be called while the process has one thread (it forks the launcher first).
+///
+/// Under socket activation (see [`crate::activation`]) it serves the socket systemd passed,
+/// and leaves that socket's file to systemd. Before serving, containers whose restart policy
+/// wants them running are started again (see [`crate::boot`]).
 pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
-    let launcher = Launcher::spawn(root)?;
+    let activated = crate::activation::take_listener()?;
+    let inherited: Vec<RawFd> = activated.iter().map(|l| l.as_raw_fd()).collect();
+    let launcher = Launcher::spawn(root, &inherited)?;
     ignore_sigpipe()?;
     let result = (|| {
-        let listener = bind(&opts.socket)?;
+        let (listener, socket_file) = match activated {
+            Some(l) => (l, None),
+            None => (bind(&opts.socket)?, Some(opts.socket.clone())),
+        };
         listener
             .set_nonblocking(true)
             .context("socket in non-blocking mode")?;
@@ -81,15 +92,25 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
             launcher,
             activity: Activity::new(),
         });
+        // A failure here is the containers', not the API's: it is logged and the API served.
+        if let Err(e) = crate::boot::start_restart_policy_containers(&state) {
+            eprintln!("pier system service: restart policies at start: {e:#}");
+        }
+        let shown = match &socket_file {
+            Some(path) => format!("unix://{}", path.display()),
+            None => "the socket systemd passed (descriptor 3)".into(),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let result = runtime.block_on(accept_loop(state.clone(), listener, &opts));
+        let result = runtime.block_on(accept_loop(state.clone(), listener, &opts, &shown));
         // Streams still open (a follow, an attach) end with the runtime.
         runtime.shutdown_timeout(Duration::from_secs(1));
-        let _ = std::fs::remove_file(&opts.socket);
+        if let Some(path) = socket_file {
+            let _ = std::fs::remove_file(path);
+        }
         match Arc::try_unwrap(state) {
             Ok(s) => s.launcher.stop(),
             Err(_) => eprintln!("pier system service: a request outlived the service"),
@@ -117,15 +138,15 @@ async fn accept_loop(
     state: Arc<State>,
     listener: std::os::unix::net::UnixListener,
     opts: &ServiceOptions,
+    shown: &str,
 ) -> Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener).context("listening socket")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     eprintln!(
-        "pier system service: serving the Docker Engine API {} on unix://{}",
+        "pier system service: serving the Docker Engine API {} on {shown}",
         crate::API_VERSION,
-        opts.socket.display()
     );
     loop {
         tokio::select! {

@@ -6,7 +6,6 @@ use pier_engine::container::Engine;
 use pier_engine::image::archive;
 use pier_engine::image::export::export_merged;
 use pier_engine::image::platform::Platform;
-use pier_engine::image::reference::DOCKER_HUB;
 use pier_engine::image::registry::{
     self, auth::Credentials, credentials::CredentialStore, RemoteRef,
 };
@@ -232,27 +231,10 @@ pub struct LoginArgs {
     pub password_stdin: bool,
 }
 
-/// The registry a `pier login`/`logout` argument names: Docker's spellings accepted
-/// (`https://ghcr.io`, `index.docker.io`), Docker Hub by default.
-fn registry_name(host: Option<&str>) -> String {
-    let host = host.unwrap_or(DOCKER_HUB);
-    let bare = host
-        .strip_prefix("https://")
-        .or_else(|| host.strip_prefix("http://"))
-        .unwrap_or(host);
-    let bare = bare.split('/').next().unwrap_or(bare);
-    match bare {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
-            DOCKER_HUB.to_string()
-        }
-        other => other.to_string(),
-    }
-}
-
 /// `pier login`: checks the credentials against the registry, then saves them where
 /// Docker keeps them (`~/.docker/config.json` or its credential helper).
 pub fn login(_engine: &Engine, args: LoginArgs) -> Result<i32> {
-    let host = registry_name(args.host.as_deref());
+    let host = registry::registry_name(args.host.as_deref());
     let stdin = io::stdin();
     let username = match args.username {
         Some(u) => u,
@@ -315,7 +297,7 @@ pub struct LogoutArgs {
 
 /// `pier logout`: forgets the saved credentials for a registry.
 pub fn logout(_engine: &Engine, args: LogoutArgs) -> Result<i32> {
-    let host = registry_name(args.host.as_deref());
+    let host = registry::registry_name(args.host.as_deref());
     if CredentialStore::open()?.erase(&host)? {
         println!("Removing login credentials for {host}");
     } else {

@@ -7,7 +7,7 @@
 //! (`false`, `0`, `""`, `[]`, `{}`, `null`, or an object of only those).
 
 use crate::error::ApiError;
-use pier_engine::container::config::{NetworkMode, RestartPolicy, RunConfig};
+use pier_engine::container::config::{Limits, NetworkMode, RestartPolicy, RunConfig};
 use pier_engine::container::logs::LogConfig;
 use pier_engine::container::mount_args::MountArgs;
 use serde_json::{Map, Value};
@@ -72,9 +72,8 @@ const DOCKER_CONFIG_FIELDS: &[&str] = &[
     "NetworkingConfig",
 ];
 
-/// Fields of `HostConfig` pier translates.
-const HOST_FIELDS: &[&str] = &[
-    "Binds",
+/// The resource limits of `HostConfig` pier translates (create and update take them).
+pub(crate) const LIMIT_FIELDS: &[&str] = &[
     "Memory",
     "MemorySwap",
     "NanoCpus",
@@ -82,6 +81,11 @@ const HOST_FIELDS: &[&str] = &[
     "CpusetCpus",
     "PidsLimit",
     "BlkioWeight",
+];
+
+/// The other fields of `HostConfig` pier translates.
+const HOST_FIELDS: &[&str] = &[
+    "Binds",
     "PortBindings",
     "PublishAllPorts",
     "NetworkMode",
@@ -110,7 +114,7 @@ fn is_unset(v: &Value) -> bool {
 }
 
 /// 400 naming the first field of `obj` that is set but neither translated nor harmless.
-fn refuse_unknown(
+pub(crate) fn refuse_unknown(
     obj: &Map<String, Value>,
     known: &[&[&str]],
     prefix: &str,
@@ -249,7 +253,20 @@ fn port_bindings(v: Option<&Value>) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
-fn restart_policy(v: Option<&Value>) -> Result<RestartPolicy, ApiError> {
+/// The [`LIMIT_FIELDS`] of `obj` (a `HostConfig` or an update request).
+pub(crate) fn limits(obj: &Map<String, Value>) -> Result<Limits, ApiError> {
+    Ok(Limits {
+        memory: number(obj, "Memory")?,
+        memory_swap: number(obj, "MemorySwap")?,
+        cpus: number::<u64>(obj, "NanoCpus")?.map(|n| n as f64 / 1e9),
+        cpu_shares: number(obj, "CpuShares")?,
+        cpuset_cpus: string(obj, "CpusetCpus")?,
+        pids_limit: number(obj, "PidsLimit")?,
+        blkio_weight: number(obj, "BlkioWeight")?,
+    })
+}
+
+pub(crate) fn restart_policy(v: Option<&Value>) -> Result<RestartPolicy, ApiError> {
     let name = v
         .and_then(|p| p.get("Name"))
         .and_then(Value::as_str)
@@ -290,7 +307,7 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
             )))
         }
     };
-    refuse_unknown(host, &[HOST_FIELDS], "HostConfig.")?;
+    refuse_unknown(host, &[HOST_FIELDS, LIMIT_FIELDS], "HostConfig.")?;
     if let Some(Value::Object(net)) = config.get("NetworkingConfig") {
         refuse_unknown(net, &[], "NetworkingConfig.")?;
     }
@@ -322,15 +339,7 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
     let binds = strings(host.get("Binds"), "HostConfig.Binds")?;
     let mounts = MountArgs::parse(&binds, &[], &[])
         .map_err(|e| ApiError::bad_request(format!("HostConfig.Binds: {e:#}")))?;
-    let limits = pier_engine::container::config::Limits {
-        memory: number(host, "Memory")?,
-        memory_swap: number(host, "MemorySwap")?,
-        cpus: number::<u64>(host, "NanoCpus")?.map(|n| n as f64 / 1e9),
-        cpu_shares: number(host, "CpuShares")?,
-        cpuset_cpus: string(host, "CpusetCpus")?,
-        pids_limit: number(host, "PidsLimit")?,
-        blkio_weight: number(host, "BlkioWeight")?,
-    };
+    let limits = limits(host)?;
     let network = match string(host, "NetworkMode")?.as_deref() {
         None | Some("default") | Some("bridge") => {
             NetworkMode::Bridge(pier_engine::network::DEFAULT_NETWORK.to_string())

@@ -47,16 +47,21 @@ pub fn parse_filters(text: Option<&str>) -> Result<BTreeMap<String, Vec<String>>
     Ok(out)
 }
 
+/// Whether `labels` hold the filter value `v`: `KEY` (present) or `KEY=VALUE`.
+pub fn label_matches(labels: &BTreeMap<String, String>, v: &str) -> bool {
+    match v.split_once('=') {
+        Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
+        None => labels.contains_key(v),
+    }
+}
+
 fn passes(r: &ContainerRecord, filters: &BTreeMap<String, Vec<String>>) -> Result<bool, ApiError> {
     for (key, values) in filters {
         let any = |f: &dyn Fn(&str) -> bool| values.is_empty() || values.iter().any(|v| f(v));
         let ok = match key.as_str() {
             "id" => any(&|v| r.id.starts_with(v)),
             "status" => any(&|v| v == state_word(r)),
-            "label" => any(&|v| match v.split_once('=') {
-                Some((k, val)) => r.config.labels.get(k).is_some_and(|x| x == val),
-                None => r.config.labels.contains_key(v),
-            }),
+            "label" => any(&|v| label_matches(&r.config.labels, v)),
             "name" => {
                 let mut ok = values.is_empty();
                 for v in values {

@@ -1,9 +1,15 @@
 //! The container endpoints, one file per group: [`create`] (the request translated),
 //! [`list`] (list and inspect), [`lifecycle`] (create, start, stop, kill, wait, remove),
-//! [`output`] (logs and attach), [`archive`] (`docker cp`).
+//! [`output`] (logs and attach), [`archive`] (`docker cp`), [`ops`] (restart, pause,
+//! unpause, rename, top), [`stats`], [`update`], [`filesystem`] (changes and export), [`prune`].
 
 pub mod archive;
 pub mod create;
+pub mod filesystem;
 pub mod lifecycle;
 pub mod list;
+pub mod ops;
 pub mod output;
+pub mod prune;
+pub mod stats;
+pub mod update;

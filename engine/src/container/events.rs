@@ -13,7 +13,9 @@ use super::record::ContainerRecord;
 use anyhow::{Context, Result};
 use pier_oci::persist::Lock;
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader, Write};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Size past which the log is rotated.
@@ -47,6 +49,8 @@ pub enum Action {
     Unpause,
     /// `pier update` changed its limits or restart policy.
     Update,
+    /// `pier rename` gave it a new name (`name` is the new one).
+    Rename,
 }
 
 impl Action {
@@ -64,6 +68,7 @@ impl Action {
             Action::Pause => "pause",
             Action::Unpause => "unpause",
             Action::Update => "update",
+            Action::Rename => "rename",
         }
     }
 }
@@ -97,6 +102,10 @@ pub struct Event {
     /// The new health (`health_status`): `healthy`, `unhealthy`, `starting`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<String>,
+    /// The container's labels (`docker events --filter label=...` selects by them, removed
+    /// containers included).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Event {
@@ -113,6 +122,7 @@ impl Event {
             signal: None,
             error: None,
             health: None,
+            labels: rec.config.labels.clone(),
         }
     }
 
@@ -221,6 +231,73 @@ impl EventLog {
     }
 }
 
+/// How far a follower of the log has read: the file (by inode) and the offset after the last
+/// whole line read from it. The default cursor is before the first event kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    ino: u64,
+    offset: u64,
+}
+
+/// Parses the whole lines of `bytes` (a partial last line, still being appended, is left for
+/// the next read): the events, and how many bytes they took.
+fn whole_lines(bytes: &[u8], out: &mut Vec<Event>) -> u64 {
+    let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    for line in bytes[..end].split(|b| *b == b'\n') {
+        if let Ok(event) = serde_json::from_slice::<Event>(line) {
+            out.push(event);
+        }
+    }
+    end as u64
+}
+
+/// The bytes of `file` from `offset` on.
+fn read_from(mut file: &std::fs::File, offset: u64, path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes)
+}
+
+impl EventLog {
+    /// The events appended since `cursor` (every event kept, for the default cursor), oldest
+    /// first, and the cursor moved past them: what `docker events` follows the log with. A
+    /// rotation in between is followed: the rest of the rotated file, then the new one.
+    pub fn read_new(&self, cursor: &mut Cursor) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        let current = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).with_context(|| format!("opening {}", self.path.display())),
+        };
+        let ino = current
+            .metadata()
+            .with_context(|| format!("reading {}", self.path.display()))?
+            .ino();
+        if cursor.ino != ino {
+            // A fresh cursor reads the rotated file whole; one whose file was rotated away
+            // reads its rest there.
+            let rotated = self.rotated();
+            if let Ok(old) = std::fs::File::open(&rotated) {
+                let old_ino = old.metadata().map(|m| m.ino()).unwrap_or(0);
+                let from = match cursor.ino {
+                    0 => Some(0),
+                    i if i == old_ino => Some(cursor.offset),
+                    _ => None,
+                };
+                if let Some(from) = from {
+                    whole_lines(&read_from(&old, from, &rotated)?, &mut out);
+                }
+            }
+            *cursor = Cursor { ino, offset: 0 };
+        }
+        let bytes = read_from(&current, cursor.offset, &self.path)?;
+        cursor.offset += whole_lines(&bytes, &mut out);
+        Ok(out)
+    }
+}
+
 impl super::Engine {
     /// This state directory's event log.
     pub fn events(&self) -> EventLog {
@@ -250,6 +327,7 @@ mod tests {
             signal: None,
             error: None,
             health: None,
+            labels: BTreeMap::new(),
         }
     }
 
@@ -289,5 +367,47 @@ mod tests {
         let names: Vec<Action> = log.read().unwrap().iter().map(|e| e.action).collect();
         // The rotated file held garbage (skipped); the new file holds both events.
         assert_eq!(names, vec![Action::Create, Action::Destroy]);
+    }
+
+    #[test]
+    fn a_cursor_reads_each_event_once_across_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::at(dir.path());
+        let mut cursor = Cursor::default();
+        assert!(log.read_new(&mut cursor).unwrap().is_empty());
+        log.append(&event(Action::Create, "a")).unwrap();
+        // A line still being written is left for the next read.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+            .write_all(b"{\"time\":")
+            .unwrap();
+        let got = log.read_new(&mut cursor).unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(log.read_new(&mut cursor).unwrap().is_empty());
+        // Fill past the limit: the next append rotates, and the follower sees both sides.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap();
+        f.write_all(b"\n").unwrap();
+        let filler = serde_json::to_vec(&event(Action::Kill, "fill")).unwrap();
+        let n = (MAX_BYTES as usize / (filler.len() + 1)) + 1;
+        for _ in 0..n {
+            f.write_all(&filler).unwrap();
+            f.write_all(b"\n").unwrap();
+        }
+        log.append(&event(Action::Destroy, "a")).unwrap();
+        let got = log.read_new(&mut cursor).unwrap();
+        assert_eq!(
+            got.len(),
+            n + 1,
+            "the rotated file's rest, then the new one"
+        );
+        assert_eq!(got.last().unwrap().action, Action::Destroy);
+        // From the start: everything kept, once.
+        let all = log.read_new(&mut Cursor::default()).unwrap();
+        assert_eq!(all.len(), n + 2);
     }
 }

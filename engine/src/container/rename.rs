@@ -36,6 +36,10 @@ impl Engine {
         let mut rec = super::record::ContainerRecord::load(&paths)?;
         rec.name = new_name.to_string();
         rec.save(&paths)?;
+        self.record_event(super::events::Event::about(
+            &rec,
+            super::events::Action::Rename,
+        ));
         // The bundle's annotation too, so `pier runtime state` agrees.
         let config = paths.bundle().join("config.json");
         if let Ok(mut spec) = read_json::<serde_json::Value>(&config) {

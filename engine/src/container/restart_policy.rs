@@ -20,7 +20,8 @@ pub enum RestartPolicy {
     },
     /// Always restart, unless the user stopped it (`pier stop`, `pier kill`).
     Always,
-    /// As `always`; Docker differs only when its daemon restarts, which pier does not have.
+    /// As `always`, except when `pier system service` starts (Docker's daemon start): a
+    /// container the user stopped stays stopped.
     UnlessStopped,
 }
 
@@ -95,6 +96,17 @@ impl RestartPolicy {
             }
         }
     }
+
+    /// Whether a container that is not running is started when `pier system service` starts
+    /// (Docker's daemon start): `always` even if the user stopped it, `unless-stopped` unless
+    /// the user did. The daemonless `pier` command has no such moment.
+    pub fn starts_with_service(&self, stopped_by_user: bool) -> bool {
+        match self {
+            RestartPolicy::Always => true,
+            RestartPolicy::UnlessStopped => !stopped_by_user,
+            RestartPolicy::No | RestartPolicy::OnFailure { .. } => false,
+        }
+    }
 }
 
 /// The delay before the next restart: 100 ms doubling to at most a minute; a run that lasted
@@ -109,6 +121,16 @@ pub fn next_delay(previous: Option<Duration>, ran_for: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_service_starts_always_and_unless_stopped_not_stopped_by_the_user() {
+        assert!(RestartPolicy::Always.starts_with_service(true));
+        assert!(RestartPolicy::UnlessStopped.starts_with_service(false));
+        assert!(!RestartPolicy::UnlessStopped.starts_with_service(true));
+        assert!(!RestartPolicy::No.starts_with_service(false));
+        let on_failure = RestartPolicy::OnFailure { max_retries: None };
+        assert!(!on_failure.starts_with_service(false));
+    }
 
     #[test]
     fn parses_docker_spellings() {

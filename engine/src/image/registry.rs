@@ -282,6 +282,24 @@ fn upload_location(client: &Client, response: &client::Response) -> Result<Strin
     client.resolve_location(&location)
 }
 
+/// The registry a `pier login`/`logout` argument (or the API's `/auth` `serveraddress`)
+/// names: Docker's spellings accepted (`https://ghcr.io`, `index.docker.io`), Docker Hub by
+/// default.
+pub fn registry_name(host: Option<&str>) -> String {
+    let host = host.unwrap_or(super::reference::DOCKER_HUB);
+    let bare = host
+        .strip_prefix("https://")
+        .or_else(|| host.strip_prefix("http://"))
+        .unwrap_or(host);
+    let bare = bare.split('/').next().unwrap_or(bare);
+    match bare {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            super::reference::DOCKER_HUB.to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
 /// `pier login`: checks that `creds` are accepted by the registry at `host`.
 /// `host` is a registry name (`docker.io` is checked at its API endpoint).
 pub fn check_login(host: &str, creds: Credentials) -> Result<()> {

@@ -38,6 +38,7 @@ fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<
         signal,
         error: None,
         health: None,
+        labels: Default::default(),
     };
     if let Err(e) = EventLog::at(pier_root).append(&event) {
         ctx.log.warn(&format!(
