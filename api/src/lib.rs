@@ -18,6 +18,7 @@
 
 pub mod containers;
 pub mod error;
+pub mod exec_watcher;
 pub mod frames;
 pub mod http;
 pub mod images;

@@ -79,6 +79,7 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
             engine: Engine::open(root)?,
             launcher,
             activity: Activity::new(),
+            execs: Default::default(),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

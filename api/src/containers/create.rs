@@ -24,15 +24,16 @@ const CONFIG_FIELDS: &[&str] = &[
     "Hostname",
     "Tty",
     "OpenStdin",
+    "StdinOnce",
     "Labels",
 ];
 
 /// Fields of `Config` that describe what the client attaches to or are image metadata:
 /// accepted whatever their value.
 const CONFIG_CLIENT_FIELDS: &[&str] = &[
+    "AttachStdin",
     "AttachStdout",
     "AttachStderr",
-    "StdinOnce",
     "ExposedPorts",
     "ArgsEscaped",
     "HostConfig",
@@ -77,7 +78,7 @@ fn is_unset(v: &Value) -> bool {
 }
 
 /// 400 naming the first field of `obj` that is set but neither translated nor harmless.
-fn refuse_unknown(
+pub(crate) fn refuse_unknown(
     obj: &Map<String, Value>,
     known: &[&[&str]],
     prefix: &str,
@@ -96,7 +97,7 @@ fn refuse_unknown(
     Ok(())
 }
 
-fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
+pub(crate) fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
         // Docker accepts a single string for Cmd and Entrypoint too.
@@ -115,7 +116,7 @@ fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
     }
 }
 
-fn string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -153,7 +154,7 @@ fn log_config(v: Option<&Value>) -> Result<LogConfig, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("{e:#}")))
 }
 
-fn bool_field(obj: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
+pub(crate) fn bool_field(obj: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
@@ -328,6 +329,7 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
         user: string(config, "User")?,
         hostname: string(config, "Hostname")?,
         interactive: bool_field(config, "OpenStdin")?,
+        stdin_once: bool_field(config, "StdinOnce")?,
         tty: bool_field(config, "Tty")?,
         read_only: bool_field(host, "ReadonlyRootfs")?,
         volumes: mounts.binds,

@@ -173,6 +173,10 @@ pub struct RunConfig {
     pub interactive: bool,
     /// `-t`.
     pub tty: bool,
+    /// Docker's `StdinOnce` (`docker run -i`): the container's stdin is closed when the
+    /// first client attached to it ends its input.
+    #[serde(default)]
+    pub stdin_once: bool,
     /// `--read-only`.
     pub read_only: bool,
     /// Bind mounts (`-v HOST:CONTAINER`, `--mount type=bind`).

@@ -209,6 +209,7 @@ impl CreateArgs {
             user: self.user.clone(),
             hostname: self.hostname.clone(),
             interactive: self.interactive,
+            stdin_once: false,
             tty: self.tty,
             read_only: self.read_only,
             volumes: mounts.binds,
