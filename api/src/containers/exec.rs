@@ -40,6 +40,8 @@ const EXEC_FIELDS: &[&str] = &[
     "User",
     "WorkingDir",
     "Privileged",
+    // The CLI's `exec -d` says it here too; what counts is the start request's.
+    "Detach",
 ];
 
 /// How long output may still come after the command exited (a background child holding

@@ -195,7 +195,16 @@ impl Engine {
             }
         }
         if tty {
-            let pty = nix::pty::openpty(None, None).context("openpty for -t")?;
+            let size = record
+                .config
+                .console_size
+                .map(|[rows, cols]| nix::pty::Winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                });
+            let pty = nix::pty::openpty(size.as_ref(), None).context("openpty for -t")?;
             let slave_path =
                 nix::unistd::ttyname(&pty.slave).context("ttyname of the new terminal")?;
             console = Some((pty.slave.as_raw_fd(), slave_path));

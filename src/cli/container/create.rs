@@ -210,6 +210,7 @@ impl CreateArgs {
             hostname: self.hostname.clone(),
             interactive: self.interactive,
             stdin_once: false,
+            console_size: None,
             tty: self.tty,
             read_only: self.read_only,
             volumes: mounts.binds,
