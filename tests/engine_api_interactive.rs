@@ -428,6 +428,13 @@ fn docker_attach_reads_new_output_and_writes_stdin() {
         svc.docker_ok(&["exec", "t", "sh", "-c", "stty size < /proc/1/fd/0"]),
         "33 111\n"
     );
+    // docker attach on a terminal: what is typed reaches the container's shell and its
+    // echo comes back; the container's end ends the attach.
+    let mut term = Terminal::spawn(docker(&svc, &["attach", "t"]));
+    std::thread::sleep(Duration::from_millis(500));
+    term.send("echo marker-$((6*7))\n");
+    term.expect("marker-42");
     svc.docker_ok(&["rm", "-f", "t"]);
+    term.wait();
     assert_eq!(p.ok(&["ps", "-a", "-q"]).trim(), "");
 }
