@@ -195,6 +195,19 @@ fn docker_exec_runs_in_the_container_with_its_streams_and_exit_code() {
         ]),
         "fromexec /tmp 1000 sleep 1000\n"
     );
+    // A command that cannot run: the reason on the client's stream, 127 / 126 as Docker.
+    let out = svc.docker(&["exec", "c", "/no/such/cmd"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no such file or directory"),
+        "{out:?}"
+    );
+    let out = svc.docker(&["exec", "-u", "nobodyhere", "c", "true"]);
+    assert_eq!(out.status.code(), Some(126), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("unable to find user nobodyhere"),
+        "{out:?}"
+    );
     // -i: piped stdin reaches the command, and its end ends `cat`.
     let (out, code) = with_input(docker(&svc, &["exec", "-i", "c", "cat"]), "piped\nlines\n");
     assert_eq!((out.as_str(), code), ("piped\nlines\n", Some(0)));

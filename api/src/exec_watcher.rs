@@ -51,6 +51,10 @@ pub struct Status {
     /// It could not be started.
     #[serde(default)]
     pub error: Option<String>,
+    /// With `error`: the command could not be run at all (126: not executable, 127: not
+    /// found), rather than the container refusing an exec.
+    #[serde(default)]
+    pub code: Option<i32>,
 }
 
 /// In the launcher: forks the watcher of `job` and returns (the watcher is reaped with the
@@ -95,6 +99,10 @@ fn watch(engine: &Engine, job: ExecJob, mut fds: Vec<OwnedFd>) {
     let pid = match started {
         Ok(pid) => pid,
         Err(e) => {
+            let code = match e.downcast_ref::<pier_oci::Error>() {
+                Some(pier_oci::Error::Start { code, .. }) => Some(*code),
+                _ => None,
+            };
             let error = Some(format!("{e:#}"));
             report(
                 &mut status,
@@ -102,6 +110,7 @@ fn watch(engine: &Engine, job: ExecJob, mut fds: Vec<OwnedFd>) {
                     pid: None,
                     exit: None,
                     error,
+                    code,
                 },
             );
             return;
@@ -113,6 +122,7 @@ fn watch(engine: &Engine, job: ExecJob, mut fds: Vec<OwnedFd>) {
             pid: Some(pid.as_raw()),
             exit: None,
             error: None,
+            code: None,
         },
     );
     let exit = match waitpid(pid, None) {
@@ -128,6 +138,7 @@ fn watch(engine: &Engine, job: ExecJob, mut fds: Vec<OwnedFd>) {
             pid: None,
             exit,
             error,
+            code: None,
         },
     );
 }

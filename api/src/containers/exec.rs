@@ -394,12 +394,26 @@ pub async fn start(
                 i.master = ends.master.clone();
             })?;
         }
-        Status { error, .. } => {
+        Status { error, code, .. } => {
             let message = error.unwrap_or_else(|| "the exec watcher ended without a word".into());
             let _ = state.execs.with(&id, |i| {
-                i.exit_code = Some(126);
+                i.exit_code = Some(code.unwrap_or(126));
                 i.ended = Some(Instant::now());
             });
+            // As dockerd: once the client asked to hijack, the reason goes to its
+            // stream and the exit code to the exec's record (126, or 127 for a command
+            // not found), so `docker exec c nosuch` prints why and exits 127.
+            if hijack && !detach {
+                let (tx, rx) = mpsc::channel(1);
+                let line = format!("{message}\r\n");
+                let data = if tty {
+                    line.into_bytes()
+                } else {
+                    frame(Stream::Stdout, line.as_bytes())
+                };
+                let _ = tx.try_send(Bytes::from(data));
+                return Ok(hijacked(upgrade, rx, None, tty));
+            }
             return Err(ApiError::from_engine(&anyhow::anyhow!(message)));
         }
     }
@@ -416,17 +430,22 @@ pub async fn start(
         tokio::spawn(drain(rx));
         return Ok(http::empty(StatusCode::OK));
     }
-    let content_type = if tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
     if !hijack {
-        let (reply, body_tx) = http::streamed(content_type);
+        let (reply, body_tx) = http::streamed(content_type(tty));
         tokio::spawn(forward_body(rx, body_tx));
         return Ok(reply);
     }
-    let stdin_end = ends.stdin;
+    Ok(hijacked(upgrade, rx, ends.stdin, tty))
+}
+
+/// The 101 reply; once upgraded, the client's input goes to `stdin_end` and `rx` to the
+/// client, which is closed after it.
+fn hijacked(
+    upgrade: hyper::upgrade::OnUpgrade,
+    mut rx: mpsc::Receiver<Bytes>,
+    stdin_end: Option<Arc<AsyncFd<OwnedFd>>>,
+    tty: bool,
+) -> Reply {
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else {
             return;
@@ -435,7 +454,6 @@ pub async fn start(
         if let Some(to) = stdin_end {
             tokio::spawn(copy_stdin(from_client, to));
         }
-        let mut rx = rx;
         while let Some(b) = rx.recv().await {
             if to_client.write_all(&b).await.is_err() {
                 return;
@@ -445,10 +463,18 @@ pub async fn start(
     });
     let mut reply = http::empty(StatusCode::SWITCHING_PROTOCOLS);
     let h = reply.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(tty)));
     h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(UPGRADE, HeaderValue::from_static("tcp"));
-    Ok(reply)
+    reply
+}
+
+fn content_type(tty: bool) -> &'static str {
+    if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    }
 }
 
 async fn drain(mut rx: mpsc::Receiver<Bytes>) {
@@ -488,11 +514,13 @@ async fn next_status(status: &mut BufReader<tokio::net::UnixStream>) -> Status {
             error: Some(format!(
                 "a malformed status from the exec watcher: {line:?}"
             )),
+            code: None,
         }),
         _ => Status {
             pid: None,
             exit: None,
             error: Some("the exec watcher ended without a word".into()),
+            code: None,
         },
     }
 }
