@@ -7,14 +7,18 @@
 //! the runtime's), so the service never forks: it asks the launcher, which is single-threaded
 //! for its whole life, over a socket pair, one start at a time. The monitors are the
 //! launcher's children, so they do not inherit the service's listening socket either.
+//!
+//! It also starts exec processes ([`crate::exec_watcher`]): an `exec` request line carries
+//! the exec's streams as descriptors (`SCM_RIGHTS`).
 
+use crate::exec_watcher::{self, recv_with_fds, send_with_fds, ExecJob, EXEC_FDS};
 use anyhow::{bail, Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::{fork, ForkResult, Pid};
 use pier_engine::container::Engine;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Mutex;
@@ -86,6 +90,33 @@ impl Launcher {
         }
     }
 
+    /// Starts an exec watcher for `job` (returns once it is forked: the watcher reports on
+    /// the status descriptor). `fds` are [status, stdin, stdout, stderr], the child ends.
+    pub fn exec(&self, job: &ExecJob, fds: [BorrowedFd; EXEC_FDS]) -> Result<()> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the launcher connection is poisoned"))?;
+        let mut request = b"exec ".to_vec();
+        request.extend(serde_json::to_vec(job).context("exec request")?);
+        request.push(b'\n');
+        let raw = fds.map(|f| f.as_raw_fd());
+        send_with_fds(conn.get_ref().as_raw_fd(), &request, &raw)?;
+        let mut line = String::new();
+        if conn
+            .read_line(&mut line)
+            .context("reading the launcher's reply")?
+            == 0
+        {
+            bail!("the launcher exited");
+        }
+        let reply: Reply = serde_json::from_str(&line).context("the launcher's reply")?;
+        match reply.error {
+            None => Ok(()),
+            Some(e) => bail!("{e}"),
+        }
+    }
+
     /// Ends the launcher (it exits when its socket closes) and reaps it.
     pub fn stop(self) {
         let pid = self.pid;
@@ -98,25 +129,39 @@ impl Launcher {
 /// service closes its end. The monitors it forks are its children: it reaps them as they end.
 fn launch_loop(root: &Path, conn: UnixStream) -> Result<()> {
     let engine = Engine::open(root)?;
-    let mut reader = BufReader::new(conn.try_clone().context("launcher socket")?);
-    let mut writer = conn;
+    let mut writer = conn.try_clone().context("launcher socket")?;
+    // Read with recvmsg: an exec request brings descriptors along.
+    let (mut buf, mut fds) = (Vec::new(), Vec::new());
     loop {
         reap_monitors();
-        let ready = {
-            let mut fds = [PollFd::new(reader.get_ref().as_fd(), PollFlags::POLLIN)];
-            poll(&mut fds, PollTimeout::from(1000u16)).context("poll in the launcher")?
-        };
-        if ready == 0 {
+        let Some(nl) = buf.iter().position(|b| *b == b'\n') else {
+            let ready = {
+                let mut pfd = [PollFd::new(conn.as_fd(), PollFlags::POLLIN)];
+                poll(&mut pfd, PollTimeout::from(1000u16)).context("poll in the launcher")?
+            };
+            if ready > 0 && recv_with_fds(conn.as_raw_fd(), &mut buf, &mut fds)? == 0 {
+                return Ok(());
+            }
             continue;
-        }
-        let mut line = String::new();
-        if reader.read_line(&mut line).context("launcher socket")? == 0 {
-            return Ok(());
-        }
-        let error = engine
-            .start_detached(line.trim())
-            .err()
-            .map(|e| format!("{e:#}"));
+        };
+        let line: Vec<u8> = buf.drain(..=nl).collect();
+        let line = String::from_utf8_lossy(&line);
+        let line = line.trim();
+        let result = match line.strip_prefix("exec ") {
+            Some(job) => serde_json::from_str::<ExecJob>(job)
+                .context("exec request")
+                .and_then(|job| {
+                    if fds.len() < EXEC_FDS {
+                        bail!("an exec request came without its {EXEC_FDS} descriptors");
+                    }
+                    let streams = fds.drain(..EXEC_FDS).collect();
+                    exec_watcher::spawn(&engine, job, streams)
+                }),
+            None => engine.start_detached(line),
+        };
+        // Descriptors that came with no request (or a refused one) are not kept.
+        fds.clear();
+        let error = result.err().map(|e| format!("{e:#}"));
         let mut reply = serde_json::to_vec(&Reply { error }).context("launcher reply")?;
         reply.push(b'\n');
         writer.write_all(&reply).context("launcher reply")?;

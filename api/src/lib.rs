@@ -25,6 +25,7 @@ pub mod containers;
 pub mod disk_usage;
 pub mod error;
 pub mod events;
+pub mod exec_watcher;
 pub mod frames;
 pub mod http;
 pub mod image_manage;

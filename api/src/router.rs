@@ -1,7 +1,9 @@
 //! Paths to handlers: the API version prefix (`/v1.41/...`, optional), then one `match` on
 //! the method and the path's segments. Every reply carries `Api-Version` and `Server`.
 
-use crate::containers::{archive, filesystem, lifecycle, list, ops, output, prune, stats, update};
+use crate::containers::{
+    archive, attach_stdin, exec, filesystem, lifecycle, list, ops, output, prune, stats, update,
+};
 use crate::error::ApiError;
 use crate::http::{self, Query, Reply};
 use crate::state::{blocking, State};
@@ -168,6 +170,15 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, ApiEr
         (&Method::GET, ["events"]) => events::events(state, q).await,
         (&Method::GET, ["system", "df"]) => ok(blocking(move || disk_usage::df(&s.engine)).await?),
         (&Method::POST, ["auth"]) => auth::auth(req).await,
+        (&Method::POST, ["containers", id, "resize"]) => {
+            attach_stdin::resize(state, id.to_string(), q).await
+        }
+        (&Method::POST, ["containers", id, "exec"]) => {
+            exec::create(state, id.to_string(), req).await
+        }
+        (&Method::POST, ["exec", id, "start"]) => exec::start(state, id.to_string(), req).await,
+        (&Method::POST, ["exec", id, "resize"]) => exec::resize(state, id.to_string(), q).await,
+        (&Method::GET, ["exec", id, "json"]) => exec::inspect(state, id.to_string()).await,
         (&Method::GET, ["images", "json"]) => ok(blocking(move || images::list(&s.engine)).await?),
         // Image names have slashes (`library/busybox`): everything between is the name.
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {

@@ -91,6 +91,7 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
             engine: Engine::open(root)?,
             launcher,
             activity: Activity::new(),
+            execs: Default::default(),
         });
         // A failure here is the containers', not the API's: it is logged and the API served.
         if let Err(e) = crate::boot::start_restart_policy_containers(&state) {

@@ -17,6 +17,8 @@ pub struct State {
     pub launcher: Launcher,
     /// Connections and streams in progress, and when the last one ended.
     pub activity: Activity,
+    /// Exec instances (`docker exec`), in memory as Docker keeps them.
+    pub execs: crate::containers::exec::ExecTable,
 }
 
 /// Counts what is in progress, for `--timeout`.

@@ -24,15 +24,16 @@ const CONFIG_FIELDS: &[&str] = &[
     "Hostname",
     "Tty",
     "OpenStdin",
+    "StdinOnce",
     "Labels",
 ];
 
 /// Fields of `Config` that describe what the client attaches to or are image metadata:
 /// accepted whatever their value.
 const CONFIG_CLIENT_FIELDS: &[&str] = &[
+    "AttachStdin",
     "AttachStdout",
     "AttachStderr",
-    "StdinOnce",
     "ExposedPorts",
     "ArgsEscaped",
     "HostConfig",
@@ -92,6 +93,7 @@ const HOST_FIELDS: &[&str] = &[
     "AutoRemove",
     "RestartPolicy",
     "Init",
+    "ConsoleSize",
     "CapAdd",
     "CapDrop",
     "ReadonlyRootfs",
@@ -133,7 +135,7 @@ pub(crate) fn refuse_unknown(
     Ok(())
 }
 
-fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
+pub(crate) fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
         // Docker accepts a single string for Cmd and Entrypoint too.
@@ -152,7 +154,7 @@ fn strings(v: Option<&Value>, field: &str) -> Result<Vec<String>, ApiError> {
     }
 }
 
-fn string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+pub(crate) fn string(obj: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -190,7 +192,7 @@ fn log_config(v: Option<&Value>) -> Result<LogConfig, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("{e:#}")))
 }
 
-fn bool_field(obj: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
+pub(crate) fn bool_field(obj: &Map<String, Value>, field: &str) -> Result<bool, ApiError> {
     match obj.get(field) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
@@ -375,6 +377,8 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
         user: string(config, "User")?,
         hostname: string(config, "Hostname")?,
         interactive: bool_field(config, "OpenStdin")?,
+        stdin_once: bool_field(config, "StdinOnce")?,
+        console_size: number::<[u16; 2]>(host, "ConsoleSize")?.filter(|s| s.iter().all(|n| *n > 0)),
         tty: bool_field(config, "Tty")?,
         read_only: bool_field(host, "ReadonlyRootfs")?,
         volumes: mounts.binds,

@@ -3,6 +3,7 @@
 //! the output from), both from the container's log through the engine's log functions, as
 //! Docker's multiplexed frames (or raw bytes for a tty container).
 
+use super::attach_stdin;
 use crate::error::ApiError;
 use crate::frames::{FrameWriter, Stream};
 use crate::http::{self, Query, Reply};
@@ -75,10 +76,12 @@ pub async fn logs(state: Arc<State>, key: String, q: Query) -> Result<Reply, Api
     Ok(reply)
 }
 
-/// `POST /containers/{id}/attach?stream=1&stdout=1&stderr=1[&logs=1]`: answers 101 and
-/// streams the container's output on the hijacked connection until the container's next
+/// `POST /containers/{id}/attach?stream=1&stdout=1&stderr=1[&stdin=1][&logs=1]`: answers
+/// 101 and streams the container's output on the hijacked connection until the container's next
 /// run ends (a created container: until it has started and exited), as `docker run` needs.
-/// Without an `Upgrade` header the same stream is the reply's body.
+/// With `stdin=1` what the client sends on the connection goes to the container's stdin
+/// ([`attach_stdin`]). Without an `Upgrade` header the output is the reply's body (and no
+/// input is taken).
 ///
 /// The log is opened before the reply, and read through that open file
 /// (`/proc/self/fd/N`): a container made with `AutoRemove` has its log deleted the moment it
@@ -89,11 +92,6 @@ pub async fn attach(
     q: Query,
     mut req: Request<Incoming>,
 ) -> Result<Reply, ApiError> {
-    if q.flag("stdin") {
-        return Err(ApiError::bad_request(
-            "attach with stdin is not supported by pier's API yet (docker run -i, docker attach): attach to stdout and stderr only",
-        ));
-    }
     let (stdout, stderr, replay) = (q.flag("stdout"), q.flag("stderr"), q.flag("logs"));
     let s = state.clone();
     let (mut reader, rec) = blocking(move || {
@@ -117,6 +115,7 @@ pub async fn attach(
     })
     .await?;
     let tty = rec.config.tty;
+    let id = rec.id.clone();
     let (tx, mut rx) = mpsc::channel::<Bytes>(64);
     let busy = state.busy();
     let engine_state = state.clone();
@@ -162,17 +161,21 @@ pub async fn attach(
         return Ok(reply);
     }
     let upgrade = hyper::upgrade::on(&mut req);
+    let stdin = q.flag("stdin");
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else {
             return;
         };
-        let mut io = TokioIo::new(upgraded);
+        let (from_client, mut to_client) = tokio::io::split(TokioIo::new(upgraded));
+        if stdin {
+            tokio::spawn(attach_stdin::forward(state, id, from_client));
+        }
         while let Some(b) = rx.recv().await {
-            if io.write_all(&b).await.is_err() {
+            if to_client.write_all(&b).await.is_err() {
                 return;
             }
         }
-        let _ = io.shutdown().await;
+        let _ = to_client.shutdown().await;
     });
     let mut reply = http::empty(StatusCode::SWITCHING_PROTOCOLS);
     let h = reply.headers_mut();

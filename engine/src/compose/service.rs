@@ -262,6 +262,8 @@ fn resolve_inner(name: &str, svc: &Service, loaded: &Loaded, names: &Names) -> R
         user: svc.user.as_ref().map(Scalar::text),
         hostname: svc.hostname.clone(),
         interactive: false,
+        stdin_once: false,
+        console_size: None,
         tty: flag(&svc.tty, "tty")?,
         read_only: flag(&svc.read_only, "read_only")?,
         volumes: mount_args.binds,

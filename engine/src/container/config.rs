@@ -173,6 +173,14 @@ pub struct RunConfig {
     pub interactive: bool,
     /// `-t`.
     pub tty: bool,
+    /// Docker's `StdinOnce` (`docker run -i`): the container's stdin is closed when the
+    /// first client attached to it ends its input.
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// Docker's `HostConfig.ConsoleSize`: the terminal's first size, [rows, columns] (the
+    /// client's, so a program's first screen fits before the client's resize arrives).
+    #[serde(default)]
+    pub console_size: Option<[u16; 2]>,
     /// `--read-only`.
     pub read_only: bool,
     /// Bind mounts (`-v HOST:CONTAINER`, `--mount type=bind`).

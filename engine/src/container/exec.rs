@@ -77,9 +77,25 @@ impl Engine {
             },
             tty_master: master.as_ref().map(|m| m.as_fd()),
             log: None,
+            attach: None,
         }
         .run()?;
         Ok(exit.code)
+    }
+
+    /// Starts `req.command` in the running container `key` on the given standard streams,
+    /// or on the terminal `console` (its slave); returns its PID, a child of this process,
+    /// for the caller to wait for. The Engine API service's exec, which copies the streams
+    /// itself (`req.interactive` and `req.tty` are not looked at: the streams say it all).
+    pub fn exec_with_stdio(
+        &self,
+        key: &str,
+        req: &ExecRequest,
+        stdio: [Option<RawFd>; 3],
+        console: Option<RawFd>,
+    ) -> Result<Pid> {
+        let (paths, rec) = self.find(key)?;
+        self.spawn_exec(&paths, &rec, req, stdio, console, Vec::new())
     }
 
     /// Starts `req.command` in the running container `rec` with the given standard streams

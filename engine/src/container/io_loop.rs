@@ -2,6 +2,7 @@
 //! copying a terminal, and writing containers' output to pier's own stdout/stderr and to their
 //! log. One thread, one `poll(2)` over a pidfd, a signalfd, and the streams.
 
+use super::attach_point::AttachPoint;
 use super::logs::LogWriter;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
@@ -50,6 +51,8 @@ pub struct IoLoop<'a> {
     pub tty_master: Option<BorrowedFd<'a>>,
     /// The container log.
     pub log: Option<LogWriter>,
+    /// A detached container's attach point (stdin and resizes from other processes).
+    pub attach: Option<AttachPoint>,
 }
 
 /// A descriptor that becomes readable when process `pid` exits.
@@ -166,6 +169,10 @@ impl IoLoop<'_> {
             if stdin_open {
                 fds.push(PollFd::new(stdin, PollFlags::POLLIN));
             }
+            let attach_base = fds.len();
+            if let Some(a) = &self.attach {
+                fds.extend(a.poll_fds());
+            }
             // Log output shares an entry with what is already waiting in the pipes, and is
             // written as soon as they are drained (a poll that would block): no delay a reader
             // of the log could notice.
@@ -203,6 +210,7 @@ impl IoLoop<'_> {
             let readable: Vec<usize> = (0..self.streams.len())
                 .filter(|i| open_streams[*i] && ready(stream_base + i))
                 .collect();
+            let attach_ready: Vec<bool> = (attach_base..fds.len()).map(ready).collect();
             if stdin_open && ready(stdin_idx) {
                 match read(stdin, &mut buf) {
                     Ok(0) | Err(_) => stdin_open = false,
@@ -212,6 +220,10 @@ impl IoLoop<'_> {
                         }
                     }
                 }
+            }
+            drop(fds);
+            if let Some(a) = self.attach.as_mut() {
+                a.on_ready(&attach_ready, self.tty_master);
             }
             for i in readable {
                 if !self.copy_once(i, &mut buf)? {

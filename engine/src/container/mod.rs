@@ -4,6 +4,7 @@
 //! `pier run` = [`Engine::create`] (image + flags -> OCI bundle) then [`Engine::start`]
 //! (watch the low-level container until it exits). Each operation has its own file.
 
+pub mod attach_point;
 pub mod config;
 pub mod cp;
 pub mod cp_stat;

@@ -3,6 +3,7 @@
 //! watches; for `-d` (and `pier start`) a forked `pier` does, in its own session, writing the
 //! container's output to its log.
 
+use super::attach_point::AttachPoint;
 use super::events::{Action, Event};
 use super::health::Health;
 use super::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
@@ -150,6 +151,7 @@ impl Engine {
         let mut console = None;
         let mut master: Option<OwnedFd> = None;
         let mut interactive = false;
+        let mut stdin_pipe: Option<OwnedFd> = None;
         let tty = record.config.tty;
         // A foreground container's output goes to pier's stdout/stderr and, as with Docker,
         // into its log, so `pier logs` shows it later. With `--rm` there is no later: the
@@ -172,7 +174,15 @@ impl Engine {
                 }
             }
             Attach::Detached => {
-                stdio[0] = Some(devnull.as_raw_fd());
+                if record.config.interactive && !tty {
+                    // Kept open by the monitor for clients of its attach point.
+                    let (r, w) = pipe2(OFlag::O_CLOEXEC).context("pipe for container stdin")?;
+                    stdio[0] = Some(r.as_raw_fd());
+                    keep.push(r);
+                    stdin_pipe = Some(w);
+                } else {
+                    stdio[0] = Some(devnull.as_raw_fd());
+                }
                 if !tty {
                     for (n, name) in [(1, "stdout"), (2, "stderr")] {
                         let (r, w) =
@@ -185,7 +195,16 @@ impl Engine {
             }
         }
         if tty {
-            let pty = nix::pty::openpty(None, None).context("openpty for -t")?;
+            let size = record
+                .config
+                .console_size
+                .map(|[rows, cols]| nix::pty::Winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                });
+            let pty = nix::pty::openpty(size.as_ref(), None).context("openpty for -t")?;
             let slave_path =
                 nix::unistd::ttyname(&pty.slave).context("ttyname of the new terminal")?;
             console = Some((pty.slave.as_raw_fd(), slave_path));
@@ -208,6 +227,22 @@ impl Engine {
         if let Some(m) = &master {
             close_fds.push(m.as_raw_fd());
         }
+        if let Some(w) = &stdin_pipe {
+            close_fds.push(w.as_raw_fd());
+        }
+        // Bound before the container exists, so a failure leaves nothing running.
+        let attach_point = if attach == Attach::Detached {
+            let a = AttachPoint::bind(
+                &paths.dir,
+                record.config.interactive,
+                stdin_pipe,
+                record.config.stdin_once,
+            )?;
+            close_fds.push(a.listener_fd());
+            Some(a)
+        } else {
+            None
+        };
 
         let created = ContainerBuilder::new(&record.id)
             .with_state_dir(&paths.runtime_dir())
@@ -296,6 +331,7 @@ impl Engine {
             },
             tty_master: master.as_ref().map(|m| m.as_fd()),
             log,
+            attach: attach_point,
         }
         .run()?;
         running.end();

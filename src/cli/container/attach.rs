@@ -3,7 +3,9 @@
 //!
 //! It does not enter the container: a detached container's output goes to its log (the
 //! monitor writes it), and attach reads that log, as `pier logs -f` does, from its current
-//! end. pier keeps no stdin open for detached containers, so attach carries output only.
+//! end. It carries output only: a detached container's stdin (`-i`) is reached through its
+//! monitor's attach point (`pier_engine::container::attach_point`), which the Engine API
+//! service uses for `docker attach`; this command does not yet.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;

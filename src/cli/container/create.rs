@@ -209,6 +209,8 @@ impl CreateArgs {
             user: self.user.clone(),
             hostname: self.hostname.clone(),
             interactive: self.interactive,
+            stdin_once: false,
+            console_size: None,
             tty: self.tty,
             read_only: self.read_only,
             volumes: mounts.binds,

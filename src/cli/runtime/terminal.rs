@@ -30,6 +30,7 @@ pub fn wait(pid: Pid, master: Option<OwnedFd>) -> Result<ExitInfo> {
         stdin_to: master.as_ref().map(|m| m.as_fd()),
         tty_master: master.as_ref().map(|m| m.as_fd()),
         log: None,
+        attach: None,
     }
     .run()
 }
