@@ -261,7 +261,7 @@ Every environment runs the same static `pier-payload` binary (glibc, `+crt-stati
   at several sizes with 1 thread and all threads: the stand-in for the study's Linpack.
   `--full` adds N=2048 and 4096, large enough for a good DGEMM to approach the machine's peak.
   First, natively, `pier-payload peak` measures that peak: 12 independent FMA chains per
-  thread on the widest vector unit, the best of five 0.08 s windows after a 0.2 s warm-up.
+  thread on the widest vector unit, the best of a hundred 4 ms windows after a 0.2 s warm-up.
 * **mem**: STREAM copy/scale/add/triad, arrays over 4x the last-level cache, the best of the
   repetitions in each run (the plan line above gives their number).
 * **net**: TCP bulk throughput (Gbit/s, like nuttcp) and request/response transactions
