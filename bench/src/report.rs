@@ -322,7 +322,7 @@ fn render_machine(
         ),
         (
             "measured peak (FMA kernel)",
-            measured.map_or("not measured (no cpu suite in this run)".into(), |m| {
+            measured.map_or("not measured (no cpu suite, or an older run)".into(), |m| {
                 m.describe()
             }),
         ),
