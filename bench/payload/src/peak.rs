@@ -119,10 +119,11 @@ impl Isa {
         // would become an add (one FLOP, not two).
         let (mul, add) = (black_box(1.0), black_box(1.0));
         match self {
-            // SAFETY: `available()` was checked by `run` before any kernel call (and the
-            // tests call only the ISAs the CPU has); the functions only use registers.
+            // SAFETY: the guard just detected AVX-512F on this CPU, the only feature the
+            // function enables. (`run` refuses an ISA the CPU lacks, so the fallback below
+            // never runs in place of a wider kernel whose FLOP would then be miscounted.)
             Isa::Avx512 if self.available() => unsafe { x86::fma512(iters, mul, add) },
-            // SAFETY: as above, AVX2 and FMA were detected.
+            // SAFETY: the guard just detected AVX2 and FMA, the features the function enables.
             Isa::Avx2 if self.available() => unsafe { x86::fma256(iters, mul, add) },
             // SAFETY: SSE2 is part of x86_64, so every CPU this binary runs on has it.
             _ => unsafe { x86::muladd128(iters, mul, add) },
