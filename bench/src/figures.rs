@@ -8,7 +8,7 @@
 //!   peak marked), start-up CDFs, jitter histograms.
 
 use crate::format::{fraction, num};
-use crate::peak::{self, Peak};
+use crate::peak::{self, Measured, Peak};
 use crate::plausibility::{is_flagged, Flag};
 use crate::plot::{self, palette::display_name, Bar, BarGroup, Chart, Drawn, Palette, Panel, Row};
 use crate::record::{higher_is_better, Sample, SummaryRow, NATIVE};
@@ -68,6 +68,8 @@ pub struct Input<'a> {
     pub flags: &'a [Flag],
     /// The theoretical peak, when known.
     pub peak: Option<&'a Peak>,
+    /// The measured peak, when the run has one (marked instead of the theoretical one).
+    pub measured: Option<&'a Measured>,
 }
 
 /// The palette of a summary: every environment label, plus the OpenBLAS series.
@@ -455,10 +457,10 @@ fn cpu(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
             BarGroup {
                 label: dgemm_label(m),
                 bars,
-                mark: input
-                    .peak
-                    .zip(peak::dgemm_threads(m))
-                    .map(|(p, t)| p.gflops(t)),
+                mark: peak::dgemm_threads(m).and_then(|t| match (input.measured, input.peak) {
+                    (Some(measured), _) => Some(measured.gflops(t)),
+                    (None, p) => p.map(|p| p.gflops(t)),
+                }),
             }
         })
         .collect();
@@ -476,7 +478,11 @@ fn cpu(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
         },
         &groups,
         None,
-        Some("theoretical peak"),
+        Some(if input.measured.is_some() {
+            "measured peak"
+        } else {
+            "theoretical peak"
+        }),
     )?;
     Ok(Some(Plot {
         caption: caption.into(),

@@ -31,6 +31,8 @@ pub struct Notes {
     pub settings: String,
     /// Criterion medians (ns) of pier's start-up steps, read when the run ended.
     pub steps: Vec<Step>,
+    /// The achievable peak the cpu suite measured first (absent in older runs).
+    pub measured_peak: Option<crate::peak::Measured>,
 }
 
 /// An environment that could not run here.

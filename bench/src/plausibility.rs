@@ -1,9 +1,15 @@
 //! Figures that cannot be true: a container (or VM) faster than the host it runs on, pier's
 //! host networking (the host's own stack) different from native, DGEMM above the machine's
-//! theoretical peak. On a shared machine these come from noise (a disturbed native run),
-//! so the report flags them with a rerun suggestion instead of presenting them as findings.
+//! peak. On a shared machine these come from noise (a disturbed native run), so the report
+//! flags them, in a table with the command that measures them again, instead of presenting
+//! them as findings.
+//!
+//! The DGEMM bound is the peak the FMA kernel measured at the start of the cpu suite, plus
+//! [`peak::MEASURED_TOLERANCE`]; a run without one (older runs) falls back on the computed
+//! peak, which a core under turbo exceeds.
 
-use crate::peak::{self, Peak};
+use crate::format::num;
+use crate::peak::{self, Measured, Peak};
 use crate::record::{higher_is_better, SummaryRow, NATIVE};
 
 /// A median this much better than native (3%) reads as a finding; below it, as noise.
@@ -21,8 +27,19 @@ pub enum Kind {
     BeatsNativeWithinNoise,
     /// pier's host networking unlike native beyond the noise.
     HostNetworkDiffers,
-    /// DGEMM above the theoretical peak.
+    /// DGEMM above the peak the FMA kernel measured (plus the tolerance).
+    AboveMeasuredPeak,
+    /// DGEMM above the computed peak, in a run without a measured one.
     AbovePeak,
+}
+
+/// The DGEMM bounds of a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bounds<'a> {
+    /// The computed peak, from `/proc/cpuinfo`.
+    pub computed: Option<&'a Peak>,
+    /// The measured peak; when present, the only DGEMM bound.
+    pub measured: Option<&'a Measured>,
 }
 
 /// A figure the report must not present as a finding.
@@ -40,16 +57,20 @@ pub struct Flag {
     pub n: usize,
     /// Why it cannot be true.
     pub kind: Kind,
-    /// The figure (`pier (host) tcp_rr_latency 0.773x native [0.332–1.55]`).
-    pub figure: String,
+    /// The figure (`0.773× native [0.332–1.55]`, `91.25 GFLOPS`).
+    pub what: String,
+    /// The bound it crosses, for the peak kinds (`60.12 GFLOPS for 1 thread(s)`).
+    pub bound: Option<String>,
 }
 
-/// Flagged figures of one suite and kind, with one command that measures them again.
+/// One row of the report's table: the flagged figures of one metric and kind.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Group {
+pub struct Row {
     /// Their suite.
     pub suite: String,
-    /// The figures.
+    /// Their metric.
+    pub metric: String,
+    /// `label figure` of each environment.
     pub figures: Vec<String>,
     /// Why they cannot be true.
     pub reason: String,
@@ -72,42 +93,48 @@ fn bench_env(environment: &str) -> &str {
     }
 }
 
-fn reason(kind: Kind, suite: &str) -> String {
+fn reason(kind: Kind, suite: &str, bound: Option<&str>) -> String {
     let why = match suite {
         "net" => "traffic through a container's (or VM's) network path cannot beat the host's own loopback",
         "startup" => "nothing starts faster than the plain fork and exec native measures",
         _ => "the same instructions on the same cores cannot run faster than on the host",
     };
+    let bound = bound.unwrap_or("?");
     match kind {
         Kind::BeatsNativeBeyondNoise => {
-            format!("Faster than native beyond the noise, but {why}: native's runs were disturbed")
+            format!("faster than native beyond the noise, but {why}: native's runs were disturbed")
         }
-        Kind::BeatsNativeWithinNoise => format!(
-            "Medians faster than native, but {why}; the intervals include 1: noise, not a finding"
+        Kind::BeatsNativeWithinNoise => {
+            format!("median faster than native, but {why}; the interval includes 1: noise")
+        }
+        Kind::HostNetworkDiffers => "different from native beyond the noise, but host networking \
+             is the host's own loopback, the very path native measures"
+            .into(),
+        Kind::AboveMeasuredPeak => format!(
+            "above the measured peak, {bound} (+{:.0}%): no code does more FLOP on these cores \
+             than the FMA kernel, so this run or the peak's was disturbed",
+            peak::MEASURED_TOLERANCE * 100.0
         ),
-        Kind::HostNetworkDiffers => {
-            "Different from native beyond the noise, but host networking is the \
-             host's own loopback, the very path native measures"
-                .into()
-        }
-        Kind::AbovePeak => {
-            "Above the theoretical peak: the peak's assumptions (clock, two FMA units) \
-             do not hold for this CPU, or the clock was read low"
-                .into()
-        }
+        Kind::AbovePeak => format!(
+            "above the computed peak, {bound}, in a run without a measured one: \
+             /proc/cpuinfo's clock is below the turbo clock, or the FMA units are not two"
+        ),
     }
 }
 
-/// The flags grouped by suite and kind, each group with one rerun command.
-pub fn groups(flags: &[Flag]) -> Vec<Group> {
-    let mut keys: Vec<(&str, Kind)> = flags.iter().map(|f| (f.suite.as_str(), f.kind)).collect();
+/// The flags as table rows, one per suite, kind and metric, each with one rerun command.
+pub fn rows(flags: &[Flag]) -> Vec<Row> {
+    let mut keys: Vec<(&str, Kind, &str)> = flags
+        .iter()
+        .map(|f| (f.suite.as_str(), f.kind, f.metric.as_str()))
+        .collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
-        .map(|(suite, kind)| {
+        .map(|(suite, kind, metric)| {
             let members: Vec<&Flag> = flags
                 .iter()
-                .filter(|f| f.suite == suite && f.kind == kind)
+                .filter(|f| f.suite == suite && f.kind == kind && f.metric == metric)
                 .collect();
             let mut envs = vec![NATIVE.to_string()];
             for f in &members {
@@ -116,10 +143,18 @@ pub fn groups(flags: &[Flag]) -> Vec<Group> {
                 }
             }
             let runs = members.iter().map(|f| f.n * 3).max().unwrap_or(0).max(15);
-            Group {
+            Row {
                 suite: suite.to_string(),
-                figures: members.iter().map(|f| f.figure.clone()).collect(),
-                reason: reason(kind, suite),
+                metric: metric.to_string(),
+                figures: members
+                    .iter()
+                    .map(|f| format!("{} {}", f.label, f.what))
+                    .collect(),
+                reason: reason(
+                    kind,
+                    suite,
+                    members.first().and_then(|f| f.bound.as_deref()),
+                ),
                 rerun: format!(
                     "pier bench --suite {suite} --env {} --runs {runs}",
                     envs.join(",")
@@ -129,7 +164,7 @@ pub fn groups(flags: &[Flag]) -> Vec<Group> {
         .collect()
 }
 
-fn flag(r: &SummaryRow, kind: Kind, what: String) -> Flag {
+fn flag(r: &SummaryRow, kind: Kind, what: String, bound: Option<String>) -> Flag {
     Flag {
         suite: r.suite.clone(),
         metric: r.metric.clone(),
@@ -137,25 +172,44 @@ fn flag(r: &SummaryRow, kind: Kind, what: String) -> Flag {
         env: bench_env(&r.environment).to_string(),
         n: r.n,
         kind,
-        figure: format!("{} {} {what}", r.label(), r.metric),
+        what,
+        bound,
     }
 }
 
-/// Checks every row of a summary; `peak` (when known) bounds DGEMM.
-pub fn check(summary: &[SummaryRow], peak: Option<&Peak>) -> Vec<Flag> {
+/// The DGEMM bound of `r`, if it is a DGEMM figure above it.
+fn above_peak(r: &SummaryRow, bounds: Bounds) -> Option<Flag> {
+    if !r.metric.contains("dgemm") {
+        return None;
+    }
+    let t = peak::dgemm_threads(&r.metric)?;
+    let (kind, limit, allowed) = match (bounds.measured, bounds.computed) {
+        (Some(m), _) => {
+            let g = m.gflops(t);
+            (
+                Kind::AboveMeasuredPeak,
+                g,
+                g * (1.0 + peak::MEASURED_TOLERANCE),
+            )
+        }
+        (None, Some(p)) => (Kind::AbovePeak, p.gflops(t), p.gflops(t)),
+        (None, None) => return None,
+    };
+    (r.median > allowed).then(|| {
+        flag(
+            r,
+            kind,
+            format!("{} GFLOPS", num(r.median)),
+            Some(format!("{} GFLOPS for {t} thread(s)", num(limit))),
+        )
+    })
+}
+
+/// Checks every row of a summary; the peak `bounds` (when known) bound DGEMM.
+pub fn check(summary: &[SummaryRow], bounds: Bounds) -> Vec<Flag> {
     let mut flags = Vec::new();
     for r in summary {
-        if let (Some(p), Some(t)) = (peak, peak::dgemm_threads(&r.metric)) {
-            let limit = p.gflops(t);
-            if r.metric.contains("dgemm") && r.median > limit {
-                let what = format!(
-                    "{} GFLOPS, peak {} for {t} thread(s)",
-                    crate::format::num(r.median),
-                    crate::format::num(limit)
-                );
-                flags.push(flag(r, Kind::AbovePeak, what));
-            }
-        }
+        flags.extend(above_peak(r, bounds));
         if r.environment == NATIVE || !BOUNDED_SUITES.contains(&r.suite.as_str()) {
             continue;
         }
@@ -169,12 +223,7 @@ pub fn check(summary: &[SummaryRow], peak: Option<&Peak>) -> Vec<Flag> {
         } else {
             v < 1.0 / (1.0 + TOLERANCE)
         };
-        let what = format!(
-            "{}× native [{}–{}]",
-            crate::format::num(v),
-            crate::format::num(ci.low),
-            crate::format::num(ci.high)
-        );
+        let what = format!("{}× native [{}–{}]", num(v), num(ci.low), num(ci.high));
         let kind = if beats_native {
             Kind::BeatsNativeBeyondNoise
         } else if median_beats {
@@ -184,7 +233,7 @@ pub fn check(summary: &[SummaryRow], peak: Option<&Peak>) -> Vec<Flag> {
         } else {
             continue;
         };
-        flags.push(flag(r, kind, what));
+        flags.push(flag(r, kind, what, None));
     }
     flags
 }
@@ -230,14 +279,11 @@ mod tests {
             "published",
             (0.551, 0.40, 0.80),
         );
-        let f = check(std::slice::from_ref(&r), None);
+        let f = check(std::slice::from_ref(&r), Bounds::default());
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].kind, Kind::BeatsNativeBeyondNoise);
-        assert_eq!(
-            f[0].figure,
-            "pier (published) tcp_rr_latency 0.551× native [0.400–0.800]"
-        );
-        let g = groups(&f);
+        assert_eq!(f[0].what, "0.551× native [0.400–0.800]");
+        let g = rows(&f);
         assert!(g[0].reason.contains("loopback"), "{}", g[0].reason);
         assert_eq!(
             g[0].rerun,
@@ -254,10 +300,10 @@ mod tests {
             "host",
             (0.773, 0.33, 1.55),
         );
-        let f = check(&[m], None);
+        let f = check(&[m], Bounds::default());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, Kind::BeatsNativeWithinNoise);
-        assert!(groups(&f)[0].reason.contains("noise, not a finding"));
+        assert!(rows(&f)[0].reason.contains("interval includes 1: noise"));
         // Throughput above native on a bridge: the same.
         let t = row(
             "net",
@@ -267,7 +313,7 @@ mod tests {
             "bridge",
             (1.3, 1.1, 1.5),
         );
-        assert_eq!(check(&[t], None).len(), 1);
+        assert_eq!(check(&[t], Bounds::default()).len(), 1);
     }
 
     #[test]
@@ -280,10 +326,10 @@ mod tests {
             "host",
             (0.7, 0.6, 0.8),
         );
-        let f = check(&[r], None);
+        let f = check(&[r], Bounds::default());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, Kind::HostNetworkDiffers);
-        assert!(groups(&f)[0].reason.contains("host's own loopback"));
+        assert!(rows(&f)[0].reason.contains("host's own loopback"));
         // The bridge may be slower than native: that is overhead, not noise.
         let b = row(
             "net",
@@ -293,12 +339,12 @@ mod tests {
             "bridge",
             (0.7, 0.6, 0.8),
         );
-        assert!(check(&[b], None).is_empty());
+        assert!(check(&[b], Bounds::default()).is_empty());
     }
 
     #[test]
     fn ordinary_figures_pass() {
-        let rows = [
+        let ordinary = [
             row(
                 "cpu",
                 "dgemm_gflops_n1024_t2",
@@ -328,7 +374,7 @@ mod tests {
             // Jitter tails are not bounded by native: not checked.
             row("jitter", "jitter_max", "us", "pier", "", (0.5, 0.3, 0.7)),
         ];
-        assert!(check(&rows, None).is_empty());
+        assert!(check(&ordinary, Bounds::default()).is_empty());
         // A container DGEMM faster than native beyond the noise is.
         let fast = row(
             "cpu",
@@ -346,15 +392,32 @@ mod tests {
             "",
             (1.3, 1.2, 1.4),
         );
-        let f = check(&[fast, slow], None);
+        let f = check(&[fast, slow], Bounds::default());
         assert_eq!(f.len(), 2);
-        // One group, one command for both environments.
-        let g = groups(&f);
+        // One row, one command for both environments.
+        let g = rows(&f);
         assert_eq!(g.len(), 1);
         assert_eq!(
             g[0].rerun,
             "pier bench --suite cpu --env native,runc,vm --runs 15"
         );
+    }
+
+    fn measured(one: f64, two: f64) -> Measured {
+        Measured {
+            isa: "avx2".into(),
+            kernel: "test".into(),
+            points: vec![
+                crate::peak::MeasuredPoint {
+                    threads: 1,
+                    gflops: one,
+                },
+                crate::peak::MeasuredPoint {
+                    threads: 2,
+                    gflops: two,
+                },
+            ],
+        }
     }
 
     #[test]
@@ -366,6 +429,10 @@ mod tests {
             mhz_source: "test".into(),
             cores: 2,
         };
+        let computed = Bounds {
+            computed: Some(&p),
+            measured: None,
+        };
         let mut r = row(
             "cpu",
             "dgemm_gflops_n1024_t1",
@@ -375,11 +442,77 @@ mod tests {
             (1.0, 0.9, 1.1),
         );
         r.median = 40.0; // above 32 GFLOPS for one core
-        let f = check(std::slice::from_ref(&r), Some(&p));
+        let f = check(std::slice::from_ref(&r), computed);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].kind, Kind::AbovePeak);
-        assert!(groups(&f)[0].reason.contains("theoretical peak"));
+        let g = rows(&f);
+        assert!(
+            g[0].reason
+                .contains("above the computed peak, 32.00 GFLOPS for 1 thread(s)"),
+            "{}",
+            g[0].reason
+        );
         r.median = 30.0;
-        assert!(check(&[r], Some(&p)).is_empty());
+        assert!(check(std::slice::from_ref(&r), computed).is_empty());
+    }
+
+    #[test]
+    fn the_measured_peak_replaces_the_computed_one() {
+        // The reference run: 1-thread DGEMM at 85 GFLOPS, above a computed 83.2 (nominal
+        // clock) but below what the FMA kernel reached at the turbo clock.
+        let p = Peak {
+            isa: "test",
+            flop_per_cycle: 32.0,
+            mhz: 2600.0,
+            mhz_source: "test".into(),
+            cores: 2,
+        };
+        let m = measured(95.0, 180.0);
+        let both = Bounds {
+            computed: Some(&p),
+            measured: Some(&m),
+        };
+        let mut r = row(
+            "cpu",
+            "dgemm_gflops_n1024_t1",
+            "GFLOPS",
+            NATIVE,
+            "",
+            (1.0, 0.9, 1.1),
+        );
+        r.median = 85.22;
+        assert_eq!(
+            check(
+                std::slice::from_ref(&r),
+                Bounds {
+                    measured: None,
+                    ..both
+                }
+            )
+            .len(),
+            1
+        );
+        assert!(check(std::slice::from_ref(&r), both).is_empty());
+        // Within the tolerance above the measured peak: not flagged; beyond it: flagged.
+        r.median = 99.0;
+        assert!(check(std::slice::from_ref(&r), both).is_empty());
+        r.median = 100.0;
+        let f = check(std::slice::from_ref(&r), both);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, Kind::AboveMeasuredPeak);
+        assert_eq!(f[0].what, "100.0 GFLOPS");
+        let g = rows(&f);
+        assert!(
+            g[0].reason
+                .contains("above the measured peak, 95.00 GFLOPS for 1 thread(s) (+5%)"),
+            "{}",
+            g[0].reason
+        );
+        assert_eq!(g[0].figures, ["native 100.0 GFLOPS"]);
+        // The all-thread figure is bounded by the all-thread peak.
+        let mut t2 = r.clone();
+        t2.metric = "dgemm_gflops_n1024_t2".into();
+        t2.median = 150.0;
+        assert!(check(&[t2], both).is_empty());
     }
 }

@@ -10,7 +10,7 @@ use crate::environment::EnvironmentRecord;
 use crate::figures::{self, Figures, Plot};
 use crate::format::{num, ratio};
 use crate::notes::Notes;
-use crate::peak::Peak;
+use crate::peak::{Measured, Peak};
 use crate::plausibility::{self, is_flagged, Flag};
 use crate::record::{self, Sample, SummaryRow};
 use crate::{headlines, html, published, reference};
@@ -125,7 +125,14 @@ fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
     let summary_csv = dir.join("summary.csv");
     record::write_summary(&summary_csv, &summary)?;
     let peak = Peak::of(input.environment);
-    let flags = plausibility::check(&summary, peak.as_ref().ok());
+    let measured = input.notes.measured_peak.as_ref();
+    let flags = plausibility::check(
+        &summary,
+        plausibility::Bounds {
+            computed: peak.as_ref().ok(),
+            measured,
+        },
+    );
     let felter = reference::load_felter(input.reference_dir)?;
     let source = reference::felter_source(input.reference_dir)?;
     let startup = reference::load_startup(input.reference_dir)?;
@@ -138,6 +145,7 @@ fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
             published: &published_ratios,
             flags: &flags,
             peak: peak.as_ref().ok(),
+            measured,
         },
     )?;
     let mut md = String::new();
@@ -161,7 +169,7 @@ fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
     published::render(&mut md, &summary, &felter, &source, &startup, &flags);
     md.push('\n');
     md.push_str(METHOD);
-    render_machine(&mut md, input.environment, &peak);
+    render_machine(&mut md, input.environment, &peak, measured);
     render_summary(&mut md, &summary, &flags);
     if !figures.others.is_empty() {
         let _ = writeln!(md, "\n## More plots\n");
@@ -216,6 +224,7 @@ fn render_glance(md: &mut String, f: &Figures) {
     }
 }
 
+/// The flagged figures as a table: the figures, why they cannot be true, the command.
 fn render_flags(md: &mut String, flags: &[Flag]) {
     if flags.is_empty() {
         return;
@@ -223,18 +232,22 @@ fn render_flags(md: &mut String, flags: &[Flag]) {
     let _ = writeln!(
         md,
         "## Figures flagged as noise\n\n\
-         These figures cannot be true on one machine, so they are not findings: the runs behind them were \
-         disturbed (the machine is shared), or too few to show it. They are marked ⚠ below and get no \
-         verdict. Each group is measured again, on an idle machine, by its command.\n"
+         These figures cannot be true on one machine, so they are marked ⚠ below and get no verdict: the \
+         runs behind them were disturbed (the machine is shared), or too few to show it. Each row's command \
+         measures them again; run it on an idle machine.\n\n\
+         | figure | why it cannot be true | measure it again |\n\
+         | --- | --- | --- |"
     );
-    for g in plausibility::groups(flags) {
+    let cell = |s: &str| s.replace('|', "/");
+    for r in plausibility::rows(flags) {
         let _ = writeln!(
             md,
-            "* **{}**: {}. {}. Rerun: `{}`.",
-            g.suite,
-            g.figures.join("; "),
-            g.reason,
-            g.rerun
+            "| {} `{}`: {} | {} | `{}` |",
+            r.suite,
+            r.metric,
+            cell(&r.figures.join("; ")),
+            cell(&r.reason),
+            r.rerun
         );
     }
 }
@@ -247,6 +260,8 @@ Every environment runs the same static `pier-payload` binary (glibc, `+crt-stati
 * **cpu**: double-precision GEMM (`gemm` crate, AVX2/AVX-512 kernels), GFLOPS = 2N³/time,
   at several sizes with 1 thread and all threads: the stand-in for the study's Linpack.
   `--full` adds N=2048 and 4096, large enough for a good DGEMM to approach the machine's peak.
+  First, natively, `pier-payload peak` measures that peak: 12 independent FMA chains per
+  thread on the widest vector unit, the best of a hundred 4 ms windows after a 0.2 s warm-up.
 * **mem**: STREAM copy/scale/add/triad, arrays over 4x the last-level cache, the best of the
   repetitions in each run (the plan line above gives their number).
 * **net**: TCP bulk throughput (Gbit/s, like nuttcp) and request/response transactions
@@ -260,7 +275,12 @@ confidence interval (2000 resamples, fixed seed, so the report is reproducible f
 `samples.csv`). Ratios are median / native median; their interval resamples both groups.
 ";
 
-fn render_machine(md: &mut String, env: &EnvironmentRecord, peak: &Result<Peak, String>) {
+fn render_machine(
+    md: &mut String,
+    env: &EnvironmentRecord,
+    peak: &Result<Peak, String>,
+    measured: Option<&Measured>,
+) {
     let _ = writeln!(md, "\n## Machine\n\n| field | value |\n| --- | --- |");
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "not recorded".into());
     let clock = env.cpu_mhz_max.map_or("not recorded".into(), |m| {
@@ -299,6 +319,12 @@ fn render_machine(md: &mut String, env: &EnvironmentRecord, peak: &Result<Peak, 
                 Ok(p) => format!("{} GFLOPS", num(p.gflops(p.cores))),
                 Err(why) => format!("unknown: {why}"),
             },
+        ),
+        (
+            "measured peak (FMA kernel)",
+            measured.map_or("not measured (no cpu suite, or an older run)".into(), |m| {
+                m.describe()
+            }),
         ),
         (
             "memory",
@@ -412,5 +438,65 @@ mod tests {
         // The same report again from the files alone.
         let again = rerender(dir.path(), &reference::default_dir()).unwrap();
         assert_eq!(md, std::fs::read_to_string(&again.report).unwrap());
+    }
+
+    #[test]
+    fn flagged_figures_are_a_table_with_a_command_per_row() {
+        let row = |metric: &str, env: &str, ratio: (f64, f64, f64)| SummaryRow {
+            suite: "mem".into(),
+            metric: metric.into(),
+            unit: "GB/s".into(),
+            environment: env.into(),
+            variant: String::new(),
+            n: 5,
+            median: 37.0,
+            min: 34.0,
+            max: 42.0,
+            ci_low: 35.0,
+            ci_high: 40.0,
+            ratio_to_native: Some(ratio.0),
+            ratio_ci_low: Some(ratio.1),
+            ratio_ci_high: Some(ratio.2),
+        };
+        let summary = [
+            row("stream_copy", "crun", (1.04, 0.905, 1.22)),
+            row("stream_copy", "runc", (1.07, 0.9, 1.24)),
+            row("stream_add", "pier", (1.06, 0.921, 1.15)),
+        ];
+        let flags = plausibility::check(&summary, plausibility::Bounds::default());
+        let mut md = String::new();
+        render_flags(&mut md, &flags);
+        let lines: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(
+            lines[..2],
+            [
+                "| figure | why it cannot be true | measure it again |",
+                "| --- | --- | --- |"
+            ],
+            "{md}"
+        );
+        // One row per metric, its environments together, each row with its command.
+        assert_eq!(lines.len(), 4, "{md}");
+        assert!(
+            lines[2].starts_with(
+                "| mem `stream_add`: pier 1.06× native [0.921–1.15] | median faster than native"
+            ),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].contains("crun 1.04× native [0.905–1.22]; runc 1.07× native [0.900–1.24]"),
+            "{}",
+            lines[3]
+        );
+        assert!(
+            lines[3].ends_with("| `pier bench --suite mem --env native,crun,runc --runs 15` |"),
+            "{}",
+            lines[3]
+        );
+        // Nothing flagged, no section.
+        let mut empty = String::new();
+        render_flags(&mut empty, &[]);
+        assert!(empty.is_empty());
     }
 }

@@ -134,6 +134,9 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
         samples.extend(out.samples);
         notes.failures.extend(out.failures);
         notes.suite_notes.extend(out.notes);
+        if out.measured_peak.is_some() {
+            notes.measured_peak = out.measured_peak;
+        }
     }
     let accel = ctx.vm.as_ref().and_then(|v| v.borrow().accelerator());
     let ran_pier = ctx.envs.iter().any(|e| e.borrow().name() == "pier");

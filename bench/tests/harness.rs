@@ -294,10 +294,22 @@ fn every_suite_runs_once_in_every_environment() {
             .iter()
             .all(|s| s.suite == suite && s.value.is_finite() && s.value > 0.0));
         match suite {
-            "cpu" => assert!(out
-                .samples
-                .iter()
-                .any(|s| s.metric == "dgemm_gflops_n64_t1")),
+            "cpu" => {
+                assert!(out
+                    .samples
+                    .iter()
+                    .any(|s| s.metric == "dgemm_gflops_n64_t1"));
+                // The FMA kernel ran first, natively, with 1 thread and all of them.
+                let m = out
+                    .measured_peak
+                    .as_ref()
+                    .expect("the cpu suite measured no peak");
+                assert!(
+                    ["avx512", "avx2", "sse2"].contains(&m.isa.as_str()),
+                    "{m:?}"
+                );
+                assert!(m.gflops(1) > 0.0, "{m:?}");
+            }
             "mem" => assert_eq!(
                 out.samples
                     .iter()

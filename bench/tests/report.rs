@@ -175,15 +175,21 @@ fn verdicts_lean_on_nothing_and_other_machines_stay_context() {
         "{md}"
     );
     assert!(md.contains("| of peak |"));
-    // Implausible figures are flagged with a rerun, not presented as findings.
+    // Implausible figures are flagged in a table with a rerun, not presented as findings.
     assert!(md.contains("## Figures flagged as noise"), "{md}");
     assert!(
-        md.contains("pier (published) tcp_rr_latency 0.677× native"),
+        md.contains("| figure | why it cannot be true | measure it again |"),
         "{md}"
     );
+    let row = md
+        .lines()
+        .find(|l| {
+            l.starts_with("| net `tcp_rr_latency`:") && l.contains("pier (published) 0.677× native")
+        })
+        .unwrap_or_else(|| panic!("no row for the published-port latency: {md}"));
     assert!(
-        md.contains("Rerun: `pier bench --suite net --env native,pier --runs 15`"),
-        "{md}"
+        row.ends_with("| `pier bench --suite net --env native,pier --runs 15` |"),
+        "{row}"
     );
     assert!(files.flags.iter().all(|f| f.label != "native"));
     // Published figures: their own section, source and machine, no speed verdicts.

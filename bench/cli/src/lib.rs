@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// A suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SuiteName {
-    /// DGEMM GFLOPS (and OpenBLAS natively when numpy is installed).
+    /// The measured FMA peak, then DGEMM GFLOPS (and OpenBLAS natively when numpy is installed).
     Cpu,
     /// STREAM memory bandwidth.
     Mem,

@@ -6,12 +6,13 @@
 //! `bench/build-payload.sh`, or `pier_bench::payload::build_static` from Rust.
 //!
 //! A crate of its own, apart from the harness, so that its release build (part of the test
-//! suite and of the bench job) compiles only what the workloads need: the DGEMM kernels,
-//! rayon, clap, serde, and pier-record's statistics.
+//! suite and of the bench job) compiles only what the workloads need: the DGEMM kernels, the FMA
+//! peak kernel, rayon, clap, serde, and pier-record's statistics.
 
 pub mod gflops;
 pub mod jitter;
 pub mod net;
+pub mod peak;
 pub mod start;
 pub mod stream;
 
@@ -46,6 +47,8 @@ pub enum Command {
     Net(net::NetCommand),
     /// Timing jitter of a fixed small work item.
     Jitter(jitter::Args),
+    /// The achievable double-precision peak: an FMA throughput kernel (GFLOP/s).
+    Peak(peak::Args),
 }
 
 /// Runs the payload with `args` (including argv\[0\]); `entry_ns` is the realtime clock read
@@ -62,6 +65,7 @@ where
         Command::Stream(a) => emit(&stream::run(&a)?),
         Command::Net(c) => net::run(&c),
         Command::Jitter(a) => emit(&jitter::run(&a)?),
+        Command::Peak(a) => emit(&peak::run(&a)?),
     }
 }
 

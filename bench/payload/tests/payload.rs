@@ -201,3 +201,28 @@ fn net_server_once_exits_after_one_client() {
     assert_eq!(r["request_size"], 1);
     assert!(server.wait_exit(Duration::from_secs(5)));
 }
+
+#[test]
+fn peak_reports_the_fma_kernel_and_its_gflops() {
+    let v = run_json(&[
+        "peak",
+        "--threads",
+        "1",
+        "--warmup",
+        "0.02",
+        "--windows",
+        "2",
+        "--window",
+        "0.02",
+    ]);
+    assert_eq!(v["suite"], "peak");
+    assert!(
+        ["avx512", "avx2", "sse2"].contains(&v["isa"].as_str().unwrap()),
+        "{v}"
+    );
+    assert!(v["kernel"].as_str().unwrap().contains("12 chains"), "{v}");
+    let p = &v["results"][0];
+    assert_eq!(p["threads"], 1);
+    assert_eq!(p["gflops"].as_array().unwrap().len(), 2);
+    assert!(p["best_gflops"].as_f64().unwrap() > 0.0, "{v}");
+}

@@ -1,11 +1,16 @@
 //! cpu: DGEMM GFLOPS at a few sizes, one thread and all threads, in every environment;
 //! plus numpy/OpenBLAS natively as a tuned-BLAS reference row when numpy is importable.
 //!
+//! First of all, natively, the payload's FMA kernel measures the achievable peak (1 thread
+//! and all threads), the yardstick of "of peak" and the bound of the plausibility check:
+//! `/proc/cpuinfo`'s clock is not the one a loaded core runs at.
+//!
 //! A sample is the best of the payload's repetitions in one run (peak capability, the
 //! figure Linpack reports); the spread across runs gives the interval.
 
 use super::{field, payload_cases, Ctx, SuiteOutput};
 use crate::harness::Case;
+use crate::peak::Measured;
 use anyhow::{bail, Context, Result};
 use std::process::Command;
 
@@ -15,6 +20,17 @@ const OPENBLAS_SCRIPT: &str = include_str!("../../openblas_dgemm.py");
 /// Runs the cpu suite.
 pub fn run(ctx: &Ctx) -> SuiteOutput {
     let threads = crate::environment::cpu_threads();
+    let mut notes = Vec::new();
+    let measured_peak = match measure_peak(ctx, threads) {
+        Ok(m) => {
+            eprintln!("bench: measured peak: {}", m.describe());
+            Some(m)
+        }
+        Err(e) => {
+            notes.push(format!("Measured peak: none, the FMA kernel failed: {e:#}"));
+            None
+        }
+    };
     let s = ctx.settings;
     let mut cases = payload_cases(ctx, "cpu", ctx.workload_envs(), move |env| {
         let sizes = if env.accelerator().is_some() {
@@ -24,7 +40,6 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
         };
         (gflops_args(sizes, threads, s.gflops_reps), parse_gflops)
     });
-    let mut notes = Vec::new();
     match numpy_version() {
         Some(v) => {
             notes.push(format!(
@@ -36,7 +51,26 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
     }
     let mut out = super::execute(ctx, "cpu", cases, ctx.settings.plan());
     out.notes = notes;
+    out.measured_peak = measured_peak;
     out
+}
+
+/// Arguments of `pier-payload peak`: 1 thread and `threads`, ~0.6 s each.
+pub fn peak_args(threads: usize) -> Vec<String> {
+    let mut a = vec!["peak".to_string(), "--threads".into(), "1".into()];
+    if threads > 1 {
+        a.extend(["--threads".into(), threads.to_string()]);
+    }
+    a
+}
+
+/// Runs the payload's FMA kernel natively (the peak is the host's, whatever `--env` says).
+fn measure_peak(ctx: &Ctx, threads: usize) -> Result<Measured> {
+    let mut c = Command::new(&ctx.setup.payload);
+    c.args(peak_args(threads));
+    let run = crate::envs::run_timed(c, "pier-payload peak", ctx.settings.timeout)?;
+    let json = run.json(crate::record::NATIVE)?;
+    Measured::from_payload(&json).map_err(anyhow::Error::msg)
 }
 
 /// Payload arguments: every size at 1 thread and at `threads`.

@@ -140,6 +140,8 @@ pub struct SuiteOutput {
     pub failures: Vec<Failure>,
     /// Facts worth a line in the report (e.g. a reference measurement's source).
     pub notes: Vec<String>,
+    /// The achievable peak (the cpu suite measures it first).
+    pub measured_peak: Option<crate::peak::Measured>,
 }
 
 impl Ctx<'_> {
@@ -245,6 +247,7 @@ pub fn execute(ctx: &Ctx, suite: &str, mut cases: Vec<Case>, plan: Plan) -> Suit
         samples,
         failures,
         notes: Vec::new(),
+        measured_peak: None,
     }
 }
 
