@@ -39,6 +39,9 @@ if [ "$what" = test ]; then
   # Peak memory of `pier logs --tail` (tests/host_dos.rs, GNU time's -v) and the Engine API's
   # socket driven by curl (tests/engine_api.rs); neither is in every minimal Debian image.
   packages+=(time curl)
+  # tests/registry_realistic.rs: umoci unpacks the reference tree; setcap (libcap2-bin) and
+  # setfattr (attr) give scripts/layered-image.sh's files a capability and an xattr.
+  packages+=(umoci libcap2-bin attr)
 fi
 
 missing=()
