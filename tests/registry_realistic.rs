@@ -403,16 +403,19 @@ fn a_debian_image_pulled_by_pier_is_the_tree_skopeo_and_umoci_unpack() {
             diffs.len(),
             diffs.join("\n")
         );
-        // The comparison can fail: without the top layer, it lists what that layer added.
-        let partial = Overlay::mount(&layers[..3]);
-        let diffs = differences(&reference, &snapshot(partial.path()));
-        assert!(
-            diffs
-                .iter()
-                .any(|d| d.starts_with("/opt/pier/raw-socket-tool: missing")),
-            "{diffs:?}"
-        );
-        drop(partial);
+        // The comparison can fail: without the top layer, it lists what that layer added
+        // (once: a snapshot hashes the whole tree).
+        if name == VARIANTS[0].0 {
+            let partial = Overlay::mount(&layers[..3]);
+            let diffs = differences(&reference, &snapshot(partial.path()));
+            assert!(
+                diffs
+                    .iter()
+                    .any(|d| d.starts_with("/opt/pier/raw-socket-tool: missing")),
+                "{diffs:?}"
+            );
+            drop(partial);
+        }
         drop(tree);
         // And the image runs: Debian's own programs, with the file capability in place.
         let out = w.ok(&["run", "--rm", &image, "cat", "/etc/debian_version"]);
