@@ -878,6 +878,9 @@ fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
         &["pull", "localhost:5000/lab11-app:v1"],
     );
     assert!(!err.status.success());
+    // Not masked by the loopback fall back to plain HTTP (which this server answers 400).
+    let said = String::from_utf8_lossy(&err.stderr);
+    assert!(said.contains("certificate is not trusted"), "{said}");
     let out = lab.check();
     assert_fails(&out, "trust", "no certs.d directory holds the lab's ca.crt");
     let certs = lab.root().join("certs.d/localhost:5000");
