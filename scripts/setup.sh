@@ -20,6 +20,9 @@ if [ "$what" = bench ]; then
   # bench starts a dockerd of its own), QEMU (VMs), iperf3 (throughput cross-check), a
   # kernel image for the VM guest.
   packages+=(runc crun podman docker.io qemu-system-x86 xz-utils iperf3 python3-pip)
+  # The pull bench (examples/pull_bench.rs): a local TLS registry with a login, skopeo, and
+  # the Debian image scripts/layered-image.sh makes.
+  packages+=(skopeo docker-registry apache2-utils mmdebstrap libcap2-bin attr)
 fi
 if [ "$what" = test ]; then
   # The bench's peers (runc, crun, podman: the harness test runs each; docker.io below for
@@ -39,6 +42,9 @@ if [ "$what" = test ]; then
   # Peak memory of `pier logs --tail` (tests/host_dos.rs, GNU time's -v) and the Engine API's
   # socket driven by curl (tests/engine_api.rs); neither is in every minimal Debian image.
   packages+=(time curl)
+  # tests/registry_realistic.rs: umoci unpacks the reference tree; setcap (libcap2-bin) and
+  # setfattr (attr) give scripts/layered-image.sh's files a capability and an xattr.
+  packages+=(umoci libcap2-bin attr)
 fi
 
 missing=()

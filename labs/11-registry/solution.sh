@@ -3,6 +3,14 @@
 # ANCHOR: all
 set -euo pipefail
 cd "$(pier lab dir 11)"
+# ANCHOR: trust
+certs="${PIER_CERTS_D:-/etc/pier/certs.d}"
+mkdir -p "$certs/localhost:5000"
+cp ca.crt "$certs/localhost:5000/ca.crt"
+# ANCHOR_END: trust
+# ANCHOR: login
+pier login -u student --password-stdin localhost:5000 < password
+# ANCHOR_END: login
 # ANCHOR: push
 printf 'FROM busybox\nRUN echo v1 > /version\nCMD ["cat", "/version"]\n' > Dockerfile
 pier build -t lab11-app:v1 .

@@ -6,6 +6,7 @@
 
 pub mod api_service;
 pub mod clients;
+pub mod registry;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

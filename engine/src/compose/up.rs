@@ -1,5 +1,6 @@
 //! `pier compose up` (and `run`, `build`): everything checked first (images, external
-//! networks and volumes, host ports), so a refused `up` creates nothing; then images built,
+//! networks and volumes, host ports), so a refused `up` creates nothing; then missing images
+//! pulled (an `image:` without `build:`, as `docker compose up` does), images built,
 //! networks and volumes created, and each service's containers created and started in
 //! dependency order, after waiting for their `depends_on` conditions. A container whose
 //! configuration hash is unchanged is left as it is.
@@ -10,6 +11,7 @@ use super::service::ServicePlan;
 use crate::builder::{self, BuildOptions};
 use crate::container::config::NetworkMode;
 use crate::container::record::{ContainerRecord, ContainerStatus};
+use crate::image::registry::{self, credentials::CredentialStore, PullPolicy};
 use crate::network::{parse_publish, portmap, PortMapping};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,7 +54,10 @@ impl Compose<'_> {
             .into_iter()
             .cloned()
             .collect();
-        let to_build = self.preflight(&selected, opts.build)?;
+        let (to_build, to_pull) = self.preflight(&selected, opts.build)?;
+        for svc in selected.iter().filter(|s| to_pull.contains(&s.name)) {
+            self.pull_service(svc)?;
+        }
         self.handle_orphans(opts.remove_orphans)?;
         for svc in &selected {
             if to_build.contains(&svc.name) {
@@ -86,21 +91,23 @@ impl Compose<'_> {
         Ok(started)
     }
 
-    /// Checks what `up` needs before creating anything; returns the services to build.
-    fn preflight(&self, selected: &[ServicePlan], build: bool) -> Result<Vec<String>> {
+    /// Checks what `up` needs before creating anything; returns the services to build and
+    /// the services whose missing image is to be pulled (as `docker compose up` does).
+    fn preflight(
+        &self,
+        selected: &[ServicePlan],
+        build: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         let images = self.engine.images()?;
         let mut to_build = Vec::new();
+        let mut to_pull = Vec::new();
         for svc in selected {
             let exists = images.resolve(&svc.image).is_ok();
             match (&svc.build, exists) {
                 (Some(_), false) => to_build.push(svc.name.clone()),
                 (Some(_), true) if build => to_build.push(svc.name.clone()),
                 (_, true) => {}
-                (None, false) => bail!(
-                    "service {:?}: image {} not found (pier has no registry to pull from: build it, load it, or add a build: section)",
-                    svc.name,
-                    svc.image
-                ),
+                (None, false) => to_pull.push(svc.name.clone()),
             }
             if let Some(NetworkMode::Container(c)) = &svc.config.network {
                 let dep = selected.iter().any(|s| self.container_name(s, 1) == *c);
@@ -132,7 +139,7 @@ impl Compose<'_> {
         }
         self.check_ports(selected)
             .context("a published port is not available")?;
-        Ok(to_build)
+        Ok((to_build, to_pull))
     }
 
     /// Refuses host ports another container (of another project, or none) publishes, or a
@@ -194,6 +201,33 @@ impl Compose<'_> {
         builder::build(self.engine, &opts, &mut *self.progress)
             .with_context(|| format!("building the image of service {:?}", svc.name))?;
         self.say("Image", &svc.image, "Built");
+        Ok(())
+    }
+
+    /// Pulls the service's missing image with the credentials `pier login` saved (as
+    /// `docker compose up` does for an `image:` without `build:`).
+    pub fn pull_service(&mut self, svc: &ServicePlan) -> Result<()> {
+        self.say("Image", &svc.image, "Pulling");
+        let store = self.engine.images()?;
+        let creds = |host: &str| CredentialStore::open()?.get(host);
+        let mut lines = Vec::new();
+        registry::ensure_image(
+            &store,
+            &svc.image,
+            PullPolicy::Missing,
+            &creds,
+            &mut |l| lines.push(l.to_string()),
+        )
+        .with_context(|| {
+            format!(
+                "service {:?}: image {} is not in the store and could not be pulled (build it, load it, or add a build: section)",
+                svc.name, svc.image
+            )
+        })?;
+        for l in lines {
+            let _ = writeln!(self.progress, "{l}");
+        }
+        self.say("Image", &svc.image, "Pulled");
         Ok(())
     }
 
@@ -297,7 +331,10 @@ impl Compose<'_> {
                 self.wait_for(&svc.name, dep, *condition, opts.wait_timeout)?;
             }
         } else {
-            self.preflight(std::slice::from_ref(&svc), opts.build)?;
+            let (_, to_pull) = self.preflight(std::slice::from_ref(&svc), opts.build)?;
+            if !to_pull.is_empty() {
+                self.pull_service(&svc)?;
+            }
             self.create_networks()?;
             self.create_volumes()?;
         }

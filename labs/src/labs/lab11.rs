@@ -1,6 +1,10 @@
-//! Lab 11: a registry of your own — push, remove, pull back, only the missing layers travel,
-//! roll back by tag. The checks read the registry's storage and request log (in the lab's
-//! directory) and pier's image store.
+//! Lab 11: a registry of your own — trust its CA, log in, push, remove, pull back, only the
+//! missing layers travel, roll back by tag. The registry speaks TLS with a CA `pier lab start`
+//! makes (the student trusts it in pier's certs.d, never by turning verification off) and
+//! asks for a password (htpasswd). The checks read pier's certs.d and credentials file, the
+//! registry's storage and request log (in the lab's directory) and pier's image store.
+
+mod certificates;
 
 use super::ensure_busybox;
 use crate::context::Ctx;
@@ -8,6 +12,7 @@ use crate::daemon;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text::tr;
 use anyhow::{anyhow, bail, Context, Result};
+use pier_engine::image::registry::{credentials::CredentialStore, tls};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,6 +31,16 @@ const SERVER: &str = "registry";
 /// Debian's registry (package docker-registry).
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
+/// The registry's name, as image names and certs.d spell it.
+const HOST: &str = "localhost:5000";
+
+/// The user the registry lets in; the password is made at `pier lab start`.
+const USER: &str = "student";
+
+/// Files in the lab's directory: the CA the student trusts, the password to log in with.
+const CA_FILE: &str = "ca.crt";
+const PASSWORD_FILE: &str = "password";
+
 /// The lab.
 pub fn lab() -> Lab {
     Lab {
@@ -35,19 +50,47 @@ pub fn lab() -> Lab {
 "A registry of your own",
 "나만의 레지스트리",
 ),
-        minutes: 35,
+        minutes: 45,
         host_ports: &[PORT],
         networks: &[],
         needs: None,
         prepare,
         tasks: vec![
             Task {
+                id: "trust",
+                title: tr(
+"pier trusts the lab registry's CA (certs.d), with verification on",
+"pier가 실습 레지스트리의 CA를 신뢰한다 (certs.d, 검증은 켠 채로)",
+),
+                after: &[],
+                answer: None,
+                hint: tr(
+"Copy the lab's ca.crt to /etc/pier/certs.d/localhost:5000/ca.crt (mkdir -p the directory first)",
+"실습 디렉터리의 ca.crt를 /etc/pier/certs.d/localhost:5000/ca.crt로 복사하세요 (먼저 mkdir -p로 디렉터리를 만드세요)",
+),
+                check: trust,
+            },
+            Task {
+                id: "login",
+                title: tr(
+"you logged in to the lab registry as student",
+"student로 실습 레지스트리에 로그인했다",
+),
+                after: &["trust"],
+                answer: None,
+                hint: tr(
+"pier login -u student --password-stdin localhost:5000 < password (in the lab's directory)",
+"실습 디렉터리에서 pier login -u student --password-stdin localhost:5000 < password 를 실행하세요",
+),
+                check: login,
+            },
+            Task {
                 id: "push",
                 title: tr(
 "lab11-app:v1, built on busybox, is in the lab registry",
 "busybox 위에 빌드한 lab11-app:v1이 실습 레지스트리에 있다",
 ),
-                after: &[],
+                after: &["login"],
                 answer: None,
                 hint: tr(
 "Write the Dockerfile of step 1 in the lab's directory, pier build -t lab11-app:v1 ., then pier tag lab11-app:v1 localhost:5000/lab11-app:v1 and pier push localhost:5000/lab11-app:v1",
@@ -124,7 +167,9 @@ fn storage(ctx: &Ctx) -> PathBuf {
     ctx.workdir(N).join("registry-data")
 }
 
-/// Starts the lab's registry on 127.0.0.1:5000, storing into the lab's directory.
+/// Starts the lab's registry on 127.0.0.1:5000 over TLS, with a CA made now (its
+/// certificate is the lab's `ca.crt`) and a password (`password`), storing into the lab's
+/// directory.
 fn prepare(ctx: &Ctx) -> Result<()> {
     ensure_busybox(ctx)?;
     if !Path::new(REGISTRY_BIN).exists() {
@@ -134,12 +179,22 @@ fn prepare(ctx: &Ctx) -> Result<()> {
         bail!("something already listens on 127.0.0.1:{PORT}; lab 11 runs its registry there: stop it first (another lab 11 in another pier root?)");
     }
     let dir = ctx.workdir(N);
+    let ca = certificates::write(&dir)?;
+    let password = pier_engine::naming::new_id()?[..16].to_string();
+    write_private(&dir.join(PASSWORD_FILE), &format!("{password}\n"))?;
+    let htpasswd = dir.join("registry-tls/htpasswd");
+    write_private(&htpasswd, &certificates::htpasswd(USER, &password)?)?;
     let config = dir.join("registry.yml");
     std::fs::write(
         &config,
         format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{PORT}\n",
-            storage(ctx).display()
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             http:\n  addr: 127.0.0.1:{PORT}\n  tls:\n    certificate: {}\n    key: {}\n\
+             auth:\n  htpasswd:\n    realm: pier-lab-11\n    path: {}\n",
+            storage(ctx).display(),
+            ca.server_cert.display(),
+            ca.server_key.display(),
+            htpasswd.display(),
         ),
     )
     .with_context(|| format!("writing {}", config.display()))?;
@@ -152,6 +207,89 @@ fn prepare(ctx: &Ctx) -> Result<()> {
         || TcpStream::connect_timeout(&addr(), Duration::from_millis(200)).is_ok(),
     )?;
     Ok(())
+}
+
+/// Writes a file only its owner reads (a key, a password).
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The lab's CA, as `pier lab start` wrote it.
+fn lab_ca(ctx: &Ctx) -> Result<String> {
+    let path = ctx.workdir(N).join(CA_FILE);
+    std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading the lab's CA {} (run pier lab start 11)",
+            path.display()
+        )
+    })
+}
+
+fn trust(ctx: &Ctx) -> Outcome {
+    let ca = match lab_ca(ctx) {
+        Ok(c) => c,
+        Err(e) => return e.into(),
+    };
+    let dirs = tls::cert_dirs();
+    for dir in &dirs {
+        let host_dir = dir.join(HOST);
+        let Ok(entries) = std::fs::read_dir(&host_dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_crt = path.extension().is_some_and(|e| e == "crt");
+            if is_crt && std::fs::read_to_string(&path).is_ok_and(|t| t.trim() == ca.trim()) {
+                return Outcome::pass(format!("{}", path.display()));
+            }
+        }
+    }
+    Outcome::fail(format!(
+        "no certs.d directory holds the lab's ca.crt: copy it to {}/{HOST}/ca.crt",
+        dirs.first()
+            .map_or("/etc/pier/certs.d".into(), |d| d.display().to_string())
+    ))
+}
+
+fn login(ctx: &Ctx) -> Outcome {
+    let path = ctx.workdir(N).join(PASSWORD_FILE);
+    let password = match std::fs::read_to_string(&path) {
+        Ok(p) => p.trim().to_string(),
+        Err(e) => return anyhow!("reading {}: {e}", path.display()).into(),
+    };
+    let store = match CredentialStore::open() {
+        Ok(s) => s,
+        Err(e) => return e.into(),
+    };
+    match store.get(HOST) {
+        Ok(Some(c)) if c.username == USER && c.password == password => {
+            Outcome::pass(format!("saved in {}", store.path().display()))
+        }
+        Ok(Some(c)) if c.username != USER => Outcome::fail(format!(
+            "{} has a login to {HOST} as {:?}, not {USER}",
+            store.path().display(),
+            c.username
+        )),
+        Ok(Some(_)) => Outcome::fail(format!(
+            "the password saved for {HOST} in {} is not this lab's (pier lab start makes a new one: log in again)",
+            store.path().display()
+        )),
+        Ok(None) => Outcome::fail(format!(
+            "{} has no login to {HOST}: pier login -u {USER} --password-stdin {HOST} < password",
+            store.path().display()
+        )),
+        Err(e) => e.into(),
+    }
 }
 
 /// The manifest the registry stores under `lab11-app:TAG`: (digest, manifest).

@@ -254,10 +254,20 @@ impl Client {
             let mut result = self.request_once(method, &url, headers, body, true);
             if result.is_err() && self.may_fall_back() {
                 // Docker's order for insecure and loopback registries: HTTPS, then HTTP.
+                let (https_base, https_url) = (self.base.clone(), url.clone());
                 self.base = format!("http://{}", self.host);
                 self.fell_back_to_http = true;
                 url = self.rebase(&url);
-                result = self.request_once(method, &url, headers, body, true);
+                let plain = self.request_once(method, &url, headers, body, true);
+                // An HTTPS-only registry answers plain HTTP with 400: HTTPS was right, and
+                // its error (an untrusted certificate, say) is the one to report.
+                if matches!(&plain, Ok(r) if r.status().as_u16() == 400) {
+                    self.base = https_base;
+                    self.fell_back_to_http = false;
+                    url = https_url;
+                } else {
+                    result = plain;
+                }
             }
             let response = result.map_err(|e| self.unreachable(method, &url, e))?;
             self.connected = true;
