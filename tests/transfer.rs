@@ -635,7 +635,7 @@ fn push_and_pull_through_a_real_registry() {
     assert_eq!(layer_gets, 1);
     let has = root_with_busybox();
     let out = pier_ok(has.path(), &["pull", &name]);
-    assert!(out.contains("already exists"), "{out}");
+    assert!(out.contains(": Already exists"), "{out}");
     assert_eq!(reg.requests("GET", &format!("/blobs/{layer}")), layer_gets);
     assert_eq!(ids(has.path(), &name), ids(s, "busybox"));
 

@@ -55,6 +55,17 @@ pub struct RequestCounts {
     pub patch: u32,
 }
 
+impl RequestCounts {
+    /// Adds another client's counts (a download worker's) to these.
+    pub fn add(&mut self, other: &RequestCounts) {
+        self.get += other.get;
+        self.head += other.head;
+        self.post += other.post;
+        self.put += other.put;
+        self.patch += other.patch;
+    }
+}
+
 /// How a registry is spoken to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -96,6 +107,7 @@ impl Endpoint {
 }
 
 /// A client for `https://<host>/v2/<repository>/...`.
+#[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     config: RegistryConfig,
@@ -158,6 +170,14 @@ impl Client {
             authorization: None,
             counts: RequestCounts::default(),
         })
+    }
+
+    /// A copy for another thread: same connection pool, authorization and scheme, its
+    /// own request counts (starting at zero).
+    pub fn fork(&self) -> Client {
+        let mut c = self.clone();
+        c.counts = RequestCounts::default();
+        c
     }
 
     /// The registry host.
@@ -262,7 +282,7 @@ impl Client {
             let response = result.map_err(|e| self.unreachable(method, &url, e))?;
             self.connected = true;
             if is_redirect(&response) && (method == "GET" || method == "HEAD") {
-                return self.follow_redirects(method, response);
+                return self.follow_redirects(method, headers, response);
             }
             if response.status().as_u16() != 401 {
                 return Ok(response);
@@ -287,8 +307,14 @@ impl Client {
     }
 
     /// Follows a registry's redirect (blob storage elsewhere) by hand, so that every hop
-    /// is checked to be loopback too; credentials are not sent along.
-    fn follow_redirects(&mut self, method: &str, mut response: Response) -> Result<Response> {
+    /// is checked (HTTPS, or plain HTTP where allowed); the request's own `headers` (a
+    /// `Range`) go along, the registry's `Authorization` never does.
+    fn follow_redirects(
+        &mut self,
+        method: &str,
+        headers: &[(&str, &str)],
+        mut response: Response,
+    ) -> Result<Response> {
         for _ in 0..MAX_REDIRECTS {
             let location = header(&response, "location").with_context(|| {
                 format!(
@@ -298,7 +324,7 @@ impl Client {
             })?;
             let url = self.resolve_location(&location)?;
             response = self
-                .request_once(method, &url, &[], Body::Empty, false)
+                .request_once(method, &url, headers, Body::Empty, false)
                 .with_context(|| format!("{method} {url} (redirected): cannot reach it"))?;
             if !is_redirect(&response) {
                 return Ok(response);
