@@ -26,6 +26,9 @@ pub type Response = ureq::http::Response<ureq::Body>;
 /// Largest manifest, index or token response pier reads (they are small JSON documents).
 pub const MAX_DOCUMENT: u64 = 4 << 20;
 
+/// The longest a token request may take, answer included.
+pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Redirect hops followed at most.
 const MAX_REDIRECTS: usize = 5;
 
@@ -301,7 +304,10 @@ impl Client {
                     self.host
                 )
             })?;
-            self.authenticate(&Challenge::parse(&challenge)?)?;
+            // Flattened to its text: a token server that failed is not a broken
+            // connection to the registry, and must not be retried as one by `send`.
+            self.authenticate(&Challenge::parse(&challenge)?)
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
             retried = true;
         }
     }
@@ -457,7 +463,13 @@ impl Client {
     fn fetch_token(&mut self, realm: &str, service: Option<&str>, scope: &str) -> Result<String> {
         self.check_url(realm)
             .with_context(|| format!("token server {realm}"))?;
-        let mut req = self.agent.get(realm);
+        // A token server answers in milliseconds; one that hangs must not hang the pull.
+        let mut req = self
+            .agent
+            .get(realm)
+            .config()
+            .timeout_global(Some(TOKEN_TIMEOUT))
+            .build();
         if !scope.is_empty() {
             req = req.query("scope", scope);
         }
@@ -468,9 +480,12 @@ impl Client {
             req = req.header("Authorization", &c.basic_header());
         }
         self.counts.get += 1;
-        let response = req
-            .call()
-            .with_context(|| format!("cannot reach token server {realm}"))?;
+        let response = req.call().with_context(|| {
+            format!(
+                "cannot reach token server {realm} (pier waits at most {} s for a token)",
+                TOKEN_TIMEOUT.as_secs()
+            )
+        })?;
         if response.status().as_u16() != 200 {
             let code = response.status().as_u16();
             let why = error_text(response);
@@ -484,7 +499,9 @@ impl Client {
             };
             bail!("token server {realm} refused a token for {scope:?} ({code}): {why}{hint}")
         }
-        let doc: serde_json::Value = serde_json::from_slice(&read_document(response)?)
+        let body = read_document(response)
+            .with_context(|| format!("reading the answer of token server {realm}"))?;
+        let doc: serde_json::Value = serde_json::from_slice(&body)
             .with_context(|| format!("parsing the answer of token server {realm}"))?;
         doc.get("token")
             .or_else(|| doc.get("access_token"))
