@@ -501,7 +501,11 @@ fn login_pull_run_push_over_tls_with_token_auth() {
     );
     let back = format!("{}/team/back:v2", reg.host);
     w.ok(&["tag", &name, &back]);
-    w.ok(&["push", &back]);
+    // Its blobs are in team/bb already: mounted across repositories (the token asked for
+    // push on team/back and pull on team/bb), none uploaded.
+    let pushed = w.ok(&["push", &back]);
+    assert!(pushed.contains(": Mounted from team/bb"), "{pushed}");
+    assert!(!pushed.contains(": pushed"), "{pushed}");
     let out = Command::new("skopeo")
         .args(["inspect", "--cert-dir"])
         .arg(&certs)

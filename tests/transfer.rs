@@ -612,6 +612,27 @@ fn push_and_pull_through_a_real_registry() {
         "no upload started"
     );
 
+    // Pushed to another repository of the same registry: both blobs are mounted from the
+    // first (POST ...?mount=&from=, answered 201 Created), none is uploaded again.
+    let other = format!("{}/pier/other:v1", reg.host());
+    pier_ok(s, &["tag", "busybox", &other]);
+    let out = pier_ok(s, &["push", &other]);
+    assert_eq!(out.matches(": Mounted from pier/bb").count(), 2, "{out}");
+    let mounts: Vec<String> = reg
+        .log()
+        .lines()
+        .filter(|l| l.contains("response completed") && l.contains("mount=sha256"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(mounts.len(), 2, "{mounts:?}");
+    assert!(
+        mounts
+            .iter()
+            .all(|l| l.contains("from=pier") && l.contains("http.response.status=201")),
+        "{mounts:?}"
+    );
+    assert_eq!(reg.requests("PUT", "/blobs/uploads/"), uploads, "no upload");
+
     // Pull into a fresh store: the same image, and it runs.
     let dst = tempfile::tempdir().unwrap();
     pier_ok(dst.path(), &["pull", &name]);

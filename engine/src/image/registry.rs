@@ -20,6 +20,7 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod download;
+pub mod mount;
 pub mod progress;
 pub mod tls;
 
@@ -110,6 +111,8 @@ pub struct PushReport {
     pub uploaded: Vec<String>,
     /// Blobs the registry already had.
     pub skipped: Vec<String>,
+    /// Blobs mounted from another repository of the registry (not uploaded).
+    pub mounted: Vec<String>,
     /// HTTP requests made.
     pub requests: RequestCounts,
 }
@@ -143,8 +146,10 @@ pub fn push(
         manifest_digest: image.manifest_digest.clone(),
         uploaded: Vec::new(),
         skipped: Vec::new(),
+        mounted: Vec::new(),
         requests: RequestCounts::default(),
     };
+    let sources = mount::mount_sources(store, &remote.host, &remote.repository)?;
     let blobs = manifest
         .layers()
         .iter()
@@ -157,11 +162,20 @@ pub fn push(
             report.skipped.push(digest);
             continue;
         }
+        let from = sources.get(&digest).map(Vec::as_slice).unwrap_or_default();
         let path = store.blob_file(&digest)?;
-        upload_blob(&mut client, &digest, &path)
-            .with_context(|| format!("pushing blob {digest} to {}", remote.host))?;
-        progress(&format!("{short}: pushed"));
-        report.uploaded.push(digest);
+        match upload_blob(&mut client, &digest, &path, from)
+            .with_context(|| format!("pushing blob {digest} to {}", remote.host))?
+        {
+            Some(repo) => {
+                progress(&format!("{short}: Mounted from {repo}"));
+                report.mounted.push(digest);
+            }
+            None => {
+                progress(&format!("{short}: pushed"));
+                report.uploaded.push(digest);
+            }
+        }
     }
     let media = manifest
         .media_type()
@@ -226,10 +240,31 @@ fn blob_exists(client: &mut Client, digest: &str) -> Result<bool> {
 pub const UPLOAD_CHUNK: u64 = 16 << 20;
 
 /// Uploads a blob: POST for an upload session, then either one PUT with the whole blob
-/// (monolithic) or PATCH chunks followed by a closing PUT (chunked).
-fn upload_blob(client: &mut Client, digest: &str, path: &Path) -> Result<()> {
-    let url = client.repo_url("blobs/uploads/");
-    let response = client.send("POST", &url, &[("Content-Length", "0")], Body::Empty)?;
+/// (monolithic) or PATCH chunks followed by a closing PUT (chunked). With repositories
+/// in `from` (of the same registry, said to hold the blob), the POST asks to mount it
+/// from the first: a registry that mounts answers 201 and nothing is uploaded (that
+/// repository is returned); one that cannot answers 202 with the upload session used.
+fn upload_blob(
+    client: &mut Client,
+    digest: &str,
+    path: &Path,
+    from: &[String],
+) -> Result<Option<String>> {
+    let plain = client.repo_url("blobs/uploads/");
+    let mut response = None;
+    if let Some(repo) = from.first() {
+        let url = format!("{plain}?mount={digest}&from={repo}");
+        // A mount refused (no pull right on `repo`, say) is no error: upload instead.
+        match client.send("POST", &url, &[("Content-Length", "0")], Body::Empty) {
+            Ok(r) if r.status().as_u16() == 201 => return Ok(Some(repo.clone())),
+            Ok(r) if r.status().as_u16() == 202 => response = Some(r),
+            _ => {}
+        }
+    }
+    let response = match response {
+        Some(r) => r,
+        None => client.send("POST", &plain, &[("Content-Length", "0")], Body::Empty)?,
+    };
     if response.status().as_u16() != 202 {
         bail!("starting an upload: {}", error_text(response));
     }
@@ -276,7 +311,7 @@ fn upload_blob(client: &mut Client, digest: &str, path: &Path) -> Result<()> {
     if response.status().as_u16() != 201 {
         bail!("uploading: {}", error_text(response));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Where the upload continues (each answer names the next URL).

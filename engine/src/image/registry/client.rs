@@ -470,8 +470,11 @@ impl Client {
             .config()
             .timeout_global(Some(TOKEN_TIMEOUT))
             .build();
-        if !scope.is_empty() {
-            req = req.query("scope", scope);
+        // A challenge may name several scopes, space separated (a cross-repository
+        // mount needs push on one repository and pull on another): token servers take
+        // each as its own `scope` parameter, as Docker sends them.
+        for one in scope.split_whitespace() {
+            req = req.query("scope", one);
         }
         if let Some(s) = service {
             req = req.query("service", s);
