@@ -21,7 +21,7 @@
 use base64::Engine as _;
 use pier_testkit::prereq;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -34,6 +34,8 @@ const USER: &str = "alice";
 const PASSWORD: &str = "wonderland-7";
 const SERVICE: &str = "pier-test-registry";
 const ISSUER: &str = "pier-test-token-server";
+/// The OAuth2 refresh token the token server accepts (Docker's `identitytoken`).
+const REFRESH_TOKEN: &str = "refresh-me-0123";
 
 /// A test's private world: pier state, Docker client config, pier config, certs.d.
 struct World {
@@ -247,6 +249,7 @@ fn answer_token_request(
     let mut request = String::new();
     reader.read_line(&mut request)?;
     let mut auth = String::new();
+    let mut length = 0usize;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
@@ -256,8 +259,23 @@ fn answer_token_request(
             if k.eq_ignore_ascii_case("authorization") {
                 auth = v.trim().to_string();
             }
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
         }
     }
+    // OAuth2: POST grant_type=refresh_token&refresh_token=...&scope=a+b (form encoded).
+    let mut form = vec![0u8; length];
+    reader.read_exact(&mut form)?;
+    let form = String::from_utf8_lossy(&form)
+        .replace('+', " ")
+        .replace("%20", " ");
+    let field = |name: &str| {
+        form.split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .unwrap_or("")
+            .to_string()
+    };
     let reply = |out: &mut TcpStream, status: &str, body: &str| {
         write!(
             out,
@@ -269,7 +287,10 @@ fn answer_token_request(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
     );
-    if auth != expected {
+    let oauth = request.starts_with("POST")
+        && field("grant_type") == "refresh_token"
+        && field("refresh_token") == REFRESH_TOKEN;
+    if auth != expected && !oauth {
         return reply(
             &mut out,
             "401 Unauthorized",
@@ -278,20 +299,25 @@ fn answer_token_request(
     }
     let target = request.split_whitespace().nth(1).unwrap_or("");
     let query = target.split_once('?').map_or("", |(_, q)| q);
+    let mut scopes: Vec<String> = query
+        .split('&')
+        .filter_map(|p| p.strip_prefix("scope=").map(str::to_string))
+        .collect();
+    if oauth {
+        scopes = field("scope").split(' ').map(str::to_string).collect();
+    }
     let mut access = Vec::new();
-    for pair in query.split('&') {
-        if let Some(scope) = pair.strip_prefix("scope=") {
-            let scope = scope
-                .replace("%3A", ":")
-                .replace("%2C", ",")
-                .replace("%2F", "/");
-            let parts: Vec<&str> = scope.splitn(3, ':').collect();
-            if parts.len() == 3 {
-                access.push(serde_json::json!({
-                    "type": parts[0], "name": parts[1],
-                    "actions": parts[2].split(',').collect::<Vec<_>>(),
-                }));
-            }
+    for scope in &scopes {
+        let scope = scope
+            .replace("%3A", ":")
+            .replace("%2C", ",")
+            .replace("%2F", "/");
+        let parts: Vec<&str> = scope.splitn(3, ':').collect();
+        if parts.len() == 3 {
+            access.push(serde_json::json!({
+                "type": parts[0], "name": parts[1],
+                "actions": parts[2].split(',').collect::<Vec<_>>(),
+            }));
         }
     }
     let now = SystemTime::now()
@@ -569,6 +595,39 @@ fn login_pull_run_push_over_tls_with_token_auth() {
     w.ok(&["logout", &reg.host]);
     let err = w.err(&["pull", &back]);
     assert!(err.contains("pier login"), "{err}");
+}
+
+#[test]
+fn an_identity_token_in_config_json_is_exchanged_by_oauth2() {
+    let Some(p) = prereqs() else { return };
+    let ca = Ca::new();
+    let (cert, key) = ca.issue(&[&p.ip.to_string()]);
+    let tokens = TokenServer::start();
+    let reg = Registry::start(p.ip, Some((&cert, &key)), Some(&tokens));
+    let (_src, _certs) = seed(&reg, &ca.pem(), &["team/bb:v1"]);
+    let name = format!("{}/team/bb:v1", reg.host);
+    // `auth` holds a wrong password: only the identity token can get a token.
+    let docker_config = |w: &World, token: &str| {
+        let wrong = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:wrong"));
+        let doc = serde_json::json!({"auths": {reg.host.clone(): {"auth": wrong, "identitytoken": token}}});
+        fs::create_dir_all(w.path().join("docker")).unwrap();
+        fs::write(w.path().join("docker/config.json"), doc.to_string()).unwrap();
+    };
+    let w = World::new();
+    w.trust(&reg.host, &ca.pem());
+    docker_config(&w, REFRESH_TOKEN);
+    w.ok(&["pull", &name]);
+    assert_eq!(w.ok(&["images", "-q"]).lines().count(), 1);
+
+    let stale = World::new();
+    stale.trust(&reg.host, &ca.pem());
+    docker_config(&stale, "expired-token");
+    let err = stale.err(&["pull", &name]);
+    assert!(
+        err.contains("identity token") && err.contains("pier login"),
+        "{err}"
+    );
+    stale.assert_nothing_stored();
 }
 
 #[test]

@@ -459,10 +459,14 @@ impl Client {
     }
 
     /// Asks the token server `realm` for a token for `scope` (with Basic credentials if
-    /// we have some; anonymous otherwise).
+    /// we have some; anonymous otherwise; an identity token is exchanged by OAuth2).
     fn fetch_token(&mut self, realm: &str, service: Option<&str>, scope: &str) -> Result<String> {
         self.check_url(realm)
             .with_context(|| format!("token server {realm}"))?;
+        if let Some(refresh) = self.creds.as_ref().and_then(|c| c.refresh_token()) {
+            let refresh = refresh.to_string();
+            return self.fetch_oauth_token(realm, service, scope, &refresh);
+        }
         // A token server answers in milliseconds; one that hangs must not hang the pull.
         let mut req = self
             .agent
@@ -511,6 +515,59 @@ impl Client {
             .and_then(|t| t.as_str())
             .map(str::to_string)
             .with_context(|| format!("token server {realm} answered without a token"))
+    }
+}
+
+impl Client {
+    /// The OAuth2 way (`POST realm` with `grant_type=refresh_token`), for an identity
+    /// token saved by `docker login`: the token server answers an `access_token`.
+    fn fetch_oauth_token(
+        &mut self,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        refresh: &str,
+    ) -> Result<String> {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", "pier"),
+            ("scope", scope),
+        ];
+        if let Some(s) = service {
+            form.push(("service", s));
+        }
+        self.counts.post += 1;
+        let response = self
+            .agent
+            .post(realm)
+            .config()
+            .timeout_global(Some(TOKEN_TIMEOUT))
+            .build()
+            .send_form(form)
+            .with_context(|| {
+                format!(
+                    "cannot reach token server {realm} (pier waits at most {} s for a token)",
+                    TOKEN_TIMEOUT.as_secs()
+                )
+            })?;
+        if response.status().as_u16() != 200 {
+            let code = response.status().as_u16();
+            let why = error_text(response);
+            bail!(
+                "token server {realm} refused the saved identity token for {scope:?} ({code}): {why}; log in again with `pier login {}`",
+                self.host
+            );
+        }
+        let body = read_document(response)
+            .with_context(|| format!("reading the answer of token server {realm}"))?;
+        let doc: serde_json::Value = serde_json::from_slice(&body)
+            .with_context(|| format!("parsing the answer of token server {realm}"))?;
+        doc.get("access_token")
+            .or_else(|| doc.get("token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .with_context(|| format!("token server {realm} answered without an access_token"))
     }
 }
 
