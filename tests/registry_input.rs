@@ -289,6 +289,7 @@ fn pull_fails(p: &Pier, name: &str, wanted: &[&str]) -> String {
     let out = p.run(&["pull", name]);
     let err = text(&out.stderr).trim().to_string();
     assert!(!out.status.success(), "the pull should fail: {err}");
+    println!("pier pull {name}: {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
     for w in wanted {
         assert!(err.contains(w), "{w:?} in {err}");
@@ -431,7 +432,11 @@ fn an_oversized_manifest_is_refused() {
         },
     );
     let p = Pier::empty();
-    pull_fails(&p, &reg.name(), &["larger than 4194304 bytes"]);
+    pull_fails(
+        &p,
+        &reg.name(),
+        &["manifest t on", "larger than 4194304 bytes"],
+    );
     assert_store_clean(&p);
 }
 

@@ -18,15 +18,16 @@
 // A test reports a failure by panicking: unwrap and expect are its assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use base64::Engine as _;
+use common::http_server::Server;
 use pier_testkit::prereq;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PIER: &str = env!("CARGO_BIN_EXE_pier");
@@ -175,12 +176,12 @@ impl Ca {
     }
 }
 
-/// The token server: Basic alice:PASSWORD -> a JWT for the requested scope.
+/// The token server: Basic alice:PASSWORD (or the OAuth2 refresh token) -> a JWT for the
+/// requested scopes.
 struct TokenServer {
+    _server: Server,
     port: u16,
     cert_pem: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TokenServer {
@@ -199,36 +200,13 @@ impl TokenServer {
             &rng,
         )
         .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        let _ = answer_token_request(stream, &signer, &rng, &x5c);
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+        let server = Server::start(move |stream, _| {
+            let _ = answer_token_request(stream, &signer, &rng, &x5c);
         });
         TokenServer {
-            port,
+            port: server.port(),
+            _server: server,
             cert_pem: cert.pem(),
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }

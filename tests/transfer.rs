@@ -8,13 +8,16 @@
 // A test reports a failure by panicking: unwrap and expect are its assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::http_server::Server;
 use serde_json::Value;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -843,9 +846,8 @@ fn basic_auth_needs_credentials_from_login_or_flag() {
 /// download that stalls on request)
 /// serving one image from files; for what docker-registry cannot do without TLS certs.
 struct FakeRegistry {
+    _server: Server,
     port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl FakeRegistry {
@@ -860,47 +862,18 @@ impl FakeRegistry {
         blobs: Vec<(String, Vec<u8>)>,
         stall: bool,
     ) -> FakeRegistry {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let repo = repo.to_string();
-        let tag = tag.to_string();
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        let (repo, tag, manifest, blobs, stop3) = (
-                            repo.clone(),
-                            tag.clone(),
-                            manifest.clone(),
-                            blobs.clone(),
-                            stop2.clone(),
-                        );
-                        std::thread::spawn(move || {
-                            let _ =
-                                serve(stream, port, &repo, &tag, &manifest, &blobs, stall, &stop3);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+        let (repo, tag) = (repo.to_string(), tag.to_string());
+        // The token realm names the port, known once the server listens.
+        let port = Arc::new(AtomicU16::new(0));
+        let port2 = port.clone();
+        let server = Server::start(move |stream, stop| {
+            let port = port2.load(Ordering::Relaxed);
+            let _ = serve(stream, port, &repo, &tag, &manifest, &blobs, stall, stop);
         });
+        port.store(server.port(), Ordering::Relaxed);
         FakeRegistry {
-            port,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for FakeRegistry {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            port: server.port(),
+            _server: server,
         }
     }
 }

@@ -569,7 +569,8 @@ fn fetch_manifest_at(
         .unwrap_or("")
         .trim()
         .to_string();
-    let bytes = read_document(response)?;
+    let bytes = read_document(response)
+        .with_context(|| format!("manifest {reference} on {}", client.host()))?;
     let got = super::digest::sha256_digest(&Sha256::digest(&bytes));
     if let Some(d) = digest {
         if got != d {
