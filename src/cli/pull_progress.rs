@@ -46,6 +46,16 @@ fn bar_style() -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 
+impl Drop for Bars {
+    /// indicatif leaves the cursor at the end of the last layer's line: what is printed
+    /// next (`Digest: ...`) starts on a line of its own.
+    fn drop(&mut self) {
+        if !self.bars.is_empty() {
+            println!();
+        }
+    }
+}
+
 impl PullProgress for Bars {
     fn line(&mut self, text: &str) {
         // Above the bars, not through them.
@@ -63,12 +73,12 @@ impl PullProgress for Bars {
         });
         match state {
             LayerState::Downloading { done, total } => {
+                bar.set_message(state_text(state));
                 if bar.length() != Some(total) {
                     bar.set_style(bar_style());
                     bar.set_length(total);
                 }
                 bar.set_position(done);
-                bar.set_message(state_text(state));
             }
             LayerState::Exists | LayerState::Complete => {
                 bar.set_style(plain_style());
