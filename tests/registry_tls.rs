@@ -693,6 +693,14 @@ fn wrong_certificate_and_plain_http_are_refused_clearly() {
     );
     w.assert_nothing_stored();
 
+    // On loopback (where plain HTTP is allowed after HTTPS fails), an untrusted
+    // certificate is still the error shown, not the registry's answer to plain HTTP.
+    let (cert, key) = ca.issue(&["127.0.0.1"]);
+    let local = Registry::start(Ipv4Addr::LOCALHOST, Some((&cert, &key)), None);
+    let err = w.err(&["pull", &format!("{}/x/y:1", local.host)]);
+    assert!(err.contains("ca.crt") && !err.contains("400"), "{err}");
+    w.assert_nothing_stored();
+
     // A plain-HTTP registry on a non-loopback address: refused unless marked insecure.
     let plain = Registry::start(p.ip, None, None);
     let src = World::new();

@@ -275,8 +275,11 @@ impl Client {
             }
             let mut url = self.rebase(url);
             let mut result = self.request_once(method, &url, headers, body, true);
-            if result.is_err() && self.may_fall_back() {
+            let speaks_tls = result.as_ref().err().is_some_and(rejected_certificate);
+            if result.is_err() && self.may_fall_back() && !speaks_tls {
                 // Docker's order for insecure and loopback registries: HTTPS, then HTTP.
+                // Not after a certificate was refused: the registry does speak TLS, and
+                // its plain-HTTP answer (400) would hide why the pull failed.
                 self.base = format!("http://{}", self.host);
                 self.fell_back_to_http = true;
                 url = self.rebase(&url);
@@ -631,6 +634,13 @@ pub fn error_text(response: Response) -> String {
     } else {
         format!("{status} ({})", messages.join("; "))
     }
+}
+
+/// Whether the TLS handshake failed on the registry's certificate (untrusted, expired,
+/// for another name): the peer speaks TLS.
+fn rejected_certificate(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("certificate") || text.contains("Certificate") || text.contains("NotValidForName")
 }
 
 fn is_redirect(response: &Response) -> bool {
