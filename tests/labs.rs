@@ -939,8 +939,8 @@ fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
     let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
     let travelled = pulled
         .lines()
-        .find_map(|l| l.strip_suffix(": already exists"))
-        .filter(|_| !pulled.contains(": pulled"))
+        .find_map(|l| l.strip_suffix(": Already exists"))
+        .filter(|_| !pulled.contains(": Pull complete"))
         .map(str::to_string);
     assert!(
         travelled.is_some(),
@@ -958,7 +958,7 @@ fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
     let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
     let fetched = pulled
         .lines()
-        .find_map(|l| l.strip_suffix(": pulled"))
+        .find_map(|l| l.strip_suffix(": Pull complete"))
         .expect("the own layer is pulled");
     lab.answer("layer", fetched);
     let out = lab.check();

@@ -18,15 +18,16 @@
 // A test reports a failure by panicking: unwrap and expect are its assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use base64::Engine as _;
+use common::http_server::Server;
 use pier_testkit::prereq;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PIER: &str = env!("CARGO_BIN_EXE_pier");
@@ -34,6 +35,8 @@ const USER: &str = "alice";
 const PASSWORD: &str = "wonderland-7";
 const SERVICE: &str = "pier-test-registry";
 const ISSUER: &str = "pier-test-token-server";
+/// The OAuth2 refresh token the token server accepts (Docker's `identitytoken`).
+const REFRESH_TOKEN: &str = "refresh-me-0123";
 
 /// A test's private world: pier state, Docker client config, pier config, certs.d.
 struct World {
@@ -173,12 +176,12 @@ impl Ca {
     }
 }
 
-/// The token server: Basic alice:PASSWORD -> a JWT for the requested scope.
+/// The token server: Basic alice:PASSWORD (or the OAuth2 refresh token) -> a JWT for the
+/// requested scopes.
 struct TokenServer {
+    _server: Server,
     port: u16,
     cert_pem: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TokenServer {
@@ -197,36 +200,13 @@ impl TokenServer {
             &rng,
         )
         .unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        let _ = answer_token_request(stream, &signer, &rng, &x5c);
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+        let server = Server::start(move |stream, _| {
+            let _ = answer_token_request(stream, &signer, &rng, &x5c);
         });
         TokenServer {
-            port,
+            port: server.port(),
+            _server: server,
             cert_pem: cert.pem(),
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }
@@ -247,6 +227,7 @@ fn answer_token_request(
     let mut request = String::new();
     reader.read_line(&mut request)?;
     let mut auth = String::new();
+    let mut length = 0usize;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
@@ -256,8 +237,23 @@ fn answer_token_request(
             if k.eq_ignore_ascii_case("authorization") {
                 auth = v.trim().to_string();
             }
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
         }
     }
+    // OAuth2: POST grant_type=refresh_token&refresh_token=...&scope=a+b (form encoded).
+    let mut form = vec![0u8; length];
+    reader.read_exact(&mut form)?;
+    let form = String::from_utf8_lossy(&form)
+        .replace('+', " ")
+        .replace("%20", " ");
+    let field = |name: &str| {
+        form.split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .unwrap_or("")
+            .to_string()
+    };
     let reply = |out: &mut TcpStream, status: &str, body: &str| {
         write!(
             out,
@@ -269,7 +265,10 @@ fn answer_token_request(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
     );
-    if auth != expected {
+    let oauth = request.starts_with("POST")
+        && field("grant_type") == "refresh_token"
+        && field("refresh_token") == REFRESH_TOKEN;
+    if auth != expected && !oauth {
         return reply(
             &mut out,
             "401 Unauthorized",
@@ -278,20 +277,25 @@ fn answer_token_request(
     }
     let target = request.split_whitespace().nth(1).unwrap_or("");
     let query = target.split_once('?').map_or("", |(_, q)| q);
+    let mut scopes: Vec<String> = query
+        .split('&')
+        .filter_map(|p| p.strip_prefix("scope=").map(str::to_string))
+        .collect();
+    if oauth {
+        scopes = field("scope").split(' ').map(str::to_string).collect();
+    }
     let mut access = Vec::new();
-    for pair in query.split('&') {
-        if let Some(scope) = pair.strip_prefix("scope=") {
-            let scope = scope
-                .replace("%3A", ":")
-                .replace("%2C", ",")
-                .replace("%2F", "/");
-            let parts: Vec<&str> = scope.splitn(3, ':').collect();
-            if parts.len() == 3 {
-                access.push(serde_json::json!({
-                    "type": parts[0], "name": parts[1],
-                    "actions": parts[2].split(',').collect::<Vec<_>>(),
-                }));
-            }
+    for scope in &scopes {
+        let scope = scope
+            .replace("%3A", ":")
+            .replace("%2C", ",")
+            .replace("%2F", "/");
+        let parts: Vec<&str> = scope.splitn(3, ':').collect();
+        if parts.len() == 3 {
+            access.push(serde_json::json!({
+                "type": parts[0], "name": parts[1],
+                "actions": parts[2].split(',').collect::<Vec<_>>(),
+            }));
         }
     }
     let now = SystemTime::now()
@@ -501,7 +505,11 @@ fn login_pull_run_push_over_tls_with_token_auth() {
     );
     let back = format!("{}/team/back:v2", reg.host);
     w.ok(&["tag", &name, &back]);
-    w.ok(&["push", &back]);
+    // Its blobs are in team/bb already: mounted across repositories (the token asked for
+    // push on team/back and pull on team/bb), none uploaded.
+    let pushed = w.ok(&["push", &back]);
+    assert!(pushed.contains(": Mounted from team/bb"), "{pushed}");
+    assert!(!pushed.contains(": pushed"), "{pushed}");
     let out = Command::new("skopeo")
         .args(["inspect", "--cert-dir"])
         .arg(&certs)
@@ -565,6 +573,39 @@ fn login_pull_run_push_over_tls_with_token_auth() {
     w.ok(&["logout", &reg.host]);
     let err = w.err(&["pull", &back]);
     assert!(err.contains("pier login"), "{err}");
+}
+
+#[test]
+fn an_identity_token_in_config_json_is_exchanged_by_oauth2() {
+    let Some(p) = prereqs() else { return };
+    let ca = Ca::new();
+    let (cert, key) = ca.issue(&[&p.ip.to_string()]);
+    let tokens = TokenServer::start();
+    let reg = Registry::start(p.ip, Some((&cert, &key)), Some(&tokens));
+    let (_src, _certs) = seed(&reg, &ca.pem(), &["team/bb:v1"]);
+    let name = format!("{}/team/bb:v1", reg.host);
+    // `auth` holds a wrong password: only the identity token can get a token.
+    let docker_config = |w: &World, token: &str| {
+        let wrong = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:wrong"));
+        let doc = serde_json::json!({"auths": {reg.host.clone(): {"auth": wrong, "identitytoken": token}}});
+        fs::create_dir_all(w.path().join("docker")).unwrap();
+        fs::write(w.path().join("docker/config.json"), doc.to_string()).unwrap();
+    };
+    let w = World::new();
+    w.trust(&reg.host, &ca.pem());
+    docker_config(&w, REFRESH_TOKEN);
+    w.ok(&["pull", &name]);
+    assert_eq!(w.ok(&["images", "-q"]).lines().count(), 1);
+
+    let stale = World::new();
+    stale.trust(&reg.host, &ca.pem());
+    docker_config(&stale, "expired-token");
+    let err = stale.err(&["pull", &name]);
+    assert!(
+        err.contains("identity token") && err.contains("pier login"),
+        "{err}"
+    );
+    stale.assert_nothing_stored();
 }
 
 #[test]
@@ -650,6 +691,14 @@ fn wrong_certificate_and_plain_http_are_refused_clearly() {
         err.contains("certificate for another name") && err.contains(&wrong.host),
         "{err}"
     );
+    w.assert_nothing_stored();
+
+    // On loopback (where plain HTTP is allowed after HTTPS fails), an untrusted
+    // certificate is still the error shown, not the registry's answer to plain HTTP.
+    let (cert, key) = ca.issue(&["127.0.0.1"]);
+    let local = Registry::start(Ipv4Addr::LOCALHOST, Some((&cert, &key)), None);
+    let err = w.err(&["pull", &format!("{}/x/y:1", local.host)]);
+    assert!(err.contains("ca.crt") && !err.contains("400"), "{err}");
     w.assert_nothing_stored();
 
     // A plain-HTTP registry on a non-loopback address: refused unless marked insecure.

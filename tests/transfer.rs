@@ -8,13 +8,16 @@
 // A test reports a failure by panicking: unwrap and expect are its assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::http_server::Server;
 use serde_json::Value;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -612,6 +615,27 @@ fn push_and_pull_through_a_real_registry() {
         "no upload started"
     );
 
+    // Pushed to another repository of the same registry: both blobs are mounted from the
+    // first (POST ...?mount=&from=, answered 201 Created), none is uploaded again.
+    let other = format!("{}/pier/other:v1", reg.host());
+    pier_ok(s, &["tag", "busybox", &other]);
+    let out = pier_ok(s, &["push", &other]);
+    assert_eq!(out.matches(": Mounted from pier/bb").count(), 2, "{out}");
+    let mounts: Vec<String> = reg
+        .log()
+        .lines()
+        .filter(|l| l.contains("response completed") && l.contains("mount=sha256"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(mounts.len(), 2, "{mounts:?}");
+    assert!(
+        mounts
+            .iter()
+            .all(|l| l.contains("from=pier") && l.contains("http.response.status=201")),
+        "{mounts:?}"
+    );
+    assert_eq!(reg.requests("PUT", "/blobs/uploads/"), uploads, "no upload");
+
     // Pull into a fresh store: the same image, and it runs.
     let dst = tempfile::tempdir().unwrap();
     pier_ok(dst.path(), &["pull", &name]);
@@ -635,7 +659,7 @@ fn push_and_pull_through_a_real_registry() {
     assert_eq!(layer_gets, 1);
     let has = root_with_busybox();
     let out = pier_ok(has.path(), &["pull", &name]);
-    assert!(out.contains("already exists"), "{out}");
+    assert!(out.contains(": Already exists"), "{out}");
     assert_eq!(reg.requests("GET", &format!("/blobs/{layer}")), layer_gets);
     assert_eq!(ids(has.path(), &name), ids(s, "busybox"));
 
@@ -822,9 +846,8 @@ fn basic_auth_needs_credentials_from_login_or_flag() {
 /// download that stalls on request)
 /// serving one image from files; for what docker-registry cannot do without TLS certs.
 struct FakeRegistry {
+    _server: Server,
     port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl FakeRegistry {
@@ -839,47 +862,18 @@ impl FakeRegistry {
         blobs: Vec<(String, Vec<u8>)>,
         stall: bool,
     ) -> FakeRegistry {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        let repo = repo.to_string();
-        let tag = tag.to_string();
-        let thread = std::thread::spawn(move || {
-            while !stop2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stream.set_nonblocking(false).unwrap();
-                        let (repo, tag, manifest, blobs, stop3) = (
-                            repo.clone(),
-                            tag.clone(),
-                            manifest.clone(),
-                            blobs.clone(),
-                            stop2.clone(),
-                        );
-                        std::thread::spawn(move || {
-                            let _ =
-                                serve(stream, port, &repo, &tag, &manifest, &blobs, stall, &stop3);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+        let (repo, tag) = (repo.to_string(), tag.to_string());
+        // The token realm names the port, known once the server listens.
+        let port = Arc::new(AtomicU16::new(0));
+        let port2 = port.clone();
+        let server = Server::start(move |stream, stop| {
+            let port = port2.load(Ordering::Relaxed);
+            let _ = serve(stream, port, &repo, &tag, &manifest, &blobs, stall, stop);
         });
+        port.store(server.port(), Ordering::Relaxed);
         FakeRegistry {
-            port,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for FakeRegistry {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            port: server.port(),
+            _server: server,
         }
     }
 }

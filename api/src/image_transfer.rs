@@ -13,7 +13,9 @@ use hyper::body::Incoming;
 use hyper::{Request, StatusCode};
 use pier_engine::image::archive;
 use pier_engine::image::platform::Platform;
+use pier_engine::image::registry::progress::{state_text, PullProgress};
 use pier_engine::image::registry::{self, auth::Credentials, RemoteRef};
+use pier_engine::image::store::LayerState;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -169,22 +171,11 @@ pub async fn pull(state: Arc<State>, q: Query, req: Request<Incoming>) -> Result
                 &reference,
                 &platform,
                 &|_| Ok(creds.clone()),
-                &mut |line| match line.split_once(": ") {
-                    Some((id, "pulled")) => {
-                        out.status("Download complete", Some(id));
-                        out.status("Pull complete", Some(id));
-                    }
-                    _ => {
-                        out.status(line, None);
-                    }
-                },
+                &mut DockerProgress { out: &out },
             )
         });
         match result {
             Ok(report) => {
-                for d in &report.skipped {
-                    out.status("Already exists", Some(registry::short_digest(d)));
-                }
                 out.status(&format!("Digest: {}", report.repo_digest), None);
                 let verb = if report.downloaded.is_empty() {
                     "Image is up to date for"
@@ -248,4 +239,37 @@ pub async fn push(
         }
     });
     Ok(reply)
+}
+
+/// The engine's pull progress as Docker's JSON messages: a line per layer state, with the
+/// byte counts while it downloads (what `docker pull` draws its bars from).
+struct DockerProgress<'a> {
+    out: &'a JsonStream,
+}
+
+impl PullProgress for DockerProgress<'_> {
+    fn line(&mut self, text: &str) {
+        self.out.status(text, None);
+    }
+
+    fn layer(&mut self, digest: &str, state: LayerState) {
+        let id = registry::short_digest(digest);
+        match state {
+            LayerState::Downloading { done, total } => {
+                self.out.send(&serde_json::json!({
+                    "status": "Downloading",
+                    "progressDetail": {"current": done, "total": total},
+                    "id": id,
+                }));
+            }
+            LayerState::Extracting => {
+                self.out.status("Verifying Checksum", Some(id));
+                self.out.status("Download complete", Some(id));
+                self.out.status("Extracting", Some(id));
+            }
+            other => {
+                self.out.status(state_text(other), Some(id));
+            }
+        }
+    }
 }

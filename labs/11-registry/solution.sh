@@ -21,7 +21,7 @@ pier push localhost:5000/lab11-app:v1
 pier rmi localhost:5000/lab11-app:v1 lab11-app:v1
 pier pull localhost:5000/lab11-app:v1 | tee pull.txt
 # ANCHOR_END: pull
-layer=$(grep 'already exists' pull.txt | head -n 1 | cut -d: -f1)
+layer=$(grep 'Already exists' pull.txt | head -n 1 | cut -d: -f1)
 pier lab answer 11 layer "$layer"
 # ANCHOR: v2
 printf 'FROM busybox\nRUN echo v2 > /version\nCMD ["cat", "/version"]\n' > Dockerfile

@@ -15,6 +15,7 @@ mod image;
 mod lab;
 mod network;
 mod output;
+mod pull_progress;
 mod runtime;
 mod seal;
 mod system;

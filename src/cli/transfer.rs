@@ -197,16 +197,11 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
         Some(p) => Platform::parse(p)?,
         None => Platform::host(),
     };
+    let mut shown = crate::cli::pull_progress::for_stdout(quiet);
     let report =
-        registry::pull_platform(&store, &args.reference, &platform, &creds, &mut |line| {
-            if !quiet {
-                println!("{line}");
-            }
-        })?;
+        registry::pull_platform(&store, &args.reference, &platform, &creds, shown.as_mut())?;
+    drop(shown);
     if !quiet {
-        for d in &report.skipped {
-            println!("{}: already exists", registry::short_digest(d));
-        }
         println!("Digest: {}", report.repo_digest);
         println!("Image ID: {}", report.image.id);
         println!("Status: Downloaded image for {}", remote.shown());

@@ -6,6 +6,7 @@
 
 pub mod api_service;
 pub mod clients;
+pub mod http_server;
 pub mod registry;
 
 use std::io::{Read, Write};
@@ -24,6 +25,8 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Pier {
     dir: Option<tempfile::TempDir>,
     root: PathBuf,
+    /// See [`Pier::host_config`].
+    host: tempfile::TempDir,
 }
 
 impl Pier {
@@ -54,9 +57,14 @@ impl Pier {
             .tempdir()
             .expect("temp dir");
         let root = dir.path().canonicalize().expect("canonical temp dir");
+        let host = tempfile::Builder::new()
+            .prefix("pier-e2e-host-")
+            .tempdir()
+            .expect("temp dir");
         Pier {
             dir: Some(dir),
             root,
+            host,
         }
     }
 
@@ -65,12 +73,39 @@ impl Pier {
         &self.root
     }
 
-    /// A `pier --root <root> ARGS` command, not started.
+    /// A `pier --root <root> ARGS` command, not started. What pier would read from the
+    /// host beyond its root is private to the test too: credentials (`DOCKER_CONFIG`),
+    /// pier's configuration (`PIER_CONFIG`), registry certificates (`PIER_CERTS_D`), all
+    /// under [`Self::host_config`], which starts empty; and no proxy from the
+    /// environment the tests were started in.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(PIER);
         c.arg("--root").arg(&self.root).args(args);
         c.env_remove("PIER_ROOT");
+        let config = self.host_config();
+        c.env("DOCKER_CONFIG", config.join("docker"))
+            .env("PIER_CONFIG", config.join("pier-config.json"))
+            .env("PIER_CERTS_D", config.join("certs.d"));
+        for v in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            c.env_remove(v);
+        }
         c
+    }
+
+    /// The directory holding this test's Docker client config (`docker/config.json`),
+    /// pier configuration (`pier-config.json`) and certificates (`certs.d/`): a private
+    /// temporary directory, removed with the `Pier`.
+    pub fn host_config(&self) -> PathBuf {
+        self.host.path().to_path_buf()
     }
 
     /// Runs `pier ARGS` with stdin from /dev/null, killing it after [`COMMAND_TIMEOUT`].

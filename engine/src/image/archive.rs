@@ -18,7 +18,7 @@
 use super::digest::{canonical_json, digest_hex, HashingReader};
 use super::media_type::{self, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use super::reference::Reference;
-use super::store::{Image, ImageStore};
+use super::store::{Image, ImageStore, Ingest, LayerProgress};
 use anyhow::{bail, Context, Result};
 use flate2::read::MultiGzDecoder;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, ImageManifestBuilder, MediaType};
@@ -462,13 +462,18 @@ fn add(
     config_bytes: &[u8],
     reference: Option<&str>,
 ) -> Result<Image> {
-    let mut fetch = |d: &Descriptor, dest: &Path| -> Result<()> {
+    let fetch = |d: &Descriptor, dest: &Path, _: &LayerProgress<'_>| -> Result<()> {
         let src = archive.file(&blob_name(d.digest().as_ref())?)?;
         fs::hard_link(&src, dest)
             .or_else(|_| fs::copy(&src, dest).map(|_| ()))
             .with_context(|| format!("copying {} to {}", src.display(), dest.display()))
     };
-    store.add_image(manifest_bytes, config_bytes, &mut fetch, reference)
+    store.add_image(
+        manifest_bytes,
+        config_bytes,
+        &Ingest::serial(&fetch),
+        reference,
+    )
 }
 
 fn load_docker_archive(store: &ImageStore, archive: &Unpacked) -> Result<Vec<Loaded>> {
@@ -657,12 +662,17 @@ mod tests {
         let other_root = tempfile::tempdir().unwrap();
         let other = ImageStore::open(other_root.path()).unwrap();
         let layer = m["layers"][0]["digest"].as_str().unwrap().to_string();
-        let mut fetch = |_: &Descriptor, dest: &Path| -> Result<()> {
+        let fetch = |_: &Descriptor, dest: &Path, _: &LayerProgress<'_>| -> Result<()> {
             fs::copy(store.blob_file(&layer)?, dest)?;
             Ok(())
         };
         let err = other
-            .add_image(&manifest_bytes, &config_bytes, &mut fetch, Some("bad:1"))
+            .add_image(
+                &manifest_bytes,
+                &config_bytes,
+                &Ingest::serial(&fetch),
+                Some("bad:1"),
+            )
             .unwrap_err();
         assert!(format!("{err:#}").contains("the config says"), "{err:#}");
         assert!(store_is_empty(&other));

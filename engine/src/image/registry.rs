@@ -19,21 +19,26 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod credentials;
+pub mod download;
+pub mod mount;
+pub mod progress;
 pub mod tls;
 
 use super::media_type::{self, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use super::platform::Platform;
 use super::reference::{ImageRef, Reference};
-use super::store::{Image, ImageStore};
+use super::store::{Image, ImageStore, Ingest, LayerProgress, LayerState};
 use anyhow::{bail, Context, Result};
 use auth::Credentials;
 use client::{error_text, header, read_document, Body, Client, Endpoint, RequestCounts, Transport};
 use config::{is_loopback, RegistryConfig};
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
+use progress::PullProgress;
 use sha2::{Digest as _, Sha256};
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::Path;
+use std::sync::{mpsc, Mutex};
 
 /// A reference to an image in a registry, resolved to where it is fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +111,8 @@ pub struct PushReport {
     pub uploaded: Vec<String>,
     /// Blobs the registry already had.
     pub skipped: Vec<String>,
+    /// Blobs mounted from another repository of the registry (not uploaded).
+    pub mounted: Vec<String>,
     /// HTTP requests made.
     pub requests: RequestCounts,
 }
@@ -139,8 +146,10 @@ pub fn push(
         manifest_digest: image.manifest_digest.clone(),
         uploaded: Vec::new(),
         skipped: Vec::new(),
+        mounted: Vec::new(),
         requests: RequestCounts::default(),
     };
+    let sources = mount::mount_sources(store, &remote.host, &remote.repository)?;
     let blobs = manifest
         .layers()
         .iter()
@@ -153,11 +162,20 @@ pub fn push(
             report.skipped.push(digest);
             continue;
         }
+        let from = sources.get(&digest).map(Vec::as_slice).unwrap_or_default();
         let path = store.blob_file(&digest)?;
-        upload_blob(&mut client, &digest, &path)
-            .with_context(|| format!("pushing blob {digest} to {}", remote.host))?;
-        progress(&format!("{short}: pushed"));
-        report.uploaded.push(digest);
+        match upload_blob(&mut client, &digest, &path, from)
+            .with_context(|| format!("pushing blob {digest} to {}", remote.host))?
+        {
+            Some(repo) => {
+                progress(&format!("{short}: Mounted from {repo}"));
+                report.mounted.push(digest);
+            }
+            None => {
+                progress(&format!("{short}: pushed"));
+                report.uploaded.push(digest);
+            }
+        }
     }
     let media = manifest
         .media_type()
@@ -222,10 +240,31 @@ fn blob_exists(client: &mut Client, digest: &str) -> Result<bool> {
 pub const UPLOAD_CHUNK: u64 = 16 << 20;
 
 /// Uploads a blob: POST for an upload session, then either one PUT with the whole blob
-/// (monolithic) or PATCH chunks followed by a closing PUT (chunked).
-fn upload_blob(client: &mut Client, digest: &str, path: &Path) -> Result<()> {
-    let url = client.repo_url("blobs/uploads/");
-    let response = client.send("POST", &url, &[("Content-Length", "0")], Body::Empty)?;
+/// (monolithic) or PATCH chunks followed by a closing PUT (chunked). With repositories
+/// in `from` (of the same registry, said to hold the blob), the POST asks to mount it
+/// from the first: a registry that mounts answers 201 and nothing is uploaded (that
+/// repository is returned); one that cannot answers 202 with the upload session used.
+fn upload_blob(
+    client: &mut Client,
+    digest: &str,
+    path: &Path,
+    from: &[String],
+) -> Result<Option<String>> {
+    let plain = client.repo_url("blobs/uploads/");
+    let mut response = None;
+    if let Some(repo) = from.first() {
+        let url = format!("{plain}?mount={digest}&from={repo}");
+        // A mount refused (no pull right on `repo`, say) is no error: upload instead.
+        match client.send("POST", &url, &[("Content-Length", "0")], Body::Empty) {
+            Ok(r) if r.status().as_u16() == 201 => return Ok(Some(repo.clone())),
+            Ok(r) if r.status().as_u16() == 202 => response = Some(r),
+            _ => {}
+        }
+    }
+    let response = match response {
+        Some(r) => r,
+        None => client.send("POST", &plain, &[("Content-Length", "0")], Body::Empty)?,
+    };
     if response.status().as_u16() != 202 {
         bail!("starting an upload: {}", error_text(response));
     }
@@ -272,7 +311,7 @@ fn upload_blob(client: &mut Client, digest: &str, path: &Path) -> Result<()> {
     if response.status().as_u16() != 201 {
         bail!("uploading: {}", error_text(response));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Where the upload continues (each answer names the next URL).
@@ -342,12 +381,14 @@ pub type CredsFor<'a> = dyn Fn(&str) -> Result<Option<Credentials>> + 'a;
 
 /// Pulls `reference` (any image reference) into the store, tagged with its familiar name.
 /// Docker Hub images are looked for on the configured mirrors first; a mirror that fails
-/// is reported on `progress` and the next endpoint is tried.
+/// is reported on `progress` and the next endpoint is tried. Layers are downloaded
+/// several at a time ([`RegistryConfig::concurrent_downloads`]), each unpacked as soon as
+/// it has arrived; `progress` hears of each layer's state.
 pub fn pull(
     store: &ImageStore,
     reference: &str,
     creds: &CredsFor<'_>,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn PullProgress,
 ) -> Result<PullReport> {
     pull_platform(store, reference, &Platform::host(), creds, progress)
 }
@@ -358,7 +399,7 @@ pub fn pull_platform(
     reference: &str,
     platform: &Platform,
     creds: &CredsFor<'_>,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn PullProgress,
 ) -> Result<PullReport> {
     let remote = RemoteRef::parse(reference)?;
     let config = RegistryConfig::load()?;
@@ -369,7 +410,7 @@ pub fn pull_platform(
             .and_then(|c| pull_from(store, &remote, platform, &config, endpoint, c, progress));
         match result {
             Ok(report) => return Ok(report),
-            Err(e) if i < last => progress(&format!(
+            Err(e) if i < last => progress.line(&format!(
                 "mirror {}: {e:#}; trying {}",
                 endpoint.address,
                 endpoints[i + 1].address
@@ -388,7 +429,7 @@ fn pull_from(
     config: &RegistryConfig,
     endpoint: &Endpoint,
     creds: Option<Credentials>,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut dyn PullProgress,
 ) -> Result<PullReport> {
     let shown = remote.shown();
     let mut client = Client::new(endpoint, config, &remote.repository, creds, false)?;
@@ -401,29 +442,25 @@ fn pull_from(
     let manifest: ImageManifest = serde_json::from_slice(&manifest_bytes)
         .with_context(|| format!("parsing the manifest of {shown}"))?;
     if client.fell_back_to_http && !is_loopback(&endpoint.address) {
-        progress(&format!(
+        progress.line(&format!(
             "warning: {} does not answer HTTPS; using plain HTTP (it is listed in insecure-registries)",
             endpoint.address
         ));
     }
     let config_digest = manifest.config().digest().to_string();
     let config_bytes = fetch_small_blob(&mut client, &config_digest)?;
-    let mut downloaded = Vec::new();
-    let mut fetch = |d: &Descriptor, dest: &Path| -> Result<()> {
-        let digest = d.digest().to_string();
-        download_blob(&mut client, &digest, d.size(), dest)?;
-        progress(&format!("{}: pulled", short_digest(&digest)));
-        downloaded.push(digest);
-        Ok(())
-    };
-    let image = store
-        .add_image(
-            &manifest_bytes,
-            &config_bytes,
-            &mut fetch,
-            remote.local.as_ref().map(|l| l.to_string()).as_deref(),
-        )
-        .with_context(|| format!("pulling {shown}"))?;
+    let local = remote.local.as_ref().map(|l| l.to_string());
+    let (image, downloaded, counts) = fetch_layers(
+        store,
+        &client,
+        config.concurrent_downloads(),
+        &manifest_bytes,
+        &config_bytes,
+        local.as_deref(),
+        progress,
+    )
+    .with_context(|| format!("pulling {shown}"))?;
+    client.counts.add(&counts);
     // `name@digest` finds the image later, by the digest the registry knows it by (an
     // index's, for a multi-platform image), as Docker's RepoDigests do.
     let digest_key = format!("{}@{top_digest}", remote.image.familiar_name());
@@ -482,7 +519,7 @@ pub fn ensure_image(
         PullPolicy::Missing if present => Ok(false),
         _ => {
             let remote = RemoteRef::parse(image)?;
-            let report = pull(store, image, creds, progress).map_err(|e| {
+            let report = pull(store, image, creds, &mut &mut *progress).map_err(|e| {
                 // One line, naming the image first: the usual case is a typo.
                 if present {
                     e.context(format!("pulling {} (--pull always)", remote.shown()))
@@ -550,7 +587,8 @@ fn fetch_manifest_at(
         .unwrap_or("")
         .trim()
         .to_string();
-    let bytes = read_document(response)?;
+    let bytes = read_document(response)
+        .with_context(|| format!("manifest {reference} on {}", client.host()))?;
     let got = super::digest::sha256_digest(&Sha256::digest(&bytes));
     if let Some(d) = digest {
         if got != d {
@@ -596,26 +634,61 @@ fn fetch_small_blob(client: &mut Client, digest: &str) -> Result<Vec<u8>> {
     read_document(response).with_context(|| format!("fetching blob {digest}"))
 }
 
-/// Streams a layer blob into `dest` (in the store's staging area), reading at most one
-/// byte more than the descriptor's `size` (so an endless answer cannot fill the disk;
-/// the store's size check then rejects it).
-fn download_blob(client: &mut Client, digest: &str, size: u64, dest: &Path) -> Result<()> {
-    let url = client.repo_url(&format!("blobs/{digest}"));
-    let response = client.send("GET", &url, &[], Body::Empty)?;
-    if response.status().as_u16() != 200 {
-        bail!("fetching blob {digest}: {}", error_text(response));
+/// Adds the image to the store, downloading the layers it lacks `jobs` at a time with
+/// forks of `client` (one per worker, sharing its connections and token), while this
+/// thread passes each layer's state on to `progress`. Returns the image, the layers
+/// downloaded and the workers' requests.
+fn fetch_layers(
+    store: &ImageStore,
+    client: &Client,
+    jobs: usize,
+    manifest_bytes: &[u8],
+    config_bytes: &[u8],
+    reference: Option<&str>,
+    progress: &mut dyn PullProgress,
+) -> Result<(Image, Vec<String>, RequestCounts)> {
+    let idle: Mutex<Vec<Client>> = Mutex::new(Vec::new());
+    let downloaded: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let fetch = |d: &Descriptor, dest: &Path, layer: &LayerProgress<'_>| -> Result<()> {
+        let taken = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut worker = taken.unwrap_or_else(|| client.fork());
+        let digest = d.digest().to_string();
+        let result = download::download_blob(&mut worker, &digest, d.size(), dest, layer);
+        idle.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
+        result?;
+        downloaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(digest);
+        Ok(())
+    };
+    let (sender, receiver) = mpsc::channel::<(String, LayerState)>();
+    let image = std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let events = move |digest: &str, state: LayerState| {
+                // The receiver lives until this thread ends: a send cannot fail.
+                let _ = sender.send((digest.to_string(), state));
+            };
+            let ingest = Ingest {
+                fetch: &fetch,
+                jobs,
+                events: &events,
+            };
+            store.add_image(manifest_bytes, config_bytes, &ingest, reference)
+        });
+        for (digest, state) in receiver {
+            progress.layer(&digest, state);
+        }
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })?;
+    let mut counts = RequestCounts::default();
+    for c in idle.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        counts.add(&c.counts);
     }
-    let mut file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
-    io::copy(
-        &mut response
-            .into_body()
-            .into_reader()
-            .take(size.saturating_add(1)),
-        &mut file,
-    )
-    .with_context(|| format!("downloading blob {digest}"))?;
-    file.sync_all()
-        .with_context(|| format!("syncing {}", dest.display()))
+    let downloaded = downloaded.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((image, downloaded, counts))
 }
 
 #[cfg(test)]

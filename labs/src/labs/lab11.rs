@@ -121,8 +121,8 @@ pub fn lab() -> Lab {
                 after: &["pull"],
                 answer: Some("layer"),
                 hint: tr(
-"pier pull prints \"already exists\" beside a layer it did not fetch: pier lab answer 11 layer <DIGEST>",
-"pier pull은 가져오지 않은 레이어 옆에 \"already exists\"를 출력합니다: pier lab answer 11 layer <DIGEST>",
+"pier pull prints \"Already exists\" beside a layer it did not fetch: pier lab answer 11 layer <DIGEST>",
+"pier pull은 가져오지 않은 레이어 옆에 \"Already exists\"를 출력합니다: pier lab answer 11 layer <DIGEST>",
 ),
                 check: skipped,
             },
@@ -464,7 +464,7 @@ fn skipped(ctx: &Ctx) -> Outcome {
     };
     let hex = given
         .trim()
-        .trim_end_matches(": already exists")
+        .trim_end_matches(": Already exists")
         .trim_start_matches("sha256:")
         .to_ascii_lowercase();
     if hex.len() < 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -482,7 +482,7 @@ fn skipped(ctx: &Ctx) -> Outcome {
     };
     if sent(&reqs, &layer) {
         Outcome::fail(format!(
-            "the registry sent layer {}: that one travelled. Which one did pier say already exists?",
+            "the registry sent layer {}: that one travelled. Which one did pier say Already exists?",
             short(&layer)
         ))
     } else {

@@ -10,6 +10,10 @@ use anyhow::{bail, Context, Result};
 use base64::Engine as _;
 use std::collections::BTreeMap;
 
+/// The user name that marks the secret as an identity (refresh) token, as Docker's
+/// credential helpers spell it.
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
 /// A user name and password (or token) for one registry.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -36,6 +40,20 @@ impl Credentials {
             }),
             _ => bail!("credentials must be given as USER:PASSWORD"),
         }
+    }
+
+    /// An OAuth2 refresh token (Docker's `identitytoken`), kept as Docker's credential
+    /// helpers return it: user name [`IDENTITY_TOKEN_USER`], the token as the secret.
+    pub fn identity_token(token: &str) -> Credentials {
+        Credentials {
+            username: IDENTITY_TOKEN_USER.to_string(),
+            password: token.to_string(),
+        }
+    }
+
+    /// The refresh token, if these credentials are one.
+    pub fn refresh_token(&self) -> Option<&str> {
+        (self.username == IDENTITY_TOKEN_USER).then_some(self.password.as_str())
     }
 
     /// The `Authorization` header value for Basic authentication.

@@ -26,6 +26,9 @@ pub type Response = ureq::http::Response<ureq::Body>;
 /// Largest manifest, index or token response pier reads (they are small JSON documents).
 pub const MAX_DOCUMENT: u64 = 4 << 20;
 
+/// The longest a token request may take, answer included.
+pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Redirect hops followed at most.
 const MAX_REDIRECTS: usize = 5;
 
@@ -53,6 +56,17 @@ pub struct RequestCounts {
     pub put: u32,
     /// PATCH requests (chunked uploads).
     pub patch: u32,
+}
+
+impl RequestCounts {
+    /// Adds another client's counts (a download worker's) to these.
+    pub fn add(&mut self, other: &RequestCounts) {
+        self.get += other.get;
+        self.head += other.head;
+        self.post += other.post;
+        self.put += other.put;
+        self.patch += other.patch;
+    }
 }
 
 /// How a registry is spoken to.
@@ -96,6 +110,7 @@ impl Endpoint {
 }
 
 /// A client for `https://<host>/v2/<repository>/...`.
+#[derive(Clone)]
 pub struct Client {
     agent: ureq::Agent,
     config: RegistryConfig,
@@ -158,6 +173,14 @@ impl Client {
             authorization: None,
             counts: RequestCounts::default(),
         })
+    }
+
+    /// A copy for another thread: same connection pool, authorization and scheme, its
+    /// own request counts (starting at zero).
+    pub fn fork(&self) -> Client {
+        let mut c = self.clone();
+        c.counts = RequestCounts::default();
+        c
     }
 
     /// The registry host.
@@ -252,8 +275,11 @@ impl Client {
             }
             let mut url = self.rebase(url);
             let mut result = self.request_once(method, &url, headers, body, true);
-            if result.is_err() && self.may_fall_back() {
+            let speaks_tls = result.as_ref().err().is_some_and(rejected_certificate);
+            if result.is_err() && self.may_fall_back() && !speaks_tls {
                 // Docker's order for insecure and loopback registries: HTTPS, then HTTP.
+                // Not after a certificate was refused: the registry does speak TLS, and
+                // its plain-HTTP answer (400) would hide why the pull failed.
                 let (https_base, https_url) = (self.base.clone(), url.clone());
                 self.base = format!("http://{}", self.host);
                 self.fell_back_to_http = true;
@@ -272,7 +298,7 @@ impl Client {
             let response = result.map_err(|e| self.unreachable(method, &url, e))?;
             self.connected = true;
             if is_redirect(&response) && (method == "GET" || method == "HEAD") {
-                return self.follow_redirects(method, response);
+                return self.follow_redirects(method, headers, response);
             }
             if response.status().as_u16() != 401 {
                 return Ok(response);
@@ -291,14 +317,23 @@ impl Client {
                     self.host
                 )
             })?;
-            self.authenticate(&Challenge::parse(&challenge)?)?;
+            // Flattened to its text: a token server that failed is not a broken
+            // connection to the registry, and must not be retried as one by `send`.
+            self.authenticate(&Challenge::parse(&challenge)?)
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
             retried = true;
         }
     }
 
     /// Follows a registry's redirect (blob storage elsewhere) by hand, so that every hop
-    /// is checked to be loopback too; credentials are not sent along.
-    fn follow_redirects(&mut self, method: &str, mut response: Response) -> Result<Response> {
+    /// is checked (HTTPS, or plain HTTP where allowed); the request's own `headers` (a
+    /// `Range`) go along, the registry's `Authorization` never does.
+    fn follow_redirects(
+        &mut self,
+        method: &str,
+        headers: &[(&str, &str)],
+        mut response: Response,
+    ) -> Result<Response> {
         for _ in 0..MAX_REDIRECTS {
             let location = header(&response, "location").with_context(|| {
                 format!(
@@ -308,7 +343,7 @@ impl Client {
             })?;
             let url = self.resolve_location(&location)?;
             response = self
-                .request_once(method, &url, &[], Body::Empty, false)
+                .request_once(method, &url, headers, Body::Empty, false)
                 .with_context(|| format!("{method} {url} (redirected): cannot reach it"))?;
             if !is_redirect(&response) {
                 return Ok(response);
@@ -437,13 +472,26 @@ impl Client {
     }
 
     /// Asks the token server `realm` for a token for `scope` (with Basic credentials if
-    /// we have some; anonymous otherwise).
+    /// we have some; anonymous otherwise; an identity token is exchanged by OAuth2).
     fn fetch_token(&mut self, realm: &str, service: Option<&str>, scope: &str) -> Result<String> {
         self.check_url(realm)
             .with_context(|| format!("token server {realm}"))?;
-        let mut req = self.agent.get(realm);
-        if !scope.is_empty() {
-            req = req.query("scope", scope);
+        if let Some(refresh) = self.creds.as_ref().and_then(|c| c.refresh_token()) {
+            let refresh = refresh.to_string();
+            return self.fetch_oauth_token(realm, service, scope, &refresh);
+        }
+        // A token server answers in milliseconds; one that hangs must not hang the pull.
+        let mut req = self
+            .agent
+            .get(realm)
+            .config()
+            .timeout_global(Some(TOKEN_TIMEOUT))
+            .build();
+        // A challenge may name several scopes, space separated (a cross-repository
+        // mount needs push on one repository and pull on another): token servers take
+        // each as its own `scope` parameter, as Docker sends them.
+        for one in scope.split_whitespace() {
+            req = req.query("scope", one);
         }
         if let Some(s) = service {
             req = req.query("service", s);
@@ -452,9 +500,12 @@ impl Client {
             req = req.header("Authorization", &c.basic_header());
         }
         self.counts.get += 1;
-        let response = req
-            .call()
-            .with_context(|| format!("cannot reach token server {realm}"))?;
+        let response = req.call().with_context(|| {
+            format!(
+                "cannot reach token server {realm} (pier waits at most {} s for a token)",
+                TOKEN_TIMEOUT.as_secs()
+            )
+        })?;
         if response.status().as_u16() != 200 {
             let code = response.status().as_u16();
             let why = error_text(response);
@@ -468,13 +519,68 @@ impl Client {
             };
             bail!("token server {realm} refused a token for {scope:?} ({code}): {why}{hint}")
         }
-        let doc: serde_json::Value = serde_json::from_slice(&read_document(response)?)
+        let body = read_document(response)
+            .with_context(|| format!("reading the answer of token server {realm}"))?;
+        let doc: serde_json::Value = serde_json::from_slice(&body)
             .with_context(|| format!("parsing the answer of token server {realm}"))?;
         doc.get("token")
             .or_else(|| doc.get("access_token"))
             .and_then(|t| t.as_str())
             .map(str::to_string)
             .with_context(|| format!("token server {realm} answered without a token"))
+    }
+}
+
+impl Client {
+    /// The OAuth2 way (`POST realm` with `grant_type=refresh_token`), for an identity
+    /// token saved by `docker login`: the token server answers an `access_token`.
+    fn fetch_oauth_token(
+        &mut self,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        refresh: &str,
+    ) -> Result<String> {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", "pier"),
+            ("scope", scope),
+        ];
+        if let Some(s) = service {
+            form.push(("service", s));
+        }
+        self.counts.post += 1;
+        let response = self
+            .agent
+            .post(realm)
+            .config()
+            .timeout_global(Some(TOKEN_TIMEOUT))
+            .build()
+            .send_form(form)
+            .with_context(|| {
+                format!(
+                    "cannot reach token server {realm} (pier waits at most {} s for a token)",
+                    TOKEN_TIMEOUT.as_secs()
+                )
+            })?;
+        if response.status().as_u16() != 200 {
+            let code = response.status().as_u16();
+            let why = error_text(response);
+            bail!(
+                "token server {realm} refused the saved identity token for {scope:?} ({code}): {why}; log in again with `pier login {}`",
+                self.host
+            );
+        }
+        let body = read_document(response)
+            .with_context(|| format!("reading the answer of token server {realm}"))?;
+        let doc: serde_json::Value = serde_json::from_slice(&body)
+            .with_context(|| format!("parsing the answer of token server {realm}"))?;
+        doc.get("access_token")
+            .or_else(|| doc.get("token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_string)
+            .with_context(|| format!("token server {realm} answered without an access_token"))
     }
 }
 
@@ -538,6 +644,13 @@ pub fn error_text(response: Response) -> String {
     } else {
         format!("{status} ({})", messages.join("; "))
     }
+}
+
+/// Whether the TLS handshake failed on the registry's certificate (untrusted, expired,
+/// for another name): the peer speaks TLS.
+fn rejected_certificate(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    text.contains("certificate") || text.contains("Certificate") || text.contains("NotValidForName")
 }
 
 fn is_redirect(response: &Response) -> bool {

@@ -33,7 +33,14 @@ pub struct RegistryConfig {
     /// Mirrors of Docker Hub (`https://host[:port]`), tried in order before it.
     #[serde(default, rename = "registry-mirrors")]
     pub registry_mirrors: Vec<String>,
+    /// Layers a pull downloads at once, as Docker's `max-concurrent-downloads` (default
+    /// [`DEFAULT_CONCURRENT_DOWNLOADS`]).
+    #[serde(default, rename = "max-concurrent-downloads")]
+    pub max_concurrent_downloads: Option<usize>,
 }
+
+/// Layers downloaded at once unless configured: Docker's default.
+pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 3;
 
 impl RegistryConfig {
     /// The configuration file's path.
@@ -70,6 +77,13 @@ impl RegistryConfig {
                     || entry.trim_end_matches('/') == host
                     || ip_of(host).is_some_and(|ip| in_network(ip, entry))
             })
+    }
+
+    /// Layers a pull downloads at once (at least 1).
+    pub fn concurrent_downloads(&self) -> usize {
+        self.max_concurrent_downloads
+            .unwrap_or(DEFAULT_CONCURRENT_DOWNLOADS)
+            .max(1)
     }
 
     /// The parsed mirrors of Docker Hub, in order.

@@ -114,6 +114,15 @@ impl CredentialStore {
             .iter()
             .find(|(k, _)| same_registry(k, registry))
             .map(|(_, v)| v);
+        // An OAuth2 refresh token (what `docker login` stores for registries whose
+        // token server issues one) stands in for the password.
+        let identity = entry
+            .and_then(|e| e.get("identitytoken"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty());
+        if let Some(token) = identity {
+            return Ok(Some(Credentials::identity_token(token)));
+        }
         let Some(auth) = entry.and_then(|e| e.get("auth")).and_then(Value::as_str) else {
             return Ok(None);
         };

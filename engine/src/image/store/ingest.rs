@@ -3,6 +3,7 @@
 //! images given as manifest and config bytes (`pier load`, `pier pull`), every blob verified.
 
 use super::index::Index;
+use super::layer_jobs::{Ingest, LayerJob, LayerState};
 use super::{Image, ImageStore, LayerInfo, StagedLayer, DEFAULT_PATH_ENV};
 use crate::image::digest::{canonical_json, digest_hex, HashingReader, HashingWriter};
 use crate::image::layer::unpack_layer;
@@ -23,11 +24,6 @@ use std::str::FromStr;
 
 /// The first bytes of a zstd frame (RFC 8878).
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
-
-/// Where [`ImageStore::add_image`] takes a layer blob from: it writes the blob with
-/// descriptor `.0` to the (not yet existing) file `.1`, e.g. by downloading it or by
-/// renaming a file extracted from an archive. The store verifies it afterwards.
-pub type FetchBlob<'a> = dyn FnMut(&Descriptor, &Path) -> Result<()> + 'a;
 
 impl ImageStore {
     /// `pier import FILE NAME[:TAG]`: a plain or gzip tar of a root filesystem becomes a
@@ -147,7 +143,7 @@ impl ImageStore {
     /// Unpacks the staged `tmp/blob` into `tmp/layer/diff`, computing the diff ID over
     /// the uncompressed stream. At least `min_entries` tar entries are required (an
     /// imported rootfs cannot be empty; garbage often parses as an empty archive).
-    fn stage_blob(
+    pub(super) fn stage_blob(
         &self,
         tmp: tempfile::TempDir,
         digest: String,
@@ -294,15 +290,16 @@ impl ImageStore {
 
     /// Adds an image given as its exact manifest and config bytes (so its manifest digest
     /// and image ID stay those it had elsewhere), taking each missing layer blob from
-    /// `fetch`. Layers whose blob and unpacked directory are already present are not
-    /// fetched. Every blob is verified (size, sha256, and the unpacked diff ID against
-    /// the config) before anything is published; on any error nothing is left in the
-    /// store. `reference` (`name[:tag]`) tags the image.
+    /// `ingest` (several at a time, each unpacked as soon as it has arrived). Layers whose
+    /// blob and unpacked directory are already present are not fetched. Every blob is
+    /// verified (size, sha256, and the unpacked diff ID against the config) before
+    /// anything is published; on any error nothing is left in the store. `reference`
+    /// (`name[:tag]`) tags the image.
     pub fn add_image(
         &self,
         manifest_bytes: &[u8],
         config_bytes: &[u8],
-        fetch: &mut FetchBlob<'_>,
+        ingest: &Ingest<'_>,
         reference: Option<&str>,
     ) -> Result<Image> {
         use crate::image::media_type;
@@ -333,35 +330,23 @@ impl ImageStore {
                 diff_ids.len()
             );
         }
-        let mut staged = Vec::new();
+        let mut jobs = Vec::new();
         for (descriptor, diff_id) in manifest.layers().iter().zip(diff_ids) {
             let digest = descriptor.digest().to_string();
             let what = format!("layer blob {digest}");
             media_type::check_layer(descriptor.media_type().as_ref(), &what)?;
             digest_hex(diff_id).with_context(|| format!("diff ID of {what}"))?;
             if self.has_blob(&digest) && self.has_layer(diff_id) {
-                continue;
+                (ingest.events)(&digest, LayerState::Exists);
+            } else if !jobs
+                .iter()
+                .any(|(d, _): &LayerJob<'_>| d.digest() == descriptor.digest())
+            {
+                (ingest.events)(&digest, LayerState::Waiting);
+                jobs.push((descriptor, diff_id));
             }
-            let tmp = self.new_tmp()?;
-            let blob = tmp.path().join("blob");
-            fetch(descriptor, &blob).with_context(|| format!("fetching {what}"))?;
-            let file = File::open(&blob).with_context(|| format!("opening {}", blob.display()))?;
-            let (_, got, size) = HashingReader::new(BufReader::new(file))
-                .finish()
-                .with_context(|| format!("reading {}", blob.display()))?;
-            check_digest(&got, size, &digest, descriptor.size(), &what)?;
-            let mut layer = self
-                .stage_blob(tmp, digest, size, 0)
-                .with_context(|| format!("unpacking {what}"))?;
-            if &layer.diff_id != diff_id {
-                bail!(
-                    "{what}: its uncompressed content has digest {} but the config says {diff_id}",
-                    layer.diff_id
-                );
-            }
-            layer.descriptor = descriptor.clone();
-            staged.push(layer);
         }
+        let staged = self.stage_layers(&jobs, ingest)?;
 
         let _lock = self.lock()?;
         // A layer skipped above may have been removed (pier rmi) since: check again.
@@ -392,7 +377,13 @@ fn verify_bytes(data: &[u8], digest: &str, size: u64, what: &str) -> Result<()> 
     check_digest(&got, data.len() as u64, digest, size, what)
 }
 
-fn check_digest(got: &str, got_size: u64, digest: &str, size: u64, what: &str) -> Result<()> {
+pub(super) fn check_digest(
+    got: &str,
+    got_size: u64,
+    digest: &str,
+    size: u64,
+    what: &str,
+) -> Result<()> {
     if got != digest {
         bail!("{what}: digest mismatch: the content hashes to {got} (corrupt or tampered blob)");
     }

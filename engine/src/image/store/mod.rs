@@ -28,10 +28,11 @@ mod blobs;
 mod gc;
 mod index;
 mod ingest;
+mod layer_jobs;
 #[cfg(test)]
 mod tests;
 
-pub use ingest::FetchBlob;
+pub use layer_jobs::{FetchBlob, Ingest, LayerEvents, LayerProgress, LayerState};
 
 use super::digest::digest_hex;
 use anyhow::{Context, Result};
