@@ -16,16 +16,20 @@
 //! limits, JSON replies), [`error`] (Docker's `{"message": ...}` errors), [`frames`]
 //! (Docker's multiplexed stdout/stderr stream).
 
+pub mod build;
 pub mod containers;
 pub mod error;
 pub mod frames;
 pub mod http;
 pub mod images;
 pub mod launcher;
+pub mod networks;
+pub mod resource_filters;
 pub mod router;
 pub mod service;
 pub mod state;
 pub mod system;
+pub mod volumes;
 
 pub use service::{serve, ServiceOptions};
 

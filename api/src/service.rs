@@ -3,6 +3,7 @@
 //! `--timeout`: the socket file goes, the launcher is reaped; containers keep running under
 //! their own monitors, as with the daemonless `pier` command).
 
+use crate::build::forker::BuildForker;
 use crate::launcher::Launcher;
 use crate::router;
 use crate::state::{Activity, State};
@@ -70,6 +71,7 @@ fn bind(path: &Path) -> Result<std::os::unix::net::UnixListener> {
 /// Must be called while the process has one thread (it forks the launcher first).
 pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
     let launcher = Launcher::spawn(root)?;
+    let builds = BuildForker::spawn(root)?;
     let result = (|| {
         let listener = bind(&opts.socket)?;
         listener
@@ -78,6 +80,7 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
         let state = Arc::new(State {
             engine: Engine::open(root)?,
             launcher,
+            builds,
             activity: Activity::new(),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,7 +93,10 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
         runtime.shutdown_timeout(Duration::from_secs(1));
         let _ = std::fs::remove_file(&opts.socket);
         match Arc::try_unwrap(state) {
-            Ok(s) => s.launcher.stop(),
+            Ok(s) => {
+                s.launcher.stop();
+                s.builds.stop();
+            }
             Err(_) => eprintln!("pier system service: a request outlived the service"),
         }
         result
