@@ -386,6 +386,11 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
         });
     }
     let log = log_config(host.get("LogConfig"))?;
+    let mut labels = labels(config.get("Labels"))?;
+    labels.insert(
+        pier_engine::container::config::API_CREATED_LABEL.to_string(),
+        "1".to_string(),
+    );
     Ok(RunConfig {
         log,
         image,
@@ -411,7 +416,7 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
         auto_remove,
         cap_add: strings(host.get("CapAdd"), "HostConfig.CapAdd")?,
         cap_drop: strings(host.get("CapDrop"), "HostConfig.CapDrop")?,
-        labels: labels(config.get("Labels"))?,
+        labels,
         network_aliases,
         extra_networks: Vec::new(),
         restart,
