@@ -481,3 +481,55 @@ fn networks_and_volumes_through_the_socket() {
     assert!(out.contains(&spare), "{out}");
     assert_eq!(svc.docker_ok(&["volume", "ls", "-q"]).trim(), "");
 }
+
+#[test]
+fn a_client_that_goes_away_stops_its_build() {
+    if !clients() {
+        return;
+    }
+    let p = Pier::new();
+    let svc = Service::start(&p);
+    let work = tempfile::tempdir().unwrap();
+    let tar = tar_of(&[(
+        "Dockerfile",
+        None,
+        "FROM busybox\nRUN while true; do echo tick; sleep 0.2; done\n",
+    )]);
+    let file = work.path().join("ctx.tar");
+    std::fs::write(&file, tar).unwrap();
+    // curl gives up after 3 s, in the middle of the endless RUN step.
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "3", "--unix-socket"])
+        .arg(&svc.socket)
+        .args(["-X", "POST", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .arg("http://pier/v1.41/build?t=endless")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "curl timed out");
+    assert!(
+        text(&out.stdout).contains("tick"),
+        "RUN output streamed live: {}",
+        text(&out.stdout)
+    );
+    // The build stops: its RUN container goes, its context goes, no image is made.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = p.ok(&["ps", "-a", "-q"]);
+        let contexts = std::fs::read_dir(p.root())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("api-build-"))
+            .count();
+        if left.trim().is_empty() && contexts == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the build went on after its client left: containers {left:?}, contexts {contexts}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(!p.ok(&["images"]).contains("endless"));
+    assert_eq!(svc.curl(&[], "/_ping").0, 200, "the service keeps serving");
+}

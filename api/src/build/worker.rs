@@ -6,11 +6,15 @@
 //! and on failure `{"errorDetail": {"message": ...}, "error": ...}`, which makes the docker
 //! CLI print the message and exit non-zero. The output of `RUN` commands comes from the
 //! containers' stdout and stderr (the build process's descriptors 1 and 2, as for `pier
-//! build`), which are pointed at a pipe whose content is sent as `stream` messages too.
+//! build`), which are pointed at a pipe whose content a forwarder process sends as `stream`
+//! messages too.
 
 use anyhow::{Context, Result};
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, signal, SigHandler, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, getppid, ForkResult};
+use pier_engine::builder::run::CONTAINER_PREFIX;
 use pier_engine::builder::{self, BuildOptions};
 use pier_engine::container::config::NetworkMode;
 use pier_engine::container::Engine;
@@ -18,9 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 /// A build as the service hands it over: the extracted context and the request's parameters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,57 +66,40 @@ fn error_message(message: &str) -> serde_json::Value {
     json!({"errorDetail": {"message": message}, "error": message})
 }
 
-/// The stream's writer, shared by the builder and the thread that forwards RUN output.
-struct Shared {
-    out: File,
-    /// The read end of the pipe the RUN containers write to (non-blocking).
-    run_output: File,
-    /// Output of RUN commands is dropped (`q`).
-    quiet: bool,
-    /// The pipe reached its end.
-    ended: bool,
-}
-
-impl Shared {
-    /// Sends what RUN commands wrote so far, so that it comes before what the builder says
-    /// next.
-    fn drain(&mut self) -> std::io::Result<()> {
-        let mut buf = [0u8; 16 << 10];
-        while !self.ended {
-            match self.run_output.read(&mut buf) {
-                Ok(0) => self.ended = true,
-                Ok(n) if self.quiet => {
-                    let _ = n;
-                }
-                Ok(n) => {
-                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    send(&mut self.out, &json!({ "stream": text }))?;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The builder's `out`: complete lines as `stream` messages.
 struct StreamWriter {
-    shared: Arc<Mutex<Shared>>,
+    out: File,
+    /// The RUN output pipe's read end (only to see that the forwarder has emptied it).
+    run_output: OwnedFd,
+    quiet: bool,
     line: Vec<u8>,
+}
+
+/// Bytes waiting in a pipe (`FIONREAD`).
+fn pending(fd: &OwnedFd) -> i32 {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer, which points at `n`.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc < 0 {
+        0
+    } else {
+        n
+    }
 }
 
 impl StreamWriter {
     fn emit(&mut self) -> std::io::Result<()> {
-        let mut s = self
-            .shared
-            .lock()
-            .map_err(|_| std::io::Error::other("the stream's lock is poisoned"))?;
-        s.drain()?;
-        if !self.line.is_empty() && !s.quiet {
+        // What a RUN command wrote comes before what the builder says next: give the
+        // forwarder a moment to empty the pipe.
+        for _ in 0..100 {
+            if pending(&self.run_output) == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if !self.line.is_empty() && !self.quiet {
             let text = String::from_utf8_lossy(&self.line).into_owned();
-            send(&mut s.out, &json!({ "stream": text }))?;
+            send(&mut self.out, &json!({ "stream": text }))?;
         }
         self.line.clear();
         Ok(())
@@ -134,6 +120,42 @@ impl Write for StreamWriter {
     }
 }
 
+/// The largest piece of RUN output a message carries: escaped as JSON (at most six bytes a
+/// byte) it stays under PIPE_BUF, so the forwarder's messages and the builder's never
+/// interleave inside one another.
+const RUN_CHUNK: usize = 600;
+
+/// The forwarder (a process of its own, forked while the build process still has one
+/// thread: the builder clones RUN containers with a raw clone(2), and a thread of ours
+/// allocating at that moment could leave the child a locked allocator). It sends RUN output
+/// as `stream` messages until the pipe's end; if the client has gone (the stream's pipe is
+/// closed), it interrupts the build, which kills the RUN container and stops.
+fn forward(root: &Path, run_output: OwnedFd, out: &mut File, quiet: bool) -> i32 {
+    // A closed stream must be an error to act on, not a silent death (pier's main keeps
+    // SIGPIPE's default action for its command line).
+    // SAFETY: setting a signal's disposition to "ignore" has no handler to be unsafe in.
+    if unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) }.is_err() {
+        return 1;
+    }
+    let mut input = File::from(run_output);
+    let mut buf = [0u8; RUN_CHUNK];
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => return 0,
+            Ok(_) if quiet => {}
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if send(out, &json!({ "stream": text })).is_err() {
+                    stop_build(root);
+                    return 1;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return 1,
+        }
+    }
+}
+
 /// Runs `job` (in the build process), writing the stream to `out`; the process's exit code.
 pub fn run(root: &Path, job: BuildJob, out: OwnedFd) -> i32 {
     match run_build(root, &job, out.try_clone()) {
@@ -145,14 +167,30 @@ pub fn run(root: &Path, job: BuildJob, out: OwnedFd) -> i32 {
     }
 }
 
-/// Points descriptors 1 and 2 at a new pipe; returns its read end, non-blocking.
-fn capture_stdio() -> Result<File> {
+/// Stops the build this forwarder serves: SIGINT makes the builder stop before its next
+/// step, and the RUN container running now (the one the build process watches) is killed.
+fn stop_build(root: &Path) {
+    let build = getppid();
+    let _ = kill(build, Signal::SIGINT);
+    let Ok(engine) = Engine::open(root) else {
+        return;
+    };
+    for rec in engine.containers().unwrap_or_default() {
+        let ours = rec.name.starts_with(CONTAINER_PREFIX)
+            && rec.monitor.is_some_and(|m| m.pid == build.as_raw());
+        if ours {
+            let _ = engine.kill(&rec.id, Signal::SIGKILL);
+        }
+    }
+}
+
+/// Points descriptors 1 and 2 at a new pipe; returns its read end.
+fn capture_stdio() -> Result<OwnedFd> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).context("pipe for RUN output")?;
     nix::unistd::dup2_stdout(&w).context("RUN output to the pipe")?;
     nix::unistd::dup2_stderr(&w).context("RUN output to the pipe")?;
     drop(w);
-    fcntl(&r, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).context("RUN output pipe")?;
-    Ok(File::from(r))
+    Ok(r)
 }
 
 /// Points descriptors 1 and 2 at /dev/null, which closes the RUN output pipe's write end.
@@ -167,37 +205,19 @@ fn release_stdio() -> Result<()> {
 }
 
 fn run_build(root: &Path, job: &BuildJob, out: std::io::Result<OwnedFd>) -> Result<()> {
-    let out = File::from(out.context("the build's stream")?);
+    let mut out = File::from(out.context("the build's stream")?);
     let run_output = capture_stdio()?;
-    let shared = Arc::new(Mutex::new(Shared {
-        out,
-        run_output,
-        quiet: job.quiet,
-        ended: false,
-    }));
-    // Forwards RUN output while a step runs (the builder drains the rest before it writes).
-    let forwarder = {
-        let shared = shared.clone();
-        std::thread::spawn(move || loop {
-            let ended = {
-                let Ok(s) = shared.lock() else { return };
-                let fd = match s.run_output.as_fd().try_clone_to_owned() {
-                    Ok(fd) => fd,
-                    Err(_) => return,
-                };
-                drop(s);
-                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                let _ = poll(&mut fds, PollTimeout::from(200u16));
-                let Ok(mut s) = shared.lock() else { return };
-                if s.drain().is_err() {
-                    return;
-                }
-                s.ended
+    // SAFETY: the build process has one thread here (the builder starts its signal thread
+    // later), so the child is a complete copy.
+    let forwarder = match unsafe { fork() }.context("fork of the RUN output forwarder")? {
+        ForkResult::Child => {
+            let code = match release_stdio() {
+                Ok(()) => forward(root, run_output, &mut out, job.quiet),
+                Err(_) => 1,
             };
-            if ended {
-                return;
-            }
-        })
+            std::process::exit(code)
+        }
+        ForkResult::Parent { child } => child,
     };
     let engine = Engine::open(root)?;
     let opts = BuildOptions {
@@ -215,21 +235,22 @@ fn run_build(root: &Path, job: &BuildJob, out: std::io::Result<OwnedFd>) -> Resu
         labels: job.labels.clone(),
     };
     let mut writer = StreamWriter {
-        shared: shared.clone(),
+        out: out.try_clone().context("the build's stream")?,
+        run_output,
+        quiet: job.quiet,
         line: Vec::new(),
     };
     let built = builder::build(&engine, &opts, &mut writer);
     let _ = writer.flush();
+    drop(writer);
+    // Every RUN output sent before the last message: the pipe ends with descriptors 1 and 2
+    // pointed away, and the forwarder exits once it has sent the rest.
     release_stdio()?;
-    let _ = forwarder.join();
+    let _ = waitpid(forwarder, None);
     let image = built?;
-    let mut s = shared
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the stream's lock is poisoned"))?;
-    s.drain().context("sending RUN output")?;
-    send(&mut s.out, &json!({"aux": {"ID": image.id}})).context("sending the image ID")?;
+    send(&mut out, &json!({"aux": {"ID": image.id}})).context("sending the image ID")?;
     if job.quiet {
-        send(&mut s.out, &json!({"stream": format!("{}\n", image.id)}))
+        send(&mut out, &json!({"stream": format!("{}\n", image.id)}))
             .context("sending the image ID")?;
     }
     Ok(())
