@@ -1048,6 +1048,40 @@ fn lab12_states_need_the_lifecycle() {
     assert_fails(&out, "lifecycle", "has no create of lab12-oci");
 }
 
+/// Lab 12's socket task: the same two containers made with `pier run`, the sibling label
+/// right, fail: only what came through the service's socket carries its mark.
+#[test]
+fn lab12_socket_needs_the_api() {
+    let lab = Started::new(12);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-docker",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let id = lab.inspect("lab12-docker", "id");
+    let label = format!("lab12.sibling={id}");
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-curl",
+        "--label",
+        &label,
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    assert_fails(
+        &lab.check(),
+        "socket",
+        "lab12-docker was not created through pier's socket",
+    );
+}
+
 /// Lab 13: a printed refusal is not a refused unshare; a write without --read-only, the
 /// broken image tagged as fixed, an unpublished server, and a job run straight with enough
 /// memory (no OOM provoked) all fail.

@@ -21,6 +21,7 @@
 pub mod activation;
 pub mod auth;
 pub mod boot;
+pub mod build;
 pub mod containers;
 pub mod disk_usage;
 pub mod error;
@@ -32,12 +33,15 @@ pub mod image_manage;
 pub mod image_transfer;
 pub mod images;
 pub mod launcher;
+pub mod networks;
+pub mod resource_filters;
 pub mod router;
 pub mod service;
 pub mod state;
 pub mod system;
 pub mod timestamps;
 pub mod transfer;
+pub mod volumes;
 
 pub use service::{serve, ServiceOptions};
 

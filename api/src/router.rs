@@ -8,8 +8,8 @@ use crate::error::ApiError;
 use crate::http::{self, Query, Reply};
 use crate::state::{blocking, State};
 use crate::{
-    auth, disk_usage, events, image_manage, image_transfer, images, system, API_VERSION,
-    MIN_API_VERSION,
+    auth, build, disk_usage, events, image_manage, image_transfer, images, networks, system,
+    volumes, API_VERSION, MIN_API_VERSION,
 };
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
@@ -204,6 +204,58 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, ApiEr
             let name = name.join("/");
             ok(blocking(move || image_manage::remove(&s.engine, &name, &q)).await?)
         }
+        (&Method::GET, ["networks"]) => {
+            ok(blocking(move || networks::list(&s.engine, q.get("filters"))).await?)
+        }
+        (&Method::POST, ["networks", "create"]) => {
+            let body = http::read_json(req).await?;
+            let v = blocking(move || networks::create(&s.engine, &body)).await?;
+            Ok(http::json(hyper::StatusCode::CREATED, &v))
+        }
+        (&Method::POST, ["networks", "prune"]) => {
+            ok(blocking(move || networks::prune(&s.engine)).await?)
+        }
+        (&Method::GET, ["networks", id]) => {
+            let id = id.to_string();
+            ok(blocking(move || networks::inspect(&s.engine, &id)).await?)
+        }
+        (&Method::DELETE, ["networks", id]) => {
+            let id = id.to_string();
+            blocking(move || networks::remove(&s.engine, &id)).await?;
+            Ok(http::empty(hyper::StatusCode::NO_CONTENT))
+        }
+        (&Method::POST, ["networks", id, action @ ("connect" | "disconnect")]) => {
+            let (id, connect) = (id.to_string(), *action == "connect");
+            let body = http::read_json(req).await?;
+            blocking(move || match connect {
+                true => networks::connect(&s.engine, &id, &body),
+                false => networks::disconnect(&s.engine, &id, &body),
+            })
+            .await?;
+            Ok(http::empty(hyper::StatusCode::OK))
+        }
+        (&Method::GET, ["volumes"]) => {
+            ok(blocking(move || volumes::list(&s.engine, q.get("filters"))).await?)
+        }
+        (&Method::POST, ["volumes", "create"]) => {
+            let body = http::read_json(req).await?;
+            let v = blocking(move || volumes::create(&s.engine, &body)).await?;
+            Ok(http::json(hyper::StatusCode::CREATED, &v))
+        }
+        (&Method::POST, ["volumes", "prune"]) => {
+            ok(blocking(move || volumes::prune(&s.engine, q.get("filters"))).await?)
+        }
+        (&Method::GET, ["volumes", name]) => {
+            let name = name.to_string();
+            ok(blocking(move || volumes::inspect(&s.engine, &name)).await?)
+        }
+        (&Method::DELETE, ["volumes", name]) => {
+            let (name, force) = (name.to_string(), q.flag("force"));
+            blocking(move || volumes::remove(&s.engine, &name, force)).await?;
+            Ok(http::empty(hyper::StatusCode::NO_CONTENT))
+        }
+        (&Method::POST, ["build"]) => build::build(state, q, req).await,
+        (&Method::POST, ["build", "prune"]) => ok(build::prune(state).await?),
         _ => Err(ApiError::no_such_endpoint(method.as_str(), &full_path)),
     }
 }

@@ -4,6 +4,7 @@
 //! reaped; containers keep running under their own monitors, as with the daemonless `pier`
 //! command).
 
+use crate::build::forker::BuildForker;
 use crate::launcher::Launcher;
 use crate::router;
 use crate::state::{Activity, State};
@@ -78,6 +79,7 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
     let activated = crate::activation::take_listener()?;
     let inherited: Vec<RawFd> = activated.iter().map(|l| l.as_raw_fd()).collect();
     let launcher = Launcher::spawn(root, &inherited)?;
+    let builds = BuildForker::spawn(root)?;
     ignore_sigpipe()?;
     let result = (|| {
         let (listener, socket_file) = match activated {
@@ -90,6 +92,7 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
         let state = Arc::new(State {
             engine: Engine::open(root)?,
             launcher,
+            builds,
             activity: Activity::new(),
             execs: Default::default(),
         });
@@ -113,7 +116,10 @@ pub fn serve(root: &Path, opts: ServiceOptions) -> Result<()> {
             let _ = std::fs::remove_file(path);
         }
         match Arc::try_unwrap(state) {
-            Ok(s) => s.launcher.stop(),
+            Ok(s) => {
+                s.launcher.stop();
+                s.builds.stop();
+            }
             Err(_) => eprintln!("pier system service: a request outlived the service"),
         }
         result

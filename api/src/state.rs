@@ -2,6 +2,7 @@
 //! time-out; and [`blocking`], which runs engine calls (blocking file and process work) off
 //! the runtime's threads.
 
+use crate::build::forker::BuildForker;
 use crate::error::ApiError;
 use crate::launcher::Launcher;
 use pier_engine::container::Engine;
@@ -15,6 +16,8 @@ pub struct State {
     pub engine: Engine,
     /// Starts containers (see [`crate::launcher`]).
     pub launcher: Launcher,
+    /// Runs builds (see [`crate::build::forker`]).
+    pub builds: BuildForker,
     /// Connections and streams in progress, and when the last one ended.
     pub activity: Activity,
     /// Exec instances (`docker exec`), in memory as Docker keeps them.

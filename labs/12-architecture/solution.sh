@@ -12,6 +12,22 @@ ps -o pid,ppid,comm -p "$init,$monitor,$parent"
 # ANCHOR_END: monitor
 pier lab answer 12 monitor "$monitor"
 pier lab answer 12 parent "$parent"
+# ANCHOR: socket
+pier system service --socket "$PWD/pier.sock" 2> service.log &
+service=$!
+for _ in $(seq 100); do [ -S pier.sock ] && break; sleep 0.1; done
+curl -s --unix-socket pier.sock http://pier/v1.41/version | jq '{ApiVersion, Version}'
+DOCKER_HOST="unix://$PWD/pier.sock" docker run -d --name lab12-docker busybox sleep 3600
+sibling=$(curl -s --unix-socket pier.sock http://pier/v1.41/containers/lab12-docker/json | jq -r .Id)
+curl -s --unix-socket pier.sock -H 'Content-Type: application/json' \
+  -d "{\"Image\": \"busybox\", \"Cmd\": [\"sleep\", \"3600\"], \"Labels\": {\"lab12.sibling\": \"$sibling\"}}" \
+  'http://pier/v1.41/containers/create?name=lab12-curl'
+curl -s --unix-socket pier.sock -X POST http://pier/v1.41/containers/lab12-curl/start
+pier ps --filter label=io.pier.api
+kill "$service"
+wait "$service" || true
+grep ' -> ' service.log
+# ANCHOR_END: socket
 # ANCHOR: export
 pier run --name lab12-export busybox sh -c 'hostname > /exported-from'
 pier export -o rootfs.tar lab12-export

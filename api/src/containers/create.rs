@@ -87,6 +87,7 @@ pub(crate) const LIMIT_FIELDS: &[&str] = &[
 /// The other fields of `HostConfig` pier translates.
 const HOST_FIELDS: &[&str] = &[
     "Binds",
+    "Mounts",
     "PortBindings",
     "PublishAllPorts",
     "NetworkMode",
@@ -286,6 +287,75 @@ pub(crate) fn restart_policy(v: Option<&Value>) -> Result<RestartPolicy, ApiErro
         .map_err(|e| ApiError::bad_request(format!("HostConfig.RestartPolicy: {e:#}")))
 }
 
+/// `NetworkingConfig.EndpointsConfig`: the aliases asked for on the network of
+/// `HostConfig.NetworkMode` (the one endpoint API 1.41 lets a create request configure).
+fn endpoint_aliases(v: Option<&Value>, host: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
+    let Some(Value::Object(net)) = v else {
+        return Ok(Vec::new());
+    };
+    refuse_unknown(net, &[&["EndpointsConfig"]], "NetworkingConfig.")?;
+    let Some(Value::Object(endpoints)) = net.get("EndpointsConfig") else {
+        return Ok(Vec::new());
+    };
+    let mode = string(host, "NetworkMode")?.unwrap_or_default();
+    let mut aliases = Vec::new();
+    for (name, ep) in endpoints {
+        let Value::Object(ep) = ep else { continue };
+        let prefix = format!("NetworkingConfig.EndpointsConfig.{name}.");
+        refuse_unknown(ep, &[&["Aliases", "NetworkID", "EndpointID"]], &prefix)?;
+        let mine = strings(ep.get("Aliases"), &format!("{prefix}Aliases"))?;
+        if mine.is_empty() {
+            continue;
+        }
+        if *name != mode {
+            return Err(ApiError::bad_request(format!(
+                "{prefix}Aliases: aliases are given on the container's network ({mode:?}); connect to {name} after the create"
+            )));
+        }
+        aliases.extend(mine);
+    }
+    Ok(aliases)
+}
+
+/// `HostConfig.Mounts` (`{"Type": "volume", "Source": "data", "Target": "/d", "ReadOnly":
+/// true}`) as `--mount` values, which the engine parses as it does the CLI's.
+fn mounts_as_flags(v: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let list = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "HostConfig.Mounts: expected a list, got {other}"
+            )))
+        }
+    };
+    let mut out = Vec::new();
+    for m in list {
+        let Value::Object(m) = m else {
+            return Err(ApiError::bad_request(format!(
+                "HostConfig.Mounts: expected objects, got {m}"
+            )));
+        };
+        refuse_unknown(
+            m,
+            &[&["Type", "Source", "Target", "ReadOnly", "Consistency"]],
+            "HostConfig.Mounts.",
+        )?;
+        let kind = string(m, "Type")?.unwrap_or_else(|| "volume".into());
+        let target = string(m, "Target")?
+            .ok_or_else(|| ApiError::bad_request("HostConfig.Mounts.Target is missing"))?;
+        let mut flag = format!("type={kind},target={target}");
+        if let Some(src) = string(m, "Source")? {
+            flag.push_str(&format!(",source={src}"));
+        }
+        if bool_field(m, "ReadOnly")? {
+            flag.push_str(",readonly");
+        }
+        out.push(flag);
+    }
+    Ok(out)
+}
+
 /// Translates a create request (`name` from the query string) to the engine's configuration.
 pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiError> {
     let Value::Object(config) = body else {
@@ -310,9 +380,7 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
         }
     };
     refuse_unknown(host, &[HOST_FIELDS, LIMIT_FIELDS], "HostConfig.")?;
-    if let Some(Value::Object(net)) = config.get("NetworkingConfig") {
-        refuse_unknown(net, &[], "NetworkingConfig.")?;
-    }
+    let network_aliases = endpoint_aliases(config.get("NetworkingConfig"), host)?;
     let image = string(config, "Image")?.ok_or_else(|| {
         ApiError::bad_request("Image: the image to create the container from is missing")
     })?;
@@ -339,8 +407,9 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
     }
 
     let binds = strings(host.get("Binds"), "HostConfig.Binds")?;
-    let mounts = MountArgs::parse(&binds, &[], &[])
-        .map_err(|e| ApiError::bad_request(format!("HostConfig.Binds: {e:#}")))?;
+    let mount_flags = mounts_as_flags(host.get("Mounts"))?;
+    let mounts = MountArgs::parse(&binds, &mount_flags, &[])
+        .map_err(|e| ApiError::bad_request(format!("HostConfig.Binds/Mounts: {e:#}")))?;
     let limits = limits(host)?;
     let network = match string(host, "NetworkMode")?.as_deref() {
         None | Some("default") | Some("bridge") => {
@@ -366,6 +435,11 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
         });
     }
     let log = log_config(host.get("LogConfig"))?;
+    let mut labels = labels(config.get("Labels"))?;
+    labels.insert(
+        pier_engine::container::config::API_CREATED_LABEL.to_string(),
+        "1".to_string(),
+    );
     Ok(RunConfig {
         log,
         image,
@@ -393,8 +467,8 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
         auto_remove,
         cap_add: strings(host.get("CapAdd"), "HostConfig.CapAdd")?,
         cap_drop: strings(host.get("CapDrop"), "HostConfig.CapDrop")?,
-        labels: labels(config.get("Labels"))?,
-        network_aliases: Vec::new(),
+        labels,
+        network_aliases,
         extra_networks: Vec::new(),
         restart,
         healthcheck: None,

@@ -150,6 +150,11 @@ pub struct Limits {
     pub blkio_weight: Option<u16>,
 }
 
+/// The label `pier system service` puts on every container created through the Engine API
+/// (value: `1`), so that what was made through the socket can be told from what `pier run`
+/// made (lab 12 checks it; `docker ps --filter label=io.pier.api` lists them).
+pub const API_CREATED_LABEL: &str = "io.pier.api";
+
 /// Everything `pier run` was asked to do, validated.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunConfig {

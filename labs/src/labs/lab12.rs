@@ -1,12 +1,15 @@
 //! Lab 12: what runs under `docker run` and under `pier run` (the monitor and its parent),
-//! then an OCI bundle made by hand and driven through its lifecycle with `pier runtime`.
+//! the same engine driven through its Docker API socket with curl and the docker CLI, then an
+//! OCI bundle made by hand and driven through its lifecycle with `pier runtime`.
 
 use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text;
 use crate::text::tr;
+use pier_engine::container::config::API_CREATED_LABEL;
 use pier_engine::container::events::Action;
+use pier_engine::container::record::ContainerRecord;
 use pier_oci::container::{OciState, Status};
 use std::path::PathBuf;
 
@@ -24,7 +27,7 @@ pub fn lab() -> Lab {
 "Under the hood: monitors, runtimes, bundles",
 "내부 구조: 모니터, 런타임, 번들",
 ),
-        minutes: 40,
+        minutes: 50,
         host_ports: &[],
         networks: &[],
         needs: None,
@@ -59,6 +62,20 @@ pub fn lab() -> Lab {
                 check: parent,
             },
             Task {
+                id: "socket",
+                title: tr(
+"lab12-curl, made with curl on pier's socket, names lab12-docker, made with the docker CLI on it",
+"소켓에서 curl로 만든 lab12-curl이, 같은 소켓에서 docker CLI로 만든 lab12-docker를 가리킨다",
+),
+                after: &[],
+                answer: None,
+                hint: tr(
+"Step 2: pier system service --socket pier.sock & ; DOCKER_HOST=unix://$PWD/pier.sock docker run -d --name lab12-docker busybox sleep 3600; read its Id with curl --unix-socket pier.sock http://pier/v1.41/containers/lab12-docker/json; create lab12-curl with POST /v1.41/containers/create?name=lab12-curl, label lab12.sibling=<that Id>, and start it",
+"2단계: pier system service --socket pier.sock & ; DOCKER_HOST=unix://$PWD/pier.sock docker run -d --name lab12-docker busybox sleep 3600; curl --unix-socket pier.sock http://pier/v1.41/containers/lab12-docker/json으로 Id를 읽고, POST /v1.41/containers/create?name=lab12-curl로 라벨 lab12.sibling=<그 Id>를 붙여 lab12-curl을 만들어 시작하세요",
+),
+                check: socket,
+            },
+            Task {
                 id: "bundle",
                 title: tr(
 "the lab's bundle holds a config.json and the rootfs exported from lab12-export",
@@ -87,6 +104,45 @@ pub fn lab() -> Lab {
                 check: lifecycle,
             },
         ],
+    }
+}
+
+/// A running container `name` made through the Engine API (the service's label on it).
+fn api_container(ctx: &Ctx, name: &str, how: &str) -> Result<ContainerRecord, Outcome> {
+    let (rec, _) = ctx.running(name).map_err(Outcome::from)?;
+    if rec.config.labels.get(API_CREATED_LABEL).map(String::as_str) != Some("1") {
+        return Err(Outcome::fail(format!(
+            "{name} was not created through pier's socket (it has no {API_CREATED_LABEL} label, which the service puts on what it creates): remove it and make it {how} {}",
+            text::before_start(ctx.lang(), N)
+        )));
+    }
+    Ok(rec)
+}
+
+fn socket(ctx: &Ctx) -> Outcome {
+    let docker = match api_container(
+        ctx,
+        "lab12-docker",
+        "with the docker CLI, DOCKER_HOST at the service's socket",
+    ) {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    let curl = match api_container(ctx, "lab12-curl", "with curl --unix-socket") {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
+    match curl.config.labels.get("lab12.sibling") {
+        Some(id) if *id == docker.id => Outcome::pass(format!(
+            "lab12-docker is {}",
+            docker.short_id()
+        )),
+        Some(other) => Outcome::fail(format!(
+            "lab12-curl's label lab12.sibling is {other:?}, not lab12-docker's full ID: read .Id from GET /v1.41/containers/lab12-docker/json"
+        )),
+        None => Outcome::fail(
+            "lab12-curl has no label lab12.sibling: put lab12-docker's ID there (\"Labels\" in the create request's JSON)",
+        ),
     }
 }
 
