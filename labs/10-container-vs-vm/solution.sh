@@ -25,19 +25,19 @@ pier lab answer 10 report "$report"
 pier lab answer 10 startup-ms "$(cat startup-ms)"
 # ANCHOR: summary
 summary="$(dirname "$report")/summary.csv"
-# The median of the first cpu metric for the native row, then the same metric and variant
-# for the pier container.
+# The median of the first cpu metric that both the native row and the pier container have
+# (the OpenBLAS reference runs natively only), then the same metric and variant for pier.
 read -r native container < <(awk -F, '
     NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
     $h["suite"] == "cpu" { rows[++n] = $0 }
     END {
         for (i = 1; i <= n; i++) {
             split(rows[i], f, ",")
-            if (f[h["environment"]] == "native") { metric = f[h["metric"]]; variant = f[h["variant"]]; nat = f[h["median"]]; break }
-        }
-        for (i = 1; i <= n; i++) {
-            split(rows[i], f, ",")
-            if (f[h["metric"]] == metric && f[h["variant"]] == variant && f[h["environment"]] == "pier") { print nat, f[h["median"]]; exit }
+            if (f[h["environment"]] != "native") continue
+            for (j = 1; j <= n; j++) {
+                split(rows[j], g, ",")
+                if (g[h["metric"]] == f[h["metric"]] && g[h["variant"]] == f[h["variant"]] && g[h["environment"]] == "pier") { print f[h["median"]], g[h["median"]]; exit }
+            }
         }
     }' "$summary")
 # The VM's first cpu median (its environment is qemu-kvm or qemu-tcg), or none.
