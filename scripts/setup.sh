@@ -45,6 +45,9 @@ if [ "$what" = test ]; then
   # tests/registry_realistic.rs: umoci unpacks the reference tree; setcap (libcap2-bin) and
   # setfattr (attr) give scripts/layered-image.sh's files a capability and an xattr.
   packages+=(umoci libcap2-bin attr)
+  # tests/engine_api_clients.rs: docker-compose 1.29 (docker-py underneath) and a venv for the
+  # Python Docker SDK from PyPI, both driving pier's Engine API socket.
+  packages+=(docker-compose python3-venv)
 fi
 
 missing=()

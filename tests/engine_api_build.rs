@@ -334,14 +334,10 @@ fn networks_and_volumes_through_the_socket() {
         "{}",
         text(&out.stderr)
     );
-    let bridge = svc.docker_ok(&[
-        "network",
-        "inspect",
-        "--format",
-        "{{index .Options \"com.docker.network.bridge.name\"}}",
-        &net,
-    ]);
-    let bridge = bridge.trim().to_string();
+    // The bridge's name is pier's own (Docker's `Options` holds only what the creator set).
+    let inspected: serde_json::Value =
+        serde_json::from_str(&p.ok(&["network", "inspect", &net])).unwrap();
+    let bridge = inspected[0]["bridge"].as_str().unwrap().to_string();
     assert!(!links_named(&bridge).is_empty(), "bridge {bridge} exists");
 
     // A container on the network reaches another by name; one connected later too.

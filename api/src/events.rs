@@ -34,6 +34,10 @@ fn action(e: &Event) -> String {
 /// Whether `e` passes `filters` (each key: any of its values).
 fn passes(e: &Event, filters: &BTreeMap<String, Vec<String>>) -> bool {
     filters.iter().all(|(key, values)| {
+        // Docker ANDs label filters, and ORs the values of the others.
+        if key == "label" {
+            return values.iter().all(|v| label_matches(&e.labels, v));
+        }
         values.is_empty()
             || values.iter().any(|v| match key.as_str() {
                 "type" => v == "container",

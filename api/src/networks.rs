@@ -45,7 +45,9 @@ pub fn network_json(n: &NetworkInfo) -> Value {
         "ConfigFrom": {"Network": ""},
         "ConfigOnly": false,
         "Containers": containers,
-        "Options": {"com.docker.network.bridge.name": n.bridge},
+        // What the creator set, as Docker reports it (pier takes none; compose recreates a
+        // network whose options differ from its file's). The bridge's name is pier's own.
+        "Options": {},
         "Labels": n.labels,
     })
 }

@@ -7,7 +7,7 @@
 //! (`false`, `0`, `""`, `[]`, `{}`, `null`, or an object of only those).
 
 use crate::error::ApiError;
-use pier_engine::container::config::{Limits, NetworkMode, RestartPolicy, RunConfig};
+use pier_engine::container::config::{HealthConfig, Limits, NetworkMode, RestartPolicy, RunConfig};
 use pier_engine::container::logs::LogConfig;
 use pier_engine::container::mount_args::MountArgs;
 use serde_json::{Map, Value};
@@ -26,6 +26,7 @@ const CONFIG_FIELDS: &[&str] = &[
     "OpenStdin",
     "StdinOnce",
     "Labels",
+    "Healthcheck",
 ];
 
 /// Fields of `Config` that describe what the client attaches to or are image metadata:
@@ -356,6 +357,22 @@ fn mounts_as_flags(v: Option<&Value>) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
+/// `Healthcheck` as the engine's [`HealthConfig`] (Docker's own JSON; clients send `null`
+/// for the durations they leave to the image or Docker's defaults, which mean 0 there).
+fn healthcheck(v: Option<&Value>) -> Result<Option<HealthConfig>, ApiError> {
+    let Some(Value::Object(obj)) = v else {
+        return Ok(None);
+    };
+    let given: Map<String, Value> = obj
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let hc: HealthConfig = serde_json::from_value(Value::Object(given))
+        .map_err(|e| ApiError::bad_request(format!("Healthcheck: {e}")))?;
+    Ok(Some(hc))
+}
+
 /// Translates a create request (`name` from the query string) to the engine's configuration.
 pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiError> {
     let Value::Object(config) = body else {
@@ -471,7 +488,7 @@ pub fn run_config(body: &Value, name: Option<String>) -> Result<RunConfig, ApiEr
         network_aliases,
         extra_networks: Vec::new(),
         restart,
-        healthcheck: None,
+        healthcheck: healthcheck(config.get("Healthcheck"))?,
     })
 }
 

@@ -42,6 +42,8 @@ const EXEC_FIELDS: &[&str] = &[
     "Privileged",
     // The CLI's `exec -d` says it here too; what counts is the start request's.
     "Detach",
+    // docker-py repeats the container's ID in the body; the path names it.
+    "Container",
 ];
 
 /// How long output may still come after the command exited (a background child holding
@@ -361,62 +363,52 @@ pub async fn start(
         stdout && attached,
         stderr && attached,
     )?;
-    let (status_ours, status_child) = std::os::unix::net::UnixStream::pair()
-        .map_err(|e| anyhow::anyhow!("socket pair for an exec's status: {e}"))?;
-    let s = state.clone();
-    let job_for_launcher = job.clone();
-    blocking(move || {
-        let status_child = OwnedFd::from(status_child);
-        let [a, b, c] = &child;
-        s.launcher.exec(
-            &job_for_launcher,
-            [status_child.as_fd(), a.as_fd(), b.as_fd(), c.as_fd()],
-        )?;
-        // Our copies of the child ends close here: only the command holds them now.
-        Ok(())
-    })
-    .await
-    .inspect_err(|_| {
-        let _ = state.execs.with(&id, |i| i.started = false);
-    })?;
-    status_ours
-        .set_nonblocking(true)
-        .map_err(|e| anyhow::anyhow!("exec status socket: {e}"))?;
-    let status_stream = tokio::net::UnixStream::from_std(status_ours)
-        .map_err(|e| anyhow::anyhow!("exec status socket: {e}"))?;
-    let mut status = BufReader::new(status_stream);
-    let first = next_status(&mut status).await;
-    match first {
-        Status { pid: Some(pid), .. } => {
-            state.execs.with(&id, |i| {
-                i.running = true;
-                i.pid = pid;
-                i.master = ends.master.clone();
-            })?;
-        }
-        Status { error, code, .. } => {
-            let message = error.unwrap_or_else(|| "the exec watcher ended without a word".into());
-            let _ = state.execs.with(&id, |i| {
-                i.exit_code = Some(code.unwrap_or(126));
-                i.ended = Some(Instant::now());
-            });
-            // As dockerd: once the client asked to hijack, the reason goes to its
-            // stream and the exit code to the exec's record (126, or 127 for a command
-            // not found), so `docker exec c nosuch` prints why and exits 127.
-            if hijack && !detach {
-                let (tx, rx) = mpsc::channel(1);
-                let line = format!("{message}\r\n");
-                let data = if tty {
-                    line.into_bytes()
-                } else {
-                    frame(Stream::Stdout, line.as_bytes())
-                };
-                let _ = tx.try_send(Bytes::from(data));
-                return Ok(hijacked(upgrade, rx, None, tty));
+    // The terminal is there before the command: a resize the client sends right after the
+    // 101 reaches it.
+    state.execs.with(&id, |i| i.master = ends.master.clone())?;
+    if hijack && !detach {
+        // As dockerd: the 101 goes out before the command starts. A client such as
+        // docker-py reads the response's head through a buffered reader and then the raw
+        // socket, so output that arrived together with the head would be lost.
+        let (tx, rx) = mpsc::channel::<Bytes>(64);
+        let stdin_end = ends.stdin.clone();
+        let reply = hijacked(upgrade, rx, stdin_end, tty);
+        tokio::spawn(async move {
+            let mut upgraded = match launch(&state, &id, &job, child).await {
+                Ok(status) => pump(
+                    state.clone(),
+                    id,
+                    ends.stdout,
+                    ends.stderr,
+                    ends.master.clone(),
+                    status,
+                    tty,
+                ),
+                Err(message) => {
+                    // The reason goes to the stream, the exit code to the record, so
+                    // `docker exec c nosuch` prints why and exits 127.
+                    let line = format!("{message}\r\n");
+                    let data = if tty {
+                        line.into_bytes()
+                    } else {
+                        frame(Stream::Stdout, line.as_bytes())
+                    };
+                    let _ = tx.send(Bytes::from(data)).await;
+                    return;
+                }
+            };
+            while let Some(b) = upgraded.recv().await {
+                if tx.send(b).await.is_err() {
+                    break;
+                }
             }
-            return Err(ApiError::from_engine(&anyhow::anyhow!(message)));
-        }
+        });
+        return Ok(reply);
     }
+    let status = match launch(&state, &id, &job, child).await {
+        Ok(status) => status,
+        Err(message) => return Err(ApiError::from_engine(&anyhow::anyhow!(message))),
+    };
     let rx = pump(
         state.clone(),
         id,
@@ -430,12 +422,68 @@ pub async fn start(
         tokio::spawn(drain(rx));
         return Ok(http::empty(StatusCode::OK));
     }
-    if !hijack {
-        let (reply, body_tx) = http::streamed(content_type(tty));
-        tokio::spawn(forward_body(rx, body_tx));
-        return Ok(reply);
+    let (reply, body_tx) = http::streamed(content_type(tty));
+    tokio::spawn(forward_body(rx, body_tx));
+    Ok(reply)
+}
+
+/// Starts the exec's command through the launcher with the child ends of its streams, and
+/// waits for its PID (recorded). The status stream comes back, to learn
+/// the exit code from; or the reason it could not start (its exit code, 126 or 127 as
+/// dockerd gives, is in the record then).
+async fn launch(
+    state: &Arc<State>,
+    id: &str,
+    job: &ExecJob,
+    child: [OwnedFd; 3],
+) -> Result<BufReader<tokio::net::UnixStream>, String> {
+    let failed = |message: String, code: i32| {
+        let _ = state.execs.with(id, |i| {
+            i.exit_code = Some(code);
+            i.ended = Some(Instant::now());
+        });
+        message
+    };
+    let (status_ours, status_child) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| failed(format!("socket pair for an exec's status: {e}"), 126))?;
+    let s = state.clone();
+    let job_for_launcher = job.clone();
+    let launched = blocking(move || {
+        let status_child = OwnedFd::from(status_child);
+        let [a, b, c] = &child;
+        s.launcher.exec(
+            &job_for_launcher,
+            [status_child.as_fd(), a.as_fd(), b.as_fd(), c.as_fd()],
+        )?;
+        // Our copies of the child ends close here: only the command holds them now.
+        Ok(())
+    })
+    .await;
+    if let Err(e) = launched {
+        let _ = state.execs.with(id, |i| i.started = false);
+        return Err(e.message);
     }
-    Ok(hijacked(upgrade, rx, ends.stdin, tty))
+    let status_stream = status_ours
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::UnixStream::from_std(status_ours))
+        .map_err(|e| failed(format!("exec status socket: {e}"), 126))?;
+    let mut status = BufReader::new(status_stream);
+    match next_status(&mut status).await {
+        Status { pid: Some(pid), .. } => {
+            state
+                .execs
+                .with(id, |i| {
+                    i.running = true;
+                    i.pid = pid;
+                })
+                .map_err(|e| e.message)?;
+            Ok(status)
+        }
+        Status { error, code, .. } => Err(failed(
+            error.unwrap_or_else(|| "the exec watcher ended without a word".into()),
+            code.unwrap_or(126),
+        )),
+    }
 }
 
 /// The 101 reply; once upgraded, the client's input goes to `stdin_end` and `rx` to the

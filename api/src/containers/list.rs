@@ -61,7 +61,8 @@ fn passes(r: &ContainerRecord, filters: &BTreeMap<String, Vec<String>>) -> Resul
         let ok = match key.as_str() {
             "id" => any(&|v| r.id.starts_with(v)),
             "status" => any(&|v| v == state_word(r)),
-            "label" => any(&|v| label_matches(&r.config.labels, v)),
+            // Docker ANDs label filters (compose asks for project=P and oneoff=False).
+            "label" => values.iter().all(|v| label_matches(&r.config.labels, v)),
             "name" => {
                 let mut ok = values.is_empty();
                 for v in values {
@@ -148,8 +149,9 @@ pub fn list(engine: &Engine, q: &Query) -> Result<Value, ApiError> {
             out.push(summary(&r));
         }
     }
-    if let Some(n) = q.number::<usize>("limit")? {
-        out.truncate(n);
+    // Docker's clients send `limit=-1` for "no limit" (docker-py, docker-compose).
+    if let Some(n) = q.number::<i64>("limit")?.filter(|&n| n > 0) {
+        out.truncate(usize::try_from(n).unwrap_or(usize::MAX));
     }
     Ok(Value::Array(out))
 }

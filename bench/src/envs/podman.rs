@@ -76,7 +76,11 @@ impl Podman {
 /// files (`tmp/`) under `state`.
 fn podman(binary: &Path, state: &Path) -> Command {
     let mut c = Command::new(binary);
-    c.env("CONTAINERS_CONF", state.join(CONFIG))
+    // Nothing of the user's registry set-up: the bench's image is local, and a
+    // DOCKER_CONFIG naming a directory without config.json makes `podman run` fail.
+    c.env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env("CONTAINERS_CONF", state.join(CONFIG))
         .arg("--root")
         .arg(state.join("storage"))
         .arg("--runroot")

@@ -2,9 +2,16 @@
 //! `NetworkSettings` ... under Docker's names, so `--format '{{.State.Pid}}'` and the tools
 //! and notes written for `docker inspect` read pier's output.
 
+use super::config::NetworkMode;
 use super::record::{ContainerPaths, ContainerRecord, ContainerStatus};
-use crate::network::Endpoint;
+// Docker gives containers no aliases on the default network.
+use crate::network::{Endpoint, DEFAULT_NETWORK};
 use serde_json::{json, Value};
+
+/// A container ID's first 12 characters, the short ID Docker shows and resolves.
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
 
 /// Docker's inspect fields for one container. `oci` is the bundle's config.json (`Null`
 /// before it exists), the source of the final environment, working directory and user.
@@ -33,13 +40,33 @@ pub fn docker_fields(rec: &ContainerRecord, paths: &ContainerPaths, oci: &Value)
                 }]),
             );
         }
+    }
+    // The networks the container is set to join, listed before it starts too (as Docker
+    // does: compose reads them to decide whether to connect a created container), with
+    // the container's short ID among its names on a user-defined network.
+    let mut attached: Vec<(&str, &[String])> = Vec::new();
+    if let Some(NetworkMode::Bridge(n)) = &rec.config.network {
+        attached.push((n, &rec.config.network_aliases));
+    }
+    for x in &rec.config.extra_networks {
+        attached.push((&x.network, &x.aliases));
+    }
+    for (name, aliases) in attached {
+        let names: Option<Vec<String>> = (name != DEFAULT_NETWORK).then(|| {
+            std::iter::once(short_id(&rec.id).to_string())
+                .chain(aliases.iter().cloned())
+                .collect()
+        });
+        let ep = endpoint.as_ref().filter(|e| e.network == name);
         networks.insert(
-            ep.network.clone(),
+            name.to_string(),
             json!({
-                "IPAddress": ep.ip.to_string(),
-                "IPPrefixLen": ep.prefix,
-                "Gateway": ep.gateway.to_string(),
-                "MacAddress": ep.mac,
+                "NetworkID": name,
+                "Aliases": names,
+                "IPAddress": ep.map(|e| e.ip.to_string()).unwrap_or_default(),
+                "IPPrefixLen": ep.map(|e| e.prefix).unwrap_or(0),
+                "Gateway": ep.map(|e| e.gateway.to_string()).unwrap_or_default(),
+                "MacAddress": ep.map(|e| e.mac.clone()).unwrap_or_default(),
             }),
         );
     }

@@ -78,6 +78,9 @@ impl Engine {
             .cloned()
             .collect();
         aliases.extend(record.config.network_aliases.iter().cloned());
+        // Docker's containers answer to their short ID too (what `docker ps` shows).
+        let short = super::inspect_docker::short_id(&record.id).to_string();
+        aliases.push(short.clone());
         let connected = self.networks().and_then(|nets| {
             let first = nets.connect(&ConnectRequest {
                 container_id: &record.id,
@@ -98,7 +101,12 @@ impl Engine {
                     netns_path: &ns,
                     ports: &[],
                     hosts_file: Some(&hosts),
-                    aliases: &extra.aliases,
+                    aliases: &extra
+                        .aliases
+                        .iter()
+                        .cloned()
+                        .chain(std::iter::once(short.clone()))
+                        .collect::<Vec<_>>(),
                 })
                 .with_context(|| format!("joining network {}", extra.network))?;
             }
