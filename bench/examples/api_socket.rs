@@ -6,9 +6,10 @@
 //! `cargo run -p pier-bench --example api_socket -- PIER_BINARY [ROUNDS] [CACHE_DIR]`
 //!
 //! Both sides are driven by the same docker client (`/usr/bin/docker`, the Debian package's),
-//! so the client's own start-up is in both numbers. dockerd that cannot start is reported and
-//! skipped; podman's `system service` is not measured here (its storage set-up lives in the
-//! bench's podman environment, not reused yet).
+//! so the client's own start-up is in all numbers. `podman system service` is the third side,
+//! with private storage, run and temporary directories and a `containers.conf` of its own
+//! (file locks, and ulimits this root may set). A daemon that cannot start is reported and
+//! skipped.
 
 use anyhow::{bail, Context, Result};
 use pier_bench::envs::docker::daemon::Daemon;
@@ -52,6 +53,79 @@ impl PierService {
 }
 
 impl Drop for PierService {
+    fn drop(&mut self) {
+        // SAFETY: a plain kill(2) of the child this program started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// `podman system service` with everything under `dir` (storage, run-time state, locks,
+/// configuration), busybox loaded from `archive`; stopped on drop.
+struct PodmanService {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl PodmanService {
+    fn podman(dir: &Path) -> Command {
+        let mut c = Command::new("podman");
+        c.env("CONTAINERS_CONF", dir.join("containers.conf"))
+            .env_remove("DOCKER_CONFIG")
+            .arg("--root")
+            .arg(dir.join("storage"))
+            .arg("--runroot")
+            .arg(dir.join("run"))
+            .arg("--tmpdir")
+            .arg(dir.join("tmp"));
+        c
+    }
+
+    fn start(dir: &Path, archive: &Path) -> Result<PodmanService> {
+        std::fs::create_dir_all(dir)?;
+        // The explicit ulimits keep podman from raising them beyond root's hard limits here
+        // (as the bench's podman environment passes them to `podman run`).
+        std::fs::write(
+            dir.join("containers.conf"),
+            "[engine]\nlock_type = \"file\"\n[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n",
+        )?;
+        let out = Self::podman(dir)
+            .arg("load")
+            .arg("-i")
+            .arg(archive)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "podman load: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let socket = dir.join("podman.sock");
+        let _ = std::fs::remove_file(&socket);
+        let child = Self::podman(dir)
+            .args(["system", "service", "--time", "0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting podman system service")?;
+        let svc = PodmanService { child, socket };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !svc.socket.exists() {
+            if Instant::now() > deadline {
+                bail!(
+                    "podman system service did not make {}",
+                    svc.socket.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(svc)
+    }
+}
+
+impl Drop for PodmanService {
     fn drop(&mut self) {
         // SAFETY: a plain kill(2) of the child this program started.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
@@ -144,7 +218,14 @@ fn main() -> Result<()> {
             bail!("dockerd's socket is not at {}", s.display());
         }
     }
-    println!("podman system service: not measured (see this program's doc comment)");
+    let podman = match PodmanService::start(&cache.join("podman"), &archive) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            println!("podman system service: not measured: it could not start: {e:#}");
+            None
+        }
+    };
+    let podman_socket = podman.as_ref().map(|p| p.socket.clone());
 
     // Warm-up: image caches, the first container of each.
     for _ in 0..2 {
@@ -152,12 +233,18 @@ fn main() -> Result<()> {
         if let Some(s) = &dockerd_socket {
             one_run(s)?;
         }
+        if let Some(s) = &podman_socket {
+            one_run(s)?;
+        }
     }
-    let (mut pier_times, mut docker_times) = (Vec::new(), Vec::new());
+    let (mut pier_times, mut docker_times, mut podman_times) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         pier_times.push(one_run(&service.socket)?);
         if let Some(s) = &dockerd_socket {
             docker_times.push(one_run(s)?);
+        }
+        if let Some(s) = &podman_socket {
+            podman_times.push(one_run(s)?);
         }
     }
     let (pm, p25, p75) = stats(&mut pier_times);
@@ -173,6 +260,17 @@ fn main() -> Result<()> {
             p75 / d25
         );
     }
+    if !podman_times.is_empty() {
+        let (qm, q25, q75) = stats(&mut podman_times);
+        println!("  podman system service median {qm:6.1} ms  (p25 {q25:.1}, p75 {q75:.1})");
+        println!(
+            "  ratio pier / podman: {:.2} (p25/p75 of each: {:.2} .. {:.2})",
+            pm / qm,
+            p25 / q75,
+            p75 / q25
+        );
+    }
+    drop(podman);
     drop(daemon);
     drop(service);
     Ok(())
