@@ -687,6 +687,104 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn replacing_an_open_directory_with_a_symlink_redirects_nothing() {
+        // The cursor holds `a` (and `a/b`) open after the first files; the archive then
+        // tries to turn `a` (or `a/b`, or a whited-out `a`) into a link out of the layer
+        // and write through it, hoping a cached descriptor skips the check.
+        let s = sandbox();
+        let outside = s.outside.to_str().unwrap().to_string();
+        for link in [outside.as_str(), "/etc", "../outside"] {
+            for (dir, replaced) in [("a/", "a"), ("a/b/", "a/b")] {
+                let layer = tempfile::tempdir_in(s.layer.parent().unwrap()).unwrap();
+                let err = unpack(
+                    |b| {
+                        raw_entry(b, dir, EntryType::Directory, None, b"");
+                        raw_entry(b, &format!("{dir}first"), EntryType::Regular, None, b"1");
+                        raw_entry(b, replaced, EntryType::Symlink, Some(link), b"");
+                        raw_entry(
+                            b,
+                            &format!("{replaced}/passwd"),
+                            EntryType::Regular,
+                            None,
+                            b"pwned",
+                        );
+                    },
+                    layer.path(),
+                )
+                .unwrap_err();
+                assert!(
+                    format!("{err:#}").contains("made this path a directory"),
+                    "{err:#}"
+                );
+                assert_eq!(
+                    fs::read(layer.path().join(dir).join("first")).unwrap(),
+                    b"1"
+                );
+            }
+            let layer = tempfile::tempdir_in(s.layer.parent().unwrap()).unwrap();
+            let err = unpack(
+                |b| {
+                    raw_entry(b, "a/", EntryType::Directory, None, b"");
+                    raw_entry(b, "a/first", EntryType::Regular, None, b"1");
+                    raw_entry(b, ".wh.a", EntryType::Regular, None, b"");
+                    raw_entry(b, "a", EntryType::Symlink, Some(link), b"");
+                    raw_entry(b, "a/passwd", EntryType::Regular, None, b"pwned");
+                },
+                layer.path(),
+            )
+            .unwrap_err();
+            assert!(
+                format!("{err:#}").contains("made this path a directory"),
+                "{err:#}"
+            );
+        }
+        outside_is_empty(&s);
+        assert!(!fs::read_to_string("/etc/passwd").unwrap().contains("pwned"));
+
+        // The other way round is allowed and stays inside: a link replaced by a directory
+        // (while the cursor is on the link's parent) takes the files that follow.
+        unpack(
+            |b| {
+                raw_entry(b, "d/", EntryType::Directory, None, b"");
+                raw_entry(b, "d/a", EntryType::Symlink, Some(&outside), b"");
+                raw_entry(b, "d/a/", EntryType::Directory, None, b"");
+                raw_entry(b, "d/a/passwd", EntryType::Regular, None, b"inside");
+            },
+            &s.layer,
+        )
+        .unwrap();
+        assert!(fs::symlink_metadata(s.layer.join("d/a")).unwrap().is_dir());
+        assert_eq!(fs::read(s.layer.join("d/a/passwd")).unwrap(), b"inside");
+        outside_is_empty(&s);
+    }
+
+    #[test]
+    fn a_forgotten_directory_is_resolved_again() {
+        // Should directories ever become replaceable, forget() is what keeps a cached
+        // descriptor from answering for a path that is now a link out of the layer.
+        let s = sandbox();
+        let root = open_dir_path(&s.layer).unwrap();
+        let mut cursor = DirCursor::new(root.as_fd());
+        let path = |p: &str| p.split('/').map(OsString::from).collect::<Vec<_>>();
+        cursor.open(&path("a/b"), true, "").unwrap();
+        fs::rename(s.layer.join("a"), s.layer.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&s.outside, s.layer.join("a")).unwrap();
+        fs::create_dir(s.outside.join("b")).unwrap();
+        cursor.forget(&path("a"));
+        let err = cursor.open(&path("a/b"), true, "").unwrap_err();
+        assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
+        // Forgetting a sibling or a deeper path keeps what is still valid.
+        cursor.open(&path("moved/b"), false, "").unwrap();
+        cursor.forget(&path("moved/c"));
+        cursor.forget(&path("other"));
+        assert_eq!(cursor.stack.len(), 2);
+        cursor.forget(&path("moved/b"));
+        assert_eq!(cursor.stack.len(), 1);
+        fs::remove_dir(s.outside.join("b")).unwrap();
+        outside_is_empty(&s);
+    }
+
+    #[test]
     fn hard_links_cannot_reach_host_files() {
         let s = sandbox();
         let before = fs::metadata("/etc/passwd").unwrap().nlink();
