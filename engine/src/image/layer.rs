@@ -94,13 +94,21 @@ pub fn unpack_layer<R: Read>(archive: R, dest: &Path) -> Result<UnpackStats> {
     }
     // Newest first, so a parent's time is set after its children's; the cursor keeps the
     // walk cheap (the list is in archive order, grouped by directory).
+    // Each is set through its parent (which siblings share), without following a link.
     let mut cursor = DirCursor::new(root.as_fd());
     for (components, mtime) in dir_times.iter().rev() {
-        let dir = cursor.open(components, false, "")?;
         let t = TimeSpec::new(*mtime, 0);
-        futimens(dir, &t, &t).with_context(|| {
-            format!("setting mtime of {}", display_components(dest, components))
-        })?;
+        let set = match components.split_last() {
+            None => futimens(&root, &t, &t),
+            Some((name, parents)) => utimensat(
+                cursor.open(parents, false, "")?,
+                name.as_os_str(),
+                &t,
+                &t,
+                UtimensatFlags::NoFollowSymlink,
+            ),
+        };
+        set.with_context(|| format!("setting mtime of {}", display_components(dest, components)))?;
     }
     Ok(stats)
 }
@@ -222,13 +230,20 @@ fn unpack_entry<R: Read>(
 
     match kind {
         EntryType::Directory => {
-            let dir = match open_dir_nofollow(parent, name) {
-                Ok(fd) => fd,
-                Err(Errno::ENOENT) => create_dir(parent, name)?,
-                Err(_) => {
-                    remove_existing(parent, name)?;
-                    create_dir(parent, name)?
+            // mkdir first: in a fresh layer the directory is new, so this is one
+            // syscall fewer than trying to open it.
+            let dir = match mkdirat(parent, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
+                Ok(()) => {
+                    open_dir_nofollow(parent, name).context("opening the directory just created")?
                 }
+                Err(Errno::EEXIST) => match open_dir_nofollow(parent, name) {
+                    Ok(fd) => fd,
+                    Err(_) => {
+                        remove_existing(parent, name)?;
+                        create_dir(parent, name)?
+                    }
+                },
+                Err(e) => return Err(e).context("creating directory"),
             };
             apply_fd_meta(&dir, &meta, &xattrs)?;
             dir_times.push((components.to_vec(), meta.mtime.tv_sec()));
