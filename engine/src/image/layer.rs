@@ -12,7 +12,7 @@
 //!   the path is never followed and the entry is rejected;
 //! - `a/` then `a -> /etc` then `a/passwd`: the descriptors of the parent directories are
 //!   kept from one entry to the next (tar entries come grouped by directory, so a layer of
-//!   thousands of files opens each directory about once, see [`DirCursor`]), and an entry
+//!   thousands of files opens each directory about once, see `DirCursor`), and an entry
 //!   that changes a path drops the cached descriptors of that path first, so a later entry
 //!   never goes through a stale one; a directory is in any case never replaced by a link
 //!   (the second entry is refused);
