@@ -10,6 +10,12 @@
 //! - `a -> /etc` followed by `a/passwd`: every parent directory is opened component by
 //!   component with `O_NOFOLLOW` relative to the previous one (`openat`), so a symlink in
 //!   the path is never followed and the entry is rejected;
+//! - `a/` then `a -> /etc` then `a/passwd`: the descriptors of the parent directories are
+//!   kept from one entry to the next (tar entries come grouped by directory, so a layer of
+//!   thousands of files opens each directory about once, see `DirCursor`), and an entry
+//!   that changes a path drops the cached descriptors of that path first, so a later entry
+//!   never goes through a stale one; a directory is in any case never replaced by a link
+//!   (the second entry is refused);
 //! - a hard link to `/etc/passwd`: link targets are resolved the same way, inside the layer;
 //! - device nodes: skipped (a container gets its devices from the runtime), except the
 //!   character device 0:0, which is an overlayfs whiteout.
@@ -30,8 +36,9 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
+use std::io::Write;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use tar::EntryType;
@@ -59,6 +66,8 @@ pub struct UnpackStats {
 /// expected to extract into a temporary directory and discard it on error.
 pub fn unpack_layer<R: Read>(archive: R, dest: &Path) -> Result<UnpackStats> {
     let root = open_dir_path(dest)?;
+    let mut cursor = DirCursor::new(root.as_fd());
+    let mut buf = vec![0u8; COPY_BUFFER];
     let mut archive = tar::Archive::new(archive);
     let mut stats = UnpackStats::default();
     // Directory mtimes are set last: creating entries inside a directory changes it.
@@ -73,16 +82,33 @@ pub fn unpack_layer<R: Read>(archive: R, dest: &Path) -> Result<UnpackStats> {
         let shown = String::from_utf8_lossy(&raw_path).into_owned();
         let components =
             normalize(&raw_path).with_context(|| format!("refusing tar entry {shown:?}"))?;
-        let written = unpack_entry(&root, &mut entry, &components, &mut dir_times)
-            .with_context(|| format!("extracting tar entry {shown:?} into {}", dest.display()))?;
+        let written = unpack_entry(
+            &mut cursor,
+            &mut entry,
+            &components,
+            &mut dir_times,
+            &mut buf,
+        )
+        .with_context(|| format!("extracting tar entry {shown:?} into {}", dest.display()))?;
         stats.size += written;
     }
+    // Newest first, so a parent's time is set after its children's; the cursor keeps the
+    // walk cheap (the list is in archive order, grouped by directory).
+    // Each is set through its parent (which siblings share), without following a link.
+    let mut cursor = DirCursor::new(root.as_fd());
     for (components, mtime) in dir_times.iter().rev() {
-        let dir = walk(&root, components, false, "")?;
         let t = TimeSpec::new(*mtime, 0);
-        futimens(&dir, &t, &t).with_context(|| {
-            format!("setting mtime of {}", display_components(dest, components))
-        })?;
+        let set = match components.split_last() {
+            None => futimens(&root, &t, &t),
+            Some((name, parents)) => utimensat(
+                cursor.open(parents, false, "")?,
+                name.as_os_str(),
+                &t,
+                &t,
+                UtimensatFlags::NoFollowSymlink,
+            ),
+        };
+        set.with_context(|| format!("setting mtime of {}", display_components(dest, components)))?;
     }
     Ok(stats)
 }
@@ -150,11 +176,16 @@ fn read_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Vec<(String, Ve
     Ok(out)
 }
 
+/// Size of the buffer file contents are copied through (std's `io::copy` uses 8 KiB: one
+/// read and one write syscall per 8 KiB of a layer's data).
+const COPY_BUFFER: usize = 256 << 10;
+
 fn unpack_entry<R: Read>(
-    root: &OwnedFd,
+    cursor: &mut DirCursor<'_>,
     entry: &mut tar::Entry<'_, R>,
     components: &[OsString],
     dir_times: &mut Vec<(Vec<OsString>, i64)>,
+    buf: &mut [u8],
 ) -> Result<u64> {
     let kind = entry.header().entry_type();
     let meta = read_meta(entry.header())?;
@@ -163,19 +194,26 @@ fn unpack_entry<R: Read>(
     let Some((name, parents)) = components.split_last() else {
         // The archive's root ("./"): its metadata applies to the layer directory itself.
         if kind == EntryType::Directory {
-            apply_fd_meta(root, &meta, &xattrs)?;
+            apply_fd_meta(cursor.root, &meta, &xattrs)?;
             dir_times.push((Vec::new(), meta.mtime.tv_sec()));
         }
         return Ok(0);
     };
-    let parent = walk(root, parents, true, "")?;
+    // Whatever this entry does to `components`, no cached descriptor may outlive it.
+    cursor.forget(components);
+    let root = cursor.root;
+    let parent = cursor.open(parents, true, "")?;
     let name_bytes = name.as_bytes();
 
     // OCI whiteouts become overlayfs whiteouts.
     if name_bytes == OPAQUE_MARKER.as_bytes() {
-        File::from(parent)
-            .set_xattr(OVERLAY_OPAQUE_XATTR, b"y")
-            .with_context(|| format!("setting {OVERLAY_OPAQUE_XATTR}"))?;
+        File::from(
+            parent
+                .try_clone_to_owned()
+                .context("duplicating directory fd")?,
+        )
+        .set_xattr(OVERLAY_OPAQUE_XATTR, b"y")
+        .with_context(|| format!("setting {OVERLAY_OPAQUE_XATTR}"))?;
         return Ok(0);
     }
     if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
@@ -183,40 +221,61 @@ fn unpack_entry<R: Read>(
         if hidden.is_empty() || hidden == "." || hidden == ".." {
             bail!("invalid whiteout name");
         }
-        remove_existing(&parent, hidden)?;
-        make_whiteout(&parent, hidden)?;
+        cursor.forget_child(parents, hidden);
+        let parent = cursor.open(parents, true, "")?;
+        remove_existing(parent, hidden)?;
+        make_whiteout(parent, hidden)?;
         return Ok(0);
     }
 
     match kind {
         EntryType::Directory => {
-            let dir = match open_dir_nofollow(&parent, name) {
-                Ok(fd) => fd,
-                Err(Errno::ENOENT) => create_dir(&parent, name)?,
-                Err(_) => {
-                    remove_existing(&parent, name)?;
-                    create_dir(&parent, name)?
+            // mkdir first: in a fresh layer the directory is new, so this is one
+            // syscall fewer than trying to open it.
+            let dir = match mkdirat(parent, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
+                Ok(()) => {
+                    open_dir_nofollow(parent, name).context("opening the directory just created")?
                 }
+                Err(Errno::EEXIST) => match open_dir_nofollow(parent, name) {
+                    Ok(fd) => fd,
+                    Err(_) => {
+                        remove_existing(parent, name)?;
+                        create_dir(parent, name)?
+                    }
+                },
+                Err(e) => return Err(e).context("creating directory"),
             };
             apply_fd_meta(&dir, &meta, &xattrs)?;
             dir_times.push((components.to_vec(), meta.mtime.tv_sec()));
+            // Its files usually come next: they find their parent open.
+            cursor.enter(name, dir);
             Ok(0)
         }
         EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-            remove_existing(&parent, name)?;
-            let fd = openat(
-                &parent,
-                name.as_os_str(),
-                OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            )
+            let create = || {
+                openat(
+                    parent,
+                    name.as_os_str(),
+                    OFlag::O_WRONLY
+                        | OFlag::O_CREAT
+                        | OFlag::O_EXCL
+                        | OFlag::O_NOFOLLOW
+                        | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o600),
+                )
+            };
+            // O_EXCL: an existing entry (of an earlier tar entry) is replaced, never
+            // written through; the common case, a new name, costs no extra stat.
+            let fd = match create() {
+                Err(Errno::EEXIST) => {
+                    remove_existing(parent, name)?;
+                    create()
+                }
+                r => r,
+            }
             .context("creating file")?;
             let mut file = File::from(fd);
-            let written = io::copy(entry, &mut file).context("writing file content")?;
+            let written = copy_content(entry, &mut file, buf).context("writing file content")?;
             apply_fd_meta(file.as_fd(), &meta, &xattrs)?;
             Ok(written)
         }
@@ -225,12 +284,18 @@ fn unpack_entry<R: Read>(
                 .link_name_bytes()
                 .context("symlink entry without a target")?
                 .into_owned();
-            remove_existing(&parent, name)?;
             // The target is stored verbatim: it is only ever resolved inside the
             // container's root, never by this extraction.
-            symlinkat(OsStr::from_bytes(&target), &parent, name.as_os_str())
-                .context("creating symlink")?;
-            apply_link_meta(&parent, name, &meta)?;
+            let create = || symlinkat(OsStr::from_bytes(&target), parent, name.as_os_str());
+            match create() {
+                Err(Errno::EEXIST) => {
+                    remove_existing(parent, name)?;
+                    create()
+                }
+                r => r,
+            }
+            .context("creating symlink")?;
+            apply_link_meta(parent, name, &meta)?;
             Ok(0)
         }
         EntryType::Link => {
@@ -244,13 +309,15 @@ fn unpack_entry<R: Read>(
             let Some((target_name, target_parents)) = target_components.split_last() else {
                 bail!("hard link to the layer root");
             };
-            let target_parent = walk(root, target_parents, false, "hard link target ")?;
-            remove_existing(&parent, name)?;
+            // A cursor of its own: the entry's parent stays open in the main one.
+            let mut targets = DirCursor::new(root);
+            let target_parent = targets.open(target_parents, false, "hard link target ")?;
+            remove_existing(parent, name)?;
             // Flags 0: a target that is a symlink is linked itself, not followed.
             linkat(
-                &target_parent,
+                target_parent,
                 target_name.as_os_str(),
-                &parent,
+                parent,
                 name.as_os_str(),
                 AtFlags::empty(),
             )
@@ -266,20 +333,20 @@ fn unpack_entry<R: Read>(
             let major = entry.header().device_major().ok().flatten().unwrap_or(1);
             let minor = entry.header().device_minor().ok().flatten().unwrap_or(1);
             if (major, minor) == (0, 0) {
-                remove_existing(&parent, name)?;
-                make_whiteout(&parent, name)?;
+                remove_existing(parent, name)?;
+                make_whiteout(parent, name)?;
             }
             // Real devices are skipped: the runtime creates the container's /dev.
             Ok(0)
         }
         EntryType::Fifo => {
-            remove_existing(&parent, name)?;
-            mknodat(&parent, name.as_os_str(), SFlag::S_IFIFO, meta.mode, 0)
+            remove_existing(parent, name)?;
+            mknodat(parent, name.as_os_str(), SFlag::S_IFIFO, meta.mode, 0)
                 .context("creating fifo")?;
-            apply_link_meta(&parent, name, &meta)?;
+            apply_link_meta(parent, name, &meta)?;
             // After chown (which clears set-id bits); mknod's mode was cut by the umask.
             fchmodat(
-                &parent,
+                parent,
                 name.as_os_str(),
                 meta.mode,
                 FchmodatFlags::FollowSymlink,
@@ -313,7 +380,7 @@ fn open_dir_nofollow<Fd: AsFd>(dir: Fd, name: &OsStr) -> nix::Result<OwnedFd> {
     )
 }
 
-fn create_dir(parent: &OwnedFd, name: &OsStr) -> Result<OwnedFd> {
+fn create_dir(parent: BorrowedFd<'_>, name: &OsStr) -> Result<OwnedFd> {
     match mkdirat(parent, name, Mode::from_bits_truncate(0o755)) {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(e).context("creating directory"),
@@ -321,48 +388,144 @@ fn create_dir(parent: &OwnedFd, name: &OsStr) -> Result<OwnedFd> {
     open_dir_nofollow(parent, name).context("opening the directory just created")
 }
 
-/// Opens the directory `components` below `root` without ever following a symlink,
-/// creating missing directories (mode 0755, root-owned) when `create` is set.
-fn walk(root: &OwnedFd, components: &[OsString], create: bool, what: &str) -> Result<OwnedFd> {
-    let mut dir = root.try_clone().context("duplicating layer directory fd")?;
-    for (i, c) in components.iter().enumerate() {
-        let shown = || {
-            components[..=i]
-                .iter()
-                .map(|c| c.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/")
-        };
-        dir = match open_dir_nofollow(&dir, c) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) if create => create_dir(&dir, c)?,
-            Err(Errno::ENOENT) => bail!("{what}{:?} does not exist in the layer", shown()),
-            Err(Errno::ELOOP) => bail!(
-                "{what}{:?} is a symbolic link; refusing to follow links inside a layer",
-                shown()
-            ),
-            Err(Errno::ENOTDIR) => match fstatat(&dir, c.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
-            {
-                Ok(st)
-                    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK =>
-                {
-                    bail!(
-                        "{what}{:?} is a symbolic link; refusing to follow links inside a layer",
-                        shown()
-                    )
-                }
-                _ => bail!("{what}{:?} is not a directory", shown()),
-            },
-            Err(e) => return Err(e).with_context(|| format!("opening {what}{:?}", shown())),
-        };
+/// The open directories from the layer root down to the directory the last entry used.
+///
+/// Resolving every entry's parent from the root costs one `openat` per component; tar
+/// entries come grouped by directory, so keeping the last path open and re-opening only
+/// the components after the part it shares with the next one opens each directory about
+/// once. Every descriptor here was opened with `O_NOFOLLOW | O_DIRECTORY` relative to the
+/// one before it (the first relative to the root), so each is a directory of the layer
+/// reached without following a link. An entry that changes a path calls
+/// [`Self::forget`] first, so the cache never answers for a path that has since become
+/// something else. At most one descriptor per path component is held.
+struct DirCursor<'r> {
+    root: BorrowedFd<'r>,
+    /// Component names and their descriptors, root's child first.
+    stack: Vec<(OsString, OwnedFd)>,
+}
+
+impl<'r> DirCursor<'r> {
+    fn new(root: BorrowedFd<'r>) -> Self {
+        Self {
+            root,
+            stack: Vec::new(),
+        }
     }
-    Ok(dir)
+
+    fn top(&self) -> BorrowedFd<'_> {
+        self.stack.last().map_or(self.root, |(_, fd)| fd.as_fd())
+    }
+
+    /// Opens the directory `components` below the root without ever following a symlink,
+    /// creating missing directories (mode 0755, root-owned) when `create` is set.
+    fn open(
+        &mut self,
+        components: &[OsString],
+        create: bool,
+        what: &str,
+    ) -> Result<BorrowedFd<'_>> {
+        let shared = self
+            .stack
+            .iter()
+            .zip(components)
+            .take_while(|((cached, _), c)| cached == *c)
+            .count();
+        self.stack.truncate(shared);
+        for (i, c) in components.iter().enumerate().skip(shared) {
+            let fd = open_component(self.top(), &components[..=i], create, what)?;
+            self.stack.push((c.clone(), fd));
+        }
+        Ok(self.top())
+    }
+
+    /// Drops the cached descriptors of `components` and everything below it.
+    fn forget(&mut self, components: &[OsString]) {
+        let Some(depth) = components.len().checked_sub(1) else {
+            return;
+        };
+        let cached = self.stack.len() > depth
+            && self
+                .stack
+                .iter()
+                .zip(components)
+                .all(|((cached, _), c)| cached == c);
+        if cached {
+            self.stack.truncate(depth);
+        }
+    }
+
+    /// [`Self::forget`] for `parents/name`.
+    fn forget_child(&mut self, parents: &[OsString], name: &OsStr) {
+        let mut path = parents.to_vec();
+        path.push(name.to_os_string());
+        self.forget(&path);
+    }
+
+    /// Records `dir`, just opened as `name` in the directory the cursor is on (by
+    /// [`Self::open`], with `O_NOFOLLOW`), as the cursor's new end.
+    fn enter(&mut self, name: &OsStr, dir: OwnedFd) {
+        self.stack.push((name.to_os_string(), dir));
+    }
+}
+
+/// Opens the last of `components` in `dir` (which holds it), as a directory and without
+/// following a symlink, creating it if missing and `create` is set.
+fn open_component(
+    dir: BorrowedFd<'_>,
+    components: &[OsString],
+    create: bool,
+    what: &str,
+) -> Result<OwnedFd> {
+    let shown = || {
+        components
+            .iter()
+            .map(|c| c.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let Some(c) = components.last() else {
+        bail!("{what}: no path to open");
+    };
+    match open_dir_nofollow(dir, c) {
+        Ok(fd) => Ok(fd),
+        Err(Errno::ENOENT) if create => create_dir(dir, c),
+        Err(Errno::ENOENT) => bail!("{what}{:?} does not exist in the layer", shown()),
+        Err(Errno::ELOOP) => bail!(
+            "{what}{:?} is a symbolic link; refusing to follow links inside a layer",
+            shown()
+        ),
+        Err(Errno::ENOTDIR) => match fstatat(dir, c.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK => {
+                bail!(
+                    "{what}{:?} is a symbolic link; refusing to follow links inside a layer",
+                    shown()
+                )
+            }
+            _ => bail!("{what}{:?} is not a directory", shown()),
+        },
+        Err(e) => Err(e).with_context(|| format!("opening {what}{:?}", shown())),
+    }
+}
+
+/// Copies a file's content through `buf`, returning the number of bytes written.
+fn copy_content(from: &mut impl Read, to: &mut File, buf: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 /// Removes a non-directory entry `name` so a later tar entry can replace it (the last
 /// entry for a path wins, as in tar). Directories are kept: replacing one by a file is
 /// refused rather than deleting a whole tree.
-fn remove_existing(parent: &OwnedFd, name: &OsStr) -> Result<()> {
+fn remove_existing(parent: BorrowedFd<'_>, name: &OsStr) -> Result<()> {
     match fstatat(parent, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
         Err(Errno::ENOENT) => Ok(()),
         Err(e) => Err(e).context("inspecting existing entry"),
@@ -375,7 +538,7 @@ fn remove_existing(parent: &OwnedFd, name: &OsStr) -> Result<()> {
     }
 }
 
-fn make_whiteout(parent: &OwnedFd, name: &OsStr) -> Result<()> {
+fn make_whiteout(parent: BorrowedFd<'_>, name: &OsStr) -> Result<()> {
     mknodat(parent, name, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
         .context("creating overlay whiteout (character device 0:0)")
 }
@@ -397,7 +560,7 @@ fn apply_fd_meta<Fd: AsFd>(fd: Fd, meta: &Meta, xattrs: &[(String, Vec<u8>)]) ->
 }
 
 /// Owner and mtime of a symlink or fifo, without following it.
-fn apply_link_meta(parent: &OwnedFd, name: &OsStr, meta: &Meta) -> Result<()> {
+fn apply_link_meta(parent: BorrowedFd<'_>, name: &OsStr, meta: &Meta) -> Result<()> {
     fchownat(
         parent,
         name,
@@ -536,6 +699,104 @@ pub(crate) mod tests {
         }
         outside_is_empty(&s);
         assert!(!fs::read_to_string("/etc/passwd").unwrap().contains("pwned"));
+    }
+
+    #[test]
+    fn replacing_an_open_directory_with_a_symlink_redirects_nothing() {
+        // The cursor holds `a` (and `a/b`) open after the first files; the archive then
+        // tries to turn `a` (or `a/b`, or a whited-out `a`) into a link out of the layer
+        // and write through it, hoping a cached descriptor skips the check.
+        let s = sandbox();
+        let outside = s.outside.to_str().unwrap().to_string();
+        for link in [outside.as_str(), "/etc", "../outside"] {
+            for (dir, replaced) in [("a/", "a"), ("a/b/", "a/b")] {
+                let layer = tempfile::tempdir_in(s.layer.parent().unwrap()).unwrap();
+                let err = unpack(
+                    |b| {
+                        raw_entry(b, dir, EntryType::Directory, None, b"");
+                        raw_entry(b, &format!("{dir}first"), EntryType::Regular, None, b"1");
+                        raw_entry(b, replaced, EntryType::Symlink, Some(link), b"");
+                        raw_entry(
+                            b,
+                            &format!("{replaced}/passwd"),
+                            EntryType::Regular,
+                            None,
+                            b"pwned",
+                        );
+                    },
+                    layer.path(),
+                )
+                .unwrap_err();
+                assert!(
+                    format!("{err:#}").contains("made this path a directory"),
+                    "{err:#}"
+                );
+                assert_eq!(
+                    fs::read(layer.path().join(dir).join("first")).unwrap(),
+                    b"1"
+                );
+            }
+            let layer = tempfile::tempdir_in(s.layer.parent().unwrap()).unwrap();
+            let err = unpack(
+                |b| {
+                    raw_entry(b, "a/", EntryType::Directory, None, b"");
+                    raw_entry(b, "a/first", EntryType::Regular, None, b"1");
+                    raw_entry(b, ".wh.a", EntryType::Regular, None, b"");
+                    raw_entry(b, "a", EntryType::Symlink, Some(link), b"");
+                    raw_entry(b, "a/passwd", EntryType::Regular, None, b"pwned");
+                },
+                layer.path(),
+            )
+            .unwrap_err();
+            assert!(
+                format!("{err:#}").contains("made this path a directory"),
+                "{err:#}"
+            );
+        }
+        outside_is_empty(&s);
+        assert!(!fs::read_to_string("/etc/passwd").unwrap().contains("pwned"));
+
+        // The other way round is allowed and stays inside: a link replaced by a directory
+        // (while the cursor is on the link's parent) takes the files that follow.
+        unpack(
+            |b| {
+                raw_entry(b, "d/", EntryType::Directory, None, b"");
+                raw_entry(b, "d/a", EntryType::Symlink, Some(&outside), b"");
+                raw_entry(b, "d/a/", EntryType::Directory, None, b"");
+                raw_entry(b, "d/a/passwd", EntryType::Regular, None, b"inside");
+            },
+            &s.layer,
+        )
+        .unwrap();
+        assert!(fs::symlink_metadata(s.layer.join("d/a")).unwrap().is_dir());
+        assert_eq!(fs::read(s.layer.join("d/a/passwd")).unwrap(), b"inside");
+        outside_is_empty(&s);
+    }
+
+    #[test]
+    fn a_forgotten_directory_is_resolved_again() {
+        // Should directories ever become replaceable, forget() is what keeps a cached
+        // descriptor from answering for a path that is now a link out of the layer.
+        let s = sandbox();
+        let root = open_dir_path(&s.layer).unwrap();
+        let mut cursor = DirCursor::new(root.as_fd());
+        let path = |p: &str| p.split('/').map(OsString::from).collect::<Vec<_>>();
+        cursor.open(&path("a/b"), true, "").unwrap();
+        fs::rename(s.layer.join("a"), s.layer.join("moved")).unwrap();
+        std::os::unix::fs::symlink(&s.outside, s.layer.join("a")).unwrap();
+        fs::create_dir(s.outside.join("b")).unwrap();
+        cursor.forget(&path("a"));
+        let err = cursor.open(&path("a/b"), true, "").unwrap_err();
+        assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
+        // Forgetting a sibling or a deeper path keeps what is still valid.
+        cursor.open(&path("moved/b"), false, "").unwrap();
+        cursor.forget(&path("moved/c"));
+        cursor.forget(&path("other"));
+        assert_eq!(cursor.stack.len(), 2);
+        cursor.forget(&path("moved/b"));
+        assert_eq!(cursor.stack.len(), 1);
+        fs::remove_dir(s.outside.join("b")).unwrap();
+        outside_is_empty(&s);
     }
 
     #[test]
