@@ -236,6 +236,7 @@ impl ImageStore {
             }
             None => (Vec::new(), Vec::new()),
         };
+        sync_staged(&staged)?;
         for layer in &staged {
             self.publish_staged_layer(layer)?;
             layers.push(layer.descriptor.clone());
@@ -360,6 +361,7 @@ impl ImageStore {
                 bail!("layer blob {digest} was removed from the store meanwhile; try again");
             }
         }
+        sync_staged(&staged)?;
         for layer in &staged {
             self.publish_staged_layer(layer)?;
         }
@@ -411,4 +413,22 @@ fn rootfs_has_shell(rootfs: &Path) -> bool {
         },
         _ => false,
     }
+}
+
+/// Makes the staged layers' unpacked files durable before they are published: the rename
+/// into the store says "complete", so after a crash a published layer must not be missing
+/// data. One `syncfs` of the store's file system covers them all (the extractor itself
+/// syncs nothing, file by file, which would cost far more).
+fn sync_staged(staged: &[StagedLayer]) -> Result<()> {
+    let Some(first) = staged.first() else {
+        return Ok(());
+    };
+    let dir = fs::File::open(first.tmp.path())
+        .with_context(|| format!("opening {}", first.tmp.path().display()))?;
+    nix::unistd::syncfs(&dir).with_context(|| {
+        format!(
+            "syncfs of the file system holding {}",
+            first.tmp.path().display()
+        )
+    })
 }
