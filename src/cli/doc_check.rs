@@ -114,7 +114,9 @@ fn shell_words(line: &str) -> Vec<String> {
                 has = true;
             }
             '|' | ';' | '&' | '>' | '<' | '#' if !has || c != '#' => {
-                if has {
+                // `2>` or `1<`: the digits name the redirected descriptor, not an argument.
+                let fd = matches!(c, '>' | '<') && cur.chars().all(|d| d.is_ascii_digit());
+                if has && !fd {
                     words.push(std::mem::take(&mut cur));
                 }
                 return words;
@@ -206,6 +208,11 @@ fn shell_words_split_like_a_shell() {
     assert_eq!(
         shell_words("pier lab answer 2 pid $(pier inspect -f x lab2-box) # note"),
         ["pier", "lab", "answer", "2", "pid", "VALUE"]
+    );
+    // A redirection's descriptor number is not an argument.
+    assert_eq!(
+        shell_words("pier system service --socket \"$PWD/s\" 2> log &"),
+        ["pier", "system", "service", "--socket", "$PWD/s"]
     );
     assert_eq!(
         pier_command("$ time pier ps -a"),
