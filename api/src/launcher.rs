@@ -75,19 +75,7 @@ impl Launcher {
             .lock()
             .map_err(|_| anyhow::anyhow!("the launcher connection is poisoned"))?;
         writeln!(conn.get_mut(), "{id}").context("asking the launcher to start a container")?;
-        let mut line = String::new();
-        if conn
-            .read_line(&mut line)
-            .context("reading the launcher's reply")?
-            == 0
-        {
-            bail!("the launcher exited");
-        }
-        let reply: Reply = serde_json::from_str(&line).context("the launcher's reply")?;
-        match reply.error {
-            None => Ok(()),
-            Some(e) => bail!("{e}"),
-        }
+        read_reply(&mut *conn)
     }
 
     /// Starts an exec watcher for `job` (returns once it is forked: the watcher reports on
@@ -102,19 +90,7 @@ impl Launcher {
         request.push(b'\n');
         let raw = fds.map(|f| f.as_raw_fd());
         send_with_fds(conn.get_ref().as_raw_fd(), &request, &raw)?;
-        let mut line = String::new();
-        if conn
-            .read_line(&mut line)
-            .context("reading the launcher's reply")?
-            == 0
-        {
-            bail!("the launcher exited");
-        }
-        let reply: Reply = serde_json::from_str(&line).context("the launcher's reply")?;
-        match reply.error {
-            None => Ok(()),
-            Some(e) => bail!("{e}"),
-        }
+        read_reply(&mut *conn)
     }
 
     /// Ends the launcher (it exits when its socket closes) and reaps it.
@@ -173,5 +149,22 @@ fn reap_monitors() {
         if status == nix::sys::wait::WaitStatus::StillAlive {
             break;
         }
+    }
+}
+
+/// The launcher's one-line JSON answer to a request: `Ok` or its error.
+fn read_reply(conn: &mut impl BufRead) -> Result<()> {
+    let mut line = String::new();
+    if conn
+        .read_line(&mut line)
+        .context("reading the launcher's reply")?
+        == 0
+    {
+        bail!("the launcher exited");
+    }
+    let reply: Reply = serde_json::from_str(&line).context("the launcher's reply")?;
+    match reply.error {
+        None => Ok(()),
+        Some(e) => bail!("{e}"),
     }
 }
