@@ -670,3 +670,75 @@ fn restarts_release_and_remake_the_network() {
     p.ok(&["rm", &id]);
     p.assert_container_gone(&id);
 }
+
+/// An interface the test owns, standing for a LAN the host routes (a bridge with no ports:
+/// the kernel here has no `dummy` module), removed when dropped.
+struct DummyLink(String);
+
+impl DummyLink {
+    /// Makes link `name`, up, with `addr` (the kernel adds the route of its subnet).
+    fn new(name: &str, addr: &str) -> DummyLink {
+        let link = DummyLink(name.to_string());
+        for args in [
+            vec!["link", "add", name, "type", "bridge"],
+            vec!["addr", "add", addr, "dev", name],
+            vec!["link", "set", name, "up"],
+        ] {
+            let st = Command::new("ip").args(&args).status().expect("ip");
+            assert!(st.success(), "ip {args:?}");
+        }
+        link
+    }
+}
+
+impl Drop for DummyLink {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+/// A test's or lab's state root takes its default subnet from a hash of its path, so the host
+/// may already route it (a LAN, or another root's bridge that hashed alike: CI met this). The
+/// first container moves the default network to a free /24 instead of failing, and the host's
+/// own route is left as it was.
+#[test]
+fn a_default_subnet_the_host_already_routes_moves_aside_on_first_use() {
+    let p = Pier::new();
+    let before: serde_json::Value =
+        serde_json::from_str(&p.ok(&["network", "inspect", "bridge"])).unwrap();
+    let hashed = before[0]["subnet"].as_str().expect("subnet").to_string();
+    let net = hashed.trim_end_matches("/24").trim_end_matches(".0");
+    let dummy = format!("pdum{}", std::process::id() % 100_000);
+    let _lan = DummyLink::new(&dummy, &format!("{net}.254/24"));
+
+    let out = p.ok(&[
+        "run", "--rm", "busybox", "ip", "-4", "-o", "addr", "show", "eth0",
+    ]);
+    let after: serde_json::Value =
+        serde_json::from_str(&p.ok(&["network", "inspect", "bridge"])).unwrap();
+    let moved = after[0]["subnet"].as_str().expect("subnet").to_string();
+    assert_ne!(moved, hashed, "the default network left the routed subnet");
+    let moved_net = moved.trim_end_matches("/24").trim_end_matches(".0");
+    assert!(
+        out.contains(&format!("{moved_net}.")),
+        "the container's address is in {moved}: {out}"
+    );
+    let routes = Command::new("ip")
+        .args(["-4", "route", "show", "dev", &dummy])
+        .output()
+        .expect("ip route");
+    assert!(
+        text(&routes.stdout).contains(&hashed),
+        "the host's route to {hashed} is untouched: {}",
+        text(&routes.stdout)
+    );
+
+    // A network the user names a routed subnet for is still refused, by name.
+    let refused = p.run(&["network", "create", "--subnet", &hashed, "lan"]);
+    assert!(!refused.status.success(), "a routed subnet is refused");
+    assert!(
+        text(&refused.stderr).contains("overlaps the host route"),
+        "the error says why: {}",
+        text(&refused.stderr)
+    );
+}

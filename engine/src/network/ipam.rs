@@ -115,6 +115,31 @@ pub fn auto_subnet(taken: &[Subnet]) -> Result<Subnet> {
         .context("no free /24 left in 10.89.0.0/16 for a new network; pass a subnet")
 }
 
+/// How many /24s the default networks of non-default state roots choose from
+/// (10.200.0.0/24 to 10.249.255.0/24).
+const ROOT_POOL_SIZE: u32 = 50 * 256;
+
+/// The `n`th /24 of the pool that state roots other than the installation's default one take
+/// their default network from (`n` modulo the pool's size).
+pub fn root_pool_subnet(n: u32) -> Subnet {
+    let n = n % ROOT_POOL_SIZE;
+    Subnet {
+        addr: Ipv4Addr::new(10, 200 + (n / 256) as u8, (n % 256) as u8, 0),
+        prefix: 24,
+    }
+}
+
+/// The first /24 after `current` in the state roots' pool (wrapping round) that overlaps none
+/// of `taken`.
+pub fn next_free_in_root_pool(current: &Subnet, taken: &[Subnet]) -> Result<Subnet> {
+    let [_, b, c, _] = current.addr.octets();
+    let start = u32::from(b.wrapping_sub(200)) * 256 + u32::from(c);
+    (1..ROOT_POOL_SIZE)
+        .map(|i| root_pool_subnet(start + i))
+        .find(|s| taken.iter().all(|t| !t.overlaps(s)))
+        .context("no free /24 left in 10.200.0.0-10.249.255.0 for the default network")
+}
+
 /// Parses and checks a gateway address for `subnet`.
 pub fn parse_gateway(subnet: &Subnet, gateway: &str) -> Result<Ipv4Addr> {
     let ip: Ipv4Addr = gateway
@@ -152,6 +177,17 @@ mod tests {
         assert!(tiny.allocate(tiny.first_host(), &used).is_err(), "full");
         assert!(parse_gateway(&s, "10.213.8.1").is_err());
         assert!(parse_gateway(&s, "10.213.7.255").is_err());
+        let next = next_free_in_root_pool(
+            &"10.216.74.0/24".parse().unwrap(),
+            &[
+                "10.216.74.0/24".parse().unwrap(),
+                "10.216.75.0/24".parse().unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(next.to_string(), "10.216.76.0/24", "skips every taken /24");
+        let wrapped = next_free_in_root_pool(&"10.249.255.0/24".parse().unwrap(), &[]).unwrap();
+        assert_eq!(wrapped.to_string(), "10.200.0.0/24", "wraps round the pool");
         let auto = auto_subnet(&["10.89.0.0/24".parse().unwrap()]).unwrap();
         assert_eq!(auto.to_string(), "10.89.1.0/24");
     }

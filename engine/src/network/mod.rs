@@ -75,7 +75,8 @@ impl Options {
         let h = Sha256::digest(root.to_string_lossy().as_bytes());
         let tag = hex::encode(&h[..3]);
         Options {
-            default_subnet: format!("10.{}.{}.0/24", 200 + h[3] % 50, h[4]),
+            default_subnet: ipam::root_pool_subnet(u32::from(h[3] % 50) * 256 + u32::from(h[4]))
+                .to_string(),
             default_bridge: format!("pier{tag}"),
             firewall_table: format!("pier_{tag}"),
             backend: None,
@@ -594,6 +595,8 @@ impl NetworkManager {
             .collect();
         let ports = portmap::reserve(req.ports, &taken)
             .with_context(|| format!("publishing ports of container {}", req.container_id))?;
+        let mut nl = Netlink::open()?;
+        let _host_lock = self.move_default_off_host_routes(&mut nl, &mut net, &all)?;
         let subnet = net.subnet()?;
         let used: BTreeSet<Ipv4Addr> = net.endpoints.values().map(|r| r.endpoint.ip).collect();
         let ip = subnet.allocate(net.gateway, &used)?;
@@ -601,7 +604,6 @@ impl NetworkManager {
         let mac = veth::mac_for(ip);
 
         nat::enable_ip_forward()?;
-        let mut nl = Netlink::open()?;
         self.bring_up(&mut nl, &net, &subnet)?;
         let (bridge_index, mtu) = bridge::index_and_mtu(&mut nl, &net.bridge)?;
         veth::attach(
@@ -659,6 +661,53 @@ impl NetworkManager {
             return Err(e);
         }
         Ok(endpoint)
+    }
+
+    /// The default network of a state root other than the installation's takes its subnet
+    /// from a hash of the root's path, so it can land on a subnet the host already routes (a
+    /// LAN, or another root's bridge that hashed alike). Before its bridge first comes up, with
+    /// no container on it, it moves to the next free /24 of the same pool, as Docker picks a
+    /// free pool for its default bridge. The returned host-wide lock is held until the bridge
+    /// exists, so that its route tells the next chooser the subnet is taken.
+    fn move_default_off_host_routes(
+        &self,
+        nl: &mut Netlink,
+        net: &mut NetworkState,
+        all: &[NetworkState],
+    ) -> Result<Option<Lock>> {
+        if net.name != DEFAULT_NETWORK
+            || self.options.bridge_salt.is_empty()
+            || !net.endpoints.is_empty()
+            || nl.link_index(&net.bridge)?.is_some()
+        {
+            return Ok(None);
+        }
+        let lock = Lock::exclusive(Path::new(SUBNET_LOCK))?;
+        let current = net.subnet()?;
+        let mut avoid: Vec<Subnet> = nl
+            .main_routes_v4()?
+            .into_iter()
+            .filter(|r| r.1 > 0)
+            .map(|(addr, prefix, _)| Subnet { addr, prefix })
+            .collect();
+        if avoid.iter().all(|r| !r.overlaps(&current)) {
+            return Ok(Some(lock));
+        }
+        avoid.extend(
+            all.iter()
+                .filter(|n| n.name != net.name)
+                .filter_map(|n| n.subnet().ok()),
+        );
+        let moved = ipam::next_free_in_root_pool(&current, &avoid).with_context(|| {
+            format!(
+                "default network {}: subnet {current} is routed by the host",
+                net.name
+            )
+        })?;
+        net.subnet = moved.to_string();
+        net.gateway = moved.first_host();
+        self.save(net)?;
+        Ok(Some(lock))
     }
 
     /// Creates the bridge of `net` and its firewall rules, if the bridge is missing.
