@@ -132,6 +132,8 @@ fn cycle(n: u32) {
         text(&o)
     );
 
+    assert_korean_reasons(root, n);
+
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("labs")
         .join(lab.slug)
@@ -302,6 +304,35 @@ fn has_feature(n: u32) -> bool {
         None => Ok(()),
     };
     prereq::require(&format!("the feature lab {n} is about"), found).is_some()
+}
+
+/// Under `PIER_LANG=ko` every line a student sees from `pier lab check N` is Korean: each
+/// reason a failed task gives was written in Korean on purpose (not an English reason, nor a
+/// machine error in a Korean frame), and so is the hint pointer.
+fn assert_korean_reasons(root: &Path, n: u32) {
+    let o = Command::new(pier())
+        .args(["lab", "check", &n.to_string()])
+        .env("PIER_ROOT", root)
+        .env("PIER_LANG", "ko")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("점수 0/"),
+        "lab {n}: Korean score line\n{}",
+        text(&o)
+    );
+    let mut lines = out.lines();
+    while let Some(line) = lines.next() {
+        if !line.starts_with("✘ ") {
+            continue;
+        }
+        let why = lines.next().unwrap_or_default().trim();
+        assert!(
+            pier_labs::text::has_hangul(why) && !why.contains(pier_labs::text::MACHINE_ERROR_KO),
+            "lab {n}: a reason not written in Korean under PIER_LANG=ko: {why:?} (after {line:?})\n{out}"
+        );
+    }
 }
 
 /// Runs `pier ARGS` and returns stdout, asserting success.

@@ -3,7 +3,7 @@
 //! helpers that turn "not there" into a failed check with a precise reason.
 
 use crate::progress::Progress;
-use crate::text::{self, Lang};
+use crate::text::{self, josa, Josa, Lang, Msg};
 use anyhow::{anyhow, bail, Context, Result};
 use pier_engine::container::events::Event;
 use pier_engine::container::record::{ContainerRecord, ContainerStatus};
@@ -90,7 +90,16 @@ impl Ctx {
             .lines()
             .find(|l| l.split_whitespace().any(|w| w == name))
             .map(str::to_string)
-            .ok_or_else(|| anyhow!("pier ps -a shows no container named {name}"))
+            .ok_or_else(|| {
+                Msg::new(
+                    format!("pier ps -a shows no container named {name}"),
+                    format!(
+                        "pier ps -a에 {} 이름의 컨테이너가 보이지 않습니다",
+                        josa(name, Josa::IraneunRaneun)
+                    ),
+                )
+                .into()
+            })
     }
 
     /// The value the student recorded with `pier lab answer LAB KEY VALUE`.
@@ -101,7 +110,13 @@ impl Ctx {
             .get(&lab)
             .and_then(|l| l.answers.get(key))
             .cloned()
-            .ok_or_else(|| anyhow!(text::no_answer(self.lang, lab, key)))
+            .ok_or_else(|| {
+                Msg::new(
+                    text::no_answer(Lang::En, lab, key),
+                    text::no_answer(Lang::Ko, lab, key),
+                )
+                .into()
+            })
     }
 
     /// When `pier lab start LAB` last ran, if it did.
@@ -131,25 +146,48 @@ impl Ctx {
     /// The container named `name`, or a failure telling how to make it.
     pub fn container(&self, name: &str) -> Result<ContainerRecord> {
         let all = self.engine.containers()?;
-        all.into_iter()
-            .find(|r| r.name == name)
-            .ok_or_else(|| anyhow!("there is no container named {name} (`pier ps -a` lists them)"))
+        all.into_iter().find(|r| r.name == name).ok_or_else(|| {
+            Msg::new(
+                format!("there is no container named {name} (`pier ps -a` lists them)"),
+                format!(
+                    "{} 이름의 컨테이너가 없습니다 (`pier ps -a`가 컨테이너를 보여 줍니다)",
+                    josa(name, Josa::IraneunRaneun)
+                ),
+            )
+            .into()
+        })
     }
 
     /// The running container `name` and the host PID of its init process.
     pub fn running(&self, name: &str) -> Result<(ContainerRecord, i32)> {
         let rec = self.container(name)?;
         if rec.status != ContainerStatus::Running {
-            bail!(
-                "container {name} exists but is {} (it must be running: start it with -d and a command that keeps running)",
-                rec.status.as_str()
-            );
+            return Err(Msg::new(
+                format!(
+                    "container {name} exists but is {} (it must be running: start it with -d and a command that keeps running)",
+                    rec.status.as_str()
+                ),
+                format!(
+                    "컨테이너 {} 있지만 상태가 {}입니다 (실행 중이어야 합니다: -d와 계속 실행되는 명령으로 시작하세요)",
+                    josa(name, Josa::EunNeun),
+                    rec.status.as_str()
+                ),
+            )
+            .into());
         }
         let pid = rec
             .init
             .filter(|p| p.is_alive())
             .map(|p| p.pid)
-            .ok_or_else(|| anyhow!("container {name} is marked running but its process is gone"))?;
+            .ok_or_else(|| {
+                Msg::new(
+                    format!("container {name} is marked running but its process is gone"),
+                    format!(
+                        "컨테이너 {} 실행 중으로 기록되어 있지만 그 프로세스가 없습니다",
+                        josa(name, Josa::EunNeun)
+                    ),
+                )
+            })?;
         Ok((rec, pid))
     }
 
@@ -158,10 +196,17 @@ impl Ctx {
         let rec = self.container(name)?;
         match (rec.status, rec.exit_code) {
             (ContainerStatus::Exited, Some(code)) => Ok((rec, code)),
-            (status, _) => bail!(
-                "container {name} is {}; it should have run to the end (do not use -d for this one)",
-                status.as_str()
-            ),
+            (status, _) => Err(Msg::new(
+                format!(
+                    "container {name} is {}; it should have run to the end (do not use -d for this one)",
+                    status.as_str()
+                ),
+                format!(
+                    "컨테이너 {name}의 상태가 {}입니다. 끝까지 실행되었어야 합니다 (이 컨테이너에는 -d를 쓰지 마세요)",
+                    status.as_str()
+                ),
+            )
+            .into()),
         }
     }
 
@@ -195,10 +240,12 @@ impl Ctx {
         controller: &str,
         file: &str,
     ) -> Result<String> {
-        let cg = rec
-            .cgroup
-            .as_ref()
-            .ok_or_else(|| anyhow!("container {} has no cgroup (is it running?)", rec.name))?;
+        let cg = rec.cgroup.as_ref().ok_or_else(|| {
+            Msg::new(
+                format!("container {} has no cgroup (is it running?)", rec.name),
+                format!("컨테이너 {}에 cgroup이 없습니다 (실행 중인가요?)", rec.name),
+            )
+        })?;
         let dir = cg
             .cgroup_dir(controller)
             .ok_or_else(|| anyhow!("the {controller} controller is not mounted"))?;
@@ -211,10 +258,16 @@ impl Ctx {
 
     /// The image `reference`, or a failure saying it does not exist.
     pub fn image(&self, reference: &str) -> Result<Image> {
-        self.engine
-            .images()?
-            .resolve(reference)
-            .map_err(|_| anyhow!("there is no image {reference} (`pier images` lists them)"))
+        self.engine.images()?.resolve(reference).map_err(|_| {
+            Msg::new(
+                format!("there is no image {reference} (`pier images` lists them)"),
+                format!(
+                    "이미지 {} 없습니다 (`pier images`가 이미지를 보여 줍니다)",
+                    josa(reference, Josa::IGa)
+                ),
+            )
+            .into()
+        })
     }
 
     /// The container's writable layer (overlayfs upper directory).

@@ -1,33 +1,49 @@
 //! What a lab is: a list of tasks, each checked against the machine's real state.
 
 use crate::context::Ctx;
-use crate::text::Tr;
+use crate::text::{self, Msg, Tr};
 use anyhow::Result;
 
-/// The result of one check.
+/// The result of one check; what it saw, in both languages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Done; the text says what was seen (e.g. "exit code 137").
-    Pass(String),
+    Pass(Msg),
     /// Not done; the text says precisely what is wrong.
-    Fail(String),
+    Fail(Msg),
 }
 
 impl Outcome {
-    /// `Pass` with a note.
-    pub fn pass(note: impl Into<String>) -> Outcome {
-        Outcome::Pass(note.into())
+    /// `Pass` with a note in English and Korean (a value alone may be the same in both).
+    pub fn passed(en: impl Into<String>, ko: impl Into<String>) -> Outcome {
+        Outcome::Pass(Msg::new(en, ko))
     }
-    /// `Fail` with the reason.
+    /// `Fail` with the reason in English and Korean.
+    pub fn failed(en: impl Into<String>, ko: impl Into<String>) -> Outcome {
+        Outcome::Fail(Msg::new(en, ko))
+    }
+    /// `Pass` with an English note only. Being replaced by [`Outcome::passed`].
+    pub fn pass(note: impl Into<String>) -> Outcome {
+        let note = note.into();
+        Outcome::Pass(Msg::new(note.clone(), note))
+    }
+    /// `Fail` with an English reason only. Being replaced by [`Outcome::failed`].
     pub fn fail(why: impl Into<String>) -> Outcome {
-        Outcome::Fail(why.into())
+        let why = why.into();
+        Outcome::Fail(Msg::new(why.clone(), why))
     }
 }
 
-/// Lets a check use `?` on lookups: an error becomes a failed check with the error's text.
+/// Lets a check use `?` on lookups: an error becomes a failed check. An error that is a
+/// [`Msg`] (the context's lookups make them: "there is no container named ...") keeps both
+/// languages; any other error is a fault of the machine, quoted as it is inside a Korean frame
+/// ([`text::machine_error`]).
 impl From<anyhow::Error> for Outcome {
     fn from(e: anyhow::Error) -> Outcome {
-        Outcome::Fail(format!("{e:#}"))
+        match e.downcast_ref::<Msg>() {
+            Some(m) => Outcome::Fail(m.clone()),
+            None => Outcome::Fail(text::machine_error(&format!("{e:#}"))),
+        }
     }
 }
 

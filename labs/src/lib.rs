@@ -103,7 +103,7 @@ pub fn hint(ctx: &Ctx, lab: &Lab) -> Option<String> {
                 r.id,
                 task.title.get(lang),
                 task.hint.get(lang),
-                why,
+                why.get(lang),
             ))
         }
         _ => None,

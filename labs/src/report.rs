@@ -2,15 +2,15 @@
 
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome};
-use crate::text::{self, Lang, Tr};
+use crate::text::{self, Lang, Msg, Tr};
 
 /// What happened to one task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskStatus {
     /// The check passed; what it saw.
-    Passed(String),
+    Passed(Msg),
     /// The check failed; why.
-    Failed(String),
+    Failed(Msg),
     /// Not checked because this task depends on one that did not pass.
     ParentFailed(String),
 }
@@ -60,8 +60,8 @@ impl Report {
         for r in &self.results {
             let title = r.title.get(lang);
             out.push_str(&match &r.status {
-                TaskStatus::Passed(note) => text::passed(r.id, title, note),
-                TaskStatus::Failed(why) => text::failed(r.id, title, why),
+                TaskStatus::Passed(note) => text::passed(r.id, title, note.get(lang)),
+                TaskStatus::Failed(why) => text::failed(r.id, title, why.get(lang)),
                 TaskStatus::ParentFailed(parent) => text::parent_failed(lang, r.id, title, parent),
             });
         }

@@ -60,6 +60,117 @@ impl Tr {
     }
 }
 
+/// A text the student sees, made at run time, in both languages: what a check saw. A
+/// [`Msg`] is also an error, so the context's lookups can return one through `anyhow` and a
+/// check's `?` keeps both languages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    /// English.
+    pub en: String,
+    /// Korean.
+    pub ko: String,
+}
+
+impl Msg {
+    /// A message in English and Korean.
+    pub fn new(en: impl Into<String>, ko: impl Into<String>) -> Msg {
+        Msg {
+            en: en.into(),
+            ko: ko.into(),
+        }
+    }
+
+    /// The text in `lang`.
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Ko => &self.ko,
+        }
+    }
+}
+
+impl std::fmt::Display for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.en)
+    }
+}
+
+impl std::error::Error for Msg {}
+
+/// What the Korean frame of a machine fault starts with (tests tell such a fault from a
+/// reason a check wrote on purpose by it).
+pub const MACHINE_ERROR_KO: &str = "확인하는 중에 오류가 났습니다";
+
+/// A fault of the machine while checking (an I/O error, pier failing), not a reason a check
+/// wrote: the error is quoted as the system gave it.
+pub fn machine_error(error: &str) -> Msg {
+    Msg::new(error, format!("{MACHINE_ERROR_KO}: {error}"))
+}
+
+/// Korean particles whose form depends on whether the word before ends in a consonant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Josa {
+    /// 이/가 (subject).
+    IGa,
+    /// 을/를 (object).
+    EulReul,
+    /// 은/는 (topic).
+    EunNeun,
+    /// 과/와 (and, with).
+    GwaWa,
+    /// 으로/로 (to, as; 로 after ㄹ too).
+    EuroRo,
+    /// 이라는/라는 (called).
+    IraneunRaneun,
+}
+
+/// How the word is read at its end: `None` when it ends in a vowel sound, `Some(true)` when
+/// it ends in ㄹ, `Some(false)` in another consonant. Digits and Latin letters are read as a
+/// Korean reader says them (`13` 십삼, `lab` 랩, `pier` 피어); closing quotes, backticks and
+/// brackets are skipped.
+fn final_consonant(word: &str) -> Option<bool> {
+    let last = word
+        .trim_end_matches(['`', '"', '\'', ')', ']', '」', '』', ' '])
+        .chars()
+        .last()?;
+    match last {
+        '가'..='힣' => match (last as u32 - 0xAC00) % 28 {
+            0 => None,
+            8 => Some(true),
+            _ => Some(false),
+        },
+        // 영 일 이 삼 사 오 육 칠 팔 구
+        '0' | '3' | '6' => Some(false),
+        '1' | '7' | '8' => Some(true),
+        '2' | '4' | '5' | '9' => None,
+        'l' | 'L' => Some(true),
+        'm' | 'n' | 'k' | 'p' | 't' | 'b' | 'g' | 'd' | 'M' | 'N' | 'K' | 'P' | 'T' | 'B' | 'G'
+        | 'D' => Some(false),
+        _ => None,
+    }
+}
+
+/// `word` followed by the form of `josa` that fits it: `josa("실습 14", EulReul)` is
+/// "실습 14를", `josa("`pier lab hint 13`", IGa)` is "`pier lab hint 13`이".
+pub fn josa(word: &str, josa: Josa) -> String {
+    let end = final_consonant(word);
+    let particle = match (josa, end) {
+        (Josa::IGa, None) => "가",
+        (Josa::IGa, Some(_)) => "이",
+        (Josa::EulReul, None) => "를",
+        (Josa::EulReul, Some(_)) => "을",
+        (Josa::EunNeun, None) => "는",
+        (Josa::EunNeun, Some(_)) => "은",
+        (Josa::GwaWa, None) => "와",
+        (Josa::GwaWa, Some(_)) => "과",
+        (Josa::EuroRo, None | Some(true)) => "로",
+        (Josa::EuroRo, Some(false)) => "으로",
+        (Josa::IraneunRaneun, None) => "라는",
+        (Josa::IraneunRaneun, Some(_)) => "이라는",
+    };
+    format!("{word}{particle}")
+}
+
 /// A task that passed: `✔ id  title (note)`.
 pub fn passed(id: &str, title: &str, note: &str) -> String {
     if note.is_empty() {
@@ -79,7 +190,10 @@ pub fn parent_failed(lang: Lang, id: &str, title: &str, parent: &str) -> String 
     match lang {
         Lang::En => format!("✘ {id:<12} {title}\n    parent failed: finish task {parent} first\n"),
         Lang::Ko => {
-            format!("✘ {id:<12} {title}\n    선행 과제 미완료: 먼저 과제 {parent}을(를) 끝내세요\n")
+            format!(
+                "✘ {id:<12} {title}\n    선행 과제 미완료: 먼저 과제 {} 끝내세요\n",
+                josa(parent, Josa::EulReul)
+            )
         }
     }
 }
@@ -96,7 +210,10 @@ pub fn score(lang: Lang, passed: usize, total: usize) -> String {
 pub fn hint_pointer(lang: Lang, lab: u32) -> String {
     match lang {
         Lang::En => format!("(`pier lab hint {lab}` explains the first task not done)\n"),
-        Lang::Ko => format!("(`pier lab hint {lab}`가 아직 끝내지 않은 첫 과제를 설명합니다)\n"),
+        Lang::Ko => format!(
+            "({} 아직 끝내지 않은 첫 과제를 설명합니다)\n",
+            josa(&format!("`pier lab hint {lab}`"), Josa::IGa)
+        ),
     }
 }
 
@@ -137,10 +254,14 @@ pub fn unknown_answer_key(lang: Lang, lab: u32, key: &str, keys: &[&str]) -> Str
             keys.join(", ")
         ),
         (Lang::Ko, true) => {
-            format!("실습 {lab}에는 {key:?}라는 답이 없습니다. 이 실습은 답을 묻지 않습니다")
+            format!(
+                "실습 {lab}에는 {} 답이 없습니다. 이 실습은 답을 묻지 않습니다",
+                josa(&format!("{key:?}"), Josa::IraneunRaneun)
+            )
         }
         (Lang::Ko, false) => format!(
-            "실습 {lab}에는 {key:?}라는 답이 없습니다. 묻는 답: {}",
+            "실습 {lab}에는 {} 답이 없습니다. 묻는 답: {}",
+            josa(&format!("{key:?}"), Josa::IraneunRaneun),
             keys.join(", ")
         ),
     }
@@ -153,7 +274,8 @@ pub fn recorded(lang: Lang, lab: u32, key: &str, value: &str) -> String {
             "Recorded {key} = {value} for lab {lab}; `pier lab check {lab}` compares it with the real value."
         ),
         Lang::Ko => format!(
-            "실습 {lab}의 {key} = {value}를 기록했습니다. `pier lab check {lab}`가 실제 값과 비교합니다."
+            "실습 {lab}의 {key} = {} 기록했습니다. `pier lab check {lab}`가 실제 값과 비교합니다.",
+            josa(value, Josa::EulReul)
         ),
     }
 }
@@ -190,7 +312,10 @@ pub fn removed(lang: Lang, what: &str) -> String {
 pub fn reset_done(lang: Lang, lab: u32) -> String {
     match lang {
         Lang::En => format!("Lab {lab} is reset: nothing of it is left."),
-        Lang::Ko => format!("실습 {lab}을(를) 초기화했습니다: 남은 것이 없습니다."),
+        Lang::Ko => format!(
+            "{} 초기화했습니다: 남은 것이 없습니다.",
+            josa(&format!("실습 {lab}"), Josa::EulReul)
+        ),
     }
 }
 
@@ -222,7 +347,8 @@ pub fn pending_lab(lang: Lang, lab: u32, feature: &str) -> String {
             "lab {lab} needs {feature}, which this build of pier does not have yet (`pier lab list` shows it as pending)"
         ),
         Lang::Ko => format!(
-            "실습 {lab}에는 {feature}이(가) 필요한데, 이 pier 빌드에는 아직 없습니다 (`pier lab list`에 대기 중으로 표시됩니다)"
+            "실습 {lab}에는 {} 필요한데, 이 pier 빌드에는 아직 없습니다 (`pier lab list`에 대기 중으로 표시됩니다)",
+            josa(feature, Josa::IGa)
         ),
     }
 }
@@ -259,6 +385,29 @@ mod tests {
             pending(lang, "`pier compose`"),
             pending_lab(lang, 15, "`pier compose`"),
         ]
+    }
+
+    #[test]
+    fn particles_fit_the_word_they_follow() {
+        assert_eq!(josa("실습 14", Josa::EulReul), "실습 14를");
+        assert_eq!(josa("실습 13", Josa::EulReul), "실습 13을");
+        assert_eq!(
+            josa("`pier lab hint 13`", Josa::IGa),
+            "`pier lab hint 13`이"
+        );
+        assert_eq!(
+            josa("`pier lab hint 12`", Josa::IGa),
+            "`pier lab hint 12`가"
+        );
+        assert_eq!(josa("컨테이너", Josa::EunNeun), "컨테이너는");
+        assert_eq!(josa("볼륨", Josa::EunNeun), "볼륨은");
+        assert_eq!(josa("파일", Josa::EuroRo), "파일로");
+        assert_eq!(josa("이미지", Josa::EuroRo), "이미지로");
+        assert_eq!(josa("네임스페이스", Josa::GwaWa), "네임스페이스와");
+        assert_eq!(josa("cgroup", Josa::GwaWa), "cgroup과");
+        assert_eq!(josa("\"capeff\"", Josa::IraneunRaneun), "\"capeff\"라는");
+        assert_eq!(josa("경로", Josa::EuroRo), "경로로");
+        assert_eq!(josa("방법", Josa::EuroRo), "방법으로");
     }
 
     #[test]
