@@ -509,7 +509,7 @@ fn login_pull_run_push_over_tls_with_token_auth() {
     // push on team/back and pull on team/bb), none uploaded.
     let pushed = w.ok(&["push", &back]);
     assert!(pushed.contains(": Mounted from team/bb"), "{pushed}");
-    assert!(!pushed.contains(": pushed"), "{pushed}");
+    assert!(!pushed.contains(": Pushed"), "{pushed}");
     let out = Command::new("skopeo")
         .args(["inspect", "--cert-dir"])
         .arg(&certs)

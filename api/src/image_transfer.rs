@@ -218,8 +218,9 @@ pub async fn push(
         let result = state.engine.images().and_then(|store| {
             registry::push(&store, &reference, &|_| Ok(creds.clone()), &mut |line| {
                 match line.split_once(": ") {
-                    Some((id, "pushed")) => out.status("Pushed", Some(id)),
-                    Some((id, "already exists")) => out.status("Layer already exists", Some(id)),
+                    Some((id, word @ (registry::LAYER_PUSHED | registry::LAYER_EXISTS))) => {
+                        out.status(word, Some(id))
+                    }
                     _ => out.status(line, None),
                 };
             })

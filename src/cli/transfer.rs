@@ -162,6 +162,13 @@ pub fn push(engine: &Engine, args: PushArgs) -> Result<i32> {
     let store = engine.images()?;
     let quiet = args.quiet;
     let creds = |host: &str| args.creds.resolve(host);
+    if !quiet {
+        let remote = RemoteRef::parse(&args.reference)?;
+        println!(
+            "The push refers to repository [{}/{}]",
+            remote.host, remote.repository
+        );
+    }
     registry::push(&store, &args.reference, &creds, &mut |line| {
         if !quiet {
             println!("{line}");

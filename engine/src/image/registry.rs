@@ -117,8 +117,15 @@ pub struct PushReport {
     pub requests: RequestCounts,
 }
 
+/// `docker push`'s word for a layer it uploaded.
+pub const LAYER_PUSHED: &str = "Pushed";
+
+/// `docker push`'s words for a layer the registry had already.
+pub const LAYER_EXISTS: &str = "Layer already exists";
+
 /// Pushes the local image `reference` (which must name a registry) to that registry.
-/// `progress` receives a line per blob.
+/// `progress` receives a line per layer in `docker push`'s words (`<id>: Pushed`,
+/// `<id>: Layer already exists`, `<id>: Mounted from REPO`), then the tag's digest line.
 pub fn push(
     store: &ImageStore,
     reference: &str,
@@ -150,15 +157,22 @@ pub fn push(
         requests: RequestCounts::default(),
     };
     let sources = mount::mount_sources(store, &remote.host, &remote.repository)?;
+    // Layers first, then the config; as `docker push` does, a line per layer only.
     let blobs = manifest
         .layers()
         .iter()
-        .chain(std::iter::once(manifest.config()));
-    for descriptor in blobs {
+        .map(|d| (d, true))
+        .chain(std::iter::once((manifest.config(), false)));
+    for (descriptor, is_layer) in blobs {
         let digest = descriptor.digest().to_string();
         let short = short_digest(&digest);
+        let mut progress = |text: &str| {
+            if is_layer {
+                progress(&format!("{short}: {text}"));
+            }
+        };
         if blob_exists(&mut client, &digest)? {
-            progress(&format!("{short}: already exists"));
+            progress(LAYER_EXISTS);
             report.skipped.push(digest);
             continue;
         }
@@ -168,11 +182,11 @@ pub fn push(
             .with_context(|| format!("pushing blob {digest} to {}", remote.host))?
         {
             Some(repo) => {
-                progress(&format!("{short}: Mounted from {repo}"));
+                progress(&format!("Mounted from {repo}"));
                 report.mounted.push(digest);
             }
             None => {
-                progress(&format!("{short}: pushed"));
+                progress(LAYER_PUSHED);
                 report.uploaded.push(digest);
             }
         }
