@@ -9,6 +9,8 @@ mod doc_check;
 #[cfg(test)]
 mod doc_editions;
 #[cfg(test)]
+mod doc_glossary;
+#[cfg(test)]
 mod doc_sections;
 mod docs;
 mod filter;
