@@ -3,8 +3,16 @@
 //! lines and the same includes as its English page; a page not yet translated is listed in
 //! book/ko/UNTRANSLATED, is exactly a stub that includes the English page, and its title in
 //! the Korean table of contents ends with " (영어)". Nothing is left out silently.
+//!
+//! Within a translated page, the sections must match too: every `##`/`###` section of the
+//! English page has its Korean counterpart, in the same number, order and level, and each
+//! pair shows the same code-block commands and links to the same places, and the Korean
+//! section keeps every inline code of the English one (it may add its own, such as
+//! `PIER_LANG=ko`). A paragraph added to the English edition only is caught when it brings a
+//! heading, a command, a name or message in inline code, or a link with it.
 
 use super::doc_check::{code_lines, pier_command};
+use super::doc_sections::{sections, Section};
 use std::path::{Component, Path, PathBuf};
 
 /// Marks an untranslated chapter's title in the Korean SUMMARY.md.
@@ -121,6 +129,91 @@ fn compare_commands(en: &Path, ko: &Path, problems: &mut Vec<String>) {
     }
 }
 
+/// Inline code of an English page that its Korean page rightly says otherwise:
+/// (Korean page, span).
+const KEPT_IN_OTHER_WORDS: &[(&str, &str)] = &[
+    // "`#`으로 시작하는 주석" says `# comments` in Korean word order.
+    ("labs/09-environment/lab.ko.md", "# comments"),
+];
+
+/// Compares two editions of a page section by section (see the module's documentation).
+fn compare_sections(en: &Path, ko: &Path, problems: &mut Vec<String>) {
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let (a, b) = (sections(&read(en)), sections(&read(ko)));
+    let (en, ko) = (
+        en.strip_prefix(root()).unwrap_or(en),
+        ko.strip_prefix(root()).unwrap_or(ko),
+    );
+    let levels = |s: &[Section]| s.iter().map(|s| s.level).collect::<Vec<_>>();
+    if levels(&a) != levels(&b) {
+        let outline = |s: &[Section]| {
+            s.iter()
+                .skip(1)
+                .map(|s| format!("    {}", s.label()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        problems.push(format!(
+            "{} has {} sections, {} has {} (## and ###, in order):\n  English:\n{}\n  Korean:\n{}",
+            en.display(),
+            a.len() - 1,
+            ko.display(),
+            b.len() - 1,
+            outline(&a),
+            outline(&b)
+        ));
+        return;
+    }
+    for (x, y) in a.iter().zip(&b) {
+        let mut diffs = Vec::new();
+        if x.commands != y.commands {
+            let only = |p: &[String], q: &[String]| {
+                let v: Vec<_> = p.iter().filter(|c| !q.contains(c)).cloned().collect();
+                if v.is_empty() {
+                    "(same lines, other order)".to_string()
+                } else {
+                    format!("`{}`", v.join("`, `"))
+                }
+            };
+            diffs.push(format!(
+                "code-block commands differ; only in English: {}; only in Korean: {}",
+                only(&x.commands, &y.commands),
+                only(&y.commands, &x.commands)
+            ));
+        }
+        let missing: Vec<_> = x
+            .code_spans
+            .difference(&y.code_spans)
+            .filter(|span| {
+                !KEPT_IN_OTHER_WORDS
+                    .iter()
+                    .any(|(page, s)| ko.ends_with(page) && s == span)
+            })
+            .collect();
+        if !missing.is_empty() {
+            diffs.push(format!(
+                "the Korean section lacks the English one's inline code {missing:?}"
+            ));
+        }
+        if x.links != y.links {
+            diffs.push(format!(
+                "links differ; only in English: {:?}; only in Korean: {:?}",
+                x.links.difference(&y.links).collect::<Vec<_>>(),
+                y.links.difference(&x.links).collect::<Vec<_>>()
+            ));
+        }
+        for d in diffs {
+            problems.push(format!(
+                "{} section {} / {} section {}: {d}",
+                en.display(),
+                x.label(),
+                ko.display(),
+                y.label()
+            ));
+        }
+    }
+}
+
 #[test]
 fn the_korean_edition_matches_the_english_one() {
     let en_src = root().join("book/src");
@@ -184,6 +277,7 @@ fn the_korean_edition_matches_the_english_one() {
             (false, false, false) => {
                 translated += 1;
                 compare_commands(&en_page, &ko_page, &mut problems);
+                compare_sections(&en_page, &ko_page, &mut problems);
                 let (a, b) = (includes(&en_page), includes(&ko_page));
                 if a != b {
                     problems.push(format!(
@@ -202,6 +296,7 @@ fn the_korean_edition_matches_the_english_one() {
             continue;
         }
         compare_commands(&dir.path().join("lab.md"), &ko_text, &mut problems);
+        compare_sections(&dir.path().join("lab.md"), &ko_text, &mut problems);
         let page = format!("labs/{}/lab.md", dir.file_name().to_string_lossy());
         if todo.contains(&page) {
             problems.push(format!(

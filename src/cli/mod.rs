@@ -8,6 +8,10 @@ mod container;
 mod doc_check;
 #[cfg(test)]
 mod doc_editions;
+#[cfg(test)]
+mod doc_glossary;
+#[cfg(test)]
+mod doc_sections;
 mod docs;
 mod filter;
 mod format;

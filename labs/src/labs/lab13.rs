@@ -46,7 +46,7 @@ pub fn lab() -> Lab {
                 id: "caps",
                 title: tr(
 "lab13-nocap runs with no capability, and you read its CapEff",
-"lab13-nocap이 권한(capability) 없이 실행되고, 그 CapEff를 읽었다",
+"lab13-nocap이 케이퍼빌리티(capability) 없이 실행되고, 그 CapEff를 읽었다",
 ),
                 after: &[],
                 answer: Some("capeff"),

@@ -37,7 +37,7 @@ pub fn lab() -> Lab {
         slug: "14-lifecycle",
         title: tr(
             "Lifecycle: signals, init, restarts, health",
-            "생명주기: 시그널, init, 재시작, 헬스체크",
+            "생명 주기: 시그널, init, 재시작, 헬스체크",
         ),
         minutes: 45,
         host_ports: &[],
