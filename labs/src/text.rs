@@ -126,14 +126,23 @@ pub enum Josa {
 
 /// How the word is read at its end: `None` when it ends in a vowel sound, `Some(true)` when
 /// it ends in ㄹ, `Some(false)` in another consonant. Digits and Latin letters are read as a
-/// Korean reader says them (`13` 십삼, `lab` 랩, `pier` 피어); closing quotes, backticks and
-/// brackets are skipped.
+/// Korean reader says them (`13` 십삼, `lab` 랩, `pier` 피어, `host` 호스트, `commit` 커밋);
+/// closing quotes, backticks and brackets are skipped.
 fn final_consonant(word: &str) -> Option<bool> {
-    let last = word
+    let trimmed: Vec<char> = word
         .trim_end_matches(['`', '"', '\'', ')', ']', '」', '』', ' '])
         .chars()
-        .last()?;
-    match last {
+        .collect();
+    let last = *trimmed.last()?;
+    let before = |n: usize| {
+        trimmed
+            .len()
+            .checked_sub(n + 1)
+            .and_then(|i| trimmed.get(i))
+            .map(char::to_ascii_lowercase)
+    };
+    let vowel = |c: Option<char>| matches!(c, Some('a' | 'e' | 'i' | 'o' | 'u'));
+    match last.to_ascii_lowercase() {
         '가'..='힣' => match (last as u32 - 0xAC00) % 28 {
             0 => None,
             8 => Some(true),
@@ -143,9 +152,16 @@ fn final_consonant(word: &str) -> Option<bool> {
         '0' | '3' | '6' => Some(false),
         '1' | '7' | '8' => Some(true),
         '2' | '4' | '5' | '9' => None,
-        'l' | 'L' => Some(true),
-        'm' | 'n' | 'k' | 'p' | 't' | 'b' | 'g' | 'd' | 'M' | 'N' | 'K' | 'P' | 'T' | 'B' | 'G'
-        | 'D' => Some(false),
+        'l' => Some(true),
+        'm' | 'n' => Some(false),
+        // -ng (링), but -g alone is 그 (로그, 태그).
+        'g' if before(1) == Some('n') => Some(false),
+        // After a vowel a stop closes the syllable (랩, 앱, 웹, 북, 락); after a consonant it
+        // takes 으 (디스크).
+        'p' | 'b' | 'k' if vowel(before(1)) || before(1) == Some('c') => Some(false),
+        // After one vowel, -t closes it (캣, 넷, 커밋); after two or a consonant it is 트
+        // (루트, 호스트, 포트, 텍스트).
+        't' if vowel(before(1)) && !vowel(before(2)) => Some(false),
         _ => None,
     }
 }
@@ -408,6 +424,18 @@ mod tests {
         assert_eq!(josa("\"capeff\"", Josa::IraneunRaneun), "\"capeff\"라는");
         assert_eq!(josa("경로", Josa::EuroRo), "경로로");
         assert_eq!(josa("방법", Josa::EuroRo), "방법으로");
+        assert_eq!(josa("host", Josa::EulReul), "host를");
+        assert_eq!(josa("lab6-host", Josa::IraneunRaneun), "lab6-host라는");
+        assert_eq!(josa("log.txt", Josa::IGa), "log.txt가");
+        assert_eq!(josa("root", Josa::EuroRo), "root로");
+        assert_eq!(josa("commit", Josa::IGa), "commit이");
+        assert_eq!(josa("lab", Josa::IGa), "lab이");
+        assert_eq!(josa("disk", Josa::IGa), "disk가");
+        assert_eq!(josa("stack", Josa::IGa), "stack이");
+        assert_eq!(josa("tag", Josa::IGa), "tag가");
+        assert_eq!(josa("ping", Josa::IGa), "ping이");
+        assert_eq!(josa("pier", Josa::IGa), "pier가");
+        assert_eq!(josa("CapEff", Josa::IGa), "CapEff가");
     }
 
     #[test]
