@@ -636,21 +636,63 @@ fn lab04_upper_dir_is_not_the_image_layer() {
     );
 }
 
-/// Lab 5: counting history lines (5) instead of layers (3) fails.
-#[test]
-fn lab05_history_lines_are_not_layers() {
+const LAB5_DOCKERFILE: &str = "FROM busybox\nCOPY hello.sh /app/hello.sh\nRUN chmod +x /app/hello.sh\nENV GREETING=Hello\nCMD [\"/app/hello.sh\"]\n";
+
+/// Lab 5, started, with lab5-app:v1 built from the lab's Dockerfile; the entries of its
+/// rootfs.diff_ids.
+fn lab05_built() -> (Started, Vec<String>) {
     let lab = Started::new(5);
     let dir = lab.dir();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM busybox\nCOPY hello.sh /app/hello.sh\nRUN chmod +x /app/hello.sh\nENV GREETING=Hello\nCMD [\"/app/hello.sh\"]\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("Dockerfile"), LAB5_DOCKERFILE).unwrap();
     lab.ok(&["build", "-t", "lab5-app:v1", dir.to_str().unwrap()]);
-    lab.answer("layers", "5");
+    let v: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["image", "inspect", "lab5-app:v1"])).unwrap();
+    let ids = v[0]["Config"]["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    (lab, ids)
+}
+
+/// Lab 5: the layer count the text used to ask for (3, the same everywhere), busybox's layer
+/// and RUN's layer are not COPY's layer; neither is COPY's layer from another start of the
+/// lab (a neighbour's answer: `pier lab start` plants a random line in hello.sh, so each
+/// start's COPY layer has its own digest). A command typed after the image prints the
+/// greeting without the image's command running: `run` fails.
+#[test]
+fn lab05_copy_layer_is_this_starts_own() {
+    let (lab, ids) = lab05_built();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    lab.answer("copy-layer", "3");
     let out = lab.check();
     assert_passes(&out, "image");
-    assert_fails(&out, "layers", "ENV and CMD add no layer");
+    assert_fails(&out, "layers", "not a count (ENV and CMD add no layer)");
+    lab.answer("copy-layer", &ids[0]);
+    assert_fails(&lab.check(), "layers", "that is busybox's layer");
+    lab.answer("copy-layer", &ids[2]);
+    assert_fails(&lab.check(), "layers", "made by a later step (RUN)");
+
+    // A neighbour's COPY layer: the same Dockerfile, built after another start.
+    let (other, other_ids) = lab05_built();
+    drop(other);
+    assert_ne!(ids[1], other_ids[1], "two starts made the same COPY layer");
+    lab.answer("copy-layer", &other_ids[1]);
+    assert_fails(&lab.check(), "layers", "is not a layer of lab5-app:v1");
+    lab.answer("copy-layer", &ids[1][..19]);
+    assert_passes(&lab.check(), "layers");
+
+    // The greeting typed after the image instead of the image's command.
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab5-run",
+        "lab5-app:v1",
+        "echo",
+        "Hello from lab 5",
+    ]);
+    assert_fails(&lab.check(), "run", "instead of the image's own command");
 }
 
 /// Lab 6: a server outside the container does not count; a file that is not the 100 MB one
@@ -778,6 +820,45 @@ fn lab08_file_written_from_the_host_fails() {
         "data",
         "no container lab8-writer with that hostname ran",
     );
+}
+
+/// Lab 8: the two shortcuts. A `notes.txt` touched in lab8-scratch's upper dir from
+/// the host fails `scratch`; a line naming a real, removed lab8-writer, appended from the
+/// host after that writer ended, fails `data` (and so `gone` and `reader`): the kernel's
+/// ctime of each file says it changed after the container ended.
+#[test]
+fn lab08_host_touched_files_fail_by_their_ctime() {
+    let lab = Started::new(8);
+    let o = lab.sh("lab8-scratch", &[], "true");
+    assert!(o.status.success(), "{}", text(&o));
+    let upper = PathBuf::from(lab.inspect("lab8-scratch", "upper_dir"));
+    std::fs::write(upper.join("notes.txt"), "draft\n").unwrap();
+    let out = lab.check();
+    assert_fails(&out, "scratch", "after lab8-scratch ended");
+
+    let dir = lab.dir();
+    let mount = format!("{}:/data", dir.display());
+    let o = lab.sh("lab8-writer", &["-v", &mount], "true");
+    assert!(o.status.success(), "{}", text(&o));
+    let id = lab.inspect("lab8-writer", "id");
+    lab.ok(&["rm", "lab8-writer"]);
+    std::fs::write(dir.join("log.txt"), format!("written by {}\n", &id[..12])).unwrap();
+    let out = lab.check();
+    assert_fails(&out, "data", "when no lab8-writer it names was running");
+    assert!(
+        out.contains("parent failed: finish task data first"),
+        "{out}"
+    );
+
+    // The same writer's line, written by the container itself, passes.
+    std::fs::remove_file(dir.join("log.txt")).unwrap();
+    let o = lab.sh(
+        "lab8-writer",
+        &["-v", &mount],
+        "echo written by $(hostname) >> /data/log.txt",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_passes(&lab.check(), "data");
 }
 
 /// Lab 9: the image's name, or a container's ID, is not the image ID.
