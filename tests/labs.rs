@@ -758,6 +758,68 @@ fn lab06_measure_needs_the_containers_own_server() {
     );
 }
 
+/// Lab 6: the gateway (10.88.0.1 on every default install, printed in the text) is no longer
+/// an answer; the host end of lab6-bridge's veth pair is, and it is read from the kernel:
+/// the text's example name, the container's own `eth0`, and another container's veth fail.
+#[test]
+fn lab06_veth_is_the_containers_own() {
+    let lab = Started::new(6);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab6-bridge",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab6-other",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let o = run(
+        lab.root(),
+        &pier(),
+        &["lab", "answer", "6", "gateway", "10.88.0.1"],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    lab.answer("veth", "pier72eb3ecfa1c");
+    assert_fails(
+        &lab.check(),
+        "veth",
+        "is not the host's end of lab6-bridge's eth0",
+    );
+    lab.answer("veth", "eth0");
+    assert_fails(&lab.check(), "veth", "eth0 is the container's end");
+    // The host end of a container's eth0: the host interface whose index is its @ifN.
+    let host_end = |name: &str| {
+        let link = lab.ok(&["exec", name, "ip", "-o", "link", "show", "eth0"]);
+        let index = link.split_whitespace().nth(1).unwrap();
+        let index = index.trim_end_matches(':').split_once("@if").unwrap().1;
+        let host = Command::new("ip").args(["-o", "link"]).output().unwrap();
+        String::from_utf8_lossy(&host.stdout)
+            .lines()
+            .find_map(|l| {
+                let (i, rest) = l.split_once(": ")?;
+                (i == index).then(|| rest.split(['@', ':']).next().unwrap().to_string())
+            })
+            .unwrap()
+    };
+    lab.answer("veth", &host_end("lab6-other"));
+    assert_fails(
+        &lab.check(),
+        "veth",
+        "is not the host's end of lab6-bridge's eth0",
+    );
+    lab.answer("veth", &host_end("lab6-bridge"));
+    assert_passes(&lab.check(), "veth");
+}
+
 /// Lab 7: the error message typed without provoking the conflict fails; so does a message
 /// that does not name the container holding the port.
 #[test]
