@@ -853,6 +853,78 @@ fn lab07_clash_needs_a_refused_start() {
     );
 }
 
+/// Kills and reaps a process this test started, even if the test fails half-way.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lab 7: a web server on the host serving a copy of the lab page on port 8080, beside a
+/// lab7-web that publishes nothing, fails `web`; answering lab7-web's port for lab7-any fails
+/// `any`. The checker puts a file with a random name into the container's /www and fetches
+/// it through the host port: only the container's own server has it.
+#[test]
+fn lab07_the_page_must_come_from_the_container() {
+    let _serial = one_at_a_time();
+    let lab = Started::new(7);
+    let page = "mkdir -p /www && echo hello from lab7 > /www/index.html && httpd -f -p 80 -h /www";
+    lab.ok(&[
+        "run", "-d", "--name", "lab7-web", "busybox", "sh", "-c", page,
+    ]);
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while !run(
+        lab.root(),
+        &pier(),
+        &["exec", "lab7-web", "test", "-f", "/www/index.html"],
+    )
+    .status
+    .success()
+    {
+        assert!(Instant::now() < deadline, "lab7-web made no /www");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "hello from lab7\n").unwrap();
+    let host = Child(
+        Command::new("busybox")
+            .args(["httpd", "-f", "-p", "127.0.0.1:8080", "-h"])
+            .arg(www.path())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect("127.0.0.1:8080").is_err() {
+        assert!(Instant::now() < deadline, "the host's httpd did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_fails(&lab.check(), "web", "but not from lab7-web");
+    drop(host);
+
+    // lab7-web published; lab7-any's port answered with lab7-web's.
+    lab.ok(&["rm", "-f", "lab7-web"]);
+    lab.ok(&[
+        "run", "-d", "--name", "lab7-web", "-p", "8080:80", "busybox", "sh", "-c", page,
+    ]);
+    lab.ok(&[
+        "run", "-d", "--name", "lab7-any", "-p", "80", "busybox", "sh", "-c", page,
+    ]);
+    lab.answer("port", "8080");
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = lab.check();
+        if task(&out, "web").is_ok() {
+            assert_fails(&out, "any", "but not from lab7-any");
+            break;
+        }
+        assert!(Instant::now() < deadline, "lab7-web never served\n{out}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
 /// Lab 8: a log.txt written from the host fails `data` (and `gone`), whatever hostname it
 /// names, even if a lab8-writer existed.
 #[test]
