@@ -995,6 +995,15 @@ fn lab08_host_touched_files_fail_by_their_ctime() {
     assert_passes(&lab.check(), "data");
 }
 
+/// `pier run --name NAME [FLAGS] lab9-app COMMAND...` in lab 9, which must succeed.
+fn lab09_app(lab: &Started, name: &str, flags: &[&str], command: &[&str]) {
+    let mut args = vec!["run", "--name", name];
+    args.extend_from_slice(flags);
+    args.push("lab9-app");
+    args.extend_from_slice(command);
+    lab.ok(&args);
+}
+
 /// Lab 9: the image's name, or a container's ID, is not the image ID.
 #[test]
 fn lab09_image_name_is_not_its_id() {
@@ -1002,20 +1011,93 @@ fn lab09_image_name_is_not_its_id() {
     let env_file = lab.dir().join("prod.env");
     std::fs::write(&env_file, "APP_MODE=prod\nAPP_PORT=80\n").unwrap();
     let print = "echo mode=$APP_MODE port=$APP_PORT";
-    lab.sh(
+    lab09_app(
+        &lab,
         "lab9-dev",
         &["-e", "APP_MODE=dev", "-e", "APP_PORT=8080"],
-        print,
+        &["sh", "-c", print],
     );
-    lab.sh(
+    lab09_app(
+        &lab,
         "lab9-prod",
         &["--env-file", env_file.to_str().unwrap()],
-        print,
+        &["sh", "-c", print],
     );
-    lab.answer("image", "busybox");
+    let out = lab.check();
+    assert_passes(&out, "dev");
+    assert_passes(&out, "prod");
+    lab.answer("image", "lab9-app");
     assert_fails(&lab.check(), "same", "that is the image's name");
     lab.answer("image", &lab.inspect("lab9-dev", "id"));
     assert_fails(&lab.check(), "same", "a container's ID");
+}
+
+/// Lab 9: the values the text used to print, the same on every machine, fail: busybox's
+/// image ID (the text's) for `same`, busybox's PATH for `path`; so does another start's
+/// lab9-app ID (a neighbour's answer), and a command that prints the values typed into it
+/// instead of the environment's.
+#[test]
+fn lab09_answers_are_this_starts_own() {
+    let lab = Started::new(9);
+    // The greeting typed into the command: the right output, the environment unused.
+    lab09_app(
+        &lab,
+        "lab9-dev",
+        &["-e", "APP_MODE=dev", "-e", "APP_PORT=8080"],
+        &["echo", "mode=dev", "port=8080"],
+    );
+    assert_fails(&lab.check(), "dev", "not values typed into the command");
+    lab.ok(&["rm", "lab9-dev"]);
+    let env_file = lab.dir().join("prod.env");
+    std::fs::write(&env_file, "APP_MODE=prod\nAPP_PORT=80\n").unwrap();
+    let print = "echo mode=$APP_MODE port=$APP_PORT";
+    lab09_app(
+        &lab,
+        "lab9-dev",
+        &["-e", "APP_MODE=dev", "-e", "APP_PORT=8080"],
+        &["sh", "-c", print],
+    );
+    lab09_app(
+        &lab,
+        "lab9-prod",
+        &["--env-file", env_file.to_str().unwrap()],
+        &["sh", "-c", print],
+    );
+    let busybox: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["image", "inspect", "busybox"])).unwrap();
+    lab.answer("image", busybox[0]["Id"].as_str().unwrap());
+    assert_fails(&lab.check(), "same", "that is busybox's ID");
+    let other = Started::new(9);
+    let theirs: serde_json::Value =
+        serde_json::from_str(&other.ok(&["image", "inspect", "lab9-app"])).unwrap();
+    drop(other);
+    let mine = lab.inspect("lab9-dev", "image_id");
+    let theirs = theirs[0]["Id"].as_str().unwrap().to_string();
+    assert_ne!(mine, theirs, "two starts built the same lab9-app");
+    lab.answer("image", &theirs);
+    assert_fails(&lab.check(), "same", "is not the ID of the image");
+    lab.answer("image", &mine);
+    assert_passes(&lab.check(), "same");
+
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab9-live",
+        "-e",
+        "APP_MODE=live",
+        "lab9-app",
+        "sleep",
+        "600",
+    ]);
+    lab.answer(
+        "path",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    );
+    assert_fails(&lab.check(), "path", "that is busybox's PATH");
+    let path = lab.ok(&["exec", "lab9-live", "sh", "-c", "echo $PATH"]);
+    lab.answer("path", path.trim());
+    assert_passes(&lab.check(), "path");
 }
 
 /// One row of a `summary.csv` whose samples all equal `median`.
