@@ -69,7 +69,7 @@ pub fn lab() -> Lab {
                 id: "run",
                 title: tr(
                     "lab5-run (from lab5-app:v1) printed \"Hello from lab 5\"",
-                    "lab5-run(lab5-app:v1로 만든 컨테이너)이 \"Hello from lab 5\"를 출력했다",
+                    "lab5-app:v1로 만든 lab5-run이 \"Hello from lab 5\"를 출력했다",
                 ),
                 after: &["image"],
                 answer: None,

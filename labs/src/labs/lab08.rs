@@ -163,8 +163,8 @@ fn scratch(ctx: &Ctx) -> Outcome {
                 f.display()
             ),
             format!(
-                "{} 없습니다: lab8-scratch가 직접 /notes.txt를 써야 합니다",
-                josa(&f.display().to_string(), Josa::IGa)
+                "파일이 없습니다: {}. lab8-scratch가 직접 /notes.txt를 써야 합니다",
+                f.display()
             ),
         );
     };
@@ -258,8 +258,7 @@ fn writer_id(ctx: &Ctx) -> Result<String, Outcome> {
         Outcome::failed(
             format!("{shown} does not exist: did you bind-mount the lab directory (pier lab dir 8) at /data?"),
             format!(
-                "{} 없습니다: 실습 디렉터리(pier lab dir 8)를 /data에 바인드 마운트했나요?",
-                josa(&shown, Josa::IGa)
+                "파일이 없습니다: {shown}. 실습 디렉터리(pier lab dir 8)를 /data에 바인드 마운트했나요?"
             ),
         )
     })?;
