@@ -133,7 +133,10 @@ fn copy_layer(app: &Image, base: &Image) -> Option<usize> {
         .iter()
         .enumerate()
         .skip(from)
-        .find(|(_, d)| d.join("app/hello.sh").is_file())
+        .find(|(_, d)| {
+            // An image's layer is untrusted: a symlink there is not followed to the host.
+            std::fs::symlink_metadata(d.join("app/hello.sh")).is_ok_and(|m| m.is_file())
+        })
         .map(|(i, _)| i)
 }
 
@@ -209,7 +212,7 @@ fn script_executable(image: &Image) -> bool {
         .layer_dirs
         .iter()
         .rev()
-        .find_map(|d| std::fs::metadata(d.join("app/hello.sh")).ok())
+        .find_map(|d| std::fs::symlink_metadata(d.join("app/hello.sh")).ok())
         .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
