@@ -636,21 +636,63 @@ fn lab04_upper_dir_is_not_the_image_layer() {
     );
 }
 
-/// Lab 5: counting history lines (5) instead of layers (3) fails.
-#[test]
-fn lab05_history_lines_are_not_layers() {
+const LAB5_DOCKERFILE: &str = "FROM busybox\nCOPY hello.sh /app/hello.sh\nRUN chmod +x /app/hello.sh\nENV GREETING=Hello\nCMD [\"/app/hello.sh\"]\n";
+
+/// Lab 5, started, with lab5-app:v1 built from the lab's Dockerfile; the entries of its
+/// rootfs.diff_ids.
+fn lab05_built() -> (Started, Vec<String>) {
     let lab = Started::new(5);
     let dir = lab.dir();
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM busybox\nCOPY hello.sh /app/hello.sh\nRUN chmod +x /app/hello.sh\nENV GREETING=Hello\nCMD [\"/app/hello.sh\"]\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("Dockerfile"), LAB5_DOCKERFILE).unwrap();
     lab.ok(&["build", "-t", "lab5-app:v1", dir.to_str().unwrap()]);
-    lab.answer("layers", "5");
+    let v: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["image", "inspect", "lab5-app:v1"])).unwrap();
+    let ids = v[0]["Config"]["rootfs"]["diff_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    (lab, ids)
+}
+
+/// Lab 5: the layer count the text used to ask for (3, the same everywhere), busybox's layer
+/// and RUN's layer are not COPY's layer; neither is COPY's layer from another start of the
+/// lab (a neighbour's answer: `pier lab start` plants a random line in hello.sh, so each
+/// start's COPY layer has its own digest). A command typed after the image prints the
+/// greeting without the image's command running: `run` fails.
+#[test]
+fn lab05_copy_layer_is_this_starts_own() {
+    let (lab, ids) = lab05_built();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    lab.answer("copy-layer", "3");
     let out = lab.check();
     assert_passes(&out, "image");
-    assert_fails(&out, "layers", "ENV and CMD add no layer");
+    assert_fails(&out, "layers", "not a count (ENV and CMD add no layer)");
+    lab.answer("copy-layer", &ids[0]);
+    assert_fails(&lab.check(), "layers", "that is busybox's layer");
+    lab.answer("copy-layer", &ids[2]);
+    assert_fails(&lab.check(), "layers", "made by a later step (RUN)");
+
+    // A neighbour's COPY layer: the same Dockerfile, built after another start.
+    let (other, other_ids) = lab05_built();
+    drop(other);
+    assert_ne!(ids[1], other_ids[1], "two starts made the same COPY layer");
+    lab.answer("copy-layer", &other_ids[1]);
+    assert_fails(&lab.check(), "layers", "is not a layer of lab5-app:v1");
+    lab.answer("copy-layer", &ids[1][..19]);
+    assert_passes(&lab.check(), "layers");
+
+    // The greeting typed after the image instead of the image's command.
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab5-run",
+        "lab5-app:v1",
+        "echo",
+        "Hello from lab 5",
+    ]);
+    assert_fails(&lab.check(), "run", "instead of the image's own command");
 }
 
 /// Lab 6: a server outside the container does not count; a file that is not the 100 MB one
@@ -716,6 +758,68 @@ fn lab06_measure_needs_the_containers_own_server() {
     );
 }
 
+/// Lab 6: the gateway (10.88.0.1 on every default install, printed in the text) is no longer
+/// an answer; the host end of lab6-bridge's veth pair is, and it is read from the kernel:
+/// the text's example name, the container's own `eth0`, and another container's veth fail.
+#[test]
+fn lab06_veth_is_the_containers_own() {
+    let lab = Started::new(6);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab6-bridge",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab6-other",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let o = run(
+        lab.root(),
+        &pier(),
+        &["lab", "answer", "6", "gateway", "10.88.0.1"],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    lab.answer("veth", "pier72eb3ecfa1c");
+    assert_fails(
+        &lab.check(),
+        "veth",
+        "is not the host's end of lab6-bridge's eth0",
+    );
+    lab.answer("veth", "eth0");
+    assert_fails(&lab.check(), "veth", "eth0 is the container's end");
+    // The host end of a container's eth0: the host interface whose index is its @ifN.
+    let host_end = |name: &str| {
+        let link = lab.ok(&["exec", name, "ip", "-o", "link", "show", "eth0"]);
+        let index = link.split_whitespace().nth(1).unwrap();
+        let index = index.trim_end_matches(':').split_once("@if").unwrap().1;
+        let host = Command::new("ip").args(["-o", "link"]).output().unwrap();
+        String::from_utf8_lossy(&host.stdout)
+            .lines()
+            .find_map(|l| {
+                let (i, rest) = l.split_once(": ")?;
+                (i == index).then(|| rest.split(['@', ':']).next().unwrap().to_string())
+            })
+            .unwrap()
+    };
+    lab.answer("veth", &host_end("lab6-other"));
+    assert_fails(
+        &lab.check(),
+        "veth",
+        "is not the host's end of lab6-bridge's eth0",
+    );
+    lab.answer("veth", &host_end("lab6-bridge"));
+    assert_passes(&lab.check(), "veth");
+}
+
 /// Lab 7: the error message typed without provoking the conflict fails; so does a message
 /// that does not name the container holding the port.
 #[test]
@@ -749,6 +853,78 @@ fn lab07_clash_needs_a_refused_start() {
     );
 }
 
+/// Kills and reaps a process this test started, even if the test fails half-way.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lab 7: a web server on the host serving a copy of the lab page on port 8080, beside a
+/// lab7-web that publishes nothing, fails `web`; answering lab7-web's port for lab7-any fails
+/// `any`. The checker puts a file with a random name into the container's /www and fetches
+/// it through the host port: only the container's own server has it.
+#[test]
+fn lab07_the_page_must_come_from_the_container() {
+    let _serial = one_at_a_time();
+    let lab = Started::new(7);
+    let page = "mkdir -p /www && echo hello from lab7 > /www/index.html && httpd -f -p 80 -h /www";
+    lab.ok(&[
+        "run", "-d", "--name", "lab7-web", "busybox", "sh", "-c", page,
+    ]);
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while !run(
+        lab.root(),
+        &pier(),
+        &["exec", "lab7-web", "test", "-f", "/www/index.html"],
+    )
+    .status
+    .success()
+    {
+        assert!(Instant::now() < deadline, "lab7-web made no /www");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "hello from lab7\n").unwrap();
+    let host = Child(
+        Command::new("busybox")
+            .args(["httpd", "-f", "-p", "127.0.0.1:8080", "-h"])
+            .arg(www.path())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect("127.0.0.1:8080").is_err() {
+        assert!(Instant::now() < deadline, "the host's httpd did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_fails(&lab.check(), "web", "but not from lab7-web");
+    drop(host);
+
+    // lab7-web published; lab7-any's port answered with lab7-web's.
+    lab.ok(&["rm", "-f", "lab7-web"]);
+    lab.ok(&[
+        "run", "-d", "--name", "lab7-web", "-p", "8080:80", "busybox", "sh", "-c", page,
+    ]);
+    lab.ok(&[
+        "run", "-d", "--name", "lab7-any", "-p", "80", "busybox", "sh", "-c", page,
+    ]);
+    lab.answer("port", "8080");
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = lab.check();
+        if task(&out, "web").is_ok() {
+            assert_fails(&out, "any", "but not from lab7-any");
+            break;
+        }
+        assert!(Instant::now() < deadline, "lab7-web never served\n{out}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
 /// Lab 8: a log.txt written from the host fails `data` (and `gone`), whatever hostname it
 /// names, even if a lab8-writer existed.
 #[test]
@@ -780,6 +956,54 @@ fn lab08_file_written_from_the_host_fails() {
     );
 }
 
+/// Lab 8: the two shortcuts. A `notes.txt` touched in lab8-scratch's upper dir from
+/// the host fails `scratch`; a line naming a real, removed lab8-writer, appended from the
+/// host after that writer ended, fails `data` (and so `gone` and `reader`): the kernel's
+/// ctime of each file says it changed after the container ended.
+#[test]
+fn lab08_host_touched_files_fail_by_their_ctime() {
+    let lab = Started::new(8);
+    let o = lab.sh("lab8-scratch", &[], "true");
+    assert!(o.status.success(), "{}", text(&o));
+    let upper = PathBuf::from(lab.inspect("lab8-scratch", "upper_dir"));
+    std::fs::write(upper.join("notes.txt"), "draft\n").unwrap();
+    let out = lab.check();
+    assert_fails(&out, "scratch", "after lab8-scratch ended");
+
+    let dir = lab.dir();
+    let mount = format!("{}:/data", dir.display());
+    let o = lab.sh("lab8-writer", &["-v", &mount], "true");
+    assert!(o.status.success(), "{}", text(&o));
+    let id = lab.inspect("lab8-writer", "id");
+    lab.ok(&["rm", "lab8-writer"]);
+    std::fs::write(dir.join("log.txt"), format!("written by {}\n", &id[..12])).unwrap();
+    let out = lab.check();
+    assert_fails(&out, "data", "when no lab8-writer it names was running");
+    assert!(
+        out.contains("parent failed: finish task data first"),
+        "{out}"
+    );
+
+    // The same writer's line, written by the container itself, passes.
+    std::fs::remove_file(dir.join("log.txt")).unwrap();
+    let o = lab.sh(
+        "lab8-writer",
+        &["-v", &mount],
+        "echo written by $(hostname) >> /data/log.txt",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_passes(&lab.check(), "data");
+}
+
+/// `pier run --name NAME [FLAGS] lab9-app COMMAND...` in lab 9, which must succeed.
+fn lab09_app(lab: &Started, name: &str, flags: &[&str], command: &[&str]) {
+    let mut args = vec!["run", "--name", name];
+    args.extend_from_slice(flags);
+    args.push("lab9-app");
+    args.extend_from_slice(command);
+    lab.ok(&args);
+}
+
 /// Lab 9: the image's name, or a container's ID, is not the image ID.
 #[test]
 fn lab09_image_name_is_not_its_id() {
@@ -787,20 +1011,93 @@ fn lab09_image_name_is_not_its_id() {
     let env_file = lab.dir().join("prod.env");
     std::fs::write(&env_file, "APP_MODE=prod\nAPP_PORT=80\n").unwrap();
     let print = "echo mode=$APP_MODE port=$APP_PORT";
-    lab.sh(
+    lab09_app(
+        &lab,
         "lab9-dev",
         &["-e", "APP_MODE=dev", "-e", "APP_PORT=8080"],
-        print,
+        &["sh", "-c", print],
     );
-    lab.sh(
+    lab09_app(
+        &lab,
         "lab9-prod",
         &["--env-file", env_file.to_str().unwrap()],
-        print,
+        &["sh", "-c", print],
     );
-    lab.answer("image", "busybox");
+    let out = lab.check();
+    assert_passes(&out, "dev");
+    assert_passes(&out, "prod");
+    lab.answer("image", "lab9-app");
     assert_fails(&lab.check(), "same", "that is the image's name");
     lab.answer("image", &lab.inspect("lab9-dev", "id"));
     assert_fails(&lab.check(), "same", "a container's ID");
+}
+
+/// Lab 9: the values the text used to print, the same on every machine, fail: busybox's
+/// image ID (the text's) for `same`, busybox's PATH for `path`; so does another start's
+/// lab9-app ID (a neighbour's answer), and a command that prints the values typed into it
+/// instead of the environment's.
+#[test]
+fn lab09_answers_are_this_starts_own() {
+    let lab = Started::new(9);
+    // The greeting typed into the command: the right output, the environment unused.
+    lab09_app(
+        &lab,
+        "lab9-dev",
+        &["-e", "APP_MODE=dev", "-e", "APP_PORT=8080"],
+        &["echo", "mode=dev", "port=8080"],
+    );
+    assert_fails(&lab.check(), "dev", "not values typed into the command");
+    lab.ok(&["rm", "lab9-dev"]);
+    let env_file = lab.dir().join("prod.env");
+    std::fs::write(&env_file, "APP_MODE=prod\nAPP_PORT=80\n").unwrap();
+    let print = "echo mode=$APP_MODE port=$APP_PORT";
+    lab09_app(
+        &lab,
+        "lab9-dev",
+        &["-e", "APP_MODE=dev", "-e", "APP_PORT=8080"],
+        &["sh", "-c", print],
+    );
+    lab09_app(
+        &lab,
+        "lab9-prod",
+        &["--env-file", env_file.to_str().unwrap()],
+        &["sh", "-c", print],
+    );
+    let busybox: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["image", "inspect", "busybox"])).unwrap();
+    lab.answer("image", busybox[0]["Id"].as_str().unwrap());
+    assert_fails(&lab.check(), "same", "that is busybox's ID");
+    let other = Started::new(9);
+    let theirs: serde_json::Value =
+        serde_json::from_str(&other.ok(&["image", "inspect", "lab9-app"])).unwrap();
+    drop(other);
+    let mine = lab.inspect("lab9-dev", "image_id");
+    let theirs = theirs[0]["Id"].as_str().unwrap().to_string();
+    assert_ne!(mine, theirs, "two starts built the same lab9-app");
+    lab.answer("image", &theirs);
+    assert_fails(&lab.check(), "same", "is not the ID of the image");
+    lab.answer("image", &mine);
+    assert_passes(&lab.check(), "same");
+
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab9-live",
+        "-e",
+        "APP_MODE=live",
+        "lab9-app",
+        "sleep",
+        "600",
+    ]);
+    lab.answer(
+        "path",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    );
+    assert_fails(&lab.check(), "path", "that is busybox's PATH");
+    let path = lab.ok(&["exec", "lab9-live", "sh", "-c", "echo $PATH"]);
+    lab.answer("path", path.trim());
+    assert_passes(&lab.check(), "path");
 }
 
 /// One row of a `summary.csv` whose samples all equal `median`.

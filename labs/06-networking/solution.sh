@@ -8,9 +8,13 @@ pier exec lab6-bridge ip -4 addr show eth0
 pier exec lab6-bridge ip route
 # ANCHOR_END: bridge
 ip=$(pier exec lab6-bridge ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1)
-gw=$(pier exec lab6-bridge ip route | awk '/^default/ {print $3}')
 pier lab answer 6 ip "$ip"
-pier lab answer 6 gateway "$gw"
+# ANCHOR: veth
+# eth0@ifN: N is the index of the host's end of the pair.
+peer=$(pier exec lab6-bridge ip -o link show eth0 | awk '{print $2}' | sed 's/.*@if//; s/:$//')
+veth=$(ip -o link | awk -F': ' -v n="$peer" '$1 == n {print $2}' | cut -d@ -f1)
+pier lab answer 6 veth "$veth"
+# ANCHOR_END: veth
 # ANCHOR: host
 pier run -d --name lab6-host --network host busybox sleep 3600
 pier exec lab6-host ip -4 addr show

@@ -5,7 +5,7 @@ use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
-use crate::text::tr;
+use crate::text::{josa, tr, Josa};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 const N: u32 = 6;
@@ -68,18 +68,18 @@ pub fn lab() -> Lab {
                 check: ip,
             },
             Task {
-                id: "gateway",
+                id: "veth",
                 title: tr(
-                    "you found lab6-bridge's default gateway",
-                    "lab6-bridge의 기본 게이트웨이를 찾았다",
+                    "you found the host's end of lab6-bridge's veth pair",
+                    "lab6-bridge의 veth 쌍에서 호스트 쪽 끝을 찾았다",
                 ),
                 after: &["bridge"],
-                answer: Some("gateway"),
+                answer: Some("veth"),
                 hint: tr(
-                    "pier exec lab6-bridge ip route; the address after `default via`: pier lab answer 6 gateway <ADDR>",
-                    "pier exec lab6-bridge ip route; `default via` 뒤의 주소: pier lab answer 6 gateway <ADDR>",
+                    "pier exec lab6-bridge ip link show eth0 prints `eth0@ifN`: N is the index of the other end, on the host; `ip -o link` on the host names it (pierXXXXXXXXXXX): pier lab answer 6 veth <NAME>",
+                    "pier exec lab6-bridge ip link show eth0은 `eth0@ifN`을 출력합니다. N은 호스트에 있는 다른 쪽 끝의 번호이고, 호스트에서 `ip -o link`가 그 이름(pierXXXXXXXXXXX)을 보여 줍니다: pier lab answer 6 veth <NAME>",
                 ),
-                check: gateway,
+                check: veth,
             },
             Task {
                 id: "usernet",
@@ -130,22 +130,27 @@ pub fn lab() -> Lab {
 fn bridge_ip(ctx: &Ctx, name: &str) -> Result<(i32, String), Outcome> {
     let (_, pid) = ctx.running(name).map_err(Outcome::from)?;
     if !probe::own_namespace(pid, "net").unwrap_or(false) {
-        return Err(Outcome::fail(format!(
-            "{name} uses the host's network namespace: run it without --network host"
-        )));
+        return Err(Outcome::failed(
+            format!("{name} uses the host's network namespace: run it without --network host"),
+            format!(
+                "{} 호스트의 네트워크 네임스페이스를 씁니다: --network host 없이 실행하세요",
+                josa(name, Josa::EunNeun)
+            ),
+        ));
     }
     let addrs = probe::ipv4_addresses(pid).map_err(Outcome::from)?;
     match addrs.first() {
         Some((_, cidr)) => Ok((pid, cidr.clone())),
-        None => Err(Outcome::fail(format!(
-            "{name} has only loopback: was it started with --network none?"
-        ))),
+        None => Err(Outcome::failed(
+            format!("{name} has only loopback: was it started with --network none?"),
+            format!("{name}에는 루프백만 있습니다: --network none으로 시작했나요?"),
+        )),
     }
 }
 
 fn bridge(ctx: &Ctx) -> Outcome {
     match bridge_ip(ctx, "lab6-bridge") {
-        Ok((_, cidr)) => Outcome::pass(cidr),
+        Ok((_, cidr)) => Outcome::passed(cidr.clone(), cidr),
         Err(o) => o,
     }
 }
@@ -156,9 +161,13 @@ fn host(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     match probe::own_namespace(pid, "net") {
-        Ok(false) => Outcome::pass("same network namespace as the host"),
-        Ok(true) => Outcome::fail(
+        Ok(false) => Outcome::passed(
+            "same network namespace as the host",
+            "호스트와 같은 네트워크 네임스페이스",
+        ),
+        Ok(true) => Outcome::failed(
             "lab6-host has a network namespace of its own: run it with --network host",
+            "lab6-host에 자기 네트워크 네임스페이스가 있습니다: --network host로 실행하세요",
         ),
         Err(e) => e.into(),
     }
@@ -175,33 +184,90 @@ fn ip(ctx: &Ctx) -> Outcome {
     };
     let real = probe::strip_prefix_len(&cidr);
     if probe::strip_prefix_len(&given) == real {
-        Outcome::pass(real.to_string())
+        Outcome::passed(real.to_string(), real.to_string())
     } else if given.starts_with("127.") {
-        Outcome::fail("127.x.x.x is loopback, which every network namespace has; look at eth0")
+        Outcome::failed(
+            "127.x.x.x is loopback, which every network namespace has; look at eth0",
+            "127.x.x.x는 모든 네트워크 네임스페이스에 있는 루프백입니다. eth0을 보세요",
+        )
     } else {
-        Outcome::fail(format!("{given} is not lab6-bridge's address"))
+        Outcome::failed(
+            format!("{given} is not lab6-bridge's address"),
+            format!(
+                "{} lab6-bridge의 주소가 아닙니다",
+                josa(&given, Josa::EunNeun)
+            ),
+        )
     }
 }
 
-fn gateway(ctx: &Ctx) -> Outcome {
+/// The index of the other end of `eth0` in the network namespace of `pid`: `ip link` prints
+/// it as `eth0@ifN` (the kernel's iflink of the veth).
+fn peer_index(pid: i32) -> anyhow::Result<u32> {
+    let text = probe::nsenter(pid, &["-n"], &["ip", "-o", "link", "show", "eth0"])?;
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|w| w.trim_end_matches(':').split_once("@if"))
+        .and_then(|(_, n)| n.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no eth0@ifN in {:?}", text.trim()))
+}
+
+/// The name of the host's interface with index `index`, from the host's /sys/class/net.
+fn host_interface(index: u32) -> Option<String> {
+    std::fs::read_dir("/sys/class/net")
+        .ok()?
+        .flatten()
+        .find(|e| {
+            std::fs::read_to_string(e.path().join("ifindex"))
+                .is_ok_and(|t| t.trim() == index.to_string())
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+}
+
+/// The host end of lab6-bridge's veth pair, read from the kernel: the interface of the
+/// host whose index is the container's `eth0@ifN`. Its name holds the container's ID, so no
+/// two machines (and no two runs) have the same.
+fn veth(ctx: &Ctx) -> Outcome {
     let (pid, _) = match bridge_ip(ctx, "lab6-bridge") {
         Ok(x) => x,
         Err(o) => return o,
     };
-    let real = match probe::default_gateway(pid) {
-        Ok(g) => g,
+    let real = match peer_index(pid).map(host_interface) {
+        Ok(Some(name)) => name,
+        Ok(None) => {
+            return Outcome::failed(
+                "the host has no interface at the other end of lab6-bridge's eth0",
+                "lab6-bridge의 eth0 반대쪽 끝에 해당하는 호스트 인터페이스가 없습니다",
+            )
+        }
         Err(e) => return e.into(),
     };
-    let given = match ctx.answer(N, "gateway") {
+    let given = match ctx.answer(N, "veth") {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
-    if given == real {
-        Outcome::pass(format!("{real}, the bridge's address on the host"))
+    // `ip link` prints the host end as `pierXXXXXXXXXXX@if2`: the name is before the @.
+    let name = given.trim().split('@').next().unwrap_or_default();
+    if name == real {
+        Outcome::passed(
+            format!("{real}, plugged into the bridge"),
+            format!("{real}, 브리지에 연결됨"),
+        )
+    } else if name == "eth0" {
+        Outcome::failed(
+            "eth0 is the container's end; the other end is an interface of the host (ip -o link on the host)",
+            "eth0은 컨테이너 쪽 끝입니다. 다른 쪽 끝은 호스트의 인터페이스입니다 (호스트에서 ip -o link)",
+        )
     } else {
-        Outcome::fail(format!(
-            "{given} is not the address after `default via` in lab6-bridge's routes"
-        ))
+        Outcome::failed(
+            format!(
+                "{given} is not the host's end of lab6-bridge's eth0: find the interface whose index is the N of eth0@ifN"
+            ),
+            format!(
+                "{} lab6-bridge eth0의 호스트 쪽 끝이 아닙니다: 번호가 eth0@ifN의 N인 인터페이스를 찾으세요",
+                josa(&given, Josa::EunNeun)
+            ),
+        )
     }
 }
 
@@ -224,7 +290,10 @@ fn usernet(ctx: &Ctx) -> Outcome {
         .map(|n| n.display())
         .unwrap_or_default();
     if net != "lab6-net" {
-        return Outcome::fail(format!("lab6-peer is on network {net:?}, not lab6-net"));
+        return Outcome::failed(
+            format!("lab6-peer is on network {net:?}, not lab6-net"),
+            format!("lab6-peer가 lab6-net이 아니라 네트워크 {net:?}에 있습니다"),
+        );
     }
     let subnet = |c: &str| {
         c.rsplit_once('.')
@@ -232,11 +301,15 @@ fn usernet(ctx: &Ctx) -> Outcome {
             .unwrap_or_default()
     };
     if subnet(&a) != subnet(&b) {
-        Outcome::pass(format!("{b} vs {a}"))
+        Outcome::passed(format!("{b} vs {a}"), format!("{b}, lab6-bridge는 {a}"))
     } else {
-        Outcome::fail(format!(
-            "{b} looks like the same subnet as lab6-bridge ({a})"
-        ))
+        Outcome::failed(
+            format!("{b} looks like the same subnet as lab6-bridge ({a})"),
+            format!(
+                "{} lab6-bridge({a})와 같은 서브넷으로 보입니다",
+                josa(&b, Josa::EunNeun)
+            ),
+        )
     }
 }
 
@@ -266,9 +339,15 @@ fn served_rate(ctx: &Ctx, name: &str, addr: SocketAddr, key: &str) -> Outcome {
         Err(e) => return e.into(),
     };
     let Some(rate) = number(&given).filter(|v| *v > 0.0) else {
-        return Outcome::fail(format!(
-            "{given:?} is not a positive number of MB/s (100 divided by the seconds of `real`)"
-        ));
+        return Outcome::failed(
+            format!(
+                "{given:?} is not a positive number of MB/s (100 divided by the seconds of `real`)"
+            ),
+            format!(
+                "{} 양수인 MB/s 값이 아닙니다 (100을 `real`의 초로 나눈 값)",
+                josa(&format!("{given:?}"), Josa::EunNeun)
+            ),
+        );
     };
     let rec = match ctx.running(name) {
         Ok((rec, _)) => rec,
@@ -281,10 +360,15 @@ fn served_rate(ctx: &Ctx, name: &str, addr: SocketAddr, key: &str) -> Outcome {
         .unwrap_or_default();
     match probe::listening(&pids, addr.port()) {
         Ok(l) if l.is_empty() => {
-            return Outcome::fail(format!(
-                "no process of {name} listens on port {}: start httpd inside it with pier exec (step 4); a server elsewhere does not count",
-                addr.port()
-            ))
+            let port = addr.port();
+            return Outcome::failed(
+                format!(
+                    "no process of {name} listens on port {port}: start httpd inside it with pier exec (step 4); a server elsewhere does not count"
+                ),
+                format!(
+                    "포트 {port}에서 듣는 {name}의 프로세스가 없습니다: pier exec로 그 안에서 httpd를 시작하세요 (4단계). 다른 곳의 서버는 인정되지 않습니다"
+                ),
+            );
         }
         Ok(_) => {}
         Err(e) => return e.into(),
@@ -294,15 +378,21 @@ fn served_rate(ctx: &Ctx, name: &str, addr: SocketAddr, key: &str) -> Outcome {
         let (bytes, took) = match probe::http_download(addr, "/big") {
             Ok(x) => x,
             Err(e) => {
-                return Outcome::fail(format!(
-                    "downloading http://{addr}/big: {e:#} (is /www/big there?)"
-                ))
+                return Outcome::failed(
+                    format!("downloading http://{addr}/big: {e:#} (is /www/big there?)"),
+                    format!("http://{addr}/big 내려받기: {e:#} (/www/big이 있나요?)"),
+                )
             }
         };
         if bytes != BIG {
-            return Outcome::fail(format!(
-                "http://{addr}/big has {bytes} bytes, not 100 MB: make it with dd if=/dev/zero of=/www/big bs=1M count=100"
-            ));
+            return Outcome::failed(
+                format!(
+                    "http://{addr}/big has {bytes} bytes, not 100 MB: make it with dd if=/dev/zero of=/www/big bs=1M count=100"
+                ),
+                format!(
+                    "http://{addr}/big은 100 MB가 아니라 {bytes}바이트입니다: dd if=/dev/zero of=/www/big bs=1M count=100으로 만드세요"
+                ),
+            );
         }
         times.push(took.as_secs_f64().max(1e-6));
     }
@@ -311,17 +401,25 @@ fn served_rate(ctx: &Ctx, name: &str, addr: SocketAddr, key: &str) -> Outcome {
     let mb = BIG as f64 / (1 << 20) as f64;
     let theirs = mb / rate;
     if plausible(theirs, fastest, slowest) {
-        Outcome::pass(format!(
-            "{rate} MB/s; the checker's own downloads took {fastest:.2}-{slowest:.2} s, {:.0}-{:.0} MB/s",
-            mb / slowest,
-            mb / fastest
-        ))
+        let (low, high) = (mb / slowest, mb / fastest);
+        Outcome::passed(
+            format!(
+                "{rate} MB/s; the checker's own downloads took {fastest:.2}-{slowest:.2} s, {low:.0}-{high:.0} MB/s"
+            ),
+            format!(
+                "{rate} MB/s. 채점기가 직접 내려받은 시간은 {fastest:.2}-{slowest:.2}초, {low:.0}-{high:.0} MB/s"
+            ),
+        )
     } else {
-        Outcome::fail(format!(
-            "{rate} MB/s ({theirs:.2} s) is too far from the checker's own downloads of the same file ({fastest:.2}-{slowest:.2} s, {:.0}-{:.0} MB/s): time it again (100 / seconds)",
-            mb / slowest,
-            mb / fastest
-        ))
+        let (low, high) = (mb / slowest, mb / fastest);
+        Outcome::failed(
+            format!(
+                "{rate} MB/s ({theirs:.2} s) is too far from the checker's own downloads of the same file ({fastest:.2}-{slowest:.2} s, {low:.0}-{high:.0} MB/s): time it again (100 / seconds)"
+            ),
+            format!(
+                "{rate} MB/s({theirs:.2}초)는 채점기가 같은 파일을 직접 내려받은 결과({fastest:.2}-{slowest:.2}초, {low:.0}-{high:.0} MB/s)와 너무 다릅니다: 다시 재세요 (100 / 초)"
+            ),
+        )
     }
 }
 
@@ -337,7 +435,13 @@ fn measure(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     let Ok(ip) = ip.parse::<Ipv4Addr>() else {
-        return Outcome::fail(format!("lab6-bridge's address {ip} is not IPv4"));
+        return Outcome::failed(
+            format!("lab6-bridge's address {ip} is not IPv4"),
+            format!(
+                "lab6-bridge의 주소 {} IPv4가 아닙니다",
+                josa(&ip, Josa::EunNeun)
+            ),
+        );
     };
     served_rate(
         ctx,

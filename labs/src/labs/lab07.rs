@@ -5,11 +5,14 @@ use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
-use crate::text;
-use crate::text::tr;
+use crate::text::{self, josa, tr, Josa, Msg};
+use anyhow::{bail, Context, Result};
 use pier_engine::container::events::Action;
 use pier_engine::container::record::ContainerStatus;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
 
 const N: u32 = 7;
 
@@ -95,6 +98,46 @@ fn local(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
 }
 
+/// Sends `GET path` to `addr` (HTTP/1.0) and returns the body of a 200 answer.
+fn http_body(addr: SocketAddr, path: &str) -> Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("connecting to {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .with_context(|| format!("sending a request to {addr}"))?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .with_context(|| format!("reading the answer of {addr}"))?;
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    if !head.lines().next().unwrap_or_default().contains(" 200") {
+        bail!("{addr} answered {path} with {:?}", head.lines().next());
+    }
+    Ok(body.to_string())
+}
+
+/// Whether the server on host port `port` serves the files of `name`'s own /www: the checker
+/// puts a file with a random name and content there from inside the container (`pier exec`)
+/// and fetches it through the host port. A server on the host serving a copy of the lab page
+/// does not have it.
+fn serves_own_files(ctx: &Ctx, name: &str, port: u16) -> Result<bool, Msg> {
+    let token = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|t| t.trim().to_string())
+        .map_err(|e| text::machine_error(&format!("reading /proc/sys/kernel/random/uuid: {e}")))?;
+    let file = format!("lab7-check-{token}.html");
+    let write = format!("echo {token} > /www/{file}");
+    if let Err(e) = ctx.pier_output(&["exec", name, "sh", "-c", &write]) {
+        return Err(Msg::new(
+            format!("the checker could not put a file into {name}'s /www ({e:#}): serve /www with httpd -h /www"),
+            format!(
+                "채점기가 {name}의 /www에 파일을 넣지 못했습니다 ({e:#}): httpd -h /www로 /www를 제공하세요"
+            ),
+        ));
+    }
+    let got = http_body(local(port), &format!("/{file}"));
+    let _ = ctx.pier_output(&["exec", name, "rm", "-f", &format!("/www/{file}")]);
+    Ok(got.is_ok_and(|body| body.trim() == token))
+}
+
 /// Whether the container `name` serves the page on host port `port`; the failure says whether
 /// the server or the publishing is missing.
 fn serves(ctx: &Ctx, name: &str, port: u16) -> Outcome {
@@ -103,12 +146,37 @@ fn serves(ctx: &Ctx, name: &str, port: u16) -> Outcome {
         Err(e) => return e.into(),
     };
     match probe::http_get(local(port)) {
-        Ok(r) if r.contains(PAGE) => return Outcome::pass(format!("127.0.0.1:{port} answers")),
+        Ok(r) if r.contains(PAGE) => {
+            return match serves_own_files(ctx, name, port) {
+                Ok(true) => Outcome::passed(
+                    format!("127.0.0.1:{port} answers with {name}'s own files"),
+                    format!(
+                        "{} {name} 자신의 파일로 응답합니다",
+                        josa(&format!("127.0.0.1:{port}"), Josa::IGa)
+                    ),
+                ),
+                Ok(false) => Outcome::failed(
+                    format!(
+                        "127.0.0.1:{port} answers with the lab page, but not from {name}: the checker put a file into {name}'s /www and host port {port} did not serve it (is it another server, on the host?)"
+                    ),
+                    format!(
+                        "{} 실습 페이지로 응답하지만 {name}의 것이 아닙니다: 채점기가 {name}의 /www에 넣은 파일을 {} 제공하지 않았습니다 (호스트에 있는 다른 서버인가요?)",
+                        josa(&format!("127.0.0.1:{port}"), Josa::IGa),
+                        josa(&format!("호스트 포트 {port}"), Josa::IGa)
+                    ),
+                ),
+                Err(m) => Outcome::Fail(m),
+            };
+        }
         Ok(r) => {
-            return Outcome::fail(format!(
-                "127.0.0.1:{port} answers, but not with the lab page: {:?}",
-                r.lines().next().unwrap_or("")
-            ))
+            let first = r.lines().next().unwrap_or("");
+            return Outcome::failed(
+                format!("127.0.0.1:{port} answers, but not with the lab page: {first:?}"),
+                format!(
+                    "{} 응답하지만 실습 페이지가 아닙니다: {first:?}",
+                    josa(&format!("127.0.0.1:{port}"), Josa::IGa)
+                ),
+            );
         }
         Err(_) => {}
     }
@@ -122,12 +190,23 @@ fn serves(ctx: &Ctx, name: &str, port: u16) -> Outcome {
         .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
         .map(|ip| probe::http_get(SocketAddr::V4(SocketAddrV4::new(ip, 80))));
     match inside {
-        Some(Ok(_)) => Outcome::fail(format!(
-            "the server answers inside {name} on port 80, but nothing answers on host port {port}: publish it with -p {port}:80"
-        )),
-        _ => Outcome::fail(format!(
-            "nothing answers on host port {port}, and nothing on port 80 inside {name}: is httpd running (pier logs {name})?"
-        )),
+        Some(Ok(_)) => Outcome::failed(
+            format!(
+                "the server answers inside {name} on port 80, but nothing answers on host port {port}: publish it with -p {port}:80"
+            ),
+            format!(
+                "{name} 안의 포트 80에서는 서버가 응답하지만, 호스트 포트 {port}에서는 아무것도 응답하지 않습니다: {} 공개하세요",
+                josa(&format!("-p {port}:80"), Josa::EuroRo)
+            ),
+        ),
+        _ => Outcome::failed(
+            format!(
+                "nothing answers on host port {port}, and nothing on port 80 inside {name}: is httpd running (pier logs {name})?"
+            ),
+            format!(
+                "호스트 포트 {port}에서도, {name} 안의 포트 80에서도 아무것도 응답하지 않습니다: httpd가 실행 중인가요 (pier logs {name})?"
+            ),
+        ),
     }
 }
 
@@ -143,9 +222,18 @@ fn any(ctx: &Ctx) -> Outcome {
     // `pier port` prints `80/tcp -> 0.0.0.0:32768`; accept the port or that whole line.
     let port = given.rsplit(':').next().and_then(number).map(|p| p as u16);
     match port {
-        Some(80) => Outcome::fail("80 is the container's port; the host port is the one after ->"),
+        Some(80) => Outcome::failed(
+            "80 is the container's port; the host port is the one after ->",
+            "80은 컨테이너의 포트입니다. 호스트 포트는 -> 뒤에 있는 것입니다",
+        ),
         Some(p) => serves(ctx, "lab7-any", p),
-        None => Outcome::fail(format!("{given:?} is not a port number")),
+        None => Outcome::failed(
+            format!("{given:?} is not a port number"),
+            format!(
+                "{} 포트 번호가 아닙니다",
+                josa(&format!("{given:?}"), Josa::EunNeun)
+            ),
+        ),
     }
 }
 
@@ -163,12 +251,16 @@ fn clash(ctx: &Ctx) -> Outcome {
     // must keep the port, and the student must have read the error.
     match ctx.container("lab7-clash") {
         Ok(rec) if rec.status == ContainerStatus::Running => {
-            return Outcome::fail(
+            return Outcome::failed(
                 "lab7-clash is running: it should not have been able to take port 8080 as well. Which ports did you publish?",
+                "lab7-clash가 실행 중입니다: 포트 8080까지 차지할 수는 없었어야 합니다. 어떤 포트를 공개했나요?",
             )
         }
         Ok(rec) if !rec.config.publish.iter().any(|p| p.starts_with("8080:")) => {
-            return Outcome::fail("lab7-clash did not ask for host port 8080 (-p 8080:80)")
+            return Outcome::failed(
+                "lab7-clash did not ask for host port 8080 (-p 8080:80)",
+                "lab7-clash가 호스트 포트 8080을 요청하지 않았습니다 (-p 8080:80)",
+            )
         }
         _ => {}
     }
@@ -179,10 +271,16 @@ fn clash(ctx: &Ctx) -> Outcome {
     let Some(refusal) = events.iter().rev().find(|e| {
         e.action == Action::StartFailed && e.error.as_deref().is_some_and(|m| m.contains(":8080/"))
     }) else {
-        return Outcome::fail(format!(
-            "pier's event log (`pier events --container lab7-clash`) shows no refused start of lab7-clash on port 8080: run the command of step 3, with lab7-web running {}",
-            text::before_start(ctx.lang(), N)
-        ));
+        return Outcome::failed(
+            format!(
+                "pier's event log (`pier events --container lab7-clash`) shows no refused start of lab7-clash on port 8080: run the command of step 3, with lab7-web running {}",
+                text::before_start(text::Lang::En, N)
+            ),
+            format!(
+                "pier의 이벤트 로그(`pier events --container lab7-clash`)에 포트 8080에서 거부된 lab7-clash의 시작이 없습니다: lab7-web이 실행 중인 상태에서 3단계의 명령을 실행하세요 {}",
+                text::before_start(text::Lang::Ko, N)
+            ),
+        );
     };
     let printed = refusal.error.clone().unwrap_or_default();
     let error = match ctx.answer(N, "error") {
@@ -193,17 +291,27 @@ fn clash(ctx: &Ctx) -> Outcome {
     // `pier ps` shows them) are enough.
     match port_owner(&printed).map(|o| &o[..o.len().min(12)]) {
         Some(owner) if !owner.is_empty() && !error.contains(owner) => {
-            return Outcome::fail(format!(
-                "{error:?} is not the error pier printed for lab7-clash: that one names the container holding the port; `pier events --container lab7-clash` shows it again"
-            ))
+            return Outcome::failed(
+                format!(
+                    "{error:?} is not the error pier printed for lab7-clash: that one names the container holding the port; `pier events --container lab7-clash` shows it again"
+                ),
+                format!(
+                    "{} pier가 lab7-clash에 대해 출력한 오류가 아닙니다: 그 오류는 포트를 차지한 컨테이너를 ID로 가리킵니다. `pier events --container lab7-clash`가 다시 보여 줍니다",
+                    josa(&format!("{error:?}"), Josa::EunNeun)
+                ),
+            )
         }
         _ => {}
     }
     match serves(ctx, "lab7-web", 8080) {
-        Outcome::Pass(_) => Outcome::pass("refused; lab7-web still owns port 8080"),
-        Outcome::Fail(why) => {
-            Outcome::fail(format!("after the clash, lab7-web no longer serves: {why}"))
-        }
+        Outcome::Pass(_) => Outcome::passed(
+            "refused; lab7-web still owns port 8080",
+            "거부됨. 포트 8080은 여전히 lab7-web의 것입니다",
+        ),
+        Outcome::Fail(why) => Outcome::failed(
+            format!("after the clash, lab7-web no longer serves: {}", why.en),
+            format!("충돌 뒤에 lab7-web이 더는 응답하지 않습니다: {}", why.ko),
+        ),
     }
 }
 
