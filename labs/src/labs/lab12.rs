@@ -6,7 +6,7 @@ use super::{ensure_busybox, number};
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
 use crate::text;
-use crate::text::tr;
+use crate::text::{josa, tr, Josa, Lang, Tr};
 use pier_engine::container::config::API_CREATED_LABEL;
 use pier_engine::container::events::Action;
 use pier_engine::container::record::ContainerRecord;
@@ -108,13 +108,22 @@ pub fn lab() -> Lab {
 }
 
 /// A running container `name` made through the Engine API (the service's label on it).
-fn api_container(ctx: &Ctx, name: &str, how: &str) -> Result<ContainerRecord, Outcome> {
+fn api_container(ctx: &Ctx, name: &str, how: Tr) -> Result<ContainerRecord, Outcome> {
     let (rec, _) = ctx.running(name).map_err(Outcome::from)?;
     if rec.config.labels.get(API_CREATED_LABEL).map(String::as_str) != Some("1") {
-        return Err(Outcome::fail(format!(
-            "{name} was not created through pier's socket (it has no {API_CREATED_LABEL} label, which the service puts on what it creates): remove it and make it {how} {}",
-            text::before_start(ctx.lang(), N)
-        )));
+        return Err(Outcome::failed(
+            format!(
+                "{name} was not created through pier's socket (it has no {API_CREATED_LABEL} label, which the service puts on what it creates): remove it and make it {} {}",
+                how.en,
+                text::before_start(Lang::En, N)
+            ),
+            format!(
+                "{} pier의 소켓을 거쳐 만들어지지 않았습니다 (서비스가 만드는 것에 붙이는 {API_CREATED_LABEL} 라벨이 없습니다): 지우고 {} 다시 만드세요 {}",
+                josa(name, Josa::EunNeun),
+                how.ko,
+                text::before_start(Lang::Ko, N)
+            ),
+        ));
     }
     Ok(rec)
 }
@@ -123,25 +132,38 @@ fn socket(ctx: &Ctx) -> Outcome {
     let docker = match api_container(
         ctx,
         "lab12-docker",
-        "with the docker CLI, DOCKER_HOST at the service's socket",
+        tr(
+            "with the docker CLI, DOCKER_HOST at the service's socket",
+            "DOCKER_HOST를 서비스의 소켓으로 맞추고 docker CLI로",
+        ),
     ) {
         Ok(r) => r,
         Err(o) => return o,
     };
-    let curl = match api_container(ctx, "lab12-curl", "with curl --unix-socket") {
+    let curl = match api_container(
+        ctx,
+        "lab12-curl",
+        tr("with curl --unix-socket", "curl --unix-socket으로"),
+    ) {
         Ok(r) => r,
         Err(o) => return o,
     };
     match curl.config.labels.get("lab12.sibling") {
-        Some(id) if *id == docker.id => Outcome::pass(format!(
-            "lab12-docker is {}",
-            docker.short_id()
-        )),
-        Some(other) => Outcome::fail(format!(
-            "lab12-curl's label lab12.sibling is {other:?}, not lab12-docker's full ID: read .Id from GET /v1.41/containers/lab12-docker/json"
-        )),
-        None => Outcome::fail(
+        Some(id) if *id == docker.id => Outcome::passed(
+            format!("lab12-docker is {}", docker.short_id()),
+            format!("lab12-docker: {}", docker.short_id()),
+        ),
+        Some(other) => Outcome::failed(
+            format!(
+                "lab12-curl's label lab12.sibling is {other:?}, not lab12-docker's full ID: read .Id from GET /v1.41/containers/lab12-docker/json"
+            ),
+            format!(
+                "lab12-curl의 라벨 lab12.sibling 값이 lab12-docker의 전체 ID가 아니라 {other:?}입니다: GET /v1.41/containers/lab12-docker/json에서 .Id를 읽으세요"
+            ),
+        ),
+        None => Outcome::failed(
             "lab12-curl has no label lab12.sibling: put lab12-docker's ID there (\"Labels\" in the create request's JSON)",
+            "lab12-curl에 라벨 lab12.sibling이 없습니다: 거기에 lab12-docker의 ID를 넣으세요 (create 요청 JSON의 \"Labels\")",
         ),
     }
 }
@@ -154,9 +176,15 @@ fn bundle_dir(ctx: &Ctx) -> PathBuf {
 /// The PID the student gave for `key`.
 fn pid_answer(ctx: &Ctx, key: &str) -> Result<i32, Outcome> {
     let given = ctx.answer(N, key).map_err(Outcome::from)?;
-    number(&given)
-        .map(|n| n as i32)
-        .ok_or_else(|| Outcome::fail(format!("{given:?} is not a PID")))
+    number(&given).map(|n| n as i32).ok_or_else(|| {
+        Outcome::failed(
+            format!("{given:?} is not a PID"),
+            format!(
+                "{} PID가 아닙니다",
+                josa(&format!("{given:?}"), Josa::EunNeun)
+            ),
+        )
+    })
 }
 
 /// The parent PID of `pid`, from /proc.
@@ -178,8 +206,9 @@ fn box_pids(ctx: &Ctx) -> Result<(i32, i32), Outcome> {
         .filter(|p| p.is_alive())
         .map(|p| p.pid)
         .ok_or_else(|| {
-            Outcome::fail(
+            Outcome::failed(
                 "lab12-box has no live monitor: was it started with -d? (a foreground pier run watches it itself)",
+                "lab12-box에 살아 있는 모니터가 없습니다: -d로 시작했나요? (포그라운드 pier run은 컨테이너를 직접 지켜봅니다)",
             )
         })?;
     Ok((init, monitor))
@@ -195,17 +224,29 @@ fn monitor(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     if given == monitor {
-        Outcome::pass(format!("PID {monitor}"))
+        Outcome::passed(format!("PID {monitor}"), format!("PID {monitor}"))
     } else if given == init {
-        Outcome::fail(format!(
-            "{given} is lab12-box's init (sleep) itself: the monitor is its parent"
-        ))
+        Outcome::failed(
+            format!("{given} is lab12-box's init (sleep) itself: the monitor is its parent"),
+            format!(
+                "{} lab12-box의 init(sleep) 자신입니다: 모니터는 그 부모입니다",
+                josa(&given.to_string(), Josa::EunNeun)
+            ),
+        )
     } else if given == 1 {
-        Outcome::fail("1 is the PID of sleep inside the container's PID namespace: ask the host")
+        Outcome::failed(
+            "1 is the PID of sleep inside the container's PID namespace: ask the host",
+            "1은 컨테이너의 PID 네임스페이스 안에서 본 sleep의 PID입니다: 호스트에서 보세요",
+        )
     } else {
-        Outcome::fail(format!(
-            "{given} is not lab12-box's monitor: ps -o ppid= -p {init} names it"
-        ))
+        Outcome::failed(
+            format!("{given} is not lab12-box's monitor: ps -o ppid= -p {init} names it"),
+            format!(
+                "{} lab12-box의 모니터가 아닙니다: {} 모니터를 알려 줍니다",
+                josa(&given.to_string(), Josa::EunNeun),
+                josa(&format!("ps -o ppid= -p {init}"), Josa::IGa)
+            ),
+        )
     }
 }
 
@@ -219,19 +260,33 @@ fn parent(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     let Some(real) = ppid(monitor) else {
-        return Outcome::fail("lab12-box's monitor is gone");
+        return Outcome::failed(
+            "lab12-box's monitor is gone",
+            "lab12-box의 모니터가 사라졌습니다",
+        );
     };
     if given == real {
         let comm = std::fs::read_to_string(format!("/proc/{real}/comm")).unwrap_or_default();
-        Outcome::pass(format!("PID {real}, {}", comm.trim()))
+        let note = format!("PID {real}, {}", comm.trim());
+        Outcome::passed(note.clone(), note)
     } else if given == monitor {
-        Outcome::fail(format!(
-            "{given} is the monitor itself; the answer is its parent"
-        ))
+        Outcome::failed(
+            format!("{given} is the monitor itself; the answer is its parent"),
+            format!(
+                "{} 모니터 자신입니다. 답은 그 부모입니다",
+                josa(&given.to_string(), Josa::EunNeun)
+            ),
+        )
     } else {
-        Outcome::fail(format!(
-            "{given} is not the parent of the monitor: no daemon made it, so who adopted it when pier run -d exited?"
-        ))
+        Outcome::failed(
+            format!(
+                "{given} is not the parent of the monitor: no daemon made it, so who adopted it when pier run -d exited?"
+            ),
+            format!(
+                "{} 모니터의 부모가 아닙니다: 모니터를 만든 데몬은 없습니다. pier run -d가 끝났을 때 누가 모니터를 입양했을까요?",
+                josa(&given.to_string(), Josa::EunNeun)
+            ),
+        )
     }
 }
 
@@ -244,21 +299,26 @@ fn bundle(ctx: &Ctx) -> Outcome {
     {
         Ok(s) => s,
         Err(e) => {
-            return Outcome::fail(format!(
-                "{} is missing or not an OCI runtime config: {e}",
-                config.display()
-            ))
+            let config = config.display();
+            return Outcome::failed(
+                format!("{config} is missing or not an OCI runtime config: {e}"),
+                format!("{config} 파일이 없거나 OCI 런타임 설정이 아닙니다: {e}"),
+            );
         }
     };
     let Some(root) = spec.root().as_ref() else {
-        return Outcome::fail("config.json has no root: \"root\": {\"path\": \"rootfs\"}");
+        return Outcome::failed(
+            "config.json has no root: \"root\": {\"path\": \"rootfs\"}",
+            "config.json에 root가 없습니다: \"root\": {\"path\": \"rootfs\"}",
+        );
     };
     let rootfs = dir.join(root.path());
     if !rootfs.join("bin/sh").exists() {
-        return Outcome::fail(format!(
-            "{} has no bin/sh: untar the export there",
-            rootfs.display()
-        ));
+        let rootfs = rootfs.display();
+        return Outcome::failed(
+            format!("{rootfs} has no bin/sh: untar the export there"),
+            format!("{rootfs}에 bin/sh가 없습니다: 내보낸 tar를 거기에 푸세요"),
+        );
     }
     let rec = match ctx.container("lab12-export") {
         Ok(r) => r,
@@ -266,42 +326,53 @@ fn bundle(ctx: &Ctx) -> Outcome {
     };
     let marker = std::fs::read_to_string(rootfs.join("exported-from")).unwrap_or_default();
     if marker.trim().is_empty() || !rec.id.starts_with(marker.trim()) {
-        return Outcome::fail(format!(
-            "{} does not name lab12-export's hostname: the rootfs must be the export of that container (step 3)",
-            rootfs.join("exported-from").display()
-        ));
+        let marker = rootfs.join("exported-from");
+        let marker = marker.display();
+        return Outcome::failed(
+            format!("{marker} does not name lab12-export's hostname: the rootfs must be the export of that container (step 3)"),
+            format!("{marker}에 lab12-export의 호스트 이름이 없습니다: rootfs는 그 컨테이너를 내보낸 것이어야 합니다 (3단계)"),
+        );
     }
-    Outcome::pass(format!("rootfs from {}", &rec.id[..12]))
+    Outcome::passed(
+        format!("rootfs from {}", &rec.id[..12]),
+        format!("rootfs 출처: {}", &rec.id[..12]),
+    )
 }
 
 /// A state the student saved, checked against the container and the bundle.
 fn saved_state(ctx: &Ctx, file: &str, want: Status) -> Result<OciState, Outcome> {
     let path = ctx.workdir(N).join(file);
     let state: OciState = pier_oci::persist::read_json(&path).map_err(|_| {
-        Outcome::fail(format!(
-            "{} is missing or not the output of pier runtime state {OCI_ID}",
-            path.display()
-        ))
+        let path = path.display();
+        Outcome::failed(
+            format!("{path} is missing or not the output of pier runtime state {OCI_ID}"),
+            format!("{path} 파일이 없거나 pier runtime state {OCI_ID}의 출력이 아닙니다"),
+        )
     })?;
     if state.id != OCI_ID {
-        return Err(Outcome::fail(format!(
-            "{file} is the state of {}, not {OCI_ID}",
-            state.id
-        )));
+        let id = &state.id;
+        return Err(Outcome::failed(
+            format!("{file} is the state of {id}, not {OCI_ID}"),
+            format!(
+                "{} {OCI_ID}가 아니라 {id}의 상태입니다",
+                josa(file, Josa::EunNeun)
+            ),
+        ));
     }
     if state.status != want {
-        return Err(Outcome::fail(format!(
-            "{file} says {:?}; save it while the container is {want:?}",
-            state.status
-        )));
+        let status = state.status;
+        return Err(Outcome::failed(
+            format!("{file} says {status:?}; save it while the container is {want:?}"),
+            format!("{file}의 상태는 {status:?}입니다. 컨테이너가 {want:?} 상태일 때 저장하세요"),
+        ));
     }
     let bundle = bundle_dir(ctx).canonicalize().unwrap_or_default();
     if state.bundle != bundle {
-        return Err(Outcome::fail(format!(
-            "{file} names bundle {}, not the lab's {}",
-            state.bundle.display(),
-            bundle.display()
-        )));
+        let (named, lab) = (state.bundle.display(), bundle.display());
+        return Err(Outcome::failed(
+            format!("{file} names bundle {named}, not the lab's {lab}"),
+            format!("{file}에 적힌 번들은 {named}입니다. 실습의 번들이어야 합니다: {lab}"),
+        ));
     }
     Ok(state)
 }
@@ -320,11 +391,17 @@ fn lifecycle(ctx: &Ctx) -> Outcome {
         }
     }
     if let Some(missing) = next.next() {
-        return Outcome::fail(format!(
-            "pier's event log (pier events --container {OCI_ID}) has no {} of {OCI_ID} after the steps before it: create, start, kill, delete it with pier runtime {}",
-            missing.as_str(),
-            text::before_start(ctx.lang(), N)
-        ));
+        let missing = missing.as_str();
+        return Outcome::failed(
+            format!(
+                "pier's event log (pier events --container {OCI_ID}) has no {missing} of {OCI_ID} after the steps before it: create, start, kill, delete it with pier runtime {}",
+                text::before_start(Lang::En, N)
+            ),
+            format!(
+                "pier의 이벤트 로그(pier events --container {OCI_ID})에 앞 단계들 다음의 {OCI_ID} {missing} 이벤트가 없습니다: pier runtime으로 create, start, kill, delete 하세요 {}",
+                text::before_start(Lang::Ko, N)
+            ),
+        );
     }
     let mut states = Vec::new();
     for (file, status) in [
@@ -338,14 +415,17 @@ fn lifecycle(ctx: &Ctx) -> Outcome {
         }
     }
     if states[0].pid.is_none() || states[0].pid != states[1].pid {
-        return Outcome::fail(
+        return Outcome::failed(
             "created.json and running.json name different PIDs: create already made the process, start only let it run",
+            "created.json과 running.json의 PID가 다릅니다: create가 이미 프로세스를 만들었고, start는 그것을 실행하게 했을 뿐입니다",
         );
     }
     if ctx.root().join("runtime").join(OCI_ID).exists() {
-        return Outcome::fail(format!(
-            "{OCI_ID} still exists: pier runtime delete {OCI_ID}"
-        ));
+        return Outcome::failed(
+            format!("{OCI_ID} still exists: pier runtime delete {OCI_ID}"),
+            format!("{OCI_ID}가 아직 있습니다: pier runtime delete {OCI_ID}"),
+        );
     }
-    Outcome::pass(format!("PID {}", states[0].pid.unwrap_or_default()))
+    let note = format!("PID {}", states[0].pid.unwrap_or_default());
+    Outcome::passed(note.clone(), note)
 }
