@@ -959,7 +959,9 @@ fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
     let build = |version: &str, tag: &str| {
         std::fs::write(
             dir.join("Dockerfile"),
-            format!("FROM busybox\nRUN echo {version} > /version\nCMD [\"cat\", \"/version\"]\n"),
+            format!(
+                "FROM lab11-base\nRUN echo {version} > /version\nCMD [\"cat\", \"/version\"]\n"
+            ),
         )
         .unwrap();
         lab.ok(&["build", "-t", tag, dir.to_str().unwrap()]);
@@ -1019,6 +1021,108 @@ fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
         "rollback",
         "not pulled from the registry after v2",
     );
+}
+
+/// The layer digests (`sha256:...`) of image `name` in the state directory `root`.
+fn layers(root: &Path, name: &str) -> Vec<String> {
+    let ctx = pier_labs::Ctx::open(root, &pier()).unwrap();
+    let image = ctx.image(name).unwrap();
+    let manifest = ctx.engine().images().unwrap().manifest(&image).unwrap();
+    manifest
+        .layers()
+        .iter()
+        .map(|l| l.digest().to_string())
+        .collect()
+}
+
+/// Lab 11's shortcuts: the layer digest the text prints (busybox's, the same on every machine)
+/// or one from an earlier start's base image is not the layer this pull skipped; an image
+/// built FROM busybox (whose layer the text shows) is not built on this start's base; and
+/// the rollback run with a command of its own (`true`, exit 0) did not run v1's program.
+#[test]
+fn lab11_text_digest_and_a_foreign_command_fail() {
+    let _serial = one_at_a_time();
+    // A neighbour's answer: the base layer of another start (each start plants its own).
+    let neighbour = Started::new(11);
+    let theirs = layers(neighbour.root(), "lab11-base");
+    drop(neighbour);
+    let lab = Started::new(11);
+    let ours = layers(lab.root(), "lab11-base");
+    assert_ne!(theirs, ours, "two starts made the same base layer");
+    let dir = lab.dir();
+    let certs = lab.root().join("certs.d/localhost:5000");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(dir.join("ca.crt"), certs.join("ca.crt")).unwrap();
+    let password = std::fs::read_to_string(dir.join("password")).unwrap();
+    let mut login = Command::new(pier())
+        .args([
+            "login",
+            "-u",
+            "student",
+            "--password-stdin",
+            "localhost:5000",
+        ])
+        .env("PIER_ROOT", lab.root())
+        .env("DOCKER_CONFIG", lab.root().join("docker-config"))
+        .env("PIER_CERTS_D", lab.root().join("certs.d"))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(login.stdin.take().unwrap(), "{}", password.trim()).unwrap();
+    }
+    assert!(login.wait().unwrap().success());
+    let build = |from: &str, version: &str, tag: &str| {
+        std::fs::write(
+            dir.join("Dockerfile"),
+            format!("FROM {from}\nRUN echo {version} > /version\nCMD [\"cat\", \"/version\"]\n"),
+        )
+        .unwrap();
+        lab.ok(&["build", "-t", tag, dir.to_str().unwrap()]);
+        lab.ok(&["push", tag]);
+    };
+    // Built on busybox, as the text used to say: its first layer is the one everybody has.
+    build("busybox", "v1", "localhost:5000/lab11-app:v1");
+    assert_fails(&lab.check(), "push", "this start's lab11-base");
+    // Built on this start's base, removed and pulled back: the text's digest (busybox's,
+    // which is no layer of this image) and busybox's real one both fail.
+    build("lab11-base", "v1", "localhost:5000/lab11-app:v1");
+    lab.ok(&["rmi", "localhost:5000/lab11-app:v1"]);
+    let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
+    let skipped = pulled
+        .lines()
+        .find_map(|l| l.strip_suffix(": Already exists"))
+        .expect("the base layer is not pulled")
+        .to_string();
+    assert!(
+        ours[0].contains(&skipped),
+        "{skipped} is not lab11-base's layer"
+    );
+    let busybox = layers(lab.root(), "busybox");
+    for guess in [
+        "e60b7a8b7d68",
+        "5d1f3c0a9e42",
+        &busybox[0][7..19],
+        &theirs[0][7..19],
+    ] {
+        lab.answer("layer", guess);
+        assert_fails(&lab.check(), "skipped", "is not a layer of lab11-app:v1");
+    }
+    lab.answer("layer", &skipped);
+    assert_passes(&lab.check(), "skipped");
+    // The rollback: v2 pushed, v1 pulled again, then run with `true` instead of its command.
+    build("lab11-base", "v2", "localhost:5000/lab11-app:v2");
+    lab.ok(&["rmi", "localhost:5000/lab11-app:v1"]);
+    lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab11-rollback",
+        "localhost:5000/lab11-app:v1",
+        "true",
+    ]);
+    assert_fails(&lab.check(), "rollback", "instead of v1's own command");
 }
 
 /// Lab 12: the init's PID is not the monitor's; a rootfs not exported from lab12-export

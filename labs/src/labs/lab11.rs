@@ -4,6 +4,7 @@
 //! asks for a password (htpasswd). The checks read pier's certs.d and credentials file, the
 //! registry's storage and request log (in the lab's directory) and pier's image store.
 
+mod base;
 mod certificates;
 
 use super::ensure_busybox;
@@ -87,14 +88,14 @@ pub fn lab() -> Lab {
             Task {
                 id: "push",
                 title: tr(
-"lab11-app:v1, built on busybox, is in the lab registry",
-"busybox 위에 빌드한 lab11-app:v1이 실습 레지스트리에 있다",
+"lab11-app:v1, built on lab11-base, is in the lab registry",
+"lab11-base 위에 빌드한 lab11-app:v1이 실습 레지스트리에 있다",
 ),
                 after: &["login"],
                 answer: None,
                 hint: tr(
-"Write the Dockerfile of step 1 in the lab's directory, pier build -t lab11-app:v1 ., then pier tag lab11-app:v1 localhost:5000/lab11-app:v1 and pier push localhost:5000/lab11-app:v1",
-"실습 디렉터리에 1단계의 Dockerfile을 쓰고 pier build -t lab11-app:v1 . 한 다음, pier tag lab11-app:v1 localhost:5000/lab11-app:v1 과 pier push localhost:5000/lab11-app:v1 을 실행하세요",
+"Write the Dockerfile of step 2 in the lab's directory, pier build -t lab11-app:v1 ., then pier tag lab11-app:v1 localhost:5000/lab11-app:v1 and pier push localhost:5000/lab11-app:v1",
+"실습 디렉터리에 2단계의 Dockerfile을 쓰고 pier build -t lab11-app:v1 . 한 다음, pier tag lab11-app:v1 localhost:5000/lab11-app:v1 과 pier push localhost:5000/lab11-app:v1 을 실행하세요",
 ),
                 check: push,
             },
@@ -129,8 +130,8 @@ pub fn lab() -> Lab {
             Task {
                 id: "v2",
                 title: tr(
-"lab11-app:v2 is in the registry and shares busybox's layer with v1",
-"lab11-app:v2가 레지스트리에 있고 busybox 레이어를 v1과 공유한다",
+"lab11-app:v2 is in the registry and shares lab11-base's layer with v1",
+"lab11-app:v2가 레지스트리에 있고 lab11-base의 레이어를 v1과 공유한다",
 ),
                 after: &["push"],
                 answer: None,
@@ -172,6 +173,7 @@ fn storage(ctx: &Ctx) -> PathBuf {
 /// directory.
 fn prepare(ctx: &Ctx) -> Result<()> {
     ensure_busybox(ctx)?;
+    base::plant(ctx)?;
     if !Path::new(REGISTRY_BIN).exists() {
         bail!("lab 11 needs a registry: apt-get install docker-registry (scripts/setup.sh installs it)");
     }
@@ -277,16 +279,18 @@ fn login(ctx: &Ctx) -> Outcome {
     let path = ctx.workdir(N).join(PASSWORD_FILE);
     let password = match std::fs::read_to_string(&path) {
         Ok(p) => p.trim().to_string(),
-        Err(e) => return Outcome::failed(
-            format!(
-                "cannot read the lab's password {} ({e}): run pier lab start 11",
-                path.display()
-            ),
-            format!(
+        Err(e) => {
+            return Outcome::failed(
+                format!(
+                    "cannot read the lab's password {} ({e}): run pier lab start 11",
+                    path.display()
+                ),
+                format!(
                 "실습의 비밀번호 파일을 읽을 수 없습니다: {} ({e}). pier lab start 11을 실행하세요",
                 path.display()
             ),
-        ),
+            )
+        }
     };
     let store = match CredentialStore::open() {
         Ok(s) => s,
@@ -343,16 +347,29 @@ fn registry_manifest(ctx: &Ctx, tag: &str) -> Result<(String, serde_json::Value)
         })?
         .trim()
         .to_string();
-    let hex = digest.strip_prefix("sha256:").unwrap_or(&digest);
-    let blob = v2.join(format!(
-        "blobs/sha256/{}/{hex}/data",
+    Ok((digest.clone(), registry_json(ctx, &digest)?))
+}
+
+/// A JSON blob (a manifest, a config) in the registry's storage.
+fn registry_json(ctx: &Ctx, digest: &str) -> Result<serde_json::Value> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    let blob = storage(ctx).join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
         &hex[..2.min(hex.len())]
     ));
     let text =
         std::fs::read_to_string(&blob).with_context(|| format!("reading {}", blob.display()))?;
-    let manifest = serde_json::from_str(&text)
-        .with_context(|| format!("parsing the manifest {}", blob.display()))?;
-    Ok((digest, manifest))
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", blob.display()))
+}
+
+/// The command an image's config runs by default: its Entrypoint then its Cmd.
+fn default_command(config: &serde_json::Value) -> Vec<String> {
+    ["Entrypoint", "Cmd"]
+        .iter()
+        .filter_map(|k| config["config"][k].as_array())
+        .flatten()
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect()
 }
 
 /// The layer digests of a manifest, bottom first.
@@ -375,15 +392,15 @@ fn config_digest(manifest: &serde_json::Value) -> String {
         .to_string()
 }
 
-/// busybox's layer, as the local store's manifest names it.
-fn busybox_layer(ctx: &Ctx) -> Result<String> {
-    let image = ctx.image("busybox")?;
+/// lab11-base's layer (made at `pier lab start`), as the local store's manifest names it.
+fn base_layer(ctx: &Ctx) -> Result<String> {
+    let image = ctx.image(base::BASE)?;
     let manifest = ctx.engine().images()?.manifest(&image)?;
     manifest
         .layers()
         .first()
         .map(|l| l.digest().to_string())
-        .ok_or_else(|| anyhow!("the busybox image has no layer"))
+        .ok_or_else(|| anyhow!("the {} image has no layer", base::BASE))
 }
 
 /// One request the registry answered, from its log.
@@ -438,21 +455,21 @@ fn push(ctx: &Ctx) -> Outcome {
         Ok(x) => x,
         Err(e) => return e.into(),
     };
-    let base = match busybox_layer(ctx) {
+    let base = match base_layer(ctx) {
         Ok(b) => b,
         Err(e) => return e.into(),
     };
     let layers = layers(&manifest);
     if layers.first() != Some(&base) {
         return Outcome::failed(
-            "the lab11-app:v1 in the registry does not start with busybox's layer: is the first line FROM busybox?",
-            "레지스트리의 lab11-app:v1이 busybox 레이어로 시작하지 않습니다: 첫 줄이 FROM busybox인가요?",
+            "the lab11-app:v1 in the registry does not start with the layer of this start's lab11-base: is the first line FROM lab11-base (and was it built after the last pier lab start 11)?",
+            "레지스트리의 lab11-app:v1이 이번 실습 시작에서 만든 lab11-base의 레이어로 시작하지 않습니다: 첫 줄이 FROM lab11-base인가요? (마지막 pier lab start 11 이후에 빌드했나요?)",
         );
     }
     if layers.len() < 2 {
         return Outcome::failed(
-            "the lab11-app:v1 in the registry is busybox itself: build it from the Dockerfile of step 1 (its RUN adds a layer)",
-            "레지스트리의 lab11-app:v1은 busybox 그 자체입니다: 1단계의 Dockerfile로 빌드하세요 (그 RUN이 레이어를 하나 더합니다)",
+            "the lab11-app:v1 in the registry is lab11-base itself: build it from the Dockerfile of step 2 (its RUN adds a layer)",
+            "레지스트리의 lab11-app:v1은 lab11-base 그 자체입니다: 2단계의 Dockerfile로 빌드하세요 (그 RUN이 레이어를 하나 더합니다)",
         );
     }
     Outcome::passed(
@@ -590,8 +607,8 @@ fn v2(ctx: &Ctx) -> Outcome {
     let (l1, l2) = (layers(&m1), layers(&m2));
     if l1.first() != l2.first() {
         return Outcome::failed(
-            "v2 does not start with busybox's layer like v1: keep FROM busybox",
-            "v2가 v1처럼 busybox 레이어로 시작하지 않습니다: FROM busybox는 그대로 두세요",
+            "v2 does not start with lab11-base's layer like v1: keep FROM lab11-base",
+            "v2가 v1처럼 lab11-base의 레이어로 시작하지 않습니다: FROM lab11-base는 그대로 두세요",
         );
     }
     let shared = l1.iter().zip(&l2).take_while(|(a, b)| a == b).count();
@@ -626,6 +643,22 @@ fn rollback(ctx: &Ctx) -> Outcome {
             format!("lab11-rollback ran {image} ({id}), not the registry's lab11-app:v1"),
             format!(
                 "lab11-rollback이 실행한 것은 레지스트리의 lab11-app:v1이 아니라 {image}({id})입니다"
+            ),
+        );
+    }
+    // The image's own program (`cat /version`), not a command given in its place (`true`
+    // exits 0 too, having shown nothing of v1).
+    let wanted = match registry_json(ctx, &config_digest(&m1)) {
+        Ok(c) => default_command(&c),
+        Err(e) => return e.into(),
+    };
+    if rec.args != wanted {
+        let (ran, wanted) = (rec.args.join(" "), wanted.join(" "));
+        return Outcome::failed(
+            format!("lab11-rollback ran {ran:?} instead of v1's own command {wanted:?}: run the image without a command"),
+            format!(
+                "lab11-rollback이 실행한 명령은 v1 자체의 명령 {} 아니라 {ran:?}입니다: 명령을 붙이지 말고 이미지를 실행하세요",
+                josa(&format!("{wanted:?}"), Josa::IGa)
             ),
         );
     }
