@@ -1217,6 +1217,90 @@ fn lab12_socket_needs_the_api() {
     );
 }
 
+/// Lab 12's shortcuts: the blind guess `parent 1` (the usual adopter, the same on every
+/// machine), and the chain with the monitor right but the adopter guessed wrong, fail; the
+/// chain read from this machine's process tree passes. The socket task's label typed on a
+/// `pier run` (`--label io.pier.api=1`) fails: the monitor is `pier run`'s, not the
+/// service's.
+#[test]
+fn lab12_guessed_parent_and_typed_label_fail() {
+    let lab = Started::new(12);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-box",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&lab.ok(&["inspect", "lab12-box"])).unwrap();
+    let init = v[0]["init"]["pid"].as_i64().unwrap();
+    let monitor = v[0]["monitor"]["pid"].as_i64().unwrap();
+    lab.answer("monitor", &monitor.to_string());
+    lab.answer("parent", "1");
+    let out = lab.check();
+    assert_passes(&out, "monitor");
+    assert_fails(&out, "parent", "must start at lab12-box's init");
+    lab.answer("parent", &format!("{init} {monitor} 4242 1"));
+    assert_fails(
+        &lab.check(),
+        "parent",
+        &format!("the parent of PID {monitor} is not 4242"),
+    );
+    // The real chain, read from /proc as ps would.
+    let mut chain = vec![init];
+    while *chain.last().unwrap() > 1 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", chain.last().unwrap())).unwrap();
+        let ppid: i64 = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        chain.push(ppid);
+    }
+    let chain: Vec<String> = chain.iter().map(i64::to_string).collect();
+    lab.answer("parent", &chain.join(" "));
+    assert_passes(&lab.check(), "parent");
+    // Both socket containers made by pier run, with the service's label typed by hand.
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-docker",
+        "--label",
+        "io.pier.api=1",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let id = lab.inspect("lab12-docker", "id");
+    let label = format!("lab12.sibling={id}");
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-curl",
+        "--label",
+        "io.pier.api=1",
+        "--label",
+        &label,
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    assert_fails(
+        &lab.check(),
+        "socket",
+        "lab12-docker's monitor is not one the service started",
+    );
+}
+
 /// Lab 13: a printed refusal is not a refused unshare; a write without --read-only, the
 /// broken image tagged as fixed, an unpublished server, and a job run straight with enough
 /// memory (no OOM provoked) all fail.

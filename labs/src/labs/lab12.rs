@@ -50,14 +50,14 @@ pub fn lab() -> Lab {
             Task {
                 id: "parent",
                 title: tr(
-"you found the parent of lab12-box's monitor",
-"lab12-box 모니터의 부모를 찾았다",
+"you traced lab12-box's init up to PID 1: its monitor, and who adopted the monitor",
+"lab12-box의 init에서 PID 1까지 부모를 따라 올라갔다: 모니터, 그리고 모니터를 입양한 프로세스",
 ),
                 after: &["monitor"],
                 answer: Some("parent"),
                 hint: tr(
-"ps -o ppid= -p <MONITOR PID>: the pier run -d that made it has exited, so who adopted the monitor? pier lab answer 12 parent <PID>",
-"ps -o ppid= -p <MONITOR PID>: 모니터를 만든 pier run -d는 이미 끝났습니다. 그러면 누가 모니터를 입양했을까요? pier lab answer 12 parent <PID>",
+"ps -o ppid= -p <MONITOR PID>: the pier run -d that made it has exited, so who adopted the monitor? Give the whole chain, from the init up to PID 1: pier lab answer 12 parent \"<INIT> <MONITOR> ... 1\"",
+"ps -o ppid= -p <MONITOR PID>: 모니터를 만든 pier run -d는 이미 끝났습니다. 그러면 누가 모니터를 입양했을까요? init에서 PID 1까지 사슬 전체를 적으세요: pier lab answer 12 parent \"<INIT> <MONITOR> ... 1\"",
 ),
                 check: parent,
             },
@@ -120,6 +120,36 @@ fn api_container(ctx: &Ctx, name: &str, how: Tr) -> Result<ContainerRecord, Outc
             format!(
                 "{} pier의 소켓을 거쳐 만들어지지 않았습니다 (서비스가 만드는 것에 붙이는 {API_CREATED_LABEL} 라벨이 없습니다): 지우고 {} 다시 만드세요 {}",
                 josa(name, Josa::EunNeun),
+                how.ko,
+                text::before_start(Lang::Ko, N)
+            ),
+        ));
+    }
+    // A label can be typed (`pier run --label io.pier.api=1`); the monitor cannot: the
+    // service's launcher forks it without exec, so its command line is the service's, while a
+    // `pier run -d`'s monitor is that pier run.
+    let monitor = rec.monitor.filter(|p| p.is_alive()).map(|p| p.pid);
+    let cmdline = monitor
+        .and_then(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())
+        .unwrap_or_default();
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    if !args
+        .windows(2)
+        .any(|w| w == [&b"system"[..], &b"service"[..]])
+    {
+        let ran =
+            String::from_utf8_lossy(&cmdline.split(|b| *b == 0).collect::<Vec<_>>().join(&b' '))
+                .trim()
+                .to_string();
+        return Err(Outcome::failed(
+            format!(
+                "{name}'s monitor is not one the service started (its command line is {ran:?}, not pier system service): a label does not make a container come through the socket; remove it and make it {} {}",
+                how.en,
+                text::before_start(Lang::En, N)
+            ),
+            format!(
+                "{}의 모니터는 서비스가 시작한 것이 아닙니다 (명령줄이 pier system service가 아니라 {ran:?}입니다): 라벨만으로 소켓을 거친 컨테이너가 되지는 않습니다. 지우고 {} 다시 만드세요 {}",
+                name,
                 how.ko,
                 text::before_start(Lang::Ko, N)
             ),
@@ -250,43 +280,84 @@ fn monitor(ctx: &Ctx) -> Outcome {
     }
 }
 
+/// The chain of parents from `pid` up to PID 1 (or the first process without a parent), as
+/// /proc shows it now.
+fn ancestry(pid: i32) -> Vec<i32> {
+    let mut chain = vec![pid];
+    let mut at = pid;
+    while at > 1 && chain.len() < 64 {
+        match ppid(at) {
+            Some(p) if p > 0 => {
+                chain.push(p);
+                at = p;
+            }
+            _ => break,
+        }
+    }
+    chain
+}
+
+/// Every number in the answer, in order ("31698 31694 1", "31698 -> 31694 -> 1").
+fn pids(answer: &str) -> Vec<i32> {
+    answer
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// The chain from lab12-box's init to PID 1: only the live process tree of this machine
+/// gives it (the init's and the monitor's PIDs differ at every run), so a guess of who
+/// adopted the monitor ("1") is not an answer.
 fn parent(ctx: &Ctx) -> Outcome {
-    let (_, monitor) = match box_pids(ctx) {
+    let (init, monitor) = match box_pids(ctx) {
         Ok(x) => x,
         Err(o) => return o,
     };
-    let given = match pid_answer(ctx, "parent") {
-        Ok(p) => p,
-        Err(o) => return o,
+    let given = match ctx.answer(N, "parent") {
+        Ok(a) => pids(&a),
+        Err(e) => return e.into(),
     };
-    let Some(real) = ppid(monitor) else {
-        return Outcome::failed(
-            "lab12-box's monitor is gone",
-            "lab12-box의 모니터가 사라졌습니다",
-        );
-    };
+    let real = ancestry(init);
     if given == real {
-        let comm = std::fs::read_to_string(format!("/proc/{real}/comm")).unwrap_or_default();
-        let note = format!("PID {real}, {}", comm.trim());
-        Outcome::passed(note.clone(), note)
-    } else if given == monitor {
-        Outcome::failed(
-            format!("{given} is the monitor itself; the answer is its parent"),
-            format!(
-                "{} 모니터 자신입니다. 답은 그 부모입니다",
-                josa(&given.to_string(), Josa::EunNeun)
-            ),
-        )
-    } else {
-        Outcome::failed(
-            format!(
-                "{given} is not the parent of the monitor: no daemon made it, so who adopted it when pier run -d exited?"
-            ),
-            format!(
-                "{} 모니터의 부모가 아닙니다: 모니터를 만든 데몬은 없습니다. pier run -d가 끝났을 때 누가 모니터를 입양했을까요?",
-                josa(&given.to_string(), Josa::EunNeun)
-            ),
-        )
+        let top = real.last().copied().unwrap_or(1);
+        let comm = std::fs::read_to_string(format!("/proc/{top}/comm")).unwrap_or_default();
+        let chain = real
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(" → ");
+        let note = format!("{chain} ({})", comm.trim());
+        return Outcome::passed(note.clone(), note);
+    }
+    if given.first() != Some(&init) {
+        return Outcome::failed(
+            "the chain must start at lab12-box's init (its PID is in pier inspect) and go up, parent after parent, to PID 1: pier lab answer 12 parent \"<INIT> <MONITOR> ... 1\"",
+            "사슬은 lab12-box의 init(PID는 pier inspect에 있습니다)에서 시작해 부모를 하나씩 따라 PID 1까지 올라가야 합니다: pier lab answer 12 parent \"<INIT> <MONITOR> ... 1\"",
+        );
+    }
+    if given.get(1) != Some(&monitor) {
+        return Outcome::failed(
+            "the second PID of the chain must be the init's parent, lab12-box's monitor (ps -o ppid= -p <INIT>)",
+            "사슬의 두 번째 PID는 init의 부모, 곧 lab12-box의 모니터여야 합니다 (ps -o ppid= -p <INIT>)",
+        );
+    }
+    match given.windows(2).position(|w| ppid(w[0]) != Some(w[1])) {
+        Some(i) => {
+            let (child, wrong) = (given[i], given[i + 1]);
+            Outcome::failed(
+                format!(
+                    "the parent of PID {child} is not {wrong} (ps -o ppid= -p {child}): who adopted the monitor when the pier run -d that made it exited?"
+                ),
+                format!(
+                    "PID {child}의 부모는 {} 아닙니다 (ps -o ppid= -p {child}). 모니터를 만든 pier run -d가 끝났을 때 누가 모니터를 입양했을까요?",
+                    josa(&wrong.to_string(), Josa::IGa)
+                ),
+            )
+        }
+        None => Outcome::failed(
+            "the chain stops before PID 1: keep asking ps -o ppid= for the parent of the last PID until it is 1",
+            "사슬이 PID 1에 닿기 전에 끝납니다: 마지막 PID의 부모를 ps -o ppid=로 계속 물어 1이 나올 때까지 올라가세요",
+        ),
     }
 }
 
