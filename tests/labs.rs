@@ -289,6 +289,43 @@ fn labs_needing_a_missing_feature_are_pending() {
     assert!(pier_labs::find(13).unwrap().missing(&without).is_none());
 }
 
+/// `pier lab list` recomputes the score: a hand-edited progress.json that claims lab 1 done
+/// (every task passed, no work on the machine) does not show it done, in either language.
+#[test]
+fn lab_list_recomputes_a_hand_edited_progress() {
+    let tmp = StateRoot::new();
+    let root = tmp.path();
+    let total = pier_labs::find(1).unwrap().tasks.len();
+    std::fs::create_dir_all(root.join("labs")).unwrap();
+    let claim = serde_json::json!({
+        "labs": {"1": {"started": true, "started_at": "2026-01-01T00:00:00Z",
+                       "answers": {}, "score": [total, total]}}
+    });
+    std::fs::write(root.join("labs/progress.json"), claim.to_string()).unwrap();
+    for (lang, done) in [("en", "done"), ("ko", "완료")] {
+        let o = Command::new(pier())
+            .args(["lab", "list"])
+            .env("PIER_ROOT", root)
+            .env("PIER_LANG", lang)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some("1"))
+            .unwrap_or_else(|| panic!("no line for lab 1\n{out}"));
+        assert!(
+            !line.trim_end().ends_with(done),
+            "lab 1 shows as done from the file alone: {line:?}"
+        );
+        assert!(
+            !line.contains(&format!("{total}/{total}")),
+            "lab 1 shows the file's score: {line:?}"
+        );
+    }
+}
+
 /// Whether this build of pier has the feature lab `n` needs (`Lab::needs`). Without it the
 /// lab is pending (`pier lab list` says so) and its tests are skipped, saying why; under CI a
 /// skipped test fails.
