@@ -1163,7 +1163,7 @@ fn lab11_text_digest_and_a_foreign_command_fail() {
 }
 
 /// Lab 12: the init's PID is not the monitor's; a rootfs not exported from lab12-export
-/// fails; state files written by hand, with no lifecycle in the event log, fail.
+/// (its marker typed from the container's ID) fails; state files written by hand, with no lifecycle in the event log, fail.
 #[test]
 fn lab12_states_need_the_lifecycle() {
     let lab = Started::new(12);
@@ -1195,18 +1195,26 @@ fn lab12_states_need_the_lifecycle() {
         r#"{"ociVersion":"1.2.0","process":{"args":["sleep","3600"],"cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"}}"#,
     )
     .unwrap();
-    lab.sh("lab12-export", &[], "hostname > /exported-from");
-    assert_fails(
-        &lab.check(),
-        "bundle",
-        "does not name lab12-export's hostname",
+    lab.sh(
+        "lab12-export",
+        &[],
+        "hostname > /exported-from; cat /proc/sys/kernel/random/uuid >> /exported-from",
     );
+    assert_fails(&lab.check(), "bundle", "is not the file lab12-export wrote");
+    // The container's ID, read in pier ps and typed by hand, is not its file either.
     let id = lab.inspect("lab12-export", "id");
     std::fs::write(
         bundle.join("rootfs/exported-from"),
         format!("{}\n", &id[..12]),
     )
     .unwrap();
+    assert_fails(&lab.check(), "bundle", "is not the file lab12-export wrote");
+    std::fs::remove_file(bundle.join("rootfs/exported-from")).unwrap();
+    lab.ok(&[
+        "cp",
+        "lab12-export:/exported-from",
+        bundle.join("rootfs/exported-from").to_str().unwrap(),
+    ]);
     let canonical = bundle.canonicalize().unwrap();
     for status in ["created", "running", "stopped"] {
         let state = serde_json::json!({

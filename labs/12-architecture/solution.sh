@@ -36,7 +36,7 @@ wait "$service" || true
 grep ' -> ' service.log
 # ANCHOR_END: socket
 # ANCHOR: export
-pier run --name lab12-export busybox sh -c 'hostname > /exported-from'
+pier run --name lab12-export busybox sh -c 'hostname > /exported-from; cat /proc/sys/kernel/random/uuid >> /exported-from'
 pier export -o rootfs.tar lab12-export
 mkdir -p bundle/rootfs
 tar -xf rootfs.tar -C bundle/rootfs

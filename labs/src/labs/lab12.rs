@@ -11,7 +11,8 @@ use pier_engine::container::config::API_CREATED_LABEL;
 use pier_engine::container::events::Action;
 use pier_engine::container::record::ContainerRecord;
 use pier_oci::container::{OciState, Status};
-use std::path::PathBuf;
+use pier_oci::security::in_root::open_in_root;
+use std::path::{Path, PathBuf};
 
 const N: u32 = 12;
 
@@ -84,8 +85,8 @@ pub fn lab() -> Lab {
                 after: &[],
                 answer: None,
                 hint: tr(
-"Step 3: pier run --name lab12-export busybox sh -c 'hostname > /exported-from', pier export -o rootfs.tar lab12-export, untar it into bundle/rootfs, write bundle/config.json from the template",
-"3단계: pier run --name lab12-export busybox sh -c 'hostname > /exported-from', pier export -o rootfs.tar lab12-export, 이를 bundle/rootfs에 풀고, 템플릿으로 bundle/config.json을 쓰세요",
+"Step 3: pier run --name lab12-export busybox sh -c 'hostname > /exported-from; cat /proc/sys/kernel/random/uuid >> /exported-from', pier export -o rootfs.tar lab12-export, untar it into bundle/rootfs, write bundle/config.json from the template",
+"3단계: pier run --name lab12-export busybox sh -c 'hostname > /exported-from; cat /proc/sys/kernel/random/uuid >> /exported-from', pier export -o rootfs.tar lab12-export, 이를 bundle/rootfs에 풀고, 템플릿으로 bundle/config.json을 쓰세요",
 ),
                 check: bundle,
             },
@@ -395,19 +396,56 @@ fn bundle(ctx: &Ctx) -> Outcome {
         Ok(r) => r,
         Err(e) => return e.into(),
     };
-    let marker = std::fs::read_to_string(rootfs.join("exported-from")).unwrap_or_default();
-    if marker.trim().is_empty() || !rec.id.starts_with(marker.trim()) {
+    // What the container wrote: its hostname (its short ID, which anyone can read in
+    // `pier ps`) and a UUID the kernel made inside it, which only its files hold. Read from
+    // its writable layer, resolved inside it (a container's files are not trusted).
+    let written = read_in(&ctx.upper_dir(&rec), MARKER).unwrap_or_default();
+    let mut lines = written.lines();
+    let hostname = lines.next().unwrap_or_default().trim();
+    let uuid = lines.next().unwrap_or_default().trim();
+    if hostname.is_empty() || !rec.id.starts_with(hostname) || uuid.len() < 32 {
+        return Outcome::failed(
+            "lab12-export's /exported-from does not hold its hostname and then a UUID: run it as step 3 shows (remove it first)",
+            "lab12-export의 /exported-from에 호스트 이름과 그다음 UUID가 없습니다: 3단계대로 실행하세요 (먼저 지우고)",
+        );
+    }
+    let marker = read_in(&rootfs, MARKER).unwrap_or_default();
+    if marker.trim() != written.trim() {
         let marker = rootfs.join("exported-from");
         let marker = marker.display();
         return Outcome::failed(
-            format!("{marker} does not name lab12-export's hostname: the rootfs must be the export of that container (step 3)"),
-            format!("{marker}에 lab12-export의 호스트 이름이 없습니다: rootfs는 그 컨테이너를 내보낸 것이어야 합니다 (3단계)"),
+            format!("{marker} is not the file lab12-export wrote (its hostname and its UUID): the rootfs must be the export of that container (step 3)"),
+            format!(
+                "{} lab12-export가 쓴 파일(호스트 이름과 UUID)이 아닙니다: rootfs는 그 컨테이너를 내보낸 것이어야 합니다 (3단계)",
+                josa(&marker.to_string(), Josa::EunNeun)
+            ),
         );
     }
     Outcome::passed(
         format!("rootfs from {}", &rec.id[..12]),
         format!("rootfs 출처: {}", &rec.id[..12]),
     )
+}
+
+/// The file lab12-export writes, as the container names it.
+const MARKER: &str = "/exported-from";
+
+/// The text of `path` inside the directory `root`, every link resolved inside it.
+fn read_in(root: &Path, path: &str) -> Option<String> {
+    use nix::fcntl::OFlag;
+    use std::io::Read;
+    let fd = open_in_root(
+        root,
+        Path::new(path),
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
+    )
+    .ok()?;
+    let mut text = String::new();
+    std::fs::File::from(fd)
+        .take(4096)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
 }
 
 /// A state the student saved, checked against the container and the bundle.
