@@ -175,10 +175,18 @@ fn prepare(ctx: &Ctx) -> Result<()> {
     ensure_busybox(ctx)?;
     base::plant(ctx)?;
     if !Path::new(REGISTRY_BIN).exists() {
-        bail!("lab 11 needs a registry: apt-get install docker-registry (scripts/setup.sh installs it)");
+        let why = Msg::new(
+            "lab 11 needs a registry: apt-get install docker-registry (scripts/setup.sh installs it)",
+            "실습 11에는 레지스트리가 필요합니다: apt-get install docker-registry (scripts/setup.sh가 설치합니다)",
+        );
+        bail!("{}", why.get(ctx.lang()));
     }
     if TcpStream::connect_timeout(&addr(), Duration::from_millis(200)).is_ok() {
-        bail!("something already listens on 127.0.0.1:{PORT}; lab 11 runs its registry there: stop it first (another lab 11 in another pier root?)");
+        let why = Msg::new(
+            format!("something already listens on 127.0.0.1:{PORT}; lab 11 runs its registry there: stop it first (another lab 11 in another pier root?)"),
+            format!("127.0.0.1:{PORT}에서 이미 무언가가 기다리고 있습니다. 실습 11은 그곳에서 레지스트리를 실행하므로 먼저 그것을 멈추세요 (다른 pier 루트에서 실행 중인 실습 11인가요?)"),
+        );
+        bail!("{}", why.get(ctx.lang()));
     }
     let dir = ctx.workdir(N);
     let ca = certificates::write(&dir)?;
