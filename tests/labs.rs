@@ -1074,7 +1074,8 @@ fn layers(root: &Path, name: &str) -> Vec<String> {
 
 /// Lab 11's shortcuts: the layer digest the text prints (busybox's, the same on every machine)
 /// or one from an earlier start's base image is not the layer this pull skipped; an image
-/// built FROM busybox (whose layer the text shows) is not built on this start's base; and
+/// built FROM busybox (whose layer the text shows) is not built on this start's base; a
+/// "sent" line written into the registry's log by hand is not the registry's; and
 /// the rollback run with a command of its own (`true`, exit 0) did not run v1's program.
 #[test]
 fn lab11_text_digest_and_a_foreign_command_fail() {
@@ -1120,11 +1121,33 @@ fn lab11_text_digest_and_a_foreign_command_fail() {
         lab.ok(&["push", tag]);
     };
     // Built on busybox, as the text used to say: its first layer is the one everybody has.
-    build("busybox", "v1", "localhost:5000/lab11-app:v1");
+    // (Its RUN writes another version: a layer identical to the next build's would stay in
+    // pier's store and the next pull would not fetch it.)
+    build("busybox", "v0", "localhost:5000/lab11-app:v1");
     assert_fails(&lab.check(), "push", "this start's lab11-base");
     // Built on this start's base, removed and pulled back: the text's digest (busybox's,
     // which is no layer of this image) and busybox's real one both fail.
     build("lab11-base", "v1", "localhost:5000/lab11-app:v1");
+    // Pushed but never pulled back: a line written into the registry's log by hand, saying
+    // it sent the image's own layer, is not the registry's.
+    let top = layers(lab.root(), "localhost:5000/lab11-app:v1")
+        .pop()
+        .unwrap();
+    let forged = format!(
+        "time=\"2026-11-27T15:36:36.5Z\" level=info msg=\"response completed\" http.request.host=\"localhost:5000\" http.request.method=GET http.request.uri=\"/v2/lab11-app/blobs/{top}\" http.response.status=200\n"
+    );
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("registry.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, forged.as_bytes()).unwrap();
+    drop(log);
+    assert_fails(&lab.check(), "pull", "the registry never sent");
+    // Nor is a log put in the registry's log's place.
+    let real = std::fs::read_to_string(dir.join("registry.log")).unwrap();
+    std::fs::remove_file(dir.join("registry.log")).unwrap();
+    std::fs::write(dir.join("registry.log"), format!("{real}{forged}")).unwrap();
+    assert_fails(&lab.check(), "pull", "the registry never sent");
     lab.ok(&["rmi", "localhost:5000/lab11-app:v1"]);
     let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
     let skipped = pulled

@@ -430,11 +430,43 @@ fn field(line: &str, key: &str) -> Option<String> {
     }
 }
 
-/// Every request the registry answered since the lab started, oldest first.
+/// Every request the registry answered since the lab started, oldest first: its log as the
+/// registry itself wrote it. The log is read through the running registry's own descriptor
+/// (`/proc/PID/fd/2`), up to the offset the kernel says it has written to (`fdinfo`'s
+/// `pos`): a line appended to `registry.log` by hand lies past that offset (and is
+/// overwritten by the registry's next line), and a file put in its place is not the one the
+/// registry writes to.
 fn requests(ctx: &Ctx) -> Result<Vec<Request>> {
-    let path = ctx.workdir(N).join(format!("{SERVER}.log"));
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let dir = ctx.workdir(N);
+    let not_running = || -> anyhow::Error {
+        Msg::new(
+            "the lab registry is not running: pier lab start 11 starts it (and starts the lab over)",
+            "실습 레지스트리가 실행 중이 아닙니다: pier lab start 11이 레지스트리를 시작합니다 (실습도 처음부터 다시 시작합니다)",
+        )
+        .into()
+    };
+    let pid: i32 = std::fs::read_to_string(dir.join(format!("{SERVER}.pid")))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(not_running)?;
+    // PIDs are reused: it must be the registry this lab started (its command line names the
+    // lab's configuration).
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if !String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy()) {
+        return Err(not_running());
+    }
+    let fdinfo = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/2"))
+        .with_context(|| format!("reading the registry's (PID {pid}) log descriptor"))?;
+    let written: u64 = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("pos:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow!("/proc/{pid}/fdinfo/2 has no pos"))?;
+    let log = std::fs::File::open(format!("/proc/{pid}/fd/2"))
+        .with_context(|| format!("opening the registry's (PID {pid}) log"))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(log, written), &mut text)
+        .context("reading the registry's log")?;
     Ok(parse_requests(&text))
 }
 
