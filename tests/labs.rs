@@ -289,6 +289,43 @@ fn labs_needing_a_missing_feature_are_pending() {
     assert!(pier_labs::find(13).unwrap().missing(&without).is_none());
 }
 
+/// `pier lab list` recomputes the score: a hand-edited progress.json that claims lab 1 done
+/// (every task passed, no work on the machine) does not show it done, in either language.
+#[test]
+fn lab_list_recomputes_a_hand_edited_progress() {
+    let tmp = StateRoot::new();
+    let root = tmp.path();
+    let total = pier_labs::find(1).unwrap().tasks.len();
+    std::fs::create_dir_all(root.join("labs")).unwrap();
+    let claim = serde_json::json!({
+        "labs": {"1": {"started": true, "started_at": "2026-01-01T00:00:00Z",
+                       "answers": {}, "score": [total, total]}}
+    });
+    std::fs::write(root.join("labs/progress.json"), claim.to_string()).unwrap();
+    for (lang, done) in [("en", "done"), ("ko", "완료")] {
+        let o = Command::new(pier())
+            .args(["lab", "list"])
+            .env("PIER_ROOT", root)
+            .env("PIER_LANG", lang)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some("1"))
+            .unwrap_or_else(|| panic!("no line for lab 1\n{out}"));
+        assert!(
+            !line.trim_end().ends_with(done),
+            "lab 1 shows as done from the file alone: {line:?}"
+        );
+        assert!(
+            !line.contains(&format!("{total}/{total}")),
+            "lab 1 shows the file's score: {line:?}"
+        );
+    }
+}
+
 /// Whether this build of pier has the feature lab `n` needs (`Lab::needs`). Without it the
 /// lab is pending (`pier lab list` says so) and its tests are skipped, saying why; under CI a
 /// skipped test fails.
@@ -1256,7 +1293,9 @@ fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
     let build = |version: &str, tag: &str| {
         std::fs::write(
             dir.join("Dockerfile"),
-            format!("FROM busybox\nRUN echo {version} > /version\nCMD [\"cat\", \"/version\"]\n"),
+            format!(
+                "FROM lab11-base\nRUN echo {version} > /version\nCMD [\"cat\", \"/version\"]\n"
+            ),
         )
         .unwrap();
         lab.ok(&["build", "-t", tag, dir.to_str().unwrap()]);
@@ -1318,8 +1357,133 @@ fn lab11_pull_must_fetch_and_rollback_must_run_v1() {
     );
 }
 
+/// The layer digests (`sha256:...`) of image `name` in the state directory `root`.
+fn layers(root: &Path, name: &str) -> Vec<String> {
+    let ctx = pier_labs::Ctx::open(root, &pier()).unwrap();
+    let image = ctx.image(name).unwrap();
+    let manifest = ctx.engine().images().unwrap().manifest(&image).unwrap();
+    manifest
+        .layers()
+        .iter()
+        .map(|l| l.digest().to_string())
+        .collect()
+}
+
+/// Lab 11's shortcuts: the layer digest the text prints (busybox's, the same on every machine)
+/// or one from an earlier start's base image is not the layer this pull skipped; an image
+/// built FROM busybox (whose layer the text shows) is not built on this start's base; a
+/// "sent" line written into the registry's log by hand is not the registry's; and
+/// the rollback run with a command of its own (`true`, exit 0) did not run v1's program.
+#[test]
+fn lab11_text_digest_and_a_foreign_command_fail() {
+    let _serial = one_at_a_time();
+    // A neighbour's answer: the base layer of another start (each start plants its own).
+    let neighbour = Started::new(11);
+    let theirs = layers(neighbour.root(), "lab11-base");
+    drop(neighbour);
+    let lab = Started::new(11);
+    let ours = layers(lab.root(), "lab11-base");
+    assert_ne!(theirs, ours, "two starts made the same base layer");
+    let dir = lab.dir();
+    let certs = lab.root().join("certs.d/localhost:5000");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(dir.join("ca.crt"), certs.join("ca.crt")).unwrap();
+    let password = std::fs::read_to_string(dir.join("password")).unwrap();
+    let mut login = Command::new(pier())
+        .args([
+            "login",
+            "-u",
+            "student",
+            "--password-stdin",
+            "localhost:5000",
+        ])
+        .env("PIER_ROOT", lab.root())
+        .env("DOCKER_CONFIG", lab.root().join("docker-config"))
+        .env("PIER_CERTS_D", lab.root().join("certs.d"))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        writeln!(login.stdin.take().unwrap(), "{}", password.trim()).unwrap();
+    }
+    assert!(login.wait().unwrap().success());
+    let build = |from: &str, version: &str, tag: &str| {
+        std::fs::write(
+            dir.join("Dockerfile"),
+            format!("FROM {from}\nRUN echo {version} > /version\nCMD [\"cat\", \"/version\"]\n"),
+        )
+        .unwrap();
+        lab.ok(&["build", "-t", tag, dir.to_str().unwrap()]);
+        lab.ok(&["push", tag]);
+    };
+    // Built on busybox, as the text used to say: its first layer is the one everybody has.
+    // (Its RUN writes another version: a layer identical to the next build's would stay in
+    // pier's store and the next pull would not fetch it.)
+    build("busybox", "v0", "localhost:5000/lab11-app:v1");
+    assert_fails(&lab.check(), "push", "this start's lab11-base");
+    // Built on this start's base, removed and pulled back: the text's digest (busybox's,
+    // which is no layer of this image) and busybox's real one both fail.
+    build("lab11-base", "v1", "localhost:5000/lab11-app:v1");
+    // Pushed but never pulled back: a line written into the registry's log by hand, saying
+    // it sent the image's own layer, is not the registry's.
+    let top = layers(lab.root(), "localhost:5000/lab11-app:v1")
+        .pop()
+        .unwrap();
+    let forged = format!(
+        "time=\"2026-11-27T15:36:36.5Z\" level=info msg=\"response completed\" http.request.host=\"localhost:5000\" http.request.method=GET http.request.uri=\"/v2/lab11-app/blobs/{top}\" http.response.status=200\n"
+    );
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("registry.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, forged.as_bytes()).unwrap();
+    drop(log);
+    assert_fails(&lab.check(), "pull", "the registry never sent");
+    // Nor is a log put in the registry's log's place.
+    let real = std::fs::read_to_string(dir.join("registry.log")).unwrap();
+    std::fs::remove_file(dir.join("registry.log")).unwrap();
+    std::fs::write(dir.join("registry.log"), format!("{real}{forged}")).unwrap();
+    assert_fails(&lab.check(), "pull", "the registry never sent");
+    lab.ok(&["rmi", "localhost:5000/lab11-app:v1"]);
+    let pulled = lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
+    let skipped = pulled
+        .lines()
+        .find_map(|l| l.strip_suffix(": Already exists"))
+        .expect("the base layer is not pulled")
+        .to_string();
+    assert!(
+        ours[0].contains(&skipped),
+        "{skipped} is not lab11-base's layer"
+    );
+    let busybox = layers(lab.root(), "busybox");
+    for guess in [
+        "e60b7a8b7d68",
+        "5d1f3c0a9e42",
+        &busybox[0][7..19],
+        &theirs[0][7..19],
+    ] {
+        lab.answer("layer", guess);
+        assert_fails(&lab.check(), "skipped", "is not a layer of lab11-app:v1");
+    }
+    lab.answer("layer", &skipped);
+    assert_passes(&lab.check(), "skipped");
+    // The rollback: v2 pushed, v1 pulled again, then run with `true` instead of its command.
+    build("lab11-base", "v2", "localhost:5000/lab11-app:v2");
+    lab.ok(&["rmi", "localhost:5000/lab11-app:v1"]);
+    lab.ok(&["pull", "localhost:5000/lab11-app:v1"]);
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab11-rollback",
+        "localhost:5000/lab11-app:v1",
+        "true",
+    ]);
+    assert_fails(&lab.check(), "rollback", "instead of v1's own command");
+}
+
 /// Lab 12: the init's PID is not the monitor's; a rootfs not exported from lab12-export
-/// fails; state files written by hand, with no lifecycle in the event log, fail.
+/// (its marker typed from the container's ID) fails; state files written by hand, with no lifecycle in the event log, fail.
 #[test]
 fn lab12_states_need_the_lifecycle() {
     let lab = Started::new(12);
@@ -1351,18 +1515,26 @@ fn lab12_states_need_the_lifecycle() {
         r#"{"ociVersion":"1.2.0","process":{"args":["sleep","3600"],"cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"}}"#,
     )
     .unwrap();
-    lab.sh("lab12-export", &[], "hostname > /exported-from");
-    assert_fails(
-        &lab.check(),
-        "bundle",
-        "does not name lab12-export's hostname",
+    lab.sh(
+        "lab12-export",
+        &[],
+        "hostname > /exported-from; cat /proc/sys/kernel/random/uuid >> /exported-from",
     );
+    assert_fails(&lab.check(), "bundle", "is not the file lab12-export wrote");
+    // The container's ID, read in pier ps and typed by hand, is not its file either.
     let id = lab.inspect("lab12-export", "id");
     std::fs::write(
         bundle.join("rootfs/exported-from"),
         format!("{}\n", &id[..12]),
     )
     .unwrap();
+    assert_fails(&lab.check(), "bundle", "is not the file lab12-export wrote");
+    std::fs::remove_file(bundle.join("rootfs/exported-from")).unwrap();
+    lab.ok(&[
+        "cp",
+        "lab12-export:/exported-from",
+        bundle.join("rootfs/exported-from").to_str().unwrap(),
+    ]);
     let canonical = bundle.canonicalize().unwrap();
     for status in ["created", "running", "stopped"] {
         let state = serde_json::json!({
@@ -1407,6 +1579,90 @@ fn lab12_socket_needs_the_api() {
         &lab.check(),
         "socket",
         "lab12-docker was not created through pier's socket",
+    );
+}
+
+/// Lab 12's shortcuts: the blind guess `parent 1` (the usual adopter, the same on every
+/// machine), and the chain with the monitor right but the adopter guessed wrong, fail; the
+/// chain read from this machine's process tree passes. The socket task's label typed on a
+/// `pier run` (`--label io.pier.api=1`) fails: the monitor is `pier run`'s, not the
+/// service's.
+#[test]
+fn lab12_guessed_parent_and_typed_label_fail() {
+    let lab = Started::new(12);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-box",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&lab.ok(&["inspect", "lab12-box"])).unwrap();
+    let init = v[0]["init"]["pid"].as_i64().unwrap();
+    let monitor = v[0]["monitor"]["pid"].as_i64().unwrap();
+    lab.answer("monitor", &monitor.to_string());
+    lab.answer("parent", "1");
+    let out = lab.check();
+    assert_passes(&out, "monitor");
+    assert_fails(&out, "parent", "must start at lab12-box's init");
+    lab.answer("parent", &format!("{init} {monitor} 4242 1"));
+    assert_fails(
+        &lab.check(),
+        "parent",
+        &format!("the parent of PID {monitor} is not 4242"),
+    );
+    // The real chain, read from /proc as ps would.
+    let mut chain = vec![init];
+    while *chain.last().unwrap() > 1 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", chain.last().unwrap())).unwrap();
+        let ppid: i64 = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        chain.push(ppid);
+    }
+    let chain: Vec<String> = chain.iter().map(i64::to_string).collect();
+    lab.answer("parent", &chain.join(" "));
+    assert_passes(&lab.check(), "parent");
+    // Both socket containers made by pier run, with the service's label typed by hand.
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-docker",
+        "--label",
+        "io.pier.api=1",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let id = lab.inspect("lab12-docker", "id");
+    let label = format!("lab12.sibling={id}");
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab12-curl",
+        "--label",
+        "io.pier.api=1",
+        "--label",
+        &label,
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    assert_fails(
+        &lab.check(),
+        "socket",
+        "lab12-docker's monitor is not one the service started",
     );
 }
 

@@ -12,7 +12,7 @@ cp ca.crt "$certs/localhost:5000/ca.crt"
 pier login -u student --password-stdin localhost:5000 < password
 # ANCHOR_END: login
 # ANCHOR: push
-printf 'FROM busybox\nRUN echo v1 > /version\nCMD ["cat", "/version"]\n' > Dockerfile
+printf 'FROM lab11-base\nRUN echo v1 > /version\nCMD ["cat", "/version"]\n' > Dockerfile
 pier build -t lab11-app:v1 .
 pier tag lab11-app:v1 localhost:5000/lab11-app:v1
 pier push localhost:5000/lab11-app:v1
@@ -24,7 +24,7 @@ pier pull localhost:5000/lab11-app:v1 | tee pull.txt
 layer=$(grep 'Already exists' pull.txt | head -n 1 | cut -d: -f1)
 pier lab answer 11 layer "$layer"
 # ANCHOR: v2
-printf 'FROM busybox\nRUN echo v2 > /version\nCMD ["cat", "/version"]\n' > Dockerfile
+printf 'FROM lab11-base\nRUN echo v2 > /version\nCMD ["cat", "/version"]\n' > Dockerfile
 pier build -t localhost:5000/lab11-app:v2 .
 pier push localhost:5000/lab11-app:v2
 # ANCHOR_END: v2

@@ -11,7 +11,14 @@ parent=$(ps -o ppid= -p "$monitor" | tr -d ' ')
 ps -o pid,ppid,comm -p "$init,$monitor,$parent"
 # ANCHOR_END: monitor
 pier lab answer 12 monitor "$monitor"
-pier lab answer 12 parent "$parent"
+# The chain from the init up to PID 1 (one more step under a subreaper).
+chain="$init"
+pid="$init"
+while [ "$pid" -gt 1 ]; do
+  pid=$(ps -o ppid= -p "$pid" | tr -d ' ')
+  chain="$chain $pid"
+done
+pier lab answer 12 parent "$chain"
 # ANCHOR: socket
 pier system service --socket "$PWD/pier.sock" 2> service.log &
 service=$!
@@ -29,7 +36,7 @@ wait "$service" || true
 grep ' -> ' service.log
 # ANCHOR_END: socket
 # ANCHOR: export
-pier run --name lab12-export busybox sh -c 'hostname > /exported-from'
+pier run --name lab12-export busybox sh -c 'hostname > /exported-from; cat /proc/sys/kernel/random/uuid >> /exported-from'
 pier export -o rootfs.tar lab12-export
 mkdir -p bundle/rootfs
 tar -xf rootfs.tar -C bundle/rootfs

@@ -19,7 +19,8 @@ pub struct LabProgress {
     /// Answers by key.
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
-    /// Last score (passed, total).
+    /// Last score (passed, total), as `pier lab check` saw it. Not trusted: `pier lab list`
+    /// runs the checks again ([`crate::current_score`]).
     #[serde(default)]
     pub score: Option<(usize, usize)>,
 }

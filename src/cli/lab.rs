@@ -133,7 +133,11 @@ fn list(ctx: &Ctx) -> Result<()> {
     for lab in pier_labs::all() {
         let status = match (lab.missing(ctx), progress.labs.get(&lab.number)) {
             (Some(f), _) => text::pending(ctx.lang(), f.name),
-            (None, Some(p)) => text::status(ctx.lang(), p.score, p.started),
+            (None, Some(p)) => text::status(
+                ctx.lang(),
+                pier_labs::current_score(ctx, &lab, &progress),
+                p.started,
+            ),
             (None, None) => String::new(),
         };
         // Pad by display width: a Korean syllable takes two terminal columns.

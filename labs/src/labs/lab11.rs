@@ -4,13 +4,14 @@
 //! asks for a password (htpasswd). The checks read pier's certs.d and credentials file, the
 //! registry's storage and request log (in the lab's directory) and pier's image store.
 
+mod base;
 mod certificates;
 
 use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::daemon;
 use crate::lab::{Lab, Outcome, Task};
-use crate::text::tr;
+use crate::text::{josa, tr, Josa, Msg};
 use anyhow::{anyhow, bail, Context, Result};
 use pier_engine::image::registry::{credentials::CredentialStore, tls};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
@@ -87,14 +88,14 @@ pub fn lab() -> Lab {
             Task {
                 id: "push",
                 title: tr(
-"lab11-app:v1, built on busybox, is in the lab registry",
-"busybox 위에 빌드한 lab11-app:v1이 실습 레지스트리에 있다",
+"lab11-app:v1, built on lab11-base, is in the lab registry",
+"lab11-base 위에 빌드한 lab11-app:v1이 실습 레지스트리에 있다",
 ),
                 after: &["login"],
                 answer: None,
                 hint: tr(
-"Write the Dockerfile of step 1 in the lab's directory, pier build -t lab11-app:v1 ., then pier tag lab11-app:v1 localhost:5000/lab11-app:v1 and pier push localhost:5000/lab11-app:v1",
-"실습 디렉터리에 1단계의 Dockerfile을 쓰고 pier build -t lab11-app:v1 . 한 다음, pier tag lab11-app:v1 localhost:5000/lab11-app:v1 과 pier push localhost:5000/lab11-app:v1 을 실행하세요",
+"Write the Dockerfile of step 2 in the lab's directory, pier build -t lab11-app:v1 ., then pier tag lab11-app:v1 localhost:5000/lab11-app:v1 and pier push localhost:5000/lab11-app:v1",
+"실습 디렉터리에 2단계의 Dockerfile을 쓰고 pier build -t lab11-app:v1 . 한 다음, pier tag lab11-app:v1 localhost:5000/lab11-app:v1 과 pier push localhost:5000/lab11-app:v1 을 실행하세요",
 ),
                 check: push,
             },
@@ -129,8 +130,8 @@ pub fn lab() -> Lab {
             Task {
                 id: "v2",
                 title: tr(
-"lab11-app:v2 is in the registry and shares busybox's layer with v1",
-"lab11-app:v2가 레지스트리에 있고 busybox 레이어를 v1과 공유한다",
+"lab11-app:v2 is in the registry and shares lab11-base's layer with v1",
+"lab11-app:v2가 레지스트리에 있고 lab11-base의 레이어를 v1과 공유한다",
 ),
                 after: &["push"],
                 answer: None,
@@ -172,11 +173,20 @@ fn storage(ctx: &Ctx) -> PathBuf {
 /// directory.
 fn prepare(ctx: &Ctx) -> Result<()> {
     ensure_busybox(ctx)?;
+    base::plant(ctx)?;
     if !Path::new(REGISTRY_BIN).exists() {
-        bail!("lab 11 needs a registry: apt-get install docker-registry (scripts/setup.sh installs it)");
+        let why = Msg::new(
+            "lab 11 needs a registry: apt-get install docker-registry (scripts/setup.sh installs it)",
+            "실습 11에는 레지스트리가 필요합니다: apt-get install docker-registry (scripts/setup.sh가 설치합니다)",
+        );
+        bail!("{}", why.get(ctx.lang()));
     }
     if TcpStream::connect_timeout(&addr(), Duration::from_millis(200)).is_ok() {
-        bail!("something already listens on 127.0.0.1:{PORT}; lab 11 runs its registry there: stop it first (another lab 11 in another pier root?)");
+        let why = Msg::new(
+            format!("something already listens on 127.0.0.1:{PORT}; lab 11 runs its registry there: stop it first (another lab 11 in another pier root?)"),
+            format!("127.0.0.1:{PORT}에서 이미 무언가가 기다리고 있습니다. 실습 11은 그곳에서 레지스트리를 실행하므로 먼저 그것을 멈추세요 (다른 pier 루트에서 실행 중인 실습 11인가요?)"),
+        );
+        bail!("{}", why.get(ctx.lang()));
     }
     let dir = ctx.workdir(N);
     let ca = certificates::write(&dir)?;
@@ -227,11 +237,18 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 /// The lab's CA, as `pier lab start` wrote it.
 fn lab_ca(ctx: &Ctx) -> Result<String> {
     let path = ctx.workdir(N).join(CA_FILE);
-    std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading the lab's CA {} (run pier lab start 11)",
-            path.display()
+    std::fs::read_to_string(&path).map_err(|e| {
+        Msg::new(
+            format!(
+                "cannot read the lab's CA {} ({e}): run pier lab start 11",
+                path.display()
+            ),
+            format!(
+                "실습의 CA 파일을 읽을 수 없습니다: {} ({e}). pier lab start 11을 실행하세요",
+                path.display()
+            ),
         )
+        .into()
     })
 }
 
@@ -250,44 +267,75 @@ fn trust(ctx: &Ctx) -> Outcome {
             let path = entry.path();
             let is_crt = path.extension().is_some_and(|e| e == "crt");
             if is_crt && std::fs::read_to_string(&path).is_ok_and(|t| t.trim() == ca.trim()) {
-                return Outcome::pass(format!("{}", path.display()));
+                let shown = path.display().to_string();
+                return Outcome::passed(shown.clone(), shown);
             }
         }
     }
-    Outcome::fail(format!(
-        "no certs.d directory holds the lab's ca.crt: copy it to {}/{HOST}/ca.crt",
-        dirs.first()
-            .map_or("/etc/pier/certs.d".into(), |d| d.display().to_string())
-    ))
+    let first = dirs
+        .first()
+        .map_or("/etc/pier/certs.d".into(), |d| d.display().to_string());
+    Outcome::failed(
+        format!("no certs.d directory holds the lab's ca.crt: copy it to {first}/{HOST}/ca.crt"),
+        format!(
+            "실습의 ca.crt가 들어 있는 certs.d 디렉터리가 없습니다: {first}/{HOST}/ca.crt로 복사하세요"
+        ),
+    )
 }
 
 fn login(ctx: &Ctx) -> Outcome {
     let path = ctx.workdir(N).join(PASSWORD_FILE);
     let password = match std::fs::read_to_string(&path) {
         Ok(p) => p.trim().to_string(),
-        Err(e) => return anyhow!("reading {}: {e}", path.display()).into(),
+        Err(e) => {
+            return Outcome::failed(
+                format!(
+                    "cannot read the lab's password {} ({e}): run pier lab start 11",
+                    path.display()
+                ),
+                format!(
+                "실습의 비밀번호 파일을 읽을 수 없습니다: {} ({e}). pier lab start 11을 실행하세요",
+                path.display()
+            ),
+            )
+        }
     };
     let store = match CredentialStore::open() {
         Ok(s) => s,
         Err(e) => return e.into(),
     };
+    let file = store.path().display().to_string();
     match store.get(HOST) {
-        Ok(Some(c)) if c.username == USER && c.password == password => {
-            Outcome::pass(format!("saved in {}", store.path().display()))
-        }
-        Ok(Some(c)) if c.username != USER => Outcome::fail(format!(
-            "{} has a login to {HOST} as {:?}, not {USER}",
-            store.path().display(),
-            c.username
-        )),
-        Ok(Some(_)) => Outcome::fail(format!(
-            "the password saved for {HOST} in {} is not this lab's (pier lab start makes a new one: log in again)",
-            store.path().display()
-        )),
-        Ok(None) => Outcome::fail(format!(
-            "{} has no login to {HOST}: pier login -u {USER} --password-stdin {HOST} < password",
-            store.path().display()
-        )),
+        Ok(Some(c)) if c.username == USER && c.password == password => Outcome::passed(
+            format!("saved in {file}"),
+            format!("{file}에 저장됨"),
+        ),
+        Ok(Some(c)) if c.username != USER => Outcome::failed(
+            format!(
+                "{file} has a login to {HOST} as {:?}, not {USER}",
+                c.username
+            ),
+            format!(
+                "{file}에 있는 {HOST} 로그인의 사용자는 {USER}가 아니라 {:?}입니다",
+                c.username
+            ),
+        ),
+        Ok(Some(_)) => Outcome::failed(
+            format!(
+                "the password saved for {HOST} in {file} is not this lab's (pier lab start makes a new one: log in again)"
+            ),
+            format!(
+                "{file}에 {HOST}용으로 저장된 비밀번호는 이번 실습의 것이 아닙니다 (pier lab start가 새 비밀번호를 만듭니다: 다시 로그인하세요)"
+            ),
+        ),
+        Ok(None) => Outcome::failed(
+            format!(
+                "{file} has no login to {HOST}: pier login -u {USER} --password-stdin {HOST} < password"
+            ),
+            format!(
+                "{file}에 {HOST} 로그인이 없습니다: pier login -u {USER} --password-stdin {HOST} < password"
+            ),
+        ),
         Err(e) => e.into(),
     }
 }
@@ -299,19 +347,37 @@ fn registry_manifest(ctx: &Ctx, tag: &str) -> Result<(String, serde_json::Value)
         "repositories/{REPO}/_manifests/tags/{tag}/current/link"
     ));
     let digest = std::fs::read_to_string(&link)
-        .map_err(|_| anyhow!("the lab registry has no {REPO}:{tag} (did pier push localhost:{PORT}/{REPO}:{tag} succeed?)"))?
+        .map_err(|_| {
+            Msg::new(
+                format!("the lab registry has no {REPO}:{tag} (did pier push localhost:{PORT}/{REPO}:{tag} succeed?)"),
+                format!("실습 레지스트리에 {} 없습니다 (pier push localhost:{PORT}/{REPO}:{tag} 명령이 성공했나요?)", josa(&format!("{REPO}:{tag}"), Josa::IGa)),
+            )
+        })?
         .trim()
         .to_string();
-    let hex = digest.strip_prefix("sha256:").unwrap_or(&digest);
-    let blob = v2.join(format!(
-        "blobs/sha256/{}/{hex}/data",
+    Ok((digest.clone(), registry_json(ctx, &digest)?))
+}
+
+/// A JSON blob (a manifest, a config) in the registry's storage.
+fn registry_json(ctx: &Ctx, digest: &str) -> Result<serde_json::Value> {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    let blob = storage(ctx).join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
         &hex[..2.min(hex.len())]
     ));
     let text =
         std::fs::read_to_string(&blob).with_context(|| format!("reading {}", blob.display()))?;
-    let manifest = serde_json::from_str(&text)
-        .with_context(|| format!("parsing the manifest {}", blob.display()))?;
-    Ok((digest, manifest))
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", blob.display()))
+}
+
+/// The command an image's config runs by default: its Entrypoint then its Cmd.
+fn default_command(config: &serde_json::Value) -> Vec<String> {
+    ["Entrypoint", "Cmd"]
+        .iter()
+        .filter_map(|k| config["config"][k].as_array())
+        .flatten()
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect()
 }
 
 /// The layer digests of a manifest, bottom first.
@@ -334,15 +400,15 @@ fn config_digest(manifest: &serde_json::Value) -> String {
         .to_string()
 }
 
-/// busybox's layer, as the local store's manifest names it.
-fn busybox_layer(ctx: &Ctx) -> Result<String> {
-    let image = ctx.image("busybox")?;
+/// lab11-base's layer (made at `pier lab start`), as the local store's manifest names it.
+fn base_layer(ctx: &Ctx) -> Result<String> {
+    let image = ctx.image(base::BASE)?;
     let manifest = ctx.engine().images()?.manifest(&image)?;
     manifest
         .layers()
         .first()
         .map(|l| l.digest().to_string())
-        .ok_or_else(|| anyhow!("the busybox image has no layer"))
+        .ok_or_else(|| anyhow!("the {} image has no layer", base::BASE))
 }
 
 /// One request the registry answered, from its log.
@@ -364,11 +430,43 @@ fn field(line: &str, key: &str) -> Option<String> {
     }
 }
 
-/// Every request the registry answered since the lab started, oldest first.
+/// Every request the registry answered since the lab started, oldest first: its log as the
+/// registry itself wrote it. The log is read through the running registry's own descriptor
+/// (`/proc/PID/fd/2`), up to the offset the kernel says it has written to (`fdinfo`'s
+/// `pos`): a line appended to `registry.log` by hand lies past that offset (and is
+/// overwritten by the registry's next line), and a file put in its place is not the one the
+/// registry writes to.
 fn requests(ctx: &Ctx) -> Result<Vec<Request>> {
-    let path = ctx.workdir(N).join(format!("{SERVER}.log"));
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let dir = ctx.workdir(N);
+    let not_running = || -> anyhow::Error {
+        Msg::new(
+            "the lab registry is not running: pier lab start 11 starts it (and starts the lab over)",
+            "실습 레지스트리가 실행 중이 아닙니다: pier lab start 11이 레지스트리를 시작합니다 (실습도 처음부터 다시 시작합니다)",
+        )
+        .into()
+    };
+    let pid: i32 = std::fs::read_to_string(dir.join(format!("{SERVER}.pid")))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(not_running)?;
+    // PIDs are reused: it must be the registry this lab started (its command line names the
+    // lab's configuration).
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if !String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy()) {
+        return Err(not_running());
+    }
+    let fdinfo = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/2"))
+        .with_context(|| format!("reading the registry's (PID {pid}) log descriptor"))?;
+    let written: u64 = fdinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("pos:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow!("/proc/{pid}/fdinfo/2 has no pos"))?;
+    let log = std::fs::File::open(format!("/proc/{pid}/fd/2"))
+        .with_context(|| format!("opening the registry's (PID {pid}) log"))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(log, written), &mut text)
+        .context("reading the registry's log")?;
     Ok(parse_requests(&text))
 }
 
@@ -397,22 +495,27 @@ fn push(ctx: &Ctx) -> Outcome {
         Ok(x) => x,
         Err(e) => return e.into(),
     };
-    let base = match busybox_layer(ctx) {
+    let base = match base_layer(ctx) {
         Ok(b) => b,
         Err(e) => return e.into(),
     };
     let layers = layers(&manifest);
     if layers.first() != Some(&base) {
-        return Outcome::fail(
-            "the lab11-app:v1 in the registry does not start with busybox's layer: is the first line FROM busybox?",
+        return Outcome::failed(
+            "the lab11-app:v1 in the registry does not start with the layer of this start's lab11-base: is the first line FROM lab11-base (and was it built after the last pier lab start 11)?",
+            "레지스트리의 lab11-app:v1이 이번 실습 시작에서 만든 lab11-base의 레이어로 시작하지 않습니다: 첫 줄이 FROM lab11-base인가요? (마지막 pier lab start 11 이후에 빌드했나요?)",
         );
     }
     if layers.len() < 2 {
-        return Outcome::fail(
-            "the lab11-app:v1 in the registry is busybox itself: build it from the Dockerfile of step 1 (its RUN adds a layer)",
+        return Outcome::failed(
+            "the lab11-app:v1 in the registry is lab11-base itself: build it from the Dockerfile of step 2 (its RUN adds a layer)",
+            "레지스트리의 lab11-app:v1은 lab11-base 그 자체입니다: 2단계의 Dockerfile로 빌드하세요 (그 RUN이 레이어를 하나 더합니다)",
         );
     }
-    Outcome::pass(format!("{} layers", layers.len()))
+    Outcome::passed(
+        format!("{} layers", layers.len()),
+        format!("레이어 {}개", layers.len()),
+    )
 }
 
 fn pull(ctx: &Ctx) -> Outcome {
@@ -426,19 +529,35 @@ fn pull(ctx: &Ctx) -> Outcome {
     };
     let own = layers(&manifest);
     let Some(top) = own.last() else {
-        return Outcome::fail("the registry's lab11-app:v1 has no layer");
+        return Outcome::failed(
+            "the registry's lab11-app:v1 has no layer",
+            "레지스트리의 lab11-app:v1에 레이어가 없습니다",
+        );
     };
     if !sent(&reqs, top) {
-        return Outcome::fail(format!(
-            "the registry never sent lab11-app:v1's own layer {}: pier still had it, so a pull fetched nothing. Remove the image (both names) before pulling",
-            short(top)
-        ));
+        let top = short(top);
+        return Outcome::failed(
+            format!(
+                "the registry never sent lab11-app:v1's own layer {top}: pier still had it, so a pull fetched nothing. Remove the image (both names) before pulling"
+            ),
+            format!(
+                "레지스트리가 lab11-app:v1 고유의 레이어(digest {top})를 보낸 적이 없습니다: pier에 아직 있었기 때문에 pull이 아무것도 가져오지 않았습니다. pull하기 전에 이미지를 (두 이름 모두) 지우세요"
+            ),
+        );
     }
     match ctx.image(&format!("localhost:{PORT}/{REPO}:v1")) {
-        Ok(image) if image.manifest_digest == digest => Outcome::pass("its own layer came back"),
-        Ok(_) => Outcome::fail(format!(
-            "localhost:{PORT}/{REPO}:v1 in pier's store is not the image the registry holds as v1: pull it again"
-        )),
+        Ok(image) if image.manifest_digest == digest => Outcome::passed(
+            "its own layer came back",
+            "고유 레이어가 돌아왔습니다",
+        ),
+        Ok(_) => Outcome::failed(
+            format!(
+                "localhost:{PORT}/{REPO}:v1 in pier's store is not the image the registry holds as v1: pull it again"
+            ),
+            format!(
+                "pier 저장소의 localhost:{PORT}/{REPO}:v1은 레지스트리가 v1으로 가진 이미지가 아닙니다: 다시 pull하세요"
+            ),
+        ),
         Err(e) => e.into(),
     }
 }
@@ -468,25 +587,45 @@ fn skipped(ctx: &Ctx) -> Outcome {
         .trim_start_matches("sha256:")
         .to_ascii_lowercase();
     if hex.len() < 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Outcome::fail(format!(
-            "{given:?} is not a layer digest (12 or more hex digits, as pier pull prints them)"
-        ));
+        return Outcome::failed(
+            format!(
+                "{given:?} is not a layer digest (12 or more hex digits, as pier pull prints them)"
+            ),
+            format!(
+                "{} 레이어 다이제스트가 아닙니다 (pier pull이 출력하는 것처럼 16진수 12자리 이상이어야 합니다)",
+                josa(&format!("{given:?}"), Josa::EunNeun)
+            ),
+        );
     }
     let Some(layer) = layers(&manifest)
         .into_iter()
         .find(|l| l.trim_start_matches("sha256:").starts_with(&hex))
     else {
-        return Outcome::fail(format!(
-            "{given} is not a layer of lab11-app:v1 (the config and manifest digests are not layers)"
-        ));
+        return Outcome::failed(
+            format!(
+                "{given} is not a layer of lab11-app:v1 (the config and manifest digests are not layers)"
+            ),
+            format!(
+                "{} lab11-app:v1의 레이어가 아닙니다 (설정과 매니페스트의 다이제스트는 레이어가 아닙니다)",
+                josa(&given, Josa::EunNeun)
+            ),
+        );
     };
+    let s = short(&layer);
     if sent(&reqs, &layer) {
-        Outcome::fail(format!(
-            "the registry sent layer {}: that one travelled. Which one did pier say Already exists?",
-            short(&layer)
-        ))
+        Outcome::failed(
+            format!(
+                "the registry sent layer {s}: that one travelled. Which one did pier say Already exists?"
+            ),
+            format!(
+                "레지스트리가 그 레이어(digest {s})를 보냈습니다: 전송된 레이어입니다. pier가 Already exists라고 출력한 레이어는 어느 것인가요?"
+            ),
+        )
     } else {
-        Outcome::pass(format!("{} stayed in pier's store", short(&layer)))
+        Outcome::passed(
+            format!("{s} stayed in pier's store"),
+            format!("{s}: pier 저장소에 남아 있었음"),
+        )
     }
 }
 
@@ -500,17 +639,23 @@ fn v2(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     if d1 == d2 {
-        return Outcome::fail("v2 is the same image as v1: change the Dockerfile and build again");
+        return Outcome::failed(
+            "v2 is the same image as v1: change the Dockerfile and build again",
+            "v2가 v1과 같은 이미지입니다: Dockerfile을 바꾸고 다시 빌드하세요",
+        );
     }
     let (l1, l2) = (layers(&m1), layers(&m2));
     if l1.first() != l2.first() {
-        return Outcome::fail("v2 does not start with busybox's layer like v1: keep FROM busybox");
+        return Outcome::failed(
+            "v2 does not start with lab11-base's layer like v1: keep FROM lab11-base",
+            "v2가 v1처럼 lab11-base의 레이어로 시작하지 않습니다: FROM lab11-base는 그대로 두세요",
+        );
     }
-    Outcome::pass(format!(
-        "{} of {} layers shared",
-        l1.iter().zip(&l2).take_while(|(a, b)| a == b).count(),
-        l2.len()
-    ))
+    let shared = l1.iter().zip(&l2).take_while(|(a, b)| a == b).count();
+    Outcome::passed(
+        format!("{shared} of {} layers shared", l2.len()),
+        format!("레이어 {}개 중 {shared}개 공유", l2.len()),
+    )
 }
 
 fn rollback(ctx: &Ctx) -> Outcome {
@@ -527,17 +672,44 @@ fn rollback(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     if rec.image_id == config_digest(&m2) {
-        return Outcome::fail("lab11-rollback ran v2: roll back means running v1");
+        return Outcome::failed(
+            "lab11-rollback ran v2: roll back means running v1",
+            "lab11-rollback이 v2를 실행했습니다: 롤백은 v1을 실행하는 것입니다",
+        );
     }
     if rec.image_id != config_digest(&m1) {
-        return Outcome::fail(format!(
-            "lab11-rollback ran {} ({}), not the registry's lab11-app:v1",
-            rec.image,
-            short(&rec.image_id)
-        ));
+        let (image, id) = (&rec.image, short(&rec.image_id));
+        return Outcome::failed(
+            format!("lab11-rollback ran {image} ({id}), not the registry's lab11-app:v1"),
+            format!(
+                "lab11-rollback이 실행한 것은 레지스트리의 lab11-app:v1이 아니라 {image}({id})입니다"
+            ),
+        );
+    }
+    // The image's own program (`cat /version`), not a command given in its place (`true`
+    // exits 0 too, having shown nothing of v1).
+    let wanted = match registry_json(ctx, &config_digest(&m1)) {
+        Ok(c) => default_command(&c),
+        Err(e) => return e.into(),
+    };
+    if rec.args != wanted {
+        let (ran, wanted) = (rec.args.join(" "), wanted.join(" "));
+        return Outcome::failed(
+            format!("lab11-rollback ran {ran:?} instead of v1's own command {wanted:?}: run the image without a command"),
+            format!(
+                "lab11-rollback이 실행한 명령은 v1 자체의 명령 {} 아니라 {ran:?}입니다: 명령을 붙이지 말고 이미지를 실행하세요",
+                josa(&format!("{wanted:?}"), Josa::IGa)
+            ),
+        );
     }
     if code != 0 {
-        return Outcome::fail(format!("lab11-rollback exited with code {code}"));
+        return Outcome::failed(
+            format!("lab11-rollback exited with code {code}"),
+            format!(
+                "lab11-rollback이 종료 코드 {} 끝났습니다",
+                josa(&code.to_string(), Josa::EuroRo)
+            ),
+        );
     }
     // A pull of v1's manifest after v2's manifest was pushed: the rollback came from the
     // registry, not from what pier still had.
@@ -552,9 +724,10 @@ fn rollback(ctx: &Ctx) -> Outcome {
         r.method == "GET" && r.status == 200 && r.uri == format!("/v2/{REPO}/manifests/v1")
     });
     match (pushed_v2, pulled_v1) {
-        (Some(p), Some(g)) if g > p => Outcome::pass("v1 pulled and run"),
-        _ => Outcome::fail(
+        (Some(p), Some(g)) if g > p => Outcome::passed("v1 pulled and run", "v1을 pull해서 실행함"),
+        _ => Outcome::failed(
             "v1 was not pulled from the registry after v2 was pushed: remove it locally and pull it by its tag",
+            "v2를 push한 뒤에 v1을 레지스트리에서 pull하지 않았습니다: 로컬 사본을 지우고 태그로 pull하세요",
         ),
     }
 }
