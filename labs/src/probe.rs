@@ -79,8 +79,13 @@ pub fn default_gateway(pid: i32) -> Result<String> {
 pub fn http_get(addr: SocketAddr) -> Result<String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("connecting to {addr}"))?;
+    http_request(&mut s, addr, "/")
+}
+
+/// Sends `GET path` on the open connection `s` to `addr` and returns the whole response.
+pub fn http_request(s: &mut TcpStream, addr: SocketAddr, path: &str) -> Result<String> {
     s.set_read_timeout(Some(Duration::from_secs(3)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
         .with_context(|| format!("sending a request to {addr}"))?;
     let mut out = String::new();
     s.read_to_string(&mut out)
@@ -157,6 +162,29 @@ pub fn listening(pids: &[i32], port: u16) -> Result<Vec<i32>> {
         }
     }
     Ok(out)
+}
+
+/// Whether the network namespace of process `pid` holds the server end of a TCP connection
+/// on its `port` from a client whose port is `peer_port` (IPv4 or IPv6, accepted or still in
+/// the handshake): proof that a connection the caller opened reached that namespace, whatever
+/// address rewriting (DNAT, masquerade) lay between. Waits up to a second for the handshake's
+/// last packet.
+pub fn accepted(pid: i32, port: u16, peer_port: u16) -> Result<bool> {
+    let p = procfs::process::Process::new(pid).with_context(|| format!("reading /proc/{pid}"))?;
+    for _ in 0..20 {
+        for table in [p.tcp(), p.tcp6()] {
+            let table = table.with_context(|| format!("reading /proc/{pid}/net/tcp"))?;
+            if table.iter().any(|e| {
+                matches!(e.state, TcpState::Established | TcpState::SynRecv)
+                    && e.local_address.port() == port
+                    && e.remote_address.port() == peer_port
+            }) {
+                return Ok(true);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(false)
 }
 
 /// The zombies (exited, not yet reaped processes) whose parent lives in the PID namespace of
