@@ -1287,6 +1287,25 @@ fn lab13_shortcuts_fail() {
         "the host's httpd does not answer on 127.0.0.1:8013"
     );
     assert_fails(&lab.check(), "port", "publishes nothing on host port 8013");
+
+    // oom: the job run with enough memory, and its OOM kill written into pier's event log by
+    // hand (the die line of that run, made to say oomKilled).
+    lab.sh(
+        "lab13-oom",
+        &["--memory", "128m"],
+        "head -c 48m /dev/zero > /dev/shm/data && echo done",
+    );
+    let log = pier_engine::container::events::EventLog::at(lab.root());
+    let mut forged = log
+        .read()
+        .unwrap()
+        .into_iter()
+        .rfind(|e| e.name == "lab13-oom" && e.exit_code == Some(0))
+        .unwrap();
+    forged.oom_killed = true;
+    forged.exit_code = Some(137);
+    log.append(&forged).unwrap();
+    assert_fails(&lab.check(), "oom", "the kernel's log (dmesg) reports none");
 }
 
 /// Lab 14: a script that only prints the line, a grace period other than the lab's, a typed

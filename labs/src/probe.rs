@@ -187,6 +187,36 @@ pub fn accepted(pid: i32, port: u16, peer_port: u16) -> Result<bool> {
     Ok(false)
 }
 
+/// The records of the kernel's log (`dmesg`) still in its ring buffer, oldest first, each
+/// without its `LEVEL,SEQ,TIME,FLAGS;` prefix: what the kernel itself reported (an OOM kill
+/// names the memory cgroup it happened in), which no file a user can write holds.
+pub fn kernel_log() -> Result<Vec<String>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut kmsg = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+        .context("opening /dev/kmsg (the kernel's log)")?;
+    let mut out = Vec::new();
+    // One read, one record; the kernel's records are at most 8 KiB.
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match kmsg.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]);
+                let message = text.split_once(';').map_or(&*text, |(_, m)| m);
+                out.push(message.trim_end().to_string());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            // Records overwritten while reading: go on from the oldest one left.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(e) => return Err(e).context("reading /dev/kmsg (the kernel's log)"),
+        }
+    }
+    Ok(out)
+}
+
 /// The zombies (exited, not yet reaped processes) whose parent lives in the PID namespace of
 /// process `pid`: what a PID 1 that never calls `wait` collects. A zombie has no namespace of
 /// its own any more, so it is found by its parent.

@@ -578,13 +578,26 @@ fn port(ctx: &Ctx) -> Outcome {
     })
 }
 
+/// Whether the kernel's log reports an OOM kill in the memory cgroup of container `id`:
+/// `oom-kill:…,oom_memcg=/…/<id>,…` (Linux 4.19 and later) or `Task in /…/<id> killed as a
+/// result of limit of …` (older kernels).
+fn oom_reported(kernel: &[String], id: &str) -> bool {
+    !id.is_empty()
+        && kernel.iter().any(|l| {
+            l.contains(id)
+                && (l.starts_with("oom-kill:") || l.contains("killed as a result of limit"))
+        })
+}
+
 fn oom(ctx: &Ctx) -> Outcome {
     checked(|| {
         let events = ctx.events(N, "lab13-oom")?;
-        if !events
+        let killed: Vec<&str> = events
             .iter()
-            .any(|e| e.action == Action::Die && e.oom_killed)
-        {
+            .filter(|e| e.action == Action::Die && e.oom_killed)
+            .map(|e| e.id.as_str())
+            .collect();
+        if killed.is_empty() {
             return Ok(Outcome::failed(
                 format!(
                     "pier's event log shows no OOM kill of lab13-oom: run the job with --memory 16m first and watch it die {}",
@@ -594,6 +607,15 @@ fn oom(ctx: &Ctx) -> Outcome {
                     "pier의 이벤트 기록에 lab13-oom의 OOM 종료가 없습니다: 먼저 --memory 16m으로 작업을 실행해 종료되는 것을 보세요 {}",
                     text::before_start(text::Lang::Ko, N)
                 ),
+            ));
+        }
+        // pier's log is a file anyone root can append to; the kernel's own report of the kill
+        // names the memory cgroup, and so the container, it happened in.
+        let kernel = probe::kernel_log()?;
+        if !killed.iter().any(|id| oom_reported(&kernel, id)) {
+            return Ok(Outcome::failed(
+                "pier's event log shows an OOM kill of lab13-oom, but the kernel's log (dmesg) reports none in its memory cgroup: run the job with --memory 16m again",
+                "pier의 이벤트 기록에는 lab13-oom의 OOM 종료가 있지만, 커널 로그(dmesg)에는 그 메모리 cgroup에서 일어난 OOM 종료가 없습니다: --memory 16m으로 작업을 다시 실행하세요",
             ));
         }
         let (rec, code) = ctx.exited("lab13-oom")?;
