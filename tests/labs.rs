@@ -1263,6 +1263,21 @@ fn lab13_shortcuts_fail() {
         fake.path().to_str().unwrap(),
     ]);
     assert_fails(&lab.check(), "exec", "not /start.sh");
+    // ... nor one that prints this start's code and only names the script.
+    let script = std::fs::read_to_string(dir.join("start.sh")).unwrap();
+    let line = script.lines().last().unwrap().trim_start_matches("echo ");
+    std::fs::write(
+        fake.path().join("Dockerfile"),
+        format!("FROM busybox\nCMD [\"echo\", \"{line}\", \"/start.sh\"]\n"),
+    )
+    .unwrap();
+    lab.ok(&[
+        "build",
+        "-t",
+        "lab13-app:fixed",
+        fake.path().to_str().unwrap(),
+    ]);
+    assert_fails(&lab.check(), "exec", "not /start.sh");
 
     // port: the lab's page served by the host itself on 127.0.0.1:8013, beside a lab13-web
     // container that publishes nothing, then beside one that publishes the port but serves

@@ -440,6 +440,19 @@ fn readonly(ctx: &Ctx) -> Outcome {
     })
 }
 
+/// Whether an image's command (entrypoint then cmd) runs /start.sh: as the program, or as
+/// the script a shell reads (`sh /start.sh`, which needs no exec bit).
+fn runs_start_sh(command: &[String]) -> bool {
+    match command {
+        [program, ..] if program == "/start.sh" => true,
+        [shell, script, ..] => {
+            matches!(shell.as_str(), "sh" | "/bin/sh" | "bash" | "/bin/bash")
+                && script == "/start.sh"
+        }
+        _ => false,
+    }
+}
+
 fn exec(ctx: &Ctx) -> Outcome {
     checked(|| {
         let code = planted(ctx, "code")?;
@@ -456,7 +469,7 @@ fn exec(ctx: &Ctx) -> Outcome {
                     .collect()
             })
             .unwrap_or_default();
-        if !command.iter().any(|a| a == "/start.sh") {
+        if !runs_start_sh(&command) {
             return Ok(Outcome::failed(
                 format!("lab13-app:fixed runs {command:?}, not /start.sh: keep the lab's CMD [\"/start.sh\"]"),
                 format!(
