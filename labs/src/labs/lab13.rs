@@ -198,8 +198,8 @@ fn planted(ctx: &Ctx, key: &str) -> Result<String> {
                     path.display()
                 ),
                 format!(
-                    "{} 없거나 손상되었습니다: `pier lab start 13`을 다시 실행하세요",
-                    josa(&path.display().to_string(), Josa::IGa)
+                    "{} 파일이 없거나 손상되었습니다: `pier lab start 13`을 다시 실행하세요",
+                    path.display()
                 ),
             )
             .into()
@@ -249,7 +249,7 @@ fn caps(ctx: &Ctx) -> Outcome {
                     "lab13-nocap holds CapEff {eff:016x} (bounding set {bnd:016x}), not {name} alone: run it with --cap-drop ALL --cap-add {name}"
                 ),
                 format!(
-                    "lab13-nocap의 CapEff는 {eff:016x}(바운딩 집합 {bnd:016x})로, {name} 하나만이 아닙니다: --cap-drop ALL --cap-add {name} 옵션으로 실행하세요"
+                    "lab13-nocap의 CapEff는 {eff:016x}, 바운딩 집합은 {bnd:016x}입니다. {name} 하나만 가진 것이 아닙니다: --cap-drop ALL --cap-add {name} 옵션으로 실행하세요"
                 ),
             ));
         }
@@ -407,10 +407,9 @@ fn readonly(ctx: &Ctx) -> Outcome {
                     rec.args, rec.image
                 ),
                 format!(
-                    "lab13-ro는 {}에서 {} 실행했습니다: busybox의 {} 시도해야 합니다",
+                    "lab13-ro는 {}에서 {} 실행했습니다: busybox의 touch {target} 명령을 시도해야 합니다",
                     rec.image,
                     josa(&format!("{:?}", rec.args), Josa::EulReul),
-                    josa(&format!("touch {target}"), Josa::EulReul)
                 ),
             ));
         }
@@ -418,8 +417,7 @@ fn readonly(ctx: &Ctx) -> Outcome {
             return Ok(Outcome::failed(
                 format!("{target} is on a mount of lab13-ro, not on its root: run it without -v or --tmpfs"),
                 format!(
-                    "{} lab13-ro의 루트가 아니라 별도 마운트에 있습니다: -v나 --tmpfs 없이 실행하세요",
-                    josa(target, Josa::EunNeun)
+                    "{target} 경로는 lab13-ro의 루트가 아니라 별도 마운트에 있습니다: -v나 --tmpfs 없이 실행하세요"
                 ),
             ));
         }
