@@ -1113,19 +1113,13 @@ fn lab12_socket_needs_the_api() {
     );
 }
 
-/// Lab 13's server as step 5 first runs it: the lab's page on port 80, published nowhere.
-fn lab13_unpublished_web(lab: &Started) {
+/// Lab 13's server as step 5 runs it (the lab's page on port 80), with `flags`.
+fn lab13_web(lab: &Started, flags: &[&str]) {
     let page = "mkdir -p /www && echo hello from lab13 > /www/index.html && httpd -f -p 80 -h /www";
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab13-web",
-        "busybox",
-        "sh",
-        "-c",
-        page,
-    ]);
+    let mut args = vec!["run", "-d", "--name", "lab13-web"];
+    args.extend_from_slice(flags);
+    args.extend(["busybox", "sh", "-c", page]);
+    lab.ok(&args);
 }
 
 /// Lab 13: a printed refusal is not a refused unshare; a write without --read-only, the
@@ -1151,7 +1145,7 @@ fn lab13_fixes_are_checked_by_their_effect() {
     let dir = lab.dir();
     lab.ok(&["build", "-t", "lab13-app:broken", dir.to_str().unwrap()]);
     lab.ok(&["tag", "lab13-app:broken", "lab13-app:fixed"]);
-    lab13_unpublished_web(&lab);
+    lab13_web(&lab, &[]);
     lab.sh(
         "lab13-oom",
         &["--memory", "128m"],
@@ -1291,7 +1285,7 @@ fn lab13_shortcuts_fail() {
             .spawn()
             .unwrap(),
     );
-    lab13_unpublished_web(&lab);
+    lab13_web(&lab, &[]);
     let answered = (0..40).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
         pier_labs::probe::http_get("127.0.0.1:8013".parse().unwrap())
@@ -1302,6 +1296,27 @@ fn lab13_shortcuts_fail() {
         "the host's httpd does not answer on 127.0.0.1:8013"
     );
     assert_fails(&lab.check(), "port", "publishes nothing on host port 8013");
+    // Published on another host address, the container leaves 127.0.0.1:8013 to the host's
+    // server: what answers there is not lab13-web, whatever its page says.
+    let addrs = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .unwrap();
+    let addrs = String::from_utf8_lossy(&addrs.stdout);
+    let host_ip = addrs
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .expect("no global IPv4 address on the host");
+    lab.ok(&["rm", "-f", "lab13-web"]);
+    let elsewhere = format!("{host_ip}:8013:80");
+    lab13_web(&lab, &["-p", &elsewhere]);
+    assert_fails(
+        &lab.check(),
+        "port",
+        "what answers on 127.0.0.1:8013 is not lab13-web",
+    );
 
     // oom: the job run with enough memory, and its OOM kill written into pier's event log by
     // hand (the die line of that run, made to say oomKilled).
