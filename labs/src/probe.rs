@@ -172,8 +172,12 @@ pub fn listening(pids: &[i32], port: u16) -> Result<Vec<i32>> {
 pub fn accepted(pid: i32, port: u16, peer_port: u16) -> Result<bool> {
     let p = procfs::process::Process::new(pid).with_context(|| format!("reading /proc/{pid}"))?;
     for _ in 0..20 {
-        for table in [p.tcp(), p.tcp6()] {
-            let table = table.with_context(|| format!("reading /proc/{pid}/net/tcp"))?;
+        let v4 = p
+            .tcp()
+            .with_context(|| format!("reading /proc/{pid}/net/tcp"))?;
+        // tcp6 is absent on a kernel booted without IPv6.
+        let v6 = p.tcp6().unwrap_or_default();
+        for table in [v4, v6] {
             if table.iter().any(|e| {
                 matches!(e.state, TcpState::Established | TcpState::SynRecv)
                     && e.local_address.port() == port
