@@ -1666,6 +1666,15 @@ fn lab12_guessed_parent_and_typed_label_fail() {
     );
 }
 
+/// Lab 13's server as step 5 runs it (the lab's page on port 80), with `flags`.
+fn lab13_web(lab: &Started, flags: &[&str]) {
+    let page = "mkdir -p /www && echo hello from lab13 > /www/index.html && httpd -f -p 80 -h /www";
+    let mut args = vec!["run", "-d", "--name", "lab13-web"];
+    args.extend_from_slice(flags);
+    args.extend(["busybox", "sh", "-c", page]);
+    lab.ok(&args);
+}
+
 /// Lab 13: a printed refusal is not a refused unshare; a write without --read-only, the
 /// broken image tagged as fixed, an unpublished server, and a job run straight with enough
 /// memory (no OOM provoked) all fail.
@@ -1689,28 +1698,197 @@ fn lab13_fixes_are_checked_by_their_effect() {
     let dir = lab.dir();
     lab.ok(&["build", "-t", "lab13-app:broken", dir.to_str().unwrap()]);
     lab.ok(&["tag", "lab13-app:broken", "lab13-app:fixed"]);
-    let page = "mkdir -p /www && echo hello from lab13 > /www/index.html && httpd -f -p 80 -h /www";
-    lab.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lab13-web",
-        "busybox",
-        "sh",
-        "-c",
-        page,
-    ]);
+    lab13_web(&lab, &[]);
     lab.sh(
         "lab13-oom",
         &["--memory", "128m"],
         "head -c 48m /dev/zero > /dev/shm/data && echo done",
     );
     let out = lab.check();
-    assert_fails(&out, "unshare", "it should try unshare");
+    assert_fails(&out, "unshare", "should run busybox's unshare itself");
     assert_fails(&out, "readonly", "without --read-only");
     assert_fails(&out, "exec", "still not executable");
-    assert_fails(&out, "port", "nothing answers on 127.0.0.1:8013");
+    assert_fails(&out, "port", "publishes nothing on host port 8013");
     assert_fails(&out, "oom", "no OOM kill of lab13-oom");
+}
+
+/// A host process the test started, killed when the test ends.
+struct HostProcess(std::process::Child);
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Lab 13's shortcuts: a guessed CapEff, a `false` named like the command, a host web server
+/// on the lab's port, and an image that only prints the line all fail; what decides is the
+/// kernel (the live process's capability sets, the refusal it printed, the TCP table of the
+/// container's network namespace) and the code `pier lab start` planted.
+#[test]
+fn lab13_shortcuts_fail() {
+    let _serial = one_at_a_time();
+    let Some(busybox) = prereq::require("busybox on the host", prereq::tool("busybox")) else {
+        return;
+    };
+    let lab = Started::new(13);
+    let dir = lab.dir();
+    let capability = std::fs::read_to_string(dir.join("capability")).unwrap();
+    let capability = capability.trim();
+
+    // caps: the value the text used to show, with every capability dropped or with the one
+    // this start chose.
+    let nocap = |flags: &[&str]| {
+        let _ = run(lab.root(), &pier(), &["rm", "-f", "lab13-nocap"]);
+        let mut args = vec!["run", "-d", "--name", "lab13-nocap"];
+        args.extend_from_slice(flags);
+        args.extend(["busybox", "sleep", "600"]);
+        lab.ok(&args);
+    };
+    lab.answer("capeff", "0");
+    nocap(&["--cap-drop", "ALL"]);
+    assert_fails(&lab.check(), "caps", &format!("not {capability} alone"));
+    nocap(&["--cap-drop", "ALL", "--cap-add", capability]);
+    assert_fails(&lab.check(), "caps", "0 is not lab13-nocap's CapEff");
+
+    // unshare and readonly: `false` given the words the check used to look for, and a
+    // --read-only container whose /etc is a writable tmpfs.
+    let _ = run(
+        lab.root(),
+        &pier(),
+        &[
+            "run",
+            "--name",
+            "lab13-unshare",
+            "busybox",
+            "false",
+            "unshare",
+        ],
+    );
+    let _ = run(
+        lab.root(),
+        &pier(),
+        &[
+            "run",
+            "--name",
+            "lab13-ro",
+            "--read-only",
+            "busybox",
+            "false",
+            "/etc/hacked",
+        ],
+    );
+    let out = lab.check();
+    assert_fails(&out, "unshare", "should run busybox's unshare itself");
+    assert_fails(&out, "readonly", "should try busybox's touch /etc/hacked");
+    lab.ok(&["rm", "lab13-ro"]);
+    lab.ok(&[
+        "run",
+        "--name",
+        "lab13-ro",
+        "--read-only",
+        "--tmpfs",
+        "/etc",
+        "busybox",
+        "touch",
+        "/etc/hacked",
+    ]);
+    assert_fails(&lab.check(), "readonly", "is on a mount of lab13-ro");
+
+    // exec: an image that prints the line without the lab's script.
+    let fake = tempfile::tempdir().unwrap();
+    std::fs::write(
+        fake.path().join("Dockerfile"),
+        "FROM busybox\nCMD [\"echo\", \"lab13 app started\"]\n",
+    )
+    .unwrap();
+    lab.ok(&[
+        "build",
+        "-t",
+        "lab13-app:fixed",
+        fake.path().to_str().unwrap(),
+    ]);
+    assert_fails(&lab.check(), "exec", "not /start.sh");
+    // ... nor one that prints this start's code and only names the script.
+    let script = std::fs::read_to_string(dir.join("start.sh")).unwrap();
+    let line = script.lines().last().unwrap().trim_start_matches("echo ");
+    std::fs::write(
+        fake.path().join("Dockerfile"),
+        format!("FROM busybox\nCMD [\"echo\", \"{line}\", \"/start.sh\"]\n"),
+    )
+    .unwrap();
+    lab.ok(&[
+        "build",
+        "-t",
+        "lab13-app:fixed",
+        fake.path().to_str().unwrap(),
+    ]);
+    assert_fails(&lab.check(), "exec", "not /start.sh");
+
+    // port: the lab's page served by the host itself on 127.0.0.1:8013, beside a lab13-web
+    // container that publishes nothing, then beside one that publishes the port but serves
+    // nothing.
+    let www = tempfile::tempdir().unwrap();
+    std::fs::write(www.path().join("index.html"), "hello from lab13\n").unwrap();
+    let _host = HostProcess(
+        Command::new(busybox)
+            .args(["httpd", "-f", "-p", "127.0.0.1:8013", "-h"])
+            .arg(www.path())
+            .spawn()
+            .unwrap(),
+    );
+    lab13_web(&lab, &[]);
+    let answered = (0..40).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        pier_labs::probe::http_get("127.0.0.1:8013".parse().unwrap())
+            .is_ok_and(|r| r.contains("hello from lab13"))
+    });
+    assert!(
+        answered,
+        "the host's httpd does not answer on 127.0.0.1:8013"
+    );
+    assert_fails(&lab.check(), "port", "publishes nothing on host port 8013");
+    // Published on another host address, the container leaves 127.0.0.1:8013 to the host's
+    // server: what answers there is not lab13-web, whatever its page says.
+    let addrs = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "scope", "global"])
+        .output()
+        .unwrap();
+    let addrs = String::from_utf8_lossy(&addrs.stdout);
+    let host_ip = addrs
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .expect("no global IPv4 address on the host");
+    lab.ok(&["rm", "-f", "lab13-web"]);
+    let elsewhere = format!("{host_ip}:8013:80");
+    lab13_web(&lab, &["-p", &elsewhere]);
+    assert_fails(
+        &lab.check(),
+        "port",
+        "what answers on 127.0.0.1:8013 is not lab13-web",
+    );
+
+    // oom: the job run with enough memory, and its OOM kill written into pier's event log by
+    // hand (the die line of that run, made to say oomKilled).
+    lab.sh(
+        "lab13-oom",
+        &["--memory", "128m"],
+        "head -c 48m /dev/zero > /dev/shm/data && echo done",
+    );
+    let log = pier_engine::container::events::EventLog::at(lab.root());
+    let mut forged = log
+        .read()
+        .unwrap()
+        .into_iter()
+        .rfind(|e| e.name == "lab13-oom" && e.exit_code == Some(0))
+        .unwrap();
+    forged.oom_killed = true;
+    forged.exit_code = Some(137);
+    log.append(&forged).unwrap();
+    assert_fails(&lab.check(), "oom", "the kernel's log (dmesg) reports none");
 }
 
 /// Lab 14: a script that only prints the line, a grace period other than the lab's, a typed

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(pier lab dir 13)"
 # ANCHOR: caps
 pier run --rm busybox grep CapEff /proc/self/status
-pier run -d --name lab13-nocap --cap-drop ALL busybox sleep 3600
+cat capability
+pier run -d --name lab13-nocap --cap-drop ALL --cap-add "$(cat capability)" busybox sleep 3600
 pier exec lab13-nocap grep CapEff /proc/self/status
 # ANCHOR_END: caps
 capeff=$(pier exec lab13-nocap grep CapEff /proc/self/status | awk '{print $2}')

@@ -79,8 +79,13 @@ pub fn default_gateway(pid: i32) -> Result<String> {
 pub fn http_get(addr: SocketAddr) -> Result<String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("connecting to {addr}"))?;
+    http_request(&mut s, addr, "/")
+}
+
+/// Sends `GET path` on the open connection `s` to `addr` and returns the whole response.
+pub fn http_request(s: &mut TcpStream, addr: SocketAddr, path: &str) -> Result<String> {
     s.set_read_timeout(Some(Duration::from_secs(3)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
         .with_context(|| format!("sending a request to {addr}"))?;
     let mut out = String::new();
     s.read_to_string(&mut out)
@@ -154,6 +159,63 @@ pub fn listening(pids: &[i32], port: u16) -> Result<Vec<i32>> {
             .any(|fd| matches!(fd.target, FDTarget::Socket(i) if inodes.contains(&i)));
         if holds {
             out.push(pid);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether the network namespace of process `pid` holds the server end of a TCP connection
+/// on its `port` from a client whose port is `peer_port` (IPv4 or IPv6, accepted or still in
+/// the handshake): proof that a connection the caller opened reached that namespace, whatever
+/// address rewriting (DNAT, masquerade) lay between. Waits up to a second for the handshake's
+/// last packet.
+pub fn accepted(pid: i32, port: u16, peer_port: u16) -> Result<bool> {
+    let p = procfs::process::Process::new(pid).with_context(|| format!("reading /proc/{pid}"))?;
+    for _ in 0..20 {
+        let v4 = p
+            .tcp()
+            .with_context(|| format!("reading /proc/{pid}/net/tcp"))?;
+        // tcp6 is absent on a kernel booted without IPv6.
+        let v6 = p.tcp6().unwrap_or_default();
+        for table in [v4, v6] {
+            if table.iter().any(|e| {
+                matches!(e.state, TcpState::Established | TcpState::SynRecv)
+                    && e.local_address.port() == port
+                    && e.remote_address.port() == peer_port
+            }) {
+                return Ok(true);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(false)
+}
+
+/// The records of the kernel's log (`dmesg`) still in its ring buffer, oldest first, each
+/// without its `LEVEL,SEQ,TIME,FLAGS;` prefix: what the kernel itself reported (an OOM kill
+/// names the memory cgroup it happened in), which no file a user can write holds.
+pub fn kernel_log() -> Result<Vec<String>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut kmsg = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+        .context("opening /dev/kmsg (the kernel's log)")?;
+    let mut out = Vec::new();
+    // One read, one record; the kernel's records are at most 8 KiB.
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match kmsg.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&buf[..n]);
+                let message = text.split_once(';').map_or(&*text, |(_, m)| m);
+                out.push(message.trim_end().to_string());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            // Records overwritten while reading: go on from the oldest one left.
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+            Err(e) => return Err(e).context("reading /dev/kmsg (the kernel's log)"),
         }
     }
     Ok(out)
