@@ -311,7 +311,7 @@ pub fn ready(lang: Lang, lab: u32, title: &str, slug: &str) -> String {
             "Lab {lab} is ready: {title}.\nFollow labs/{slug}/lab.md (or the book); check your work with `pier lab check {lab}`."
         ),
         Lang::Ko => format!(
-            "실습 {lab} 준비 완료: {title}.\nlabs/{slug}/lab.md(또는 한국어 책)를 따라 하고, `pier lab check {lab}`로 확인하세요."
+            "실습 {lab} 준비 완료: {title}.\nlabs/{slug}/lab.ko.md(또는 한국어 책)를 따라 하고, `pier lab check {lab}`로 확인하세요."
         ),
     }
 }
@@ -447,6 +447,8 @@ mod tests {
             for word in en.split('`').skip(1).step_by(2) {
                 assert!(ko.contains(word), "{ko:?} lacks `{word}`");
             }
+            // The Korean messages point at the Korean text.
+            assert!(!ko.contains("lab.md"), "{ko:?} points at the English text");
         }
         assert_eq!(status(Lang::Ko, None, false), "");
     }
