@@ -1,0 +1,280 @@
+//! The Korean book (book/ko) as a reader sees it. Its pages carry `lang="ko"` and the Korean
+//! style sheet (words kept whole), and in a
+//! browser its Hangul is drawn as glyphs, not as empty boxes: a bare Debian has no font with
+//! Hangul, and `scripts/setup.sh test` installs one (fonts-nanum).
+//!
+//! The glyph check renders a built Korean page in headless Chromium twice: as built, and with
+//! every Hangul syllable replaced by one syllable (가), which keeps every line break and
+//! width. Without a Korean font every syllable is drawn as the same missing-glyph box, so the
+//! two screenshots are the same; with one, the syllables' glyphs differ, so the screenshots
+//! do. A negative control renders both again under a fontconfig that sees every installed
+//! font except those covering Korean, and asserts that the check then fails.
+
+// A test reports a failure by panicking: unwrap and expect are its assertions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use pier_testkit::prereq::{require, tool};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The checkout (the root package's directory).
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The page rendered: a translated chapter with prose, a table and code.
+const PAGE: &str = "concepts/container.html";
+
+/// Share of pixels that must differ between the page and its one-syllable twin when Hangul is
+/// drawn (measured: 0.041 with Noto Sans CJK), and at most differ when it is not (measured:
+/// none). Far apart, so neither font hinting nor a Chromium update moves a result across.
+const DRAWN_MIN: f64 = 0.01;
+const TOFU_MAX: f64 = 0.001;
+
+fn is_hangul(c: char) -> bool {
+    ('\u{AC00}'..='\u{D7A3}').contains(&c)
+}
+
+/// Builds `book` (a directory with a book.toml) into `dest`.
+fn build_book(mdbook: &Path, book: &Path, dest: &Path) {
+    let out = Command::new(mdbook)
+        .arg("build")
+        .arg(book)
+        .arg("-d")
+        .arg(dest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mdbook build {}: {}",
+        book.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Builds the Korean edition into `dest` (the English edition's own build is not needed: the
+/// untranslated pages include its sources, not its output).
+fn build_korean_book(mdbook: &Path, dest: &Path) {
+    build_book(mdbook, &repo().join("book/ko"), dest);
+}
+
+/// Font files fontconfig knows, optionally only those covering `lang`.
+fn font_files(fc_list: &Path, lang: Option<&str>) -> Vec<PathBuf> {
+    let mut cmd = Command::new(fc_list);
+    if let Some(l) = lang {
+        cmd.arg(format!(":lang={l}"));
+    }
+    let out = cmd.args(["--format", "%{file}\n"]).output().unwrap();
+    assert!(out.status.success(), "fc-list failed");
+    let mut files: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// A fontconfig configuration in `dir` that sees every installed font but those covering
+/// Korean: the machine as a bare Debian would be.
+fn fontconfig_without_korean(fc_list: &Path, dir: &Path) -> PathBuf {
+    let korean = font_files(fc_list, Some("ko"));
+    let fonts = dir.join("fonts");
+    std::fs::create_dir_all(&fonts).unwrap();
+    let mut kept = 0;
+    for (i, f) in font_files(fc_list, None).iter().enumerate() {
+        if korean.contains(f) {
+            continue;
+        }
+        let name = format!("{i}-{}", f.file_name().unwrap().to_string_lossy());
+        std::os::unix::fs::symlink(f, fonts.join(name)).unwrap();
+        kept += 1;
+    }
+    assert!(
+        kept > 0,
+        "no font without Korean to render the control with"
+    );
+    let conf = dir.join("fonts.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n\
+             <fontconfig><dir>{}</dir><cachedir>{}</cachedir></fontconfig>\n",
+            fonts.display(),
+            dir.join("cache").display()
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+/// A screenshot of `page` in headless Chromium (a fresh profile each time), under the
+/// fontconfig file `fonts` when given.
+fn screenshot(chromium: &Path, page: &Path, out: &Path, fonts: Option<&Path>) -> Vec<u8> {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.arg("120")
+        .arg(chromium)
+        .args([
+            "--headless",
+            // Root cannot use Chromium's sandbox; the page is the book's own.
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1000,1200",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", out.display()))
+        .arg(format!("file://{}", page.display()));
+    if let Some(f) = fonts {
+        cmd.env("FONTCONFIG_FILE", f);
+    }
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success() && out.is_file(),
+        "chromium --screenshot {}: {}",
+        page.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    decode_rgba(out)
+}
+
+/// The pixels of a PNG as RGBA bytes.
+fn decode_rgba(path: &Path) -> Vec<u8> {
+    let mut decoder = png::Decoder::new(std::fs::File::open(path).unwrap());
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    match info.color_type {
+        png::ColorType::Rgba => buf,
+        png::ColorType::Rgb => buf
+            .chunks(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        other => panic!("{}: unexpected colour type {other:?}", path.display()),
+    }
+}
+
+/// Share of pixels that differ visibly (any channel by more than 32) between two images of
+/// the same size.
+fn differing(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len(), "screenshots of different sizes");
+    let pixels = a.len() / 4;
+    let n = a
+        .chunks(4)
+        .zip(b.chunks(4))
+        .filter(|(p, q)| p.iter().zip(q.iter()).any(|(x, y)| x.abs_diff(*y) > 32))
+        .count();
+    n as f64 / pixels as f64
+}
+
+/// Screenshots the page and its one-syllable twin; returns the share of pixels they differ in.
+fn hangul_difference(chromium: &Path, book: &Path, shots: &Path, fonts: Option<&Path>) -> f64 {
+    let tag = if fonts.is_some() { "control" } else { "real" };
+    let page = book.join(PAGE);
+    let twin = page.with_file_name("container-one-syllable.html");
+    let a = screenshot(chromium, &page, &shots.join(format!("{tag}.png")), fonts);
+    let b = screenshot(
+        chromium,
+        &twin,
+        &shots.join(format!("{tag}-twin.png")),
+        fonts,
+    );
+    differing(&a, &b)
+}
+
+#[test]
+fn a_korean_page_draws_its_hangul() {
+    let Some(mdbook) = require("mdbook", tool("mdbook")) else {
+        return;
+    };
+    let Some(chromium) = require("chromium", tool("chromium")) else {
+        return;
+    };
+    let Some(fc_list) = require("fc-list (fontconfig)", tool("fc-list")) else {
+        return;
+    };
+    let korean = font_files(&fc_list, Some("ko"));
+    let Some(_) = require(
+        "a Korean font (fonts-nanum)",
+        if korean.is_empty() {
+            Err("fc-list :lang=ko lists no font")
+        } else {
+            Ok(())
+        },
+    ) else {
+        return;
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    build_korean_book(&mdbook, &book);
+    let html = std::fs::read_to_string(book.join(PAGE)).unwrap();
+    let hangul = html.chars().filter(|&c| is_hangul(c)).count();
+    assert!(hangul > 200, "{PAGE} has only {hangul} Hangul syllables");
+    let twin: String = html
+        .chars()
+        .map(|c| if is_hangul(c) { '가' } else { c })
+        .collect();
+    std::fs::write(
+        book.join(PAGE)
+            .with_file_name("container-one-syllable.html"),
+        twin,
+    )
+    .unwrap();
+    let shots = dir.path().join("shots");
+    std::fs::create_dir(&shots).unwrap();
+
+    let real = hangul_difference(&chromium, &book, &shots, None);
+    let conf = fontconfig_without_korean(&fc_list, &dir.path().join("control"));
+    let control = hangul_difference(&chromium, &book, &shots, Some(&conf));
+    eprintln!("pixels differing from the one-syllable twin: {real:.4} with the installed fonts, {control:.4} without Korean fonts");
+    assert!(
+        control <= TOFU_MAX,
+        "the check cannot fail: without a Korean font the page still differs from its \
+         one-syllable twin in {control:.4} of its pixels (at most {TOFU_MAX} expected)"
+    );
+    assert!(
+        real >= DRAWN_MIN,
+        "Hangul is not drawn: {PAGE} differs from the same page with every syllable replaced \
+         by 가 in only {real:.4} of its pixels (at least {DRAWN_MIN} expected); \
+         installed Korean fonts: {korean:?}"
+    );
+}
+
+/// Every Korean page says it is Korean and links the style sheet that keeps Korean words
+/// whole when a line breaks.
+#[test]
+fn korean_pages_are_marked_korean_and_keep_words_whole() {
+    let Some(mdbook) = require("mdbook", tool("mdbook")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    build_korean_book(&mdbook, dir.path());
+    let html = std::fs::read_to_string(dir.path().join(PAGE)).unwrap();
+    assert!(
+        html.contains("<html lang=\"ko\""),
+        "{PAGE} is not lang=\"ko\""
+    );
+    let css = std::fs::read_dir(dir.path().join("css"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("korean") && n.ends_with(".css"))
+        .expect("no css/korean*.css in the built Korean book");
+    assert!(
+        html.contains(&format!("css/{css}")),
+        "{PAGE} does not link css/{css}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("css").join(&css)).unwrap();
+    let rule = text
+        .split_once(":lang(ko)")
+        .map(|(_, r)| r.split('}').next().unwrap_or(""))
+        .unwrap_or("");
+    assert!(
+        rule.contains("word-break: keep-all"),
+        "css/{css} has no `:lang(ko) {{ word-break: keep-all }}`"
+    );
+}
