@@ -278,3 +278,119 @@ fn korean_pages_are_marked_korean_and_keep_words_whole() {
         "css/{css} has no `:lang(ko) {{ word-break: keep-all }}`"
     );
 }
+
+/// The sidebar of a built book (mdbook writes it into toc-<hash>.js).
+fn sidebar(built: &Path) -> String {
+    let toc = std::fs::read_dir(built)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with("toc") && n.ends_with(".js")
+        })
+        .expect("no toc-*.js in the built book");
+    std::fs::read_to_string(toc).unwrap()
+}
+
+/// Each edition's sidebar numbers a lab once, with the number `pier lab start` takes: no
+/// running chapter number of mdbook's in front of the lab's own ("22. 1. Your first
+/// container").
+#[test]
+fn sidebar_numbers_each_lab_once() {
+    let Some(mdbook) = require("mdbook", tool("mdbook")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (edition, book) in [("en", "book"), ("ko", "book/ko")] {
+        let built = dir.path().join(edition);
+        build_book(&mdbook, &repo().join(book), &built);
+        let toc = sidebar(&built);
+        assert!(
+            !toc.contains("<strong aria-hidden=\"true\">"),
+            "{book}: the sidebar has mdbook's chapter numbers beside the labs' own"
+        );
+        for n in [1, 13, 15] {
+            let link = format!("<a href=\"labs/{n:02}-");
+            let entry = toc
+                .split(&link)
+                .nth(1)
+                .unwrap_or_else(|| panic!("{book}: no sidebar entry for lab {n}"));
+            let title = entry.split_once('>').unwrap().1;
+            assert!(
+                title.starts_with(&format!("{n}. ")),
+                "{book}: lab {n}'s sidebar entry reads {:?}",
+                &title[..title.len().min(40)]
+            );
+        }
+    }
+}
+
+/// The text a built page shows for a lab's reference solution: the lines of solution.sh
+/// between `ANCHOR: all` and `ANCHOR_END: all` (the inner anchors dropped), escaped as
+/// mdbook escapes a code block's text (quotes stay as they are).
+fn solution_as_html(solution: &Path) -> String {
+    let text = std::fs::read_to_string(solution).unwrap();
+    let body = text
+        .split_once("# ANCHOR: all\n")
+        .and_then(|(_, rest)| rest.split_once("# ANCHOR_END: all"))
+        .unwrap_or_else(|| panic!("{}: no `all` anchor", solution.display()))
+        .0;
+    body.lines()
+        .filter(|l| !l.trim_start().starts_with("# ANCHOR"))
+        .map(|l| {
+            l.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// On every lab page of both editions, the reference solution is folded away in a
+/// `<details>` after the lab's whole text (its tasks, questions and answer key): a student
+/// sees the script only by opening it.
+#[test]
+fn lab_solutions_are_folded_after_the_tasks() {
+    let Some(mdbook) = require("mdbook", tool("mdbook")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut pages = 0;
+    for (edition, book) in [("en", "book"), ("ko", "book/ko")] {
+        let built = dir.path().join(edition);
+        build_book(&mdbook, &repo().join(book), &built);
+        for lab in std::fs::read_dir(repo().join("labs")).unwrap() {
+            let lab = lab.unwrap().file_name().to_string_lossy().into_owned();
+            let solution = repo().join("labs").join(&lab).join("solution.sh");
+            if !solution.is_file() {
+                continue;
+            }
+            let script = solution_as_html(&solution);
+            let page = format!("{book}: labs/{lab}/lab.html");
+            let html = std::fs::read_to_string(built.join(format!("labs/{lab}/lab.html")))
+                .unwrap_or_else(|e| panic!("{page}: {e}"));
+            let at = html
+                .find(&script)
+                .unwrap_or_else(|| panic!("{page}: the reference solution is not on the page"));
+            let (before, after) = html.split_at(at);
+            let open = before
+                .rfind("<details>")
+                .unwrap_or_else(|| panic!("{page}: the solution is not in a <details>"));
+            assert!(
+                !before[open..].contains("</details>") && after.contains("</details>"),
+                "{page}: the solution is outside its <details>"
+            );
+            assert!(
+                before[open..].contains("<summary>"),
+                "{page}: the solution's <details> has no <summary>"
+            );
+            let rest = &after[after.find("</details>").unwrap()..];
+            assert!(
+                !rest.contains("<h2") && !rest.contains("<details>"),
+                "{page}: lab text follows the solution (it belongs after the tasks)"
+            );
+            pages += 1;
+        }
+    }
+    assert!(pages >= 30, "only {pages} lab pages checked");
+}
