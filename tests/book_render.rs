@@ -1,5 +1,7 @@
 //! The Korean book (book/ko) as a reader sees it. Its pages carry `lang="ko"` and the Korean
-//! style sheet (words kept whole), and in a
+//! style sheet (words kept whole), its figures are its own with Korean labels (the
+//! hand-drawn ones in book/ko/src/img, the reference run's plots in book/ko/src/bench/plots,
+//! drawn by `pier bench report results/latest --lang ko --plots-to ...`), and in a
 //! browser its Hangul is drawn as glyphs, not as empty boxes: a bare Debian has no font with
 //! Hangul, and `scripts/setup.sh test` installs one (fonts-nanum).
 //!
@@ -393,4 +395,74 @@ fn lab_solutions_are_folded_after_the_tasks() {
         }
     }
     assert!(pages >= 30, "only {pages} lab pages checked");
+}
+
+/// Image links of a markdown text: the targets of `![alt](target)`.
+fn image_links(text: &str) -> Vec<String> {
+    text.split("![")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("](").map(|(_, t)| t))
+        .filter_map(|t| t.split_once(')').map(|(t, _)| t.to_string()))
+        .filter(|t| !t.starts_with("http"))
+        .collect()
+}
+
+/// The figures of the Korean edition are its own, with Korean labels: every image a Korean
+/// page shows (its own or through an include) is a file under book/ko/src, not the English
+/// one, and an SVG's texts include Hangul.
+#[test]
+fn korean_figures_have_korean_labels() {
+    let ko = repo().join("book/ko/src");
+    let ko_real = ko.canonicalize().unwrap();
+    let mut pages = vec![ko.clone()];
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    while let Some(p) = pages.pop() {
+        if p.is_dir() {
+            pages.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if p.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        // An included English page's images resolve against the Korean page.
+        for inc in text
+            .split("{{#include ")
+            .skip(1)
+            .filter_map(|r| r.split_once("}}"))
+            .map(|(f, _)| f.split(':').next().unwrap_or(f).trim().to_string())
+            .collect::<Vec<_>>()
+        {
+            text.push_str(
+                &std::fs::read_to_string(p.parent().unwrap().join(inc)).unwrap_or_default(),
+            );
+        }
+        for link in image_links(&text) {
+            seen += 1;
+            let img = p.parent().unwrap().join(&link);
+            let Ok(real) = img.canonicalize() else {
+                problems.push(format!("{}: {link} does not exist", p.display()));
+                continue;
+            };
+            if !real.starts_with(&ko_real) {
+                problems.push(format!(
+                    "{}: {link} is the English figure {}",
+                    p.display(),
+                    real.display()
+                ));
+            } else if real.extension().is_some_and(|e| e == "svg") {
+                let svg = std::fs::read_to_string(&real).unwrap();
+                if !svg.contains("<text") || !svg.chars().any(is_hangul) {
+                    problems.push(format!("{}: no Korean label", real.display()));
+                }
+            }
+        }
+    }
+    assert!(seen >= 4, "only {seen} figures found in book/ko/src");
+    assert!(
+        problems.is_empty(),
+        "figures of the Korean edition:\n{}",
+        problems.join("\n")
+    );
 }
