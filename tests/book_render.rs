@@ -397,6 +397,52 @@ fn lab_solutions_are_folded_after_the_tasks() {
     assert!(pages >= 30, "only {pages} lab pages checked");
 }
 
+/// In the browser, a Korean page's paragraphs keep their words whole: Chromium computes
+/// `word-break: keep-all` for them (the page's lang="ko" and its style sheet together), read
+/// back from the DOM Chromium dumps after a script on a copy of the page has written it there.
+#[test]
+fn a_korean_page_keeps_words_whole_in_the_browser() {
+    let Some(mdbook) = require("mdbook", tool("mdbook")) else {
+        return;
+    };
+    let Some(chromium) = require("chromium", tool("chromium")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    build_korean_book(&mdbook, &book);
+    let html = std::fs::read_to_string(book.join(PAGE)).unwrap();
+    let probe = "<script>document.body.setAttribute('data-word-break', \
+                 getComputedStyle(document.querySelector('main p')).wordBreak);</script></body>";
+    assert!(html.contains("</body>"), "{PAGE} has no </body>");
+    let copy = book.join(PAGE).with_file_name("container-probe.html");
+    std::fs::write(&copy, html.replacen("</body>", probe, 1)).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", copy.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium --dump-dom: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let value = dom
+        .split_once("data-word-break=\"")
+        .and_then(|(_, r)| r.split_once('"'))
+        .map(|(v, _)| v.to_string())
+        .unwrap_or_else(|| panic!("the probe wrote nothing into the DOM"));
+    assert_eq!(
+        value, "keep-all",
+        "a paragraph of {PAGE} breaks lines with word-break: {value}"
+    );
+}
+
 /// Image links of a markdown text: the targets of `![alt](target)`.
 fn image_links(text: &str) -> Vec<String> {
     text.split("![")
