@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pier needs on a Debian 12 machine (as root), then builds pier.
-#   scripts/setup.sh test    packages for the test suite (podman, docker.io, containerd included)
+#   scripts/setup.sh test    packages for the test suite (podman, docker.io, containerd, a Korean
+#                            font and Chromium for the Korean book included)
 #   scripts/setup.sh bench   packages for `pier bench` (runc, crun, podman, docker.io, QEMU, iperf3, numpy)
 # Only missing packages are installed, so a second run takes seconds.
 set -euo pipefail
@@ -48,6 +49,10 @@ if [ "$what" = test ]; then
   # tests/engine_api_clients.rs: docker-compose 1.29 (docker-py underneath) and a venv for the
   # Python Docker SDK from PyPI, both driving pier's Engine API socket.
   packages+=(docker-compose python3-venv)
+  # The Korean book (book/ko): a Korean font, without which a bare Debian draws its Hangul as
+  # empty boxes (in a browser and in the Korean-labelled bench plots), and headless Chromium,
+  # which tests/book_render.rs uses to check that the Hangul is drawn.
+  packages+=(fonts-nanum chromium)
 fi
 
 missing=()

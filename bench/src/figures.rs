@@ -78,33 +78,63 @@ pub fn palette_of(summary: &[SummaryRow]) -> Palette {
     Palette::new(labels.iter().map(String::as_str).chain([OPENBLAS]))
 }
 
+/// The language of the figures' texts: English for the report, Korean for the Korean book's
+/// copies of the reference run's figures (`pier bench report DIR --plots-only ko OUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// English (the report's).
+    #[default]
+    En,
+    /// Korean, drawn in an installed Korean font.
+    Ko,
+}
+
+impl Lang {
+    /// `en` or `ko`, whichever is this language's.
+    fn pick(self, en: &str, ko: &str) -> String {
+        match self {
+            Lang::En => en.to_string(),
+            Lang::Ko => ko.to_string(),
+        }
+    }
+}
+
 /// Draws every figure into `dir`.
 pub fn draw(dir: &Path, input: &Input) -> Result<Figures> {
+    draw_in(dir, input, Lang::En)
+}
+
+/// Draws every figure into `dir` with its texts in `lang`.
+pub fn draw_in(dir: &Path, input: &Input, lang: Lang) -> Result<Figures> {
+    let _font = match lang {
+        Lang::En => None,
+        Lang::Ko => Some(plot::korean()?),
+    };
     let palette = palette_of(input.summary);
     let mut f = Figures {
-        lead: lead(dir, input, &palette)?,
-        startup: startup(dir, input, &palette)?,
+        lead: lead(dir, input, &palette, lang)?,
+        startup: startup(dir, input, &palette, lang)?,
         others: Vec::new(),
         palette: None,
     };
-    if let Some(p) = cpu(dir, input, &palette)? {
+    if let Some(p) = cpu(dir, input, &palette, lang)? {
         f.others.push(p);
     }
-    f.others.extend(by_unit(dir, input, &palette)?);
-    f.others.extend(distributions(dir, input, &palette)?);
+    f.others.extend(by_unit(dir, input, &palette, lang)?);
+    f.others.extend(distributions(dir, input, &palette, lang)?);
     f.palette = Some(palette);
     Ok(f)
 }
 
 /// The study's environment names as a reader knows them.
-fn study_name(env: &str) -> String {
+fn study_name(env: &str, lang: Lang) -> String {
     match env {
         "docker" => "Docker".into(),
         "docker-nat" => "Docker NAT".into(),
-        "docker-host-net" => "Docker host net".into(),
+        "docker-host-net" => lang.pick("Docker host net", "Docker 호스트 네트워크"),
         "kvm" => "KVM".into(),
-        "kvm-tuned" => "KVM tuned".into(),
-        "kvm-untuned" => "KVM untuned".into(),
+        "kvm-tuned" => lang.pick("KVM tuned", "KVM 튜닝"),
+        "kvm-untuned" => lang.pick("KVM untuned", "KVM 튜닝 없음"),
         e => e.into(),
     }
 }
@@ -188,7 +218,7 @@ pub fn dgemm_row<'a>(
         .max_by_key(|r| peak::dgemm_size(&r.metric))
 }
 
-fn workload_panel(input: &Input, palette: &Palette, w: &Workload) -> Option<Panel> {
+fn workload_panel(input: &Input, palette: &Palette, w: &Workload, lang: Lang) -> Option<Panel> {
     let mut envs: Vec<(String, String)> = Vec::new();
     for r in input.summary.iter().filter(|r| r.suite != JITTER_SUITE) {
         let e = (r.environment.clone(), r.variant.clone());
@@ -219,7 +249,8 @@ fn workload_panel(input: &Input, palette: &Palette, w: &Workload) -> Option<Pane
         }
         let mut text = fraction(perf);
         if is_flagged(input.flags, r) {
-            text.push_str(" noise?");
+            text.push(' ');
+            text.push_str(&lang.pick("noise?", "잡음?"));
         }
         rows.push(Row {
             series: r.label(),
@@ -244,7 +275,7 @@ fn workload_panel(input: &Input, palette: &Palette, w: &Workload) -> Option<Pane
             let perf = if better { p.ratio } else { 1.0 / p.ratio };
             rows.push(Row {
                 series: p.environment.clone(),
-                label: format!("IBM 2015: {}", study_name(&p.environment)),
+                label: format!("IBM 2015: {}", study_name(&p.environment, lang)),
                 value: perf,
                 low: perf,
                 high: perf,
@@ -270,8 +301,10 @@ fn workload_panel(input: &Input, palette: &Palette, w: &Workload) -> Option<Pane
 
 const NET_NOTE: &str = "The IBM study's network figures cross a 10 GbE link between two machines; \
                         here both ends are on one host, so they are not drawn: not comparable.";
+const NET_NOTE_KO: &str = "IBM 연구의 네트워크 수치는 두 머신 사이의 10 GbE 링크를 거칩니다. \
+                           여기서는 양 끝이 한 호스트에 있어 비교할 수 없으므로 그리지 않습니다.";
 
-fn lead(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
+fn lead(dir: &Path, input: &Input, palette: &Palette, lang: Lang) -> Result<Option<Plot>> {
     let mut workloads = Vec::new();
     if let Some(m) = lead_dgemm(input.summary) {
         let (n, t) = (
@@ -279,29 +312,39 @@ fn lead(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
             peak::dgemm_threads(&m).unwrap_or(0),
         );
         workloads.push(Workload {
-            title: format!(
-                "DGEMM, N={n}, {t} thread{} (GFLOPS)",
-                if t == 1 { "" } else { "s" }
-            ),
+            title: match lang {
+                Lang::En => format!(
+                    "DGEMM, N={n}, {t} thread{} (GFLOPS)",
+                    if t == 1 { "" } else { "s" }
+                ),
+                Lang::Ko => format!("DGEMM, N={n}, 스레드 {t}개 (GFLOPS)"),
+            },
             metric: m,
             dgemm: true,
             study: Some("linpack"),
-            notes: vec!["The study's figure is Linpack (Intel MKL, N=45000).".into()],
+            notes: vec![lang.pick(
+                "The study's figure is Linpack (Intel MKL, N=45000).",
+                "연구의 수치는 Linpack입니다 (Intel MKL, N=45000).",
+            )],
         });
     }
+    let net_note = lang.pick(NET_NOTE, NET_NOTE_KO);
     for (title, metric, study, notes) in [
-        ("STREAM triad (GB/s)", "stream_triad", Some("stream_triad"), vec![]),
-        ("Network throughput (TCP stream)", "tcp_stream", None, vec![NET_NOTE.to_string()]),
-        ("Network latency (TCP request/response)", "tcp_rr_latency", None, vec![NET_NOTE.to_string()]),
+        ("STREAM triad (GB/s)".to_string(), "stream_triad", Some("stream_triad"), vec![]),
+        (lang.pick("Network throughput (TCP stream)", "네트워크 처리량 (TCP 스트림)"), "tcp_stream", None, vec![net_note.clone()]),
+        (lang.pick("Network latency (TCP request/response)", "네트워크 지연 시간 (TCP 요청/응답)"), "tcp_rr_latency", None, vec![net_note.clone()]),
         (
-            "Start-up (launch → exit)",
+            lang.pick("Start-up (launch → exit)", "시작 (실행 → 종료)"),
             "launch_to_exit",
             None,
-            vec!["The IBM study has no start-up figure; published start-up times are in the report's context table.".to_string()],
+            vec![lang.pick(
+                "The IBM study has no start-up figure; published start-up times are in the report's context table.",
+                "IBM 연구에는 시작 시간 수치가 없습니다. 발표된 시작 시간은 보고서의 맥락 표에 있습니다.",
+            )],
         ),
     ] {
         workloads.push(Workload {
-            title: title.into(),
+            title,
             metric: metric.into(),
             dgemm: false,
             study,
@@ -310,29 +353,44 @@ fn lead(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
     }
     let panels: Vec<Panel> = workloads
         .iter()
-        .filter_map(|w| workload_panel(input, palette, w))
+        .filter_map(|w| workload_panel(input, palette, w, lang))
         .collect();
     if panels.is_empty() {
         return Ok(None);
     }
-    let caption = "Performance relative to native, per workload (1 = native, higher is better): \
-                   median with 95% CI";
+    let caption = lang.pick(
+        "Performance relative to native, per workload (1 = native, higher is better): \
+         median with 95% CI",
+        "작업별 네이티브 대비 성능 (1 = 네이티브, 높을수록 좋음): 중앙값과 95% 신뢰 구간",
+    );
     let mut footer = vec![
-        "Latency and start-up are drawn as native time ÷ time, so higher is better in every panel. \
-         Values below 0.1 are written 1/x (x times slower)."
-            .to_string(),
-        "Hollow circles: Felter et al. 2015 (IBM), measured on 2 × 8-core Sandy Bridge-EP with Docker and KVM: \
-         another machine, drawn for context, not compared."
-            .to_string(),
+        lang.pick(
+            "Latency and start-up are drawn as native time ÷ time, so higher is better in every panel. \
+             Values below 0.1 are written 1/x (x times slower).",
+            "지연 시간과 시작 시간은 네이티브 시간 ÷ 시간으로 그려, 모든 패널에서 높을수록 좋습니다. \
+             0.1보다 작은 값은 1/x(x배 느림)로 적습니다.",
+        ),
+        lang.pick(
+            "Hollow circles: Felter et al. 2015 (IBM), measured on 2 × 8-core Sandy Bridge-EP with Docker and KVM: \
+             another machine, drawn for context, not compared.",
+            "속이 빈 원: Felter 외 2015 (IBM), 2 × 8코어 Sandy Bridge-EP에서 Docker와 KVM으로 측정한 값입니다. \
+             다른 머신이므로 맥락으로만 그리고 비교하지 않습니다.",
+        ),
     ];
     if !input.flags.is_empty() {
-        footer.push("noise? = an implausible figure (faster than native, or host networking unlike native): see the report.".into());
+        footer.push(lang.pick(
+            "noise? = an implausible figure (faster than native, or host networking unlike native): see the report.",
+            "잡음? = 믿기 어려운 수치 (네이티브보다 빠르거나, 호스트 네트워크가 네이티브와 다름): 보고서를 보십시오.",
+        ));
     }
     let drawn = plot::panels(
         &Chart {
             stem: &dir.join("relative_to_native"),
-            title: caption,
-            x_label: "relative to native (higher is better)",
+            title: &caption,
+            x_label: &lang.pick(
+                "relative to native (higher is better)",
+                "네이티브 대비 (높을수록 좋음)",
+            ),
             y_label: "",
             palette,
         },
@@ -340,17 +398,17 @@ fn lead(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
         2,
         &footer,
     )?;
-    Ok(Some(Plot {
-        caption: caption.into(),
-        drawn,
-    }))
+    Ok(Some(Plot { caption, drawn }))
 }
 
-fn startup(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
+fn startup(dir: &Path, input: &Input, palette: &Palette, lang: Lang) -> Result<Option<Plot>> {
     let mut panels = Vec::new();
     for (metric, title) in [
-        ("launch_to_entry", "launch → first instruction"),
-        ("launch_to_exit", "launch → exit"),
+        (
+            "launch_to_entry",
+            lang.pick("launch → first instruction", "실행 → 첫 명령어"),
+        ),
+        ("launch_to_exit", lang.pick("launch → exit", "실행 → 종료")),
     ] {
         let mut rows: Vec<&SummaryRow> = input
             .summary
@@ -368,7 +426,10 @@ fn startup(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>>
             )
         });
         panels.push(Panel {
-            title: format!("{title} (ms, log scale)"),
+            title: match lang {
+                Lang::En => format!("{title} (ms, log scale)"),
+                Lang::Ko => format!("{title} (ms, 로그 눈금)"),
+            },
             rows: rows
                 .iter()
                 .map(|r| Row {
@@ -402,12 +463,15 @@ fn startup(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>>
             p.domain = Some(d);
         }
     }
-    let caption = "Start-up time: median with 95% CI, log axis";
+    let caption = lang.pick(
+        "Start-up time: median with 95% CI, log axis",
+        "시작 시간: 중앙값과 95% 신뢰 구간, 로그 축",
+    );
     let drawn = plot::panels(
         &Chart {
             stem: &dir.join("startup_ms"),
-            title: caption,
-            x_label: "milliseconds (log scale)",
+            title: &caption,
+            x_label: &lang.pick("milliseconds (log scale)", "밀리초 (로그 눈금)"),
             y_label: "",
             palette,
         },
@@ -415,21 +479,19 @@ fn startup(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>>
         panels.len(),
         &[],
     )?;
-    Ok(Some(Plot {
-        caption: caption.into(),
-        drawn,
-    }))
+    Ok(Some(Plot { caption, drawn }))
 }
 
 /// `N=1024` / `2 threads` for a DGEMM metric.
-fn dgemm_label(metric: &str) -> String {
+fn dgemm_label(metric: &str, lang: Lang) -> String {
     match (peak::dgemm_size(metric), peak::dgemm_threads(metric)) {
+        (Some(n), Some(t)) if lang == Lang::Ko => format!("N={n}\n스레드 {t}개"),
         (Some(n), Some(t)) => format!("N={n}\n{t} thread{}", if t == 1 { "" } else { "s" }),
         _ => metric.to_string(),
     }
 }
 
-fn cpu(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
+fn cpu(dir: &Path, input: &Input, palette: &Palette, lang: Lang) -> Result<Option<Plot>> {
     let metrics = dgemm_metrics(input.summary);
     let bar = |series: String, r: &SummaryRow| Bar {
         series,
@@ -455,7 +517,7 @@ fn cpu(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
                 }
             }
             BarGroup {
-                label: dgemm_label(m),
+                label: dgemm_label(m, lang),
                 bars,
                 mark: peak::dgemm_threads(m).and_then(|t| match (input.measured, input.peak) {
                     (Some(measured), _) => Some(measured.gflops(t)),
@@ -467,27 +529,28 @@ fn cpu(dir: &Path, input: &Input, palette: &Palette) -> Result<Option<Plot>> {
     if groups.is_empty() {
         return Ok(None);
     }
-    let caption = "DGEMM: median GFLOPS with 95% CI, OpenBLAS beside native";
+    let caption = lang.pick(
+        "DGEMM: median GFLOPS with 95% CI, OpenBLAS beside native",
+        "DGEMM: GFLOPS 중앙값과 95% 신뢰 구간, 네이티브 옆에 OpenBLAS",
+    );
+    let peak = if input.measured.is_some() {
+        lang.pick("measured peak", "측정한 최대 성능")
+    } else {
+        lang.pick("theoretical peak", "이론상 최대 성능")
+    };
     let drawn = plot::grouped_bars(
         &Chart {
             stem: &dir.join("cpu_gflops"),
-            title: caption,
-            x_label: "matrix size and threads",
+            title: &caption,
+            x_label: &lang.pick("matrix size and threads", "행렬 크기와 스레드 수"),
             y_label: "GFLOPS",
             palette,
         },
         &groups,
         None,
-        Some(if input.measured.is_some() {
-            "measured peak"
-        } else {
-            "theoretical peak"
-        }),
+        Some(&peak),
     )?;
-    Ok(Some(Plot {
-        caption: caption.into(),
-        drawn,
-    }))
+    Ok(Some(Plot { caption, drawn }))
 }
 
 fn slug(s: &str) -> String {
@@ -503,7 +566,7 @@ fn slug(s: &str) -> String {
 }
 
 /// Absolute medians per (suite, unit), except DGEMM and start-up (drawn above).
-fn by_unit(dir: &Path, input: &Input, palette: &Palette) -> Result<Vec<Plot>> {
+fn by_unit(dir: &Path, input: &Input, palette: &Palette, lang: Lang) -> Result<Vec<Plot>> {
     let mut by: BTreeMap<(String, String), Vec<BarGroup>> = BTreeMap::new();
     for r in input.summary.iter().filter(|r| {
         r.suite != STARTUP_SUITE
@@ -528,12 +591,15 @@ fn by_unit(dir: &Path, input: &Input, palette: &Palette) -> Result<Vec<Plot>> {
     }
     let mut out = Vec::new();
     for ((suite, unit), groups) in by {
-        let caption = format!("{suite}: median {unit} with 95% CI");
+        let caption = match lang {
+            Lang::En => format!("{suite}: median {unit} with 95% CI"),
+            Lang::Ko => format!("{suite}: {unit} 중앙값과 95% 신뢰 구간"),
+        };
         let drawn = plot::grouped_bars(
             &Chart {
                 stem: &dir.join(format!("{}_{}", slug(&suite), slug(&unit))),
                 title: &caption,
-                x_label: "metric",
+                x_label: &lang.pick("metric", "지표"),
                 y_label: &unit,
                 palette,
             },
@@ -547,7 +613,7 @@ fn by_unit(dir: &Path, input: &Input, palette: &Palette) -> Result<Vec<Plot>> {
 }
 
 /// Start-up CDFs and jitter histograms, one per metric.
-fn distributions(dir: &Path, input: &Input, palette: &Palette) -> Result<Vec<Plot>> {
+fn distributions(dir: &Path, input: &Input, palette: &Palette, lang: Lang) -> Result<Vec<Plot>> {
     let mut out = Vec::new();
     for suite in [STARTUP_SUITE, JITTER_SUITE] {
         let mut metrics: BTreeMap<(String, String), BTreeMap<String, Vec<f64>>> = BTreeMap::new();
@@ -562,26 +628,35 @@ fn distributions(dir: &Path, input: &Input, palette: &Palette) -> Result<Vec<Plo
         for ((metric, unit), series) in metrics {
             let series: Vec<(String, Vec<f64>)> = series.into_iter().collect();
             if suite == STARTUP_SUITE {
-                let caption = format!("{metric}: cumulative distribution");
+                let caption = match lang {
+                    Lang::En => format!("{metric}: cumulative distribution"),
+                    Lang::Ko => format!("{metric}: 누적 분포"),
+                };
                 let drawn = plot::cdf(
                     &Chart {
                         stem: &dir.join(format!("{}_{}_cdf", slug(suite), slug(&metric))),
                         title: &caption,
-                        x_label: &format!("{unit} (log scale)"),
-                        y_label: "fraction of launches",
+                        x_label: &match lang {
+                            Lang::En => format!("{unit} (log scale)"),
+                            Lang::Ko => format!("{unit} (로그 눈금)"),
+                        },
+                        y_label: &lang.pick("fraction of launches", "실행 비율"),
                         palette,
                     },
                     &series,
                 )?;
                 out.push(Plot { caption, drawn });
             } else if series.iter().any(|(_, v)| v.len() >= HISTOGRAM_MIN_SAMPLES) {
-                let caption = format!("{metric}: histogram (log scale)");
+                let caption = match lang {
+                    Lang::En => format!("{metric}: histogram (log scale)"),
+                    Lang::Ko => format!("{metric}: 히스토그램 (로그 눈금)"),
+                };
                 let drawn = plot::histogram(
                     &Chart {
                         stem: &dir.join(format!("{}_{}_histogram", slug(suite), slug(&metric))),
                         title: &caption,
                         x_label: &unit,
-                        y_label: "fraction of samples",
+                        y_label: &lang.pick("fraction of samples", "표본 비율"),
                         palette,
                     },
                     &series,

@@ -7,7 +7,7 @@
 //! other machines (context), method, machine, every result, more plots.
 
 use crate::environment::EnvironmentRecord;
-use crate::figures::{self, Figures, Plot};
+use crate::figures::{self, Figures, Lang, Plot};
 use crate::format::{num, ratio};
 use crate::notes::Notes;
 use crate::peak::{Measured, Peak};
@@ -78,6 +78,24 @@ pub fn generate(out_dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
 /// `report.html`, `summary.csv` and the plots. Runs that predate `notes.json` render
 /// without the environment notes.
 pub fn rerender(dir: &Path, reference_dir: &Path) -> Result<ReportFiles> {
+    let (samples, environment, notes) = read_run(dir)?;
+    let run_id = samples[0].run_id.clone();
+    // The plots are all redrawn: old ones of figures no longer made would mislead.
+    remove_plots(&dir.join("plots"))?;
+    render_dir(
+        dir,
+        &ReportInput {
+            run_id: &run_id,
+            samples: &samples,
+            environment: &environment,
+            notes: &notes,
+            reference_dir,
+        },
+    )
+}
+
+/// The samples, machine record and notes of the result directory `dir`.
+fn read_run(dir: &Path) -> Result<(Vec<Sample>, EnvironmentRecord, Notes)> {
     let samples_csv = dir.join("samples.csv");
     if !samples_csv.is_file() {
         bail!(
@@ -92,47 +110,60 @@ pub fn rerender(dir: &Path, reference_dir: &Path) -> Result<ReportFiles> {
     let environment = EnvironmentRecord::read(&dir.join("environment.json"))
         .with_context(|| format!("reading the machine record of {}", dir.display()))?;
     let notes = Notes::read(dir)?.unwrap_or_default();
-    let run_id = samples[0].run_id.clone();
-    // The plots are all redrawn: old ones of figures no longer made would mislead.
-    let plots = dir.join("plots");
-    if plots.is_dir() {
-        for e in
-            std::fs::read_dir(&plots).with_context(|| format!("listing {}", plots.display()))?
-        {
-            let p = e
-                .with_context(|| format!("listing {}", plots.display()))?
-                .path();
-            if p.extension().is_some_and(|x| x == "svg" || x == "png") {
-                std::fs::remove_file(&p)
-                    .with_context(|| format!("removing old plot {}", p.display()))?;
-            }
-        }
-    }
-    render_dir(
-        dir,
-        &ReportInput {
-            run_id: &run_id,
-            samples: &samples,
-            environment: &environment,
-            notes: &notes,
-            reference_dir,
-        },
-    )
+    Ok((samples, environment, notes))
 }
 
-fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
-    let summary = record::summarize(input.samples);
-    let summary_csv = dir.join("summary.csv");
-    record::write_summary(&summary_csv, &summary)?;
-    let peak = Peak::of(input.environment);
-    let measured = input.notes.measured_peak.as_ref();
+/// A run's summary, its machine's peak and the figures flagged as implausible.
+fn analyse(
+    samples: &[Sample],
+    environment: &EnvironmentRecord,
+    notes: &Notes,
+) -> (Vec<SummaryRow>, Result<Peak, String>, Vec<Flag>) {
+    let summary = record::summarize(samples);
+    let peak = Peak::of(environment);
     let flags = plausibility::check(
         &summary,
         plausibility::Bounds {
             computed: peak.as_ref().ok(),
-            measured,
+            measured: notes.measured_peak.as_ref(),
         },
     );
+    (summary, peak, flags)
+}
+
+/// Draws the figures of the result directory `dir` into `out` with their texts in `lang`,
+/// leaving the report as it is (`pier bench report DIR --lang ko --plots-to OUT`: the Korean
+/// book's copies of the reference run's figures). Old SVGs and PNGs in `out` are removed.
+pub fn draw_plots(dir: &Path, reference_dir: &Path, out: &Path, lang: Lang) -> Result<Figures> {
+    if out.is_symlink() {
+        bail!(
+            "{} is a symbolic link: drawing there would replace the figures it points to",
+            out.display()
+        );
+    }
+    let (samples, environment, notes) = read_run(dir)?;
+    let (summary, peak, flags) = analyse(&samples, &environment, &notes);
+    let felter = reference::load_felter(reference_dir)?;
+    remove_plots(out)?;
+    figures::draw_in(
+        out,
+        &figures::Input {
+            samples: &samples,
+            summary: &summary,
+            published: &reference::felter_ratios(&felter),
+            flags: &flags,
+            peak: peak.as_ref().ok(),
+            measured: notes.measured_peak.as_ref(),
+        },
+        lang,
+    )
+}
+
+fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
+    let (summary, peak, flags) = analyse(input.samples, input.environment, input.notes);
+    let summary_csv = dir.join("summary.csv");
+    record::write_summary(&summary_csv, &summary)?;
+    let measured = input.notes.measured_peak.as_ref();
     let felter = reference::load_felter(input.reference_dir)?;
     let source = reference::felter_source(input.reference_dir)?;
     let startup = reference::load_startup(input.reference_dir)?;
@@ -193,6 +224,23 @@ fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
         figures,
         flags,
     })
+}
+
+/// Removes the SVGs and PNGs of `plots`, if it exists.
+fn remove_plots(plots: &Path) -> Result<()> {
+    if !plots.is_dir() {
+        return Ok(());
+    }
+    for e in std::fs::read_dir(plots).with_context(|| format!("listing {}", plots.display()))? {
+        let p = e
+            .with_context(|| format!("listing {}", plots.display()))?
+            .path();
+        if p.extension().is_some_and(|x| x == "svg" || x == "png") {
+            std::fs::remove_file(&p)
+                .with_context(|| format!("removing old plot {}", p.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// `![caption](plots/x.svg)` with a link to the PNG.

@@ -2,8 +2,8 @@
 //! (saying why any is unavailable), run the suites, write `results/<timestamp>/` with the
 //! report, and point `results/latest` at it.
 
-use crate::cli::BenchCommand;
 use crate::cli::{Args, EnvName, SuiteName};
+use crate::cli::{BenchCommand, PlotLang};
 use crate::envs::cgroup_workaround::{self, Outcome};
 use crate::envs::docker::Docker;
 use crate::envs::native::Native;
@@ -12,6 +12,7 @@ use crate::envs::pier::{PierRun, PierRuntime};
 use crate::envs::podman::Podman;
 use crate::envs::vm_env::VmEnv;
 use crate::envs::{bundle, Availability, Environment, Setup};
+use crate::figures::Lang;
 use crate::harness::{self, EnvRef};
 use crate::notes::Notes;
 use crate::record::Sample;
@@ -25,7 +26,25 @@ use std::rc::Rc;
 /// Runs `pier bench` with `args`, measuring the pier binary `pier`; returns the process exit
 /// code.
 pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
-    if let Some(BenchCommand::Report { dir }) = &args.command {
+    if let Some(BenchCommand::Report {
+        dir,
+        lang: Some(lang),
+        plots_to: Some(out),
+    }) = &args.command
+    {
+        let lang = match lang {
+            PlotLang::En => Lang::En,
+            PlotLang::Ko => Lang::Ko,
+        };
+        let figures = report::draw_plots(dir, &crate::reference::default_dir(), out, lang)?;
+        eprintln!(
+            "bench: {} figures in {}",
+            figures.all().count(),
+            out.display()
+        );
+        return Ok(0);
+    }
+    if let Some(BenchCommand::Report { dir, .. }) = &args.command {
         let files = report::rerender(dir, &crate::reference::default_dir())?;
         eprintln!(
             "bench: report {} and {}",

@@ -25,6 +25,54 @@ fn rendered() -> (tempfile::TempDir, ReportFiles) {
     (tmp, files)
 }
 
+/// `pier bench report DIR --lang ko --plots-to OUT`: the same figures with Korean texts,
+/// drawn in the installed Korean font (scripts/setup.sh test installs fonts-nanum), fitting
+/// as the English ones do; the report itself is left alone, and a symbolic link as the
+/// output is refused (drawing through book/ko's old link would have replaced the English
+/// figures).
+#[test]
+fn korean_plots_have_korean_texts_and_fitting_labels() {
+    let Some(_) = pier_testkit::prereq::require(
+        "a Korean font (fonts-nanum)",
+        pier_bench::plot::korean().map(drop),
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["samples.csv", "environment.json", "notes.json"] {
+        std::fs::copy(fixture().join(f), tmp.path().join(f)).unwrap();
+    }
+    let out = tmp.path().join("ko");
+    let reference = pier_bench::reference::default_dir();
+    let figures =
+        report::draw_plots(tmp.path(), &reference, &out, pier_bench::figures::Lang::Ko).unwrap();
+    assert!(
+        !tmp.path().join("report.md").exists(),
+        "a report was written"
+    );
+    let plots: Vec<_> = figures.all().collect();
+    assert!(plots.len() >= 8, "only {} plots", plots.len());
+    let hangul = |t: &str| t.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c));
+    for p in &plots {
+        let problems = p.drawn.layout_problems();
+        assert!(problems.is_empty(), "{}: {problems:#?}", p.caption);
+        assert!(hangul(&p.caption), "caption not Korean: {}", p.caption);
+        let svg = std::fs::read_to_string(p.drawn.file("svg").unwrap()).unwrap();
+        assert!(hangul(&svg), "{}: no Hangul in the SVG", p.caption);
+        assert!(p.drawn.file("png").unwrap().is_file());
+    }
+    // The Korean font ends with the Korean drawing: the English report drawn next on this
+    // thread is English again.
+    let english = report::rerender(tmp.path(), &reference).unwrap();
+    assert!(english.figures.all().all(|p| !hangul(&p.caption)));
+
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&out, &link).unwrap();
+    let err = report::draw_plots(tmp.path(), &reference, &link, pier_bench::figures::Lang::Ko)
+        .unwrap_err();
+    assert!(err.to_string().contains("symbolic link"), "{err:#}");
+}
+
 #[test]
 fn every_plot_renders_with_unique_colours_and_fitting_labels() {
     let (dir, files) = rendered();

@@ -50,7 +50,24 @@ pub enum BenchCommand {
     Report {
         /// A result directory, e.g. results/latest.
         dir: PathBuf,
+        /// Draw only the figures, with their texts in this language, into --plots-to; the
+        /// report is left as it is (the Korean book's figures: --lang ko --plots-to
+        /// book/ko/src/bench/plots; Korean needs a Korean font, e.g. fonts-nanum).
+        #[arg(long, value_enum, requires = "plots_to")]
+        lang: Option<PlotLang>,
+        /// The directory --lang's figures are drawn into.
+        #[arg(long, requires = "lang")]
+        plots_to: Option<PathBuf>,
     },
+}
+
+/// The language of a figure's texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlotLang {
+    /// English, as in the report.
+    En,
+    /// Korean.
+    Ko,
 }
 
 /// `pier bench`: native vs containers vs VM, measured side by side.

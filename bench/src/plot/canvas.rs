@@ -1,6 +1,7 @@
 //! A drawing area that places text by its measured extent and records where it went.
 
-use super::{draw_err, TextBox, FAMILY};
+use super::font::family;
+use super::{draw_err, TextBox};
 use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -13,10 +14,14 @@ pub const TITLE: u32 = 20;
 /// Outer padding, px.
 pub const PAD: i32 = 12;
 
-/// Width and height of `text` at `size` px in the bundled font.
+/// Width and height of `text` at `size` px in this thread's font.
 pub fn measure(text: &str, size: u32) -> Result<(i32, i32)> {
-    super::ensure_font()?;
-    let font = FontDesc::new(FontFamily::Name(FAMILY), f64::from(size), FontStyle::Normal);
+    super::font::ensure()?;
+    let font = FontDesc::new(
+        FontFamily::Name(family()),
+        f64::from(size),
+        FontStyle::Normal,
+    );
     let (w, _) = font
         .box_size(text)
         .map_err(|e| anyhow!("measuring {text:?}: {e:?}"))?;
@@ -88,7 +93,7 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
             VPos::Center => at.1 - h / 2,
             VPos::Bottom => at.1 - h,
         };
-        let style = TextStyle::from((FAMILY, f64::from(size)).into_font())
+        let style = TextStyle::from((family(), f64::from(size)).into_font())
             .color(&BLACK)
             .pos(Pos::new(anchor.0, anchor.1));
         self.area
@@ -108,7 +113,7 @@ impl<'a, DB: DrawingBackend> Canvas<'a, DB> {
     pub fn vertical_text(&mut self, text: &str, at: (i32, i32), size: u32) -> Result<()> {
         let (w, h) = measure(text, size)?;
         let style = TextStyle::from(
-            (FAMILY, f64::from(size))
+            (family(), f64::from(size))
                 .into_font()
                 .transform(FontTransform::Rotate270),
         )

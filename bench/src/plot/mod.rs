@@ -8,12 +8,14 @@
 //!
 //! Text in PNGs is rendered with a bundled DejaVu Sans (`assets/`, Bitstream Vera
 //! licence) through plotters' `ab_glyph` feature, so no fontconfig/freetype is needed;
-//! the same font measures the texts. SVGs name `sans-serif`, which browsers draw a little
+//! the same font measures the texts. Korean-labelled figures use an installed Korean font
+//! instead ([`font`]). SVGs name `sans-serif`, which browsers draw a little
 //! narrower than DejaVu at plotters' SVG font size, so the measured boxes are conservative.
 
 mod bars;
 mod canvas;
 mod cdf;
+mod font;
 mod frame;
 mod hbars;
 mod histogram;
@@ -22,30 +24,14 @@ mod scale;
 
 pub use bars::{grouped_bars, Bar, BarGroup};
 pub use cdf::cdf;
+pub use font::{korean, KoreanText};
 pub use hbars::{panels, Panel, Row};
 pub use histogram::histogram;
 pub use palette::Palette;
 pub use scale::decades;
 
-use anyhow::{anyhow, Result};
-use plotters::prelude::*;
+use anyhow::anyhow;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
-
-/// Registers the bundled font once per process.
-fn ensure_font() -> Result<()> {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED
-        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(anyhow!("registering the bundled DejaVu Sans font failed"))
-    }
-}
 
 /// Labels and colours of a chart.
 #[derive(Debug, Clone)]
@@ -136,7 +122,7 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 /// [`Drawn`] (texts recorded from the SVG pass; both passes place them identically).
 macro_rules! both_backends {
     ($stem:expr, $size:expr, $series:expr, $draw:expr) => {{
-        $crate::plot::ensure_font()?;
+        $crate::plot::font::ensure()?;
         let size: (u32, u32) = $size;
         let (svg, png) = $crate::plot::paths($stem);
         if let Some(dir) = svg.parent() {
