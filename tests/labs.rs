@@ -592,7 +592,90 @@ fn lab02_signals_must_be_sent() {
     assert_fails(&lab.check(), "sigterm", "no SIGTERM sent to lab2-init");
     // A fake: prints the line and exits 143 without any signal.
     lab.sh("lab2-trap", &[], "echo caught SIGTERM; exit 143");
-    assert_fails(&lab.check(), "trap", "installs no handler");
+    assert_fails(&lab.check(), "trap", "exists but is exited");
+}
+
+/// Lab 2, the shortcuts of issue 21: a script that prints "caught SIGTERM" itself (the word
+/// `trap` in a comment, no handler) fails `trap`, whether it then exits or runs on, and so
+/// does one with a handler that prints the line before any signal; a file touched in the
+/// container's upper directory from the host fails `nsenter`, and so does a file in a `/tmp`
+/// that is not the container's own tmpfs.
+#[test]
+fn lab02_trap_and_nsenter_need_the_real_mechanism() {
+    let lab = Started::new(2);
+    let pid_of = |name: &str| -> i32 {
+        let v: serde_json::Value = serde_json::from_str(&lab.ok(&["inspect", name])).unwrap();
+        v[0]["init"]["pid"].as_i64().unwrap() as i32
+    };
+    let fake = |script: &str| {
+        let _ = run(lab.root(), &pier(), &["rm", "-f", "lab2-trap"]);
+        lab.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "lab2-trap",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ]);
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        lab.ok(&["kill", "-s", "TERM", "lab2-trap"]);
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        lab.check()
+    };
+    // The issue's fake: the line, then an exit; no handler ever ran.
+    let out = fake("echo caught SIGTERM; sleep 2 # trap");
+    assert_fails(&out, "trap", "exists but is exited");
+    // The same, running on: the kernel says it has no SIGTERM handler.
+    let out = fake("echo caught SIGTERM; while :; do sleep 1; done # trap");
+    assert_fails(&out, "trap", "has no SIGTERM handler");
+    // A handler (that prints nothing), and the line printed by the script before any signal.
+    let out = fake("trap : TERM; echo caught SIGTERM; while :; do sleep 1; done");
+    assert_fails(&out, "trap", "when no SIGTERM had just been sent");
+    // The real handler passes (the cycle runs the text's command; this one is the same).
+    let out = fake("trap 'echo caught SIGTERM' TERM; while :; do sleep 1; done");
+    assert_passes(&out, "trap");
+
+    // nsenter: the file touched from the host in the upper directory, under the tmpfs.
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab2-box",
+        "--hostname",
+        "lab2",
+        "--tmpfs",
+        "/tmp",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let upper = PathBuf::from(lab.inspect("lab2-box", "upper_dir"));
+    std::fs::create_dir_all(upper.join("tmp")).unwrap();
+    std::fs::write(upper.join("tmp/nsenter-was-here"), "").unwrap();
+    assert_fails(&lab.check(), "nsenter", "was written from the host");
+    // Entered for real, but into a box whose /tmp is its writable layer (the host can write
+    // there): it does not count either.
+    lab.ok(&["rm", "-f", "lab2-box"]);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab2-box",
+        "--hostname",
+        "lab2",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let pid = pid_of("lab2-box").to_string();
+    let o = Command::new("nsenter")
+        .args(["-t", &pid, "-a", "touch", "/tmp/nsenter-was-here"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_fails(&lab.check(), "nsenter", "is not a tmpfs");
 }
 
 /// Lab 3: the book's CPU figure typed for a container that does not spin, and a typed memory
