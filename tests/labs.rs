@@ -702,6 +702,79 @@ fn lab03_typed_figures_and_a_faked_device_error_fail() {
     assert_fails(&out, "device", "no block device /disk");
 }
 
+/// Lab 3: the cgroup version is no longer a one-in-two guess: the answer is the file of
+/// lab3-cpu's own cgroup (named by its ID) that holds its quota. The version alone, a
+/// neighbour's container's file (another ID) and the other version's file name all fail.
+#[test]
+fn lab03_quota_file_cannot_be_guessed() {
+    let lab = Started::new(3);
+    lab.ok(&[
+        "run", "-d", "--name", "lab3-cpu", "--cpus", "0.5", "busybox", "sleep", "600",
+    ]);
+    lab.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lab3-other",
+        "--cpus",
+        "0.5",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let v2 = pier_oci::cgroups::detect_version().unwrap() == 2;
+    let (file, other) = if v2 {
+        ("cpu.max", "cpu.cfs_quota_us")
+    } else {
+        ("cpu.cfs_quota_us", "cpu.max")
+    };
+    let dir_of = |name: &str| -> PathBuf {
+        let v: serde_json::Value = serde_json::from_str(&lab.ok(&["inspect", name])).unwrap();
+        let key = if v2 { "dir" } else { "cpu" };
+        fn find(v: &serde_json::Value, key: &str) -> Option<String> {
+            match v {
+                serde_json::Value::Object(m) => m.iter().find_map(|(k, x)| match x {
+                    serde_json::Value::String(s)
+                        if k.split(',').any(|c| c == key) && s.starts_with("/sys") =>
+                    {
+                        Some(s.clone())
+                    }
+                    _ => find(x, key),
+                }),
+                serde_json::Value::Array(a) => a.iter().find_map(|x| find(x, key)),
+                _ => None,
+            }
+        }
+        PathBuf::from(find(&v, key).unwrap())
+    };
+    for (guess, why) in [
+        (
+            if v2 {
+                "v2".to_string()
+            } else {
+                "v1".to_string()
+            },
+            "is not the quota file",
+        ),
+        (
+            dir_of("lab3-other").join(file).display().to_string(),
+            "is not the quota file",
+        ),
+        (
+            dir_of("lab3-cpu").join(other).display().to_string(),
+            "the file of the other cgroup version",
+        ),
+    ] {
+        lab.answer("quota-file", &guess);
+        assert_fails(&lab.check(), "file", why);
+    }
+    lab.answer(
+        "quota-file",
+        dir_of("lab3-cpu").join(file).to_str().unwrap(),
+    );
+    assert_passes(&lab.check(), "file");
+}
+
 /// Lab 4: the upper directory is not the image's layer.
 #[test]
 fn lab04_upper_dir_is_not_the_image_layer() {
