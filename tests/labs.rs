@@ -784,12 +784,70 @@ fn lab04_upper_dir_is_not_the_image_layer() {
         &[],
         "echo hi > /hello.txt; echo lab4user:x:4004:4004::/home:/bin/sh >> /etc/passwd",
     );
-    lab.answer("layer", &lab.inspect("lab4-writer", "upper_dir"));
+    // The copy's inode, not the image's file's.
+    let upper = PathBuf::from(lab.inspect("lab4-writer", "upper_dir"));
+    let ino = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(upper.join("etc/passwd")).unwrap().ino()
+    };
+    lab.answer("passwd-inode", &ino.to_string());
     assert_fails(
         &lab.check(),
         "image",
-        "upper directory, which holds the CHANGED copy",
+        "upper directory, which holds the CHANGED file",
     );
+    // The layer's path, which the text prints and which is the same on every machine, is
+    // not the answer any more.
+    let image: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["image", "inspect", "busybox"])).unwrap();
+    lab.answer("passwd-inode", image[0]["LayerDirs"][0].as_str().unwrap());
+    assert_fails(&lab.check(), "image", "is not an inode number");
+}
+
+/// Lab 4: the layer's changes written into lab4-writer's upper directory from the host (a new
+/// file, a copy of /etc/passwd with the line, a whiteout made with mknod) fail: the kernel
+/// changed those inodes after the container's run, which pier's event log bounds.
+#[test]
+fn lab04_changes_written_from_the_host_fail() {
+    use std::os::unix::fs::MetadataExt;
+    let lab = Started::new(4);
+    let after_the_run = || std::thread::sleep(std::time::Duration::from_secs(2));
+    // A container that changed nothing, and hello.txt written from the host.
+    lab.sh("lab4-writer", &[], "true");
+    let upper = PathBuf::from(lab.inspect("lab4-writer", "upper_dir"));
+    after_the_run();
+    std::fs::write(upper.join("hello.txt"), "hi\n").unwrap();
+    assert_fails(&lab.check(), "newfile", "when lab4-writer was not running");
+
+    // hello.txt for real; the copy-up and the whiteout faked from the host.
+    lab.ok(&["rm", "lab4-writer"]);
+    lab.sh("lab4-writer", &[], "echo hi > /hello.txt");
+    let upper = PathBuf::from(lab.inspect("lab4-writer", "upper_dir"));
+    after_the_run();
+    let image: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["image", "inspect", "busybox"])).unwrap();
+    let layer = PathBuf::from(image[0]["LayerDirs"][0].as_str().unwrap());
+    let mut passwd = std::fs::read_to_string(layer.join("etc/passwd")).unwrap();
+    passwd.push_str("lab4user:x:4004:4004::/home:/bin/sh\n");
+    std::fs::create_dir_all(upper.join("etc")).unwrap();
+    std::fs::write(upper.join("etc/passwd"), passwd).unwrap();
+    std::fs::create_dir_all(upper.join("bin")).unwrap();
+    let o = Command::new("mknod")
+        .arg(upper.join("bin/vi"))
+        .args(["c", "0", "0"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::symlink_metadata(upper.join("bin/vi"))
+            .unwrap()
+            .rdev(),
+        0
+    );
+    let out = lab.check();
+    assert_passes(&out, "newfile");
+    assert_fails(&out, "copyup", "when lab4-writer was not running");
+    assert_fails(&out, "whiteout", "when lab4-writer was not running");
 }
 
 /// Lab 5: counting history lines (5) instead of layers (3) fails.
