@@ -423,8 +423,8 @@ fn trap(ctx: &Ctx) -> Outcome {
     };
     if caught & SIGTERM_BIT == 0 {
         return Outcome::failed(
-            format!("lab2-trap's PID 1 (host PID {pid}) has no SIGTERM handler: SigCgt in /proc/{pid}/status is {caught:016x}, bit 15 unset. Run the sh -c 'trap ...' command of step 7"),
-            format!("lab2-trap의 PID 1(호스트 PID {pid})에 SIGTERM 핸들러가 없습니다: /proc/{pid}/status의 SigCgt가 {caught:016x}이고 15번 비트가 꺼져 있습니다. 7단계의 sh -c 'trap ...' 명령을 실행하세요"),
+            format!("lab2-trap's PID 1 (host PID {pid}) has no SIGTERM handler: SigCgt in /proc/{pid}/status is {caught:016x}: the bit of signal 15 (0x4000) is unset. Run the sh -c 'trap ...' command of step 7"),
+            format!("lab2-trap의 PID 1(호스트 PID {pid})에 SIGTERM 핸들러가 없습니다: /proc/{pid}/status의 SigCgt가 {caught:016x}이고 시그널 15의 비트(0x4000)가 꺼져 있습니다. 7단계의 sh -c 'trap ...' 명령을 실행하세요"),
         );
     }
     let events = match ctx.events(N, "lab2-trap") {
