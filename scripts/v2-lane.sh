@@ -46,6 +46,7 @@ plan=(
   "pier/escapes"
   "pier/health a_failing_check"
   "pier/compose three_services service_healthy foreground_up"
+  "pier/labs lab03_"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while
