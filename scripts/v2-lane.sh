@@ -43,10 +43,10 @@ plan=(
   "pier/restart on_failure_3 always_restarts killing_the_monitor"
   "pier/freeze_update"
   "pier/engine_api_ops cgroup_freezer_limits_and_stats_through_the_api"
-  "pier/escapes"
+  "pier/escapes commit_and_export"
   "pier/health a_failing_check"
   "pier/compose three_services service_healthy foreground_up"
-  "pier/labs lab13_cycle"
+  "pier/labs lab13_cycle lab03_cycle lab03_quota_file_cannot_be_guessed"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while

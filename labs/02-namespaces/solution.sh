@@ -3,7 +3,7 @@
 # ANCHOR: all
 set -euo pipefail
 # ANCHOR: box
-pier run -d --name lab2-box --hostname lab2 busybox sleep 3600
+pier run -d --name lab2-box --hostname lab2 --tmpfs /tmp busybox sleep 3600
 pier exec lab2-box hostname
 pier exec lab2-box ps
 # ANCHOR_END: box
@@ -31,11 +31,14 @@ pier kill -s KILL lab2-init
 pier wait lab2-init
 # ANCHOR_END: sigkill
 # ANCHOR: trap
-pier run -d --name lab2-trap busybox sh -c 'trap "echo caught SIGTERM; exit 143" TERM; while :; do sleep 1; done'
+pier run -d --name lab2-trap busybox sh -c 'trap "echo caught SIGTERM" TERM; while :; do sleep 1; done'
 sleep 1   # let the shell install its handler first: until then, SIGTERM is dropped too
+trap_pid=$(pier inspect lab2-trap | grep -A1 '"init"' | grep -o '"pid": [0-9]*' | grep -o '[0-9]*$')
+grep SigCgt /proc/"$trap_pid"/status
 pier kill -s TERM lab2-trap
-pier wait lab2-trap
+sleep 2   # the shell runs its handler once its current sleep 1 ends
 pier logs lab2-trap
+pier ps
 # ANCHOR_END: trap
 pier events --container lab2-init
 pier lab check 2

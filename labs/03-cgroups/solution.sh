@@ -3,7 +3,6 @@
 # ANCHOR: all
 set -euo pipefail
 version=$(pier system info | awk '/cgroup version/ {print $3}')
-pier lab answer 3 cgroup "$version"
 # ANCHOR: oom
 pier run --name lab3-oom --memory 16m busybox tail /dev/zero || echo "exit code $?"
 # ANCHOR_END: oom
@@ -15,6 +14,17 @@ pier stats --no-stream lab3-cpu
 read -r cpu mem < <(pier stats --no-stream lab3-cpu | awk 'NR == 2 {print $3, $4}')
 pier lab answer 3 cpu "${cpu%\%}"
 pier lab answer 3 mem "$mem"
+# ANCHOR: file
+if [ "$version" = v2 ]; then
+    dir=$(pier inspect lab3-cpu | grep '"dir": "/sys' | head -n 1 | cut -d'"' -f4)
+    file=cpu.max
+else
+    dir=$(pier inspect lab3-cpu | grep -E '"(cpu|cpu,cpuacct|cpuacct,cpu)": "/sys' | head -n 1 | cut -d'"' -f4)
+    file=cpu.cfs_quota_us
+fi
+cat "$dir/$file"
+pier lab answer 3 quota-file "$dir/$file"
+# ANCHOR_END: file
 # ANCHOR: bomb
 pier run -d --name lab3-bomb --pids-limit 20 busybox sh -c 'bomb() { bomb | bomb & }; bomb & exec sleep 3600'
 sleep 2

@@ -13,8 +13,9 @@ pier lab answer 4 upper "$upper"
 # ANCHOR: layer
 layer=$(pier image inspect busybox | awk '/"LayerDirs"/ {on = 1; next} on {gsub(/[",]/, ""); print $1; exit}')
 tail -n 1 "$upper/etc/passwd" "$layer/etc/passwd"
+ls -i "$layer/etc/passwd" "$upper/etc/passwd"
 # ANCHOR_END: layer
-pier lab answer 4 layer "$layer"
+pier lab answer 4 passwd-inode "$(stat -c %i "$layer/etc/passwd")"
 # ANCHOR: tag
 pier tag busybox lab4-copy
 pier images

@@ -3,7 +3,7 @@
 use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
-use crate::text::tr;
+use crate::text::{josa, tr, Josa};
 use anyhow::Result;
 use pier_engine::container::config::RunConfig;
 
@@ -118,37 +118,53 @@ fn hello(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     if code != 0 {
-        return Outcome::fail(format!("lab1-hello exited with code {code}, not 0"));
+        return Outcome::failed(
+            format!("lab1-hello exited with code {code}, not 0"),
+            format!("lab1-hello의 종료 코드가 0이 아니라 {code}입니다"),
+        );
     }
     let said = rec.args.join(" ");
     if rec.args.first().map(String::as_str) != Some("echo")
         || !said.contains("Hello from a container")
     {
-        return Outcome::fail(format!(
-            "lab1-hello ran `{said}`, not `echo Hello from a container`"
-        ));
+        return Outcome::failed(
+            format!("lab1-hello ran `{said}`, not `echo Hello from a container`"),
+            format!(
+                "lab1-hello는 `echo Hello from a container`가 아니라 {} 실행했습니다",
+                josa(&format!("`{said}`"), Josa::EulReul)
+            ),
+        );
     }
     match ctx.log(&rec) {
-        Ok(Some(log)) if !log.contains("Hello from a container") => Outcome::fail(format!(
-            "lab1-hello printed {:?}, not \"Hello from a container\"",
-            log.trim()
-        )),
-        Ok(_) => Outcome::pass("exit code 0"),
+        Ok(Some(log)) if !log.contains("Hello from a container") => Outcome::failed(
+            format!(
+                "lab1-hello printed {:?}, not \"Hello from a container\"",
+                log.trim()
+            ),
+            format!(
+                "lab1-hello가 \"Hello from a container\"가 아니라 {} 출력했습니다",
+                josa(&format!("{:?}", log.trim()), Josa::EulReul)
+            ),
+        ),
+        Ok(_) => Outcome::passed("exit code 0", "종료 코드 0"),
         Err(e) => e.into(),
     }
 }
 
 fn fail(ctx: &Ctx) -> Outcome {
     match ctx.exited("lab1-fail") {
-        Ok((_, 3)) => Outcome::pass("exit code 3"),
-        Ok((_, code)) => Outcome::fail(format!("lab1-fail exited with code {code}, not 3")),
+        Ok((_, 3)) => Outcome::passed("exit code 3", "종료 코드 3"),
+        Ok((_, code)) => Outcome::failed(
+            format!("lab1-fail exited with code {code}, not 3"),
+            format!("lab1-fail의 종료 코드가 3이 아니라 {code}입니다"),
+        ),
         Err(e) => e.into(),
     }
 }
 
 fn sleeper(ctx: &Ctx) -> Outcome {
     match ctx.running("lab1-sleeper") {
-        Ok((_, pid)) => Outcome::pass(format!("host PID {pid}")),
+        Ok((_, pid)) => Outcome::passed(format!("host PID {pid}"), format!("호스트 PID {pid}")),
         Err(e) => e.into(),
     }
 }
@@ -163,22 +179,34 @@ fn id(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     if given.len() >= 12 && rec.id.starts_with(&given) {
-        Outcome::pass(given)
+        Outcome::passed(given.clone(), given)
     } else if given.len() < 12 && rec.id.starts_with(&given) {
-        Outcome::fail("that is the start of the ID but too short: give at least the 12 digits `pier ps` shows")
+        Outcome::failed(
+            "that is the start of the ID but too short: give at least the 12 digits `pier ps` shows",
+            "ID의 앞부분이 맞지만 너무 짧습니다: `pier ps`가 보여 주는 12자리를 모두 적으세요",
+        )
     } else if given == rec.name {
-        Outcome::fail("that is the container's name; the ID is the hexadecimal number in the first column of `pier ps`")
+        Outcome::failed(
+            "that is the container's name; the ID is the hexadecimal number in the first column of `pier ps`",
+            "그것은 컨테이너의 이름입니다. ID는 `pier ps`의 첫 번째 열에 있는 16진수입니다",
+        )
     } else {
-        Outcome::fail(format!("{given} is not lab1-sleeper's ID (is it the ID of another container, or of the image?)"))
+        Outcome::failed(
+            format!("{given} is not lab1-sleeper's ID (is it the ID of another container, or of the image?)"),
+            format!(
+                "{} lab1-sleeper의 ID가 아닙니다 (다른 컨테이너나 이미지의 ID가 아닌가요?)",
+                josa(&given, Josa::EunNeun)
+            ),
+        )
     }
 }
 
 fn old(ctx: &Ctx) -> Outcome {
     match ctx.container("lab1-old") {
-        Ok(rec) => Outcome::fail(format!(
-            "lab1-old still exists (status {})",
-            rec.status.as_str()
-        )),
-        Err(_) => Outcome::pass("removed"),
+        Ok(rec) => Outcome::failed(
+            format!("lab1-old still exists (status {})", rec.status.as_str()),
+            format!("lab1-old가 아직 있습니다 (상태 {})", rec.status.as_str()),
+        ),
+        Err(_) => Outcome::passed("removed", "삭제됨"),
     }
 }

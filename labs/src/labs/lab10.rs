@@ -5,10 +5,12 @@
 use super::number;
 use crate::context::Ctx;
 use crate::lab::{Lab, Outcome, Task};
-use crate::text::tr;
+use crate::text::{josa, tr, Josa};
+use pier_engine::container::events::{Action, EventLog};
 use pier_record::environment::EnvironmentRecord;
 use pier_record::record::{read_summary, SummaryRow, NATIVE};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 const N: u32 = 10;
 
@@ -152,18 +154,31 @@ fn run(ctx: &Ctx) -> Result<Run, Outcome> {
     let given = ctx.answer(N, "report").map_err(Outcome::from)?;
     let path = Path::new(&given);
     if path.file_name().and_then(|n| n.to_str()) != Some("report.md") || !path.is_file() {
-        return Err(Outcome::fail(format!(
-            "{given} is not a report.md written by pier bench (it prints the path in its last lines)"
-        )));
+        return Err(Outcome::failed(
+            format!("{given} is not a report.md written by pier bench (it prints the path in its last lines)"),
+            format!(
+                "{} pier bench가 쓴 report.md가 아닙니다 (pier bench는 마지막 몇 줄에 그 경로를 출력합니다)",
+                josa(&given, Josa::EunNeun)
+            ),
+        ));
     }
     let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let summary = read_summary(&dir.join("summary.csv")).map_err(|e| {
-        Outcome::fail(format!(
-            "no summary.csv beside {given} ({e:#}): point at the report of a pier bench run"
-        ))
+        Outcome::failed(
+            format!(
+                "no summary.csv beside {given} ({e:#}): point at the report of a pier bench run"
+            ),
+            format!(
+                "{given} 옆에 summary.csv가 없습니다({e:#}): pier bench 실행의 보고서를 가리키세요"
+            ),
+        )
     })?;
-    let environment = EnvironmentRecord::read(&dir.join("environment.json"))
-        .map_err(|e| Outcome::fail(format!("no environment.json beside {given} ({e:#})")))?;
+    let environment = EnvironmentRecord::read(&dir.join("environment.json")).map_err(|e| {
+        Outcome::failed(
+            format!("no environment.json beside {given} ({e:#})"),
+            format!("{given} 옆에 environment.json이 없습니다({e:#})"),
+        )
+    })?;
     Ok(Run {
         dir,
         summary,
@@ -178,10 +193,16 @@ fn report(ctx: &Ctx) -> Outcome {
     };
     for suite in ["startup", "cpu"] {
         if !run.summary.iter().any(|r| r.suite == suite) {
-            return Outcome::fail(format!(
-                "the run in {} has no {suite} results: run pier bench --suite startup,cpu",
-                run.dir.display()
-            ));
+            return Outcome::failed(
+                format!(
+                    "the run in {} has no {suite} results: run pier bench --suite startup,cpu",
+                    run.dir.display()
+                ),
+                format!(
+                    "{}에 있는 실행에는 {suite} 결과가 없습니다: pier bench --suite startup,cpu를 실행하세요",
+                    run.dir.display()
+                ),
+            );
         }
     }
     // A run from before the lab started (the reference run in the repository, a classmate's)
@@ -190,13 +211,75 @@ fn report(ctx: &Ctx) -> Outcome {
     if let (Some(started), Some(taken)) = (ctx.started_at(N), taken) {
         // environment.json keeps whole seconds.
         if taken + std::time::Duration::from_secs(1) < started {
-            return Outcome::fail(format!(
-                "that run was made on {}, before you started this lab: run pier bench yourself",
-                run.environment.date
-            ));
+            let date = &run.environment.date;
+            return Outcome::failed(
+                format!("that run was made on {date}, before you started this lab: run pier bench yourself"),
+                format!("그 실행은 이 실습을 시작하기 전인 {date}에 만들어졌습니다: pier bench를 직접 실행하세요"),
+            );
         }
     }
-    Outcome::pass(format!("run of {}", run.environment.date))
+    if let Err(o) = ran_containers(&run, ctx.started_at(N)) {
+        return o;
+    }
+    let date = &run.environment.date;
+    Outcome::passed(format!("run of {date}"), format!("{date}의 실행"))
+}
+
+/// The image `pier bench` runs its pier containers from (pier_bench::envs::IMAGE).
+const BENCH_IMAGE: &str = "localhost/pier-bench-busybox:latest";
+
+/// The bench's cache, where its private pier state root lives (`pier bench --cache`, whose
+/// default and variable these are).
+fn bench_cache() -> PathBuf {
+    std::env::var_os("PIER_BENCH_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/pier-bench"))
+}
+
+/// A run's files can be written by hand (a `summary.csv` of plausible figures, an
+/// `environment.json` with today's date); the containers it measured cannot be made up
+/// after the fact. `pier bench` runs its `pier run` start-ups in its own state root, whose
+/// event log records each container's end: between `pier lab start 10` and the report,
+/// that log must show bench containers ending, at least half as many as the run's summary
+/// counts `pier run` start-ups (half: the log is shared with other runs of the bench and
+/// only bounds the count; a hand-written run has none at all).
+fn ran_containers(run: &Run, since: Option<SystemTime>) -> Result<(), Outcome> {
+    let claimed: usize = run
+        .medians("startup", |r| {
+            r.metric == "launch_to_exit" && r.environment == "pier" && r.variant.starts_with("run")
+        })
+        .iter()
+        .map(|r| r.n)
+        .sum();
+    let root = bench_cache().join("pier-root");
+    let log = EventLog::at(&root);
+    let report = run.dir.join("report.md");
+    let written = std::fs::metadata(&report)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| SystemTime::now());
+    let slack = Duration::from_secs(2);
+    let from = since.map_or(SystemTime::UNIX_EPOCH, |t| t - slack);
+    let to = written + slack;
+    let seen = log
+        .read()
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e.action == Action::Die && e.image == BENCH_IMAGE)
+        .filter(|e| e.when().is_some_and(|at| at >= from && at <= to))
+        .count();
+    if claimed > 0 && seen * 2 >= claimed {
+        return Ok(());
+    }
+    let path = log.path().display().to_string();
+    Err(Outcome::failed(
+        format!(
+            "the run's summary counts {claimed} pier run start-ups, but pier bench's own state ({path}) shows {seen} of its containers ending between the start of this lab and the report: that run was not measured by pier bench on this machine. Run pier bench yourself"
+        ),
+        format!(
+            "그 실행의 summary는 pier run 시작을 {claimed}번 세지만, pier bench 자신의 상태({path})에는 이 실습을 시작한 뒤부터 보고서까지 끝난 컨테이너가 {seen}개뿐입니다: 이 머신에서 pier bench가 잰 실행이 아닙니다. pier bench를 직접 실행하세요"
+        ),
+    ))
 }
 
 /// Whether `given` is `median` as the report prints it (see [`COPY_TOLERANCE`]).
@@ -210,9 +293,10 @@ fn copied(given: f64, median: f64) -> bool {
 fn figure(ctx: &Ctx, key: &str) -> Result<f64, Outcome> {
     let given = ctx.answer(N, key).map_err(Outcome::from)?;
     number(&given).ok_or_else(|| {
-        Outcome::fail(format!(
-            "{given:?} is not a figure such as 50.38 (copy it from the report)"
-        ))
+        Outcome::failed(
+            format!("{given:?} is not a figure such as 50.38 (copy it from the report)"),
+            format!("{given:?}: 50.38 같은 수치가 아닙니다 (보고서에서 옮겨 적으세요)"),
+        )
     })
 }
 
@@ -226,9 +310,10 @@ fn startup(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     if given < 1.0 {
-        return Outcome::fail(format!(
-            "{given} ms is too fast to be true: did you give seconds? (0.045 s = 45 ms)"
-        ));
+        return Outcome::failed(
+            format!("{given} ms is too fast to be true: did you give seconds? (0.045 s = 45 ms)"),
+            format!("{given} ms는 사실이라기엔 너무 빠릅니다: 초 단위로 적지 않았나요? (0.045 s = 45 ms)"),
+        );
     }
     // `pier run` on the host network (run) and on the default bridge (run-bridge), as the
     // student's command runs it.
@@ -241,19 +326,23 @@ fn startup(ctx: &Ctx) -> Outcome {
             .abs()
             .total_cmp(&(given / b.median).ln().abs())
     }) else {
-        return Outcome::fail("the report has no `pier run` start-up row: run the startup suite with the pier environment");
+        return Outcome::failed(
+            "the report has no `pier run` start-up row: run the startup suite with the pier environment",
+            "보고서에 `pier run` 시작 시간 행이 없습니다: pier 환경으로 startup 모음을 실행하세요",
+        );
     };
     let ratio = given / closest.median;
+    let (variant, median) = (&closest.variant, closest.median);
     if (1.0 / STARTUP_FACTOR..=STARTUP_FACTOR).contains(&ratio) {
-        Outcome::pass(format!(
-            "{given} ms; the report's pier ({}) launch → exit is {:.1} ms",
-            closest.variant, closest.median
-        ))
+        Outcome::passed(
+            format!("{given} ms; the report's pier ({variant}) launch → exit is {median:.1} ms"),
+            format!("{given} ms; 보고서의 pier({variant}) 실행 → 종료는 {median:.1} ms입니다"),
+        )
     } else {
-        Outcome::fail(format!(
-            "{given} ms is more than {STARTUP_FACTOR}x away from the report's pier run start-up ({:.1} ms, launch → exit): time it again, five times, and take the median",
-            closest.median
-        ))
+        Outcome::failed(
+            format!("{given} ms is more than {STARTUP_FACTOR}x away from the report's pier run start-up ({median:.1} ms, launch → exit): time it again, five times, and take the median"),
+            format!("{given} ms는 보고서의 pier run 시작 시간({median:.1} ms, 실행 → 종료)과 {STARTUP_FACTOR}배 넘게 차이 납니다: 다섯 번 다시 재고 중앙값을 적으세요"),
+        )
     }
 }
 
@@ -275,11 +364,24 @@ fn native(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     match native_rows(&run, given).first() {
-        Some(r) => Outcome::pass(format!("{given} GFLOPS, native {}", r.metric)),
-        None => Outcome::fail(format!(
-            "{given} is none of the native GFLOPS medians in {}: copy a figure from the CPU table's native column",
-            run.dir.join("summary.csv").display()
-        )),
+        Some(r) => Outcome::passed(
+            format!("{given} GFLOPS, native {}", r.metric),
+            format!("{given} GFLOPS, 네이티브 {}", r.metric),
+        ),
+        None => {
+            let summary = run.dir.join("summary.csv");
+            Outcome::failed(
+                format!(
+                    "{given} is none of the native GFLOPS medians in {}: copy a figure from the CPU table's native column",
+                    summary.display()
+                ),
+                format!(
+                    "{} {}에 있는 네이티브 GFLOPS 중앙값 어느 것과도 맞지 않습니다: CPU 표의 native 열에서 수치를 옮기세요",
+                    josa(&given.to_string(), Josa::EunNeun),
+                    summary.display()
+                ),
+            )
+        }
     }
 }
 
@@ -303,25 +405,34 @@ fn container(ctx: &Ctx) -> Outcome {
         r.environment == "pier" && metrics.contains(&r.metric.as_str())
     });
     match pier.iter().find(|r| copied(c, r.median)) {
-        Some(r) => Outcome::pass(format!(
-            "{} container/native = {:.2}",
-            r.metric,
-            c / n
-        )),
+        Some(r) => Outcome::passed(
+            format!("{} container/native = {:.2}", r.metric, c / n),
+            format!("{} 컨테이너/네이티브 = {:.2}", r.metric, c / n),
+        ),
         None if run
             .medians("cpu", |r| r.unit == "GFLOPS")
             .iter()
             .any(|r| copied(c, r.median)) =>
         {
-            Outcome::fail(format!(
-                "{c} is in the report, but not in the pier column of the row ({}) your native figure came from",
-                metrics.join(", ")
-            ))
+            let rows = metrics.join(", ");
+            Outcome::failed(
+                format!("{c} is in the report, but not in the pier column of the row ({rows}) your native figure came from"),
+                format!(
+                    "{} 보고서에 있지만, 네이티브 수치를 가져온 행({rows})의 pier 열에 있는 값이 아닙니다",
+                    josa(&c.to_string(), Josa::EunNeun)
+                ),
+            )
         }
-        None => Outcome::fail(format!(
-            "{c} is not pier's GFLOPS median for {}: copy it from the same row of the CPU table",
-            metrics.join(", ")
-        )),
+        None => {
+            let rows = metrics.join(", ");
+            Outcome::failed(
+                format!("{c} is not pier's GFLOPS median for {rows}: copy it from the same row of the CPU table"),
+                format!(
+                    "{} {rows}에 대한 pier의 GFLOPS 중앙값이 아닙니다: CPU 표의 같은 행에서 옮기세요",
+                    josa(&c.to_string(), Josa::EunNeun)
+                ),
+            )
+        }
     }
 }
 
@@ -345,30 +456,51 @@ fn vm(ctx: &Ctx) -> Outcome {
     let rows = run.vm_rows("cpu");
     if rows.is_empty() {
         return if says_none(&given) {
-            Outcome::pass("no VM ran in this run (is qemu-system-x86_64 installed?)")
+            Outcome::passed(
+                "no VM ran in this run (is qemu-system-x86_64 installed?)",
+                "이 실행에서는 VM이 돌지 않았습니다 (qemu-system-x86_64가 설치되어 있나요?)",
+            )
         } else {
-            Outcome::fail(format!(
-                "this run has no VM row (no qemu-* environment in summary.csv), so {given:?} cannot come from it: answer none"
-            ))
+            Outcome::failed(
+                format!("this run has no VM row (no qemu-* environment in summary.csv), so {given:?} cannot come from it: answer none"),
+                format!(
+                "이 실행에는 VM 행이 없으므로(summary.csv에 qemu-* 환경이 없음) {} 이 실행에서 나올 수 없습니다: none으로 답하세요",
+                josa(&format!("{given:?}"), Josa::EunNeun)
+            ),
+            )
         };
     }
     let Some(v) = number(&given) else {
-        return Outcome::fail(format!(
-            "{given:?} is not a GFLOPS figure: the report's VM section lists the guest's DGEMM results"
-        ));
+        return Outcome::failed(
+            format!("{given:?} is not a GFLOPS figure: the report's VM section lists the guest's DGEMM results"),
+            format!("{given:?}: GFLOPS 수치가 아닙니다. 보고서의 VM 절에 게스트의 DGEMM 결과가 있습니다"),
+        );
     };
     match rows.iter().find(|r| copied(v, r.median)) {
         Some(r) => {
             let native = run
                 .medians("cpu", |n| n.environment == NATIVE && n.metric == r.metric)
                 .first()
-                .map(|n| format!(", native is {:.0}x as fast", n.median / v))
-                .unwrap_or_default();
-            Outcome::pass(format!("{v} GFLOPS in {} ({}){native}", r.environment, r.metric))
+                .map(|n| n.median / v);
+            let (env, metric) = (&r.environment, &r.metric);
+            Outcome::passed(
+                format!(
+                    "{v} GFLOPS in {env} ({metric}){}",
+                    native.map(|x| format!(", native is {x:.0}x as fast")).unwrap_or_default()
+                ),
+                format!(
+                    "{env}에서 {v} GFLOPS ({metric}){}",
+                    native.map(|x| format!(", 네이티브가 {x:.0}배 빠름")).unwrap_or_default()
+                ),
+            )
         }
-        None => Outcome::fail(format!(
-            "{v} is not a GFLOPS median of the VM in summary.csv: copy it from the report's VM section"
-        )),
+        None => Outcome::failed(
+            format!("{v} is not a GFLOPS median of the VM in summary.csv: copy it from the report's VM section"),
+            format!(
+                "{} summary.csv에 있는 VM의 GFLOPS 중앙값이 아닙니다: 보고서의 VM 절에서 옮기세요",
+                josa(&v.to_string(), Josa::EunNeun)
+            ),
+        ),
     }
 }
 
@@ -387,18 +519,32 @@ fn accel(ctx: &Ctx) -> Outcome {
         .clone()
         .filter(|_| !run.vm_rows("cpu").is_empty() || !run.vm_rows("startup").is_empty());
     match real {
-        None if says_none(&given) => Outcome::pass("no VM ran"),
-        None => Outcome::fail(format!(
-            "no VM ran in this run (environment.json has no qemu_accelerator), so {given:?} cannot be right: answer none"
-        )),
-        Some(a) if given == a.to_ascii_lowercase() => Outcome::pass(match a.as_str() {
-            "kvm" => "kvm: hardware virtualisation, guest code runs on the CPU".to_string(),
-            "tcg" => "tcg: QEMU translated every guest instruction in software".to_string(),
-            other => other.to_string(),
-        }),
-        Some(_) => Outcome::fail(format!(
-            "{given:?} is not what this run used: look at the VM section's heading or qemu_accelerator in environment.json"
-        )),
+        None if says_none(&given) => Outcome::passed("no VM ran", "VM이 돌지 않았습니다"),
+        None => Outcome::failed(
+            format!("no VM ran in this run (environment.json has no qemu_accelerator), so {given:?} cannot be right: answer none"),
+            format!(
+                "이 실행에서는 VM이 돌지 않았으므로(environment.json에 qemu_accelerator가 없음) {} 맞을 수 없습니다: none으로 답하세요",
+                josa(&format!("{given:?}"), Josa::EunNeun)
+            ),
+        ),
+        Some(a) if given == a.to_ascii_lowercase() => match a.as_str() {
+            "kvm" => Outcome::passed(
+                "kvm: hardware virtualisation, guest code runs on the CPU",
+                "kvm: 하드웨어 가상화로, 게스트 코드가 CPU에서 바로 실행됩니다",
+            ),
+            "tcg" => Outcome::passed(
+                "tcg: QEMU translated every guest instruction in software",
+                "tcg: QEMU가 게스트 명령어를 모두 소프트웨어로 번역했습니다",
+            ),
+            other => Outcome::passed(other, other),
+        },
+        Some(_) => Outcome::failed(
+            format!("{given:?} is not what this run used: look at the VM section's heading or qemu_accelerator in environment.json"),
+            format!(
+                "{} 이 실행이 쓴 가속기가 아닙니다: VM 절의 제목이나 environment.json의 qemu_accelerator를 보세요",
+                josa(&format!("{given:?}"), Josa::EunNeun)
+            ),
+        ),
     }
 }
 
