@@ -5,13 +5,16 @@
 
 use super::{ensure_busybox, sent, LIFECYCLE};
 use crate::context::Ctx;
+use crate::evidence::{is_live, run_of, same_process};
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text::{self, josa, tr, Josa, Lang};
+use anyhow::{Context, Result};
 use pier_engine::container::config::RestartPolicy;
 use pier_engine::container::events::{Action, Event};
 use pier_engine::container::health::HealthStatus;
 use pier_engine::container::record::{ContainerRecord, ContainerStatus};
+use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 const N: u32 = 14;
@@ -26,8 +29,12 @@ pub const ORPHANS: &str = "for i in 1 2 3; do (sleep 1 &); done; exec sleep 3600
 /// Zombies lab14-zombies must show (one per orphan).
 const ZOMBIES: usize = 3;
 
-/// The grace period the lab asks for (`pier stop -t 3`).
-const GRACE: u64 = 3;
+/// The grace periods `pier lab start 14` chooses from, in seconds (`pier stop -t N`): one
+/// each start, so the time to measure is not in the text.
+const GRACES: std::ops::RangeInclusive<u64> = 4..=9;
+
+/// The file of the lab's directory that holds the grace period chosen at the start.
+const GRACE_FILE: &str = "grace";
 
 /// The lab.
 pub fn lab() -> Lab {
@@ -42,7 +49,7 @@ pub fn lab() -> Lab {
         host_ports: &[],
         networks: &[],
         needs: Some(LIFECYCLE),
-        prepare: ensure_busybox,
+        prepare,
         tasks: vec![
             Task {
                 id: "inside",
@@ -61,14 +68,14 @@ pub fn lab() -> Lab {
             Task {
                 id: "grace",
                 title: tr(
-                    "pier stop -t 3 waited out its grace period on lab14-pid1, and you timed it",
-                    "pier stop -t 3이 lab14-pid1에서 유예 시간을 다 기다렸고, 그 시간을 쟀다",
+                    "pier stop waited out on lab14-pid1 the grace period pier lab start 14 chose, and you timed it",
+                    "pier stop이 lab14-pid1에서 pier lab start 14가 정한 유예 시간을 다 기다렸고, 그 시간을 쟀다",
                 ),
                 after: &[],
                 answer: Some("stop-seconds"),
                 hint: tr(
-                    "pier run -d --name lab14-pid1 busybox sleep 3600, then `time pier stop -t 3 lab14-pid1`: pier lab answer 14 stop-seconds <SECONDS>",
-                    "pier run -d --name lab14-pid1 busybox sleep 3600 한 다음 `time pier stop -t 3 lab14-pid1`: pier lab answer 14 stop-seconds <초>",
+                    "pier run -d --name lab14-pid1 busybox sleep 3600; `cat \"$(pier lab dir 14)/grace\"` shows your grace period N; `time pier stop -t N lab14-pid1`, then pier lab answer 14 stop-seconds <SECONDS>",
+                    "pier run -d --name lab14-pid1 busybox sleep 3600 한 뒤 `cat \"$(pier lab dir 14)/grace\"`로 유예 시간 N을 확인하고, `time pier stop -t N lab14-pid1` 한 다음 pier lab answer 14 stop-seconds <초>",
                 ),
                 check: grace,
             },
@@ -160,6 +167,58 @@ pub fn lab() -> Lab {
     }
 }
 
+/// Cleans up like every lab, then chooses this start's grace period and writes it to the
+/// lab's directory.
+fn prepare(ctx: &Ctx) -> Result<()> {
+    ensure_busybox(ctx)?;
+    let mut byte = [0u8; 1];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut byte))
+        .context("reading /dev/urandom for the lab's grace period")?;
+    let span = GRACES.end() - GRACES.start() + 1;
+    let grace = GRACES.start() + u64::from(byte[0]) % span;
+    let path = ctx.workdir(N).join(GRACE_FILE);
+    std::fs::write(&path, format!("{grace}\n"))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The grace period `pier lab start 14` chose.
+fn grace_period(ctx: &Ctx) -> Result<u64> {
+    let path = ctx.workdir(N).join(GRACE_FILE);
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .filter(|g| GRACES.contains(g))
+        .ok_or_else(|| {
+            crate::text::Msg::new(
+                format!(
+                    "{} holds no grace period: run pier lab start 14 again",
+                    path.display()
+                ),
+                format!(
+                    "{}에 유예 시간이 없습니다: pier lab start 14를 다시 실행하세요",
+                    path.display()
+                ),
+            )
+            .into()
+        })
+}
+
+/// The failure of an exit the event log does not tie to the process pier started: the
+/// lines of that run are missing, or were not written by pier.
+fn unproven(name: &str) -> Outcome {
+    Outcome::failed(
+        format!(
+            "pier's event log does not tie the signals and the exit of {name} to one process it started and saw in the kernel: remove {name} and run it again"
+        ),
+        format!(
+            "pier의 이벤트 로그가 {}의 시그널과 종료를 pier가 시작하고 커널에서 확인한 하나의 프로세스에 묶어 주지 못합니다: {} 지우고 다시 실행하세요",
+            name,
+            josa(name, Josa::EulReul)
+        ),
+    )
+}
+
 /// The record of `name` and the events of that container (not of an earlier one of the same
 /// name) since the lab started.
 fn history(ctx: &Ctx, name: &str) -> Result<(ContainerRecord, Vec<Event>), Outcome> {
@@ -236,20 +295,26 @@ fn grace(ctx: &Ctx) -> Outcome {
             ),
         );
     }
+    let grace_s = match grace_period(ctx) {
+        Ok(g) => g,
+        Err(e) => return e.into(),
+    };
+    let stop = format!("pier stop -t {grace_s}");
     if rec.status == ContainerStatus::Running {
         return Outcome::failed(
-            "lab14-pid1 is still running: time pier stop -t 3 lab14-pid1",
-            "lab14-pid1이 아직 실행 중입니다: time pier stop -t 3 lab14-pid1",
+            format!("lab14-pid1 is still running: time {stop} lab14-pid1"),
+            format!("lab14-pid1이 아직 실행 중입니다: time {stop} lab14-pid1"),
         );
     }
     let Some(term) = events.iter().position(|e| sent(e, "SIGTERM")) else {
         return Outcome::failed(
             format!(
-                "pier's event log shows no SIGTERM sent to lab14-pid1: stop it with pier stop -t 3, not pier kill {}",
+                "pier's event log shows no SIGTERM sent to lab14-pid1: stop it with {stop}, not pier kill {}",
                 text::before_start(Lang::En, N)
             ),
             format!(
-                "pier의 이벤트 로그에 lab14-pid1에 보낸 SIGTERM이 없습니다: pier kill이 아니라 pier stop -t 3으로 멈추세요 {}",
+                "pier의 이벤트 로그에 lab14-pid1에 보낸 SIGTERM이 없습니다: pier kill이 아니라 {} 멈추세요 {}",
+                josa(&stop, Josa::EuroRo),
                 text::before_start(Lang::Ko, N)
             ),
         );
@@ -260,21 +325,33 @@ fn grace(ctx: &Ctx) -> Outcome {
         after.iter().find(|e| e.action == Action::Die),
     ) else {
         return Outcome::failed(
-            "pier's event log shows no SIGKILL and exit after the SIGTERM: stop lab14-pid1 with pier stop -t 3",
-            "pier의 이벤트 로그에 SIGTERM 뒤의 SIGKILL과 종료가 없습니다: lab14-pid1을 pier stop -t 3으로 멈추세요",
+            format!(
+                "pier's event log shows no SIGKILL and exit after the SIGTERM: stop lab14-pid1 with {stop}"
+            ),
+            format!(
+                "pier의 이벤트 로그에 SIGTERM 뒤의 SIGKILL과 종료가 없습니다: lab14-pid1을 {} 멈추세요",
+                josa(&stop, Josa::EuroRo)
+            ),
         );
     };
+    if run_of(&events, die).is_none()
+        || !same_process(&events[term], die)
+        || !same_process(kill, die)
+    {
+        return unproven("lab14-pid1");
+    }
     let waited = between(&events[term], kill).unwrap_or_default();
     let took = between(&events[term], die).unwrap_or_default();
-    let grace = Duration::from_secs(GRACE);
+    let grace = Duration::from_secs(grace_s);
     if waited < grace.mul_f64(0.9) || waited > grace + Duration::from_secs(3) {
         let w = waited.as_secs_f64();
         return Outcome::failed(
             format!(
-                "the SIGKILL came {w:.1} s after the SIGTERM: stop lab14-pid1 with pier stop -t {GRACE}"
+                "the SIGKILL came {w:.1} s after the SIGTERM: stop lab14-pid1 with {stop}, the grace period pier lab start 14 chose"
             ),
             format!(
-                "SIGKILL이 SIGTERM보다 {w:.1}초 뒤에 왔습니다: lab14-pid1을 pier stop -t {GRACE}으로 멈추세요"
+                "SIGKILL이 SIGTERM보다 {w:.1}초 뒤에 왔습니다: lab14-pid1을 pier lab start 14가 정한 유예 시간대로 {} 멈추세요",
+                josa(&stop, Josa::EuroRo)
             ),
         );
     }
@@ -297,10 +374,10 @@ fn grace(ctx: &Ctx) -> Outcome {
     if seconds < took_s - 0.5 || seconds > took_s + 2.0_f64.max(took_s / 2.0) {
         return Outcome::failed(
             format!(
-                "{given} s is not what pier stop took: the log shows {took_s:.1} s from SIGTERM to the exit (time pier stop -t {GRACE} lab14-pid1)"
+                "{given} s is not what pier stop took: the log shows {took_s:.1} s from SIGTERM to the exit (time {stop} lab14-pid1)"
             ),
             format!(
-                "{given}초는 pier stop이 걸린 시간이 아닙니다: 로그에는 SIGTERM부터 종료까지 {took_s:.1}초로 나옵니다 (time pier stop -t {GRACE} lab14-pid1)"
+                "{given}초는 pier stop이 걸린 시간이 아닙니다: 로그에는 SIGTERM부터 종료까지 {took_s:.1}초로 나옵니다 (time {stop} lab14-pid1)"
             ),
         );
     }
@@ -365,6 +442,9 @@ fn init_stop(ctx: &Ctx) -> Outcome {
             "lab14-tini가 SIGTERM 이후 아직 끝나지 않았습니다: pier stop lab14-tini",
         );
     };
+    if run_of(&events, die).is_none() || !same_process(&events[term], die) {
+        return unproven("lab14-tini");
+    }
     if after.iter().any(|e| sent(e, "SIGKILL")) {
         return Outcome::failed(
             "lab14-tini needed a SIGKILL: the SIGTERM alone should have ended it under --init",
@@ -514,11 +594,19 @@ fn on_failure(ctx: &Ctx) -> Outcome {
             "pier가 lab14-flaky에 시그널을 보냈습니다: 스스로 실패하게 두세요 (지우고 다시 실행하세요)",
         );
     }
-    let exits: Vec<i32> = events
+    let dies: Vec<&Event> = events.iter().filter(|e| e.action == Action::Die).collect();
+    // Each exit of its own process, which pier started and saw in the kernel.
+    let mut processes: Vec<_> = dies
         .iter()
-        .filter(|e| e.action == Action::Die)
-        .map(|e| e.exit_code.unwrap_or(-1))
+        .filter(|d| run_of(&events, d).is_some())
+        .filter_map(|d| d.init.as_ref().map(|i| i.process()))
         .collect();
+    processes.sort_by_key(|p| (p.start_time, p.pid));
+    processes.dedup();
+    if processes.len() != dies.len() {
+        return unproven("lab14-flaky");
+    }
+    let exits: Vec<i32> = dies.iter().map(|e| e.exit_code.unwrap_or(-1)).collect();
     if exits.contains(&0) {
         return Outcome::failed(
             "lab14-flaky exited 0 once: its command must fail (exit 3)",
@@ -575,6 +663,7 @@ fn always(ctx: &Ctx) -> Outcome {
     let came_back = events.iter().enumerate().any(|(i, e)| {
         e.action == Action::Die
             && e.exit_code == Some(0)
+            && run_of(&events, e).is_some()
             && events[i + 1..].iter().any(|e| e.action == Action::Restart)
     });
     if !came_back {
@@ -645,6 +734,12 @@ fn health(ctx: &Ctx) -> Outcome {
             ),
         );
     };
+    if !is_live(&events[healthy]) {
+        return Outcome::failed(
+            "pier's event log does not tie lab14-web's healthy state to the process that runs now: remove lab14-web and run it again",
+            "pier의 이벤트 로그가 lab14-web의 healthy 상태를 지금 실행 중인 프로세스에 묶어 주지 못합니다: lab14-web을 지우고 다시 실행하세요",
+        );
+    }
     if now != HealthStatus::Unhealthy {
         let status = now.as_str();
         return Outcome::failed(

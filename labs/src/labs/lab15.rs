@@ -6,10 +6,14 @@
 
 use super::{ensure_busybox, COMPOSE};
 use crate::context::Ctx;
+use crate::evidence::is_live;
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
 use crate::text::{self, josa, tr, Josa, Lang, Msg};
 use anyhow::{Context, Result};
+use pier_engine::compose::containers::config_hash;
+use pier_engine::compose::labels as compose_labels;
+use pier_engine::compose::project::{Project, ProjectOptions};
 use pier_engine::container::events::{Action, Event};
 use pier_engine::container::record::ContainerRecord;
 use std::collections::BTreeMap;
@@ -184,10 +188,60 @@ fn service(ctx: &Ctx, name: &str) -> Result<ContainerRecord> {
         })
 }
 
-/// The running container of `service` and its init's host PID.
+/// The running container of `service` and its init's host PID: one that `pier compose`
+/// made from the lab's compose file, whose start pier logged for the process that runs now.
 fn running_service(ctx: &Ctx, name: &str) -> Result<(ContainerRecord, i32)> {
     let rec = service(ctx, name)?;
-    ctx.running(&rec.name)
+    from_the_lab_file(ctx, &rec, name)?;
+    let running = ctx.running(&rec.name)?;
+    let started = events(ctx, &rec.name)?
+        .into_iter()
+        .rfind(|e| e.action == Action::Start && e.id == rec.id);
+    if !started.as_ref().is_some_and(is_live) {
+        return Err(Msg::new(
+            format!(
+                "pier's event log shows no start of the process {} runs now: pier compose up -d in the lab's directory",
+                rec.name
+            ),
+            format!(
+                "pier의 이벤트 로그에 {}에서 지금 실행 중인 프로세스의 시작 기록이 없습니다: 실습 디렉터리에서 pier compose up -d",
+                rec.name
+            ),
+        )
+        .into());
+    }
+    Ok(running)
+}
+
+/// Succeeds when `pier compose` made `rec` for `service` from the lab's compose file as it
+/// is now: the `com.docker.compose.config-hash` label compose computes from the service's
+/// configuration is the one the file gives, and the one of the container's own
+/// configuration. A container run by hand with compose's labels has no such hash.
+fn from_the_lab_file(ctx: &Ctx, rec: &ContainerRecord, service: &str) -> Result<()> {
+    let not_compose = || -> anyhow::Error {
+        Msg::new(
+            format!(
+                "{} was not made by pier compose from the lab's compose file as it is now (its com.docker.compose.config-hash label does not match): pier compose up -d in the lab's directory",
+                rec.name
+            ),
+            format!(
+                "{} 지금의 실습 compose 파일로 pier compose가 만든 컨테이너가 아닙니다 (com.docker.compose.config-hash 레이블이 맞지 않습니다): 실습 디렉터리에서 pier compose up -d",
+                josa(&rec.name, Josa::EunNeun)
+            ),
+        )
+        .into()
+    };
+    let claimed = labels(rec)
+        .get(compose_labels::CONFIG_HASH)
+        .cloned()
+        .ok_or_else(not_compose)?;
+    let project = lab_project(ctx, None)?;
+    let expected = service_hash(&project, &project, service, &rec.name, &rec.image_id)?;
+    let own = config_hash(&rec.config, &rec.image_id)?;
+    if expected.as_deref() != Some(claimed.as_str()) || claimed != own {
+        return Err(not_compose());
+    }
+    Ok(())
 }
 
 /// A file of the volume, read from its data directory on the host.
@@ -222,13 +276,92 @@ fn events(ctx: &Ctx, name: &str) -> Result<Vec<Event>> {
     ctx.events(N, name)
 }
 
+/// The lab's compose project as the file in the lab's directory makes it now, or (`text`)
+/// as that file would with another content: read from a private copy.
+fn lab_project(ctx: &Ctx, text: Option<&str>) -> Result<Project> {
+    let copy;
+    let dir = match text {
+        None => ctx.workdir(N),
+        Some(text) => {
+            copy = tempfile::tempdir().context("making a directory for the lab's first file")?;
+            let path = copy.path().join("compose.yaml");
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            copy.path().to_path_buf()
+        }
+    };
+    Project::load(&ProjectOptions {
+        dir,
+        ..Default::default()
+    })
+    .map_err(|e| {
+        let e = format!("{e:#}");
+        Msg::new(
+            format!("the lab's compose file does not load: {e}"),
+            format!("실습 compose 파일을 읽을 수 없습니다: {e}"),
+        )
+        .into()
+    })
+}
+
+/// The config-hash compose gives container `name` of `service` in `project`, as if the file
+/// were where `home`'s is (the file's path and directory are labels the hash covers).
+fn service_hash(
+    project: &Project,
+    home: &Project,
+    service: &str,
+    name: &str,
+    image_id: &str,
+) -> Result<Option<String>> {
+    let plan = |p: &Project| p.services.iter().find(|s| s.name == service).cloned();
+    let (Some(plan), Some(at_home)) = (plan(project), plan(home)) else {
+        return Ok(None);
+    };
+    let mut config = plan.config;
+    for key in [compose_labels::WORKING_DIR, compose_labels::CONFIG_FILES] {
+        match at_home.config.labels.get(key) {
+            Some(v) => config.labels.insert(key.to_string(), v.clone()),
+            None => config.labels.remove(key),
+        };
+    }
+    config.name = Some(name.to_string());
+    Ok(Some(config_hash(&config, image_id)?))
+}
+
+/// The config-hash labels of stores compose made from the lab's file: as `pier lab start`
+/// wrote it (the first `up`, step 2) and as it is now.
+fn store_hashes(ctx: &Ctx) -> Result<Vec<String>> {
+    let image = ctx.image("busybox")?;
+    let now = lab_project(ctx, None)?;
+    let first = lab_project(ctx, Some(COMPOSE_FILE))?;
+    let name = format!("{PROJECT}-store-1");
+    let mut out = Vec::new();
+    for project in [&first, &now] {
+        out.extend(service_hash(project, &now, "store", &name, &image.id)?);
+    }
+    Ok(out)
+}
+
 /// The short IDs (= default hostnames) of every store container created since the start,
 /// oldest first, with whether it was removed since.
 fn stores(ctx: &Ctx) -> Result<Vec<(String, Option<Event>)>> {
     let events = events(ctx, &format!("{PROJECT}-store-1"))?;
+    // Made by compose from the lab's file: a container run by hand with compose's labels has
+    // no hash compose computed.
+    let hashes = store_hashes(ctx)?;
+    let by_compose = |e: &Event| {
+        e.labels
+            .get(compose_labels::CONFIG_HASH)
+            .is_some_and(|h| hashes.contains(h))
+    };
+    // A store that never started wrote nothing.
+    let ran = |id: &str| {
+        events
+            .iter()
+            .any(|e| e.action == Action::Start && e.id == id && e.init.is_some())
+    };
     Ok(events
         .iter()
-        .filter(|e| e.action == Action::Create)
+        .filter(|e| e.action == Action::Create && by_compose(e) && ran(&e.id))
         .map(|c| {
             let destroyed = events
                 .iter()
