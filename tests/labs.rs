@@ -2164,7 +2164,7 @@ fn lab14_lifecycle_needs_the_signals_and_the_policies() {
     );
     let probe = ["--health-cmd", "false", "--health-interval", "1s"];
     detached("lab14-web", &probe, &sleeper);
-    lab.answer("stop-seconds", "10");
+    lab.answer("stop-seconds", "30");
     std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
         5,
     )));
@@ -2181,9 +2181,10 @@ fn lab14_lifecycle_needs_the_signals_and_the_policies() {
     assert_fails(&out, "always", "restart policy is on-failure");
     assert_fails(&out, "health", "never healthy");
     // The right grace period, but a typed time; orphans reaped by nobody under --init's name.
+    let grace = std::fs::read_to_string(lab.dir().join("grace")).unwrap();
     lab.ok(&["rm", "lab14-pid1"]);
     detached("lab14-pid1", &[], &sleeper);
-    lab.ok(&["stop", "-t", "3", "lab14-pid1"]);
+    lab.ok(&["stop", "-t", grace.trim(), "lab14-pid1"]);
     lab.ok(&["rm", "-f", "lab14-zombies"]);
     detached("lab14-zombies", &[], &["sh", "-c", orphans]);
     std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
@@ -2193,6 +2194,129 @@ fn lab14_lifecycle_needs_the_signals_and_the_policies() {
     assert_fails(&out, "grace", "is not what pier stop took");
     assert_passes(&out, "zombies");
     assert_fails(&out, "reaped", "runs without --init");
+}
+
+/// Lab 14's shortcuts. Containers only created, never run, with event lines written by hand
+/// (as `pier events` shows them, or a sealed line of a container that ran, its ID and name
+/// changed) pass none of the four tasks the log proves; the log keeps the lines, the checker
+/// refuses them. Then the grace period the text shows (3 s): stopping with it fails, and so
+/// does typing 3 after a stop with the grace period `pier lab start` chose.
+#[test]
+fn lab14_hand_written_events_and_the_text_s_grace_fail() {
+    if !has_feature(14) {
+        return;
+    }
+    let lab = Started::new(14);
+    let create = |name: &str, flags: &[&str], args: &[&str]| {
+        let mut all = vec!["create", "--name", name];
+        all.extend_from_slice(flags);
+        all.push("busybox");
+        all.extend_from_slice(args);
+        lab.ok(&all);
+    };
+    create("lab14-flaky", &["--restart", "on-failure:3"], &["true"]);
+    create("lab14-pid1", &[], &["sleep", "3600"]);
+    create("lab14-tini", &["--init"], &["sleep", "3600"]);
+    create(
+        "lab14-always",
+        &["--restart", "always"],
+        &["sh", "-c", "sleep 1; echo bye"],
+    );
+    // A container that really ran: its sealed `die` line is the template of the forgeries.
+    lab.sh("lab14-real", &[], "exit 3");
+    let log = lab.root().join("events.jsonl");
+    let real: serde_json::Value = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["action"] == "die" && e["name"] == "lab14-real")
+        .unwrap();
+    assert!(
+        real["seal"].is_string() && real["init"]["start_time"].is_u64(),
+        "{real}"
+    );
+    let t0 = std::time::SystemTime::now();
+    let mut lines = Vec::new();
+    let mut line = |name: &str, at: f64, action: &str, extra: serde_json::Value| {
+        let mut e = real.clone();
+        e["id"] = lab.inspect(name, "Id").into();
+        e["name"] = name.into();
+        e["time"] =
+            pier_oci::time::rfc3339_nanos(t0 + std::time::Duration::from_secs_f64(at)).into();
+        e["action"] = action.into();
+        e.as_object_mut().unwrap().remove("exit_code");
+        for (k, v) in extra.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        lines.push(e.to_string());
+    };
+    use serde_json::json;
+    for run in 0..4 {
+        let at = f64::from(run);
+        if run > 0 {
+            line("lab14-flaky", at - 0.5, "restart", json!({}));
+        }
+        line("lab14-flaky", at, "start", json!({}));
+        line("lab14-flaky", at + 0.1, "die", json!({"exit_code": 3}));
+    }
+    line("lab14-pid1", 0.0, "kill", json!({"signal": "SIGTERM"}));
+    line("lab14-pid1", 3.0, "kill", json!({"signal": "SIGKILL"}));
+    line("lab14-pid1", 3.01, "die", json!({"exit_code": 137}));
+    line("lab14-tini", 0.0, "kill", json!({"signal": "SIGTERM"}));
+    line("lab14-tini", 0.05, "die", json!({"exit_code": 143}));
+    line("lab14-always", 1.0, "die", json!({"exit_code": 0}));
+    line("lab14-always", 1.5, "restart", json!({}));
+    // And lines as `pier events` prints them, without init or seal.
+    line(
+        "lab14-always",
+        2.0,
+        "restart",
+        json!({"seal": null, "init": null}),
+    );
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    for l in &lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    std::fs::write(&log, text).unwrap();
+    let shown = lab.ok(&["events", "--container", "lab14-flaky"]);
+    assert!(
+        shown.contains("restart"),
+        "the lines are in the log: {shown}"
+    );
+    let out = lab.check();
+    assert_fails(&out, "on-failure", "no restart of lab14-flaky");
+    assert_fails(&out, "grace", "no SIGTERM sent to lab14-pid1");
+    assert_fails(&out, "init-stop", "no SIGTERM sent to lab14-tini");
+    assert_fails(&out, "always", "no restart of lab14-always");
+
+    // The grace period of the text: 3 s is never the one `pier lab start` chose (4 to 9 s).
+    let grace = std::fs::read_to_string(lab.dir().join("grace")).unwrap();
+    let grace = grace.trim();
+    assert!(
+        grace.parse::<u64>().is_ok_and(|g| (4..=9).contains(&g)),
+        "{grace}"
+    );
+    // A new lab14-pid1, stopped with `-t SECONDS`.
+    let stopped_after = |seconds: &str| {
+        lab.ok(&["rm", "lab14-pid1"]);
+        lab.ok(&[
+            "run",
+            "-d",
+            "--name",
+            "lab14-pid1",
+            "busybox",
+            "sleep",
+            "3600",
+        ]);
+        lab.ok(&["stop", "-t", seconds, "lab14-pid1"]);
+    };
+    stopped_after("3");
+    lab.answer("stop-seconds", "3");
+    assert_fails(&lab.check(), "grace", "the SIGKILL came 3.");
+    // The chosen grace period, but the time typed from the text.
+    stopped_after(grace);
+    assert_fails(&lab.check(), "grace", "3 s is not what pier stop took");
 }
 
 /// Lab 15: the first compose file (no healthcheck) fails `gated` and `discovery` (web never
@@ -2238,4 +2362,98 @@ fn lab15_compose_needs_the_application() {
     std::fs::write(data.join("visits"), format!("{visits}0123456789ab\n")).unwrap();
     assert_fails(&lab.check(), "survived", "does not know");
     compose(&["down", "-v"]);
+}
+
+/// Lab 15's shortcut: the project's containers run by hand with compose's labels (a first
+/// store removed, a second store and a web, the volume filled from the host) pass nothing:
+/// compose did not make them from the lab's file, so `up` fails and the tasks after it with
+/// it, and `down-v` finds no store of the project in the log.
+#[test]
+fn lab15_containers_run_by_hand_with_compose_labels_fail() {
+    if !has_feature(15) {
+        return;
+    }
+    let _serial = one_at_a_time();
+    let lab = Started::new(15);
+    let dir = lab.dir();
+    let labels = |service: &str| -> Vec<String> {
+        [
+            "com.docker.compose.project=lab15".to_string(),
+            format!("com.docker.compose.service={service}"),
+            "com.docker.compose.container-number=1".to_string(),
+            "com.docker.compose.oneoff=False".to_string(),
+            format!("com.docker.compose.project.working_dir={}", dir.display()),
+            format!(
+                "com.docker.compose.project.config_files={}",
+                dir.join("compose.yaml").display()
+            ),
+            format!("com.docker.compose.config-hash={}", "ab".repeat(32)),
+        ]
+        .into_iter()
+        .flat_map(|l| ["--label".to_string(), l])
+        .collect()
+    };
+    lab.ok(&["network", "create", "lab15_default"]);
+    lab.ok(&["volume", "create", "lab15_data"]);
+    let store = |extra: &[&str]| {
+        let l = labels("store");
+        let mut args: Vec<&str> = vec!["run", "-d", "--name", "lab15-store-1"];
+        args.extend(l.iter().map(String::as_str));
+        args.extend([
+            "--network",
+            "lab15_default",
+            "--network-alias",
+            "store",
+            "-v",
+            "lab15_data:/data",
+        ]);
+        args.extend_from_slice(extra);
+        args.extend(["busybox", "httpd", "-f", "-p", "80", "-h", "/data"]);
+        lab.ok(&args);
+    };
+    store(&[]);
+    // As `down -v` would: the first store and its volume removed, a new volume for the next.
+    lab.ok(&["rm", "-f", "lab15-store-1"]);
+    lab.ok(&["volume", "rm", "lab15_data"]);
+    lab.ok(&["volume", "create", "lab15_data"]);
+    store(&["--health-cmd", "true", "--health-interval", "1s"]);
+    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
+        2,
+    )));
+    let l = labels("web");
+    let mut args: Vec<&str> = vec!["run", "-d", "--name", "lab15-web-1"];
+    args.extend(l.iter().map(String::as_str));
+    args.extend([
+        "--network",
+        "lab15_default",
+        "-p",
+        "8015:80",
+        "busybox",
+        "sh",
+        "-c",
+        "wget -q -O /tmp/t http://store/token; echo web got the token from store:; cat /tmp/t; echo; exec httpd -f -p 80 -h /tmp",
+    ]);
+    // The volume filled from the host: a token and the visits of stores the log knows.
+    let volume: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["volume", "inspect", "lab15_data"])).unwrap();
+    let data = PathBuf::from(volume[0]["Mountpoint"].as_str().unwrap());
+    std::fs::write(data.join("token"), "0123456789ab\n").unwrap();
+    let store_id = lab.inspect("lab15-store-1", "Id");
+    std::fs::write(data.join("visits"), format!("{}\n", &store_id[..12])).unwrap();
+    lab.ok(&args);
+    lab.answer("token", "0123456789ab");
+    std::thread::sleep(pier_testkit::time::scaled(std::time::Duration::from_secs(
+        2,
+    )));
+    let out = lab.check();
+    assert_fails(&out, "up", "was not made by pier compose");
+    assert_fails(&out, "down-v", "no store container created and removed");
+    for task in ["gated", "discovery", "survived"] {
+        assert!(
+            out.contains(&format!("✘ {task}"))
+                && out.contains("parent failed: finish task up first"),
+            "{task}: {out}"
+        );
+    }
+    lab.ok(&["rm", "-f", "lab15-store-1", "lab15-web-1"]);
 }

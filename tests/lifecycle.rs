@@ -564,3 +564,84 @@ fn events_outlive_the_container() {
     );
     assert!(p.all_ids().is_empty(), "both containers are gone");
 }
+
+/// Each event names the container's init as the kernel showed it when it happened (PID, the
+/// start time of that PID, its cgroup) and is sealed: while the container runs, the start's
+/// init is the live process in the container's cgroup; the signals and the exit of that run
+/// name the same process (also for a command that exits at once); a line written by hand is
+/// in the log but not read as sealed.
+#[test]
+fn events_name_the_init_and_only_sealed_lines_are_believed() {
+    use pier_engine::container::events::{Action, EventLog, InitSeen};
+    let p = Pier::new();
+    let id = p.run_detached(&[
+        "--network",
+        "none",
+        "--name",
+        "seen",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let log = EventLog::at(p.root());
+    let sealed = log.read_sealed().unwrap();
+    let start = sealed
+        .iter()
+        .find(|e| e.id == id && e.action == Action::Start)
+        .expect("a sealed start");
+    let init = start.init.clone().expect("the start names the init");
+    assert_eq!(
+        InitSeen::of(init.pid),
+        Some(init.clone()),
+        "the live process"
+    );
+    assert!(
+        init.cgroup.contains(&id),
+        "its cgroup is the container's: {init:?}"
+    );
+    p.ok(&["stop", "-t", "1", "seen"]);
+    let sealed = log.read_sealed().unwrap();
+    let run: Vec<_> = sealed
+        .iter()
+        .filter(|e| e.id == id && matches!(e.action, Action::Kill | Action::Die))
+        .collect();
+    assert_eq!(run.len(), 3, "SIGTERM, SIGKILL, die: {run:?}");
+    assert!(
+        run.iter().all(|e| e.init.as_ref() == Some(&init)),
+        "{run:?}"
+    );
+    assert_ne!(
+        InitSeen::of(init.pid),
+        Some(init.clone()),
+        "the process is gone"
+    );
+    // A copy of the die line with another exit code: still in the log, not sealed.
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let die = text
+        .lines()
+        .find(|l| l.contains("\"action\":\"die\"") && l.contains(&id))
+        .unwrap();
+    let forged = die.replace("\"exit_code\":137", "\"exit_code\":0");
+    assert_ne!(forged, die);
+    std::fs::write(log.path(), format!("{text}{forged}\n")).unwrap();
+    assert_eq!(log.read().unwrap().len(), sealed.len() + 1);
+    assert_eq!(log.read_sealed().unwrap(), sealed);
+    p.ok(&["rm", "seen"]);
+    // A command that exits at once: its start and exit still name its process.
+    let quick = p.run(&[
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "quick",
+        "busybox",
+        "true",
+    ]);
+    assert!(quick.status.success());
+    let sealed = log.read_sealed().unwrap();
+    let quick: Vec<_> = sealed.iter().filter(|e| e.name == "quick").collect();
+    let start = quick.iter().find(|e| e.action == Action::Start).unwrap();
+    let die = quick.iter().find(|e| e.action == Action::Die).unwrap();
+    assert!(start.init.is_some() && start.init == die.init, "{quick:?}");
+    p.ok(&["rm", "quick"]);
+}

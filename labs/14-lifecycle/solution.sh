@@ -18,8 +18,9 @@ pier run --name lab14-inside busybox sh -c 'kill -TERM 1; kill -KILL 1; echo PID
 # ANCHOR: grace
 pier run -d --name lab14-pid1 busybox sleep 3600
 TIMEFORMAT=%R
-seconds=$( { time pier stop -t 3 lab14-pid1 >/dev/null; } 2>&1 )
-echo "pier stop -t 3 took $seconds s"
+grace=$(cat "$(pier lab dir 14)/grace")
+seconds=$( { time pier stop -t "$grace" lab14-pid1 >/dev/null; } 2>&1 )
+echo "pier stop -t $grace took $seconds s"
 pier events --container lab14-pid1
 pier lab answer 14 stop-seconds "$seconds"
 # ANCHOR_END: grace

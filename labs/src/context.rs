@@ -127,13 +127,15 @@ impl Ctx {
     }
 
     /// The events pier logged (`pier events`) for the container called `name` since
-    /// `pier lab start LAB`, oldest first; they outlive the container.
+    /// `pier lab start LAB`, oldest first; they outlive the container. Only lines pier
+    /// sealed count: a line written into the log by hand is refused
+    /// ([`EventLog::read_sealed`](pier_engine::container::events::EventLog::read_sealed)).
     pub fn events(&self, lab: u32, name: &str) -> Result<Vec<Event>> {
         let since = self.started_at(lab);
         Ok(self
             .engine
             .events()
-            .read()?
+            .read_sealed()?
             .into_iter()
             .filter(|e| e.name == name)
             .filter(|e| match (since, e.when()) {

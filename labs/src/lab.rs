@@ -22,16 +22,6 @@ impl Outcome {
     pub fn failed(en: impl Into<String>, ko: impl Into<String>) -> Outcome {
         Outcome::Fail(Msg::new(en, ko))
     }
-    /// `Pass` with an English note only. Being replaced by [`Outcome::passed`].
-    pub fn pass(note: impl Into<String>) -> Outcome {
-        let note = note.into();
-        Outcome::Pass(Msg::new(note.clone(), note))
-    }
-    /// `Fail` with an English reason only. Being replaced by [`Outcome::failed`].
-    pub fn fail(why: impl Into<String>) -> Outcome {
-        let why = why.into();
-        Outcome::Fail(Msg::new(why.clone(), why))
-    }
 }
 
 /// Lets a check use `?` on lookups: an error becomes a failed check. An error that is a

@@ -11,6 +11,7 @@
 
 pub mod context;
 pub mod daemon;
+pub mod evidence;
 pub mod lab;
 pub mod labs;
 pub mod probe;

@@ -4,12 +4,17 @@
 //! container existed after `pier rm`, or that a start was refused and rolled back; the labs'
 //! checker reads it for exactly that (`pier events` prints it).
 //!
+//! Each line carries what the kernel said about the container's init when it happened
+//! ([`InitSeen`]: its PID, the start time of that PID, its cgroup), read by pier then, and a
+//! seal ([`super::event_seal`]) that a line written by hand lacks.
+//!
 //! Appends take a lock, so lines from concurrent `pier` processes never interleave. The log is
 //! bounded: past [`MAX_BYTES`] it is renamed to `events.jsonl.1` (replacing the older one) and
 //! a new one begins, so at most two files' worth is kept.
 
+use super::event_seal::SealKey;
 use super::now_rfc3339;
-use super::record::ContainerRecord;
+use super::record::{ContainerRecord, ProcessId};
 use anyhow::{Context, Result};
 use pier_oci::persist::Lock;
 use serde::{Deserialize, Serialize};
@@ -73,6 +78,79 @@ impl Action {
     }
 }
 
+/// The container's init as the kernel showed it to pier when an event happened: which
+/// process it was (PID and the start time of that PID, so a reused PID is not mistaken for
+/// it) and which cgroup it was in. Only pier, watching the container, can read these at the
+/// time; a checker compares them with the live process while it runs, and with each other
+/// (every event of one run names the same process) once it has gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitSeen {
+    /// Host PID.
+    pub pid: i32,
+    /// Start time of that PID in clock ticks since boot (field 22 of `/proc/PID/stat`).
+    pub start_time: u64,
+    /// Its cgroup as `/proc/PID/cgroup` names it (the unified line on cgroup v2, the `pids`
+    /// or `memory` hierarchy's on v1): `/pier/<id>`.
+    pub cgroup: String,
+}
+
+impl InitSeen {
+    /// What the kernel shows now of process `pid`; `None` if it is gone (or a zombie).
+    pub fn of(pid: i32) -> Option<InitSeen> {
+        let id = ProcessId::of(pid).filter(|p| p.is_alive())?;
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        Some(InitSeen {
+            pid,
+            start_time: id.start_time,
+            cgroup: cgroup_line(&text)?,
+        })
+    }
+
+    /// What the kernel shows now of the process `init` names, if it is still that process.
+    pub fn of_process(init: ProcessId) -> Option<InitSeen> {
+        InitSeen::of(init.pid).filter(|s| s.start_time == init.start_time)
+    }
+
+    /// The process, without its cgroup.
+    pub fn process(&self) -> ProcessId {
+        ProcessId {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
+    }
+}
+
+/// The cgroup path of `/proc/PID/cgroup`'s text: the unified hierarchy's (`0::/path`) when
+/// there is one with a path other than `/` (v2; on a hybrid v1 machine it is systemd's), else
+/// the `pids` hierarchy's, else `memory`'s, else the first line's.
+fn cgroup_line(text: &str) -> Option<String> {
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let _id = f.next()?;
+            Some((f.next()?, f.next()?))
+        })
+        .collect();
+    let v1 = |name: &str| {
+        lines
+            .iter()
+            .find(|(c, _)| c.split(',').any(|c| c == name))
+            .map(|(_, p)| p.to_string())
+    };
+    let unified = lines
+        .iter()
+        .find(|(c, _)| c.is_empty())
+        .map(|(_, p)| p.to_string());
+    match (lines.len(), unified) {
+        (1, Some(p)) => Some(p),
+        (_, u) => v1("pids")
+            .or_else(|| v1("memory"))
+            .or(u)
+            .or_else(|| lines.first().map(|(_, p)| p.to_string())),
+    }
+}
+
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -106,6 +184,14 @@ pub struct Event {
     /// containers included).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The container's init when it happened, as the kernel showed it to pier (`start`,
+    /// `kill` before the signal, `die` (the process that ran), `health_status`, and any event
+    /// while it runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitSeen>,
+    /// The line's seal ([`super::event_seal`]), hex; set by [`EventLog::append`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 impl Event {
@@ -123,7 +209,18 @@ impl Event {
             error: None,
             health: None,
             labels: rec.config.labels.clone(),
+            init: rec.init.and_then(InitSeen::of_process),
+            seal: None,
         }
+    }
+
+    /// The bytes the seal covers: the line without its seal.
+    fn sealed_bytes(&self) -> Result<Vec<u8>> {
+        let unsealed = Event {
+            seal: None,
+            ..self.clone()
+        };
+        serde_json::to_vec(&unsealed).context("serializing an event")
     }
 
     /// When it happened, parsed.
@@ -187,11 +284,16 @@ impl EventLog {
         self.path.with_extension("jsonl.1")
     }
 
-    /// Appends `event` (one line, under the lock), rotating a full log first.
+    /// Appends `event` (one line, under the lock), sealed, rotating a full log first.
     pub fn append(&self, event: &Event) -> Result<()> {
-        let mut line = serde_json::to_vec(event).context("serializing an event")?;
-        line.push(b'\n');
         let _lock = Lock::exclusive(&self.path.with_extension("lock"))?;
+        let key = SealKey::open_or_create(&self.path)?;
+        let sealed = Event {
+            seal: Some(key.seal(&event.sealed_bytes()?)?),
+            ..event.clone()
+        };
+        let mut line = serde_json::to_vec(&sealed).context("serializing an event")?;
+        line.push(b'\n');
         if std::fs::metadata(&self.path).is_ok_and(|m| m.len() >= MAX_BYTES) {
             std::fs::rename(&self.path, self.rotated()).with_context(|| {
                 format!(
@@ -228,6 +330,31 @@ impl EventLog {
             }
         }
         Ok(out)
+    }
+}
+
+impl EventLog {
+    /// The events pier wrote, oldest first: those whose seal verifies under this state
+    /// directory's key, each once (a sealed line copied again is the same event). A line
+    /// written by hand, edited, or sealed under another directory's key is left out. No key
+    /// (no event was ever appended) means no event.
+    pub fn read_sealed(&self) -> Result<Vec<Event>> {
+        let Some(key) = SealKey::open(&self.path)? else {
+            return Ok(Vec::new());
+        };
+        let mut seen = std::collections::HashSet::new();
+        Ok(self
+            .read()?
+            .into_iter()
+            .filter(|e| {
+                let Some(seal) = e.seal.clone() else {
+                    return false;
+                };
+                e.sealed_bytes()
+                    .is_ok_and(|bytes| key.verifies(&bytes, &seal))
+                    && seen.insert(seal)
+            })
+            .collect())
     }
 }
 
@@ -328,6 +455,8 @@ mod tests {
             error: None,
             health: None,
             labels: BTreeMap::new(),
+            init: None,
+            seal: None,
         }
     }
 
@@ -347,12 +476,84 @@ mod tests {
             (back[0].action, back[0].name.as_str()),
             (Action::Create, "a")
         );
-        assert_eq!(back[1], failed);
+        assert_eq!(
+            Event {
+                seal: None,
+                ..back[1].clone()
+            },
+            failed
+        );
         let text = std::fs::read_to_string(log.path()).unwrap();
         assert_eq!(text.lines().count(), 2);
         assert!(text.contains("\"action\":\"start-failed\""), "{text}");
         assert!(failed.render().contains("start-failed"));
         assert!(failed.render().contains("exitCode=125"));
+    }
+
+    #[test]
+    fn the_cgroup_is_read_as_the_kernel_names_it() {
+        assert_eq!(cgroup_line("0::/pier/ab\n").as_deref(), Some("/pier/ab"));
+        let v1 =
+            "12:pids:/pier/ab\n11:memory:/pier/ab\n1:name=systemd:/user.slice\n0::/user.slice\n";
+        assert_eq!(cgroup_line(v1).as_deref(), Some("/pier/ab"));
+        assert_eq!(
+            cgroup_line("3:cpu,cpuacct:/pier/cd\n").as_deref(),
+            Some("/pier/cd")
+        );
+        assert_eq!(cgroup_line(""), None);
+    }
+
+    #[test]
+    fn only_lines_pier_sealed_are_read_as_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::at(dir.path());
+        assert!(log.read_sealed().unwrap().is_empty(), "no key yet: nothing");
+        let mut start = event(Action::Start, "a");
+        start.init = Some(InitSeen {
+            pid: 4242,
+            start_time: 123456,
+            cgroup: "/pier/abab".into(),
+        });
+        log.append(&start).unwrap();
+        log.append(&event(Action::Die, "a")).unwrap();
+        let sealed = log.read_sealed().unwrap();
+        assert_eq!(sealed.len(), 2);
+        assert_eq!(sealed[0].init, start.init, "the init reads back");
+        assert!(sealed.iter().all(|e| e.seal.is_some()));
+        // By hand: a line as pier writes it but unsealed, a sealed line edited, a sealed line
+        // copied again, and a line sealed under another directory's key.
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let first = text.lines().next().unwrap().to_string();
+        let unsealed = serde_json::to_string(&event(Action::Restart, "a")).unwrap();
+        let edited = first.replace("\"name\":\"a\"", "\"name\":\"b\"");
+        assert_ne!(edited, first);
+        let other = tempfile::tempdir().unwrap();
+        let other_log = EventLog::at(other.path());
+        other_log.append(&event(Action::Restart, "a")).unwrap();
+        let foreign = std::fs::read_to_string(other_log.path()).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap();
+        for line in [
+            unsealed.as_str(),
+            edited.as_str(),
+            first.as_str(),
+            foreign.trim(),
+        ] {
+            writeln!(f, "{line}").unwrap();
+        }
+        assert_eq!(
+            log.read().unwrap().len(),
+            6,
+            "every line is still in the log"
+        );
+        let sealed = log.read_sealed().unwrap();
+        assert_eq!(
+            sealed.iter().map(|e| e.action).collect::<Vec<_>>(),
+            vec![Action::Start, Action::Die],
+            "only pier's two lines, once"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod cp;
 pub mod cp_stat;
 pub mod create;
 pub mod diff;
+pub mod event_seal;
 pub mod events;
 pub mod exec;
 pub mod freeze;

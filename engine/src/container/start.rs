@@ -4,7 +4,7 @@
 //! container's output to its log.
 
 use super::attach_point::AttachPoint;
-use super::events::{Action, Event};
+use super::events::{Action, Event, InitSeen};
 use super::health::Health;
 use super::io_loop::{copy_window_size, IoLoop, RawTerminal, Sink};
 use super::logs::LogWriter;
@@ -267,6 +267,10 @@ impl Engine {
             }
         };
         let init = ProcessId::of(created.pid.as_raw());
+        // What the kernel says of the init, recorded with its start and its exit: read now,
+        // while it waits for the start in its cgroup (a command that exits at once would be a
+        // zombie, unreadable, by the time the start is logged).
+        let seen = InitSeen::of(created.pid.as_raw());
         let cgroup = created.cgroup.clone();
         self.update(paths, |r| {
             r.init = init;
@@ -299,7 +303,10 @@ impl Engine {
                 .filter(|h| h.is_enabled())
                 .map(|_| Health::starting());
         })?;
-        self.record_event(Event::about(record, Action::Start));
+        self.record_event(Event {
+            init: seen.clone(),
+            ..Event::about(record, Action::Start)
+        });
         on_started(Ok(()));
         // Killed (and reaped) when this run ends; it dies with this process too.
         let _prober = self.spawn_health_prober(paths, record)?;
@@ -339,14 +346,20 @@ impl Engine {
         drop(_prober);
         let oom_killed = cgroup.oom_kill_count().unwrap_or(0) > 0;
         let finish = trace::Phase::start("finish (tear-down, record)");
-        self.finish(paths, exit, oom_killed)?;
+        self.finish(paths, exit, oom_killed, seen)?;
         finish.end();
         Ok(RunOutcome { exit, oom_killed })
     }
 
-    /// Records the exit and releases the container's runtime resources (the writable layer is
-    /// kept, as Docker does, until `rm`).
-    fn finish(&self, paths: &ContainerPaths, exit: ExitInfo, oom_killed: bool) -> Result<()> {
+    /// Records the exit (of the init pier saw start, `seen`) and releases the container's
+    /// runtime resources (the writable layer is kept, as Docker does, until `rm`).
+    fn finish(
+        &self,
+        paths: &ContainerPaths,
+        exit: ExitInfo,
+        oom_killed: bool,
+        seen: Option<InitSeen>,
+    ) -> Result<()> {
         self.teardown_as(paths, true)?;
         let rec = self.update(paths, |r| {
             r.status = ContainerStatus::Exited;
@@ -363,6 +376,7 @@ impl Engine {
             self.record_event(Event {
                 exit_code: Some(exit.code),
                 oom_killed,
+                init: seen,
                 ..Event::about(&rec, Action::Die)
             });
             if rec.config.auto_remove {

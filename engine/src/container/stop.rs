@@ -1,6 +1,6 @@
 //! `pier stop`, `pier kill`, `pier wait`.
 
-use super::events::{Action, Event};
+use super::events::{Action, Event, InitSeen};
 use super::record::{ContainerRecord, ContainerStatus};
 use super::Engine;
 use anyhow::{bail, Result};
@@ -26,10 +26,13 @@ impl Engine {
         if sig == Signal::SIGKILL || sig == stop_signal(self, &rec) {
             self.update(&paths, |r| r.stopped_by_user = true)?;
         }
+        // Read before the signal: after a SIGKILL the process may already be gone.
+        let seen = InitSeen::of_process(init);
         signal(init.pid, sig)?;
         self.thaw_after_signal(key);
         self.record_event(Event {
             signal: Some(sig.as_str().to_string()),
+            init: seen,
             ..Event::about(&rec, Action::Kill)
         });
         Ok(())
@@ -38,9 +41,11 @@ impl Engine {
     /// Sends `sig` to a container's init on pier's own behalf (stop, rm -f) and records it;
     /// a process that is already gone is not an error.
     pub(crate) fn signal_init(&self, rec: &ContainerRecord, pid: i32, sig: Signal) {
+        let seen = InitSeen::of(pid);
         if signal(pid, sig).is_ok() {
             self.record_event(Event {
                 signal: Some(sig.as_str().to_string()),
+                init: seen,
                 ..Event::about(rec, Action::Kill)
             });
         }

@@ -5,14 +5,16 @@
 
 use super::{ensure_busybox, sent, LIFECYCLE};
 use crate::context::Ctx;
+use crate::evidence::{is_live, run_of, same_process};
 use crate::lab::{Lab, Outcome, Task};
 use crate::probe;
-use crate::text;
-use crate::text::tr;
+use crate::text::{self, josa, tr, Josa, Lang};
+use anyhow::{Context, Result};
 use pier_engine::container::config::RestartPolicy;
 use pier_engine::container::events::{Action, Event};
 use pier_engine::container::health::HealthStatus;
 use pier_engine::container::record::{ContainerRecord, ContainerStatus};
+use std::io::Read;
 use std::time::{Duration, SystemTime};
 
 const N: u32 = 14;
@@ -27,8 +29,12 @@ pub const ORPHANS: &str = "for i in 1 2 3; do (sleep 1 &); done; exec sleep 3600
 /// Zombies lab14-zombies must show (one per orphan).
 const ZOMBIES: usize = 3;
 
-/// The grace period the lab asks for (`pier stop -t 3`).
-const GRACE: u64 = 3;
+/// The grace periods `pier lab start 14` chooses from, in seconds (`pier stop -t N`): one
+/// each start, so the time to measure is not in the text.
+const GRACES: std::ops::RangeInclusive<u64> = 4..=9;
+
+/// The file of the lab's directory that holds the grace period chosen at the start.
+const GRACE_FILE: &str = "grace";
 
 /// The lab.
 pub fn lab() -> Lab {
@@ -43,7 +49,7 @@ pub fn lab() -> Lab {
         host_ports: &[],
         networks: &[],
         needs: Some(LIFECYCLE),
-        prepare: ensure_busybox,
+        prepare,
         tasks: vec![
             Task {
                 id: "inside",
@@ -62,14 +68,14 @@ pub fn lab() -> Lab {
             Task {
                 id: "grace",
                 title: tr(
-                    "pier stop -t 3 waited out its grace period on lab14-pid1, and you timed it",
-                    "pier stop -t 3이 lab14-pid1에서 유예 시간을 다 기다렸고, 그 시간을 쟀다",
+                    "pier stop waited out on lab14-pid1 the grace period pier lab start 14 chose, and you timed it",
+                    "pier stop이 lab14-pid1에서 pier lab start 14가 정한 유예 시간을 다 기다렸고, 그 시간을 쟀다",
                 ),
                 after: &[],
                 answer: Some("stop-seconds"),
                 hint: tr(
-                    "pier run -d --name lab14-pid1 busybox sleep 3600, then `time pier stop -t 3 lab14-pid1`: pier lab answer 14 stop-seconds <SECONDS>",
-                    "pier run -d --name lab14-pid1 busybox sleep 3600 한 다음 `time pier stop -t 3 lab14-pid1`: pier lab answer 14 stop-seconds <초>",
+                    "pier run -d --name lab14-pid1 busybox sleep 3600; `cat \"$(pier lab dir 14)/grace\"` shows your grace period N; `time pier stop -t N lab14-pid1`, then pier lab answer 14 stop-seconds <SECONDS>",
+                    "pier run -d --name lab14-pid1 busybox sleep 3600 한 뒤 `cat \"$(pier lab dir 14)/grace\"`로 유예 시간 N을 확인하고, `time pier stop -t N lab14-pid1` 한 다음 pier lab answer 14 stop-seconds <초>",
                 ),
                 check: grace,
             },
@@ -161,6 +167,58 @@ pub fn lab() -> Lab {
     }
 }
 
+/// Cleans up like every lab, then chooses this start's grace period and writes it to the
+/// lab's directory.
+fn prepare(ctx: &Ctx) -> Result<()> {
+    ensure_busybox(ctx)?;
+    let mut byte = [0u8; 1];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut byte))
+        .context("reading /dev/urandom for the lab's grace period")?;
+    let span = GRACES.end() - GRACES.start() + 1;
+    let grace = GRACES.start() + u64::from(byte[0]) % span;
+    let path = ctx.workdir(N).join(GRACE_FILE);
+    std::fs::write(&path, format!("{grace}\n"))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The grace period `pier lab start 14` chose.
+fn grace_period(ctx: &Ctx) -> Result<u64> {
+    let path = ctx.workdir(N).join(GRACE_FILE);
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .filter(|g| GRACES.contains(g))
+        .ok_or_else(|| {
+            crate::text::Msg::new(
+                format!(
+                    "{} holds no grace period: run pier lab start 14 again",
+                    path.display()
+                ),
+                format!(
+                    "{}에 유예 시간이 없습니다: pier lab start 14를 다시 실행하세요",
+                    path.display()
+                ),
+            )
+            .into()
+        })
+}
+
+/// The failure of an exit the event log does not tie to the process pier started: the
+/// lines of that run are missing, or were not written by pier.
+fn unproven(name: &str) -> Outcome {
+    Outcome::failed(
+        format!(
+            "pier's event log does not tie the signals and the exit of {name} to one process it started and saw in the kernel: remove {name} and run it again"
+        ),
+        format!(
+            "pier의 이벤트 로그가 {}의 시그널과 종료를 pier가 시작하고 커널에서 확인한 하나의 프로세스에 묶어 주지 못합니다: {} 지우고 다시 실행하세요",
+            name,
+            josa(name, Josa::EulReul)
+        ),
+    )
+}
+
 /// The record of `name` and the events of that container (not of an earlier one of the same
 /// name) since the lab started.
 fn history(ctx: &Ctx, name: &str) -> Result<(ContainerRecord, Vec<Event>), Outcome> {
@@ -181,21 +239,36 @@ fn inside(ctx: &Ctx) -> Outcome {
         Err(e) => return e.into(),
     };
     if rec.config.init {
-        return Outcome::fail(
+        return Outcome::failed(
             "lab14-inside ran under --init: then PID 1 is pier's reaper, not your shell; run it without --init",
+            "lab14-inside가 --init 아래에서 실행되었습니다: 그러면 PID 1은 셸이 아니라 pier의 리퍼입니다. --init 없이 실행하세요",
         );
     }
     if !rec.args.iter().any(|a| a == INSIDE) {
-        return Outcome::fail(format!(
-            "lab14-inside ran {:?}, not the script of step 1 (it must send SIGTERM and SIGKILL to PID 1)",
-            rec.args
-        ));
+        return Outcome::failed(
+            format!(
+                "lab14-inside ran {:?}, not the script of step 1 (it must send SIGTERM and SIGKILL to PID 1)",
+                rec.args
+            ),
+            format!(
+                "lab14-inside가 실행한 것은 1단계의 스크립트가 아니라 {:?}입니다 (PID 1에 SIGTERM과 SIGKILL을 보내야 합니다)",
+                rec.args
+            ),
+        );
     }
     match code {
-        0 => Outcome::pass("exit code 0: the kernel dropped both signals"),
-        c => Outcome::fail(format!(
-            "lab14-inside exited with code {c}, not 0: the signals reached it (was it really PID 1?)"
-        )),
+        0 => Outcome::passed(
+            "exit code 0: the kernel dropped both signals",
+            "종료 코드 0: 커널이 두 시그널을 모두 버렸습니다",
+        ),
+        c => Outcome::failed(
+            format!(
+                "lab14-inside exited with code {c}, not 0: the signals reached it (was it really PID 1?)"
+            ),
+            format!(
+                "lab14-inside가 0이 아닌 종료 코드 {c}로 끝났습니다: 시그널이 전달되었습니다 (정말 PID 1이었나요?)"
+            ),
+        ),
     }
 }
 
@@ -205,59 +278,115 @@ fn grace(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     if rec.config.init || rec.args.first().map(String::as_str) != Some("sleep") {
-        return Outcome::fail(format!(
-            "lab14-pid1 runs `{}`{}: the experiment needs `sleep 3600` itself as PID 1",
-            rec.args.join(" "),
-            if rec.config.init { " under --init" } else { "" }
-        ));
+        let cmd = rec.args.join(" ");
+        return Outcome::failed(
+            format!(
+                "lab14-pid1 runs `{cmd}`{}: the experiment needs `sleep 3600` itself as PID 1",
+                if rec.config.init { " under --init" } else { "" }
+            ),
+            format!(
+                "lab14-pid1이 {}{} 실행합니다: 이 실험에는 `sleep 3600` 자체가 PID 1이어야 합니다",
+                if rec.config.init {
+                    "--init 아래에서 "
+                } else {
+                    ""
+                },
+                josa(&format!("`{cmd}`"), Josa::EulReul)
+            ),
+        );
     }
+    let grace_s = match grace_period(ctx) {
+        Ok(g) => g,
+        Err(e) => return e.into(),
+    };
+    let stop = format!("pier stop -t {grace_s}");
     if rec.status == ContainerStatus::Running {
-        return Outcome::fail("lab14-pid1 is still running: time pier stop -t 3 lab14-pid1");
+        return Outcome::failed(
+            format!("lab14-pid1 is still running: time {stop} lab14-pid1"),
+            format!("lab14-pid1이 아직 실행 중입니다: time {stop} lab14-pid1"),
+        );
     }
     let Some(term) = events.iter().position(|e| sent(e, "SIGTERM")) else {
-        return Outcome::fail(format!(
-            "pier's event log shows no SIGTERM sent to lab14-pid1: stop it with pier stop -t 3, not pier kill {}",
-            text::before_start(ctx.lang(), N)
-        ));
+        return Outcome::failed(
+            format!(
+                "pier's event log shows no SIGTERM sent to lab14-pid1: stop it with {stop}, not pier kill {}",
+                text::before_start(Lang::En, N)
+            ),
+            format!(
+                "pier의 이벤트 로그에 lab14-pid1에 보낸 SIGTERM이 없습니다: pier kill이 아니라 {} 멈추세요 {}",
+                josa(&stop, Josa::EuroRo),
+                text::before_start(Lang::Ko, N)
+            ),
+        );
     };
     let after = &events[term..];
     let (Some(kill), Some(die)) = (
         after.iter().find(|e| sent(e, "SIGKILL")),
         after.iter().find(|e| e.action == Action::Die),
     ) else {
-        return Outcome::fail(
-            "pier's event log shows no SIGKILL and exit after the SIGTERM: stop lab14-pid1 with pier stop -t 3",
+        return Outcome::failed(
+            format!(
+                "pier's event log shows no SIGKILL and exit after the SIGTERM: stop lab14-pid1 with {stop}"
+            ),
+            format!(
+                "pier의 이벤트 로그에 SIGTERM 뒤의 SIGKILL과 종료가 없습니다: lab14-pid1을 {} 멈추세요",
+                josa(&stop, Josa::EuroRo)
+            ),
         );
     };
+    if run_of(&events, die).is_none()
+        || !same_process(&events[term], die)
+        || !same_process(kill, die)
+    {
+        return unproven("lab14-pid1");
+    }
     let waited = between(&events[term], kill).unwrap_or_default();
     let took = between(&events[term], die).unwrap_or_default();
-    let grace = Duration::from_secs(GRACE);
+    let grace = Duration::from_secs(grace_s);
     if waited < grace.mul_f64(0.9) || waited > grace + Duration::from_secs(3) {
-        return Outcome::fail(format!(
-            "the SIGKILL came {:.1} s after the SIGTERM: stop lab14-pid1 with pier stop -t {GRACE}",
-            waited.as_secs_f64()
-        ));
+        let w = waited.as_secs_f64();
+        return Outcome::failed(
+            format!(
+                "the SIGKILL came {w:.1} s after the SIGTERM: stop lab14-pid1 with {stop}, the grace period pier lab start 14 chose"
+            ),
+            format!(
+                "SIGKILL이 SIGTERM보다 {w:.1}초 뒤에 왔습니다: lab14-pid1을 pier lab start 14가 정한 유예 시간대로 {} 멈추세요",
+                josa(&stop, Josa::EuroRo)
+            ),
+        );
     }
     let given = match ctx.answer(N, "stop-seconds") {
         Ok(v) => v,
         Err(e) => return e.into(),
     };
     let Some(seconds) = seconds(&given) else {
-        return Outcome::fail(format!("{given:?} is not a number of seconds"));
+        return Outcome::failed(
+            format!("{given:?} is not a number of seconds"),
+            format!(
+                "{} 초 단위의 수가 아닙니다",
+                josa(&format!("{given:?}"), Josa::EunNeun)
+            ),
+        );
     };
     // `time` also counts pier's own start before the SIGTERM (a second or more on a slow
     // machine) and the wait for the exit: at least the logged time, and not far above it.
     let took_s = took.as_secs_f64();
     if seconds < took_s - 0.5 || seconds > took_s + 2.0_f64.max(took_s / 2.0) {
-        return Outcome::fail(format!(
-            "{given} s is not what pier stop took: the log shows {took_s:.1} s from SIGTERM to the exit (time pier stop -t {GRACE} lab14-pid1)"
-        ));
+        return Outcome::failed(
+            format!(
+                "{given} s is not what pier stop took: the log shows {took_s:.1} s from SIGTERM to the exit (time {stop} lab14-pid1)"
+            ),
+            format!(
+                "{given}초는 pier stop이 걸린 시간이 아닙니다: 로그에는 SIGTERM부터 종료까지 {took_s:.1}초로 나옵니다 (time {stop} lab14-pid1)"
+            ),
+        );
     }
-    Outcome::pass(format!(
-        "SIGKILL after {:.1} s, exit code {}",
-        waited.as_secs_f64(),
-        die.exit_code.unwrap_or(-1)
-    ))
+    let w = waited.as_secs_f64();
+    let code = die.exit_code.unwrap_or(-1);
+    Outcome::passed(
+        format!("SIGKILL after {w:.1} s, exit code {code}"),
+        format!("{w:.1}초 뒤 SIGKILL, 종료 코드 {code}"),
+    )
 }
 
 /// Seconds as the student may copy them from `time`: `3.04`, `3.04 s`, `real 0m3.040s`.
@@ -277,40 +406,72 @@ fn init_stop(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     if !rec.config.init {
-        return Outcome::fail("lab14-tini runs without --init: remove it and run it with --init");
+        return Outcome::failed(
+            "lab14-tini runs without --init: remove it and run it with --init",
+            "lab14-tini가 --init 없이 실행되었습니다: 지우고 --init을 붙여 다시 실행하세요",
+        );
     }
     if rec.args.first().map(String::as_str) != Some("sleep") {
-        return Outcome::fail(format!(
-            "lab14-tini runs `{}`: run sleep 3600 (no handler of its own) under --init",
-            rec.args.join(" ")
-        ));
+        let cmd = rec.args.join(" ");
+        return Outcome::failed(
+            format!(
+                "lab14-tini runs `{cmd}`: run sleep 3600 (no handler of its own) under --init"
+            ),
+            format!(
+                "lab14-tini가 {} 실행합니다: 자체 핸들러가 없는 sleep 3600을 --init 아래에서 실행하세요",
+                josa(&format!("`{cmd}`"), Josa::EulReul)
+            ),
+        );
     }
     let Some(term) = events.iter().position(|e| sent(e, "SIGTERM")) else {
-        return Outcome::fail(format!(
-            "pier's event log shows no SIGTERM sent to lab14-tini: pier stop lab14-tini {}",
-            text::before_start(ctx.lang(), N)
-        ));
+        return Outcome::failed(
+            format!(
+                "pier's event log shows no SIGTERM sent to lab14-tini: pier stop lab14-tini {}",
+                text::before_start(Lang::En, N)
+            ),
+            format!(
+                "pier의 이벤트 로그에 lab14-tini에 보낸 SIGTERM이 없습니다: pier stop lab14-tini {}",
+                text::before_start(Lang::Ko, N)
+            ),
+        );
     };
     let after = &events[term..];
     let Some(die) = after.iter().find(|e| e.action == Action::Die) else {
-        return Outcome::fail("lab14-tini has not exited since the SIGTERM: pier stop lab14-tini");
+        return Outcome::failed(
+            "lab14-tini has not exited since the SIGTERM: pier stop lab14-tini",
+            "lab14-tini가 SIGTERM 이후 아직 끝나지 않았습니다: pier stop lab14-tini",
+        );
     };
+    if run_of(&events, die).is_none() || !same_process(&events[term], die) {
+        return unproven("lab14-tini");
+    }
     if after.iter().any(|e| sent(e, "SIGKILL")) {
-        return Outcome::fail(
+        return Outcome::failed(
             "lab14-tini needed a SIGKILL: the SIGTERM alone should have ended it under --init",
+            "lab14-tini에 SIGKILL이 필요했습니다: --init 아래에서는 SIGTERM만으로 끝났어야 합니다",
         );
     }
     match (die.exit_code, between(&events[term], die)) {
         // Well under the 10 s grace period (slow machines included).
-        (Some(143), Some(d)) if d < Duration::from_secs(5) => Outcome::pass(format!(
-            "exit code 143 after {:.2} s",
-            d.as_secs_f64()
-        )),
-        (code, d) => Outcome::fail(format!(
-            "lab14-tini exited with code {} {:.1} s after the SIGTERM: expected 143 (128 + 15) at once",
-            code.unwrap_or(-1),
-            d.unwrap_or_default().as_secs_f64()
-        )),
+        (Some(143), Some(d)) if d < Duration::from_secs(5) => {
+            let s = d.as_secs_f64();
+            Outcome::passed(
+                format!("exit code 143 after {s:.2} s"),
+                format!("{s:.2}초 뒤 종료 코드 143"),
+            )
+        }
+        (code, d) => {
+            let code = code.unwrap_or(-1);
+            let s = d.unwrap_or_default().as_secs_f64();
+            Outcome::failed(
+                format!(
+                    "lab14-tini exited with code {code} {s:.1} s after the SIGTERM: expected 143 (128 + 15) at once"
+                ),
+                format!(
+                    "lab14-tini가 SIGTERM {s:.1}초 뒤에 종료 코드 {code}로 끝났습니다: 곧바로 143(128 + 15)으로 끝나야 합니다"
+                ),
+            )
+        }
     }
 }
 
@@ -318,17 +479,33 @@ fn init_stop(ctx: &Ctx) -> Outcome {
 fn orphan_maker(ctx: &Ctx, name: &str, init: bool) -> Result<(ContainerRecord, i32), Outcome> {
     let (rec, pid) = ctx.running(name).map_err(Outcome::from)?;
     if !rec.args.iter().any(|a| a == ORPHANS) {
-        return Err(Outcome::fail(format!(
-            "{name} runs {:?}, not the program of step 4",
-            rec.args
-        )));
+        return Err(Outcome::failed(
+            format!("{name} runs {:?}, not the program of step 4", rec.args),
+            format!(
+                "{} 실행하는 것은 4단계의 프로그램이 아니라 {:?}입니다",
+                josa(name, Josa::IGa),
+                rec.args
+            ),
+        ));
     }
     if rec.config.init != init {
-        return Err(Outcome::fail(if init {
-            format!("{name} runs without --init: remove it and run it with --init")
+        return Err(if init {
+            Outcome::failed(
+                format!("{name} runs without --init: remove it and run it with --init"),
+                format!(
+                    "{} --init 없이 실행되었습니다: 지우고 --init을 붙여 다시 실행하세요",
+                    josa(name, Josa::IGa)
+                ),
+            )
         } else {
-            format!("{name} runs under --init: this one must run without it")
-        }));
+            Outcome::failed(
+                format!("{name} runs under --init: this one must run without it"),
+                format!(
+                    "{} --init 아래에서 실행되었습니다: 이 컨테이너는 --init 없이 실행해야 합니다",
+                    josa(name, Josa::IGa)
+                ),
+            )
+        });
     }
     // The orphans end a second after the start; give them time.
     let up = rec
@@ -338,10 +515,14 @@ fn orphan_maker(ctx: &Ctx, name: &str, init: bool) -> Result<(ContainerRecord, i
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .unwrap_or_default();
     if up < Duration::from_secs(2) {
-        return Err(Outcome::fail(format!(
-            "{name} started {:.1} s ago: wait two seconds, then check again",
-            up.as_secs_f64()
-        )));
+        let s = up.as_secs_f64();
+        return Err(Outcome::failed(
+            format!("{name} started {s:.1} s ago: wait two seconds, then check again"),
+            format!(
+                "{} {s:.1}초 전에 시작되었습니다: 2초 기다린 뒤 다시 확인하세요",
+                josa(name, Josa::IGa)
+            ),
+        ));
     }
     Ok((rec, pid))
 }
@@ -352,11 +533,20 @@ fn zombies(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     match probe::zombies_in_pid_namespace_of(pid) {
-        Ok(z) if z.len() >= ZOMBIES => Outcome::pass(format!("{} zombies", z.len())),
-        Ok(z) => Outcome::fail(format!(
-            "lab14-zombies has {} zombies, not {ZOMBIES}: was PID 1 `sleep`, which never reaps?",
-            z.len()
-        )),
+        Ok(z) if z.len() >= ZOMBIES => Outcome::passed(
+            format!("{} zombies", z.len()),
+            format!("좀비 {}개", z.len()),
+        ),
+        Ok(z) => Outcome::failed(
+            format!(
+                "lab14-zombies has {} zombies, not {ZOMBIES}: was PID 1 `sleep`, which never reaps?",
+                z.len()
+            ),
+            format!(
+                "lab14-zombies의 좀비가 {ZOMBIES}개가 아니라 {}개입니다: PID 1이 자식을 거두지 않는 `sleep`이었나요?",
+                z.len()
+            ),
+        ),
         Err(e) => e.into(),
     }
 }
@@ -367,8 +557,14 @@ fn reaped(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     match probe::zombies_in_pid_namespace_of(pid) {
-        Ok(z) if z.is_empty() => Outcome::pass("no zombie: pier's init reaped the orphans"),
-        Ok(z) => Outcome::fail(format!("lab14-reaped has {} zombies", z.len())),
+        Ok(z) if z.is_empty() => Outcome::passed(
+            "no zombie: pier's init reaped the orphans",
+            "좀비 없음: pier의 init이 고아 프로세스를 거두었습니다",
+        ),
+        Ok(z) => Outcome::failed(
+            format!("lab14-reaped has {} zombies", z.len()),
+            format!("lab14-reaped에 좀비가 {}개 있습니다", z.len()),
+        ),
         Err(e) => e.into(),
     }
 }
@@ -384,42 +580,70 @@ fn on_failure(ctx: &Ctx) -> Outcome {
             max_retries: Some(3)
         }
     ) {
-        return Outcome::fail(format!(
-            "lab14-flaky's restart policy is {}: run it with --restart on-failure:3",
-            rec.config.restart.name()
-        ));
-    }
-    if events.iter().any(|e| e.action == Action::Kill) {
-        return Outcome::fail(
-            "pier sent lab14-flaky a signal: let it fail on its own (remove it and run it again)",
+        let policy = rec.config.restart.name();
+        return Outcome::failed(
+            format!("lab14-flaky's restart policy is {policy}: run it with --restart on-failure:3"),
+            format!(
+                "lab14-flaky의 재시작 정책이 {policy}입니다: --restart on-failure:3으로 실행하세요"
+            ),
         );
     }
-    let exits: Vec<i32> = events
+    if events.iter().any(|e| e.action == Action::Kill) {
+        return Outcome::failed(
+            "pier sent lab14-flaky a signal: let it fail on its own (remove it and run it again)",
+            "pier가 lab14-flaky에 시그널을 보냈습니다: 스스로 실패하게 두세요 (지우고 다시 실행하세요)",
+        );
+    }
+    let dies: Vec<&Event> = events.iter().filter(|e| e.action == Action::Die).collect();
+    // Each exit of its own process, which pier started and saw in the kernel.
+    let mut processes: Vec<_> = dies
         .iter()
-        .filter(|e| e.action == Action::Die)
-        .map(|e| e.exit_code.unwrap_or(-1))
+        .filter(|d| run_of(&events, d).is_some())
+        .filter_map(|d| d.init.as_ref().map(|i| i.process()))
         .collect();
+    processes.sort_by_key(|p| (p.start_time, p.pid));
+    processes.dedup();
+    if processes.len() != dies.len() {
+        return unproven("lab14-flaky");
+    }
+    let exits: Vec<i32> = dies.iter().map(|e| e.exit_code.unwrap_or(-1)).collect();
     if exits.contains(&0) {
-        return Outcome::fail("lab14-flaky exited 0 once: its command must fail (exit 3)");
+        return Outcome::failed(
+            "lab14-flaky exited 0 once: its command must fail (exit 3)",
+            "lab14-flaky가 한 번 0으로 끝났습니다: 명령이 실패해야 합니다 (exit 3)",
+        );
     }
     let restarts = events
         .iter()
         .filter(|e| e.action == Action::Restart)
         .count();
     if rec.status == ContainerStatus::Running || rec.restarting {
-        return Outcome::fail(format!(
-            "lab14-flaky is still being restarted ({restarts} restarts so far): wait a few seconds"
-        ));
+        return Outcome::failed(
+            format!(
+                "lab14-flaky is still being restarted ({restarts} restarts so far): wait a few seconds"
+            ),
+            format!(
+                "lab14-flaky가 아직 재시작되는 중입니다 (지금까지 {restarts}번): 몇 초 기다리세요"
+            ),
+        );
     }
     match (restarts, exits.len()) {
-        (3, 4) => Outcome::pass(format!(
-            "4 runs: the first and 3 restarts, all exit {}",
-            exits[0]
-        )),
-        (0, _) => Outcome::fail("pier's event log shows no restart of lab14-flaky"),
-        (r, runs) => Outcome::fail(format!(
-            "lab14-flaky was restarted {r} times ({runs} runs): on-failure:3 means the first run and 3 restarts"
-        )),
+        (3, 4) => Outcome::passed(
+            format!("4 runs: the first and 3 restarts, all exit {}", exits[0]),
+            format!("4번 실행: 처음 한 번과 재시작 3번, 모두 종료 코드 {}", exits[0]),
+        ),
+        (0, _) => Outcome::failed(
+            "pier's event log shows no restart of lab14-flaky",
+            "pier의 이벤트 로그에 lab14-flaky의 재시작이 없습니다",
+        ),
+        (r, runs) => Outcome::failed(
+            format!(
+                "lab14-flaky was restarted {r} times ({runs} runs): on-failure:3 means the first run and 3 restarts"
+            ),
+            format!(
+                "lab14-flaky가 {r}번 재시작되었습니다 ({runs}번 실행): on-failure:3은 처음 실행과 재시작 3번입니다"
+            ),
+        ),
     }
 }
 
@@ -429,36 +653,51 @@ fn always(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     if rec.config.restart != RestartPolicy::Always {
-        return Outcome::fail(format!(
-            "lab14-always's restart policy is {}: run it with --restart always",
-            rec.config.restart.name()
-        ));
+        let policy = rec.config.restart.name();
+        return Outcome::failed(
+            format!("lab14-always's restart policy is {policy}: run it with --restart always"),
+            format!("lab14-always의 재시작 정책이 {policy}입니다: --restart always로 실행하세요"),
+        );
     }
     // A clean exit followed by a restart: the policy at work, whatever the exit code.
     let came_back = events.iter().enumerate().any(|(i, e)| {
         e.action == Action::Die
             && e.exit_code == Some(0)
+            && run_of(&events, e).is_some()
             && events[i + 1..].iter().any(|e| e.action == Action::Restart)
     });
     if !came_back {
-        return Outcome::fail(format!(
-            "pier's event log shows no restart of lab14-always after a clean exit: its command must end by itself (sleep 1; echo bye) {}",
-            text::before_start(ctx.lang(), N)
-        ));
+        return Outcome::failed(
+            format!(
+                "pier's event log shows no restart of lab14-always after a clean exit: its command must end by itself (sleep 1; echo bye) {}",
+                text::before_start(Lang::En, N)
+            ),
+            format!(
+                "pier의 이벤트 로그에 정상 종료 뒤 lab14-always의 재시작이 없습니다: 명령이 스스로 끝나야 합니다 (sleep 1; echo bye) {}",
+                text::before_start(Lang::Ko, N)
+            ),
+        );
     }
     if !rec.stopped_by_user {
-        return Outcome::fail(
+        return Outcome::failed(
             "lab14-always keeps coming back: now stop it with pier stop lab14-always",
+            "lab14-always가 계속 되살아납니다: 이제 pier stop lab14-always로 멈추세요",
         );
     }
     if rec.status == ContainerStatus::Running || rec.restarting {
-        return Outcome::fail("lab14-always is still running: pier stop lab14-always");
+        return Outcome::failed(
+            "lab14-always is still running: pier stop lab14-always",
+            "lab14-always가 아직 실행 중입니다: pier stop lab14-always",
+        );
     }
     let restarts = events
         .iter()
         .filter(|e| e.action == Action::Restart)
         .count();
-    Outcome::pass(format!("{restarts} restarts, then stopped for good"))
+    Outcome::passed(
+        format!("{restarts} restarts, then stopped for good"),
+        format!("{restarts}번 재시작한 뒤 완전히 멈춤"),
+    )
 }
 
 fn health(ctx: &Ctx) -> Outcome {
@@ -467,14 +706,16 @@ fn health(ctx: &Ctx) -> Outcome {
         Err(o) => return o,
     };
     if rec.status != ContainerStatus::Running {
-        return Outcome::fail(format!(
-            "lab14-web is {}: run it with -d and the --health-cmd of step 7",
-            rec.status.as_str()
-        ));
+        let status = rec.status.as_str();
+        return Outcome::failed(
+            format!("lab14-web is {status}: run it with -d and the --health-cmd of step 7"),
+            format!("lab14-web의 상태가 {status}입니다: -d와 7단계의 --health-cmd로 실행하세요"),
+        );
     }
     let Some(now) = rec.health.as_ref().map(|h| h.status) else {
-        return Outcome::fail(
+        return Outcome::failed(
             "lab14-web has no health check: run it with the --health-cmd of step 7",
+            "lab14-web에 헬스체크가 없습니다: 7단계의 --health-cmd로 실행하세요",
         );
     };
     // Unhealthy because the page is gone, not a probe that never worked: it was healthy first.
@@ -482,30 +723,54 @@ fn health(ctx: &Ctx) -> Outcome {
         .iter()
         .position(|e| e.action == Action::HealthStatus && e.health.as_deref() == Some("healthy"));
     let Some(healthy) = healthy else {
-        return Outcome::fail(format!(
-            "pier's event log shows lab14-web never healthy: its probe must pass while the page is there {}",
-            text::before_start(ctx.lang(), N)
-        ));
+        return Outcome::failed(
+            format!(
+                "pier's event log shows lab14-web never healthy: its probe must pass while the page is there {}",
+                text::before_start(Lang::En, N)
+            ),
+            format!(
+                "pier의 이벤트 로그에 lab14-web이 healthy였던 적이 없습니다: 페이지가 있는 동안에는 검사가 통과해야 합니다 {}",
+                text::before_start(Lang::Ko, N)
+            ),
+        );
     };
+    if !is_live(&events[healthy]) {
+        return Outcome::failed(
+            "pier's event log does not tie lab14-web's healthy state to the process that runs now: remove lab14-web and run it again",
+            "pier의 이벤트 로그가 lab14-web의 healthy 상태를 지금 실행 중인 프로세스에 묶어 주지 못합니다: lab14-web을 지우고 다시 실행하세요",
+        );
+    }
     if now != HealthStatus::Unhealthy {
-        return Outcome::fail(format!(
-            "lab14-web is {}: now remove its page (pier exec lab14-web rm /www/index.html) and wait for (unhealthy)",
-            now.as_str()
-        ));
+        let status = now.as_str();
+        return Outcome::failed(
+            format!(
+                "lab14-web is {status}: now remove its page (pier exec lab14-web rm /www/index.html) and wait for (unhealthy)"
+            ),
+            format!(
+                "lab14-web의 상태가 {status}입니다: 이제 페이지를 지우고(pier exec lab14-web rm /www/index.html) (unhealthy)를 기다리세요"
+            ),
+        );
     }
     if ctx.upper_dir(&rec).join("www/index.html").exists() {
-        return Outcome::fail(
+        return Outcome::failed(
             "/www/index.html is still in lab14-web: the probe should fail because the page is gone",
+            "lab14-web에 /www/index.html이 아직 있습니다: 페이지가 사라져서 검사가 실패해야 합니다",
         );
     }
     let took = events[healthy..]
         .iter()
         .find(|e| e.action == Action::HealthStatus && e.health.as_deref() == Some("unhealthy"))
         .and_then(|u| between(&events[healthy], u));
-    Outcome::pass(match took {
-        Some(d) => format!("healthy, then unhealthy {:.0} s later", d.as_secs_f64()),
-        None => "healthy, then unhealthy".to_string(),
-    })
+    match took {
+        Some(d) => {
+            let s = d.as_secs_f64();
+            Outcome::passed(
+                format!("healthy, then unhealthy {s:.0} s later"),
+                format!("healthy였다가 {s:.0}초 뒤 unhealthy"),
+            )
+        }
+        None => Outcome::passed("healthy, then unhealthy", "healthy였다가 unhealthy"),
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ fn log_event(ctx: &Ctx, id: &str, bundle: &Path, action: Action, signal: Option<
         error: None,
         health: None,
         labels: Default::default(),
+        init: None,
+        seal: None,
     };
     if let Err(e) = EventLog::at(pier_root).append(&event) {
         ctx.log.warn(&format!(
