@@ -177,6 +177,8 @@ mod tests {
             error: None,
             health: None,
             labels: [("team".to_string(), "a".to_string())].into(),
+            init: None,
+            seal: None,
         }
     }
 

@@ -36,8 +36,8 @@ pub fn find(number: u32) -> Result<Lab> {
     match all().into_iter().find(|l| l.number == number) {
         Some(l) => Ok(l),
         None => bail!(
-            "there is no lab {number}: the labs are numbered 1 to {} (see `pier lab list`)",
-            all().len()
+            "{}",
+            text::no_such_lab(text::Lang::from_env(), number, all().len())
         ),
     }
 }

@@ -214,6 +214,19 @@ pub fn parent_failed(lang: Lang, id: &str, title: &str, parent: &str) -> String 
     }
 }
 
+/// `pier lab ... N` with a number no lab has.
+pub fn no_such_lab(lang: Lang, lab: u32, count: usize) -> String {
+    match lang {
+        Lang::En => format!(
+            "there is no lab {lab}: the labs are numbered 1 to {count} (see `pier lab list`)"
+        ),
+        Lang::Ko => format!(
+            "{} 없습니다: 실습 번호는 1부터 {count}까지입니다 (`pier lab list`를 보세요)",
+            josa(&format!("실습 {lab}"), Josa::EunNeun)
+        ),
+    }
+}
+
 /// The score line.
 pub fn score(lang: Lang, passed: usize, total: usize) -> String {
     match lang {
@@ -383,6 +396,7 @@ mod tests {
     fn all(lang: Lang) -> Vec<String> {
         vec![
             parent_failed(lang, "t", "T", "p"),
+            no_such_lab(lang, 16, 15),
             score(lang, 1, 2),
             hint_pointer(lang, 3),
             hint(lang, "t", "T", "H", "W"),
