@@ -747,6 +747,39 @@ fn creation_survives_a_concurrent_parent_removal() {
     }
 }
 
+/// `pier system prune` makes the shared parent itself, lists it and removes it if empty,
+/// while other pier processes make and remove containers' cgroups under it: a creator of the
+/// parent whose directory vanishes before it has read the parent's files (v1 cpuset: ENOENT,
+/// or ENODEV from a cgroup being removed) makes it again (CI met the ENODEV).
+#[test]
+fn creating_the_shared_parent_survives_its_concurrent_removal() {
+    let base = unique_path();
+    let _outer = Guard(Cgroup::create(&base, None).unwrap());
+    let parent = format!("{base}/pier");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let parent = parent.clone();
+            std::thread::spawn(move || {
+                for n in 0..60 {
+                    if t % 2 == 0 {
+                        let cg = Cgroup::create(&parent, None)
+                            .unwrap_or_else(|e| panic!("prune-like creator {t}-{n}: {e:#}"));
+                        cg.remove_if_empty();
+                    } else {
+                        let cg = Cgroup::create(&format!("{parent}/t{t}-{n}"), None)
+                            .unwrap_or_else(|e| panic!("creating t{t}-{n}: {e:#}"));
+                        cg.destroy().unwrap();
+                        cg.remove_empty_pier_parent();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a creator failed");
+    }
+}
+
 /// v2: a controller the kernel refuses to enable is an error naming it and the directory,
 /// not a cgroup silently missing its limits.
 #[test]

@@ -7,9 +7,11 @@
 //! in /process_api/<hash> while every other controller has it at /.
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxDeviceCgroup, LinuxMemory, LinuxResources};
 use serde::{Deserialize, Serialize};
 
@@ -73,15 +75,33 @@ impl V1Cgroup {
             Some(absolute) => hierarchy.mount_point.join(absolute),
             None => hierarchy.current_dir.join(path),
         };
-        let created = files::create_dirs(&dir)?;
-        let leaf_is_new = created.last() == Some(&dir);
-        if let Err(e) = Self::prepare(hierarchy, &dir) {
-            if leaf_is_new {
-                let _ = files::remove_dir(&dir);
+        // The shared "pier" parent can be removed by another pier process (its last child
+        // gone, or a prune) between our mkdir and our reads of its files, which then fail
+        // with ENOENT or ENODEV (a cgroup being removed), and even be made again by a third:
+        // if the directory is not the one we prepared (gone, or another inode), start over.
+        const ATTEMPTS: usize = 20;
+        let inode = |d: &Path| fs::metadata(d).map(|m| m.ino()).ok();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let created = files::create_dirs(&dir)?;
+            let leaf_is_new = created.last() == Some(&dir);
+            let made = inode(&dir);
+            let result = match made {
+                Some(_) => Self::prepare(hierarchy, &dir),
+                None => Err(anyhow!("{} vanished", dir.display())),
+            };
+            match result {
+                Ok(()) => return Ok((dir, leaf_is_new)),
+                Err(_) if (made.is_none() || inode(&dir) != made) && attempt < ATTEMPTS => continue,
+                Err(e) => {
+                    if leaf_is_new {
+                        let _ = files::remove_dir(&dir);
+                    }
+                    return Err(e);
+                }
             }
-            return Err(e);
         }
-        Ok((dir, leaf_is_new))
     }
 
     /// Sets what a fresh directory needs before it can hold a container.
