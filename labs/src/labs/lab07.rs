@@ -9,7 +9,6 @@ use crate::text::{self, josa, tr, Josa, Msg};
 use anyhow::{bail, Context, Result};
 use pier_engine::container::events::Action;
 use pier_engine::container::record::ContainerStatus;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
@@ -102,12 +101,7 @@ fn local(port: u16) -> SocketAddr {
 fn http_body(addr: SocketAddr, path: &str) -> Result<String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("connecting to {addr}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(3)))?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
-        .with_context(|| format!("sending a request to {addr}"))?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)
-        .with_context(|| format!("reading the answer of {addr}"))?;
+    let out = probe::http_request(&mut s, addr, path)?;
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
     if !head.lines().next().unwrap_or_default().contains(" 200") {
         bail!("{addr} answered {path} with {:?}", head.lines().next());
