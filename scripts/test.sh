@@ -39,11 +39,9 @@ report_skips() {
     END { show("skipped", "skipped"); show("not applicable here", "not-applicable") }
   ' "$skips"
 }
-guest=''
 lane=''
 report() {
   local rc=$?
-  [ -z "$guest" ] || kill "$guest" 2>/dev/null || true
   [ -z "$lane" ] || { kill "$lane" 2>/dev/null; wait "$lane" 2>/dev/null; } || true
   report_skips
   echo "steps:${timings}"
@@ -61,34 +59,23 @@ fi
 step "set-up (scripts/setup.sh test)" scripts/setup.sh test
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# The cgroup-v2 guest is built (or found in its cache) while the host compiles: mostly
-# downloads and unpacking, it overlaps the CPU-bound build. The lane waits for it.
-guest_log="$target/v2-guest-build.log"
-scripts/v2-lane.sh --prepare >"$guest_log" 2>&1 &
-guest=$!
-
-step "formatting (cargo fmt --check)" cargo fmt --all -- --check
-# The build's report names each test executable: the v2 lane runs some of them in its guest.
-artifacts="$target/test-artifacts.json"
-step "building the tests" bash -c "cargo test --workspace --no-run --message-format=json >'$artifacts'"
-
-wait_guest() {
-  local rc=0
-  wait "$guest" || rc=$?
-  guest=''
-  cat "$guest_log"
-  return "$rc"
-}
-step "the v2 guest (built in the background)" wait_guest
-
 # The cgroup-v2 lane: the tests that depend on the cgroup version, again inside a Debian 12 guest
 # booted with systemd and the unified hierarchy only (QEMU; KVM where it works, else TCG). Under
-# software emulation it is the longest step, so it starts as soon as its tests are built and
-# runs beside the rest, at a lower priority so that the host's tests keep their timing (they
-# mostly wait on the kernel and on processes, about a third of a core).
+# software emulation it is the longest step, so it starts first: the guest is built (or found in
+# its cache) and booted while the host compiles (mostly downloads and unpacking, then a boot:
+# they overlap the CPU-bound build), and it runs its tests as soon as they are built, beside
+# the rest, at a lower priority so that the host's tests keep their timing (they mostly wait on
+# the kernel and on processes, about a third of a core).
+# The build's report names each test executable; it is renamed into place when the build has
+# succeeded, which is the lane's signal to start its tests.
+artifacts="$target/test-artifacts.json"
+rm -f "$artifacts"
 lane_log="$target/v2-lane.log"
 PIER_LANE_ARTIFACTS="$artifacts" nice -n 10 scripts/v2-lane.sh >"$lane_log" 2>&1 &
 lane=$!
+
+step "formatting (cargo fmt --check)" cargo fmt --all -- --check
+step "building the tests" bash -c "cargo test --workspace --no-run --message-format=json >'$artifacts.partial' && mv '$artifacts.partial' '$artifacts'"
 
 failed=()
 step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -26,27 +26,29 @@ start=$(date +%s)
 # The tests whose behaviour depends on the cgroup version, or on kernel paths a systemd v2 machine
 # lays out differently: "package/target", then libtest name filters (any one matches; none = all).
 # Chosen to keep the lane bounded under software emulation; the host runs every test anyway.
+# Two run at a time in the guest (run-plan.sh), taken in this order: the longest first (their
+# times under TCG in the last runs), so that the two runners end together.
 plan=(
-  "pier-oci/lib cgroups::"
-  "pier-engine/network"
+  "pier/runtime_config"
+  "pier/network default_bridge published_port rm_f_and_a_killed cannot_reach_the_hosts_loopback rm_run_on_the_bridge"
+  "pier/runtime_cli"
+  "pier/compose three_services service_healthy foreground_up"
   "pier/limits"
-  "pier/cpu_quota"
-  "pier/isolation only_the_minimal_devices host_block_devices seccomp_and_caps device"
+  "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run"
+  "pier/labs lab13_cycle lab03_cycle lab03_quota_file_cannot_be_guessed"
   "pier/run_basics command_runs_as_pid_1 pid_1_killed_from_outside user_lookup"
   "pier/lifecycle stop_sends_term exec_joins_namespaces_and_cgroup top_lists"
-  "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run"
-  "pier/network default_bridge published_port rm_f_and_a_killed cannot_reach_the_hosts_loopback rm_run_on_the_bridge"
-  "pier/startup"
-  "pier/mounts read_only"
-  "pier/runtime_config"
-  "pier/runtime_cli"
+  "pier-oci/lib cgroups::"
+  "pier-engine/network"
+  "pier/escapes commit_and_export"
+  "pier/cpu_quota"
   "pier/restart on_failure_3 always_restarts killing_the_monitor"
+  "pier/mounts read_only"
+  "pier/isolation only_the_minimal_devices host_block_devices seccomp_and_caps device"
+  "pier/health a_failing_check"
   "pier/freeze_update"
   "pier/engine_api_ops cgroup_freezer_limits_and_stats_through_the_api"
-  "pier/escapes commit_and_export"
-  "pier/health a_failing_check"
-  "pier/compose three_services service_healthy foreground_up"
-  "pier/labs lab13_cycle lab03_cycle lab03_quota_file_cannot_be_guessed"
+  "pier/startup"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while
@@ -67,42 +69,11 @@ for f in rootfs.img vmlinuz initrd.img; do
   [ -f "$image/$f" ] || { echo "v2-lane: the guest builder gave '$image', which holds no $f" >&2; exit 1; }
 done
 
-# Test executables by target name, from cargo's own build report.
 rm -rf "$lane"
 mkdir -p "$lane"
-# (scripts/test.sh passes the report of the build it just made: a second cargo here would wait
-# for the build lock that the host's tests hold while they run beside the lane.)
-if [[ -n "${PIER_LANE_ARTIFACTS:-}" ]]; then
-  cp "$PIER_LANE_ARTIFACTS" "$lane/artifacts.json"
-else
-  cargo test --workspace --no-run --message-format=json 2>/dev/null >"$lane/artifacts.json"
-fi
-python3 - "$lane" "${plan[@]}" <<'PY'
-import json, os, sys
-lane, plan = sys.argv[1], sys.argv[2:]
-exes = {}
-for line in open(os.path.join(lane, "artifacts.json")):
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        # "path+file:///work/main/oci#pier-oci@0.1.0" -> "pier-oci"
-        package = m["package_id"].rsplit("#", 1)[-1].split("@")[0]
-        t = m["target"]
-        target = "lib" if "lib" in t["kind"] else t["name"]
-        exes[f"{package}/{target}"] = (m["executable"], os.path.dirname(m["manifest_path"]))
-with open(os.path.join(lane, "plan"), "w") as out:
-    for entry in plan:
-        name, *filters = entry.split()
-        if name not in exes:
-            sys.exit(f"v2-lane: no test target named {name!r} (known: {', '.join(sorted(exes))})")
-        exe, cwd = exes[name]
-        out.write("\t".join([name.replace("/", "-"), cwd, exe, " ".join(filters)]) + "\n")
-PY
 # Deadlines in the tests stretch by this factor (tests/common: scaled): emulation is slower.
 scale="${PIER_TEST_TIME_SCALE:-6}"
-printf 'export CI=%q PIER_TEST_TIME_SCALE=%q\n' "${CI:-}" "$scale" > "$lane/env"
+printf 'export CI=%q PIER_TEST_TIME_SCALE=%q PIER_LANE_JOBS=%q\n' "${CI:-}" "$scale" "${PIER_LANE_JOBS:-2}" > "$lane/env"
 
 # Each run writes to a throwaway overlay; the cached image stays as built.
 disk="$lane/disk.qcow2"
@@ -124,10 +95,55 @@ choose_accel
 booted=$(date +%s)
 echo "v2-lane: accelerator $accel: $why" | tee "$lane/accel"
 
+# The guest boots while the host builds the tests (its runner waits for the plan). Test
+# executables by target name, from cargo's own build report. scripts/test.sh starts the lane
+# before its build and passes the path of that build's report, which it renames into place once
+# the build has succeeded (it stops the lane if the build fails): a second cargo here would wait
+# for the build lock that the host's tests hold while they run beside the lane.
+if [[ -n "${PIER_LANE_ARTIFACTS:-}" ]]; then
+  until [ -f "$PIER_LANE_ARTIFACTS" ]; do
+    if [ "$(date +%s)" -gt $((start + timeout_s)) ]; then
+      echo "v2-lane: no build report at $PIER_LANE_ARTIFACTS after ${timeout_s} s" >&2
+      exit 1
+    fi
+    sleep 2
+  done
+  echo "v2-lane: the tests are built ($(( $(date +%s) - start )) s after the lane started)"
+  cp "$PIER_LANE_ARTIFACTS" "$lane/artifacts.json"
+else
+  cargo test --workspace --no-run --message-format=json 2>/dev/null >"$lane/artifacts.json"
+fi
+python3 - "$lane" "${plan[@]}" <<'PY'
+import json, os, sys
+lane, plan = sys.argv[1], sys.argv[2:]
+exes = {}
+for line in open(os.path.join(lane, "artifacts.json")):
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        # "path+file:///work/main/oci#pier-oci@0.1.0" -> "pier-oci"
+        package = m["package_id"].rsplit("#", 1)[-1].split("@")[0]
+        t = m["target"]
+        target = "lib" if "lib" in t["kind"] else t["name"]
+        exes[f"{package}/{target}"] = (m["executable"], os.path.dirname(m["manifest_path"]))
+with open(os.path.join(lane, "plan.partial"), "w") as out:
+    for entry in plan:
+        name, *filters = entry.split()
+        if name not in exes:
+            sys.exit(f"v2-lane: no test target named {name!r} (known: {', '.join(sorted(exes))})")
+        exe, cwd = exes[name]
+        out.write("\t".join([name.replace("/", "-"), cwd, exe, " ".join(filters)]) + "\n")
+PY
+# Whole or not at all: the guest's runner starts as soon as the plan exists.
+mv "$lane/plan.partial" "$lane/plan"
+
 # The runner's own lines, without the journal's "[ time] pier-lane[pid]: " prefix.
 lane_lines() { sed -n -E 's/^.*pier-lane\[[0-9]+\]: //p' || true; }
 
 # Follow the guest's lane lines until qemu exits (the guest powers off) or the time runs out.
+# (The guard counts from the plan: the build before it is not the guest's.)
 deadline=$(( $(date +%s) + timeout_s ))
 shown=0
 while kill -0 "$qemu" 2>/dev/null; do

@@ -323,3 +323,103 @@ fn a_failing_step_fails_the_suite() {
     assert_eq!(code, Some(1), "a failing step must end the suite: {out}");
     assert!(!out.contains("after"), "{out}");
 }
+
+/// The guest's plan runner (scripts/v2-guest/run-plan.sh) runs every test binary of the plan
+/// exactly once, two at a time and never more, one summary line each that the other runner's
+/// lines never cut, and counts the failures: stand-in "test binaries" record when they ran.
+#[test]
+fn the_lane_runs_its_plan_two_binaries_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let lane = dir.path().join("lane");
+    std::fs::create_dir(&lane).unwrap();
+    let record = dir.path().join("record");
+    let exe = dir.path().join("fake-test");
+    // Prints libtest's summary, records its start and end (ns), fails when its filter says so.
+    write_executable(
+        &exe,
+        &format!(
+            r#"#!/bin/sh
+echo "start $2 $(date +%s%N)" >> {record}
+sleep 0.6
+echo "end $2 $(date +%s%N)" >> {record}
+if [ "$3" = fail ]; then echo "test it::fails ... FAILED"; echo "test result: FAILED. 0 passed; 1 failed"; exit 101; fi
+echo "test result: ok. 1 passed; 0 failed"
+"#,
+            record = record.display()
+        ),
+    );
+    let names = ["a", "b", "c", "d", "e"];
+    let plan: String = names
+        .iter()
+        .map(|n| {
+            let filters = if *n == "c" {
+                format!("{n} fail")
+            } else {
+                n.to_string()
+            };
+            format!(
+                "pier-{n}\t{}\t{}\t{filters}\n",
+                dir.path().display(),
+                exe.display()
+            )
+        })
+        .collect();
+    std::fs::write(lane.join("plan"), plan).unwrap();
+
+    let out = Command::new(repo().join("scripts/v2-guest/run-plan.sh"))
+        .arg(&lane)
+        .arg("2")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one binary failed:\n{stdout}{}",
+        text(&out.stderr)
+    );
+
+    // Each binary's summary line, whole, once.
+    for n in names {
+        let lines: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains(&format!(" pier-{n} (")))
+            .collect();
+        assert_eq!(lines.len(), 1, "pier-{n}:\n{stdout}");
+        let want = if n == "c" {
+            "pier-lane: FAIL pier-c ("
+        } else {
+            "pier-lane: ok   "
+        };
+        assert!(lines[0].starts_with(want), "{}", lines[0]);
+        assert!(lines[0].contains("test result:"), "{}", lines[0]);
+        assert!(lane.join("out").join(format!("pier-{n}.log")).is_file());
+    }
+    assert!(stdout.contains("test it::fails ... FAILED"), "{stdout}");
+    let status = std::fs::read_to_string(lane.join("status")).unwrap();
+    assert!(
+        status.starts_with("pier-lane: 5 test binaries, 1 failed, "),
+        "{status}"
+    );
+
+    // Never more than two at once, and two at once at some point.
+    let mut events: Vec<(u128, i32)> = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[2].parse().unwrap(), if f[0] == "start" { 1 } else { -1 })
+        })
+        .collect();
+    assert_eq!(events.len(), 2 * names.len(), "each ran once: {events:?}");
+    events.sort_by_key(|&(t, d)| (t, d));
+    let (mut running, mut most) = (0, 0);
+    for (_, d) in &events {
+        running += d;
+        most = most.max(running);
+    }
+    assert_eq!(
+        most, 2,
+        "at most and at least two binaries at once: {events:?}"
+    );
+}

@@ -1,7 +1,7 @@
 #!/bin/bash
-# The lane's runner, inside the cgroup-v2 guest (started by pier-lane at boot). Runs each line of
-# the plan the host wrote (a test executable, the directory cargo runs it in, its filters), with
-# each test binary's output in its own file on the share and one summary line on the console.
+# The lane's runner, inside the cgroup-v2 guest (started by pier-lane at boot). Waits for the plan
+# the host writes once the tests are built, then runs it (run-plan.sh: two test binaries at a
+# time), each test binary's output in its own file on the share, one summary line on the console.
 set -uo pipefail
 repo="$1"
 lane="$repo/target/v2-lane"
@@ -26,24 +26,16 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ] || grep -q ' cgroup ' /proc/
   exit 1
 fi
 
-failed=0
-n=0
-start=$(date +%s)
-while IFS=$'\t' read -r name dir exe filters; do
-  [ -n "$name" ] || continue
-  n=$((n + 1))
-  t0=$(date +%s)
-  # shellcheck disable=SC2086 # filters are words
-  (cd "$dir" && "$exe" --test-threads=2 $filters) < /dev/null > "$lane/out/$name.log" 2>&1
-  rc=$?
-  summary=$(grep -E '^test result:' "$lane/out/$name.log" | tail -1)
-  if [ $rc -ne 0 ]; then
-    failed=$((failed + 1))
-    echo "pier-lane: FAIL $name ($(( $(date +%s) - t0 )) s) $summary"
-    grep -E '^test .* FAILED$|^    [a-z_:]+$' "$lane/out/$name.log" | head -20
-  else
-    echo "pier-lane: ok   $name ($(( $(date +%s) - t0 )) s) $summary"
+# The host boots the guest while it builds the tests, and writes the plan (whole, by a rename)
+# once they are built: wait for it, or for the host to give up (it then stops the guest).
+waited=0
+until [ -f "$lane/plan" ]; do
+  if [ "$waited" -ge "${PIER_LANE_PLAN_WAIT:-3600}" ]; then
+    echo "pier-lane: no plan from the host after $waited s" | tee "$lane/status"
+    exit 1
   fi
-done < "$lane/plan"
-echo "pier-lane: $n test binaries, $failed failed, $(( $(date +%s) - start )) s" | tee "$lane/status"
-exit $failed
+  sleep 2
+  waited=$((waited + 2))
+done
+[ "$waited" -eq 0 ] || echo "pier-lane: the plan came after $waited s"
+"$repo/scripts/v2-guest/run-plan.sh" "$lane" "${PIER_LANE_JOBS:-2}"
