@@ -267,7 +267,7 @@ fn foreground_up_prints_prefixed_logs_and_ctrl_c_stops_the_project() {
     let dir = tempfile::tempdir().expect("project dir");
     std::fs::write(
         dir.path().join("docker-compose.yml"),
-        "services:\n  talker:\n    image: busybox\n    init: true\n    command: sh -c 'echo hello from talker; sleep 60'\n",
+        "services:\n  talker:\n    image: busybox\n    init: true\n    command: sh -c 'echo hello from talker; sleep 3600'\n",
     )
     .expect("write");
     let mut cmd = p.command(&["compose", "-p", "fg", "up"]);
@@ -384,7 +384,7 @@ fn a_port_published_by_another_project_is_refused() {
     let p = Pier::new();
     let port = free_port().to_string();
     let file = format!(
-        "services:\n  web:\n    image: busybox\n    init: true\n    command: sleep 60\n    ports: [\"{port}:80\"]\n    volumes: [data:/data]\nvolumes:\n  data:\n"
+        "services:\n  web:\n    image: busybox\n    init: true\n    command: sleep 3600\n    ports: [\"{port}:80\"]\n    volumes: [data:/data]\nvolumes:\n  data:\n"
     );
     let d = project(&file);
     compose_ok(&p, d.path(), &["-p", "first", "up", "-d"]);
@@ -401,7 +401,7 @@ fn a_port_published_by_another_project_is_refused() {
 fn down_v_refuses_a_volume_another_container_uses() {
     let p = Pier::new();
     let d = project(
-        "services:\n  app:\n    image: busybox\n    init: true\n    command: sleep 60\n    volumes: [data:/data]\nvolumes:\n  data:\n",
+        "services:\n  app:\n    image: busybox\n    init: true\n    command: sleep 3600\n    volumes: [data:/data]\nvolumes:\n  data:\n",
     );
     compose_ok(&p, d.path(), &["-p", "vol", "up", "-d"]);
     p.ok(&[
@@ -427,7 +427,7 @@ fn down_v_refuses_a_volume_another_container_uses() {
 fn run_rm_exec_and_config() {
     let p = Pier::new();
     let d = project(
-        "services:\n  box:\n    image: busybox\n    init: true\n    command: sleep 60\n    environment:\n      GREETING: ${GREETING:-hello}\n    frobnicate: 1\n",
+        "services:\n  box:\n    image: busybox\n    init: true\n    command: sleep 3600\n    environment:\n      GREETING: ${GREETING:-hello}\n    frobnicate: 1\n",
     );
     let cfg = compose(&p, d.path(), &["config"]);
     assert!(cfg.status.success());
@@ -472,7 +472,7 @@ services:
   db:
     image: busybox
     init: true
-    command: sh -c 'sleep 1; touch /ready; sleep 60'
+    command: sh -c 'sleep 1; touch /ready; sleep 3600'
     restart: on-failure:2
     healthcheck:
       test: test -f /ready
@@ -481,21 +481,21 @@ services:
   app:
     image: busybox
     init: true
-    command: sleep 60
+    command: sleep 3600
     depends_on:
       db:
         condition: service_healthy
   sick:
     image: busybox
     init: true
-    command: sleep 60
+    command: sleep 3600
     healthcheck:
       test: ["CMD", "sh", "-c", "echo not ready; exit 1"]
       interval: 1s
       retries: 2
   waiter:
     image: busybox
-    command: sleep 60
+    command: sleep 3600
     depends_on:
       sick:
         condition: service_healthy
@@ -543,7 +543,7 @@ fn a_changed_service_is_recreated_and_the_others_are_left_running() {
     let p = Pier::new();
     let file = |greeting: &str| {
         format!(
-            "services:\n  keep:\n    image: busybox\n    init: true\n    command: sleep 60\n  change:\n    image: busybox\n    init: true\n    command: sleep 60\n    environment:\n      GREETING: {greeting}\n    scale: 2\n"
+            "services:\n  keep:\n    image: busybox\n    init: true\n    command: sleep 3600\n  change:\n    image: busybox\n    init: true\n    command: sleep 3600\n    environment:\n      GREETING: {greeting}\n    scale: 2\n"
         )
     };
     let d = project(&file("hello"));
@@ -622,8 +622,8 @@ fn an_override_file_and_repeated_f_are_laid_over_the_file() {
 #[test]
 fn orphans_are_named_and_left_without_remove_orphans_and_removed_with_it() {
     let p = Pier::new();
-    let two = "services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 60\n  b:\n    image: busybox\n    init: true\n    command: sleep 60\n";
-    let one = "services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 60\n";
+    let two = "services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 3600\n  b:\n    image: busybox\n    init: true\n    command: sleep 3600\n";
+    let one = "services:\n  a:\n    image: busybox\n    init: true\n    command: sleep 3600\n";
     let warning = "Found orphan containers ([o-b-1]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.";
     let d = project(two);
     compose_ok(&p, d.path(), &["-p", "o", "up", "-d"]);
@@ -664,7 +664,7 @@ fn orphans_are_named_and_left_without_remove_orphans_and_removed_with_it() {
 fn exit_code_from_returns_the_testers_code_and_stops_the_project() {
     let p = Pier::new();
     let d = project(
-        "services:\n  store:\n    image: busybox\n    init: true\n    command: sleep 60\n  tester:\n    image: busybox\n    command: sh -c 'sleep 1; echo testing; exit 3'\n    depends_on: [store]\n",
+        "services:\n  store:\n    image: busybox\n    init: true\n    command: sleep 3600\n  tester:\n    image: busybox\n    command: sh -c 'sleep 1; echo testing; exit 3'\n    depends_on: [store]\n",
     );
     refused(
         &p,

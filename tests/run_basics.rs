@@ -241,7 +241,7 @@ fn user_lookup_does_not_follow_image_symlinks_to_the_host() {
         text(&out.stderr)
     );
     // The same through `pier exec` in a running container (/proc/<pid>/root).
-    let id = p.run_detached(&["evil", "sleep", "60"]);
+    let id = p.run_detached(&["evil", "sleep", "3600"]);
     let out = p.run(&["exec", "-u", "hostonly", &id, "id", "-u"]);
     assert_ne!(
         out.status.code(),
@@ -444,7 +444,7 @@ fn the_command_starts_with_default_signals_whatever_pier_inherited() {
 #[test]
 fn stop_with_init_forwards_sigterm() {
     let p = Pier::new();
-    let id = p.run_detached(&["--init", "busybox", "sleep", "100"]);
+    let id = p.run_detached(&["--init", "busybox", "sleep", "3600"]);
     let t = Instant::now();
     p.ok(&["stop", "-t", "10", &id]);
     let took = t.elapsed();

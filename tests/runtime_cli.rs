@@ -455,7 +455,7 @@ fn hooks_run_at_their_six_points_with_the_state() {
             format!("cat > {d}/{name}.json; readlink /proc/self/ns/mnt > {d}/{name}.mnt", d = seen.display())]})
     };
     b.configure(
-        &["sleep", "100"],
+        &["sleep", "3600"],
         false,
         json!({"hooks": {
             "prestart": [host_hook("prestart")],
@@ -549,7 +549,7 @@ fn hooks_run_at_their_six_points_with_the_state() {
 #[test]
 fn exec_pause_update_and_events_on_a_running_container() {
     let b = Bundle::new();
-    b.configure(&["sleep", "100"], false, json!({}));
+    b.configure(&["sleep", "3600"], false, json!({}));
     let id = common::unique_id("rtcli");
     let pidfile = b.path.join("init.pid");
     b.detached(&[
@@ -618,7 +618,7 @@ fn exec_pause_update_and_events_on_a_running_container() {
     std::fs::write(
         &process,
         json!({"terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/",
-               "env": ["PATH=/bin"], "args": ["sleep", "50"]})
+               "env": ["PATH=/bin"], "args": ["sleep", "3600"]})
         .to_string(),
     )
     .unwrap();
@@ -1004,7 +1004,7 @@ fn start_container_hooks_get_the_process_env_and_their_failure_fails_start() {
     let seen = b.path.join("seen");
     std::fs::create_dir(&seen).unwrap();
     b.configure(
-        &["sleep", "100"],
+        &["sleep", "3600"],
         false,
         json!({"hooks": {
             "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "env > /tmp/hook.env"]}],
@@ -1080,7 +1080,7 @@ fn start_container_hooks_get_the_process_env_and_their_failure_fails_start() {
 #[test]
 fn start_returns_once_the_command_runs_under_the_init_reaper() {
     let b = Bundle::new();
-    b.configure(&["sleep", "100"], false, json!({}));
+    b.configure(&["sleep", "3600"], false, json!({}));
     let id = common::unique_id("rtcli");
     let pidfile = b.path.join("init.pid");
     b.detached(&[

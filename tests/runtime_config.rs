@@ -197,7 +197,7 @@ fn disable_oom_killer_is_applied_on_v1_and_refused_on_v2() {
     let p = Pier::new();
     let bundle = Bundle::new(&p);
     bundle.configure(
-        &["sleep", "60"],
+        &["sleep", "3600"],
         json!({"memory": {"limit": 67108864, "disableOOMKiller": true, "swappiness": 5}}),
         json!([]),
     );
