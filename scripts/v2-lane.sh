@@ -32,6 +32,7 @@ plan=(
   "pier/limits"
   "pier/cpu_quota"
   "pier/isolation only_the_minimal_devices host_block_devices seccomp_and_caps device"
+  "pier/image_devices a_container_cannot_open_the_device_nodes"
   "pier/run_basics command_runs_as_pid_1 pid_1_killed_from_outside user_lookup"
   "pier/lifecycle stop_sends_term exec_joins_namespaces_and_cgroup top_lists"
   "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run"
