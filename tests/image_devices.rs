@@ -133,6 +133,8 @@ fn pulled_device_nodes_are_made_as_root_and_skipped_with_a_warning_in_a_user_nam
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{said}");
     assert!(!said.contains("device node"), "no warning as root: {said}");
+    let info = p.ok(&["system", "info"]);
+    assert!(info.contains("image devices:  created"), "{info}");
     let layer = layer_dir(&p, &image);
     let kmsg = fs::symlink_metadata(layer.join("nodes/kmsg")).unwrap();
     assert!(kmsg.file_type().is_char_device());
