@@ -226,11 +226,18 @@ fn a_container_cannot_open_the_device_nodes_its_image_brought() {
         makedev(1, 11),
         "the image's node was made"
     );
-    // The node is live: on the host it opens (write-only, nothing written).
+    // The node is live, and the check below sees what goes through it: a line the host
+    // writes through the layer's node reaches the kernel log.
+    let control = common::unique_id("pier-image-device-control-");
     fs::OpenOptions::new()
         .write(true)
         .open(&kmsg)
-        .expect("the host opens the layer's kmsg node");
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{control}\n").as_bytes()))
+        .expect("the host writes through the layer's kmsg node");
+    assert!(
+        kernel_log().contains(&control),
+        "the control line is logged"
+    );
 
     // The attack: a container writes to the kernel log and reads a loop device through the
     // nodes its image brought. Its device cgroup says no.
