@@ -46,6 +46,7 @@ plan=(
   "pier/mounts read_only"
   "pier/isolation only_the_minimal_devices host_block_devices seccomp_and_caps device"
   "pier/health a_failing_check"
+  "pier/image_devices a_container_cannot_open_the_device_nodes"
   "pier/freeze_update"
   "pier/engine_api_ops cgroup_freezer_limits_and_stats_through_the_api"
   "pier/startup"

@@ -1024,8 +1024,9 @@ fn bearer_token_flow_and_interrupted_pull_leave_no_half_blob() {
     assert_eq!(ids(dst.path(), &name), ids(src.path(), "busybox"));
     drop(reg);
 
-    // Killed mid-download: the partial blob stays in a staging dir, never under blobs/,
-    // and the next pier command removes it.
+    // Killed mid-download: the partial blob stays in the ingest area (for the next pull to
+    // resume, tests/registry_resume.rs), never under blobs/; the next pier command removes
+    // the dead pull's staging directory, and image prune the partial blob.
     let reg = FakeRegistry::start("team/bb", "t", manifest, blobs, true);
     let name = format!("127.0.0.1:{}/team/bb:t", reg.port);
     let root = tempfile::tempdir().unwrap();
@@ -1037,12 +1038,12 @@ fn bearer_token_flow_and_interrupted_pull_leave_no_half_blob() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let tmp = r.join("images/tmp");
+    let ingest = r.join("images/ingest");
     let deadline = Instant::now() + Duration::from_secs(30);
     let partial = loop {
-        let found = fs::read_dir(&tmp).ok().and_then(|d| {
+        let found = fs::read_dir(&ingest).ok().and_then(|d| {
             d.flatten()
-                .map(|e| e.path().join("blob"))
+                .map(|e| e.path())
                 .find(|b| fs::metadata(b).map(|m| m.len() > 0).unwrap_or(false))
         });
         if let Some(b) = found {
@@ -1065,4 +1066,7 @@ fn bearer_token_flow_and_interrupted_pull_leave_no_half_blob() {
     assert_eq!(count_files(&r.join("images/layers")), 0);
     drop(reg);
     assert_store_empty(r);
+    assert!(partial.exists(), "kept for the next pull");
+    pier_ok(r, &["image", "prune", "-f"]);
+    assert_eq!(count_files(&ingest), 0, "image prune removes it");
 }

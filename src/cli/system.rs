@@ -212,6 +212,14 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
                 .map(|v| format!("v{v}"))
                 .unwrap_or_else(|e| format!("unknown ({e})"));
             let protections = pier_oci::security::report::protections(engine.root());
+            // Whether pulled layers get their device nodes (engine/src/image/layer_devices.rs).
+            let image_devices =
+                match pier_engine::image::layer_devices::DeviceNodes::for_image_layers() {
+                    pier_engine::image::layer_devices::DeviceNodes::Create => "created",
+                    pier_engine::image::layer_devices::DeviceNodes::Skip => {
+                        "skipped (not root in the initial user namespace)"
+                    }
+                };
             match format.as_deref() {
                 Some("json") => {
                     let info = serde_json::json!({
@@ -221,6 +229,7 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
                         "root": engine.root(),
                         "containers": engine.containers()?.len(),
                         "images": engine.images()?.list()?.len(),
+                        "imageDeviceNodes": image_devices,
                         "security": protections,
                     });
                     println!("{}", serde_json::to_string_pretty(&info)?);
@@ -233,6 +242,7 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
                     println!("state root:     {}", engine.root().display());
                     println!("containers:     {}", engine.containers()?.len());
                     println!("images:         {}", engine.images()?.list()?.len());
+                    println!("image devices:  {image_devices}");
                     println!("security:");
                     for p in &protections {
                         println!("  {:<17} {}", format!("{}:", p.name), p.state);

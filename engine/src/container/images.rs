@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 /// What `pier image prune` removed.
 #[derive(Debug, Default)]
 pub struct ImagePruneReport {
-    /// Docker-style lines (`untagged: x`, `deleted: sha256:...`).
+    /// Docker-style lines (`untagged: x`, `deleted: sha256:...`), then a line per
+    /// abandoned partial download removed (`deleted partial download: sha256:...`).
     pub lines: Vec<String>,
-    /// Bytes of layers deleted.
+    /// Bytes of layers and partial downloads deleted.
     pub reclaimed: u64,
 }
 
@@ -20,7 +21,8 @@ impl Engine {
     }
 
     /// `pier image prune`: removes dangling images (no name) that no container uses, or with
-    /// `all` every image no container uses.
+    /// `all` every image no container uses; and the partial downloads of interrupted pulls
+    /// that no pull is resuming now.
     pub fn prune_images(&self, all: bool) -> Result<ImagePruneReport> {
         let store = self.images()?;
         // Under the containers lock: no container can be created from an image being removed.
@@ -42,6 +44,13 @@ impl Engine {
                 }));
         }
         report.reclaimed = before.saturating_sub(store.disk_usage()?.bytes);
+        let (partials, bytes) = store.prune_partials()?;
+        report.reclaimed += bytes;
+        report.lines.extend(
+            partials
+                .iter()
+                .map(|d| format!("deleted partial download: {d}")),
+        );
         Ok(report)
     }
 }

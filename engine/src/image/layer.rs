@@ -17,14 +17,17 @@
 //!   never goes through a stale one; a directory is in any case never replaced by a link
 //!   (the second entry is refused);
 //! - a hard link to `/etc/passwd`: link targets are resolved the same way, inside the layer;
-//! - device nodes: skipped (a container gets its devices from the runtime), except the
-//!   character device 0:0, which is an overlayfs whiteout.
+//! - device nodes: made only for image layers, by root outside a user namespace (see
+//!   [`super::layer_devices`]: `mknodat` in the parent's open directory, never through
+//!   a path); skipped otherwise, and recorded. The character device 0:0 in a layer is an
+//!   overlayfs whiteout.
 //!
 //! OCI whiteouts are translated to overlayfs ones while extracting: `.wh.NAME` becomes a
 //! 0:0 character device `NAME`, and `.wh..wh..opq` marks its directory opaque with the
 //! `trusted.overlay.opaque=y` extended attribute. Owner, mode, mtime and `user.*` /
 //! `security.capability` extended attributes are preserved.
 
+use super::layer_devices::{self, DeviceEntry, DeviceNodes};
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, OFlag};
@@ -52,19 +55,37 @@ pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
 pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// What an extraction produced.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct UnpackStats {
     /// Number of tar entries processed (including skipped ones).
     pub entries: u64,
     /// Bytes of regular file content written.
     pub size: u64,
+    /// Paths (`/dev/null`) of the character and block devices not created.
+    pub skipped_devices: Vec<String>,
 }
 
 /// Extracts the tar stream `archive` into the existing directory `dest`, confined to it.
 ///
 /// Any entry that would escape `dest` makes the whole extraction fail; the caller is
-/// expected to extract into a temporary directory and discard it on error.
+/// expected to extract into a temporary directory and discard it on error. Device nodes
+/// are skipped (this is for archives that are not image layers: `COPY`, uploads).
 pub fn unpack_layer<R: Read>(archive: R, dest: &Path) -> Result<UnpackStats> {
+    unpack_layer_with(archive, dest, DeviceNodes::Skip)
+}
+
+/// [`unpack_layer`] for an image layer: device nodes as [`DeviceNodes::for_image_layers`]
+/// says (made by root in the initial user namespace, as Docker does).
+pub fn unpack_image_layer<R: Read>(archive: R, dest: &Path) -> Result<UnpackStats> {
+    unpack_layer_with(archive, dest, DeviceNodes::for_image_layers())
+}
+
+/// [`unpack_layer`], with device nodes made or skipped as `devices` says.
+pub fn unpack_layer_with<R: Read>(
+    archive: R,
+    dest: &Path,
+    devices: DeviceNodes,
+) -> Result<UnpackStats> {
     let root = open_dir_path(dest)?;
     let mut cursor = DirCursor::new(root.as_fd());
     let mut buf = vec![0u8; COPY_BUFFER];
@@ -88,6 +109,7 @@ pub fn unpack_layer<R: Read>(archive: R, dest: &Path) -> Result<UnpackStats> {
             &components,
             &mut dir_times,
             &mut buf,
+            (devices, &mut stats.skipped_devices),
         )
         .with_context(|| format!("extracting tar entry {shown:?} into {}", dest.display()))?;
         stats.size += written;
@@ -186,6 +208,7 @@ fn unpack_entry<R: Read>(
     components: &[OsString],
     dir_times: &mut Vec<(Vec<OsString>, i64)>,
     buf: &mut [u8],
+    (devices, skipped_devices): (DeviceNodes, &mut Vec<String>),
 ) -> Result<u64> {
     let kind = entry.header().entry_type();
     let meta = read_meta(entry.header())?;
@@ -329,14 +352,41 @@ fn unpack_entry<R: Read>(
             })?;
             Ok(0)
         }
-        EntryType::Char => {
-            let major = entry.header().device_major().ok().flatten().unwrap_or(1);
-            let minor = entry.header().device_minor().ok().flatten().unwrap_or(1);
-            if (major, minor) == (0, 0) {
+        EntryType::Char | EntryType::Block => {
+            let major = entry.header().device_major().ok().flatten();
+            let minor = entry.header().device_minor().ok().flatten();
+            let is_char = kind == EntryType::Char;
+            if is_char && (major, minor) == (Some(0), Some(0)) {
                 remove_existing(parent, name)?;
                 make_whiteout(parent, name)?;
+                return Ok(0);
             }
-            // Real devices are skipped: the runtime creates the container's /dev.
+            let made = match (major, minor, devices) {
+                (Some(major), Some(minor), DeviceNodes::Create) => {
+                    remove_existing(parent, name)?;
+                    let dev = DeviceEntry {
+                        kind: if is_char {
+                            SFlag::S_IFCHR
+                        } else {
+                            SFlag::S_IFBLK
+                        },
+                        major: major.into(),
+                        minor: minor.into(),
+                    };
+                    layer_devices::make_device(parent, name, dev)?
+                }
+                // No device number (a malformed header), or not to be made here.
+                _ => false,
+            };
+            if made {
+                apply_link_meta(parent, name, &meta)?;
+                layer_devices::set_node_mode(parent, name, meta.mode)?;
+            } else {
+                skipped_devices.push(format!(
+                    "/{}",
+                    display_components(Path::new(""), components)
+                ));
+            }
             Ok(0)
         }
         EntryType::Fifo => {
@@ -354,8 +404,8 @@ fn unpack_entry<R: Read>(
             .context("fchmodat")?;
             Ok(0)
         }
-        // Block devices are skipped like character devices; PAX/GNU metadata entries are
-        // consumed by the tar crate; anything else is unknown and ignored.
+        // PAX/GNU metadata entries are consumed by the tar crate; anything else is unknown
+        // and ignored.
         _ => Ok(0),
     }
 }
@@ -872,6 +922,52 @@ pub(crate) mod tests {
         let opq = xattr::get(s.layer.join("opaque"), OVERLAY_OPAQUE_XATTR).unwrap();
         assert_eq!(opq.as_deref(), Some(&b"y"[..]));
         assert!(!s.layer.join("opaque/.wh..wh..opq").exists());
+    }
+
+    /// A device entry with its numbers, mode and group.
+    fn device(b: &mut tar::Builder<Vec<u8>>, path: &str, kind: EntryType, dev: (u32, u32)) {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o620);
+        h.set_uid(0);
+        h.set_gid(5);
+        h.set_mtime(1_700_000_000);
+        h.set_size(0);
+        h.set_device_major(dev.0).unwrap();
+        h.set_device_minor(dev.1).unwrap();
+        b.append_data(&mut h, path, &b""[..]).unwrap();
+    }
+
+    #[test]
+    fn image_layers_get_their_device_nodes_as_root() {
+        let s = sandbox();
+        let mut b = tar::Builder::new(Vec::new());
+        device(&mut b, "dev/kmsg", EntryType::Char, (1, 11));
+        device(&mut b, "dev/loop7", EntryType::Block, (7, 7));
+        let data = b.into_inner().unwrap();
+        assert_eq!(
+            DeviceNodes::for_image_layers(),
+            DeviceNodes::Create,
+            "the tests run as root in the initial user namespace"
+        );
+        let stats = unpack_layer_with(&data[..], &s.layer, DeviceNodes::Create).unwrap();
+        assert!(stats.skipped_devices.is_empty(), "{stats:?}");
+        let c = fs::symlink_metadata(s.layer.join("dev/kmsg")).unwrap();
+        assert!(c.file_type().is_char_device());
+        assert_eq!(
+            (c.rdev(), c.mode() & 0o7777, c.gid()),
+            (makedev(1, 11), 0o620, 5)
+        );
+        assert_eq!(c.mtime(), 1_700_000_000);
+        let k = fs::symlink_metadata(s.layer.join("dev/loop7")).unwrap();
+        assert!(k.file_type().is_block_device());
+        assert_eq!(k.rdev(), makedev(7, 7));
+
+        // Elsewhere (COPY of a tar, an upload): skipped, and named.
+        let t = sandbox();
+        let stats = unpack_layer(&data[..], &t.layer).unwrap();
+        assert_eq!(stats.skipped_devices, ["/dev/kmsg", "/dev/loop7"]);
+        assert!(fs::symlink_metadata(t.layer.join("dev/kmsg")).is_err());
     }
 
     #[test]

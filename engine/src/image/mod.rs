@@ -5,6 +5,7 @@
 //! - [`store`]: the store itself ([`ImageStore`]): its index, import, resolve, tag, remove,
 //!   commit;
 //! - [`layer`]: safe extraction of (possibly hostile) layer tars;
+//! - [`layer_devices`]: device nodes in image layers (made by root, as Docker does);
 //! - [`layer_build`]: reproducible layer tars from directories;
 //! - [`bootstrap`]: `busybox:latest` from the host's static busybox;
 //! - [`overlay`]: mounting layers as a container root filesystem;
@@ -20,6 +21,7 @@ pub mod digest;
 pub mod export;
 pub mod layer;
 pub mod layer_build;
+pub mod layer_devices;
 pub mod media_type;
 pub mod overlay;
 pub mod platform;

@@ -475,6 +475,11 @@ fn pull_from(
     )
     .with_context(|| format!("pulling {shown}"))?;
     client.counts.add(&counts);
+    if let Some(warning) =
+        super::layer_devices::skipped_warning(store, &image, &manifest, &downloaded)?
+    {
+        progress.line(&warning);
+    }
     // `name@digest` finds the image later, by the digest the registry knows it by (an
     // index's, for a multi-platform image), as Docker's RepoDigests do.
     let digest_key = format!("{}@{top_digest}", remote.image.familiar_name());
@@ -667,7 +672,7 @@ fn fetch_layers(
         let taken = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut worker = taken.unwrap_or_else(|| client.fork());
         let digest = d.digest().to_string();
-        let result = download::download_blob(&mut worker, &digest, d.size(), dest, layer);
+        let result = download::download_blob(&mut worker, store, &digest, d.size(), dest, layer);
         idle.lock().unwrap_or_else(|p| p.into_inner()).push(worker);
         result?;
         downloaded

@@ -106,6 +106,13 @@ impl ImageStore {
         Ok(image)
     }
 
+    /// The device nodes of a stored layer that were not created when it was unpacked
+    /// (pier was not root in the initial user namespace), as paths in the layer.
+    pub fn skipped_devices(&self, diff_id: &str) -> Result<Vec<String>> {
+        let info: LayerInfo = persist::read_json(&self.layer_root(diff_id)?.join("layer.json"))?;
+        Ok(info.skipped_devices)
+    }
+
     /// The unpacked size of a stored layer, in bytes (for `pier history`).
     pub fn layer_size(&self, diff_id: &str) -> Result<u64> {
         let info: LayerInfo = persist::read_json(&self.layer_root(diff_id)?.join("layer.json"))?;

@@ -6,7 +6,7 @@ use super::index::Index;
 use super::layer_jobs::{Ingest, LayerJob, LayerState};
 use super::{Image, ImageStore, LayerInfo, StagedLayer, DEFAULT_PATH_ENV};
 use crate::image::digest::{canonical_json, digest_hex, HashingReader, HashingWriter};
-use crate::image::layer::unpack_layer;
+use crate::image::layer::unpack_image_layer;
 use crate::image::layer_build::write_layer_tar_skipping;
 use crate::image::reference::Reference;
 use anyhow::{bail, Context, Result};
@@ -173,7 +173,7 @@ impl ImageStore {
         let layer = tmp.path().join("layer");
         let diff = layer.join("diff");
         fs::create_dir_all(&diff).with_context(|| format!("creating {}", diff.display()))?;
-        let stats = unpack_layer(&mut hashing, &diff)?;
+        let stats = unpack_image_layer(&mut hashing, &diff)?;
         if stats.entries < min_entries {
             bail!("not a tar archive: no entries found (expected a tar or tar.gz file)");
         }
@@ -185,6 +185,7 @@ impl ImageStore {
             &LayerInfo {
                 diff_id: diff_id.clone(),
                 size: stats.size,
+                skipped_devices: stats.skipped_devices,
             },
         )?;
         let media_type = if gzip {

@@ -11,6 +11,8 @@
 //!   build-cache/<key>         `pier build`'s step cache (see `crate::builder::cache`)
 //!   lock                      flock held while the index or the set of blobs changes
 //!   tmp/                      staging area; an interrupted import leaves only this
+//!   ingest/<hex>              a layer blob partly downloaded, resumed by the next pull
+//!                             (see `partial`); removed by `pier image prune`
 //! ```
 //!
 //! Adding an image is two-phase: a layer is downloaded/unpacked into a private directory
@@ -22,17 +24,20 @@
 //! One file per job: `ingest` adds images (import, commit, build layers, `load`/`pull`),
 //! `index` finds and names them (`index.json`, resolve, list, tag, the unindexed images of
 //! builds), `blobs` reads what the store holds (blobs, manifests, layers), `gc` removes
-//! images and what no image uses any more (`rmi`, prune, disk usage).
+//! images and what no image uses any more (`rmi`, prune, disk usage), `partial` keeps
+//! interrupted downloads for the next pull to resume.
 
 mod blobs;
 mod gc;
 mod index;
 mod ingest;
 mod layer_jobs;
+mod partial;
 #[cfg(test)]
 mod tests;
 
 pub use layer_jobs::{FetchBlob, Ingest, LayerEvents, LayerProgress, LayerState};
+pub use partial::PartialBlob;
 
 use super::digest::digest_hex;
 use anyhow::{Context, Result};
@@ -97,6 +102,9 @@ pub struct DiskUsage {
 struct LayerInfo {
     diff_id: String,
     size: u64,
+    /// Device nodes of the layer that were not created (see `layer_devices`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    skipped_devices: Vec<String>,
 }
 
 /// A layer unpacked into the staging area, not yet published.

@@ -413,3 +413,50 @@ fn committing_an_overlay_upper_carries_whiteouts_into_the_new_image() {
     assert_eq!(fs::read_to_string(merged2.join("d/y")).unwrap(), "y");
     assert_eq!(fs::read_to_string(merged2.join("keep")).unwrap(), "k");
 }
+
+#[test]
+fn partial_downloads_are_kept_locked_and_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(dir.path()).unwrap();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let mut first = store.open_partial(&digest, 10).unwrap().unwrap();
+    assert_eq!(first.resumed_from(), 0, "a new partial starts empty");
+    first.file().write_all(b"abcd").unwrap();
+    assert!(
+        store.open_partial(&digest, 10).unwrap().is_none(),
+        "a partial being written is not handed out twice"
+    );
+    let (pruned, _) = store.prune_partials().unwrap();
+    assert!(pruned.is_empty(), "a partial in use is not pruned");
+    drop(first);
+
+    // The next run resumes after the 4 bytes, appending.
+    let mut again = store.open_partial(&digest, 10).unwrap().unwrap();
+    assert_eq!(again.resumed_from(), 4);
+    again.file().write_all(b"ef").unwrap();
+    drop(again);
+    let path = dir.path().join("images/ingest").join("a".repeat(64));
+    assert_eq!(fs::read(&path).unwrap(), b"abcdef");
+
+    // Longer than the blob it is for: stale, emptied.
+    let stale = store.open_partial(&digest, 3).unwrap().unwrap();
+    assert_eq!(stale.resumed_from(), 0);
+    drop(stale);
+    assert_eq!(fs::metadata(&path).unwrap().len(), 0);
+
+    // Finished: moved out of the ingest area, so no later pull appends to it.
+    let mut done = store.open_partial(&digest, 3).unwrap().unwrap();
+    done.file().write_all(b"xyz").unwrap();
+    let dest = dir.path().join("blob");
+    done.finish(&dest).unwrap();
+    assert_eq!(fs::read(&dest).unwrap(), b"xyz");
+    assert!(!path.exists());
+
+    // Abandoned: pruned, with its size.
+    let mut left = store.open_partial(&digest, 10).unwrap().unwrap();
+    left.file().write_all(b"12345").unwrap();
+    drop(left);
+    let (pruned, bytes) = store.prune_partials().unwrap();
+    assert_eq!((pruned, bytes), (vec![digest.clone()], 5));
+    assert!(!path.exists());
+}
