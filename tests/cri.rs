@@ -102,6 +102,45 @@ fn sh(c: &mut pier_cri::Client, id: &str, script: &str) -> pier_cri::ExecOutput 
         .unwrap()
 }
 
+/// Follows an Exec URL as `kubectl exec` does (WebSocket, protocol v4.channel.k8s.io: each
+/// binary message starts with its channel, 1 stdout, 2 stderr, 3 the final status as JSON):
+/// returns what came on stdout and stderr, and the status.
+fn exec_stream(url: &str) -> (Vec<u8>, Vec<u8>, serde_json::Value) {
+    use tungstenite::client::IntoClientRequest;
+    let ws_url = url.replacen("http://", "ws://", 1);
+    let mut req = ws_url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "v4.channel.k8s.io".parse().unwrap(),
+    );
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(T)).unwrap();
+    let (mut ws, _) = tungstenite::client(req, tcp).unwrap();
+    let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), serde_json::Value::Null);
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Binary(b)) if !b.is_empty() => match b[0] {
+                1 => out.extend_from_slice(&b[1..]),
+                2 => err.extend_from_slice(&b[1..]),
+                3 if b.len() > 1 => status = serde_json::from_slice(&b[1..]).unwrap(),
+                _ => {}
+            },
+            Ok(tungstenite::Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
+            Err(tungstenite::Error::Protocol(_)) => break,
+            Err(e) => panic!("exec stream: {e}"),
+        }
+    }
+    (out, err, status)
+}
+
 /// What a pod leaves behind, none of which may be there after it is removed: pier's state
 /// of its containers, their cgroups, veths on the bridge, mounts of the pod (rootfs, shm,
 /// netns) under the fixture's directory.
@@ -185,8 +224,16 @@ fn cri_pod_lifecycle_runs_on_pier() {
         text(&out.stdout)
     );
     // Exec: the streaming URL kubectl exec would be sent to.
-    let url = c.exec_url(&ctr, &["sh".into()], false).unwrap();
+    let cmd = ["sh", "-c", "echo streamed; echo err >&2; exit 3"].map(String::from);
+    let url = c.exec_url(&ctr, &cmd, false).unwrap();
     assert!(url.starts_with("http://127.0.0.1:"), "exec URL: {url}");
+    let (stdout, stderr, status) = exec_stream(&url);
+    assert_eq!(text(&stdout).trim(), "streamed");
+    assert_eq!(text(&stderr).trim(), "err");
+    assert_eq!(
+        status["details"]["causes"][0]["message"], "3",
+        "the exit code in the stream's status: {status}"
+    );
     // The log kubelet would read.
     let log = f.dir.join("logs/life/app_0.log");
     wait_for(
