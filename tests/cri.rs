@@ -292,14 +292,15 @@ fn cri_container_stats_come_from_piers_cgroup() {
     let mut c = f.client();
     let pod_cfg = pod_config(&f, "stats");
     let pod = c.run_pod(pod_cfg.clone(), "pier").unwrap();
-    // A shell that holds 20 MB in memory (a variable), then sleeps.
+    // A shell that holds 20 MB in memory (a variable), then waits (not `exec`s: busybox's
+    // sh would become sleep for the last command, and free the variable).
     let ctr = c
         .create_container(
             &pod,
             container_config(
                 "hog",
                 0,
-                "x=$(head -c 20000000 /dev/zero | tr '\\0' a); touch /ready; sleep 1000",
+                "x=$(head -c 20000000 /dev/zero | tr '\\0' a); touch /ready; sleep 1000 & wait",
             ),
             pod_cfg,
         )
