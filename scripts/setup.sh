@@ -16,6 +16,9 @@ fi
 # Packages for both jobs: a static busybox for base images, the kernel's network tools,
 # util-linux (setpriv, nsenter, lsns) for tests and labs.
 packages=(busybox-static iproute2 nftables iptables util-linux procps ca-certificates)
+# protoc, which compiles the Kubernetes CRI API's .proto files when pier is built (the k8s-cri
+# crate's build script; `pier cri` and tests/cri.rs use it).
+packages+=(protobuf-compiler)
 if [ "$what" = bench ]; then
   # Peers and environments: runc/crun (OCI peers), podman and Docker (whole-path peers; the
   # bench starts a dockerd of its own), QEMU (VMs), iperf3 (throughput cross-check), a
@@ -35,6 +38,9 @@ if [ "$what" = test ]; then
   # Docker (dockerd with its own containerd) and containerd with ctr and its runc shim. The
   # tests start their own daemons with private directories and sockets.
   packages+=(docker.io containerd)
+  # tests/cri.rs: containerd's CRI plugin networks its pods with the CNI plugins (bridge,
+  # host-local, loopback, portmap in /usr/lib/cni).
+  packages+=(containernetworking-plugins)
   # The cgroup-v2 lane: mmdebstrap builds its Debian guest, qemu-img its throwaway disk,
   # mkfs.ext4 (e2fsprogs) its root filesystem image.
   packages+=(mmdebstrap qemu-utils e2fsprogs)

@@ -4,6 +4,7 @@ mod bench;
 mod build;
 mod compose;
 mod container;
+mod cri;
 #[cfg(test)]
 mod doc_check;
 #[cfg(test)]
@@ -102,6 +103,9 @@ pub enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Talk CRI to containerd as kubelet does: pods, their containers, exec (crictl's
+    /// commands).
+    Cri(cri::CriArgs),
     /// Run a multi-container application from a compose file (docker compose's commands).
     Compose(compose::ComposeArgs),
     /// List images.
@@ -199,6 +203,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     if let Command::Docs(cmd) = cli.command {
         return docs::docs(cmd);
     }
+    if let Command::Cri(args) = cli.command {
+        // A client of containerd's CRI plugin: pier's own store is not involved.
+        return cri::cri(args);
+    }
     if let Command::Compose(a) = &cli.command {
         if !compose::needs_engine(a) {
             return compose::config(a);
@@ -261,7 +269,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Login(a) => transfer::login(&engine, a),
         Command::Logout(a) => transfer::logout(&engine, a),
         Command::System(c) => system::system(&engine, c),
-        Command::Runtime(_) | Command::Lab(_) | Command::Docs(_) | Command::Bench(_) => {
+        Command::Runtime(_)
+        | Command::Lab(_)
+        | Command::Docs(_)
+        | Command::Bench(_)
+        | Command::Cri(_) => {
             unreachable!("handled above")
         }
     }

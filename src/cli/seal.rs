@@ -84,6 +84,9 @@ fn enters_containers(command: &Command) -> bool {
         Command::System(system::SystemCommand::Service(_)) => true,
         // runc's command line is dispatched before clap and seals itself (runtime::main).
         Command::Runtime(_) => false,
+        // A client of containerd's socket: the runtime under containerd (pier-runc, sealed
+        // as above) is what enters the pods' containers.
+        Command::Cri(_) => false,
         // `create` only records the container; `start` makes its process.
         Command::Create(_)
         | Command::Stop(_)

@@ -6,6 +6,7 @@
 
 pub mod api_service;
 pub mod clients;
+pub mod cri_containerd;
 pub mod http_server;
 pub mod registry;
 
