@@ -231,6 +231,7 @@ cat >"$img/nginx.c" <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 static pid_t child;
@@ -242,6 +243,7 @@ int main(int argc, char **argv) {
         return 127;
     }
     const char *port = getenv("NGINX_PORT") ? getenv("NGINX_PORT") : "80";
+    mkdir("/var/run", 0755);
     FILE *f = fopen("/var/run/nginx.pid", "w");
     if (f) { fprintf(f, "%d\n", (int)getpid()); fclose(f); }
     signal(SIGTERM, quit);
