@@ -12,8 +12,9 @@
 #   GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 go build -o bin/crictl ./cmd/crictl
 #   GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 go test -c -o bin/critest ./cmd/critest).
 # Nothing is downloaded: critest's test images are stand-ins made here with `pier build` from
-# pier's busybox (`pier image bootstrap busybox`) and two small static C programs (the pause
-# process and nonewprivs' setuid probe, built with gcc), pushed to a private docker-registry
+# pier's busybox (`pier image bootstrap busybox`) and three small static C programs (the pause
+# process, nonewprivs' setuid probe and nginx's outward shape, built with gcc), pushed to a
+# private docker-registry
 # that containerd uses as the mirror of registry.k8s.io and gcr.io. The stand-ins are listed
 # in book/src/concepts/conformance.md ("CRI validation (critest)").
 #
@@ -24,7 +25,8 @@
 # the runtimes' state, CNI config and IPAM, the registry's config and data, pier's image store.
 # On exit everything is taken down: pods removed through CRI, containerd and its shims
 # killed, mounts under the work directory unmounted, the pods' network namespaces, the CNI
-# bridge and the portmap chains this run made removed, the registry stopped; the logs and
+# bridge, the portmap chains this run made and the System V segments critest's HostIpc cases
+# leave removed, the registry stopped; the logs and
 # critest's JUnit reports stay in the work directory.
 #
 # Environment: CRITEST_TIMEOUT (seconds per handler, default 2400), CRITEST_FOCUS /
