@@ -346,19 +346,23 @@ impl Engine {
         drop(_prober);
         let oom_killed = cgroup.oom_kill_count().unwrap_or(0) > 0;
         let finish = trace::Phase::start("finish (tear-down, record)");
-        self.finish(paths, exit, oom_killed, seen)?;
+        // A detached monitor applies the restart policy next: it stays named in the record
+        // until it has decided, so a `pier stop` landing in between finds it (restart.rs).
+        self.finish(paths, exit, oom_killed, seen, attach == Attach::Detached)?;
         finish.end();
         Ok(RunOutcome { exit, oom_killed })
     }
 
     /// Records the exit (of the init pier saw start, `seen`) and releases the container's
-    /// runtime resources (the writable layer is kept, as Docker does, until `rm`).
+    /// runtime resources (the writable layer is kept, as Docker does, until `rm`). With
+    /// `keep_monitor` the record still names this process as the monitor.
     fn finish(
         &self,
         paths: &ContainerPaths,
         exit: ExitInfo,
         oom_killed: bool,
         seen: Option<InitSeen>,
+        keep_monitor: bool,
     ) -> Result<()> {
         self.teardown_as(paths, true)?;
         let rec = self.update(paths, |r| {
@@ -367,7 +371,9 @@ impl Engine {
             r.oom_killed = oom_killed;
             r.finished_at = Some(now_rfc3339());
             r.init = None;
-            r.monitor = None;
+            if !keep_monitor {
+                r.monitor = None;
+            }
             r.cgroup = None;
             r.network = None;
             r.paused = false;
