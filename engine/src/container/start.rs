@@ -1,7 +1,8 @@
 //! Starting a container and watching it until it exits: the role of Docker's
 //! containerd-shim or Podman's conmon. For a foreground `pier run` the `pier` process itself
-//! watches; for `-d` (and `pier start`) a forked `pier` does, in its own session, writing the
-//! container's output to its log.
+//! watches; for `-d` (and `pier start`) a monitor does, in its own session, writing the
+//! container's output to its log: a fork of `pier` that executes pier again as a small
+//! program of its own (see [`super::monitor`]).
 
 use super::attach_point::AttachPoint;
 use super::events::{Action, Event, InitSeen};
@@ -320,6 +321,10 @@ impl Engine {
         } else {
             None
         };
+        if attach == Attach::Detached {
+            // The start touched much of pier that the watching does not need.
+            super::working_set::trim();
+        }
         let running = trace::Phase::start("command runs");
         let exit = IoLoop {
             child: pid,
@@ -394,7 +399,8 @@ impl Engine {
         Ok(())
     }
 
-    /// `pier start` / `pier run -d`: fork a watcher that starts the container in its own session
+    /// `pier start` / `pier run -d`: fork a watcher (the monitor, executed afresh when this
+    /// program serves [`super::monitor::ENTRY`]) that starts the container in its own session,
     /// and return once the command has started (or failed to).
     pub fn start_detached(&self, key: &str) -> Result<()> {
         let (_, record) = self.find(key)?;
@@ -424,27 +430,13 @@ impl Engine {
                     }
                 }
                 let tx = report.tx;
-                let mut told = false;
-                let result = self.run_attached(&record.id, Attach::Detached, &mut |r| {
-                    told = true;
-                    match r {
-                        Ok(()) => {
-                            let _ = sync::write_all(&tx, b"R");
-                        }
-                        Err(OciError::Start { code, message }) => {
-                            sync::send_failure(&tx, *code, message)
-                        }
-                        Err(other) => sync::send_failure(&tx, 125, &format!("{other:#}")),
-                    }
-                });
-                if let (Err(e), false) = (&result, told) {
+                if super::monitor::executed() {
+                    // A fresh pier, without this one's memory (monitor.rs).
+                    let e = super::monitor::exec(&self.root, &record.id, &tx);
                     sync::send_failure(&tx, 125, &format!("{e:#}"));
+                    std::process::exit(125);
                 }
-                drop(tx);
-                let result = match result {
-                    Ok(first) => self.apply_restart_policy(&record.id, first),
-                    Err(e) => Err(e),
-                };
+                let result = self.monitor(&record.id, tx);
                 std::process::exit(if result.is_ok() { 0 } else { 1 })
             }
         }
