@@ -159,6 +159,15 @@ pub enum Command {
 /// Parses, runs, and returns the process exit code.
 pub fn main() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A detached container's monitor: pier executed again by `pier run -d` / `pier start`,
+    // before anything else of the command line runs (see the engine's container::monitor).
+    pier_engine::container::monitor::serve_from_this_binary();
+    if args
+        .get(1)
+        .is_some_and(|a| a == pier_engine::container::monitor::ENTRY)
+    {
+        return pier_engine::container::monitor::main(&args[2..]);
+    }
     // runc's command line: under a runc name, or after `runtime` (whose own --root is runc's
     // state directory, not pier's root: split before clap sees it). It seals itself.
     if args.first().is_some_and(|a| runtime::invoked_as_runc(a)) {

@@ -22,6 +22,7 @@ pub mod inspect;
 pub mod inspect_docker;
 pub mod io_loop;
 pub mod logs;
+pub mod monitor;
 pub mod mount_args;
 pub mod mountinfo;
 pub mod network;
@@ -37,6 +38,7 @@ pub mod stop;
 pub mod update;
 pub mod user;
 pub mod volumes;
+pub mod working_set;
 
 use crate::image::ImageStore;
 use anyhow::{bail, Context, Result};

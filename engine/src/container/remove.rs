@@ -45,6 +45,8 @@ impl Engine {
             }
             self.end_restart_wait(&rec)?;
         }
+        // Read again: a run the monitor had begun before it saw the stop is running now.
+        let rec = ContainerRecord::load(&paths).unwrap_or(rec);
         if rec.status == ContainerStatus::Running {
             if !force {
                 bail!(

@@ -2,6 +2,12 @@
 //! (see [`super::start`]) consults the record's `--restart` policy and, with Docker's
 //! back-off, starts the container again in the same process. `pier stop`/`kill`/`rm -f`
 //! mark the record stopped by the user, which ends the loop (also during the back-off).
+//!
+//! The race with `pier stop` is closed by one lock (the records' lock): the monitor decides to
+//! run again, and checks for a stop once more just before it starts the run, each time under
+//! that lock; `pier stop` records its request under it, and until the monitor has given up it
+//! stays named in the record (from the run's exit to its decision too), so a stop either is
+//! seen by the monitor or finds the monitor alive and waits for the run it had begun.
 
 use super::events::{Action, Event};
 use super::record::ContainerRecord;
@@ -19,38 +25,52 @@ impl Engine {
     /// until the policy says no, the user stops it, or it is removed.
     pub(crate) fn apply_restart_policy(&self, id: &str, mut outcome: RunOutcome) -> Result<()> {
         let paths = self.paths(id);
+        let me = super::record::ProcessId::of(std::process::id() as i32);
         let mut delay = None;
         loop {
-            let Ok(rec) = ContainerRecord::load(&paths) else {
+            // The run's exit was recorded with this monitor still named in the record, so a
+            // `pier stop` landing now finds it alive and records its request, under the lock
+            // this decision is taken under too: either the decision sees the request, or the
+            // request sees the container restarting with its monitor alive, and waits.
+            let mut again = false;
+            let Some(rec) = self.update(&paths, |r| {
+                again = r.config.restart.should_restart(
+                    outcome.exit.code,
+                    r.restart_count,
+                    r.stopped_by_user,
+                );
+                // Still watched while waiting: `pier stop` finds the monitor, reconcile leaves it.
+                r.restarting = again;
+                r.monitor = if again { me } else { None };
+            })?
+            else {
                 return Ok(()); // removed
             };
-            let policy = rec.config.restart;
-            if !policy.should_restart(outcome.exit.code, rec.restart_count, rec.stopped_by_user) {
+            if !again {
                 return Ok(());
             }
             let d = next_delay(delay, ran_for(&rec));
             delay = Some(d);
-            let me = super::record::ProcessId::of(std::process::id() as i32);
-            // Still watched while waiting: `pier stop` finds the monitor, reconcile leaves it.
-            if self
-                .update(&paths, |r| {
-                    r.restarting = true;
-                    r.monitor = me;
-                })?
-                .is_none()
-            {
-                return Ok(());
-            }
-            if !self.wait_out(&paths, d) {
-                self.update(&paths, |r| {
+            self.wait_out(&paths, d);
+            // The last word before the next run, under the same lock `pier stop` records its
+            // request under: a stop recorded before it is obeyed here; a stop recorded after it
+            // finds the run being started (restarting, monitor alive), waits for it, stops it.
+            let mut go = false;
+            let Some(rec) = self.update(&paths, |r| {
+                go = !r.stopped_by_user;
+                if go {
+                    r.restart_count += 1;
+                } else {
                     r.restarting = false;
                     r.monitor = None;
-                })?;
-                return Ok(());
-            }
-            let Some(rec) = self.update(&paths, |r| r.restart_count += 1)? else {
+                }
+            })?
+            else {
                 return Ok(());
             };
+            if !go {
+                return Ok(());
+            }
             self.record_event(Event::about(&rec, Action::Restart));
             outcome = match self.run_once(id, Attach::Detached, &mut |_| {}, true) {
                 Ok(o) => o,
@@ -60,17 +80,18 @@ impl Engine {
         }
     }
 
-    /// Sleeps `delay` unless the user stops or removes the container meanwhile (false then).
-    fn wait_out(&self, paths: &super::record::ContainerPaths, delay: Duration) -> bool {
+    /// Sleeps `delay`, less if the user stops or removes the container meanwhile (the caller
+    /// decides, under the lock, what to make of it).
+    fn wait_out(&self, paths: &super::record::ContainerPaths, delay: Duration) {
         let end = Instant::now() + delay;
         loop {
             match ContainerRecord::load(paths) {
                 Ok(r) if !r.stopped_by_user => {}
-                _ => return false,
+                _ => return,
             }
             let now = Instant::now();
             if now >= end {
-                return true;
+                return;
             }
             std::thread::sleep(POLL.min(end - now));
         }

@@ -1,7 +1,8 @@
 //! Starting a container and watching it until it exits: the role of Docker's
 //! containerd-shim or Podman's conmon. For a foreground `pier run` the `pier` process itself
-//! watches; for `-d` (and `pier start`) a forked `pier` does, in its own session, writing the
-//! container's output to its log.
+//! watches; for `-d` (and `pier start`) a monitor does, in its own session, writing the
+//! container's output to its log: a fork of `pier` that executes pier again as a small
+//! program of its own (see [`super::monitor`]).
 
 use super::attach_point::AttachPoint;
 use super::events::{Action, Event, InitSeen};
@@ -320,6 +321,10 @@ impl Engine {
         } else {
             None
         };
+        if attach == Attach::Detached {
+            // The start touched much of pier that the watching does not need.
+            super::working_set::trim();
+        }
         let running = trace::Phase::start("command runs");
         let exit = IoLoop {
             child: pid,
@@ -346,19 +351,23 @@ impl Engine {
         drop(_prober);
         let oom_killed = cgroup.oom_kill_count().unwrap_or(0) > 0;
         let finish = trace::Phase::start("finish (tear-down, record)");
-        self.finish(paths, exit, oom_killed, seen)?;
+        // A detached monitor applies the restart policy next: it stays named in the record
+        // until it has decided, so a `pier stop` landing in between finds it (restart.rs).
+        self.finish(paths, exit, oom_killed, seen, attach == Attach::Detached)?;
         finish.end();
         Ok(RunOutcome { exit, oom_killed })
     }
 
     /// Records the exit (of the init pier saw start, `seen`) and releases the container's
-    /// runtime resources (the writable layer is kept, as Docker does, until `rm`).
+    /// runtime resources (the writable layer is kept, as Docker does, until `rm`). With
+    /// `keep_monitor` the record still names this process as the monitor.
     fn finish(
         &self,
         paths: &ContainerPaths,
         exit: ExitInfo,
         oom_killed: bool,
         seen: Option<InitSeen>,
+        keep_monitor: bool,
     ) -> Result<()> {
         self.teardown_as(paths, true)?;
         let rec = self.update(paths, |r| {
@@ -367,7 +376,9 @@ impl Engine {
             r.oom_killed = oom_killed;
             r.finished_at = Some(now_rfc3339());
             r.init = None;
-            r.monitor = None;
+            if !keep_monitor {
+                r.monitor = None;
+            }
             r.cgroup = None;
             r.network = None;
             r.paused = false;
@@ -388,7 +399,8 @@ impl Engine {
         Ok(())
     }
 
-    /// `pier start` / `pier run -d`: fork a watcher that starts the container in its own session
+    /// `pier start` / `pier run -d`: fork a watcher (the monitor, executed afresh when this
+    /// program serves [`super::monitor::ENTRY`]) that starts the container in its own session,
     /// and return once the command has started (or failed to).
     pub fn start_detached(&self, key: &str) -> Result<()> {
         let (_, record) = self.find(key)?;
@@ -418,27 +430,13 @@ impl Engine {
                     }
                 }
                 let tx = report.tx;
-                let mut told = false;
-                let result = self.run_attached(&record.id, Attach::Detached, &mut |r| {
-                    told = true;
-                    match r {
-                        Ok(()) => {
-                            let _ = sync::write_all(&tx, b"R");
-                        }
-                        Err(OciError::Start { code, message }) => {
-                            sync::send_failure(&tx, *code, message)
-                        }
-                        Err(other) => sync::send_failure(&tx, 125, &format!("{other:#}")),
-                    }
-                });
-                if let (Err(e), false) = (&result, told) {
+                if super::monitor::executed() {
+                    // A fresh pier, without this one's memory (monitor.rs).
+                    let e = super::monitor::exec(&self.root, &record.id, &tx);
                     sync::send_failure(&tx, 125, &format!("{e:#}"));
+                    std::process::exit(125);
                 }
-                drop(tx);
-                let result = match result {
-                    Ok(first) => self.apply_restart_policy(&record.id, first),
-                    Err(e) => Err(e),
-                };
+                let result = self.monitor(&record.id, tx);
                 std::process::exit(if result.is_ok() { 0 } else { 1 })
             }
         }

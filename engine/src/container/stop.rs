@@ -11,15 +11,24 @@ use std::time::{Duration, Instant};
 impl Engine {
     /// Sends `sig` to the container's init.
     pub fn kill(&self, key: &str, sig: Signal) -> Result<()> {
-        let (paths, rec) = self.find(key)?;
-        let Some(init) = rec
-            .init
-            .filter(|p| rec.status == ContainerStatus::Running && p.is_alive())
-        else {
-            if self.end_restart_wait(&rec)? {
-                return Ok(());
+        let (paths, mut rec) = self.find(key)?;
+        let running = |r: &ContainerRecord| {
+            r.init
+                .filter(|p| r.status == ContainerStatus::Running && p.is_alive())
+        };
+        if running(&rec).is_none() {
+            if !self.end_restart_wait(&rec)? {
+                bail!("cannot kill container {}: it is not running", rec.name);
             }
-            bail!("cannot kill container {}: it is not running", rec.name);
+            // The monitor gave up, or had begun a run before it saw the mark: that one gets
+            // the signal.
+            rec = match ContainerRecord::load(&paths) {
+                Ok(r) => r,
+                Err(_) => return Ok(()),
+            };
+        }
+        let Some(init) = running(&rec) else {
+            return Ok(());
         };
         // A user's kill that ends the container (SIGKILL, or its stop signal), as the user's
         // stop, ends the restart policy; a signal it handles (SIGHUP to reload) does not.
@@ -55,12 +64,22 @@ impl Engine {
     /// Stopping a stopped container is not an error.
     pub fn stop(&self, key: &str, timeout: Duration) -> Result<()> {
         // A container under a restart policy may be between two runs (its process just exited,
-        // the monitor waits out the back-off, or it is starting the next run): the stop is
-        // recorded for the monitor, then either the monitor gives up or the run it had already
-        // begun is stopped below. Bounded: a monitor ends or starts a run within seconds.
+        // the monitor waits out the back-off, or it is starting the next run). The request is
+        // recorded under the records' lock, the lock the monitor decides under whether to run
+        // again: either the monitor sees it and gives up, or it had decided already and the
+        // run it begins is stopped below. Bounded: a monitor ends or starts a run within
+        // seconds.
         let deadline = Instant::now() + Duration::from_secs(10);
+        let (paths, _) = self.find(key)?;
         loop {
-            let (paths, rec) = self.find(key)?;
+            let Some(rec) = self.update(&paths, |r| {
+                if r.status == ContainerStatus::Running || r.monitor.is_some_and(|m| m.is_alive()) {
+                    r.stopped_by_user = true;
+                }
+            })?
+            else {
+                return Ok(()); // removed meanwhile
+            };
             if let Some(init) = rec
                 .init
                 .filter(|p| rec.status == ContainerStatus::Running && p.is_alive())
@@ -70,9 +89,6 @@ impl Engine {
             let Some(monitor) = rec.monitor.filter(|m| m.is_alive()) else {
                 return Ok(());
             };
-            if !rec.stopped_by_user {
-                self.update(&paths, |r| r.stopped_by_user = true)?;
-            }
             if Instant::now() >= deadline {
                 bail!(
                     "container {} did not stop: its monitor (PID {}) neither ended nor started it within 10 s",
@@ -107,14 +123,25 @@ impl Engine {
     }
 
     /// A container whose monitor waits out the restart back-off: marks it stopped by the
-    /// user and waits for the monitor to give up. False if it was not restarting.
+    /// user (under the lock the monitor decides under) and waits until the monitor gives up,
+    /// or has started the run it had decided on before it could see the mark (the caller
+    /// then finds that run running). False if it was not restarting.
     pub(crate) fn end_restart_wait(&self, rec: &ContainerRecord) -> Result<bool> {
         let Some(monitor) = rec.monitor.filter(|m| rec.restarting && m.is_alive()) else {
             return Ok(false);
         };
-        self.update(&self.paths(&rec.id), |r| r.stopped_by_user = true)?;
+        let paths = self.paths(&rec.id);
+        self.update(&paths, |r| r.stopped_by_user = true)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         while monitor.is_alive() && Instant::now() < deadline {
+            let Ok(now) = ContainerRecord::load(&paths) else {
+                break; // removed
+            };
+            let started =
+                now.status == ContainerStatus::Running && now.init.is_some_and(|p| p.is_alive());
+            if started || now.monitor.is_none() {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(true)

@@ -126,9 +126,9 @@ fn api_container(ctx: &Ctx, name: &str, how: Tr) -> Result<ContainerRecord, Outc
             ),
         ));
     }
-    // A label can be typed (`pier run --label io.pier.api=1`); the monitor cannot: the
-    // service's launcher forks it without exec, so its command line is the service's, while a
-    // `pier run -d`'s monitor is that pier run.
+    // A label can be typed (`pier run --label io.pier.api=1`); the monitor cannot: its command
+    // line (`pier __monitor ... -- WORDS`) ends with the words of the command that started it,
+    // the service's for the service's launcher, `run -d ...` for a `pier run -d`.
     let monitor = rec.monitor.filter(|p| p.is_alive()).map(|p| p.pid);
     let cmdline = monitor
         .and_then(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok())

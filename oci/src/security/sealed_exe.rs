@@ -337,9 +337,31 @@ fn memfd_copy() -> Result<OwnedFd> {
 /// Executes the sealed copy with this process's arguments and environment; returns only the
 /// error.
 fn exec_copy(exe: &OwnedFd, method: SealMethod) -> anyhow::Error {
+    exec_fd(exe, std::env::args_os(), Some(method))
+}
+
+/// Executes this process's own binary again, with `args` (the program name first) and the
+/// same environment; returns only on failure. A process that runs from a sealed copy executes
+/// that copy, and the new program knows it is one ([`reexec_sealed`] then returns at once): for
+/// a process that must stay sealed without this one's memory (a detached container's monitor).
+pub fn exec_self(args: impl IntoIterator<Item = OsString>) -> anyhow::Error {
+    match File::open("/proc/self/exe") {
+        Ok(exe) => exec_fd(&OwnedFd::from(exe), args, active()),
+        Err(e) => anyhow::Error::from(e).context("opening /proc/self/exe"),
+    }
+}
+
+/// `execveat` of the binary `exe` with `args`, this environment, and `_PIER_SEALED_EXE` naming
+/// `sealed` (if any).
+fn exec_fd(
+    exe: &OwnedFd,
+    args: impl IntoIterator<Item = OsString>,
+    sealed: Option<SealMethod>,
+) -> anyhow::Error {
     let to_c = |s: OsString| CString::new(s.as_bytes()).context("argument with a NUL byte");
-    let args: Result<Vec<CString>> = std::env::args_os().map(to_c).collect();
+    let args: Result<Vec<CString>> = args.into_iter().map(to_c).collect();
     let mut env: Vec<OsString> = std::env::vars_os()
+        .filter(|(k, _)| k != REEXEC_ENV)
         .map(|(k, v)| {
             let mut kv = k;
             kv.push("=");
@@ -347,7 +369,9 @@ fn exec_copy(exe: &OwnedFd, method: SealMethod) -> anyhow::Error {
             kv
         })
         .collect();
-    env.push(format!("{REEXEC_ENV}={}", method.name()).into());
+    if let Some(method) = sealed {
+        env.push(format!("{REEXEC_ENV}={}", method.name()).into());
+    }
     let env: Result<Vec<CString>> = env.into_iter().map(to_c).collect();
     let (args, env) = match (args, env) {
         (Ok(a), Ok(e)) => (a, e),
@@ -355,7 +379,7 @@ fn exec_copy(exe: &OwnedFd, method: SealMethod) -> anyhow::Error {
     };
     // An ELF binary runs from a close-on-exec descriptor (a script could not: runc's note).
     match nix::unistd::execveat(exe, c"", &args, &env, AtFlags::AT_EMPTY_PATH) {
-        Err(e) => anyhow::Error::from(e).context("execveat of the sealed copy"),
+        Err(e) => anyhow::Error::from(e).context("execveat of pier's own binary"),
         Ok(never) => match never {},
     }
 }
