@@ -24,7 +24,7 @@ if [ "$what" = bench ]; then
   # bench starts a dockerd of its own), QEMU (VMs), iperf3 (throughput cross-check), a
   # kernel image for the VM guest.
   packages+=(runc crun podman docker.io qemu-system-x86 xz-utils iperf3 python3-pip)
-  # The pull bench (examples/pull_bench.rs): a local TLS registry with a login, skopeo, and
+  # The pull bench (examples/pull_bench/): a local TLS registry with a login, skopeo, and
   # the Debian image scripts/layered-image.sh makes.
   packages+=(skopeo docker-registry apache2-utils mmdebstrap libcap2-bin attr)
 fi

@@ -3,7 +3,7 @@
 //! this machine's first global IPv4 address (the certificate's SAN), so that pier cannot
 //! take the loopback shortcut to plain HTTP; and skopeo pushing images to it.
 //!
-//! Self-contained (no `super::`), so `examples/pull_bench.rs` includes it by `#[path]`.
+//! Self-contained (no `super::`), so `examples/pull_bench/` includes it by `#[path]`.
 #![allow(dead_code)]
 
 use std::fs;

@@ -90,6 +90,10 @@ pub struct EnvironmentRecord {
     /// `dockerd --version` first line (the bench starts this dockerd), when installed.
     #[serde(default)]
     pub docker_version: Option<String>,
+    /// The file system the measured tools wrote to, for benches whose figures depend on it
+    /// (the pull bench); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<crate::storage::StorageRecord>,
 }
 
 impl EnvironmentRecord {
@@ -124,6 +128,7 @@ impl EnvironmentRecord {
             threads_per_core: threads_per_core(&cpuinfo),
             podman_version: tool_version("podman"),
             docker_version: tool_version("dockerd"),
+            storage: None,
         })
     }
 

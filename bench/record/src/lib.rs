@@ -6,6 +6,7 @@
 //! * [`environment`]: the machine record, `environment.json`.
 //! * [`stats`]: medians, percentiles and bootstrap confidence intervals.
 //! * [`format`](mod@format): how numbers and intervals are written in reports.
+//! * [`storage`]: the file system a bench wrote to, in `environment.json`.
 //! * [`clock`]: nanosecond timestamps and RFC 3339 dates.
 
 pub mod clock;
@@ -13,3 +14,4 @@ pub mod environment;
 pub mod format;
 pub mod record;
 pub mod stats;
+pub mod storage;

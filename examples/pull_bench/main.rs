@@ -6,30 +6,40 @@
 //!
 //! ```sh
 //! cargo build --release -p pier
-//! cargo run -p pier --example pull_bench -- [--runs N] [--bulk-mb M] [--pier target/release/pier] [--out DIR]
+//! cargo run -p pier --example pull_bench -- [--runs N] [--bulk-mb M] [--fs ext4|tmpfs]
+//!     [--fs-gib G] [--pier target/release/pier] [--out DIR]
 //! ```
 //!
-//! Cold means: pier and podman pull into a fresh, empty store each run (`--root`; podman's
-//! `--runroot` too); skopeo copies to a fresh `oci:` directory (download and verify only: it
-//! does not unpack, so it is a floor, not a peer); Docker's private dockerd has the image
-//! and every layer removed (`rmi` + `image prune -af`) before each run. Each tool trusts the
+//! Every store is on the same file system, the bench's own ([`scratch_fs`]: by default a
+//! journaled ext4 on a sparse loop file under /var/tmp, or a tmpfs), and nothing is deleted
+//! until the last round is over (deleting a tree first slows the next extraction on some
+//! file systems: whoever came after a delete would pay for it). Cold means: pier and podman
+//! pull into a fresh, empty store each run (`--root`; podman's `--runroot` too); skopeo
+//! copies to a fresh `oci:` directory (download and verify only: it does not unpack, so it
+//! is a floor, not a peer); Docker pulls with a fresh dockerd whose data root is fresh and
+//! empty. Before each pull the file system is synced (untimed), so no tool's writeback is
+//! charged to the next. Each tool trusts the
 //! registry's CA the way it is told to (pier and podman: a certs.d directory; skopeo:
 //! `--src-cert-dir`; dockerd 20.10 reads certs.d only from /etc/docker/certs.d, so its
 //! private daemon gets `SSL_CERT_FILE` naming the system bundle plus the CA instead:
 //! verification stays on and the host's /etc/docker is not touched). Results go to
 //! `DIR/<timestamp>/` (default `results/pull`): `samples.csv`, `environment.json` (machine,
-//! kernel, cgroup layout, tool versions), `summary.txt`.
+//! kernel, cgroup layout, tool versions, the stores' file system and whether it has a
+//! journal), `summary.txt`.
 
 // A bench program reports a broken setup by panicking, like a test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/common/registry.rs"]
+#[path = "../../tests/common/registry.rs"]
 mod registry;
+mod scratch_fs;
 
 use pier_record::environment::{EnvironmentRecord, Inputs};
 use pier_record::record::{write_samples, Sample};
 use pier_record::stats;
+use pier_record::storage::StorageRecord;
 use registry::{Registry, PASSWORD, USER};
+use scratch_fs::{FsKind, ScratchFs};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,6 +50,8 @@ struct Options {
     bulk_mb: u32,
     pier: PathBuf,
     out: PathBuf,
+    fs: FsKind,
+    fs_gib: Option<u64>,
 }
 
 fn options() -> Options {
@@ -48,6 +60,8 @@ fn options() -> Options {
         bulk_mb: 40,
         pier: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/pier"),
         out: PathBuf::from("results/pull"),
+        fs: FsKind::Ext4,
+        fs_gib: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -57,7 +71,11 @@ fn options() -> Options {
             "--bulk-mb" => o.bulk_mb = value.parse().expect("--bulk-mb M"),
             "--pier" => o.pier = PathBuf::from(value),
             "--out" => o.out = PathBuf::from(value),
-            other => panic!("unknown option {other}: --runs, --bulk-mb, --pier, --out"),
+            "--fs" => o.fs = FsKind::parse(value),
+            "--fs-gib" => o.fs_gib = Some(value.parse().expect("--fs-gib G")),
+            other => {
+                panic!("unknown option {other}: --runs, --bulk-mb, --fs, --fs-gib, --pier, --out")
+            }
         }
     }
     o
@@ -78,15 +96,11 @@ fn timed(mut c: Command, what: &str) -> Duration {
     took
 }
 
-fn ok(c: Command, what: &str) {
-    timed(c, what);
-}
-
-/// Unmounts whatever is mounted under `dir` (podman's storage bind-mounts its overlay
-/// directory), deepest first, then removes it.
-fn remove_tree(dir: &Path) {
+/// Unmounts whatever is mounted strictly under `dir` (podman's storage bind-mounts its
+/// overlay directory), deepest first.
+fn unmount_under(dir: &Path) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let prefix = dir.display().to_string();
+    let prefix = format!("{}/", dir.display());
     let mut under: Vec<&str> = mounts
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
@@ -96,20 +110,22 @@ fn remove_tree(dir: &Path) {
     for m in under {
         let _ = Command::new("umount").arg("-l").arg(m).status();
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A dockerd of the bench's own: data, exec root, socket and client config in `dir`, no
-/// bridge, no firewall rules; it trusts the system bundle plus the registry's CA.
+/// A dockerd of the bench's own: exec root, socket and logs in `dir`, its data in
+/// `data_root`, the client's config (its login) in `client`; no bridge, no firewall rules;
+/// it trusts the system bundle plus the registry's CA.
 struct Dockerd {
     child: Child,
     dir: PathBuf,
+    client: PathBuf,
 }
 
 impl Dockerd {
-    fn start(dir: &Path, ca_pem: &str) -> Result<Dockerd, String> {
+    fn start(dir: &Path, data_root: &Path, client: &Path, ca_pem: &str) -> Result<Dockerd, String> {
         let dockerd = which("dockerd").ok_or("dockerd is not installed")?;
-        std::fs::create_dir_all(dir.join("client")).unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::create_dir_all(client).unwrap();
         let system = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
             .map_err(|e| format!("reading the system CA bundle: {e}"))?;
         std::fs::write(dir.join("ca-bundle.crt"), format!("{system}\n{ca_pem}")).unwrap();
@@ -119,7 +135,7 @@ impl Dockerd {
             .arg("--config-file")
             .arg(dir.join("daemon.json"))
             .arg("--data-root")
-            .arg(dir.join("data"))
+            .arg(data_root)
             .arg("--exec-root")
             .arg(dir.join("exec"))
             .arg("--pidfile")
@@ -136,6 +152,7 @@ impl Dockerd {
         let d = Dockerd {
             child,
             dir: dir.to_path_buf(),
+            client: client.to_path_buf(),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -160,7 +177,7 @@ impl Dockerd {
             .arg(format!("unix://{}", self.dir.join("docker.sock").display()))
             .env_remove("DOCKER_HOST")
             .env_remove("DOCKER_CONTEXT")
-            .env("DOCKER_CONFIG", self.dir.join("client"));
+            .env("DOCKER_CONFIG", &self.client);
         c
     }
 }
@@ -180,7 +197,9 @@ impl Drop for Dockerd {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        remove_tree(&self.dir);
+        // Its data root stays until the bench's file system goes; its own directory
+        // goes with the bench's work directory.
+        unmount_under(&self.dir);
     }
 }
 
@@ -221,6 +240,11 @@ fn main() {
         .tempdir()
         .unwrap();
     let w = work.path();
+    // Sized for every round's stores at once (nothing is deleted before the end): pier's
+    // blobs and tree, podman's and Docker's trees, skopeo's blobs, about 1 GiB a round.
+    let need_gib = u64::from(o.runs + 1) * (1 + u64::from(o.bulk_mb) / 40);
+    let fs = ScratchFs::make(o.fs, o.fs_gib.unwrap_or((need_gib * 2).max(16)), need_gib);
+    eprintln!("stores on {}: {}", fs.path().display(), fs.backing);
     eprintln!(
         "making the image ({} MiB of random data on Debian 12)",
         o.bulk_mb
@@ -281,7 +305,17 @@ fn main() {
     std::fs::write(podman_certs.join("ca.crt"), reg.ca.pem()).unwrap();
     let creds = format!("{USER}:{PASSWORD}");
 
-    let docker = match Dockerd::start(&w.join("docker"), &reg.ca.pem()) {
+    // Docker: a fresh daemon (and data root) per run; the client's login is shared.
+    let docker_client = w.join("docker-client");
+    let docker_run = |label: &str| {
+        Dockerd::start(
+            &w.join(format!("dockerd-{label}")),
+            &fs.path().join(format!("docker-{label}")),
+            &docker_client,
+            &reg.ca.pem(),
+        )
+    };
+    let docker = match docker_run("login") {
         Ok(d) => {
             let mut c = d.client();
             c.args(["login", "-u", USER, "--password-stdin", &reg.host])
@@ -290,11 +324,11 @@ fn main() {
             let mut child = c.spawn().unwrap();
             writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
             assert!(child.wait().unwrap().success(), "docker login");
-            Some(d)
+            true
         }
         Err(e) => {
             eprintln!("docker skipped: {e}");
-            None
+            false
         }
     };
     let has_podman = which("podman").is_some();
@@ -306,7 +340,7 @@ fn main() {
     if has_podman {
         tools.push("podman");
     }
-    if docker.is_some() {
+    if docker {
         tools.push("docker");
     }
     let run_id = pier_record::clock::now_rfc3339();
@@ -314,9 +348,11 @@ fn main() {
     // Round 0 warms the registry's page cache and is not recorded.
     for round in 0..=o.runs {
         for tool in &tools {
-            let scratch = w.join(format!("scratch-{tool}"));
-            remove_tree(&scratch);
+            let scratch = fs.path().join(format!("{tool}-{round}"));
             std::fs::create_dir_all(&scratch).unwrap();
+            // Started before the sync, so its own start-up writes are not timed either.
+            let daemon = (*tool == "docker").then(|| docker_run(&round.to_string()).unwrap());
+            fs.sync();
             let took = match *tool {
                 "pier" => timed(pier(&scratch, &["pull", &image]), "pier pull"),
                 "skopeo" => {
@@ -340,21 +376,13 @@ fn main() {
                     timed(c, "podman pull")
                 }
                 "docker" => {
-                    let d = docker.as_ref().unwrap();
-                    let mut c = d.client();
+                    let mut c = daemon.as_ref().unwrap().client();
                     c.args(["pull", "--quiet", &image]);
-                    let took = timed(c, "docker pull");
-                    let mut c = d.client();
-                    c.args(["rmi", &image]);
-                    ok(c, "docker rmi");
-                    let mut c = d.client();
-                    c.args(["image", "prune", "-af"]);
-                    ok(c, "docker image prune");
-                    took
+                    timed(c, "docker pull")
                 }
                 _ => unreachable!(),
             };
-            remove_tree(&scratch);
+            drop(daemon);
             eprintln!(
                 "round {round}{}: {tool} {:.2} s",
                 if round == 0 { " (warm-up)" } else { "" },
@@ -418,6 +446,16 @@ fn main() {
     summary.push_str(
         "skopeo copies to an oci: directory: download and verify only, no unpacking (a floor).\n",
     );
+    let storage = StorageRecord::of(fs.path(), Some(fs.backing.clone())).unwrap();
+    summary.push_str(&format!(
+        "stores on {} ({}, journal: {}), {}\n",
+        storage.fs_type,
+        storage.source,
+        storage
+            .journal
+            .map_or("n/a", |j| if j { "yes" } else { "no" }),
+        fs.backing
+    ));
     print!("{summary}");
 
     let dir = o.out.join(run_id.replace(':', "-"));
@@ -428,9 +466,10 @@ fn main() {
         ..Inputs::default()
     })
     .unwrap();
-    if docker.is_none() {
+    if !docker {
         env.docker_version = None;
     }
+    env.storage = Some(storage);
     std::fs::write(
         dir.join("environment.json"),
         serde_json::to_string_pretty(&env).unwrap(),
@@ -444,6 +483,6 @@ fn main() {
     );
     std::fs::write(dir.join("summary.txt"), format!("{summary}{versions}")).unwrap();
     eprintln!("results in {}", dir.display());
-    drop(docker);
     drop(reg);
+    drop(fs);
 }
