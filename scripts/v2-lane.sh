@@ -37,6 +37,7 @@ plan=(
   "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run"
   "pier/network default_bridge published_port rm_f_and_a_killed cannot_reach_the_hosts_loopback rm_run_on_the_bridge"
   "pier/startup"
+  "pier/crash_safety"
   "pier/mounts read_only"
   "pier/runtime_config"
   "pier/runtime_cli"
