@@ -813,13 +813,18 @@ fn pier_trace_times_each_start_up_phase_of_runtime_run() {
         "only trace lines on stderr: {}",
         text(&out.stderr)
     );
-    // On v2 the init is born in its cgroup (clone3 with CLONE_INTO_CGROUP): no write to
-    // cgroup.procs; on v1 the parent writes it.
+    // On v2 the init is born in its cgroup (clone3 with CLONE_INTO_CGROUP); on v1 it moves
+    // itself in through `tasks` (no RCU grace period): never a write to cgroup.procs.
     let v2 = pier_oci::cgroups::detect_version().expect("cgroup version") == 2;
-    assert_eq!(
-        phases
+    assert!(
+        !phases
             .iter()
             .any(|p| p == "cgroup placement (cgroup.procs)"),
+        "cgroup v{}: {phases:?}",
+        if v2 { 2 } else { 1 }
+    );
+    assert_eq!(
+        phases.iter().any(|p| p == "init: cgroup placement (tasks)"),
         !v2,
         "cgroup v{}: {phases:?}",
         if v2 { 2 } else { 1 }

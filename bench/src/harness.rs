@@ -1,5 +1,5 @@
 //! The measurement plan and its execution: warm-up rounds, then N runs with the
-//! environments interleaved (A B C A B C ...), so that slow drifts of a shared machine
+//! environments interleaved and rotated (A B C, B C A, C A B ...), so that slow drifts of a shared machine
 //! (other jobs, thermal state, page cache) spread over every environment instead of
 //! biasing whichever ran last. Progress bars with an ETA; optional CPU pinning; a summary
 //! table at the end.
@@ -35,7 +35,7 @@ pub struct Step {
 }
 
 /// The order in which steps run: `warmup` rounds then `runs` rounds, each round visiting
-/// every case once in order (A B C A B C ...). A case with a smaller own run count (e.g. a
+/// every case once, each measured round starting one case later (A B C, B C A ...). A case with a smaller own run count (e.g. a
 /// slow emulated VM) drops out of the later rounds.
 pub fn schedule(case_runs: &[u32], plan: Plan) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -48,8 +48,17 @@ pub fn schedule(case_runs: &[u32], plan: Plan) -> Vec<Step> {
             });
         }
     }
+    let n = case_runs.len();
     for i in 0..plan.runs {
-        for (case, &runs) in case_runs.iter().enumerate() {
+        // Each round starts one case later (A B C, B C A, C A B ...): no case always runs
+        // right after the same one, whose asynchronous clean-up (a network namespace the
+        // kernel destroys in a worker, dockerd removing a container after `docker run --rm`
+        // returned) would otherwise always land on it. In the reference run `pier run` on
+        // the host network always followed Docker's bridge and measured slower than `pier
+        // run` on the bridge, which itself does more.
+        let first = if n == 0 { 0 } else { i as usize % n };
+        for case in (first..n).chain(0..first) {
+            let runs = case_runs[case];
             if i < runs.min(plan.runs) {
                 steps.push(Step {
                     case,

@@ -94,9 +94,10 @@ fn plan_interleaves_environments_after_warm_up() {
             (0, false),
             (1, false),
             (2, false),
-            (0, false),
+            // The next round starts one case later: no case always follows the same one.
             (1, false),
-            (2, false)
+            (2, false),
+            (0, false)
         ]
     );
     // A case with fewer runs (the emulated VM) drops out of later rounds only.

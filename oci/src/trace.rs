@@ -20,6 +20,12 @@ static OUT: AtomicI32 = AtomicI32::new(2);
 /// The variable that turns tracing on.
 pub(crate) const VARIABLE: &str = "PIER_TRACE";
 
+/// With tracing on, the phase at whose start pier kills itself with SIGKILL: the crash tests
+/// (`tests/crash_safety.rs`) use it to stop pier at each phase of a start and check that the
+/// next command repairs what it left. Only read when tracing is on, so it costs nothing
+/// otherwise; whoever can set a root process's environment can kill it anyway.
+pub const KILL_AT_VARIABLE: &str = "PIER_TRACE_KILL_AT";
+
 /// Whether `PIER_TRACE` is set to anything but empty or `0`.
 pub(crate) fn enabled() -> bool {
     match STATE.load(Ordering::Relaxed) {
@@ -57,9 +63,19 @@ pub struct Phase {
 impl Phase {
     /// Starts timing `name`.
     pub fn start(name: &'static str) -> Phase {
+        if !enabled() {
+            return Phase { name, start: 0 };
+        }
+        if std::env::var_os(KILL_AT_VARIABLE).is_some_and(|at| at == name) {
+            // SAFETY: raise(2) sends a signal to this thread; SIGKILL ends the process here,
+            // as a crash (or `kill -9`) at this point would.
+            unsafe {
+                libc::raise(libc::SIGKILL);
+            }
+        }
         Phase {
             name,
-            start: if enabled() { now_ns() } else { 0 },
+            start: now_ns(),
         }
     }
 

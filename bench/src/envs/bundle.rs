@@ -92,10 +92,14 @@ pub fn prepare(setup: &Setup) -> Result<Bundle> {
 }
 
 impl Bundle {
-    /// Writes `config.json` for one run: no terminal, `/pier-payload <args>`, and either the
-    /// bundle's own network namespace (loopback only) or the host's.
-    pub fn configure(&self, args: &[String], host_net: bool) -> Result<()> {
-        let cfg = configured(&self.base_config, args, host_net);
+    /// Writes `config.json` for one run: no terminal, `/pier-payload <args>`, either the
+    /// bundle's own network namespace (loopback only) or the host's, and Docker's seccomp
+    /// filter or none (`seccomp`).
+    pub fn configure(&self, args: &[String], host_net: bool, seccomp: bool) -> Result<()> {
+        let mut cfg = configured(&self.base_config, args, host_net);
+        if !seccomp {
+            without_seccomp(&mut cfg);
+        }
         let path = self.dir.join("config.json");
         let text = serde_json::to_vec_pretty(&cfg).context("serialising config.json")?;
         pier_oci::persist::write_atomic(&path, &text)
@@ -116,6 +120,14 @@ pub fn configured(base: &Value, args: &[String], host_net: bool) -> Value {
         }
     }
     cfg
+}
+
+/// `cfg` without a seccomp filter: the start-up suite's `runtime-noseccomp` cases, which
+/// compare the runtimes on what is not the filter's compilation and loading.
+pub fn without_seccomp(cfg: &mut Value) {
+    if let Some(linux) = cfg["linux"].as_object_mut() {
+        linux.remove("seccomp");
+    }
 }
 
 /// `runc spec`'s config with the security a `docker run` (and `pier run`) container gets:
@@ -179,6 +191,10 @@ mod tests {
             "{seccomp}"
         );
         assert!(seccomp["syscalls"].as_array().unwrap().len() > 10);
+        let mut bare = c.clone();
+        without_seccomp(&mut bare);
+        assert!(bare["linux"].get("seccomp").is_none(), "{bare}");
+        assert_eq!(bare["process"], c["process"], "only the filter goes");
     }
 
     #[test]

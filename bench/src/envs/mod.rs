@@ -115,6 +115,13 @@ pub trait Environment {
     fn accelerator(&self) -> Option<String> {
         None
     }
+
+    /// Runs the next payloads with the bundle's seccomp filter (`true`, the default) or
+    /// without one; `false` if this environment has no such choice (only the low-level
+    /// runtimes on the shared bundle have).
+    fn set_seccomp(&mut self, _on: bool) -> bool {
+        false
+    }
 }
 
 /// Where the harness keeps what environments share.

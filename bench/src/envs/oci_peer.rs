@@ -21,6 +21,8 @@ pub struct OciPeer {
     bundle: Option<Rc<Bundle>>,
     ready: Availability,
     seq: u32,
+    /// Whether the bundle keeps its seccomp filter (see `set_seccomp`).
+    seccomp: bool,
 }
 
 /// The bundle, or why there is none.
@@ -47,6 +49,7 @@ impl OciPeer {
             bundle,
             ready,
             seq: 0,
+            seccomp: true,
         }
     }
 }
@@ -58,6 +61,11 @@ impl Environment for OciPeer {
 
     fn variant(&self) -> String {
         "runtime".into()
+    }
+
+    fn set_seccomp(&mut self, on: bool) -> bool {
+        self.seccomp = on;
+        true
     }
 
     fn availability(&self) -> Availability {
@@ -80,7 +88,7 @@ impl Environment for OciPeer {
             bail!("{} is not installed", self.tool);
         };
         let bundle = require(&self.bundle, &self.ready)?;
-        bundle.configure(args, net == NetMode::Host)?;
+        bundle.configure(args, net == NetMode::Host, self.seccomp)?;
         self.seq += 1;
         let id = format!("pier-bench-{}-{}", std::process::id(), self.seq);
         let mut c = Command::new(binary);

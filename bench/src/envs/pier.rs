@@ -100,6 +100,8 @@ pub struct PierRuntime {
     bundle: Option<Rc<Bundle>>,
     ready: Availability,
     seq: u32,
+    /// Whether the bundle keeps its seccomp filter (see `set_seccomp`).
+    seccomp: bool,
 }
 
 impl PierRuntime {
@@ -112,6 +114,7 @@ impl PierRuntime {
             bundle,
             ready,
             seq: 0,
+            seccomp: true,
         }
     }
 }
@@ -125,6 +128,11 @@ impl Environment for PierRuntime {
         "runtime".into()
     }
 
+    fn set_seccomp(&mut self, on: bool) -> bool {
+        self.seccomp = on;
+        true
+    }
+
     fn availability(&self) -> Availability {
         pier_available(&self.pier, &self.ready)
     }
@@ -136,7 +144,7 @@ impl Environment for PierRuntime {
         timeout: Duration,
     ) -> Result<PayloadRun> {
         let bundle = super::oci_peer::require(&self.bundle, &self.ready)?;
-        bundle.configure(args, net == NetMode::Host)?;
+        bundle.configure(args, net == NetMode::Host, self.seccomp)?;
         self.seq += 1;
         let id = format!("pier-bench-{}-{}", std::process::id(), self.seq);
         let mut c = Command::new(&self.pier);

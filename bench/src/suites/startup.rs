@@ -13,6 +13,10 @@
 //! exec, and `pier run` on its default bridge to show what network set-up adds. Docker (the
 //! bench's own dockerd) runs the whole path too, on the host network and on its bridge
 //! (`docker (run-bridge)`), beside `pier run`'s two.
+//!
+//! The low level runs twice for pier and crun (issue 24): with Docker's seccomp profile
+//! (`runtime`, as `pier run` and Docker run) and without a filter (`runtime-noseccomp`), which
+//! separates the runtime's own work from compiling and loading the filter.
 
 use super::{Ctx, SuiteOutput};
 use crate::envs::NetMode;
@@ -33,7 +37,10 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
         } else {
             NetMode::Host
         };
-        cases.push(case(ctx, env.clone(), net, variant.clone(), is_vm));
+        cases.push(case(ctx, env.clone(), net, variant.clone(), is_vm, true));
+        if matches!(name.as_str(), "pier" | "crun") && variant == "runtime" {
+            cases.push(case(ctx, env.clone(), net, NO_SECCOMP.into(), false, false));
+        }
         if matches!(name.as_str(), "pier" | "docker") && variant == "run" {
             cases.push(case(
                 ctx,
@@ -41,6 +48,7 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
                 NetMode::Private,
                 "run-bridge".into(),
                 false,
+                true,
             ));
         }
     }
@@ -51,7 +59,17 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
     super::execute(ctx, "startup", cases, plan)
 }
 
-fn case<'a>(ctx: &'a Ctx<'a>, env: EnvRef, net: NetMode, variant: String, is_vm: bool) -> Case<'a> {
+/// The variant of the low-level runtimes run without a seccomp filter.
+pub const NO_SECCOMP: &str = "runtime-noseccomp";
+
+fn case<'a>(
+    ctx: &'a Ctx<'a>,
+    env: EnvRef,
+    net: NetMode,
+    variant: String,
+    is_vm: bool,
+    seccomp: bool,
+) -> Case<'a> {
     let maker = ctx.maker("startup");
     let label = {
         let e = env.borrow();
@@ -72,7 +90,13 @@ fn case<'a>(ctx: &'a Ctx<'a>, env: EnvRef, net: NetMode, variant: String, is_vm:
         run: Box::new(move |i| {
             let mut e = env.borrow_mut();
             let timeout = ctx.timeout_for(&*e);
-            let run = e.run_payload(&["start".to_string()], net, timeout)?;
+            // Only the low-level runtimes take the switch; the others always run as they are.
+            let switched = !seccomp && e.set_seccomp(false);
+            let run = e.run_payload(&["start".to_string()], net, timeout);
+            if switched {
+                e.set_seccomp(true);
+            }
+            let run = run?;
             let (name, accel) = (e.name(), e.accelerator());
             let mut out = vec![maker.make(
                 "launch_to_exit",

@@ -54,7 +54,10 @@ impl Engine {
                 bail!("--network container:{other}: container {other} is not running");
             }
         }
+        let phase = pier_oci::trace::Phase::start("container create: record");
         let (paths, record, new_volumes) = self.allocate(&config, &image)?;
+        phase.end();
+        let _phase = pier_oci::trace::Phase::start("container create: rootfs, spec");
         match self.prepare(&paths, record, &image, keep_mounted) {
             Ok(rec) => {
                 self.record_event(Event::about(&rec, Action::Create));

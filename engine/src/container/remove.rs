@@ -92,6 +92,16 @@ impl Engine {
             cg.remove_empty_pier_parent();
         } else if let Some(init) = rec.as_ref().and_then(|r| r.init).filter(|p| p.is_alive()) {
             let _ = pier_oci::container::kill::signal(init.pid, nix::sys::signal::Signal::SIGKILL);
+        } else if let Some(r) = rec.as_ref().filter(|r| r.monitor.is_some()) {
+            // A start was under way but its cgroup is not recorded: pier was killed between
+            // making the cgroup (always `pier/<id>`) and recording it. Remove it now rather
+            // than leave it to `system prune`.
+            let path = format!("{}/{}", pier_oci::cgroups::PARENT, r.id);
+            let cg = pier_oci::cgroups::Cgroup::create(&path, None)
+                .with_context(|| format!("opening cgroup {path} of container {}", r.name))?;
+            cg.destroy()
+                .with_context(|| format!("removing cgroup {path} of container {}", r.name))?;
+            cg.remove_empty_pier_parent();
         }
         cgroup.end();
         if let Some(rec) = &rec {

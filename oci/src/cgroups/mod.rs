@@ -17,6 +17,7 @@ mod bpf;
 mod detect;
 pub(crate) mod device_filter;
 mod files;
+pub mod self_placement;
 pub(crate) mod stats;
 pub(crate) mod systemd;
 pub mod v1;
@@ -169,6 +170,21 @@ impl Cgroup {
             )
             .ok(),
             Cgroup::V1(_) => None,
+        }
+    }
+
+    /// On v1, the `tasks` files the container's init writes to move itself into the cgroup
+    /// (see [`self_placement`]: no global lock, no RCU grace period); `None` on v2, where
+    /// the init is born in its cgroup.
+    pub fn self_placement(&self) -> Result<Option<self_placement::SelfPlacement>> {
+        match self {
+            Cgroup::V1(c) => c.self_placement().map(Some).with_context(|| {
+                format!(
+                    "opening the tasks files of cgroup {}",
+                    self.path_for_display()
+                )
+            }),
+            Cgroup::V2(_) => Ok(None),
         }
     }
 

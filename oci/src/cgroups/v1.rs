@@ -38,6 +38,16 @@ fn is_named(hierarchy_name: &str) -> bool {
 }
 
 impl V1Cgroup {
+    /// The `tasks` file of each hierarchy, open for the init to move itself in
+    /// (name=systemd best effort, as in `add_process`).
+    pub(crate) fn self_placement(&self) -> Result<super::self_placement::SelfPlacement> {
+        super::self_placement::SelfPlacement::open(
+            self.dirs
+                .iter()
+                .map(|(name, dir)| (name, dir, is_named(name))),
+        )
+    }
+
     /// Creates the directories for `path` in every mounted v1 hierarchy. A relative path goes
     /// under this process's own cgroup in that hierarchy, an absolute one under its root.
     pub(crate) fn create(path: &str) -> Result<V1Cgroup> {

@@ -151,8 +151,18 @@ pub(crate) fn create(opts: CreateOptions) -> crate::Result<Created> {
         let _non_dumpable = NonDumpable::enter()?;
         // PID and time namespaces are entered through this process's children.
         let _for_children = namespaces::ForChildren::enter(&plan, spec)?;
+        // On v1 (no directory to be born in), the init moves itself in through these, which
+        // costs no RCU grace period; not with a user namespace, whose ID maps the parent
+        // writes first (then the parent writes cgroup.procs).
+        let self_placement = match &cgroup_dir {
+            None if crate::process::init::placement_can_overlap(&plan) => {
+                cgroup.self_placement()?
+            }
+            _ => None,
+        };
         let mut setup_fds = vec![to_child.tx.as_raw_fd(), from_child.rx.as_raw_fd()];
         setup_fds.extend(cgroup_dir.as_ref().map(|d| d.as_raw_fd()));
+        setup_fds.extend(self_placement.iter().flat_map(|p| p.raw_fds()));
         match clone_into(plan.new, cgroup_dir.as_ref().map(|d| d.as_fd()))? {
             Forked::Child => {
                 let ctx = ChildContext {
@@ -164,6 +174,7 @@ pub(crate) fn create(opts: CreateOptions) -> crate::Result<Created> {
                     to_parent: &from_child.tx,
                     exec_fifo: fifo.clone(),
                     setup_fds,
+                    self_placement: self_placement.as_ref(),
                 };
                 child_main(&ctx)
             }
@@ -173,7 +184,7 @@ pub(crate) fn create(opts: CreateOptions) -> crate::Result<Created> {
                     rx: from_child,
                     tx: _,
                 } = from_child;
-                Ok((pid, placed, go, from_child))
+                Ok((pid, placed || self_placement.is_some(), go, from_child))
             }
         }
     })();

@@ -85,6 +85,9 @@ pub(crate) struct ChildContext<'a> {
     /// The parent's ends of the setup pipes and the cgroup directory: closed first, with
     /// `options.close_fds`.
     pub setup_fds: Vec<RawFd>,
+    /// On cgroup v1, the `tasks` files through which the init moves itself into its cgroup
+    /// before anything else (their descriptors are among `setup_fds`).
+    pub self_placement: Option<&'a crate::cgroups::self_placement::SelfPlacement>,
 }
 
 /// The child's entry point after `clone`. Never returns.
@@ -164,6 +167,10 @@ fn setup_and_exec(ctx: &ChildContext) -> Result<Never, Failure> {
     if ctx.options.die_with_parent {
         nix::sys::prctl::set_pdeathsig(Some(nix::sys::signal::Signal::SIGKILL))
             .context("prctl(PR_SET_PDEATHSIG)")?;
+    }
+    if let Some(placement) = ctx.self_placement {
+        let _phase = trace::Phase::start("init: cgroup placement (tasks)");
+        placement.place_self()?;
     }
     for fd in ctx.options.close_fds.iter().chain(&ctx.setup_fds) {
         // SAFETY: closing descriptors the child inherited and must not keep; none is used
@@ -512,7 +519,7 @@ impl Placement<'_> {
 /// Whether the init may make its mounts before the parent has placed it in its cgroup (and
 /// sent the state): not with a user namespace, whose ID maps the parent writes at placement
 /// and without which the init cannot mount anything.
-fn placement_can_overlap(plan: &NamespacePlan) -> bool {
+pub(crate) fn placement_can_overlap(plan: &NamespacePlan) -> bool {
     !plan.new.contains(CloneFlags::CLONE_NEWUSER)
         && plan
             .to_join(oci_spec::runtime::LinuxNamespaceType::User)
