@@ -132,6 +132,7 @@ impl Engine {
             Err(e) => return Err(e).with_context(|| format!("removing {}", paths.dir.display())),
         }
         if let Some(rec) = rec {
+            self.names().release(&rec.name, &rec.id);
             self.record_event(Event::about(&rec, Action::Destroy));
         }
         Ok(())
