@@ -58,7 +58,10 @@ impl NameIndex {
     }
 
     /// Builds the index from `records` if this root has none yet. Under the containers lock.
-    pub(crate) fn ensure(&self, records: impl FnOnce() -> Result<Vec<ContainerRecord>>) -> Result<()> {
+    pub(crate) fn ensure(
+        &self,
+        records: impl FnOnce() -> Result<Vec<ContainerRecord>>,
+    ) -> Result<()> {
         let dir = self.dir();
         if dir.is_dir() {
             return Ok(());

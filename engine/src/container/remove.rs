@@ -144,6 +144,11 @@ impl Engine {
         let Ok(rec) = ContainerRecord::load(paths) else {
             return Ok(false);
         };
+        self.reconcile_loaded(paths, rec)
+    }
+
+    /// [`Engine::reconcile_one`] of a record just read.
+    fn reconcile_loaded(&self, paths: &ContainerPaths, rec: ContainerRecord) -> Result<bool> {
         let watched = rec.monitor.is_some_and(|m| m.is_alive());
         let active =
             rec.status == ContainerStatus::Running || rec.monitor.is_some() || rec.cgroup.is_some();
@@ -180,11 +185,14 @@ impl Engine {
         Ok(true)
     }
 
-    /// Runs [`Engine::reconcile_one`] over every container. Cheap: it reads one small file per
-    /// container and one `/proc` entry per running one.
+    /// Runs [`Engine::reconcile_one`] over every container. It reads one small file per
+    /// container (once: the listing's record is the one judged) and one `/proc` entry per
+    /// running one; this is what still grows with the number of containers on every pier
+    /// command (the scale suite measures it).
     pub fn reconcile(&self) -> Result<()> {
         for rec in self.containers()? {
-            self.reconcile_one(&self.paths(&rec.id))?;
+            let paths = self.paths(&rec.id);
+            self.reconcile_loaded(&paths, rec)?;
         }
         Ok(())
     }
