@@ -44,7 +44,11 @@ fn a_taken_name_is_refused_even_when_the_index_is_rebuilt_from_the_records() {
     // Names found through the index still resolve for every command.
     assert_eq!(p.inspect("web")["Id"], a.as_str());
     p.ok(&["rm", "web"]);
-    assert!(entries(&p).is_empty(), "rm leaves no entry: {:?}", entries(&p));
+    assert!(
+        entries(&p).is_empty(),
+        "rm leaves no entry: {:?}",
+        entries(&p)
+    );
 }
 
 #[test]
@@ -93,7 +97,11 @@ fn rename_moves_the_name_and_generated_names_stay_unique() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 30, "{names:?}");
-    let all: Vec<&str> = ids.iter().map(String::as_str).chain([a.as_str(), b.as_str()]).collect();
+    let all: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .chain([a.as_str(), b.as_str()])
+        .collect();
     let mut args = vec!["rm"];
     args.extend(all);
     p.ok(&args);

@@ -47,7 +47,12 @@ pub fn render(md: &mut String, samples: &[Sample]) {
     };
     // Time per start.
     let mut head = String::from("| starts | ");
-    head.push_str(&ran.iter().map(|e| format!("{e} (ms)")).collect::<Vec<_>>().join(" | "));
+    head.push_str(
+        &ran.iter()
+            .map(|e| format!("{e} (ms)"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
     for e in ran.iter().filter(|e| **e != "pier") {
         let _ = write!(head, " | {e} / pier");
     }
@@ -146,9 +151,9 @@ pub fn render(md: &mut String, samples: &[Sample]) {
     let _ = writeln!(
         md,
         "| `rm -f` per container (median, 50 at a time) | {} | {} | {} |",
-        fmt(all("pier", "remove_ms"), 1) + " ms",
-        fmt(all("podman", "remove_ms"), 1) + " ms",
-        fmt(all("docker", "remove_ms"), 1) + " ms",
+        ms(all("pier", "remove_ms")),
+        ms(all("podman", "remove_ms")),
+        ms(all("docker", "remove_ms")),
     );
     if let Some(b) = median(&values("pier-bench", "bench_peak_rss_kib", &|_| true)) {
         let _ = writeln!(md, "\n`pier bench`'s own peak RSS: {}.", kib(Some(b)));
@@ -157,6 +162,10 @@ pub fn render(md: &mut String, samples: &[Sample]) {
 
 fn fmt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), |v| format!("{v:.1} ms"))
 }
 
 fn kib(v: Option<f64>) -> String {
@@ -201,7 +210,10 @@ mod tests {
         render(&mut md, &samples);
         assert!(md.contains("up to 12 detached containers"), "{md}");
         assert!(md.contains("| 11–12 | 10.0 | 100.0 | 10.00× |"), "{md}");
-        assert!(md.contains("| 12 | 512 KiB | – | 2.00 MiB | 1.00 MiB | 3.00 MiB |"), "{md}");
+        assert!(
+            md.contains("| 12 | 512 KiB | – | 2.00 MiB | 1.00 MiB | 3.00 MiB |"),
+            "{md}"
+        );
         assert!(md.contains("Engines run: pier, docker."), "{md}");
         assert!(md.contains("1.00× the first ten's"), "{md}");
         assert!(md.contains("own peak RSS: 8.79 MiB"), "{md}");

@@ -50,6 +50,9 @@ mod tests {
         thirds.sort_unstable();
         thirds.dedup();
         assert_eq!(thirds.len(), 64);
-        assert_eq!(candidates(253, 24, 7).next().unwrap().to_string(), "10.253.7.0/24");
+        assert_eq!(
+            candidates(253, 24, 7).next().unwrap().to_string(),
+            "10.253.7.0/24"
+        );
     }
 }

@@ -33,7 +33,9 @@ pub fn run_ok(mut c: Command, what: &str) -> Result<String> {
     if !out.status.success() {
         bail!(
             "{what}: {}",
-            String::from_utf8_lossy(&out.stderr).trim().replace('\n', " / ")
+            String::from_utf8_lossy(&out.stderr)
+                .trim()
+                .replace('\n', " / ")
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())

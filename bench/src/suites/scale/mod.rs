@@ -118,7 +118,12 @@ pub fn run(ctx: &Ctx) -> SuiteOutput {
 
 /// Starts `n` containers in `fleet`, measuring as it goes, then removes every one started
 /// (also after a failed start).
-fn ramp(fleet: &mut dyn Fleet, n: u32, maker: &SampleMaker, samples: &mut Vec<Sample>) -> Result<()> {
+fn ramp(
+    fleet: &mut dyn Fleet,
+    n: u32,
+    maker: &SampleMaker,
+    samples: &mut Vec<Sample>,
+) -> Result<()> {
     let env = fleet.name();
     let sample = |metric: &str, unit: &str, i: u32, v: f64| {
         maker.make(metric, unit, env, VARIANT, i, v, None)
@@ -148,8 +153,18 @@ fn ramp(fleet: &mut dyn Fleet, n: u32, maker: &SampleMaker, samples: &mut Vec<Sa
             let (per, found) = crate::procmem::sum(Path::new("/proc"), &pids);
             let daemons = crate::procmem::sum(Path::new("/proc"), &fleet.daemons()).0;
             let c = f64::from(i);
-            samples.push(sample("per_container_pss_kib", "KiB", i, per.pss_kib as f64 / c));
-            samples.push(sample("per_container_rss_kib", "KiB", i, per.rss_kib as f64 / c));
+            samples.push(sample(
+                "per_container_pss_kib",
+                "KiB",
+                i,
+                per.pss_kib as f64 / c,
+            ));
+            samples.push(sample(
+                "per_container_rss_kib",
+                "KiB",
+                i,
+                per.rss_kib as f64 / c,
+            ));
             samples.push(sample("per_container_processes", "count", i, found as f64));
             let growth = daemons.pss_kib.saturating_sub(daemons_before.pss_kib);
             samples.push(sample("daemon_growth_pss_kib", "KiB", i, growth as f64 / c));
@@ -229,13 +244,13 @@ pub fn timed_with_peak_rss(mut c: Command) -> Result<(Duration, u64)> {
     };
     let wall = started.elapsed();
     if waited != pid {
-        bail!(
-            "waiting for {program}: {}",
-            std::io::Error::last_os_error()
-        );
+        bail!("waiting for {program}: {}", std::io::Error::last_os_error());
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("{program} failed ({status:#x}): {}", err.trim().replace('\n', " / "));
+        bail!(
+            "{program} failed ({status:#x}): {}",
+            err.trim().replace('\n', " / ")
+        );
     }
     Ok((wall, u64::try_from(usage.ru_maxrss).unwrap_or(0)))
 }

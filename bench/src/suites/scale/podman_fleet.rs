@@ -37,7 +37,9 @@ impl PodmanFleet {
     }
 
     fn conflist(&self) -> PathBuf {
-        self.state.join(NETWORKS).join(format!("{NETWORK}.conflist"))
+        self.state
+            .join(NETWORKS)
+            .join(format!("{NETWORK}.conflist"))
     }
 
     fn leases(&self) -> PathBuf {
