@@ -198,6 +198,7 @@ fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
         peak: &peak,
     }));
     published::render(&mut md, &summary, &felter, &source, &startup, &flags);
+    crate::scale_report::render(&mut md, input.samples);
     md.push('\n');
     md.push_str(METHOD);
     render_machine(&mut md, input.environment, &peak, measured);

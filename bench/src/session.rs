@@ -64,7 +64,14 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
     } else {
         args.suite.clone()
     };
-    let wanted = |e: EnvName| args.env.is_empty() || args.env.contains(&e);
+    // The scale suite alone needs only its three engines (no VM, no bundle runtimes).
+    let scale_only = suites == [SuiteName::Scale];
+    let wanted = |e: EnvName| {
+        if args.env.is_empty() && scale_only {
+            return matches!(e, EnvName::Pier | EnvName::Podman | EnvName::Docker);
+        }
+        args.env.is_empty() || args.env.contains(&e)
+    };
     let containers = CONTAINERS.into_iter().any(wanted);
     let mut notes = Notes::default();
     // First, while the process has one thread: the mount namespace is per thread.
@@ -91,9 +98,15 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
         settings.vm_runs = settings.vm_runs.min(r);
         settings.startup_runs = r * 5;
     }
+    settings.scale_n = args.scale_n;
     notes.settings = format!(
-        "{} plan: {} warm-up + {} runs (VM {}), {} start-up launches, DGEMM sizes {:?} (VM {:?}), STREAM {} doubles, {} s per TCP test, {} jitter items{}",
+        "{} plan{}: {} warm-up + {} runs (VM {}), {} start-up launches, DGEMM sizes {:?} (VM {:?}), STREAM {} doubles, {} s per TCP test, {} jitter items{}",
         if args.full { "full" } else { "quick" },
+        if suites.contains(&SuiteName::Scale) {
+            format!(", scale to {} containers per engine", args.scale_n)
+        } else {
+            String::new()
+        },
         settings.warmup,
         settings.runs,
         settings.vm_runs,
@@ -146,6 +159,7 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
             SuiteName::Startup => suites::startup::run(&ctx),
             SuiteName::Net => suites::net::run(&ctx),
             SuiteName::Jitter => suites::jitter::run(&ctx),
+            SuiteName::Scale => suites::scale::run(&ctx),
         };
         for f in &out.failures {
             eprintln!("bench: {} / {}: {}", f.suite, f.case, f.error);

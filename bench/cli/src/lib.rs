@@ -20,6 +20,10 @@ pub enum SuiteName {
     Net,
     /// Timing jitter of a small work item.
     Jitter,
+    /// Up to `--scale-n` detached containers on a bridge, one after another: time per start
+    /// and memory per container as the number grows, for pier, podman and Docker (not in the
+    /// default set: minutes).
+    Scale,
 }
 
 /// An environment.
@@ -77,7 +81,8 @@ pub struct Args {
     /// `report DIR` re-renders a run's report; without a command, the suites run.
     #[command(subcommand)]
     pub command: Option<BenchCommand>,
-    /// Suites to run, comma-separated (default: all).
+    /// Suites to run, comma-separated (default: all but scale; scale alone runs on pier,
+    /// podman and Docker only, unless --env says otherwise).
     #[arg(long, value_delimiter = ',', value_enum)]
     pub suite: Vec<SuiteName>,
     /// Environments, comma-separated (default: every available one).
@@ -104,6 +109,11 @@ pub struct Args {
     /// Bench-private cache and state: pier's bench root, the OCI bundle, the VM kernel.
     #[arg(long, env = "PIER_BENCH_CACHE", default_value = "/var/tmp/pier-bench")]
     pub cache: PathBuf,
+    /// How many containers the scale suite starts in each engine (it reports at 1, 10, 50,
+    /// 100, 250 and 500 on the way, up to this number).
+    #[arg(long, value_name = "N", env = "PIER_BENCH_SCALE_N", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub scale_n: u32,
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,

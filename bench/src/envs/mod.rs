@@ -19,6 +19,7 @@ pub mod native;
 pub mod oci_peer;
 pub mod pier;
 pub mod podman;
+pub mod subnet;
 pub mod vm;
 pub mod vm_env;
 

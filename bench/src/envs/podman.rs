@@ -74,7 +74,7 @@ impl Podman {
 
 /// `podman` with its storage (`storage/`), run-time state (`run/`) and libpod's temporary
 /// files (`tmp/`) under `state`.
-fn podman(binary: &Path, state: &Path) -> Command {
+pub(crate) fn podman(binary: &Path, state: &Path) -> Command {
     let mut c = Command::new(binary);
     // Nothing of the user's registry set-up: the bench's image is local, and a
     // DOCKER_CONFIG naming a directory without config.json makes `podman run` fail.
@@ -97,12 +97,23 @@ const CONFIG: &str = "containers.conf";
 /// whatever `--root` says.
 const HOST_IMAGE_CACHE: &str = "/var/lib/containers/cache";
 
-/// Writes the bench's `containers.conf`: file locks under `--tmpdir`, nothing host-wide.
+/// The directory of the bench's podman network definitions (CNI), under its state directory.
+pub(crate) const NETWORKS: &str = "networks";
+
+/// Writes the bench's `containers.conf`: file locks under `--tmpdir`, network definitions
+/// under the state directory (not the host's `/etc/cni/net.d`), nothing host-wide.
 fn write_config(state: &Path) -> Result<()> {
-    std::fs::create_dir_all(state).with_context(|| format!("creating {}", state.display()))?;
+    let networks = state.join(NETWORKS);
+    std::fs::create_dir_all(&networks)
+        .with_context(|| format!("creating {}", networks.display()))?;
     let path = state.join(CONFIG);
-    std::fs::write(&path, "[engine]\nlock_type = \"file\"\n")
-        .with_context(|| format!("writing {}", path.display()))
+    let networks = serde_json::to_string(&networks.to_string_lossy())
+        .context("quoting the networks directory")?;
+    std::fs::write(
+        &path,
+        format!("[engine]\nlock_type = \"file\"\n\n[network]\nnetwork_config_dir = {networks}\n"),
+    )
+    .with_context(|| format!("writing {}", path.display()))
 }
 
 fn import(podman: &dyn Fn() -> Command, tar: &Path) -> Result<()> {

@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod jitter;
 pub mod mem;
 pub mod net;
+pub mod scale;
 pub mod startup;
 
 use crate::envs::docker::Docker;
@@ -46,6 +47,8 @@ pub struct Settings {
     pub jitter_iters: usize,
     /// Timeout of one payload run (a VM under TCG gets 10x).
     pub timeout: Duration,
+    /// Containers the scale suite starts in each engine.
+    pub scale_n: u32,
 }
 
 impl Settings {
@@ -64,6 +67,7 @@ impl Settings {
             net_seconds: 1.0,
             jitter_iters: 20_000,
             timeout: Duration::from_secs(60),
+            scale_n: 500,
         }
     }
 
@@ -83,6 +87,7 @@ impl Settings {
             net_seconds: 3.0,
             jitter_iters: 100_000,
             timeout: Duration::from_secs(180),
+            scale_n: 500,
         }
     }
 
@@ -101,6 +106,7 @@ impl Settings {
             net_seconds: 0.2,
             jitter_iters: 200,
             timeout: Duration::from_secs(60),
+            scale_n: 3,
         }
     }
 

@@ -81,17 +81,20 @@ impl Engine {
         image: &Image,
     ) -> Result<(ContainerPaths, ContainerRecord, Vec<String>)> {
         let _lock = self.lock()?;
-        let existing = self.containers()?;
+        // One name looked up in the index, not every record read: a start costs the same
+        // with 500 containers as with none.
+        let names = self.names();
+        names.ensure(|| self.containers())?;
         let id = naming::new_id()?;
         let name = match &config.name {
             Some(n) => {
                 validate_name(n)?;
-                if let Some(other) = existing.iter().find(|r| &r.name == n) {
+                if let Some((_, other)) = names.lookup(n) {
                     bail!("the container name {n:?} is already in use by container {}: remove it or pick another name", other.short_id());
                 }
                 n.clone()
             }
-            None => naming::generate_name(&id, |n| existing.iter().any(|r| r.name == n)),
+            None => naming::generate_name(&id, |n| names.taken(n)),
         };
         let mut config = config.clone();
         let image_volumes = image
@@ -150,6 +153,9 @@ impl Engine {
         .try_for_each(|dir| {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
         })
+        // The index entry first: one whose record never got written is stale, whereas a
+        // record without its entry would let a second container take the name.
+        .and_then(|()| names.claim(&record.name, &id))
         .and_then(|()| record.save(&paths));
         if let Err(e) = saved {
             let _ = std::fs::remove_dir_all(&paths.dir);

@@ -25,6 +25,7 @@ pub mod logs;
 pub mod monitor;
 pub mod mount_args;
 pub mod mountinfo;
+mod name_index;
 pub mod network;
 pub mod record;
 pub mod remove;
@@ -110,6 +111,11 @@ impl Engine {
         ContainerPaths::new(&self.root, id)
     }
 
+    /// The index of container names.
+    pub(crate) fn names(&self) -> name_index::NameIndex {
+        name_index::NameIndex::new(&self.root)
+    }
+
     /// Every container, newest first.
     pub fn containers(&self) -> Result<Vec<ContainerRecord>> {
         let dir = self.root.join("containers");
@@ -133,6 +139,16 @@ impl Engine {
     /// Finds a container by name, full ID or unique ID prefix.
     pub fn find(&self, key: &str) -> Result<(ContainerPaths, ContainerRecord)> {
         let key = key.trim_start_matches('/');
+        // A name or a full ID: one record read, not all of them.
+        if let Some(found) = self.names().lookup(key) {
+            return Ok(found);
+        }
+        if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let paths = self.paths(key);
+            if let Ok(rec) = ContainerRecord::load(&paths) {
+                return Ok((paths, rec));
+            }
+        }
         let all = self.containers()?;
         if let Some(rec) = all.iter().find(|r| r.name == key || r.id == key) {
             return Ok((self.paths(&rec.id), rec.clone()));

@@ -144,6 +144,7 @@ impl Engine {
             Err(e) => return Err(e).with_context(|| format!("removing {}", paths.dir.display())),
         }
         if let Some(rec) = rec {
+            self.names().release(&rec.name, &rec.id);
             self.record_event(Event::about(&rec, Action::Destroy));
         }
         Ok(())
@@ -155,6 +156,11 @@ impl Engine {
         let Ok(rec) = ContainerRecord::load(paths) else {
             return Ok(false);
         };
+        self.reconcile_loaded(paths, rec)
+    }
+
+    /// [`Engine::reconcile_one`] of a record just read.
+    fn reconcile_loaded(&self, paths: &ContainerPaths, rec: ContainerRecord) -> Result<bool> {
         let watched = rec.monitor.is_some_and(|m| m.is_alive());
         let active =
             rec.status == ContainerStatus::Running || rec.monitor.is_some() || rec.cgroup.is_some();
@@ -191,11 +197,14 @@ impl Engine {
         Ok(true)
     }
 
-    /// Runs [`Engine::reconcile_one`] over every container. Cheap: it reads one small file per
-    /// container and one `/proc` entry per running one.
+    /// Runs [`Engine::reconcile_one`] over every container. It reads one small file per
+    /// container (once: the listing's record is the one judged) and one `/proc` entry per
+    /// running one; this is what still grows with the number of containers on every pier
+    /// command (the scale suite measures it).
     pub fn reconcile(&self) -> Result<()> {
         for rec in self.containers()? {
-            self.reconcile_one(&self.paths(&rec.id))?;
+            let paths = self.paths(&rec.id);
+            self.reconcile_loaded(&paths, rec)?;
         }
         Ok(())
     }

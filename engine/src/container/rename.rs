@@ -27,15 +27,21 @@ impl Engine {
             );
         }
         let _lock = self.lock()?;
-        if let Some(other) = self.containers()?.iter().find(|r| r.name == new_name) {
+        let names = self.names();
+        names.ensure(|| self.containers())?;
+        if let Some((_, other)) = names.lookup(new_name) {
             bail!(
                 "the container name {new_name:?} is already in use by container {}",
                 other.short_id()
             );
         }
         let mut rec = super::record::ContainerRecord::load(&paths)?;
-        rec.name = new_name.to_string();
+        let old_name = std::mem::replace(&mut rec.name, new_name.to_string());
+        // The new entry before the record (until the record says so, it is stale), the old
+        // one after it.
+        names.claim(new_name, &rec.id)?;
         rec.save(&paths)?;
+        names.release(&old_name, &rec.id);
         self.record_event(super::events::Event::about(
             &rec,
             super::events::Action::Rename,

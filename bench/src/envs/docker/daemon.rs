@@ -5,7 +5,8 @@
 //! from pier:
 //! * state under `<cache>/docker/<pid>/`: `--data-root data`, `--exec-root exec` (its managed
 //!   containerd lives there too), `--pidfile`, the API socket, the log, the client's config;
-//! * its bridge `pbdk<pid>`, made by the bench with a free `10.253.N.1/24` (N from the PID) (outside Docker's
+//! * its bridge `pbdk<pid>`, made by the bench with a free `10.253.N.1/22` (N from the PID; room for the scale
+//!   suite's 1000 containers, a /24 holds 253) (outside Docker's
 //!   172.17/16 and pier's 10.88/16, 10.89.N and 10.200-249 ranges) and handed over with
 //!   `--bridge`: dockerd never touches a `docker0`;
 //! * `--iptables=false --ip-masq=false --ip-forward=false`: no rule, chain or sysctl of the
@@ -172,7 +173,7 @@ impl Daemon {
         };
         std::fs::create_dir_all(dir.join("client"))
             .with_context(|| format!("creating {}", dir.display()))?;
-        daemon.subnet = free_subnet()?;
+        daemon.subnet = crate::envs::subnet::free(253, 22)?;
         make_bridge(&bridge_name(pid), &daemon.subnet)?;
         let log = dir.join("dockerd.log");
         let config = dir.join("daemon.json");
@@ -379,27 +380,6 @@ fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(3)..].join(" / ")
-}
-
-/// The first 10.253.N.0/24 no host route overlaps, N counting from the bench's PID (so two
-/// benches starting together do not both take the first free one).
-fn free_subnet() -> Result<Subnet> {
-    let mut nl = pier_oci::netlink::Netlink::open().context("opening netlink")?;
-    let routes: Vec<Subnet> = nl
-        .main_routes_v4()
-        .context("listing the host's routes")?
-        .into_iter()
-        .filter(|(_, prefix, _)| *prefix > 0)
-        .map(|(addr, prefix, _)| Subnet { addr, prefix })
-        .collect();
-    let first = std::process::id() % 256;
-    (0..256u32)
-        .map(|i| Subnet {
-            addr: Ipv4Addr::new(10, 253, ((first + i) % 256) as u8, 0),
-            prefix: 24,
-        })
-        .find(|s| routes.iter().all(|r| !r.overlaps(s)))
-        .context("no free /24 in 10.253.0.0/16 for the bench's Docker bridge")
 }
 
 fn ip(args: &[&str]) -> Result<()> {
