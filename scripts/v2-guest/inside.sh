@@ -1,7 +1,7 @@
 #!/bin/bash
 # The lane's runner, inside the cgroup-v2 guest (started by pier-lane at boot). Waits for the plan
-# the host writes once the tests are built, then runs it (run-plan.sh: two test binaries at a
-# time), each test binary's output in its own file on the share, one summary line on the console.
+# the host writes once the tests are built, then runs it (run-plan.sh: PIER_LANE_JOBS test binaries
+# at a time), each test binary's output in its own file on the share, one summary line on the console.
 set -uo pipefail
 repo="$1"
 lane="$repo/target/v2-lane"
@@ -38,4 +38,4 @@ until [ -f "$lane/plan" ]; do
   waited=$((waited + 2))
 done
 [ "$waited" -eq 0 ] || echo "pier-lane: the plan came after $waited s"
-"$repo/scripts/v2-guest/run-plan.sh" "$lane" "${PIER_LANE_JOBS:-2}"
+"$repo/scripts/v2-guest/run-plan.sh" "$lane" "${PIER_LANE_JOBS:-1}"

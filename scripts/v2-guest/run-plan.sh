@@ -1,15 +1,15 @@
 #!/bin/bash
-# The lane's plan, run JOBS test binaries at a time (default 2, the guest's CPUs): each line of
-# LANE/plan is a test executable (name, the directory cargo runs it in, the executable, its
-# filters, tab-separated), taken in order by whichever runner is free, with its output in
-# LANE/out/NAME.log and one summary line on stdout. Under software emulation most binaries
-# wait on sleeps and on the kernel much of the time, so two at once fill the guest's CPUs;
-# each binary has its own state roots, so they do not see each other.
+# The lane's plan, run JOBS test binaries at a time (default 1): each line of LANE/plan is a
+# test executable (name, the directory cargo runs it in, the executable, its filters,
+# tab-separated), taken in order by whichever runner is free, with its output in
+# LANE/out/NAME.log and one summary line on stdout. Each binary has its own state roots, so
+# two at once do not see each other; under TCG on a 2-core host two were no faster (the
+# emulated CPUs are the limit), on a host with cores to spare they are.
 #   run-plan.sh LANE [JOBS]    exits with the number of failed binaries; LANE/status says so
 # Started by inside.sh in the guest; tests/lane_scripts.rs runs it on the host with stand-ins.
 set -uo pipefail
 lane="$1"
-jobs="${2:-2}"
+jobs="${2:-1}"
 mkdir -p "$lane/out"
 queue=$(mktemp -d)
 trap 'rm -rf "$queue"' EXIT

@@ -16,6 +16,7 @@ use oci_spec::runtime::{
 
 use super::*;
 use pier_testkit::prereq::applies_only_on;
+use pier_testkit::time::scaled;
 
 const MIB: i64 = 1 << 20;
 
@@ -509,7 +510,7 @@ fn cpuset_limits_where_processes_run() {
     let child = spawn_in(&cg.0, &["sleep", "60"], Stdio::null(), Stdio::null());
     // The shell execs sleep only after joining; wait until the exec happened.
     let status_path = format!("/proc/{}/status", child.0.id());
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + scaled(Duration::from_secs(2));
     let status = loop {
         let status = std::fs::read_to_string(&status_path).unwrap();
         if status.contains("Name:\tsleep") || Instant::now() > deadline {
@@ -535,7 +536,7 @@ fn kill_all_catches_a_forking_process() {
     let script = "while :; do sleep 30 & done";
     let _child = spawn_in(&cg.0, &["sh", "-c", script], Stdio::null(), Stdio::null());
     // Poll rather than sleep a fixed time: under emulation (the cgroup-v2 lane) a fork is slow.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + scaled(Duration::from_secs(20));
     while cg.0.pids().unwrap().len() <= 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -982,9 +983,14 @@ fn check_before_update_refuses_a_limit_below_usage() {
 }
 
 fn wait_until(mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Stretched under emulation (the cgroup-v2 lane: two test binaries at once under TCG).
+    let limit = scaled(Duration::from_secs(10));
+    let deadline = Instant::now() + limit;
     while !cond() {
-        assert!(Instant::now() < deadline, "condition not met within 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
