@@ -31,9 +31,9 @@ start=$(date +%s)
 # at a time is the default: under TCG on a 2-core host two were no faster (the emulated CPUs
 # are the limit) and stretched every binary's timing.
 plan=(
-  "pier/runtime_config"
+  "pier/runtime_config resource_fields kernel_memory disable_oom_killer user_namespace the_containers_own_cgroup shared_rootfs_propagation unbindable_rootfs rro_makes recursive_mount_options readonly_root_in_a_user_namespace"
   "pier/network default_bridge published_port rm_f_and_a_killed cannot_reach_the_hosts_loopback rm_run_on_the_bridge"
-  "pier/runtime_cli"
+  "pier/runtime_cli a_manager_creates exec_pause_update_and_events the_command_starts_in_its_cgroup pier_trace_times"
   "pier/compose three_services service_healthy foreground_up"
   "pier/limits"
   "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run"
@@ -118,7 +118,7 @@ else
   cargo test --workspace --no-run --message-format=json 2>/dev/null >"$lane/artifacts.json"
 fi
 python3 - "$lane" "${plan[@]}" <<'PY'
-import json, os, sys
+import json, os, subprocess, sys
 lane, plan = sys.argv[1], sys.argv[2:]
 exes = {}
 for line in open(os.path.join(lane, "artifacts.json")):
@@ -138,6 +138,11 @@ with open(os.path.join(lane, "plan.partial"), "w") as out:
         if name not in exes:
             sys.exit(f"v2-lane: no test target named {name!r} (known: {', '.join(sorted(exes))})")
         exe, cwd = exes[name]
+        # A filter that matches no test would run nothing and still report "ok": refuse it.
+        for f in filters:
+            listed = subprocess.run([exe, "--list", f], cwd=cwd, capture_output=True, text=True)
+            if not any(l.endswith(": test") for l in listed.stdout.splitlines()):
+                sys.exit(f"v2-lane: the filter {f!r} of {name} matches no test")
         out.write("\t".join([name.replace("/", "-"), cwd, exe, " ".join(filters)]) + "\n")
 PY
 # Whole or not at all: the guest's runner starts as soon as the plan exists.
