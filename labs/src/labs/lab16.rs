@@ -14,7 +14,7 @@ mod setup;
 use super::ensure_busybox;
 use crate::context::Ctx;
 use crate::lab::{Feature, Lab, Outcome, Task};
-use crate::text::{tr, Msg};
+use crate::text::{josa, tr, Josa, Msg};
 use anyhow::{Context, Result};
 use pier_cri::api;
 use std::collections::BTreeMap;
@@ -249,7 +249,7 @@ fn images(ctx: &Ctx) -> Outcome {
             if !have.iter().any(|t| t == want) {
                 return Ok(Outcome::failed(
                     format!("containerd's CRI has no image {want}: import the lab's images.tar into the namespace k8s.io (ctr -n k8s.io images import)"),
-                    format!("containerd의 CRI에 이미지 {want}가 없습니다. 실습의 images.tar를 k8s.io 네임스페이스로 가져오세요 (ctr -n k8s.io images import)"),
+                    format!("containerd의 CRI에 이미지 {} 없습니다. 실습의 images.tar를 k8s.io 네임스페이스로 가져오세요 (ctr -n k8s.io images import)", josa(want, Josa::IGa)),
                 ));
             }
         }
@@ -277,12 +277,12 @@ fn the_pod(c: &mut pier_cri::Client) -> Result<api::PodSandbox> {
     let why = if named.is_empty() {
         Msg::new(
             format!("there is no pod named {POD} (pier cri pods lists them)"),
-            format!("{POD}라는 파드가 없습니다 (pier cri pods가 파드를 보여 줍니다)"),
+            format!("{POD}이라는 파드가 없습니다 (pier cri pods가 파드를 보여 줍니다)"),
         )
     } else {
         Msg::new(
             format!("the pod {POD} is not ready (pier cri pods shows NotReady): remove it (pier cri rmp) and run it again"),
-            format!("파드 {POD}가 준비 상태가 아닙니다 (pier cri pods에 NotReady로 보입니다). 지우고 (pier cri rmp) 다시 실행하세요"),
+            format!("파드 {POD}이 준비 상태가 아닙니다 (pier cri pods에 NotReady로 보입니다). 지우고 (pier cri rmp) 다시 실행하세요"),
         )
     };
     Err(why.into())
@@ -296,7 +296,7 @@ fn pier_container(ctx: &Ctx, id: &str) -> Result<(String, i32)> {
         .map_err(|_| {
             Msg::new(
                 format!("pier has no container {} under {root}: containerd did not run it with pier (its handler's BinaryName must be the lab's pier-runc)", short(id)),
-                format!("{root} 아래에 pier 컨테이너 {}가 없습니다. containerd가 pier로 실행하지 않았습니다 (핸들러의 BinaryName이 실습의 pier-runc여야 합니다)", short(id)),
+                format!("{root} 아래에 pier 컨테이너 {} 없습니다. containerd가 pier로 실행하지 않았습니다 (핸들러의 BinaryName이 실습의 pier-runc여야 합니다)", josa(short(id), Josa::IGa)),
             )
         })?;
     let v: serde_json::Value = serde_json::from_str(&text).context("reading pier runtime state")?;
@@ -321,7 +321,7 @@ fn pod(ctx: &Ctx) -> Outcome {
             };
             return Ok(Outcome::failed(
                 format!("the pod {POD} runs with the handler {h}, not pier: remove it (pier cri stopp, pier cri rmp) and run it again with pier cri runp --runtime pier pod.json"),
-                format!("파드 {POD}는 pier가 아니라 {h} 핸들러로 실행 중입니다. 지우고 (pier cri stopp, pier cri rmp) pier cri runp --runtime pier pod.json 으로 다시 실행하세요"),
+                format!("파드 {POD}은 pier가 아니라 {h} 핸들러로 실행 중입니다. 지우고 (pier cri stopp, pier cri rmp) pier cri runp --runtime pier pod.json 으로 다시 실행하세요"),
             ));
         }
         let (status, _) = pier_container(ctx, &p.id)?;
@@ -332,8 +332,8 @@ fn pod(ctx: &Ctx) -> Outcome {
                     short(&p.id)
                 ),
                 format!(
-                    "pier가 파드의 샌드박스 {}를 가지고 있지만 상태가 {status}입니다",
-                    short(&p.id)
+                    "pier가 파드의 샌드박스 {} 가지고 있지만 상태가 {status}입니다",
+                    josa(short(&p.id), Josa::EulReul)
                 ),
             ));
         }
@@ -366,7 +366,7 @@ fn pod_pause_app(ctx: &Ctx) -> Result<(api::PodSandbox, i32, api::Container, i32
     if status != "running" || pid <= 0 {
         return Err(Msg::new(
             format!("CRI shows {APP} running, but pier's state says {status}"),
-            format!("CRI에는 {APP}가 실행 중으로 보이지만 pier의 상태는 {status}입니다"),
+            format!("CRI에는 {APP}이 실행 중으로 보이지만 pier의 상태는 {status}입니다"),
         )
         .into());
     }
@@ -392,7 +392,7 @@ fn app(ctx: &Ctx) -> Outcome {
         if ns_link(pause, "pid").is_some() && ns_link(pause, "pid") == ns_link(pid, "pid") {
             return Ok(Outcome::failed(
                 format!("{APP} shares the pause's PID namespace: its web.json lacks \"linux\": {{\"security_context\": {{\"namespace_options\": {{\"pid\": 1}}}}}} (CONTAINER; CRI's 0 means POD, as shareProcessNamespace: true)"),
-                format!("{APP}가 pause의 PID 네임스페이스를 함께 씁니다. web.json에 \"linux\": {{\"security_context\": {{\"namespace_options\": {{\"pid\": 1}}}}}} 이 빠졌습니다 (CONTAINER; CRI의 0은 shareProcessNamespace: true와 같은 POD입니다)"),
+                format!("{APP}이 pause의 PID 네임스페이스를 함께 씁니다. web.json에 \"linux\": {{\"security_context\": {{\"namespace_options\": {{\"pid\": 1}}}}}} 이 빠졌습니다 (CONTAINER; CRI의 0은 shareProcessNamespace: true와 같은 POD입니다)"),
             ));
         }
         let attempt = app.metadata.map_or(0, |m| m.attempt);
@@ -431,7 +431,10 @@ fn pause(ctx: &Ctx) -> Outcome {
         let Ok(given) = answer.trim().parse::<i32>() else {
             return Ok(Outcome::failed(
                 format!("{answer:?} is not a PID (a number)"),
-                format!("{answer:?}는 PID(숫자)가 아닙니다"),
+                format!(
+                    "{} PID(숫자)가 아닙니다",
+                    josa(&format!("{answer:?}"), Josa::EunNeun)
+                ),
             ));
         };
         if given == pause {
@@ -449,7 +452,7 @@ fn pause(ctx: &Ctx) -> Outcome {
         let (en, ko) = if apps.contains(&given) {
             (
                 format!("PID {given} is a container of the pod ({}), not its pause: the pause is the container whose ID is the pod's ID", comm(given)),
-                format!("PID {given}는 파드의 컨테이너({})이지 pause가 아닙니다. pause는 ID가 파드의 ID와 같은 컨테이너입니다", comm(given)),
+                format!("{} 파드의 컨테이너({})이지 pause가 아닙니다. pause는 ID가 파드의 ID와 같은 컨테이너입니다", josa(&format!("PID {given}"), Josa::EunNeun), comm(given)),
             )
         } else if shim == Some(given) {
             (
@@ -458,14 +461,15 @@ fn pause(ctx: &Ctx) -> Outcome {
                     comm(given)
                 ),
                 format!(
-                    "PID {given}는 pause의 부모인 파드의 shim({})입니다. 그 자식을 적으세요",
+                    "{} pause의 부모인 파드의 shim({})입니다. 그 자식을 적으세요",
+                    josa(&format!("PID {given}"), Josa::EunNeun),
                     comm(given)
                 ),
             )
         } else {
             (
                 format!("PID {given} is not the pause of {POD} (read its PID in pier runtime --root … list)"),
-                format!("PID {given}는 {POD}의 pause가 아닙니다 (pier runtime --root … list에서 PID를 읽으세요)"),
+                format!("{} {POD}의 pause가 아닙니다 (pier runtime --root … list에서 PID를 읽으세요)", josa(&format!("PID {given}"), Josa::EunNeun)),
             )
         };
         Ok(Outcome::failed(en, ko))
@@ -500,7 +504,7 @@ fn shared(ctx: &Ctx) -> Outcome {
             let Some((t, _)) = parsed else {
                 return Ok(Outcome::failed(
                     format!("{word:?} is not a namespace link: write each as ls -l /proc/PID/ns shows it, e.g. net:[4026532174]"),
-                    format!("{word:?}는 네임스페이스 링크가 아닙니다. ls -l /proc/PID/ns가 보여 주는 그대로 적으세요. 예: net:[4026532174]"),
+                    format!("{} 네임스페이스 링크가 아닙니다. ls -l /proc/PID/ns가 보여 주는 그대로 적으세요. 예: net:[4026532174]", josa(&format!("{word:?}"), Josa::EunNeun)),
                 ));
             };
             given.insert(t.to_string(), word.to_string());
@@ -512,17 +516,17 @@ fn shared(ctx: &Ctx) -> Outcome {
                 let (en, ko) = if own_ns_link(t).as_deref() == Some(link.as_str()) {
                     (
                         format!("{link} is your own shell's {t} namespace (the host's), not one of the pod's"),
-                        format!("{link}는 셸 자신의(호스트의) {t} 네임스페이스이지 파드의 것이 아닙니다"),
+                        format!("{} 셸 자신의(호스트의) {t} 네임스페이스이지 파드의 것이 아닙니다", josa(link, Josa::EunNeun)),
                     )
                 } else if in_app.as_deref() == Some(link.as_str()) {
                     (
                         format!("{link} is {APP}'s own {t} namespace: the pause's is another one, so it is not shared"),
-                        format!("{link}는 {APP} 자신의 {t} 네임스페이스입니다. pause의 것은 다른 것이므로 함께 쓰는 것이 아닙니다"),
+                        format!("{} {APP} 자신의 {t} 네임스페이스입니다. pause의 것은 다른 것이므로 함께 쓰는 것이 아닙니다", josa(link, Josa::EunNeun)),
                     )
                 } else {
                     (
                         format!("{link} is not the pause's {t} namespace (read ls -l /proc/PAUSE/ns/{t})"),
-                        format!("{link}는 pause의 {t} 네임스페이스가 아닙니다 (ls -l /proc/PAUSE/ns/{t}를 읽으세요)"),
+                        format!("{} pause의 {t} 네임스페이스가 아닙니다 (ls -l /proc/PAUSE/ns/{t}를 읽으세요)", josa(link, Josa::EunNeun)),
                     )
                 };
                 return Ok(Outcome::failed(en, ko));
@@ -530,7 +534,7 @@ fn shared(ctx: &Ctx) -> Outcome {
             if !truth.contains_key(t.as_str()) {
                 return Ok(Outcome::failed(
                     format!("{link} is the pause's, but {APP} does not share it (or the host has it too): compare /proc/PAUSE/ns/{t} with /proc/WEB/ns/{t} and /proc/self/ns/{t}"),
-                    format!("{link}는 pause의 것이지만 {APP}가 함께 쓰지 않습니다 (또는 호스트도 같은 것을 씁니다). /proc/PAUSE/ns/{t}를 /proc/WEB/ns/{t}, /proc/self/ns/{t}와 비교하세요"),
+                    format!("{} pause의 것이지만 {APP}이 함께 쓰지 않습니다 (또는 호스트도 같은 것을 씁니다). /proc/PAUSE/ns/{t}를 /proc/WEB/ns/{t}, /proc/self/ns/{t}와 비교하세요", josa(link, Josa::EunNeun)),
                 ));
             }
         }
@@ -543,7 +547,7 @@ fn shared(ctx: &Ctx) -> Outcome {
             let n = missing.len();
             return Ok(Outcome::failed(
                 format!("{APP} shares {n} more of the pause's namespaces than you wrote: compare every link in /proc/PAUSE/ns with /proc/WEB/ns"),
-                format!("{APP}는 적은 것보다 {n}개 더 많은 pause의 네임스페이스를 함께 씁니다. /proc/PAUSE/ns의 모든 링크를 /proc/WEB/ns와 비교하세요"),
+                format!("{APP}은 적은 것보다 {n}개 더 많은 pause의 네임스페이스를 함께 씁니다. /proc/PAUSE/ns의 모든 링크를 /proc/WEB/ns와 비교하세요"),
             ));
         }
         let names: Vec<&str> = truth.keys().copied().collect();
@@ -564,7 +568,7 @@ fn restart(ctx: &Ctx) -> Outcome {
         let Some(first) = webs.iter().find(|x| attempt(x) == 0) else {
             return Ok(Outcome::failed(
                 format!("the pod has no {APP} of attempt 0 any more: it must stay, exited, beside attempt 1 (do not pier cri rm it)"),
-                format!("파드에 attempt 0인 {APP}가 더 이상 없습니다. 종료된 채로 attempt 1 곁에 남아 있어야 합니다 (pier cri rm 하지 마세요)"),
+                format!("파드에 attempt 0인 {APP}이 더 이상 없습니다. 종료된 채로 attempt 1 곁에 남아 있어야 합니다 (pier cri rm 하지 마세요)"),
             ));
         };
         let s = call("ContainerStatus", c.container_status(&first.id, false))?
@@ -573,7 +577,7 @@ fn restart(ctx: &Ctx) -> Outcome {
         if s.state != api::ContainerState::ContainerExited as i32 {
             return Ok(Outcome::failed(
                 format!("{APP} (attempt 0) still runs: kill its process from the host with kill -9 PID"),
-                format!("{APP}(attempt 0)가 아직 실행 중입니다. 호스트에서 kill -9 PID로 그 프로세스를 죽이세요"),
+                format!("{APP}(attempt 0)이 아직 실행 중입니다. 호스트에서 kill -9 PID로 그 프로세스를 죽이세요"),
             ));
         }
         if s.exit_code != 137 {
