@@ -2626,3 +2626,59 @@ fn lab16_shortcuts_fail() {
     drop(lab);
     assert_lab16_left_nothing();
 }
+
+/// Lab 16's reset is certain even when containerd died first, leaving its pods to pier and
+/// the shims: pier's containers are deleted, the shims stopped, the mounts, the bridge and
+/// the cgroups removed.
+#[test]
+fn lab16_reset_after_containerd_was_killed() {
+    let Some(_serial) = lab16_prerequisites() else {
+        return;
+    };
+    let lab = Started::new(16);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/16-orchestration/solution.sh");
+    let o = run(lab.root(), Path::new("bash"), &[script.to_str().unwrap()]);
+    assert!(o.status.success(), "solution.sh failed\n{}", text(&o));
+    let dir = lab.dir();
+    let socket = dir.join("containerd.sock");
+    let mut killed = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+        if comm.trim() == "containerd" && cwd == dir {
+            Command::new("kill").args(["-9", &pid]).status().unwrap();
+            killed += 1;
+        }
+    }
+    assert_eq!(killed, 1, "the lab's containerd was not found");
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while pier_cri::Client::connect(&format!("unix://{}", socket.display()))
+        .and_then(|mut c| c.version())
+        .is_ok()
+    {
+        assert!(Instant::now() < deadline, "containerd still answers");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pier_state = dir.join("pier-state/k8s.io");
+    let running = lab.ok(&[
+        "runtime",
+        "--root",
+        pier_state.to_str().unwrap(),
+        "list",
+        "-q",
+    ]);
+    assert!(
+        running.lines().count() >= 2,
+        "the pod's containers should outlive containerd: {running}"
+    );
+    let reset = lab.ok(&["lab", "reset", "16"]);
+    assert!(reset.contains("pier container"), "{reset}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&dir.display().to_string()),
+        "mounts left under {}",
+        dir.display()
+    );
+    assert_lab16_left_nothing();
+}

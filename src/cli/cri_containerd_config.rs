@@ -57,3 +57,30 @@ pub fn containerd_config(a: ContainerdConfigArgs) -> Result<i32> {
     print!("{}", c.to_toml());
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(dir: &str, handler: &str) -> ContainerdConfigArgs {
+        ContainerdConfigArgs {
+            dir: PathBuf::from(dir),
+            handler: handler.into(),
+            runtime_binary: None,
+            sandbox_image: "localhost/pause:1".into(),
+            cni_conf_dir: None,
+        }
+    }
+
+    #[test]
+    fn a_relative_directory_or_a_bad_handler_name_is_refused_by_name() {
+        let e = containerd_config(args("lab", "pier"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--dir lab") && e.contains("absolute"), "{e}");
+        let e = containerd_config(args("/x", "pi er"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--handler \"pi er\""), "{e}");
+    }
+}
