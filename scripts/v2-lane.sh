@@ -38,7 +38,6 @@ plan=(
   "pier/limits"
   "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run"
   "pier/labs lab13_cycle lab03_cycle lab03_quota_file_cannot_be_guessed"
-  "pier/labs lab16_cycle"
   "pier/run_basics command_runs_as_pid_1 pid_1_killed_from_outside user_lookup"
   "pier/crash_safety"
   "pier/lifecycle stop_sends_term exec_joins_namespaces_and_cgroup top_lists"
