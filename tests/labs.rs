@@ -2457,3 +2457,228 @@ fn lab15_containers_run_by_hand_with_compose_labels_fail() {
     }
     lab.ok(&["rm", "-f", "lab15-store-1", "lab15-web-1"]);
 }
+
+/// Lab 16's CNI bridge (`lab16br0`) and cgroup parent are one per machine: its tests run one
+/// at a time.
+static LAB16: Mutex<()> = Mutex::new(());
+
+/// What lab 16 runs: Debian's containerd and ctr, CNI's bridge plugin.
+fn lab16_prerequisites() -> Option<std::sync::MutexGuard<'static, ()>> {
+    for (what, path) in [
+        ("containerd (Debian's containerd)", "/usr/bin/containerd"),
+        ("ctr (Debian's containerd)", "/usr/bin/ctr"),
+        (
+            "CNI's bridge plugin (containernetworking-plugins)",
+            "/usr/lib/cni/bridge",
+        ),
+    ] {
+        prereq::require(what, prereq::file(path))?;
+    }
+    Some(LAB16.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Asserts that no lab 16 leaves anything on the host: its bridge, its pods' cgroup parent,
+/// a containerd or shim serving a lab 16 directory.
+fn assert_lab16_left_nothing() {
+    assert!(
+        !Path::new("/sys/class/net/lab16br0").exists(),
+        "lab 16 left its bridge lab16br0"
+    );
+    let cgroups: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .flatten()
+        .map(|h| h.path().join("lab16-pods"))
+        .chain([PathBuf::from("/sys/fs/cgroup/lab16-pods")])
+        .filter(|d| d.exists())
+        .collect();
+    assert!(cgroups.is_empty(), "lab 16 left cgroups {cgroups:?}");
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if !comm.starts_with("containerd")
+            || stat.rsplit(')').next().unwrap_or("").starts_with(" Z")
+        {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+        let ours = |t: &str| t.contains("/labs/work/16");
+        assert!(
+            !ours(&String::from_utf8_lossy(&cmdline)) && !ours(&cwd.to_string_lossy()),
+            "lab 16 left process {pid} ({})",
+            comm.trim()
+        );
+    }
+}
+
+#[test]
+fn lab16_cycle() {
+    let Some(_serial) = lab16_prerequisites() else {
+        return;
+    };
+    cycle(16);
+    assert_lab16_left_nothing();
+}
+
+/// The host PID of the pier container `id` the lab's shim ran.
+fn lab16_pid(lab: &Started, id: &str) -> String {
+    let state = lab.dir().join("pier-state/k8s.io");
+    let v: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["runtime", "--root", state.to_str().unwrap(), "state", id]))
+            .unwrap();
+    v["pid"].as_i64().unwrap().to_string()
+}
+
+/// Lab 16's shortcuts: the app's PID or the shim's for the pause; the namespaces' names
+/// without their links, the host's links, the app's own mount namespace, too few links; an
+/// app container left in the pause's PID namespace (crictl's default); a pod run with
+/// containerd's default handler. Each fails with its own reason; the true answers pass.
+#[test]
+fn lab16_shortcuts_fail() {
+    let Some(_serial) = lab16_prerequisites() else {
+        return;
+    };
+    let lab = Started::new(16);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/16-orchestration/solution.sh");
+    let o = run(lab.root(), Path::new("bash"), &[script.to_str().unwrap()]);
+    assert!(o.status.success(), "solution.sh failed\n{}", text(&o));
+    let dir = lab.dir();
+    let endpoint = format!("unix://{}", dir.join("containerd.sock").display());
+    let cri = |args: &[&str]| {
+        let mut all = vec!["cri", "-r", endpoint.as_str()];
+        all.extend_from_slice(args);
+        lab.ok(&all)
+    };
+    let web = cri(&["ps", "-q"]).lines().next().unwrap().to_string();
+    let pod: serde_json::Value = serde_json::from_str(&cri(&["inspect", &web])).unwrap();
+    let pod_id = pod["info"]["info"]["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let web_pid = lab16_pid(&lab, &web);
+    let pause_pid = lab16_pid(&lab, &pod_id);
+
+    lab.answer("pause", &web_pid);
+    assert_fails(&lab.check(), "pause", "is a container of the pod");
+    let stat = std::fs::read_to_string(format!("/proc/{pause_pid}/stat")).unwrap();
+    let shim = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    lab.answer("pause", &shim);
+    assert_fails(&lab.check(), "pause", "is the pod's shim");
+    lab.answer("pause", &pause_pid);
+    assert_passes(&lab.check(), "pause");
+
+    let link = |pid: &str, t: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{t}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let right = ["ipc", "net", "uts"].map(|t| link(&pause_pid, t)).join(" ");
+    for (answer, why) in [
+        ("ipc net uts".to_string(), "is not a namespace link"),
+        (
+            ["ipc", "net", "uts"].map(|t| link("self", t)).join(" "),
+            "is your own shell's",
+        ),
+        (
+            format!("{right} {}", link(&web_pid, "mnt")),
+            "is web's own mnt namespace",
+        ),
+        (link(&pause_pid, "net"), "more of the pause's namespaces"),
+    ] {
+        lab.answer("shared", &answer);
+        assert_fails(&lab.check(), "shared", why);
+    }
+    lab.answer("shared", &right);
+    assert_passes(&lab.check(), "shared");
+
+    // An app left in the pause's PID namespace: CRI's default, not kubelet's.
+    std::fs::write(
+        dir.join("web-2.json"),
+        r#"{"metadata": {"name": "web", "attempt": 2},
+            "image": {"image": "localhost/lab16-busybox:1"},
+            "command": ["sleep", "600"]}"#,
+    )
+    .unwrap();
+    let pod_json = dir.join("pod.json");
+    let web2 = cri(&[
+        "create",
+        &pod_id,
+        dir.join("web-2.json").to_str().unwrap(),
+        pod_json.to_str().unwrap(),
+    ]);
+    cri(&["start", web2.trim()]);
+    assert_fails(&lab.check(), "app", "shares the pause's PID namespace");
+
+    // The same pod under containerd's default handler (runc).
+    cri(&["stopp", &pod_id]);
+    cri(&["rmp", &pod_id]);
+    cri(&["runp", pod_json.to_str().unwrap()]);
+    assert_fails(&lab.check(), "pod", "(default: runc), not pier");
+    drop(lab);
+    assert_lab16_left_nothing();
+}
+
+/// Lab 16's reset is certain even when containerd died first, leaving its pods to pier and
+/// the shims: pier's containers are deleted, the shims stopped, the mounts, the bridge and
+/// the cgroups removed.
+#[test]
+fn lab16_reset_after_containerd_was_killed() {
+    let Some(_serial) = lab16_prerequisites() else {
+        return;
+    };
+    let lab = Started::new(16);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/16-orchestration/solution.sh");
+    let o = run(lab.root(), Path::new("bash"), &[script.to_str().unwrap()]);
+    assert!(o.status.success(), "solution.sh failed\n{}", text(&o));
+    let dir = lab.dir();
+    let socket = dir.join("containerd.sock");
+    let mut killed = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+        if comm.trim() == "containerd" && cwd == dir {
+            Command::new("kill").args(["-9", &pid]).status().unwrap();
+            killed += 1;
+        }
+    }
+    assert_eq!(killed, 1, "the lab's containerd was not found");
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while pier_cri::Client::connect(&format!("unix://{}", socket.display()))
+        .and_then(|mut c| c.version())
+        .is_ok()
+    {
+        assert!(Instant::now() < deadline, "containerd still answers");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pier_state = dir.join("pier-state/k8s.io");
+    let running = lab.ok(&[
+        "runtime",
+        "--root",
+        pier_state.to_str().unwrap(),
+        "list",
+        "-q",
+    ]);
+    assert!(
+        running.lines().count() >= 2,
+        "the pod's containers should outlive containerd: {running}"
+    );
+    let reset = lab.ok(&["lab", "reset", "16"]);
+    assert!(reset.contains("pier container"), "{reset}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&dir.display().to_string()),
+        "mounts left under {}",
+        dir.display()
+    );
+    assert_lab16_left_nothing();
+}

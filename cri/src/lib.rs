@@ -7,6 +7,7 @@
 //! ([`config`]) that describe a pod and its containers.
 
 pub mod config;
+pub mod containerd_config;
 mod endpoint;
 mod error;
 

@@ -65,7 +65,7 @@ pub struct Feature {
 
 /// One lab.
 pub struct Lab {
-    /// 1 to 15, in course order.
+    /// 1 to 16, in course order.
     pub number: u32,
     /// Folder name under `labs/` (`01-first-container`).
     pub slug: &'static str,

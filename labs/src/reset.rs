@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 /// Removes what `lab` made; returns one line per object removed. Fails if anything is left.
 pub fn reset(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
     let prefix = lab.prefix();
-    let mut removed = Vec::new();
+    let mut removed = crate::labs::teardown(ctx, lab)?;
     let mut leftovers_to_watch: Vec<(String, Vec<PathBuf>, PathBuf, Option<i32>)> = Vec::new();
 
     for rec in ctx.engine().containers()? {

@@ -52,6 +52,8 @@ pub enum CriCommand {
     Inspect(IdArgs),
     /// A container's CPU, memory and writable-layer use.
     Stats(IdArgs),
+    /// Print a private containerd configuration with a runtime handler that runs pier.
+    ContainerdConfig(super::cri_containerd_config::ContainerdConfigArgs),
 }
 
 /// `pier cri ps`.
@@ -131,6 +133,10 @@ pub struct ExecArgs {
 
 /// Runs `pier cri ...`; returns the exit code.
 pub fn cri(args: CriArgs) -> Result<i32> {
+    if let CriCommand::ContainerdConfig(a) = args.command {
+        // A file to write, not a conversation: no runtime to connect to yet.
+        return super::cri_containerd_config::containerd_config(a);
+    }
     let mut c = Client::connect(&args.endpoint)?;
     match args.command {
         CriCommand::Version => {
@@ -186,6 +192,7 @@ pub fn cri(args: CriArgs) -> Result<i32> {
             print_json(&s.status, &s.info)?;
         }
         CriCommand::Stats(a) => stats(&mut c, &a.id)?,
+        CriCommand::ContainerdConfig(_) => unreachable!("handled before connecting"),
     }
     Ok(0)
 }

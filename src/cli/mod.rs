@@ -5,6 +5,7 @@ mod build;
 mod compose;
 mod container;
 mod cri;
+mod cri_containerd_config;
 #[cfg(test)]
 mod doc_check;
 #[cfg(test)]

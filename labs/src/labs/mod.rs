@@ -15,6 +15,7 @@ pub mod lab12;
 pub mod lab13;
 pub mod lab14;
 pub mod lab15;
+pub mod lab16;
 
 use crate::context::Ctx;
 use crate::lab::{Feature, Lab};
@@ -40,7 +41,17 @@ pub fn all() -> Vec<Lab> {
         lab13::lab(),
         lab14::lab(),
         lab15::lab(),
+        lab16::lab(),
     ]
+}
+
+/// What a lab's reset removes before the common part (containers, images, networks, the
+/// lab's directory): lab 16's containerd and what its pods left on the host.
+pub fn teardown(ctx: &Ctx, lab: &Lab) -> Result<Vec<String>> {
+    match lab.number {
+        16 => lab16::teardown(ctx),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// Restart policies and healthchecks (`pier run --restart`, `--health-cmd`).
