@@ -53,6 +53,8 @@ plan=(
   "pier/freeze_update"
   "pier/engine_api_ops cgroup_freezer_limits_and_stats_through_the_api"
   "pier/startup"
+  "pier/cri cri_pod_lifecycle_runs_on_pier cri_resource_limits_reach cri_container_stats_come"
+  "pier/cri_bad_input"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while
