@@ -181,6 +181,20 @@ fn cri_a_container_pier_cannot_honour_fails_to_start_and_its_pod_leaves_nothing(
     );
     assert_eq!(status.reason, "StartError", "{status:?}");
     assert!(status.message.contains("linux.devices["), "{status:?}");
+    // As `pier cri ps -a` (crictl's table) lists it: exited, not created with a task.
+    let ps = std::process::Command::new(common::PIER)
+        .args(["cri", "--endpoint", &f.endpoint, "ps", "-a"])
+        .output()
+        .unwrap();
+    let ps = common::text(&ps.stdout);
+    let row = ps
+        .lines()
+        .find(|l| l.starts_with(&ctr[..13]))
+        .unwrap_or_default();
+    assert!(
+        row.contains("Exited") && !row.contains("Created"),
+        "pier cri ps -a: {ps}"
+    );
     assert!(!tasks(&f).contains(&ctr), "a task is left: {}", tasks(&f));
     assert!(
         !state_entries(&f.pier_state).contains(&ctr),
