@@ -36,7 +36,9 @@ plan=(
   "pier/runtime_cli"
   "pier/compose three_services service_healthy foreground_up"
   "pier/limits"
+  "pier/cri cri_pod_lifecycle_runs_on_pier cri_resource_limits_reach"
   "pier/cleanup rm_leaves_nothing failed_start_leaves_nothing pier_killed_mid_run"
+  "pier/cri_bad_input"
   "pier/labs lab13_cycle lab03_cycle lab03_quota_file_cannot_be_guessed"
   "pier/run_basics command_runs_as_pid_1 pid_1_killed_from_outside user_lookup"
   "pier/crash_safety"
@@ -53,8 +55,6 @@ plan=(
   "pier/freeze_update"
   "pier/engine_api_ops cgroup_freezer_limits_and_stats_through_the_api"
   "pier/startup"
-  "pier/cri cri_pod_lifecycle_runs_on_pier cri_resource_limits_reach cri_container_stats_come"
-  "pier/cri_bad_input"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while
