@@ -10,10 +10,9 @@
 mod common;
 
 use common::clients::{cgroups_named, state_entries};
-use common::cri_containerd::{CriContainerd, BUSYBOX};
+use common::cri_containerd::{container_config, prerequisites, CgroupDriver, CriContainerd};
 use common::{free_port, text, wait_for, Pier, PIER};
 use pier_cri::api;
-use pier_testkit::prereq::{require, tool};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -21,60 +20,6 @@ use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
-
-/// The tools the fixture needs (scripts/setup.sh test installs them), or `None` when
-/// missing outside CI.
-fn prerequisites() -> Option<()> {
-    require("containerd", tool("containerd"))?;
-    require("ctr (containerd)", tool("ctr"))?;
-    require("containerd-shim-runc-v2", tool("containerd-shim-runc-v2"))?;
-    require(
-        "CNI plugins (containernetworking-plugins)",
-        pier_testkit::prereq::file("/usr/lib/cni/portmap"),
-    )?;
-    require("iptables (CNI's portmap)", tool("iptables"))?;
-    require("a C compiler for the pause program (gcc)", tool("cc"))?;
-    Some(())
-}
-
-/// A pod configuration as kubelet would send it for pod `name`, under the fixture's cgroup
-/// parent, logs in the fixture's directory.
-fn pod_config(f: &CriContainerd, name: &str) -> api::PodSandboxConfig {
-    let logs = f.dir.join("logs").join(name);
-    std::fs::create_dir_all(&logs).unwrap();
-    api::PodSandboxConfig {
-        metadata: Some(api::PodSandboxMetadata {
-            name: name.into(),
-            uid: format!("uid-{name}-{}", std::process::id()),
-            namespace: "default".into(),
-            attempt: 0,
-        }),
-        hostname: name.into(),
-        log_directory: logs.to_string_lossy().into_owned(),
-        linux: Some(api::LinuxPodSandboxConfig {
-            cgroup_parent: format!("{}/pod-{name}", f.cgroup_parent),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// A busybox container named `name` running `sh -c script`.
-fn container_config(name: &str, attempt: u32, script: &str) -> api::ContainerConfig {
-    api::ContainerConfig {
-        metadata: Some(api::ContainerMetadata {
-            name: name.into(),
-            attempt,
-        }),
-        image: Some(api::ImageSpec {
-            image: BUSYBOX.into(),
-            ..Default::default()
-        }),
-        command: vec!["sh".into(), "-c".into(), script.into()],
-        log_path: format!("{name}_{attempt}.log"),
-        ..Default::default()
-    }
-}
 
 /// The container's (or the pod's) process on the host, from the runtime's verbose info.
 fn pid_of_container(c: &mut pier_cri::Client, id: &str) -> i32 {
@@ -141,33 +86,6 @@ fn exec_stream(url: &str) -> (Vec<u8>, Vec<u8>, serde_json::Value) {
     (out, err, status)
 }
 
-/// What a pod leaves behind, none of which may be there after it is removed: pier's state
-/// of its containers, their cgroups, veths on the bridge, mounts of the pod (rootfs, shm,
-/// netns) under the fixture's directory.
-fn assert_pod_gone(f: &CriContainerd, ids: &[&str]) {
-    let state = state_entries(&f.pier_state);
-    for id in ids {
-        assert!(
-            !state.iter().any(|e| e == id),
-            "pier state of {id} left in {}: {state:?}",
-            f.pier_state.display()
-        );
-        let cg = cgroups_named(id);
-        assert!(cg.is_empty(), "cgroups of {id} left: {cg:?}");
-    }
-    assert!(
-        f.bridge_ports().is_empty(),
-        "veths left on {}: {:?}",
-        f.bridge,
-        f.bridge_ports()
-    );
-    let mounts: Vec<String> = common::mounts_under(&f.dir)
-        .into_iter()
-        .filter(|m| ids.iter().any(|id| m.contains(id)) || m.contains("netns"))
-        .collect();
-    assert!(mounts.is_empty(), "mounts of the pod left: {mounts:?}");
-}
-
 #[test]
 fn cri_pod_lifecycle_runs_on_pier() {
     let Some(()) = prerequisites() else { return };
@@ -177,7 +95,7 @@ fn cri_pod_lifecycle_runs_on_pier() {
     let v = c.version().unwrap();
     assert_eq!(v.runtime_name, "containerd");
 
-    let pod_cfg = pod_config(&f, "life");
+    let pod_cfg = f.pod_config("life");
     let pod = c.run_pod(pod_cfg.clone(), "pier").unwrap_or_else(|e| {
         panic!("RunPodSandbox: {e}\n{}", f.log());
     });
@@ -251,7 +169,7 @@ fn cri_pod_lifecycle_runs_on_pier() {
     assert!(!common::is_alive(pause_pid), "the pause process is gone");
     c.remove_pod(&pod).unwrap();
     assert!(c.pods().unwrap().is_empty());
-    assert_pod_gone(&f, &[&pod, &ctr]);
+    f.assert_pod_gone(&[&pod, &ctr]);
 }
 
 /// Why containerd's shim cannot read a container's cgroup on this machine, if it cannot: it
@@ -290,7 +208,7 @@ fn cri_container_stats_come_from_piers_cgroup() {
     let p = Pier::new();
     let f = CriContainerd::start(&p);
     let mut c = f.client();
-    let pod_cfg = pod_config(&f, "stats");
+    let pod_cfg = f.pod_config("stats");
     let pod = c.run_pod(pod_cfg.clone(), "pier").unwrap();
     // A shell that holds 20 MB in memory (a variable), then waits (not `exec`s: busybox's
     // sh would become sleep for the last command, and free the variable).
@@ -329,7 +247,7 @@ fn cri_container_stats_come_from_piers_cgroup() {
     assert_eq!(name.as_deref(), Some("hog"));
     c.stop_pod(&pod).unwrap();
     c.remove_pod(&pod).unwrap();
-    assert_pod_gone(&f, &[&pod, &ctr]);
+    f.assert_pod_gone(&[&pod, &ctr]);
 }
 
 #[test]
@@ -338,7 +256,7 @@ fn cri_two_containers_of_a_pod_share_localhost() {
     let p = Pier::new();
     let f = CriContainerd::start(&p);
     let mut c = f.client();
-    let pod_cfg = pod_config(&f, "duo");
+    let pod_cfg = f.pod_config("duo");
     let pod = c.run_pod(pod_cfg.clone(), "pier").unwrap();
     let server = c
         .create_container(
@@ -392,7 +310,7 @@ fn cri_two_containers_of_a_pod_share_localhost() {
     );
     c.stop_pod(&pod).unwrap();
     c.remove_pod(&pod).unwrap();
-    assert_pod_gone(&f, &[&pod, &server, &client]);
+    f.assert_pod_gone(&[&pod, &server, &client]);
 }
 
 #[test]
@@ -402,7 +320,7 @@ fn cri_host_port_reaches_the_pod_from_the_host() {
     let f = CriContainerd::start(&p);
     let mut c = f.client();
     let port = free_port();
-    let mut pod_cfg = pod_config(&f, "hostport");
+    let mut pod_cfg = f.pod_config("hostport");
     pod_cfg.port_mappings = vec![api::PortMapping {
         protocol: api::Protocol::Tcp as i32,
         container_port: 8080,
@@ -450,7 +368,7 @@ fn cri_host_port_reaches_the_pod_from_the_host() {
         http_get("127.0.0.1", port).is_none(),
         "the hostPort is gone"
     );
-    assert_pod_gone(&f, &[&pod, &ctr]);
+    f.assert_pod_gone(&[&pod, &ctr]);
 }
 
 /// The response to `GET /` from `host:port`, or `None` when nothing answered.
@@ -486,7 +404,7 @@ fn cri_resource_limits_reach_the_containers_cgroup() {
     let p = Pier::new();
     let f = CriContainerd::start(&p);
     let mut c = f.client();
-    let pod_cfg = pod_config(&f, "limits");
+    let pod_cfg = f.pod_config("limits");
     let pod = c.run_pod(pod_cfg.clone(), "pier").unwrap();
     let mut cfg = container_config("limited", 0, "sleep 1000");
     cfg.linux = Some(api::LinuxContainerConfig {
@@ -505,10 +423,19 @@ fn cri_resource_limits_reach_the_containers_cgroup() {
     let read =
         |p: PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mem = cgroup_of(pid, "memory");
+    // The container's cgroup is its own directory in the pod's: with the systemd driver
+    // (cgroupsPath `piercriN-podlimits.slice:cri-containerd:ID`, `--systemd-cgroup`) the
+    // scope systemd would make for it, in the slice nested as systemd nests slices.
+    let own = match f.cgroup_driver {
+        CgroupDriver::Cgroupfs => ctr.clone(),
+        CgroupDriver::Systemd => format!("cri-containerd-{ctr}.scope"),
+    };
+    let expected = PathBuf::from(f.pod_cgroup_dir("limits").trim_start_matches('/')).join(own);
     assert!(
-        mem.to_string_lossy().contains(&f.cgroup_parent),
-        "the cgroup is under the pod's parent: {}",
-        mem.display()
+        mem.ends_with(&expected),
+        "the container's cgroup {} is not .../{}",
+        mem.display(),
+        expected.display()
     );
     if mem.join("memory.limit_in_bytes").exists() {
         assert_eq!(read(mem.join("memory.limit_in_bytes")).trim(), "67108864");
@@ -533,7 +460,7 @@ fn cri_resource_limits_reach_the_containers_cgroup() {
     );
     c.stop_pod(&pod).unwrap();
     c.remove_pod(&pod).unwrap();
-    assert_pod_gone(&f, &[&pod, &ctr]);
+    f.assert_pod_gone(&[&pod, &ctr]);
 }
 
 #[test]
@@ -542,7 +469,7 @@ fn cri_an_exited_container_is_created_again_as_attempt_1() {
     let p = Pier::new();
     let f = CriContainerd::start(&p);
     let mut c = f.client();
-    let pod_cfg = pod_config(&f, "again");
+    let pod_cfg = f.pod_config("again");
     let pod = c.run_pod(pod_cfg.clone(), "pier").unwrap();
     let script = "echo run >> /shared/runs; exit 3";
     let mut first = container_config("job", 0, script);
@@ -597,7 +524,7 @@ fn cri_an_exited_container_is_created_again_as_attempt_1() {
     c.remove_container(&c1).unwrap();
     c.stop_pod(&pod).unwrap();
     c.remove_pod(&pod).unwrap();
-    assert_pod_gone(&f, &[&pod, &c0, &c1]);
+    f.assert_pod_gone(&[&pod, &c0, &c1]);
 }
 
 #[test]
@@ -607,7 +534,7 @@ fn cri_a_field_pier_cannot_honour_is_named_and_nothing_is_left() {
     let f = CriContainerd::start(&p);
     let mut c = f.client();
     // A pod sysctl that is in no namespace of the pod: setting it would change the host.
-    let mut pod_cfg = pod_config(&f, "badpod");
+    let mut pod_cfg = f.pod_config("badpod");
     if let Some(l) = pod_cfg.linux.as_mut() {
         l.sysctls.insert("vm.swappiness".into(), "10".into());
     }
@@ -626,11 +553,11 @@ fn cri_a_field_pier_cannot_honour_is_named_and_nothing_is_left() {
         "pier state left: {:?}",
         state_entries(&f.pier_state)
     );
-    assert_pod_gone(&f, &[]);
+    f.assert_pod_gone(&[]);
 
     // A container resource pier refuses (unified keys must be cgroup v2 file names, and
     // cgroup v1 has none): StartContainer fails naming it; the pod stays as it was.
-    let pod_cfg = pod_config(&f, "goodpod");
+    let pod_cfg = f.pod_config("goodpod");
     let pod = c.run_pod(pod_cfg.clone(), "pier").unwrap();
     let mut cfg = container_config("bad", 0, "sleep 1000");
     cfg.linux = Some(api::LinuxContainerConfig {
@@ -656,7 +583,7 @@ fn cri_a_field_pier_cannot_honour_is_named_and_nothing_is_left() {
     c.remove_container(&ctr).unwrap();
     c.stop_pod(&pod).unwrap();
     c.remove_pod(&pod).unwrap();
-    assert_pod_gone(&f, &[&pod, &ctr]);
+    f.assert_pod_gone(&[&pod, &ctr]);
 }
 
 /// `pier cri --endpoint E ARGS`: (stdout, stderr, exit code).
@@ -693,7 +620,7 @@ fn pier_cri_commands_run_a_pod_as_crictl_does() {
         serde_json::json!({
             "metadata": {"name": "clipod", "namespace": "default", "uid": "cli-uid"},
             "log_directory": files.join("logs"),
-            "linux": {"cgroup_parent": format!("{}/pod-cli", f.cgroup_parent)}
+            "linux": {"cgroup_parent": f.pod_cgroup_parent("cli")}
         })
         .to_string(),
     )
@@ -763,7 +690,7 @@ fn pier_cri_commands_run_a_pod_as_crictl_does() {
     assert!(pier_cri_ok(&f, &["stopp", &pod]).contains(&pod));
     assert!(pier_cri_ok(&f, &["rmp", &pod]).contains(&pod));
     assert_eq!(pier_cri_ok(&f, &["pods"]).lines().count(), 1, "header only");
-    assert_pod_gone(&f, &[&pod, &ctr]);
+    f.assert_pod_gone(&[&pod, &ctr]);
 
     // A key the client does not know is named, and nothing is made.
     std::fs::write(&pod_json, r#"{"metadata":{"name":"x"},"hostnme":"typo"}"#).unwrap();
