@@ -24,6 +24,10 @@ pub enum SuiteName {
     /// and memory per container as the number grows, for pier, podman and Docker (not in the
     /// default set: minutes).
     Scale,
+    /// Pod start-up through CRI (RunPodSandbox + CreateContainer + StartContainer to the
+    /// container's first output) with the runtime handlers pier, runc and crun under one
+    /// private containerd, `--pods-n` pods each, in turns (not in the default set).
+    Pods,
 }
 
 /// An environment.
@@ -114,6 +118,11 @@ pub struct Args {
     #[arg(long, value_name = "N", env = "PIER_BENCH_SCALE_N", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub scale_n: u32,
+    /// How many pods the pods suite starts with each runtime handler (pier, runc, crun;
+    /// `--env` picks among them).
+    #[arg(long, value_name = "N", env = "PIER_BENCH_PODS_N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub pods_n: u32,
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
