@@ -97,18 +97,20 @@ fn remove_portmap_chains() {
 }
 
 /// Removes `parent` (and what is left below it) from every cgroup hierarchy, deepest first.
+/// Where a "hierarchy" is a plain directory of the tmpfs at /sys/fs/cgroup (a controller the
+/// machine does not mount, e.g. hugetlb in some VMs), a runtime that writes its files there
+/// anyway (crun does) leaves ordinary files: that subtree is removed as files.
 pub(super) fn remove_cgroup_tree(parent: &str) {
     let rel = parent.trim_start_matches('/');
-    if rel.is_empty() {
+    if rel.is_empty() || rel.split('/').any(|c| c == "..") {
         return;
     }
-    let mut roots = vec![PathBuf::from("/sys/fs/cgroup").join(rel)];
-    for h in std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        roots.push(h.path().join(rel));
+    let base = Path::new("/sys/fs/cgroup");
+    let mut hierarchies = vec![base.to_path_buf()];
+    for h in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        if h.file_type().is_ok_and(|t| t.is_dir()) {
+            hierarchies.push(h.path());
+        }
     }
     fn rm(dir: &Path) {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -118,8 +120,16 @@ pub(super) fn remove_cgroup_tree(parent: &str) {
         }
         let _ = std::fs::remove_dir(dir);
     }
-    for r in roots.iter().filter(|r| r.is_dir()) {
-        rm(r);
+    for h in hierarchies {
+        let tree = h.join(rel);
+        if !tree.is_dir() {
+            continue;
+        }
+        if h.join("cgroup.procs").exists() {
+            rm(&tree);
+        } else {
+            let _ = std::fs::remove_dir_all(&tree);
+        }
     }
 }
 
