@@ -172,7 +172,7 @@ impl Drop for Daemon {
 /// containerd 1.6 puts its shims' sockets (and ctr its default FIFOs) under /run/containerd,
 /// whatever its own state directory: the directories missing when noted are removed, when
 /// empty, on drop (pier-cri's, which its private containerd uses too).
-pub use pier_cri::private_containerd::ShimDirs;
+pub type ShimDirs = pier_cri::private_containerd::ShimDirs;
 
 /// Parent cgroups a client names its containers under (`docker`, `default`, ...), in every
 /// hierarchy: notes which exist now and removes, when empty, the ones the test made (runc

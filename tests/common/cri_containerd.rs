@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use pier_cri::private_containerd::BUSYBOX;
+/// The busybox image as CRI names it.
+pub const BUSYBOX: &str = pier_cri::private_containerd::BUSYBOX;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
