@@ -85,8 +85,9 @@ pub struct Args {
     /// `report DIR` re-renders a run's report; without a command, the suites run.
     #[command(subcommand)]
     pub command: Option<BenchCommand>,
-    /// Suites to run, comma-separated (default: all but scale; scale alone runs on pier,
-    /// podman and Docker only, unless --env says otherwise).
+    /// Suites to run, comma-separated (default: all but scale and pods; scale alone runs on
+    /// pier, podman and Docker only, unless --env says otherwise; pods runs the handlers
+    /// pier, runc and crun, or those of them --env names).
     #[arg(long, value_delimiter = ',', value_enum)]
     pub suite: Vec<SuiteName>,
     /// Environments, comma-separated (default: every available one).
