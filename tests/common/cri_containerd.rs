@@ -47,7 +47,12 @@ impl CriContainerd {
             .tempdir()
             .expect("temp dir");
         let dir = work.path().canonicalize().expect("canonical temp dir");
-        let runc = pier_runc_link(&dir);
+        // pier-runc in a directory of its own: pier seals its binary with a read-only overlay
+        // of the binary's directory, which must not hold the state root (else each command
+        // copies the binary into a memfd instead).
+        let bin = dir.join("bin");
+        std::fs::create_dir(&bin).expect("creating the bin directory");
+        let runc = pier_runc_link(&bin);
         let images = private_containerd::pause::image_archives(&dir, &mut |args| {
             p.ok(args);
             Ok(())
