@@ -136,6 +136,18 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
         settings.jitter_iters,
         args.pin.as_ref().map_or(String::new(), |p| format!(", pinned to CPUs {p}"))
     );
+    if pods_only {
+        // The payload's sizes and counts do not apply: say only what the pods suite does.
+        notes.settings = format!(
+            "pods: {} warm-up round + {} pods per handler ({}){}",
+            settings.warmup,
+            args.pods_n,
+            settings.pods_handlers.join(", "),
+            args.pin
+                .as_ref()
+                .map_or(String::new(), |p| format!(", pinned to CPUs {p}"))
+        );
+    }
     std::fs::create_dir_all(&args.cache)
         .with_context(|| format!("creating the bench cache {}", args.cache.display()))?;
     let cache = std::fs::canonicalize(&args.cache)
