@@ -21,6 +21,7 @@
 //!   verdicts ([`verdict`]: the whole interval decides), [`plausibility`] flags figures that
 //!   cannot be true, [`peak`] is the machine's theoretical DGEMM peak, [`published`] sets
 //!   figures from other machines beside ours as context, [`html`] makes the page.
+//! * [`pods_report`]: the report's section on the pods suite (CRI pod start-up per handler).
 //! * [`notes`]: what a run found out besides samples (`notes.json`).
 
 pub use pier_bench_cli as cli;
@@ -37,6 +38,7 @@ pub mod payload;
 pub mod peak;
 pub mod plausibility;
 pub mod plot;
+pub mod pods_report;
 pub mod procmem;
 pub mod published;
 pub mod reference;

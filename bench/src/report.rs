@@ -199,6 +199,7 @@ fn render_dir(dir: &Path, input: &ReportInput) -> Result<ReportFiles> {
     }));
     published::render(&mut md, &summary, &felter, &source, &startup, &flags);
     crate::scale_report::render(&mut md, input.samples);
+    crate::pods_report::render(&mut md, input.samples);
     md.push('\n');
     md.push_str(METHOD);
     render_machine(&mut md, input.environment, &peak, measured);

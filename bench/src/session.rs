@@ -66,7 +66,12 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
     };
     // The scale suite alone needs only its three engines (no VM, no bundle runtimes).
     let scale_only = suites == [SuiteName::Scale];
+    // The pods suite alone runs its own containerd: no environment, no payload.
+    let pods_only = suites == [SuiteName::Pods];
     let wanted = |e: EnvName| {
+        if pods_only {
+            return false;
+        }
         if args.env.is_empty() && scale_only {
             return matches!(e, EnvName::Pier | EnvName::Podman | EnvName::Docker);
         }
@@ -99,11 +104,24 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
         settings.startup_runs = r * 5;
     }
     settings.scale_n = args.scale_n;
+    settings.pods_n = args.pods_n;
+    if !args.env.is_empty() {
+        // --env picks the pods suite's handlers among pier, runc and crun.
+        settings
+            .pods_handlers
+            .retain(|h| args.env.iter().any(|e| env_name(*e) == h.as_str()));
+    }
     notes.settings = format!(
         "{} plan{}: {} warm-up + {} runs (VM {}), {} start-up launches, DGEMM sizes {:?} (VM {:?}), STREAM {} doubles, {} s per TCP test, {} jitter items{}",
         if args.full { "full" } else { "quick" },
         if suites.contains(&SuiteName::Scale) {
             format!(", scale to {} containers per engine", args.scale_n)
+        } else if suites.contains(&SuiteName::Pods) {
+            format!(
+                ", {} pods per handler ({})",
+                args.pods_n,
+                settings.pods_handlers.join(", ")
+            )
         } else {
             String::new()
         },
@@ -118,11 +136,28 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
         settings.jitter_iters,
         args.pin.as_ref().map_or(String::new(), |p| format!(", pinned to CPUs {p}"))
     );
+    if pods_only {
+        // The payload's sizes and counts do not apply: say only what the pods suite does.
+        notes.settings = format!(
+            "pods: {} warm-up round + {} pods per handler ({}){}",
+            settings.warmup,
+            args.pods_n,
+            settings.pods_handlers.join(", "),
+            args.pin
+                .as_ref()
+                .map_or(String::new(), |p| format!(", pinned to CPUs {p}"))
+        );
+    }
     std::fs::create_dir_all(&args.cache)
         .with_context(|| format!("creating the bench cache {}", args.cache.display()))?;
     let cache = std::fs::canonicalize(&args.cache)
         .with_context(|| format!("resolving {}", args.cache.display()))?;
-    let payload = stripped_payload(&find_payload(args.payload.as_deref())?, &cache);
+    let payload = if pods_only {
+        // Never run: the pods run busybox from pier's bench root.
+        cache.join("pier-payload")
+    } else {
+        stripped_payload(&find_payload(args.payload.as_deref())?, &cache)
+    };
     let setup = Setup {
         payload,
         pier,
@@ -160,6 +195,7 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
             SuiteName::Net => suites::net::run(&ctx),
             SuiteName::Jitter => suites::jitter::run(&ctx),
             SuiteName::Scale => suites::scale::run(&ctx),
+            SuiteName::Pods => suites::pods::run(&ctx),
         };
         for f in &out.failures {
             eprintln!("bench: {} / {}: {}", f.suite, f.case, f.error);
@@ -211,6 +247,19 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
         files.html.display()
     );
     Ok(if notes.failures.is_empty() { 0 } else { 1 })
+}
+
+/// The name `--env` gives an environment (the pods suite's handlers are named so too).
+fn env_name(e: EnvName) -> &'static str {
+    match e {
+        EnvName::Native => "native",
+        EnvName::Pier => "pier",
+        EnvName::Runc => "runc",
+        EnvName::Crun => "crun",
+        EnvName::Podman => "podman",
+        EnvName::Docker => "docker",
+        EnvName::Vm => "vm",
+    }
 }
 
 /// The environments that can take part (every container one, for the cgroup workaround).

@@ -4,6 +4,7 @@
 //! under one directory, so that a second containerd beside the host's one touches nothing of
 //! it. `pier cri containerd-config` prints it; lab 16 has the student read and run it.
 
+use crate::private_containerd::config::has_cap_sys_resource;
 use std::path::{Path, PathBuf};
 
 /// What the configuration names.
@@ -101,16 +102,6 @@ pub fn cni_bridge_conflist(bridge: &str, subnet: &str, ipam_dir: &Path) -> Strin
         ]
     });
     net.to_string()
-}
-
-/// Whether this process's effective capabilities include CAP_SYS_RESOURCE (bit 24).
-fn has_cap_sys_resource() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 24) != 0)
 }
 
 #[cfg(test)]

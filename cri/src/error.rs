@@ -40,12 +40,28 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A private containerd could not be set up ([`crate::private_containerd`]).
+    #[error("{step}: {reason}")]
+    Setup {
+        /// What was being done.
+        step: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// The async runtime under the blocking client could not be made.
     #[error("starting the CRI client's I/O runtime: {0}")]
     Runtime(String),
 }
 
 impl Error {
+    /// A [`Error::Setup`] of `step`.
+    pub(crate) fn setup(step: &str, reason: impl Into<String>) -> Error {
+        Error::Setup {
+            step: step.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// A mapper from a gRPC status to [`Error::Call`] for `call`.
     pub(crate) fn call(call: &'static str) -> impl Fn(tonic::Status) -> Error {
         move |status| Error::Call {

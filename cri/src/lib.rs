@@ -4,12 +4,14 @@
 //! The wire types are the CRI API's own (`runtime.v1`, from the `k8s-cri` bindings); this
 //! crate adds the connection over a Unix socket, a blocking face on tonic's async client
 //! (pier's command line is synchronous), named errors, and the crictl-style JSON files
-//! ([`config`]) that describe a pod and its containers.
+//! ([`config`]) that describe a pod and its containers. [`private_containerd`] starts a
+//! containerd of one's own with the CRI plugin (the tests' and the bench's).
 
 pub mod config;
 pub mod containerd_config;
 mod endpoint;
 mod error;
+pub mod private_containerd;
 
 pub use endpoint::{socket_path, DEFAULT_ENDPOINT};
 pub use error::Error;

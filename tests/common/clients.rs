@@ -170,36 +170,9 @@ impl Drop for Daemon {
 }
 
 /// containerd 1.6 puts its shims' sockets (and ctr its default FIFOs) under /run/containerd,
-/// whatever its own state directory: notes which of those directories exist, and removes,
-/// when empty, the ones the test made.
-pub struct ShimDirs(Vec<PathBuf>);
-
-impl ShimDirs {
-    /// Notes the directories missing now.
-    pub fn note() -> ShimDirs {
-        let dirs = [
-            "/run/containerd/s",
-            "/run/containerd/fifo",
-            "/run/containerd/runc/default",
-            "/run/containerd/runc",
-            "/run/containerd",
-        ];
-        ShimDirs(
-            dirs.iter()
-                .map(PathBuf::from)
-                .filter(|d| !d.exists())
-                .collect(),
-        )
-    }
-}
-
-impl Drop for ShimDirs {
-    fn drop(&mut self) {
-        for d in &self.0 {
-            let _ = std::fs::remove_dir(d);
-        }
-    }
-}
+/// whatever its own state directory: the directories missing when noted are removed, when
+/// empty, on drop (pier-cri's, which its private containerd uses too).
+pub type ShimDirs = pier_cri::private_containerd::ShimDirs;
 
 /// Parent cgroups a client names its containers under (`docker`, `default`, ...), in every
 /// hierarchy: notes which exist now and removes, when empty, the ones the test made (runc

@@ -1,11 +1,9 @@
 //! A containerd with its CRI plugin, for the tests that speak CRI as kubelet does
-//! (tests/cri.rs): Debian's containerd with a private configuration, root, state and socket
-//! under a test-made directory; runtime handlers `pier` (the runc shim with pier as its
-//! runc binary) and `runc`; CNI from Debian's containernetworking-plugins (bridge +
-//! host-local + loopback + portmap) with its own bridge and subnet; a pause image built
-//! here (a small static C program, `pier build`, imported with `ctr -n k8s.io images
-//! import`); pier's busybox imported as `docker.io/library/busybox:latest`. Nothing comes
-//! from the network.
+//! (tests/cri.rs): pier-cri's [`PrivateContainerd`] (Debian's containerd with a private
+//! configuration, root, state and socket; CNI from containernetworking-plugins; the pause
+//! image built here; pier's busybox imported) under a test-made directory, with runtime
+//! handlers `pier` (the runc shim with pier as its runc binary) and `runc`, its own bridge,
+//! subnet and cgroup parent. Everything it made goes on drop.
 //!
 //! Two cgroup drivers, as kubelet has: `cgroupfs` (pods' cgroup parents are paths, pier
 //! makes the directories) and `systemd` (the pier handler's runc options say
@@ -14,62 +12,22 @@
 //! container's cgroup is a `.scope` in its pod's slice). The driver is systemd's on a
 //! cgroup-v2 host booted by systemd (how kubelet runs there, and the v2 lane's guest), and
 //! cgroupfs elsewhere; `PIER_CRI_CGROUP_DRIVER=systemd|cgroupfs` chooses one.
-//!
-//! On drop: every pod is stopped and removed, containerd is stopped, and what a pod could
-//! leave on the host is removed (mounts under the directory, the bridge, the iptables
-//! chains the portmap plugin made if it made them, the cgroup parents, containerd's shim
-//! directories under /run/containerd).
 
-use super::clients::{
-    cgroups_named, client, client_ok, pier_runc_link, state_entries, Daemon, ShimDirs,
-};
-use super::{static_c_program, Pier};
+use super::clients::{cgroups_named, client, pier_runc_link, state_entries};
+use super::Pier;
 use pier_cri::api;
+use pier_cri::private_containerd::{self, ConfigOptions, Handler, PrivateContainerd};
 use pier_testkit::prereq::{file, require, tool};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(120);
 
-/// The sandbox image's name (containerd's `sandbox_image`).
-pub const PAUSE_IMAGE: &str = "localhost/pier-pause:1";
-
 /// The busybox image as CRI names it.
-pub const BUSYBOX: &str = "docker.io/library/busybox:latest";
+pub const BUSYBOX: &str = pier_cri::private_containerd::BUSYBOX;
 
-/// The pause program: holds the pod's namespaces, sleeps until SIGINT or SIGTERM, reaps
-/// the orphans a shared PID namespace hands it (what Kubernetes' pause does).
-const PAUSE_C: &str = r#"
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-static void quit(int sig) { (void)sig; _exit(0); }
-static void reap(int sig) { (void)sig; while (waitpid(-1, 0, WNOHANG) > 0) {} }
-int main(void) {
-  struct sigaction a = {0};
-  a.sa_handler = quit;
-  sigaction(SIGINT, &a, 0);
-  sigaction(SIGTERM, &a, 0);
-  a.sa_handler = reap;
-  a.sa_flags = SA_NOCLDSTOP;
-  sigaction(SIGCHLD, &a, 0);
-  for (;;) pause();
-}
-"#;
-
-/// The iptables chains (nat table) CNI's portmap plugin makes once for every pod.
-const PORTMAP_CHAINS: [&str; 3] = [
-    "CNI-HOSTPORT-DNAT",
-    "CNI-HOSTPORT-SETMARK",
-    "CNI-HOSTPORT-MASQ",
-];
-
-/// Fixtures alive in this process, and whether the portmap chains existed before the first:
-/// the chains are global, so only the last fixture to go removes them.
-static LIVE: Mutex<(u32, bool)> = Mutex::new((0, false));
 static NEXT: AtomicU32 = AtomicU32::new(0);
 static NEXT_EVENTS: AtomicU32 = AtomicU32::new(0);
 
@@ -232,8 +190,8 @@ pub struct CriContainerd {
     pub cgroup_driver: CgroupDriver,
     /// A name unique to this fixture (pid and count), in its cgroup names.
     tag: String,
-    daemon: Option<Daemon>,
-    _shim_dirs: ShimDirs,
+    // Dropped before the directory it lives in.
+    containerd: PrivateContainerd,
     _work: tempfile::TempDir,
 }
 
@@ -242,76 +200,60 @@ impl CriContainerd {
     pub fn start(p: &Pier) -> CriContainerd {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}{n}", std::process::id() % 100_000);
-        {
-            let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-            if live.0 == 0 {
-                live.1 = PORTMAP_CHAINS.iter().any(|c| chain_exists(c));
-            }
-            live.0 += 1;
-        }
-        let shim_dirs = ShimDirs::note();
         let work = tempfile::Builder::new()
             .prefix("pier-cri-")
             .tempdir()
             .expect("temp dir");
         let dir = work.path().canonicalize().expect("canonical temp dir");
-        let runc = pier_runc_link(&dir);
-        let bridge = format!("piercri{n}");
-        let subnet = format!("10.217.{}", 20 + n);
-        let pause = pause_archive(p, &dir);
-        let busybox = dir.join("busybox.tar");
-        p.ok(&["save", "-o", busybox.to_str().expect("utf-8"), "busybox"]);
-        write_cni(&dir, &bridge, &subnet);
+        // pier-runc in a directory of its own: pier seals its binary with a read-only overlay
+        // of the binary's directory, which must not hold the state root (else each command
+        // copies the binary into a memfd instead).
+        let bin = dir.join("bin");
+        std::fs::create_dir(&bin).expect("creating the bin directory");
+        let runc = pier_runc_link(&bin);
+        let images = private_containerd::pause::image_archives(&dir, &mut |args| {
+            p.ok(args);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
         let driver = CgroupDriver::for_this_host();
-        let config = write_config(&dir, &runc, driver);
-        let socket = dir.join("containerd.sock");
-        let log = dir.join("containerd.log");
-        let mut cmd = Command::new("containerd");
-        cmd.arg("--config").arg(&config);
-        let mut daemon = Daemon::start("containerd", cmd, &log);
-        let ctr = |args: &[&str]| {
-            let mut c = Command::new("ctr");
-            c.arg("--address")
-                .arg(&socket)
-                .args(["-n", "k8s.io"])
-                .args(args)
-                .env_remove("CONTAINERD_ADDRESS")
-                .env_remove("CONTAINERD_NAMESPACE");
-            c
-        };
-        daemon.wait_ready(Duration::from_secs(60), &log, || {
-            client(&mut ctr(&["version"]), T).2 == Some(0)
-        });
-        for archive in [&pause, &busybox] {
-            client_ok(
-                &mut ctr(&["images", "import", archive.to_str().expect("utf-8")]),
-                T,
-            );
-        }
-        // ctr names an import by its archive's short name (`busybox:latest`); the CRI
-        // plugin looks images up by their full reference, as kubelet normalises them.
-        client_ok(&mut ctr(&["images", "tag", "busybox:latest", BUSYBOX]), T);
-        CriContainerd {
-            endpoint: format!("unix://{}", socket.display()),
-            pier_state: dir.join("pier-state").join("k8s.io"),
-            bridge,
-            subnet,
+        let mut pier = Handler::new("pier", runc);
+        pier.systemd_cgroup = driver == CgroupDriver::Systemd;
+        // runc's systemd driver asks systemd over D-Bus; the tests use this handler only
+        // for comparisons, with the default driver.
+        let mut config = ConfigOptions::new(vec![pier, Handler::new("runc", "/usr/sbin/runc")]);
+        config.default_handler = "runc".into();
+        let opts = private_containerd::Options {
+            config,
+            bridge: format!("piercri{n}"),
+            subnet: format!("10.217.{}", 20 + n),
             cgroup_parent: match driver {
                 CgroupDriver::Cgroupfs => format!("/pier-cri-{tag}"),
                 CgroupDriver::Systemd => format!("/piercri{tag}.slice"),
             },
+            ready_timeout: super::scaled(Duration::from_secs(60)),
+        };
+        let containerd = PrivateContainerd::start(&dir, &opts, &images)
+            .unwrap_or_else(|e| panic!("starting the private containerd: {e}"));
+        CriContainerd {
+            endpoint: containerd.endpoint().to_string(),
+            pier_state: dir.join("pier-state").join("k8s.io"),
+            bridge: opts.bridge,
+            subnet: opts.subnet,
+            cgroup_parent: opts.cgroup_parent,
             cgroup_driver: driver,
             tag,
             dir,
-            daemon: Some(daemon),
-            _shim_dirs: shim_dirs,
+            containerd,
             _work: work,
         }
     }
 
     /// A CRI client connected to it.
     pub fn client(&self) -> pier_cri::Client {
-        pier_cri::Client::connect(&self.endpoint).expect("connecting to containerd's CRI")
+        self.containerd
+            .client()
+            .expect("connecting to containerd's CRI")
     }
 
     /// The `cgroup_parent` kubelet would give pod `name` (alphanumeric): a directory under
@@ -431,7 +373,7 @@ impl CriContainerd {
 
     /// containerd's log so far (for failure messages).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("containerd.log")).unwrap_or_default()
+        self.containerd.log()
     }
 
     /// The interfaces enslaved to this fixture's bridge (the pods' veths).
@@ -443,34 +385,6 @@ impl CriContainerd {
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect()
-    }
-}
-
-impl Drop for CriContainerd {
-    fn drop(&mut self) {
-        // Pods first, through CRI, so that CNI tears their networks down.
-        if let Ok(mut c) = pier_cri::Client::connect(&self.endpoint) {
-            for pod in c.pods().unwrap_or_default() {
-                let _ = c.stop_pod(&pod.id);
-                let _ = c.remove_pod(&pod.id);
-            }
-        }
-        drop(self.daemon.take());
-        // Whatever a failed test left: mounts (rootfs, shm, netns), the bridge, cgroups.
-        let mut mounts = super::mounts_under(&self.dir);
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in mounts {
-            let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
-        }
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .output();
-        remove_cgroup_tree(&self.cgroup_parent);
-        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-        live.0 -= 1;
-        if live.0 == 0 && !live.1 {
-            remove_portmap_chains();
-        }
     }
 }
 
@@ -503,173 +417,5 @@ pub fn container_config(name: &str, attempt: u32, script: &str) -> api::Containe
         command: vec!["sh".into(), "-c".into(), script.into()],
         log_path: format!("{name}_{attempt}.log"),
         ..Default::default()
-    }
-}
-
-/// Builds the pause image with `pier build` (FROM scratch, the static program) and saves it
-/// as an OCI archive in `dir`.
-fn pause_archive(p: &Pier, dir: &Path) -> PathBuf {
-    let ctx = dir.join("pause-context");
-    std::fs::create_dir_all(&ctx).expect("pause context");
-    let Some(_) = static_c_program(&ctx, "pause", PAUSE_C) else {
-        panic!("cc -static could not build the pause program (gcc, libc6-dev)");
-    };
-    std::fs::remove_file(ctx.join("pause.c")).expect("removing pause.c");
-    std::fs::write(
-        ctx.join("Dockerfile"),
-        "FROM scratch\nCOPY pause /pause\nENTRYPOINT [\"/pause\"]\n",
-    )
-    .expect("pause Dockerfile");
-    p.ok(&[
-        "build",
-        "-q",
-        "-t",
-        PAUSE_IMAGE,
-        ctx.to_str().expect("utf-8"),
-    ]);
-    let archive = dir.join("pause.tar");
-    p.ok(&["save", "-o", archive.to_str().expect("utf-8"), PAUSE_IMAGE]);
-    archive
-}
-
-/// The CNI network: a bridge with host-local addresses (kept under `dir`), portmap for
-/// hostPorts, loopback (CRI adds it to every pod).
-fn write_cni(dir: &Path, bridge: &str, subnet: &str) {
-    let conf = dir.join("cni");
-    std::fs::create_dir_all(&conf).expect("cni conf dir");
-    let net = serde_json::json!({
-        "cniVersion": "0.4.0",
-        "name": bridge,
-        "plugins": [
-            {
-                "type": "bridge",
-                "bridge": bridge,
-                "isGateway": true,
-                "ipMasq": false,
-                "hairpinMode": true,
-                "ipam": {
-                    "type": "host-local",
-                    "ranges": [[{ "subnet": format!("{subnet}.0/24") }]],
-                    "dataDir": dir.join("cni-ipam"),
-                }
-            },
-            { "type": "portmap", "capabilities": { "portMappings": true } },
-            { "type": "loopback" }
-        ]
-    });
-    std::fs::write(conf.join("10-pier.conflist"), net.to_string()).expect("cni conflist");
-}
-
-/// containerd's configuration: private directories, the CRI plugin with the handlers
-/// `pier` and `runc`, netns mounts under its state directory.
-fn write_config(dir: &Path, pier_runc: &Path, driver: CgroupDriver) -> PathBuf {
-    let d = dir.display();
-    let cri = "plugins.\"io.containerd.grpc.v1.cri\"";
-    let handler = |name: &str, binary: &str, root: &str, systemd: bool| {
-        format!(
-            "[{cri}.containerd.runtimes.{name}]\n  runtime_type = \"io.containerd.runc.v2\"\n\
-             [{cri}.containerd.runtimes.{name}.options]\n  BinaryName = \"{binary}\"\n  \
-             Root = \"{d}/{root}\"\n  SystemdCgroup = {systemd}\n"
-        )
-    };
-    // containerd gives every sandbox an OOM score of -998 (kubelet's for the pause), and
-    // lowering a score needs CAP_SYS_RESOURCE. Where this process lacks it (some CI
-    // sandboxes drop it even for root), containerd is told to cap the scores at its own,
-    // its option for unprivileged hosts; runc and pier alike fail otherwise.
-    let restrict_oom = !has_cap_sys_resource();
-    let text = format!(
-        "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
-         [grpc]\n  address = \"{d}/containerd.sock\"\n\
-         [{cri}]\n  sandbox_image = \"{PAUSE_IMAGE}\"\n  stream_server_address = \"127.0.0.1\"\n  \
-         stream_server_port = \"0\"\n  disable_apparmor = true\n  netns_mounts_under_state_dir = true\n  \
-         restrict_oom_score_adj = {restrict_oom}\n\
-         [{cri}.containerd]\n  default_runtime_name = \"runc\"\n\
-         {}{}\
-         [{cri}.cni]\n  bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"{d}/cni\"\n",
-        handler(
-            "pier",
-            &pier_runc.display().to_string(),
-            "pier-state",
-            driver == CgroupDriver::Systemd
-        ),
-        // runc's systemd driver asks systemd over D-Bus; the tests use this handler only
-        // for comparisons, with the default driver.
-        handler("runc", "/usr/sbin/runc", "runc-state", false),
-    );
-    let config = dir.join("config.toml");
-    std::fs::write(&config, text).expect("config.toml");
-    config
-}
-
-/// Whether this process's effective capabilities include CAP_SYS_RESOURCE (bit 24).
-fn has_cap_sys_resource() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 24) != 0)
-}
-
-fn chain_exists(chain: &str) -> bool {
-    Command::new("iptables")
-        .args(["-w", "-t", "nat", "-S", chain])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Removes the portmap plugin's chains and the jumps to them.
-fn remove_portmap_chains() {
-    for (from, to) in [
-        ("PREROUTING", "CNI-HOSTPORT-DNAT"),
-        ("OUTPUT", "CNI-HOSTPORT-DNAT"),
-        ("POSTROUTING", "CNI-HOSTPORT-MASQ"),
-    ] {
-        let rules = Command::new("iptables")
-            .args(["-w", "-t", "nat", "-S", from])
-            .output()
-            .map(|o| super::text(&o.stdout))
-            .unwrap_or_default();
-        for rule in rules.lines().filter(|r| r.contains(&format!("-j {to}"))) {
-            let args: Vec<&str> = rule.split_whitespace().skip(2).collect();
-            let _ = Command::new("iptables")
-                .args(["-w", "-t", "nat", "-D", from])
-                .args(&args)
-                .output();
-        }
-    }
-    for chain in PORTMAP_CHAINS {
-        if chain_exists(chain) {
-            let _ = Command::new("iptables")
-                .args(["-w", "-t", "nat", "-F", chain])
-                .output();
-            let _ = Command::new("iptables")
-                .args(["-w", "-t", "nat", "-X", chain])
-                .output();
-        }
-    }
-}
-
-/// Removes `parent` (and what is left below it) from every cgroup hierarchy, deepest first.
-fn remove_cgroup_tree(parent: &str) {
-    let rel = parent.trim_start_matches('/');
-    let mut roots = vec![PathBuf::from("/sys/fs/cgroup").join(rel)];
-    for h in std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        roots.push(h.path().join(rel));
-    }
-    fn rm(dir: &Path) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                rm(&e.path());
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
-    for r in roots.iter().filter(|r| r.is_dir()) {
-        rm(r);
     }
 }

@@ -24,6 +24,10 @@ pub enum SuiteName {
     /// and memory per container as the number grows, for pier, podman and Docker (not in the
     /// default set: minutes).
     Scale,
+    /// Pod start-up through CRI (RunPodSandbox + CreateContainer + StartContainer to the
+    /// container's first output) with the runtime handlers pier, runc and crun under one
+    /// private containerd, `--pods-n` pods each, in turns (not in the default set).
+    Pods,
 }
 
 /// An environment.
@@ -81,8 +85,9 @@ pub struct Args {
     /// `report DIR` re-renders a run's report; without a command, the suites run.
     #[command(subcommand)]
     pub command: Option<BenchCommand>,
-    /// Suites to run, comma-separated (default: all but scale; scale alone runs on pier,
-    /// podman and Docker only, unless --env says otherwise).
+    /// Suites to run, comma-separated (default: all but scale and pods; scale alone runs on
+    /// pier, podman and Docker only, unless --env says otherwise; pods runs the handlers
+    /// pier, runc and crun, or those of them --env names).
     #[arg(long, value_delimiter = ',', value_enum)]
     pub suite: Vec<SuiteName>,
     /// Environments, comma-separated (default: every available one).
@@ -114,6 +119,11 @@ pub struct Args {
     #[arg(long, value_name = "N", env = "PIER_BENCH_SCALE_N", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub scale_n: u32,
+    /// How many pods the pods suite starts with each runtime handler (pier, runc, crun;
+    /// `--env` picks among them).
+    #[arg(long, value_name = "N", env = "PIER_BENCH_PODS_N", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub pods_n: u32,
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,

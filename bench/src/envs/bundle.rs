@@ -26,16 +26,8 @@ pub struct Bundle {
     base_config: Value,
 }
 
-/// Builds the bundle under `<cache>/bundle` (replacing an older one) and imports its rootfs
-/// as [`IMAGE`] into pier's bench root.
-pub fn prepare(setup: &Setup) -> Result<Bundle> {
-    let dir = setup.cache.join("bundle");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("removing old bundle {}", dir.display()))?;
-    }
-    let rootfs = dir.join("rootfs");
-    std::fs::create_dir_all(&rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
+/// pier's bench image store and its `busybox:latest` (bootstrapped there when missing).
+pub fn busybox(setup: &Setup) -> Result<(ImageStore, pier_engine::image::Image)> {
     let store = ImageStore::open(&setup.pier_root()).with_context(|| {
         format!(
             "opening pier's bench image store in {}",
@@ -47,6 +39,20 @@ pub fn prepare(setup: &Setup) -> Result<Bundle> {
         Err(_) => pier_engine::image::bootstrap::bootstrap_busybox(&store, "busybox:latest")
             .context("bootstrapping the busybox image in the bench root")?,
     };
+    Ok((store, busybox))
+}
+
+/// Builds the bundle under `<cache>/bundle` (replacing an older one) and imports its rootfs
+/// as [`IMAGE`] into pier's bench root.
+pub fn prepare(setup: &Setup) -> Result<Bundle> {
+    let dir = setup.cache.join("bundle");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("removing old bundle {}", dir.display()))?;
+    }
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).with_context(|| format!("creating {}", rootfs.display()))?;
+    let (store, busybox) = busybox(setup)?;
     for layer in &busybox.layer_dirs {
         // cp -a keeps symlinks (busybox applets), modes and ownership.
         run(Command::new("cp")

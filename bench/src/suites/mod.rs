@@ -7,6 +7,7 @@ pub mod cpu;
 pub mod jitter;
 pub mod mem;
 pub mod net;
+pub mod pods;
 pub mod scale;
 pub mod startup;
 
@@ -49,6 +50,10 @@ pub struct Settings {
     pub timeout: Duration,
     /// Containers the scale suite starts in each engine.
     pub scale_n: u32,
+    /// Pods the pods suite starts with each runtime handler.
+    pub pods_n: u32,
+    /// The pods suite's handlers (`pier`, `runc`, `crun`).
+    pub pods_handlers: Vec<String>,
 }
 
 impl Settings {
@@ -68,6 +73,8 @@ impl Settings {
             jitter_iters: 20_000,
             timeout: Duration::from_secs(60),
             scale_n: 500,
+            pods_n: 20,
+            pods_handlers: pods::HANDLERS.map(String::from).to_vec(),
         }
     }
 
@@ -88,6 +95,8 @@ impl Settings {
             jitter_iters: 100_000,
             timeout: Duration::from_secs(180),
             scale_n: 500,
+            pods_n: 20,
+            pods_handlers: pods::HANDLERS.map(String::from).to_vec(),
         }
     }
 
@@ -107,6 +116,8 @@ impl Settings {
             jitter_iters: 200,
             timeout: Duration::from_secs(60),
             scale_n: 3,
+            pods_n: 1,
+            pods_handlers: pods::HANDLERS.map(String::from).to_vec(),
         }
     }
 
