@@ -225,6 +225,68 @@ fn a_running_container_joining_and_leaving_a_network_gets_its_own_hosts_file() {
     p.ok(&["network", "rm", "back"]);
 }
 
+/// A container created by a pier from before the shared hosts files has a writable
+/// `/etc/hosts` mount: started now, it keeps a file of its own, and what it writes there
+/// reaches no peer.
+#[test]
+fn a_container_with_a_writable_hosts_mount_does_not_share_the_file() {
+    let p = Pier::new();
+    p.ok(&["network", "create", "--subnet", "10.213.47.0/24", "old"]);
+    p.run_detached(&[
+        "--name",
+        "peer",
+        "--network",
+        "old",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let id = p.ok(&[
+        "create",
+        "--name",
+        "legacy",
+        "--network",
+        "old",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let dir = p.root().join("containers").join(id.trim());
+    // What an older pier wrote: no `hosts_read_only` in the record, no `ro` on the mount.
+    let record_path = dir.join("container.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record_path).unwrap()).unwrap();
+    record.as_object_mut().unwrap().remove("hosts_read_only");
+    std::fs::write(&record_path, record.to_string()).unwrap();
+    let spec_path = dir.join("bundle/config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec_path).unwrap()).unwrap();
+    for m in spec["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/etc/hosts" {
+            m["options"] = serde_json::json!(["rbind", "rprivate"]);
+        }
+    }
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    p.ok(&["start", "legacy"]);
+    assert_ne!(hosts_inode(&p, "legacy"), hosts_inode(&p, "peer"));
+    // The attack an older container could make on a shared file: it lands in its own file.
+    p.ok(&[
+        "exec",
+        "legacy",
+        "sh",
+        "-c",
+        "echo '10.213.47.66 peer' >> /etc/hosts",
+    ]);
+    assert_eq!(resolve_in(&p, "peer", "legacy"), Some(ip_of(&p, "legacy")));
+    let hosts = p.ok(&["exec", "peer", "cat", "/etc/hosts"]);
+    assert!(
+        !hosts.contains("10.213.47.66"),
+        "peer's hosts file: {hosts}"
+    );
+    p.ok(&["rm", "-f", "peer", "legacy"]);
+    p.ok(&["network", "rm", "old"]);
+}
+
 /// The firewall names of a state root: nft table `pier_<tag>`, iptables chains
 /// `PIER_<TAG>-...` (as `Options::for_root` derives them).
 fn firewall_names(p: &Pier) -> (String, String) {

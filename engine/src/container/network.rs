@@ -96,7 +96,7 @@ impl Engine {
                 netns_path: &ns,
                 ports: &ports,
                 hosts_file: Some(&hosts),
-                share_hosts: shares_network_hosts(&record.config),
+                share_hosts: record.hosts_read_only && shares_network_hosts(&record.config),
                 aliases: &aliases,
             })?;
             // The further networks: same namespace, no published ports (those go through
