@@ -55,6 +55,7 @@ plan=(
   "pier/freeze_update"
   "pier/engine_api_ops cgroup_freezer_limits_and_stats_through_the_api"
   "pier/startup"
+  "pier/prune_cgroups"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while

@@ -118,6 +118,7 @@ fn veth(c: &mut Criterion) {
                     netns_path: &netns,
                     ports: &[],
                     hosts_file: None,
+                    share_hosts: false,
                     aliases: &[],
                 };
                 let t = std::time::Instant::now();

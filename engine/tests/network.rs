@@ -113,6 +113,7 @@ impl Env {
             netns_path: ns,
             ports,
             hosts_file,
+            share_hosts: false,
             aliases: &[],
         })
     }

@@ -65,6 +65,7 @@ pub mod devices;
 pub mod error;
 pub(crate) mod hooks;
 pub(crate) mod loopback;
+pub mod mount_into;
 pub(crate) mod mounts;
 pub mod namespaces;
 pub mod netlink;

@@ -142,6 +142,7 @@ impl Engine {
             stopped_by_user: false,
             paused: false,
             health: None,
+            hosts_read_only: false,
         };
         let saved = [
             paths.dir.clone(),
@@ -268,6 +269,8 @@ impl Engine {
         })?;
         write_json_replace(&paths.bundle().join("config.json"), &spec)?;
         record.args = args;
+        // The spec just written mounts /etc/hosts read-only exactly when this holds.
+        record.hosts_read_only = super::network::shares_network_hosts(&record.config);
         record.save(paths)?;
         if !keep_mounted {
             overlay::unmount(&rootfs)?;

@@ -5,7 +5,7 @@
 //! network can be set up — veth, address, routes, published ports — before the container's
 //! first instruction, and torn down after its last.
 
-use super::config::NetworkMode;
+use super::config::{NetworkMode, RunConfig};
 use super::record::{ContainerPaths, ContainerRecord};
 use super::Engine;
 use crate::network::{self, ConnectRequest, Endpoint, PortMapping, Protocol};
@@ -49,6 +49,13 @@ pub fn exposed_ports(config: &oci_spec::image::ImageConfiguration) -> Vec<(u16, 
         .collect()
 }
 
+/// Whether the container's `/etc/hosts` is its network's shared hosts file: it is bridged on
+/// one network only (see [`crate::network::hosts`]). Its hosts mount is then read-only.
+pub(crate) fn shares_network_hosts(config: &RunConfig) -> bool {
+    matches!(config.network, None | Some(NetworkMode::Bridge(_)))
+        && config.extra_networks.is_empty()
+}
+
 impl Engine {
     /// Gives a bridged container its network namespace and endpoint before it starts.
     pub(crate) fn attach_network(
@@ -89,6 +96,7 @@ impl Engine {
                 netns_path: &ns,
                 ports: &ports,
                 hosts_file: Some(&hosts),
+                share_hosts: record.hosts_read_only && shares_network_hosts(&record.config),
                 aliases: &aliases,
             })?;
             // The further networks: same namespace, no published ports (those go through
@@ -101,6 +109,7 @@ impl Engine {
                     netns_path: &ns,
                     ports: &[],
                     hosts_file: Some(&hosts),
+                    share_hosts: false,
                     aliases: &extra
                         .aliases
                         .iter()
@@ -222,13 +231,16 @@ impl Engine {
             );
         }
         let ns = std::path::PathBuf::from(format!("/proc/{}/ns/net", init.pid));
-        self.networks()?.connect(&ConnectRequest {
+        let nets = self.networks()?;
+        privatize_hosts(&nets, &rec.id, init.pid)?;
+        nets.connect(&ConnectRequest {
             container_id: &rec.id,
             container_name: &rec.name,
             network,
             netns_path: &ns,
             ports: &[],
             hosts_file: Some(&paths.etc_file("hosts")),
+            share_hosts: false,
             aliases,
         })
     }
@@ -236,7 +248,11 @@ impl Engine {
     /// `pier network disconnect`.
     pub fn network_disconnect(&self, network: &str, key: &str) -> Result<()> {
         let (_, rec) = self.find(key)?;
-        self.networks()?.disconnect(&rec.id, network)
+        let nets = self.networks()?;
+        if let Some(init) = rec.init.filter(|p| p.is_alive()) {
+            privatize_hosts(&nets, &rec.id, init.pid)?;
+        }
+        nets.disconnect(&rec.id, network)
     }
 
     /// `pier port`: the container's published ports.
@@ -244,4 +260,12 @@ impl Engine {
         let (_, rec) = self.find(key)?;
         self.networks()?.published_ports(&rec.id)
     }
+}
+
+/// A running container about to join or leave a network stops sharing its network's hosts
+/// file: its own copy is mounted over its `/etc/hosts` (the shared one stays for the others).
+fn privatize_hosts(nets: &network::NetworkManager, id: &str, pid: i32) -> Result<()> {
+    nets.privatize_hosts(id, &mut |own| {
+        pier_oci::mount_into::bind_file(pid, own, "/etc/hosts")
+    })
 }

@@ -126,6 +126,11 @@ pub struct ContainerRecord {
     /// Its health, while it runs with a health check.
     #[serde(default)]
     pub health: Option<Health>,
+    /// Its `/etc/hosts` is mounted read-only, so it may read its network's shared hosts file
+    /// (see `network::hosts`). A container created before that rule has a writable mount and
+    /// keeps a file of its own.
+    #[serde(default)]
+    pub hosts_read_only: bool,
 }
 
 /// The files and directories of one container.

@@ -269,13 +269,26 @@ impl Engine {
             }
         }
         let (parent, orphans) = orphan_cgroups(&live)?;
-        for id in orphans.into_iter().filter(|id| known.contains(id)) {
+        for (id, dirs) in orphans {
+            let known = known.contains(&id);
+            // A cgroup of no container of this root may be another root's: only an empty one
+            // that nobody touched for a while goes (a container being set up joins its
+            // cgroup within milliseconds; rmdir itself refuses one with processes).
+            if !known && !untouched_for(&dirs, ORPHAN_CGROUP_GRACE) {
+                continue;
+            }
             let handle = pier_oci::cgroups::Cgroup::create(
                 &format!("{}/{id}", pier_oci::cgroups::PARENT),
                 None,
             )?;
-            handle.destroy()?;
-            report.leftovers.push(format!("cgroup pier/{id}"));
+            if known {
+                handle.destroy()?;
+                report.leftovers.push(format!("cgroup pier/{id}"));
+            } else if handle.remove_if_empty() {
+                report
+                    .leftovers
+                    .push(format!("cgroup pier/{id} (empty, of no container)"));
+            }
         }
         // Listing needed the shared parent; it stays only while some container uses it.
         parent.remove_if_empty();
@@ -284,11 +297,31 @@ impl Engine {
     }
 }
 
-/// Container cgroups under `pier/` whose container no longer exists (pier was killed between
-/// making the cgroup and recording it), with the handle of that shared parent.
-fn orphan_cgroups(live: &[String]) -> Result<(pier_oci::cgroups::Cgroup, Vec<String>)> {
+/// How long a cgroup of an unknown container must have been left untouched before `prune`
+/// removes it (when empty).
+const ORPHAN_CGROUP_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether none of `dirs` was modified in the last `grace` (an unreadable one counts as
+/// touched).
+fn untouched_for(dirs: &[std::path::PathBuf], grace: std::time::Duration) -> bool {
+    dirs.iter().all(|d| {
+        std::fs::metadata(d)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= grace)
+    })
+}
+
+/// Container cgroups under `pier/` whose container is not live (pier was killed between
+/// making the cgroup and recording it, or the container's state is gone), each with its
+/// directories, and the handle of that shared parent.
+type Orphans = Vec<(String, Vec<std::path::PathBuf>)>;
+
+/// See [`Orphans`]: only 64-hex-digit names directly under pier's own parent.
+fn orphan_cgroups(live: &[String]) -> Result<(pier_oci::cgroups::Cgroup, Orphans)> {
     let parent = pier_oci::cgroups::Cgroup::create(pier_oci::cgroups::PARENT, None)?;
-    let mut out = Vec::new();
+    let mut out: Orphans = Vec::new();
     for controller in [
         "pids", "memory", "cpu", "cpuset", "blkio", "devices", "freezer",
     ] {
@@ -301,8 +334,11 @@ fn orphan_cgroups(live: &[String]) -> Result<(pier_oci::cgroups::Cgroup, Vec<Str
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let is_container = name.len() == 64 && name.chars().all(|c| c.is_ascii_hexdigit());
-            if e.path().is_dir() && is_container && !live.contains(&name) && !out.contains(&name) {
-                out.push(name);
+            if e.path().is_dir() && is_container && !live.contains(&name) {
+                match out.iter_mut().find(|(id, _)| *id == name) {
+                    Some((_, dirs)) => dirs.push(e.path()),
+                    None => out.push((name, vec![e.path()])),
+                }
             }
         }
     }

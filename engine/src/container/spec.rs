@@ -142,12 +142,14 @@ pub fn build(inputs: &SpecInputs) -> Result<Spec> {
     let cfg = inputs.config;
     let mut mounts = default_mounts();
     for (source, dest) in &inputs.etc_files {
-        mounts.push(mount(
-            dest,
-            "bind",
-            &source.to_string_lossy(),
-            &["rbind", "rprivate"],
-        ));
+        // A hosts file shared by the containers of a network is read-only: a container
+        // writing it would change the names every other container resolves.
+        let opts: &[&str] = if *dest == "/etc/hosts" && super::network::shares_network_hosts(cfg) {
+            &["rbind", "rprivate", "ro"]
+        } else {
+            &["rbind", "rprivate"]
+        };
+        mounts.push(mount(dest, "bind", &source.to_string_lossy(), opts));
     }
     // The user's mounts, parents before what is mounted inside them (`-v db:/data` before
     // `--tmpfs /data/cache`), as Docker sorts them; the order among equals is kept.

@@ -13,15 +13,30 @@
 //! are only updated when pier connects or disconnects someone (fine: that is the only time
 //! they change), and programs that cache `/etc/hosts` forever will not see later joiners.
 //!
-//! Files are rewritten IN PLACE (truncate + write on the same inode), never by rename: a
+//! Files are rewritten IN PLACE (write + truncate on the same inode), never by rename: a
 //! bind mount pins the inode, so a renamed replacement would be invisible in the container.
-//! Lines outside pier's blocks (written by the engine or the user) are preserved.
+//! The new text is written over the old before the file is cut to its length, so a reader
+//! never finds it empty; entries are in address order, so a join mostly appends. Lines
+//! outside pier's blocks (written by the engine or the user) are preserved.
+//!
+//! # One file per network, not one per container
+//!
+//! A container on one network has the same hosts file as every other container there
+//! (localhost, then the network's block: its own name and hostname are in the block). So
+//! each network has ONE shared file, `<root>/networks/<name>.hosts`, and such a container's
+//! hosts file is a hard link to it ([`link_shared`]): the bind mount pins the shared inode,
+//! and a join or leave writes that one file, whatever the number of containers (before: the
+//! file of every peer, N writes of N lines per join). The shared file is mounted read-only,
+//! or one container could rewrite the names of all the others. A container on several
+//! networks keeps a file of its own (rewritten at each change of any of its networks), and a
+//! running container that joins or leaves a network gets a private copy mounted over its
+//! `/etc/hosts` first ([`pier_oci::mount_into`]).
 
 use anyhow::{Context, Result};
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One line of a block: an address and the names it answers to.
 #[derive(Debug, Clone)]
@@ -58,16 +73,64 @@ fn strip_block(text: &str, network: &str) -> String {
     out
 }
 
-/// Writes `text` over the file at `path` in place (same inode).
+/// Writes `text` over the file at `path` in place (same inode), then cuts it to its length:
+/// a reader sees the old text, the new one, or the new one followed by the old tail, never
+/// an empty file.
 fn rewrite_in_place(path: &Path, text: &str) -> Result<()> {
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .open(path)
         .with_context(|| format!("opening hosts file {}", path.display()))?;
     f.write_all(text.as_bytes())
+        .and_then(|()| f.set_len(text.len() as u64))
         .with_context(|| format!("writing hosts file {}", path.display()))
+}
+
+/// Makes `own` (a container's hosts file) a hard link to the network's `shared` file,
+/// replacing it atomically (link beside it, then rename). Fails when the two are on
+/// different file systems; the caller then keeps a file of the container's own.
+pub fn link_shared(shared: &Path, own: &Path) -> Result<()> {
+    let tmp = own.with_extension("shared-link");
+    let _ = fs::remove_file(&tmp);
+    fs::hard_link(shared, &tmp)
+        .with_context(|| format!("linking {} to {}", tmp.display(), shared.display()))?;
+    fs::rename(&tmp, own)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), own.display()))
+}
+
+/// Writes `text` to a new file beside `own` (a link to a shared file), `<own>.private`, and
+/// hands it to `mount` (which puts it over the container's `/etc/hosts`); returns its path.
+/// `own` itself stays: the new mount sits on its name, and the kernel takes mounts off a
+/// name that is removed or renamed over. If `mount` fails, the new file goes.
+pub fn write_private(
+    own: &Path,
+    text: &str,
+    mount: &mut dyn FnMut(&Path) -> Result<()>,
+) -> Result<PathBuf> {
+    let private = own.with_extension("private");
+    let _ = fs::remove_file(&private);
+    fs::write(&private, text)
+        .with_context(|| format!("writing hosts file {}", private.display()))?;
+    if let Err(e) = mount(&private) {
+        let _ = fs::remove_file(&private);
+        return Err(e);
+    }
+    Ok(private)
+}
+
+/// The text of a hosts file holding the blocks of `blocks` (network, entries), after the
+/// localhost lines.
+pub fn render(blocks: &[(&str, Vec<HostEntry>)]) -> String {
+    let mut text = String::new();
+    for (network, entries) in blocks {
+        text = with_block(text, network, entries);
+    }
+    if text.is_empty() {
+        text.push_str(LOCALHOST);
+    }
+    text
 }
 
 /// Reads a hosts file; a missing one reads as empty.
@@ -79,12 +142,20 @@ fn read(path: &Path) -> Result<String> {
     }
 }
 
+/// The localhost lines a file pier creates itself starts with.
+const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+
 /// Replaces (or adds) the block of `network` in the hosts file at `path`.
 pub fn write_block(path: &Path, network: &str, entries: &[HostEntry]) -> Result<()> {
-    let mut text = strip_block(&read(path)?, network);
+    let text = with_block(strip_block(&read(path)?, network), network, entries);
+    rewrite_in_place(path, &text)
+}
+
+/// `text` (without a block of `network`) with the block of `network` appended.
+fn with_block(mut text: String, network: &str, entries: &[HostEntry]) -> String {
     if text.is_empty() {
         // A file pier creates itself still resolves localhost.
-        text.push_str("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+        text.push_str(LOCALHOST);
     }
     text.push_str(&begin_marker(network));
     text.push('\n');
@@ -93,7 +164,7 @@ pub fn write_block(path: &Path, network: &str, entries: &[HostEntry]) -> Result<
     }
     text.push_str(&end_marker(network));
     text.push('\n');
-    rewrite_in_place(path, &text)
+    text
 }
 
 /// Removes the block of `network` from the hosts file at `path` (a missing file is fine).

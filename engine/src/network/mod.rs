@@ -131,6 +131,10 @@ pub struct ConnectRequest<'a> {
     pub ports: &'a [PortMapping],
     /// The container's hosts file on the host, rewritten in place with the network's names.
     pub hosts_file: Option<&'a Path>,
+    /// Whether `hosts_file` may become a link to the network's shared hosts file: the
+    /// container is not running yet, this is its only network, and its `/etc/hosts` is
+    /// mounted read-only (see [`hosts`]).
+    pub share_hosts: bool,
     /// Extra names for this container on this network.
     pub aliases: &'a [String],
 }
@@ -171,6 +175,9 @@ struct EndpointRecord {
     aliases: Vec<String>,
     netns_path: PathBuf,
     hosts_file: Option<PathBuf>,
+    /// `hosts_file` is a link to the network's shared hosts file, not a file of its own.
+    #[serde(default)]
+    hosts_shared: bool,
     endpoint: Endpoint,
 }
 
@@ -212,9 +219,11 @@ impl NetworkState {
         }
     }
 
-    /// The hosts-file lines of this network: every endpoint by name, short id and aliases.
+    /// The hosts-file lines of this network: every endpoint by name, short id and aliases, in
+    /// address order (addresses are leased lowest first, so a join mostly appends a line).
     fn host_entries(&self) -> Vec<hosts::HostEntry> {
-        self.endpoints
+        let mut entries: Vec<hosts::HostEntry> = self
+            .endpoints
             .iter()
             .map(|(id, r)| {
                 let mut names = vec![r.container_name.clone()];
@@ -228,7 +237,9 @@ impl NetworkState {
                     names,
                 }
             })
-            .collect()
+            .collect();
+        entries.sort_by_key(|e| e.ip);
+        entries
     }
 }
 
@@ -393,6 +404,11 @@ impl NetworkManager {
 
     fn state_path(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.json"))
+    }
+
+    /// The hosts file shared by the containers whose only network is `name`.
+    fn shared_hosts_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.hosts"))
     }
 
     fn load(&self, name: &str) -> Result<Option<NetworkState>> {
@@ -563,6 +579,18 @@ impl NetworkManager {
         let mut nl = Netlink::open()?;
         bridge::remove(&mut nl, &state.bridge)?;
         self.firewall.network_down(name)?;
+        // The last network with rules gone, the root's table (nft) and its FORWARD chain
+        // (iptables, beside nft) go too, as `system prune` does: nothing of pier is left in
+        // the firewall. The next network to come up makes them again.
+        if self.firewall.tags()?.is_empty() {
+            self.firewall.destroy()?;
+        }
+        let shared = self.shared_hosts_path(name);
+        if let Err(e) = fs::remove_file(&shared) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(e).with_context(|| format!("removing {}", shared.display()));
+            }
+        }
         let path = self.state_path(name);
         fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))
     }
@@ -588,6 +616,23 @@ impl NetworkManager {
                 req.network
             );
         }
+        // One container, one hosts file: a container already on a network keeps the file
+        // its endpoints there name (its own copy once a running container stopped sharing).
+        let mut hosts_file = req.hosts_file.map(Path::to_path_buf);
+        if let Some(other) = all.iter().find_map(|n| n.endpoints.get(req.container_id)) {
+            if other.hosts_shared {
+                bail!(
+                    "container {} reads the shared hosts file of another network; it must get \
+                     its own before joining {}",
+                    req.container_id,
+                    req.network
+                );
+            }
+            if hosts_file.is_some() && other.hosts_file.is_some() {
+                hosts_file.clone_from(&other.hosts_file);
+            }
+        }
+        let share_hosts = req.share_hosts && hosts_file.is_some();
         let taken: Vec<(PortMapping, String)> = all
             .iter()
             .flat_map(|n| n.endpoints.iter())
@@ -636,17 +681,25 @@ impl NetworkManager {
                 container_name: req.container_name.to_string(),
                 aliases: req.aliases.to_vec(),
                 netns_path: req.netns_path.to_path_buf(),
-                hosts_file: req.hosts_file.map(Path::to_path_buf),
+                hosts_file: hosts_file.clone(),
+                hosts_shared: share_hosts,
                 endpoint: endpoint.clone(),
             },
         );
         let finish = (|| -> Result<()> {
             self.firewall
                 .add_ports(req.container_id, &net.name, ip, &ports)?;
-            if let Some(own) = req.hosts_file {
-                hosts::write_block(own, &net.name, &net.host_entries())?;
-            }
+            // The shared file (one write) and the peers that have files of their own.
             self.update_hosts(&net, Some(req.container_id));
+            if let Some(own) = &hosts_file {
+                let shared = self.shared_hosts_path(&net.name);
+                if !share_hosts || hosts::link_shared(&shared, own).is_err() {
+                    if let Some(r) = net.endpoints.get_mut(req.container_id) {
+                        r.hosts_shared = false;
+                    }
+                    hosts::write_block(own, &net.name, &net.host_entries())?;
+                }
+            }
             self.save_leases(&net)
         })();
         if let Err(e) = finish {
@@ -736,18 +789,57 @@ impl NetworkManager {
         Ok(())
     }
 
-    /// Rewrites the block of `net` in the hosts files of its endpoints (except `skip`). A
-    /// peer whose file cannot be written (its container is gone) must not fail the caller.
+    /// Rewrites the block of `net` in the network's shared hosts file (when some endpoint
+    /// links to it: one write for all of them) and in the files of the endpoints that have
+    /// their own (except `skip`). A peer whose file cannot be written (its container is
+    /// gone) must not fail the caller.
     fn update_hosts(&self, net: &NetworkState, skip: Option<&str>) {
         let entries = net.host_entries();
+        if net.endpoints.values().any(|r| r.hosts_shared) {
+            let _ = hosts::write_block(&self.shared_hosts_path(&net.name), &net.name, &entries);
+        }
         for (id, r) in &net.endpoints {
-            if Some(id.as_str()) == skip {
+            if Some(id.as_str()) == skip || r.hosts_shared {
                 continue;
             }
             if let Some(path) = &r.hosts_file {
                 let _ = hosts::write_block(path, &net.name, &entries);
             }
         }
+    }
+
+    /// Before a running container joins or leaves a network: if its hosts file is a link to
+    /// a network's shared file, gives it a file of its own with the same names, which
+    /// `mount` (the caller's) puts over the container's `/etc/hosts`; its endpoints then
+    /// have private files, updated one by one. If `mount` fails, nothing has changed.
+    pub fn privatize_hosts(
+        &self,
+        container_id: &str,
+        mount: &mut dyn FnMut(&Path) -> Result<()>,
+    ) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut nets = self.load_all()?;
+        let Some(own) = nets.iter().find_map(|n| {
+            let r = n.endpoints.get(container_id)?;
+            r.hosts_file.clone().filter(|_| r.hosts_shared)
+        }) else {
+            return Ok(());
+        };
+        let blocks: Vec<(&str, Vec<hosts::HostEntry>)> = nets
+            .iter()
+            .filter(|n| n.endpoints.contains_key(container_id))
+            .map(|n| (n.name.as_str(), n.host_entries()))
+            .collect();
+        let private = hosts::write_private(&own, &hosts::render(&blocks), mount)
+            .with_context(|| format!("giving container {container_id} a hosts file of its own"))?;
+        for net in &mut nets {
+            if let Some(r) = net.endpoints.get_mut(container_id) {
+                r.hosts_shared = false;
+                r.hosts_file = Some(private.clone());
+                self.save_leases(net)?;
+            }
+        }
+        Ok(())
     }
 
     /// Releases one endpoint of a loaded network (kernel objects, rules, hosts entries);
@@ -760,7 +852,9 @@ impl NetworkManager {
         if !record.endpoint.ports.is_empty() {
             self.firewall.remove_container(id, Some(&net.name))?;
         }
-        if let Some(path) = &record.hosts_file {
+        // A link to the shared file is left alone: the block is the network's, still read
+        // by the others (a running container leaving has been given its own file first).
+        if let Some(path) = record.hosts_file.as_ref().filter(|_| !record.hosts_shared) {
             hosts::remove_block(path, &net.name)?;
         }
         self.update_hosts(net, None);
