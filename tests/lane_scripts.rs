@@ -423,3 +423,67 @@ echo "test result: ok. 1 passed; 0 failed"
         "at most and at least two binaries at once: {events:?}"
     );
 }
+
+/// The lane's plan resolver (scripts/v2-guest/resolve-plan.py) turns entries into lines of
+/// executables from cargo's build report, and refuses a filter that matches no test (which
+/// would run nothing in the guest and still say "ok") or a target the build did not make.
+#[test]
+fn a_plan_filter_that_matches_no_test_is_refused() {
+    let Some(_) = require("python3", tool("python3")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let lane = dir.path().join("lane");
+    std::fs::create_dir(&lane).unwrap();
+    // A stand-in test binary: `--list FILTER` lists the tests whose names contain FILTER.
+    let exe = dir.path().join("fake-test");
+    write_executable(
+        &exe,
+        "#!/bin/sh\nfor t in limits::memory_is_enforced limits::pids_are_capped; do\n  \
+         case $t in *\"$2\"*) echo \"$t: test\";; esac\ndone\n",
+    );
+    let report = serde_json::json!({
+        "reason": "compiler-artifact",
+        "package_id": "path+file:///x#pier@0.1.0",
+        "manifest_path": dir.path().join("Cargo.toml"),
+        "target": {"kind": ["test"], "name": "limits"},
+        "profile": {"test": true},
+        "executable": exe,
+    });
+    std::fs::write(lane.join("artifacts.json"), format!("{report}\n")).unwrap();
+    let resolve = |entries: &[&str]| {
+        Command::new(repo().join("scripts/v2-guest/resolve-plan.py"))
+            .arg(&lane)
+            .args(entries)
+            .output()
+            .unwrap()
+    };
+
+    let out = resolve(&["pier/limits memory pids"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = std::fs::read_to_string(lane.join("plan.partial")).unwrap();
+    assert_eq!(
+        plan,
+        format!(
+            "pier-limits\t{}\t{}\tmemory pids\n",
+            dir.path().display(),
+            exe.display()
+        )
+    );
+
+    let out = resolve(&["pier/limits memory memroy"]);
+    assert!(!out.status.success(), "a filter matching nothing passed");
+    assert!(
+        text(&out.stderr).contains("the filter 'memroy' of pier/limits matches no test"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = resolve(&["pier/limit"]);
+    assert!(!out.status.success(), "an unknown target passed");
+    assert!(
+        text(&out.stderr).contains("no test target named 'pier/limit'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
