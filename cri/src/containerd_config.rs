@@ -4,7 +4,7 @@
 //! under one directory, so that a second containerd beside the host's one touches nothing of
 //! it. `pier cri containerd-config` prints it; lab 16 has the student read and run it.
 
-use crate::private_containerd::config::has_cap_sys_resource;
+use crate::private_containerd::config::{bridge_plugin, has_cap_sys_resource};
 use std::path::{Path, PathBuf};
 
 /// What the configuration names.
@@ -83,25 +83,15 @@ impl ContainerdConfig {
 /// `subnet` (kept in `ipam_dir`), and loopback, which the CRI plugin adds to every pod. No
 /// portmap and no masquerade: it leaves no iptables rule behind.
 pub fn cni_bridge_conflist(bridge: &str, subnet: &str, ipam_dir: &Path) -> String {
-    let net = serde_json::json!({
+    serde_json::json!({
         "cniVersion": "0.4.0",
         "name": bridge,
         "plugins": [
-            {
-                "type": "bridge",
-                "bridge": bridge,
-                "isGateway": true,
-                "ipMasq": false,
-                "ipam": {
-                    "type": "host-local",
-                    "ranges": [[{ "subnet": subnet }]],
-                    "dataDir": ipam_dir,
-                }
-            },
+            bridge_plugin(bridge, subnet, ipam_dir, false),
             { "type": "loopback" }
         ]
-    });
-    net.to_string()
+    })
+    .to_string()
 }
 
 #[cfg(test)]

@@ -105,27 +105,48 @@ pub fn config_toml(dir: &Path, opts: &ConfigOptions) -> String {
 /// (`subnet` is the first three octets; the leases kept under `dir`), portmap for
 /// hostPorts, loopback (CRI adds it to every pod).
 pub fn cni_conflist(dir: &Path, bridge: &str, subnet: &str) -> String {
+    let bridge_plugin = bridge_plugin(
+        bridge,
+        &format!("{subnet}.0/24"),
+        &dir.join("cni-ipam"),
+        true,
+    );
     serde_json::json!({
         "cniVersion": "0.4.0",
         "name": bridge,
         "plugins": [
-            {
-                "type": "bridge",
-                "bridge": bridge,
-                "isGateway": true,
-                "ipMasq": false,
-                "hairpinMode": true,
-                "ipam": {
-                    "type": "host-local",
-                    "ranges": [[{ "subnet": format!("{subnet}.0/24") }]],
-                    "dataDir": dir.join("cni-ipam"),
-                }
-            },
+            bridge_plugin,
             { "type": "portmap", "capabilities": { "portMappings": true } },
             { "type": "loopback" }
         ]
     })
     .to_string()
+}
+
+/// CNI's bridge plugin for a network list: the bridge `bridge` as the pods' gateway, no
+/// masquerade, host-local addresses from `cidr` with their leases in `ipam_dir`; with
+/// `hairpin`, a pod reaches itself through its own hostPort.
+pub fn bridge_plugin(
+    bridge: &str,
+    cidr: &str,
+    ipam_dir: &Path,
+    hairpin: bool,
+) -> serde_json::Value {
+    let mut plugin = serde_json::json!({
+        "type": "bridge",
+        "bridge": bridge,
+        "isGateway": true,
+        "ipMasq": false,
+        "ipam": {
+            "type": "host-local",
+            "ranges": [[{ "subnet": cidr }]],
+            "dataDir": ipam_dir,
+        }
+    });
+    if hairpin {
+        plugin["hairpinMode"] = serde_json::Value::Bool(true);
+    }
+    plugin
 }
 
 /// Whether this process's effective capabilities include CAP_SYS_RESOURCE (bit 24).
