@@ -4,7 +4,7 @@
 //! under one directory, so that a second containerd beside the host's one touches nothing of
 //! it. `pier cri containerd-config` prints it; lab 16 has the student read and run it.
 
-use crate::private_containerd::config::{bridge_plugin, has_cap_sys_resource};
+use crate::private_containerd::config::{bridge_plugin, config_toml, ConfigOptions, Handler};
 use std::path::{Path, PathBuf};
 
 /// What the configuration names.
@@ -23,9 +23,6 @@ pub struct ContainerdConfig {
     pub cni_conf_dir: Option<PathBuf>,
 }
 
-/// The CRI plugin's section, as containerd's version-2 configuration names it.
-const CRI: &str = "plugins.\"io.containerd.grpc.v1.cri\"";
-
 impl ContainerdConfig {
     /// containerd's socket.
     pub fn socket(&self) -> PathBuf {
@@ -35,47 +32,25 @@ impl ContainerdConfig {
     /// The state root the shim passes to pier (`--root`) for pods of containerd's `k8s.io`
     /// namespace: the handler's `Root` plus the namespace.
     pub fn pier_state(&self) -> PathBuf {
-        self.dir.join("pier-state").join("k8s.io")
+        self.pier_handler().state_root(&self.dir).join("k8s.io")
     }
 
-    /// The configuration file's text (TOML, version 2). The default handler stays `runc`
-    /// (Debian's), as on a node where pier is one RuntimeClass among others.
+    fn pier_handler(&self) -> Handler {
+        Handler::new(&self.handler, &self.pier_runc)
+    }
+
+    /// The configuration file's text (TOML, version 2; the one generator the tests' and the
+    /// bench's private containerds use too). The default handler stays `runc` (Debian's), as on
+    /// a node where pier is one RuntimeClass among others.
     pub fn to_toml(&self) -> String {
-        let d = self.dir.display();
-        let cni = self
-            .cni_conf_dir
-            .clone()
-            .unwrap_or_else(|| self.dir.join("cni"));
-        // containerd gives every sandbox an OOM score of -998, and lowering a score needs
-        // CAP_SYS_RESOURCE; where root lacks it (some CI sandboxes drop it), containerd is told
-        // to cap the scores at its own, its option for such hosts. runc and pier alike fail
-        // otherwise.
-        let restrict_oom = !has_cap_sys_resource();
-        format!(
-            "version = 2\n\
-             # Everything containerd keeps, in one directory.\n\
-             root = \"{d}/root\"\n\
-             state = \"{d}/state\"\n\
-             [grpc]\n  address = \"{d}/containerd.sock\"\n\n\
-             [{CRI}]\n  \
-             # The image of every pod's pause container.\n  \
-             sandbox_image = \"{image}\"\n  \
-             stream_server_address = \"127.0.0.1\"\n  stream_server_port = \"0\"\n  \
-             disable_apparmor = true\n  netns_mounts_under_state_dir = true\n  \
-             restrict_oom_score_adj = {restrict_oom}\n\
-             [{CRI}.containerd]\n  default_runtime_name = \"runc\"\n\n\
-             # The runtime handler `{h}`: containerd's runc shim, running pier instead of runc.\n\
-             [{CRI}.containerd.runtimes.{h}]\n  runtime_type = \"io.containerd.runc.v2\"\n\
-             [{CRI}.containerd.runtimes.{h}.options]\n  BinaryName = \"{bin}\"\n  \
-             Root = \"{d}/pier-state\"\n\n\
-             [{CRI}.containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n\
-             [{CRI}.containerd.runtimes.runc.options]\n  Root = \"{d}/runc-state\"\n\n\
-             [{CRI}.cni]\n  bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"{cni}\"\n",
-            image = self.sandbox_image,
-            h = self.handler,
-            bin = self.pier_runc.display(),
-            cni = cni.display(),
-        )
+        let mut opts = ConfigOptions::new(vec![
+            self.pier_handler(),
+            Handler::new("runc", "/usr/sbin/runc"),
+        ]);
+        opts.default_handler = "runc".into();
+        opts.sandbox_image = self.sandbox_image.clone();
+        opts.cni_conf_dir = self.cni_conf_dir.clone();
+        config_toml(&self.dir, &opts)
     }
 }
 
@@ -110,12 +85,13 @@ mod tests {
         let t = c.to_toml();
         assert!(t.contains("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.pier]\n  runtime_type = \"io.containerd.runc.v2\""), "{t}");
         assert!(
-            t.contains("BinaryName = \"/x/pier-runc\"\n  Root = \"/x/pier-state\""),
+            t.contains("BinaryName = \"/x/pier-runc\"\n  Root = \"/x/pier-state\"\n"),
             "{t}"
         );
         assert!(t.contains("address = \"/x/containerd.sock\""), "{t}");
         assert!(t.contains("conf_dir = \"/x/cni\""), "{t}");
         assert!(t.contains("sandbox_image = \"localhost/pause:1\""), "{t}");
+        assert!(t.contains("default_runtime_name = \"runc\""), "{t}");
         assert_eq!(c.pier_state(), Path::new("/x/pier-state/k8s.io"));
     }
 }

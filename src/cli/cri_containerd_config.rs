@@ -47,6 +47,9 @@ pub fn containerd_config(a: ContainerdConfigArgs) -> Result<i32> {
             a.handler
         );
     }
+    if a.handler == "runc" {
+        bail!("--handler runc: that name is the configuration's own handler for Debian's runc; name pier's handler otherwise (pier is the default)");
+    }
     let c = ContainerdConfig {
         pier_runc: a.runtime_binary.unwrap_or_else(|| a.dir.join("pier-runc")),
         dir: a.dir,
@@ -82,5 +85,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--handler \"pi er\""), "{e}");
+        let e = containerd_config(args("/x", "runc"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--handler runc"), "{e}");
     }
 }

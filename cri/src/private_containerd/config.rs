@@ -47,6 +47,8 @@ pub struct ConfigOptions {
     /// containerd's `restrict_oom_score_adj`: cap the OOM scores it asks for at its own
     /// (for hosts where lowering a score is not allowed; see [`has_cap_sys_resource`]).
     pub restrict_oom_score_adj: bool,
+    /// Where the CNI network configuration is; `<dir>/cni` when `None`.
+    pub cni_conf_dir: Option<PathBuf>,
 }
 
 impl ConfigOptions {
@@ -62,6 +64,7 @@ impl ConfigOptions {
             // CI sandboxes drop it even for root), containerd is told to cap the scores at
             // its own, its option for unprivileged hosts; runc and pier alike fail otherwise.
             restrict_oom_score_adj: !has_cap_sys_resource(),
+            cni_conf_dir: None,
         }
     }
 }
@@ -69,14 +72,22 @@ impl ConfigOptions {
 /// containerd's configuration (version 2): root, state and socket under `dir`, the CRI
 /// plugin with `opts`' handlers (each with its state root under `dir`), netns mounts under
 /// the state directory, CNI binaries from Debian's containernetworking-plugins
-/// (`/usr/lib/cni`) and its network list in `<dir>/cni`.
+/// (`/usr/lib/cni`) and its network list in `<dir>/cni` (or `opts.cni_conf_dir`). The comments
+/// are for a reader: `pier cri containerd-config` prints this text for lab 16.
 pub fn config_toml(dir: &Path, opts: &ConfigOptions) -> String {
     let d = dir.display();
     let cri = "plugins.\"io.containerd.grpc.v1.cri\"";
     let mut text = format!(
-        "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+        "version = 2\n\
+         # Everything containerd keeps, in one directory.\n\
+         root = \"{d}/root\"\nstate = \"{d}/state\"\n\
          [grpc]\n  address = \"{d}/containerd.sock\"\n\
-         [{cri}]\n  sandbox_image = \"{}\"\n  stream_server_address = \"127.0.0.1\"\n  \
+         [ttrpc]\n  address = \"{d}/containerd.sock.ttrpc\"\n\
+         # Where containerd unpacks its own tools (/opt/containerd by default, on the host).\n\
+         [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{d}/opt\"\n\
+         [{cri}]\n  \
+         # The image of every pod's pause container.\n  \
+         sandbox_image = \"{}\"\n  stream_server_address = \"127.0.0.1\"\n  \
          stream_server_port = \"0\"\n  disable_apparmor = true\n  netns_mounts_under_state_dir = true\n  \
          restrict_oom_score_adj = {}\n\
          [{cri}.containerd]\n  default_runtime_name = \"{}\"\n",
@@ -85,7 +96,8 @@ pub fn config_toml(dir: &Path, opts: &ConfigOptions) -> String {
     for h in &opts.handlers {
         let _ = write!(
             text,
-            "[{cri}.containerd.runtimes.{name}]\n  runtime_type = \"io.containerd.runc.v2\"\n\
+            "# The runtime handler `{name}`: containerd's runc shim, running {binary} as its runc.\n\
+             [{cri}.containerd.runtimes.{name}]\n  runtime_type = \"io.containerd.runc.v2\"\n\
              [{cri}.containerd.runtimes.{name}.options]\n  BinaryName = \"{binary}\"\n  \
              Root = \"{root}\"\n  SystemdCgroup = {systemd}\n",
             name = h.name,
@@ -94,9 +106,11 @@ pub fn config_toml(dir: &Path, opts: &ConfigOptions) -> String {
             root = h.state_root(dir).display(),
         );
     }
+    let cni = opts.cni_conf_dir.clone().unwrap_or_else(|| dir.join("cni"));
     let _ = write!(
         text,
-        "[{cri}.cni]\n  bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"{d}/cni\"\n"
+        "[{cri}.cni]\n  bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"{}\"\n",
+        cni.display()
     );
     text
 }
@@ -173,9 +187,18 @@ mod tests {
         opts.restrict_oom_score_adj = false;
         opts.handlers[0].systemd_cgroup = true;
         let text = config_toml(Path::new("/d"), &opts);
-        assert!(text.starts_with("version = 2\nroot = \"/d/root\"\nstate = \"/d/state\"\n"));
+        assert!(text.starts_with("version = 2\n"), "{text}");
+        assert!(
+            text.contains("root = \"/d/root\"\nstate = \"/d/state\"\n"),
+            "{text}"
+        );
         assert!(
             text.contains("[grpc]\n  address = \"/d/containerd.sock\"\n"),
+            "{text}"
+        );
+        // Nothing outside the private directory: not even containerd's /opt/containerd.
+        assert!(
+            text.contains("[plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"/d/opt\"\n"),
             "{text}"
         );
         assert!(
