@@ -424,6 +424,75 @@ echo "test result: ok. 1 passed; 0 failed"
     );
 }
 
+/// Runs run-plan.sh with JOBS=1 over `n` stand-in binaries of 0.6 s each, `idle` (a closure
+/// given the lane directory) deciding when LANE/host-idle appears; returns the most binaries
+/// that ran at once and the runner's stdout.
+fn most_at_once(n: usize, idle: impl FnOnce(&Path) + Send + 'static) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let lane = dir.path().join("lane");
+    std::fs::create_dir(&lane).unwrap();
+    let record = dir.path().join("record");
+    let exe = dir.path().join("fake-test");
+    write_executable(
+        &exe,
+        &format!(
+            "#!/bin/sh\necho \"start $(date +%s%N)\" >> {r}\nsleep 0.6\necho \"end $(date +%s%N)\" >> {r}\necho \"test result: ok. 1 passed; 0 failed\"\n",
+            r = record.display()
+        ),
+    );
+    let plan: String = (0..n)
+        .map(|i| format!("pier-{i}\t{}\t{}\tx\n", dir.path().display(), exe.display()))
+        .collect();
+    std::fs::write(lane.join("plan"), plan).unwrap();
+    let child = Command::new(repo().join("scripts/v2-guest/run-plan.sh"))
+        .arg(&lane)
+        .arg("1")
+        .env("PIER_LANE_IDLE_POLL", "0.2")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    idle(&lane);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let mut events: Vec<(u128, i32)> = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[1].parse().unwrap(), if f[0] == "start" { 1 } else { -1 })
+        })
+        .collect();
+    assert_eq!(events.len(), 2 * n, "each ran once: {events:?}");
+    events.sort_by_key(|&(t, d)| (t, d));
+    let (mut running, mut most) = (0, 0);
+    for (_, d) in &events {
+        running += d;
+        most = most.max(running);
+    }
+    (most, text(&out.stdout))
+}
+
+/// While the host runs its own tests the guest takes one binary at a time; once the host says
+/// it is idle (LANE/host-idle, written by scripts/test.sh), a second runner takes the rest.
+#[test]
+fn a_second_runner_joins_once_the_host_is_idle() {
+    let (most, stdout) = most_at_once(4, |_| {});
+    assert_eq!(most, 1, "no host-idle, one at a time:\n{stdout}");
+    assert!(!stdout.contains("one more binary"), "{stdout}");
+    let (most, stdout) = most_at_once(6, |lane| {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        std::fs::write(lane.join("host-idle"), "").unwrap();
+    });
+    assert_eq!(
+        most, 2,
+        "host-idle after the first binary, then two at once:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("pier-lane: the host's tests are done: one more binary at a time"),
+        "{stdout}"
+    );
+}
+
 /// The lane's plan resolver (scripts/v2-guest/resolve-plan.py) turns entries into lines of
 /// executables from cargo's build report, and refuses a filter that matches no test (which
 /// would run nothing in the guest and still say "ok") or a target the build did not make.
