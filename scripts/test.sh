@@ -84,8 +84,6 @@ step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets -
 step "the static bench payload (release build)" bench/build-payload.sh >/dev/null
 step "tests on the host (the v2 lane runs beside them)" cargo test --workspace --no-fail-fast 2>&1 ||
   failed+=("tests on the host")
-# The host's cores are the guest's now: its runner takes one more test binary at a time.
-[ ! -d target/v2-lane ] || : >target/v2-lane/host-idle
 step "the book (English)" mdbook build book
 # The Korean edition after the English one (the English build empties book/build, which holds
 # book/build/ko).

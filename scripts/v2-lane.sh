@@ -27,11 +27,11 @@ start=$(date +%s)
 # lays out differently: "package/target", then libtest name filters (any one matches; none = all).
 # Chosen to keep the lane bounded under software emulation; the host runs every test anyway.
 # Taken in this order, the longest first (their times under TCG in the last runs), so that the
-# runners end together. One at a time while the host runs its own tests (PIER_LANE_JOBS, default
-# 1: under TCG on a 2-core host two beside the host's tests were no faster and stretched every
-# binary's timing), and one more once the host's tests are done (run-plan.sh, LANE/host-idle).
-# compose's three_services is not here (183 s of the lane under TCG): what it checks of cgroups,
-# that `down` leaves none, the cleanup entry checks for every way a container ends.
+# runners end together with PIER_LANE_JOBS=2. One at a time is the default: under TCG on a
+# 2-core host two were no faster (1191 s against about 1200) and stretched every binary's timing.
+# compose's three_services is not here (the lane's longest test: 183 s under TCG on a loaded
+# host): what it checks of cgroups, that `down` leaves none, the cleanup entry checks for every
+# way a container ends.
 plan=(
   "pier/runtime_config resource_fields kernel_memory disable_oom_killer user_namespace the_containers_own_cgroup shared_rootfs_propagation unbindable_rootfs rro_makes recursive_mount_options readonly_root_in_a_user_namespace"
   "pier/network default_bridge published_port rm_f_and_a_killed cannot_reach_the_hosts_loopback rm_run_on_the_bridge"
@@ -121,8 +121,6 @@ if [[ -n "${PIER_LANE_ARTIFACTS:-}" ]]; then
   cp "$PIER_LANE_ARTIFACTS" "$lane/artifacts.json"
 else
   cargo test --workspace --no-run --message-format=json 2>/dev/null >"$lane/artifacts.json"
-  # Alone, the lane has the host's cores from the start (run-plan.sh: one more runner).
-  : >"$lane/host-idle"
 fi
 "$repo/scripts/v2-guest/resolve-plan.py" "$lane" "${plan[@]}"
 # Whole or not at all: the guest's runner starts as soon as the plan exists.
