@@ -120,6 +120,12 @@ for c in "${hostport_chains[@]}"; do
     chain_exists "$c" && chains_before+=("$c")
 done
 
+# containerd puts a pod's cgroups under /k8s.io in every hierarchy when the pod names no
+# parent (critest's do not), and its runc shim removes the pods' but not that parent. The
+# k8s.io directories that exist now are the host's; the others this run makes, and removes.
+k8s_cgroups() { find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name k8s.io 2>/dev/null | sort; }
+k8s_cgroups_before=$(k8s_cgroups)
+
 # clean_up: takes down everything this run made (see the head of the script).
 clean_up() {
     local p ns n root c base num id
@@ -177,6 +183,11 @@ for n in json.load(sys.stdin).get("info",{}).get("runtimeSpec",{}).get("linux",{
         done
     fi
     comm -13 <(echo "$shm_before") <(shm_ids) | while read -r id; do ipcrm -m "$id"; done
+    # Emptied cgroups come off deepest first; one still holding a process stays, and is named.
+    comm -13 <(echo "$k8s_cgroups_before") <(k8s_cgroups) | while read -r c; do
+        find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+        [ ! -d "$c" ] || echo "cgroup $c left: a process is still in it" >&2
+    done
     n=$(iptables -w -t nat -S 2>/dev/null | grep -c -- "${subnet%.0/24}\.")
     [ "$n" = 0 ] || echo "iptables rules naming this run's subnet $subnet left: $n" >&2
     rm -rf "$work/containerd" "$work/registry/data" "$work/pier-root" "$work/images" "$work/runtime-root"
