@@ -326,26 +326,28 @@ impl Engine {
             super::working_set::trim();
         }
         let running = trace::Phase::start("command runs");
-        let exit = IoLoop {
-            child: pid,
-            forward_signals: matches!(
-                attach,
-                Attach::Foreground {
-                    forward_signals: true,
-                    ..
-                }
-            ),
-            streams,
-            stdin_to: if tty && interactive {
-                master.as_ref().map(|m| m.as_fd())
-            } else {
-                None
-            },
-            tty_master: master.as_ref().map(|m| m.as_fd()),
-            log,
-            attach: attach_point,
-        }
-        .run()?;
+        let exit = ExitInfo::of_ended(
+            IoLoop {
+                child: pid,
+                forward_signals: matches!(
+                    attach,
+                    Attach::Foreground {
+                        forward_signals: true,
+                        ..
+                    }
+                ),
+                streams,
+                stdin_to: if tty && interactive {
+                    master.as_ref().map(|m| m.as_fd())
+                } else {
+                    None
+                },
+                tty_master: master.as_ref().map(|m| m.as_fd()),
+                log,
+                attach: attach_point,
+            }
+            .run()?,
+        )?;
         running.end();
         drop(_raw);
         drop(_prober);

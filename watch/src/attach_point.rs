@@ -222,7 +222,7 @@ impl AttachPoint {
             // Read and dropped, as Docker does for a container without `-i`.
         } else if let Some(m) = master {
             // As `pier run -it` does: a terminal takes what a person types at once.
-            let _ = pier_oci::process::sync::write_all(m, data);
+            let _ = crate::io_loop::write_all(m, data);
         } else if self.stdin_pipe.is_some() {
             self.pending.extend_from_slice(data);
             self.flush_pending();
