@@ -1,7 +1,8 @@
 //! What watching a running container takes, and nothing else: the event loop that waits for
 //! the container's init while copying its output ([`io_loop`]), the container log's writer
 //! ([`log_writer`]) and the attach point other processes write its stdin through
-//! ([`attach_point`]); and the small monitor program built of them ([`monitor`]).
+//! ([`attach_point`]), the trim of a watcher's working set ([`working_set`]); and the small
+//! monitor program built of them ([`monitor`]).
 //!
 //! Both `pier` (a foreground `pier run`, `pier exec`, and a detached container's monitor
 //! when the small program is missing) and the small monitor program `pier-monitor` use it,
@@ -12,3 +13,4 @@ pub mod attach_point;
 pub mod io_loop;
 pub mod log_writer;
 pub mod monitor;
+pub mod working_set;

@@ -119,6 +119,11 @@ fn watch(args: Args) -> Result<String> {
         AttachPoint::adopt(listener, path, args.open_stdin, args.stdin, args.stdin_once)
     });
     let log = LogWriter::open(&args.log.0, args.log.1)?;
+    // Starting this program (the loader, the C library's start-up, the parsing) touched
+    // pages of libc and of this binary that the loop does not need: the kernel maps file
+    // pages around each fault, so they are most of its RSS. Dropped from its page tables
+    // (they stay in the page cache); what the loop touches comes back.
+    crate::working_set::trim();
     let status = IoLoop {
         child: args.pid,
         forward_signals: false,

@@ -41,7 +41,8 @@ pub mod stop;
 pub mod update;
 pub mod user;
 pub mod volumes;
-pub mod working_set;
+/// The monitor's working set (in `pier-watch`: the small monitor trims its own too).
+pub use pier_watch::working_set;
 
 use crate::image::ImageStore;
 use anyhow::{bail, Context, Result};
