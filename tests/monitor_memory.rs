@@ -221,3 +221,76 @@ fn after_the_handover_pier_records_an_oom_kill_and_removes_an_rm_container() {
         "the --rm container to remove itself",
     );
 }
+
+/// `pier ARGS` of `p`'s state root, run from the binary at `bin` (a link to the tests' pier).
+fn pier_at(p: &Pier, bin: &Path, args: &[&str]) -> String {
+    let template = p.command(args);
+    let mut c = std::process::Command::new(bin);
+    c.args(template.get_args());
+    for (k, v) in template.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let out = common::run_with_timeout(&mut c, None, common::COMMAND_TIMEOUT).unwrap();
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        bin.display(),
+        common::text(&out.stderr)
+    );
+    common::text(&out.stdout).trim().to_string()
+}
+
+/// Where `pier-monitor` is not beside pier, or cannot be executed, pier watches the container
+/// in its own process, as before the small program existed: the log is written, and `pier
+/// system info` says which monitor is used.
+#[test]
+fn without_a_usable_small_program_pier_watches_in_process() {
+    let p = Pier::new();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let pier = dir.path().join("pier");
+    if std::fs::hard_link(common::PIER, &pier).is_err() {
+        std::fs::copy(common::PIER, &pier).unwrap();
+    }
+    let info = pier_at(&p, &pier, &["system", "info"]);
+    assert!(
+        info.contains("monitor:        pier itself"),
+        "system info without pier-monitor: {info}"
+    );
+    let logging = "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.1; done";
+    // First with no program beside pier, then with one that cannot be executed (the exec
+    // fails after the descriptors were passed: pier takes them back and watches on).
+    for unusable in [false, true] {
+        if unusable {
+            std::fs::write(dir.path().join("pier-monitor"), b"").unwrap();
+        }
+        let id = pier_at(
+            &p,
+            &pier,
+            &[
+                "run",
+                "-d",
+                "--network",
+                "none",
+                "busybox",
+                "sh",
+                "-c",
+                logging,
+            ],
+        );
+        let (monitor, _) = monitor_and_init(&p, &id);
+        wait_for(
+            Duration::from_secs(10),
+            || p.ok(&["logs", &id]).lines().count() >= 10,
+            "ten lines in the log",
+        );
+        let exe = program(monitor);
+        assert!(
+            !exe.ends_with("pier-monitor"),
+            "the monitor runs {exe} (unusable program: {unusable})"
+        );
+        p.ok(&["rm", "-f", &id]);
+    }
+}
