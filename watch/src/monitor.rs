@@ -146,7 +146,8 @@ fn status_word(status: WaitStatus) -> Result<String> {
     }
 }
 
-/// The status [`status_word`] wrote, as the wait returned it (for `pid`).
+/// The status the program passes pier (`exit:N`, `signal:N`), as the wait returned it (for
+/// `pid`).
 pub fn parse_status(word: &str, pid: Pid) -> Result<WaitStatus> {
     let bad = || format!("{EXITED} {word:?}: expected exit:N or signal:N");
     let (kind, n) = word.split_once(':').with_context(bad)?;

@@ -227,21 +227,27 @@ pub fn small_program() -> Option<PathBuf> {
 pub(crate) struct Handover<'a> {
     /// The program ([`small_program`]).
     pub program: &'a Path,
-    /// pier's state root and the container's ID, for the way back.
+    /// pier's state root, for the way back.
     pub root: &'a Path,
+    /// The container's ID, for the way back.
     pub id: &'a str,
-    /// The container's init and the health-check process.
+    /// The container's init (a child of this process).
     pub init: Pid,
+    /// The health-check process (a child too), killed at the run's end.
     pub prober: Option<Pid>,
     /// The output pipes (without a terminal).
     pub streams: &'a [(OwnedFd, Sink)],
     /// The terminal's master (with one).
     pub tty: Option<BorrowedFd<'a>>,
+    /// The attach point (listener, stdin pipe).
     pub attach: Option<&'a AttachPoint>,
+    /// `OpenStdin` (`-i`).
     pub open_stdin: bool,
+    /// `StdinOnce`.
     pub stdin_once: bool,
-    /// The log and its bounds.
+    /// The log.
     pub log: &'a Path,
+    /// Its bounds.
     pub rotation: Rotation,
     /// For the die event.
     pub seen: Option<&'a InitSeen>,

@@ -1,6 +1,7 @@
 //! The monitor's restart loop: after the container's command exits, the detached monitor
 //! (see [`super::start`]) consults the record's `--restart` policy and, with Docker's
-//! back-off, starts the container again in the same process. `pier stop`/`kill`/`rm -f`
+//! back-off, starts the container again in the same process (where the small monitor watches
+//! the runs, it executes pier again at each exit, which comes here: [`super::monitor`]). `pier stop`/`kill`/`rm -f`
 //! mark the record stopped by the user, which ends the loop (also during the back-off).
 //!
 //! The race with `pier stop` is closed by one lock (the records' lock): the monitor decides to
