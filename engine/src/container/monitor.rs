@@ -10,10 +10,10 @@
 //!
 //! Once the container runs, the monitor hands the watching over to the small program
 //! `pier-monitor` ([`pier_watch::monitor`], pier's conmon) by executing it in the same process
-//! ([`hand_over`]): same PID, same children, and only the descriptors the watching needs.
+//! (`hand_over`): same PID, same children, and only the descriptors the watching needs.
 //! When the container's init has exited, that program executes pier again as
 //! `pier __monitor --exited STATUS --root ROOT ID --seen SEEN --backoff MS -- WORDS`, which
-//! records the exit and applies the restart policy ([`Engine::resume_monitor`]), handing over
+//! records the exit and applies the restart policy (`Engine::resume_monitor`), handing over
 //! again if the container runs again. The program is looked for beside the original `pier`
 //! binary ([`small_program`]); where it is missing, pier keeps watching in its own process,
 //! as it did before the program existed (`pier system info` says which).
