@@ -58,6 +58,7 @@ plan=(
   "pier/engine_api_ops cgroup_freezer_limits_and_stats_through_the_api"
   "pier/startup"
   "pier/prune_cgroups"
+  "pier/monitor_memory after_the_handover the_container_survives"
 )
 
 # PIER_LANE_PLAN replaces the plan (entries one per line), to try a few tests in the guest while

@@ -220,6 +220,11 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
                         "skipped (not root in the initial user namespace)"
                     }
                 };
+            // What watches a detached container (engine/src/container/monitor.rs).
+            let monitor = match pier_engine::container::monitor::small_program() {
+                Some(p) => format!("{} (the small monitor)", p.display()),
+                None => "pier itself (no pier-monitor beside the pier binary)".to_string(),
+            };
             match format.as_deref() {
                 Some("json") => {
                     let info = serde_json::json!({
@@ -231,6 +236,7 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
                         "images": engine.images()?.list()?.len(),
                         "imageDeviceNodes": image_devices,
                         "security": protections,
+                        "monitor": monitor,
                     });
                     println!("{}", serde_json::to_string_pretty(&info)?);
                 }
@@ -243,6 +249,7 @@ pub fn system(engine: &Engine, cmd: SystemCommand) -> Result<i32> {
                     println!("containers:     {}", engine.containers()?.len());
                     println!("images:         {}", engine.images()?.list()?.len());
                     println!("image devices:  {image_devices}");
+                    println!("monitor:        {monitor}");
                     println!("security:");
                     for p in &protections {
                         println!("  {:<17} {}", format!("{}:", p.name), p.state);

@@ -6,6 +6,7 @@ use super::{user, Engine};
 use anyhow::{bail, Context, Result};
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
+use pier_oci::container::ExitInfo;
 use pier_oci::persist::read_json;
 use pier_oci::process::exec::{exec, ExecOptions};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -66,20 +67,22 @@ impl Engine {
         if let Some(m) = &master {
             copy_window_size(m.as_fd());
         }
-        let exit = IoLoop {
-            child: pid,
-            forward_signals: true,
-            streams,
-            stdin_to: if req.tty && req.interactive {
-                master.as_ref().map(|m| m.as_fd())
-            } else {
-                None
-            },
-            tty_master: master.as_ref().map(|m| m.as_fd()),
-            log: None,
-            attach: None,
-        }
-        .run()?;
+        let exit = ExitInfo::of_ended(
+            IoLoop {
+                child: pid,
+                forward_signals: true,
+                streams,
+                stdin_to: if req.tty && req.interactive {
+                    master.as_ref().map(|m| m.as_fd())
+                } else {
+                    None
+                },
+                tty_master: master.as_ref().map(|m| m.as_fd()),
+                log: None,
+                attach: None,
+            }
+            .run()?,
+        )?;
         Ok(exit.code)
     }
 

@@ -25,6 +25,13 @@ pub(crate) struct Prober {
     pid: Pid,
 }
 
+impl Prober {
+    /// Its PID (the small monitor kills and reaps it when it takes the run over).
+    pub(crate) fn pid(&self) -> Pid {
+        self.pid
+    }
+}
+
 impl Drop for Prober {
     fn drop(&mut self) {
         let _ = kill(self.pid, Signal::SIGKILL);

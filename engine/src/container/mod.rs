@@ -4,7 +4,8 @@
 //! `pier run` = [`Engine::create`] (image + flags -> OCI bundle) then [`Engine::start`]
 //! (watch the low-level container until it exits). Each operation has its own file.
 
-pub mod attach_point;
+/// A detached container's attach point (in `pier-watch`, which the small monitor shares).
+pub use pier_watch::attach_point;
 pub mod config;
 pub mod cp;
 pub mod cp_stat;
@@ -20,7 +21,8 @@ pub mod health_probe;
 pub mod images;
 pub mod inspect;
 pub mod inspect_docker;
-pub mod io_loop;
+/// The watcher's event loop (in `pier-watch`, which the small monitor shares).
+pub use pier_watch::io_loop;
 pub mod logs;
 pub mod monitor;
 pub mod mount_args;
@@ -39,7 +41,8 @@ pub mod stop;
 pub mod update;
 pub mod user;
 pub mod volumes;
-pub mod working_set;
+/// The monitor's working set (in `pier-watch`: the small monitor trims its own too).
+pub use pier_watch::working_set;
 
 use crate::image::ImageStore;
 use anyhow::{bail, Context, Result};

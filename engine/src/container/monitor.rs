@@ -7,17 +7,36 @@
 //! nor the pages of pier its start-up touched, and once the container runs it drops the
 //! pages it no longer needs ([`super::working_set`]). An embedder of the engine whose program
 //! has no such entry ([`serve_from_this_binary`] not called) gets a forked monitor instead.
+//!
+//! Once the container runs, the monitor hands the watching over to the small program
+//! `pier-monitor` ([`pier_watch::monitor`], pier's conmon) by executing it in the same process
+//! (`hand_over`): same PID, same children, and only the descriptors the watching needs.
+//! When the container's init has exited, that program executes pier again as
+//! `pier __monitor --exited STATUS --root ROOT ID --seen SEEN --backoff MS -- WORDS`, which
+//! records the exit and applies the restart policy (`Engine::resume_monitor`), handing over
+//! again if the container runs again. The program is looked for beside the original `pier`
+//! binary ([`small_program`]); where it is missing, pier keeps watching in its own process,
+//! as it did before the program existed (`pier system info` says which).
 
-use super::start::Attach;
+use super::attach_point::AttachPoint;
+use super::events::InitSeen;
+use super::io_loop::Sink;
+use super::record::ContainerRecord;
+use super::start::{Attach, RunOutcome};
 use super::Engine;
 use anyhow::{bail, Context, Result};
+use nix::unistd::Pid;
+use pier_oci::container::ExitInfo;
 use pier_oci::process::sync;
 use pier_oci::security::sealed_exe;
 use pier_oci::Error as OciError;
+use pier_watch::log_writer::Rotation;
+use pier_watch::monitor::{EXITED, PROGRAM};
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// The first argument that makes the `pier` program a container's monitor: `pier __monitor
 /// --root ROOT ID FD -- WORDS...` (FD: where to report the start; WORDS: the command that
@@ -67,13 +86,18 @@ pub(crate) fn exec(root: &std::path::Path, id: &str, report: &OwnedFd) -> anyhow
 }
 
 /// `pier __monitor --root ROOT ID FD -- ...` (the words after [`ENTRY`]): watches container `ID`;
-/// returns the process's exit code.
+/// `pier __monitor --exited STATUS --root ROOT ID --seen SEEN --backoff MS -- ...`: records
+/// the end of its run the small program watched and applies its restart policy. Returns the
+/// process's exit code.
 pub fn main(args: &[OsString]) -> i32 {
     match parse(args) {
-        Ok((root, id, report)) => {
+        Ok((root, id, how)) => {
             let result = sealed_exe::reexec_sealed(&root)
                 .and_then(|()| Engine::open(&root))
-                .and_then(|engine| engine.monitor(&id, report));
+                .and_then(|engine| match how {
+                    Entry::Start(report) => engine.monitor(&id, report),
+                    Entry::Ended(ended) => engine.resume_monitor(&id, ended),
+                });
             i32::from(result.is_err())
         }
         Err(e) => {
@@ -83,26 +107,73 @@ pub fn main(args: &[OsString]) -> i32 {
     }
 }
 
-/// The words after [`ENTRY`]: `--root ROOT ID FD [-- WORDS...]` (the words of the command that
-/// started the monitor, for `ps`).
-fn parse(args: &[OsString]) -> Result<(PathBuf, String, OwnedFd)> {
+/// What the monitor was executed for.
+enum Entry {
+    /// Start the container, reporting to this descriptor.
+    Start(OwnedFd),
+    /// The run the small program watched has ended.
+    Ended(Ended),
+}
+
+/// A run's end, as the small program reports it to pier.
+pub(crate) struct Ended {
+    /// How the init ended.
+    exit: ExitInfo,
+    /// What pier saw of the init when it started (for the die event).
+    seen: Option<InitSeen>,
+    /// The restart policy's current back-off.
+    backoff: Option<Duration>,
+}
+
+/// The words after [`ENTRY`]: `[--exited STATUS] --root ROOT ID (FD | --seen SEEN --backoff
+/// MS) [-- WORDS...]` (the words of the command that started the monitor, for `ps`).
+fn parse(args: &[OsString]) -> Result<(PathBuf, String, Entry)> {
     let words = args
         .iter()
         .position(|a| a == "--")
         .map_or(args, |end| &args[..end]);
-    let [flag, root, id, fd] = words else {
-        bail!("{ENTRY} takes --root ROOT ID FD (it is pier's own, not a command)");
-    };
-    if flag != "--root" {
-        bail!(
-            "{ENTRY} takes --root ROOT ID FD, not {}",
-            flag.to_string_lossy()
-        );
+    let text = |w: &OsString| w.to_str().map(str::to_string);
+    match words {
+        [exited, status, flag, root, id, seen_flag, seen, backoff_flag, backoff]
+            if exited == EXITED =>
+        {
+            if flag != "--root" || seen_flag != "--seen" || backoff_flag != "--backoff" {
+                bail!("{ENTRY} {EXITED} takes STATUS --root ROOT ID --seen SEEN --backoff MS");
+            }
+            let status = text(status).context("the exit status is not UTF-8")?;
+            let status = pier_watch::monitor::parse_status(&status, Pid::from_raw(0))?;
+            let exit = ExitInfo::of_ended(status)?;
+            let seen = parse_seen(&text(seen).context("--seen is not UTF-8")?)?;
+            let backoff = match text(backoff).and_then(|b| b.parse::<u64>().ok()) {
+                Some(0) => None,
+                Some(ms) => Some(Duration::from_millis(ms)),
+                None => bail!("--backoff: expected milliseconds"),
+            };
+            let id = text(id).context("the container ID given to the monitor is not UTF-8")?;
+            let ended = Ended {
+                exit,
+                seen,
+                backoff,
+            };
+            Ok((PathBuf::from(root), id, Entry::Ended(ended)))
+        }
+        [flag, root, id, fd] => {
+            if flag != "--root" {
+                bail!(
+                    "{ENTRY} takes --root ROOT ID FD, not {}",
+                    flag.to_string_lossy()
+                );
+            }
+            let id = text(id).context("the container ID given to the monitor is not UTF-8")?;
+            let report = adopt_report(fd)?;
+            Ok((PathBuf::from(root), id, Entry::Start(report)))
+        }
+        _ => bail!("{ENTRY} takes --root ROOT ID FD (it is pier's own, not a command)"),
     }
-    let id = id
-        .to_str()
-        .context("the container ID given to the monitor is not UTF-8")?
-        .to_string();
+}
+
+/// The report descriptor `fd` names.
+fn adopt_report(fd: &OsString) -> Result<OwnedFd> {
     let fd: i32 = fd
         .to_str()
         .and_then(|f| f.parse().ok())
@@ -118,8 +189,171 @@ fn parse(args: &[OsString]) -> Result<(PathBuf, String, OwnedFd)> {
         );
     }
     // SAFETY: the descriptor is open (checked above) and handed to this process for it alone.
-    let report = unsafe { OwnedFd::from_raw_fd(fd) };
-    Ok((PathBuf::from(root), id, report))
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `PID:START:CGROUP`, or `-` for none.
+fn seen_word(seen: Option<&InitSeen>) -> String {
+    seen.map_or("-".to_string(), |s| {
+        format!("{}:{}:{}", s.pid, s.start_time, s.cgroup)
+    })
+}
+
+/// What [`seen_word`] wrote.
+fn parse_seen(word: &str) -> Result<Option<InitSeen>> {
+    if word == "-" {
+        return Ok(None);
+    }
+    let mut parts = word.splitn(3, ':');
+    let (Some(pid), Some(start), Some(cgroup)) = (parts.next(), parts.next(), parts.next()) else {
+        bail!("--seen {word:?}: expected PID:START:CGROUP or -");
+    };
+    Ok(Some(InitSeen {
+        pid: pid.parse().context("--seen: the PID")?,
+        start_time: start.parse().context("--seen: the start time")?,
+        cgroup: cgroup.to_string(),
+    }))
+}
+
+/// The small monitor program beside the original `pier` binary (not beside a sealed copy of
+/// it), if it is installed there. `None`: pier watches its containers in its own process.
+pub fn small_program() -> Option<PathBuf> {
+    let pier = sealed_exe::original_exe()?;
+    let program = pier.parent()?.join(PROGRAM);
+    program.is_file().then_some(program)
+}
+
+/// Everything the small program takes over from a running container's monitor.
+pub(crate) struct Handover<'a> {
+    /// The program ([`small_program`]).
+    pub program: &'a Path,
+    /// pier's state root, for the way back.
+    pub root: &'a Path,
+    /// The container's ID, for the way back.
+    pub id: &'a str,
+    /// The container's init (a child of this process).
+    pub init: Pid,
+    /// The health-check process (a child too), killed at the run's end.
+    pub prober: Option<Pid>,
+    /// The output pipes (without a terminal).
+    pub streams: &'a [(OwnedFd, Sink)],
+    /// The terminal's master (with one).
+    pub tty: Option<BorrowedFd<'a>>,
+    /// The attach point (listener, stdin pipe).
+    pub attach: Option<&'a AttachPoint>,
+    /// `OpenStdin` (`-i`).
+    pub open_stdin: bool,
+    /// `StdinOnce`.
+    pub stdin_once: bool,
+    /// The log.
+    pub log: &'a Path,
+    /// Its bounds.
+    pub rotation: Rotation,
+    /// For the die event.
+    pub seen: Option<&'a InitSeen>,
+}
+
+/// Executes the small program in this process with the descriptors `h` names; returns only on
+/// failure, having closed them on exec again (the caller then watches in-process).
+pub(crate) fn hand_over(h: &Handover) -> anyhow::Error {
+    let pier = match sealed_exe::original_exe() {
+        Some(p) => p,
+        None => return anyhow::anyhow!("the original pier binary's path is unknown"),
+    };
+    let mut args: Vec<OsString> = vec![
+        h.program.as_os_str().to_owned(),
+        "--pid".into(),
+        h.init.as_raw().to_string().into(),
+    ];
+    let mut passed: Vec<RawFd> = Vec::new();
+    let mut pass = |args: &mut Vec<OsString>, flag: &str, fd: RawFd| {
+        passed.push(fd);
+        args.push(flag.into());
+        args.push(fd.to_string().into());
+    };
+    if let Some(p) = h.prober {
+        args.push("--prober".into());
+        args.push(p.as_raw().to_string().into());
+    }
+    match h.tty {
+        Some(m) => pass(&mut args, "--tty", m.as_raw_fd()),
+        None => {
+            for (fd, sink) in h.streams {
+                match sink {
+                    Sink::Log("stderr") => pass(&mut args, "--stderr", fd.as_raw_fd()),
+                    _ => pass(&mut args, "--stdout", fd.as_raw_fd()),
+                }
+            }
+        }
+    }
+    if let Some(a) = h.attach {
+        pass(&mut args, "--attach", a.listener_fd());
+        args.push(a.path().as_os_str().to_owned());
+        if let Some(fd) = a.stdin_fd() {
+            pass(&mut args, "--stdin", fd);
+        }
+    }
+    if h.open_stdin {
+        args.push("--open-stdin".into());
+    }
+    if h.stdin_once {
+        args.push("--stdin-once".into());
+    }
+    args.extend([
+        "--log".into(),
+        h.log.as_os_str().to_owned(),
+        h.rotation.max_size.to_string().into(),
+        h.rotation.max_file.to_string().into(),
+        "--".into(),
+        pier.into_os_string(),
+        ENTRY.into(),
+        "--root".into(),
+        h.root.as_os_str().to_owned(),
+        h.id.into(),
+        "--seen".into(),
+        seen_word(h.seen).into(),
+        "--backoff".into(),
+        super::restart::backoff()
+            .map_or(0, |d| d.as_millis().max(1) as u64)
+            .to_string()
+            .into(),
+        "--".into(),
+    ]);
+    // The words of the command that started the monitor, for `ps` (and lab 12).
+    args.extend(std::env::args_os().skip_while(|a| a != "--").skip(1));
+    let set_cloexec = |on: bool| -> Result<()> {
+        for fd in &passed {
+            let flag = if on { libc::FD_CLOEXEC } else { 0 };
+            // SAFETY: F_SETFD on a descriptor this process holds only sets its flag.
+            if unsafe { libc::fcntl(*fd, libc::F_SETFD, flag) } != 0 {
+                return Err(std::io::Error::last_os_error())
+                    .with_context(|| format!("fcntl(F_SETFD) of descriptor {fd}"));
+            }
+        }
+        Ok(())
+    };
+    let to_c = |s: &OsString| {
+        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(s.as_os_str()))
+            .context("argument with a NUL byte")
+    };
+    let argv: Result<Vec<std::ffi::CString>> = args.iter().map(to_c).collect();
+    let argv = match argv {
+        Ok(a) => a,
+        Err(e) => return e,
+    };
+    if let Err(e) = set_cloexec(false) {
+        let _ = set_cloexec(true);
+        return e.context("passing descriptors to the small monitor");
+    }
+    let e = match nix::unistd::execv(&argv[0], &argv) {
+        Err(e) => anyhow::Error::from(e).context(format!(
+            "executing the small monitor {}",
+            h.program.display()
+        )),
+        Ok(never) => match never {},
+    };
+    let _ = set_cloexec(true);
+    e
 }
 
 impl Engine {
@@ -144,5 +378,46 @@ impl Engine {
         drop(tx);
         let first = result?;
         self.apply_restart_policy(id, first)
+    }
+
+    /// The monitor's work once the small program has watched a run to its end: records the
+    /// exit (as a run watched in-process does after its io loop) and applies the restart
+    /// policy, which hands over to the small program again if the container runs again.
+    fn resume_monitor(&self, id: &str, ended: Ended) -> Result<()> {
+        let paths = self.paths(id);
+        // Read before the tear-down removes the cgroup; a container removed meanwhile
+        // (`rm -f`) has none, and `finish` finds no record to update.
+        let oom_killed = ContainerRecord::load(&paths)
+            .ok()
+            .and_then(|r| r.cgroup)
+            .is_some_and(|c| c.oom_kill_count().unwrap_or(0) > 0);
+        self.finish(&paths, ended.exit, oom_killed, ended.seen, true)?;
+        super::restart::set_backoff(ended.backoff);
+        let outcome = RunOutcome {
+            exit: ended.exit,
+            oom_killed,
+        };
+        self.apply_restart_policy(id, outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_pier_saw_of_the_init_goes_and_comes_back() {
+        let seen = InitSeen {
+            pid: 42,
+            start_time: 12345,
+            cgroup: "/pier/abc:def".to_string(),
+        };
+        let back = parse_seen(&seen_word(Some(&seen))).unwrap().unwrap();
+        assert_eq!(
+            (back.pid, back.start_time, back.cgroup),
+            (42, 12345, seen.cgroup)
+        );
+        assert!(parse_seen(&seen_word(None)).unwrap().is_none());
+        assert!(parse_seen("42:x").is_err());
     }
 }

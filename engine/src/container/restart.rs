@@ -1,6 +1,7 @@
 //! The monitor's restart loop: after the container's command exits, the detached monitor
 //! (see [`super::start`]) consults the record's `--restart` policy and, with Docker's
-//! back-off, starts the container again in the same process. `pier stop`/`kill`/`rm -f`
+//! back-off, starts the container again in the same process (where the small monitor watches
+//! the runs, it executes pier again at each exit, which comes here: [`super::monitor`]). `pier stop`/`kill`/`rm -f`
 //! mark the record stopped by the user, which ends the loop (also during the back-off).
 //!
 //! The race with `pier stop` is closed by one lock (the records' lock): the monitor decides to
@@ -15,7 +16,30 @@ use super::restart_policy::next_delay;
 use super::start::{Attach, RunOutcome};
 use super::Engine;
 use anyhow::Result;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// The back-off of this monitor's restart policy, in milliseconds (0: none yet). A process
+/// global, not a local of the loop, because the loop spans processes: the small monitor
+/// executes pier again after each run, and the back-off travels in its arguments
+/// ([`backoff`] when handing over, [`set_backoff`] when resuming).
+static BACKOFF_MS: AtomicU64 = AtomicU64::new(0);
+
+/// The current back-off between restarts, if a restart has happened in this monitor.
+pub(crate) fn backoff() -> Option<Duration> {
+    match BACKOFF_MS.load(Ordering::Relaxed) {
+        0 => None,
+        ms => Some(Duration::from_millis(ms)),
+    }
+}
+
+/// Sets the back-off (a resumed monitor's, from its arguments).
+pub(crate) fn set_backoff(delay: Option<Duration>) {
+    let ms = delay.map_or(0, |d| {
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+    });
+    BACKOFF_MS.store(ms, Ordering::Relaxed);
+}
 
 /// How often the back-off wait looks at the record for a user's stop.
 const POLL: Duration = Duration::from_millis(50);
@@ -26,7 +50,7 @@ impl Engine {
     pub(crate) fn apply_restart_policy(&self, id: &str, mut outcome: RunOutcome) -> Result<()> {
         let paths = self.paths(id);
         let me = super::record::ProcessId::of(std::process::id() as i32);
-        let mut delay = None;
+        let mut delay = backoff();
         loop {
             // The run's exit was recorded with this monitor still named in the record, so a
             // `pier stop` landing now finds it alive and records its request, under the lock
@@ -51,6 +75,7 @@ impl Engine {
             }
             let d = next_delay(delay, ran_for(&rec));
             delay = Some(d);
+            set_backoff(delay);
             self.wait_out(&paths, d);
             // The last word before the next run, under the same lock `pier stop` records its
             // request under: a stop recorded before it is obeyed here; a stop recorded after it

@@ -311,6 +311,27 @@ impl Engine {
         on_started(Ok(()));
         // Killed (and reaped) when this run ends; it dies with this process too.
         let _prober = self.spawn_health_prober(paths, record)?;
+        if attach == Attach::Detached {
+            if let Some(program) = super::monitor::small_program() {
+                // Returns only if the program could not be executed: then this process
+                // watches, as it does where the program is not installed.
+                let _failed = super::monitor::hand_over(&super::monitor::Handover {
+                    program: &program,
+                    root: &self.root,
+                    id: &record.id,
+                    init: pid,
+                    prober: _prober.as_ref().map(|p| p.pid()),
+                    streams: &streams,
+                    tty: master.as_ref().map(|m| m.as_fd()),
+                    attach: attach_point.as_ref(),
+                    open_stdin: record.config.interactive,
+                    stdin_once: record.config.stdin_once,
+                    log: &paths.log(),
+                    rotation: record.config.log.into(),
+                    seen: seen.as_ref(),
+                });
+            }
+        }
 
         let _raw = (tty && matches!(attach, Attach::Foreground { .. })).then(RawTerminal::enable);
         if let (Some(m), Attach::Foreground { .. }) = (&master, attach) {
@@ -326,26 +347,28 @@ impl Engine {
             super::working_set::trim();
         }
         let running = trace::Phase::start("command runs");
-        let exit = IoLoop {
-            child: pid,
-            forward_signals: matches!(
-                attach,
-                Attach::Foreground {
-                    forward_signals: true,
-                    ..
-                }
-            ),
-            streams,
-            stdin_to: if tty && interactive {
-                master.as_ref().map(|m| m.as_fd())
-            } else {
-                None
-            },
-            tty_master: master.as_ref().map(|m| m.as_fd()),
-            log,
-            attach: attach_point,
-        }
-        .run()?;
+        let exit = ExitInfo::of_ended(
+            IoLoop {
+                child: pid,
+                forward_signals: matches!(
+                    attach,
+                    Attach::Foreground {
+                        forward_signals: true,
+                        ..
+                    }
+                ),
+                streams,
+                stdin_to: if tty && interactive {
+                    master.as_ref().map(|m| m.as_fd())
+                } else {
+                    None
+                },
+                tty_master: master.as_ref().map(|m| m.as_fd()),
+                log,
+                attach: attach_point,
+            }
+            .run()?,
+        )?;
         running.end();
         drop(_raw);
         drop(_prober);
@@ -361,7 +384,7 @@ impl Engine {
     /// Records the exit (of the init pier saw start, `seen`) and releases the container's
     /// runtime resources (the writable layer is kept, as Docker does, until `rm`). With
     /// `keep_monitor` the record still names this process as the monitor.
-    fn finish(
+    pub(crate) fn finish(
         &self,
         paths: &ContainerPaths,
         exit: ExitInfo,
@@ -430,6 +453,20 @@ impl Engine {
                     }
                 }
                 let tx = report.tx;
+                // What the command inherited from its caller (a shell's or a CI runner's
+                // descriptors) is not the monitor's: closed on exec, so the monitor and the
+                // small program after it hold only what pier gives them (the report pipe is
+                // kept open across the exec by monitor::exec). Linux 5.11; older kernels
+                // refuse the flag and the monitor inherits them, as it used to.
+                // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only sets descriptor flags.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_close_range,
+                        3u32,
+                        u32::MAX,
+                        libc::CLOSE_RANGE_CLOEXEC,
+                    )
+                };
                 if super::monitor::executed() {
                     // A fresh pier, without this one's memory (monitor.rs).
                     let e = super::monitor::exec(&self.root, &record.id, &tx);

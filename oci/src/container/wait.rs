@@ -25,6 +25,13 @@ impl ExitInfo {
             _ => None,
         }
     }
+
+    /// [`ExitInfo::from_status`] of the status a watcher's wait returned (`IoLoop::run` of
+    /// `pier-watch`), which is an exit or a kill: anything else is an error.
+    pub fn of_ended(status: WaitStatus) -> Result<ExitInfo> {
+        ExitInfo::from_status(status)
+            .with_context(|| format!("the container's init stopped without exiting ({status:?})"))
+    }
 }
 
 /// Blocks until `pid` (a child of this process) exits.

@@ -34,7 +34,7 @@ use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// Chooses the method: unset (overlay, falling back to memfd), `overlay` or `memfd` (only that
@@ -44,6 +44,27 @@ pub(crate) const MODE_ENV: &str = "PIER_EXE_SEAL";
 /// Set by pier on the sealed copy it executes (the method's name), removed again at once: it
 /// tells the copy that it is one, and stops a loop if it somehow were not.
 const REEXEC_ENV: &str = "_PIER_SEALED_EXE";
+
+/// Set by pier on the sealed copy it executes, with the path of the binary it copied, and
+/// removed again at once: a sealed pier still finds the programs installed beside the
+/// original (the small monitor, `pier-monitor`), which its own `/proc/self/exe` does not show.
+const ORIGINAL_ENV: &str = "_PIER_ORIGINAL_EXE";
+
+/// The original binary's path, as [`ORIGINAL_ENV`] said when this process started sealed.
+static ORIGINAL: OnceLock<PathBuf> = OnceLock::new();
+
+/// The path of the pier binary that was installed and executed, not of a sealed copy of it:
+/// `/proc/self/exe` before the re-execution, what the re-execution said after it (`None` if
+/// it did not say).
+pub fn original_exe() -> Option<PathBuf> {
+    if let Some(path) = ORIGINAL.get() {
+        return Some(path.clone());
+    }
+    if active().is_some() {
+        return None;
+    }
+    std::fs::read_link("/proc/self/exe").ok()
+}
 
 /// The seals that make a memfd read-only for good (F_SEAL_SEAL: no one can undo them).
 const MEMFD_SEALS: SealFlags = SealFlags::SEAL
@@ -119,9 +140,11 @@ fn reexec_sealed_with(bases: &[&Path]) -> Result<()> {
     }
     let claimed = std::env::var_os(REEXEC_ENV);
     let traced_since = std::env::var_os(TRACE_SINCE_ENV);
+    let original = std::env::var_os(ORIGINAL_ENV);
     // Not for pier's children: each pier checks for itself.
     std::env::remove_var(REEXEC_ENV);
     std::env::remove_var(TRACE_SINCE_ENV);
+    std::env::remove_var(ORIGINAL_ENV);
     let claimed = claimed.and_then(|c| SealMethod::from_name(&c.to_string_lossy()));
     if let Some(method) = running_sealed(claimed) {
         if let Some(since) = traced_since.and_then(|t| t.to_str()?.parse::<u64>().ok()) {
@@ -131,6 +154,9 @@ fn reexec_sealed_with(bases: &[&Path]) -> Result<()> {
             );
         }
         let _ = ACTIVE.set(Some(method));
+        if let Some(original) = original {
+            let _ = ORIGINAL.set(PathBuf::from(original));
+        }
         restore_name();
         return Ok(());
     }
@@ -361,7 +387,7 @@ fn exec_fd(
     let to_c = |s: OsString| CString::new(s.as_bytes()).context("argument with a NUL byte");
     let args: Result<Vec<CString>> = args.into_iter().map(to_c).collect();
     let mut env: Vec<OsString> = std::env::vars_os()
-        .filter(|(k, _)| k != REEXEC_ENV)
+        .filter(|(k, _)| k != REEXEC_ENV && k != ORIGINAL_ENV)
         .map(|(k, v)| {
             let mut kv = k;
             kv.push("=");
@@ -371,6 +397,11 @@ fn exec_fd(
         .collect();
     if let Some(method) = sealed {
         env.push(format!("{REEXEC_ENV}={}", method.name()).into());
+        if let Some(original) = original_exe() {
+            let mut kv = OsString::from(format!("{ORIGINAL_ENV}="));
+            kv.push(original);
+            env.push(kv);
+        }
     }
     let env: Result<Vec<CString>> = env.into_iter().map(to_c).collect();
     let (args, env) = match (args, env) {

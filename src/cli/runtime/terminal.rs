@@ -23,14 +23,16 @@ pub fn wait(pid: Pid, master: Option<OwnedFd>) -> Result<ExitInfo> {
         )],
         None => Vec::new(),
     };
-    IoLoop {
-        child: pid,
-        forward_signals: true,
-        streams,
-        stdin_to: master.as_ref().map(|m| m.as_fd()),
-        tty_master: master.as_ref().map(|m| m.as_fd()),
-        log: None,
-        attach: None,
-    }
-    .run()
+    ExitInfo::of_ended(
+        IoLoop {
+            child: pid,
+            forward_signals: true,
+            streams,
+            stdin_to: master.as_ref().map(|m| m.as_fd()),
+            tty_master: master.as_ref().map(|m| m.as_fd()),
+            log: None,
+            attach: None,
+        }
+        .run()?,
+    )
 }

@@ -31,6 +31,15 @@ impl Default for LogConfig {
     }
 }
 
+impl From<LogConfig> for pier_watch::log_writer::Rotation {
+    fn from(c: LogConfig) -> Self {
+        pier_watch::log_writer::Rotation {
+            max_size: c.max_size,
+            max_file: c.max_file,
+        }
+    }
+}
+
 impl LogConfig {
     /// Applies `KEY=VALUE` options (`--log-opt`); an unknown key or a bad value is refused,
     /// naming the option.

@@ -4,14 +4,9 @@
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The name of rotated file `n` of the log at `path`.
-pub fn rotated(path: &Path, n: u32) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".{n}"));
-    PathBuf::from(name)
-}
+pub use pier_watch::log_writer::rotated;
 
 /// One file of a log, opened.
 pub struct LogFile {

@@ -1,18 +1,18 @@
 //! Container logs in the format of Docker's `json-file` driver: JSON objects, one per line of
 //! the file, `{"log": "...", "stream": "stdout", "time": "..."}`, so the two streams stay
 //! separate yet in order, and `pier logs` can replay, tail and follow them. An entry holds one
-//! or more lines of output ([`writer`] says why); the files are bounded and rotated
+//! or more lines of output ([`pier_watch::log_writer`] says why); the files are bounded and rotated
 //! ([`config`], [`files`]); [`reader`] reads them back line by line, [`tail`] from the end.
 
 pub mod config;
 pub mod files;
 pub mod reader;
 pub mod tail;
-pub mod writer;
 
 pub use config::LogConfig;
+/// The writer lives in `pier-watch`, which the small monitor shares ([`pier_watch::log_writer`]).
+pub use pier_watch::log_writer::LogWriter;
 pub use reader::{LogLine, LogReader};
-pub use writer::LogWriter;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};

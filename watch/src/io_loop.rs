@@ -2,17 +2,16 @@
 //! copying a terminal, and writing containers' output to pier's own stdout/stderr and to their
 //! log. One thread, one `poll(2)` over a pidfd, a signalfd, and the streams.
 
-use super::attach_point::AttachPoint;
-use super::logs::LogWriter;
+use crate::attach_point::AttachPoint;
+use crate::log_writer::LogWriter;
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios;
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{read, Pid};
-use pier_oci::container::wait::ExitInfo;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Signals a foreground `pier run` passes on to the container, as `docker run` does.
@@ -56,7 +55,7 @@ pub struct IoLoop<'a> {
 }
 
 /// A descriptor that becomes readable when process `pid` exits.
-pub(crate) fn pidfd_open(pid: Pid) -> Result<OwnedFd> {
+pub fn pidfd_open(pid: Pid) -> Result<OwnedFd> {
     // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     if fd < 0 {
@@ -108,8 +107,9 @@ impl Drop for RawTerminal {
 }
 
 impl IoLoop<'_> {
-    /// Runs until the child exits and its output is drained; returns how it ended.
-    pub fn run(mut self) -> Result<ExitInfo> {
+    /// Runs until the child exits and its output is drained; returns how it ended (exited
+    /// or killed by a signal: the wait does not report stops).
+    pub fn run(mut self) -> Result<WaitStatus> {
         let pidfd = pidfd_open(self.child)?;
         let mut mask = SigSet::empty();
         if self.forward_signals {
@@ -144,7 +144,7 @@ impl IoLoop<'_> {
         result
     }
 
-    fn event_loop(&mut self, pidfd: &OwnedFd, sigfd: Option<&SignalFd>) -> Result<ExitInfo> {
+    fn event_loop(&mut self, pidfd: &OwnedFd, sigfd: Option<&SignalFd>) -> Result<WaitStatus> {
         let mut buf = vec![0u8; 65536];
         let mut open_streams: Vec<bool> = vec![true; self.streams.len()];
         let mut stdin_open = self.stdin_to.is_some();
@@ -216,7 +216,7 @@ impl IoLoop<'_> {
                     Ok(0) | Err(_) => stdin_open = false,
                     Ok(n) => {
                         if let Some(to) = self.stdin_to {
-                            let _ = pier_oci::process::sync::write_all(to, &buf[..n]);
+                            let _ = write_all(to, &buf[..n]);
                         }
                     }
                 }
@@ -244,8 +244,7 @@ impl IoLoop<'_> {
                 if let Some(log) = self.log.as_mut() {
                     log.flush()?;
                 }
-                return ExitInfo::from_status(status)
-                    .context("the container's init stopped without exiting");
+                return Ok(status);
             }
         }
     }
@@ -286,8 +285,8 @@ impl IoLoop<'_> {
     }
 }
 
-/// Writes all of `data`; other errors than EPIPE are ignored (pier's stdout may be gone).
-fn write_all(fd: BorrowedFd, mut data: &[u8]) -> Result<(), Errno> {
+/// Writes all of `data` (waiting out EINTR and EAGAIN); returns the first other error.
+pub(crate) fn write_all(fd: BorrowedFd, mut data: &[u8]) -> Result<(), Errno> {
     while !data.is_empty() {
         match nix::unistd::write(fd, data) {
             Ok(n) => data = &data[n..],

@@ -135,6 +135,39 @@ impl AttachPoint {
         self.listener.as_raw_fd()
     }
 
+    /// The write end of the container's stdin pipe, if it has one (handed to the small
+    /// monitor with the listener).
+    pub fn stdin_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.stdin_pipe.as_ref().map(|p| p.as_raw_fd())
+    }
+
+    /// The socket's path (the one [`Drop`] removes).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The attach point another process bound ([`AttachPoint::bind`]) and handed over:
+    /// `listener` listens on `path`, `stdin_pipe` and the flags as `bind` took them. Both
+    /// descriptors are already non-blocking (the flag belongs to the open file, which the
+    /// handover shares).
+    pub fn adopt(
+        listener: OwnedFd,
+        path: PathBuf,
+        open_stdin: bool,
+        stdin_pipe: Option<OwnedFd>,
+        stdin_once: bool,
+    ) -> AttachPoint {
+        AttachPoint {
+            listener: UnixListener::from(listener),
+            path,
+            stdin_pipe,
+            stdin_once,
+            open_stdin,
+            conns: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
     /// The descriptors to poll, in the order [`Self::on_ready`] expects their events.
     pub(crate) fn poll_fds(&self) -> Vec<PollFd<'_>> {
         let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN)];
@@ -222,7 +255,7 @@ impl AttachPoint {
             // Read and dropped, as Docker does for a container without `-i`.
         } else if let Some(m) = master {
             // As `pier run -it` does: a terminal takes what a person types at once.
-            let _ = pier_oci::process::sync::write_all(m, data);
+            let _ = crate::io_loop::write_all(m, data);
         } else if self.stdin_pipe.is_some() {
             self.pending.extend_from_slice(data);
             self.flush_pending();

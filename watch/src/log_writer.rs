@@ -9,13 +9,28 @@
 //! ([`LogWriter::pending`] tells it there is something to write), and readers split entries
 //! back into lines.
 
-use super::config::LogConfig;
-use super::files::rotated;
-use super::LogEntry;
 use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// How big a log may grow: `max-size` and `max-file` of Docker's json-file driver (pier's
+/// `LogConfig`, which parses and records them, converts into this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Bytes in one file before it is rotated.
+    pub max_size: u64,
+    /// Files kept, the live one included (1: the file is emptied instead).
+    pub max_file: u32,
+}
+
+/// The name of rotated file `n` of the log at `path` (`container.log.1` is the newest).
+pub fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
 
 /// The most output one entry holds (Docker's json-file splits lines at 16 KiB too).
 pub const MAX_ENTRY: usize = 16 << 10;
@@ -23,7 +38,7 @@ pub const MAX_ENTRY: usize = 16 << 10;
 /// Appends entries to a container's log, rotating it.
 pub struct LogWriter {
     path: PathBuf,
-    config: LogConfig,
+    config: Rotation,
     file: File,
     size: u64,
     /// Output not yet written, all from `pending_stream`, with the time it arrived.
@@ -34,7 +49,8 @@ pub struct LogWriter {
 
 impl LogWriter {
     /// Opens (creates) the log at `path` for appending, bounded by `config`.
-    pub fn open(path: &Path, config: LogConfig) -> Result<LogWriter> {
+    pub fn open(path: &Path, config: impl Into<Rotation>) -> Result<LogWriter> {
+        let config = config.into();
         let file = open_append(path)?;
         let size = file
             .metadata()
@@ -60,7 +76,7 @@ impl LogWriter {
             self.pending_stream = stream;
         }
         if self.pending.is_empty() {
-            self.pending_time = pier_oci::time::now_rfc3339();
+            self.pending_time = now_rfc3339();
         }
         self.pending.extend_from_slice(data);
         while self.pending.len() >= MAX_ENTRY {
@@ -68,7 +84,7 @@ impl LogWriter {
             let rest = self.pending.split_off(cut);
             let chunk = std::mem::replace(&mut self.pending, rest);
             self.emit(&chunk)?;
-            self.pending_time = pier_oci::time::now_rfc3339();
+            self.pending_time = now_rfc3339();
         }
         Ok(())
     }
@@ -88,13 +104,7 @@ impl LogWriter {
     }
 
     fn emit(&mut self, chunk: &[u8]) -> Result<()> {
-        let entry = LogEntry {
-            log: String::from_utf8_lossy(chunk).into_owned(),
-            stream: self.pending_stream.to_string(),
-            time: self.pending_time.clone(),
-        };
-        let mut out = serde_json::to_vec(&entry).context("encoding a log entry")?;
-        out.push(b'\n');
+        let out = entry_line(chunk, self.pending_stream, &self.pending_time);
         if self.size > 0 && self.size + out.len() as u64 > self.config.max_size {
             self.rotate()?;
         }
@@ -164,5 +174,64 @@ fn cut_point(window: &[u8]) -> usize {
         // An incomplete character at the end (no error length): it goes to the next entry.
         Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => e.valid_up_to(),
         _ => window.len(),
+    }
+}
+
+/// The time an entry's first byte arrived: RFC 3339, UTC, nine fractional digits (as
+/// `pier_oci::time::now_rfc3339`; a clock before 1970 prints as 1970).
+fn now_rfc3339() -> String {
+    let now = SystemTime::now().max(SystemTime::UNIX_EPOCH);
+    humantime::format_rfc3339_nanos(now).to_string()
+}
+
+/// One line of the log: `{"log":"...","stream":"stdout","time":"..."}` and a newline, the
+/// fields in the order Docker's json-file driver writes them. Written by hand (pier reads it
+/// back with serde_json) so that the small monitor links no JSON library; output that is not
+/// UTF-8 is replaced as `String::from_utf8_lossy` does.
+pub fn entry_line(output: &[u8], stream: &str, time: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(output.len() + 64);
+    out.extend_from_slice(b"{\"log\":");
+    json_string(&mut out, &String::from_utf8_lossy(output));
+    out.extend_from_slice(b",\"stream\":");
+    json_string(&mut out, stream);
+    out.extend_from_slice(b",\"time\":");
+    json_string(&mut out, time);
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+/// `text` as a JSON string (RFC 8259: quote, backslash and control characters escaped).
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    for c in text.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut utf8 = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_json_must() {
+        let line = entry_line(b"a \"q\" \\ \t\x01\n\xff", "stderr", "T");
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "{\"log\":\"a \\\"q\\\" \\\\ \\t\\u0001\\n\u{fffd}\",\"stream\":\"stderr\",\"time\":\"T\"}\n"
+        );
     }
 }
