@@ -229,6 +229,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match repair_scope::of(&cli.command) {
         repair_scope::Scope::All => engine.reconcile()?,
         repair_scope::Scope::Named(keys) => engine.reconcile_named(&keys)?,
+        repair_scope::Scope::Launch { names, joined } => {
+            engine.reconcile_name_holders(&names)?;
+            engine.reconcile_named(&joined)?;
+        }
     }
     // And finishes the network tear-down of containers that exited: what it lists or
     // changes is then gone. Launching a container waits only if it joins a network.

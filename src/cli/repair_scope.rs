@@ -16,6 +16,13 @@ pub enum Scope<'a> {
     All,
     /// The containers these keys (names, IDs, ID prefixes) name.
     Named(Vec<&'a str>),
+    /// A launch: the containers holding these names exactly, and those `Named` keys name.
+    Launch {
+        /// Names asked for (`--name`): looked up in the name index only.
+        names: Vec<&'a str>,
+        /// Containers whose namespaces are joined (`--network container:X`).
+        joined: Vec<&'a str>,
+    },
 }
 
 /// The repair `cmd` needs.
@@ -46,15 +53,15 @@ fn launch(a: &super::container::create::CreateArgs) -> Scope<'_> {
     if !a.publish.is_empty() || a.publish_all {
         return Scope::All;
     }
-    let mut keys: Vec<&str> = a.name.iter().map(String::as_str).collect();
-    if let Some(other) = a
-        .network
-        .as_deref()
-        .and_then(|n| n.strip_prefix("container:"))
-    {
-        keys.push(other);
+    Scope::Launch {
+        names: a.name.iter().map(String::as_str).collect(),
+        joined: a
+            .network
+            .as_deref()
+            .and_then(|n| n.strip_prefix("container:"))
+            .into_iter()
+            .collect(),
     }
-    Scope::Named(keys)
 }
 
 /// The keys as the string slices [`Scope::Named`] holds.

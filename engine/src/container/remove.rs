@@ -225,6 +225,19 @@ impl Engine {
         Ok(())
     }
 
+    /// [`Engine::reconcile_named`] of the containers that hold `names` exactly (the name
+    /// index only: a launch asking for a new name must not fall back to reading every record,
+    /// as looking up an ID prefix does).
+    pub fn reconcile_name_holders(&self, names: &[&str]) -> Result<()> {
+        for name in names {
+            if let Some((paths, rec)) = self.names().lookup(name.trim_start_matches('/')) {
+                self.reconcile_loaded(&paths, rec)
+                    .with_context(|| format!("repairing container {name}"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Names of the directories under `<root>/containers` (container IDs, with or without a
     /// record).
     fn container_dirs(&self) -> Result<Vec<String>> {
