@@ -529,9 +529,22 @@ fn v1_controllers() -> Result<Vec<String>> {
 fn make_parent_private(rootfs: &Path) -> Result<()> {
     let path = fs::canonicalize(rootfs)
         .with_context(|| format!("resolving rootfs {}", rootfs.display()))?;
-    let infos = procfs::process::Process::myself()
-        .and_then(|me| me.mountinfo())
-        .context("reading /proc/self/mountinfo")?;
+    // Only the mounts at the rootfs or above it are parsed: the table holds two mounts per
+    // running container, and parsing every line made each start slower the more ran.
+    let table =
+        fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    let above: String = table
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|point| path.starts_with(mounts::attr::unescape(point)))
+        })
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    let infos =
+        <procfs::process::MountInfos as procfs::FromBufRead>::from_buf_read(above.as_bytes())
+            .context("parsing /proc/self/mountinfo")?;
     // The last mount at the longest prefix: the one on top, which holds the rootfs.
     let mut holder = None;
     for info in infos {

@@ -22,6 +22,7 @@ mod lab;
 mod network;
 mod output;
 mod pull_progress;
+mod repair_scope;
 mod runtime;
 mod seal;
 mod system;
@@ -223,8 +224,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
     }
     let engine = Engine::open(&cli.root)?;
-    // Every command first cleans up after containers whose watcher died.
-    engine.reconcile()?;
+    // Every command first cleans up after the containers whose watcher died that it may
+    // use: all of them, or only those it names (see `repair_scope`).
+    match repair_scope::of(&cli.command) {
+        repair_scope::Scope::All => engine.reconcile()?,
+        repair_scope::Scope::Named(keys) => engine.reconcile_named(&keys)?,
+        repair_scope::Scope::Launch { names, joined } => {
+            engine.reconcile_name_holders(&names)?;
+            engine.reconcile_named(&joined)?;
+        }
+    }
     // And finishes the network tear-down of containers that exited: what it lists or
     // changes is then gone. Launching a container waits only if it joins a network.
     let launches = matches!(

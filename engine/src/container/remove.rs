@@ -199,12 +199,41 @@ impl Engine {
 
     /// Runs [`Engine::reconcile_one`] over every container. It reads one small file per
     /// container (once: the listing's record is the one judged) and one `/proc` entry per
-    /// running one; this is what still grows with the number of containers on every pier
-    /// command (the scale suite measures it).
+    /// running one: what a command that lists or prunes containers needs. A command that acts
+    /// on named containers needs only [`Engine::reconcile_named`], whose cost does not grow
+    /// with the number of containers (the scale suite measures it).
     pub fn reconcile(&self) -> Result<()> {
         for rec in self.containers()? {
             let paths = self.paths(&rec.id);
             self.reconcile_loaded(&paths, rec)?;
+        }
+        Ok(())
+    }
+
+    /// [`Engine::reconcile_one`] of the containers `keys` name (names, IDs or ID prefixes,
+    /// looked up as [`Engine::find`] does; an unknown key is skipped, the command reports
+    /// it): one record read and one `/proc` look-up each, whatever the number of other
+    /// containers. A container whose watcher died is thus repaired by the next command that
+    /// acts on it, as by [`Engine::reconcile`].
+    pub fn reconcile_named(&self, keys: &[&str]) -> Result<()> {
+        for key in keys {
+            if let Ok((paths, rec)) = self.find(key) {
+                self.reconcile_loaded(&paths, rec)
+                    .with_context(|| format!("repairing container {key}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Engine::reconcile_named`] of the containers that hold `names` exactly (the name
+    /// index only: a launch asking for a new name must not fall back to reading every record,
+    /// as looking up an ID prefix does).
+    pub fn reconcile_name_holders(&self, names: &[&str]) -> Result<()> {
+        for name in names {
+            if let Some((paths, rec)) = self.names().lookup(name.trim_start_matches('/')) {
+                self.reconcile_loaded(&paths, rec)
+                    .with_context(|| format!("repairing container {name}"))?;
+            }
         }
         Ok(())
     }
