@@ -21,7 +21,8 @@
 use super::attach_point::AttachPoint;
 use super::events::InitSeen;
 use super::io_loop::Sink;
-use super::record::ContainerRecord;
+use super::record::{ContainerRecord, ContainerStatus};
+use super::restart_policy::RestartPolicy;
 use super::start::{Attach, RunOutcome};
 use super::Engine;
 use anyhow::{bail, Context, Result};
@@ -92,11 +93,23 @@ pub(crate) fn exec(root: &std::path::Path, id: &str, report: &OwnedFd) -> anyhow
 pub fn main(args: &[OsString]) -> i32 {
     match parse(args) {
         Ok((root, id, how)) => {
-            let result = sealed_exe::reexec_sealed(&root)
+            // The end of a run that cannot restart touches nothing inside the container (it
+            // records the exit and tears down from the host): no sealed copy for it, which
+            // saves executing pier once more per exit. A restart seals first (resume_monitor).
+            let seal_now = match &how {
+                Entry::Start(_) => true,
+                Entry::Ended(_) => may_restart(&root, &id),
+            };
+            let sealed = if seal_now {
+                sealed_exe::reexec_sealed(&root)
+            } else {
+                Ok(())
+            };
+            let result = sealed
                 .and_then(|()| Engine::open(&root))
                 .and_then(|engine| match how {
                     Entry::Start(report) => engine.monitor(&id, report),
-                    Entry::Ended(ended) => engine.resume_monitor(&id, ended),
+                    Entry::Ended(ended) => engine.resume_monitor(&root, &id, ended),
                 });
             i32::from(result.is_err())
         }
@@ -377,28 +390,43 @@ impl Engine {
         }
         drop(tx);
         let first = result?;
-        self.apply_restart_policy(id, first)
+        self.apply_restart_policy(id, first, &|| Ok(()))
     }
 
     /// The monitor's work once the small program has watched a run to its end: records the
     /// exit (as a run watched in-process does after its io loop) and applies the restart
     /// policy, which hands over to the small program again if the container runs again.
-    fn resume_monitor(&self, id: &str, ended: Ended) -> Result<()> {
+    fn resume_monitor(&self, root: &Path, id: &str, ended: Ended) -> Result<()> {
         let paths = self.paths(id);
+        let record = ContainerRecord::load(&paths).ok();
         // Read before the tear-down removes the cgroup; a container removed meanwhile
         // (`rm -f`) has none, and `finish` finds no record to update.
-        let oom_killed = ContainerRecord::load(&paths)
-            .ok()
-            .and_then(|r| r.cgroup)
+        let oom_killed = record
+            .as_ref()
+            .and_then(|r| r.cgroup.clone())
             .is_some_and(|c| c.oom_kill_count().unwrap_or(0) > 0);
-        self.finish(&paths, ended.exit, oom_killed, ended.seen, true)?;
+        // Recorded already when this is the same exit again: this process recorded it
+        // unsealed, then re-executed itself sealed (same arguments) because the policy, changed
+        // by `pier update` since, says restart.
+        let recorded =
+            record.is_some_and(|r| r.status == ContainerStatus::Exited && r.init.is_none());
+        if !recorded {
+            self.finish(&paths, ended.exit, oom_killed, ended.seen, true)?;
+        }
         super::restart::set_backoff(ended.backoff);
         let outcome = RunOutcome {
             exit: ended.exit,
             oom_killed,
         };
-        self.apply_restart_policy(id, outcome)
+        self.apply_restart_policy(id, outcome, &|| sealed_exe::reexec_sealed(root))
     }
+}
+
+/// Whether container `id`'s restart policy may run it again (unknown: yes, so the caller seals).
+fn may_restart(root: &Path, id: &str) -> bool {
+    Engine::open(root)
+        .and_then(|engine| ContainerRecord::load(&engine.paths(id)))
+        .map_or(true, |r| r.config.restart != RestartPolicy::No)
 }
 
 #[cfg(test)]

@@ -46,8 +46,15 @@ const POLL: Duration = Duration::from_millis(50);
 
 impl Engine {
     /// Runs the restart policy of container `id` after its run ended with `outcome`,
-    /// until the policy says no, the user stops it, or it is removed.
-    pub(crate) fn apply_restart_policy(&self, id: &str, mut outcome: RunOutcome) -> Result<()> {
+    /// until the policy says no, the user stops it, or it is removed. `before_restart` runs
+    /// once the policy has said yes, before anything else (the exit path that skipped the
+    /// sealed copy re-executes sealed there; it returns only if this process already is).
+    pub(crate) fn apply_restart_policy(
+        &self,
+        id: &str,
+        mut outcome: RunOutcome,
+        before_restart: &dyn Fn() -> Result<()>,
+    ) -> Result<()> {
         let paths = self.paths(id);
         let me = super::record::ProcessId::of(std::process::id() as i32);
         let mut delay = backoff();
@@ -73,6 +80,7 @@ impl Engine {
             if !again {
                 return Ok(());
             }
+            before_restart()?;
             let d = next_delay(delay, ran_for(&rec));
             delay = Some(d);
             set_backoff(delay);
