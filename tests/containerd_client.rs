@@ -74,10 +74,13 @@ fn start_containerd(dir: &Path) -> (Daemon, Ctr) {
         format!(
             "version = 2\nroot = \"{}\"\nstate = \"{}\"\n\
              disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{}\"\n",
+             [grpc]\n  address = \"{}\"\n\
+             [plugins.\"io.containerd.internal.v1.opt\"]\n  path = \"{}\"\n",
             dir.join("root").display(),
             dir.join("state").display(),
-            socket.display()
+            socket.display(),
+            // Not containerd's default /opt/containerd, on the host.
+            dir.join("opt").display()
         ),
     )
     .expect("config.toml");
