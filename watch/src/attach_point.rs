@@ -119,15 +119,13 @@ impl AttachPoint {
         if let Some(p) = &stdin_pipe {
             set_nonblocking(p.as_fd())?;
         }
-        Ok(AttachPoint {
-            listener,
+        Ok(AttachPoint::adopt(
+            listener.into(),
             path,
+            open_stdin,
             stdin_pipe,
             stdin_once,
-            open_stdin,
-            conns: Vec::new(),
-            pending: Vec::new(),
-        })
+        ))
     }
 
     /// The listening descriptor (for the list a container's processes must not inherit).

@@ -93,24 +93,15 @@ pub(crate) fn exec(root: &std::path::Path, id: &str, report: &OwnedFd) -> anyhow
 pub fn main(args: &[OsString]) -> i32 {
     match parse(args) {
         Ok((root, id, how)) => {
-            // The end of a run that cannot restart touches nothing inside the container (it
-            // records the exit and tears down from the host): no sealed copy for it, which
-            // saves executing pier once more per exit. A restart seals first (resume_monitor).
-            let seal_now = match &how {
-                Entry::Start(_) => true,
-                Entry::Ended(_) => may_restart(&root, &id),
+            let result = match how {
+                Entry::Start(report) => sealed_exe::reexec_sealed(&root)
+                    .and_then(|()| Engine::open(&root))
+                    .and_then(|engine| engine.monitor(&id, report)),
+                // Sealed in resume_monitor, and only if the run may restart.
+                Entry::Ended(ended) => {
+                    Engine::open(&root).and_then(|engine| engine.resume_monitor(&root, &id, ended))
+                }
             };
-            let sealed = if seal_now {
-                sealed_exe::reexec_sealed(&root)
-            } else {
-                Ok(())
-            };
-            let result = sealed
-                .and_then(|()| Engine::open(&root))
-                .and_then(|engine| match how {
-                    Entry::Start(report) => engine.monitor(&id, report),
-                    Entry::Ended(ended) => engine.resume_monitor(&root, &id, ended),
-                });
             i32::from(result.is_err())
         }
         Err(e) => {
@@ -399,6 +390,16 @@ impl Engine {
     fn resume_monitor(&self, root: &Path, id: &str, ended: Ended) -> Result<()> {
         let paths = self.paths(id);
         let record = ContainerRecord::load(&paths).ok();
+        // The end of a run that cannot restart touches nothing inside the container (it records
+        // the exit and tears down from the host): no sealed copy for it, which saves executing
+        // pier once more per exit. One that may restart (or whose record is unreadable) seals
+        // first: this re-executes the same command from a sealed copy.
+        if record
+            .as_ref()
+            .is_none_or(|r| r.config.restart != RestartPolicy::No)
+        {
+            sealed_exe::reexec_sealed(root)?;
+        }
         // Read before the tear-down removes the cgroup; a container removed meanwhile
         // (`rm -f`) has none, and `finish` finds no record to update.
         let oom_killed = record
@@ -420,13 +421,6 @@ impl Engine {
         };
         self.apply_restart_policy(id, outcome, &|| sealed_exe::reexec_sealed(root))
     }
-}
-
-/// Whether container `id`'s restart policy may run it again (unknown: yes, so the caller seals).
-fn may_restart(root: &Path, id: &str) -> bool {
-    Engine::open(root)
-        .and_then(|engine| ContainerRecord::load(&engine.paths(id)))
-        .map_or(true, |r| r.config.restart != RestartPolicy::No)
 }
 
 #[cfg(test)]
