@@ -69,7 +69,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # shellcheck source=scripts/qemu-pin.sh
+  . scripts/qemu-pin.sh
+  qemu_pin "${missing[@]}"
+  apt-get install -y -q --no-install-recommends "${qemu_apt_args[@]}" "${missing[@]}" >/dev/null
   # Debian starts (and enables) the daemons it just installed on a systemd host: the tests do
   # not use them, and a running dockerd sets the host firewall's FORWARD policy to DROP. Stop
   # only what this run installed.

@@ -68,7 +68,10 @@ if [[ -n "${PIER_LANE_PLAN:-}" ]]; then
 fi
 
 if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-img >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86 qemu-utils >/dev/null
+  # shellcheck source=scripts/qemu-pin.sh
+  . "$repo/scripts/qemu-pin.sh"
+  qemu_pin qemu-system-x86 qemu-utils
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${qemu_apt_args[@]}" qemu-system-x86 qemu-utils >/dev/null
 fi
 image=$("$repo/scripts/v2-guest/build-image.sh" "$cache")
 if [ "${1:-}" = --prepare ]; then
