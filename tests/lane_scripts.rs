@@ -487,3 +487,48 @@ fn a_plan_filter_that_matches_no_test_is_refused() {
         text(&out.stderr)
     );
 }
+
+/// Runs `qemu_pin PACKAGES` from scripts/qemu-pin.sh with stand-in `apt-cache` (candidate
+/// `candidate`) and `dpkg-query` (qemu-utils at `installed`, or not installed) first on PATH;
+/// returns the apt arguments it chose, one per line.
+fn qemu_pin(installed: Option<&str>, candidate: &str, packages: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    write_executable(
+        &dir.path().join("apt-cache"),
+        &format!("#!/bin/sh\necho \"$2:\"\necho '  Installed: (none)'\necho '  Candidate: {candidate}'\n"),
+    );
+    let dpkg = match installed {
+        Some(v) => format!("#!/bin/sh\nprintf 'install ok installed {v}'\n"),
+        None => "#!/bin/sh\nexit 1\n".to_string(),
+    };
+    write_executable(&dir.path().join("dpkg-query"), &dpkg);
+    let script = repo().join("scripts/qemu-pin.sh");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            ". '{}'; qemu_pin {packages}; printf '%s\\n' \"${{qemu_apt_args[@]}}\"",
+            script.display()
+        ))
+        .env("PATH", format!("{}:/usr/bin:/bin", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "qemu_pin: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// A new machine of this project's kind has qemu-utils 10.0 from backports, which breaks
+/// Debian 12's qemu-system-x86 7.2: apt refused the pair and the whole set-up failed. The pin
+/// installs qemu-utils at qemu-system-x86's version; it is left alone where it already matches,
+/// is absent, or QEMU is not being installed.
+#[test]
+fn qemu_utils_from_another_release_is_pinned_to_the_system_emulators() {
+    let bpo = "1:10.0.2+ds-2+deb13u1~bpo12+1";
+    let deb12 = "1:7.2+dfsg-7+deb12u18+b3";
+    assert_eq!(
+        qemu_pin(Some(bpo), deb12, "busybox-static qemu-system-x86 chromium"),
+        format!("--allow-downgrades\nqemu-utils={deb12}\n")
+    );
+    assert_eq!(qemu_pin(Some(deb12), deb12, "qemu-system-x86"), "\n");
+    assert_eq!(qemu_pin(None, deb12, "qemu-system-x86 qemu-utils"), "\n");
+    assert_eq!(qemu_pin(Some(bpo), deb12, "runc crun"), "\n");
+}
