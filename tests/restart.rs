@@ -54,7 +54,12 @@ fn on_failure_3_restarts_exactly_three_times_then_stays_exited() {
     // Docker's back-off: 100 ms, then 200 ms, then 400 ms between an exit and the restart.
     let died = event_times(&p, &id, "die");
     let restarted = event_times(&p, &id, "restart");
-    assert_eq!((died.len(), restarted.len()), (4, 3), "events");
+    assert_eq!(
+        (died.len(), restarted.len()),
+        (4, 3),
+        "events: {:#?}",
+        p.events_of(&id)
+    );
     let delays: Vec<Duration> = (0..3)
         .map(|i| restarted[i].duration_since(died[i]).unwrap_or_default())
         .collect();
