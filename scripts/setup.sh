@@ -19,6 +19,9 @@ packages=(busybox-static iproute2 nftables iptables util-linux procps ca-certifi
 # protoc, which compiles the Kubernetes CRI API's .proto files when pier is built (the k8s-cri
 # crate's build script; `pier cri` and tests/cri.rs use it).
 packages+=(protobuf-compiler)
+# The C toolchain rustc links with, and glibc's static library (libc.a): the small monitor,
+# pier-monitor, is linked statically (build.rs).
+packages+=(gcc libc6-dev)
 if [ "$what" = bench ]; then
   # Peers and environments: runc/crun (OCI peers), podman and Docker (whole-path peers; the
   # bench starts a dockerd of its own), QEMU (VMs), iperf3 (throughput cross-check), a
