@@ -167,6 +167,32 @@ fn with_block(mut text: String, network: &str, entries: &[HostEntry]) -> String 
     text
 }
 
+/// The entries of the block of `network` in the hosts file at `path`, in file order (none
+/// without a file or block). A join or leave edits the network's shared file through this
+/// instead of rebuilding the block from every endpoint's record.
+pub fn read_block(path: &Path, network: &str) -> Result<Vec<HostEntry>> {
+    let text = read(path)?;
+    let (begin, end) = (begin_marker(network), end_marker(network));
+    let mut entries = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line == begin {
+            inside = true;
+        } else if inside && line == end {
+            break;
+        } else if inside {
+            let mut words = line.split_whitespace();
+            if let Some(ip) = words.next().and_then(|w| w.parse::<Ipv4Addr>().ok()) {
+                entries.push(HostEntry {
+                    ip,
+                    names: words.map(str::to_string).collect(),
+                });
+            }
+        }
+    }
+    Ok(entries)
+}
+
 /// Removes the block of `network` from the hosts file at `path` (a missing file is fine).
 pub fn remove_block(path: &Path, network: &str) -> Result<()> {
     if !path.exists() {
@@ -227,6 +253,11 @@ mod tests {
         );
         let text = fs::read_to_string(&p).unwrap();
         assert_eq!(text.matches("BEGIN pier network n1").count(), 1);
+        let block = read_block(&p, "n1").unwrap();
+        assert_eq!(block.len(), 1);
+        assert_eq!(block[0].ip, Ipv4Addr::new(10, 213, 1, 2));
+        assert_eq!(block[0].names, ["web", "w"]);
+        assert!(read_block(&p, "n3").unwrap().is_empty());
         remove_block(&p, "n1").unwrap();
         assert_eq!(resolve(&p, "web").unwrap(), None);
         assert_eq!(
