@@ -357,16 +357,21 @@ impl Leases<'_> {
         Ok(())
     }
 
-    /// After a crash: removes what no lease backs: temporary files of `networks`' lease
-    /// directories, index links whose lease is gone or another container's, private hosts
-    /// entries of containers without a lease there. Returns a description of each.
+    /// After a crash: removes what no lease backs: temporary files (dot files: a claim or a
+    /// rewrite cut short) of `networks`' lease and private-hosts directories, index links
+    /// whose lease is gone or another container's, private hosts entries of containers
+    /// without a lease there. Returns a description of each.
     pub fn prune_index(&self, networks: &[String]) -> Result<Vec<String>> {
         let mut cleaned = Vec::new();
         for network in networks {
-            let dir = self.net_dir(network);
-            for name in names(&dir)?.iter().filter(|n| n.starts_with(".claim-")) {
-                remove_if_present(&dir.join(name))?;
-                cleaned.push(format!("unfinished lease {name} of network {network}"));
+            for dir in [self.net_dir(network), self.private_dir(network)] {
+                for name in names(&dir)?.iter().filter(|n| n.starts_with('.')) {
+                    remove_if_present(&dir.join(name))?;
+                    cleaned.push(format!(
+                        "unfinished {} of network {network}",
+                        dir.join(name).display()
+                    ));
+                }
             }
             for (id, _) in self.private_hosts(network)? {
                 if self.lookup(&id, network)?.is_none() {
@@ -390,5 +395,84 @@ impl Leases<'_> {
     /// Removes a lease file whatever it holds (an unreadable one, at repair).
     pub fn remove_file(&self, network: &str, ip: Ipv4Addr) -> Result<()> {
         remove_if_present(&self.path(network, ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::Endpoint;
+
+    fn record(id: &str, ip: Ipv4Addr) -> EndpointRecord {
+        EndpointRecord {
+            container_id: id.to_string(),
+            container_name: format!("c-{id}"),
+            aliases: Vec::new(),
+            netns_path: PathBuf::from("/nonexistent"),
+            hosts_file: None,
+            hosts_shared: false,
+            endpoint: Endpoint {
+                network: "n".into(),
+                ip,
+                prefix: 24,
+                gateway: Ipv4Addr::new(10, 213, 90, 1),
+                mac: String::new(),
+                host_veth: format!("pier{id}"),
+                ports: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn network_leases_claim_lowest_free_by_name_and_release() {
+        let dir = tempfile::tempdir().unwrap();
+        let leases = Leases { dir: dir.path() };
+        let subnet: Subnet = "10.213.90.0/29".parse().unwrap();
+        let gw = subnet.first_host();
+        let a = leases
+            .claim("n", &subnet, gw, "a", &|ip| record("a", ip))
+            .unwrap();
+        assert_eq!(a.endpoint.ip, Ipv4Addr::new(10, 213, 90, 2));
+        // An allocator that missed the lock took .3, and a crash left an empty lease at .4:
+        // both are taken addresses (the names count, not the contents).
+        fs::write(leases.path("n", Ipv4Addr::new(10, 213, 90, 3)), b"{}").unwrap();
+        fs::write(leases.path("n", Ipv4Addr::new(10, 213, 90, 4)), b"").unwrap();
+        let b = leases
+            .claim("n", &subnet, gw, "b", &|ip| record("b", ip))
+            .unwrap();
+        assert_eq!(b.endpoint.ip, Ipv4Addr::new(10, 213, 90, 5));
+        assert_eq!(
+            leases.of_container("b").unwrap()[0].endpoint.ip,
+            b.endpoint.ip
+        );
+        assert_eq!(
+            leases.records("n").unwrap().len(),
+            2,
+            "unreadable leases skipped"
+        );
+        assert_eq!(leases.all("n").unwrap().len(), 4);
+        leases
+            .claim("n", &subnet, gw, "c", &|ip| record("c", ip))
+            .unwrap();
+        let full = leases.claim("n", &subnet, gw, "d", &|ip| record("d", ip));
+        assert!(full.unwrap_err().to_string().contains("network n"));
+        assert!(leases.networks_of("d").unwrap().is_empty(), "no index left");
+
+        leases.remove("n", a.endpoint.ip, "a").unwrap();
+        assert!(leases.lookup("a", "n").unwrap().is_none());
+        assert!(!dir.path().join("containers/a").exists());
+        let again = leases
+            .claim("n", &subnet, gw, "e", &|ip| record("e", ip))
+            .unwrap();
+        assert_eq!(again.endpoint.ip, a.endpoint.ip, "the freed lowest address");
+        // A stale index (its lease now another container's) finds nothing.
+        leases.set_index("a", "n", again.endpoint.ip).unwrap();
+        assert!(leases.lookup("a", "n").unwrap().is_none());
+        let cleaned = leases.prune_index(&["n".to_string()]).unwrap();
+        assert!(
+            cleaned.iter().any(|c| c.contains("container a")),
+            "{cleaned:?}"
+        );
+        assert!(leases.lookup("e", "n").unwrap().is_some());
     }
 }
