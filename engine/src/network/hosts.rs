@@ -167,11 +167,8 @@ fn with_block(mut text: String, network: &str, entries: &[HostEntry]) -> String 
     text
 }
 
-/// The entries of the block of `network` in the hosts file at `path`, in file order (none
-/// without a file or block). A join or leave edits the network's shared file through this
-/// instead of rebuilding the block from every endpoint's record.
-pub fn read_block(path: &Path, network: &str) -> Result<Vec<HostEntry>> {
-    let text = read(path)?;
+/// The entries of the block of `network` in `text`, in file order.
+fn parse_block(text: &str, network: &str) -> Vec<HostEntry> {
     let (begin, end) = (begin_marker(network), end_marker(network));
     let mut entries = Vec::new();
     let mut inside = false;
@@ -190,6 +187,31 @@ pub fn read_block(path: &Path, network: &str) -> Result<Vec<HostEntry>> {
             }
         }
     }
+    entries
+}
+
+/// The entries of the block of `network` in the hosts file at `path`, in file order (none
+/// without a file or block).
+pub fn read_block(path: &Path, network: &str) -> Result<Vec<HostEntry>> {
+    Ok(parse_block(&read(path)?, network))
+}
+
+/// Changes the block of `network` in the hosts file at `path` (created if missing) with
+/// `change`, reading and writing the file once; returns the new entries. A join or leave
+/// edits the network's shared file through this instead of rebuilding the block from every
+/// endpoint's record.
+pub fn edit_block(
+    path: &Path,
+    network: &str,
+    change: impl FnOnce(&mut Vec<HostEntry>),
+) -> Result<Vec<HostEntry>> {
+    let text = read(path)?;
+    let mut entries = parse_block(&text, network);
+    change(&mut entries);
+    rewrite_in_place(
+        path,
+        &with_block(strip_block(&text, network), network, &entries),
+    )?;
     Ok(entries)
 }
 
@@ -258,6 +280,11 @@ mod tests {
         assert_eq!(block[0].ip, Ipv4Addr::new(10, 213, 1, 2));
         assert_eq!(block[0].names, ["web", "w"]);
         assert!(read_block(&p, "n3").unwrap().is_empty());
+        let edited = edit_block(&p, "n1", |e| e.retain(|x| x.names[0] != "web")).unwrap();
+        assert!(edited.is_empty());
+        assert_eq!(resolve(&p, "web").unwrap(), None);
+        assert_eq!(fs::metadata(&p).unwrap().ino(), ino, "edited in place");
+        write_block(&p, "n1", &block).unwrap();
         remove_block(&p, "n1").unwrap();
         assert_eq!(resolve(&p, "web").unwrap(), None);
         assert_eq!(

@@ -874,23 +874,22 @@ impl NetworkManager {
         skip: Option<&str>,
     ) -> Vec<hosts::HostEntry> {
         let shared = self.shared_hosts_path(network);
-        let mut entries = match change {
-            HostsChange::Rebuild(entries) => entries,
-            HostsChange::Join(entry) => {
-                let mut entries = hosts::read_block(&shared, network).unwrap_or_default();
-                entries.retain(|e| e.ip != entry.ip);
-                entries.push(entry);
-                entries
+        let edited = hosts::edit_block(&shared, network, |entries| {
+            match change {
+                HostsChange::Rebuild(all) => *entries = all,
+                HostsChange::Join(entry) => {
+                    entries.retain(|e| e.ip != entry.ip);
+                    entries.push(entry);
+                }
+                HostsChange::Leave(ip) => entries.retain(|e| e.ip != ip),
             }
-            HostsChange::Leave(ip) => {
-                let mut entries = hosts::read_block(&shared, network).unwrap_or_default();
-                entries.retain(|e| e.ip != ip);
-                entries
-            }
+            // Address order: addresses are leased lowest first, so a join mostly appends.
+            entries.sort_by_key(|e| e.ip);
+        });
+        // The shared file unreadable: the peers keep their names until a repair.
+        let Ok(entries) = edited else {
+            return Vec::new();
         };
-        // Address order: addresses are leased lowest first, so a join mostly appends a line.
-        entries.sort_by_key(|e| e.ip);
-        let _ = hosts::write_block(&shared, network, &entries);
         for (id, path) in self.leases().private_hosts(network).unwrap_or_default() {
             if Some(id.as_str()) != skip {
                 let _ = hosts::write_block(&path, network, &entries);
