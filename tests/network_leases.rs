@@ -16,16 +16,6 @@ use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The address `pier inspect` gives the container.
-fn ip_of(p: &Pier, container: &str) -> Ipv4Addr {
-    let v = p.inspect(container);
-    v["network"]["ip"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no network.ip in inspect of {container}: {v}"))
-        .parse()
-        .expect("an IPv4 address")
-}
-
 /// The lease directory of `network`.
 fn lease_dir(p: &Pier, network: &str) -> PathBuf {
     p.root().join("networks").join(format!("{network}.leases"))
@@ -90,7 +80,7 @@ fn twenty_parallel_runs_get_distinct_addresses_that_answer() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let ips: BTreeSet<Ipv4Addr> = ids.iter().map(|id| ip_of(&p, id)).collect();
+    let ips: BTreeSet<Ipv4Addr> = ids.iter().map(|id| p.ip_of(id)).collect();
     let lowest: BTreeSet<Ipv4Addr> = (2..22).map(|d| addr(61, d)).collect();
     assert_eq!(
         ips, lowest,
@@ -125,7 +115,7 @@ fn rm_and_a_failed_start_free_the_lease() {
     p.ok(&["network", "create", "--subnet", "10.213.62.0/24", net]);
     let a = p.run_detached(&["--network", net, "busybox", "sleep", "1000"]);
     let b = p.run_detached(&["--network", net, "busybox", "sleep", "1000"]);
-    assert_eq!((ip_of(&p, &a), ip_of(&p, &b)), (addr(62, 2), addr(62, 3)));
+    assert_eq!((p.ip_of(&a), p.ip_of(&b)), (addr(62, 2), addr(62, 3)));
     p.ok(&["rm", "-f", &a]);
     assert!(
         !lease_dir(&p, net).join("10.213.62.2.json").exists(),
@@ -134,7 +124,7 @@ fn rm_and_a_failed_start_free_the_lease() {
     assert_no_veth(&a);
     let c = p.run_detached(&["--network", net, "busybox", "sleep", "1000"]);
     assert_eq!(
-        ip_of(&p, &c),
+        p.ip_of(&c),
         addr(62, 2),
         "the freed lowest address is reused"
     );
@@ -176,7 +166,7 @@ fn rm_and_a_failed_start_free_the_lease() {
     }
     let d = p.run_detached(&["--network", net, "busybox", "sleep", "1000"]);
     assert_eq!(
-        ip_of(&p, &d),
+        p.ip_of(&d),
         addr(62, 4),
         "no address was kept by the failures"
     );
@@ -221,7 +211,7 @@ fn an_older_state_file_is_moved_to_lease_files_on_first_use() {
     p.ok(&["network", "create", "--subnet", "10.213.63.0/24", net]);
     let a = server(&p, "olda", net);
     let b = server(&p, "oldb", net);
-    let (ip_a, ip_b) = (ip_of(&p, &a), ip_of(&p, &b));
+    let (ip_a, ip_b) = (p.ip_of(&a), p.ip_of(&b));
     // A migration cut short: the lease of `a` was written, the state file not yet rewritten.
     write_old_format(&p, net, &[&a]);
     assert_eq!(leased(&p, net), [ip_a].into());
@@ -253,7 +243,7 @@ fn an_older_state_file_is_moved_to_lease_files_on_first_use() {
     // The moved leases hold: a new container gets the next address and resolves the old
     // ones by name; the old ones still answer and are released by rm.
     let c = p.run_detached(&["--network", net, "busybox", "sleep", "1000"]);
-    assert_eq!(ip_of(&p, &c), addr(63, 4));
+    assert_eq!(p.ip_of(&c), addr(63, 4));
     let hosts = p.ok(&["exec", &c, "cat", "/etc/hosts"]);
     assert!(
         hosts.contains(&format!("{ip_a}\tolda")) && hosts.contains(&format!("{ip_b}\toldb")),

@@ -214,6 +214,27 @@ impl Leases<'_> {
         )
     }
 
+    /// Links a complete `record` into place as the lease of its address, through the
+    /// temporary file `.claim-<container>`: `Ok(false)` when the address is leased already
+    /// (`link(2)` refuses an existing name).
+    fn link_record(&self, record: &EndpointRecord) -> Result<bool> {
+        let (network, ip) = (&record.endpoint.network, record.endpoint.ip);
+        let dir = self.net_dir(network);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = dir.join(format!(".claim-{}", record.container_id));
+        let data =
+            serde_json::to_vec(record).with_context(|| format!("serializing the lease of {ip}"))?;
+        fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+        let lease = self.path(network, ip);
+        let linked = fs::hard_link(&tmp, &lease);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("creating {}", lease.display())),
+        }
+    }
+
     /// Takes the lowest free address of `subnet` (not `gateway`) on `network` for
     /// `container_id`, recording `make(ip)`: index link first, then the lease file linked
     /// into place whole (see the module comment). Errors: the subnet is full, or a file
@@ -226,42 +247,30 @@ impl Leases<'_> {
         container_id: &str,
         make: &dyn Fn(Ipv4Addr) -> EndpointRecord,
     ) -> Result<EndpointRecord> {
-        let dir = self.net_dir(network);
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = dir.join(format!(".claim-{container_id}"));
         let mut used = self.used(network)?;
-        let result = loop {
-            let ip = match subnet.allocate(gateway, &used) {
-                Ok(ip) => ip,
-                Err(e) => break Err(e.context(format!("network {network}"))),
-            };
-            let record = make(ip);
-            let taken = self.set_index(container_id, network, ip).and_then(|()| {
-                let data = serde_json::to_vec(&record)
-                    .with_context(|| format!("serializing the lease of {ip}"))?;
-                fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
-                let lease = self.path(network, ip);
-                match fs::hard_link(&tmp, &lease) {
-                    Ok(()) => Ok(true),
-                    Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-                    Err(e) => Err(e).with_context(|| format!("creating {}", lease.display())),
-                }
-            });
+        loop {
+            let taken = subnet
+                .allocate(gateway, &used)
+                .with_context(|| format!("network {network}"))
+                .and_then(|ip| {
+                    let record = make(ip);
+                    self.set_index(container_id, network, ip)?;
+                    Ok(self.link_record(&record)?.then_some(record).ok_or(ip))
+                });
             match taken {
-                Ok(true) => break Ok(record),
+                Ok(Ok(record)) => return Ok(record),
                 // Leased meanwhile by an allocator that missed the lock: the next one.
-                Ok(false) => {
+                Ok(Err(ip)) => {
                     used.insert(ip);
                 }
-                Err(e) => break Err(e),
+                // An index left pointing at an address tried before goes too.
+                Err(e) => {
+                    let _ = fs::remove_file(self.index_link(container_id, network));
+                    let _ = fs::remove_dir(self.index_dir(container_id));
+                    return Err(e);
+                }
             }
-        };
-        let _ = fs::remove_file(&tmp);
-        if result.is_err() {
-            let _ = fs::remove_file(self.index_link(container_id, network));
-            let _ = fs::remove_dir(self.index_dir(container_id));
         }
-        result
     }
 
     /// Adopts a record from an older state file (migration): writes its index and lease
@@ -285,15 +294,13 @@ impl Leases<'_> {
             return self.set_index(&record.container_id, network, ip);
         }
         self.set_index(&record.container_id, network, ip)?;
-        let dir = self.net_dir(network);
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = dir.join(format!(".claim-{}", record.container_id));
-        let data =
-            serde_json::to_vec(record).with_context(|| format!("serializing the lease of {ip}"))?;
-        fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
-        let linked = fs::hard_link(&tmp, &lease);
-        let _ = fs::remove_file(&tmp);
-        linked.with_context(|| format!("creating {}", lease.display()))
+        if !self.link_record(record)? {
+            bail!(
+                "{}: created while the old state file was moved",
+                lease.display()
+            );
+        }
+        Ok(())
     }
 
     /// Replaces the record of an existing lease (its hosts file changed), atomically.
