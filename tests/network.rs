@@ -53,15 +53,6 @@ fn http_get(addr: SocketAddr) -> Result<String, String> {
     Err(format!("GET {addr}: {last}"))
 }
 
-fn ip_of(p: &Pier, container: &str) -> Ipv4Addr {
-    let v = p.inspect(container);
-    v["network"]["ip"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no network.ip in inspect of {container}: {v}"))
-        .parse()
-        .expect("an IPv4 address")
-}
-
 #[test]
 fn default_bridge_gives_an_address_route_and_dns_files() {
     let p = Pier::new();
@@ -96,7 +87,7 @@ fn containers_on_a_user_network_reach_each_other_by_name() {
         out.contains("hello by name"),
         "reply through the name web: {out}"
     );
-    let ip = ip_of(&p, "web");
+    let ip = p.ip_of("web");
     assert!(
         ip.octets()[..3] == [10, 213, 31],
         "address from the network's subnet: {ip}"
@@ -111,7 +102,7 @@ fn user_networks_are_isolated_from_each_other() {
     p.ok(&["network", "create", "--subnet", "10.213.41.0/24", "a"]);
     p.ok(&["network", "create", "--subnet", "10.213.42.0/24", "b"]);
     let (_id, _www) = web_server(&p, "srv", &["--network", "b"], "on b\n");
-    let ip = ip_of(&p, "srv");
+    let ip = p.ip_of("srv");
     let probe = format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 80");
     // Same network: reachable (this also proves the server is up).
     let same = p.run(&[
@@ -161,7 +152,7 @@ fn published_port_is_reachable_from_the_host_and_listed() {
     assert!(reply.contains("published"), "{reply}");
     assert_eq!(p.ok(&["port", "pub"]), format!("80/tcp -> 0.0.0.0:{port}"));
     // The container's own address works too, without NAT.
-    let ip = ip_of(&p, "pub");
+    let ip = p.ip_of("pub");
     assert!(http_get(SocketAddr::from((ip, 80)))
         .expect("host reaches the container's IP")
         .contains("published"));
@@ -295,7 +286,7 @@ fn none_and_host_modes() {
 fn container_mode_shares_another_containers_network() {
     let p = Pier::new();
     p.run_detached(&["--name", "base", "busybox", "sleep", "1000"]);
-    let ip = ip_of(&p, "base");
+    let ip = p.ip_of("base");
     let out = p.ok(&[
         "run",
         "--rm",

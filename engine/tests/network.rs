@@ -697,13 +697,18 @@ fn network_release_and_prune_leave_nothing() {
 
     // A crashed container: its endpoint is recorded but the container is gone.
     let ep2 = env.connect(&id2, "two", &net, &ns2, &ports, None).unwrap();
-    // A crash between creating the endpoint and saving it: the state forgets it.
-    let state_file = env.root.path().join("networks").join(format!("{net}.json"));
-    let before = std::fs::read(&state_file).unwrap();
+    // A lease lost after its endpoint was made (a power cut before the file reached the
+    // disk): the state forgets it, the veth and rules stay.
     let ep3 = env
         .connect(&id3, "three", &net, &ns3, &ports, None)
         .unwrap();
-    std::fs::write(&state_file, before).unwrap();
+    let lease = env
+        .root
+        .path()
+        .join("networks")
+        .join(format!("{net}.leases"))
+        .join(format!("{}.json", ep3.ip));
+    std::fs::remove_file(&lease).unwrap();
     assert!(link_exists(&ep3.host_veth));
 
     let cleaned = env.mgr.prune_orphans(&[]).unwrap();

@@ -156,6 +156,16 @@ impl Pier {
             .expect("inspect prints a one-element array")
     }
 
+    /// The address of a bridged container, from `pier inspect`.
+    pub fn ip_of(&self, container: &str) -> std::net::Ipv4Addr {
+        let v = self.inspect(container);
+        v["network"]["ip"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no network.ip in inspect of {container}: {v}"))
+            .parse()
+            .expect("an IPv4 address")
+    }
+
     /// `pier image inspect IMAGE` as JSON (the one object).
     pub fn image_inspect(&self, image: &str) -> serde_json::Value {
         let out = self.ok(&["image", "inspect", image]);

@@ -167,6 +167,54 @@ fn with_block(mut text: String, network: &str, entries: &[HostEntry]) -> String 
     text
 }
 
+/// The entries of the block of `network` in `text`, in file order.
+fn parse_block(text: &str, network: &str) -> Vec<HostEntry> {
+    let (begin, end) = (begin_marker(network), end_marker(network));
+    let mut entries = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line == begin {
+            inside = true;
+        } else if inside && line == end {
+            break;
+        } else if inside {
+            let mut words = line.split_whitespace();
+            if let Some(ip) = words.next().and_then(|w| w.parse::<Ipv4Addr>().ok()) {
+                entries.push(HostEntry {
+                    ip,
+                    names: words.map(str::to_string).collect(),
+                });
+            }
+        }
+    }
+    entries
+}
+
+/// The entries of the block of `network` in the hosts file at `path`, in file order (none
+/// without a file or block).
+pub fn read_block(path: &Path, network: &str) -> Result<Vec<HostEntry>> {
+    Ok(parse_block(&read(path)?, network))
+}
+
+/// Changes the block of `network` in the hosts file at `path` (created if missing) with
+/// `change`, reading and writing the file once; returns the new entries. A join or leave
+/// edits the network's shared file through this instead of rebuilding the block from every
+/// endpoint's record.
+pub fn edit_block(
+    path: &Path,
+    network: &str,
+    change: impl FnOnce(&mut Vec<HostEntry>),
+) -> Result<Vec<HostEntry>> {
+    let text = read(path)?;
+    let mut entries = parse_block(&text, network);
+    change(&mut entries);
+    rewrite_in_place(
+        path,
+        &with_block(strip_block(&text, network), network, &entries),
+    )?;
+    Ok(entries)
+}
+
 /// Removes the block of `network` from the hosts file at `path` (a missing file is fine).
 pub fn remove_block(path: &Path, network: &str) -> Result<()> {
     if !path.exists() {
@@ -227,6 +275,16 @@ mod tests {
         );
         let text = fs::read_to_string(&p).unwrap();
         assert_eq!(text.matches("BEGIN pier network n1").count(), 1);
+        let block = read_block(&p, "n1").unwrap();
+        assert_eq!(block.len(), 1);
+        assert_eq!(block[0].ip, Ipv4Addr::new(10, 213, 1, 2));
+        assert_eq!(block[0].names, ["web", "w"]);
+        assert!(read_block(&p, "n3").unwrap().is_empty());
+        let edited = edit_block(&p, "n1", |e| e.retain(|x| x.names[0] != "web")).unwrap();
+        assert!(edited.is_empty());
+        assert_eq!(resolve(&p, "web").unwrap(), None);
+        assert_eq!(fs::metadata(&p).unwrap().ino(), ino, "edited in place");
+        write_block(&p, "n1", &block).unwrap();
         remove_block(&p, "n1").unwrap();
         assert_eq!(resolve(&p, "web").unwrap(), None);
         assert_eq!(

@@ -1,8 +1,7 @@
 //! IP address management: IPv4 subnets (parsing, overlap) and address allocation.
 //!
-//! Leases themselves are the endpoints recorded in each network's JSON state file (see
-//! `mod.rs`), written atomically under the networks lock: a lease survives a restart of
-//! pier and is freed when its endpoint is released. This module only does the arithmetic.
+//! Leases themselves are files, one per address (see `lease.rs`): a lease survives a restart
+//! of pier and is freed when its endpoint is released. This module only does the arithmetic.
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;

@@ -8,8 +8,10 @@
 //! The pieces, one file each:
 //! - `bridge`, `veth`: netlink requests (no `ip` process on the start-up path), sent with
 //!   [`pier_oci::netlink`]; persistent network namespaces are [`pier_oci::netns`];
-//! - [`ipam`]: subnets and address allocation; the leases are the endpoints recorded in each
-//!   network's JSON file under `<root>/networks/`, written atomically under a lock;
+//! - [`ipam`]: subnets and address allocation;
+//! - [`lease`]: the leases, one file per address under `<root>/networks/<name>.leases/`, so
+//!   a join or leave reads and writes no record but its own; the network's own
+//!   `<name>.json` holds only its config;
 //! - [`nat`]: masquerade, published-port DNAT and isolation in pier's own firewall table;
 //! - [`portmap`]: `-p`/`-P` parsing and host port reservation;
 //! - [`hosts`]: managed `/etc/hosts` blocks for name resolution.
@@ -19,6 +21,7 @@
 mod bridge;
 pub mod hosts;
 pub mod ipam;
+mod lease;
 pub mod nat;
 pub mod pending;
 pub mod portmap;
@@ -29,6 +32,7 @@ pub use veth::loopback_up_in;
 
 use anyhow::{bail, Context, Result};
 use ipam::Subnet;
+use lease::{Held, Leases};
 use nat::{Backend, Firewall, NetRules};
 use pier_oci::netlink::Netlink;
 use pier_oci::persist::{self, Lock};
@@ -168,9 +172,13 @@ pub struct NetworkInfo {
     pub labels: BTreeMap<String, String>,
 }
 
-/// What is recorded about an endpoint: the public part plus what release needs.
+/// What is recorded about an endpoint (one lease file): the public part plus what release
+/// needs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct EndpointRecord {
+    /// The container (the key of the map older state files kept, hence the default).
+    #[serde(default)]
+    container_id: String,
     container_name: String,
     aliases: Vec<String>,
     netns_path: PathBuf,
@@ -181,16 +189,46 @@ struct EndpointRecord {
     endpoint: Endpoint,
 }
 
-/// A network's state file `<root>/networks/<name>.json`: its config and its leases.
+impl EndpointRecord {
+    /// The hosts-file line of this endpoint: container name, short id, aliases.
+    fn host_entry(&self) -> hosts::HostEntry {
+        let mut names = vec![self.container_name.clone()];
+        let short: String = self.container_id.chars().take(12).collect();
+        if short != self.container_name {
+            names.push(short);
+        }
+        names.extend(self.aliases.iter().cloned());
+        hosts::HostEntry {
+            ip: self.endpoint.ip,
+            names,
+        }
+    }
+}
+
+/// A network's state file `<root>/networks/<name>.json`: its config. Its leases are files of
+/// their own ([`lease`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct NetworkState {
     name: String,
     subnet: String,
     gateway: Ipv4Addr,
     bridge: String,
-    endpoints: BTreeMap<String, EndpointRecord>,
+    /// The endpoints an older pier kept in this file, read once to be moved to lease files
+    /// ([`NetworkManager::migrate`]) and never written again.
+    #[serde(default, rename = "endpoints", skip_serializing)]
+    legacy_endpoints: BTreeMap<String, EndpointRecord>,
     #[serde(default)]
     labels: BTreeMap<String, String>,
+}
+
+/// How a join or leave changes a network's hosts block.
+enum HostsChange {
+    /// An endpoint joined (its line replaces any line of the same address).
+    Join(hosts::HostEntry),
+    /// The endpoint of this address left.
+    Leave(Ipv4Addr),
+    /// The whole block, rebuilt from the records (migration, repair).
+    Rebuild(Vec<hosts::HostEntry>),
 }
 
 impl NetworkState {
@@ -200,46 +238,23 @@ impl NetworkState {
             .with_context(|| format!("network {}: stored subnet", self.name))
     }
 
-    fn info(&self) -> NetworkInfo {
+    /// The network as listed, with `records` (its leases, in address order).
+    fn info(&self, records: Vec<EndpointRecord>) -> NetworkInfo {
         NetworkInfo {
             name: self.name.clone(),
             subnet: self.subnet.clone(),
             gateway: self.gateway,
             bridge: self.bridge.clone(),
-            endpoints: self
-                .endpoints
-                .iter()
-                .map(|(id, r)| EndpointInfo {
-                    container_id: id.clone(),
-                    container_name: r.container_name.clone(),
-                    endpoint: r.endpoint.clone(),
+            endpoints: records
+                .into_iter()
+                .map(|r| EndpointInfo {
+                    container_id: r.container_id,
+                    container_name: r.container_name,
+                    endpoint: r.endpoint,
                 })
                 .collect(),
             labels: self.labels.clone(),
         }
-    }
-
-    /// The hosts-file lines of this network: every endpoint by name, short id and aliases, in
-    /// address order (addresses are leased lowest first, so a join mostly appends a line).
-    fn host_entries(&self) -> Vec<hosts::HostEntry> {
-        let mut entries: Vec<hosts::HostEntry> = self
-            .endpoints
-            .iter()
-            .map(|(id, r)| {
-                let mut names = vec![r.container_name.clone()];
-                let short: String = id.chars().take(12).collect();
-                if short != r.container_name {
-                    names.push(short);
-                }
-                names.extend(r.aliases.iter().cloned());
-                hosts::HostEntry {
-                    ip: r.endpoint.ip,
-                    names,
-                }
-            })
-            .collect();
-        entries.sort_by_key(|e| e.ip);
-        entries
     }
 }
 
@@ -385,12 +400,41 @@ impl NetworkManager {
                 subnet: default_subnet.to_string(),
                 gateway: default_subnet.first_host(),
                 bridge: mgr.options.default_bridge.clone(),
-                endpoints: BTreeMap::new(),
+                legacy_endpoints: BTreeMap::new(),
                 labels: BTreeMap::new(),
             };
             mgr.save(&state)?;
         }
+        for state in mgr.load_all()? {
+            if !state.legacy_endpoints.is_empty() {
+                mgr.migrate(state)?;
+            }
+        }
         Ok(mgr)
+    }
+
+    /// Moves the endpoints of a state file written by an older pier (one JSON file per
+    /// network, with every endpoint in it) to lease files, under the networks lock. Each
+    /// lease is written first (skipped if a migration cut short wrote it already: the address
+    /// names the file, so nothing is duplicated), then the network's hosts block is rebuilt,
+    /// and only then is the state file rewritten without its endpoints: a crash at any point
+    /// loses no lease, and the next `open` completes the move.
+    fn migrate(&self, mut state: NetworkState) -> Result<()> {
+        let leases = self.leases();
+        let mut entries = Vec::new();
+        for (id, mut record) in std::mem::take(&mut state.legacy_endpoints) {
+            record.container_id = id;
+            leases
+                .adopt(&record)
+                .with_context(|| format!("moving the leases of network {}", state.name))?;
+            if let Some(own) = record.hosts_file.as_ref().filter(|_| !record.hosts_shared) {
+                leases.set_private_hosts(&state.name, &record.container_id, Some(own))?;
+            }
+            entries.push(record.host_entry());
+        }
+        entries.sort_by_key(|e| e.ip);
+        self.update_hosts(&state.name, HostsChange::Rebuild(entries), None);
+        self.save(&state)
     }
 
     /// The firewall this manager programs (tests inspect its tags).
@@ -400,6 +444,15 @@ impl NetworkManager {
 
     fn lock(&self) -> Result<Lock> {
         Lock::exclusive(&self.dir.join(".lock"))
+    }
+
+    fn leases(&self) -> Leases<'_> {
+        Leases { dir: &self.dir }
+    }
+
+    /// A network as listed: its config and the records of its leases.
+    fn info(&self, state: &NetworkState) -> Result<NetworkInfo> {
+        Ok(state.info(self.leases().records(&state.name)?))
     }
 
     fn state_path(&self, name: &str) -> PathBuf {
@@ -445,14 +498,6 @@ impl NetworkManager {
     /// Saves a network's configuration durably (fsync: `network create`).
     fn save(&self, state: &NetworkState) -> Result<()> {
         persist::write_json_atomic(&self.state_path(&state.name), state)
-    }
-
-    /// Saves a change of its endpoints (connect, release): atomic but not forced to disk, as
-    /// container state (`persist::write_replace`). An fsync here cost about a millisecond of
-    /// every start and tear-down on a bridge; after a power cut the containers are gone
-    /// anyway and their leases are pruned as orphans.
-    fn save_leases(&self, state: &NetworkState) -> Result<()> {
-        persist::write_json_replace(&self.state_path(&state.name), state)
     }
 
     /// Creates a user-defined bridge network. `subnet` defaults to a free 10.89.N.0/24,
@@ -537,7 +582,7 @@ impl NetworkManager {
             subnet: subnet.to_string(),
             gateway,
             bridge,
-            endpoints: BTreeMap::new(),
+            legacy_endpoints: BTreeMap::new(),
             labels,
         };
         self.save(&state)?;
@@ -548,17 +593,17 @@ impl NetworkManager {
                 return Err(e.context(format!("creating the bridge of network {name}")));
             }
         }
-        Ok(state.info())
+        Ok(state.info(Vec::new()))
     }
 
     /// Every network, the default one included.
     pub fn list(&self) -> Result<Vec<NetworkInfo>> {
-        Ok(self.load_all()?.iter().map(NetworkState::info).collect())
+        self.load_all()?.iter().map(|n| self.info(n)).collect()
     }
 
     /// One network with its endpoints.
     pub fn inspect(&self, name: &str) -> Result<NetworkInfo> {
-        Ok(self.load_existing(name)?.info())
+        self.info(&self.load_existing(name)?)
     }
 
     /// Removes a user network: refused while containers are attached; deletes its bridge,
@@ -569,8 +614,15 @@ impl NetworkManager {
         }
         let _lock = self.lock()?;
         let state = self.load_existing(name)?;
-        if !state.endpoints.is_empty() {
-            let ids: Vec<&str> = state.endpoints.keys().map(String::as_str).collect();
+        let leases = self.leases();
+        if leases.any(name)? {
+            let ids: Vec<String> = leases
+                .all(name)?
+                .into_iter()
+                .map(|(ip, r)| {
+                    r.map_or_else(|| format!("unreadable lease {ip}"), |r| r.container_id)
+                })
+                .collect();
             bail!(
                 "network {name} has active endpoints ({}); disconnect them first",
                 ids.join(", ")
@@ -591,6 +643,7 @@ impl NetworkManager {
                 return Err(e).with_context(|| format!("removing {}", shared.display()));
             }
         }
+        leases.remove_network(name)?;
         let path = self.state_path(name);
         fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))
     }
@@ -599,6 +652,11 @@ impl NetworkManager {
     /// bridge on first use, a veth pair (`eth0` inside, with address, `lo` up and default
     /// route), the published-port rules, and updates the hosts files of the network. Port
     /// conflicts are detected before anything is created; on any failure nothing is left.
+    ///
+    /// What it reads grows with the network only where that cannot be avoided: the names of
+    /// the lease files (the free address), the shared hosts file (rewritten with one more
+    /// line), and, for a container publishing ports, the records of the endpoints (whose
+    /// ports are taken).
     pub fn connect(&self, req: &ConnectRequest) -> Result<Endpoint> {
         validate_container_id(req.container_id)?;
         validate_name(req.network)?;
@@ -609,7 +667,8 @@ impl NetworkManager {
             .find(|n| n.name == req.network)
             .cloned()
             .with_context(|| format!("no such network: {}", req.network))?;
-        if net.endpoints.contains_key(req.container_id) {
+        let leases = self.leases();
+        if leases.lookup(req.container_id, req.network)?.is_some() {
             bail!(
                 "container {} is already connected to network {}",
                 req.container_id,
@@ -619,7 +678,7 @@ impl NetworkManager {
         // One container, one hosts file: a container already on a network keeps the file
         // its endpoints there name (its own copy once a running container stopped sharing).
         let mut hosts_file = req.hosts_file.map(Path::to_path_buf);
-        if let Some(other) = all.iter().find_map(|n| n.endpoints.get(req.container_id)) {
+        if let Some(other) = leases.of_container(req.container_id)?.first() {
             if other.hosts_shared {
                 bail!(
                     "container {} reads the shared hosts file of another network; it must get \
@@ -633,74 +692,87 @@ impl NetworkManager {
             }
         }
         let share_hosts = req.share_hosts && hosts_file.is_some();
-        let taken: Vec<(PortMapping, String)> = all
-            .iter()
-            .flat_map(|n| n.endpoints.iter())
-            .flat_map(|(id, r)| r.endpoint.ports.iter().map(move |p| (*p, id.clone())))
-            .collect();
+        let mut taken: Vec<(PortMapping, String)> = Vec::new();
+        if !req.ports.is_empty() {
+            for n in &all {
+                for r in leases.records(&n.name)? {
+                    taken.extend(
+                        r.endpoint
+                            .ports
+                            .iter()
+                            .map(|p| (*p, r.container_id.clone())),
+                    );
+                }
+            }
+        }
         let ports = portmap::reserve(req.ports, &taken)
             .with_context(|| format!("publishing ports of container {}", req.container_id))?;
         let mut nl = Netlink::open()?;
         let _host_lock = self.move_default_off_host_routes(&mut nl, &mut net, &all)?;
         let subnet = net.subnet()?;
-        let used: BTreeSet<Ipv4Addr> = net.endpoints.values().map(|r| r.endpoint.ip).collect();
-        let ip = subnet.allocate(net.gateway, &used)?;
         let host_veth = host_veth_name(req.container_id, req.network);
-        let mac = veth::mac_for(ip);
+        let mut record =
+            leases.claim(&net.name, &subnet, net.gateway, req.container_id, &|ip| {
+                EndpointRecord {
+                    container_id: req.container_id.to_string(),
+                    container_name: req.container_name.to_string(),
+                    aliases: req.aliases.to_vec(),
+                    netns_path: req.netns_path.to_path_buf(),
+                    hosts_file: hosts_file.clone(),
+                    hosts_shared: share_hosts,
+                    endpoint: Endpoint {
+                        network: net.name.clone(),
+                        ip,
+                        prefix: subnet.prefix,
+                        gateway: net.gateway,
+                        mac: veth::mac_string(&veth::mac_for(ip)),
+                        host_veth: host_veth.clone(),
+                        ports: ports.clone(),
+                    },
+                }
+            })?;
+        let ip = record.endpoint.ip;
 
-        nat::enable_ip_forward()?;
-        self.bring_up(&mut nl, &net, &subnet)?;
-        let (bridge_index, mtu) = bridge::index_and_mtu(&mut nl, &net.bridge)?;
-        veth::attach(
-            &mut nl,
-            &veth::VethSpec {
-                host_name: &host_veth,
-                bridge_index,
-                mtu,
-                netns_path: req.netns_path,
-                mac,
-                ip,
-                prefix: subnet.prefix,
-                gateway: net.gateway,
-            },
-        )
-        .with_context(|| format!("connecting container {} to {}", req.container_id, net.name))?;
-
-        let endpoint = Endpoint {
-            network: net.name.clone(),
-            ip,
-            prefix: subnet.prefix,
-            gateway: net.gateway,
-            mac: veth::mac_string(&mac),
-            host_veth: host_veth.clone(),
-            ports: ports.clone(),
-        };
-        net.endpoints.insert(
-            req.container_id.to_string(),
-            EndpointRecord {
-                container_name: req.container_name.to_string(),
-                aliases: req.aliases.to_vec(),
-                netns_path: req.netns_path.to_path_buf(),
-                hosts_file: hosts_file.clone(),
-                hosts_shared: share_hosts,
-                endpoint: endpoint.clone(),
-            },
-        );
         let finish = (|| -> Result<()> {
+            nat::enable_ip_forward()?;
+            self.bring_up(&mut nl, &net, &subnet)?;
+            let (bridge_index, mtu) = bridge::index_and_mtu(&mut nl, &net.bridge)?;
+            veth::attach(
+                &mut nl,
+                &veth::VethSpec {
+                    host_name: &host_veth,
+                    bridge_index,
+                    mtu,
+                    netns_path: req.netns_path,
+                    mac: veth::mac_for(ip),
+                    ip,
+                    prefix: subnet.prefix,
+                    gateway: net.gateway,
+                },
+            )
+            .with_context(|| {
+                format!("connecting container {} to {}", req.container_id, net.name)
+            })?;
             self.firewall
                 .add_ports(req.container_id, &net.name, ip, &ports)?;
             // The shared file (one write) and the peers that have files of their own.
-            self.update_hosts(&net, Some(req.container_id));
+            let entries = self.update_hosts(
+                &net.name,
+                HostsChange::Join(record.host_entry()),
+                Some(req.container_id),
+            );
             if let Some(own) = &hosts_file {
                 let shared = self.shared_hosts_path(&net.name);
                 if !share_hosts || hosts::link_shared(&shared, own).is_err() {
-                    if let Some(r) = net.endpoints.get_mut(req.container_id) {
-                        r.hosts_shared = false;
+                    if record.hosts_shared {
+                        record.hosts_shared = false;
+                        leases.rewrite(&record)?;
                     }
-                    hosts::write_block(own, &net.name, &net.host_entries())?;
+                    leases.set_private_hosts(&net.name, req.container_id, Some(own))?;
+                    hosts::write_block(own, &net.name, &entries)?;
                 }
             }
-            self.save_leases(&net)
+            Ok(())
         })();
         if let Err(e) = finish {
             let _ = nl.delete_link(&host_veth);
@@ -709,11 +781,11 @@ impl NetworkManager {
                     .firewall
                     .remove_container(req.container_id, Some(&net.name));
             }
-            net.endpoints.remove(req.container_id);
-            self.update_hosts(&net, None);
+            self.update_hosts(&net.name, HostsChange::Leave(ip), None);
+            let _ = leases.remove(&net.name, ip, req.container_id);
             return Err(e);
         }
-        Ok(endpoint)
+        Ok(record.endpoint)
     }
 
     /// The default network of a state root other than the installation's takes its subnet
@@ -730,7 +802,7 @@ impl NetworkManager {
     ) -> Result<Option<Lock>> {
         if net.name != DEFAULT_NETWORK
             || self.options.bridge_salt.is_empty()
-            || !net.endpoints.is_empty()
+            || self.leases().any(&net.name)?
             || nl.link_index(&net.bridge)?.is_some()
         {
             return Ok(None);
@@ -789,23 +861,41 @@ impl NetworkManager {
         Ok(())
     }
 
-    /// Rewrites the block of `net` in the network's shared hosts file (when some endpoint
-    /// links to it: one write for all of them) and in the files of the endpoints that have
-    /// their own (except `skip`). A peer whose file cannot be written (its container is
-    /// gone) must not fail the caller.
-    fn update_hosts(&self, net: &NetworkState, skip: Option<&str>) {
-        let entries = net.host_entries();
-        if net.endpoints.values().any(|r| r.hosts_shared) {
-            let _ = hosts::write_block(&self.shared_hosts_path(&net.name), &net.name, &entries);
-        }
-        for (id, r) in &net.endpoints {
-            if Some(id.as_str()) == skip || r.hosts_shared {
-                continue;
+    /// Changes the block of `network` in its shared hosts file, which holds the network's
+    /// names whether or not an endpoint links to it (the join reads the block there, not
+    /// every endpoint's record), then writes the block to the endpoints with hosts files of
+    /// their own (except `skip`). Returns the new block. A file that cannot be written (its
+    /// container is gone) must not fail the caller; a repair ([`Self::prune_orphans`])
+    /// rebuilds the block from the records.
+    fn update_hosts(
+        &self,
+        network: &str,
+        change: HostsChange,
+        skip: Option<&str>,
+    ) -> Vec<hosts::HostEntry> {
+        let shared = self.shared_hosts_path(network);
+        let edited = hosts::edit_block(&shared, network, |entries| {
+            match change {
+                HostsChange::Rebuild(all) => *entries = all,
+                HostsChange::Join(entry) => {
+                    entries.retain(|e| e.ip != entry.ip);
+                    entries.push(entry);
+                }
+                HostsChange::Leave(ip) => entries.retain(|e| e.ip != ip),
             }
-            if let Some(path) = &r.hosts_file {
-                let _ = hosts::write_block(path, &net.name, &entries);
+            // Address order: addresses are leased lowest first, so a join mostly appends.
+            entries.sort_by_key(|e| e.ip);
+        });
+        // The shared file unreadable: the peers keep their names until a repair.
+        let Ok(entries) = edited else {
+            return Vec::new();
+        };
+        for (id, path) in self.leases().private_hosts(network).unwrap_or_default() {
+            if Some(id.as_str()) != skip {
+                let _ = hosts::write_block(&path, network, &entries);
             }
         }
+        entries
     }
 
     /// Before a running container joins or leaves a network: if its hosts file is a link to
@@ -818,47 +908,77 @@ impl NetworkManager {
         mount: &mut dyn FnMut(&Path) -> Result<()>,
     ) -> Result<()> {
         let _lock = self.lock()?;
-        let mut nets = self.load_all()?;
-        let Some(own) = nets.iter().find_map(|n| {
-            let r = n.endpoints.get(container_id)?;
-            r.hosts_file.clone().filter(|_| r.hosts_shared)
-        }) else {
+        let leases = self.leases();
+        let mine = leases.of_container(container_id)?;
+        let Some(own) = mine
+            .iter()
+            .find_map(|r| r.hosts_file.clone().filter(|_| r.hosts_shared))
+        else {
             return Ok(());
         };
-        let blocks: Vec<(&str, Vec<hosts::HostEntry>)> = nets
-            .iter()
-            .filter(|n| n.endpoints.contains_key(container_id))
-            .map(|n| (n.name.as_str(), n.host_entries()))
-            .collect();
+        let mut blocks: Vec<(&str, Vec<hosts::HostEntry>)> = Vec::new();
+        for r in &mine {
+            let network = r.endpoint.network.as_str();
+            blocks.push((
+                network,
+                hosts::read_block(&self.shared_hosts_path(network), network)?,
+            ));
+        }
         let private = hosts::write_private(&own, &hosts::render(&blocks), mount)
             .with_context(|| format!("giving container {container_id} a hosts file of its own"))?;
-        for net in &mut nets {
-            if let Some(r) = net.endpoints.get_mut(container_id) {
-                r.hosts_shared = false;
-                r.hosts_file = Some(private.clone());
-                self.save_leases(net)?;
-            }
+        for mut r in mine {
+            r.hosts_shared = false;
+            r.hosts_file = Some(private.clone());
+            leases.rewrite(&r)?;
+            leases.set_private_hosts(&r.endpoint.network, container_id, Some(&private))?;
         }
         Ok(())
     }
 
-    /// Releases one endpoint of a loaded network (kernel objects, rules, hosts entries);
-    /// the caller saves the state. Returns whether there was an endpoint.
-    fn release_in(&self, nl: &mut Netlink, net: &mut NetworkState, id: &str) -> Result<bool> {
-        let Some(record) = net.endpoints.remove(id) else {
+    /// Releases what `container_id` holds on `network` (kernel objects, rules, hosts
+    /// entries), then its lease. Returns whether there was an endpoint.
+    fn release_in(&self, nl: &mut Netlink, network: &str, container_id: &str) -> Result<bool> {
+        let Some(held) = self.leases().lookup(container_id, network)? else {
             return Ok(false);
         };
-        nl.delete_link(&record.endpoint.host_veth)?;
-        if !record.endpoint.ports.is_empty() {
-            self.firewall.remove_container(id, Some(&net.name))?;
-        }
-        // A link to the shared file is left alone: the block is the network's, still read
-        // by the others (a running container leaving has been given its own file first).
-        if let Some(path) = record.hosts_file.as_ref().filter(|_| !record.hosts_shared) {
-            hosts::remove_block(path, &net.name)?;
-        }
-        self.update_hosts(net, None);
+        self.release_held(nl, network, container_id, held)?;
         Ok(true)
+    }
+
+    /// [`Self::release_in`] of a lease already found. An unreadable record (cut short by a
+    /// power loss) still names the veth (derived from container and network) and the rules
+    /// (tagged with both).
+    fn release_held(
+        &self,
+        nl: &mut Netlink,
+        network: &str,
+        container_id: &str,
+        held: Held,
+    ) -> Result<()> {
+        match &held.record {
+            Some(record) => {
+                nl.delete_link(&record.endpoint.host_veth)?;
+                if !record.endpoint.ports.is_empty() {
+                    self.firewall
+                        .remove_container(container_id, Some(network))?;
+                }
+                // A link to the shared file is left alone: the block is the network's, still
+                // read by the others (a running container leaving has been given its own
+                // file first).
+                if let Some(path) = record.hosts_file.as_ref().filter(|_| !record.hosts_shared) {
+                    hosts::remove_block(path, network)?;
+                }
+            }
+            None => {
+                nl.delete_link(&host_veth_name(container_id, network))?;
+                self.firewall
+                    .remove_container(container_id, Some(network))?;
+            }
+        }
+        let leases = self.leases();
+        leases.set_private_hosts(network, container_id, None)?;
+        self.update_hosts(network, HostsChange::Leave(held.ip), None);
+        leases.remove(network, held.ip, container_id)
     }
 
     /// Detaches a container from a network: veth, lease, port rules and hosts entries go.
@@ -866,64 +986,78 @@ impl NetworkManager {
     pub fn disconnect(&self, container_id: &str, network: &str) -> Result<()> {
         validate_name(network)?;
         let _lock = self.lock()?;
-        let Some(mut net) = self.load(network)? else {
+        if self.load(network)?.is_none() {
             return Ok(());
-        };
-        let mut nl = Netlink::open()?;
-        if self.release_in(&mut nl, &mut net, container_id)? {
-            self.save_leases(&net)?;
         }
+        let mut nl = Netlink::open()?;
+        self.release_in(&mut nl, network, container_id)?;
         Ok(())
     }
 
-    /// Detaches a container from every network. Idempotent.
+    /// Detaches a container from every network (found through its own index: nobody
+    /// else's lease is read). Idempotent.
     pub fn release_container(&self, container_id: &str) -> Result<()> {
         let _lock = self.lock()?;
         let mut nl = Netlink::open()?;
-        for mut net in self.load_all()? {
-            if self.release_in(&mut nl, &mut net, container_id)? {
-                self.save_leases(&net)?;
-            }
+        for network in self.leases().networks_of(container_id)? {
+            self.release_in(&mut nl, &network, container_id)?;
         }
         Ok(())
     }
 
-    /// After a crash: releases endpoints of containers not in `live`, deletes port rules and
-    /// veths on pier bridges that no endpoint owns, and deletes bridges without endpoints
-    /// (their network config stays; the bridge is recreated on the next connect). Returns a
-    /// description of each thing cleaned.
+    /// After a crash: releases endpoints of containers not in `live` and removes unreadable
+    /// leases and index entries no lease backs, rebuilds each network's hosts block from its
+    /// leases, deletes port rules and veths on pier bridges that no endpoint owns, and
+    /// deletes bridges without endpoints (their network config stays; the bridge is
+    /// recreated on the next connect). Returns a description of each thing cleaned.
     pub fn prune_orphans(&self, live_container_ids: &[String]) -> Result<Vec<String>> {
         let live: BTreeSet<&str> = live_container_ids.iter().map(String::as_str).collect();
         let _lock = self.lock()?;
         let mut nl = Netlink::open()?;
         let mut cleaned = Vec::new();
-        let mut nets = self.load_all()?;
-        for net in &mut nets {
-            let dead: Vec<String> = net
-                .endpoints
-                .keys()
-                .filter(|id| !live.contains(id.as_str()))
-                .cloned()
-                .collect();
-            let changed = !dead.is_empty();
-            for id in dead {
-                self.release_in(&mut nl, net, &id)?;
-                cleaned.push(format!(
-                    "endpoint of container {id} on network {}",
-                    net.name
-                ));
+        let leases = self.leases();
+        let nets = self.load_all()?;
+        let mut kept: BTreeMap<String, Vec<EndpointRecord>> = BTreeMap::new();
+        for net in &nets {
+            let mut keep = Vec::new();
+            for (ip, record) in leases.all(&net.name)? {
+                match record {
+                    None => {
+                        leases.remove_file(&net.name, ip)?;
+                        cleaned.push(format!("unreadable lease {ip} on network {}", net.name));
+                    }
+                    Some(r) if !live.contains(r.container_id.as_str()) => {
+                        let id = r.container_id.clone();
+                        let held = Held {
+                            ip,
+                            record: Some(r),
+                        };
+                        self.release_held(&mut nl, &net.name, &id, held)?;
+                        cleaned.push(format!(
+                            "endpoint of container {id} on network {}",
+                            net.name
+                        ));
+                    }
+                    Some(r) => {
+                        // A live lease is found from its container again.
+                        leases.set_index(&r.container_id, &net.name, ip)?;
+                        keep.push(r);
+                    }
+                }
             }
-            if changed {
-                self.save_leases(net)?;
-            }
+            let entries = keep.iter().map(EndpointRecord::host_entry).collect();
+            self.update_hosts(&net.name, HostsChange::Rebuild(entries), None);
+            kept.insert(net.name.clone(), keep);
         }
+        let names: Vec<String> = nets.iter().map(|n| n.name.clone()).collect();
+        cleaned.extend(leases.prune_index(&names)?);
         // Rules whose endpoint is not recorded (state lost between creating and saving).
-        let owned: BTreeSet<(String, String)> = nets
+        let owned: BTreeSet<(String, String)> = kept
             .iter()
-            .flat_map(|n| {
-                n.endpoints
-                    .keys()
-                    .map(move |id| (id.clone(), n.name.clone()))
+            .flat_map(|(net, records)| {
+                records
+                    .iter()
+                    .map(move |r| (r.container_id.clone(), net.clone()))
             })
             .collect();
         for (id, net) in self.firewall.container_rules()? {
@@ -938,9 +1072,9 @@ impl NetworkManager {
             let Some(br) = links.iter().find(|l| l.name == net.bridge) else {
                 continue;
             };
-            let owned: BTreeSet<&str> = net
-                .endpoints
-                .values()
+            let records = kept.get(&net.name).map(Vec::as_slice).unwrap_or_default();
+            let owned: BTreeSet<&str> = records
+                .iter()
                 .map(|r| r.endpoint.host_veth.as_str())
                 .collect();
             for port in links.iter().filter(|l| l.master == Some(br.index)) {
@@ -948,7 +1082,7 @@ impl NetworkManager {
                     cleaned.push(format!("veth {} on bridge {}", port.name, net.bridge));
                 }
             }
-            if net.endpoints.is_empty() {
+            if records.is_empty() {
                 bridge::remove(&mut nl, &net.bridge)?;
                 self.firewall.network_down(&net.name)?;
                 cleaned.push(format!("bridge {} of network {}", net.bridge, net.name));
@@ -956,7 +1090,7 @@ impl NetworkManager {
         }
         // With no container left on any network, the root's firewall table goes too (it is
         // recreated with the first network that comes up again).
-        if nets.iter().all(|n| n.endpoints.is_empty()) && self.firewall.tags()?.is_empty() {
+        if kept.values().all(Vec::is_empty) && self.firewall.tags()?.is_empty() {
             self.firewall.destroy()?;
         }
         cleaned.extend(collect_abandoned_roots(&mut nl, &self.default_root)?);
@@ -966,9 +1100,9 @@ impl NetworkManager {
     /// The ports a container publishes, over all its networks.
     pub fn published_ports(&self, container_id: &str) -> Result<Vec<PortMapping>> {
         Ok(self
-            .load_all()?
+            .leases()
+            .of_container(container_id)?
             .into_iter()
-            .filter_map(|mut n| n.endpoints.remove(container_id))
             .flat_map(|r| r.endpoint.ports)
             .collect())
     }
@@ -976,9 +1110,9 @@ impl NetworkManager {
     /// The endpoints of a container, over all its networks.
     pub fn endpoints(&self, container_id: &str) -> Result<Vec<Endpoint>> {
         Ok(self
-            .load_all()?
+            .leases()
+            .of_container(container_id)?
             .into_iter()
-            .filter_map(|mut n| n.endpoints.remove(container_id))
             .map(|r| r.endpoint)
             .collect())
     }
