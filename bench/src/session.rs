@@ -79,8 +79,11 @@ pub fn run(args: Args, pier: PathBuf) -> Result<i32> {
     };
     let containers = CONTAINERS.into_iter().any(wanted);
     let mut notes = Notes::default();
-    // First, while the process has one thread: the mount namespace is per thread.
-    if containers {
+    // First, while the process has one thread: the mount namespace is per thread. The pods
+    // suite needs it too, with no container environment: its containerd runs crun as one of
+    // its handlers. (On a fresh hybrid machine hugetlb is on cgroup2 until something binds it
+    // to a v1 hierarchy; a podman run does, which hid this until a first run.)
+    if containers || suites.contains(&SuiteName::Pods) {
         let outcome = cgroup_workaround::apply_if_hybrid();
         if let Outcome::Failed(r) = &outcome {
             eprintln!("bench: {r}");
