@@ -125,7 +125,9 @@ struct World {
     work: tempfile::TempDir,
     _pier: Pier,
     _cgroups: CgroupParents,
-    _shim_dirs: ShimDirs,
+    shim_dirs: ShimDirs,
+    /// Whether /opt/containerd was there before (dockerd's containerd makes it).
+    opt_existed: bool,
 }
 
 impl World {
@@ -133,6 +135,7 @@ impl World {
     fn start() -> Option<World> {
         let dockerd = require("dockerd (docker.io)", tool("dockerd"))?;
         require("docker", tool("docker"))?;
+        let opt_existed = Path::new("/opt/containerd").exists();
         let shim_dirs = ShimDirs::note();
         let cgroups = CgroupParents::note("docker");
         let pier = Pier::new();
@@ -152,7 +155,8 @@ impl World {
             work,
             _pier: pier,
             _cgroups: cgroups,
-            _shim_dirs: shim_dirs,
+            shim_dirs,
+            opt_existed,
         })
     }
 
@@ -163,12 +167,19 @@ impl World {
             daemon,
             dir,
             work,
+            shim_dirs,
+            opt_existed,
             ..
         } = self;
         drop(docker);
         drop(daemon);
         common::assert_no_mounts_under(&dir);
         drop(work);
+        drop(shim_dirs);
+        assert!(
+            opt_existed || !Path::new("/opt/containerd").exists(),
+            "dockerd's containerd left /opt/containerd on the host"
+        );
     }
 }
 

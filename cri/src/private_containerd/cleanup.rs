@@ -134,8 +134,10 @@ pub(super) fn remove_cgroup_tree(parent: &str) {
 }
 
 /// The directories containerd 1.6 puts its shims' sockets (and ctr its default FIFOs) in,
-/// under /run/containerd whatever its own state directory: those missing when noted are
-/// removed, when empty, on drop.
+/// under /run/containerd whatever its own state directory, and those of its `opt` plugin,
+/// `/opt/containerd`, which a containerd made by dockerd (its managed one, whose
+/// configuration cannot move them) creates: those missing when noted are removed, when
+/// empty, on drop.
 pub struct ShimDirs(Vec<PathBuf>);
 
 impl ShimDirs {
@@ -147,6 +149,9 @@ impl ShimDirs {
             "/run/containerd/runc/default",
             "/run/containerd/runc",
             "/run/containerd",
+            "/opt/containerd/bin",
+            "/opt/containerd/lib",
+            "/opt/containerd",
         ];
         ShimDirs(
             dirs.iter()

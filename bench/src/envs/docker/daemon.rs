@@ -99,13 +99,17 @@ pub struct Daemon {
 }
 
 /// containerd 1.6 keeps its shims' sockets and FIFOs under /run/containerd whatever its
-/// state directory.
+/// state directory, and dockerd's managed containerd makes its `opt` plugin's directory,
+/// /opt/containerd (its configuration cannot move it).
 const SHIM_DIRS: &[&str] = &[
     "/run/containerd/s",
     "/run/containerd/fifo",
     "/run/containerd/runc/default",
     "/run/containerd/runc",
     "/run/containerd",
+    "/opt/containerd/bin",
+    "/opt/containerd/lib",
+    "/opt/containerd",
 ];
 
 /// The bridge of the dockerd of bench process `pid` (at most 15 characters).
