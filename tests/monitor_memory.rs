@@ -25,6 +25,18 @@ fn monitor_and_init(p: &Pier, id: &str) -> (i64, i64) {
     (pid("monitor"), pid("init"))
 }
 
+/// The monitor's and the init's PIDs, once the monitor has handed over to `pier-monitor`
+/// (after `pier run -d` has returned: the start is reported first).
+fn handed_over(p: &Pier, id: &str) -> (i64, i64) {
+    let (monitor, init) = monitor_and_init(p, id);
+    wait_for(
+        Duration::from_secs(10),
+        || program(monitor).ends_with("/pier-monitor"),
+        "the monitor to run pier-monitor",
+    );
+    (monitor, init)
+}
+
 /// The program process `pid` runs (its `/proc/PID/exe`).
 fn program(pid: i64) -> String {
     std::fs::read_link(format!("/proc/{pid}/exe"))
@@ -54,13 +66,7 @@ fn the_monitor_is_the_small_program_that_still_keeps_the_log() {
         "-c",
         "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.1; done",
     ]);
-    let (monitor, _) = monitor_and_init(&p, &id);
-    // The handover happens after `pier run -d` has returned (the start is reported first).
-    wait_for(
-        Duration::from_secs(10),
-        || program(monitor).ends_with("/pier-monitor"),
-        "the monitor to run pier-monitor",
-    );
+    let (monitor, _) = handed_over(&p, &id);
     // Its command line: the small program, then the pier command it executes at the end
     // (the monitor's entry), then the command that started the monitor.
     let cmdline = std::fs::read(format!("/proc/{monitor}/cmdline")).unwrap();
@@ -129,12 +135,7 @@ fn the_monitor_is_the_small_program_that_still_keeps_the_log() {
 fn the_container_survives_the_handover_and_dies_with_the_small_monitor() {
     let p = Pier::new();
     let id = p.run_detached(&["--network", "none", "busybox", "sleep", "300"]);
-    let (monitor, init) = monitor_and_init(&p, &id);
-    wait_for(
-        Duration::from_secs(10),
-        || program(monitor).ends_with("/pier-monitor"),
-        "the monitor to run pier-monitor",
-    );
+    let (monitor, init) = handed_over(&p, &id);
     assert_eq!(threads(monitor), 1, "one thread in the small monitor");
     // Still the init pier started, a child of the same monitor process.
     std::thread::sleep(Duration::from_millis(300));
@@ -180,12 +181,7 @@ fn mapped_files(pid: i64) -> std::collections::BTreeSet<String> {
 fn the_small_monitor_maps_no_shared_library() {
     let p = Pier::new();
     let id = p.run_detached(&["--network", "none", "busybox", "sleep", "300"]);
-    let (monitor, _) = monitor_and_init(&p, &id);
-    wait_for(
-        Duration::from_secs(10),
-        || program(monitor).ends_with("/pier-monitor"),
-        "the monitor to run pier-monitor",
-    );
+    let (monitor, _) = handed_over(&p, &id);
     let files = mapped_files(monitor);
     let exe = program(monitor);
     assert_eq!(
@@ -223,12 +219,7 @@ fn after_the_handover_pier_records_an_oom_kill_and_removes_an_rm_container() {
         "-c",
         hog,
     ]);
-    let (monitor, _) = monitor_and_init(&p, &id);
-    wait_for(
-        Duration::from_secs(10),
-        || program(monitor).ends_with("/pier-monitor"),
-        "the monitor to run pier-monitor",
-    );
+    handed_over(&p, &id);
     wait_for(
         Duration::from_secs(30),
         || p.inspect(&id)["status"] == "exited",
