@@ -136,25 +136,28 @@ pub(super) fn remove_cgroup_tree(parent: &str) {
 /// The directories containerd 1.6 puts its shims' sockets (and ctr its default FIFOs) in,
 /// under /run/containerd whatever its own state directory, and those of its `opt` plugin,
 /// `/opt/containerd`, which a containerd made by dockerd (its managed one, whose
-/// configuration cannot move them) creates: those missing when noted are removed, when
-/// empty, on drop.
+/// configuration cannot move them) creates; children before their parents, so that removing
+/// them in order, when empty, leaves none of those a run made.
+pub const SHIM_DIRS: &[&str] = &[
+    "/run/containerd/s",
+    "/run/containerd/fifo",
+    "/run/containerd/runc/default",
+    "/run/containerd/runc",
+    "/run/containerd",
+    "/opt/containerd/bin",
+    "/opt/containerd/lib",
+    "/opt/containerd",
+];
+
+/// The [`SHIM_DIRS`] missing when noted, removed, when empty, on drop.
 pub struct ShimDirs(Vec<PathBuf>);
 
 impl ShimDirs {
     /// Notes the directories missing now.
     pub fn note() -> ShimDirs {
-        let dirs = [
-            "/run/containerd/s",
-            "/run/containerd/fifo",
-            "/run/containerd/runc/default",
-            "/run/containerd/runc",
-            "/run/containerd",
-            "/opt/containerd/bin",
-            "/opt/containerd/lib",
-            "/opt/containerd",
-        ];
         ShimDirs(
-            dirs.iter()
+            SHIM_DIRS
+                .iter()
                 .map(PathBuf::from)
                 .filter(|d| !d.exists())
                 .collect(),

@@ -15,7 +15,7 @@ pub mod cleanup;
 pub mod config;
 pub mod pause;
 
-pub use cleanup::ShimDirs;
+pub use cleanup::{ShimDirs, SHIM_DIRS};
 pub use config::{cni_conflist, config_toml, ConfigOptions, Handler};
 
 use crate::Error;

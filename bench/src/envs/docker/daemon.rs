@@ -98,20 +98,6 @@ pub struct Daemon {
     _interrupt: Registration,
 }
 
-/// containerd 1.6 keeps its shims' sockets and FIFOs under /run/containerd whatever its
-/// state directory, and dockerd's managed containerd makes its `opt` plugin's directory,
-/// /opt/containerd (its configuration cannot move it).
-const SHIM_DIRS: &[&str] = &[
-    "/run/containerd/s",
-    "/run/containerd/fifo",
-    "/run/containerd/runc/default",
-    "/run/containerd/runc",
-    "/run/containerd",
-    "/opt/containerd/bin",
-    "/opt/containerd/lib",
-    "/opt/containerd",
-];
-
 /// The bridge of the dockerd of bench process `pid` (at most 15 characters).
 fn bridge_name(pid: u32) -> String {
     format!("pbdk{pid}")
@@ -145,7 +131,7 @@ impl Daemon {
             socket: dir.join("docker.sock"),
             config: dir.join("client"),
         };
-        let shim_dirs = SHIM_DIRS
+        let shim_dirs = pier_cri::private_containerd::SHIM_DIRS
             .iter()
             .map(PathBuf::from)
             .filter(|d| !d.exists())
@@ -294,7 +280,10 @@ impl Teardown {
         let shim_dirs = if any_containerd_runs() {
             Vec::new()
         } else {
-            SHIM_DIRS.iter().map(PathBuf::from).collect()
+            pier_cri::private_containerd::SHIM_DIRS
+                .iter()
+                .map(PathBuf::from)
+                .collect()
         };
         Teardown {
             dir: base.join(pid.to_string()),
